@@ -1,0 +1,81 @@
+"""Coordinate reference systems: the store CRS, Chinese map datums, and geodesic measures.
+
+The store keeps every geometry in WGS 84 longitude/latitude (EPSG:4326). CGCS2000 (EPSG:4490) coincides
+with WGS 84 to a few centimetres, and PROJ applies no shift between them; both are accepted as input and
+the OGC API also serves EPSG:4490. GCJ-02 (Amap, Tencent) and BD-09 (Baidu) are not CRSs PROJ knows:
+they are obfuscations of WGS 84 defined by public formulas, converted here with ``prcoords``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import prcoords
+import shapely
+from pyproj import CRS, Geod
+
+__all__ = [
+    "STORE_CRS",
+    "GEOD",
+    "crs_label",
+    "geodesic_area_m2",
+    "gcj02_to_wgs84",
+    "wgs84_to_gcj02",
+    "bd09_to_wgs84",
+    "wgs84_to_bd09",
+]
+
+#: CRS of every geometry in a store.
+STORE_CRS = CRS.from_epsg(4326)
+
+#: Ellipsoid for geodesic areas and distances (WGS 84; CGCS2000's ellipsoid differs by 0.1 mm in b).
+GEOD = Geod(ellps="WGS84")
+
+
+def crs_label(crs: CRS | str | int | None) -> str:
+    """A short human label such as ``'CGCS2000 / 3-degree Gauss-Kruger zone 29 (EPSG:4517)'``."""
+    if crs is None:
+        return "no CRS"
+    crs = CRS.from_user_input(crs)
+    epsg = crs.to_epsg()
+    return f"{crs.name} (EPSG:{epsg})" if epsg else crs.name
+
+
+def geodesic_area_m2(geom: shapely.Geometry) -> float:
+    """Geodesic area in m² of a lon/lat geometry on the WGS 84 ellipsoid (0 for points and lines)."""
+    if geom is None or geom.is_empty:
+        return 0.0
+    area, _ = GEOD.geometry_area_perimeter(geom)
+    return abs(area)
+
+
+def _map_lonlat(geom: shapely.Geometry, func) -> shapely.Geometry:
+    """Apply ``func((lat, lon)) -> (lat, lon)`` to every vertex of a lon/lat geometry."""
+
+    def convert(coords: np.ndarray) -> np.ndarray:
+        out = np.empty_like(coords)
+        for i, (lon, lat) in enumerate(coords):
+            res = func(prcoords.Coords(lat, lon))
+            out[i] = (res.lon, res.lat)
+        return out
+
+    return shapely.transform(geom, convert)
+
+
+def gcj02_to_wgs84(geom: shapely.Geometry) -> shapely.Geometry:
+    """GCJ-02 (Amap/Tencent) to WGS 84, by the iterative inverse (better than 1 mm)."""
+    return _map_lonlat(geom, prcoords.gcj_wgs_bored)
+
+
+def wgs84_to_gcj02(geom: shapely.Geometry) -> shapely.Geometry:
+    """WGS 84 to GCJ-02 (Amap/Tencent)."""
+    return _map_lonlat(geom, prcoords.wgs_gcj)
+
+
+def bd09_to_wgs84(geom: shapely.Geometry) -> shapely.Geometry:
+    """BD-09 (Baidu) to WGS 84, by the iterative inverse."""
+    return _map_lonlat(geom, prcoords.bd_wgs_bored)
+
+
+def wgs84_to_bd09(geom: shapely.Geometry) -> shapely.Geometry:
+    """WGS 84 to BD-09 (Baidu)."""
+    return _map_lonlat(geom, prcoords.wgs_bd)

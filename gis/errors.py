@@ -1,0 +1,159 @@
+"""One hierarchy for every error ecozone raises on purpose, and the notices it reports.
+
+Every error says what is wrong and, where it knows them, the file, the row, the field, the value and the
+fix. ``api`` maps these classes to HTTP status codes once; nothing in ``gis`` knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = [
+    "EcozoneError",
+    "InputError",
+    "FormatError",
+    "CRSError",
+    "CoordinateError",
+    "GeometryError",
+    "FieldError",
+    "UnknownKindError",
+    "LimitExceededError",
+    "StoreError",
+    "StoreNotFoundError",
+    "ReadOnlyStoreError",
+    "VersionNotFoundError",
+    "RuleError",
+    "Notice",
+]
+
+
+def _where(source: str | None, row: Any, field: str | None, value: Any) -> str:
+    parts = []
+    if source is not None:
+        parts.append(f"file {source}")
+    if row is not None:
+        parts.append(f"row {row}")
+    if field is not None:
+        parts.append(f"field '{field}'")
+    if value is not None:
+        text = repr(value)
+        parts.append(f"value {text if len(text) <= 80 else text[:77] + '...'}")
+    return ", ".join(parts)
+
+
+class EcozoneError(Exception):
+    """Root of the hierarchy: a problem ecozone detected and can explain."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        row: Any = None,
+        field: str | None = None,
+        value: Any = None,
+        fix: str | None = None,
+    ) -> None:
+        self.message = message
+        self.source = source
+        self.row = row
+        self.field = field
+        self.value = value
+        self.fix = fix
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = _where(self.source, self.row, self.field, self.value)
+        text = self.message + (f" ({where})" if where else "")
+        return text + (f". Fix: {self.fix}" if self.fix else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as plain data (for JSON output and problem+json bodies)."""
+        value = self.value if isinstance(self.value, (str, int, float, bool, type(None))) else repr(self.value)
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "source": self.source,
+            "row": self.row,
+            "field": self.field,
+            "value": value,
+            "fix": self.fix,
+        }
+
+
+class InputError(EcozoneError):
+    """Input from the user (a file, a coordinate string, an option) cannot be used as given."""
+
+
+class FormatError(InputError):
+    """A file or text is not in a format ecozone reads, or is malformed."""
+
+
+class CRSError(InputError):
+    """A coordinate reference system is missing, unknown or does not fit the data."""
+
+
+class CoordinateError(InputError):
+    """A coordinate value is impossible or implausible for the place (swapped, wrong unit, wrong zone)."""
+
+
+class GeometryError(InputError):
+    """A geometry is empty, degenerate or cannot be repaired."""
+
+
+class FieldError(InputError):
+    """A required attribute or column is missing, or its value is not allowed."""
+
+
+class UnknownKindError(InputError):
+    """A zone kind is not in the vocabulary of ``gis.kinds``."""
+
+
+class LimitExceededError(InputError):
+    """An input is larger than the configured limit (size, features, vertices)."""
+
+
+class StoreError(EcozoneError):
+    """The layer store cannot do what was asked."""
+
+
+class StoreNotFoundError(StoreError):
+    """The store location does not exist or is not an ecozone store."""
+
+
+class ReadOnlyStoreError(StoreError):
+    """A write was asked of a store that must not be changed (e.g. the embedded dataset)."""
+
+
+class VersionNotFoundError(StoreError):
+    """A layer version, or a layer in force on a date, does not exist."""
+
+
+class RuleError(EcozoneError):
+    """A rule pack is invalid: the message names the rule and the field."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user must know that did not stop the work (a repair, an assumption, a conversion)."""
+
+    code: str
+    message: str
+    source: str | None = None
+    row: Any = None
+    field: str | None = None
+    value: Any = None
+    fix: str | None = None
+    level: str = "warning"
+
+    def __str__(self) -> str:
+        where = _where(self.source, self.row, self.field, self.value)
+        text = self.message + (f" ({where})" if where else "")
+        return text + (f". Fix: {self.fix}" if self.fix else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not isinstance(data["value"], (str, int, float, bool, type(None))):
+            data["value"] = repr(data["value"])
+        return data

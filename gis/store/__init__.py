@@ -1,0 +1,98 @@
+"""Zone-layer stores: open, create and copy them, whatever the back end.
+
+A location is a GeoPackage path or a ``postgresql://`` URL. Without one, the embedded default dataset is
+opened read-only: it ships with the package and is replaced on upgrade, so nothing is ever imported into it;
+``init_store`` makes a writable copy.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gis.errors import StoreError
+from gis.store.base import LayerVersion, Snapshot, Store, content_digest
+
+__all__ = [
+    "LayerVersion",
+    "Snapshot",
+    "Store",
+    "open_store",
+    "create_store",
+    "init_store",
+    "copy_store",
+    "verify_store",
+    "is_postgres_url",
+]
+
+
+def is_postgres_url(location: str | os.PathLike) -> bool:
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
+def _default_location() -> str:
+    from data import default_store_path
+
+    return str(default_store_path())
+
+
+def open_store(location: str | os.PathLike | None = None, *, read_only: bool | None = None) -> Store:
+    """Open an existing store; ``None`` opens the embedded default dataset read-only."""
+    if location is None:
+        location, read_only = _default_location(), True
+    if is_postgres_url(location):
+        from gis.store.postgis import PostGISStore
+
+        return PostGISStore(str(location), read_only=bool(read_only))
+    from gis.store.gpkg import GeoPackageStore
+
+    if read_only is None:
+        read_only = os.path.realpath(location) == os.path.realpath(_default_location())
+    return GeoPackageStore(location, read_only=read_only)
+
+
+def create_store(location: str | os.PathLike) -> Store:
+    """Create a new, empty store; an existing file or schema is never overwritten."""
+    if is_postgres_url(location):
+        from gis.store.postgis import PostGISStore
+
+        return PostGISStore.create(str(location))
+    from gis.store.gpkg import GeoPackageStore
+
+    return GeoPackageStore.create(location)
+
+
+def copy_store(source: Store, target: Store) -> int:
+    """Copy every version of every layer, oldest first, with its metadata; returns the versions copied."""
+    if target.versions():
+        raise StoreError(
+            "the target store already holds layers; copying into it would mix histories",
+            field="store", value=target.location, fix="copy into a new, empty store",
+        )
+    copied = 0
+    for version in source.versions():
+        zones = source._read_versions([version])
+        target._write_version(zones, version)
+        copied += 1
+    return copied
+
+
+def init_store(location: str | os.PathLike, *, source: str | os.PathLike | None = None) -> Store:
+    """Create a writable store at ``location`` holding a copy of ``source`` (default: the embedded dataset)."""
+    target = create_store(location)
+    with open_store(source, read_only=True) as origin:
+        copy_store(origin, target)
+    return target
+
+
+def verify_store(store: Store) -> list[str]:
+    """Re-read every layer version and compare it with the digest taken at import; returns the problems."""
+    problems = []
+    for version in store.versions():
+        zones = store._read_versions([version])
+        if len(zones) != version.feature_count:
+            problems.append(
+                f"{version.kind} v{version.version}: {len(zones)} features stored, {version.feature_count} imported"
+            )
+        elif content_digest(zones) != version.content_sha256:
+            problems.append(f"{version.kind} v{version.version}: content differs from what was imported")
+    return problems

@@ -1,0 +1,216 @@
+"""The store interface shared by the GeoPackage and PostGIS back ends.
+
+A store holds versioned layers, one layer per zone kind. Importing a layer creates a new version of it; no
+version is ever overwritten or deleted. A version is in force from its ``effective_from`` date until the
+next version's, so a check can be re-run against the layers in force on a past date. A write is one
+transaction: an import that fails or is killed midway leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+
+import geopandas as gpd
+import shapely
+
+from gis.errors import InputError, Notice, ReadOnlyStoreError, VersionNotFoundError
+from gis.kinds import KINDS, get_kind
+from gis.zones import attributes_json, validate_zones
+
+__all__ = ["LayerVersion", "Snapshot", "Store"]
+
+
+@dataclass(frozen=True)
+class LayerVersion:
+    """One imported version of one layer."""
+
+    kind: str
+    version: int
+    imported_at: str  # UTC, ISO 8601
+    effective_from: str  # ISO date from which this version is in force
+    source: str  # file name or description of where the features came from
+    feature_count: int
+    content_sha256: str  # digest of the stored features, to detect any change
+    note: str | None = None
+    notices: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The layers in force at one date: a stable key for caching prepared geometries, and the features."""
+
+    as_of: str
+    versions: dict[str, LayerVersion]
+    zones: gpd.GeoDataFrame
+
+    @property
+    def key(self) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted((kind, v.version) for kind, v in self.versions.items()))
+
+
+def content_digest(zones: gpd.GeoDataFrame) -> str:
+    """SHA-256 over the validated features in a canonical form (order of rows kept)."""
+    digest = hashlib.sha256()
+    for record, wkb in zip(
+        zones.drop(columns="geometry").to_dict("records"), shapely.to_wkb(zones.geometry.values, hex=True)
+    ):
+        record = {**record, "attributes": attributes_json(record["attributes"])}
+        digest.update(json.dumps(record, ensure_ascii=False, sort_keys=True, default=str).encode())
+        digest.update(wkb.encode())
+    return digest.hexdigest()
+
+
+def _today() -> str:
+    return dt.datetime.now(dt.timezone.utc).date().isoformat()
+
+
+class Store(ABC):
+    """A versioned store of zone layers."""
+
+    location: str
+    read_only: bool
+
+    # -- what back ends implement ------------------------------------------------------------------------
+    @abstractmethod
+    def versions(self, kind: str | None = None) -> list[LayerVersion]:
+        """Every version of every layer (or of one kind), oldest first."""
+
+    @abstractmethod
+    def _read_versions(self, versions: list[LayerVersion]) -> gpd.GeoDataFrame:
+        """The features of the given layer versions (ZONE_FIELDS + geometry, attributes as dicts)."""
+
+    @abstractmethod
+    def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
+        """Append one layer version atomically; the back end assigns the version number under a lock."""
+
+    # -- shared behaviour ---------------------------------------------------------------------------------
+    def in_force(self, as_of: str | dt.date | None = None) -> dict[str, LayerVersion]:
+        """For each kind, the version in force on ``as_of`` (default: today)."""
+        day = _iso_day(as_of)
+        chosen: dict[str, LayerVersion] = {}
+        for version in self.versions():
+            if version.effective_from <= day:
+                current = chosen.get(version.kind)
+                if current is None or (version.effective_from, version.version) >= (
+                    current.effective_from, current.version
+                ):
+                    chosen[version.kind] = version
+        return chosen
+
+    def snapshot(self, as_of: str | dt.date | None = None, kinds: list[str] | None = None) -> Snapshot:
+        """The features in force on ``as_of``: versions in force, then each feature's valid_from/valid_to."""
+        day = _iso_day(as_of)
+        versions = self.in_force(day)
+        if kinds is not None:
+            for kind in kinds:
+                get_kind(kind)
+            versions = {k: v for k, v in versions.items() if k in kinds}
+        zones = self._read_versions(list(versions.values()))
+        if len(zones):
+            starts = zones["valid_from"].fillna("0000-01-01")
+            ends = zones["valid_to"].fillna("9999-12-31")
+            zones = zones[(starts <= day) & (day < ends)].reset_index(drop=True)
+        return Snapshot(as_of=day, versions=versions, zones=zones)
+
+    def read(self, kind: str, version: int | None = None) -> gpd.GeoDataFrame:
+        """All features of one layer version (default: the newest), whatever their validity dates."""
+        get_kind(kind)
+        available = self.versions(kind)
+        if version is None and available:
+            return self._read_versions([available[-1]])
+        for candidate in available:
+            if candidate.version == version:
+                return self._read_versions([candidate])
+        raise VersionNotFoundError(
+            f"layer '{kind}' has no version {version}" if version else f"layer '{kind}' has no version yet",
+            field="version", value=version,
+            fix=("versions available: " + ", ".join(str(v.version) for v in available)) if available
+            else f"import one with: ecozone layers import FILE --kind {kind}",
+        )
+
+    def import_layer(
+        self,
+        zones: gpd.GeoDataFrame,
+        kind: str,
+        *,
+        source: str,
+        effective_from: str | dt.date | None = None,
+        note: str | None = None,
+        notices: list[Notice] | None = None,
+    ) -> LayerVersion:
+        """Validate ``zones`` and store them as a new version of layer ``kind``.
+
+        Earlier versions stay as they are. Validation happens before anything is written, and the write
+        is one transaction, so a failed import leaves the store unchanged.
+        """
+        if self.read_only:
+            raise ReadOnlyStoreError(
+                f"the store {self.location} is read-only", field="store", value=self.location,
+                fix="make a writable copy with 'ecozone layers init my-store.gpkg' and pass --store my-store.gpkg",
+            )
+        get_kind(kind)
+        validated, found = validate_zones(zones, kind=kind, source=source)
+        all_notices = [*(notices or []), *found]
+        pending = LayerVersion(
+            kind=kind,
+            version=0,  # assigned by the back end inside its transaction
+            imported_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            effective_from=_iso_day(effective_from),
+            source=source,
+            feature_count=len(validated),
+            content_sha256=content_digest(validated),
+            note=note,
+            notices=[n.to_dict() for n in all_notices],
+        )
+        return self._write_version(validated, pending)
+
+    def summary(self, as_of: str | dt.date | None = None) -> list[dict]:
+        """One row per known kind: label, version in force, feature count, versions kept, source."""
+        in_force = self.in_force(as_of)
+        counts: dict[str, int] = {}
+        for version in self.versions():
+            counts[version.kind] = counts.get(version.kind, 0) + 1
+        rows = []
+        for kind, spec in KINDS.items():
+            current = in_force.get(kind)
+            rows.append({
+                "kind": kind,
+                "label": spec.label_zh,
+                "version": current.version if current else None,
+                "features": current.feature_count if current else 0,
+                "versions": counts.get(kind, 0),
+                "effective_from": current.effective_from if current else None,
+                "source": current.source if current else None,
+            })
+        return rows
+
+    def close(self) -> None:
+        """Release connections (no-op where there are none)."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _iso_day(value: str | dt.date | None) -> str:
+    if value is None:
+        return _today()
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise InputError(
+            "a date must be written YYYY-MM-DD", field="as_of", value=value, fix="e.g. --as-of 2019-06-30"
+        ) from None

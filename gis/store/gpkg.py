@@ -1,0 +1,192 @@
+"""The GeoPackage back end: one file, readable by QGIS and GDAL as it is.
+
+Layout: a feature table ``zones`` (every version of every kind, with a ``version`` column) and an
+attribute table ``layer_versions``. An import is staged into a temporary GeoPackage written by GDAL, then
+copied into the store in one SQLite transaction together with its ``layer_versions`` row: a process killed
+while staging leaves the store untouched, one killed inside the transaction is rolled back by SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from gis.crs import STORE_CRS
+from gis.errors import StoreError, StoreNotFoundError
+from gis.kinds import ZONE_FIELDS
+from gis.store.base import LayerVersion, Store
+from gis.zones import attributes_json, empty_zones
+
+__all__ = ["GeoPackageStore"]
+
+_VERSION_COLUMNS = (
+    "kind", "version", "imported_at", "effective_from", "source", "feature_count", "content_sha256", "note",
+    "notices",
+)
+_LAYER_OPTIONS = {"SPATIAL_INDEX": "NO", "GEOMETRY_NAME": "geom"}
+_FORMAT = "ecozone-gpkg-1"
+
+
+def _to_storage(zones: gpd.GeoDataFrame, version: int) -> gpd.GeoDataFrame:
+    stored = zones.copy()
+    stored["attributes"] = pd.Series([attributes_json(a) for a in zones["attributes"]], index=zones.index, dtype=object)
+    stored["version"] = pd.Series([version] * len(zones), index=zones.index, dtype="int64")
+    return stored
+
+
+class GeoPackageStore(Store):
+    """A store in one GeoPackage file."""
+
+    def __init__(self, path: str | os.PathLike, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self.read_only = read_only
+        if not self.path.is_file():
+            raise StoreNotFoundError(
+                "no store at this path", field="store", value=self.location,
+                fix=f"create one with 'ecozone layers init {self.location}' (a copy of the default dataset)",
+            )
+        with contextlib.closing(self._connect()) as con:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"zones", "layer_versions", "ecozone_meta"} <= tables:
+            raise StoreNotFoundError(
+                "this GeoPackage is not an ecozone store", field="store", value=self.location,
+                fix="to bring its features in, import them: ecozone layers import FILE --kind KIND --store STORE",
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        return sqlite3.connect(self.path, isolation_level=None, timeout=30)
+
+    @classmethod
+    def create(cls, path: str | os.PathLike) -> GeoPackageStore:
+        """Create an empty store; refuses to touch an existing file."""
+        path = Path(path)
+        if path.exists():
+            raise StoreError(
+                "a file already exists at this path; ecozone never overwrites one", field="store",
+                value=str(path), fix="choose a new file name, or open the existing store with --store",
+            )
+        if path.suffix.lower() != ".gpkg":
+            raise StoreError(
+                "a GeoPackage store needs the .gpkg extension", field="store", value=str(path),
+                fix=f"use {path.with_suffix('.gpkg')}",
+            )
+        template = _to_storage(empty_zones(), 0)
+        pyogrio.write_dataframe(
+            template, path, layer="zones", driver="GPKG", geometry_type="Unknown", promote_to_multi=False,
+            layer_options=_LAYER_OPTIONS,
+        )
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
+            con.execute("BEGIN")
+            con.execute(
+                "CREATE TABLE layer_versions (kind TEXT NOT NULL, version INTEGER NOT NULL, "
+                "imported_at TEXT NOT NULL, effective_from TEXT NOT NULL, source TEXT NOT NULL, "
+                "feature_count INTEGER NOT NULL, content_sha256 TEXT NOT NULL, note TEXT, notices TEXT, "
+                "PRIMARY KEY (kind, version))"
+            )
+            con.execute("CREATE TABLE ecozone_meta (key TEXT PRIMARY KEY, value TEXT)")
+            con.execute("INSERT INTO ecozone_meta VALUES ('format', ?)", (_FORMAT,))
+            con.execute("CREATE INDEX zones_kind_version ON zones (kind, version)")
+            for table in ("layer_versions", "ecozone_meta"):
+                con.execute(
+                    "INSERT INTO gpkg_contents (table_name, data_type, identifier, last_change) "
+                    "VALUES (?, 'attributes', ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+                    (table, table),
+                )
+            con.execute("COMMIT")
+        return cls(path)
+
+    def versions(self, kind: str | None = None) -> list[LayerVersion]:
+        query = f"SELECT {', '.join(_VERSION_COLUMNS)} FROM layer_versions"
+        params: tuple = ()
+        if kind is not None:
+            query += " WHERE kind = ?"
+            params = (kind,)
+        with contextlib.closing(self._connect()) as con:
+            rows = con.execute(query + " ORDER BY rowid", params).fetchall()
+        return [
+            LayerVersion(**{**dict(zip(_VERSION_COLUMNS, row)), "notices": json.loads(row[-1] or "[]")})
+            for row in rows
+        ]
+
+    def _read_versions(self, versions: list[LayerVersion]) -> gpd.GeoDataFrame:
+        if not versions:
+            return empty_zones()
+        # Kinds come from layer_versions, which only ever holds validated kind names.
+        where = " OR ".join(f"(kind = '{v.kind}' AND version = {int(v.version)})" for v in versions)
+        frame = pyogrio.read_dataframe(self.path, layer="zones", where=where, fid_as_index=True)
+        frame = frame.sort_index()
+        zones = gpd.GeoDataFrame(
+            {name: frame[name].astype(object).where(frame[name].notna(), None) for name in ZONE_FIELDS},
+            geometry=frame.geometry.values, crs=STORE_CRS,
+        )
+        zones["attributes"] = [json.loads(a) if a else {} for a in zones["attributes"]]
+        return zones.reset_index(drop=True)
+
+    def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
+        staging = self.path.with_name(f".{self.path.name}.import-{uuid.uuid4().hex}.gpkg")
+        try:
+            pyogrio.write_dataframe(
+                _to_storage(zones, 0), staging, layer="zones", driver="GPKG", geometry_type="Unknown",
+                promote_to_multi=False, layer_options=_LAYER_OPTIONS,
+            )
+            columns = ", ".join(["geom", *ZONE_FIELDS])
+            with contextlib.closing(self._connect()) as con:
+                con.execute("ATTACH DATABASE ? AS staging", (str(staging),))
+                try:
+                    con.execute("BEGIN IMMEDIATE")  # one writer at a time; version numbers cannot collide
+                    number = con.execute(
+                        "SELECT COALESCE(MAX(version), 0) + 1 FROM layer_versions WHERE kind = ?",
+                        (version.kind,),
+                    ).fetchone()[0]
+                    stored = LayerVersion(**{**version.to_dict(), "version": number})
+                    con.execute(
+                        f"INSERT INTO main.zones ({columns}, version) "
+                        f"SELECT {columns}, ? FROM staging.zones ORDER BY fid",
+                        (number,),
+                    )
+                    record = stored.to_dict()
+                    record["notices"] = json.dumps(record["notices"], ensure_ascii=False)
+                    con.execute(
+                        f"INSERT INTO layer_versions ({', '.join(_VERSION_COLUMNS)}) "
+                        f"VALUES ({', '.join('?' * len(_VERSION_COLUMNS))})",
+                        [record[c] for c in _VERSION_COLUMNS],
+                    )
+                    self._update_extent(con, zones)
+                    con.execute("COMMIT")
+                except BaseException:
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                    raise
+                finally:
+                    con.execute("DETACH DATABASE staging")
+        finally:
+            staging.unlink(missing_ok=True)
+        return stored
+
+    @staticmethod
+    def _update_extent(con: sqlite3.Connection, zones: gpd.GeoDataFrame) -> None:
+        """Keep gpkg_contents' extent and last_change true, as GIS clients read them."""
+        if zones.empty:
+            return
+        minx, miny, maxx, maxy = zones.total_bounds
+        old = con.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = 'zones'").fetchone()
+        if old and old[0] is not None:
+            minx, miny, maxx, maxy = min(minx, old[0]), min(miny, old[1]), max(maxx, old[2]), max(maxy, old[3])
+        con.execute(
+            "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ?, last_change = ? "
+            "WHERE table_name = 'zones'",
+            (float(minx), float(miny), float(maxx), float(maxy),
+             dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")),
+        )

@@ -1,0 +1,172 @@
+"""The PostGIS back end: the same store in a PostgreSQL schema (``ecozone`` by default).
+
+Tables mirror the GeoPackage layout: ``zones`` (geometry(Geometry, 4326), attributes as jsonb, a GiST
+index) and ``layer_versions``. An import is one transaction (COPY of the features plus the version row)
+under a table lock, so version numbers never collide and an interrupted import leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import psycopg
+import shapely
+from psycopg import sql
+
+from gis.crs import STORE_CRS
+from gis.errors import StoreError, StoreNotFoundError
+from gis.kinds import ZONE_FIELDS
+from gis.store.base import LayerVersion, Store
+from gis.zones import attributes_json, empty_zones
+
+__all__ = ["PostGISStore", "DEFAULT_SCHEMA"]
+
+DEFAULT_SCHEMA = "ecozone"
+
+_VERSION_COLUMNS = (
+    "kind", "version", "imported_at", "effective_from", "source", "feature_count", "content_sha256", "note",
+    "notices",
+)
+_TEXT_FIELDS = [f for f in ZONE_FIELDS if f != "attributes"]
+
+
+def _connect(url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise StoreNotFoundError(
+            f"cannot connect to PostgreSQL ({str(exc).strip().splitlines()[0]})", field="store",
+            value=_redact(url), fix="check host, port, database, user and password in the postgresql:// URL",
+        ) from None
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
+        scheme, rest = url.split("//", 1)
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        return f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
+    return url
+
+
+class PostGISStore(Store):
+    """A store in a PostgreSQL/PostGIS schema."""
+
+    def __init__(self, url: str, *, schema: str = DEFAULT_SCHEMA, read_only: bool = False) -> None:
+        self.url = url
+        self.schema = schema
+        self.location = _redact(url)
+        self.read_only = read_only
+        self.conn = _connect(url)
+        found = self.conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_name IN ('zones', 'layer_versions')",
+            (schema,),
+        ).fetchone()[0]
+        if found != 2:
+            self.conn.close()
+            raise StoreNotFoundError(
+                f"the database has no ecozone store in schema '{schema}'", field="store", value=self.location,
+                fix=f"create one with 'ecozone layers init {self.location}'",
+            )
+
+    @classmethod
+    def create(cls, url: str, *, schema: str = DEFAULT_SCHEMA) -> PostGISStore:
+        """Create an empty store schema (and the postgis extension if missing); refuses an existing one."""
+        with _connect(url) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
+            ).fetchone()
+            if exists:
+                raise StoreError(
+                    f"schema '{schema}' already exists; ecozone never overwrites a store", field="store",
+                    value=_redact(url), fix="open it with --store, or use another database",
+                )
+            s = sql.Identifier(schema)
+            with conn.transaction():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(s))
+                conn.execute(sql.SQL(
+                    "CREATE TABLE {}.zones (id bigserial PRIMARY KEY, zone_id text NOT NULL, kind text NOT NULL, "
+                    "version integer NOT NULL, name text NOT NULL, name_en text, subtype text, jurisdiction text, "
+                    "attributes jsonb NOT NULL, source_doc text, source_quote text, geometry_source text NOT NULL, "
+                    "valid_from text, valid_to text, geom geometry(Geometry, 4326) NOT NULL)"
+                ).format(s))
+                conn.execute(sql.SQL("CREATE INDEX ON {}.zones (kind, version)").format(s))
+                conn.execute(sql.SQL("CREATE INDEX ON {}.zones USING gist (geom)").format(s))
+                conn.execute(sql.SQL(
+                    "CREATE TABLE {}.layer_versions (id bigserial, kind text NOT NULL, version integer NOT NULL, "
+                    "imported_at text NOT NULL, effective_from text NOT NULL, source text NOT NULL, "
+                    "feature_count integer NOT NULL, content_sha256 text NOT NULL, note text, notices jsonb, "
+                    "PRIMARY KEY (kind, version))"
+                ).format(s))
+        return cls(url, schema=schema)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def versions(self, kind: str | None = None) -> list[LayerVersion]:
+        query = sql.SQL("SELECT {} FROM {}.layer_versions").format(
+            sql.SQL(", ").join(map(sql.Identifier, _VERSION_COLUMNS)), sql.Identifier(self.schema)
+        )
+        params: tuple = ()
+        if kind is not None:
+            query += sql.SQL(" WHERE kind = %s")
+            params = (kind,)
+        rows = self.conn.execute(query + sql.SQL(" ORDER BY id"), params).fetchall()
+        return [
+            LayerVersion(**{**dict(zip(_VERSION_COLUMNS, row)), "notices": row[-1] or []}) for row in rows
+        ]
+
+    def _read_versions(self, versions: list[LayerVersion]) -> gpd.GeoDataFrame:
+        if not versions:
+            return empty_zones()
+        query = sql.SQL(
+            "SELECT {fields}, attributes::text, ST_AsBinary(geom) FROM {schema}.zones "
+            "WHERE (kind, version) IN (SELECT * FROM unnest(%s::text[], %s::int[])) ORDER BY id"
+        ).format(
+            fields=sql.SQL(", ").join(map(sql.Identifier, _TEXT_FIELDS)), schema=sql.Identifier(self.schema)
+        )
+        rows = self.conn.execute(query, ([v.kind for v in versions], [v.version for v in versions])).fetchall()
+        if not rows:
+            return empty_zones()
+        records = [dict(zip(_TEXT_FIELDS, row[: len(_TEXT_FIELDS)])) for row in rows]
+        for record, row in zip(records, rows):
+            record["attributes"] = json.loads(row[-2])
+        zones = gpd.GeoDataFrame(
+            {name: [r[name] for r in records] for name in ZONE_FIELDS},
+            geometry=shapely.from_wkb([bytes(row[-1]) for row in rows]), crs=STORE_CRS,
+        )
+        return zones
+
+    def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
+        s = sql.Identifier(self.schema)
+        ewkb = shapely.to_wkb(shapely.set_srid(zones.geometry.values, 4326), hex=True, include_srid=True)
+        with self.conn.transaction():
+            # One importer at a time per store; readers are not blocked.
+            self.conn.execute(sql.SQL("LOCK TABLE {}.layer_versions IN SHARE ROW EXCLUSIVE MODE").format(s))
+            number = self.conn.execute(
+                sql.SQL("SELECT COALESCE(MAX(version), 0) + 1 FROM {}.layer_versions WHERE kind = %s").format(s),
+                (version.kind,),
+            ).fetchone()[0]
+            stored = LayerVersion(**{**version.to_dict(), "version": number})
+            columns = [*_TEXT_FIELDS, "attributes", "version", "geom"]
+            copy_sql = sql.SQL("COPY {}.zones ({}) FROM STDIN").format(
+                s, sql.SQL(", ").join(map(sql.Identifier, columns))
+            )
+            with self.conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                for record, geom in zip(zones.drop(columns="geometry").to_dict("records"), ewkb):
+                    copy.write_row(
+                        [*(record[f] for f in _TEXT_FIELDS), attributes_json(record["attributes"]), number, geom]
+                    )
+            record = stored.to_dict()
+            record["notices"] = json.dumps(record["notices"], ensure_ascii=False)
+            self.conn.execute(
+                sql.SQL("INSERT INTO {}.layer_versions ({}) VALUES ({})").format(
+                    s, sql.SQL(", ").join(map(sql.Identifier, _VERSION_COLUMNS)),
+                    sql.SQL(", ").join([sql.Placeholder()] * len(_VERSION_COLUMNS)),
+                ),
+                [record[c] for c in _VERSION_COLUMNS],
+            )
+        return stored

@@ -1,0 +1,245 @@
+"""Validation of zone features before they enter a store.
+
+A layer is accepted only when it has a CRS, every kind is known, the required fields and attributes are
+present, and every geometry is usable. Invalid geometries are repaired with ``shapely.make_valid`` and each
+repair is reported (what was wrong, the area before and after); nothing changes silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from gis.crs import STORE_CRS, crs_label, geodesic_area_m2
+from gis.errors import CRSError, FieldError, GeometryError, Notice
+from gis.kinds import GEOMETRY_SOURCES, ZONE_FIELDS, get_kind
+
+__all__ = ["validate_zones", "empty_zones", "attributes_json"]
+
+_POLYGONAL = {"Polygon", "MultiPolygon"}
+_PUNCTUAL = {"Point", "MultiPoint"}
+
+
+def empty_zones() -> gpd.GeoDataFrame:
+    """An empty zone table with the common columns, in the store CRS."""
+    return gpd.GeoDataFrame({name: pd.Series(dtype=object) for name in ZONE_FIELDS}, geometry=[], crs=STORE_CRS)
+
+
+def attributes_json(value: Any) -> str:
+    """Canonical JSON text of an attributes mapping (sorted keys, Chinese kept readable)."""
+    return json.dumps(value or {}, ensure_ascii=False, sort_keys=True)
+
+
+def _row_label(gdf: gpd.GeoDataFrame, position: int) -> str:
+    """How a row is named in messages: its zone id when it has one, else its 1-based position."""
+    zone_id = gdf["zone_id"].iat[position] if "zone_id" in gdf.columns else None
+    return f"{position + 1} ({zone_id})" if isinstance(zone_id, str) and zone_id else str(position + 1)
+
+
+def _check_date(value: Any, *, source: str | None, row: str, field: str) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (dt.date, dt.datetime, pd.Timestamp)):
+        return value.date().isoformat() if isinstance(value, (dt.datetime, pd.Timestamp)) else value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise FieldError(
+            "a date must be written YYYY-MM-DD", source=source, row=row, field=field, value=value,
+            fix="write the date as e.g. 2021-12-03, or leave it empty",
+        ) from None
+
+
+def _repair(geom: shapely.Geometry, *, family: str, source: str | None, row: str) -> tuple[shapely.Geometry, Notice]:
+    reason = shapely.is_valid_reason(geom)
+    fixed = shapely.make_valid(geom)
+    if family == "polygon" and fixed.geom_type not in _POLYGONAL:
+        # make_valid may return a collection with stray lines or points: keep the polygonal part only.
+        parts = [g for g in shapely.get_parts(fixed) if g.geom_type in _POLYGONAL]
+        fixed = shapely.union_all(parts) if parts else shapely.Polygon()
+    before, after = geodesic_area_m2(geom), geodesic_area_m2(fixed)
+    if fixed.is_empty:
+        raise GeometryError(
+            f"the geometry is invalid ({reason}) and nothing polygonal is left after repair",
+            source=source, row=row, field="geometry",
+            fix="redraw this feature; check for a collapsed or zero-area ring",
+        )
+    notice = Notice(
+        code="geometry_repaired",
+        message=(
+            f"invalid geometry repaired ({reason}); area {before:,.1f} m² before, {after:,.1f} m² after, "
+            f"type {geom.geom_type} -> {fixed.geom_type}"
+        ),
+        source=source, row=row, field="geometry",
+        fix="check the repaired outline; correct the source file if the repair is not what was meant",
+    )
+    return fixed, notice
+
+
+def validate_zones(
+    zones: gpd.GeoDataFrame, *, kind: str | None = None, source: str | None = None
+) -> tuple[gpd.GeoDataFrame, list[Notice]]:
+    """Check and normalise a zone table for storage.
+
+    Parameters
+    ----------
+    zones
+        Features with the columns of ``gis.kinds.ZONE_FIELDS`` (``attributes`` as dicts) and a CRS.
+    kind
+        When given, every row must be of this kind (rows without a kind get it).
+    source
+        Name of the file the features come from, for messages.
+
+    Returns
+    -------
+    (GeoDataFrame in EPSG:4326 with exactly ``ZONE_FIELDS`` + geometry, list of notices)
+
+    Raises
+    ------
+    CRSError, FieldError, UnknownKindError, GeometryError
+        With the row, the field, the value and the fix.
+    """
+    notices: list[Notice] = []
+    if zones.crs is None:
+        raise CRSError(
+            "the layer has no coordinate reference system", source=source,
+            fix="give the file a CRS (a .prj beside a shapefile, or the CRS of a GeoPackage layer), "
+            "or pass --crs, e.g. --crs EPSG:4490 for CGCS2000 longitude/latitude",
+        )
+    gdf = zones.copy()
+    if gdf.geometry.name != "geometry":
+        gdf = gdf.rename_geometry("geometry")
+    if not gdf.crs.equals(STORE_CRS):
+        notices.append(Notice(
+            code="reprojected", level="info", source=source,
+            message=f"reprojected from {crs_label(gdf.crs)} to {crs_label(STORE_CRS)}",
+        ))
+        gdf = gdf.to_crs(STORE_CRS)
+    if kind is not None:
+        get_kind(kind)
+        if "kind" not in gdf.columns:
+            gdf["kind"] = kind
+        gdf["kind"] = gdf["kind"].where(gdf["kind"].notna(), kind)
+    missing = [name for name in ("zone_id", "kind", "name") if name not in gdf.columns]
+    if missing:
+        raise FieldError(
+            f"required column(s) missing: {', '.join(missing)}", source=source, field=missing[0],
+            fix="add the column(s); the columns present are: " + ", ".join(map(str, gdf.columns)),
+        )
+    for name in ZONE_FIELDS:
+        if name not in gdf.columns:
+            gdf[name] = None
+    if gdf["geometry_source"].isna().any():
+        gdf["geometry_source"] = gdf["geometry_source"].where(gdf["geometry_source"].notna(), "official")
+
+    geometries = list(gdf.geometry)
+    attributes = []
+    seen: dict[tuple[str, str], str] = {}
+    for i in range(len(gdf)):
+        row = _row_label(gdf, i)
+        record = gdf.iloc[i]
+        spec = get_kind(record["kind"])
+        if kind is not None and record["kind"] != kind:
+            raise FieldError(
+                f"row is of kind '{record['kind']}' but the layer is '{kind}'", source=source, row=row,
+                field="kind", value=record["kind"], fix="import each kind as its own layer",
+            )
+        for name in ("zone_id", "name"):
+            if not isinstance(record[name], str) or not record[name].strip():
+                raise FieldError(
+                    f"'{name}' is empty", source=source, row=row, field=name, value=record[name],
+                    fix=f"give every feature a {name}",
+                )
+        key = (record["kind"], record["zone_id"])
+        if key in seen:
+            raise FieldError(
+                f"zone_id is used twice in kind '{record['kind']}' (also row {seen[key]})", source=source,
+                row=row, field="zone_id", value=record["zone_id"], fix="make zone ids unique within a kind",
+            )
+        seen[key] = row
+        subtype = record["subtype"]
+        if isinstance(subtype, float) and math.isnan(subtype):
+            subtype = None
+        if subtype is None and spec.subtype_required:
+            raise FieldError(
+                f"kind '{spec.name}' needs a subtype", source=source, row=row, field="subtype",
+                fix="set subtype to one of: " + ", ".join(spec.subtypes),
+            )
+        if subtype is not None and subtype not in spec.subtypes:
+            raise FieldError(
+                f"'{subtype}' is not a subtype of kind '{spec.name}'", source=source, row=row,
+                field="subtype", value=subtype, fix="use one of: " + ", ".join(spec.subtypes) if spec.subtypes
+                else f"leave subtype empty: kind '{spec.name}' has none",
+            )
+        attrs = record["attributes"]
+        if isinstance(attrs, str):
+            try:
+                attrs = json.loads(attrs)
+            except json.JSONDecodeError as exc:
+                raise FieldError(
+                    f"attributes are not valid JSON ({exc.msg})", source=source, row=row,
+                    field="attributes", value=attrs, fix="write the attributes as a JSON object",
+                ) from None
+        attrs = {} if attrs is None or (isinstance(attrs, float) and math.isnan(attrs)) else attrs
+        if not isinstance(attrs, dict):
+            raise FieldError(
+                "attributes must be a mapping", source=source, row=row, field="attributes", value=attrs,
+                fix="write the attributes as a JSON object",
+            )
+        for name in spec.required_attributes:
+            if name not in attrs:
+                raise FieldError(
+                    f"kind '{spec.name}' needs the attribute '{name}'", source=source, row=row, field=name,
+                    fix=f"add a column '{name}' to the file (it is kept in the feature's attributes)",
+                )
+        try:
+            attributes_json(attrs)
+        except (TypeError, ValueError) as exc:
+            raise FieldError(
+                f"attributes cannot be stored as JSON ({exc})", source=source, row=row, field="attributes",
+                fix="use only text, numbers, booleans, lists and mappings",
+            ) from None
+        attributes.append(attrs)
+        if record["geometry_source"] not in GEOMETRY_SOURCES:
+            raise FieldError(
+                f"'{record['geometry_source']}' is not a geometry source", source=source, row=row,
+                field="geometry_source", value=record["geometry_source"],
+                fix="use one of: " + ", ".join(GEOMETRY_SOURCES),
+            )
+        valid_from = _check_date(record["valid_from"], source=source, row=row, field="valid_from")
+        valid_to = _check_date(record["valid_to"], source=source, row=row, field="valid_to")
+        if valid_from and valid_to and valid_to <= valid_from:
+            raise FieldError(
+                f"valid_to ({valid_to}) is not after valid_from ({valid_from})", source=source, row=row,
+                field="valid_to", value=valid_to, fix="swap or correct the dates",
+            )
+        gdf.iat[i, gdf.columns.get_loc("valid_from")] = valid_from
+        gdf.iat[i, gdf.columns.get_loc("valid_to")] = valid_to
+        gdf.iat[i, gdf.columns.get_loc("subtype")] = subtype
+
+        geom = geometries[i]
+        if geom is None or geom.is_empty:
+            raise GeometryError(
+                "the feature has no geometry", source=source, row=row, field="geometry",
+                fix="draw the feature or remove the row",
+            )
+        allowed = _PUNCTUAL if spec.geometry == "point" else _POLYGONAL
+        if geom.geom_type not in allowed:
+            raise GeometryError(
+                f"kind '{spec.name}' needs {spec.geometry} geometries, this one is a {geom.geom_type}",
+                source=source, row=row, field="geometry", value=geom.geom_type,
+                fix=f"import {geom.geom_type} features under a kind that takes them, or convert them",
+            )
+        if not geom.is_valid:
+            geometries[i], notice = _repair(geom, family=spec.geometry, source=source, row=row)
+            notices.append(notice)
+    gdf["attributes"] = attributes
+    gdf["geometry"] = gpd.GeoSeries(geometries, index=gdf.index, crs=STORE_CRS)
+    gdf = gdf[[*ZONE_FIELDS, "geometry"]]
+    return gdf.reset_index(drop=True), notices
