@@ -1,0 +1,42 @@
+"""The ``ecozone`` command line. Thin: parse options, call ``gis``, print."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gis.errors import EcozoneError
+
+app = typer.Typer(
+    help="ecozone: ecological-zone layers, site checks with cited rules, maps and batch screening.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+STORE_HELP = "Layer store: a GeoPackage path or a postgresql:// URL (default: the embedded Xinjiang dataset)."
+
+
+def fail(error: EcozoneError) -> None:
+    """Print an ecozone error for a person and exit with status 2."""
+    typer.secho(f"错误 / error: {error}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=2)
+
+
+# --- layers commands -------------------------------------------------------------------------------------
+from api import cli_layers  # noqa: E402  (registers the ``layers`` group)
+
+app.add_typer(cli_layers.app, name="layers")
+
+# --- check command (site reader) ------------------------------------------------------------------------
+# (the ``check`` command is registered here)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except EcozoneError as error:  # raised outside a command's own handling
+        typer.secho(f"错误 / error: {error}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
