@@ -30,7 +30,9 @@ from api import cli_layers  # noqa: E402  (registers the ``layers`` group)
 app.add_typer(cli_layers.app, name="layers")
 
 # --- check command (site reader) ------------------------------------------------------------------------
-# (the ``check`` command is registered here)
+from api import cli_check  # noqa: E402
+
+app.command("check")(cli_check.check)
 
 
 def main() -> None:

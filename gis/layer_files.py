@@ -103,6 +103,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _restore_truncated_names(frame: gpd.GeoDataFrame, kind: str, source: str, notices: list[Notice]):
+    """Give back the full names of required attributes that a .dbf cut to 10 characters."""
+    renames = {}
+    for wanted in get_kind(kind).required_attributes:
+        cut = wanted[:10]
+        if wanted not in frame.columns and cut != wanted and cut in frame.columns:
+            renames[cut] = wanted
+            notices.append(Notice(
+                code="field_name_restored", level="info", source=source, field=cut,
+                message=f"column '{cut}' read as '{wanted}' (shapefiles cut field names to 10 characters)",
+            ))
+    return frame.rename(columns=renames)
+
+
 def _parse_crs(text: str | None) -> CRS | None:
     if text is None:
         return None
@@ -211,6 +225,7 @@ def read_layer_file(
             "eastings carry the zone number in front (EPSG:4513-4533) or not (EPSG:4534-4554)",
         )
 
+    frame = _restore_truncated_names(frame, kind, name, notices)
     columns = [c for c in frame.columns if c != frame.geometry.name]
     name_col = name_field or _find_column(columns, NAME_COLUMNS)
     if name_col is None or name_col not in columns:

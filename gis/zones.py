@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -20,15 +21,21 @@ from gis.crs import STORE_CRS, crs_label, geodesic_area_m2
 from gis.errors import CRSError, FieldError, GeometryError, Notice
 from gis.kinds import GEOMETRY_SOURCES, ZONE_FIELDS, get_kind
 
-__all__ = ["validate_zones", "empty_zones", "attributes_json"]
+__all__ = ["validate_zones", "empty_zones", "zone_frame", "attributes_json"]
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 _PUNCTUAL = {"Point", "MultiPoint"}
 
 
+def zone_frame(records: list[dict], geometries: list) -> gpd.GeoDataFrame:
+    """Zone table from row mappings: plain object columns (None for missing, never NaN), store CRS."""
+    columns = {name: pd.Series([r.get(name) for r in records], dtype=object) for name in ZONE_FIELDS}
+    return gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(geometries, crs=STORE_CRS))
+
+
 def empty_zones() -> gpd.GeoDataFrame:
     """An empty zone table with the common columns, in the store CRS."""
-    return gpd.GeoDataFrame({name: pd.Series(dtype=object) for name in ZONE_FIELDS}, geometry=[], crs=STORE_CRS)
+    return zone_frame([], [])
 
 
 def attributes_json(value: Any) -> str:
@@ -36,14 +43,13 @@ def attributes_json(value: Any) -> str:
     return json.dumps(value or {}, ensure_ascii=False, sort_keys=True)
 
 
-def _row_label(gdf: gpd.GeoDataFrame, position: int) -> str:
-    """How a row is named in messages: its zone id when it has one, else its 1-based position."""
-    zone_id = gdf["zone_id"].iat[position] if "zone_id" in gdf.columns else None
+def _row_label(position: int, zone_id: Any) -> str:
+    """How a row is named in messages: its 1-based position, with its zone id when it has one."""
     return f"{position + 1} ({zone_id})" if isinstance(zone_id, str) and zone_id else str(position + 1)
 
 
 def _check_date(value: Any, *, source: str | None, row: str, field: str) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _is_missing(value) or value is pd.NaT:
         return None
     if isinstance(value, (dt.date, dt.datetime, pd.Timestamp)):
         return value.date().isoformat() if isinstance(value, (dt.datetime, pd.Timestamp)) else value.isoformat()
@@ -54,6 +60,57 @@ def _check_date(value: Any, *, source: str | None, row: str, field: str) -> str 
             "a date must be written YYYY-MM-DD", source=source, row=row, field=field, value=value,
             fix="write the date as e.g. 2021-12-03, or leave it empty",
         ) from None
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _check_subtype(spec, subtype: Any, *, source: str | None, row: str) -> str | None:
+    subtype = None if _is_missing(subtype) else subtype
+    if subtype is None and spec.subtype_required:
+        raise FieldError(
+            f"kind '{spec.name}' needs a subtype", source=source, row=row, field="subtype",
+            fix="set subtype to one of: " + ", ".join(spec.subtypes),
+        )
+    if subtype is not None and subtype not in spec.subtypes:
+        raise FieldError(
+            f"'{subtype}' is not a subtype of kind '{spec.name}'", source=source, row=row, field="subtype",
+            value=subtype, fix="use one of: " + ", ".join(spec.subtypes) if spec.subtypes
+            else f"leave subtype empty: kind '{spec.name}' has none",
+        )
+    return subtype
+
+
+def _check_attributes(spec, attrs: Any, *, source: str | None, row: str) -> dict:
+    if isinstance(attrs, str):
+        try:
+            attrs = json.loads(attrs)
+        except json.JSONDecodeError as exc:
+            raise FieldError(
+                f"attributes are not valid JSON ({exc.msg})", source=source, row=row, field="attributes",
+                value=attrs, fix="write the attributes as a JSON object",
+            ) from None
+    attrs = {} if _is_missing(attrs) else attrs
+    if not isinstance(attrs, dict):
+        raise FieldError(
+            "attributes must be a mapping", source=source, row=row, field="attributes", value=attrs,
+            fix="write the attributes as a JSON object",
+        )
+    for name in spec.required_attributes:
+        if name not in attrs:
+            raise FieldError(
+                f"kind '{spec.name}' needs the attribute '{name}'", source=source, row=row, field=name,
+                fix=f"add a column '{name}' to the file (it is kept in the feature's attributes)",
+            )
+    try:
+        attributes_json(attrs)
+    except (TypeError, ValueError) as exc:
+        raise FieldError(
+            f"attributes cannot be stored as JSON ({exc})", source=source, row=row, field="attributes",
+            fix="use only text, numbers, booleans, lists and mappings",
+        ) from None
+    return attrs
 
 
 def _repair(geom: shapely.Geometry, *, family: str, source: str | None, row: str) -> tuple[shapely.Geometry, Notice]:
@@ -139,11 +196,10 @@ def validate_zones(
         gdf["geometry_source"] = gdf["geometry_source"].where(gdf["geometry_source"].notna(), "official")
 
     geometries = list(gdf.geometry)
-    attributes = []
+    records = gdf[list(ZONE_FIELDS)].to_dict("records")
     seen: dict[tuple[str, str], str] = {}
-    for i in range(len(gdf)):
-        row = _row_label(gdf, i)
-        record = gdf.iloc[i]
+    for i, record in enumerate(records):
+        row = _row_label(i, record["zone_id"])
         spec = get_kind(record["kind"])
         if kind is not None and record["kind"] != kind:
             raise FieldError(
@@ -163,66 +219,21 @@ def validate_zones(
                 row=row, field="zone_id", value=record["zone_id"], fix="make zone ids unique within a kind",
             )
         seen[key] = row
-        subtype = record["subtype"]
-        if isinstance(subtype, float) and math.isnan(subtype):
-            subtype = None
-        if subtype is None and spec.subtype_required:
-            raise FieldError(
-                f"kind '{spec.name}' needs a subtype", source=source, row=row, field="subtype",
-                fix="set subtype to one of: " + ", ".join(spec.subtypes),
-            )
-        if subtype is not None and subtype not in spec.subtypes:
-            raise FieldError(
-                f"'{subtype}' is not a subtype of kind '{spec.name}'", source=source, row=row,
-                field="subtype", value=subtype, fix="use one of: " + ", ".join(spec.subtypes) if spec.subtypes
-                else f"leave subtype empty: kind '{spec.name}' has none",
-            )
-        attrs = record["attributes"]
-        if isinstance(attrs, str):
-            try:
-                attrs = json.loads(attrs)
-            except json.JSONDecodeError as exc:
-                raise FieldError(
-                    f"attributes are not valid JSON ({exc.msg})", source=source, row=row,
-                    field="attributes", value=attrs, fix="write the attributes as a JSON object",
-                ) from None
-        attrs = {} if attrs is None or (isinstance(attrs, float) and math.isnan(attrs)) else attrs
-        if not isinstance(attrs, dict):
-            raise FieldError(
-                "attributes must be a mapping", source=source, row=row, field="attributes", value=attrs,
-                fix="write the attributes as a JSON object",
-            )
-        for name in spec.required_attributes:
-            if name not in attrs:
-                raise FieldError(
-                    f"kind '{spec.name}' needs the attribute '{name}'", source=source, row=row, field=name,
-                    fix=f"add a column '{name}' to the file (it is kept in the feature's attributes)",
-                )
-        try:
-            attributes_json(attrs)
-        except (TypeError, ValueError) as exc:
-            raise FieldError(
-                f"attributes cannot be stored as JSON ({exc})", source=source, row=row, field="attributes",
-                fix="use only text, numbers, booleans, lists and mappings",
-            ) from None
-        attributes.append(attrs)
+        record["subtype"] = _check_subtype(spec, record["subtype"], source=source, row=row)
+        record["attributes"] = _check_attributes(spec, record["attributes"], source=source, row=row)
         if record["geometry_source"] not in GEOMETRY_SOURCES:
             raise FieldError(
                 f"'{record['geometry_source']}' is not a geometry source", source=source, row=row,
                 field="geometry_source", value=record["geometry_source"],
                 fix="use one of: " + ", ".join(GEOMETRY_SOURCES),
             )
-        valid_from = _check_date(record["valid_from"], source=source, row=row, field="valid_from")
-        valid_to = _check_date(record["valid_to"], source=source, row=row, field="valid_to")
-        if valid_from and valid_to and valid_to <= valid_from:
+        record["valid_from"] = _check_date(record["valid_from"], source=source, row=row, field="valid_from")
+        record["valid_to"] = _check_date(record["valid_to"], source=source, row=row, field="valid_to")
+        if record["valid_from"] and record["valid_to"] and record["valid_to"] <= record["valid_from"]:
             raise FieldError(
-                f"valid_to ({valid_to}) is not after valid_from ({valid_from})", source=source, row=row,
-                field="valid_to", value=valid_to, fix="swap or correct the dates",
+                f"valid_to ({record['valid_to']}) is not after valid_from ({record['valid_from']})",
+                source=source, row=row, field="valid_to", value=record["valid_to"], fix="swap or correct the dates",
             )
-        gdf.iat[i, gdf.columns.get_loc("valid_from")] = valid_from
-        gdf.iat[i, gdf.columns.get_loc("valid_to")] = valid_to
-        gdf.iat[i, gdf.columns.get_loc("subtype")] = subtype
-
         geom = geometries[i]
         if geom is None or geom.is_empty:
             raise GeometryError(
@@ -236,10 +247,10 @@ def validate_zones(
                 source=source, row=row, field="geometry", value=geom.geom_type,
                 fix=f"import {geom.geom_type} features under a kind that takes them, or convert them",
             )
-        if not geom.is_valid:
-            geometries[i], notice = _repair(geom, family=spec.geometry, source=source, row=row)
-            notices.append(notice)
-    gdf["attributes"] = attributes
-    gdf["geometry"] = gpd.GeoSeries(geometries, index=gdf.index, crs=STORE_CRS)
-    gdf = gdf[[*ZONE_FIELDS, "geometry"]]
-    return gdf.reset_index(drop=True), notices
+    invalid = ~shapely.is_valid(np.asarray(geometries, dtype=object))
+    for i in np.flatnonzero(invalid):
+        geometries[i], notice = _repair(
+            geometries[i], family=get_kind(records[i]["kind"]).geometry, source=source, row=_row_label(i, records[i]["zone_id"])
+        )
+        notices.append(notice)
+    return zone_frame(records, geometries), notices

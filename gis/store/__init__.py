@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from gis.errors import StoreError
+from gis.errors import StoreError, StoreNotFoundError
 from gis.store.base import LayerVersion, Snapshot, Store, content_digest
 
 __all__ = [
@@ -39,6 +39,11 @@ def open_store(location: str | os.PathLike | None = None, *, read_only: bool | N
     """Open an existing store; ``None`` opens the embedded default dataset read-only."""
     if location is None:
         location, read_only = _default_location(), True
+        if not os.path.isfile(location):
+            raise StoreNotFoundError(
+                "the embedded default dataset is missing from this installation", field="store", value=location,
+                fix="reinstall ecozone, or rebuild the dataset with: python -m data.build_dataset",
+            )
     if is_postgres_url(location):
         from gis.store.postgis import PostGISStore
 

@@ -18,7 +18,7 @@ import geopandas as gpd
 import shapely
 
 from gis.errors import InputError, Notice, ReadOnlyStoreError, VersionNotFoundError
-from gis.kinds import KINDS, get_kind
+from gis.kinds import KINDS, ZONE_FIELDS, get_kind
 from gis.zones import attributes_json, validate_zones
 
 __all__ = ["LayerVersion", "Snapshot", "Store"]
@@ -56,14 +56,15 @@ class Snapshot:
 
 
 def content_digest(zones: gpd.GeoDataFrame) -> str:
-    """SHA-256 over the validated features in a canonical form (order of rows kept)."""
+    """SHA-256 over the features in a canonical form: column by column, rows in order, geometry as WKB."""
     digest = hashlib.sha256()
-    for record, wkb in zip(
-        zones.drop(columns="geometry").to_dict("records"), shapely.to_wkb(zones.geometry.values, hex=True)
-    ):
-        record = {**record, "attributes": attributes_json(record["attributes"])}
-        digest.update(json.dumps(record, ensure_ascii=False, sort_keys=True, default=str).encode())
-        digest.update(wkb.encode())
+    for name in ZONE_FIELDS:
+        values = zones[name].tolist()
+        if name == "attributes":
+            values = [attributes_json(v) for v in values]
+        digest.update(json.dumps([name, values], ensure_ascii=False, default=str).encode())
+    for wkb in shapely.to_wkb(zones.geometry.values):
+        digest.update(wkb)
     return digest.hexdigest()
 
 

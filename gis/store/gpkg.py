@@ -20,11 +20,10 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from gis.crs import STORE_CRS
 from gis.errors import StoreError, StoreNotFoundError
 from gis.kinds import ZONE_FIELDS
 from gis.store.base import LayerVersion, Store
-from gis.zones import attributes_json, empty_zones
+from gis.zones import attributes_json, empty_zones, zone_frame
 
 __all__ = ["GeoPackageStore"]
 
@@ -127,12 +126,13 @@ class GeoPackageStore(Store):
         where = " OR ".join(f"(kind = '{v.kind}' AND version = {int(v.version)})" for v in versions)
         frame = pyogrio.read_dataframe(self.path, layer="zones", where=where, fid_as_index=True)
         frame = frame.sort_index()
-        zones = gpd.GeoDataFrame(
-            {name: frame[name].astype(object).where(frame[name].notna(), None) for name in ZONE_FIELDS},
-            geometry=frame.geometry.values, crs=STORE_CRS,
-        )
-        zones["attributes"] = [json.loads(a) if a else {} for a in zones["attributes"]]
-        return zones.reset_index(drop=True)
+        records = frame.drop(columns=frame.geometry.name).astype(object).to_dict("records")
+        for record in records:
+            for name in ZONE_FIELDS:
+                if isinstance(record[name], float):  # missing text comes back as NaN
+                    record[name] = None
+            record["attributes"] = json.loads(record["attributes"]) if record["attributes"] else {}
+        return zone_frame(records, list(frame.geometry.values))
 
     def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
         staging = self.path.with_name(f".{self.path.name}.import-{uuid.uuid4().hex}.gpkg")

@@ -14,11 +14,10 @@ import psycopg
 import shapely
 from psycopg import sql
 
-from gis.crs import STORE_CRS
 from gis.errors import StoreError, StoreNotFoundError
 from gis.kinds import ZONE_FIELDS
 from gis.store.base import LayerVersion, Store
-from gis.zones import attributes_json, empty_zones
+from gis.zones import attributes_json, empty_zones, zone_frame
 
 __all__ = ["PostGISStore", "DEFAULT_SCHEMA"]
 
@@ -134,11 +133,7 @@ class PostGISStore(Store):
         records = [dict(zip(_TEXT_FIELDS, row[: len(_TEXT_FIELDS)])) for row in rows]
         for record, row in zip(records, rows):
             record["attributes"] = json.loads(row[-2])
-        zones = gpd.GeoDataFrame(
-            {name: [r[name] for r in records] for name in ZONE_FIELDS},
-            geometry=shapely.from_wkb([bytes(row[-1]) for row in rows]), crs=STORE_CRS,
-        )
-        return zones
+        return zone_frame(records, list(shapely.from_wkb([bytes(row[-1]) for row in rows])))
 
     def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
         s = sql.Identifier(self.schema)

@@ -1,0 +1,93 @@
+"""Reading project sites from what permit officers actually hold, into checked WGS 84 geometry.
+
+``read_site`` / ``read_sites`` accept a path (国土 TXT, .csv, .xlsx, .shp, .gpkg, .geojson, .kml, .kmz)
+or a text (coordinate pairs in decimal or DMS, WKT, GeoJSON). Every conversion applied is recorded in the
+result, and every problem is an ``gis.errors.InputError`` or a notice naming the file, row, field, value
+and fix.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from gis.errors import FormatError
+from gis.sites.build import build_sites, combine
+from gis.sites.checks import XINJIANG_BBOX
+from gis.sites.encoding import decode
+from gis.sites.files import VECTOR_SUFFIXES, read_vector
+from gis.sites.model import Conversion, Plot, RawSite, Site, SourceCRS
+from gis.sites.tables import read_table
+from gis.sites.text import parse_text
+from gis.sites.txt import is_txt, read_txt
+
+__all__ = ["read_site", "read_sites", "parse", "Site", "Plot", "SourceCRS", "Conversion", "XINJIANG_BBOX", "SUFFIXES"]
+
+#: File types read by suffix.
+SUFFIXES = (".txt", ".csv", ".xlsx", ".wkt") + VECTOR_SUFFIXES
+
+
+def parse(source: str | PathLike, *, encoding: str | None = None) -> RawSite:
+    """Parse a path or a text into a ``RawSite`` without checks (an existing file path is read as a file)."""
+    path = Path(source) if isinstance(source, PathLike) else None
+    if path is None and "\n" not in source and len(source) < 1024:
+        candidate = Path(source.strip())
+        if candidate.is_file():
+            path = candidate
+        elif candidate.suffix.lower() in SUFFIXES + (".xls", ".zip"):
+            raise FormatError("file not found", source=str(source), fix="check the path")
+    if path is None:
+        return parse_text(str(source))
+    if not path.is_file():
+        raise FormatError("file not found", source=str(path), fix="check the path")
+    suffix = path.suffix.lower()
+    if suffix in (".txt", ".wkt"):
+        text, used = decode(path.read_bytes(), encoding=encoding, source=path.name)
+        if is_txt(text):
+            return read_txt(text, source=path.name, encoding=used)
+        raw = parse_text(text, source=path.name)
+        raw.conversions.insert(0, Conversion(step="decode", description=f"read the file as {used} text"))
+        return raw
+    if suffix in (".csv", ".xlsx"):
+        return read_table(path, encoding=encoding)
+    if suffix in VECTOR_SUFFIXES:
+        return read_vector(path, encoding=encoding)
+    fixes = {".xls": "save it as .xlsx", ".zip": "unzip it and give the .shp (with its .dbf, .shx, .prj)"}
+    raise FormatError(
+        f"ecozone does not read {suffix or 'files without a suffix'}", source=path.name, value=suffix,
+        fix=fixes.get(suffix, f"use one of {', '.join(SUFFIXES)}"),
+    )
+
+
+def read_sites(source: str | PathLike, *, crs: Any = None, gk_zone: int | None = None, datum: str = "wgs84",
+               swap_xy: bool | None = None, encoding: str | None = None,
+               coverage: tuple[float, float, float, float] | None = XINJIANG_BBOX) -> list[Site]:
+    """Read every plot (or table row) of ``source`` as its own ``Site``.
+
+    Parameters
+    ----------
+    source : a path, or a text: coordinates ("87.6, 43.8", DMS, several vertices), WKT or GeoJSON.
+    crs : the input's CRS (EPSG code or any pyproj input), overriding what the file says.
+    gk_zone : Gauss-Krüger zone number for Y values without the zone prefix (3°: 24-45, 6°: 13-23).
+    datum : "gcj02" (Amap, Tencent) or "bd09" (Baidu) for lon/lat copied from those maps.
+    swap_xy : True swaps the two values of every vertex; False forbids inferring a swap; None infers
+        the order where the input does not declare it and refuses a declared order the values contradict.
+    encoding : text encoding of the file; detected (UTF-8 or GBK/GB18030) when None.
+    coverage : (minx, miny, maxx, maxy) in degrees of the area the layers cover; None disables the check.
+    """
+    raw = parse(source, encoding=encoding)
+    return build_sites(raw, crs=crs, gk_zone=gk_zone, datum=datum, swap_xy=swap_xy, coverage=coverage)
+
+
+def read_site(source: str | PathLike, *, crs: Any = None, gk_zone: int | None = None, datum: str = "wgs84",
+              swap_xy: bool | None = None, encoding: str | None = None,
+              coverage: tuple[float, float, float, float] | None = XINJIANG_BBOX) -> Site:
+    """Read ``source`` as one ``Site``; several plots become one multi-geometry listing each in ``plots``.
+
+    Parameters are those of ``read_sites``.
+    """
+    raw = parse(source, encoding=encoding)
+    attributes = dict(raw.attributes)
+    sites = build_sites(raw, crs=crs, gk_zone=gk_zone, datum=datum, swap_xy=swap_xy, coverage=coverage)
+    return combine(sites, attributes)

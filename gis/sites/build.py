@@ -1,0 +1,379 @@
+"""From a ``RawSite`` to checked ``Site`` objects: CRS resolution, order and unit checks, transforms.
+
+The same steps run for every format, in this order: clean rings, apply ``swap_xy``, decide the source
+CRS (option > file > inferred from the numbers), check degrees or Gauss-Krüger values (swaps, metres as
+degrees, zone prefix), transform to WGS 84 with PROJ, undo GCJ-02/BD-09, build and repair geometries,
+check the coverage. Each step that changes coordinates is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError as ProjCRSError
+
+from gis.crs import STORE_CRS, bd09_to_wgs84, crs_label, gcj02_to_wgs84, geodesic_area_m2
+from gis.errors import CoordinateError, CRSError, FieldError
+from gis.sites import gk
+from gis.sites.checks import Log, assemble, check_coverage, clean_ring, repair
+from gis.sites.model import Plot, RawSite, Site, SourceCRS
+
+__all__ = ["build_sites", "combine"]
+
+DATUMS = {"wgs84": None, "gcj02": ("GCJ-02 (Amap/Tencent)", gcj02_to_wgs84), "bd09": ("BD-09 (Baidu)", bd09_to_wgs84)}
+_SAME_AS_WGS84 = ("World Geodetic System 1984", "China 2000")
+_XINJIANG_ZONES = "Xinjiang lies in 3° zones 25–32 (CM 75°–96°E) and 6° zones 13–17"
+
+
+def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, datum: str = "wgs84",
+                swap_xy: bool | None = None, coverage: tuple[float, float, float, float] | None) -> list[Site]:
+    """Check and convert every plot of ``raw``; one ``Site`` per plot, all sharing the file's records."""
+    log = Log(raw.source, list(raw.notices), list(raw.conversions))
+    if datum not in DATUMS:
+        raise FieldError("unknown datum", field="datum", value=datum, fix=f"use one of {', '.join(DATUMS)}")
+    for plot in raw.plots:
+        for part in plot.parts:
+            part.rings = [clean_ring(ring, part.kind, log, raw.fields) for ring in part.rings]
+    rings = [ring for plot in raw.plots for part in plot.parts for ring in part.rings]
+    if swap_xy:
+        _swap(rings)
+        log.did("swap_xy", f"swapped the two values of every vertex as asked (--swap-xy): "
+                           f"{raw.fields[1]} read as east/longitude, {raw.fields[0]} as north/latitude")
+    xy = np.array([c for ring in rings for c in ring.coords], dtype=float)
+    rows = [r for ring in rings for r in ring.rows]
+    src, origin, zone = _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log)
+    xy = np.array([c for ring in rings for c in ring.coords], dtype=float)
+    lonlat = _to_wgs84(src, xy, log)
+    if DATUMS[datum]:
+        if not src.is_geographic:
+            raise CRSError(f"{datum} applies to longitude/latitude copied from a web map, not to {crs_label(src)}",
+                           field="datum", value=datum, fix="drop --datum, or give the web map's lon/lat")
+    if zone:
+        _check_zone_fit(zone, lonlat, rows, log)
+    start = 0
+    for ring in rings:
+        ring.coords = [tuple(c) for c in lonlat[start : start + len(ring.coords)]]
+        start += len(ring.coords)
+    sites = []
+    hints = _coverage_hints(src, zone, crs, raw)
+    for plot in raw.plots:
+        plot_log = Log(raw.source)
+        geoms = [g for part in plot.parts for g in assemble(part, plot_log)]
+        geom = geoms[0] if len(geoms) == 1 else _collect(geoms)
+        if DATUMS[datum]:
+            label, convert = DATUMS[datum]
+            geom = convert(geom)
+            plot_log.did(f"{datum}_to_wgs84", f"converted {label} to WGS 84 (iterative inverse, better than 1 mm)")
+        geom = repair(geom, plot_log, plot.row)
+        check_coverage(geom, coverage, plot_log, hints)
+        geom = shapely.orient_polygons(geom, exterior_cw=False)
+        source_crs = SourceCRS(label=crs_label(src), epsg=src.to_epsg(), origin=origin)
+        area = geodesic_area_m2(geom) if geom.geom_type in ("Polygon", "MultiPolygon") else None
+        attributes = {**raw.attributes, **plot.attributes}
+        sites.append(Site(
+            geometry=_geojson(geom), name=plot.name or raw.attributes.get("name"), source=raw.source,
+            source_crs=source_crs, datum=datum, conversions=log.conversions + plot_log.conversions,
+            notices=[n.to_dict() for n in log.notices + plot_log.notices], attributes=attributes,
+            plots=[Plot(name=plot.name, row=plot.row, attributes=plot.attributes, geometry=_geojson(geom), area_m2=area)],
+            area_m2=area,
+        ))
+    return sites
+
+
+def combine(sites: list[Site], raw_attributes: dict[str, Any]) -> Site:
+    """One site from several plots: a multi-geometry keeping every plot, each plot listed in ``plots``."""
+    if len(sites) == 1:
+        return sites[0]
+    first = sites[0]
+    log = Log(first.source)
+    geom = _collect([s.shape for s in sites])
+    if not geom.is_valid:
+        geom = shapely.union_all([s.shape for s in sites])
+        log.warn("plots_overlap", "plots of this input overlap; the site geometry is their union (overlaps counted once)",
+                 step="union_plots", fix="check the plots' boundaries if they should not overlap")
+    geom = shapely.orient_polygons(geom, exterior_cw=False)
+    notices, conversions = [], []
+    for site in sites:  # file-level records are shared, so keep each once, in order
+        notices += [n for n in site.notices if n not in notices]
+        conversions += [c for c in site.conversions if c not in conversions]
+    area = geodesic_area_m2(geom) if geom.geom_type in ("Polygon", "MultiPolygon") else None
+    return Site(
+        geometry=_geojson(geom), name=raw_attributes.get("name") or first.source, source=first.source,
+        source_crs=first.source_crs, datum=first.datum, conversions=conversions + log.conversions,
+        notices=notices + [n.to_dict() for n in log.notices], attributes=raw_attributes,
+        plots=[p for s in sites for p in s.plots], area_m2=area,
+    )
+
+
+def _collect(geoms: list[shapely.Geometry]) -> shapely.Geometry:
+    parts = [p for g in geoms for p in shapely.get_parts(g)]
+    kinds = {p.geom_type for p in parts}
+    if kinds == {"Polygon"}:
+        return shapely.MultiPolygon(parts)
+    if kinds == {"Point"}:
+        return shapely.MultiPoint(parts)
+    if kinds == {"LineString"}:
+        return shapely.MultiLineString(parts)
+    return shapely.GeometryCollection(parts)
+
+
+def _geojson(geom: shapely.Geometry) -> dict[str, Any]:
+    return json.loads(json.dumps(shapely.geometry.mapping(geom)))
+
+
+def _swap(rings) -> None:
+    for ring in rings:
+        ring.coords = [(b, a) for a, b in ring.coords]
+
+
+def _user_crs(crs: Any) -> CRS:
+    try:
+        return CRS.from_user_input(crs)
+    except ProjCRSError:
+        raise CRSError("unknown CRS", field="crs", value=crs,
+                       fix="give an EPSG code (e.g. EPSG:4517 for CGCS2000 3° zone 29) or a PROJ/WKT definition") from None
+
+
+def _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log):
+    """The source CRS, where it came from, and its Gauss-Krüger zone (if it is one); may fix the order."""
+    if crs is not None and gk_zone is not None:
+        raise CRSError("give either a CRS or a Gauss-Krüger zone, not both", field="crs", value=crs,
+                       fix="drop --gk-zone or --crs")
+    if gk_zone is not None and gk.width_of_zone(gk_zone) is None:
+        raise CRSError("not a Chinese Gauss-Krüger zone number", field="gk_zone", value=gk_zone,
+                       fix=f"use 13–23 for 6° zones or 24–45 for 3° zones; {_XINJIANG_ZONES}")
+    src, origin = None, ""
+    if crs is not None:
+        src, origin = _user_crs(crs), "given (--crs)"
+    elif raw.crs is not None and gk_zone is None:
+        src, origin = raw.crs, raw.crs_origin
+    degrees = bool(np.all(np.abs(xy) <= 180))
+    if src is not None and src.is_geographic or src is None and gk_zone is None and degrees:
+        if raw.gk is not None and degrees:
+            log.warn("degrees_in_projected_file",
+                     f"the {raw.gk.origin} declares projected coordinates but the values are degrees: "
+                     f"read {raw.fields[1]} as latitude and {raw.fields[0]} as longitude", level="info",
+                     fix="correct the header (e.g. 计量单位) if this is not the lat/lon variant")
+        _check_degrees(raw, xy, rows, rings, swap_xy, coverage, log)
+        if src is None:
+            src, origin = STORE_CRS, "inferred: the values are degrees"
+        return src, origin, None
+    if degrees:
+        what = crs_label(src) if src is not None else f"Gauss-Krüger zone {gk_zone}"
+        raise CoordinateError(f"the values are degrees but {what} expects metres", row=rows[0],
+                              value=tuple(map(float, xy[0])), fix="drop --crs/--gk-zone for longitude/latitude input")
+    zone = gk.describe(src) if src is not None else None
+    if src is None or zone is not None:
+        _check_gk_order(raw, xy, rows, rings, swap_xy, log)
+        xy = np.array([c for ring in rings for c in ring.coords], dtype=float)
+    if src is None:
+        zone = _zone_from_values(raw, xy[:, 0], rows, gk_zone, log)
+        src = gk.zone_crs(zone)
+        origin = "--gk-zone" if gk_zone is not None else (raw.gk.origin if raw.gk and raw.gk.zone else "Y zone prefix")
+    elif zone is not None:
+        _check_prefix_fits(zone, src, xy[:, 0], rows, raw, log)
+    return src, origin, zone
+
+
+def _fits(lon: np.ndarray, lat: np.ndarray, coverage) -> np.ndarray:
+    ok = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    if coverage is not None:
+        ok &= (lon >= coverage[0]) & (lon <= coverage[2]) & (lat >= coverage[1]) & (lat <= coverage[3])
+    return ok
+
+
+def _check_degrees(raw, xy, rows, rings, swap_xy, coverage, log) -> None:
+    """Degrees: refuse metres, detect latitude/longitude given in the other order."""
+    big = np.abs(xy).max(axis=1) > 180
+    if big.any():
+        i = int(np.argmax(big))
+        raise CoordinateError(
+            "a value is too large for degrees: these look like metres (projected coordinates) given as degrees",
+            source=raw.source, row=rows[i], field=f"{raw.fields[0]}/{raw.fields[1]}", value=tuple(map(float, xy[i])),
+            fix="if they are Gauss-Krüger X/Y pass --gk-zone N (or --crs EPSG:...); otherwise give degrees",
+        )
+    _check_order(raw, rows, rings, swap_xy, log, _fits(xy[:, 0], xy[:, 1], coverage),
+                 _fits(xy[:, 1], xy[:, 0], coverage), "longitude, latitude", "latitude and longitude")
+
+
+def _check_gk_order(raw, xy, rows, rings, swap_xy, log) -> None:
+    """Gauss-Krüger: a northing has 7 digits, an easting 6 (or 8 with the zone prefix)."""
+    east_ok = np.array([gk.looks_easting(v) for v in xy[:, 0]])
+    north_ok = np.array([gk.looks_northing(v) for v in xy[:, 1]])
+    east_rev = np.array([gk.looks_easting(v) for v in xy[:, 1]])
+    north_rev = np.array([gk.looks_northing(v) for v in xy[:, 0]])
+    ok, rev = east_ok & north_ok, east_rev & north_rev
+    neither = ~ok & ~rev
+    if neither.any():
+        i = int(np.argmax(neither))
+        raise CoordinateError(
+            "not a Gauss-Krüger coordinate: X (north) needs 7 digits and Y (east) 6, or 8 with the zone number in front",
+            source=raw.source, row=rows[i], field=f"{raw.fields[1]}/{raw.fields[0]}", value=(float(xy[i, 1]), float(xy[i, 0])),
+            fix="check the value for a missing or extra digit, or give the CRS with --crs",
+        )
+    _check_order(raw, rows, rings, swap_xy, log, ok, rev, "X (north), Y (east)", "X (north) and Y (east)")
+
+
+def _check_order(raw, rows, rings, swap_xy, log, ok, rev, order_name, pair_name) -> None:
+    """Shared rule: a declared order that the values contradict is an error; an unknown order is inferred."""
+    swapped = ~ok & rev
+    if not swapped.any():
+        return
+    i = int(np.argmax(swapped))
+    if swapped.all() and raw.order == "unknown" and swap_xy is None:
+        _swap(rings)
+        log.warn("order_inferred", f"the values were read as {pair_name} in the other order: "
+                 f"the first value of each pair fits only as the second", step="swap_xy", level="info",
+                 fix="give longitude first (or X north then Y east) to avoid the guess")
+        return
+    if swapped.all():
+        done = " after --swap-xy" if swap_xy else ""
+        raise CoordinateError(
+            f"{pair_name} are swapped{done}: the values fit the area only in the other order",
+            source=raw.source, row=rows[i], field=f"{raw.fields[0]}/{raw.fields[1]}", value=None,
+            fix="drop --swap-xy" if swap_xy else f"put the values in the order {order_name}, or pass --swap-xy",
+        )
+    j = int(np.argmax(~swapped))
+    raise CoordinateError(
+        f"{pair_name} are in the other order in this row than in row {rows[j]}",
+        source=raw.source, row=rows[i], field=f"{raw.fields[0]}/{raw.fields[1]}", value=None,
+        fix=f"put every row in the order {order_name}",
+    )
+
+
+def _zone_from_values(raw, east, rows, gk_zone, log) -> gk.GKZone:
+    """The Gauss-Krüger zone from the Y prefix, the --gk-zone option or the file header; they must agree."""
+    hint = raw.gk
+    declared = gk_zone if gk_zone is not None else (hint.zone if hint else None)
+    said = "--gk-zone" if gk_zone is not None else (f"{hint.origin} (带号)" if hint else "")
+    prefixes = [gk.zone_of_prefix(v) for v in east]
+    has = [p is not None for p in prefixes]
+    if any(has) and not all(has):
+        i, j = has.index(True), has.index(False)
+        raise CoordinateError(
+            f"some Y values carry the zone number in front (row {rows[i]}) and some do not",
+            source=raw.source, row=rows[j], field=raw.fields[0], value=float(east[j]),
+            fix="write every Y the same way, with or without the zone number",
+        )
+    if all(has):
+        zones = sorted(set(prefixes))
+        if len(zones) > 1:
+            i = prefixes.index(zones[1])
+            raise CRSError(
+                f"the file mixes Gauss-Krüger zones {', '.join(map(str, zones))}",
+                source=raw.source, row=rows[i], field=raw.fields[0], value=float(east[i]),
+                fix="split the file by zone, or convert all points to one zone",
+            )
+        zone = zones[0]
+        if gk.width_of_zone(zone) is None:
+            raise CoordinateError(
+                f"Y starts with {zone}, which is not a Chinese Gauss-Krüger zone (6°: 13–23, 3°: 24–45)",
+                source=raw.source, row=rows[0], field=raw.fields[0], value=float(east[0]),
+                fix=f"check Y for a missing or extra digit; {_XINJIANG_ZONES}",
+            )
+        if declared is not None and declared != zone:
+            raise CRSError(
+                f"Y carries zone {zone} but {said} says zone {declared}", source=raw.source, row=rows[0],
+                field=raw.fields[0], value=float(east[0]), fix="correct the zone so both agree",
+            )
+    else:
+        if declared is None:
+            raise CRSError(
+                "a Gauss-Krüger Y without its zone: the zone cannot be known", source=raw.source, row=rows[0],
+                field=raw.fields[0], value=float(east[0]),
+                fix="add the zone number in front of Y (e.g. 29548285) or pass --gk-zone",
+            )
+        zone = declared
+    width = gk.width_of_zone(zone)
+    if hint and hint.width and hint.width != width:
+        raise CRSError(
+            f"zone {zone} is a {width}° zone but the {hint.origin} says {hint.width}° (几度分带)",
+            source=raw.source, field="几度分带", value=hint.width, fix="correct 几度分带 or the zone number",
+        )
+    datum = hint.datum if hint and hint.datum else None
+    if datum is None:
+        datum = "CGCS2000"
+        log.warn("datum_assumed", "the datum is not declared: assumed CGCS2000", level="info",
+                 fix="pass --crs with the EPSG code if the coordinates are Xian 1980 or Beijing 1954")
+    key = gk.GKZone(datum, width, zone, all(has))
+    if gk.zone_crs(key) is None:
+        raise CRSError(f"EPSG has no {datum} {width}° zone {zone}", source=raw.source, value=zone,
+                       fix=f"check the zone; {_XINJIANG_ZONES}")
+    if key.prefixed:
+        log.did("zone_prefix", f"read zone {zone} from the number in front of Y ({width}° zone, central meridian "
+                               f"{key.central_meridian}°E); EPSG:{gk.zone_crs(key).to_epsg()} keeps it in its false easting")
+    return key
+
+
+def _check_prefix_fits(zone: gk.GKZone, src: CRS, east, rows, raw, log) -> None:
+    """A Gauss-Krüger CRS given as an option must match the Y values (prefix or not, and the same zone)."""
+    prefixes = {gk.zone_of_prefix(v) for v in east}
+    code = src.to_epsg()
+    if zone.prefixed and prefixes != {zone.zone}:
+        raise CRSError(
+            f"EPSG:{code} expects Y with zone {zone.zone} in front, the values are {sorted(map(str, prefixes))}",
+            source=raw.source, row=rows[0], field=raw.fields[0], value=float(east[0]),
+            fix=f"use the central-meridian CRS (EPSG:{gk.zone_crs(gk.GKZone(zone.datum, zone.width, zone.zone, False)).to_epsg()}) "
+                "for Y without zone, or the CRS of the zone in the values",
+        )
+    if not zone.prefixed and prefixes != {None}:
+        other = gk.zone_crs(gk.GKZone(zone.datum, zone.width, max(p or 0 for p in prefixes), True))
+        raise CRSError(
+            f"EPSG:{code} expects Y without the zone number, but Y carries one", source=raw.source, row=rows[0],
+            field=raw.fields[0], value=float(east[0]),
+            fix=f"use EPSG:{other.to_epsg()}" if other else "use the zone-numbered CRS of that zone",
+        )
+
+
+def _to_wgs84(src: CRS, xy: np.ndarray, log: Log) -> np.ndarray:
+    """Transform to WGS 84 lon/lat with PROJ, recording the operation and warning when no datum shift is known."""
+    if src.equals(STORE_CRS, ignore_axis_order=True):
+        return xy
+    transformer = Transformer.from_crs(src, STORE_CRS, always_xy=True)
+    lon, lat = transformer.transform(xy[:, 0], xy[:, 1], errcheck=True)
+    datum = src.geodetic_crs.datum.name if src.geodetic_crs else ""
+    shifted = not any(name in datum for name in _SAME_AS_WGS84)
+    note = f"({transformer.description})"
+    if not shifted:
+        note = "(CGCS2000 and WGS 84 agree to a few centimetres; no datum shift applied)"
+    log.did("proj_transform", f"transformed from {crs_label(src)} to WGS 84 longitude/latitude with PROJ {note}")
+    if shifted and "Ballpark" in transformer.description:
+        log.warn("datum_shift_unknown",
+                 f"PROJ knows no datum shift from {datum} to WGS 84: positions may be off by tens of metres",
+                 fix="convert to CGCS2000 with the official parameters, or pass --crs with a PROJ string that has +towgs84")
+    return np.column_stack([lon, lat])
+
+
+def _check_zone_fit(zone: gk.GKZone, lonlat: np.ndarray, rows, log: Log) -> None:
+    """Gauss-Krüger points far outside their zone's band mean a wrong zone or a wrong easting."""
+    west, east = gk.zone_band(zone)
+    outside = (lonlat[:, 0] < west - 0.5) | (lonlat[:, 0] > east + 0.5)
+    if outside.any():
+        i = int(np.argmax(outside))
+        lon = lonlat[i, 0]
+        raise CoordinateError(
+            f"the point falls at lon {lon:.3f}°, far outside zone {zone.zone} ({west:g}°–{east:g}°E): "
+            f"the zone or the easting is wrong", source=log.source, row=rows[i], value=round(lon, 4),
+            fix=f"a point at lon {lon:.1f}° belongs to {zone.width}° zone {gk.expected_zone(lon, zone.width)}; "
+                "check the zone and Y",
+        )
+    near = (lonlat[:, 0] < west) | (lonlat[:, 0] > east)
+    if near.any():
+        i = int(np.argmax(near))
+        log.warn("outside_zone_band", f"a point lies just outside zone {zone.zone} ({west:g}°–{east:g}°E)",
+                 row=rows[i], value=round(float(lonlat[i, 0]), 4), fix="check that the zone is right")
+
+
+def _coverage_hints(src: CRS, zone: gk.GKZone | None, crs: Any, raw: RawSite) -> list[str]:
+    if zone is not None:
+        return [f"Check the zone: zone {zone.zone} has central meridian {zone.central_meridian}°E; {_XINJIANG_ZONES}."]
+    if crs is not None:
+        return [f"Check --crs ({crs_label(src)})."]
+    if src.is_geographic:
+        return ["Check the coordinates: Xinjiang has longitude 73–97°E and latitude 34–50°N;"
+                " pass --swap-xy if the two values are swapped."]
+    return [f"Check the CRS ({crs_label(src)}, from {raw.crs_origin or 'the input'})."]

@@ -1,0 +1,219 @@
+"""Excel (.xlsx) and CSV tables of sites: one row per point, or one row per vertex (拐点) of plots.
+
+Headers are recognised in Chinese and English. A table is read as vertices when it has a point-number
+or 圈号 column, or when a plot column repeats; otherwise every row is one point site (as in permit lists).
+经度/纬度 and 东坐标/北坐标 declare which value is which; bare X/Y do not (Chinese surveys put north in
+X, GIS users east), so their order is inferred from the values and recorded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+from pyproj import CRS
+
+from gis.errors import CRSError, FieldError, FormatError
+from gis.sites.encoding import decode
+from gis.sites.model import Conversion, GKHint, RawPart, RawPlot, RawRing, RawSite, parts_from_points
+from gis.sites.text import parse_value
+
+__all__ = ["read_table"]
+
+_ROLES = {
+    "lon": ("经度", "东经", "lon", "lng", "longitude", "long"),
+    "lat": ("纬度", "北纬", "lat", "latitude"),
+    "east": ("东坐标", "横坐标", "东向坐标", "easting", "y", "y坐标", "坐标y", "e"),
+    "north": ("北坐标", "纵坐标", "北向坐标", "northing", "x", "x坐标", "坐标x", "n"),
+    "point": ("拐点号", "点号", "界址点号", "拐点", "界址点", "点名", "序号", "point", "pointid", "vertex"),
+    "ring": ("圈号", "ring"),
+    "zone": ("带号", "zone"),
+}
+# X/Y name east and north by habit only, and the habits differ (survey vs GIS).
+_AMBIGUOUS = ("y", "y坐标", "坐标y")
+# Columns that name a plot, in the order they are preferred for grouping vertices.
+_PLOT_KEYS = ("地块编号", "地块号", "地块名称", "项目名称", "项目编号", "名称", "编号", "plot", "name", "id")
+
+
+def _normalise(header: Any) -> str:
+    """'X坐标(米)' -> 'x坐标': lower case, no spaces, units in brackets dropped."""
+    text = re.sub(r"[\(（\[【].*?[\)）\]】]", "", str(header or ""))
+    return re.sub(r"\s+", "", text).lower()
+
+
+def _roles(header: list[Any]) -> dict[str, int]:
+    roles: dict[str, int] = {}
+    names = [_normalise(h) for h in header]
+    for role, words in _ROLES.items():
+        for index, name in enumerate(names):
+            if name in words and role not in roles:
+                roles[role] = index
+    for word in _PLOT_KEYS:
+        if word in names and "plot" not in roles:
+            roles["plot"] = names.index(word)
+    return roles
+
+
+def read_table(path: Path, *, encoding: str | None) -> RawSite:
+    """Read a .csv or .xlsx table of points or vertices."""
+    source = path.name
+    conversions = []
+    if path.suffix.lower() == ".csv":
+        text, used = decode(path.read_bytes(), encoding=encoding, source=source)
+        conversions.append(Conversion(step="decode", description=f"read the file as {used} text"))
+        sample = text[:4096]
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+        except csv.Error:
+            dialect = csv.excel
+        rows = list(csv.reader(io.StringIO(text), dialect))
+    else:
+        rows, sheet = _xlsx_rows(path, source)
+        conversions.append(Conversion(step="read_sheet", description=f"read sheet '{sheet}'"))
+    start, roles = _find_header(rows, source)
+    header = [str(h).strip() if h is not None else "" for h in rows[start]]
+    geographic = "lon" in roles and "lat" in roles
+    if geographic:
+        east_col, north_col = roles["lon"], roles["lat"]
+    elif "east" in roles and "north" in roles:
+        east_col, north_col = roles["east"], roles["north"]
+    else:
+        raise FieldError(
+            "no coordinate columns found", source=source, row=start + 1, value=header[:8],
+            fix="name the columns 经度/纬度 (degrees) or X/Y, 东坐标/北坐标 (metres)",
+        )
+    declared = geographic or _normalise(header[east_col]) not in _AMBIGUOUS
+    fields = (header[east_col], header[north_col])
+    skip = {east_col, north_col} | {roles[r] for r in ("point", "ring", "zone") if r in roles}
+    records = []
+    for number, row in enumerate(rows[start + 1 :], start=start + 2):
+        cells = list(row) + [None] * (len(header) - len(row))
+        if all(c is None or str(c).strip() == "" for c in cells):
+            continue
+        east = _coordinate(cells[east_col], source, number, fields[0], geographic)
+        north = _coordinate(cells[north_col], source, number, fields[1], geographic)
+        ring = _whole(cells[roles["ring"]], source, number, header[roles["ring"]]) if "ring" in roles else 1
+        attributes = {header[i]: _plain(c) for i, c in enumerate(cells)
+                      if i < len(header) and i not in skip and header[i] and _plain(c) is not None}
+        key = _plain(cells[roles["plot"]]) if "plot" in roles else None
+        records.append((key, ring, east, north, number, attributes))
+    if not records:
+        raise FormatError("the table has no data rows", source=source, row=start + 1,
+                          fix="add one row per point or per vertex under the header")
+    keys = [r[0] for r in records]
+    vertices = "point" in roles or "ring" in roles or len(set(keys)) < len(keys)
+    plots = _vertex_plots(records) if vertices else [
+        RawPlot([RawPart("point", [RawRing([(e, n)], [row])])], name=_name(key), row=row, attributes=attrs)
+        for key, _, e, n, row, attrs in records
+    ]
+    return RawSite(
+        source=source, plots=plots, crs=CRS.from_epsg(4326) if geographic else None,
+        crs_origin=f"columns {fields[0]}/{fields[1]}" if geographic else "", order="declared" if declared else "unknown",
+        fields=fields, gk=_zone_hint(rows, start, roles, source), conversions=conversions,
+    )
+
+
+def _vertex_plots(records) -> list[RawPlot]:
+    groups: dict[Any, list] = {}
+    for record in records:
+        groups.setdefault(record[0], []).append(record)
+    plots = []
+    for key, group in groups.items():
+        points = [(ring, east, north, row) for _, ring, east, north, row, _ in group]
+        plots.append(RawPlot(parts_from_points(points, "polygon"), name=_name(key), row=group[0][4],
+                             attributes=group[0][5]))
+    return plots
+
+
+def _name(key: Any) -> str | None:
+    return None if key is None else str(key)
+
+
+def _find_header(rows: list[list[Any]], source: str) -> tuple[int, dict[str, int]]:
+    """The first row (of the first 20) whose cells name two coordinate columns; title rows above are skipped."""
+    for index, row in enumerate(rows[:20]):
+        roles = _roles(list(row))
+        if {"lon", "lat"} <= roles.keys() or {"east", "north"} <= roles.keys():
+            return index, roles
+    raise FieldError(
+        "no header with coordinate columns in the first 20 rows", source=source,
+        value=[c for c in (rows[0] if rows else []) if c][:8] or None,
+        fix="add a header row naming the columns 经度/纬度, or X/Y (X north), or 东坐标/北坐标",
+    )
+
+
+def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str]:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, OSError, ValueError) as err:
+        raise FormatError(f"not a readable .xlsx workbook ({err})", source=source,
+                          fix="save the table as .xlsx (Excel 2007+) or .csv") from None
+    try:
+        for sheet in book.worksheets:
+            rows = [list(r) for r in sheet.iter_rows(min_row=1, values_only=True)]
+            if any(set(_roles(r)) & {"lon", "east"} for r in rows[:20]):
+                return rows, sheet.title
+        return [list(r) for r in book.worksheets[0].iter_rows(min_row=1, values_only=True)], book.worksheets[0].title
+    finally:
+        book.close()
+
+
+def _plain(value: Any) -> Any:
+    """A cell value for attributes: stripped text, numbers kept, empty as None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, (int, float, bool)) else str(value)
+
+
+def _coordinate(value: Any, source: str, row: int, field: str, degrees: bool) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise FieldError("the coordinate is empty", source=source, row=row, field=field,
+                         fix="fill in the value or delete the row")
+    try:
+        return float(text.replace(",", "")) if not degrees else float(text)
+    except ValueError:
+        pass
+    if degrees:
+        return parse_value(text, source=source, row=row, field=field)[0]
+    raise FieldError("not a number", source=source, row=row, field=field, value=text,
+                     fix="write the coordinate in metres as a number, e.g. 4851775.12")
+
+
+def _whole(value: Any, source: str, row: int, field: str) -> int:
+    try:
+        number = float(value)
+        if number.is_integer():
+            return int(number)
+    except (TypeError, ValueError):
+        pass
+    raise FieldError("not a whole number", source=source, row=row, field=field, value=value,
+                     fix="圈号 is 1 for the outer ring, 2, 3 ... for holes")
+
+
+def _zone_hint(rows, start, roles, source) -> GKHint | None:
+    """The zone from a 带号 column, if the table has one; all rows must agree."""
+    if "zone" not in roles:
+        return None
+    column = roles["zone"]
+    zones = {}
+    for number, row in enumerate(rows[start + 1 :], start=start + 2):
+        if column < len(row) and row[column] not in (None, ""):
+            zones.setdefault(_whole(row[column], source, number, "带号"), number)
+    if len(zones) > 1:
+        zone, row = list(zones.items())[1]
+        raise CRSError(f"the 带号 column mixes zones {', '.join(map(str, zones))}", source=source, row=row,
+                       field="带号", value=zone, fix="split the table by zone, or convert all points to one zone")
+    return GKHint(zone=next(iter(zones)), origin="column 带号") if zones else None

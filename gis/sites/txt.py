@@ -1,0 +1,135 @@
+"""国土 TXT 拐点 files ([属性描述] header, [地块坐标] plots), the exchange format of land surveys.
+
+A plot starts with a line ending in ``@`` (界址点数, 地块面积 in 公顷, 地块编号, 地块名称, 面/线/点,
+图幅号, 地块用途, 地类编码, ...); its points follow as ``点号,圈号,X,Y`` with X northing and Y easting
+(often with the zone number in front). 圈号 1 is the outer ring, 2 and up holes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gis.errors import FieldError, FormatError, Notice
+from gis.sites import gk
+from gis.sites.model import Conversion, GKHint, RawPlot, RawSite, parts_from_points
+
+__all__ = ["read_txt", "is_txt"]
+
+_PLOT_FIELDS = ("界址点数", "地块面积", "地块编号", "地块名称", "图形属性", "图幅号", "地块用途", "地类编码")
+_KINDS = {"面": "polygon", "线": "line", "点": "point"}
+
+
+def is_txt(text: str) -> bool:
+    """Whether a text is a 国土 TXT file (has a [地块坐标] section)."""
+    return "[地块坐标]" in text
+
+
+def read_txt(text: str, *, source: str, encoding: str) -> RawSite:
+    """Parse a 国土 TXT file already decoded to ``text``."""
+    header: dict[str, str] = {}
+    plots: list[RawPlot] = []
+    points: list[list[tuple[int, float, float, int]]] = []  # per plot: (圈号, X, Y, line)
+    section = None
+    notices: list[Notice] = []
+    counts: list[tuple[int, int, int]] = []  # (declared points, header line, index of plot)
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip().lstrip("\ufeff")
+        if not line:
+            continue
+        if re.fullmatch(r"\[.+\]", line):
+            section = line[1:-1].strip()
+            continue
+        if section == "属性描述":
+            key, _, value = line.partition("=")
+            header[key.strip()] = value.strip()
+        elif section == "地块坐标":
+            if line.rstrip(",").endswith("@"):
+                plots.append(_plot_header(line, number, source, counts, len(plots)))
+                points.append([])
+            else:
+                if not plots:
+                    raise FormatError("a point line comes before any plot line (ending in @)", source=source,
+                                      row=number, value=line, fix="start each plot with its attribute line ending in ,@")
+                points[-1].append(_point(line, number, source))
+    if not plots:
+        raise FormatError("no plot in [地块坐标]", source=source, fix="add the plot line (ending in @) and its points")
+    for plot, plot_points in zip(plots, points):
+        if not plot_points:
+            raise FormatError("the plot has no points", source=source, row=plot.row, value=plot.name,
+                              fix="add the plot's points (点号,圈号,X,Y) after its line")
+        kind = _KINDS.get(plot.attributes.get("图形属性", "面"), "polygon")
+        plot.parts = parts_from_points([(ring, y, x, line) for ring, x, y, line in plot_points], kind)
+    for declared, row, index in counts:
+        actual = sum(len(r.coords) for p in plots[index].parts for r in p.rings)
+        if declared and declared != actual:
+            notices.append(Notice(
+                "point_count_mismatch", f"the plot line declares {declared} points, {actual} follow",
+                source=source, row=row, field="界址点数", value=declared, fix="check for missing or extra point lines",
+            ))
+    hint = GKHint(
+        datum=gk.datum_from_text(header.get("坐标系", "")),
+        width=_int(header.get("几度分带"), source, "几度分带"),
+        zone=_int(header.get("带号"), source, "带号"),
+        origin="TXT header [属性描述]",
+    )
+    params = header.get("转换参数", "")
+    if params and any(_float(p) for p in params.split(",")):
+        notices.append(Notice(
+            "transformation_parameters_ignored", "转换参数 are given but not applied: their convention is not stated",
+            source=source, field="转换参数", value=params,
+            fix="convert the coordinates with these parameters first, or pass --crs with a PROJ string with +towgs84",
+        ))
+    attributes = dict(header)
+    if header.get("项目名称"):
+        attributes["name"] = header["项目名称"]
+    return RawSite(
+        source=source, plots=plots, order="declared", fields=("Y", "X"), gk=hint, attributes=attributes,
+        notices=notices, conversions=[Conversion(step="decode", description=f"read the file as {encoding} text")],
+    )
+
+
+def _plot_header(line: str, number: int, source: str, counts: list, index: int) -> RawPlot:
+    values = [v.strip() for v in line.rstrip(",").removesuffix("@").split(",")]
+    values = values[:-1] if values and values[-1] == "" else values
+    attributes = {(_PLOT_FIELDS[i] if i < len(_PLOT_FIELDS) else f"字段{i + 1}"): v for i, v in enumerate(values) if v}
+    declared = _int(attributes.get("界址点数"), source, "界址点数", number)
+    counts.append((declared or 0, number, index))
+    area = _float(attributes.get("地块面积"))
+    return RawPlot(
+        parts=[], name=attributes.get("地块名称") or attributes.get("地块编号"), row=number,
+        attributes=attributes, declared_area_m2=area * 10_000 if area else None,
+    )
+
+
+def _point(line: str, number: int, source: str) -> tuple[int, float, float, int]:
+    values = [v.strip() for v in re.split(r"[,，]", line)]
+    if len(values) < 4:
+        raise FormatError("a point line needs 点号,圈号,X,Y", source=source, row=number, value=line,
+                          fix="write each point as e.g. J1,1,4851775.12,29548285.34")
+    ring = _int(values[1], source, "圈号", number)
+    return ring, _number(values[2], source, "X", number), _number(values[3], source, "Y", number), number
+
+
+def _number(text: str, source: str, field: str, row: int) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise FieldError("not a number", source=source, row=row, field=field, value=text,
+                         fix="write the coordinate in metres with a decimal point, e.g. 4851775.12") from None
+
+
+def _int(text: str | None, source: str, field: str, row: int | None = None) -> int | None:
+    if text is None or text == "":
+        return None
+    try:
+        return int(float(text))
+    except ValueError:
+        raise FieldError("not a whole number", source=source, row=row, field=field, value=text,
+                         fix="write a whole number") from None
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None

@@ -1,0 +1,181 @@
+"""Importing official layer files: encodings, Gauss-Krüger CRSs, refusals, and the CLI around it."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from pyproj import Geod, Transformer
+from typer.testing import CliRunner
+
+from api.cli import app
+from gis.errors import CRSError, FieldError, FormatError
+from gis.layer_files import read_layer_file
+from gis.store import create_store, open_store
+
+runner = CliRunner()
+GEOD = Geod(ellps="WGS84")
+
+# Places in Xinjiang (lon, lat) used as reference corners: Shihezi, Wujiaqu.
+SHIHEZI = (86.0411, 44.3058)
+WUJIAQU = (87.5430, 44.1672)
+
+
+def _reserve_frame() -> gpd.GeoDataFrame:
+    """Three functional zones of a reserve, with Chinese column names and values, in lon/lat."""
+    x, y = SHIHEZI
+    return gpd.GeoDataFrame(
+        {
+            "BHQMC": ["玛纳斯河湿地核心区", "玛纳斯河湿地缓冲区", "玛纳斯河湿地实验区"],
+            "编号": ["MNS-1", "MNS-2", "MNS-3"],
+            "功能区": ["核心区", "缓冲区", "实验区"],
+            "reserve_na": ["玛纳斯河流域中上游湿地省级（兵团）自然保护区"] * 3,
+            "level": ["省级（兵团）"] * 3,
+            "备注": ["划定于2018年", "界碑40块", "含旅游设施"],
+        },
+        geometry=[shapely.box(x, y, x + 0.05, y + 0.05), shapely.box(x + 0.05, y, x + 0.1, y + 0.05),
+                  shapely.box(x + 0.1, y, x + 0.15, y + 0.05)],
+        crs="EPSG:4490",
+    )
+
+
+def _write_gbk_shapefile(path, frame: gpd.GeoDataFrame, *, keep_cpg: bool) -> None:
+    pyogrio.write_dataframe(frame, path, encoding="GBK")
+    cpg = path.with_suffix(".cpg")
+    if not keep_cpg and cpg.exists():
+        cpg.unlink()
+
+
+@pytest.mark.parametrize("keep_cpg", [False, True])
+def test_gbk_shapefile_with_chinese_attributes(tmp_path, keep_cpg):
+    path = tmp_path / "保护区.shp"
+    frame = _reserve_frame()
+    _write_gbk_shapefile(path, frame, keep_cpg=keep_cpg)
+    raw = (tmp_path / "保护区.dbf").read_bytes()
+    assert "核心区".encode("gbk") in raw  # the file really is GBK, not UTF-8
+
+    zones, notices = read_layer_file(path, "nature_reserve")
+    assert zones["name"].tolist() == frame["BHQMC"].tolist()
+    assert zones["zone_id"].tolist() == ["MNS-1", "MNS-2", "MNS-3"]
+    assert zones["subtype"].tolist() == ["core", "buffer", "experimental"]  # mapped from the Chinese labels
+    assert [a["备注"] for a in zones["attributes"]] == frame["备注"].tolist()
+    codes = {n.code for n in notices}
+    assert ("encoding_detected" in codes) is (not keep_cpg)
+
+
+def test_gbk_shapefile_imports_through_the_cli(tmp_path):
+    path = tmp_path / "reserve.shp"
+    frame = _reserve_frame().rename(columns={"reserve_na": "reserve_name"})
+    _write_gbk_shapefile(path, frame, keep_cpg=False)
+    store_path = tmp_path / "store.gpkg"
+    create_store(store_path).close()
+
+    result = runner.invoke(app, ["layers", "import", str(path), "--kind", "nature_reserve", "--store",
+                                 str(store_path), "--effective-from", "2019-01-01"])
+    assert result.exit_code == 0, result.output
+    assert "3 features as nature_reserve version 1" in result.output
+    assert "column 'reserve_na' read as 'reserve_name'" in result.output
+    stored = open_store(store_path).read("nature_reserve")
+    assert stored["name"].tolist() == frame["BHQMC"].tolist()
+    assert stored["attributes"].iloc[0]["reserve_name"] == "玛纳斯河流域中上游湿地省级（兵团）自然保护区"
+
+    listing = runner.invoke(app, ["layers", "--store", str(store_path), "--format", "json"])
+    rows = {r["kind"]: r for r in json.loads(listing.output)["layers"]}
+    assert rows["nature_reserve"]["features"] == 3 and rows["nature_reserve"]["version"] == 1
+    assert rows["water_body"]["features"] == 0
+
+
+@pytest.mark.parametrize(
+    ("epsg", "prefixed"),
+    [(4517, True), (4538, False), (4497, True)],  # CGCS2000 3° zone 29, 3° CM 87E, 6° zone 15
+)
+def test_gauss_kruger_file_is_reprojected_exactly(tmp_path, epsg, prefixed):
+    corners = [SHIHEZI, (SHIHEZI[0] + 0.3, SHIHEZI[1]), (SHIHEZI[0] + 0.3, SHIHEZI[1] + 0.2)]
+    # Independent oracle: PROJ gives the projected coordinates of known lon/lat corners.
+    to_gk = Transformer.from_crs("EPSG:4490", f"EPSG:{epsg}", always_xy=True)
+    projected = [to_gk.transform(lon, lat) for lon, lat in corners]
+    if prefixed:
+        assert all(x > 1e7 for x, _ in projected)  # the zone number stands in front of the easting
+    path = tmp_path / f"gk{epsg}.gpkg"
+    gpd.GeoDataFrame({"name": ["地块"], "zone_id": ["p1"]}, geometry=[shapely.Polygon(projected)],
+                     crs=f"EPSG:{epsg}").to_file(path)
+
+    zones, notices = read_layer_file(path, "livestock_ban_zone")
+    assert any(n.code == "reprojected" and f"EPSG:{epsg}" in n.message for n in notices)
+    got = np.asarray(zones.geometry.iloc[0].exterior.coords)[:3]
+    for (lon, lat), (glon, glat) in zip(corners, got):
+        _, _, distance = GEOD.inv(lon, lat, glon, glat)
+        assert distance < 0.01  # under 1 cm
+
+
+def test_file_without_crs_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "nocrs.shp"
+    frame = _reserve_frame()
+    frame.set_crs(None, allow_override=True).to_file(path, encoding="UTF-8")
+    assert not path.with_suffix(".prj").exists()
+    with pytest.raises(CRSError, match="declares no coordinate reference system") as info:
+        read_layer_file(path, "nature_reserve")
+    assert "--crs" in info.value.fix and "EPSG:4490" in info.value.fix
+    # With the CRS given, it is read, and the assumption is reported.
+    zones, notices = read_layer_file(path, "nature_reserve", crs="EPSG:4490")
+    assert len(zones) == 3 and any(n.code == "crs_declared" for n in notices)
+
+
+def test_a_crs_that_does_not_fit_the_coordinates_is_refused(tmp_path):
+    # Eastings without the zone prefix, but the file claims the prefixed CRS (a common mistake).
+    to_cm = Transformer.from_crs("EPSG:4490", "EPSG:4538", always_xy=True)
+    x, y = to_cm.transform(*SHIHEZI)
+    path = tmp_path / "wrong.gpkg"
+    gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.box(x, y, x + 100, y + 100)], crs="EPSG:4517").to_file(path)
+    with pytest.raises(CRSError, match="outside China") as info:
+        read_layer_file(path, "livestock_ban_zone")
+    assert "zone number in front" in info.value.fix
+
+
+def test_unreadable_and_unsupported_inputs(tmp_path):
+    with pytest.raises(FormatError, match="does not exist"):
+        read_layer_file(tmp_path / "missing.shp", "water_body")
+    (tmp_path / "table.xlsx").write_bytes(b"PK")
+    with pytest.raises(FormatError, match="'.xlsx' files cannot be imported"):
+        read_layer_file(tmp_path / "table.xlsx", "water_body")
+    path = tmp_path / "noname.geojson"
+    gpd.GeoDataFrame({"code": ["a"]}, geometry=[shapely.box(86, 44, 86.1, 44.1)], crs=4326).to_file(path)
+    with pytest.raises(FieldError, match="no column holds the zone names") as info:
+        read_layer_file(path, "water_body")
+    assert "--name-field" in info.value.fix
+    with pytest.raises(FieldError, match="'水塘' is not a subtype of kind 'water_body'"):
+        read_layer_file(path, "water_body", name_field="code", subtype="水塘")
+
+
+def test_repeated_names_without_ids_are_refused(tmp_path):
+    path = tmp_path / "dup.geojson"
+    gpd.GeoDataFrame({"名称": ["禁养区", "禁养区"]}, geometry=[shapely.box(86, 44, 86.1, 44.1),
+                     shapely.box(87, 44, 87.1, 44.1)], crs=4326).to_file(path)
+    with pytest.raises(FieldError, match="names in '名称' repeat"):
+        read_layer_file(path, "livestock_ban_zone")
+
+
+def test_cli_refuses_import_into_the_embedded_dataset(tmp_path):
+    path = tmp_path / "a.geojson"
+    gpd.GeoDataFrame({"名称": ["禁养区"]}, geometry=[shapely.box(86, 44, 86.1, 44.1)], crs=4326).to_file(path)
+    result = runner.invoke(app, ["layers", "import", str(path), "--kind", "livestock_ban_zone"])
+    assert result.exit_code == 2
+    assert "read-only" in result.output and "ecozone layers init" in result.output
+
+
+def test_cli_init_makes_a_writable_copy_and_keeps_history(tmp_path):
+    target = tmp_path / "mine.gpkg"
+    result = runner.invoke(app, ["layers", "init", str(target)])
+    assert result.exit_code == 0, result.output
+    default, copy = open_store(), open_store(target)
+    assert [v.to_dict() for v in copy.versions()] == [v.to_dict() for v in default.versions()]
+    assert not copy.read_only
+    again = runner.invoke(app, ["layers", "init", str(target)])
+    assert again.exit_code == 2 and "never overwrites" in again.output
+    verify = runner.invoke(app, ["layers", "verify", "--store", str(target)])
+    assert verify.exit_code == 0 and "intact" in verify.output
+

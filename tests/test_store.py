@@ -1,0 +1,214 @@
+"""The versioned store, on GeoPackage and on a real PostGIS server: round trips, versions, atomicity."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import psycopg
+import pytest
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+
+from gis.errors import FieldError, GeometryError, ReadOnlyStoreError, StoreError, VersionNotFoundError
+from gis.kinds import KINDS
+from gis.store import create_store, open_store, verify_store
+from gis.zones import validate_zones
+from tests.zone_samples import sample_zones
+
+WORKER = Path(__file__).with_name("import_worker.py")
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(params=["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def new_store(request, tmp_path):
+    """A factory of empty stores of the parametrised back end (location, store)."""
+    if request.param == "gpkg":
+        location = str(tmp_path / "store.gpkg")
+    else:
+        location = request.getfixturevalue("postgres_db")
+    store = create_store(location)
+    yield location, store
+    store.close()
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_kind_round_trips_unchanged(new_store, kind):
+    _, store = new_store
+    zones = sample_zones(kind)
+    expected, _ = validate_zones(zones, kind=kind)
+    version = store.import_layer(zones, kind, source="samples.gpkg", effective_from="2020-01-01")
+    assert version.version == 1 and version.feature_count == len(zones)
+
+    stored = store.read(kind)
+    assert_geodataframe_equal(stored, expected, check_dtype=False, normalize=True)
+    # Not just topologically equal: every vertex comes back bit for bit, in the same order.
+    assert all(shapely.equals_exact(a, b, tolerance=0) for a, b in zip(stored.geometry, zones.geometry))
+    assert stored["attributes"].tolist() == zones["attributes"].tolist()
+    assert verify_store(store) == []
+
+
+def test_import_creates_versions_and_keeps_every_earlier_one(new_store):
+    _, store = new_store
+    first = sample_zones("water_body")
+    second = sample_zones("water_body", x0=87.0).iloc[:2]
+    second["name"] = ["蘑菇湖水库", "青格达水库"]
+    v1 = store.import_layer(first, "water_body", source="2019.shp", effective_from="2019-06-01")
+    v2 = store.import_layer(second, "water_body", source="2021.shp", effective_from="2021-03-01", note="新版")
+
+    assert (v1.version, v2.version) == (1, 2)
+    assert [v.version for v in store.versions("water_body")] == [1, 2]
+    assert store.read("water_body", 1)["name"].tolist() == first["name"].tolist()
+    assert store.read("water_body")["name"].tolist() == ["蘑菇湖水库", "青格达水库"]
+
+    # The layers in force on a date: the version effective then, and only the features valid then.
+    assert store.in_force("2020-01-01")["water_body"].version == 1
+    assert store.in_force("2022-01-01")["water_body"].version == 2
+    assert "water_body" not in store.in_force("2019-05-31")
+    in_2020 = store.snapshot("2020-01-01", kinds=["water_body"]).zones
+    assert in_2020["zone_id"].tolist() == ["water_body:1", "water_body:2", "water_body:3"]
+    in_2026 = store.snapshot("2026-01-01", kinds=["water_body"]).zones
+    assert in_2026["zone_id"].tolist() == ["water_body:1"]  # feature 2 is valid only until 2025-01-01
+    with pytest.raises(VersionNotFoundError, match="has no version 7"):
+        store.read("water_body", 7)
+    assert verify_store(store) == []
+
+
+def test_failed_import_leaves_the_store_as_it_was(new_store):
+    _, store = new_store
+    store.import_layer(sample_zones("chp_plant"), "chp_plant", source="plants.gpkg")
+    before = [v.to_dict() for v in store.versions()], store.read("chp_plant")
+
+    bad = sample_zones("chp_plant")
+    bad.loc[2, "geometry"] = shapely.Point()
+    with pytest.raises(GeometryError, match=r"no geometry \(file bad.gpkg, row 3 \(chp_plant:3\)"):
+        store.import_layer(bad, "chp_plant", source="bad.gpkg")
+    bad = sample_zones("chp_plant").drop(columns="attributes")
+    with pytest.raises(FieldError, match="needs the attribute 'capacity_mw'"):
+        store.import_layer(bad, "chp_plant", source="bad.gpkg")
+
+    assert [v.to_dict() for v in store.versions()] == before[0]
+    assert_geodataframe_equal(store.read("chp_plant"), before[1])
+
+
+def test_invalid_geometry_is_repaired_and_reported(new_store):
+    _, store = new_store
+    zones = sample_zones("livestock_ban_zone")
+    bowtie = shapely.Polygon([(86, 44), (86.2, 44.2), (86.2, 44), (86, 44.2)])
+    zones.loc[0, "geometry"] = bowtie
+    version = store.import_layer(zones, "livestock_ban_zone", source="bowtie.shp")
+    (notice,) = version.notices
+    assert notice["code"] == "geometry_repaired" and notice["row"] == "1 (livestock_ban_zone:1)"
+    assert "Self-intersection" in notice["message"]
+    repaired = store.read("livestock_ban_zone").geometry.iloc[0]
+    assert repaired.is_valid and shapely.equals(repaired, shapely.make_valid(bowtie))
+
+
+def test_embedded_default_store_is_read_only():
+    store = open_store()
+    assert store.read_only
+    with pytest.raises(ReadOnlyStoreError, match="ecozone layers init"):
+        store.import_layer(sample_zones("water_body"), "water_body", source="x.shp")
+
+
+def test_store_is_never_created_over_an_existing_file(tmp_path):
+    existing = tmp_path / "mine.gpkg"
+    existing.write_bytes(b"precious")
+    with pytest.raises(StoreError, match="never overwrites"):
+        create_store(existing)
+    assert existing.read_bytes() == b"precious"
+
+
+# -- an import killed midway ------------------------------------------------------------------------------
+
+def _start_worker(location: str, count: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), location, str(count)], cwd=REPO, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _kill_when(proc: subprocess.Popen, condition, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, "the import finished before the test could kill it"
+        assert time.monotonic() < deadline, "the import never reached the point to kill it at"
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["staging", "transaction"])
+def test_gpkg_import_killed_midway_leaves_store_as_it_was(tmp_path, phase):
+    location = tmp_path / "store.gpkg"
+    store = create_store(location)
+    store.import_layer(sample_zones("livestock_ban_zone"), "livestock_ban_zone", source="v1.shp")
+    versions_before = [v.to_dict() for v in store.versions()]
+    bytes_before = _file_digest(location)
+    snapshot_before = store.snapshot().zones
+    journal = Path(f"{location}-journal")
+
+    def staging_started() -> bool:
+        return bool(glob.glob(str(tmp_path / ".store.gpkg.import-*"))) and not journal.exists()
+
+    proc = _start_worker(str(location), 60_000)
+    _kill_when(proc, staging_started if phase == "staging" else journal.exists)
+
+    if phase == "staging":
+        assert _file_digest(location) == bytes_before  # the store file was not even touched
+    reopened = open_store(location)  # opening rolls back SQLite's hot journal, if any
+    assert [v.to_dict() for v in reopened.versions()] == versions_before
+    assert len(reopened.read("livestock_ban_zone")) == 3
+    assert verify_store(reopened) == []
+    assert_geodataframe_equal(reopened.snapshot().zones, snapshot_before)
+    # And the store still takes the next import normally.
+    assert reopened.import_layer(sample_zones("water_body"), "water_body", source="next.shp").version == 1
+
+
+@pytest.mark.slow
+@pytest.mark.postgis
+def test_postgis_import_killed_midway_leaves_store_as_it_was(postgres_db):
+    store = create_store(postgres_db)
+    store.import_layer(sample_zones("livestock_ban_zone"), "livestock_ban_zone", source="v1.shp")
+    versions_before = [v.to_dict() for v in store.versions()]
+
+    def copying() -> bool:
+        row = store.conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'COPY%zones%'"
+        ).fetchone()
+        return row[0] > 0
+
+    proc = _start_worker(postgres_db, 60_000)
+    _kill_when(proc, copying)
+    # The server notices the dropped client and aborts its transaction.
+    deadline = time.monotonic() + 30
+    while store.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%zones%'").fetchone()[0]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert [v.to_dict() for v in store.versions()] == versions_before
+    assert store.conn.execute("SELECT count(*) FROM ecozone.zones").fetchone()[0] == 3
+    assert verify_store(store) == []
+    store.close()
+
+
+@pytest.mark.postgis
+def test_postgis_store_refuses_an_existing_schema(postgres_db):
+    create_store(postgres_db).close()
+    with pytest.raises(StoreError, match="already exists"):
+        create_store(postgres_db)
+    with psycopg.connect(postgres_db) as conn:
+        assert conn.execute("SELECT count(*) FROM ecozone.layer_versions").fetchone()[0] == 0
