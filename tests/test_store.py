@@ -60,10 +60,13 @@ def test_import_creates_versions_and_keeps_every_earlier_one(new_store):
     first = sample_zones("water_body")
     second = sample_zones("water_body", x0=87.0).iloc[:2]
     second["name"] = ["蘑菇湖水库", "青格达水库"]
-    v1 = store.import_layer(first, "water_body", source="2019.shp", effective_from="2019-06-01")
+    coverage = shapely.box(85.5, 43.5, 88.0, 45.0)
+    v1 = store.import_layer(first, "water_body", source="2019.shp", effective_from="2019-06-01", coverage=coverage)
     v2 = store.import_layer(second, "water_body", source="2021.shp", effective_from="2021-03-01", note="新版")
 
     assert (v1.version, v2.version) == (1, 2)
+    assert shapely.equals(store.versions("water_body")[0].coverage, coverage)
+    assert store.versions("water_body")[1].coverage is None  # complete wherever the store reaches
     assert [v.version for v in store.versions("water_body")] == [1, 2]
     assert store.read("water_body", 1)["name"].tolist() == first["name"].tolist()
     assert store.read("water_body")["name"].tolist() == ["蘑菇湖水库", "青格达水库"]

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import geopandas as gpd
 import shapely
@@ -36,10 +36,20 @@ class LayerVersion:
     feature_count: int
     content_sha256: str  # digest of the stored features, to detect any change
     note: str | None = None
+    coverage_wkb: str | None = None  # hex WKB of the area where the layer is complete; None = the whole store area
     notices: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def coverage(self) -> shapely.Geometry | None:
+        """Where this layer version is complete: outside it, a site is "not checked" against the layer."""
+        return shapely.from_wkb(self.coverage_wkb) if self.coverage_wkb else None
+
+
+#: Columns of the ``layer_versions`` table, in order (``notices`` last), shared by the back ends.
+VERSION_COLUMNS = tuple(f.name for f in fields(LayerVersion))
 
 
 @dataclass(frozen=True)
@@ -144,12 +154,14 @@ class Store(ABC):
         source: str,
         effective_from: str | dt.date | None = None,
         note: str | None = None,
+        coverage: shapely.Geometry | None = None,
         notices: list[Notice] | None = None,
     ) -> LayerVersion:
         """Validate ``zones`` and store them as a new version of layer ``kind``.
 
         Earlier versions stay as they are. Validation happens before anything is written, and the write
-        is one transaction, so a failed import leaves the store unchanged.
+        is one transaction, so a failed import leaves the store unchanged. ``coverage`` (lon/lat polygons)
+        says where the layer is complete; without it the layer counts as complete everywhere.
         """
         if self.read_only:
             raise ReadOnlyStoreError(
@@ -168,6 +180,7 @@ class Store(ABC):
             feature_count=len(validated),
             content_sha256=content_digest(validated),
             note=note,
+            coverage_wkb=_coverage_wkb(coverage),
             notices=[n.to_dict() for n in all_notices],
         )
         return self._write_version(validated, pending)
@@ -200,6 +213,17 @@ class Store(ABC):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _coverage_wkb(coverage: shapely.Geometry | None) -> str | None:
+    if coverage is None:
+        return None
+    if coverage.is_empty or coverage.geom_type not in {"Polygon", "MultiPolygon"}:
+        raise InputError(
+            "a layer's coverage must be a non-empty polygon", field="coverage", value=coverage.geom_type,
+            fix="give the area where the layer is complete as a polygon in lon/lat",
+        )
+    return shapely.to_wkb(shapely.make_valid(coverage), hex=True)
 
 
 def _iso_day(value: str | dt.date | None) -> str:

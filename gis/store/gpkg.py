@@ -22,15 +22,11 @@ import pyogrio
 
 from gis.errors import StoreError, StoreNotFoundError
 from gis.kinds import ZONE_FIELDS
-from gis.store.base import LayerVersion, Store
+from gis.store.base import VERSION_COLUMNS, LayerVersion, Store
 from gis.zones import attributes_json, empty_zones, zone_frame
 
 __all__ = ["GeoPackageStore"]
 
-_VERSION_COLUMNS = (
-    "kind", "version", "imported_at", "effective_from", "source", "feature_count", "content_sha256", "note",
-    "notices",
-)
 _LAYER_OPTIONS = {"SPATIAL_INDEX": "NO", "GEOMETRY_NAME": "geom"}
 _FORMAT = "ecozone-gpkg-1"
 
@@ -91,7 +87,7 @@ class GeoPackageStore(Store):
             con.execute(
                 "CREATE TABLE layer_versions (kind TEXT NOT NULL, version INTEGER NOT NULL, "
                 "imported_at TEXT NOT NULL, effective_from TEXT NOT NULL, source TEXT NOT NULL, "
-                "feature_count INTEGER NOT NULL, content_sha256 TEXT NOT NULL, note TEXT, notices TEXT, "
+                "feature_count INTEGER NOT NULL, content_sha256 TEXT NOT NULL, note TEXT, coverage_wkb TEXT, notices TEXT, "
                 "PRIMARY KEY (kind, version))"
             )
             con.execute("CREATE TABLE ecozone_meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -107,7 +103,7 @@ class GeoPackageStore(Store):
         return cls(path)
 
     def versions(self, kind: str | None = None) -> list[LayerVersion]:
-        query = f"SELECT {', '.join(_VERSION_COLUMNS)} FROM layer_versions"
+        query = f"SELECT {', '.join(VERSION_COLUMNS)} FROM layer_versions"
         params: tuple = ()
         if kind is not None:
             query += " WHERE kind = ?"
@@ -115,7 +111,7 @@ class GeoPackageStore(Store):
         with contextlib.closing(self._connect()) as con:
             rows = con.execute(query + " ORDER BY rowid", params).fetchall()
         return [
-            LayerVersion(**{**dict(zip(_VERSION_COLUMNS, row)), "notices": json.loads(row[-1] or "[]")})
+            LayerVersion(**{**dict(zip(VERSION_COLUMNS, row)), "notices": json.loads(row[-1] or "[]")})
             for row in rows
         ]
 
@@ -159,9 +155,9 @@ class GeoPackageStore(Store):
                     record = stored.to_dict()
                     record["notices"] = json.dumps(record["notices"], ensure_ascii=False)
                     con.execute(
-                        f"INSERT INTO layer_versions ({', '.join(_VERSION_COLUMNS)}) "
-                        f"VALUES ({', '.join('?' * len(_VERSION_COLUMNS))})",
-                        [record[c] for c in _VERSION_COLUMNS],
+                        f"INSERT INTO layer_versions ({', '.join(VERSION_COLUMNS)}) "
+                        f"VALUES ({', '.join('?' * len(VERSION_COLUMNS))})",
+                        [record[c] for c in VERSION_COLUMNS],
                     )
                     self._update_extent(con, zones)
                     con.execute("COMMIT")

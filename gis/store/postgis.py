@@ -16,17 +16,13 @@ from psycopg import sql
 
 from gis.errors import StoreError, StoreNotFoundError
 from gis.kinds import ZONE_FIELDS
-from gis.store.base import LayerVersion, Store
+from gis.store.base import VERSION_COLUMNS, LayerVersion, Store
 from gis.zones import attributes_json, empty_zones, zone_frame
 
 __all__ = ["PostGISStore", "DEFAULT_SCHEMA"]
 
 DEFAULT_SCHEMA = "ecozone"
 
-_VERSION_COLUMNS = (
-    "kind", "version", "imported_at", "effective_from", "source", "feature_count", "content_sha256", "note",
-    "notices",
-)
 _TEXT_FIELDS = [f for f in ZONE_FIELDS if f != "attributes"]
 
 
@@ -97,7 +93,7 @@ class PostGISStore(Store):
                 conn.execute(sql.SQL(
                     "CREATE TABLE {}.layer_versions (id bigserial, kind text NOT NULL, version integer NOT NULL, "
                     "imported_at text NOT NULL, effective_from text NOT NULL, source text NOT NULL, "
-                    "feature_count integer NOT NULL, content_sha256 text NOT NULL, note text, notices jsonb, "
+                    "feature_count integer NOT NULL, content_sha256 text NOT NULL, note text, coverage_wkb text, notices jsonb, "
                     "PRIMARY KEY (kind, version))"
                 ).format(s))
         return cls(url, schema=schema)
@@ -107,7 +103,7 @@ class PostGISStore(Store):
 
     def versions(self, kind: str | None = None) -> list[LayerVersion]:
         query = sql.SQL("SELECT {} FROM {}.layer_versions").format(
-            sql.SQL(", ").join(map(sql.Identifier, _VERSION_COLUMNS)), sql.Identifier(self.schema)
+            sql.SQL(", ").join(map(sql.Identifier, VERSION_COLUMNS)), sql.Identifier(self.schema)
         )
         params: tuple = ()
         if kind is not None:
@@ -115,7 +111,7 @@ class PostGISStore(Store):
             params = (kind,)
         rows = self.conn.execute(query + sql.SQL(" ORDER BY id"), params).fetchall()
         return [
-            LayerVersion(**{**dict(zip(_VERSION_COLUMNS, row)), "notices": row[-1] or []}) for row in rows
+            LayerVersion(**{**dict(zip(VERSION_COLUMNS, row)), "notices": row[-1] or []}) for row in rows
         ]
 
     def _read_versions(self, versions: list[LayerVersion]) -> gpd.GeoDataFrame:
@@ -159,9 +155,9 @@ class PostGISStore(Store):
             record["notices"] = json.dumps(record["notices"], ensure_ascii=False)
             self.conn.execute(
                 sql.SQL("INSERT INTO {}.layer_versions ({}) VALUES ({})").format(
-                    s, sql.SQL(", ").join(map(sql.Identifier, _VERSION_COLUMNS)),
-                    sql.SQL(", ").join([sql.Placeholder()] * len(_VERSION_COLUMNS)),
+                    s, sql.SQL(", ").join(map(sql.Identifier, VERSION_COLUMNS)),
+                    sql.SQL(", ").join([sql.Placeholder()] * len(VERSION_COLUMNS)),
                 ),
-                [record[c] for c in _VERSION_COLUMNS],
+                [record[c] for c in VERSION_COLUMNS],
             )
         return stored
