@@ -30,7 +30,8 @@ _LEVELS = {"warning": "警告", "info": "说明"}
 
 def describe_site(site: Site) -> str:
     """The site for a permit officer, Chinese first: plots, area, where the coordinates came from, changes, warnings."""
-    lines = [f"项目地块：{site.name or site.source}（{site.geometry['type']}，{len(site.plots)} 个地块）"]
+    name = site.name or ("坐标文本" if site.source == "text" else site.source)
+    lines = [f"项目地块：{name}（{site.geometry['type']}，{len(site.plots)} 个地块）"]
     if site.area_m2:
         lines.append(f"面积：{site.area_m2 / 10_000:,.4f} 公顷（{site.area_m2:,.1f} m²，WGS 84 椭球面积）")
     bounds = site.shape.bounds
@@ -40,11 +41,13 @@ def describe_site(site: Site) -> str:
         lines.append(f"网络地图坐标 / web-map datum：{site.datum}")
     for number, conversion in enumerate(site.conversions, start=1):
         lines.append(f"转换 {number}：{conversion.description}")
-    for notice in site.notices:
+    described = {c.description for c in site.conversions}
+    shown = [n for n in site.notices if not (n["level"] == "info" and n["message"] in described)]
+    for notice in shown:
         where = f"（第 {notice['row']} 行）" if notice.get("row") is not None else ""
         fix = f" 处理建议：{notice['fix']}" if notice.get("fix") else ""
         lines.append(f"{_LEVELS.get(notice['level'], notice['level'])}{where}：{notice['message']}。{fix}")
-    if not site.notices:
+    if not any(n["level"] == "warning" for n in shown):
         lines.append("警告：无")
     return "\n".join(lines)
 

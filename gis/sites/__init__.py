@@ -31,7 +31,7 @@ SUFFIXES = (".txt", ".csv", ".xlsx", ".wkt") + VECTOR_SUFFIXES
 def parse(source: str | PathLike, *, encoding: str | None = None) -> RawSite:
     """Parse a path or a text into a ``RawSite`` without checks (an existing file path is read as a file)."""
     path = Path(source) if isinstance(source, PathLike) else None
-    if path is None and "\n" not in source and len(source) < 1024:
+    if path is None and "\n" not in source and len(source) < 1024 and not source.lstrip().startswith("{"):
         candidate = Path(source.strip())
         if candidate.is_file():
             path = candidate

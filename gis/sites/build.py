@@ -43,6 +43,7 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
         _swap(rings)
         log.did("swap_xy", f"swapped the two values of every vertex as asked (--swap-xy): "
                            f"{raw.fields[1]} read as east/longitude, {raw.fields[0]} as north/latitude")
+        raw.fields = raw.fields[::-1]
     xy = np.array([c for ring in rings for c in ring.coords], dtype=float)
     rows = [r for ring in rings for r in ring.rows]
     src, origin, zone = _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log)
@@ -73,15 +74,22 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
         geom = shapely.orient_polygons(geom, exterior_cw=False)
         source_crs = SourceCRS(label=crs_label(src), epsg=src.to_epsg(), origin=origin)
         area = geodesic_area_m2(geom) if geom.geom_type in ("Polygon", "MultiPolygon") else None
+        _check_declared_area(plot, area, plot_log)
         attributes = {**raw.attributes, **plot.attributes}
         sites.append(Site(
-            geometry=_geojson(geom), name=plot.name or raw.attributes.get("name"), source=raw.source,
+            geometry=_geojson(geom), name=_site_name(raw, plot), source=raw.source,
             source_crs=source_crs, datum=datum, conversions=log.conversions + plot_log.conversions,
             notices=[n.to_dict() for n in log.notices + plot_log.notices], attributes=attributes,
             plots=[Plot(name=plot.name, row=plot.row, attributes=plot.attributes, geometry=_geojson(geom), area_m2=area)],
             area_m2=area,
         ))
     return sites
+
+
+def _site_name(raw: RawSite, plot) -> str | None:
+    """A one-plot input is named after the project (项目名称) first; a plot of many after the plot."""
+    project = raw.attributes.get("name")
+    return (project or plot.name) if len(raw.plots) == 1 else (plot.name or project)
 
 
 def combine(sites: list[Site], raw_attributes: dict[str, Any]) -> Site:
@@ -197,7 +205,14 @@ def _check_degrees(raw, xy, rows, rings, swap_xy, coverage, log) -> None:
             fix="if they are Gauss-Krüger X/Y pass --gk-zone N (or --crs EPSG:...); otherwise give degrees",
         )
     _check_order(raw, rows, rings, swap_xy, log, _fits(xy[:, 0], xy[:, 1], coverage),
-                 _fits(xy[:, 1], xy[:, 0], coverage), "longitude, latitude", "latitude and longitude")
+                 _fits(xy[:, 1], xy[:, 0], coverage), "longitude, latitude", "latitude and longitude",
+                 f"read {raw.fields[0]} as the latitude and {raw.fields[1]} as the longitude: "
+                 "only so do the values fall in the covered area")
+    lat = np.array([c[1] for ring in rings for c in ring.coords])
+    if (np.abs(lat) > 90).any():
+        i = int(np.argmax(np.abs(lat) > 90))
+        raise CoordinateError("a latitude beyond 90°", source=raw.source, row=rows[i], field=raw.fields[1],
+                              value=float(lat[i]), fix="check the value, or pass --swap-xy if the two are swapped")
 
 
 def _check_gk_order(raw, xy, rows, rings, swap_xy, log) -> None:
@@ -215,10 +230,12 @@ def _check_gk_order(raw, xy, rows, rings, swap_xy, log) -> None:
             source=raw.source, row=rows[i], field=f"{raw.fields[1]}/{raw.fields[0]}", value=(float(xy[i, 1]), float(xy[i, 0])),
             fix="check the value for a missing or extra digit, or give the CRS with --crs",
         )
-    _check_order(raw, rows, rings, swap_xy, log, ok, rev, "X (north), Y (east)", "X (north) and Y (east)")
+    _check_order(raw, rows, rings, swap_xy, log, ok, rev, "X (north), Y (east)", "X (north) and Y (east)",
+                 f"read {raw.fields[0]} as the northing (X) and {raw.fields[1]} as the easting (Y): "
+                 "their digits fit only so")
 
 
-def _check_order(raw, rows, rings, swap_xy, log, ok, rev, order_name, pair_name) -> None:
+def _check_order(raw, rows, rings, swap_xy, log, ok, rev, order_name, pair_name, inferred) -> None:
     """Shared rule: a declared order that the values contradict is an error; an unknown order is inferred."""
     swapped = ~ok & rev
     if not swapped.any():
@@ -226,9 +243,9 @@ def _check_order(raw, rows, rings, swap_xy, log, ok, rev, order_name, pair_name)
     i = int(np.argmax(swapped))
     if swapped.all() and raw.order == "unknown" and swap_xy is None:
         _swap(rings)
-        log.warn("order_inferred", f"the values were read as {pair_name} in the other order: "
-                 f"the first value of each pair fits only as the second", step="swap_xy", level="info",
-                 fix="give longitude first (or X north then Y east) to avoid the guess")
+        log.warn("order_inferred", inferred, step="swap_xy", level="info",
+                 fix="label the values (E/N, 经度/纬度, 东坐标/北坐标) to avoid the guess")
+        raw.fields = raw.fields[::-1]
         return
     if swapped.all():
         done = " after --swap-xy" if swap_xy else ""
@@ -268,13 +285,7 @@ def _zone_from_values(raw, east, rows, gk_zone, log) -> gk.GKZone:
                 source=raw.source, row=rows[i], field=raw.fields[0], value=float(east[i]),
                 fix="split the file by zone, or convert all points to one zone",
             )
-        zone = zones[0]
-        if gk.width_of_zone(zone) is None:
-            raise CoordinateError(
-                f"Y starts with {zone}, which is not a Chinese Gauss-Krüger zone (6°: 13–23, 3°: 24–45)",
-                source=raw.source, row=rows[0], field=raw.fields[0], value=float(east[0]),
-                fix=f"check Y for a missing or extra digit; {_XINJIANG_ZONES}",
-            )
+        zone = zones[0]  # 13-45 by ``looks_easting``, so a Chinese zone
         if declared is not None and declared != zone:
             raise CRSError(
                 f"Y carries zone {zone} but {said} says zone {declared}", source=raw.source, row=rows[0],
@@ -348,6 +359,16 @@ def _to_wgs84(src: CRS, xy: np.ndarray, log: Log) -> np.ndarray:
     return np.column_stack([lon, lat])
 
 
+def _check_declared_area(plot, area: float | None, log: Log) -> None:
+    """A plot's declared area (国土 TXT 地块面积) far from the computed one hints at missing or wrong points."""
+    if not plot.declared_area_m2 or area is None:
+        return
+    if abs(area - plot.declared_area_m2) > 0.01 * plot.declared_area_m2:
+        log.warn("area_mismatch", f"the declared area {plot.declared_area_m2 / 10_000:,.4f} ha differs from the area of "
+                 f"the boundary, {area / 10_000:,.4f} ha", row=plot.row, field="地块面积",
+                 value=plot.declared_area_m2 / 10_000, fix="check the boundary points and the declared area")
+
+
 def _check_zone_fit(zone: gk.GKZone, lonlat: np.ndarray, rows, log: Log) -> None:
     """Gauss-Krüger points far outside their zone's band mean a wrong zone or a wrong easting."""
     west, east = gk.zone_band(zone)
@@ -357,7 +378,7 @@ def _check_zone_fit(zone: gk.GKZone, lonlat: np.ndarray, rows, log: Log) -> None
         lon = lonlat[i, 0]
         raise CoordinateError(
             f"the point falls at lon {lon:.3f}°, far outside zone {zone.zone} ({west:g}°–{east:g}°E): "
-            f"the zone or the easting is wrong", source=log.source, row=rows[i], value=round(lon, 4),
+            f"the zone or the easting is wrong", source=log.source, row=rows[i], value=round(float(lon), 4),
             fix=f"a point at lon {lon:.1f}° belongs to {zone.width}° zone {gk.expected_zone(lon, zone.width)}; "
                 "check the zone and Y",
         )

@@ -104,9 +104,22 @@ def assemble(part: RawPart, log: Log) -> list[shapely.Geometry]:
     return [shapely.Polygon(part.rings[0].coords, holes)] + extra
 
 
+def _degenerate(geom: shapely.Geometry) -> bool:
+    """No area worth the name: GEOS calls a polygon whose vertices lie on a line valid, with area ~1e-17.
+
+    Area against perimeter squared is scale-free; a 10 m wide, 10 km long strip scores ~1e-3.
+    """
+    return geom.is_empty or geom.area <= 1e-12 * geom.length**2
+
+
 def repair(geom: shapely.Geometry, log: Log, row: Any) -> shapely.Geometry:
     """Make an invalid geometry valid with ``make_valid`` and report what changed (area before/after)."""
     if geom.is_valid:
+        if geom.geom_type in ("Polygon", "MultiPolygon") and _degenerate(geom):
+            raise GeometryError(
+                "the polygon has no area (its vertices lie on a line)", source=log.source, row=row,
+                fix="check the order and values of the boundary points",
+            )
         return geom
     reason = shapely.is_valid_reason(geom)
     polygonal = geom.geom_type in ("Polygon", "MultiPolygon")
@@ -114,7 +127,7 @@ def repair(geom: shapely.Geometry, log: Log, row: Any) -> shapely.Geometry:
     fixed = shapely.make_valid(geom)
     if polygonal:
         fixed = shapely.union_all([g for g in shapely.get_parts(fixed) if g.geom_type in ("Polygon", "MultiPolygon")])
-        if fixed.is_empty or fixed.area == 0:
+        if _degenerate(fixed):
             raise GeometryError(
                 "the polygon has no area (its vertices lie on a line or it folds onto itself)",
                 source=log.source, row=row, value=reason, fix="check the order and values of the boundary points",

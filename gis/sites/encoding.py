@@ -6,6 +6,8 @@ from gis.errors import FormatError
 
 __all__ = ["decode"]
 
+_LABELS = {"utf-8-sig": "UTF-8", "gb18030": "GBK/GB18030"}
+
 
 def decode(data: bytes, *, encoding: str | None, source: str) -> tuple[str, str]:
     """Decode bytes with the given encoding, or detect UTF-8 vs GB18030 (a superset of GBK and GB2312).
@@ -16,7 +18,7 @@ def decode(data: bytes, *, encoding: str | None, source: str) -> tuple[str, str]
     candidates = [encoding] if encoding else ["utf-8-sig", "gb18030"]
     for name in candidates:
         try:
-            return data.decode(name), ("UTF-8" if name == "utf-8-sig" else name.upper())
+            return data.decode(name), _LABELS.get(name, name.upper())
         except LookupError:
             raise FormatError(
                 f"unknown text encoding {name!r}", source=source, field="encoding", value=name,

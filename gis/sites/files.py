@@ -78,6 +78,12 @@ def _read_ogr(path: Path, source: str, encoding: str | None) -> RawSite:
             frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
         except (DataSourceError, DataLayerError) as err:
             raise FormatError(f"cannot read layer {layer!r} ({err})", source=source, fix="check the file") from None
+        except UnicodeDecodeError:
+            raise FormatError(
+                f"the attribute names or values are not valid {encoding or 'text'}; in a .dbf a long Chinese "
+                "field name is often cut in the middle of a character (names are limited to 10 bytes)",
+                source=source, field=layer, fix="rename the fields to at most 3 Chinese characters, or pass --encoding",
+            ) from None
         if frame.crs is not None:
             if crs is not None and not crs.equals(frame.crs):
                 raise FormatError("the layers of this file have different CRSs", source=source, field=layer,
@@ -114,8 +120,7 @@ def _dbf_encoding(path: Path, encoding: str | None, conversions: list[Conversion
         return encoding
     data = path.with_suffix(".dbf").read_bytes()
     header_length = int.from_bytes(data[8:10], "little")
-    # Field names (11 bytes per 32-byte descriptor) and the records are text; the rest of the header is binary.
-    names = b" ".join(data[i : i + 11].rstrip(b"\x00") for i in range(32, header_length - 1, 32))
-    _, used = decode(names + b" " + data[header_length:], encoding=None, source=path.with_suffix(".dbf").name)
+    # The records are text; the header is binary, and its field names are often cut mid-character.
+    _, used = decode(data[header_length:], encoding=None, source=path.with_suffix(".dbf").name)
     conversions.append(Conversion(step="decode", description=f"the .dbf has no .cpg: its text was detected as {used}"))
-    return "UTF-8" if used == "UTF-8" else "GB18030"
+    return "UTF-8" if used == "UTF-8" else "GB18030"  # ``used`` is a label; GDAL wants a codec name

@@ -146,12 +146,14 @@ def _find_header(rows: list[list[Any]], source: str) -> tuple[int, dict[str, int
 
 
 def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str]:
+    from zipfile import BadZipFile
+
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as err:
+    except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as err:
         raise FormatError(f"not a readable .xlsx workbook ({err})", source=source,
                           fix="save the table as .xlsx (Excel 2007+) or .csv") from None
     try:

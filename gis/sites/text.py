@@ -164,7 +164,7 @@ def _read_pairs(text: str, source: str) -> RawSite:
         part = RawPart("polygon", [RawRing(coords, rows)])
     order = "declared" if all(labelled) else "unknown"
     return RawSite(source=source, plots=[RawPlot([part])], order=order,
-                   fields=("easting/longitude", "northing/latitude"))
+                   fields=("first value", "second value"))
 
 
 def _read_wkt(text: str, source: str) -> RawSite:
@@ -251,7 +251,9 @@ def read_geojson(data: Any, *, source: str) -> RawSite:
     if isinstance(legacy, dict):
         name = (legacy.get("properties") or {}).get("name", "")
         crs = _crs(name, source)
-    return RawSite(source=source, plots=plots, crs=crs, crs_origin="GeoJSON 'crs' member" if crs else "",
+    # RFC 7946: GeoJSON without the legacy 'crs' member is WGS 84 longitude/latitude.
+    return RawSite(source=source, plots=plots, crs=crs or CRS.from_epsg(4326),
+                   crs_origin="GeoJSON 'crs' member" if crs else "GeoJSON (RFC 7946: WGS 84)",
                    order="declared", fields=("x", "y"))
 
 

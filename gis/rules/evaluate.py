@@ -1,0 +1,262 @@
+"""Evaluating rule packs against an overlap result and a project description: verdicts with reasons.
+
+Each rule comes out as one of three things: it applies (its zones and its project conditions hold), it
+needs review (something it depends on is unknown: a layer that does not cover the site, a boundary contact,
+a fact the officer did not give, an attribute the data does not state), or it does not apply. Rules whose
+place matches but whose activity the project does not declare (no boiler, no generating unit, no coal) are
+listed as ``possible`` so the officer sees what would follow, without changing the verdict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from gis.kinds import KINDS
+from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, Comparison, Rule, RulePack, Verdict, ZoneCondition
+from gis.rules.project import FACT_LABELS, Project
+
+__all__ = ["RuleHit", "RuleEvaluation", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS"]
+
+#: Facts that describe an activity: when the project does not give one, it does not have that activity.
+ACTIVITY_FACTS = {"boiler_tph", "power_mw", "coal_t"}
+
+#: Relations in which the site shares ground with a zone.
+_SHARING = {"inside", "contains", "overlaps"}
+
+
+class MatchedZone(BaseModel):
+    zone_id: str
+    kind: str
+    name: str
+    relation: str
+    distance_m: float
+
+
+class ComputedQuantity(BaseModel):
+    name: str
+    label_zh: str
+    label_en: str
+    value: float | None
+    unit: str
+    formula: str
+
+
+class RuleHit(BaseModel):
+    """One rule that applies to the site and project, or might and needs review."""
+
+    rule_id: str
+    pack: str
+    jurisdiction: str
+    title_zh: str
+    title_en: str
+    verdict: Verdict
+    verdict_label: str
+    rule_verdict: Verdict = Field(description="What the rule says when it applies (differs when under review).")
+    softened: bool = False
+    condition_zh: str | None = None
+    condition_en: str | None = None
+    deadline: dt.date | None = None
+    deadline_passed: bool | None = None
+    zones: list[MatchedZone] = Field(default_factory=list)
+    quantities: list[ComputedQuantity] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list, description="Why it is under review, or what is missing.")
+    source_doc: str
+    source_article: str | None = None
+    source_quote: str
+    not_in_seeds: bool = False
+
+
+class RuleEvaluation(BaseModel):
+    """The verdict cascade over every rule pack."""
+
+    as_of: dt.date
+    verdict: Verdict
+    verdict_label: str
+    hits: list[RuleHit] = Field(description="Rules that apply or need review, worst first.")
+    possible: list[RuleHit] = Field(description="Rules of this place that would apply to an undeclared activity.")
+    packs: dict[str, str] = Field(description="Pack id -> version used.")
+
+
+@dataclass
+class _Outcome:
+    """The state of one condition: True, False or unknown with the reasons."""
+
+    state: bool | None
+    zones: list[MatchedZone] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+def _status_at(history: list[dict], day: str) -> str | None:
+    known = [h for h in history or [] if h.get("as_of") and h["as_of"] <= day]
+    return max(known, key=lambda h: h["as_of"])["status"] if known else None
+
+
+def zone_facts(hit: Any, day: dt.date) -> dict[str, Any]:
+    """A zone's attributes plus the facts derived for a date (a park's sewage status and water freeze)."""
+    facts = {**(hit.attributes or {}), "name": hit.name, "zone_id": hit.zone_id, "subtype": hit.subtype}
+    if hit.kind == "industrial_park":
+        iso = day.isoformat()
+        status = _status_at(facts.get("sewage_status_history", []), iso)
+        facts["sewage_status"] = status
+        in_force = False
+        for freeze in facts.get("water_project_freezes", []) or []:
+            started = freeze.get("from") is None or freeze["from"] <= iso
+            ended = freeze.get("to") is not None and freeze["to"] <= iso
+            lifted = freeze.get("lifting_condition_code") == "sewage_plant_operating" and status == "operating"
+            if started and not ended and not lifted:
+                in_force = True
+        facts["water_freeze_in_force"] = in_force
+    return facts
+
+
+def _unstated(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() in {"", "未说明", "unknown"})
+
+
+def _where_holds(where: dict[str, Comparison], facts: dict[str, Any], label: str) -> tuple[bool | None, list[str]]:
+    """Do a zone's facts meet the attribute conditions? Unknown when the data does not state an attribute."""
+    unknown = []
+    for name, comparison in where.items():
+        actual = facts.get(name)
+        if _unstated(actual):
+            unknown.append(f"{label}的属性“{name}”未说明 (attribute '{name}' not stated)")
+        elif not comparison.holds(actual):
+            return False, []
+    return (None, unknown) if unknown else (True, [])
+
+
+def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.date) -> _Outcome:
+    """Is the site in (or within the distance of) a zone that matches the condition?"""
+    label = KINDS[condition.kind].label_zh
+    layer = layers.get(condition.kind)
+    if layer is None or layer.status == "not_checked":
+        reason = layer.reason if layer is not None and layer.reason else "no layer in force"
+        return _Outcome(None, reasons=[f"{label}图层未核查: {reason}"])
+    matched, touching, unknown_reasons = [], [], []
+    for hit in layer.hits:
+        if condition.subtypes and hit.subtype not in condition.subtypes:
+            continue
+        holds, reasons = _where_holds(condition.where, zone_facts(hit, day), f"{label}“{hit.name}”")
+        if holds is False:
+            continue
+        zone = MatchedZone(zone_id=hit.zone_id, kind=hit.kind, name=hit.name,
+                           relation=getattr(hit.relation, "value", hit.relation), distance_m=hit.distance_m)
+        if condition.within_km is not None:
+            close = hit.distance_m <= condition.within_km * 1000
+        else:
+            close = zone.relation in _SHARING
+            if zone.relation == "touches":
+                touching.append(zone)
+        if close and holds:
+            matched.append(zone)
+        elif close:
+            unknown_reasons += reasons
+            touching.append(zone)
+    if matched:
+        return _Outcome(True, matched)
+    if touching:
+        names = "、".join(z.name for z in touching)
+        reasons = unknown_reasons or [f"与{label}“{names}”仅边界接触 (boundary contact only)"]
+        return _Outcome(None, touching, reasons)
+    if layer.status == "partial":
+        return _Outcome(None, reasons=[f"项目部分位于{label}图层覆盖范围之外 (layer covers part of the site)"])
+    return _Outcome(False)
+
+
+def _project_conditions(rule: Rule, project: Project) -> tuple[bool | None, list[str], bool]:
+    """(state, missing-fact reasons, lacks an activity fact)."""
+    missing, lacks_activity = [], False
+    for name, comparison in rule.project.items():
+        actual = project.fact(name)
+        if actual is None:
+            if name in ACTIVITY_FACTS:
+                lacks_activity = True
+            else:
+                missing.append(f"缺少项目信息: {FACT_LABELS.get(name, name)} (missing: {name})")
+            continue
+        actual = getattr(actual, "value", actual)
+        if not comparison.holds(actual):
+            return False, [], False
+    if lacks_activity:
+        return None, missing, True
+    return (None, missing, False) if missing else (True, [], False)
+
+
+def _quantities(rule: Rule, pack: RulePack, project: Project) -> list[ComputedQuantity]:
+    result = []
+    for q in rule.quantities:
+        multiplier = pack.params[q.multiplier] if isinstance(q.multiplier, str) else q.multiplier
+        base = project.fact(q.fact)
+        value = None if base is None else round(base * multiplier, 6)
+        formula = f"{multiplier:g} × {q.fact}" + (f" = {multiplier:g} × {base:g}" if base is not None else "")
+        result.append(ComputedQuantity(name=q.name, label_zh=q.label_zh, label_en=q.label_en, value=value,
+                                       unit=q.unit, formula=formula))
+    return result
+
+
+def _hit(rule: Rule, pack: RulePack, project: Project, day: dt.date, zones, reasons, verdict: Verdict) -> RuleHit:
+    return RuleHit(
+        rule_id=rule.id, pack=pack.id, jurisdiction=pack.jurisdiction, title_zh=rule.title_zh,
+        title_en=rule.title_en, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], rule_verdict=rule.verdict,
+        softened=rule.softened, condition_zh=rule.condition_zh, condition_en=rule.condition_en,
+        deadline=rule.deadline, deadline_passed=(day > rule.deadline) if rule.deadline else None,
+        zones=zones, quantities=_quantities(rule, pack, project), reasons=reasons,
+        source_doc=pack.documents.get(rule.source.doc, rule.source.doc), source_article=rule.source.article,
+        source_quote=rule.source.quote, not_in_seeds=rule.source.not_in_seeds,
+    )
+
+
+def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Project, as_of: dt.date) -> RuleEvaluation:
+    """Apply every rule in force on ``as_of`` to the site's layer checks and the project.
+
+    ``layers`` maps a kind to its layer check (``status``, ``reason``, ``hits`` with ``relation``,
+    ``distance_m``, ``attributes`` ...), as the overlap engine returns them.
+    """
+    hits: list[RuleHit] = []
+    possible: list[RuleHit] = []
+    for pack in packs:
+        for rule in pack.rules:
+            if not rule.in_force(as_of):
+                continue
+            outcomes = [_zone_condition(c, layers, as_of) for c in (*pack.applies_within, *rule.in_all)]
+            if rule.in_any:
+                alternatives = [_zone_condition(c, layers, as_of) for c in rule.in_any]
+                if any(o.state for o in alternatives):
+                    outcomes.append(next(o for o in alternatives if o.state))
+                elif all(o.state is False for o in alternatives):
+                    outcomes.append(_Outcome(False))
+                else:
+                    outcomes.append(_Outcome(None, [z for o in alternatives for z in o.zones],
+                                             [r for o in alternatives for r in o.reasons]))
+            for condition in rule.not_in:
+                inside = _zone_condition(condition, layers, as_of)
+                outcomes.append(_Outcome(None if inside.state is None else not inside.state, [], inside.reasons))
+            if any(o.state is False for o in outcomes):
+                continue
+            project_state, missing, lacks_activity = _project_conditions(rule, project)
+            if project_state is False:
+                continue
+            zones = [z for o in outcomes for z in o.zones]
+            reasons = [r for o in outcomes for r in o.reasons] + missing
+            if lacks_activity:
+                possible.append(_hit(rule, pack, project, as_of, zones, reasons, rule.verdict))
+            elif reasons:
+                hits.append(_hit(rule, pack, project, as_of, zones, reasons, Verdict.needs_review))
+            else:
+                hits.append(_hit(rule, pack, project, as_of, zones, [], rule.verdict))
+    hits.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
+    possible.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
+    if hits:
+        verdict = hits[0].verdict
+    elif layers and all(layer.status == "not_checked" for layer in layers.values()):
+        verdict = Verdict.not_checked
+    else:
+        verdict = Verdict.allowed
+    return RuleEvaluation(
+        as_of=as_of, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], hits=hits, possible=possible,
+        packs={p.id: p.version for p in packs},
+    )
