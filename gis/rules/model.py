@@ -53,6 +53,9 @@ VERDICT_LABELS = {
 
 _OPERATORS = {"eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"}
 
+#: Project facts a rule may test: the fields of ``Project`` and its derived facts.
+_FACTS = (set(Project.model_fields) - {"name"}) | {"water_related", "is_power"}
+
 
 class Comparison(BaseModel):
     """One comparison of a value: ``{ lt = 65 }``, ``{ in = ["国家级", "自治区级"] }``, or a plain value (eq)."""
@@ -181,23 +184,23 @@ class Rule(BaseModel):
     @field_validator("project", mode="before")
     @classmethod
     def _parse_project(cls, raw):
-        return _comparisons(raw)
-
-    @model_validator(mode="after")
-    def _check(self):
-        if self.verdict == Verdict.not_checked:
-            raise ValueError("'not_checked' is not a rule verdict")
-        facts = set(Project.model_fields) | {"water_related", "is_power"}
-        for name, comparison in self.project.items():
-            if name not in facts:
-                raise ValueError(f"unknown project fact '{name}'; known: {', '.join(sorted(facts))}")
+        comparisons = _comparisons(raw)
+        for name, comparison in comparisons.items():
+            if name not in _FACTS:
+                raise ValueError(f"unknown project fact '{name}'; known: {', '.join(sorted(_FACTS))}")
             if name == "industry":
                 values = comparison.value if isinstance(comparison.value, list) else [comparison.value]
                 unknown = [v for v in values if v not in INDUSTRIES]
                 if unknown:
                     raise ValueError(f"unknown industry {unknown}; known: {', '.join(INDUSTRIES)}")
+        return comparisons
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.verdict == Verdict.not_checked:
+            raise ValueError("'not_checked' is not a rule verdict")
         for quantity in self.quantities:
-            if quantity.fact not in facts:
+            if quantity.fact not in _FACTS:
                 raise ValueError(f"quantity '{quantity.name}' uses unknown fact '{quantity.fact}'")
         if self.effective_from and self.effective_to and self.effective_to <= self.effective_from:
             raise ValueError("effective_to must be after effective_from")
