@@ -41,10 +41,14 @@ def crs_label(crs: CRS | str | int | None) -> str:
 
 
 def geodesic_area_m2(geom: shapely.Geometry) -> float:
-    """Geodesic area in m² of a lon/lat geometry on the WGS 84 ellipsoid (0 for points and lines)."""
+    """Geodesic area in m² of a lon/lat geometry on the WGS 84 ellipsoid (0 for points and lines).
+
+    pyproj signs each ring's area by its orientation, so rings are first oriented (exteriors
+    counter-clockwise, holes clockwise): then holes subtract and parts add whatever the input's winding.
+    """
     if geom is None or geom.is_empty:
         return 0.0
-    area, _ = GEOD.geometry_area_perimeter(geom)
+    area, _ = GEOD.geometry_area_perimeter(shapely.orient_polygons(geom))
     return abs(area)
 
 

