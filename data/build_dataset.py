@@ -43,8 +43,11 @@ __all__ = [
     "to_wgs84",
 ]
 
-#: The default layers are in force from the date of the newest seed ([004], 2021-12-03).
-EFFECTIVE_FROM = "2021-12-03"
+#: The default layers stand in for the zones the documents of 2013-2021 describe, so checks "as of" any date in
+#: that span must find them: they are in force from 2013-01-01, the year of the oldest seed ([000]). What
+#: changes within the span is dated in the features (valid_from / valid_to) and in attributes such as a
+#: park's sewage-plant history.
+EFFECTIVE_FROM = "2013-01-01"
 
 #: Kinds in the order they are built and written (control units last: they are derived from the others).
 KIND_ORDER = (
