@@ -89,9 +89,12 @@ def import_(
     geometry_source: Annotated[str, typer.Option(help="official, derived or illustrative.")] = "official",
     effective_from: Annotated[Optional[str], typer.Option(help="Date the version comes into force (default today).")] = None,
     note: Annotated[Optional[str], typer.Option(help="Free text kept with the version.")] = None,
+    coverage: Annotated[Optional[str], typer.Option(
+        help="Where the layer is complete: 'all', 'admin:ADCODE,...' or a polygon file (default: every "
+             "administrative unit of the store).")] = None,
 ) -> None:
     """Import a file as a new version of a layer; earlier versions are kept."""
-    from gis.layer_files import read_layer_file
+    from gis.layer_files import read_layer_file, resolve_coverage
     from gis.store import open_store
 
     if geometry_source not in GEOMETRY_SOURCES:
@@ -102,8 +105,10 @@ def import_(
             subtype=subtype, geometry_source=geometry_source,
         )
         with open_store(store) as opened:
+            area, notice = resolve_coverage(coverage, opened)
             version = opened.import_layer(
-                zones, kind, source=file.name, effective_from=effective_from, note=note, notices=notices
+                zones, kind, source=file.name, effective_from=effective_from, note=note, coverage=area,
+                notices=[*notices, notice],
             )
             location = opened.location
     except EcozoneError as error:

@@ -83,6 +83,11 @@ def build_zones() -> dict[str, gpd.GeoDataFrame]:
             if KINDS[kind].geometry == "polygon":
                 f["geometry"] = clean_polygonal(shapely.intersection(f["geometry"], province))
         built[kind] = feats
+    # Red lines and reserves leave towns out: keep the illustrative ones ~500 m clear of the built-up areas.
+    towns = shapely.buffer(shapely.union_all([f["geometry"] for f in built["built_up_area"]]), 0.005)
+    for kind in ("ecological_redline", "nature_reserve"):
+        for f in built[kind]:
+            f["geometry"] = clean_polygonal(shapely.difference(f["geometry"], towns))
     cat.flag_parks_in_key_regions(built["industrial_park"], built["key_region"])
     cat.flag_chp_plants(built["chp_plant"], units, built["industrial_park"])
     built["control_unit"] = cat.control_unit_features(units, built)

@@ -263,10 +263,12 @@ _UNKNOWN_2020_LOCAL = _status(
 )
 
 _PARK01_LIFT = "园区污水集中处理设施建成投运"
+# The rectification plan of item 二十二 is the building of the parks' central sewage plants, so this freeze is
+# taken as lifted once the plant operates; whether a park was "not carrying out its plan" is not stated.
 _PARK05 = _freeze(
-    "涉水项目", "园区按整改方案开展工作（仅适用于未按整改方案开展工作的园区，是否适用需核查）；"
-    "另：2018年兵团各类工业发展专项资金不予支持其企业技改项目", None, "兵团工信局（兵工信函〔2018〕13号）",
-    True, D002, Q_PARK05,
+    "涉水项目", "园区按整改方案开展工作（整改内容为建成污水集中处理设施；仅适用于未按整改方案开展工作的园区，是否适用需核查）；"
+    "另：2018年兵团各类工业发展专项资金不予支持其企业技改项目", "sewage_plant_operating",
+    "兵团工信局（兵工信函〔2018〕13号）", True, D002, Q_PARK05,
 )
 
 

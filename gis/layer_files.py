@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
@@ -25,7 +26,7 @@ from gis.crs import STORE_CRS, crs_label
 from gis.errors import CRSError, FieldError, FormatError, Notice
 from gis.kinds import get_kind
 
-__all__ = ["read_layer_file", "detect_dbf_encoding", "SUPPORTED_SUFFIXES"]
+__all__ = ["read_layer_file", "resolve_coverage", "detect_dbf_encoding", "SUPPORTED_SUFFIXES"]
 
 SUPPORTED_SUFFIXES = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 
@@ -281,3 +282,45 @@ def read_layer_file(
         records.append(record)
     zones = gpd.GeoDataFrame(records, geometry=frame.geometry.values, crs=STORE_CRS)
     return zones, notices
+
+
+def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, Notice]:
+    """The coverage of an imported layer from ``--coverage``: ``all``, ``admin:CODE,...`` or a polygon file.
+
+    Without ``spec`` the layer is taken as complete over every county-level unit of the store's
+    administrative layer (or everywhere, if the store has none); the notice says which, and how to narrow it.
+    """
+    if spec is None or spec.startswith("admin:"):
+        admin = store.snapshot(kinds=["admin_division"]).zones
+        if spec is None:
+            units = admin[admin["subtype"].isin(["county", "bingtuan_city", "province"])]
+            if units.empty:
+                return None, Notice(code="coverage_default", level="info", field="coverage",
+                                    message="coverage: the layer counts as complete everywhere (the store has no "
+                                    "administrative layer)", fix="pass --coverage admin:CODE,... or a polygon file")
+            return shapely.union_all(units.geometry.values), Notice(
+                code="coverage_default", level="info", field="coverage",
+                message="coverage: the layer counts as complete over every administrative unit of the store",
+                fix="if the file covers less (e.g. only 兵团 land), pass --coverage admin:659001,... or a polygon file",
+            )
+        codes = [c.strip() for c in spec.removeprefix("admin:").split(",") if c.strip()]
+        found = admin[[a.get("adcode") in codes for a in admin["attributes"]]]
+        missing = sorted(set(codes) - {a["adcode"] for a in found["attributes"]})
+        if missing or not codes:
+            raise FieldError(
+                "no administrative unit with that code in the store", field="coverage", value=", ".join(missing),
+                fix="use adcodes of the admin_division layer, e.g. --coverage admin:659001,659004",
+            )
+        return shapely.union_all(found.geometry.values), Notice(
+            code="coverage", level="info", field="coverage", message=f"coverage: administrative units {', '.join(codes)}")
+    if spec == "all":
+        return None, Notice(code="coverage", level="info", field="coverage",
+                            message="coverage: the layer counts as complete everywhere")
+    frame = pyogrio.read_dataframe(spec) if Path(spec).exists() else None
+    if frame is None or frame.crs is None or not frame.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        raise FieldError(
+            "the coverage must be 'all', 'admin:CODE,...' or a polygon file with a CRS", field="coverage",
+            value=spec, fix="e.g. --coverage admin:659001 or --coverage 兵团范围.shp",
+        )
+    return shapely.union_all(frame.to_crs(STORE_CRS).geometry.values), Notice(
+        code="coverage", level="info", field="coverage", message=f"coverage: the polygons of {Path(spec).name}")

@@ -27,7 +27,7 @@ def test_check_txt_json(tmp_path):
 
 def test_check_txt_text_is_chinese_first(tmp_path):
     path = txt_file(tmp_path / "site.txt", [gk_plot(RING, 4517)[:-1]])
-    result = runner.invoke(app, ["check", str(path)])
+    result = runner.invoke(app, ["check", str(path), "--site-only"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("项目地块：")
     assert "公顷" in result.output and "坐标来源" in result.output and "EPSG:4517" in result.output
@@ -54,6 +54,14 @@ def test_check_swap_and_zone_options(tmp_path):
     result = runner.invoke(app, ["check", str(path), "--swap-xy", "--gk-zone", "29", "--format", "json"])
     assert result.exit_code == 0, result.output
     assert max_distance_m(json.loads(result.output)["site"]["geometry"]["coordinates"][0], RING) < 0.01
+
+
+def test_full_check_ends_with_the_site_as_read(tmp_path):
+    path = txt_file(tmp_path / "site.txt", [gk_plot(RING, 4517)])
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("结论 / verdict：")
+    assert "\n项目地块：" in result.output and "EPSG:4517" in result.output
 
 
 def test_check_bad_input_exits_2():

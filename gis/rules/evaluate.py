@@ -1,8 +1,9 @@
 """Evaluating rule packs against an overlap result and a project description: verdicts with reasons.
 
-Each rule comes out as one of three things: it applies (its zones and its project conditions hold), it
-needs review (something it depends on is unknown: a layer that does not cover the site, a boundary contact,
-a fact the officer did not give, an attribute the data does not state), or it does not apply. Rules whose
+Each rule comes out as one of four things: it applies (its zones and its project conditions hold), it
+needs review (something it depends on is unknown: a boundary contact, a fact the officer did not give, an
+attribute the data does not state), it could not be checked (a layer it needs does not cover the site:
+listed apart as 未核查, never read as clear), or it does not apply. Rules whose
 place matches but whose activity the project does not declare (no boiler, no generating unit, no coal) are
 listed as ``possible`` so the officer sees what would follow, without changing the verdict.
 """
@@ -21,8 +22,9 @@ from gis.rules.project import FACT_LABELS, Project
 
 __all__ = ["RuleHit", "RuleEvaluation", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS"]
 
-#: Facts that describe an activity: when the project does not give one, it does not have that activity.
-ACTIVITY_FACTS = {"boiler_tph", "power_mw", "coal_t"}
+#: Facts that declare an activity: when the project does not give one, it does not have that activity
+#: (no boiler, no generating unit, no coal, not a 三高 project, no groundwater abstraction).
+ACTIVITY_FACTS = {"boiler_tph", "power_mw", "coal_t", "three_high", "groundwater"}
 
 #: Relations in which the site shares ground with a zone.
 _SHARING = {"inside", "contains", "overlaps"}
@@ -78,6 +80,9 @@ class RuleEvaluation(BaseModel):
     verdict_label: str
     hits: list[RuleHit] = Field(description="Rules that apply or need review, worst first.")
     possible: list[RuleHit] = Field(description="Rules of this place that would apply to an undeclared activity.")
+    unchecked: list[RuleHit] = Field(
+        description="Rules that could not be checked: a layer they need does not cover the site (未核查)."
+    )
     packs: dict[str, str] = Field(description="Pack id -> version used.")
 
 
@@ -88,6 +93,7 @@ class _Outcome:
     state: bool | None
     zones: list[MatchedZone] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    uncovered: bool = False  # unknown only because a layer does not cover the site
 
 
 def _status_at(history: list[dict], day: str) -> str | None:
@@ -102,14 +108,18 @@ def zone_facts(hit: Any, day: dt.date) -> dict[str, Any]:
         iso = day.isoformat()
         status = _status_at(facts.get("sewage_status_history", []), iso)
         facts["sewage_status"] = status
-        in_force = False
+        definite = inferred = False
         for freeze in facts.get("water_project_freezes", []) or []:
             started = freeze.get("from") is None or freeze["from"] <= iso
             ended = freeze.get("to") is not None and freeze["to"] <= iso
             lifted = freeze.get("lifting_condition_code") == "sewage_plant_operating" and status == "operating"
             if started and not ended and not lifted:
-                in_force = True
-        facts["water_freeze_in_force"] = in_force
+                inferred |= bool(freeze.get("inferred"))
+                definite |= not freeze.get("inferred")
+        # A freeze the documents only imply for this park is a question for the officer, not a ban.
+        facts["water_freeze_in_force"] = True if definite else (None if inferred else False)
+        if inferred and not definite:
+            facts["_unknown"] = {"water_freeze_in_force": "园区涉水项目限批系推定适用，需核查 (freeze inferred for this park)"}
     return facts
 
 
@@ -123,7 +133,9 @@ def _where_holds(where: dict[str, Comparison], facts: dict[str, Any], label: str
     for name, comparison in where.items():
         actual = facts.get(name)
         if _unstated(actual):
-            unknown.append(f"{label}的属性“{name}”未说明 (attribute '{name}' not stated)")
+            explained = facts.get("_unknown", {}).get(name)
+            unknown.append(f"{label}：{explained}" if explained else
+                           f"{label}的属性“{name}”未说明 (attribute '{name}' not stated)")
         elif not comparison.holds(actual):
             return False, []
     return (None, unknown) if unknown else (True, [])
@@ -135,7 +147,7 @@ def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.da
     layer = layers.get(condition.kind)
     if layer is None or layer.status == "not_checked":
         reason = layer.reason if layer is not None and layer.reason else "no layer in force"
-        return _Outcome(None, reasons=[f"{label}图层未核查: {reason}"])
+        return _Outcome(None, reasons=[f"{label}图层未核查: {reason}"], uncovered=True)
     matched, touching, unknown_reasons = [], [], []
     for hit in layer.hits:
         if condition.subtypes and hit.subtype not in condition.subtypes:
@@ -163,7 +175,8 @@ def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.da
         reasons = unknown_reasons or [f"与{label}“{names}”仅边界接触 (boundary contact only)"]
         return _Outcome(None, touching, reasons)
     if layer.status == "partial":
-        return _Outcome(None, reasons=[f"项目部分位于{label}图层覆盖范围之外 (layer covers part of the site)"])
+        return _Outcome(None, reasons=[f"项目部分位于{label}图层覆盖范围之外 (layer covers part of the site)"],
+                        uncovered=True)
     return _Outcome(False)
 
 
@@ -218,6 +231,7 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
     """
     hits: list[RuleHit] = []
     possible: list[RuleHit] = []
+    unchecked: list[RuleHit] = []
     for pack in packs:
         for rule in pack.rules:
             if not rule.in_force(as_of):
@@ -231,10 +245,12 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
                     outcomes.append(_Outcome(False))
                 else:
                     outcomes.append(_Outcome(None, [z for o in alternatives for z in o.zones],
-                                             [r for o in alternatives for r in o.reasons]))
+                                             [r for o in alternatives for r in o.reasons],
+                                             uncovered=all(o.uncovered for o in alternatives if o.state is None)))
             for condition in rule.not_in:
                 inside = _zone_condition(condition, layers, as_of)
-                outcomes.append(_Outcome(None if inside.state is None else not inside.state, [], inside.reasons))
+                outcomes.append(_Outcome(None if inside.state is None else not inside.state, [], inside.reasons,
+                                         inside.uncovered))
             if any(o.state is False for o in outcomes):
                 continue
             project_state, missing, lacks_activity = _project_conditions(rule, project)
@@ -242,14 +258,22 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
                 continue
             zones = [z for o in outcomes for z in o.zones]
             reasons = [r for o in outcomes for r in o.reasons] + missing
+            unknown_places = [o for o in outcomes if o.state is None]
+            only_uncovered = bool(unknown_places) and all(o.uncovered for o in unknown_places)
+            if only_uncovered and not lacks_activity:
+                # Where the site stands against this rule's zones is unknown: the facts cannot settle it.
+                reasons = [r for o in unknown_places for r in o.reasons]
             if lacks_activity:
                 possible.append(_hit(rule, pack, project, as_of, zones, reasons, rule.verdict))
+            elif reasons and only_uncovered:
+                unchecked.append(_hit(rule, pack, project, as_of, zones, reasons, Verdict.not_checked))
             elif reasons:
                 hits.append(_hit(rule, pack, project, as_of, zones, reasons, Verdict.needs_review))
             else:
                 hits.append(_hit(rule, pack, project, as_of, zones, [], rule.verdict))
     hits.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     possible.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
+    unchecked.sort(key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id))
     if hits:
         verdict = hits[0].verdict
     elif layers and all(layer.status == "not_checked" for layer in layers.values()):
@@ -258,5 +282,5 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
         verdict = Verdict.allowed
     return RuleEvaluation(
         as_of=as_of, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], hits=hits, possible=possible,
-        packs={p.id: p.version for p in packs},
+        unchecked=unchecked, packs={p.id: p.version for p in packs},
     )

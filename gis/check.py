@@ -1,0 +1,69 @@
+"""Checking one site: the site as read, the overlap with every layer in force, and the verdict with reasons.
+
+This is the one result model shared by the command line, the HTTP API, the maps and the batch screening.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pydantic import BaseModel, Field, computed_field
+
+from gis.overlap import OverlapEngine
+from gis.results import OverlapResult
+from gis.rules.evaluate import RuleEvaluation, evaluate_rules
+from gis.rules import default_rule_packs
+from gis.rules.model import RulePack, Verdict
+from gis.rules.project import Project
+from gis.sites import Site
+from gis.store import Store, open_store
+
+__all__ = ["CheckResult", "check_site"]
+
+#: Default proximity rings, km.
+DEFAULT_BUFFERS_KM = (1.0, 5.0, 10.0)
+
+
+class CheckResult(BaseModel):
+    """Everything a check found, and where each conclusion comes from."""
+
+    verdict: Verdict
+    verdict_label: str
+    as_of: dt.date
+    store: str
+    site: Site
+    project: Project
+    overlap: OverlapResult
+    rules: RuleEvaluation
+    rule_packs: dict[str, str] = Field(description="Rule pack id -> version.")
+
+    @computed_field
+    @property
+    def illustrative(self) -> bool:
+        """True when a zone the site meets or comes near has an illustrative (示意) geometry."""
+        return any(hit.geometry_source == "illustrative" for layer in self.overlap.layers for hit in layer.hits)
+
+
+def check_site(
+    site: Site,
+    project: Project | None = None,
+    *,
+    store: Store | None = None,
+    as_of: dt.date | str | None = None,
+    buffers_km: tuple[float, ...] = DEFAULT_BUFFERS_KM,
+    tolerance_m: float = 0.5,
+    packs: list[RulePack] | None = None,
+) -> CheckResult:
+    """Check a site against the layers in force on ``as_of`` (default today) and apply the rule packs."""
+    project = project or Project()
+    store = store or open_store()
+    day = dt.date.fromisoformat(str(as_of)) if as_of else dt.date.today()
+    packs = default_rule_packs() if packs is None else packs
+    search_km = max([*buffers_km, *(rule.max_distance_km for pack in packs for rule in pack.rules)])
+    engine = OverlapEngine.for_store(store, as_of=day)
+    overlap = engine.check(site.shape, buffers_km=buffers_km, search_km=search_km, tolerance_m=tolerance_m)
+    layers = {layer.kind: layer for layer in overlap.layers}
+    evaluation = evaluate_rules(packs, layers, project, day)
+    return CheckResult(
+        verdict=evaluation.verdict, verdict_label=evaluation.verdict_label, as_of=day, store=store.location,
+        site=site, project=project, overlap=overlap, rules=evaluation, rule_packs=evaluation.packs,
+    )

@@ -1,0 +1,189 @@
+"""Worked cases from the documents, end to end: site text -> reader -> overlap engine -> rule packs -> verdict.
+
+Sites are placed from the embedded dataset's own zones (a point inside a zone, a point 3 km outside one),
+never from coordinates copied from a result.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import shapely
+from pyproj import Geod
+from typer.testing import CliRunner
+
+from api.cli import app
+from gis.check import check_site
+from gis.rules.model import Verdict
+from gis.rules.project import Fuel, Project, Scope
+from gis.sites import read_site
+from gis.store import open_store
+
+GEOD = Geod(ellps="WGS84")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def store():
+    return open_store()
+
+
+@pytest.fixture(scope="module")
+def zones(store):
+    return store.snapshot("2021-12-31").zones
+
+
+def _zone(zones, kind, **where):
+    rows = zones[zones["kind"] == kind]
+    for key, value in where.items():
+        if key == "adcode":
+            rows = rows[[a.get("adcode") == value for a in rows["attributes"]]]
+        else:
+            rows = rows[rows[key] == value]
+    assert len(rows) == 1, f"expected one {kind} with {where}, found {len(rows)}"
+    return rows.iloc[0]
+
+
+def _site(geom):
+    return read_site(shapely.to_wkt(geom))
+
+
+def _rule(result, rule_id):
+    matches = [h for h in result.rules.hits if h.rule_id == rule_id]
+    assert matches, f"{rule_id} not among {[h.rule_id for h in result.rules.hits]}"
+    return matches[0]
+
+
+def test_coal_boiler_in_shihezi_built_up_area_is_forbidden_citing_seed_002(store, zones):
+    built_up = _zone(zones, "built_up_area", zone_id=_zone(zones, "built_up_area", name="石河子市城市建成区").zone_id)
+    site = _site(built_up.geometry.representative_point())
+    project = Project(industry="热力", boiler_tph=20, fuel=Fuel.coal, scope=Scope.new)
+    result = check_site(site, project, store=store, as_of="2021-12-31")
+    assert result.verdict is Verdict.forbidden and result.verdict_label == "禁止"
+    hit = _rule(result, "BLR-02")
+    assert hit.verdict is Verdict.forbidden and hit.source_doc.startswith("[002]")
+    assert "城市建成区不得审批燃煤锅炉项目" in hit.source_quote
+    assert [z.zone_id for z in hit.zones] == [built_up.zone_id]
+    # A gas boiler of the same size is not caught by the coal-boiler bans.
+    gas = check_site(site, project.model_copy(update={"fuel": Fuel.gas}), store=store, as_of="2021-12-31")
+    assert not [h for h in gas.rules.hits if h.rule_id in {"BLR-02", "BLR-04", "NAT-FB-1"}]
+
+
+def test_coal_power_in_changji_city_is_forbidden(store, zones):
+    changji = _zone(zones, "admin_division", adcode="652301")
+    site = _site(changji.geometry.representative_point())
+    project = Project(industry="电力", fuel=Fuel.coal, power_mw=660, coal_t=1_500_000, scope=Scope.new)
+    result = check_site(site, project, store=store, as_of="2021-12-31")
+    assert result.verdict is Verdict.forbidden
+    hit = _rule(result, "PWR-01")
+    assert hit.verdict is Verdict.forbidden and hit.pack == "changji"
+    assert "不再新增燃煤机组装机规模" in hit.source_quote
+    # The power-sector coal offset is computed too (1.2 x the new coal, [003] 9.).
+    offset = _rule(result, "PWR-02").quantities[0]
+    assert offset.value == pytest.approx(1.2 * 1_500_000)
+
+
+def test_non_power_coal_user_in_hutubi_is_restricted_with_the_13_offset(store, zones):
+    unit = _zone(zones, "control_unit", zone_id="unit:ZH65232330001")  # 呼图壁县一般管控单元
+    site = _site(unit.geometry.representative_point())
+    coal = 80_000.0
+    result = check_site(site, Project(industry="水泥", coal_t=coal, scope=Scope.new), store=store,
+                        as_of="2021-12-31")
+    assert result.verdict is Verdict.restricted
+    hit = _rule(result, "PWR-03")
+    assert hit.verdict is Verdict.restricted
+    (offset,) = hit.quantities
+    assert offset.value == pytest.approx(1.3 * coal) and offset.unit == "t/a"
+    assert "PWR-02" not in {h.rule_id for h in result.rules.hits}  # the power-sector 1.2x is not for cement
+    # 呼图壁县 missed PM2.5 attainment in 2017 (67 ug/m3), so the 倍量替代 rule applies as well.
+    assert _rule(result, "IND-07").verdict is Verdict.restricted
+
+
+def test_wastewater_project_in_zhundong_park_is_frozen_in_2019_and_not_in_2021(store, zones):
+    park = _zone(zones, "industrial_park", name="兵团准东产业园区")
+    site = _site(park.geometry.representative_point())
+    project = Project(industry="化工", wastewater=True, scope=Scope.new)
+    in_2019 = check_site(site, project, store=store, as_of="2019-06-30")
+    assert in_2019.verdict is Verdict.forbidden
+    hit = _rule(in_2019, "PARK-01")
+    assert hit.zones[0].zone_id == park.zone_id and "建成投运" in hit.condition_zh
+    in_2021 = check_site(site, project, store=store, as_of="2021-06-30")
+    assert "PARK-01" not in {h.rule_id for h in in_2021.rules.hits}
+    # Without saying whether it discharges wastewater, the 2019 freeze is a question, not a pass.
+    unknown = check_site(site, Project(industry="化工", scope=Scope.new), store=store, as_of="2019-06-30")
+    assert _rule(unknown, "PARK-01").verdict is Verdict.needs_review
+
+
+def test_site_in_a_reserve_core_zone_is_forbidden(store, zones):
+    cores = zones[(zones["kind"] == "nature_reserve") & (zones["subtype"] == "core")]
+    core = cores.iloc[0]
+    result = check_site(_site(core.geometry.representative_point()), Project(industry="旅游", scope=Scope.new),
+                        store=store, as_of="2021-12-31")
+    assert result.verdict is Verdict.forbidden
+    assert core.zone_id in {z.zone_id for z in _rule(result, "NAT-NR-1").zones}
+    assert _rule(result, "ECO-04").verdict is Verdict.forbidden  # tourism in a reserve, seed [002]
+
+
+def test_site_3_km_from_a_zone_is_clear_with_the_distance(store, zones):
+    zone = _zone(zones, "drinking_water_zone", zone_id=zones[(zones["kind"] == "drinking_water_zone")
+                                                               & (zones["subtype"] == "quasi")].iloc[0].zone_id)
+    coords = shapely.get_coordinates(zone.geometry)
+    east = coords[coords[:, 0].argmax()]
+    lon, lat, _ = GEOD.fwd(east[0], east[1], 90, 3000)  # 3 km due east of the zone's easternmost vertex
+    result = check_site(_site(shapely.Point(lon, lat)), Project(industry="其他", scope=Scope.new), store=store,
+                        as_of="2021-12-31")
+    layer = result.overlap.layer("drinking_water_zone")
+    near = [h for h in layer.hits if h.zone_id == zone.zone_id]
+    assert near and near[0].relation.value == "near"
+    assert 2_990 <= near[0].distance_m <= 3_000.5
+    assert near[0].ring_km == 5
+    assert not any(zone.zone_id in {z.zone_id for z in h.zones} for h in result.rules.hits)
+
+
+def test_site_outside_every_layer_is_not_checked(store):
+    # In the Xinjiang bounding box but across the border (Kazakhstan): no layer covers it.
+    result = check_site(read_site("80.2, 47.2"), Project(industry="水泥", scope=Scope.new), store=store)
+    assert {layer.status for layer in result.overlap.layers} == {"not_checked"}
+    assert result.verdict is Verdict.not_checked and result.verdict_label == "未核查"
+    assert not result.rules.hits
+
+
+def test_boundary_contact_is_reported_for_review_not_as_overlap(store, zones):
+    built_up = _zone(zones, "built_up_area", name="石河子市城市建成区")
+    ring = shapely.difference(built_up.geometry.buffer(0.002), built_up.geometry)  # hugs the boundary outside
+    project = Project(industry="热力", boiler_tph=20, fuel=Fuel.coal, scope=Scope.new)
+    result = check_site(_site(ring), project, store=store, as_of="2021-12-31")
+    contact = [h for h in result.overlap.layer("built_up_area").hits if h.zone_id == built_up.zone_id][0]
+    assert contact.relation.value == "touches"
+    hit = _rule(result, "BLR-02")
+    assert hit.verdict is Verdict.needs_review and hit.rule_verdict is Verdict.forbidden
+    assert any("边界接触" in reason for reason in hit.reasons)
+
+
+def test_rules_follow_their_effective_dates(store, zones):
+    key = _zone(zones, "key_region", subtype="wu_chang_shi")
+    others = zones[zones["kind"].isin(["built_up_area", "industrial_park"])].geometry.union_all().buffer(0.05)
+    spot = shapely.difference(key.geometry, others).representative_point()
+    project = Project(industry="热力", boiler_tph=8, fuel=Fuel.coal, scope=Scope.new)
+    in_2017 = check_site(_site(spot), project, store=store, as_of="2017-06-30")
+    in_2018 = check_site(_site(spot), project, store=store, as_of="2018-06-30")
+    assert "BLR-03" not in {h.rule_id for h in in_2017.rules.hits}  # in force from January 2018
+    assert _rule(in_2018, "BLR-03").verdict is Verdict.forbidden
+
+
+def test_cli_check_prints_the_verdict_first_and_json_for_programs(zones):
+    built_up = _zone(zones, "built_up_area", name="石河子市城市建成区")
+    point = built_up.geometry.representative_point()
+    text = f"{point.x:.6f},{point.y:.6f}"
+    result = runner.invoke(app, ["check", text, "--industry", "热力", "--boiler-tph", "20", "--fuel", "coal",
+                                 "--as-of", "2021-12-31"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("结论 / verdict：禁止（forbidden）")
+    assert "BLR-02" in result.output and "[002]" in result.output
+    as_json = runner.invoke(app, ["check", text, "--industry", "热力", "--boiler-tph", "20", "--fuel", "coal",
+                                  "--as-of", "2021-12-31", "--format", "json"])
+    body = json.loads(as_json.output)
+    assert body["verdict"] == "forbidden" and body["as_of"] == "2021-12-31"
+    assert body["site"]["geometry"]["type"] == "Point"
+    assert "BLR-02" in [h["rule_id"] for h in body["rules"]["hits"]]
