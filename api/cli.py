@@ -34,6 +34,12 @@ from api import cli_check  # noqa: E402
 
 app.command("check")(cli_check.check)
 
+# --- screen command (batch screening) ------------------------------------------------------------------
+
+# --- serve command (HTTP API) ------------------------------------------------------------------------------
+
+# --- map command (maps) ----------------------------------------------------------------------------------
+
 
 def main() -> None:
     """Console-script entry point."""
