@@ -25,6 +25,7 @@ from pyproj.exceptions import CRSError as ProjCRSError
 from gis.crs import STORE_CRS, crs_label
 from gis.errors import CRSError, FieldError, FormatError, Notice
 from gis.kinds import get_kind
+from gis.sites.encoding import dbf_encoding
 
 __all__ = ["read_layer_file", "resolve_coverage", "detect_dbf_encoding", "SUPPORTED_SUFFIXES"]
 
@@ -55,34 +56,17 @@ def _sidecar(path: Path, suffix: str) -> Path | None:
     return None
 
 
-def detect_dbf_encoding(shp: Path) -> tuple[str, Notice | None]:
-    """The encoding of a shapefile's .dbf: its .cpg when present, else UTF-8 if the text decodes, else GB18030."""
-    cpg = _sidecar(shp, ".cpg")
-    if cpg is not None:
-        declared = cpg.read_text(encoding="ascii", errors="replace").strip()
-        return ("CP936" if declared in {"936", "GBK", "gbk"} else declared), None
-    dbf = _sidecar(shp, ".dbf")
-    if dbf is None:
+def detect_dbf_encoding(shp: Path) -> tuple[str | None, Notice | None]:
+    """The encoding to read a shapefile's .dbf with (None: GDAL follows the .cpg), and a notice if detected."""
+    if _sidecar(shp, ".dbf") is None:
         raise FormatError(
             "the shapefile has no .dbf beside it", source=shp.name, fix="copy the .dbf file next to the .shp"
         )
-    raw = dbf.read_bytes()
-    header_length = int.from_bytes(raw[8:10], "little")
-    body = raw[header_length:]
-    try:
-        body.decode("utf-8")
-        return "UTF-8", None
-    except UnicodeDecodeError:
-        pass
-    try:
-        body.decode("gb18030")
-    except UnicodeDecodeError:
-        raise FormatError(
-            "the .dbf text is neither UTF-8 nor GBK/GB18030", source=dbf.name,
-            fix="add a .cpg file naming its encoding (e.g. a line 'UTF-8' or 'GBK'), or pass --encoding",
-        ) from None
-    return "GB18030", Notice(
-        code="encoding_detected", level="info", source=dbf.name,
+    detected = dbf_encoding(shp)
+    if detected != "GB18030":
+        return detected, None
+    return detected, Notice(
+        code="encoding_detected", level="info", source=shp.name,
         message="no .cpg file: the .dbf text was read as GBK/GB18030 (it is not valid UTF-8)",
         fix="add a .cpg file to make the encoding explicit",
     )

@@ -19,6 +19,7 @@ import shapely
 
 from gis.crs import STORE_CRS, crs_label, geodesic_area_m2
 from gis.errors import CRSError, FieldError, GeometryError, Notice
+from gis.geometry import make_valid_keeping_type
 from gis.kinds import GEOMETRY_SOURCES, ZONE_FIELDS, get_kind
 
 __all__ = ["validate_zones", "empty_zones", "zone_frame", "attributes_json"]
@@ -113,13 +114,8 @@ def _check_attributes(spec, attrs: Any, *, source: str | None, row: str) -> dict
     return attrs
 
 
-def _repair(geom: shapely.Geometry, *, family: str, source: str | None, row: str) -> tuple[shapely.Geometry, Notice]:
-    reason = shapely.is_valid_reason(geom)
-    fixed = shapely.make_valid(geom)
-    if family == "polygon" and fixed.geom_type not in _POLYGONAL:
-        # make_valid may return a collection with stray lines or points: keep the polygonal part only.
-        parts = [g for g in shapely.get_parts(fixed) if g.geom_type in _POLYGONAL]
-        fixed = shapely.union_all(parts) if parts else shapely.Polygon()
+def _repair(geom: shapely.Geometry, *, source: str | None, row: str) -> tuple[shapely.Geometry, Notice]:
+    fixed, reason = make_valid_keeping_type(geom)
     before, after = geodesic_area_m2(geom), geodesic_area_m2(fixed)
     if fixed.is_empty:
         raise GeometryError(
@@ -249,8 +245,6 @@ def validate_zones(
             )
     invalid = ~shapely.is_valid(np.asarray(geometries, dtype=object))
     for i in np.flatnonzero(invalid):
-        geometries[i], notice = _repair(
-            geometries[i], family=get_kind(records[i]["kind"]).geometry, source=source, row=_row_label(i, records[i]["zone_id"])
-        )
+        geometries[i], notice = _repair(geometries[i], source=source, row=_row_label(i, records[i]["zone_id"]))
         notices.append(notice)
     return zone_frame(records, geometries), notices

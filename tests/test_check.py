@@ -108,8 +108,9 @@ def test_wastewater_project_in_zhundong_park_is_frozen_in_2019_and_not_in_2021(s
     assert in_2019.verdict is Verdict.forbidden
     hit = _rule(in_2019, "PARK-01")
     assert hit.zones[0].zone_id == park.zone_id and "建成投运" in hit.condition_zh
+    assert "十二师在兵团准东产业园区污水处理厂未建成投运前" in _rule(in_2019, "PARK-03").source_quote
     in_2021 = check_site(site, project, store=store, as_of="2021-06-30")
-    assert "PARK-01" not in {h.rule_id for h in in_2021.rules.hits}
+    assert not {"PARK-01", "PARK-03"} & {h.rule_id for h in in_2021.rules.hits}
     # Without saying whether it discharges wastewater, the 2019 freeze is a question, not a pass.
     unknown = check_site(site, Project(industry="化工", scope=Scope.new), store=store, as_of="2019-06-30")
     assert _rule(unknown, "PARK-01").verdict is Verdict.needs_review

@@ -13,6 +13,7 @@ import shapely
 
 from gis.crs import geodesic_area_m2
 from gis.errors import CoordinateError, GeometryError, Notice
+from gis.geometry import make_valid_keeping_type
 from gis.sites.model import Conversion, RawPart, RawRing
 
 __all__ = ["XINJIANG_BBOX", "Log", "clean_ring", "assemble", "repair", "check_coverage"]
@@ -121,12 +122,9 @@ def repair(geom: shapely.Geometry, log: Log, row: Any) -> shapely.Geometry:
                 fix="check the order and values of the boundary points",
             )
         return geom
-    reason = shapely.is_valid_reason(geom)
-    polygonal = geom.geom_type in ("Polygon", "MultiPolygon")
     before = geodesic_area_m2(geom)
-    fixed = shapely.make_valid(geom)
-    if polygonal:
-        fixed = shapely.union_all([g for g in shapely.get_parts(fixed) if g.geom_type in ("Polygon", "MultiPolygon")])
+    fixed, reason = make_valid_keeping_type(geom)
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
         if _degenerate(fixed):
             raise GeometryError(
                 "the polygon has no area (its vertices lie on a line or it folds onto itself)",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gis.errors import FormatError
 
-__all__ = ["decode"]
+__all__ = ["decode", "dbf_encoding"]
 
 _LABELS = {"utf-8-sig": "UTF-8", "gb18030": "GBK/GB18030"}
 
@@ -36,3 +38,20 @@ def decode(data: bytes, *, encoding: str | None, source: str) -> tuple[str, str]
         "the file is neither UTF-8 nor GBK/GB18030 text", source=source,
         fix="save it as UTF-8 or GBK text, or pass --encoding",
     )
+
+
+def dbf_encoding(shp: Path) -> str | None:
+    """The codec of a shapefile's .dbf that has no .cpg, detected from its records (UTF-8 or GB18030).
+
+    None when there is a .cpg (GDAL reads it) or no .dbf. Only the records are decoded: the header is
+    binary, and field names cut to 10 bytes often end mid-character.
+    """
+    def sidecar(suffix: str) -> Path | None:
+        return next((p for p in shp.parent.glob(shp.stem + ".*") if p.suffix.lower() == suffix), None)
+
+    dbf = sidecar(".dbf")
+    if sidecar(".cpg") is not None or dbf is None:
+        return None
+    data = dbf.read_bytes()
+    _, used = decode(data[int.from_bytes(data[8:10], "little"):], encoding=None, source=dbf.name)
+    return "UTF-8" if used == "UTF-8" else "GB18030"  # ``used`` is a label; GDAL wants a codec name

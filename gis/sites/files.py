@@ -16,7 +16,7 @@ import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from gis.errors import FormatError, GeometryError, Notice
-from gis.sites.encoding import decode
+from gis.sites.encoding import dbf_encoding, decode
 from gis.sites.model import Conversion, RawPlot, RawSite
 from gis.sites.text import parts_from_shapely, plot_name, read_geojson
 
@@ -116,11 +116,10 @@ def _plain(value):
 
 def _dbf_encoding(path: Path, encoding: str | None, conversions: list[Conversion]) -> str | None:
     """The .dbf encoding: the user's, the .cpg's (left to GDAL), or detected from the record bytes."""
-    if encoding or path.with_suffix(".cpg").exists() or not path.with_suffix(".dbf").exists():
+    if encoding:
         return encoding
-    data = path.with_suffix(".dbf").read_bytes()
-    header_length = int.from_bytes(data[8:10], "little")
-    # The records are text; the header is binary, and its field names are often cut mid-character.
-    _, used = decode(data[header_length:], encoding=None, source=path.with_suffix(".dbf").name)
-    conversions.append(Conversion(step="decode", description=f"the .dbf has no .cpg: its text was detected as {used}"))
-    return "UTF-8" if used == "UTF-8" else "GB18030"  # ``used`` is a label; GDAL wants a codec name
+    detected = dbf_encoding(path)
+    if detected:
+        label = "UTF-8" if detected == "UTF-8" else "GBK/GB18030"
+        conversions.append(Conversion(step="decode", description=f"the .dbf has no .cpg: its text was detected as {label}"))
+    return detected
