@@ -169,7 +169,9 @@ def check(
             raise typer.Exit(code=2) from None
         fail(error)
     except ValidationError as error:
-        raise typer.BadParameter(str(error.errors()[0]["msg"])) from None
+        first = error.errors()[0]
+        option = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else None
+        raise typer.BadParameter(f"{first['msg']} (got {first.get('input')!r})", param_hint=option) from None
     if output is Output.json:
         body = {"site": parsed.model_dump(mode="json")} if result is None else result.model_dump(mode="json")
         typer.echo(json.dumps(body, ensure_ascii=False, indent=2))

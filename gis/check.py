@@ -16,6 +16,7 @@ from gis.rules.model import RulePack, Verdict
 from gis.rules.project import Project
 from gis.sites import Site
 from gis.store import Store, open_store
+from gis.store.base import iso_day
 
 __all__ = ["CheckResult", "check_site"]
 
@@ -56,7 +57,7 @@ def check_site(
     """Check a site against the layers in force on ``as_of`` (default today) and apply the rule packs."""
     project = project or Project()
     store = store or open_store()
-    day = dt.date.fromisoformat(str(as_of)) if as_of else dt.date.today()
+    day = dt.date.fromisoformat(iso_day(as_of))
     packs = default_rule_packs() if packs is None else packs
     search_km = max([*buffers_km, *(rule.max_distance_km for pack in packs for rule in pack.rules)])
     engine = OverlapEngine.for_store(store, as_of=day)

@@ -38,7 +38,7 @@ from gis.crs import GEOD, geodesic_area_m2
 from gis.errors import CoordinateError, GeometryError, InputError
 from gis.kinds import KINDS, get_kind
 from gis.results import LayerCheck, OverlapResult, Relation, ZoneHit
-from gis.store.base import Snapshot, Store, _iso_day
+from gis.store.base import Snapshot, Store, iso_day
 
 __all__ = ["MAX_SEARCH_KM", "OverlapEngine"]
 
@@ -111,7 +111,7 @@ class OverlapEngine:
         -------
         OverlapEngine
         """
-        day = _iso_day(as_of)
+        day = iso_day(as_of)
         key = (store.location, day, _versions_key(store.in_force(day)))
         with _cache_lock:
             engine = _cache.get(key)

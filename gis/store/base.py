@@ -21,7 +21,7 @@ from gis.errors import InputError, Notice, ReadOnlyStoreError, VersionNotFoundEr
 from gis.kinds import KINDS, ZONE_FIELDS, get_kind
 from gis.zones import attributes_json, validate_zones
 
-__all__ = ["LayerVersion", "Snapshot", "Store"]
+__all__ = ["LayerVersion", "Snapshot", "Store", "iso_day"]
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class Store(ABC):
     # -- shared behaviour ---------------------------------------------------------------------------------
     def in_force(self, as_of: str | dt.date | None = None) -> dict[str, LayerVersion]:
         """For each kind, the version in force on ``as_of`` (default: today)."""
-        day = _iso_day(as_of)
+        day = iso_day(as_of)
         chosen: dict[str, LayerVersion] = {}
         for version in self.versions():
             if version.effective_from <= day:
@@ -117,7 +117,7 @@ class Store(ABC):
 
     def snapshot(self, as_of: str | dt.date | None = None, kinds: list[str] | None = None) -> Snapshot:
         """The features in force on ``as_of``: versions in force, then each feature's valid_from/valid_to."""
-        day = _iso_day(as_of)
+        day = iso_day(as_of)
         versions = self.in_force(day)
         if kinds is not None:
             for kind in kinds:
@@ -175,7 +175,7 @@ class Store(ABC):
             kind=kind,
             version=0,  # assigned by the back end inside its transaction
             imported_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            effective_from=_iso_day(effective_from),
+            effective_from=iso_day(effective_from),
             source=source,
             feature_count=len(validated),
             content_sha256=content_digest(validated),
@@ -226,7 +226,8 @@ def _coverage_wkb(coverage: shapely.Geometry | None) -> str | None:
     return shapely.to_wkb(shapely.make_valid(coverage), hex=True)
 
 
-def _iso_day(value: str | dt.date | None) -> str:
+def iso_day(value: str | dt.date | None) -> str:
+    """A date as ISO text (default today, UTC); a malformed one is an InputError naming the field."""
     if value is None:
         return _today()
     if isinstance(value, dt.datetime):
