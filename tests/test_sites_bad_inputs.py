@@ -11,7 +11,7 @@ from gis.errors import (
     CoordinateError, CRSError, EcozoneError, FieldError, FormatError, GeometryError,
 )
 from gis.sites import read_site
-from tests.test_sites_support import PLACES, gk_plot, square, to_projected, txt_file
+from tests.sites_support import PLACES, gk_plot, square, to_projected, txt_file
 
 URUMQI = PLACES["Urumqi"]
 RING = square(*URUMQI)

@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.test_sites_support import PLACES, gk_plot, max_distance_m, square, txt_file
+from tests.sites_support import PLACES, gk_plot, max_distance_m, square, txt_file
 
 runner = CliRunner()
 RING = square(*PLACES["Urumqi"])

@@ -14,7 +14,7 @@ from pyproj import Transformer
 
 from gis.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gis.sites import read_site, read_sites
-from tests.test_sites_support import GEOD, PLACES, gk_plot, max_distance_m, square, to_projected, txt_file
+from tests.sites_support import GEOD, PLACES, gk_plot, max_distance_m, square, to_projected, txt_file
 
 URUMQI = PLACES["Urumqi"]
 CM = 0.01  # metres
