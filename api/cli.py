@@ -35,10 +35,19 @@ from api import cli_check  # noqa: E402
 app.command("check")(cli_check.check)
 
 # --- screen command (batch screening) ------------------------------------------------------------------
+from api import cli_screen  # noqa: E402
+
+app.command("screen")(cli_screen.screen)
 
 # --- serve command (HTTP API) ------------------------------------------------------------------------------
+from api import cli_serve  # noqa: E402
+
+app.command("serve")(cli_serve.serve)
 
 # --- map command (maps) ----------------------------------------------------------------------------------
+from api import cli_map  # noqa: E402
+
+app.command("map")(cli_map.map_command)
 
 
 def main() -> None:

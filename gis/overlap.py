@@ -199,12 +199,18 @@ class OverlapEngine:
     # -- the steps of a check ------------------------------------------------------------------------------
     def _find(self, site, site_type, site_measure, search_m, tolerance_m, wanted) -> dict[str, list[_Found]]:
         """Zones within the search radius, by kind, with relation, shared part and its measure, distance."""
-        candidates = self._tree.query(_search_box(site, search_m))
+        box = _search_box(site, search_m)
+        candidates = self._tree.query(box)
         candidates = candidates[np.isin(self._kind_of[candidates], [self._kind_codes[k] for k in wanted])]
         geoms = self._geoms[candidates]
         meets = shapely.intersects(geoms, site)
         distance = np.zeros(len(candidates))
-        distance[~meets] = _geodesic_distances(site, geoms[~meets])
+        # Every point within the search radius lies in the box, so clipping a zone to it keeps its nearest
+        # point and spares projecting the whole of a large zone (a county has tens of thousands of vertices).
+        clipped = shapely.clip_by_rect(geoms[~meets], *box.bounds)
+        distance[~meets] = np.inf
+        reachable = np.flatnonzero(~meets)[~shapely.is_empty(clipped)]
+        distance[reachable] = _geodesic_distances(site, clipped[~shapely.is_empty(clipped)])
         near = ~meets & (distance <= search_m)
 
         found: dict[str, list[_Found]] = {}

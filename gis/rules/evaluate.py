@@ -141,7 +141,7 @@ def _where_holds(where: dict[str, Comparison], facts: dict[str, Any], label: str
     return (None, unknown) if unknown else (True, [])
 
 
-def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.date) -> _Outcome:
+def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.date, facts: dict) -> _Outcome:
     """Is the site in (or within the distance of) a zone that matches the condition?"""
     label = KINDS[condition.kind].label_zh
     layer = layers.get(condition.kind)
@@ -152,7 +152,9 @@ def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.da
     for hit in layer.hits:
         if condition.subtypes and hit.subtype not in condition.subtypes:
             continue
-        holds, reasons = _where_holds(condition.where, zone_facts(hit, day), f"{label}“{hit.name}”")
+        if hit.zone_id not in facts:  # derived once per zone and evaluation, not once per rule
+            facts[hit.zone_id] = zone_facts(hit, day)
+        holds, reasons = _where_holds(condition.where, facts[hit.zone_id], f"{label}“{hit.name}”")
         if holds is False:
             continue
         zone = MatchedZone(zone_id=hit.zone_id, kind=hit.kind, name=hit.name,
@@ -232,13 +234,14 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
     hits: list[RuleHit] = []
     possible: list[RuleHit] = []
     unchecked: list[RuleHit] = []
+    facts: dict[str, dict] = {}
     for pack in packs:
         for rule in pack.rules:
             if not rule.in_force(as_of):
                 continue
-            outcomes = [_zone_condition(c, layers, as_of) for c in (*pack.applies_within, *rule.in_all)]
+            outcomes = [_zone_condition(c, layers, as_of, facts) for c in (*pack.applies_within, *rule.in_all)]
             if rule.in_any:
-                alternatives = [_zone_condition(c, layers, as_of) for c in rule.in_any]
+                alternatives = [_zone_condition(c, layers, as_of, facts) for c in rule.in_any]
                 if any(o.state for o in alternatives):
                     outcomes.append(next(o for o in alternatives if o.state))
                 elif all(o.state is False for o in alternatives):
@@ -248,7 +251,7 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
                                              [r for o in alternatives for r in o.reasons],
                                              uncovered=all(o.uncovered for o in alternatives if o.state is None)))
             for condition in rule.not_in:
-                inside = _zone_condition(condition, layers, as_of)
+                inside = _zone_condition(condition, layers, as_of, facts)
                 outcomes.append(_Outcome(None if inside.state is None else not inside.state, [], inside.reasons,
                                          inside.uncovered))
             if any(o.state is False for o in outcomes):

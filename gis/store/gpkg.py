@@ -45,6 +45,7 @@ class GeoPackageStore(Store):
         self.path = Path(path)
         self.location = str(self.path)
         self.read_only = read_only
+        self._versions_cache: tuple[tuple | None, list[LayerVersion]] = (None, [])
         if not self.path.is_file():
             raise StoreNotFoundError(
                 "no store at this path", field="store", value=self.location,
@@ -103,17 +104,20 @@ class GeoPackageStore(Store):
         return cls(path)
 
     def versions(self, kind: str | None = None) -> list[LayerVersion]:
-        query = f"SELECT {', '.join(VERSION_COLUMNS)} FROM layer_versions"
-        params: tuple = ()
-        if kind is not None:
-            query += " WHERE kind = ?"
-            params = (kind,)
+        # Coverage polygons make these rows megabytes long and checks ask for them on every call, so the
+        # rows are kept and re-read only when the table changed. It is append-only (no version is ever
+        # rewritten or deleted), hence (row count, last rowid) changes with every import, whoever made it.
         with contextlib.closing(self._connect()) as con:
-            rows = con.execute(query + " ORDER BY rowid", params).fetchall()
-        return [
-            LayerVersion(**{**dict(zip(VERSION_COLUMNS, row)), "notices": json.loads(row[-1] or "[]")})
-            for row in rows
-        ]
+            token = con.execute("SELECT count(*), max(rowid) FROM layer_versions").fetchone()
+            cached_token, cached = self._versions_cache
+            if token != cached_token:
+                query = f"SELECT {', '.join(VERSION_COLUMNS)} FROM layer_versions ORDER BY rowid"
+                cached = [
+                    LayerVersion(**{**dict(zip(VERSION_COLUMNS, row)), "notices": json.loads(row[-1] or "[]")})
+                    for row in con.execute(query).fetchall()
+                ]
+                self._versions_cache = (token, cached)
+        return [v for v in cached if kind is None or v.kind == kind]
 
     def _read_versions(self, versions: list[LayerVersion]) -> gpd.GeoDataFrame:
         if not versions:

@@ -1,0 +1,118 @@
+"""The FastAPI application, built by ``create_app(settings)`` from typed settings.
+
+Routers are listed in ``ROUTERS`` (built per app, as some read their limits from the settings); another
+part of ecozone adds its pages by adding a router there. ``/`` is left to the map pages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
+
+from api.deps import AppState, require_read
+from api.errors import add_exception_handlers
+from api.features import LayerCache
+from api.jobs import JobManager
+from api.routes import check, layers, ogc, pages, screen
+from api.settings import Settings
+from api.uploads import BodySizeLimit
+from gis.overlap import OverlapEngine
+from gis.store import open_store
+
+__all__ = ["create_app", "ROUTERS"]
+
+DESCRIPTION = """\
+ecozone checks project sites against the ecological-zone layers of Xinjiang (生态保护红线, 自然保护区,
+饮用水水源保护区, 工业园区, 环境管控单元 …) and explains every verdict with the rule and the document behind it.
+
+- `POST /check`: one site (GeoJSON, WKT, coordinates, or an uploaded 拐点 TXT / table / vector file) and the
+  project's facts → the verdict per rule, the zones met, areas and distances, and the site as read.
+- `POST /screen`: a permit list (.xlsx/.csv) → a job (202) to poll, cancel, and download as xlsx, csv, geojson.
+- `/ogc`: the layers as OGC API - Features (Part 1, and Part 2 for CRS84, EPSG:4326 and CGCS2000 EPSG:4490).
+- `/layers`: what is in force; importing a new layer version needs a write key (`X-API-Key`).
+
+Errors are `application/problem+json` (RFC 9457) naming the field, the value and the fix: 400 bad input,
+401/403 missing or wrong key, 404 unknown resource, 409 conflict (read-only store, finished job), 413 too large.
+"""
+
+#: Router factories, in mounting order: (factory, needs a read key when the server asks for one).
+ROUTERS: list[tuple[Callable[[Settings], APIRouter], bool]] = [
+    (lambda settings: check.router, True),
+    (lambda settings: screen.router, True),
+    (ogc.ogc_router, True),
+    (lambda settings: layers.router, True),
+    (lambda settings: pages.router, True),
+]
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document, with the schemas of the hand-parsed /check bodies and a ``$ref`` limit."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
+                             tags=app.openapi_tags, servers=app.servers)
+        components = schema.setdefault("components", {})
+        _, extra = models_json_schema([(check.CheckRequest, "validation"), (check.CheckUpload, "validation")],
+                                      ref_template="#/components/schemas/{model}")
+        for name, definition in extra["$defs"].items():
+            components.setdefault("schemas", {}).setdefault(name, definition)
+        # GDAL's OAPIF driver learns the largest page only from a limit parameter given by reference.
+        parameters = schema["paths"]["/ogc/collections/{collectionId}/items"]["get"]["parameters"]
+        for position, parameter in enumerate(parameters):
+            if parameter.get("name") == "limit":
+                components.setdefault("parameters", {})["limit"] = parameter
+                parameters[position] = {"$ref": "#/components/parameters/limit"}
+        app.openapi_schema = schema
+        return schema
+
+    return build
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application: open the store once, start the job runner, mount the routers."""
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings.store)
+        jobs = JobManager(settings.jobs_dir, screen.make_runner(store, settings.job_workers))
+        app.state.ecozone = AppState(settings=settings, store=store, layers=LayerCache(store), jobs=jobs)
+        OverlapEngine.for_store(store, dt.datetime.now(dt.timezone.utc).date().isoformat())  # first check is fast
+        jobs.start()
+        try:
+            yield
+        finally:
+            jobs.stop()
+            store.close()
+
+    app = FastAPI(
+        title="ecozone API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        root_path=settings.root_path,
+        openapi_tags=[
+            {"name": "check", "description": "One site against every layer and rule."},
+            {"name": "batch screening", "description": "Permit lists screened as background jobs."},
+            {"name": "OGC API - Features", "description": "The layers for GIS clients (QGIS, GDAL, OWSLib)."},
+            {"name": "layers", "description": "Layer versions; imports need a write key."},
+        ],
+    )
+    add_exception_handlers(app)
+    for factory, read_keyed in ROUTERS:
+        app.include_router(factory(settings), dependencies=[Depends(require_read)] if read_keyed else [])
+    app.openapi = _openapi(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["X-API-Key", "Content-Type"], expose_headers=["Content-Crs", "Location"])
+    return app

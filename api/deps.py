@@ -1,0 +1,74 @@
+"""What routes share: the application state (settings, the open store, caches, jobs) and the key checks."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from api.errors import ApiProblem
+from api.features import LayerCache
+from api.jobs import JobManager
+from api.settings import Settings
+from gis.store import Store
+
+__all__ = ["AppState", "StateDep", "require_read", "require_write"]
+
+
+@dataclass
+class AppState:
+    """Opened once per process by ``create_app``'s lifespan: checks reuse the store and its prepared engines."""
+
+    settings: Settings
+    store: Store
+    layers: LayerCache
+    jobs: JobManager
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.ecozone
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
+                        description="API key: needed for writes (layer imports), and for reads when the server "
+                                    "is configured so (ECOZONE_REQUIRE_READ_KEY).")
+
+
+def _matches(key: str, keys: list[str]) -> bool:
+    return any(hmac.compare_digest(key.encode(), candidate.encode()) for candidate in keys)
+
+
+def _missing(kind: str) -> ApiProblem:
+    return ApiProblem(401, f"this {kind} needs an API key", field="X-API-Key", kind="api-key-required",
+                      fix="send the key in the X-API-Key header", headers={"WWW-Authenticate": "ApiKey"})
+
+
+def require_read(state: StateDep, key: Annotated[str | None, Security(_api_key)] = None) -> None:
+    """Reads are open unless the server requires a key; then a read or a write key opens them."""
+    settings = state.settings
+    if not settings.require_read_key:
+        return
+    if not key:
+        raise _missing("read")
+    if not _matches(key, settings.read_keys + settings.write_keys):
+        raise ApiProblem(403, "the API key is not valid for reads", field="X-API-Key", kind="invalid-api-key",
+                         fix="use a key the operator issued for this server")
+
+
+def require_write(state: StateDep, key: Annotated[str | None, Security(_api_key)] = None) -> None:
+    """Writes always need a write key; a server without write keys accepts no writes at all."""
+    settings = state.settings
+    if not settings.write_keys:
+        raise ApiProblem(403, "writes are disabled on this server: no write key is configured",
+                         field="X-API-Key", kind="writes-disabled",
+                         fix="the operator sets ECOZONE_WRITE_KEYS to enable layer imports")
+    if not key:
+        raise _missing("write")
+    if not _matches(key, settings.write_keys):
+        raise ApiProblem(403, "the API key is not valid for writes", field="X-API-Key", kind="invalid-api-key",
+                         fix="use a write key the operator issued for this server")

@@ -1,0 +1,171 @@
+"""Errors as HTTP answers: the one place where ecozone's error classes meet status codes.
+
+Every error answer is ``application/problem+json`` (RFC 9457): ``type``, ``title``, ``status``, ``detail``
+and ``instance``, plus what the error knows (``field``, ``value``, ``fix``, ``row``, ``source``). Request
+validation (FastAPI's 422) becomes 400 naming the field, as OGC API - Features asks. Anything unexpected is
+a 500 with no internals in the body, logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from gis.errors import (
+    EcozoneError,
+    InputError,
+    LimitExceededError,
+    ReadOnlyStoreError,
+    RuleError,
+    StoreError,
+    StoreNotFoundError,
+    UnknownKindError,
+    VersionNotFoundError,
+)
+
+__all__ = ["PROBLEM_JSON", "STATUS_CODES", "ApiProblem", "add_exception_handlers", "problem_from_validation",
+           "status_for"]
+
+log = logging.getLogger("ecozone.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+#: Status code of each error class; a subclass not listed takes its nearest listed ancestor's.
+STATUS_CODES: dict[type[Exception], int] = {
+    EcozoneError: 400,
+    InputError: 400,
+    UnknownKindError: 400,  # in a body or query; an unknown kind in a path is answered 404 by the route
+    LimitExceededError: 413,
+    StoreError: 503,
+    StoreNotFoundError: 404,
+    VersionNotFoundError: 404,
+    ReadOnlyStoreError: 409,
+    RuleError: 500,  # rule packs ship with the server: a bad one is the server's fault, never the user's
+}
+
+_TITLES = {400: "Bad request", 401: "API key required", 403: "Forbidden", 404: "Not found",
+           405: "Method not allowed", 409: "Conflict", 413: "Content too large", 415: "Unsupported media type",
+           500: "Internal server error", 503: "Service unavailable"}
+
+
+def status_for(error: Exception) -> int:
+    """The HTTP status of an error, by its class or nearest listed ancestor."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 500
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower().replace("c-r-s", "crs")
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, (int, float, bool, type(None))):
+        return value
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+class ApiProblem(HTTPException):
+    """A problem the API layer itself finds: a missing key, an unknown job, collection or feature.
+
+    It is an ``HTTPException`` so that FastAPI passes it through untouched when it is raised while a body
+    is being read (the size limit), instead of turning it into a generic 400.
+    """
+
+    def __init__(self, status: int, detail: str, *, field: str | None = None, value: Any = None,
+                 fix: str | None = None, kind: str | None = None, headers: dict[str, str] | None = None,
+                 errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(status, detail, headers)
+        self.status = status
+        self.field = field
+        self.value = value
+        self.fix = fix
+        self.kind = kind or _TITLES.get(status, "error").lower().replace(" ", "-")
+        self.errors = errors
+
+    def body(self) -> dict[str, Any]:
+        body = {
+            "type": f"urn:ecozone:problem:{self.kind}",
+            "title": _TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+            "field": self.field,
+            "value": _short(self.value),
+            "fix": self.fix,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+def _response(request: Request, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    body["instance"] = request.url.path
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_from_validation(errors: Sequence[dict[str, Any]], *, where: str | None = None) -> ApiProblem:
+    """One 400 problem from pydantic/FastAPI validation errors, naming the first bad field (all are listed)."""
+    listed = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in {"body", "query", "path", "header", "form"}:
+            loc = loc[1:]
+        listed.append({"field": ".".join(loc) or where, "message": error.get("msg", "invalid"),
+                       "value": _short(error.get("input"))})
+    first = listed[0] if listed else {"field": where, "message": "invalid request", "value": None}
+    return ApiProblem(400, f"{first['field']}: {first['message']}" if first["field"] else first["message"],
+                      field=first["field"], value=first["value"], kind="invalid-parameter",
+                      fix="see the OpenAPI document at /openapi.json for the allowed values", errors=listed)
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Answer every error as problem+json with the status of ``STATUS_CODES``."""
+
+    @app.exception_handler(EcozoneError)
+    async def _ecozone(request: Request, error: EcozoneError) -> JSONResponse:
+        status = status_for(error)
+        if status >= 500:
+            log.error("%s on %s: %s", type(error).__name__, request.url.path, error)
+        info = error.to_dict()
+        body = {
+            "type": f"urn:ecozone:problem:{_kebab(type(error).__name__)}",
+            "title": (type(error).__doc__ or type(error).__name__).strip().splitlines()[0],
+            "status": status,
+            "detail": str(error),
+            "error": info["type"],
+            **{key: _short(info[key]) for key in ("field", "value", "fix", "row", "source")},
+        }
+        return _response(request, body)
+
+    @app.exception_handler(ApiProblem)
+    async def _api(request: Request, problem: ApiProblem) -> JSONResponse:
+        return _response(request, problem.body(), problem.headers)
+
+    async def _validation(request: Request, error: RequestValidationError | ValidationError) -> JSONResponse:
+        problem = problem_from_validation(error.errors())
+        return await _api(request, problem)
+
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ValidationError, _validation)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, error: HTTPException) -> JSONResponse:
+        problem = ApiProblem(error.status_code, str(error.detail), headers=error.headers)
+        return await _api(request, problem)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        problem = ApiProblem(500, "the server failed on this request; the error is in its log",
+                             fix="report it with the request that caused it", kind="internal-error")
+        return await _api(request, problem)

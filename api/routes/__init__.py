@@ -1,0 +1,1 @@
+"""The API's routers, one per resource group; ``api.app.create_app`` mounts them."""

@@ -1,0 +1,214 @@
+"""``POST /check``: one site and its project against every layer and rule pack, as the command line does.
+
+The site comes as JSON (GeoJSON geometry or Feature, or text: WKT, coordinates, GeoJSON) or as an uploaded
+file (multipart/form-data), with the options of ``ecozone check``. Text is never taken as a path on the
+server: it goes to the text parser, and uploads to a private temporary folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from api.deps import StateDep
+from api.errors import ApiProblem
+from api.uploads import check_vertices, save_uploads
+from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site
+from gis.overlap import MAX_SEARCH_KM
+from gis.rules.project import Project
+from gis.sites import SUFFIXES, XINJIANG_BBOX, parse
+from gis.sites.build import build_sites, combine
+from gis.sites.model import RawSite
+from gis.sites.text import parse_text, read_geojson
+
+__all__ = ["router", "CheckRequest", "CheckUpload", "SITE_EXAMPLES"]
+
+router = APIRouter(tags=["check"])
+
+Km = Annotated[float, Field(gt=0, le=MAX_SEARCH_KM)]
+
+#: Real inputs, used as OpenAPI examples: a boiler in 石河子 and the same plot as 拐点 coordinates.
+SITE_EXAMPLES = {
+    "shihezi_boiler_point": {
+        "summary": "A 20 t/h coal boiler in 石河子 (point, WGS 84)",
+        "value": {"site": {"type": "Point", "coordinates": [86.0413, 44.3056]},
+                  "project": {"name": "石河子某热力公司燃煤锅炉", "industry": "热力", "scope": "new",
+                              "boiler_tph": 20, "fuel": "coal", "coal_t": 12000}},
+    },
+    "guaidian_text": {
+        "summary": "拐点坐标 pasted as text (CGCS2000 3° Gauss-Krüger zone 29, zone number in front of Y)",
+        "value": {"site": "4907670.94,29423324.58\n4907669.37,29423458.93\n4907535.02,29423457.36\n"
+                          "4907536.59,29423323.01\n4907670.94,29423324.58",
+                  "project": {"industry": "热力", "scope": "new", "boiler_tph": 20, "fuel": "coal"},
+                  "as_of": "2024-06-30", "buffers_km": [1, 5, 10], "tolerance_m": 0.5},
+    },
+    "feature_wkt_gcj02": {
+        "summary": "A point copied from Amap (GCJ-02), as WKT",
+        "value": {"site": "POINT (86.0466 44.3043)", "datum": "gcj02", "project": {"industry": "水泥"}},
+    },
+}
+
+
+class SiteOptions(BaseModel):
+    """How to read the site's coordinates (``ecozone check`` --crs, --gk-zone, --datum, --swap-xy, --encoding)."""
+
+    crs: str | None = Field(default=None, description="CRS of the input when it does not say, e.g. EPSG:4517.",
+                            examples=["EPSG:4517"])
+    gk_zone: int | None = Field(default=None, ge=13, le=45,
+                                description="Gauss-Krüger zone for Y values without the zone number in front.")
+    datum: Literal["wgs84", "gcj02", "bd09"] = Field(
+        default="wgs84", description="gcj02 for Amap/Tencent, bd09 for Baidu coordinates.")
+    swap_xy: bool = Field(default=False, description="Swap the two values of every vertex.")
+    encoding: str | None = Field(default=None, description="Text encoding of an uploaded file (detected if omitted).",
+                                 examples=["gbk"])
+
+
+class CheckOptions(BaseModel):
+    """What the check measures (``ecozone check`` --as-of, --buffers, --tolerance-m)."""
+
+    as_of: dt.date | None = Field(default=None, description="Layers and rules in force on this date (default today).")
+    buffers_km: list[Km] = Field(default=list(DEFAULT_BUFFERS_KM), min_length=1, max_length=10,
+                                 description="Proximity rings, km.")
+    tolerance_m: float = Field(default=0.5, ge=0, le=1000, description="Boundary-contact tolerance, m.")
+
+
+class CheckRequest(SiteOptions, CheckOptions):
+    """A check as JSON: the site, the project and the options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: str | dict[str, Any] = Field(
+        description="GeoJSON geometry, Feature or FeatureCollection (WGS 84 lon/lat unless it has a legacy 'crs'), "
+                    "or text: coordinates ('86.0413,44.3056', DMS, 拐点 rows), WKT or GeoJSON.")
+    project: Project = Field(default_factory=Project, description="What the project is; every fact is optional.")
+
+
+def _upload_fields() -> dict[str, Any]:
+    inherited = {**SiteOptions.model_fields, **CheckOptions.model_fields, **Project.model_fields}
+    fields: dict[str, Any] = {name: (info.annotation, info) for name, info in inherited.items()}
+    fields["buffers_km"] = (str, Field(default="1,5,10", pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$",
+                                       description="Proximity rings, km, comma-separated."))
+    fields["file"] = (list[bytes] | None, Field(
+        default=None, description="The site file (国土 TXT, .csv, .xlsx, .geojson, .kml, .kmz, .gpkg, or a .shp "
+                                  "with its .dbf/.shx/.prj/.cpg as further 'file' parts)."))
+    fields["site"] = (str | None, Field(default=None, description="The site as text, instead of a file."))
+    return fields
+
+
+#: The multipart/form-data form of ``POST /check``: project facts and options as fields, the site as a file.
+CheckUpload = create_model("CheckUpload", __config__=ConfigDict(extra="forbid"), **_upload_fields())
+
+
+def _build(raw: RawSite, options: SiteOptions, max_vertices: int):
+    check_vertices(raw, max_vertices)
+    attributes = dict(raw.attributes)
+    sites = build_sites(raw, crs=options.crs, gk_zone=options.gk_zone, datum=options.datum,
+                        swap_xy=True if options.swap_xy else None, coverage=XINJIANG_BBOX)
+    return combine(sites, attributes)
+
+
+def _check(state, read: Callable[[], RawSite], site_options: SiteOptions, options: CheckOptions,
+           project: Project) -> bytes:
+    """Read, check and serialise; run in a worker thread, as all of it is CPU work."""
+    site = _build(read(), site_options, state.settings.max_vertices)
+    result = check_site(site, project, store=state.store, as_of=options.as_of,
+                        buffers_km=tuple(sorted(options.buffers_km)), tolerance_m=options.tolerance_m)
+    return result.model_dump_json().encode()
+
+
+def _json_site(site: str | dict[str, Any]) -> RawSite:
+    return read_geojson(site, source="geojson") if isinstance(site, dict) else parse_text(site)
+
+
+def _pick_site_file(paths: list[Path]) -> Path:
+    readable = [p for p in paths if p.suffix.lower() in SUFFIXES]
+    if not readable:
+        raise ApiProblem(400, "none of the uploaded files is a site file ecozone reads", field="file",
+                         value=", ".join(p.name for p in paths), fix="use one of " + ", ".join(SUFFIXES))
+    shapefiles = [p for p in readable if p.suffix.lower() == ".shp"]
+    if len(shapefiles) > 1 or (not shapefiles and len(readable) > 1):
+        raise ApiProblem(400, "several site files were uploaded; send one site per check", field="file",
+                         value=", ".join(p.name for p in readable),
+                         fix="send one file (a .shp may come with its .dbf, .shx, .prj and .cpg)")
+    return (shapefiles or readable)[0]
+
+
+async def _upload(request: Request, state) -> bytes:
+    form = await request.form(max_files=10, max_fields=100)
+    try:
+        values: dict[str, Any] = {key: value for key, value in form.multi_items() if key != "file"}
+        files = form.getlist("file")
+        upload = CheckUpload.model_validate({**values, "file": None})
+        site_options = SiteOptions.model_validate(upload.model_dump(include=set(SiteOptions.model_fields)))
+        buffers = [float(part) for part in upload.buffers_km.split(",") if part.strip()]
+        options = CheckOptions.model_validate({"as_of": upload.as_of, "buffers_km": buffers,
+                                               "tolerance_m": upload.tolerance_m})
+        project = Project.model_validate(upload.model_dump(include=set(Project.model_fields)))
+        if bool(files) == bool(upload.site):
+            raise ApiProblem(400, "give the site either as a file or as text, not both and not neither",
+                             field="file", fix="multipart part 'file' (a file) or 'site' (text)")
+        if upload.site:
+            return await run_in_threadpool(_check, state, lambda: parse_text(upload.site), site_options, options,
+                                           project)
+        with tempfile.TemporaryDirectory(prefix="ecozone-check-") as folder:
+            paths = await save_uploads(files, Path(folder))
+            path = _pick_site_file(paths)
+            return await run_in_threadpool(_check, state, lambda: parse(path, encoding=site_options.encoding),
+                                           site_options, options, project)
+    finally:
+        await form.close()
+
+
+_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/CheckRequest"}, "examples": SITE_EXAMPLES},
+        "multipart/form-data": {
+            "schema": {"$ref": "#/components/schemas/CheckUpload"},
+            "encoding": {"file": {"contentType": "application/octet-stream"}},
+            "examples": {"guaidian_txt_file": {
+                "summary": "A 国土 TXT 拐点 file (GBK) for a boiler in 石河子",
+                "value": {"file": "(binary: shihezi_boiler.txt)", "industry": "热力", "scope": "new",
+                          "boiler_tph": "20", "fuel": "coal", "buffers_km": "1,5,10"},
+            }},
+        },
+    },
+}
+
+
+@router.post(
+    "/check",
+    operation_id="check_site", name="check_site",
+    summary="Check one site against every layer and rule",
+    response_model=CheckResult,
+    responses={400: {"description": "Bad input (problem+json naming the field)"},
+               413: {"description": "Upload too large, or too many vertices"},
+               415: {"description": "Neither JSON nor multipart/form-data"}},
+    openapi_extra={"requestBody": _REQUEST_BODY},
+)
+async def check(request: Request, state: StateDep) -> Response:
+    """Which zones the site meets, the verdict per rule with its source, and the site as read.
+
+    Send JSON (``CheckRequest``), or ``multipart/form-data`` (``CheckUpload``) with the site file in ``file``
+    and the project facts and options as fields.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        body = await request.body()
+        request_model = CheckRequest.model_validate_json(body or b"null")
+        content = await run_in_threadpool(
+            _check, state, lambda: _json_site(request_model.site), request_model, request_model, request_model.project)
+    elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        content = await _upload(request, state)
+    else:
+        raise ApiProblem(415, f"unsupported content type '{content_type or 'none'}'", field="Content-Type",
+                         value=content_type, kind="unsupported-media-type",
+                         fix="send application/json, or multipart/form-data with the site file in 'file'")
+    return Response(content, media_type="application/json")

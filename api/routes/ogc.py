@@ -1,0 +1,284 @@
+"""The zone layers as OGC API - Features (Part 1 Core, GeoJSON, OpenAPI 3; Part 2 CRS), mounted at ``/ogc``.
+
+One collection per zone kind. What GDAL's OAPIF driver and OWSLib need is kept: JSON is the default
+representation, ``itemType`` is ``feature``, every link is typed, ``limit`` is clamped to the maximum
+(never refused), a ``next`` link is given while features remain, ``crs``/``bbox-crs`` are accepted, and a
+bad parameter is a 400 naming it (an undeclared one too, as the standard asks).
+
+``datetime`` selects what was in force: one date (or date-time) gives the layer version in force on that
+day and, of its features, those valid that day, exactly the zones a check with that as-of date uses.
+Intervals are refused with 400, because a layer in force is a state at one date, not a range.
+"""
+
+# No "from __future__ import annotations": the items route annotates with a local alias (Limit) FastAPI must resolve.
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from api.deps import AppState, StateDep
+from api.errors import ApiProblem
+from api.features import CRS84, CRS_URIS, Layer, geometry_json, to_crs84_bbox
+from api.settings import Settings
+from gis.kinds import KINDS
+
+__all__ = ["ogc_router", "CONFORMANCE", "GEOJSON", "OPENAPI_JSON"]
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+
+#: Query parameters the items endpoints declare; anything else is a 400 (OGC /req/core/query-param-unknown).
+_ITEMS_PARAMS = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime"}
+_ITEM_PARAMS = {"f", "crs", "datetime"}
+_META_PARAMS = {"f"}
+_FORMATS = {"json", "geojson", JSON, GEOJSON}
+_TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+
+CollectionId = Annotated[str, Path(description="A zone kind: " + ", ".join(KINDS), examples=["nature_reserve"])]
+Fmt = Annotated[str | None, Query(description="Representation: json (the only one served; also the default).")]
+Crs = Annotated[str | None, Query(description="CRS of the returned geometries (Part 2): " + ", ".join(CRS_URIS)
+                                  + ". EPSG:4326 and EPSG:4490 (CGCS2000) are in their authority axis order "
+                                  "(latitude, longitude). Default CRS84 (longitude, latitude).")]
+DateTime = Annotated[str | None, Query(
+    description="As-of date (RFC 3339 date or date-time): the layer version in force that day and its features "
+                "valid that day. Default today. Intervals are not supported.", examples=["2024-06-30"])]
+
+
+def _allowed(names: set[str]):
+    def check(request: Request, f: Fmt = None) -> None:
+        for name in request.query_params:
+            if name not in names:
+                raise ApiProblem(400, f"unknown query parameter '{name}'", field=name,
+                                 fix="allowed here: " + ", ".join(sorted(names)), kind="invalid-parameter")
+        if f is not None and f not in _FORMATS:
+            raise ApiProblem(400, f"format '{f}' is not served", field="f", value=f, kind="invalid-parameter",
+                             fix="use f=json (GeoJSON for features), or omit f")
+    return Depends(check)
+
+
+def _crs(value: str | None, field: str) -> int | None:
+    if value is None:
+        return None
+    uri = value.strip().strip("[]")
+    if uri not in CRS_URIS:
+        raise ApiProblem(400, f"CRS '{value}' is not served", field=field, value=value, kind="invalid-parameter",
+                         fix="use one of " + ", ".join(CRS_URIS))
+    return CRS_URIS[uri]
+
+
+def _as_of(value: str | None) -> dt.date:
+    if value is None:
+        return dt.datetime.now(dt.timezone.utc).date()
+    if "/" in value:
+        raise ApiProblem(400, "datetime intervals are not supported: give one date", field="datetime", value=value,
+                         kind="invalid-parameter", fix="e.g. datetime=2024-06-30 for the layers in force that day")
+    try:
+        return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value).date()
+    except ValueError:
+        raise ApiProblem(400, "datetime must be an RFC 3339 date or date-time", field="datetime", value=value,
+                         kind="invalid-parameter", fix="e.g. 2024-06-30 or 2024-06-30T00:00:00Z") from None
+
+
+def _bbox(value: str | None, epsg: int | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        numbers = [float(part) for part in value.split(",")]
+    except ValueError:
+        numbers = []
+    if len(numbers) == 6:  # minx, miny, minz, maxx, maxy, maxz
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    finite = all(abs(n) != float("inf") and n == n for n in numbers)
+    if len(numbers) != 4 or not finite or numbers[0] > numbers[2] or numbers[1] > numbers[3]:
+        raise ApiProblem(400, "bbox must be 4 (or 6) comma-separated numbers, lower corner first", field="bbox",
+                         value=value, kind="invalid-parameter",
+                         fix="e.g. bbox=85.9,44.2,86.2,44.4 (lon/lat; lat/lon with bbox-crs EPSG:4326 or 4490)")
+    return to_crs84_bbox(tuple(numbers), epsg)
+
+
+def _known(kind: str) -> None:
+    if kind not in KINDS:
+        raise ApiProblem(404, f"no collection '{kind}'", field="collectionId", value=kind, kind="not-found",
+                         fix="collections: " + ", ".join(KINDS))
+
+
+def _link(href: Any, rel: str, media: str, title: str | None = None) -> dict[str, str]:
+    link = {"href": str(href), "rel": rel, "type": media}
+    if title:
+        link["title"] = title
+    return link
+
+
+def _features_response(body: dict[str, Any], epsg: int | None) -> Response:
+    uri = next(uri for uri, code in CRS_URIS.items() if code == epsg)
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), media_type=GEOJSON,
+                    headers={"Content-Crs": f"<{uri}>"})
+
+
+def _feature(layer: Layer, position: int, geometry: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "id": layer.ids[position], "geometry": geometry,
+            "properties": layer.properties[position]}
+
+
+def _describe(request: Request, state: AppState, kind: str) -> dict[str, Any]:
+    spec = KINDS[kind]
+    layer = state.layers.get(kind, dt.datetime.now(dt.timezone.utc).date())
+    version = layer.version
+    if version is None:
+        held = "No version of this layer is in force yet."
+    else:
+        held = (f"Version {version.version}, in force from {version.effective_from}, {len(layer.ids)} features "
+                f"(source: {version.source}).")
+    illustrative = sum(1 for p in layer.properties if p.get("geometry_source") == "illustrative")
+    if illustrative:
+        held += f" {illustrative} geometries are illustrative (示意, geometry_source = illustrative)."
+    items = request.url_for("ogc_items", collectionId=kind)
+    collection: dict[str, Any] = {
+        "id": kind,
+        "title": f"{spec.label_zh} ({spec.label_en})",
+        "description": " ".join(part for part in (spec.description, held) if part),
+        "itemType": "feature",
+        "crs": list(CRS_URIS),
+        "storageCrs": CRS84,
+        "links": [
+            _link(request.url_for("ogc_collection", collectionId=kind), "self", JSON, "this collection"),
+            _link(items, "items", GEOJSON, "the features (GeoJSON)"),
+        ],
+    }
+    if layer.bbox is not None:
+        collection["extent"] = {
+            "spatial": {"bbox": [layer.bbox], "crs": CRS84},
+            "temporal": {"interval": [[f"{version.effective_from}T00:00:00Z", None]], "trs": _TRS},
+        }
+    return collection
+
+
+def ogc_router(settings: Settings) -> APIRouter:
+    """The OGC API - Features router; the page-size limits come from ``settings``."""
+    router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+    maximum, default = settings.ogc_limit_max, settings.ogc_limit_default
+    Limit = Annotated[int | None, Query(
+        description=f"Features per page, default {default}; values above {maximum} are served as {maximum} "
+                    f"(clamped, not refused).", json_schema_extra={"minimum": 1, "maximum": maximum, "default": default})]
+
+    @router.get("", operation_id="ogc_landing", name="ogc_landing", summary="Landing page", dependencies=[_allowed(_META_PARAMS)])
+    def landing(request: Request) -> dict[str, Any]:
+        """The API's entry point: links to its description, conformance and collections."""
+        return {
+            "title": "ecozone: ecological zones of Xinjiang (新疆生态环境分区)",
+            "description": "Ecological protection red lines, reserves, drinking-water zones, industrial parks, "
+                           "control units and the other zone layers ecozone checks sites against, one collection "
+                           "per zone kind, as OGC API - Features.",
+            "links": [
+                _link(request.url_for("ogc_landing"), "self", JSON, "this document"),
+                _link(request.url_for("openapi"), "service-desc", OPENAPI_JSON, "the API definition"),
+                _link(request.url_for("swagger_ui_html"), "service-doc", "text/html", "the API documentation"),
+                _link(request.url_for("ogc_conformance"), "conformance", JSON, "conformance classes"),
+                _link(request.url_for("ogc_collections"), "data", JSON, "the collections"),
+            ],
+        }
+
+    @router.get("/conformance", operation_id="ogc_conformance", name="ogc_conformance", summary="Conformance classes",
+                dependencies=[_allowed(_META_PARAMS)])
+    def conformance() -> dict[str, list[str]]:
+        """The OGC conformance classes this API implements."""
+        return {"conformsTo": CONFORMANCE}
+
+    @router.get("/collections", operation_id="ogc_collections", name="ogc_collections", summary="The collections (one per zone kind)",
+                dependencies=[_allowed(_META_PARAMS)])
+    def collections(request: Request, state: StateDep) -> dict[str, Any]:
+        """Every zone kind as a collection, with its extent, CRSs and links."""
+        return {
+            "collections": [_describe(request, state, kind) for kind in KINDS],
+            "crs": list(CRS_URIS),
+            "links": [_link(request.url_for("ogc_collections"), "self", JSON, "this document")],
+        }
+
+    @router.get("/collections/{collectionId}", operation_id="ogc_collection", name="ogc_collection", summary="One collection",
+                dependencies=[_allowed(_META_PARAMS)], responses={404: {"description": "No such collection"}})
+    def collection(request: Request, state: StateDep, collectionId: CollectionId) -> dict[str, Any]:  # noqa: N803
+        """One zone kind: extent, CRSs, the version in force and links."""
+        _known(collectionId)
+        return _describe(request, state, collectionId)
+
+    @router.get("/collections/{collectionId}/items", operation_id="ogc_items", name="ogc_items", summary="Features of a collection",
+                dependencies=[_allowed(_ITEMS_PARAMS)], response_class=Response,
+                responses={200: {"content": {GEOJSON: {}}, "description": "A GeoJSON FeatureCollection"},
+                           400: {"description": "Invalid parameter"}, 404: {"description": "No such collection"}})
+    def items(
+        request: Request,
+        state: StateDep,
+        collectionId: CollectionId,  # noqa: N803
+        limit: Limit = None,
+        offset: Annotated[int, Query(ge=0, description="Features to skip (the next links use it).")] = 0,
+        bbox: Annotated[str | None, Query(
+            description="minx,miny,maxx,maxy (or 6 numbers with heights): features intersecting the box. "
+                        "CRS84 unless bbox-crs says otherwise.", examples=["85.9,44.2,86.2,44.4"])] = None,
+        bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox: "
+                                              + ", ".join(CRS_URIS))] = None,
+        crs: Crs = None,
+        datetime: DateTime = None,
+    ) -> Response:
+        """A page of features as GeoJSON, with numberMatched, numberReturned and next/prev links."""
+        _known(collectionId)
+        epsg = _crs(crs, "crs")
+        box = _bbox(bbox, _crs(bbox_crs, "bbox-crs"))
+        layer = state.layers.get(collectionId, _as_of(datetime))
+        size = min(max(limit if limit is not None else default, 1), maximum)
+        matched = layer.select(box)
+        page = matched[offset: offset + size]
+        geometries = geometry_json(layer.geometries[page], epsg)
+        features = [_feature(layer, int(i), g) for i, g in zip(page, geometries)]
+        links = [_link(request.url, "self", GEOJSON, "this page"),
+                 _link(request.url_for("ogc_collection", collectionId=collectionId), "collection", JSON)]
+        if offset + len(page) < len(matched):
+            links.append(_link(request.url.include_query_params(offset=offset + size, limit=size), "next", GEOJSON,
+                               "next page"))
+        if offset > 0:
+            links.append(_link(request.url.include_query_params(offset=max(offset - size, 0), limit=size), "prev",
+                               GEOJSON, "previous page"))
+        body = {"type": "FeatureCollection", "features": features, "numberMatched": int(len(matched)),
+                "numberReturned": len(features),
+                "timeStamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "links": links}
+        return _features_response(body, epsg)
+
+    @router.get("/collections/{collectionId}/items/{featureId}", operation_id="ogc_item", name="ogc_item", summary="One feature",
+                dependencies=[_allowed(_ITEM_PARAMS)], response_class=Response,
+                responses={200: {"content": {GEOJSON: {}}, "description": "A GeoJSON Feature"},
+                           404: {"description": "No such collection or feature"}})
+    def item(
+        request: Request,
+        state: StateDep,
+        collectionId: CollectionId,  # noqa: N803
+        featureId: Annotated[str, Path(description="The zone id.", examples=["admin:659001"])],  # noqa: N803
+        crs: Crs = None,
+        datetime: DateTime = None,
+    ) -> Response:
+        """One zone as a GeoJSON Feature."""
+        _known(collectionId)
+        epsg = _crs(crs, "crs")
+        layer = state.layers.get(collectionId, _as_of(datetime))
+        position = layer.position.get(featureId)
+        if position is None:
+            raise ApiProblem(404, f"no feature '{featureId}' in collection '{collectionId}' on that date",
+                             field="featureId", value=featureId, kind="not-found",
+                             fix="list the features at " + str(request.url_for("ogc_items", collectionId=collectionId)))
+        body = _feature(layer, position, geometry_json(layer.geometries[[position]], epsg)[0])
+        body["links"] = [
+            _link(request.url, "self", GEOJSON, "this feature"),
+            _link(request.url_for("ogc_collection", collectionId=collectionId), "collection", JSON),
+        ]
+        return _features_response(body, epsg)
+
+    return router

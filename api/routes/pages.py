@@ -1,0 +1,144 @@
+"""The map pages: the layers map (一张图) at ``/`` and ``/map``, the officer's check page at ``/map/check``.
+
+Everything a page loads comes from here: Leaflet and the page code under ``/static`` (from the installed
+``xstatic-leaflet`` package and ``maps/static``), the finer display levels of the large layers under
+``/map/layers``, and the proximity rings of a checked site from ``POST /map/rings``. The check itself goes
+to ``POST /check``. No page needs the internet; a tile basemap is drawn only when configured
+(``ECOZONE_MAP_BASEMAP_URL`` or ``ECOZONE_MAP_TIANDITU_KEY``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from shapely.errors import ShapelyError
+
+from api.deps import StateDep
+from api.errors import ApiProblem
+from gis.overlap import MAX_SEARCH_KM
+from maps.assets import static_file
+from maps.build import Basemap, check_page, display_layers, layers_map, render
+from maps.rings import site_rings
+
+__all__ = ["MapSettings", "router"]
+
+router = APIRouter(tags=["maps"])
+
+
+class MapSettings(BaseSettings):
+    """The optional basemap of the pages (environment ``ECOZONE_MAP_*``); none by default."""
+
+    model_config = SettingsConfigDict(env_prefix="ECOZONE_MAP_", extra="ignore")
+
+    basemap_url: str | None = Field(default=None, description="XYZ tile URL, e.g. an intranet tile server.")
+    basemap_attribution: str = Field(default="", description="Attribution shown for the tile basemap.")
+    tianditu_key: str | None = Field(default=None, description="天地图 key (tk): draws 天地图's vector map.")
+
+    def basemap(self) -> Basemap | None:
+        if self.tianditu_key:
+            return Basemap.tianditu(self.tianditu_key)
+        if self.basemap_url:
+            return Basemap.tiles(self.basemap_url, self.basemap_attribution)
+        return None
+
+
+@lru_cache(maxsize=1)
+def get_map_settings() -> MapSettings:
+    return MapSettings()
+
+
+MapSettingsDep = Annotated[MapSettings, Depends(get_map_settings)]
+AsOf = Annotated[dt.date | None, Query(description="Layers in force on this date (default today).")]
+
+
+def _day(as_of: dt.date | None) -> dt.date:
+    return as_of or dt.date.today()
+
+
+def _level_url(request: Request, day: dt.date) -> str:
+    """URL template of a kind's display level, for the page to fetch when the zoom first needs it."""
+    url = request.url_for("map_layer_level", kind="KIND", level="0").path
+    return url.replace("KIND", "{kind}").replace("/0.json", "/{level}.json") + f"?as_of={day.isoformat()}"
+
+
+def _static_url(request: Request) -> str:
+    return request.url_for("map_static", root="R", name="N").path.removesuffix("/R/N")
+
+
+def _html(text: str) -> HTMLResponse:
+    return HTMLResponse(text, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/", include_in_schema=False)
+@router.get("/map", operation_id="map_layers_page", summary="Map of every layer (一张图), HTML",
+            response_class=HTMLResponse)
+async def layers_page(request: Request, state: StateDep, settings: MapSettingsDep, as_of: AsOf = None) -> Response:
+    """Every layer in force, one switchable layer per kind, Chinese legend and popups; works with no internet."""
+    day = _day(as_of)
+    m = await run_in_threadpool(layers_map, state.store, day, basemap=settings.basemap(),
+                                static_url=_static_url(request), inline_levels=0,
+                                level_url=_level_url(request, day))
+    return _html(await run_in_threadpool(render, m))
+
+
+@router.get("/map/check", operation_id="map_check_page", summary="Check page: draw or paste a site, HTML",
+            response_class=HTMLResponse)
+async def check_page_route(request: Request, state: StateDep, settings: MapSettingsDep,
+                           as_of: AsOf = None) -> Response:
+    """Draw a polygon, paste coordinates or upload a 拐点 file; the page checks it with ``POST /check``."""
+    day = _day(as_of)
+    m = await run_in_threadpool(check_page, state.store, day, check_url=request.url_for("check_site").path,
+                                rings_url=request.url_for("map_rings").path, static_url=_static_url(request),
+                                basemap=settings.basemap(), level_url=_level_url(request, day))
+    return _html(await run_in_threadpool(render, m))
+
+
+@router.get("/map/layers/{kind}/{level}.json", operation_id="map_layer_level", name="map_layer_level",
+            summary="One display level of a layer (simplified for a zoom range)")
+async def layer_level(request: Request, state: StateDep, kind: str, level: int, as_of: AsOf = None) -> Response:
+    """``[[zone_id, GeoJSON geometry], ...]`` simplified for the level's zooms; the engine keeps full geometry."""
+    display = await run_in_threadpool(display_layers, state.store, _day(as_of))
+    if kind not in display.kinds or not 0 <= level < len(display.levels(kind)):
+        raise ApiProblem(404, f"no display level {level} of layer '{kind}'", field="kind", value=f"{kind}/{level}",
+                         fix="use the URLs the map page gives")
+    body = (await run_in_threadpool(display.level_json, kind, level)).encode()
+    headers = {"Cache-Control": "max-age=300", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        body = await run_in_threadpool(gzip.compress, body, 5)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
+
+
+class RingsRequest(BaseModel):
+    """A site geometry and the ring distances of its check."""
+
+    geometry: dict = Field(description="GeoJSON geometry, WGS 84 lon/lat (the 'site.geometry' of a check).")
+    buffers_km: list[Annotated[float, Field(gt=0, le=MAX_SEARCH_KM)]] = Field(min_length=1, max_length=10)
+
+
+@router.post("/map/rings", operation_id="map_rings", name="map_rings", summary="Proximity rings of a site, for display")
+async def rings(body: RingsRequest) -> list[dict]:
+    """The site buffered by each distance (geodesically true), as the check page draws them."""
+    try:
+        return await run_in_threadpool(site_rings, body.geometry, body.buffers_km)
+    except (ShapelyError, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise ApiProblem(400, f"not a GeoJSON geometry: {error}", field="geometry",
+                         fix="send the 'site.geometry' of a check result") from None
+
+
+@router.get("/static/{root}/{name:path}", operation_id="map_static", name="map_static", include_in_schema=False)
+async def static(root: str, name: str) -> FileResponse:
+    """Leaflet and the page code, from installed packages and the repository."""
+    try:
+        path = static_file(root, name)
+    except FileNotFoundError:
+        raise ApiProblem(404, "no such static file", field="path", value=f"{root}/{name}") from None
+    return FileResponse(path, headers={"Cache-Control": "max-age=3600"})

@@ -1,0 +1,174 @@
+"""Batch screening jobs: ``POST /screen`` takes a file and answers 202 with a job to poll, cancel and download.
+
+Jobs live on disk (``api.jobs``): they survive a restart (a job that was running is re-queued and run again
+from the start) and any server process can answer for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from api.deps import AppState, StateDep
+from api.errors import ApiProblem
+from api.jobs import RESULT_FORMATS, Job, JobStatus, Runner
+from api.uploads import save_uploads
+from gis.store import Store
+
+__all__ = ["router", "JobView", "make_runner", "INPUT_SUFFIXES"]
+
+router = APIRouter(prefix="/screen", tags=["batch screening"])
+
+#: Files a screening job takes: the permit lists officers keep.
+INPUT_SUFFIXES = (".xlsx", ".csv")
+
+
+class Progress(BaseModel):
+    done: int = Field(description="Rows screened so far.")
+    total: int | None = Field(description="Rows to screen, once the file is read.")
+    fraction: float | None = Field(description="done / total, 0-1.")
+
+
+class JobView(BaseModel):
+    """A screening job as the API shows it: state, progress, report or error, and links."""
+
+    id: str
+    status: JobStatus
+    input_name: str
+    input_bytes: int
+    options: dict[str, Any]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    progress: Progress
+    attempts: int
+    report: dict[str, Any] | None = Field(description="The screening report (rows in/out/failed, verdict counts).")
+    error: dict[str, Any] | None = Field(description="Why the job failed: type, message, row, field, fix.")
+    notes: list[str]
+    links: list[dict[str, str]]
+
+
+def make_runner(store: Store, workers: int | None):
+    """The screening work of a job: ``gis.batch.screen_file`` on the app's store, with the job's options."""
+
+    def for_job(job: Job) -> Runner:
+        def run(input_path: Path, outputs: dict[str, Path], progress, cancel) -> dict[str, Any]:
+            from gis.batch import screen_file
+
+            report = screen_file(
+                input_path, list(outputs.values()), store=store, as_of=job.options.get("as_of"), workers=workers,
+                columns=job.options.get("columns"), progress=progress, cancel=cancel,
+            )
+            return report.model_dump(mode="json")
+
+        return run
+
+    return for_job
+
+
+def _view(request: Request, job: Job) -> JobView:
+    links = [{"rel": "self", "type": "application/json", "href": str(request.url_for("screen_job", job_id=job.id))}]
+    if not job.finished:
+        links.append({"rel": "cancel", "type": "application/json",
+                      "href": str(request.url_for("screen_cancel", job_id=job.id))})
+    if job.status is JobStatus.succeeded:
+        links += [{"rel": "result", "type": media, "title": fmt,
+                   "href": str(request.url_for("screen_result", job_id=job.id, fmt=fmt))}
+                  for fmt, media in RESULT_FORMATS.items()]
+    fraction = round(job.done / job.total, 4) if job.total else (1.0 if job.status is JobStatus.succeeded else None)
+    return JobView(**job.model_dump(exclude={"done", "total"}),
+                   progress=Progress(done=job.done, total=job.total, fraction=fraction), links=links)
+
+
+def _job(state: AppState, job_id: str) -> Job:
+    job = state.jobs.get(job_id)
+    if job is None:
+        raise ApiProblem(404, f"no screening job '{job_id}'", field="job_id", value=job_id, kind="not-found",
+                         fix="use the id POST /screen answered with")
+    return job
+
+
+def _columns(text: str | None) -> dict[str, str] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        columns = json.loads(text)
+    except json.JSONDecodeError:
+        columns = None
+    if not isinstance(columns, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in columns.items()):
+        raise ApiProblem(400, "columns must be a JSON object mapping roles to column names", field="columns",
+                         value=text, kind="invalid-parameter", fix='e.g. {"lon": "经度", "lat": "纬度"}')
+    return columns
+
+
+@router.post("", operation_id="screen_submit", name="screen_submit", status_code=202, response_model=JobView,
+             summary="Start screening a file of sites",
+             responses={400: {"description": "Bad input"}, 413: {"description": "File too large"}})
+async def submit(
+    request: Request,
+    response: Response,
+    state: StateDep,
+    file: Annotated[UploadFile, File(description="The permit list: .xlsx or .csv (UTF-8 or GBK, Chinese "
+                                                 "headers), one site per row.")],
+    as_of: Annotated[dt.date | None, Form(description="Layers and rules in force on this date (default today).")] = None,
+    columns: Annotated[str | None, Form(description="JSON object naming the columns when they cannot be "
+                                                    "recognised, e.g. {\"lon\": \"经度\", \"lat\": \"纬度\"}.")] = None,
+) -> JobView:
+    """Queue a screening job; poll the job, then download the results as xlsx, csv or geojson."""
+    suffix = Path(file.filename or "").suffix.lower()
+    if suffix not in INPUT_SUFFIXES:
+        raise ApiProblem(400, f"a screening job takes {' or '.join(INPUT_SUFFIXES)} files", field="file",
+                         value=file.filename, kind="invalid-parameter", fix="save the list as .xlsx or UTF-8 .csv")
+    options = {"as_of": as_of.isoformat() if as_of else None, "columns": _columns(columns)}
+    staging = state.jobs.staging()
+    try:
+        [path] = await save_uploads([file], staging)
+        job = state.jobs.submit(path, options)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    response.headers["Location"] = str(request.url_for("screen_job", job_id=job.id))
+    return _view(request, job)
+
+
+@router.get("/{job_id}", operation_id="screen_job", name="screen_job", response_model=JobView, summary="A screening job",
+            responses={404: {"description": "No such job"}})
+def status(request: Request, state: StateDep, job_id: str) -> JobView:
+    """Status, progress, and once done the report and the result links."""
+    return _view(request, _job(state, job_id))
+
+
+@router.post("/{job_id}/cancel", operation_id="screen_cancel", name="screen_cancel", status_code=202, response_model=JobView,
+             summary="Cancel a screening job",
+             responses={404: {"description": "No such job"}, 409: {"description": "The job has finished"}})
+def cancel(request: Request, state: StateDep, job_id: str) -> JobView:
+    """Cancel a queued job at once, or stop a running one (its status turns to cancelled shortly)."""
+    job = _job(state, job_id)
+    if job.finished:
+        raise ApiProblem(409, f"the job has already {job.status.value}", field="job_id", value=job_id,
+                         kind="job-finished", fix="nothing to cancel")
+    return _view(request, state.jobs.cancel(job_id))
+
+
+@router.get("/{job_id}/result.{fmt}", operation_id="screen_result", name="screen_result", summary="Download a job's results",
+            response_class=FileResponse,
+            responses={200: {"content": {media: {} for media in RESULT_FORMATS.values()},
+                             "description": "The screened rows"},
+                       404: {"description": "No such job or format"}, 409: {"description": "Not finished"}})
+def result(state: StateDep, job_id: str, fmt: str) -> FileResponse:
+    """The input rows with the verdict columns added: xlsx, csv (UTF-8 with BOM) or geojson."""
+    job = _job(state, job_id)
+    if fmt not in RESULT_FORMATS:
+        raise ApiProblem(404, f"no result format '{fmt}'", field="fmt", value=fmt, kind="not-found",
+                         fix="use one of " + ", ".join(RESULT_FORMATS))
+    if job.status is not JobStatus.succeeded:
+        raise ApiProblem(409, f"the job is {job.status.value}: there are no results", field="job_id",
+                         value=job_id, kind="job-not-done", fix="poll the job until its status is succeeded")
+    name = f"{Path(job.input_name).stem}-筛查结果.{fmt}"
+    return FileResponse(state.jobs.result(job_id, fmt), media_type=RESULT_FORMATS[fmt], filename=name)

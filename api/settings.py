@@ -1,0 +1,62 @@
+"""Typed settings of the HTTP API, read once at the edge (environment variables ``ECOZONE_*``).
+
+Nothing in ``gis`` reads configuration: ``create_app(settings)`` passes what the core needs as arguments,
+so tests and embedders build an app from an explicit ``Settings`` object.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+_KEYS = "Comma-separated API keys (environment: key1,key2)."
+
+
+def _split(value: object) -> object:
+    """Lists come from the environment as comma-separated text; JSON lists would be easy to get wrong."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything the HTTP API can be configured with.
+
+    Keys are sent in the ``X-API-Key`` header. A write key also grants reads. With no write key set,
+    every write is refused: a server is never writable by accident.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ECOZONE_", extra="ignore")
+
+    store: str | None = Field(
+        default=None,
+        description="Layer store: GeoPackage path or postgresql:// URL; None = the embedded read-only dataset.",
+    )
+    read_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, description=_KEYS)
+    write_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, description=_KEYS)
+    require_read_key: bool = Field(default=False, description="Reads (checks, jobs, OGC API) need a key too.")
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="Largest request body, bytes.")
+    max_vertices: int = Field(default=100_000, gt=0, description="Most vertices in one site to check.")
+    jobs_dir: Path = Field(default=Path("ecozone-jobs"), description="Folder of batch jobs (inputs, state, results).")
+    job_workers: int | None = Field(default=None, gt=0, description="Processes per batch job (None: the engine decides).")
+    ogc_limit_default: int = Field(default=10, gt=0, description="Items per page when no limit is asked.")
+    ogc_limit_max: int = Field(default=1000, gt=0, description="Largest page; larger limits are clamped, not refused.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Allowed browser origins.")
+    root_path: str = Field(default="", description="Path prefix when served behind a proxy.")
+
+    _split_lists = field_validator("read_keys", "write_keys", "cors_origins", mode="before")(_split)
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> Settings:
+        if self.ogc_limit_default > self.ogc_limit_max:
+            raise ValueError(
+                f"ogc_limit_default ({self.ogc_limit_default}) exceeds ogc_limit_max ({self.ogc_limit_max})"
+            )
+        if self.require_read_key and not (self.read_keys or self.write_keys):
+            raise ValueError("require_read_key is set but no read_keys or write_keys are configured")
+        return self

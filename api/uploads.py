@@ -1,0 +1,98 @@
+"""Limits on what a request may carry, and uploaded files written where the ``gis`` readers can open them.
+
+The body size is enforced while the body streams in, before any parser sees it: a declared
+``Content-Length`` over the limit is answered 413 at once, and a chunked body is cut off as soon as it
+passes the limit. The vertex limit is checked on the parsed site, before any coordinate work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import PROBLEM_JSON, ApiProblem
+from gis.errors import LimitExceededError
+from gis.sites.model import RawSite
+
+__all__ = ["BodySizeLimit", "check_vertices", "save_uploads"]
+
+_UNSAFE = re.compile(r"[\x00-\x1f/\\:*?\"<>|]")
+
+
+def _too_large(limit: int) -> ApiProblem:
+    return ApiProblem(413, f"the request body is larger than this server accepts ({limit:,} bytes)",
+                      field="body", value=limit, kind="content-too-large",
+                      fix="split the input into smaller files, or ask the operator to raise ECOZONE_UPLOAD_MAX_BYTES")
+
+
+class BodySizeLimit:
+    """ASGI middleware refusing request bodies over ``max_bytes`` with 413 problem+json."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            body = _too_large(self.max_bytes).body()
+            body["instance"] = scope["path"]
+            content = json.dumps(body).encode()
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                                    (b"content-length", str(len(content)).encode()), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": content})
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _too_large(self.max_bytes)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def check_vertices(raw: RawSite, limit: int, *, field: str = "site") -> None:
+    """Refuse a parsed site with more vertices than ``limit`` (LimitExceededError, answered 413)."""
+    count = sum(len(ring.coords) for plot in raw.plots for part in plot.parts for ring in part.rings)
+    if count > limit:
+        raise LimitExceededError(
+            f"the site has {count:,} vertices; this server checks sites of at most {limit:,}", source=raw.source,
+            field=field, value=count, fix="simplify the boundary (e.g. to 1 m in QGIS) or split it into plots",
+        )
+
+
+def _safe_name(name: str | None, field: str) -> str:
+    base = _UNSAFE.sub("_", Path(name or "").name).strip(" .")
+    if not base:
+        raise ApiProblem(400, "an uploaded file has no usable name", field=field, value=name,
+                         fix="send the file with its name and extension, e.g. 拐点坐标.txt")
+    return base[:200]
+
+
+async def save_uploads(files: list[Any], folder: Path, *, field: str = "file") -> list[Path]:
+    """Write uploaded files into ``folder`` under their own (sanitised) names, for readers that need sidecars."""
+    paths = []
+    for upload in files:
+        if not isinstance(upload, UploadFile):
+            raise ApiProblem(400, f"'{field}' must be a file part (multipart/form-data with a filename)",
+                             field=field, fix=f"send it as: curl -F {field}=@path/to/file ...")
+        path = folder / _safe_name(upload.filename, field)
+        with open(path, "wb") as out:
+            while chunk := await upload.read(1 << 20):
+                out.write(chunk)
+        paths.append(path)
+    return paths

@@ -1,0 +1,172 @@
+/* ecozone check page: the officer draws, pastes or uploads a site, describes the project, and the page asks
+ * the API (POST /check), then shows the answer with ecozone.showResult. Drawing is plain Leaflet: a click
+ * adds a vertex, a double click closes the polygon.
+ */
+(function () {
+  "use strict";
+
+  var ec = { source: null, drawn: null };
+  window.ecozoneCheck = ec;
+
+  var cfg, map, vertices = [], drawing = false, sketch = null;
+
+  function $(id) { return document.getElementById(id); }
+
+  function status(text, error) {
+    var box = $("ez-status");
+    box.textContent = text;
+    box.className = "ez-status" + (error ? " ez-error" : "");
+  }
+
+  function redrawSketch(closed) {
+    if (sketch) { map.removeLayer(sketch); }
+    var style = { pane: "ez-result", color: "#000", weight: 2, dashArray: closed ? null : "5 5", fillOpacity: 0.1 };
+    sketch = closed ? L.polygon(vertices, style) : L.polyline(vertices, style);
+    sketch.addTo(map);
+  }
+
+  function startDrawing() {
+    ec.clear();
+    drawing = true;
+    map.doubleClickZoom.disable();
+    L.DomUtil.addClass(map.getContainer(), "ez-drawing");
+    status("绘制中：单击添加拐点，双击结束。");
+  }
+
+  function addVertex(event) {
+    if (!drawing) { return; }
+    var last = vertices[vertices.length - 1];
+    // the two clicks of the closing double click land on the same pixel: keep one vertex
+    if (last && map.latLngToContainerPoint(last).distanceTo(event.containerPoint) < 4) { return; }
+    vertices.push(event.latlng);
+    redrawSketch(false);
+  }
+
+  function finishDrawing() {
+    if (!drawing) { return; }
+    if (vertices.length < 3) {
+      status("至少需要 3 个拐点才能构成地块，请继续单击添加。", true);
+      return;
+    }
+    drawing = false;
+    map.doubleClickZoom.enable();
+    L.DomUtil.removeClass(map.getContainer(), "ez-drawing");
+    redrawSketch(true);
+    var ring = vertices.map(function (p) { return [+p.lng.toFixed(7), +p.lat.toFixed(7)]; });
+    ring.push(ring[0]);
+    ec.drawn = { type: "Polygon", coordinates: [ring] };
+    ec.source = "draw";
+    status("已绘制 " + vertices.length + " 个拐点的地块；点击“核查”。");
+  }
+
+  ec.clear = function () {
+    drawing = false;
+    vertices = [];
+    ec.drawn = null;
+    ec.source = null;
+    if (sketch) { map.removeLayer(sketch); sketch = null; }
+    $("ez-coords").value = "";
+    $("ez-file").value = "";
+    map.doubleClickZoom.enable();
+    L.DomUtil.removeClass(map.getContainer(), "ez-drawing");
+    status("");
+  };
+
+  function project() {
+    var fields = {
+      industry: $("ez-industry").value, scope: $("ez-scope").value, fuel: $("ez-fuel").value,
+      boiler_tph: $("ez-boiler").value, coal_t: $("ez-coal").value, power_mw: $("ez-power").value,
+      wastewater: $("ez-wastewater").value
+    };
+    var out = {};
+    Object.keys(fields).forEach(function (key) {
+      var value = fields[key];
+      if (value === "") { return; }
+      if (["boiler_tph", "coal_t", "power_mw"].indexOf(key) >= 0) { value = Number(value); }
+      if (key === "wastewater") { value = value === "true"; }
+      out[key] = value;
+    });
+    return out;
+  }
+
+  function request() {
+    var asOf = $("ez-asof").value || null;
+    if (ec.source === "file" && $("ez-file").files.length) {
+      var form = new FormData();
+      form.append("file", $("ez-file").files[0]);
+      var facts = project();
+      Object.keys(facts).forEach(function (key) { form.append(key, String(facts[key])); });
+      if (asOf) { form.append("as_of", asOf); }
+      return { method: "POST", body: form };
+    }
+    var site = ec.source === "text" ? $("ez-coords").value : ec.drawn;
+    if (!site) { return null; }
+    return {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ site: site, project: project(), as_of: asOf })
+    };
+  }
+
+  /* Errors are problem+json (detail, field, value, fix); FastAPI's own are {detail: [...]}. */
+  function errorText(body, httpStatus) {
+    var problem = body || {};
+    var detail = problem.detail;
+    if (Array.isArray(detail)) {
+      return detail.map(function (e) { return (e.loc || []).join(".") + "：" + e.msg; }).join("\n");
+    }
+    return [detail || problem.title || "核查失败 (HTTP " + httpStatus + ")",
+      problem.field && "字段：" + problem.field,
+      problem.value !== undefined && problem.value !== null && "值：" + problem.value,
+      problem.row !== undefined && problem.row !== null && "行：" + problem.row,
+      problem.fix && "处理建议：" + problem.fix].filter(Boolean).join("\n");
+  }
+
+  function postJson(url, init) {
+    return fetch(url, init).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (body) {
+        if (!response.ok) { throw new Error(errorText(body, response.status)); }
+        return body;
+      });
+    });
+  }
+
+  ec.run = function () {
+    var init = request();
+    if (!init) {
+      status("请先在地图上绘制、粘贴坐标或上传拐点文件。", true);
+      return;
+    }
+    status("核查中…");
+    var result;
+    postJson(cfg.check_url, init).then(function (body) {
+      result = body;
+      return postJson(cfg.rings_url, {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ geometry: result.site.geometry, buffers_km: result.overlap.buffers_km })
+      });
+    }).then(function (rings) {
+      if (sketch) { map.removeLayer(sketch); sketch = null; }
+      ecozone.showResult(result, rings);
+      status("核查完成：" + result.verdict_label);
+    }).catch(function (error) {
+      status(error.message, true);
+    });
+  };
+
+  ec.init = function (config) {
+    cfg = config;
+    map = ecozone.map;
+    L.DomUtil.addClass(document.body, "ez-check-page");
+    var panel = $("ez-check-panel");
+    L.DomEvent.disableClickPropagation(panel);
+    L.DomEvent.disableScrollPropagation(panel);
+    $("ez-asof").value = config.as_of;
+    $("ez-draw").addEventListener("click", startDrawing);
+    $("ez-clear").addEventListener("click", ec.clear);
+    $("ez-run").addEventListener("click", ec.run);
+    $("ez-coords").addEventListener("input", function () { ec.source = this.value.trim() ? "text" : null; });
+    $("ez-file").addEventListener("change", function () { ec.source = this.files.length ? "file" : null; });
+    map.on("click", addVertex);
+    map.on("dblclick", finishDrawing);
+  };
+}());

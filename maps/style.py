@@ -1,0 +1,160 @@
+"""How each kind of zone looks: one style table, so the layers map, a check map and the legend agree.
+
+Styles are Leaflet path options. A kind is styled by its subtype where the subtype carries meaning (a
+reserve's functional zones in graded greens, drinking-water levels in graded blues, control units by
+class), and industrial parks by their sewage-plant / water-project-freeze status on the map's date.
+Illustrative (示意) geometries keep their colour but get a dashed outline; the legend says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+from typing import Any
+
+from gis.kinds import KINDS
+from gis.rules.evaluate import zone_facts
+from gis.rules.model import Verdict
+
+__all__ = [
+    "DRAW_ORDER", "ILLUSTRATIVE_DASH", "PARK_STATUS", "VERDICT_COLORS", "kind_legend", "park_status",
+    "zone_style",
+]
+
+#: Kinds from bottom to top: wide background layers first, small strict zones last, points on top.
+DRAW_ORDER = (
+    "admin_division", "control_unit", "key_region", "groundwater_zone", "fuel_ban_zone", "built_up_area",
+    "livestock_ban_zone", "industrial_park", "water_body", "drinking_water_zone", "natural_park",
+    "nature_reserve", "ecological_redline", "chp_plant",
+)
+
+#: Dash pattern of an illustrative (示意) outline.
+ILLUSTRATIVE_DASH = "6 4"
+
+
+def _fill(color: str, opacity: float, weight: float = 1.5, line: str | None = None) -> dict[str, Any]:
+    return {"color": line or color, "weight": weight, "fillColor": color, "fillOpacity": opacity, "opacity": 0.9}
+
+
+def _outline(color: str, weight: float, dash: str | None = None) -> dict[str, Any]:
+    return {"color": color, "weight": weight, "fill": False, "opacity": 0.8, "dashArray": dash}
+
+
+#: Style of each kind, by subtype (None = the kind's features without a subtype, or its default).
+_STYLES: dict[str, dict[str | None, dict[str, Any]]] = {
+    "admin_division": {
+        "province": _outline("#444444", 2.5),
+        "prefecture": _outline("#666666", 1.5),
+        "county": _outline("#999999", 0.8),
+        "bingtuan_city": _outline("#8a5a00", 1.2),
+    },
+    "control_unit": {
+        "priority": _fill("#3f9b5a", 0.12, 0.5),
+        "key": _fill("#d9822b", 0.12, 0.5),
+        "general": _fill("#b8b8b8", 0.06, 0.4),
+    },
+    "key_region": {
+        "wu_chang_shi": _outline("#7b3294", 2.5, "10 6"),
+        "kui_du_wu": _outline("#c2a5cf", 2.5, "10 6"),
+    },
+    "groundwater_zone": {
+        "prohibited": _fill("#08519c", 0.25),
+        "limited": _fill("#6baed6", 0.25),
+        "over_exploited": _fill("#9ecae1", 0.25),
+    },
+    "fuel_ban_zone": {
+        "coal_ban": _fill("#3b3b3b", 0.2),
+        "high_pollution_fuel": _fill("#7a7a7a", 0.2),
+    },
+    "built_up_area": {None: _fill("#f4a582", 0.35)},
+    "livestock_ban_zone": {None: _fill("#b35806", 0.15)},
+    "industrial_park": {None: _fill("#762a83", 0.35)},  # overridden by park status, see park_status
+    "water_body": {
+        "reservoir": _fill("#2b8cbe", 0.5),
+        "lake": _fill("#2b8cbe", 0.5),
+        "river": _fill("#74a9cf", 0.5),
+    },
+    "drinking_water_zone": {
+        "level_1": _fill("#045a8d", 0.55),
+        "level_2": _fill("#3690c0", 0.4),
+        "quasi": _fill("#a6bddb", 0.35),
+    },
+    "natural_park": {
+        "wetland_park": _fill("#41b6c4", 0.35),
+        "desert_park": _fill("#dfc27d", 0.45),
+    },
+    "nature_reserve": {  # functional zones graded: the stricter, the darker
+        "core": _fill("#00441b", 0.6),
+        "core_protection": _fill("#00441b", 0.6),
+        "buffer": _fill("#238b45", 0.45),
+        "experimental": _fill("#74c476", 0.35),
+        "general_control": _fill("#74c476", 0.35),
+    },
+    "ecological_redline": {
+        "bingtuan": _fill("#e31a1c", 0.3, 2),
+        "autonomous_region": _fill("#fb6a4a", 0.3, 2),
+    },
+    "chp_plant": {None: {**_fill("#252525", 0.9, 1, "#ffffff"), "radius": 7}},
+}
+
+#: Industrial-park status on a date: code -> (Chinese label, fill colour), in legend order.
+PARK_STATUS = {
+    "frozen": ("涉水项目限批中", "#b2182b"),
+    "frozen_inferred": ("涉水项目限批（推定，需核查）", "#ef8a62"),
+    "operating": ("污水集中处理设施已运行", "#2166ac"),
+    "building": ("污水处理设施在建/调试", "#9970ab"),
+    "none": ("无污水集中处理设施", "#543005"),
+    "unknown": ("污水处理状态未说明", "#969696"),
+}
+
+_SEWAGE_GROUPS = {
+    "operating": "operating", "relies_on_town_plant": "operating", "under_construction": "building",
+    "commissioning": "building", "none": "none",
+}
+
+#: Verdict colours, worst first (VERDICT_ORDER).
+VERDICT_COLORS = {
+    Verdict.forbidden: "#d7191c",
+    Verdict.phase_out: "#8e0152",
+    Verdict.restricted: "#fdae61",
+    Verdict.needs_review: "#ffd700",
+    Verdict.obligation: "#80cdc1",
+    Verdict.allowed: "#1a9641",
+    Verdict.not_checked: "#9e9e9e",
+}
+
+
+def park_status(row: Any, day: dt.date) -> str:
+    """A park's status code (PARK_STATUS) on ``day``: freeze first, since a freeze is what stops a project."""
+    facts = zone_facts(SimpleNamespace(**row), day)
+    freeze = facts["water_freeze_in_force"]
+    if freeze is True:
+        return "frozen"
+    if freeze is None:
+        return "frozen_inferred"
+    return _SEWAGE_GROUPS.get(facts["sewage_status"], "unknown")
+
+
+def zone_style(kind: str, subtype: str | None, geometry_source: str, status: str | None = None) -> dict[str, Any]:
+    """Leaflet path options for one zone; ``status`` is a park's PARK_STATUS code."""
+    styles = _STYLES[kind]
+    style = dict(styles.get(subtype) or styles.get(None) or next(iter(styles.values())))
+    if status is not None:
+        style["fillColor"] = style["color"] = PARK_STATUS[status][1]
+    if geometry_source == "illustrative" and style.get("fill", True):
+        style["dashArray"] = ILLUSTRATIVE_DASH
+    return {key: value for key, value in style.items() if value is not None}
+
+
+def kind_legend(kind: str, present: set[str | None]) -> list[tuple[str, dict[str, Any]]]:
+    """Legend rows of one kind: (Chinese label, style) for each subtype present, in the table's order."""
+    spec = KINDS[kind]
+    if kind == "industrial_park":
+        return [(label, zone_style(kind, None, "official", code)) for code, (label, _) in PARK_STATUS.items()
+                if code in present]
+    rows = []
+    for subtype, style in _STYLES[kind].items():
+        if subtype in present:
+            rows.append((spec.subtype_label(subtype) or spec.label_zh, dict(style)))
+    return rows
+

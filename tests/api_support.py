@@ -1,0 +1,97 @@
+"""The HTTP API under test: ``ecozone serve`` in a subprocess on a free loopback port.
+
+A server in a thread of the test process made pyogrio hang (STYLE.md §9), and a subprocess is what users
+run, so every API test talks real HTTP to a real uvicorn.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+WRITE_KEY = "test-write-key"
+READ_KEY = "test-read-key"
+_STARTUP_POLLS = 240  # × 0.25 s: the store and the overlap engine are prepared at startup
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ApiServer:
+    """One ``ecozone serve`` process; ``restart`` keeps the port, the settings and the jobs folder."""
+
+    def __init__(self, jobs_dir: Path, log: Path, preamble: str = "", **settings: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.jobs_dir = jobs_dir
+        self.log = log
+        self.env = {**os.environ, "ECOZONE_JOBS_DIR": str(jobs_dir), "PYTHONPATH": str(REPO),
+                    **{f"ECOZONE_{k.upper()}": v for k, v in settings.items()}}
+        self.preamble = preamble
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> ApiServer:
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", f"{self.preamble}\nfrom api.cli import main; main()", "serve", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--log-level", "warning"],
+                env=self.env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+            )
+        for _ in range(_STARTUP_POLLS):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited ({self.process.returncode}):\n{self.log.read_text()[-3000:]}")
+            try:
+                httpx.get(f"{self.url}/ogc/conformance", timeout=5)  # any answer: the app is up (keys may apply)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"the server did not come up:\n{self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """Stop the server the hard way (SIGKILL), as a crash or a power cut would."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def client(self, **kwargs) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=120, **kwargs)
+
+
+def start_server(tmp_path_factory: pytest.TempPathFactory, name: str, preamble: str = "", **settings: str) -> ApiServer:
+    folder = tmp_path_factory.mktemp(name)
+    return ApiServer(folder / "jobs", folder / "server.log", preamble, **settings).start()
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory):
+    """The server on the embedded dataset, writes enabled with ``WRITE_KEY`` (the store itself is read-only)."""
+    server = start_server(tmp_path_factory, "api", write_keys=WRITE_KEY, upload_max_bytes=str(2 * 1024 * 1024),
+                          max_vertices="5000", ogc_limit_max="50")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def client(api_server):
+    with api_server.client() as http:
+        yield http

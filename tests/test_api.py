@@ -1,0 +1,336 @@
+"""The HTTP API over real HTTP: checks equal to ``check_site``, errors as problem+json, keys, OGC semantics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+
+from gis.check import check_site
+from gis.rules.project import Project
+from gis.sites import read_site
+from gis.store import open_store
+from tests.sites_support import PLACES, gk_plot, square, txt_file
+from tests.api_support import READ_KEY, WRITE_KEY, api_server, client, start_server  # noqa: F401
+
+AS_OF = "2024-06-30"
+BOILER = {"industry": "热力", "scope": "new", "boiler_tph": 20, "fuel": "coal", "coal_t": 12000}
+CRS_4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
+CRS_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
+
+
+@pytest.fixture(scope="module")
+def store():
+    with open_store() as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def guaidian(tmp_path_factory):
+    """A 国土 TXT 拐点 file (GBK, CGCS2000 3° zone 29 with the zone number in Y) around a 石河子 boiler site."""
+    folder = tmp_path_factory.mktemp("txt")
+    return txt_file(folder / "石河子锅炉拐点.txt", [gk_plot(square(*PLACES["Shihezi"], 0.001), 4517)],
+                    header={"带号": "29"})
+
+
+def expected(source, store, **project) -> dict:
+    result = check_site(read_site(source), Project(**project), store=store, as_of=AS_OF)
+    return json.loads(result.model_dump_json())
+
+
+def assert_problem(response, status: int, field: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"] and body["type"].startswith("urn:")
+    if field is not None:
+        assert body["field"] == field, body
+    return body
+
+
+# --- POST /check ---------------------------------------------------------------------------------------
+def test_check_geojson_equals_check_site(client, store):
+    lon, lat = PLACES["Shihezi"]
+    response = client.post("/check", json={"site": {"type": "Point", "coordinates": [lon, lat]},
+                                           "project": BOILER, "as_of": AS_OF})
+    assert response.status_code == 200, response.text
+    want = check_site(read_site(f"{lon},{lat}"), Project(**BOILER), store=store, as_of=AS_OF)
+    got = response.json()
+    assert got["verdict"] == want.verdict.value
+    assert [(h["rule_id"], h["verdict"]) for h in got["rules"]["hits"]] == \
+        [(h.rule_id, h.verdict.value) for h in want.rules.hits]
+    assert got["overlap"] == json.loads(want.overlap.model_dump_json())
+
+
+def test_check_feature_and_text_and_wkt_agree(client, store):
+    lon, lat = PLACES["Urumqi"]
+    bodies = [
+        {"site": {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": {}}},
+        {"site": f"{lon},{lat}"},
+        {"site": f"POINT ({lon} {lat})"},
+    ]
+    want = expected(f"{lon},{lat}", store, industry="水泥")
+    for body in bodies:
+        response = client.post("/check", json={**body, "project": {"industry": "水泥"}, "as_of": AS_OF})
+        assert response.status_code == 200, response.text
+        assert response.json()["verdict"] == want["verdict"]
+        assert response.json()["overlap"] == want["overlap"]
+
+
+def test_check_guaidian_upload_equals_check_site(client, store, guaidian):
+    with open(guaidian, "rb") as handle:
+        response = client.post("/check", files={"file": (guaidian.name, handle, "text/plain")},
+                               data={**{k: str(v) for k, v in BOILER.items()}, "as_of": AS_OF})
+    assert response.status_code == 200, response.text
+    assert response.json() == expected(guaidian, store, **BOILER)
+
+
+def test_check_options_are_those_of_the_cli(client, store):
+    lon, lat = PLACES["Shihezi"]
+    response = client.post("/check", json={"site": f"{lon},{lat}", "buffers_km": [2, 20], "tolerance_m": 1.5,
+                                           "as_of": "2015-01-01"})
+    assert response.status_code == 200, response.text
+    got = response.json()
+    assert got["overlap"]["buffers_km"] == [2.0, 20.0] and got["overlap"]["tolerance_m"] == 1.5
+    assert got["as_of"] == "2015-01-01"
+
+
+def test_check_gcj02_datum_option(client, store):
+    response = client.post("/check", json={"site": "86.0466,44.3043", "datum": "gcj02", "as_of": AS_OF})
+    assert response.status_code == 200, response.text
+    assert response.json()["site"]["datum"] == "gcj02"
+
+
+# --- bad input: always 4xx problem+json naming the field -------------------------------------------------
+@pytest.mark.parametrize(("body", "field"), [
+    ({"site": "86.0,44.3", "project": {"boiler_tph": -1}}, "project.boiler_tph"),
+    ({"site": "86.0,44.3", "project": {"fuel": "wood"}}, "project.fuel"),
+    ({"site": "86.0,44.3", "buffers_km": [0]}, "buffers_km.0"),
+    ({"site": "86.0,44.3", "as_of": "30/06/2024"}, "as_of"),
+    ({"site": "86.0,44.3", "colour": "red"}, "colour"),
+    ({"project": {}}, "site"),
+])
+def test_invalid_json_fields_are_400_naming_the_field(client, body, field):
+    assert_problem(client.post("/check", json=body), 400, field)
+
+
+@pytest.mark.parametrize("site", ["", "hello", "POINT (1 2", "200,100", {"type": "Point"}, {"no": "type"},
+                                  "/etc/passwd", "../../data/ecozone.gpkg"])
+def test_unreadable_sites_are_400(client, site):
+    body = assert_problem(client.post("/check", json={"site": site}), 400)
+    assert body["fix"] or body["field"]
+
+
+def test_site_text_is_never_read_as_a_server_path(client):
+    body = assert_problem(client.post("/check", json={"site": "/etc/hostname"}), 400)
+    assert "not found" not in body["detail"]
+
+
+def test_malformed_json_is_400(client):
+    assert_problem(client.post("/check", content=b"{not json", headers={"content-type": "application/json"}), 400)
+
+
+def test_unsupported_content_type_is_415(client):
+    assert_problem(client.post("/check", content=b"86,44", headers={"content-type": "text/plain"}), 415,
+                   "Content-Type")
+
+
+def test_upload_over_the_size_limit_is_413(client, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"86.0,44.3\n" * 300_000)  # 3 MB > the 2 MiB limit of the test server
+    with open(big, "rb") as handle:
+        body = assert_problem(client.post("/check", files={"file": ("big.txt", handle)}), 413, "body")
+    assert "bytes" in body["detail"]
+
+
+def test_chunked_body_over_the_limit_is_413(client):
+    def chunks():
+        for _ in range(40):
+            yield b" " * 65536 + b"\n"
+
+    response = client.post("/check", content=chunks(), headers={"content-type": "application/json"})
+    assert_problem(response, 413, "body")
+
+
+def test_too_many_vertices_is_413_naming_the_site(client):
+    ring = [[86.0 + 0.01 * np.cos(a), 44.3 + 0.01 * np.sin(a)] for a in np.linspace(0, 2 * np.pi, 6000)]
+    ring[-1] = ring[0]
+    body = assert_problem(client.post("/check", json={"site": {"type": "Polygon", "coordinates": [ring]}}), 413,
+                          "site")
+    assert body["value"] == 6000
+
+
+def test_upload_form_errors_name_the_field(client, guaidian):
+    with open(guaidian, "rb") as handle:
+        assert_problem(client.post("/check", files={"file": (guaidian.name, handle)}, data={"boiler_tph": "many"}),
+                       400, "boiler_tph")
+    assert_problem(client.post("/check", data={"industry": "水泥"}), 400, "file")
+    assert_problem(client.post("/check", files={"file": ("site.doc", b"86,44")}), 400, "file")
+
+
+def test_unknown_paths_are_404_problems(client):
+    assert_problem(client.get("/no/such/thing"), 404)
+    assert_problem(client.get("/ogc/collections/no_such_kind"), 404, "collectionId")
+    assert_problem(client.get("/ogc/collections/nature_reserve/items/no-such-zone"), 404, "featureId")
+    assert_problem(client.get("/layers/no_such_kind/versions"), 404, "kind")
+    assert_problem(client.get("/screen/0123456789abcdef0123456789abcdef"), 404, "job_id")
+
+
+# --- keys -----------------------------------------------------------------------------------------------
+def test_writes_need_a_write_key(client, tmp_path):
+    layer = tmp_path / "reserve.geojson"
+    layer.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
+    files = {"file": ("reserve.geojson", layer.read_bytes(), "application/geo+json")}
+    assert_problem(client.post("/layers/nature_reserve/versions", files=files), 401, "X-API-Key")
+    assert_problem(client.post("/layers/nature_reserve/versions", files=files, headers={"X-API-Key": "wrong"}), 403,
+                   "X-API-Key")
+    # With the right key the request reaches the store, which is the read-only embedded dataset.
+    response = client.post("/layers/nature_reserve/versions", files=files, headers={"X-API-Key": WRITE_KEY})
+    assert response.status_code in (400, 409), response.text
+
+
+def test_import_with_a_write_key_adds_a_version_served_at_once(tmp_path_factory, tmp_path):
+    from gis.store import init_store
+
+    writable = tmp_path / "store.gpkg"
+    init_store(writable).close()
+    server = start_server(tmp_path_factory, "writable", store=str(writable), write_keys=WRITE_KEY)
+    try:
+        with server.client() as http:
+            before = http.get("/layers/water_body/versions").json()
+            lon, lat = PLACES["Shihezi"]
+            layer = {"type": "FeatureCollection", "features": [{
+                "type": "Feature", "properties": {"name": "测试水库", "zone_id": "test:reservoir", "subtype": "reservoir"},
+                "geometry": {"type": "Polygon", "coordinates": [square(lon, lat, 0.01)]}}]}
+            response = http.post(
+                "/layers/water_body/versions", headers={"X-API-Key": WRITE_KEY},
+                files={"file": ("reservoir.geojson", json.dumps(layer).encode(), "application/geo+json")},
+                data={"effective_from": "2020-01-01", "note": "API test", "coverage": "all"})
+            assert response.status_code == 201, response.text
+            version = response.json()
+            assert version["version"] == before[-1]["version"] + 1 and version["feature_count"] == 1
+            items = http.get("/ogc/collections/water_body/items").json()
+            assert [f["id"] for f in items["features"]] == ["test:reservoir"]
+            old = http.get("/ogc/collections/water_body/items", params={"datetime": "2019-06-30", "limit": 1000}).json()
+            assert old["numberMatched"] == before[-1]["feature_count"]
+    finally:
+        server.stop()
+
+
+def test_reads_can_require_a_key(tmp_path_factory):
+    server = start_server(tmp_path_factory, "keyed", read_keys=READ_KEY, write_keys=WRITE_KEY,
+                          require_read_key="true")
+    try:
+        with server.client() as http:
+            assert_problem(http.get("/ogc/collections"), 401, "X-API-Key")
+            assert_problem(http.get("/ogc/collections", headers={"X-API-Key": "nope"}), 403)
+            assert http.get("/ogc/collections", headers={"X-API-Key": READ_KEY}).status_code == 200
+            assert http.get("/ogc/collections", headers={"X-API-Key": WRITE_KEY}).status_code == 200
+            assert_problem(http.post("/check", json={"site": "86.04,44.3"}), 401)
+            assert http.get("/openapi.json").status_code == 200  # the description stays readable
+    finally:
+        server.stop()
+
+
+# --- OGC API - Features semantics ------------------------------------------------------------------------
+def test_landing_conformance_and_collections(client):
+    landing = client.get("/ogc").json()
+    rels = {link["rel"]: link for link in landing["links"]}
+    assert {"self", "service-desc", "service-doc", "conformance", "data"} <= set(rels)
+    assert all("type" in link for link in landing["links"])
+    conformance = client.get("/ogc/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in conformance
+    collections = client.get("/ogc/collections").json()["collections"]
+    assert len(collections) == 14 and all(c["itemType"] == "feature" for c in collections)
+    reserve = next(c for c in collections if c["id"] == "nature_reserve")
+    assert reserve["storageCrs"].endswith("CRS84") and CRS_4490 in reserve["crs"]
+    assert {"self", "items"} <= {link["rel"] for link in reserve["links"]}
+
+
+def test_items_paging_clamps_limit_and_links_next(client, store):
+    total = len(store.snapshot(kinds=["admin_division"]).zones)
+    response = client.get("/ogc/collections/admin_division/items", params={"limit": 100000})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/geo+json"
+    assert response.headers["content-crs"] == "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"
+    page = response.json()
+    assert page["numberReturned"] == 50 and page["numberMatched"] == total  # clamped to the server's maximum
+    seen = [f["id"] for f in page["features"]]
+    for _ in range(10):
+        following = [link for link in page["links"] if link["rel"] == "next"]
+        if not following:
+            break
+        assert following[0]["type"] == "application/geo+json"
+        page = client.get(following[0]["href"]).json()
+        seen += [f["id"] for f in page["features"]]
+    assert len(seen) == len(set(seen)) == total
+
+
+def test_items_bbox_and_bbox_crs(client, store):
+    lon, lat = PLACES["Shihezi"]
+    box = (lon - 0.2, lat - 0.2, lon + 0.2, lat + 0.2)
+    zones = store.snapshot(kinds=["control_unit"]).zones
+    want = sorted(zones[zones.intersects(shapely.box(*box))]["zone_id"])
+    plain = client.get("/ogc/collections/control_unit/items", params={"bbox": ",".join(map(str, box)), "limit": 50})
+    latlon = client.get("/ogc/collections/control_unit/items", params={
+        "bbox": ",".join(map(str, (box[1], box[0], box[3], box[2]))), "bbox-crs": CRS_4490, "limit": 50})
+    assert sorted(f["id"] for f in plain.json()["features"]) == want
+    assert sorted(f["id"] for f in latlon.json()["features"]) == want
+
+
+@pytest.mark.parametrize("epsg", [4326, 4490])
+def test_items_crs_in_authority_axis_order(client, epsg):
+    uri = f"http://www.opengis.net/def/crs/EPSG/0/{epsg}"
+    default = client.get("/ogc/collections/nature_reserve/items/reserve:ili-black-bee-buffer").json()
+    response = client.get("/ogc/collections/nature_reserve/items/reserve:ili-black-bee-buffer", params={"crs": uri})
+    assert response.headers["content-crs"] == f"<{uri}>"
+    lonlat = np.array(default["geometry"]["coordinates"][0])
+    got = np.array(response.json()["geometry"]["coordinates"][0])
+    lat, lon = Transformer.from_crs("OGC:CRS84", f"EPSG:{epsg}").transform(lonlat[:, 0], lonlat[:, 1])
+    assert np.allclose(got, np.column_stack((lat, lon)), atol=1e-7)
+
+
+def test_items_are_rfc7946(client):
+    feature = client.get("/ogc/collections/nature_reserve/items", params={"limit": 1}).json()["features"][0]
+    ring = shapely.LinearRing(feature["geometry"]["coordinates"][0])
+    assert ring.is_ccw
+    props = feature["properties"]
+    assert {"zone_id", "name", "name_en", "subtype", "jurisdiction", "source_doc", "source_quote",
+            "geometry_source", "valid_from", "valid_to", "reserve_name", "level"} <= set(props)
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"bbox": "1,2,3"}, "bbox"), ({"bbox": "a,b,c,d"}, "bbox"), ({"bbox": "3,2,1,4"}, "bbox"),
+    ({"crs": "EPSG:3857"}, "crs"), ({"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857", "bbox": "1,2,3,4"},
+                                    "bbox-crs"),
+    ({"limit": "ten"}, "limit"), ({"offset": -1}, "offset"), ({"datetime": "2020-01-01/2021-01-01"}, "datetime"),
+    ({"datetime": "yesterday"}, "datetime"), ({"f": "html"}, "f"), ({"sortby": "name"}, "sortby"),
+])
+def test_invalid_items_parameters_are_400(client, params, field):
+    assert_problem(client.get("/ogc/collections/nature_reserve/items", params=params), 400, field)
+
+
+def test_datetime_selects_what_was_in_force(client):
+    before = client.get("/ogc/collections/nature_reserve/items", params={"datetime": "2000-01-01"}).json()
+    assert before["numberMatched"] == 0
+    now = client.get("/ogc/collections/nature_reserve/items", params={"datetime": "2024-06-30T12:00:00Z"}).json()
+    assert now["numberMatched"] > 0
+
+
+def test_openapi_is_complete_with_real_examples(client):
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    for path in ("/check", "/screen", "/screen/{job_id}", "/screen/{job_id}/cancel", "/screen/{job_id}/result.{fmt}",
+                 "/ogc", "/ogc/conformance", "/ogc/collections", "/ogc/collections/{collectionId}",
+                 "/ogc/collections/{collectionId}/items", "/ogc/collections/{collectionId}/items/{featureId}",
+                 "/layers", "/layers/{kind}/versions"):
+        assert path in paths, path
+    body = paths["/check"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(body)
+    assert "石河子" in json.dumps(body, ensure_ascii=False) and "拐点" in json.dumps(body, ensure_ascii=False)
+    assert {"CheckRequest", "CheckUpload", "CheckResult"} <= set(schema["components"]["schemas"])
+    limit = schema["components"]["parameters"]["limit"]
+    assert limit["schema"]["maximum"] == 50

@@ -1,0 +1,161 @@
+"""Batch screening jobs over HTTP: 202 and a job, progress, downloads, cancellation, surviving a restart.
+
+The jobs run ``gis.batch.screen_file``. Until that lands, the server under test is given
+``screen_file_standin`` below, which keeps the same contract (rows in = rows out, ``progress(done, total)``,
+``cancel()`` stops it with an ``EcozoneError``), so what is tested here is the job system itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import time
+
+import pandas as pd
+import pytest
+from pydantic import BaseModel
+
+from tests.sites_support import PLACES
+from tests.api_support import start_server
+
+POLLS = 1200  # × 0.25 s at most, per wait
+
+
+class StandinReport(BaseModel):
+    rows_in: int
+    rows_out: int
+    rows_failed: int
+    verdict_counts: dict[str, int]
+    outputs: list[str]
+    seconds: float
+
+
+def screen_file_standin(input_path, output_paths, *, store=None, as_of=None, workers=None, columns=None,
+                        progress=None, cancel=None, dask_address=None):
+    """Screen a CSV of lon/lat rows with ``check_site``, row by row, honouring progress and cancel."""
+    from gis.check import check_site
+    from gis.errors import EcozoneError
+    from gis.sites import read_site
+
+    started = time.perf_counter()
+    frame = pd.read_csv(input_path)
+    verdicts = []
+    for done, (lon, lat) in enumerate(zip(frame["经度"], frame["纬度"]), start=1):
+        if cancel is not None and cancel():
+            raise EcozoneError("screening cancelled")
+        verdicts.append(check_site(read_site(f"{lon},{lat}"), store=store, as_of=as_of).verdict.value)
+        if progress is not None:
+            progress(done, len(frame))
+    frame["结论"] = verdicts
+    for path in output_paths:
+        if path.suffix == ".xlsx":
+            frame.to_excel(path, index=False)
+        elif path.suffix == ".csv":
+            frame.to_csv(path, index=False, encoding="utf-8-sig")
+        else:
+            import geopandas as gpd
+
+            gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["经度"], frame["纬度"]), crs=4326).to_file(
+                path, driver="GeoJSON")
+    counts = {v: verdicts.count(v) for v in set(verdicts)}
+    return StandinReport(rows_in=len(frame), rows_out=len(frame), rows_failed=0, verdict_counts=counts,
+                         outputs=[str(p) for p in output_paths], seconds=time.perf_counter() - started)
+
+
+def _real_screen_file() -> bool:
+    try:
+        return hasattr(importlib.import_module("gis.batch"), "screen_file")
+    except ImportError:
+        return False
+
+
+PREAMBLE = "" if _real_screen_file() else (
+    "import gis.batch, tests.test_api_jobs as t; gis.batch.screen_file = t.screen_file_standin")
+
+
+@pytest.fixture(scope="module")
+def jobs_server(tmp_path_factory):
+    server = start_server(tmp_path_factory, "jobs", PREAMBLE)
+    yield server
+    server.stop()
+
+
+def permits(rows: int) -> bytes:
+    lon, lat = PLACES["Shihezi"]
+    frame = pd.DataFrame({"项目名称": [f"项目{i}" for i in range(rows)],
+                          "经度": [lon + 0.01 * (i % 20) for i in range(rows)],
+                          "纬度": [lat + 0.01 * (i // 20) for i in range(rows)]})
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def submit(http, rows: int) -> dict:
+    response = http.post("/screen", files={"file": ("许可清单.csv", permits(rows), "text/csv")},
+                         data={"as_of": "2024-06-30"})
+    assert response.status_code == 202, response.text
+    assert response.headers["location"].endswith(f"/screen/{response.json()['id']}")
+    return response.json()
+
+
+def wait(http, job_id: str, until) -> dict:
+    for _ in range(POLLS):
+        job = http.get(f"/screen/{job_id}").json()
+        if until(job):
+            return job
+        time.sleep(0.25)
+    raise AssertionError(f"job {job_id} never reached the state asked: {job}")
+
+
+def test_job_end_to_end(jobs_server):
+    with jobs_server.client() as http:
+        job = submit(http, 30)
+        assert job["status"] in ("queued", "running")
+        done = wait(http, job["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
+        assert done["status"] == "succeeded", done
+        assert done["progress"]["done"] == done["progress"]["total"] == 30
+        assert done["report"]["rows_in"] == done["report"]["rows_out"] == 30
+        results = {link["title"]: link["href"] for link in done["links"] if link["rel"] == "result"}
+        assert set(results) == {"xlsx", "csv", "geojson"}
+        xlsx = http.get(results["xlsx"])
+        assert xlsx.status_code == 200 and "filename" in xlsx.headers["content-disposition"]
+        assert len(pd.read_excel(io.BytesIO(xlsx.content))) == 30
+        assert len(pd.read_csv(io.BytesIO(http.get(results["csv"]).content))) == 30
+        assert len(json.loads(http.get(results["geojson"]).content)["features"]) == 30
+
+
+def test_job_cancelled_while_running(jobs_server):
+    with jobs_server.client() as http:
+        job = submit(http, 3000)
+        wait(http, job["id"], lambda j: j["status"] == "running" and j["progress"]["done"] > 0)
+        response = http.post(f"/screen/{job['id']}/cancel")
+        assert response.status_code == 202, response.text
+        final = wait(http, job["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
+        assert final["status"] == "cancelled" and final["progress"]["done"] < 3000
+        assert http.get(f"/screen/{job['id']}/result.csv").status_code == 409
+        assert http.post(f"/screen/{job['id']}/cancel").status_code == 409
+
+
+def test_job_survives_a_server_crash(tmp_path_factory):
+    server = start_server(tmp_path_factory, "restart", PREAMBLE)
+    try:
+        with server.client() as http:
+            job = submit(http, 150)
+            wait(http, job["id"], lambda j: j["status"] == "running" and j["progress"]["done"] > 0)
+        server.kill()
+        server.start()
+        with server.client() as http:
+            final = wait(http, job["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
+            assert final["status"] == "succeeded", final
+            assert final["attempts"] == 2 and "re-queued" in final["notes"][0]
+            assert final["report"]["rows_out"] == 150
+    finally:
+        server.stop()
+
+
+def test_bad_job_inputs(jobs_server):
+    with jobs_server.client() as http:
+        assert http.post("/screen", files={"file": ("list.pdf", b"%PDF", "application/pdf")}).status_code == 400
+        response = http.post("/screen", files={"file": ("许可清单.csv", permits(2), "text/csv")},
+                             data={"columns": "[1, 2]"})
+        assert response.status_code == 400 and response.json()["field"] == "columns"
+        assert http.get("/screen/not-a-job-id").status_code == 404
