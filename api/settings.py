@@ -6,15 +6,23 @@ so tests and embedders build an app from an explicit ``Settings`` object.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from maps.build import Basemap
+
 __all__ = ["Settings"]
 
 _KEYS = "Comma-separated API keys (environment: key1,key2)."
+
+
+def _data_home() -> Path:
+    """Where per-user data lives (XDG), so jobs never land in whatever folder the server was started from."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
 def _split(value: object) -> object:
@@ -42,12 +50,27 @@ class Settings(BaseSettings):
     require_read_key: bool = Field(default=False, description="Reads (checks, jobs, OGC API) need a key too.")
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="Largest request body, bytes.")
     max_vertices: int = Field(default=100_000, gt=0, description="Most vertices in one site to check.")
-    jobs_dir: Path = Field(default=Path("ecozone-jobs"), description="Folder of batch jobs (inputs, state, results).")
+    jobs_dir: Path = Field(
+        default_factory=lambda: _data_home() / "ecozone" / "jobs",
+        description="Folder of batch jobs (inputs, state, results); default $XDG_DATA_HOME/ecozone/jobs.",
+    )
     job_workers: int | None = Field(default=None, gt=0, description="Processes per batch job (None: the engine decides).")
     ogc_limit_default: int = Field(default=10, gt=0, description="Items per page when no limit is asked.")
     ogc_limit_max: int = Field(default=1000, gt=0, description="Largest page; larger limits are clamped, not refused.")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Allowed browser origins.")
     root_path: str = Field(default="", description="Path prefix when served behind a proxy.")
+    map_basemap_url: str | None = Field(default=None, description="XYZ tile URL of the pages' basemap (none by "
+                                        "default: the pages need no internet).")
+    map_basemap_attribution: str = Field(default="", description="Attribution shown for that basemap.")
+    map_tianditu_key: str | None = Field(default=None, description="天地图 key (tk): draws 天地图's vector map.")
+
+    def basemap(self) -> Basemap | None:
+        """The map pages' basemap: 天地图 when a key is set, else the tile URL, else none."""
+        if self.map_tianditu_key:
+            return Basemap.tianditu(self.map_tianditu_key)
+        if self.map_basemap_url:
+            return Basemap.tiles(self.map_basemap_url, self.map_basemap_attribution)
+        return None
 
     _split_lists = field_validator("read_keys", "write_keys", "cors_origins", mode="before")(_split)
 

@@ -285,7 +285,7 @@ def _parks() -> list[dict]:
         dict(id="bt-alaer-etdz", name="阿拉尔经济技术开发区", en="Aral Economic and Technological Development Zone",
              subtype="economic_development_zone", division="第一师", city="阿拉尔市", adcode="659002",
              place=(81.32, 40.55, 3.0, 2.0, 0), level=u,
-             level_note=f"来源文件未说明级别；[004] 列为国家生态工业示范园区创建对象。DOMAIN §9.13：通常为国家级（M，需核实）",
+             level_note="来源文件未说明级别；[004] 列为国家生态工业示范园区创建对象。DOMAIN §9.13：通常为国家级（M，需核实）",
              doc=D004, quote=Q_ECO_PARKS,
              sewage=[_status(_AS_OF_2019, "unknown", "负责建设台州产业园区污水处理厂；本园区状态未说明", D002,
                              "阿拉尔经济技术开发区负责建设的台州产业园区污水处理厂项目前期手续已完成"), _XPCC_2020],

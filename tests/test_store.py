@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import geopandas as gpd
 import psycopg
 import pytest
 import shapely

@@ -11,51 +11,26 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-from functools import lru_cache
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from shapely.errors import ShapelyError
 
 from api.deps import StateDep
 from api.errors import ApiProblem
 from gis.overlap import MAX_SEARCH_KM
 from maps.assets import static_file
-from maps.build import Basemap, check_page, display_layers, layers_map, render
+from maps.build import check_page, display_layers, layers_map, render
 from maps.rings import site_rings
 
-__all__ = ["MapSettings", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["maps"])
 
 
-class MapSettings(BaseSettings):
-    """The optional basemap of the pages (environment ``ECOZONE_MAP_*``); none by default."""
-
-    model_config = SettingsConfigDict(env_prefix="ECOZONE_MAP_", extra="ignore")
-
-    basemap_url: str | None = Field(default=None, description="XYZ tile URL, e.g. an intranet tile server.")
-    basemap_attribution: str = Field(default="", description="Attribution shown for the tile basemap.")
-    tianditu_key: str | None = Field(default=None, description="天地图 key (tk): draws 天地图's vector map.")
-
-    def basemap(self) -> Basemap | None:
-        if self.tianditu_key:
-            return Basemap.tianditu(self.tianditu_key)
-        if self.basemap_url:
-            return Basemap.tiles(self.basemap_url, self.basemap_attribution)
-        return None
-
-
-@lru_cache(maxsize=1)
-def get_map_settings() -> MapSettings:
-    return MapSettings()
-
-
-MapSettingsDep = Annotated[MapSettings, Depends(get_map_settings)]
 AsOf = Annotated[dt.date | None, Query(description="Layers in force on this date (default today).")]
 
 
@@ -80,10 +55,10 @@ def _html(text: str) -> HTMLResponse:
 @router.get("/", include_in_schema=False)
 @router.get("/map", operation_id="map_layers_page", summary="Map of every layer (一张图), HTML",
             response_class=HTMLResponse)
-async def layers_page(request: Request, state: StateDep, settings: MapSettingsDep, as_of: AsOf = None) -> Response:
+async def layers_page(request: Request, state: StateDep, as_of: AsOf = None) -> Response:
     """Every layer in force, one switchable layer per kind, Chinese legend and popups; works with no internet."""
     day = _day(as_of)
-    m = await run_in_threadpool(layers_map, state.store, day, basemap=settings.basemap(),
+    m = await run_in_threadpool(layers_map, state.store, day, basemap=state.settings.basemap(),
                                 static_url=_static_url(request), inline_levels=0,
                                 level_url=_level_url(request, day))
     return _html(await run_in_threadpool(render, m))
@@ -91,13 +66,13 @@ async def layers_page(request: Request, state: StateDep, settings: MapSettingsDe
 
 @router.get("/map/check", operation_id="map_check_page", summary="Check page: draw or paste a site, HTML",
             response_class=HTMLResponse)
-async def check_page_route(request: Request, state: StateDep, settings: MapSettingsDep,
+async def check_page_route(request: Request, state: StateDep,
                            as_of: AsOf = None) -> Response:
     """Draw a polygon, paste coordinates or upload a 拐点 file; the page checks it with ``POST /check``."""
     day = _day(as_of)
     m = await run_in_threadpool(check_page, state.store, day, check_url=request.url_for("check_site").path,
                                 rings_url=request.url_for("map_rings").path, static_url=_static_url(request),
-                                basemap=settings.basemap(), level_url=_level_url(request, day))
+                                basemap=state.settings.basemap(), level_url=_level_url(request, day))
     return _html(await run_in_threadpool(render, m))
 
 
