@@ -35,6 +35,9 @@ from api import cli_check  # noqa: E402
 app.command("check")(cli_check.check)
 
 # --- screen command (batch screening) ------------------------------------------------------------------
+from api import cli_screen  # noqa: E402
+
+app.command("screen")(cli_screen.screen)
 
 # --- serve command (HTTP API) ------------------------------------------------------------------------------
 from api import cli_serve  # noqa: E402

@@ -24,6 +24,7 @@ __all__ = [
     "ReadOnlyStoreError",
     "VersionNotFoundError",
     "RuleError",
+    "CancelledError",
     "Notice",
 ]
 
@@ -157,3 +158,7 @@ class Notice:
         if not isinstance(data["value"], (str, int, float, bool, type(None))):
             data["value"] = repr(data["value"])
         return data
+
+
+class CancelledError(EcozoneError):
+    """A long task (a batch screening) was stopped at the caller's request before it finished."""

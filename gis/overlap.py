@@ -207,7 +207,7 @@ class OverlapEngine:
         distance = np.zeros(len(candidates))
         # Every point within the search radius lies in the box, so clipping a zone to it keeps its nearest
         # point and spares projecting the whole of a large zone (a county has tens of thousands of vertices).
-        clipped = shapely.clip_by_rect(geoms[~meets], *box.bounds)
+        clipped = _clip(geoms[~meets], box)
         distance[~meets] = np.inf
         reachable = np.flatnonzero(~meets)[~shapely.is_empty(clipped)]
         distance[reachable] = _geodesic_distances(site, clipped[~shapely.is_empty(clipped)])
@@ -425,6 +425,22 @@ def _geodesic_distances(site: shapely.Geometry, zones: np.ndarray) -> np.ndarray
     ends = plane.inverse(shapely.get_coordinates(lines)).reshape(-1, 2, 2)
     _, _, distance = GEOD.inv(ends[:, 0, 0], ends[:, 0, 1], ends[:, 1, 0], ends[:, 1, 1])
     return np.asarray(distance)
+
+
+def _clip(zones: np.ndarray, box: shapely.Geometry) -> np.ndarray:
+    """The zones cut to the search box: ``clip_by_rect`` (fast), or the exact intersection for a zone on
+    which GEOS's rectangle clipper fails (it can build a ring of 3 points where an edge grazes a corner)."""
+    try:
+        return shapely.clip_by_rect(zones, *box.bounds)
+    except shapely.errors.GEOSException:
+        return np.array([_clip_one(zone, box) for zone in zones], dtype=object)
+
+
+def _clip_one(zone: shapely.Geometry, box: shapely.Geometry) -> shapely.Geometry:
+    try:
+        return shapely.clip_by_rect(zone, *box.bounds)
+    except shapely.errors.GEOSException:
+        return shapely.intersection(zone, box)
 
 
 def _search_box(site: shapely.Geometry, search_m: float) -> shapely.Geometry:

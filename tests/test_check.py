@@ -188,3 +188,10 @@ def test_cli_check_prints_the_verdict_first_and_json_for_programs(zones):
     assert body["verdict"] == "forbidden" and body["as_of"] == "2021-12-31"
     assert body["site"]["geometry"]["type"] == "Point"
     assert "BLR-02" in [h["rule_id"] for h in body["rules"]["hits"]]
+
+
+def test_a_zone_the_rectangle_clipper_cannot_cut_is_still_measured(store):
+    """GEOS's clip_by_rect fails on a zone grazing the search box here (a 3-point ring): the check must not."""
+    result = check_site(read_site("86.193610, 44.285542"), store=store, as_of="2024-01-01")
+    nearest = {layer.kind: layer.hits[0].distance_m for layer in result.overlap.layers if layer.hits}
+    assert nearest and all(d >= 0 for d in nearest.values())

@@ -1,0 +1,412 @@
+"""The vectorised spatial stage of batch screening: which zones every site meets, for many sites at once.
+
+The per-site engine (``gis.overlap.OverlapEngine``) costs about a millisecond a site. Here the zones of one
+store version are prepared once more, for bulk work:
+
+- **A grid over the zones.** Every cell of a regular lon/lat grid is classed, for every polygonal zone and
+  every layer coverage, as wholly inside, crossed by the boundary, or outside. The sets of zones wholly
+  holding a cell are folded into one 64-bit key per cell (a sum of random keys, one per zone and
+  relation). A point in such a cell needs no geometry test at all; a point in a boundary cell is tested
+  with ``shapely.contains_xy`` / ``intersects_xy`` against the prepared zones crossing that cell, grouped
+  by zone so each zone is one vectorised call. Zone geometries are always the prepared side.
+- **Polygon sites** go into an STRtree queried with the prepared zones (``predicate="intersects"``), and
+  the relations of ``gis.results.Relation`` are computed on the pairs, vectorised.
+- **Distance conditions** of the rules (``within_km``, e.g. 15 km of a CHP plant) are evaluated exactly on
+  the few zones they name.
+
+What a site meets is returned as a key: the sum of the random keys of its (zone, relation) pairs. Sites
+with the same key and the same project get the same rule verdict, so rules are evaluated once per distinct
+key (see ``gis.batch.verdicts``), where the key is also recomputed from an exact per-site check and
+compared: a mismatch sends those rows to the exact path, so the batch verdict always equals ``check_site``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+from scipy import ndimage
+
+from gis.crs import GEOD
+from gis.overlap import OverlapEngine, _geodesic_distances, _length_m, _measure, _part
+from gis.rules.model import RulePack
+from gis.store.base import Store
+
+__all__ = ["COVERED", "PROTECTED_KINDS", "SHARE", "TOUCH", "BatchEngine"]
+
+#: Relation tags of the keys. Sharing = inside / contains / overlaps (the rules treat them alike).
+SHARE, TOUCH, COVERED = 0, 1, 2
+
+#: Kinds whose nearest zone is reported per row (最近保护区域): where siting is banned or restricted.
+PROTECTED_KINDS = ("ecological_redline", "nature_reserve", "natural_park", "drinking_water_zone")
+
+#: Cells along the longer side of the grid; about 1 km cells over Xinjiang.
+_GRID_CELLS = 2048
+#: Conformal projection for nearest-zone search (Lambert conformal conic fitted to Xinjiang).
+_LCC = "+proj=lcc +lat_1=37 +lat_2=46 +lat_0=42 +lon_0=85 +ellps=WGS84 +units=m +no_defs"
+_TO_LCC = Transformer.from_crs("EPSG:4326", _LCC, always_xy=True)
+_FROM_LCC = Transformer.from_crs(_LCC, "EPSG:4326", always_xy=True)
+_CACHE_SIZE = 4
+
+
+class _Grid:
+    """Cells of ``size`` degrees from ``(x0, y0)``; per cell a key of the entries holding it, CSR of crossers."""
+
+    def __init__(self, entries: np.ndarray, keys: np.ndarray, tags: np.ndarray) -> None:
+        bounds = shapely.bounds(entries)
+        self.x0, self.y0 = bounds[:, 0].min(), bounds[:, 1].min()
+        span = max(bounds[:, 2].max() - self.x0, bounds[:, 3].max() - self.y0)
+        self.size = span / _GRID_CELLS
+        self.nx = int((bounds[:, 2].max() - self.x0) / self.size) + 1
+        self.ny = int((bounds[:, 3].max() - self.y0) / self.size) + 1
+        self.cell_key = np.zeros(self.nx * self.ny, dtype=np.uint64)
+        crossing_cells, crossing_entries = [], []
+        for index, geom in enumerate(entries):
+            window, inside, boundary = self._classify(geom, bounds[index])
+            ix0, iy0 = window[:2]
+            cols, rows = np.nonzero(inside)
+            self.cell_key[(cols + ix0) * self.ny + rows + iy0] += keys[tags[index], index]
+            cols, rows = np.nonzero(boundary)
+            crossing_cells.append((cols + ix0) * self.ny + rows + iy0)
+            crossing_entries.append(np.full(len(cols), index, dtype=np.int32))
+        cells = np.concatenate(crossing_cells)
+        order = np.argsort(cells, kind="stable")
+        self.crossing = np.concatenate(crossing_entries)[order]
+        self.start = np.searchsorted(cells[order], np.arange(self.nx * self.ny + 1)).astype(np.int64)
+
+    def cells(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Cell index of each point, -1 outside the grid (or not a finite number)."""
+        with np.errstate(invalid="ignore"):
+            ix = np.floor((x - self.x0) / self.size)
+            iy = np.floor((y - self.y0) / self.size)
+        ok = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
+        cell = np.full(len(x), -1, dtype=np.int64)
+        cell[ok] = ix[ok].astype(np.int64) * self.ny + iy[ok].astype(np.int64)
+        return cell
+
+    def _classify(self, geom, bounds):
+        """Window of cells over the entry, with masks of the cells wholly inside it and crossed by its boundary.
+
+        Boundary cells are found by sampling every edge at a quarter cell and marking the 3 × 3 cells around
+        each sample, so an edge clipping a cell corner between two samples still marks it. The other cells
+        form connected regions that the boundary does not cross: each region is wholly inside or wholly
+        outside, decided by one ``contains_xy`` of its first cell's centre.
+        """
+        ix0 = max(int((bounds[0] - self.x0) / self.size) - 1, 0)
+        iy0 = max(int((bounds[1] - self.y0) / self.size) - 1, 0)
+        ix1 = min(int((bounds[2] - self.x0) / self.size) + 2, self.nx)
+        iy1 = min(int((bounds[3] - self.y0) / self.size) + 2, self.ny)
+        boundary = np.zeros((ix1 - ix0, iy1 - iy0), dtype=bool)
+        rings = shapely.get_rings(shapely.get_parts(geom))  # get_rings skips multipolygons: split them first
+        xy, which = shapely.get_coordinates(rings, return_index=True)
+        same = which[1:] == which[:-1]
+        a, b = xy[:-1][same], xy[1:][same]
+        steps = np.maximum(np.ceil(np.hypot(*(b - a).T) / (self.size / 4)).astype(np.int64), 1)
+        seg = np.repeat(np.arange(len(a)), steps)
+        t = (np.arange(len(seg)) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(steps, steps)
+        samples = np.vstack([a[seg] + (b[seg] - a[seg]) * t[:, None], xy])
+        cx = np.floor((samples[:, 0] - self.x0) / self.size).astype(np.int64) - ix0
+        cy = np.floor((samples[:, 1] - self.y0) / self.size).astype(np.int64) - iy0
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                px, py = cx + dx, cy + dy
+                ok = (px >= 0) & (px < boundary.shape[0]) & (py >= 0) & (py < boundary.shape[1])
+                boundary[px[ok], py[ok]] = True
+        labels, count = ndimage.label(~boundary)
+        inside = np.zeros(boundary.shape, dtype=bool)
+        if count:
+            found, first = np.unique(labels.ravel(), return_index=True)
+            first = first[found > 0]  # label 0 is the boundary
+            col, row = np.divmod(first, boundary.shape[1])
+            centre_x = self.x0 + (col + ix0 + 0.5) * self.size
+            centre_y = self.y0 + (row + iy0 + 0.5) * self.size
+            region_in = np.concatenate([[False], shapely.contains_xy(geom, centre_x, centre_y)])
+            inside = region_in[labels]
+        return (ix0, iy0, ix1, iy1), inside, boundary
+
+
+class BatchEngine:
+    """The zones of one store version prepared for bulk screening (see the module notes).
+
+    Parameters
+    ----------
+    engine
+        The per-site engine of the same store version; its zones, prepared geometries and coverage are reused.
+    packs
+        Rule packs: their ``within_km`` conditions decide which distances the keys must carry.
+    workers
+        Threads for the vectorised calls (shapely releases the GIL); default the number of CPU cores.
+    """
+
+    def __init__(self, engine: OverlapEngine, packs: list[RulePack], workers: int | None = None) -> None:
+        self.engine = engine
+        self.workers = workers
+        zones = engine.snapshot.zones
+        self.kinds = zones["kind"].to_numpy()
+        self.zone_ids = zones["zone_id"].to_numpy()
+        self.index_of = {(k, z): i for i, (k, z) in enumerate(zip(self.kinds, self.zone_ids))}
+        geoms = engine._geoms
+        self.n_zones = len(geoms)
+        self.coverage_kinds = [k for k, c in engine._coverage.items() if c is not None]
+        coverage = np.array([engine._coverage[k] for k in self.coverage_kinds], dtype=object)
+        # Distance conditions: per kind, the distinct radii (m) the rules test.
+        radii: dict[str, set[float]] = {}
+        for pack in packs:
+            for rule in pack.rules:
+                for cond in (*pack.applies_within, *rule.in_all, *rule.in_any, *rule.not_in):
+                    if cond.within_km is not None:
+                        radii.setdefault(cond.kind, set()).add(cond.within_km * 1000)
+        self.radii = {kind: sorted(r) for kind, r in radii.items()}
+        self.radius_tags = {r: 3 + i for i, r in enumerate(sorted({r for rs in radii.values() for r in rs}))}
+        self.search_km = max([r / 1000 for r in self.radius_tags] or [0.001])
+        rng = np.random.default_rng(20240501)
+        self.keys = rng.integers(1, 2**63, size=(3 + len(self.radius_tags), self.n_zones + len(coverage)),
+                                 dtype=np.uint64)
+
+        polygonal = np.flatnonzero(shapely.get_dimensions(geoms) == 2)
+        self._entries = np.concatenate([geoms[polygonal], coverage])
+        self._entry_ids = np.concatenate([polygonal, self.n_zones + np.arange(len(coverage))])
+        self._entry_is_zone = self._entry_ids < self.n_zones
+        shapely.prepare(self._entries)
+        entry_keys = self.keys[:, self._entry_ids]
+        tags = np.where(self._entry_is_zone, SHARE, COVERED)
+        self.grid = _Grid(self._entries, entry_keys, tags)
+        self._entry_keys = entry_keys
+
+        self._within = np.flatnonzero(np.isin(self.kinds, list(self.radii)))
+        protected = np.flatnonzero(np.isin(self.kinds, PROTECTED_KINDS))
+        self._protected = protected
+        self._protected_lcc = shapely.transform(geoms[protected], _lcc_forward)
+        self._protected_tree = shapely.STRtree(self._protected_lcc)
+
+    @classmethod
+    def for_store(cls, store: Store, as_of: str | None, packs: list[RulePack]) -> BatchEngine:
+        """The batch engine of the store version in force on ``as_of``, prepared once and cached."""
+        engine = OverlapEngine.for_store(store, as_of=as_of)
+        key = (id(engine), tuple((p.id, p.version) for p in packs))
+        with _lock:
+            batch = _cache.get(key)
+            if batch is not None and batch.engine is engine:
+                _cache.move_to_end(key)
+                return batch
+        batch = cls(engine, packs)
+        with _lock:
+            _cache[key] = batch
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+        return batch
+
+    # -- points ------------------------------------------------------------------------------------------------
+    def point_keys(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The key of every point site (lon/lat degrees): zones whose interior holds it, touched, coverage, radii."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        cell = self.grid.cells(x, y)
+        inside = cell >= 0
+        key = np.zeros(len(x), dtype=np.uint64)
+        key[inside] = self.grid.cell_key[cell[inside]]
+
+        # Points in cells a boundary crosses: exact tests, one vectorised call per crossing zone.
+        points = np.flatnonzero(inside)
+        start, stop = self.grid.start[cell[points]], self.grid.start[cell[points] + 1]
+        counts = stop - start
+        pair_point = np.repeat(points, counts)
+        pair_entry = self.grid.crossing[np.repeat(start - np.cumsum(counts) + counts, counts)
+                                        + np.arange(counts.sum())]
+        order = np.argsort(pair_entry, kind="stable")
+        bounds = np.searchsorted(pair_entry[order], np.arange(len(self._entries) + 1))
+        added = np.zeros(len(pair_point), dtype=np.uint64)  # per pair, in point order
+
+        def test(entries: np.ndarray) -> None:
+            for entry in entries:
+                at = order[bounds[entry]:bounds[entry + 1]]
+                px, py = x[pair_point[at]], y[pair_point[at]]
+                geom = self._entries[entry]
+                hit = shapely.intersects_xy(geom, px, py)
+                if not self._entry_is_zone[entry]:
+                    added[at[hit]] = self._entry_keys[COVERED, entry]
+                    continue
+                interior = shapely.contains_xy(geom, px[hit], py[hit])
+                added[at[hit]] = np.where(interior, self._entry_keys[SHARE, entry], self._entry_keys[TOUCH, entry])
+
+        busy = np.flatnonzero(bounds[1:] > bounds[:-1])
+        # Tasks of about equal work (pairs), a few per thread, so both cores stay busy to the end.
+        work = np.cumsum(bounds[busy + 1] - bounds[busy])
+        tasks = np.split(busy, np.searchsorted(work, np.linspace(0, work[-1], 17)[1:-1])) if len(busy) else []
+        with ThreadPoolExecutor(self.workers) as pool:
+            list(pool.map(test, tasks))
+        # Pairs are grouped by point (np.repeat above): one reduction per point with crossing cells.
+        starts = np.cumsum(counts) - counts
+        has = counts > 0
+        if has.any():
+            key[points[has]] += np.add.reduceat(added, starts[has])
+
+        key += self._within_keys(x, y)
+        return key
+
+    def _within_keys(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Keys of the rules' distance conditions for point sites (geodesic, as ``OverlapEngine`` measures)."""
+        key = np.zeros(len(x), dtype=np.uint64)
+        for zone in self._within:
+            radii = self.radii[self.kinds[zone]]
+            near = np.flatnonzero(_in_box(x, y, self.engine._geoms[zone].bounds, max(radii)))
+            if not len(near):
+                continue
+            geom = self.engine._geoms[zone]
+            if shapely.get_type_id(geom) == shapely.GeometryType.POINT:
+                zx, zy = shapely.get_coordinates(geom)[0]
+                _, _, distance = GEOD.inv(x[near], y[near], np.full(len(near), zx), np.full(len(near), zy))
+                distance = np.asarray(distance)
+            else:
+                distance = np.array([_geodesic_distances(shapely.Point(a, b), np.array([geom]))[0]
+                                     for a, b in zip(x[near], y[near])])
+                distance[shapely.intersects_xy(geom, x[near], y[near])] = 0.0
+            for radius in radii:
+                hit = near[distance <= radius]
+                key[hit] += self.keys[self.radius_tags[radius], zone]
+        return key
+
+    # -- polygons ----------------------------------------------------------------------------------------------
+    def polygon_pairs(self, sites: np.ndarray, tolerance_m: float = 0.5) -> dict[str, np.ndarray]:
+        """Keys of polygon sites and their (site, zone) pairs with relation and overlap, as the engine defines them.
+
+        Returns a dict: ``key`` (per site), ``exact`` (per site: a layer covers only part of the site, so its
+        not-checked share must be reported row by row), ``area_m2`` (per site), and per pair ``site``,
+        ``zone``, ``relation`` (inside / contains / overlaps / touches), ``overlap_m2``.
+        """
+        tree = shapely.STRtree(sites)
+        geoms = self.engine._geoms
+        n_cov = len(self.coverage_kinds)
+        queries = np.concatenate([geoms, self._entries[len(self._entries) - n_cov:]])
+        query, site = tree.query(queries, predicate="intersects")
+        area = np.array([_measure(s, "polygon") for s in sites])
+        key = np.zeros(len(sites), dtype=np.uint64)
+        exact = np.zeros(len(sites), dtype=bool)
+
+        is_cov = query >= self.n_zones
+        cov_q, cov_s = query[is_cov], site[is_cov]
+        covers = np.array([queries[q].covers(sites[s]) for q, s in zip(cov_q, cov_s)], dtype=bool)
+        np.add.at(key, cov_s[covers], self.keys[COVERED, cov_q[covers]])
+        exact[cov_s[~covers]] = True
+
+        zone, site = query[~is_cov], site[~is_cov]
+        inside = shapely.contains(geoms[zone], sites[site])
+        contains = ~inside & shapely.contains(sites[site], geoms[zone])
+        rest = np.flatnonzero(~(inside | contains))
+        overlap = np.where(inside, area[site], 0.0)
+        overlap[contains] = [_measure(g, "polygon") for g in geoms[zone[contains]]]
+        with ThreadPoolExecutor(self.workers) as pool:
+            shared = np.concatenate(list(pool.map(
+                lambda chunk: shapely.intersection(sites[site[chunk]], geoms[zone[chunk]]),
+                np.array_split(rest, max(1, min(len(rest) // 256, 16))),
+            ))) if len(rest) else np.array([], dtype=object)
+        polygons = [_part(s, 2) for s in shared]
+        measure = np.array([_measure(p, "polygon") for p in polygons])
+        perimeter = np.array([0.0 if p.is_empty else _length_m(shapely.boundary(p)) for p in polygons])
+        width = np.divide(2 * measure, perimeter, out=np.zeros(len(perimeter)), where=perimeter > 0)
+        overlap[rest] = measure
+        relation = np.where(inside, "inside", np.where(contains, "contains", "overlaps")).astype(object)
+        relation[rest[width <= tolerance_m]] = "touches"
+        tag = np.where(relation == "touches", TOUCH, SHARE)
+        np.add.at(key, site, self.keys[tag, zone])
+        key += self._polygon_within_keys(sites)
+        return {"key": key, "exact": exact, "area_m2": area, "site": site, "zone": zone,
+                "relation": relation, "overlap_m2": overlap}
+
+    def _polygon_within_keys(self, sites: np.ndarray) -> np.ndarray:
+        key = np.zeros(len(sites), dtype=np.uint64)
+        if not len(self._within):
+            return key
+        tree = shapely.STRtree(sites)
+        for zone in self._within:
+            radii = self.radii[self.kinds[zone]]
+            geom = self.engine._geoms[zone]
+            box = _grown_box(geom.bounds, max(radii))
+            for s in tree.query(box):
+                d = _geodesic_distances(sites[s], np.array([geom]))[0] if not geom.intersects(sites[s]) else 0.0
+                for radius in radii:
+                    if d <= radius:
+                        key[s] += self.keys[self.radius_tags[radius], zone]
+        return key
+
+    # -- nearest protected zone --------------------------------------------------------------------------------
+    def nearest_protected(self, sites: np.ndarray, search_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Index of the nearest zone of ``PROTECTED_KINDS`` within ``search_m`` (-1 if none) and its distance (m).
+
+        The nearest zone is found in a conformal projection of Xinjiang (angles kept, so the nearest point
+        on a zone is the one found on the ground), and the pair of nearest points is measured geodesically
+        on WGS 84, as the per-site engine does. A site meeting a zone is at 0 m. The per-site engine takes
+        zone edges as great circles (as PostGIS geography does), here they are straight in the projection:
+        on edges kilometres long the two differ by up to about 0.05 % of the distance (5 m at 10 km); on
+        official layers, with vertices metres apart, they agree to centimetres.
+        """
+        zone = np.full(len(sites), -1, dtype=np.int64)
+        distance = np.full(len(sites), np.nan)
+        if not len(self._protected) or not len(sites):
+            return zone, distance
+        projected = shapely.transform(sites, _lcc_forward)
+        # The projection's scale is within 0.3 % of true over Xinjiang; the margin keeps zones at the limit.
+        site_idx, tree_idx = self._protected_tree.query_nearest(projected, max_distance=search_m * 1.01)
+        if not len(site_idx):
+            return zone, distance
+        site_idx, first = np.unique(site_idx, return_index=True)
+        tree_idx = tree_idx[first]
+        lines = shapely.shortest_line(projected[site_idx], self._protected_lcc[tree_idx])
+        ends = shapely.get_coordinates(lines).reshape(-1, 2, 2)
+        lon, lat = _FROM_LCC.transform(ends[:, :, 0].ravel(), ends[:, :, 1].ravel())
+        lon, lat = np.reshape(lon, (-1, 2)), np.reshape(lat, (-1, 2))
+        _, _, metres = GEOD.inv(lon[:, 0], lat[:, 0], lon[:, 1], lat[:, 1])
+        meets = shapely.intersects(self.engine._geoms[self._protected[tree_idx]], sites[site_idx])
+        metres = np.where(meets, 0.0, metres)
+        keep = metres <= search_m
+        zone[site_idx[keep]] = self._protected[tree_idx[keep]]
+        distance[site_idx[keep]] = np.asarray(metres)[keep]
+        return zone, distance
+
+    # -- the key of an exact check -------------------------------------------------------------------------------
+    def key_of(self, overlap) -> int:
+        """The key of an ``OverlapResult`` of the per-site engine, to compare with the vectorised key."""
+        total = np.uint64(0)
+        with np.errstate(over="ignore"):
+            for layer in overlap.layers:
+                if layer.kind in self.coverage_kinds and layer.status == "checked":
+                    total += self.keys[COVERED, self.n_zones + self.coverage_kinds.index(layer.kind)]
+                for hit in layer.hits:
+                    index = self.index_of[(hit.kind, hit.zone_id)]
+                    relation = hit.relation.value
+                    if relation in ("inside", "contains", "overlaps"):
+                        total += self.keys[SHARE, index]
+                    elif relation == "touches":
+                        total += self.keys[TOUCH, index]
+                    for radius in self.radii.get(hit.kind, ()):
+                        if hit.distance_m <= radius:
+                            total += self.keys[self.radius_tags[radius], index]
+        return int(total)
+
+
+_cache: OrderedDict[tuple, BatchEngine] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _lcc_forward(xy: np.ndarray) -> np.ndarray:
+    return np.column_stack(_TO_LCC.transform(xy[:, 0], xy[:, 1]))
+
+
+def _grown_box(bounds, metres: float) -> shapely.Geometry:
+    """A zone's envelope grown by at least ``metres`` in every direction (degrees; see overlap._search_box)."""
+    minx, miny, maxx, maxy = bounds
+    pad = metres * 1.01 + 500.0
+    dlat = pad / 110_000.0
+    poleward = min(89.0, max(abs(miny - dlat), abs(maxy + dlat)))
+    dlon = pad / (111_000.0 * math.cos(math.radians(poleward)))
+    return shapely.box(minx - dlon, miny - dlat, maxx + dlon, maxy + dlat)
+
+
+def _in_box(x: np.ndarray, y: np.ndarray, bounds, metres: float) -> np.ndarray:
+    minx, miny, maxx, maxy = _grown_box(bounds, metres).bounds
+    return (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
