@@ -176,7 +176,7 @@ class OverlapEngine:
         site, site_type = _checked_site(site)
         rings, search_m, tolerance_m = _checked_options(buffers_km, search_km, tolerance_m)
         wanted = list(KINDS) if kinds is None else [get_kind(k).name for k in kinds]
-        site_measure = _measure(site, site_type)
+        site_measure = measure_in_dimension(site, site_type)
         shapely.prepare(site)
 
         found = self._find(site, site_type, site_measure, search_m, tolerance_m, wanted)
@@ -210,7 +210,7 @@ class OverlapEngine:
         clipped = _clip(geoms[~meets], box)
         distance[~meets] = np.inf
         reachable = np.flatnonzero(~meets)[~shapely.is_empty(clipped)]
-        distance[reachable] = _geodesic_distances(site, clipped[~shapely.is_empty(clipped)])
+        distance[reachable] = geodesic_distances(site, clipped[~shapely.is_empty(clipped)])
         near = ~meets & (distance <= search_m)
 
         found: dict[str, list[_Found]] = {}
@@ -241,7 +241,7 @@ class OverlapEngine:
                            h.zone_id),
         )
         shared = [f.shared for f in found if f.shared is not None]
-        overlap = _measure(shapely.union_all(shared), site_type) if shared and site_type != "point" else 0.0
+        overlap = measure_in_dimension(shapely.union_all(shared), site_type) if shared and site_type != "point" else 0.0
         return LayerCheck(
             kind=kind, label_zh=spec.label_zh, version=version.version, status=status, reason=reason,
             covered_pct=covered,
@@ -257,7 +257,7 @@ class OverlapEngine:
         if coverage is None or coverage.covers(site):
             return "checked", None, 100.0
         label = KINDS[kind].label_zh
-        pct = 100 * _measure(shapely.intersection(site, coverage), site_type) / site_measure
+        pct = 100 * measure_in_dimension(shapely.intersection(site, coverage), site_type) / site_measure
         if pct == 0:
             return "not_checked", (
                 f"项目位置不在{label}图层（第{version}版）覆盖范围内，未核查 / "
@@ -334,15 +334,15 @@ def _relate(site, site_type, site_measure, zones, tolerance_m) -> tuple[list, li
         overlapping[rest] = shapely.relate_pattern(site, zones[rest], "0********")
     else:
         measure[inside] = site_measure
-        measure[~inside] = [_measure(s, site_type) for s in shared[~inside]]
+        measure[~inside] = [measure_in_dimension(s, site_type) for s in shared[~inside]]
     if site_type == "line":
         # The length inside the zone: what the line shares with the zone less what runs along its boundary.
         on_edge = shapely.intersection(site, shapely.boundary(zones[rest]))
-        overlapping[rest] = measure[rest] - np.array([_length_m(e) for e in on_edge]) > tolerance_m
+        overlapping[rest] = measure[rest] - np.array([geodesic_length_m(e) for e in on_edge]) > tolerance_m
     elif site_type == "polygon":
         # Mean width of the shared area, 2 × area / perimeter: w for a strip of width w, half a square's side.
-        polygons = [_part(s, 2) for s in shared[rest]]
-        perimeter = np.array([0.0 if p.is_empty else _length_m(shapely.boundary(p)) for p in polygons])
+        polygons = [part_of_dimension(s, 2) for s in shared[rest]]
+        perimeter = np.array([0.0 if p.is_empty else geodesic_length_m(shapely.boundary(p)) for p in polygons])
         width = np.divide(2 * measure[rest], perimeter, out=np.zeros(len(perimeter)), where=perimeter > 0)
         overlapping[rest] = width > tolerance_m
 
@@ -353,7 +353,7 @@ def _relate(site, site_type, site_measure, zones, tolerance_m) -> tuple[list, li
     return relations, list(shared), [float(m) for m in measure]
 
 
-def _part(geom: shapely.Geometry, dimension: int) -> shapely.Geometry:
+def part_of_dimension(geom: shapely.Geometry, dimension: int) -> shapely.Geometry:
     """The part of ``geom`` of one dimension (an intersection may mix polygons, lines and points)."""
     if shapely.get_type_id(geom) != shapely.GeometryType.GEOMETRYCOLLECTION:
         return geom if shapely.get_dimensions(geom) == dimension else shapely.GeometryCollection()
@@ -362,20 +362,20 @@ def _part(geom: shapely.Geometry, dimension: int) -> shapely.Geometry:
 
 
 def _area_m2(geom: shapely.Geometry) -> float:
-    return geodesic_area_m2(_part(geom, 2))
+    return geodesic_area_m2(part_of_dimension(geom, 2))
 
 
-def _length_m(geom: shapely.Geometry) -> float:
-    lines = _part(geom, 1)
+def geodesic_length_m(geom: shapely.Geometry) -> float:
+    lines = part_of_dimension(geom, 1)
     return GEOD.geometry_length(lines) if not lines.is_empty else 0.0
 
 
-def _measure(geom: shapely.Geometry, site_type: str) -> float:
+def measure_in_dimension(geom: shapely.Geometry, site_type: str) -> float:
     """Size of a site (or of part of it) in its own dimension: points counted, lines in m, polygons in m²."""
     if site_type == "point":
-        points = _part(geom, 0)
+        points = part_of_dimension(geom, 0)
         return float(shapely.get_num_geometries(points)) if not points.is_empty else 0.0
-    return _length_m(geom) if site_type == "line" else _area_m2(geom)
+    return geodesic_length_m(geom) if site_type == "line" else _area_m2(geom)
 
 
 # -- distances -----------------------------------------------------------------------------------------------
@@ -406,7 +406,7 @@ class _Gnomonic:
         ))
 
 
-def _geodesic_distances(site: shapely.Geometry, zones: np.ndarray) -> np.ndarray:
+def geodesic_distances(site: shapely.Geometry, zones: np.ndarray) -> np.ndarray:
     """Geodesic distance in m from the site to each zone, as PostGIS geography ``ST_Distance`` measures it.
 
     The nearest pair is exact on the sphere for a point site (distance from the gnomonic centre grows

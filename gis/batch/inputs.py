@@ -32,14 +32,14 @@ from gis.sites.build import build_sites
 from gis.sites.checks import XINJIANG_BBOX
 from gis.sites.encoding import decode
 from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite
-from gis.sites.tables import _coordinate, _normalise, _roles
+from gis.sites.tables import parse_coordinate, normalise_header, header_roles
 from gis.sites.text import parse_text, parts_from_shapely
 
 __all__ = ["FIELDS", "INPUT_SUFFIXES", "Chunk", "open_input"]
 
 INPUT_SUFFIXES = (".xlsx", ".csv", ".gpkg", ".shp", ".geojson", ".json", ".parquet")
 
-#: Our fields and the headers recognised for each (compared after ``gis.sites.tables._normalise``).
+#: Our fields and the headers recognised for each (compared after ``gis.sites.tables.normalise_header``).
 FIELDS: dict[str, tuple[str, ...]] = {
     "lon": (), "lat": (), "x": (), "y": (), "gk_zone": (),  # from gis.sites.tables' vocabulary
     "wkt": ("wkt", "几何", "geometry", "geom", "拐点坐标", "界址点坐标", "坐标串", "范围坐标"),
@@ -115,8 +115,8 @@ class _TableRows:
         self.source = source
         self.header = header
         self.index: dict[str, int] = {}
-        names = [_normalise(h) for h in header]
-        roles = _roles(header)
+        names = [normalise_header(h) for h in header]
+        roles = header_roles(header)
         for ours, role in _ROLE_OF.items():
             if role in roles:
                 self.index[ours] = roles[role]
@@ -192,10 +192,10 @@ class _TableRows:
                 raise FieldError("the row has no location", source=self.source, row=row,
                                  field=self.header[self.index["wkt"]], fix="fill in the WKT or 拐点坐标")
             fields = (self.header[self.index[east_field]], self.header[self.index[north_field]])
-            east = _coordinate(_cell(cells, self.index[east_field]), self.source, row, fields[0], self.geographic)
-            north = _coordinate(_cell(cells, self.index[north_field]), self.source, row, fields[1], self.geographic)
+            east = parse_coordinate(_cell(cells, self.index[east_field]), self.source, row, fields[0], self.geographic)
+            north = parse_coordinate(_cell(cells, self.index[north_field]), self.source, row, fields[1], self.geographic)
             zone = _cell(cells, self.index["gk_zone"]) if "gk_zone" in self.index else None
-            declared = self.geographic or _normalise(fields[0]) not in ("y", "y坐标", "坐标y", "x", "x坐标", "坐标x")
+            declared = self.geographic or normalise_header(fields[0]) not in ("y", "y坐标", "坐标y", "x", "x坐标", "坐标x")
             raw = RawSite(
                 source=self.source, plots=[RawPlot([RawPart("point", [RawRing([(east, north)], [row])])], row=row)],
                 crs=CRS.from_epsg(4326) if self.geographic else None,

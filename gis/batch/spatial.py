@@ -33,7 +33,7 @@ from pyproj import Transformer
 from scipy import ndimage
 
 from gis.crs import GEOD
-from gis.overlap import OverlapEngine, _geodesic_distances, _length_m, _measure, _part
+from gis.overlap import OverlapEngine, geodesic_distances, geodesic_length_m, measure_in_dimension, part_of_dimension
 from gis.rules.model import RulePack
 from gis.store.base import Store
 
@@ -263,7 +263,7 @@ class BatchEngine:
                 _, _, distance = GEOD.inv(x[near], y[near], np.full(len(near), zx), np.full(len(near), zy))
                 distance = np.asarray(distance)
             else:
-                distance = np.array([_geodesic_distances(shapely.Point(a, b), np.array([geom]))[0]
+                distance = np.array([geodesic_distances(shapely.Point(a, b), np.array([geom]))[0]
                                      for a, b in zip(x[near], y[near])])
                 distance[shapely.intersects_xy(geom, x[near], y[near])] = 0.0
             for radius in radii:
@@ -284,7 +284,7 @@ class BatchEngine:
         n_cov = len(self.coverage_kinds)
         queries = np.concatenate([geoms, self._entries[len(self._entries) - n_cov:]])
         query, site = tree.query(queries, predicate="intersects")
-        area = np.array([_measure(s, "polygon") for s in sites])
+        area = np.array([measure_in_dimension(s, "polygon") for s in sites])
         key = np.zeros(len(sites), dtype=np.uint64)
         exact = np.zeros(len(sites), dtype=bool)
 
@@ -299,15 +299,15 @@ class BatchEngine:
         contains = ~inside & shapely.contains(sites[site], geoms[zone])
         rest = np.flatnonzero(~(inside | contains))
         overlap = np.where(inside, area[site], 0.0)
-        overlap[contains] = [_measure(g, "polygon") for g in geoms[zone[contains]]]
+        overlap[contains] = [measure_in_dimension(g, "polygon") for g in geoms[zone[contains]]]
         with ThreadPoolExecutor(self.workers) as pool:
             shared = np.concatenate(list(pool.map(
                 lambda chunk: shapely.intersection(sites[site[chunk]], geoms[zone[chunk]]),
                 np.array_split(rest, max(1, min(len(rest) // 256, 16))),
             ))) if len(rest) else np.array([], dtype=object)
-        polygons = [_part(s, 2) for s in shared]
-        measure = np.array([_measure(p, "polygon") for p in polygons])
-        perimeter = np.array([0.0 if p.is_empty else _length_m(shapely.boundary(p)) for p in polygons])
+        polygons = [part_of_dimension(s, 2) for s in shared]
+        measure = np.array([measure_in_dimension(p, "polygon") for p in polygons])
+        perimeter = np.array([0.0 if p.is_empty else geodesic_length_m(shapely.boundary(p)) for p in polygons])
         width = np.divide(2 * measure, perimeter, out=np.zeros(len(perimeter)), where=perimeter > 0)
         overlap[rest] = measure
         relation = np.where(inside, "inside", np.where(contains, "contains", "overlaps")).astype(object)
@@ -328,7 +328,7 @@ class BatchEngine:
             geom = self.engine._geoms[zone]
             box = _grown_box(geom.bounds, max(radii))
             for s in tree.query(box):
-                d = _geodesic_distances(sites[s], np.array([geom]))[0] if not geom.intersects(sites[s]) else 0.0
+                d = geodesic_distances(sites[s], np.array([geom]))[0] if not geom.intersects(sites[s]) else 0.0
                 for radius in radii:
                     if d <= radius:
                         key[s] += self.keys[self.radius_tags[radius], zone]

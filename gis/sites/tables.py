@@ -38,15 +38,15 @@ _AMBIGUOUS = ("y", "y坐标", "坐标y")
 _PLOT_KEYS = ("地块编号", "地块号", "地块名称", "项目名称", "项目编号", "名称", "编号", "plot", "name", "id")
 
 
-def _normalise(header: Any) -> str:
+def normalise_header(header: Any) -> str:
     """'X坐标(米)' -> 'x坐标': lower case, no spaces, units in brackets dropped."""
     text = re.sub(r"[\(（\[【].*?[\)）\]】]", "", str(header or ""))
     return re.sub(r"\s+", "", text).lower()
 
 
-def _roles(header: list[Any]) -> dict[str, int]:
+def header_roles(header: list[Any]) -> dict[str, int]:
     roles: dict[str, int] = {}
-    names = [_normalise(h) for h in header]
+    names = [normalise_header(h) for h in header]
     for role, words in _ROLES.items():
         for index, name in enumerate(names):
             if name in words and role not in roles:
@@ -85,7 +85,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
             "no coordinate columns found", source=source, row=start + 1, value=header[:8],
             fix="name the columns 经度/纬度 (degrees) or X/Y, 东坐标/北坐标 (metres)",
         )
-    declared = geographic or _normalise(header[east_col]) not in _AMBIGUOUS
+    declared = geographic or normalise_header(header[east_col]) not in _AMBIGUOUS
     fields = (header[east_col], header[north_col])
     skip = {east_col, north_col} | {roles[r] for r in ("point", "ring", "zone") if r in roles}
     records = []
@@ -93,8 +93,8 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
         cells = list(row) + [None] * (len(header) - len(row))
         if all(c is None or str(c).strip() == "" for c in cells):
             continue
-        east = _coordinate(cells[east_col], source, number, fields[0], geographic)
-        north = _coordinate(cells[north_col], source, number, fields[1], geographic)
+        east = parse_coordinate(cells[east_col], source, number, fields[0], geographic)
+        north = parse_coordinate(cells[north_col], source, number, fields[1], geographic)
         ring = _whole(cells[roles["ring"]], source, number, header[roles["ring"]]) if "ring" in roles else 1
         attributes = {header[i]: _plain(c) for i, c in enumerate(cells)
                       if i < len(header) and i not in skip and header[i] and _plain(c) is not None}
@@ -135,7 +135,7 @@ def _name(key: Any) -> str | None:
 def _find_header(rows: list[list[Any]], source: str) -> tuple[int, dict[str, int]]:
     """The first row (of the first 20) whose cells name two coordinate columns; title rows above are skipped."""
     for index, row in enumerate(rows[:20]):
-        roles = _roles(list(row))
+        roles = header_roles(list(row))
         if {"lon", "lat"} <= roles.keys() or {"east", "north"} <= roles.keys():
             return index, roles
     raise FieldError(
@@ -159,7 +159,7 @@ def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str]:
     try:
         for sheet in book.worksheets:
             rows = [list(r) for r in sheet.iter_rows(min_row=1, values_only=True)]
-            if any(set(_roles(r)) & {"lon", "east"} for r in rows[:20]):
+            if any(set(header_roles(r)) & {"lon", "east"} for r in rows[:20]):
                 return rows, sheet.title
         return [list(r) for r in book.worksheets[0].iter_rows(min_row=1, values_only=True)], book.worksheets[0].title
     finally:
@@ -177,7 +177,7 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float, bool)) else str(value)
 
 
-def _coordinate(value: Any, source: str, row: int, field: str, degrees: bool) -> float:
+def parse_coordinate(value: Any, source: str, row: int, field: str, degrees: bool) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     text = "" if value is None else str(value).strip()
