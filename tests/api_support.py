@@ -32,20 +32,19 @@ def free_port() -> int:
 class ApiServer:
     """One ``ecozone serve`` process; ``restart`` keeps the port, the settings and the jobs folder."""
 
-    def __init__(self, jobs_dir: Path, log: Path, preamble: str = "", **settings: str) -> None:
+    def __init__(self, jobs_dir: Path, log: Path, **settings: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.jobs_dir = jobs_dir
         self.log = log
         self.env = {**os.environ, "ECOZONE_JOBS_DIR": str(jobs_dir), "PYTHONPATH": str(REPO),
                     **{f"ECOZONE_{k.upper()}": v for k, v in settings.items()}}
-        self.preamble = preamble
         self.process: subprocess.Popen | None = None
 
     def start(self) -> ApiServer:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", f"{self.preamble}\nfrom api.cli import main; main()", "serve", "--host", "127.0.0.1",
+                [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host", "127.0.0.1",
                  "--port", str(self.port), "--log-level", "warning"],
                 env=self.env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
             )
@@ -77,9 +76,9 @@ class ApiServer:
         return httpx.Client(base_url=self.url, timeout=120, **kwargs)
 
 
-def start_server(tmp_path_factory: pytest.TempPathFactory, name: str, preamble: str = "", **settings: str) -> ApiServer:
+def start_server(tmp_path_factory: pytest.TempPathFactory, name: str, **settings: str) -> ApiServer:
     folder = tmp_path_factory.mktemp(name)
-    return ApiServer(folder / "jobs", folder / "server.log", preamble, **settings).start()
+    return ApiServer(folder / "jobs", folder / "server.log", **settings).start()
 
 
 @pytest.fixture(scope="session")

@@ -1,20 +1,17 @@
 """Batch screening jobs over HTTP: 202 and a job, progress, downloads, cancellation, surviving a restart.
 
-The jobs run ``gis.batch.screen_file``. Until that lands, the server under test is given
-``screen_file_standin`` below, which keeps the same contract (rows in = rows out, ``progress(done, total)``,
-``cancel()`` stops it with an ``EcozoneError``), so what is tested here is the job system itself.
+The jobs run ``gis.batch.screen_file`` in a real server process; progress and cancellation are observed
+between chunks of rows.
 """
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import time
 
 import pandas as pd
 import pytest
-from pydantic import BaseModel
 
 from tests.sites_support import PLACES
 from tests.api_support import start_server
@@ -22,61 +19,9 @@ from tests.api_support import start_server
 POLLS = 1200  # × 0.25 s at most, per wait
 
 
-class StandinReport(BaseModel):
-    rows_in: int
-    rows_out: int
-    rows_failed: int
-    verdict_counts: dict[str, int]
-    outputs: list[str]
-    seconds: float
-
-
-def screen_file_standin(input_path, output_paths, *, store=None, as_of=None, workers=None, columns=None,
-                        progress=None, cancel=None, dask_address=None):
-    """Screen a CSV of lon/lat rows with ``check_site``, row by row, honouring progress and cancel."""
-    from gis.check import check_site
-    from gis.errors import EcozoneError
-    from gis.sites import read_site
-
-    started = time.perf_counter()
-    frame = pd.read_csv(input_path)
-    verdicts = []
-    for done, (lon, lat) in enumerate(zip(frame["经度"], frame["纬度"]), start=1):
-        if cancel is not None and cancel():
-            raise EcozoneError("screening cancelled")
-        verdicts.append(check_site(read_site(f"{lon},{lat}"), store=store, as_of=as_of).verdict.value)
-        if progress is not None:
-            progress(done, len(frame))
-    frame["结论"] = verdicts
-    for path in output_paths:
-        if path.suffix == ".xlsx":
-            frame.to_excel(path, index=False)
-        elif path.suffix == ".csv":
-            frame.to_csv(path, index=False, encoding="utf-8-sig")
-        else:
-            import geopandas as gpd
-
-            gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["经度"], frame["纬度"]), crs=4326).to_file(
-                path, driver="GeoJSON")
-    counts = {v: verdicts.count(v) for v in set(verdicts)}
-    return StandinReport(rows_in=len(frame), rows_out=len(frame), rows_failed=0, verdict_counts=counts,
-                         outputs=[str(p) for p in output_paths], seconds=time.perf_counter() - started)
-
-
-def _real_screen_file() -> bool:
-    try:
-        return hasattr(importlib.import_module("gis.batch"), "screen_file")
-    except ImportError:
-        return False
-
-
-PREAMBLE = "" if _real_screen_file() else (
-    "import gis.batch, tests.test_api_jobs as t; gis.batch.screen_file = t.screen_file_standin")
-
-
 @pytest.fixture(scope="module")
 def jobs_server(tmp_path_factory):
-    server = start_server(tmp_path_factory, "jobs", PREAMBLE)
+    server = start_server(tmp_path_factory, "jobs")
     yield server
     server.stop()
 
@@ -136,10 +81,10 @@ def test_job_cancelled_while_running(jobs_server):
 
 
 def test_job_survives_a_server_crash(tmp_path_factory):
-    server = start_server(tmp_path_factory, "restart", PREAMBLE)
+    server = start_server(tmp_path_factory, "restart")
     try:
         with server.client() as http:
-            job = submit(http, 150)
+            job = submit(http, 1500)  # three chunks of a job: the server dies after the first
             wait(http, job["id"], lambda j: j["status"] == "running" and j["progress"]["done"] > 0)
         server.kill()
         server.start()
@@ -147,7 +92,7 @@ def test_job_survives_a_server_crash(tmp_path_factory):
             final = wait(http, job["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
             assert final["status"] == "succeeded", final
             assert final["attempts"] == 2 and "re-queued" in final["notes"][0]
-            assert final["report"]["rows_out"] == 150
+            assert final["report"]["rows_out"] == 1500
     finally:
         server.stop()
 

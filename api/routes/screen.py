@@ -55,6 +55,11 @@ class JobView(BaseModel):
     links: list[dict[str, str]]
 
 
+#: Rows per chunk of a job: progress is reported and a cancel is honoured between chunks, so every few
+#: seconds rather than once per 100,000 rows.
+JOB_CHUNK_ROWS = 500
+
+
 def make_runner(store: Store, workers: int | None):
     """The screening work of a job: ``gis.batch.screen_file`` on the app's store, with the job's options."""
 
@@ -64,7 +69,7 @@ def make_runner(store: Store, workers: int | None):
 
             report = screen_file(
                 input_path, list(outputs.values()), store=store, as_of=job.options.get("as_of"), workers=workers,
-                columns=job.options.get("columns"), progress=progress, cancel=cancel,
+                columns=job.options.get("columns"), progress=progress, cancel=cancel, chunk_rows=JOB_CHUNK_ROWS,
             )
             return report.model_dump(mode="json")
 

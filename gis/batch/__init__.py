@@ -27,6 +27,7 @@ from gis.batch.verdicts import COLUMNS, ERROR_CODE, Screener
 from gis.errors import CancelledError, EcozoneError
 from gis.rules import default_rule_packs
 from gis.store import Store, open_store
+from gis.store.base import iso_day
 
 __all__ = ["COLUMNS", "FIELDS", "INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "ScreenReport", "screen_file"]
 
@@ -103,7 +104,7 @@ def screen_file(
     started = time.perf_counter()
     if not isinstance(store, Store):
         store = open_store(store)
-    day = dt.date.fromisoformat(str(as_of)) if as_of else dt.date.today()
+    day = dt.date.fromisoformat(iso_day(as_of))
     packs = default_rule_packs()
     batch = BatchEngine.for_store(store, day.isoformat(), packs)
     batch.workers = workers
