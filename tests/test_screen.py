@@ -34,10 +34,8 @@ PROJECTS = [
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
-    make_samples()
-    from data.samples import make_samples as module
-
-    return module.HERE
+    """The README's sample permit list, built fresh by its script (never rewriting the committed copy)."""
+    return make_samples(tmp_path_factory.mktemp("samples"))
 
 
 @pytest.fixture(scope="module")

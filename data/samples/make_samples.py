@@ -50,7 +50,8 @@ def rows() -> list[list]:
     ]
 
 
-def main() -> None:
+def main(folder: Path = HERE) -> Path:
+    """Write the two sample files into ``folder`` (default: beside this script); returns the folder."""
     data = rows()
     book = Workbook()
     sheet = book.active
@@ -61,11 +62,12 @@ def main() -> None:
         sheet.append(row)
     notes = book.create_sheet("说明")
     notes.append(["本表由 data/samples/make_samples.py 生成；坐标取自内置数据集的示意区域。"])
-    book.save(HERE / "permits.xlsx")
-    with open(HERE / "permits_gbk.csv", "w", encoding="gbk", newline="") as handle:
+    book.save(folder / "permits.xlsx")
+    with open(folder / "permits_gbk.csv", "w", encoding="gbk", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         writer.writerows([["" if v is None else v for v in row] for row in data])
+    return folder
 
 
 if __name__ == "__main__":
