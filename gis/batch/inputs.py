@@ -15,7 +15,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,20 +297,21 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> In
     table = _TableRows(header, path.name, columns)
     total = max(text.count("\n") - 1, 0)
 
-    def chunks() -> Iterator[Chunk]:
-        cells, rows = [], []
-        for number, row in enumerate(reader, start=2):
-            if not any(c.strip() for c in row):
-                continue
-            cells.append(row)
-            rows.append(number)
-            if len(cells) == chunk_rows:
-                yield table.read(cells, rows)
-                cells, rows = [], []
-        if cells:
-            yield table.read(cells, rows)
+    numbered = ((number, row) for number, row in enumerate(reader, start=2) if any(c.strip() for c in row))
+    return Input(path, header, total, _in_chunks(numbered, table, chunk_rows))
 
-    return Input(path, header, total, chunks())
+
+def _in_chunks(numbered: Iterable[tuple[int, list]], table: _TableRows, chunk_rows: int) -> Iterator[Chunk]:
+    """Read (row number, cells) pairs ``chunk_rows`` at a time: memory stays bounded on large tables."""
+    cells, rows = [], []
+    for number, row in numbered:
+        cells.append(row)
+        rows.append(number)
+        if len(cells) == chunk_rows:
+            yield table.read(cells, rows)
+            cells, rows = [], []
+    if cells:
+        yield table.read(cells, rows)
 
 
 def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
@@ -346,26 +347,19 @@ def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
     sheet = book[data_sheet]
     total = max((sheet.max_row or 0) - header_row, 0)
 
-    def chunks() -> Iterator[Chunk]:
-        cells, rows = [], []
+    def numbered() -> Iterator[tuple[int, list]]:
         try:
             for number, row in enumerate(sheet.iter_rows(min_row=header_row + 1, values_only=True),
                                          start=header_row + 1):
                 row = list(row)[: len(header)]
                 if all(c is None or (isinstance(c, str) and not c.strip()) for c in row):
                     continue
-                cells.append(row + [None] * (len(header) - len(row)))
-                rows.append(number)
-                if len(cells) == chunk_rows:
-                    yield table.read(cells, rows)
-                    cells, rows = [], []
-            if cells:
-                yield table.read(cells, rows)
+                yield number, row + [None] * (len(header) - len(row))
         finally:
             book.close()
 
     info = {"sheets": book.sheetnames, "data_sheet": data_sheet, "header_row": header_row}
-    return Input(path, header, total, chunks(), workbook=info)
+    return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), workbook=info)
 
 
 # -- vector files --------------------------------------------------------------------------------------------------
