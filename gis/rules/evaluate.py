@@ -225,6 +225,32 @@ def _hit(rule: Rule, pack: RulePack, project: Project, day: dt.date, zones, reas
     )
 
 
+def _place(in_all, in_any, not_in, layers, day, facts) -> list[_Outcome] | None:
+    """Where the site stands against a rule's zone conditions; None as soon as one of them is false."""
+    outcomes = []
+    for condition in in_all:
+        outcome = _zone_condition(condition, layers, day, facts)
+        if outcome.state is False:
+            return None
+        outcomes.append(outcome)
+    if in_any:
+        alternatives = [_zone_condition(c, layers, day, facts) for c in in_any]
+        if any(o.state for o in alternatives):
+            outcomes.append(next(o for o in alternatives if o.state))
+        elif all(o.state is False for o in alternatives):
+            return None
+        else:
+            outcomes.append(_Outcome(None, [z for o in alternatives for z in o.zones],
+                                     [r for o in alternatives for r in o.reasons],
+                                     uncovered=all(o.uncovered for o in alternatives if o.state is None)))
+    for condition in not_in:
+        inside = _zone_condition(condition, layers, day, facts)
+        if inside.state is True:
+            return None
+        outcomes.append(_Outcome(None if inside.state is None else True, [], inside.reasons, inside.uncovered))
+    return outcomes
+
+
 def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Project, as_of: dt.date) -> RuleEvaluation:
     """Apply every rule in force on ``as_of`` to the site's layer checks and the project.
 
@@ -236,29 +262,20 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
     unchecked: list[RuleHit] = []
     facts: dict[str, dict] = {}
     for pack in packs:
+        scope = _place(pack.applies_within, [], [], layers, as_of, facts)  # once per pack, not per rule
+        if scope is None:
+            continue
         for rule in pack.rules:
             if not rule.in_force(as_of):
                 continue
-            outcomes = [_zone_condition(c, layers, as_of, facts) for c in (*pack.applies_within, *rule.in_all)]
-            if rule.in_any:
-                alternatives = [_zone_condition(c, layers, as_of, facts) for c in rule.in_any]
-                if any(o.state for o in alternatives):
-                    outcomes.append(next(o for o in alternatives if o.state))
-                elif all(o.state is False for o in alternatives):
-                    outcomes.append(_Outcome(False))
-                else:
-                    outcomes.append(_Outcome(None, [z for o in alternatives for z in o.zones],
-                                             [r for o in alternatives for r in o.reasons],
-                                             uncovered=all(o.uncovered for o in alternatives if o.state is None)))
-            for condition in rule.not_in:
-                inside = _zone_condition(condition, layers, as_of, facts)
-                outcomes.append(_Outcome(None if inside.state is None else not inside.state, [], inside.reasons,
-                                         inside.uncovered))
-            if any(o.state is False for o in outcomes):
-                continue
+            # The project's facts first: they are cheap and settle most rules before any zone is looked at.
             project_state, missing, lacks_activity = _project_conditions(rule, project)
             if project_state is False:
                 continue
+            place = _place(rule.in_all, rule.in_any, rule.not_in, layers, as_of, facts)
+            if place is None:
+                continue
+            outcomes = scope + place
             zones = [z for o in outcomes for z in o.zones]
             reasons = [r for o in outcomes for r in o.reasons] + missing
             unknown_places = [o for o in outcomes if o.state is None]
