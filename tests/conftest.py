@@ -89,3 +89,12 @@ def artifacts() -> Path:
     """Folder for files a person may want to look at after the run (screenshots, reports)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def store():
+    """The embedded default dataset, opened once for the session (read-only)."""
+    from gis.store import open_store
+
+    with open_store() as opened:
+        yield opened

@@ -12,7 +12,6 @@ from pyproj import Transformer
 from gis.check import check_site
 from gis.rules.project import Project
 from gis.sites import read_site
-from gis.store import open_store
 from tests.sites_support import PLACES, gk_plot, square, txt_file
 from tests.api_support import READ_KEY, WRITE_KEY, api_server, client, start_server  # noqa: F401
 
@@ -20,12 +19,6 @@ AS_OF = "2024-06-30"
 BOILER = {"industry": "热力", "scope": "new", "boiler_tph": 20, "fuel": "coal", "coal_t": 12000}
 CRS_4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
 CRS_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
-
-
-@pytest.fixture(scope="module")
-def store():
-    with open_store() as opened:
-        yield opened
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,9 @@ from gis.check import check_site
 from gis.rules.model import Verdict
 from gis.rules.project import Fuel, Project, Scope
 from gis.sites import read_site
-from gis.store import open_store
 
 GEOD = Geod(ellps="WGS84")
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def store():
-    return open_store()
 
 
 @pytest.fixture(scope="module")

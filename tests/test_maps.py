@@ -10,18 +10,11 @@ import shapely
 from fastapi.testclient import TestClient
 from pyproj import Geod
 
-from gis.store import open_store
 from maps.assets import check_offline
 from maps.build import Basemap, display_layers, layers_map, render
 from maps.layers import LEVELS
 from maps.rings import site_rings
 from maps.style import park_status
-
-
-@pytest.fixture(scope="module")
-def store():
-    with open_store() as opened:
-        yield opened
 
 
 @pytest.fixture(scope="module")

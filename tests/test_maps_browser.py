@@ -17,7 +17,6 @@ from typer.testing import CliRunner
 
 from gis.kinds import KINDS
 from gis.rules.model import VERDICT_LABELS
-from gis.store import open_store
 from tests import maps_harness as harness
 
 
@@ -30,12 +29,6 @@ def _real_browser():
         pytest.fail(missing)
 
 DATA = Path(__file__).parents[1] / "data"
-
-
-@pytest.fixture(scope="module")
-def store():
-    with open_store() as opened:
-        yield opened
 
 
 @pytest.fixture(scope="module")
