@@ -28,7 +28,7 @@ class AppState:
     jobs: JobManager
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return request.app.state.ecozone
 
 
@@ -48,7 +48,7 @@ def _missing(kind: str) -> ApiProblem:
                       fix="send the key in the X-API-Key header", headers={"WWW-Authenticate": "ApiKey"})
 
 
-def require_read(state: StateDep, key: Annotated[str | None, Security(_api_key)] = None) -> None:
+async def require_read(state: StateDep, key: Annotated[str | None, Security(_api_key)] = None) -> None:
     """Reads are open unless the server requires a key; then a read or a write key opens them."""
     settings = state.settings
     if not settings.require_read_key:
@@ -60,7 +60,7 @@ def require_read(state: StateDep, key: Annotated[str | None, Security(_api_key)]
                          fix="use a key the operator issued for this server")
 
 
-def require_write(state: StateDep, key: Annotated[str | None, Security(_api_key)] = None) -> None:
+async def require_write(state: StateDep, key: Annotated[str | None, Security(_api_key)] = None) -> None:
     """Writes always need a write key; a server without write keys accepts no writes at all."""
     settings = state.settings
     if not settings.write_keys:

@@ -59,7 +59,7 @@ def check_site(
     store = store or open_store()
     day = dt.date.fromisoformat(iso_day(as_of))
     packs = default_rule_packs() if packs is None else packs
-    search_km = max([*buffers_km, *(rule.max_distance_km for pack in packs for rule in pack.rules)])
+    search_km = max([*buffers_km, *(pack.max_distance_km for pack in packs)])
     engine = OverlapEngine.for_store(store, as_of=day)
     overlap = engine.check(site.shape, buffers_km=buffers_km, search_km=search_km, tolerance_m=tolerance_m)
     layers = {layer.kind: layer for layer in overlap.layers}

@@ -83,6 +83,7 @@ class OverlapEngine:
         self._kind_codes = {kind: code for code, kind in enumerate(KINDS)}
         self._kind_of = np.array([self._kind_codes[k] for k in zones["kind"]], dtype=np.int32)
         self._records = zones.drop(columns=zones.geometry.name).to_dict("records")
+        self._outlines = _Outlines(self._geoms)
         self._coverage = {kind: version.coverage for kind, version in snapshot.versions.items()}
         shapely.prepare([c for c in self._coverage.values() if c is not None])
 
@@ -202,16 +203,9 @@ class OverlapEngine:
         box = _search_box(site, search_m)
         candidates = self._tree.query(box)
         candidates = candidates[np.isin(self._kind_of[candidates], [self._kind_codes[k] for k in wanted])]
-        geoms = self._geoms[candidates]
-        meets = shapely.intersects(geoms, site)
-        distance = np.zeros(len(candidates))
-        # Every point within the search radius lies in the box, so clipping a zone to it keeps its nearest
-        # point and spares projecting the whole of a large zone (a county has tens of thousands of vertices).
-        clipped = _clip(geoms[~meets], box)
-        distance[~meets] = np.inf
-        reachable = np.flatnonzero(~meets)[~shapely.is_empty(clipped)]
-        distance[reachable] = geodesic_distances(site, clipped[~shapely.is_empty(clipped)])
-        near = ~meets & (distance <= search_m)
+        meets = shapely.intersects(self._geoms[candidates], site)
+        apart, distance = self._outlines.distances(site, candidates[~meets], box)
+        near = distance <= search_m
 
         found: dict[str, list[_Found]] = {}
         touching = candidates[meets]
@@ -219,7 +213,7 @@ class OverlapEngine:
         for index, relation, shared, measure in zip(touching, *related):
             kind = self._records[index]["kind"]
             found.setdefault(kind, []).append(_Found(index, relation, shared, measure, 0.0))
-        for index, d in zip(candidates[near], distance[near]):
+        for index, d in zip(apart[near], distance[near]):
             kind = self._records[index]["kind"]
             found.setdefault(kind, []).append(_Found(index, Relation.NEAR, None, 0.0, float(d)))
         return found
@@ -257,7 +251,7 @@ class OverlapEngine:
         if coverage is None or coverage.covers(site):
             return "checked", None, 100.0
         label = KINDS[kind].label_zh
-        pct = 100 * measure_in_dimension(shapely.intersection(site, coverage), site_type) / site_measure
+        pct = 100 * _covered_measure(site, site_type, coverage) / site_measure
         if pct == 0:
             return "not_checked", (
                 f"项目位置不在{label}图层（第{version}版）覆盖范围内，未核查 / "
@@ -385,17 +379,28 @@ class _Gnomonic:
     Longitude/latitude are taken as spherical coordinates, as PostGIS does for geography edges.
     """
 
+    @classmethod
+    def around(cls, site: shapely.Geometry) -> _Gnomonic:
+        """The plane centred on the middle of the site's envelope."""
+        minx, miny, maxx, maxy = site.bounds
+        return cls((minx + maxx) / 2, (miny + maxy) / 2)
+
     def __init__(self, lon0: float, lat0: float) -> None:
         lam, phi = math.radians(lon0), math.radians(lat0)
+        self.lon0, self.sin_phi0, self.cos_phi0 = lon0, math.sin(phi), math.cos(phi)
         self.centre = np.array([math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)])
         self.east = np.array([-math.sin(lam), math.cos(lam), 0.0])
         self.north = np.cross(self.centre, self.east)
 
     def forward(self, lonlat: np.ndarray) -> np.ndarray:
-        lam, phi = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
-        p = np.column_stack((np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)))
-        depth = p @ self.centre  # > 0 within 90° of the centre, which holds for any zone near a site
-        return _EARTH_RADIUS_M * np.column_stack((p @ self.east, p @ self.north)) / depth[:, None]
+        dlam, phi = np.radians(lonlat[:, 0] - self.lon0), np.radians(lonlat[:, 1])
+        cos_phi, sin_phi, cos_dlam = np.cos(phi), np.sin(phi), np.cos(dlam)
+        depth = self.sin_phi0 * sin_phi + self.cos_phi0 * cos_phi * cos_dlam  # > 0 within 90° of the centre
+        out = np.empty_like(lonlat)
+        out[:, 0] = cos_phi * np.sin(dlam)
+        out[:, 1] = self.cos_phi0 * sin_phi - self.sin_phi0 * cos_phi * cos_dlam
+        out *= (_EARTH_RADIUS_M / depth)[:, None]
+        return out
 
     def inverse(self, xy: np.ndarray) -> np.ndarray:
         x, y = xy[:, 0] / _EARTH_RADIUS_M, xy[:, 1] / _EARTH_RADIUS_M
@@ -415,25 +420,102 @@ def geodesic_distances(site: shapely.Geometry, zones: np.ndarray) -> np.ndarray:
     radius. The pair is then measured on the WGS 84 ellipsoid, as PostGIS does after its spherical search.
     Checked against PostGIS 3.3 within 1 m from 0.5 m to 95 km (tests/test_overlap_postgis.py).
     """
+    plane = _Gnomonic.around(site)
+    return _nearest_pairs(plane, shapely.transform(site, plane.forward), zones)[1]
+
+
+def _nearest_pairs(plane: _Gnomonic, site: shapely.Geometry, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each zone, the length in the gnomonic plane of the nearest pair (what picks the pair, as PostGIS's
+    spherical search does) and its geodesic length on WGS 84 (what is reported). ``site`` is in the plane."""
     if len(zones) == 0:
-        return np.zeros(0)
-    minx, miny, maxx, maxy = site.bounds
-    plane = _Gnomonic((minx + maxx) / 2, (miny + maxy) / 2)
-    lines = shapely.shortest_line(
-        shapely.transform(site, plane.forward), shapely.transform(zones, plane.forward)
-    )
+        return np.zeros(0), np.zeros(0)
+    lines = shapely.shortest_line(site, shapely.transform(zones, plane.forward))
     ends = plane.inverse(shapely.get_coordinates(lines)).reshape(-1, 2, 2)
     _, _, distance = GEOD.inv(ends[:, 0, 0], ends[:, 0, 1], ends[:, 1, 0], ends[:, 1, 1])
-    return np.asarray(distance)
+    return shapely.length(lines), np.asarray(distance)
 
 
-def _clip(zones: np.ndarray, box: shapely.Geometry) -> np.ndarray:
-    """The zones cut to the search box: ``clip_by_rect`` (fast), or the exact intersection for a zone on
-    which GEOS's rectangle clipper fails (it can build a ring of 3 points where an edge grazes a corner)."""
+class _Outlines:
+    """The zones' outlines (rings, lines, points) cut into pieces of at most ``size`` vertices, indexed.
+
+    A zone apart from a site is nearest to it somewhere on its outline, so a distance needs only the pieces
+    near the site (as PostGIS's ST_Subdivide serves indexed queries), not the whole of a zone of tens of
+    thousands of vertices. Consecutive pieces share their end vertex, so no edge is lost.
+    """
+
+    def __init__(self, zones: np.ndarray, size: int = 64) -> None:
+        self.zones = zones
+        parts, part_zone = shapely.get_parts(zones, return_index=True)
+        types = shapely.get_type_id(parts)
+        polygon, point = types == shapely.GeometryType.POLYGON, types == shapely.GeometryType.POINT
+        rings, ring_part = shapely.get_rings(parts[polygon], return_index=True)
+        lines = np.concatenate([rings, parts[~polygon & ~point]])
+        line_zone = np.concatenate([part_zone[polygon][ring_part], part_zone[~polygon & ~point]])
+        coords, vertex_line = shapely.get_coordinates(lines, return_index=True)
+        line_start = np.searchsorted(vertex_line, np.arange(len(lines)))
+        line_count = np.bincount(vertex_line, minlength=len(lines))
+        chunks = np.maximum(1, -(-(line_count - 1) // (size - 1)))  # pieces per line
+        line_of = np.repeat(np.arange(len(lines)), chunks)
+        k = np.arange(len(line_of)) - np.repeat(np.cumsum(chunks) - chunks, chunks)  # piece number in its line
+        start = line_start[line_of] + k * (size - 1)
+        length = np.minimum(size, line_count[line_of] - k * (size - 1))
+        vertex = np.repeat(start - np.cumsum(length) + length, length) + np.arange(length.sum())
+        piece_of_vertex = np.repeat(np.arange(len(start)), length)
+        self.pieces = np.concatenate([shapely.linestrings(coords[vertex], indices=piece_of_vertex), parts[point]])
+        self.zone = np.concatenate([line_zone[line_of], part_zone[point]]).astype(np.int64)
+        self.bulge_m = np.concatenate([_edge_bulge_m(coords[vertex], piece_of_vertex, len(start)),
+                                       np.zeros(int(point.sum()))])
+        self.tree = shapely.STRtree(self.pieces)
+
+    def distances(self, site: shapely.Geometry, apart: np.ndarray, box: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
+        """(zones, geodesic distances in m) for the zones of ``apart`` with outline in ``box``; every point
+        within the search radius lies in the box, so zones with no piece there are beyond it."""
+        pieces = self.tree.query(box)
+        pieces = pieces[np.isin(self.zone[pieces], apart)]
+        zones, piece_zone = np.unique(self.zone[pieces], return_inverse=True)
+        bulge = np.zeros(len(zones))
+        np.maximum.at(bulge, piece_zone, self.bulge_m[pieces])
+        plane = _Gnomonic.around(site)
+        projected = shapely.transform(site, plane.forward)
+        length, geodesic = _nearest_pairs(plane, projected, self.pieces[pieces])
+        # Per zone, the pair nearest in the plane (as for the whole outline), measured on the ellipsoid.
+        order = np.lexsort((length, piece_zone))
+        first = np.searchsorted(piece_zone[order], np.arange(len(zones)))
+        distance, length = geodesic[order][first], length[order][first]
+        # A site can be apart from a zone's straight edges yet within its great-circle edges, where PostGIS
+        # geography measures 0; only within an edge's bulge of the outline, so only then is the zone tested.
+        for i in np.flatnonzero(length <= bulge):
+            if shapely.intersects(projected, shapely.transform(self.zones[zones[i]], plane.forward)):
+                distance[i] = 0.0
+        return zones, distance
+
+
+def _edge_bulge_m(coords: np.ndarray, piece_of_vertex: np.ndarray, count: int) -> np.ndarray:
+    """Per piece, a bound (twice the estimate, plus 1 m) on how far the great circle through any of its
+    edges strays from the straight lon/lat edge: L² tan φ / (8 R) for an edge of length L at latitude φ."""
+    same = piece_of_vertex[1:] == piece_of_vertex[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    lat = np.radians(np.maximum(np.abs(a[:, 1]), np.abs(b[:, 1])))
+    length_m = np.radians(np.hypot((b[:, 0] - a[:, 0]) * np.cos(lat), b[:, 1] - a[:, 1])) * _EARTH_RADIUS_M
+    bulge = np.zeros(count)
+    np.maximum.at(bulge, piece_of_vertex[:-1][same], length_m**2 * np.tan(np.minimum(lat, 1.5)) / (8 * _EARTH_RADIUS_M))
+    return 2 * bulge + 1.0
+
+
+def _covered_measure(site: shapely.Geometry, site_type: str, coverage: shapely.Geometry) -> float:
+    """The measure of the part of the site inside a (prepared) layer coverage.
+
+    Coverages are whole regions with tens of thousands of vertices: points are tested against the prepared
+    polygon, and lines and polygons meet only the coverage's part in a box around the site.
+    """
+    if site_type == "point":
+        return float(shapely.covers(coverage, shapely.get_parts(site)).sum())
+    local = _clip_one(coverage, _search_box(site, 1.0))
     try:
-        return shapely.clip_by_rect(zones, *box.bounds)
-    except shapely.errors.GEOSException:
-        return np.array([_clip_one(zone, box) for zone in zones], dtype=object)
+        shared = shapely.intersection(site, local)
+    except shapely.errors.GEOSException:  # a clipped ring GEOS cannot overlay: take the whole coverage
+        shared = shapely.intersection(site, coverage)
+    return measure_in_dimension(shared, site_type)
 
 
 def _clip_one(zone: shapely.Geometry, box: shapely.Geometry) -> shapely.Geometry:

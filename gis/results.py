@@ -55,7 +55,7 @@ class Relation(str, Enum):
     @property
     def label_zh(self) -> str:
         """Chinese label for reports and maps."""
-        return _RELATION_LABELS[self.value]
+        return _RELATION_LABELS[self]  # a str enum member hashes as its value
 
 
 class ZoneHit(BaseModel):

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from gis.kinds import KINDS
-from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, Comparison, Rule, RulePack, Verdict, ZoneCondition
+from gis.rules.model import FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparison, Rule, RulePack, Verdict, ZoneCondition
 from gis.rules.project import FACT_LABELS, Project
 
 __all__ = ["RuleHit", "RuleEvaluation", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS"]
@@ -150,26 +150,28 @@ def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.da
         return _Outcome(None, reasons=[f"{label}图层未核查: {reason}"], uncovered=True)
     matched, touching, unknown_reasons = [], [], []
     for hit in layer.hits:
-        if condition.subtypes and hit.subtype not in condition.subtypes:
+        # Closeness first: most hits are merely near, and most conditions ask for shared ground.
+        relation = getattr(hit.relation, "value", hit.relation)
+        if condition.within_km is not None:
+            close = hit.distance_m <= condition.within_km * 1000
+        else:
+            close = relation in _SHARING or relation == "touches"
+        if not close or (condition.subtypes and hit.subtype not in condition.subtypes):
             continue
         if hit.zone_id not in facts:  # derived once per zone and evaluation, not once per rule
             facts[hit.zone_id] = zone_facts(hit, day)
         holds, reasons = _where_holds(condition.where, facts[hit.zone_id], f"{label}“{hit.name}”")
         if holds is False:
             continue
-        zone = MatchedZone(zone_id=hit.zone_id, kind=hit.kind, name=hit.name,
-                           relation=getattr(hit.relation, "value", hit.relation), distance_m=hit.distance_m)
-        if condition.within_km is not None:
-            close = hit.distance_m <= condition.within_km * 1000
-        else:
-            close = zone.relation in _SHARING
-            if zone.relation == "touches":
-                touching.append(zone)
-        if close and holds:
+        zone = MatchedZone(zone_id=hit.zone_id, kind=hit.kind, name=hit.name, relation=relation,
+                           distance_m=hit.distance_m)
+        sharing = condition.within_km is not None or relation in _SHARING
+        if sharing and holds:
             matched.append(zone)
-        elif close:
+            continue
+        if sharing:  # shares ground, but an attribute the data does not state leaves it open
             unknown_reasons += reasons
-            touching.append(zone)
+        touching.append(zone)
     if matched:
         return _Outcome(True, matched)
     if touching:
@@ -182,18 +184,17 @@ def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.da
     return _Outcome(False)
 
 
-def _project_conditions(rule: Rule, project: Project) -> tuple[bool | None, list[str], bool]:
+def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None, list[str], bool]:
     """(state, missing-fact reasons, lacks an activity fact)."""
     missing, lacks_activity = [], False
     for name, comparison in rule.project.items():
-        actual = project.fact(name)
+        actual = facts[name]
         if actual is None:
             if name in ACTIVITY_FACTS:
                 lacks_activity = True
             else:
                 missing.append(f"缺少项目信息: {FACT_LABELS.get(name, name)} (missing: {name})")
             continue
-        actual = getattr(actual, "value", actual)
         if not comparison.holds(actual):
             return False, [], False
     if lacks_activity:
@@ -225,16 +226,24 @@ def _hit(rule: Rule, pack: RulePack, project: Project, day: dt.date, zones, reas
     )
 
 
-def _place(in_all, in_any, not_in, layers, day, facts) -> list[_Outcome] | None:
-    """Where the site stands against a rule's zone conditions; None as soon as one of them is false."""
+def _place(in_all, in_any, not_in, layers, day, facts, answers) -> list[_Outcome] | None:
+    """Where the site stands against a rule's zone conditions; None as soon as one of them is false.
+
+    ``answers`` keeps each condition's outcome by its content, as many rules ask the same question."""
+
+    def outcome_of(condition: ZoneCondition) -> _Outcome:
+        if condition.key not in answers:
+            answers[condition.key] = _zone_condition(condition, layers, day, facts)
+        return answers[condition.key]
+
     outcomes = []
     for condition in in_all:
-        outcome = _zone_condition(condition, layers, day, facts)
+        outcome = outcome_of(condition)
         if outcome.state is False:
             return None
         outcomes.append(outcome)
     if in_any:
-        alternatives = [_zone_condition(c, layers, day, facts) for c in in_any]
+        alternatives = [outcome_of(c) for c in in_any]
         if any(o.state for o in alternatives):
             outcomes.append(next(o for o in alternatives if o.state))
         elif all(o.state is False for o in alternatives):
@@ -244,7 +253,7 @@ def _place(in_all, in_any, not_in, layers, day, facts) -> list[_Outcome] | None:
                                      [r for o in alternatives for r in o.reasons],
                                      uncovered=all(o.uncovered for o in alternatives if o.state is None)))
     for condition in not_in:
-        inside = _zone_condition(condition, layers, day, facts)
+        inside = outcome_of(condition)
         if inside.state is True:
             return None
         outcomes.append(_Outcome(None if inside.state is None else True, [], inside.reasons, inside.uncovered))
@@ -261,18 +270,21 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
     possible: list[RuleHit] = []
     unchecked: list[RuleHit] = []
     facts: dict[str, dict] = {}
+    answers: dict[str, _Outcome] = {}
+    project_facts = {name: getattr(value, "value", value) for name in FACT_NAMES
+                     for value in [project.fact(name)]}
     for pack in packs:
-        scope = _place(pack.applies_within, [], [], layers, as_of, facts)  # once per pack, not per rule
+        scope = _place(pack.applies_within, [], [], layers, as_of, facts, answers)  # once per pack, not per rule
         if scope is None:
             continue
         for rule in pack.rules:
             if not rule.in_force(as_of):
                 continue
             # The project's facts first: they are cheap and settle most rules before any zone is looked at.
-            project_state, missing, lacks_activity = _project_conditions(rule, project)
+            project_state, missing, lacks_activity = _project_conditions(rule, project_facts)
             if project_state is False:
                 continue
-            place = _place(rule.in_all, rule.in_any, rule.not_in, layers, as_of, facts)
+            place = _place(rule.in_all, rule.in_any, rule.not_in, layers, as_of, facts, answers)
             if place is None:
                 continue
             outcomes = scope + place

@@ -10,6 +10,7 @@ it comes from.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tomllib
 from enum import Enum
 from pathlib import Path
@@ -22,7 +23,7 @@ from gis.kinds import KINDS
 from gis.rules.project import INDUSTRIES, Project
 
 __all__ = ["Verdict", "VERDICT_ORDER", "VERDICT_LABELS", "Comparison", "ZoneCondition", "Quantity", "Source",
-           "Rule", "RulePack", "load_pack"]
+           "Rule", "RulePack", "load_pack", "FACT_NAMES"]
 
 
 class Verdict(str, Enum):
@@ -54,7 +55,7 @@ VERDICT_LABELS = {
 _OPERATORS = {"eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"}
 
 #: Project facts a rule may test: the fields of ``Project`` and its derived facts.
-_FACTS = (set(Project.model_fields) - {"name"}) | {"water_related", "is_power"}
+FACT_NAMES = frozenset((set(Project.model_fields) - {"name"}) | {"water_related", "is_power"})
 
 
 class Comparison(BaseModel):
@@ -123,6 +124,11 @@ class ZoneCondition(BaseModel):
             raise ValueError(f"kind '{self.kind}' has no subtype {sorted(unknown)}")
         return self
 
+    @functools.cached_property
+    def key(self) -> str:
+        """The condition's content: rules that ask the same question share one answer per evaluation."""
+        return self.model_dump_json()
+
     def describe(self) -> str:
         text = KINDS[self.kind].label_zh
         if self.subtypes:
@@ -186,8 +192,8 @@ class Rule(BaseModel):
     def _parse_project(cls, raw):
         comparisons = _comparisons(raw)
         for name, comparison in comparisons.items():
-            if name not in _FACTS:
-                raise ValueError(f"unknown project fact '{name}'; known: {', '.join(sorted(_FACTS))}")
+            if name not in FACT_NAMES:
+                raise ValueError(f"unknown project fact '{name}'; known: {', '.join(sorted(FACT_NAMES))}")
             if name == "industry":
                 values = comparison.value if isinstance(comparison.value, list) else [comparison.value]
                 unknown = [v for v in values if v not in INDUSTRIES]
@@ -200,7 +206,7 @@ class Rule(BaseModel):
         if self.verdict == Verdict.not_checked:
             raise ValueError("'not_checked' is not a rule verdict")
         for quantity in self.quantities:
-            if quantity.fact not in _FACTS:
+            if quantity.fact not in FACT_NAMES:
                 raise ValueError(f"quantity '{quantity.name}' uses unknown fact '{quantity.fact}'")
         if self.effective_from and self.effective_to and self.effective_to <= self.effective_from:
             raise ValueError("effective_to must be after effective_from")
@@ -232,6 +238,11 @@ class RulePack(BaseModel):
     )
     rules: list[Rule]
     path: str | None = None
+
+    @functools.cached_property
+    def max_distance_km(self) -> float:
+        """How far from the site any rule of the pack looks for a zone (``within_km``), km; 0 if none does."""
+        return max([rule.max_distance_km for rule in self.rules] + [c.within_km or 0 for c in self.applies_within])
 
     @model_validator(mode="after")
     def _check(self):

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
+import threading
 import uuid
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class GeoPackageStore(Store):
         self.location = str(self.path)
         self.read_only = read_only
         self._versions_cache: tuple[tuple | None, list[LayerVersion]] = (None, [])
+        self._local = threading.local()  # per-thread reader connection for versions()
         if not self.path.is_file():
             raise StoreNotFoundError(
                 "no store at this path", field="store", value=self.location,
@@ -104,20 +106,26 @@ class GeoPackageStore(Store):
         return cls(path)
 
     def versions(self, kind: str | None = None) -> list[LayerVersion]:
-        # Coverage polygons make these rows megabytes long and checks ask for them on every call, so the
-        # rows are kept and re-read only when the table changed. It is append-only (no version is ever
-        # rewritten or deleted), hence (row count, last rowid) changes with every import, whoever made it.
-        with contextlib.closing(self._connect()) as con:
-            token = con.execute("SELECT count(*), max(rowid) FROM layer_versions").fetchone()
-            cached_token, cached = self._versions_cache
-            if token != cached_token:
+        # Coverage polygons make these rows megabytes long and every check asks for them, so the rows are kept
+        # and re-read only when the table changed. Each thread keeps a connection whose PRAGMA data_version
+        # moves whenever another connection, in any process, commits; only then is the table's token asked.
+        # The table is append-only (no version is ever rewritten or deleted), so (row count, last rowid)
+        # changes with every import, whoever made it.
+        con = getattr(self._local, "connection", None)
+        if con is None:
+            con = self._local.connection = self._connect()
+        data_version = con.execute("PRAGMA data_version").fetchall()[0][0]
+        if data_version != getattr(self._local, "data_version", None):
+            token = con.execute("SELECT count(*), max(rowid) FROM layer_versions").fetchall()[0]
+            if token != self._versions_cache[0]:
                 query = f"SELECT {', '.join(VERSION_COLUMNS)} FROM layer_versions ORDER BY rowid"
-                cached = [
+                rows = [
                     LayerVersion(**{**dict(zip(VERSION_COLUMNS, row)), "notices": json.loads(row[-1] or "[]")})
                     for row in con.execute(query).fetchall()
                 ]
-                self._versions_cache = (token, cached)
-        return [v for v in cached if kind is None or v.kind == kind]
+                self._versions_cache = (token, rows)
+            self._local.data_version = data_version
+        return [v for v in self._versions_cache[1] if kind is None or v.kind == kind]
 
     def _read_versions(self, versions: list[LayerVersion]) -> gpd.GeoDataFrame:
         if not versions:
