@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+
+import anyio
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -20,12 +22,18 @@ __all__ = ["AppState", "StateDep", "require_read", "require_write"]
 
 @dataclass
 class AppState:
-    """Opened once per process by ``create_app``'s lifespan: checks reuse the store and its prepared engines."""
+    """Opened once per process by ``create_app``'s lifespan: checks reuse the store and its prepared engines.
+
+    ``checks`` lets one check run at a time, in arrival order: checks are CPU work under one interpreter lock,
+    so several in flight would only share the core (and its caches) and all finish late together; the event
+    loop stays free to take requests meanwhile.
+    """
 
     settings: Settings
     store: Store
     layers: LayerCache
     jobs: JobManager
+    checks: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
 
 
 async def get_state(request: Request) -> AppState:

@@ -1,15 +1,17 @@
 """Single-check latency and throughput of ``POST /check`` over loopback, on the embedded default dataset.
 
-Starts uvicorn in a subprocess (``--workers`` processes, 2 by default: one per core of the reference
-machine) and drives it from a light asyncio client on keep-alive connections, so the client takes little
-of the CPU it shares with the server. Three bounded runs:
+Starts ``ecozone serve --workers N`` in a subprocess (2 workers by default: one per core of the reference
+machine) and drives it from a light asyncio client on keep-alive connections; the client shares the cores
+with the server. Three bounded runs:
 
 1. latency: one request at a time;
 2. throughput: ``--connections`` requests in flight, as fast as the server answers;
-3. a fixed rate of ``--rate`` checks/s (open loop), the target load: p99 there is what a caller sees.
+3. a fixed rate of ``--rate`` checks/s (open loop, on 4 × ``--connections`` connections), the target load:
+   p99 there is what a caller sees, counted from the moment each request was due.
 
-Sites cycle through points around 石河子, 乌鲁木齐 and 昌吉 with a coal-boiler project, so every check runs the
-rules that need the most work (distances to CHP plants, fuel-ban zones, key regions).
+Every request is a different point within about 5 km of 石河子, 乌鲁木齐 or 昌吉 with a coal-boiler project, so
+checks run the rules that need the most work (distances to CHP plants, fuel-ban zones, key regions). The
+server's CPU time per check (all worker processes) is printed too.
 
 Run: ``python benchmarks/api_bench.py`` (add ``--help`` for the options).
 """
@@ -20,12 +22,15 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 CENTRES = [(86.0411, 44.3059), (87.6168, 43.8256), (87.3080, 44.0110)]
@@ -37,12 +42,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _bodies(count: int) -> list[bytes]:
+def _bodies(count: int, seed: int = 7) -> list[bytes]:
+    """Distinct sites (no two requests alike) within about 5 km of the three centres."""
+    rng = random.Random(seed)
     bodies = []
     for i in range(count):
         lon, lat = CENTRES[i % len(CENTRES)]
-        point = [round(lon + 0.004 * (i % 17 - 8), 6), round(lat + 0.003 * (i % 13 - 6), 6)]
-        body = {"site": {"type": "Point", "coordinates": point}, "as_of": "2024-06-30",
+        point = [round(lon + rng.uniform(-0.06, 0.06), 6), round(lat + rng.uniform(-0.045, 0.045), 6)]
+        body = {"site": {"type": "Point", "coordinates": point},
                 "project": {"industry": "热力", "scope": "new", "boiler_tph": 20, "fuel": "coal", "coal_t": 12000}}
         bodies.append(json.dumps(body, ensure_ascii=False).encode())
     return bodies
@@ -121,39 +128,40 @@ async def _throughput(port: int, requests: list[bytes], connections: int) -> dic
 
 
 async def _fixed_rate(port: int, requests: list[bytes], rate: float, connections: int) -> dict:
-    """Send at ``rate``/s whatever the answers (open loop); latency counts from the scheduled send time."""
-    idle: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(connections):
-        idle.put_nowait(await Connection.open(port))
+    """Send at ``rate``/s whatever the answers (open loop); latency counts from the moment a request was due,
+    so waiting for a free connection counts too. One pacing loop hands requests to the connections."""
+    pool = [await Connection.open(port) for _ in range(connections)]
+    due_requests: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
     latencies, failures = [], 0
-    started = time.perf_counter()
 
-    async def one(index: int, request: bytes) -> None:
+    async def send(connection: Connection) -> None:
         nonlocal failures
-        due = started + index / rate
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        connection = await idle.get()
-        status, _ = await connection.check(request)
-        latencies.append(time.perf_counter() - due)
-        failures += status != 200
-        idle.put_nowait(connection)
+        while (item := await due_requests.get()) is not None:
+            due, request = item
+            status, _ = await connection.check(request)
+            latencies.append(time.perf_counter() - due)
+            failures += status != 200
 
-    await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+    senders = [asyncio.create_task(send(c)) for c in pool]
+    started = time.perf_counter()
+    for index, request in enumerate(requests):
+        due = started + index / rate
+        if (wait := due - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+        due_requests.put_nowait((due, request))
+    for _ in pool:
+        due_requests.put_nowait(None)
+    await asyncio.gather(*senders)
     elapsed = time.perf_counter() - started
-    while not idle.empty():
-        idle.get_nowait().close()
+    for connection in pool:
+        connection.close()
     return _summary(f"rate {rate:g}/s", latencies, elapsed, failures)
 
 
 def _start(port: int, workers: int) -> subprocess.Popen:
-    args = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
-    for module, option in (("httptools", ["--http", "httptools"]), ("uvloop", ["--loop", "uvloop"])):
-        try:
-            __import__(module)
-            args += option
-        except ImportError:
-            pass
+    """``ecozone serve`` as a user starts it (uvicorn picks httptools and uvloop; warnings only, no access log)."""
+    args = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "ECOZONE_JOBS_DIR": str(Path("/tmp") / f"ecozone-bench-{port}")}
     return subprocess.Popen(args, cwd=REPO, env=env)
 
@@ -175,19 +183,34 @@ async def _wait_ready(port: int, process: subprocess.Popen, polls: int = 600) ->
     raise RuntimeError("the server did not come up")
 
 
+def _server_cpu_s(process: subprocess.Popen) -> float:
+    """CPU seconds used so far by the server and its worker processes."""
+    parent = psutil.Process(process.pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [parent, *parent.children(recursive=True)])
+
+
 async def main(args: argparse.Namespace) -> list[dict]:
     port = _free_port()
     process = _start(port, args.workers)
     try:
         await _wait_ready(port, process)
         requests = [_request(b) for b in _bodies(max(args.requests, int(args.rate * args.rate_seconds)))]
-        await _throughput(port, requests[:200], args.connections)  # warm every worker before measuring
-        print(f"POST /check, {args.workers} uvicorn workers, {os.cpu_count()} cores, embedded dataset")
-        return [
-            await _latency(port, requests[: args.requests // 4]),
-            await _throughput(port, requests[: args.requests], args.connections),
-            await _fixed_rate(port, requests[: int(args.rate * args.rate_seconds)], args.rate, args.connections * 4),
+        await _throughput(port, requests[:400], 16)  # warm every worker before measuring
+        print(f"POST /check, ecozone serve --workers {args.workers}, {os.cpu_count()} cores, embedded dataset")
+        runs = [
+            lambda: _latency(port, requests[: args.requests // 4]),
+            lambda: _throughput(port, requests[: args.requests], args.connections),
+            lambda: _fixed_rate(port, requests[: int(args.rate * args.rate_seconds)], args.rate, args.connections * 4),
         ]
+        figures = []
+        for run in runs:
+            server, client = _server_cpu_s(process), time.process_time()
+            figures.append(await run())
+            for name, spent in (("server", _server_cpu_s(process) - server), ("client", time.process_time() - client)):
+                figures[-1][f"{name}_cpu_ms_per_check"] = round(spent / figures[-1]["requests"] * 1000, 2)
+        print("CPU per check, server / client: " + ", ".join(
+            f"{f['run']} {f['server_cpu_ms_per_check']} / {f['client_cpu_ms_per_check']} ms" for f in figures))
+        return figures
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -197,7 +220,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
     parser.add_argument("--requests", type=int, default=2000, help="requests of the throughput run")
-    parser.add_argument("--connections", type=int, default=4, help="requests in flight in the throughput run")
+    parser.add_argument("--connections", type=int, default=8, help="requests in flight in the throughput run")
     parser.add_argument("--rate", type=float, default=300.0, help="checks/s of the fixed-rate run")
     parser.add_argument("--rate-seconds", type=float, default=5.0, help="length of the fixed-rate run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

@@ -83,6 +83,13 @@ class OverlapEngine:
         self._kind_codes = {kind: code for code, kind in enumerate(KINDS)}
         self._kind_of = np.array([self._kind_codes[k] for k in zones["kind"]], dtype=np.int32)
         self._records = zones.drop(columns=zones.geometry.name).to_dict("records")
+        self._zone_fields = [  # what a hit says of its zone, whatever the site
+            {"zone_id": r["zone_id"], "kind": r["kind"], "name": r["name"], "subtype": r["subtype"],
+             "subtype_label": KINDS[r["kind"]].subtype_label(r["subtype"]), "jurisdiction": r["jurisdiction"],
+             "geometry_source": r["geometry_source"], "attributes": r["attributes"] or {},
+             "source_doc": r["source_doc"], "source_quote": r["source_quote"]}
+            for r in self._records
+        ]
         self._outlines = _Outlines(self._geoms)
         self._coverage = {kind: version.coverage for kind, version in snapshot.versions.items()}
         shapely.prepare([c for c in self._coverage.values() if c is not None])
@@ -202,7 +209,8 @@ class OverlapEngine:
         """Zones within the search radius, by kind, with relation, shared part and its measure, distance."""
         box = _search_box(site, search_m)
         candidates = self._tree.query(box)
-        candidates = candidates[np.isin(self._kind_of[candidates], [self._kind_codes[k] for k in wanted])]
+        wanted_kind = np.isin(np.arange(len(self._kind_codes)), [self._kind_codes[k] for k in wanted])
+        candidates = candidates[wanted_kind[self._kind_of[candidates]]]
         meets = shapely.intersects(self._geoms[candidates], site)
         apart, distance = self._outlines.distances(site, candidates[~meets], box)
         near = distance <= search_m
@@ -251,7 +259,7 @@ class OverlapEngine:
         if coverage is None or coverage.covers(site):
             return "checked", None, 100.0
         label = KINDS[kind].label_zh
-        pct = 100 * _covered_measure(site, site_type, coverage) / site_measure
+        pct = 0.0 if site.geom_type == "Point" else 100 * _covered_measure(site, site_type, coverage) / site_measure
         if pct == 0:
             return "not_checked", (
                 f"项目位置不在{label}图层（第{version}版）覆盖范围内，未核查 / "
@@ -264,25 +272,14 @@ class OverlapEngine:
         ), pct
 
     def _hit(self, found: _Found, site_type, site_measure, rings) -> ZoneHit:
-        record = self._records[found.index]
-        spec = KINDS[record["kind"]]
         return ZoneHit(
-            zone_id=record["zone_id"],
-            kind=record["kind"],
-            name=record["name"],
-            subtype=record["subtype"],
-            subtype_label=spec.subtype_label(record["subtype"]),
-            jurisdiction=record["jurisdiction"],
-            geometry_source=record["geometry_source"],
+            **self._zone_fields[found.index],
             relation=found.relation,
             overlap_m2=found.measure if site_type == "polygon" else None,
             overlap_pct=100 * found.measure / site_measure if site_type == "polygon" else None,
             overlap_length_m=found.measure if site_type == "line" else None,
             distance_m=found.distance_m,
             ring_km=next((r / 1000 for r in rings if found.distance_m <= r), None),
-            attributes=record["attributes"] or {},
-            source_doc=record["source_doc"],
-            source_quote=record["source_quote"],
         )
 
 
@@ -390,7 +387,7 @@ class _Gnomonic:
         self.lon0, self.sin_phi0, self.cos_phi0 = lon0, math.sin(phi), math.cos(phi)
         self.centre = np.array([math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)])
         self.east = np.array([-math.sin(lam), math.cos(lam), 0.0])
-        self.north = np.cross(self.centre, self.east)
+        self.north = np.array([-math.sin(phi) * math.cos(lam), -math.sin(phi) * math.sin(lam), math.cos(phi)])
 
     def forward(self, lonlat: np.ndarray) -> np.ndarray:
         dlam, phi = np.radians(lonlat[:, 0] - self.lon0), np.radians(lonlat[:, 1])
@@ -401,6 +398,11 @@ class _Gnomonic:
         out[:, 1] = self.cos_phi0 * sin_phi - self.sin_phi0 * cos_phi * cos_dlam
         out *= (_EARTH_RADIUS_M / depth)[:, None]
         return out
+
+    def from_unit_vectors(self, xyz: np.ndarray) -> np.ndarray:
+        """``forward`` for points already on the unit sphere (``_unit_vectors``)."""
+        plane = xyz @ np.column_stack((self.east, self.north, self.centre))
+        return _EARTH_RADIUS_M * plane[:, :2] / plane[:, 2:]
 
     def inverse(self, xy: np.ndarray) -> np.ndarray:
         x, y = xy[:, 0] / _EARTH_RADIUS_M, xy[:, 1] / _EARTH_RADIUS_M
@@ -421,15 +423,16 @@ def geodesic_distances(site: shapely.Geometry, zones: np.ndarray) -> np.ndarray:
     Checked against PostGIS 3.3 within 1 m from 0.5 m to 95 km (tests/test_overlap_postgis.py).
     """
     plane = _Gnomonic.around(site)
-    return _nearest_pairs(plane, shapely.transform(site, plane.forward), zones)[1]
+    return _nearest_pairs(plane, shapely.transform(site, plane.forward), shapely.transform(zones, plane.forward))[1]
 
 
 def _nearest_pairs(plane: _Gnomonic, site: shapely.Geometry, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each zone, the length in the gnomonic plane of the nearest pair (what picks the pair, as PostGIS's
-    spherical search does) and its geodesic length on WGS 84 (what is reported). ``site`` is in the plane."""
+    spherical search does) and its geodesic length on WGS 84 (what is reported). Site and zones are in the
+    plane."""
     if len(zones) == 0:
         return np.zeros(0), np.zeros(0)
-    lines = shapely.shortest_line(site, shapely.transform(zones, plane.forward))
+    lines = shapely.shortest_line(site, zones)
     ends = plane.inverse(shapely.get_coordinates(lines)).reshape(-1, 2, 2)
     _, _, distance = GEOD.inv(ends[:, 0, 0], ends[:, 0, 1], ends[:, 1, 0], ends[:, 1, 1])
     return shapely.length(lines), np.asarray(distance)
@@ -459,25 +462,34 @@ class _Outlines:
         k = np.arange(len(line_of)) - np.repeat(np.cumsum(chunks) - chunks, chunks)  # piece number in its line
         start = line_start[line_of] + k * (size - 1)
         length = np.minimum(size, line_count[line_of] - k * (size - 1))
-        vertex = np.repeat(start - np.cumsum(length) + length, length) + np.arange(length.sum())
-        piece_of_vertex = np.repeat(np.arange(len(start)), length)
-        self.pieces = np.concatenate([shapely.linestrings(coords[vertex], indices=piece_of_vertex), parts[point]])
+        vertex = _ranges(start, length)
+        # A point zone is a piece of two equal vertices, so that every piece is a line.
+        points = np.repeat(shapely.get_coordinates(parts[point]), 2, axis=0)
+        lonlat = np.concatenate([coords[vertex], points])
+        length = np.concatenate([length, np.full(int(point.sum()), 2)])
+        self.offsets, self.counts = np.concatenate([[0], np.cumsum(length)]), length
+        self.pieces = shapely.linestrings(lonlat, indices=np.repeat(np.arange(len(length)), length))
         self.zone = np.concatenate([line_zone[line_of], part_zone[point]]).astype(np.int64)
-        self.bulge_m = np.concatenate([_edge_bulge_m(coords[vertex], piece_of_vertex, len(start)),
-                                       np.zeros(int(point.sum()))])
+        self.bulge_m = _edge_bulge_m(lonlat, self.offsets)
+        self.xyz = _unit_vectors(lonlat)  # so that projecting a piece needs no trigonometry
         self.tree = shapely.STRtree(self.pieces)
 
     def distances(self, site: shapely.Geometry, apart: np.ndarray, box: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
         """(zones, geodesic distances in m) for the zones of ``apart`` with outline in ``box``; every point
         within the search radius lies in the box, so zones with no piece there are beyond it."""
         pieces = self.tree.query(box)
-        pieces = pieces[np.isin(self.zone[pieces], apart)]
+        wanted = np.zeros(len(self.zones), dtype=bool)
+        wanted[apart] = True
+        pieces = pieces[wanted[self.zone[pieces]]]
         zones, piece_zone = np.unique(self.zone[pieces], return_inverse=True)
         bulge = np.zeros(len(zones))
         np.maximum.at(bulge, piece_zone, self.bulge_m[pieces])
         plane = _Gnomonic.around(site)
         projected = shapely.transform(site, plane.forward)
-        length, geodesic = _nearest_pairs(plane, projected, self.pieces[pieces])
+        count = self.counts[pieces]
+        lines = shapely.linestrings(plane.from_unit_vectors(self.xyz[_ranges(self.offsets[pieces], count)]),
+                                    indices=np.repeat(np.arange(len(pieces)), count))
+        length, geodesic = _nearest_pairs(plane, projected, lines)
         # Per zone, the pair nearest in the plane (as for the whole outline), measured on the ellipsoid.
         order = np.lexsort((length, piece_zone))
         first = np.searchsorted(piece_zone[order], np.arange(len(zones)))
@@ -490,16 +502,29 @@ class _Outlines:
         return zones, distance
 
 
-def _edge_bulge_m(coords: np.ndarray, piece_of_vertex: np.ndarray, count: int) -> np.ndarray:
-    """Per piece, a bound (twice the estimate, plus 1 m) on how far the great circle through any of its
-    edges strays from the straight lon/lat edge: L² tan φ / (8 R) for an edge of length L at latitude φ."""
+def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``start[0] .. start[0] + count[0] - 1``, then the next range, and so on, as one index array."""
+    return np.repeat(start - np.cumsum(count) + count, count) + np.arange(count.sum())
+
+
+def _edge_bulge_m(lonlat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per piece (vertices ``offsets[i]:offsets[i + 1]``), a bound (twice the estimate, plus 1 m) on how far
+    the great circle through any of its edges strays from the straight lon/lat edge: L² tan φ / (8 R) for an
+    edge of length L at latitude φ."""
+    piece_of_vertex = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     same = piece_of_vertex[1:] == piece_of_vertex[:-1]
-    a, b = coords[:-1][same], coords[1:][same]
+    a, b = lonlat[:-1][same], lonlat[1:][same]
     lat = np.radians(np.maximum(np.abs(a[:, 1]), np.abs(b[:, 1])))
     length_m = np.radians(np.hypot((b[:, 0] - a[:, 0]) * np.cos(lat), b[:, 1] - a[:, 1])) * _EARTH_RADIUS_M
-    bulge = np.zeros(count)
+    bulge = np.zeros(len(offsets) - 1)
     np.maximum.at(bulge, piece_of_vertex[:-1][same], length_m**2 * np.tan(np.minimum(lat, 1.5)) / (8 * _EARTH_RADIUS_M))
     return 2 * bulge + 1.0
+
+
+def _unit_vectors(lonlat: np.ndarray) -> np.ndarray:
+    """Longitude/latitude as points on the unit sphere (x towards 0°E, z towards the north pole)."""
+    lam, phi = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
+    return np.column_stack((np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)))
 
 
 def _covered_measure(site: shapely.Geometry, site_type: str, coverage: shapely.Geometry) -> float:

@@ -32,8 +32,9 @@ def free_port() -> int:
 class ApiServer:
     """One ``ecozone serve`` process; ``restart`` keeps the port, the settings and the jobs folder."""
 
-    def __init__(self, jobs_dir: Path, log: Path, **settings: str) -> None:
+    def __init__(self, jobs_dir: Path, log: Path, workers: int = 1, **settings: str) -> None:
         self.port = free_port()
+        self.workers = workers
         self.url = f"http://127.0.0.1:{self.port}"
         self.jobs_dir = jobs_dir
         self.log = log
@@ -45,7 +46,7 @@ class ApiServer:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--log-level", "warning"],
+                 "--port", str(self.port), "--workers", str(self.workers), "--log-level", "warning"],
                 env=self.env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
             )
         for _ in range(_STARTUP_POLLS):

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from api.deps import StateDep
 from api.errors import ApiProblem
@@ -31,6 +31,9 @@ from gis.sites.text import parse_text, read_geojson
 __all__ = ["router", "CheckRequest", "CheckUpload", "SITE_EXAMPLES"]
 
 router = APIRouter(tags=["check"])
+
+#: Serialises a result straight to UTF-8 bytes (``model_dump_json`` would decode them to str first).
+_RESULT_JSON = TypeAdapter(CheckResult)
 
 Km = Annotated[float, Field(gt=0, le=MAX_SEARCH_KM)]
 
@@ -120,7 +123,12 @@ def _check(state, read: Callable[[], RawSite], site_options: SiteOptions, option
     site = _build(read(), site_options, state.settings.max_vertices)
     result = check_site(site, project, store=state.store, as_of=options.as_of,
                         buffers_km=tuple(sorted(options.buffers_km)), tolerance_m=options.tolerance_m)
-    return result.model_dump_json().encode()
+    return _RESULT_JSON.dump_json(result)
+
+
+async def _run_check(state, *args) -> bytes:
+    """``_check`` in a worker thread, one at a time per process (``AppState.checks``)."""
+    return await anyio.to_thread.run_sync(_check, state, *args, limiter=state.checks)
 
 
 def _json_site(site: str | dict[str, Any]) -> RawSite:
@@ -155,13 +163,12 @@ async def _upload(request: Request, state) -> bytes:
             raise ApiProblem(400, "give the site either as a file or as text, not both and not neither",
                              field="file", fix="multipart part 'file' (a file) or 'site' (text)")
         if upload.site:
-            return await run_in_threadpool(_check, state, lambda: parse_text(upload.site), site_options, options,
-                                           project)
+            return await _run_check(state, lambda: parse_text(upload.site), site_options, options, project)
         with tempfile.TemporaryDirectory(prefix="ecozone-check-") as folder:
             paths = await save_uploads(files, Path(folder))
             path = _pick_site_file(paths)
-            return await run_in_threadpool(_check, state, lambda: parse(path, encoding=site_options.encoding),
-                                           site_options, options, project)
+            return await _run_check(state, lambda: parse(path, encoding=site_options.encoding), site_options,
+                                    options, project)
     finally:
         await form.close()
 
@@ -203,8 +210,8 @@ async def check(request: Request, state: StateDep) -> Response:
     if content_type == "application/json":
         body = await request.body()
         request_model = CheckRequest.model_validate_json(body or b"null")
-        content = await run_in_threadpool(
-            _check, state, lambda: _json_site(request_model.site), request_model, request_model, request_model.project)
+        content = await _run_check(state, lambda: _json_site(request_model.site), request_model, request_model,
+                                   request_model.project)
     elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         content = await _upload(request, state)
     else:

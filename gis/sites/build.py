@@ -61,6 +61,7 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
         start += len(ring.coords)
     sites = []
     hints = _coverage_hints(src, zone, crs, raw)
+    label, epsg = crs_label(src), src.to_epsg()
     for plot in raw.plots:
         plot_log = Log(raw.source)
         geoms = [g for part in plot.parts for g in assemble(part, plot_log)]
@@ -72,15 +73,16 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
         geom = repair(geom, plot_log, plot.row)
         check_coverage(geom, coverage, plot_log, hints)
         geom = shapely.orient_polygons(geom, exterior_cw=False)
-        source_crs = SourceCRS(label=crs_label(src), epsg=src.to_epsg(), origin=origin)
+        source_crs = SourceCRS(label=label, epsg=epsg, origin=origin)
         area = geodesic_area_m2(geom) if geom.geom_type in ("Polygon", "MultiPolygon") else None
         _check_declared_area(plot, area, plot_log)
         attributes = {**raw.attributes, **plot.attributes}
+        geometry = _geojson(geom)
         sites.append(Site(
-            geometry=_geojson(geom), name=_site_name(raw, plot), source=raw.source,
+            geometry=geometry, name=_site_name(raw, plot), source=raw.source,
             source_crs=source_crs, datum=datum, conversions=log.conversions + plot_log.conversions,
             notices=[n.to_dict() for n in log.notices + plot_log.notices], attributes=attributes,
-            plots=[Plot(name=plot.name, row=plot.row, attributes=plot.attributes, geometry=_geojson(geom), area_m2=area)],
+            plots=[Plot(name=plot.name, row=plot.row, attributes=plot.attributes, geometry=geometry, area_m2=area)],
             area_m2=area,
         ))
     return sites
@@ -130,7 +132,7 @@ def _collect(geoms: list[shapely.Geometry]) -> shapely.Geometry:
 
 
 def _geojson(geom: shapely.Geometry) -> dict[str, Any]:
-    return json.loads(json.dumps(shapely.geometry.mapping(geom)))
+    return json.loads(shapely.to_geojson(geom))
 
 
 def _swap(rings) -> None:
