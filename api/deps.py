@@ -24,16 +24,17 @@ __all__ = ["AppState", "StateDep", "require_read", "require_write"]
 class AppState:
     """Opened once per process by ``create_app``'s lifespan: checks reuse the store and its prepared engines.
 
-    ``checks`` lets one check run at a time, in arrival order: checks are CPU work under one interpreter lock,
-    so several in flight would only share the core (and its caches) and all finish late together; the event
-    loop stays free to take requests meanwhile.
+    ``checks`` lets two checks run at a time, the others wait their turn in arrival order: checks are CPU work
+    under one interpreter lock, so many in flight would only share the core (and its caches) and all finish
+    late together, while a second lane keeps one long check (a 100,000-vertex parcel takes seconds) from
+    holding back the short ones. The event loop stays free to take requests meanwhile.
     """
 
     settings: Settings
     store: Store
     layers: LayerCache
     jobs: JobManager
-    checks: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+    checks: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
 
 
 async def get_state(request: Request) -> AppState:

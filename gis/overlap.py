@@ -209,8 +209,10 @@ class OverlapEngine:
         """Zones within the search radius, by kind, with relation, shared part and its measure, distance."""
         box = _search_box(site, search_m)
         candidates = self._tree.query(box)
-        wanted_kind = np.isin(np.arange(len(self._kind_codes)), [self._kind_codes[k] for k in wanted])
-        candidates = candidates[wanted_kind[self._kind_of[candidates]]]
+        if len(set(wanted)) < len(KINDS):
+            wanted_kind = np.zeros(len(KINDS), dtype=bool)
+            wanted_kind[[self._kind_codes[k] for k in wanted]] = True
+            candidates = candidates[wanted_kind[self._kind_of[candidates]]]
         meets = shapely.intersects(self._geoms[candidates], site)
         apart, distance = self._outlines.distances(site, candidates[~meets], box)
         near = distance <= search_m

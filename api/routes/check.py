@@ -127,7 +127,7 @@ def _check(state, read: Callable[[], RawSite], site_options: SiteOptions, option
 
 
 async def _run_check(state, *args) -> bytes:
-    """``_check`` in a worker thread, one at a time per process (``AppState.checks``)."""
+    """``_check`` in a worker thread, at most two at a time per process (``AppState.checks``)."""
     return await anyio.to_thread.run_sync(_check, state, *args, limiter=state.checks)
 
 
