@@ -3,11 +3,14 @@
 Layout: ``{jobs_dir}/{job id}/`` holds ``job.json`` (the state, rewritten atomically), ``input/`` (the
 uploaded file under its own name), ``results/`` and, once asked, a ``cancel`` marker. A state change is a
 read-modify-write under an ``flock`` on the job's ``lock`` file, so processes and threads never interleave.
+``{jobs_dir}/queue/`` holds an empty file per queued job, named by its id, so that the runner looks at the
+queued jobs only, not at every job ever run.
 
 One process at a time runs jobs: the one holding the ``flock`` on ``{jobs_dir}/runner.lock``. Other server
-processes (``uvicorn --workers N``) take it over if that process dies. When a runner takes the lock it
+processes (``ecozone serve --workers N``) take it over if that process dies. When a runner takes the lock it
 re-queues every job still marked ``running``: its runner died with it, the input is kept, and the job is
-run again from the start (the results are only written at the end, so nothing half-done is served).
+run again from the start (the results are only written at the end, so nothing half-done is served). It also
+puts back in ``queue/`` any queued job missing there (a process that stopped between the two writes).
 """
 
 from __future__ import annotations
@@ -120,6 +123,7 @@ class JobManager:
         job = Job(id=job_id, status=JobStatus.queued, input_name=upload.name, input_bytes=target.stat().st_size,
                   options=options, created_at=_now())
         self._write(job)
+        self._enqueue(job_id)
         self._wake.set()
         return job
 
@@ -198,6 +202,12 @@ class JobManager:
                         "notes": [*job.notes, f"{_now()}: the server stopped while the job ran; re-queued"],
                     }))
                 log.warning("job %s re-queued: its runner stopped while it ran", job.id)
+            if job.status in (JobStatus.running, JobStatus.queued):
+                self._enqueue(job.id)
+
+    def _enqueue(self, job_id: str) -> None:
+        (self.root / "queue").mkdir(exist_ok=True)
+        (self.root / "queue" / job_id).touch()
 
     def _all(self) -> Iterator[Job]:
         for folder in self.root.iterdir():
@@ -207,7 +217,14 @@ class JobManager:
                     yield job
 
     def _next_queued(self) -> Job | None:
-        queued = [job for job in self._all() if job.status is JobStatus.queued]
+        queue = self.root / "queue"
+        queued = []
+        for marker in list(queue.iterdir()) if queue.is_dir() else []:
+            job = self.get(marker.name)
+            if job is not None and job.status is JobStatus.queued:
+                queued.append(job)
+            else:  # cancelled while queued, or gone: the marker is stale
+                marker.unlink(missing_ok=True)
         return min(queued, key=lambda job: job.created_at) if queued else None
 
     def _run(self, job: Job) -> None:
@@ -218,6 +235,7 @@ class JobManager:
             job = job.model_copy(update={"status": JobStatus.running, "started_at": _now(),
                                          "attempts": job.attempts + 1, "done": 0, "total": None})
             self._write(job)
+        (self.root / "queue" / job.id).unlink(missing_ok=True)
         folder = self.root / job.id
         marker = folder / "cancel"
         last = [0.0]
@@ -255,6 +273,8 @@ class JobManager:
         if update["status"] is not JobStatus.queued:
             update["finished_at"] = _now()
         self._update(job.id, **update)
+        if update["status"] is JobStatus.queued:
+            self._enqueue(job.id)
 
     # -- state on disk --------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -104,3 +104,61 @@ def test_bad_job_inputs(jobs_server):
                              data={"columns": "[1, 2]"})
         assert response.status_code == 400 and response.json()["field"] == "columns"
         assert http.get("/screen/not-a-job-id").status_code == 404
+
+
+def _manager(root, ran: list):
+    from api.jobs import JobManager
+
+    def make_runner(job):
+        def run(path, outputs, progress, cancel):
+            ran.append(job.id)
+            return {"rows": 0}
+        return run
+    return JobManager(root, make_runner)
+
+
+def test_the_runner_reads_only_the_queued_jobs(tmp_path, monkeypatch):
+    """A server that has run thousands of jobs must not re-read them all on every poll."""
+    from api.jobs import JobManager, JobStatus
+
+    ran: list = []
+    manager = _manager(tmp_path / "jobs", ran)
+    finished = []
+    for i in range(40):
+        upload = tmp_path / f"old{i}.csv"
+        upload.write_text("a\n1\n")
+        job = manager.submit(upload, {})
+        manager._update(job.id, status=JobStatus.succeeded)
+        finished.append(job.id)
+    upload = tmp_path / "new.csv"
+    upload.write_text("a\n1\n")
+    waiting = manager.submit(upload, {})
+    read = []
+    original = JobManager.get
+    monkeypatch.setattr(JobManager, "get", lambda self, job_id: read.append(job_id) or original(self, job_id))
+    assert manager._next_queued().id == waiting.id
+    # the 40 finished jobs' markers were stale and are gone; the queued one stays until it runs
+    assert set(read) <= {waiting.id, *finished} and waiting.id in read
+    read.clear()
+    assert manager._next_queued().id == waiting.id and read == [waiting.id]
+    manager._run(manager._next_queued())
+    assert ran == [waiting.id] and manager.get(waiting.id).status is JobStatus.succeeded
+    assert manager._next_queued() is None and not any((tmp_path / "jobs" / "queue").iterdir())
+
+
+def test_a_queued_job_missing_from_the_queue_is_found_when_a_runner_takes_over(tmp_path):
+    from api.jobs import JobStatus
+
+    ran: list = []
+    manager = _manager(tmp_path / "jobs", ran)
+    upload = tmp_path / "permits.csv"
+    upload.write_text("a\n1\n")
+    job = manager.submit(upload, {})
+    (tmp_path / "jobs" / "queue" / job.id).unlink()  # as if the process stopped between the two writes
+    assert manager._next_queued() is None
+    assert manager._take_runner_lock()
+    try:
+        assert manager._next_queued().id == job.id
+    finally:
+        manager.stop()
+    assert manager.get(job.id).status is JobStatus.queued
