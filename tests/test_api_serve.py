@@ -43,6 +43,9 @@ def two_workers(tmp_path):
 
 def test_each_worker_listens_and_takes_a_share_of_the_connections(two_workers):
     workers = _workers(two_workers, 2)
+    allowed = sorted(psutil.Process().cpu_affinity())
+    assert [w.cpu_affinity() for w in workers] in ([[allowed[0]], [allowed[1 % len(allowed)]]],
+                                                   [[allowed[1 % len(allowed)]], [allowed[0]]])
     clients = [two_workers.client() for _ in range(16)]
     try:
         for client in clients:  # 16 keep-alive connections, each opened by one request
