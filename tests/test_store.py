@@ -83,6 +83,18 @@ def test_import_creates_versions_and_keeps_every_earlier_one(new_store):
     assert verify_store(store) == []
 
 
+def test_an_import_by_another_process_is_seen_by_an_open_store(tmp_path):
+    """Open stores keep their version list between calls; a commit by any other connection renews it."""
+    location = str(tmp_path / "store.gpkg")
+    create_store(location).import_layer(sample_zones("chp_plant"), "chp_plant", source="plants.gpkg")
+    reader = open_store(location)
+    assert [v.version for v in reader.versions("chp_plant")] == [1]
+    worker = _start_worker(location, 10)  # another process imports a livestock_ban_zone version
+    assert worker.wait(timeout=300) == 0
+    assert {(v.kind, v.version) for v in reader.versions()} == {("chp_plant", 1), ("livestock_ban_zone", 1)}
+    assert reader.in_force()["livestock_ban_zone"].feature_count == 10
+
+
 def test_failed_import_leaves_the_store_as_it_was(new_store):
     _, store = new_store
     store.import_layer(sample_zones("chp_plant"), "chp_plant", source="plants.gpkg")

@@ -127,6 +127,14 @@ class GeoPackageStore(Store):
             self._local.data_version = data_version
         return [v for v in self._versions_cache[1] if kind is None or v.kind == kind]
 
+    def close(self) -> None:
+        """Close this thread's reader connection (other threads' close when those threads end)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+            self._local.data_version = None
+
     def _read_versions(self, versions: list[LayerVersion]) -> gpd.GeoDataFrame:
         if not versions:
             return empty_zones()
