@@ -7,8 +7,8 @@ part of ecozone adds its pages by adding a router there. ``/`` is left to the ma
 from __future__ import annotations
 
 import contextlib
-import gc
 import datetime as dt
+import gc
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 

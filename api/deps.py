@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hmac
-
-import anyio
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 

@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from gis.kinds import KINDS
-from gis.rules.model import FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparison, Rule, RulePack, Verdict, ZoneCondition
+from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparison, Rule, RulePack, Verdict,
+                             ZoneCondition)
 from gis.rules.project import FACT_LABELS, Project
 
 __all__ = ["RuleHit", "RuleEvaluation", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS"]
@@ -184,6 +185,12 @@ def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.da
     return _Outcome(False)
 
 
+def _fact_values(project: Project) -> dict[str, Any]:
+    """Every fact a rule may test, read once; enum facts (scope, fuel) by value, as rule files write them."""
+    facts = {name: project.fact(name) for name in FACT_NAMES}
+    return {name: getattr(value, "value", value) for name, value in facts.items()}
+
+
 def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None, list[str], bool]:
     """(state, missing-fact reasons, lacks an activity fact)."""
     missing, lacks_activity = [], False
@@ -271,8 +278,7 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
     unchecked: list[RuleHit] = []
     facts: dict[str, dict] = {}
     answers: dict[str, _Outcome] = {}
-    project_facts = {name: getattr(value, "value", value) for name in FACT_NAMES
-                     for value in [project.fact(name)]}
+    project_facts = _fact_values(project)
     for pack in packs:
         scope = _place(pack.applies_within, [], [], layers, as_of, facts, answers)  # once per pack, not per rule
         if scope is None:
