@@ -95,8 +95,12 @@ def _serve_balanced(host: str, port: int, workers: int, log_level: str) -> None:
 
 
 def _refuse_a_taken_port(host: str, port: int) -> None:
-    """SO_REUSEPORT would let the workers share a port with another such server: make sure none holds it."""
+    """SO_REUSEPORT would let the workers share a port with another such server: make sure none listens there.
+
+    SO_REUSEADDR lets the probe past connections of an earlier server still in TIME_WAIT (a restart), while a
+    socket listening on the port still refuses it."""
     with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:

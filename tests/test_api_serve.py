@@ -85,3 +85,24 @@ def test_a_port_in_use_is_refused_with_the_fix(tmp_path):
         )
     assert result.returncode != 0
     assert f"port {port}" in result.stderr and "already in use" in result.stderr and "--port" in result.stderr
+
+
+def test_a_restart_is_not_refused_for_connections_of_the_last_server(tmp_path):
+    """Connections the previous server closed linger in TIME_WAIT on its port for a minute: not 'in use'."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server side closes first, so its end of the connection waits in TIME_WAIT
+        client.close()
+    assert any(c.status == psutil.CONN_TIME_WAIT and c.laddr.port == port for c in psutil.net_connections("tcp"))
+    server = ApiServer(tmp_path / "jobs", tmp_path / "server.log", workers=2)
+    server.port, server.url = port, f"http://127.0.0.1:{port}"
+    server.start()
+    try:
+        assert httpx.get(f"{server.url}/ogc/conformance", timeout=60).status_code == 200
+    finally:
+        server.stop()
