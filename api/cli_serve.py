@@ -24,7 +24,8 @@ logger = logging.getLogger("uvicorn.error")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes (one per core is a good start).")] = 1,
+    workers: Annotated[int, typer.Option(help="Server processes, one per core is a good start (on Linux each "
+                                              "is bound to a CPU and listens on its own SO_REUSEPORT socket).")] = 1,
     store: Annotated[str | None, typer.Option("--store", help="GeoPackage path or postgresql:// URL "
                                                               "(default: the embedded dataset).")] = None,
     jobs_dir: Annotated[Path | None, typer.Option("--jobs-dir", help="Folder of batch jobs.")] = None,
