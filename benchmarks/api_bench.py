@@ -27,6 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -159,18 +160,23 @@ async def _fixed_rate(port: int, requests: list[bytes], rate: float, connections
 
 
 def _start(port: int, workers: int) -> subprocess.Popen:
-    """``ecozone serve`` as a user starts it (uvicorn picks httptools and uvloop; warnings only, no access log)."""
+    """``ecozone serve`` as a user starts it (uvicorn picks httptools and uvloop; warnings only, no access log),
+    its output in a log file shown if it stops."""
     args = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host", "127.0.0.1",
             "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "ECOZONE_JOBS_DIR": str(Path("/tmp") / f"ecozone-bench-{port}")}
-    return subprocess.Popen(args, cwd=REPO, env=env)
+    folder = Path(tempfile.mkdtemp(prefix="ecozone-bench-"))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "ECOZONE_JOBS_DIR": str(folder / "jobs")}
+    with open(folder / "server.log", "wb") as log:
+        process = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process.log = folder / "server.log"
+    return process
 
 
 async def _wait_ready(port: int, process: subprocess.Popen, polls: int = 600) -> None:
     body = _request(_bodies(1)[0])
     for _ in range(polls):
         if process.poll() is not None:
-            raise RuntimeError("the server exited")
+            raise RuntimeError(f"the server exited:\n{process.log.read_text(errors='replace')[-3000:]}")
         try:
             connection = await Connection.open(port)
         except OSError:
@@ -211,6 +217,9 @@ async def main(args: argparse.Namespace) -> list[dict]:
         print("CPU per check, server / client: " + ", ".join(
             f"{f['run']} {f['server_cpu_ms_per_check']} / {f['client_cpu_ms_per_check']} ms" for f in figures))
         return figures
+    except Exception:
+        print(f"server log ({process.log}):\n{process.log.read_text(errors='replace')[-3000:]}", file=sys.stderr)
+        raise
     finally:
         process.terminate()
         process.wait(timeout=30)
