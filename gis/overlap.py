@@ -386,23 +386,16 @@ class _Gnomonic:
 
     def __init__(self, lon0: float, lat0: float) -> None:
         lam, phi = math.radians(lon0), math.radians(lat0)
-        self.lon0, self.sin_phi0, self.cos_phi0 = lon0, math.sin(phi), math.cos(phi)
         self.centre = np.array([math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)])
         self.east = np.array([-math.sin(lam), math.cos(lam), 0.0])
         self.north = np.array([-math.sin(phi) * math.cos(lam), -math.sin(phi) * math.sin(lam), math.cos(phi)])
 
     def forward(self, lonlat: np.ndarray) -> np.ndarray:
-        dlam, phi = np.radians(lonlat[:, 0] - self.lon0), np.radians(lonlat[:, 1])
-        cos_phi, sin_phi, cos_dlam = np.cos(phi), np.sin(phi), np.cos(dlam)
-        depth = self.sin_phi0 * sin_phi + self.cos_phi0 * cos_phi * cos_dlam  # > 0 within 90° of the centre
-        out = np.empty_like(lonlat)
-        out[:, 0] = cos_phi * np.sin(dlam)
-        out[:, 1] = self.cos_phi0 * sin_phi - self.sin_phi0 * cos_phi * cos_dlam
-        out *= (_EARTH_RADIUS_M / depth)[:, None]
-        return out
+        return self.from_unit_vectors(_unit_vectors(lonlat))
 
     def from_unit_vectors(self, xyz: np.ndarray) -> np.ndarray:
-        """``forward`` for points already on the unit sphere (``_unit_vectors``)."""
+        """``forward`` for points already on the unit sphere (``_unit_vectors``); the depth along the centre
+        is positive within 90° of it, which holds for any zone near a site."""
         plane = xyz @ np.column_stack((self.east, self.north, self.centre))
         return _EARTH_RADIUS_M * plane[:, :2] / plane[:, 2:]
 
