@@ -105,6 +105,8 @@ class JobManager:
     def __init__(self, root: Path, make_runner: Callable[[Job], Runner]) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._queue = self.root / "queue"  # one empty file per queued job, named by its id
+        self._queue.mkdir(exist_ok=True)
         self._make_runner = make_runner
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -206,8 +208,7 @@ class JobManager:
                 self._enqueue(job.id)
 
     def _enqueue(self, job_id: str) -> None:
-        (self.root / "queue").mkdir(exist_ok=True)
-        (self.root / "queue" / job_id).touch()
+        (self._queue / job_id).touch()
 
     def _all(self) -> Iterator[Job]:
         for folder in self.root.iterdir():
@@ -217,9 +218,8 @@ class JobManager:
                     yield job
 
     def _next_queued(self) -> Job | None:
-        queue = self.root / "queue"
         queued = []
-        for marker in list(queue.iterdir()) if queue.is_dir() else []:
+        for marker in list(self._queue.iterdir()):
             job = self.get(marker.name)
             if job is not None and job.status is JobStatus.queued:
                 queued.append(job)
@@ -235,7 +235,7 @@ class JobManager:
             job = job.model_copy(update={"status": JobStatus.running, "started_at": _now(),
                                          "attempts": job.attempts + 1, "done": 0, "total": None})
             self._write(job)
-        (self.root / "queue" / job.id).unlink(missing_ok=True)
+        (self._queue / job.id).unlink(missing_ok=True)
         folder = self.root / job.id
         marker = folder / "cancel"
         last = [0.0]
