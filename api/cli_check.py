@@ -114,7 +114,7 @@ def describe_check(result: CheckResult) -> str:
             nearest = layer.hits[0]
             text = f"无重叠；最近 {nearest.name} {nearest.distance_m:,.0f} m"
         else:
-            text = f"无（{result.overlap.search_km:g} km 内无此类区域）"
+            text = f"无（{layer.search_km:g} km 内无此类区域）"
         partial = f"（部分覆盖：{layer.reason}）" if layer.status == "partial" else ""
         lines.append(f"  {layer.label_zh}{version}：{text}{partial}")
     lines.append(describe_site(result.site))

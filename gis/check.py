@@ -18,7 +18,7 @@ from gis.sites import Site
 from gis.store import Store, open_store
 from gis.store.base import iso_day
 
-__all__ = ["CheckResult", "check_site"]
+__all__ = ["CheckResult", "check_site", "search_radii"]
 
 #: Default proximity rings, km.
 DEFAULT_BUFFERS_KM = (1.0, 5.0, 10.0)
@@ -59,12 +59,27 @@ def check_site(
     store = store or open_store()
     day = dt.date.fromisoformat(iso_day(as_of))
     packs = default_rule_packs() if packs is None else packs
-    search_km = max([*buffers_km, *(pack.max_distance_km for pack in packs)])
+    search_km, reach_km = search_radii(packs, buffers_km)
     engine = OverlapEngine.for_store(store, as_of=day)
-    overlap = engine.check(site.shape, buffers_km=buffers_km, search_km=search_km, tolerance_m=tolerance_m)
+    overlap = engine.check(site.shape, buffers_km=buffers_km, search_km=search_km, reach_km=reach_km,
+                           tolerance_m=tolerance_m)
     layers = {layer.kind: layer for layer in overlap.layers}
     evaluation = evaluate_rules(packs, layers, project, day)
     return CheckResult(
         verdict=evaluation.verdict, verdict_label=evaluation.verdict_label, as_of=day, store=store.location,
         site=site, project=project, overlap=overlap, rules=evaluation, rule_packs=evaluation.packs,
     )
+
+
+def search_radii(packs: list[RulePack], buffers_km: tuple[float, ...] = DEFAULT_BUFFERS_KM) -> tuple[float, dict[str, float]]:
+    """How far a check looks for zones, km: the largest ring for every kind, and farther for a kind that a
+    rule measures a longer distance to (``within_km``, e.g. 15 km to a CHP plant).
+
+    Returns (search_km, {kind: km} for the kinds searched farther)."""
+    search_km = max(buffers_km)
+    reach: dict[str, float] = {}
+    for pack in packs:
+        for kind, km in pack.reach_km.items():
+            if km > max(search_km, reach.get(kind, 0.0)):
+                reach[kind] = km
+    return search_km, reach

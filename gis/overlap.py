@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,6 +142,7 @@ class OverlapEngine:
         *,
         buffers_km: Sequence[float] = (1, 5, 10),
         search_km: float | None = None,
+        reach_km: Mapping[str, float] | None = None,
         tolerance_m: float = 0.5,
         kinds: Iterable[str] | None = None,
     ) -> OverlapResult:
@@ -157,6 +158,9 @@ class OverlapEngine:
         search_km
             Zones up to this geodesic distance are reported as ``near``; default the largest ring. At most
             ``MAX_SEARCH_KM``.
+        reach_km
+            Kinds searched farther than ``search_km``, with their radius (km), e.g. ``{"chp_plant": 15}`` for a
+            rule about boilers within 15 km of a CHP plant. Each layer reports the radius it was searched to.
         tolerance_m
             Contact tolerance: a shared part narrower than this on average (polygon sites: 2 × area /
             perimeter of site ∩ zone) or shorter than this (line sites: length inside the zone) is a
@@ -177,19 +181,20 @@ class OverlapEngine:
         CoordinateError
             Non-finite coordinates, or values that are not degrees (e.g. projected metres).
         InputError
-            A bad ``buffers_km``, ``search_km`` or ``tolerance_m``.
+            A bad ``buffers_km``, ``search_km``, ``reach_km`` or ``tolerance_m``.
         UnknownKindError
             A kind not in the vocabulary.
         """
         site, site_type = _checked_site(site)
         rings, search_m, tolerance_m = _checked_options(buffers_km, search_km, tolerance_m)
+        reach_m = _checked_reach(reach_km, search_m)
         wanted = list(KINDS) if kinds is None else [get_kind(k).name for k in kinds]
         site_measure = measure_in_dimension(site, site_type)
         shapely.prepare(site)
 
-        found = self._find(site, site_type, site_measure, search_m, tolerance_m, wanted)
+        found = self._find(site, site_type, site_measure, reach_m, tolerance_m, wanted)
         layers = [
-            self._layer_check(kind, site, site_type, site_measure, found.get(kind, []), rings)
+            self._layer_check(kind, site, site_type, site_measure, found.get(kind, []), rings, reach_m[kind])
             for kind in wanted
         ]
         return OverlapResult(
@@ -205,17 +210,19 @@ class OverlapEngine:
         )
 
     # -- the steps of a check ------------------------------------------------------------------------------
-    def _find(self, site, site_type, site_measure, search_m, tolerance_m, wanted) -> dict[str, list[_Found]]:
-        """Zones within the search radius, by kind, with relation, shared part and its measure, distance."""
-        box = _search_box(site, search_m)
-        candidates = self._tree.query(box)
+    def _find(self, site, site_type, site_measure, reach_m, tolerance_m, wanted) -> dict[str, list[_Found]]:
+        """Zones within their kind's search radius, by kind, with relation, shared part and its measure,
+        distance."""
+        reach_of_code = np.array([reach_m[kind] for kind in KINDS])
+        candidates = self._tree.query(shapely.box(*_search_bounds(site, reach_of_code.max())))
         if len(set(wanted)) < len(KINDS):
             wanted_kind = np.zeros(len(KINDS), dtype=bool)
             wanted_kind[[self._kind_codes[k] for k in wanted]] = True
             candidates = candidates[wanted_kind[self._kind_of[candidates]]]
         meets = shapely.intersects(self._geoms[candidates], site)
-        apart, distance = self._outlines.distances(site, candidates[~meets], box)
-        near = distance <= search_m
+        apart = candidates[~meets]
+        apart, distance = self._outlines.distances(site, apart, reach_of_code[self._kind_of[apart]])
+        near = distance <= reach_of_code[self._kind_of[apart]]
 
         found: dict[str, list[_Found]] = {}
         touching = candidates[meets]
@@ -228,13 +235,13 @@ class OverlapEngine:
             found.setdefault(kind, []).append(_Found(index, Relation.NEAR, None, 0.0, float(d)))
         return found
 
-    def _layer_check(self, kind, site, site_type, site_measure, found, rings) -> LayerCheck:
+    def _layer_check(self, kind, site, site_type, site_measure, found, rings, search_m) -> LayerCheck:
         spec = KINDS[kind]
         version = self.snapshot.versions.get(kind)
         if version is None:
             day = self.snapshot.as_of
             return LayerCheck(
-                kind=kind, label_zh=spec.label_zh, status="not_checked",
+                kind=kind, label_zh=spec.label_zh, status="not_checked", search_km=search_m / 1000,
                 reason=f"{day} 无生效的{spec.label_zh}图层，未核查 / "
                 f"no version of this layer is in force on {day}; not checked",
             )
@@ -248,7 +255,7 @@ class OverlapEngine:
         overlap = measure_in_dimension(shapely.union_all(shared), site_type) if shared and site_type != "point" else 0.0
         return LayerCheck(
             kind=kind, label_zh=spec.label_zh, version=version.version, status=status, reason=reason,
-            covered_pct=covered,
+            covered_pct=covered, search_km=search_m / 1000,
             overlap_m2=overlap if site_type == "polygon" else None,
             overlap_pct=100 * overlap / site_measure if site_type == "polygon" else None,
             overlap_length_m=overlap if site_type == "line" else None,
@@ -418,19 +425,18 @@ def geodesic_distances(site: shapely.Geometry, zones: np.ndarray) -> np.ndarray:
     Checked against PostGIS 3.3 within 1 m from 0.5 m to 95 km (tests/test_overlap_postgis.py).
     """
     plane = _Gnomonic.around(site)
-    return _nearest_pairs(plane, shapely.transform(site, plane.forward), shapely.transform(zones, plane.forward))[1]
+    pairs = shapely.shortest_line(shapely.transform(site, plane.forward), shapely.transform(zones, plane.forward))
+    return _pair_lengths_m(plane, pairs)
 
 
-def _nearest_pairs(plane: _Gnomonic, site: shapely.Geometry, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each zone, the length in the gnomonic plane of the nearest pair (what picks the pair, as PostGIS's
-    spherical search does) and its geodesic length on WGS 84 (what is reported). Site and zones are in the
-    plane."""
-    if len(zones) == 0:
-        return np.zeros(0), np.zeros(0)
-    lines = shapely.shortest_line(site, zones)
+def _pair_lengths_m(plane: _Gnomonic, lines: np.ndarray) -> np.ndarray:
+    """Geodesic length on WGS 84 of two-point lines given in the plane: the nearest pairs, picked in the
+    plane as PostGIS's spherical search picks them, measured on the ellipsoid as PostGIS measures them."""
+    if len(lines) == 0:
+        return np.zeros(0)
     ends = plane.inverse(shapely.get_coordinates(lines)).reshape(-1, 2, 2)
     _, _, distance = GEOD.inv(ends[:, 0, 0], ends[:, 0, 1], ends[:, 1, 0], ends[:, 1, 1])
-    return shapely.length(lines), np.asarray(distance)
+    return np.asarray(distance)
 
 
 class _Outlines:
@@ -467,34 +473,62 @@ class _Outlines:
         self.zone = np.concatenate([line_zone[line_of], part_zone[point]]).astype(np.int64)
         self.bulge_m = _edge_bulge_m(lonlat, self.offsets)
         self.xyz = _unit_vectors(lonlat)  # so that projecting a piece needs no trigonometry
+        self.bounds = shapely.bounds(self.pieces)
         self.tree = shapely.STRtree(self.pieces)
 
-    def distances(self, site: shapely.Geometry, apart: np.ndarray, box: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
-        """(zones, geodesic distances in m) for the zones of ``apart`` with outline in ``box``; every point
-        within the search radius lies in the box, so zones with no piece there are beyond it."""
-        pieces = self.tree.query(box)
-        wanted = np.zeros(len(self.zones), dtype=bool)
-        wanted[apart] = True
-        pieces = pieces[wanted[self.zone[pieces]]]
+    def distances(self, site: shapely.Geometry, apart: np.ndarray, reach_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(zones, geodesic distances in m) for the zones of ``apart`` with some outline piece in the search
+        box of their radius ``reach_m`` (one per zone); every point within a radius lies in its box, so the
+        zones without such a piece are beyond it."""
+        pieces = self.tree.query(shapely.box(*_search_bounds(site, reach_m.max(initial=0.0))))
+        reach_of_zone = np.full(len(self.zones), np.nan)
+        reach_of_zone[apart] = reach_m
+        piece_reach = reach_of_zone[self.zone[pieces]]
+        wanted = ~np.isnan(piece_reach)
+        for radius in np.unique(reach_m)[:-1]:  # pieces of zones searched less far: only those in their box
+            minx, miny, maxx, maxy = _search_bounds(site, radius)
+            b = self.bounds[pieces].T
+            wanted &= (piece_reach != radius) | ((b[0] <= maxx) & (b[2] >= minx) & (b[1] <= maxy) & (b[3] >= miny))
+        pieces = pieces[wanted]
+        if not len(pieces):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         zones, piece_zone = np.unique(self.zone[pieces], return_inverse=True)
         bulge = np.zeros(len(zones))
         np.maximum.at(bulge, piece_zone, self.bulge_m[pieces])
         plane = _Gnomonic.around(site)
         projected = shapely.transform(site, plane.forward)
         count = self.counts[pieces]
-        lines = shapely.linestrings(plane.from_unit_vectors(self.xyz[_ranges(self.offsets[pieces], count)]),
-                                    indices=np.repeat(np.arange(len(pieces)), count))
-        length, geodesic = _nearest_pairs(plane, projected, lines)
+        xy = plane.from_unit_vectors(self.xyz[_ranges(self.offsets[pieces], count)])
+        start = np.cumsum(count) - count
+        keep = _may_hold_nearest(xy, start, piece_zone, projected)
+        piece_zone, count = piece_zone[keep], count[keep]
+        lines = shapely.linestrings(xy[_ranges(start[keep], count)], indices=np.repeat(np.arange(len(count)), count))
+        pairs = shapely.shortest_line(projected, lines)
         # Per zone, the pair nearest in the plane (as for the whole outline), measured on the ellipsoid.
+        length = shapely.length(pairs)
         order = np.lexsort((length, piece_zone))
-        first = np.searchsorted(piece_zone[order], np.arange(len(zones)))
-        distance, length = geodesic[order][first], length[order][first]
+        first = order[np.searchsorted(piece_zone[order], np.arange(len(zones)))]
+        length, distance = length[first], _pair_lengths_m(plane, pairs[first])
         # A site can be apart from a zone's straight edges yet within its great-circle edges, where PostGIS
         # geography measures 0; only within an edge's bulge of the outline, so only then is the zone tested.
         for i in np.flatnonzero(length <= bulge):
             if shapely.intersects(projected, shapely.transform(self.zones[zones[i]], plane.forward)):
                 distance[i] = 0.0
         return zones, distance
+
+
+def _may_hold_nearest(xy: np.ndarray, start: np.ndarray, piece_zone: np.ndarray, site: shapely.Geometry) -> np.ndarray:
+    """Which pieces (vertices ``xy[start[i]:start[i + 1]]`` in the plane, of zone ``piece_zone[i]``) may hold
+    their zone's nearest point to the site: those whose envelope is no farther from the site's envelope than
+    some vertex of the zone is from a vertex of the site. The others cannot, so they need no exact test."""
+    low, high = np.minimum.reduceat(xy, start), np.maximum.reduceat(xy, start)
+    minx, miny, maxx, maxy = site.bounds
+    gap = np.hypot(np.maximum(0.0, np.maximum(low[:, 0] - maxx, minx - high[:, 0])),
+                   np.maximum(0.0, np.maximum(low[:, 1] - maxy, miny - high[:, 1])))
+    x, y = shapely.get_coordinates(site)[0]
+    bound = np.full(piece_zone.max(initial=-1) + 1, np.inf)
+    np.minimum.at(bound, piece_zone, np.hypot(xy[start, 0] - x, xy[start, 1] - y))
+    return gap <= bound[piece_zone]
 
 
 def _ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -530,7 +564,7 @@ def _covered_measure(site: shapely.Geometry, site_type: str, coverage: shapely.G
     """
     if site_type == "point":
         return float(shapely.covers(coverage, shapely.get_parts(site)).sum())
-    local = _clip_one(coverage, _search_box(site, 1.0))
+    local = _clip_one(coverage, shapely.box(*_search_bounds(site, 1.0)))
     try:
         shared = shapely.intersection(site, local)
     except shapely.errors.GEOSException:  # a clipped ring GEOS cannot overlay: take the whole coverage
@@ -545,7 +579,7 @@ def _clip_one(zone: shapely.Geometry, box: shapely.Geometry) -> shapely.Geometry
         return shapely.intersection(zone, box)
 
 
-def _search_box(site: shapely.Geometry, search_m: float) -> shapely.Geometry:
+def _search_bounds(site: shapely.Geometry, search_m: float) -> tuple[float, float, float, float]:
     """The site's envelope grown by at least the search radius in every direction, in degrees."""
     minx, miny, maxx, maxy = site.bounds
     # The margin covers great-circle edges bulging out of their zone's planar envelope (≈200 m for 100 km).
@@ -553,7 +587,7 @@ def _search_box(site: shapely.Geometry, search_m: float) -> shapely.Geometry:
     dlat = pad / 110_000.0  # a degree of latitude is at least 110 574 m on WGS 84
     poleward = min(89.0, max(abs(miny - dlat), abs(maxy + dlat)))
     dlon = pad / (111_000.0 * math.cos(math.radians(poleward)))  # a degree of longitude ≥ 111 319 m × cos φ
-    return shapely.box(minx - dlon, miny - dlat, maxx + dlon, maxy + dlat)
+    return minx - dlon, miny - dlat, maxx + dlon, maxy + dlat
 
 
 # -- input checks --------------------------------------------------------------------------------------------
@@ -625,3 +659,16 @@ def _checked_options(buffers_km, search_km, tolerance_m) -> tuple[list[float], f
             value=tolerance_m, fix="e.g. 0.5",
         )
     return [b * 1000 for b in rings], float(search) * 1000, float(tolerance_m)
+
+
+def _checked_reach(reach_km: Mapping[str, float] | None, search_m: float) -> dict[str, float]:
+    """The search radius of every kind, m: ``search_m``, or farther where ``reach_km`` says so."""
+    reach = dict.fromkeys(KINDS, search_m)
+    for kind, km in (reach_km or {}).items():
+        if not (isinstance(km, (int, float)) and math.isfinite(km) and 0 < km <= MAX_SEARCH_KM):
+            raise InputError(
+                f"a search radius must be more than 0 and at most {MAX_SEARCH_KM:g} km", field="reach_km",
+                value={kind: km}, fix="e.g. {'chp_plant': 15}",
+            )
+        reach[get_kind(kind).name] = max(search_m, km * 1000)
+    return reach

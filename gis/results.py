@@ -41,7 +41,8 @@ class Relation(str, Enum):
       shared area exceeds ``tolerance_m`` (for a strip of width w, 2A/P ≈ w).
     - ``touches``: they meet, but only at the boundary or in a sliver below the tolerance (边界接触, never
       counted as overlap).
-    - ``near``: they do not meet and the geodesic distance is at most the search radius.
+    - ``near``: they do not meet and the geodesic distance is at most the search radius of the layer
+      (``LayerCheck.search_km``).
     - ``clear``: farther than the search radius (such zones are not listed).
     """
 
@@ -114,6 +115,10 @@ class LayerCheck(BaseModel):
         default=None, description="Why the layer is not fully checked (Chinese / English)."
     )
     covered_pct: float | None = Field(default=None, description="% of the site inside the layer's coverage.")
+    search_km: float | None = Field(
+        default=None, description="How far zones of this kind were looked for, km: the largest ring, or farther "
+                                  "when a rule measures a longer distance to this kind (15 km to a CHP plant)."
+    )
     overlap_m2: float | None = Field(
         default=None, description="Area of site ∩ union of the layer's zones (overlaps counted once)."
     )
@@ -126,7 +131,7 @@ class LayerCheck(BaseModel):
     @computed_field
     @property
     def nearest(self) -> ZoneHit | None:
-        """The nearest zone within the search radius (the first hit), or None."""
+        """The nearest zone within the layer's search radius (the first hit), or None."""
         return self.hits[0] if self.hits else None
 
 
@@ -141,7 +146,8 @@ class OverlapResult(BaseModel):
     site_area_m2: float | None = Field(default=None, description="Geodesic area of a polygon site.")
     site_length_m: float | None = Field(default=None, description="Geodesic length of a line site.")
     buffers_km: list[float]
-    search_km: float
+    search_km: float = Field(description="How far zones were looked for, km (some layers farther: their "
+                                         "own search_km).")
     tolerance_m: float
     layers: list[LayerCheck]
 

@@ -206,6 +206,31 @@ def test_hits_nearest_first_with_rings_and_the_search_radius(engine):
     assert engine.check(site, search_km=1).layer("ecological_redline").nearest is None
 
 
+def test_kinds_a_rule_measures_farther_are_searched_farther(engine):
+    # 12 km from C's east edge, along the geodesic leaving it at right angles
+    site = shapely.Point(GEOD.fwd(86.21, 44.305, 90.0, 12_000)[:2])
+    _, _, to_plant = GEOD.inv(site.x, site.y, PLANT.x, PLANT.y)
+    assert 10_000 < to_plant < 15_000
+    result = engine.check(site, buffers_km=(1, 5, 10), reach_km={"chp_plant": 15})
+    plant, redline = result.layer("chp_plant"), result.layer("ecological_redline")
+    assert (plant.search_km, redline.search_km, result.search_km) == (15, 10, 10)
+    assert [h.zone_id for h in plant.hits] == ["P"] and plant.hits[0].distance_m == pytest.approx(to_plant, abs=1e-4)
+    assert plant.hits[0].ring_km is None and redline.hits == []
+    farther = engine.check(site, search_km=15, reach_km={"chp_plant": 5})  # a reach never narrows the search
+    assert farther.layer("chp_plant").search_km == 15 and list(hits(farther)) == ["C"]
+    assert hits(farther)["C"].distance_m == pytest.approx(12_000, abs=1e-4)
+
+
+@pytest.mark.parametrize("reach_km, error", [
+    ({"chp_plant": 0}, InputError), ({"chp_plant": 500}, InputError), ({"chp_plant": "15"}, InputError),
+    ({"no_such_kind": 15}, UnknownKindError),
+])
+def test_bad_reach_is_refused(engine, reach_km, error):
+    with pytest.raises(error) as raised:
+        engine.check(shapely.Point(86.02, 44.31), reach_km=reach_km)
+    assert raised.value.fix
+
+
 # -- coverage and versions ------------------------------------------------------------------------------
 def test_coverage_gives_partial_and_not_checked_never_clear(engine):
     half = engine.check(shapely.box(86.00, 44.31, 86.10, 44.32)).layer("water_body")

@@ -158,7 +158,7 @@ class BatchEngine:
         radii: dict[str, set[float]] = {}
         for pack in packs:
             for rule in pack.rules:
-                for cond in (*pack.applies_within, *rule.in_all, *rule.in_any, *rule.not_in):
+                for cond in (*pack.applies_within, *rule.conditions):
                     if cond.within_km is not None:
                         radii.setdefault(cond.kind, set()).add(cond.within_km * 1000)
         self.radii = {kind: sorted(r) for kind, r in radii.items()}
@@ -398,7 +398,7 @@ def _lcc_forward(xy: np.ndarray) -> np.ndarray:
 
 
 def _grown_box(bounds, metres: float) -> shapely.Geometry:
-    """A zone's envelope grown by at least ``metres`` in every direction (degrees; see overlap._search_box)."""
+    """A zone's envelope grown by at least ``metres`` in every direction (degrees; see overlap._search_bounds)."""
     minx, miny, maxx, maxy = bounds
     pad = metres * 1.01 + 500.0
     dlat = pad / 110_000.0

@@ -18,8 +18,8 @@ import numpy as np
 import shapely
 from shapely.errors import GEOSException
 
-from gis.batch.spatial import BatchEngine
-from gis.check import DEFAULT_BUFFERS_KM
+from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
+from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
 from gis.rules.evaluate import RuleEvaluation, evaluate_rules
 from gis.rules.model import RulePack
@@ -38,7 +38,7 @@ COLUMNS = {
     "涉及区域": "Zones the site lies in, overlaps or touches: layer, name, relation (and % of the site for parcels).",
     "重叠比例%": "Polygon sites: the largest share of the site (%) inside a zone that a rule hit names.",
     "最近保护区域": "The nearest red line, nature reserve, natural park or drinking-water zone within the search "
-              "radius (15 km).",
+              "radius (the largest proximity ring, 10 km).",
     "最近距离m": "Geodesic distance to that zone in metres (0 when the site meets it).",
     "计算量": "Computed quantities of the rule hits (e.g. coal to offset = 1.2 × new coal).",
     "需核查原因": "Why a rule needs review, and rules that could not be checked (未核查) with the reason.",
@@ -84,7 +84,7 @@ class Screener:
         self.batch = batch
         self.packs = packs
         self.as_of = as_of
-        self.search_m = 1000 * max([*DEFAULT_BUFFERS_KM, *(r.max_distance_km for p in packs for r in p.rules)])
+        self.search_km, self.reach_km = search_radii(packs, DEFAULT_BUFFERS_KM)
         self._groups: dict[tuple, _Outcome | None] = {}
         self.rows_exact = 0
 
@@ -113,7 +113,8 @@ class Screener:
                 overlap_of.setdefault(int(polygons[s]), []).append((int(z), rel, pct))
 
         read = np.flatnonzero(kind != "none")
-        nearest, distance = self.batch.nearest_protected(geoms[read], self.search_m)
+        protected_m = 1000 * max(self.reach_km.get(kind, self.search_km) for kind in PROTECTED_KINDS)
+        nearest, distance = self.batch.nearest_protected(geoms[read], protected_m)
         records = self.batch.engine._records
         found = nearest >= 0
         names = {z: f"{KINDS[records[z]['kind']].label_zh}「{records[z]['name']}」" for z in np.unique(nearest[found])}
@@ -156,7 +157,8 @@ class Screener:
 
     def _evaluate(self, geom, project: Project) -> tuple[RuleEvaluation, dict, int]:
         """Rules on the per-site engine's result with ``check_site``'s radii; the layers and their key."""
-        overlap = self.batch.engine.check(geom, buffers_km=DEFAULT_BUFFERS_KM, search_km=self.search_m / 1000)
+        overlap = self.batch.engine.check(geom, buffers_km=DEFAULT_BUFFERS_KM, search_km=self.search_km,
+                                          reach_km=self.reach_km)
         layers = {layer.kind: layer for layer in overlap.layers}
         evaluation = evaluate_rules(self.packs, layers, project, self.as_of)
         return evaluation, layers, self.batch.key_of(overlap)

@@ -218,8 +218,9 @@ class Rule(BaseModel):
         )
 
     @property
-    def max_distance_km(self) -> float:
-        return max([c.within_km or 0 for c in (*self.in_all, *self.in_any, *self.not_in)] or [0])
+    def conditions(self) -> tuple[ZoneCondition, ...]:
+        """Every zone condition of the rule (in_all, in_any, not_in)."""
+        return (*self.in_all, *self.in_any, *self.not_in)
 
 
 class RulePack(BaseModel):
@@ -240,9 +241,13 @@ class RulePack(BaseModel):
     path: str | None = None
 
     @functools.cached_property
-    def max_distance_km(self) -> float:
-        """How far from the site any rule of the pack looks for a zone (``within_km``), km; 0 if none does."""
-        return max([rule.max_distance_km for rule in self.rules] + [c.within_km or 0 for c in self.applies_within])
+    def reach_km(self) -> dict[str, float]:
+        """Per zone kind, how far from the site a rule of the pack looks for it (``within_km``), km."""
+        reach: dict[str, float] = {}
+        for condition in [*self.applies_within, *(c for rule in self.rules for c in rule.conditions)]:
+            if condition.within_km:
+                reach[condition.kind] = max(reach.get(condition.kind, 0.0), condition.within_km)
+        return reach
 
     @model_validator(mode="after")
     def _check(self):
