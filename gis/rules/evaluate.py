@@ -150,20 +150,21 @@ def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.da
         reason = layer.reason if layer is not None and layer.reason else "no layer in force"
         return _Outcome(None, reasons=[f"{label}图层未核查: {reason}"], uncovered=True)
     matched, touching, unknown_reasons = [], [], []
-    for hit in layer.hits:
-        # Closeness first: most hits are merely near, and most conditions ask for shared ground.
-        relation = getattr(hit.relation, "value", hit.relation)
-        if condition.within_km is not None:
-            close = hit.distance_m <= condition.within_km * 1000
-        else:
-            close = relation in _SHARING or relation == "touches"
-        if not close or (condition.subtypes and hit.subtype not in condition.subtypes):
+    reach_m = 0.0 if condition.within_km is None else condition.within_km * 1000
+    for hit in layer.hits:  # nearest first: the rest are too far once one is
+        if hit.distance_m > reach_m:
+            break
+        relation = hit.relation  # a Relation (a str enum) or its value
+        if condition.within_km is None and not (relation in _SHARING or relation == "touches"):
+            continue  # near, at 0 m: within a great-circle edge's bulge of the zone, but not on it
+        if condition.subtypes and hit.subtype not in condition.subtypes:
             continue
         if hit.zone_id not in facts:  # derived once per zone and evaluation, not once per rule
             facts[hit.zone_id] = zone_facts(hit, day)
         holds, reasons = _where_holds(condition.where, facts[hit.zone_id], f"{label}“{hit.name}”")
         if holds is False:
             continue
+        relation = getattr(relation, "value", relation)
         zone = MatchedZone(zone_id=hit.zone_id, kind=hit.kind, name=hit.name, relation=relation,
                            distance_m=hit.distance_m)
         sharing = condition.within_km is not None or relation in _SHARING
@@ -207,6 +208,29 @@ def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None,
     if lacks_activity:
         return None, missing, True
     return (None, missing, False) if missing else (True, [], False)
+
+
+#: Per (pack, day, project): the rules that its facts leave open (``_open_rules``).
+_OPEN_RULES: dict[tuple, tuple[RulePack, list]] = {}
+
+
+def _open_rules(pack: RulePack, as_of: dt.date, project: Project) -> list[tuple[Rule, list[str], bool]]:
+    """The pack's rules in force on ``as_of`` that the project's facts do not rule out, each with the facts it
+    lacks (reasons) and whether it lacks an activity fact. The same for every site of a project, so kept."""
+    key = (id(pack), as_of, project)
+    kept = _OPEN_RULES.get(key)
+    if kept is None or kept[0] is not pack:
+        facts = _fact_values(project)
+        rules = []
+        for rule in pack.rules:
+            if rule.in_force(as_of):
+                state, missing, lacks_activity = _project_conditions(rule, facts)
+                if state is not False:
+                    rules.append((rule, missing, lacks_activity))
+        if len(_OPEN_RULES) >= 4096:  # many distinct projects: start again rather than grow without bound
+            _OPEN_RULES.clear()
+        kept = _OPEN_RULES[key] = (pack, rules)
+    return kept[1]
 
 
 def _quantities(rule: Rule, pack: RulePack, project: Project) -> list[ComputedQuantity]:
@@ -270,7 +294,7 @@ def _place(in_all, in_any, not_in, layers, day, facts, answers) -> list[_Outcome
 def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Project, as_of: dt.date) -> RuleEvaluation:
     """Apply every rule in force on ``as_of`` to the site's layer checks and the project.
 
-    ``layers`` maps a kind to its layer check (``status``, ``reason``, ``hits`` with ``relation``,
+    ``layers`` maps a kind to its layer check (``status``, ``reason``, ``hits`` nearest first with ``relation``,
     ``distance_m``, ``attributes`` ...), as the overlap engine returns them.
     """
     hits: list[RuleHit] = []
@@ -278,18 +302,12 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
     unchecked: list[RuleHit] = []
     facts: dict[str, dict] = {}
     answers: dict[str, _Outcome] = {}
-    project_facts = _fact_values(project)
     for pack in packs:
         scope = _place(pack.applies_within, [], [], layers, as_of, facts, answers)  # once per pack, not per rule
         if scope is None:
             continue
-        for rule in pack.rules:
-            if not rule.in_force(as_of):
-                continue
-            # The project's facts first: they are cheap and settle most rules before any zone is looked at.
-            project_state, missing, lacks_activity = _project_conditions(rule, project_facts)
-            if project_state is False:
-                continue
+        # The project's facts first: they settle most rules before any zone is looked at.
+        for rule, missing, lacks_activity in _open_rules(pack, as_of, project):
             place = _place(rule.in_all, rule.in_any, rule.not_in, layers, as_of, facts, answers)
             if place is None:
                 continue

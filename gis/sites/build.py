@@ -16,7 +16,7 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as ProjCRSError
 
-from gis.crs import STORE_CRS, bd09_to_wgs84, crs_label, gcj02_to_wgs84, geodesic_area_m2
+from gis.crs import STORE_CRS, bd09_to_wgs84, crs_identity, crs_label, gcj02_to_wgs84, geodesic_area_m2
 from gis.errors import CoordinateError, CRSError, FieldError
 from gis.sites import gk
 from gis.sites.checks import Log, assemble, check_coverage, clean_ring, repair
@@ -61,7 +61,7 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
         start += len(ring.coords)
     sites = []
     hints = _coverage_hints(src, zone, crs, raw)
-    label, epsg = crs_label(src), src.to_epsg()
+    label, epsg = crs_identity(src)
     for plot in raw.plots:
         plot_log = Log(raw.source)
         geoms = [g for part in plot.parts for g in assemble(part, plot_log)]

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pyproj import CRS
 
+from gis.crs import STORE_CRS
 from gis.errors import CRSError, FieldError, FormatError
 from gis.sites.encoding import decode
 from gis.sites.model import Conversion, GKHint, RawPart, RawPlot, RawRing, RawSite, parts_from_points
@@ -110,7 +110,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
         for key, _, e, n, row, attrs in records
     ]
     return RawSite(
-        source=source, plots=plots, crs=CRS.from_epsg(4326) if geographic else None,
+        source=source, plots=plots, crs=STORE_CRS if geographic else None,
         crs_origin=f"columns {fields[0]}/{fields[1]}" if geographic else "", order="declared" if declared else "unknown",
         fields=fields, gk=_zone_hint(rows, start, roles, source), conversions=conversions,
     )

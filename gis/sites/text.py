@@ -15,6 +15,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
+from gis.crs import STORE_CRS
 from gis.errors import CoordinateError, CRSError, FormatError, GeometryError, Notice
 from gis.sites.model import Conversion, RawPart, RawPlot, RawRing, RawSite
 
@@ -252,7 +253,7 @@ def read_geojson(data: Any, *, source: str) -> RawSite:
         name = (legacy.get("properties") or {}).get("name", "")
         crs = _crs(name, source)
     # RFC 7946: GeoJSON without the legacy 'crs' member is WGS 84 longitude/latitude.
-    return RawSite(source=source, plots=plots, crs=crs or CRS.from_epsg(4326),
+    return RawSite(source=source, plots=plots, crs=crs or STORE_CRS,
                    crs_origin="GeoJSON 'crs' member" if crs else "GeoJSON (RFC 7946: WGS 84)",
                    order="declared", fields=("x", "y"))
 
