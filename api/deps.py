@@ -23,10 +23,11 @@ __all__ = ["AppState", "StateDep", "require_read", "require_write"]
 class AppState:
     """Opened once per process by ``create_app``'s lifespan: checks reuse the store and its prepared engines.
 
-    ``checks`` lets two checks run at a time, the others wait their turn in arrival order: checks are CPU work
-    under one interpreter lock, so many in flight would only share the core (and its caches) and all finish
-    late together, while a second lane keeps one long check (a 100,000-vertex parcel takes seconds) from
-    holding back the short ones. The event loop stays free to take requests meanwhile.
+    Small sites are checked on the event loop (``api.routes.check.INLINE_BODY_BYTES``). ``checks`` lets two
+    checks of large sites or uploads run at a time in worker threads, the others wait their turn in arrival
+    order: checks are CPU work under one interpreter lock, so many in flight would only share the core (and
+    its caches) and all finish late together, while the threads keep one long check (a 100,000-vertex parcel
+    takes seconds) from holding back the short ones.
     """
 
     settings: Settings

@@ -9,6 +9,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from api.routes.check import INLINE_BODY_BYTES
 from gis.check import check_site
 from gis.rules.project import Project
 from gis.sites import read_site
@@ -71,6 +72,21 @@ def test_check_feature_and_text_and_wkt_agree(client, store):
         assert response.status_code == 200, response.text
         assert response.json()["verdict"] == want["verdict"]
         assert response.json()["overlap"] == want["overlap"]
+
+
+def test_small_and_large_sites_give_what_check_site_gives(client, store):
+    """Small bodies are checked on the event loop, large ones in a worker thread: the answer is the same."""
+    lon, lat = PLACES["Shihezi"]
+    for vertices in (8, 400):
+        angle = np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+        ring = [[round(lon + 0.004 * np.cos(a), 7), round(lat + 0.003 * np.sin(a), 7)] for a in angle]
+        site = {"type": "Polygon", "coordinates": [ring + ring[:1]]}
+        body = json.dumps({"site": site, "project": BOILER, "as_of": AS_OF}).encode()
+        assert (len(body) <= INLINE_BODY_BYTES) == (vertices == 8)
+        response = client.post("/check", content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 200, response.text
+        want = expected(json.dumps(site), store, **BOILER)
+        assert response.json()["overlap"] == want["overlap"] and response.json()["rules"] == want["rules"]
 
 
 def test_check_guaidian_upload_equals_check_site(client, store, guaidian):
