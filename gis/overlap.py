@@ -490,31 +490,56 @@ class _Outlines:
             b = self.bounds[pieces].T
             wanted &= (piece_reach != radius) | ((b[0] <= maxx) & (b[2] >= minx) & (b[1] <= maxy) & (b[3] >= miny))
         pieces = pieces[wanted]
+        pieces = pieces[np.argsort(self.zone[pieces], kind="stable")]  # each zone's pieces together
         if not len(pieces):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         zones, piece_zone = np.unique(self.zone[pieces], return_inverse=True)
         bulge = np.zeros(len(zones))
         np.maximum.at(bulge, piece_zone, self.bulge_m[pieces])
         plane = _Gnomonic.around(site)
-        projected = shapely.transform(site, plane.forward)
         count = self.counts[pieces]
         xy = plane.from_unit_vectors(self.xyz[_ranges(self.offsets[pieces], count)])
         start = np.cumsum(count) - count
-        keep = _may_hold_nearest(xy, start, piece_zone, projected)
-        piece_zone, count = piece_zone[keep], count[keep]
-        lines = shapely.linestrings(xy[_ranges(start[keep], count)], indices=np.repeat(np.arange(len(count)), count))
-        pairs = shapely.shortest_line(projected, lines)
         # Per zone, the pair nearest in the plane (as for the whole outline), measured on the ellipsoid.
-        length = shapely.length(pairs)
-        order = np.lexsort((length, piece_zone))
-        first = order[np.searchsorted(piece_zone[order], np.arange(len(zones)))]
-        length, distance = length[first], _pair_lengths_m(plane, pairs[first])
+        if shapely.get_type_id(site) == shapely.GeometryType.POINT:  # most checks: a point, at the plane's centre
+            length, nearest = _nearest_to_centre(xy, start, piece_zone, len(zones))
+            lon, lat = plane.inverse(nearest).T
+            distance = np.asarray(GEOD.inv(np.full(len(zones), site.x), np.full(len(zones), site.y), lon, lat)[2])
+        else:
+            projected = shapely.transform(site, plane.forward)
+            keep = _may_hold_nearest(xy, start, piece_zone, projected)
+            piece_zone, count = piece_zone[keep], count[keep]
+            lines = shapely.linestrings(xy[_ranges(start[keep], count)], indices=np.repeat(np.arange(len(count)), count))
+            pairs = shapely.shortest_line(projected, lines)
+            length = shapely.length(pairs)
+            order = np.lexsort((length, piece_zone))
+            first = order[np.searchsorted(piece_zone[order], np.arange(len(zones)))]
+            length, distance = length[first], _pair_lengths_m(plane, pairs[first])
         # A site can be apart from a zone's straight edges yet within its great-circle edges, where PostGIS
         # geography measures 0; only within an edge's bulge of the outline, so only then is the zone tested.
         for i in np.flatnonzero(length <= bulge):
-            if shapely.intersects(projected, shapely.transform(self.zones[zones[i]], plane.forward)):
+            zone = shapely.transform(self.zones[zones[i]], plane.forward)
+            if shapely.intersects(shapely.transform(site, plane.forward), zone):
                 distance[i] = 0.0
         return zones, distance
+
+
+def _nearest_to_centre(xy: np.ndarray, start: np.ndarray, piece_zone: np.ndarray,
+                       zones: int) -> tuple[np.ndarray, np.ndarray]:
+    """For a point site at the plane's origin: per zone, the plane distance to its outline and the nearest
+    point (x, y). Pieces are vertices ``xy[start[i]:start[i + 1]]`` of zone ``piece_zone[i]`` (sorted); every
+    edge is tested at once, as shapely would test them one geometry at a time."""
+    a, d = xy[:-1], np.diff(xy, axis=0)  # every pair of consecutive vertices; those across two pieces are masked
+    squared = np.einsum("ij,ij->i", d, d)
+    t = np.clip(-np.einsum("ij,ij->i", a, d) / np.where(squared > 0, squared, 1.0), 0.0, 1.0)
+    nearest = a + t[:, None] * d
+    r2 = np.einsum("ij,ij->i", nearest, nearest)
+    r2[start[1:] - 1] = np.inf
+    zone = np.repeat(piece_zone, np.diff(np.append(start, len(xy))))[:-1]
+    best = np.minimum.reduceat(r2, np.searchsorted(zone, np.arange(zones)))
+    at = np.flatnonzero(r2 == best[zone])
+    at = at[np.searchsorted(zone[at], np.arange(zones))]
+    return np.sqrt(best), nearest[at]
 
 
 def _may_hold_nearest(xy: np.ndarray, start: np.ndarray, piece_zone: np.ndarray, site: shapely.Geometry) -> np.ndarray:
