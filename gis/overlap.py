@@ -25,6 +25,7 @@ site within that band can be ``near`` at 0 m, exactly as PostGIS reports it.
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections import OrderedDict
@@ -92,7 +93,9 @@ class OverlapEngine:
         ]
         self._outlines = _Outlines(self._geoms)
         self._coverage = {kind: version.coverage for kind, version in snapshot.versions.items()}
-        shapely.prepare([c for c in self._coverage.values() if c is not None])
+        self._bounded_kinds = np.array([kind for kind, c in self._coverage.items() if c is not None], dtype=object)
+        self._bounds = np.array([self._coverage[kind] for kind in self._bounded_kinds], dtype=object)
+        shapely.prepare(self._bounds)
 
     @property
     def key(self) -> tuple[tuple[str, int], ...]:
@@ -193,8 +196,10 @@ class OverlapEngine:
         shapely.prepare(site)
 
         found = self._find(site, site_type, site_measure, reach_m, tolerance_m, wanted)
+        outside = set(self._bounded_kinds[~shapely.covers(self._bounds, site)])  # coverages not around all of it
         layers = [
-            self._layer_check(kind, site, site_type, site_measure, found.get(kind, []), rings, reach_m[kind])
+            self._layer_check(kind, site, site_type, site_measure, found.get(kind, []), rings, reach_m[kind],
+                              kind in outside)
             for kind in wanted
         ]
         return OverlapResult(
@@ -235,7 +240,7 @@ class OverlapEngine:
             found.setdefault(kind, []).append(_Found(index, Relation.NEAR, None, 0.0, float(d)))
         return found
 
-    def _layer_check(self, kind, site, site_type, site_measure, found, rings, search_m) -> LayerCheck:
+    def _layer_check(self, kind, site, site_type, site_measure, found, rings, search_m, uncovered) -> LayerCheck:
         spec = KINDS[kind]
         version = self.snapshot.versions.get(kind)
         if version is None:
@@ -245,7 +250,9 @@ class OverlapEngine:
                 reason=f"{day} 无生效的{spec.label_zh}图层，未核查 / "
                 f"no version of this layer is in force on {day}; not checked",
             )
-        status, reason, covered = self._coverage_status(kind, version.version, site, site_type, site_measure)
+        status, reason, covered = "checked", None, 100.0
+        if uncovered:
+            status, reason, covered = self._uncovered_status(kind, version.version, site, site_type, site_measure)
         hits = sorted(
             (self._hit(f, site_type, site_measure, rings) for f in found),
             key=lambda h: (h.distance_m, _RANK[h.relation], -(h.overlap_m2 or h.overlap_length_m or 0),
@@ -262,12 +269,11 @@ class OverlapEngine:
             hits=hits,
         )
 
-    def _coverage_status(self, kind, version, site, site_type, site_measure) -> tuple[str, str | None, float]:
-        """checked / partial / not_checked from the share of the site inside the layer's coverage."""
-        coverage = self._coverage[kind]
-        if coverage is None or coverage.covers(site):
-            return "checked", None, 100.0
+    def _uncovered_status(self, kind, version, site, site_type, site_measure) -> tuple[str, str | None, float]:
+        """partial / not_checked, for a site that the layer's coverage does not wholly cover, from the share of
+        the site inside it."""
         label = KINDS[kind].label_zh
+        coverage = self._coverage[kind]
         pct = 0.0 if site.geom_type == "Point" else 100 * _covered_measure(site, site_type, coverage) / site_measure
         if pct == 0:
             return "not_checked", (
@@ -281,6 +287,7 @@ class OverlapEngine:
         ), pct
 
     def _hit(self, found: _Found, site_type, site_measure, rings) -> ZoneHit:
+        ring = bisect.bisect_left(rings, found.distance_m)  # the smallest ring reaching the zone
         return ZoneHit(
             **self._zone_fields[found.index],
             relation=found.relation,
@@ -288,7 +295,7 @@ class OverlapEngine:
             overlap_pct=100 * found.measure / site_measure if site_type == "polygon" else None,
             overlap_length_m=found.measure if site_type == "line" else None,
             distance_m=found.distance_m,
-            ring_km=next((r / 1000 for r in rings if found.distance_m <= r), None),
+            ring_km=rings[ring] / 1000 if ring < len(rings) else None,
         )
 
 
