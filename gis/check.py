@@ -6,7 +6,7 @@ This is the one result model shared by the command line, the HTTP API, the maps 
 from __future__ import annotations
 
 import datetime as dt
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field
 
 from gis.overlap import OverlapEngine
 from gis.results import OverlapResult
@@ -36,12 +36,10 @@ class CheckResult(BaseModel):
     overlap: OverlapResult
     rules: RuleEvaluation
     rule_packs: dict[str, str] = Field(description="Rule pack id -> version.")
-
-    @computed_field
-    @property
-    def illustrative(self) -> bool:
-        """True when a zone the site meets or comes near has an illustrative (示意) geometry."""
-        return any(hit.geometry_source == "illustrative" for layer in self.overlap.layers for hit in layer.hits)
+    illustrative: bool = Field(
+        default_factory=lambda data: any(hit.geometry_source == "illustrative"
+                                         for layer in data["overlap"].layers for hit in layer.hits),
+        description="True when a zone the site meets or comes near has an illustrative (示意) geometry.")
 
 
 def check_site(

@@ -86,12 +86,9 @@ class ZoneHit(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
     source_doc: str | None = None
     source_quote: str | None = None
-
-    @computed_field
-    @property
-    def relation_zh(self) -> str:
-        """The relation in Chinese."""
-        return self.relation.label_zh
+    # Stored rather than computed when serialised: a computed field costs a call back into Python per hit.
+    relation_zh: str = Field(default_factory=lambda data: Relation(data["relation"]).label_zh,
+                             description="The relation in Chinese.")
 
 
 class LayerCheck(BaseModel):
