@@ -69,7 +69,8 @@ def check_site(
     )
 
 
-def search_radii(packs: list[RulePack], buffers_km: tuple[float, ...] = DEFAULT_BUFFERS_KM) -> tuple[float, dict[str, float]]:
+def search_radii(packs: list[RulePack],
+                 buffers_km: tuple[float, ...] = DEFAULT_BUFFERS_KM) -> tuple[float, dict[str, float]]:
     """How far a check looks for zones, km: the largest ring for every kind, and farther for a kind that a
     rule measures a longer distance to (``within_km``, e.g. 15 km to a CHP plant).
 

@@ -93,7 +93,7 @@ class OverlapEngine:
         ]
         self._outlines = _Outlines(self._geoms)
         self._coverage = {kind: version.coverage for kind, version in snapshot.versions.items()}
-        self._bounded_kinds = np.array([kind for kind, c in self._coverage.items() if c is not None], dtype=object)
+        self._bounded_kinds = np.array([k for k, c in self._coverage.items() if c is not None], dtype=object)
         self._bounds = np.array([self._coverage[kind] for kind in self._bounded_kinds], dtype=object)
         shapely.prepare(self._bounds)
 
@@ -162,8 +162,8 @@ class OverlapEngine:
             Zones up to this geodesic distance are reported as ``near``; default the largest ring. At most
             ``MAX_SEARCH_KM``.
         reach_km
-            Kinds searched farther than ``search_km``, with their radius (km), e.g. ``{"chp_plant": 15}`` for a
-            rule about boilers within 15 km of a CHP plant. Each layer reports the radius it was searched to.
+            Kinds searched farther than ``search_km``, with their radius (km), e.g. ``{"chp_plant": 15}``
+            for a rule about boilers within 15 km of a CHP plant. Each layer reports its search radius.
         tolerance_m
             Contact tolerance: a shared part narrower than this on average (polygon sites: 2 × area /
             perimeter of site ∩ zone) or shorter than this (line sites: length inside the zone) is a
@@ -196,7 +196,7 @@ class OverlapEngine:
         shapely.prepare(site)
 
         found = self._find(site, site_type, site_measure, reach_m, tolerance_m, wanted)
-        outside = set(self._bounded_kinds[~shapely.covers(self._bounds, site)])  # coverages not around all of it
+        outside = set(self._bounded_kinds[~shapely.covers(self._bounds, site)])  # coverages not around it all
         layers = [
             self._layer_check(kind, site, site_type, site_measure, found.get(kind, []), rings, reach_m[kind],
                               kind in outside)
@@ -240,7 +240,8 @@ class OverlapEngine:
             found.setdefault(kind, []).append(_Found(index, Relation.NEAR, None, 0.0, float(d)))
         return found
 
-    def _layer_check(self, kind, site, site_type, site_measure, found, rings, search_m, uncovered) -> LayerCheck:
+    def _layer_check(self, kind, site, site_type, site_measure, found, rings, search_m,
+                     uncovered) -> LayerCheck:
         spec = KINDS[kind]
         version = self.snapshot.versions.get(kind)
         if version is None:
@@ -252,7 +253,8 @@ class OverlapEngine:
             )
         status, reason, covered = "checked", None, 100.0
         if uncovered:
-            status, reason, covered = self._uncovered_status(kind, version.version, site, site_type, site_measure)
+            status, reason, covered = self._uncovered_status(kind, version.version, site, site_type,
+                                                             site_measure)
         hits = sorted(
             (self._hit(f, site_type, site_measure, rings) for f in found),
             key=lambda h: (h.distance_m, _RANK[h.relation], -(h.overlap_m2 or h.overlap_length_m or 0),
@@ -269,9 +271,9 @@ class OverlapEngine:
             hits=hits,
         )
 
-    def _uncovered_status(self, kind, version, site, site_type, site_measure) -> tuple[str, str | None, float]:
-        """partial / not_checked, for a site that the layer's coverage does not wholly cover, from the share of
-        the site inside it."""
+    def _uncovered_status(self, kind, version, site, site_type, site_measure) -> tuple[str, str, float]:
+        """partial / not_checked, for a site that the layer's coverage does not wholly cover, from the share
+        of the site inside it."""
         label = KINDS[kind].label_zh
         coverage = self._coverage[kind]
         pct = 0.0 if site.geom_type == "Point" else 100 * _covered_measure(site, site_type, coverage) / site_measure
@@ -432,7 +434,8 @@ def geodesic_distances(site: shapely.Geometry, zones: np.ndarray) -> np.ndarray:
     Checked against PostGIS 3.3 within 1 m from 0.5 m to 95 km (tests/test_overlap_postgis.py).
     """
     plane = _Gnomonic.around(site)
-    pairs = shapely.shortest_line(shapely.transform(site, plane.forward), shapely.transform(zones, plane.forward))
+    projected = shapely.transform(site, plane.forward)
+    pairs = shapely.shortest_line(projected, shapely.transform(zones, plane.forward))
     return _pair_lengths_m(plane, pairs)
 
 
@@ -483,7 +486,8 @@ class _Outlines:
         self.bounds = shapely.bounds(self.pieces)
         self.tree = shapely.STRtree(self.pieces)
 
-    def distances(self, site: shapely.Geometry, apart: np.ndarray, reach_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def distances(self, site: shapely.Geometry, apart: np.ndarray,
+                  reach_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(zones, geodesic distances in m) for the zones of ``apart`` with some outline piece in the search
         box of their radius ``reach_m`` (one per zone); every point within a radius lies in its box, so the
         zones without such a piece are beyond it."""
@@ -495,7 +499,8 @@ class _Outlines:
         for radius in np.unique(reach_m)[:-1]:  # pieces of zones searched less far: only those in their box
             minx, miny, maxx, maxy = _search_bounds(site, radius)
             b = self.bounds[pieces].T
-            wanted &= (piece_reach != radius) | ((b[0] <= maxx) & (b[2] >= minx) & (b[1] <= maxy) & (b[3] >= miny))
+            in_box = (b[0] <= maxx) & (b[2] >= minx) & (b[1] <= maxy) & (b[3] >= miny)
+            wanted &= (piece_reach != radius) | in_box
         pieces = pieces[wanted]
         pieces = pieces[np.argsort(self.zone[pieces], kind="stable")]  # each zone's pieces together
         if not len(pieces):
@@ -508,15 +513,17 @@ class _Outlines:
         xy = plane.from_unit_vectors(self.xyz[_ranges(self.offsets[pieces], count)])
         start = np.cumsum(count) - count
         # Per zone, the pair nearest in the plane (as for the whole outline), measured on the ellipsoid.
-        if shapely.get_type_id(site) == shapely.GeometryType.POINT:  # most checks: a point, at the plane's centre
+        if shapely.get_type_id(site) == shapely.GeometryType.POINT:  # most checks: at the plane's centre
             length, nearest = _nearest_to_centre(xy, start, piece_zone, len(zones))
             lon, lat = plane.inverse(nearest).T
-            distance = np.asarray(GEOD.inv(np.full(len(zones), site.x), np.full(len(zones), site.y), lon, lat)[2])
+            x, y = np.full(len(zones), site.x), np.full(len(zones), site.y)
+            distance = np.asarray(GEOD.inv(x, y, lon, lat)[2])
         else:
             projected = shapely.transform(site, plane.forward)
             keep = _may_hold_nearest(xy, start, piece_zone, projected)
             piece_zone, count = piece_zone[keep], count[keep]
-            lines = shapely.linestrings(xy[_ranges(start[keep], count)], indices=np.repeat(np.arange(len(count)), count))
+            lines = shapely.linestrings(xy[_ranges(start[keep], count)],
+                                        indices=np.repeat(np.arange(len(count)), count))
             pairs = shapely.shortest_line(projected, lines)
             length = shapely.length(pairs)
             order = np.lexsort((length, piece_zone))
@@ -536,7 +543,7 @@ def _nearest_to_centre(xy: np.ndarray, start: np.ndarray, piece_zone: np.ndarray
     """For a point site at the plane's origin: per zone, the plane distance to its outline and the nearest
     point (x, y). Pieces are vertices ``xy[start[i]:start[i + 1]]`` of zone ``piece_zone[i]`` (sorted); every
     edge is tested at once, as shapely would test them one geometry at a time."""
-    a, d = xy[:-1], np.diff(xy, axis=0)  # every pair of consecutive vertices; those across two pieces are masked
+    a, d = xy[:-1], np.diff(xy, axis=0)  # every pair of consecutive vertices; pairs across pieces are masked
     squared = np.einsum("ij,ij->i", d, d)
     t = np.clip(-np.einsum("ij,ij->i", a, d) / np.where(squared > 0, squared, 1.0), 0.0, 1.0)
     nearest = a + t[:, None] * d
@@ -549,7 +556,8 @@ def _nearest_to_centre(xy: np.ndarray, start: np.ndarray, piece_zone: np.ndarray
     return np.sqrt(best), nearest[at]
 
 
-def _may_hold_nearest(xy: np.ndarray, start: np.ndarray, piece_zone: np.ndarray, site: shapely.Geometry) -> np.ndarray:
+def _may_hold_nearest(xy: np.ndarray, start: np.ndarray, piece_zone: np.ndarray,
+                      site: shapely.Geometry) -> np.ndarray:
     """Which pieces (vertices ``xy[start[i]:start[i + 1]]`` in the plane, of zone ``piece_zone[i]``) may hold
     their zone's nearest point to the site: those whose envelope is no farther from the site's envelope than
     some vertex of the zone is from a vertex of the site. The others cannot, so they need no exact test."""

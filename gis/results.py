@@ -113,8 +113,8 @@ class LayerCheck(BaseModel):
     )
     covered_pct: float | None = Field(default=None, description="% of the site inside the layer's coverage.")
     search_km: float | None = Field(
-        default=None, description="How far zones of this kind were looked for, km: the largest ring, or farther "
-                                  "when a rule measures a longer distance to this kind (15 km to a CHP plant)."
+        default=None, description="How far zones of this kind were looked for, km: the largest ring, or "
+                                  "farther when a rule measures a longer distance to this kind (a CHP plant)."
     )
     overlap_m2: float | None = Field(
         default=None, description="Area of site ∩ union of the layer's zones (overlaps counted once)."

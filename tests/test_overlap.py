@@ -214,7 +214,8 @@ def test_kinds_a_rule_measures_farther_are_searched_farther(engine):
     result = engine.check(site, buffers_km=(1, 5, 10), reach_km={"chp_plant": 15})
     plant, redline = result.layer("chp_plant"), result.layer("ecological_redline")
     assert (plant.search_km, redline.search_km, result.search_km) == (15, 10, 10)
-    assert [h.zone_id for h in plant.hits] == ["P"] and plant.hits[0].distance_m == pytest.approx(to_plant, abs=1e-4)
+    assert [h.zone_id for h in plant.hits] == ["P"]
+    assert plant.hits[0].distance_m == pytest.approx(to_plant, abs=1e-4)
     assert plant.hits[0].ring_km is None and redline.hits == []
     farther = engine.check(site, search_km=15, reach_km={"chp_plant": 5})  # a reach never narrows the search
     assert farther.layer("chp_plant").search_km == 15 and list(hits(farther)) == ["C"]

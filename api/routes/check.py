@@ -134,8 +134,8 @@ def _check(state, read: Callable[[], RawSite], site_options: SiteOptions, option
 
 
 async def _run_check(state, *args, inline: bool = False) -> bytes:
-    """``_check`` on the event loop when ``inline`` (small sites), otherwise in a worker thread, at most two at
-    a time per process (``AppState.checks``)."""
+    """``_check`` on the event loop when ``inline`` (small sites), otherwise in a worker thread, at most two
+    at a time per process (``AppState.checks``)."""
     if inline:
         return _check(state, *args)
     return await anyio.to_thread.run_sync(_check, state, *args, limiter=state.checks)

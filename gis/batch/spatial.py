@@ -398,7 +398,7 @@ def _lcc_forward(xy: np.ndarray) -> np.ndarray:
 
 
 def _grown_box(bounds, metres: float) -> shapely.Geometry:
-    """A zone's envelope grown by at least ``metres`` in every direction (degrees; see overlap._search_bounds)."""
+    """A zone's envelope grown by at least ``metres`` in every direction (degrees, as in overlap)."""
     minx, miny, maxx, maxy = bounds
     pad = metres * 1.01 + 500.0
     dlat = pad / 110_000.0

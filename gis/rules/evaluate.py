@@ -294,8 +294,8 @@ def _place(in_all, in_any, not_in, layers, day, facts, answers) -> list[_Outcome
 def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Project, as_of: dt.date) -> RuleEvaluation:
     """Apply every rule in force on ``as_of`` to the site's layer checks and the project.
 
-    ``layers`` maps a kind to its layer check (``status``, ``reason``, ``hits`` nearest first with ``relation``,
-    ``distance_m``, ``attributes`` ...), as the overlap engine returns them.
+    ``layers`` maps a kind to its layer check (``status``, ``reason``, ``hits`` nearest first, with
+    ``relation``, ``distance_m``, ``attributes`` ...), as the overlap engine returns them.
     """
     hits: list[RuleHit] = []
     possible: list[RuleHit] = []
