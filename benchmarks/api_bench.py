@@ -2,7 +2,8 @@
 
 Starts ``ecozone serve --workers N`` in a subprocess (2 workers by default: one per core of the reference
 machine) and drives it from a light asyncio client on keep-alive connections; the client shares the cores
-with the server. Three bounded runs:
+with the server, so it runs on uvloop (installed with uvicorn[standard]), which takes about a third less CPU
+per request than asyncio's own loop. Three bounded runs:
 
 1. latency: one request at a time;
 2. throughput: ``--connections`` requests in flight, as fast as the server answers;
@@ -32,6 +33,7 @@ import time
 from pathlib import Path
 
 import psutil
+import uvloop
 
 REPO = Path(__file__).resolve().parents[1]
 CENTRES = [(86.0411, 44.3059), (87.6168, 43.8256), (87.3080, 44.0110)]
@@ -234,6 +236,6 @@ if __name__ == "__main__":
     parser.add_argument("--rate-seconds", type=float, default=5.0, help="length of the fixed-rate run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     options = parser.parse_args()
-    figures = asyncio.run(main(options))
+    figures = uvloop.run(main(options))
     if options.json:
         options.json.write_text(json.dumps(figures, indent=2))
