@@ -37,8 +37,8 @@ class CheckResult(BaseModel):
     rules: RuleEvaluation
     rule_packs: dict[str, str] = Field(description="Rule pack id -> version.")
     illustrative: bool = Field(
-        default_factory=lambda data: any(hit.geometry_source == "illustrative"
-                                         for layer in data["overlap"].layers for hit in layer.hits),
+        default_factory=lambda data: "overlap" in data and any(  # absent when the overlap is invalid
+            hit.geometry_source == "illustrative" for layer in data["overlap"].layers for hit in layer.hits),
         description="True when a zone the site meets or comes near has an illustrative (示意) geometry.")
 
 

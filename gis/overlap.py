@@ -93,9 +93,9 @@ class OverlapEngine:
         ]
         self._outlines = _Outlines(self._geoms)
         self._coverage = {kind: version.coverage for kind, version in snapshot.versions.items()}
-        self._bounded_kinds = np.array([k for k, c in self._coverage.items() if c is not None], dtype=object)
-        self._bounds = np.array([self._coverage[kind] for kind in self._bounded_kinds], dtype=object)
-        shapely.prepare(self._bounds)
+        self._coverage_kinds = np.array([k for k, c in self._coverage.items() if c is not None], dtype=object)
+        self._coverages = np.array([self._coverage[kind] for kind in self._coverage_kinds], dtype=object)
+        shapely.prepare(self._coverages)
 
     @property
     def key(self) -> tuple[tuple[str, int], ...]:
@@ -196,7 +196,7 @@ class OverlapEngine:
         shapely.prepare(site)
 
         found = self._find(site, site_type, site_measure, reach_m, tolerance_m, wanted)
-        outside = set(self._bounded_kinds[~shapely.covers(self._bounds, site)])  # coverages not around it all
+        outside = set(self._coverage_kinds[~shapely.covers(self._coverages, site)])  # coverages not around it all
         layers = [
             self._layer_check(kind, site, site_type, site_measure, found.get(kind, []), rings, reach_m[kind],
                               kind in outside)

@@ -87,8 +87,8 @@ class ZoneHit(BaseModel):
     source_doc: str | None = None
     source_quote: str | None = None
     # Stored rather than computed when serialised: a computed field costs a call back into Python per hit.
-    relation_zh: str = Field(default_factory=lambda data: Relation(data["relation"]).label_zh,
-                             description="The relation in Chinese.")
+    relation_zh: str = Field(default_factory=lambda data: Relation(data["relation"]).label_zh if "relation" in data
+                             else "", description="The relation in Chinese.")
 
 
 class LayerCheck(BaseModel):

@@ -10,11 +10,12 @@ import json
 
 import pytest
 import shapely
+from pydantic import ValidationError
 from pyproj import Geod
 from typer.testing import CliRunner
 
 from api.cli import app
-from gis.check import check_site
+from gis.check import CheckResult, check_site
 from gis.rules.model import Verdict
 from gis.rules.project import Fuel, Project, Scope
 from gis.sites import read_site
@@ -189,3 +190,13 @@ def test_a_zone_the_rectangle_clipper_cannot_cut_is_still_measured(store):
     result = check_site(read_site("86.193610, 44.285542"), store=store, as_of="2024-01-01")
     nearest = {layer.kind: layer.hits[0].distance_m for layer in result.overlap.layers if layer.hits}
     assert nearest and all(d >= 0 for d in nearest.values())
+
+
+def test_a_result_read_back_from_json_is_the_same_and_bad_json_is_a_validation_error(store):
+    """The JSON of a result reads back into an equal result; an incomplete one is refused field by field."""
+    result = check_site(read_site("86.0413,44.3056"), Project(industry="热力", boiler_tph=20, fuel=Fuel.coal),
+                        store=store, as_of="2024-06-30")
+    assert CheckResult.model_validate_json(result.model_dump_json()) == result
+    with pytest.raises(ValidationError) as raised:
+        CheckResult.model_validate({"verdict": "forbidden"})
+    assert {error["loc"][0] for error in raised.value.errors()} >= {"overlap", "rules", "site"}
