@@ -531,10 +531,12 @@ class _Outlines:
             length, distance = length[first], _pair_lengths_m(plane, pairs[first])
         # A site can be apart from a zone's straight edges yet within its great-circle edges, where PostGIS
         # geography measures 0; only within an edge's bulge of the outline, so only then is the zone tested.
-        for i in np.flatnonzero(length <= bulge):
-            zone = shapely.transform(self.zones[zones[i]], plane.forward)
-            if shapely.intersects(shapely.transform(site, plane.forward), zone):
-                distance[i] = 0.0
+        within_bulge = np.flatnonzero(length <= bulge)
+        if len(within_bulge):
+            projected = shapely.transform(site, plane.forward)
+            for i in within_bulge:
+                if shapely.intersects(projected, shapely.transform(self.zones[zones[i]], plane.forward)):
+                    distance[i] = 0.0
         return zones, distance
 
 

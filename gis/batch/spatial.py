@@ -152,8 +152,8 @@ class BatchEngine:
         self.index_of = {(k, z): i for i, (k, z) in enumerate(zip(self.kinds, self.zone_ids))}
         geoms = engine._geoms
         self.n_zones = len(geoms)
-        self.coverage_kinds = [k for k, c in engine._coverage.items() if c is not None]
-        coverage = np.array([engine._coverage[k] for k in self.coverage_kinds], dtype=object)
+        self.coverage_kinds = list(engine._coverage_kinds)
+        coverage = engine._coverages
         # Distance conditions: per kind, the distinct radii (m) the rules test.
         radii: dict[str, set[float]] = {}
         for pack in packs:
