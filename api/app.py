@@ -115,8 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     add_exception_handlers(app)
+    # Reads are keyed only when the settings say so; open reads then skip resolving the key per request.
+    keyed = [Depends(require_read)] if settings.require_read_key else []
     for factory, read_keyed in ROUTERS:
-        app.include_router(factory(settings), dependencies=[Depends(require_read)] if read_keyed else [])
+        app.include_router(factory(settings), dependencies=keyed if read_keyed else [])
     app.openapi = _openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
     if settings.cors_origins:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import logging
 import multiprocessing
 import os
+import selectors
 import signal
 import socket
 import sys
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
 
 __all__ = ["serve"]
 
@@ -24,8 +28,8 @@ logger = logging.getLogger("uvicorn.error")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes, one per core is a good start (on Linux each "
-                                              "is bound to a CPU and listens on its own SO_REUSEPORT socket).")] = 1,
+    workers: Annotated[int, typer.Option(help="Server processes, one per core is a good start (on Linux each is "
+                                              "bound to a CPU, and takes the connections in turn).")] = 1,
     store: Annotated[str | None, typer.Option("--store", help="GeoPackage path or postgresql:// URL "
                                                               "(default: the embedded dataset).")] = None,
     jobs_dir: Annotated[Path | None, typer.Option("--jobs-dir", help="Folder of batch jobs.")] = None,
@@ -36,8 +40,6 @@ def serve(
     Every other setting comes from ECOZONE_* environment variables (see api/settings.py), e.g.
     ECOZONE_WRITE_KEYS=... to allow layer imports.
     """
-    import uvicorn
-
     from api.settings import Settings
     from pydantic import ValidationError
 
@@ -57,73 +59,192 @@ def serve(
 
 
 def _serve_balanced(host: str, port: int, workers: int, log_level: str) -> None:
-    """Worker processes that each listen on a socket of their own, bound with SO_REUSEPORT.
+    """This process accepts the connections and hands each to the worker process holding the fewest.
 
-    Linux then spreads new connections evenly over the workers. With the one socket that uvicorn's
-    ``--workers`` shares, whichever worker wakes first accepts a whole burst of connections, so a client's
-    pool of keep-alive connections can land on one worker while the others idle (measured with
-    benchmarks/api_bench.py: 4 connections to 2 workers gave the throughput of one). Each worker is bound to
-    one CPU, in turn over the CPUs the server may use, so that it keeps its caches warm (in alternating
-    benchmark runs: 5–10 % less CPU per check and a lower p99 at a fixed 300 checks/s). A worker that dies is
-    replaced; SIGINT or SIGTERM stops them all.
+    A keep-alive connection stays with the worker it lands on, and a worker checks one site at a time, so the
+    split of connections is the split of the work. Spread by chance (a shared socket, or SO_REUSEPORT's
+    hash), 32 connections often split 18/14 or worse: at 300 checks/s on two cores the busier worker then
+    queued checks while the other idled, and p99 tripled (benchmarks/README.md). Handed over by count, they
+    split 16/16. Each worker is bound to one CPU, in turn over the CPUs the server may use, so that it keeps
+    its caches warm. The port listens once every worker is ready; a worker that dies is replaced; SIGINT or
+    SIGTERM stops them all.
     """
-    _refuse_a_taken_port(host, port)
+    listener = _bind(host, port)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(message)s")
-    context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-
     cpus = sorted(os.sched_getaffinity(0))
+    selector = selectors.DefaultSelector()
+    pool = [_Worker.start(i, cpus[i % len(cpus)], log_level, selector) for i in range(workers)]
+    try:
+        while not stopping.is_set():
+            for key, _ in selector.select(timeout=0.5):
+                if key.fileobj is listener:
+                    _hand_over(listener, pool)
+                else:
+                    key.data.receive()
+            for i, worker in enumerate(pool):
+                if not worker.process.is_alive() and not stopping.is_set():
+                    logger.warning("worker %s exited (code %s); starting another", worker.process.pid,
+                                   worker.process.exitcode)
+                    worker.close()
+                    pool[i] = _Worker.start(i, worker.cpu, log_level, selector)
+            if listener.fileno() not in selector.get_map() and all(w.ready for w in pool):
+                listener.listen(2048)
+                listener.setblocking(False)
+                selector.register(listener, selectors.EVENT_READ)
+                logger.info("ecozone serving on http://%s:%d with %d worker processes", host, port, workers)
+    finally:
+        listener.close()
+        for worker in pool:
+            worker.process.terminate()
+        for worker in pool:
+            worker.process.join(timeout=30)
 
-    def start(index: int) -> multiprocessing.process.BaseProcess:
-        cpu = cpus[index % len(cpus)]
-        process = context.Process(target=_worker, args=(host, port, log_level, cpu), daemon=False)
+
+class _Worker:
+    """One worker process, the channel it takes connections from, and how many of them it holds."""
+
+    def __init__(self, process, channel: socket.socket, cpu: int, selector: selectors.BaseSelector) -> None:
+        self.process, self.channel, self.cpu, self.selector = process, channel, cpu, selector
+        self.ready = False
+        self.connections = 0
+
+    @classmethod
+    def start(cls, index: int, cpu: int, log_level: str, selector: selectors.BaseSelector) -> _Worker:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        process = multiprocessing.get_context("spawn").Process(
+            target=_worker, args=(theirs, log_level, cpu), name=f"ecozone-worker-{index}", daemon=False)
         process.start()
-        return process
+        theirs.close()
+        worker = cls(process, ours, cpu, selector)
+        selector.register(ours, selectors.EVENT_READ, worker)
+        return worker
 
-    processes = [start(i) for i in range(workers)]
-    logger.info("ecozone serving on http://%s:%d with %d worker processes (SO_REUSEPORT)", host, port, workers)
-    while not stopping.wait(0.5):
-        for i, process in enumerate(processes):
-            if not process.is_alive():
-                logger.warning("worker %s exited (code %s); starting another", process.pid, process.exitcode)
-                processes[i] = start(i)
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.join(timeout=30)
-
-
-def _refuse_a_taken_port(host: str, port: int) -> None:
-    """SO_REUSEPORT would let the workers share a port with another such server: make sure none listens there.
-
-    SO_REUSEADDR lets the probe past connections of an earlier server still in TIME_WAIT (a restart), while a
-    socket listening on the port still refuses it."""
-    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    def receive(self) -> None:
+        """What the worker says: ready (r), a connection closed (-); nothing when it has gone."""
         try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise typer.BadParameter(f"port {port} on {host} is already in use; stop that server or choose "
-                                         "another --port", param_hint="--port") from None
-            raise
+            message = self.channel.recv(16)
+        except OSError:
+            message = b""
+        if not message:
+            self.close()  # the supervisor loop sees the process gone and replaces it
+        elif message == _READY:
+            self.ready = True
+        elif message == _CLOSED:
+            self.connections -= 1
+
+    def take(self, connection: socket.socket) -> bool:
+        try:
+            socket.send_fds(self.channel, [_CONNECTION], [connection.fileno()])
+        except OSError:
+            self.close()
+            return False
+        self.connections += 1
+        return True
+
+    def close(self) -> None:
+        self.ready = False
+        if self.channel.fileno() != -1:
+            self.selector.unregister(self.channel)
+            self.channel.close()
+
+
+_READY, _CLOSED, _CONNECTION = b"r", b"-", b"c"
+
+
+def _hand_over(listener: socket.socket, pool: list[_Worker]) -> None:
+    """Accept what is waiting; each connection goes to the ready worker holding the fewest."""
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        with connection:
+            for worker in sorted((w for w in pool if w.ready), key=lambda w: w.connections):
+                if worker.take(connection):
+                    break
+            else:
+                logger.warning("no worker is ready; closed a connection from %s", connection.getpeername())
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound but not yet listening; a port another server holds is refused.
+
+    SO_REUSEADDR lets a restart past connections of an earlier server still in TIME_WAIT, while a socket
+    listening on the port still refuses it."""
+    listener = socket.socket(_family(host), socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise typer.BadParameter(f"port {port} on {host} is already in use; stop that server or choose "
+                                     "another --port", param_hint="--port") from None
+        raise
+    return listener
 
 
 def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _worker(host: str, port: int, log_level: str, cpu: int) -> None:
-    """One worker, bound to one CPU: its own listening socket in the port's SO_REUSEPORT group, and a
-    uvicorn server on it."""
-    import uvicorn
-
+def _worker(channel: socket.socket, log_level: str, cpu: int) -> None:
+    """One worker, bound to one CPU: a uvicorn server on the connections the parent hands over."""
     os.sched_setaffinity(0, {cpu})
-    sock = socket.socket(_family(host), socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    config = uvicorn.Config(_APP, factory=True, host=host, port=port, log_level=log_level)
-    uvicorn.Server(config).run(sockets=[sock])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
+    config = uvicorn.Config(_APP, factory=True, log_level=log_level)
+    _HandedServer(config, channel).run()
+
+
+class _HandedServer(uvicorn.Server):
+    """A uvicorn server that listens on nothing itself: it serves the connections its parent hands over on
+    ``channel``, tells the parent when it is ready and whenever a connection closes, and stops when the parent
+    goes away."""
+
+    def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+        super().__init__(config)
+        self.channel = channel
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])  # the app's lifespan, and no listening socket
+        if self.should_exit:
+            return
+        self.channel.setblocking(False)
+        asyncio.get_running_loop().add_reader(self.channel.fileno(), self._receive)
+        self.channel.send(_READY)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        asyncio.get_running_loop().remove_reader(self.channel.fileno())
+        await super().shutdown(sockets=sockets)
+
+    def _receive(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                message, fds, _, _ = socket.recv_fds(self.channel, 16, 1)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                message, fds = b"", []
+            if not message:
+                self.should_exit = True  # the parent is gone
+                loop.remove_reader(self.channel.fileno())
+                return
+            for fd in fds:
+                loop.create_task(loop.connect_accepted_socket(self._protocol, socket.socket(fileno=fd)))
+
+    def _protocol(self) -> asyncio.Protocol:
+        protocol = self.config.http_protocol_class(config=self.config, server_state=self.server_state,
+                                                    app_state=self.lifespan.state)
+        lost = protocol.connection_lost
+
+        def connection_lost(error: Exception | None) -> None:
+            lost(error)
+            with contextlib.suppress(OSError):
+                self.channel.send(_CLOSED)
+
+        protocol.connection_lost = connection_lost
+        return protocol

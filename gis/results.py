@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["LayerCheck", "OverlapResult", "Relation", "ZoneHit"]
 
@@ -125,10 +125,10 @@ class LayerCheck(BaseModel):
     )
     hits: list[ZoneHit] = Field(default_factory=list, description="Zones met or near, nearest first.")
 
-    @computed_field
     @property
     def nearest(self) -> ZoneHit | None:
-        """The nearest zone within the layer's search radius (the first hit), or None."""
+        """The nearest zone within the layer's search radius, or None: the first hit. Not in the JSON, where it
+        would repeat that hit (a fifth of a check's answer)."""
         return self.hits[0] if self.hits else None
 
 

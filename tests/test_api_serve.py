@@ -1,8 +1,9 @@
-"""``ecozone serve --workers N``: one listening socket per worker process, connections spread by the kernel,
-a dead worker replaced, a taken port refused."""
+"""``ecozone serve --workers N``: the server process hands each connection to the worker holding the fewest,
+a dead worker is replaced, a taken port is refused."""
 
 from __future__ import annotations
 
+import http.client
 import signal
 import socket
 import subprocess
@@ -17,21 +18,39 @@ from tests.api_support import REPO, ApiServer
 
 
 def _workers(server: ApiServer, count: int, timeout: float = 120) -> list[psutil.Process]:
-    """The server's worker processes, once ``count`` of them listen on its port."""
+    """The server's worker processes (multiprocessing children, not its resource tracker), once there are
+    ``count``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        children = psutil.Process(server.process.pid).children()
-        listening = [c for c in children if any(
-            conn.status == psutil.CONN_LISTEN and conn.laddr.port == server.port for conn in c.net_connections("tcp"))]
-        if len(listening) == count:
-            return listening
+        workers = [c for c in psutil.Process(server.process.pid).children()
+                   if any("spawn_main" in part for part in c.cmdline())]
+        if len(workers) == count:
+            return workers
         time.sleep(0.25)
-    raise AssertionError(f"expected {count} listening workers, found {len(listening)}")
+    raise AssertionError(f"expected {count} workers, found {len(workers)}")
 
 
-def _serving_pids(workers: list[psutil.Process], port: int) -> set[int]:
-    return {w.pid for w in workers for conn in w.net_connections("tcp")
+def _held(worker: psutil.Process, port: int) -> set[int]:
+    """Client ports of the connections to ``port`` that ``worker`` holds."""
+    return {conn.raddr.port for conn in worker.net_connections("tcp")
             if conn.status == psutil.CONN_ESTABLISHED and conn.laddr.port == port}
+
+
+def _connect(server: ApiServer, count: int) -> list[http.client.HTTPConnection]:
+    """``count`` keep-alive connections, each opened by one request."""
+    connections = []
+    for _ in range(count):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        connection.request("GET", "/ogc/conformance")
+        response = connection.getresponse()
+        assert response.status == 200 and response.read()
+        connections.append(connection)
+    return connections
+
+
+def _close(connections: list[http.client.HTTPConnection]) -> None:
+    for connection in connections:
+        connection.close()
 
 
 @pytest.fixture
@@ -41,29 +60,55 @@ def two_workers(tmp_path):
     server.stop()
 
 
-def test_each_worker_listens_and_takes_a_share_of_the_connections(two_workers):
+def test_connections_are_split_evenly_and_each_worker_has_its_cpu(two_workers):
     workers = _workers(two_workers, 2)
     allowed = sorted(psutil.Process().cpu_affinity())
     assert [w.cpu_affinity() for w in workers] in ([[allowed[0]], [allowed[1 % len(allowed)]]],
                                                    [[allowed[1 % len(allowed)]], [allowed[0]]])
-    clients = [two_workers.client() for _ in range(16)]
+    connections = _connect(two_workers, 16)
     try:
-        for client in clients:  # 16 keep-alive connections, each opened by one request
-            assert client.get("/ogc/conformance").status_code == 200
-        assert _serving_pids(workers, two_workers.port) == {w.pid for w in workers}
+        assert [len(_held(w, two_workers.port)) for w in workers] == [8, 8]
+        assert not any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == two_workers.port
+                       for c in psutil.Process(two_workers.process.pid).net_connections("tcp"))
     finally:
-        for client in clients:
-            client.close()
+        _close(connections)
+
+
+def test_new_connections_go_to_the_worker_holding_the_fewest(two_workers):
+    first, second = _workers(two_workers, 2)
+    connections = _connect(two_workers, 8)
+    try:
+        held = _held(first, two_workers.port)
+        assert len(held) == 4
+        _close([c for c in connections if c.sock.getsockname()[1] in held])  # the first worker now holds none
+        deadline = time.monotonic() + 30
+        while _held(first, two_workers.port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        connections += _connect(two_workers, 4)
+        assert len(_held(first, two_workers.port)) == 4 and len(_held(second, two_workers.port)) == 4
+    finally:
+        _close(connections)
 
 
 def test_a_worker_that_dies_is_replaced(two_workers):
     first, second = _workers(two_workers, 2)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
+    deadline = time.monotonic() + 120
+    while first.pid in {w.pid for w in _workers(two_workers, 2)} and time.monotonic() < deadline:
+        time.sleep(0.25)
     replaced = _workers(two_workers, 2)
     assert second.pid in {w.pid for w in replaced} and first.pid not in {w.pid for w in replaced}
-    for _ in range(8):  # fresh connections land on either worker, and both answer
-        assert httpx.get(f"{two_workers.url}/ogc/conformance", timeout=60).status_code == 200
+    new = next(w for w in replaced if w.pid != second.pid)
+    connections = []  # the survivor serves them until the new worker is ready, then both do
+    try:
+        deadline = time.monotonic() + 120
+        while not _held(new, two_workers.port) and time.monotonic() < deadline:
+            connections += _connect(two_workers, 1)
+            time.sleep(0.25)
+        assert _held(new, two_workers.port) and _held(second, two_workers.port)
+    finally:
+        _close(connections)
 
 
 def test_sigterm_stops_the_workers_too(two_workers):

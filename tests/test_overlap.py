@@ -338,5 +338,5 @@ def test_result_serialises_with_chinese_labels(engine):
     data = engine.check(shapely.box(85.99, 44.31, 86.01, 44.32)).model_dump(mode="json")
     check = next(c for c in data["layers"] if c["kind"] == "ecological_redline")
     assert check["label_zh"] == "生态保护红线"
-    assert check["nearest"]["relation"] == "overlaps" and check["nearest"]["relation_zh"] == "部分重叠"
+    assert check["hits"][0]["relation"] == "overlaps" and check["hits"][0]["relation_zh"] == "部分重叠"
     assert np.isclose(check["overlap_pct"], 50, atol=0.01)

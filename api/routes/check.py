@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,7 +16,7 @@ import anyio
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
-from api.deps import StateDep
+from api.deps import AppState, StateDep
 from api.errors import ApiProblem
 from api.uploads import check_vertices, save_uploads
 from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site
@@ -27,8 +26,9 @@ from gis.sites import SUFFIXES, XINJIANG_BBOX, parse
 from gis.sites.build import build_sites, combine
 from gis.sites.model import RawSite
 from gis.sites.text import parse_text, read_geojson
+from gis.store import Store
 
-__all__ = ["router", "CheckRequest", "CheckUpload", "SITE_EXAMPLES"]
+__all__ = ["router", "CheckRequest", "CheckUpload", "SITE_EXAMPLES", "run_check"]
 
 router = APIRouter(tags=["check"])
 
@@ -124,21 +124,25 @@ def _build(raw: RawSite, options: SiteOptions, max_vertices: int):
     return combine(sites, attributes)
 
 
-def _check(state, read: Callable[[], RawSite], site_options: SiteOptions, options: CheckOptions,
-           project: Project) -> bytes:
-    """Read, check and serialise; run in a worker thread, as all of it is CPU work."""
-    site = _build(read(), site_options, state.settings.max_vertices)
-    result = check_site(site, project, store=state.store, as_of=options.as_of,
-                        buffers_km=tuple(sorted(options.buffers_km)), tolerance_m=options.tolerance_m)
+def run_check(store: Store, max_vertices: int, request: CheckRequest, file: Path | None = None) -> bytes:
+    """Read, check and serialise: the site of ``request``, or the uploaded ``file`` read with its options.
+
+    All of it is CPU work: the route runs it on the event loop or in a worker thread."""
+    raw = parse(file, encoding=request.encoding) if file else _json_site(request.site)
+    site = _build(raw, request, max_vertices)
+    result = check_site(site, request.project, store=store, as_of=request.as_of,
+                        buffers_km=tuple(sorted(request.buffers_km)), tolerance_m=request.tolerance_m)
     return _RESULT_JSON.dump_json(result)
 
 
-async def _run_check(state, *args, inline: bool = False) -> bytes:
-    """``_check`` on the event loop when ``inline`` (small sites), otherwise in a worker thread, at most two
+async def _run_check(state: AppState, request: CheckRequest, file: Path | None = None, *,
+                     inline: bool = False) -> bytes:
+    """``run_check`` on the event loop when ``inline`` (small sites), otherwise in a worker thread, at most two
     at a time per process (``AppState.checks``)."""
     if inline:
-        return _check(state, *args)
-    return await anyio.to_thread.run_sync(_check, state, *args, limiter=state.checks)
+        return run_check(state.store, state.settings.max_vertices, request, file)
+    return await anyio.to_thread.run_sync(run_check, state.store, state.settings.max_vertices, request, file,
+                                          limiter=state.checks)
 
 
 def _json_site(site: str | dict[str, Any]) -> RawSite:
@@ -158,27 +162,25 @@ def _pick_site_file(paths: list[Path]) -> Path:
     return (shapefiles or readable)[0]
 
 
-async def _upload(request: Request, state) -> bytes:
+async def _upload(request: Request, state: AppState) -> bytes:
     form = await request.form(max_files=10, max_fields=100)
     try:
         values: dict[str, Any] = {key: value for key, value in form.multi_items() if key != "file"}
         files = form.getlist("file")
         upload = CheckUpload.model_validate({**values, "file": None})
-        site_options = SiteOptions.model_validate(upload.model_dump(include=set(SiteOptions.model_fields)))
-        buffers = [float(part) for part in upload.buffers_km.split(",") if part.strip()]
-        options = CheckOptions.model_validate({"as_of": upload.as_of, "buffers_km": buffers,
-                                               "tolerance_m": upload.tolerance_m})
-        project = Project.model_validate(upload.model_dump(include=set(Project.model_fields)))
         if bool(files) == bool(upload.site):
             raise ApiProblem(400, "give the site either as a file or as text, not both and not neither",
                              field="file", fix="multipart part 'file' (a file) or 'site' (text)")
+        options = upload.model_dump(include=set(SiteOptions.model_fields) | set(CheckOptions.model_fields))
+        check_request = CheckRequest.model_validate({
+            **options, "buffers_km": [float(part) for part in upload.buffers_km.split(",") if part.strip()],
+            "site": upload.site or "", "project": upload.model_dump(include=set(Project.model_fields)),
+        })
         if upload.site:
-            return await _run_check(state, lambda: parse_text(upload.site), site_options, options, project)
+            return await _run_check(state, check_request)
         with tempfile.TemporaryDirectory(prefix="ecozone-check-") as folder:
             paths = await save_uploads(files, Path(folder))
-            path = _pick_site_file(paths)
-            return await _run_check(state, lambda: parse(path, encoding=site_options.encoding), site_options,
-                                    options, project)
+            return await _run_check(state, check_request, _pick_site_file(paths))
     finally:
         await form.close()
 
@@ -219,9 +221,8 @@ async def check(request: Request, state: StateDep) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         body = await request.body()
-        request_model = CheckRequest.model_validate_json(body or b"null")
-        content = await _run_check(state, lambda: _json_site(request_model.site), request_model, request_model,
-                                   request_model.project, inline=len(body) <= INLINE_BODY_BYTES)
+        content = await _run_check(state, CheckRequest.model_validate_json(body or b"null"),
+                                   inline=len(body) <= INLINE_BODY_BYTES)
     elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         content = await _upload(request, state)
     else:
