@@ -63,9 +63,9 @@ def _serve_balanced(host: str, port: int, workers: int, log_level: str) -> None:
 
     A keep-alive connection stays with the worker it lands on, and a worker checks one site at a time, so the
     split of connections is the split of the work. Spread by chance (a shared socket, or SO_REUSEPORT's
-    hash), 32 connections often split 18/14 or worse: at 300 checks/s on two cores the busier worker then
-    queued checks while the other idled, and p99 tripled (benchmarks/README.md). Handed over by count, they
-    split 16/16. Each worker is bound to one CPU, in turn over the CPUs the server may use, so that it keeps
+    hash), 32 connections often split 18/14 or worse, and the busier worker queues checks while the other
+    idles: at 300 checks/s on two cores, runs with such a split had a p99 about twice that of evenly split
+    runs (benchmarks/README.md). Handed over by count, they split 16/16. Each worker is bound to one CPU, in turn over the CPUs the server may use, so that it keeps
     its caches warm. The port listens once every worker is ready; a worker that dies is replaced; SIGINT or
     SIGTERM stops them all.
     """
@@ -194,7 +194,6 @@ def _family(host: str) -> socket.AddressFamily:
 def _worker(channel: socket.socket, log_level: str, cpu: int) -> None:
     """One worker, bound to one CPU: a uvicorn server on the connections the parent hands over."""
     os.sched_setaffinity(0, {cpu})
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
     config = uvicorn.Config(_APP, factory=True, log_level=log_level)
     _HandedServer(config, channel).run()
 
@@ -207,6 +206,7 @@ class _HandedServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
         super().__init__(config)
         self.channel = channel
+        self._handing: set[asyncio.Task] = set()  # held until done: the loop keeps only weak references
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])  # the app's lifespan, and no listening socket
@@ -234,7 +234,9 @@ class _HandedServer(uvicorn.Server):
                 loop.remove_reader(self.channel.fileno())
                 return
             for fd in fds:
-                loop.create_task(loop.connect_accepted_socket(self._protocol, socket.socket(fileno=fd)))
+                task = loop.create_task(loop.connect_accepted_socket(self._protocol, socket.socket(fileno=fd)))
+                self._handing.add(task)
+                task.add_done_callback(self._handing.discard)
 
     def _protocol(self) -> asyncio.Protocol:
         protocol = self.config.http_protocol_class(config=self.config, server_state=self.server_state,
