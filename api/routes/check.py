@@ -28,7 +28,7 @@ from gis.sites.model import RawSite
 from gis.sites.text import parse_text, read_geojson
 from gis.store import Store
 
-__all__ = ["router", "CheckRequest", "CheckUpload", "SITE_EXAMPLES", "run_check"]
+__all__ = ["router", "CheckRequest", "CheckUpload", "SITE_EXAMPLES"]
 
 router = APIRouter(tags=["check"])
 
@@ -124,7 +124,7 @@ def _build(raw: RawSite, options: SiteOptions, max_vertices: int):
     return combine(sites, attributes)
 
 
-def run_check(store: Store, max_vertices: int, request: CheckRequest, file: Path | None = None) -> bytes:
+def _check(store: Store, max_vertices: int, request: CheckRequest, file: Path | None = None) -> bytes:
     """Read, check and serialise: the site of ``request``, or the uploaded ``file`` read with its options.
 
     All of it is CPU work: the route runs it on the event loop or in a worker thread."""
@@ -137,11 +137,11 @@ def run_check(store: Store, max_vertices: int, request: CheckRequest, file: Path
 
 async def _run_check(state: AppState, request: CheckRequest, file: Path | None = None, *,
                      inline: bool = False) -> bytes:
-    """``run_check`` on the event loop when ``inline`` (small sites), otherwise in a worker thread, at most two
+    """``_check`` on the event loop when ``inline`` (small sites), otherwise in a worker thread, at most two
     at a time per process (``AppState.checks``)."""
     if inline:
-        return run_check(state.store, state.settings.max_vertices, request, file)
-    return await anyio.to_thread.run_sync(run_check, state.store, state.settings.max_vertices, request, file,
+        return _check(state.store, state.settings.max_vertices, request, file)
+    return await anyio.to_thread.run_sync(_check, state.store, state.settings.max_vertices, request, file,
                                           limiter=state.checks)
 
 
