@@ -86,7 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.store)
-        jobs = JobManager(settings.jobs_dir, screen.make_runner(store, settings.job_workers))
+        jobs = JobManager(settings.jobs_dir, screen.make_runner(store, settings.job_workers),
+                          keep_days=settings.job_keep_days)
         app.state.ecozone = AppState(settings=settings, store=store, layers=LayerCache(store), jobs=jobs)
         OverlapEngine.for_store(store, dt.datetime.now(dt.timezone.utc).date().isoformat())  # first check is fast
         default_rule_packs()

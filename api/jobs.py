@@ -11,6 +11,9 @@ processes (``ecozone serve --workers N``) take it over if that process dies. Whe
 re-queues every job still marked ``running``: its runner died with it, the input is kept, and the job is
 run again from the start (the results are only written at the end, so nothing half-done is served). It also
 puts back in ``queue/`` any queued job missing there (a process that stopped between the two writes).
+
+The runner also deletes finished jobs (input and results) once they are older than the retention period,
+and uploads abandoned in ``.uploads/`` for a day: a server runs for years, and its disk must not fill.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import fcntl
 import logging
 import os
 import re
+import shutil
 import tempfile
+import time
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -47,6 +52,9 @@ RESULT_FORMATS = {
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _PROGRESS_EVERY_S = 0.2
 _POLL_S = 0.5
+_PRUNE_EVERY_S = 3600.0
+#: An upload still staged after this long belongs to a request that never finished.
+_ABANDONED_UPLOAD_S = 86400.0
 
 #: ``run(input_path, outputs, progress, cancel) -> report``: the work of one job (``gis.batch.screen_file``
 #: bound to the store and the job's options).
@@ -100,10 +108,13 @@ class JobManager:
         The jobs folder (created if missing).
     make_runner
         ``make_runner(job) -> Runner``: the work for a job, given its options.
+    keep_days
+        Days a finished job is kept after it finished; 0 keeps every job.
     """
 
-    def __init__(self, root: Path, make_runner: Callable[[Job], Runner]) -> None:
+    def __init__(self, root: Path, make_runner: Callable[[Job], Runner], keep_days: float = 30.0) -> None:
         self.root = Path(root)
+        self.keep_days = keep_days
         self.root.mkdir(parents=True, exist_ok=True)
         self._queue = self.root / "queue"  # one empty file per queued job, named by its id
         self._queue.mkdir(exist_ok=True)
@@ -112,6 +123,7 @@ class JobManager:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock_file: BinaryIO | None = None
+        self._pruned_at = 0.0
 
     # -- what routes call ----------------------------------------------------------------------------------
     def submit(self, upload: Path, options: dict[str, Any]) -> Job:
@@ -136,9 +148,12 @@ class JobManager:
 
     def get(self, job_id: str) -> Job | None:
         """The job, or None when there is no such job."""
-        if not _ID.match(job_id) or not (self.root / job_id / "job.json").is_file():
+        if not _ID.match(job_id):
             return None
-        return Job.model_validate_json((self.root / job_id / "job.json").read_bytes())
+        try:
+            return Job.model_validate_json((self.root / job_id / "job.json").read_bytes())
+        except FileNotFoundError:  # no such job, or one just deleted by ``prune``
+            return None
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once, or ask the runner to stop a running one; finished jobs are left as they are."""
@@ -175,6 +190,8 @@ class JobManager:
             if self._lock_file is None and not self._take_runner_lock():
                 self._stop.wait(1.0)
                 continue
+            if time.monotonic() - self._pruned_at >= _PRUNE_EVERY_S:
+                self.prune()
             job = self._next_queued()
             if job is None:
                 self._wake.wait(_POLL_S)
@@ -206,6 +223,28 @@ class JobManager:
                 log.warning("job %s re-queued: its runner stopped while it ran", job.id)
             if job.status in (JobStatus.running, JobStatus.queued):
                 self._enqueue(job.id)
+
+    def prune(self, now: dt.datetime | None = None) -> list[str]:
+        """Delete the jobs that finished more than ``keep_days`` ago, and uploads abandoned for a day; returns
+        the ids of the deleted jobs. The runner calls it hourly."""
+        self._pruned_at = time.monotonic()
+        now = now or dt.datetime.now(dt.timezone.utc)
+        deleted = []
+        if self.keep_days > 0:
+            cutoff = now - dt.timedelta(days=self.keep_days)
+            for job in self._all():
+                if job.finished and job.finished_at and dt.datetime.fromisoformat(job.finished_at) < cutoff:
+                    with self._locked(job.id):
+                        shutil.rmtree(self.root / job.id)
+                    deleted.append(job.id)
+        if deleted:
+            log.info("deleted %d jobs finished before %s (ECOZONE_JOB_KEEP_DAYS=%g)", len(deleted),
+                     cutoff.isoformat(timespec="seconds"), self.keep_days)
+        for staged in (self.root / ".uploads").glob("*"):
+            with contextlib.suppress(FileNotFoundError):  # a request may finish with it meanwhile
+                if now.timestamp() - staged.stat().st_mtime > _ABANDONED_UPLOAD_S:
+                    shutil.rmtree(staged, ignore_errors=True)
+        return deleted
 
     def _enqueue(self, job_id: str) -> None:
         (self._queue / job_id).touch()

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
         default_factory=lambda: _data_home() / "ecozone" / "jobs",
         description="Folder of batch jobs (inputs, state, results); default $XDG_DATA_HOME/ecozone/jobs.",
     )
+    job_keep_days: float = Field(default=30, ge=0, description="Days a finished batch job (its input and "
+                                 "results) is kept before it is deleted; 0 keeps every job.")
     job_workers: int | None = Field(default=None, gt=0, description="Processes per batch job (None: the engine decides).")
     ogc_limit_default: int = Field(default=10, gt=0, description="Items per page when no limit is asked.")
     ogc_limit_max: int = Field(default=1000, gt=0, description="Largest page; larger limits are clamped, not refused.")

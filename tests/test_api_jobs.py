@@ -6,8 +6,10 @@ between chunks of rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
+import os
 import time
 
 import pandas as pd
@@ -162,3 +164,34 @@ def test_a_queued_job_missing_from_the_queue_is_found_when_a_runner_takes_over(t
     finally:
         manager.stop()
     assert manager.get(job.id).status is JobStatus.queued
+
+
+def test_finished_jobs_are_deleted_after_the_retention_period(tmp_path):
+    from api.jobs import JobStatus
+
+    ran: list = []
+    manager = _manager(tmp_path / "jobs", ran)
+    manager.keep_days = 30
+    jobs = {}
+    for name in ("old", "recent", "queued"):
+        upload = tmp_path / f"{name}.csv"
+        upload.write_text("a\n1\n")
+        jobs[name] = manager.submit(upload, {}).id
+    for name in ("old", "recent"):
+        manager._run(manager.get(jobs[name]))
+        assert manager.get(jobs[name]).status is JobStatus.succeeded
+    now = dt.datetime.fromisoformat(manager.get(jobs["recent"]).finished_at)
+    manager._update(jobs["old"], finished_at=(now - dt.timedelta(days=30, seconds=1)).isoformat())
+    manager._update(jobs["recent"], finished_at=(now - dt.timedelta(days=29)).isoformat())
+    abandoned = manager.staging()
+    os.utime(abandoned, (now.timestamp() - 2 * 86400,) * 2)
+    fresh = manager.staging()
+
+    assert manager.prune(now) == [jobs["old"]]
+    assert manager.get(jobs["old"]) is None and not (tmp_path / "jobs" / jobs["old"]).exists()
+    assert manager.get(jobs["recent"]).status is JobStatus.succeeded
+    assert manager.get(jobs["queued"]).status is JobStatus.queued  # unfinished jobs are never deleted
+    assert not abandoned.exists() and fresh.exists()
+
+    manager.keep_days = 0  # keep every job
+    assert manager.prune(now + dt.timedelta(days=3650)) == [] and manager.get(jobs["recent"]) is not None

@@ -95,8 +95,10 @@ def _view(request: Request, job: Job) -> JobView:
 def _job(state: AppState, job_id: str) -> Job:
     job = state.jobs.get(job_id)
     if job is None:
+        kept = state.settings.job_keep_days
         raise ApiProblem(404, f"no screening job '{job_id}'", field="job_id", value=job_id, kind="not-found",
-                         fix="use the id POST /screen answered with")
+                         fix="use the id POST /screen answered with"
+                             + (f"; finished jobs are kept {kept:g} days" if kept else ""))
     return job
 
 
