@@ -293,6 +293,7 @@ class OverlapEngine:
         return ZoneHit(
             **self._zone_fields[found.index],
             relation=found.relation,
+            relation_zh=found.relation.label_zh,  # given, so that the model need not call back for it
             overlap_m2=found.measure if site_type == "polygon" else None,
             overlap_pct=100 * found.measure / site_measure if site_type == "polygon" else None,
             overlap_length_m=found.measure if site_type == "line" else None,

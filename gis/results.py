@@ -7,9 +7,9 @@ area is geodesic on the WGS 84 ellipsoid (m²), every distance geodesic (m), eve
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 __all__ = ["LayerCheck", "OverlapResult", "Relation", "ZoneHit"]
 
@@ -83,7 +83,8 @@ class ZoneHit(BaseModel):
     ring_km: float | None = Field(
         default=None, description="Smallest buffer ring reaching the zone; None if beyond the largest ring."
     )
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    # Not copied key by key on every hit: they are the zone's stored attributes, already validated on import.
+    attributes: Annotated[dict[str, Any], SkipValidation] = Field(default_factory=dict)
     source_doc: str | None = None
     source_quote: str | None = None
     # Stored rather than computed when serialised: a computed field costs a call back into Python per hit.
