@@ -244,3 +244,29 @@ def test_default_dataset_round_trips_through_postgis(postgres_db):
         with psycopg.connect(postgres_db) as conn:
             invalid = conn.execute("SELECT count(*) FROM ecozone.zones WHERE NOT ST_IsValid(geom)").fetchone()[0]
         assert invalid == 0  # PostGIS agrees that every stored geometry is valid
+
+
+@pytest.mark.postgis
+def test_postgis_stores_in_two_schemas_of_one_database_stay_apart(postgres_db):
+    """A schema named in the URL is its own store, with its own location, so the same layer versions in two
+    schemas never share a prepared engine."""
+    from gis.overlap import OverlapEngine
+
+    zones = sample_zones("ecological_redline")
+    elsewhere = zones.assign(geometry=zones.geometry.translate(xoff=1.0))  # the same version number, moved
+    other = f"{postgres_db}?schema=ecozone_other"
+    create_store(postgres_db).import_layer(zones, "ecological_redline", source="a.shp")
+    create_store(other).import_layer(elsewhere, "ecological_redline", source="b.shp")
+    with open_store(postgres_db) as first, open_store(other) as second:
+        assert first.location == postgres_db and second.location == other
+        assert first.in_force().keys() == second.in_force().keys() == {"ecological_redline"}
+        inside = zones.geometry.iloc[0].representative_point()
+        first_hits = OverlapEngine.for_store(first).check(inside, search_km=1).layer("ecological_redline").hits
+        second_hits = OverlapEngine.for_store(second).check(inside, search_km=1).layer("ecological_redline").hits
+        assert first_hits and first_hits[0].relation == "inside"
+        assert not second_hits
+    with psycopg.connect(postgres_db) as conn:
+        assert conn.execute("SELECT count(*) FROM ecozone_other.zones").fetchone()[0] == len(zones)
+    with pytest.raises(StoreError, match="already exists") as error:
+        create_store(other)
+    assert "schema=ecozone_other" in str(error.value)

@@ -1,4 +1,5 @@
-"""The PostGIS back end: the same store in a PostgreSQL schema (``ecozone`` by default).
+"""The PostGIS back end: the same store in a PostgreSQL schema (``ecozone`` by default; another one with
+``?schema=name`` in the URL, e.g. ``postgresql://user@host/db?schema=ecozone_test``).
 
 Tables mirror the GeoPackage layout: ``zones`` (geometry(Geometry, 4326), attributes as jsonb, a GiST
 index) and ``layer_versions``. An import is one transaction (COPY of the features plus the version row)
@@ -8,6 +9,7 @@ under a table lock, so version numbers never collide and an interrupted import l
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import geopandas as gpd
 import psycopg
@@ -36,6 +38,24 @@ def _connect(url: str) -> psycopg.Connection:
         ) from None
 
 
+def _split_schema(url: str, schema: str | None) -> tuple[str, str]:
+    """The connection URL without ecozone's own ``schema`` parameter (libpq refuses parameters it does not
+    know), and the schema: the argument, else the URL's, else ``DEFAULT_SCHEMA``."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    in_url = [value for key, value in query if key == "schema"]
+    rest = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "schema"])))
+    return rest, schema or (in_url[-1] if in_url else DEFAULT_SCHEMA)
+
+
+def _location(url: str, schema: str) -> str:
+    """How the store is shown and told apart: the URL without its password, with a schema that is not the
+    default as ``?schema=`` (so two stores in one database never share a cache entry)."""
+    if schema == DEFAULT_SCHEMA:
+        return _redact(url)
+    return _redact(url) + ("&" if urlsplit(url).query else "?") + urlencode({"schema": schema})
+
+
 def _redact(url: str) -> str:
     """The URL without its password, for messages."""
     if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
@@ -48,10 +68,11 @@ def _redact(url: str) -> str:
 class PostGISStore(Store):
     """A store in a PostgreSQL/PostGIS schema."""
 
-    def __init__(self, url: str, *, schema: str = DEFAULT_SCHEMA, read_only: bool = False) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, read_only: bool = False) -> None:
+        url, schema = _split_schema(url, schema)
         self.url = url
         self.schema = schema
-        self.location = _redact(url)
+        self.location = _location(url, schema)
         self.read_only = read_only
         self.conn = _connect(url)
         found = self.conn.execute(
@@ -67,8 +88,9 @@ class PostGISStore(Store):
             )
 
     @classmethod
-    def create(cls, url: str, *, schema: str = DEFAULT_SCHEMA) -> PostGISStore:
+    def create(cls, url: str, *, schema: str | None = None) -> PostGISStore:
         """Create an empty store schema (and the postgis extension if missing); refuses an existing one."""
+        url, schema = _split_schema(url, schema)
         with _connect(url) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
@@ -76,7 +98,8 @@ class PostGISStore(Store):
             if exists:
                 raise StoreError(
                     f"schema '{schema}' already exists; ecozone never overwrites a store", field="store",
-                    value=_redact(url), fix="open it with --store, or use another database",
+                    value=_location(url, schema), fix="open it with --store, or create the store in another "
+                                                      "database or schema (?schema=name in the URL)",
                 )
             s = sql.Identifier(schema)
             with conn.transaction():
