@@ -270,3 +270,15 @@ def test_postgis_stores_in_two_schemas_of_one_database_stay_apart(postgres_db):
     with pytest.raises(StoreError, match="already exists") as error:
         create_store(other)
     assert "schema=ecozone_other" in str(error.value)
+
+
+@pytest.mark.postgis
+def test_postgis_store_sees_an_import_made_through_another_connection(postgres_db):
+    """Versions are kept between calls, and read again once another connection commits an import."""
+    reader = create_store(postgres_db)
+    assert reader.versions() == []
+    with open_store(postgres_db) as writer:
+        writer.import_layer(sample_zones("water_body"), "water_body", source="w.shp")
+    assert [(v.kind, v.version) for v in reader.versions()] == [("water_body", 1)]
+    assert reader.in_force().keys() == {"water_body"}
+    reader.close()

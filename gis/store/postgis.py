@@ -74,6 +74,7 @@ class PostGISStore(Store):
         self.schema = schema
         self.location = _location(url, schema)
         self.read_only = read_only
+        self._versions_cache: tuple[tuple | None, list[LayerVersion]] = (None, [])
         self.conn = _connect(url)
         found = self.conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s "
@@ -125,17 +126,18 @@ class PostGISStore(Store):
         self.conn.close()
 
     def versions(self, kind: str | None = None) -> list[LayerVersion]:
-        query = sql.SQL("SELECT {} FROM {}.layer_versions").format(
-            sql.SQL(", ").join(map(sql.Identifier, VERSION_COLUMNS)), sql.Identifier(self.schema)
-        )
-        params: tuple = ()
-        if kind is not None:
-            query += sql.SQL(" WHERE kind = %s")
-            params = (kind,)
-        rows = self.conn.execute(query + sql.SQL(" ORDER BY id"), params).fetchall()
-        return [
-            LayerVersion(**{**dict(zip(VERSION_COLUMNS, row)), "notices": row[-1] or []}) for row in rows
-        ]
+        # Coverage polygons make these rows megabytes long and every check asks for them, so the rows are kept
+        # and re-read only when the table changed. It is append-only (no version is ever rewritten or deleted),
+        # so (row count, last id) changes with every committed import, whoever made it.
+        table = sql.Identifier(self.schema, "layer_versions")
+        token = self.conn.execute(sql.SQL("SELECT count(*), max(id) FROM {}").format(table)).fetchone()
+        if token != self._versions_cache[0]:
+            query = sql.SQL("SELECT {} FROM {} ORDER BY id").format(
+                sql.SQL(", ").join(map(sql.Identifier, VERSION_COLUMNS)), table)
+            rows = [LayerVersion(**{**dict(zip(VERSION_COLUMNS, row)), "notices": row[-1] or []})
+                    for row in self.conn.execute(query).fetchall()]
+            self._versions_cache = (token, rows)
+        return [v for v in self._versions_cache[1] if kind is None or v.kind == kind]
 
     def _read_versions(self, versions: list[LayerVersion]) -> gpd.GeoDataFrame:
         if not versions:
