@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from html import escape
 from typing import Any
 
@@ -68,15 +69,25 @@ class Basemap:
 
 
 def display_layers(store: Store, as_of: dt.date) -> DisplayLayers:
-    """The store's layers in force on ``as_of``, ready to draw; kept while the store's versions stay the same."""
-    key = tuple(sorted((kind, version.version) for kind, version in store.in_force(as_of).items()))
-    return _display(store.location, key, as_of)
+    """The store's layers in force on ``as_of``, ready to draw; kept while the store's versions stay the same.
+
+    Read from the store given (a location without its password could not open it again)."""
+    key = (store.location, tuple(sorted((kind, v.version) for kind, v in store.in_force(as_of).items())), as_of)
+    with _displays_lock:
+        display = _displays.get(key)
+        if display is not None:
+            _displays.move_to_end(key)
+            return display
+    display = DisplayLayers(store.snapshot(as_of), as_of)
+    with _displays_lock:
+        _displays[key] = display
+        while len(_displays) > 4:
+            _displays.popitem(last=False)
+    return display
 
 
-@lru_cache(maxsize=4)
-def _display(location: str, versions: tuple, as_of: dt.date) -> DisplayLayers:
-    with open_store(location, read_only=True) as store:
-        return DisplayLayers(store.snapshot(as_of), as_of)
+_displays: OrderedDict[tuple, DisplayLayers] = OrderedDict()
+_displays_lock = threading.Lock()
 
 
 class _Script(branca.element.MacroElement):

@@ -94,3 +94,15 @@ def test_basemap_is_none_by_default_and_configurable(store):
     assert "tianditu.gov.cn/vec_w" in html and "tk=KEY123" in html and "cva_w" in html
     with pytest.raises(ValueError, match="placeholders"):
         Basemap.tiles("http://tiles.local/tile.png")
+
+
+def test_display_layers_are_read_from_the_store_given(store, monkeypatch):
+    """A PostgreSQL store's location hides its password, so it must not be opened again from it."""
+    import maps.build as build
+
+    monkeypatch.setattr(build, "open_store", lambda *args, **kwargs: pytest.fail("opened the store again"))
+    day = dt.date(2024, 6, 30)
+    build._displays.clear()
+    display = display_layers(store, day)
+    assert display_layers(store, day) is display  # kept while the versions in force stay the same
+    assert set(display.kinds) == set(store.in_force(day))

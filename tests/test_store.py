@@ -282,3 +282,14 @@ def test_postgis_store_sees_an_import_made_through_another_connection(postgres_d
     assert [(v.kind, v.version) for v in reader.versions()] == [("water_body", 1)]
     assert reader.in_force().keys() == {"water_body"}
     reader.close()
+
+
+@pytest.mark.postgis
+def test_postgis_location_hides_the_password_and_open_location_keeps_it(postgres_db):
+    url = postgres_db.replace("://ecozone@", "://ecozone:s3cret@") + "?schema=ecozone_pw"
+    create_store(url).close()
+    with open_store(url) as store:
+        assert "s3cret" not in store.location and "ecozone:***@" in store.location
+        assert store.location.endswith("?schema=ecozone_pw")
+        with open_store(store.open_location) as again:  # what a Dask worker opens
+            assert "s3cret" in store.open_location and again.location == store.location

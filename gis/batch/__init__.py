@@ -117,7 +117,7 @@ def screen_file(
     if dask_address is not None:
         from gis.batch.distributed import DaskScreener
 
-        cluster = DaskScreener(dask_address, store.location, day, workers)
+        cluster = DaskScreener(dask_address, store.open_location, day, workers)
     counts: Counter[str] = Counter()
     rows_in = rows_out = failed = 0
     try:

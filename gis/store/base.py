@@ -85,7 +85,8 @@ def _today() -> str:
 class Store(ABC):
     """A versioned store of zone layers."""
 
-    location: str
+    location: str  # how the store is shown: a PostgreSQL URL without its password
+    open_location: str  # what ``open_store`` needs to open it again elsewhere (e.g. on a Dask worker)
     read_only: bool
 
     # -- what back ends implement ------------------------------------------------------------------------

@@ -48,12 +48,14 @@ def _split_schema(url: str, schema: str | None) -> tuple[str, str]:
     return rest, schema or (in_url[-1] if in_url else DEFAULT_SCHEMA)
 
 
+def _with_schema(url: str, schema: str) -> str:
+    return url + ("&" if urlsplit(url).query else "?") + urlencode({"schema": schema})
+
+
 def _location(url: str, schema: str) -> str:
     """How the store is shown and told apart: the URL without its password, with a schema that is not the
     default as ``?schema=`` (so two stores in one database never share a cache entry)."""
-    if schema == DEFAULT_SCHEMA:
-        return _redact(url)
-    return _redact(url) + ("&" if urlsplit(url).query else "?") + urlencode({"schema": schema})
+    return _redact(url) if schema == DEFAULT_SCHEMA else _with_schema(_redact(url), schema)
 
 
 def _redact(url: str) -> str:
@@ -73,6 +75,7 @@ class PostGISStore(Store):
         self.url = url
         self.schema = schema
         self.location = _location(url, schema)
+        self.open_location = url if schema == DEFAULT_SCHEMA else _with_schema(url, schema)
         self.read_only = read_only
         self._versions_cache: tuple[tuple | None, list[LayerVersion]] = (None, [])
         self.conn = _connect(url)
