@@ -106,3 +106,25 @@ def test_display_layers_are_read_from_the_store_given(store, monkeypatch):
     display = display_layers(store, day)
     assert display_layers(store, day) is display  # kept while the versions in force stay the same
     assert set(display.kinds) == set(store.in_force(day))
+
+
+def test_pages_are_gzipped_and_answered_304_until_the_layers_change(tmp_path):
+    from api.app import create_app
+    from api.settings import Settings
+    from gis.store import init_store, open_store
+    from tests.zone_samples import sample_zones
+
+    location = tmp_path / "store.gpkg"
+    init_store(location).close()
+    with TestClient(create_app(Settings(store=str(location), jobs_dir=tmp_path / "jobs"))) as client:
+        page = client.get("/map", headers={"Accept-Encoding": "gzip"})
+        assert page.status_code == 200 and page.headers["content-encoding"] == "gzip"
+        assert page.num_bytes_downloaded * 3 < len(page.content) and "/static/ecozone/ecozone.js" in page.text
+        tag = page.headers["etag"]
+        again = client.get("/map", headers={"If-None-Match": tag})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag
+        assert client.get("/map?as_of=2019-06-30", headers={"If-None-Match": tag}).status_code == 200
+        with open_store(location) as store:  # an import changes the layers in force: the page is built anew
+            store.import_layer(sample_zones("water_body"), "water_body", source="water.shp")
+        changed = client.get("/map", headers={"If-None-Match": tag})
+        assert changed.status_code == 200 and changed.headers["etag"] != tag
