@@ -261,7 +261,11 @@ class OverlapEngine:
                            h.zone_id),
         )
         shared = [f.shared for f in found if f.shared is not None]
-        overlap = measure_in_dimension(shapely.union_all(shared), site_type) if shared and site_type != "point" else 0.0
+        overlap = 0.0
+        if any(f.relation is Relation.INSIDE for f in found):  # the site is all shared: no union to take
+            overlap = site_measure
+        elif shared and site_type != "point":  # a union of one part would still cost a pass over its vertices
+            overlap = measure_in_dimension(shared[0] if len(shared) == 1 else shapely.union_all(shared), site_type)
         return LayerCheck(
             kind=kind, label_zh=spec.label_zh, version=version.version, status=status, reason=reason,
             covered_pct=covered, search_km=search_m / 1000,
@@ -376,8 +380,8 @@ def _area_m2(geom: shapely.Geometry) -> float:
 
 
 def geodesic_length_m(geom: shapely.Geometry) -> float:
-    lines = part_of_dimension(geom, 1)
-    return GEOD.geometry_length(lines) if not lines.is_empty else 0.0
+    lines = shapely.get_parts(part_of_dimension(geom, 1))
+    return float(sum(GEOD.line_length(*shapely.get_coordinates(line).T) for line in lines))
 
 
 def measure_in_dimension(geom: shapely.Geometry, site_type: str) -> float:
