@@ -9,8 +9,6 @@ rings counter-clockwise, 7 decimals ≈ 1 cm), or, per OGC API - Features Part 2
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +16,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
+from gis.cache import BoundedCache
 from gis.kinds import ZONE_FIELDS
 from gis.store import LayerVersion, Store
 
@@ -112,22 +111,15 @@ class LayerCache:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._layers: OrderedDict[tuple, Layer] = OrderedDict()
-        self._lock = threading.Lock()
+        self._layers: BoundedCache[Layer] = BoundedCache(_CACHE_SIZE)
 
     def get(self, kind: str, day: dt.date) -> Layer:
         """The layer of ``kind`` in force on ``day``."""
         version = self.store.in_force(day).get(kind)
         key = (self.store.location, kind, version.version if version else None, day.isoformat())
-        with self._lock:
-            if key in self._layers:
-                self._layers.move_to_end(key)
-                return self._layers[key]
+        layer = self._layers.get(key)
+        if layer is not None:
+            return layer
         layer = _layer(self.store, kind, day.isoformat())
         # An import between in_force() and the read is possible: file the layer under what it really holds.
-        key = (*key[:2], layer.version.version if layer.version else None, key[3])
-        with self._lock:
-            self._layers[key] = layer
-            while len(self._layers) > _CACHE_SIZE:
-                self._layers.popitem(last=False)
-        return layer
+        return self._layers.put((*key[:2], layer.version.version if layer.version else None, key[3]), layer)

@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import bisect
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 
+from gis.cache import BoundedCache
 from gis.crs import GEOD, geodesic_area_m2
 from gis.errors import CoordinateError, GeometryError, InputError
 from gis.kinds import KINDS, get_kind
@@ -124,20 +123,12 @@ class OverlapEngine:
         """
         day = iso_day(as_of)
         key = (store.location, day, _versions_key(store.in_force(day)))
-        with _cache_lock:
-            engine = _cache.get(key)
-            if engine is not None:
-                _cache.move_to_end(key)
-                return engine
+        engine = _engines.get(key)
+        if engine is not None:
+            return engine
         engine = cls(store.snapshot(day))
         # An import between in_force() and snapshot() is possible: file the engine under what it really holds.
-        key = (store.location, day, engine.key)
-        with _cache_lock:
-            _cache[key] = engine
-            _cache.move_to_end(key)
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
-        return engine
+        return _engines.put((store.location, day, engine.key), engine)
 
     def check(
         self,
@@ -317,8 +308,7 @@ class _Found:
     distance_m: float
 
 
-_cache: OrderedDict[tuple, OverlapEngine] = OrderedDict()
-_cache_lock = threading.Lock()
+_engines: BoundedCache[OverlapEngine] = BoundedCache(_CACHE_SIZE)
 
 
 def _versions_key(versions) -> tuple[tuple[str, int], ...]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -21,6 +19,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
+from gis.cache import BoundedCache
 from gis.check import CheckResult
 from gis.results import Relation
 from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, Verdict
@@ -73,21 +72,11 @@ def display_layers(store: Store, as_of: dt.date) -> DisplayLayers:
 
     Read from the store given (a location without its password could not open it again)."""
     key = (store.location, tuple(sorted((kind, v.version) for kind, v in store.in_force(as_of).items())), as_of)
-    with _displays_lock:
-        display = _displays.get(key)
-        if display is not None:
-            _displays.move_to_end(key)
-            return display
-    display = DisplayLayers(store.snapshot(as_of), as_of)
-    with _displays_lock:
-        _displays[key] = display
-        while len(_displays) > 4:
-            _displays.popitem(last=False)
-    return display
+    display = _displays.get(key)
+    return display if display is not None else _displays.put(key, DisplayLayers(store.snapshot(as_of), as_of))
 
 
-_displays: OrderedDict[tuple, DisplayLayers] = OrderedDict()
-_displays_lock = threading.Lock()
+_displays: BoundedCache[DisplayLayers] = BoundedCache(4)
 
 
 class _Script(branca.element.MacroElement):

@@ -23,8 +23,6 @@ compared: a mismatch sends those rows to the exact path, so the batch verdict al
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -32,6 +30,7 @@ import shapely
 from pyproj import Transformer
 from scipy import ndimage
 
+from gis.cache import BoundedCache
 from gis.crs import GEOD
 from gis.overlap import OverlapEngine, geodesic_distances, geodesic_length_m, measure_in_dimension, part_of_dimension
 from gis.rules.model import RulePack
@@ -189,17 +188,10 @@ class BatchEngine:
         """The batch engine of the store version in force on ``as_of``, prepared once and cached."""
         engine = OverlapEngine.for_store(store, as_of=as_of)
         key = (id(engine), tuple((p.id, p.version) for p in packs))
-        with _lock:
-            batch = _cache.get(key)
-            if batch is not None and batch.engine is engine:
-                _cache.move_to_end(key)
-                return batch
-        batch = cls(engine, packs)
-        with _lock:
-            _cache[key] = batch
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
-        return batch
+        batch = _batches.get(key)
+        if batch is not None and batch.engine is engine:
+            return batch
+        return _batches.put(key, cls(engine, packs))
 
     # -- points ------------------------------------------------------------------------------------------------
     def point_keys(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -389,8 +381,7 @@ class BatchEngine:
         return int(total)
 
 
-_cache: OrderedDict[tuple, BatchEngine] = OrderedDict()
-_lock = threading.Lock()
+_batches: BoundedCache[BatchEngine] = BoundedCache(_CACHE_SIZE)
 
 
 def _lcc_forward(xy: np.ndarray) -> np.ndarray:

@@ -75,7 +75,6 @@ class PostGISStore(Store):
         self.url = url
         self.schema = schema
         self.location = _location(url, schema)
-        self.open_location = url if schema == DEFAULT_SCHEMA else _with_schema(url, schema)
         self.read_only = read_only
         self._versions_cache: tuple[tuple | None, list[LayerVersion]] = (None, [])
         self.conn = _connect(url)
@@ -124,6 +123,10 @@ class PostGISStore(Store):
                     "PRIMARY KEY (kind, version))"
                 ).format(s))
         return cls(url, schema=schema)
+
+    @property
+    def open_location(self) -> str:
+        return self.url if self.schema == DEFAULT_SCHEMA else _with_schema(self.url, self.schema)
 
     def close(self) -> None:
         self.conn.close()
