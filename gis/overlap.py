@@ -508,6 +508,7 @@ class _Outlines:
         xy = plane.from_unit_vectors(self.xyz[_ranges(self.offsets[pieces], count)])
         start = np.cumsum(count) - count
         # Per zone, the pair nearest in the plane (as for the whole outline), measured on the ellipsoid.
+        projected = None  # the site in the plane, when needed
         if shapely.get_type_id(site) == shapely.GeometryType.POINT:  # most checks: at the plane's centre
             length, nearest = _nearest_to_centre(xy, start, piece_zone, len(zones))
             lon, lat = plane.inverse(nearest).T
@@ -528,7 +529,7 @@ class _Outlines:
         # geography measures 0; only within an edge's bulge of the outline, so only then is the zone tested.
         within_bulge = np.flatnonzero(length <= bulge)
         if len(within_bulge):
-            projected = shapely.transform(site, plane.forward)
+            projected = shapely.transform(site, plane.forward) if projected is None else projected
             for i in within_bulge:
                 if shapely.intersects(projected, shapely.transform(self.zones[zones[i]], plane.forward)):
                     distance[i] = 0.0

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from gis.cache import BoundedCache
 from gis.kinds import KINDS
 from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparison, Rule, RulePack, Verdict,
                              ZoneCondition)
@@ -210,8 +211,8 @@ def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None,
     return (None, missing, False) if missing else (True, [], False)
 
 
-#: Per (pack, day, project): the rules that its facts leave open (``_open_rules``).
-_OPEN_RULES: dict[tuple, tuple[RulePack, list]] = {}
+#: Per (pack, day, project): the rules that its facts leave open (``_open_rules``), for the latest projects.
+_OPEN_RULES: BoundedCache[tuple[RulePack, list]] = BoundedCache(4096)
 
 
 def _open_rules(pack: RulePack, as_of: dt.date, project: Project) -> list[tuple[Rule, list[str], bool]]:
@@ -227,9 +228,7 @@ def _open_rules(pack: RulePack, as_of: dt.date, project: Project) -> list[tuple[
                 state, missing, lacks_activity = _project_conditions(rule, facts)
                 if state is not False:
                     rules.append((rule, missing, lacks_activity))
-        if len(_OPEN_RULES) >= 4096:  # many distinct projects: start again rather than grow without bound
-            _OPEN_RULES.clear()
-        kept = _OPEN_RULES[key] = (pack, rules)
+        kept = _OPEN_RULES.put(key, (pack, rules))  # the pack kept too, so that a reused id() never matches
     return kept[1]
 
 

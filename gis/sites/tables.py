@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-
 from gis.crs import STORE_CRS
 from gis.errors import CRSError, FieldError, FormatError
 from gis.sites.encoding import decode
