@@ -397,22 +397,30 @@ class _Gnomonic:
 
     def __init__(self, lon0: float, lat0: float) -> None:
         lam, phi = math.radians(lon0), math.radians(lat0)
-        self.centre = np.array([math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)])
-        self.east = np.array([-math.sin(lam), math.cos(lam), 0.0])
-        self.north = np.array([-math.sin(phi) * math.cos(lam), -math.sin(phi) * math.sin(lam), math.cos(phi)])
+        cos_lam, sin_lam, cos_phi, sin_phi = math.cos(lam), math.sin(lam), math.cos(phi), math.sin(phi)
+        # Rows: the east and north directions of the plane, then the centre, as unit vectors.
+        self._basis = np.array([[-sin_lam, cos_lam, 0.0],
+                                [-sin_phi * cos_lam, -sin_phi * sin_lam, cos_phi],
+                                [cos_phi * cos_lam, cos_phi * sin_lam, sin_phi]])
+        self._to_plane = self._basis.T * [_EARTH_RADIUS_M, _EARTH_RADIUS_M, 1.0]
 
     def forward(self, lonlat: np.ndarray) -> np.ndarray:
         return self.from_unit_vectors(_unit_vectors(lonlat))
 
     def from_unit_vectors(self, xyz: np.ndarray) -> np.ndarray:
         """``forward`` for points already on the unit sphere (``_unit_vectors``); the depth along the centre
-        is positive within 90° of it, which holds for any zone near a site."""
-        plane = xyz @ np.column_stack((self.east, self.north, self.centre))
-        return _EARTH_RADIUS_M * plane[:, :2] / plane[:, 2:]
+        is positive within 90° of it, which holds for any zone near a site.
+
+        The (n, 2) result is stored column by column, so that ``xy[:, 0]`` and ``xy[:, 1]`` are contiguous:
+        arithmetic on whole columns is several times faster than on rows of two."""
+        plane = xyz @ self._to_plane
+        xy = np.empty((2, len(plane)))
+        np.divide(plane[:, 0], plane[:, 2], out=xy[0])
+        np.divide(plane[:, 1], plane[:, 2], out=xy[1])
+        return xy.T
 
     def inverse(self, xy: np.ndarray) -> np.ndarray:
-        x, y = xy[:, 0] / _EARTH_RADIUS_M, xy[:, 1] / _EARTH_RADIUS_M
-        v = self.centre + np.outer(x, self.east) + np.outer(y, self.north)
+        v = (xy / _EARTH_RADIUS_M) @ self._basis[:2] + self._basis[2]
         return np.column_stack((
             np.degrees(np.arctan2(v[:, 1], v[:, 0])),
             np.degrees(np.arctan2(v[:, 2], np.hypot(v[:, 0], v[:, 1]))),
@@ -491,31 +499,34 @@ class _Outlines:
         reach_of_zone[apart] = reach_m
         piece_reach = reach_of_zone[self.zone[pieces]]
         wanted = ~np.isnan(piece_reach)
-        for radius in np.unique(reach_m)[:-1]:  # pieces of zones searched less far: only those in their box
+        for radius in sorted(set(reach_m.tolist()))[:-1]:  # zones searched less far: only pieces in their box
             minx, miny, maxx, maxy = _search_bounds(site, radius)
             b = self.bounds[pieces].T
             in_box = (b[0] <= maxx) & (b[2] >= minx) & (b[1] <= maxy) & (b[3] >= miny)
             wanted &= (piece_reach != radius) | in_box
         pieces = pieces[wanted]
-        pieces = pieces[np.argsort(self.zone[pieces], kind="stable")]  # each zone's pieces together
         if not len(pieces):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        zones, piece_zone = np.unique(self.zone[pieces], return_inverse=True)
-        bulge = np.zeros(len(zones))
-        np.maximum.at(bulge, piece_zone, self.bulge_m[pieces])
+        piece_zone = self.zone[pieces]
+        order = np.argsort(piece_zone, kind="stable")  # each zone's pieces together
+        pieces, piece_zone = pieces[order], piece_zone[order]
+        starts_zone = np.concatenate(([True], piece_zone[1:] != piece_zone[:-1]))
+        first = np.flatnonzero(starts_zone)  # each zone's first piece
+        zones, piece_zone = piece_zone[first], np.cumsum(starts_zone) - 1  # piece_zone: index into zones
+        bulge = np.maximum.reduceat(self.bulge_m[pieces], first)
         plane = _Gnomonic.around(site)
         count = self.counts[pieces]
-        xy = plane.from_unit_vectors(self.xyz[_ranges(self.offsets[pieces], count)])
-        start = np.cumsum(count) - count
+        xy = plane.from_unit_vectors(np.take(self.xyz, _ranges(self.offsets[pieces], count), axis=0))
         # Per zone, the pair nearest in the plane (as for the whole outline), measured on the ellipsoid.
         projected = None  # the site in the plane, when needed
-        if shapely.get_type_id(site) == shapely.GeometryType.POINT:  # most checks: at the plane's centre
-            length, nearest = _nearest_to_centre(xy, start, piece_zone, len(zones))
+        if isinstance(site, shapely.Point):  # most checks: at the plane's centre
+            length, nearest = _nearest_to_centre(xy, count, piece_zone, len(zones))
             lon, lat = plane.inverse(nearest).T
             x, y = np.full(len(zones), site.x), np.full(len(zones), site.y)
             distance = np.asarray(GEOD.inv(x, y, lon, lat)[2])
         else:
             projected = shapely.transform(site, plane.forward)
+            start = np.cumsum(count) - count
             keep = _may_hold_nearest(xy, start, piece_zone, projected)
             piece_zone, count = piece_zone[keep], count[keep]
             lines = shapely.linestrings(xy[_ranges(start[keep], count)],
@@ -536,22 +547,24 @@ class _Outlines:
         return zones, distance
 
 
-def _nearest_to_centre(xy: np.ndarray, start: np.ndarray, piece_zone: np.ndarray,
+def _nearest_to_centre(xy: np.ndarray, count: np.ndarray, piece_zone: np.ndarray,
                        zones: int) -> tuple[np.ndarray, np.ndarray]:
     """For a point site at the plane's origin: per zone, the plane distance to its outline and the nearest
-    point (x, y). Pieces are vertices ``xy[start[i]:start[i + 1]]`` of zone ``piece_zone[i]`` (sorted); every
+    point (x, y). Pieces are runs of ``count[i]`` vertices of ``xy`` of zone ``piece_zone[i]`` (sorted); every
     edge is tested at once, as shapely would test them one geometry at a time."""
-    a, d = xy[:-1], np.diff(xy, axis=0)  # every pair of consecutive vertices; pairs across pieces are masked
-    squared = np.einsum("ij,ij->i", d, d)
-    t = np.clip(-np.einsum("ij,ij->i", a, d) / np.where(squared > 0, squared, 1.0), 0.0, 1.0)
-    nearest = a + t[:, None] * d
-    r2 = np.einsum("ij,ij->i", nearest, nearest)
-    r2[start[1:] - 1] = np.inf
-    zone = np.repeat(piece_zone, np.diff(np.append(start, len(xy))))[:-1]
+    x, y = xy[:, 0], xy[:, 1]  # whole columns: einsum and row sums over (n, 2) blocks are slower
+    ax, ay, dx, dy = x[:-1], y[:-1], np.diff(x), np.diff(y)  # consecutive vertices; pairs across pieces masked
+    squared = dx * dx + dy * dy
+    t = -(ax * dx + ay * dy) / np.where(squared > 0, squared, 1.0)
+    np.clip(t, 0.0, 1.0, out=t)
+    nx, ny = ax + t * dx, ay + t * dy
+    r2 = nx * nx + ny * ny
+    r2[np.cumsum(count)[:-1] - 1] = np.inf
+    zone = np.repeat(piece_zone, count)[:-1]
     best = np.minimum.reduceat(r2, np.searchsorted(zone, np.arange(zones)))
     at = np.flatnonzero(r2 == best[zone])
     at = at[np.searchsorted(zone[at], np.arange(zones))]
-    return np.sqrt(best), nearest[at]
+    return np.sqrt(best), np.column_stack((nx[at], ny[at]))
 
 
 def _may_hold_nearest(xy: np.ndarray, start: np.ndarray, piece_zone: np.ndarray,
