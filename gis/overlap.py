@@ -37,7 +37,7 @@ from gis.cache import BoundedCache
 from gis.crs import GEOD, geodesic_area_m2
 from gis.errors import CoordinateError, GeometryError, InputError
 from gis.kinds import KINDS, get_kind
-from gis.results import LayerCheck, OverlapResult, Relation, ZoneHit
+from gis.results import LayerCheck, OverlapResult, Relation, ZoneHit, non_default
 from gis.store.base import Snapshot, Store, iso_day
 
 __all__ = ["MAX_SEARCH_KM", "OverlapEngine"]
@@ -84,10 +84,10 @@ class OverlapEngine:
         self._kind_of = np.array([self._kind_codes[k] for k in zones["kind"]], dtype=np.int32)
         self._records = zones.drop(columns=zones.geometry.name).to_dict("records")
         self._zone_fields = [  # what a hit says of its zone, whatever the site
-            {"zone_id": r["zone_id"], "kind": r["kind"], "name": r["name"], "subtype": r["subtype"],
-             "subtype_label": KINDS[r["kind"]].subtype_label(r["subtype"]), "jurisdiction": r["jurisdiction"],
-             "geometry_source": r["geometry_source"], "attributes": r["attributes"] or {},
-             "source_doc": r["source_doc"], "source_quote": r["source_quote"]}
+            non_default(ZoneHit, zone_id=r["zone_id"], kind=r["kind"], name=r["name"], subtype=r["subtype"],
+                        subtype_label=KINDS[r["kind"]].subtype_label(r["subtype"]), jurisdiction=r["jurisdiction"],
+                        geometry_source=r["geometry_source"], attributes=r["attributes"] or {},
+                        source_doc=r["source_doc"], source_quote=r["source_quote"])
             for r in self._records
         ]
         self._outlines = _Outlines(self._geoms)
@@ -257,11 +257,8 @@ class OverlapEngine:
             overlap = measure_in_dimension(shared[0] if len(shared) == 1 else shapely.union_all(shared), site_type)
         return LayerCheck(
             kind=kind, label_zh=spec.label_zh, version=version.version, status=status, reason=reason,
-            covered_pct=covered, search_km=search_m / 1000,
-            overlap_m2=overlap if site_type == "polygon" else None,
-            overlap_pct=100 * overlap / site_measure if site_type == "polygon" else None,
-            overlap_length_m=overlap if site_type == "line" else None,
-            hits=hits,
+            covered_pct=covered, search_km=search_m / 1000, hits=hits,
+            **_overlap_fields(site_type, overlap, site_measure),
         )
 
     def _uncovered_status(self, kind, version, site, site_type, site_measure) -> tuple[str, str, float]:
@@ -285,14 +282,20 @@ class OverlapEngine:
         ring = bisect.bisect_left(rings, found.distance_m)  # the smallest ring reaching the zone
         return ZoneHit(
             **self._zone_fields[found.index],
+            **_overlap_fields(site_type, found.measure, site_measure),
             relation=found.relation,
             relation_zh=found.relation.label_zh,  # given, so that the model need not call back for it
-            overlap_m2=found.measure if site_type == "polygon" else None,
-            overlap_pct=100 * found.measure / site_measure if site_type == "polygon" else None,
-            overlap_length_m=found.measure if site_type == "line" else None,
             distance_m=found.distance_m,
             ring_km=rings[ring] / 1000 if ring < len(rings) else None,
         )
+
+
+def _overlap_fields(site_type: str, measure: float, site_measure: float) -> dict[str, float]:
+    """What a hit or a layer says of the shared part: area and share for polygon sites, length for lines.
+    The others stay at their default, None (``non_default``)."""
+    if site_type == "polygon":
+        return {"overlap_m2": measure, "overlap_pct": 100 * measure / site_measure}
+    return {"overlap_length_m": measure} if site_type == "line" else {}
 
 
 class _Found(NamedTuple):

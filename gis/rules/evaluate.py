@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, Field
 
 from gis.cache import BoundedCache
 from gis.kinds import KINDS
+from gis.results import non_default
 from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparison, Rule, RulePack, Verdict,
                              ZoneCondition)
 from gis.rules.project import FACT_LABELS, Project
@@ -211,13 +212,22 @@ def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None,
     return (None, missing, False) if missing else (True, [], False)
 
 
+class _OpenRule(NamedTuple):
+    """A rule that the project's facts do not rule out."""
+
+    rule: Rule
+    missing: list[str]  # the facts it needs that the project lacks, as reasons
+    lacks_activity: bool  # one of them declares an activity (ACTIVITY_FACTS)
+    hit_fields: dict[str, Any]  # what a hit of the rule says whatever the site (``_hit_fields``)
+
+
 #: Per (pack, day, project): the rules that its facts leave open (``_open_rules``), for the latest projects.
-_OPEN_RULES: BoundedCache[tuple[RulePack, list]] = BoundedCache(4096)
+_OPEN_RULES: BoundedCache[tuple[RulePack, list[_OpenRule]]] = BoundedCache(4096)
 
 
-def _open_rules(pack: RulePack, as_of: dt.date, project: Project) -> list[tuple[Rule, list[str], bool]]:
-    """The pack's rules in force on ``as_of`` that the project's facts do not rule out, each with the facts it
-    lacks (reasons) and whether it lacks an activity fact. The same for every site of a project, so kept."""
+def _open_rules(pack: RulePack, as_of: dt.date, project: Project) -> list[_OpenRule]:
+    """The pack's rules in force on ``as_of`` that the project's facts do not rule out. The same for every
+    site of a project, so kept."""
     key = (id(pack), as_of, project)
     kept = _OPEN_RULES.get(key)
     if kept is None or kept[0] is not pack:
@@ -227,7 +237,7 @@ def _open_rules(pack: RulePack, as_of: dt.date, project: Project) -> list[tuple[
             if rule.in_force(as_of):
                 state, missing, lacks_activity = _project_conditions(rule, facts)
                 if state is not False:
-                    rules.append((rule, missing, lacks_activity))
+                    rules.append(_OpenRule(rule, missing, lacks_activity, _hit_fields(rule, pack, as_of)))
         kept = _OPEN_RULES.put(key, (pack, rules))  # the pack kept too, so that a reused id() never matches
     return kept[1]
 
@@ -244,16 +254,20 @@ def _quantities(rule: Rule, pack: RulePack, project: Project) -> list[ComputedQu
     return result
 
 
-def _hit(rule: Rule, pack: RulePack, project: Project, day: dt.date, zones, reasons, verdict: Verdict) -> RuleHit:
-    return RuleHit(
-        rule_id=rule.id, pack=pack.id, jurisdiction=pack.jurisdiction, title_zh=rule.title_zh,
-        title_en=rule.title_en, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], rule_verdict=rule.verdict,
-        softened=rule.softened, condition_zh=rule.condition_zh, condition_en=rule.condition_en,
-        deadline=rule.deadline, deadline_passed=(day > rule.deadline) if rule.deadline else None,
-        zones=zones, quantities=_quantities(rule, pack, project), reasons=reasons,
+def _hit_fields(rule: Rule, pack: RulePack, day: dt.date) -> dict[str, Any]:
+    return non_default(
+        RuleHit, rule_id=rule.id, pack=pack.id, jurisdiction=pack.jurisdiction, title_zh=rule.title_zh,
+        title_en=rule.title_en, rule_verdict=rule.verdict, softened=rule.softened, condition_zh=rule.condition_zh,
+        condition_en=rule.condition_en, deadline=rule.deadline,
+        deadline_passed=(day > rule.deadline) if rule.deadline else None,
         source_doc=pack.documents.get(rule.source.doc, rule.source.doc), source_article=rule.source.article,
         source_quote=rule.source.quote, not_in_seeds=rule.source.not_in_seeds,
     )
+
+
+def _hit(open_rule: _OpenRule, pack: RulePack, project: Project, zones, reasons, verdict: Verdict) -> RuleHit:
+    return RuleHit(**open_rule.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], zones=zones,
+                   quantities=_quantities(open_rule.rule, pack, project), reasons=reasons)
 
 
 def _place(in_all, in_any, not_in, layers, day, facts, answers) -> list[_Outcome] | None:
@@ -306,7 +320,8 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
         if scope is None:
             continue
         # The project's facts first: they settle most rules before any zone is looked at.
-        for rule, missing, lacks_activity in _open_rules(pack, as_of, project):
+        for open_rule in _open_rules(pack, as_of, project):
+            rule, missing, lacks_activity = open_rule.rule, open_rule.missing, open_rule.lacks_activity
             place = _place(rule.in_all, rule.in_any, rule.not_in, layers, as_of, facts, answers)
             if place is None:
                 continue
@@ -319,13 +334,13 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
                 # Where the site stands against this rule's zones is unknown: the facts cannot settle it.
                 reasons = [r for o in unknown_places for r in o.reasons]
             if lacks_activity:
-                possible.append(_hit(rule, pack, project, as_of, zones, reasons, rule.verdict))
+                possible.append(_hit(open_rule, pack, project, zones, reasons, rule.verdict))
             elif reasons and only_uncovered:
-                unchecked.append(_hit(rule, pack, project, as_of, zones, reasons, Verdict.not_checked))
+                unchecked.append(_hit(open_rule, pack, project, zones, reasons, Verdict.not_checked))
             elif reasons:
-                hits.append(_hit(rule, pack, project, as_of, zones, reasons, Verdict.needs_review))
+                hits.append(_hit(open_rule, pack, project, zones, reasons, Verdict.needs_review))
             else:
-                hits.append(_hit(rule, pack, project, as_of, zones, [], rule.verdict))
+                hits.append(_hit(open_rule, pack, project, zones, [], rule.verdict))
     hits.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     possible.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     unchecked.sort(key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id))
