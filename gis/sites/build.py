@@ -190,10 +190,11 @@ def _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log):
 
 
 def _fits(lon: np.ndarray, lat: np.ndarray, coverage) -> np.ndarray:
-    ok = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
-    if coverage is not None:
-        ok &= (lon >= coverage[0]) & (lon <= coverage[2]) & (lat >= coverage[1]) & (lat <= coverage[3])
-    return ok
+    """Which vertices are longitude/latitude, and inside the covered area when there is one (a lon/lat box,
+    so it implies the first)."""
+    if coverage is None:
+        return (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    return (lon >= coverage[0]) & (lon <= coverage[2]) & (lat >= coverage[1]) & (lat <= coverage[3])
 
 
 def _check_degrees(raw, xy, rows, rings, swap_xy, coverage, log) -> None:
