@@ -292,7 +292,7 @@ class OverlapEngine:
 
 def _overlap_fields(site_type: str, measure: float, site_measure: float) -> dict[str, float]:
     """What a hit or a layer says of the shared part: area and share for polygon sites, length for lines.
-    The others stay at their default, None (``non_default``)."""
+    The fields it leaves out keep their default, None."""
     if site_type == "polygon":
         return {"overlap_m2": measure, "overlap_pct": 100 * measure / site_measure}
     return {"overlap_length_m": measure} if site_type == "line" else {}

@@ -218,7 +218,7 @@ async def check(request: Request) -> Response:
     Send JSON (``CheckRequest``), or ``multipart/form-data`` (``CheckUpload``) with the site file in ``file``
     and the project facts and options as fields.
     """
-    # Read here rather than through the StateDep dependency: resolving a dependency was 4 % of a check's CPU.
+    # Read here rather than through the StateDep dependency, which cost about 50 µs a request to resolve.
     state: AppState = request.app.state.ecozone
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":

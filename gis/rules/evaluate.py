@@ -255,6 +255,7 @@ def _quantities(rule: Rule, pack: RulePack, project: Project) -> list[ComputedQu
 
 
 def _hit_fields(rule: Rule, pack: RulePack, day: dt.date) -> dict[str, Any]:
+    """What every hit of the rule says on ``day``, whatever the site and the verdict."""
     return non_default(
         RuleHit, rule_id=rule.id, pack=pack.id, jurisdiction=pack.jurisdiction, title_zh=rule.title_zh,
         title_en=rule.title_en, rule_verdict=rule.verdict, softened=rule.softened, condition_zh=rule.condition_zh,
@@ -321,7 +322,7 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
             continue
         # The project's facts first: they settle most rules before any zone is looked at.
         for open_rule in _open_rules(pack, as_of, project):
-            rule, missing, lacks_activity = open_rule.rule, open_rule.missing, open_rule.lacks_activity
+            rule, missing, lacks_activity, _ = open_rule
             place = _place(rule.in_all, rule.in_any, rule.not_in, layers, as_of, facts, answers)
             if place is None:
                 continue
