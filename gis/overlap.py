@@ -538,8 +538,8 @@ class _Outlines:
             pairs = shapely.shortest_line(projected, lines)
             length = shapely.length(pairs)
             order = np.lexsort((length, piece_zone))
-            first = order[np.searchsorted(piece_zone[order], np.arange(len(zones)))]
-            length, distance = length[first], _pair_lengths_m(plane, pairs[first])
+            nearest_piece = order[np.searchsorted(piece_zone[order], np.arange(len(zones)))]  # per zone
+            length, distance = length[nearest_piece], _pair_lengths_m(plane, pairs[nearest_piece])
         # A site can be apart from a zone's straight edges yet within its great-circle edges, where PostGIS
         # geography measures 0; only within an edge's bulge of the outline, so only then is the zone tested.
         within_bulge = np.flatnonzero(length <= bulge)
