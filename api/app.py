@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
+from starlette.types import Receive, Scope, Send
 
 from api.deps import AppState, require_read
 from api.errors import add_exception_handlers
@@ -79,6 +80,18 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return build
 
 
+class _EcozoneAPI(FastAPI):
+    """FastAPI, with small JSON checks answered before its layers (``check.answer_directly``)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = getattr(self.state, "ecozone", None)
+        if state is not None and scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/check":
+            receive = await check.answer_directly(state, scope, receive, send)
+            if receive is None:
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application: open the store once, start the job runner, mount the routers."""
     settings = settings or Settings()
@@ -102,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             jobs.stop()
             store.close()
 
-    app = FastAPI(
+    app = _EcozoneAPI(
         title="ecozone API",
         version="0.1.0",
         description=DESCRIPTION,

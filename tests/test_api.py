@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import numpy as np
@@ -9,7 +10,9 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from api.routes.check import INLINE_BODY_BYTES
+from api.deps import AppState
+from api.routes.check import INLINE_BODY_BYTES, answer_directly
+from api.settings import Settings
 from gis.check import check_site
 from gis.rules.project import Project
 from gis.sites import read_site
@@ -87,6 +90,52 @@ def test_small_and_large_sites_give_what_check_site_gives(client, store):
         assert response.status_code == 200, response.text
         want = expected(json.dumps(site), store, **BOILER)
         assert response.json()["overlap"] == want["overlap"] and response.json()["rules"] == want["rules"]
+
+
+def _answer_directly(state: AppState, body: bytes, length: bool = True):
+    """``answer_directly`` on one request: (what it returns, the messages it sent)."""
+    sent = []
+    headers = [(b"content-type", b"application/json")] + [(b"content-length", str(len(body)).encode())] * length
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/check", "headers": headers}
+    return asyncio.run(answer_directly(state, scope, receive, send)), sent, receive
+
+
+def test_small_json_checks_are_answered_directly_as_the_framework_answers_them(client, store):
+    """A small JSON check of known length is answered before the framework's layers, with the very bytes the
+    framework gives for the same check sent chunked (no length: the usual way). A check that fails, one of
+    unknown length, or any check on a server with CORS or read keys is left to the framework, body intact."""
+    lon, lat = PLACES["Shihezi"]
+    state = AppState(settings=Settings(), store=store, layers=None, jobs=None)
+    for site in ({"type": "Point", "coordinates": [lon, lat]}, f"POINT ({lon} {lat})"):
+        body = json.dumps({"site": site, "project": BOILER, "as_of": AS_OF}).encode()
+        usual = client.post("/check", content=iter([body]), headers={"Content-Type": "application/json"})
+        assert usual.status_code == 200 and "content-length" not in usual.request.headers
+        rest, sent, _ = _answer_directly(state, body)
+        assert rest is None and [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+        assert sent[0]["status"] == 200 and dict(sent[0]["headers"])[b"content-type"] == b"application/json"
+        assert sent[1]["body"] == usual.content
+        answered = client.post("/check", content=body, headers={"Content-Type": "application/json"})
+        assert answered.content == usual.content and answered.headers["content-type"] == "application/json"
+    for bad in (b'{"site": 5}', b"not json", json.dumps({"site": f"{lon},{lat}", "buffers_km": [-1]}).encode()):
+        rest, sent, _ = _answer_directly(state, bad)
+        assert sent == [] and asyncio.run(rest()) == {"type": "http.request", "body": bad, "more_body": False}
+        answered = client.post("/check", content=bad, headers={"Content-Type": "application/json"})
+        usual = client.post("/check", content=iter([bad]), headers={"Content-Type": "application/json"})
+        assert_problem(answered, 400)
+        assert answered.content == usual.content
+    body = json.dumps({"site": f"{lon},{lat}"}).encode()
+    rest, sent, receive = _answer_directly(state, body, length=False)
+    assert rest is receive and sent == []
+    for settings in (Settings(cors_origins=["https://example.org"]), Settings(require_read_key=True, read_keys=[READ_KEY])):
+        rest, sent, receive = _answer_directly(AppState(settings=settings, store=store, layers=None, jobs=None), body)
+        assert rest is receive and sent == []
 
 
 def test_check_guaidian_upload_equals_check_site(client, store, guaidian):
