@@ -93,7 +93,7 @@ def test_small_and_large_sites_give_what_check_site_gives(client, store):
 
 
 def _answer_directly(state: AppState, body: bytes, length: bool = True):
-    """``answer_directly`` on one request: (what it returns, the messages it sent)."""
+    """``answer_directly`` on one request: (what it returns, the messages it sent, the ``receive`` it got)."""
     sent = []
     headers = [(b"content-type", b"application/json")] + [(b"content-length", str(len(body)).encode())] * length
 
@@ -112,7 +112,8 @@ def test_small_json_checks_are_answered_directly_as_the_framework_answers_them(c
     framework gives for the same check sent chunked (no length: the usual way). A check that fails, one of
     unknown length, or any check on a server with CORS or read keys is left to the framework, body intact."""
     lon, lat = PLACES["Shihezi"]
-    state = AppState(settings=Settings(), store=store, layers=None, jobs=None)
+    plain = Settings(cors_origins=[], require_read_key=False, root_path="")  # whatever ECOZONE_* says here
+    state = AppState(settings=plain, store=store, layers=None, jobs=None)
     for site in ({"type": "Point", "coordinates": [lon, lat]}, f"POINT ({lon} {lat})"):
         body = json.dumps({"site": site, "project": BOILER, "as_of": AS_OF}).encode()
         usual = client.post("/check", content=iter([body]), headers={"Content-Type": "application/json"})
@@ -133,7 +134,9 @@ def test_small_json_checks_are_answered_directly_as_the_framework_answers_them(c
     body = json.dumps({"site": f"{lon},{lat}"}).encode()
     rest, sent, receive = _answer_directly(state, body, length=False)
     assert rest is receive and sent == []
-    for settings in (Settings(cors_origins=["https://example.org"]), Settings(require_read_key=True, read_keys=[READ_KEY])):
+    for settings in (plain.model_copy(update={"cors_origins": ["https://example.org"]}),
+                     plain.model_copy(update={"require_read_key": True, "read_keys": [READ_KEY]}),
+                     plain.model_copy(update={"root_path": "/ecozone"})):
         rest, sent, receive = _answer_directly(AppState(settings=settings, store=store, layers=None, jobs=None), body)
         assert rest is receive and sent == []
 
