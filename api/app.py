@@ -85,7 +85,7 @@ class _EcozoneAPI(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = getattr(self.state, "ecozone", None)
-        if state is not None and scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/check":
+        if state is not None and scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == check.PATH:
             receive = await check.answer_directly(state, scope, receive, send)
             if receive is None:
                 return

@@ -29,9 +29,12 @@ from gis.sites.model import RawSite
 from gis.sites.text import parse_text, read_geojson
 from gis.store import Store
 
-__all__ = ["router", "CheckRequest", "CheckUpload", "SITE_EXAMPLES"]
+__all__ = ["router", "PATH", "CheckRequest", "CheckUpload", "SITE_EXAMPLES", "answer_directly"]
 
 router = APIRouter(tags=["check"])
+
+#: Where checks are posted; the app answers small ones there before its layers (``answer_directly``).
+PATH = "/check"
 
 #: Serialises a result straight to UTF-8 bytes (``model_dump_json`` would decode them to str first).
 _RESULT_JSON = TypeAdapter(CheckResult)
@@ -250,7 +253,7 @@ _REQUEST_BODY = {
 
 
 @router.post(
-    "/check",
+    PATH,
     operation_id="check_site", name="check_site",
     summary="Check one site against every layer and rule",
     response_model=CheckResult,
