@@ -12,7 +12,8 @@ per request than asyncio's own loop. Three bounded runs:
 
 Every request is a different point within about 5 km of 石河子, 乌鲁木齐 or 昌吉 with a coal-boiler project, so
 checks run the rules that need the most work (distances to CHP plants, fuel-ban zones, key regions). The
-server's CPU time per check (all worker processes) is printed too.
+server's CPU time per check (all worker processes) is printed too, and on Linux the share of CPU time the
+host of a virtual machine took during each run (steal).
 
 Run: ``python benchmarks/api_bench.py`` (add ``--help`` for the options).
 """
@@ -197,6 +198,16 @@ def _server_cpu_s(process: subprocess.Popen) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in [parent, *parent.children(recursive=True)])
 
 
+def _steal_pct(before, after) -> float | None:
+    """Share of the machine's CPU time that a virtual machine's host took for itself (Linux ``steal``) between
+    two readings, printed beside each run: one sign of a host busy with other guests. Not the only one: caches
+    and memory shared with them slow a run without counting as steal."""
+    if not hasattr(before, "steal"):
+        return None
+    total = sum(after) - sum(before)
+    return round(100 * (after.steal - before.steal) / total, 1) if total > 0 else 0.0
+
+
 async def main(args: argparse.Namespace) -> list[dict]:
     port = _free_port()
     process = _start(port, args.workers)
@@ -212,12 +223,15 @@ async def main(args: argparse.Namespace) -> list[dict]:
         ]
         figures = []
         for run in runs:
-            server, client = _server_cpu_s(process), time.process_time()
+            server, client, machine = _server_cpu_s(process), time.process_time(), psutil.cpu_times()
             figures.append(await run())
             for name, spent in (("server", _server_cpu_s(process) - server), ("client", time.process_time() - client)):
                 figures[-1][f"{name}_cpu_ms_per_check"] = round(spent / figures[-1]["requests"] * 1000, 2)
+            figures[-1]["steal_pct"] = _steal_pct(machine, psutil.cpu_times())
         print("CPU per check, server / client: " + ", ".join(
             f"{f['run']} {f['server_cpu_ms_per_check']} / {f['client_cpu_ms_per_check']} ms" for f in figures))
+        if any(f["steal_pct"] is not None for f in figures):
+            print("CPU time taken by the host (steal): " + ", ".join(f"{f['run']} {f['steal_pct']} %" for f in figures))
         return figures
     except Exception:
         print(f"server log ({process.log}):\n{process.log.read_text(errors='replace')[-3000:]}", file=sys.stderr)
