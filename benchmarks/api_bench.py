@@ -38,7 +38,7 @@ import uvloop
 
 REPO = Path(__file__).resolve().parents[1]
 CENTRES = [(86.0411, 44.3059), (87.6168, 43.8256), (87.3080, 44.0110)]
-#: Steal from this share up marks a run the host slowed (benchmarks/README.md: p99 against steal over 34 runs).
+#: Steal from this share up marks a run the host slowed (benchmarks/README.md: p99 against steal over 47 runs).
 BUSY_HOST_STEAL_PCT = 1.0
 
 
