@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -40,7 +41,7 @@ from gis.kinds import KINDS, get_kind
 from gis.results import LayerCheck, OverlapResult, Relation, ZoneHit, non_default
 from gis.store.base import Snapshot, Store, iso_day
 
-__all__ = ["MAX_SEARCH_KM", "OverlapEngine"]
+__all__ = ["MAX_SEARCH_KM", "OverlapEngine", "prepared_copies"]
 
 #: Largest search radius accepted; distances were checked against PostGIS up to this radius.
 MAX_SEARCH_KM = 100.0
@@ -72,13 +73,16 @@ class OverlapEngine:
     -----
     All zones go into a single STRtree (not one per kind): a check then costs one tree query and one
     vectorised pass over the candidates whatever the number of layers, and a ``kinds`` filter is a mask.
+
+    One engine serves every thread of a process. What it shares is read-only (the trees, the outline
+    pieces, the zone geometries, never prepared); the prepared geometries that make predicates fast are
+    each thread's own (``_ThreadCopies``).
     """
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         zones = snapshot.zones
         self._geoms = np.asarray(zones.geometry.values, dtype=object)
-        shapely.prepare(self._geoms)
         self._tree = shapely.STRtree(self._geoms)
         self._kind_codes = {kind: code for code, kind in enumerate(KINDS)}
         self._kind_of = np.array([self._kind_codes[k] for k in zones["kind"]], dtype=np.int32)
@@ -94,7 +98,8 @@ class OverlapEngine:
         self._coverage = {kind: version.coverage for kind, version in snapshot.versions.items()}
         self._coverage_kinds = np.array([k for k, c in self._coverage.items() if c is not None], dtype=object)
         self._coverages = np.array([self._coverage[kind] for kind in self._coverage_kinds], dtype=object)
-        shapely.prepare(self._coverages)
+        self._coverage_index = {kind: i for i, kind in enumerate(self._coverage_kinds)}
+        self._copies = _ThreadCopies(self._geoms, self._coverages)
 
     @property
     def key(self) -> tuple[tuple[str, int], ...]:
@@ -187,7 +192,8 @@ class OverlapEngine:
         shapely.prepare(site)
 
         found = self._find(site, site_type, site_measure, reach_m, tolerance_m, wanted)
-        outside = set(self._coverage_kinds[~shapely.covers(self._coverages, site)])  # coverages not around it all
+        coverages = self._copies.coverages
+        outside = set(self._coverage_kinds[~shapely.covers(coverages, site)])  # coverages not around it all
         layers = [
             self._layer_check(kind, site, site_type, site_measure, found.get(kind, []), rings, reach_m[kind],
                               kind in outside)
@@ -215,14 +221,14 @@ class OverlapEngine:
             wanted_kind = np.zeros(len(KINDS), dtype=bool)
             wanted_kind[[self._kind_codes[k] for k in wanted]] = True
             candidates = candidates[wanted_kind[self._kind_of[candidates]]]
-        meets = shapely.intersects(self._geoms[candidates], site)
+        meets = shapely.intersects(self._copies.zones(candidates), site)
         apart = candidates[~meets]
         apart, distance = self._outlines.distances(site, apart, reach_of_code[self._kind_of[apart]])
         near = distance <= reach_of_code[self._kind_of[apart]]
 
         found: dict[str, list[_Found]] = {}
         touching = candidates[meets]
-        related = _relate(site, site_type, site_measure, self._geoms[touching], tolerance_m)
+        related = _relate(site, site_type, site_measure, self._copies.zones(touching), tolerance_m)
         for index, relation, shared, measure in zip(touching, *related):
             kind = self._records[index]["kind"]
             found.setdefault(kind, []).append(_Found(index, relation, shared, measure, 0.0))
@@ -265,7 +271,7 @@ class OverlapEngine:
         """partial / not_checked, for a site that the layer's coverage does not wholly cover, from the share
         of the site inside it."""
         label = KINDS[kind].label_zh
-        coverage = self._coverage[kind]
+        coverage = self._copies.coverages[self._coverage_index[kind]]
         pct = 0.0 if site.geom_type == "Point" else 100 * _covered_measure(site, site_type, coverage) / site_measure
         if pct == 0:
             return "not_checked", (
@@ -296,6 +302,36 @@ def _overlap_fields(site_type: str, measure: float, site_measure: float) -> dict
     if site_type == "polygon":
         return {"overlap_m2": measure, "overlap_pct": 100 * measure / site_measure}
     return {"overlap_length_m": measure} if site_type == "line" else {}
+
+
+class _ThreadCopies(threading.local):
+    """This thread's prepared copies of the zones (made when the thread first meets a zone) and coverages.
+
+    GEOS builds a prepared geometry's indexes lazily and keeps scratch state in them while it answers a
+    predicate, so one prepared geometry used by two threads at once corrupts memory (two concurrent checks
+    of parcels crashed the server). The shared zones are therefore never prepared; each thread prepares
+    copies of what it tests, and keeps them as long as the thread and the engine live."""
+
+    def __init__(self, zones: np.ndarray, coverages: np.ndarray) -> None:
+        self._shared = zones
+        self._copies = np.empty(len(zones), dtype=object)
+        self._made = np.zeros(len(zones), dtype=bool)
+        self.coverages = prepared_copies(coverages)
+
+    def zones(self, indices: np.ndarray) -> np.ndarray:
+        """The prepared copies of the zones at ``indices``."""
+        missing = indices[~self._made[indices]]
+        if len(missing):
+            self._copies[missing] = prepared_copies(self._shared[missing])
+            self._made[missing] = True
+        return self._copies[indices]
+
+
+def prepared_copies(geoms: np.ndarray) -> np.ndarray:
+    """Prepared copies of ``geoms``, for one thread's predicates: the originals stay unprepared, shareable."""
+    copies = shapely.from_wkb(shapely.to_wkb(geoms)) if len(geoms) else np.empty(0, dtype=object)
+    shapely.prepare(copies)
+    return copies
 
 
 class _Found(NamedTuple):

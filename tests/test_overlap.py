@@ -279,7 +279,9 @@ def test_engine_is_prepared_once_per_snapshot(tmp_path):
                        effective_from="2020-01-01")
     first = OverlapEngine.for_store(store, DAY)
     assert OverlapEngine.for_store(store, DAY) is first
-    assert shapely.is_prepared(first._geoms).all()
+    first.check(shapely.Point(86.11, 44.31))
+    assert not shapely.is_prepared(first._geoms).any()  # shared by every thread: never prepared
+    assert shapely.is_prepared(first._copies.zones(np.arange(len(first._geoms)))).all()  # this thread's
 
     store.import_layer(layer("ecological_redline", {"B": B}), "ecological_redline", source="v2",
                        effective_from="2021-01-01")

@@ -25,7 +25,7 @@ from gis.overlap import MAX_SEARCH_KM
 from gis.rules.project import Project
 from gis.sites import SUFFIXES, XINJIANG_BBOX, parse
 from gis.sites.build import build_sites, combine
-from gis.sites.model import RawSite
+from gis.sites.model import RawSite, Site
 from gis.sites.text import parse_text, read_geojson
 from gis.store import Store
 
@@ -41,12 +41,17 @@ _RESULT_JSON = TypeAdapter(CheckResult)
 
 Km = Annotated[float, Field(gt=0, le=MAX_SEARCH_KM)]
 
-#: JSON bodies up to this size (a point, a line or a parcel of up to about 100 vertices) are checked on the
-#: event loop: such a check takes 3–10 ms, less than what handing it to a worker thread and back costs a
-#: loaded server (benchmarks/api_bench.py at 300 checks/s: p99 27 ms on the loop, 73 ms through a thread).
-#: Larger sites and uploads go to a worker thread, so that the loop keeps serving while they are read and
-#: checked (a 100,000-vertex parcel takes seconds).
+#: JSON bodies up to this size (a point, a line or a parcel of up to about 100 vertices) are read on the event
+#: loop, and checked there too when the site is small (``_is_small``): such a check takes 3–10 ms, less than
+#: what handing it to a worker thread and back costs a loaded server (benchmarks/api_bench.py at 300
+#: checks/s: p99 27 ms on the loop, 73 ms through a thread). Everything else (larger bodies, uploads, and
+#: small texts describing large sites) goes to a worker thread, so that the loop keeps serving while it is
+#: read and checked: a 100,000-vertex parcel, or a 98-byte polygon around the whole region, takes seconds.
 INLINE_BODY_BYTES = 4096
+
+#: A site checked on the event loop spans at most this many degrees each way (about 5 km): the zones a
+#: check meets, hence its cost, grow with the site's extent.
+INLINE_SPAN_DEG = 0.05
 
 #: Real inputs, used as OpenAPI examples: a boiler in 石河子 and the same plot as 拐点 coordinates.
 SITE_EXAMPLES = {
@@ -128,25 +133,42 @@ def _build(raw: RawSite, options: SiteOptions, max_vertices: int):
     return combine(sites, attributes)
 
 
-def _check(store: Store, max_vertices: int, request: CheckRequest, file: Path | None = None) -> bytes:
-    """Read, check and serialise: the site of ``request``, or the uploaded ``file`` read with its options.
-
-    All of it is CPU work: the route runs it on the event loop or in a worker thread."""
+def _read(request: CheckRequest, max_vertices: int, file: Path | None = None) -> Site:
+    """The site of ``request``, or the uploaded ``file`` read with its options."""
     raw = parse(file, encoding=request.encoding) if file else _json_site(request.site)
-    site = _build(raw, request, max_vertices)
+    return _build(raw, request, max_vertices)
+
+
+def _check(store: Store, request: CheckRequest, site: Site) -> bytes:
+    """Check and serialise: CPU work, run on the event loop for small sites, otherwise in a worker thread."""
     result = check_site(site, request.project, store=store, as_of=request.as_of,
                         buffers_km=tuple(sorted(request.buffers_km)), tolerance_m=request.tolerance_m)
     return _RESULT_JSON.dump_json(result)
 
 
+def _read_and_check(store: Store, max_vertices: int, request: CheckRequest, file: Path | None) -> bytes:
+    return _check(store, request, _read(request, max_vertices, file))
+
+
+def _is_small(site: Site) -> bool:
+    """Known to be cheap to check: its extent bounds the zones it can meet (a point, a parcel of a few km)."""
+    minx, miny, maxx, maxy = site.shape.bounds
+    return maxx - minx <= INLINE_SPAN_DEG and maxy - miny <= INLINE_SPAN_DEG
+
+
 async def _run_check(state: AppState, request: CheckRequest, file: Path | None = None, *,
-                     inline: bool = False) -> bytes:
-    """``_check`` on the event loop when ``inline`` (small sites), otherwise in a worker thread, at most two
-    at a time per process (``AppState.checks``)."""
-    if inline:
-        return _check(state.store, state.settings.max_vertices, request, file)
-    return await anyio.to_thread.run_sync(_check, state.store, state.settings.max_vertices, request, file,
-                                          limiter=state.checks)
+                     small_body: bool = False) -> bytes:
+    """Read and check the site. A small body is read on the event loop (its size bounds that work) and a
+    small site checked there; all other work goes to a worker thread, at most two at a time per process
+    (``AppState.checks``)."""
+    settings = state.settings
+    if not small_body:
+        return await anyio.to_thread.run_sync(_read_and_check, state.store, settings.max_vertices, request, file,
+                                              limiter=state.checks)
+    site = _read(request, settings.max_vertices)
+    if _is_small(site):
+        return _check(state.store, request, site)
+    return await anyio.to_thread.run_sync(_check, state.store, request, site, limiter=state.checks)
 
 
 async def answer_directly(state: AppState, scope: Scope, receive: Receive, send: Send) -> Receive | None:
@@ -157,7 +179,8 @@ async def answer_directly(state: AppState, scope: Scope, receive: Receive, send:
     handler took about 0.45 ms of the 4.8 ms of server CPU per check at 300 checks/s (benchmarks/README.md).
     Only what those layers would do nothing with comes here: no CORS, no key, no root path, a JSON body of
     known length small enough to check on the event loop. A check that fails goes the usual way with the body
-    it sent, so that its error is answered as every other error is.
+    it sent and the error it raised, so that the error is answered as every other error is, without
+    checking the site again.
     """
     settings = state.settings
     if settings.cors_origins or settings.require_read_key or settings.root_path or scope.get("root_path"):
@@ -176,13 +199,19 @@ async def answer_directly(state: AppState, scope: Scope, receive: Receive, send:
         if not message.get("more_body"):
             break
     try:
-        content = _check(state.store, settings.max_vertices, CheckRequest.model_validate_json(body or b"null"))
-    except Exception:  # noqa: BLE001 - any failure is answered the usual way, as the error it is
+        content = await _run_check(state, CheckRequest.model_validate_json(body or b"null"), small_body=True)
+    except Exception as error:  # noqa: BLE001 - any failure is answered the usual way, as the error it is
+        scope.setdefault("state", {})[_FAILED] = error
         return _replay(body, receive)
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-length", str(len(content)).encode()), (b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": content})
     return None
+
+
+#: Where ``answer_directly`` leaves the error of a check that failed, for the route to raise (in
+#: ``Request.state``).
+_FAILED = "ecozone_check_error"
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -270,11 +299,14 @@ async def check(request: Request) -> Response:
     """
     # Read here rather than through the StateDep dependency, which cost about 50 µs a request to resolve.
     state: AppState = request.app.state.ecozone
+    failed = request.scope.get("state", {}).pop(_FAILED, None)
+    if failed is not None:  # already checked by answer_directly
+        raise failed
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         body = await request.body()
         content = await _run_check(state, CheckRequest.model_validate_json(body or b"null"),
-                                   inline=len(body) <= INLINE_BODY_BYTES)
+                                   small_body=len(body) <= INLINE_BODY_BYTES)
     elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         content = await _upload(request, state)
     else:

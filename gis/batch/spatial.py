@@ -22,7 +22,9 @@ compared: a mismatch sends those rows to the exact path, so the batch verdict al
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -32,7 +34,8 @@ from scipy import ndimage
 
 from gis.cache import BoundedCache
 from gis.crs import GEOD
-from gis.overlap import OverlapEngine, geodesic_distances, geodesic_length_m, measure_in_dimension, part_of_dimension
+from gis.overlap import (OverlapEngine, geodesic_distances, geodesic_length_m, measure_in_dimension, part_of_dimension,
+                         prepared_copies)
 from gis.rules.model import RulePack
 from gis.store.base import Store
 
@@ -129,6 +132,18 @@ class _Grid:
         return (ix0, iy0, ix1, iy1), inside, boundary
 
 
+def _one_at_a_time(method):
+    """Run a public method of a ``BatchEngine`` under its lock: its prepared geometries serve one batch at a
+    time (each call spreads its own work over threads, each prepared geometry in one of them)."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class BatchEngine:
     """The zones of one store version prepared for bulk screening (see the module notes).
 
@@ -149,10 +164,12 @@ class BatchEngine:
         self.kinds = zones["kind"].to_numpy()
         self.zone_ids = zones["zone_id"].to_numpy()
         self.index_of = {(k, z): i for i, (k, z) in enumerate(zip(self.kinds, self.zone_ids))}
-        geoms = engine._geoms
+        # Its own prepared copies: prepared geometries must not be shared between threads (see OverlapEngine).
+        self._zones = geoms = prepared_copies(engine._geoms)
+        self._lock = threading.Lock()
         self.n_zones = len(geoms)
         self.coverage_kinds = list(engine._coverage_kinds)
-        coverage = engine._coverages
+        coverage = prepared_copies(engine._coverages)
         # Distance conditions: per kind, the distinct radii (m) the rules test.
         radii: dict[str, set[float]] = {}
         for pack in packs:
@@ -171,7 +188,6 @@ class BatchEngine:
         self._entries = np.concatenate([geoms[polygonal], coverage])
         self._entry_ids = np.concatenate([polygonal, self.n_zones + np.arange(len(coverage))])
         self._entry_is_zone = self._entry_ids < self.n_zones
-        shapely.prepare(self._entries)
         entry_keys = self.keys[:, self._entry_ids]
         tags = np.where(self._entry_is_zone, SHARE, COVERED)
         self.grid = _Grid(self._entries, entry_keys, tags)
@@ -194,6 +210,7 @@ class BatchEngine:
         return _batches.put(key, cls(engine, packs))
 
     # -- points ------------------------------------------------------------------------------------------------
+    @_one_at_a_time
     def point_keys(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The key of every point site (lon/lat degrees): zones whose interior holds it, touched, coverage, radii."""
         x = np.asarray(x, dtype=float)
@@ -246,10 +263,10 @@ class BatchEngine:
         key = np.zeros(len(x), dtype=np.uint64)
         for zone in self._within:
             radii = self.radii[self.kinds[zone]]
-            near = np.flatnonzero(_in_box(x, y, self.engine._geoms[zone].bounds, max(radii)))
+            near = np.flatnonzero(_in_box(x, y, self._zones[zone].bounds, max(radii)))
             if not len(near):
                 continue
-            geom = self.engine._geoms[zone]
+            geom = self._zones[zone]
             if shapely.get_type_id(geom) == shapely.GeometryType.POINT:
                 zx, zy = shapely.get_coordinates(geom)[0]
                 _, _, distance = GEOD.inv(x[near], y[near], np.full(len(near), zx), np.full(len(near), zy))
@@ -264,6 +281,7 @@ class BatchEngine:
         return key
 
     # -- polygons ----------------------------------------------------------------------------------------------
+    @_one_at_a_time
     def polygon_pairs(self, sites: np.ndarray, tolerance_m: float = 0.5) -> dict[str, np.ndarray]:
         """Keys of polygon sites and their (site, zone) pairs with relation and overlap, as the engine defines them.
 
@@ -272,7 +290,7 @@ class BatchEngine:
         ``zone``, ``relation`` (inside / contains / overlaps / touches), ``overlap_m2``.
         """
         tree = shapely.STRtree(sites)
-        geoms = self.engine._geoms
+        geoms = self._zones
         n_cov = len(self.coverage_kinds)
         queries = np.concatenate([geoms, self._entries[len(self._entries) - n_cov:]])
         query, site = tree.query(queries, predicate="intersects")
@@ -317,7 +335,7 @@ class BatchEngine:
         tree = shapely.STRtree(sites)
         for zone in self._within:
             radii = self.radii[self.kinds[zone]]
-            geom = self.engine._geoms[zone]
+            geom = self._zones[zone]
             box = _grown_box(geom.bounds, max(radii))
             for s in tree.query(box):
                 d = geodesic_distances(sites[s], np.array([geom]))[0] if not geom.intersects(sites[s]) else 0.0
@@ -327,6 +345,7 @@ class BatchEngine:
         return key
 
     # -- nearest protected zone --------------------------------------------------------------------------------
+    @_one_at_a_time
     def nearest_protected(self, sites: np.ndarray, search_m: float) -> tuple[np.ndarray, np.ndarray]:
         """Index of the nearest zone of ``PROTECTED_KINDS`` within ``search_m`` (-1 if none) and its distance (m).
 
@@ -353,7 +372,7 @@ class BatchEngine:
         lon, lat = _FROM_LCC.transform(ends[:, :, 0].ravel(), ends[:, :, 1].ravel())
         lon, lat = np.reshape(lon, (-1, 2)), np.reshape(lat, (-1, 2))
         _, _, metres = GEOD.inv(lon[:, 0], lat[:, 0], lon[:, 1], lat[:, 1])
-        meets = shapely.intersects(self.engine._geoms[self._protected[tree_idx]], sites[site_idx])
+        meets = shapely.intersects(self._zones[self._protected[tree_idx]], sites[site_idx])
         metres = np.where(meets, 0.0, metres)
         keep = metres <= search_m
         zone[site_idx[keep]] = self._protected[tree_idx[keep]]
