@@ -6,6 +6,9 @@ This is the one result model shared by the command line, the HTTP API, the maps 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from gis.overlap import OverlapEngine
@@ -13,7 +16,7 @@ from gis.results import OverlapResult
 from gis.rules.evaluate import RuleEvaluation, evaluate_rules
 from gis.rules import default_rule_packs
 from gis.rules.model import RulePack, Verdict
-from gis.rules.project import Project
+from gis.rules.project import Project, ProjectFacts, read_project
 from gis.sites import Site
 from gis.store import Store, open_store
 from gis.store.base import iso_day
@@ -33,6 +36,10 @@ class CheckResult(BaseModel):
     store: str
     site: Site
     project: Project
+    project_notices: list[dict[str, Any]] = Field(
+        default_factory=list, description="What reading the project's facts assumed (a missing 建设性质 taken as "
+        "new) or could not use (an industry outside the rules' sectors), as notices (code, message, field, value, "
+        "fix, level).")
     overlap: OverlapResult
     rules: RuleEvaluation
     rule_packs: dict[str, str] = Field(description="Rule pack id -> version.")
@@ -44,7 +51,7 @@ class CheckResult(BaseModel):
 
 def check_site(
     site: Site,
-    project: Project | None = None,
+    project: Project | ProjectFacts | Mapping[str, Any] | None = None,
     *,
     store: Store | None = None,
     as_of: dt.date | str | None = None,
@@ -52,8 +59,11 @@ def check_site(
     tolerance_m: float = 0.5,
     packs: list[RulePack] | None = None,
 ) -> CheckResult:
-    """Check a site against the layers in force on ``as_of`` (default today) and apply the rule packs."""
-    project = project or Project()
+    """Check a site against the layers in force on ``as_of`` (default today) and apply the rule packs.
+
+    The project's facts go through ``read_project`` (unless they come read already, as ``ProjectFacts``), so
+    that every interface applies the same defaults and states the same assumptions."""
+    facts = project if isinstance(project, ProjectFacts) else read_project(project)
     store = store or open_store()
     day = dt.date.fromisoformat(iso_day(as_of))
     packs = default_rule_packs() if packs is None else packs
@@ -62,10 +72,11 @@ def check_site(
     overlap = engine.check(site.shape, buffers_km=buffers_km, search_km=search_km, reach_km=reach_km,
                            tolerance_m=tolerance_m)
     layers = {layer.kind: layer for layer in overlap.layers}
-    evaluation = evaluate_rules(packs, layers, project, day)
+    evaluation = evaluate_rules(packs, layers, facts.project, day)
     return CheckResult(
         verdict=evaluation.verdict, verdict_label=evaluation.verdict_label, as_of=day, store=store.location,
-        site=site, project=project, overlap=overlap, rules=evaluation, rule_packs=evaluation.packs,
+        site=site, project=facts.project, project_notices=facts.notices, overlap=overlap, rules=evaluation,
+        rule_packs=evaluation.packs,
     )
 
 

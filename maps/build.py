@@ -23,7 +23,7 @@ from gis.cache import BoundedCache
 from gis.check import CheckResult
 from gis.results import Relation
 from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, Verdict
-from gis.rules.project import INDUSTRIES, Fuel
+from gis.rules.project import CHOICE_LABELS, INDUSTRIES, FactSpec, fact_specs
 from gis.store import Store, open_store
 from maps.assets import CHECK_PAGE, LAYERS_PAGE, attach, check_offline
 from maps.layers import DisplayLayers
@@ -246,10 +246,29 @@ def check_page(store: Store | None = None, as_of: dt.date | str | None = None, *
     return m
 
 
+def _fact_field(spec: FactSpec) -> str:
+    """The form field of one project fact, made from the project model so that the page offers every fact."""
+    label = escape(spec.label_zh + (f" ({spec.unit})" if spec.unit else ""))
+    attrs = f"id='ez-fact-{spec.name}' data-fact='{spec.name}' data-kind='{spec.kind}'"
+    if spec.kind == "number":
+        control = f"<input type='number' {attrs} min='0' step='any'>"
+    elif spec.kind == "bool":
+        control = f"<select {attrs}><option value=''>未说明</option><option value='true'>是</option>" \
+                  "<option value='false'>否</option></select>"
+    elif spec.kind == "choice":
+        options = "".join(f"<option value='{c}'>{escape(CHOICE_LABELS.get(c, c))}</option>" for c in spec.choices)
+        control = f"<select {attrs}><option value=''>未说明</option>{options}</select>"
+    elif spec.name == "industry":
+        options = "".join(f"<option value='{escape(name)}'>" for name in INDUSTRIES)
+        control = f"<input type='text' {attrs} list='ez-industries' placeholder='如 水泥、火力发电、C3011'>" \
+                  f"<datalist id='ez-industries'>{options}</datalist>"
+    else:
+        control = f"<input type='text' {attrs}>"
+    return f"<label>{label} {control}</label>"
+
+
 def _check_panel() -> str:
-    industries = "".join(f"<option value='{escape(name)}'>{escape(name)}</option>" for name in INDUSTRIES)
-    fuels = {"coal": "煤", "gas": "天然气", "oil": "油", "biomass": "生物质", "electric": "电", "other": "其他"}
-    fuel_options = "".join(f"<option value='{f.value}'>{fuels[f.value]}</option>" for f in Fuel)
+    facts = "\n    ".join(_fact_field(spec) for spec in fact_specs())
     return f"""
 <div class="ez-panel" id="ez-check-panel">
   <h3>项目选址核查</h3>
@@ -261,16 +280,8 @@ def _check_panel() -> str:
     <label>或上传拐点文件（国土 TXT、CSV、Excel、GeoJSON、KML）：
       <input type="file" id="ez-file" accept=".txt,.csv,.xlsx,.wkt,.geojson,.json,.kml,.kmz,.gpkg"></label>
   </fieldset>
-  <fieldset><legend>项目情况</legend>
-    <label>行业 <select id="ez-industry"><option value="">未说明</option>{industries}</select></label>
-    <label>性质 <select id="ez-scope"><option value="new">新建/改建/扩建</option>
-      <option value="existing">现有</option></select></label>
-    <label>锅炉规模 (t/h) <input type="number" id="ez-boiler" min="0" step="any"></label>
-    <label>燃料 <select id="ez-fuel"><option value="">未说明</option>{fuel_options}</select></label>
-    <label>新增燃料煤 (t/a) <input type="number" id="ez-coal" min="0" step="any"></label>
-    <label>装机容量 (MW) <input type="number" id="ez-power" min="0" step="any"></label>
-    <label>排放生产废水 <select id="ez-wastewater"><option value="">未说明</option>
-      <option value="true">是</option><option value="false">否</option></select></label>
+  <fieldset><legend>项目情况（未填写的建设性质按新建核查）</legend>
+    {facts}
     <label>核查日期 <input type="date" id="ez-asof"></label>
   </fieldset>
   <button type="button" id="ez-run">核查</button>

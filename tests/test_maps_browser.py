@@ -128,10 +128,10 @@ def _check_page(tab, server):
 
 
 def _coal_boiler(tab):
-    tab.select_option("#ez-industry", "热力")
-    tab.select_option("#ez-scope", "new")
-    tab.fill("#ez-boiler", "20")
-    tab.select_option("#ez-fuel", "coal")
+    tab.fill("#ez-fact-industry", "热力")
+    tab.select_option("#ez-fact-scope", "new")
+    tab.fill("#ez-fact-boiler_tph", "20")
+    tab.select_option("#ez-fact-fuel", "coal")
 
 
 def test_check_page_pasted_site_shows_the_verdict(chromium, server, shihezi, artifacts):

@@ -22,7 +22,7 @@ from api.errors import ApiProblem
 from api.uploads import check_vertices, save_uploads
 from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site
 from gis.overlap import MAX_SEARCH_KM
-from gis.rules.project import Project
+from gis.rules.project import Project, ProjectFacts, fact_specs, read_project
 from gis.sites import SUFFIXES, XINJIANG_BBOX, parse
 from gis.sites.build import build_sites, combine
 from gis.sites.model import RawSite, Site
@@ -110,8 +110,14 @@ class CheckRequest(SiteOptions, CheckOptions):
 
 
 def _upload_fields() -> dict[str, Any]:
-    inherited = {**SiteOptions.model_fields, **CheckOptions.model_fields, **Project.model_fields}
+    inherited = {**SiteOptions.model_fields, **CheckOptions.model_fields}
     fields: dict[str, Any] = {name: (info.annotation, info) for name, info in inherited.items()}
+    # Project facts as an officer writes them (新建, 20蒸吨, 是 …): read by ``read_project``, as a register's cells.
+    fields["name"] = (str | None, Field(default=None, max_length=500, description="Project name."))
+    for spec in fact_specs():
+        choices = f" One of {', '.join(spec.choices)}, or in Chinese." if spec.choices else ""
+        fields[spec.name] = (str | None, Field(default=None, max_length=200,
+                                               description=f"{spec.label_zh}: {spec.description}{choices}"))
     fields["buffers_km"] = (str, Field(default="1,5,10", pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$",
                                        description="Proximity rings, km, comma-separated."))
     fields["file"] = (list[bytes] | None, Field(
@@ -139,15 +145,17 @@ def _read(request: CheckRequest, max_vertices: int, file: Path | None = None) ->
     return _build(raw, request, max_vertices)
 
 
-def _check(store: Store, request: CheckRequest, site: Site) -> bytes:
-    """Check and serialise: CPU work, run on the event loop for small sites, otherwise in a worker thread."""
-    result = check_site(site, request.project, store=store, as_of=request.as_of,
+def _check(store: Store, request: CheckRequest, site: Site, facts: ProjectFacts | None = None) -> bytes:
+    """Check and serialise: CPU work, run on the event loop for small sites, otherwise in a worker thread.
+    ``facts`` are the project's facts when a form gave them (otherwise the request's project)."""
+    result = check_site(site, facts or request.project, store=store, as_of=request.as_of,
                         buffers_km=tuple(sorted(request.buffers_km)), tolerance_m=request.tolerance_m)
     return _RESULT_JSON.dump_json(result)
 
 
-def _read_and_check(store: Store, max_vertices: int, request: CheckRequest, file: Path | None) -> bytes:
-    return _check(store, request, _read(request, max_vertices, file))
+def _read_and_check(store: Store, max_vertices: int, request: CheckRequest, file: Path | None,
+                    facts: ProjectFacts | None) -> bytes:
+    return _check(store, request, _read(request, max_vertices, file), facts)
 
 
 def _is_small(site: Site) -> bool:
@@ -157,14 +165,14 @@ def _is_small(site: Site) -> bool:
 
 
 async def _run_check(state: AppState, request: CheckRequest, file: Path | None = None, *,
-                     small_body: bool = False) -> bytes:
+                     small_body: bool = False, facts: ProjectFacts | None = None) -> bytes:
     """Read and check the site. A small body is read on the event loop (its size bounds that work) and a
     small site checked there; all other work goes to a worker thread, at most two at a time per process
     (``AppState.checks``)."""
     settings = state.settings
     if not small_body:
         return await anyio.to_thread.run_sync(_read_and_check, state.store, settings.max_vertices, request, file,
-                                              limiter=state.checks)
+                                              facts, limiter=state.checks)
     site = _read(request, settings.max_vertices)
     if _is_small(site):
         return _check(state.store, request, site)
@@ -253,13 +261,14 @@ async def _upload(request: Request, state: AppState) -> bytes:
         options = upload.model_dump(include=set(SiteOptions.model_fields) | set(CheckOptions.model_fields))
         check_request = CheckRequest.model_validate({
             **options, "buffers_km": [float(part) for part in upload.buffers_km.split(",") if part.strip()],
-            "site": upload.site or "", "project": upload.model_dump(include=set(Project.model_fields)),
+            "site": upload.site or "",
         })
+        facts = read_project(upload.model_dump(include={"name", *(spec.name for spec in fact_specs())}))
         if upload.site:
-            return await _run_check(state, check_request)
+            return await _run_check(state, check_request, facts=facts)
         with tempfile.TemporaryDirectory(prefix="ecozone-check-") as folder:
             paths = await save_uploads(files, Path(folder))
-            return await _run_check(state, check_request, _pick_site_file(paths))
+            return await _run_check(state, check_request, _pick_site_file(paths), facts=facts)
     finally:
         await form.close()
 

@@ -27,7 +27,8 @@ from pyproj import CRS
 from shapely.errors import GEOSException
 
 from gis.errors import EcozoneError, FieldError, FormatError
-from gis.rules.project import INDUSTRIES, Project
+from gis.presentation import notice_text
+from gis.rules.project import Project, fact_specs, read_project
 from gis.sites.build import build_sites
 from gis.sites.checks import XINJIANG_BBOX
 from gis.sites.encoding import decode
@@ -44,25 +45,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "lon": (), "lat": (), "x": (), "y": (), "gk_zone": (),  # from gis.sites.tables' vocabulary
     "wkt": ("wkt", "几何", "geometry", "geom", "拐点坐标", "界址点坐标", "坐标串", "范围坐标"),
     "name": ("项目名称", "名称", "企业名称", "单位名称", "name"),
-    "industry": ("行业", "行业类别", "所属行业", "industry"),
-    "scope": ("建设性质", "项目性质", "性质", "scope"),
-    "boiler_tph": ("锅炉规模", "锅炉蒸吨", "锅炉容量", "锅炉", "boiler_tph"),
-    "fuel": ("燃料", "燃料类型", "锅炉燃料", "fuel"),
-    "coal_t": ("新增燃煤量", "新增燃料煤", "燃料煤", "耗煤量", "新增耗煤量", "coal_t"),
-    "power_mw": ("装机容量", "装机", "power_mw"),
-    "wastewater": ("生产废水", "排放生产废水", "是否排放生产废水", "废水", "wastewater"),
-    "three_high": ("三高", "是否三高", "three_high"),
-    "groundwater": ("地下水", "开采地下水", "取用地下水", "groundwater"),
+    # the project facts, with the headers the project model gives for each
+    **{spec.name: (*spec.headers, spec.name) for spec in fact_specs()},
 }
 _ROLE_OF = {"lon": "lon", "lat": "lat", "x": "east", "y": "north", "gk_zone": "zone"}
-_FACTS = ("industry", "scope", "boiler_tph", "fuel", "coal_t", "power_mw", "wastewater", "three_high", "groundwater")
-_SCOPES = {"新建": "new", "改建": "new", "扩建": "new", "改扩建": "new", "技改": "new", "迁建": "new", "new": "new",
-           "现有": "existing", "已建": "existing", "在产": "existing", "existing": "existing"}
-_FUELS = (("煤", "coal"), ("天然气", "gas"), ("燃气", "gas"), ("气", "gas"), ("油", "oil"), ("生物质", "biomass"),
-          ("电", "electric"), ("coal", "coal"), ("gas", "gas"), ("oil", "oil"), ("biomass", "biomass"),
-          ("electric", "electric"))
-_YES = {"是", "有", "y", "yes", "true", "1", "√"}
-_NO = {"否", "无", "n", "no", "false", "0", "×"}
+_FACTS = tuple(spec.name for spec in fact_specs())
 _GEOGRAPHIC = ("EPSG:4326", "EPSG:4490", "OGC:CRS84")
 
 
@@ -139,7 +126,7 @@ class _TableRows:
                 fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标; or map them with "
                 "--column lon=... --column lat=... (columns={'lon': ..., 'lat': ...})",
             )
-        self._projects: dict[tuple, Project | str] = {}
+        self._projects: dict[tuple, tuple[Project, list[str]]] = {}
 
     def read(self, cells: list[list[Any]], rows: list[Any]) -> Chunk:
         n = len(cells)
@@ -166,11 +153,9 @@ class _TableRows:
                                             row=rows[i], fix="check the coordinates of this row"))
         projects = []
         for i, c in enumerate(cells):
-            project = self._project(c, rows[i])
-            if isinstance(project, str):
-                errors[i] = errors[i] or project
-                geoms[i] = None
-                project = Project()
+            project, project_notices = self._project(c, rows[i])
+            if project_notices:
+                notices[i] = "；".join(filter(None, [notices[i], *project_notices]))
             if errors[i]:
                 geoms[i] = None
             projects.append(project)
@@ -205,82 +190,20 @@ class _TableRows:
             )
         return _built(raw, row)
 
-    def _project(self, cells: list[Any], row: Any) -> Project | str:
-        """The project facts of a row (cached by their cells), or the error text of a bad value."""
-        values = tuple(_cell(cells, self.index[f]) if f in self.index else None for f in ("name", *_FACTS))
-        key = values[1:]
+    def _project(self, cells: list[Any], row: Any) -> tuple[Project, list[str]]:
+        """The project facts of a row (read once per distinct cells) and the notices of their reading."""
+        key = tuple(_cell(cells, self.index[f]) if f in self.index else None for f in _FACTS)
         if key not in self._projects:
-            self._projects[key] = self._parse_project(dict(zip(_FACTS, key)), row)
-        project = self._projects[key]
-        if isinstance(project, str):
-            return project.replace("{row}", str(row))
-        return project
-
-    def _parse_project(self, values: dict[str, Any], row: Any) -> Project | str:
-        facts: dict[str, Any] = {}
-        for name, value in values.items():
-            if _blank(value):
-                continue
-            header = self.header[self.index[name]]
-            text = str(value).strip()
-            try:
-                facts[name] = _fact(name, text, header)
-            except ValueError as err:
-                return str(FieldError(str(err), source=self.source, row="{row}", field=header, value=text,
-                                      fix=_FACT_FIXES[name]))
-        return Project(**facts)
+            multipliers = {name: factor for name, unit, factor in _HEADER_UNITS
+                           if name in self.index and unit in self.header[self.index[name]]}
+            facts = read_project({f: v for f, v in zip(_FACTS, key) if v is not None}, strict=False,
+                                 source=self.source, multipliers=multipliers)
+            self._projects[key] = (facts.project, [notice_text(n) for n in facts.notices])
+        return self._projects[key]
 
 
-_FACT_FIXES = {
-    "industry": f"use one of {'、'.join(INDUSTRIES)}",
-    "scope": "write 新建, 改建, 扩建 or 现有",
-    "boiler_tph": "write the boiler size in t/h as a number, e.g. 20",
-    "fuel": "write 煤, 天然气, 油, 生物质 or 电",
-    "coal_t": "write the new coal use as a number of t/a (or 万吨 in the header)",
-    "power_mw": "write the capacity as a number of MW (or 万千瓦 in the header)",
-    "wastewater": "write 是 or 否",
-    "three_high": "write 是 or 否",
-    "groundwater": "write 是 or 否",
-}
-
-
-def _fact(name: str, text: str, header: str) -> Any:
-    """A fact from a cell's text; ValueError with what is wrong."""
-    lowered = text.lower()
-    if name == "industry":
-        if text in INDUSTRIES:
-            return text
-        known = [k for k in INDUSTRIES if k in text]
-        if not known:
-            raise ValueError("unknown industry")
-        return max(known, key=len)
-    if name == "scope":
-        for word, scope in _SCOPES.items():
-            if word in lowered:
-                return scope
-        raise ValueError("unknown project nature (建设性质)")
-    if name == "fuel":
-        for word, fuel in _FUELS:
-            if word in lowered:
-                return fuel
-        return "other"
-    if name in ("wastewater", "three_high", "groundwater"):
-        if lowered in _YES:
-            return True
-        if lowered in _NO:
-            return False
-        raise ValueError("not 是/否 (yes/no)")
-    try:
-        number = float(text.replace(",", ""))
-    except ValueError:
-        raise ValueError("not a number") from None
-    if not math.isfinite(number) or number < 0:
-        raise ValueError("not a number of 0 or more")
-    if name == "coal_t" and "万吨" in header:
-        number *= 10_000
-    if name == "power_mw" and "万千瓦" in header:
-        number *= 10
-    return number
+#: Units a header may give a fact in, and the factor to the model's unit.
+_HEADER_UNITS = (("coal_t", "万吨", 10_000.0), ("power_mw", "万千瓦", 10.0))
 
 
 def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> Input:

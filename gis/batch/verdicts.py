@@ -21,9 +21,10 @@ from shapely.errors import GEOSException
 from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
+from gis.presentation import quantities_text, reasons_text, rules_text, sources_text, zones_text
 from gis.rules.evaluate import RuleEvaluation, evaluate_rules
 from gis.rules.model import RulePack
-from gis.rules.project import Project
+from gis.rules.project import Project, read_project
 
 __all__ = ["COLUMNS", "ERROR_CODE", "Screener"]
 
@@ -89,7 +90,12 @@ class Screener:
         self.rows_exact = 0
 
     def screen(self, geoms: np.ndarray, projects: list[Project | None]) -> dict[str, list]:
-        """Verdict columns (``COLUMNS``) for rows of sites (lon/lat shapely, None for unread rows)."""
+        """Verdict columns (``COLUMNS``) for rows of sites (lon/lat shapely, None for unread rows).
+
+        Each distinct project goes through ``read_project`` (already read projects come out the same), so a
+        row's facts get the defaults ``check_site`` gives them."""
+        read = {project: read_project(project).project for project in dict.fromkeys(projects)}
+        projects = [read[project] for project in projects]
         n = len(geoms)
         out = {name: np.full(n, None, dtype=object) for name in COLUMNS}
         outcomes = np.full(n, None, dtype=object)
@@ -218,35 +224,19 @@ def _failed(reason: str) -> _Outcome:
 
 
 def _outcome(evaluation: RuleEvaluation, layers: dict) -> _Outcome:
-    """The columns' text for one evaluation."""
+    """The columns' text for one evaluation, in the words of ``gis.presentation``."""
     hits = evaluation.hits
-    zones = [
-        f"{layer.label_zh}「{hit.name}」{hit.relation_zh}" + (f" {hit.overlap_pct:.2f}%" if hit.overlap_pct is not None else "")
-        for layer in layers.values() for hit in layer.hits if hit.relation.value in _SHARING
-    ]
     rule_zones = frozenset((z.kind, z.zone_id) for h in hits for z in h.zones)
     cited = [hit.overlap_pct for layer in layers.values() for hit in layer.hits
              if hit.overlap_pct is not None and hit.relation.value != "touches" and (hit.kind, hit.zone_id) in rule_zones]
-    reasons = [f"{h.rule_id}：{r}" for h in hits for r in h.reasons]
-    unchecked: dict[str, list[str]] = {}
-    for h in evaluation.unchecked:
-        for r in h.reasons:
-            unchecked.setdefault(r, []).append(h.rule_id)
-    reasons += [f"{'、'.join(ids)} 未核查：{r}" for r, ids in unchecked.items()]
-    quantities = [
-        f"{h.rule_id} {q.label_zh} = {q.formula} = {q.value:g} {q.unit}" if q.value is not None
-        else f"{h.rule_id} {q.label_zh} = {q.formula}（缺少项目数据）"
-        for h in hits for q in h.quantities
-    ]
     return _Outcome(
         verdict=evaluation.verdict.value,
         label=evaluation.verdict_label,
-        rules="；".join(f"{h.rule_id} {h.verdict_label}：{h.title_zh}" for h in hits),
-        sources="；".join(f"{h.rule_id}：{h.source_doc}" + (f" {h.source_article}" if h.source_article else "")
-                         for h in hits),
-        zones="；".join(dict.fromkeys(zones)),
-        quantities="；".join(quantities),
-        reasons="；".join(dict.fromkeys(reasons)),
+        rules=rules_text(hits),
+        sources=sources_text(hits),
+        zones=zones_text(layers.values()),
+        quantities=quantities_text(hits),
+        reasons=reasons_text(hits, evaluation.unchecked),
         rule_zones=rule_zones,
         overlap_pct=round(max(cited), 4) if cited else None,
     )

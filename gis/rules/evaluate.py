@@ -23,11 +23,15 @@ from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparis
                              ZoneCondition)
 from gis.rules.project import FACT_LABELS, Project
 
-__all__ = ["RuleHit", "RuleEvaluation", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS"]
+__all__ = ["RuleHit", "RuleEvaluation", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS", "PARTLY_UNCHECKED"]
 
 #: Facts that declare an activity: when the project does not give one, it does not have that activity
 #: (no boiler, no generating unit, no coal, not a 三高 project, no groundwater abstraction).
 ACTIVITY_FACTS = {"boiler_tph", "power_mw", "coal_t", "three_high", "groundwater"}
+
+#: The verdict's label when no rule forbids or restricts the project but a layer that a rule of the place
+#: needs does not cover the site: never 允许.
+PARTLY_UNCHECKED = "部分未核查"
 
 #: Relations in which the site shares ground with a zone.
 _SHARING = {"inside", "contains", "overlaps"}
@@ -69,6 +73,8 @@ class RuleHit(BaseModel):
     zones: list[MatchedZone] = Field(default_factory=list)
     quantities: list[ComputedQuantity] = Field(default_factory=list)
     reasons: list[str] = Field(default_factory=list, description="Why it is under review, or what is missing.")
+    missing_facts: list[str] = Field(default_factory=list,
+                                     description="Project facts the rule needs that were not given (their names).")
     source_doc: str
     source_article: str | None = None
     source_quote: str
@@ -86,6 +92,9 @@ class RuleEvaluation(BaseModel):
     unchecked: list[RuleHit] = Field(
         description="Rules that could not be checked: a layer they need does not cover the site (未核查)."
     )
+    uncovered_layers: list[str] = Field(
+        default_factory=list, description="Kinds of the layers those rules need that do not (wholly) cover the "
+        "site. While there is one, the verdict is never 允许: with no other rule applying it is 部分未核查.")
     packs: dict[str, str] = Field(description="Pack id -> version used.")
 
 
@@ -195,7 +204,7 @@ def _fact_values(project: Project) -> dict[str, Any]:
 
 
 def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None, list[str], bool]:
-    """(state, missing-fact reasons, lacks an activity fact)."""
+    """(state, names of the missing facts, lacks an activity fact)."""
     missing, lacks_activity = [], False
     for name, comparison in rule.project.items():
         actual = facts[name]
@@ -203,7 +212,7 @@ def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None,
             if name in ACTIVITY_FACTS:
                 lacks_activity = True
             else:
-                missing.append(f"缺少项目信息: {FACT_LABELS.get(name, name)} (missing: {name})")
+                missing.append("industry" if name == "is_power" else name)
             continue
         if not comparison.holds(actual):
             return False, [], False
@@ -216,7 +225,7 @@ class _OpenRule(NamedTuple):
     """A rule that the project's facts do not rule out."""
 
     rule: Rule
-    missing: list[str]  # the facts it needs that the project lacks, as reasons
+    missing: list[str]  # the facts it needs that the project lacks, by name
     lacks_activity: bool  # one of them declares an activity (ACTIVITY_FACTS)
     hit_fields: dict[str, Any]  # what a hit of the rule says whatever the site (``_hit_fields``)
 
@@ -267,8 +276,13 @@ def _hit_fields(rule: Rule, pack: RulePack, day: dt.date) -> dict[str, Any]:
 
 
 def _hit(open_rule: _OpenRule, pack: RulePack, project: Project, zones, reasons, verdict: Verdict) -> RuleHit:
+    missing = [] if verdict in (Verdict.not_checked, open_rule.rule.verdict) else open_rule.missing
     return RuleHit(**open_rule.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], zones=zones,
-                   quantities=_quantities(open_rule.rule, pack, project), reasons=reasons)
+                   quantities=_quantities(open_rule.rule, pack, project), reasons=reasons, missing_facts=missing)
+
+
+def _missing_reason(name: str) -> str:
+    return f"缺少项目信息：{FACT_LABELS.get(name, name)} (missing: {name})"
 
 
 def _place(in_all, in_any, not_in, layers, day, facts, answers) -> list[_Outcome] | None:
@@ -314,6 +328,7 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
     hits: list[RuleHit] = []
     possible: list[RuleHit] = []
     unchecked: list[RuleHit] = []
+    uncovered: set[str] = set()
     facts: dict[str, dict] = {}
     answers: dict[str, _Outcome] = {}
     for pack in packs:
@@ -328,7 +343,7 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
                 continue
             outcomes = scope + place
             zones = [z for o in outcomes for z in o.zones]
-            reasons = [r for o in outcomes for r in o.reasons] + missing
+            reasons = [r for o in outcomes for r in o.reasons] + [_missing_reason(name) for name in missing]
             unknown_places = [o for o in outcomes if o.state is None]
             only_uncovered = bool(unknown_places) and all(o.uncovered for o in unknown_places)
             if only_uncovered and not lacks_activity:
@@ -338,6 +353,8 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
                 possible.append(_hit(open_rule, pack, project, zones, reasons, rule.verdict))
             elif reasons and only_uncovered:
                 unchecked.append(_hit(open_rule, pack, project, zones, reasons, Verdict.not_checked))
+                uncovered |= {c.kind for c in (*pack.applies_within, *rule.conditions)
+                              if c.kind not in layers or layers[c.kind].status != "checked"}
             elif reasons:
                 hits.append(_hit(open_rule, pack, project, zones, reasons, Verdict.needs_review))
             else:
@@ -345,13 +362,17 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
     hits.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     possible.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     unchecked.sort(key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id))
+    label = None
     if hits:
         verdict = hits[0].verdict
     elif layers and all(layer.status == "not_checked" for layer in layers.values()):
         verdict = Verdict.not_checked
+    elif uncovered:  # nothing forbids or restricts, but a layer some rule needs does not cover the site
+        verdict, label = Verdict.not_checked, PARTLY_UNCHECKED
     else:
         verdict = Verdict.allowed
     return RuleEvaluation(
-        as_of=as_of, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], hits=hits, possible=possible,
-        unchecked=unchecked, packs={p.id: p.version for p in packs},
+        as_of=as_of, verdict=verdict, verdict_label=label or VERDICT_LABELS[verdict], hits=hits, possible=possible,
+        unchecked=unchecked, uncovered_layers=[kind for kind in KINDS if kind in uncovered],
+        packs={p.id: p.version for p in packs},
     )

@@ -78,6 +78,12 @@ class Comparison(BaseModel):
         return cls(op="eq", value=raw)
 
     def holds(self, actual: Any) -> bool:
+        """Does the comparison hold for ``actual``? A set (a project's industry and the sectors holding it)
+        holds when one of its members does."""
+        if isinstance(actual, frozenset):
+            values = self.value if self.op in ("in", "not_in") else [self.value]
+            met = any(value in actual for value in values)
+            return not met if self.op in ("ne", "not_in") else met
         if self.op == "eq":
             return actual == self.value
         if self.op == "ne":

@@ -1,16 +1,30 @@
 """What the project is: the facts the rules ask about (industry, scope, boiler, fuel, coal, power, water).
 
-Every fact is optional. A rule that needs a fact the officer did not give is not guessed: it comes out as
-需核查 (needs review) naming the missing fact.
+Every interface (the command line, the API, a batch register's cells, the web form) hands its facts to
+``read_project``, the one place where values are read, defaults applied and assumptions stated. A rule that
+needs a fact the officer did not give is not guessed: it comes out as 需核查 (needs review) naming the
+fact. Each fact's Chinese label, unit and the register headers that name it live on the model's field
+(``FactSpec``), so that every interface offers every fact.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+import re
+import typing
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["Project", "Scope", "Fuel", "INDUSTRIES", "FACT_LABELS"]
+from gis.errors import FieldError, Notice
+
+__all__ = ["Project", "Scope", "Fuel", "INDUSTRIES", "FACT_LABELS", "CHOICE_LABELS", "FactSpec", "ProjectFacts",
+           "DEFAULTS", "fact_specs", "read_project"]
 
 
 class Scope(str, Enum):
@@ -21,6 +35,8 @@ class Scope(str, Enum):
 
 
 class Fuel(str, Enum):
+    """Fuel of a boiler or generating unit."""
+
     coal = "coal"
     gas = "gas"
     oil = "oil"
@@ -29,7 +45,9 @@ class Fuel(str, Enum):
     other = "other"
 
 
-#: Industry vocabulary of the rules (Chinese names as the documents use them), with GB/T 4754 hints.
+#: Industry vocabulary of the rules (Chinese names as the documents use them), with its GB/T 4754 code. A
+#: sector whose code begins another's holds it (水泥 C3011 is within 建材 C30): a rule naming 建材 applies to
+#: a 水泥 project.
 INDUSTRIES: dict[str, str] = {
     "电力": "D44 电力、热力生产和供应业",
     "热力": "D443 热力生产和供应",
@@ -64,20 +82,23 @@ INDUSTRIES: dict[str, str] = {
     "其他": "",
 }
 
-#: How each fact is named to an officer, for "missing information" messages.
-FACT_LABELS = {
-    "industry": "行业 (--industry)",
-    "scope": "新建或现有 (--new / --existing)",
-    "boiler_tph": "锅炉规模 t/h (--boiler-tph)",
-    "fuel": "燃料 (--fuel)",
-    "coal_t": "新增燃料煤 t/a (--coal-t)",
-    "power_mw": "装机容量 MW (--power-mw)",
-    "wastewater": "是否排放生产废水 (--wastewater / --no-wastewater)",
-    "water_related": "是否涉水项目 (--wastewater / --no-wastewater)",
-    "three_high": "是否“三高”项目 (--three-high)",
-    "groundwater": "是否开采地下水 (--groundwater)",
-    "is_power": "行业 (--industry)",
-}
+
+def _sector_code(sector: str) -> str:
+    return INDUSTRIES[sector].split(" ")[0]
+
+
+@functools.cache
+def _within(sector: str) -> frozenset[str]:
+    """The sector and every sector holding it (by GB/T 4754 code prefix)."""
+    code = _sector_code(sector)
+    return frozenset(other for other in INDUSTRIES
+                     if other == sector or (code and _sector_code(other) and code.startswith(_sector_code(other))))
+
+
+def _fact(label_zh: str, *headers: str, unit: str | None = None, **kwargs: Any) -> Any:
+    """A project fact: optional, with its Chinese label, unit and the register headers that name it."""
+    extra = {"label_zh": label_zh, "unit": unit, "headers": list(headers)}
+    return Field(default=None, json_schema_extra=extra, **kwargs)
 
 
 class Project(BaseModel):
@@ -85,17 +106,29 @@ class Project(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str | None = None
-    industry: str | None = Field(default=None, description="One of INDUSTRIES (Chinese), e.g. 电力, 水泥.")
-    gbt4754: str | None = Field(default=None, description="GB/T 4754 industry code, e.g. C3011.")
-    scope: Scope | None = Field(default=None, description="new (新、改、扩建) or existing.")
-    boiler_tph: float | None = Field(default=None, ge=0, description="Boiler capacity, t/h (蒸吨/小时).")
-    fuel: Fuel | None = Field(default=None, description="Fuel of the boiler or generating unit.")
-    coal_t: float | None = Field(default=None, ge=0, description="New fuel-coal use, tonnes per year.")
-    power_mw: float | None = Field(default=None, ge=0, description="Generating capacity, MW.")
-    wastewater: bool | None = Field(default=None, description="Discharges production wastewater (生产废水).")
-    three_high: bool | None = Field(default=None, description="A 三高 project (高耗能、高污染、高排放).")
-    groundwater: bool | None = Field(default=None, description="Abstracts groundwater (new or more wells).")
+    name: str | None = Field(default=None, max_length=500, description="Project name.",
+                             json_schema_extra={"label_zh": "项目名称", "unit": None,
+                                                "headers": ["项目名称", "名称", "企业名称", "单位名称"]})
+    industry: str | None = _fact("行业", "行业", "行业类别", "所属行业", max_length=200,
+                                 description="Industry: a rule sector (电力, 水泥 …), a GB/T 4754 code or name.")
+    gbt4754: str | None = _fact("国民经济行业代码", "行业代码", "国民经济行业代码", max_length=20,
+                                description="GB/T 4754 industry code, e.g. C3011.")
+    scope: Scope | None = _fact("建设性质", "建设性质", "项目性质", "性质",
+                                description="new (新、改、扩建) or existing.")
+    boiler_tph: float | None = _fact("锅炉规模", "锅炉规模", "锅炉蒸吨", "锅炉容量", "锅炉", unit="t/h", ge=0,
+                                     allow_inf_nan=False, description="Boiler capacity, t/h (蒸吨/小时).")
+    fuel: Fuel | None = _fact("燃料", "燃料", "燃料类型", "锅炉燃料",
+                              description="Fuel of the boiler or generating unit.")
+    coal_t: float | None = _fact("新增燃料煤", "新增燃煤量", "新增燃料煤", "燃料煤", "耗煤量", "新增耗煤量", unit="t/a",
+                                 ge=0, allow_inf_nan=False, description="New fuel-coal use, tonnes per year.")
+    power_mw: float | None = _fact("装机容量", "装机容量", "装机", unit="MW", ge=0, allow_inf_nan=False,
+                                   description="Generating capacity, MW.")
+    wastewater: bool | None = _fact("排放生产废水", "生产废水", "排放生产废水", "是否排放生产废水", "废水",
+                                    description="Discharges production wastewater (生产废水).")
+    three_high: bool | None = _fact("“三高”项目", "三高", "是否三高",
+                                    description="A 三高 project (高耗能、高污染、高排放).")
+    groundwater: bool | None = _fact("开采地下水", "地下水", "开采地下水", "取用地下水",
+                                     description="Abstracts groundwater (new or more wells).")
 
     @property
     def water_related(self) -> bool | None:
@@ -110,5 +143,231 @@ class Project(BaseModel):
         return self.industry in {"电力", "热力"}
 
     def fact(self, name: str):
-        """The value of a fact by name (fields and derived facts alike)."""
+        """The value of a fact by name (fields and derived facts alike). The industry is the set of sectors
+        holding the project's (a 水泥 project is also 建材), so that a rule naming the wider sector applies."""
+        if name == "industry":
+            return None if self.industry is None else _within(self.industry)
         return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """How a fact is asked for: name, Chinese label, kind of value, unit, choices and register headers."""
+
+    name: str
+    label_zh: str
+    kind: str  # "number", "bool", "choice" or "text"
+    unit: str | None
+    choices: tuple[str, ...]
+    headers: tuple[str, ...]
+    description: str
+
+
+@functools.cache
+def fact_specs() -> tuple[FactSpec, ...]:
+    """Every fact of ``Project``, in order, as the interfaces offer them (the name is not a fact)."""
+    specs = []
+    for name, info in Project.model_fields.items():
+        if name == "name":
+            continue
+        extra = info.json_schema_extra or {}
+        base = next(a for a in typing.get_args(info.annotation) if a is not type(None))
+        kind = ("bool" if base is bool else "number" if base in (int, float)
+                else "choice" if isinstance(base, type) and issubclass(base, Enum) else "text")
+        choices = tuple(e.value for e in base) if kind == "choice" else ()
+        specs.append(FactSpec(name, extra.get("label_zh", name), kind, extra.get("unit"), choices,
+                              tuple(extra.get("headers", ())), info.description or ""))
+    return tuple(specs)
+
+
+#: How each fact (and derived fact) is named to an officer.
+FACT_LABELS = {spec.name: spec.label_zh + (f"（{spec.unit}）" if spec.unit else "") for spec in fact_specs()} | {
+    "water_related": "是否涉水项目（排放生产废水）",
+    "is_power": "行业",
+}
+
+#: Facts that take a value when none is given, the value, and how the assumption is stated. A check before
+#: approval (审批前置研判) is of a new, rebuilt or expanded project; a register of existing works says so
+#: once for the whole file (the batch's defaults).
+DEFAULTS: dict[str, Any] = {"scope": Scope.new}
+
+_CHOICE_WORDS = {
+    "scope": (("改扩建", "new"), ("新建", "new"), ("改建", "new"), ("扩建", "new"), ("技改", "new"),
+              ("迁建", "new"), ("new", "new"), ("现有", "existing"), ("已建", "existing"), ("在产", "existing"),
+              ("在建", "new"), ("运营", "existing"), ("existing", "existing")),
+    "fuel": (("生物质", "biomass"), ("天然气", "gas"), ("燃气", "gas"), ("煤", "coal"), ("油", "oil"),
+             ("气", "gas"), ("电", "electric"), ("coal", "coal"), ("gas", "gas"), ("oil", "oil"),
+             ("biomass", "biomass"), ("electric", "electric"), ("other", "other")),
+}
+#: How a choice is shown to an officer.
+CHOICE_LABELS = {"new": "新建（新、改、扩建）", "existing": "现有", "coal": "煤", "gas": "天然气", "oil": "油",
+                  "biomass": "生物质", "electric": "电", "other": "其他"}
+_YES = {"是", "有", "y", "yes", "true", "1", "√", "✓"}
+_NO = {"否", "无", "n", "no", "false", "0", "×", "✗"}
+_BLANK = {"", "-", "—", "/", "、", "null", "none", "nan", "未填", "未填写"}
+#: Largest number a fact takes: above it a value is a typing error, not a project.
+_MAX_NUMBER = 1e12
+_NUMBER = re.compile(r"^([+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*(万)?\s*(.*)$", re.IGNORECASE)
+
+
+class ProjectFacts(BaseModel):
+    """The project as read, and what the reading assumed or could not use (``Notice`` as dicts)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    project: Project
+    notices: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults: Mapping[str, Any] | None = None,
+                 strict: bool = True, row: Any = None, source: str | None = None,
+                 multipliers: Mapping[str, float] | None = None) -> ProjectFacts:
+    """Read a project's facts from any interface: typed values or text (``"20"``, ``"新建"``, ``"是"``,
+    ``"30万千瓦"``).
+
+    Parameters
+    ----------
+    values
+        Fact name -> value; a ``Project``; or None. Blank values are missing facts.
+    defaults
+        Values of missing facts, over ``DEFAULTS`` (e.g. ``{"scope": "existing"}`` for a register of
+        existing works); each default applied is stated as an ``assumed`` notice.
+    strict
+        A value that cannot be read is a ``FieldError`` (commands, the API); otherwise it is left out with a
+        notice (a register's cell: the row is still screened).
+    row, source
+        Where the values come from, for notices and errors.
+    multipliers
+        Per fact, a factor the values are given in (e.g. ``{"coal_t": 10_000}`` under a 万吨 header).
+
+    Returns
+    -------
+    ProjectFacts
+        The project and the notices: assumptions, an industry outside the rules' sectors, values left out.
+    """
+    if isinstance(values, Project):
+        values = values.model_dump(exclude_none=True)
+    values = dict(values or {})
+    specs = {spec.name: spec for spec in fact_specs()}
+    notices: list[Notice] = []
+    facts: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in specs and name != "name":
+            raise FieldError(f"未知的项目信息「{name}」 / unknown project fact", field=name, value=value, row=row,
+                             source=source, fix="项目信息有：" + "、".join(specs))
+        if _blank(value):
+            continue
+        if name == "name":
+            facts["name"] = str(value).strip()[:500]
+            continue
+        try:
+            facts.update(_read_fact(specs[name], value, (multipliers or {}).get(name, 1.0), notices, row, source))
+        except FieldError:
+            if strict:
+                raise
+            notices.append(Notice("fact_unreadable", f"无法识别{specs[name].label_zh}「{value}」，按未填写处理 / "
+                                  f"the value of '{name}' cannot be read and is left out", row=row, field=name,
+                                  value=str(value)[:100], source=source, fix=_fix(specs[name]), level="warning"))
+    for name, default in {**DEFAULTS, **(defaults or {})}.items():
+        if facts.get(name) is None and not _blank(default):
+            facts.update(_read_fact(specs[name], default, 1.0, notices, row, source))
+            chosen = facts[name]
+            notices.append(Notice("assumed", f"{specs[name].label_zh}未填写，按{CHOICE_LABELS.get(chosen, chosen)}"
+                                  f"核查 / {name} not given: checked as {chosen}", row=row, field=name, value=chosen,
+                                  source=source, fix=f"如不符，请填写{specs[name].label_zh}", level="assumed"))
+    try:
+        project = Project(**facts)
+    except ValidationError as error:  # a value the model refuses (e.g. too long): name the fact
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else None
+        raise FieldError(f"项目信息有误 / invalid project fact: {first['msg']}", field=field, row=row, source=source,
+                         value=facts.get(field) if field else None,
+                         fix=_fix(specs[field]) if field in specs else None) from None
+    return ProjectFacts(project=project, notices=[n.to_dict() for n in notices])
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip().lower() in _BLANK
+
+
+def _fix(spec: FactSpec) -> str:
+    if spec.kind == "number":
+        return f"填写数字（{spec.unit}），如 20"
+    if spec.kind == "bool":
+        return "填写 是 或 否"
+    if spec.kind == "choice":
+        return "填写 " + "、".join(dict.fromkeys(CHOICE_LABELS.get(c, c) for c in spec.choices))
+    return f"填写{spec.label_zh}"
+
+
+def _read_fact(spec: FactSpec, value: Any, multiplier: float, notices: list[Notice], row: Any,
+               source: str | None) -> dict[str, Any]:
+    """The fact(s) a value gives: ``{name: value}`` (the industry also gives its GB/T 4754 code)."""
+    text = unicodedata.normalize("NFKC", str(value.value if isinstance(value, Enum) else value)).strip()
+
+    def bad(why: str) -> FieldError:
+        return FieldError(f"{spec.label_zh}「{text[:50]}」{why}", field=spec.name, value=text[:100], row=row,
+                          source=source, fix=_fix(spec))
+
+    if spec.kind == "number":
+        return {spec.name: _number(value, text, spec, multiplier, bad)}
+    if spec.kind == "bool":
+        if isinstance(value, bool):
+            return {spec.name: value}
+        if text.lower() in _YES:
+            return {spec.name: True}
+        if text.lower() in _NO:
+            return {spec.name: False}
+        raise bad("不是“是”或“否” / not yes or no")
+    if spec.kind == "choice":
+        lowered = text.lower()
+        if lowered in spec.choices:
+            return {spec.name: lowered}
+        for word, choice in _CHOICE_WORDS.get(spec.name, ()):
+            if word in lowered:
+                return {spec.name: choice}
+        if "other" in spec.choices:
+            return {spec.name: "other"}
+        raise bad("无法识别 / not recognised")
+    if spec.name == "industry":
+        return _industry(text, notices, row, source)
+    return {spec.name: text[:200]}
+
+
+def _number(value: Any, text: str, spec: FactSpec, multiplier: float, bad) -> float:
+    if isinstance(value, bool):
+        raise bad("不是数字 / not a number")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        match = _NUMBER.match(text.replace(",", "").replace(" ", ""))
+        if not match:
+            raise bad("不是数字 / not a number")
+        number = float(match.group(1)) * (10_000 if match.group(2) else 1)
+        unit = match.group(3).lower()
+        if spec.name == "power_mw" and ("千瓦" in unit or "kw" in unit) and "mw" not in unit:
+            number /= 1000  # kW (万千瓦 = 10 MW)
+    number *= multiplier
+    if not math.isfinite(number) or number < 0 or number > _MAX_NUMBER:
+        raise bad(f"应为 0 至 {_MAX_NUMBER:g} 之间的数字 / not a number from 0 to {_MAX_NUMBER:g}")
+    return number
+
+
+def _industry(text: str, notices: list[Notice], row: Any, source: str | None) -> dict[str, Any]:
+    """The rule sector a text names (a sector, or a name containing one), or a notice that none does."""
+    compact = text.replace(" ", "")
+    if compact in INDUSTRIES:
+        return {"industry": compact}
+    named = [sector for sector in INDUSTRIES if sector != "其他" and sector in compact]
+    if named:
+        return {"industry": max(named, key=len)}
+    notices.append(Notice("unknown_industry", f"行业「{text[:50]}」不在规则的行业名录中，需行业的规则按需核查处理 / "
+                          f"the industry is none of the rules' sectors: rules that need it are under review",
+                          row=row, field="industry", value=text[:100], source=source,
+                          fix="填写规则行业（" + "、".join(INDUSTRIES) + "）或国民经济行业分类名称、代码",
+                          level="warning"))
+    return {}

@@ -72,19 +72,14 @@
     status("");
   };
 
+  /* Every project fact of the form (made by the server from the project model), typed as the API takes it. */
   function project() {
-    var fields = {
-      industry: $("ez-industry").value, scope: $("ez-scope").value, fuel: $("ez-fuel").value,
-      boiler_tph: $("ez-boiler").value, coal_t: $("ez-coal").value, power_mw: $("ez-power").value,
-      wastewater: $("ez-wastewater").value
-    };
     var out = {};
-    Object.keys(fields).forEach(function (key) {
-      var value = fields[key];
+    Array.prototype.forEach.call(document.querySelectorAll("[data-fact]"), function (field) {
+      var value = field.value.trim();
       if (value === "") { return; }
-      if (["boiler_tph", "coal_t", "power_mw"].indexOf(key) >= 0) { value = Number(value); }
-      if (key === "wastewater") { value = value === "true"; }
-      out[key] = value;
+      var kind = field.getAttribute("data-kind");
+      out[field.getAttribute("data-fact")] = kind === "number" ? Number(value) : kind === "bool" ? value === "true" : value;
     });
     return out;
   }
