@@ -62,7 +62,9 @@ def centre_zones(n: int, x0: float, y0: float) -> dict[str, dict[str, shapely.Ge
     part_with_hole = ring_with_hole(shapely.box(x0 - 8 * ux, y0, x0 - 6 * ux, y0 + 2 * u),
                                     shapely.box(x0 - 7.5 * ux, y0 + 0.5 * u, x0 - 6.5 * ux, y0 + 1.5 * u))
     triangle = shapely.Polygon([(x0 - 12 * ux, y0), (x0 - 10 * ux, y0), (x0 - 11 * ux, y0 + 2 * u)])
-    dense = lambda g: shapely.segmentize(g, SEGMENT)
+    def dense(g):
+        return shapely.segmentize(g, SEGMENT)
+
     return {
         "ecological_redline": {f"H{n}": dense(hole_zone), f"O{n}": dense(overlapping), f"M{n}": dense(multi)},
         "water_body": {f"L{n}": long_edges, f"W{n}": dense(shapely.MultiPolygon([part_with_hole, triangle]))},
