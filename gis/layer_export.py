@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -178,10 +179,12 @@ def export_layer(store: Store, kind: str, path: str | Path, *, version: int | st
     path.parent.mkdir(parents=True, exist_ok=True)
     for old in (shapefile_parts(path) if shapefile else [path]):
         old.unlink(missing_ok=True)
-    pyogrio.write_dataframe(frame.to_crs(target), path, driver=EXPORT_SUFFIXES[suffix],
-                            encoding=codec if shapefile else None, promote_to_multi=False,
-                            geometry_type="Unknown" if suffix == ".gpkg" else None,
-                            layer_options=_GEOJSON_OPTIONS if suffix == ".geojson" else None)
+    with warnings.catch_warnings():  # GDAL's notes on cut field names: the read-back check reports what they lose
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.write_dataframe(frame.to_crs(target), path, driver=EXPORT_SUFFIXES[suffix],
+                                encoding=codec if shapefile else None, promote_to_multi=False,
+                                geometry_type="Unknown" if suffix == ".gpkg" else None,
+                                layer_options=_GEOJSON_OPTIONS if suffix == ".geojson" else None)
     files = [str(p) for p in (shapefile_parts(path) if shapefile else [path])]
     report = {"kind": kind, "version": VersionRef.of(chosen), "files": files, "crs": crs_label(target),
                   "encoding": codec if shapefile else None, "features": len(zones), "import_options": options}
