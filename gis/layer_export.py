@@ -104,8 +104,23 @@ def _column(values: list[Any]) -> pd.Series:
                      dtype=object)
 
 
-def _frame(zones: gpd.GeoDataFrame, shapefile: bool) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
-    """The zones as file columns, and the import options needed to read them back."""
+def _dbf_name(name: str, codec: str, taken: set[str]) -> str:
+    """A .dbf field name of at most 10 bytes in ``codec``, cut at a character (GDAL cuts bytes, which can split a
+    Chinese character and leave a name no reader decodes), and not already taken."""
+    cut = name
+    while len(cut.encode(codec, errors="replace")) > 10:
+        cut = cut[:-1]
+    candidate, number = cut, 1
+    while candidate in taken:
+        suffix = str(number)
+        candidate, number = cut[: max(1, len(cut) - len(suffix))] + suffix, number + 1
+    return candidate
+
+
+def _frame(zones: gpd.GeoDataFrame, codec: str | None) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """The zones as file columns (.dbf names when ``codec`` is given), and the import options needed to read
+    them back."""
+    shapefile = codec is not None
     options: dict[str, str] = {}
     columns: dict[str, pd.Series] = {}
     sources = set(zones["geometry_source"])
@@ -126,6 +141,11 @@ def _frame(zones: gpd.GeoDataFrame, shapefile: bool) -> tuple[gpd.GeoDataFrame, 
         keys += [k for k in attributes if k not in keys]
     for key in keys:
         columns.setdefault(str(key), _column([(a or {}).get(key) for a in zones["attributes"]]))
+    if shapefile:
+        renamed: dict[str, pd.Series] = {}
+        for key, value in columns.items():
+            renamed[_dbf_name(key, codec, set(renamed))] = value
+        columns = renamed
     frame = gpd.GeoDataFrame(columns, geometry=zones.geometry.values, crs=STORE_CRS)
     return frame, options
 
@@ -175,7 +195,7 @@ def export_layer(store: Store, kind: str, path: str | Path, *, version: int | st
                           else "as_of")
     zones = store.read(kind, chosen.version)
     shapefile = suffix == ".shp"
-    frame, options = _frame(zones, shapefile)
+    frame, options = _frame(zones, codec if shapefile else None)
     path.parent.mkdir(parents=True, exist_ok=True)
     for old in (shapefile_parts(path) if shapefile else [path]):
         old.unlink(missing_ok=True)
