@@ -116,14 +116,20 @@ class LayerDiff(BaseModel):
 def feature_digests(zones: gpd.GeoDataFrame) -> tuple[list[bytes], list[bytes]]:
     """Per feature: a digest of its geometry (WKB) and one of its other fields (``kind`` aside)."""
     geometry = [hashlib.blake2b(wkb, digest_size=16).digest() for wkb in shapely.to_wkb(zones.geometry.values)]
-    records = zones[list(_COMPARED)].to_dict("records")
-    fields = [hashlib.blake2b(_fields_text(r).encode(), digest_size=16).digest() for r in records]
+    columns = _columns(zones)
+    fields = [hashlib.blake2b(_fields_text(values).encode(), digest_size=16).digest()
+              for values in zip(*(columns[name] for name in _COMPARED))]
     return geometry, fields
 
 
-def _fields_text(record: dict) -> str:
-    values = [attributes_json(record[name]) if name == "attributes" else record[name] for name in _COMPARED]
-    return json.dumps(values, ensure_ascii=False, default=str)
+def _columns(zones: gpd.GeoDataFrame) -> dict[str, list]:
+    """The compared fields as plain lists (``to_dict("records")`` costs seconds on a large layer)."""
+    return {name: zones[name].tolist() for name in _COMPARED}
+
+
+def _fields_text(values: tuple) -> str:
+    return json.dumps([attributes_json(v) if name == "attributes" else v for name, v in zip(_COMPARED, values)],
+                      ensure_ascii=False, default=str)
 
 
 def _changed_fields(old: dict, new: dict) -> list[str]:
@@ -137,6 +143,16 @@ def _changed_fields(old: dict, new: dict) -> list[str]:
         elif old[name] != new[name]:
             names.append(name)
     return names
+
+
+class _Records:
+    """Row ``i`` of column lists as a mapping, built only for the rows a report names."""
+
+    def __init__(self, columns: dict[str, list]) -> None:
+        self.columns = columns
+
+    def __getitem__(self, i: int) -> dict:
+        return {name: values[i] for name, values in self.columns.items()}
 
 
 def _union(geoms) -> shapely.Geometry:
@@ -176,8 +192,9 @@ def diff_layer(store: Store, kind: str, from_ref: int | str | dt.date, to_ref: i
     new_geom, new_fields = feature_digests(after)
     old_at = {zone_id: i for i, zone_id in enumerate(before["zone_id"])}
     new_at = {zone_id: i for i, zone_id in enumerate(after["zone_id"])}
-    old_records = before.drop(columns="geometry").to_dict("records")
-    new_records = after.drop(columns="geometry").to_dict("records")
+    old_columns, new_columns = _columns(before), _columns(after)
+    old_records = _Records(old_columns)
+    new_records = _Records(new_columns)
     old_geoms, new_geoms = before.geometry.values, after.geometry.values
 
     zones: list[ZoneChange] = []
@@ -305,8 +322,9 @@ def _difference_polygons(jurisdictions: Jurisdictions, gained_parts, lost_parts,
                 unit = locals_[index]
                 piece = part if unit.geometry.contains_properly(part) else shapely.intersection(part, unit.geometry)
                 pieces.append((unit, piece))
-            rest = shapely.difference(part, _union([locals_[i].geometry for i in found])) if len(found) else part
-            if geodesic_area_m2(rest) > 0:
+            inside = any(piece is part for _, piece in pieces)
+            rest = None if inside else shapely.difference(part, _union([piece for _, piece in pieces]))
+            if rest is not None and geodesic_area_m2(rest) > 0:
                 pieces.append((None, rest))
             for unit, piece in pieces:
                 piece_parts = _polygonal(piece)
