@@ -174,7 +174,12 @@ class Jurisdictions:
             if not len(found):
                 continue
             inside = shapely.contains_properly(unit.geometry, pieces[found])
-            crossing = shapely.intersection(unit.geometry, pieces[found[~inside]])
+            crossing = pieces[found[~inside]]
+            # The unit cut to each piece's box first (a rectangle clip, no overlay): intersecting a piece with a whole
+            # region's boundary costs that boundary's vertices every time.
+            bounds = shapely.bounds(crossing)
+            near = shapely.make_valid(np.array([shapely.clip_by_rect(unit.geometry, *box) for box in bounds]))
+            crossing = shapely.intersection(near, crossing)
             totals[position] = areas[found[inside]].sum() + geodesic_areas(crossing).sum()
         return totals
 
