@@ -22,7 +22,7 @@ from api.deps import AppState, require_read
 from api.errors import add_exception_handlers
 from api.features import LayerCache
 from api.jobs import JobManager
-from api.routes import check, layers, ogc, pages, screen
+from api.routes import check, layers, ogc, pages, rescreen, screen
 from api.settings import Settings
 from api.uploads import BodySizeLimit
 from gis.overlap import OverlapEngine
@@ -39,7 +39,9 @@ ecozone checks project sites against the ecological-zone layers of Xinjiang (生
   project's facts → the verdict per rule, the zones met, areas and distances, and the site as read.
 - `POST /screen`: a permit list (.xlsx/.csv) → a job (202) to poll, cancel, and download as xlsx, csv, geojson.
 - `/ogc`: the layers as OGC API - Features (Part 1, and Part 2 for CRS84, EPSG:4326 and CGCS2000 EPSG:4490).
-- `/layers`: what is in force; importing a new layer version needs a write key (`X-API-Key`).
+- `POST /rescreen`: a screened file → the rows whose verdict changes as of another date or layer version.
+- `/layers`: what is in force; importing a new layer version needs a write key (`X-API-Key`); what changed between
+  two versions (`/layers/{kind}/diff`), the share of land per jurisdiction (`/layers/{kind}/stats`), exports.
 
 Errors are `application/problem+json` (RFC 9457) naming the field, the value and the fix: 400 bad input,
 401/403 missing or wrong key, 404 unknown resource, 409 conflict (read-only store, finished job), 413 too large.
@@ -49,6 +51,7 @@ Errors are `application/problem+json` (RFC 9457) naming the field, the value and
 ROUTERS: list[tuple[Callable[[Settings], APIRouter], bool]] = [
     (lambda settings: check.router, True),
     (lambda settings: screen.router, True),
+    (lambda settings: rescreen.router, True),
     (ogc.ogc_router, True),
     (lambda settings: layers.router, True),
     (lambda settings: pages.router, True),

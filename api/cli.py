@@ -39,6 +39,11 @@ from api import cli_screen  # noqa: E402
 
 app.command("screen")(cli_screen.screen)
 
+# --- rescreen command (verdict changes after a layer update) -------------------------------------------------
+from api import cli_rescreen  # noqa: E402
+
+app.command("rescreen")(cli_rescreen.rescreen)
+
 # --- serve command (HTTP API) ------------------------------------------------------------------------------
 from api import cli_serve  # noqa: E402
 

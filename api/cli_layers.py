@@ -1,11 +1,12 @@
-"""``ecozone layers``: list, import, version and copy zone layers."""
+"""``ecozone layers``: list, import, version, copy and export zone layers; what changed between versions, and
+the share of land they cover."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -18,10 +19,10 @@ app = typer.Typer(help="Zone layers: list them, import official versions, see th
                   invoke_without_command=True)
 
 StoreOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--store", help="Layer store: a GeoPackage path or a postgresql:// URL (default: embedded dataset)."),
 ]
-AsOfOption = Annotated[Optional[str], typer.Option("--as-of", help="Date YYYY-MM-DD: the layers in force then.")]
+AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Date YYYY-MM-DD: the layers in force then.")]
 FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
 
 # In a pipe rich assumes 80 columns; tables of Chinese labels need more to stay readable.
@@ -80,16 +81,16 @@ def import_(
     file: Annotated[Path, typer.Argument(help="Shapefile (.shp), GeoPackage (.gpkg) or GeoJSON file.")],
     kind: Annotated[str, typer.Option("--kind", help="Zone kind: " + ", ".join(KINDS))],
     store: StoreOption = None,
-    layer: Annotated[Optional[str], typer.Option(help="Layer of a multi-layer GeoPackage.")] = None,
-    crs: Annotated[Optional[str], typer.Option(help="CRS when the file declares none, e.g. EPSG:4490.")] = None,
-    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of a .dbf (default: detected).")] = None,
-    name_field: Annotated[Optional[str], typer.Option(help="Column holding the zone names.")] = None,
-    id_field: Annotated[Optional[str], typer.Option(help="Column holding stable zone ids.")] = None,
-    subtype: Annotated[Optional[str], typer.Option(help="Subtype for every feature (code or Chinese label).")] = None,
+    layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer GeoPackage.")] = None,
+    crs: Annotated[str | None, typer.Option(help="CRS when the file declares none, e.g. EPSG:4490.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of a .dbf (default: detected).")] = None,
+    name_field: Annotated[str | None, typer.Option(help="Column holding the zone names.")] = None,
+    id_field: Annotated[str | None, typer.Option(help="Column holding stable zone ids.")] = None,
+    subtype: Annotated[str | None, typer.Option(help="Subtype for every feature (code or Chinese label).")] = None,
     geometry_source: Annotated[str, typer.Option(help="official, derived or illustrative.")] = "official",
-    effective_from: Annotated[Optional[str], typer.Option(help="Date the version comes into force (default today).")] = None,
-    note: Annotated[Optional[str], typer.Option(help="Free text kept with the version.")] = None,
-    coverage: Annotated[Optional[str], typer.Option(
+    effective_from: Annotated[str | None, typer.Option(help="Date the version comes into force (default today).")] = None,
+    note: Annotated[str | None, typer.Option(help="Free text kept with the version.")] = None,
+    coverage: Annotated[str | None, typer.Option(
         help="Where the layer is complete: 'all', 'admin:ADCODE,...' or a polygon file (default: every "
              "administrative unit of the store).")] = None,
 ) -> None:
@@ -123,7 +124,7 @@ def import_(
 
 @app.command()
 def versions(
-    kind: Annotated[Optional[str], typer.Argument(help="Only this kind.")] = None,
+    kind: Annotated[str | None, typer.Argument(help="Only this kind.")] = None,
     store: StoreOption = None,
     output: FormatOption = "text",
 ) -> None:
@@ -150,7 +151,7 @@ def versions(
 @app.command()
 def init(
     location: Annotated[str, typer.Argument(help="New GeoPackage path or postgresql:// URL.")],
-    source: Annotated[Optional[str], typer.Option("--from", help="Store to copy (default: embedded dataset).")] = None,
+    source: Annotated[str | None, typer.Option("--from", help="Store to copy (default: embedded dataset).")] = None,
 ) -> None:
     """Create a writable store holding a copy of the default dataset (or of --from)."""
     from gis.store import init_store
@@ -179,3 +180,152 @@ def verify(store: StoreOption = None) -> None:
             console.print(f"[red]{problem}[/red]")
         raise typer.Exit(code=1)
     console.print(f"完好 intact: {count} layer versions match their import digests.")
+
+
+def _km2(m2: float) -> str:
+    return f"{m2 / 1e6:,.4f}"
+
+
+@app.command()
+def diff(
+    kind: Annotated[str, typer.Argument(help="Zone kind, e.g. ecological_redline.")],
+    from_: Annotated[str, typer.Argument(metavar="FROM", help="Earlier version: a number, or a date (the version "
+                                                               "in force then).")],
+    to: Annotated[str, typer.Argument(metavar="TO", help="Later version: a number or a date.")],
+    store: StoreOption = None,
+    output: FormatOption = "text",
+    report: Annotated[Path | None, typer.Option("-o", "--output-file", help="Also write the report: .xlsx "
+                                                   "(Chinese summary sheet), .gpkg (layers added/removed), .json or "
+                                                   ".html (offline map page).", dir_okay=False)] = None,
+    admin_as_of: Annotated[str | None, typer.Option("--admin-as-of", help="Administrative units in force on "
+                                                       "this date (default today).")] = None,
+) -> None:
+    """What changed between two versions of a layer: zones, areas, jurisdictions, the 兵团 share."""
+    _check_format(output)
+    from gis.layer_diff import diff_layer
+    from gis.store import open_store
+
+    try:
+        with open_store(store) as opened:
+            result = diff_layer(opened, kind, from_, to, admin_as_of=admin_as_of)
+            if report is not None:
+                _write_report(result, report, opened, admin_as_of)
+    except EcozoneError as error:
+        _fail(error)
+    if output == "json":
+        typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    for warning in result.warnings:
+        console.print(f"[bold red]⚠ {warning}[/bold red]", highlight=False)
+    from gis.layer_diff_files import summary_rows
+
+    for item, value in summary_rows(result):
+        if not item.startswith(("⚠", "兵团范围")):
+            console.print(f"{item}：{value}", highlight=False)
+    table = Table(title="逐区变化 / zones")
+    for header in ("编号 zone_id", "名称", "变化", "字段 fields", "新增 km²", "减少 km²"):
+        table.add_column(header)
+    change_zh = {"added": "新增", "removed": "删除", "changed": "变更"}
+    for zone in result.zones:
+        table.add_row(zone.zone_id, zone.name, change_zh[zone.change], "、".join(zone.fields), _km2(zone.added_m2),
+                      _km2(zone.removed_m2))
+    console.print(table)
+    units = Table(title="分辖区 / by jurisdiction (km², %)")
+    for header in ("层级", "辖区", "新增", "减少", "变化前占比", "变化后占比"):
+        units.add_column(header)
+    for unit in result.by_jurisdiction:
+        units.add_row(unit.level_label, unit.name, _km2(unit.added_m2), _km2(unit.removed_m2),
+                      f"{unit.share_before_pct:.4f}", f"{unit.share_after_pct:.4f}")
+    console.print(units)
+    console.print(f"兵团范围：{result.basis.note_zh}", highlight=False)
+    if report is not None:
+        console.print(f"报告已写入 / report written: {report}")
+
+
+def _write_report(result, path: Path, opened, admin_as_of: str | None) -> None:
+    if path.suffix.lower() == ".html":
+        from maps.build import render
+        from maps.diff_map import diff_map
+
+        path.write_text(render(diff_map(result, opened, admin_as_of=admin_as_of)), encoding="utf-8")
+        return
+    from gis.layer_diff_files import write_diff
+
+    write_diff(result, path)
+
+
+@app.command()
+def stats(
+    kind: Annotated[str, typer.Argument(help="A polygon zone kind, e.g. ecological_redline.")],
+    version: Annotated[str | None, typer.Option("--version", help="Version number or date (default the newest).")] = None,
+    store: StoreOption = None,
+    output: FormatOption = "text",
+    admin_as_of: Annotated[str | None, typer.Option("--admin-as-of", help="Administrative units in force on "
+                                                       "this date (default today).")] = None,
+) -> None:
+    """Land area, the layer's area (union) and its share per jurisdiction; the 兵团 share of every version."""
+    _check_format(output)
+    from gis.layer_stats import layer_stats
+    from gis.store import open_store
+
+    try:
+        with open_store(store) as opened:
+            result = layer_stats(opened, kind, version, admin_as_of=admin_as_of)
+    except EcozoneError as error:
+        _fail(error)
+    if output == "json":
+        typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    for warning in result.warnings:
+        console.print(f"[bold red]⚠ {warning}[/bold red]", highlight=False)
+    table = Table(title=f"{result.label} 第 {result.version.version} 版（{result.version.effective_from} 起）占比 / share")
+    for header in ("层级", "代码", "辖区", "师", "土地 km²", f"{result.label} km²", "占比 %"):
+        table.add_column(header)
+    for unit in result.units:
+        table.add_row(unit.level_label, unit.code, unit.name, unit.division or "", _km2(unit.land_m2),
+                      _km2(unit.zone_m2), f"{unit.share_pct:.4f}")
+    console.print(table)
+    if result.history:
+        history = Table(title="兵团占比 各版本 / the 兵团 share of every version")
+        for header in ("版本", "生效", "占比 %", "较上版（百分点）", f"下限 {result.basis.floor_pct}%", "是否下降"):
+            history.add_column(header)
+        for row in result.history:
+            floor = "—" if row.meets_floor is None else ("达到" if row.meets_floor else "低于")
+            change = "—" if row.change_pct_points is None else f"{row.change_pct_points:+.4f}"
+            history.add_row(str(row.version), row.effective_from, f"{row.share_pct:.4f}", change, floor,
+                            "是" if row.falls else "否")
+        console.print(history)
+    console.print(f"兵团范围：{result.basis.note_zh}", highlight=False)
+    console.print("代表兵团的单元：" + "、".join(result.basis.bingtuan_units), highlight=False)
+
+
+@app.command()
+def export(
+    kind: Annotated[str, typer.Argument(help="Zone kind.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="FILE.shp, FILE.gpkg or FILE.geojson.", dir_okay=False)],
+    version: Annotated[str | None, typer.Option("--version", help="Version number (default the newest).")] = None,
+    as_of: AsOfOption = None,
+    crs: Annotated[str | None, typer.Option("--crs", help="Output CRS: EPSG:4490 CGCS2000 (default; EPSG:4326 for "
+                                               "GeoJSON), or a CGCS2000 Gauss-Krüger zone, e.g. EPSG:4517.")] = None,
+    encoding: Annotated[str, typer.Option("--encoding", help="Shapefile text encoding: utf-8 or gbk.")] = "utf-8",
+    store: StoreOption = None,
+) -> None:
+    """Write a layer version as a file GIS tools open; says whether it imports back to the same content."""
+    from gis.layer_export import export_layer
+    from gis.store import open_store
+
+    try:
+        with open_store(store) as opened:
+            result = export_layer(opened, kind, output, version=version, as_of=as_of, crs=crs, encoding=encoding)
+    except EcozoneError as error:
+        _fail(error)
+    console.print(f"已导出 exported {kind} version {result.version.version}: {result.features} features, "
+                  f"{result.crs}" + (f", {result.encoding}" if result.encoding else ""), highlight=False)
+    for name in result.files:
+        console.print(f"  {name}", highlight=False)
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in result.import_options.items())
+    if result.round_trip == "exact":
+        console.print(f"再导入内容一致 / re-imports to the same digest with: ecozone layers import {output} "
+                      f"--kind {kind} {flags}".rstrip(), highlight=False)
+    else:
+        console.print(f"[yellow]再导入内容不一致 / re-import differs: {result.round_trip_note}[/yellow]", highlight=False)

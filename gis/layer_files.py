@@ -196,6 +196,10 @@ def read_layer_file(
             f"the file declares {crs_label(frame.crs)} but --crs says {crs_label(declared)}", source=name,
             field="crs", value=crs, fix="drop --crs if the file's own CRS is right, or fix the file's .prj",
         )
+    if suffix == ".shp":
+        # The format fixes the ring order (exteriors clockwise), so it says nothing about the data: read rings in
+        # RFC 7946's order, the one of the other formats, and a layer exported and imported again keeps its digest.
+        frame = frame.set_geometry(shapely.orient_polygons(frame.geometry.values))
     source_crs = frame.crs
     if not source_crs.equals(STORE_CRS):
         frame = frame.to_crs(STORE_CRS)
@@ -261,7 +265,7 @@ def read_layer_file(
             "geometry_source": geometry_source,
         }
         for field_name, col in schema_cols.items():
-            if col is not None and _plain(values[col]) is not None:
+            if col is not None:  # None where empty (a key missing from some records would become NaN)
                 record[field_name] = _plain(values[col])
         records.append(record)
     zones = gpd.GeoDataFrame(records, geometry=frame.geometry.values, crs=STORE_CRS)

@@ -1,4 +1,5 @@
-"""The layers: what is in force (open like every read) and imports of new versions (writes: a write key).
+"""The layers: what is in force (open like every read), imports of new versions (writes: a write key), what
+changed between two versions, the share of land per jurisdiction, and exports.
 
 An import never overwrites anything: it adds a version, in force from its ``effective_from`` date, and
 earlier versions stay for checks as of past dates. Coverage is ``all`` or ``admin:CODE,...`` here: a
@@ -8,20 +9,32 @@ polygon file would be a path on the server, which an HTTP client must not name.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Path as PathParam, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path as PathParam, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from api.deps import StateDep, require_write
 from api.errors import ApiProblem
 from api.uploads import save_uploads
+from gis.cache import BoundedCache
 from gis.kinds import KINDS
+from gis.layer_diff import LayerDiff, diff_layer
+from gis.layer_diff_files import write_diff
+from gis.layer_export import export_layer, shapefile_parts
 from gis.layer_files import SUPPORTED_SUFFIXES, read_layer_file, resolve_coverage
+from gis.layer_stats import LayerStats, layer_stats
 from gis.store import LayerVersion
+from gis.versions import pick_version
+from maps.build import render
+from maps.diff_map import diff_map
 
 __all__ = ["router", "VersionView"]
 
@@ -118,3 +131,113 @@ async def import_version(
                                             note=note, coverage=area, notices=[*notices, notice])
 
         return VersionView.of(await run_in_threadpool(work))
+
+
+# -- change report, share, export (issue 21) ---------------------------------------------------------------------
+#: What a change report is downloaded as.
+DIFF_FORMATS = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "gpkg": "application/geopackage+sqlite3", "html": "text/html; charset=utf-8"}
+#: What a layer is exported as (a shapefile comes zipped with its sidecar files).
+EXPORT_FORMATS = {"shp": "application/zip", "gpkg": "application/geopackage+sqlite3",
+                  "geojson": "application/geo+json"}
+
+From = Annotated[str, Query(alias="from", description="Earlier version: a number, or a date YYYY-MM-DD (the version "
+                                                      "in force then).", examples=["1"])]
+To = Annotated[str, Query(description="Later version: a number or a date.", examples=["2"])]
+AdminAsOf = Annotated[dt.date | None, Query(description="Administrative units in force on this date (default today).")]
+
+_diffs: BoundedCache[LayerDiff] = BoundedCache(8)
+
+
+def _diff(state, kind: str, from_: str, to: str, admin_as_of: dt.date | None) -> LayerDiff:
+    """The report, kept per pair of versions and administrative date: a large layer takes seconds."""
+    before = pick_version(state.store, kind, from_, field="from")
+    after = pick_version(state.store, kind, to, field="to")
+    key = (state.store.location, kind, before.version, before.content_sha256, after.version, after.content_sha256,
+           admin_as_of or dt.date.today())
+    found = _diffs.get(key)
+    return found if found is not None else _diffs.put(key, diff_layer(state.store, kind, before.version,
+                                                                      after.version, admin_as_of=admin_as_of))
+
+
+@router.get("/{kind}/diff", operation_id="layers_diff", name="layers_diff", response_model=LayerDiff,
+            summary="What changed between two versions of a layer",
+            responses={404: {"description": "No such layer or version"}})
+async def diff(state: StateDep, kind: Kind, from_: From, to: To, admin_as_of: AdminAsOf = None) -> LayerDiff:
+    """Zones added, removed and changed (which fields), the area the layer's union gained and lost (geodesic m²)
+    per zone and per jurisdiction, and the 兵团 share before and after against its floor."""
+    return await run_in_threadpool(_diff, state, _kind(kind), from_, to, admin_as_of)
+
+
+@router.get("/{kind}/diff.{fmt}", operation_id="layers_diff_file", name="layers_diff_file",
+            summary="The change report as Excel, GeoPackage or a map page", response_class=Response,
+            responses={200: {"content": {media: {} for media in DIFF_FORMATS.values()}},
+                       404: {"description": "No such layer, version or format"}})
+async def diff_file(request: Request, state: StateDep, kind: Kind, fmt: str, from_: From, to: To,
+                    admin_as_of: AdminAsOf = None) -> Response:
+    """``xlsx``: a Chinese summary sheet, then zones, jurisdictions, polygons; ``gpkg``: layers ``added`` and
+    ``removed``; ``html``: the offline map page (added green, removed red, the totals)."""
+    if fmt not in DIFF_FORMATS:
+        raise ApiProblem(404, f"no change-report format '{fmt}'", field="fmt", value=fmt, kind="not-found",
+                         fix="use one of " + ", ".join(DIFF_FORMATS))
+    report = await run_in_threadpool(_diff, state, _kind(kind), from_, to, admin_as_of)
+    name = f"{kind}-v{report.from_version.version}-v{report.to_version.version}"
+    if fmt == "html":
+        static = request.url_for("map_static", root="R", name="N").path.removesuffix("/R/N")
+        html = await run_in_threadpool(lambda: render(diff_map(report, state.store, admin_as_of=admin_as_of,
+                                                               static_url=static, basemap=state.settings.basemap())))
+        return HTMLResponse(html)
+    with tempfile.TemporaryDirectory(prefix="ecozone-diff-") as folder:
+        path = await run_in_threadpool(write_diff, report, Path(folder) / f"report.{fmt}")
+        body = path.read_bytes()
+    return Response(body, media_type=DIFF_FORMATS[fmt], headers=_attachment(f"{name}.{fmt}"))
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+
+
+@router.get("/{kind}/stats", operation_id="layers_stats", name="layers_stats", response_model=LayerStats,
+            summary="Area and share of land per jurisdiction; the 兵团 share of every version",
+            responses={404: {"description": "No such layer or version"}})
+async def stats(state: StateDep, kind: Kind,
+                version: Annotated[str | None, Query(description="A number or a date (default the newest).")] = None,
+                admin_as_of: AdminAsOf = None) -> LayerStats:
+    """Land area, the layer's area (union, geodesic) and its share for the region, each prefecture, county and
+    兵团 city, and the 兵团 as a whole (its cities: see ``basis``), with the floor (21.87 %, 不减少)."""
+    return await run_in_threadpool(layer_stats, state.store, _kind(kind), version, admin_as_of=admin_as_of)
+
+
+@router.get("/{kind}/export.{fmt}", operation_id="layers_export", name="layers_export", response_class=Response,
+            summary="A layer version as a shapefile (zip), GeoPackage or GeoJSON",
+            responses={200: {"content": {media: {} for media in EXPORT_FORMATS.values()}},
+                       404: {"description": "No such layer, version or format"}})
+async def export(
+    state: StateDep, kind: Kind, fmt: str,
+    version: Annotated[str | None, Query(description="A version number (default the newest).")] = None,
+    as_of: Annotated[dt.date | None, Query(description="The version in force on this date.")] = None,
+    crs: Annotated[str | None, Query(max_length=200, description="Output CRS (default EPSG:4490, CGCS2000; EPSG:4326 "
+                                                                 "for GeoJSON), or a Gauss-Krüger zone, e.g. EPSG:4517.")] = None,
+    encoding: Annotated[Literal["utf-8", "gbk"], Query(description="Text encoding of a shapefile's .dbf.")] = "utf-8",
+) -> Response:
+    """The file ``ecozone layers export`` writes; headers say whether it imports back to the same digest."""
+    if fmt not in EXPORT_FORMATS:
+        raise ApiProblem(404, f"no export format '{fmt}'", field="fmt", value=fmt, kind="not-found",
+                         fix="use one of " + ", ".join(EXPORT_FORMATS))
+    _kind(kind)
+    with tempfile.TemporaryDirectory(prefix="ecozone-export-") as folder:
+        target = Path(folder) / f"{kind}.{fmt}"
+        report = await run_in_threadpool(lambda: export_layer(state.store, kind, target, version=version,
+                                                              as_of=as_of, crs=crs, encoding=encoding))
+        name = f"{kind}-v{report.version.version}.{'zip' if fmt == 'shp' else fmt}"
+        if fmt == "shp":
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for part in shapefile_parts(target):
+                    archive.write(part, f"{kind}-v{report.version.version}{part.suffix}")
+            body = buffer.getvalue()
+        else:
+            body = target.read_bytes()
+    headers = {**_attachment(name), "X-Ecozone-Round-Trip": report.round_trip,
+               "X-Ecozone-Content-SHA256": report.version.content_sha256}
+    return Response(body, media_type=EXPORT_FORMATS[fmt], headers=headers)

@@ -1,0 +1,62 @@
+"""``ecozone rescreen SCREENED``: the permits of a screened file whose verdict changes as of another date or
+with another layer version (发证后图层更新的影响)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gis.errors import EcozoneError, InputError
+
+__all__ = ["rescreen"]
+
+
+def rescreen(
+    screened: Annotated[Path, typer.Argument(metavar="SCREENED", help="The .xlsx or .csv that 'ecozone screen' wrote.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Screen again with the layers and rules in force on "
+                                              "this date (YYYY-MM-DD).")] = None,
+    layer: Annotated[str | None, typer.Option("--layer", help="KIND:N: screen again as of the date version N of a "
+                                              "layer comes into force, e.g. ecological_redline:2.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the changed rows: .xlsx, .csv or "
+                                                ".json.", dir_okay=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    store: Annotated[str | None, typer.Option("--store", help="Layer store (default: the embedded dataset).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Threads; default all cores.")] = None,
+) -> None:
+    """List the rows of a screened file whose verdict changes when screened again as of another date."""
+    from api.cli import fail
+    from gis.rescreen import rescreen_file, write_rescreen
+    from gis.store import open_store
+    from gis.versions import pick_version
+
+    if fmt not in {"text", "json"}:
+        raise typer.BadParameter(f"'{fmt}' is not a format; use text or json", param_hint="--format")
+    try:
+        if (as_of is None) == (layer is None):
+            raise InputError("say what to screen against: a date or a layer version", field="--as-of",
+                             fix="give --as-of 2021-06-30, or --layer ecological_redline:2 (not both)")
+        with open_store(store) as opened:
+            if layer is not None:
+                kind, _, number = layer.partition(":")
+                if not number:
+                    raise InputError("a layer version is KIND:N", field="--layer", value=layer,
+                                     fix="e.g. --layer ecological_redline:2 (see: ecozone layers versions)")
+                as_of = pick_version(opened, kind.strip(), number.strip(), field="--layer").effective_from
+            report = rescreen_file(screened, as_of=as_of, store=opened, workers=workers)
+            if output is not None:
+                write_rescreen(report, output)
+    except EcozoneError as error:
+        fail(error)
+    if fmt == "json":
+        typer.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{report.input}：{report.rows} 行，结论变化 {report.changed} 行（原筛查日期 {report.old_as_of or '未记录'} → "
+               f"{report.new_as_of}）/ {report.changed} of {report.rows} rows change verdict")
+    for change in report.changes:
+        name = change.cells.get("项目名称") or change.cells.get("名称") or ""
+        typer.echo(f"  第 {change.row} 行 {name}：{change.reason_zh}")
+    if output is not None:
+        typer.echo(f"已写入 / written: {output}")

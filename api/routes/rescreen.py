@@ -1,0 +1,67 @@
+"""``POST /rescreen``: the permits of a screened file whose verdict changes as of another date or layer version.
+
+Synchronous, for the registers an office keeps (up to ``MAX_ROWS`` rows: a larger file is refused with 413 as
+soon as its rows pass the limit); the answer is JSON, or the changed rows as a workbook or CSV to download.
+It takes what ``POST /screen`` takes back from a job: the screened .xlsx or .csv.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import StateDep
+from api.errors import ApiProblem
+from api.uploads import save_uploads
+from gis.rescreen import RescreenReport, rescreen_file, write_rescreen
+from gis.versions import pick_version
+
+__all__ = ["MAX_ROWS", "router"]
+
+router = APIRouter(tags=["batch screening"])
+
+#: Rows one synchronous re-screening takes (about a second of work); larger files go through POST /screen.
+MAX_ROWS = 20_000
+
+_MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv; charset=utf-8"}
+
+
+@router.post("/rescreen", operation_id="rescreen", name="rescreen", response_model=RescreenReport,
+             summary="Rows of a screened file whose verdict changes as of another date or layer version",
+             responses={200: {"content": {media: {} for media in _MEDIA.values()}},
+                        400: {"description": "Bad input"}, 413: {"description": "File too large"}})
+async def rescreen(
+    state: StateDep,
+    file: Annotated[UploadFile, File(description="The screened .xlsx or .csv (a job's result).")],
+    as_of: Annotated[dt.date | None, Form(description="Screen again as of this date.")] = None,
+    layer: Annotated[str | None, Form(pattern=r"^[a-z_]+:\d+$", description="KIND:N — screen again as of the date "
+                                      "version N of that layer comes into force.")] = None,
+    format: Annotated[Literal["json", "xlsx", "csv"], Form(description="json, or the changed rows as a file.")] = "json",
+) -> Response | RescreenReport:
+    """Only the rows whose verdict (结论代码) differs from the file's: old and new verdict, the rules and zones."""
+    if (as_of is None) == (layer is None):
+        raise ApiProblem(400, "give as_of or layer (not both)", field="as_of", kind="invalid-parameter",
+                         fix="as_of=2021-06-30, or layer=ecological_redline:2")
+    day = as_of
+    if layer is not None:
+        kind, number = layer.split(":")
+        day = pick_version(state.store, kind, number, field="layer").effective_from
+    folder = Path(tempfile.mkdtemp(prefix="ecozone-rescreen-"))
+    try:
+        [path] = await save_uploads([file], folder)
+        report = await run_in_threadpool(lambda: rescreen_file(path, as_of=day, store=state.store, max_rows=MAX_ROWS))
+        if format == "json":
+            return report
+        written = await run_in_threadpool(write_rescreen, report, folder / f"changes.{format}")
+        name = f"{Path(file.filename or 'rescreen').stem}-结论变化.{format}"
+        return Response(written.read_bytes(), media_type=_MEDIA[format],
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

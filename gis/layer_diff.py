@@ -1,0 +1,347 @@
+"""What changed between two versions of a layer: zones added, removed and changed, the area the layer gained and
+lost (its union before and after, geodesic), per zone and per jurisdiction, and the 兵团 share before and after.
+
+A new official version usually changes a few per cent of its features, so the work follows the change, not the
+layer: each feature is first reduced to a digest of its geometry (WKB) and one of its attributes, and only
+zones whose digests differ are looked at. The union's gain is ``union(new shapes) − union(old features near
+them)``, and its loss the reverse: unchanged features only matter where they meet a changed one. The share
+after the change is the share before plus what was gained and minus what was lost in each unit, so the whole
+layer is dissolved once (for the version before, and kept) rather than unioned twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pydantic import BaseModel, Field, PrivateAttr
+
+from gis.crs import STORE_CRS, geodesic_area_m2
+from gis.jurisdictions import BINGTUAN_CODE, BINGTUAN_FLOOR_PCT, Jurisdictions, geodesic_areas
+from gis.kinds import ZONE_FIELDS, get_kind
+from gis.layer_stats import FLOOR_KIND, Basis, VersionRef, union_areas
+from gis.store import Store
+from gis.versions import pick_version
+from gis.zones import attributes_json
+
+__all__ = ["BingtuanChange", "LayerDiff", "UnitChange", "ZoneChange", "diff_layer", "feature_digests"]
+
+_COMPARED = tuple(name for name in ZONE_FIELDS if name != "kind")
+
+
+class ZoneChange(BaseModel):
+    """One zone added, removed or changed, with the fields that changed and its own area gained and lost."""
+
+    zone_id: str
+    name: str
+    change: Literal["added", "removed", "changed"]
+    geometry_changed: bool
+    fields: list[str] = Field(description="Changed fields; attributes by key, e.g. 'attributes.level'.")
+    added_m2: float = Field(description="Area of the new outline outside the old one (the whole zone if added).")
+    removed_m2: float = Field(description="Area of the old outline outside the new one (the whole zone if removed).")
+    area_before_m2: float | None
+    area_after_m2: float | None
+    jurisdiction: str | None
+
+
+class UnitChange(BaseModel):
+    """What the change does in one jurisdiction: area gained and lost by the layer's union, share before/after."""
+
+    level: str
+    level_label: str
+    code: str
+    name: str
+    parent: str | None
+    division: str | None
+    land_m2: float
+    added_m2: float
+    removed_m2: float
+    zone_before_m2: float
+    zone_after_m2: float
+    share_before_pct: float
+    share_after_pct: float
+
+
+class BingtuanChange(BaseModel):
+    """The 兵团 share before and after, against the floor where the kind has one."""
+
+    share_before_pct: float
+    share_after_pct: float
+    change_pct_points: float
+    falls: bool = Field(description="The share is lower after the change (「不减少」 broken for the red line).")
+    floor_pct: float | None
+    meets_floor_before: bool | None
+    meets_floor_after: bool | None
+
+
+class LayerDiff(BaseModel):
+    """The change report of one layer between two versions."""
+
+    kind: str
+    label: str
+    from_version: VersionRef
+    to_version: VersionRef
+    added: list[str] = Field(description="Zone ids only in the later version.")
+    removed: list[str] = Field(description="Zone ids only in the earlier version.")
+    changed: list[str] = Field(description="Zone ids in both whose outline or fields differ.")
+    unchanged: int
+    added_m2: float = Field(description="Area of the union after that was not in the union before, geodesic m².")
+    removed_m2: float = Field(description="Area of the union before that is not in the union after, geodesic m².")
+    net_m2: float
+    union_before_m2: float
+    union_after_m2: float
+    zones: list[ZoneChange]
+    by_jurisdiction: list[UnitChange] = Field(description="Units the change touches, and always the region and "
+                                                          "the 兵团.")
+    bingtuan: BingtuanChange | None
+    basis: Basis
+    warnings: list[str] = Field(description="What an officer must see first (Chinese), a fall of the 兵团 share first.")
+    illustrative: bool = Field(description="Some features of either version have illustrative (示意) geometry.")
+    seconds: float
+    _polygons: gpd.GeoDataFrame = PrivateAttr()
+
+    @property
+    def polygons(self) -> gpd.GeoDataFrame:
+        """The difference polygons: ``change`` (added / removed), the zones behind them, the county-level unit
+        they lie in, and their area; one row per part and unit, in the store CRS."""
+        return self._polygons
+
+
+def feature_digests(zones: gpd.GeoDataFrame) -> tuple[list[bytes], list[bytes]]:
+    """Per feature: a digest of its geometry (WKB) and one of its other fields (``kind`` aside)."""
+    geometry = [hashlib.blake2b(wkb, digest_size=16).digest() for wkb in shapely.to_wkb(zones.geometry.values)]
+    columns = _columns(zones)
+    fields = [hashlib.blake2b(_fields_text(values).encode(), digest_size=16).digest()
+              for values in zip(*(columns[name] for name in _COMPARED))]
+    return geometry, fields
+
+
+def _columns(zones: gpd.GeoDataFrame) -> dict[str, list]:
+    """The compared fields as plain lists (``to_dict("records")`` costs seconds on a large layer)."""
+    return {name: zones[name].tolist() for name in _COMPARED}
+
+
+def _fields_text(values: tuple) -> str:
+    return json.dumps([attributes_json(v) if name == "attributes" else v for name, v in zip(_COMPARED, values)],
+                      ensure_ascii=False, default=str)
+
+
+def _changed_fields(old: dict, new: dict) -> list[str]:
+    names = []
+    for name in _COMPARED:
+        if name == "attributes":
+            before, after = old[name] or {}, new[name] or {}
+            names += [f"attributes.{key}" for key in sorted(set(before) | set(after), key=str)
+                      if attributes_json(before.get(key)) != attributes_json(after.get(key)) or
+                      (key in before) != (key in after)]
+        elif old[name] != new[name]:
+            names.append(name)
+    return names
+
+
+class _Records:
+    """Row ``i`` of column lists as a mapping, built only for the rows a report names."""
+
+    def __init__(self, columns: dict[str, list]) -> None:
+        self.columns = columns
+
+    def __getitem__(self, i: int) -> dict:
+        return {name: values[i] for name, values in self.columns.items()}
+
+
+def _union(geoms) -> shapely.Geometry:
+    geoms = [g for g in geoms if g is not None and not g.is_empty]
+    return shapely.union_all(geoms) if geoms else shapely.Polygon()
+
+
+def _gained(shapes: list, others: gpd.GeoDataFrame) -> shapely.Geometry:
+    """The part of ``union(shapes)`` outside every feature of ``others`` (only those near the shapes matter)."""
+    if not shapes:
+        return shapely.Polygon()
+    near = others.sindex.query(np.asarray(shapes, dtype=object), predicate="intersects")[1]
+    union = _union(shapes)
+    covered = _union(others.geometry.values[np.unique(near)])
+    return shapely.make_valid(shapely.difference(union, covered)) if not covered.is_empty else union
+
+
+def _polygonal(geom: shapely.Geometry) -> np.ndarray:
+    parts = shapely.get_parts(geom)
+    return parts[np.isin(shapely.get_type_id(parts), (shapely.GeometryType.POLYGON,))]
+
+
+def diff_layer(store: Store, kind: str, from_ref: int | str | dt.date, to_ref: int | str | dt.date, *,
+               admin_as_of: str | dt.date | None = None) -> LayerDiff:
+    """The change report of layer ``kind`` from version ``from_ref`` to ``to_ref`` (numbers, or dates meaning the
+    version in force then). Jurisdictions come from the administrative layer in force on ``admin_as_of``
+    (default today).
+
+    Raises ``VersionNotFoundError`` for a version (or administrative layer) the store does not have.
+    """
+    started = time.perf_counter()
+    spec = get_kind(kind)
+    before_v = pick_version(store, kind, from_ref, field="from")
+    after_v = pick_version(store, kind, to_ref, field="to")
+    before, after = store.read(kind, before_v.version), store.read(kind, after_v.version)
+    old_geom, old_fields = feature_digests(before)
+    new_geom, new_fields = feature_digests(after)
+    old_at = {zone_id: i for i, zone_id in enumerate(before["zone_id"])}
+    new_at = {zone_id: i for i, zone_id in enumerate(after["zone_id"])}
+    old_columns, new_columns = _columns(before), _columns(after)
+    old_records = _Records(old_columns)
+    new_records = _Records(new_columns)
+    old_geoms, new_geoms = before.geometry.values, after.geometry.values
+
+    zones: list[ZoneChange] = []
+    gained_shapes, lost_shapes = [], []
+    unchanged = 0
+    for zone_id, j in new_at.items():
+        i = old_at.get(zone_id)
+        if i is None:
+            gained_shapes.append(new_geoms[j])
+            area = geodesic_area_m2(new_geoms[j])
+            zones.append(ZoneChange(zone_id=zone_id, name=new_records[j]["name"], change="added", geometry_changed=True,
+                                    fields=[], added_m2=area, removed_m2=0.0, area_before_m2=None, area_after_m2=area,
+                                    jurisdiction=new_records[j]["jurisdiction"]))
+            continue
+        moved = old_geom[i] != new_geom[j] and not shapely.equals(old_geoms[i], new_geoms[j])
+        fields = _changed_fields(old_records[i], new_records[j]) if old_fields[i] != new_fields[j] else []
+        if not moved and not fields:
+            unchanged += 1
+            continue
+        gained = lost = 0.0
+        if moved:
+            gained_shapes.append(new_geoms[j])
+            lost_shapes.append(old_geoms[i])
+            gained = geodesic_area_m2(shapely.difference(new_geoms[j], old_geoms[i]))
+            lost = geodesic_area_m2(shapely.difference(old_geoms[i], new_geoms[j]))
+        zones.append(ZoneChange(
+            zone_id=zone_id, name=new_records[j]["name"], change="changed", geometry_changed=moved,
+            fields=(["geometry"] if moved else []) + fields, added_m2=gained, removed_m2=lost,
+            area_before_m2=geodesic_area_m2(old_geoms[i]), area_after_m2=geodesic_area_m2(new_geoms[j]),
+            jurisdiction=new_records[j]["jurisdiction"],
+        ))
+    for zone_id, i in old_at.items():
+        if zone_id not in new_at:
+            lost_shapes.append(old_geoms[i])
+            area = geodesic_area_m2(old_geoms[i])
+            zones.append(ZoneChange(zone_id=zone_id, name=old_records[i]["name"], change="removed",
+                                    geometry_changed=True, fields=[], added_m2=0.0, removed_m2=area,
+                                    area_before_m2=area, area_after_m2=None,
+                                    jurisdiction=old_records[i]["jurisdiction"]))
+
+    gained_geom = _gained(gained_shapes, before)
+    lost_geom = _gained(lost_shapes, after)
+    gained_parts, lost_parts = _polygonal(gained_geom), _polygonal(lost_geom)
+    gained_areas, lost_areas = geodesic_areas(gained_parts), geodesic_areas(lost_parts)
+
+    jurisdictions = Jurisdictions.of_store(store, admin_as_of)
+    union_before, within_before = union_areas(store, kind, before_v, jurisdictions)
+    added_within = jurisdictions.areas_within(gained_parts, gained_areas)
+    removed_within = jurisdictions.areas_within(lost_parts, lost_areas)
+    within_after = within_before + added_within - removed_within
+    units = []
+    for unit, was, now, plus, minus in zip(jurisdictions.units, within_before, within_after, added_within,
+                                           removed_within):
+        if plus > 0 or minus > 0 or unit.level in ("region", BINGTUAN_CODE):
+            units.append(UnitChange(
+                level=unit.level, level_label=unit.level_label, code=unit.code, name=unit.name, parent=unit.parent,
+                division=unit.division, land_m2=unit.land_m2, added_m2=float(plus), removed_m2=float(minus),
+                zone_before_m2=float(was), zone_after_m2=float(now),
+                share_before_pct=100 * float(was) / unit.land_m2, share_after_pct=100 * float(now) / unit.land_m2,
+            ))
+    bingtuan = next((u for u in units if u.level == BINGTUAN_CODE), None)
+    change = None
+    if bingtuan is not None:
+        floor = BINGTUAN_FLOOR_PCT if kind == FLOOR_KIND else None
+        change = BingtuanChange(
+            share_before_pct=bingtuan.share_before_pct, share_after_pct=bingtuan.share_after_pct,
+            change_pct_points=bingtuan.share_after_pct - bingtuan.share_before_pct,
+            falls=bingtuan.zone_after_m2 < bingtuan.zone_before_m2,
+            floor_pct=floor, meets_floor_before=None if floor is None else bingtuan.share_before_pct >= floor,
+            meets_floor_after=None if floor is None else bingtuan.share_after_pct >= floor,
+        )
+    added_m2, removed_m2 = float(gained_areas.sum()), float(lost_areas.sum())
+    sources = set(before["geometry_source"]) | set(after["geometry_source"])
+    report = LayerDiff(
+        kind=kind, label=spec.label_zh, from_version=VersionRef.of(before_v), to_version=VersionRef.of(after_v),
+        added=sorted(z.zone_id for z in zones if z.change == "added"),
+        removed=sorted(z.zone_id for z in zones if z.change == "removed"),
+        changed=sorted(z.zone_id for z in zones if z.change == "changed"),
+        unchanged=unchanged, added_m2=added_m2, removed_m2=removed_m2, net_m2=added_m2 - removed_m2,
+        union_before_m2=union_before, union_after_m2=union_before + added_m2 - removed_m2,
+        zones=sorted(zones, key=lambda z: ({"removed": 0, "changed": 1, "added": 2}[z.change], z.zone_id)),
+        by_jurisdiction=units, bingtuan=change,
+        basis=Basis(admin_version=jurisdictions.admin_version.version,
+                    admin_effective_from=jurisdictions.admin_version.effective_from,
+                    bingtuan_units=jurisdictions.bingtuan_cities),
+        warnings=_warnings(spec.label_zh, change, removed_m2), illustrative="illustrative" in sources,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    report._polygons = _difference_polygons(jurisdictions, gained_parts, lost_parts, gained_shapes, lost_shapes,
+                                            zones)
+    return report
+
+
+def _warnings(label: str, change: BingtuanChange | None, removed_m2: float) -> list[str]:
+    warnings = []
+    if change is not None and change.falls:
+        warnings.append(f"兵团{label}占比下降：{change.share_before_pct:.4f}% → {change.share_after_pct:.4f}%"
+                        f"（减少 {-change.change_pct_points:.4f} 个百分点）" +
+                        ("，违反「不减少」（[004] 表2-1）" if change.floor_pct is not None else ""))
+    if change is not None and change.meets_floor_after is False:
+        warnings.append(f"兵团生态保护红线占比 {change.share_after_pct:.4f}% 低于 {change.floor_pct}%（[004] 表2-1）")
+    if removed_m2 > 0:
+        warnings.append(f"{label}减少 {removed_m2 / 1e6:,.4f} km²（见「减少」图斑）")
+    return warnings
+
+
+def _difference_polygons(jurisdictions: Jurisdictions, gained_parts, lost_parts, gained_shapes, lost_shapes,
+                         zones: list[ZoneChange]) -> gpd.GeoDataFrame:
+    """Added and removed parts cut by the county-level units (counties and 兵团 cities tile the region), each
+    with the zones whose change produced it; parts outside every unit keep no unit."""
+    locals_ = [u for u in jurisdictions.units if u.level in ("county", "bingtuan_city")]
+    by_code = {u.code: u for u in jurisdictions.units}
+    tree = shapely.STRtree([u.geometry for u in locals_]) if locals_ else None
+    gained_ids = [z.zone_id for z in zones if z.change == "added" or (z.change == "changed" and z.geometry_changed)]
+    lost_ids = [z.zone_id for z in zones if z.change == "removed" or (z.change == "changed" and z.geometry_changed)]
+    names = {z.zone_id: z.name for z in zones}
+    rows, geoms = [], []
+    for change, parts, shapes, ids in (("added", gained_parts, gained_shapes, gained_ids),
+                                       ("removed", lost_parts, lost_shapes, lost_ids)):
+        shapes_tree = shapely.STRtree(shapes) if shapes else None
+        for part in parts:
+            pieces = []
+            found = tree.query(part, predicate="intersects") if tree is not None else []
+            for index in found:
+                unit = locals_[index]
+                piece = part if unit.geometry.contains_properly(part) else shapely.intersection(part, unit.geometry)
+                pieces.append((unit, piece))
+            inside = any(piece is part for _, piece in pieces)
+            rest = None if inside else shapely.difference(part, _union([piece for _, piece in pieces]))
+            if rest is not None and geodesic_area_m2(rest) > 0:
+                pieces.append((None, rest))
+            for unit, piece in pieces:
+                piece_parts = _polygonal(piece)
+                if not len(piece_parts):
+                    continue
+                piece = shapely.multipolygons(piece_parts)
+                hits = shapes_tree.query(piece, predicate="intersects") if shapes_tree is not None else []
+                behind = [ids[k] for k in hits if shapely.relate_pattern(shapes[k], piece, "T********")]
+                parent = by_code.get(unit.parent) if unit is not None and unit.parent else None
+                rows.append({
+                    "change": change, "change_zh": "新增" if change == "added" else "减少",
+                    "zone_ids": "、".join(behind), "zone_names": "、".join(names[z] for z in behind),
+                    "unit_code": unit.code if unit else None, "unit_name": unit.name if unit else "区外",
+                    "prefecture": parent.name if parent is not None and parent.level == "prefecture" else None,
+                    "division": unit.division if unit else None, "area_m2": geodesic_area_m2(piece),
+                })
+                geoms.append(piece)
+    return gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(geoms, crs=STORE_CRS),
+                            columns=["change", "change_zh", "zone_ids", "zone_names", "unit_code", "unit_name",
+                                     "prefecture", "division", "area_m2"])

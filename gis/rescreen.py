@@ -1,0 +1,228 @@
+"""Permits that change verdict: a file ``ecozone screen`` wrote, screened again as of another date, and only the
+rows whose verdict changes, each with the old and new verdict and the rules and zones that made the difference.
+
+The file is screened again as it is, through ``gis.batch.screen_file`` (its verdict columns are ordinary columns
+to the reader), into a CSV whose last columns are the new verdict columns; the old ones are the file's own. A
+later version of a layer is screened against by its date: the version in force from ``effective_from``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from pydantic import BaseModel, Field
+
+from gis.batch import COLUMNS, screen_file
+from gis.errors import FieldError, FormatError, LimitExceededError
+from gis.rules.model import VERDICT_ORDER
+from gis.store import Store, open_store
+
+__all__ = ["RESCREEN_SUFFIXES", "RescreenReport", "VerdictChange", "rescreen_file", "write_rescreen"]
+
+#: Files ``write_rescreen`` writes, by suffix.
+RESCREEN_SUFFIXES = (".xlsx", ".csv", ".json")
+
+_VERDICT, _CODE, _RULES, _ZONES = "结论", "结论代码", "命中规则", "涉及区域"
+_RANK = {v.value: i for i, v in enumerate(VERDICT_ORDER)}
+
+
+class VerdictChange(BaseModel):
+    """One row whose verdict changes, and why."""
+
+    row: int = Field(description="The row's position among the file's data rows, from 1.")
+    cells: dict[str, Any] = Field(description="The row's own columns (the verdict columns left out).")
+    old_verdict: str
+    old_code: str
+    new_verdict: str
+    new_code: str
+    worse: bool = Field(description="The new verdict is stricter (e.g. 允许 → 禁止).")
+    rules_added: list[str] = Field(description="Rule hits only in the new screening: rule id, verdict, title.")
+    rules_removed: list[str] = Field(description="Rule hits only in the old screening.")
+    zones_added: list[str]
+    zones_removed: list[str]
+    zones: list[str] = Field(description="Zones the site meets as of the new date.")
+    reason_zh: str
+
+
+class RescreenReport(BaseModel):
+    """What the re-screening compared, and the rows whose verdict changes."""
+
+    input: str
+    rows: int
+    changed: int
+    old_as_of: str | None = Field(description="Date of the file's screening, from its 筛查汇总 sheet (xlsx).")
+    new_as_of: dt.date
+    store: str
+    layer_versions: dict[str, int]
+    old_counts: dict[str, int]
+    new_counts: dict[str, int]
+    changes: list[VerdictChange]
+    seconds: float
+
+
+def _items(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split("；") if part.strip()]
+
+
+def _old_as_of(path: Path) -> str | None:
+    """The 图层日期 of a screened workbook's 筛查汇总 sheet (None for a CSV or a workbook without one)."""
+    if path.suffix.lower() != ".xlsx":
+        return None
+    book = load_workbook(path, read_only=True)
+    try:
+        sheets = [name for name in book.sheetnames if name.startswith("筛查汇总")]
+        for row in book[sheets[-1]].iter_rows(values_only=True) if sheets else []:
+            if row and str(row[0]).startswith("图层日期"):
+                return str(row[1])
+    finally:
+        book.close()
+    return None
+
+
+def _reason(change: VerdictChange) -> str:
+    parts = [f"结论由「{change.old_verdict}」变为「{change.new_verdict}」"]
+    if change.rules_added:
+        parts.append("新适用规则：" + "；".join(change.rules_added))
+    if change.rules_removed:
+        parts.append("不再适用规则：" + "；".join(change.rules_removed))
+    if change.zones_added:
+        parts.append("新涉及区域：" + "；".join(change.zones_added))
+    if change.zones_removed:
+        parts.append("不再涉及区域：" + "；".join(change.zones_removed))
+    if not change.zones_added and not change.zones_removed and change.zones:
+        parts.append("涉及区域未变（规则随日期变化）：" + "；".join(change.zones))
+    return "。".join(parts)
+
+
+def rescreen_file(
+    screened_path: str | PathLike,
+    *,
+    as_of: dt.date | str,
+    store: Store | str | PathLike | None = None,
+    workers: int | None = None,
+    max_rows: int | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> RescreenReport:
+    """Screen ``screened_path`` (an .xlsx or .csv written by ``screen_file``) again as of ``as_of`` and list the
+    rows whose verdict (结论代码) differs from the file's.
+
+    Raises ``FieldError`` when the file has no verdict columns, ``LimitExceededError`` past ``max_rows`` rows
+    (checked as the rows are screened, in chunks of 500), ``CancelledError`` when ``cancel()`` says so.
+    """
+    started = time.perf_counter()
+    path = Path(screened_path)
+    if path.suffix.lower() not in (".xlsx", ".csv"):
+        raise FormatError("re-screening takes the .xlsx or .csv that a screening wrote", source=path.name,
+                          value=path.suffix, fix="give the screened workbook (…-筛查结果.xlsx) or its CSV")
+    if not isinstance(store, Store):
+        store = open_store(store)
+    done = [0]
+
+    def stop() -> bool:
+        if max_rows is not None and done[0] > max_rows:
+            raise LimitExceededError(f"the file has more than {max_rows} rows", source=path.name, field="file",
+                                     fix=f"re-screen at most {max_rows} rows at a time, or split the file")
+        return cancel is not None and cancel()
+
+    with tempfile.TemporaryDirectory(prefix="ecozone-rescreen-") as folder:
+        output = Path(folder) / "rescreened.csv"
+        report = screen_file(path, output, store=store, as_of=as_of, workers=workers, chunk_rows=500,
+                             progress=lambda rows, total: done.__setitem__(0, rows), cancel=stop)
+        with open(output, encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle))
+    header, data = rows[0], rows[1:]
+    own = header[: len(header) - len(COLUMNS)]
+    new_at = {name: len(own) + i for i, name in enumerate(COLUMNS)}
+    missing = [name for name in (_VERDICT, _CODE, _RULES, _ZONES) if name not in own]
+    if missing:
+        raise FieldError("the file has no verdict columns: it is not a screening's output", source=path.name,
+                         field=missing[0], fix="screen the permit list first (screen), then re-screen its output")
+    old_at = {name: own.index(name) for name in COLUMNS if name in own}
+    kept = [i for i, name in enumerate(own) if i not in old_at.values()]
+    changes: list[VerdictChange] = []
+    old_counts: Counter[str] = Counter()
+    new_counts: Counter[str] = Counter()
+    for number, cells in enumerate(data, 1):
+        cells = cells + [""] * (len(header) - len(cells))
+        old_code, new_code = cells[old_at[_CODE]], cells[new_at[_CODE]]
+        old_counts[old_code] += 1
+        new_counts[new_code] += 1
+        if old_code == new_code:
+            continue
+        old_rules, new_rules = _items(cells[old_at[_RULES]]), _items(cells[new_at[_RULES]])
+        old_zones, new_zones = _items(cells[old_at[_ZONES]]), _items(cells[new_at[_ZONES]])
+        change = VerdictChange(
+            row=number, cells={own[i]: cells[i] for i in kept if cells[i] != ""},
+            old_verdict=cells[old_at[_VERDICT]], old_code=old_code, new_verdict=cells[new_at[_VERDICT]],
+            new_code=new_code, worse=_RANK.get(new_code, len(_RANK)) < _RANK.get(old_code, len(_RANK)),
+            rules_added=[r for r in new_rules if r not in old_rules],
+            rules_removed=[r for r in old_rules if r not in new_rules],
+            zones_added=[z for z in new_zones if z not in old_zones],
+            zones_removed=[z for z in old_zones if z not in new_zones], zones=new_zones, reason_zh="",
+        )
+        change.reason_zh = _reason(change)
+        changes.append(change)
+    return RescreenReport(
+        input=path.name, rows=len(data), changed=len(changes), old_as_of=_old_as_of(path), new_as_of=report.as_of,
+        store=report.store, layer_versions=report.layer_versions, old_counts=dict(old_counts),
+        new_counts=dict(new_counts), changes=changes, seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+_HEADERS = ["行号", "原结论", "新结论", "变化", "新适用规则", "不再适用规则", "新涉及区域", "不再涉及区域", "说明"]
+
+
+def _table(report: RescreenReport) -> tuple[list[str], list[list[Any]]]:
+    own = list(dict.fromkeys(name for change in report.changes for name in change.cells))
+    rows = [[c.row, *(c.cells.get(name, "") for name in own), c.old_verdict, c.new_verdict,
+             "从严" if c.worse else "放宽", "；".join(c.rules_added), "；".join(c.rules_removed),
+             "；".join(c.zones_added), "；".join(c.zones_removed), c.reason_zh] for c in report.changes]
+    return [_HEADERS[0], *own, *_HEADERS[1:]], rows
+
+
+def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
+    """Write the rows whose verdict changes to ``path`` (.xlsx with a 汇总 sheet, .csv UTF-8 with BOM, or .json)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in RESCREEN_SUFFIXES:
+        raise FormatError(f"the re-screening cannot be written as {suffix or 'a file without a suffix'}",
+                          source=str(path), value=suffix, fix="use one of " + ", ".join(RESCREEN_SUFFIXES))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header, rows = _table(report)
+    if suffix == ".json":
+        path.write_text(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2), encoding="utf-8")
+    elif suffix == ".csv":
+        with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+    else:
+        book = Workbook()
+        sheet = book.active
+        sheet.title = "结论变化"
+        sheet.append(header)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append(row)
+        summary = book.create_sheet("汇总")
+        for item in [("输入文件", report.input), ("行数", report.rows), ("结论变化行数", report.changed),
+                     ("原筛查日期", report.old_as_of or "（文件未记录）"), ("重新筛查日期", report.new_as_of.isoformat()),
+                     ("图层库", report.store),
+                     *((f"图层版本：{k}", v) for k, v in report.layer_versions.items()),
+                     *((f"原结论：{k}", v) for k, v in sorted(report.old_counts.items())),
+                     *((f"新结论：{k}", v) for k, v in sorted(report.new_counts.items()))]:
+            summary.append(list(item))
+        book.save(path)
+    return path

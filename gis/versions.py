@@ -1,0 +1,46 @@
+"""Choosing one version of a layer: by its number, or by a date (the version in force then)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from gis.errors import InputError, VersionNotFoundError
+from gis.kinds import get_kind
+from gis.store import LayerVersion, Store
+from gis.store.base import iso_day
+
+__all__ = ["pick_version"]
+
+_NUMBER = re.compile(r"^v?(\d+)$", re.IGNORECASE)
+
+
+def pick_version(store: Store, kind: str, ref: int | str | dt.date | None, *, field: str = "version") -> LayerVersion:
+    """The version ``ref`` of layer ``kind``: a number (``3`` or ``v3``), a date (the version in force on it),
+    or None (the newest). ``field`` names the option in errors."""
+    get_kind(kind)
+    available = store.versions(kind)
+    numbers = ", ".join(f"{v.version} ({v.effective_from})" for v in available)
+    if not available:
+        raise VersionNotFoundError(f"layer '{kind}' has no version yet", field=field, value=ref,
+                                   fix="import one first (layers import)")
+    if ref is None:
+        return available[-1]
+    text = ref.isoformat() if isinstance(ref, dt.date) else str(ref).strip()
+    number = _NUMBER.match(text)
+    if number:
+        for version in available:
+            if version.version == int(number.group(1)):
+                return version
+        raise VersionNotFoundError(f"layer '{kind}' has no version {text}", field=field, value=ref,
+                                   fix=f"versions (in force from): {numbers}")
+    try:
+        day = iso_day(text)
+    except InputError:
+        raise InputError("a layer version is a number or a date YYYY-MM-DD", field=field, value=ref,
+                         fix=f"e.g. 2 or 2021-06-30; versions (in force from): {numbers}") from None
+    current = store.in_force(day).get(kind)
+    if current is None:
+        raise VersionNotFoundError(f"no version of layer '{kind}' was in force on {day}", field=field, value=ref,
+                                   fix=f"give a later date or a version number; versions (in force from): {numbers}")
+    return current

@@ -1,0 +1,335 @@
+"""Layer updates: the change report, the red-line share, permits whose verdict changes, and export.
+
+Oracles: areas are recomputed in the test from shapely unions of the whole layers and pyproj's
+``Geod.geometry_area_perimeter`` (the engine dissolves locally and measures ring by ring); verdicts come from
+``gis.check.check_site`` run per row for both dates; an exported file is imported again with the command
+line and its digest compared with the version's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from pyproj import Geod, Transformer
+
+from gis.check import check_site
+from gis.layer_diff import diff_layer
+from gis.layer_stats import layer_stats
+from gis.rescreen import rescreen_file
+from gis.rules.project import Project
+from gis.sites import read_site
+from gis.store import init_store
+from tests.api_support import ApiServer
+
+REPO = Path(__file__).resolve().parents[1]
+GEOD = Geod(ellps="WGS84")
+KIND = "ecological_redline"
+
+
+def oracle_area(geom) -> float:
+    """Geodesic area by pyproj's own geometry walk (not the engine's ring-by-ring sum)."""
+    if geom is None or geom.is_empty:
+        return 0.0
+    polygons = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return sum(abs(GEOD.geometry_area_perimeter(shapely.orient_polygons(g))[0]) for g in polygons)
+
+
+def close(value: float, expected: float, rel: float = 1e-3) -> bool:
+    return abs(value - expected) <= rel * abs(expected)
+
+
+def blobs(count: int, seed: int, prefix: str = "z") -> gpd.GeoDataFrame:
+    """Irregular polygons around 石河子 and 玛纳斯 (crossing county and 兵团-city borders), some overlapping."""
+    rng = np.random.default_rng(seed)
+    rows, geoms = [], []
+    for i in range(count):
+        x, y = 85.85 + rng.random() * 0.55, 44.05 + rng.random() * 0.45
+        angles = np.sort(rng.random(24) * 2 * np.pi)
+        radii = 0.01 + rng.random(24) * 0.02
+        ring = np.column_stack([x + radii * np.cos(angles) * 1.4, y + radii * np.sin(angles)])
+        shape = shapely.make_valid(shapely.Polygon(ring))
+        if i % 7 == 0:  # a hole
+            shape = shape.difference(shapely.Point(x, y).buffer(0.004))
+        if i % 11 == 0:  # a second part
+            shape = shapely.union(shape, shapely.Point(x + 0.06, y - 0.03).buffer(0.006))
+        geoms.append(shapely.orient_polygons(shape))
+        rows.append({"zone_id": f"{prefix}{i}", "name": f"红线图斑{i}", "subtype": "bingtuan", "jurisdiction": "兵团第八师",
+                     "attributes": {"level": "一般", "code": i}, "geometry_source": "official"})
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs=4326)
+
+
+@pytest.fixture(scope="module")
+def updated(tmp_path_factory):
+    """A store (copy of the default dataset) with a generated red line v2 and an edited v3 of it."""
+    location = tmp_path_factory.mktemp("layers") / "store.gpkg"
+    store = init_store(location)
+    first = blobs(90, seed=21)
+    store.import_layer(first, KIND, source="v2.shp", effective_from="2020-01-01")
+    second = first.copy()
+    second = second[~second["zone_id"].isin([f"z{i}" for i in range(5)])].reset_index(drop=True)
+    moved = second["zone_id"].isin([f"z{i}" for i in range(5, 11)])
+    second.loc[moved, "geometry"] = second.loc[moved, "geometry"].translate(0.012, -0.006)
+    for i in range(11, 15):
+        at = second.index[second["zone_id"] == f"z{i}"][0]
+        second.at[at, "attributes"] = {"level": "重要", "code": i}
+    second.loc[second["zone_id"] == "z15", "name"] = "改名图斑"
+    second = gpd.GeoDataFrame(
+        [*second.drop(columns="geometry").to_dict("records"),
+         *blobs(3, seed=99, prefix="new").drop(columns="geometry").to_dict("records")],
+        geometry=[*second.geometry, *blobs(3, seed=99).geometry], crs=4326)
+    store.import_layer(second, KIND, source="v3.shp", effective_from="2023-01-01")
+    yield store
+    store.close()
+
+
+def test_change_report_ids_are_exact(updated):
+    report = diff_layer(updated, KIND, 2, "2023-06-30")
+    assert (report.from_version.version, report.to_version.version) == (2, 3)
+    assert report.removed == sorted(f"z{i}" for i in range(5))
+    assert report.added == [f"new{i}" for i in range(3)]
+    assert report.changed == sorted(f"z{i}" for i in range(5, 16))
+    fields = {z.zone_id: z.fields for z in report.zones}
+    assert all(fields[f"z{i}"] == ["geometry"] for i in range(5, 11))
+    assert all(fields[f"z{i}"] == ["attributes.level"] for i in range(11, 15))
+    assert fields["z15"] == ["name"]
+    assert report.unchanged == 90 - 16
+
+
+def test_change_report_areas_match_unions_measured_with_pyproj(updated):
+    report = diff_layer(updated, KIND, 2, 3)
+    before = shapely.union_all(updated.read(KIND, 2).geometry.values)
+    after = shapely.union_all(updated.read(KIND, 3).geometry.values)
+    assert close(report.added_m2, oracle_area(after.difference(before)))
+    assert close(report.removed_m2, oracle_area(before.difference(after)))
+    assert close(report.union_before_m2, oracle_area(before))
+    assert close(report.union_after_m2, oracle_area(after))
+    old = updated.read(KIND, 2).set_index("zone_id").geometry
+    new = updated.read(KIND, 3).set_index("zone_id").geometry
+    for zone in report.zones:
+        if zone.zone_id in ("z6", "z9"):
+            assert close(zone.added_m2, oracle_area(new[zone.zone_id].difference(old[zone.zone_id])))
+            assert close(zone.removed_m2, oracle_area(old[zone.zone_id].difference(new[zone.zone_id])))
+
+    admin = updated.read("admin_division")
+    units = {a["adcode"]: g for a, g in zip(admin["attributes"], admin.geometry)}
+    bingtuan = shapely.union_all(admin[admin["subtype"] == "bingtuan_city"].geometry.values)
+    counties = [u for u in report.by_jurisdiction if u.level in ("county", "bingtuan_city")]
+    assert len(counties) >= 2 and any(u.added_m2 > 0 for u in counties) and any(u.removed_m2 > 0 for u in counties)
+    for unit in counties:
+        shape = units[unit.code]
+        assert close(unit.added_m2, oracle_area(after.difference(before).intersection(shape)))
+        assert close(unit.removed_m2, oracle_area(before.difference(after).intersection(shape)))
+        assert close(unit.share_after_pct, 100 * oracle_area(after.intersection(shape)) / oracle_area(shape))
+    share_before = 100 * oracle_area(before.intersection(bingtuan)) / oracle_area(bingtuan)
+    share_after = 100 * oracle_area(after.intersection(bingtuan)) / oracle_area(bingtuan)
+    assert close(report.bingtuan.share_before_pct, share_before)
+    assert close(report.bingtuan.share_after_pct, share_after)
+    assert report.bingtuan.falls == (share_after < share_before)
+    if report.bingtuan.falls:
+        assert report.warnings[0].startswith("兵团生态保护红线占比下降")
+
+    polygons = report.polygons
+    assert close(polygons.loc[polygons["change"] == "added", "area_m2"].sum(), report.added_m2)
+    assert set(polygons.loc[polygons["change"] == "removed", "zone_ids"].str.split("、").sum()) <= {
+        *report.removed, *report.changed}
+
+
+def test_share_of_a_county_on_the_default_dataset_matches_pyproj(store):
+    stats = layer_stats(store, KIND)
+    redline = shapely.union_all(store.read(KIND).geometry.values)
+    admin = store.read("admin_division")
+    county = admin[[a["adcode"] == "652324" for a in admin["attributes"]]].geometry.iloc[0]  # 玛纳斯县
+    unit = next(u for u in stats.units if u.code == "652324")
+    assert unit.zone_m2 > 0
+    assert close(unit.land_m2, oracle_area(county))
+    assert close(unit.share_pct, 100 * oracle_area(redline.intersection(county)) / oracle_area(county))
+    whole = next(u for u in stats.units if u.level == "bingtuan")
+    bingtuan = shapely.union_all(admin[admin["subtype"] == "bingtuan_city"].geometry.values)
+    assert close(whole.share_pct, 100 * oracle_area(redline.intersection(bingtuan)) / oracle_area(bingtuan))
+    assert stats.bingtuan.floor_pct == 21.87 and stats.bingtuan.meets_floor == (whole.share_pct >= 21.87)
+    assert len(stats.basis.bingtuan_units) == int((admin["subtype"] == "bingtuan_city").sum())
+
+
+def test_share_history_says_when_the_bingtuan_share_falls(updated):
+    stats = layer_stats(updated, KIND)
+    assert [h.version for h in stats.history] == [1, 2, 3]
+    for earlier, later in zip(stats.history, stats.history[1:]):
+        assert later.falls == (later.share_pct < earlier.share_pct)
+
+
+# -- permits whose verdict changes --------------------------------------------------------------------------
+SITES = [  # (项目名称, 行业, 建设性质, lon, lat, 生产废水)
+    ("准东化工涉水", "化工", "新建", 89.05, 44.55, "是"),
+    ("准东化工无废水", "化工", "新建", 89.051, 44.551, "否"),
+    ("准东印染涉水", "印染", "新建", 89.049, 44.549, "是"),
+    ("准东现有", "化工", "现有", 89.05, 44.552, "是"),
+    ("十户滩涉水", "化工", "新建", 86.05, 44.48, "是"),
+    ("台州园区涉水", "造纸", "新建", 81.22, 40.60, "是"),
+    ("霍尔果斯B区涉水", "化工", "新建", 80.41, 44.16, "是"),
+    ("红线内光伏", "光伏", "新建", 86.10, 43.80, "否"),
+    ("戈壁光伏", "光伏", "新建", 84.0, 41.0, "否"),
+    ("石河子印染", "印染", "新建", 86.04, 44.30, "否"),
+]
+
+
+def test_rescreen_lists_exactly_the_rows_whose_verdict_changed(tmp_path, store):
+    register = tmp_path / "许可清单.csv"
+    with open(register, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["项目名称", "行业", "建设性质", "经度", "纬度", "生产废水"])
+        writer.writerows(SITES)
+    from gis.batch import screen_file
+
+    screen_file(register, tmp_path / "screened.xlsx", store=store, as_of="2018-06-01")
+    report = rescreen_file(tmp_path / "screened.xlsx", as_of="2021-06-01", store=store)
+
+    expected = {}
+    for row, (name, industry, scope, lon, lat, water) in enumerate(SITES, 1):
+        project = Project(name=name, industry=industry, scope="new" if scope == "新建" else "existing",
+                          wastewater=water == "是")
+        site = read_site(f"{lon}, {lat}")
+        old = check_site(site, project, store=store, as_of="2018-06-01").verdict.value
+        new = check_site(site, project, store=store, as_of="2021-06-01").verdict.value
+        if old != new:
+            expected[row] = (old, new)
+    assert expected and 1 in expected  # the 准东 freeze ends once the park's sewage plant runs
+    assert {c.row: (c.old_code, c.new_code) for c in report.changes} == expected
+    assert report.rows == len(SITES) and report.old_as_of == "2018-06-01"
+    zhundong = next(c for c in report.changes if c.row == 1)
+    assert any("准东" in rule for rule in zhundong.rules_removed)
+    assert any("准东产业园区" in zone for zone in zhundong.zones)
+    assert zhundong.cells["项目名称"] == "准东化工涉水"
+
+
+# -- export ----------------------------------------------------------------------------------------------------
+def ecozone(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", "from api.cli import main; main()", *args], env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result
+
+
+def delivery(path: Path) -> None:
+    """A red-line delivery as 自然资源 sends it: GBK .dbf without .cpg, Chinese fields, CGCS2000."""
+    zones = blobs(25, seed=5)
+    frame = gpd.GeoDataFrame({
+        "编号": zones["zone_id"], "名称": zones["name"], "类型": ["兵团划定"] * 20 + ["自治区划定"] * 5,
+        "行政区": ["兵团第八师石河子市"] * 25, "面积": np.round(np.linspace(10.5, 1234.25, 25), 2),
+        "级别": list(range(25)), "批准日期": ["2023-05-01"] * 25, "备注": ["示例：生态保护红线图斑"] * 25,
+    }, geometry=list(zones.geometry), crs=4490)
+    frame.to_file(path, engine="pyogrio", encoding="gbk")
+    path.with_suffix(".cpg").unlink()
+
+
+def versions(location: Path) -> list[dict]:
+    return json.loads(ecozone("layers", "versions", KIND, "--store", str(location), "--format", "json").stdout)
+
+
+def test_exported_shapefile_imports_back_to_the_same_digest(tmp_path):
+    location = tmp_path / "store.gpkg"
+    ecozone("layers", "init", str(location))
+    delivery(tmp_path / "红线.shp")
+    ecozone("layers", "import", str(tmp_path / "红线.shp"), "--kind", KIND, "--store", str(location),
+            "--effective-from", "2024-01-01")
+    original = versions(location)[-1]["content_sha256"]
+    for name, encoding in (("gbk.shp", "gbk"), ("layer.gpkg", "utf-8"), ("utf8.shp", "utf-8")):
+        out = tmp_path / "out" / name
+        shown = ecozone("layers", "export", KIND, "-o", str(out), "--encoding", encoding, "--store", str(location))
+        if out.suffix == ".shp":
+            assert out.with_suffix(".cpg").read_text().strip() == encoding.upper()
+            frame = pyogrio.read_dataframe(out, encoding=encoding)
+            assert frame["name"].tolist()[:2] == ["红线图斑0", "红线图斑1"]
+            assert pyogrio.read_info(out)["crs"] == "EPSG:4490"
+        ecozone("layers", "import", str(out), "--kind", KIND, "--store", str(location), "--effective-from",
+                "2024-06-01")
+        same = versions(location)[-1]["content_sha256"] == original
+        if name == "utf8.shp":  # 批准日期 is 12 bytes in UTF-8: a .dbf name holds 10, so the export says it differs
+            assert not same and "批准日期" in shown.stdout and "批准日" in frame.columns
+        else:
+            assert same and "re-imports to the same digest" in shown.stdout
+
+
+def test_export_in_gauss_krueger_agrees_with_pyproj(tmp_path, store):
+    out = tmp_path / "redline_gk.gpkg"
+    ecozone("layers", "export", KIND, "-o", str(out), "--crs", "EPSG:4517")
+    exported = pyogrio.read_dataframe(out)
+    assert exported.crs.to_epsg() == 4517
+    transformer = Transformer.from_crs(4326, 4517, always_xy=True)
+    expected = shapely.transform(store.read(KIND).geometry.values, lambda xy: np.column_stack(transformer.transform(*xy.T)))
+    assert all(shapely.equals_exact(a, b, tolerance=1e-3) for a, b in zip(exported.geometry, expected))
+
+
+# -- the same over HTTP, and the map page in a browser -------------------------------------------------------
+@pytest.fixture(scope="module")
+def server(updated, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("layers-api")
+    api = ApiServer(folder / "jobs", folder / "server.log", store=updated.location).start()
+    yield api
+    api.stop()
+
+
+def test_api_diff_stats_export_and_rescreen(server, updated, tmp_path):
+    with server.client() as http:
+        answer = http.get(f"/layers/{KIND}/diff", params={"from": "2", "to": "3"})
+        assert answer.status_code == 200
+        body = answer.json()
+        local = diff_layer(updated, KIND, 2, 3)
+        assert (body["added"], body["removed"], body["changed"]) == (local.added, local.removed, local.changed)
+        assert close(body["added_m2"], local.added_m2, 1e-9)
+        assert http.get(f"/layers/{KIND}/diff", params={"from": "2", "to": "9"}).status_code == 404
+
+        workbook = http.get(f"/layers/{KIND}/diff.xlsx", params={"from": "2", "to": "3"})
+        assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
+        package = http.get(f"/layers/{KIND}/diff.gpkg", params={"from": "2", "to": "3"})
+        (tmp_path / "d.gpkg").write_bytes(package.content)
+        added = pyogrio.read_dataframe(tmp_path / "d.gpkg", layer="added")
+        assert close(sum(oracle_area(g) for g in added.geometry), local.added_m2)
+
+        stats = http.get(f"/layers/{KIND}/stats").json()
+        assert stats["version"]["version"] == 3 and [h["version"] for h in stats["history"]] == [1, 2, 3]
+
+        shapefile = http.get(f"/layers/{KIND}/export.shp", params={"version": "2", "encoding": "gbk"})
+        assert shapefile.status_code == 200 and shapefile.headers["x-ecozone-round-trip"] in ("exact", "differs")
+        names = zipfile.ZipFile(io.BytesIO(shapefile.content)).namelist()
+        assert {Path(n).suffix for n in names} >= {".shp", ".shx", ".dbf", ".prj", ".cpg"}
+
+        from gis.batch import screen_file
+
+        register = tmp_path / "r.csv"
+        register.write_text("项目名称,行业,建设性质,经度,纬度,生产废水\n准东涉水,化工,新建,89.05,44.55,是\n", encoding="utf-8")
+        screen_file(register, tmp_path / "r-screened.csv", store=updated, as_of="2018-06-01")
+        with open(tmp_path / "r-screened.csv", "rb") as handle:
+            changed = http.post("/rescreen", files={"file": ("r-screened.csv", handle)}, data={"as_of": "2021-06-01"})
+        assert changed.status_code == 200, changed.text
+        assert [c["row"] for c in changed.json()["changes"]] == [1]
+
+
+def test_diff_map_page_draws_both_colours_offline(server, updated):
+    from tests.maps_harness import browser, chromium_missing, page
+
+    if chromium_missing():
+        pytest.skip(chromium_missing())
+    report = diff_layer(updated, KIND, 2, 3)
+    with browser() as chromium, page(chromium) as (tab, watch):
+        tab.goto(f"{server.url}/layers/{KIND}/diff.html?from=2&to=3")
+        tab.wait_for_function("window.ecozoneDiff && window.ecozoneDiff.drawn !== null")
+        drawn = tab.evaluate("window.ecozoneDiff.drawn")
+        panel = tab.inner_text("#ez-diff")
+    counts = report.polygons["change"].value_counts()
+    assert drawn == {"added": int(counts.get("added", 0)), "removed": int(counts.get("removed", 0))}
+    assert drawn["added"] > 0 and drawn["removed"] > 0
+    assert f"{report.added_m2 / 1e6:,.4f}"[:6] in panel or "新增面积" in panel
+    assert not watch.blocked and not watch.page_errors
