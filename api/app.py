@@ -7,7 +7,6 @@ part of ecozone adds its pages by adding a router there. ``/`` is left to the ma
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import gc
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -25,7 +24,6 @@ from api.jobs import JobManager
 from api.routes import check, layers, ogc, pages, rescreen, screen
 from api.settings import Settings
 from api.uploads import BodySizeLimit
-from gis.overlap import OverlapEngine
 from gis.rules import default_rule_packs
 from gis.store import open_store
 
@@ -105,7 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs = JobManager(settings.jobs_dir, screen.make_runner(store, settings.job_workers),
                           keep_days=settings.job_keep_days)
         app.state.ecozone = AppState(settings=settings, store=store, layers=LayerCache(store), jobs=jobs)
-        OverlapEngine.for_store(store, dt.datetime.now(dt.timezone.utc).date().isoformat())  # first check is fast
         default_rule_packs()
         # What is built by now lives as long as the process: keep it out of the collector's full passes, which
         # would otherwise walk all of it each time (about 100 ms on the embedded dataset: a p99 spike).

@@ -68,9 +68,9 @@ def check_site(
     day = dt.date.fromisoformat(iso_day(as_of))
     packs = default_rule_packs() if packs is None else packs
     search_km, reach_km = search_radii(packs, buffers_km)
-    engine = OverlapEngine.for_store(store, as_of=day)
+    engine = OverlapEngine.for_site(store, site.shape, day, search_km, reach_km)
     overlap = engine.check(site.shape, buffers_km=buffers_km, search_km=search_km, reach_km=reach_km,
-                           tolerance_m=tolerance_m)
+                           tolerance_m=tolerance_m, as_of=day)
     layers = {layer.kind: layer for layer in overlap.layers}
     evaluation = evaluate_rules(packs, layers, facts.project, day)
     return CheckResult(

@@ -26,9 +26,11 @@ site within that band can be ``near`` at 0 m, exactly as PostGIS reports it.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import datetime as dt
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -41,7 +43,7 @@ from gis.kinds import KINDS, get_kind
 from gis.results import LayerCheck, OverlapResult, Relation, ZoneHit, non_default
 from gis.store.base import Snapshot, Store, iso_day
 
-__all__ = ["MAX_SEARCH_KM", "OverlapEngine", "prepared_copies"]
+__all__ = ["MAX_SEARCH_KM", "OverlapEngine", "prepared_copies", "set_engine_budget", "TILE_DEG", "TILE_MARGIN_DEG"]
 
 #: Largest search radius accepted; distances were checked against PostGIS up to this radius.
 MAX_SEARCH_KM = 100.0
@@ -57,17 +59,31 @@ _SITE_TYPES = {
 _DIMENSION = {"point": 0, "line": 1, "polygon": 2}
 _RANK = {r: i for i, r in enumerate(Relation)}
 _EARTH_RADIUS_M = 6_371_008.8  # only scales the gnomonic plane; distances are measured with GEOD
-_CACHE_SIZE = 4
+#: A check is answered by the engine of the square tile (of this many degrees) that holds the middle of its
+#: search area, made of the zones within ``TILE_MARGIN_DEG`` of the tile, so that its cost follows the zones
+#: near the site, not the size of the store. A search area reaching beyond the tile and its margin (a site or
+#: a radius of more than about 25 km) gets an engine of its own area.
+TILE_DEG = 0.5
+TILE_MARGIN_DEG = 0.3
+
+#: The engines kept, by the vertices they hold (the bulk of their memory, about 150 bytes each); the interfaces
+#: set the bound from their settings (``set_engine_budget``).
+DEFAULT_ENGINE_VERTICES = 8_000_000
 
 
 class OverlapEngine:
-    """Checks sites against the zones of one store snapshot, prepared once.
+    """Checks sites against the zones of one store snapshot (or of one area of it), prepared once.
 
     Parameters
     ----------
     snapshot
-        The layers in force on one date (``Store.snapshot``). Each layer's coverage comes from
-        ``snapshot.versions[kind].coverage``.
+        Layer versions and their features (``Store.snapshot``, or every feature of the versions whatever
+        their own dates, as ``for_site`` builds it: a check keeps the features valid on its date). Each
+        layer's coverage comes from ``snapshot.versions[kind].coverage``.
+    region
+        (minx, miny, maxx, maxy) in degrees: the engine answers only checks whose search area lies within it,
+        and keeps of each zone and coverage only what lies in it, so that a zone of the whole region costs
+        what its part near the site costs. None: the whole store.
 
     Notes
     -----
@@ -79,10 +95,16 @@ class OverlapEngine:
     each thread's own (``_ThreadCopies``).
     """
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, *, region: tuple[float, float, float, float] | None = None) -> None:
         self.snapshot = snapshot
+        self.region = region
         zones = snapshot.zones
-        self._geoms = np.asarray(zones.geometry.values, dtype=object)
+        geoms = np.asarray(zones.geometry.values, dtype=object)
+        if region is not None:
+            geoms = _clipped(geoms, region)
+            kept = ~shapely.is_empty(geoms)
+            zones, geoms = zones[kept], geoms[kept]
+        self._geoms = geoms
         self._tree = shapely.STRtree(self._geoms)
         self._kind_codes = {kind: code for code, kind in enumerate(KINDS)}
         self._kind_of = np.array([self._kind_codes[k] for k in zones["kind"]], dtype=np.int32)
@@ -94,12 +116,22 @@ class OverlapEngine:
                         source_doc=r["source_doc"], source_quote=r["source_quote"])
             for r in self._records
         ]
+        # A feature's own dates: a check keeps the features valid on its day.
+        self._valid_from = np.array([r["valid_from"] or "0000-01-01" for r in self._records], dtype="U10")
+        self._valid_to = np.array([r["valid_to"] or "9999-12-31" for r in self._records], dtype="U10")
+        self._dated = bool(len(self._records)) and bool(
+            (self._valid_from > "0000-01-01").any() or (self._valid_to < "9999-12-31").any())
         self._outlines = _Outlines(self._geoms)
         self._coverage = {kind: version.coverage for kind, version in snapshot.versions.items()}
+        if region is not None:
+            self._coverage = {kind: None if c is None else _clipped(np.array([c]), region)[0]
+                              for kind, c in self._coverage.items()}
         self._coverage_kinds = np.array([k for k, c in self._coverage.items() if c is not None], dtype=object)
         self._coverages = np.array([self._coverage[kind] for kind in self._coverage_kinds], dtype=object)
         self._coverage_index = {kind: i for i, kind in enumerate(self._coverage_kinds)}
         self._copies = _ThreadCopies(self._geoms, self._coverages)
+        self.vertices = int(shapely.get_num_coordinates(self._geoms).sum()
+                            + shapely.get_num_coordinates(self._coverages).sum())
 
     @property
     def key(self) -> tuple[tuple[str, int], ...]:
@@ -107,33 +139,49 @@ class OverlapEngine:
         return self.snapshot.key
 
     @classmethod
-    def for_store(cls, store: Store, as_of: str | None = None) -> OverlapEngine:
-        """The engine for the layers of ``store`` in force on ``as_of`` (default today), prepared once.
+    def for_store(cls, store: Store, as_of: str | dt.date | None = None) -> OverlapEngine:
+        """The engine of every zone of ``store`` in force on ``as_of`` (default today), prepared once: for
+        batches, which meet zones everywhere and are of one date. A single check takes ``for_site``.
 
-        Engines are kept in a small LRU cache keyed by the store location, the date and the layer versions
-        in force. The date is part of the key because a snapshot also drops features outside their own
-        ``valid_from``/``valid_to``, so two dates with the same versions can hold different zones. A new
-        import changes the versions in force, hence the key, so it is never served a stale engine.
-
-        Parameters
-        ----------
-        store
-            An open store.
-        as_of
-            ISO date; default today.
-
-        Returns
-        -------
-        OverlapEngine
+        Kept by the store, the date and the layer versions in force; a new import changes the versions, hence
+        the key, so it is never served a stale engine.
         """
         day = iso_day(as_of)
         key = (store.location, day, _versions_key(store.in_force(day)))
         engine = _engines.get(key)
-        if engine is not None:
-            return engine
-        engine = cls(store.snapshot(day))
-        # An import between in_force() and snapshot() is possible: file the engine under what it really holds.
-        return _engines.put((store.location, day, engine.key), engine)
+        if engine is None:
+            with _builds.one(key):
+                engine = _engines.get(key)
+                if engine is None:
+                    engine = cls(store.snapshot(day))
+                    # An import between in_force() and snapshot(): file the engine under what it holds.
+                    engine = _engines.put((store.location, day, engine.key), engine)
+        return engine
+
+    @classmethod
+    def for_site(cls, store: Store, site: shapely.Geometry | tuple[float, float, float, float],
+                 as_of: str | dt.date | None = None, search_km: float = 10.0,
+                 reach_km: Mapping[str, float] | None = None, *, build: bool = True) -> OverlapEngine | None:
+        """The engine to check ``site`` (a geometry or its bounds) with this search radius and reach: the
+        engine of the tile holding the middle of its search area, or of that area alone when it is larger
+        than a tile and its margin. Built on first use from the zones the store finds there (through its
+        spatial index), then kept (``set_engine_budget``). With ``build=False``, None unless it is kept
+        already (a server checks on its event loop only what is ready)."""
+        day = iso_day(as_of)
+        bounds = site.bounds if isinstance(site, shapely.Geometry) else tuple(site)
+        reach = max([search_km, *(reach_km or {}).values()]) * 1000
+        region = _region_of(_grown(bounds, reach))
+        versions = store.in_force(day)
+        # By versions, not by date: every date between two imports shares the engine.
+        key = (store.location, _versions_key(versions), region)
+        engine = _engines.get(key)
+        if engine is None and build:
+            with _builds.one(key):  # one thread builds it, the others wait for it
+                engine = _engines.get(key)
+                if engine is None:
+                    features = store.features(list(versions.values()), bounds=region)
+                    engine = _engines.put(key, cls(Snapshot(day, versions, features), region=region))
+        return engine
 
     def check(
         self,
@@ -144,6 +192,7 @@ class OverlapEngine:
         reach_km: Mapping[str, float] | None = None,
         tolerance_m: float = 0.5,
         kinds: Iterable[str] | None = None,
+        as_of: str | dt.date | None = None,
     ) -> OverlapResult:
         """Relate a site to every zone of every layer within the search radius.
 
@@ -167,6 +216,9 @@ class OverlapEngine:
         kinds
             Layers to check; default every known kind (kinds without a version in force are
             ``not_checked``).
+        as_of
+            The date of the check: features outside their own ``valid_from``/``valid_to`` are left out.
+            Default the snapshot's date.
 
         Returns
         -------
@@ -188,19 +240,26 @@ class OverlapEngine:
         rings, search_m, tolerance_m = _checked_options(buffers_km, search_km, tolerance_m)
         reach_m = _checked_reach(reach_km, search_m)
         wanted = list(KINDS) if kinds is None else [get_kind(k).name for k in kinds]
+        day = self.snapshot.as_of if as_of is None else iso_day(as_of)
+        if self.region is not None:
+            box = _search_bounds(site, max(reach_m.values()))
+            if not (self.region[0] <= box[0] and self.region[1] <= box[1] and box[2] <= self.region[2]
+                    and box[3] <= self.region[3]):
+                raise InputError("the site's search area reaches beyond this engine's area", field="site",
+                                 value=box, fix="take the engine with OverlapEngine.for_site")
         site_measure = measure_in_dimension(site, site_type)
         shapely.prepare(site)
 
-        found = self._find(site, site_type, site_measure, reach_m, tolerance_m, wanted)
+        found = self._find(site, site_type, site_measure, reach_m, tolerance_m, wanted, day)
         coverages = self._copies.coverages
         outside = set(self._coverage_kinds[~shapely.covers(coverages, site)])  # coverages not around it all
         layers = [
             self._layer_check(kind, site, site_type, site_measure, found.get(kind, []), rings, reach_m[kind],
-                              kind in outside)
+                              kind in outside, day)
             for kind in wanted
         ]
         return OverlapResult(
-            as_of=self.snapshot.as_of,
+            as_of=day,
             versions={k: v.version for k, v in self.snapshot.versions.items() if k in wanted},
             site_type=site_type,
             site_area_m2=site_measure if site_type == "polygon" else None,
@@ -212,11 +271,14 @@ class OverlapEngine:
         )
 
     # -- the steps of a check ------------------------------------------------------------------------------
-    def _find(self, site, site_type, site_measure, reach_m, tolerance_m, wanted) -> dict[str, list[_Found]]:
-        """Zones within their kind's search radius, by kind, with relation, shared part and its measure,
-        distance."""
+    def _find(self, site, site_type, site_measure, reach_m, tolerance_m, wanted,
+              day: str) -> dict[str, list[_Found]]:
+        """Zones valid on ``day`` within their kind's search radius, by kind, with relation, shared part and
+        its measure, distance."""
         reach_of_code = np.array([reach_m[kind] for kind in KINDS])
         candidates = self._tree.query(shapely.box(*_search_bounds(site, reach_of_code.max())))
+        if self._dated:
+            candidates = candidates[(self._valid_from[candidates] <= day) & (day < self._valid_to[candidates])]
         if len(set(wanted)) < len(KINDS):
             wanted_kind = np.zeros(len(KINDS), dtype=bool)
             wanted_kind[[self._kind_codes[k] for k in wanted]] = True
@@ -238,11 +300,10 @@ class OverlapEngine:
         return found
 
     def _layer_check(self, kind, site, site_type, site_measure, found, rings, search_m,
-                     uncovered) -> LayerCheck:
+                     uncovered, day) -> LayerCheck:
         spec = KINDS[kind]
         version = self.snapshot.versions.get(kind)
         if version is None:
-            day = self.snapshot.as_of
             return LayerCheck(
                 kind=kind, label_zh=spec.label_zh, status="not_checked", search_km=search_m / 1000,
                 reason=f"{day} 无生效的{spec.label_zh}图层，未核查 / "
@@ -346,7 +407,63 @@ class _Found(NamedTuple):
     distance_m: float
 
 
-_engines: BoundedCache[OverlapEngine] = BoundedCache(_CACHE_SIZE)
+_engines: BoundedCache[OverlapEngine] = BoundedCache(DEFAULT_ENGINE_VERTICES, weigh=lambda engine: engine.vertices)
+
+
+def set_engine_budget(vertices: int) -> None:
+    """Keep engines of at most ``vertices`` vertices in all (about 150 bytes each); the least recently used
+    go first."""
+    _engines.resize(vertices)
+
+
+class _Builds:
+    """One build at a time per key: a second thread asking for an engine being built waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def one(self, key: Hashable) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                if self._locks.get(key) is lock and not lock.locked():
+                    del self._locks[key]
+
+
+_builds = _Builds()
+
+
+def _region_of(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The area of the engine for a search area: the tile holding its middle grown by the margin, or the
+    search area itself (rounded out to 0.01°, so that near sites share it) when that does not hold it."""
+    minx, miny, maxx, maxy = box
+    x0 = math.floor((minx + maxx) / 2 / TILE_DEG) * TILE_DEG
+    y0 = math.floor((miny + maxy) / 2 / TILE_DEG) * TILE_DEG
+    region = tuple(round(v, 6) for v in (x0 - TILE_MARGIN_DEG, y0 - TILE_MARGIN_DEG, x0 + TILE_DEG + TILE_MARGIN_DEG,
+                                         y0 + TILE_DEG + TILE_MARGIN_DEG))
+    if region[0] <= minx and region[1] <= miny and maxx <= region[2] and maxy <= region[3]:
+        return region
+    return (math.floor(minx * 100) / 100, math.floor(miny * 100) / 100, math.ceil(maxx * 100) / 100,
+            math.ceil(maxy * 100) / 100)
+
+
+def _clipped(geoms: np.ndarray, region: tuple[float, float, float, float]) -> np.ndarray:
+    """The parts of ``geoms`` within ``region``: geometries wholly inside are kept as they are (most zones),
+    the others cut by the box (a valid overlay, as the engine's measures need valid zones)."""
+    bounds = shapely.bounds(geoms) if len(geoms) else np.zeros((0, 4))
+    inside = ((bounds[:, 0] >= region[0]) & (bounds[:, 1] >= region[1]) & (bounds[:, 2] <= region[2])
+              & (bounds[:, 3] <= region[3]))
+    out = geoms.copy()
+    cut = np.flatnonzero(~inside)
+    if len(cut):
+        out[cut] = shapely.intersection(geoms[cut], shapely.box(*region))
+    return out
 
 
 def _versions_key(versions) -> tuple[tuple[str, int], ...]:
@@ -672,7 +789,12 @@ def _clip_one(zone: shapely.Geometry, box: shapely.Geometry) -> shapely.Geometry
 
 def _search_bounds(site: shapely.Geometry, search_m: float) -> tuple[float, float, float, float]:
     """The site's envelope grown by at least the search radius in every direction, in degrees."""
-    minx, miny, maxx, maxy = site.bounds
+    return _grown(site.bounds, search_m)
+
+
+def _grown(bounds: tuple[float, float, float, float], search_m: float) -> tuple[float, float, float, float]:
+    """An envelope grown by at least ``search_m`` metres in every direction, in degrees."""
+    minx, miny, maxx, maxy = bounds
     # The margin covers great-circle edges bulging out of their zone's planar envelope (≈200 m for 100 km).
     pad = search_m * 1.01 + 500.0
     dlat = pad / 110_000.0  # a degree of latitude is at least 110 574 m on WGS 84

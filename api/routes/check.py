@@ -20,8 +20,9 @@ from starlette.types import Message, Receive, Scope, Send
 from api.deps import AppState
 from api.errors import ApiProblem
 from api.uploads import check_vertices, save_uploads
-from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site
-from gis.overlap import MAX_SEARCH_KM
+from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site, search_radii
+from gis.overlap import MAX_SEARCH_KM, OverlapEngine
+from gis.rules import default_rule_packs
 from gis.rules.project import Project, ProjectFacts, fact_specs, read_project
 from gis.sites import SUFFIXES, XINJIANG_BBOX, parse
 from gis.sites.build import build_sites, combine
@@ -158,10 +159,14 @@ def _read_and_check(store: Store, max_vertices: int, request: CheckRequest, file
     return _check(store, request, _read(request, max_vertices, file), facts)
 
 
-def _is_small(site: Site) -> bool:
-    """Known to be cheap to check: its extent bounds the zones it can meet (a point, a parcel of a few km)."""
+def _is_small(store: Store, request: CheckRequest, site: Site) -> bool:
+    """Known to be cheap to check: its extent bounds the zones it can meet (a point, a parcel of a few km),
+    and the engine of its place is built already (building one takes a while: never on the event loop)."""
     minx, miny, maxx, maxy = site.shape.bounds
-    return maxx - minx <= INLINE_SPAN_DEG and maxy - miny <= INLINE_SPAN_DEG
+    if maxx - minx > INLINE_SPAN_DEG or maxy - miny > INLINE_SPAN_DEG:
+        return False
+    search_km, reach_km = search_radii(default_rule_packs(), tuple(request.buffers_km))
+    return OverlapEngine.for_site(store, site.shape, request.as_of, search_km, reach_km, build=False) is not None
 
 
 async def _run_check(state: AppState, request: CheckRequest, file: Path | None = None, *,
@@ -174,7 +179,7 @@ async def _run_check(state: AppState, request: CheckRequest, file: Path | None =
         return await anyio.to_thread.run_sync(_read_and_check, state.store, settings.max_vertices, request, file,
                                               facts, limiter=state.checks)
     site = _read(request, settings.max_vertices)
-    if _is_small(site):
+    if _is_small(state.store, request, site):
         return _check(state.store, request, site)
     return await anyio.to_thread.run_sync(_check, state.store, request, site, limiter=state.checks)
 

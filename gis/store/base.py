@@ -54,7 +54,9 @@ VERSION_COLUMNS = tuple(f.name for f in fields(LayerVersion))
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The layers in force at one date: a stable key for caching prepared geometries, and the features."""
+    """The layers in force at one date: a stable key for caching prepared geometries, and the features
+    (those in force on the date, from ``Store.snapshot``; or every feature of the versions, from
+    ``Store.features``, when an engine serves several dates)."""
 
     as_of: str
     versions: dict[str, LayerVersion]
@@ -130,6 +132,23 @@ class Store(ABC):
             ends = zones["valid_to"].fillna("9999-12-31")
             zones = zones[(starts <= day) & (day < ends)].reset_index(drop=True)
         return Snapshot(as_of=day, versions=versions, zones=zones)
+
+    def features(self, versions: list[LayerVersion],
+                 bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+        """Every feature of ``versions`` (whatever its own valid_from/valid_to) whose envelope meets
+        ``bounds`` (lon/lat degrees; None: all), in storage order.
+
+        Back ends read through their spatial index; this default reads the versions once and keeps them."""
+        key = tuple(sorted((v.kind, v.version) for v in versions))
+        cached = getattr(self, "_features_cache", None)
+        if cached is None or cached[0] != key:
+            cached = self._features_cache = (key, self._read_versions(versions))
+        zones = cached[1]
+        if bounds is None or zones.empty:
+            return zones
+        b = zones.geometry.bounds
+        meets = (b["minx"] <= bounds[2]) & (b["maxx"] >= bounds[0]) & (b["miny"] <= bounds[3]) & (b["maxy"] >= bounds[1])
+        return zones[meets.to_numpy()].reset_index(drop=True)
 
     def read(self, kind: str, version: int | None = None) -> gpd.GeoDataFrame:
         """All features of one layer version (default: the newest), whatever their validity dates."""

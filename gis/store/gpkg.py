@@ -1,7 +1,9 @@
 """The GeoPackage back end: one file, readable by QGIS and GDAL as it is.
 
-Layout: a feature table ``zones`` (every version of every kind, with a ``version`` column) and an
-attribute table ``layer_versions``. An import is staged into a temporary GeoPackage written by GDAL, then
+Layout: a feature table ``zones`` (every version of every kind, with a ``version`` column), an attribute
+table ``layer_versions``, and ``zones_rtree``, an SQLite R*Tree of the features' envelopes through which a
+check reads only the zones near its site (kept by ecozone's own writes; a store made before it had one gets
+it when first opened for writing). An import is staged into a temporary GeoPackage written by GDAL, then
 copied into the store in one SQLite transaction together with its ``layer_versions`` row: a process killed
 while staging leaves the store untouched, one killed inside the transaction is rolled back by SQLite.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import shapely
 
 from gis.errors import StoreError, StoreNotFoundError
 from gis.kinds import ZONE_FIELDS
@@ -30,6 +33,9 @@ __all__ = ["GeoPackageStore"]
 
 _LAYER_OPTIONS = {"SPATIAL_INDEX": "NO", "GEOMETRY_NAME": "geom"}
 _FORMAT = "ecozone-gpkg-1"
+_RTREE = "CREATE VIRTUAL TABLE zones_rtree USING rtree(id, minx, maxx, miny, maxy)"
+#: Bytes of the envelope after a GeoPackage geometry blob's 8-byte header, by its envelope indicator.
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 
 
 def _to_storage(zones: gpd.GeoDataFrame, version: int) -> gpd.GeoDataFrame:
@@ -55,11 +61,15 @@ class GeoPackageStore(Store):
             )
         with contextlib.closing(self._connect()) as con:
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not {"zones", "layer_versions", "ecozone_meta"} <= tables:
-            raise StoreNotFoundError(
-                "this GeoPackage is not an ecozone store", field="store", value=self.location,
-                fix="to bring its features in, import them: ecozone layers import FILE --kind KIND --store STORE",
-            )
+            if not {"zones", "layer_versions", "ecozone_meta"} <= tables:
+                raise StoreNotFoundError(
+                    "this GeoPackage is not an ecozone store", field="store", value=self.location,
+                    fix="to bring its features in, import them: ecozone layers import FILE --kind KIND --store STORE",
+                )
+            if "zones_rtree" not in tables and not read_only:
+                _index_envelopes(con)
+                tables.add("zones_rtree")
+        self._indexed = "zones_rtree" in tables
 
     def _connect(self) -> sqlite3.Connection:
         if self.read_only:
@@ -96,6 +106,7 @@ class GeoPackageStore(Store):
             con.execute("CREATE TABLE ecozone_meta (key TEXT PRIMARY KEY, value TEXT)")
             con.execute("INSERT INTO ecozone_meta VALUES ('format', ?)", (_FORMAT,))
             con.execute("CREATE INDEX zones_kind_version ON zones (kind, version)")
+            con.execute(_RTREE)
             for table in ("layer_versions", "ecozone_meta"):
                 con.execute(
                     "INSERT INTO gpkg_contents (table_name, data_type, identifier, last_change) "
@@ -111,9 +122,7 @@ class GeoPackageStore(Store):
         # moves whenever another connection, in any process, commits; only then is the table's token asked.
         # The table is append-only (no version is ever rewritten or deleted), so (row count, last rowid)
         # changes with every import, whoever made it.
-        con = getattr(self._local, "connection", None)
-        if con is None:
-            con = self._local.connection = self._connect()
+        con = self._reader()
         data_version = con.execute("PRAGMA data_version").fetchall()[0][0]
         if data_version != getattr(self._local, "data_version", None):
             token = con.execute("SELECT count(*), max(rowid) FROM layer_versions").fetchall()[0]
@@ -150,6 +159,33 @@ class GeoPackageStore(Store):
             record["attributes"] = json.loads(record["attributes"]) if record["attributes"] else {}
         return zone_frame(records, list(frame.geometry.values))
 
+    def features(self, versions: list[LayerVersion],
+                 bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+        """Every feature of ``versions`` whose envelope meets ``bounds``, read through ``zones_rtree``: the
+        cost of a check's read follows the zones near its site, not the size of the store."""
+        if not self._indexed or bounds is None or not versions:
+            return super().features(versions, bounds)
+        # Kinds come from layer_versions, which only ever holds validated kind names.
+        which = " OR ".join(f"(z.kind = '{v.kind}' AND z.version = {int(v.version)})" for v in versions)
+        query = (f"SELECT z.geom, {', '.join('z.' + f for f in ZONE_FIELDS)} FROM zones_rtree r "
+                 f"JOIN zones z ON z.fid = r.id WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? "
+                 f"AND ({which}) ORDER BY z.fid")
+        con = self._reader()
+        rows = con.execute(query, (bounds[2], bounds[0], bounds[3], bounds[1])).fetchall()
+        if not rows:
+            return empty_zones()
+        records = [dict(zip(ZONE_FIELDS, row[1:])) for row in rows]
+        for record in records:
+            record["attributes"] = json.loads(record["attributes"]) if record["attributes"] else {}
+        return zone_frame(records, list(shapely.from_wkb([_wkb(row[0]) for row in rows])))
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's reading connection (kept, as opening one costs more than a small query)."""
+        con = getattr(self._local, "connection", None)
+        if con is None:
+            con = self._local.connection = self._connect()
+        return con
+
     def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
         staging = self.path.with_name(f".{self.path.name}.import-{uuid.uuid4().hex}.gpkg")
         try:
@@ -167,11 +203,13 @@ class GeoPackageStore(Store):
                         (version.kind,),
                     ).fetchone()[0]
                     stored = LayerVersion(**{**version.to_dict(), "version": number})
+                    first = con.execute("SELECT COALESCE(MAX(fid), 0) FROM main.zones").fetchone()[0]
                     con.execute(
                         f"INSERT INTO main.zones ({columns}, version) "
                         f"SELECT {columns}, ? FROM staging.zones ORDER BY fid",
                         (number,),
                     )
+                    _index_envelopes(con, after=first)
                     record = stored.to_dict()
                     record["notices"] = json.dumps(record["notices"], ensure_ascii=False)
                     con.execute(
@@ -206,3 +244,30 @@ class GeoPackageStore(Store):
             (float(minx), float(miny), float(maxx), float(maxy),
              dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")),
         )
+
+
+def _wkb(blob: bytes) -> bytes:
+    """The WKB inside a GeoPackage geometry blob (after its header and envelope)."""
+    return blob[8 + _ENVELOPE_BYTES[(blob[3] >> 1) & 0b111]:]
+
+
+def _index_envelopes(con: sqlite3.Connection, after: int = 0) -> None:
+    """Put the envelopes of the features with a fid above ``after`` into ``zones_rtree`` (made if missing),
+    in the caller's transaction (or one of its own)."""
+    own = not con.in_transaction
+    if own:
+        con.execute("BEGIN IMMEDIATE")
+    try:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'zones_rtree'").fetchone():
+            con.execute(_RTREE)
+        rows = con.execute("SELECT fid, geom FROM zones WHERE fid > ? ORDER BY fid", (after,)).fetchall()
+        if rows:
+            bounds = shapely.bounds(shapely.from_wkb([_wkb(row[1]) for row in rows]))
+            con.executemany("INSERT INTO zones_rtree VALUES (?, ?, ?, ?, ?)",
+                            [(row[0], b[0], b[2], b[1], b[3]) for row, b in zip(rows, bounds.tolist())])
+        if own:
+            con.execute("COMMIT")
+    except BaseException:
+        if own and con.in_transaction:
+            con.execute("ROLLBACK")
+        raise

@@ -145,16 +145,25 @@ class PostGISStore(Store):
             self._versions_cache = (token, rows)
         return [v for v in self._versions_cache[1] if kind is None or v.kind == kind]
 
-    def _read_versions(self, versions: list[LayerVersion]) -> gpd.GeoDataFrame:
+    def features(self, versions: list[LayerVersion],
+                 bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+        """Every feature of ``versions`` whose envelope meets ``bounds``, through the GiST index."""
+        return self._read_versions(versions, bounds)
+
+    def _read_versions(self, versions: list[LayerVersion],
+                       bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
         if not versions:
             return empty_zones()
+        near = sql.SQL(" AND geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)") if bounds else sql.SQL("")
         query = sql.SQL(
             "SELECT {fields}, attributes::text, ST_AsBinary(geom) FROM {schema}.zones "
-            "WHERE (kind, version) IN (SELECT * FROM unnest(%s::text[], %s::int[])) ORDER BY id"
+            "WHERE (kind, version) IN (SELECT * FROM unnest(%s::text[], %s::int[])){near} ORDER BY id"
         ).format(
-            fields=sql.SQL(", ").join(map(sql.Identifier, _TEXT_FIELDS)), schema=sql.Identifier(self.schema)
+            fields=sql.SQL(", ").join(map(sql.Identifier, _TEXT_FIELDS)), schema=sql.Identifier(self.schema),
+            near=near,
         )
-        rows = self.conn.execute(query, ([v.kind for v in versions], [v.version for v in versions])).fetchall()
+        params = [[v.kind for v in versions], [v.version for v in versions], *(bounds or ())]
+        rows = self.conn.execute(query, params).fetchall()
         if not rows:
             return empty_zones()
         records = [dict(zip(_TEXT_FIELDS, row[: len(_TEXT_FIELDS)])) for row in rows]
