@@ -114,8 +114,12 @@ class IndustryMatch:
 
 
 def _normal(text: str) -> str:
-    """Full-width to half-width, no spaces, upper-case letters: the form every look-up compares."""
-    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper().strip("\"'“”‘’。.")
+    """Full-width to half-width, no spaces, upper-case letters: the form every look-up compares.
+
+    A line break in a cell separates two entries; other spaces are stray (水泥 制造 is 水泥制造).
+    """
+    text = re.sub(r"[\r\n]+", ",", unicodedata.normalize("NFKC", text).strip())
+    text = re.sub(r"\s+", "", text).upper().strip("\"'“”‘’。.")
     whole = _WHOLE_FLOAT.fullmatch(text)  # 3011.0 from a spreadsheet's number cell
     return whole.group(1) if whole else text
 
@@ -217,6 +221,8 @@ class IndustryTable:
     # -- resolving -----------------------------------------------------------------------------------------
 
     def _resolve(self, text: str) -> IndustryMatch:
+        if len(text) > 10 * MAX_TEXT_LENGTH:  # not even normalised: a cell this long is not an industry
+            return _unknown(text[:MAX_TEXT_LENGTH] + "…", "too_long")
         key = _normal(text)
         if not key:
             return _unknown(text, "empty")

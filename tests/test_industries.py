@@ -282,6 +282,8 @@ def test_several_industries_in_one_text():
     assert (match.sector, match.code) == ("电力", "4411")
     assert match.sectors == ("电力", "热力")
     assert "industry_several" in {n.code for n in match.notices}
+    wrapped = resolve_industry("火力发电\r\n热力生产和供应")  # two entries on two lines of one cell
+    assert (wrapped.sector, wrapped.sectors) == ("电力", ("电力", "热力"))
 
 
 def test_a_code_and_a_name_that_disagree():
