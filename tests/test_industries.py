@@ -334,3 +334,13 @@ def test_results_are_cached_and_the_table_is_shared_safely():
     for thread in threads:
         thread.join()
     assert len(results) == 8 and all(r == expected for r in results)
+
+
+def test_every_code_and_name_of_the_standard_resolves_to_itself():
+    table = default_industry_table()
+    for code, row in table.codes.items():
+        written = code if row.level == "section" else row.section + code
+        assert resolve_industry(written).code == code, written
+        # Names repeat down a line of single children (炼铁 is 311 and 3110): any code on that line will do.
+        line = {code, *table.ancestors(code), *table.descendants(code)}
+        assert resolve_industry(row.name).code in line, row.name
