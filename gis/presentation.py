@@ -119,8 +119,7 @@ def notice_text(notice: dict[str, Any], give: Give = None) -> str:
     """A notice: level, row, message and what to do."""
     where = f"（第 {notice['row']} 行）" if notice.get("row") is not None else ""
     fix = notice.get("fix")
-    if give is not None and notice.get("field") and notice.get("code") in ("assumed", "unknown_industry",
-                                                                               "fact_unreadable"):
+    if give is not None and notice.get("field") and notice.get("level") in ("warning", "assumed"):
         fix = f"{fix}（{give(notice['field'])}）" if fix else give(notice["field"])
     return f"{_LEVELS.get(notice.get('level'), notice.get('level'))}{where}：{notice['message']}。" + (
         f" 处理建议：{fix}" if fix else "")

@@ -22,7 +22,7 @@ AS_OF = "2024-06-30"
 #: A boiler house in 石河子's built-up area, a cement plant near 乌鲁木齐 where several layers do not reach, a
 #: site in the 准东 park, and one in a red line of the embedded dataset.
 SITES = {"石河子": (86.0413, 44.3056), "乌鲁木齐": (87.6, 43.8), "准东": (89.05, 44.72), "天池": (88.12, 43.88)}
-INDUSTRIES = [None, "热力", "水泥", "化学原料和化学制品制造业", "铸造"]
+INDUSTRIES = [None, "热力", "水泥", "化学原料和化学制品制造业", "新型材料"]
 SCOPES = [None, "new", "existing"]
 BOILERS = [None, 20]
 FUELS = [None, "coal"]
@@ -85,8 +85,8 @@ def test_python_cli_api_and_batch_give_one_verdict(expected, client, tmp_path): 
         if facts["scope"] is None:  # the default is stated where it was applied
             assert any(n["code"] == "assumed" and n["field"] == "scope" for n in want.project_notices)
             assert "建设性质未填写" in batch[i]["读取提示"]
-        if facts["industry"] == "铸造":  # not a rule sector: a notice, and the site is still checked
-            assert any(n["code"] == "unknown_industry" for n in want.project_notices)
+        if facts["industry"] == "新型材料":  # no industry of the standard: a notice, the site is still checked
+            assert any(n["code"] == "industry_unknown" for n in want.project_notices)
     assert {"禁止", PARTLY_UNCHECKED} <= labels  # the enumeration reaches both ends of the cascade
 
 

@@ -9,6 +9,7 @@ fact. Each fact's Chinese label, unit and the register headers that name it live
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -45,9 +46,9 @@ class Fuel(str, Enum):
     other = "other"
 
 
-#: Industry vocabulary of the rules (Chinese names as the documents use them), with its GB/T 4754 code. A
-#: sector whose code begins another's holds it (水泥 C3011 is within 建材 C30): a rule naming 建材 applies to
-#: a 水泥 project.
+#: Industry vocabulary of the rules (Chinese names as the documents use them), with a GB/T 4754 hint.
+#: ``gis.industries`` maps the standard's codes and names, the permit catalogue and common variants to these
+#: sectors, and knows which sectors hold which (水泥 is within 建材): a rule naming 建材 applies to a 水泥 project.
 INDUSTRIES: dict[str, str] = {
     "电力": "D44 电力、热力生产和供应业",
     "热力": "D443 热力生产和供应",
@@ -83,16 +84,12 @@ INDUSTRIES: dict[str, str] = {
 }
 
 
-def _sector_code(sector: str) -> str:
-    return INDUSTRIES[sector].split(" ")[0]
-
-
 @functools.cache
-def _within(sector: str) -> frozenset[str]:
-    """The sector and every sector holding it (by GB/T 4754 code prefix)."""
-    code = _sector_code(sector)
-    return frozenset(other for other in INDUSTRIES
-                     if other == sector or (code and _sector_code(other) and code.startswith(_sector_code(other))))
+def _within(sector: str, code: str | None) -> frozenset[str]:
+    """The sector and every sector holding it in the standard (the code's, or the sector's own code's)."""
+    from gis.industries import resolve_industry
+
+    return frozenset({sector, *resolve_industry(code or sector).sectors})
 
 
 def _fact(label_zh: str, *headers: str, unit: str | None = None, **kwargs: Any) -> Any:
@@ -146,7 +143,7 @@ class Project(BaseModel):
         """The value of a fact by name (fields and derived facts alike). The industry is the set of sectors
         holding the project's (a 水泥 project is also 建材), so that a rule naming the wider sector applies."""
         if name == "industry":
-            return None if self.industry is None else _within(self.industry)
+            return None if self.industry is None else _within(self.industry, self.gbt4754)
         return getattr(self, name)
 
 
@@ -358,16 +355,11 @@ def _number(value: Any, text: str, spec: FactSpec, multiplier: float, bad) -> fl
 
 
 def _industry(text: str, notices: list[Notice], row: Any, source: str | None) -> dict[str, Any]:
-    """The rule sector a text names (a sector, or a name containing one), or a notice that none does."""
-    compact = text.replace(" ", "")
-    if compact in INDUSTRIES:
-        return {"industry": compact}
-    named = [sector for sector in INDUSTRIES if sector != "其他" and sector in compact]
-    if named:
-        return {"industry": max(named, key=len)}
-    notices.append(Notice("unknown_industry", f"行业「{text[:50]}」不在规则的行业名录中，需行业的规则按需核查处理 / "
-                          f"the industry is none of the rules' sectors: rules that need it are under review",
-                          row=row, field="industry", value=text[:100], source=source,
-                          fix="填写规则行业（" + "、".join(INDUSTRIES) + "）或国民经济行业分类名称、代码",
-                          level="warning"))
-    return {}
+    """The rule sector and GB/T 4754 code an industry text names (``gis.industries.resolve_industry``); what
+    cannot be placed is a notice, and the rules that need the industry are then under review."""
+    from gis.industries import resolve_industry
+
+    match = resolve_industry(text)
+    notices.extend(dataclasses.replace(n, row=row, source=source) for n in match.notices)
+    facts = {"gbt4754": match.code} if match.code else {}
+    return {**facts, "industry": match.sector} if match.sector else facts
