@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from api.deps import AppState, require_read
 from api.errors import add_exception_handlers
 from api.features import LayerCache
-from api.jobs import JobManager
+from api.jobs import JobLimits, JobManager
 from api.routes import check, layers, ogc, pages, screen
 from api.settings import Settings
 from api.uploads import BodySizeLimit
@@ -99,8 +100,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.store)
-        jobs = JobManager(settings.jobs_dir, screen.make_runner(store, settings.job_workers),
-                          keep_days=settings.job_keep_days)
+        if settings.store_label:
+            store.name = settings.store_label
+        limits = JobLimits(attempts=settings.job_max_attempts, seconds=settings.job_max_seconds,
+                           memory_bytes=settings.job_max_memory_mb * 2**20)
+        jobs = JobManager(settings.jobs_dir, screen.make_work(store, settings.job_workers),
+                          keep_days=settings.job_keep_days, limits=limits)
+        # Temporary files of this process (uploads being read, libraries' own) go to its scratch folder, which
+        # the next start deletes if this process crashes: nothing is left in the system's temporary folder.
+        system_tmp, tempfile.tempdir = tempfile.tempdir, str(jobs.scratch)
         app.state.ecozone = AppState(settings=settings, store=store, layers=LayerCache(store), jobs=jobs)
         OverlapEngine.for_store(store, dt.datetime.now(dt.timezone.utc).date().isoformat())  # first check is fast
         default_rule_packs()
@@ -113,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             jobs.stop()
+            tempfile.tempdir = system_tmp
             store.close()
 
     app = _EcozoneAPI(
