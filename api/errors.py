@@ -3,7 +3,9 @@
 Every error answer is ``application/problem+json`` (RFC 9457): ``type``, ``title``, ``status``, ``detail``
 and ``instance``, plus what the error knows (``field``, ``value``, ``fix``, ``row``, ``source``). Request
 validation (FastAPI's 422) becomes 400 naming the field, as OGC API - Features asks. Anything unexpected is
-a 500 with no internals in the body, logged with its traceback.
+a 500 with no internals in the body, logged with its traceback. No answer shows a server path: the
+messages of readers and libraries (GDAL names the file it cannot open by its full path) are cut to file
+names (``hide_paths``).
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from gis.errors import (
     VersionNotFoundError,
 )
 
-__all__ = ["PROBLEM_JSON", "STATUS_CODES", "ApiProblem", "add_exception_handlers", "problem_from_validation",
-           "status_for"]
+__all__ = ["PROBLEM_JSON", "STATUS_CODES", "ApiProblem", "add_exception_handlers", "hide_paths",
+           "problem_from_validation", "status_for"]
 
 log = logging.getLogger("ecozone.api")
 
@@ -62,6 +64,23 @@ def status_for(error: Exception) -> int:
         if cls in STATUS_CODES:
             return STATUS_CODES[cls]
     return 500
+
+
+#: An absolute path of two or more parts (not a URL's path, not a ratio such as 2024/06/30 or t/h): readers'
+#: and libraries' messages name the server's files by it (GDAL: "'/srv/…/upload.gpkg' not recognized …").
+_SERVER_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s/'\"<>|;,()\[\]{}:*?]+/)+([^\s/'\"<>|;,()\[\]{}:*?]*)(?!\{)")
+
+
+def hide_paths(value: Any) -> Any:
+    """``value`` (text, or text in lists and dicts) with every absolute path cut to its file name: answers
+    never show the server's folders (store, jobs, uploads, the code's own)."""
+    if isinstance(value, str):
+        return _SERVER_PATH.sub(lambda match: match.group(1) or "…", value) if "/" in value else value
+    if isinstance(value, list):
+        return [hide_paths(item) for item in value]
+    if isinstance(value, dict):
+        return {key: hide_paths(item) for key, item in value.items()}
+    return value
 
 
 def _kebab(name: str) -> str:
@@ -109,6 +128,7 @@ class ApiProblem(HTTPException):
 
 
 def _response(request: Request, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    body = hide_paths(body)
     body["instance"] = request.url.path
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 

@@ -228,7 +228,7 @@ async def _upload(request: Request, state: AppState) -> bytes:
         })
         if upload.site:
             return await _run_check(state, check_request)
-        with tempfile.TemporaryDirectory(prefix="ecozone-check-") as folder:
+        with tempfile.TemporaryDirectory(prefix="ecozone-check-", dir=state.jobs.scratch) as folder:
             paths = await save_uploads(files, Path(folder))
             return await _run_check(state, check_request, _pick_site_file(paths))
     finally:

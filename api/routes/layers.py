@@ -61,7 +61,7 @@ def _kind(kind: str) -> str:
 def summary(state: StateDep, as_of: Annotated[dt.date | None, Query(description="Default today.")] = None,
             ) -> dict[str, Any]:
     """One row per zone kind: label, version in force, feature count, versions kept, source."""
-    return {"store": state.store.location, "read_only": state.store.read_only,
+    return {"store": state.store.name, "read_only": state.store.read_only,
             "layers": state.store.summary(as_of)}
 
 
@@ -100,7 +100,7 @@ async def import_version(
 ) -> VersionView:
     """Read the file into the zone schema, validate it and store it as a new version; nothing is overwritten."""
     _kind(kind)
-    with tempfile.TemporaryDirectory(prefix="ecozone-import-") as folder:
+    with tempfile.TemporaryDirectory(prefix="ecozone-import-", dir=state.jobs.scratch) as folder:
         paths = await save_uploads(file, Path(folder))
         main = [p for p in paths if p.suffix.lower() in SUPPORTED_SUFFIXES]
         if len(main) != 1:

@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from api.deps import AppState, StateDep
-from api.errors import ApiProblem
+from api.errors import ApiProblem, hide_paths
 from api.jobs import RESULT_FORMATS, Job, JobStatus, Work
 from api.uploads import save_uploads
 from gis.store import Store
@@ -95,8 +95,9 @@ def _view(request: Request, job: Job) -> JobView:
                    "href": str(request.url_for("screen_result", job_id=job.id, fmt=fmt))}
                   for fmt, media in RESULT_FORMATS.items()]
     fraction = round(job.done / job.total, 4) if job.total else (1.0 if job.status is JobStatus.succeeded else None)
-    return JobView(**job.model_dump(exclude={"done", "total"}),
-                   progress=Progress(done=job.done, total=job.total, fraction=fraction), links=links)
+    shown = job.model_dump(exclude={"done", "total"})
+    shown["error"] = hide_paths(shown["error"])  # a reader's message may name the job's input by its path
+    return JobView(**shown, progress=Progress(done=job.done, total=job.total, fraction=fraction), links=links)
 
 
 def _job(state: AppState, job_id: str) -> Job:
