@@ -20,7 +20,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.types import Receive, Scope, Send
 
 from api.deps import AppState, require_read
-from api.errors import add_exception_handlers
+from api.errors import add_exception_handlers, document_problems
 from api.features import LayerCache
 from api.jobs import JobLimits, JobManager
 from api.routes import check, layers, ogc, pages, screen
@@ -56,8 +56,37 @@ ROUTERS: list[tuple[Callable[[Settings], APIRouter], bool]] = [
 ]
 
 
-def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """The OpenAPI document, with the schemas of the hand-parsed /check bodies and a ``$ref`` limit."""
+def _no_null_in_forms(schema: dict[str, Any]) -> None:
+    """Query, path and form values are text: they cannot be null, an optional one is left out. Drop the
+    ``null`` alternative FastAPI writes for optional values there (a client would send the text "null")."""
+
+    def without_null(value: dict[str, Any]) -> None:
+        choices = value.get("anyOf", [])
+        if {"type": "null"} in choices:
+            choices = [choice for choice in choices if choice != {"type": "null"}]
+            if len(choices) == 1:
+                del value["anyOf"]
+                value.update(choices[0])
+            else:
+                value["anyOf"] = choices
+            if value.get("default", "") is None:
+                del value["default"]
+
+    components = schema.get("components", {})
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                parameter = components.get("parameters", {}).get(parameter.get("$ref", "").rsplit("/", 1)[-1], parameter)
+                without_null(parameter.get("schema", {}))
+            form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data", {}).get("schema", {})
+            form = components.get("schemas", {}).get(form.get("$ref", "").rsplit("/", 1)[-1], form)
+            for value in form.get("properties", {}).values():
+                without_null(value)
+
+
+def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document, with the schemas of the hand-parsed /check bodies, a ``$ref`` limit, and the
+    error answers the server really gives (``document_problems``)."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema:
@@ -75,6 +104,8 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             if parameter.get("name") == "limit":
                 components.setdefault("parameters", {})["limit"] = parameter
                 parameters[position] = {"$ref": "#/components/parameters/limit"}
+        _no_null_in_forms(schema)
+        document_problems(schema, read_key_required=settings.require_read_key)
         app.openapi_schema = schema
         return schema
 
@@ -142,7 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keyed = [Depends(require_read)] if settings.require_read_key else []
     for factory, read_keyed in ROUTERS:
         app.include_router(factory(settings), dependencies=keyed if read_keyed else [])
-    app.openapi = _openapi(app)
+    app.openapi = _openapi(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],

@@ -117,7 +117,8 @@ def _upload_fields() -> dict[str, Any]:
 
 
 #: The multipart/form-data form of ``POST /check``: project facts and options as fields, the site as a file.
-CheckUpload = create_model("CheckUpload", __config__=ConfigDict(extra="forbid"), **_upload_fields())
+CheckUpload = create_model("CheckUpload", __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
+                           **_upload_fields())
 
 
 def _build(raw: RawSite, options: SiteOptions, max_vertices: int):
@@ -176,7 +177,8 @@ async def answer_directly(state: AppState, scope: Scope, receive: Receive, send:
         if not message.get("more_body"):
             break
     try:
-        content = _check(state.store, settings.max_vertices, CheckRequest.model_validate_json(body or b"null"))
+        request = CheckRequest.model_validate_json(body or b"null", strict=True)
+        content = _check(state.store, settings.max_vertices, request)
     except Exception:  # noqa: BLE001 - any failure is answered the usual way, as the error it is
         return _replay(body, receive)
     await send({"type": "http.response.start", "status": 200,
@@ -273,7 +275,7 @@ async def check(request: Request) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         body = await request.body()
-        content = await _run_check(state, CheckRequest.model_validate_json(body or b"null"),
+        content = await _run_check(state, CheckRequest.model_validate_json(body or b"null", strict=True),
                                    inline=len(body) <= INLINE_BODY_BYTES)
     elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         content = await _upload(request, state)

@@ -7,17 +7,18 @@ polygon file would be a path on the server, which an HTTP client must not name.
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Path as PathParam, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import StateDep, require_write
 from api.errors import ApiProblem
+from api.params import IsoDate
 from api.uploads import save_uploads
 from gis.kinds import KINDS
 from gis.layer_files import SUPPORTED_SUFFIXES, read_layer_file, resolve_coverage
@@ -58,7 +59,7 @@ def _kind(kind: str) -> str:
 
 
 @router.get("", operation_id="layers_summary", name="layers_summary", summary="Every layer and the version in force")
-def summary(state: StateDep, as_of: Annotated[dt.date | None, Query(description="Default today.")] = None,
+def summary(state: StateDep, as_of: Annotated[IsoDate | None, Query(description="Default today.")] = None,
             ) -> dict[str, Any]:
     """One row per zone kind: label, version in force, feature count, versions kept, source."""
     return {"store": state.store.name, "read_only": state.store.read_only,
@@ -84,7 +85,7 @@ async def import_version(
     kind: Kind,
     file: Annotated[list[UploadFile], File(description="A GeoJSON or GeoPackage file, or a .shp with its "
                                                        ".dbf, .shx, .prj (and .cpg) as further 'file' parts.")],
-    effective_from: Annotated[dt.date | None, Form(description="In force from (default today).")] = None,
+    effective_from: Annotated[IsoDate | None, Form(description="In force from (default today).")] = None,
     note: Annotated[str | None, Form(max_length=2000, description="Kept with the version.")] = None,
     layer: Annotated[str | None, Form(description="Layer of a multi-layer GeoPackage.")] = None,
     crs: Annotated[str | None, Form(description="CRS when the file declares none, e.g. EPSG:4490.")] = None,

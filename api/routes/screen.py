@@ -8,7 +8,6 @@ number of attempts.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import shutil
@@ -23,6 +22,7 @@ from pydantic import BaseModel, Field
 from api.deps import AppState, StateDep
 from api.errors import ApiProblem, hide_paths
 from api.jobs import RESULT_FORMATS, Job, JobStatus, Work
+from api.params import IsoDate
 from api.uploads import save_uploads
 from gis.store import Store
 
@@ -132,7 +132,7 @@ async def submit(
     state: StateDep,
     file: Annotated[UploadFile, File(description="The permit list: .xlsx or .csv (UTF-8 or GBK, Chinese "
                                                  "headers), one site per row.")],
-    as_of: Annotated[dt.date | None, Form(description="Layers and rules in force on this date (default today).")] = None,
+    as_of: Annotated[IsoDate | None, Form(description="Layers and rules in force on this date (default today).")] = None,
     columns: Annotated[str | None, Form(description="JSON object naming the columns when they cannot be "
                                                     "recognised, e.g. {\"lon\": \"经度\", \"lat\": \"纬度\"}.")] = None,
 ) -> JobView:

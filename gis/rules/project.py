@@ -83,7 +83,7 @@ FACT_LABELS = {
 class Project(BaseModel):
     """The project being checked. Units: t/h for boilers, t/a for coal, MW for power."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str | None = None
     industry: str | None = Field(default=None, description="One of INDUSTRIES (Chinese), e.g. 电力, 水泥.")
