@@ -11,6 +11,7 @@ names (``hide_paths``).
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -148,7 +149,10 @@ def _kebab(name: str) -> str:
 
 
 def _short(value: Any) -> Any:
-    if isinstance(value, (int, float, bool, type(None))):
+    """A value as an answer may echo it: JSON (no NaN or infinity), at most 200 characters."""
+    if isinstance(value, (bool, type(None))) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    if isinstance(value, int) and abs(value) < 10**15:
         return value
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= 200 else text[:197] + "..."

@@ -130,6 +130,9 @@ def _rings_site(geometry: dict, max_vertices: int) -> shapely.Geometry:
     GeoJSON geometry of finite lon/lat within range and at most ``max_vertices`` vertices."""
     try:
         site = shapely.geometry.shape(geometry)
+    except OverflowError:
+        raise ApiProblem(400, "a coordinate is too large to be a number", field="geometry.coordinates",
+                         fix="send lon/lat degrees, e.g. [86.04, 44.31]") from None
     except (ShapelyError, ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as error:
         raise ApiProblem(400, f"not a GeoJSON geometry: {error}", field="geometry",
                          fix="send the 'site.geometry' of a check result") from None
