@@ -197,8 +197,9 @@ def _response(request: Request, body: dict[str, Any], headers: dict[str, str] | 
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
-def problem_from_validation(errors: Sequence[dict[str, Any]], *, where: str | None = None) -> ApiProblem:
-    """One 400 problem from pydantic/FastAPI validation errors, naming the first bad field (all are listed)."""
+def problem_from_validation(errors: Sequence[dict[str, Any]], *, where: str = "body") -> ApiProblem:
+    """One 400 problem from pydantic/FastAPI validation errors, naming the first bad field (all are listed);
+    an error of the whole request (JSON that does not parse) names ``where``."""
     listed = []
     for error in errors:
         loc = [str(part) for part in error.get("loc", ())]

@@ -21,6 +21,7 @@ from api.deps import AppState
 from api.errors import ApiProblem
 from api.uploads import check_vertices, save_uploads
 from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site
+from gis.errors import EcozoneError
 from gis.overlap import MAX_SEARCH_KM
 from gis.rules.project import Project
 from gis.sites import SUFFIXES, XINJIANG_BBOX, parse
@@ -133,8 +134,12 @@ def _check(store: Store, max_vertices: int, request: CheckRequest, file: Path | 
     """Read, check and serialise: the site of ``request``, or the uploaded ``file`` read with its options.
 
     All of it is CPU work: the route runs it on the event loop or in a worker thread."""
-    raw = parse(file, encoding=request.encoding) if file else _json_site(request.site)
-    site = _build(raw, request, max_vertices)
+    try:
+        raw = parse(file, encoding=request.encoding) if file else _json_site(request.site)
+        site = _build(raw, request, max_vertices)
+    except EcozoneError as error:  # a reader that cannot point into the input names the input itself
+        error.field = error.field or ("file" if file else "site")
+        raise
     result = check_site(site, request.project, store=store, as_of=request.as_of,
                         buffers_km=tuple(sorted(request.buffers_km)), tolerance_m=request.tolerance_m)
     return _RESULT_JSON.dump_json(result)
