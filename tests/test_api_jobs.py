@@ -18,8 +18,8 @@ import pandas as pd
 import psutil
 import pytest
 
-from tests.sites_support import PLACES
 from tests.api_support import nested_wkt, start_server, xlsx_bytes
+from tests.sites_support import PLACES
 
 POLLS = 1200  # × 0.25 s at most, per wait
 
@@ -94,7 +94,7 @@ def test_job_survives_a_server_crash(tmp_path_factory):
             wait(http, job["id"], lambda j: j["status"] == "running" and j["progress"]["done"] > 0)
             [worker] = _job_processes(server)
         server.kill()
-        gone, alive = psutil.wait_procs([worker], timeout=30)
+        _, alive = psutil.wait_procs([worker], timeout=30)
         assert not alive  # the job's process died with its server: it never runs alongside the next one
         server.start()
         with server.client() as http:
