@@ -43,7 +43,8 @@ ecozone checks project sites against the ecological-zone layers of Xinjiang (生
 - `/layers`: what is in force; importing a new layer version needs a write key (`X-API-Key`).
 
 Errors are `application/problem+json` (RFC 9457) naming the field, the value and the fix: 400 bad input,
-401/403 missing or wrong key, 404 unknown resource, 409 conflict (read-only store, finished job), 413 too large.
+401/403 missing or wrong key, 404 unknown resource, 409 conflict (read-only store, finished job), 413 too large,
+415 unsupported content type; each operation lists those it can answer.
 """
 
 #: Router factories, in mounting order: (factory, needs a read key when the server asks for one).
