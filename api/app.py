@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,9 +19,9 @@ from pydantic.json_schema import models_json_schema
 from starlette.types import Receive, Scope, Send
 
 from api.deps import AppState, require_read
-from api.errors import add_exception_handlers
+from api.errors import add_exception_handlers, document_problems
 from api.features import LayerCache
-from api.jobs import JobManager
+from api.jobs import JobLimits, JobManager
 from api.routes import check, layers, ogc, pages, rescreen, screen
 from api.settings import Settings
 from api.uploads import BodySizeLimit
@@ -42,7 +43,8 @@ ecozone checks project sites against the ecological-zone layers of Xinjiang (生
   two versions (`/layers/{kind}/diff`), the share of land per jurisdiction (`/layers/{kind}/stats`), exports.
 
 Errors are `application/problem+json` (RFC 9457) naming the field, the value and the fix: 400 bad input,
-401/403 missing or wrong key, 404 unknown resource, 409 conflict (read-only store, finished job), 413 too large.
+401/403 missing or wrong key, 404 unknown resource, 409 conflict (read-only store, finished job), 413 too large,
+415 unsupported content type; each operation lists those it can answer.
 """
 
 #: Router factories, in mounting order: (factory, needs a read key when the server asks for one).
@@ -56,8 +58,37 @@ ROUTERS: list[tuple[Callable[[Settings], APIRouter], bool]] = [
 ]
 
 
-def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """The OpenAPI document, with the schemas of the hand-parsed /check bodies and a ``$ref`` limit."""
+def _no_null_in_forms(schema: dict[str, Any]) -> None:
+    """Query, path and form values are text: they cannot be null, an optional one is left out. Drop the
+    ``null`` alternative FastAPI writes for optional values there (a client would send the text "null")."""
+
+    def without_null(value: dict[str, Any]) -> None:
+        choices = value.get("anyOf", [])
+        if {"type": "null"} in choices:
+            choices = [choice for choice in choices if choice != {"type": "null"}]
+            if len(choices) == 1:
+                del value["anyOf"]
+                value.update(choices[0])
+            else:
+                value["anyOf"] = choices
+            if value.get("default", "") is None:
+                del value["default"]
+
+    components = schema.get("components", {})
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                parameter = components.get("parameters", {}).get(parameter.get("$ref", "").rsplit("/", 1)[-1], parameter)
+                without_null(parameter.get("schema", {}))
+            form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data", {}).get("schema", {})
+            form = components.get("schemas", {}).get(form.get("$ref", "").rsplit("/", 1)[-1], form)
+            for value in form.get("properties", {}).values():
+                without_null(value)
+
+
+def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document, with the schemas of the hand-parsed /check bodies, a ``$ref`` limit, and the
+    error answers the server really gives (``document_problems``)."""
 
     def build() -> dict[str, Any]:
         if app.openapi_schema:
@@ -75,6 +106,8 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             if parameter.get("name") == "limit":
                 components.setdefault("parameters", {})["limit"] = parameter
                 parameters[position] = {"$ref": "#/components/parameters/limit"}
+        _no_null_in_forms(schema)
+        document_problems(schema, read_key_required=settings.require_read_key)
         app.openapi_schema = schema
         return schema
 
@@ -100,8 +133,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.store)
-        jobs = JobManager(settings.jobs_dir, screen.make_runner(store, settings.job_workers),
-                          keep_days=settings.job_keep_days)
+        if settings.store_label:
+            store.name = settings.store_label
+        limits = JobLimits(attempts=settings.job_max_attempts, seconds=settings.job_max_seconds,
+                           memory_bytes=settings.job_max_memory_mb * 2**20)
+        jobs = JobManager(settings.jobs_dir, screen.make_work(store, settings.job_workers),
+                          keep_days=settings.job_keep_days, limits=limits)
+        # Temporary files of this process (uploads being read, libraries' own) go to its scratch folder, which
+        # the next start deletes if this process crashes: nothing is left in the system's temporary folder.
+        system_tmp, tempfile.tempdir = tempfile.tempdir, str(jobs.scratch)
         app.state.ecozone = AppState(settings=settings, store=store, layers=LayerCache(store), jobs=jobs)
         default_rule_packs()
         # What is built by now lives as long as the process: keep it out of the collector's full passes, which
@@ -113,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             jobs.stop()
+            tempfile.tempdir = system_tmp
             store.close()
 
     app = _EcozoneAPI(
@@ -133,7 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keyed = [Depends(require_read)] if settings.require_read_key else []
     for factory, read_keyed in ROUTERS:
         app.include_router(factory(settings), dependencies=keyed if read_keyed else [])
-    app.openapi = _openapi(app)
+    app.openapi = _openapi(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],

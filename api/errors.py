@@ -3,12 +3,15 @@
 Every error answer is ``application/problem+json`` (RFC 9457): ``type``, ``title``, ``status``, ``detail``
 and ``instance``, plus what the error knows (``field``, ``value``, ``fix``, ``row``, ``source``). Request
 validation (FastAPI's 422) becomes 400 naming the field, as OGC API - Features asks. Anything unexpected is
-a 500 with no internals in the body, logged with its traceback.
+a 500 with no internals in the body, logged with its traceback. No answer shows a server path: the
+messages of readers and libraries (GDAL names the file it cannot open by its full path) are cut to file
+names (``hide_paths``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -16,8 +19,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from gis.errors import (
     EcozoneError,
@@ -31,8 +35,8 @@ from gis.errors import (
     VersionNotFoundError,
 )
 
-__all__ = ["PROBLEM_JSON", "STATUS_CODES", "ApiProblem", "add_exception_handlers", "problem_from_validation",
-           "status_for"]
+__all__ = ["PROBLEM_JSON", "STATUS_CODES", "ApiProblem", "Problem", "add_exception_handlers", "document_problems",
+           "hide_paths", "problem_from_validation", "status_for"]
 
 log = logging.getLogger("ecozone.api")
 
@@ -56,6 +60,65 @@ _TITLES = {400: "Bad request", 401: "API key required", 403: "Forbidden", 404: "
            500: "Internal server error", 503: "Service unavailable"}
 
 
+class Problem(BaseModel):
+    """An error answer (``application/problem+json``, RFC 9457), with what ecozone knows about the error."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="URN of the kind of problem, e.g. urn:ecozone:problem:invalid-parameter.")
+    title: str
+    status: int
+    detail: str = Field(description="What is wrong, naming the field and the value.")
+    instance: str = Field(description="The path of the request.")
+    field: str | None = Field(default=None, description="The parameter, form field, body member or header at fault.")
+    value: Any = Field(default=None, description="The value given (shortened).")
+    fix: str | None = Field(default=None, description="How to fix the request.")
+    error: str | None = Field(default=None, description="ecozone's error class, for errors found reading the input.")
+    row: Any = Field(default=None, description="Row (of a file) at fault.")
+    source: str | None = Field(default=None, description="File (by name) at fault.")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="Every invalid field, when several are.")
+
+
+#: What each error status means in the OpenAPI document; every operation lists those it can answer.
+_DOCUMENTED = {
+    400: "Bad request: a parameter, form field or body member cannot be used (problem+json naming the field)",
+    401: "API key required (X-API-Key)",
+    403: "The API key is not valid for this request, or writes are disabled on this server",
+    404: "No such resource",
+    409: "Conflict",
+    413: "The request body is larger than this server accepts, or the site has too many vertices",
+    415: "Unsupported content type",
+}
+
+
+def document_problems(schema: dict[str, Any], *, read_key_required: bool) -> None:
+    """Make the OpenAPI document say what the server answers: errors are problem+json with these statuses (400,
+    never FastAPI's 422), 401/403 where a key applies, 404 where the path names a resource, 413 where there is
+    a body."""
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            statuses = {400}
+            if "requestBody" in operation:
+                statuses.add(413)
+            if "{" in path:
+                statuses.add(404)
+            if operation.get("security") or read_key_required:
+                statuses |= {401, 403}
+            for status in statuses:
+                responses.setdefault(str(status), {"description": _DOCUMENTED[status]})
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = content
+                    response.setdefault("description", _DOCUMENTED.get(int(status), _TITLES.get(int(status), "")))
+
+
 def status_for(error: Exception) -> int:
     """The HTTP status of an error, by its class or nearest listed ancestor."""
     for cls in type(error).__mro__:
@@ -64,12 +127,32 @@ def status_for(error: Exception) -> int:
     return 500
 
 
+#: An absolute path of two or more parts (not a URL's path, not a ratio such as 2024/06/30 or t/h): readers'
+#: and libraries' messages name the server's files by it (GDAL: "'/srv/…/upload.gpkg' not recognized …").
+_SERVER_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s/'\"<>|;,()\[\]{}:*?]+/)+([^\s/'\"<>|;,()\[\]{}:*?]*)(?!\{)")
+
+
+def hide_paths(value: Any) -> Any:
+    """``value`` (text, or text in lists and dicts) with every absolute path cut to its file name: answers
+    never show the server's folders (store, jobs, uploads, the code's own)."""
+    if isinstance(value, str):
+        return _SERVER_PATH.sub(lambda match: match.group(1) or "…", value) if "/" in value else value
+    if isinstance(value, list):
+        return [hide_paths(item) for item in value]
+    if isinstance(value, dict):
+        return {key: hide_paths(item) for key, item in value.items()}
+    return value
+
+
 def _kebab(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower().replace("c-r-s", "crs")
 
 
 def _short(value: Any) -> Any:
-    if isinstance(value, (int, float, bool, type(None))):
+    """A value as an answer may echo it: JSON (no NaN or infinity), at most 200 characters."""
+    if isinstance(value, (bool, type(None))) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    if isinstance(value, int) and abs(value) < 10**15:
         return value
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= 200 else text[:197] + "..."
@@ -109,12 +192,14 @@ class ApiProblem(HTTPException):
 
 
 def _response(request: Request, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    body = hide_paths(body)
     body["instance"] = request.url.path
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
-def problem_from_validation(errors: Sequence[dict[str, Any]], *, where: str | None = None) -> ApiProblem:
-    """One 400 problem from pydantic/FastAPI validation errors, naming the first bad field (all are listed)."""
+def problem_from_validation(errors: Sequence[dict[str, Any]], *, where: str = "body") -> ApiProblem:
+    """One 400 problem from pydantic/FastAPI validation errors, naming the first bad field (all are listed);
+    an error of the whole request (JSON that does not parse) names ``where``."""
     listed = []
     for error in errors:
         loc = [str(part) for part in error.get("loc", ())]
@@ -126,6 +211,16 @@ def problem_from_validation(errors: Sequence[dict[str, Any]], *, where: str | No
     return ApiProblem(400, f"{first['field']}: {first['message']}" if first["field"] else first["message"],
                       field=first["field"], value=first["value"], kind="invalid-parameter",
                       fix="see the OpenAPI document at /openapi.json for the allowed values", errors=listed)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 def add_exception_handlers(app: FastAPI) -> None:
@@ -160,7 +255,10 @@ def add_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, error: HTTPException) -> JSONResponse:
-        problem = ApiProblem(error.status_code, str(error.detail), headers=error.headers)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:  # Starlette names the methods of the first route on the path only
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        problem = ApiProblem(error.status_code, str(error.detail), headers=headers)
         return await _api(request, problem)
 
     @app.exception_handler(Exception)

@@ -1,19 +1,27 @@
 """Batch jobs kept on disk, so they survive a restart and can be read and cancelled by any server process.
 
 Layout: ``{jobs_dir}/{job id}/`` holds ``job.json`` (the state, rewritten atomically), ``input/`` (the
-uploaded file under its own name), ``results/`` and, once asked, a ``cancel`` marker. A state change is a
-read-modify-write under an ``flock`` on the job's ``lock`` file, so processes and threads never interleave.
-``{jobs_dir}/queue/`` holds an empty file per queued job, named by its id, so that the runner looks at the
-queued jobs only, not at every job ever run.
+uploaded file under its own name), ``results/``, while an attempt runs ``tmp/`` (its temporary files) and,
+once asked, a ``cancel`` marker. A state change is a read-modify-write under an ``flock`` on the job's
+``lock`` file, so processes and threads never interleave. ``{jobs_dir}/queue/`` holds an empty file per
+queued job, named by its id, so that the runner looks at the queued jobs only, not at every job ever run.
 
 One process at a time runs jobs: the one holding the ``flock`` on ``{jobs_dir}/runner.lock``. Other server
-processes (``ecozone serve --workers N``) take it over if that process dies. When a runner takes the lock it
-re-queues every job still marked ``running``: its runner died with it, the input is kept, and the job is
-run again from the start (the results are only written at the end, so nothing half-done is served). It also
-puts back in ``queue/`` any queued job missing there (a process that stopped between the two writes).
+processes (``ecozone serve --workers N``) take it over if that process dies. Each attempt of a job runs in a
+process of its own (``api.job_worker``) under a memory and a time cap, so that an input that crashes the
+screening (a segfault, a stack overflow, memory exhausted) ends that process only. The attempt is counted
+in ``job.json`` before the process starts; an attempt that crashes is retried until ``JobLimits.attempts``
+attempts have been made, then the job fails with the reason, also when the crash took the whole server
+down: when a runner takes the lock, a job still marked ``running`` lost its runner, and is queued again
+(from the start: the results are only written at the end, so nothing half-done is served) or, out of
+attempts, failed. It also puts back in ``queue/`` any queued job missing there (a process that stopped
+between the two writes).
 
-The runner also deletes finished jobs (input and results) once they are older than the retention period,
-and uploads abandoned in ``.uploads/`` for a day: a server runs for years, and its disk must not fill.
+Every server process stages uploads and keeps its temporary files in ``{jobs_dir}/.scratch/{id}/``, held
+by an ``flock`` while the process lives; at start, the scratch folders of processes that are gone (a
+crash leaves them) are deleted. The runner also deletes finished jobs (input and results) once they are
+older than the retention period, and staged uploads abandoned for a day: a server runs for years, and its
+disk must not fill.
 """
 
 from __future__ import annotations
@@ -22,23 +30,27 @@ import contextlib
 import datetime as dt
 import fcntl
 import logging
+import multiprocessing
 import os
 import re
 import shutil
+import signal
 import tempfile
-import time
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydantic import BaseModel, Field
 
-from gis.errors import EcozoneError
+from api import job_worker
+from api.job_worker import Work
 
-__all__ = ["Job", "JobManager", "JobStatus", "RESULT_FORMATS", "Runner"]
+__all__ = ["RESULT_FORMATS", "Job", "JobLimits", "JobManager", "JobStatus", "Work"]
 
 log = logging.getLogger("ecozone.jobs")
 
@@ -49,16 +61,27 @@ RESULT_FORMATS = {
     "geojson": "application/geo+json",
 }
 
-_ID = re.compile(r"^[0-9a-f]{32}$")
+_ID = re.compile(r"[0-9a-f]{32}")
 _PROGRESS_EVERY_S = 0.2
 _POLL_S = 0.5
+#: How often a running attempt is looked at (cancel marker, time cap, server stopping).
+_WATCH_S = 0.2
 _PRUNE_EVERY_S = 3600.0
 #: An upload still staged after this long belongs to a request that never finished.
 _ABANDONED_UPLOAD_S = 86400.0
+#: Folders earlier versions staged uploads in, under the system's temporary folder.
+_LEGACY_STAGING = ("ecozone-check-*", "ecozone-import-*")
+#: Spawned, not forked: a fork of the threaded server would inherit its locks and connections mid-use.
+_PROCESSES = multiprocessing.get_context("spawn")
 
-#: ``run(input_path, outputs, progress, cancel) -> report``: the work of one job (``gis.batch.screen_file``
-#: bound to the store and the job's options).
-Runner = Callable[[Path, dict[str, Path], Callable[[int, int], None], Callable[[], bool]], dict[str, Any]]
+
+@dataclass(frozen=True)
+class JobLimits:
+    """What one job may take: attempts in all, and per attempt seconds and address space (bytes)."""
+
+    attempts: int = 3
+    seconds: float = 3600.0
+    memory_bytes: int = 6 * 1024**3
 
 
 class JobStatus(str, Enum):
@@ -73,7 +96,41 @@ FINISHED = {JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled}
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def _exit_reason(exitcode: int | None) -> tuple[str, str]:
+    """Why a job's process ended without an outcome, in Chinese and English."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "unknown"
+        return (f"筛查进程异常退出（信号 {-exitcode}，{name}）",
+                f"the screening process ended abnormally (signal {-exitcode}, {name})")
+    return f"筛查进程异常退出（退出码 {exitcode}）", f"the screening process ended abnormally (exit code {exitcode})"
+
+
+def _limit_reason(kind: str, limits: JobLimits) -> tuple[str, str]:
+    """The reason of a limit a job's process reported hitting (``api.job_worker``), in Chinese and English."""
+    if kind == "memory":
+        mib = limits.memory_bytes // 2**20
+        return f"筛查进程超出内存上限（{mib} MiB）", f"the screening process ran out of its memory cap ({mib} MiB)"
+    return "筛查进程的递归过深（输入嵌套过深）", "the screening process recursed too deep (deeply nested input)"
+
+
+def _error(chinese: str, english: str, source: str, fix: str) -> dict[str, Any]:
+    """A job's error, with the keys of ``EcozoneError.to_dict``."""
+    return {"type": "JobError", "message": f"{chinese} / {english}", "source": source, "row": None,
+            "field": "file", "value": None, "fix": fix}
+
+
+def _gave_up(reason: tuple[str, str], attempts: int, source: str) -> dict[str, Any]:
+    """The error of a job that ended abnormally in every one of its ``attempts``."""
+    return _error(f"{reason[0]}，已重试 {attempts - 1} 次", f"{reason[1]}; tried {attempts} times", source,
+                  "检查输入文件（例如单元格中嵌套过深的 WKT、声明了超大范围的工作表），或拆分后再提交；服务日志中有详情 / "
+                  "check the input (e.g. a cell of deeply nested WKT, a sheet declaring a huge range) or split it; "
+                  "the server log has the details")
 
 
 class Job(BaseModel):
@@ -89,7 +146,8 @@ class Job(BaseModel):
     finished_at: str | None = None
     done: int = Field(default=0, description="Rows screened so far.")
     total: int | None = Field(default=None, description="Rows to screen, once known.")
-    attempts: int = Field(default=0, description="Times the job was started (more than 1 after a restart).")
+    attempts: int = Field(default=0, description="Times the job was started, counted before each start (more "
+                                                 "than 1 after a crash or a restart).")
     report: dict[str, Any] | None = Field(default=None, description="The screening report, once succeeded.")
     error: dict[str, Any] | None = Field(default=None, description="Why the job failed.")
     notes: list[str] = Field(default_factory=list)
@@ -106,23 +164,28 @@ class JobManager:
     ----------
     root
         The jobs folder (created if missing).
-    make_runner
-        ``make_runner(job) -> Runner``: the work for a job, given its options.
+    work
+        The work of a job (``api.job_worker.Work``), run in a process of its own for each attempt.
     keep_days
         Days a finished job is kept after it finished; 0 keeps every job.
+    limits
+        Attempts per job, and the time and memory caps of each attempt.
     """
 
-    def __init__(self, root: Path, make_runner: Callable[[Job], Runner], keep_days: float = 30.0) -> None:
+    def __init__(self, root: Path, work: Work, keep_days: float = 30.0, limits: JobLimits = JobLimits()) -> None:
         self.root = Path(root)
         self.keep_days = keep_days
+        self.limits = limits
         self.root.mkdir(parents=True, exist_ok=True)
         self._queue = self.root / "queue"  # one empty file per queued job, named by its id
         self._queue.mkdir(exist_ok=True)
-        self._make_runner = make_runner
+        self._work = work
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock_file: BinaryIO | None = None
+        self._scratch: tuple[Path, BinaryIO] | None = None
+        self._system_tmp = Path(tempfile.gettempdir())
         self._pruned_at = 0.0
 
     # -- what routes call ----------------------------------------------------------------------------------
@@ -141,14 +204,25 @@ class JobManager:
         self._wake.set()
         return job
 
+    @property
+    def scratch(self) -> Path:
+        """This process's own folder for staged uploads and temporary files, held (``flock``) while it lives."""
+        if self._scratch is None:
+            parent = self.root / ".scratch"
+            parent.mkdir(exist_ok=True)
+            folder = Path(tempfile.mkdtemp(dir=parent, prefix=f"{os.getpid()}-"))
+            handle = open(folder / "lock", "ab")  # noqa: SIM115 - held open: the lock lives as long as the process
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._scratch = (folder, handle)
+        return self._scratch[0]
+
     def staging(self) -> Path:
         """A new private folder for an upload in progress, on the jobs folder's file system."""
-        (self.root / ".uploads").mkdir(exist_ok=True)
-        return Path(tempfile.mkdtemp(dir=self.root / ".uploads"))
+        return Path(tempfile.mkdtemp(dir=self.scratch))
 
     def get(self, job_id: str) -> Job | None:
         """The job, or None when there is no such job."""
-        if not _ID.match(job_id):
+        if not _ID.fullmatch(job_id):
             return None
         try:
             return Job.model_validate_json((self.root / job_id / "job.json").read_bytes())
@@ -171,12 +245,14 @@ class JobManager:
 
     # -- the runner -------------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the thread that takes the runner lock when it is free and runs queued jobs."""
+        """Delete what crashed processes left, then start the thread that takes the runner lock when it is
+        free and runs queued jobs."""
+        self.prune_leftovers()
         self._thread = threading.Thread(target=self._loop, name="ecozone-jobs", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the runner; a job it was running goes back to the queue for the next start."""
+        """Stop the runner (a job it was running goes back to the queue) and delete this process's scratch."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -184,6 +260,11 @@ class JobManager:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+        if self._scratch is not None:
+            folder, handle = self._scratch
+            shutil.rmtree(folder, ignore_errors=True)
+            handle.close()
+            self._scratch = None
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -200,7 +281,7 @@ class JobManager:
             self._run(job)
 
     def _take_runner_lock(self) -> bool:
-        handle = open(self.root / "runner.lock", "ab")
+        handle = open(self.root / "runner.lock", "ab")  # noqa: SIM115 - held open while this process runs jobs
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -211,14 +292,25 @@ class JobManager:
         return True
 
     def _requeue_orphans(self) -> None:
-        """Jobs marked running while nobody held the runner lock lost their runner: queue them again."""
+        """Jobs marked running while nobody held the runner lock lost their runner: queue them again, or fail
+        them once they have had all their attempts (the server itself may be what their input crashes)."""
         for job in self._all():
             if job.status is JobStatus.running:
+                shutil.rmtree(self.root / job.id / "tmp", ignore_errors=True)
                 with self._locked(job.id):
                     (self.root / job.id / "cancel").unlink(missing_ok=True)
+                    if job.attempts >= self.limits.attempts:
+                        reason = ("服务进程在筛查中停止", "the server stopped while the job ran")
+                        self._write(job.model_copy(update={
+                            "status": JobStatus.failed, "finished_at": _now(),
+                            "error": _gave_up(reason, job.attempts, job.input_name)}))
+                        log.error("job %s failed: the server stopped in each of its %d attempts", job.id,
+                                  job.attempts)
+                        continue
                     self._write(job.model_copy(update={
                         "status": JobStatus.queued, "done": 0,
-                        "notes": [*job.notes, f"{_now()}: the server stopped while the job ran; re-queued"],
+                        "notes": [*job.notes, (f"{_now()}: the server stopped while the job ran; re-queued "
+                                               f"(服务进程在筛查中停止，重新排队；第 {job.attempts} 次尝试)")],
                     }))
                 log.warning("job %s re-queued: its runner stopped while it ran", job.id)
             if job.status in (JobStatus.running, JobStatus.queued):
@@ -228,7 +320,7 @@ class JobManager:
         """Delete the jobs that finished more than ``keep_days`` ago, and uploads abandoned for a day; returns
         the ids of the deleted jobs. The runner calls it hourly."""
         self._pruned_at = time.monotonic()
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         deleted = []
         if self.keep_days > 0:
             cutoff = now - dt.timedelta(days=self.keep_days)
@@ -240,10 +332,37 @@ class JobManager:
         if deleted:
             log.info("deleted %d jobs finished before %s (ECOZONE_JOB_KEEP_DAYS=%g)", len(deleted),
                      cutoff.isoformat(timespec="seconds"), self.keep_days)
-        for staged in (self.root / ".uploads").glob("*"):
+        staged = [*(self.root / ".uploads").glob("*"), *(self.root / ".scratch").glob("*/*")]
+        for path in staged:
             with contextlib.suppress(FileNotFoundError):  # a request may finish with it meanwhile
-                if now.timestamp() - staged.stat().st_mtime > _ABANDONED_UPLOAD_S:
-                    shutil.rmtree(staged, ignore_errors=True)
+                if path.name != "lock" and now.timestamp() - path.stat().st_mtime > _ABANDONED_UPLOAD_S:
+                    shutil.rmtree(path, ignore_errors=True)
+        return deleted
+
+    def prune_leftovers(self) -> list[Path]:
+        """Delete the scratch folders of server processes that are gone (their ``flock`` is free) and the
+        staging folders earlier versions left in the system's temporary folder for a day; returns them."""
+        deleted = []
+        for folder in (self.root / ".scratch").glob("*"):
+            if self._scratch is not None and folder == self._scratch[0]:
+                continue
+            try:
+                with open(folder / "lock", "ab") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    shutil.rmtree(folder, ignore_errors=True)
+            except (BlockingIOError, NotADirectoryError):
+                continue  # its process lives, or it is no folder of ours
+            except FileNotFoundError:  # a process that died before it took its lock, or one just deleted
+                shutil.rmtree(folder, ignore_errors=True)
+            deleted.append(folder)
+        for pattern in _LEGACY_STAGING:
+            for folder in self._system_tmp.glob(pattern):
+                with contextlib.suppress(FileNotFoundError):
+                    if time.time() - folder.stat().st_mtime > _ABANDONED_UPLOAD_S:
+                        shutil.rmtree(folder, ignore_errors=True)
+                        deleted.append(folder)
+        if deleted:
+            log.info("deleted %d folders left by stopped server processes", len(deleted))
         return deleted
 
     def _enqueue(self, job_id: str) -> None:
@@ -267,6 +386,7 @@ class JobManager:
         return min(queued, key=lambda job: job.created_at) if queued else None
 
     def _run(self, job: Job) -> None:
+        """One attempt of a queued job: counted first, run in its own process, then the job's new state."""
         with self._locked(job.id):
             job = self.get(job.id)
             if job.status is not JobStatus.queued:  # cancelled in the meantime
@@ -275,45 +395,92 @@ class JobManager:
                                          "attempts": job.attempts + 1, "done": 0, "total": None})
             self._write(job)
         (self._queue / job.id).unlink(missing_ok=True)
-        folder = self.root / job.id
-        marker = folder / "cancel"
-        last = [0.0]
-
-        def progress(done: int, total: int) -> None:
-            now = dt.datetime.now().timestamp()
-            if now - last[0] >= _PROGRESS_EVERY_S or done >= total:
-                last[0] = now
-                self._update(job.id, done=int(done), total=int(total))
-
-        def cancel() -> bool:
-            return self._stop.is_set() or marker.exists()
-
-        outputs = {fmt: self.result(job.id, fmt) for fmt in RESULT_FORMATS}
+        outcome, detail = self._attempt(job)
         update: dict[str, Any]
-        try:
-            report = self._make_runner(job)(folder / "input" / job.input_name, outputs, progress, cancel)
-            update = {"status": JobStatus.succeeded, "report": report}
-        except EcozoneError as error:
-            if marker.exists():
-                update = {"status": JobStatus.cancelled}
-            elif self._stop.is_set():
-                update = {"status": JobStatus.queued, "done": 0, "started_at": None,
-                          "notes": [*job.notes, f"{_now()}: the server stopped while the job ran; re-queued"]}
+        if outcome == "succeeded":
+            update = {"status": JobStatus.succeeded, "report": detail}
+        elif outcome == "failed":
+            update = {"status": JobStatus.failed, "error": detail}
+        elif outcome == "cancelled":
+            update = {"status": JobStatus.cancelled}
+        elif outcome == "stopped":  # not the job's fault: the attempt is not counted
+            update = {"status": JobStatus.queued, "done": 0, "started_at": None, "attempts": job.attempts - 1,
+                      "notes": [*job.notes, f"{_now()}: the server stopped while the job ran; re-queued"]}
+        elif outcome == "timed_out":
+            seconds = f"{self.limits.seconds:g}"
+            update = {"status": JobStatus.failed, "error": _error(
+                f"筛查超过时限（{seconds} 秒），已停止", f"the screening took longer than this server allows "
+                f"({seconds} s) and was stopped", job.input_name,
+                "将文件拆分为较小的批次分别提交 / split the file into smaller batches, or ask the operator to "
+                "raise ECOZONE_JOB_MAX_SECONDS")}
+        else:  # crashed: ``detail`` is the reason, Chinese and English
+            log.error("job %s: attempt %d of %d ended: %s", job.id, job.attempts, self.limits.attempts, detail[1])
+            if job.attempts < self.limits.attempts:
+                update = {"status": JobStatus.queued, "done": 0, "started_at": None, "notes": [
+                    *job.notes, (f"{_now()}: {detail[0]}（第 {job.attempts} 次尝试），重新排队 / {detail[1]} "
+                                 f"(attempt {job.attempts}); re-queued")]}
             else:
-                update = {"status": JobStatus.failed, "error": error.to_dict()}
-        except Exception:  # noqa: BLE001 — one broken job must not stop the runner
-            log.exception("job %s failed unexpectedly", job.id)
-            update = {"status": JobStatus.failed, "error": {
-                "type": "InternalError", "message": "the screening failed on the server; the error is in its log",
-                "fix": "report it with the input file"}}
+                update = {"status": JobStatus.failed, "error": _gave_up(detail, job.attempts, job.input_name)}
         if update["status"] is not JobStatus.succeeded:
-            for path in outputs.values():
-                path.unlink(missing_ok=True)
+            for fmt in RESULT_FORMATS:
+                self.result(job.id, fmt).unlink(missing_ok=True)
         if update["status"] is not JobStatus.queued:
             update["finished_at"] = _now()
         self._update(job.id, **update)
         if update["status"] is JobStatus.queued:
             self._enqueue(job.id)
+
+    def _attempt(self, job: Job) -> tuple[str, Any]:
+        """Run the job's work in a process of its own and watch it: progress, cancel, the time cap, the
+        server stopping. Returns (outcome, detail): succeeded (report), failed (error), cancelled, stopped,
+        timed_out, or crashed ((Chinese, English) reason)."""
+        folder = self.root / job.id
+        marker = folder / "cancel"
+        outputs = {fmt: self.result(job.id, fmt).relative_to(folder) for fmt in RESULT_FORMATS}
+        reader, writer = _PROCESSES.Pipe(duplex=False)
+        process = _PROCESSES.Process(
+            target=job_worker.run, name=f"ecozone-job-{job.id[:8]}",
+            args=(self._work, job, folder, Path("input") / job.input_name, outputs, writer, os.getpid(),
+                  self.limits.memory_bytes))
+        process.start()
+        writer.close()  # the child holds the only writing end: its exit is an end of file here
+        deadline = time.monotonic() + self.limits.seconds
+        written = 0.0
+        message: tuple | None = None
+        try:
+            while message is None:
+                if marker.exists():
+                    message = ("cancelled", None)
+                elif self._stop.is_set():
+                    message = ("stopped", None)
+                elif time.monotonic() > deadline:
+                    message = ("timed_out", None)
+                elif reader.poll(_WATCH_S):
+                    try:
+                        received = reader.recv()
+                    except EOFError:  # the process ended without an outcome: it crashed
+                        break
+                    if received[0] != "progress":
+                        message = received
+                    elif time.monotonic() - written >= _PROGRESS_EVERY_S or received[1] >= received[2]:
+                        written = time.monotonic()
+                        self._update(job.id, done=received[1], total=received[2])
+        finally:
+            reader.close()
+            if message is None or message[0] in ("cancelled", "stopped", "timed_out"):
+                process.kill()
+            process.join(30)
+            if process.is_alive():  # it sent its outcome but does not end
+                process.kill()
+                process.join()
+            exitcode = process.exitcode
+            process.close()
+            shutil.rmtree(folder / "tmp", ignore_errors=True)
+        if message is None:
+            return "crashed", _exit_reason(exitcode)
+        if message[0] == "crashed":
+            return "crashed", _limit_reason(message[1], self.limits)
+        return message[0], message[1]
 
     # -- state on disk --------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     job_keep_days: float = Field(default=30, ge=0, description="Days a finished batch job (its input and "
                                  "results) is kept before it is deleted; 0 keeps every job.")
     job_workers: int | None = Field(default=None, gt=0, description="Processes per batch job (None: the engine decides).")
+    job_max_attempts: int = Field(default=3, ge=1, le=100, description="Times a batch job is started before it is "
+                                  "marked failed when its process crashes (or the server stops) while it runs.")
+    job_max_seconds: float = Field(default=3600, gt=0, allow_inf_nan=False, description="Longest run of one "
+                                   "attempt of a batch job, seconds; a longer one is stopped and the job failed.")
+    job_max_memory_mb: int = Field(default=6144, ge=512, description="Address space one attempt of a batch job may "
+                                   "take (RLIMIT_AS), MiB; past it the attempt ends in MemoryError.")
+    store_label: str | None = Field(default=None, description="How answers name the store (default: the "
+                                    "GeoPackage's file name, or the PostgreSQL database name and schema). "
+                                    "Answers never show its path or URL.")
     ogc_limit_default: int = Field(default=10, gt=0, description="Items per page when no limit is asked.")
     ogc_limit_max: int = Field(default=1000, gt=0, description="Largest page; larger limits are clamped, not refused.")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Allowed browser origins.")

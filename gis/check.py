@@ -74,7 +74,7 @@ def check_site(
     layers = {layer.kind: layer for layer in overlap.layers}
     evaluation = evaluate_rules(packs, layers, facts.project, day)
     return CheckResult(
-        verdict=evaluation.verdict, verdict_label=evaluation.verdict_label, as_of=day, store=store.location,
+        verdict=evaluation.verdict, verdict_label=evaluation.verdict_label, as_of=day, store=store.name,
         site=site, project=facts.project, project_notices=facts.notices, overlap=overlap, rules=evaluation,
         rule_packs=evaluation.packs,
     )

@@ -166,7 +166,11 @@ def read_layer_file(
         encoding, notice = detect_dbf_encoding(path)
         notices += [notice] if notice else []
     if suffix == ".gpkg" and layer is None:
-        layers = [entry[0] for entry in pyogrio.list_layers(path)]
+        try:
+            layers = [entry[0] for entry in pyogrio.list_layers(path)]
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            raise FormatError(f"GDAL cannot open the file ({exc})", source=name,
+                              fix="check that it opens in QGIS") from None
         if len(layers) > 1:
             raise FormatError(
                 f"the GeoPackage holds {len(layers)} layers", source=name, field="layer",

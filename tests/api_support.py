@@ -95,3 +95,50 @@ def api_server(tmp_path_factory):
 def client(api_server):
     with api_server.client() as http:
         yield http
+
+
+def xlsx_bytes(rows: list[list[str]]) -> bytes:
+    """A minimal .xlsx of inline-string cells, written part by part: unlike a spreadsheet library's writer, it
+    keeps cells longer than Excel's 32,767 characters, as a hostile file may have them."""
+    import io
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    ns = "http://schemas.openxmlformats.org"
+    head = '<?xml version="1.0" encoding="UTF-8"?>'
+
+    def column(j: int) -> str:
+        return "" if j < 0 else column(j // 26 - 1) + chr(65 + j % 26)
+
+    body = "".join(f'<row r="{i + 1}">' + "".join(
+        f'<c r="{column(j)}{i + 1}" t="inlineStr"><is><t>{escape(str(value))}</t></is></c>'
+        for j, value in enumerate(row)) + "</row>" for i, row in enumerate(rows))
+    parts = {
+        "[Content_Types].xml": f'{head}<Types xmlns="{ns}/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
+        "_rels/.rels": f'{head}<Relationships xmlns="{ns}/package/2006/relationships"><Relationship Id="rId1" '
+        f'Type="{ns}/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'{head}<workbook xmlns="{ns}/spreadsheetml/2006/main" '
+        f'xmlns:r="{ns}/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/>'
+        '</sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": f'{head}<Relationships xmlns="{ns}/package/2006/relationships"><Relationship '
+        f'Id="rId1" Type="{ns}/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+        '</Relationships>',
+        "xl/worksheets/sheet1.xml": f'{head}<worksheet xmlns="{ns}/spreadsheetml/2006/main"><sheetData>{body}'
+        '</sheetData></worksheet>',
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return out.getvalue()
+
+
+def nested_wkt(depth: int) -> str:
+    """A point inside ``depth`` nested GEOMETRYCOLLECTIONs: a recursive parser's stack overflows on it."""
+    return "GEOMETRYCOLLECTION(" * depth + "POINT (86.04 44.3)" + ")" * depth

@@ -10,13 +10,16 @@ import datetime as dt
 import io
 import json
 import os
+import signal
 import time
+from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
+from tests.api_support import nested_wkt, start_server, xlsx_bytes
 from tests.sites_support import PLACES
-from tests.api_support import start_server
 
 POLLS = 1200  # × 0.25 s at most, per wait
 
@@ -78,6 +81,7 @@ def test_job_cancelled_while_running(jobs_server):
         assert response.status_code == 202, response.text
         final = wait(http, job["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
         assert final["status"] == "cancelled" and final["progress"]["done"] < 3000
+        assert not _job_processes(jobs_server)  # cancelling ended the job's process
         assert http.get(f"/screen/{job['id']}/result.csv").status_code == 409
         assert http.post(f"/screen/{job['id']}/cancel").status_code == 409
 
@@ -88,13 +92,45 @@ def test_job_survives_a_server_crash(tmp_path_factory):
         with server.client() as http:
             job = submit(http, 1500)  # three chunks of a job: the server dies after the first
             wait(http, job["id"], lambda j: j["status"] == "running" and j["progress"]["done"] > 0)
+            [worker] = _job_processes(server)
         server.kill()
+        _, alive = psutil.wait_procs([worker], timeout=30)
+        assert not alive  # the job's process died with its server: it never runs alongside the next one
         server.start()
         with server.client() as http:
             final = wait(http, job["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
             assert final["status"] == "succeeded", final
             assert final["attempts"] == 2 and "re-queued" in final["notes"][0]
             assert final["report"]["rows_out"] == 1500
+    finally:
+        server.stop()
+
+
+def _job_processes(server) -> list[psutil.Process]:
+    """The server's job processes (spawned by multiprocessing; the server's own process is not one)."""
+    return [child for child in psutil.Process(server.process.pid).children()
+            if any("spawn_main" in part for part in child.cmdline())]
+
+
+def test_a_file_that_crashes_the_screening_leaves_the_server_up(tmp_path_factory):
+    """A 4 KB workbook whose 拐点坐标 cell nests 50,000 GEOMETRYCOLLECTIONs overflowed the stack of the
+    server; now at worst it ends its job's process, a bounded number of times."""
+    server = start_server(tmp_path_factory, "hostile-job", job_max_attempts="2")
+    try:
+        pid = server.process.pid
+        workbook = xlsx_bytes([["项目名称", "拐点坐标"], ["嵌套", nested_wkt(50_000)],
+                               ["正常", "POINT (86.0413 44.3056)"]])
+        with server.client() as http:
+            response = http.post("/screen", files={"file": ("清单.xlsx", workbook, "application/octet-stream")})
+            assert response.status_code == 202, response.text
+            final = wait(http, response.json()["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
+            assert final["attempts"] <= 2
+            if final["status"] == "failed":  # the reader still crashes on it: the job says why, once out of attempts
+                assert final["attempts"] == 2 and "筛查进程异常退出（信号" in final["error"]["message"], final
+            else:  # the reader refuses the cell: that row is marked, the other screened
+                assert final["status"] == "succeeded" and final["report"]["rows_failed"] == 1, final
+            assert http.get("/ogc/conformance").status_code == 200
+        assert server.process.poll() is None and server.process.pid == pid
     finally:
         server.stop()
 
@@ -108,23 +144,27 @@ def test_bad_job_inputs(jobs_server):
         assert http.get("/screen/not-a-job-id").status_code == 404
 
 
-def _manager(root, ran: list):
-    from api.jobs import JobManager
+def _record_run(job, input_path, outputs, progress):
+    """A job's work that leaves a mark in its folder (the working directory of the job's process)."""
+    Path("ran").touch()
+    return {"rows": 0, "attempts_seen": json.loads(Path("job.json").read_text())["attempts"]}
 
-    def make_runner(job):
-        def run(path, outputs, progress, cancel):
-            ran.append(job.id)
-            return {"rows": 0}
-        return run
-    return JobManager(root, make_runner)
+
+def _manager(root, work=_record_run, **limits):
+    from api.jobs import JobLimits, JobManager
+
+    return JobManager(root, work, limits=JobLimits(**limits))
+
+
+def _ran(manager, job_id: str) -> bool:
+    return (manager.root / job_id / "ran").exists()
 
 
 def test_the_runner_reads_only_the_queued_jobs(tmp_path, monkeypatch):
     """A server that has run thousands of jobs must not re-read them all on every poll."""
     from api.jobs import JobManager, JobStatus
 
-    ran: list = []
-    manager = _manager(tmp_path / "jobs", ran)
+    manager = _manager(tmp_path / "jobs")
     finished = []
     for i in range(40):
         upload = tmp_path / f"old{i}.csv"
@@ -144,15 +184,15 @@ def test_the_runner_reads_only_the_queued_jobs(tmp_path, monkeypatch):
     read.clear()
     assert manager._next_queued().id == waiting.id and read == [waiting.id]
     manager._run(manager._next_queued())
-    assert ran == [waiting.id] and manager.get(waiting.id).status is JobStatus.succeeded
+    assert _ran(manager, waiting.id) and manager.get(waiting.id).status is JobStatus.succeeded
+    assert not any(_ran(manager, job_id) for job_id in finished)
     assert manager._next_queued() is None and not any((tmp_path / "jobs" / "queue").iterdir())
 
 
 def test_a_queued_job_missing_from_the_queue_is_found_when_a_runner_takes_over(tmp_path):
     from api.jobs import JobStatus
 
-    ran: list = []
-    manager = _manager(tmp_path / "jobs", ran)
+    manager = _manager(tmp_path / "jobs")
     upload = tmp_path / "permits.csv"
     upload.write_text("a\n1\n")
     job = manager.submit(upload, {})
@@ -169,8 +209,7 @@ def test_a_queued_job_missing_from_the_queue_is_found_when_a_runner_takes_over(t
 def test_finished_jobs_are_deleted_after_the_retention_period(tmp_path):
     from api.jobs import JobStatus
 
-    ran: list = []
-    manager = _manager(tmp_path / "jobs", ran)
+    manager = _manager(tmp_path / "jobs")
     manager.keep_days = 30
     jobs = {}
     for name in ("old", "recent", "queued"):
@@ -195,3 +234,148 @@ def test_finished_jobs_are_deleted_after_the_retention_period(tmp_path):
 
     manager.keep_days = 0  # keep every job
     assert manager.prune(now + dt.timedelta(days=3650)) == [] and manager.get(jobs["recent"]) is not None
+
+
+# -- a job cannot take the server down, nor crash it again and again ------------------------------------------
+
+
+def _segfault(job, input_path, outputs, progress):
+    progress(1, 10)
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _exhaust_memory(job, input_path, outputs, progress):
+    return {"size": len(bytearray(8 * 2**30))}
+
+
+def _sleep(job, input_path, outputs, progress):
+    time.sleep(120)
+
+
+def _submit_file(manager, tmp_path, name: str = "permits.csv"):
+    upload = tmp_path / name
+    upload.write_text("a\n1\n")
+    return manager.submit(upload, {})
+
+
+def test_the_attempt_is_counted_before_the_job_runs(tmp_path):
+    from api.jobs import JobStatus
+
+    manager = _manager(tmp_path / "jobs")
+    job = _submit_file(manager, tmp_path)
+    manager._run(manager._next_queued())
+    done = manager.get(job.id)
+    assert done.status is JobStatus.succeeded and done.attempts == 1
+    assert done.report["attempts_seen"] == 1  # job.json said so while the job's process ran
+
+
+def test_a_crashing_job_is_retried_a_bounded_number_of_times_then_failed_with_the_reason(tmp_path):
+    from api.jobs import JobStatus
+
+    manager = _manager(tmp_path / "jobs", _segfault, attempts=3)
+    job = _submit_file(manager, tmp_path)
+    for attempt in (1, 2):
+        manager._run(manager._next_queued())  # the segfault ends the job's process, not this one
+        state = manager.get(job.id)
+        assert state.status is JobStatus.queued and state.attempts == attempt
+        assert "信号 11" in state.notes[-1] and "SIGSEGV" in state.notes[-1]
+    manager._run(manager._next_queued())
+    failed = manager.get(job.id)
+    assert failed.status is JobStatus.failed and failed.attempts == 3 and failed.finished_at
+    assert failed.error["message"].startswith("筛查进程异常退出（信号 11，SIGSEGV），已重试 2 次")
+    assert "tried 3 times" in failed.error["message"] and failed.error["fix"]
+    assert manager._next_queued() is None  # never run again
+    assert not (tmp_path / "jobs" / job.id / "tmp").exists()  # its temporary folder went with it
+
+
+def test_a_job_over_the_memory_cap_ends_in_its_own_process(tmp_path):
+    from api.jobs import JobStatus
+
+    manager = _manager(tmp_path / "jobs", _exhaust_memory, attempts=1, memory_bytes=3 * 2**30)
+    job = _submit_file(manager, tmp_path)
+    manager._run(manager._next_queued())
+    failed = manager.get(job.id)
+    assert failed.status is JobStatus.failed, failed
+    assert "内存上限（3072 MiB）" in failed.error["message"] and "memory cap" in failed.error["message"]
+
+
+def test_a_job_over_the_time_cap_is_stopped_and_failed_at_once(tmp_path):
+    from api.jobs import JobStatus
+
+    manager = _manager(tmp_path / "jobs", _sleep, attempts=3, seconds=1)
+    job = _submit_file(manager, tmp_path)
+    manager._run(manager._next_queued())
+    failed = manager.get(job.id)
+    assert failed.status is JobStatus.failed and failed.attempts == 1  # it would take as long again
+    assert "超过时限（1 秒）" in failed.error["message"] and "ECOZONE_JOB_MAX_SECONDS" in failed.error["fix"]
+
+
+def test_a_job_out_of_attempts_when_its_server_died_is_failed_by_the_next_server(tmp_path):
+    from api.jobs import JobStatus
+
+    manager = _manager(tmp_path / "jobs", attempts=2)
+    tried_once, tried_twice = _submit_file(manager, tmp_path, "a.csv"), _submit_file(manager, tmp_path, "b.csv")
+    manager._update(tried_once.id, status=JobStatus.running, attempts=1)  # as a server killed mid-job leaves it
+    manager._update(tried_twice.id, status=JobStatus.running, attempts=2)
+    (tmp_path / "jobs" / tried_twice.id / "tmp").mkdir()
+    assert manager._take_runner_lock()
+    try:
+        again = manager.get(tried_once.id)
+        assert again.status is JobStatus.queued and "re-queued" in again.notes[-1]
+        failed = manager.get(tried_twice.id)
+        assert failed.status is JobStatus.failed and "服务进程在筛查中停止，已重试 1 次" in failed.error["message"]
+        assert not (tmp_path / "jobs" / tried_twice.id / "tmp").exists()
+        assert manager._next_queued().id == tried_once.id
+    finally:
+        manager.stop()
+
+
+def test_job_ids_are_matched_whole(tmp_path):
+    manager = _manager(tmp_path / "jobs")
+    job = _submit_file(manager, tmp_path)
+    assert manager.get(job.id) is not None
+    for near in (job.id + "\n", job.id + "\n\n", " " + job.id, job.id.upper(), job.id[:-1]):
+        assert manager.get(near) is None, repr(near)
+
+
+def test_leftovers_of_dead_server_processes_are_deleted_at_start(tmp_path):
+    import subprocess
+    import sys
+
+    root = tmp_path / "jobs"
+    # Another server process that crashed: its scratch folder and a staged upload remain, its lock is free.
+    code = ("import sys; from api.jobs import JobManager; from tests.test_api_jobs import _record_run; "
+            "m = JobManager(sys.argv[1], _record_run); d = m.staging(); (d / 'upload.xlsx').write_bytes(b'x'); "
+            "print(m.scratch, flush=True); import os; os._exit(0)")
+    dead = Path(subprocess.run([sys.executable, "-c", code, str(root)], check=True, capture_output=True, text=True,
+                               env={**os.environ}).stdout.strip())
+    assert dead.is_dir() and any(dead.rglob("upload.xlsx"))
+    # A live one (this test process holds its lock): kept.
+    live = _manager(root)
+    mine = live.staging()
+    other = _manager(root)
+    try:
+        assert other.prune_leftovers() == [dead]
+        assert not dead.exists() and mine.is_dir()
+    finally:
+        live.stop()
+        other.stop()
+    assert not mine.parent.exists()  # a manager that stops deletes its own scratch folder
+
+
+def test_a_job_running_when_the_server_stops_goes_back_to_the_queue_uncounted(tmp_path):
+    from api.jobs import JobStatus
+
+    manager = _manager(tmp_path / "jobs", _sleep, attempts=1)
+    job = _submit_file(manager, tmp_path)
+    manager.start()
+    try:
+        for _ in range(POLLS):
+            if manager.get(job.id).status is JobStatus.running:
+                break
+            time.sleep(0.25)
+    finally:
+        manager.stop()
+    stopped = manager.get(job.id)
+    assert stopped.status is JobStatus.queued and stopped.attempts == 0 and "re-queued" in stopped.notes[-1]
+    assert manager._next_queued().id == job.id

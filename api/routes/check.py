@@ -21,6 +21,7 @@ from api.deps import AppState
 from api.errors import ApiProblem
 from api.uploads import check_vertices, save_uploads
 from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site, search_radii
+from gis.errors import EcozoneError
 from gis.overlap import MAX_SEARCH_KM, OverlapEngine
 from gis.rules import default_rule_packs
 from gis.rules.project import Project, ProjectFacts, fact_specs, read_project
@@ -129,7 +130,8 @@ def _upload_fields() -> dict[str, Any]:
 
 
 #: The multipart/form-data form of ``POST /check``: project facts and options as fields, the site as a file.
-CheckUpload = create_model("CheckUpload", __config__=ConfigDict(extra="forbid"), **_upload_fields())
+CheckUpload = create_model("CheckUpload", __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
+                           **_upload_fields())
 
 
 def _build(raw: RawSite, options: SiteOptions, max_vertices: int):
@@ -142,8 +144,12 @@ def _build(raw: RawSite, options: SiteOptions, max_vertices: int):
 
 def _read(request: CheckRequest, max_vertices: int, file: Path | None = None) -> Site:
     """The site of ``request``, or the uploaded ``file`` read with its options."""
-    raw = parse(file, encoding=request.encoding) if file else _json_site(request.site)
-    return _build(raw, request, max_vertices)
+    try:
+        raw = parse(file, encoding=request.encoding) if file else _json_site(request.site)
+        return _build(raw, request, max_vertices)
+    except EcozoneError as error:  # a reader that cannot point into the input names the input itself
+        error.field = error.field or ("file" if file else "site")
+        raise
 
 
 def _check(store: Store, request: CheckRequest, site: Site, facts: ProjectFacts | None = None) -> bytes:
@@ -212,7 +218,8 @@ async def answer_directly(state: AppState, scope: Scope, receive: Receive, send:
         if not message.get("more_body"):
             break
     try:
-        content = await _run_check(state, CheckRequest.model_validate_json(body or b"null"), small_body=True)
+        request = CheckRequest.model_validate_json(body or b"null", strict=True)
+        content = await _run_check(state, request, small_body=True)
     except Exception as error:  # noqa: BLE001 - any failure is answered the usual way, as the error it is
         scope.setdefault("state", {})[_FAILED] = error
         return _replay(body, receive)
@@ -271,7 +278,7 @@ async def _upload(request: Request, state: AppState) -> bytes:
         facts = read_project(upload.model_dump(include={"name", *(spec.name for spec in fact_specs())}))
         if upload.site:
             return await _run_check(state, check_request, facts=facts)
-        with tempfile.TemporaryDirectory(prefix="ecozone-check-") as folder:
+        with tempfile.TemporaryDirectory(prefix="ecozone-check-", dir=state.jobs.scratch) as folder:
             paths = await save_uploads(files, Path(folder))
             return await _run_check(state, check_request, _pick_site_file(paths), facts=facts)
     finally:
@@ -319,7 +326,7 @@ async def check(request: Request) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         body = await request.body()
-        content = await _run_check(state, CheckRequest.model_validate_json(body or b"null"),
+        content = await _run_check(state, CheckRequest.model_validate_json(body or b"null", strict=True),
                                    small_body=len(body) <= INLINE_BODY_BYTES)
     elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         content = await _upload(request, state)

@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Path as PathParam, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from api.deps import StateDep, require_write
 from api.errors import ApiProblem
+from api.params import IsoDate
 from api.uploads import save_uploads
 from gis.cache import BoundedCache
 from gis.kinds import KINDS
@@ -71,10 +73,10 @@ def _kind(kind: str) -> str:
 
 
 @router.get("", operation_id="layers_summary", name="layers_summary", summary="Every layer and the version in force")
-def summary(state: StateDep, as_of: Annotated[dt.date | None, Query(description="Default today.")] = None,
+def summary(state: StateDep, as_of: Annotated[IsoDate | None, Query(description="Default today.")] = None,
             ) -> dict[str, Any]:
     """One row per zone kind: label, version in force, feature count, versions kept, source."""
-    return {"store": state.store.location, "read_only": state.store.read_only,
+    return {"store": state.store.name, "read_only": state.store.read_only,
             "layers": state.store.summary(as_of)}
 
 
@@ -97,7 +99,7 @@ async def import_version(
     kind: Kind,
     file: Annotated[list[UploadFile], File(description="A GeoJSON or GeoPackage file, or a .shp with its "
                                                        ".dbf, .shx, .prj (and .cpg) as further 'file' parts.")],
-    effective_from: Annotated[dt.date | None, Form(description="In force from (default today).")] = None,
+    effective_from: Annotated[IsoDate | None, Form(description="In force from (default today).")] = None,
     note: Annotated[str | None, Form(max_length=2000, description="Kept with the version.")] = None,
     layer: Annotated[str | None, Form(description="Layer of a multi-layer GeoPackage.")] = None,
     crs: Annotated[str | None, Form(description="CRS when the file declares none, e.g. EPSG:4490.")] = None,
@@ -113,7 +115,7 @@ async def import_version(
 ) -> VersionView:
     """Read the file into the zone schema, validate it and store it as a new version; nothing is overwritten."""
     _kind(kind)
-    with tempfile.TemporaryDirectory(prefix="ecozone-import-") as folder:
+    with tempfile.TemporaryDirectory(prefix="ecozone-import-", dir=state.jobs.scratch) as folder:
         paths = await save_uploads(file, Path(folder))
         main = [p for p in paths if p.suffix.lower() in SUPPORTED_SUFFIXES]
         if len(main) != 1:

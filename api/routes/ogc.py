@@ -14,7 +14,8 @@ Intervals are refused with 400, because a layer in force is a state at one date,
 
 import datetime as dt
 import json
-from typing import Annotated, Any
+import math
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
@@ -41,11 +42,11 @@ CONFORMANCE = [
 _ITEMS_PARAMS = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime"}
 _ITEM_PARAMS = {"f", "crs", "datetime"}
 _META_PARAMS = {"f"}
-_FORMATS = {"json", "geojson", JSON, GEOJSON}
 _TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 CollectionId = Annotated[str, Path(description="A zone kind: " + ", ".join(KINDS), examples=["nature_reserve"])]
-Fmt = Annotated[str | None, Query(description="Representation: json (the only one served; also the default).")]
+Fmt = Annotated[Literal["json", "geojson", "application/json", "application/geo+json"] | None,
+                Query(description="Representation: JSON (GeoJSON for features), the only one served and the default.")]
 Crs = Annotated[str | None, Query(description="CRS of the returned geometries (Part 2): " + ", ".join(CRS_URIS)
                                   + ". EPSG:4326 and EPSG:4490 (CGCS2000) are in their authority axis order "
                                   "(latitude, longitude). Default CRS84 (longitude, latitude).")]
@@ -55,14 +56,11 @@ DateTime = Annotated[str | None, Query(
 
 
 def _allowed(names: set[str]):
-    def check(request: Request, f: Fmt = None) -> None:
+    def check(request: Request, f: Fmt = None) -> None:  # f: declared here so that FastAPI checks it on every route
         for name in request.query_params:
             if name not in names:
                 raise ApiProblem(400, f"unknown query parameter '{name}'", field=name,
                                  fix="allowed here: " + ", ".join(sorted(names)), kind="invalid-parameter")
-        if f is not None and f not in _FORMATS:
-            raise ApiProblem(400, f"format '{f}' is not served", field="f", value=f, kind="invalid-parameter",
-                             fix="use f=json (GeoJSON for features), or omit f")
     return Depends(check)
 
 
@@ -98,10 +96,12 @@ def _bbox(value: str | None, epsg: int | None) -> tuple[float, float, float, flo
         numbers = []
     if len(numbers) == 6:  # minx, miny, minz, maxx, maxy, maxz
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    finite = all(abs(n) != float("inf") and n == n for n in numbers)
-    if len(numbers) != 4 or not finite or numbers[0] > numbers[2] or numbers[1] > numbers[3]:
-        raise ApiProblem(400, "bbox must be 4 (or 6) comma-separated numbers, lower corner first", field="bbox",
-                         value=value, kind="invalid-parameter",
+    # Lon/lat in CRS84, lat/lon in the EPSG CRSs' authority order: each number within its axis's range.
+    ranges = [(180, 90, 180, 90), (90, 180, 90, 180)][epsg is not None]
+    if (len(numbers) != 4 or not all(math.isfinite(n) and abs(n) <= r for n, r in zip(numbers, ranges))
+            or numbers[0] > numbers[2] or numbers[1] > numbers[3]):
+        raise ApiProblem(400, "bbox must be 4 (or 6) comma-separated numbers in degrees, lower corner first",
+                         field="bbox", value=value, kind="invalid-parameter",
                          fix="e.g. bbox=85.9,44.2,86.2,44.4 (lon/lat; lat/lon with bbox-crs EPSG:4326 or 4490)")
     return to_crs84_bbox(tuple(numbers), epsg)
 
@@ -168,8 +168,8 @@ def ogc_router(settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
     maximum, default = settings.ogc_limit_max, settings.ogc_limit_default
     Limit = Annotated[int | None, Query(
-        description=f"Features per page, default {default}; values above {maximum} are served as {maximum} "
-                    f"(clamped, not refused).", json_schema_extra={"minimum": 1, "maximum": maximum, "default": default})]
+        ge=1, description=f"Features per page, default {default}; values above {maximum} are served as {maximum} "
+                          f"(clamped, not refused).", json_schema_extra={"maximum": maximum, "default": default})]
 
     @router.get("", operation_id="ogc_landing", name="ogc_landing", summary="Landing page", dependencies=[_allowed(_META_PARAMS)])
     def landing(request: Request) -> dict[str, Any]:
@@ -261,7 +261,7 @@ def ogc_router(settings: Settings) -> APIRouter:
         request: Request,
         state: StateDep,
         collectionId: CollectionId,  # noqa: N803
-        featureId: Annotated[str, Path(description="The zone id.", examples=["admin:659001"])],  # noqa: N803
+        featureId: Annotated[str, Path(description="The zone id.", examples=["reserve:ili-black-bee-buffer"])],  # noqa: N803
         crs: Crs = None,
         datetime: DateTime = None,
     ) -> Response:

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
+import numpy as np
+import shapely
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
@@ -24,6 +26,7 @@ from shapely.errors import ShapelyError
 
 from api.deps import AppState, StateDep
 from api.errors import ApiProblem
+from api.params import IsoDate
 from gis.overlap import MAX_SEARCH_KM
 from maps.assets import static_file
 from maps.build import check_page, display_layers, layers_map, render
@@ -37,7 +40,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["maps"])
 
 
-AsOf = Annotated[dt.date | None, Query(description="Layers in force on this date (default today).")]
+AsOf = Annotated[IsoDate | None, Query(description="Layers in force on this date (default today).")]
 
 
 def _day(as_of: dt.date | None) -> dt.date:
@@ -122,13 +125,40 @@ class RingsRequest(BaseModel):
     buffers_km: list[Annotated[float, Field(gt=0, le=MAX_SEARCH_KM)]] = Field(min_length=1, max_length=10)
 
 
-@router.post("/map/rings", operation_id="map_rings", name="map_rings", summary="Proximity rings of a site, for display")
-async def rings(body: RingsRequest) -> list[dict]:
-    """The site buffered by each distance (geodesically true), as the check page draws them."""
+def _rings_site(geometry: dict, max_vertices: int) -> shapely.Geometry:
+    """The site geometry of a rings request, refused (400/413 naming the field) unless it is a non-empty
+    GeoJSON geometry of finite lon/lat within range and at most ``max_vertices`` vertices."""
     try:
-        return await run_in_threadpool(site_rings, body.geometry, body.buffers_km)
-    except (ShapelyError, ValueError, TypeError, KeyError, AttributeError) as error:
+        site = shapely.geometry.shape(geometry)
+    except OverflowError:
+        raise ApiProblem(400, "a coordinate is too large to be a number", field="geometry.coordinates",
+                         fix="send lon/lat degrees, e.g. [86.04, 44.31]") from None
+    except (ShapelyError, ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as error:
         raise ApiProblem(400, f"not a GeoJSON geometry: {error}", field="geometry",
+                         fix="send the 'site.geometry' of a check result") from None
+    coordinates = shapely.get_coordinates(site)
+    if len(coordinates) > max_vertices:
+        raise ApiProblem(413, f"the geometry has {len(coordinates):,} vertices; rings are drawn for sites of at "
+                         f"most {max_vertices:,}", field="geometry", value=len(coordinates),
+                         kind="content-too-large", fix="send the 'site.geometry' of a check result")
+    if site.is_empty:
+        raise ApiProblem(400, "the geometry is empty", field="geometry", fix="send the 'site.geometry' of a check result")
+    lon, lat = coordinates[:, 0], coordinates[:, 1]
+    if not (np.isfinite(coordinates).all() and (np.abs(lon) <= 180).all() and (np.abs(lat) <= 90).all()):
+        raise ApiProblem(400, "coordinates must be finite WGS 84 longitudes (-180..180) and latitudes (-90..90)",
+                         field="geometry.coordinates", fix="send lon/lat degrees, e.g. [86.04, 44.31]")
+    return site
+
+
+@router.post("/map/rings", operation_id="map_rings", name="map_rings", summary="Proximity rings of a site, for display",
+             responses={413: {"description": "The geometry has more vertices than a site may have"}})
+async def rings(state: StateDep, body: RingsRequest) -> list[dict]:
+    """The site buffered by each distance (geodesically true), as the check page draws them."""
+    site = _rings_site(body.geometry, state.settings.max_vertices)
+    try:
+        return await run_in_threadpool(site_rings, shapely.geometry.mapping(site), body.buffers_km)
+    except (ShapelyError, ValueError) as error:
+        raise ApiProblem(400, f"no rings can be drawn around this geometry: {error}", field="geometry",
                          fix="send the 'site.geometry' of a check result") from None
 
 

@@ -1,14 +1,17 @@
 """Batch screening jobs: ``POST /screen`` takes a file and answers 202 with a job to poll, cancel and download.
 
 Jobs live on disk (``api.jobs``): they survive a restart (a job that was running is re-queued and run again
-from the start) and any server process can answer for them.
+from the start) and any server process can answer for them. Each attempt runs in a process of its own, so
+a file that crashes the screening ends that process, never the server, and fails its job after a bounded
+number of attempts.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,12 +20,13 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from api.deps import AppState, StateDep
-from api.errors import ApiProblem
-from api.jobs import RESULT_FORMATS, Job, JobStatus, Runner
+from api.errors import ApiProblem, hide_paths
+from api.jobs import RESULT_FORMATS, Job, JobStatus, Work
+from api.params import IsoDate
 from api.uploads import save_uploads
 from gis.store import Store
 
-__all__ = ["router", "JobView", "make_runner", "INPUT_SUFFIXES"]
+__all__ = ["INPUT_SUFFIXES", "JobView", "make_work", "router", "screen_job"]
 
 router = APIRouter(prefix="/screen", tags=["batch screening"])
 
@@ -60,22 +64,25 @@ class JobView(BaseModel):
 JOB_CHUNK_ROWS = 500
 
 
-def make_runner(store: Store, workers: int | None):
-    """The screening work of a job: ``gis.batch.screen_file`` on the app's store, with the job's options."""
+def make_work(store: Store, workers: int | None) -> Work:
+    """The work of a screening job (``api.job_worker.Work``): ``screen_job`` on the app's store."""
+    return functools.partial(screen_job, store.open_location, store.name, workers)
 
-    def for_job(job: Job) -> Runner:
-        def run(input_path: Path, outputs: dict[str, Path], progress, cancel) -> dict[str, Any]:
-            from gis.batch import screen_file
 
-            report = screen_file(
-                input_path, list(outputs.values()), store=store, as_of=job.options.get("as_of"), workers=workers,
-                columns=job.options.get("columns"), progress=progress, cancel=cancel, chunk_rows=JOB_CHUNK_ROWS,
-            )
-            return report.model_dump(mode="json")
+def screen_job(location: str, name: str, workers: int | None, job: Job, input_path: Path,
+               outputs: dict[str, Path], progress: Callable[[int, int], None]) -> dict[str, Any]:
+    """``gis.batch.screen_file`` with the job's options, in the job's process: the store is opened there again
+    (``location`` is never shown; ``name`` is how answers show the store)."""
+    from gis.batch import screen_file
+    from gis.store import open_store
 
-        return run
-
-    return for_job
+    with open_store(location, read_only=True) as store:
+        store.name = name
+        report = screen_file(
+            input_path, list(outputs.values()), store=store, as_of=job.options.get("as_of"), workers=workers,
+            columns=job.options.get("columns"), progress=progress, chunk_rows=JOB_CHUNK_ROWS,
+        )
+    return report.model_dump(mode="json")
 
 
 def _view(request: Request, job: Job) -> JobView:
@@ -88,8 +95,9 @@ def _view(request: Request, job: Job) -> JobView:
                    "href": str(request.url_for("screen_result", job_id=job.id, fmt=fmt))}
                   for fmt, media in RESULT_FORMATS.items()]
     fraction = round(job.done / job.total, 4) if job.total else (1.0 if job.status is JobStatus.succeeded else None)
-    return JobView(**job.model_dump(exclude={"done", "total"}),
-                   progress=Progress(done=job.done, total=job.total, fraction=fraction), links=links)
+    shown = job.model_dump(exclude={"done", "total"})
+    shown["error"] = hide_paths(shown["error"])  # a reader's message may name the job's input by its path
+    return JobView(**shown, progress=Progress(done=job.done, total=job.total, fraction=fraction), links=links)
 
 
 def _job(state: AppState, job_id: str) -> Job:
@@ -124,7 +132,7 @@ async def submit(
     state: StateDep,
     file: Annotated[UploadFile, File(description="The permit list: .xlsx or .csv (UTF-8 or GBK, Chinese "
                                                  "headers), one site per row.")],
-    as_of: Annotated[dt.date | None, Form(description="Layers and rules in force on this date (default today).")] = None,
+    as_of: Annotated[IsoDate | None, Form(description="Layers and rules in force on this date (default today).")] = None,
     columns: Annotated[str | None, Form(description="JSON object naming the columns when they cannot be "
                                                     "recognised, e.g. {\"lon\": \"经度\", \"lat\": \"纬度\"}.")] = None,
 ) -> JobView:

@@ -149,14 +149,14 @@ def screen_file(
             rows_in=rows_in, rows_out=rows_out, rows_failed=failed,
             rows_exact=screener.rows_exact + (cluster.rows_exact if cluster else 0),
             verdict_counts=dict(counts), outputs=[str(p) for p in outputs],
-            seconds=round(time.perf_counter() - started, 3), as_of=day, store=store.location,
+            seconds=round(time.perf_counter() - started, 3), as_of=day, store=store.name,
             layer_versions={k: v.version for k, v in batch.engine.snapshot.versions.items()},
             rule_packs={p.id: p.version for p in packs},
         )
         summary = [
             ("输入文件 / input", str(input_path)), ("输入行数 / rows in", rows_in), ("输出行数 / rows out", rows_out),
             ("读取失败行数 / rows failed", failed), ("图层日期 / as of", day.isoformat()),
-            ("图层库 / store", store.location),
+            ("图层库 / store", store.name),
             *((f"图层版本 / version: {k}", v) for k, v in report.layer_versions.items()),
             *((f"规则包 / rule pack: {k}", v) for k, v in report.rule_packs.items()),
             *((f"结论 / verdict: {k}", v) for k, v in sorted(counts.items())),

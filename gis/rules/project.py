@@ -101,7 +101,7 @@ def _fact(label_zh: str, *headers: str, unit: str | None = None, **kwargs: Any) 
 class Project(BaseModel):
     """The project being checked. Units: t/h for boilers, t/a for coal, MW for power."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str | None = Field(default=None, max_length=500, description="Project name.",
                              json_schema_extra={"label_zh": "项目名称", "unit": None,

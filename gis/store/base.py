@@ -87,8 +87,9 @@ def _today() -> str:
 class Store(ABC):
     """A versioned store of zone layers."""
 
-    location: str  # how the store is shown: a PostgreSQL URL without its password
-    open_location: str  # what ``open_store`` needs to open it again elsewhere (e.g. on a Dask worker)
+    location: str  # how the store is told apart and named on the command line: a path, a URL without password
+    open_location: str  # what ``open_store`` needs to open it again elsewhere (e.g. on a Dask worker): private
+    name: str  # how results and answers show it: a file or database name, never a path, a URL or a password
     read_only: bool
 
     # -- what back ends implement ------------------------------------------------------------------------
@@ -185,7 +186,7 @@ class Store(ABC):
         """
         if self.read_only:
             raise ReadOnlyStoreError(
-                f"the store {self.location} is read-only", field="store", value=self.location,
+                f"the store {self.name} is read-only", field="store", value=self.name,
                 fix="make a writable copy with 'ecozone layers init my-store.gpkg' and pass --store my-store.gpkg",
             )
         get_kind(kind)

@@ -51,6 +51,7 @@ class GeoPackageStore(Store):
     def __init__(self, path: str | os.PathLike, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.location = self.open_location = str(self.path)
+        self.name = self.path.name
         self.read_only = read_only
         self._versions_cache: tuple[tuple | None, list[LayerVersion]] = (None, [])
         self._local = threading.local()  # per-thread reader connection for versions()

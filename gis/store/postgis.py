@@ -15,6 +15,7 @@ import geopandas as gpd
 import psycopg
 import shapely
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from gis.errors import StoreError, StoreNotFoundError
 from gis.kinds import ZONE_FIELDS
@@ -53,18 +54,33 @@ def _with_schema(url: str, schema: str) -> str:
 
 
 def _location(url: str, schema: str) -> str:
-    """How the store is shown and told apart: the URL without its password, with a schema that is not the
-    default as ``?schema=`` (so two stores in one database never share a cache entry)."""
+    """How the store is told apart (cache keys, the command line's messages): the URL without its password,
+    with a schema that is not the default as ``?schema=`` (so two stores in one database never share a cache
+    entry)."""
     return _redact(url) if schema == DEFAULT_SCHEMA else _with_schema(_redact(url), schema)
 
 
+#: Connection parameters that carry a secret, wherever the URL gives them (user info or query).
+_SECRETS = {"password", "sslpassword"}
+
+
 def _redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
-        scheme, rest = url.split("//", 1)
-        user = rest.split("@", 1)[0].split(":", 1)[0]
-        return f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
-    return url
+    """The URL without its passwords (``user:password@`` and ``?password=``/``?sslpassword=``), for messages."""
+    parts = urlsplit(url)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    query = [(key, "***" if key in _SECRETS else value) for key, value in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{hosts}", query=urlencode(query, safe="*")))
+
+
+def _name(url: str, schema: str) -> str:
+    """How answers show the store: the database name, and the schema when it is not the default."""
+    try:
+        database = conninfo_to_dict(url).get("dbname") or "postgres"
+    except psycopg.ProgrammingError:
+        database = "postgres"
+    return database if schema == DEFAULT_SCHEMA else f"{database} (schema {schema})"
 
 
 class PostGISStore(Store):
@@ -75,6 +91,7 @@ class PostGISStore(Store):
         self.url = url
         self.schema = schema
         self.location = _location(url, schema)
+        self.name = _name(url, schema)
         self.read_only = read_only
         self._versions_cache: tuple[tuple | None, list[LayerVersion]] = (None, [])
         self.conn = _connect(url)

@@ -1,0 +1,90 @@
+"""What runs inside a batch job's own process: the limits it runs under and what it tells the server.
+
+Each attempt of a job runs in a process spawned for it (never forked from the threaded server), so whatever
+its input does (a segfault in a C library, a stack overflow, memory exhausted) ends that process only, and
+the server that watches it marks the attempt. The process
+
+- dies with the server thread that started it (``PR_SET_PDEATHSIG``): a job never outlives its watcher, and
+  a server killed with ``kill -9`` leaves no job running that the next server would run a second time;
+- runs under an address-space cap (``RLIMIT_AS``), so a memory bomb ends in ``MemoryError`` in this process
+  instead of exhausting the machine, and writes no core file;
+- works in the job's folder with the job's own temporary folder, so what it leaves behind stays in the job
+  (the server removes it) and the paths it reports (report, result workbook) are relative, never the server's;
+- sends ``("progress", done, total)`` while it works, then one of ``("succeeded", report)``,
+  ``("failed", error)`` (an input error: the job fails at once) or ``("crashed", reason)``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import resource
+import signal
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Work", "run"]
+
+#: ``work(job, input_path, outputs, progress) -> report``: one job's work, called in its process with the
+#: job's folder as working directory (paths are relative to it). It crosses into a spawned process, so it
+#: must be picklable: a module-level function, or a ``functools.partial`` of one.
+Work = Callable[[Any, Path, dict[str, Path], Callable[[int, int], None]], dict[str, Any]]
+
+_PR_SET_PDEATHSIG = 1
+
+log = logging.getLogger("ecozone.jobs")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel for SIGKILL when the thread that started this process ends (Linux)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the server died before the request took effect
+        os._exit(1)
+
+
+def run(work: Work, job: Any, folder: Path, input_path: Path, outputs: dict[str, Path], conn: Connection,
+        parent: int, memory_bytes: int) -> None:
+    """The body of a job's process: set the limits, do the work, send the outcome, exit."""
+    _die_with_parent(parent)
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.chdir(folder)
+    scratch = Path("tmp").resolve()
+    scratch.mkdir(exist_ok=True)
+    tempfile.tempdir = str(scratch)
+
+    def progress(done: int, total: int) -> None:
+        conn.send(("progress", int(done), int(total)))
+
+    from gis.errors import EcozoneError
+
+    try:
+        outcome: tuple = ("succeeded", work(job, input_path, outputs, progress))
+    except EcozoneError as error:
+        outcome = ("failed", error.to_dict())
+    except MemoryError:
+        outcome = ("crashed", "memory")
+    except RecursionError:
+        outcome = ("crashed", "recursion")
+    except BaseException:  # noqa: BLE001 - whatever it is, the server is told and the process ends
+        print(f"job {job.id} failed unexpectedly:\n{traceback.format_exc()}", file=sys.stderr)
+        outcome = ("failed", {
+            "type": "InternalError", "message": "筛查在服务器上出错，错误已记入服务日志 / the screening failed on "
+                                                "the server; the error is in its log",
+            "source": None, "row": None, "field": None, "value": None,
+            "fix": "请连同输入文件报告此问题 / report it with the input file"})
+    try:
+        conn.send(outcome)
+    except MemoryError:
+        conn.send(("crashed", "memory"))
+    conn.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip the interpreter's teardown: the outcome is sent, nothing else is owed
