@@ -201,7 +201,7 @@ CHOICE_LABELS = {"new": "新建（新、改、扩建）", "existing": "现有", 
                   "biomass": "生物质", "electric": "电", "other": "其他"}
 _YES = {"是", "有", "y", "yes", "true", "1", "√", "✓"}
 _NO = {"否", "无", "n", "no", "false", "0", "×", "✗"}
-_BLANK = {"", "-", "—", "/", "、", "null", "none", "nan", "未填", "未填写"}
+_BLANK = {"", "-", "—", "/", "、", "未填", "未填写"}
 #: Largest number a fact takes: above it a value is a typing error, not a project.
 _MAX_NUMBER = 1e12
 _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*(万)?\s*(.*)$", re.IGNORECASE)
