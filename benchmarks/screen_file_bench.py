@@ -1,0 +1,173 @@
+"""File-to-file batch screening: a permit register in, the same rows out with verdict columns, against the
+floor (DuckDB reading the same file and writing it, no screening at all) and against the pipelines an analyst
+would write instead (DuckDB's spatial join; pandas + geopandas ``sjoin``), in one run.
+
+    python -m benchmarks.screen_file_bench [--rows N] [--formats csv,parquet] [--skip-peers] [--keep DIR]
+
+The register is generated as officers' 排污许可 registers look: 许可证编号, 单位名称, 行业类别 (GB/T 4754
+names and codes, some unknown), 建设性质 (some blank), 锅炉规模, 燃料, 新增燃煤量, 装机容量, 有效期限 and
+经度/纬度; 0.5 % of the rows have unreadable or swapped coordinates. Points are spread over the embedded
+dataset's zones and over Xinjiang at large. Inputs: CSV (UTF-8) and GeoParquet (the same rows, a point
+geometry). Each run writes the other format (CSV in → GeoParquet out, GeoParquet in → CSV out).
+
+The peers answer a smaller question than ecozone (which zones each point is in, as a list): no rules, no
+verdict, no distances, no coverage. Their figures are what such an answer costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.batch import screen_file
+from gis.store import open_store
+
+INDUSTRIES = ["火力发电", "4411", "热力生产和供应", "D4430", "水泥制造", "C3011", "平板玻璃制造", "炼焦",
+              "原油加工及石油制品制造", "有机化学原料制造", "无机碱制造", "化学原料和化学制品制造业", "炼钢",
+              "铝冶炼", "牛的饲养", "牲畜饲养031，家禽饲养032", "污水处理及其再生利用", "皮革鞣制加工",
+              "棉印染精加工", "纸浆制造", "风力发电", "太阳能发电", "房地产开发经营", "游览景区管理",
+              "铸造", "新型材料", "", "其他"]
+SCOPES = ["新建", "改扩建", "现有", "", "技改"]
+FUELS = ["燃煤", "天然气", "", "生物质", "电"]
+
+
+def register(rows: int, seed: int = 7) -> pd.DataFrame:
+    """A generated register of ``rows`` permits (see the module notes)."""
+    rng = np.random.default_rng(seed)
+    zones = open_store().snapshot().zones
+    anchors = shapely.get_coordinates(zones.geometry.representative_point().to_numpy())
+    near = rng.integers(0, len(anchors), rows)
+    lon = np.where(rng.random(rows) < 0.7, anchors[near, 0] + rng.normal(0, 0.05, rows), rng.uniform(74, 96, rows))
+    lat = np.where(
+        rng.random(rows) < 0.7, anchors[near, 1] + rng.normal(0, 0.05, rows), rng.uniform(35, 49, rows))
+    lon_text = np.char.mod("%.6f", lon).astype(object)
+    lat_text = np.char.mod("%.6f", lat).astype(object)
+    bad = rng.random(rows) < 0.005
+    swapped = bad & (rng.random(rows) < 0.5)
+    lon_text[swapped], lat_text[swapped] = lat_text[swapped], lon_text[swapped]
+    garbage = bad & ~swapped
+    lon_text[garbage] = rng.choice(np.array(["", "abc", "87°36'12\"", "999"], dtype=object), garbage.sum())
+    boiler = np.where(rng.random(rows) < 0.4, rng.choice([4, 10, 20, 35, 65, 130], rows).astype(float), np.nan)
+    coal = np.where(rng.random(rows) < 0.3, np.round(rng.uniform(100, 200_000, rows)), np.nan)
+    power = np.where(rng.random(rows) < 0.05, rng.choice([50, 300, 660], rows).astype(float), np.nan)
+    return pd.DataFrame({
+        "许可证编号": [f"91650000{i:010d}001P" for i in range(rows)],
+        "单位名称": [f"新疆某某公司{i}" for i in range(rows)],
+        "行业类别": rng.choice(INDUSTRIES, rows),
+        "建设性质": rng.choice(SCOPES, rows),
+        "锅炉规模": boiler,
+        "燃料": rng.choice(FUELS, rows),
+        "新增燃煤量": coal,
+        "装机容量": power,
+        "有效期限": rng.choice(["2023-06-30至2028-06-29", "2021-01-01至2026-12-31"], rows),
+        "经度": lon_text,
+        "纬度": lat_text,
+    })
+
+
+def write_inputs(frame: pd.DataFrame, folder: Path) -> dict[str, Path]:
+    """The register as CSV (UTF-8) and GeoParquet (a point geometry column beside the same columns)."""
+    csv_path, parquet_path = folder / "register.csv", folder / "register.parquet"
+    frame.to_csv(csv_path, index=False)
+    x = pd.to_numeric(frame["经度"], errors="coerce").to_numpy()
+    y = pd.to_numeric(frame["纬度"], errors="coerce").to_numpy()
+    points = shapely.points(np.where(np.isfinite(x), x, 0.0), np.where(np.isfinite(y), y, 0.0))
+    gpd.GeoDataFrame(frame, geometry=points, crs="EPSG:4326").to_parquet(parquet_path)
+    return {"csv": csv_path, "parquet": parquet_path}
+
+
+def timed(label: str, run) -> float:
+    start = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - start
+    print(f"  {label:<44} {seconds:8.2f} s", flush=True)
+    return seconds
+
+
+def duckdb_copy(source: Path, target: Path) -> None:
+    """The floor: read the file and write it in the other format, nothing else."""
+    con = duckdb.connect()
+    reader = f"read_csv('{source}', all_varchar=true)" if source.suffix == ".csv" else f"'{source}'"
+    fmt = "(FORMAT parquet)" if target.suffix == ".parquet" else "(FORMAT csv, HEADER)"
+    con.execute(f"COPY (SELECT * FROM {reader}) TO '{target}' {fmt}")
+
+
+def _spatial(con: duckdb.DuckDBPyConnection) -> None:
+    import duckdb_extension_spatial
+
+    path = Path(duckdb_extension_spatial.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+    con.execute(f"LOAD '{path / 'spatial.duckdb_extension'}'")
+
+
+def duckdb_join(source: Path, target: Path, zones_path: Path) -> None:
+    """What an analyst writes in DuckDB: points joined to the zones they lie in, the zone names listed."""
+    con = duckdb.connect()
+    _spatial(con)
+    con.execute(f"CREATE TABLE zones AS SELECT kind, name, ST_GeomFromWKB(wkb) AS geom FROM '{zones_path}'")
+    reader = f"read_csv('{source}', all_varchar=true)" if source.suffix == ".csv" else f"'{source}'"
+    fmt = "(FORMAT parquet)" if target.suffix == ".parquet" else "(FORMAT csv, HEADER)"
+    con.execute(f"""COPY (
+        WITH r AS (SELECT *, row_number() OVER () AS row_id, TRY_CAST("经度" AS DOUBLE) AS x,
+                   TRY_CAST("纬度" AS DOUBLE) AS y FROM {reader}),
+        hits AS (SELECT r.row_id, string_agg(z.kind || ':' || z.name, '；') AS zones FROM r
+                 JOIN zones z ON ST_Intersects(z.geom, ST_Point(r.x, r.y)) GROUP BY r.row_id)
+        SELECT r.* EXCLUDE (row_id, x, y), hits.zones FROM r LEFT JOIN hits USING (row_id) ORDER BY r.row_id
+    ) TO '{target}' {fmt}""")
+
+
+def geopandas_join(source: Path, target: Path, zones: gpd.GeoDataFrame) -> None:
+    """What an analyst writes with pandas and geopandas: read, points, sjoin, list the zones, write."""
+    frame = pd.read_csv(source, dtype=str) if source.suffix == ".csv" else pd.read_parquet(source)
+    frame = frame.drop(columns=["geometry"], errors="ignore")
+    x = pd.to_numeric(frame["经度"], errors="coerce")
+    y = pd.to_numeric(frame["纬度"], errors="coerce")
+    points = gpd.GeoDataFrame(frame[[]], geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
+    joined = gpd.sjoin(points, zones[["kind", "name", "geometry"]], predicate="within", how="inner")
+    listed = (joined["kind"] + ":" + joined["name"]).groupby(level=0).agg("；".join)
+    frame["zones"] = listed.reindex(frame.index)
+    frame.to_parquet(target) if target.suffix == ".parquet" else frame.to_csv(target, index=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--formats", default="csv,parquet", help="Inputs to run: csv, parquet or both.")
+    parser.add_argument("--skip-peers", action="store_true", help="Only the floor and ecozone.")
+    parser.add_argument("--keep", type=Path, help="Keep the generated files in this folder.")
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="ecozone-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"generating {args.rows:,} rows …", flush=True)
+    inputs = write_inputs(register(args.rows), folder)
+    zones = open_store().snapshot().zones
+    zones_path = folder / "zones.parquet"
+    pd.DataFrame({"kind": zones["kind"], "name": zones["name"],
+                  "wkb": shapely.to_wkb(zones.geometry.values)}).to_parquet(zones_path)
+    for fmt in args.formats.split(","):
+        source = inputs[fmt]
+        other = "parquet" if fmt == "csv" else "csv"
+        print(f"{fmt} in ({source.stat().st_size / 1e6:.0f} MB) → {other} out, {args.rows:,} rows", flush=True)
+        floor = timed("DuckDB read + write (the floor)", lambda: duckdb_copy(source, folder / f"floor.{other}"))
+        ours = timed("ecozone screen_file", lambda: screen_file(source, folder / f"ecozone.{other}"))
+        print(f"  ecozone / floor: {ours / floor:.1f}x", flush=True)
+        if not args.skip_peers:
+            join = timed("DuckDB spatial join (zones listed)", lambda: duckdb_join(source, folder / f"duck.{other}",
+                                                                                  zones_path))
+            sjoin = timed("pandas + geopandas sjoin (zones listed)",
+                          lambda: geopandas_join(source, folder / f"gpd.{other}", zones))
+            print(f"  ecozone / DuckDB join: {ours / join:.1f}x; ecozone / geopandas: {ours / sjoin:.1f}x", flush=True)
+    if args.keep is None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
