@@ -129,7 +129,7 @@ ERRORS = [
     ("unsupported suffix", file("site.doc", b"x"), {}, FormatError, "does not read .doc"),
     ("old Excel", file("site.xls", b"x"), {}, FormatError, "save it as .xlsx"),
     ("not really xlsx", file("site.xlsx", b"not a zip"), {}, FormatError, "not a readable .xlsx"),
-    ("not really KMZ", file("site.kmz", b"not a zip"), {}, FormatError, "not a KMZ"),
+    ("not really KMZ", file("site.kmz", b"not a zip"), {}, FormatError, "not a readable KMZ"),
     ("missing file", "nowhere/site.txt", {}, FormatError, "file not found"),
 ]
 
