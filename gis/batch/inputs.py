@@ -152,7 +152,7 @@ class _TableRows:
         self.geographic = "lon" in self.index and "lat" in self.index
         if geometry and not (self.geographic or {"x", "y"} <= self.index.keys() or "wkt" in self.index):
             raise FieldError(
-                "no location columns found", source=source, value=header[:10],
+                "no location columns found", source=source, field="header", value=header[:10],
                 fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标; or map them with "
                 "--column lon=... --column lat=... (columns={'lon': ..., 'lat': ...})",
             )
@@ -316,17 +316,31 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> In
     if error is not None:
         raise error
     if not header:
-        raise FormatError("the file is empty", source=path.name, field="file",
+        raise FormatError("the file is empty", source=path.name, field="header",
                           fix="give a header row and one row per site")
     table = _TableRows(header, path.name, columns)
     total = max(text.count("\n") - 1, 0)
 
-    numbered = ((number, row, error) for number, (row, error) in enumerate(reader, start=2)
-                if error is not None or any(c.strip() for c in row))
-    return Input(path, header, total, _in_chunks(numbered, table, chunk_rows))
+    def numbered() -> Iterator[tuple[int, list, FormatError | None]]:
+        for number, (row, error) in enumerate(reader, start=2):
+            if error is not None:
+                error.row = number
+            elif not any(c.strip() for c in row):
+                continue
+            extra = [c for c in row[len(header) :] if c.strip()]
+            if extra and error is None:
+                error = FormatError(
+                    f"该行有 {len(row)} 个单元格，表头只有 {len(header)} 列，多出的单元格未保留 / the row has {len(row)} "
+                    f"cells but the header names {len(header)} columns; the extra cells are not kept",
+                    source=path.name, row=number, field="row", value=extra[0],
+                    fix="检查该行的分隔符和引号 / check the row's separators and quotes")
+            yield number, row[: len(header)] + [""] * (len(header) - len(row)), error
+
+    return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows))
 
 
-def _in_chunks(numbered: Iterable[tuple[int, list, str | None]], table: _TableRows, chunk_rows: int) -> Iterator[Chunk]:
+def _in_chunks(numbered: Iterable[tuple[int, list, Exception | None]], table: _TableRows,
+               chunk_rows: int) -> Iterator[Chunk]:
     """Read (row number, cells, error) triples ``chunk_rows`` at a time: memory stays bounded on large tables."""
     cells, rows, errors = [], [], []
     for number, row, error in numbered:

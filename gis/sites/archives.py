@@ -32,6 +32,7 @@ def open_zip(path: Path, *, source: str, kind: str, max_total: int = MAX_INFLATE
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
         raise FormatError(f"不是完整的 {kind} 文件 / not a readable {kind} (zip) file ({err})", source=source,
                           field="site", fix=f"重新导出或重新下载 {kind} 文件 / export or download the {kind} again") from None
+    member_limit = min(max_member or max_total, max_total)
     try:
         members = archive.infolist()
         if len(members) > MAX_ZIP_ENTRIES:
@@ -39,10 +40,8 @@ def open_zip(path: Path, *, source: str, kind: str, max_total: int = MAX_INFLATE
                            field="entries", fix=f"重新导出 {kind} 文件 / export the {kind} again")
         for member in members:
             _check_name(member.filename, source)
-            if max_member is not None and member.file_size > max_member:
-                raise too_many(f"压缩包中 {member.filename} 解压后的字节数", f"bytes in {member.filename} once inflated",
-                               member.file_size, max_member, source=source, field=member.filename,
-                               fix="拆分为较小的文件 / split it into smaller files")
+            if member.file_size > member_limit:
+                raise _inflated(member.filename, member.file_size, member_limit, source)
         total = sum(member.file_size for member in members)
         if total > max_total:
             raise too_many("压缩包解压后的字节数", "bytes once inflated", total, max_total, source=source,

@@ -92,8 +92,9 @@ def _layers(path: Path, source: str, notices: list[Notice]) -> list[str]:
         features = sum(int(pyogrio.read_info(path, layer=layer)["features"]) for layer in layers)
     except (DataSourceError, DataLayerError) as err:
         raise FormatError(f"无法打开文件 / cannot open the file ({_gdal_message(err, path)})", source=source,
-                          field="site", fix="检查文件是否完整（shapefile 需要 .shx 和 .dbf） / check that the file is "
-                                            "complete (a shapefile needs its .shx and .dbf)") from None
+                          field="site", fix="检查文件是否完整、能否在 GIS 软件中打开（shapefile 需要 .shx 和 .dbf） / "
+                                            "check that the file is complete and opens in a GIS (a shapefile needs "
+                                            "its .shx and .dbf)") from None
     if features > MAX_FEATURES:
         raise too_many("要素数", "features", features, MAX_FEATURES, source=source, field="features",
                        fix="分批检查，每次一个项目 / check one project at a time")

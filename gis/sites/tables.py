@@ -85,6 +85,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
         rows = []
         for cells, error in csv_rows(text, source=source):
             if error is not None:
+                error.row = len(rows) + 1
                 raise error
             rows.append(cells)
             if len(rows) > MAX_TABLE_ROWS:
@@ -138,7 +139,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
 
 def csv_rows(text: str, *, source: str) -> Iterator[tuple[list[str], FormatError | None]]:
     """The rows of a CSV text in its sniffed dialect, each with None, or with the error of a row the ``csv``
-    module cannot parse (the rows after it are still read).
+    module cannot parse (the rows after it are still read; the caller, which counts the rows, sets its row).
 
     The module's field limit (128 KiB) is raised to ``MAX_INPUT_BYTES``, the largest text ecozone reads as a
     site: a 6,000-vertex parcel as WKT takes about 200 KB of one cell.
@@ -157,7 +158,7 @@ def csv_rows(text: str, *, source: str) -> Iterator[tuple[list[str], FormatError
             return
         except csv.Error as err:
             yield [], FormatError(f"该行无法按 CSV 读取 / the row cannot be read as CSV ({err})", source=source,
-                                  row=reader.line_num, field="row",
+                                  field="row",
                                   fix=f"检查该行的引号，单元格不超过 {MAX_INPUT_BYTES:,} 个字符 / check the row's quotes; "
                                       f"a cell holds at most {MAX_INPUT_BYTES:,} characters")
         else:

@@ -57,14 +57,14 @@ def read_txt(text: str, *, source: str, encoding: str) -> RawSite:
             else:
                 if not plots:
                     raise FormatError("a point line comes before any plot line (ending in @)", source=source,
-                                      row=number, value=line, fix="start each plot with its attribute line ending in ,@")
+                                      row=number, field="地块坐标", value=line, fix="start each plot with its attribute line ending in ,@")
                 budget.take(1)
                 points[-1].append(_point(line, number, source))
     if not plots:
-        raise FormatError("no plot in [地块坐标]", source=source, fix="add the plot line (ending in @) and its points")
+        raise FormatError("no plot in [地块坐标]", source=source, field="地块坐标", fix="add the plot line (ending in @) and its points")
     for plot, plot_points in zip(plots, points):
         if not plot_points:
-            raise FormatError("the plot has no points", source=source, row=plot.row, value=plot.name,
+            raise FormatError("the plot has no points", source=source, row=plot.row, field="地块坐标", value=plot.name,
                               fix="add the plot's points (点号,圈号,X,Y) after its line")
         kind = _KINDS.get(plot.attributes.get("图形属性", "面"), "polygon")
         plot.parts = parts_from_points([(ring, y, x, line) for ring, x, y, line in plot_points], kind)
@@ -113,7 +113,7 @@ def _plot_header(line: str, number: int, source: str, counts: list, index: int) 
 def _point(line: str, number: int, source: str) -> tuple[int, float, float, int]:
     values = [v.strip() for v in re.split(r"[,，]", line)]
     if len(values) < 4:
-        raise FormatError("a point line needs 点号,圈号,X,Y", source=source, row=number, value=line,
+        raise FormatError("a point line needs 点号,圈号,X,Y", source=source, row=number, field="地块坐标", value=line,
                           fix="write each point as e.g. J1,1,4851775.12,29548285.34")
     ring = _int(values[1], source, "圈号", number)
     return ring, _number(values[2], source, "X", number), _number(values[3], source, "Y", number), number
