@@ -212,7 +212,8 @@ def _one(target: str, case, folder: Path) -> dict[str, Any]:
     if target == "check":
         return _cli(["check", _argument(case, folder)])
     path, output = _materialise(case, folder), folder / "out.csv"
-    outputs = [output] + ([folder / "out.xlsx"] if path.suffix == ".xlsx" else [])  # an .xlsx copies every sheet
+    # an .xlsx output copies every sheet of an .xlsx input: written once (by the batch), it is a reader too
+    outputs = [output] + ([folder / "out.xlsx"] if path.suffix == ".xlsx" and target == "batch" else [])
     if target == "batch":
         from gis.batch import screen_file
 
@@ -271,8 +272,11 @@ def _child(targets: list[str], names: list[str]) -> None:
     for case in cases:
         _say({"case": case.name, "started": True})
         for target in targets:
+            started = time.perf_counter()
             with tempfile.TemporaryDirectory(prefix="ecozone-hostile-") as folder:
-                _say({"case": case.name, "target": target, **_one(target, case, Path(folder)), "memory_kb": _memory_kb()})
+                outcome = _one(target, case, Path(folder))
+            _say({"case": case.name, "target": target, **outcome, "seconds": round(time.perf_counter() - started, 2),
+                  "memory_kb": _memory_kb()})
 
 
 def _memory_kb() -> dict[str, int]:

@@ -112,6 +112,14 @@ def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk
     path = Path(path)
     if not path.is_file():
         raise FormatError("file not found", source=str(path), fix="check the path")
+    try:
+        return _open(path, columns, chunk_rows, encoding)
+    except OSError as err:  # unreadable (permissions, I/O)
+        raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror or err})", source=path.name,
+                          field="file", fix="check the path and that the file may be read") from None
+
+
+def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding: str | None) -> Input:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _csv_input(path, columns, chunk_rows, encoding)

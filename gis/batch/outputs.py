@@ -111,10 +111,12 @@ def _copy_rows(source, target, name: str, rows: int | None = None) -> None:
     """Copy the rows of a read-only sheet (the first ``rows``, or all) as they were, through
     ``gis.sites.tables.sheet_rows``: the dimension a sheet declares is not trusted, blank rows cost nothing
     until a row with content follows them."""
-    blank = 0
+    blank, empty = 0, None
     for row in islice(sheet_rows(source, source=name, max_col=MAX_COLUMNS), rows):
-        if row.count(None) == len(row):
-            blank += 1
+        # openpyxl gives the rows missing from the sheet as one shared tuple: knowing it by identity makes a
+        # million of them cost a million comparisons, not a billion
+        if row is empty or row.count(None) == len(row):
+            blank, empty = blank + 1, row
             continue
         for _ in range(blank):
             target.append([])

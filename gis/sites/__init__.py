@@ -42,9 +42,14 @@ def parse(source: str | PathLike, *, encoding: str | None = None) -> RawSite:
     try:
         if not path.is_file():
             raise FormatError("file not found", source=str(path), field="site", fix="check the path")
-    except OSError as err:
-        raise FormatError(f"无法打开文件 / cannot open the file ({err.strerror})", source=path.name, field="site",
-                          fix="check the path and that the file may be read") from None
+        return _parse_file(path, encoding)
+    except OSError as err:  # unreadable (permissions, I/O), or a name the system refuses
+        raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror or err})", source=path.name,
+                          field="site", fix="check the path and that the file may be read") from None
+
+
+def _parse_file(path: Path, encoding: str | None) -> RawSite:
+    """The reader for the file's suffix."""
     suffix = path.suffix.lower()
     if suffix in (".txt", ".wkt"):
         check_file_size(path, source=path.name)
@@ -85,7 +90,7 @@ def _as_path(text: str) -> Path | None:
     except OSError as err:
         if err.errno == errno.ENAMETOOLONG:
             return None
-        raise FormatError(f"无法打开文件 / cannot open the file ({err.strerror})", source=path.name, field="site",
+        raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror})", source=path.name, field="site",
                           fix="check the path and that the file may be read") from None
     if path.suffix.lower() in SUFFIXES + (".xls", ".zip"):
         raise FormatError("file not found", source=text, field="site", fix="check the path")
