@@ -524,6 +524,8 @@ CASES: list[Case] = [
           lambda: _xlsx(_LOCATED, lambda parts: parts.update({"../../evil.xml": b"<x/>"})), "zip slip"),
     _file("xlsx_formula_without_value", {"site": "经度", "batch": "经度"},
           lambda: _xlsx([["名称", "经度", "纬度"], ["A", "=1/0", 43.8]]), "a formula with no cached value"),
+    _file("xlsx_duplicate_headers", {"site": "经度", "batch": "经度"},
+          lambda: _xlsx([["名称", "经度", "纬度", "经度"], ["A", 87.6, 43.8, 88.1]]), "two 经度 columns"),
     _file("xlsx_2000_columns", {"site": "Sheet", "batch": "Sheet"},
           lambda: _xlsx([["经度", "纬度"] + [f"列{i}" for i in range(2000)], [87.6, 43.8]]), "2,002 columns"),
     # files: KML and KMZ

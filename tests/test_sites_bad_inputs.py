@@ -8,7 +8,12 @@ import re
 import pytest
 
 from gis.errors import (
-    CoordinateError, CRSError, EcozoneError, FieldError, FormatError, GeometryError,
+    CoordinateError,
+    CRSError,
+    EcozoneError,
+    FieldError,
+    FormatError,
+    GeometryError,
 )
 from gis.sites import read_site
 from tests.sites_support import PLACES, gk_plot, square, to_projected, txt_file

@@ -135,7 +135,8 @@ def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding:
 class _TableRows:
     """Which column holds which field, and how one chunk of table rows becomes sites and projects."""
 
-    def __init__(self, header: list[str], source: str, columns: dict[str, str] | None, geometry: bool = True):
+    def __init__(self, header: list[str], source: str, columns: dict[str, str] | None, *, unique: bool = True):
+        """Map ``header`` to our fields; ``unique`` refuses a column we read that has a twin of its name."""
         self.source = source
         self.header = header
         self.index: dict[str, int] = {}
@@ -156,9 +157,10 @@ class _TableRows:
                 raise FieldError("the column mapping names a column the input does not have", source=source,
                                  field=ours, value=column, fix=f"use one of the columns {header}")
             self.index[ours] = header.index(column)
-        check_unique(header, self.index.values(), source)
+        if unique:
+            check_unique(header, self.index.values(), source)
         self.geographic = "lon" in self.index and "lat" in self.index
-        if geometry and not (self.geographic or {"x", "y"} <= self.index.keys() or "wkt" in self.index):
+        if not (self.geographic or {"x", "y"} <= self.index.keys() or "wkt" in self.index):
             raise FieldError(
                 "no location columns found", source=source, field="header", value=header[:10],
                 fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标; or map them with "
@@ -369,7 +371,7 @@ def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
         for number, row in enumerate(islice(sheet_rows(sheet, source=path.name), 20), start=1):
             names = [str(c).strip() if c is not None else "" for c in row]
             try:
-                _TableRows(names, path.name, columns)
+                _TableRows(names, path.name, columns, unique=False)  # is this row the header?
             except FieldError:
                 continue
             data_sheet, header_row, header = sheet.title, number, names

@@ -176,7 +176,7 @@ def _read_pairs(text: str, source: str, field: str) -> RawSite:
             )
         tokens.append(match)
         if len(tokens) > 2 * MAX_VERTICES:
-            raise too_many_vertices(len(tokens) // 2, source=source, field=field)
+            raise too_many_vertices((len(tokens) + 1) // 2, source=source, field=field)
         position = match.end()
     if not _SEPARATORS.fullmatch(text[position:]):
         raise FormatError(
