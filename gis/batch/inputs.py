@@ -238,7 +238,12 @@ class _TableRows:
             order="declared" if declared else "unknown", fields=fields,
             gk=GKHint(zone=whole(zone, self.source, row, zone_field), origin="column 带号") if not _blank(zone) else None,
         )
-        return _built(raw, row)
+        try:
+            return _built(raw, row)
+        except EcozoneError as err:  # about the point as a whole: the cells that give it
+            if err.field in (None, "site", "geometry"):
+                err.field = "/".join(fields)
+            raise
 
     def _project(self, cells: list[Any], row: Any) -> Project | str:
         """The project facts of a row (cached by their cells), or the error text of a bad value."""

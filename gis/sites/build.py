@@ -66,7 +66,7 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
     for plot in raw.plots:
         plot_log = Log(raw.source)
         geoms = [g for part in plot.parts for g in assemble(part, plot_log)]
-        geom = geoms[0] if len(geoms) == 1 else _collect(geoms)
+        geom = geoms[0] if len(geoms) == 1 else _collect(geoms, raw.source)
         if DATUMS[datum]:
             label, convert = DATUMS[datum]
             geom = convert(geom)
@@ -102,7 +102,7 @@ def combine(sites: list[Site], raw_attributes: dict[str, Any]) -> Site:
         return sites[0]
     first = sites[0]
     log = Log(first.source)
-    geom = _collect([s.shape for s in sites])
+    geom = _collect([s.shape for s in sites], first.source)
     if not geom.is_valid:
         geom = shapely.union_all([s.shape for s in sites])
         log.note("plots_overlap", "plots of this input overlap; the site geometry is their union (overlaps counted once)",
@@ -121,7 +121,7 @@ def combine(sites: list[Site], raw_attributes: dict[str, Any]) -> Site:
     )
 
 
-def _collect(geoms: list[shapely.Geometry]) -> shapely.Geometry:
+def _collect(geoms: list[shapely.Geometry], source: str) -> shapely.Geometry:
     """One multi-geometry of the parts of ``geoms``; a site is points, lines or polygons, never a mix."""
     parts = [p for g in geoms for p in shapely.get_parts(g)]
     kinds = {p.geom_type for p in parts}
@@ -133,7 +133,7 @@ def _collect(geoms: list[shapely.Geometry]) -> shapely.Geometry:
         return shapely.MultiLineString(parts)
     raise GeometryError(
         f"地块混合了点、线、面（{'、'.join(sorted(kinds))}） / the plots mix points, lines and polygons",
-        field="geometry", value=sorted(kinds),
+        source=source, field="geometry", value=sorted(kinds),
         fix="分别检查不同类型的地块 / check the points, lines and polygons separately",
     )
 

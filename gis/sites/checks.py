@@ -157,7 +157,7 @@ def check_coverage(geom: shapely.Geometry, coverage: tuple[float, float, float, 
     if not geom.intersects(box):
         raise CoordinateError(
             f"the site lies at {where}, outside the area the layers cover ({area})", source=log.source,
-            fix=" ".join(hints) or "check the coordinates and their CRS",
+            field="geometry", fix=" ".join(hints) or "check the coordinates and their CRS",
         )
     if not geom.within(shapely.box(*coverage).buffer(COVERAGE_MARGIN_DEG, join_style="mitre")):
         bounds = ", ".join(f"{b:.4f}" for b in geom.bounds)

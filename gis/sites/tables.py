@@ -142,7 +142,8 @@ def csv_rows(text: str, *, source: str) -> Iterator[tuple[list[str], FormatError
     module cannot parse (the rows after it are still read; the caller, which counts the rows, sets its row).
 
     The module's field limit (128 KiB) is raised to ``MAX_INPUT_BYTES``, the largest text ecozone reads as a
-    site: a 6,000-vertex parcel as WKT takes about 200 KB of one cell.
+    site: a 6,000-vertex parcel as WKT takes about 200 KB of one cell. The limit belongs to the process; it
+    is raised once and never lowered, so that readers in other threads are not cut short.
     """
     if csv.field_size_limit() < MAX_INPUT_BYTES:
         csv.field_size_limit(MAX_INPUT_BYTES)
