@@ -26,6 +26,11 @@ Each ``Case`` is data, so that any interface can replay it (the readers, the com
 
 ``CASES`` lists every case; ``case.data`` builds its data on first use (some are megabytes: a 1 GB zip
 bomb is 1 MB). ``by_name(name)`` finds one.
+
+Over HTTP a text case is the JSON body ``json.dumps({"site": case.data})`` (or the form field ``site``), a
+JSON case the body above, a file case the ``file`` parts of ``POST /check`` or the upload of ``POST /screen``;
+a server may answer a case before any reader sees it (413 over its body limit, 400 from its JSON parser), in
+which case the field it names is its own.
 """
 
 from __future__ import annotations

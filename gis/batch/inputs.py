@@ -464,7 +464,8 @@ def _vector_frames(path: Path, chunk_rows: int, encoding: str | None):
         def frames():
             for batch in parquet.iter_batches(batch_size=chunk_rows):
                 frame = batch.to_pandas()
-                yield frame.drop(columns=column), shapely.from_wkb(frame[column].to_numpy())
+                # a WKB that cannot be read becomes an empty geometry: that row is marked, not the file
+                yield frame.drop(columns=column), shapely.from_wkb(frame[column].to_numpy(), on_invalid="ignore")
 
         return header, parquet.metadata.num_rows, crs, frames
     layer = None
@@ -492,8 +493,8 @@ def _without_folder(err: Exception, path: Path) -> str:
 
 def _vector_site(geom, crs: CRS | None, geographic: bool, source: str, row: int):
     if geom is None or geom.is_empty:
-        raise FormatError("the feature has no geometry", source=source, row=row, field="geometry",
-                          fix="draw its geometry, or delete the feature")
+        raise FormatError("the feature has no geometry (or one that cannot be read)", source=source, row=row,
+                          field="geometry", fix="draw its geometry, or delete the feature")
     if geographic and geom.geom_type == "Point":
         minx, miny, maxx, maxy = XINJIANG_BBOX
         if minx < geom.x < maxx and miny < geom.y < maxy:
