@@ -180,3 +180,24 @@ def test_register_row_with_more_cells_than_the_header_marks_that_row(tmp_path, s
     assert all(len(row) == len(rows[0]) for row in rows)
     failed = {row[0]: row[rows[0].index("读取错误")] for row in rows[1:] if row[rows[0].index("结论")] == "读取失败"}
     assert list(failed) == ["乙"] and "row 3" in failed["乙"] and "'多余'" in failed["乙"]
+
+
+def test_geoparquet_row_with_unreadable_wkb_marks_that_row(tmp_path, store):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    good = shapely.to_wkb(shapely.Point(URUMQI))
+    table = pa.table({"项目名称": ["甲", "乙", "丙"], "经度": [URUMQI[0]] * 3, "纬度": [URUMQI[1]] * 3,
+                      "geometry": [good, b"\x01\x02 not wkb", good]})
+    geo = {"version": "1.0.0", "primary_column": "geometry",
+           "columns": {"geometry": {"encoding": "WKB", "geometry_types": ["Point"]}}}
+    path = tmp_path / "sites.parquet"
+    pq.write_table(table.replace_schema_metadata({"geo": json.dumps(geo)}), path)
+    report = screen_file(path, tmp_path / "out.csv", store=store, as_of="2024-01-01")
+    assert report.rows_in == report.rows_out == 3 and report.rows_failed == 1
+    with open(tmp_path / "out.csv", encoding="utf-8-sig", newline="") as handle:
+        failed = [row for row in csv.DictReader(handle) if row["结论"] == "读取失败"]
+    assert [row["项目名称"] for row in failed] == ["乙"]
+    assert "row 2" in failed[0]["读取错误"] and "field 'geometry'" in failed[0]["读取错误"]
