@@ -8,7 +8,12 @@ import re
 import pytest
 
 from gis.errors import (
-    CoordinateError, CRSError, EcozoneError, FieldError, FormatError, GeometryError,
+    CoordinateError,
+    CRSError,
+    EcozoneError,
+    FieldError,
+    FormatError,
+    GeometryError,
 )
 from gis.sites import read_site
 from tests.sites_support import PLACES, gk_plot, square, to_projected, txt_file
@@ -129,7 +134,7 @@ ERRORS = [
     ("unsupported suffix", file("site.doc", b"x"), {}, FormatError, "does not read .doc"),
     ("old Excel", file("site.xls", b"x"), {}, FormatError, "save it as .xlsx"),
     ("not really xlsx", file("site.xlsx", b"not a zip"), {}, FormatError, "not a readable .xlsx"),
-    ("not really KMZ", file("site.kmz", b"not a zip"), {}, FormatError, "not a KMZ"),
+    ("not really KMZ", file("site.kmz", b"not a zip"), {}, FormatError, "not a readable KMZ"),
     ("missing file", "nowhere/site.txt", {}, FormatError, "file not found"),
 ]
 

@@ -10,30 +10,42 @@ transforms as ``read_site``, one row at a time. A row that fails gets its error 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyogrio
 import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
-from shapely.errors import GEOSException
+from pyproj.exceptions import CRSError as ProjCRSError
 
 from gis.errors import EcozoneError, FieldError, FormatError
 from gis.presentation import notice_text
 from gis.rules.project import Project, fact_specs, read_project
-from gis.sites.build import build_sites
+from gis.sites.build import build_sites, combine
 from gis.sites.checks import XINJIANG_BBOX
 from gis.sites.encoding import decode
+from gis.sites.gpkg import feature_tables
 from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite
-from gis.sites.tables import parse_coordinate, normalise_header, header_roles
+from gis.sites.tables import (
+    EXCEL_MAX_ROWS,
+    check_unique,
+    csv_rows,
+    header_roles,
+    header_width,
+    normalise_header,
+    open_workbook,
+    parse_coordinate,
+    sheet_rows,
+    whole,
+)
 from gis.sites.text import parse_text, parts_from_shapely
 
 __all__ = ["FIELDS", "INPUT_SUFFIXES", "Chunk", "open_input"]
@@ -51,6 +63,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
 _ROLE_OF = {"lon": "lon", "lat": "lat", "x": "east", "y": "north", "gk_zone": "zone"}
 _FACTS = tuple(spec.name for spec in fact_specs())
 _GEOGRAPHIC = ("EPSG:4326", "EPSG:4490", "OGC:CRS84")
+#: An .xlsx register may inflate to this much in all (its sheets are streamed row by row) ...
+BATCH_MAX_INFLATED_BYTES = 4 * 1024**3
+#: ... and one member to this much (openpyxl holds the shared strings, one member, in memory).
+BATCH_MAX_MEMBER_BYTES = 1024**3
 
 
 @dataclass
@@ -83,6 +99,14 @@ def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk
     path = Path(path)
     if not path.is_file():
         raise FormatError("file not found", source=str(path), fix="check the path")
+    try:
+        return _open(path, columns, chunk_rows, encoding)
+    except OSError as err:  # unreadable (permissions, I/O)
+        raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror or err})", source=path.name,
+                          field="file", fix="check the path and that the file may be read") from None
+
+
+def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding: str | None) -> Input:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _csv_input(path, columns, chunk_rows, encoding)
@@ -98,7 +122,8 @@ def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk
 class _TableRows:
     """Which column holds which field, and how one chunk of table rows becomes sites and projects."""
 
-    def __init__(self, header: list[str], source: str, columns: dict[str, str] | None, geometry: bool = True):
+    def __init__(self, header: list[str], source: str, columns: dict[str, str] | None, *, unique: bool = True):
+        """Map ``header`` to our fields; ``unique`` refuses a column we read that has a twin of its name."""
         self.source = source
         self.header = header
         self.index: dict[str, int] = {}
@@ -119,38 +144,37 @@ class _TableRows:
                 raise FieldError("the column mapping names a column the input does not have", source=source,
                                  field=ours, value=column, fix=f"use one of the columns {header}")
             self.index[ours] = header.index(column)
+        if unique:
+            check_unique(header, self.index.values(), source)
         self.geographic = "lon" in self.index and "lat" in self.index
-        if geometry and not (self.geographic or {"x", "y"} <= self.index.keys() or "wkt" in self.index):
+        if not (self.geographic or {"x", "y"} <= self.index.keys() or "wkt" in self.index):
             raise FieldError(
-                "no location columns found", source=source, value=header[:10],
+                "no location columns found", source=source, field="header", value=header[:10],
                 fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标; or map them with "
                 "--column lon=... --column lat=... (columns={'lon': ..., 'lat': ...})",
             )
         self._projects: dict[tuple, tuple[Project, list[str]]] = {}
 
-    def read(self, cells: list[list[Any]], rows: list[Any]) -> Chunk:
+    def read(self, cells: list[list[Any]], rows: list[Any], errors: list[str | None] | None = None) -> Chunk:
+        """Sites and projects of one chunk of rows; ``errors`` holds rows the file reader could not read."""
         n = len(cells)
         geoms = np.full(n, None, dtype=object)
-        errors: list[str | None] = [None] * n
+        errors = list(errors) if errors is not None else [None] * n
         notices: list[str | None] = [None] * n
-        slow = np.ones(n, dtype=bool)
+        slow = np.array([e is None for e in errors], dtype=bool)
         if self.geographic:
             lon = _numbers([c[self.index["lon"]] if len(c) > self.index["lon"] else None for c in cells])
             lat = _numbers([c[self.index["lat"]] if len(c) > self.index["lat"] else None for c in cells])
             minx, miny, maxx, maxy = XINJIANG_BBOX
-            fast = (lon > minx) & (lon < maxx) & (lat > miny) & (lat < maxy)
+            fast = (lon > minx) & (lon < maxx) & (lat > miny) & (lat < maxy) & slow
             if "wkt" in self.index:
                 fast &= np.array([_blank(_cell(c, self.index["wkt"])) for c in cells])
             geoms[fast] = shapely.points(lon[fast], lat[fast])
-            slow = ~fast
+            slow &= ~fast
+        location = self._location_field()
         for i in np.flatnonzero(slow):
-            try:
-                geoms[i], notices[i] = self._site(cells[i], rows[i])
-            except EcozoneError as err:
-                errors[i] = str(err)
-            except (GEOSException, ValueError) as err:  # values the reader's checks let through (e.g. NaN)
-                errors[i] = str(FormatError(f"the location cannot be read ({err})", source=self.source,
-                                            row=rows[i], fix="check the coordinates of this row"))
+            errors[i], geoms[i], notices[i] = _row_site(lambda i=i: self._site(cells[i], rows[i]), self.source,
+                                                        rows[i], location)
         projects = []
         for i, c in enumerate(cells):
             project, project_notices = self._project(c, rows[i])
@@ -161,34 +185,50 @@ class _TableRows:
             projects.append(project)
         return Chunk(cells, rows, geoms, projects, errors, notices)
 
+    def _location_field(self) -> str:
+        """The columns that locate a row, named in its error when the error itself names none."""
+        names = [self.header[self.index[f]] for f in ("lon", "lat") if self.geographic and f in self.index]
+        names = names or [self.header[self.index[f]] for f in ("x", "y", "wkt") if f in self.index]
+        return "/".join(names) or "location"
+
     def _site(self, cells: list[Any], row: Any):
         """One row through the site reader's checks and transforms: geometry and its notices."""
         wkt = _cell(cells, self.index["wkt"]) if "wkt" in self.index else None
         if not _blank(wkt):
-            raw = parse_text(str(wkt), source=self.source)
-            for plot in raw.plots:
-                plot.row = row
+            column = self.header[self.index["wkt"]]
+            try:
+                raw = parse_text(str(wkt), source=self.source, field=column)
+                for plot in raw.plots:
+                    plot.row = row
+                return _built(raw, row)
+            except EcozoneError as err:
+                raise _in_column(err, column, row) from None
+        if self.geographic:
+            east_field, north_field = "lon", "lat"
+        elif {"x", "y"} <= self.index.keys():
+            east_field, north_field = "x", "y"
         else:
-            if self.geographic:
-                east_field, north_field = "lon", "lat"
-            elif {"x", "y"} <= self.index.keys():
-                east_field, north_field = "x", "y"
-            else:
-                raise FieldError("the row has no location", source=self.source, row=row,
-                                 field=self.header[self.index["wkt"]], fix="fill in the WKT or 拐点坐标")
-            fields = (self.header[self.index[east_field]], self.header[self.index[north_field]])
-            east = parse_coordinate(_cell(cells, self.index[east_field]), self.source, row, fields[0], self.geographic)
-            north = parse_coordinate(_cell(cells, self.index[north_field]), self.source, row, fields[1], self.geographic)
-            zone = _cell(cells, self.index["gk_zone"]) if "gk_zone" in self.index else None
-            declared = self.geographic or normalise_header(fields[0]) not in ("y", "y坐标", "坐标y", "x", "x坐标", "坐标x")
-            raw = RawSite(
-                source=self.source, plots=[RawPlot([RawPart("point", [RawRing([(east, north)], [row])])], row=row)],
-                crs=CRS.from_epsg(4326) if self.geographic else None,
-                crs_origin=f"columns {fields[0]}/{fields[1]}" if self.geographic else "",
-                order="declared" if declared else "unknown", fields=fields,
-                gk=GKHint(zone=int(float(zone)), origin="column 带号") if not _blank(zone) else None,
-            )
-        return _built(raw, row)
+            raise FieldError("the row has no location", source=self.source, row=row,
+                             field=self.header[self.index["wkt"]], fix="fill in the WKT or 拐点坐标")
+        fields = (self.header[self.index[east_field]], self.header[self.index[north_field]])
+        east = parse_coordinate(_cell(cells, self.index[east_field]), self.source, row, fields[0], self.geographic)
+        north = parse_coordinate(_cell(cells, self.index[north_field]), self.source, row, fields[1], self.geographic)
+        zone = _cell(cells, self.index["gk_zone"]) if "gk_zone" in self.index else None
+        declared = self.geographic or normalise_header(fields[0]) not in ("y", "y坐标", "坐标y", "x", "x坐标", "坐标x")
+        zone_field = self.header[self.index["gk_zone"]] if "gk_zone" in self.index else "带号"
+        raw = RawSite(
+            source=self.source, plots=[RawPlot([RawPart("point", [RawRing([(east, north)], [row])])], row=row)],
+            crs=CRS.from_epsg(4326) if self.geographic else None,
+            crs_origin=f"columns {fields[0]}/{fields[1]}" if self.geographic else "",
+            order="declared" if declared else "unknown", fields=fields,
+            gk=GKHint(zone=whole(zone, self.source, row, zone_field), origin="column 带号") if not _blank(zone) else None,
+        )
+        try:
+            return _built(raw, row)
+        except EcozoneError as err:  # about the point as a whole: the cells that give it
+            if err.field in (None, "site", "geometry"):
+                err.field = "/".join(fields)
+            raise
 
     def _project(self, cells: list[Any], row: Any) -> tuple[Project, list[str]]:
         """The project facts of a row (read once per distinct cells) and the notices of their reading."""
@@ -209,51 +249,57 @@ _HEADER_UNITS = (("coal_t", "万吨", 10_000.0), ("power_mw", "万千瓦", 10.0)
 def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> Input:
     # The whole file is decoded once to detect UTF-8 vs GBK; rows are then parsed chunk by chunk.
     text, _ = decode(path.read_bytes(), encoding=encoding, source=path.name)
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = next(reader, None)
+    reader = csv_rows(text, source=path.name)
+    header, error = next(reader, ([], None))
+    if error is not None:
+        raise error
     if not header:
-        raise FormatError("the file is empty", source=path.name, fix="give a header row and one row per site")
+        raise FormatError("the file is empty", source=path.name, field="header",
+                          fix="give a header row and one row per site")
     table = _TableRows(header, path.name, columns)
     total = max(text.count("\n") - 1, 0)
 
-    numbered = ((number, row) for number, row in enumerate(reader, start=2) if any(c.strip() for c in row))
-    return Input(path, header, total, _in_chunks(numbered, table, chunk_rows))
+    def numbered() -> Iterator[tuple[int, list, FormatError | None]]:
+        for number, (row, error) in enumerate(reader, start=2):
+            if error is not None:
+                error.row = number
+            elif not any(c.strip() for c in row):
+                continue
+            extra = [c for c in row[len(header) :] if c.strip()]
+            if extra and error is None:
+                error = FormatError(
+                    f"该行有 {len(row)} 个单元格，表头只有 {len(header)} 列，多出的单元格未保留 / the row has {len(row)} "
+                    f"cells but the header names {len(header)} columns; the extra cells are not kept",
+                    source=path.name, row=number, field="row", value=extra[0],
+                    fix="检查该行的分隔符和引号 / check the row's separators and quotes")
+            yield number, row[: len(header)] + [""] * (len(header) - len(row)), error
+
+    return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows))
 
 
-def _in_chunks(numbered: Iterable[tuple[int, list]], table: _TableRows, chunk_rows: int) -> Iterator[Chunk]:
-    """Read (row number, cells) pairs ``chunk_rows`` at a time: memory stays bounded on large tables."""
-    cells, rows = [], []
-    for number, row in numbered:
+def _in_chunks(numbered: Iterable[tuple[int, list, Exception | None]], table: _TableRows,
+               chunk_rows: int) -> Iterator[Chunk]:
+    """Read (row number, cells, error) triples ``chunk_rows`` at a time: memory stays bounded on large tables."""
+    cells, rows, errors = [], [], []
+    for number, row, error in numbered:
         cells.append(row)
         rows.append(number)
+        errors.append(None if error is None else str(error))
         if len(cells) == chunk_rows:
-            yield table.read(cells, rows)
-            cells, rows = [], []
+            yield table.read(cells, rows, errors)
+            cells, rows, errors = [], [], []
     if cells:
-        yield table.read(cells, rows)
+        yield table.read(cells, rows, errors)
 
 
 def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
-    from zipfile import BadZipFile
-
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as err:
-        raise FormatError(f"not a readable .xlsx workbook ({err})", source=path.name,
-                          fix="save the table as .xlsx (Excel 2007+) or .csv") from None
+    book = open_workbook(path, source=path.name, max_total=BATCH_MAX_INFLATED_BYTES, max_member=BATCH_MAX_MEMBER_BYTES)
     data_sheet, header_row, header = None, 0, []
     for sheet in book.worksheets:
-        for number, row in enumerate(sheet.iter_rows(max_row=20, values_only=True), start=1):
+        for number, row in enumerate(islice(sheet_rows(sheet, source=path.name), 20), start=1):
             names = [str(c).strip() if c is not None else "" for c in row]
             try:
-                _TableRows(names, path.name, columns)
+                _TableRows(names, path.name, columns, unique=False)  # is this row the header?
             except FieldError:
                 continue
             data_sheet, header_row, header = sheet.title, number, names
@@ -263,21 +309,23 @@ def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
     if data_sheet is None:
         book.close()
         raise FieldError("no sheet has a header with location columns in its first 20 rows", source=path.name,
+                         field="header",
                          fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标, or map them with --column")
-    while header and header[-1] == "":
-        header.pop()
+    header = header[: header_width(header, path.name, data_sheet)]
     table = _TableRows(header, path.name, columns)
     sheet = book[data_sheet]
-    total = max((sheet.max_row or 0) - header_row, 0)
+    total = max(min(sheet.max_row or 0, EXCEL_MAX_ROWS) - header_row, 0)  # declared: an estimate only
 
-    def numbered() -> Iterator[tuple[int, list]]:
+    def numbered() -> Iterator[tuple[int, list, None]]:
         try:
-            for number, row in enumerate(sheet.iter_rows(min_row=header_row + 1, values_only=True),
-                                         start=header_row + 1):
+            rows = sheet_rows(sheet, source=path.name, max_col=max(len(header), 1))
+            for number, row in enumerate(rows, start=1):
+                if number <= header_row:
+                    continue
                 row = list(row)[: len(header)]
                 if all(c is None or (isinstance(c, str) and not c.strip()) for c in row):
                     continue
-                yield number, row + [None] * (len(header) - len(row))
+                yield number, row + [None] * (len(header) - len(row)), None
         finally:
             book.close()
 
@@ -287,6 +335,45 @@ def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
 
 # -- vector files --------------------------------------------------------------------------------------------------
 def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> Input:
+    try:
+        header, total, crs, frames = _vector_frames(path, chunk_rows, encoding)
+    except (DataSourceError, DataLayerError, ProjCRSError, OSError, ValueError, KeyError, TypeError) as err:
+        raise FormatError(f"无法打开文件 / cannot open the file ({_without_folder(err, path)})", source=path.name,
+                          field="file", fix="检查文件是否完整，或另存为 GeoPackage / check that the file is complete, "
+                                            "or save it as a GeoPackage") from None
+    # Screening GIS files by their own geometry is not supported yet: the attributes must locate each row.
+    table = _TableRows(header, path.name, columns)
+    geographic = crs is not None and any(crs.equals(CRS.from_user_input(c)) for c in _GEOGRAPHIC)
+
+    def chunks() -> Iterator[Chunk]:
+        number = 0
+        features = frames()
+        while True:
+            try:
+                attributes, geometries = next(features)
+            except StopIteration:
+                return
+            except (DataSourceError, DataLayerError, OSError, ValueError) as err:
+                raise FormatError(f"文件读到第 {number + 1} 个要素时出错 / the file cannot be read past feature "
+                                  f"{number} ({_without_folder(err, path)})", source=path.name, row=number + 1,
+                                  field="file", fix="检查文件是否完整 / check that the file is complete") from None
+            cells = attributes.astype(object).where(attributes.notna(), None).values.tolist()
+            rows = list(range(number + 1, number + len(cells) + 1))
+            number += len(cells)
+            chunk = table.read(cells, rows)
+            for i, geom in enumerate(geometries):
+                if not chunk.errors[i]:
+                    chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(
+                        lambda geom=geom, row=rows[i]: _vector_site(geom, crs, geographic, path.name, row),
+                        path.name, rows[i], "geometry")
+            yield chunk
+
+    return Input(path, header, total, chunks(), crs=crs)
+
+
+def _vector_frames(path: Path, chunk_rows: int, encoding: str | None):
+    """Columns, feature count, CRS and a chunk reader of a vector file (GeoParquet through pyarrow, the
+    rest through GDAL; of a GeoPackage only a real feature table, see ``gis.sites.gpkg``)."""
     if path.suffix.lower() == ".parquet":
         import pyarrow.parquet as pq
 
@@ -296,54 +383,41 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None) ->
         crs_json = geo.get("columns", {}).get(column, {}).get("crs", "OGC:CRS84")
         crs = CRS.from_user_input(crs_json) if crs_json is not None else CRS.from_user_input("OGC:CRS84")
         header = [n for n in parquet.schema_arrow.names if n != column]
-        total = parquet.metadata.num_rows
 
         def frames():
             for batch in parquet.iter_batches(batch_size=chunk_rows):
                 frame = batch.to_pandas()
-                yield frame.drop(columns=column), shapely.from_wkb(frame[column].to_numpy())
-    else:
-        info = pyogrio.read_info(path, encoding=encoding)
-        crs = CRS.from_user_input(info["crs"]) if info["crs"] else None
-        header = list(info["fields"])
-        total = int(info["features"])
+                # a WKB that cannot be read becomes an empty geometry: that row is marked, not the file
+                yield frame.drop(columns=column), shapely.from_wkb(frame[column].to_numpy(), on_invalid="ignore")
 
-        def frames():
-            for start in range(0, total, chunk_rows):
-                frame = pyogrio.read_dataframe(path, skip_features=start, max_features=chunk_rows,
-                                               encoding=encoding)
-                yield frame.drop(columns=frame.geometry.name), frame.geometry.to_numpy()
+        return header, parquet.metadata.num_rows, crs, frames
+    layer = None
+    if path.suffix.lower() == ".gpkg":
+        layer = feature_tables(path, source=path.name, max_features=None, max_bytes=None)[0][0]
+    info = pyogrio.read_info(path, layer=layer, encoding=encoding)
+    total = int(info["features"])
 
-    table = _TableRows(header, path.name, columns, geometry=False)
-    geographic = crs is not None and any(crs.equals(CRS.from_user_input(c)) for c in _GEOGRAPHIC)
+    def frames():
+        for start in range(0, total, chunk_rows):
+            frame = pyogrio.read_dataframe(path, layer=layer, skip_features=start, max_features=chunk_rows,
+                                           encoding=encoding)
+            yield frame.drop(columns=frame.geometry.name), frame.geometry.to_numpy()
 
-    def chunks() -> Iterator[Chunk]:
-        number = 0
-        for attributes, geometries in frames():
-            cells = attributes.astype(object).where(attributes.notna(), None).values.tolist()
-            rows = list(range(number + 1, number + len(cells) + 1))
-            number += len(cells)
-            chunk = table.read(cells, rows)
-            for i, geom in enumerate(geometries):
-                if chunk.errors[i]:
-                    continue
-                try:
-                    chunk.geoms[i], chunk.notices[i] = _vector_site(geom, crs, geographic, path.name, rows[i])
-                except EcozoneError as err:
-                    chunk.geoms[i], chunk.errors[i] = None, str(err)
-                except (GEOSException, ValueError) as err:
-                    chunk.geoms[i] = None
-                    chunk.errors[i] = str(FormatError(f"the geometry cannot be read ({err})", source=path.name,
-                                                      row=rows[i], fix="check the feature's geometry"))
-            yield chunk
+    return list(info["fields"]), total, CRS.from_user_input(info["crs"]) if info["crs"] else None, frames
 
-    return Input(path, header, total, chunks(), crs=crs)
+
+def _without_folder(err: Exception, path: Path) -> str:
+    """An error's text without the folder of ``path`` (an upload folder is nobody's business)."""
+    text = str(err)
+    for folder in {str(path.parent.resolve()), str(path.parent)}:
+        text = text.replace(folder + "/", "")
+    return text
 
 
 def _vector_site(geom, crs: CRS | None, geographic: bool, source: str, row: int):
     if geom is None or geom.is_empty:
-        raise FormatError("the feature has no geometry", source=source, row=row,
-                          fix="draw its geometry, or delete the feature")
+        raise FormatError("the feature has no geometry (or one that cannot be read)", source=source, row=row,
+                          field="geometry", fix="draw its geometry, or delete the feature")
     if geographic and geom.geom_type == "Point":
         minx, miny, maxx, maxy = XINJIANG_BBOX
         if minx < geom.x < maxx and miny < geom.y < maxy:
@@ -357,10 +431,32 @@ def _vector_site(geom, crs: CRS | None, geographic: bool, source: str, row: int)
 def _built(raw: RawSite, row: Any):
     """The site reader's checks and transforms on one row; several plots become one multi-geometry."""
     sites = build_sites(raw, coverage=XINJIANG_BBOX)
-    geoms = [s.shape for s in sites]
-    geom = geoms[0] if len(geoms) == 1 else shapely.union_all(geoms)
-    notices = "；".join(dict.fromkeys(n["message"] for s in sites for n in s.notices))
-    return geom, notices or None
+    site = sites[0] if len(sites) == 1 else combine(sites, {})
+    notices = "；".join(dict.fromkeys(n["message"] for n in site.notices))
+    return site.shape, notices or None
+
+
+def _row_site(work: Callable[[], tuple[Any, str | None]], source: str, row: Any, field: str):
+    """``(error, geometry, notices)`` of one row from ``work()``, which reads it: the error text when it
+    fails, naming the row (and ``field`` when the error names none). Never raises: one row never stops a batch."""
+    try:
+        geom, notices = work()
+        return None, geom, notices
+    except EcozoneError as err:
+        err.row = row if err.row is None else err.row
+        err.field = err.field or field
+        return str(err), None, None
+    except Exception as err:  # noqa: BLE001 - what the checks let through must still mark this row only
+        error = FormatError(f"该行无法读取 / the row cannot be read ({type(err).__name__}: {err})", source=source,
+                            row=row, field=field, fix="检查该行的位置数据 / check the row's location")
+        return str(error), None, None
+
+
+def _in_column(err: EcozoneError, column: str, row: Any) -> EcozoneError:
+    """``err`` from the text of one cell, naming the table's row and the column (then the part of the cell)."""
+    err.row = row
+    err.field = column if err.field in (None, "site", column) else f"{column}: {err.field}"
+    return err
 
 
 def _cell(cells: list[Any], index: int) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import pandas as pd
 import shapely
 
 from gis.errors import FormatError
+from gis.sites.limits import MAX_COLUMNS
+from gis.sites.tables import sheet_rows
 
 __all__ = ["OUTPUT_SUFFIXES", "open_writer"]
 
@@ -104,6 +107,26 @@ class _Csv(_Writer):
         self._file.close()
 
 
+def _copy_rows(source, target, name: str, rows: int | None = None) -> None:
+    """Copy the rows of a read-only sheet (the first ``rows``, or all) as they were, through
+    ``gis.sites.tables.sheet_rows``: the dimension a sheet declares is not trusted, blank rows cost nothing
+    until a row with content follows them."""
+    blank, empty = 0, None
+    for row in islice(sheet_rows(source, source=name, max_col=MAX_COLUMNS), rows):
+        # openpyxl gives the rows missing from the sheet as one shared tuple: knowing it by identity makes a
+        # million of them cost a million comparisons, not a billion
+        if row is empty or row.count(None) == len(row):
+            blank, empty = blank + 1, row
+            continue
+        for _ in range(blank):
+            target.append([])
+        blank = 0
+        cells = list(row)
+        while cells and cells[-1] is None:
+            cells.pop()
+        target.append(cells)
+
+
 class _Xlsx(_Writer):
     def __init__(self, *args) -> None:
         from openpyxl import Workbook, load_workbook
@@ -119,13 +142,10 @@ class _Xlsx(_Writer):
                     sheet = self._book.create_sheet(name)
                     if name == info["data_sheet"]:
                         self._sheet = sheet
-                        rows = original[name].iter_rows(max_row=info["header_row"] - 1, values_only=True)
-                        for row in rows:  # title rows above the header, as they were
-                            sheet.append(list(row))
+                        _copy_rows(original[name], sheet, self.source.path.name, info["header_row"] - 1)
                         sheet.append(self.names())
                     else:
-                        for row in original[name].iter_rows(values_only=True):
-                            sheet.append(list(row))
+                        _copy_rows(original[name], sheet, self.source.path.name)
             finally:
                 original.close()
         else:

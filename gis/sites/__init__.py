@@ -8,6 +8,8 @@ and fix.
 
 from __future__ import annotations
 
+import errno
+import os
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -17,32 +19,40 @@ from gis.sites.build import build_sites, combine
 from gis.sites.checks import XINJIANG_BBOX
 from gis.sites.encoding import decode
 from gis.sites.files import VECTOR_SUFFIXES, read_vector
+from gis.sites.limits import check_file_size
 from gis.sites.model import Conversion, Plot, RawSite, Site, SourceCRS
 from gis.sites.tables import read_table
 from gis.sites.text import parse_text
 from gis.sites.txt import is_txt, read_txt
 
-__all__ = ["read_site", "read_sites", "parse", "Site", "Plot", "SourceCRS", "Conversion", "XINJIANG_BBOX", "SUFFIXES"]
+__all__ = ["SUFFIXES", "XINJIANG_BBOX", "Conversion", "Plot", "Site", "SourceCRS", "parse", "read_site", "read_sites"]
 
 #: File types read by suffix.
 SUFFIXES = (".txt", ".csv", ".xlsx", ".wkt") + VECTOR_SUFFIXES
+#: Longest path and longest file name the system takes (text longer than these is never a path).
+_PATH_MAX = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096
+_NAME_MAX = os.pathconf("/", "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
 
 
 def parse(source: str | PathLike, *, encoding: str | None = None) -> RawSite:
     """Parse a path or a text into a ``RawSite`` without checks (an existing file path is read as a file)."""
-    path = Path(source) if isinstance(source, PathLike) else None
-    if path is None and "\n" not in source and len(source) < 1024 and not source.lstrip().startswith("{"):
-        candidate = Path(source.strip())
-        if candidate.is_file():
-            path = candidate
-        elif candidate.suffix.lower() in SUFFIXES + (".xls", ".zip"):
-            raise FormatError("file not found", source=str(source), fix="check the path")
+    path = Path(source) if isinstance(source, PathLike) else _as_path(source)
     if path is None:
         return parse_text(str(source))
-    if not path.is_file():
-        raise FormatError("file not found", source=str(path), fix="check the path")
+    try:
+        if not path.is_file():
+            raise FormatError("file not found", source=str(path), field="site", fix="check the path")
+        return _parse_file(path, encoding)
+    except OSError as err:  # unreadable (permissions, I/O), or a name the system refuses
+        raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror or err})", source=path.name,
+                          field="site", fix="check the path and that the file may be read") from None
+
+
+def _parse_file(path: Path, encoding: str | None) -> RawSite:
+    """The reader for the file's suffix."""
     suffix = path.suffix.lower()
     if suffix in (".txt", ".wkt"):
+        check_file_size(path, source=path.name)
         text, used = decode(path.read_bytes(), encoding=encoding, source=path.name)
         if is_txt(text):
             return read_txt(text, source=path.name, encoding=used)
@@ -55,9 +65,36 @@ def parse(source: str | PathLike, *, encoding: str | None = None) -> RawSite:
         return read_vector(path, encoding=encoding)
     fixes = {".xls": "save it as .xlsx", ".zip": "unzip it and give the .shp (with its .dbf, .shx, .prj)"}
     raise FormatError(
-        f"ecozone does not read {suffix or 'files without a suffix'}", source=path.name, value=suffix,
+        f"ecozone does not read {suffix or 'files without a suffix'}", source=path.name, field="site", value=suffix,
         fix=fixes.get(suffix, f"use one of {', '.join(SUFFIXES)}"),
     )
+
+
+def _as_path(text: str) -> Path | None:
+    """The file ``text`` names, or None when it is a site typed as text.
+
+    Text that cannot be a file name (a line break, a NUL, a JSON object, longer than the system allows a path
+    or any of its parts to be) is text without asking the file system; otherwise an existing file wins, and
+    a name ending in a file type ecozone reads is a file that is missing.
+    """
+    candidate = text.strip()
+    if not candidate or candidate[0] in "{[" or any(c in candidate for c in "\n\r\x00"):
+        return None
+    encoded = candidate.encode("utf-8", "surrogateescape")
+    if len(encoded) >= _PATH_MAX or any(len(part) > _NAME_MAX for part in encoded.split(b"/")):
+        return None
+    path = Path(candidate)
+    try:
+        if path.is_file():
+            return path
+    except OSError as err:
+        if err.errno == errno.ENAMETOOLONG:
+            return None
+        raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror})", source=path.name, field="site",
+                          fix="check the path and that the file may be read") from None
+    if path.suffix.lower() in SUFFIXES + (".xls", ".zip"):
+        raise FormatError("file not found", source=text, field="site", fix="check the path")
+    return None
 
 
 def read_sites(source: str | PathLike, *, crs: Any = None, gk_zone: int | None = None, datum: str = "wgs84",

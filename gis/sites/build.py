@@ -17,9 +17,10 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from gis.crs import STORE_CRS, bd09_to_wgs84, crs_identity, crs_label, gcj02_to_wgs84, geodesic_area_m2
-from gis.errors import CoordinateError, CRSError, FieldError
+from gis.errors import CoordinateError, CRSError, FieldError, GeometryError
 from gis.sites import gk
-from gis.sites.checks import Log, assemble, check_coverage, clean_ring, repair
+from gis.sites.checks import Log, assemble, check_area, check_coverage, clean_ring, repair
+from gis.sites.limits import check_raw
 from gis.sites.model import Plot, RawSite, Site, SourceCRS
 
 __all__ = ["build_sites", "combine"]
@@ -35,6 +36,7 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
     log = Log(raw.source, list(raw.notices), list(raw.conversions))
     if datum not in DATUMS:
         raise FieldError("unknown datum", field="datum", value=datum, fix=f"use one of {', '.join(DATUMS)}")
+    check_raw(raw)
     for plot in raw.plots:
         for part in plot.parts:
             part.rings = [clean_ring(ring, part.kind, log, raw.fields) for ring in part.rings]
@@ -49,10 +51,9 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
     src, origin, zone = _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log)
     xy = np.array([c for ring in rings for c in ring.coords], dtype=float)
     lonlat = _to_wgs84(src, xy, log)
-    if DATUMS[datum]:
-        if not src.is_geographic:
-            raise CRSError(f"{datum} applies to longitude/latitude copied from a web map, not to {crs_label(src)}",
-                           field="datum", value=datum, fix="drop --datum, or give the web map's lon/lat")
+    if DATUMS[datum] and not src.is_geographic:
+        raise CRSError(f"{datum} applies to longitude/latitude copied from a web map, not to {crs_label(src)}",
+                       field="datum", value=datum, fix="drop --datum, or give the web map's lon/lat")
     if zone:
         _check_zone_fit(zone, lonlat, rows, log)
     start = 0
@@ -65,7 +66,7 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
     for plot in raw.plots:
         plot_log = Log(raw.source)
         geoms = [g for part in plot.parts for g in assemble(part, plot_log)]
-        geom = geoms[0] if len(geoms) == 1 else _collect(geoms)
+        geom = geoms[0] if len(geoms) == 1 else _collect(geoms, raw.source)
         if DATUMS[datum]:
             label, convert = DATUMS[datum]
             geom = convert(geom)
@@ -75,6 +76,7 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
         geom = shapely.orient_polygons(geom, exterior_cw=False)
         source_crs = SourceCRS(label=label, epsg=epsg, origin=origin)
         area = geodesic_area_m2(geom) if geom.geom_type in ("Polygon", "MultiPolygon") else None
+        check_area(area, plot_log, plot.row)
         _check_declared_area(plot, area, plot_log)
         attributes = {**raw.attributes, **plot.attributes}
         geometry = _geojson(geom)
@@ -100,10 +102,10 @@ def combine(sites: list[Site], raw_attributes: dict[str, Any]) -> Site:
         return sites[0]
     first = sites[0]
     log = Log(first.source)
-    geom = _collect([s.shape for s in sites])
+    geom = _collect([s.shape for s in sites], first.source)
     if not geom.is_valid:
         geom = shapely.union_all([s.shape for s in sites])
-        log.warn("plots_overlap", "plots of this input overlap; the site geometry is their union (overlaps counted once)",
+        log.note("plots_overlap", "plots of this input overlap; the site geometry is their union (overlaps counted once)",
                  step="union_plots", fix="check the plots' boundaries if they should not overlap")
     geom = shapely.orient_polygons(geom, exterior_cw=False)
     notices, conversions = [], []
@@ -119,7 +121,8 @@ def combine(sites: list[Site], raw_attributes: dict[str, Any]) -> Site:
     )
 
 
-def _collect(geoms: list[shapely.Geometry]) -> shapely.Geometry:
+def _collect(geoms: list[shapely.Geometry], source: str) -> shapely.Geometry:
+    """One multi-geometry of the parts of ``geoms``; a site is points, lines or polygons, never a mix."""
     parts = [p for g in geoms for p in shapely.get_parts(g)]
     kinds = {p.geom_type for p in parts}
     if kinds == {"Polygon"}:
@@ -128,7 +131,11 @@ def _collect(geoms: list[shapely.Geometry]) -> shapely.Geometry:
         return shapely.MultiPoint(parts)
     if kinds == {"LineString"}:
         return shapely.MultiLineString(parts)
-    return shapely.GeometryCollection(parts)
+    raise GeometryError(
+        f"地块混合了点、线、面（{'、'.join(sorted(kinds))}） / the plots mix points, lines and polygons",
+        source=source, field="geometry", value=sorted(kinds),
+        fix="分别检查不同类型的地块 / check the points, lines and polygons separately",
+    )
 
 
 def _geojson(geom: shapely.Geometry) -> dict[str, Any]:
@@ -164,7 +171,7 @@ def _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log):
     degrees = bool(np.all(np.abs(xy) <= 180))
     if src is not None and src.is_geographic or src is None and gk_zone is None and degrees:
         if raw.gk is not None and degrees:
-            log.warn("degrees_in_projected_file",
+            log.note("degrees_in_projected_file",
                      f"the {raw.gk.origin} declares projected coordinates but the values are degrees: "
                      f"read {raw.fields[1]} as latitude and {raw.fields[0]} as longitude", level="info",
                      fix="correct the header (e.g. 计量单位) if this is not the lat/lon variant")
@@ -246,7 +253,7 @@ def _check_order(raw, rows, rings, swap_xy, log, ok, rev, order_name, pair_name,
     i = int(np.argmax(swapped))
     if swapped.all() and raw.order == "unknown" and swap_xy is None:
         _swap(rings)
-        log.warn("order_inferred", inferred, step="swap_xy", level="info",
+        log.note("order_inferred", inferred, step="swap_xy", level="info",
                  fix="label the values (E/N, 经度/纬度, 东坐标/北坐标) to avoid the guess")
         raw.fields = raw.fields[::-1]
         return
@@ -311,7 +318,7 @@ def _zone_from_values(raw, east, rows, gk_zone, log) -> gk.GKZone:
     datum = hint.datum if hint and hint.datum else None
     if datum is None:
         datum = "CGCS2000"
-        log.warn("datum_assumed", "the datum is not declared: assumed CGCS2000", level="info",
+        log.note("datum_assumed", "the datum is not declared: assumed CGCS2000", level="info",
                  fix="pass --crs with the EPSG code if the coordinates are Xian 1980 or Beijing 1954")
     key = gk.GKZone(datum, width, zone, all(has))
     if gk.zone_crs(key) is None:
@@ -356,7 +363,7 @@ def _to_wgs84(src: CRS, xy: np.ndarray, log: Log) -> np.ndarray:
         note = "(CGCS2000 and WGS 84 agree to a few centimetres; no datum shift applied)"
     log.did("proj_transform", f"transformed from {crs_label(src)} to WGS 84 longitude/latitude with PROJ {note}")
     if shifted and "Ballpark" in transformer.description:
-        log.warn("datum_shift_unknown",
+        log.note("datum_shift_unknown",
                  f"PROJ knows no datum shift from {datum} to WGS 84: positions may be off by tens of metres",
                  fix="convert to CGCS2000 with the official parameters, or pass --crs with a PROJ string that has +towgs84")
     return np.column_stack([lon, lat])
@@ -367,7 +374,7 @@ def _check_declared_area(plot, area: float | None, log: Log) -> None:
     if not plot.declared_area_m2 or area is None:
         return
     if abs(area - plot.declared_area_m2) > 0.01 * plot.declared_area_m2:
-        log.warn("area_mismatch", f"the declared area {plot.declared_area_m2 / 10_000:,.4f} ha differs from the area of "
+        log.note("area_mismatch", f"the declared area {plot.declared_area_m2 / 10_000:,.4f} ha differs from the area of "
                  f"the boundary, {area / 10_000:,.4f} ha", row=plot.row, field="地块面积",
                  value=plot.declared_area_m2 / 10_000, fix="check the boundary points and the declared area")
 
@@ -388,7 +395,7 @@ def _check_zone_fit(zone: gk.GKZone, lonlat: np.ndarray, rows, log: Log) -> None
     near = (lonlat[:, 0] < west) | (lonlat[:, 0] > east)
     if near.any():
         i = int(np.argmax(near))
-        log.warn("outside_zone_band", f"a point lies just outside zone {zone.zone} ({west:g}°–{east:g}°E)",
+        log.note("outside_zone_band", f"a point lies just outside zone {zone.zone} ({west:g}°–{east:g}°E)",
                  row=rows[i], value=round(float(lonlat[i, 0]), 4), fix="check that the zone is right")
 
 
@@ -398,6 +405,6 @@ def _coverage_hints(src: CRS, zone: gk.GKZone | None, crs: Any, raw: RawSite) ->
     if crs is not None:
         return [f"Check --crs ({crs_label(src)})."]
     if src.is_geographic:
-        return ["Check the coordinates: Xinjiang has longitude 73–97°E and latitude 34–50°N;"
-                " pass --swap-xy if the two values are swapped."]
+        return [("Check the coordinates: Xinjiang has longitude 73–97°E and latitude 34–50°N;"
+                 " pass --swap-xy if the two values are swapped.")]
     return [f"Check the CRS ({crs_label(src)}, from {raw.crs_origin or 'the input'})."]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import glob
+import re
 from pathlib import Path
 
 from gis.errors import FormatError
 
-__all__ = ["decode", "dbf_encoding"]
+__all__ = ["dbf_encoding", "decode", "sidecar"]
 
 _LABELS = {"utf-8-sig": "UTF-8", "gb18030": "GBK/GB18030"}
+#: The first byte of a three- or four-byte UTF-8 sequence (every Chinese character in UTF-8 starts so).
+_LEAD3 = re.compile(rb"[\xe0-\xf4]")
 
 
 def decode(data: bytes, *, encoding: str | None, source: str) -> tuple[str, str]:
@@ -27,17 +31,36 @@ def decode(data: bytes, *, encoding: str | None, source: str) -> tuple[str, str]
                 fix="use one of utf-8, gbk, gb18030",
             ) from None
         except UnicodeDecodeError as err:
+            line = data[: err.start].count(b"\n") + 1
             if encoding:
-                line = data[: err.start].count(b"\n") + 1
                 raise FormatError(
                     f"the file is not valid {encoding}", source=source, row=line,
                     value=data[err.start : err.start + 4].hex(" "),
                     fix="omit --encoding to let ecozone detect UTF-8 or GBK",
                 ) from None
+            if name == "utf-8-sig" and _mixed(data, err.start):
+                raise FormatError(
+                    f"文件混用了 UTF-8 和 GBK 编码（从第 {line} 行起不再是 UTF-8） / the file mixes UTF-8 and GBK text "
+                    f"(UTF-8 Chinese before line {line}, something else from there)", source=source, row=line,
+                    field="encoding", value=data[err.start : err.start + 4].hex(" "),
+                    fix="用同一种编码（UTF-8）重新保存整个文件 / save the whole file again in one encoding (UTF-8)",
+                ) from None
     raise FormatError(
         "the file is neither UTF-8 nor GBK/GB18030 text", source=source,
         fix="save it as UTF-8 or GBK text, or pass --encoding",
     )
+
+
+def _mixed(data: bytes, failed_at: int) -> bool:
+    """Whether the bytes before the first invalid UTF-8 sequence hold Chinese in UTF-8: GBK text almost never
+    decodes as UTF-8 for long, so valid multi-byte UTF-8 first means a second encoding came later."""
+    first = _LEAD3.search(data, 0, failed_at)
+    return first is not None and _LEAD3.search(data, first.end(), failed_at) is not None
+
+
+def sidecar(shp: Path, suffix: str) -> Path | None:
+    """The file beside ``shp`` with the same stem and ``suffix`` (any case: .DBF, .dbf), if there is one."""
+    return next((p for p in shp.parent.glob(glob.escape(shp.stem) + ".*") if p.suffix.lower() == suffix), None)
 
 
 def dbf_encoding(shp: Path) -> str | None:
@@ -46,11 +69,8 @@ def dbf_encoding(shp: Path) -> str | None:
     None when there is a .cpg (GDAL reads it) or no .dbf. Only the records are decoded: the header is
     binary, and field names cut to 10 bytes often end mid-character.
     """
-    def sidecar(suffix: str) -> Path | None:
-        return next((p for p in shp.parent.glob(shp.stem + ".*") if p.suffix.lower() == suffix), None)
-
-    dbf = sidecar(".dbf")
-    if sidecar(".cpg") is not None or dbf is None:
+    dbf = sidecar(shp, ".dbf")
+    if sidecar(shp, ".cpg") is not None or dbf is None:
         return None
     data = dbf.read_bytes()
     _, used = decode(data[int.from_bytes(data[8:10], "little"):], encoding=None, source=dbf.name)

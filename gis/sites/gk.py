@@ -18,17 +18,17 @@ from pyproj.database import query_crs_info
 from pyproj.enums import PJType
 
 __all__ = [
-    "GKZone",
     "DATUMS",
+    "GKZone",
     "datum_from_text",
-    "zone_crs",
     "describe",
-    "zone_of_prefix",
-    "width_of_zone",
     "expected_zone",
-    "zone_band",
     "looks_easting",
     "looks_northing",
+    "width_of_zone",
+    "zone_band",
+    "zone_crs",
+    "zone_of_prefix",
 ]
 
 #: Datums with Gauss-Krüger zones in EPSG, by the name PROJ uses.

@@ -17,7 +17,16 @@ from pyproj import CRS
 from gis.errors import Notice
 
 __all__ = [
-    "Conversion", "SourceCRS", "Plot", "Site", "RawRing", "RawPart", "RawPlot", "RawSite", "GKHint", "parts_from_points",
+    "Conversion",
+    "GKHint",
+    "Plot",
+    "RawPart",
+    "RawPlot",
+    "RawRing",
+    "RawSite",
+    "Site",
+    "SourceCRS",
+    "parts_from_points",
 ]
 
 

@@ -11,16 +11,33 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from gis.crs import STORE_CRS
 from gis.errors import CRSError, FieldError, FormatError
+from gis.sites.archives import check_xml_members, open_zip
 from gis.sites.encoding import decode
+from gis.sites.limits import (
+    MAX_COLUMNS,
+    MAX_INFLATED_BYTES,
+    MAX_INPUT_BYTES,
+    MAX_TABLE_ROWS,
+    check_file_size,
+    too_many,
+)
 from gis.sites.model import Conversion, GKHint, RawPart, RawPlot, RawRing, RawSite, parts_from_points
 from gis.sites.text import parse_value
 
-__all__ = ["read_table"]
+__all__ = [
+    "EXCEL_MAX_ROWS", "check_unique", "csv_rows", "header_roles", "header_width", "normalise_header",
+    "open_workbook", "parse_coordinate", "read_table", "sheet_rows", "whole",
+]
+
+#: Rows of an Excel worksheet; a sheet that yields more is lying about its rows.
+EXCEL_MAX_ROWS = 1_048_576
 
 _ROLES = {
     "lon": ("经度", "东经", "lon", "lng", "longitude", "long"),
@@ -44,6 +61,7 @@ def normalise_header(header: Any) -> str:
 
 
 def header_roles(header: list[Any]) -> dict[str, int]:
+    """Which column (index) holds each coordinate role (lon, lat, east, north, point, ring, zone, plot)."""
     roles: dict[str, int] = {}
     names = [normalise_header(h) for h in header]
     for role, words in _ROLES.items():
@@ -60,20 +78,24 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
     """Read a .csv or .xlsx table of points or vertices."""
     source = path.name
     conversions = []
+    check_file_size(path, source=source)
     if path.suffix.lower() == ".csv":
         text, used = decode(path.read_bytes(), encoding=encoding, source=source)
         conversions.append(Conversion(step="decode", description=f"read the file as {used} text"))
-        sample = text[:4096]
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-        except csv.Error:
-            dialect = csv.excel
-        rows = list(csv.reader(io.StringIO(text), dialect))
+        rows = []
+        for cells, error in csv_rows(text, source=source):
+            if error is not None:
+                error.row = len(rows) + 1
+                raise error
+            rows.append(cells)
+            if len(rows) > MAX_TABLE_ROWS:
+                raise _too_many_rows(len(rows), MAX_TABLE_ROWS, source, field="rows")
     else:
         rows, sheet = _xlsx_rows(path, source)
         conversions.append(Conversion(step="read_sheet", description=f"read sheet '{sheet}'"))
     start, roles = _find_header(rows, source)
     header = [str(h).strip() if h is not None else "" for h in rows[start]]
+    check_unique(header, roles.values(), source)
     geographic = "lon" in roles and "lat" in roles
     if geographic:
         east_col, north_col = roles["lon"], roles["lat"]
@@ -81,7 +103,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
         east_col, north_col = roles["east"], roles["north"]
     else:
         raise FieldError(
-            "no coordinate columns found", source=source, row=start + 1, value=header[:8],
+            "no coordinate columns found", source=source, row=start + 1, field="header", value=header[:8],
             fix="name the columns 经度/纬度 (degrees) or X/Y, 东坐标/北坐标 (metres)",
         )
     declared = geographic or normalise_header(header[east_col]) not in _AMBIGUOUS
@@ -94,13 +116,13 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
             continue
         east = parse_coordinate(cells[east_col], source, number, fields[0], geographic)
         north = parse_coordinate(cells[north_col], source, number, fields[1], geographic)
-        ring = _whole(cells[roles["ring"]], source, number, header[roles["ring"]]) if "ring" in roles else 1
+        ring = whole(cells[roles["ring"]], source, number, header[roles["ring"]]) if "ring" in roles else 1
         attributes = {header[i]: _plain(c) for i, c in enumerate(cells)
                       if i < len(header) and i not in skip and header[i] and _plain(c) is not None}
         key = _plain(cells[roles["plot"]]) if "plot" in roles else None
         records.append((key, ring, east, north, number, attributes))
     if not records:
-        raise FormatError("the table has no data rows", source=source, row=start + 1,
+        raise FormatError("the table has no data rows", source=source, row=start + 1, field="rows",
                           fix="add one row per point or per vertex under the header")
     keys = [r[0] for r in records]
     vertices = "point" in roles or "ring" in roles or len(set(keys)) < len(keys)
@@ -113,6 +135,48 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
         crs_origin=f"columns {fields[0]}/{fields[1]}" if geographic else "", order="declared" if declared else "unknown",
         fields=fields, gk=_zone_hint(rows, start, roles, source), conversions=conversions,
     )
+
+
+def csv_rows(text: str, *, source: str) -> Iterator[tuple[list[str], FormatError | None]]:
+    """The rows of a CSV text in its sniffed dialect, each with None, or with the error of a row the ``csv``
+    module cannot parse (the rows after it are still read; the caller, which counts the rows, sets its row).
+
+    The module's field limit (128 KiB) is raised to ``MAX_INPUT_BYTES``, the largest text ecozone reads as a
+    site: a 6,000-vertex parcel as WKT takes about 200 KB of one cell. The limit belongs to the process; it
+    is raised once and never lowered, so that readers in other threads are not cut short.
+    """
+    if csv.field_size_limit() < MAX_INPUT_BYTES:
+        csv.field_size_limit(MAX_INPUT_BYTES)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            yield [], FormatError(f"该行无法按 CSV 读取 / the row cannot be read as CSV ({err})", source=source,
+                                  field="row",
+                                  fix=f"检查该行的引号，单元格不超过 {MAX_INPUT_BYTES:,} 个字符 / check the row's quotes; "
+                                      f"a cell holds at most {MAX_INPUT_BYTES:,} characters")
+        else:
+            yield row, None
+
+
+def check_unique(header: list[str], used: Iterable[int], source: str) -> None:
+    """Refuse a header where a column ecozone reads has a twin of the same name: which one is meant is unknown."""
+    names = [normalise_header(h) for h in header]
+    for index in used:
+        twins = [i + 1 for i, name in enumerate(names) if name and name == names[index]]
+        if len(twins) > 1:
+            raise FieldError(
+                f"有 {len(twins)} 列同名（第 {'、'.join(map(str, twins))} 列） / {len(twins)} columns have the same "
+                f"name, so which one to read is unknown", source=source, field=header[index], value=header[index],
+                fix="删除或重命名重复的列 / delete or rename the duplicate columns",
+            )
 
 
 def _vertex_plots(records) -> list[RawPlot]:
@@ -138,31 +202,78 @@ def _find_header(rows: list[list[Any]], source: str) -> tuple[int, dict[str, int
         if {"lon", "lat"} <= roles.keys() or {"east", "north"} <= roles.keys():
             return index, roles
     raise FieldError(
-        "no header with coordinate columns in the first 20 rows", source=source,
+        "no header with coordinate columns in the first 20 rows", source=source, field="header",
         value=[c for c in (rows[0] if rows else []) if c][:8] or None,
         fix="add a header row naming the columns 经度/纬度, or X/Y (X north), or 东坐标/北坐标",
     )
 
 
 def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str]:
+    """The rows of the sheet with coordinate columns (or the first), as wide as its header."""
+    book = open_workbook(path, source=source)
+    try:
+        chosen, head = None, []
+        for sheet in book.worksheets:
+            head = [list(r) for r in islice(sheet_rows(sheet, source=source), 20)]
+            if any(set(header_roles(r)) & {"lon", "east"} for r in head):
+                chosen = sheet
+                break
+        if chosen is None:
+            chosen = book.worksheets[0]
+            head = [list(r) for r in islice(sheet_rows(chosen, source=source), 20)]
+        start, _ = _find_header(head, source)
+        width = header_width(head[start], source, chosen.title)
+        rows = [list(r) for r in sheet_rows(chosen, source=source, max_col=width, max_rows=MAX_TABLE_ROWS)]
+        return rows, chosen.title
+    finally:
+        book.close()
+
+
+def open_workbook(path: Path, *, source: str, max_total: int = MAX_INFLATED_BYTES, max_member: int | None = None):
+    """An .xlsx opened read-only with openpyxl after its zip and XML parts are checked (``gis.sites.archives``):
+    no member inflating past the limits, no unsafe member name, no DTD."""
     from zipfile import BadZipFile
 
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    with open_zip(path, source=source, kind=".xlsx", max_total=max_total, max_member=max_member) as archive:
+        check_xml_members(archive, source=source)
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as err:
-        raise FormatError(f"not a readable .xlsx workbook ({err})", source=source,
+        return load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError) as err:
+        raise FormatError(f"not a readable .xlsx workbook ({err})", source=source, field="site",
                           fix="save the table as .xlsx (Excel 2007+) or .csv") from None
+
+
+def sheet_rows(sheet, *, source: str, max_col: int = MAX_COLUMNS + 1,
+               max_rows: int = EXCEL_MAX_ROWS) -> Iterator[tuple[Any, ...]]:
+    """The rows of a read-only worksheet, never trusting the dimension it declares (``A1:XFD1048576`` would
+    make openpyxl pad every row to 16,384 cells): at most ``max_col`` cells a row and ``max_rows`` rows,
+    blank ones included; an unreadable part of the sheet is a ``FormatError``."""
+    sheet.reset_dimensions()
     try:
-        for sheet in book.worksheets:
-            rows = [list(r) for r in sheet.iter_rows(min_row=1, values_only=True)]
-            if any(set(header_roles(r)) & {"lon", "east"} for r in rows[:20]):
-                return rows, sheet.title
-        return [list(r) for r in book.worksheets[0].iter_rows(min_row=1, values_only=True)], book.worksheets[0].title
-    finally:
-        book.close()
+        for count, row in enumerate(sheet.iter_rows(max_col=max_col, values_only=True), start=1):
+            if count > max_rows:
+                raise _too_many_rows(count, max_rows, source, field=sheet.title)
+            yield row
+    except (SyntaxError, ValueError, TypeError, KeyError, OSError) as err:
+        raise FormatError(f"工作表 {sheet.title} 无法读取 / sheet {sheet.title} cannot be read ({err})", source=source,
+                          field=sheet.title, fix="用 Excel 或 WPS 重新保存 / save the workbook again") from None
+
+
+def header_width(header: Sequence[Any], source: str, sheet: str) -> int:
+    """The number of columns up to the last named one; more than ``MAX_COLUMNS`` is refused."""
+    width = max((i + 1 for i, c in enumerate(header) if c is not None and str(c).strip()), default=0)
+    if width > MAX_COLUMNS:
+        raise too_many("列数", "columns", width, MAX_COLUMNS, source=source, field=sheet,
+                       fix="删除多余的列，或只保留需要的列 / delete the columns that are not needed")
+    return width
+
+
+def _too_many_rows(count: int, limit: int, source: str, *, field: str):
+    return too_many("行数（含空行）", "rows (blank ones included)", count, limit, source=source, field=field,
+                    fix="删除表格下方的多余行，或拆分表格 / delete stray rows below the table, or split it")
 
 
 def _plain(value: Any) -> Any:
@@ -177,6 +288,7 @@ def _plain(value: Any) -> Any:
 
 
 def parse_coordinate(value: Any, source: str, row: int, field: str, degrees: bool) -> float:
+    """One coordinate cell as a number: decimal or, for degrees, DMS text; a ``FieldError`` names the cell."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     text = "" if value is None else str(value).strip()
@@ -193,7 +305,8 @@ def parse_coordinate(value: Any, source: str, row: int, field: str, degrees: boo
                      fix="write the coordinate in metres as a number, e.g. 4851775.12")
 
 
-def _whole(value: Any, source: str, row: int, field: str) -> int:
+def whole(value: Any, source: str, row: Any, field: str) -> int:
+    """A whole number from a cell (圈号, 带号), or a ``FieldError`` naming the cell."""
     try:
         number = float(value)
         if number.is_integer():
@@ -212,7 +325,7 @@ def _zone_hint(rows, start, roles, source) -> GKHint | None:
     zones = {}
     for number, row in enumerate(rows[start + 1 :], start=start + 2):
         if column < len(row) and row[column] not in (None, ""):
-            zones.setdefault(_whole(row[column], source, number, "带号"), number)
+            zones.setdefault(whole(row[column], source, number, "带号"), number)
     if len(zones) > 1:
         zone, row = list(zones.items())[1]
         raise CRSError(f"the 带号 column mixes zones {', '.join(map(str, zones))}", source=source, row=row,

@@ -8,18 +8,32 @@ order ``build`` infers from where Xinjiang is and records.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
+import numpy as np
 import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from gis.crs import STORE_CRS
 from gis.errors import CoordinateError, CRSError, FormatError, GeometryError, Notice
+from gis.sites.limits import (
+    MAX_FEATURES,
+    MAX_NESTING,
+    MAX_PARTS,
+    MAX_VERTICES,
+    VertexBudget,
+    check_nesting,
+    check_text_size,
+    nesting_error,
+    too_many,
+    too_many_vertices,
+)
 from gis.sites.model import Conversion, RawPart, RawPlot, RawRing, RawSite
 
-__all__ = ["parse_text", "parse_value", "read_geojson", "parts_from_shapely", "plot_name"]
+__all__ = ["load_json", "parse_text", "parse_value", "parts_from_shapely", "plot_name", "read_geojson"]
 
 _NUM = r"[+-]?\d+(?:\.\d+)?"
 _DMS = (
@@ -39,7 +53,13 @@ _AXIS = {
     "经度": ("lon", 1), "纬度": ("lat", 1), "longitude": ("lon", 1), "latitude": ("lat", 1),
     "lon": ("lon", 1), "lng": ("lon", 1), "lat": ("lat", 1),
 }
-_WKT = re.compile(r"^\s*(SRID=\d+;\s*)?(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION)\b", re.I)
+_WKT = re.compile(r"^\s*(SRID=\d+;\s*)?(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION)\b",
+                  re.IGNORECASE)
+#: Characters that come along when coordinates are copied from web pages and chat tools and carry nothing:
+#: zero-width spaces and joiners, word joiners, byte-order marks.
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+#: Control characters (tab, line feed and carriage return are separators and allowed).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NAME_KEYS = ("name", "名称", "项目名称", "地块名称", "NAME", "Name", "xmmc", "XMMC", "DKMC")
 
 
@@ -94,52 +114,86 @@ def _token_value(match: re.Match, *, source: str, row: Any, field: str | None) -
     return (-value if negative or sign < 0 else value), axis
 
 
-def parse_text(text: str, *, source: str = "text") -> RawSite:
-    """Parse a coordinate string, WKT or GeoJSON text into a ``RawSite``."""
-    stripped = text.strip().lstrip("\ufeff")
+def parse_text(text: str, *, source: str = "text", field: str = "site") -> RawSite:
+    """Parse a coordinate string, WKT or GeoJSON text into a ``RawSite``.
+
+    ``field`` names what holds the text (the request field, a table column) in errors about the text as a
+    whole; its size and nesting are bounded before a parser sees it.
+    """
+    check_text_size(len(text), source=source, field=field)
+    cleaned, invisible = _INVISIBLE.subn("", text)
+    stripped = cleaned.strip()
     if not stripped:
-        raise FormatError("the site is empty", source=source, fix="give coordinates, WKT, GeoJSON or a file path")
+        raise FormatError("the site is empty", source=source, field=field,
+                          fix="give coordinates, WKT, GeoJSON or a file path")
+    control = _CONTROL.search(stripped)
+    if control:
+        raise FormatError("文本中有控制字符 / the text holds a control character", source=source, field=field,
+                          value=control.group(), fix="删除不可见的控制字符后重新粘贴 / remove the control characters")
     if stripped[0] in "{[" and not re.match(r"^\[?\s*[+-]?\d", stripped):
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError as err:
-            raise FormatError(
-                f"invalid JSON: {err.msg}", source=source, row=err.lineno, value=stripped[err.pos : err.pos + 20],
-                fix="check the GeoJSON text (brackets, commas, quotes)",
-            ) from None
-        return read_geojson(data, source=source)
-    if _WKT.match(stripped):
-        return _read_wkt(stripped, source)
-    return _read_pairs(stripped, source)
+        raw = read_geojson(load_json(stripped, source=source, field=field), source=source)
+    elif _WKT.match(stripped):
+        raw = _read_wkt(stripped, source, field)
+    else:
+        raw = _read_pairs(stripped, source, field)
+    if invisible:
+        raw.conversions.insert(0, Conversion(
+            step="remove_invisible", description=f"removed {invisible} invisible character(s) (zero-width space, BOM)"))
+    return raw
 
 
-def _read_pairs(text: str, source: str) -> RawSite:
+def load_json(text: str, *, source: str, field: str = "site") -> Any:
+    """JSON text as Python data, its nesting bounded before ``json`` sees it.
+
+    Integers of more than 100 digits become floats (infinite past 1e308, which the coordinate checks
+    refuse): Python refuses to convert integers of more than 4,300 digits at all.
+    """
+    check_nesting(text, brackets="[]{}", source=source, field=field)
+    try:
+        return json.loads(text, parse_int=_json_int)
+    except json.JSONDecodeError as err:
+        raise FormatError(
+            f"invalid JSON: {err.msg}", source=source, row=err.lineno, field=field,
+            value=text[err.pos : err.pos + 20], fix="check the GeoJSON text (brackets, commas, quotes)",
+        ) from None
+    except RecursionError:
+        raise nesting_error(None, source=source, field=field) from None
+
+
+def _json_int(text: str) -> int | float:
+    return int(text) if len(text) <= 100 else float(text)
+
+
+def _read_pairs(text: str, source: str, field: str) -> RawSite:
     tokens = []
     position = 0
     for match in _TOKEN.finditer(text):
         gap = text[position : match.start()]
         if not _SEPARATORS.fullmatch(gap):
             raise FormatError(
-                "unexpected text among the coordinates", source=source, value=gap.strip(),
+                "unexpected text among the coordinates", source=source, field=field, value=gap.strip(),
                 fix="give numbers only, e.g. '87.6033, 43.8011' or '43°48′4″N 87°36′12″E'",
             )
         tokens.append(match)
+        if len(tokens) > 2 * MAX_VERTICES:
+            raise too_many_vertices((len(tokens) + 1) // 2, source=source, field=field)
         position = match.end()
     if not _SEPARATORS.fullmatch(text[position:]):
         raise FormatError(
-            "unexpected text after the coordinates", source=source, value=text[position:].strip(),
+            "unexpected text after the coordinates", source=source, field=field, value=text[position:].strip(),
             fix="give numbers only, e.g. '87.6033, 43.8011'",
         )
     if len(tokens) % 2:
         raise FormatError(
-            f"{len(tokens)} numbers: coordinates come in pairs", source=source, value=text if len(text) < 60 else None,
+            f"{len(tokens)} numbers: coordinates come in pairs", source=source, field=field,
+            value=text if len(text) < 60 else None,
             fix="give one longitude and one latitude (or X and Y) per vertex",
         )
     values = [_token_value(t, source=source, row=i // 2 + 1, field=None) for i, t in enumerate(tokens)]
     labelled = [axis is not None for _, axis in values]
     if any(labelled) and not all(labelled):
         raise FormatError(
-            "some coordinates carry a hemisphere letter or label and some do not", source=source,
+            "some coordinates carry a hemisphere letter or label and some do not", source=source, field=field,
             fix="label every value (E/N, 经度/纬度) or none",
         )
     coords = []
@@ -158,7 +212,8 @@ def _read_pairs(text: str, source: str) -> RawSite:
         part = RawPart("point", [RawRing(coords, rows)])
     elif len(coords) == 2:
         raise GeometryError(
-            "two vertices make neither a point nor an area", source=source, value=text if len(text) < 60 else None,
+            "two vertices make neither a point nor an area", source=source, field=field,
+            value=text if len(text) < 60 else None,
             fix="give one point, at least three vertices of the boundary, or a WKT LINESTRING for a line",
         )
     else:
@@ -168,18 +223,20 @@ def _read_pairs(text: str, source: str) -> RawSite:
                    fields=("first value", "second value"))
 
 
-def _read_wkt(text: str, source: str) -> RawSite:
+def _read_wkt(text: str, source: str, field: str) -> RawSite:
     notices = []
-    srid = re.match(r"^\s*SRID=(\d+);\s*", text, re.I)
+    srid = re.match(r"^\s*SRID=(\d+);\s*", text, re.IGNORECASE)
     body = text[srid.end() :] if srid else text
+    check_nesting(body, brackets="()", source=source, field=field)  # GEOS's WKT reader has no depth guard
     try:
-        geom = shapely.from_wkt(body)
+        with np.errstate(over="ignore", invalid="ignore"):  # values out of range are refused by ``check_raw``
+            geom = shapely.from_wkt(body)
     except shapely.errors.GEOSException as err:
         if "closed" not in str(err):
-            raise FormatError(f"invalid WKT: {err}", source=source, fix="check the WKT syntax") from None
+            raise FormatError(f"invalid WKT: {err}", source=source, field=field, fix="check the WKT syntax") from None
         geom = shapely.from_wkt(body, on_invalid="fix")
         if geom is None:
-            raise GeometryError("a WKT ring is unclosed and too short to close", source=source,
+            raise GeometryError("a WKT ring is unclosed and too short to close", source=source, field=field,
                                 fix="give at least three distinct vertices per ring") from None
         notices.append(Notice(
             "ring_closed", "a polygon ring was not closed; closed it by repeating its first vertex",
@@ -189,30 +246,46 @@ def _read_wkt(text: str, source: str) -> RawSite:
     if srid:
         crs = _crs(f"EPSG:{srid[1]}", source)
     return RawSite(
-        source=source, plots=[RawPlot(parts_from_shapely(geom, source=source, row=1))],
+        source=source, plots=[RawPlot(parts_from_shapely(geom, source=source, row=1, field=field))],
         crs=crs, crs_origin="WKT SRID" if srid else "", order="declared", fields=("x", "y"), notices=notices,
         conversions=[Conversion(step="ring_closed", description="closed an unclosed WKT ring")] if notices else [],
     )
 
 
-def _crs(text: str, source: str) -> CRS:
+def _crs(text: Any, source: str) -> CRS:
     try:
+        if not isinstance(text, str) or not text:
+            raise ProjCRSError("not a name")
         return CRS.from_user_input(text)
     except ProjCRSError:
-        raise CRSError("unknown CRS", source=source, value=text, fix="give an EPSG code such as EPSG:4517") from None
+        raise CRSError("unknown CRS", source=source, field="crs", value=text,
+                       fix="give an EPSG code such as EPSG:4517") from None
 
 
-def parts_from_shapely(geom: shapely.Geometry, *, source: str, row: Any) -> list[RawPart]:
-    """Split a shapely geometry into raw parts (2D), every vertex tagged with ``row``."""
+def parts_from_shapely(geom: shapely.Geometry, *, source: str, row: Any, field: str = "site") -> list[RawPart]:
+    """Split a shapely geometry into raw parts (2D), every vertex tagged with ``row``; at most
+    ``MAX_VERTICES`` vertices and ``MAX_PARTS`` parts, counted before any is copied."""
     if geom is None or geom.is_empty:
-        raise GeometryError("the geometry is empty", source=source, row=row, fix="give a geometry with coordinates")
+        raise GeometryError("the geometry is empty", source=source, row=row, field="geometry",
+                            fix="give a geometry with coordinates")
+    vertices = int(shapely.get_num_coordinates(geom))
+    if vertices > MAX_VERTICES:
+        raise too_many_vertices(vertices, source=source, field=field)
+    return _parts(geom, source, row)
+
+
+def _parts(geom: shapely.Geometry, source: str, row: Any) -> list[RawPart]:
     if isinstance(geom, shapely.Point):
         return [RawPart("point", [_ring(geom.coords, row)])]
     if isinstance(geom, shapely.LineString):
         return [RawPart("line", [_ring(geom.coords, row)])]
     if isinstance(geom, shapely.Polygon):
         return [RawPart("polygon", [_ring(geom.exterior.coords, row)] + [_ring(r.coords, row) for r in geom.interiors])]
-    return [part for sub in geom.geoms if not sub.is_empty for part in parts_from_shapely(sub, source=source, row=row)]
+    count = int(shapely.get_num_geometries(geom))
+    if count > MAX_PARTS:
+        raise too_many("部分数", "parts", count, MAX_PARTS, source=source, row=row, field="geometry",
+                       fix="合并或简化地块 / merge or simplify the parts")
+    return [part for sub in geom.geoms if not sub.is_empty for part in _parts(sub, source, row)]
 
 
 def _ring(coords, row) -> RawRing:
@@ -221,20 +294,32 @@ def _ring(coords, row) -> RawRing:
 
 
 def read_geojson(data: Any, *, source: str) -> RawSite:
-    """A GeoJSON geometry, Feature or FeatureCollection; each feature becomes a plot (row = feature number)."""
+    """A GeoJSON geometry, Feature or FeatureCollection; each feature becomes a plot (row = feature number).
+
+    ``data`` may come from ``load_json`` or from a JSON body parsed elsewhere: the counts of features and
+    vertices and the nesting of collections are bounded here.
+    """
     if not isinstance(data, dict) or "type" not in data:
-        raise FormatError("not a GeoJSON object (no 'type')", source=source, fix="give a GeoJSON geometry, Feature or FeatureCollection")
+        raise FormatError("not a GeoJSON object (no 'type')", source=source, field="type",
+                          fix="give a GeoJSON geometry, Feature or FeatureCollection")
     kind = data["type"]
+    if not isinstance(kind, str):
+        raise FormatError("GeoJSON 的 type 必须是文字 / the GeoJSON 'type' must be a string", source=source,
+                          field="type", value=kind, fix="e.g. \"type\": \"Polygon\"")
     if kind == "FeatureCollection":
         features = data.get("features")
         if not isinstance(features, list) or not features:
             raise GeometryError("the FeatureCollection has no features", source=source, field="features",
                                 fix="add at least one Feature")
+        if len(features) > MAX_FEATURES:
+            raise too_many("要素数", "features", len(features), MAX_FEATURES, source=source, field="features",
+                           fix="分批检查，每次一个项目 / check one project at a time")
     elif kind == "Feature":
         features = [data]
     else:
         features = [{"type": "Feature", "geometry": data, "properties": {}}]
     plots = []
+    budget = VertexBudget(source=source)
     for number, feature in enumerate(features, start=1):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             raise FormatError("not a GeoJSON Feature", source=source, row=number, field="type",
@@ -244,14 +329,15 @@ def read_geojson(data: Any, *, source: str) -> RawSite:
         if not geometry:
             raise GeometryError("the feature has no geometry", source=source, row=number, field="geometry",
                                 fix="give the feature a geometry or remove it")
-        attributes = dict(feature.get("properties") or {})
-        parts = _geojson_parts(geometry, source=source, row=number)
+        properties = feature.get("properties")
+        attributes = dict(properties) if isinstance(properties, dict) else {}
+        parts = _geojson_parts(geometry, source=source, row=number, budget=budget)
         plots.append(RawPlot(parts, name=plot_name(attributes), row=number, attributes=attributes))
     crs = None
     legacy = data.get("crs")
-    if isinstance(legacy, dict):
-        name = (legacy.get("properties") or {}).get("name", "")
-        crs = _crs(name, source)
+    if legacy is not None:
+        properties = legacy.get("properties") if isinstance(legacy, dict) else None
+        crs = _crs(properties.get("name") if isinstance(properties, dict) else None, source)
     # RFC 7946: GeoJSON without the legacy 'crs' member is WGS 84 longitude/latitude.
     return RawSite(source=source, plots=plots, crs=crs or STORE_CRS,
                    crs_origin="GeoJSON 'crs' member" if crs else "GeoJSON (RFC 7946: WGS 84)",
@@ -262,14 +348,24 @@ _GEOJSON_KINDS = {"Point": "point", "MultiPoint": "point", "LineString": "line",
                   "MultiLineString": "line", "Polygon": "polygon", "MultiPolygon": "polygon"}
 
 
-def _geojson_parts(geometry: Any, *, source: str, row: int) -> list[RawPart]:
+def _geojson_parts(geometry: Any, *, source: str, row: int, budget: VertexBudget, depth: int = 0) -> list[RawPart]:
     if not isinstance(geometry, dict):
         raise FormatError("the geometry is not a JSON object", source=source, row=row, field="geometry",
                           fix="give a GeoJSON geometry object")
     kind = geometry.get("type")
     if kind == "GeometryCollection":
-        return [p for g in geometry.get("geometries") or [] for p in _geojson_parts(g, source=source, row=row)]
-    if kind not in _GEOJSON_KINDS:
+        members = geometry.get("geometries")
+        if depth >= MAX_NESTING:
+            raise nesting_error(None, source=source, field="geometries")
+        if not isinstance(members, list) or not members:
+            raise GeometryError("GeometryCollection 为空 / the GeometryCollection has no geometries", source=source,
+                                row=row, field="geometries", value=members if not isinstance(members, list) else None,
+                                fix="给出至少一个几何 / give it at least one geometry")
+        if len(members) > MAX_PARTS:
+            raise too_many("部分数", "parts", len(members), MAX_PARTS, source=source, row=row, field="geometries",
+                           fix="合并或简化地块 / merge or simplify the parts")
+        return [p for g in members for p in _geojson_parts(g, source=source, row=row, budget=budget, depth=depth + 1)]
+    if not isinstance(kind, str) or kind not in _GEOJSON_KINDS:
         raise FormatError("unknown GeoJSON geometry type", source=source, row=row, field="type", value=kind,
                           fix=f"use one of {', '.join(_GEOJSON_KINDS)}")
     part_kind = _GEOJSON_KINDS[kind]
@@ -290,10 +386,16 @@ def _geojson_parts(geometry: Any, *, source: str, row: int) -> list[RawPart]:
         parts = [coords]
     else:
         parts = coords
-    return [
-        RawPart(part_kind, [_position_ring(ring, source, row) for ring in _list(rings, source, row)])
-        for rings in _list(parts, source, row)
-    ]
+    if len(_list(parts, source, row)) > MAX_PARTS:
+        raise too_many("部分数", "parts", len(parts), MAX_PARTS, source=source, row=row, field="coordinates",
+                       fix="合并或简化地块 / merge or simplify the parts")
+    result = []
+    for rings in parts:
+        if not _list(rings, source, row):
+            raise GeometryError(f"the {kind} has a part without rings", source=source, row=row, field="coordinates",
+                                fix="remove the empty part or give its coordinates")
+        result.append(RawPart(part_kind, [_position_ring(ring, source, row, budget) for ring in rings]))
+    return result
 
 
 def _list(value: Any, source: str, row: int) -> list:
@@ -303,12 +405,25 @@ def _list(value: Any, source: str, row: int) -> list:
     return value
 
 
-def _position_ring(positions: Any, source: str, row: int) -> RawRing:
+def _position_ring(positions: Any, source: str, row: int, budget: VertexBudget) -> RawRing:
+    positions = _list(positions, source, row)
+    if not positions:
+        raise GeometryError("环没有顶点 / a ring has no positions", source=source, row=row, field="coordinates",
+                            fix="remove the empty ring or give its positions, e.g. [[87.6, 43.8], ...]")
+    budget.take(len(positions))
     values = []
-    for position in _list(positions, source, row):
+    for position in positions:
         if (not isinstance(position, list) or len(position) < 2
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in position[:2])):
             raise CoordinateError("a position must be [x, y] with two numbers", source=source, row=row,
                                   field="coordinates", value=position, fix="write positions as [longitude, latitude]")
-        values.append((float(position[0]), float(position[1])))
+        values.append((_float(position[0]), _float(position[1])))
     return RawRing(values, [row] * len(values))
+
+
+def _float(value: float) -> float:
+    """A JSON number as a float; an integer too large for one becomes infinite (and is refused as such)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.copysign(math.inf, value)

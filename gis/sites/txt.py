@@ -7,16 +7,20 @@ A plot starts with a line ending in ``@`` (界址点数, 地块面积 in 公顷,
 
 from __future__ import annotations
 
+import math
 import re
 
 from gis.errors import FieldError, FormatError, Notice
 from gis.sites import gk
+from gis.sites.limits import MAX_FEATURES, VertexBudget, too_many
 from gis.sites.model import Conversion, GKHint, RawPlot, RawSite, parts_from_points
 
-__all__ = ["read_txt", "is_txt"]
+__all__ = ["is_txt", "read_txt"]
 
 _PLOT_FIELDS = ("界址点数", "地块面积", "地块编号", "地块名称", "图形属性", "图幅号", "地块用途", "地类编码")
 _KINDS = {"面": "polygon", "线": "line", "点": "point"}
+#: Largest count or number (界址点数, 圈号, 带号) taken as a whole number.
+_LARGEST_COUNT = 10**9
 
 
 def is_txt(text: str) -> bool:
@@ -32,6 +36,7 @@ def read_txt(text: str, *, source: str, encoding: str) -> RawSite:
     section = None
     notices: list[Notice] = []
     counts: list[tuple[int, int, int]] = []  # (declared points, header line, index of plot)
+    budget = VertexBudget(source=source)
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip().lstrip("\ufeff")
         if not line:
@@ -44,18 +49,22 @@ def read_txt(text: str, *, source: str, encoding: str) -> RawSite:
             header[key.strip()] = value.strip()
         elif section == "地块坐标":
             if line.rstrip(",").endswith("@"):
+                if len(plots) >= MAX_FEATURES:
+                    raise too_many("地块数", "plots", len(plots) + 1, MAX_FEATURES, source=source, row=number,
+                                   field="地块坐标", fix="分批检查，每次一个项目 / check one project at a time")
                 plots.append(_plot_header(line, number, source, counts, len(plots)))
                 points.append([])
             else:
                 if not plots:
                     raise FormatError("a point line comes before any plot line (ending in @)", source=source,
-                                      row=number, value=line, fix="start each plot with its attribute line ending in ,@")
+                                      row=number, field="地块坐标", value=line, fix="start each plot with its attribute line ending in ,@")
+                budget.take(1)
                 points[-1].append(_point(line, number, source))
     if not plots:
-        raise FormatError("no plot in [地块坐标]", source=source, fix="add the plot line (ending in @) and its points")
+        raise FormatError("no plot in [地块坐标]", source=source, field="地块坐标", fix="add the plot line (ending in @) and its points")
     for plot, plot_points in zip(plots, points):
         if not plot_points:
-            raise FormatError("the plot has no points", source=source, row=plot.row, value=plot.name,
+            raise FormatError("the plot has no points", source=source, row=plot.row, field="地块坐标", value=plot.name,
                               fix="add the plot's points (点号,圈号,X,Y) after its line")
         kind = _KINDS.get(plot.attributes.get("图形属性", "面"), "polygon")
         plot.parts = parts_from_points([(ring, y, x, line) for ring, x, y, line in plot_points], kind)
@@ -104,7 +113,7 @@ def _plot_header(line: str, number: int, source: str, counts: list, index: int) 
 def _point(line: str, number: int, source: str) -> tuple[int, float, float, int]:
     values = [v.strip() for v in re.split(r"[,，]", line)]
     if len(values) < 4:
-        raise FormatError("a point line needs 点号,圈号,X,Y", source=source, row=number, value=line,
+        raise FormatError("a point line needs 点号,圈号,X,Y", source=source, row=number, field="地块坐标", value=line,
                           fix="write each point as e.g. J1,1,4851775.12,29548285.34")
     ring = _int(values[1], source, "圈号", number)
     return ring, _number(values[2], source, "X", number), _number(values[3], source, "Y", number), number
@@ -122,14 +131,20 @@ def _int(text: str | None, source: str, field: str, row: int | None = None) -> i
     if text is None or text == "":
         return None
     try:
-        return int(float(text))
+        number = float(text)
     except ValueError:
         raise FieldError("not a whole number", source=source, row=row, field=field, value=text,
                          fix="write a whole number") from None
+    if not math.isfinite(number) or abs(number) > _LARGEST_COUNT:
+        raise FieldError(f"不是合理的整数（NaN、无穷大或大于 {_LARGEST_COUNT:,}） / not a plausible whole number",
+                         source=source, row=row, field=field, value=text, fix="write a whole number")
+    return int(number)
 
 
 def _float(text: str | None) -> float | None:
+    """A number where a wrong one only costs a notice (地块面积, 转换参数); non-finite ones count as absent."""
     try:
-        return float(text) if text else None
+        number = float(text) if text else None
     except ValueError:
         return None
+    return number if number is not None and math.isfinite(number) else None
