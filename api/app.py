@@ -22,9 +22,10 @@ from api.deps import AppState, require_read
 from api.errors import add_exception_handlers
 from api.features import LayerCache
 from api.jobs import JobManager
-from api.routes import check, layers, ogc, pages, screen
+from api.routes import audit, check, layers, ogc, pages, screen
 from api.settings import Settings
 from api.uploads import BodySizeLimit
+from gis.audit import AuditTrail
 from gis.overlap import OverlapEngine
 from gis.rules import default_rule_packs
 from gis.store import open_store
@@ -40,6 +41,8 @@ ecozone checks project sites against the ecological-zone layers of Xinjiang (生
 - `POST /screen`: a permit list (.xlsx/.csv) → a job (202) to poll, cancel, and download as xlsx, csv, geojson.
 - `/ogc`: the layers as OGC API - Features (Part 1, and Part 2 for CRS84, EPSG:4326 and CGCS2000 EPSG:4490).
 - `/layers`: what is in force; importing a new layer version needs a write key (`X-API-Key`).
+- `Accept: application/pdf` (or the Word type, or `text/html`) on `POST /check`: the evidence report instead of
+  JSON. Every check, batch and import is recorded in the audit trail (`/audit`, which always needs a key).
 
 Errors are `application/problem+json` (RFC 9457) naming the field, the value and the fix: 400 bad input,
 401/403 missing or wrong key, 404 unknown resource, 409 conflict (read-only store, finished job), 413 too large.
@@ -52,6 +55,7 @@ ROUTERS: list[tuple[Callable[[Settings], APIRouter], bool]] = [
     (ogc.ogc_router, True),
     (lambda settings: layers.router, True),
     (lambda settings: pages.router, True),
+    (lambda settings: audit.router, False),  # always keyed, by its own dependency
 ]
 
 
@@ -99,9 +103,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.store)
-        jobs = JobManager(settings.jobs_dir, screen.make_runner(store, settings.job_workers),
+        trail = AuditTrail(settings.audit_db) if settings.audit else None
+        jobs = JobManager(settings.jobs_dir, audit.audited_runner(screen.make_runner(store, settings.job_workers),
+                                                                  store, trail),
                           keep_days=settings.job_keep_days)
-        app.state.ecozone = AppState(settings=settings, store=store, layers=LayerCache(store), jobs=jobs)
+        app.state.ecozone = AppState(settings=settings, store=store, layers=LayerCache(store), jobs=jobs, audit=trail)
         OverlapEngine.for_store(store, dt.datetime.now(dt.timezone.utc).date().isoformat())  # first check is fast
         default_rule_packs()
         # What is built by now lives as long as the process: keep it out of the collector's full passes, which
@@ -126,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "batch screening", "description": "Permit lists screened as background jobs."},
             {"name": "OGC API - Features", "description": "The layers for GIS clients (QGIS, GDAL, OWSLib)."},
             {"name": "layers", "description": "Layer versions; imports need a write key."},
+            {"name": "audit", "description": "Who checked, screened and imported what, when; always needs a key."},
         ],
     )
     add_exception_handlers(app)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from api.deps import AppState, StateDep
 from api.errors import ApiProblem
 from api.jobs import RESULT_FORMATS, Job, JobStatus, Runner
+from api.routes.audit import record_batch
 from api.uploads import save_uploads
 from gis.store import Store
 
@@ -138,6 +139,7 @@ async def submit(
     try:
         [path] = await save_uploads([file], staging)
         job = state.jobs.submit(path, options)
+        await record_batch(state, request, job, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     response.headers["Location"] = str(request.url_for("screen_job", job_id=job.id))
