@@ -18,7 +18,7 @@ from pyproj.exceptions import CRSError
 from gis.check import CheckResult
 from gis.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gis.evidence import Evidence
-from gis.presentation import (ILLUSTRATIVE_NOTE, NO_RESTRICTION, POSSIBLE_TITLE, UNCHECKED_TITLE, coverage_note,
+from gis.presentation import (ILLUSTRATIVE_NOTE, NO_RESTRICTION, POSSIBLE_TITLE, UNCHECKED_TITLE,
                               LAYER_STATUS, headline, project_lines, rule_fields, rule_heading, site_lines,
                               source_text)
 from gis.results import Relation
@@ -43,6 +43,7 @@ class Table:
     caption: str | None = None
     code: set[int] = field(default_factory=set)
     key_value: bool = False  # a two-column table of labels and values (no header row drawn)
+    numeric: set[int] = field(default_factory=set)  # columns of numbers, aligned right
     verdict: Verdict | None = None  # a rule's table: marked in its verdict's colour
 
 
@@ -84,21 +85,21 @@ def report_content(result: CheckResult, evidence: Evidence) -> Report:
 
 
 def _verdict_section(result: CheckResult) -> Section:
-    lines = [f"结论：{headline(result)}"]
-    if note := coverage_note(result):
-        lines.append(note)
+    """What the headline rests on: how many rules apply, what was not checked, what is illustrative."""
+    lines = []
     counts: dict[str, int] = {}
     for hit in result.rules.hits:
         counts[hit.verdict_label] = counts.get(hit.verdict_label, 0) + 1
     if counts:
-        lines.append("适用或需核查的规则：" + "，".join(f"{label} {n} 条" for label, n in counts.items()))
+        lines.append("适用或需核查的规则：" + "，".join(f"{label} {n} 条" for label, n in counts.items())
+                     + "（见第二部分）")
     if result.verdict is Verdict.allowed:
         lines.append(NO_RESTRICTION)
     if result.rules.unchecked:
-        lines.append(f"未核查的规则 {len(result.rules.unchecked)} 条（见第二部分）")
+        lines.append(f"未核查的规则 {len(result.rules.unchecked)} 条：所需图层未覆盖项目位置（见第二、三部分）")
     if result.illustrative:
         lines.append(ILLUSTRATIVE_NOTE)
-    return Section("结论", paragraphs=lines)
+    return Section("结论依据", paragraphs=lines)
 
 
 def _rule_sections(result: CheckResult) -> list[Section]:
@@ -106,8 +107,7 @@ def _rule_sections(result: CheckResult) -> list[Section]:
     if not result.rules.hits:
         section.paragraphs.append(NO_RESTRICTION)
     for hit in result.rules.hits:
-        rows = [["规则", f"{hit.rule_id} {hit.title_zh}"], ["结论", VERDICT_LABELS[hit.verdict]]]
-        rows += [[label, text] for label, text in rule_fields(hit, quote=False)]
+        rows = [[label, text] for label, text in rule_fields(hit, quote=False)]
         section.tables.append(Table(["项目", "内容"], rows, widths=[1, 5], caption=rule_heading(hit), key_value=True,
                                     verdict=hit.verdict))
     if result.rules.unchecked:
@@ -144,7 +144,7 @@ def _layer_section(result: CheckResult) -> Section:
                          "" if apart else _number(hit.overlap_pct, 2), _number(hit.distance_m, 0)])
             head = ["", "", ""]  # the layer is named once
     table = Table(["图层", "版本", "状态", "区域", "关系", "重叠面积 m²", "占地块 %", "距离 m"], rows,
-                  widths=[1.3, 0.8, 0.9, 3.9, 0.9, 1.1, 0.8, 0.9])
+                  widths=[1.3, 0.8, 0.9, 3.9, 0.9, 1.1, 0.8, 0.9], numeric={5, 6, 7})
     note = (f"搜索半径 {result.overlap.search_km:g} km（部分图层按规则更远）；面积、距离为 WGS 84 椭球面上的大地测量值；"
             f"边界接触容差 {result.overlap.tolerance_m:g} m。")
     return Section("三、各图层核查情况", paragraphs=[note], tables=[table])

@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape, unescape
 
 import docx
 from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.opc.constants import RELATIONSHIP_TYPE
 from docx.opc.part import Part
 from docx.oxml.ns import qn
@@ -87,7 +88,9 @@ def render_docx(report: Report, evidence: Evidence, picture: bytes | None,
 
 def _table(document, table: Table, colors: Mapping[Verdict, str]) -> None:
     if table.caption:
-        caption = document.add_paragraph().add_run(table.caption)
+        paragraph = document.add_paragraph()
+        paragraph.paragraph_format.keep_with_next = True  # never a caption alone at the foot of a page
+        caption = paragraph.add_run(table.caption)
         caption.bold = True
         caption.font.color.rgb = _rgb(colors.get(table.verdict)) if table.verdict else None
     rows = table.rows if table.key_value else [table.header, *table.rows]
@@ -101,6 +104,8 @@ def _table(document, table: Table, colors: Mapping[Verdict, str]) -> None:
             if total:
                 cell.width = Cm(17.4 * table.widths[c] / total)
             run = cell.paragraphs[0].add_run(str(text))
+            if c in table.numeric and not header:
+                cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
             if c in table.code and not header:
                 _font(run, _CODE, 7)
             else:
