@@ -30,7 +30,7 @@ from gis.evidence import Verification, evidence_of
 from gis.report import FORMATS
 from gis.store import Store
 
-__all__ = ["router", "CheckFiling", "filing_for", "report_format_of", "record_batch", "record_import",
+__all__ = ["router", "CheckFiling", "filing_for", "report_format_of", "file_digest", "record_batch", "record_import",
            "audited_runner"]
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -115,11 +115,15 @@ def _layers(store: Store, versions: dict[str, int]) -> dict[str, dict[str, Any]]
     return {kind: {"version": number, "sha256": known.get((kind, number))} for kind, number in versions.items()}
 
 
-async def record_batch(state: AppState, request: Request, job: Any, path: Path) -> None:
+async def file_digest(path: Path) -> str:
+    """SHA-256 of an uploaded file, read in a worker thread (an upload may be large)."""
+    return await run_in_threadpool(_sha256_file, path)
+
+
+async def record_batch(state: AppState, request: Request, job: Any, digest: str | None) -> None:
     """Record a screening job as it is submitted: the file's digest, its options, the key."""
     if state.audit is None:
         return
-    digest = await run_in_threadpool(_sha256_file, path)
     as_of = job.options.get("as_of")
     versions = {kind: v.version for kind, v in state.store.in_force(as_of).items()}
     await run_in_threadpool(
