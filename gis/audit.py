@@ -124,13 +124,14 @@ class AuditTrail:
 
     def record(self, action: Action, interface: Interface, *, key_name: str | None = None,
                input_sha256: str | None = None, result_sha256: str | None = None, verdict: str | None = None,
-               layers: dict[str, Any] | None = None, details: dict[str, Any] | None = None) -> AuditRecord:
-        """Append one record, chained to the newest one."""
+               layers: dict[str, Any] | None = None, details: dict[str, Any] | str | None = None) -> int:
+        """Append one record, chained to the newest one; its id. ``details`` may come as JSON text already."""
         row = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"), "action": action,
                "interface": interface, "key_name": key_name, "input_sha256": input_sha256,
                "result_sha256": result_sha256, "verdict": verdict,
                "layers": json.dumps(layers or {}, ensure_ascii=False, sort_keys=True),
-               "details": json.dumps(details or {}, ensure_ascii=False, sort_keys=True)}
+               "details": details if isinstance(details, str) else json.dumps(details or {}, ensure_ascii=False,
+                                                                               sort_keys=True)}
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")  # the write lock first: no other writer can chain in between
         try:
@@ -143,15 +144,15 @@ class AuditTrail:
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-        return _record({**row, "id": cursor.lastrowid})
+        return cursor.lastrowid
 
-    def record_check(self, evidence: Evidence, interface: Interface, key_name: str | None = None) -> AuditRecord:
-        """Record a check with its evidence (what a replay needs)."""
+    def record_check(self, evidence: Evidence, interface: Interface, key_name: str | None = None) -> int:
+        """Record a check with its evidence (what a replay needs); its id."""
         return self.record(
             "check", interface, key_name=key_name, input_sha256=evidence.input.sha256,
             result_sha256=evidence.result_sha256, verdict=evidence.outcome.headline,
             layers={layer.kind: {"version": layer.version, "sha256": layer.content_sha256} for layer in evidence.layers},
-            details=evidence.model_dump(mode="json"))
+            details=evidence.model_dump_json())
 
     def records(self, since: dt.date | str | None = None, *, action: str | None = None,
                 limit: int | None = None) -> list[AuditRecord]:

@@ -15,9 +15,10 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi import APIRouter, Depends, Path as PathParam, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import AppState, StateDep, _api_key
@@ -83,7 +84,7 @@ class CheckFiling:
         if not self.fmt:
             return None
         return {"Content-Disposition": f"attachment; filename=\"ecozone-report.{self.fmt}\"; "
-                                       f"filename*=UTF-8''%E6%A0%B8%E6%9F%A5%E6%8A%A5%E5%91%8A.{self.fmt}"}
+                                       f"filename*=UTF-8''{quote('核查报告')}.{self.fmt}"}
 
     def __call__(self, result: CheckResult, store: Store, site: Any, file: Path | None) -> bytes | None:
         """Record the check; the report's bytes when one was asked for, else None (the usual JSON)."""
@@ -196,6 +197,9 @@ def _trail(state: AppState):
 
 
 _KEYED = [Depends(require_audit_key)]
+
+#: A record's number (SQLite's integers are 64-bit).
+RecordId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The record's number.")]
 _ERRORS = {401: {"description": "No API key"}, 403: {"description": "Key not valid, or no key configured"},
            404: {"description": "Auditing is off, or no such record"}}
 
@@ -232,14 +236,14 @@ def _record(state: AppState, record_id: int) -> AuditRecord:
 
 @router.get("/{record_id}", operation_id="audit_record", name="audit_record", dependencies=_KEYED,
             responses=_ERRORS, response_model=AuditRecord, summary="One audit record")
-async def audit_record(state: StateDep, record_id: int) -> AuditRecord:
+async def audit_record(state: StateDep, record_id: RecordId) -> AuditRecord:
     """One record with its details."""
     return await run_in_threadpool(_record, state, record_id)
 
 
 @router.post("/{record_id}/replay", operation_id="audit_replay", name="audit_replay", dependencies=_KEYED,
              responses=_ERRORS, response_model=Verification, summary="Re-run a recorded check")
-async def audit_replay(state: StateDep, record_id: int) -> Verification:
+async def audit_replay(state: StateDep, record_id: RecordId) -> Verification:
     """Re-run the check on the server's store: the same result digest, or what changed."""
     await run_in_threadpool(_record, state, record_id)
     return await anyio.to_thread.run_sync(_trail(state).replay, record_id, state.store, limiter=state.checks)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import io
+import threading
 
 __all__ = ["render_pdf", "read_pdf_evidence", "ATTACHMENT"]
 
 #: Name of the evidence file attached to the PDF.
 ATTACHMENT = "ecozone-evidence.json"
+
+#: One layout at a time per process: Pango and fontconfig, under WeasyPrint, are not documented as safe to
+#: share between threads, and a report is rare enough to wait its turn.
+_LAYOUT = threading.Lock()
 
 
 def render_pdf(html: str, evidence_json: str) -> bytes:
@@ -16,7 +21,8 @@ def render_pdf(html: str, evidence_json: str) -> bytes:
 
     attachment = weasyprint.Attachment(file_obj=io.BytesIO(evidence_json.encode()), name=ATTACHMENT,
                                        description="ecozone evidence: site, facts, options, versions, digests")
-    return weasyprint.HTML(string=html, base_url=None).write_pdf(attachments=[attachment])
+    with _LAYOUT:
+        return weasyprint.HTML(string=html, base_url=None).write_pdf(attachments=[attachment])
 
 
 def read_pdf_evidence(data: bytes) -> str | None:
