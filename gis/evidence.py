@@ -33,7 +33,7 @@ from gis.store import Store, is_postgres_url
 
 __all__ = ["FORMAT", "Evidence", "InputRecord", "CheckOptions", "LayerProvenance", "PackProvenance", "Outcome",
            "Verification", "ecozone_version", "evidence_of", "input_record", "result_digest", "store_name",
-           "sha256_of", "canonical_json", "replay", "verify", "changes"]
+           "sha256_of", "replay", "verify", "changes"]
 
 #: What the embedded evidence is, so that a reader knows the layout it holds.
 FORMAT = "ecozone-evidence/1"
@@ -144,14 +144,8 @@ def store_name(store: Store) -> str:
     return Path(store.location).name
 
 
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no spaces, floats to 9 significant digits: the same data gives the same text
-    on any machine and from any store (the last bits of a floating-point sum may differ between builds of a
-    library; a PostgreSQL store gives an object's keys in another order)."""
-    return json.dumps(_rounded(value), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
 def _rounded(value: Any) -> Any:
+    """JSON data with every float to 9 significant digits (``_r``)."""
     kind = type(value)  # by type, not isinstance: a digest walks about a thousand values per check
     if kind is str or kind is int or kind is bool or value is None:
         return value
@@ -162,29 +156,40 @@ def _rounded(value: Any) -> Any:
     return [_rounded(item) for item in value]
 
 
-#: What the digest takes of each zone hit: the zone and the measures (its stored attributes, names and
-#: quotes are covered by the layer version's digest).
-_HIT_FIELDS = ("zone_id", "relation", "distance_m", "overlap_m2", "overlap_pct", "overlap_length_m", "ring_km")
+def _r(value: float | None) -> float | None:
+    """A measure to 9 significant digits, so that a digest is the same on any machine: the last bits of a
+    floating-point sum may differ between builds of a library."""
+    return None if value is None else float(f"{value:.9g}")
 
 
-def result_digest(result: CheckResult, layers: list[LayerProvenance]) -> str:
+def result_digest(result: CheckResult, layers: list[LayerProvenance], packs: list[PackProvenance]) -> str:
     """SHA-256 of what the result says: the site's geometry, the project, the verdict, every rule with its
-    zones, quantities and reasons, every layer's status and measures, and the digests of the layer versions
-    it was computed from. Not the store's location, which differs between copies of a store."""
-    overlap = result.overlap
+    verdict, zones, quantities and reasons, every layer's status and measures, and the digests of the layer
+    versions and rule-pack files it comes from (which fix the zones' attributes and the rules' texts). Not the
+    store's location, which differs between copies of a store. Built field by field: a check answers in
+    milliseconds, and so must its digest."""
+    overlap, rules = result.overlap, result.rules
     content = {
-        "as_of": result.as_of.isoformat(), "site": result.site.geometry,
+        "as_of": result.as_of.isoformat(), "site": _rounded(result.site.geometry),
         "project": result.project.model_dump(mode="json"), "notices": result.project_notices,
-        "verdict": [result.verdict.value, result.verdict_label], "rules": result.rules.model_dump(mode="json"),
-        "packs": result.rule_packs, "measure": [overlap.site_type, overlap.site_area_m2, overlap.site_length_m,
-                                                overlap.buffers_km, overlap.search_km, overlap.tolerance_m],
-        "layers": [[layer.kind, layer.version, layer.status, layer.reason, layer.covered_pct, layer.search_km,
-                    layer.overlap_m2, layer.overlap_pct, layer.overlap_length_m,
-                    [[getattr(hit, name) for name in _HIT_FIELDS] for hit in layer.hits]]
+        "verdict": [result.verdict.value, result.verdict_label, rules.uncovered_layers],
+        "rules": [[group, hit.rule_id, hit.pack, hit.verdict.value, hit.rule_verdict.value, hit.reasons,
+                   hit.missing_facts, hit.deadline_passed,
+                   [[zone.zone_id, zone.relation, _r(zone.distance_m)] for zone in hit.zones],
+                   [[quantity.name, _r(quantity.value), quantity.formula] for quantity in hit.quantities]]
+                  for group, hits in (("hits", rules.hits), ("possible", rules.possible), ("unchecked", rules.unchecked))
+                  for hit in hits],
+        "measure": [overlap.site_type, _r(overlap.site_area_m2), _r(overlap.site_length_m),
+                    [_r(km) for km in overlap.buffers_km], _r(overlap.search_km), _r(overlap.tolerance_m)],
+        "layers": [[layer.kind, layer.version, layer.status, layer.reason, _r(layer.covered_pct), _r(layer.search_km),
+                    _r(layer.overlap_m2), _r(layer.overlap_pct), _r(layer.overlap_length_m),
+                    [[hit.zone_id, hit.relation.value, _r(hit.distance_m), _r(hit.overlap_m2), _r(hit.overlap_pct),
+                      _r(hit.overlap_length_m), _r(hit.ring_km)] for hit in layer.hits]]
                    for layer in overlap.layers],
         "layer_versions": {layer.kind: layer.content_sha256 for layer in layers},
+        "rule_packs": {pack.id: [pack.version, pack.sha256] for pack in packs},
     }
-    return sha256_of(canonical_json(content))
+    return sha256_of(json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
 
 
 @functools.cache
@@ -227,6 +232,7 @@ def evidence_of(result: CheckResult, store: Store, input: InputRecord, *,
     """The evidence of a check run on ``store`` (the store it was run on, still open)."""
     packs = default_rule_packs() if packs is None else packs
     layers = _layer_provenance(result, store)
+    used = [_pack_provenance(pack) for pack in packs if pack.id in result.rule_packs]
     return Evidence(
         ecozone_version=ecozone_version(),
         created_at=created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -235,8 +241,7 @@ def evidence_of(result: CheckResult, store: Store, input: InputRecord, *,
         options=CheckOptions(as_of=result.as_of, buffers_km=result.overlap.buffers_km,
                              tolerance_m=result.overlap.tolerance_m),
         store=store_name(store), layers=layers,
-        rule_packs=[_pack_provenance(pack) for pack in packs if pack.id in result.rule_packs],
-        outcome=_outcome(result), result_sha256=result_digest(result, layers),
+        rule_packs=used, outcome=_outcome(result), result_sha256=result_digest(result, layers, used),
     )
 
 
