@@ -22,9 +22,10 @@ from api.deps import AppState, require_read
 from api.errors import add_exception_handlers, document_problems
 from api.features import LayerCache
 from api.jobs import JobLimits, JobManager
-from api.routes import check, layers, ogc, pages, rescreen, screen
+from api.routes import audit, check, layers, ogc, pages, rescreen, screen
 from api.settings import Settings
 from api.uploads import BodySizeLimit
+from gis.audit import AuditTrail
 from gis.rules import default_rule_packs
 from gis.store import open_store
 
@@ -41,6 +42,8 @@ ecozone checks project sites against the ecological-zone layers of Xinjiang (生
 - `POST /rescreen`: a screened file → the rows whose verdict changes as of another date or layer version.
 - `/layers`: what is in force; importing a new layer version needs a write key (`X-API-Key`); what changed between
   two versions (`/layers/{kind}/diff`), the share of land per jurisdiction (`/layers/{kind}/stats`), exports.
+- `Accept: application/pdf` (or the Word type, or `text/html`) on `POST /check`: the evidence report instead of
+  JSON. Every check, batch and import is recorded in the audit trail (`/audit`, which always needs a key).
 
 Errors are `application/problem+json` (RFC 9457) naming the field, the value and the fix: 400 bad input,
 401/403 missing or wrong key, 404 unknown resource, 409 conflict (read-only store, finished job), 413 too large,
@@ -55,6 +58,7 @@ ROUTERS: list[tuple[Callable[[Settings], APIRouter], bool]] = [
     (ogc.ogc_router, True),
     (lambda settings: layers.router, True),
     (lambda settings: pages.router, True),
+    (lambda settings: audit.router, False),  # always keyed, by its own dependency
 ]
 
 
@@ -135,14 +139,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = open_store(settings.store)
         if settings.store_label:
             store.name = settings.store_label
+        trail = AuditTrail(settings.audit_db) if settings.audit else None
         limits = JobLimits(attempts=settings.job_max_attempts, seconds=settings.job_max_seconds,
                            memory_bytes=settings.job_max_memory_mb * 2**20)
         jobs = JobManager(settings.jobs_dir, screen.make_work(store, settings.job_workers),
-                          keep_days=settings.job_keep_days, limits=limits)
+                          keep_days=settings.job_keep_days, limits=limits,
+                          finished=audit.batch_recorder(store, trail, settings.jobs_dir))
         # Temporary files of this process (uploads being read, libraries' own) go to its scratch folder, which
         # the next start deletes if this process crashes: nothing is left in the system's temporary folder.
         system_tmp, tempfile.tempdir = tempfile.tempdir, str(jobs.scratch)
-        app.state.ecozone = AppState(settings=settings, store=store, layers=LayerCache(store), jobs=jobs)
+        app.state.ecozone = AppState(settings=settings, store=store, layers=LayerCache(store), jobs=jobs, audit=trail)
         default_rule_packs()
         # What is built by now lives as long as the process: keep it out of the collector's full passes, which
         # would otherwise walk all of it each time (about 100 ms on the embedded dataset: a p99 spike).
@@ -167,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "batch screening", "description": "Permit lists screened as background jobs."},
             {"name": "OGC API - Features", "description": "The layers for GIS clients (QGIS, GDAL, OWSLib)."},
             {"name": "layers", "description": "Layer versions; imports need a write key."},
+            {"name": "audit", "description": "Who checked, screened and imported what, when; always needs a key."},
         ],
     )
     add_exception_handlers(app)

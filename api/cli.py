@@ -54,6 +54,12 @@ from api import cli_map  # noqa: E402
 
 app.command("map")(cli_map.map_command)
 
+# --- report and audit commands (the records a check leaves) ---------------------------------------------
+from api import cli_records  # noqa: E402
+
+app.add_typer(cli_records.report_app, name="report")
+app.add_typer(cli_records.audit_app, name="audit")
+
 
 def main() -> None:
     """Console-script entry point."""

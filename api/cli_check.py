@@ -10,6 +10,7 @@ import inspect
 import json
 import typing
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -93,14 +94,21 @@ def _check(
     swap_xy: Annotated[bool, typer.Option("--swap-xy", help="Swap the two values of every vertex.")] = False,
     encoding: Annotated[str | None, typer.Option("--encoding", help="Text encoding (detected when omitted).")] = None,
     output: Annotated[Output, typer.Option("--format", help="text for people, json for programs.")] = Output.text,
+    report: Annotated[Path | None, typer.Option("--report", help="Also write the evidence report: FILE.pdf, "
+                                                                 ".docx or .html (verify it with ecozone report "
+                                                                 "verify FILE).")] = None,
+    no_audit: Annotated[bool, typer.Option("--no-audit", help="Do not record this check in the audit trail "
+                                                              "(also ECOZONE_AUDIT=0).")] = False,
     **facts: Any,
 ) -> None:
     """Check a project site: the zones it touches, the verdict per rule with its source, and the site as read."""
     from api.cli import fail
+    from api.cli_records import file_check, validate_report_path
 
     if facts.get("scope") is not None:
         facts["scope"] = "new" if facts["scope"] else "existing"
     try:
+        validate_report_path(report)
         parsed = read_site(site, crs=crs, gk_zone=gk_zone, datum=datum.value, swap_xy=True if swap_xy else None,
                            encoding=encoding)
         result = None
@@ -110,6 +118,7 @@ def _check(
             with open_store(store) as opened:
                 result = check_site(parsed, project, store=opened, as_of=as_of, buffers_km=rings,
                                     tolerance_m=tolerance_m)
+                file_check(result, opened, site, report=report, no_audit=no_audit)
     except EcozoneError as error:
         if error.field in facts:  # name the option that gives the fact
             error.fix = f"{error.fix}（{option_of(error.field)}）" if error.fix else option_of(error.field)

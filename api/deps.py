@@ -14,6 +14,7 @@ from api.errors import ApiProblem
 from api.features import LayerCache
 from api.jobs import JobManager
 from api.settings import Settings
+from gis.audit import AuditTrail
 from gis.store import Store
 
 __all__ = ["AppState", "StateDep", "require_read", "require_write"]
@@ -34,6 +35,7 @@ class AppState:
     store: Store
     layers: LayerCache
     jobs: JobManager
+    audit: AuditTrail | None = None  # None when the settings turn auditing off
     checks: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
 
 

@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -170,10 +170,15 @@ class JobManager:
         Days a finished job is kept after it finished; 0 keeps every job.
     limits
         Attempts per job, and the time and memory caps of each attempt.
+    finished
+        Called in this process with a job that succeeded and its result files (e.g. to record them in the
+        audit trail), before the job reads as succeeded.
     """
 
-    def __init__(self, root: Path, work: Work, keep_days: float = 30.0, limits: JobLimits = JobLimits()) -> None:
+    def __init__(self, root: Path, work: Work, keep_days: float = 30.0, limits: JobLimits = JobLimits(),
+                 finished: Callable[[Job, dict[str, Path]], None] | None = None) -> None:
         self.root = Path(root)
+        self._finished = finished
         self.keep_days = keep_days
         self.limits = limits
         self.root.mkdir(parents=True, exist_ok=True)
@@ -421,6 +426,11 @@ class JobManager:
                                  f"(attempt {job.attempts}); re-queued")]}
             else:
                 update = {"status": JobStatus.failed, "error": _gave_up(detail, job.attempts, job.input_name)}
+        if update["status"] is JobStatus.succeeded and self._finished is not None:
+            try:
+                self._finished(job.model_copy(update=update), {fmt: self.result(job.id, fmt) for fmt in RESULT_FORMATS})
+            except Exception:  # noqa: BLE001 - the results stand; what could not be recorded is in the log
+                log.exception("job %s: what follows its success failed", job.id)
         if update["status"] is not JobStatus.succeeded:
             for fmt in RESULT_FORMATS:
                 self.result(job.id, fmt).unlink(missing_ok=True)

@@ -6,23 +6,19 @@ so tests and embedders build an app from an explicit ``Settings`` object.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.filing import data_home as _data_home, default_audit_db, key_name, parse_key
 from maps.build import Basemap
 
 __all__ = ["Settings"]
 
-_KEYS = "Comma-separated API keys (environment: key1,key2)."
-
-
-def _data_home() -> Path:
-    """Where per-user data lives (XDG), so jobs never land in whatever folder the server was started from."""
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+_KEYS = ("Comma-separated API keys, each 'name:secret' or a bare secret (environment: alice:s3cret,bob:t0ken); "
+         "the audit trail records a key's name, never its secret.")
 
 
 def _split(value: object) -> object:
@@ -74,6 +70,14 @@ class Settings(BaseSettings):
                                         "default: the pages need no internet).")
     map_basemap_attribution: str = Field(default="", description="Attribution shown for that basemap.")
     map_tianditu_key: str | None = Field(default=None, description="天地图 key (tk): draws 天地图's vector map.")
+    audit: bool = Field(default=True, description="Record every check, batch and import in the audit trail.")
+    audit_db: Path = Field(default_factory=default_audit_db, description="The audit trail's SQLite file; default "
+                           "$XDG_DATA_HOME/ecozone/audit.sqlite (the one ecozone check writes to).")
+    _key_names: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def key_name(self, key: str | None) -> str | None:
+        """The configured name of the key sent (keys are given as ``name:secret``), for the audit trail."""
+        return key_name(key, self._key_names)
 
     def basemap(self) -> Basemap | None:
         """The map pages' basemap: 天地图 when a key is set, else the tile URL, else none."""
@@ -84,6 +88,16 @@ class Settings(BaseSettings):
         return None
 
     _split_lists = field_validator("read_keys", "write_keys", "cors_origins", mode="before")(_split)
+
+    @model_validator(mode="after")
+    def _name_keys(self) -> Settings:
+        """Keys may be given as ``name:secret``: the secrets are what a request must send, the names what the
+        audit trail records."""
+        for field in ("read_keys", "write_keys"):
+            pairs = [parse_key(entry) for entry in getattr(self, field)]
+            self._key_names.update({secret: name for name, secret in pairs})
+            setattr(self, field, [secret for _, secret in pairs])
+        return self
 
     @model_validator(mode="after")
     def _check_limits(self) -> Settings:

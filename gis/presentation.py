@@ -20,7 +20,9 @@ from gis.rules.project import CHOICE_LABELS, FACT_LABELS
 from gis.results import LayerCheck, Relation
 from gis.sites import Site
 
-__all__ = ["headline", "coverage_note", "hit_lines", "zone_text", "relation_label", "quantity_text", "source_text", "layer_text",
+__all__ = ["headline", "coverage_note", "hit_lines", "rule_heading", "rule_fields", "unchecked_text",
+           "LAYER_STATUS", "NO_RESTRICTION", "ILLUSTRATIVE_NOTE", "UNCHECKED_TITLE",
+           "POSSIBLE_TITLE", "zone_text", "relation_label", "quantity_text", "source_text", "layer_text",
            "site_lines", "notice_text", "project_lines", "check_lines", "reasons_text", "zones_text",
            "rules_text", "sources_text", "quantities_text", "Give"]
 
@@ -28,6 +30,15 @@ __all__ = ["headline", "coverage_note", "hit_lines", "zone_text", "relation_labe
 Give = Callable[[str], str] | None
 
 _LEVELS = {"warning": "警告", "info": "说明", "assumed": "假设"}
+
+#: Said when no rule restricts the project (verdict 允许).
+NO_RESTRICTION = "无适用的限制性规则 (no rule restricts this project here)"
+#: Said when a zone the site meets or comes near has an illustrative geometry.
+ILLUSTRATIVE_NOTE = "注意：涉及的区域边界为示意数据（geometry_source = illustrative），仅供演示，须以官方图层为准"
+#: Heading of the rules that could not be checked.
+UNCHECKED_TITLE = "未核查的规则（所需图层未覆盖项目位置，不能视为无问题）"
+#: Heading of the rules of the place for activities the project did not declare.
+POSSIBLE_TITLE = "同址规则（项目未申报相应活动，供参考）"
 
 
 def relation_label(relation: str | Relation) -> str:
@@ -79,22 +90,44 @@ def _reasons(hit: RuleHit, give: Give) -> list[str]:
     return [*hit.reasons, f"补充项目信息：{hints}"]
 
 
+def rule_heading(hit: RuleHit) -> str:
+    """A rule's first line: verdict, id and title (原则上 when the rule is softened)."""
+    soft = "（原则上）" if hit.softened else ""
+    return f"[{hit.verdict_label}] {hit.rule_id} {hit.title_zh}{soft}"
+
+
+def rule_fields(hit: RuleHit, give: Give = None, *, quote: bool = True) -> list[tuple[str, str]]:
+    """What a rule says of this project, as (label, text) pairs: what it would say if it applies, the zones,
+    condition, deadline, quantities, reasons and source (the quote apart, as 原文, when ``quote`` is False)."""
+    fields = []
+    if hit.verdict is Verdict.needs_review and hit.rule_verdict != hit.verdict:
+        fields.append(("若适用则为", VERDICT_LABELS[hit.rule_verdict]))
+    fields += [("区域", zone_text(zone)) for zone in hit.zones]
+    if hit.condition_zh:
+        fields.append(("条件", hit.condition_zh))
+    if hit.deadline:
+        fields.append(("期限", f"{hit.deadline}" + ("，已逾期" if hit.deadline_passed else "")))
+    fields += [("计算", quantity_text(q)) for q in hit.quantities]
+    fields += [("需核查", reason) for reason in _reasons(hit, give)]
+    fields.append(("依据", source_text(hit, quote=quote)))
+    if not quote:
+        fields.append(("原文", hit.source_quote))
+    return fields
+
+
 def hit_lines(hit: RuleHit, give: Give = None) -> list[str]:
     """One rule that applies or needs review: verdict, id and title, then zones, condition, deadline,
     quantities, reasons and source, one per line (the first unindented)."""
-    soft = "（原则上）" if hit.softened else ""
-    lines = [f"[{hit.verdict_label}] {hit.rule_id} {hit.title_zh}{soft}"]
-    if hit.verdict is Verdict.needs_review and hit.rule_verdict != hit.verdict:
-        lines.append(f"    若适用则为：{VERDICT_LABELS[hit.rule_verdict]}")
-    lines += [f"    区域：{zone_text(zone)}" for zone in hit.zones]
-    if hit.condition_zh:
-        lines.append(f"    条件：{hit.condition_zh}")
-    if hit.deadline:
-        lines.append(f"    期限：{hit.deadline}" + ("，已逾期" if hit.deadline_passed else ""))
-    lines += [f"    计算：{quantity_text(q)}" for q in hit.quantities]
-    lines += [f"    需核查：{reason}" for reason in _reasons(hit, give)]
-    lines.append(f"    依据：{source_text(hit)}")
-    return lines
+    return [rule_heading(hit), *(f"    {label}：{text}" for label, text in rule_fields(hit, give))]
+
+
+def unchecked_text(hit: RuleHit) -> str:
+    """A rule that could not be checked: what it would say, id, title and why."""
+    return f"[{VERDICT_LABELS[hit.rule_verdict]}?] {hit.rule_id} {hit.title_zh} — {hit.reasons[0]}"
+
+
+#: What a layer's status means for the site.
+LAYER_STATUS = {"checked": "已核查", "partial": "部分覆盖", "not_checked": "未核查"}
 
 
 def layer_text(layer: LayerCheck) -> str:
@@ -171,15 +204,15 @@ def check_lines(result: CheckResult, give: Give = None) -> list[str]:
     for hit in result.rules.hits:
         lines += ["  " + line for line in hit_lines(hit, give)]
     if result.verdict is Verdict.allowed:
-        lines.append("  无适用的限制性规则 (no rule restricts this project here)")
+        lines.append(f"  {NO_RESTRICTION}")
     if result.illustrative:
-        lines.append("  注意：涉及的区域边界为示意数据（geometry_source = illustrative），仅供演示，须以官方图层为准")
+        lines.append(f"  {ILLUSTRATIVE_NOTE}")
     if result.rules.unchecked:
-        lines.append("未核查的规则（所需图层未覆盖项目位置，不能视为无问题）：")
+        lines.append(f"{UNCHECKED_TITLE}：")
         for hit in result.rules.unchecked:
-            lines.append(f"  [{VERDICT_LABELS[hit.rule_verdict]}?] {hit.rule_id} {hit.title_zh} — {hit.reasons[0]}")
+            lines.append(f"  {unchecked_text(hit)}")
     if result.rules.possible:
-        lines.append("同址规则（项目未申报相应活动，供参考）：")
+        lines.append(f"{POSSIBLE_TITLE}：")
         lines += [f"  [{hit.verdict_label}] {hit.rule_id} {hit.title_zh}" for hit in result.rules.possible]
     lines.append("图层 / layers：")
     lines += ["  " + layer_text(layer) for layer in result.overlap.layers]

@@ -285,6 +285,7 @@ def _check_panel() -> str:
     <label>核查日期 <input type="date" id="ez-asof"></label>
   </fieldset>
   <button type="button" id="ez-run">核查</button>
+  <button type="button" id="ez-report" title="PDF：结论、规则、图层、地块、位置示意图与可核验信息">下载核查报告（PDF）</button>
   <div class="ez-status" id="ez-status"></div>
 </div>"""
 

@@ -7,6 +7,7 @@ refuses root. Set ECOZONE_TEST_POSTGRES_URL to use a server you already run inst
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -19,6 +20,12 @@ from pathlib import Path
 import pytest
 
 ARTIFACTS = Path(__file__).parent / "_artifacts"
+
+# The audit trail and the batch jobs default to the user's data folder (XDG): tests, and the commands and
+# servers they start, keep theirs in a folder of their own.
+_DATA_HOME = tempfile.mkdtemp(prefix="ecozone-test-data-")
+os.environ["XDG_DATA_HOME"] = _DATA_HOME
+atexit.register(shutil.rmtree, _DATA_HOME, ignore_errors=True)
 
 
 def _pg_bin() -> Path:

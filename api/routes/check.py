@@ -15,14 +15,17 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
 from api.deps import AppState
+from api.routes.audit import CheckFiling, filing_for
 from api.errors import ApiProblem
 from api.uploads import check_vertices, save_uploads
 from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site, search_radii
 from gis.errors import EcozoneError
 from gis.overlap import MAX_SEARCH_KM, OverlapEngine
+from gis.report import FORMATS as REPORT_FORMATS
 from gis.rules import default_rule_packs
 from gis.rules.project import Project, ProjectFacts, fact_specs, read_project
 from gis.sites import SUFFIXES, XINJIANG_BBOX, parse
@@ -152,17 +155,20 @@ def _read(request: CheckRequest, max_vertices: int, file: Path | None = None) ->
         raise
 
 
-def _check(store: Store, request: CheckRequest, site: Site, facts: ProjectFacts | None = None) -> bytes:
+def _check(store: Store, request: CheckRequest, site: Site, facts: ProjectFacts | None = None,
+           filing: CheckFiling | None = None, file: Path | None = None) -> bytes:
     """Check and serialise: CPU work, run on the event loop for small sites, otherwise in a worker thread.
-    ``facts`` are the project's facts when a form gave them (otherwise the request's project)."""
+    ``facts`` are the project's facts when a form gave them (otherwise the request's project); ``filing``
+    records the check and makes the report when one is asked for."""
     result = check_site(site, facts or request.project, store=store, as_of=request.as_of,
                         buffers_km=tuple(sorted(request.buffers_km)), tolerance_m=request.tolerance_m)
-    return _RESULT_JSON.dump_json(result)
+    filed = filing(result, store, request.site, file) if filing is not None else None
+    return filed if filed is not None else _RESULT_JSON.dump_json(result)
 
 
 def _read_and_check(store: Store, max_vertices: int, request: CheckRequest, file: Path | None,
-                    facts: ProjectFacts | None) -> bytes:
-    return _check(store, request, _read(request, max_vertices, file), facts)
+                    facts: ProjectFacts | None, filing: CheckFiling | None = None) -> bytes:
+    return _check(store, request, _read(request, max_vertices, file), facts, filing, file)
 
 
 def _is_small(store: Store, request: CheckRequest, site: Site) -> bool:
@@ -176,18 +182,19 @@ def _is_small(store: Store, request: CheckRequest, site: Site) -> bool:
 
 
 async def _run_check(state: AppState, request: CheckRequest, file: Path | None = None, *,
-                     small_body: bool = False, facts: ProjectFacts | None = None) -> bytes:
+                     small_body: bool = False, facts: ProjectFacts | None = None,
+                     filing: CheckFiling | None = None) -> bytes:
     """Read and check the site. A small body is read on the event loop (its size bounds that work) and a
     small site checked there; all other work goes to a worker thread, at most two at a time per process
     (``AppState.checks``)."""
     settings = state.settings
     if not small_body:
         return await anyio.to_thread.run_sync(_read_and_check, state.store, settings.max_vertices, request, file,
-                                              facts, limiter=state.checks)
+                                              facts, filing, limiter=state.checks)
     site = _read(request, settings.max_vertices)
     if _is_small(state.store, request, site):
-        return _check(state.store, request, site)
-    return await anyio.to_thread.run_sync(_check, state.store, request, site, limiter=state.checks)
+        return _check(state.store, request, site, None, filing)
+    return await anyio.to_thread.run_sync(_check, state.store, request, site, None, filing, limiter=state.checks)
 
 
 async def answer_directly(state: AppState, scope: Scope, receive: Receive, send: Send) -> Receive | None:
@@ -209,6 +216,9 @@ async def answer_directly(state: AppState, scope: Scope, receive: Receive, send:
     if (headers.get(b"content-type", b"").split(b";")[0].strip().lower() != b"application/json"
             or not declared.isdigit() or int(declared) > INLINE_BODY_BYTES):
         return receive
+    filing = filing_for(state, Headers(scope=scope))
+    if filing is not None and filing.fmt:  # a report takes seconds to draw: never on the event loop
+        return receive
     body = b""
     while True:
         message = await receive()
@@ -219,7 +229,7 @@ async def answer_directly(state: AppState, scope: Scope, receive: Receive, send:
             break
     try:
         request = CheckRequest.model_validate_json(body or b"null", strict=True)
-        content = await _run_check(state, request, small_body=True)
+        content = await _run_check(state, request, small_body=True, filing=filing)
     except Exception as error:  # noqa: BLE001 - any failure is answered the usual way, as the error it is
         scope.setdefault("state", {})[_FAILED] = error
         return _replay(body, receive)
@@ -261,7 +271,7 @@ def _pick_site_file(paths: list[Path]) -> Path:
     return (shapefiles or readable)[0]
 
 
-async def _upload(request: Request, state: AppState) -> bytes:
+async def _upload(request: Request, state: AppState, filing: CheckFiling | None = None) -> bytes:
     form = await request.form(max_files=10, max_fields=100)
     try:
         values: dict[str, Any] = {key: value for key, value in form.multi_items() if key != "file"}
@@ -277,10 +287,10 @@ async def _upload(request: Request, state: AppState) -> bytes:
         })
         facts = read_project(upload.model_dump(include={"name", *(spec.name for spec in fact_specs())}))
         if upload.site:
-            return await _run_check(state, check_request, facts=facts)
+            return await _run_check(state, check_request, facts=facts, filing=filing)
         with tempfile.TemporaryDirectory(prefix="ecozone-check-", dir=state.jobs.scratch) as folder:
             paths = await save_uploads(files, Path(folder))
-            return await _run_check(state, check_request, _pick_site_file(paths), facts=facts)
+            return await _run_check(state, check_request, _pick_site_file(paths), facts=facts, filing=filing)
     finally:
         await form.close()
 
@@ -307,7 +317,9 @@ _REQUEST_BODY = {
     operation_id="check_site", name="check_site",
     summary="Check one site against every layer and rule",
     response_model=CheckResult,
-    responses={400: {"description": "Bad input (problem+json naming the field)"},
+    responses={200: {"description": "The check as JSON; the evidence report when Accept asks for it (PDF, Word, "
+                                    "HTML)", "content": {media: {} for media in REPORT_FORMATS.values()}},
+               400: {"description": "Bad input (problem+json naming the field)"},
                413: {"description": "Upload too large, or too many vertices"},
                415: {"description": "Neither JSON nor multipart/form-data"}},
     openapi_extra={"requestBody": _REQUEST_BODY},
@@ -324,14 +336,18 @@ async def check(request: Request) -> Response:
     if failed is not None:  # already checked by answer_directly
         raise failed
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    filing = filing_for(state, request.headers)  # the audit record, and the report Accept asks for
     if content_type == "application/json":
         body = await request.body()
         content = await _run_check(state, CheckRequest.model_validate_json(body or b"null", strict=True),
-                                   small_body=len(body) <= INLINE_BODY_BYTES)
+                                   filing=filing,
+                                   small_body=len(body) <= INLINE_BODY_BYTES and not (filing and filing.fmt))
     elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        content = await _upload(request, state)
+        content = await _upload(request, state, filing)
     else:
         raise ApiProblem(415, f"unsupported content type '{content_type or 'none'}'", field="Content-Type",
                          value=content_type, kind="unsupported-media-type",
                          fix="send application/json, or multipart/form-data with the site file in 'file'")
+    if filing is not None:
+        return Response(content, media_type=filing.media_type, headers=filing.headers)
     return Response(content, media_type="application/json")

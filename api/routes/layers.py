@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from api.deps import StateDep, require_write
 from api.errors import ApiProblem
 from api.params import IsoDate
+from api.routes.audit import record_import
 from api.uploads import save_uploads
 from gis.cache import BoundedCache
 from gis.kinds import KINDS
@@ -95,6 +96,7 @@ def versions(state: StateDep, kind: Kind) -> list[VersionView]:
                413: {"description": "Upload too large"}},
 )
 async def import_version(
+    request: Request,
     state: StateDep,
     kind: Kind,
     file: Annotated[list[UploadFile], File(description="A GeoJSON or GeoPackage file, or a .shp with its "
@@ -129,8 +131,10 @@ async def import_version(
                 subtype=subtype, geometry_source=geometry_source,
             )
             area, notice = resolve_coverage(coverage, state.store)
-            return state.store.import_layer(zones, kind, source=main[0].name, effective_from=effective_from,
-                                            note=note, coverage=area, notices=[*notices, notice])
+            version = state.store.import_layer(zones, kind, source=main[0].name, effective_from=effective_from,
+                                               note=note, coverage=area, notices=[*notices, notice])
+            record_import(state, request, version, main[0])
+            return version
 
         return VersionView.of(await run_in_threadpool(work))
 

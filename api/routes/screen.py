@@ -23,6 +23,7 @@ from api.deps import AppState, StateDep
 from api.errors import ApiProblem, hide_paths
 from api.jobs import RESULT_FORMATS, Job, JobStatus, Work
 from api.params import IsoDate
+from api.routes.audit import file_digest, record_batch
 from api.uploads import save_uploads
 from gis.store import Store
 
@@ -145,7 +146,9 @@ async def submit(
     staging = state.jobs.staging()
     try:
         [path] = await save_uploads([file], staging)
+        digest = await file_digest(path) if state.audit is not None else None  # before the job takes the file
         job = state.jobs.submit(path, options)
+        await record_batch(state, request, job, digest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     response.headers["Location"] = str(request.url_for("screen_job", job_id=job.id))

@@ -148,6 +148,36 @@
     });
   };
 
+  /* The evidence report of the same request (Accept: application/pdf), saved as a file. */
+  ec.report = function () {
+    var init = request();
+    if (!init) {
+      status("请先在地图上绘制、粘贴坐标或上传拐点文件。", true);
+      return;
+    }
+    init.headers = Object.assign({}, init.headers || {}, { Accept: "application/pdf" });
+    status("正在生成核查报告…");
+    fetch(cfg.check_url, init).then(function (response) {
+      if (!response.ok) {
+        return response.json().catch(function () { return null; }).then(function (body) {
+          throw new Error(errorText(body, response.status));
+        });
+      }
+      return response.blob();
+    }).then(function (blob) {
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = "核查报告.pdf";
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
+      status("核查报告已生成（PDF）");
+    }).catch(function (error) {
+      status(error.message, true);
+    });
+  };
+
   ec.init = function (config) {
     cfg = config;
     map = ecozone.map;
@@ -159,6 +189,7 @@
     $("ez-draw").addEventListener("click", startDrawing);
     $("ez-clear").addEventListener("click", ec.clear);
     $("ez-run").addEventListener("click", ec.run);
+    $("ez-report").addEventListener("click", ec.report);
     $("ez-coords").addEventListener("input", function () { ec.source = this.value.trim() ? "text" : null; });
     $("ez-file").addEventListener("change", function () { ec.source = this.files.length ? "file" : null; });
     map.on("click", addVertex);

@@ -1,0 +1,216 @@
+"""``ecozone report verify`` and ``ecozone audit``: the records a check leaves, and re-running them.
+
+``ecozone check --report FILE`` writes the evidence report and every check is recorded in the audit trail
+(``$XDG_DATA_HOME/ecozone/audit.sqlite``; ``ECOZONE_AUDIT=0`` or ``--no-audit`` turns that off,
+``ECOZONE_AUDIT_DB`` moves it). These commands read them back: ``report verify`` re-runs the check a report
+holds and says whether its result digest is the same; ``audit`` lists the records, ``audit verify`` walks the
+chain, ``audit replay ID`` re-runs a recorded check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gis.audit import AuditTrail
+from gis.check import CheckResult
+from gis.errors import EcozoneError, InputError
+from gis.evidence import Verification, evidence_of
+from gis.store import Store, open_store
+
+__all__ = ["report_app", "audit_app", "file_check", "cli_trail", "validate_report_path"]
+
+report_app = typer.Typer(help="Evidence reports: check that a report still holds.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail: every check, batch and import, append-only.",
+                        invoke_without_command=True)
+
+_STORE = typer.Option("--store", help="GeoPackage path or postgresql:// URL (default: the embedded dataset).")
+_DB = typer.Option("--db", help="The audit trail's file (default $ECOZONE_AUDIT_DB, else "
+                                "$XDG_DATA_HOME/ecozone/audit.sqlite).")
+
+
+class Output(str, Enum):
+    """How the answer is printed."""
+
+    text = "text"
+    json = "json"
+
+
+def _audit_on(no_audit: bool) -> bool:
+    return not no_audit and os.environ.get("ECOZONE_AUDIT", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def cli_trail(db: Path | None = None) -> AuditTrail:
+    """The command line's audit trail: ``--db``, else ``$ECOZONE_AUDIT_DB``, else the user's data folder."""
+    from api.filing import default_audit_db
+
+    return AuditTrail(db or os.environ.get("ECOZONE_AUDIT_DB") or default_audit_db())
+
+
+def validate_report_path(report: Path | None) -> None:
+    """Refuse a report name of another format before the check runs."""
+    if report is not None:
+        from gis.report import report_format
+
+        report_format(report)
+
+
+def file_check(result: CheckResult, store: Store, site: str, *, report: Path | None, no_audit: bool) -> None:
+    """After ``ecozone check``: write the report, and record the check unless auditing is off."""
+    audit = _audit_on(no_audit)
+    if report is None and not audit:
+        return
+    from api.filing import report_bytes, site_input
+    from gis.report import report_format
+
+    path = Path(site)
+    evidence = evidence_of(result, store, site_input(site, path if path.is_file() else None))
+    if report is not None:
+        content = report_bytes(result, store, evidence, report_format(report))
+        try:
+            report.write_bytes(content)
+        except OSError as error:
+            raise InputError(f"报告无法写入 / the report cannot be written: {error.strerror}", field="--report",
+                             value=str(report), fix="choose a folder that exists and is writable") from None
+        typer.echo(f"报告已写入 / report written: {report}", err=True)
+    if audit:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no login name (a container without a passwd entry)
+            user = str(os.getuid())
+        try:
+            cli_trail().record_check(evidence, "cli", key_name=f"user:{user}")
+        except EcozoneError as error:
+            error.fix = f"{error.fix}；或关闭审计：--no-audit 或 ECOZONE_AUDIT=0" if error.fix else "--no-audit"
+            raise
+
+
+def _print_verification(verification: Verification, output: Output) -> None:
+    if output is Output.json:
+        body = verification.model_dump(mode="json", exclude={"replayed"})
+        body["headline"] = verification.replayed.outcome.headline
+        typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+    elif verification.same:
+        typer.echo(f"结果一致 / the result still holds: 结果摘要 {verification.recorded_sha256}")
+        typer.echo(f"结论：{verification.replayed.outcome.headline}")
+    else:
+        typer.echo("结果已变化 / the result changed:")
+        typer.echo(f"  记录的结果摘要 / recorded: {verification.recorded_sha256}")
+        typer.echo(f"  重新核查的摘要 / replayed: {verification.replayed_sha256}")
+        for line in verification.changes:
+            typer.echo(f"  - {line}")
+
+
+@report_app.command("verify")
+def verify_command(
+    file: Annotated[Path, typer.Argument(help="A report written by ecozone check --report (PDF, .docx, HTML).")],
+    store: Annotated[str | None, _STORE] = None,
+    output: Annotated[Output, typer.Option("--format", help="text for people, json for programs.")] = Output.text,
+) -> None:
+    """Re-run the check a report holds (its site, facts, date and options) and compare the result digest.
+
+    Exit status 0: the same result; 1: something changed (listed); 2: the report or store cannot be read."""
+    from api.cli import fail
+    from gis.report import verify_report
+
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        fail(InputError(f"报告无法读取 / cannot read the report: {error.strerror}", field="file", value=str(file)))
+    try:
+        with open_store(store) as opened:
+            verification = verify_report(data, opened, source=file.name)
+    except EcozoneError as error:
+        fail(error)
+    _print_verification(verification, output)
+    raise typer.Exit(code=0 if verification.same else 1)
+
+
+@audit_app.callback()
+def audit_list(
+    context: typer.Context,
+    since: Annotated[str | None, typer.Option("--since", help="Records from this date (YYYY-MM-DD, UTC) on.")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="Only check, batch, batch_result or import.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many (the newest).")] = 100,
+    output: Annotated[Output, typer.Option("--format", help="text for people, json for programs.")] = Output.text,
+    db: Annotated[Path | None, _DB] = None,
+) -> None:
+    """List the audit records, oldest first: when, what, through which interface, which key, the verdict."""
+    if context.invoked_subcommand is not None:
+        context.obj = db
+        return
+    from api.cli import fail
+
+    try:
+        day = dt.date.fromisoformat(since) if since else None
+    except ValueError:
+        fail(InputError("日期应写作 YYYY-MM-DD / a date is written YYYY-MM-DD", field="--since", value=since))
+    try:
+        records = cli_trail(db).records(day, action=action, limit=limit)
+    except EcozoneError as error:
+        fail(error)
+    if output is Output.json:
+        typer.echo(json.dumps([r.model_dump(mode="json", exclude={"details"}) | {"details": _brief(r.details)}
+                               for r in records], ensure_ascii=False, indent=2))
+        return
+    if not records:
+        typer.echo("没有审计记录 / no audit records")
+    for record in records:
+        who = record.key_name or "（无密钥）"
+        typer.echo(f"#{record.id} {record.at[:19]}Z {record.action} {record.interface} {who} — "
+                   f"{record.verdict or ''} 输入 {(record.input_sha256 or '')[:12]} 结果 {(record.result_sha256 or '')[:12]}")
+
+
+def _brief(details: dict) -> dict:
+    """A record's details without the site's geometry (kept in the file, long to print)."""
+    if "site" in details:
+        site = details["site"]
+        return {**details, "site": {"name": site.get("name"), "source": site.get("source"),
+                                    "type": site.get("geometry", {}).get("type")}}
+    return details
+
+
+@audit_app.command("verify")
+def audit_verify(context: typer.Context) -> None:
+    """Walk the chain of digests from the first record: intact, or the first record changed or missing.
+
+    Exit status 0: intact; 1: broken."""
+    from api.cli import fail
+
+    try:
+        chain = cli_trail(context.obj).verify()
+    except EcozoneError as error:
+        fail(error)
+    if chain.intact:
+        typer.echo(f"审计记录完整 / the chain is intact: {chain.records} 条记录，最新摘要 {chain.last_digest}")
+        return
+    typer.echo(f"审计记录被改动 / the chain is broken at record #{chain.broken_at}: {chain.reason}")
+    raise typer.Exit(code=1)
+
+
+@audit_app.command("replay")
+def audit_replay(
+    context: typer.Context,
+    record_id: Annotated[int, typer.Argument(help="The record's number (ecozone audit lists them).")],
+    store: Annotated[str | None, _STORE] = None,
+    output: Annotated[Output, typer.Option("--format", help="text for people, json for programs.")] = Output.text,
+) -> None:
+    """Re-run a recorded check on the store (default the embedded dataset) and say what changed.
+
+    Exit status 0: the same result; 1: something changed (listed)."""
+    from api.cli import fail
+
+    try:
+        with open_store(store) as opened:
+            verification = cli_trail(context.obj).replay(record_id, opened)
+    except EcozoneError as error:
+        fail(error)
+    _print_verification(verification, output)
+    raise typer.Exit(code=0 if verification.same else 1)

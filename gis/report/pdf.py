@@ -1,0 +1,34 @@
+"""The report as PDF: the HTML page laid out by WeasyPrint, fonts embedded, the evidence attached as a file."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+__all__ = ["render_pdf", "read_pdf_evidence", "ATTACHMENT"]
+
+#: Name of the evidence file attached to the PDF.
+ATTACHMENT = "ecozone-evidence.json"
+
+#: One layout at a time per process: Pango and fontconfig, under WeasyPrint, are not documented as safe to
+#: share between threads, and a report is rare enough to wait its turn.
+_LAYOUT = threading.Lock()
+
+
+def render_pdf(html: str, evidence_json: str) -> bytes:
+    """Lay out the page as A4 PDF (WeasyPrint embeds the subset of each font used) with the evidence attached."""
+    import weasyprint  # imported here: it loads Pango, which only a report needs
+
+    attachment = weasyprint.Attachment(file_obj=io.BytesIO(evidence_json.encode()), name=ATTACHMENT,
+                                       description="ecozone evidence: site, facts, options, versions, digests")
+    with _LAYOUT:
+        return weasyprint.HTML(string=html, base_url=None).write_pdf(attachments=[attachment])
+
+
+def read_pdf_evidence(data: bytes) -> str | None:
+    """The attached evidence's JSON text, or None."""
+    import pypdf
+
+    attachments = pypdf.PdfReader(io.BytesIO(data)).attachments
+    contents = attachments.get(ATTACHMENT)
+    return contents[0].decode() if contents else None

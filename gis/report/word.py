@@ -1,0 +1,134 @@
+"""The report as a Word document (.docx), with the evidence kept in a custom XML part that Word preserves."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Mapping
+from xml.sax.saxutils import escape, unescape
+
+import docx
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.opc.constants import RELATIONSHIP_TYPE
+from docx.opc.part import Part
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt, RGBColor
+
+from gis.evidence import Evidence
+from gis.report.content import Report, Table
+from gis.rules.model import Verdict
+
+__all__ = ["render_docx", "read_docx_evidence", "NAMESPACE"]
+
+#: Namespace of the evidence element in the custom XML part.
+NAMESPACE = "urn:ecozone:evidence:1"
+
+#: Fonts Word offices have: 宋体 for text, 黑体 for headings; digests in a fixed-width Latin font.
+_BODY, _HEADING, _CODE = "宋体", "黑体", "Consolas"
+
+_EVIDENCE = re.compile(r"<ecozone-evidence[^>]*>(.*)</ecozone-evidence>", re.DOTALL)
+
+
+def _font(run_or_style, name: str, size: float | None = None) -> None:
+    """Set a font for Latin and East Asian text alike (Word keeps them apart)."""
+    run_or_style.font.name = name
+    fonts = run_or_style.element.get_or_add_rPr().get_or_add_rFonts()
+    fonts.set(qn("w:eastAsia"), name)
+    if size:
+        run_or_style.font.size = Pt(size)
+
+
+def _rgb(color: str | None) -> RGBColor | None:
+    return RGBColor.from_string(color.lstrip("#").upper()) if color else None
+
+
+def render_docx(report: Report, evidence: Evidence, picture: bytes | None,
+                colors: Mapping[Verdict, str] | None = None) -> bytes:
+    """The report in Word: the same sections and tables as the PDF, the picture, and the evidence part."""
+    colors = dict(colors or {})
+    document = docx.Document()
+    section = document.sections[0]
+    section.page_width, section.page_height = Cm(21), Cm(29.7)
+    section.left_margin = section.right_margin = Cm(1.8)
+    section.top_margin = section.bottom_margin = Cm(1.8)
+    _font(document.styles["Normal"], _BODY, 9.5)
+    for level in (1, 2):
+        _font(document.styles[f"Heading {level}"], _HEADING)
+    properties = document.core_properties
+    properties.title, properties.subject = report.title, report.headline
+    properties.keywords = f"ecozone; result sha256 {evidence.result_sha256}"
+    properties.author = f"ecozone {evidence.ecozone_version}"
+
+    document.add_heading(report.title, level=1)
+    headline = document.add_paragraph().add_run(report.headline)
+    headline.bold = True
+    headline.font.size = Pt(13)
+    headline.font.color.rgb = _rgb(colors.get(report.verdict))
+    _table(document, Table(["项目", "内容"], [list(row) for row in report.summary], widths=[1.4, 5], code={1},
+                           key_value=True), colors)
+    for part in report.sections:
+        document.add_heading(part.title, level=2)
+        for paragraph in part.paragraphs:
+            document.add_paragraph(paragraph)
+        if part.picture and picture:
+            document.add_picture(io.BytesIO(picture), width=Cm(17.4))
+            caption = document.add_paragraph().add_run(report.picture_caption)
+            caption.font.size = Pt(8)
+        for table in part.tables:
+            _table(document, table, colors)
+    document.add_paragraph(f"由 ecozone {evidence.ecozone_version} 生成；核验数据（JSON）保存在本文档的自定义 XML 部件中，"
+                           "可用 ecozone report verify 重新核查。")
+    _attach(document, evidence.model_dump_json())
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _table(document, table: Table, colors: Mapping[Verdict, str]) -> None:
+    if table.caption:
+        paragraph = document.add_paragraph()
+        paragraph.paragraph_format.keep_with_next = True  # never a caption alone at the foot of a page
+        caption = paragraph.add_run(table.caption)
+        caption.bold = True
+        caption.font.color.rgb = _rgb(colors.get(table.verdict)) if table.verdict else None
+    rows = table.rows if table.key_value else [table.header, *table.rows]
+    grid = document.add_table(rows=len(rows), cols=len(table.header))
+    grid.style = "Table Grid"
+    grid.alignment = WD_TABLE_ALIGNMENT.CENTER
+    total = sum(table.widths) if table.widths else None
+    for r, (row, cells) in enumerate(zip(rows, (grid_row.cells for grid_row in grid.rows))):
+        header = r == 0 and not table.key_value
+        for c, (text, cell) in enumerate(zip(row, cells)):  # a row's cells at once: grid.cell() walks the table
+            if total:
+                cell.width = Cm(17.4 * table.widths[c] / total)
+            run = cell.paragraphs[0].add_run(str(text))
+            if c in table.numeric and not header:
+                cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
+            if c in table.code and not header:
+                _font(run, _CODE, 7)
+            else:
+                run.font.size = Pt(8)
+            run.bold = header or (table.key_value and c == 0)
+    document.add_paragraph()
+
+
+def _attach(document, evidence_json: str) -> None:
+    """Keep the evidence in a new ``/customXml/itemN.xml``, related to the document as Word relates its own."""
+    blob = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ecozone-evidence xmlns="{NAMESPACE}">'
+            f"{escape(evidence_json)}</ecozone-evidence>").encode()
+    package = document.part.package
+    part = Part(package.next_partname("/customXml/item%d.xml"), "application/xml", blob, package)
+    document.part.relate_to(part, RELATIONSHIP_TYPE.CUSTOM_XML)
+
+
+def read_docx_evidence(data: bytes) -> str | None:
+    """The evidence's JSON text from any custom XML part that holds it (Word may renumber the parts), or None."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if name.startswith("customXml/") and name.endswith(".xml") and "/_rels/" not in name:
+                match = _EVIDENCE.search(archive.read(name).decode("utf-8", errors="replace"))
+                if match and NAMESPACE in match.group(0)[:200]:
+                    return unescape(match.group(1))
+    return None

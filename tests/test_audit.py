@@ -1,0 +1,222 @@
+"""The audit trail: checks from the command line and the API, a batch and an import through the API, keys
+recorded by name with the secret nowhere, the chain of digests, tampering found, and replays after a new
+layer version."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.cli import app
+from api.settings import Settings
+from gis.audit import AuditTrail
+from gis.check import CheckResult
+from gis.store import open_store
+from tests.test_report import FACTS, SAMPLE, _import_without_shihezi_built_up
+
+runner = CliRunner()
+
+READ_SECRET, WRITE_SECRET, BARE_SECRET = "alice-s3cret-6f1d", "ops-w2ite-91ac", "bare-k3y-77e0"
+
+
+def test_cli_checks_are_recorded_unless_turned_off(tmp_path):
+    db = tmp_path / "audit.sqlite"
+    env = {"ECOZONE_AUDIT_DB": str(db)}
+    done = runner.invoke(app, ["check", str(SAMPLE), *FACTS, "--format", "json"], env=env)
+    assert done.exit_code == 0, done.output
+    runner.invoke(app, ["check", str(SAMPLE), *FACTS, "--no-audit"], env=env)
+    runner.invoke(app, ["check", "86.0413,44.3056"], env={**env, "ECOZONE_AUDIT": "0"})
+    [record] = AuditTrail(db).records()
+    assert (record.action, record.interface) == ("check", "cli") and record.key_name.startswith("user:")
+    assert record.input_sha256 == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    result = CheckResult.model_validate_json(done.stdout)
+    assert record.verdict.startswith(result.verdict_label)
+    in_force = open_store().in_force(result.as_of)
+    assert record.layers == {kind: {"version": number, "sha256": in_force[kind].content_sha256}
+                             for kind, number in result.overlap.versions.items()}
+    # What a replay needs: the site as read, the facts, the options.
+    assert record.details["site"]["geometry"] == result.site.geometry
+    assert record.details["project"]["project"]["boiler_tph"] == 20
+
+    listed = runner.invoke(app, ["audit", "--db", str(db), "--format", "json", "--since", result.as_of.isoformat()])
+    assert [entry["id"] for entry in json.loads(listed.stdout)] == [record.id]
+    assert json.loads(runner.invoke(app, ["audit", "--db", str(db), "--format", "json", "--since", "2999-01-01"])
+                      .stdout) == []
+
+
+def _screen_csv() -> bytes:
+    return "项目名称,经度,纬度\n石河子锅炉,86.0413,44.3056\n乌鲁木齐某厂,87.6168,43.8256\n".encode("gbk")
+
+
+@pytest.fixture
+def keyed_server(tmp_path):
+    """An app with named read and write keys (and a bare one) on a writable copy of the store."""
+    copy = tmp_path / "store.gpkg"
+    assert runner.invoke(app, ["layers", "init", str(copy)]).exit_code == 0
+    db = tmp_path / "audit.sqlite"
+    settings = Settings(store=str(copy), jobs_dir=tmp_path / "jobs", audit_db=db, job_workers=1,
+                        read_keys=[f"alice:{READ_SECRET}", BARE_SECRET], write_keys=[f"ops:{WRITE_SECRET}"])
+    with TestClient(create_app(settings)) as client:
+        yield client, db, copy, tmp_path
+
+
+def test_api_records_checks_batches_and_imports_by_key_name(keyed_server):
+    client, db, copy, tmp_path = keyed_server
+    body = {"site": "86.0413,44.3056", "project": {"industry": "热力", "boiler_tph": 20, "fuel": "coal"}}
+    answers = [client.post("/check", json=body, headers={"X-API-Key": READ_SECRET}),
+               client.post("/check", json=body),
+               client.post("/check", json=body, headers={"X-API-Key": BARE_SECRET})]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    job = client.post("/screen", files={"file": ("permits.csv", _screen_csv(), "text/csv")},
+                      headers={"X-API-Key": WRITE_SECRET})
+    assert job.status_code == 202, job.text
+    for _ in range(600):  # until the job has run (bounded)
+        if client.get(f"/screen/{job.json()['id']}").json()["status"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.1)
+    frame = open_store(copy).read("livestock_ban_zone")
+    layer = io.BytesIO()
+    frame.assign(**{key: [a.get(key) for a in frame["attributes"]]
+                    for key in sorted({k for a in frame["attributes"] for k in a})}) \
+        .drop(columns=["attributes", "kind", "valid_from", "valid_to"]).to_file(layer, driver="GeoJSON")
+    imported = client.post("/layers/livestock_ban_zone/versions", headers={"X-API-Key": WRITE_SECRET},
+                           files={"file": ("禁养区.geojson", layer.getvalue(), "application/geo+json")},
+                           data={"geometry_source": "illustrative"})
+    assert imported.status_code == 201, imported.text
+
+    listing = client.get("/audit", headers={"X-API-Key": READ_SECRET})
+    assert listing.status_code == 200, listing.text
+    records = listing.json()["records"]
+    assert [(r["action"], r["key_name"]) for r in records] == [
+        ("check", "alice"), ("check", None), ("check", "key-" + hashlib.sha256(BARE_SECRET.encode()).hexdigest()[:8]),
+        ("batch", "ops"), ("batch_result", None), ("import", "ops")]
+    check = records[0]
+    assert check["interface"] == "api" and check["input_sha256"] == hashlib.sha256(b"86.0413,44.3056").hexdigest()
+    assert check["verdict"].startswith(CheckResult.model_validate(answers[1].json()).verdict_label)
+    assert records[3]["input_sha256"] == hashlib.sha256(_screen_csv()).hexdigest()
+    results = {hashlib.sha256(client.get(f"/screen/{job.json()['id']}/result.{fmt}").content).hexdigest()
+               for fmt in ("xlsx", "csv", "geojson")}
+    assert records[4]["result_sha256"] in results and records[4]["verdict"]
+    version = imported.json()
+    assert records[5]["result_sha256"] == version["content_sha256"]
+    assert records[5]["layers"] == {"livestock_ban_zone": {"version": version["version"],
+                                                           "sha256": version["content_sha256"]}}
+    assert client.get("/audit/chain", headers={"X-API-Key": WRITE_SECRET}).json()["intact"] is True
+
+    # The secrets are nowhere: not in the database (nor its write-ahead log), not in any answer.
+    answers_text = listing.text + client.get("/audit?details=true", headers={"X-API-Key": READ_SECRET}).text
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("audit.sqlite*"))
+    for secret in (READ_SECRET, WRITE_SECRET, BARE_SECRET):
+        assert secret.encode() not in stored and secret not in answers_text
+
+
+def test_audit_needs_a_key(keyed_server, tmp_path):
+    client = keyed_server[0]
+    assert client.get("/audit").status_code == 401
+    assert client.get("/audit", headers={"X-API-Key": "wrong"}).status_code == 403
+    settings = Settings(jobs_dir=tmp_path / "jobs2", audit_db=tmp_path / "other.sqlite")
+    with TestClient(create_app(settings)) as open_client:  # reads open, no key configured: not served
+        assert open_client.get("/audit").status_code == 403
+
+
+def test_the_chain_verifies_and_a_changed_row_is_found(tmp_path):
+    db = tmp_path / "audit.sqlite"
+    trail = AuditTrail(db)
+    for n in range(5):
+        trail.record("batch", "api", key_name="ops", input_sha256=f"{n:064x}", details={"n": n})
+    assert trail.verify().intact and trail.verify().records == 5
+    connection = sqlite3.connect(db)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        connection.execute("UPDATE audit SET key_name = 'mallory' WHERE id = 3")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        connection.execute("DELETE FROM audit WHERE id = 3")
+    # Behind SQLite's back: the triggers dropped, a row changed.
+    connection.execute("DROP TRIGGER audit_no_update")
+    connection.execute("UPDATE audit SET key_name = 'mallory' WHERE id = 3")
+    connection.commit()
+    chain = AuditTrail(db).verify()
+    assert not chain.intact and chain.broken_at == 3
+    verified = runner.invoke(app, ["audit", "--db", str(db), "verify"])
+    assert verified.exit_code == 1 and "#3" in verified.output
+
+
+def test_a_row_removed_from_the_middle_is_found(tmp_path):
+    db = tmp_path / "audit.sqlite"
+    trail = AuditTrail(db)
+    for n in range(4):
+        trail.record("import", "cli", details={"n": n})
+    connection = sqlite3.connect(db)
+    connection.execute("DROP TRIGGER audit_no_delete")
+    connection.execute("DELETE FROM audit WHERE id = 2")
+    connection.commit()
+    chain = AuditTrail(db).verify()
+    assert not chain.intact and chain.broken_at == 3
+
+
+def test_writers_in_threads_and_processes_keep_one_chain(tmp_path):
+    db = tmp_path / "audit.sqlite"
+    script = ("import sys; from gis.audit import AuditTrail; t = AuditTrail(sys.argv[1])\n"
+              "for n in range(30): t.record('check', 'cli', key_name='proc', details={'n': n})")
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(db)]) for _ in range(2)]
+    trail = AuditTrail(db)
+
+    def write() -> None:
+        for n in range(30):
+            trail.record("check", "api", key_name="thread", details={"n": n})
+
+    threads = [threading.Thread(target=write) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(process.wait(timeout=120) == 0 for process in processes)
+    chain = trail.verify()
+    assert chain.intact and chain.records == 150
+    assert len({r.digest for r in trail.records(limit=1000)}) == 150
+
+
+def test_replay_says_what_changed_after_a_new_layer_version(tmp_path):
+    copy = tmp_path / "copy.gpkg"
+    assert runner.invoke(app, ["layers", "init", str(copy)]).exit_code == 0
+    db = tmp_path / "audit.sqlite"
+    env = {"ECOZONE_AUDIT_DB": str(db)}
+    assert runner.invoke(app, ["check", str(SAMPLE), *FACTS, "--store", str(copy)], env=env).exit_code == 0
+    [record] = AuditTrail(db).records()
+    same = runner.invoke(app, ["audit", "--db", str(db), "replay", str(record.id), "--store", str(copy)])
+    assert same.exit_code == 0 and "结果一致" in same.output
+
+    digest = _import_without_shihezi_built_up(copy, tmp_path)
+    changed = runner.invoke(app, ["audit", "--db", str(db), "replay", str(record.id), "--store", str(copy)])
+    assert changed.exit_code == 1, changed.output
+    assert "结果已变化" in changed.output and "rule removed: BLR-02" in changed.output
+    assert f"第 2 版（{digest[:12]}" in changed.output
+
+    # The same over the API, with the trail the command line wrote.
+    settings = Settings(store=str(copy), jobs_dir=tmp_path / "jobs", audit_db=db, read_keys=[f"alice:{READ_SECRET}"])
+    with TestClient(create_app(settings)) as client:
+        replayed = client.post(f"/audit/{record.id}/replay", headers={"X-API-Key": READ_SECRET})
+        missing = client.post("/audit/999/replay", headers={"X-API-Key": READ_SECRET})
+    assert replayed.status_code == 200 and replayed.json()["same"] is False
+    assert any("BLR-02" in line for line in replayed.json()["changes"])
+    assert missing.status_code == 404
+
+
+def test_a_bare_key_is_named_by_a_digest_and_names_never_hold_secrets():
+    settings = Settings(read_keys=[f"alice:{READ_SECRET}", BARE_SECRET], write_keys=[f"ops:{WRITE_SECRET}"],
+                        jobs_dir=Path("/nonexistent"))
+    assert settings.read_keys == [READ_SECRET, BARE_SECRET] and settings.write_keys == [WRITE_SECRET]
+    assert settings.key_name(READ_SECRET) == "alice" and settings.key_name(WRITE_SECRET) == "ops"
+    assert settings.key_name(BARE_SECRET) == "key-" + hashlib.sha256(BARE_SECRET.encode()).hexdigest()[:8]
+    assert settings.key_name("alice") is None and settings.key_name(None) is None

@@ -1,0 +1,191 @@
+"""The evidence report of the sample boiler (石河子, 热力 20 t/h coal), read back with tools that are not ecozone's.
+
+The PDF's text comes from poppler's pdftotext, its pictures from pdfimages, its fonts from pdffonts; the Word
+file's text from python-docx. What the report must hold comes from elsewhere too: the verdict and rule ids
+from the check's JSON answer, the layer digests from the store's version table, the input's SHA-256 from
+hashlib. The pages are rendered with pdftoppm into tests/_artifacts/ to be looked at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import docx
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.cli import app
+from api.settings import Settings
+from gis.presentation import headline
+from gis.check import CheckResult
+from gis.store import open_store
+from tests.conftest import ARTIFACTS
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "samples" / "shihezi_boiler.txt"
+FACTS = ["--industry", "热力", "--boiler-tph", "20", "--fuel", "coal"]
+
+runner = CliRunner()
+
+
+def _squeeze(text: str) -> str:
+    """Text without whitespace: a table cell may wrap a long value over lines."""
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.fixture(scope="module")
+def boiler(tmp_path_factory):
+    """The sample checked by ``ecozone check`` with a PDF, a Word and an HTML report, and its JSON answer."""
+    folder = tmp_path_factory.mktemp("report")
+    env = {"ECOZONE_AUDIT": "0"}
+    answer = runner.invoke(app, ["check", str(SAMPLE), *FACTS, "--format", "json", "--report", str(folder / "r.pdf")],
+                           env=env)
+    assert answer.exit_code == 0, answer.output
+    for suffix in ("docx", "html"):
+        made = runner.invoke(app, ["check", str(SAMPLE), *FACTS, "--report", str(folder / f"r.{suffix}")], env=env)
+        assert made.exit_code == 0, made.output
+    result = CheckResult.model_validate_json(answer.stdout)
+    store = open_store()
+    in_force = store.in_force(result.as_of)
+    expected = {
+        "headline": headline(result),
+        "rules": sorted({h.rule_id for h in [*result.rules.hits, *result.rules.unchecked, *result.rules.possible]}),
+        "layer_digests": {kind: in_force[kind].content_sha256 for kind in result.overlap.versions},
+        "input_sha256": hashlib.sha256(SAMPLE.read_bytes()).hexdigest(),
+    }
+    return folder, result, expected
+
+
+def _assert_holds(text: str, result: CheckResult, expected: dict) -> None:
+    squeezed = _squeeze(text)
+    assert _squeeze(expected["headline"]) in squeezed
+    assert result.verdict_label == "禁止"  # the sample: a coal boiler in 石河子's built-up area
+    missing = [rule for rule in expected["rules"] if rule not in squeezed]
+    assert not missing, missing
+    for kind, digest in expected["layer_digests"].items():
+        assert digest in squeezed, kind
+    assert expected["input_sha256"] in squeezed
+
+
+def test_pdf_report_holds_the_evidence(boiler):
+    folder, result, expected = boiler
+    pdf = folder / "r.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    _assert_holds(text, result, expected)
+    assert "拐点" in text and "CGCS2000" in text and "结果摘要" in text
+
+    # The map picture is an image in the PDF, drawn at print resolution.
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    sizes = [(int(row.split()[3]), int(row.split()[4])) for row in images.splitlines()[2:] if row.split()[2] == "image"]
+    assert any(width >= 1000 and height >= 500 for width, height in sizes), images
+
+    # Chinese text is set in an embedded CJK font (subset), so that any reader shows it.
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    cjk = [row for row in fonts.splitlines() if "WenQuanYi" in row or "Noto" in row]
+    assert cjk and all(" yes " in row.split("Identity-H", 1)[-1] for row in cjk), fonts
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("report-shihezi-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-r", "80", "-png", str(pdf), str(ARTIFACTS / "report-shihezi")], check=True)
+    pages = sorted(ARTIFACTS.glob("report-shihezi-*.png"))
+    assert 3 <= len(pages) <= 12, pages
+
+
+def test_word_report_holds_the_evidence(boiler):
+    folder, result, expected = boiler
+    document = docx.Document(str(folder / "r.docx"))
+    texts = [paragraph.text for paragraph in document.paragraphs]
+    texts += [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+    _assert_holds("\n".join(texts), result, expected)
+    assert len(document.inline_shapes) == 1  # the map picture
+    assert document.core_properties.subject == expected["headline"]
+
+
+def test_html_report_embeds_evidence_and_picture(boiler):
+    folder, result, expected = boiler
+    page = (folder / "r.html").read_text(encoding="utf-8")
+    assert 'src="data:image/png;base64,' in page
+    embedded = re.search(r'<script type="application/json" id="ecozone-evidence">(.*?)</script>', page, re.S)
+    evidence = json.loads(embedded.group(1))
+    assert evidence["input"]["sha256"] == expected["input_sha256"]
+    assert {layer["kind"]: layer["content_sha256"] for layer in evidence["layers"]} == expected["layer_digests"]
+    assert evidence["options"]["as_of"] == result.as_of.isoformat()
+
+
+@pytest.mark.parametrize("suffix", ["pdf", "docx", "html"])
+def test_report_verify_holds_for_a_fresh_report(boiler, suffix):
+    folder, _, _ = boiler
+    verified = runner.invoke(app, ["report", "verify", str(folder / f"r.{suffix}")])
+    assert verified.exit_code == 0, verified.output
+    assert "结果一致" in verified.output
+
+
+def _import_without_shihezi_built_up(store_path: Path, tmp_path: Path) -> str:
+    """A new version of the built-up areas without 石河子's, imported into a writable copy; its digest."""
+    frame = open_store().read("built_up_area")
+    keys = sorted({key for attributes in frame["attributes"] for key in attributes})
+    for key in keys:
+        frame[key] = [attributes.get(key) for attributes in frame["attributes"]]
+    frame = frame[~frame["name"].str.contains("石河子")]
+    path = tmp_path / "建成区.geojson"
+    frame[["zone_id", "name", "subtype", "jurisdiction", *keys, "geometry"]].to_file(path, driver="GeoJSON")
+    imported = runner.invoke(app, ["layers", "import", str(path), "--kind", "built_up_area", "--store", str(store_path),
+                                   "--geometry-source", "illustrative"])
+    assert imported.exit_code == 0, imported.output
+    return open_store(store_path).versions("built_up_area")[-1].content_sha256
+
+
+def test_report_verify_says_what_changed_after_a_new_layer_version(boiler, tmp_path):
+    folder, result, _ = boiler
+    copy = tmp_path / "copy.gpkg"
+    made = runner.invoke(app, ["layers", "init", str(copy)])
+    assert made.exit_code == 0, made.output
+    same = runner.invoke(app, ["report", "verify", str(folder / "r.pdf"), "--store", str(copy)])
+    assert same.exit_code == 0, same.output  # a copy of the store holds the same versions
+
+    digest = _import_without_shihezi_built_up(copy, tmp_path)
+    changed = runner.invoke(app, ["report", "verify", str(folder / "r.pdf"), "--store", str(copy), "--format", "json"])
+    assert changed.exit_code == 1, changed.output
+    answer = json.loads(changed.stdout)
+    assert not answer["same"]
+    # Oracle: the same check run afresh on the changed store, by the ordinary command.
+    fresh = runner.invoke(app, ["check", str(SAMPLE), *FACTS, "--store", str(copy), "--format", "json", "--no-audit"])
+    after = CheckResult.model_validate_json(fresh.stdout)
+    before_ids = {h.rule_id for h in [*result.rules.hits, *result.rules.unchecked]}
+    after_ids = {h.rule_id for h in [*after.rules.hits, *after.rules.unchecked]}
+    assert before_ids - after_ids  # the built-up rules no longer apply
+    changes = "\n".join(answer["changes"])
+    for rule in before_ids - after_ids:
+        assert f"rule removed: {rule}" in changes
+    assert f"第 2 版（{digest[:12]}" in changes and "城市建成区" in changes
+    assert "石河子市城市建成区" in changes
+
+
+def test_api_answers_the_report_for_accept(tmp_path):
+    settings = Settings(jobs_dir=tmp_path / "jobs", audit_db=tmp_path / "audit.sqlite")
+    body = {"site": "86.0413,44.3056", "project": {"industry": "热力", "boiler_tph": 20, "fuel": "coal"}}
+    with TestClient(create_app(settings)) as client:
+        plain = client.post("/check", json=body)
+        pdf = client.post("/check", json=body, headers={"Accept": "application/pdf"})
+        word = client.post("/check", json=body, headers={
+            "Accept": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"})
+        either = client.post("/check", json=body, headers={"Accept": "application/json, application/pdf;q=0.5"})
+    assert plain.headers["content-type"] == "application/json" and either.headers["content-type"] == "application/json"
+    result = CheckResult.model_validate(plain.json())
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and "attachment" in pdf.headers["content-disposition"]
+    path = tmp_path / "api.pdf"
+    path.write_bytes(pdf.content)
+    text = _squeeze(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout)
+    assert _squeeze(headline(result)) in text
+    assert all(hit.rule_id in text for hit in result.rules.hits)
+    assert hashlib.sha256(body["site"].encode()).hexdigest() in text  # the input text's digest
+    assert word.status_code == 200 and word.content.startswith(b"PK")
+    assert word.headers["content-type"].startswith("application/vnd.openxmlformats")
