@@ -1,7 +1,8 @@
 """What the project is: the facts the rules ask about (industry, scope, boiler, fuel, coal, power, water).
 
 Every fact is optional. A rule that needs a fact the officer did not give is not guessed: it comes out as
-需核查 (needs review) naming the missing fact.
+需核查 (needs review) naming the missing fact, except for the facts an officer declares only when the project
+has them (``DECLARED_FACTS``: a furnace, a self-supplied well, a denitration gap ...), which read as absent.
 """
 
 from __future__ import annotations
@@ -29,6 +30,46 @@ class Fuel(str, Enum):
     other = "other"
 
 
+class Furnace(str, Enum):
+    """Industrial furnace or kiln the [003] kiln rules name (工业炉窑)."""
+
+    coal_hot_air = "coal_hot_air"
+    coal_heating_drying = "coal_heating_drying"
+    gas_producer = "gas_producer"
+    fixed_bed_gasifier = "fixed_bed_gasifier"
+    other_kiln = "other_kiln"
+
+
+FURNACE_LABELS = {
+    Furnace.coal_hot_air: "燃煤热风炉",
+    Furnace.coal_heating_drying: "燃煤加热、烘干炉（窑）",
+    Furnace.gas_producer: "燃料类煤气发生炉",
+    Furnace.fixed_bed_gasifier: "固定床间歇式煤气化炉",
+    Furnace.other_kiln: "其他工业炉窑",
+}
+
+
+class Heating(str, Enum):
+    """How the project is heated (供热方式)."""
+
+    network = "network"
+    boiler = "boiler"
+    loose_coal = "loose_coal"
+    electric = "electric"
+    gas = "gas"
+    other = "other"
+
+
+HEATING_LABELS = {
+    Heating.network: "集中供热管网",
+    Heating.boiler: "自建锅炉",
+    Heating.loose_coal: "散煤",
+    Heating.electric: "电采暖",
+    Heating.gas: "天然气",
+    Heating.other: "其他",
+}
+
+
 #: Industry vocabulary of the rules (Chinese names as the documents use them), with GB/T 4754 hints.
 INDUSTRIES: dict[str, str] = {
     "电力": "D44 电力、热力生产和供应业",
@@ -53,6 +94,18 @@ INDUSTRIES: dict[str, str] = {
     "皮革": "C19 皮革、毛皮、羽毛及其制品和制鞋业",
     "棉浆粕": "C2211 木竹浆制造",
     "电镀": "C3360 金属表面处理及热处理加工",
+    "铸造": "C339 铸造及其他金属制品制造",
+    "碳素": "C3091 石墨及碳素制品制造",
+    "化肥": "C262 肥料制造",
+    "包装印刷": "C2319 包装装潢及其他印刷",
+    "工业涂装": "涂装工序（汽车、机械、家具等制造业）",
+    "建筑施工": "E47-E50 建筑业",
+    "屠宰": "C135 屠宰及肉类加工",
+    "水产养殖": "A041 水产养殖",
+    "石油天然气开采": "B07 石油和天然气开采业",
+    "污水处理": "D4620 污水处理及其再生利用",
+    "餐厨垃圾处理": "N7820 环境卫生管理",
+    "废铅蓄电池收集": "N7724 危险废物治理",
     "畜禽养殖": "A03 畜牧业",
     "旅游": "N786 游览景区管理",
     "水电": "D4413 水力发电",
@@ -72,6 +125,37 @@ FACT_LABELS = {
     "fuel": "燃料 (--fuel)",
     "coal_t": "新增燃料煤 t/a (--coal-t)",
     "power_mw": "装机容量 MW (--power-mw)",
+    "furnace": "工业炉窑类型（燃煤热风炉、燃煤加热烘干炉窑、煤气发生炉等）",
+    "furnace_diameter_m": "煤气发生炉炉膛直径 m",
+    "clinker_tpd": "水泥熟料生产规模 t/d",
+    "heating": "供热方式（集中供热、自建锅炉、散煤、电、天然气）",
+    "replaced_boiler_tph": "拟替代（关停）的现有燃煤小锅炉合计 t/h",
+    "equal_capacity_replacement": "是否等容量替代现有燃煤小锅炉",
+    "stack_height_m": "排气筒高度 m",
+    "self_supplied_well": "是否有自备井（取用地下水的自建水井）",
+    "surface_water": "是否取用地表水（河湖引水、筑坝）",
+    "abstracts_water": "是否取用地下水或地表水",
+    "unlicensed_abstraction": "是否未取得取水许可证取水",
+    "yellow_label_vehicles": "是否使用黄标车或尾气排放不达标车辆",
+    "diesel_truck_stage": "营运柴油货车排放阶段（国一至国六：1-6）",
+    "nonroad_high_emission": "是否使用高排放非道路移动机械",
+    "onsite_mixing": "施工现场是否进行砼、砂搅拌作业",
+    "open_pit": "是否露天开采矿山",
+    "tailings_pond": "是否新建、改建、扩建尾矿库",
+    "land_reclamation": "是否开荒（开垦新耕地、扩大灌溉面积）",
+    "relocation": "是否退城搬迁或整合搬迁项目",
+    "scattered_polluter": "是否“散乱污”企业",
+    "exceeds_standards": "是否超标排放（未达标排放）",
+    "denitration_missing": "是否未按国家规定和环评批复配套脱硝设施",
+    "unpermitted_discharge": "是否未取得排污许可证或未按证排污",
+    "no_capacity_replacement": "是否未落实产能等量或减量置换",
+    "captive_power": "是否企业自备电厂",
+    "high_sulfur_petcoke": "是否掺烧高硫石油焦",
+    "radiation_source": "是否使用放射源或射线装置",
+    "hazardous_chemicals": "是否生产危险化学品",
+    "remediation": "是否为污染场地治理修复项目",
+    "sensitive_land_use": "是否将地块用途变更为住宅、公共管理与公共服务用地",
+    "co_processing": "是否水泥窑协同处置危险废物",
     "wastewater": "是否排放生产废水 (--wastewater / --no-wastewater)",
     "water_related": "是否涉水项目 (--wastewater / --no-wastewater)",
     "three_high": "是否“三高”项目 (--three-high)",
@@ -93,6 +177,45 @@ class Project(BaseModel):
     fuel: Fuel | None = Field(default=None, description="Fuel of the boiler or generating unit.")
     coal_t: float | None = Field(default=None, ge=0, description="New fuel-coal use, tonnes per year.")
     power_mw: float | None = Field(default=None, ge=0, description="Generating capacity, MW.")
+    # Facts of the issue-22 rule families. Each is declared by the officer or left out; left out, the project
+    # is taken not to have it (DECLARED_FACTS), so the rules that need it are listed as possible, not failed.
+    furnace: Furnace | None = Field(default=None, description="Industrial furnace or kiln (工业炉窑) the project runs.")
+    furnace_diameter_m: float | None = Field(default=None, ge=0, description="Furnace diameter of a gas producer, m.")
+    clinker_tpd: float | None = Field(default=None, ge=0, description="Cement clinker line capacity, t/d (熟料).")
+    heating: Heating | None = Field(default=None, description="How the project is heated (供热方式).")
+    replaced_boiler_tph: float | None = Field(
+        default=None, ge=0, description="Small coal boilers the project replaces and closes, total t/h (等容量替代).")
+    stack_height_m: float | None = Field(default=None, ge=0, description="Height of the tallest stack, m.")
+    self_supplied_well: bool | None = Field(default=None, description="Has a self-supplied well (自备井).")
+    surface_water: bool | None = Field(default=None, description="Abstracts surface water (river or lake intake, dam).")
+    unlicensed_abstraction: bool | None = Field(default=None, description="Abstracts water without a licence (无证取水).")
+    yellow_label_vehicles: bool | None = Field(
+        default=None, description="Runs 黄标车 or vehicles whose exhaust fails the standards.")
+    diesel_truck_stage: int | None = Field(
+        default=None, ge=1, le=6, description="Emission stage of its operating diesel trucks (国一..国六 = 1..6).")
+    nonroad_high_emission: bool | None = Field(default=None, description="Uses high-emission non-road machinery.")
+    onsite_mixing: bool | None = Field(default=None, description="Mixes concrete or sand on the building site.")
+    open_pit: bool | None = Field(default=None, description="An open-pit mine (露天矿山).")
+    tailings_pond: bool | None = Field(default=None, description="Builds or extends a tailings pond (尾矿库).")
+    land_reclamation: bool | None = Field(default=None, description="Reclaims land (开荒) or grows the irrigated area.")
+    relocation: bool | None = Field(default=None, description="A relocation (退城搬迁, 整合搬迁) of an existing firm.")
+    scattered_polluter: bool | None = Field(default=None, description="A 散乱污 (scattered, polluting) firm.")
+    exceeds_standards: bool | None = Field(default=None, description="Discharges above the emission standards.")
+    denitration_missing: bool | None = Field(
+        default=None, description="Lacks the denitration the national rules and its EIA approval require.")
+    unpermitted_discharge: bool | None = Field(
+        default=None, description="Discharges without a pollutant-discharge permit or against it.")
+    no_capacity_replacement: bool | None = Field(
+        default=None, description="New capacity without equal or reduced capacity replacement (产能置换).")
+    captive_power: bool | None = Field(default=None, description="A captive power plant (企业自备电厂).")
+    high_sulfur_petcoke: bool | None = Field(default=None, description="Co-fires high-sulfur petroleum coke.")
+    radiation_source: bool | None = Field(default=None, description="Uses radioactive sources or ray devices.")
+    hazardous_chemicals: bool | None = Field(default=None, description="Produces hazardous chemicals (危险化学品).")
+    remediation: bool | None = Field(default=None, description="Remediates a contaminated site (治理修复).")
+    sensitive_land_use: bool | None = Field(
+        default=None, description="Changes land use to housing or public services (住宅、公共管理与公共服务).")
+    co_processing: bool | None = Field(
+        default=None, description="A cement kiln co-processing hazardous waste (协同处置).")
     wastewater: bool | None = Field(default=None, description="Discharges production wastewater (生产废水).")
     three_high: bool | None = Field(default=None, description="A 三高 project (高耗能、高污染、高排放).")
     groundwater: bool | None = Field(default=None, description="Abstracts groundwater (new or more wells).")
@@ -109,6 +232,34 @@ class Project(BaseModel):
             return None
         return self.industry in {"电力", "热力"}
 
+    @property
+    def abstracts_water(self) -> bool | None:
+        """Takes groundwater or surface water (水资源论证 applies)."""
+        given = [v for v in (self.groundwater, self.surface_water) if v is not None]
+        return any(given) if given else None
+
+    @property
+    def equal_capacity_replacement(self) -> bool | None:
+        """A new boiler no larger than the small coal boilers it replaces (等容量替代)."""
+        if self.boiler_tph is None or self.replaced_boiler_tph is None:
+            return None
+        return self.replaced_boiler_tph >= self.boiler_tph
+
     def fact(self, name: str):
         """The value of a fact by name (fields and derived facts alike)."""
         return getattr(self, name)
+
+
+#: Facts computed from the fields (``Project`` properties) that rules may test as well.
+DERIVED_FACTS = ("water_related", "is_power", "abstracts_water", "equal_capacity_replacement")
+
+#: Facts the officer declares only when the project has them: left out, the project is taken not to have
+#: them (a yes/no fact reads as no), so a rule that needs one is listed as possible, never as 需核查.
+DECLARED_FACTS = (
+    "furnace", "furnace_diameter_m", "clinker_tpd", "heating", "replaced_boiler_tph", "stack_height_m",
+    "self_supplied_well", "surface_water", "unlicensed_abstraction", "yellow_label_vehicles", "diesel_truck_stage",
+    "nonroad_high_emission", "onsite_mixing", "open_pit", "tailings_pond", "land_reclamation", "relocation",
+    "scattered_polluter", "exceeds_standards", "denitration_missing", "unpermitted_discharge",
+    "no_capacity_replacement", "captive_power", "high_sulfur_petcoke", "radiation_source", "hazardous_chemicals",
+    "remediation", "sensitive_land_use", "co_processing", "abstracts_water", "equal_capacity_replacement",
+)
