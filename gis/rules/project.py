@@ -8,6 +8,7 @@ has them (``DECLARED_FACTS``: a furnace, a self-supplied well, a denitration gap
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -125,43 +126,19 @@ FACT_LABELS = {
     "fuel": "燃料 (--fuel)",
     "coal_t": "新增燃料煤 t/a (--coal-t)",
     "power_mw": "装机容量 MW (--power-mw)",
-    "furnace": "工业炉窑类型（燃煤热风炉、燃煤加热烘干炉窑、煤气发生炉等）",
-    "furnace_diameter_m": "煤气发生炉炉膛直径 m",
-    "clinker_tpd": "水泥熟料生产规模 t/d",
-    "heating": "供热方式（集中供热、自建锅炉、散煤、电、天然气）",
-    "replaced_boiler_tph": "拟替代（关停）的现有燃煤小锅炉合计 t/h",
-    "equal_capacity_replacement": "是否等容量替代现有燃煤小锅炉",
-    "stack_height_m": "排气筒高度 m",
-    "self_supplied_well": "是否有自备井（取用地下水的自建水井）",
-    "surface_water": "是否取用地表水（河湖引水、筑坝）",
-    "abstracts_water": "是否取用地下水或地表水",
-    "unlicensed_abstraction": "是否未取得取水许可证取水",
-    "yellow_label_vehicles": "是否使用黄标车或尾气排放不达标车辆",
-    "diesel_truck_stage": "营运柴油货车排放阶段（国一至国六：1-6）",
-    "nonroad_high_emission": "是否使用高排放非道路移动机械",
-    "onsite_mixing": "施工现场是否进行砼、砂搅拌作业",
-    "open_pit": "是否露天开采矿山",
-    "tailings_pond": "是否新建、改建、扩建尾矿库",
-    "land_reclamation": "是否开荒（开垦新耕地、扩大灌溉面积）",
-    "relocation": "是否退城搬迁或整合搬迁项目",
-    "scattered_polluter": "是否“散乱污”企业",
-    "exceeds_standards": "是否超标排放（未达标排放）",
-    "denitration_missing": "是否未按国家规定和环评批复配套脱硝设施",
-    "unpermitted_discharge": "是否未取得排污许可证或未按证排污",
-    "no_capacity_replacement": "是否未落实产能等量或减量置换",
-    "captive_power": "是否企业自备电厂",
-    "high_sulfur_petcoke": "是否掺烧高硫石油焦",
-    "radiation_source": "是否使用放射源或射线装置",
-    "hazardous_chemicals": "是否生产危险化学品",
-    "remediation": "是否为污染场地治理修复项目",
-    "sensitive_land_use": "是否将地块用途变更为住宅、公共管理与公共服务用地",
-    "co_processing": "是否水泥窑协同处置危险废物",
     "wastewater": "是否排放生产废水 (--wastewater / --no-wastewater)",
     "water_related": "是否涉水项目 (--wastewater / --no-wastewater)",
     "three_high": "是否“三高”项目 (--three-high)",
     "groundwater": "是否开采地下水 (--groundwater)",
     "is_power": "行业 (--industry)",
 }
+
+
+def _declared(label_zh: str, *headers: str, unit: str | None = None, **kwargs) -> Any:
+    """A fact declared only when the project has it (``DECLARED_FACTS``): optional, with its Chinese label,
+    unit and the register headers that name it (as every fact's ``json_schema_extra``)."""
+    extra = {"label_zh": label_zh, "unit": unit, "headers": list(headers), "declared": True}
+    return Field(default=None, json_schema_extra=extra, **kwargs)
 
 
 class Project(BaseModel):
@@ -179,43 +156,64 @@ class Project(BaseModel):
     power_mw: float | None = Field(default=None, ge=0, description="Generating capacity, MW.")
     # Facts of the issue-22 rule families. Each is declared by the officer or left out; left out, the project
     # is taken not to have it (DECLARED_FACTS), so the rules that need it are listed as possible, not failed.
-    furnace: Furnace | None = Field(default=None, description="Industrial furnace or kiln (工业炉窑) the project runs.")
-    furnace_diameter_m: float | None = Field(default=None, ge=0, description="Furnace diameter of a gas producer, m.")
-    clinker_tpd: float | None = Field(default=None, ge=0, description="Cement clinker line capacity, t/d (熟料).")
-    heating: Heating | None = Field(default=None, description="How the project is heated (供热方式).")
-    replaced_boiler_tph: float | None = Field(
-        default=None, ge=0, description="Small coal boilers the project replaces and closes, total t/h (等容量替代).")
-    stack_height_m: float | None = Field(default=None, ge=0, description="Height of the tallest stack, m.")
-    self_supplied_well: bool | None = Field(default=None, description="Has a self-supplied well (自备井).")
-    surface_water: bool | None = Field(default=None, description="Abstracts surface water (river or lake intake, dam).")
-    unlicensed_abstraction: bool | None = Field(default=None, description="Abstracts water without a licence (无证取水).")
-    yellow_label_vehicles: bool | None = Field(
-        default=None, description="Runs 黄标车 or vehicles whose exhaust fails the standards.")
-    diesel_truck_stage: int | None = Field(
-        default=None, ge=1, le=6, description="Emission stage of its operating diesel trucks (国一..国六 = 1..6).")
-    nonroad_high_emission: bool | None = Field(default=None, description="Uses high-emission non-road machinery.")
-    onsite_mixing: bool | None = Field(default=None, description="Mixes concrete or sand on the building site.")
-    open_pit: bool | None = Field(default=None, description="An open-pit mine (露天矿山).")
-    tailings_pond: bool | None = Field(default=None, description="Builds or extends a tailings pond (尾矿库).")
-    land_reclamation: bool | None = Field(default=None, description="Reclaims land (开荒) or grows the irrigated area.")
-    relocation: bool | None = Field(default=None, description="A relocation (退城搬迁, 整合搬迁) of an existing firm.")
-    scattered_polluter: bool | None = Field(default=None, description="A 散乱污 (scattered, polluting) firm.")
-    exceeds_standards: bool | None = Field(default=None, description="Discharges above the emission standards.")
-    denitration_missing: bool | None = Field(
-        default=None, description="Lacks the denitration the national rules and its EIA approval require.")
-    unpermitted_discharge: bool | None = Field(
-        default=None, description="Discharges without a pollutant-discharge permit or against it.")
-    no_capacity_replacement: bool | None = Field(
-        default=None, description="New capacity without equal or reduced capacity replacement (产能置换).")
-    captive_power: bool | None = Field(default=None, description="A captive power plant (企业自备电厂).")
-    high_sulfur_petcoke: bool | None = Field(default=None, description="Co-fires high-sulfur petroleum coke.")
-    radiation_source: bool | None = Field(default=None, description="Uses radioactive sources or ray devices.")
-    hazardous_chemicals: bool | None = Field(default=None, description="Produces hazardous chemicals (危险化学品).")
-    remediation: bool | None = Field(default=None, description="Remediates a contaminated site (治理修复).")
-    sensitive_land_use: bool | None = Field(
-        default=None, description="Changes land use to housing or public services (住宅、公共管理与公共服务).")
-    co_processing: bool | None = Field(
-        default=None, description="A cement kiln co-processing hazardous waste (协同处置).")
+    furnace: Furnace | None = _declared("工业炉窑", "工业炉窑", "炉窑类型",
+                                        description="Industrial furnace or kiln (工业炉窑) the project runs.")
+    furnace_diameter_m: float | None = _declared("煤气发生炉炉膛直径", "炉膛直径", unit="m", ge=0,
+                                                 description="Furnace diameter of a gas producer, m.")
+    clinker_tpd: float | None = _declared("水泥熟料生产规模", "熟料规模", "熟料产能", unit="t/d", ge=0,
+                                          description="Cement clinker line capacity, t/d (熟料).")
+    heating: Heating | None = _declared("供热方式", "供热方式", "采暖方式", description="How the project is heated (供热方式).")
+    replaced_boiler_tph: float | None = _declared(
+        "替代关停的燃煤小锅炉", "替代锅炉", "关停锅炉", unit="t/h", ge=0,
+        description="Small coal boilers the project replaces and closes, total t/h (等容量替代).")
+    stack_height_m: float | None = _declared("排气筒高度", "排气筒高度", "烟囱高度", unit="m", ge=0,
+                                             description="Height of the tallest stack, m.")
+    self_supplied_well: bool | None = _declared("自备井", "自备井", description="Has a self-supplied well (自备井).")
+    surface_water: bool | None = _declared("取用地表水", "地表水", "取用地表水",
+                                           description="Abstracts surface water (river or lake intake, dam).")
+    unlicensed_abstraction: bool | None = _declared("无证取水", "无证取水", "无取水许可",
+                                                    description="Abstracts water without a licence (无证取水).")
+    yellow_label_vehicles: bool | None = _declared(
+        "使用黄标车或尾气不达标车辆", "黄标车", description="Runs 黄标车 or vehicles whose exhaust fails the standards.")
+    diesel_truck_stage: int | None = _declared(
+        "营运柴油货车排放阶段（国一至国六）", "柴油货车排放阶段", "柴油货车排放标准", ge=1, le=6,
+        description="Emission stage of its operating diesel trucks (国一..国六 = 1..6).")
+    nonroad_high_emission: bool | None = _declared("使用高排放非道路移动机械", "高排放非道路移动机械",
+                                                   description="Uses high-emission non-road machinery.")
+    onsite_mixing: bool | None = _declared("施工现场砼、砂搅拌", "现场搅拌", "现场砼砂搅拌",
+                                           description="Mixes concrete or sand on the building site.")
+    open_pit: bool | None = _declared("露天开采", "露天开采", "露天矿山", description="An open-pit mine (露天矿山).")
+    tailings_pond: bool | None = _declared("新建、改建、扩建尾矿库", "尾矿库",
+                                           description="Builds or extends a tailings pond (尾矿库).")
+    land_reclamation: bool | None = _declared("开荒（开垦新耕地、扩大灌溉面积）", "开荒", "开垦",
+                                              description="Reclaims land (开荒) or grows the irrigated area.")
+    relocation: bool | None = _declared("退城搬迁或整合搬迁", "搬迁", "退城搬迁", "整合搬迁",
+                                        description="A relocation (退城搬迁, 整合搬迁) of an existing firm.")
+    scattered_polluter: bool | None = _declared("“散乱污”企业", "散乱污", description="A 散乱污 (scattered, polluting) firm.")
+    exceeds_standards: bool | None = _declared("超标排放", "超标排放", "未达标排放",
+                                               description="Discharges above the emission standards.")
+    denitration_missing: bool | None = _declared(
+        "未按规定配套脱硝设施", "未配套脱硝", "缺脱硝设施",
+        description="Lacks the denitration the national rules and its EIA approval require.")
+    unpermitted_discharge: bool | None = _declared(
+        "无证或不按证排污", "无证排污", "未按证排污",
+        description="Discharges without a pollutant-discharge permit or against it.")
+    no_capacity_replacement: bool | None = _declared(
+        "未落实产能置换", "未落实产能置换", description="New capacity without equal or reduced capacity replacement.")
+    captive_power: bool | None = _declared("企业自备电厂", "自备电厂", description="A captive power plant (企业自备电厂).")
+    high_sulfur_petcoke: bool | None = _declared("掺烧高硫石油焦", "掺烧石油焦", "高硫石油焦",
+                                                 description="Co-fires high-sulfur petroleum coke.")
+    radiation_source: bool | None = _declared("使用放射源或射线装置", "放射源", "射线装置",
+                                              description="Uses radioactive sources or ray devices.")
+    hazardous_chemicals: bool | None = _declared("生产危险化学品", "危险化学品", "危化品",
+                                                 description="Produces hazardous chemicals (危险化学品).")
+    remediation: bool | None = _declared("污染场地治理修复项目", "治理修复", "修复项目",
+                                         description="Remediates a contaminated site (治理修复).")
+    sensitive_land_use: bool | None = _declared(
+        "用途变更为住宅、公共管理与公共服务用地", "用途变更", "敏感用地",
+        description="Changes land use to housing or public services (住宅、公共管理与公共服务).")
+    co_processing: bool | None = _declared("水泥窑协同处置危险废物", "协同处置",
+                                           description="A cement kiln co-processing hazardous waste (协同处置).")
     wastewater: bool | None = Field(default=None, description="Discharges production wastewater (生产废水).")
     three_high: bool | None = Field(default=None, description="A 三高 project (高耗能、高污染、高排放).")
     groundwater: bool | None = Field(default=None, description="Abstracts groundwater (new or more wells).")
@@ -254,12 +252,15 @@ class Project(BaseModel):
 DERIVED_FACTS = ("water_related", "is_power", "abstracts_water", "equal_capacity_replacement")
 
 #: Facts the officer declares only when the project has them: left out, the project is taken not to have
-#: them (a yes/no fact reads as no), so a rule that needs one is listed as possible, never as 需核查.
-DECLARED_FACTS = (
-    "furnace", "furnace_diameter_m", "clinker_tpd", "heating", "replaced_boiler_tph", "stack_height_m",
-    "self_supplied_well", "surface_water", "unlicensed_abstraction", "yellow_label_vehicles", "diesel_truck_stage",
-    "nonroad_high_emission", "onsite_mixing", "open_pit", "tailings_pond", "land_reclamation", "relocation",
-    "scattered_polluter", "exceeds_standards", "denitration_missing", "unpermitted_discharge",
-    "no_capacity_replacement", "captive_power", "high_sulfur_petcoke", "radiation_source", "hazardous_chemicals",
-    "remediation", "sensitive_land_use", "co_processing", "abstracts_water", "equal_capacity_replacement",
-)
+#: them (a yes/no fact reads as no), so a rule that needs one is listed as possible, never as 需核查. The fields
+#: made with ``_declared`` and the derived facts computed from them.
+DECLARED_FACTS = tuple(name for name, info in Project.model_fields.items()
+                       if (info.json_schema_extra or {}).get("declared")) + ("abstracts_water",
+                                                                              "equal_capacity_replacement")
+
+# The declared facts' labels come from their fields; the derived ones are named here.
+FACT_LABELS.update({
+    name: info.json_schema_extra["label_zh"] + (f"（{info.json_schema_extra['unit']}）"
+                                                if info.json_schema_extra["unit"] else "")
+    for name, info in Project.model_fields.items() if name in DECLARED_FACTS
+} | {"abstracts_water": "取用地下水或地表水", "equal_capacity_replacement": "等容量替代现有燃煤小锅炉"})
