@@ -108,7 +108,12 @@ _STYLES: dict[str, dict[str | None, dict[str, Any]]] = {
         "yellow_label": _outline("#fee08b", 2.5, "4 4"),
         "nonroad_low_emission": _outline("#d6604d", 2.0, "4 4"),
     },
-    "mine": {None: {**_fill("#542788", 0.9, 1, "#ffffff"), "radius": 6}},
+    "mine": {
+        "coal_mine": {**_fill("#542788", 0.9, 1, "#ffffff"), "radius": 6},
+        "open_pit_mine": {**_fill("#8073ac", 0.9, 1, "#ffffff"), "radius": 6},
+        "tailings_pond": {**_fill("#b2abd2", 0.9, 1, "#ffffff"), "radius": 6},
+        "abandoned_shaft": {**_fill("#2d004b", 0.9, 1, "#ffffff"), "radius": 6},
+    },
     "enclosure_zone": {
         "sandy_land": _fill("#bf812d", 0.3),
         "degraded": _fill("#8c510a", 0.3),

@@ -203,3 +203,77 @@ def test_mine_in_the_ili_black_bee_reserve(store, zones):
     assert _hit(result, "ECO-05").verdict is Verdict.phase_out
     found = [h for h in result.overlap.layer("mine").hits if h.zone_id == "mine:sanxin-2"]
     assert found and found[0].distance_m < 1.0
+
+
+def _spot(zones, where):
+    """A point inside zone ``where`` (a zone id), or inside its first zone and outside every zone of the kinds
+    that follow (``("admin:652301", "industrial_park")``)."""
+    zone_id, *outside = (where,) if isinstance(where, str) else where
+    area = _zone(zones, zone_id).geometry
+    for kind in outside:
+        area = shapely.difference(area, zones[zones["kind"] == kind].geometry.union_all().buffer(0.005))
+    return _site(area.representative_point())
+
+
+#: (where, project, as_of, rule, verdict the document gives; None = the rule must not apply)
+CASES = [
+    # [003] 昌吉州: industry, kilns, power, relocation, permits
+    ("admin:652301", dict(industry="化工", scope="existing"), "2021-12-31", "IND-20", Verdict.restricted),
+    ("admin:652325", dict(industry="化工", scope="existing"), "2021-12-31", "IND-20", None),  # 奇台 attains PM2.5
+    ("admin:652325", dict(industry="化工", scope="new"), "2021-12-31", "IND-07", None),  # (the prefecture has no figure)
+    ("admin:652327", dict(industry="化工", scope="new"), "2021-12-31", "IND-07", Verdict.restricted),  # 吉木萨尔 42
+    ("admin:652301", dict(industry="化工", scope="existing"), "2021-12-31", "IND-22", Verdict.obligation),
+    ("admin:652325", dict(industry="电力", fuel="coal", power_mw=200, scope="existing"), "2021-12-31", "PWR-04",
+     Verdict.needs_review),
+    ("admin:652325", dict(industry="电力", fuel="coal", power_mw=300, scope="existing"), "2021-12-31", "PWR-04", None),
+    ("admin:652323", dict(captive_power=True, industry="电力"), "2021-12-31", "PWR-07", Verdict.restricted),
+    ("park:cj-hightech", dict(industry="水泥", relocation=True, scope="new"), "2021-12-31", "PARK-08", Verdict.allowed),
+    (("admin:652325", "industrial_park"), dict(industry="水泥", relocation=True, scope="new"), "2021-12-31",
+     "PARK-08O", Verdict.restricted),
+    (("admin:652325", "industrial_park"), dict(industry="化工", scattered_polluter=True, relocation=True),
+     "2021-12-31", "PARK-09O", Verdict.forbidden),
+    ("admin:652328", dict(industry="化工", scattered_polluter=True, scope="new"), "2021-12-31", "IND-12",
+     Verdict.forbidden),
+    ("admin:652302", dict(industry="化工", exceeds_standards=True), "2021-12-31", "IND-13", Verdict.phase_out),
+    ("admin:652302", dict(furnace="gas_producer", furnace_diameter_m=2.5), "2021-12-31", "IND-17",
+     Verdict.phase_out),
+    ("admin:652302", dict(furnace="gas_producer", furnace_diameter_m=3.2), "2021-12-31", "IND-17", None),
+    ("admin:652327", dict(industry="化肥", high_sulfur_petcoke=True), "2021-12-31", "IND-18", Verdict.forbidden),
+    ("admin:652325", dict(industry="采矿", open_pit=True), "2021-12-31", "IND-23", Verdict.restricted),
+    ("admin:652301", dict(industry="化工", stack_height_m=60), "2021-12-31", "IND-33", Verdict.obligation),
+    ("admin:652301", dict(industry="热力", stack_height_m=45), "2021-12-31", "IND-33", None),  # 超过45米
+    ("admin:652323", dict(industry="交通", diesel_truck_stage=3), "2021-12-31", "MOB-03", Verdict.phase_out),
+    ("admin:652323", dict(industry="交通", diesel_truck_stage=4), "2021-12-31", "MOB-03", None),
+    ("admin:652328", dict(industry="化工", unpermitted_discharge=True), "2021-12-31", "PROC-05", Verdict.forbidden),
+    ("admin:652301", dict(industry="钢铁", scope="new"), "2021-12-31", "IND-44", Verdict.obligation),
+    # [002] and [004] 兵团
+    ("admin:659001", dict(groundwater=True, unlicensed_abstraction=True), "2021-12-31", "GW-05", Verdict.forbidden),
+    ("admin:659002", dict(groundwater=True, scope="new"), "2021-12-31", "GW-02", Verdict.restricted),
+    ("admin:659004", dict(industry="钢铁", scope="new", no_capacity_replacement=True), "2021-12-31", "PROC-03",
+     Verdict.forbidden),
+    ("admin:659002", dict(industry="废铅蓄电池收集", scope="new"), "2021-12-31", "SOIL-10", Verdict.allowed),
+    ("admin:659001", dict(industry="废铅蓄电池收集", scope="new"), "2021-12-31", "SOIL-10", None),
+    ("admin:659003", dict(radiation_source=True, industry="其他"), "2021-12-31", "SOIL-09", Verdict.restricted),
+    ("admin:659004", dict(land_reclamation=True), "2021-12-31", "ECO-16", Verdict.forbidden),
+    ("water:manas-river", dict(surface_water=True, scope="new"), "2021-12-31", "WAT-11S", Verdict.restricted),
+    ("drinking_water:shihezi-level_2", dict(industry="农副食品加工", wastewater=True, scope="new"), "2021-12-31",
+     "WAT-01", Verdict.forbidden),
+    ("park:bt-shihezi-etdz", dict(industry="农副食品加工", wastewater=True, scope="new"), "2018-06-30", "PARK-06",
+     Verdict.restricted),
+    ("park:bt-shihezi-etdz", dict(industry="农副食品加工", wastewater=True, scope="new"), "2019-06-30", "PARK-06",
+     None),  # by March 2019 its wastewater goes to the town plant
+    ("admin:659010", dict(industry="电石", scope="existing"), "2021-12-31", "PWR-10", Verdict.restricted),
+    ("admin:659002", dict(industry="电石", scope="existing"), "2021-12-31", "PWR-10", None),  # not in a key region
+    ("admin:659002", dict(industry="水泥", scope="existing"), "2021-12-31", "IND-28", Verdict.obligation),
+    ("admin:659002", dict(industry="屠宰"), "2021-12-31", "WAT-16", Verdict.obligation),
+]
+
+
+@pytest.mark.parametrize(("where", "facts", "as_of", "rule", "verdict"), CASES,
+                         ids=[f"{c[3]}-{c[4].value if c[4] else 'none'}-{i}" for i, c in enumerate(CASES)])
+def test_document_cases(store, zones, where, facts, as_of, rule, verdict):
+    result = check_site(_spot(zones, where), Project(**facts), store=store, as_of=as_of)
+    if verdict is None:
+        assert rule not in _ids(result)
+    else:
+        assert _hit(result, rule).verdict is verdict
