@@ -5,7 +5,8 @@ needs review (something it depends on is unknown: a boundary contact, a fact the
 attribute the data does not state), it could not be checked (a layer it needs does not cover the site:
 listed apart as 未核查, never read as clear), or it does not apply. Rules whose
 place matches but whose activity the project does not declare (no boiler, no generating unit, no coal) are
-listed as ``possible`` so the officer sees what would follow, without changing the verdict.
+listed as ``possible`` (where the site is known to be in their zones) so the officer sees what would follow,
+without changing the verdict.
 
 A hit names the 三线一单 access-list items it enforces (``access_items``): the control units the site lies in
 list their items, each with the rules that apply it (``attributes.access_items`` of a ``control_unit``).
@@ -337,8 +338,9 @@ def _place(in_all, in_any, not_in, layers, day, facts, answers) -> list[_Outcome
     return outcomes
 
 
-def _access_items(layers: dict[str, Any]) -> dict[str, list[AccessItem]]:
-    """By rule id, the access-list items that name it, of the control units the site shares ground with."""
+def _access_items(layers: dict[str, Any], rule_ids: set[str]) -> dict[str, list[AccessItem]]:
+    """By rule id (of ``rule_ids``), the access-list items that name it, of the control units the site shares
+    ground with."""
     layer = layers.get("control_unit")
     if layer is None or layer.status == "not_checked":
         return {}
@@ -350,10 +352,13 @@ def _access_items(layers: dict[str, Any]) -> dict[str, list[AccessItem]]:
             continue
         attributes = unit.attributes or {}
         for item in attributes.get("access_items", []):
+            named = rule_ids.intersection(item.get("rules", ()))
+            if not named:
+                continue
             access = AccessItem(unit_id=unit.zone_id, unit_name=unit.name, unit_code=attributes.get("unit_code"),
                                 unit_type=KINDS["control_unit"].subtype_label(unit.subtype), part=item["part"],
                                 code=item["code"], text=item["text"])
-            for rule_id in item.get("rules", []):
+            for rule_id in named:
                 by_rule.setdefault(rule_id, []).append(access)
     return by_rule
 
@@ -388,7 +393,8 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
                 # Where the site stands against this rule's zones is unknown: the facts cannot settle it.
                 reasons = [r for o in unknown_places for r in o.reasons]
             if lacks_activity:
-                possible.append(_hit(open_rule, pack, project, zones, reasons, rule.verdict))
+                if not unknown_places:  # only where the place is known to hold: what would follow here
+                    possible.append(_hit(open_rule, pack, project, zones, reasons, rule.verdict))
             elif reasons and only_uncovered:
                 unchecked.append(_hit(open_rule, pack, project, zones, reasons, Verdict.not_checked))
             elif reasons:
@@ -398,7 +404,7 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
     hits.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     possible.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     unchecked.sort(key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id))
-    items = _access_items(layers)
+    items = _access_items(layers, {hit.rule_id for hit in [*hits, *possible]})
     for hit in [*hits, *possible] if items else ():
         hit.access_items = items.get(hit.rule_id, [])
     if hits:
