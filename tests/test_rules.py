@@ -103,3 +103,20 @@ def test_pack_level_errors(tmp_path):
 
 
 
+
+
+def test_dated_attributes_are_read_on_the_day_and_odd_ones_passed_over():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from gis.rules.evaluate import zone_facts
+
+    history = [{"as_of": "2017-09-11", "status": "not_remediated"}, {"as_of": "2019-03-31", "status": "remediated"}]
+    zone = SimpleNamespace(kind="contaminated_site", name="纳污库", zone_id="z", subtype="effluent_pond",
+                           attributes={"remediation_status_history": history, "owner_history": "text, not a list",
+                                       "survey_history": [1, "2019", {"as_of": 2019}, {"status": "x"}]})
+    assert zone_facts(zone, dt.date(2018, 6, 30))["remediation_status"] == "not_remediated"
+    assert zone_facts(zone, dt.date(2019, 6, 30))["remediation_status"] == "remediated"
+    assert zone_facts(zone, dt.date(2016, 1, 1))["remediation_status"] is None
+    facts = zone_facts(zone, dt.date(2019, 6, 30))
+    assert facts["owner_history"] == "text, not a list" and facts["survey"] is None

@@ -125,8 +125,10 @@ class _Outcome:
 
 
 def _status_at(history: list[dict], day: str) -> str | None:
-    known = [h for h in history or [] if h.get("as_of") and h["as_of"] <= day]
-    return max(known, key=lambda h: h["as_of"])["status"] if known else None
+    """The status of a dated list (``[{"as_of": "2019-03-31", "status": ...}, ...]``) on ``day``; entries
+    that are not of that shape (an imported layer's own attribute of the same name) are passed over."""
+    known = [h for h in history if isinstance(h, dict) and isinstance(h.get("as_of"), str) and h["as_of"] <= day]
+    return max(known, key=lambda h: h["as_of"]).get("status") if known else None
 
 
 def zone_facts(hit: Any, day: dt.date) -> dict[str, Any]:
