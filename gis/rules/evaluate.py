@@ -30,15 +30,19 @@ from gis.rules.project import DECLARED_FACTS, FACT_LABELS, Project
 __all__ = ["RuleHit", "RuleEvaluation", "AccessItem", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS"]
 
 #: Facts that declare an activity: when the project does not give one, it does not have that activity
-#: (no boiler, no generating unit, no coal, not a 三高 project, no groundwater abstraction, no furnace ...).
-ACTIVITY_FACTS = {"boiler_tph", "power_mw", "coal_t", "three_high", "groundwater", *DECLARED_FACTS}
+#: (no boiler, no generating unit, no coal, not a 三高 project, no groundwater abstraction); the rules that
+#: need one are listed as possible.
+ACTIVITY_FACTS = {"boiler_tph", "power_mw", "coal_t", "three_high", "groundwater"}
 
-#: Yes/no activity facts: not declared reads as "no", so a rule asking for "no" (``remediation = { ne = true }``)
-#: holds, and a rule asking for "yes" is only possible.
-_YES_NO_FACTS = frozenset(
-    name for name in ACTIVITY_FACTS
+#: Facts declared only when the project has them (a furnace, a self-supplied well, 黄标车 ...): not given,
+#: the project does not have them, and a yes/no one reads as "no". A rule asking for one the project lacks
+#: does not apply and is not listed (with some thirty such facts, "possible" would list most rules of a
+#: place); a rule asking for its absence (``remediation = { ne = true }``) holds.
+_DECLARED = frozenset(DECLARED_FACTS)
+_DECLARED_YES_NO = frozenset(
+    name for name in _DECLARED
     if name not in Project.model_fields or Project.model_fields[name].annotation == (bool | None)
-) - {"boiler_tph", "power_mw", "coal_t"}
+)
 
 #: Relations in which the site shares ground with a zone.
 _SHARING = {"inside", "contains", "overlaps"}
@@ -233,8 +237,10 @@ def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None,
     for name, comparison in rule.project.items():
         actual = facts[name]
         if actual is None:
-            if name in _YES_NO_FACTS and comparison.holds(False):
-                continue  # not declared reads as "no", which is what the rule asks
+            if name in _DECLARED:
+                if comparison.holds(False if name in _DECLARED_YES_NO else None):
+                    continue  # not declared: the project does not have it, which is what the rule asks
+                return False, [], False
             if name in ACTIVITY_FACTS:
                 lacks_activity = True
             else:

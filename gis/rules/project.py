@@ -155,7 +155,7 @@ class Project(BaseModel):
     coal_t: float | None = Field(default=None, ge=0, description="New fuel-coal use, tonnes per year.")
     power_mw: float | None = Field(default=None, ge=0, description="Generating capacity, MW.")
     # Facts of the issue-22 rule families. Each is declared by the officer or left out; left out, the project
-    # is taken not to have it (DECLARED_FACTS), so the rules that need it are listed as possible, not failed.
+    # is taken not to have it (DECLARED_FACTS), so the rules that need it do not apply.
     furnace: Furnace | None = _declared("工业炉窑", "工业炉窑", "炉窑类型",
                                         description="Industrial furnace or kiln (工业炉窑) the project runs.")
     furnace_diameter_m: float | None = _declared("煤气发生炉炉膛直径", "炉膛直径", unit="m", ge=0,
@@ -252,8 +252,8 @@ class Project(BaseModel):
 DERIVED_FACTS = ("water_related", "is_power", "abstracts_water", "equal_capacity_replacement")
 
 #: Facts the officer declares only when the project has them: left out, the project is taken not to have
-#: them (a yes/no fact reads as no), so a rule that needs one is listed as possible, never as 需核查. The fields
-#: made with ``_declared`` and the derived facts computed from them.
+#: them (a yes/no fact reads as no), so a rule that needs one does not apply, never 需核查. The fields made
+#: with ``_declared`` and the derived facts computed from them.
 DECLARED_FACTS = tuple(name for name, info in Project.model_fields.items()
                        if (info.json_schema_extra or {}).get("declared")) + ("abstracts_water",
                                                                               "equal_capacity_replacement")
