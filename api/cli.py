@@ -49,6 +49,11 @@ from api import cli_serve  # noqa: E402
 
 app.command("serve")(cli_serve.serve)
 
+# --- rules commands (rule packs and their coverage) ------------------------------------------------------
+from api import cli_rules  # noqa: E402
+
+app.add_typer(cli_rules.app, name="rules")
+
 # --- map command (maps) ----------------------------------------------------------------------------------
 from api import cli_map  # noqa: E402
 

@@ -60,8 +60,11 @@ def layers(
             location = opened.location
     except EcozoneError as error:
         _fail(error)
+    from api.cli_rules import pack_rows
+
+    packs = pack_rows()
     if output == "json":
-        typer.echo(json.dumps({"store": location, "layers": rows}, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({"store": location, "layers": rows, "rule_packs": packs}, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"图层 / layers — {location}")
     for header in ("类型 kind", "名称", "要素数 features", "现行版本 version", "版本数 versions", "生效 from", "来源 source"):
@@ -74,6 +77,8 @@ def layers(
     console.print(table)
     total = sum(r["features"] for r in rows)
     console.print(f"{sum(1 for r in rows if r['features'])} of {len(rows)} kinds hold features; {total} features in force.")
+    console.print("规则包 rule packs: " + "; ".join(f"{p['id']} ({p['jurisdiction']}, {p['rules']} 条, v{p['version']})"
+                                                    for p in packs) + " — ecozone rules coverage")
 
 
 @app.command("import")

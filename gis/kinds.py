@@ -135,6 +135,46 @@ _SPECS = [
         subtypes={"reservoir": "水库", "lake": "湖泊", "river": "河流"},
         subtype_required=True,
     ),
+    # -- kinds of the rule families of issue 22 (heat, water supply, soil, traffic, mines, land) ------------
+    KindSpec(
+        "heat_network", "集中供热管网覆盖范围", "Central-heating network coverage", "polygon",
+        description="Where a (CHP) central-heating network reaches: coal boilers, loose coal and coal kilns "
+                    "inside are phased out ([002], [003]).",
+    ),
+    KindSpec(
+        "water_supply_area", "公共供水管网覆盖范围", "Public water-supply network coverage", "polygon",
+        description="Where the public water-supply network reaches: self-supplied wells inside close ([002]).",
+    ),
+    KindSpec(
+        "contaminated_site", "污染地块", "Contaminated site", "polygon",
+        subtypes={"contaminated_plot": "污染地块（场地）", "effluent_pond": "纳污库（纳污坑塘）"},
+        subtype_required=True,
+        description="Contaminated plots and effluent ponds; attributes.remediation_status_history is a dated "
+                    "list (as-of aware), read as remediation_status on the check's date.",
+    ),
+    KindSpec(
+        "traffic_restriction_zone", "机动车限行区", "Vehicle restriction zone", "polygon",
+        subtypes={"yellow_label": "黄标车限行区", "nonroad_low_emission": "非道路移动机械低排放控制区"},
+        subtype_required=True,
+        description="attributes.city names the city whose rules apply.",
+    ),
+    KindSpec(
+        "mine", "矿山", "Mine, tailings pond or abandoned shaft", "point",
+        subtypes={"coal_mine": "煤矿", "open_pit_mine": "露天矿山", "tailings_pond": "尾矿库",
+                  "abandoned_shaft": "报废矿井、钻井"},
+        subtype_required=True,
+    ),
+    KindSpec(
+        "enclosure_zone", "封禁保护区", "Enclosure and grazing-ban zone", "polygon",
+        subtypes={"sandy_land": "沙化土地封禁保护区", "degraded": "生态严重退化地区（封禁封育）",
+                  "grazing_ban": "草原禁牧区"},
+        subtype_required=True,
+        description="Named by [002] and [004] without places: the default dataset holds none.",
+    ),
+    KindSpec(
+        "overloaded_area", "环境超载地区", "Environmentally overloaded or secondary-risk area", "polygon",
+        description="环境已超载或易引发次生环境风险的地区 ([004]); no place is named: the default dataset holds none.",
+    ),
     KindSpec(
         "admin_division", "行政区划", "Administrative division", "polygon",
         subtypes={

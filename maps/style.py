@@ -26,6 +26,9 @@ DRAW_ORDER = (
     "admin_division", "control_unit", "key_region", "groundwater_zone", "fuel_ban_zone", "built_up_area",
     "livestock_ban_zone", "industrial_park", "water_body", "drinking_water_zone", "natural_park",
     "nature_reserve", "ecological_redline", "chp_plant",
+    # kinds of the issue-22 rule families
+    "enclosure_zone", "overloaded_area", "heat_network", "water_supply_area", "traffic_restriction_zone",
+    "contaminated_site", "mine",
 )
 
 #: Dash pattern of an illustrative (示意) outline.
@@ -95,6 +98,28 @@ _STYLES: dict[str, dict[str | None, dict[str, Any]]] = {
         "autonomous_region": _fill("#fb6a4a", 0.3, 2),
     },
     "chp_plant": {None: {**_fill("#252525", 0.9, 1, "#ffffff"), "radius": 7}},
+    "heat_network": {None: _fill("#e08214", 0.12, 1.2)},
+    "water_supply_area": {None: _fill("#4393c3", 0.12, 1.2)},
+    "contaminated_site": {
+        "contaminated_plot": _fill("#7f3b08", 0.5),
+        "effluent_pond": _fill("#b35806", 0.5),
+    },
+    "traffic_restriction_zone": {
+        "yellow_label": _outline("#fee08b", 2.5, "4 4"),
+        "nonroad_low_emission": _outline("#d6604d", 2.0, "4 4"),
+    },
+    "mine": {
+        "coal_mine": {**_fill("#542788", 0.9, 1, "#ffffff"), "radius": 6},
+        "open_pit_mine": {**_fill("#8073ac", 0.9, 1, "#ffffff"), "radius": 6},
+        "tailings_pond": {**_fill("#b2abd2", 0.9, 1, "#ffffff"), "radius": 6},
+        "abandoned_shaft": {**_fill("#2d004b", 0.9, 1, "#ffffff"), "radius": 6},
+    },
+    "enclosure_zone": {
+        "sandy_land": _fill("#bf812d", 0.3),
+        "degraded": _fill("#8c510a", 0.3),
+        "grazing_ban": _fill("#dfc27d", 0.3),
+    },
+    "overloaded_area": {None: _fill("#c51b7d", 0.2)},
 }
 
 #: Industrial-park status on a date: code -> (Chinese label, fill colour), in legend order.

@@ -5,7 +5,11 @@ needs review (something it depends on is unknown: a boundary contact, a fact the
 attribute the data does not state), it could not be checked (a layer it needs does not cover the site:
 listed apart as 未核查, never read as clear), or it does not apply. Rules whose
 place matches but whose activity the project does not declare (no boiler, no generating unit, no coal) are
-listed as ``possible`` so the officer sees what would follow, without changing the verdict.
+listed as ``possible`` (where the site is known to be in their zones) so the officer sees what would follow,
+without changing the verdict.
+
+A hit names the 三线一单 access-list items it enforces (``access_items``): the control units the site lies in
+list their items, each with the rules that apply it (``attributes.access_items`` of a ``control_unit``).
 """
 
 from __future__ import annotations
@@ -21,17 +25,29 @@ from gis.kinds import KINDS
 from gis.results import non_default
 from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparison, Rule, RulePack, Verdict,
                              ZoneCondition)
-from gis.rules.project import FACT_LABELS, Project
+from gis.rules.project import DECLARED_FACTS, FACT_LABELS, Project
 
-__all__ = ["RuleHit", "RuleEvaluation", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS", "PARTLY_UNCHECKED"]
+__all__ = ["RuleHit", "RuleEvaluation", "AccessItem", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS",
+           "PARTLY_UNCHECKED"]
 
 #: Facts that declare an activity: when the project does not give one, it does not have that activity
-#: (no boiler, no generating unit, no coal, not a 三高 project, no groundwater abstraction).
+#: (no boiler, no generating unit, no coal, not a 三高 project, no groundwater abstraction); the rules that
+#: need one are listed as possible.
 ACTIVITY_FACTS = {"boiler_tph", "power_mw", "coal_t", "three_high", "groundwater"}
 
 #: The verdict's label when no rule forbids or restricts the project but a layer that a rule of the place
 #: needs does not cover the site: never 允许.
 PARTLY_UNCHECKED = "部分未核查"
+
+#: Facts declared only when the project has them (a furnace, a self-supplied well, 黄标车 ...): not given,
+#: the project does not have them, and a yes/no one reads as "no". A rule asking for one the project lacks
+#: does not apply and is not listed (with some thirty such facts, "possible" would list most rules of a
+#: place); a rule asking for its absence (``remediation = { ne = true }``) holds.
+_DECLARED = frozenset(DECLARED_FACTS)
+_DECLARED_YES_NO = frozenset(
+    name for name in _DECLARED
+    if name not in Project.model_fields or Project.model_fields[name].annotation == (bool | None)
+)
 
 #: Relations in which the site shares ground with a zone.
 _SHARING = {"inside", "contains", "overlaps"}
@@ -43,6 +59,18 @@ class MatchedZone(BaseModel):
     name: str
     relation: str
     distance_m: float
+
+
+class AccessItem(BaseModel):
+    """One item of a control unit's access list (三线一单 生态环境准入清单) that a rule hit applies."""
+
+    unit_id: str
+    unit_name: str
+    unit_code: str | None = None
+    unit_type: str | None = Field(default=None, description="优先保护单元 / 重点管控单元 / 一般管控单元.")
+    part: str = Field(description="空间布局约束, 污染物排放管控, 环境风险防控 or 资源利用效率.")
+    code: str
+    text: str
 
 
 class ComputedQuantity(BaseModel):
@@ -79,6 +107,8 @@ class RuleHit(BaseModel):
     source_article: str | None = None
     source_quote: str
     not_in_seeds: bool = False
+    access_items: list[AccessItem] = Field(
+        default_factory=list, description="The access-list items of the site's control units this rule applies.")
 
 
 class RuleEvaluation(BaseModel):
@@ -109,17 +139,24 @@ class _Outcome:
 
 
 def _status_at(history: list[dict], day: str) -> str | None:
-    known = [h for h in history or [] if h.get("as_of") and h["as_of"] <= day]
-    return max(known, key=lambda h: h["as_of"])["status"] if known else None
+    """The status of a dated list (``[{"as_of": "2019-03-31", "status": ...}, ...]``) on ``day``; entries
+    that are not of that shape (an imported layer's own attribute of the same name) are passed over."""
+    known = [h for h in history if isinstance(h, dict) and isinstance(h.get("as_of"), str) and h["as_of"] <= day]
+    return max(known, key=lambda h: h["as_of"]).get("status") if known else None
 
 
 def zone_facts(hit: Any, day: dt.date) -> dict[str, Any]:
-    """A zone's attributes plus the facts derived for a date (a park's sewage status and water freeze)."""
+    """A zone's attributes plus the facts derived for a date: each dated ``X_history`` list read as ``X`` on
+    that day (a park's sewage status, a site's remediation status), and a park's water freeze."""
     facts = {**(hit.attributes or {}), "name": hit.name, "zone_id": hit.zone_id, "subtype": hit.subtype}
+    iso = day.isoformat()
+    if facts.get("unknown_notes"):  # why the data leaves an attribute open, said to the officer
+        facts["_unknown"] = dict(facts["unknown_notes"])
+    dated = [(name, value) for name, value in facts.items() if name.endswith("_history") and isinstance(value, list)]
+    for name, history in dated:
+        facts[name.removesuffix("_history")] = _status_at(history, iso)
     if hit.kind == "industrial_park":
-        iso = day.isoformat()
-        status = _status_at(facts.get("sewage_status_history", []), iso)
-        facts["sewage_status"] = status
+        status = facts.get("sewage_status")
         definite = inferred = False
         for freeze in facts.get("water_project_freezes", []) or []:
             started = freeze.get("from") is None or freeze["from"] <= iso
@@ -131,7 +168,8 @@ def zone_facts(hit: Any, day: dt.date) -> dict[str, Any]:
         # A freeze the documents only imply for this park is a question for the officer, not a ban.
         facts["water_freeze_in_force"] = True if definite else (None if inferred else False)
         if inferred and not definite:
-            facts["_unknown"] = {"water_freeze_in_force": "园区涉水项目限批系推定适用，需核查 (freeze inferred for this park)"}
+            facts.setdefault("_unknown", {})["water_freeze_in_force"] = (
+                "园区涉水项目限批系推定适用，需核查 (freeze inferred for this park)")
     return facts
 
 
@@ -209,6 +247,10 @@ def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None,
     for name, comparison in rule.project.items():
         actual = facts[name]
         if actual is None:
+            if name in _DECLARED:
+                if comparison.holds(False if name in _DECLARED_YES_NO else None):
+                    continue  # not declared: the project does not have it, which is what the rule asks
+                return False, [], False
             if name in ACTIVITY_FACTS:
                 lacks_activity = True
             else:
@@ -319,6 +361,31 @@ def _place(in_all, in_any, not_in, layers, day, facts, answers) -> list[_Outcome
     return outcomes
 
 
+def _access_items(layers: dict[str, Any], rule_ids: set[str]) -> dict[str, list[AccessItem]]:
+    """By rule id (of ``rule_ids``), the access-list items that name it, of the control units the site shares
+    ground with."""
+    layer = layers.get("control_unit")
+    if layer is None or layer.status == "not_checked":
+        return {}
+    by_rule: dict[str, list[AccessItem]] = {}
+    for unit in layer.hits:  # nearest first: units the site is in come first, at 0 m
+        if unit.distance_m > 0:
+            break
+        if getattr(unit.relation, "value", unit.relation) not in _SHARING:
+            continue
+        attributes = unit.attributes or {}
+        for item in attributes.get("access_items", []):
+            named = rule_ids.intersection(item.get("rules", ()))
+            if not named:
+                continue
+            access = AccessItem(unit_id=unit.zone_id, unit_name=unit.name, unit_code=attributes.get("unit_code"),
+                                unit_type=KINDS["control_unit"].subtype_label(unit.subtype), part=item["part"],
+                                code=item["code"], text=item["text"])
+            for rule_id in named:
+                by_rule.setdefault(rule_id, []).append(access)
+    return by_rule
+
+
 def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Project, as_of: dt.date) -> RuleEvaluation:
     """Apply every rule in force on ``as_of`` to the site's layer checks and the project.
 
@@ -350,7 +417,8 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
                 # Where the site stands against this rule's zones is unknown: the facts cannot settle it.
                 reasons = [r for o in unknown_places for r in o.reasons]
             if lacks_activity:
-                possible.append(_hit(open_rule, pack, project, zones, reasons, rule.verdict))
+                if not unknown_places:  # only where the place is known to hold: what would follow here
+                    possible.append(_hit(open_rule, pack, project, zones, reasons, rule.verdict))
             elif reasons and only_uncovered:
                 unchecked.append(_hit(open_rule, pack, project, zones, reasons, Verdict.not_checked))
                 uncovered |= {c.kind for c in (*pack.applies_within, *rule.conditions)
@@ -362,6 +430,9 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
     hits.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     possible.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     unchecked.sort(key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id))
+    items = _access_items(layers, {hit.rule_id for hit in [*hits, *possible]})
+    for hit in [*hits, *possible] if items else ():
+        hit.access_items = items.get(hit.rule_id, [])
     label = None
     if hits:
         verdict = hits[0].verdict

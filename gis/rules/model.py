@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import tomllib
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gis.errors import RuleError
 from gis.kinds import KINDS
-from gis.rules.project import INDUSTRIES, Project
+from gis.rules.project import DERIVED_FACTS, INDUSTRIES, Project
 
 __all__ = ["Verdict", "VERDICT_ORDER", "VERDICT_LABELS", "Comparison", "ZoneCondition", "Quantity", "Source",
-           "Rule", "RulePack", "load_pack", "FACT_NAMES"]
+           "Rule", "RulePack", "load_pack", "FACT_NAMES", "DOMAIN_ID"]
 
 
 class Verdict(str, Enum):
@@ -55,7 +56,17 @@ VERDICT_LABELS = {
 _OPERATORS = {"eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"}
 
 #: Project facts a rule may test: the fields of ``Project`` and its derived facts.
-FACT_NAMES = frozenset((set(Project.model_fields) - {"name"}) | {"water_related", "is_power"})
+FACT_NAMES = frozenset((set(Project.model_fields) - {"name"}) | set(DERIVED_FACTS))
+
+#: A rule id of DOMAIN.md §2 (``BLR-05``); a pack rule's id starts with the one it encodes (``BLR-07a``).
+DOMAIN_ID = re.compile(r"[A-Z]+-\d{2}")
+
+
+def _enum_values(fact: str) -> set[str] | None:
+    """The values of a fact whose field is an enumeration (scope, fuel, furnace ...), else None."""
+    field = Project.model_fields.get(fact)
+    enums = [a for a in get_args(field.annotation) if isinstance(a, type) and issubclass(a, Enum)] if field else []
+    return {member.value for member in enums[0]} if enums else None
 
 
 class Comparison(BaseModel):
@@ -191,6 +202,8 @@ class Rule(BaseModel):
     effective_from: dt.date | None = None
     effective_to: dt.date | None = None
     quantities: list[Quantity] = Field(default_factory=list)
+    covers: list[str] | None = Field(
+        default=None, description="DOMAIN.md §2 ids the rule encodes; default: the id its own id starts with.")
     source: Source
 
     @field_validator("project", mode="before")
@@ -200,11 +213,14 @@ class Rule(BaseModel):
         for name, comparison in comparisons.items():
             if name not in FACT_NAMES:
                 raise ValueError(f"unknown project fact '{name}'; known: {', '.join(sorted(FACT_NAMES))}")
+            values = comparison.value if isinstance(comparison.value, list) else [comparison.value]
             if name == "industry":
-                values = comparison.value if isinstance(comparison.value, list) else [comparison.value]
                 unknown = [v for v in values if v not in INDUSTRIES]
                 if unknown:
                     raise ValueError(f"unknown industry {unknown}; known: {', '.join(INDUSTRIES)}")
+            choices = _enum_values(name)
+            if choices and not set(values) <= choices | {None}:
+                raise ValueError(f"'{name}' takes one of {sorted(choices)}, got {values}")
         return comparisons
 
     @model_validator(mode="after")
@@ -217,6 +233,22 @@ class Rule(BaseModel):
         if self.effective_from and self.effective_to and self.effective_to <= self.effective_from:
             raise ValueError("effective_to must be after effective_from")
         return self
+
+    @field_validator("covers")
+    @classmethod
+    def _domain_ids(cls, covers):
+        bad = [c for c in covers or [] if not DOMAIN_ID.fullmatch(c)]
+        if bad:
+            raise ValueError(f"'covers' takes DOMAIN.md §2 ids such as 'BLR-05', got {bad}")
+        return covers
+
+    @property
+    def domain_ids(self) -> list[str]:
+        """The DOMAIN.md §2 rules this rule encodes (``covers``, else the id its own id starts with)."""
+        if self.covers is not None:
+            return list(self.covers)
+        match = DOMAIN_ID.match(self.id)
+        return [match.group()] if match else []
 
     def in_force(self, day: dt.date) -> bool:
         return (self.effective_from is None or self.effective_from <= day) and (

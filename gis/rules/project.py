@@ -4,7 +4,9 @@ Every interface (the command line, the API, a batch register's cells, the web fo
 ``read_project``, the one place where values are read, defaults applied and assumptions stated. A rule that
 needs a fact the officer did not give is not guessed: it comes out as 需核查 (needs review) naming the
 fact. Each fact's Chinese label, unit and the register headers that name it live on the model's field
-(``FactSpec``), so that every interface offers every fact.
+(``FactSpec``), so that every interface offers every fact. Some facts an officer declares only when the
+project has them (``DECLARED_FACTS``: a furnace, a self-supplied well, a denitration gap ...): left out, they
+read as absent.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gis.errors import FieldError, Notice
 
-__all__ = ["Project", "Scope", "Fuel", "INDUSTRIES", "FACT_LABELS", "CHOICE_LABELS", "FactSpec", "ProjectFacts",
-           "DEFAULTS", "fact_specs", "read_project"]
+__all__ = ["Project", "Scope", "Fuel", "Furnace", "Heating", "INDUSTRIES", "FACT_LABELS", "CHOICE_LABELS",
+           "FactSpec", "ProjectFacts", "DEFAULTS", "DECLARED_FACTS", "DERIVED_FACTS", "fact_specs", "read_project"]
 
 
 class Scope(str, Enum):
@@ -44,6 +46,46 @@ class Fuel(str, Enum):
     biomass = "biomass"
     electric = "electric"
     other = "other"
+
+
+class Furnace(str, Enum):
+    """Industrial furnace or kiln the [003] kiln rules name (工业炉窑)."""
+
+    coal_hot_air = "coal_hot_air"
+    coal_heating_drying = "coal_heating_drying"
+    gas_producer = "gas_producer"
+    fixed_bed_gasifier = "fixed_bed_gasifier"
+    other_kiln = "other_kiln"
+
+
+FURNACE_LABELS = {
+    Furnace.coal_hot_air: "燃煤热风炉",
+    Furnace.coal_heating_drying: "燃煤加热、烘干炉（窑）",
+    Furnace.gas_producer: "燃料类煤气发生炉",
+    Furnace.fixed_bed_gasifier: "固定床间歇式煤气化炉",
+    Furnace.other_kiln: "其他工业炉窑",
+}
+
+
+class Heating(str, Enum):
+    """How the project is heated (供热方式)."""
+
+    network = "network"
+    boiler = "boiler"
+    loose_coal = "loose_coal"
+    electric = "electric"
+    gas = "gas"
+    other = "other"
+
+
+HEATING_LABELS = {
+    Heating.network: "集中供热管网",
+    Heating.boiler: "自建锅炉",
+    Heating.loose_coal: "散煤",
+    Heating.electric: "电采暖",
+    Heating.gas: "天然气",
+    Heating.other: "其他",
+}
 
 
 #: Industry vocabulary of the rules (Chinese names as the documents use them), with a GB/T 4754 hint.
@@ -72,6 +114,18 @@ INDUSTRIES: dict[str, str] = {
     "皮革": "C19 皮革、毛皮、羽毛及其制品和制鞋业",
     "棉浆粕": "C2211 木竹浆制造",
     "电镀": "C3360 金属表面处理及热处理加工",
+    "铸造": "C339 铸造及其他金属制品制造",
+    "碳素": "C3091 石墨及碳素制品制造",
+    "化肥": "C262 肥料制造",
+    "包装印刷": "C2319 包装装潢及其他印刷",
+    "工业涂装": "涂装工序（汽车、机械、家具等制造业）",
+    "建筑施工": "E47-E50 建筑业",
+    "屠宰": "C135 屠宰及肉类加工",
+    "水产养殖": "A041 水产养殖",
+    "石油天然气开采": "B07 石油和天然气开采业",
+    "污水处理": "D4620 污水处理及其再生利用",
+    "餐厨垃圾处理": "N7820 环境卫生管理",
+    "废铅蓄电池收集": "N7724 危险废物治理",
     "畜禽养殖": "A03 畜牧业",
     "旅游": "N786 游览景区管理",
     "水电": "D4413 水力发电",
@@ -98,6 +152,13 @@ def _fact(label_zh: str, *headers: str, unit: str | None = None, **kwargs: Any) 
     return Field(default=None, json_schema_extra=extra, **kwargs)
 
 
+def _declared(label_zh: str, *headers: str, unit: str | None = None, **kwargs) -> Any:
+    """A fact declared only when the project has it (``DECLARED_FACTS``): optional, with its Chinese label,
+    unit and the register headers that name it (as every fact's ``json_schema_extra``)."""
+    extra = {"label_zh": label_zh, "unit": unit, "headers": list(headers), "declared": True}
+    return Field(default=None, json_schema_extra=extra, **kwargs)
+
+
 class Project(BaseModel):
     """The project being checked. Units: t/h for boilers, t/a for coal, MW for power."""
 
@@ -120,6 +181,66 @@ class Project(BaseModel):
                                  ge=0, allow_inf_nan=False, description="New fuel-coal use, tonnes per year.")
     power_mw: float | None = _fact("装机容量", "装机容量", "装机", unit="MW", ge=0, allow_inf_nan=False,
                                    description="Generating capacity, MW.")
+    # Facts of the issue-22 rule families. Each is declared by the officer or left out; left out, the project
+    # is taken not to have it (DECLARED_FACTS), so the rules that need it do not apply.
+    furnace: Furnace | None = _declared("工业炉窑", "工业炉窑", "炉窑类型",
+                                        description="Industrial furnace or kiln (工业炉窑) the project runs.")
+    furnace_diameter_m: float | None = _declared("煤气发生炉炉膛直径", "炉膛直径", unit="m", ge=0,
+                                                 description="Furnace diameter of a gas producer, m.")
+    clinker_tpd: float | None = _declared("水泥熟料生产规模", "熟料规模", "熟料产能", unit="t/d", ge=0,
+                                          description="Cement clinker line capacity, t/d (熟料).")
+    heating: Heating | None = _declared("供热方式", "供热方式", "采暖方式", description="How the project is heated (供热方式).")
+    replaced_boiler_tph: float | None = _declared(
+        "替代关停的燃煤小锅炉", "替代锅炉", "关停锅炉", unit="t/h", ge=0,
+        description="Small coal boilers the project replaces and closes, total t/h (等容量替代).")
+    stack_height_m: float | None = _declared("排气筒高度", "排气筒高度", "烟囱高度", unit="m", ge=0,
+                                             description="Height of the tallest stack, m.")
+    self_supplied_well: bool | None = _declared("自备井", "自备井", description="Has a self-supplied well (自备井).")
+    surface_water: bool | None = _declared("取用地表水", "地表水", "取用地表水",
+                                           description="Abstracts surface water (river or lake intake, dam).")
+    unlicensed_abstraction: bool | None = _declared("无证取水", "无证取水", "无取水许可",
+                                                    description="Abstracts water without a licence (无证取水).")
+    yellow_label_vehicles: bool | None = _declared(
+        "使用黄标车或尾气不达标车辆", "黄标车", description="Runs 黄标车 or vehicles whose exhaust fails the standards.")
+    diesel_truck_stage: int | None = _declared(
+        "营运柴油货车排放阶段（国一至国六）", "柴油货车排放阶段", "柴油货车排放标准", ge=1, le=6,
+        description="Emission stage of its operating diesel trucks (国一..国六 = 1..6).")
+    nonroad_high_emission: bool | None = _declared("使用高排放非道路移动机械", "高排放非道路移动机械",
+                                                   description="Uses high-emission non-road machinery.")
+    onsite_mixing: bool | None = _declared("施工现场砼、砂搅拌", "现场搅拌", "现场砼砂搅拌",
+                                           description="Mixes concrete or sand on the building site.")
+    open_pit: bool | None = _declared("露天开采", "露天开采", "露天矿山", description="An open-pit mine (露天矿山).")
+    tailings_pond: bool | None = _declared("新建、改建、扩建尾矿库", "尾矿库",
+                                           description="Builds or extends a tailings pond (尾矿库).")
+    land_reclamation: bool | None = _declared("开荒（开垦新耕地、扩大灌溉面积）", "开荒", "开垦",
+                                              description="Reclaims land (开荒) or grows the irrigated area.")
+    relocation: bool | None = _declared("退城搬迁或整合搬迁", "搬迁", "退城搬迁", "整合搬迁",
+                                        description="A relocation (退城搬迁, 整合搬迁) of an existing firm.")
+    scattered_polluter: bool | None = _declared("“散乱污”企业", "散乱污", description="A 散乱污 (scattered, polluting) firm.")
+    exceeds_standards: bool | None = _declared("超标排放", "超标排放", "未达标排放",
+                                               description="Discharges above the emission standards.")
+    denitration_missing: bool | None = _declared(
+        "未按规定配套脱硝设施", "未配套脱硝", "缺脱硝设施",
+        description="Lacks the denitration the national rules and its EIA approval require.")
+    unpermitted_discharge: bool | None = _declared(
+        "无证或不按证排污", "无证排污", "未按证排污",
+        description="Discharges without a pollutant-discharge permit or against it.")
+    no_capacity_replacement: bool | None = _declared(
+        "未落实产能置换", "未落实产能置换", description="New capacity without equal or reduced capacity replacement.")
+    captive_power: bool | None = _declared("企业自备电厂", "自备电厂", description="A captive power plant (企业自备电厂).")
+    high_sulfur_petcoke: bool | None = _declared("掺烧高硫石油焦", "掺烧石油焦", "高硫石油焦",
+                                                 description="Co-fires high-sulfur petroleum coke.")
+    radiation_source: bool | None = _declared("使用放射源或射线装置", "放射源", "射线装置",
+                                              description="Uses radioactive sources or ray devices.")
+    hazardous_chemicals: bool | None = _declared("生产危险化学品", "危险化学品", "危化品",
+                                                 description="Produces hazardous chemicals (危险化学品).")
+    remediation: bool | None = _declared("污染场地治理修复项目", "治理修复", "修复项目",
+                                         description="Remediates a contaminated site (治理修复).")
+    sensitive_land_use: bool | None = _declared(
+        "用途变更为住宅、公共管理与公共服务用地", "用途变更", "敏感用地",
+        description="Changes land use to housing or public services (住宅、公共管理与公共服务).")
+    co_processing: bool | None = _declared("水泥窑协同处置危险废物", "协同处置",
+                                           description="A cement kiln co-processing hazardous waste (协同处置).")
     wastewater: bool | None = _fact("排放生产废水", "生产废水", "排放生产废水", "是否排放生产废水", "废水",
                                     description="Discharges production wastewater (生产废水).")
     three_high: bool | None = _fact("“三高”项目", "三高", "是否三高",
@@ -139,6 +260,19 @@ class Project(BaseModel):
             return None
         return self.industry in {"电力", "热力"}
 
+    @property
+    def abstracts_water(self) -> bool | None:
+        """Takes groundwater or surface water (水资源论证 applies)."""
+        given = [v for v in (self.groundwater, self.surface_water) if v is not None]
+        return any(given) if given else None
+
+    @property
+    def equal_capacity_replacement(self) -> bool | None:
+        """A new boiler no larger than the small coal boilers it replaces (等容量替代)."""
+        if self.boiler_tph is None or self.replaced_boiler_tph is None:
+            return None
+        return self.replaced_boiler_tph >= self.boiler_tph
+
     def fact(self, name: str):
         """The value of a fact by name (fields and derived facts alike). The industry is the set of sectors
         holding the project's (a 水泥 project is also 建材), so that a rule naming the wider sector applies."""
@@ -146,6 +280,16 @@ class Project(BaseModel):
             return None if self.industry is None else _within(self.industry, self.gbt4754)
         return getattr(self, name)
 
+
+#: Facts computed from the fields (``Project`` properties) that rules may test as well.
+DERIVED_FACTS = ("water_related", "is_power", "abstracts_water", "equal_capacity_replacement")
+
+#: Facts the officer declares only when the project has them: left out, the project is taken not to have
+#: them (a yes/no fact reads as no), so a rule that needs one does not apply, never 需核查. The fields made
+#: with ``_declared`` and the derived facts computed from them.
+DECLARED_FACTS = tuple(name for name, info in Project.model_fields.items()
+                       if (info.json_schema_extra or {}).get("declared")) + ("abstracts_water",
+                                                                              "equal_capacity_replacement")
 
 @dataclass(frozen=True)
 class FactSpec:
@@ -181,6 +325,8 @@ def fact_specs() -> tuple[FactSpec, ...]:
 FACT_LABELS = {spec.name: spec.label_zh + (f"（{spec.unit}）" if spec.unit else "") for spec in fact_specs()} | {
     "water_related": "是否涉水项目（排放生产废水）",
     "is_power": "行业",
+    "abstracts_water": "取用地下水或地表水",
+    "equal_capacity_replacement": "等容量替代现有燃煤小锅炉",
 }
 
 #: Facts that take a value when none is given, the value, and how the assumption is stated. A check before
@@ -195,10 +341,15 @@ _CHOICE_WORDS = {
     "fuel": (("生物质", "biomass"), ("天然气", "gas"), ("燃气", "gas"), ("煤", "coal"), ("油", "oil"),
              ("气", "gas"), ("电", "electric"), ("coal", "coal"), ("gas", "gas"), ("oil", "oil"),
              ("biomass", "biomass"), ("electric", "electric"), ("other", "other")),
+    # the Chinese names of the other choices, longest first
+    **{name: tuple(sorted(((label, key.value) for key, label in labels.items()), key=lambda w: -len(w[0])))
+       for name, labels in (("furnace", FURNACE_LABELS), ("heating", HEATING_LABELS))},
 }
 #: How a choice is shown to an officer.
 CHOICE_LABELS = {"new": "新建（新、改、扩建）", "existing": "现有", "coal": "煤", "gas": "天然气", "oil": "油",
-                  "biomass": "生物质", "electric": "电", "other": "其他"}
+                  "biomass": "生物质", "electric": "电", "other": "其他",
+                  **{k.value: v for k, v in FURNACE_LABELS.items()},
+                  **{k.value: v for k, v in HEATING_LABELS.items() if k.value not in ("electric", "gas", "other")}}
 _YES = {"是", "有", "y", "yes", "true", "1", "√", "✓"}
 _NO = {"否", "无", "n", "no", "false", "0", "×", "✗"}
 _BLANK = {"", "-", "—", "/", "、", "未填", "未填写"}

@@ -1,0 +1,280 @@
+"""Worked cases of the rule families of issue 22, from the documents: a site placed from the store's own zones,
+a project as the document describes it, the verdict and the rule the document gives."""
+
+from __future__ import annotations
+
+import shapely
+import pytest
+
+from gis.check import check_site
+from gis.rules.model import Verdict
+from gis.rules.project import Fuel, Furnace, Heating, Project, Scope
+from gis.sites import read_site
+
+
+@pytest.fixture(scope="module")
+def zones(store):
+    return store.snapshot("2021-12-31").zones
+
+
+def _zone(zones, zone_id):
+    rows = zones[zones["zone_id"] == zone_id]
+    assert len(rows) == 1, zone_id
+    return rows.iloc[0]
+
+
+def _site(point):
+    return read_site(f"{point.x:.7f},{point.y:.7f}")
+
+
+def _inside(geom):
+    return _site(geom.representative_point())
+
+
+def _hit(result, rule_id):
+    hits = {h.rule_id: h for h in result.rules.hits}
+    assert rule_id in hits, f"{rule_id} not among {sorted(hits)}"
+    return hits[rule_id]
+
+
+def _ids(result):
+    return {h.rule_id for h in result.rules.hits}
+
+
+def test_access_list_priority_unit_new_chemical_plant_names_the_unit_and_the_item(store, zones):
+    """Issue 22: a new 化工 project in a 优先保护单元 breaks its access list's 空间布局约束 item."""
+    unit = _zone(zones, "unit:ZH65900110001")  # 石河子市优先保护单元
+    result = check_site(_inside(unit.geometry), Project(industry="化工", scope=Scope.new), store=store,
+                        as_of="2021-12-31")
+    assert result.verdict is Verdict.forbidden
+    hit = _hit(result, "NAT-CU-P1")
+    assert hit.verdict is Verdict.forbidden
+    (item,) = hit.access_items
+    assert (item.unit_id, item.unit_name, item.unit_code) == (unit.zone_id, unit["name"], "ZH65900110001")
+    assert (item.unit_type, item.part, item.code) == ("优先保护单元", "空间布局约束", "P1-1")
+    assert item.text == next(i["text"] for i in unit.attributes["access_items"] if i["code"] == "P1-1")
+    # Items no rule can decide are listed under NAT-CU-2; seed rules carry the items that restate them.
+    cited = _hit(result, "NAT-CU-2").access_items
+    assert {i.code for i in cited} == {i["code"] for i in unit.attributes["access_items"]
+                                       if i["rules"] == ["NAT-CU-2"]}
+    assert {i.code for i in _hit(result, "IND-29").access_items} == {"BT2-2"}
+
+
+def test_access_list_key_unit_in_changji_coal_boiler(store, zones):
+    """[003] 10.: a 20 t/h coal boiler in 昌吉市's built-up area (a 重点管控单元) — BLR-05, list item CJ1-2."""
+    built = _zone(zones, "built_up:changji").geometry
+    key = _zone(zones, "unit:ZH65230120001").geometry
+    result = check_site(_inside(shapely.intersection(built, key)),
+                        Project(industry="热力", boiler_tph=20, fuel=Fuel.coal, scope=Scope.new), store=store,
+                        as_of="2021-12-31")
+    hit = _hit(result, "BLR-05")
+    assert hit.verdict is Verdict.forbidden
+    assert [(i.unit_name, i.code) for i in hit.access_items] == [("昌吉市重点管控单元", "CJ1-2")]
+
+
+def test_2013_plan_coal_unit_without_denitration_may_not_run(store, zones):
+    """[000] 六(四): a thermal plant without denitration may not operate; ≥ 5万千瓦 units denitrate by 2014-07-01."""
+    site = _inside(_zone(zones, "admin:659004").geometry)  # 第六师五家渠市 (六师煤电)
+    unit = Project(industry="电力", fuel=Fuel.coal, power_mw=300, scope=Scope.existing, denitration_missing=True)
+    result = check_site(site, unit, store=store, as_of="2014-09-30")
+    assert _hit(result, "PWR-14").verdict is Verdict.forbidden
+    deadline = _hit(result, "PWR-12")
+    assert deadline.verdict is Verdict.obligation and deadline.deadline_passed is True
+    # The plan's requirements end with the 十二五 period; a 2013-only rule ends with 2013.
+    assert not {"PWR-12", "PWR-14"} & _ids(check_site(site, unit, store=store, as_of="2017-06-30"))
+    new_unit = Project(industry="电力", fuel=Fuel.coal, power_mw=300, scope=Scope.new)
+    assert _hit(check_site(site, new_unit, store=store, as_of="2013-06-30"), "PWR-11").verdict is Verdict.restricted
+    assert "PWR-11" not in _ids(check_site(site, new_unit, store=store, as_of="2014-06-30"))
+
+
+def test_2013_plan_cement_line_size(store, zones):
+    """[000] 六(三): lines above 4000 t/d of clinker must build denitration; smaller ones need not."""
+    site = _inside(_zone(zones, "admin:659002").geometry)  # 第一师阿拉尔市
+    big = check_site(site, Project(industry="水泥", clinker_tpd=5000, scope=Scope.new), store=store,
+                     as_of="2014-06-30")
+    assert _hit(big, "IND-24").verdict is Verdict.obligation
+    small = check_site(site, Project(industry="水泥", clinker_tpd=4000, scope=Scope.new), store=store,
+                       as_of="2014-06-30")
+    assert "IND-24" not in _ids(small)
+
+
+def test_2013_regional_freeze_of_lagging_divisions_is_a_question_until_a_division_is_named(store, zones):
+    """[000] 六(四) names no lagging division: in 2013 a new polluting project in a 兵团 city needs review."""
+    site = _inside(_zone(zones, "admin:659003").geometry)  # 第三师图木舒克市
+    project = Project(industry="化工", scope=Scope.new)
+    hit = _hit(check_site(site, project, store=store, as_of="2013-06-30"), "PROC-01")
+    assert hit.verdict is Verdict.needs_review and hit.rule_verdict is Verdict.forbidden
+    assert any("未列出滞后的师" in reason for reason in hit.reasons)
+    assert "PROC-01" not in _ids(check_site(site, project, store=store, as_of="2015-06-30"))
+
+
+def test_heat_network_coal_boiler_in_fukang_and_wujiaqu(store, zones):
+    """[003] 10. / [002] 附件十二: coal boilers inside the heating network are phased out."""
+    boiler = Project(industry="热力", boiler_tph=20, fuel=Fuel.coal, scope=Scope.existing)
+    fukang = check_site(_inside(_zone(zones, "heat_network:fukang").geometry), boiler, store=store,
+                        as_of="2021-12-31")
+    assert _hit(fukang, "BLR-12").verdict is Verdict.phase_out
+    wujiaqu = check_site(_inside(_zone(zones, "built_up:wujiaqu").geometry), boiler, store=store,
+                         as_of="2021-12-31")
+    assert _hit(wujiaqu, "BLR-15H").verdict is Verdict.phase_out
+    loose = check_site(_inside(_zone(zones, "heat_network:fukang").geometry), Project(heating=Heating.loose_coal),
+                       store=store, as_of="2021-12-31")
+    assert _hit(loose, "BLR-12L").verdict is Verdict.phase_out
+
+
+def test_coal_drying_kiln_in_the_heat_network_and_hot_air_furnace_deadline(store, zones):
+    """[003] 20.: coal drying kilns in the CHP network and coal hot-air furnaces go by June 2020."""
+    site = _inside(_zone(zones, "heat_network:changji").geometry)
+    kiln = check_site(site, Project(furnace=Furnace.coal_heating_drying, scope=Scope.existing), store=store,
+                      as_of="2020-09-01")
+    hit = _hit(kiln, "IND-16")
+    assert hit.verdict is Verdict.phase_out and hit.deadline_passed is True
+    furnace = check_site(site, Project(furnace=Furnace.coal_hot_air, scope=Scope.new), store=store,
+                         as_of="2020-09-01")
+    assert _hit(furnace, "IND-15").verdict is Verdict.forbidden
+
+
+def test_self_supplied_well_inside_public_water_supply(store, zones):
+    """[002] 附件十八: self-supplied wells inside the public network close (or become drinking/fire wells)."""
+    area = _zone(zones, "water_supply:shihezi").geometry
+    well = check_site(_inside(area), Project(groundwater=True, self_supplied_well=True, scope=Scope.existing),
+                      store=store, as_of="2021-12-31")
+    hit = _hit(well, "GW-01")
+    assert hit.verdict is Verdict.phase_out and "消防" in hit.condition_zh
+    # Outside every coverage (3 km beyond it, in the desert north of 石河子) GW-01 does not apply.
+    outside = shapely.Point(shapely.get_coordinates(area)[:, 0].mean(), area.bounds[3] + 0.03)
+    assert "GW-01" not in _ids(check_site(_site(outside), Project(groundwater=True, self_supplied_well=True,
+                                                                  scope=Scope.existing), store=store))
+
+
+def test_contaminated_site_before_and_after_remediation(store, zones):
+    """[004] 第十章: nothing but remediation on an unremediated site; the 郑氏 pond was restored by March 2019."""
+    pond = store.snapshot("2018-06-30").zones
+    site = _inside(pond[pond["zone_id"] == "contaminated:zhengshi-pond"].geometry.iloc[0])
+    plant = Project(industry="化工", scope=Scope.new)
+    before = check_site(site, plant, store=store, as_of="2018-06-30")
+    assert _hit(before, "SOIL-01").verdict is Verdict.forbidden
+    remediation = check_site(site, plant.model_copy(update={"remediation": True}), store=store, as_of="2018-06-30")
+    assert "SOIL-01" not in _ids(remediation)
+    after = check_site(site, plant, store=store, as_of="2019-06-30")
+    assert "SOIL-01" not in _ids(after)
+    dumping = check_site(site, plant.model_copy(update={"wastewater": True}), store=store, as_of="2019-06-30")
+    assert _hit(dumping, "WAT-17").verdict is Verdict.forbidden
+
+
+def test_shihezi_yellow_label_zone_by_its_four_roads(store, zones):
+    """[002] 附件八(九): 黄标车 may not drive between 西三路, S115, 东十路 and 南二路."""
+    box = _zone(zones, "traffic:shihezi-yellow").geometry
+    carrier = Project(industry="交通", yellow_label_vehicles=True)
+    inside = check_site(_inside(box), carrier, store=store, as_of="2021-12-31")
+    assert _hit(inside, "MOB-01").verdict is Verdict.forbidden
+    built = _zone(zones, "built_up:shihezi").geometry
+    beyond = shapely.difference(built, box.buffer(0.005))  # in the town, outside the four roads
+    assert "MOB-01" not in _ids(check_site(_inside(beyond), carrier, store=store, as_of="2021-12-31"))
+    # Not declared, the project is taken not to run 黄标车: the rule does not apply.
+    undeclared = check_site(_inside(box), Project(industry="交通"), store=store, as_of="2021-12-31")
+    assert "MOB-01" not in _ids(undeclared) | {h.rule_id for h in undeclared.rules.possible}
+
+
+def test_building_site_in_shihezi_and_changji(store, zones):
+    """[002] 附件八(七) and [003] 16.: no on-site mixing in 石河子; six 100 % rules in 昌吉州 towns."""
+    shihezi = _inside(_zone(zones, "built_up:shihezi").geometry)
+    mixing = check_site(shihezi, Project(industry="建筑施工", scope=Scope.new, onsite_mixing=True), store=store,
+                        as_of="2021-12-31")
+    assert _hit(mixing, "IND-31M").verdict is Verdict.forbidden
+    assert _hit(mixing, "IND-31").verdict is Verdict.restricted
+    changji = check_site(_inside(_zone(zones, "built_up:changji").geometry),
+                         Project(industry="建筑施工", scope=Scope.new), store=store, as_of="2021-12-31")
+    assert _hit(changji, "IND-32").verdict is Verdict.restricted
+
+
+def test_discharge_into_the_non_compliant_moguhu_reservoir(store, zones):
+    """[004] 第六章 and [002] 附件十五: 蘑菇湖 is 劣V; new discharges into it are restricted and metered."""
+    lake = _zone(zones, "water:moguhu").geometry
+    result = check_site(_inside(lake), Project(industry="农副食品加工", wastewater=True, scope=Scope.new),
+                        store=store, as_of="2021-12-31")
+    assert _hit(result, "WAT-10").verdict is Verdict.restricted
+
+
+def test_mine_in_the_ili_black_bee_reserve(store, zones):
+    """[002] 附件四: the coal mines of the 伊犁黑蜂 reserve have to leave it."""
+    mine = _zone(zones, "mine:sanxin-2").geometry
+    result = check_site(_site(mine), Project(industry="煤炭", scope=Scope.existing), store=store,
+                        as_of="2021-12-31")
+    assert _hit(result, "ECO-05").verdict is Verdict.phase_out
+    found = [h for h in result.overlap.layer("mine").hits if h.zone_id == "mine:sanxin-2"]
+    assert found and found[0].distance_m < 1.0
+
+
+def _spot(zones, where):
+    """A point inside zone ``where`` (a zone id), or inside its first zone and outside every zone of the kinds
+    that follow (``("admin:652301", "industrial_park")``)."""
+    zone_id, *outside = (where,) if isinstance(where, str) else where
+    area = _zone(zones, zone_id).geometry
+    for kind in outside:
+        area = shapely.difference(area, zones[zones["kind"] == kind].geometry.union_all().buffer(0.005))
+    return _site(area.representative_point())
+
+
+#: (where, project, as_of, rule, verdict the document gives; None = the rule must not apply)
+CASES = [
+    # [003] 昌吉州: industry, kilns, power, relocation, permits
+    ("admin:652301", dict(industry="化工", scope="existing"), "2021-12-31", "IND-20", Verdict.restricted),
+    ("admin:652325", dict(industry="化工", scope="existing"), "2021-12-31", "IND-20", None),  # 奇台 attains PM2.5
+    ("admin:652325", dict(industry="化工", scope="new"), "2021-12-31", "IND-07", None),  # (the prefecture has no figure)
+    ("admin:652327", dict(industry="化工", scope="new"), "2021-12-31", "IND-07", Verdict.restricted),  # 吉木萨尔 42
+    ("admin:652301", dict(industry="化工", scope="existing"), "2021-12-31", "IND-22", Verdict.obligation),
+    ("admin:652325", dict(industry="电力", fuel="coal", power_mw=200, scope="existing"), "2021-12-31", "PWR-04",
+     Verdict.needs_review),
+    ("admin:652325", dict(industry="电力", fuel="coal", power_mw=300, scope="existing"), "2021-12-31", "PWR-04", None),
+    ("admin:652323", dict(captive_power=True, industry="电力"), "2021-12-31", "PWR-07", Verdict.restricted),
+    ("park:cj-hightech", dict(industry="水泥", relocation=True, scope="new"), "2021-12-31", "PARK-08", Verdict.allowed),
+    (("admin:652325", "industrial_park"), dict(industry="水泥", relocation=True, scope="new"), "2021-12-31",
+     "PARK-08O", Verdict.restricted),
+    (("admin:652325", "industrial_park"), dict(industry="化工", scattered_polluter=True, relocation=True),
+     "2021-12-31", "PARK-09O", Verdict.forbidden),
+    ("admin:652328", dict(industry="化工", scattered_polluter=True, scope="new"), "2021-12-31", "IND-12",
+     Verdict.forbidden),
+    ("admin:652302", dict(industry="化工", exceeds_standards=True), "2021-12-31", "IND-13", Verdict.phase_out),
+    ("admin:652302", dict(furnace="gas_producer", furnace_diameter_m=2.5), "2021-12-31", "IND-17",
+     Verdict.phase_out),
+    ("admin:652302", dict(furnace="gas_producer", furnace_diameter_m=3.2), "2021-12-31", "IND-17", None),
+    ("admin:652327", dict(industry="化肥", high_sulfur_petcoke=True), "2021-12-31", "IND-18", Verdict.forbidden),
+    ("admin:652325", dict(industry="采矿", open_pit=True), "2021-12-31", "IND-23", Verdict.restricted),
+    ("admin:652301", dict(industry="化工", stack_height_m=60), "2021-12-31", "IND-33", Verdict.obligation),
+    ("admin:652301", dict(industry="热力", stack_height_m=45), "2021-12-31", "IND-33", None),  # 超过45米
+    ("admin:652323", dict(industry="交通", diesel_truck_stage=3), "2021-12-31", "MOB-03", Verdict.phase_out),
+    ("admin:652323", dict(industry="交通", diesel_truck_stage=4), "2021-12-31", "MOB-03", None),
+    ("admin:652328", dict(industry="化工", unpermitted_discharge=True), "2021-12-31", "PROC-05", Verdict.forbidden),
+    ("admin:652301", dict(industry="钢铁", scope="new"), "2021-12-31", "IND-44", Verdict.obligation),
+    # [002] and [004] 兵团
+    ("admin:659001", dict(groundwater=True, unlicensed_abstraction=True), "2021-12-31", "GW-05", Verdict.forbidden),
+    ("admin:659002", dict(groundwater=True, scope="new"), "2021-12-31", "GW-02", Verdict.restricted),
+    ("admin:659004", dict(industry="钢铁", scope="new", no_capacity_replacement=True), "2021-12-31", "PROC-03",
+     Verdict.forbidden),
+    ("admin:659002", dict(industry="废铅蓄电池收集", scope="new"), "2021-12-31", "SOIL-10", Verdict.allowed),
+    ("admin:659001", dict(industry="废铅蓄电池收集", scope="new"), "2021-12-31", "SOIL-10", None),
+    ("admin:659003", dict(radiation_source=True, industry="其他"), "2021-12-31", "SOIL-09", Verdict.restricted),
+    ("admin:659004", dict(land_reclamation=True), "2021-12-31", "ECO-16", Verdict.forbidden),
+    ("water:manas-river", dict(surface_water=True, scope="new"), "2021-12-31", "WAT-11S", Verdict.restricted),
+    ("drinking_water:shihezi-level_2", dict(industry="农副食品加工", wastewater=True, scope="new"), "2021-12-31",
+     "WAT-01", Verdict.forbidden),
+    ("park:bt-shihezi-etdz", dict(industry="农副食品加工", wastewater=True, scope="new"), "2018-06-30", "PARK-06",
+     Verdict.restricted),
+    ("park:bt-shihezi-etdz", dict(industry="农副食品加工", wastewater=True, scope="new"), "2019-06-30", "PARK-06",
+     None),  # by March 2019 its wastewater goes to the town plant
+    ("admin:659010", dict(industry="电石", scope="existing"), "2021-12-31", "PWR-10", Verdict.restricted),
+    ("admin:659002", dict(industry="电石", scope="existing"), "2021-12-31", "PWR-10", None),  # not in a key region
+    ("admin:659002", dict(industry="水泥", scope="existing"), "2021-12-31", "IND-28", Verdict.obligation),
+    ("admin:659002", dict(industry="屠宰"), "2021-12-31", "WAT-16", Verdict.obligation),
+]
+
+
+@pytest.mark.parametrize(("where", "facts", "as_of", "rule", "verdict"), CASES,
+                         ids=[f"{c[3]}-{c[4].value if c[4] else 'none'}-{i}" for i, c in enumerate(CASES)])
+def test_document_cases(store, zones, where, facts, as_of, rule, verdict):
+    result = check_site(_spot(zones, where), Project(**facts), store=store, as_of=as_of)
+    if verdict is None:
+        assert rule not in _ids(result)
+    else:
+        assert _hit(result, rule).verdict is verdict
