@@ -14,6 +14,7 @@ from api.deps import AppState
 from api.routes.check import INLINE_BODY_BYTES, answer_directly
 from api.settings import Settings
 from gis.check import check_site
+from gis.kinds import KINDS
 from gis.rules.project import Project
 from gis.sites import read_site
 from tests.sites_support import PLACES, gk_plot, square, txt_file
@@ -305,7 +306,7 @@ def test_landing_conformance_and_collections(client):
     conformance = client.get("/ogc/conformance").json()["conformsTo"]
     assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in conformance
     collections = client.get("/ogc/collections").json()["collections"]
-    assert len(collections) == 14 and all(c["itemType"] == "feature" for c in collections)
+    assert len(collections) == len(KINDS) and all(c["itemType"] == "feature" for c in collections)
     reserve = next(c for c in collections if c["id"] == "nature_reserve")
     assert reserve["storageCrs"].endswith("CRS84") and CRS_4490 in reserve["crs"]
     assert {"self", "items"} <= {link["rel"] for link in reserve["links"]}

@@ -10,7 +10,8 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Project", "Scope", "Fuel", "INDUSTRIES", "FACT_LABELS"]
+__all__ = ["Project", "Scope", "Fuel", "Process", "PolicyClass", "INDUSTRIES", "FACT_LABELS",
+           "PROCESS_LABELS", "POLICY_CLASS_LABELS"]
 
 
 class Scope(str, Enum):
@@ -27,6 +28,44 @@ class Fuel(str, Enum):
     biomass = "biomass"
     electric = "electric"
     other = "other"
+
+
+class Process(str, Enum):
+    """Production process of a kiln or line, where a rule bans or phases out a process ([001] 三(一)5)."""
+
+    vertical_kiln = "vertical_kiln"
+    wet_kiln = "wet_kiln"
+    hollow_dry_kiln = "hollow_dry_kiln"
+    new_dry_kiln = "new_dry_kiln"
+    small_flat_glass = "small_flat_glass"
+    float_glass = "float_glass"
+
+
+PROCESS_LABELS = {
+    Process.vertical_kiln: "水泥立窑",
+    Process.wet_kiln: "水泥湿法窑",
+    Process.hollow_dry_kiln: "水泥中空干法窑",
+    Process.new_dry_kiln: "新型干法水泥窑",
+    Process.small_flat_glass: "平板玻璃小平拉工艺",
+    Process.float_glass: "浮法玻璃",
+}
+
+
+class PolicyClass(str, Enum):
+    """The project's class in the national industry catalogue (《产业结构调整指导目录》)."""
+
+    encouraged = "encouraged"
+    permitted = "permitted"
+    restricted = "restricted"
+    eliminated = "eliminated"
+
+
+POLICY_CLASS_LABELS = {
+    PolicyClass.encouraged: "鼓励类",
+    PolicyClass.permitted: "允许类",
+    PolicyClass.restricted: "限制类",
+    PolicyClass.eliminated: "淘汰类",
+}
 
 
 #: Industry vocabulary of the rules (Chinese names as the documents use them), with GB/T 4754 hints.
@@ -61,6 +100,18 @@ INDUSTRIES: dict[str, str] = {
     "房地产": "K70 房地产业",
     "交通": "G 交通运输",
     "农副食品加工": "C13 农副食品加工业",
+    "农业": "A01 农业",
+    "铁合金": "C3140 铁合金冶炼",
+    "酒精": "C1521 酒精制造",
+    "木材加工": "C20 木材加工和木、竹、藤、棕、草制品业",
+    "汽车制造": "C36 汽车制造业",
+    "锅炉制造": "C3411 锅炉及辅助设备制造",
+    "铅蓄电池": "C3843 铅蓄电池制造",
+    "废铅蓄电池利用": "C4210 金属废料和碎屑加工处理",
+    "煤炭经营": "F5161 煤炭及制品批发",
+    "加油站": "F5265 机动车燃油零售",
+    "油库": "G5941 油气仓储",
+    "污水处理": "D4620 污水处理及其再生利用",
     "其他": "",
 }
 
@@ -77,6 +128,12 @@ FACT_LABELS = {
     "three_high": "是否“三高”项目 (--three-high)",
     "groundwater": "是否开采地下水 (--groundwater)",
     "is_power": "行业 (--industry)",
+    "water_intensive": "是否高耗水型工业项目 (--water-intensive)",
+    "process": "生产工艺（立窑、湿法窑、中空干法窑、小平拉等）(--process)",
+    "open_storage": "是否露天堆存煤炭等物料 (--open-storage)",
+    "heavy_metals": "是否涉重金属（铅、汞、镉、铬、砷等）(--heavy-metals)",
+    "elimination_overdue": "是否属未按期淘汰的落后产能 (--elimination-overdue)",
+    "policy_class": "《产业结构调整指导目录》类别 (--policy-class)",
 }
 
 
@@ -96,6 +153,18 @@ class Project(BaseModel):
     wastewater: bool | None = Field(default=None, description="Discharges production wastewater (生产废水).")
     three_high: bool | None = Field(default=None, description="A 三高 project (高耗能、高污染、高排放).")
     groundwater: bool | None = Field(default=None, description="Abstracts groundwater (new or more wells).")
+    water_intensive: bool | None = Field(
+        default=None, description="A high-water-use (高耗水型) industrial project.")
+    process: Process | None = Field(
+        default=None, description="Kiln or line process, e.g. vertical_kiln (立窑).")
+    open_storage: bool | None = Field(
+        default=None, description="Stores coal or bulk material in the open (露天堆场).")
+    heavy_metals: bool | None = Field(
+        default=None, description="Handles heavy metals (涉重金属: Pb, Hg, Cd, Cr, As).")
+    elimination_overdue: bool | None = Field(
+        default=None, description="Backward capacity whose elimination deadline has passed (未按期淘汰).")
+    policy_class: PolicyClass | None = Field(
+        default=None, description="Class in the national industry catalogue (《产业结构调整指导目录》).")
 
     @property
     def water_related(self) -> bool | None:
