@@ -137,12 +137,10 @@ _SPECS = [
     ),
     KindSpec(
         "river_basin", "重点流域", "Key river basin", "polygon",
-        required_attributes=("basin",),
         description="A key basin (e.g. 黄河、辽河、松花江、海河), the part inside the covered province.",
     ),
     KindSpec(
         "headwater_area", "江河源头区", "Headwater area of a key basin", "polygon",
-        required_attributes=("basin", "river"),
         description="Source area of a river of a key basin, where [001] bars new 造纸、印染、化工、皮革 projects.",
     ),
     KindSpec(
