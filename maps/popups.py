@@ -29,12 +29,17 @@ KEY_ATTRIBUTES: dict[str, dict[str, str]] = {
     "livestock_ban_zone": {"basis": "划定依据"},
     "water_body": {"water_quality_class": "水质类别", "national_control_section": "国控断面"},
     "control_unit": {"unit_code": "单元编码", "access_list": "生态环境准入清单"},
-    "admin_division": {"adcode": "行政区划代码", "level": "级别", "division": "所属师"},
+    "admin_division": {"adcode": "行政区划代码", "level": "级别", "division": "所属师",
+                       "targets_2011_2015": "“十二五”节能减排目标"},
     "heat_network": {"city": "城市", "network_type": "供热方式", "includes_urban_fringe": "含城乡结合部"},
     "water_supply_area": {"city": "城市"},
     "contaminated_site": {"operator": "责任单位", "area_mu": "面积（亩）", "accepted": "验收"},
     "traffic_restriction_zone": {"city": "城市", "bounding_roads": "边界道路", "sign_sets": "限行标识（套）"},
     "mine": {"regiment": "所属团场", "in_reserve": "所在保护区", "status": "状态"},
+    "river_basin": {"basin_name": "流域"},
+    "headwater_area": {"river": "河流", "place_basis": "位置依据"},
+    "water_scarce_area": {"basis": "划定依据"},
+    "eco_sensitive_area": {"lake": "湖泊（水库）", "basis": "依据"},
 }
 
 _QUOTE_CHARS = 160

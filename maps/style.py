@@ -23,9 +23,10 @@ __all__ = [
 
 #: Kinds from bottom to top: wide background layers first, small strict zones last, points on top.
 DRAW_ORDER = (
-    "admin_division", "control_unit", "key_region", "groundwater_zone", "fuel_ban_zone", "built_up_area",
-    "livestock_ban_zone", "industrial_park", "water_body", "drinking_water_zone", "natural_park",
-    "nature_reserve", "ecological_redline", "chp_plant",
+    "admin_division", "river_basin", "water_scarce_area", "control_unit", "key_region", "groundwater_zone",
+    "fuel_ban_zone", "built_up_area", "livestock_ban_zone", "industrial_park", "eco_sensitive_area",
+    "headwater_area", "water_body", "drinking_water_zone", "natural_park", "nature_reserve",
+    "ecological_redline", "chp_plant",
     # kinds of the issue-22 rule families
     "enclosure_zone", "overloaded_area", "heat_network", "water_supply_area", "traffic_restriction_zone",
     "contaminated_site", "mine",
@@ -59,7 +60,12 @@ _STYLES: dict[str, dict[str | None, dict[str, Any]]] = {
     "key_region": {
         "wu_chang_shi": _outline("#7b3294", 2.5, "10 6"),
         "kui_du_wu": _outline("#c2a5cf", 2.5, "10 6"),
+        "nmg_key": _outline("#5e3c99", 2.5, "10 6"),
     },
+    "river_basin": {None: _fill("#c6dbef", 0.12, 1.2, "#6b9ac4")},
+    "water_scarce_area": {None: _fill("#fdd49e", 0.25, 0.8)},
+    "headwater_area": {None: _fill("#0570b0", 0.35)},
+    "eco_sensitive_area": {None: _fill("#66bd63", 0.25)},
     "groundwater_zone": {
         "prohibited": _fill("#08519c", 0.25),
         "limited": _fill("#6baed6", 0.25),

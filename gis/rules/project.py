@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gis.errors import FieldError, Notice
 
-__all__ = ["Project", "Scope", "Fuel", "Furnace", "Heating", "INDUSTRIES", "FACT_LABELS", "CHOICE_LABELS",
+__all__ = ["Project", "Scope", "Fuel", "Furnace", "Heating", "Process", "PolicyClass", "INDUSTRIES", "FACT_LABELS", "CHOICE_LABELS",
            "FactSpec", "ProjectFacts", "DEFAULTS", "DECLARED_FACTS", "DERIVED_FACTS", "fact_specs", "read_project"]
 
 
@@ -88,6 +88,44 @@ HEATING_LABELS = {
 }
 
 
+class Process(str, Enum):
+    """Production process of a kiln or line, where a rule bans or phases out a process ([001] 三(一)5)."""
+
+    vertical_kiln = "vertical_kiln"
+    wet_kiln = "wet_kiln"
+    hollow_dry_kiln = "hollow_dry_kiln"
+    new_dry_kiln = "new_dry_kiln"
+    small_flat_glass = "small_flat_glass"
+    float_glass = "float_glass"
+
+
+PROCESS_LABELS = {
+    Process.vertical_kiln: "水泥立窑",
+    Process.wet_kiln: "水泥湿法窑",
+    Process.hollow_dry_kiln: "水泥中空干法窑",
+    Process.new_dry_kiln: "新型干法水泥窑",
+    Process.small_flat_glass: "平板玻璃小平拉工艺",
+    Process.float_glass: "浮法玻璃",
+}
+
+
+class PolicyClass(str, Enum):
+    """The project's class in the national industry catalogue (《产业结构调整指导目录》)."""
+
+    encouraged = "encouraged"
+    permitted = "permitted"
+    restricted = "restricted"
+    eliminated = "eliminated"
+
+
+POLICY_CLASS_LABELS = {
+    PolicyClass.encouraged: "鼓励类",
+    PolicyClass.permitted: "允许类",
+    PolicyClass.restricted: "限制类",
+    PolicyClass.eliminated: "淘汰类",
+}
+
+
 #: Industry vocabulary of the rules (Chinese names as the documents use them), with a GB/T 4754 hint.
 #: ``gis.industries`` maps the standard's codes and names, the permit catalogue and common variants to these
 #: sectors, and knows which sectors hold which (水泥 is within 建材): a rule naming 建材 applies to a 水泥 project.
@@ -97,7 +135,7 @@ INDUSTRIES: dict[str, str] = {
     "钢铁": "C31 黑色金属冶炼和压延加工业",
     "有色": "C32 有色金属冶炼和压延加工业",
     "电解铝": "C3216 铝冶炼",
-    "工业硅": "C3140 硅冶炼",
+    "工业硅": "C3218 硅冶炼",
     "煤炭": "B06 煤炭开采和洗选业",
     "采矿": "B 采矿业",
     "石油化工": "C25 石油、煤炭及其他燃料加工业",
@@ -134,6 +172,17 @@ INDUSTRIES: dict[str, str] = {
     "房地产": "K70 房地产业",
     "交通": "G 交通运输",
     "农副食品加工": "C13 农副食品加工业",
+    "农业": "A01 农业",
+    "铁合金": "C3140 铁合金冶炼",
+    "酒精": "C1511 酒精制造",
+    "木材加工": "C20 木材加工和木、竹、藤、棕、草制品业",
+    "汽车制造": "C36 汽车制造业",
+    "锅炉制造": "C3411 锅炉及辅助设备制造",
+    "铅蓄电池": "C3843 铅蓄电池制造",
+    "废铅蓄电池利用": "C4210 金属废料和碎屑加工处理",
+    "煤炭经营": "F5161 煤炭及制品批发",
+    "加油站": "F5265 机动车燃油零售",
+    "油库": "G5941 油气仓储",
     "其他": "",
 }
 
@@ -248,6 +297,21 @@ class Project(BaseModel):
     groundwater: bool | None = _fact("开采地下水", "地下水", "开采地下水", "取用地下水",
                                      description="Abstracts groundwater (new or more wells).")
 
+    water_intensive: bool | None = _fact("高耗水型工业项目", "高耗水", "是否高耗水",
+                                         description="A high-water-use (高耗水型) industrial project.")
+    process: Process | None = _fact("生产工艺", "生产工艺", "工艺",
+                                    description="Kiln or line process, e.g. vertical_kiln (立窑).")
+    open_storage: bool | None = _fact("露天堆存煤炭等物料", "露天堆场", "露天堆存",
+                                      description="Stores coal or bulk material in the open (露天堆场).")
+    heavy_metals: bool | None = _fact("涉重金属", "涉重金属", "重金属",
+                                      description="Handles heavy metals (涉重金属: Pb, Hg, Cd, Cr, As).")
+    elimination_overdue: bool | None = _fact("未按期淘汰的落后产能", "未按期淘汰", "落后产能",
+                                             description="Backward capacity whose elimination deadline has passed "
+                                                         "(未按期淘汰).")
+    policy_class: PolicyClass | None = _fact("《产业结构调整指导目录》类别", "产业政策类别", "指导目录类别",
+                                             description="Class in the national industry catalogue "
+                                                         "(《产业结构调整指导目录》).")
+
     @property
     def water_related(self) -> bool | None:
         """涉水项目: taken as a project that discharges production wastewater."""
@@ -343,12 +407,15 @@ _CHOICE_WORDS = {
              ("biomass", "biomass"), ("electric", "electric"), ("other", "other")),
     # the Chinese names of the other choices, longest first
     **{name: tuple(sorted(((label, key.value) for key, label in labels.items()), key=lambda w: -len(w[0])))
-       for name, labels in (("furnace", FURNACE_LABELS), ("heating", HEATING_LABELS))},
+       for name, labels in (("furnace", FURNACE_LABELS), ("heating", HEATING_LABELS), ("process", PROCESS_LABELS),
+                            ("policy_class", POLICY_CLASS_LABELS))},
 }
 #: How a choice is shown to an officer.
 CHOICE_LABELS = {"new": "新建（新、改、扩建）", "existing": "现有", "coal": "煤", "gas": "天然气", "oil": "油",
                   "biomass": "生物质", "electric": "电", "other": "其他",
                   **{k.value: v for k, v in FURNACE_LABELS.items()},
+                  **{k.value: v for k, v in PROCESS_LABELS.items()},
+                  **{k.value: v for k, v in POLICY_CLASS_LABELS.items()},
                   **{k.value: v for k, v in HEATING_LABELS.items() if k.value not in ("electric", "gas", "other")}}
 _YES = {"是", "有", "y", "yes", "true", "1", "√", "✓"}
 _NO = {"否", "无", "n", "no", "false", "0", "×", "✗"}
