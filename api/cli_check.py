@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gis.check import CheckResult, check_site
+from gis.check import CheckResult, check_site, covered_area
 from gis.errors import EcozoneError, InputError
 from gis.presentation import check_lines, site_lines
 from gis.rules.project import FactSpec, fact_specs, read_project
@@ -109,13 +109,13 @@ def _check(
         facts["scope"] = "new" if facts["scope"] else "existing"
     try:
         validate_report_path(report)
-        parsed = read_site(site, crs=crs, gk_zone=gk_zone, datum=datum.value, swap_xy=True if swap_xy else None,
-                           encoding=encoding)
         result = None
-        if not site_only:
-            rings = _parse_buffers(buffers)
-            project = read_project(facts)
-            with open_store(store) as opened:
+        with open_store(store) as opened:
+            parsed = read_site(site, crs=crs, gk_zone=gk_zone, datum=datum.value, swap_xy=True if swap_xy else None,
+                               encoding=encoding, coverage=covered_area(opened))
+            if not site_only:
+                rings = _parse_buffers(buffers)
+                project = read_project(facts)
                 result = check_site(parsed, project, store=opened, as_of=as_of, buffers_km=rings,
                                     tolerance_m=tolerance_m)
                 file_check(result, opened, site, report=report, no_audit=no_audit)

@@ -69,9 +69,9 @@ def file_check(result: CheckResult, store: Store, site: str, *, report: Path | N
         return
     from api.filing import report_bytes, site_input
     from gis.report import report_format
+    from gis.sites import site_file
 
-    path = Path(site)
-    evidence = evidence_of(result, store, site_input(site, path if path.is_file() else None))
+    evidence = evidence_of(result, store, site_input(site, site_file(site)))
     if report is not None:
         content = report_bytes(result, store, evidence, report_format(report))
         try:

@@ -17,11 +17,13 @@ from gis.rules.evaluate import RuleEvaluation, evaluate_rules
 from gis.rules import default_rule_packs
 from gis.rules.model import RulePack, Verdict
 from gis.rules.project import Project, ProjectFacts, read_project
+from gis.cache import BoundedCache
 from gis.sites import Site
+from gis.sites.checks import CoveredArea
 from gis.store import Store, open_store
 from gis.store.base import iso_day
 
-__all__ = ["CheckResult", "check_site", "search_radii"]
+__all__ = ["CheckResult", "check_site", "covered_area", "search_radii"]
 
 #: Default proximity rings, km.
 DEFAULT_BUFFERS_KM = (1.0, 5.0, 10.0)
@@ -93,3 +95,29 @@ def search_radii(packs: list[RulePack],
             if km > max(search_km, reach.get(kind, 0.0)):
                 reach[kind] = km
     return search_km, reach
+
+
+_covered: BoundedCache[CoveredArea] = BoundedCache(8)
+
+
+def covered_area(store: Store) -> CoveredArea:
+    """Where ``store``'s layers are, for the site readers' sanity check (a site far outside it is a typing
+    error, not a project): the administrative layer's coverage when it has one (Xinjiang and Inner Mongolia in
+    the embedded dataset), else every layer's coverage, else the box around the features. Kept per store and
+    layer versions."""
+    versions = store.in_force()
+    key = (store.location, tuple(sorted((kind, v.version) for kind, v in versions.items())))
+    area = _covered.get(key)
+    if area is None:
+        admin = versions.get("admin_division")
+        if admin is not None and admin.coverage_wkb:
+            polygons = [admin.coverage]
+        else:
+            polygons = list({v.coverage_wkb: v.coverage for v in versions.values() if v.coverage_wkb}.values())
+        if polygons:
+            area = CoveredArea(polygons)
+        else:
+            features = store.features(list(versions.values()))
+            area = CoveredArea.box(tuple(features.total_bounds) if len(features) else (-180.0, -90.0, 180.0, 90.0))
+        area = _covered.put(key, area)
+    return area

@@ -15,6 +15,7 @@ from pyproj import Geod
 from typer.testing import CliRunner
 
 from api.cli import app
+from gis.errors import CoordinateError
 from gis.check import CheckResult, check_site
 from gis.rules.model import Verdict
 from gis.rules.project import Fuel, Project, Scope
@@ -138,8 +139,11 @@ def test_site_3_km_from_a_zone_is_clear_with_the_distance(store, zones):
 
 
 def test_site_outside_every_layer_is_not_checked(store):
-    # In the Xinjiang bounding box but across the border (Kazakhstan): no layer covers it.
-    result = check_site(read_site("80.2, 47.2"), Project(industry="水泥", scope=Scope.new), store=store)
+    # In the Xinjiang bounding box but across the border (Kazakhstan): no layer covers it. The reader refuses
+    # such a site (below); read without that check, the engine says it checked nothing.
+    with pytest.raises(CoordinateError, match="不在图层覆盖范围内"):
+        read_site("80.2, 47.2")
+    result = check_site(read_site("80.2, 47.2", coverage=None), Project(industry="水泥", scope=Scope.new), store=store)
     assert {layer.status for layer in result.overlap.layers} == {"not_checked"}
     assert result.verdict is Verdict.not_checked and result.verdict_label == "未核查"
     assert not result.rules.hits

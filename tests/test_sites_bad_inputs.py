@@ -15,7 +15,7 @@ from gis.errors import (
     FormatError,
     GeometryError,
 )
-from gis.sites import read_site
+from gis.sites import XINJIANG_BBOX, read_site
 from tests.sites_support import PLACES, gk_plot, square, to_projected, txt_file
 
 URUMQI = PLACES["Urumqi"]
@@ -95,7 +95,7 @@ ERRORS = [
     ("local metres", "3000, 5000", {}, CoordinateError, "not a Gauss-Krüger coordinate"),
     ("easting far outside the zone", f"{N_CM}, {E_CM + 400_000}", {"gk_zone": 29}, CoordinateError,
      "far outside zone 29"),
-    ("zone does not fit the place", f"{N_CM}, {E_CM}", {"gk_zone": 40}, CoordinateError,
+    ("zone does not fit the place", f"{N_CM}, {E_CM}", {"gk_zone": 40, "coverage": XINJIANG_BBOX}, CoordinateError,
      "outside the area.*zone 40 has central meridian 120°E"),
     ("degrees with --gk-zone", "87.6, 43.8", {"gk_zone": 29}, CoordinateError, "values are degrees"),
     ("--crs without prefix, values with", f"{E29} {N29}", {"crs": "EPSG:4538"}, CRSError, "expects Y without the zone"),
@@ -149,7 +149,9 @@ NOTICES = [
     ("Xian 1980 without shift parameters", txt(gk_plot(RING, 2353), 坐标系="1980西安坐标系"), {}, "datum_shift_unknown",
      "no datum shift"),
     ("lat/lon order guessed", "43.8256, 87.6168", {}, "order_inferred", "as the latitude"),
-    ("partly outside coverage", pairs(square(97.0, 42.0)), {}, "partly_outside_coverage", "outside the area"),
+    # (the covered area is made of 0.05° cells: a site must reach a few cells beyond its edge)
+    ("partly outside coverage", pairs(square(97.0, 42.0, 0.2)), {"coverage": XINJIANG_BBOX}, "partly_outside_coverage",
+     "outside the area"),
 ]
 
 

@@ -85,10 +85,10 @@ def test_area_limit_against_geod():
 
 def test_coverage_margin():
     east = XINJIANG_BBOX[2]
-    near = read_site(shapely.box(east - 0.2, 42.0, east + COVERAGE_MARGIN_DEG / 2, 42.1).wkt)
+    near = read_site(shapely.box(east - 0.2, 42.0, east + COVERAGE_MARGIN_DEG / 2, 42.1).wkt, coverage=XINJIANG_BBOX)
     assert "partly_outside_coverage" in [n["code"] for n in near.notices]
     with pytest.raises(CoordinateError, match="beyond the area the layers cover") as caught:
-        read_site(shapely.box(east - 0.2, 42.0, east + COVERAGE_MARGIN_DEG * 1.5, 42.1).wkt)
+        read_site(shapely.box(east - 0.2, 42.0, east + COVERAGE_MARGIN_DEG * 1.5, 42.1).wkt, coverage=XINJIANG_BBOX)
     assert caught.value.field == "geometry"
     assert read_site(shapely.box(east - 0.2, 42.0, east + 3, 42.1).wkt, coverage=None).area_m2 > 0
 

@@ -22,13 +22,13 @@ from api.deps import AppState
 from api.routes.audit import CheckFiling, filing_for
 from api.errors import ApiProblem
 from api.uploads import check_vertices, save_uploads
-from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site, search_radii
+from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site, covered_area, search_radii
 from gis.errors import EcozoneError
 from gis.overlap import MAX_SEARCH_KM, OverlapEngine
 from gis.report import FORMATS as REPORT_FORMATS
 from gis.rules import default_rule_packs
 from gis.rules.project import Project, ProjectFacts, fact_specs, read_project
-from gis.sites import SUFFIXES, XINJIANG_BBOX, parse
+from gis.sites import SUFFIXES, parse
 from gis.sites.build import build_sites, combine
 from gis.sites.model import RawSite, Site
 from gis.sites.text import parse_text, read_geojson
@@ -137,19 +137,20 @@ CheckUpload = create_model("CheckUpload", __config__=ConfigDict(extra="forbid", 
                            **_upload_fields())
 
 
-def _build(raw: RawSite, options: SiteOptions, max_vertices: int):
+def _build(raw: RawSite, options: SiteOptions, max_vertices: int, store: Store):
     check_vertices(raw, max_vertices)
     attributes = dict(raw.attributes)
     sites = build_sites(raw, crs=options.crs, gk_zone=options.gk_zone, datum=options.datum,
-                        swap_xy=True if options.swap_xy else None, coverage=XINJIANG_BBOX)
+                        swap_xy=True if options.swap_xy else None, coverage=covered_area(store))
     return combine(sites, attributes)
 
 
-def _read(request: CheckRequest, max_vertices: int, file: Path | None = None) -> Site:
-    """The site of ``request``, or the uploaded ``file`` read with its options."""
+def _read(store: Store, request: CheckRequest, max_vertices: int, file: Path | None = None) -> Site:
+    """The site of ``request``, or the uploaded ``file`` read with its options; a site far outside the area
+    the store's layers cover is refused."""
     try:
         raw = parse(file, encoding=request.encoding) if file else _json_site(request.site)
-        return _build(raw, request, max_vertices)
+        return _build(raw, request, max_vertices, store)
     except EcozoneError as error:  # a reader that cannot point into the input names the input itself
         error.field = error.field or ("file" if file else "site")
         raise
@@ -168,7 +169,7 @@ def _check(store: Store, request: CheckRequest, site: Site, facts: ProjectFacts 
 
 def _read_and_check(store: Store, max_vertices: int, request: CheckRequest, file: Path | None,
                     facts: ProjectFacts | None, filing: CheckFiling | None = None) -> bytes:
-    return _check(store, request, _read(request, max_vertices, file), facts, filing, file)
+    return _check(store, request, _read(store, request, max_vertices, file), facts, filing, file)
 
 
 def _is_small(store: Store, request: CheckRequest, site: Site) -> bool:
@@ -191,7 +192,7 @@ async def _run_check(state: AppState, request: CheckRequest, file: Path | None =
     if not small_body:
         return await anyio.to_thread.run_sync(_read_and_check, state.store, settings.max_vertices, request, file,
                                               facts, filing, limiter=state.checks)
-    site = _read(request, settings.max_vertices)
+    site = _read(state.store, request, settings.max_vertices)
     if _is_small(state.store, request, site):
         return _check(state.store, request, site, None, filing)
     return await anyio.to_thread.run_sync(_check, state.store, request, site, None, filing, limiter=state.checks)

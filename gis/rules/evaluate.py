@@ -409,7 +409,8 @@ def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Proje
             if place is None:
                 continue
             outcomes = scope + place
-            zones = [z for o in outcomes for z in o.zones]
+            # The zones the rule itself names (the pack's own area, e.g. the region, is true of every rule).
+            zones = [z for o in place for z in o.zones] or [z for o in scope for z in o.zones]
             reasons = [r for o in outcomes for r in o.reasons] + [_missing_reason(name) for name in missing]
             unknown_places = [o for o in outcomes if o.state is None]
             only_uncovered = bool(unknown_places) and all(o.uncovered for o in unknown_places)

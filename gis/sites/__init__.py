@@ -16,7 +16,7 @@ from typing import Any
 
 from gis.errors import FormatError
 from gis.sites.build import build_sites, combine
-from gis.sites.checks import XINJIANG_BBOX
+from gis.sites.checks import XINJIANG_BBOX, CoveredArea
 from gis.sites.encoding import decode
 from gis.sites.files import VECTOR_SUFFIXES, read_vector
 from gis.sites.limits import check_file_size
@@ -25,7 +25,7 @@ from gis.sites.tables import read_table
 from gis.sites.text import parse_text
 from gis.sites.txt import is_txt, read_txt
 
-__all__ = ["SUFFIXES", "XINJIANG_BBOX", "Conversion", "Plot", "Site", "SourceCRS", "parse", "read_site", "read_sites"]
+__all__ = ["SUFFIXES", "XINJIANG_BBOX", "EMBEDDED_COVERAGE", "CoveredArea", "site_file", "Conversion", "Plot", "Site", "SourceCRS", "parse", "read_site", "read_sites"]
 
 #: File types read by suffix.
 SUFFIXES = (".txt", ".csv", ".xlsx", ".wkt") + VECTOR_SUFFIXES
@@ -36,7 +36,7 @@ _NAME_MAX = os.pathconf("/", "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
 
 def parse(source: str | PathLike, *, encoding: str | None = None) -> RawSite:
     """Parse a path or a text into a ``RawSite`` without checks (an existing file path is read as a file)."""
-    path = Path(source) if isinstance(source, PathLike) else _as_path(source)
+    path = Path(source) if isinstance(source, PathLike) else site_file(source)
     if path is None:
         return parse_text(str(source))
     try:
@@ -70,7 +70,7 @@ def _parse_file(path: Path, encoding: str | None) -> RawSite:
     )
 
 
-def _as_path(text: str) -> Path | None:
+def site_file(text: str) -> Path | None:
     """The file ``text`` names, or None when it is a site typed as text.
 
     Text that cannot be a file name (a line break, a NUL, a JSON object, longer than the system allows a path
@@ -97,9 +97,30 @@ def _as_path(text: str) -> Path | None:
     return None
 
 
+class _EmbeddedCoverage:
+    """The default ``coverage``: the area the embedded dataset's layers cover (made when first needed)."""
+
+    def __repr__(self) -> str:
+        return "the area the embedded dataset covers"
+
+
+#: Default of ``coverage``: where the embedded dataset's layers are (Xinjiang and Inner Mongolia).
+EMBEDDED_COVERAGE = _EmbeddedCoverage()
+
+
+def _coverage(coverage):
+    if coverage is EMBEDDED_COVERAGE:
+        from gis.check import covered_area
+        from gis.store import open_store
+
+        with open_store() as store:
+            return covered_area(store)
+    return coverage
+
+
 def read_sites(source: str | PathLike, *, crs: Any = None, gk_zone: int | None = None, datum: str = "wgs84",
                swap_xy: bool | None = None, encoding: str | None = None,
-               coverage: tuple[float, float, float, float] | None = XINJIANG_BBOX) -> list[Site]:
+               coverage: CoveredArea | tuple[float, float, float, float] | None = EMBEDDED_COVERAGE) -> list[Site]:
     """Read every plot (or table row) of ``source`` as its own ``Site``.
 
     Parameters
@@ -111,20 +132,21 @@ def read_sites(source: str | PathLike, *, crs: Any = None, gk_zone: int | None =
     swap_xy : True swaps the two values of every vertex; False forbids inferring a swap; None infers
         the order where the input does not declare it and refuses a declared order the values contradict.
     encoding : text encoding of the file; detected (UTF-8 or GBK/GB18030) when None.
-    coverage : (minx, miny, maxx, maxy) in degrees of the area the layers cover; None disables the check.
+    coverage : the area the layers cover (``gis.check.covered_area(store)``, or a (minx, miny, maxx, maxy) box in
+        degrees); a site far outside it is refused. Default the embedded dataset's; None disables the check.
     """
     raw = parse(source, encoding=encoding)
-    return build_sites(raw, crs=crs, gk_zone=gk_zone, datum=datum, swap_xy=swap_xy, coverage=coverage)
+    return build_sites(raw, crs=crs, gk_zone=gk_zone, datum=datum, swap_xy=swap_xy, coverage=_coverage(coverage))
 
 
 def read_site(source: str | PathLike, *, crs: Any = None, gk_zone: int | None = None, datum: str = "wgs84",
               swap_xy: bool | None = None, encoding: str | None = None,
-              coverage: tuple[float, float, float, float] | None = XINJIANG_BBOX) -> Site:
+              coverage: CoveredArea | tuple[float, float, float, float] | None = EMBEDDED_COVERAGE) -> Site:
     """Read ``source`` as one ``Site``; several plots become one multi-geometry listing each in ``plots``.
 
     Parameters are those of ``read_sites``.
     """
     raw = parse(source, encoding=encoding)
     attributes = dict(raw.attributes)
-    sites = build_sites(raw, crs=crs, gk_zone=gk_zone, datum=datum, swap_xy=swap_xy, coverage=coverage)
+    sites = build_sites(raw, crs=crs, gk_zone=gk_zone, datum=datum, swap_xy=swap_xy, coverage=_coverage(coverage))
     return combine(sites, attributes)

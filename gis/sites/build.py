@@ -19,7 +19,7 @@ from pyproj.exceptions import CRSError as ProjCRSError
 from gis.crs import STORE_CRS, bd09_to_wgs84, crs_identity, crs_label, gcj02_to_wgs84, geodesic_area_m2
 from gis.errors import CoordinateError, CRSError, FieldError, GeometryError
 from gis.sites import gk
-from gis.sites.checks import Log, assemble, check_area, check_coverage, clean_ring, repair
+from gis.sites.checks import CoveredArea, Log, assemble, check_area, check_coverage, clean_ring, covered, repair
 from gis.sites.limits import check_raw
 from gis.sites.model import Plot, RawSite, Site, SourceCRS
 
@@ -31,7 +31,8 @@ _XINJIANG_ZONES = "Xinjiang lies in 3° zones 25–32 (CM 75°–96°E) and 6° 
 
 
 def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, datum: str = "wgs84",
-                swap_xy: bool | None = None, coverage: tuple[float, float, float, float] | None) -> list[Site]:
+                swap_xy: bool | None = None,
+                coverage: CoveredArea | tuple[float, float, float, float] | None) -> list[Site]:
     """Check and convert every plot of ``raw``; one ``Site`` per plot, all sharing the file's records."""
     log = Log(raw.source, list(raw.notices), list(raw.conversions))
     if datum not in DATUMS:
@@ -197,11 +198,12 @@ def _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log):
 
 
 def _fits(lon: np.ndarray, lat: np.ndarray, coverage) -> np.ndarray:
-    """Which vertices are longitude/latitude, and inside the covered area when there is one (a lon/lat box,
+    """Which vertices are longitude/latitude, and inside the covered area when there is one (lon/lat cells,
     so it implies the first)."""
+    coverage = covered(coverage)
     if coverage is None:
         return (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
-    return (lon >= coverage[0]) & (lon <= coverage[2]) & (lat >= coverage[1]) & (lat <= coverage[3])
+    return coverage.contains(lon, lat)
 
 
 def _check_degrees(raw, xy, rows, rings, swap_xy, coverage, log) -> None:

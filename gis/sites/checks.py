@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import shapely
 
 from gis.crs import geodesic_area_m2
@@ -17,10 +18,82 @@ from gis.geometry import make_valid_keeping_type
 from gis.sites.limits import COVERAGE_MARGIN_DEG, MAX_SITE_AREA_KM2
 from gis.sites.model import Conversion, RawPart, RawRing
 
-__all__ = ["XINJIANG_BBOX", "Log", "assemble", "check_area", "check_coverage", "clean_ring", "repair"]
+__all__ = ["XINJIANG_BBOX", "CoveredArea", "Log", "assemble", "check_area", "check_coverage", "clean_ring", "repair"]
 
-#: Default coverage: Xinjiang, lon 73-97°E, lat 34-50°N (minx, miny, maxx, maxy).
+#: Xinjiang, lon 73-97°E, lat 34-50°N (minx, miny, maxx, maxy): the sanity area when no store says better.
 XINJIANG_BBOX = (73.0, 34.0, 97.0, 50.0)
+
+
+class CoveredArea:
+    """Where the layers are, as the readers' sanity check sees it: a grid of cells of ``CELL_DEG`` degrees,
+    each covered or not, made from the store's coverage polygons (Xinjiang and Inner Mongolia need not share a
+    box that would also hold Beijing). A cell that a polygon reaches counts as covered, so the area errs by at
+    most a cell outwards. Read-only once made: safe to share between threads."""
+
+    CELL_DEG = 0.05
+
+    def __init__(self, polygons: shapely.Geometry | list[shapely.Geometry], name: str = "") -> None:
+        polygons = list(shapely.get_parts(np.asarray(polygons if isinstance(polygons, list) else [polygons],
+                                                     dtype=object)))
+        minx, miny = np.min(shapely.bounds(polygons)[:, :2], axis=0)
+        maxx, maxy = np.max(shapely.bounds(polygons)[:, 2:], axis=0)
+        step = self.CELL_DEG
+        self.x0, self.y0 = np.floor(minx / step) * step, np.floor(miny / step) * step
+        self.nx, self.ny = int(np.ceil((maxx - self.x0) / step)) + 1, int(np.ceil((maxy - self.y0) / step)) + 1
+        # Cells whose middle is inside, and cells an outline crosses (its edges sampled at a quarter cell).
+        centre_x = self.x0 + (np.arange(self.nx) + 0.5) * step
+        centre_y = self.y0 + (np.arange(self.ny) + 0.5) * step
+        centres = np.meshgrid(centre_x, centre_y, indexing="ij")
+        self.mask = np.zeros((self.nx, self.ny), dtype=bool)
+        for own in shapely.from_wkb(shapely.to_wkb(polygons)):  # prepared by contains_xy: copies of our own
+            box = (centres[0] >= own.bounds[0]) & (centres[0] <= own.bounds[2]) & (centres[1] >= own.bounds[1]) & (
+                centres[1] <= own.bounds[3])
+            self.mask[box] |= shapely.contains_xy(own, centres[0][box], centres[1][box])
+        rings = shapely.get_rings(polygons)
+        xy, which = shapely.get_coordinates(rings, return_index=True)
+        same = which[1:] == which[:-1]
+        a, b = xy[:-1][same], xy[1:][same]
+        steps = np.maximum(np.ceil(np.hypot(*(b - a).T) / (step / 4)).astype(np.int64), 1)
+        segment = np.repeat(np.arange(len(a)), steps)
+        t = (np.arange(len(segment)) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(steps, steps)
+        samples = np.vstack([a[segment] + (b[segment] - a[segment]) * t[:, None], xy])
+        ix = np.clip(np.floor((samples[:, 0] - self.x0) / step).astype(np.int64), 0, self.nx - 1)
+        iy = np.clip(np.floor((samples[:, 1] - self.y0) / step).astype(np.int64), 0, self.ny - 1)
+        self.mask[ix, iy] = True
+        self.bounds = (float(minx), float(miny), float(maxx), float(maxy))
+        self.name = name or f"lon {minx:.1f}–{maxx:.1f}, lat {miny:.1f}–{maxy:.1f}"
+        self._grown_masks = {0: self.mask}
+
+    @classmethod
+    def box(cls, bounds: tuple[float, float, float, float]) -> CoveredArea:
+        """A box of lon/lat degrees (minx, miny, maxx, maxy)."""
+        return cls(shapely.box(*bounds), f"lon {bounds[0]:g}–{bounds[2]:g}, lat {bounds[1]:g}–{bounds[3]:g}")
+
+    def contains(self, lon: np.ndarray, lat: np.ndarray, margin_deg: float = 0.0) -> np.ndarray:
+        """Which points lie in a covered cell, or within ``margin_deg`` of one."""
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        reach = int(np.ceil(margin_deg / self.CELL_DEG))
+        with np.errstate(invalid="ignore"):
+            ix = np.floor((lon - self.x0) / self.CELL_DEG)
+            iy = np.floor((lat - self.y0) / self.CELL_DEG)
+        finite = np.isfinite(ix) & np.isfinite(iy)
+        inside = np.zeros(lon.shape, dtype=bool)
+        mask = self._grown(reach)
+        ok = finite & (ix >= -reach) & (ix < self.nx + reach) & (iy >= -reach) & (iy < self.ny + reach)
+        inside[ok] = mask[ix[ok].astype(int) + reach, iy[ok].astype(int) + reach]
+        return inside
+
+    def _grown(self, reach: int) -> np.ndarray:
+        """The mask padded by ``reach`` cells on every side, each cell covered if one within ``reach`` is (made
+        once per reach; a lost race only makes it twice)."""
+        grown = self._grown_masks.get(reach)
+        if grown is None:
+            from scipy.ndimage import binary_dilation
+
+            padded = np.pad(self.mask, reach)
+            grown = binary_dilation(padded, structure=np.ones((2 * reach + 1, 2 * reach + 1), dtype=bool))
+            self._grown_masks[reach] = grown
+        return grown
 
 
 @dataclass
@@ -143,23 +216,32 @@ def repair(geom: shapely.Geometry, log: Log, row: Any) -> shapely.Geometry:
     return fixed
 
 
-def check_coverage(geom: shapely.Geometry, coverage: tuple[float, float, float, float] | None, log: Log,
-                   hints: list[str]) -> None:
+def covered(coverage: CoveredArea | tuple[float, float, float, float] | None) -> CoveredArea | None:
+    """The covered area of a ``coverage`` argument (a box is made an area)."""
+    return CoveredArea.box(coverage) if isinstance(coverage, tuple) else coverage
+
+
+def check_coverage(geom: shapely.Geometry, coverage: CoveredArea | tuple[float, float, float, float] | None,
+                   log: Log, hints: list[str]) -> None:
     """Refuse a site wholly outside the area the layers cover, or reaching more than ``COVERAGE_MARGIN_DEG``
-    beyond it (a site can straddle the edge of the covered area, not the world); warn when it is partly outside."""
+    beyond it (a site can straddle the edge of the covered area, not the world); warn when it is partly outside.
+    The site's vertices are what is tested (and its middle, for a parcel larger than a cell)."""
+    coverage = covered(coverage)
     if coverage is None:
         return
-    box = shapely.box(*coverage)
-    if geom.within(box):
+    xy = np.vstack([shapely.get_coordinates(geom), shapely.get_coordinates(geom.representative_point())])
+    inside = coverage.contains(xy[:, 0], xy[:, 1])
+    if inside.all():
         return
     where = f"lon {geom.centroid.x:.4f}, lat {geom.centroid.y:.4f}"
-    area = f"lon {coverage[0]:g}–{coverage[2]:g}, lat {coverage[1]:g}–{coverage[3]:g}"
-    if not geom.intersects(box):
+    area = coverage.name
+    if not inside.any():
         raise CoordinateError(
-            f"the site lies at {where}, outside the area the layers cover ({area})", source=log.source,
-            field="geometry", fix=" ".join(hints) or "check the coordinates and their CRS",
+            f"项目位置（{where}）不在图层覆盖范围内 / the site lies at {where}, outside the area the layers cover "
+            f"({area})", source=log.source, field="geometry",
+            fix=" ".join(hints) or "检查坐标和坐标系 / check the coordinates and their CRS",
         )
-    if not geom.within(shapely.box(*coverage).buffer(COVERAGE_MARGIN_DEG, join_style="mitre")):
+    if not coverage.contains(xy[:, 0], xy[:, 1], COVERAGE_MARGIN_DEG).all():
         bounds = ", ".join(f"{b:.4f}" for b in geom.bounds)
         raise CoordinateError(
             f"项目地块超出图层覆盖范围 {COVERAGE_MARGIN_DEG:g}° 以上 / the site reaches more than "
