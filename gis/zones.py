@@ -24,7 +24,7 @@ from gis.geometry import make_valid_keeping_type
 from gis.kinds import GEOMETRY_SOURCES, ZONE_FIELDS, get_kind
 
 __all__ = ["validate_zones", "empty_zones", "zone_frame", "attributes_json", "feature_digests", "DIGEST_FIELDS",
-           "row_label_zh"]
+           "row_label", "row_label_zh"]
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 _PUNCTUAL = {"Point", "MultiPoint"}
@@ -66,7 +66,7 @@ def _fields_text(values: tuple) -> str:
                       ensure_ascii=False, default=str)
 
 
-def _row_label(position: int, zone_id: Any) -> str:
+def row_label(position: int, zone_id: Any) -> str:
     """How a row is named in messages: its 1-based position, with its zone id when it has one."""
     return f"{position + 1} ({zone_id})" if isinstance(zone_id, str) and zone_id else str(position + 1)
 
@@ -155,7 +155,8 @@ def _repair(geom: shapely.Geometry, *, source: str | None, row: str) -> tuple[sh
     notice = Notice(
         code="geometry_repaired",
         message=(
-            f"invalid geometry repaired ({reason}); area {before:,.1f} m² before, {after:,.1f} m² after, "
+            f"无效几何已修复（{reason}）；面积修复前 {before:,.1f} m²、修复后 {after:,.1f} m² / invalid geometry "
+            f"repaired ({reason}); area {before:,.1f} m² before, {after:,.1f} m² after, "
             f"type {geom.geom_type} -> {fixed.geom_type}"
         ),
         source=source, row=row, field="geometry",
@@ -190,9 +191,9 @@ def validate_zones(
     notices: list[Notice] = []
     if zones.crs is None:
         raise CRSError(
-            "the layer has no coordinate reference system", source=source,
+            "the layer has no coordinate reference system", source=source, field="crs",
             fix="give the file a CRS (a .prj beside a shapefile, or the CRS of a GeoPackage layer), "
-            "or pass --crs, e.g. --crs EPSG:4490 for CGCS2000 longitude/latitude",
+            "or declare it, e.g. EPSG:4490 for CGCS2000 longitude/latitude",
         )
     gdf = zones.copy()
     if gdf.geometry.name != "geometry":
@@ -224,7 +225,7 @@ def validate_zones(
     records = gdf[list(ZONE_FIELDS)].to_dict("records")
     seen: dict[tuple[str, str], str] = {}
     for i, record in enumerate(records):
-        row = _row_label(i, record["zone_id"])
+        row = row_label(i, record["zone_id"])
         spec = get_kind(record["kind"])
         if kind is not None and record["kind"] != kind:
             raise FieldError(
@@ -274,6 +275,6 @@ def validate_zones(
             )
     invalid = ~shapely.is_valid(np.asarray(geometries, dtype=object))
     for i in np.flatnonzero(invalid):
-        geometries[i], notice = _repair(geometries[i], source=source, row=_row_label(i, records[i]["zone_id"]))
+        geometries[i], notice = _repair(geometries[i], source=source, row=row_label(i, records[i]["zone_id"]))
         notices.append(notice)
     return zone_frame(records, geometries), notices
