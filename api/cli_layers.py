@@ -142,10 +142,10 @@ def import_(
         _fail(error)
     console.print(
         f"已导入 imported {version.feature_count} features as {kind} version {version.version} "
-        f"(in force from {version.effective_from}) into {location}", markup=False, highlight=False,
+        f"(in force from {version.effective_from}) into {location}", markup=False, highlight=False, soft_wrap=True,
     )
     for notice in version.notices:
-        console.print("  " + notice_text(notice, import_option), markup=False, highlight=False)
+        console.print("  " + notice_text(notice, import_option), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -203,7 +203,7 @@ def verify(store: StoreOption = None) -> None:
         _fail(error)
     if problems:
         for problem in problems:
-            console.print(problem, style="red", markup=False, highlight=False)
+            console.print(problem, style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(code=1)
     console.print(f"完好 intact: {count} layer versions match their import digests.")
 

@@ -468,11 +468,12 @@ def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, 
             units = admin[admin["subtype"].isin(["county", "bingtuan_city", "province"])]
             if units.empty:
                 return None, Notice(code="coverage_default", level="info", field="coverage",
-                                    message="coverage: the layer counts as complete everywhere (the store has no "
-                                    "administrative layer)", fix="give admin:CODE,... or a polygon file")
+                                    message="覆盖范围：图层视为处处完整（库中没有行政区划图层） / coverage: the layer counts as "
+                                    "complete everywhere (the store has no administrative layer)", fix="give admin:CODE,... or a polygon file")
             return shapely.union_all(units.geometry.values), Notice(
                 code="coverage_default", level="info", field="coverage",
-                message="coverage: the layer counts as complete over every administrative unit of the store",
+                message="覆盖范围：图层视为覆盖库中全部行政单元 / coverage: the layer counts as complete over every "
+                        "administrative unit of the store",
                 fix="if the file covers less (e.g. only 兵团 land), give admin:659001,... or a polygon file",
             )
         codes = [c.strip() for c in spec.removeprefix("admin:").split(",") if c.strip()]
@@ -484,10 +485,11 @@ def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, 
                 fix="use adcodes of the admin_division layer, e.g. admin:659001,659004",
             )
         return shapely.union_all(found.geometry.values), Notice(
-            code="coverage", level="info", field="coverage", message=f"coverage: administrative units {', '.join(codes)}")
+            code="coverage", level="info", field="coverage",
+            message=f"覆盖范围：行政单元 {', '.join(codes)} / coverage: administrative units {', '.join(codes)}")
     if spec == "all":
         return None, Notice(code="coverage", level="info", field="coverage",
-                            message="coverage: the layer counts as complete everywhere")
+                            message="覆盖范围：图层视为处处完整 / coverage: the layer counts as complete everywhere")
     frame = pyogrio.read_dataframe(spec) if Path(spec).exists() else None
     if frame is None or frame.crs is None or not frame.geom_type.isin(["Polygon", "MultiPolygon"]).all():
         raise FieldError(
@@ -495,4 +497,5 @@ def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, 
             value=spec, fix="e.g. admin:659001, or 兵团范围.shp",
         )
     return shapely.union_all(frame.to_crs(STORE_CRS).geometry.values), Notice(
-        code="coverage", level="info", field="coverage", message=f"coverage: the polygons of {Path(spec).name}")
+        code="coverage", level="info", field="coverage",
+        message=f"覆盖范围：{Path(spec).name} 的多边形 / coverage: the polygons of {Path(spec).name}")
