@@ -80,3 +80,28 @@ def write_delivery(frame: gpd.GeoDataFrame, path: Path) -> Path:
     pyogrio.write_dataframe(frame.to_crs(GK_ZONE_29), path, encoding="GBK", use_arrow=True)
     path.with_suffix(".cpg").unlink(missing_ok=True)
     return path
+
+
+def next_delivery(frame: gpd.GeoDataFrame, fraction: float, seed: int = 8) -> gpd.GeoDataFrame:
+    """The next delivery: of ``fraction`` of the patches, a quarter each moved (about 50 m), given another 类型,
+    dropped, and added anew (smaller copies under new numbers); the rest exactly as before."""
+    rng = np.random.default_rng(seed)
+    quarter = max(1, int(len(frame) * fraction / 4))
+    chosen = rng.choice(len(frame), 3 * quarter, replace=False)
+    moved, retyped, dropped = chosen[:quarter], chosen[quarter:2 * quarter], chosen[2 * quarter:]
+    second = frame.copy()
+    second.loc[moved, "geometry"] = second.geometry.iloc[moved].translate(0.0005, 0.0003).values
+    second.loc[retyped, "类型"] = [FUNCTIONS[(FUNCTIONS.index(t) + 1) % len(FUNCTIONS)] for t in second["类型"].iloc[retyped]]
+    added = frame.iloc[dropped].copy()
+    added["编号"] = [f"HX-N{i + 1:04d}" for i in range(len(added))]
+    added["geometry"] = added.geometry.scale(0.6, 0.6).values
+    return gpd.GeoDataFrame(pd.concat([second.drop(index=dropped), added], ignore_index=True), crs=frame.crs)
+
+
+def as_zones(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A delivery in the zone schema, as ``read_layer_file`` maps it (for tests of the store alone)."""
+    return gpd.GeoDataFrame({
+        "zone_id": frame["编号"].tolist(), "name": frame["名称"].tolist(), "jurisdiction": frame["行政区"].tolist(),
+        "valid_from": [d.isoformat() for d in frame["批准日期"]],
+        "attributes": [{"类型": t, "面积": float(a)} for t, a in zip(frame["类型"], frame["面积"])],
+    }, geometry=list(frame.geometry), crs="EPSG:4326")  # CGCS2000 lon/lat taken as WGS 84, as the store does
