@@ -430,7 +430,9 @@ def read_layer_file(
             "name": names[i],
             "subtype": subtype if subtype else converted.get("subtype", [None] * len(ids))[i],
             "attributes": attributes,
-            "source_doc": source_doc or name,
+            # The version keeps the file's name (its ``source``); a feature carries it only when told to, so the
+            # same feature in two deliveries is the same feature, stored once.
+            "source_doc": source_doc,
             "geometry_source": geometry_source,
         }
         for target in ("jurisdiction", "valid_from", "valid_to", "name_en", "source_doc", "source_quote",
