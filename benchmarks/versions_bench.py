@@ -30,7 +30,7 @@ KIND = "ecological_redline"
 
 
 def _postgis_mb(store) -> float:
-    query = ("SELECT sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)::regclass)) "
+    query = ("SELECT sum(pg_total_relation_size(format('%%I.%%I', schemaname, tablename)::regclass)) "
              "FROM pg_tables WHERE schemaname = %s")
     return float(store.conn.execute(query, (store.schema,)).fetchone()[0]) / 1e6
 

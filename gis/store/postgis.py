@@ -3,7 +3,9 @@
 
 Tables mirror the GeoPackage layout: ``zones`` holds every feature once (geometry(Geometry, 4326), attributes
 as jsonb, a GiST index, the digests of its geometry and fields taken at import; ``version`` is the version that
-first stored it), ``layer_versions``, and ``layer_features`` linking each version to its features in order.
+first stored it), ``layer_versions``, and ``layer_features``: for each version the ids of its features in order,
+as one array (a row per link would cost PostgreSQL's 24-byte row header per feature and version, more than a
+1 % change adds).
 An import is one transaction under a table lock (the version row, a COPY of the features not stored yet for
 the kind, the links), so version numbers never collide and an interrupted import leaves nothing behind.
 
@@ -32,8 +34,8 @@ __all__ = ["PostGISStore", "DEFAULT_SCHEMA"]
 
 DEFAULT_SCHEMA = "ecozone"
 _LINKS_TABLE = sql.SQL(
-    "CREATE TABLE {0}.layer_features (version_id bigint NOT NULL REFERENCES {0}.layer_versions (id), "
-    "position integer NOT NULL, fid bigint NOT NULL REFERENCES {0}.zones (id), PRIMARY KEY (version_id, fid))"
+    "CREATE TABLE {0}.layer_features (version_id bigint PRIMARY KEY REFERENCES {0}.layer_versions (id), "
+    "fids bigint[] NOT NULL CHECK (array_position(fids, NULL) IS NULL))"
 )
 
 _TEXT_FIELDS = [f for f in ZONE_FIELDS if f != "attributes"]
@@ -187,23 +189,33 @@ class PostGISStore(Store):
         """Every feature of ``versions`` whose envelope meets ``bounds``, through the GiST index."""
         return self._read_versions(versions, bounds)
 
+    def _members_of(self) -> sql.Composable:
+        """Each version's features: rows ``lf.version_id``, ``m.position``, ``m.fid``."""
+        return sql.SQL("{} lf CROSS JOIN LATERAL unnest(lf.fids) WITH ORDINALITY AS m(fid, position)").format(
+            self._links)
+
     def _read_versions(self, versions: list[LayerVersion],
                        bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
         if not versions:
             return empty_zones()
-        near = sql.SQL(" AND z.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)") if bounds else sql.SQL("")
-        query = sql.SQL(
-            "SELECT lf.version_id, lf.position, ST_AsBinary(z.geom), {fields} FROM {links} lf "
-            "JOIN {zones} z ON z.id = lf.fid WHERE lf.version_id = ANY(%s){near}"
-        ).format(fields=_FIELDS, links=self._links, zones=sql.Identifier(self.schema, "zones"), near=near)
-        return linked_zones(self.conn.execute(query, [self._version_ids(versions), *(bounds or ())]).fetchall())
+        zones = sql.Identifier(self.schema, "zones")
+        if bounds:  # the GiST index's few candidates first, then those of them the versions hold
+            query = sql.SQL(
+                "WITH near AS MATERIALIZED (SELECT id FROM {zones} WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)) "
+                "SELECT lf.version_id, m.position, ST_AsBinary(z.geom), {fields} FROM {members} "
+                "JOIN near ON near.id = m.fid JOIN {zones} z ON z.id = m.fid WHERE lf.version_id = ANY(%s)")
+        else:
+            query = sql.SQL("SELECT lf.version_id, m.position, ST_AsBinary(z.geom), {fields} FROM {members} "
+                            "JOIN {zones} z ON z.id = m.fid WHERE lf.version_id = ANY(%s)")
+        query = query.format(zones=zones, fields=_FIELDS, members=self._members_of())
+        return linked_zones(self.conn.execute(query, [*(bounds or ()), self._version_ids(versions)]).fetchall())
 
     def _members(self, version: LayerVersion) -> list[tuple[int, str | None, str | None, str | None]]:
         digests = sql.SQL("z.geometry_digest, z.fields_digest" if self._digested else "NULL, NULL")
         query = sql.SQL(
-            "SELECT lf.fid, z.zone_id, {digests} FROM {links} lf LEFT JOIN {zones} z ON z.id = lf.fid "
-            "WHERE lf.version_id = %s ORDER BY lf.position"
-        ).format(digests=digests, links=self._links, zones=sql.Identifier(self.schema, "zones"))
+            "SELECT m.fid, z.zone_id, {digests} FROM {members} LEFT JOIN {zones} z ON z.id = m.fid "
+            "WHERE lf.version_id = %s ORDER BY m.position"
+        ).format(digests=digests, members=self._members_of(), zones=sql.Identifier(self.schema, "zones"))
         return [tuple(row) for row in self.conn.execute(query, self._version_ids([version])).fetchall()]
 
     def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
@@ -242,10 +254,10 @@ class PostGISStore(Store):
                   geometry[i], fields[i]]
                  for record, wkb, i in zip(added.drop(columns="geometry").to_dict("records"), ewkb, new)),
             )
-            # fid is NOT NULL: a feature neither stored before nor copied now fails the whole import.
+            # No id may be NULL (a CHECK): a feature neither stored before nor copied now fails the whole import.
             self.conn.execute(sql.SQL(
-                "INSERT INTO {links} (version_id, position, fid) SELECT %s, i.position, "
-                "(SELECT min(z.id) FROM {zones} z WHERE {same}) FROM incoming i"
+                "INSERT INTO {links} (version_id, fids) SELECT %s, COALESCE(array_agg("
+                "(SELECT min(z.id) FROM {zones} z WHERE {same}) ORDER BY i.position), '{{}}') FROM incoming i"
             ).format(links=self._links, zones=sql.Identifier(self.schema, "zones"), same=_SAME), (version_id,))
         return stored
 
@@ -257,8 +269,8 @@ class PostGISStore(Store):
     def _first_links(self) -> sql.Composable:
         """The links of a schema made before features were shared: each version's rows, in their order."""
         return sql.SQL(
-            "SELECT v.id AS version_id, (row_number() OVER (PARTITION BY z.kind, z.version ORDER BY z.id) - 1)::int "
-            "AS position, z.id AS fid FROM {zones} z JOIN {versions} v ON v.kind = z.kind AND v.version = z.version"
+            "SELECT v.id AS version_id, array_agg(z.id ORDER BY z.id) AS fids FROM {zones} z "
+            "JOIN {versions} v ON v.kind = z.kind AND v.version = z.version GROUP BY v.id"
         ).format(zones=sql.Identifier(self.schema, "zones"), versions=sql.Identifier(self.schema, "layer_versions"))
 
     def _link_first_layout(self) -> None:
@@ -276,14 +288,10 @@ class PostGISStore(Store):
             self.conn.execute(sql.SQL("INSERT INTO {} {}").format(self._links, self._first_links()))
             self.conn.execute("CREATE TEMP TABLE digests (id bigint, geometry_digest text, fields_digest text) "
                               "ON COMMIT DROP")
-            for version_id, in self.conn.execute(sql.SQL("SELECT id FROM {}.layer_versions").format(s)).fetchall():
-                rows = self.conn.execute(sql.SQL(
-                    "SELECT lf.fid, lf.position, ST_AsBinary(z.geom), {fields} FROM {links} lf "
-                    "JOIN {zones} z ON z.id = lf.fid WHERE lf.version_id = %s ORDER BY lf.position"
-                ).format(fields=_FIELDS, links=self._links, zones=sql.Identifier(self.schema, "zones")),
-                    (version_id,)).fetchall()
-                geometry, fields = hex_digests(linked_zones(rows))
-                self._copy(sql.SQL("COPY digests FROM STDIN"), zip([row[0] for row in rows], geometry, fields))
+            for version in self.versions():  # each version's rows are its own: each row gets its digests once
+                geometry, fields = hex_digests(self._read_versions([version]))
+                fids = [member[0] for member in self._members(version)]
+                self._copy(sql.SQL("COPY digests FROM STDIN"), zip(fids, geometry, fields))
             self.conn.execute(sql.SQL("UPDATE {}.zones z SET geometry_digest = d.geometry_digest, "
                                       "fields_digest = d.fields_digest FROM digests d WHERE z.id = d.id").format(s))
             self.conn.execute(sql.SQL("ALTER TABLE {}.zones ALTER COLUMN geometry_digest SET NOT NULL, "
