@@ -206,10 +206,11 @@ def _date(value: Any) -> str | None:
     return dt.date(*map(int, found.groups())).isoformat()
 
 
-def _values(frame: pd.DataFrame, column: str, parse: Callable[[Any], Any], *, given: bool, target: str,
+def _values(frame: pd.DataFrame, column: str, parse: Callable[[Any], Any], *, given: bool, target: str, what: str,
             source: str, ids: list[str], fix: str) -> list | None:
-    """The column's values read as ``target`` through ``parse``; None when the column was found by its name
-    (not ``given``) and none of its values parse: it means something else and stays an attribute."""
+    """The column's values read as ``target`` (each one ``what``) through ``parse``; None when the column was
+    found by its name (not ``given``) and none of its values parse: it means something else and stays an
+    attribute."""
     parsed, failed = [], None
     for i, value in enumerate(frame[column].tolist()):
         try:
@@ -222,7 +223,7 @@ def _values(frame: pd.DataFrame, column: str, parse: Callable[[Any], Any], *, gi
     if not given and all(v is None for v in parsed):
         return None
     raise FieldError(
-        f"column '{column}' holds '{_text(frame[column].iloc[failed])}', which is not a {target.replace('_', ' ')}",
+        f"column '{column}' holds '{_text(frame[column].iloc[failed])}', which is not {what}",
         source=source, row=row_label(failed, ids[failed]), field=target,
         value=_text(frame[column].iloc[failed]), fix=fix,
     )
@@ -392,16 +393,17 @@ def read_layer_file(
 
     converted: dict[str, list] = {}
     readers = {
-        "subtype": (_subtype_parser(kind), "use subtype codes or labels of the kind (" + _subtype_choices(kind)
-                    + "), or give one subtype for every feature, or map no column to subtype"),
-        "valid_from": (_date, "write dates as YYYY-MM-DD, or map no column to valid_from"),
-        "valid_to": (_date, "write dates as YYYY-MM-DD, or map no column to valid_to"),
+        "subtype": (_subtype_parser(kind), f"a subtype of kind '{kind}'", "use subtype codes or labels of the kind ("
+                    + _subtype_choices(kind) + "), or give one subtype for every feature, or map no column to subtype"),
+        "valid_from": (_date, "a date", "write dates as YYYY-MM-DD, or map no column to valid_from"),
+        "valid_to": (_date, "a date", "write dates as YYYY-MM-DD, or map no column to valid_to"),
     }
-    for target, (parse, fix) in readers.items():
+    for target, (parse, what, fix) in readers.items():
         column = mapped.get(target)
         if column is None:
             continue
-        values = _values(frame, column, parse, given=target in given, target=target, source=name, ids=ids, fix=fix)
+        values = _values(frame, column, parse, given=target in given, target=target, what=what, source=name,
+                         ids=ids, fix=fix)
         if values is None:  # found by its name, but it means something else: kept as an attribute
             mapped[target] = None
             shown = "、".join(dict.fromkeys(t for t in map(_text, frame[column]) if t))
@@ -469,9 +471,12 @@ def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, 
         if spec is None:
             units = admin[admin["subtype"].isin(["county", "bingtuan_city", "province"])]
             if units.empty:
-                return None, Notice(code="coverage_default", level="info", field="coverage",
-                                    message="覆盖范围：图层视为处处完整（库中没有行政区划图层） / coverage: the layer counts as "
-                                    "complete everywhere (the store has no administrative layer)", fix="give admin:CODE,... or a polygon file")
+                return None, Notice(
+                    code="coverage_default", level="info", field="coverage",
+                    message="覆盖范围：图层视为处处完整（库中没有行政区划图层） / coverage: the layer counts as complete "
+                            "everywhere (the store has no administrative layer)",
+                    fix="give admin:CODE,... or a polygon file",
+                )
             return shapely.union_all(units.geometry.values), Notice(
                 code="coverage_default", level="info", field="coverage",
                 message="覆盖范围：图层视为覆盖库中全部行政单元 / coverage: the layer counts as complete over every "

@@ -57,9 +57,9 @@ def delivery(count: int, vertices: int = 172, seed: int = 7) -> gpd.GeoDataFrame
     outer = shapely.linearrings(_rings(cx[holed], cy[holed], rx[holed], ry[holed], vertices - 24, rng))
     geometries[holed] = [shapely.Polygon(shell, [hole]) for shell, hole in zip(outer, holes)]
     split = cells[cells % 17 == 16]
-    left = shapely.polygons(_rings(cx[split] - rx[split] / 2, cy[split], rx[split] / 2.4, ry[split], vertices // 2, rng))
-    right = shapely.polygons(_rings(cx[split] + rx[split] / 2, cy[split], rx[split] / 2.4, ry[split], vertices // 2,
-                                    rng))
+    half_x, half_y = rx[split] / 2.4, ry[split]
+    left = shapely.polygons(_rings(cx[split] - rx[split] / 2, cy[split], half_x, half_y, vertices // 2, rng))
+    right = shapely.polygons(_rings(cx[split] + rx[split] / 2, cy[split], half_x, half_y, vertices // 2, rng))
     geometries[split] = [shapely.MultiPolygon([a, b]) for a, b in zip(left, right)]
     geometries = shapely.orient_polygons(geometries)
     width_digits = max(4, len(str(count)))

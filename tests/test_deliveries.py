@@ -101,11 +101,11 @@ def test_columns_it_cannot_recognise_are_mapped_with_field(tmp_path):
 
 @pytest.mark.parametrize(("options", "expected"), [
     # The function types are no subtypes: mapped anyway, the first row is named with its id and the fixes.
-    (["--field", "subtype=类型"], ["row 1 (HX-0001)", "which is not a subtype", "--field subtype=列名",
+    (["--field", "subtype=类型"], ["row 1 (HX-0001)", "which is not a subtype of kind", "--field subtype=列名",
                                     "--subtype 代码", "bingtuan (兵团划定)"]),
     (["--field", "name=名字"], ["there is no column '名字'", "--field name=列名", "编号"]),
     (["--field", "名称"], ["TARGET=COLUMN", "--field 字段=列名"]),
-    (["--field", "valid_to=类型"], ["which is not a valid to", "row 1 (HX-0001)", "--field valid_to=列名"]),
+    (["--field", "valid_to=类型"], ["which is not a date", "row 1 (HX-0001)", "--field valid_to=列名"]),
     (["--subtype", "水源涵养"], ["'水源涵养' is not a subtype", "--field subtype=列名 或 --subtype 代码"]),
     (["--encoding", "big5"], ["not valid big5", "--encoding"]),
     (["--crs", "EPSG:4490"], ["but the CRS given is", "--crs"]),

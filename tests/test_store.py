@@ -333,7 +333,8 @@ def _distinct_features(frames) -> int:
     """How many different features the frames hold: an oracle written apart from the store's digests."""
     seen = set()
     for frame in frames:
-        for record, wkb in zip(frame.drop(columns="geometry").to_dict("records"), shapely.to_wkb(frame.geometry.values)):
+        records = frame.drop(columns="geometry").to_dict("records")
+        for record, wkb in zip(records, shapely.to_wkb(frame.geometry.values)):
             seen.add((json.dumps(record, sort_keys=True, ensure_ascii=False, default=str), wkb))
     return len(seen)
 
@@ -376,7 +377,8 @@ def test_versions_share_unchanged_features_and_read_back_bit_for_bit(new_store):
     assert 0 < meets.sum() < len(second)
     assert near["zone_id"].tolist() == second["zone_id"][meets].tolist()
     if not location.startswith("postgresql://"):  # every stored feature has its envelope in the R-tree
-        assert _query(location, "SELECT count(*) FROM zones_rtree")[0][0] == _query(location, "SELECT count(*) FROM zones")[0][0]
+        stored = _query(location, "SELECT count(*) FROM zones")[0][0]
+        assert _query(location, "SELECT count(*) FROM zones_rtree")[0][0] == stored
 
 
 def test_a_new_version_changing_1pct_adds_about_1pct_to_the_geopackage(tmp_path):

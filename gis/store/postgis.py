@@ -203,7 +203,8 @@ class PostGISStore(Store):
             # The GiST index's candidates, then those of them the versions hold, then only their rows are read (the
             # fences keep the planner, which takes an unnested array for 10 rows, from reading every member's row).
             query = sql.SQL(
-                "WITH near AS MATERIALIZED (SELECT id FROM {zones} WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)), "
+                "WITH near AS MATERIALIZED (SELECT id FROM {zones} "
+                "WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)), "
                 "chosen AS MATERIALIZED (SELECT lf.version_id, m.position, m.fid FROM {members} "
                 "WHERE lf.version_id = ANY(%s) AND m.fid IN (SELECT id FROM near)) "
                 "SELECT c.version_id, c.position, ST_AsBinary(z.geom), {fields} FROM chosen c "
