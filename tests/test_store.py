@@ -208,6 +208,30 @@ def test_gpkg_import_killed_midway_leaves_store_as_it_was(tmp_path, phase):
 
 
 @pytest.mark.slow
+def test_gpkg_conversion_killed_midway_leaves_the_first_layout(tmp_path):
+    """A first-layout store is converted in one transaction: killed inside it, the store is as it was, and the
+    next writable open converts it."""
+    location = tmp_path / "old.gpkg"
+    written = write_first_layout_gpkg(str(location), [("livestock_ban_zone", big_layer(60_000), "2020-01-01"),
+                                                      ("water_body", sample_zones("water_body"), "2020-01-01")])
+    bytes_before = _file_digest(location)
+    journal = Path(f"{location}-journal")
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from gis.store import open_store; "
+                             "print('ready', flush=True); open_store(sys.argv[1]).close()", str(location)],
+                            cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout.readline().strip() == "ready"
+    _kill_when(proc, journal.exists)
+
+    with sqlite3.connect(location) as con:  # a writer rolls the hot journal back
+        assert con.execute("SELECT value FROM ecozone_meta").fetchall() == [("ecozone-gpkg-1",)]
+    assert _file_digest(location) == bytes_before
+    with open_store(location) as converted:
+        assert [v.to_dict() for v in converted.versions()] == [v.to_dict() for v, _ in written]
+        assert verify_store(converted) == []
+    assert _query(str(location), "SELECT value FROM ecozone_meta") == [("ecozone-gpkg-2",)]
+
+
+@pytest.mark.slow
 @pytest.mark.postgis
 def test_postgis_import_killed_midway_leaves_store_as_it_was(postgres_db):
     store = create_store(postgres_db)
