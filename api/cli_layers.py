@@ -81,16 +81,36 @@ def layers(
                                                     for p in packs) + " — ecozone rules coverage")
 
 
+#: The option of ``layers import`` that gives each field an import error or notice is about.
+IMPORT_OPTIONS = {
+    "crs": "--crs", "encoding": "--encoding", "layer": "--layer", "coverage": "--coverage", "kind": "--kind",
+    "store": "--store", "geometry_source": "--geometry-source", "effective_from": "--effective-from",
+    "subtype": "--field subtype=列名 或 --subtype 代码", "field": "--field 字段=列名",
+}
+
+
+def import_option(field: str | None) -> str | None:
+    """The option of ``layers import`` that fixes a problem with ``field``: its own option, or ``--field`` for a
+    zone field or an attribute read from a column; None where no option helps (the geometry, the rows)."""
+    if field is None or field in ("geometry", "attributes"):
+        return None
+    return IMPORT_OPTIONS.get(field, f"--field {field}=列名")
+
+
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="Shapefile (.shp), GeoPackage (.gpkg) or GeoJSON file.")],
     kind: Annotated[str, typer.Option("--kind", help="Zone kind: " + ", ".join(KINDS))],
     store: StoreOption = None,
+    field: Annotated[list[str] | None, typer.Option(
+        "--field", help="TARGET=COLUMN: the column holding a zone field (zone_id, name, subtype, jurisdiction, "
+                        "valid_from, valid_to ...) or an attribute (e.g. reserve_name=保护区全称); TARGET= for none. "
+                        "Fields left out are found by the columns' names and values.")] = None,
     layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer GeoPackage.")] = None,
     crs: Annotated[str | None, typer.Option(help="CRS when the file declares none, e.g. EPSG:4490.")] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding of a .dbf (default: detected).")] = None,
-    name_field: Annotated[str | None, typer.Option(help="Column holding the zone names.")] = None,
-    id_field: Annotated[str | None, typer.Option(help="Column holding stable zone ids.")] = None,
+    name_field: Annotated[str | None, typer.Option(help="Same as --field name=COLUMN.")] = None,
+    id_field: Annotated[str | None, typer.Option(help="Same as --field zone_id=COLUMN.")] = None,
     subtype: Annotated[str | None, typer.Option(help="Subtype for every feature (code or Chinese label).")] = None,
     geometry_source: Annotated[str, typer.Option(help="official, derived or illustrative.")] = "official",
     effective_from: Annotated[str | None, typer.Option(help="Date the version comes into force (default today).")] = None,
@@ -100,15 +120,18 @@ def import_(
              "administrative unit of the store).")] = None,
 ) -> None:
     """Import a file as a new version of a layer; earlier versions are kept."""
-    from gis.layer_files import read_layer_file, resolve_coverage
+    from gis.layer_files import notice_text, parse_field_mapping, read_layer_file, resolve_coverage
     from gis.store import open_store
 
     if geometry_source not in GEOMETRY_SOURCES:
         raise typer.BadParameter(f"use one of {', '.join(GEOMETRY_SOURCES)}", param_hint="--geometry-source")
     try:
+        mapping = parse_field_mapping(field or [])
+        mapping.update({target: column for target, column in (("name", name_field), ("zone_id", id_field))
+                        if column is not None})
         zones, notices = read_layer_file(
-            file, kind, layer=layer, crs=crs, encoding=encoding, name_field=name_field, id_field=id_field,
-            subtype=subtype, geometry_source=geometry_source,
+            file, kind, layer=layer, crs=crs, encoding=encoding, fields=mapping, subtype=subtype,
+            geometry_source=geometry_source,
         )
         with open_store(store) as opened:
             area, notice = resolve_coverage(coverage, opened)
@@ -118,13 +141,16 @@ def import_(
             )
             location = opened.location
     except EcozoneError as error:
+        named = import_option(error.field)
+        if named:
+            error.fix = f"{error.fix}（{named}）" if error.fix else named
         _fail(error)
     console.print(
         f"已导入 imported {version.feature_count} features as {kind} version {version.version} "
-        f"(in force from {version.effective_from}) into {location}"
+        f"(in force from {version.effective_from}) into {location}", markup=False, highlight=False, soft_wrap=True,
     )
     for notice in version.notices:
-        console.print(f"  [{notice['level']}] {notice['message']}" + (f" — {notice['fix']}" if notice.get("fix") else ""))
+        console.print("  " + notice_text(notice, import_option), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -182,7 +208,7 @@ def verify(store: StoreOption = None) -> None:
         _fail(error)
     if problems:
         for problem in problems:
-            console.print(f"[red]{problem}[/red]")
+            console.print(problem, style="red", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(code=1)
     console.print(f"完好 intact: {count} layer versions match their import digests.")
 

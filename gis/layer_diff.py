@@ -12,8 +12,6 @@ layer is dissolved once (for the version before, and kept) rather than unioned t
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import time
 from typing import Literal
 
@@ -24,15 +22,15 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from gis.crs import STORE_CRS, geodesic_area_m2
 from gis.jurisdictions import BINGTUAN_CODE, BINGTUAN_FLOOR_PCT, Jurisdictions, geodesic_areas
-from gis.kinds import ZONE_FIELDS, get_kind
+from gis.kinds import get_kind
 from gis.layer_stats import FLOOR_KIND, Basis, VersionRef, union_areas
 from gis.store import Store
 from gis.versions import pick_version
-from gis.zones import attributes_json
+from gis.zones import DIGEST_FIELDS, attributes_json, feature_digests
 
 __all__ = ["BingtuanChange", "LayerDiff", "UnitChange", "ZoneChange", "diff_layer", "feature_digests"]
 
-_COMPARED = tuple(name for name in ZONE_FIELDS if name != "kind")
+_COMPARED = DIGEST_FIELDS
 
 
 class ZoneChange(BaseModel):
@@ -113,23 +111,9 @@ class LayerDiff(BaseModel):
         return self._polygons
 
 
-def feature_digests(zones: gpd.GeoDataFrame) -> tuple[list[bytes], list[bytes]]:
-    """Per feature: a digest of its geometry (WKB) and one of its other fields (``kind`` aside)."""
-    geometry = [hashlib.blake2b(wkb, digest_size=16).digest() for wkb in shapely.to_wkb(zones.geometry.values)]
-    columns = _columns(zones)
-    fields = [hashlib.blake2b(_fields_text(values).encode(), digest_size=16).digest()
-              for values in zip(*(columns[name] for name in _COMPARED))]
-    return geometry, fields
-
-
 def _columns(zones: gpd.GeoDataFrame) -> dict[str, list]:
     """The compared fields as plain lists (``to_dict("records")`` costs seconds on a large layer)."""
     return {name: zones[name].tolist() for name in _COMPARED}
-
-
-def _fields_text(values: tuple) -> str:
-    return json.dumps([attributes_json(v) if name == "attributes" else v for name, v in zip(_COMPARED, values)],
-                      ensure_ascii=False, default=str)
 
 
 def _changed_fields(old: dict, new: dict) -> list[str]:

@@ -2,15 +2,20 @@
 
 Natural-resources departments deliver shapefiles whose .dbf is often GBK without a .cpg, in CGCS2000
 Gauss-Krüger coordinates, with their own column names. This module finds the encoding, requires a CRS,
-reprojects to the store CRS, maps the columns onto the zone fields and keeps every other column as an
-attribute. Each assumption it makes is reported as a notice.
+reprojects to the store CRS, maps the columns onto the zone fields by what they mean (their names, and for a
+subtype or a date, their values) or as the caller maps them, and keeps every other column as an attribute
+under its own name. Each assumption it makes is reported as a notice; each error names the field it is about,
+so that an interface can name its own option for it.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import math
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +29,39 @@ from pyproj.exceptions import CRSError as ProjCRSError
 
 from gis.crs import STORE_CRS, crs_label
 from gis.errors import CRSError, FieldError, FormatError, Notice
-from gis.kinds import get_kind
+from gis.kinds import ZONE_FIELDS, get_kind
 from gis.sites.encoding import dbf_encoding
+from gis.zones import row_label, row_label_zh
 
-__all__ = ["read_layer_file", "resolve_coverage", "detect_dbf_encoding", "SUPPORTED_SUFFIXES"]
+__all__ = ["read_layer_file", "resolve_coverage", "detect_dbf_encoding", "notice_text", "parse_field_mapping",
+           "SUPPORTED_SUFFIXES", "FIELD_COLUMNS", "LEVELS_ZH"]
 
 SUPPORTED_SUFFIXES = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 
-NAME_COLUMNS = ("name", "名称", "MC", "BHQMC", "保护区名称", "园区名称", "单元名称", "ZQMC", "XZQMC", "QYMC")
-ID_COLUMNS = ("zone_id", "id", "编号", "BH", "BSM", "code", "单元编码", "unit_code", "adcode")
-SUBTYPE_COLUMNS = ("subtype", "类型", "功能区", "分区", "LX")
-JURISDICTION_COLUMNS = ("jurisdiction", "管辖", "行政区", "所属师市", "XZQ")
-_SCHEMA_COLUMNS = ("valid_from", "valid_to", "name_en", "source_doc", "source_quote", "geometry_source")
+#: For each zone field a file may hold, the column names that mean it (compared case-insensitively), first
+#: match first. A subtype or date column found by its name is used only if its values are subtypes or dates.
+FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "zone_id": ("zone_id", "id", "编号", "标识码", "BSM", "BH", "红线编号", "图斑编号", "code", "单元编码",
+                "unit_code", "adcode"),
+    "name": ("name", "名称", "MC", "红线名称", "BHQMC", "保护区名称", "园区名称", "单元名称", "ZQMC", "XZQMC", "QYMC"),
+    "subtype": ("subtype", "类型", "功能区", "分区", "LX"),
+    "jurisdiction": ("jurisdiction", "管辖", "行政区", "所属师市", "XZQ"),
+    "valid_from": ("valid_from", "生效日期", "批准日期"),
+    "valid_to": ("valid_to", "失效日期"),
+    "name_en": ("name_en",),
+    "source_doc": ("source_doc",),
+    "source_quote": ("source_quote",),
+    "geometry_source": ("geometry_source",),
+}
+#: Other names a caller may give a field by.
+_TARGET_ALIASES = {"id": "zone_id"}
+#: How a notice's level is shown, Chinese first.
+LEVELS_ZH = {"warning": "警告 warning", "info": "说明 info"}
 
 #: Rough box of China (lon, lat): a layer reprojected outside it has a wrong or mis-declared CRS.
 _CHINA_BOX = (70.0, 15.0, 140.0, 56.0)
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T].*)?$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:\.0+)?$")
 
 
 def _find_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
@@ -66,10 +89,30 @@ def detect_dbf_encoding(shp: Path) -> tuple[str | None, Notice | None]:
     if detected != "GB18030":
         return detected, None
     return detected, Notice(
-        code="encoding_detected", level="info", source=shp.name,
-        message="no .cpg file: the .dbf text was read as GBK/GB18030 (it is not valid UTF-8)",
-        fix="add a .cpg file to make the encoding explicit",
+        code="encoding_detected", level="info", source=shp.name, field="encoding", value="GB18030",
+        message="没有 .cpg 文件：.dbf 的文字按 GBK/GB18030 读取（它不是有效的 UTF-8） / no .cpg file: the .dbf "
+                "text was read as GBK/GB18030 (it is not valid UTF-8)",
+        fix="add a .cpg file, or give the encoding, to make it explicit",
     )
+
+
+def _check_encoding(shp: Path, encoding: str) -> str:
+    """A given .dbf encoding: a codec Python knows, and one the file's records decode with."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise FieldError(f"'{encoding}' is not a text encoding", source=shp.name, field="encoding", value=encoding,
+                         fix="give GBK, GB18030 or UTF-8, or leave it out to detect it") from None
+    dbf = _sidecar(shp, ".dbf")
+    if dbf is not None:
+        data = dbf.read_bytes()
+        try:
+            data[int.from_bytes(data[8:10], "little"):].decode(encoding)
+        except UnicodeDecodeError:
+            raise FieldError(f"the .dbf text is not valid {encoding}", source=dbf.name, field="encoding",
+                             value=encoding, fix="give the encoding the file was written in (most Chinese "
+                             "deliveries are GBK), or leave it out to detect it") from None
+    return encoding
 
 
 def _plain(value: Any) -> Any:
@@ -88,6 +131,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _text(value: Any) -> str | None:
+    value = _plain(value)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
 def _restore_truncated_names(frame: gpd.GeoDataFrame, kind: str, source: str, notices: list[Notice]):
     """Give back the full names of required attributes that a .dbf cut to 10 characters."""
     renames = {}
@@ -97,7 +148,8 @@ def _restore_truncated_names(frame: gpd.GeoDataFrame, kind: str, source: str, no
             renames[cut] = wanted
             notices.append(Notice(
                 code="field_name_restored", level="info", source=source, field=cut,
-                message=f"column '{cut}' read as '{wanted}' (shapefiles cut field names to 10 characters)",
+                message=f"列 '{cut}' 读作 '{wanted}'（shapefile 的字段名限 10 个字符） / column '{cut}' read as "
+                        f"'{wanted}' (shapefiles cut field names to 10 characters)",
             ))
     return frame.rename(columns=renames)
 
@@ -114,21 +166,102 @@ def _parse_crs(text: str | None) -> CRS | None:
         ) from None
 
 
-def _subtype_code(value: Any, kind: str, *, source: str, row: int, field: str) -> str | None:
-    value = _plain(value)
-    if value is None or value == "":
-        return None
+def _subtype_parser(kind: str) -> Callable[[Any], str | None]:
+    """Code of a subtype given as a code or a Chinese label of ``kind``; ValueError for anything else."""
     spec = get_kind(kind)
-    text = str(value).strip()
-    if text in spec.subtypes:
-        return text
     by_label = {label: code for code, label in spec.subtypes.items()}
-    if text in by_label:
-        return by_label[text]
+
+    def parse(value: Any) -> str | None:
+        text = _text(value)
+        if text is None:
+            return None
+        if text in spec.subtypes:
+            return text
+        if text in by_label:
+            return by_label[text]
+        raise ValueError(text)
+
+    return parse
+
+
+def _subtype_choices(kind: str) -> str:
+    spec = get_kind(kind)
+    return ", ".join(f"{code} ({label})" for code, label in spec.subtypes.items()) or "none"
+
+
+def _date(value: Any) -> str | None:
+    """An ISO date from a date cell or text (2018-06-30, 2018/6/30, 2018.6.30, 2018年6月30日, 20180630)."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    if not text:
+        return None
+    found = _DATE.match(text) or _COMPACT_DATE.match(text)
+    if found is None:
+        raise ValueError(text)
+    return dt.date(*map(int, found.groups())).isoformat()
+
+
+def _values(frame: pd.DataFrame, column: str, parse: Callable[[Any], Any], *, given: bool, target: str, what: str,
+            source: str, ids: list[str], fix: str) -> list | None:
+    """The column's values read as ``target`` (each one ``what``) through ``parse``; None when the column was
+    found by its name (not ``given``) and none of its values parse: it means something else and stays an
+    attribute."""
+    parsed, failed = [], None
+    for i, value in enumerate(frame[column].tolist()):
+        try:
+            parsed.append(parse(value))
+        except ValueError:
+            parsed.append(None)
+            failed = i if failed is None else failed
+    if failed is None:
+        return parsed
+    if not given and all(v is None for v in parsed):
+        return None
     raise FieldError(
-        f"'{text}' is not a subtype of kind '{kind}'", source=source, row=row, field=field, value=text,
-        fix="use one of: " + ", ".join(f"{code} ({label})" for code, label in spec.subtypes.items()),
+        f"column '{column}' holds '{_text(frame[column].iloc[failed])}', which is not {what}",
+        source=source, row=row_label(failed, ids[failed]), field=target,
+        value=_text(frame[column].iloc[failed]), fix=fix,
     )
+
+
+def parse_field_mapping(pairs: list[str]) -> dict[str, str]:
+    """``TARGET=COLUMN`` texts as a mapping for ``read_layer_file`` (``TARGET=`` maps no column)."""
+    mapping = {}
+    for pair in pairs:
+        target, sep, column = pair.partition("=")
+        if not sep or not target.strip():
+            raise FieldError("a field mapping is TARGET=COLUMN", field="field", value=pair,
+                             fix="e.g. name=名称, zone_id=编号, subtype=功能区, valid_from=批准日期, or subtype= for "
+                                 "no subtype column; targets: " + ", ".join(FIELD_COLUMNS) + " or an attribute name")
+        mapping[target.strip()] = column.strip()
+    return mapping
+
+
+def _targets(fields: dict[str, str] | None, columns: list[str], source: str) -> dict[str, str | None]:
+    """The caller's mapping checked: target (a zone field, or an attribute name) -> column (None: no column)."""
+    mapped: dict[str, str | None] = {}
+    for target, column in (fields or {}).items():
+        target = _TARGET_ALIASES.get(target.strip(), target.strip())
+        column = column.strip() if column else ""
+        if not target or target in ("kind", "attributes", "geometry"):
+            raise FieldError(
+                f"'{target}' cannot be mapped to a column", source=source, field="field", value=target,
+                fix="map a column to one of " + ", ".join(FIELD_COLUMNS) + ", or to an attribute name; the kind is "
+                    "chosen for the whole file",
+            )
+        if column and column not in columns:
+            raise FieldError(f"there is no column '{column}'", source=source, field=target, value=column,
+                             fix="map it to one of the file's columns: " + ", ".join(columns))
+        if column and column in mapped.values():
+            raise FieldError(f"column '{column}' is mapped twice", source=source, field=target, value=column,
+                             fix="map each column to one field")
+        mapped[target] = column or None
+    return mapped
 
 
 def read_layer_file(
@@ -138,13 +271,17 @@ def read_layer_file(
     layer: str | None = None,
     crs: str | None = None,
     encoding: str | None = None,
-    name_field: str | None = None,
-    id_field: str | None = None,
+    fields: dict[str, str] | None = None,
     subtype: str | None = None,
     geometry_source: str = "official",
     source_doc: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[Notice]]:
     """Read a layer file into the zone schema (not yet validated: ``Store.import_layer`` does that).
+
+    ``fields`` maps a zone field (``zone_id`` or ``id``, ``name``, ``subtype``, ``jurisdiction``,
+    ``valid_from``, ``valid_to`` ...) or an attribute name to a column of the file, or to ``""`` for none;
+    the fields it leaves out are found by what the columns mean (``FIELD_COLUMNS``). ``subtype`` gives one
+    subtype to every feature. Every column not used for a field is kept as an attribute under its own name.
 
     Returns the features in the store CRS and the notices about what was assumed or converted.
     """
@@ -160,11 +297,18 @@ def read_layer_file(
             fix="convert it to a shapefile, GeoPackage or GeoJSON (" + ", ".join(SUPPORTED_SUFFIXES) + ")",
         )
     if subtype:
-        subtype = _subtype_code(subtype, kind, source=name, row=None, field="subtype")
+        try:
+            subtype = _subtype_parser(kind)(subtype)
+        except ValueError:
+            raise FieldError(f"'{subtype}' is not a subtype of kind '{kind}'", source=name, field="subtype",
+                             value=subtype, fix="use one of: " + _subtype_choices(kind)) from None
     notices: list[Notice] = []
-    if suffix == ".shp" and encoding is None:
-        encoding, notice = detect_dbf_encoding(path)
-        notices += [notice] if notice else []
+    if suffix == ".shp":
+        if encoding is None:
+            encoding, notice = detect_dbf_encoding(path)
+            notices += [notice] if notice else []
+        else:
+            encoding = _check_encoding(path, encoding)
     if suffix == ".gpkg" and layer is None:
         try:
             layers = [entry[0] for entry in pyogrio.list_layers(path)]
@@ -174,7 +318,7 @@ def read_layer_file(
         if len(layers) > 1:
             raise FormatError(
                 f"the GeoPackage holds {len(layers)} layers", source=name, field="layer",
-                fix="choose one with --layer: " + ", ".join(layers),
+                fix="choose one of them: " + ", ".join(layers),
             )
     try:
         frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
@@ -188,17 +332,17 @@ def read_layer_file(
         if declared is None:
             raise CRSError(
                 "the file declares no coordinate reference system", source=name, field="crs",
-                fix="add a .prj file (e.g. exported with the layer from ArcGIS or QGIS), or pass --crs: "
+                fix="add a .prj file (e.g. exported with the layer from ArcGIS or QGIS), or declare the CRS: "
                 "EPSG:4490 for CGCS2000 lon/lat, EPSG:4513-4533 for CGCS2000 3° Gauss-Krüger zones 25-45 with "
                 "the zone number in front of the easting, EPSG:4534-4554 without it",
             )
         frame = frame.set_crs(declared)
-        notices.append(Notice(code="crs_declared", level="info", source=name,
-                              message=f"CRS taken from --crs: {crs_label(declared)}"))
+        notices.append(Notice(code="crs_declared", level="info", source=name, field="crs",
+                              message=f"坐标系按指定：{crs_label(declared)} / CRS as declared: {crs_label(declared)}"))
     elif declared is not None and not frame.crs.equals(declared):
         raise CRSError(
-            f"the file declares {crs_label(frame.crs)} but --crs says {crs_label(declared)}", source=name,
-            field="crs", value=crs, fix="drop --crs if the file's own CRS is right, or fix the file's .prj",
+            f"the file declares {crs_label(frame.crs)} but the CRS given is {crs_label(declared)}", source=name,
+            field="crs", value=crs, fix="give no CRS if the file's own is right, or fix the file's .prj",
         )
     if suffix == ".shp":
         # The format fixes the ring order (exteriors clockwise), so it says nothing about the data: read rings in
@@ -208,7 +352,8 @@ def read_layer_file(
     if not source_crs.equals(STORE_CRS):
         frame = frame.to_crs(STORE_CRS)
         notices.append(Notice(code="reprojected", level="info", source=name,
-                              message=f"reprojected from {crs_label(source_crs)} to {crs_label(STORE_CRS)}"))
+                              message=f"已从 {crs_label(source_crs)} 投影转换到 {crs_label(STORE_CRS)} / reprojected "
+                                      f"from {crs_label(source_crs)} to {crs_label(STORE_CRS)}"))
     minx, miny, maxx, maxy = frame.total_bounds
     if minx < _CHINA_BOX[0] or miny < _CHINA_BOX[1] or maxx > _CHINA_BOX[2] or maxy > _CHINA_BOX[3]:
         raise CRSError(
@@ -220,60 +365,103 @@ def read_layer_file(
 
     frame = _restore_truncated_names(frame, kind, name, notices)
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    name_col = name_field or _find_column(columns, NAME_COLUMNS)
-    if name_col is None or name_col not in columns:
-        raise FieldError(
-            "no column holds the zone names" if name_field is None else f"there is no column '{name_field}'",
-            source=name, field=name_field or "name",
-            fix="pass --name-field with one of the columns: " + ", ".join(columns),
-        )
-    id_col = id_field or _find_column(columns, ID_COLUMNS)
-    if id_field is not None and id_field not in columns:
-        raise FieldError(f"there is no column '{id_field}'", source=name, field=id_field,
-                         fix="pass --id-field with one of the columns: " + ", ".join(columns))
-    subtype_col = None if subtype else _find_column(columns, SUBTYPE_COLUMNS)
-    jurisdiction_col = _find_column(columns, JURISDICTION_COLUMNS)
-    schema_cols = {c: _find_column(columns, (c,)) for c in _SCHEMA_COLUMNS}
-    used = {name_col, id_col, subtype_col, jurisdiction_col, *schema_cols.values()} - {None}
+    given = _targets(fields, columns, name)
+    if subtype and given.get("subtype"):
+        raise FieldError("a subtype for every feature and a column of subtypes were both given", source=name,
+                         field="subtype", value=given["subtype"], fix="give one of the two")
+    mapped = dict(given)
+    for target, candidates in FIELD_COLUMNS.items():
+        if target not in mapped and not (target == "subtype" and subtype):
+            free = [c for c in columns if c not in mapped.values()]
+            mapped[target] = _find_column(free, candidates)
+    if mapped["name"] is None:
+        raise FieldError("no column holds the zone names", source=name, field="name",
+                         fix="map the column that holds them; the file's columns: " + ", ".join(columns))
 
-    names = [str(_plain(v)).strip() if _plain(v) is not None else "" for v in frame[name_col]]
-    if id_col is not None:
-        ids = [str(_plain(v)).strip() if _plain(v) is not None else "" for v in frame[id_col]]
+    names = [_text(v) or "" for v in frame[mapped["name"]]]
+    if mapped["zone_id"] is not None:
+        ids = [_text(v) or "" for v in frame[mapped["zone_id"]]]
     elif len(set(names)) == len(names):
         ids = names
         notices.append(Notice(
-            code="ids_from_names", level="info", source=name, field=name_col,
-            message=f"no id column: zone ids are the names in '{name_col}'",
-            fix="pass --id-field to keep ids stable when names change between versions",
+            code="ids_from_names", level="info", source=name, field="zone_id",
+            message=f"没有编号列：以“{mapped['name']}”列的名称作编号 / no id column: zone ids are the names in "
+                    f"'{mapped['name']}'",
+            fix="map a column of stable codes to zone_id, so that ids stay when names change between versions",
         ))
     else:
         raise FieldError(
-            f"no id column, and the names in '{name_col}' repeat, so zones cannot be told apart", source=name,
-            field="zone_id", fix="pass --id-field with a column of unique codes: " + ", ".join(columns),
+            f"no id column, and the names in '{mapped['name']}' repeat, so zones cannot be told apart", source=name,
+            field="zone_id", fix="map a column of unique codes to zone_id; the file's columns: " + ", ".join(columns),
         )
 
+    converted: dict[str, list] = {}
+    readers = {
+        "subtype": (_subtype_parser(kind), f"a subtype of kind '{kind}'", "use subtype codes or labels of the kind ("
+                    + _subtype_choices(kind) + "), or give one subtype for every feature, or map no column to subtype"),
+        "valid_from": (_date, "a date", "write dates as YYYY-MM-DD, or map no column to valid_from"),
+        "valid_to": (_date, "a date", "write dates as YYYY-MM-DD, or map no column to valid_to"),
+    }
+    for target, (parse, what, fix) in readers.items():
+        column = mapped.get(target)
+        if column is None:
+            continue
+        values = _values(frame, column, parse, given=target in given, target=target, what=what, source=name,
+                         ids=ids, fix=fix)
+        if values is None:  # found by its name, but it means something else: kept as an attribute
+            mapped[target] = None
+            shown = "、".join(dict.fromkeys(t for t in map(_text, frame[column]) if t))
+            notices.append(Notice(
+                code="column_kept_as_attribute", level="info", source=name, field=target, value=column,
+                message=f"列“{column}”的值（{shown[:60]}{'…' if len(shown) > 60 else ''}）不是"
+                        f"{'该类图层的亚类' if target == 'subtype' else '日期'}，作为属性“{column}”保留 / column "
+                        f"'{column}' kept as an attribute: its values are not "
+                        f"{'subtypes of kind ' + repr(kind) if target == 'subtype' else 'dates'}",
+                fix=f"if it does hold the {target.replace('_', ' ')}, correct its values and map it to {target}",
+            ))
+        else:
+            converted[target] = values
+
+    used = {c for c in mapped.values() if c is not None}
+    kept = [c for c in columns if c not in used]
+    extra = {target: column for target, column in mapped.items() if target not in ZONE_FIELDS and column}
     records = []
     for i, row in enumerate(frame[columns].itertuples(index=False, name=None)):
         values = dict(zip(columns, row))
-        row_number = i + 1
+        attributes = {c: _plain(values[c]) for c in kept}
+        attributes.update({target: _plain(values[column]) for target, column in extra.items()})
         record = {
             "zone_id": ids[i],
             "kind": kind,
             "name": names[i],
-            "subtype": subtype if subtype else _subtype_code(
-                values.get(subtype_col), kind, source=name, row=row_number, field=subtype_col or "subtype"
-            ),
-            "jurisdiction": _plain(values.get(jurisdiction_col)) if jurisdiction_col else None,
-            "attributes": {c: _plain(values[c]) for c in columns if c not in used},
-            "source_doc": source_doc or name,
+            "subtype": subtype if subtype else converted.get("subtype", [None] * len(ids))[i],
+            "attributes": attributes,
+            # The version keeps the file's name (its ``source``); a feature carries it only when told to, so the
+            # same feature in two deliveries is the same feature, stored once.
+            "source_doc": source_doc,
             "geometry_source": geometry_source,
         }
-        for field_name, col in schema_cols.items():
-            if col is not None:  # None where empty (a key missing from some records would become NaN)
-                record[field_name] = _plain(values[col])
+        for target in ("jurisdiction", "valid_from", "valid_to", "name_en", "source_doc", "source_quote",
+                       "geometry_source"):
+            if target in converted:
+                record[target] = converted[target][i]
+            elif mapped.get(target) is not None:  # None where empty (a key missing from some records would be NaN)
+                record[target] = _plain(values[mapped[target]])
         records.append(record)
     zones = gpd.GeoDataFrame(records, geometry=frame.geometry.values, crs=STORE_CRS)
     return zones, notices
+
+
+def notice_text(notice: dict, option: Callable[[str | None], str | None] | None = None) -> str:
+    """A notice of an import as an officer reads it: its level, the feature it is about (第 12 行（编号 HX-0012）),
+    the message and the fix, with the interface's ``option`` for its field where it has one."""
+    where = f"{row_label_zh(notice['row'])}：" if notice.get("row") is not None else ""
+    fix = notice.get("fix")
+    named = option(notice.get("field")) if option else None
+    if named:
+        fix = f"{fix}（{named}）" if fix else named
+    return f"{LEVELS_ZH.get(notice.get('level'), notice.get('level'))}：{where}{notice['message']}" + (
+        f" — {fix}" if fix else "")
 
 
 def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, Notice]:
@@ -287,13 +475,17 @@ def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, 
         if spec is None:
             units = admin[admin["subtype"].isin(["county", "bingtuan_city", "province"])]
             if units.empty:
-                return None, Notice(code="coverage_default", level="info", field="coverage",
-                                    message="coverage: the layer counts as complete everywhere (the store has no "
-                                    "administrative layer)", fix="pass --coverage admin:CODE,... or a polygon file")
+                return None, Notice(
+                    code="coverage_default", level="info", field="coverage",
+                    message="覆盖范围：图层视为处处完整（库中没有行政区划图层） / coverage: the layer counts as complete "
+                            "everywhere (the store has no administrative layer)",
+                    fix="give admin:CODE,... or a polygon file",
+                )
             return shapely.union_all(units.geometry.values), Notice(
                 code="coverage_default", level="info", field="coverage",
-                message="coverage: the layer counts as complete over every administrative unit of the store",
-                fix="if the file covers less (e.g. only 兵团 land), pass --coverage admin:659001,... or a polygon file",
+                message="覆盖范围：图层视为覆盖库中全部行政单元 / coverage: the layer counts as complete over every "
+                        "administrative unit of the store",
+                fix="if the file covers less (e.g. only 兵团 land), give admin:659001,... or a polygon file",
             )
         codes = [c.strip() for c in spec.removeprefix("admin:").split(",") if c.strip()]
         found = admin[[a.get("adcode") in codes for a in admin["attributes"]]]
@@ -301,18 +493,20 @@ def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, 
         if missing or not codes:
             raise FieldError(
                 "no administrative unit with that code in the store", field="coverage", value=", ".join(missing),
-                fix="use adcodes of the admin_division layer, e.g. --coverage admin:659001,659004",
+                fix="use adcodes of the admin_division layer, e.g. admin:659001,659004",
             )
         return shapely.union_all(found.geometry.values), Notice(
-            code="coverage", level="info", field="coverage", message=f"coverage: administrative units {', '.join(codes)}")
+            code="coverage", level="info", field="coverage",
+            message=f"覆盖范围：行政单元 {', '.join(codes)} / coverage: administrative units {', '.join(codes)}")
     if spec == "all":
         return None, Notice(code="coverage", level="info", field="coverage",
-                            message="coverage: the layer counts as complete everywhere")
+                            message="覆盖范围：图层视为处处完整 / coverage: the layer counts as complete everywhere")
     frame = pyogrio.read_dataframe(spec) if Path(spec).exists() else None
     if frame is None or frame.crs is None or not frame.geom_type.isin(["Polygon", "MultiPolygon"]).all():
         raise FieldError(
             "the coverage must be 'all', 'admin:CODE,...' or a polygon file with a CRS", field="coverage",
-            value=spec, fix="e.g. --coverage admin:659001 or --coverage 兵团范围.shp",
+            value=spec, fix="e.g. admin:659001, or 兵团范围.shp",
         )
     return shapely.union_all(frame.to_crs(STORE_CRS).geometry.values), Notice(
-        code="coverage", level="info", field="coverage", message=f"coverage: the polygons of {Path(spec).name}")
+        code="coverage", level="info", field="coverage",
+        message=f"覆盖范围：{Path(spec).name} 的多边形 / coverage: the polygons of {Path(spec).name}")

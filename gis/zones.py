@@ -8,6 +8,7 @@ repair is reported (what was wrong, the area before and after); nothing changes 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 from typing import Any
@@ -22,7 +23,8 @@ from gis.errors import CRSError, FieldError, GeometryError, Notice
 from gis.geometry import make_valid_keeping_type
 from gis.kinds import GEOMETRY_SOURCES, ZONE_FIELDS, get_kind
 
-__all__ = ["validate_zones", "empty_zones", "zone_frame", "attributes_json"]
+__all__ = ["validate_zones", "empty_zones", "zone_frame", "attributes_json", "feature_digests", "DIGEST_FIELDS",
+           "row_label", "row_label_zh"]
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 _PUNCTUAL = {"Point", "MultiPoint"}
@@ -44,9 +46,36 @@ def attributes_json(value: Any) -> str:
     return json.dumps(value or {}, ensure_ascii=False, sort_keys=True)
 
 
-def _row_label(position: int, zone_id: Any) -> str:
+#: The fields a feature's fields digest covers: all but its kind (features are compared within one kind).
+DIGEST_FIELDS = tuple(name for name in ZONE_FIELDS if name != "kind")
+
+
+def feature_digests(zones: gpd.GeoDataFrame) -> tuple[list[bytes], list[bytes]]:
+    """Per feature: a digest of its geometry (WKB) and one of its other fields (``kind`` aside).
+
+    Two features of one kind with both digests equal are the same feature: a new layer version shares it with
+    the versions before, and a change report passes over it."""
+    geometry = [hashlib.blake2b(wkb, digest_size=16).digest() for wkb in shapely.to_wkb(zones.geometry.values)]
+    columns = [zones[name].tolist() for name in DIGEST_FIELDS]  # lists: to_dict("records") costs seconds
+    fields = [hashlib.blake2b(_fields_text(values).encode(), digest_size=16).digest() for values in zip(*columns)]
+    return geometry, fields
+
+
+def _fields_text(values: tuple) -> str:
+    return json.dumps([attributes_json(v) if name == "attributes" else v for name, v in zip(DIGEST_FIELDS, values)],
+                      ensure_ascii=False, default=str)
+
+
+def row_label(position: int, zone_id: Any) -> str:
     """How a row is named in messages: its 1-based position, with its zone id when it has one."""
     return f"{position + 1} ({zone_id})" if isinstance(zone_id, str) and zone_id else str(position + 1)
+
+
+def row_label_zh(row: Any) -> str:
+    """A row named by ``validate_zones`` (``12 (HX-0012)``) or by a reader (``12``), as officers read it:
+    第 12 行（编号 HX-0012）."""
+    number, _, zone_id = str(row).partition(" (")
+    return f"第 {number} 行" + (f"（编号 {zone_id.removesuffix(')')}）" if zone_id else "")
 
 
 def _check_date(value: Any, *, source: str | None, row: str, field: str) -> str | None:
@@ -126,7 +155,8 @@ def _repair(geom: shapely.Geometry, *, source: str | None, row: str) -> tuple[sh
     notice = Notice(
         code="geometry_repaired",
         message=(
-            f"invalid geometry repaired ({reason}); area {before:,.1f} m² before, {after:,.1f} m² after, "
+            f"无效几何已修复（{reason}）；面积修复前 {before:,.1f} m²、修复后 {after:,.1f} m² / invalid geometry "
+            f"repaired ({reason}); area {before:,.1f} m² before, {after:,.1f} m² after, "
             f"type {geom.geom_type} -> {fixed.geom_type}"
         ),
         source=source, row=row, field="geometry",
@@ -161,9 +191,9 @@ def validate_zones(
     notices: list[Notice] = []
     if zones.crs is None:
         raise CRSError(
-            "the layer has no coordinate reference system", source=source,
+            "the layer has no coordinate reference system", source=source, field="crs",
             fix="give the file a CRS (a .prj beside a shapefile, or the CRS of a GeoPackage layer), "
-            "or pass --crs, e.g. --crs EPSG:4490 for CGCS2000 longitude/latitude",
+            "or declare it, e.g. EPSG:4490 for CGCS2000 longitude/latitude",
         )
     gdf = zones.copy()
     if gdf.geometry.name != "geometry":
@@ -195,7 +225,7 @@ def validate_zones(
     records = gdf[list(ZONE_FIELDS)].to_dict("records")
     seen: dict[tuple[str, str], str] = {}
     for i, record in enumerate(records):
-        row = _row_label(i, record["zone_id"])
+        row = row_label(i, record["zone_id"])
         spec = get_kind(record["kind"])
         if kind is not None and record["kind"] != kind:
             raise FieldError(
@@ -245,6 +275,6 @@ def validate_zones(
             )
     invalid = ~shapely.is_valid(np.asarray(geometries, dtype=object))
     for i in np.flatnonzero(invalid):
-        geometries[i], notice = _repair(geometries[i], source=source, row=_row_label(i, records[i]["zone_id"]))
+        geometries[i], notice = _repair(geometries[i], source=source, row=row_label(i, records[i]["zone_id"]))
         notices.append(notice)
     return zone_frame(records, geometries), notices

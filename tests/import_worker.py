@@ -1,6 +1,9 @@
 """A separate process that imports a large layer, so that a test can kill it midway.
 
 Usage: python tests/import_worker.py STORE N
+
+The layer's features are the same for the same index whatever N, so a layer of N features shares the first M
+with one of M imported before: the killed import both links stored features and adds new ones.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from gis.store import open_store
 
 
 def big_layer(n: int) -> gpd.GeoDataFrame:
-    """``n`` small squares on a grid near Shihezi, as livestock-ban zones."""
+    """``n`` small squares on a grid near Shihezi, as livestock-ban zones (square ``i`` the same for any ``n``)."""
     xs = 85.5 + (np.arange(n) % 500) * 0.002
     ys = 44.0 + (np.arange(n) // 500) * 0.002
     return gpd.GeoDataFrame(

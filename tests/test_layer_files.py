@@ -119,7 +119,12 @@ def test_file_without_crs_is_refused_with_the_fix(tmp_path):
     assert not path.with_suffix(".prj").exists()
     with pytest.raises(CRSError, match="declares no coordinate reference system") as info:
         read_layer_file(path, "nature_reserve")
-    assert "--crs" in info.value.fix and "EPSG:4490" in info.value.fix
+    assert info.value.field == "crs" and "EPSG:4490" in info.value.fix
+    # The command line names its own option for that field.
+    store_path = tmp_path / "store.gpkg"
+    create_store(store_path).close()
+    result = runner.invoke(app, ["layers", "import", str(path), "--kind", "nature_reserve", "--store", str(store_path)])
+    assert result.exit_code == 2 and "--crs" in result.output and "EPSG:4490" in result.output
     # With the CRS given, it is read, and the assumption is reported.
     zones, notices = read_layer_file(path, "nature_reserve", crs="EPSG:4490")
     assert len(zones) == 3 and any(n.code == "crs_declared" for n in notices)
@@ -146,9 +151,10 @@ def test_unreadable_and_unsupported_inputs(tmp_path):
     gpd.GeoDataFrame({"code": ["a"]}, geometry=[shapely.box(86, 44, 86.1, 44.1)], crs=4326).to_file(path)
     with pytest.raises(FieldError, match="no column holds the zone names") as info:
         read_layer_file(path, "water_body")
-    assert "--name-field" in info.value.fix
-    with pytest.raises(FieldError, match="'水塘' is not a subtype of kind 'water_body'"):
-        read_layer_file(path, "water_body", name_field="code", subtype="水塘")
+    assert info.value.field == "name" and "code" in info.value.fix
+    with pytest.raises(FieldError, match="'水塘' is not a subtype of kind 'water_body'") as info:
+        read_layer_file(path, "water_body", fields={"name": "code"}, subtype="水塘")
+    assert info.value.field == "subtype" and "reservoir (水库)" in info.value.fix
 
 
 def test_repeated_names_without_ids_are_refused(tmp_path):

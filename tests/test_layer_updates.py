@@ -229,6 +229,7 @@ def delivery(path: Path) -> None:
         "编号": zones["zone_id"], "名称": zones["name"], "类型": ["兵团划定"] * 20 + ["自治区划定"] * 5,
         "行政区": ["兵团第八师石河子市"] * 25, "面积": np.round(np.linspace(10.5, 1234.25, 25), 2),
         "级别": list(range(25)), "批准日期": ["2023-05-01"] * 25, "备注": ["示例：生态保护红线图斑"] * 25,
+        "划定依据": ["新政发〔2023〕12号"] * 25,
     }, geometry=list(zones.geometry), crs=4490)
     frame.to_file(path, engine="pyogrio", encoding="gbk")
     path.with_suffix(".cpg").unlink()
@@ -256,8 +257,8 @@ def test_exported_shapefile_imports_back_to_the_same_digest(tmp_path):
         ecozone("layers", "import", str(out), "--kind", KIND, "--store", str(location), "--effective-from",
                 "2024-06-01")
         same = versions(location)[-1]["content_sha256"] == original
-        if name == "utf8.shp":  # 批准日期 is 12 bytes in UTF-8: a .dbf name holds 10, so the export says it differs
-            assert not same and "批准日期" in shown.stdout and "批准日" in frame.columns
+        if name == "utf8.shp":  # 划定依据 is 12 bytes in UTF-8: a .dbf name holds 10, so the export says it differs
+            assert not same and "划定依据" in shown.stdout and "划定依" in frame.columns
         else:
             assert same and "re-imports to the same digest" in shown.stdout
 

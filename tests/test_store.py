@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import psycopg
+import pyogrio
 import pytest
 import shapely
+import shapely.affinity
 from geopandas.testing import assert_geodataframe_equal
 
 from gis.errors import FieldError, GeometryError, ReadOnlyStoreError, StoreError, VersionNotFoundError
 from gis.kinds import KINDS
 from gis.store import create_store, open_store, verify_store
 from gis.zones import validate_zones
+from tests.delivery_samples import as_zones, delivery, next_delivery
+from tests.first_layout import write_first_layout_gpkg, write_first_layout_postgis
+from tests.import_worker import big_layer
 from tests.zone_samples import sample_zones
 
 WORKER = Path(__file__).with_name("import_worker.py")
@@ -168,12 +175,17 @@ def _file_digest(path: Path) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("phase", ["staging", "transaction"])
 def test_gpkg_import_killed_midway_leaves_store_as_it_was(tmp_path, phase):
+    """The killed import is a new version sharing 30,000 features with the one before and adding 30,000: the
+    store keeps its versions, its features, its links and its R-tree as they were."""
     location = tmp_path / "store.gpkg"
     store = create_store(location)
-    store.import_layer(sample_zones("livestock_ban_zone"), "livestock_ban_zone", source="v1.shp")
+    store.import_layer(sample_zones("water_body"), "water_body", source="w.shp")
+    store.import_layer(big_layer(30_000), "livestock_ban_zone", source="v1.shp")
     versions_before = [v.to_dict() for v in store.versions()]
     bytes_before = _file_digest(location)
     snapshot_before = store.snapshot().zones
+    tables = ("zones", "layer_features", "zones_rtree")
+    counts_before = [_query(str(location), f"SELECT count(*) FROM {t}")[0][0] for t in tables]
     journal = Path(f"{location}-journal")
 
     def staging_started() -> bool:
@@ -186,19 +198,47 @@ def test_gpkg_import_killed_midway_leaves_store_as_it_was(tmp_path, phase):
         assert _file_digest(location) == bytes_before  # the store file was not even touched
     reopened = open_store(location)  # opening rolls back SQLite's hot journal, if any
     assert [v.to_dict() for v in reopened.versions()] == versions_before
-    assert len(reopened.read("livestock_ban_zone")) == 3
+    assert [_query(str(location), f"SELECT count(*) FROM {t}")[0][0] for t in tables] == counts_before
+    assert len(reopened.read("livestock_ban_zone")) == 30_000
     assert verify_store(reopened) == []
     assert_geodataframe_equal(reopened.snapshot().zones, snapshot_before)
-    # And the store still takes the next import normally.
-    assert reopened.import_layer(sample_zones("water_body"), "water_body", source="next.shp").version == 1
+    # And the store still takes the next import normally, sharing what it already holds.
+    assert reopened.import_layer(big_layer(30_001), "livestock_ban_zone", source="next.shp").version == 2
+    assert _query(str(location), "SELECT count(*) FROM zones")[0][0] == counts_before[0] + 1
+
+
+@pytest.mark.slow
+def test_gpkg_conversion_killed_midway_leaves_the_first_layout(tmp_path):
+    """A first-layout store is converted in one transaction: killed inside it, the store is as it was, and the
+    next writable open converts it."""
+    location = tmp_path / "old.gpkg"
+    written = write_first_layout_gpkg(str(location), [("livestock_ban_zone", big_layer(60_000), "2020-01-01"),
+                                                      ("water_body", sample_zones("water_body"), "2020-01-01")])
+    bytes_before = _file_digest(location)
+    journal = Path(f"{location}-journal")
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from gis.store import open_store; "
+                             "print('ready', flush=True); open_store(sys.argv[1]).close()", str(location)],
+                            cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout.readline().strip() == "ready"
+    _kill_when(proc, journal.exists)
+
+    with sqlite3.connect(location) as con:  # a writer rolls the hot journal back
+        assert con.execute("SELECT value FROM ecozone_meta").fetchall() == [("ecozone-gpkg-1",)]
+    assert _file_digest(location) == bytes_before
+    with open_store(location) as converted:
+        assert [v.to_dict() for v in converted.versions()] == [v.to_dict() for v, _ in written]
+        assert verify_store(converted) == []
+    assert _query(str(location), "SELECT value FROM ecozone_meta") == [("ecozone-gpkg-2",)]
 
 
 @pytest.mark.slow
 @pytest.mark.postgis
 def test_postgis_import_killed_midway_leaves_store_as_it_was(postgres_db):
     store = create_store(postgres_db)
-    store.import_layer(sample_zones("livestock_ban_zone"), "livestock_ban_zone", source="v1.shp")
+    store.import_layer(big_layer(30_000), "livestock_ban_zone", source="v1.shp")
     versions_before = [v.to_dict() for v in store.versions()]
+    tables = ("zones", "layer_features")
+    counts_before = [_query(postgres_db, f"SELECT count(*) FROM {{s}}{t}")[0][0] for t in tables]
 
     def copying() -> bool:
         row = store.conn.execute(
@@ -214,7 +254,7 @@ def test_postgis_import_killed_midway_leaves_store_as_it_was(postgres_db):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert [v.to_dict() for v in store.versions()] == versions_before
-    assert store.conn.execute("SELECT count(*) FROM ecozone.zones").fetchone()[0] == 3
+    assert [_query(postgres_db, f"SELECT count(*) FROM {{s}}{t}")[0][0] for t in tables] == counts_before
     assert verify_store(store) == []
     store.close()
 
@@ -293,3 +333,179 @@ def test_postgis_location_hides_the_password_and_open_location_keeps_it(postgres
         assert store.location.endswith("?schema=ecozone_pw")
         with open_store(store.open_location) as again:  # what a Dask worker opens
             assert "s3cret" in store.open_location and again.location == store.location
+
+
+# -- versions share the features they have in common --------------------------------------------------------
+
+def _query(location, query: str, *params):
+    """Rows of an SQL query on the store's own tables (GeoPackage: sqlite; PostGIS: schema ecozone)."""
+    if location.startswith("postgresql://"):
+        with psycopg.connect(location) as conn:
+            return conn.execute(query.replace("?", "%s").replace("{s}", "ecozone."), params).fetchall()
+    with sqlite3.connect(location) as con:
+        return con.execute(query.replace("{s}", ""), params).fetchall()
+
+
+def _links(location) -> int:
+    """How many (version, feature) links the store holds (PostGIS keeps a version's as one array)."""
+    if location.startswith("postgresql://"):
+        return _query(location, "SELECT coalesce(sum(cardinality(fids)), 0) FROM {s}layer_features")[0][0]
+    return _query(location, "SELECT count(*) FROM layer_features")[0][0]
+
+
+def _distinct_features(frames) -> int:
+    """How many different features the frames hold: an oracle written apart from the store's digests."""
+    seen = set()
+    for frame in frames:
+        records = frame.drop(columns="geometry").to_dict("records")
+        for record, wkb in zip(records, shapely.to_wkb(frame.geometry.values)):
+            seen.add((json.dumps(record, sort_keys=True, ensure_ascii=False, default=str), wkb))
+    return len(seen)
+
+
+def _assert_reads_back(store, kind: str, version: int, expected) -> None:
+    """The version as imported, bit for bit: every field, every vertex, in the import's order."""
+    stored = store.read(kind, version)
+    assert_geodataframe_equal(stored, expected, check_dtype=False)
+    assert shapely.to_wkb(stored.geometry.values).tolist() == shapely.to_wkb(expected.geometry.values).tolist()
+    assert stored["attributes"].tolist() == expected["attributes"].tolist()
+
+
+def test_versions_share_unchanged_features_and_read_back_bit_for_bit(new_store):
+    location, store = new_store
+    first = as_zones(delivery(400))
+    second = as_zones(next_delivery(delivery(400), 0.05))
+    imported = [(first, "2019-01-01"), (second, "2022-01-01"), (first, "2024-01-01")]  # the third: the first again
+    for zones, day in imported:
+        store.import_layer(zones, "ecological_redline", source="hx.shp", effective_from=day)
+        store.import_layer(sample_zones("water_body"), "water_body", source="w.shp", effective_from=day)
+
+    for number, (zones, _) in enumerate(imported, start=1):
+        expected, _ = validate_zones(zones, kind="ecological_redline")
+        _assert_reads_back(store, "ecological_redline", number, expected)
+    assert store.snapshot("2023-06-01").zones.query("kind == 'ecological_redline'")["zone_id"].tolist() \
+        == second["zone_id"].tolist()
+    # Stored once: as many features as there are different ones, however many versions hold them.
+    assert _query(location, "SELECT count(*) FROM {s}zones WHERE kind = ?", "ecological_redline")[0][0] \
+        == _distinct_features([validate_zones(z, kind="ecological_redline")[0] for z, _ in imported])
+    assert _query(location, "SELECT count(*) FROM {s}zones WHERE kind = ?", "water_body")[0][0] == 3
+    assert verify_store(store) == []
+
+    # Reading near a place gives that version's features there, and only those (oracle: shapely on the import).
+    bounds = (86.5, 44.0, 87.0, 44.6)
+    version = store.versions("ecological_redline")[1]
+    near = store.features([version], bounds)
+    envelopes = shapely.bounds(second.geometry.values)
+    meets = ((envelopes[:, 0] <= bounds[2]) & (envelopes[:, 2] >= bounds[0]) & (envelopes[:, 1] <= bounds[3])
+             & (envelopes[:, 3] >= bounds[1]))
+    assert 0 < meets.sum() < len(second)
+    assert near["zone_id"].tolist() == second["zone_id"][meets].tolist()
+    if not location.startswith("postgresql://"):  # every stored feature has its envelope in the R-tree
+        stored = _query(location, "SELECT count(*) FROM zones")[0][0]
+        assert _query(location, "SELECT count(*) FROM zones_rtree")[0][0] == stored
+
+
+def test_a_new_version_changing_1pct_adds_about_1pct_to_the_geopackage(tmp_path):
+    location = tmp_path / "store.gpkg"
+    store = create_store(location)
+    first = delivery(2000)
+    store.import_layer(as_zones(first), "ecological_redline", source="v1.shp", effective_from="2021-01-01")
+    before = location.stat().st_size
+    second = next_delivery(first, 0.01)
+    store.import_layer(as_zones(second), "ecological_redline", source="v2.shp", effective_from="2022-01-01")
+    growth = location.stat().st_size - before
+    assert growth < 0.05 * before, f"the 1 % change added {growth / before:.1%}"
+    # The new features are those the change made (moved, re-typed, added): 15 of 2,000.
+    assert _query(str(location), "SELECT count(*) FROM zones")[0][0] == _distinct_features(
+        [validate_zones(as_zones(f), kind="ecological_redline")[0] for f in (first, second)]) == 2015
+    assert verify_store(store) == []
+
+
+def test_verify_names_the_features_that_differ_from_the_import(new_store):
+    location, store = new_store
+    first = as_zones(delivery(30))
+    second = first.copy()
+    second.loc[3, "geometry"] = shapely.affinity.translate(first.geometry.iloc[3], 0.001)
+    second.loc[5, "name"] = "改名图斑"
+    store.import_layer(first, "ecological_redline", source="v1.shp")
+    store.import_layer(second, "ecological_redline", source="v2.shp")
+    assert verify_store(store) == []
+
+    is_pg = location.startswith("postgresql://")
+    key = "id" if is_pg else "fid"
+
+    def feature(zone_id: str, name: str) -> int:
+        return _query(location, f"SELECT {key} FROM {{s}}zones WHERE zone_id = ? AND name = ?", zone_id, name)[0][0]
+
+    shared = feature("HX-0001", first.loc[0, "name"])
+    moved = _query(location, f"SELECT max({key}) FROM {{s}}zones WHERE zone_id = ?", "HX-0004")[0][0]
+    only_first = feature("HX-0006", first.loc[5, "name"])
+    if is_pg:
+        with psycopg.connect(location) as conn:
+            conn.execute("UPDATE ecozone.zones SET name = '篡改' WHERE id = %s", (shared,))
+            conn.execute("UPDATE ecozone.zones SET geom = ST_Translate(geom, 0.0001, 0) WHERE id = %s", (moved,))
+            conn.execute("DELETE FROM ecozone.zones WHERE id = %s", (only_first,))
+    else:
+        with sqlite3.connect(location) as con:
+            con.execute("UPDATE zones SET name = '篡改' WHERE fid = ?", (shared,))
+            con.execute("UPDATE zones SET geom = (SELECT geom FROM zones WHERE fid = ?) WHERE fid = ?", (shared, moved))
+            con.execute("DELETE FROM zones WHERE fid = ?", (only_first,))
+    problems = verify_store(open_store(location))
+    text = "\n".join(problems)
+    assert "要素 HX-0001（第 1 个" in text and "的字段与导入时不同" in text and "zone HX-0001: fields differ" in text
+    assert sum("HX-0001" in p for p in problems) == 2  # shared: both versions say so
+    assert [p for p in problems if "HX-0004" in p] == [
+        f"ecological_redline v2: 要素 HX-0004（第 4 个，fid {moved}）的几何与导入时不同 / zone HX-0004: geometry differ "
+        "from the import"]
+    assert f"ecological_redline v1: 第 6 个要素（fid {only_first}）已不在要素表中" in text
+    assert "ecological_redline v1: 存有 29 个要素，导入时为 30 个" in text
+    assert not any("HX-0006" in p for p in problems if p.startswith("ecological_redline v2"))
+
+
+# -- stores made before versions shared features -------------------------------------------------------------
+
+def _first_layout_layers():
+    first = as_zones(delivery(120, seed=11))
+    second = first.copy()
+    second.loc[7, "geometry"] = shapely.affinity.translate(first.geometry.iloc[7], 0.001)
+    return [("ecological_redline", first, "2019-01-01"), ("water_body", sample_zones("water_body"), "2019-01-01"),
+            ("ecological_redline", second, "2022-01-01")]
+
+
+@pytest.mark.parametrize("backend", ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def test_a_store_of_the_first_layout_is_read_as_it_is_then_converted(request, tmp_path, backend):
+    if backend == "gpkg":
+        location = str(tmp_path / "old.gpkg")
+        written = write_first_layout_gpkg(location, _first_layout_layers())
+        untouched = _file_digest(Path(location))
+    else:
+        location = request.getfixturevalue("postgres_db")
+        written = write_first_layout_postgis(location, _first_layout_layers())
+    rows = _query(location, "SELECT count(*) FROM {s}zones")[0][0]
+
+    with open_store(location, read_only=True) as old:  # read as it is: nothing written
+        assert [v.to_dict() for v in old.versions()] == [v.to_dict() for v, _ in written]
+        for version, zones in written:
+            _assert_reads_back(old, version.kind, version.version, zones)
+        assert verify_store(old) == []
+    if backend == "gpkg":
+        assert _file_digest(Path(location)) == untouched
+
+    with open_store(location) as converted:  # writable: converted in one transaction
+        assert [v.to_dict() for v in converted.versions()] == [v.to_dict() for v, _ in written]
+        for version, zones in written:
+            _assert_reads_back(converted, version.kind, version.version, zones)
+        assert verify_store(converted) == []
+        # The rows stay (each version links its own); a new version shares them, storing only what changed.
+        third = written[2][1].copy()
+        third.loc[9, "name"] = "新名称"
+        assert converted.import_layer(third, "ecological_redline", source="v3.shp").version == 3
+        _assert_reads_back(converted, "ecological_redline", 3, validate_zones(third, kind="ecological_redline")[0])
+        assert verify_store(converted) == []
+    assert _query(location, "SELECT count(*) FROM {s}zones")[0][0] == rows + 1
+    assert _links(location) == sum(v.feature_count for v, _ in written) + 120
+    if backend == "gpkg":
+        assert _query(location, "SELECT value FROM ecozone_meta WHERE key = 'format'") == [("ecozone-gpkg-2",)]
+        assert _query(location, "SELECT count(*) FROM zones_rtree")[0][0] == rows + 1
+        # GDAL still reads the feature table as such.
+        assert len(pyogrio.read_dataframe(location, layer="zones")) == rows + 1

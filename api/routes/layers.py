@@ -32,7 +32,8 @@ from gis.kinds import KINDS
 from gis.layer_diff import LayerDiff, diff_layer
 from gis.layer_diff_files import write_diff
 from gis.layer_export import export_layer, shapefile_parts
-from gis.layer_files import SUPPORTED_SUFFIXES, read_layer_file, resolve_coverage
+from gis.errors import EcozoneError
+from gis.layer_files import SUPPORTED_SUFFIXES, parse_field_mapping, read_layer_file, resolve_coverage
 from gis.layer_stats import LayerStats, layer_stats
 from gis.store import LayerVersion
 from gis.versions import pick_version
@@ -106,8 +107,12 @@ async def import_version(
     layer: Annotated[str | None, Form(description="Layer of a multi-layer GeoPackage.")] = None,
     crs: Annotated[str | None, Form(description="CRS when the file declares none, e.g. EPSG:4490.")] = None,
     encoding: Annotated[str | None, Form(description="Encoding of a .dbf (default: detected).")] = None,
-    name_field: Annotated[str | None, Form(description="Column holding the zone names.")] = None,
-    id_field: Annotated[str | None, Form(description="Column holding stable zone ids.")] = None,
+    field: Annotated[list[str] | None, Form(
+        description="TARGET=COLUMN, one per part: the column holding a zone field (zone_id, name, subtype, "
+                    "jurisdiction, valid_from, valid_to ...) or an attribute; TARGET= for none. Fields left out are "
+                    "found by the columns' names and values.", examples=[["subtype=功能区"]])] = None,
+    name_field: Annotated[str | None, Form(description="Same as field name=COLUMN.")] = None,
+    id_field: Annotated[str | None, Form(description="Same as field zone_id=COLUMN.")] = None,
     subtype: Annotated[str | None, Form(description="Subtype of every feature (code or Chinese label).")] = None,
     geometry_source: Annotated[Literal["official", "derived", "illustrative"], Form()] = "official",
     coverage: Annotated[str | None, Form(
@@ -126,17 +131,41 @@ async def import_version(
                              fix="one of " + ", ".join(SUPPORTED_SUFFIXES))
 
         def work() -> LayerVersion:
-            zones, notices = read_layer_file(
-                main[0], kind, layer=layer, crs=crs, encoding=encoding, name_field=name_field, id_field=id_field,
-                subtype=subtype, geometry_source=geometry_source,
-            )
-            area, notice = resolve_coverage(coverage, state.store)
-            version = state.store.import_layer(zones, kind, source=main[0].name, effective_from=effective_from,
-                                               note=note, coverage=area, notices=[*notices, notice])
+            try:
+                mapping = parse_field_mapping(field or [])
+                mapping.update({target: column for target, column in (("name", name_field), ("zone_id", id_field))
+                                if column is not None})
+                zones, notices = read_layer_file(
+                    main[0], kind, layer=layer, crs=crs, encoding=encoding, fields=mapping, subtype=subtype,
+                    geometry_source=geometry_source,
+                )
+                area, notice = resolve_coverage(coverage, state.store)
+                version = state.store.import_layer(zones, kind, source=main[0].name, effective_from=effective_from,
+                                                   note=note, coverage=area, notices=[*notices, notice])
+            except EcozoneError as error:
+                named = _form_field(error.field)
+                if named:
+                    error.fix = f"{error.fix} ({named})" if error.fix else named
+                raise
             record_import(state, request, version, main[0])
             return version
 
         return VersionView.of(await run_in_threadpool(work))
+
+
+#: The form field of an import that gives each field an import error is about.
+_FORM_FIELDS = {"crs": "form field 'crs'", "encoding": "form field 'encoding'", "layer": "form field 'layer'",
+                "coverage": "form field 'coverage'", "geometry_source": "form field 'geometry_source'",
+                "subtype": "form field 'field': subtype=COLUMN, or 'subtype': CODE",
+                "field": "form field 'field': TARGET=COLUMN"}
+
+
+def _form_field(field: str | None) -> str | None:
+    """The form field of an import that fixes a problem with ``field`` (``field`` TARGET=COLUMN for a zone
+    field or an attribute read from a column)."""
+    if field is None or field in ("geometry", "attributes", "store", "kind"):
+        return None
+    return _FORM_FIELDS.get(field, f"form field 'field': {field}=COLUMN")
 
 
 # -- change report, share, export (issue 21) ---------------------------------------------------------------------

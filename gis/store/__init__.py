@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from gis.errors import StoreError, StoreNotFoundError
-from gis.store.base import LayerVersion, Snapshot, Store, content_digest
+from gis.store.base import LayerVersion, Snapshot, Store, content_digest, hex_digests
 
 __all__ = [
     "LayerVersion",
@@ -90,14 +90,43 @@ def init_store(location: str | os.PathLike, *, source: str | os.PathLike | None 
 
 
 def verify_store(store: Store) -> list[str]:
-    """Re-read every layer version and compare it with the digest taken at import; returns the problems."""
+    """Re-read every layer version and compare it with the digest taken at import; returns the problems, with
+    the features that differ from what was imported named (zone id, what differs)."""
     problems = []
     for version in store.versions():
         zones = store._read_versions([version])
+        label = f"{version.kind} v{version.version}"
         if len(zones) != version.feature_count:
-            problems.append(
-                f"{version.kind} v{version.version}: {len(zones)} features stored, {version.feature_count} imported"
-            )
+            problems.append(f"{label}: 存有 {len(zones)} 个要素，导入时为 {version.feature_count} 个 / "
+                            f"{len(zones)} features stored, {version.feature_count} imported")
         elif content_digest(zones) != version.content_sha256:
-            problems.append(f"{version.kind} v{version.version}: content differs from what was imported")
+            problems.append(f"{label}: 内容与导入时不同 / content differs from what was imported")
+        else:
+            continue
+        problems += [f"{label}: {text}" for text in _differing_features(store, version, zones)]
     return problems
+
+
+def _differing_features(store: Store, version: LayerVersion, zones) -> list[str]:
+    """The features of a version that are missing or no longer match the digests taken when they were imported
+    (``zones``: the version as read, i.e. its features still present, in order)."""
+    members = store._members(version)
+    geometry, fields = hex_digests(zones)
+    found, present = [], 0
+    for position, (fid, zone_id, geometry_digest, fields_digest) in enumerate(members, start=1):
+        if zone_id is None:
+            found.append(f"第 {position} 个要素（fid {fid}）已不在要素表中 / feature {position} (fid {fid}) is "
+                         "missing from the feature table")
+            continue
+        changed = [zh_en for zh_en, stored, now in (
+            (("几何", "geometry"), geometry_digest, geometry[present]),
+            (("字段", "fields"), fields_digest, fields[present]),
+        ) if stored is not None and stored != now]
+        present += 1
+        if changed:
+            found.append(f"要素 {zone_id}（第 {position} 个，fid {fid}）的{'和'.join(zh for zh, _ in changed)}与导入时"
+                         f"不同 / zone {zone_id}: {' and '.join(en for _, en in changed)} differ from the import")
+    if not found and members and members[0][2] is not None:
+        found.append("各要素与其导入时的摘要一致，但版本的要素顺序或组成不同 / every feature matches its digests, but "
+                     "the version's order or membership of features differs")
+    return found

@@ -4,6 +4,11 @@ A store holds versioned layers, one layer per zone kind. Importing a layer creat
 version is ever overwritten or deleted. A version is in force from its ``effective_from`` date until the
 next version's, so a check can be re-run against the layers in force on a past date. A write is one
 transaction: an import that fails or is killed midway leaves the store as it was.
+
+A version is the list of its features, in the order of the import. A feature is stored once: one identical
+(same geometry WKB, same fields) to a feature already stored for the kind is linked to the new version
+rather than stored again, so a new version costs what changed. Each stored feature keeps the digests of its
+geometry and fields taken at import, so that ``verify_store`` can name a feature that changed since.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ import shapely
 
 from gis.errors import InputError, Notice, ReadOnlyStoreError, VersionNotFoundError
 from gis.kinds import KINDS, ZONE_FIELDS, get_kind
-from gis.zones import attributes_json, validate_zones
+from gis.zones import attributes_json, empty_zones, feature_digests, validate_zones, zone_frame
 
-__all__ = ["LayerVersion", "Snapshot", "Store", "iso_day"]
+__all__ = ["LayerVersion", "Snapshot", "Store", "iso_day", "content_digest", "hex_digests", "linked_zones"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,25 @@ def content_digest(zones: gpd.GeoDataFrame) -> str:
     return digest.hexdigest()
 
 
+def hex_digests(zones: gpd.GeoDataFrame) -> tuple[list[str], list[str]]:
+    """Per feature, the digests of its geometry and of its fields as stored beside it (hex text)."""
+    geometry, fields = feature_digests(zones)
+    return [d.hex() for d in geometry], [d.hex() for d in fields]
+
+
+def linked_zones(rows: list[tuple], wkb=bytes) -> gpd.GeoDataFrame:
+    """Zones from rows of (version id, position, geometry, then ``ZONE_FIELDS`` with the attributes as JSON
+    text), in the order they were imported in: version by version, each in its own order. ``wkb`` takes the
+    WKB out of a back end's geometry value."""
+    if not rows:
+        return empty_zones()
+    rows = sorted(rows, key=lambda row: (row[0], row[1]))
+    records = [dict(zip(ZONE_FIELDS, row[3:])) for row in rows]
+    for record in records:
+        record["attributes"] = json.loads(record["attributes"]) if record["attributes"] else {}
+    return zone_frame(records, list(shapely.from_wkb([wkb(row[2]) for row in rows])))
+
+
 def _today() -> str:
     return dt.datetime.now(dt.timezone.utc).date().isoformat()
 
@@ -103,7 +127,14 @@ class Store(ABC):
 
     @abstractmethod
     def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
-        """Append one layer version atomically; the back end assigns the version number under a lock."""
+        """Append one layer version atomically, storing only the features not stored yet for the kind; the back
+        end assigns the version number under a lock."""
+
+    @abstractmethod
+    def _members(self, version: LayerVersion) -> list[tuple[int, str | None, str | None, str | None]]:
+        """The features linked to ``version``, in its order: (feature id, zone id, geometry digest, fields
+        digest as taken at import). A zone id of None: the feature linked is missing from the store; digests of
+        None: the store keeps none (an older store opened read-only)."""
 
     # -- shared behaviour ---------------------------------------------------------------------------------
     def in_force(self, as_of: str | dt.date | None = None) -> dict[str, LayerVersion]:

@@ -1,11 +1,19 @@
 """The GeoPackage back end: one file, readable by QGIS and GDAL as it is.
 
-Layout: a feature table ``zones`` (every version of every kind, with a ``version`` column), an attribute
-table ``layer_versions``, and ``zones_rtree``, an SQLite R*Tree of the features' envelopes through which a
-check reads only the zones near its site (kept by ecozone's own writes; a store made before it had one gets
-it when first opened for writing). An import is staged into a temporary GeoPackage written by GDAL, then
-copied into the store in one SQLite transaction together with its ``layer_versions`` row: a process killed
+Layout (``ecozone-gpkg-2``): a feature table ``zones`` holding every feature once (its ``version`` column is
+the version that first stored it; ``geometry_digest`` and ``fields_digest`` are the feature's digests taken
+at import), ``layer_versions`` (attributes), ``layer_features`` linking each version to its features in
+order (``version_id`` = ``layer_versions.id``, ``fid`` = ``zones.fid``, ``position``), and ``zones_rtree``,
+an SQLite R*Tree of every stored feature's envelope through which a check reads only the zones near its
+site. A new version stores only the features that are not stored yet for its kind and links the others.
+
+An import is staged into a temporary GeoPackage written by GDAL (the new features only), then copied into the
+store in one SQLite transaction together with its links and its ``layer_versions`` row: a process killed
 while staging leaves the store untouched, one killed inside the transaction is rolled back by SQLite.
+
+A store of the first layout (``ecozone-gpkg-1``: every version's features in full, told apart by ``kind``
+and ``version``) is converted in one transaction when first opened for writing; opened read-only, its
+links are made in memory (a temporary table of the connection), so it is read as it is.
 """
 
 from __future__ import annotations
@@ -24,24 +32,44 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from gis.errors import StoreError, StoreNotFoundError
+from gis.errors import StoreError, StoreNotFoundError, VersionNotFoundError
 from gis.kinds import ZONE_FIELDS
-from gis.store.base import VERSION_COLUMNS, LayerVersion, Store
-from gis.zones import attributes_json, empty_zones, zone_frame
+from gis.store.base import VERSION_COLUMNS, LayerVersion, Store, hex_digests, linked_zones
+from gis.zones import attributes_json, empty_zones
 
 __all__ = ["GeoPackageStore"]
 
 _LAYER_OPTIONS = {"SPATIAL_INDEX": "NO", "GEOMETRY_NAME": "geom"}
-_FORMAT = "ecozone-gpkg-1"
+_FORMAT = "ecozone-gpkg-2"
+_FIRST_FORMAT = "ecozone-gpkg-1"
 _RTREE = "CREATE VIRTUAL TABLE zones_rtree USING rtree(id, minx, maxx, miny, maxy)"
+_VERSIONS_TABLE = (
+    "CREATE TABLE {name} (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, version INTEGER NOT NULL, "
+    "imported_at TEXT NOT NULL, effective_from TEXT NOT NULL, source TEXT NOT NULL, feature_count INTEGER NOT NULL, "
+    "content_sha256 TEXT NOT NULL, note TEXT, coverage_wkb TEXT, notices TEXT, UNIQUE (kind, version))"
+)
+#: Not registered in gpkg_contents: GDAL reads only tables with a rowid, and this one is kept compact without.
+_LINKS_TABLE = (
+    "CREATE {temp}TABLE layer_features (version_id INTEGER NOT NULL, fid INTEGER NOT NULL, "
+    "position INTEGER NOT NULL, PRIMARY KEY (version_id, fid)) WITHOUT ROWID"
+)
+#: The links of a first-layout store: each version's rows, in the order they were written.
+_FIRST_LAYOUT_LINKS = (
+    "SELECT v.rowid, z.fid, ROW_NUMBER() OVER (PARTITION BY z.kind, z.version ORDER BY z.fid) - 1 "
+    "FROM main.zones z JOIN main.layer_versions v ON v.kind = z.kind AND v.version = z.version"
+)
+_DIGESTS = ("geometry_digest", "fields_digest")
+_FIELDS = ", ".join(f"z.{name}" for name in ZONE_FIELDS)
 #: Bytes of the envelope after a GeoPackage geometry blob's 8-byte header, by its envelope indicator.
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 
 
-def _to_storage(zones: gpd.GeoDataFrame, version: int) -> gpd.GeoDataFrame:
+def _to_storage(zones: gpd.GeoDataFrame, version: int, digests: tuple[list[str], list[str]]) -> gpd.GeoDataFrame:
     stored = zones.copy()
     stored["attributes"] = pd.Series([attributes_json(a) for a in zones["attributes"]], index=zones.index, dtype=object)
     stored["version"] = pd.Series([version] * len(zones), index=zones.index, dtype="int64")
+    for name, values in zip(_DIGESTS, digests):
+        stored[name] = pd.Series(values, index=zones.index, dtype=object)
     return stored
 
 
@@ -53,8 +81,9 @@ class GeoPackageStore(Store):
         self.location = self.open_location = str(self.path)
         self.name = self.path.name
         self.read_only = read_only
-        self._versions_cache: tuple[tuple | None, list[LayerVersion]] = (None, [])
+        self._versions_cache: tuple[tuple | None, list[LayerVersion], dict] = (None, [], {})
         self._local = threading.local()  # per-thread reader connection for versions()
+        self._first_layout = False
         if not self.path.is_file():
             raise StoreNotFoundError(
                 "no store at this path", field="store", value=self.location,
@@ -67,15 +96,23 @@ class GeoPackageStore(Store):
                     "this GeoPackage is not an ecozone store", field="store", value=self.location,
                     fix="to bring its features in, import them: ecozone layers import FILE --kind KIND --store STORE",
                 )
-            if "zones_rtree" not in tables and not read_only:
-                _index_envelopes(con)
+            layout = _layout(con, self.location)
+            if not read_only and (layout != _FORMAT or "zones_rtree" not in tables):
+                _upgrade(con)
+                layout = _FORMAT
                 tables.add("zones_rtree")
         self._indexed = "zones_rtree" in tables
+        self._first_layout = layout == _FIRST_FORMAT
 
     def _connect(self) -> sqlite3.Connection:
         if self.read_only:
-            return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        return sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        else:
+            con = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        if self._first_layout:  # read as it is: the links of its versions, made for this connection
+            con.execute(_LINKS_TABLE.format(temp="TEMP "))
+            con.execute(f"INSERT INTO temp.layer_features {_FIRST_LAYOUT_LINKS}")
+        return con
 
     @classmethod
     def create(cls, path: str | os.PathLike) -> GeoPackageStore:
@@ -91,22 +128,18 @@ class GeoPackageStore(Store):
                 "a GeoPackage store needs the .gpkg extension", field="store", value=str(path),
                 fix=f"use {path.with_suffix('.gpkg')}",
             )
-        template = _to_storage(empty_zones(), 0)
+        template = _to_storage(empty_zones(), 0, ([], []))
         pyogrio.write_dataframe(
             template, path, layer="zones", driver="GPKG", geometry_type="Unknown", promote_to_multi=False,
             layer_options=_LAYER_OPTIONS,
         )
         with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
             con.execute("BEGIN")
-            con.execute(
-                "CREATE TABLE layer_versions (kind TEXT NOT NULL, version INTEGER NOT NULL, "
-                "imported_at TEXT NOT NULL, effective_from TEXT NOT NULL, source TEXT NOT NULL, "
-                "feature_count INTEGER NOT NULL, content_sha256 TEXT NOT NULL, note TEXT, coverage_wkb TEXT, notices TEXT, "
-                "PRIMARY KEY (kind, version))"
-            )
+            con.execute(_VERSIONS_TABLE.format(name="layer_versions"))
+            con.execute(_LINKS_TABLE.format(temp=""))
             con.execute("CREATE TABLE ecozone_meta (key TEXT PRIMARY KEY, value TEXT)")
             con.execute("INSERT INTO ecozone_meta VALUES ('format', ?)", (_FORMAT,))
-            con.execute("CREATE INDEX zones_kind_version ON zones (kind, version)")
+            con.execute("CREATE INDEX zones_geometry_digest ON zones (geometry_digest)")
             con.execute(_RTREE)
             for table in ("layer_versions", "ecozone_meta"):
                 con.execute(
@@ -128,14 +161,26 @@ class GeoPackageStore(Store):
         if data_version != getattr(self._local, "data_version", None):
             token = con.execute("SELECT count(*), max(rowid) FROM layer_versions").fetchall()[0]
             if token != self._versions_cache[0]:
-                query = f"SELECT {', '.join(VERSION_COLUMNS)} FROM layer_versions ORDER BY rowid"
-                rows = [
-                    LayerVersion(**{**dict(zip(VERSION_COLUMNS, row)), "notices": json.loads(row[-1] or "[]")})
-                    for row in con.execute(query).fetchall()
-                ]
-                self._versions_cache = (token, rows)
+                query = f"SELECT {', '.join(VERSION_COLUMNS)}, rowid FROM layer_versions ORDER BY rowid"
+                rows = con.execute(query).fetchall()
+                found = [LayerVersion(**{**dict(zip(VERSION_COLUMNS, row)), "notices": json.loads(row[-2] or "[]")})
+                         for row in rows]
+                ids = {(v.kind, v.version): row[-1] for v, row in zip(found, rows)}
+                self._versions_cache = (token, found, ids)
             self._local.data_version = data_version
         return [v for v in self._versions_cache[1] if kind is None or v.kind == kind]
+
+    def _version_ids(self, versions: list[LayerVersion]) -> list[int]:
+        """The ``layer_versions.id`` of each version (what ``layer_features`` links by)."""
+        ids = self._versions_cache[2]
+        if any((v.kind, v.version) not in ids for v in versions):
+            self.versions()
+            ids = self._versions_cache[2]
+        for v in versions:
+            if (v.kind, v.version) not in ids:
+                raise VersionNotFoundError(f"layer '{v.kind}' has no version {v.version} in this store",
+                                           field="version", value=v.version, fix="list them: ecozone layers versions")
+        return [ids[(v.kind, v.version)] for v in versions]
 
     def close(self) -> None:
         """Close this thread's reader connection (other threads' close when those threads end)."""
@@ -148,17 +193,12 @@ class GeoPackageStore(Store):
     def _read_versions(self, versions: list[LayerVersion]) -> gpd.GeoDataFrame:
         if not versions:
             return empty_zones()
-        # Kinds come from layer_versions, which only ever holds validated kind names.
-        where = " OR ".join(f"(kind = '{v.kind}' AND version = {int(v.version)})" for v in versions)
-        frame = pyogrio.read_dataframe(self.path, layer="zones", where=where, fid_as_index=True)
-        frame = frame.sort_index()
-        records = frame.drop(columns=frame.geometry.name).astype(object).to_dict("records")
-        for record in records:
-            for name in ZONE_FIELDS:
-                if isinstance(record[name], float):  # missing text comes back as NaN
-                    record[name] = None
-            record["attributes"] = json.loads(record["attributes"]) if record["attributes"] else {}
-        return zone_frame(records, list(frame.geometry.values))
+        ids = self._version_ids(versions)
+        rows = self._reader().execute(
+            f"SELECT lf.version_id, lf.position, z.geom, {_FIELDS} FROM layer_features lf "
+            f"JOIN zones z ON z.fid = lf.fid WHERE lf.version_id IN ({', '.join('?' * len(ids))})", ids,
+        ).fetchall()
+        return linked_zones(rows, _wkb)
 
     def features(self, versions: list[LayerVersion],
                  bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
@@ -166,19 +206,22 @@ class GeoPackageStore(Store):
         cost of a check's read follows the zones near its site, not the size of the store."""
         if not self._indexed or bounds is None or not versions:
             return super().features(versions, bounds)
-        # Kinds come from layer_versions, which only ever holds validated kind names.
-        which = " OR ".join(f"(z.kind = '{v.kind}' AND z.version = {int(v.version)})" for v in versions)
-        query = (f"SELECT z.geom, {', '.join('z.' + f for f in ZONE_FIELDS)} FROM zones_rtree r "
-                 f"JOIN zones z ON z.fid = r.id WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? "
-                 f"AND ({which}) ORDER BY z.fid")
-        con = self._reader()
-        rows = con.execute(query, (bounds[2], bounds[0], bounds[3], bounds[1])).fetchall()
-        if not rows:
-            return empty_zones()
-        records = [dict(zip(ZONE_FIELDS, row[1:])) for row in rows]
-        for record in records:
-            record["attributes"] = json.loads(record["attributes"]) if record["attributes"] else {}
-        return zone_frame(records, list(shapely.from_wkb([_wkb(row[0]) for row in rows])))
+        ids = self._version_ids(versions)
+        # CROSS JOIN keeps SQLite's order: the R-tree's few candidates first, then their links and rows.
+        query = (f"SELECT lf.version_id, lf.position, z.geom, {_FIELDS} FROM zones_rtree r "
+                 f"CROSS JOIN layer_features lf CROSS JOIN zones z "
+                 f"WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? "
+                 f"AND lf.version_id IN ({', '.join('?' * len(ids))}) AND lf.fid = r.id AND z.fid = r.id")
+        rows = self._reader().execute(query, (bounds[2], bounds[0], bounds[3], bounds[1], *ids)).fetchall()
+        return linked_zones(rows, _wkb)
+
+    def _members(self, version: LayerVersion) -> list[tuple[int, str | None, str | None, str | None]]:
+        digests = "NULL, NULL" if self._first_layout else "z.geometry_digest, z.fields_digest"
+        rows = self._reader().execute(
+            f"SELECT lf.fid, z.zone_id, {digests} FROM layer_features lf LEFT JOIN zones z ON z.fid = lf.fid "
+            f"WHERE lf.version_id = ? ORDER BY lf.position", self._version_ids([version]),
+        ).fetchall()
+        return [tuple(row) for row in rows]
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's reading connection (kept, as opening one costs more than a small query)."""
@@ -188,14 +231,26 @@ class GeoPackageStore(Store):
         return con
 
     def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
+        digests = hex_digests(zones)
         staging = self.path.with_name(f".{self.path.name}.import-{uuid.uuid4().hex}.gpkg")
+        columns = ", ".join(["geom", *ZONE_FIELDS, *_DIGESTS])
+        same = ("z.kind = i.kind AND z.geometry_digest = i.geometry_digest AND z.fields_digest = i.fields_digest")
         try:
-            pyogrio.write_dataframe(
-                _to_storage(zones, 0), staging, layer="zones", driver="GPKG", geometry_type="Unknown",
-                promote_to_multi=False, layer_options=_LAYER_OPTIONS,
-            )
-            columns = ", ".join(["geom", *ZONE_FIELDS])
             with contextlib.closing(self._connect()) as con:
+                con.execute("CREATE TEMP TABLE incoming (position INTEGER PRIMARY KEY, kind TEXT, "
+                            "geometry_digest TEXT, fields_digest TEXT)")
+                con.executemany("INSERT INTO temp.incoming VALUES (?, ?, ?, ?)",
+                                zip(range(len(zones)), zones["kind"], *digests))
+                # Only features not stored yet are staged. A feature found now stays (nothing is ever deleted);
+                # one stored meanwhile by another import is not stored twice (NOT EXISTS below).
+                stored = {row[0] for row in con.execute(
+                    f"SELECT i.position FROM temp.incoming i WHERE EXISTS (SELECT 1 FROM main.zones z WHERE {same})")}
+                new = [i for i in range(len(zones)) if i not in stored]
+                pyogrio.write_dataframe(
+                    _to_storage(zones.iloc[new], 0, ([digests[0][i] for i in new], [digests[1][i] for i in new])),
+                    staging, layer="zones", driver="GPKG", geometry_type="Unknown", promote_to_multi=False,
+                    layer_options=_LAYER_OPTIONS,
+                )
                 con.execute("ATTACH DATABASE ? AS staging", (str(staging),))
                 try:
                     con.execute("BEGIN IMMEDIATE")  # one writer at a time; version numbers cannot collide
@@ -203,22 +258,28 @@ class GeoPackageStore(Store):
                         "SELECT COALESCE(MAX(version), 0) + 1 FROM layer_versions WHERE kind = ?",
                         (version.kind,),
                     ).fetchone()[0]
-                    stored = LayerVersion(**{**version.to_dict(), "version": number})
-                    first = con.execute("SELECT COALESCE(MAX(fid), 0) FROM main.zones").fetchone()[0]
-                    con.execute(
-                        f"INSERT INTO main.zones ({columns}, version) "
-                        f"SELECT {columns}, ? FROM staging.zones ORDER BY fid",
-                        (number,),
-                    )
-                    _index_envelopes(con, after=first)
-                    record = stored.to_dict()
+                    stored_version = LayerVersion(**{**version.to_dict(), "version": number})
+                    record = stored_version.to_dict()
                     record["notices"] = json.dumps(record["notices"], ensure_ascii=False)
-                    con.execute(
+                    version_id = con.execute(
                         f"INSERT INTO layer_versions ({', '.join(VERSION_COLUMNS)}) "
                         f"VALUES ({', '.join('?' * len(VERSION_COLUMNS))})",
                         [record[c] for c in VERSION_COLUMNS],
+                    ).lastrowid
+                    first = con.execute("SELECT COALESCE(MAX(fid), 0) FROM main.zones").fetchone()[0]
+                    con.execute(
+                        f"INSERT INTO main.zones ({columns}, version) SELECT {columns}, ? FROM staging.zones i "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM main.zones z WHERE {same}) ORDER BY i.fid",
+                        (number,),
                     )
-                    self._update_extent(con, zones)
+                    _index_envelopes(con, after=first)
+                    # fid is NOT NULL: a feature neither stored before nor staged fails the whole import.
+                    con.execute(
+                        f"INSERT INTO main.layer_features (version_id, fid, position) SELECT ?, "
+                        f"(SELECT MIN(z.fid) FROM main.zones z WHERE {same}), i.position FROM temp.incoming i",
+                        (version_id,),
+                    )
+                    self._update_extent(con, zones.iloc[new])
                     con.execute("COMMIT")
                 except BaseException:
                     if con.in_transaction:
@@ -228,7 +289,7 @@ class GeoPackageStore(Store):
                     con.execute("DETACH DATABASE staging")
         finally:
             staging.unlink(missing_ok=True)
-        return stored
+        return stored_version
 
     @staticmethod
     def _update_extent(con: sqlite3.Connection, zones: gpd.GeoDataFrame) -> None:
@@ -250,6 +311,59 @@ class GeoPackageStore(Store):
 def _wkb(blob: bytes) -> bytes:
     """The WKB inside a GeoPackage geometry blob (after its header and envelope)."""
     return blob[8 + _ENVELOPE_BYTES[(blob[3] >> 1) & 0b111]:]
+
+
+def _layout(con: sqlite3.Connection, location: str) -> str:
+    """The store's layout, refusing one this ecozone does not know (made by a newer one)."""
+    row = con.execute("SELECT value FROM ecozone_meta WHERE key = 'format'").fetchone()
+    layout = row[0] if row else None
+    if layout not in (_FORMAT, _FIRST_FORMAT):
+        raise StoreError(
+            f"the store has layout '{layout}', which this ecozone does not know", field="store", value=location,
+            fix="open it with the ecozone that made it, or upgrade ecozone",
+        )
+    return layout
+
+
+def _upgrade(con: sqlite3.Connection) -> None:
+    """Bring a store to the current layout in one transaction: the R-tree if missing, and a first-layout store's
+    versions turned into links to features stored once, each with its digests (the features stay as they are)."""
+    con.execute("BEGIN IMMEDIATE")  # another process may be upgrading it too: look again once writing
+    try:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'zones_rtree'").fetchone():
+            _index_envelopes(con)
+        if con.execute("SELECT value FROM ecozone_meta WHERE key = 'format'").fetchone()[0] == _FIRST_FORMAT:
+            _link_first_layout(con)
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+
+
+def _link_first_layout(con: sqlite3.Connection) -> None:
+    """Turn an ``ecozone-gpkg-1`` store into links, in the caller's transaction. Rows repeated by its versions
+    stay: each version links its own rows, in their order, so every digest holds as before."""
+    for name in _DIGESTS:
+        con.execute(f"ALTER TABLE zones ADD COLUMN {name} TEXT")
+    # Versions get an id that VACUUM keeps (an implicit rowid it may renumber): the table is written again.
+    columns = ", ".join(VERSION_COLUMNS)
+    con.execute(_VERSIONS_TABLE.format(name="layer_versions_linked"))
+    con.execute(f"INSERT INTO layer_versions_linked (id, {columns}) "
+                f"SELECT rowid, {columns} FROM layer_versions ORDER BY rowid")
+    con.execute(_LINKS_TABLE.format(temp=""))
+    con.execute(f"INSERT INTO main.layer_features {_FIRST_LAYOUT_LINKS}")
+    con.execute("DROP TABLE layer_versions")
+    con.execute("ALTER TABLE layer_versions_linked RENAME TO layer_versions")
+    for kind, version in con.execute("SELECT kind, version FROM layer_versions").fetchall():
+        rows = con.execute(f"SELECT fid, geom, {_FIELDS} FROM zones z WHERE kind = ? AND version = ?",
+                           (kind, version)).fetchall()
+        zones = linked_zones([(0, i, row[1], *row[2:]) for i, row in enumerate(rows)], _wkb)
+        geometry, fields = hex_digests(zones)
+        con.executemany("UPDATE zones SET geometry_digest = ?, fields_digest = ? WHERE fid = ?",
+                        zip(geometry, fields, [row[0] for row in rows]))
+    con.execute("CREATE INDEX zones_geometry_digest ON zones (geometry_digest)")
+    con.execute("UPDATE ecozone_meta SET value = ? WHERE key = 'format'", (_FORMAT,))
 
 
 def _index_envelopes(con: sqlite3.Connection, after: int = 0) -> None:

@@ -1,14 +1,23 @@
 """The PostGIS back end: the same store in a PostgreSQL schema (``ecozone`` by default; another one with
 ``?schema=name`` in the URL, e.g. ``postgresql://user@host/db?schema=ecozone_test``).
 
-Tables mirror the GeoPackage layout: ``zones`` (geometry(Geometry, 4326), attributes as jsonb, a GiST
-index) and ``layer_versions``. An import is one transaction (COPY of the features plus the version row)
-under a table lock, so version numbers never collide and an interrupted import leaves nothing behind.
+Tables mirror the GeoPackage layout: ``zones`` holds every feature once (geometry(Geometry, 4326), attributes
+as jsonb, a GiST index, the digests of its geometry and fields taken at import; ``version`` is the version that
+first stored it), ``layer_versions``, and ``layer_features``: for each version the ids of its features in order,
+as one array (a row per link would cost PostgreSQL's 24-byte row header per feature and version, more than a
+1 % change adds).
+An import is one transaction under a table lock (the version row, a COPY of the features not stored yet for
+the kind, the links), so version numbers never collide and an interrupted import leaves nothing behind.
+
+A schema made before features were shared (every version's rows in full, told apart by ``kind`` and
+``version``, no ``layer_features``) is converted in one transaction when first opened for writing; opened
+read-only, its links are made in a temporary table of the session, so it is read as it is.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import geopandas as gpd
@@ -17,16 +26,25 @@ import shapely
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from gis.errors import StoreError, StoreNotFoundError
+from gis.errors import StoreError, StoreNotFoundError, VersionNotFoundError
 from gis.kinds import ZONE_FIELDS
-from gis.store.base import VERSION_COLUMNS, LayerVersion, Store
-from gis.zones import attributes_json, empty_zones, zone_frame
+from gis.store.base import VERSION_COLUMNS, LayerVersion, Store, hex_digests, linked_zones
+from gis.zones import attributes_json, empty_zones
 
 __all__ = ["PostGISStore", "DEFAULT_SCHEMA"]
 
 DEFAULT_SCHEMA = "ecozone"
+_LINKS_TABLE = sql.SQL(
+    "CREATE TABLE {0}.layer_features (version_id bigint PRIMARY KEY REFERENCES {0}.layer_versions (id), "
+    "fids bigint[] NOT NULL CHECK (array_position(fids, NULL) IS NULL))"
+)
 
 _TEXT_FIELDS = [f for f in ZONE_FIELDS if f != "attributes"]
+_DIGESTS = ("geometry_digest", "fields_digest")
+#: The zone fields as read (attributes as JSON text), in ``ZONE_FIELDS`` order.
+_FIELDS = sql.SQL(", ").join(sql.SQL("z.attributes::text") if f == "attributes" else sql.SQL("z.") + sql.Identifier(f)
+                             for f in ZONE_FIELDS)
+_SAME = sql.SQL("z.kind = i.kind AND z.geometry_digest = i.geometry_digest AND z.fields_digest = i.fields_digest")
 
 
 def _connect(url: str) -> psycopg.Connection:
@@ -93,19 +111,27 @@ class PostGISStore(Store):
         self.location = _location(url, schema)
         self.name = _name(url, schema)
         self.read_only = read_only
-        self._versions_cache: tuple[tuple | None, list[LayerVersion]] = (None, [])
+        self._versions_cache: tuple[tuple | None, list[LayerVersion], dict] = (None, [], {})
         self.conn = _connect(url)
-        found = self.conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s "
-            "AND table_name IN ('zones', 'layer_versions')",
+        found = {row[0] for row in self.conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_name IN ('zones', 'layer_versions', 'layer_features')",
             (schema,),
-        ).fetchone()[0]
-        if found != 2:
+        ).fetchall()}
+        if not {"zones", "layer_versions"} <= found:
             self.conn.close()
             raise StoreNotFoundError(
                 f"the database has no ecozone store in schema '{schema}'", field="store", value=self.location,
                 fix=f"create one with 'ecozone layers init {self.location}'",
             )
+        self._links = sql.Identifier(schema, "layer_features")
+        self._digested = True
+        if "layer_features" not in found:
+            if read_only:  # read as it is: the links of its versions, made for this session
+                self._links, self._digested = sql.Identifier("pg_temp", "layer_features"), False
+                self.conn.execute(sql.SQL("CREATE TEMP TABLE layer_features AS {}").format(self._first_links()))
+            else:
+                self._link_first_layout()
 
     @classmethod
     def create(cls, url: str, *, schema: str | None = None) -> PostGISStore:
@@ -129,16 +155,18 @@ class PostGISStore(Store):
                     "CREATE TABLE {}.zones (id bigserial PRIMARY KEY, zone_id text NOT NULL, kind text NOT NULL, "
                     "version integer NOT NULL, name text NOT NULL, name_en text, subtype text, jurisdiction text, "
                     "attributes jsonb NOT NULL, source_doc text, source_quote text, geometry_source text NOT NULL, "
-                    "valid_from text, valid_to text, geom geometry(Geometry, 4326) NOT NULL)"
+                    "valid_from text, valid_to text, geom geometry(Geometry, 4326) NOT NULL, "
+                    "geometry_digest text NOT NULL, fields_digest text NOT NULL)"
                 ).format(s))
-                conn.execute(sql.SQL("CREATE INDEX ON {}.zones (kind, version)").format(s))
+                conn.execute(sql.SQL("CREATE INDEX ON {}.zones (geometry_digest)").format(s))
                 conn.execute(sql.SQL("CREATE INDEX ON {}.zones USING gist (geom)").format(s))
                 conn.execute(sql.SQL(
-                    "CREATE TABLE {}.layer_versions (id bigserial, kind text NOT NULL, version integer NOT NULL, "
+                    "CREATE TABLE {}.layer_versions (id bigserial UNIQUE, kind text NOT NULL, version integer NOT NULL, "
                     "imported_at text NOT NULL, effective_from text NOT NULL, source text NOT NULL, "
                     "feature_count integer NOT NULL, content_sha256 text NOT NULL, note text, coverage_wkb text, notices jsonb, "
                     "PRIMARY KEY (kind, version))"
                 ).format(s))
+                conn.execute(_LINKS_TABLE.format(s))
         return cls(url, schema=schema)
 
     @property
@@ -155,42 +183,66 @@ class PostGISStore(Store):
         table = sql.Identifier(self.schema, "layer_versions")
         token = self.conn.execute(sql.SQL("SELECT count(*), max(id) FROM {}").format(table)).fetchone()
         if token != self._versions_cache[0]:
-            query = sql.SQL("SELECT {} FROM {} ORDER BY id").format(
+            query = sql.SQL("SELECT {}, id FROM {} ORDER BY id").format(
                 sql.SQL(", ").join(map(sql.Identifier, VERSION_COLUMNS)), table)
-            rows = [LayerVersion(**{**dict(zip(VERSION_COLUMNS, row)), "notices": row[-1] or []})
-                    for row in self.conn.execute(query).fetchall()]
-            self._versions_cache = (token, rows)
+            rows = self.conn.execute(query).fetchall()
+            found = [LayerVersion(**{**dict(zip(VERSION_COLUMNS, row)), "notices": row[-2] or []}) for row in rows]
+            self._versions_cache = (token, found, {(v.kind, v.version): row[-1] for v, row in zip(found, rows)})
         return [v for v in self._versions_cache[1] if kind is None or v.kind == kind]
+
+    def _version_ids(self, versions: list[LayerVersion]) -> list[int]:
+        """The ``layer_versions.id`` of each version (what ``layer_features`` links by)."""
+        if any((v.kind, v.version) not in self._versions_cache[2] for v in versions):
+            self.versions()
+        ids = self._versions_cache[2]
+        for v in versions:
+            if (v.kind, v.version) not in ids:
+                raise VersionNotFoundError(f"layer '{v.kind}' has no version {v.version} in this store",
+                                           field="version", value=v.version, fix="list them: ecozone layers versions")
+        return [ids[(v.kind, v.version)] for v in versions]
 
     def features(self, versions: list[LayerVersion],
                  bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
         """Every feature of ``versions`` whose envelope meets ``bounds``, through the GiST index."""
         return self._read_versions(versions, bounds)
 
+    def _members_of(self) -> sql.Composable:
+        """Each version's features: rows ``lf.version_id``, ``m.position``, ``m.fid``."""
+        return sql.SQL("{} lf CROSS JOIN LATERAL unnest(lf.fids) WITH ORDINALITY AS m(fid, position)").format(
+            self._links)
+
     def _read_versions(self, versions: list[LayerVersion],
                        bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
         if not versions:
             return empty_zones()
-        near = sql.SQL(" AND geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)") if bounds else sql.SQL("")
+        zones = sql.Identifier(self.schema, "zones")
+        if bounds:
+            # The GiST index's candidates, then those of them the versions hold, then only their rows are read (the
+            # fences keep the planner, which takes an unnested array for 10 rows, from reading every member's row).
+            query = sql.SQL(
+                "WITH near AS MATERIALIZED (SELECT id FROM {zones} "
+                "WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)), "
+                "chosen AS MATERIALIZED (SELECT lf.version_id, m.position, m.fid FROM {members} "
+                "WHERE lf.version_id = ANY(%s) AND m.fid IN (SELECT id FROM near)) "
+                "SELECT c.version_id, c.position, ST_AsBinary(z.geom), {fields} FROM chosen c "
+                "JOIN {zones} z ON z.id = c.fid")
+        else:
+            query = sql.SQL("SELECT lf.version_id, m.position, ST_AsBinary(z.geom), {fields} FROM {members} "
+                            "JOIN {zones} z ON z.id = m.fid WHERE lf.version_id = ANY(%s)")
+        query = query.format(zones=zones, fields=_FIELDS, members=self._members_of())
+        return linked_zones(self.conn.execute(query, [*(bounds or ()), self._version_ids(versions)]).fetchall())
+
+    def _members(self, version: LayerVersion) -> list[tuple[int, str | None, str | None, str | None]]:
+        digests = sql.SQL("z.geometry_digest, z.fields_digest" if self._digested else "NULL, NULL")
         query = sql.SQL(
-            "SELECT {fields}, attributes::text, ST_AsBinary(geom) FROM {schema}.zones "
-            "WHERE (kind, version) IN (SELECT * FROM unnest(%s::text[], %s::int[])){near} ORDER BY id"
-        ).format(
-            fields=sql.SQL(", ").join(map(sql.Identifier, _TEXT_FIELDS)), schema=sql.Identifier(self.schema),
-            near=near,
-        )
-        params = [[v.kind for v in versions], [v.version for v in versions], *(bounds or ())]
-        rows = self.conn.execute(query, params).fetchall()
-        if not rows:
-            return empty_zones()
-        records = [dict(zip(_TEXT_FIELDS, row[: len(_TEXT_FIELDS)])) for row in rows]
-        for record, row in zip(records, rows):
-            record["attributes"] = json.loads(row[-2])
-        return zone_frame(records, list(shapely.from_wkb([bytes(row[-1]) for row in rows])))
+            "SELECT m.fid, z.zone_id, {digests} FROM {members} LEFT JOIN {zones} z ON z.id = m.fid "
+            "WHERE lf.version_id = %s ORDER BY m.position"
+        ).format(digests=digests, members=self._members_of(), zones=sql.Identifier(self.schema, "zones"))
+        return [tuple(row) for row in self.conn.execute(query, self._version_ids([version])).fetchall()]
 
     def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
         s = sql.Identifier(self.schema)
-        ewkb = shapely.to_wkb(shapely.set_srid(zones.geometry.values, 4326), hex=True, include_srid=True)
+        geometry, fields = hex_digests(zones)
         with self.conn.transaction():
             # One importer at a time per store; readers are not blocked.
             self.conn.execute(sql.SQL("LOCK TABLE {}.layer_versions IN SHARE ROW EXCLUSIVE MODE").format(s))
@@ -199,22 +251,71 @@ class PostGISStore(Store):
                 (version.kind,),
             ).fetchone()[0]
             stored = LayerVersion(**{**version.to_dict(), "version": number})
-            columns = [*_TEXT_FIELDS, "attributes", "version", "geom"]
-            copy_sql = sql.SQL("COPY {}.zones ({}) FROM STDIN").format(
-                s, sql.SQL(", ").join(map(sql.Identifier, columns))
-            )
-            with self.conn.cursor() as cur, cur.copy(copy_sql) as copy:
-                for record, geom in zip(zones.drop(columns="geometry").to_dict("records"), ewkb):
-                    copy.write_row(
-                        [*(record[f] for f in _TEXT_FIELDS), attributes_json(record["attributes"]), number, geom]
-                    )
             record = stored.to_dict()
             record["notices"] = json.dumps(record["notices"], ensure_ascii=False)
-            self.conn.execute(
-                sql.SQL("INSERT INTO {}.layer_versions ({}) VALUES ({})").format(
+            version_id = self.conn.execute(
+                sql.SQL("INSERT INTO {}.layer_versions ({}) VALUES ({}) RETURNING id").format(
                     s, sql.SQL(", ").join(map(sql.Identifier, VERSION_COLUMNS)),
                     sql.SQL(", ").join([sql.Placeholder()] * len(VERSION_COLUMNS)),
                 ),
                 [record[c] for c in VERSION_COLUMNS],
+            ).fetchone()[0]
+            self.conn.execute("CREATE TEMP TABLE incoming (position integer PRIMARY KEY, kind text, "
+                              "geometry_digest text, fields_digest text) ON COMMIT DROP")
+            self._copy(sql.SQL("COPY incoming FROM STDIN"), zip(range(len(zones)), zones["kind"], geometry, fields))
+            self.conn.execute("ANALYZE incoming")
+            new = [row[0] for row in self.conn.execute(sql.SQL(
+                "SELECT i.position FROM incoming i WHERE NOT EXISTS (SELECT 1 FROM {}.zones z WHERE {}) "
+                "ORDER BY i.position").format(s, _SAME)).fetchall()]
+            added = zones.iloc[new]
+            ewkb = shapely.to_wkb(shapely.set_srid(added.geometry.values, 4326), hex=True, include_srid=True)
+            columns = [*_TEXT_FIELDS, "attributes", "version", "geom", *_DIGESTS]
+            self._copy(
+                sql.SQL("COPY {}.zones ({}) FROM STDIN").format(s, sql.SQL(", ").join(map(sql.Identifier, columns))),
+                ([*(record[f] for f in _TEXT_FIELDS), attributes_json(record["attributes"]), number, wkb,
+                  geometry[i], fields[i]]
+                 for record, wkb, i in zip(added.drop(columns="geometry").to_dict("records"), ewkb, new)),
             )
+            # No id may be NULL (a CHECK): a feature neither stored before nor copied now fails the whole import.
+            self.conn.execute(sql.SQL(
+                "INSERT INTO {links} (version_id, fids) SELECT %s, COALESCE(array_agg("
+                "(SELECT min(z.id) FROM {zones} z WHERE {same}) ORDER BY i.position), '{{}}') FROM incoming i"
+            ).format(links=self._links, zones=sql.Identifier(self.schema, "zones"), same=_SAME), (version_id,))
         return stored
+
+    def _copy(self, statement: sql.Composable, rows: Iterable) -> None:
+        with self.conn.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def _first_links(self) -> sql.Composable:
+        """The links of a schema made before features were shared: each version's rows, in their order."""
+        return sql.SQL(
+            "SELECT v.id AS version_id, array_agg(z.id ORDER BY z.id) AS fids FROM {zones} z "
+            "JOIN {versions} v ON v.kind = z.kind AND v.version = z.version GROUP BY v.id"
+        ).format(zones=sql.Identifier(self.schema, "zones"), versions=sql.Identifier(self.schema, "layer_versions"))
+
+    def _link_first_layout(self) -> None:
+        """Turn a schema made before features were shared into links, in one transaction. Rows repeated by its
+        versions stay: each version links its own rows, in their order, so every digest holds as before."""
+        s = sql.Identifier(self.schema)
+        with self.conn.transaction():
+            self.conn.execute(sql.SQL("LOCK TABLE {}.layer_versions IN SHARE ROW EXCLUSIVE MODE").format(s))
+            if self.conn.execute("SELECT to_regclass(%s)", (f'"{self.schema}".layer_features',)).fetchone()[0]:
+                return  # another process converted it meanwhile
+            self.conn.execute(sql.SQL("ALTER TABLE {}.zones ADD COLUMN geometry_digest text, "
+                                      "ADD COLUMN fields_digest text").format(s))
+            self.conn.execute(sql.SQL("ALTER TABLE {}.layer_versions ADD UNIQUE (id)").format(s))
+            self.conn.execute(_LINKS_TABLE.format(s))
+            self.conn.execute(sql.SQL("INSERT INTO {} {}").format(self._links, self._first_links()))
+            self.conn.execute("CREATE TEMP TABLE digests (id bigint, geometry_digest text, fields_digest text) "
+                              "ON COMMIT DROP")
+            for version in self.versions():  # each version's rows are its own: each row gets its digests once
+                geometry, fields = hex_digests(self._read_versions([version]))
+                fids = [member[0] for member in self._members(version)]
+                self._copy(sql.SQL("COPY digests FROM STDIN"), zip(fids, geometry, fields))
+            self.conn.execute(sql.SQL("UPDATE {}.zones z SET geometry_digest = d.geometry_digest, "
+                                      "fields_digest = d.fields_digest FROM digests d WHERE z.id = d.id").format(s))
+            self.conn.execute(sql.SQL("ALTER TABLE {}.zones ALTER COLUMN geometry_digest SET NOT NULL, "
+                                      "ALTER COLUMN fields_digest SET NOT NULL").format(s))
+            self.conn.execute(sql.SQL("CREATE INDEX ON {}.zones (geometry_digest)").format(s))

@@ -1,0 +1,107 @@
+"""A generated red-line delivery as natural-resources departments hand them over: irregular polygons of about 170
+vertices (some with holes, some in two parts) in CGCS2000 3° Gauss-Krüger zone 29 with the zone number in front of
+the easting (EPSG:4517), a GBK .dbf without .cpg, and the columns 编号 名称 类型 面积 行政区 批准日期, where 类型 is
+the ecological function (水源涵养, 防风固沙 …), not a subtype of the kind.
+
+Used by tests/test_deliveries.py and benchmarks/layers_bench.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyogrio
+import shapely
+
+#: CGCS2000 3° zone 29 (central meridian 87° E) spans 85.5-88.5° E; the patches stay inside it.
+BOX = (85.7, 43.6, 88.3, 45.4)
+FUNCTIONS = ("水源涵养", "防风固沙", "水土保持", "生物多样性维护", "水土流失", "土地沙化")
+COUNTIES = ("昌吉回族自治州昌吉市", "昌吉回族自治州呼图壁县", "昌吉回族自治州玛纳斯县", "昌吉回族自治州阜康市",
+            "昌吉回族自治州吉木萨尔县", "兵团第八师石河子市", "塔城地区沙湾市")
+APPROVED = (dt.date(2018, 6, 30), dt.date(2021, 12, 3), dt.date(2023, 2, 28))
+GK_ZONE_29 = "EPSG:4517"
+
+
+def _rings(cx, cy, rx, ry, vertices: int, rng: np.random.Generator) -> np.ndarray:
+    """Closed star-shaped rings (always simple) whose radius wanders smoothly, as a surveyed outline does: one
+    per centre, shape (len(cx), vertices + 1, 2)."""
+    count = len(cx)
+    angles = np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+    radius = 0.75 + rng.uniform(-0.02, 0.02, (count, vertices))
+    for k in range(1, 7):
+        radius += rng.uniform(0, 0.25 / k, (count, 1)) * np.sin(k * angles + rng.uniform(0, 2 * np.pi, (count, 1)))
+    xs = cx[:, None] + rx[:, None] * radius * np.cos(angles)
+    ys = cy[:, None] + ry[:, None] * radius * np.sin(angles)
+    rings = np.stack([xs, ys], axis=2)
+    return np.concatenate([rings, rings[:, :1]], axis=1)
+
+
+def delivery(count: int, vertices: int = 172, seed: int = 7) -> gpd.GeoDataFrame:
+    """``count`` patches in lon/lat (EPSG:4490) with the delivery's columns; every tenth has a hole and every
+    seventeenth two parts."""
+    rng = np.random.default_rng(seed)
+    columns = int(np.ceil(np.sqrt(count * (BOX[2] - BOX[0]) / (BOX[3] - BOX[1]))))
+    width, height = (BOX[2] - BOX[0]) / columns, (BOX[3] - BOX[1]) / int(np.ceil(count / columns))
+    cells = np.arange(count)
+    cx = BOX[0] + (cells % columns + 0.5) * width
+    cy = BOX[1] + (cells // columns + 0.5) * height
+    rx, ry = width * rng.uniform(0.2, 0.42, count), height * rng.uniform(0.2, 0.42, count)
+    geometries = shapely.polygons(_rings(cx, cy, rx, ry, vertices, rng))
+    holed = cells[cells % 10 == 9]
+    holes = shapely.linearrings(_rings(cx[holed], cy[holed], rx[holed] * 0.25, ry[holed] * 0.25, 24, rng)[:, ::-1])
+    outer = shapely.linearrings(_rings(cx[holed], cy[holed], rx[holed], ry[holed], vertices - 24, rng))
+    geometries[holed] = [shapely.Polygon(shell, [hole]) for shell, hole in zip(outer, holes)]
+    split = cells[cells % 17 == 16]
+    half_x, half_y = rx[split] / 2.4, ry[split]
+    left = shapely.polygons(_rings(cx[split] - rx[split] / 2, cy[split], half_x, half_y, vertices // 2, rng))
+    right = shapely.polygons(_rings(cx[split] + rx[split] / 2, cy[split], half_x, half_y, vertices // 2, rng))
+    geometries[split] = [shapely.MultiPolygon([a, b]) for a, b in zip(left, right)]
+    geometries = shapely.orient_polygons(geometries)
+    width_digits = max(4, len(str(count)))
+    areas = shapely.area(gpd.GeoSeries(geometries, crs="EPSG:4490").to_crs(GK_ZONE_29).values) / 1e4  # ha, planar
+    county = rng.integers(0, len(COUNTIES), count)
+    return gpd.GeoDataFrame({
+        "编号": [f"HX-{i + 1:0{width_digits}d}" for i in range(count)],
+        "名称": [f"{COUNTIES[c][-3:]}生态保护红线{i + 1}号图斑" for i, c in enumerate(county)],
+        "类型": rng.choice(FUNCTIONS, count),
+        "面积": np.round(areas, 4),
+        "行政区": [COUNTIES[c] for c in county],
+        "批准日期": pd.Series([APPROVED[i % len(APPROVED)] for i in range(count)], dtype=pd.ArrowDtype(pa.date32())),
+    }, geometry=list(geometries), crs="EPSG:4490")
+
+
+def write_delivery(frame: gpd.GeoDataFrame, path: Path) -> Path:
+    """Write ``frame`` as the department does: Gauss-Krüger zone 29 with the zone prefix, GBK, no .cpg."""
+    pyogrio.write_dataframe(frame.to_crs(GK_ZONE_29), path, encoding="GBK", use_arrow=True)
+    path.with_suffix(".cpg").unlink(missing_ok=True)
+    return path
+
+
+def next_delivery(frame: gpd.GeoDataFrame, fraction: float, seed: int = 8) -> gpd.GeoDataFrame:
+    """The next delivery: of ``fraction`` of the patches, a quarter each moved (about 50 m), given another 类型,
+    dropped, and added anew (smaller copies under new numbers); the rest exactly as before."""
+    rng = np.random.default_rng(seed)
+    quarter = max(1, int(len(frame) * fraction / 4))
+    chosen = rng.choice(len(frame), 3 * quarter, replace=False)
+    moved, retyped, dropped = chosen[:quarter], chosen[quarter:2 * quarter], chosen[2 * quarter:]
+    second = frame.copy()
+    second.loc[moved, "geometry"] = second.geometry.iloc[moved].translate(0.0005, 0.0003).values
+    second.loc[retyped, "类型"] = [FUNCTIONS[(FUNCTIONS.index(t) + 1) % len(FUNCTIONS)] for t in second["类型"].iloc[retyped]]
+    added = frame.iloc[dropped].copy()
+    added["编号"] = [f"HX-N{i + 1:04d}" for i in range(len(added))]
+    added["geometry"] = added.geometry.scale(0.6, 0.6).values
+    return gpd.GeoDataFrame(pd.concat([second.drop(index=dropped), added], ignore_index=True), crs=frame.crs)
+
+
+def as_zones(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A delivery in the zone schema, as ``read_layer_file`` maps it (for tests of the store alone)."""
+    return gpd.GeoDataFrame({
+        "zone_id": frame["编号"].tolist(), "name": frame["名称"].tolist(), "jurisdiction": frame["行政区"].tolist(),
+        "valid_from": [d.isoformat() for d in frame["批准日期"]],
+        "attributes": [{"类型": t, "面积": float(a)} for t, a in zip(frame["类型"], frame["面积"])],
+    }, geometry=list(frame.geometry), crs="EPSG:4326")  # CGCS2000 lon/lat taken as WGS 84, as the store does
