@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from gis.cache import BoundedCache
@@ -28,7 +29,8 @@ from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparis
 from gis.rules.project import DECLARED_FACTS, FACT_LABELS, Project
 
 __all__ = ["RuleHit", "RuleEvaluation", "AccessItem", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS",
-           "PARTLY_UNCHECKED"]
+           "PARTLY_UNCHECKED", "RuleBook", "rule_book", "Place", "place_of", "Facts", "facts_of", "evaluation",
+           "verdict_of", "missing_reason", "OUTCOME", "NOTHING", "APPLIES", "REVIEW", "UNCHECKED", "POSSIBLE"]
 
 #: Facts that declare an activity: when the project does not give one, it does not have that activity
 #: (no boiler, no generating unit, no coal, not a 三高 project, no groundwater abstraction); the rules that
@@ -263,36 +265,6 @@ def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None,
     return (None, missing, False) if missing else (True, [], False)
 
 
-class _OpenRule(NamedTuple):
-    """A rule that the project's facts do not rule out."""
-
-    rule: Rule
-    missing: list[str]  # the facts it needs that the project lacks, by name
-    lacks_activity: bool  # one of them declares an activity (ACTIVITY_FACTS)
-    hit_fields: dict[str, Any]  # what a hit of the rule says whatever the site (``_hit_fields``)
-
-
-#: Per (pack, day, project): the rules that its facts leave open (``_open_rules``), for the latest projects.
-_OPEN_RULES: BoundedCache[tuple[RulePack, list[_OpenRule]]] = BoundedCache(4096)
-
-
-def _open_rules(pack: RulePack, as_of: dt.date, project: Project) -> list[_OpenRule]:
-    """The pack's rules in force on ``as_of`` that the project's facts do not rule out. The same for every
-    site of a project, so kept."""
-    key = (id(pack), as_of, project)
-    kept = _OPEN_RULES.get(key)
-    if kept is None or kept[0] is not pack:
-        facts = _fact_values(project)
-        rules = []
-        for rule in pack.rules:
-            if rule.in_force(as_of):
-                state, missing, lacks_activity = _project_conditions(rule, facts)
-                if state is not False:
-                    rules.append(_OpenRule(rule, missing, lacks_activity, _hit_fields(rule, pack, as_of)))
-        kept = _OPEN_RULES.put(key, (pack, rules))  # the pack kept too, so that a reused id() never matches
-    return kept[1]
-
-
 def _quantities(rule: Rule, pack: RulePack, project: Project) -> list[ComputedQuantity]:
     result = []
     for q in rule.quantities:
@@ -317,13 +289,8 @@ def _hit_fields(rule: Rule, pack: RulePack, day: dt.date) -> dict[str, Any]:
     )
 
 
-def _hit(open_rule: _OpenRule, pack: RulePack, project: Project, zones, reasons, verdict: Verdict) -> RuleHit:
-    missing = [] if verdict in (Verdict.not_checked, open_rule.rule.verdict) else open_rule.missing
-    return RuleHit(**open_rule.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], zones=zones,
-                   quantities=_quantities(open_rule.rule, pack, project), reasons=reasons, missing_facts=missing)
-
-
-def _missing_reason(name: str) -> str:
+def missing_reason(name: str) -> str:
+    """Why a rule needs review when the project lacks a fact: the fact named in Chinese, then by its name."""
     return f"缺少项目信息：{FACT_LABELS.get(name, name)} (missing: {name})"
 
 
@@ -386,65 +353,213 @@ def _access_items(layers: dict[str, Any], rule_ids: set[str]) -> dict[str, list[
     return by_rule
 
 
-def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Project, as_of: dt.date) -> RuleEvaluation:
-    """Apply every rule in force on ``as_of`` to the site's layer checks and the project.
+# -- the evaluation in two halves: what the place says of each rule, what the project says, and the table
+# that joins them. A single check joins one place with one project; a batch joins each place (a set of rows
+# meeting the same zones) with each project as arrays, with the same table and the same halves.
+
+class Entry(NamedTuple):
+    """A rule in force on the book's day, with its pack and what every hit of it says."""
+
+    pack: RulePack
+    rule: Rule
+    hit_fields: dict[str, Any]
+
+
+class RuleBook:
+    """The rules of the packs in force on one day, in pack order (the order of every array below)."""
+
+    def __init__(self, packs: list[RulePack], day: dt.date) -> None:
+        self.packs, self.day = list(packs), day
+        self.entries = [Entry(pack, rule, _hit_fields(rule, pack, day))
+                        for pack in self.packs for rule in pack.rules if rule.in_force(day)]
+        self.spans = []  # (pack, first entry, end), in pack order
+        start = 0
+        for pack in self.packs:
+            end = start + sum(1 for rule in pack.rules if rule.in_force(day))
+            self.spans.append((pack, start, end))
+            start = end
+        #: The rank in ``VERDICT_ORDER`` of what each rule says when it applies.
+        self.ranks = np.array([VERDICT_ORDER.index(e.rule.verdict) for e in self.entries], dtype=np.int16)
+
+
+_BOOKS: BoundedCache[RuleBook] = BoundedCache(64)
+
+
+def rule_book(packs: list[RulePack], day: dt.date) -> RuleBook:
+    """The rule book of ``packs`` on ``day``, kept (the packs are kept in it, so a reused id never matches)."""
+    key = (tuple(id(p) for p in packs), day)
+    book = _BOOKS.get(key)
+    if book is None or any(a is not b for a, b in zip(book.packs, packs)):
+        book = _BOOKS.put(key, RuleBook(packs, day))
+    return book
+
+
+#: What the place says of a rule: its zones do not hold; they hold; it is open whether they hold (a boundary
+#: contact, an attribute the data leaves open); open only because a layer does not cover the site.
+PLACE_NO, PLACE_HOLDS, PLACE_OPEN, PLACE_UNCOVERED = range(4)
+#: What the project says of a rule: its facts rule it out; they meet it; facts it needs are missing; the
+#: project does not declare the activity it is about.
+FACTS_NO, FACTS_MEET, FACTS_MISSING, FACTS_NO_ACTIVITY = range(4)
+#: What follows for the rule: nothing; it applies (its own verdict); it needs review; it could not be checked
+#: (未核查); it would apply to an activity the project did not declare (同址规则).
+NOTHING, APPLIES, REVIEW, UNCHECKED, POSSIBLE = range(5)
+#: The one table joining the two halves, ``OUTCOME[place, facts]``.
+OUTCOME = np.array([
+    # FACTS_NO  MEET        MISSING     NO_ACTIVITY
+    [NOTHING, NOTHING, NOTHING, NOTHING],        # PLACE_NO
+    [NOTHING, APPLIES, REVIEW, POSSIBLE],        # PLACE_HOLDS
+    [NOTHING, REVIEW, REVIEW, NOTHING],          # PLACE_OPEN: what would follow is not known here
+    [NOTHING, UNCHECKED, UNCHECKED, NOTHING],    # PLACE_UNCOVERED: where the site stands is unknown
+], dtype=np.int8)
+
+
+@dataclass
+class Place:
+    """What one site's layer checks say of each rule of a book (arrays and lists in the book's order)."""
+
+    codes: np.ndarray
+    zones: list[list[MatchedZone]]
+    reasons: list[list[str]]  # why it is open (every outcome's reasons)
+    unknown_reasons: list[list[str]]  # the reasons of the outcomes that are open
+    uncovered: list[frozenset[str]]  # kinds of its conditions whose layer does not cover the site
+    layers: dict[str, Any]
+
+    @property
+    def nothing_checked(self) -> bool:
+        """No layer covers the site at all."""
+        return bool(self.layers) and all(layer.status == "not_checked" for layer in self.layers.values())
+
+
+def place_of(book: RuleBook, layers: dict[str, Any], wanted: np.ndarray | None = None) -> Place:
+    """What the layer checks of one site say of each rule (of those ``wanted``, default all).
 
     ``layers`` maps a kind to its layer check (``status``, ``reason``, ``hits`` nearest first, with
-    ``relation``, ``distance_m``, ``attributes`` ...), as the overlap engine returns them.
-    """
-    hits: list[RuleHit] = []
-    possible: list[RuleHit] = []
-    unchecked: list[RuleHit] = []
-    uncovered: set[str] = set()
+    ``relation``, ``distance_m``, ``attributes`` ...), as the overlap engine returns them."""
+    n = len(book.entries)
+    codes = np.full(n, PLACE_NO, dtype=np.int8)
+    zones: list[list[MatchedZone]] = [[] for _ in range(n)]
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    unknown_reasons: list[list[str]] = [[] for _ in range(n)]
+    uncovered: list[frozenset[str]] = [frozenset()] * n
     facts: dict[str, dict] = {}
     answers: dict[str, _Outcome] = {}
-    for pack in packs:
-        scope = _place(pack.applies_within, [], [], layers, as_of, facts, answers)  # once per pack, not per rule
+    for pack, start, end in book.spans:
+        if wanted is not None and not wanted[start:end].any():
+            continue
+        scope = _place(pack.applies_within, [], [], layers, book.day, facts, answers)  # once per pack
         if scope is None:
             continue
-        # The project's facts first: they settle most rules before any zone is looked at.
-        for open_rule in _open_rules(pack, as_of, project):
-            rule, missing, lacks_activity, _ = open_rule
-            place = _place(rule.in_all, rule.in_any, rule.not_in, layers, as_of, facts, answers)
+        for i in range(start, end):
+            if wanted is not None and not wanted[i]:
+                continue
+            rule = book.entries[i].rule
+            place = _place(rule.in_all, rule.in_any, rule.not_in, layers, book.day, facts, answers)
             if place is None:
                 continue
             outcomes = scope + place
             # The zones the rule itself names (the pack's own area, e.g. the region, is true of every rule).
-            zones = [z for o in place for z in o.zones] or [z for o in scope for z in o.zones]
-            reasons = [r for o in outcomes for r in o.reasons] + [_missing_reason(name) for name in missing]
-            unknown_places = [o for o in outcomes if o.state is None]
-            only_uncovered = bool(unknown_places) and all(o.uncovered for o in unknown_places)
-            if only_uncovered and not lacks_activity:
-                # Where the site stands against this rule's zones is unknown: the facts cannot settle it.
-                reasons = [r for o in unknown_places for r in o.reasons]
-            if lacks_activity:
-                if not unknown_places:  # only where the place is known to hold: what would follow here
-                    possible.append(_hit(open_rule, pack, project, zones, reasons, rule.verdict))
-            elif reasons and only_uncovered:
-                unchecked.append(_hit(open_rule, pack, project, zones, reasons, Verdict.not_checked))
-                uncovered |= {c.kind for c in (*pack.applies_within, *rule.conditions)
-                              if c.kind not in layers or layers[c.kind].status != "checked"}
-            elif reasons:
-                hits.append(_hit(open_rule, pack, project, zones, reasons, Verdict.needs_review))
+            zones[i] = [z for o in place for z in o.zones] or [z for o in scope for z in o.zones]
+            reasons[i] = [r for o in outcomes for r in o.reasons]
+            unknown = [o for o in outcomes if o.state is None]
+            unknown_reasons[i] = [r for o in unknown for r in o.reasons]
+            if unknown and all(o.uncovered for o in unknown):
+                codes[i] = PLACE_UNCOVERED
+                uncovered[i] = frozenset(c.kind for c in (*pack.applies_within, *rule.conditions)
+                                         if c.kind not in layers or layers[c.kind].status != "checked")
             else:
-                hits.append(_hit(open_rule, pack, project, zones, [], rule.verdict))
+                codes[i] = PLACE_OPEN if unknown else PLACE_HOLDS
+    return Place(codes, zones, reasons, unknown_reasons, uncovered, layers)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one project's facts say of each rule of a book."""
+
+    codes: np.ndarray
+    missing: tuple[tuple[str, ...], ...]  # the facts each rule needs that the project lacks
+
+
+_FACTS: BoundedCache[tuple[RuleBook, Facts]] = BoundedCache(4096)
+
+
+def facts_of(book: RuleBook, project: Project) -> Facts:
+    """What ``project``'s facts say of each rule of ``book``; the same for every site of the project, so kept
+    (with the book, so that a reused id never matches)."""
+    key = (id(book), project)
+    kept = _FACTS.get(key)
+    if kept is None or kept[0] is not book:
+        values = _fact_values(project)
+        codes = np.full(len(book.entries), FACTS_NO, dtype=np.int8)
+        missing: list[tuple[str, ...]] = [()] * len(book.entries)
+        for i, entry in enumerate(book.entries):
+            state, lacking, no_activity = _project_conditions(entry.rule, values)
+            if state is False:
+                continue
+            codes[i] = FACTS_NO_ACTIVITY if no_activity else FACTS_MISSING if lacking else FACTS_MEET
+            missing[i] = tuple(lacking)
+        kept = _FACTS.put(key, (book, Facts(codes, tuple(missing))))
+    return kept[1]
+
+
+def verdict_of(book: RuleBook, outcomes: np.ndarray, nothing_checked: bool) -> tuple[Verdict, str]:
+    """The verdict and its label from the outcomes of every rule (``OUTCOME`` per rule): the worst verdict
+    of the rules that apply or need review; never 允许 while a rule could not be checked (部分未核查)."""
+    ranks = np.where(outcomes == APPLIES, book.ranks, np.where(outcomes == REVIEW,
+                     VERDICT_ORDER.index(Verdict.needs_review), len(VERDICT_ORDER)))
+    if len(ranks) and ranks.min() < len(VERDICT_ORDER):
+        verdict = VERDICT_ORDER[int(ranks.min())]
+        return verdict, VERDICT_LABELS[verdict]
+    if nothing_checked:
+        return Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]
+    if (outcomes == UNCHECKED).any():  # nothing forbids or restricts, but a layer some rule needs is missing
+        return Verdict.not_checked, PARTLY_UNCHECKED
+    return Verdict.allowed, VERDICT_LABELS[Verdict.allowed]
+
+
+def evaluation(book: RuleBook, place: Place, facts: Facts, project: Project) -> RuleEvaluation:
+    """The evaluation of one site (``place``) and one project (``facts``): every rule's outcome
+    (``OUTCOME``) as rule hits, with zones, reasons and quantities, and the verdict."""
+    outcomes = OUTCOME[place.codes, facts.codes]
+    hits: list[RuleHit] = []
+    possible: list[RuleHit] = []
+    unchecked: list[RuleHit] = []
+    for i in np.flatnonzero(outcomes):
+        entry, outcome = book.entries[i], outcomes[i]
+        missing = [missing_reason(name) for name in facts.missing[i]]
+        if outcome == UNCHECKED:
+            verdict, reasons, lacking = Verdict.not_checked, place.unknown_reasons[i], []
+        elif outcome == REVIEW:
+            verdict, reasons, lacking = Verdict.needs_review, place.reasons[i] + missing, list(facts.missing[i])
+        elif outcome == POSSIBLE:
+            verdict, reasons, lacking = entry.rule.verdict, place.reasons[i] + missing, []
+        else:
+            verdict, reasons, lacking = entry.rule.verdict, [], []
+        hit = RuleHit(**entry.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict],
+                      zones=place.zones[i], quantities=_quantities(entry.rule, entry.pack, project),
+                      reasons=reasons, missing_facts=lacking)
+        (unchecked if outcome == UNCHECKED else possible if outcome == POSSIBLE else hits).append(hit)
     hits.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     possible.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     unchecked.sort(key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id))
-    items = _access_items(layers, {hit.rule_id for hit in [*hits, *possible]})
+    items = _access_items(place.layers, {hit.rule_id for hit in [*hits, *possible]})
     for hit in [*hits, *possible] if items else ():
         hit.access_items = items.get(hit.rule_id, [])
-    label = None
-    if hits:
-        verdict = hits[0].verdict
-    elif layers and all(layer.status == "not_checked" for layer in layers.values()):
-        verdict = Verdict.not_checked
-    elif uncovered:  # nothing forbids or restricts, but a layer some rule needs does not cover the site
-        verdict, label = Verdict.not_checked, PARTLY_UNCHECKED
-    else:
-        verdict = Verdict.allowed
+    verdict, label = verdict_of(book, outcomes, place.nothing_checked)
+    uncovered = set().union(*(place.uncovered[i] for i in np.flatnonzero(outcomes == UNCHECKED)))
     return RuleEvaluation(
-        as_of=as_of, verdict=verdict, verdict_label=label or VERDICT_LABELS[verdict], hits=hits, possible=possible,
-        unchecked=unchecked, uncovered_layers=[kind for kind in KINDS if kind in uncovered],
-        packs={p.id: p.version for p in packs},
+        as_of=book.day, verdict=verdict, verdict_label=label, hits=hits, possible=possible, unchecked=unchecked,
+        uncovered_layers=[kind for kind in KINDS if kind in uncovered], packs={p.id: p.version for p in book.packs},
     )
+
+
+def evaluate_rules(packs: list[RulePack], layers: dict[str, Any], project: Project, as_of: dt.date) -> RuleEvaluation:
+    """Apply every rule in force on ``as_of`` to the site's layer checks and the project.
+
+    ``layers`` maps a kind to its layer check (``status``, ``reason``, ``hits`` nearest first, with
+    ``relation``, ``distance_m``, ``attributes`` ...), as the overlap engine returns them. The project's facts
+    come first: they settle most rules before any zone is looked at.
+    """
+    book = rule_book(packs, as_of)
+    facts = facts_of(book, project)
+    place = place_of(book, layers, wanted=facts.codes != FACTS_NO)
+    return evaluation(book, place, facts, project)
