@@ -1,18 +1,20 @@
-"""From sites and projects to the verdict columns: the vectorised keys, one rule evaluation per distinct key.
+"""From sites and projects to the verdict columns: rules evaluated as arrays, with the code of a single check.
 
-Rows whose sites meet the same zones in the same way (same key, see ``gis.batch.spatial``) and whose
-projects are equal get the same verdict, rules, reasons and quantities. Each such group is evaluated once,
-on its first row, with the per-site engine and ``evaluate_rules``, exactly as ``check_site`` does; the key of
-that exact result is compared with the group's vectorised key, and a group whose keys differ is evaluated
-row by row. Rows the vectorised stage does not cover (lines, multipoints, polygons a layer covers only in
-part) are also checked one by one. Per-row measures (overlap %, distance to the nearest protected zone)
-come from the vectorised stage.
+A rule's outcome for a row joins two halves (``gis.rules.evaluate``): what the row's place says of the rule
+and what its project's facts say, through the one table ``OUTCOME``. Rows whose sites meet the same zones in
+the same way (same key, see ``gis.batch.spatial``) share a place, made once from an exact check of one of
+them (``place_of``, as ``check_site`` makes it), whose key is compared with the vectorised key: a key that
+differs sends its rows to be checked one by one. Rows whose facts say the same to every rule share a project
+class (``read_projects``; its facts read once, ``facts_of``). The outcomes of every (place, class) pair are
+one array operation; the verdict is a reduction over it; each text column is made once per distinct thing it
+depends on (the rules that apply; the place and the facts, for reasons; a row's own values, for quantities)
+by ``gis.presentation``, and the rows take them by index. Rows the vectorised stage does not cover (lines,
+multipoints, polygons a layer covers only in part) are checked one by one, with the same halves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -21,12 +23,14 @@ from shapely.errors import GEOSException
 from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
-from gis.presentation import quantities_text, reasons_text, rules_text, sources_text, zones_text
-from gis.rules.evaluate import RuleEvaluation, evaluate_rules
-from gis.rules.model import RulePack
-from gis.rules.project import Project, read_project
+from gis.presentation import quantity_text, reasons_text, rules_text, sources_text, zones_text
+from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Place, RuleHit, computed_quantity, facts_of,
+                                missing_reason, place_of, rule_book)
+from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, RulePack, Verdict
+from gis.rules.evaluate import PARTLY_UNCHECKED
+from gis.rules.project import ProjectColumn
 
-__all__ = ["COLUMNS", "ERROR_CODE", "Screener"]
+__all__ = ["COLUMNS", "ERROR_CODE", "Screener", "thresholds"]
 
 #: The verdict columns added to every row, in order, with what each holds.
 COLUMNS = {
@@ -49,27 +53,38 @@ COLUMNS = {
 }
 
 ERROR_CODE = "error"
-_SHARING = ("inside", "contains", "overlaps", "touches")
+#: 结论 of a row whose check failed.
+FAILED_LABEL = "检查失败"
+_SITE_KINDS = np.array(sorted(["point", "polygon", "other", "none"]))
+_KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
+_RELATION_ZH = {"inside": "位于区内", "contains": "包含该区", "overlaps": "部分重叠", "touches": "边界接触"}
+_NEEDS_REVIEW = VERDICT_ORDER.index(Verdict.needs_review)
+_NO_VERDICT = len(VERDICT_ORDER)
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    """What a rule evaluation says, in the text of the columns; shared by the rows of a group."""
+def thresholds(packs: list[RulePack]) -> dict[str, list[float]]:
+    """Per numeric fact, the values the rules compare it with (what ``read_projects`` classes rows by)."""
+    found: dict[str, set[float]] = {}
+    for pack in packs:
+        for rule in pack.rules:
+            for name, comparison in rule.project.items():
+                values = comparison.value if isinstance(comparison.value, list) else [comparison.value]
+                for value in values:
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        found.setdefault(name, set()).add(float(value))
+    return {name: sorted(values) for name, values in found.items()}
 
-    verdict: str
-    label: str
-    rules: str
-    sources: str
-    zones: str
-    quantities: str
-    reasons: str
-    rule_zones: frozenset
-    overlap_pct: float | None
-    error: str | None = None
+
+class _Site:
+    """A place the rows share: what its layers say of each rule, and the columns' text of its zones."""
+
+    def __init__(self, place: Place, layers: dict) -> None:
+        self.place = place
+        self.zones = zones_text(layers.values())
 
 
 class Screener:
-    """Screens rows of sites against one store version and rule packs, caching evaluations across chunks.
+    """Screens rows of sites against one store version and rule packs, keeping places across chunks.
 
     Parameters
     ----------
@@ -84,26 +99,23 @@ class Screener:
     def __init__(self, batch: BatchEngine, packs: list[RulePack], as_of: dt.date) -> None:
         self.batch = batch
         self.packs = packs
-        self.as_of = as_of
+        self.book = rule_book(packs, as_of)
         self.search_km, self.reach_km = search_radii(packs, DEFAULT_BUFFERS_KM)
-        self._groups: dict[tuple, _Outcome | None] = {}
+        self._sites: list[_Site] = []
+        self._site_of: dict[tuple[str, int], int | None] = {}  # by (site kind, key); None: check row by row
+        self._texts: dict[tuple, tuple[str, str]] = {}
+        self._reasons: dict[tuple, str] = {}
+        self._hit_views: dict[tuple[int, int], RuleHit] = {}
         self.rows_exact = 0
 
-    def screen(self, geoms: np.ndarray, projects: list[Project | None]) -> dict[str, list]:
-        """Verdict columns (``COLUMNS``) for rows of sites (lon/lat shapely, None for unread rows).
-
-        Each distinct project goes through ``read_project`` (already read projects come out the same), so a
-        row's facts get the defaults ``check_site`` gives them."""
-        read = {project: read_project(project).project for project in dict.fromkeys(projects)}
-        projects = [read[project] for project in projects]
+    def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, list]:
+        """Verdict columns (``COLUMNS``) for rows of sites (lon/lat shapely, None for unread rows)."""
         n = len(geoms)
         out = {name: np.full(n, None, dtype=object) for name in COLUMNS}
-        outcomes = np.full(n, None, dtype=object)
         kind = np.array([_site_kind(g) for g in geoms], dtype=object)
         key = np.zeros(n, dtype=np.uint64)
         exact = kind == "other"
-        overlap_of: dict[int, list[tuple[int, str, float]]] = {}
-
+        overlaps: dict[int, list[tuple[int, str, float]]] = {}
         points = np.flatnonzero(kind == "point")
         if len(points):
             xy = shapely.get_coordinates(geoms[points])
@@ -115,11 +127,167 @@ class Screener:
             exact[polygons[pairs["exact"]]] = True
             area = pairs["area_m2"]
             for s, z, rel, m in zip(pairs["site"], pairs["zone"], pairs["relation"], pairs["overlap_m2"]):
-                pct = 100 * m / area[s] if area[s] > 0 else 0.0
-                overlap_of.setdefault(int(polygons[s]), []).append((int(z), rel, pct))
+                overlaps.setdefault(int(polygons[s]), []).append((int(z), rel, 100 * m / area[s] if area[s] > 0 else 0.0))
+        self._nearest(out, geoms, kind)
 
+        # Each row's place: shared by key, or its own for the rows checked one by one.
+        site = np.full(n, -1, dtype=np.int64)
+        for i in np.flatnonzero(~exact & (kind != "none")):
+            found = self._site_of.get((kind[i], int(key[i])), -2)
+            if found == -2:
+                found = self._site_of[(kind[i], int(key[i]))] = self._shared_site(geoms[i], int(key[i]))
+            if found is None:
+                exact[i] = True
+            else:
+                site[i] = found
+        for i in np.flatnonzero(exact):
+            self.rows_exact += 1
+            try:
+                site[i] = self._add(*self._check(geoms[i]))
+            except GEOSException as err:
+                out["结论"][i], out["结论代码"][i] = FAILED_LABEL, ERROR_CODE
+                out["读取错误"][i] = f"the check failed in GEOS ({err}); the site is kept unscreened"
+        hits = self._fill(out, site, projects)
+        for row, found in overlaps.items():
+            if site[row] >= 0 and not exact[row]:
+                place = self._sites[site[row]].place
+                named = {(z.kind, z.zone_id) for i, _ in hits[row] for z in place.zones[i]}
+                self._fill_overlaps(out, row, found, named)
+        return {name: column.tolist() for name, column in out.items()}
+
+    # -- places ------------------------------------------------------------------------------------------------
+    def _check(self, geom) -> tuple[Place, dict, int]:
+        overlap = self.batch.engine.check(geom, buffers_km=DEFAULT_BUFFERS_KM, search_km=self.search_km,
+                                          reach_km=self.reach_km)
+        layers = {layer.kind: layer for layer in overlap.layers}
+        return place_of(self.book, layers), layers, self.batch.key_of(overlap)
+
+    def _add(self, place: Place, layers: dict, key: int | None = None) -> int:
+        self._sites.append(_Site(place, layers))
+        return len(self._sites) - 1
+
+    def _shared_site(self, geom, key: int) -> int | None:
+        """The place of the rows with ``key``, from an exact check of one of them; None when that check's own
+        key differs (or it fails): those rows are checked one by one."""
+        try:
+            place, layers, check_key = self._check(geom)
+        except GEOSException:
+            return None
+        if np.int64(np.uint64(check_key)) != np.int64(np.uint64(key)):
+            return None
+        return self._add(place, layers)
+
+    # -- the columns ---------------------------------------------------------------------------------------------
+    def _fill(self, out: dict[str, np.ndarray], site: np.ndarray, projects: ProjectColumn) -> np.ndarray:
+        """Every rule's outcome for every (place, project class) pair as one array, then the columns; returns
+        each row's rule hits ((rule, outcome), worst first)."""
+        hits_of_row = np.full(len(site), (), dtype=object)
+        rows = np.flatnonzero(site >= 0)
+        if not len(rows):
+            return hits_of_row
+        pair = site[rows] * len(projects.projects) + projects.codes[rows]
+        unique, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+        sites, classes = unique // len(projects.projects), unique % len(projects.projects)
+        place_codes = np.stack([self._sites[s].place.codes for s in range(len(self._sites))])
+        facts = [facts_of(self.book, project) for project in projects.projects]
+        facts_codes = np.stack([f.codes for f in facts])
+        outcomes = OUTCOME[place_codes[sites], facts_codes[classes]]  # (pairs, rules)
+        ranks = np.where(outcomes == APPLIES, self.book.ranks, np.where(outcomes == REVIEW, _NEEDS_REVIEW, _NO_VERDICT))
+        worst = ranks.min(axis=1, initial=_NO_VERDICT)
+        unchecked = (outcomes == UNCHECKED).any(axis=1)
+        label = np.empty(len(unique), dtype=object)
+        code = np.empty(len(unique), dtype=object)
+        for g in range(len(unique)):
+            place = self._sites[sites[g]].place
+            if worst[g] < _NO_VERDICT:
+                verdict, text = VERDICT_ORDER[worst[g]], VERDICT_LABELS[VERDICT_ORDER[worst[g]]]
+            elif place.nothing_checked:
+                verdict, text = Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]
+            elif unchecked[g]:
+                verdict, text = Verdict.not_checked, PARTLY_UNCHECKED
+            else:
+                verdict, text = Verdict.allowed, VERDICT_LABELS[Verdict.allowed]
+            label[g], code[g] = text, verdict.value
+        columns = {name: np.empty(len(unique), dtype=object) for name in ("命中规则", "规则依据", "需核查原因", "涉及区域")}
+        hits_of = np.empty(len(unique), dtype=object)
+        for g in range(len(unique)):
+            hits, review = self._hits(outcomes[g])
+            hits_of[g] = hits
+            columns["命中规则"][g], columns["规则依据"][g] = self._rule_texts(hits)
+            columns["需核查原因"][g] = self._reason_text(sites[g], facts[classes[g]], outcomes[g], review)
+            columns["涉及区域"][g] = self._sites[sites[g]].zones
+        for name, values in (("结论", label), ("结论代码", code), *columns.items()):
+            out[name][rows] = values[inverse]
+        hits_of_row[rows] = hits_of[inverse]
+        self._fill_quantities(out, rows, hits_of[inverse], projects)
+        return hits_of_row
+
+    def _hits(self, outcomes: np.ndarray) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
+        """The rules that apply or need review, worst first as ``evaluation`` sorts them: (rule, outcome)."""
+        found = np.flatnonzero((outcomes == APPLIES) | (outcomes == REVIEW))
+        entries = self.book.entries
+        ordered = sorted(found, key=lambda i: (self.book.ranks[i] if outcomes[i] == APPLIES else _NEEDS_REVIEW,
+                                               entries[i].pack.id, entries[i].rule.id))
+        return tuple((int(i), int(outcomes[i])) for i in ordered), tuple(int(i) for i in ordered
+                                                                         if outcomes[i] == REVIEW)
+
+    def _view(self, index: int, outcome: int, reasons: list[str] = (), missing: tuple[str, ...] = ()) -> RuleHit:
+        """A rule hit as the columns read it (what ``evaluation`` makes, without the zones)."""
+        entry = self.book.entries[index]
+        verdict = Verdict.needs_review if outcome == REVIEW else Verdict.not_checked if outcome == UNCHECKED \
+            else entry.rule.verdict
+        return RuleHit.model_construct(**entry.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict],
+                                       reasons=list(reasons), missing_facts=list(missing))
+
+    def _rule_texts(self, hits: tuple[tuple[int, int], ...]) -> tuple[str, str]:
+        texts = self._texts.get(hits)
+        if texts is None:
+            views = [self._view(i, outcome) for i, outcome in hits]
+            texts = self._texts[hits] = (rules_text(views), sources_text(views))
+        return texts
+
+    def _reason_text(self, site: int, facts, outcomes: np.ndarray, review: tuple[int, ...]) -> str:
+        """需核查原因 of a (place, project) pair: the reviewed rules' reasons, the unchecked ones by reason."""
+        unchecked = tuple(int(i) for i in np.flatnonzero(outcomes == UNCHECKED))
+        if not review and not unchecked:
+            return ""
+        key = (site, review, tuple(facts.missing[i] for i in review), unchecked)
+        text = self._reasons.get(key)
+        if text is None:
+            place = self._sites[site].place
+            views = [self._view(i, REVIEW, place.reasons[i] + [missing_reason(m) for m in facts.missing[i]],
+                                facts.missing[i]) for i in review]
+            lost = sorted((self._view(i, UNCHECKED, place.unknown_reasons[i]) for i in unchecked),
+                          key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id))
+            text = self._reasons[key] = reasons_text(views, lost)
+        return text
+
+    def _fill_quantities(self, out: dict[str, np.ndarray], rows: np.ndarray, hits: np.ndarray,
+                         projects: ProjectColumn) -> None:
+        """计算量: each row's own values through each of its rules' quantities."""
+        entries = self.book.entries
+        with_quantities = {i for i, entry in enumerate(entries) if entry.rule.quantities}
+        if not with_quantities:
+            return
+        for row, row_hits in zip(rows, hits):
+            parts = []
+            for i, _ in row_hits:
+                if i not in with_quantities:
+                    continue
+                entry = entries[i]
+                for q in entry.rule.quantities:
+                    if q.fact in projects.values:  # the row's own value
+                        value = projects.values[q.fact][row]
+                    else:
+                        value = projects.projects[projects.codes[row]].fact(q.fact)
+                    value = None if value is None or value != value else float(value)
+                    parts.append(f"{entry.rule.id} {quantity_text(computed_quantity(q, entry.pack, value))}")
+            out["计算量"][row] = "；".join(parts)
+
+    def _nearest(self, out: dict[str, np.ndarray], geoms: np.ndarray, kind: np.ndarray) -> None:
+        """最近保护区域 and its distance, for every read row."""
         read = np.flatnonzero(kind != "none")
-        protected_m = 1000 * max(self.reach_km.get(kind, self.search_km) for kind in PROTECTED_KINDS)
+        protected_m = 1000 * max(self.reach_km.get(k, self.search_km) for k in PROTECTED_KINDS)
         nearest, distance = self.batch.nearest_protected(geoms[read], protected_m)
         records = self.batch.engine._records
         found = nearest >= 0
@@ -127,69 +295,7 @@ class Screener:
         out["最近保护区域"][read[found]] = [names[z] for z in nearest[found]]
         out["最近距离m"][read[found]] = np.round(distance[found], 1)
 
-        # One evaluation per distinct (site kind, key, project).
-        codes: dict[Project, int] = {}
-        project_code = np.array([codes.setdefault(p, len(codes)) for p in projects], dtype=np.int64)
-        by_code = list(codes)
-        kind_code = np.searchsorted(_KINDS, kind.astype(str))
-        grouped = np.flatnonzero(~exact & (kind != "none"))
-        table = np.stack([kind_code[grouped], key[grouped].view(np.int64), project_code[grouped]], axis=1)
-        unique, first, inverse = np.unique(table, axis=0, return_index=True, return_inverse=True)
-        inverse = inverse.ravel()
-        order = np.argsort(inverse, kind="stable")
-        bounds = np.searchsorted(inverse[order], np.arange(len(unique) + 1))
-        for g, (code, group_key, project) in enumerate(unique):
-            members = grouped[order[bounds[g]:bounds[g + 1]]]
-            cache_key = (int(code), int(group_key), by_code[project])
-            if cache_key not in self._groups:
-                row = grouped[first[g]]
-                outcome, check_key = self._outcome_of(geoms[row], by_code[project])
-                same = check_key >= 0 and np.int64(np.uint64(check_key)) == group_key
-                self._groups[cache_key] = outcome if same or outcome.verdict == ERROR_CODE else None
-            outcome = self._groups[cache_key]
-            if outcome is None:
-                exact[members] = True
-                continue
-            self._fill(out, members, outcome)
-            outcomes[members] = outcome
-        for row in np.flatnonzero(exact):
-            self.rows_exact += 1
-            outcomes[row] = self._outcome_of(geoms[row], projects[row])[0]
-            self._fill(out, np.array([row]), outcomes[row])
-        for row, overlaps in overlap_of.items():
-            if not exact[row]:
-                self._fill_overlaps(out, row, overlaps, outcomes[row])
-        return {name: column.tolist() for name, column in out.items()}
-
-    def _evaluate(self, geom, project: Project) -> tuple[RuleEvaluation, dict, int]:
-        """Rules on the per-site engine's result with ``check_site``'s radii; the layers and their key."""
-        overlap = self.batch.engine.check(geom, buffers_km=DEFAULT_BUFFERS_KM, search_km=self.search_km,
-                                          reach_km=self.reach_km)
-        layers = {layer.kind: layer for layer in overlap.layers}
-        evaluation = evaluate_rules(self.packs, layers, project, self.as_of)
-        return evaluation, layers, self.batch.key_of(overlap)
-
-    def _outcome_of(self, geom, project: Project) -> tuple[_Outcome, int]:
-        """The outcome of one exact check and its key; a check the geometry library refuses is an error row."""
-        try:
-            evaluation, layers, key = self._evaluate(geom, project)
-        except GEOSException as err:
-            return _failed(f"the check failed in GEOS ({err}); the site is kept unscreened"), -1
-        return _outcome(evaluation, layers), key
-
-    @staticmethod
-    def _fill(out: dict[str, np.ndarray], rows: np.ndarray, outcome: _Outcome) -> None:
-        out["结论"][rows] = outcome.label
-        out["结论代码"][rows] = outcome.verdict
-        out["命中规则"][rows] = outcome.rules
-        out["规则依据"][rows] = outcome.sources
-        out["涉及区域"][rows] = outcome.zones
-        out["计算量"][rows] = outcome.quantities
-        out["需核查原因"][rows] = outcome.reasons
-        out["重叠比例%"][rows] = outcome.overlap_pct
-        out["读取错误"][rows] = outcome.error
-
-    def _fill_overlaps(self, out: dict[str, np.ndarray], row: int, overlaps, outcome: _Outcome) -> None:
+    def _fill_overlaps(self, out: dict[str, np.ndarray], row: int, overlaps, named: set) -> None:
         """Zones of a polygon site with the share of the site in each, and the largest share in a cited zone."""
         records = self.batch.engine._records
         overlaps = sorted(overlaps, key=lambda o: (_KIND_ORDER[records[o[0]]["kind"]], records[o[0]]["name"]))
@@ -198,13 +304,8 @@ class Screener:
             for z, rel, pct in overlaps
         )
         cited = [pct for z, rel, pct in overlaps
-                 if rel != "touches" and (records[z]["kind"], records[z]["zone_id"]) in outcome.rule_zones]
+                 if rel != "touches" and (records[z]["kind"], records[z]["zone_id"]) in named]
         out["重叠比例%"][row] = round(max(cited), 4) if cited else None
-
-
-_KINDS = np.array(sorted(["point", "polygon", "other", "none"]))
-_KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
-_RELATION_ZH = {"inside": "位于区内", "contains": "包含该区", "overlaps": "部分重叠", "touches": "边界接触"}
 
 
 def _site_kind(geom) -> str:
@@ -216,27 +317,3 @@ def _site_kind(geom) -> str:
     if kind in (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON):
         return "polygon"
     return "other"
-
-
-def _failed(reason: str) -> _Outcome:
-    return _Outcome(verdict=ERROR_CODE, label="检查失败", rules="", sources="", zones="", quantities="", reasons="",
-                    rule_zones=frozenset(), overlap_pct=None, error=reason)
-
-
-def _outcome(evaluation: RuleEvaluation, layers: dict) -> _Outcome:
-    """The columns' text for one evaluation, in the words of ``gis.presentation``."""
-    hits = evaluation.hits
-    rule_zones = frozenset((z.kind, z.zone_id) for h in hits for z in h.zones)
-    cited = [hit.overlap_pct for layer in layers.values() for hit in layer.hits
-             if hit.overlap_pct is not None and hit.relation.value != "touches" and (hit.kind, hit.zone_id) in rule_zones]
-    return _Outcome(
-        verdict=evaluation.verdict.value,
-        label=evaluation.verdict_label,
-        rules=rules_text(hits),
-        sources=sources_text(hits),
-        zones=zones_text(layers.values()),
-        quantities=quantities_text(hits),
-        reasons=reasons_text(hits, evaluation.unchecked),
-        rule_zones=rule_zones,
-        overlap_pct=round(max(cited), 4) if cited else None,
-    )

@@ -24,13 +24,13 @@ from pydantic import BaseModel, Field
 from gis.cache import BoundedCache
 from gis.kinds import KINDS
 from gis.results import non_default
-from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparison, Rule, RulePack, Verdict,
-                             ZoneCondition)
+from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparison, Quantity, Rule, RulePack,
+                             Verdict, ZoneCondition)
 from gis.rules.project import DECLARED_FACTS, FACT_LABELS, Project
 
 __all__ = ["RuleHit", "RuleEvaluation", "AccessItem", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS",
            "PARTLY_UNCHECKED", "RuleBook", "rule_book", "Place", "place_of", "Facts", "facts_of", "evaluation",
-           "verdict_of", "missing_reason", "OUTCOME", "NOTHING", "APPLIES", "REVIEW", "UNCHECKED", "POSSIBLE"]
+           "verdict_of", "missing_reason", "computed_quantity", "OUTCOME", "NOTHING", "APPLIES", "REVIEW", "UNCHECKED", "POSSIBLE"]
 
 #: Facts that declare an activity: when the project does not give one, it does not have that activity
 #: (no boiler, no generating unit, no coal, not a 三高 project, no groundwater abstraction); the rules that
@@ -265,16 +265,18 @@ def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None,
     return (None, missing, False) if missing else (True, [], False)
 
 
+def computed_quantity(quantity: Quantity, pack: RulePack, base: float | None) -> ComputedQuantity:
+    """A rule's quantity for a project whose fact is ``base`` (None when the project lacks it)."""
+    multiplier = pack.params[quantity.multiplier] if isinstance(quantity.multiplier, str) else quantity.multiplier
+    value = None if base is None else round(base * multiplier, 6)
+    formula = f"{multiplier:g} × {quantity.fact}" + (f" = {multiplier:g} × {base:g}" if base is not None else "")
+    return ComputedQuantity.model_construct(name=quantity.name, label_zh=quantity.label_zh,
+                                            label_en=quantity.label_en, value=value, unit=quantity.unit,
+                                            formula=formula)
+
+
 def _quantities(rule: Rule, pack: RulePack, project: Project) -> list[ComputedQuantity]:
-    result = []
-    for q in rule.quantities:
-        multiplier = pack.params[q.multiplier] if isinstance(q.multiplier, str) else q.multiplier
-        base = project.fact(q.fact)
-        value = None if base is None else round(base * multiplier, 6)
-        formula = f"{multiplier:g} × {q.fact}" + (f" = {multiplier:g} × {base:g}" if base is not None else "")
-        result.append(ComputedQuantity(name=q.name, label_zh=q.label_zh, label_en=q.label_en, value=value,
-                                       unit=q.unit, formula=formula))
-    return result
+    return [computed_quantity(q, pack, project.fact(q.fact)) for q in rule.quantities]
 
 
 def _hit_fields(rule: Rule, pack: RulePack, day: dt.date) -> dict[str, Any]:

@@ -17,16 +17,19 @@ import math
 import re
 import typing
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gis.errors import FieldError, Notice
 
-__all__ = ["Project", "Scope", "Fuel", "Furnace", "Heating", "Process", "PolicyClass", "INDUSTRIES", "FACT_LABELS", "CHOICE_LABELS",
+__all__ = ["Project", "ProjectColumn", "read_projects", "Scope", "Fuel", "Furnace", "Heating", "Process",
+           "PolicyClass", "INDUSTRIES", "FACT_LABELS", "CHOICE_LABELS",
            "FactSpec", "ProjectFacts", "DEFAULTS", "DECLARED_FACTS", "DERIVED_FACTS", "fact_specs", "read_project"]
 
 
@@ -348,6 +351,11 @@ class Project(BaseModel):
 #: Facts computed from the fields (``Project`` properties) that rules may test as well.
 DERIVED_FACTS = ("water_related", "is_power", "abstracts_water", "equal_capacity_replacement")
 
+#: The fields each derived fact is computed from: such a field is never read in classes (``read_projects``).
+DERIVED_FROM = {"water_related": ("wastewater",), "is_power": ("industry",),
+                "abstracts_water": ("groundwater", "surface_water"),
+                "equal_capacity_replacement": ("boiler_tph", "replaced_boiler_tph")}
+
 #: Facts the officer declares only when the project has them: left out, the project is taken not to have
 #: them (a yes/no fact reads as no), so a rule that needs one does not apply, never 需核查. The fields made
 #: with ``_declared`` and the derived facts computed from them.
@@ -581,3 +589,75 @@ def _industry(text: str, notices: list[Notice], row: Any, source: str | None) ->
     notices.extend(dataclasses.replace(n, row=row, source=source) for n in match.notices)
     facts = {"gbt4754": match.code} if match.code else {}
     return {**facts, "industry": match.sector} if match.sector else facts
+
+
+@dataclass
+class ProjectColumn:
+    """The projects of many rows (a register): a class per row, the project of each class, each row's own
+    value of the numeric facts (for quantities), and the notices of each row's reading."""
+
+    codes: np.ndarray  # per row, index into ``projects``
+    projects: list[Project]
+    values: dict[str, np.ndarray]  # numeric fact -> each row's value (NaN when missing)
+    notices: list[list[dict[str, Any]]]  # per class: the notices of reading its facts
+
+
+def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds: Mapping[str, Sequence[float]],
+                  defaults: Mapping[str, Any] | None = None, multipliers: Mapping[str, float] | None = None,
+                  source: str | None = None) -> ProjectColumn:
+    """Read the facts of ``rows`` rows (fact name -> a cell per row), as ``read_project`` reads one project's.
+
+    Rows whose facts say the same to every rule share a class, read once through ``read_project`` (so every
+    interface's defaults and notices apply): the same text in every fact, except that a numeric fact only the
+    rules' comparisons read (``thresholds``: the values they compare it with) counts by the side of each
+    threshold it lies on. Each row keeps its own numeric values for what is computed from them (quantities).
+    A value that cannot be read leaves the fact out of that row, with a notice (the row is still screened).
+    Work is done once per distinct cell text, not per row.
+    """
+    specs = {spec.name: spec for spec in fact_specs()}
+    derived_inputs = {field for fields in DERIVED_FROM.values() for field in fields}
+    values: dict[str, np.ndarray] = {}
+    combined = np.zeros(rows, dtype=np.int64)
+    for name, cells in columns.items():
+        codes, uniques = pd.factorize(pd.Series(np.asarray(cells, dtype=object), dtype=object), use_na_sentinel=True)
+        uniques = np.asarray(uniques, dtype=object)
+        blank = np.array([_blank(u) for u in uniques], dtype=bool)
+        if name in specs and specs[name].kind == "number":
+            number = _numbers(uniques, blank, specs[name], (multipliers or {}).get(name, 1.0))
+            values[name] = np.append(number, np.nan)[codes]  # code -1 (a missing cell) reads as the NaN
+            cuts = sorted(set(thresholds.get(name, ()))) if name not in derived_inputs else []
+            if cuts:  # by the side of each threshold (equal counts apart); unreadable texts apart by text
+                cut = np.asarray(cuts, dtype=float)
+                side = (np.searchsorted(cut, number, side="left") * 2 + np.isin(number, cut)).astype(np.int64)
+                key = np.where(np.isnan(number) & ~blank, len(uniques) + np.arange(len(uniques)),
+                               np.where(np.isnan(number), -1, side))
+            else:  # by its value (or text, unread), as rules compare it with other facts
+                key = pd.factorize(np.where(np.isnan(number), uniques.astype(str), number.astype(str)))[0]
+                key = np.where(blank, -1, key)
+        else:  # by its text, stripped
+            key = pd.factorize(np.array([None if b else (u.strip() if isinstance(u, str) else u)
+                                         for u, b in zip(uniques, blank)], dtype=object),
+                               use_na_sentinel=True)[0]
+        row_key = np.append(key, -1)[codes] + 1  # 0: missing
+        combined = pd.factorize(combined * (int(row_key.max(initial=0)) + 1) + row_key)[0].astype(np.int64)
+    codes, first = combined, pd.Series(np.arange(rows)).groupby(combined).first().to_numpy()
+    projects, notices = [], []
+    for row in first:
+        facts = read_project({name: columns[name][row] for name in columns}, defaults=defaults, strict=False,
+                             source=source, multipliers=multipliers)
+        projects.append(facts.project)
+        notices.append(facts.notices)
+    return ProjectColumn(codes, projects, values, notices)
+
+
+def _numbers(texts: np.ndarray, blank: np.ndarray, spec: FactSpec, multiplier: float) -> np.ndarray:
+    """Each distinct cell's number as ``read_project`` reads it (NaN when blank or unreadable): plain numbers
+    at once, other texts ("20蒸吨", "2万吨") one by one."""
+    number = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce").to_numpy(dtype=float) * multiplier
+    for i in np.flatnonzero(np.isnan(number) & ~blank):
+        try:
+            number[i] = _read_fact(spec, texts[i], multiplier, [], None, None)[spec.name]
+        except FieldError:
+            pass
+    number[~np.isfinite(number) | (number < 0) | (number > _MAX_NUMBER)] = np.nan
+    return number
