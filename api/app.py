@@ -21,7 +21,7 @@ from api.deps import AppState, require_read
 from api.errors import add_exception_handlers
 from api.features import LayerCache
 from api.jobs import JobManager
-from api.routes import check, layers, ogc, pages, rescreen, screen
+from api.routes import check, layers, ogc, pages, rescreen, screen, tiles
 from api.settings import Settings
 from api.uploads import BodySizeLimit
 from gis.rules import default_rule_packs
@@ -53,6 +53,7 @@ ROUTERS: list[tuple[Callable[[Settings], APIRouter], bool]] = [
     (ogc.ogc_router, True),
     (lambda settings: layers.router, True),
     (lambda settings: pages.router, True),
+    (tiles.tiles_router, True),
 ]
 
 

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
                                         "default: the pages need no internet).")
     map_basemap_attribution: str = Field(default="", description="Attribution shown for that basemap.")
     map_tianditu_key: str | None = Field(default=None, description="天地图 key (tk): draws 天地图's vector map.")
+    map_tile_cache_mb: int = Field(default=64, ge=0, description="Vector tiles kept in memory, MB (tiles are "
+                                   "made from the store on demand and kept per layer version).")
 
     def basemap(self) -> Basemap | None:
         """The map pages' basemap: 天地图 when a key is set, else the tile URL, else none."""
