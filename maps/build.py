@@ -138,6 +138,7 @@ def _page(display: MapLayers, title: str, *, files=LAYERS_PAGE, static_url: str 
     ``max_zoom`` (default: by ``inline_levels``) and of ``focus`` up to zoom 16, within ``max_bytes``; the map's
     ``ecozone_tiles`` (an ``Embedded``) says what went in and what was left out."""
     m = folium.Map(location=_CENTRE, zoom_start=5, tiles=None, control_scale=False)
+    m._id = "ecozone"  # the same page for the same layers (folium names a map by a random id)
     attach(m, files, static_url)
     m.get_root().header.add_child(branca.element.Element(f"<title>{escape(title)}</title>"), name="title")
     if basemap is not None:

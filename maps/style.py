@@ -183,9 +183,10 @@ def kind_legend(kind: str, present: set[str | None]) -> list[tuple[str, dict[str
     if kind == "industrial_park":
         return [(label, zone_style(kind, None, "official", code)) for code, (label, _) in PARK_STATUS.items()
                 if code in present]
-    rows = []
-    for subtype, style in _STYLES[kind].items():
-        if subtype in present:
-            rows.append((spec.subtype_label(subtype) or spec.label_zh, dict(style)))
-    return rows
+    styles = _STYLES[kind]
+    # A subtype without a style of its own (none, or one an imported layer brought) is drawn in the default look.
+    fallback = None if None in styles else next(iter(styles))
+    shown = {subtype if subtype in styles else fallback for subtype in present}
+    return [(spec.subtype_label(subtype) or spec.label_zh, dict(style)) for subtype, style in styles.items()
+            if subtype in shown]
 

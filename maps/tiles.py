@@ -107,6 +107,39 @@ def _properties(kind: str, row: dict[str, Any], as_of) -> dict[str, Any]:
     return {key: value for key, value in properties.items() if value is not None}
 
 
+def _simplified(geoms: np.ndarray, tolerance: float) -> np.ndarray:
+    """Douglas-Peucker by ``tolerance`` on every ring, as a line from its first vertex back to it; a ring left
+    with under 4 vertices (under a pixel) goes, with its polygon if it was the shell.
+
+    Rings are simplified as lines because GEOS (3.12 on) may also drop a ring's first vertex without checking the
+    vertices dropped before against the new segment: an error of well over the tolerance."""
+    out = np.array(geoms, dtype=object)
+    polygonal = np.flatnonzero(np.isin(shapely.get_type_id(out), (3, 6)))  # Polygon, MultiPolygon
+    if not len(polygonal):
+        return out
+    parts, owner = shapely.get_parts(out[polygonal], return_index=True)
+    rings, part_of = shapely.get_rings(parts, return_index=True)
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    lines = shapely.simplify(shapely.linestrings(coords, indices=ring_of), tolerance, preserve_topology=False)
+    coords, ring_of = shapely.get_coordinates(lines, return_index=True)
+    ring_kept = np.bincount(ring_of, minlength=len(rings)) >= 4
+    shell = np.r_[True, part_of[1:] != part_of[:-1]]
+    part_kept = np.zeros(len(parts), dtype=bool)
+    part_kept[part_of[shell & ring_kept]] = True
+    ring_kept &= part_kept[part_of]
+    out[polygonal] = shapely.GeometryCollection()
+    if not ring_kept.any():
+        return out
+    kept = ring_kept[ring_of]
+    # Creating geometries by indices needs every index present: number the kept rings, parts and shapes anew.
+    new_rings = shapely.linearrings(coords[kept], indices=(np.cumsum(ring_kept) - 1)[ring_of[kept]])
+    polygons = shapely.polygons(new_rings, indices=(np.cumsum(part_kept) - 1)[part_of[ring_kept]])
+    shaped = np.zeros(len(polygonal), dtype=bool)
+    shaped[owner[part_kept]] = True
+    out[polygonal[shaped]] = shapely.multipolygons(polygons, indices=(np.cumsum(shaped) - 1)[owner[part_kept]])
+    return out
+
+
 def _tile_geometries(geometries: np.ndarray, z: int, x: int, y: int) -> np.ndarray:
     """lon/lat geometries as drawn in tile z/x/y: in tile units (y down), clipped to the tile and its buffer,
     simplified by half a pixel, snapped to the integer grid; empty where nothing of one is left."""
@@ -117,12 +150,12 @@ def _tile_geometries(geometries: np.ndarray, z: int, x: int, y: int) -> np.ndarr
         mx, my = _TO_MERCATOR.transform(lonlat[:, 0], lonlat[:, 1])
         return np.column_stack(((mx - minx) * scale, (maxy - my) * scale))  # y grows downwards in a tile
 
-    # Cut the zones to the tile first in lon/lat (a province outline has 100,000 vertices), with room to spare
-    # as the box is not exactly the tile's there, then exactly in tile units.
-    geoms = shapely.clip_by_rect(geometries, *tile_lonlat_bounds(z, x, y, 2 * BUFFER))
+    # Cut in lon/lat, where the store's geometry is valid (a valid outline with a narrow neck may not be once
+    # projected, and GEOS then cuts out the complement): meridians and parallels are straight in Web Mercator, so
+    # the box is the tile's and its buffer's there too.
+    geoms = shapely.clip_by_rect(geometries, *tile_lonlat_bounds(z, x, y, BUFFER))
     geoms = shapely.transform(geoms, to_tile)
-    geoms = shapely.clip_by_rect(geoms, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
-    geoms = shapely.simplify(geoms, _HALF_PIXEL, preserve_topology=False)  # a zone under a pixel goes
+    geoms = _simplified(geoms, _HALF_PIXEL)
     geoms = shapely.transform(geoms, np.round)
     # An exterior ring has a positive area in tile coordinates (y down): counter-clockwise as shapely says it.
     return shapely.orient_polygons(geoms, exterior_cw=False)
