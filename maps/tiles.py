@@ -108,22 +108,37 @@ def _properties(kind: str, row: dict[str, Any], as_of) -> dict[str, Any]:
 
 
 def _simplified(geoms: np.ndarray, tolerance: float) -> np.ndarray:
-    """Douglas-Peucker by ``tolerance`` on every ring, as a line from its first vertex back to it; a ring left
-    with under 4 vertices (under a pixel) goes, with its polygon if it was the shell.
+    """Polygons as a tile draws them: each ring simplified by ``tolerance`` (Douglas-Peucker, as a line from its
+    first vertex back to it), snapped to the integer grid and turned so that a shell has a positive area by the
+    surveyor's formula and a hole a negative one (the MVT rule; y grows downwards in a tile). A ring left with no
+    area goes, with its polygon if it was the shell. Other geometries are only snapped.
 
     Rings are simplified as lines because GEOS (3.12 on) may also drop a ring's first vertex without checking the
-    vertices dropped before against the new segment: an error of well over the tolerance."""
-    out = np.array(geoms, dtype=object)
+    vertices dropped before against the new segment: an error of well over the tolerance. Rings are turned by
+    their area, not by GEOS's orientation test, which a simplified ring crossing itself can fool."""
+    out = shapely.transform(np.array(geoms, dtype=object), np.round)
     polygonal = np.flatnonzero(np.isin(shapely.get_type_id(out), (3, 6)))  # Polygon, MultiPolygon
     if not len(polygonal):
         return out
-    parts, owner = shapely.get_parts(out[polygonal], return_index=True)
+    parts, owner = shapely.get_parts(np.asarray(geoms, dtype=object)[polygonal], return_index=True)
     rings, part_of = shapely.get_rings(parts, return_index=True)
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
     lines = shapely.simplify(shapely.linestrings(coords, indices=ring_of), tolerance, preserve_topology=False)
     coords, ring_of = shapely.get_coordinates(lines, return_index=True)
-    ring_kept = np.bincount(ring_of, minlength=len(rings)) >= 4
+    coords = np.round(coords)
+    counts = np.bincount(ring_of, minlength=len(rings))
+    same = ring_of[:-1] == ring_of[1:]
+    cross = coords[:-1, 0] * coords[1:, 1] - coords[1:, 0] * coords[:-1, 1]
+    area = np.bincount(ring_of[:-1][same], weights=cross[same], minlength=len(rings)) / 2
+    ring_kept = (counts >= 4) & (area != 0)
     shell = np.r_[True, part_of[1:] != part_of[:-1]]
+    # Turn the rings whose area has the wrong sign: reverse their coordinates in place.
+    start = np.r_[0, np.cumsum(counts)[:-1]]
+    turn = (shell & (area < 0)) | (~shell & (area > 0))
+    position = np.arange(len(coords))
+    flipped = turn[ring_of]
+    position[flipped] = (2 * start[ring_of] + counts[ring_of] - 1 - position)[flipped]
+    coords = coords[position]
     part_kept = np.zeros(len(parts), dtype=bool)
     part_kept[part_of[shell & ring_kept]] = True
     ring_kept &= part_kept[part_of]
@@ -140,6 +155,22 @@ def _simplified(geoms: np.ndarray, tolerance: float) -> np.ndarray:
     return out
 
 
+def _clipped(geometries: np.ndarray, bounds: Bounds) -> np.ndarray:
+    """The geometries cut to a box: GEOS's fast rectangle clip, or, where it fails (it can build a ring of three
+    points), the exact intersection."""
+    try:
+        return shapely.clip_by_rect(geometries, *bounds)
+    except shapely.errors.GEOSException:
+        box = shapely.box(*bounds)
+        out = np.empty(len(geometries), dtype=object)
+        for i, geometry in enumerate(geometries):
+            try:
+                out[i] = shapely.clip_by_rect(geometry, *bounds)
+            except shapely.errors.GEOSException:
+                out[i] = shapely.intersection(geometry, box)
+        return out
+
+
 def _tile_geometries(geometries: np.ndarray, z: int, x: int, y: int) -> np.ndarray:
     """lon/lat geometries as drawn in tile z/x/y: in tile units (y down), clipped to the tile and its buffer,
     simplified by half a pixel, snapped to the integer grid; empty where nothing of one is left."""
@@ -153,12 +184,9 @@ def _tile_geometries(geometries: np.ndarray, z: int, x: int, y: int) -> np.ndarr
     # Cut in lon/lat, where the store's geometry is valid (a valid outline with a narrow neck may not be once
     # projected, and GEOS then cuts out the complement): meridians and parallels are straight in Web Mercator, so
     # the box is the tile's and its buffer's there too.
-    geoms = shapely.clip_by_rect(geometries, *tile_lonlat_bounds(z, x, y, BUFFER))
+    geoms = _clipped(geometries, tile_lonlat_bounds(z, x, y, BUFFER))
     geoms = shapely.transform(geoms, to_tile)
-    geoms = _simplified(geoms, _HALF_PIXEL)
-    geoms = shapely.transform(geoms, np.round)
-    # An exterior ring has a positive area in tile coordinates (y down): counter-clockwise as shapely says it.
-    return shapely.orient_polygons(geoms, exterior_cw=False)
+    return _simplified(geoms, _HALF_PIXEL)
 
 
 def _kind_tiles(layers: MapLayers, kinds: list[str], z: int, x: int, y: int) -> tuple[dict[str, bytes],
