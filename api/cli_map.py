@@ -41,7 +41,7 @@ def map_command(
     tianditu_key: Annotated[str | None, typer.Option("--tianditu-key", help="天地图 key: draw 天地图's vector map "
                                                                             "(needs internet when viewed).")] = None,
     max_zoom: Annotated[int, typer.Option("--max-zoom", min=2, max=16, help="Deepest zoom of the tiles put in the "
-                                          "file (8: about 600 m a pixel; each zoom more is about 4 times "
+                                          "file (8: about 450 m a pixel in Xinjiang; each zoom more is about 4 times "
                                           "the tiles).")] = 8,
     bbox: Annotated[str | None, typer.Option("--bbox", help="Only this extent, west,south,east,north in degrees "
                                              "(default: every zone), e.g. 85.5,44.0,86.5,44.6.")] = None,

@@ -260,6 +260,15 @@ def _raw(client, url: str, **headers) -> tuple[bytes, dict]:
         return b"".join(answer.iter_raw()), dict(answer.headers)
 
 
+def _same(one: bytes, other: bytes) -> bool:
+    """Equal answers: the same bytes, or the same JSON but for the time it was made (a feature page says it)."""
+    if one == other:
+        return True
+    first, second = json.loads(one), json.loads(other)
+    first.pop("timeStamp", None), second.pop("timeStamp", None)
+    return first == second
+
+
 def test_ogc_answers_and_tiles_are_gzipped_when_the_client_accepts_it(tmp_path):
     z, (x, y) = 8, _tile_of(*SHIHEZI, 8)
     urls = ["/ogc/collections/control_unit/items?limit=50", "/ogc/collections/admin_division/items/admin:650000",
@@ -270,7 +279,7 @@ def test_ogc_answers_and_tiles_are_gzipped_when_the_client_accepts_it(tmp_path):
             assert "content-encoding" not in headers and headers["vary"] == "Accept-Encoding", url
             packed, headers = _raw(client, url, **{"Accept-Encoding": "gzip, deflate"})
             assert headers["content-encoding"] == "gzip" and headers["vary"] == "Accept-Encoding", url
-            assert gzip.decompress(packed) == plain and len(packed) < len(plain) / 2, url
+            assert _same(gzip.decompress(packed), plain) and len(packed) < len(plain) / 2, url
             assert int(headers["content-length"]) == len(packed)
         refused, headers = _raw(client, urls[0], **{"Accept-Encoding": "gzip;q=0"})
         assert "content-encoding" not in headers and json.loads(refused)["numberReturned"] == 50
