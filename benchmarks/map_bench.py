@@ -45,7 +45,8 @@ def _zoom(chromium, url: str) -> tuple[int, int, float]:
     """(tiles fetched, bytes on the wire, seconds) of the move from the first view to zoom 12 over 石河子."""
     with harness.page(chromium) as (tab, watch):
         sizes: dict[str, int] = {}
-        tab.on("requestfinished", lambda request: sizes.__setitem__(request.url, request.sizes()["responseBodySize"]))
+        tab.on("requestfinished",
+               lambda request: sizes.__setitem__(request.url, request.sizes()["responseBodySize"]))
         tab.goto(url)
         tab.wait_for_function("window.ecozone && ecozone.ready !== null", timeout=300_000)
         before = len(watch.requests)

@@ -40,8 +40,9 @@ _CENTRE = (42.0, 85.0)
 
 #: Size bound of the tiles and popups a saved page carries, bytes.
 MAX_FILE_BYTES = 20_000_000
-#: Deepest zoom of the tiles a saved page carries for all of its extent, by the former display levels
-#: (``inline_levels``: 0 → zoom 6 … 3 → zoom 12); zooms deeper are drawn from those tiles, magnified.
+#: Deepest zoom of the tiles a saved page carries for all of its extent, by ``inline_levels`` (the display levels
+#: pages were drawn with before tiles, as the change report's page still asks: 0 → zoom 6 … 3 and None → zoom 12);
+#: zooms deeper are drawn from those tiles, magnified.
 _LEVEL_ZOOMS = (6, 8, 10, 12)
 #: Deepest zoom of the tiles a saved check map carries around its site (the view it opens on).
 _SITE_ZOOM = 16
@@ -152,8 +153,8 @@ def _page(display: MapLayers, title: str, *, files=LAYERS_PAGE, static_url: str 
         tiles: dict[str, Any] = {"url": tile_url, "popup_url": popup_url}
         m.ecozone_tiles = None
     else:
-        zoom = max_zoom if max_zoom is not None else _LEVEL_ZOOMS[min(inline_levels if inline_levels is not None
-                                                                      else len(_LEVEL_ZOOMS) - 1, 3)]
+        level = len(_LEVEL_ZOOMS) - 1 if inline_levels is None else min(inline_levels, len(_LEVEL_ZOOMS) - 1)
+        zoom = max_zoom if max_zoom is not None else _LEVEL_ZOOMS[level]
         embedded = embed(display, max_zoom=zoom, max_bytes=max_bytes, bounds=bounds, focus=focus,
                          focus_zoom=_SITE_ZOOM if focus is not None else None)
         m.ecozone_tiles = embedded

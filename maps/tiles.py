@@ -65,7 +65,8 @@ def _check(z: int, x: int, y: int) -> None:
 def tile_bounds(z: int, x: int, y: int) -> Bounds:
     """The tile's box in Web Mercator metres (EPSG:3857): minx, miny, maxx, maxy."""
     size = 2 * HALF_WORLD / 2**z
-    return (-HALF_WORLD + x * size, HALF_WORLD - (y + 1) * size, -HALF_WORLD + (x + 1) * size, HALF_WORLD - y * size)
+    west, north = -HALF_WORLD + x * size, HALF_WORLD - y * size
+    return (west, north - size, west + size, north)
 
 
 def tile_lonlat_bounds(z: int, x: int, y: int, buffer: float = 0) -> Bounds:
@@ -207,7 +208,8 @@ def _kind_tiles(layers: MapLayers, kinds: list[str], z: int, x: int, y: int) -> 
     return tiles, rows
 
 
-def make_tile(layers: MapLayers, kinds: list[str], z: int, x: int, y: int, cache: TileCache | None = None) -> bytes:
+def make_tile(layers: MapLayers, kinds: list[str], z: int, x: int, y: int,
+              cache: TileCache | None = None) -> bytes:
     """The vector tile z/x/y of ``kinds`` (one MVT layer each, in the order given); ValueError for a tile that
     does not exist. Each kind's part is kept in ``cache`` under its layer version and date."""
     _check(z, x, y)
@@ -256,6 +258,25 @@ def _around(focus: Bounds, z: int) -> list[tuple[int, int]]:
     return sorted(window | set(tiles_covering(focus, z)))
 
 
+def _zoom_tiles(layers: MapLayers, kinds: list[str], z: int, keys: list[tuple[int, int]],
+                room: int) -> tuple[dict[str, str], list[dict[str, Any]], float | None]:
+    """The tiles ``keys`` of zoom ``z`` (base64, by "z/x/y"; empty ones left out) and the zones in them, made until
+    they no longer fit ``room`` characters: then the third value is about what all of them would need."""
+    level: dict[str, str] = {}
+    rows: list[dict[str, Any]] = []
+    size = 0
+    for done, (x, y) in enumerate(keys, 1):
+        made, zones = _kind_tiles(layers, kinds, z, x, y)
+        data = b"".join(made[kind] for kind in kinds)
+        if data:
+            text = level[f"{z}/{x}/{y}"] = base64.b64encode(data).decode()
+            size += len(text) + 16
+            rows.extend(zones)
+        if size > room:  # stop at once: the rest of the zoom would not fit either
+            return level, rows, size * len(keys) / done
+    return level, rows, None
+
+
 def embed(layers: MapLayers, *, max_zoom: int, max_bytes: int, bounds: Bounds | None = None,
           focus: Bounds | None = None, focus_zoom: int | None = None) -> Embedded:
     """The tiles of ``bounds`` (default: every zone) from zoom 2 to ``max_zoom``, then those of ``focus`` up
@@ -275,21 +296,14 @@ def embed(layers: MapLayers, *, max_zoom: int, max_bytes: int, bounds: Bounds | 
         if len(result.tiles) + len(keys) > MAX_EMBED_TILES:
             result.left_out.append(f"第 {z} 级及更细的图块未嵌入（需 {len(keys)} 个图块，超过 {MAX_EMBED_TILES} 个）")
             break
-        level: dict[str, str] = {}
-        level_rows: list[dict[str, Any]] = []
-        for x, y in keys:
-            made, zones = _kind_tiles(layers, kinds, z, x, y)
-            data = b"".join(made[kind] for kind in kinds)
-            if data:
-                level[f"{z}/{x}/{y}"] = base64.b64encode(data).decode()
-                level_rows.extend(zones)
-        size = sum(len(key) + len(text) + 6 for key, text in level.items())
-        if result.size + size > max_bytes:
-            result.left_out.append(f"第 {z} 级及更细的图块未嵌入（需再增加 {size / 1e6:.1f} MB，超过上限 "
-                                   f"{max_bytes / 1e6:.0f} MB）：放大后显示第 {z - 1} 级图块的放大")
+        level, level_rows, needed = _zoom_tiles(layers, kinds, z, keys, max_bytes - result.size)
+        if needed is not None:
+            shown = f"放大后显示第 {z - 1} 级图块的放大" if result.zooms else "地图上不显示区域"
+            result.left_out.append(f"第 {z} 级及更细的图块未嵌入（该级约需 {needed / 1e6:.1f} MB，超过上限 "
+                                   f"{max_bytes / 1e6:.0f} MB）：{shown}")
             break
         result.tiles.update(level)
-        result.size += size
+        result.size += sum(len(text) + 16 for text in level.values())
         result.zooms = (result.zooms[0] if result.zooms else z, z)
         for row in level_rows:
             rows[row["kind"]].setdefault(row["zone_id"], row)

@@ -19,7 +19,8 @@ EFFECTIVE = "2020-01-01"
 
 
 def redline_polygons(n: int, seed: int = 20) -> list[shapely.Polygon]:
-    """``n`` star-shaped polygons with a wandering radius (0.3–6 km), 120–220 vertices, every tenth with a hole."""
+    """``n`` star-shaped polygons with a wandering radius (0.3–6 km) and 120–220 vertices; every tenth has a
+    hole."""
     rng = np.random.default_rng(seed)
     lon = rng.uniform(EXTENT[0], EXTENT[2], n)
     lat = rng.uniform(EXTENT[1], EXTENT[3], n)

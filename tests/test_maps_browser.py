@@ -179,7 +179,8 @@ def test_a_zoom_on_a_large_layer_fetches_only_the_tiles_in_view(chromium, large_
         _go(tab, spot.x, spot.y, 12)
         after = watch.requests[before:]
         west, south, east, north = tab.evaluate(
-            "(() => { const b = ecozone.map.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()")
+            "(() => { const b = ecozone.map.getBounds(); "
+            "return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()")
         tiles = _tile_requests(after)
         assert tiles and len(tiles) == len(set(tiles)) == len(after), after  # tiles, each once, nothing else
         for z, x, y in tiles:

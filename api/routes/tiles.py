@@ -50,7 +50,8 @@ TILE_CONFORMANCE = [
 
 AsOf = Annotated[dt.date | None, Query(description="Layers in force on this date (default today).")]
 Zoom = Annotated[int, Path(ge=0, le=MAX_ZOOM, description=f"Zoom level, 0–{MAX_ZOOM}.")]
-Index = Annotated[int, Path(ge=0, description="Column (x) or row (y) of the tile, XYZ numbering (row 0 at the top).")]
+Index = Annotated[int, Path(ge=0, description="Column (x) or row (y) of the tile, XYZ numbering (row 0 at the "
+                                              "top).")]
 _SERVER_START = dt.datetime.now(dt.timezone.utc).isoformat()
 
 
@@ -139,7 +140,8 @@ def tiles_router(settings: Settings) -> APIRouter:
                              fix="kinds: " + ", ".join(KINDS))
         layers = map_layers(state.store, as_of or dt.date.today())
         reach = 4 * 360 / 256 / 2**zoom  # four pixels, in degrees: more than the tile's simplification
-        html = await built(lambda: layers.popup(kind, zone_id, (lon - reach, lat - reach, lon + reach, lat + reach)))
+        near = (lon - reach, lat - reach, lon + reach, lat + reach)
+        html = await built(lambda: layers.popup(kind, zone_id, near))
         if html is None:
             raise ApiProblem(404, f"no zone '{zone_id}' of '{kind}' near {lon}, {lat}", field="zone_id",
                              value=zone_id, kind="not-found", fix="click on the zone on the map")
@@ -169,8 +171,8 @@ def tiles_router(settings: Settings) -> APIRouter:
             raise ApiProblem(404, f"no tile matrix set '{tileMatrixSetId}'", field="tileMatrixSetId",
                              value=tileMatrixSetId, kind="not-found", fix=f"use {WEB_MERCATOR_QUAD}")
         layers = map_layers(state.store, dt.datetime.now(dt.timezone.utc).date())
-        template = str(request.url_for("ogc_tile", tileMatrixSetId=WEB_MERCATOR_QUAD, tileMatrix="0",
-                                       tileRow="0", tileCol="0")).replace("/0/0/0", "/{tileMatrix}/{tileRow}/{tileCol}")
+        template = str(request.url_for("ogc_tile", tileMatrixSetId=WEB_MERCATOR_QUAD, tileMatrix="0", tileRow="0",
+                                       tileCol="0")).replace("/0/0/0", "/{tileMatrix}/{tileRow}/{tileCol}")
         return {
             "title": "ecozone layers (all zone kinds)",
             "description": "Zones of the layers in force (datetime=YYYY-MM-DD for another date), one MVT layer "
