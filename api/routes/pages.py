@@ -24,9 +24,9 @@ from shapely.errors import ShapelyError
 
 from api.deps import AppState, StateDep
 from api.errors import ApiProblem
+from api.routes.tiles import map_urls
 from gis.overlap import MAX_SEARCH_KM
 from maps.assets import static_file
-from api.routes.tiles import map_urls
 from maps.build import check_page, layers_map, render
 from maps.rings import site_rings
 
