@@ -168,7 +168,7 @@ def test_a_zoom_on_a_large_layer_fetches_only_the_tiles_in_view(chromium, large_
     layer as a whole. The popups of the generated zones show their attributes."""
     with open_store(large_path, read_only=True) as opened:
         zones = opened.snapshot(kinds=[KIND]).zones
-    zone = zones[zones.geometry.area > 2e-3].iloc[0]  # a polygon of a few kilometres
+    zone = zones[shapely.area(zones.geometry.values) > 2e-3].iloc[0]  # a polygon of a few kilometres (degrees²)
     spot = zone.geometry.representative_point()
     with harness.page(chromium) as (tab, watch):
         tab.goto(large_server + "/map")
