@@ -22,7 +22,7 @@ from api.deps import AppState, require_read
 from api.errors import add_exception_handlers, document_problems
 from api.features import LayerCache
 from api.jobs import JobLimits, JobManager
-from api.routes import audit, check, layers, ogc, pages, rescreen, screen
+from api.routes import audit, check, layers, ogc, pages, rescreen, screen, tiles
 from api.settings import Settings
 from api.uploads import BodySizeLimit
 from gis.audit import AuditTrail
@@ -59,6 +59,7 @@ ROUTERS: list[tuple[Callable[[Settings], APIRouter], bool]] = [
     (lambda settings: layers.router, True),
     (lambda settings: pages.router, True),
     (lambda settings: audit.router, False),  # always keyed, by its own dependency
+    (tiles.tiles_router, True),
 ]
 
 

@@ -1,4 +1,9 @@
-"""``ecozone map -o FILE.html``: the layers map as one self-contained HTML file (no network needed to open it)."""
+"""``ecozone map -o FILE.html``: the layers map as one self-contained HTML file (no network needed to open it).
+
+The file carries the vector tiles of an extent (default: every zone) from zoom 2 to ``--max-zoom``, zoom by zoom
+while they fit ``--max-mb``, and the popups of the zones in them while they fit; a closer view is drawn from the
+deepest tiles, magnified. What did not fit is said on the command line and in the map's legend.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,19 @@ from gis.store import open_store
 __all__ = ["map_command"]
 
 
+def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        box = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not (-180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
+        raise typer.BadParameter(f"--bbox needs west,south,east,north in degrees, west < east and south < north; "
+                                 f"got {text!r} (e.g. --bbox 85.5,44.0,86.5,44.6)")
+    return box
+
+
 def map_command(
     output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.", dir_okay=False)],
     store: Annotated[str | None, typer.Option("--store", help="GeoPackage path or postgresql:// URL "
@@ -22,10 +40,15 @@ def map_command(
                                                                   "tile server (default: no basemap).")] = None,
     tianditu_key: Annotated[str | None, typer.Option("--tianditu-key", help="天地图 key: draw 天地图's vector map "
                                                                             "(needs internet when viewed).")] = None,
-    detail: Annotated[int, typer.Option("--detail", min=0, max=3, help="Display levels of the large layers to "
-                                                                       "include: 0 lightest, 3 finest.")] = 2,
+    max_zoom: Annotated[int, typer.Option("--max-zoom", min=2, max=16, help="Deepest zoom of the tiles put in the "
+                                          "file (8: about 450 m a pixel in Xinjiang; each zoom more is about 4 times "
+                                          "the tiles).")] = 8,
+    bbox: Annotated[str | None, typer.Option("--bbox", help="Only this extent, west,south,east,north in degrees "
+                                             "(default: every zone), e.g. 85.5,44.0,86.5,44.6.")] = None,
+    max_mb: Annotated[float, typer.Option("--max-mb", min=1, help="Size bound of the tiles and popups in the "
+                                          "file, MB.")] = 20,
 ) -> None:
-    """Write the map of every layer (一张图) as one HTML file with Leaflet and the data inlined."""
+    """Write the map of every layer (一张图) as one HTML file with Leaflet and the tiles inlined."""
     from api.cli import fail
     from maps.build import Basemap, layers_map, render
 
@@ -35,10 +58,18 @@ def map_command(
         tiles = (Basemap.tianditu(tianditu_key) if tianditu_key else Basemap.tiles(basemap) if basemap else None)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
+    extent = _bbox(bbox)
     try:
         with open_store(store) as opened:
-            html = render(layers_map(opened, as_of, basemap=tiles, inline_levels=detail))
+            m = layers_map(opened, as_of, basemap=tiles, max_zoom=max_zoom, bounds=extent,
+                           max_bytes=int(max_mb * 1e6))
+            html = render(m)
     except EcozoneError as error:
         fail(error)
     output.write_text(html, encoding="utf-8")
-    typer.echo(f"{output}：{len(html.encode()) / 1e6:.1f} MB，离线可用" + ("" if tiles is None else "（底图需联网）"))
+    embedded = m.ecozone_tiles
+    zooms = f"第 {embedded.zooms[0]}–{embedded.zooms[1]} 级图块" if embedded.zooms else "无图块"
+    typer.echo(f"{output}：{len(html.encode()) / 1e6:.1f} MB，含{zooms}（{len(embedded.tiles)} 个），离线可用"
+               + ("" if tiles is None else "（底图需联网）"))
+    for text in embedded.left_out:
+        typer.echo(f"未包含：{text}")

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
                                         "default: the pages need no internet).")
     map_basemap_attribution: str = Field(default="", description="Attribution shown for that basemap.")
     map_tianditu_key: str | None = Field(default=None, description="天地图 key (tk): draws 天地图's vector map.")
+    map_tile_cache_mb: int = Field(default=64, ge=0, description="Vector tiles kept in memory, MB (tiles are "
+                                   "made from the store on demand and kept per layer version).")
     audit: bool = Field(default=True, description="Record every check, batch and import in the audit trail.")
     audit_db: Path = Field(default_factory=default_audit_db, description="The audit trail's SQLite file; default "
                            "$XDG_DATA_HOME/ecozone/audit.sqlite (the one ecozone check writes to).")

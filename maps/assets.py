@@ -1,6 +1,7 @@
 """The JavaScript and CSS of the pages, from installed packages and this repository: never from a CDN.
 
-Leaflet comes from the ``xstatic-leaflet`` package (it installs Leaflet's own dist files); the page code
+Leaflet comes from the ``xstatic-leaflet`` package (it installs Leaflet's own dist files), its vector-tile
+plugin Leaflet.VectorGrid from ``maps/static/vendor`` (from the npm registry, licence noted there); the page code
 (``ecozone.js``, ``check.js``, ``ecozone.css``) lives in ``maps/static``. A page either links them under a
 static URL the application serves (``static_url="/static"``), or inlines them, images as data URIs, so a
 saved HTML file works from ``file://`` on a machine with no network. folium's own CDN defaults (jQuery,
@@ -22,12 +23,13 @@ __all__ = ["CHECK_PAGE", "LAYERS_PAGE", "STATIC_ROOTS", "attach", "check_offline
 #: Static roots by URL prefix: ``/static/leaflet/leaflet.js`` is ``xstatic.pkg.leaflet.BASE_DIR/leaflet.js``.
 STATIC_ROOTS = {
     "leaflet": Path(xstatic.pkg.leaflet.BASE_DIR),
+    "vectorgrid": Path(__file__).parent / "static" / "vendor" / "leaflet.vectorgrid",
     "ecozone": Path(__file__).parent / "static",
 }
 
 #: Files of each page, in load order: (root, file).
 LAYERS_PAGE = (("leaflet", "leaflet.css"), ("ecozone", "ecozone.css"), ("leaflet", "leaflet.js"),
-               ("ecozone", "ecozone.js"))
+               ("vectorgrid", "Leaflet.VectorGrid.bundled.min.js"), ("ecozone", "ecozone.js"))
 CHECK_PAGE = LAYERS_PAGE + (("ecozone", "check.js"),)
 
 _CSS_URL = re.compile(r"url\((images/[\w.-]+\.png)\)")

@@ -1,9 +1,11 @@
 """folium maps of the store's layers, of a check result, of a screened batch, and the officer's check page.
 
-Every map is one page: Leaflet plus ``ecozone.js`` (linked from the application or inlined), a spec of the
-layers (labels, styles, popups, legend) and their geometry levels. Drawing happens in ``ecozone.js``, so a
-check result looks the same in a saved file and on the live check page, where the same code shows the
-answer of ``POST /check``.
+Every map is one page: Leaflet, Leaflet.VectorGrid and ``ecozone.js`` (linked from the application or
+inlined), and a spec of the layers (labels, legend, the looks of their zones). The zones come in vector tiles
+(``maps.tiles``): a page served by the application fetches the tiles in view from it, a saved page carries
+the tiles of an extent up to a zoom, within a size bound, and says what it left out. Drawing happens in
+``ecozone.js``, so a check result looks the same in a saved file and on the live check page, where the same
+code shows the answer of ``POST /check``.
 """
 
 from __future__ import annotations
@@ -18,22 +20,32 @@ import branca.element
 import folium
 import geopandas as gpd
 import pandas as pd
+import shapely
 
-from gis.cache import BoundedCache
 from gis.check import CheckResult
 from gis.results import Relation
 from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, Verdict
 from gis.rules.project import CHOICE_LABELS, INDUSTRIES, FactSpec, fact_specs
 from gis.store import Store, open_store
 from maps.assets import CHECK_PAGE, LAYERS_PAGE, attach, check_offline
-from maps.layers import DisplayLayers
+from maps.layers import MapLayers, map_layers
 from maps.rings import site_rings
 from maps.style import VERDICT_COLORS
+from maps.tiles import embed
 
-__all__ = ["Basemap", "batch_map", "check_map", "check_page", "display_layers", "layers_map", "render"]
+__all__ = ["MAX_FILE_BYTES", "Basemap", "batch_map", "check_map", "check_page", "layers_map", "render"]
 
 #: Centre of the default view (Xinjiang) before the layers' bounds are known.
 _CENTRE = (42.0, 85.0)
+
+#: Size bound of the tiles and popups a saved page carries, bytes.
+MAX_FILE_BYTES = 20_000_000
+#: Deepest zoom of the tiles a saved page carries for all of its extent, by ``inline_levels`` (the display levels
+#: pages were drawn with before tiles, as the change report's page still asks: 0 → zoom 6 … 3 and None → zoom 12);
+#: zooms deeper are drawn from those tiles, magnified.
+_LEVEL_ZOOMS = (6, 8, 10, 12)
+#: Deepest zoom of the tiles a saved check map carries around its site (the view it opens on).
+_SITE_ZOOM = 16
 
 
 @dataclass(frozen=True)
@@ -65,18 +77,6 @@ class Basemap:
         if not all(part in url for part in ("{z}", "{x}", "{y}")):
             raise ValueError(f"a tile URL needs {{z}}, {{x}} and {{y}} placeholders, got {url!r}")
         return cls(url, attribution or url)
-
-
-def display_layers(store: Store, as_of: dt.date) -> DisplayLayers:
-    """The store's layers in force on ``as_of``, ready to draw; kept while the store's versions stay the same.
-
-    Read from the store given (a location without its password could not open it again)."""
-    key = (store.location, tuple(sorted((kind, v.version) for kind, v in store.in_force(as_of).items())), as_of)
-    display = _displays.get(key)
-    return display if display is not None else _displays.put(key, DisplayLayers(store.snapshot(as_of), as_of))
-
-
-_displays: BoundedCache[DisplayLayers] = BoundedCache(4)
 
 
 class _Script(branca.element.MacroElement):
@@ -113,35 +113,33 @@ def _js(value: Any) -> str:
     return _script_safe(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
-def _spec(display: DisplayLayers, inline_levels: int | None, level_url: str | None,
-          extra_legend: list[dict[str, str]]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The page spec and its inline geometry: levels up to ``inline_levels`` (None = all) inline, others by URL."""
-    kinds, data = [], {}
-    for kind in display.kinds:
-        spec = display.kind_spec(kind)
-        for index, level in enumerate(spec["levels"]):
-            level["key"] = f"{kind}/{index}"
-            if index == 0 or inline_levels is None or index <= inline_levels:
-                data[level["key"]] = display.level_json(kind, index)
-            elif level_url is not None:
-                level["url"] = level_url.format(kind=kind, level=index)
-        kinds.append(spec)
-    spec = {
-        "as_of": display.as_of.isoformat(),
-        "bounds": display.bounds,
+def _spec(layers: MapLayers, tiles: dict[str, Any], extra_legend: list[dict[str, str]]) -> dict[str, Any]:
+    """The page spec: per kind its label, count, legend and looks; where the tiles come from; the legend's extras."""
+    kinds = [layers.kind_spec(kind) for kind in layers.kinds]
+    return {
+        "as_of": layers.as_of.isoformat(),
+        "bounds": layers.bounds,
         "kinds": kinds,
+        "tiles": tiles,
         "illustrative": any(kind["illustrative"] for kind in kinds),
         "verdicts": {v.value: {"label": VERDICT_LABELS[v], "color": VERDICT_COLORS[v]} for v in VERDICT_ORDER},
         "relations": {r.value: r.label_zh for r in Relation},
         "extra_legend": extra_legend,
     }
-    return spec, data
 
 
-def _page(display: DisplayLayers, title: str, *, files=LAYERS_PAGE, static_url: str | None = None,
-          basemap: Basemap | None = None, inline_levels: int | None = None, level_url: str | None = None,
-          calls: list[tuple[str, list]] = (), extra_legend: list[dict[str, str]] = ()) -> folium.Map:
+def _page(display: MapLayers, title: str, *, files=LAYERS_PAGE, static_url: str | None = None,
+          basemap: Basemap | None = None, tile_url: str | None = None, popup_url: str | None = None,
+          inline_levels: int | None = 1, max_zoom: int | None = None, bounds=None, focus=None,
+          max_bytes: int = MAX_FILE_BYTES, calls: list[tuple[str, list]] = (),
+          extra_legend: list[dict[str, str]] = ()) -> folium.Map:
+    """A page of ``display``'s layers. With ``tile_url`` (a template with ``{z}``, ``{x}``, ``{y}``) and
+    ``popup_url`` (``{kind}``, ``{zone_id}``, ``{lon}``, ``{lat}``, ``{zoom}``) the page fetches tiles and
+    popups from the application; without, it carries the tiles of ``bounds`` (default: every zone) up to
+    ``max_zoom`` (default: by ``inline_levels``) and of ``focus`` up to zoom 16, within ``max_bytes``; the map's
+    ``ecozone_tiles`` (an ``Embedded``) says what went in and what was left out."""
     m = folium.Map(location=_CENTRE, zoom_start=5, tiles=None, control_scale=False)
+    m._id = "ecozone"  # the same page for the same layers (folium names a map by a random id)
     attach(m, files, static_url)
     m.get_root().header.add_child(branca.element.Element(f"<title>{escape(title)}</title>"), name="title")
     if basemap is not None:
@@ -150,7 +148,20 @@ def _page(display: DisplayLayers, title: str, *, files=LAYERS_PAGE, static_url: 
         if basemap.overlay_url:
             folium.TileLayer(basemap.overlay_url, attr=basemap.attribution, subdomains=basemap.subdomains,
                              max_zoom=basemap.max_zoom, name="注记", control=False, overlay=True).add_to(m)
-    spec, data = _spec(display, inline_levels, level_url, list(extra_legend))
+    data: dict[str, str] = {}
+    if tile_url is not None:
+        tiles: dict[str, Any] = {"url": tile_url, "popup_url": popup_url}
+        m.ecozone_tiles = None
+    else:
+        level = len(_LEVEL_ZOOMS) - 1 if inline_levels is None else min(inline_levels, len(_LEVEL_ZOOMS) - 1)
+        zoom = max_zoom if max_zoom is not None else _LEVEL_ZOOMS[level]
+        embedded = embed(display, max_zoom=zoom, max_bytes=max_bytes, bounds=bounds, focus=focus,
+                         focus_zoom=_SITE_ZOOM if focus is not None else None)
+        m.ecozone_tiles = embedded
+        data = {"tiles": _js(embedded.tiles), "popups": _js(embedded.popups)}
+        first, last = embedded.zooms or (0, 0)
+        tiles = {"min_zoom": first, "max_zoom": min(last, zoom), "left_out": embedded.left_out}
+    spec = _spec(display, tiles, list(extra_legend))
     _Script(spec, data, list(calls)).add_to(m)
     return m
 
@@ -161,38 +172,43 @@ def render(m: folium.Map) -> str:
 
 
 def layers_map(store: Store | None = None, as_of: dt.date | str | None = None, *, basemap: Basemap | None = None,
-               static_url: str | None = None, inline_levels: int | None = 2,
-               level_url: str | None = None) -> folium.Map:
+               static_url: str | None = None, tile_url: str | None = None, popup_url: str | None = None,
+               max_zoom: int = 8, bounds: tuple[float, float, float, float] | None = None,
+               max_bytes: int = MAX_FILE_BYTES) -> folium.Map:
     """All layers in force on ``as_of`` (default today), one switchable layer per kind, with the Chinese legend.
 
     Parameters
     ----------
     static_url : where the application serves ``maps.assets.STATIC_ROOTS`` (e.g. ``"/static"``); None
         inlines Leaflet and the page code, for a self-contained file.
-    inline_levels : display levels inlined (0 = only the coarsest, None = all); deeper ones are fetched from
-        ``level_url`` (a template with ``{kind}`` and ``{level}``) or, without one, not drawn (the page
-        keeps the finest inlined level). A file with the default 2 is about 6 MB.
+    tile_url, popup_url : where the application serves the tiles and popups (see ``_page``); None puts the
+        tiles of ``bounds`` (lon/lat; default every zone) from zoom 2 to ``max_zoom`` into the page, as far as
+        ``max_bytes`` allows (``m.ecozone_tiles`` says what was left out).
     """
     with _opened(store) as opened:
-        display = display_layers(opened, _day(as_of))
-    return _page(display, f"ecozone 一张图 {display.as_of}", static_url=static_url, basemap=basemap,
-                 inline_levels=inline_levels, level_url=level_url)
+        layers = map_layers(opened, _day(as_of))
+        return _page(layers, f"ecozone 一张图 {layers.as_of}", static_url=static_url, basemap=basemap,
+                     tile_url=tile_url, popup_url=popup_url, max_zoom=max_zoom, bounds=bounds,
+                     max_bytes=max_bytes)
 
 
 def check_map(result: CheckResult, store: Store | None = None, *, basemap: Basemap | None = None,
-              static_url: str | None = None, inline_levels: int | None = 1) -> folium.Map:
-    """A check result on the layers it was checked against: the site, its rings, the zones met, the verdict."""
-    with _opened(store) as opened:
-        display = display_layers(opened, result.as_of)
+              static_url: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> folium.Map:
+    """A check result on the layers it was checked against: the site, its rings, the zones met, the verdict.
+
+    The page carries the tiles of every zone to zoom 6 and of the site's surroundings to zoom 16."""
     rings = site_rings(result.site.geometry, result.overlap.buffers_km)
-    return _page(display, f"ecozone 核查结果 {result.verdict_label}", static_url=static_url, basemap=basemap,
-                 inline_levels=inline_levels,
-                 calls=[("ecozone.showResult", [result.model_dump(mode="json"), rings])])
+    site = shapely.geometry.shape(result.site.geometry)
+    with _opened(store) as opened:
+        layers = map_layers(opened, result.as_of)
+        return _page(layers, f"ecozone 核查结果 {result.verdict_label}", static_url=static_url, basemap=basemap,
+                     max_zoom=_LEVEL_ZOOMS[0], focus=tuple(site.bounds), max_bytes=max_bytes,
+                     calls=[("ecozone.showResult", [result.model_dump(mode="json"), rings])])
 
 
 def batch_map(sites: gpd.GeoDataFrame, store: Store | None = None, as_of: dt.date | str | None = None, *,
               label_column: str | None = None, basemap: Basemap | None = None, static_url: str | None = None,
-              inline_levels: int | None = 1, max_sites: int = 20_000) -> folium.Map:
+              max_zoom: int = 8, max_sites: int = 20_000, max_bytes: int = MAX_FILE_BYTES) -> folium.Map:
     """Screened sites coloured by their verdict (a site's verdict is its worst rule's), worst drawn on top.
 
     ``sites`` has a geometry in a CRS and a ``verdict`` column (Verdict values such as ``forbidden``, or
@@ -227,21 +243,21 @@ def batch_map(sites: gpd.GeoDataFrame, store: Store | None = None, as_of: dt.dat
     if len(ordered) > max_sites:
         legend.append({"label": f"另有 {len(ordered) - max_sites} 个较轻结论的点未绘制", "color": "#ffffff"})
     with _opened(store) as opened:
-        display = display_layers(opened, _day(as_of))
-    return _page(display, "ecozone 批量筛查", static_url=static_url, basemap=basemap, inline_levels=inline_levels,
-                 calls=[("ecozone.showBatch", [features])], extra_legend=legend)
+        layers = map_layers(opened, _day(as_of))
+        return _page(layers, "ecozone 批量筛查", static_url=static_url, basemap=basemap, max_zoom=max_zoom,
+                     max_bytes=max_bytes, calls=[("ecozone.showBatch", [features])], extra_legend=legend)
 
 
 def check_page(store: Store | None = None, as_of: dt.date | str | None = None, *, check_url: str, rings_url: str,
-               static_url: str | None = None, basemap: Basemap | None = None,
-               level_url: str | None = None) -> folium.Map:
+               tile_url: str, popup_url: str, static_url: str | None = None,
+               basemap: Basemap | None = None) -> folium.Map:
     """The officer's page: draw, paste or upload a site, describe the project, check it through the API."""
     with _opened(store) as opened:
-        display = display_layers(opened, _day(as_of))
-    m = _page(display, "ecozone 项目选址核查", files=CHECK_PAGE, static_url=static_url, basemap=basemap,
-              inline_levels=0 if level_url else 1, level_url=level_url,
-              calls=[("ecozoneCheck.init", [{"check_url": check_url, "rings_url": rings_url,
-                                             "as_of": display.as_of.isoformat()}])])
+        layers = map_layers(opened, _day(as_of))
+        m = _page(layers, "ecozone 项目选址核查", files=CHECK_PAGE, static_url=static_url, basemap=basemap,
+                  tile_url=tile_url, popup_url=popup_url,
+                  calls=[("ecozoneCheck.init", [{"check_url": check_url, "rings_url": rings_url,
+                                                 "as_of": layers.as_of.isoformat()}])])
     m.get_root().html.add_child(branca.element.Element(_check_panel()), name="check_panel")
     return m
 

@@ -1,127 +1,204 @@
-"""The store's layers prepared for display: styles and popups once per zone, geometry per zoom level.
+"""The layers a map page draws: what the page says of each kind, and the zones of a map tile.
 
-A page must stay light although the administrative divisions and the control-unit tiling hold about half a
-million vertices. Each large layer is therefore simplified at a few display levels, each for a range of
-zooms, with a tolerance of half a screen pixel at the deepest zoom of its range; the page draws the level
-that fits the zoom. Small layers are sent once, unsimplified. Only the display is simplified: checks run on
-the full geometry in the engine.
+A page carries no geometry and nothing per zone. Per kind it has a label, a count, a legend and the few looks
+a zone can have (``maps.style.style_table``); the zones come in vector tiles (``maps.tiles``), read through
+the store's spatial index, so the page of a store with a 40,000-polygon layer is no larger than the embedded
+dataset's. What the legend needs of a layer version (each zone's subtype, geometry source, validity dates and
+envelope, not its geometry) is read once per version and kept.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
+from gis.cache import BoundedCache
 from gis.kinds import GEOMETRY_SOURCES, KINDS
-from gis.store import Snapshot
+from gis.store import LayerVersion, Snapshot, Store
+from gis.zones import empty_zones
 from maps.popups import zone_popup
-from maps.style import DRAW_ORDER, kind_legend, park_status, zone_style
+from maps.style import DRAW_ORDER, kind_legend, park_status, style_table
 
-__all__ = ["LEVELS", "SIMPLIFY_ABOVE", "DisplayLayers", "Level"]
+__all__ = ["DisplayLayers", "LayerRecords", "MapLayers", "StoreLayers", "map_layers", "valid_on"]
+
+Bounds = tuple[float, float, float, float]
+
+#: Columns of a zone a legend needs (a park's attributes are kept too: its status on a date comes from them).
+_RECORD_COLUMNS = ("zone_id", "subtype", "geometry_source", "valid_from", "valid_to")
+
+
+def valid_on(zones: pd.DataFrame, day: str) -> np.ndarray:
+    """Mask of the zones valid on ``day`` (ISO) by their own ``valid_from`` / ``valid_to`` (exclusive)."""
+    if not len(zones):
+        return np.zeros(0, dtype=bool)
+    starts = zones["valid_from"].fillna("0000-01-01")
+    ends = zones["valid_to"].fillna("9999-12-31")
+    return ((starts <= day) & (day < ends)).to_numpy()
 
 
 @dataclass(frozen=True)
-class Level:
-    """One display level: drawn up to ``max_zoom`` (None = every deeper zoom), simplified by ``tolerance``°."""
+class LayerRecords:
+    """The zones of one layer version without their geometry: enough for a legend, a count and the extent."""
 
-    max_zoom: int | None
-    tolerance: float
+    records: pd.DataFrame  # _RECORD_COLUMNS
+    bounds: np.ndarray  # (n, 4) lon/lat envelope of each zone
+    parks: list[dict[str, Any]] | None  # full rows of an industrial-park layer, for its status on a date
 
-
-def _half_pixel(zoom: int) -> float:
-    """Half a screen pixel at ``zoom``, in degrees of longitude (256-pixel Web Mercator tiles)."""
-    return 360 / 256 / 2**zoom / 2
-
-
-#: Levels of a large layer; the last one serves every zoom from 11 on (half a pixel at zoom 12).
-LEVELS = (Level(6, _half_pixel(6)), Level(8, _half_pixel(8)), Level(10, _half_pixel(10)),
-          Level(None, _half_pixel(12)))
-
-#: A layer with more vertices than this is drawn by level; smaller ones are sent once, unsimplified.
-SIMPLIFY_ABOVE = 5_000
-
-#: Decimals kept in displayed coordinates (1e-5° ≈ 1 m).
-DECIMALS = 5
-
-_FULL = (Level(None, 0.0),)
+    @classmethod
+    def of(cls, zones: gpd.GeoDataFrame) -> LayerRecords:
+        """Keep what a legend needs of ``zones`` (one kind)."""
+        parks = None
+        if len(zones) and (zones["kind"] == "industrial_park").all():
+            parks = zones.drop(columns=zones.geometry.name).to_dict("records")
+        return cls(records=zones[list(_RECORD_COLUMNS)].reset_index(drop=True),
+                   bounds=shapely.bounds(zones.geometry.values).reshape(-1, 4), parks=parks)
 
 
-class DisplayLayers:
-    """The zones of one snapshot, ready to draw on the snapshot's date."""
+class MapLayers(ABC):
+    """The layers in force on one date as a page draws them: kinds, legends, and the zones of any box."""
+
+    as_of: dt.date
+    versions: dict[str, LayerVersion | None]  # kind -> version in force (None: not from a store version)
+
+    @abstractmethod
+    def records(self, kind: str) -> LayerRecords:
+        """What the legend needs of ``kind``'s zones (all of them, whatever their validity dates)."""
+
+    @abstractmethod
+    def zones(self, kinds: list[str], bounds: Bounds | None) -> gpd.GeoDataFrame:
+        """Zones of ``kinds`` valid on ``as_of`` whose envelope meets ``bounds`` (lon/lat; None: all)."""
+
+    def tile_key(self, kind: str) -> tuple | None:
+        """What a tile of ``kind`` depends on, to keep it by (None: not worth keeping)."""
+        return None
+
+    @cached_property
+    def _valid(self) -> dict[str, np.ndarray]:
+        day = self.as_of.isoformat()
+        return {kind: valid_on(self.records(kind).records, day) for kind in self.versions}
+
+    @property
+    def kinds(self) -> list[str]:
+        """Kinds with zones valid on the date, bottom to top."""
+        return [kind for kind in DRAW_ORDER if kind in self.versions and self._valid[kind].any()]
+
+    @property
+    def bounds(self) -> list[float] | None:
+        """lon/lat box of every zone drawn, or None when there is none."""
+        boxes = [self.records(kind).bounds[self._valid[kind]] for kind in self.kinds]
+        if not boxes:
+            return None
+        boxes = np.vstack(boxes)
+        return [float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()),
+                float(boxes[:, 3].max())]
+
+    def kind_spec(self, kind: str) -> dict[str, Any]:
+        """What the page needs of one kind apart from its zones: label, count, legend, the looks of its zones."""
+        records, valid = self.records(kind), self._valid[kind]
+        present = records.records[valid]
+        if records.parks is not None:
+            shown = {park_status(row, self.as_of) for row, keep in zip(records.parks, valid) if keep}
+        else:
+            shown = set(present["subtype"])
+        sources = sorted(set(present["geometry_source"]))
+        version = self.versions.get(kind)
+        return {
+            "kind": kind,
+            "label": KINDS[kind].label_zh,
+            "count": int(valid.sum()),
+            "point": KINDS[kind].geometry == "point",
+            "version": version.version if version else None,
+            "geometry_sources": [GEOMETRY_SOURCES.get(s, s) for s in sources],
+            "illustrative": "illustrative" in sources,
+            "legend": [{"label": label, "style": style} for label, style in kind_legend(kind, shown)],
+            "styles": style_table(kind),
+        }
+
+    def popup(self, kind: str, zone_id: str, bounds: Bounds) -> str | None:
+        """Popup HTML of zone ``zone_id`` of ``kind``, found near ``bounds``; None if it is not there."""
+        zones = self.zones([kind], bounds)
+        rows = zones[zones["zone_id"] == zone_id].drop(columns=zones.geometry.name).to_dict("records")
+        if not rows:
+            return None
+        row = rows[0]
+        return zone_popup(row, park_status(row, self.as_of) if kind == "industrial_park" else None)
+
+
+#: What the legends need of each layer version, by (store location, kind, version): read once.
+_records: BoundedCache[LayerRecords] = BoundedCache(64)
+
+
+class StoreLayers(MapLayers):
+    """The layers of a store in force on a date; a tile's zones are read through the store's spatial index."""
+
+    def __init__(self, store: Store, as_of: dt.date) -> None:
+        self.store = store
+        self.as_of = as_of
+        self.versions = dict(store.in_force(as_of))
+
+    def records(self, kind: str) -> LayerRecords:
+        version = self.versions[kind]
+        key = (self.store.location, kind, version.version)
+        found = _records.get(key)
+        if found is None:
+            found = _records.put(key, LayerRecords.of(self.store.read(kind, version.version)))
+        return found
+
+    def zones(self, kinds: list[str], bounds: Bounds | None) -> gpd.GeoDataFrame:
+        if not any(kind in self.versions for kind in kinds):
+            return empty_zones()
+        if bounds is None:
+            zones = self.store.snapshot(self.as_of, kinds=[kind for kind in kinds if kind in self.versions]).zones
+        else:
+            # Every version in force is asked for, whatever the kinds wanted: a store without a spatial index
+            # keeps the one set of versions last read, the set the overlap engine reads too.
+            zones = self.store.features(list(self.versions.values()), bounds)
+        wanted = zones["kind"].isin(kinds).to_numpy() & valid_on(zones, self.as_of.isoformat())
+        return zones if wanted.all() else zones[wanted]
+
+    def tile_key(self, kind: str) -> tuple | None:
+        return (self.store.location, kind, self.versions[kind].version, self.as_of.isoformat())
+
+
+class DisplayLayers(MapLayers):
+    """The zones of one snapshot held in memory (e.g. the administrative units under a change report)."""
 
     def __init__(self, snapshot: Snapshot, as_of: dt.date) -> None:
         zones = snapshot.zones
         zones = zones[~(zones.geometry.isna() | zones.geometry.is_empty)]
         self.as_of = as_of
-        self.versions = {kind: version.version for kind, version in snapshot.versions.items()}
-        self._zones = {kind: zones[zones["kind"] == kind] for kind in DRAW_ORDER if (zones["kind"] == kind).any()}
-        self._levels: dict[tuple[str, int], str] = {}
-        self.bounds = [float(v) for v in zones.total_bounds] if len(zones) else None
+        self._zones = {kind: zones[zones["kind"] == kind].reset_index(drop=True) for kind in set(zones["kind"])}
+        self.versions = {kind: snapshot.versions.get(kind) for kind in self._zones}
+        self._trees: dict[str, shapely.STRtree] = {}
+        self._records = {kind: LayerRecords.of(frame) for kind, frame in self._zones.items()}
 
-    @property
-    def kinds(self) -> list[str]:
-        """Kinds present, bottom to top."""
-        return list(self._zones)
+    def records(self, kind: str) -> LayerRecords:
+        return self._records[kind]
 
-    def levels(self, kind: str) -> tuple[Level, ...]:
-        """Display levels of a kind: LEVELS for a large layer, one full-resolution level otherwise."""
-        vertices = int(shapely.get_num_coordinates(self._zones[kind].geometry.values).sum())
-        return LEVELS if vertices > SIMPLIFY_ABOVE else _FULL
+    def zones(self, kinds: list[str], bounds: Bounds | None) -> gpd.GeoDataFrame:
+        parts = []
+        for kind in kinds:
+            frame = self._zones.get(kind)
+            if frame is None:
+                continue
+            if bounds is not None:
+                if kind not in self._trees:
+                    self._trees[kind] = shapely.STRtree(frame.geometry.values)
+                frame = frame.iloc[np.sort(self._trees[kind].query(shapely.box(*bounds)))]
+            parts.append(frame[valid_on(frame, self.as_of.isoformat())])
+        if not parts:
+            return empty_zones()
+        return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs)
 
-    def level_json(self, kind: str, level: int) -> str:
-        """JSON ``[[zone_id, GeoJSON geometry], ...]`` of one level of one kind (computed once)."""
-        key = (kind, level)
-        if key not in self._levels:
-            frame = self._zones[kind]
-            tolerance = self.levels(kind)[level].tolerance
-            geoms = frame.geometry.values
-            if tolerance:
-                geoms = shapely.simplify(geoms, tolerance, preserve_topology=True)
-            geoms = shapely.transform(geoms, lambda xy: np.round(xy, DECIMALS))
-            texts = shapely.to_geojson(geoms)
-            self._levels[key] = "[" + ",".join(
-                f"[{json.dumps(zone_id)},{text}]" for zone_id, text in zip(frame["zone_id"], texts)
-            ) + "]"
-        return self._levels[key]
 
-    @cached_property
-    def _park_status(self) -> dict[str, str]:
-        parks = self._zones.get("industrial_park")
-        if parks is None:
-            return {}
-        return {row["zone_id"]: park_status(row, self.as_of)
-                for row in parks.drop(columns="geometry").to_dict("records")}
-
-    def kind_spec(self, kind: str) -> dict[str, Any]:
-        """What the page needs of one kind apart from geometry: label, count, legend, each zone's look and popup."""
-        frame = self._zones[kind]
-        spec = KINDS[kind]
-        zones = {}
-        statuses = set()
-        for row in frame.drop(columns="geometry").to_dict("records"):
-            status = self._park_status.get(row["zone_id"])
-            statuses.add(status if kind == "industrial_park" else row["subtype"])
-            zones[row["zone_id"]] = {
-                "name": row["name"],
-                "style": zone_style(kind, row["subtype"], row["geometry_source"], status),
-                "popup": zone_popup(row, status),
-            }
-        sources = sorted(set(frame["geometry_source"]))
-        return {
-            "kind": kind,
-            "label": spec.label_zh,
-            "count": len(frame),
-            "point": spec.geometry == "point",
-            "version": self.versions.get(kind),
-            "geometry_sources": [GEOMETRY_SOURCES[s] for s in sources],
-            "illustrative": "illustrative" in sources,
-            "legend": [{"label": label, "style": style} for label, style in kind_legend(kind, statuses)],
-            "zones": zones,
-            "levels": [{"max_zoom": level.max_zoom} for level in self.levels(kind)],
-        }
+def map_layers(store: Store, as_of: dt.date) -> StoreLayers:
+    """The store's layers in force on ``as_of``, as the pages and tiles draw them."""
+    return StoreLayers(store, as_of)

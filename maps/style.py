@@ -9,16 +9,18 @@ Illustrative (示意) geometries keep their colour but get a dashed outline; the
 from __future__ import annotations
 
 import datetime as dt
+import json
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from gis.kinds import KINDS
+from gis.kinds import GEOMETRY_SOURCES, KINDS
 from gis.rules.evaluate import zone_facts
 from gis.rules.model import Verdict
 
 __all__ = [
     "DRAW_ORDER", "ILLUSTRATIVE_DASH", "PARK_STATUS", "VERDICT_COLORS", "kind_legend", "park_status",
-    "zone_style",
+    "style_index", "style_table", "zone_style",
 ]
 
 #: Kinds from bottom to top: wide background layers first, small strict zones last, points on top.
@@ -177,15 +179,45 @@ def zone_style(kind: str, subtype: str | None, geometry_source: str, status: str
     return {key: value for key, value in style.items() if value is not None}
 
 
+@cache
+def _styles_of(kind: str) -> tuple[tuple[str, ...], dict[tuple, int]]:
+    """Every distinct look of a kind (as JSON), and the index of each (subtype, source, status) combination."""
+    statuses = (None, *PARK_STATUS) if kind == "industrial_park" else (None,)
+    looks: dict[str, int] = {}
+    index: dict[tuple, int] = {}
+    for subtype in _STYLES[kind]:
+        for source in GEOMETRY_SOURCES:
+            for status in statuses:
+                look = json.dumps(zone_style(kind, subtype, source, status), sort_keys=True)
+                index[(subtype, source, status)] = looks.setdefault(look, len(looks))
+    return tuple(looks), index
+
+
+def style_table(kind: str) -> list[dict[str, Any]]:
+    """Every look a zone of ``kind`` can have, in a fixed order: a vector tile names a zone's look by its
+    position here (``style_index``), so the page carries a few styles per kind, never one per zone."""
+    # Leaflet fills a polygon by default, but a vector tile's paths only when told.
+    return [{"fill": True, **json.loads(look)} for look in _styles_of(kind)[0]]
+
+
+def style_index(kind: str, subtype: str | None, geometry_source: str, status: str | None = None) -> int:
+    """Position in ``style_table(kind)`` of the look ``zone_style`` gives these values."""
+    styles = _STYLES[kind]
+    known = subtype if subtype in styles else (None if None in styles else next(iter(styles)))
+    source = geometry_source if geometry_source in GEOMETRY_SOURCES else "official"
+    return _styles_of(kind)[1][(known, source, status if kind == "industrial_park" else None)]
+
+
 def kind_legend(kind: str, present: set[str | None]) -> list[tuple[str, dict[str, Any]]]:
     """Legend rows of one kind: (Chinese label, style) for each subtype present, in the table's order."""
     spec = KINDS[kind]
     if kind == "industrial_park":
         return [(label, zone_style(kind, None, "official", code)) for code, (label, _) in PARK_STATUS.items()
                 if code in present]
-    rows = []
-    for subtype, style in _STYLES[kind].items():
-        if subtype in present:
-            rows.append((spec.subtype_label(subtype) or spec.label_zh, dict(style)))
-    return rows
+    styles = _STYLES[kind]
+    # A subtype without a style of its own (none, or one an imported layer brought) is drawn in the default look.
+    fallback = None if None in styles else next(iter(styles))
+    shown = {subtype if subtype in styles else fallback for subtype in present}
+    return [(spec.subtype_label(subtype) or spec.label_zh, dict(style)) for subtype, style in styles.items()
+            if subtype in shown]
 

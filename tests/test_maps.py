@@ -1,52 +1,51 @@
-"""Maps without a browser: display levels, styles, assets served offline, rings, basemap configuration."""
+"""Maps without a browser: page specs, styles, assets served offline, rings, basemap configuration, saved files."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-import json
 
 import pytest
-import shapely
 from fastapi.testclient import TestClient
 from pyproj import Geod
+from typer.testing import CliRunner
 
 from maps.assets import check_offline
-from maps.build import Basemap, display_layers, layers_map, render
-from maps.layers import LEVELS
+from maps.build import Basemap, layers_map, render
+from maps.layers import map_layers
+from maps.popups import zone_popup
 from maps.rings import site_rings
-from maps.style import park_status
+from maps.style import park_status, style_index, style_table, zone_style
+
+SERVED = {"tile_url": "/tiles/all/{z}/{x}/{y}.pbf", "popup_url": "/map/popup/{kind}/{zone_id}"}
 
 
 @pytest.fixture(scope="module")
-def display(store):
-    return display_layers(store, dt.date.today())
+def layers(store):
+    return map_layers(store, dt.date.today())
 
 
-def _vertices(level_json: str) -> int:
-    return sum(int(shapely.get_num_coordinates(shapely.from_geojson(json.dumps(g)))) for _, g in json.loads(level_json))
-
-
-def test_large_layers_are_simplified_by_level_and_small_ones_are_not(display, store):
+def test_page_spec_has_per_kind_looks_and_nothing_per_zone(layers, store):
     zones = store.snapshot().zones
-    full = int(shapely.get_num_coordinates(zones[zones.kind == "admin_division"].geometry.values).sum())
-    counts = [_vertices(display.level_json("admin_division", i)) for i in range(len(LEVELS))]
-    assert counts == sorted(counts) and counts[-1] < full
-    assert counts[0] < full / 20  # the default view carries a small fraction of the engine's geometry
-    assert len(display.levels("nature_reserve")) == 1
-    reserves = zones[zones.kind == "nature_reserve"].geometry.values
-    assert _vertices(display.level_json("nature_reserve", 0)) == int(shapely.get_num_coordinates(reserves).sum())
+    assert layers.kinds and set(layers.kinds) == set(zones["kind"])
+    for kind in layers.kinds:
+        spec = layers.kind_spec(kind)
+        assert spec["count"] == int((zones["kind"] == kind).sum())
+        assert spec["legend"] and "zones" not in spec and len(spec["styles"]) <= 14
+    assert layers.bounds == pytest.approx(list(zones.total_bounds))
 
 
-def test_every_zone_has_a_style_and_a_popup_citing_its_source(display):
-    for kind in display.kinds:
-        spec = display.kind_spec(kind)
-        assert spec["legend"], kind
-        for zone in spec["zones"].values():
-            assert zone["style"]["color"]
-            if "依据" not in zone["popup"]:
-                assert kind in {"admin_division", "key_region"} or "边界来源" in zone["popup"]
-            if spec["illustrative"]:
-                assert zone["style"].get("dashArray") or kind in {"admin_division", "key_region", "chp_plant"}
+def test_every_zone_has_a_look_in_its_kind_table_and_a_popup_citing_its_source(store):
+    day = dt.date.today()
+    for row in store.snapshot().zones.drop(columns="geometry").to_dict("records"):
+        kind = row["kind"]
+        status = park_status(row, day) if kind == "industrial_park" else None
+        look = style_table(kind)[style_index(kind, row["subtype"], row["geometry_source"], status)]
+        assert look == {"fill": True, **zone_style(kind, row["subtype"], row["geometry_source"], status)}
+        if row["geometry_source"] == "illustrative" and look["fill"] and look.get("fillOpacity", 0) > 0:
+            assert look["dashArray"]
+        popup = zone_popup(row, status)
+        assert row["zone_id"] in popup and ("依据" in popup or "边界来源" in popup)
 
 
 def test_parks_are_coloured_by_their_status_on_the_date(store):
@@ -65,12 +64,12 @@ def test_served_page_links_local_assets_only(tmp_path):
         html = client.get("/").text
         check_offline(html)
         linked = ("/static/leaflet/leaflet.js", "/static/leaflet/leaflet.css", "/static/ecozone/ecozone.js",
-                  "/static/ecozone/ecozone.css")
+                  "/static/ecozone/ecozone.css", "/static/vectorgrid/Leaflet.VectorGrid.bundled.min.js")
         assert all(url in html for url in linked)
         for url in (*linked, "/static/ecozone/check.js", "/static/leaflet/images/layers.png"):
             assert client.get(url).status_code == 200
         assert client.get("/static/leaflet/../../__init__.py").status_code == 404
-        assert client.get("/map/layers/nature_reserve/3.json").status_code == 404
+        assert client.get("/map/layers/nature_reserve/3.json").status_code == 404  # no whole layer as JSON
         assert client.post("/map/rings", json={"geometry": {"type": "Nope"}, "buffers_km": [1]}).status_code == 400
 
 
@@ -88,24 +87,22 @@ def test_rings_are_geodesically_true():
 
 
 def test_basemap_is_none_by_default_and_configurable(store):
-    assert "L.tileLayer(" not in render(layers_map(store, inline_levels=0))
+    assert "L.tileLayer(" not in render(layers_map(store, **SERVED))
     tianditu = Basemap.tianditu("KEY123")
-    html = render(layers_map(store, basemap=tianditu, inline_levels=0))
+    html = render(layers_map(store, basemap=tianditu, **SERVED))
     assert "tianditu.gov.cn/vec_w" in html and "tk=KEY123" in html and "cva_w" in html
     with pytest.raises(ValueError, match="placeholders"):
         Basemap.tiles("http://tiles.local/tile.png")
 
 
-def test_display_layers_are_read_from_the_store_given(store, monkeypatch):
+def test_map_layers_are_read_from_the_store_given(store, monkeypatch):
     """A PostgreSQL store's location hides its password, so it must not be opened again from it."""
     import maps.build as build
 
     monkeypatch.setattr(build, "open_store", lambda *args, **kwargs: pytest.fail("opened the store again"))
     day = dt.date(2024, 6, 30)
-    build._displays.clear()
-    display = display_layers(store, day)
-    assert display_layers(store, day) is display  # kept while the versions in force stay the same
-    assert set(display.kinds) == set(store.in_force(day))
+    html = render(layers_map(store, day, **SERVED))
+    assert f'"as_of":"{day}"' in html and set(map_layers(store, day).kinds) == set(store.in_force(day))
 
 
 def test_pages_are_gzipped_and_answered_304_until_the_layers_change(tmp_path):
@@ -128,3 +125,30 @@ def test_pages_are_gzipped_and_answered_304_until_the_layers_change(tmp_path):
             store.import_layer(sample_zones("water_body"), "water_body", source="water.shp")
         changed = client.get("/map", headers={"If-None-Match": tag})
         assert changed.status_code == 200 and changed.headers["etag"] != tag
+
+
+def test_saved_map_keeps_within_its_size_bound_and_says_what_it_left_out(tmp_path):
+    from api.cli import app
+
+    out = tmp_path / "layers.html"
+    result = CliRunner().invoke(app, ["map", "-o", str(out), "--max-zoom", "9", "--max-mb", "1"])
+    assert result.exit_code == 0, result.output
+    assert "未包含：第 " in result.output and "级及更细的图块未嵌入" in result.output
+    html = out.read_text(encoding="utf-8")
+    check_offline(html)
+    assert len(html.encode()) < 1_000_000 + 600_000  # the bound, and Leaflet, VectorGrid and the page code
+    bounded = CliRunner().invoke(app, ["map", "-o", str(tmp_path / "x.html"), "--bbox", "86,44,85,45"])
+    assert bounded.exit_code != 0 and "--bbox" in bounded.output
+
+
+def test_saved_map_of_an_extent_carries_its_tiles_and_popups(store):
+    box = (85.9, 44.2, 86.2, 44.4)
+    m = layers_map(store, max_zoom=11, bounds=box)
+    embedded = m.ecozone_tiles
+    assert embedded.zooms == (2, 11) and not embedded.left_out
+    assert {key.split("/")[0] for key in embedded.tiles} == {str(z) for z in range(2, 12)}
+    assert all(base64.b64decode(text) for text in embedded.tiles.values())
+    popups = embedded.popups["built_up_area"]
+    zones = store.snapshot().zones
+    row = zones[zones["name"] == "石河子市城市建成区"].drop(columns="geometry").iloc[0].to_dict()
+    assert popups[row["zone_id"]] == zone_popup(row)

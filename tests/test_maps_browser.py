@@ -1,14 +1,16 @@
 """The map pages in a real browser (Debian's Chromium via Playwright), with the network closed.
 
 The API runs with uvicorn on a loopback port: the layers map and the check page are served by the real
-application (``create_app``), and the check page calls the real ``POST /check``. Saved files are opened
-from ``file://``. Screenshots go to tests/_artifacts/.
+application (``create_app``), and the check page calls the real ``POST /check``; one server has a generated
+3,000-polygon red line. Saved files are opened from ``file://``. Screenshots go to tests/_artifacts/.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import geopandas as gpd
 import pytest
@@ -17,7 +19,9 @@ from typer.testing import CliRunner
 
 from gis.kinds import KINDS
 from gis.rules.model import VERDICT_LABELS
+from gis.store import open_store
 from tests import maps_harness as harness
+from tests.large_layer import KIND, large_store
 
 
 
@@ -48,13 +52,28 @@ def shihezi(store):
     return point, square
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _app(tmp_path_factory, store: str | None = None):
     from api.app import create_app
     from api.settings import Settings
 
-    app = create_app(Settings(jobs_dir=tmp_path_factory.mktemp("jobs")))
-    with harness.serve(app) as url:
+    return create_app(Settings(store=store, jobs_dir=tmp_path_factory.mktemp("jobs")))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with harness.serve(_app(tmp_path_factory)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def large_path(tmp_path_factory):
+    """A writable copy of the embedded dataset with a 3,000-polygon red line (516,000 vertices)."""
+    return large_store(tmp_path_factory.getbasetemp(), 3000)
+
+
+@pytest.fixture(scope="module")
+def large_server(tmp_path_factory, large_path):
+    with harness.serve(_app(tmp_path_factory, str(large_path))) as url:
         yield url
 
 
@@ -65,7 +84,25 @@ def chromium():
 
 
 def _wait_ready(tab):
-    tab.wait_for_function("window.ecozone && ecozone.ready !== null", timeout=30_000)
+    tab.wait_for_function("window.ecozone && ecozone.ready !== null", timeout=60_000)
+
+
+def _go(tab, lon: float, lat: float, zoom: int) -> None:
+    """Move the map and wait until every layer has the tiles of the new view."""
+    tab.evaluate(f"ecozone.map.setView([{lat}, {lon}], {zoom}, {{animate: false}})")
+    tab.wait_for_function("ecozone.idle()", timeout=60_000)
+
+
+def _click_at(tab, lon: float, lat: float) -> str:
+    """Click the map where (lon, lat) is drawn; the text of the popup that opens."""
+    x, y = tab.evaluate(f"""(() => {{
+        const p = ecozone.map.latLngToContainerPoint([{lat}, {lon}]);
+        const box = ecozone.map.getContainer().getBoundingClientRect();
+        return [p.x + box.left, p.y + box.top];
+    }})()""")
+    tab.mouse.click(x, y)
+    tab.wait_for_selector(".leaflet-popup-content .ez-popup", timeout=30_000)
+    return tab.inner_text(".leaflet-popup-content")
 
 
 def _assert_clean(watch):
@@ -81,7 +118,7 @@ def _panes_drawn(tab, kinds):
         "'.leaflet-ez-' + k + '-pane path').length]))", kinds)
 
 
-def test_layers_map_draws_every_kind_offline(chromium, server, kinds, artifacts):
+def test_layers_map_draws_every_kind_offline(chromium, server, kinds, store, artifacts):
     with harness.page(chromium) as (tab, watch):
         tab.goto(server + "/")
         _wait_ready(tab)
@@ -95,31 +132,69 @@ def test_layers_map_draws_every_kind_offline(chromium, server, kinds, artifacts)
         assert all(KINDS[kind].label_zh in legend for kind in kinds)
         assert "示意" in tab.inner_text("#ez-banner")
         tab.screenshot(path=str(artifacts / "maps_layers.png"))
-        # A popup says what the zone is, where its facts come from, and that its boundary is 示意.
-        popup = tab.evaluate("""() => {
-            const group = ecozone.layers.ecological_redline;
-            let first = null;
-            group.eachLayer(level => level.eachLayer(layer => { first = first || layer; }));
-            first.openPopup();
-            return document.querySelector('.leaflet-popup-content').innerText;
-        }""")
+        # A click on a zone opens its popup: what it is, where its facts come from, that its boundary is 示意.
+        zones = store.snapshot().zones
+        redline = zones[zones["kind"] == "ecological_redline"].geometry.iloc[0].representative_point()
+        _go(tab, redline.x, redline.y, 11)
+        popup = _click_at(tab, redline.x, redline.y)
         assert "生态保护红线" in popup and "依据" in popup and "示意" in popup
+        tab.screenshot(path=str(artifacts / "maps_layers_popup.png"))
         _assert_clean(watch)
         assert all(url.startswith(server) for url in watch.requests)
+        assert not any("/map/layers/" in url for url in watch.requests)
 
 
-def test_layers_map_loads_finer_levels_when_zoomed(chromium, server, artifacts):
+def _tile_lonlat(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """West, south, east, north of an XYZ tile (the slippy-map formulas)."""
+    n = 2**z
+
+    def lat(row: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+    return x / n * 360 - 180, lat(y + 1), (x + 1) / n * 360 - 180, lat(y)
+
+
+def _tile_requests(urls: list[str]) -> list[tuple[int, int, int]]:
+    tiles = []
+    for url in urls:
+        match = re.fullmatch(r"/tiles/all/(\d+)/(\d+)/(\d+)\.pbf", urlsplit(url).path)
+        if match:
+            tiles.append(tuple(int(v) for v in match.groups()))
+    return tiles
+
+
+def test_a_zoom_on_a_large_layer_fetches_only_the_tiles_in_view(chromium, large_server, large_path, artifacts):
+    """With 3,000 red-line polygons, zooming in fetches the tiles of the view, each once, and nothing else: no
+    layer as a whole. The popups of the generated zones show their attributes."""
+    with open_store(large_path, read_only=True) as opened:
+        zones = opened.snapshot(kinds=[KIND]).zones
+    zone = zones[shapely.area(zones.geometry.values) > 2e-3].iloc[0]  # a polygon of a few kilometres (degrees²)
+    spot = zone.geometry.representative_point()
     with harness.page(chromium) as (tab, watch):
-        tab.goto(server + "/map")
+        tab.goto(large_server + "/map")
         _wait_ready(tab)
-        coarse = tab.evaluate("ecozone.layers.admin_division.ez.shown")
-        tab.evaluate("ecozone.map.setView([44.30, 86.05], 12)")
-        tab.wait_for_function("ecozone.layers.admin_division.ez.shown === 3 && "
-                              "ecozone.layers.control_unit.ez.shown === 3", timeout=30_000)
-        assert coarse == 0
-        assert any("/map/layers/admin_division/3.json" in url for url in watch.requests)
-        tab.screenshot(path=str(artifacts / "maps_layers_zoom12.png"))
+        assert tab.evaluate("ecozone.drawn()")[KIND] > 1000  # the whole red line at the first view
+        tab.screenshot(path=str(artifacts / "maps_large_layer.png"))
+        before = len(watch.requests)
+        _go(tab, spot.x, spot.y, 12)
+        after = watch.requests[before:]
+        west, south, east, north = tab.evaluate(
+            "(() => { const b = ecozone.map.getBounds(); "
+            "return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()")
+        tiles = _tile_requests(after)
+        assert tiles and len(tiles) == len(set(tiles)) == len(after), after  # tiles, each once, nothing else
+        for z, x, y in tiles:
+            w, s, e, n = _tile_lonlat(z, x, y)
+            assert z == 12 and w <= east and e >= west and s <= north and n >= south, (z, x, y)
+        columns = math.ceil((east - west) / (360 / 2**12)) + 1
+        assert len(tiles) <= columns * (math.ceil(800 / 256) + 1)
+        assert tab.evaluate("ecozone.drawn()")[KIND] >= 1
+        popup = _click_at(tab, spot.x, spot.y)
+        assert zone["name"] in popup and "主导功能" in popup and zone["attributes"]["redline_function"] in popup
+        assert "测试生成的红线图层" in popup  # 依据
+        tab.screenshot(path=str(artifacts / "maps_large_layer_zoom12.png"))
         _assert_clean(watch)
+        assert not any("/map/layers/" in url for url in watch.requests)
 
 
 def _check_page(tab, server):
@@ -225,7 +300,7 @@ def test_cli_map_writes_a_self_contained_file(chromium, kinds, tmp_path, artifac
     from api.cli import app
 
     out = tmp_path / "layers.html"
-    result = CliRunner().invoke(app, ["map", "-o", str(out), "--detail", "1"])
+    result = CliRunner().invoke(app, ["map", "-o", str(out), "--max-zoom", "7"])
     assert result.exit_code == 0, result.output
     _assert_self_contained(out.read_text(encoding="utf-8"))
     _, drawn = _open_file(chromium, out, artifacts / "maps_cli_file.png")
@@ -276,4 +351,24 @@ def test_batch_map_colours_sites_by_verdict(chromium, store, shihezi, tmp_path, 
         legend = tab.inner_text("#ez-legend")
         assert "禁止：1 个" in legend and "允许：1 个" in legend
         tab.screenshot(path=str(artifacts / "maps_batch_file.png"))
+        _assert_clean(watch)
+
+
+def test_saved_map_of_a_large_layer_opens_within_its_bound(chromium, large_path, tmp_path, artifacts):
+    from api.cli import app
+
+    out = tmp_path / "large.html"
+    result = CliRunner().invoke(app, ["map", "-o", str(out), "--store", str(large_path), "--max-mb", "4"])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size < 4_000_000 + 600_000 and "未包含" in result.output
+    _assert_self_contained(out.read_text(encoding="utf-8"))
+    with harness.page(chromium) as (tab, watch):
+        tab.goto(out.as_uri())
+        _wait_ready(tab)
+        assert tab.evaluate("ecozone.drawn()")[KIND] > 1000
+        assert "未嵌入" in tab.inner_text("#ez-legend")
+        tab.evaluate("ecozone.map.setView([44.3, 86.05], 12, {animate: false})")  # deeper than the file holds
+        tab.wait_for_function("ecozone.idle()")
+        assert tab.evaluate("ecozone.drawn()")["admin_division"] >= 1
+        tab.screenshot(path=str(artifacts / "maps_large_file.png"))
         _assert_clean(watch)

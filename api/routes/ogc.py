@@ -19,9 +19,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from api.compression import CompressedRoute
 from api.deps import AppState, StateDep
 from api.errors import ApiProblem
 from api.features import CRS84, CRS_URIS, Layer, geometry_json, to_crs84_bbox
+from api.routes.tiles import TILE_CONFORMANCE
 from api.settings import Settings
 from gis.kinds import KINDS
 
@@ -36,6 +38,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    *TILE_CONFORMANCE,
 ]
 
 #: Query parameters the items endpoints declare; anything else is a 400 (OGC /req/core/query-param-unknown).
@@ -165,7 +168,7 @@ def _describe(request: Request, state: AppState, kind: str) -> dict[str, Any]:
 
 def ogc_router(settings: Settings) -> APIRouter:
     """The OGC API - Features router; the page-size limits come from ``settings``."""
-    router = APIRouter(prefix="/ogc", tags=["OGC API - Features"])
+    router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], route_class=CompressedRoute)
     maximum, default = settings.ogc_limit_max, settings.ogc_limit_default
     Limit = Annotated[int | None, Query(
         ge=1, description=f"Features per page, default {default}; values above {maximum} are served as {maximum} "
@@ -185,6 +188,8 @@ def ogc_router(settings: Settings) -> APIRouter:
                 _link(request.url_for("swagger_ui_html"), "service-doc", "text/html", "the API documentation"),
                 _link(request.url_for("ogc_conformance"), "conformance", JSON, "conformance classes"),
                 _link(request.url_for("ogc_collections"), "data", JSON, "the collections"),
+                _link(request.url_for("ogc_tilesets"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                      JSON, "the layers as vector tiles"),
             ],
         }
 

@@ -1,9 +1,9 @@
 """The map pages: the layers map (一张图) at ``/`` and ``/map``, the officer's check page at ``/map/check``.
 
 Everything a page loads comes from here: Leaflet and the page code under ``/static`` (from the installed
-``xstatic-leaflet`` package and ``maps/static``), the finer display levels of the large layers under
-``/map/layers``, and the proximity rings of a checked site from ``POST /map/rings``. The check itself goes
-to ``POST /check``. No page needs the internet; a tile basemap is drawn only when configured
+``xstatic-leaflet`` package and ``maps/static``), the proximity rings of a checked site from ``POST /map/rings``;
+the zones in view come as vector tiles and a zone's popup on a click (``api.routes.tiles``). The check itself
+goes to ``POST /check``. No page needs the internet; a tile basemap is drawn only when configured
 (``ECOZONE_MAP_BASEMAP_URL`` or ``ECOZONE_MAP_TIANDITU_KEY``).
 """
 
@@ -27,9 +27,10 @@ from shapely.errors import ShapelyError
 from api.deps import AppState, StateDep
 from api.errors import ApiProblem
 from api.params import IsoDate
+from api.routes.tiles import map_urls
 from gis.overlap import MAX_SEARCH_KM
 from maps.assets import static_file
-from maps.build import check_page, display_layers, layers_map, render
+from maps.build import check_page, layers_map, render
 from maps.rings import site_rings
 
 if TYPE_CHECKING:
@@ -45,12 +46,6 @@ AsOf = Annotated[IsoDate | None, Query(description="Layers in force on this date
 
 def _day(as_of: dt.date | None) -> dt.date:
     return as_of or dt.date.today()
-
-
-def _level_url(request: Request, day: dt.date) -> str:
-    """URL template of a kind's display level, for the page to fetch when the zoom first needs it."""
-    url = request.url_for("map_layer_level", kind="KIND", level="0").path
-    return url.replace("KIND", "{kind}").replace("/0.json", "/{level}.json") + f"?as_of={day.isoformat()}"
 
 
 def _static_url(request: Request) -> str:
@@ -89,9 +84,10 @@ async def _compressed(request: Request, body: bytes, media_type: str, headers: d
 async def layers_page(request: Request, state: StateDep, as_of: AsOf = None) -> Response:
     """Every layer in force, one switchable layer per kind, Chinese legend and popups; works with no internet."""
     day = _day(as_of)
+    tile_url, popup_url = map_urls(request, day)
     return await _page(request, state, day, lambda: layers_map(
-        state.store, day, basemap=state.settings.basemap(), static_url=_static_url(request), inline_levels=0,
-        level_url=_level_url(request, day)))
+        state.store, day, basemap=state.settings.basemap(), static_url=_static_url(request), tile_url=tile_url,
+        popup_url=popup_url))
 
 
 @router.get("/map/check", operation_id="map_check_page", summary="Check page: draw or paste a site, HTML",
@@ -100,22 +96,10 @@ async def check_page_route(request: Request, state: StateDep,
                            as_of: AsOf = None) -> Response:
     """Draw a polygon, paste coordinates or upload a 拐点 file; the page checks it with ``POST /check``."""
     day = _day(as_of)
+    tile_url, popup_url = map_urls(request, day)
     return await _page(request, state, day, lambda: check_page(
         state.store, day, check_url=request.url_for("check_site").path, rings_url=request.url_for("map_rings").path,
-        static_url=_static_url(request), basemap=state.settings.basemap(), level_url=_level_url(request, day)))
-
-
-@router.get("/map/layers/{kind}/{level}.json", operation_id="map_layer_level", name="map_layer_level",
-            summary="One display level of a layer (simplified for a zoom range)")
-async def layer_level(request: Request, state: StateDep, kind: str, level: int, as_of: AsOf = None) -> Response:
-    """``[[zone_id, GeoJSON geometry], ...]`` simplified for the level's zooms; the engine keeps full geometry."""
-    display = await run_in_threadpool(display_layers, state.store, _day(as_of))
-    if kind not in display.kinds or not 0 <= level < len(display.levels(kind)):
-        raise ApiProblem(404, f"no display level {level} of layer '{kind}'", field="kind", value=f"{kind}/{level}",
-                         fix="use the URLs the map page gives")
-    body = (await run_in_threadpool(display.level_json, kind, level)).encode()
-    return await _compressed(request, body, "application/json",
-                             {"Cache-Control": "max-age=300", "Vary": "Accept-Encoding"})
+        static_url=_static_url(request), basemap=state.settings.basemap(), tile_url=tile_url, popup_url=popup_url))
 
 
 class RingsRequest(BaseModel):

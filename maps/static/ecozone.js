@@ -1,8 +1,11 @@
-/* ecozone map pages: the store's layers drawn by zoom level, the Chinese legend, and check / batch results.
+/* ecozone map pages: the store's layers drawn from vector tiles, the Chinese legend, and check / batch results.
  *
- * The page (built by maps/build.py) sets ecozone.data[...] to the inline geometry levels and calls
- * ecozone.init(map, spec). Each kind is a layer group in its own pane (stacking by kind); a kind's finer
- * levels are drawn from inline data, or fetched from the application once when the zoom first needs them.
+ * The page (built by maps/build.py) calls ecozone.init(map, spec). Each kind is a Leaflet.VectorGrid layer in
+ * its own pane (stacking by kind), styled by the looks the spec lists (a tile names each zone's look by its
+ * position there). One tile per position holds every kind: it is fetched once from the application
+ * (spec.tiles.url) or, in a saved file, read from ecozone.data.tiles, where a missing deeper tile is drawn
+ * from the deepest embedded one above it, magnified. A zone's popup comes from the application on a click
+ * (spec.tiles.popup_url) or from ecozone.data.popups.
  */
 (function () {
   "use strict";
@@ -11,6 +14,7 @@
   window.ecozone = ez;
 
   var HIGHLIGHT = { color: "#ff00ff", weight: 4, opacity: 1 };
+  var KEPT_TILES = 512;  // decoded tiles kept for the kinds' layers to share
 
   function esc(value) {
     return String(value === null || value === undefined ? "" : value)
@@ -26,95 +30,158 @@
       ";border:" + border + '"></span>';
   }
 
-  /* ---- layers by zoom level ------------------------------------------------------------------------ */
+  /* ---- tiles ---------------------------------------------------------------------------------------- */
 
-  function wantedLevel(levels, zoom) {
-    for (var i = 0; i < levels.length; i++) {
-      if (levels[i].max_zoom === null || zoom <= levels[i].max_zoom) { return i; }
+  var fetcher = null;  // a VectorGrid.Protobuf never added to the map: it fetches and decodes one tile
+  var tiles = {}, tileOrder = [];
+
+  function tileKey(c) { return c.z + "/" + c.x + "/" + c.y; }
+
+  /* A decoded tile as seen from a deeper tile ``coords``: coordinates scaled and shifted, zones off it left out. */
+  function magnified(tile, coords, source) {
+    var factor = Math.pow(2, coords.z - source.z);
+    var out = { layers: {} };
+    Object.keys(tile.layers).forEach(function (name) {
+      var layer = tile.layers[name], extent = layer.extent;
+      var dx = (coords.x - source.x * factor) * extent, dy = (coords.y - source.y * factor) * extent;
+      var margin = extent / 16, features = [];
+      layer.features.forEach(function (feature) {
+        var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+        var geometry = feature.geometry.map(function (ring) {
+          return ring.map(function (p) {
+            var x = p.x * factor - dx, y = p.y * factor - dy;
+            x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+            return { x: x, y: y };
+          });
+        });
+        if (x1 > -margin && x0 < extent + margin && y1 > -margin && y0 < extent + margin) {
+          features.push({ type: feature.type, properties: feature.properties, geometry: geometry });
+        }
+      });
+      out.layers[name] = { extent: extent, features: features, length: features.length };
+    });
+    return out;
+  }
+
+  function embeddedSource(coords) {
+    var c = { x: coords.x, y: coords.y, z: coords.z };
+    var first = ez.spec.tiles.min_zoom;
+    while (c.z >= first) {
+      if (ez.data.tiles[tileKey(c)]) { return c; }
+      if (c.z === first || c.z <= ez.spec.tiles.max_zoom) { return null; }  // an embedded zoom: empty there
+      c = { x: Math.floor(c.x / 2), y: Math.floor(c.y / 2), z: c.z - 1 };
     }
-    return levels.length - 1;
+    return null;
   }
 
-  function styleOf(state, id) {
-    var base = state.spec.zones[id].style;
-    return state.highlight[id] ? L.extend({}, base, HIGHLIGHT) : base;
-  }
-
-  function build(group, rows) {
-    var state = group.ez;
-    var features = rows.map(function (row) {
-      return { type: "Feature", id: row[0], properties: {}, geometry: row[1] };
+  /** The decoded tile at ``coords`` (every kind's layer), fetched once for all the kinds' layers. */
+  function loadTile(coords) {
+    var key = tileKey(coords);
+    if (tiles[key]) { return tiles[key]; }
+    var promise;
+    if (ez.spec.tiles.url) {
+      promise = fetcher._getVectorTilePromise(coords);
+    } else {
+      var source = embeddedSource(coords);
+      promise = !source ? Promise.resolve({ layers: {} }) : fetcher._getVectorTilePromise(source).then(function (tile) {
+        return source.z === coords.z ? tile : magnified(tile, coords, source);
+      });
+    }
+    promise = promise.catch(function (error) {
+      delete tiles[key];
+      console.error("ecozone: tile " + key + " not loaded: " + error.message);
+      return { layers: {} };
     });
-    return L.geoJSON({ type: "FeatureCollection", features: features }, {
-      pane: state.pane,
-      style: function (feature) { return styleOf(state, feature.id); },
-      pointToLayer: function (feature, latlng) {
-        return L.circleMarker(latlng, L.extend({ pane: state.pane }, styleOf(state, feature.id)));
-      },
-      onEachFeature: function (feature, layer) {
-        layer.zoneId = feature.id;
-        layer.bindPopup(state.spec.zones[feature.id].popup, { maxWidth: 380 });
-      }
+    tiles[key] = promise;
+    tileOrder.push(key);
+    if (tileOrder.length > KEPT_TILES) { delete tiles[tileOrder.shift()]; }
+    return promise;
+  }
+
+  var KindGrid = L.VectorGrid.extend({
+    _getVectorTilePromise: function (coords) {
+      var kind = this.options.kind;
+      return loadTile(coords).then(function (tile) {
+        var layers = {};
+        if (tile.layers[kind]) { layers[kind] = tile.layers[kind]; }
+        return { layers: layers };
+      });
+    }
+  });
+
+  function styleOf(state, properties) {
+    var base = state.spec.styles[properties.style] || { color: "#666", weight: 1 };
+    return state.highlight[properties.zone_id] ? L.extend({}, base, HIGHLIGHT) : base;
+  }
+
+  function popupUrl(kind, properties, latlng) {
+    return L.Util.template(ez.spec.tiles.popup_url, {
+      kind: encodeURIComponent(kind), zone_id: encodeURIComponent(properties.zone_id),
+      lon: latlng.lng.toFixed(6), lat: latlng.lat.toFixed(6), zoom: ez.map.getZoom()
     });
   }
 
-  function available(state, level) {
-    var key = state.spec.levels[level].key;
-    return Boolean(state.built[level] || (key && ez.data[key]));
+  /** The popup HTML of a zone: from the file, from the application, or what the tile itself says. */
+  function popupHtml(kind, properties, latlng) {
+    var kept = (ez.data.popups || {})[kind];
+    if (kept && kept[properties.zone_id]) { return Promise.resolve(kept[properties.zone_id]); }
+    if (ez.spec.tiles.popup_url) {
+      return fetch(popupUrl(kind, properties, latlng)).then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.text();
+      });
+    }
+    return Promise.resolve("<div class='ez-popup'><h4>" + esc(properties.name) + "</h4><div class='ez-id'>" +
+      esc(properties.zone_id) + "</div><div class='ez-dim'>此文件未保存该区域的详细属性。</div></div>");
   }
 
-  function load(state, level) {
-    var url = state.spec.levels[level].url;
-    if (!url || state.loading[level]) { return; }
-    state.loading[level] = fetch(url).then(function (response) {
-      if (!response.ok) { throw new Error(url + ": HTTP " + response.status); }
-      return response.json();
-    }).then(function (rows) {
-      ez.data[state.spec.levels[level].key] = rows;
-      refresh();
+  ez.openPopup = function (kind, properties, latlng) {
+    return popupHtml(kind, properties, latlng).then(function (html) {
+      L.popup({ maxWidth: 380 }).setLatLng(latlng).setContent(html).openOn(ez.map);
+      return html;
     }).catch(function (error) {
-      state.loading[level] = null;
-      console.error("ecozone: cannot load " + state.spec.kind + " level " + level + ": " + error.message);
+      console.error("ecozone: no popup for " + properties.zone_id + ": " + error.message);
     });
-  }
+  };
 
-  function show(group, zoom) {
-    var state = group.ez;
-    var target = wantedLevel(state.spec.levels, zoom);
-    if (!available(state, target)) { load(state, target); }
-    var level = target;
-    while (level > 0 && !available(state, level)) { level -= 1; }
-    if (level === state.shown || !available(state, level)) { return; }
-    if (!state.built[level]) { state.built[level] = build(group, ez.data[state.spec.levels[level].key]); }
-    group.clearLayers();
-    group.addLayer(state.built[level]);
-    state.shown = level;
-  }
-
-  function refresh() {
-    var zoom = ez.map.getZoom();
-    Object.keys(ez.layers).forEach(function (kind) { show(ez.layers[kind], zoom); });
-  }
-
-  function restyle(group) {
-    var state = group.ez;
-    Object.keys(state.built).forEach(function (level) {
-      state.built[level].eachLayer(function (layer) { layer.setStyle(styleOf(state, layer.zoneId)); });
+  function kindGrid(kind, pane) {
+    var state = { spec: kind, pane: pane, highlight: {} };
+    var styles = {};
+    styles[kind.kind] = function (properties) { return styleOf(state, properties); };
+    var grid = new KindGrid({
+      kind: kind.kind, pane: pane, interactive: true, vectorTileLayerStyles: styles,
+      getFeatureId: function (feature) { return feature.properties.zone_id; }
     });
+    grid.ez = state;
+    grid.on("click", function (event) { ez.openPopup(kind.kind, event.layer.properties, event.latlng); });
+    return grid;
+  }
+
+  function restyle(grid, ids) {
+    var style = grid.options.vectorTileLayerStyles[grid.options.kind];
+    ids.forEach(function (id) { grid.setFeatureStyle(id, style); });
   }
 
   /** Zones drawn now, by kind (what the tests and the benchmark read). */
   ez.drawn = function () {
     var counts = {};
     Object.keys(ez.layers).forEach(function (kind) {
-      var group = ez.layers[kind];
-      var total = 0;
-      if (ez.map.hasLayer(group)) {
-        group.eachLayer(function (level) { total += level.getLayers().length; });
+      var grid = ez.layers[kind], ids = {};
+      if (ez.map.hasLayer(grid)) {
+        Object.keys(grid._vectorTiles).forEach(function (key) {
+          Object.keys(grid._vectorTiles[key]._features).forEach(function (id) { ids[id] = true; });
+        });
       }
-      counts[kind] = total;
+      counts[kind] = Object.keys(ids).length;
     });
     return counts;
+  };
+
+  /** Whether every layer on the map has the tiles of the view. */
+  ez.idle = function () {
+    return Object.keys(ez.layers).every(function (kind) {
+      return !ez.map.hasLayer(ez.layers[kind]) || !ez.layers[kind].isLoading();
+    });
   };
 
   /* ---- legend -------------------------------------------------------------------------------------- */
@@ -133,6 +200,9 @@
         swatch({ color: "#555", fill: false, dashArray: "6 4" }) +
         "虚线边框：示意边界（位置近似，非官方，仅供演示）</div>");
     }
+    (spec.tiles.left_out || []).forEach(function (text) {
+      html.push('<div class="ez-legend-row ez-dim">' + esc(text) + "</div>");
+    });
     spec.extra_legend.forEach(function (row) {
       html.push('<div class="ez-legend-row">' + swatch({ color: "#333", fillColor: row.color }, true) +
         esc(row.label) + "</div>");
@@ -171,31 +241,45 @@
   ez.init = function (map, spec) {
     ez.map = map;
     ez.spec = spec;
+    if (spec.tiles.url) {
+      fetcher = L.vectorGrid.protobuf(spec.tiles.url, {});
+    } else {
+      fetcher = L.vectorGrid.protobuf("data:application/x-protobuf;base64,{tile}", {
+        tile: function (c) { return ez.data.tiles[tileKey(c)]; }
+      });
+    }
     var overlays = {};
+    var waiting = spec.kinds.length;
+    function painted() {
+      // The first frame after the tiles in view were drawn (read by the tests and map_bench).
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () { ez.ready = performance.now(); });
+      });
+    }
     spec.kinds.forEach(function (kind, index) {
       var pane = "ez-" + kind.kind;
       map.createPane(pane).style.zIndex = String(400 + index);
-      var group = L.layerGroup();
-      group.ez = { spec: kind, pane: pane, built: {}, loading: {}, shown: null, highlight: {} };
-      ez.layers[kind.kind] = group;
+      var grid = kindGrid(kind, pane);
+      ez.layers[kind.kind] = grid;
       var first = kind.legend.length ? kind.legend[0].style : { color: "#666" };
-      overlays[swatch(first, kind.point) + esc(kind.label) + ' <span class="ez-dim">(' + kind.count + ")</span>"] = group;
-      group.addTo(map);
+      overlays[swatch(first, kind.point) + esc(kind.label) + ' <span class="ez-dim">(' + kind.count + ")</span>"] = grid;
+      grid.once("load", function () {
+        waiting -= 1;
+        if (waiting === 0) { painted(); }
+      });
     });
     map.createPane("ez-result").style.zIndex = "640";
     if (spec.bounds) {
       map.fitBounds([[spec.bounds[1], spec.bounds[0]], [spec.bounds[3], spec.bounds[2]]]);
+    } else {
+      map.setView([42, 85], 5);
     }
+    Object.keys(ez.layers).forEach(function (kind) { ez.layers[kind].addTo(map); });
     L.control.layers(null, overlays, { collapsed: true, position: "topright" }).addTo(map);
     addLegend(map, spec);
     addBanner(map, spec);
     L.control.scale({ imperial: false }).addTo(map);
-    map.on("zoomend", refresh);
-    refresh();
-    // The first frame after the layers were added: when the map has been painted (read by map_bench).
-    requestAnimationFrame(function () {
-      requestAnimationFrame(function () { ez.ready = performance.now(); });
-    });
+    if (!spec.kinds.length) { painted(); }
   };
 
   /* ---- check results ------------------------------------------------------------------------------ */
@@ -295,13 +379,19 @@
   /** Show a CheckResult (the API's JSON) on the map: the site, its rings, the zones it meets, the verdict. */
   ez.showResult = function (result, rings) {
     if (ez.result) { ez.map.removeLayer(ez.result); }
-    Object.keys(ez.layers).forEach(function (kind) { ez.layers[kind].ez.highlight = {}; });
+    var before = {};
+    Object.keys(ez.layers).forEach(function (kind) {
+      before[kind] = Object.keys(ez.layers[kind].ez.highlight);
+      ez.layers[kind].ez.highlight = {};
+    });
     result.overlap.layers.forEach(function (layer) {
       layer.hits.forEach(function (hit) {
         if (hit.relation !== "near" && ez.layers[hit.kind]) { ez.layers[hit.kind].ez.highlight[hit.zone_id] = true; }
       });
     });
-    Object.keys(ez.layers).forEach(function (kind) { restyle(ez.layers[kind]); });
+    Object.keys(ez.layers).forEach(function (kind) {
+      restyle(ez.layers[kind], before[kind].concat(Object.keys(ez.layers[kind].ez.highlight)));
+    });
 
     var color = ez.spec.verdicts[result.verdict].color;
     var group = L.featureGroup();
