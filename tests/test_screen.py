@@ -18,7 +18,7 @@ from gis.batch.verdicts import Screener
 from gis.check import check_site
 from gis.errors import CancelledError
 from gis.rules import default_rule_packs
-from gis.rules.project import Project
+from gis.rules.project import Project, ProjectColumn
 from gis.sites import read_site
 from gis.store import open_store
 
@@ -134,7 +134,7 @@ def test_vectorised_verdicts_equal_check_site_row_by_row(batch):
     sites = _sites(250, seed=3)
     projects = [PROJECTS[i % len(PROJECTS)] for i in range(len(sites))]
     screener = Screener(batch, default_rule_packs(), dt.date.fromisoformat(AS_OF))
-    out = screener.screen(np.array(sites, dtype=object), projects)
+    out = screener.screen(np.array(sites, dtype=object), ProjectColumn.of(projects))
     assert screener.rows_exact < len(sites) // 10
     store = open_store()
     for i, (site, project) in enumerate(zip(sites, projects)):

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -23,7 +24,9 @@ from pydantic import BaseModel, Field
 from gis.batch.inputs import FIELDS, INPUT_SUFFIXES, open_input
 from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer
 from gis.batch.spatial import BatchEngine
-from gis.batch.verdicts import COLUMNS, ERROR_CODE, Screener
+from gis.batch.verdicts import COLUMNS, ERROR_CODE, Screener, thresholds
+from gis.presentation import notice_text
+from gis.rules.project import read_projects
 from gis.errors import CancelledError, EcozoneError
 from gis.rules import default_rule_packs
 from gis.store import Store, open_store
@@ -64,6 +67,7 @@ def screen_file(
     cancel: Callable[[], bool] | None = None,
     dask_address: str | None = None,
     chunk_rows: int = 100_000,
+    defaults: dict[str, Any] | None = None,
 ) -> ScreenReport:
     """Screen every row of ``input_path`` and write the rows with verdict columns to each output.
 
@@ -89,6 +93,9 @@ def screen_file(
         Screen on a Dask cluster: a scheduler address, or ``"local"`` for a local cluster.
     chunk_rows
         Rows per chunk: memory grows with it, not with the input.
+    defaults
+        Facts of every row that does not give them, e.g. ``{"scope": "existing"}`` for a register of existing
+        works (each row says what it assumed, as ``read_project`` does).
 
     Returns
     -------
@@ -113,6 +120,7 @@ def screen_file(
     names = list(COLUMNS)
     writers = [open_writer(path, source, names) for path in outputs]
     screener = Screener(batch, packs, day)
+    limits = thresholds(packs)
     cluster = None
     if dask_address is not None:
         from gis.batch.distributed import DaskScreener
@@ -126,11 +134,15 @@ def screen_file(
                 raise CancelledError(f"screening cancelled after {rows_in} rows", source=Path(input_path).name)
             read = np.array([e is None for e in chunk.errors], dtype=bool)
             geoms = chunk.geoms
+            projects = read_projects(chunk.facts, len(chunk.cells), thresholds=limits, defaults=defaults,
+                                     multipliers=source.multipliers, source=source.path.name)
             if cluster is not None:
-                verdicts = cluster.screen(geoms, chunk.projects)
+                verdicts = cluster.screen(geoms, projects)
             else:
-                verdicts = screener.screen(geoms, chunk.projects)
-            verdicts["读取提示"] = chunk.notices
+                verdicts = screener.screen(geoms, projects)
+            said = [[notice_text(n) for n in notices] for notices in projects.notices]
+            verdicts["读取提示"] = ["；".join(filter(None, [notice, *said[code]])) or None
+                                 for notice, code in zip(chunk.notices, projects.codes)]
             verdicts["读取错误"] = [e or v for e, v in zip(chunk.errors, verdicts["读取错误"])]
             for i in np.flatnonzero(~read):
                 verdicts["结论"][i] = ERROR_LABEL

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gis.batch.spatial import BatchEngine
+from gis.rules.project import ProjectColumn
 from gis.batch.verdicts import COLUMNS, Screener
 from gis.rules import default_rule_packs
 from gis.store import open_store
@@ -54,7 +55,7 @@ class DaskScreener:
         self.as_of = as_of
         self.rows_exact = 0
 
-    def screen(self, geoms: np.ndarray, projects: list) -> dict[str, list]:
+    def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, list]:
         """Verdict columns for one chunk, as ``Screener.screen`` returns them, computed on the cluster."""
         import dask_geopandas
         import geopandas as gpd
@@ -64,17 +65,17 @@ class DaskScreener:
         rows = np.flatnonzero([g is not None for g in geoms])
         if not len(rows):
             return out
-        # Projects travel as codes into a list sent once: dask turns object columns into strings.
-        codes: dict = {}
-        project_code = [codes.setdefault(projects[i], len(codes)) for i in rows]
-        frame = gpd.GeoDataFrame({"_row": rows, "_project": project_code}, geometry=list(geoms[rows]),
-                                 crs="EPSG:4326")
+        # Projects travel as class codes into the list of classes sent once (dask turns object columns into
+        # strings), with each row's numeric facts beside them.
+        frame = gpd.GeoDataFrame({"_row": rows, "_project": projects.codes[rows],
+                                  **{f"_value_{name}": values[rows] for name, values in projects.values.items()}},
+                                 geometry=list(geoms[rows]), crs="EPSG:4326")
         partitions = max(1, min(len(rows) // 2000, 4 * len(self.client.scheduler_info()["workers"])))
         sites = dask_geopandas.from_geopandas(frame, npartitions=partitions).spatial_shuffle()
         meta = pd.DataFrame({"_row": pd.Series(dtype="int64"), "_exact": pd.Series(dtype="int64"),
                              **{name: pd.Series(dtype=object) for name in COLUMNS}})
-        result = sites.map_partitions(_screen_partition, self.store_location, self.as_of.isoformat(), list(codes),
-                                      meta=meta)
+        result = sites.map_partitions(_screen_partition, self.store_location, self.as_of.isoformat(),
+                                      projects.projects, meta=meta)
         screened = result.compute(scheduler=self.client).sort_values("_row")
         self.rows_exact += int(screened["_exact"].sum())
         for name in COLUMNS:
@@ -95,7 +96,10 @@ def _screen_partition(part, store_location: str, as_of: str, projects: list) -> 
     packs = default_rule_packs()
     batch = BatchEngine.for_store(open_store(store_location), as_of, packs)
     screener = Screener(batch, packs, dt.date.fromisoformat(as_of))
-    columns = screener.screen(part.geometry.to_numpy(), [projects[code] for code in part["_project"]])
+    values = {name.removeprefix("_value_"): part[name].to_numpy(dtype=float)
+              for name in part.columns if name.startswith("_value_")}
+    column = ProjectColumn(part["_project"].to_numpy(dtype=np.int64), projects, values, [[] for _ in projects])
+    columns = screener.screen(part.geometry.to_numpy(), column)
     frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})
     exact = np.zeros(len(frame), dtype=np.int64)
     exact[:1] = screener.rows_exact  # counted once per partition

@@ -27,8 +27,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from gis.errors import EcozoneError, FieldError, FormatError
-from gis.presentation import notice_text
-from gis.rules.project import Project, fact_specs, read_project
+from gis.rules.project import fact_specs
 from gis.sites.build import build_sites, combine
 from gis.sites.checks import XINJIANG_BBOX
 from gis.sites.encoding import decode
@@ -76,7 +75,7 @@ class Chunk:
     cells: list[list[Any]]
     rows: list[Any]
     geoms: np.ndarray
-    projects: list[Project]
+    facts: dict[str, np.ndarray]  # fact name -> the row's cell (as read), for ``read_projects``
     errors: list[str | None]
     notices: list[str | None]
 
@@ -91,6 +90,7 @@ class Input:
     chunks: Iterator[Chunk]
     crs: CRS | None = None
     workbook: dict[str, Any] = field(default_factory=dict)  # xlsx: sheet names, data sheet, rows above header
+    multipliers: dict[str, float] = field(default_factory=dict)  # facts a header gives in another unit
 
 
 def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk_rows: int = 100_000,
@@ -153,7 +153,9 @@ class _TableRows:
                 fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标; or map them with "
                 "--column lon=... --column lat=... (columns={'lon': ..., 'lat': ...})",
             )
-        self._projects: dict[tuple, tuple[Project, list[str]]] = {}
+        #: The factor of each fact whose header gives its unit (新增燃煤量（万吨）).
+        self.multipliers = {name: factor for name, unit, factor in _HEADER_UNITS
+                            if name in self.index and unit in self.header[self.index[name]]}
 
     def read(self, cells: list[list[Any]], rows: list[Any], errors: list[str | None] | None = None) -> Chunk:
         """Sites and projects of one chunk of rows; ``errors`` holds rows the file reader could not read."""
@@ -175,15 +177,11 @@ class _TableRows:
         for i in np.flatnonzero(slow):
             errors[i], geoms[i], notices[i] = _row_site(lambda i=i: self._site(cells[i], rows[i]), self.source,
                                                         rows[i], location)
-        projects = []
-        for i, c in enumerate(cells):
-            project, project_notices = self._project(c, rows[i])
-            if project_notices:
-                notices[i] = "；".join(filter(None, [notices[i], *project_notices]))
-            if errors[i]:
-                geoms[i] = None
-            projects.append(project)
-        return Chunk(cells, rows, geoms, projects, errors, notices)
+        for i in np.flatnonzero([e is not None for e in errors]):
+            geoms[i] = None
+        facts = {name: np.array([_cell(c, self.index[name]) for c in cells], dtype=object)
+                 for name in _FACTS if name in self.index}
+        return Chunk(cells, rows, geoms, facts, errors, notices)
 
     def _location_field(self) -> str:
         """The columns that locate a row, named in its error when the error itself names none."""
@@ -230,18 +228,6 @@ class _TableRows:
                 err.field = "/".join(fields)
             raise
 
-    def _project(self, cells: list[Any], row: Any) -> tuple[Project, list[str]]:
-        """The project facts of a row (read once per distinct cells) and the notices of their reading."""
-        key = tuple(_cell(cells, self.index[f]) if f in self.index else None for f in _FACTS)
-        if key not in self._projects:
-            multipliers = {name: factor for name, unit, factor in _HEADER_UNITS
-                           if name in self.index and unit in self.header[self.index[name]]}
-            facts = read_project({f: v for f, v in zip(_FACTS, key) if v is not None}, strict=False,
-                                 source=self.source, multipliers=multipliers)
-            self._projects[key] = (facts.project, [notice_text(n) for n in facts.notices])
-        return self._projects[key]
-
-
 #: Units a header may give a fact in, and the factor to the model's unit.
 _HEADER_UNITS = (("coal_t", "万吨", 10_000.0), ("power_mw", "万千瓦", 10.0))
 
@@ -274,7 +260,7 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> In
                     fix="检查该行的分隔符和引号 / check the row's separators and quotes")
             yield number, row[: len(header)] + [""] * (len(header) - len(row)), error
 
-    return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows))
+    return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), multipliers=table.multipliers)
 
 
 def _in_chunks(numbered: Iterable[tuple[int, list, Exception | None]], table: _TableRows,
@@ -330,7 +316,8 @@ def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
             book.close()
 
     info = {"sheets": book.sheetnames, "data_sheet": data_sheet, "header_row": header_row}
-    return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), workbook=info)
+    return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), workbook=info,
+                 multipliers=table.multipliers)
 
 
 # -- vector files --------------------------------------------------------------------------------------------------
@@ -368,7 +355,7 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None) ->
                         path.name, rows[i], "geometry")
             yield chunk
 
-    return Input(path, header, total, chunks(), crs=crs)
+    return Input(path, header, total, chunks(), crs=crs, multipliers=table.multipliers)
 
 
 def _vector_frames(path: Path, chunk_rows: int, encoding: str | None):

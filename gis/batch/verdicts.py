@@ -181,7 +181,8 @@ class Screener:
     def _fill(self, out: dict[str, np.ndarray], site: np.ndarray, projects: ProjectColumn) -> np.ndarray:
         """Every rule's outcome for every (place, project class) pair as one array, then the columns; returns
         each row's rule hits ((rule, outcome), worst first)."""
-        hits_of_row = np.full(len(site), (), dtype=object)
+        hits_of_row = np.empty(len(site), dtype=object)
+        hits_of_row[:] = [()] * len(site)
         rows = np.flatnonzero(site >= 0)
         if not len(rows):
             return hits_of_row

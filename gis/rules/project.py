@@ -601,6 +601,17 @@ class ProjectColumn:
     values: dict[str, np.ndarray]  # numeric fact -> each row's value (NaN when missing)
     notices: list[list[dict[str, Any]]]  # per class: the notices of reading its facts
 
+    @classmethod
+    def of(cls, projects: Sequence[Project]) -> ProjectColumn:
+        """The column of projects given one per row (each distinct project a class; its values its own)."""
+        read = [read_project(project) for project in dict.fromkeys(projects)]
+        index = {project: i for i, project in enumerate(dict.fromkeys(projects))}
+        codes = np.array([index[project] for project in projects], dtype=np.int64)
+        numeric = [spec.name for spec in fact_specs() if spec.kind == "number"]
+        values = {name: np.array([np.nan if p.fact(name) is None else float(p.fact(name)) for p in projects])
+                  for name in numeric}
+        return cls(codes, [facts.project for facts in read], values, [facts.notices for facts in read])
+
 
 def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds: Mapping[str, Sequence[float]],
                   defaults: Mapping[str, Any] | None = None, multipliers: Mapping[str, float] | None = None,
