@@ -112,7 +112,9 @@ def _simplified(geoms: np.ndarray, tolerance: float) -> np.ndarray:
     """Polygons as a tile draws them: each ring simplified by ``tolerance`` (Douglas-Peucker, as a line from its
     first vertex back to it), snapped to the integer grid and turned so that a shell has a positive area by the
     surveyor's formula and a hole a negative one (the MVT rule; y grows downwards in a tile). A ring left with no
-    area goes, with its polygon if it was the shell. Other geometries are only snapped.
+    area goes, with its polygon if it was the shell; a polygon left with nothing is drawn as a one-pixel square at
+    its middle, so that a small zone (a contaminated site at a low zoom) stays on the map. Other geometries are
+    only snapped.
 
     Rings are simplified as lines because GEOS (3.12 on) may also drop a ring's first vertex without checking the
     vertices dropped before against the new segment: an error of well over the tolerance. Rings are turned by
@@ -143,7 +145,7 @@ def _simplified(geoms: np.ndarray, tolerance: float) -> np.ndarray:
     part_kept = np.zeros(len(parts), dtype=bool)
     part_kept[part_of[shell & ring_kept]] = True
     ring_kept &= part_kept[part_of]
-    out[polygonal] = shapely.GeometryCollection()
+    out[polygonal] = _pixel_squares(np.asarray(geoms, dtype=object)[polygonal])
     if not ring_kept.any():
         return out
     kept = ring_kept[ring_of]
@@ -153,6 +155,16 @@ def _simplified(geoms: np.ndarray, tolerance: float) -> np.ndarray:
     shaped = np.zeros(len(polygonal), dtype=bool)
     shaped[owner[part_kept]] = True
     out[polygonal[shaped]] = shapely.multipolygons(polygons, indices=(np.cumsum(shaped) - 1)[owner[part_kept]])
+    return out
+
+
+def _pixel_squares(geoms: np.ndarray) -> np.ndarray:
+    """A one-pixel square (snapped, a shell's turn) around the middle of each non-empty polygon."""
+    out = np.full(len(geoms), shapely.GeometryCollection(), dtype=object)
+    present = ~shapely.is_empty(geoms)
+    middle = np.round(shapely.get_coordinates(shapely.point_on_surface(geoms[present])))
+    out[present] = shapely.box(middle[:, 0] - _HALF_PIXEL, middle[:, 1] - _HALF_PIXEL, middle[:, 0] + _HALF_PIXEL,
+                               middle[:, 1] + _HALF_PIXEL, ccw=True)
     return out
 
 

@@ -67,8 +67,10 @@ CASES = [
     ("GET", ITEMS + f"?bbox=86,44,{HUGE},45", {}, "bbox"),
     ("GET", ITEMS + "?bbox=86,44,87,95", {}, "bbox"),
     ("GET", ITEMS + "?bbox=44,86,95,87&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326", {}, "bbox"),
-    ("GET", "/map/layers/nature_reserve/nan.json", {}, "level"),
-    ("GET", f"/map/layers/nature_reserve/{HUGE}.5.json", {}, "level"),
+    ("GET", "/tiles/all/nan/0/0.pbf", {}, "z"),
+    ("GET", f"/tiles/all/{HUGE}/0/0.pbf", {}, "z"),
+    ("GET", "/tiles/all/3/-1/0.pbf", {}, "x"),
+    ("GET", "/tiles/all/3/1/inf.pbf", {}, "y"),
     ("GET", "/layers?as_of=0", {}, "as_of"),
     ("GET", "/map?as_of=1e9", {}, "as_of"),
     ("GET", "/map/check?as_of=2024-02-30", {}, "as_of"),
@@ -85,11 +87,11 @@ def test_bad_numbers_are_400_naming_the_parameter(client, method, url, kwargs, f
     assert response.json()["field"] == field, response.json()
 
 
-@pytest.mark.parametrize("url", [ITEMS + "?limit=100000", ITEMS + "?offset=" + HUGE, "/map/layers/nature_reserve/-1.json",
-                                 f"/map/layers/nature_reserve/{HUGE}.json"])
+@pytest.mark.parametrize("url", [ITEMS + "?limit=100000", ITEMS + "?offset=" + HUGE, "/tiles/all/3/100/0.pbf",
+                                 "/tiles/all/20/0/1048576.pbf"])
 def test_numbers_in_range_of_their_type_but_beyond_the_data_are_not_errors(client, url):
     """A limit above the maximum is clamped (OGC API - Features), an offset past the end is an empty page, a
-    display level that does not exist is 404."""
+    tile beyond its zoom's grid is 404."""
     response = client.get(url)
     assert response.status_code in (200, 404), response.text
     if response.status_code == 200:
