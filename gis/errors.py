@@ -6,6 +6,8 @@ fix. ``api`` maps these classes to HTTP status codes once; nothing in ``gis`` kn
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,6 +29,18 @@ __all__ = [
     "CancelledError",
     "Notice",
 ]
+
+
+#: In a fix, ``«name»`` stands for the input ``name`` as an interface takes it (``--gk-zone`` on the command
+#: line, the member ``gk_zone`` in the API): the core never names an interface's option itself.
+_INPUT = re.compile(r"«([a-z][a-z0-9_]*)»")
+
+
+def fix_text(fix: str | None, give: Callable[[str], str] | None = None) -> str | None:
+    """``fix`` with each ``«name»`` said by ``give`` (default: the name itself, as the API takes it)."""
+    if fix is None:
+        return None
+    return _INPUT.sub(lambda match: give(match.group(1)) if give else match.group(1), fix)
 
 
 def _where(source: str | None, row: Any, field: str | None, value: Any) -> str:
@@ -65,9 +79,13 @@ class EcozoneError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, give: Callable[[str], str] | None = None) -> str:
+        """The message, where it happened and the fix, with inputs named by ``give`` (see ``fix_text``)."""
         where = _where(self.source, self.row, self.field, self.value)
         text = self.message + (f" ({where})" if where else "")
-        return text + (f". Fix: {self.fix}" if self.fix else "")
+        return text + (f". 修正 / Fix: {fix_text(self.fix, give)}" if self.fix else "")
 
     def to_dict(self) -> dict[str, Any]:
         """The error as plain data (for JSON output and problem+json bodies)."""
@@ -79,7 +97,7 @@ class EcozoneError(Exception):
             "row": self.row,
             "field": self.field,
             "value": value,
-            "fix": self.fix,
+            "fix": fix_text(self.fix),
         }
 
 
@@ -149,12 +167,18 @@ class Notice:
     level: str = "warning"
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, give: Callable[[str], str] | None = None) -> str:
+        """The message, where it happened and the fix, with inputs named by ``give`` (see ``fix_text``)."""
         where = _where(self.source, self.row, self.field, self.value)
         text = self.message + (f" ({where})" if where else "")
-        return text + (f". Fix: {self.fix}" if self.fix else "")
+        return text + (f". 修正 / Fix: {fix_text(self.fix, give)}" if self.fix else "")
 
     def to_dict(self) -> dict[str, Any]:
+        """The notice as plain data, its fix naming inputs as the API takes them."""
         data = asdict(self)
+        data["fix"] = fix_text(data["fix"])
         if not isinstance(data["value"], (str, int, float, bool, type(None))):
             data["value"] = repr(data["value"])
         return data

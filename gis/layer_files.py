@@ -28,6 +28,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from gis.crs import STORE_CRS, crs_label
+from gis.sites.gpkg import feature_tables
 from gis.errors import CRSError, FieldError, FormatError, Notice
 from gis.kinds import ZONE_FIELDS, get_kind
 from gis.sites.encoding import dbf_encoding
@@ -310,11 +311,12 @@ def read_layer_file(
         else:
             encoding = _check_encoding(path, encoding)
     if suffix == ".gpkg" and layer is None:
-        try:
-            layers = [entry[0] for entry in pyogrio.list_layers(path)]
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-            raise FormatError(f"GDAL cannot open the file ({exc})", source=name,
-                              fix="check that it opens in QGIS") from None
+        # The GeoPackage's own list of feature tables, read with a bounded number of SQLite steps: a view that
+        # never ends, or a table of styles, is not a layer to import. An official layer may be any size.
+        layers, skipped = feature_tables(path, source=name, max_features=None, max_bytes=None)
+        notices += skipped
+        if len(layers) == 1:
+            layer = layers[0]
         if len(layers) > 1:
             raise FormatError(
                 f"the GeoPackage holds {len(layers)} layers", source=name, field="layer",

@@ -185,3 +185,25 @@ def test_cli_init_makes_a_writable_copy_and_keeps_history(tmp_path):
     verify = runner.invoke(app, ["layers", "verify", "--store", str(target)])
     assert verify.exit_code == 0 and "intact" in verify.output
 
+
+
+def test_geopackage_with_a_style_table_and_an_endless_view_imports_its_one_layer(tmp_path):
+    """What QGIS leaves in a GeoPackage (a layer_styles table) and a feature view that never ends are not
+    layers: the one feature table is read, the view is named in a notice and never run."""
+    import sqlite3
+
+    path = tmp_path / "禁养区.gpkg"
+    zones = [shapely.box(86 + i / 10, 44, 86.05 + i / 10, 44.05) for i in range(3)]
+    gpd.GeoDataFrame({"名称": ["甲", "乙", "丙"]}, geometry=zones, crs=4326).to_file(path, layer="禁养区")
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE layer_styles (id INTEGER PRIMARY KEY, styleQML TEXT)")
+        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier) "
+                    "VALUES ('layer_styles', 'attributes', 'layer_styles')")
+        con.execute("CREATE VIEW endless AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+                    "SELECT i AS fid, NULL AS geom FROM n")
+        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier) VALUES ('endless', 'features', 'e')")
+        con.execute("INSERT INTO gpkg_geometry_columns VALUES ('endless', 'geom', 'POLYGON', 4326, 0, 0)")
+    zones, notices = read_layer_file(path, "livestock_ban_zone")
+    expected = pyogrio.read_dataframe(path, layer="禁养区")
+    assert sorted(zones["name"]) == sorted(expected["名称"])
+    assert any("endless" in notice.message for notice in notices)

@@ -135,7 +135,7 @@ def test_invalid_geometry_is_repaired_and_reported(new_store):
 def test_embedded_default_store_is_read_only():
     store = open_store()
     assert store.read_only
-    with pytest.raises(ReadOnlyStoreError, match="ecozone layers init"):
+    with pytest.raises(ReadOnlyStoreError, match="read-only"):
         store.import_layer(sample_zones("water_body"), "water_body", source="x.shp")
 
 

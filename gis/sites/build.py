@@ -27,7 +27,7 @@ __all__ = ["build_sites", "combine"]
 
 DATUMS = {"wgs84": None, "gcj02": ("GCJ-02 (Amap/Tencent)", gcj02_to_wgs84), "bd09": ("BD-09 (Baidu)", bd09_to_wgs84)}
 _SAME_AS_WGS84 = ("World Geodetic System 1984", "China 2000")
-_XINJIANG_ZONES = "Xinjiang lies in 3° zones 25–32 (CM 75°–96°E) and 6° zones 13–17"
+_CHINA_ZONES = "中国境内为 3° 带 25–45、6° 带 13–23 / China lies in 3° zones 25–45 and 6° zones 13–23"
 
 
 def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, datum: str = "wgs84",
@@ -44,7 +44,7 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
     rings = [ring for plot in raw.plots for part in plot.parts for ring in part.rings]
     if swap_xy:
         _swap(rings)
-        log.did("swap_xy", f"swapped the two values of every vertex as asked (--swap-xy): "
+        log.did("swap_xy", f"按要求交换了每个点的两个坐标值 / swapped the two values of every vertex as asked: "
                            f"{raw.fields[1]} read as east/longitude, {raw.fields[0]} as north/latitude")
         raw.fields = raw.fields[::-1]
     xy = np.array([c for ring in rings for c in ring.coords], dtype=float)
@@ -53,8 +53,9 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
     xy = np.array([c for ring in rings for c in ring.coords], dtype=float)
     lonlat = _to_wgs84(src, xy, log)
     if DATUMS[datum] and not src.is_geographic:
-        raise CRSError(f"{datum} applies to longitude/latitude copied from a web map, not to {crs_label(src)}",
-                       field="datum", value=datum, fix="drop --datum, or give the web map's lon/lat")
+        raise CRSError(f"{datum} 只适用于从网络地图抄录的经纬度，不适用于 {crs_label(src)} / {datum} applies to "
+                       f"longitude/latitude copied from a web map, not to {crs_label(src)}",
+                       field="datum", value=datum, fix="去掉 «datum»，或给出网络地图上的经纬度 / drop «datum», or give the web map's lon/lat")
     if zone:
         _check_zone_fit(zone, lonlat, rows, log)
     start = 0
@@ -152,21 +153,22 @@ def _user_crs(crs: Any) -> CRS:
     try:
         return CRS.from_user_input(crs)
     except ProjCRSError:
-        raise CRSError("unknown CRS", field="crs", value=crs,
-                       fix="give an EPSG code (e.g. EPSG:4517 for CGCS2000 3° zone 29) or a PROJ/WKT definition") from None
+        raise CRSError("无法识别的坐标系 / unknown CRS", field="crs", value=crs,
+                       fix="给出 EPSG 代码（如 CGCS2000 3° 带第 29 带为 EPSG:4517）或 PROJ/WKT 定义 / give an EPSG code "
+                           "(e.g. EPSG:4517 for CGCS2000 3° zone 29) or a PROJ/WKT definition") from None
 
 
 def _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log):
     """The source CRS, where it came from, and its Gauss-Krüger zone (if it is one); may fix the order."""
     if crs is not None and gk_zone is not None:
-        raise CRSError("give either a CRS or a Gauss-Krüger zone, not both", field="crs", value=crs,
-                       fix="drop --gk-zone or --crs")
+        raise CRSError("坐标系和高斯-克吕格带号只能给一个 / give either a CRS or a Gauss-Krüger zone, not both",
+                       field="crs", value=crs, fix="去掉 «gk_zone» 或 «crs» / drop «gk_zone» or «crs»")
     if gk_zone is not None and gk.width_of_zone(gk_zone) is None:
-        raise CRSError("not a Chinese Gauss-Krüger zone number", field="gk_zone", value=gk_zone,
-                       fix=f"use 13–23 for 6° zones or 24–45 for 3° zones; {_XINJIANG_ZONES}")
+        raise CRSError("不是中国的高斯-克吕格带号 / not a Chinese Gauss-Krüger zone number", field="gk_zone",
+                       value=gk_zone, fix=_CHINA_ZONES)
     src, origin = None, ""
     if crs is not None:
-        src, origin = _user_crs(crs), "given (--crs)"
+        src, origin = _user_crs(crs), "given (crs)"
     elif raw.crs is not None and gk_zone is None:
         src, origin = raw.crs, raw.crs_origin
     degrees = bool(np.all(np.abs(xy) <= 180))
@@ -182,8 +184,9 @@ def _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log):
         return src, origin, None
     if degrees:
         what = crs_label(src) if src is not None else f"Gauss-Krüger zone {gk_zone}"
-        raise CoordinateError(f"the values are degrees but {what} expects metres", row=rows[0],
-                              value=tuple(map(float, xy[0])), fix="drop --crs/--gk-zone for longitude/latitude input")
+        raise CoordinateError(f"坐标值是度，而 {what} 的单位是米 / the values are degrees but {what} expects metres",
+                              row=rows[0], value=tuple(map(float, xy[0])),
+                              fix="经纬度输入请去掉 «crs» / «gk_zone» / drop «crs» / «gk_zone» for longitude/latitude input")
     zone = gk.describe(src) if src is not None else None
     if src is None or zone is not None:
         _check_gk_order(raw, xy, rows, rings, swap_xy, log)
@@ -191,7 +194,7 @@ def _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log):
     if src is None:
         zone = _zone_from_values(raw, xy[:, 0], rows, gk_zone, log)
         src = gk.zone_crs(zone)
-        origin = "--gk-zone" if gk_zone is not None else (raw.gk.origin if raw.gk and raw.gk.zone else "Y zone prefix")
+        origin = "given (gk_zone)" if gk_zone is not None else (raw.gk.origin if raw.gk and raw.gk.zone else "Y zone prefix")
     elif zone is not None:
         _check_prefix_fits(zone, src, xy[:, 0], rows, raw, log)
     return src, origin, zone
@@ -212,9 +215,11 @@ def _check_degrees(raw, xy, rows, rings, swap_xy, coverage, log) -> None:
     if big.any():
         i = int(np.argmax(big))
         raise CoordinateError(
-            "a value is too large for degrees: these look like metres (projected coordinates) given as degrees",
+            "坐标值超出度的范围，像是以米为单位的投影坐标 / a value is too large for degrees: these look like metres "
+            "(projected coordinates) given as degrees",
             source=raw.source, row=rows[i], field=f"{raw.fields[0]}/{raw.fields[1]}", value=tuple(map(float, xy[i])),
-            fix="if they are Gauss-Krüger X/Y pass --gk-zone N (or --crs EPSG:...); otherwise give degrees",
+            fix="如为高斯-克吕格 X/Y，请给出 «gk_zone»（或 «crs»）；否则请给出经纬度 / if they are Gauss-Krüger X/Y give "
+                "«gk_zone» (or «crs»); otherwise give degrees",
         )
     _check_order(raw, rows, rings, swap_xy, log, _fits(xy[:, 0], xy[:, 1], coverage),
                  _fits(xy[:, 1], xy[:, 0], coverage), "longitude, latitude", "latitude and longitude",
@@ -223,8 +228,9 @@ def _check_degrees(raw, xy, rows, rings, swap_xy, coverage, log) -> None:
     lat = np.array([c[1] for ring in rings for c in ring.coords])
     if (np.abs(lat) > 90).any():
         i = int(np.argmax(np.abs(lat) > 90))
-        raise CoordinateError("a latitude beyond 90°", source=raw.source, row=rows[i], field=raw.fields[1],
-                              value=float(lat[i]), fix="check the value, or pass --swap-xy if the two are swapped")
+        raise CoordinateError("纬度超过 90° / a latitude beyond 90°", source=raw.source, row=rows[i], field=raw.fields[1],
+                              value=float(lat[i]), fix="检查该值；如两个值颠倒，请使用 «swap_xy» / check the value, or use "
+                                                      "«swap_xy» if the two are swapped")
 
 
 def _check_gk_order(raw, xy, rows, rings, swap_xy, log) -> None:
@@ -238,9 +244,11 @@ def _check_gk_order(raw, xy, rows, rings, swap_xy, log) -> None:
     if neither.any():
         i = int(np.argmax(neither))
         raise CoordinateError(
-            "not a Gauss-Krüger coordinate: X (north) needs 7 digits and Y (east) 6, or 8 with the zone number in front",
+            "不是高斯-克吕格坐标：X（北）应为 7 位整数，Y（东）为 6 位，或带带号的 8 位 / not a Gauss-Krüger coordinate: "
+            "X (north) needs 7 digits and Y (east) 6, or 8 with the zone number in front",
             source=raw.source, row=rows[i], field=f"{raw.fields[1]}/{raw.fields[0]}", value=(float(xy[i, 1]), float(xy[i, 0])),
-            fix="check the value for a missing or extra digit, or give the CRS with --crs",
+            fix="检查是否多一位或少一位，或用 «crs» 给出坐标系 / check the value for a missing or extra digit, or give the "
+                "CRS with «crs»",
         )
     _check_order(raw, rows, rings, swap_xy, log, ok, rev, "X (north), Y (east)", "X (north) and Y (east)",
                  f"read {raw.fields[0]} as the northing (X) and {raw.fields[1]} as the easting (Y): "
@@ -256,76 +264,84 @@ def _check_order(raw, rows, rings, swap_xy, log, ok, rev, order_name, pair_name,
     if swapped.all() and raw.order == "unknown" and swap_xy is None:
         _swap(rings)
         log.note("order_inferred", inferred, step="swap_xy", level="info",
-                 fix="label the values (E/N, 经度/纬度, 东坐标/北坐标) to avoid the guess")
+                 fix="给坐标列加上标注（经度/纬度、东坐标/北坐标、E/N）可免去推断 / label the values (E/N, 经度/纬度, "
+                     "东坐标/北坐标) to avoid the guess")
         raw.fields = raw.fields[::-1]
         return
     if swapped.all():
-        done = " after --swap-xy" if swap_xy else ""
+        done = " after swapping them as asked" if swap_xy else ""
         raise CoordinateError(
-            f"{pair_name} are swapped{done}: the values fit the area only in the other order",
+            f"坐标顺序颠倒 / {pair_name} are swapped{done}: the values fit the area only in the other order",
             source=raw.source, row=rows[i], field=f"{raw.fields[0]}/{raw.fields[1]}", value=None,
-            fix="drop --swap-xy" if swap_xy else f"put the values in the order {order_name}, or pass --swap-xy",
+            fix="去掉 «swap_xy» / drop «swap_xy»" if swap_xy else (
+                f"按 {order_name} 的顺序给出，或使用 «swap_xy» / put the values in the order {order_name}, or use «swap_xy»"),
         )
     j = int(np.argmax(~swapped))
     raise CoordinateError(
-        f"{pair_name} are in the other order in this row than in row {rows[j]}",
+        f"本行的坐标顺序与第 {rows[j]} 行相反 / {pair_name} are in the other order in this row than in row {rows[j]}",
         source=raw.source, row=rows[i], field=f"{raw.fields[0]}/{raw.fields[1]}", value=None,
-        fix=f"put every row in the order {order_name}",
+        fix=f"每行都按 {order_name} 的顺序 / put every row in the order {order_name}",
     )
 
 
 def _zone_from_values(raw, east, rows, gk_zone, log) -> gk.GKZone:
-    """The Gauss-Krüger zone from the Y prefix, the --gk-zone option or the file header; they must agree."""
+    """The Gauss-Krüger zone from the Y prefix, the zone given (``gk_zone``) or the file header; they must agree."""
     hint = raw.gk
     declared = gk_zone if gk_zone is not None else (hint.zone if hint else None)
-    said = "--gk-zone" if gk_zone is not None else (f"{hint.origin} (带号)" if hint else "")
+    said = "the zone given (gk_zone)" if gk_zone is not None else (f"{hint.origin} (带号)" if hint else "")
     prefixes = [gk.zone_of_prefix(v) for v in east]
     has = [p is not None for p in prefixes]
     if any(has) and not all(has):
         i, j = has.index(True), has.index(False)
         raise CoordinateError(
-            f"some Y values carry the zone number in front (row {rows[i]}) and some do not",
+            f"部分 Y 值带有带号（第 {rows[i]} 行），部分没有 / some Y values carry the zone number in front (row {rows[i]}) "
+            "and some do not",
             source=raw.source, row=rows[j], field=raw.fields[0], value=float(east[j]),
-            fix="write every Y the same way, with or without the zone number",
+            fix="所有 Y 值统一写法：都带或都不带带号 / write every Y the same way, with or without the zone number",
         )
     if all(has):
         zones = sorted(set(prefixes))
         if len(zones) > 1:
             i = prefixes.index(zones[1])
             raise CRSError(
-                f"the file mixes Gauss-Krüger zones {', '.join(map(str, zones))}",
+                f"文件混用了多个高斯-克吕格带 / the file mixes Gauss-Krüger zones {', '.join(map(str, zones))}",
                 source=raw.source, row=rows[i], field=raw.fields[0], value=float(east[i]),
-                fix="split the file by zone, or convert all points to one zone",
+                fix="按带拆分文件，或把所有点换算到同一带 / split the file by zone, or convert all points to one zone",
             )
         zone = zones[0]  # 13-45 by ``looks_easting``, so a Chinese zone
         if declared is not None and declared != zone:
             raise CRSError(
-                f"Y carries zone {zone} but {said} says zone {declared}", source=raw.source, row=rows[0],
-                field=raw.fields[0], value=float(east[0]), fix="correct the zone so both agree",
+                f"Y 值的带号为 {zone}，与给出的 {declared} 不符 / Y carries zone {zone} but {said} says zone {declared}",
+                source=raw.source, row=rows[0], field=raw.fields[0], value=float(east[0]),
+                fix="改正带号使两者一致 / correct the zone so both agree",
             )
     else:
         if declared is None:
             raise CRSError(
-                "a Gauss-Krüger Y without its zone: the zone cannot be known", source=raw.source, row=rows[0],
+                "高斯-克吕格 Y 值没有带号，无法确定所在带 / a Gauss-Krüger Y without its zone: the zone cannot be known",
+                source=raw.source, row=rows[0],
                 field=raw.fields[0], value=float(east[0]),
-                fix="add the zone number in front of Y (e.g. 29548285) or pass --gk-zone",
+                fix="在 Y 值前加带号（如 29548285），或给出 «gk_zone» / add the zone number in front of Y (e.g. 29548285) "
+                    "or give «gk_zone»",
             )
         zone = declared
     width = gk.width_of_zone(zone)
     if hint and hint.width and hint.width != width:
         raise CRSError(
-            f"zone {zone} is a {width}° zone but the {hint.origin} says {hint.width}° (几度分带)",
-            source=raw.source, field="几度分带", value=hint.width, fix="correct 几度分带 or the zone number",
+            f"第 {zone} 带是 {width}° 带，但 {hint.origin} 写的是 {hint.width}°（几度分带） / zone {zone} is a {width}° zone "
+            f"but the {hint.origin} says {hint.width}° (几度分带)",
+            source=raw.source, field="几度分带", value=hint.width, fix="改正几度分带或带号 / correct 几度分带 or the zone number",
         )
     datum = hint.datum if hint and hint.datum else None
     if datum is None:
         datum = "CGCS2000"
-        log.note("datum_assumed", "the datum is not declared: assumed CGCS2000", level="info",
-                 fix="pass --crs with the EPSG code if the coordinates are Xian 1980 or Beijing 1954")
+        log.note("datum_assumed", "未声明大地基准，按 CGCS2000 处理 / the datum is not declared: assumed CGCS2000",
+                 level="info", fix="如为西安 80 或北京 54 坐标，请用 «crs» 给出 EPSG 代码 / give the EPSG code with «crs» "
+                                   "if the coordinates are Xian 1980 or Beijing 1954")
     key = gk.GKZone(datum, width, zone, all(has))
     if gk.zone_crs(key) is None:
-        raise CRSError(f"EPSG has no {datum} {width}° zone {zone}", source=raw.source, value=zone,
-                       fix=f"check the zone; {_XINJIANG_ZONES}")
+        raise CRSError(f"EPSG 中没有 {datum} {width}° 带第 {zone} 带 / EPSG has no {datum} {width}° zone {zone}",
+                       source=raw.source, value=zone, fix=f"检查带号 / check the zone; {_CHINA_ZONES}")
     if key.prefixed:
         log.did("zone_prefix", f"read zone {zone} from the number in front of Y ({width}° zone, central meridian "
                                f"{key.central_meridian}°E); EPSG:{gk.zone_crs(key).to_epsg()} keeps it in its false easting")
@@ -367,7 +383,8 @@ def _to_wgs84(src: CRS, xy: np.ndarray, log: Log) -> np.ndarray:
     if shifted and "Ballpark" in transformer.description:
         log.note("datum_shift_unknown",
                  f"PROJ knows no datum shift from {datum} to WGS 84: positions may be off by tens of metres",
-                 fix="convert to CGCS2000 with the official parameters, or pass --crs with a PROJ string that has +towgs84")
+                 fix="用官方参数转换到 CGCS2000，或用 «crs» 给出带 +towgs84 的 PROJ 定义 / convert to CGCS2000 with the "
+                     "official parameters, or give with «crs» a PROJ string that has +towgs84")
     return np.column_stack([lon, lat])
 
 
@@ -403,10 +420,12 @@ def _check_zone_fit(zone: gk.GKZone, lonlat: np.ndarray, rows, log: Log) -> None
 
 def _coverage_hints(src: CRS, zone: gk.GKZone | None, crs: Any, raw: RawSite) -> list[str]:
     if zone is not None:
-        return [f"Check the zone: zone {zone.zone} has central meridian {zone.central_meridian}°E; {_XINJIANG_ZONES}."]
+        return [f"检查带号：第 {zone.zone} 带中央经线 {zone.central_meridian}°E / check the zone: zone {zone.zone} has "
+                f"central meridian {zone.central_meridian}°E."]
     if crs is not None:
-        return [f"Check --crs ({crs_label(src)})."]
+        return [f"检查 «crs»（{crs_label(src)}） / check «crs» ({crs_label(src)})."]
     if src.is_geographic:
-        return [("Check the coordinates: Xinjiang has longitude 73–97°E and latitude 34–50°N;"
-                 " pass --swap-xy if the two values are swapped.")]
-    return [f"Check the CRS ({crs_label(src)}, from {raw.crs_origin or 'the input'})."]
+        return ["检查坐标；如经纬度两个值颠倒，请使用 «swap_xy» / check the coordinates; use «swap_xy» if the two "
+                "values are swapped."]
+    return [f"检查坐标系（{crs_label(src)}，来自 {raw.crs_origin or '输入'}） / check the CRS ({crs_label(src)}, from "
+            f"{raw.crs_origin or 'the input'})."]

@@ -27,16 +27,16 @@ def decode(data: bytes, *, encoding: str | None, source: str) -> tuple[str, str]
             return data.decode(name), _LABELS.get(name, name.upper())
         except LookupError:
             raise FormatError(
-                f"unknown text encoding {name!r}", source=source, field="encoding", value=name,
-                fix="use one of utf-8, gbk, gb18030",
+                f"无法识别的文本编码 {name!r} / unknown text encoding {name!r}", source=source, field="encoding", value=name,
+                fix="使用 utf-8、gbk 或 gb18030 之一 / use one of utf-8, gbk, gb18030",
             ) from None
         except UnicodeDecodeError as err:
             line = data[: err.start].count(b"\n") + 1
             if encoding:
                 raise FormatError(
-                    f"the file is not valid {encoding}", source=source, row=line,
+                    f"文件不是有效的 {encoding} 文本 / the file is not valid {encoding}", source=source, row=line,
                     value=data[err.start : err.start + 4].hex(" "),
-                    fix="omit --encoding to let ecozone detect UTF-8 or GBK",
+                    fix="去掉 «encoding»，由 ecozone 识别 UTF-8 或 GBK / omit «encoding» to let ecozone detect UTF-8 or GBK",
                 ) from None
             if name == "utf-8-sig" and _mixed(data, err.start):
                 raise FormatError(
@@ -46,8 +46,8 @@ def decode(data: bytes, *, encoding: str | None, source: str) -> tuple[str, str]
                     fix="用同一种编码（UTF-8）重新保存整个文件 / save the whole file again in one encoding (UTF-8)",
                 ) from None
     raise FormatError(
-        "the file is neither UTF-8 nor GBK/GB18030 text", source=source,
-        fix="save it as UTF-8 or GBK text, or pass --encoding",
+        "文件既不是 UTF-8 也不是 GBK/GB18030 文本 / the file is neither UTF-8 nor GBK/GB18030 text", source=source,
+        fix="另存为 UTF-8 或 GBK 文本，或给出 «encoding» / save it as UTF-8 or GBK text, or give «encoding»",
     )
 
 

@@ -130,8 +130,9 @@ def _read_ogr(path: Path, source: str, encoding: str | None) -> RawSite:
     if path.suffix.lower() == ".shp":
         encoding = _dbf_encoding(path, encoding, conversions)
         if not path.with_suffix(".prj").exists():
-            notices.append(Notice("no_prj", "the shapefile has no .prj: its CRS is inferred from the coordinates",
-                                  source=source, level="info", fix="ship the .prj with the .shp, or pass --crs"))
+            notices.append(Notice("no_prj", "shapefile 缺少 .prj，坐标系按坐标值推断 / the shapefile has no .prj: its CRS is "
+                                  "inferred from the coordinates", source=source, level="info",
+                                  fix="随 .shp 提供 .prj，或给出 «crs» / ship the .prj with the .shp, or give «crs»"))
     plots, crs, number = [], None, 0
     for layer in layers:
         try:
@@ -141,9 +142,11 @@ def _read_ogr(path: Path, source: str, encoding: str | None) -> RawSite:
                               source=source, field=layer, fix="检查文件 / check the file") from None
         except UnicodeDecodeError:
             raise FormatError(
-                f"the attribute names or values are not valid {encoding or 'text'}; in a .dbf a long Chinese "
+                f"属性名或属性值不是有效的 {encoding or '文本'}：.dbf 的长中文字段名常被截断在字符中间 / the attribute names or "
+                f"values are not valid {encoding or 'text'}; in a .dbf a long Chinese "
                 "field name is often cut in the middle of a character (names are limited to 10 bytes)",
-                source=source, field=layer, fix="rename the fields to at most 3 Chinese characters, or pass --encoding",
+                source=source, field=layer, fix="字段名改为最多 3 个汉字，或给出 «encoding» / rename the fields to at most 3 Chinese characters, or give "
+                    "«encoding»",
             ) from None
         if not hasattr(frame, "geometry"):  # a table without geometry (GDAL lists some as layers)
             continue

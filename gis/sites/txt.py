@@ -84,9 +84,11 @@ def read_txt(text: str, *, source: str, encoding: str) -> RawSite:
     params = header.get("转换参数", "")
     if params and any(_float(p) for p in params.split(",")):
         notices.append(Notice(
-            "transformation_parameters_ignored", "转换参数 are given but not applied: their convention is not stated",
+            "transformation_parameters_ignored", "给出了转换参数但未采用：其约定未说明 / 转换参数 are given but not applied: "
+            "their convention is not stated",
             source=source, field="转换参数", value=params,
-            fix="convert the coordinates with these parameters first, or pass --crs with a PROJ string with +towgs84",
+            fix="先用这些参数换算坐标，或用 «crs» 给出带 +towgs84 的 PROJ 定义 / convert the coordinates with these parameters "
+                "first, or give with «crs» a PROJ string with +towgs84",
         ))
     attributes = dict(header)
     if header.get("项目名称"):

@@ -192,10 +192,11 @@ class Store(ABC):
             if candidate.version == version:
                 return self._read_versions([candidate])
         raise VersionNotFoundError(
-            f"layer '{kind}' has no version {version}" if version else f"layer '{kind}' has no version yet",
+            f"图层 {kind} 没有第 {version} 版 / layer '{kind}' has no version {version}" if version
+            else f"图层 {kind} 还没有任何版本 / layer '{kind}' has no version yet",
             field="version", value=version,
-            fix=("versions available: " + ", ".join(str(v.version) for v in available)) if available
-            else f"import one with: ecozone layers import FILE --kind {kind}",
+            fix=("现有版本 / versions available: " + ", ".join(str(v.version) for v in available)) if available
+            else f"先导入该图层（图层类型 {kind}） / import a layer of kind {kind} first",
         )
 
     def import_layer(
@@ -217,8 +218,9 @@ class Store(ABC):
         """
         if self.read_only:
             raise ReadOnlyStoreError(
-                f"the store {self.name} is read-only", field="store", value=self.name,
-                fix="make a writable copy with 'ecozone layers init my-store.gpkg' and pass --store my-store.gpkg",
+                f"图层库 {self.name} 为只读 / the store {self.name} is read-only", field="store", value=self.name,
+                fix="新建一个可写的图层库（默认数据集的副本）并用 «store» 指定 / make a writable copy of the store "
+                    "and give it as «store»",
             )
         get_kind(kind)
         validated, found = validate_zones(zones, kind=kind, source=source)
@@ -290,5 +292,6 @@ def iso_day(value: str | dt.date | None) -> str:
         return dt.date.fromisoformat(str(value)).isoformat()
     except ValueError:
         raise InputError(
-            "a date must be written YYYY-MM-DD", field="as_of", value=value, fix="e.g. --as-of 2019-06-30"
+            "日期应写作 YYYY-MM-DD / a date must be written YYYY-MM-DD", field="as_of", value=value,
+            fix="例如 «as_of» 2019-06-30 / e.g. «as_of» 2019-06-30"
         ) from None

@@ -86,15 +86,17 @@ class GeoPackageStore(Store):
         self._first_layout = False
         if not self.path.is_file():
             raise StoreNotFoundError(
-                "no store at this path", field="store", value=self.location,
-                fix=f"create one with 'ecozone layers init {self.location}' (a copy of the default dataset)",
+                "该路径没有图层库 / no store at this path", field="store", value=self.location,
+                fix="检查路径，或在此新建图层库（默认数据集的副本） / check the path, or create a store there (a copy of "
+                    "the default dataset)",
             )
         with contextlib.closing(self._connect()) as con:
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if not {"zones", "layer_versions", "ecozone_meta"} <= tables:
                 raise StoreNotFoundError(
-                    "this GeoPackage is not an ecozone store", field="store", value=self.location,
-                    fix="to bring its features in, import them: ecozone layers import FILE --kind KIND --store STORE",
+                    "该 GeoPackage 不是 ecozone 图层库 / this GeoPackage is not an ecozone store", field="store",
+                    value=self.location, fix="要使用其中的要素，请把它作为图层导入一个图层库 / to use its features, "
+                                             "import the file as a layer into a store",
                 )
             layout = _layout(con, self.location)
             if not read_only and (layout != _FORMAT or "zones_rtree" not in tables):
@@ -120,8 +122,10 @@ class GeoPackageStore(Store):
         path = Path(path)
         if path.exists():
             raise StoreError(
-                "a file already exists at this path; ecozone never overwrites one", field="store",
-                value=str(path), fix="choose a new file name, or open the existing store with --store",
+                "该路径已有文件，ecozone 不会覆盖 / a file already exists at this path; ecozone never overwrites one",
+                field="store", value=str(path),
+                fix="换一个文件名，或用 «store» 打开已有的图层库 / choose a new file name, or open the existing store "
+                    "as «store»",
             )
         if path.suffix.lower() != ".gpkg":
             raise StoreError(

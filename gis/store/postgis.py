@@ -143,9 +143,10 @@ class PostGISStore(Store):
             ).fetchone()
             if exists:
                 raise StoreError(
-                    f"schema '{schema}' already exists; ecozone never overwrites a store", field="store",
-                    value=_location(url, schema), fix="open it with --store, or create the store in another "
-                                                      "database or schema (?schema=name in the URL)",
+                    f"模式 {schema} 已存在，ecozone 不会覆盖图层库 / schema '{schema}' already exists; ecozone never overwrites a "
+                    "store", field="store", value=_location(url, schema),
+                    fix="用 «store» 打开它，或在另一个数据库或模式（URL 中的 ?schema=名称）中新建 / open it as «store», or "
+                        "create the store in another database or schema (?schema=name in the URL)",
                 )
             s = sql.Identifier(schema)
             with conn.transaction():
