@@ -174,6 +174,7 @@ def write_store(zones: dict[str, gpd.GeoDataFrame], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build the embedded dataset (command line: ``python -m data.build_dataset``)."""
     parser = argparse.ArgumentParser(prog="python -m data.build_dataset", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_STORE, help=f"GeoPackage to write (default {DEFAULT_STORE})")
     args = parser.parse_args(argv)

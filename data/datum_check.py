@@ -76,6 +76,7 @@ def measure(step_deg: float = 0.005, near_m: float = 3000.0, max_gap_m: float = 
 
 
 def main() -> None:
+    """Print the measured datum offsets of a province (command line)."""
     import sys
 
     result = measure(province=sys.argv[1] if len(sys.argv) > 1 else "650000")

@@ -428,6 +428,7 @@ def _parks() -> list[dict]:
 
 
 def park_features(ellipse) -> list[dict]:
+    """Industrial parks, each at its place with the facts the sources give."""
     out = []
     for p in _parks():
         lon, lat, a, b, rot = p["place"]
@@ -572,6 +573,7 @@ DRINKING_WATER = {
 
 
 def built_up_features(ellipse) -> list[dict]:
+    """Built-up areas of the cities the sources name (illustrative outlines)."""
     out = []
     for key, (city, adcode, lon, lat, a, b, rot, doc, quote) in BUILT_UP.items():
         out.append(feature(
@@ -584,6 +586,7 @@ def built_up_features(ellipse) -> list[dict]:
 
 
 def fuel_ban_features(ellipse) -> list[dict]:
+    """High-pollution fuel ban zones (禁燃区) and the 石河子 coal ban zone."""
     return [
         feature("fuel_ban:shihezi-coal", "石河子市禁煤区", ellipse(86.04, 44.30, 4.0, 3.5), source_doc=D002,
                 source_quote="划定并严守“禁煤区”，严格禁止新建 10 蒸吨/小时以下燃煤锅炉", subtype="coal_ban",
@@ -617,6 +620,7 @@ CHP_PLANTS = {
 
 
 def chp_features() -> list[dict]:
+    """Combined heat and power plants, as points with their capacity."""
     out = []
     for key, (where, adcode, lon, lat, mw, units) in CHP_PLANTS.items():
         out.append(feature(
@@ -642,6 +646,7 @@ _DW_LEVEL = {"level_1": "一级保护区", "level_2": "二级保护区", "quasi"
 
 
 def drinking_water_features(ellipse) -> list[dict]:
+    """Drinking-water source protection zones, nested by level."""
     out = []
     for key, (city, adcode, lon, lat, radii) in DRINKING_WATER.items():
         rings = [ellipse(lon, lat, r, r) for r in radii]
@@ -662,6 +667,7 @@ def drinking_water_features(ellipse) -> list[dict]:
 
 
 def water_body_features(ellipse, band) -> list[dict]:
+    """Lakes, reservoirs and rivers the sources name."""
     return [
         feature("water:moguhu", "蘑菇湖水库", ellipse(85.95, 44.40, 4.0, 2.2, 30), source_doc=D002,
                 source_quote="蘑菇湖水库接纳石河子市生活污水和工业废水，2013年以来水质持续为劣V类", subtype="reservoir",
@@ -735,6 +741,7 @@ GROUNDWATER = {
 
 
 def groundwater_features(ellipse) -> list[dict]:
+    """Groundwater over-extraction areas (超采区) with their prohibited and limited parts."""
     out = []
     for key, (jur, adcode, authority, over, prohibited) in GROUNDWATER.items():
         over_g = ellipse(*over)
@@ -787,6 +794,7 @@ def livestock_features(built_up: list[dict], drinking: list[dict], reserves: lis
 
 
 def natural_park_features(ellipse) -> list[dict]:
+    """Wetland and desert parks of the 兵团 (illustrative: the sources give no names)."""
     common = {"named_in_sources": False, "count_in_sources": None}
     return [
         feature("natural_park:bt-wetland-park-1", "兵团国家湿地公园（示意，名称未见于来源文件）", ellipse(81.25, 40.50, 6.0, 2.0, 10),

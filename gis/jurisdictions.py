@@ -105,6 +105,7 @@ class Jurisdiction:
 
     @property
     def level_label(self) -> str:
+        """The level in Chinese (自治区, 地州市, 县市, 师 …)."""
         return LEVEL_LABELS[self.level]
 
 

@@ -51,6 +51,7 @@ class KindSpec:
     description: str = ""
 
     def subtype_label(self, code: str | None) -> str | None:
+        """The Chinese label of a subtype code, None for no code."""
         return self.subtypes.get(code) if code else None
 
 

@@ -28,6 +28,7 @@ def _inside(zones, kind: str, subtype: str | None = None) -> tuple[float, float,
 
 
 def rows() -> list[list]:
+    """The sample register's rows: sites inside, near and away from zones of the embedded dataset."""
     zones = open_store().snapshot("2024-01-01").zones
     red = _inside(zones, "ecological_redline")
     water = _inside(zones, "drinking_water_zone", "level_1")

@@ -79,6 +79,7 @@ class Comparison(BaseModel):
 
     @classmethod
     def parse(cls, raw: Any) -> Comparison:
+        """A comparison from a pack: a bare value (equals) or ``{op: value}``."""
         if isinstance(raw, dict):
             if len(raw) != 1 or next(iter(raw)) not in _OPERATORS:
                 raise ValueError(f"a comparison is one of {sorted(_OPERATORS)} with a value, got {raw!r}")
@@ -109,6 +110,7 @@ class Comparison(BaseModel):
                 "ge": actual >= self.value}[self.op]
 
     def describe(self) -> str:
+        """The comparison as an officer reads it (``≥ 10``)."""
         symbols = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥", "in": "∈", "not_in": "∉"}
         return f"{symbols[self.op]} {self.value}"
 
@@ -147,6 +149,7 @@ class ZoneCondition(BaseModel):
         return self.model_dump_json()
 
     def describe(self) -> str:
+        """The zone condition in Chinese: the kind and its subtypes."""
         text = KINDS[self.kind].label_zh
         if self.subtypes:
             text += "(" + "、".join(KINDS[self.kind].subtypes[s] for s in self.subtypes) + ")"
@@ -251,6 +254,7 @@ class Rule(BaseModel):
         return [match.group()] if match else []
 
     def in_force(self, day: dt.date) -> bool:
+        """Whether the rule applies on ``day`` (effective_from inclusive, effective_to exclusive)."""
         return (self.effective_from is None or self.effective_from <= day) and (
             self.effective_to is None or day < self.effective_to
         )

@@ -63,10 +63,12 @@ def _parse_file(path: Path, encoding: str | None) -> RawSite:
         return read_table(path, encoding=encoding)
     if suffix in VECTOR_SUFFIXES:
         return read_vector(path, encoding=encoding)
-    fixes = {".xls": "save it as .xlsx", ".zip": "unzip it and give the .shp (with its .dbf, .shx, .prj)"}
+    fixes = {".xls": "另存为 .xlsx / save it as .xlsx",
+             ".zip": "解压后提供 .shp（连同 .dbf、.shx、.prj） / unzip it and give the .shp (with its .dbf, .shx, .prj)"}
     raise FormatError(
-        f"ecozone does not read {suffix or 'files without a suffix'}", source=path.name, field="site", value=suffix,
-        fix=fixes.get(suffix, f"use one of {', '.join(SUFFIXES)}"),
+        f"ecozone 不读取{suffix or '无扩展名的'}文件 / ecozone does not read {suffix or 'files without a suffix'}",
+        source=path.name, field="site", value=suffix,
+        fix=fixes.get(suffix, f"使用以下格式之一 / use one of {', '.join(SUFFIXES)}"),
     )
 
 

@@ -55,6 +55,7 @@ class GKZone:
 
     @property
     def central_meridian(self) -> int:
+        """Central meridian of the zone, degrees east."""
         return self.zone * 3 if self.width == 3 else self.zone * 6 - 3
 
 

@@ -103,8 +103,9 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
         east_col, north_col = roles["east"], roles["north"]
     else:
         raise FieldError(
-            "no coordinate columns found", source=source, row=start + 1, field="header", value=header[:8],
-            fix="name the columns 经度/纬度 (degrees) or X/Y, 东坐标/北坐标 (metres)",
+            "没有找到坐标列 / no coordinate columns found", source=source, row=start + 1, field="header",
+            value=header[:8], fix="坐标列命名为 经度/纬度（度）或 X/Y、东坐标/北坐标（米） / name the columns 经度/纬度 "
+                                  "(degrees) or X/Y, 东坐标/北坐标 (metres)",
         )
     declared = geographic or normalise_header(header[east_col]) not in _AMBIGUOUS
     fields = (header[east_col], header[north_col])
@@ -202,9 +203,10 @@ def _find_header(rows: list[list[Any]], source: str) -> tuple[int, dict[str, int
         if {"lon", "lat"} <= roles.keys() or {"east", "north"} <= roles.keys():
             return index, roles
     raise FieldError(
-        "no header with coordinate columns in the first 20 rows", source=source, field="header",
-        value=[c for c in (rows[0] if rows else []) if c][:8] or None,
-        fix="add a header row naming the columns 经度/纬度, or X/Y (X north), or 东坐标/北坐标",
+        "前 20 行中没有含坐标列的表头 / no header with coordinate columns in the first 20 rows", source=source,
+        field="header", value=[c for c in (rows[0] if rows else []) if c][:8] or None,
+        fix="加一行表头，列名为 经度/纬度、X/Y（X 为北）或 东坐标/北坐标 / add a header row naming the columns 经度/纬度, "
+            "or X/Y (X north), or 东坐标/北坐标",
     )
 
 

@@ -81,8 +81,9 @@ def parse_value(text: str, *, source: str, row: Any = None, field: str | None = 
     match = _TOKEN.fullmatch(text.strip())
     if not match:
         raise CoordinateError(
-            "not a coordinate", source=source, row=row, field=field, value=text,
-            fix="write decimal degrees (87.6033), degrees-minutes-seconds (87°36'12.5\"E) or metres",
+            "不是坐标值 / not a coordinate", source=source, row=row, field=field, value=text,
+            fix="写成十进制度（87.6033）、度分秒（87°36'12.5\"E）或米 / write decimal degrees (87.6033), "
+                "degrees-minutes-seconds (87°36'12.5\"E) or metres",
         )
     return _token_value(match, source=source, row=row, field=field)
 
@@ -97,19 +98,20 @@ def _token_value(match: re.Match, *, source: str, row: Any, field: str | None) -
     if len(numbers) > 1:
         if minutes >= 60 or seconds >= 60:
             raise CoordinateError(
-                "minutes and seconds must be below 60", source=source, row=row, field=field, value=raw,
-                fix="check the degrees-minutes-seconds value",
+                "分和秒应小于 60 / minutes and seconds must be below 60", source=source, row=row, field=field, value=raw,
+                fix="检查度分秒数值 / check the degrees-minutes-seconds value",
             )
         if degrees != int(degrees) or (len(numbers) == 3 and minutes != int(minutes)):
             raise CoordinateError(
-                "only the last part of a degrees-minutes-seconds value may have decimals",
-                source=source, row=row, field=field, value=raw, fix="write e.g. 87°36'12.5\" or 87.6035",
+                "度分秒中只有最后一部分可以带小数 / only the last part of a degrees-minutes-seconds value may have decimals",
+                source=source, row=row, field=field, value=raw, fix="例如写成 87°36'12.5\" 或 87.6035 / write e.g. "
+                                                                    "87°36'12.5\" or 87.6035",
             )
     value = degrees + minutes / 60 + seconds / 3600
     if negative and sign < 0:
         raise CoordinateError(
-            "a minus sign and a S/W hemisphere together", source=source, row=row, field=field,
-            value=match[0], fix="use one of the two",
+            "负号与南纬/西经标记同时出现 / a minus sign and a S/W hemisphere together", source=source, row=row,
+            field=field, value=match[0], fix="二者只用其一 / use one of the two",
         )
     return (-value if negative or sign < 0 else value), axis
 
@@ -153,8 +155,9 @@ def load_json(text: str, *, source: str, field: str = "site") -> Any:
         return json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as err:
         raise FormatError(
-            f"invalid JSON: {err.msg}", source=source, row=err.lineno, field=field,
-            value=text[err.pos : err.pos + 20], fix="check the GeoJSON text (brackets, commas, quotes)",
+            f"JSON 格式错误 / invalid JSON: {err.msg}", source=source, row=err.lineno, field=field,
+            value=text[err.pos : err.pos + 20], fix="检查 GeoJSON 文本（括号、逗号、引号） / check the GeoJSON text "
+                                                 "(brackets, commas, quotes)",
         ) from None
     except RecursionError:
         raise nesting_error(None, source=source, field=field) from None
@@ -171,8 +174,9 @@ def _read_pairs(text: str, source: str, field: str) -> RawSite:
         gap = text[position : match.start()]
         if not _SEPARATORS.fullmatch(gap):
             raise FormatError(
-                "unexpected text among the coordinates", source=source, field=field, value=gap.strip(),
-                fix="give numbers only, e.g. '87.6033, 43.8011' or '43°48′4″N 87°36′12″E'",
+                "坐标之间有多余的文字 / unexpected text among the coordinates", source=source, field=field,
+                value=gap.strip(), fix="只填写数字，如 '87.6033, 43.8011' 或 '43°48′4″N 87°36′12″E' / give numbers only, "
+                                       "e.g. '87.6033, 43.8011' or '43°48′4″N 87°36′12″E'",
             )
         tokens.append(match)
         if len(tokens) > 2 * MAX_VERTICES:
@@ -180,21 +184,22 @@ def _read_pairs(text: str, source: str, field: str) -> RawSite:
         position = match.end()
     if not _SEPARATORS.fullmatch(text[position:]):
         raise FormatError(
-            "unexpected text after the coordinates", source=source, field=field, value=text[position:].strip(),
-            fix="give numbers only, e.g. '87.6033, 43.8011'",
+            "坐标后有多余的文字 / unexpected text after the coordinates", source=source, field=field,
+            value=text[position:].strip(), fix="只填写数字，如 '87.6033, 43.8011' / give numbers only, e.g. "
+                                               "'87.6033, 43.8011'",
         )
     if len(tokens) % 2:
         raise FormatError(
-            f"{len(tokens)} numbers: coordinates come in pairs", source=source, field=field,
-            value=text if len(text) < 60 else None,
-            fix="give one longitude and one latitude (or X and Y) per vertex",
+            f"共 {len(tokens)} 个数，坐标应成对出现 / {len(tokens)} numbers: coordinates come in pairs", source=source,
+            field=field, value=text if len(text) < 60 else None,
+            fix="每个点给出一个经度和一个纬度（或 X 和 Y） / give one longitude and one latitude (or X and Y) per vertex",
         )
     values = [_token_value(t, source=source, row=i // 2 + 1, field=None) for i, t in enumerate(tokens)]
     labelled = [axis is not None for _, axis in values]
     if any(labelled) and not all(labelled):
         raise FormatError(
-            "some coordinates carry a hemisphere letter or label and some do not", source=source, field=field,
-            fix="label every value (E/N, 经度/纬度) or none",
+            "部分坐标带有东经/北纬标记，部分没有 / some coordinates carry a hemisphere letter or label and some do not",
+            source=source, field=field, fix="全部标注（E/N、经度/纬度）或全部不标 / label every value (E/N, 经度/纬度) or none",
         )
     coords = []
     for index in range(0, len(values), 2):
@@ -203,8 +208,9 @@ def _read_pairs(text: str, source: str, field: str) -> RawSite:
         if axis_a and axis_a == axis_b:
             kind = "longitudes" if axis_a == "lon" else "latitudes"
             raise CoordinateError(
-                f"both values of the pair are {kind}", source=source, row=row,
-                value=f"{tokens[index][0]} {tokens[index + 1][0]}", fix="give one longitude (E) and one latitude (N)",
+                f"一对坐标的两个值都是{'经度' if axis_a == 'lon' else '纬度'} / both values of the pair are {kind}", source=source,
+                row=row, value=f"{tokens[index][0]} {tokens[index + 1][0]}",
+                fix="给出一个经度（E）和一个纬度（N） / give one longitude (E) and one latitude (N)",
             )
         coords.append((b, a) if axis_a == "lat" else (a, b))
     rows = list(range(1, len(coords) + 1))
@@ -212,9 +218,10 @@ def _read_pairs(text: str, source: str, field: str) -> RawSite:
         part = RawPart("point", [RawRing(coords, rows)])
     elif len(coords) == 2:
         raise GeometryError(
-            "two vertices make neither a point nor an area", source=source, field=field,
+            "两个点既不是点位也不构成面 / two vertices make neither a point nor an area", source=source, field=field,
             value=text if len(text) < 60 else None,
-            fix="give one point, at least three vertices of the boundary, or a WKT LINESTRING for a line",
+            fix="给出一个点、至少三个边界拐点，或线状工程用 WKT LINESTRING / give one point, at least three vertices of "
+                "the boundary, or a WKT LINESTRING for a line",
         )
     else:
         part = RawPart("polygon", [RawRing(coords, rows)])
