@@ -76,9 +76,9 @@ def add_workspace(m: folium.Map, ws: Workspace, tools: str = "") -> folium.Map:
     """Put the navigation bar, the key form and ``workspace.js`` on a map page (``maps.build``'s pages); the
     page's scripts then send the key with every request."""
     root = m.get_root()
-    root.header.add_child(branca.element.Element(_links(ws, WORKSPACE_FILES)), name="workspace")
     root.header.add_child(branca.element.Element(
         f"<script>window.ecozoneWorkspaceConfig = {ws.config()};</script>"), name="workspace_config")
+    root.header.add_child(branca.element.Element(_links(ws, WORKSPACE_FILES)), name="workspace")
     root.html.add_child(branca.element.Element(_nav(ws, tools)), name="workspace_nav")
     return m
 

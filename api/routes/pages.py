@@ -96,7 +96,7 @@ _PAGES = {"home": "home_page", "check": "map_check_page", "screen": "map_screen_
           "layers": "map_versions_page", "records": "map_records_page"}
 #: Route names of the endpoints the pages' scripts call.
 _ENDPOINTS = {"check_site": "check_site", "rings": "map_rings", "places": "places_search",
-              "screen_submit": "screen_submit", "screen_preview": "screen_preview", "layers": "layers_summary",
+              "screen_submit": "screen_submit", "screen_preview": "screen_preview", "layers_api": "layers_summary",
               "audit": "audit_list"}
 
 

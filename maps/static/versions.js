@@ -12,14 +12,14 @@
   function km2(m2) { return (m2 / 1e6).toLocaleString("zh-CN", { maximumFractionDigits: 4 }) + " km²"; }
   function pct(value) { return value === null || value === undefined ? "—" : value.toFixed(3) + " %"; }
 
-  function layerUrl(kind, tail) { return urls.layers + "/" + encodeURIComponent(kind) + tail; }
+  function layerUrl(kind, tail) { return urls.layers_api + "/" + encodeURIComponent(kind) + tail; }
 
   function showError(box, error) {
     $(box).innerHTML = "<div class='ez-error'>" + esc(error.message) + "</div>";
   }
 
   function loadSummary() {
-    return ws.json(urls.layers).then(function (answer) {
+    return ws.json(urls.layers_api).then(function (answer) {
       $("ez-store").textContent = "图层库：" + answer.store + (answer.read_only ? "（只读）" : "");
       $("ez-layers").querySelector("tbody").innerHTML = answer.layers.map(function (row) {
         return "<tr data-kind='" + esc(row.kind) + "'><td>" + esc(row.label) + " <span class='ez-dim'>" + esc(row.kind) +
