@@ -22,7 +22,7 @@ from api.deps import AppState, require_read
 from api.errors import add_exception_handlers, document_problems
 from api.features import LayerCache
 from api.jobs import JobLimits, JobManager
-from api.routes import audit, check, layers, ogc, pages, rescreen, screen, tiles
+from api.routes import audit, check, layers, ogc, pages, rescreen, screen, tiles, workspace
 from api.settings import Settings
 from api.uploads import BodySizeLimit
 from gis.audit import AuditTrail
@@ -58,6 +58,8 @@ ROUTERS: list[tuple[Callable[[Settings], APIRouter], bool]] = [
     (ogc.ogc_router, True),
     (lambda settings: layers.router, True),
     (lambda settings: pages.router, True),
+    (lambda settings: pages.page_router, False),  # pages open: their requests carry the key
+    (lambda settings: workspace.router, True),
     (lambda settings: audit.router, False),  # always keyed, by its own dependency
     (tiles.tiles_router, True),
 ]

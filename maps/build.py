@@ -167,8 +167,9 @@ def _page(display: MapLayers, title: str, *, files=LAYERS_PAGE, static_url: str 
 
 
 def render(m: folium.Map) -> str:
-    """The map's full HTML page, checked to load nothing from another host."""
-    return check_offline(m.get_root().render())
+    """The map's full HTML page, in Chinese (``lang``), checked to load nothing from another host."""
+    html = m.get_root().render().replace("<html>", '<html lang="zh-CN">', 1)
+    return check_offline(html)
 
 
 def layers_map(store: Store | None = None, as_of: dt.date | str | None = None, *, basemap: Basemap | None = None,
@@ -296,12 +297,27 @@ def _check_panel() -> str:
     <label>或上传拐点文件（国土 TXT、CSV、Excel、GeoJSON、KML）：
       <input type="file" id="ez-file" accept=".txt,.csv,.xlsx,.wkt,.geojson,.json,.kml,.kmz,.gpkg"></label>
   </fieldset>
+  <fieldset><legend>坐标参数</legend>
+    <label>坐标系 <select id="ez-datum">
+      <option value="wgs84">WGS84 / CGCS2000 经纬度（GPS、天地图）</option>
+      <option value="gcj02">GCJ-02（高德、腾讯地图）</option>
+      <option value="bd09">BD-09（百度地图）</option></select></label>
+    <div class="ez-dim">CGCS2000 与 WGS84 经纬度相差在厘米级，按同一坐标系读取；高斯-克吕格坐标可在下方指定带号。</div>
+    <label>高斯-克吕格带号（Y 值前无带号时填写，13–45）
+      <input type="number" id="ez-gk-zone" min="13" max="45" step="1"></label>
+    <label><input type="checkbox" id="ez-swap"> 交换每个拐点的两个坐标值（X/Y 顺序颠倒时）</label>
+  </fieldset>
   <fieldset><legend>项目情况（未填写的建设性质按新建核查）</legend>
     {facts}
     <label>核查日期 <input type="date" id="ez-asof"></label>
   </fieldset>
   <button type="button" id="ez-run">核查</button>
-  <button type="button" id="ez-report" title="PDF：结论、规则、图层、地块、位置示意图与可核验信息">下载核查报告（PDF）</button>
+  <div class="ez-downloads">下载核查报告：
+    <button type="button" id="ez-report" data-format="pdf"
+      title="PDF：结论、规则、图层、地块、位置示意图与可核验信息">PDF</button>
+    <button type="button" id="ez-report-docx" data-format="docx" title="Word：可编辑的同一份报告">Word</button>
+    <button type="button" id="ez-print" title="打印结论与规则（不含地图控件）">打印</button>
+  </div>
   <div class="ez-status" id="ez-status"></div>
 </div>"""
 

@@ -1,4 +1,9 @@
-"""The map pages: the layers map (一张图) at ``/`` and ``/map``, the officer's check page at ``/map/check``.
+"""The workspace pages: the layers map (一张图) at ``/`` and ``/map``, the officer's check page at ``/map/check``,
+批量筛查 at ``/map/screen``, 图层管理 at ``/map/versions`` and 核查记录 at ``/map/records``.
+
+The pages and their static files are open (``page_router``): a browser cannot send a key when it opens a page;
+what the pages then ask of the API carries the key the officer gave in the page's key form (``workspace.js``),
+and those routes (``router``) are keyed as the server's settings say.
 
 Everything a page loads comes from here: Leaflet and the page code under ``/static`` (from the installed
 ``xstatic-leaflet`` package and ``maps/static``), the proximity rings of a checked site from ``POST /map/rings``;
@@ -14,8 +19,10 @@ import gzip
 import hashlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import geopandas as gpd
 import numpy as np
 import shapely
 from fastapi import APIRouter, Query, Request, Response
@@ -27,17 +34,23 @@ from shapely.errors import ShapelyError
 from api.deps import AppState, StateDep
 from api.errors import ApiProblem
 from api.params import IsoDate
+from api.routes import screen
 from api.routes.tiles import map_urls
 from gis.overlap import MAX_SEARCH_KM
+from gis.rules.model import Verdict
 from maps.assets import static_file
-from maps.build import check_page, layers_map, render
+from maps.build import batch_map, check_page, layers_map, render
 from maps.rings import site_rings
+from maps.workspace import Workspace, add_workspace, home_tools, plain_page
 
 if TYPE_CHECKING:
     import folium
 
-__all__ = ["router"]
+__all__ = ["page_router", "router"]
 
+#: Pages and static files: open, as a browser opens a page without headers.
+page_router = APIRouter(tags=["maps"])
+#: What the pages ask for: keyed when reads need a key.
 router = APIRouter(tags=["maps"])
 
 
@@ -78,28 +91,75 @@ async def _compressed(request: Request, body: bytes, media_type: str, headers: d
     return Response(body, media_type=media_type, headers=headers)
 
 
-@router.get("/", include_in_schema=False)
-@router.get("/map", operation_id="map_layers_page", summary="Map of every layer (一张图), HTML",
+#: Route names of the workspace's pages, as ``maps.workspace.NAV`` names them.
+_PAGES = {"home": "home_page", "check": "map_check_page", "screen": "map_screen_page",
+          "layers": "map_versions_page", "records": "map_records_page"}
+#: Route names of the endpoints the pages' scripts call.
+_ENDPOINTS = {"check_site": "check_site", "rings": "map_rings", "places": "places_search",
+              "screen_submit": "screen_submit", "screen_preview": "screen_preview", "layers_api": "layers_summary",
+              "audit": "audit_list"}
+
+
+def _workspace(request: Request, state: AppState, active: str) -> Workspace:
+    """Where the pages and endpoints are (under the application's root path) and whether reads need a key."""
+    urls = {name: request.url_for(route).path for name, route in {**_PAGES, **_ENDPOINTS}.items()}
+    urls["batch_map"] = request.url_for("map_batch", job_id="JOB").path
+    return Workspace(urls=urls, static_url=_static_url(request), key_required=state.settings.require_read_key,
+                     active=active)
+
+
+@page_router.get("/", name="home_page", include_in_schema=False)
+@page_router.get("/map", operation_id="map_layers_page", name="map_layers_page", summary="Map of every layer (一张图), HTML",
             response_class=HTMLResponse)
 async def layers_page(request: Request, state: StateDep, as_of: AsOf = None) -> Response:
     """Every layer in force, one switchable layer per kind, Chinese legend and popups; works with no internet."""
     day = _day(as_of)
     tile_url, popup_url = map_urls(request, day)
-    return await _page(request, state, day, lambda: layers_map(
+    ws = _workspace(request, state, "home")
+    return await _page(request, state, day, lambda: add_workspace(layers_map(
         state.store, day, basemap=state.settings.basemap(), static_url=_static_url(request), tile_url=tile_url,
-        popup_url=popup_url))
+        popup_url=popup_url), ws, home_tools()))
 
 
-@router.get("/map/check", operation_id="map_check_page", summary="Check page: draw or paste a site, HTML",
+@page_router.get("/map/check", operation_id="map_check_page", name="map_check_page", summary="Check page: draw or paste a site, HTML",
             response_class=HTMLResponse)
 async def check_page_route(request: Request, state: StateDep,
                            as_of: AsOf = None) -> Response:
     """Draw a polygon, paste coordinates or upload a 拐点 file; the page checks it with ``POST /check``."""
     day = _day(as_of)
     tile_url, popup_url = map_urls(request, day)
-    return await _page(request, state, day, lambda: check_page(
+    ws = _workspace(request, state, "check")
+    return await _page(request, state, day, lambda: add_workspace(check_page(
         state.store, day, check_url=request.url_for("check_site").path, rings_url=request.url_for("map_rings").path,
-        static_url=_static_url(request), basemap=state.settings.basemap(), tile_url=tile_url, popup_url=popup_url))
+        static_url=_static_url(request), basemap=state.settings.basemap(), tile_url=tile_url, popup_url=popup_url),
+        ws))
+
+
+def _plain(request: Request, state: AppState, active: str, title: str) -> HTMLResponse:
+    return HTMLResponse(plain_page(_workspace(request, state, active), title),
+                        headers={"Cache-Control": "no-cache"})
+
+
+@page_router.get("/map/screen", operation_id="map_screen_page", name="map_screen_page",
+                 summary="批量筛查: upload a permit list, follow its job, download the results, HTML",
+                 response_class=HTMLResponse)
+async def screen_page(request: Request, state: StateDep) -> HTMLResponse:
+    """Upload a file to ``POST /screen`` after a preview of its columns; the jobs with progress and downloads."""
+    return _plain(request, state, "screen", "批量筛查")
+
+
+@page_router.get("/map/versions", operation_id="map_versions_page", name="map_versions_page",
+                 summary="图层管理: layer versions, imports, change reports, HTML", response_class=HTMLResponse)
+async def versions_page(request: Request, state: StateDep) -> HTMLResponse:
+    """The versions of every layer (``GET /layers``), an import with the write key, the change report and share."""
+    return _plain(request, state, "layers", "图层管理")
+
+
+@page_router.get("/map/records", operation_id="map_records_page", name="map_records_page",
+                 summary="核查记录: the audit trail, HTML", response_class=HTMLResponse)
+async def records_page(request: Request, state: StateDep) -> HTMLResponse:
+    """The audit trail (``GET /audit``), filtered by date, officer and site, a page at a time."""
+    return _plain(request, state, "records", "核查记录")
 
 
 class RingsRequest(BaseModel):
@@ -146,7 +206,24 @@ async def rings(state: StateDep, body: RingsRequest) -> list[dict]:
                          fix="send the 'site.geometry' of a check result") from None
 
 
-@router.get("/static/{root}/{name:path}", operation_id="map_static", name="map_static", include_in_schema=False)
+@router.get("/map/screen/{job_id}/map", operation_id="map_batch", name="map_batch", response_class=HTMLResponse,
+            summary="A finished screening job's sites on the layers, coloured by verdict, HTML",
+            responses={404: {"description": "No such job"}, 409: {"description": "Not finished"}})
+async def batch_page(request: Request, state: StateDep, job_id: str) -> HTMLResponse:
+    """The job's GeoJSON result drawn by ``maps.build.batch_map`` (rows that could not be read are left out)."""
+    geojson = Path(screen.result(state, job_id, "geojson").path)
+
+    def build() -> str:
+        sites = gpd.read_file(geojson)
+        sites = sites[sites["结论代码"].isin([v.value for v in Verdict])].rename(columns={"结论代码": "verdict"})
+        label = "项目名称" if "项目名称" in sites.columns else None
+        return render(batch_map(sites, state.store, label_column=label, static_url=_static_url(request),
+                                basemap=state.settings.basemap()))
+
+    return HTMLResponse(await run_in_threadpool(build), headers={"Cache-Control": "no-cache"})
+
+
+@page_router.get("/static/{root}/{name:path}", operation_id="map_static", name="map_static", include_in_schema=False)
 async def static(root: str, name: str) -> FileResponse:
     """Leaflet and the page code, from installed packages and the repository."""
     try:

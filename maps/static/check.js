@@ -60,6 +60,7 @@
   }
 
   ec.clear = function () {
+    ecozone.clearResult();
     drawing = false;
     vertices = [];
     ec.drawn = null;
@@ -84,13 +85,25 @@
     return out;
   }
 
+  /* How the site's coordinates are to be read (the API's datum, gk_zone, swap_xy); drawn sites are WGS 84. */
+  function siteOptions() {
+    if (ec.source === "draw") { return {}; }
+    var options = { datum: $("ez-datum").value };
+    var zone = $("ez-gk-zone").value.trim();
+    if (zone) { options.gk_zone = Number(zone); }
+    if ($("ez-swap").checked) { options.swap_xy = true; }
+    return options;
+  }
+
   function request() {
     var asOf = $("ez-asof").value || null;
+    var options = siteOptions();
     if (ec.source === "file" && $("ez-file").files.length) {
       var form = new FormData();
       form.append("file", $("ez-file").files[0]);
       var facts = project();
       Object.keys(facts).forEach(function (key) { form.append(key, String(facts[key])); });
+      Object.keys(options).forEach(function (key) { form.append(key, String(options[key])); });
       if (asOf) { form.append("as_of", asOf); }
       return { method: "POST", body: form };
     }
@@ -98,31 +111,8 @@
     if (!site) { return null; }
     return {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ site: site, project: project(), as_of: asOf })
+      body: JSON.stringify(Object.assign({ site: site, project: project(), as_of: asOf }, options))
     };
-  }
-
-  /* Errors are problem+json (detail, field, value, fix); FastAPI's own are {detail: [...]}. */
-  function errorText(body, httpStatus) {
-    var problem = body || {};
-    var detail = problem.detail;
-    if (Array.isArray(detail)) {
-      return detail.map(function (e) { return (e.loc || []).join(".") + "：" + e.msg; }).join("\n");
-    }
-    return [detail || problem.title || "核查失败 (HTTP " + httpStatus + ")",
-      problem.field && "字段：" + problem.field,
-      problem.value !== undefined && problem.value !== null && "值：" + problem.value,
-      problem.row !== undefined && problem.row !== null && "行：" + problem.row,
-      problem.fix && "处理建议：" + problem.fix].filter(Boolean).join("\n");
-  }
-
-  function postJson(url, init) {
-    return fetch(url, init).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (body) {
-        if (!response.ok) { throw new Error(errorText(body, response.status)); }
-        return body;
-      });
-    });
   }
 
   ec.run = function () {
@@ -131,11 +121,12 @@
       status("请先在地图上绘制、粘贴坐标或上传拐点文件。", true);
       return;
     }
+    ecozone.clearResult();  // the previous verdict never stays beside a new answer or error
     status("核查中…");
     var result;
-    postJson(cfg.check_url, init).then(function (body) {
+    ezws.json(cfg.check_url, init).then(function (body) {
       result = body;
-      return postJson(cfg.rings_url, {
+      return ezws.json(cfg.rings_url, {
         method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ geometry: result.site.geometry, buffers_km: result.overlap.buffers_km })
       });
@@ -148,31 +139,21 @@
     });
   };
 
-  /* The evidence report of the same request (Accept: application/pdf), saved as a file. */
-  ec.report = function () {
+  var REPORTS = { pdf: ["application/pdf", "PDF"],
+    docx: ["application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Word"] };
+
+  /* The evidence report of the same request (Accept: the report's type), saved as a file. */
+  ec.report = function (format) {
     var init = request();
     if (!init) {
       status("请先在地图上绘制、粘贴坐标或上传拐点文件。", true);
       return;
     }
-    init.headers = Object.assign({}, init.headers || {}, { Accept: "application/pdf" });
-    status("正在生成核查报告…");
-    fetch(cfg.check_url, init).then(function (response) {
-      if (!response.ok) {
-        return response.json().catch(function () { return null; }).then(function (body) {
-          throw new Error(errorText(body, response.status));
-        });
-      }
-      return response.blob();
-    }).then(function (blob) {
-      var link = document.createElement("a");
-      link.href = URL.createObjectURL(blob);
-      link.download = "核查报告.pdf";
-      document.body.appendChild(link);
-      link.click();
-      link.remove();
-      setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
-      status("核查报告已生成（PDF）");
+    var kind = REPORTS[format] || REPORTS.pdf;
+    init.headers = Object.assign({}, init.headers || {}, { Accept: kind[0] });
+    status("正在生成核查报告（" + kind[1] + "）…");
+    ezws.download(cfg.check_url, "核查报告." + format, init).then(function () {
+      status("核查报告已生成（" + kind[1] + "）");
     }).catch(function (error) {
       status(error.message, true);
     });
@@ -189,7 +170,10 @@
     $("ez-draw").addEventListener("click", startDrawing);
     $("ez-clear").addEventListener("click", ec.clear);
     $("ez-run").addEventListener("click", ec.run);
-    $("ez-report").addEventListener("click", ec.report);
+    ["ez-report", "ez-report-docx"].forEach(function (id) {
+      $(id).addEventListener("click", function () { ec.report(this.getAttribute("data-format")); });
+    });
+    $("ez-print").addEventListener("click", function () { window.print(); });
     $("ez-coords").addEventListener("input", function () { ec.source = this.value.trim() ? "text" : null; });
     $("ez-file").addEventListener("change", function () { ec.source = this.files.length ? "file" : null; });
     map.on("click", addVertex);

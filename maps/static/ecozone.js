@@ -126,7 +126,8 @@
     var kept = (ez.data.popups || {})[kind];
     if (kept && kept[properties.zone_id]) { return Promise.resolve(kept[properties.zone_id]); }
     if (ez.spec.tiles.popup_url) {
-      return fetch(popupUrl(kind, properties, latlng)).then(function (response) {
+      var get = window.ezws ? ezws.fetch : window.fetch.bind(window);  // the workspace sends the officer's key
+      return get(popupUrl(kind, properties, latlng)).then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.text();
       });
@@ -211,7 +212,8 @@
   }
 
   function addLegend(map, spec) {
-    var legend = L.control({ position: "bottomright" });
+    // beside the layer switcher (top right, laid out in a row by ecozone.css): it never covers the switcher
+    var legend = L.control({ position: "topright" });
     legend.onAdd = function () {
       var div = L.DomUtil.create("div", "ez-legend");
       div.id = "ez-legend";
@@ -242,7 +244,7 @@
     ez.map = map;
     ez.spec = spec;
     if (spec.tiles.url) {
-      fetcher = L.vectorGrid.protobuf(spec.tiles.url, {});
+      fetcher = L.vectorGrid.protobuf(spec.tiles.url, { fetchOptions: { headers: window.ezws ? ezws.headers() : {} } });
     } else {
       fetcher = L.vectorGrid.protobuf("data:application/x-protobuf;base64,{tile}", {
         tile: function (c) { return ez.data.tiles[tileKey(c)]; }
@@ -274,12 +276,14 @@
     } else {
       map.setView([42, 85], 5);
     }
-    Object.keys(ez.layers).forEach(function (kind) { ez.layers[kind].addTo(map); });
+    // without the key the server asks for, no tile is fetched: the workspace's key form is open instead
+    var waitForKey = !!(spec.tiles.url && window.ezws && !ezws.ready());
+    if (!waitForKey) { Object.keys(ez.layers).forEach(function (kind) { ez.layers[kind].addTo(map); }); }
     L.control.layers(null, overlays, { collapsed: true, position: "topright" }).addTo(map);
     addLegend(map, spec);
     addBanner(map, spec);
     L.control.scale({ imperial: false }).addTo(map);
-    if (!spec.kinds.length) { painted(); }
+    if (!spec.kinds.length || waitForKey) { painted(); }
   };
 
   /* ---- check results ------------------------------------------------------------------------------ */
@@ -376,22 +380,34 @@
     return document.getElementById("ez-verdict");
   }
 
+  /** Highlight the zones ``ids`` (kind -> ids), unhighlighting those highlighted before. */
+  function highlight(ids) {
+    Object.keys(ez.layers).forEach(function (kind) {
+      var before = Object.keys(ez.layers[kind].ez.highlight);
+      ez.layers[kind].ez.highlight = {};
+      (ids[kind] || []).forEach(function (id) { ez.layers[kind].ez.highlight[id] = true; });
+      restyle(ez.layers[kind], before.concat(ids[kind] || []));
+    });
+  }
+
+  /** Take the last result off the map and out of the verdict panel. */
+  ez.clearResult = function () {
+    if (ez.result) { ez.map.removeLayer(ez.result); ez.result = null; }
+    highlight({});
+    var panel = document.getElementById("ez-verdict");
+    if (panel) { panel.innerHTML = ""; }
+  };
+
   /** Show a CheckResult (the API's JSON) on the map: the site, its rings, the zones it meets, the verdict. */
   ez.showResult = function (result, rings) {
     if (ez.result) { ez.map.removeLayer(ez.result); }
-    var before = {};
-    Object.keys(ez.layers).forEach(function (kind) {
-      before[kind] = Object.keys(ez.layers[kind].ez.highlight);
-      ez.layers[kind].ez.highlight = {};
-    });
+    var met = {};
     result.overlap.layers.forEach(function (layer) {
       layer.hits.forEach(function (hit) {
-        if (hit.relation !== "near" && ez.layers[hit.kind]) { ez.layers[hit.kind].ez.highlight[hit.zone_id] = true; }
+        if (hit.relation !== "near" && ez.layers[hit.kind]) { (met[hit.kind] = met[hit.kind] || []).push(hit.zone_id); }
       });
     });
-    Object.keys(ez.layers).forEach(function (kind) {
-      restyle(ez.layers[kind], before[kind].concat(Object.keys(ez.layers[kind].ez.highlight)));
-    });
+    highlight(met);
 
     var color = ez.spec.verdicts[result.verdict].color;
     var group = L.featureGroup();

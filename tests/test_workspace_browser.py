@@ -1,0 +1,379 @@
+"""The officer's workspace in a real browser (Debian's Chromium via Playwright), with the network closed.
+
+Each page is served by the real application on a loopback port and driven as an officer would: a place search
+moves the map to the zone's bounds (read from the store with shapely), a check with a pasted GCJ-02 point
+shows the verdict ``gis.check.check_site`` gives, a batch upload ends in a downloaded file whose rows are the
+input's, the layers page lists the store's kinds and imports a version, the records page shows the check just
+made, and with ECOZONE_REQUIRE_READ_KEY the pages ask for the key and work after it is given. Screenshots go to
+tests/_artifacts/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from gis.kinds import KINDS
+from gis.store import open_store
+from tests import maps_harness as harness
+
+READ = "s3cret-read"
+WRITE = "s3cret-write"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _real_browser():
+    missing = harness.chromium_missing()
+    if missing:
+        pytest.fail(missing)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with harness.browser() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def copy_store(tmp_path_factory) -> Path:
+    """A writable copy of the embedded dataset (imports add versions to it)."""
+    from api.cli import app
+
+    path = tmp_path_factory.mktemp("store") / "store.gpkg"
+    result = CliRunner().invoke(app, ["layers", "init", str(path)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def _settings(tmp_path_factory, **extra):
+    from api.settings import Settings
+
+    folder = tmp_path_factory.mktemp("server")
+    return Settings(jobs_dir=folder / "jobs", audit_db=folder / "audit.sqlite", job_workers=1,
+                    read_keys=[f"alice:{READ}"], write_keys=[f"ops:{WRITE}"], **extra)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, copy_store):
+    """Reads open, keys configured (the audit trail and imports need them), a writable store."""
+    from api.app import create_app
+
+    with harness.serve(create_app(_settings(tmp_path_factory, store=str(copy_store)))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory):
+    from api.app import create_app
+
+    with harness.serve(create_app(_settings(tmp_path_factory, require_read_key=True))) as url:
+        yield url
+
+
+def _assert_clean(watch, expected: str | None = None):
+    """No request left the machine, no script failed, no console error but the load that ``expected`` names."""
+    assert watch.blocked == [], f"requests to other hosts were attempted: {watch.blocked}"
+    assert watch.page_errors == []
+    assert [text for text in watch.console_errors if not (expected and expected in text)] == []
+
+
+def _with_key(tab, key: str) -> None:
+    """Give the key as the key form does: in this tab's sessionStorage, before any page script runs."""
+    tab.add_init_script(f"sessionStorage.setItem('ecozone.key', {json.dumps(key)})")
+
+
+def _wait_map(tab):
+    tab.wait_for_function("window.ecozone && ecozone.ready !== null", timeout=60_000)
+
+
+def _boxes_apart(a: dict, b: dict) -> bool:
+    return (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+            or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def _map_bounds(tab) -> tuple[float, float, float, float]:
+    return tuple(tab.evaluate("(() => { const b = ecozone.map.getBounds(); "
+                              "return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()"))
+
+
+# -- 一张图 ----------------------------------------------------------------------------------------------------
+
+
+def test_home_navigates_searches_places_and_changes_the_date(chromium, server, store, artifacts):
+    name = "石河子市城市建成区"
+    zones = store.snapshot().zones
+    west, south, east, north = zones[zones["name"] == name].geometry.iloc[0].bounds
+    with harness.page(chromium) as (tab, watch):
+        tab.goto(server + "/")
+        _wait_map(tab)
+        assert tab.get_attribute("html", "lang") == "zh-CN"
+        links = tab.eval_on_selector_all("#ez-nav a", "as => as.map(a => [a.textContent, a.getAttribute('href')])")
+        assert [text.split()[0] for text, _ in links] == ["一张图", "项目核查", "批量筛查", "图层管理", "核查记录"]
+        for _, href in links:  # every page of the bar is served
+            assert httpx.get(server + href).status_code == 200
+        # the legend sits beside the open layer switcher, not over it
+        tab.hover(".leaflet-control-layers")
+        tab.wait_for_selector(".leaflet-control-layers-expanded")
+        assert _boxes_apart(tab.locator(".leaflet-control-layers").bounding_box(),
+                            tab.locator("#ez-legend").bounding_box())
+        tab.mouse.move(400, 400)
+        tab.fill("#ez-place", "石河子市城市")
+        tab.wait_for_selector(".ez-place-item")
+        tab.locator(".ez-place-item", has_text=name).first.click()
+        tab.wait_for_function("ecozone.idle()", timeout=60_000)
+        w, s, e, n = _map_bounds(tab)
+        assert w <= west and s <= south and e >= east and n >= north  # the zone is in view ...
+        assert (e - w) < 2.2 * (east - west) or (n - s) < 2.2 * (north - south)  # ... as large as fits
+        tab.screenshot(path=str(artifacts / "workspace_home_search.png"))
+        # another date reloads the page with the layers in force then
+        tab.fill("#ez-map-asof", "2024-06-30")
+        tab.dispatch_event("#ez-map-asof", "change")
+        tab.wait_for_url("**as_of=2024-06-30")
+        _wait_map(tab)
+        assert tab.evaluate("ecozone.spec.as_of") == "2024-06-30"
+        assert tab.input_value("#ez-map-asof") == "2024-06-30"
+        _assert_clean(watch)
+
+
+def test_places_endpoint_is_bounded_and_ranks_exact_names_first(server):
+    answer = httpx.get(server + "/places", params={"q": "石河子市城市建成区", "limit": 3}).json()
+    assert answer[0]["name"] == "石河子市城市建成区" and len(answer) <= 3
+    assert httpx.get(server + "/places", params={"q": "石", "limit": 500}).status_code == 400
+    assert httpx.get(server + "/places", params={"q": "没有这个地名"}).json() == []
+
+
+# -- 项目核查 ---------------------------------------------------------------------------------------------------
+
+
+def _gcj02_point(store):
+    """A point well inside 石河子市城市建成区 as text, taken as GCJ-02 (Amap) coordinates by the check."""
+    zones = store.snapshot().zones
+    point = zones[zones["name"] == "石河子市城市建成区"].geometry.iloc[0].representative_point()
+    return f"{point.x:.6f},{point.y:.6f}"
+
+
+def test_check_page_with_a_gcj02_point_clears_and_downloads(chromium, server, store, copy_store, artifacts):
+    from gis.check import check_site
+    from gis.rules.project import Project
+    from gis.sites import read_site
+
+    text = _gcj02_point(store)
+    facts = {"industry": "热力", "scope": "new", "boiler_tph": 20, "fuel": "coal"}
+    with open_store(copy_store, read_only=True) as served:  # the server's store
+        expected = check_site(read_site(text, datum="gcj02"), Project(**facts), store=served)
+        as_wgs = check_site(read_site(text), Project(**facts), store=served)
+    with harness.page(chromium) as (tab, watch):
+        _with_key(tab, READ)
+        tab.goto(server + "/map/check")
+        _wait_map(tab)
+        tab.fill("#ez-coords", text)
+        tab.select_option("#ez-datum", "gcj02")
+        tab.fill("#ez-fact-industry", "热力")
+        tab.select_option("#ez-fact-scope", "new")
+        tab.fill("#ez-fact-boiler_tph", "20")
+        tab.select_option("#ez-fact-fuel", "coal")
+        tab.click("#ez-run")
+        tab.wait_for_selector("#ez-verdict .ez-verdict-head", timeout=30_000)
+        assert tab.inner_text("#ez-verdict .ez-verdict-head .ez-v") == expected.verdict_label
+        shown = tab.inner_text("#ez-verdict")
+        assert all(hit.rule_id in shown for hit in expected.rules.hits)
+        site = tab.evaluate("ecozone.result.getLayers().map(l => l.toGeoJSON()).pop()")
+        lon, lat = site["features"][0]["geometry"]["coordinates"]
+        assert (lon, lat) == pytest.approx(expected.site.geometry["coordinates"], abs=1e-6)  # as the API rounds
+        assert (lon, lat) != pytest.approx(as_wgs.site.geometry["coordinates"], abs=1e-4)  # the datum was applied
+        # the verdict panel stands beside the form, not over it
+        assert _boxes_apart(tab.locator("#ez-check-panel").bounding_box(), tab.locator("#ez-verdict").bounding_box())
+        tab.screenshot(path=str(artifacts / "workspace_check_gcj02.png"))
+        for button, magic in (("#ez-report", b"%PDF"), ("#ez-report-docx", b"PK")):
+            with tab.expect_download(timeout=60_000) as download:
+                tab.click(button)
+            assert Path(download.value.path()).read_bytes()[:4].startswith(magic)
+        # a failed check leaves no old verdict beside its error; 清除 clears the error
+        tab.fill("#ez-coords", "hello, world")
+        tab.click("#ez-run")
+        tab.wait_for_selector("#ez-status.ez-error", timeout=30_000)
+        assert "处理建议" in tab.inner_text("#ez-status")
+        assert tab.inner_text("#ez-verdict") == "" and tab.evaluate("ecozone.result") is None
+        tab.click("#ez-clear")
+        assert tab.inner_text("#ez-status") == "" and tab.input_value("#ez-coords") == ""
+        tab.emulate_media(media="print")
+        assert not tab.is_visible("#ez-check-panel") and not tab.is_visible("#ez-nav")
+        tab.emulate_media(media="screen")
+        _assert_clean(watch, expected="status of 400")  # the bad site's answer
+
+
+# -- 批量筛查 ---------------------------------------------------------------------------------------------------
+
+
+def _register(store) -> list[dict[str, str]]:
+    """Rows of a small permit list: points at zones of the store and one outside any, with project facts."""
+    zones = store.snapshot().zones
+    rows = []
+    for i, name in enumerate(["石河子市城市建成区", *zones[zones["kind"] == "nature_reserve"]["name"].head(3)]):
+        point = zones[zones["name"] == name].geometry.iloc[0].representative_point()
+        rows.append({"项目名称": f"项目{i + 1}", "行业": "水泥", "经度": f"{point.x:.6f}", "纬度": f"{point.y:.6f}"})
+    rows.append({"项目名称": "项目5", "行业": "光伏", "经度": "87.6168", "纬度": "43.8256"})
+    return rows
+
+
+def _csv_bytes(rows: list[dict[str, str]], header: list[str] | None = None) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header or list(rows[0]))
+    writer.writerows([list(row.values()) for row in rows])
+    return out.getvalue().encode("utf-8")
+
+
+def test_batch_page_previews_screens_and_downloads(chromium, server, store, tmp_path, artifacts):
+    rows = _register(store)
+    plain = tmp_path / "permits.csv"
+    plain.write_bytes(_csv_bytes(rows))
+    odd = tmp_path / "odd.csv"  # headers nobody recognises: the officer maps them
+    odd.write_bytes(_csv_bytes(rows, ["名", "业", "甲", "乙"]))
+    with harness.page(chromium) as (tab, watch):
+        _with_key(tab, READ)
+        tab.goto(server + "/map/screen")
+        tab.set_input_files("#ez-screen-file", str(odd))
+        tab.wait_for_selector("#ez-preview .ez-warn")
+        assert "处理建议" in tab.inner_text("#ez-preview")
+        tab.select_option("select[data-column='甲']", "lon")
+        tab.select_option("select[data-column='乙']", "lat")
+        tab.click("#ez-preview-again")
+        tab.wait_for_selector("#ez-preview th.ez-recognised")
+        assert tab.locator("#ez-preview .ez-warn").count() == 0
+        tab.set_input_files("#ez-screen-file", str(plain))
+        tab.wait_for_function("document.querySelectorAll('#ez-preview th.ez-recognised').length >= 3")
+        recognised = tab.eval_on_selector_all("#ez-preview th.ez-recognised", "ths => ths.map(t => t.firstChild.textContent)")
+        assert {"经度", "纬度", "项目名称", "行业"} <= set(recognised)
+        tab.screenshot(path=str(artifacts / "workspace_batch_preview.png"))
+        tab.click("#ez-screen-go")
+        tab.wait_for_selector("#ez-jobs tr[data-job] .ez-download", timeout=120_000)
+        assert tab.inner_text("#ez-jobs .ez-job-status") == "已完成"
+        assert tab.inner_text("#ez-jobs .ez-progress-text") == f"{len(rows)} / {len(rows)}"
+        formats = tab.eval_on_selector_all("#ez-jobs .ez-download", "bs => bs.map(b => b.dataset.format)")
+        assert {"xlsx", "csv", "geojson"} <= set(formats)
+        with tab.expect_download(timeout=60_000) as download:
+            tab.click("#ez-jobs .ez-download[data-format='csv']")
+        text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+        screened = list(csv.DictReader(io.StringIO(text)))
+        assert [{k: row[k] for k in rows[0]} for row in screened] == rows
+        assert all(row["结论"] for row in screened)
+        tab.click("#ez-jobs button[data-map]")
+        frame = tab.frame_locator("#ez-batch-map")
+        frame.locator("#ez-legend").wait_for(timeout=60_000)
+        assert f"{len(rows)}" in tab.inner_text("#ez-jobs") and "个" in frame.locator("#ez-legend").inner_text()
+        tab.screenshot(path=str(artifacts / "workspace_batch_done.png"), full_page=True)
+        _assert_clean(watch)
+
+
+# -- 图层管理 ---------------------------------------------------------------------------------------------------
+
+
+def test_layers_page_lists_kinds_imports_and_reports_the_change(chromium, server, copy_store, tmp_path, artifacts):
+    kind = "natural_park"
+    with open_store(copy_store, read_only=True) as opened:
+        kinds = {v.kind for v in opened.versions()}
+    exported = httpx.get(f"{server}/layers/{kind}/export.geojson", headers={"X-API-Key": READ})
+    assert exported.status_code == 200
+    layer = json.loads(exported.content)
+    dropped = layer["features"].pop()
+    changed = tmp_path / f"{kind}.geojson"
+    changed.write_text(json.dumps(layer, ensure_ascii=False), encoding="utf-8")
+    with harness.page(chromium) as (tab, watch):
+        _with_key(tab, WRITE)
+        tab.goto(server + "/map/versions")
+        tab.wait_for_selector("#ez-layers tr[data-kind]")
+        listed = set(tab.eval_on_selector_all("#ez-layers tr[data-kind]", "trs => trs.map(t => t.dataset.kind)"))
+        with_versions = set(tab.eval_on_selector_all("#ez-layers button[data-history]",
+                                                     "bs => bs.map(b => b.dataset.history)"))
+        assert listed == set(KINDS) and with_versions == kinds
+        tab.screenshot(path=str(artifacts / "workspace_layers.png"), full_page=True)
+        tab.select_option("#ez-import-kind", kind)
+        tab.set_input_files("#ez-import-file", str(changed))
+        tab.fill("#ez-import-note", "测试：删去一个公园")
+        tab.click("#ez-import-go")
+        tab.wait_for_selector("#ez-diff-table", timeout=120_000)
+        assert "已导入" in tab.inner_text("#ez-import-status")
+        report = tab.inner_text("#ez-diff")
+        assert "删除区域\t1 个" in report and "新增区域\t0 个" in report
+        with open_store(copy_store, read_only=True) as opened:
+            versions = opened.versions(kind)
+            assert versions[-1].note == "测试：删去一个公园"
+            removed = set(opened.read(kind, versions[-2].version)["zone_id"]) - set(
+                opened.read(kind, versions[-1].version)["zone_id"])
+        assert removed == {dropped["properties"]["zone_id"]}
+        tab.click("#ez-stats-go")
+        tab.wait_for_selector("#ez-units", timeout=60_000)
+        tab.click("#ez-diff-html")
+        tab.frame_locator("#ez-diff-map").locator("#ez-legend").wait_for(timeout=60_000)
+        tab.screenshot(path=str(artifacts / "workspace_layers_change.png"), full_page=True)
+        _assert_clean(watch)
+
+
+# -- 核查记录 ---------------------------------------------------------------------------------------------------
+
+
+def test_records_page_shows_the_check_just_made(chromium, server, store, artifacts):
+    name = "记录页测试项目"
+    point = _gcj02_point(store)
+    answer = httpx.post(server + "/check", headers={"X-API-Key": READ},
+                        json={"site": point, "project": {"name": name, "industry": "水泥"}})
+    assert answer.status_code == 200
+    with harness.page(chromium) as (tab, watch):
+        _with_key(tab, READ)
+        tab.goto(server + "/map/records")
+        tab.wait_for_selector("#ez-records tr[data-record]")
+        first = tab.locator("#ez-records tr[data-record]").first
+        assert name in first.inner_text() and "alice" in first.inner_text() and "单项核查" in first.inner_text()
+        assert answer.json()["verdict_label"] in first.inner_text()
+        tab.fill("#ez-records-site", name)
+        tab.click("#ez-records-go")
+        tab.wait_for_function("name => { const rows = [...document.querySelectorAll('#ez-records tr[data-record]')]; "
+                              "return rows.length > 0 && rows.every(r => r.textContent.includes(name)); }", arg=name)
+        tab.fill("#ez-records-officer", "nobody")
+        tab.click("#ez-records-go")
+        tab.wait_for_selector("#ez-records td.ez-dim")
+        tab.fill("#ez-records-officer", "")
+        tab.click("#ez-records-go")
+        tab.wait_for_selector("#ez-records tr[data-record]")
+        tab.screenshot(path=str(artifacts / "workspace_records.png"), full_page=True)
+        _assert_clean(watch)
+
+
+# -- keys ----------------------------------------------------------------------------------------------------------
+
+
+def test_pages_ask_for_the_key_and_work_after_login(chromium, keyed_server, store, artifacts):
+    assert httpx.get(keyed_server + "/places", params={"q": "石河子"}).status_code == 401
+    with harness.page(chromium) as (tab, watch):
+        tab.goto(keyed_server + "/")
+        tab.wait_for_selector("#ez-login:not([hidden])")
+        assert "需要访问密钥" in tab.inner_text("#ez-login-msg")
+        assert not any("/tiles/" in url for url in watch.requests)  # nothing asked without the key
+        tab.screenshot(path=str(artifacts / "workspace_login.png"))
+        tab.fill("#ez-key", "wrong")
+        tab.click("#ez-login-go")
+        tab.wait_for_function("window.ecozone && ecozone.ready !== null", timeout=60_000)
+        tab.fill("#ez-place", "石河子市城市建成区")
+        tab.wait_for_selector("#ez-login:not([hidden])")  # a 403: the key form again, in Chinese
+        assert "密钥无效" in tab.inner_text("#ez-login-msg")
+        tab.fill("#ez-key", READ)
+        tab.click("#ez-login-go")
+        _wait_map(tab)
+        assert sum(tab.evaluate("ecozone.drawn()").values()) > 0
+        tab.fill("#ez-place", "石河子市城市建成区")
+        tab.wait_for_selector(".ez-place-item")
+        for page in ("/map/check", "/map/screen", "/map/versions"):
+            tab.goto(keyed_server + page)
+            tab.wait_for_load_state("networkidle")
+            assert tab.is_hidden("#ez-login")
+        tab.wait_for_selector("#ez-layers tr[data-kind]")
+        # the 401 and 403 answers before the right key are the only failed loads
+        failed = [text for text in watch.console_errors if "401" not in text and "403" not in text]
+        assert failed == [] and watch.page_errors == [] and watch.blocked == []
