@@ -15,6 +15,10 @@ from typing import Any
 import branca.element
 import folium
 
+from gis.batch import ERROR_LABEL
+from gis.batch.verdicts import ERROR_CODE
+from gis.rules.model import VERDICT_LABELS
+
 __all__ = ["NAV", "WORKSPACE_FILES", "Workspace", "add_workspace", "plain_page"]
 
 #: The pages, in the bar's order: (name, Chinese title, English title).
@@ -22,6 +26,9 @@ NAV = (("home", "一张图", "Map"), ("check", "项目核查", "Check"), ("scree
        ("layers", "图层管理", "Layers"), ("records", "核查记录", "Records"))
 
 #: Files every workspace page loads besides a map page's own, in load order: (root, file).
+#: 结论 by verdict code, as a batch's counts name them (``error``: a row that could not be read).
+VERDICT_NAMES = {**{verdict.value: label for verdict, label in VERDICT_LABELS.items()}, ERROR_CODE: ERROR_LABEL}
+
 WORKSPACE_FILES = (("ecozone", "workspace.css"), ("ecozone", "workspace.js"))
 
 #: The script of each page that is not a map.
@@ -39,7 +46,8 @@ class Workspace:
 
     def config(self, **extra: Any) -> str:
         """The page's configuration as JSON for its ``<script>``."""
-        data = {"urls": self.urls, "key_required": self.key_required, "page": self.active, **extra}
+        data = {"urls": self.urls, "key_required": self.key_required, "page": self.active,
+                "verdict_labels": VERDICT_NAMES, **extra}
         return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
 
 

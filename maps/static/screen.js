@@ -101,7 +101,8 @@
   function counts(job) {
     var report = job.report || {};
     var verdicts = report.verdict_counts || {};
-    var parts = Object.keys(verdicts).map(function (code) { return esc(code) + " " + verdicts[code]; });
+    var names = (window.ecozoneWorkspaceConfig || {}).verdict_labels || {};
+    var parts = Object.keys(verdicts).map(function (code) { return esc(names[code] || code) + " " + verdicts[code]; });
     if (report.rows_failed) { parts.push("未能读取 " + report.rows_failed); }
     return parts.join("；");
   }
