@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import click
-from click.core import ParameterSource
+from contextvars import ContextVar
+
 import typer
 
 from gis.store import Store, open_store
@@ -22,8 +22,17 @@ __all__ = ["STORE_ENV", "StoreOption", "JobsDirOption", "BasemapOption", "Tiandi
 
 STORE_ENV = "ECOZONE_STORE"
 
+#: Whether this command's store came from ECOZONE_STORE, noted while its options are parsed.
+_store_from_env: ContextVar[bool] = ContextVar("store_from_env", default=False)
+
+
+def _note_store_source(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    _store_from_env.set(getattr(ctx.get_parameter_source(param.name), "name", "") == "ENVIRONMENT")
+    return value
+
+
 StoreOption = Annotated[str | None, typer.Option(
-    "--store", envvar=STORE_ENV, show_envvar=True,
+    "--store", envvar=STORE_ENV, show_envvar=True, callback=_note_store_source,
     help="Layer store: a GeoPackage path or a postgresql:// URL (default: the embedded Xinjiang dataset).")]
 JobsDirOption = Annotated[Path | None, typer.Option(
     "--jobs-dir", envvar="ECOZONE_JOBS_DIR", show_envvar=True, help="Folder of batch jobs.")]
@@ -43,8 +52,6 @@ def open_cli_store(location: str | None) -> Store:
     stays the command's answer, JSON included). Passwords of a PostgreSQL URL are not shown."""
     store = open_store(location)
     if location is not None:
-        context = click.get_current_context(silent=True)
-        from_env = context is not None and context.get_parameter_source("store") is ParameterSource.ENVIRONMENT
-        source = f"（{STORE_ENV}）" if from_env else ""
+        source = f"（{STORE_ENV}）" if _store_from_env.get() else ""
         typer.echo(f"图层库 / store: {store.location}{source}", err=True)
     return store
