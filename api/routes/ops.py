@@ -81,7 +81,7 @@ def _static(request: Request, name: str) -> str:
     return request.url_for("docs_static", path=name).path
 
 
-@router.get("/docs", include_in_schema=False)
+@router.get("/docs", include_in_schema=False, name="swagger_ui_html")  # the name FastAPI gives it
 async def swagger_ui(request: Request) -> HTMLResponse:
     """Swagger UI on this server's OpenAPI document, its script and style served from here."""
     page = get_swagger_ui_html(
@@ -93,7 +93,7 @@ async def swagger_ui(request: Request) -> HTMLResponse:
     return page
 
 
-@router.get("/redoc", include_in_schema=False)
+@router.get("/redoc", include_in_schema=False, name="redoc_html")
 async def redoc(request: Request) -> HTMLResponse:
     """ReDoc on this server's OpenAPI document, without Google's fonts."""
     page = get_redoc_html(
