@@ -122,6 +122,11 @@ def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
                 parameters[position] = {"$ref": "#/components/parameters/limit"}
         _no_null_in_forms(schema)
         document_problems(schema, read_key_required=settings.require_read_key)
+        for operations in schema["paths"].values():  # probes need no key and send nothing to refuse
+            for operation in operations.values():
+                if "operations" in operation.get("tags", []):
+                    for status in ("400", "401", "403"):
+                        operation["responses"].pop(status, None)
         app.openapi_schema = schema
         return schema
 

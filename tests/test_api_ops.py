@@ -267,7 +267,7 @@ def test_json_logs_carry_each_request_and_never_a_key_secret(tmp_path):
             ("GET", "/layers", keyed, None, "mine-1", 200, "alice"),
             ("POST", "/check", keyed, {"site": {"type": "Point", "coordinates": [lon, lat]}}, None, 200, "alice"),
             ("GET", "/layers", {"X-API-Key": "wrong"}, None, None, 403, None),
-            ("GET", "/ogc/collections/nope", {}, None, "bad id\n", 401, None),
+            ("GET", "/ogc/collections/nope", {}, None, "bad id <x>", 401, None),
         ]
         ids = []
         for method, path, headers, body, request_id, status, _ in sent:
@@ -275,7 +275,7 @@ def test_json_logs_carry_each_request_and_never_a_key_secret(tmp_path):
             answer = httpx.request(method, f"{url}{path}", headers={**headers, **extra}, json=body, timeout=60)
             assert answer.status_code == status, answer.text
             ids.append(answer.headers["x-request-id"])
-        assert ids[0] == "mine-1" and ids[3] != "bad id\n" and len(set(ids)) == 4
+        assert ids[0] == "mine-1" and ids[3] != "bad id <x>" and len(set(ids)) == 4
     finally:
         process.terminate()
         process.wait(timeout=30)
