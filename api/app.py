@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 from pydantic.json_schema import models_json_schema
 from starlette.types import Receive, Scope, Send
 
@@ -22,14 +24,18 @@ from api.deps import AppState, require_read
 from api.errors import add_exception_handlers, document_problems
 from api.features import LayerCache
 from api.jobs import JobLimits, JobManager
-from api.routes import audit, check, layers, ogc, pages, rescreen, screen, tiles, workspace
+from api.logs import RequestLog
+from api.routes import audit, check, layers, ogc, ops, pages, rescreen, screen, tiles, workspace
 from api.settings import Settings
 from api.uploads import BodySizeLimit
 from gis.audit import AuditTrail
+from gis.evidence import ecozone_version
 from gis.rules import default_rule_packs
 from gis.store import open_store
 
 __all__ = ["create_app", "ROUTERS"]
+
+log = logging.getLogger("ecozone.api")
 
 DESCRIPTION = """\
 ecozone checks project sites against the ecological-zone layers of Xinjiang (生态保护红线, 自然保护区,
@@ -44,6 +50,8 @@ ecozone checks project sites against the ecological-zone layers of Xinjiang (生
   two versions (`/layers/{kind}/diff`), the share of land per jurisdiction (`/layers/{kind}/stats`), exports.
 - `Accept: application/pdf` (or the Word type, or `text/html`) on `POST /check`: the evidence report instead of
   JSON. Every check, batch and import is recorded in the audit trail (`/audit`, which always needs a key).
+
+`GET /health` says whether the store answers (for probes); `/docs` and `/redoc` need no internet.
 
 Errors are `application/problem+json` (RFC 9457) naming the field, the value and the fix: 400 bad input,
 401/403 missing or wrong key, 404 unknown resource, 409 conflict (read-only store, finished job), 413 too large,
@@ -62,6 +70,7 @@ ROUTERS: list[tuple[Callable[[Settings], APIRouter], bool]] = [
     (lambda settings: workspace.router, True),
     (lambda settings: audit.router, False),  # always keyed, by its own dependency
     (tiles.tiles_router, True),
+    (lambda settings: ops.router, False),  # probes, API docs and the icon: open, they show no layer
 ]
 
 
@@ -115,6 +124,11 @@ def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
                 parameters[position] = {"$ref": "#/components/parameters/limit"}
         _no_null_in_forms(schema)
         document_problems(schema, read_key_required=settings.require_read_key)
+        for operations in schema["paths"].values():  # probes need no key and send nothing to refuse
+            for operation in operations.values():
+                if "operations" in operation.get("tags", []):
+                    for status in ("400", "401", "403"):
+                        operation["responses"].pop(status, None)
         app.openapi_schema = schema
         return schema
 
@@ -122,9 +136,18 @@ def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
 
 
 class _EcozoneAPI(FastAPI):
-    """FastAPI, with small JSON checks answered before its layers (``check.answer_directly``)."""
+    """FastAPI, with small JSON checks answered before its layers (``check.answer_directly``), and each request
+    logged when JSON logs are asked for (``request_log``, around everything, those checks included)."""
+
+    request_log: RequestLog | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.request_log is not None:
+            await self.request_log(scope, receive, send)
+        else:
+            await self._answer(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = getattr(self.state, "ecozone", None)
         if state is not None and scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == check.PATH:
             receive = await check.answer_directly(state, scope, receive, send)
@@ -142,6 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = open_store(settings.store)
         if settings.store_label:
             store.name = settings.store_label
+        # The server's log (not its answers) says which store it serves: the location, never a password.
+        log.info("store: %s (%s)", store.location if settings.store else "embedded dataset", store.name)
         trail = AuditTrail(settings.audit_db) if settings.audit else None
         limits = JobLimits(attempts=settings.job_max_attempts, seconds=settings.job_max_seconds,
                            memory_bytes=settings.job_max_memory_mb * 2**20)
@@ -167,7 +192,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = _EcozoneAPI(
         title="ecozone API",
-        version="0.1.0",
+        version=ecozone_version(),
+        docs_url=None,  # served by api.routes.ops with local assets
+        redoc_url=None,
         description=DESCRIPTION,
         lifespan=lifespan,
         root_path=settings.root_path,
@@ -177,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "OGC API - Features", "description": "The layers for GIS clients (QGIS, GDAL, OWSLib)."},
             {"name": "layers", "description": "Layer versions; imports need a write key."},
             {"name": "audit", "description": "Who checked, screened and imported what, when; always needs a key."},
+            {"name": "operations", "description": "Health of the server for probes; never needs a key."},
         ],
     )
     add_exception_handlers(app)
@@ -184,9 +212,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keyed = [Depends(require_read)] if settings.require_read_key else []
     for factory, read_keyed in ROUTERS:
         app.include_router(factory(settings), dependencies=keyed if read_keyed else [])
+    app.mount("/docs/static", StaticFiles(directory=ops.STATIC), name="docs_static")
     app.openapi = _openapi(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["X-API-Key", "Content-Type"], expose_headers=["Content-Crs", "Location"])
+    if settings.log_format == "json":
+        app.request_log = RequestLog(app._answer, settings)
     return app

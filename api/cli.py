@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
 from gis.errors import EcozoneError, ReadOnlyStoreError
+from gis.evidence import ecozone_version
 
 app = typer.Typer(
     help="ecozone: ecological-zone layers, site checks with cited rules, maps and batch screening.",
@@ -15,7 +17,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-STORE_HELP = "Layer store: a GeoPackage path or a postgresql:// URL (default: the embedded Xinjiang dataset)."
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"ecozone {ecozone_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the installed version and exit.")] = False,
+) -> None:
+    """ecozone: ecological-zone layers, site checks with cited rules, maps and batch screening."""
+
+
+def version_command() -> None:
+    """Print the installed version (the one reports and the API's /health name)."""
+    _print_version(True)
 
 
 def option_name(name: str) -> str:
@@ -72,6 +91,8 @@ from api import cli_records  # noqa: E402
 
 app.add_typer(cli_records.report_app, name="report")
 app.add_typer(cli_records.audit_app, name="audit")
+
+app.command("version")(version_command)
 
 
 def main() -> None:

@@ -15,12 +15,12 @@ from typing import Annotated, Any
 
 import typer
 
+from api.cli_options import StoreOption, open_cli_store
 from gis.check import CheckResult, check_site, covered_area
 from gis.errors import EcozoneError, InputError
 from gis.presentation import check_lines, site_lines
 from gis.rules.project import FactSpec, fact_specs, read_project
 from gis.sites import Site, read_site
-from gis.store import open_store
 
 __all__ = ["check", "describe_site", "describe_check", "option_of"]
 
@@ -83,8 +83,7 @@ def _check(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Date YYYY-MM-DD: layers and rules in force then.")] = None,
     buffers: Annotated[str, typer.Option(help="Proximity rings, km, comma-separated.")] = "1,5,10",
     tolerance_m: Annotated[float, typer.Option("--tolerance-m", help="Boundary-contact tolerance, m.")] = 0.5,
-    store: Annotated[str | None, typer.Option("--store", help="GeoPackage path or postgresql:// URL "
-                                                              "(default: the embedded dataset).")] = None,
+    store: StoreOption = None,
     site_only: Annotated[bool, typer.Option("--site-only", help="Only read and show the site.")] = False,
     crs: Annotated[str | None, typer.Option("--crs", help="CRS of the input, e.g. EPSG:4517.")] = None,
     gk_zone: Annotated[int | None, typer.Option("--gk-zone", help="Gauss-Krüger zone for Y without its zone "
@@ -110,7 +109,7 @@ def _check(
     try:
         validate_report_path(report)
         result = None
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             parsed = read_site(site, crs=crs, gk_zone=gk_zone, datum=datum.value, swap_xy=True if swap_xy else None,
                                encoding=encoding, coverage=covered_area(opened))
             if not site_only:

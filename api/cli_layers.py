@@ -12,16 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.cli_options import StoreOption, open_cli_store
 from gis.errors import EcozoneError
 from gis.kinds import GEOMETRY_SOURCES, KINDS
 
 app = typer.Typer(help="Zone layers: list them, import official versions, see their history.",
                   invoke_without_command=True)
 
-StoreOption = Annotated[
-    str | None,
-    typer.Option("--store", help="Layer store: a GeoPackage path or a postgresql:// URL (default: embedded dataset)."),
-]
 AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Date YYYY-MM-DD: the layers in force then.")]
 FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
 
@@ -52,10 +49,8 @@ def layers(
     if ctx.invoked_subcommand is not None:
         return
     _check_format(output)
-    from gis.store import open_store
-
     try:
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             rows = opened.summary(as_of)
             location = opened.location
     except EcozoneError as error:
@@ -121,8 +116,6 @@ def import_(
 ) -> None:
     """Import a file as a new version of a layer; earlier versions are kept."""
     from gis.layer_files import notice_text, parse_field_mapping, read_layer_file, resolve_coverage
-    from gis.store import open_store
-
     if geometry_source not in GEOMETRY_SOURCES:
         raise typer.BadParameter(f"use one of {', '.join(GEOMETRY_SOURCES)}", param_hint="--geometry-source")
     try:
@@ -133,7 +126,7 @@ def import_(
             file, kind, layer=layer, crs=crs, encoding=encoding, fields=mapping, subtype=subtype,
             geometry_source=geometry_source,
         )
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             area, notice = resolve_coverage(coverage, opened)
             version = opened.import_layer(
                 zones, kind, source=file.name, effective_from=effective_from, note=note, coverage=area,
@@ -161,10 +154,8 @@ def versions(
 ) -> None:
     """Show the version history of the layers."""
     _check_format(output)
-    from gis.store import open_store
-
     try:
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             history = opened.versions(kind)
     except EcozoneError as error:
         _fail(error)
@@ -198,10 +189,10 @@ def init(
 @app.command()
 def verify(store: StoreOption = None) -> None:
     """Re-read every layer version and check it against the digest taken when it was imported."""
-    from gis.store import open_store, verify_store
+    from gis.store import verify_store
 
     try:
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             problems = verify_store(opened)
             count = len(opened.versions())
     except EcozoneError as error:
@@ -234,10 +225,8 @@ def diff(
     """What changed between two versions of a layer: zones, areas, jurisdictions, the 兵团 share."""
     _check_format(output)
     from gis.layer_diff import diff_layer
-    from gis.store import open_store
-
     try:
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             result = diff_layer(opened, kind, from_, to, admin_as_of=admin_as_of)
             if report is not None:
                 _write_report(result, report, opened, admin_as_of)
@@ -297,10 +286,8 @@ def stats(
     """Land area, the layer's area (union) and its share per jurisdiction; the 兵团 share of every version."""
     _check_format(output)
     from gis.layer_stats import layer_stats
-    from gis.store import open_store
-
     try:
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             result = layer_stats(opened, kind, version, admin_as_of=admin_as_of)
     except EcozoneError as error:
         _fail(error)
@@ -343,10 +330,8 @@ def export(
 ) -> None:
     """Write a layer version as a file GIS tools open; says whether it imports back to the same content."""
     from gis.layer_export import export_layer
-    from gis.store import open_store
-
     try:
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             result = export_layer(opened, kind, output, version=version, as_of=as_of, crs=crs, encoding=encoding)
     except EcozoneError as error:
         _fail(error)

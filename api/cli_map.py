@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
+from api.cli_options import BasemapOption, StoreOption, TiandituKeyOption, open_cli_store
 from gis.errors import EcozoneError
-from gis.store import open_store
 
 __all__ = ["map_command"]
 
@@ -33,13 +33,10 @@ def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
 
 def map_command(
     output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.", dir_okay=False)],
-    store: Annotated[str | None, typer.Option("--store", help="GeoPackage path or postgresql:// URL "
-                                                              "(default: the embedded dataset).")] = None,
+    store: StoreOption = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Date YYYY-MM-DD: the layers in force then.")] = None,
-    basemap: Annotated[str | None, typer.Option("--basemap", help="Tile URL with {z}/{x}/{y}, e.g. an intranet "
-                                                                  "tile server (default: no basemap).")] = None,
-    tianditu_key: Annotated[str | None, typer.Option("--tianditu-key", help="天地图 key: draw 天地图's vector map "
-                                                                            "(needs internet when viewed).")] = None,
+    basemap: BasemapOption = None,
+    tianditu_key: TiandituKeyOption = None,
     max_zoom: Annotated[int, typer.Option("--max-zoom", min=2, max=16, help="Deepest zoom of the tiles put in the "
                                           "file (8: about 450 m a pixel in Xinjiang; each zoom more is about 4 times "
                                           "the tiles).")] = 8,
@@ -60,7 +57,7 @@ def map_command(
         raise typer.BadParameter(str(error)) from None
     extent = _bbox(bbox)
     try:
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             m = layers_map(opened, as_of, basemap=tiles, max_zoom=max_zoom, bounds=extent,
                            max_bytes=int(max_mb * 1e6))
             html = render(m)

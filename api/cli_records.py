@@ -19,11 +19,12 @@ from typing import Annotated
 
 import typer
 
+from api.cli_options import StoreOption, open_cli_store
 from gis.audit import AuditTrail
 from gis.check import CheckResult
 from gis.errors import EcozoneError, InputError
 from gis.evidence import Verification, evidence_of
-from gis.store import Store, open_store
+from gis.store import Store
 
 __all__ = ["report_app", "audit_app", "file_check", "cli_trail", "validate_report_path"]
 
@@ -31,7 +32,6 @@ report_app = typer.Typer(help="Evidence reports: check that a report still holds
 audit_app = typer.Typer(help="The audit trail: every check, batch and import, append-only.",
                         invoke_without_command=True)
 
-_STORE = typer.Option("--store", help="GeoPackage path or postgresql:// URL (default: the embedded dataset).")
 _DB = typer.Option("--db", help="The audit trail's file (default $ECOZONE_AUDIT_DB, else "
                                 "$XDG_DATA_HOME/ecozone/audit.sqlite).")
 
@@ -111,7 +111,7 @@ def _print_verification(verification: Verification, output: Output) -> None:
 @report_app.command("verify")
 def verify_command(
     file: Annotated[Path, typer.Argument(help="A report written by ecozone check --report (PDF, .docx, HTML).")],
-    store: Annotated[str | None, _STORE] = None,
+    store: StoreOption = None,
     output: Annotated[Output, typer.Option("--format", help="text for people, json for programs.")] = Output.text,
 ) -> None:
     """Re-run the check a report holds (its site, facts, date and options) and compare the result digest.
@@ -125,7 +125,7 @@ def verify_command(
     except OSError as error:
         fail(InputError(f"报告无法读取 / cannot read the report: {error.strerror}", field="file", value=str(file)))
     try:
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             verification = verify_report(data, opened, source=file.name)
     except EcozoneError as error:
         fail(error)
@@ -199,7 +199,7 @@ def audit_verify(context: typer.Context) -> None:
 def audit_replay(
     context: typer.Context,
     record_id: Annotated[int, typer.Argument(help="The record's number (ecozone audit lists them).")],
-    store: Annotated[str | None, _STORE] = None,
+    store: StoreOption = None,
     output: Annotated[Output, typer.Option("--format", help="text for people, json for programs.")] = Output.text,
 ) -> None:
     """Re-run a recorded check on the store (default the embedded dataset) and say what changed.
@@ -208,7 +208,7 @@ def audit_replay(
     from api.cli import fail
 
     try:
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             verification = cli_trail(context.obj).replay(record_id, opened)
     except EcozoneError as error:
         fail(error)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from api.cli_options import StoreOption, open_cli_store
 from gis.errors import EcozoneError, InputError
 
 __all__ = ["rescreen"]
@@ -23,13 +24,12 @@ def rescreen(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the changed rows: .xlsx, .csv or "
                                                 ".json.", dir_okay=False)] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
-    store: Annotated[str | None, typer.Option("--store", help="Layer store (default: the embedded dataset).")] = None,
+    store: StoreOption = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Threads; default all cores.")] = None,
 ) -> None:
     """List the rows of a screened file whose verdict changes when screened again as of another date."""
     from api.cli import fail
     from gis.rescreen import rescreen_file, write_rescreen
-    from gis.store import open_store
     from gis.versions import pick_version
 
     if fmt not in {"text", "json"}:
@@ -38,7 +38,7 @@ def rescreen(
         if (as_of is None) == (layer is None):
             raise InputError("say what to screen against: a date or a layer version", field="--as-of",
                              fix="give --as-of 2021-06-30, or --layer ecological_redline:2 (not both)")
-        with open_store(store) as opened:
+        with open_cli_store(store) as opened:
             if layer is not None:
                 kind, _, number = layer.partition(":")
                 if not number:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from api.cli_options import StoreOption, open_cli_store
 from gis.batch import COLUMNS, FIELDS, screen_file
 from gis.errors import EcozoneError, InputError
 
@@ -31,14 +32,14 @@ def screen(
     workers: Annotated[int | None, typer.Option("--workers", help="Threads (or local Dask workers); default all cores.")] = None,
     column: Annotated[list[str] | None, typer.Option("--column", help="FIELD=COLUMN for headers ecozone does not recognise.")] = None,
     dask: Annotated[str | None, typer.Option("--dask", help="Dask scheduler address, or 'local' for a local cluster.")] = None,
-    store: Annotated[str | None, typer.Option("--store", help="Layer store (default: the embedded dataset).")] = None,
+    store: StoreOption = None,
 ) -> None:
     """Screen every row of INPUT and write it, with verdict columns added, to each OUTPUT."""
     from api.cli import fail
 
     try:
-        with _Progress() as progress:
-            report = screen_file(input_path, output, store=store, as_of=as_of, workers=workers,
+        with open_cli_store(store) as opened, _Progress() as progress:
+            report = screen_file(input_path, output, store=opened, as_of=as_of, workers=workers,
                                  columns=_mapping(column or []), progress=progress, dask_address=dask)
     except EcozoneError as error:
         fail(error)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import logging.config
 import multiprocessing
 import os
 import selectors
@@ -13,11 +14,13 @@ import signal
 import socket
 import sys
 import threading
-from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+
+from api.cli_options import STORE_ENV, JobsDirOption, LogFormatOption, StoreOption
+from api.logs import log_config
 
 __all__ = ["serve"]
 
@@ -30,10 +33,10 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes, one per core is a good start (on Linux each is "
                                               "bound to a CPU, and takes the connections in turn).")] = 1,
-    store: Annotated[str | None, typer.Option("--store", help="GeoPackage path or postgresql:// URL "
-                                                              "(default: the embedded dataset).")] = None,
-    jobs_dir: Annotated[Path | None, typer.Option("--jobs-dir", help="Folder of batch jobs.")] = None,
+    store: StoreOption = None,
+    jobs_dir: JobsDirOption = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    log_format: LogFormatOption = "text",
 ) -> None:
     """Serve the HTTP API: checks, batch jobs, the layers as OGC API - Features, and /docs.
 
@@ -45,20 +48,22 @@ def serve(
 
     # Worker processes build their app from the environment, so options travel as ECOZONE_* variables.
     if store is not None:
-        os.environ["ECOZONE_STORE"] = store
+        os.environ[STORE_ENV] = store
     if jobs_dir is not None:
         os.environ["ECOZONE_JOBS_DIR"] = str(jobs_dir)
+    os.environ["ECOZONE_LOG_FORMAT"] = log_format
     try:
-        Settings()
+        settings = Settings()
     except ValidationError as error:
         raise typer.BadParameter(str(error)) from None
     if workers > 1 and sys.platform == "linux":
-        _serve_balanced(host, port, workers, log_level)
+        _serve_balanced(host, port, workers, log_level, settings.log_format)
     else:
-        uvicorn.run(_APP, factory=True, host=host, port=port, workers=workers, log_level=log_level)
+        uvicorn.run(_APP, factory=True, host=host, port=port, workers=workers, log_level=log_level,
+                    log_config=log_config(settings.log_format, log_level))
 
 
-def _serve_balanced(host: str, port: int, workers: int, log_level: str) -> None:
+def _serve_balanced(host: str, port: int, workers: int, log_level: str, log_format: str) -> None:
     """This process accepts the connections and hands each to the worker process holding the fewest.
 
     A keep-alive connection stays with the worker it lands on, and a worker checks one site at a time, so the
@@ -70,13 +75,13 @@ def _serve_balanced(host: str, port: int, workers: int, log_level: str) -> None:
     SIGTERM stops them all.
     """
     listener = _bind(host, port)
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(message)s")
+    logging.config.dictConfig(log_config(log_format, log_level))
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     cpus = sorted(os.sched_getaffinity(0))
     selector = selectors.DefaultSelector()
-    pool = [_Worker.start(i, cpus[i % len(cpus)], log_level, selector) for i in range(workers)]
+    pool = [_Worker.start(i, cpus[i % len(cpus)], log_level, log_format, selector) for i in range(workers)]
     try:
         while not stopping.is_set():
             for key, _ in selector.select(timeout=0.5):
@@ -89,7 +94,7 @@ def _serve_balanced(host: str, port: int, workers: int, log_level: str) -> None:
                     logger.warning("worker %s exited (code %s); starting another", worker.process.pid,
                                    worker.process.exitcode)
                     worker.close()
-                    pool[i] = _Worker.start(i, worker.cpu, log_level, selector)
+                    pool[i] = _Worker.start(i, worker.cpu, log_level, log_format, selector)
             if listener.fileno() not in selector.get_map() and all(w.ready for w in pool):
                 listener.listen(2048)
                 listener.setblocking(False)
@@ -112,10 +117,11 @@ class _Worker:
         self.connections = 0
 
     @classmethod
-    def start(cls, index: int, cpu: int, log_level: str, selector: selectors.BaseSelector) -> _Worker:
+    def start(cls, index: int, cpu: int, log_level: str, log_format: str,
+              selector: selectors.BaseSelector) -> _Worker:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         process = multiprocessing.get_context("spawn").Process(
-            target=_worker, args=(theirs, log_level, cpu), name=f"ecozone-worker-{index}", daemon=False)
+            target=_worker, args=(theirs, log_level, log_format, cpu), name=f"ecozone-worker-{index}", daemon=False)
         process.start()
         theirs.close()
         worker = cls(process, ours, cpu, selector)
@@ -191,10 +197,10 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _worker(channel: socket.socket, log_level: str, cpu: int) -> None:
+def _worker(channel: socket.socket, log_level: str, log_format: str, cpu: int) -> None:
     """One worker, bound to one CPU: a uvicorn server on the connections the parent hands over."""
     os.sched_setaffinity(0, {cpu})
-    config = uvicorn.Config(_APP, factory=True, log_level=log_level)
+    config = uvicorn.Config(_APP, factory=True, log_level=log_level, log_config=log_config(log_format, log_level))
     _HandedServer(config, channel).run()
 
 

@@ -7,7 +7,7 @@ so tests and embedders build an app from an explicit ``Settings`` object.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     audit: bool = Field(default=True, description="Record every check, batch and import in the audit trail.")
     audit_db: Path = Field(default_factory=default_audit_db, description="The audit trail's SQLite file; default "
                            "$XDG_DATA_HOME/ecozone/audit.sqlite (the one ecozone check writes to).")
+    log_format: Literal["text", "json"] = Field(default="text", description="Server log lines: text for people, "
+                                                "json for one JSON object per line with each request's id, "
+                                                "method, path, status, duration and key name.")
     _key_names: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def key_name(self, key: str | None) -> str | None:

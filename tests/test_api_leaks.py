@@ -82,7 +82,7 @@ def _round(server, folder: Path) -> tuple[list[tuple[str, bytes]], dict]:
         for url in ("/ogc", "/ogc/conformance", "/ogc/collections", "/ogc/collections/nature_reserve",
                     "/ogc/collections/nature_reserve/items?limit=2", "/ogc/collections/admin_division/items/admin:659001",
                     "/ogc/collections/nope", "/ogc/collections/nature_reserve/items?bbox=1,2", "/map", "/map/check",
-                    "/openapi.json", "/docs", "/no/such/path", "/screen/" + "0" * 32, "/screen/x%0A"):
+                    "/openapi.json", "/docs", "/redoc", "/health", "/favicon.ico", "/no/such/path", "/screen/" + "0" * 32, "/screen/x%0A"):
             send("GET", url)
         send("POST", "/map/rings", json={"geometry": {"type": "Point", "coordinates": [lon, lat]}, "buffers_km": [1]})
         good = send("POST", "/screen", files={"file": ("许可清单.csv", permits)}).json()
@@ -104,6 +104,8 @@ def _round(server, folder: Path) -> tuple[list[tuple[str, bytes]], dict]:
              headers=key)
         send("POST", "/layers/nature_reserve/versions", files={"file": ("reserve.geojson", layer)}, headers=key,
              data={"note": "leak test", "coverage": "all"})
+        for method, url in _every_route({"job_id": good["id"], "fmt": "xlsx"}):
+            send(method, url, headers=key)
     out = []
     for request, response in answers:
         assert response.status_code < 500, (request, response.text)
@@ -113,6 +115,34 @@ def _round(server, folder: Path) -> tuple[list[tuple[str, bytes]], dict]:
                 raw += b"".join(book.read(name) for name in book.namelist())
         out.append((request, raw))
     return out, layers
+
+
+#: Values of path parameters that name something the server has (others get "x": an answer all the same).
+_KNOWN = {"kind": "nature_reserve", "collectionId": "nature_reserve", "featureId": "admin:659001",
+          "layer": "nature_reserve", "z": "6", "x": "46", "y": "23", "tileMatrixSetId": "WebMercatorQuad",
+          "tileMatrix": "6", "tileRow": "23", "tileCol": "46", "zone_id": "x", "record_id": "1",
+          "root": "leaflet", "name": "leaflet.js", "path": "swagger-ui/swagger-ui.css"}
+
+
+def _every_route(known: dict[str, str]) -> list[tuple[str, str]]:
+    """One request for each method of each route and mount of the application, whoever added it: GETs with
+    parameters that name real things, other methods with no body (their refusals are answers too)."""
+    import re
+
+    from api.app import create_app
+
+    def walk(routes):
+        for route in routes:
+            if hasattr(route, "original_router"):
+                yield from walk(route.original_router.routes)
+            elif hasattr(route, "path"):
+                methods = sorted(getattr(route, "methods", None) or {"GET"})
+                path = route.path + ("/{path}" if not hasattr(route, "methods") else "")  # a mount: one file
+                yield from ((method, path) for method in methods if method != "HEAD")
+
+    values = {**_KNOWN, **known}
+    fill = lambda match: values.get(match.group(1), "x")  # noqa: E731
+    return [(method, re.sub(r"\{(\w+)(?::\w+)?\}", fill, path)) for method, path in walk(create_app().routes)]
 
 
 def _server_paths(server, *more: Path) -> list[str]:

@@ -84,7 +84,7 @@ def test_gbk_shapefile_imports_through_the_cli(tmp_path):
     assert stored["attributes"].iloc[0]["reserve_name"] == "玛纳斯河流域中上游湿地省级（兵团）自然保护区"
 
     listing = runner.invoke(app, ["layers", "--store", str(store_path), "--format", "json"])
-    rows = {r["kind"]: r for r in json.loads(listing.output)["layers"]}
+    rows = {r["kind"]: r for r in json.loads(listing.stdout)["layers"]}
     assert rows["nature_reserve"]["features"] == 3 and rows["nature_reserve"]["version"] == 1
     assert rows["water_body"]["features"] == 0
 
