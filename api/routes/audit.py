@@ -11,7 +11,6 @@ instead of JSON when the request's ``Accept`` asks for one, and the audit record
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +20,7 @@ import anyio
 from fastapi import APIRouter, Depends, Path as PathParam, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 
+from api.params import IsoDate
 from api.deps import AppState, StateDep, _api_key
 from api.errors import ApiProblem
 from api.filing import report_bytes, site_input
@@ -203,7 +203,7 @@ _ERRORS = {401: {"description": "No API key"}, 403: {"description": "Key not val
             summary="The audit records (a key is always needed)")
 async def audit_list(
     state: StateDep,
-    since: Annotated[dt.date | None, Query(description="Records from this date (UTC) on.")] = None,
+    since: Annotated[IsoDate | None, Query(description="Records from this date (UTC) on.")] = None,
     action: Annotated[str | None, Query(pattern="^(check|batch|batch_result|import)$",
                                         description="Only this action.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many, the newest.")] = 100,

@@ -179,7 +179,7 @@ EXPORT_FORMATS = {"shp": "application/zip", "gpkg": "application/geopackage+sqli
 From = Annotated[str, Query(alias="from", description="Earlier version: a number, or a date YYYY-MM-DD (the version "
                                                       "in force then).", examples=["1"])]
 To = Annotated[str, Query(description="Later version: a number or a date.", examples=["2"])]
-AdminAsOf = Annotated[dt.date | None, Query(description="Administrative units in force on this date (default today).")]
+AdminAsOf = Annotated[IsoDate | None, Query(description="Administrative units in force on this date (default today).")]
 
 _diffs: BoundedCache[LayerDiff] = BoundedCache(8)
 
@@ -250,7 +250,7 @@ async def stats(state: StateDep, kind: Kind,
 async def export(
     state: StateDep, kind: Kind, fmt: str,
     version: Annotated[str | None, Query(description="A version number (default the newest).")] = None,
-    as_of: Annotated[dt.date | None, Query(description="The version in force on this date.")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="The version in force on this date.")] = None,
     crs: Annotated[str | None, Query(max_length=200, description="Output CRS (default EPSG:4490, CGCS2000; EPSG:4326 "
                                                                  "for GeoJSON), or a Gauss-Krüger zone, e.g. EPSG:4517.")] = None,
     encoding: Annotated[Literal["utf-8", "gbk"], Query(description="Text encoding of a shapefile's .dbf.")] = "utf-8",

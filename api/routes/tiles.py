@@ -22,6 +22,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
+from api.params import IsoDate
 from api.compression import CompressedRoute
 from api.deps import StateDep
 from api.errors import ApiProblem
@@ -48,7 +49,7 @@ TILE_CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
 
-AsOf = Annotated[dt.date | None, Query(description="Layers in force on this date (default today).")]
+AsOf = Annotated[IsoDate | None, Query(description="Layers in force on this date (default today).")]
 Zoom = Annotated[int, Path(ge=0, le=MAX_ZOOM, description=f"Zoom level, 0–{MAX_ZOOM}.")]
 Index = Annotated[int, Path(ge=0, description="Column (x) or row (y) of the tile, XYZ numbering (row 0 at the "
                                               "top).")]
