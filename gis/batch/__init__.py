@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from gis.batch.inputs import FIELDS, INPUT_SUFFIXES, open_input
-from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer
+from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer, summary_rows
 from gis.batch.spatial import BatchEngine
 from gis.batch.verdicts import COLUMNS, ERROR_CODE, Screener, thresholds
 from gis.check import covered_area
@@ -166,15 +166,7 @@ def screen_file(
             layer_versions={k: v.version for k, v in batch.engine.snapshot.versions.items()},
             rule_packs={p.id: p.version for p in packs},
         )
-        summary = [
-            ("输入文件 / input", str(input_path)), ("输入行数 / rows in", rows_in), ("输出行数 / rows out", rows_out),
-            ("读取失败行数 / rows failed", failed), ("图层日期 / as of", day.isoformat()),
-            ("图层库 / store", store.name),
-            *((f"图层版本 / version: {k}", v) for k, v in report.layer_versions.items()),
-            *((f"规则包 / rule pack: {k}", v) for k, v in report.rule_packs.items()),
-            *((f"结论 / verdict: {k}", v) for k, v in sorted(counts.items())),
-            *((f"列 / column: {k}", v) for k, v in COLUMNS.items()),
-        ]
+        summary = summary_rows(report, Path(input_path).name, defaults)
         for writer in writers:
             writer.close(summary)
         return report
