@@ -87,7 +87,8 @@ def screen_file(
     columns
         ``{field: input column}`` for headers ecozone does not recognise; fields are those of ``FIELDS``.
     progress
-        Called as ``progress(done_rows, total_rows)`` after each chunk (total is an estimate until the end).
+        Called as ``progress(done_rows, total_rows)`` once the input is open (0 done), after each chunk is read,
+        screened and written, and once more when every output is finished (total is an estimate until then).
     cancel
         Called before each chunk; returning True stops the screening with ``CancelledError``.
     dask_address
@@ -129,6 +130,8 @@ def screen_file(
         cluster = DaskScreener(dask_address, store.open_location, day, workers)
     counts: Counter[str] = Counter()
     rows_in = rows_out = failed = 0
+    if progress is not None:  # reading has begun: the rows to come, as far as the file says
+        progress(0, source.total)
     try:
         for chunk in source.chunks:
             if cancel is not None and cancel():
@@ -169,6 +172,8 @@ def screen_file(
         summary = summary_rows(report, Path(input_path).name, defaults)
         for writer in writers:
             writer.close(summary)
+        if progress is not None:  # only now is every output written
+            progress(rows_in, rows_in)
         return report
     except BaseException:
         for writer in writers:
