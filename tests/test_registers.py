@@ -145,7 +145,10 @@ def test_officer_workbook_is_kept_and_verdict_columns_added_once(tmp_path):
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in str(label)) for label in summary)
 
 
-def test_header_in_row_one_with_a_notes_sheet_gives_one_table(tmp_path):
+@pytest.mark.parametrize("edited", [True, False], ids=["edited", "streamed"])
+def test_header_in_row_one_with_a_notes_sheet_gives_one_table(tmp_path, monkeypatch, edited):
+    if not edited:  # a workbook too large to edit is copied row by row: one table all the same
+        monkeypatch.setattr("gis.batch.outputs.EDIT_MAX_CELLS", 0)
     source, out = tmp_path / "清单.xlsx", tmp_path / "out.xlsx"
     book = Workbook()
     sheet = book.active
@@ -163,6 +166,10 @@ def test_header_in_row_one_with_a_notes_sheet_gives_one_table(tmp_path):
     assert list(values[0]) == HEADER + list(COLUMNS)
     assert sum(1 for v in values if v[0] == "序号") == 1
     assert [v[2] for v in values[1:]] == [r[2] for r in rows]
+    assert result.sheetnames == ["清单", "说明", "筛查汇总"]
+    sheet = load_workbook(out)["清单"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:U{len(rows) + 1}"
+    assert all(cell.font.bold for cell in sheet[1][len(HEADER):])
 
 
 def test_text_that_would_start_a_formula_stays_text(tmp_path):
