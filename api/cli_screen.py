@@ -92,7 +92,9 @@ class _Rate(ProgressColumn):
     """Rows per second."""
 
     def render(self, task) -> Text:
-        return Text(f"{task.speed:,.0f} 行/秒" if task.speed else "")
+        # from the start rather than rich's recent samples: a chunk of rows comes as one jump
+        rate = task.completed / task.elapsed if task.elapsed else None
+        return Text(f"{rate:,.0f} 行/秒" if rate else "")
 
 
 class _Progress:
