@@ -74,6 +74,7 @@ def _register(path, rows: list[list]) -> None:
         cell.fill = PatternFill("solid", start_color="305496", end_color="305496")
     for row in rows:
         sheet.append(row)
+    sheet.cell(row=5, column=len(HEADER) + 1, value="手写批注")  # a note right of the table, under no header
     for row in sheet.iter_rows(min_row=4):
         row[5].number_format = row[6].number_format = "0.000000"
         row[7].number_format = "yyyy-mm-dd"
@@ -90,7 +91,7 @@ def _rows(n: int, seed: int) -> list[list]:
     rows = []
     for i, (lon, lat) in enumerate(_places(n, seed)):
         rows.append([i + 1, f"91650100MA{i:08d}001P", f"某某公司{i}", INDUSTRIES[i % len(INDUSTRIES)],
-                     f"某县某乡{i}号", lon, lat, dt.datetime(2027, 1 + i % 12, 1), None])
+                     f"某县某乡{i}号", lon, lat, dt.datetime(2027, 1 + i % 12, 1), "待复核" if i == 5 else None])
     return rows
 
 
@@ -116,18 +117,19 @@ def test_officer_workbook_is_kept_and_verdict_columns_added_once(tmp_path):
         assert r_new[:width] == r_old[:width]
     # the rows once: no second copy of the table below or beside it
     assert new.max_row == old.max_row == len(rows) + 3
-    assert new.max_column == width + len(COLUMNS)
-    assert [c.value for c in new[3]] == HEADER + list(COLUMNS)
+    assert new.max_column == width + 1 + len(COLUMNS)  # beside the note right of the table, not over it
+    assert new.cell(row=5, column=width + 1).value == "手写批注"
+    assert [c.value for c in new[3]] == HEADER + [None] + list(COLUMNS)
     # added columns formatted like the header, with widths, a filter and verdict colours
-    for cell in new[3][width:]:
+    for cell in new[3][width + 1:]:
         assert cell.font.bold and cell.font.color.rgb == "00FFFFFF" and cell.fill.start_color.rgb == "00305496"
-    assert new.column_dimensions["J"].width == 10 and new.column_dimensions["L"].width > 30
-    assert new.auto_filter.ref == f"A3:U{len(rows) + 3}"
+    assert new.column_dimensions["K"].width == 10 and new.column_dimensions["M"].width > 30
+    assert new.auto_filter.ref == f"A3:V{len(rows) + 3}"
     fills = {rule.formula[0].strip('"') for rng in new.conditional_formatting for rule in rng.rules}
     assert {"禁止", "允许", "需核查", "读取失败"} <= fills
     # every row screened, verdicts as check_site gives them
     assert report.rows_failed == 0
-    verdict = {name: i for i, name in enumerate(HEADER + list(COLUMNS))}
+    verdict = {name: i for i, name in enumerate(HEADER + [None] + list(COLUMNS))}
     for row, values in zip(rows, new.iter_rows(min_row=4, values_only=True)):
         lon, lat = row[5], row[6]
         if lat > 90 or lon < lat:

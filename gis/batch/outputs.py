@@ -177,9 +177,11 @@ class _Xlsx(_Writer):
         if self._edit:
             self._book = load_workbook(self.source.path, rich_text=True)
             self._sheet = self._book[info["data_sheet"]]
-            first = len(self.header) + 1
+            # beside the last column holding anything (cells right of the header are the officer's too)
+            self._first = 1 + max([len(self.header), *(cell.column for row in self._sheet.iter_rows()
+                                                       for cell in row if cell.value is not None)])
             for offset, name in enumerate(self.names()[len(self.header):]):
-                cell = self._sheet.cell(row=self._header_row, column=first + offset, value=name)
+                cell = self._sheet.cell(row=self._header_row, column=self._first + offset, value=name)
                 model = self._sheet.cell(row=self._header_row, column=len(self.header))
                 if model.has_style:
                     cell._style = copy.copy(model._style)
@@ -228,10 +230,9 @@ class _Xlsx(_Writer):
     def write(self, chunk, verdicts) -> None:
         columns = [verdicts[c] for c in self.verdict_columns]
         if self._edit:
-            first = len(self.header) + 1
             for i, row in enumerate(chunk.rows):
                 for offset, column in enumerate(columns):
-                    _set(self._sheet.cell(row=row, column=first + offset), _text(column[i]))
+                    _set(self._sheet.cell(row=row, column=self._first + offset), _text(column[i]))
             self._last_row = max(self._last_row, *chunk.rows) if chunk.rows else self._last_row
             return
         for i, row in enumerate(chunk.cells):
@@ -256,23 +257,20 @@ class _Xlsx(_Writer):
         from openpyxl.utils import get_column_letter
 
         sheet, names = self._sheet, self.names()
-        last = get_column_letter(len(names))
+        first = self._first if self._edit else len(self.header) + 1  # of the added columns
+        last = get_column_letter(first + len(self.verdict_columns) - 1)
         if self._edit:
-            for index, name in enumerate(names[len(self.header):], start=len(self.header) + 1):
+            for index, name in enumerate(names[len(self.header):], start=first):
                 sheet.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(name, 16)
             if sheet.freeze_panes is None:
                 sheet.freeze_panes = f"A{self._header_row + 1}"
         sheet.auto_filter.ref = f"A{self._header_row}:{last}{max(self._last_row, self._header_row + 1)}"
-        verdict = get_column_letter(names.index(self.verdict_names()["结论"]) + 1)
+        verdict = get_column_letter(first + self.verdict_columns.index("结论"))
         target = f"{verdict}{self._header_row + 1}:{verdict}{max(self._last_row, self._header_row + 1)}"
         for label, colour in VERDICT_FILLS.items():
             sheet.conditional_formatting.add(target, CellIsRule(
                 operator="equal", formula=[f'"{label}"'], fill=PatternFill("solid", start_color=colour,
                                                                             end_color=colour)))
-
-    def verdict_names(self) -> dict[str, str]:
-        """Our column -> its name in the output (suffixed when the input already had the name)."""
-        return dict(zip(self.verdict_columns, self.names()[len(self.header):]))
 
     def _release(self) -> None:
         # A write-only workbook holds open row streams per sheet; saving is how openpyxl closes them.
