@@ -14,6 +14,7 @@ import functools
 import json
 import math
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -158,8 +159,8 @@ class _TableRows:
         if unique:
             check_unique(header, self.index.values(), source)
         self.geographic = "lon" in self.index and "lat" in self.index
-        self.located = self.geographic or {"x", "y"} <= self.index.keys() or "wkt" in self.index
-        if not (self.located or has_geometry):
+        located = self.geographic or {"x", "y"} <= self.index.keys() or "wkt" in self.index
+        if not (located or has_geometry):
             raise FieldError(
                 "no location columns found", source=source, field="header", value=header[:10],
                 fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标; or map them with "
@@ -329,7 +330,9 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
         finally:
             book.close()
 
-    info = {"sheets": book.sheetnames, "data_sheet": data_sheet, "header_row": header_row}
+    with zipfile.ZipFile(path) as archive:  # already checked by open_workbook; its size decides how it is written
+        inflated = sum(member.file_size for member in archive.infolist())
+    info = {"sheets": book.sheetnames, "data_sheet": data_sheet, "header_row": header_row, "inflated_bytes": inflated}
     return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), workbook=info,
                  multipliers=table.multipliers)
 
@@ -344,8 +347,8 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
         raise FormatError(f"无法打开文件 / cannot open the file ({_without_folder(err, path)})", source=path.name,
                           field="file", fix="检查文件是否完整，或另存为 GeoPackage / check that the file is complete, "
                                             "or save it as a GeoPackage") from None
-    # Each feature's own geometry is its site (in the file's CRS); location columns are only read for a
-    # feature that has no geometry.
+    # Each feature's own geometry is its site (in the file's CRS), whatever its attributes say: a feature
+    # without one (or with one that cannot be read) is marked, not located some other way.
     table = _TableRows(header, path.name, columns, coverage=coverage, has_geometry=True)
     geographic = crs is not None and any(crs.equals(CRS.from_user_input(c)) for c in _GEOGRAPHIC)
 
@@ -368,10 +371,7 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
             for i, geom in enumerate(geometries):
                 if chunk.errors[i]:
                     continue
-                if table.located and (geom is None or geom.is_empty):
-                    work = functools.partial(table._site, cells[i], rows[i])
-                else:
-                    work = functools.partial(_vector_site, geom, crs, geographic, path.name, rows[i], coverage)
+                work = functools.partial(_vector_site, geom, crs, geographic, path.name, rows[i], coverage)
                 chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(work, path.name, rows[i], "geometry")
             yield chunk
 

@@ -150,6 +150,8 @@ def _copy_rows(source, target, name: str, rows: int | None = None) -> None:
 #: An .xlsx input up to this many cells is edited (every style, merge, width and sheet kept as it was);
 #: a larger one is copied row by row, values only, so memory stays bounded.
 EDIT_MAX_CELLS = 3_000_000
+#: ... and inflates to at most this much (openpyxl holds every cell it finds, whatever the sheet declares).
+EDIT_MAX_BYTES = 256 * 1024**2
 
 #: Fill of each verdict in the 结论 column (conditional formats: Excel colours the cells, not the writer).
 VERDICT_FILLS = {"禁止": "FFC7CE", "限期淘汰": "F4B183", "限制": "FFEB9C", "需核查": "FFE699", "应履行义务": "DDEBF7",
@@ -172,14 +174,16 @@ class _Xlsx(_Writer):
         info = self.source.workbook
         self._sheet = None
         self._header_row = info.get("header_row", 1) if info else 1
-        self._edit = bool(info) and (self.source.total + self._header_row) * max(len(self.header), 1) <= EDIT_MAX_CELLS
+        self._edit = bool(info) and (self.source.total + self._header_row) * max(len(self.header), 1) <= EDIT_MAX_CELLS \
+            and info.get("inflated_bytes", 0) <= EDIT_MAX_BYTES
         self._last_row = self._header_row
         if self._edit:
             self._book = load_workbook(self.source.path, rich_text=True)
             self._sheet = self._book[info["data_sheet"]]
-            # beside the last column holding anything (cells right of the header are the officer's too)
-            self._first = 1 + max([len(self.header), *(cell.column for row in self._sheet.iter_rows()
-                                                       for cell in row if cell.value is not None)])
+            # beside the last column holding anything (cells right of the header are the officer's too); the
+            # cells the sheet has, not its rectangle, which a declared dimension can make a billion cells
+            self._first = 1 + max([len(self.header), *(column for (_, column), cell in self._sheet._cells.items()
+                                                       if cell.value is not None)])
             for offset, name in enumerate(self.names()[len(self.header):]):
                 cell = self._sheet.cell(row=self._header_row, column=self._first + offset, value=name)
                 model = self._sheet.cell(row=self._header_row, column=len(self.header))
