@@ -22,7 +22,7 @@ from gis.presentation import check_lines, site_lines
 from gis.rules.project import FactSpec, fact_specs, read_project
 from gis.sites import Site, read_site
 
-__all__ = ["check", "describe_site", "describe_check", "option_of"]
+__all__ = ["check", "describe_check", "describe_site", "option_of", "with_fact_options"]
 
 
 class Datum(str, Enum):
@@ -104,8 +104,6 @@ def _check(
     from api.cli import fail
     from api.cli_records import file_check, validate_report_path
 
-    if facts.get("scope") is not None:
-        facts["scope"] = "new" if facts["scope"] else "existing"
     try:
         validate_report_path(report)
         result = None
@@ -132,27 +130,31 @@ def _check(
         typer.echo(describe_site(parsed) if result is None else describe_check(result))
 
 
-def _command():
-    """``_check`` with one option per project fact, as typer reads a command's options from its signature."""
-    own = inspect.signature(_check)
-    hints = typing.get_type_hints(_check, include_extras=True)  # the annotations as objects, not strings
+def with_fact_options(command):
+    """``command`` (whose ``**facts`` take the project facts) with one option per project fact, as typer reads a
+    command's options from its signature; ``--new/--existing`` arrives as scope ``new`` or ``existing``."""
+    own = inspect.signature(command)
+    hints = typing.get_type_hints(command, include_extras=True)  # the annotations as objects, not strings
     parameters = [p.replace(annotation=hints[p.name]) for p in own.parameters.values()
                   if p.kind is not inspect.Parameter.VAR_KEYWORD]
     parameters += [_fact_parameter(spec) for spec in fact_specs()]
 
-    def check(**options: Any) -> None:
+    def run(**options: Any) -> None:
         own_names = set(own.parameters)
-        _check(**{k: v for k, v in options.items() if k in own_names},
-               **{k: v for k, v in options.items() if k not in own_names})
+        facts = {k: v for k, v in options.items() if k not in own_names}
+        if facts.get("scope") is not None:
+            facts["scope"] = "new" if facts["scope"] else "existing"
+        command(**{k: v for k, v in options.items() if k in own_names}, **facts)
 
-    check.__doc__ = _check.__doc__
-    check.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
-    check.__annotations__ = {p.name: p.annotation for p in parameters}
-    return check
+    run.__doc__ = command.__doc__
+    run.__name__ = command.__name__.lstrip("_")
+    run.__signature__ = own.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run
 
 
 #: The ``ecozone check`` command.
-check = _command()
+check = with_fact_options(_check)
 
 
 def _parse_buffers(text: str) -> tuple[float, ...]:

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
+from api.cli_check import option_of, with_fact_options
 from api.cli_options import StoreOption, open_cli_store
 from gis.batch import COLUMNS, FIELDS, screen_file
 from gis.errors import EcozoneError, InputError
+from gis.rules.model import VERDICT_LABELS
 
 __all__ = ["screen"]
 
@@ -25,25 +38,48 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-def screen(
-    input_path: Annotated[str, typer.Argument(metavar="INPUT", help="Sites: .xlsx, .csv, .gpkg, .shp, .geojson, .parquet.")],
+def _screen(
+    input_path: Annotated[str, typer.Argument(metavar="INPUT", help="Sites: .xlsx, .csv, .gpkg, .shp (or zipped), "
+                                                                  ".geojson, .parquet.")],
     output: Annotated[list[str], typer.Option("--output", "-o", help="Output file(s): .xlsx, .csv, .geojson, .gpkg, .parquet.")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="Layers and rules in force on this date (YYYY-MM-DD).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Threads (or local Dask workers); default all cores.")] = None,
     column: Annotated[list[str] | None, typer.Option("--column", help="FIELD=COLUMN for headers ecozone does not recognise.")] = None,
     dask: Annotated[str | None, typer.Option("--dask", help="Dask scheduler address, or 'local' for a local cluster.")] = None,
     store: StoreOption = None,
+    patches: Annotated[bool, typer.Option("--patches", help="Remote-sensing patches (图斑): each patch's area in "
+                                                            "every zone it meets, a GeoPackage of the intersections "
+                                                            "(-o x.gpkg) and a handover list 移交清单 (-o x.xlsx).")] = False,
+    **facts: Any,
 ) -> None:
-    """Screen every row of INPUT and write it, with verdict columns added, to each OUTPUT."""
+    """Screen every row of INPUT and write it, with verdict columns added, to each OUTPUT.
+
+    Project options (--existing, --industry ...) are facts of every row that does not give them, e.g. a register
+    of existing enterprises; each row says what it assumed.
+    """
     from api.cli import fail
 
+    defaults = {name: value for name, value in facts.items() if value is not None}
     try:
         with open_cli_store(store) as opened, _Progress() as progress:
-            report = screen_file(input_path, output, store=opened, as_of=as_of, workers=workers,
-                                 columns=_mapping(column or []), progress=progress, dask_address=dask)
+            if patches:
+                from gis.batch.patches import screen_patches
+
+                summary = screen_patches(input_path, output, store=opened, as_of=as_of, progress=progress)
+            else:
+                report = screen_file(input_path, output, store=opened, as_of=as_of, workers=workers,
+                                     columns=_mapping(column or []), progress=progress, dask_address=dask,
+                                     defaults=defaults or None)
     except EcozoneError as error:
+        if error.field in facts:  # name the option that gives the fact
+            error.fix = f"{error.fix}（{option_of(error.field)}）" if error.fix else option_of(error.field)
         fail(error)
-    counts = "，".join(f"{k} {v}" for k, v in sorted(report.verdict_counts.items()))
+    if patches:
+        typer.echo(f"图斑 {summary.patches} 个，涉及区域 {summary.pieces} 处 / patches {summary.patches}, "
+                   f"patch-zone pieces {summary.pieces}；输出 / outputs: {', '.join(summary.outputs)}")
+        return
+    labels = {v.value: label for v, label in VERDICT_LABELS.items()} | {"error": "读取失败"}
+    counts = "，".join(f"{labels.get(k, k)} {v}" for k, v in sorted(report.verdict_counts.items()))
     typer.echo(f"输入 {report.rows_in} 行，输出 {report.rows_out} 行，读取失败 {report.rows_failed} 行 "
                f"/ rows in {report.rows_in}, rows out {report.rows_out}, failed {report.rows_failed}")
     typer.echo(f"结论 / verdicts：{counts}")
@@ -51,15 +87,29 @@ def screen(
     typer.echo(f"新增列 / columns added: {'、'.join(COLUMNS)}")
 
 
+#: The ``ecozone screen`` command, with one option per project fact (as ``ecozone check`` has).
+screen = with_fact_options(_screen)
+
+
+class _Rate(ProgressColumn):
+    """Rows per second."""
+
+    def render(self, task) -> Text:
+        # from the start rather than rich's recent samples: a chunk of rows comes as one jump
+        rate = task.completed / task.elapsed if task.elapsed else None
+        return Text(f"{rate:,.0f} 行/秒" if rate else "")
+
+
 class _Progress:
-    """A progress bar on a terminal (stderr), nothing in a pipe or a log file."""
+    """A progress bar on a terminal (stderr) with the row count, rate and time left, up to the end of writing;
+    nothing in a pipe or a log file."""
 
     def __enter__(self):
         self._bar = None
         if sys.stderr.isatty():
-            from rich.progress import Progress
-
-            self._bar = Progress(transient=True)
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _Rate(),
+                                 TimeElapsedColumn(), TextColumn("剩余 / left"), TimeRemainingColumn(),
+                                 console=Console(stderr=True))
             self._bar.start()
             self._task = self._bar.add_task("筛查 / screening", total=None)
         return self
@@ -70,4 +120,6 @@ class _Progress:
 
     def __exit__(self, *exc) -> None:
         if self._bar is not None:
+            if exc[0] is None:
+                self._bar.update(self._task, description="完成 / done")
             self._bar.stop()

@@ -59,6 +59,8 @@ RESULT_FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
     "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+    "parquet": "application/vnd.apache.parquet",
 }
 
 _ID = re.compile(r"[0-9a-f]{32}")

@@ -558,9 +558,9 @@ CASES: list[Case] = [
     # files: GeoJSON
     _file("geojson_nested_file", {"site": "site", "batch": "file"},
           lambda: {"site.geojson": _gc_text(50_000, json.dumps(_point())).encode()}, "nested 50,000 deep, as a file"),
-    _file("geojson_with_bom", {"site": None, "batch": "header"},
+    _file("geojson_with_bom", {"site": None, "batch": None},
           lambda: {"site.geojson": b"\xef\xbb\xbf" + json.dumps(_point()).encode()},
-          "valid for a site; a register needs location columns (screening by geometry is not supported yet)"),
+          "valid: a GIS file is screened by each feature's geometry"),
     # files: GeoPackage
     _file("gpkg_recursive_view_only", {"site": "gpkg_contents", "batch": "gpkg_contents"}, lambda: _gpkg(_view_only),
           "the only feature 'table' is a recursive view: reading never finished"),

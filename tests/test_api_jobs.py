@@ -65,12 +65,44 @@ def test_job_end_to_end(jobs_server):
         assert done["progress"]["done"] == done["progress"]["total"] == 30
         assert done["report"]["rows_in"] == done["report"]["rows_out"] == 30
         results = {link["title"]: link["href"] for link in done["links"] if link["rel"] == "result"}
-        assert set(results) == {"xlsx", "csv", "geojson"}
+        assert set(results) == {"xlsx", "csv", "geojson", "gpkg", "parquet"}
         xlsx = http.get(results["xlsx"])
         assert xlsx.status_code == 200 and "filename" in xlsx.headers["content-disposition"]
         assert len(pd.read_excel(io.BytesIO(xlsx.content))) == 30
         assert len(pd.read_csv(io.BytesIO(http.get(results["csv"]).content))) == 30
         assert len(json.loads(http.get(results["geojson"]).content)["features"]) == 30
+
+
+def test_job_with_batch_wide_facts_gis_results_and_time_left(jobs_server, tmp_path):
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    rows = 2000
+    with jobs_server.client() as http:
+        bad = http.post("/screen", files={"file": ("许可清单.csv", permits(5), "text/csv")}, data={"scope": "调研"})
+        assert bad.status_code == 400 and bad.json()["field"] == "scope", bad.text
+        response = http.post("/screen", files={"file": ("现有企业.csv", permits(rows), "text/csv")},
+                             data={"as_of": "2024-06-30", "scope": "existing", "industry": "水泥制造"})
+        assert response.status_code == 202, response.text
+        job = response.json()
+        assert job["options"]["defaults"] == {"scope": "existing", "industry": "水泥制造"}
+        running = wait(http, job["id"], lambda j: j["status"] != "queued" and (
+            j["status"] != "running" or 0 < j["progress"]["done"] < j["progress"]["total"]))
+        if running["status"] == "running":  # a time left from the rate so far
+            assert running["progress"]["eta_seconds"] is not None and running["progress"]["eta_seconds"] >= 0
+        done = wait(http, job["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
+        assert done["status"] == "succeeded", done
+        assert done["progress"]["eta_seconds"] is None
+        results = {link["title"]: link["href"] for link in done["links"] if link["rel"] == "result"}
+        (tmp_path / "r.gpkg").write_bytes(http.get(results["gpkg"]).content)
+        (tmp_path / "r.parquet").write_bytes(http.get(results["parquet"]).content)
+    source = pd.read_csv(io.BytesIO(permits(rows)))
+    for frame in (pyogrio.read_dataframe(tmp_path / "r.gpkg"), gpd.read_parquet(tmp_path / "r.parquet")):
+        assert len(frame) == rows and frame.crs.to_epsg() == 4326
+        expected = shapely.points(source["经度"].to_numpy(), source["纬度"].to_numpy())
+        assert shapely.equals_exact(frame.geometry.values, expected, tolerance=1e-9).all()
+        assert frame["读取提示"].str.contains("按现有核查").all()
 
 
 def test_job_cancelled_while_running(jobs_server):

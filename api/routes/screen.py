@@ -8,8 +8,11 @@ number of attempts.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import inspect
 import json
+import typing
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -25,20 +28,23 @@ from api.jobs import RESULT_FORMATS, Job, JobStatus, Work
 from api.params import IsoDate
 from api.routes.audit import file_digest, record_batch
 from api.uploads import save_uploads
+from gis.rules.project import fact_specs, read_project
 from gis.store import Store
 
 __all__ = ["INPUT_SUFFIXES", "JobView", "make_work", "router", "screen_job"]
 
 router = APIRouter(prefix="/screen", tags=["batch screening"])
 
-#: Files a screening job takes: the permit lists officers keep.
-INPUT_SUFFIXES = (".xlsx", ".csv")
+#: Files a screening job takes: the permit lists officers keep, and GIS files screened by their geometry (a
+#: shapefile zipped with its sidecars).
+INPUT_SUFFIXES = (".xlsx", ".csv", ".gpkg", ".geojson", ".parquet", ".zip")
 
 
 class Progress(BaseModel):
-    done: int = Field(description="Rows screened so far.")
+    done: int = Field(description="Rows read, screened and written so far.")
     total: int | None = Field(description="Rows to screen, once the file is read.")
     fraction: float | None = Field(description="done / total, 0-1.")
+    eta_seconds: float | None = Field(default=None, description="Time left at the rate so far, while running.")
 
 
 class JobView(BaseModel):
@@ -82,6 +88,7 @@ def screen_job(location: str, name: str, workers: int | None, job: Job, input_pa
         report = screen_file(
             input_path, list(outputs.values()), store=store, as_of=job.options.get("as_of"), workers=workers,
             columns=job.options.get("columns"), progress=progress, chunk_rows=JOB_CHUNK_ROWS,
+            defaults=job.options.get("defaults") or None,
         )
     return report.model_dump(mode="json")
 
@@ -98,7 +105,16 @@ def _view(request: Request, job: Job) -> JobView:
     fraction = round(job.done / job.total, 4) if job.total else (1.0 if job.status is JobStatus.succeeded else None)
     shown = job.model_dump(exclude={"done", "total"})
     shown["error"] = hide_paths(shown["error"])  # a reader's message may name the job's input by its path
-    return JobView(**shown, progress=Progress(done=job.done, total=job.total, fraction=fraction), links=links)
+    return JobView(**shown, progress=Progress(done=job.done, total=job.total, fraction=fraction,
+                                              eta_seconds=_eta(job)), links=links)
+
+
+def _eta(job: Job) -> float | None:
+    """Seconds left at the rate since the job started (None until a row is done, or once finished)."""
+    if job.status is not JobStatus.running or not job.started_at or not job.total or job.done <= 0:
+        return None
+    elapsed = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(job.started_at)).total_seconds()
+    return round(max(elapsed, 0.0) * max(job.total - job.done, 0) / job.done, 1)
 
 
 def _job(state: AppState, job_id: str) -> Job:
@@ -124,25 +140,30 @@ def _columns(text: str | None) -> dict[str, str] | None:
     return columns
 
 
-@router.post("", operation_id="screen_submit", name="screen_submit", status_code=202, response_model=JobView,
-             summary="Start screening a file of sites",
-             responses={400: {"description": "Bad input"}, 413: {"description": "File too large"}})
-async def submit(
+async def _submit(
     request: Request,
     response: Response,
     state: StateDep,
     file: Annotated[UploadFile, File(description="The permit list: .xlsx or .csv (UTF-8 or GBK, Chinese "
-                                                 "headers), one site per row.")],
+                                                 "headers), one site per row; or a GIS file (.gpkg, .geojson, "
+                                                 ".parquet, a zipped shapefile) screened by its geometry.")],
     as_of: Annotated[IsoDate | None, Form(description="Layers and rules in force on this date (default today).")] = None,
     columns: Annotated[str | None, Form(description="JSON object naming the columns when they cannot be "
                                                     "recognised, e.g. {\"lon\": \"经度\", \"lat\": \"纬度\"}.")] = None,
+    **facts: str | None,
 ) -> JobView:
-    """Queue a screening job; poll the job, then download the results as xlsx, csv or geojson."""
+    """Queue a screening job; poll the job, then download the results as xlsx, csv, geojson, gpkg or parquet.
+
+    The project fields (scope, industry, fuel ...) are facts of every row that does not give them, e.g. scope
+    ``existing`` for a register of existing enterprises; each row says what it assumed.
+    """
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in INPUT_SUFFIXES:
         raise ApiProblem(400, f"a screening job takes {' or '.join(INPUT_SUFFIXES)} files", field="file",
                          value=file.filename, kind="invalid-parameter", fix="save the list as .xlsx or UTF-8 .csv")
-    options = {"as_of": as_of.isoformat() if as_of else None, "columns": _columns(columns)}
+    defaults = {name: value for name, value in facts.items() if value is not None and value.strip()}
+    read_project(defaults)  # a batch-wide fact that cannot be read is the request's error, not every row's
+    options = {"as_of": as_of.isoformat() if as_of else None, "columns": _columns(columns), "defaults": defaults}
     staging = state.jobs.staging()
     try:
         [path] = await save_uploads([file], staging)
@@ -153,6 +174,32 @@ async def submit(
         shutil.rmtree(staging, ignore_errors=True)
     response.headers["Location"] = str(request.url_for("screen_job", job_id=job.id))
     return _view(request, job)
+
+
+def _with_fact_fields(endpoint):
+    """``endpoint`` with one optional form field per project fact (as ``ecozone check`` has one option each)."""
+    own = inspect.signature(endpoint)
+    hints = typing.get_type_hints(endpoint, include_extras=True)
+    parameters = [p.replace(annotation=hints[p.name]) for p in own.parameters.values()
+                  if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    for spec in fact_specs():
+        choices = f" One of: {', '.join(spec.choices)} (Chinese words too)." if spec.choices else ""
+        about = f"{spec.label_zh}{f'（{spec.unit}）' if spec.unit else ''}: {spec.description}{choices}"
+        parameters.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                            annotation=Annotated[str | None, Form(description=about)]))
+
+    async def submit(**options: Any) -> JobView:
+        return await endpoint(**options)
+
+    submit.__doc__ = endpoint.__doc__
+    submit.__signature__ = own.replace(parameters=parameters, return_annotation=JobView)  # type: ignore[attr-defined]
+    return submit
+
+
+submit = router.post(
+    "", operation_id="screen_submit", name="screen_submit", status_code=202, response_model=JobView,
+    summary="Start screening a file of sites",
+    responses={400: {"description": "Bad input"}, 413: {"description": "File too large"}})(_with_fact_fields(_submit))
 
 
 @router.get("/{job_id}", operation_id="screen_job", name="screen_job", response_model=JobView, summary="A screening job",

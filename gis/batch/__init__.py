@@ -22,9 +22,10 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from gis.batch.inputs import FIELDS, INPUT_SUFFIXES, open_input
-from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer
+from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer, summary_rows
 from gis.batch.spatial import BatchEngine
 from gis.batch.verdicts import COLUMNS, ERROR_CODE, Screener, thresholds
+from gis.check import covered_area
 from gis.presentation import notice_text
 from gis.rules.project import read_projects
 from gis.errors import CancelledError, EcozoneError
@@ -86,7 +87,8 @@ def screen_file(
     columns
         ``{field: input column}`` for headers ecozone does not recognise; fields are those of ``FIELDS``.
     progress
-        Called as ``progress(done_rows, total_rows)`` after each chunk (total is an estimate until the end).
+        Called as ``progress(done_rows, total_rows)`` once the input is open (0 done), after each chunk is read,
+        screened and written, and once more when every output is finished (total is an estimate until then).
     cancel
         Called before each chunk; returning True stops the screening with ``CancelledError``.
     dask_address
@@ -116,7 +118,7 @@ def screen_file(
     batch = BatchEngine.for_store(store, day.isoformat(), packs)
     batch.workers = workers
     outputs = [Path(p) for p in ([output_paths] if isinstance(output_paths, (str, PathLike)) else output_paths)]
-    source = open_input(input_path, columns=columns, chunk_rows=chunk_rows)
+    source = open_input(input_path, columns=columns, chunk_rows=chunk_rows, coverage=covered_area(store))
     names = list(COLUMNS)
     writers = [open_writer(path, source, names) for path in outputs]
     screener = Screener(batch, packs, day)
@@ -128,6 +130,8 @@ def screen_file(
         cluster = DaskScreener(dask_address, store.open_location, day, workers)
     counts: Counter[str] = Counter()
     rows_in = rows_out = failed = 0
+    if progress is not None:  # reading has begun: the rows to come, as far as the file says
+        progress(0, source.total)
     try:
         for chunk in source.chunks:
             if cancel is not None and cancel():
@@ -165,17 +169,11 @@ def screen_file(
             layer_versions={k: v.version for k, v in batch.engine.snapshot.versions.items()},
             rule_packs={p.id: p.version for p in packs},
         )
-        summary = [
-            ("输入文件 / input", str(input_path)), ("输入行数 / rows in", rows_in), ("输出行数 / rows out", rows_out),
-            ("读取失败行数 / rows failed", failed), ("图层日期 / as of", day.isoformat()),
-            ("图层库 / store", store.name),
-            *((f"图层版本 / version: {k}", v) for k, v in report.layer_versions.items()),
-            *((f"规则包 / rule pack: {k}", v) for k, v in report.rule_packs.items()),
-            *((f"结论 / verdict: {k}", v) for k, v in sorted(counts.items())),
-            *((f"列 / column: {k}", v) for k, v in COLUMNS.items()),
-        ]
+        summary = summary_rows(report, Path(input_path).name, defaults)
         for writer in writers:
             writer.close(summary)
+        if progress is not None:  # only now is every output written
+            progress(rows_in, rows_in)
         return report
     except BaseException:
         for writer in writers:

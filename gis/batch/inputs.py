@@ -10,9 +10,11 @@ transforms as ``read_site``, one row at a time. A row that fails gets its error 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -28,8 +30,9 @@ from pyproj.exceptions import CRSError as ProjCRSError
 
 from gis.errors import EcozoneError, FieldError, FormatError
 from gis.rules.project import fact_specs
+from gis.sites.archives import open_zip
 from gis.sites.build import build_sites, combine
-from gis.sites.checks import XINJIANG_BBOX
+from gis.sites.checks import CoveredArea
 from gis.sites.encoding import decode
 from gis.sites.gpkg import feature_tables
 from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite
@@ -49,7 +52,7 @@ from gis.sites.text import parse_text, parts_from_shapely
 
 __all__ = ["FIELDS", "INPUT_SUFFIXES", "Chunk", "open_input"]
 
-INPUT_SUFFIXES = (".xlsx", ".csv", ".gpkg", ".shp", ".geojson", ".json", ".parquet")
+INPUT_SUFFIXES = (".xlsx", ".csv", ".gpkg", ".shp", ".zip", ".geojson", ".json", ".parquet")
 
 #: Our fields and the headers recognised for each (compared after ``gis.sites.tables.normalise_header``).
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -94,26 +97,31 @@ class Input:
 
 
 def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk_rows: int = 100_000,
-               encoding: str | None = None) -> Input:
-    """Open a batch input by suffix (see ``INPUT_SUFFIXES``); chunks are read as they are consumed."""
+               encoding: str | None = None, coverage: CoveredArea | None = None) -> Input:
+    """Open a batch input by suffix (see ``INPUT_SUFFIXES``); chunks are read as they are consumed.
+
+    ``coverage`` is where the store's layers are (``gis.check.covered_area``): the site reader's sanity check
+    of each row, and what tells a swapped longitude/latitude; None accepts any longitude and latitude.
+    """
     path = Path(path)
     if not path.is_file():
         raise FormatError("file not found", source=str(path), fix="check the path")
     try:
-        return _open(path, columns, chunk_rows, encoding)
+        return _open(path, columns, chunk_rows, encoding, coverage)
     except OSError as err:  # unreadable (permissions, I/O)
         raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror or err})", source=path.name,
                           field="file", fix="check the path and that the file may be read") from None
 
 
-def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding: str | None) -> Input:
+def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding: str | None,
+          coverage: CoveredArea | None) -> Input:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _csv_input(path, columns, chunk_rows, encoding)
+        return _csv_input(path, columns, chunk_rows, encoding, coverage)
     if suffix == ".xlsx":
-        return _xlsx_input(path, columns, chunk_rows)
-    if suffix in (".gpkg", ".shp", ".geojson", ".json", ".parquet"):
-        return _vector_input(path, columns, chunk_rows, encoding)
+        return _xlsx_input(path, columns, chunk_rows, coverage)
+    if suffix in (".gpkg", ".shp", ".geojson", ".json", ".parquet", ".zip"):
+        return _vector_input(path, columns, chunk_rows, encoding, coverage)
     raise FormatError(f"ecozone does not screen {suffix or 'files without a suffix'}", source=path.name,
                       value=suffix, fix=f"give one of {', '.join(INPUT_SUFFIXES)} (save .xls as .xlsx)")
 
@@ -122,10 +130,14 @@ def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding:
 class _TableRows:
     """Which column holds which field, and how one chunk of table rows becomes sites and projects."""
 
-    def __init__(self, header: list[str], source: str, columns: dict[str, str] | None, *, unique: bool = True):
-        """Map ``header`` to our fields; ``unique`` refuses a column we read that has a twin of its name."""
+    def __init__(self, header: list[str], source: str, columns: dict[str, str] | None, *, unique: bool = True,
+                 coverage: CoveredArea | None = None, has_geometry: bool = False):
+        """Map ``header`` to our fields; ``unique`` refuses a column we read that has a twin of its name.
+        ``has_geometry``: the rows are features whose own geometry is the site (no location column needed)."""
         self.source = source
         self.header = header
+        self.coverage = coverage
+        self.has_geometry = has_geometry
         self.index: dict[str, int] = {}
         names = [normalise_header(h) for h in header]
         roles = header_roles(header)
@@ -147,7 +159,8 @@ class _TableRows:
         if unique:
             check_unique(header, self.index.values(), source)
         self.geographic = "lon" in self.index and "lat" in self.index
-        if not (self.geographic or {"x", "y"} <= self.index.keys() or "wkt" in self.index):
+        located = self.geographic or {"x", "y"} <= self.index.keys() or "wkt" in self.index
+        if not (located or has_geometry):
             raise FieldError(
                 "no location columns found", source=source, field="header", value=header[:10],
                 fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标; or map them with "
@@ -163,12 +176,11 @@ class _TableRows:
         geoms = np.full(n, None, dtype=object)
         errors = list(errors) if errors is not None else [None] * n
         notices: list[str | None] = [None] * n
-        slow = np.array([e is None for e in errors], dtype=bool)
+        slow = np.array([e is None and not self.has_geometry for e in errors], dtype=bool)
         if self.geographic:
             lon = _numbers([c[self.index["lon"]] if len(c) > self.index["lon"] else None for c in cells])
             lat = _numbers([c[self.index["lat"]] if len(c) > self.index["lat"] else None for c in cells])
-            minx, miny, maxx, maxy = XINJIANG_BBOX
-            fast = (lon > minx) & (lon < maxx) & (lat > miny) & (lat < maxy) & slow
+            fast = _fits(lon, lat, self.coverage) & slow
             if "wkt" in self.index:
                 fast &= np.array([_blank(_cell(c, self.index["wkt"])) for c in cells])
             geoms[fast] = shapely.points(lon[fast], lat[fast])
@@ -198,7 +210,7 @@ class _TableRows:
                 raw = parse_text(str(wkt), source=self.source, field=column)
                 for plot in raw.plots:
                     plot.row = row
-                return _built(raw, row)
+                return _built(raw, row, self.coverage)
             except EcozoneError as err:
                 raise _in_column(err, column, row) from None
         if self.geographic:
@@ -212,7 +224,10 @@ class _TableRows:
         east = parse_coordinate(_cell(cells, self.index[east_field]), self.source, row, fields[0], self.geographic)
         north = parse_coordinate(_cell(cells, self.index[north_field]), self.source, row, fields[1], self.geographic)
         zone = _cell(cells, self.index["gk_zone"]) if "gk_zone" in self.index else None
-        declared = self.geographic or normalise_header(fields[0]) not in ("y", "y坐标", "坐标y", "x", "x坐标", "坐标x")
+        # A register's row is one point: when its longitude and latitude fit the covered area only the other
+        # way round, the site reader swaps them and says so (as it does for a point typed in ``ecozone check``).
+        declared = not self.geographic and normalise_header(fields[0]) not in ("y", "y坐标", "坐标y", "x", "x坐标",
+                                                                               "坐标x")
         zone_field = self.header[self.index["gk_zone"]] if "gk_zone" in self.index else "带号"
         raw = RawSite(
             source=self.source, plots=[RawPlot([RawPart("point", [RawRing([(east, north)], [row])])], row=row)],
@@ -222,7 +237,7 @@ class _TableRows:
             gk=GKHint(zone=whole(zone, self.source, row, zone_field), origin="column 带号") if not _blank(zone) else None,
         )
         try:
-            return _built(raw, row)
+            return _built(raw, row, self.coverage)
         except EcozoneError as err:  # about the point as a whole: the cells that give it
             if err.field in (None, "site", "geometry"):
                 err.field = "/".join(fields)
@@ -232,7 +247,7 @@ class _TableRows:
 _HEADER_UNITS = (("coal_t", "万吨", 10_000.0), ("power_mw", "万千瓦", 10.0))
 
 
-def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> Input:
+def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None) -> Input:
     # The whole file is decoded once to detect UTF-8 vs GBK; rows are then parsed chunk by chunk.
     text, _ = decode(path.read_bytes(), encoding=encoding, source=path.name)
     reader = csv_rows(text, source=path.name)
@@ -242,7 +257,7 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> In
     if not header:
         raise FormatError("the file is empty", source=path.name, field="header",
                           fix="give a header row and one row per site")
-    table = _TableRows(header, path.name, columns)
+    table = _TableRows(header, path.name, columns, coverage=coverage)
     total = max(text.count("\n") - 1, 0)
 
     def numbered() -> Iterator[tuple[int, list, FormatError | None]]:
@@ -278,7 +293,7 @@ def _in_chunks(numbered: Iterable[tuple[int, list, Exception | None]], table: _T
         yield table.read(cells, rows, errors)
 
 
-def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
+def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | None) -> Input:
     book = open_workbook(path, source=path.name, max_total=BATCH_MAX_INFLATED_BYTES, max_member=BATCH_MAX_MEMBER_BYTES)
     data_sheet, header_row, header = None, 0, []
     for sheet in book.worksheets:
@@ -298,7 +313,7 @@ def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
                          field="header",
                          fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标, or map them with --column")
     header = header[: header_width(header, path.name, data_sheet)]
-    table = _TableRows(header, path.name, columns)
+    table = _TableRows(header, path.name, columns, coverage=coverage)
     sheet = book[data_sheet]
     total = max(min(sheet.max_row or 0, EXCEL_MAX_ROWS) - header_row, 0)  # declared: an estimate only
 
@@ -315,21 +330,26 @@ def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
         finally:
             book.close()
 
-    info = {"sheets": book.sheetnames, "data_sheet": data_sheet, "header_row": header_row}
+    with zipfile.ZipFile(path) as archive:  # already checked by open_workbook; its size decides how it is written
+        inflated = sum(member.file_size for member in archive.infolist())
+    info = {"sheets": book.sheetnames, "data_sheet": data_sheet, "header_row": header_row, "inflated_bytes": inflated}
     return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), workbook=info,
                  multipliers=table.multipliers)
 
 
 # -- vector files --------------------------------------------------------------------------------------------------
-def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> Input:
+def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None) -> Input:
+    if path.suffix.lower() == ".zip":
+        _zipped_shapefile(path)
     try:
         header, total, crs, frames = _vector_frames(path, chunk_rows, encoding)
     except (DataSourceError, DataLayerError, ProjCRSError, OSError, ValueError, KeyError, TypeError) as err:
         raise FormatError(f"无法打开文件 / cannot open the file ({_without_folder(err, path)})", source=path.name,
                           field="file", fix="检查文件是否完整，或另存为 GeoPackage / check that the file is complete, "
                                             "or save it as a GeoPackage") from None
-    # Screening GIS files by their own geometry is not supported yet: the attributes must locate each row.
-    table = _TableRows(header, path.name, columns)
+    # Each feature's own geometry is its site (in the file's CRS), whatever its attributes say: a feature
+    # without one (or with one that cannot be read) is marked, not located some other way.
+    table = _TableRows(header, path.name, columns, coverage=coverage, has_geometry=True)
     geographic = crs is not None and any(crs.equals(CRS.from_user_input(c)) for c in _GEOGRAPHIC)
 
     def chunks() -> Iterator[Chunk]:
@@ -349,10 +369,10 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None) ->
             number += len(cells)
             chunk = table.read(cells, rows)
             for i, geom in enumerate(geometries):
-                if not chunk.errors[i]:
-                    chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(
-                        lambda geom=geom, row=rows[i]: _vector_site(geom, crs, geographic, path.name, row),
-                        path.name, rows[i], "geometry")
+                if chunk.errors[i]:
+                    continue
+                work = functools.partial(_vector_site, geom, crs, geographic, path.name, rows[i], coverage)
+                chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(work, path.name, rows[i], "geometry")
             yield chunk
 
     return Input(path, header, total, chunks(), crs=crs, multipliers=table.multipliers)
@@ -401,23 +421,35 @@ def _without_folder(err: Exception, path: Path) -> str:
     return text
 
 
-def _vector_site(geom, crs: CRS | None, geographic: bool, source: str, row: int):
+def _vector_site(geom, crs: CRS | None, geographic: bool, source: str, row: int, coverage: CoveredArea | None):
+    """A feature's geometry as its site: from the file's CRS (Gauss-Krüger and others reprojected) through the
+    site reader's checks; a plain lon/lat point inside the covered area as it is."""
     if geom is None or geom.is_empty:
         raise FormatError("the feature has no geometry (or one that cannot be read)", source=source, row=row,
                           field="geometry", fix="draw its geometry, or delete the feature")
-    if geographic and geom.geom_type == "Point":
-        minx, miny, maxx, maxy = XINJIANG_BBOX
-        if minx < geom.x < maxx and miny < geom.y < maxy:
-            return shapely.force_2d(geom), None
+    if geographic and geom.geom_type == "Point" and _fits(np.array([geom.x]), np.array([geom.y]), coverage)[0]:
+        return shapely.force_2d(geom), None
     raw = RawSite(source=source, plots=[RawPlot(parts_from_shapely(geom, source=source, row=row), row=row)],
                   crs=crs, crs_origin="the file" if crs else "", order="declared")
-    return _built(raw, row)
+    return _built(raw, row, coverage)
+
+
+def _zipped_shapefile(path: Path) -> None:
+    """Refuse a zip that is unsafe to open (``gis.sites.archives``) or holds no single shapefile; GDAL then
+    reads the shapefile inside it without unpacking."""
+    with open_zip(path, source=path.name, kind="shapefile") as archive:
+        shps = [n for n in archive.namelist() if n.lower().endswith(".shp")]
+    if len(shps) != 1:
+        raise FormatError(f"压缩包中应有且只有一个 .shp，实有 {len(shps)} 个 / the zip should hold exactly one .shp, "
+                          f"it holds {len(shps)}", source=path.name, field="file", value=shps[:5] or None,
+                          fix="把一个 shapefile（.shp .shx .dbf .prj）压缩为 zip / zip one shapefile "
+                              "(.shp .shx .dbf .prj)")
 
 
 # -- shared ----------------------------------------------------------------------------------------------------------
-def _built(raw: RawSite, row: Any):
+def _built(raw: RawSite, row: Any, coverage: CoveredArea | None):
     """The site reader's checks and transforms on one row; several plots become one multi-geometry."""
-    sites = build_sites(raw, coverage=XINJIANG_BBOX)
+    sites = build_sites(raw, coverage=coverage)
     site = sites[0] if len(sites) == 1 else combine(sites, {})
     notices = "；".join(dict.fromkeys(n["message"] for n in site.notices))
     return site.shape, notices or None
@@ -444,6 +476,13 @@ def _in_column(err: EcozoneError, column: str, row: Any) -> EcozoneError:
     err.row = row
     err.field = column if err.field in (None, "site", column) else f"{column}: {err.field}"
     return err
+
+
+def _fits(lon: np.ndarray, lat: np.ndarray, coverage: CoveredArea | None) -> np.ndarray:
+    """Which plain longitude/latitude pairs need no more than a point (inside the covered area)."""
+    with np.errstate(invalid="ignore"):
+        valid = (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    return valid if coverage is None else valid & coverage.contains(lon, lat)
 
 
 def _cell(cells: list[Any], index: int) -> Any:

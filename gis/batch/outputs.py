@@ -9,9 +9,11 @@ geometry in WGS 84 lon/lat (empty for rows that could not be read).
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import json
+import re
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
+from openpyxl.styles import Font
 
 from gis.errors import FormatError
 from gis.sites.limits import MAX_COLUMNS
 from gis.sites.tables import sheet_rows
 
-__all__ = ["OUTPUT_SUFFIXES", "open_writer"]
+__all__ = ["OUTPUT_SUFFIXES", "open_writer", "starts_formula", "summary_rows"]
 
 OUTPUT_SUFFIXES = (".xlsx", ".csv", ".geojson", ".gpkg", ".parquet")
 
@@ -51,6 +54,23 @@ def _text(value: Any) -> Any:
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
     return value
+
+
+#: What a spreadsheet may take for the start of a formula (=, +, -, @; tab and CR as OWASP lists them).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def starts_formula(value: Any) -> bool:
+    """True for text a spreadsheet would run as a formula (formula injection); a plain number is data."""
+    return (isinstance(value, str) and value.startswith(_FORMULA_STARTS)
+            and not _PLAIN_NUMBER.fullmatch(value.strip()))
+
+
+def _csv_cell(value: Any) -> Any:
+    """A value for a CSV cell: text that would start a formula gets a leading apostrophe."""
+    value = _text(value)
+    return "'" + value if starts_formula(value) else value
 
 
 class _Writer:
@@ -96,12 +116,12 @@ class _Csv(_Writer):
         super().__init__(*args)
         self._file = open(self.path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 (streamed, closed in _release)
         self._csv = csv.writer(self._file)
-        self._csv.writerow(self.names())
+        self._csv.writerow([_csv_cell(name) for name in self.names()])
 
     def write(self, chunk, verdicts) -> None:
         columns = [verdicts[c] for c in self.verdict_columns]
         for i, row in enumerate(chunk.cells):
-            self._csv.writerow([_text(v) for v in row] + [_text(c[i]) for c in columns])
+            self._csv.writerow([_csv_cell(v) for v in row] + [_csv_cell(c[i]) for c in columns])
 
     def _release(self) -> None:
         self._file.close()
@@ -127,14 +147,52 @@ def _copy_rows(source, target, name: str, rows: int | None = None) -> None:
         target.append(cells)
 
 
+#: An .xlsx input up to this many cells is edited (every style, merge, width and sheet kept as it was);
+#: a larger one is copied row by row, values only, so memory stays bounded.
+EDIT_MAX_CELLS = 3_000_000
+#: ... and inflates to at most this much (openpyxl holds every cell it finds, whatever the sheet declares).
+EDIT_MAX_BYTES = 256 * 1024**2
+
+#: Fill of each verdict in the 结论 column (conditional formats: Excel colours the cells, not the writer).
+VERDICT_FILLS = {"禁止": "FFC7CE", "限期淘汰": "F4B183", "限制": "FFEB9C", "需核查": "FFE699", "应履行义务": "DDEBF7",
+                 "允许": "C6EFCE", "未核查": "EDEDED", "读取失败": "D9D9D9", "检查失败": "D9D9D9"}
+
+#: Width (characters) of each added column.
+_WIDTHS = {"结论": 10, "结论代码": 12, "命中规则": 48, "规则依据": 40, "涉及区域": 36, "重叠比例%": 10,
+           "最近保护区域": 24, "最近距离m": 11, "计算量": 24, "需核查原因": 40, "读取提示": 40, "读取错误": 40}
+
+
 class _Xlsx(_Writer):
+    """The officer's workbook: an .xlsx input is edited (its sheets, merged title, styles, widths, frozen panes
+    and formats kept) with the verdict columns added beside the original ones, once; any other input is
+    written as a new sheet. Added columns get the header's style, widths, verdict colours and a filter."""
+
     def __init__(self, *args) -> None:
         from openpyxl import Workbook, load_workbook
 
         super().__init__(*args)
-        self._book = Workbook(write_only=True)
         info = self.source.workbook
         self._sheet = None
+        self._header_row = info.get("header_row", 1) if info else 1
+        self._edit = bool(info) and (self.source.total + self._header_row) * max(len(self.header), 1) <= EDIT_MAX_CELLS \
+            and info.get("inflated_bytes", 0) <= EDIT_MAX_BYTES
+        self._last_row = self._header_row
+        if self._edit:
+            self._book = load_workbook(self.source.path, rich_text=True)
+            self._sheet = self._book[info["data_sheet"]]
+            # beside the last column holding anything (cells right of the header are the officer's too); the
+            # cells the sheet has, not its rectangle, which a declared dimension can make a billion cells
+            self._first = 1 + max([len(self.header), *(column for (_, column), cell in self._sheet._cells.items()
+                                                       if cell.value is not None)])
+            for offset, name in enumerate(self.names()[len(self.header):]):
+                cell = self._sheet.cell(row=self._header_row, column=self._first + offset, value=name)
+                model = self._sheet.cell(row=self._header_row, column=len(self.header))
+                if model.has_style:
+                    cell._style = copy.copy(model._style)
+                else:
+                    cell.font = Font(bold=True)
+            return
+        self._book = Workbook(write_only=True)
         if info:
             original = load_workbook(self.source.path, read_only=True, data_only=True)
             try:
@@ -142,20 +200,81 @@ class _Xlsx(_Writer):
                     sheet = self._book.create_sheet(name)
                     if name == info["data_sheet"]:
                         self._sheet = sheet
-                        _copy_rows(original[name], sheet, self.source.path.name, info["header_row"] - 1)
-                        sheet.append(self.names())
+                        self._style(sheet)
+                        _copy_rows(original[name], sheet, self.source.path.name, self._header_row - 1)
+                        sheet.append(self._header_cells())
                     else:
                         _copy_rows(original[name], sheet, self.source.path.name)
             finally:
                 original.close()
         else:
             self._sheet = self._book.create_sheet("筛查结果")
-            self._sheet.append(self.names())
+            self._style(sheet=self._sheet)
+            self._sheet.append(self._header_cells())
+
+    def _header_cells(self) -> list:
+        from openpyxl.cell import WriteOnlyCell
+
+        cells = []
+        for name in self.names():
+            cell = WriteOnlyCell(self._sheet)
+            _set(cell, name)
+            cell.font = Font(bold=True)
+            cells.append(cell)
+        return cells
+
+    def _style(self, sheet) -> None:
+        """Widths and frozen header of a sheet written from scratch (set before its rows, as write-only asks)."""
+        from openpyxl.utils import get_column_letter
+
+        for index, name in enumerate(self.names(), start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(name, max(10, 2 * len(str(name))))
+        sheet.freeze_panes = f"A{self._header_row + 1}"
 
     def write(self, chunk, verdicts) -> None:
         columns = [verdicts[c] for c in self.verdict_columns]
+        if self._edit:
+            for i, row in enumerate(chunk.rows):
+                for offset, column in enumerate(columns):
+                    _set(self._sheet.cell(row=row, column=self._first + offset), _text(column[i]))
+            self._last_row = max(self._last_row, *chunk.rows) if chunk.rows else self._last_row
+            return
         for i, row in enumerate(chunk.cells):
-            self._sheet.append([_text(v) for v in row] + [_text(c[i]) for c in columns])
+            self._sheet.append([self._cell(v) for v in row] + [self._cell(c[i]) for c in columns])
+            self._last_row += 1
+
+    def _cell(self, value: Any) -> Any:
+        """A value for a write-only row: text that would start a formula as a string-typed cell."""
+        value = _text(value)
+        if not starts_formula(value):
+            return value
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(self._sheet)
+        _set(cell, value)
+        return cell
+
+    def _finish(self) -> None:
+        """Widths, frozen header, filter and verdict colours of the data sheet."""
+        from openpyxl.formatting.rule import CellIsRule
+        from openpyxl.styles import PatternFill
+        from openpyxl.utils import get_column_letter
+
+        sheet, names = self._sheet, self.names()
+        first = self._first if self._edit else len(self.header) + 1  # of the added columns
+        last = get_column_letter(first + len(self.verdict_columns) - 1)
+        if self._edit:
+            for index, name in enumerate(names[len(self.header):], start=first):
+                sheet.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(name, 16)
+            if sheet.freeze_panes is None:
+                sheet.freeze_panes = f"A{self._header_row + 1}"
+        sheet.auto_filter.ref = f"A{self._header_row}:{last}{max(self._last_row, self._header_row + 1)}"
+        verdict = get_column_letter(first + self.verdict_columns.index("结论"))
+        target = f"{verdict}{self._header_row + 1}:{verdict}{max(self._last_row, self._header_row + 1)}"
+        for label, colour in VERDICT_FILLS.items():
+            sheet.conditional_formatting.add(target, CellIsRule(
+                operator="equal", formula=[f'"{label}"'], fill=PatternFill("solid", start_color=colour,
+                                                                            end_color=colour)))
 
     def _release(self) -> None:
         # A write-only workbook holds open row streams per sheet; saving is how openpyxl closes them.
@@ -164,11 +283,27 @@ class _Xlsx(_Writer):
             self._book = None
 
     def close(self, summary) -> None:
+        self._finish()
         sheet = self._book.create_sheet(_unique_sheet_name("筛查汇总", self._book.sheetnames))
-        sheet.append(["项目 / item", "值 / value"])
-        for name, value in summary:
-            sheet.append([name, value if isinstance(value, (int, float, str)) or value is None else str(value)])
+        rows = [["项目", "值"], *([name, value if isinstance(value, (int, float, str)) or value is None
+                                    else str(value)] for name, value in summary)]
+        if self._edit:
+            for number, row in enumerate(rows, start=1):
+                for column, value in enumerate(row, start=1):
+                    _set(sheet.cell(row=number, column=column), value)
+            sheet["A1"].font = sheet["B1"].font = Font(bold=True)
+        else:
+            for row in rows:
+                sheet.append([self._cell(v) for v in row])
+        sheet.column_dimensions["A"].width, sheet.column_dimensions["B"].width = 28, 60
         self._release()
+
+
+def _set(cell, value: Any) -> None:
+    """Put ``value`` in ``cell``; text that would start a formula stays text (a string-typed cell)."""
+    cell.value = value
+    if starts_formula(value):
+        cell.data_type = "s"
 
 
 class _GeoJSON(_Writer):
@@ -258,6 +393,37 @@ class _Parquet(_Geo):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def summary_rows(report, input_name: str, assumed: dict[str, Any] | None = None) -> list[tuple[str, Any]]:
+    """The summary sheet (筛查汇总) of a ``gis.batch.ScreenReport``, in Chinese: the file by its name, the store
+    by its display name (never a path), verdicts, layer kinds and rule packs by their Chinese names."""
+    from gis.kinds import KINDS
+    from gis.rules import default_rule_packs
+    from gis.rules.model import VERDICT_LABELS, Verdict
+    from gis.rules.project import FACT_LABELS
+
+    labels = {v.value: label for v, label in VERDICT_LABELS.items()} | {"error": "读取失败"}
+    order = [v.value for v in Verdict] + ["error"]
+    titles = {pack.id: pack.title for pack in default_rule_packs()}
+    return [
+        ("输入文件", input_name), ("输入行数", report.rows_in), ("输出行数", report.rows_out),
+        ("读取失败行数", report.rows_failed), ("图层日期", report.as_of.isoformat()), ("图层库", report.store),
+        ("用时（秒）", report.seconds),
+        *((f"结论：{labels.get(code, code)}", report.verdict_counts[code])
+          for code in sorted(report.verdict_counts, key=lambda c: order.index(c) if c in order else len(order))),
+        *((f"整批假定：{FACT_LABELS.get(name, name)}", _said(value)) for name, value in (assumed or {}).items()),
+        *((f"图层版本：{KINDS[kind].label_zh if kind in KINDS else kind}", version)
+          for kind, version in report.layer_versions.items()),
+        *((f"规则包：{titles.get(pack, pack)}", version) for pack, version in report.rule_packs.items()),
+    ]
+
+
+def _said(value: Any) -> str:
+    """A batch-wide fact as an officer reads it (existing → 现有)."""
+    words = {"existing": "现有", "new": "新建（新、改、扩建）", True: "是", False: "否"}
+    value = getattr(value, "value", value)
+    return words.get(value, str(value)) if isinstance(value, (str, bool)) else str(value)
 
 
 def _unique_sheet_name(name: str, taken: list[str]) -> str:

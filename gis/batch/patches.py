@@ -1,0 +1,235 @@
+"""Remote-sensing patches (人类活动遥感监测图斑): how much of each patch lies in each protected zone, and where.
+
+For every patch (a polygon of a GIS file, read like any batch input: the file's CRS, Gauss-Krüger reprojected)
+the pieces it shares with the zones of the protected kinds (red lines, reserve functional zones, natural
+parks, drinking-water zones) are cut out, each with its geodesic area (m², WGS 84 ellipsoid, as PostGIS
+geography measures it) and its share of the patch; the patch gets its totals inside red lines and inside
+reserves, and the county and the prefecture or 兵团 division it lies in (the one it shares most area with).
+
+Outputs by suffix: a GeoPackage with two layers, 图斑 (each patch with its totals) and 图斑区域相交 (the pieces,
+with their polygons), and a 移交清单 workbook: one row per patch per zone met, grouped by division and county,
+for handing each case to the office that answers for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.batch.inputs import open_input
+from gis.batch.outputs import starts_formula
+from gis.batch.spatial import PROTECTED_KINDS
+from gis.check import covered_area
+from gis.crs import geodesic_area_m2
+from gis.errors import FormatError
+from gis.kinds import KINDS
+from gis.store import Store, open_store
+from gis.store.base import iso_day
+
+__all__ = ["PATCH_OUTPUTS", "PatchSummary", "screen_patches"]
+
+PATCH_OUTPUTS = (".gpkg", ".xlsx")
+
+#: Subtypes of the administrative layer that answer for a patch: the county, then above it.
+_COUNTY = ("county",)
+_DIVISION = ("bingtuan_city", "prefecture")
+
+
+@dataclass
+class PatchSummary:
+    """What a patch screening did."""
+
+    patches: int
+    patches_failed: int
+    pieces: int
+    outputs: list[str] = field(default_factory=list)
+    as_of: str = ""
+
+
+def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Sequence[str | PathLike], *,
+                   store: Store | str | PathLike | None = None, as_of: dt.date | str | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> PatchSummary:
+    """Cut every patch of ``input_path`` by the protected zones in force on ``as_of`` and write the outputs.
+
+    Parameters
+    ----------
+    input_path
+        Patches: .gpkg, .shp (or zipped), .geojson or .parquet, polygons in any declared CRS.
+    output_paths
+        ``.gpkg`` (layers 图斑 and 图斑区域相交) and/or ``.xlsx`` (移交清单).
+    progress
+        ``progress(done_patches, total)`` after each chunk and once more when the outputs are written.
+    """
+    if not isinstance(store, Store):
+        store = open_store(store)
+    day = iso_day(as_of)
+    outputs = [Path(p) for p in ([output_paths] if isinstance(output_paths, (str, PathLike)) else output_paths)]
+    for path in outputs:
+        if path.suffix.lower() not in PATCH_OUTPUTS:
+            raise FormatError(f"图斑筛查只写 {' / '.join(PATCH_OUTPUTS)} / patches are written as "
+                              f"{' or '.join(PATCH_OUTPUTS)}", source=str(path), field="output", value=path.suffix,
+                              fix="give -o patches.gpkg and/or -o 移交清单.xlsx")
+    source = open_input(input_path, coverage=covered_area(store))
+    zones = store.snapshot(day).zones
+    protected = zones[zones.kind.isin(PROTECTED_KINDS)].reset_index(drop=True)
+    admin = zones[zones.kind == "admin_division"].reset_index(drop=True)
+    tree, admin_tree = shapely.STRtree(protected.geometry.values), shapely.STRtree(admin.geometry.values)
+    patch_rows, piece_rows, failed = [], [], 0
+    if progress is not None:
+        progress(0, source.total)
+    for chunk in source.chunks:
+        for cells, row, geom, error in zip(chunk.cells, chunk.rows, chunk.geoms, chunk.errors):
+            attributes = dict(zip(source.header, cells))
+            if error is not None or geom is None:
+                failed += 1
+                patch_rows.append({**attributes, "图斑序号": row, "读取错误": error, "geometry": None})
+                continue
+            where = _where(geom, admin, admin_tree)
+            pieces = _pieces(geom, protected, tree)
+            area = geodesic_area_m2(geom)
+            patch_rows.append({**attributes, "图斑序号": row, **where, "图斑面积m²": round(area, 2),
+                               **_totals(pieces, area), "涉及区域": "；".join(p["区域名称"] for p in pieces) or None,
+                               "读取错误": None, "geometry": geom})
+            piece_rows += [{**attributes, "图斑序号": row, **where, **piece, "图斑面积m²": round(area, 2)}
+                           for piece in pieces]
+        if progress is not None:
+            progress(len(patch_rows), max(source.total, len(patch_rows)))
+    patches = pd.DataFrame(patch_rows)
+    pieces = pd.DataFrame(piece_rows, columns=[*source.header, "图斑序号", "所在地州市/师", "所在县市区",
+                                               *_PIECE_COLUMNS, "图斑面积m²"])
+    for path in outputs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".gpkg":
+            _write_gpkg(path, patches, pieces)
+        else:
+            _write_handover(path, pieces, Path(input_path).name, store.name, day, len(patches), failed)
+    if progress is not None:
+        progress(len(patches), len(patches))
+    return PatchSummary(len(patches), failed, len(pieces), [str(p) for p in outputs], day)
+
+
+_PIECE_COLUMNS = ["区域类型", "区域名称", "功能分区", "相交面积m²", "占图斑比例%", "geometry"]
+
+
+def _pieces(geom, protected: pd.DataFrame, tree: shapely.STRtree) -> list[dict[str, Any]]:
+    """The pieces ``geom`` shares with each protected zone (those with area), largest first."""
+    area = geodesic_area_m2(geom)
+    found = []
+    for index in tree.query(geom, predicate="intersects"):
+        zone = protected.iloc[int(index)]
+        piece = shapely.intersection(geom, zone.geometry)
+        piece_area = geodesic_area_m2(piece)
+        if piece_area <= 0:
+            continue  # a shared edge or corner is no area inside the zone
+        kind = KINDS[zone.kind].label_zh if zone.kind in KINDS else zone.kind
+        found.append({"区域类型": kind, "区域名称": zone["name"], "_kind": zone.kind,
+                      "功能分区": KINDS[zone.kind].subtype_label(zone.subtype) if zone.kind in KINDS else None,
+                      "相交面积m²": round(piece_area, 2),
+                      "占图斑比例%": round(100 * piece_area / area, 3) if area else None, "geometry": piece})
+    found.sort(key=lambda p: -p["相交面积m²"])
+    return found
+
+
+def _totals(pieces: list[dict[str, Any]], area: float) -> dict[str, Any]:
+    """Area inside red lines and inside reserves (the union of the pieces, so overlapping zones count once)."""
+    totals = {}
+    for kind, label in (("ecological_redline", "红线内"), ("nature_reserve", "自然保护区内")):
+        union = shapely.union_all([p["geometry"] for p in pieces if p["_kind"] == kind])
+        inside = geodesic_area_m2(union) if not union.is_empty else 0.0
+        totals[f"{label}面积m²"] = round(inside, 2)
+        totals[f"{label}比例%"] = round(100 * inside / area, 3) if area else None
+    for piece in pieces:
+        del piece["_kind"]
+    return totals
+
+
+def _where(geom, admin: pd.DataFrame, tree: shapely.STRtree) -> dict[str, str | None]:
+    """The county and the prefecture or 兵团 division the patch shares most area with."""
+    best: dict[str, tuple[float, str]] = {}
+    for index in tree.query(geom, predicate="intersects"):
+        unit = admin.iloc[int(index)]
+        level = "county" if unit.subtype in _COUNTY else "division" if unit.subtype in _DIVISION else None
+        if level is None:
+            continue
+        shared = shapely.area(shapely.intersection(geom, unit.geometry))
+        # a 兵团 city outranks the prefecture around it: the division answers for its land
+        rank = (unit.subtype == "bingtuan_city", shared)
+        if level not in best or rank > best[level][0]:
+            best[level] = (rank, unit["name"])
+    division = best.get("division", (None, None))
+    # a 兵团 city (师市合一) answers as a county too where no county of the layer covers its land
+    county = best.get("county", (None, division[1] if division[0] and division[0][0] else None))
+    return {"所在地州市/师": division[1], "所在县市区": county[1]}
+
+
+def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Attribute columns as text for a GeoPackage (a register's columns vary in type from row to row)."""
+    frame = frame.copy()
+    for name in frame.columns:
+        if name == "geometry" or pd.api.types.is_float_dtype(frame[name]) or pd.api.types.is_integer_dtype(frame[name]):
+            continue
+        frame[name] = frame[name].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                                      else str(v))
+    return frame
+
+
+def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame) -> None:
+    import geopandas as gpd
+    import pyogrio
+
+    path.unlink(missing_ok=True)
+    for layer, frame in (("图斑", patches), ("图斑区域相交", pieces)):
+        frame = gpd.GeoDataFrame(_text_columns(frame), geometry="geometry", crs="EPSG:4326")
+        pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", promote_to_multi=False,
+                                geometry_type="Unknown", append=layer != "图斑")
+
+
+def _write_handover(path: Path, pieces: pd.DataFrame, input_name: str, store_name: str, day: str, patches: int,
+                    failed: int) -> None:
+    """移交清单: one row per patch per zone met, grouped by division and county (bold header, frozen, filter)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    columns = ["所在地州市/师", "所在县市区", "图斑序号",
+               *[c for c in pieces.columns if c not in ("所在地州市/师", "所在县市区", "图斑序号", "geometry")]]
+    table = pieces.sort_values(["所在地州市/师", "所在县市区", "图斑序号"], na_position="last", kind="stable")
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "移交清单"
+    sheet.append(columns)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for record in table[columns].itertuples(index=False):
+        sheet.append([_cell(v) for v in record])
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            if starts_formula(cell.value):
+                cell.data_type = "s"
+    for index, name in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = max(12, 2 * len(str(name)) + 2)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(sheet.max_row, 2)}"
+    summary = book.create_sheet("汇总")
+    for row in (["项目", "值"], ["输入文件", input_name], ["图斑数", patches], ["读取失败图斑数", failed],
+                ["涉及区域的图斑数", int(pieces["图斑序号"].nunique())], ["相交处数", len(pieces)],
+                ["图层日期", day], ["图层库", store_name]):
+        summary.append(row)
+    summary["A1"].font = summary["B1"].font = Font(bold=True)
+    book.save(path)
+
+
+def _cell(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return value if isinstance(value, (int, float, str, dt.date, dt.datetime)) else str(value)

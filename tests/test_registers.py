@@ -1,0 +1,441 @@
+"""Every register officers hold (issue 19): the officer's workbook kept and extended once, GIS files screened by
+their geometry, swapped coordinates corrected, batch-wide facts, 排污许可 fields, progress, formula injection.
+
+Verdicts are compared with ``check_site`` on the same site and facts; workbooks are read back with openpyxl and
+GIS outputs with GDAL (pyogrio), geometries against pyproj's own transform.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from typer.testing import CliRunner
+
+from api.cli import app
+
+from gis.batch import COLUMNS, screen_file
+from gis.check import check_site, covered_area
+from gis.rules.project import read_project
+from gis.sites import read_site
+from gis.store import open_store
+
+AS_OF = "2024-01-01"
+HEADER = ["序号", "许可证编号", "单位名称", "行业类别", "生产经营场所地址", "经度", "纬度", "有效期限", "备注"]
+#: Industries as registers write them: GB/T 4754 names and codes, and one nobody can place.
+INDUSTRIES = ["火力发电", "水泥制造", "D4411", "印染", "某某新兴服务", "热力生产和供应"]
+
+
+def _places(n: int, seed: int, kinds: tuple[str, ...] | None = None) -> list[tuple[float, float]]:
+    """Points near the zones (of ``kinds``, default all but admin) of both regions of the dataset."""
+    rng = np.random.default_rng(seed)
+    zones = open_store().snapshot(AS_OF).zones
+    zones = zones[zones.kind.isin(kinds) if kinds else zones.kind != "admin_division"]
+    anchors = shapely.get_coordinates(shapely.segmentize(zones.geometry.boundary.values, 0.05))
+    picks = anchors[rng.integers(0, len(anchors), 4 * n)] + rng.normal(0, 0.02, (4 * n, 2))
+    picks = picks[covered_area(open_store()).contains(picks[:, 0], picks[:, 1])][:n]
+    assert len(picks) == n
+    return [(round(float(x), 6), round(float(y), 6)) for x, y in picks]
+
+
+def _expected(lon: float, lat: float, facts: dict, *, defaults: dict | None = None):
+    """check_site's answer for a point and a row's facts, read as a register's cells are (not strict)."""
+    site = read_site(f"{lon}, {lat}", coverage=None)
+    project = read_project(facts, defaults=defaults, strict=False).project
+    return check_site(site, project, as_of=AS_OF)
+
+
+def _register(path, rows: list[list]) -> None:
+    """An officer's workbook: merged title, a note row, styled header in row 3, widths, frozen panes, number
+    and date formats, a 说明 sheet after the data."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "排污许可登记"
+    sheet.append(["2024年排污许可登记表（虚构数据）"])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADER))
+    sheet["A1"].font = Font(bold=True, size=16)
+    sheet["A1"].alignment = Alignment(horizontal="center")
+    sheet.append(["填报单位：某某生态环境局", None, None, None, None, None, None, "截至 2024-01-01"])
+    sheet.append(HEADER)
+    for cell in sheet[3]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", start_color="305496", end_color="305496")
+    for row in rows:
+        sheet.append(row)
+    sheet.cell(row=5, column=len(HEADER) + 1, value="手写批注")  # a note right of the table, under no header
+    for row in sheet.iter_rows(min_row=4):
+        row[5].number_format = row[6].number_format = "0.000000"
+        row[7].number_format = "yyyy-mm-dd"
+    sheet.column_dimensions["C"].width = 30
+    sheet.column_dimensions["E"].width = 42
+    sheet.freeze_panes = "C4"
+    notes = book.create_sheet("说明")
+    notes.append(["本表由各县市区填报，经纬度为 CGCS2000。"])
+    notes.append(["行业类别按 GB/T 4754-2017 填写。"])
+    book.save(path)
+
+
+def _rows(n: int, seed: int) -> list[list]:
+    rows = []
+    for i, (lon, lat) in enumerate(_places(n, seed)):
+        rows.append([i + 1, f"91650100MA{i:08d}001P", f"某某公司{i}", INDUSTRIES[i % len(INDUSTRIES)],
+                     f"某县某乡{i}号", lon, lat, dt.datetime(2027, 1 + i % 12, 1), "待复核" if i == 5 else None])
+    return rows
+
+
+def test_officer_workbook_is_kept_and_verdict_columns_added_once(tmp_path):
+    source, out = tmp_path / "登记.xlsx", tmp_path / "结果.xlsx"
+    rows = _rows(60, seed=11)
+    rows[3][5], rows[3][6] = rows[3][6], rows[3][5]  # latitude typed under 经度: corrected, not refused
+    _register(source, rows)
+    report = screen_file(source, out, as_of=AS_OF)
+    before, after = load_workbook(source), load_workbook(out)
+    assert after.sheetnames == ["排污许可登记", "说明", "筛查汇总"]
+    old, new = before["排污许可登记"], after["排污许可登记"]
+    # the workbook as it was: merged title, styles, widths, panes, formats, every original cell, the 说明 sheet
+    assert [str(r) for r in new.merged_cells.ranges] == [str(r) for r in old.merged_cells.ranges] == ["A1:I1"]
+    assert new["A1"].font.bold and new["A1"].font.sz == 16 and new["A1"].alignment.horizontal == "center"
+    assert new.freeze_panes == "C4"
+    assert new.column_dimensions["C"].width == 30 and new.column_dimensions["E"].width == 42
+    assert new["F4"].number_format == "0.000000" and new["H4"].number_format == "yyyy-mm-dd"
+    assert isinstance(new["H4"].value, dt.datetime)
+    assert [[c.value for c in r] for r in after["说明"].iter_rows()] == [[c.value for c in r] for r in before["说明"].iter_rows()]
+    width = len(HEADER)
+    for r_old, r_new in zip(old.iter_rows(values_only=True), new.iter_rows(values_only=True)):
+        assert r_new[:width] == r_old[:width]
+    # the rows once: no second copy of the table below or beside it
+    assert new.max_row == old.max_row == len(rows) + 3
+    assert new.max_column == width + 1 + len(COLUMNS)  # beside the note right of the table, not over it
+    assert new.cell(row=5, column=width + 1).value == "手写批注"
+    assert [c.value for c in new[3]] == HEADER + [None] + list(COLUMNS)
+    # added columns formatted like the header, with widths, a filter and verdict colours
+    for cell in new[3][width + 1:]:
+        assert cell.font.bold and cell.font.color.rgb == "00FFFFFF" and cell.fill.start_color.rgb == "00305496"
+    assert new.column_dimensions["K"].width == 10 and new.column_dimensions["M"].width > 30
+    assert new.auto_filter.ref == f"A3:V{len(rows) + 3}"
+    fills = {rule.formula[0].strip('"') for rng in new.conditional_formatting for rule in rng.rules}
+    assert {"禁止", "允许", "需核查", "读取失败"} <= fills
+    # every row screened, verdicts as check_site gives them
+    assert report.rows_failed == 0
+    verdict = {name: i for i, name in enumerate(HEADER + [None] + list(COLUMNS))}
+    for row, values in zip(rows, new.iter_rows(min_row=4, values_only=True)):
+        lon, lat = row[5], row[6]
+        if lat > 90 or lon < lat:
+            lon, lat = lat, lon
+        expected = _expected(lon, lat, {"industry": row[3]})
+        assert values[verdict["结论代码"]] == expected.verdict.value, row
+    swapped = next(new.iter_rows(min_row=7, max_row=7, values_only=True))
+    assert "经度" in swapped[verdict["读取提示"]] and "latitude" in swapped[verdict["读取提示"]]
+    # the summary in Chinese: no English verdict codes, no folder of the store or of the input
+    summary = {r[0]: r[1] for r in after["筛查汇总"].iter_rows(min_row=2, values_only=True)}
+    assert summary["输入文件"] == "登记.xlsx" and summary["输入行数"] == summary["输出行数"] == len(rows)
+    text = " ".join(f"{k} {v}" for k, v in summary.items())
+    for code in ("forbidden", "needs_review", "allowed", "obligation", "/", "\\"):
+        assert code not in text.replace("「", ""), code
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in str(label)) for label in summary)
+
+
+@pytest.mark.parametrize("edited", [True, False], ids=["edited", "streamed"])
+def test_header_in_row_one_with_a_notes_sheet_gives_one_table(tmp_path, monkeypatch, edited):
+    if not edited:  # a workbook too large to edit is copied row by row: one table all the same
+        monkeypatch.setattr("gis.batch.outputs.EDIT_MAX_CELLS", 0)
+    source, out = tmp_path / "清单.xlsx", tmp_path / "out.xlsx"
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "清单"
+    sheet.append(HEADER)
+    rows = _rows(303, seed=5)
+    for row in rows:
+        sheet.append(row)
+    book.create_sheet("说明").append(["说明文字"])
+    book.save(source)
+    report = screen_file(source, out, as_of=AS_OF)
+    result = load_workbook(out, read_only=True)
+    values = list(result["清单"].iter_rows(values_only=True))
+    assert len(values) == 304 == report.rows_in + 1
+    assert list(values[0]) == HEADER + list(COLUMNS)
+    assert sum(1 for v in values if v[0] == "序号") == 1
+    assert [v[2] for v in values[1:]] == [r[2] for r in rows]
+    assert result.sheetnames == ["清单", "说明", "筛查汇总"]
+    sheet = load_workbook(out)["清单"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:U{len(rows) + 1}"
+    assert all(cell.font.bold for cell in sheet[1][len(HEADER):])
+
+
+def test_text_that_would_start_a_formula_stays_text(tmp_path):
+    source = tmp_path / "许可.csv"
+    lon, lat = _places(1, seed=2)[0]
+    attacks = ["=HYPERLINK(\"http://x\",\"点击\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)"]
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["名称", "经度", "纬度", "备注"])
+        for i, attack in enumerate(attacks):
+            writer.writerow([attack if i % 2 else f"项目{i}", lon, lat, attack])
+        writer.writerow(["负数", lon, lat, "-12.5"])
+    screen_file(source, [tmp_path / "o.xlsx", tmp_path / "o.csv"], as_of=AS_OF)
+    sheet = load_workbook(tmp_path / "o.xlsx")["筛查结果"]
+    cells = [row[3] for row in sheet.iter_rows(min_row=2)]
+    assert [c.value for c in cells[:4]] == attacks and all(c.data_type == "s" for c in cells)
+    with open(tmp_path / "o.csv", encoding="utf-8-sig", newline="") as handle:
+        read = list(csv.reader(handle))[1:]
+    assert [r[3] for r in read] == ["'" + a for a in attacks] + ["-12.5"]
+    assert read[1][0] == "'" + attacks[1]
+
+
+def _patches_frame(n: int, seed: int, kinds: tuple[str, ...] | None = None):
+    """Small square parcels near zone edges, as a GeoDataFrame in WGS 84."""
+    places = _places(n, seed, kinds)
+    geoms = [shapely.box(x - 0.004, y - 0.003, x + 0.004, y + 0.003) for x, y in places]
+    return gpd.GeoDataFrame({"图斑编号": [f"TB{i:04d}" for i in range(n)]}, geometry=geoms, crs="EPSG:4326")
+
+
+@pytest.mark.parametrize("kind", ["gpkg_gk", "parquet", "geojson", "zipped_shp"])
+def test_gis_files_are_screened_by_their_geometry(tmp_path, kind):
+    frame = _patches_frame(400, seed=21)
+    bounds = frame.geometry.bounds
+    frame = frame[(bounds.minx > 85.6) & (bounds.maxx < 88.4)].head(40)  # within Gauss-Krüger zone 29
+    assert len(frame) >= 20
+    if kind == "gpkg_gk":
+        source = tmp_path / "parcels.gpkg"
+        frame.to_crs("EPSG:4517").to_file(source)  # CGCS2000 / 3-degree Gauss-Krüger zone 29
+    elif kind == "parquet":
+        source = tmp_path / "parcels.parquet"
+        frame.to_parquet(source)
+    elif kind == "geojson":
+        source = tmp_path / "parcels.geojson"
+        frame.to_file(source, driver="GeoJSON")
+    else:
+        folder = tmp_path / "shp"
+        folder.mkdir()
+        # a DBF field name has 10 bytes: a 4-character Chinese name would be cut inside a character
+        frame = frame.rename(columns={"图斑编号": "TBBH"})
+        frame.to_crs("EPSG:4517").to_file(folder / "parcels.shp", encoding="utf-8")
+        source = tmp_path / "parcels.zip"
+        with zipfile.ZipFile(source, "w") as archive:
+            for member in folder.iterdir():
+                archive.write(member, member.name)
+    out_gpkg, out_parquet = tmp_path / "out.gpkg", tmp_path / "out.parquet"
+    report = screen_file(source, [out_gpkg, out_parquet], as_of=AS_OF)
+    assert report.rows_in == len(frame) and report.rows_failed == 0
+    written = pyogrio.read_dataframe(out_gpkg)
+    key = frame.columns[0]
+    assert list(written[key]) == list(frame[key])
+    assert written.crs.to_epsg() == 4326
+    # the geometry as pyproj's transform gives it back, not a point from attributes
+    assert shapely.equals_exact(written.geometry.values, frame.geometry.values, tolerance=1e-6).all()
+    assert len(gpd.read_parquet(out_parquet)) == len(frame)
+    store = open_store()
+    for geom, code in zip(frame.geometry, written["结论代码"]):
+        site = read_site(shapely.to_wkt(geom, rounding_precision=-1), coverage=None)
+        assert code == check_site(site, {}, store=store, as_of=AS_OF).verdict.value
+
+
+def test_inner_mongolia_rows_and_swapped_rows_are_screened(tmp_path):
+    source, out = tmp_path / "sites.csv", tmp_path / "out.csv"
+    area = covered_area(open_store())
+    places = [p for p in _places(200, seed=9) if p[0] > 100][:5] + [p for p in _places(200, seed=9) if p[0] < 96][:5]
+    assert len(places) == 10 and area.contains(*np.array(places).T).all()
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["名称", "经度", "纬度"])
+        for i, (lon, lat) in enumerate(places):
+            writer.writerow([f"点{i}", *((lat, lon) if i % 3 == 0 else (lon, lat))])
+    report = screen_file(source, out, as_of=AS_OF)
+    assert report.rows_failed == 0
+    with open(out, encoding="utf-8-sig", newline="") as handle:
+        read = list(csv.DictReader(handle))
+    for i, ((lon, lat), row) in enumerate(zip(places, read)):
+        assert row["结论代码"] == _expected(lon, lat, {}).verdict.value
+        assert ("latitude" in row["读取提示"]) == (i % 3 == 0)
+
+
+def test_permit_register_fields_every_row_screened_industry_recognised(tmp_path):
+    source, out = tmp_path / "排污许可.csv", tmp_path / "out.csv"
+    rows = _rows(120, seed=13)
+    with open(source, "w", encoding="gbk", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for row in rows:
+            writer.writerow([*row[:7], row[7].date().isoformat(), ""])
+    report = screen_file(source, out, as_of=AS_OF)
+    assert report.rows_failed == 0
+    with open(out, encoding="utf-8-sig", newline="") as handle:
+        read = list(csv.DictReader(handle))
+    assert [r["许可证编号"] for r in read] == [r[1] for r in rows]
+    for row, got in zip(rows, read):
+        expected = _expected(row[5], row[6], {"industry": row[3]})
+        assert got["结论代码"] == expected.verdict.value, row
+        if row[3] == "某某新兴服务":
+            assert "某某新兴服务" in got["读取提示"]
+        else:
+            assert "行业" not in (got["读取提示"] or "").split("假设")[0], got["读取提示"]
+
+
+def test_cli_batch_wide_facts_and_progress_to_the_end(tmp_path):
+    source, out = tmp_path / "现有企业.csv", tmp_path / "out.csv"
+    places = _places(30, seed=17)
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["单位名称", "经度", "纬度", "行业类别"])
+        for i, (lon, lat) in enumerate(places):
+            writer.writerow([f"企业{i}", lon, lat, "" if i % 2 else "水泥制造"])
+    done = CliRunner().invoke(app, ["screen", str(source), "-o", str(out), "--as-of", AS_OF, "--existing",
+                                    "--industry", "火力发电", "--fuel", "coal"])
+    assert done.exit_code == 0, done.output
+    with open(out, encoding="utf-8-sig", newline="") as handle:
+        read = list(csv.DictReader(handle))
+    defaults = {"scope": "existing", "industry": "火力发电", "fuel": "coal"}
+    for i, ((lon, lat), row) in enumerate(zip(places, read)):
+        facts = {"industry": "水泥制造"} if i % 2 == 0 else {}
+        assert row["结论代码"] == _expected(lon, lat, facts, defaults=defaults).verdict.value
+        assert "现有" in row["读取提示"]
+        assert ("行业未填写" in row["读取提示"]) == bool(i % 2)
+
+
+def test_progress_counts_through_reading_screening_and_writing(tmp_path):
+    source, out = tmp_path / "s.csv", tmp_path / "out.xlsx"
+    places = _places(1200, seed=3)
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["名称", "经度", "纬度"], *([f"p{i}", x, y] for i, (x, y) in enumerate(places))])
+    seen = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append((done, total, out.exists()))
+
+    screen_file(source, out, as_of=AS_OF, chunk_rows=500, progress=progress)
+    assert seen[0][0] == 0 and seen[0][1] == 1200  # before the first row is screened, the count known
+    dones = [d for d, _, _ in seen]
+    assert dones == sorted(dones) and len(set(dones)) >= 4
+    assert seen[-1] == (1200, 1200, True)  # the last call comes once the output is written
+    assert all(not written for *_, written in seen[:-1])
+
+
+@pytest.mark.postgis
+def test_patches_cut_by_zones_with_areas_as_postgis_measures_them(tmp_path, postgres_db):
+    import psycopg
+
+    frame = _patches_frame(60, seed=31, kinds=("ecological_redline", "nature_reserve"))
+    frame.loc[len(frame)] = ["TB-far", shapely.box(60.0, 10.0, 60.01, 10.01)]  # far outside: read, not cut
+    source, out_gpkg, out_xlsx = tmp_path / "patches.gpkg", tmp_path / "out.gpkg", tmp_path / "移交清单.xlsx"
+    frame.to_crs("EPSG:4490").to_file(source)  # CGCS2000 geographic, as monitoring data comes
+    seen = []
+    summary = CliRunner().invoke(app, ["screen", str(source), "--patches", "-o", str(out_gpkg), "-o", str(out_xlsx),
+                                       "--as-of", AS_OF])
+    assert summary.exit_code == 0, summary.output
+    from gis.batch.patches import screen_patches
+
+    again = screen_patches(source, tmp_path / "again.gpkg", as_of=AS_OF, progress=lambda d, t: seen.append((d, t)))
+    assert seen[0] == (0, 61) and seen[-1] == (61, 61) and again.patches == 61
+    assert sorted(pyogrio.list_layers(out_gpkg)[:, 0]) == ["图斑", "图斑区域相交"]
+    patches = pyogrio.read_dataframe(out_gpkg, layer="图斑")
+    pieces = pyogrio.read_dataframe(out_gpkg, layer="图斑区域相交")
+    assert list(patches["图斑编号"]) == list(frame["图斑编号"])
+    assert len(pieces) > 30
+    zones = open_store().snapshot(AS_OF).zones
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        conn.execute("CREATE TABLE p (code text, geom geometry(Geometry, 4326))")
+        conn.execute("CREATE TABLE z (name text, kind text, geom geometry(Geometry, 4326))")
+        with conn.cursor().copy("COPY p (code, geom) FROM STDIN") as copy:
+            for code, geom in zip(frame["图斑编号"], frame.geometry):
+                copy.write_row((code, "SRID=4326;" + shapely.to_wkt(geom, rounding_precision=-1)))
+        with conn.cursor().copy("COPY z (name, kind, geom) FROM STDIN") as copy:
+            for name, kind, geom in zip(zones["name"], zones["kind"], zones.geometry):
+                if kind in ("ecological_redline", "nature_reserve", "natural_park", "drinking_water_zone"):
+                    copy.write_row((name, kind, "SRID=4326;" + shapely.to_wkt(geom, rounding_precision=-1)))
+        rows = conn.execute(
+            "SELECT p.code, z.name, ST_Area(ST_Intersection(p.geom, z.geom)::geography), "
+            "ST_Area(p.geom::geography) FROM p JOIN z ON ST_Intersects(p.geom, z.geom) "
+            "WHERE ST_Area(ST_Intersection(p.geom, z.geom)::geography) > 0").fetchall()
+        redline = dict(conn.execute(
+            "SELECT p.code, ST_Area(ST_Union(ST_Intersection(p.geom, z.geom))::geography) FROM p JOIN z "
+            "ON ST_Intersects(p.geom, z.geom) WHERE z.kind = 'ecological_redline' GROUP BY p.code").fetchall())
+    expected = {(code, name): (area, whole) for code, name, area, whole in rows}
+    got = {(code, name): area for code, name, area in zip(pieces["图斑编号"], pieces["区域名称"], pieces["相交面积m²"])}
+    assert set(got) == set(expected)
+    for key, (area, whole) in expected.items():
+        assert got[key] == pytest.approx(area, rel=1e-6, abs=0.05), key
+        row = pieces[(pieces["图斑编号"] == key[0]) & (pieces["区域名称"] == key[1])].iloc[0]
+        assert row["占图斑比例%"] == pytest.approx(100 * area / whole, abs=1e-3)
+    for code, inside in zip(patches["图斑编号"][:-1], patches["红线内面积m²"][:-1]):
+        assert inside == pytest.approx(redline.get(code, 0.0), rel=1e-6, abs=0.05), code
+    assert patches.loc[patches["图斑编号"] == "TB-far", "读取错误"].notna().all()
+    # the handover list: one row per patch per zone, Chinese headers, grouped by division and county
+    sheet = load_workbook(out_xlsx)["移交清单"]
+    values = list(sheet.iter_rows(values_only=True))
+    header, body = values[0], values[1:]
+    assert header[:3] == ("所在地州市/师", "所在县市区", "图斑序号") and "相交面积m²" in header
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in name) for name in header if name != "图斑编号")
+    assert len(body) == len(expected)
+    groups = [(r[0] or "", r[1] or "") for r in body]
+    assert all(groups.index(g) == i or groups[i - 1] == g for i, g in enumerate(groups))  # each group together
+    assert all(r[0] and r[1] for r in body)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path):
+    pytest.importorskip("distributed")
+    import time
+
+    from distributed import Client
+
+    source = tmp_path / "register.csv"
+    places = _places(3000, seed=41)
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["单位名称", "经度", "纬度", "行业类别", "建设性质"])
+        for i, (lon, lat) in enumerate(places):
+            writer.writerow([f"企业{i}", lon, lat, INDUSTRIES[i % len(INDUSTRIES)], ["新建", "现有", ""][i % 3]])
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = open(tmp_path / "cluster.log", "w")  # noqa: SIM115 (closed below)
+    dask = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
+    assert dask, "the dask command comes with distributed"
+    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                   "--no-dashboard"], stdout=logs, stderr=subprocess.STDOUT, env=os.environ)]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(address, timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "cluster.log").read_text()
+                time.sleep(0.5)
+        for _ in range(2):
+            processes.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard",
+                                               "--host", "127.0.0.1"], stdout=logs, stderr=subprocess.STDOUT,
+                                              env=os.environ))
+        with Client(address, timeout=10) as client:
+            client.wait_for_workers(2, timeout=120)
+        local = screen_file(source, tmp_path / "local.csv", as_of=AS_OF, defaults={"fuel": "coal"})
+        remote = screen_file(source, tmp_path / "dask.csv", as_of=AS_OF, defaults={"fuel": "coal"},
+                             dask_address=address)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        logs.close()
+    assert remote.verdict_counts == local.verdict_counts and remote.rows_in == 3000
+    assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
