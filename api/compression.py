@@ -54,6 +54,7 @@ class CompressedRoute(APIRoute):
     """A route whose answers are gzipped when the client accepts it (``gzipped``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, its answer gzipped when the client accepts it and the body is worth it."""
         handler = super().get_route_handler()
 
         async def compressed(request: Request) -> Response:

@@ -177,6 +177,7 @@ class ApiProblem(HTTPException):
         self.errors = errors
 
     def body(self) -> dict[str, Any]:
+        """The problem+json body of this problem."""
         body = {
             "type": f"urn:ecozone:problem:{self.kind}",
             "title": _TITLES.get(self.status, "Error"),

@@ -80,6 +80,7 @@ class Layer:
 
     @property
     def bbox(self) -> list[float] | None:
+        """The lon/lat extent of the features, None when there are none."""
         if not len(self.geometries):
             return None
         return [round(float(v), _DECIMALS) for v in shapely.total_bounds(self.geometries)]

@@ -87,6 +87,7 @@ class JobLimits:
 
 
 class JobStatus(str, Enum):
+    """Where a job is: queued, running, or one of the finished states."""
     queued = "queued"
     running = "running"
     succeeded = "succeeded"
@@ -156,6 +157,7 @@ class Job(BaseModel):
 
     @property
     def finished(self) -> bool:
+        """Whether the job will not change any more (succeeded, failed or cancelled)."""
         return self.status in FINISHED
 
 
@@ -248,6 +250,7 @@ class JobManager:
         return job
 
     def result(self, job_id: str, fmt: str) -> Path:
+        """Where the job's result in format ``fmt`` is written."""
         return self.root / job_id / "results" / f"result.{fmt}"
 
     # -- the runner -------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ class JsonFormatter(logging.Formatter):
     record has them, and the exception's text when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
         entry: dict[str, Any] = {
             "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -71,6 +72,7 @@ class RequestLog:
         self.app, self.settings = app, settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Log the request when its answer has been sent."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -38,6 +38,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, stopping its body at the limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -63,6 +63,7 @@ class VersionView(BaseModel):
 
     @classmethod
     def of(cls, version: LayerVersion) -> VersionView:
+        """The view of a stored version (its coverage said as a flag, not as WKB)."""
         data = version.to_dict()
         return cls(**{k: v for k, v in data.items() if k != "coverage_wkb"}, has_coverage=bool(version.coverage_wkb))
 
