@@ -25,6 +25,7 @@ from gis.batch.inputs import FIELDS, INPUT_SUFFIXES, open_input
 from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer
 from gis.batch.spatial import BatchEngine
 from gis.batch.verdicts import COLUMNS, ERROR_CODE, Screener, thresholds
+from gis.check import covered_area
 from gis.presentation import notice_text
 from gis.rules.project import read_projects
 from gis.errors import CancelledError, EcozoneError
@@ -116,7 +117,7 @@ def screen_file(
     batch = BatchEngine.for_store(store, day.isoformat(), packs)
     batch.workers = workers
     outputs = [Path(p) for p in ([output_paths] if isinstance(output_paths, (str, PathLike)) else output_paths)]
-    source = open_input(input_path, columns=columns, chunk_rows=chunk_rows)
+    source = open_input(input_path, columns=columns, chunk_rows=chunk_rows, coverage=covered_area(store))
     names = list(COLUMNS)
     writers = [open_writer(path, source, names) for path in outputs]
     screener = Screener(batch, packs, day)

@@ -29,7 +29,7 @@ from pyproj.exceptions import CRSError as ProjCRSError
 from gis.errors import EcozoneError, FieldError, FormatError
 from gis.rules.project import fact_specs
 from gis.sites.build import build_sites, combine
-from gis.sites.checks import XINJIANG_BBOX
+from gis.sites.checks import XINJIANG_BBOX, CoveredArea, covered
 from gis.sites.encoding import decode
 from gis.sites.gpkg import feature_tables
 from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite
@@ -94,26 +94,30 @@ class Input:
 
 
 def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk_rows: int = 100_000,
-               encoding: str | None = None) -> Input:
-    """Open a batch input by suffix (see ``INPUT_SUFFIXES``); chunks are read as they are consumed."""
+               encoding: str | None = None, coverage: CoveredArea | None = None) -> Input:
+    """Open a batch input by suffix (see ``INPUT_SUFFIXES``); chunks are read as they are consumed.
+
+    ``coverage``: where the layers are (``gis.check.covered_area`` of the store), tested as ``check`` tests a
+    site; default the box of Xinjiang."""
     path = Path(path)
     if not path.is_file():
         raise FormatError("file not found", source=str(path), fix="check the path")
     try:
-        return _open(path, columns, chunk_rows, encoding)
+        return _open(path, columns, chunk_rows, encoding, coverage or covered(XINJIANG_BBOX))
     except OSError as err:  # unreadable (permissions, I/O)
         raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror or err})", source=path.name,
                           field="file", fix="check the path and that the file may be read") from None
 
 
-def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding: str | None) -> Input:
+def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding: str | None,
+          coverage: CoveredArea) -> Input:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _csv_input(path, columns, chunk_rows, encoding)
+        return _csv_input(path, columns, chunk_rows, encoding, coverage)
     if suffix == ".xlsx":
-        return _xlsx_input(path, columns, chunk_rows)
+        return _xlsx_input(path, columns, chunk_rows, coverage)
     if suffix in (".gpkg", ".shp", ".geojson", ".json", ".parquet"):
-        return _vector_input(path, columns, chunk_rows, encoding)
+        return _vector_input(path, columns, chunk_rows, encoding, coverage)
     raise FormatError(f"ecozone does not screen {suffix or 'files without a suffix'}", source=path.name,
                       value=suffix, fix=f"give one of {', '.join(INPUT_SUFFIXES)} (save .xls as .xlsx)")
 
@@ -122,9 +126,11 @@ def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding:
 class _TableRows:
     """Which column holds which field, and how one chunk of table rows becomes sites and projects."""
 
-    def __init__(self, header: list[str], source: str, columns: dict[str, str] | None, *, unique: bool = True):
+    def __init__(self, header: list[str], source: str, columns: dict[str, str] | None, *, unique: bool = True,
+                 coverage: CoveredArea | None = None):
         """Map ``header`` to our fields; ``unique`` refuses a column we read that has a twin of its name."""
         self.source = source
+        self.coverage = coverage or covered(XINJIANG_BBOX)
         self.header = header
         self.index: dict[str, int] = {}
         names = [normalise_header(h) for h in header]
@@ -167,8 +173,7 @@ class _TableRows:
         if self.geographic:
             lon = _numbers([c[self.index["lon"]] if len(c) > self.index["lon"] else None for c in cells])
             lat = _numbers([c[self.index["lat"]] if len(c) > self.index["lat"] else None for c in cells])
-            minx, miny, maxx, maxy = XINJIANG_BBOX
-            fast = (lon > minx) & (lon < maxx) & (lat > miny) & (lat < maxy) & slow
+            fast = self.coverage.contains(lon, lat) & slow
             if "wkt" in self.index:
                 fast &= np.array([_blank(_cell(c, self.index["wkt"])) for c in cells])
             geoms[fast] = shapely.points(lon[fast], lat[fast])
@@ -198,7 +203,7 @@ class _TableRows:
                 raw = parse_text(str(wkt), source=self.source, field=column)
                 for plot in raw.plots:
                     plot.row = row
-                return _built(raw, row)
+                return _built(raw, row, self.coverage)
             except EcozoneError as err:
                 raise _in_column(err, column, row) from None
         if self.geographic:
@@ -222,7 +227,7 @@ class _TableRows:
             gk=GKHint(zone=whole(zone, self.source, row, zone_field), origin="column 带号") if not _blank(zone) else None,
         )
         try:
-            return _built(raw, row)
+            return _built(raw, row, self.coverage)
         except EcozoneError as err:  # about the point as a whole: the cells that give it
             if err.field in (None, "site", "geometry"):
                 err.field = "/".join(fields)
@@ -232,7 +237,7 @@ class _TableRows:
 _HEADER_UNITS = (("coal_t", "万吨", 10_000.0), ("power_mw", "万千瓦", 10.0))
 
 
-def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> Input:
+def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea) -> Input:
     # The whole file is decoded once to detect UTF-8 vs GBK; rows are then parsed chunk by chunk.
     text, _ = decode(path.read_bytes(), encoding=encoding, source=path.name)
     reader = csv_rows(text, source=path.name)
@@ -242,7 +247,7 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> In
     if not header:
         raise FormatError("the file is empty", source=path.name, field="header",
                           fix="give a header row and one row per site")
-    table = _TableRows(header, path.name, columns)
+    table = _TableRows(header, path.name, columns, coverage=coverage)
     total = max(text.count("\n") - 1, 0)
 
     def numbered() -> Iterator[tuple[int, list, FormatError | None]]:
@@ -278,7 +283,7 @@ def _in_chunks(numbered: Iterable[tuple[int, list, Exception | None]], table: _T
         yield table.read(cells, rows, errors)
 
 
-def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
+def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea) -> Input:
     book = open_workbook(path, source=path.name, max_total=BATCH_MAX_INFLATED_BYTES, max_member=BATCH_MAX_MEMBER_BYTES)
     data_sheet, header_row, header = None, 0, []
     for sheet in book.worksheets:
@@ -298,7 +303,7 @@ def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
                          field="header",
                          fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标, or map them with --column")
     header = header[: header_width(header, path.name, data_sheet)]
-    table = _TableRows(header, path.name, columns)
+    table = _TableRows(header, path.name, columns, coverage=coverage)
     sheet = book[data_sheet]
     total = max(min(sheet.max_row or 0, EXCEL_MAX_ROWS) - header_row, 0)  # declared: an estimate only
 
@@ -321,7 +326,7 @@ def _xlsx_input(path: Path, columns, chunk_rows: int) -> Input:
 
 
 # -- vector files --------------------------------------------------------------------------------------------------
-def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None) -> Input:
+def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea) -> Input:
     try:
         header, total, crs, frames = _vector_frames(path, chunk_rows, encoding)
     except (DataSourceError, DataLayerError, ProjCRSError, OSError, ValueError, KeyError, TypeError) as err:
@@ -329,7 +334,7 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None) ->
                           field="file", fix="检查文件是否完整，或另存为 GeoPackage / check that the file is complete, "
                                             "or save it as a GeoPackage") from None
     # Screening GIS files by their own geometry is not supported yet: the attributes must locate each row.
-    table = _TableRows(header, path.name, columns)
+    table = _TableRows(header, path.name, columns, coverage=coverage)
     geographic = crs is not None and any(crs.equals(CRS.from_user_input(c)) for c in _GEOGRAPHIC)
 
     def chunks() -> Iterator[Chunk]:
@@ -351,7 +356,7 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None) ->
             for i, geom in enumerate(geometries):
                 if not chunk.errors[i]:
                     chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(
-                        lambda geom=geom, row=rows[i]: _vector_site(geom, crs, geographic, path.name, row),
+                        lambda geom=geom, row=rows[i]: _vector_site(geom, crs, geographic, path.name, row, coverage),
                         path.name, rows[i], "geometry")
             yield chunk
 
@@ -401,23 +406,21 @@ def _without_folder(err: Exception, path: Path) -> str:
     return text
 
 
-def _vector_site(geom, crs: CRS | None, geographic: bool, source: str, row: int):
+def _vector_site(geom, crs: CRS | None, geographic: bool, source: str, row: int, coverage: CoveredArea):
     if geom is None or geom.is_empty:
         raise FormatError("the feature has no geometry (or one that cannot be read)", source=source, row=row,
                           field="geometry", fix="draw its geometry, or delete the feature")
-    if geographic and geom.geom_type == "Point":
-        minx, miny, maxx, maxy = XINJIANG_BBOX
-        if minx < geom.x < maxx and miny < geom.y < maxy:
-            return shapely.force_2d(geom), None
+    if geographic and geom.geom_type == "Point" and coverage.contains([geom.x], [geom.y])[0]:
+        return shapely.force_2d(geom), None
     raw = RawSite(source=source, plots=[RawPlot(parts_from_shapely(geom, source=source, row=row), row=row)],
                   crs=crs, crs_origin="the file" if crs else "", order="declared")
-    return _built(raw, row)
+    return _built(raw, row, coverage)
 
 
 # -- shared ----------------------------------------------------------------------------------------------------------
-def _built(raw: RawSite, row: Any):
+def _built(raw: RawSite, row: Any, coverage: CoveredArea):
     """The site reader's checks and transforms on one row; several plots become one multi-geometry."""
-    sites = build_sites(raw, coverage=XINJIANG_BBOX)
+    sites = build_sites(raw, coverage=coverage)
     site = sites[0] if len(sites) == 1 else combine(sites, {})
     notices = "；".join(dict.fromkeys(n["message"] for n in site.notices))
     return site.shape, notices or None

@@ -105,7 +105,7 @@ class Screener:
         self._site_of: dict[tuple[str, int], int | None] = {}  # by (site kind, key); None: check row by row
         self._texts: dict[tuple, tuple[str, str]] = {}
         self._reasons: dict[tuple, str] = {}
-        self._hit_views: dict[tuple[int, int], RuleHit] = {}
+        self._views: dict[tuple, RuleHit] = {}
         self.rows_exact = 0
 
     def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, list]:
@@ -233,12 +233,19 @@ class Screener:
                                                                          if outcomes[i] == REVIEW)
 
     def _view(self, index: int, outcome: int, reasons: list[str] = (), missing: tuple[str, ...] = ()) -> RuleHit:
-        """A rule hit as the columns read it (what ``evaluation`` makes, without the zones)."""
-        entry = self.book.entries[index]
-        verdict = Verdict.needs_review if outcome == REVIEW else Verdict.not_checked if outcome == UNCHECKED \
-            else entry.rule.verdict
-        return RuleHit.model_construct(**entry.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict],
-                                       reasons=list(reasons), missing_facts=list(missing))
+        """A rule hit as the columns read it (what ``evaluation`` makes, without the zones); made once per
+        distinct (rule, outcome, reasons, missing facts), as a batch asks for the same ones again and again."""
+        key = (index, outcome, tuple(reasons), tuple(missing))
+        view = self._views.get(key)
+        if view is None:
+            entry = self.book.entries[index]
+            verdict = Verdict.needs_review if outcome == REVIEW else Verdict.not_checked if outcome == UNCHECKED \
+                else entry.rule.verdict
+            # the list fields given, not defaulted: pydantic's default factories cost a signature look-up each
+            view = self._views[key] = RuleHit.model_construct(
+                **entry.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], reasons=list(reasons),
+                missing_facts=list(missing), zones=[], quantities=[], access_items=[])
+        return view
 
     def _rule_texts(self, hits: tuple[tuple[int, int], ...]) -> tuple[str, str]:
         texts = self._texts.get(hits)
