@@ -193,6 +193,9 @@ class BatchEngine:
         self.grid = _Grid(self._entries, entry_keys, tags)
         self._entry_keys = entry_keys
 
+        # Point and line zones: a point site meets one only by lying on it (a coincidence the grid cannot key).
+        self._slender = np.flatnonzero(shapely.get_dimensions(geoms) < 2)
+        self._slender_tree = shapely.STRtree(geoms[self._slender])
         self._within = np.flatnonzero(np.isin(self.kinds, list(self.radii)))
         protected = np.flatnonzero(np.isin(self.kinds, PROTECTED_KINDS))
         self._protected = protected
@@ -257,6 +260,15 @@ class BatchEngine:
 
         key += self._within_keys(x, y)
         return key
+
+    @_one_at_a_time
+    def on_slender_zones(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Which points lie on a point or line zone: their keys leave it out, so they are checked one by one."""
+        on = np.zeros(len(x), dtype=bool)
+        if len(self._slender) and len(x):
+            point, _ = self._slender_tree.query(shapely.points(x, y), predicate="intersects")
+            on[point] = True
+        return on
 
     def _within_keys(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Keys of the rules' distance conditions for point sites (geodesic, as ``OverlapEngine`` measures)."""
@@ -339,7 +351,8 @@ class BatchEngine:
                 d = geodesic_distances(sites[s], np.array([geom]))[0] if not geom.intersects(sites[s]) else 0.0
                 for radius in radii:
                     if d <= radius:
-                        key[s] += self.keys[self.radius_tags[radius], zone]
+                        with np.errstate(over="ignore"):  # keys are sums modulo 2**64
+                            key[s] += self.keys[self.radius_tags[radius], zone]
         return key
 
     # -- nearest protected zone --------------------------------------------------------------------------------

@@ -382,9 +382,28 @@ class RuleBook:
             start = end
         #: The rank in ``VERDICT_ORDER`` of what each rule says when it applies.
         self.ranks = np.array([VERDICT_ORDER.index(e.rule.verdict) for e in self.entries], dtype=np.int16)
+        # Per rule, what it said of the values of the facts it reads: a batch has thousands of projects that
+        # differ in facts most rules never read. Lost races only compute twice; cleared when large.
+        self._said: list[dict[tuple, tuple]] = [{} for _ in self.entries]
+
+    def project_conditions(self, index: int, values: dict[str, Any]) -> tuple[bool | None, list[str], bool]:
+        """``_project_conditions`` of rule ``index`` for a project's fact ``values``, kept by the values read."""
+        rule, said = self.entries[index].rule, self._said[index]
+        key = tuple(values[name] for name in rule.project)
+        try:
+            found = said.get(key)
+        except TypeError:  # a value that cannot be a key (none of today's facts): no keeping
+            return _project_conditions(rule, values)
+        if found is None:
+            if len(said) > _SAID_MAX:
+                said.clear()
+            found = said[key] = _project_conditions(rule, values)
+        return found
 
 
 _BOOKS: BoundedCache[RuleBook] = BoundedCache(64)
+#: Fact values kept per rule (``RuleBook.project_conditions``).
+_SAID_MAX = 65_536
 
 
 def rule_book(packs: list[RulePack], day: dt.date) -> RuleBook:
@@ -494,7 +513,7 @@ def facts_of(book: RuleBook, project: Project) -> Facts:
         codes = np.full(len(book.entries), FACTS_NO, dtype=np.int8)
         missing: list[tuple[str, ...]] = [()] * len(book.entries)
         for i, entry in enumerate(book.entries):
-            state, lacking, no_activity = _project_conditions(entry.rule, values)
+            state, lacking, no_activity = book.project_conditions(i, values)
             if state is False:
                 continue
             codes[i] = FACTS_NO_ACTIVITY if no_activity else FACTS_MISSING if lacking else FACTS_MEET
