@@ -156,3 +156,31 @@ def test_every_row_equals_check_site(register, which, tmp_path):
     readable = {k: v for k, v in compared.items() if k not in ("unreadable", "far", "swapped")}
     assert all(v >= 20 for v in readable.values()), compared
     assert sum(compared.values()) >= (1500 if which == "table" else 250), compared
+
+
+def test_rows_outside_the_covered_area_are_refused_as_the_site_reader_refuses_them(tmp_path):
+    """The batch tells rows wholly outside the covered area by their columns; each text is the reader's own."""
+    from gis.batch.inputs import _row_site, _TableRows, open_input
+    from gis.check import covered_area
+
+    rng = np.random.default_rng(5)
+    coverage = covered_area(open_store())
+    lon = np.concatenate([rng.uniform(70, 130, 300), rng.uniform(-180, 180, 50), [87.6, 43.8, 200.0]])
+    lat = np.concatenate([rng.uniform(25, 55, 300), rng.uniform(-90, 90, 50), [43.8, 87.6, 40.0]])
+    lon_text = [f"{v:.6f}" for v in lon]
+    lat_text = [f"{v:.6f}" for v in lat]
+    lon_text[-3:] = ["87.6", "43.8", "200"]  # inside; swapped; not degrees
+    lat_text[-3:] = ["43.8", "87.6", "40"]
+    source = tmp_path / "outside.csv"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["名称", "经度", "纬度"], *[[f"p{i}", a, b] for i, (a, b) in
+                                                             enumerate(zip(lon_text, lat_text))]])
+    chunk = next(open_input(source, coverage=coverage).chunks)
+    table = _TableRows(["名称", "经度", "纬度"], source.name, None, coverage=coverage)
+    outside = ~coverage.contains(lon, lat) & ~coverage.contains(lat, lon)
+    assert outside.sum() > 150
+    for i, (cells, row) in enumerate(zip(chunk.cells, chunk.rows)):
+        error, geom, _ = _row_site(lambda: table._site(cells, row), source.name, row, "经度/纬度")
+        assert chunk.errors[i] == error, (i, lon_text[i], lat_text[i])
+        if error is None:
+            assert shapely.equals(chunk.geoms[i], geom), i

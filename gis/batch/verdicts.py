@@ -24,8 +24,8 @@ from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
 from gis.presentation import quantity_text, reasons_text, rules_text, sources_text, zones_text
-from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Place, RuleHit, computed_quantity, facts_of,
-                                missing_reason, place_of, rule_book)
+from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Place, RuleHit, computed_quantity,
+                                facts_of_many, missing_reason, place_of, rule_book)
 from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, RulePack, Verdict
 from gis.rules.evaluate import PARTLY_UNCHECKED
 from gis.rules.project import ProjectColumn
@@ -112,7 +112,7 @@ class Screener:
         """Verdict columns (``COLUMNS``) for rows of sites (lon/lat shapely, None for unread rows)."""
         n = len(geoms)
         out = {name: np.full(n, None, dtype=object) for name in COLUMNS}
-        kind = np.array([_site_kind(g) for g in geoms], dtype=object)
+        kind = _site_kinds(geoms)
         key = np.zeros(n, dtype=np.uint64)
         exact = kind == "other"
         overlaps: dict[int, list[tuple[int, str, float]]] = {}
@@ -133,14 +133,17 @@ class Screener:
 
         # Each row's place: shared by key, or its own for the rows checked one by one.
         site = np.full(n, -1, dtype=np.int64)
-        for i in np.flatnonzero(~exact & (kind != "none")):
-            found = self._site_of.get((kind[i], int(key[i])), -2)
-            if found == -2:
-                found = self._site_of[(kind[i], int(key[i]))] = self._shared_site(geoms[i], int(key[i]))
-            if found is None:
-                exact[i] = True
-            else:
-                site[i] = found
+        for shape in ("point", "polygon"):
+            rows = np.flatnonzero(~exact & (kind == shape))
+            keys, first, inverse = np.unique(key[rows], return_index=True, return_inverse=True)
+            places = np.empty(len(keys), dtype=np.int64)
+            for u, (k, i) in enumerate(zip(keys.tolist(), rows[first])):
+                found = self._site_of.get((shape, k), -2)
+                if found == -2:
+                    found = self._site_of[(shape, k)] = self._shared_site(geoms[i], k)
+                places[u] = -1 if found is None else found
+            site[rows] = places[inverse]
+            exact[rows[places[inverse] < 0]] = True
         for i in np.flatnonzero(exact):
             self.rows_exact += 1
             try:
@@ -191,7 +194,7 @@ class Screener:
         unique, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
         sites, classes = unique // len(projects.projects), unique % len(projects.projects)
         place_codes = np.stack([self._sites[s].place.codes for s in range(len(self._sites))])
-        facts = [facts_of(self.book, project) for project in projects.projects]
+        facts = facts_of_many(self.book, projects.projects)
         facts_codes = np.stack([f.codes for f in facts])
         outcomes = OUTCOME[place_codes[sites], facts_codes[classes]]  # (pairs, rules)
         ranks = np.where(outcomes == APPLIES, self.book.ranks, np.where(outcomes == REVIEW, _NEEDS_REVIEW, _NO_VERDICT))
@@ -317,12 +320,11 @@ class Screener:
         out["重叠比例%"][row] = round(max(cited), 4) if cited else None
 
 
-def _site_kind(geom) -> str:
-    if geom is None:
-        return "none"
-    kind = shapely.get_type_id(geom)
-    if kind == shapely.GeometryType.POINT:
-        return "point"
-    if kind in (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON):
-        return "polygon"
-    return "other"
+def _site_kinds(geoms: np.ndarray) -> np.ndarray:
+    """Each row's kind of site: point, polygon, other (checked one by one) or none (not read)."""
+    types = shapely.get_type_id(np.asarray(geoms, dtype=object))  # -1 for None
+    kind = np.full(len(types), "other", dtype=object)
+    kind[types == shapely.GeometryType.POINT] = "point"
+    kind[np.isin(types, [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])] = "polygon"
+    kind[types < 0] = "none"
+    return kind
