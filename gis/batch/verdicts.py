@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.errors import GEOSException
 
@@ -197,30 +198,41 @@ class Screener:
         facts = facts_of_many(self.book, projects.projects)
         facts_codes = np.stack([f.codes for f in facts])
         outcomes = OUTCOME[place_codes[sites], facts_codes[classes]]  # (pairs, rules)
-        ranks = np.where(outcomes == APPLIES, self.book.ranks, np.where(outcomes == REVIEW, _NEEDS_REVIEW, _NO_VERDICT))
+        # Pairs with the same outcome of every rule share their verdict and rule texts: each made once.
+        patterns, pattern_of = np.unique(outcomes, axis=0, return_inverse=True)
+        pattern_of = pattern_of.reshape(-1)
+        ranks = np.where(patterns == APPLIES, self.book.ranks,
+                         np.where(patterns == REVIEW, _NEEDS_REVIEW, _NO_VERDICT))
         worst = ranks.min(axis=1, initial=_NO_VERDICT)
-        unchecked = (outcomes == UNCHECKED).any(axis=1)
-        label = np.empty(len(unique), dtype=object)
-        code = np.empty(len(unique), dtype=object)
-        for g in range(len(unique)):
-            place = self._sites[sites[g]].place
-            if worst[g] < _NO_VERDICT:
-                verdict, text = VERDICT_ORDER[worst[g]], VERDICT_LABELS[VERDICT_ORDER[worst[g]]]
-            elif place.nothing_checked:
-                verdict, text = Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]
-            elif unchecked[g]:
-                verdict, text = Verdict.not_checked, PARTLY_UNCHECKED
-            else:
-                verdict, text = Verdict.allowed, VERDICT_LABELS[Verdict.allowed]
-            label[g], code[g] = text, verdict.value
+        unchecked = (patterns == UNCHECKED).any(axis=1)
+        nothing = np.array([self._sites[s].place.nothing_checked for s in range(len(self._sites))], dtype=bool)
+        # the verdict by (pattern, nothing checked at the place)
+        verdict = np.where(worst < _NO_VERDICT, worst, _NO_VERDICT)
+        choice = np.where(worst[pattern_of] < _NO_VERDICT, 0, np.where(nothing[sites], 1,
+                                                                         np.where(unchecked[pattern_of], 2, 3)))
+        kinds = [(VERDICT_ORDER[v], VERDICT_LABELS[VERDICT_ORDER[v]]) if v < _NO_VERDICT else None for v in verdict]
+        others = [(Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]), (Verdict.not_checked, PARTLY_UNCHECKED),
+                  (Verdict.allowed, VERDICT_LABELS[Verdict.allowed])]
+        said = [kinds[p] if c == 0 else others[c - 1] for p, c in zip(pattern_of.tolist(), choice.tolist())]
+        label = np.array([text for _, text in said], dtype=object)
+        code = np.array([v.value for v, _ in said], dtype=object)
+        hits = [self._hits(p) for p in patterns]
+        texts = [self._rule_texts(h) for h, _ in hits]
+        missing_of, _ = pd.factorize(pd.Series([f.missing for f in facts], dtype=object))
         columns = {name: np.empty(len(unique), dtype=object) for name in ("命中规则", "规则依据", "需核查原因", "涉及区域")}
-        hits_of = np.empty(len(unique), dtype=object)
-        for g in range(len(unique)):
-            hits, review = self._hits(outcomes[g])
-            hits_of[g] = hits
-            columns["命中规则"][g], columns["规则依据"][g] = self._rule_texts(hits)
-            columns["需核查原因"][g] = self._reason_text(sites[g], facts[classes[g]], outcomes[g], review)
-            columns["涉及区域"][g] = self._sites[sites[g]].zones
+        reasons: dict[tuple[int, int, int], str] = {}
+        for g, (s, c, p) in enumerate(zip(sites.tolist(), classes.tolist(), pattern_of.tolist())):
+            columns["命中规则"][g], columns["规则依据"][g] = texts[p]
+            key = (s, p, int(missing_of[c]))
+            text = reasons.get(key)
+            if text is None:
+                text = reasons[key] = self._reason_text(s, facts[c], patterns[p], hits[p][1])
+            columns["需核查原因"][g] = text
+            columns["涉及区域"][g] = self._sites[s].zones
+        hits_by_pattern = np.empty(len(patterns), dtype=object)
+        for p, (found, _) in enumerate(hits):
+            hits_by_pattern[p] = found
+        hits_of = hits_by_pattern[pattern_of]
         for name, values in (("结论", label), ("结论代码", code), *columns.items()):
             out[name][rows] = values[inverse]
         hits_of_row[rows] = hits_of[inverse]
