@@ -199,8 +199,7 @@ class Screener:
         facts_codes = np.stack([f.codes for f in facts])
         outcomes = OUTCOME[place_codes[sites], facts_codes[classes]]  # (pairs, rules)
         # Pairs with the same outcome of every rule share their verdict and rule texts: each made once.
-        patterns, pattern_of = np.unique(outcomes, axis=0, return_inverse=True)
-        pattern_of = pattern_of.reshape(-1)
+        patterns, pattern_of = _distinct_rows(outcomes)
         ranks = np.where(patterns == APPLIES, self.book.ranks,
                          np.where(patterns == REVIEW, _NEEDS_REVIEW, _NO_VERDICT))
         worst = ranks.min(axis=1, initial=_NO_VERDICT)
@@ -330,6 +329,17 @@ class Screener:
         cited = [pct for z, rel, pct in overlaps
                  if rel != "touches" and (records[z]["kind"], records[z]["zone_id"]) in named]
         out["重叠比例%"][row] = round(max(cited), 4) if cited else None
+
+
+def _distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a 2-D array and each row's index among them, by hashing each row's bytes (as
+    fixed-width byte strings; numpy drops their trailing zero bytes, which keeps rows of one width apart)."""
+    if matrix.shape[1] == 0:
+        return matrix[:1], np.zeros(len(matrix), dtype=np.int64)
+    rows = np.ascontiguousarray(matrix).view(f"S{matrix.shape[1] * matrix.dtype.itemsize}").ravel()
+    codes, _ = pd.factorize(rows)
+    first = np.unique(codes, return_index=True)[1]
+    return matrix[first], codes
 
 
 def _site_kinds(geoms: np.ndarray) -> np.ndarray:
