@@ -235,7 +235,7 @@ class Screener:
         for name, values in (("结论", label), ("结论代码", code), *columns.items()):
             out[name][rows] = values[inverse]
         hits_of_row[rows] = hits_of[inverse]
-        self._fill_quantities(out, rows, hits_of[inverse], projects)
+        self._fill_quantities(out, rows, pattern_of[inverse], hits_by_pattern, projects)
         return hits_of_row
 
     def _hits(self, outcomes: np.ndarray) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
@@ -285,27 +285,37 @@ class Screener:
             text = self._reasons[key] = reasons_text(views, lost)
         return text
 
-    def _fill_quantities(self, out: dict[str, np.ndarray], rows: np.ndarray, hits: np.ndarray,
-                         projects: ProjectColumn) -> None:
-        """计算量: each row's own values through each of its rules' quantities."""
+    def _fill_quantities(self, out: dict[str, np.ndarray], rows: np.ndarray, row_pattern: np.ndarray,
+                         hits_by_pattern: np.ndarray, projects: ProjectColumn) -> None:
+        """计算量: each row's own values through each of its rules' quantities, made once per distinct
+        (outcome pattern, values of the facts the quantities read)."""
         entries = self.book.entries
-        with_quantities = {i for i, entry in enumerate(entries) if entry.rule.quantities}
-        if not with_quantities:
+        if any(entry.rule.quantities for entry in entries):
+            out["计算量"][rows] = ""
+        rules_of = {p: [i for i, _ in hits if entries[i].rule.quantities] for p, hits in enumerate(hits_by_pattern)}
+        rules_of = {p: found for p, found in rules_of.items() if found}
+        if not rules_of:
             return
-        for row, row_hits in zip(rows, hits):
-            parts = []
-            for i, _ in row_hits:
-                if i not in with_quantities:
-                    continue
-                entry = entries[i]
-                for q in entry.rule.quantities:
-                    if q.fact in projects.values:  # the row's own value
-                        value = projects.values[q.fact][row]
-                    else:
-                        value = projects.projects[projects.codes[row]].fact(q.fact)
-                    value = None if value is None or value != value else float(value)
-                    parts.append(f"{entry.rule.id} {quantity_text(computed_quantity(q, entry.pack, value))}")
-            out["计算量"][row] = "；".join(parts)
+        facts = sorted({q.fact for found in rules_of.values() for i in found for q in entries[i].rule.quantities})
+        take = np.flatnonzero(np.isin(row_pattern, list(rules_of)))
+        chosen = rows[take]
+        values = []
+        for name in facts:
+            if name in projects.values:  # the row's own value
+                column = projects.values[name][chosen]
+            else:
+                own = [projects.projects[c].fact(name) for c in range(len(projects.projects))]
+                column = np.array([np.nan if v is None else float(v) for v in own])[projects.codes[chosen]]
+            values.append(np.where(np.isnan(column), None, column).astype(object))
+        texts: dict[tuple, str] = {}
+        for row, key in zip(chosen.tolist(), zip(row_pattern[take].tolist(), *values)):
+            text = texts.get(key)
+            if text is None:
+                given = dict(zip(facts, key[1:]))
+                parts = [f"{entries[i].rule.id} {quantity_text(computed_quantity(q, entries[i].pack, given[q.fact]))}"
+                         for i in rules_of[key[0]] for q in entries[i].rule.quantities]
+                text = texts[key] = "；".join(parts)
+            out["计算量"][row] = text
 
     def _nearest(self, out: dict[str, np.ndarray], geoms: np.ndarray, kind: np.ndarray) -> None:
         """最近保护区域 and its distance, for every read row."""
