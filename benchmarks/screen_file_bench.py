@@ -177,7 +177,9 @@ def main() -> None:
     pd.DataFrame({"kind": zones["kind"], "name": zones["name"],
                   "wkb": shapely.to_wkb(zones.geometry.values)}).to_parquet(zones_path)
     store = open_store()
-    screen_file(inputs["csv"], folder / "warm.csv", store=store, chunk_rows=1000)  # zones prepared once
+    warm = folder / "warm.csv"
+    register(1000).to_csv(warm, index=False)
+    screen_file(warm, folder / "warm-out.csv", store=store)  # the zones are prepared once per store version
     ratios = {}
     for fmt in args.formats.split(","):
         source = inputs[fmt]
