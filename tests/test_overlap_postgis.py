@@ -244,3 +244,55 @@ def test_long_edges_are_great_circles_for_distance_as_in_postgis(compared):
     hit = next(h for h in engine.check(site).layer("water_body").hits if h.zone_id == "L2")
     _, distance, _, _ = _postgis_pair(conn, site, "L2")
     assert distance == pytest.approx(34.8, abs=0.3) and hit.distance_m == pytest.approx(distance, abs=0.01)
+
+
+def test_batch_distance_rules_agree_with_st_dwithin(postgres_db):
+    """The batch's distance conditions (5 km of a built-up area, 15 km of a CHP plant) for points scattered
+    across the ring of each zone, most within 300 m of the radius: PostGIS ``ST_DWithin`` on geography says
+    the same of every pair (pairs PostGIS puts within 1 m of the radius are left out: its own error bar)."""
+    import numpy as np
+
+    from gis.batch.spatial import BatchEngine
+    from gis.rules import default_rule_packs
+    from gis.store import open_store
+
+    batch = BatchEngine.for_store(open_store(), DAY, default_rule_packs())
+    rng = np.random.default_rng(23)
+    xs, ys = [], []
+    for zone in batch._within:
+        radius = max(batch.radii[batch.kinds[zone]])
+        boundary = shapely.get_coordinates(shapely.segmentize(batch._zones[zone].boundary
+                                                              if batch._zones[zone].geom_type != "Point"
+                                                              else batch._zones[zone], 0.01))
+        anchor = boundary[rng.integers(len(boundary), size=150)]
+        angle = rng.uniform(0, 2 * np.pi, 150)
+        metres = np.where(rng.random(150) < 0.7, radius + rng.normal(0, 150, 150), rng.uniform(0, 2 * radius, 150))
+        xs.append(anchor[:, 0] + metres * np.cos(angle) / (111_320 * np.cos(np.radians(anchor[:, 1]))))
+        ys.append(anchor[:, 1] + metres * np.sin(angle) / 110_950)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    got = batch._within_keys(x, y)
+    expected = np.zeros(len(x), dtype=np.uint64)
+    unsure = np.zeros(len(x), dtype=bool)
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        for zone in batch._within:
+            wkb = shapely.to_wkb(batch._zones[zone])
+            for radius in batch.radii[batch.kinds[zone]]:
+                rows = conn.execute(
+                    "SELECT i, ST_Distance(ST_GeomFromWKB(%s, 4326)::geography, "
+                    "ST_SetSRID(ST_MakePoint(px, py), 4326)::geography) FROM unnest(%s::float8[], %s::float8[]) "
+                    "WITH ORDINALITY AS p(px, py, i)", (wkb, x.tolist(), y.tolist())).fetchall()
+                distance = np.array([d for _, d in sorted(rows)])
+                within = np.array([w for (w,) in conn.execute(
+                    "SELECT ST_DWithin(ST_GeomFromWKB(%s, 4326)::geography, "
+                    "ST_SetSRID(ST_MakePoint(px, py), 4326)::geography, %s) FROM unnest(%s::float8[], "
+                    "%s::float8[]) WITH ORDINALITY AS p(px, py, i) ORDER BY i",
+                    (wkb, radius, x.tolist(), y.tolist())).fetchall()])
+                with np.errstate(over="ignore"):
+                    expected[within] += batch.keys[batch.radius_tags[radius], zone]
+                unsure |= np.abs(distance - radius) < 1.0
+    assert (np.abs(np.concatenate(ys)) > 0).all() and len(x) >= 150 * len(batch._within)
+    sure = ~unsure
+    assert sure.sum() > 0.95 * len(x)
+    # a point is in the ring of at most a few zones; compare the sums of the rings' keys point by point
+    np.testing.assert_array_equal(got[sure], expected[sure])

@@ -31,8 +31,8 @@ from pyproj.exceptions import CRSError as ProjCRSError
 from gis.errors import EcozoneError, FieldError, FormatError
 from gis.rules.project import fact_specs
 from gis.sites.archives import open_zip
-from gis.sites.build import build_sites, combine
-from gis.sites.checks import CoveredArea
+from gis.sites.build import build_sites, combine, coverage_hints
+from gis.sites.checks import CoveredArea, outside_coverage
 from gis.sites.encoding import decode
 from gis.sites.gpkg import feature_tables
 from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite
@@ -65,6 +65,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
 _ROLE_OF = {"lon": "lon", "lat": "lat", "x": "east", "y": "north", "gk_zone": "zone"}
 _FACTS = tuple(spec.name for spec in fact_specs())
 _GEOGRAPHIC = ("EPSG:4326", "EPSG:4490", "OGC:CRS84")
+_WGS84 = CRS.from_epsg(4326)  # made once: a CRS costs about 0.1 ms to make, and slow rows are many
 #: An .xlsx register may inflate to this much in all (its sheets are streamed row by row) ...
 BATCH_MAX_INFLATED_BYTES = 4 * 1024**3
 #: ... and one member to this much (openpyxl holds the shared strings, one member, in memory).
@@ -135,6 +136,7 @@ class _TableRows:
         """Map ``header`` to our fields; ``unique`` refuses a column we read that has a twin of its name.
         ``has_geometry``: the rows are features whose own geometry is the site (no location column needed)."""
         self.source = source
+        self._hints = coverage_hints(_WGS84, None, None, None)
         self.header = header
         self.coverage = coverage
         self.has_geometry = has_geometry
@@ -184,7 +186,14 @@ class _TableRows:
             if "wkt" in self.index:
                 fast &= np.array([_blank(_cell(c, self.index["wkt"])) for c in cells])
             geoms[fast] = shapely.points(lon[fast], lat[fast])
-            slow &= ~fast
+            outside = slow & ~fast & self._outside(lon, lat)
+            if "wkt" in self.index:
+                outside &= np.array([_blank(_cell(c, self.index["wkt"])) for c in cells])
+            for i in np.flatnonzero(outside):
+                error = outside_coverage(lon[i], lat[i], self.coverage, self.source, self._hints)
+                error.row, error.field = rows[i], self._location_field()
+                errors[i] = str(error)
+            slow &= ~fast & ~outside
         location = self._location_field()
         for i in np.flatnonzero(slow):
             errors[i], geoms[i], notices[i] = _row_site(lambda i=i: self._site(cells[i], rows[i]), self.source,
@@ -194,6 +203,15 @@ class _TableRows:
         facts = {name: np.array([_cell(c, self.index[name]) for c in cells], dtype=object)
                  for name in _FACTS if name in self.index}
         return Chunk(cells, rows, geoms, facts, errors, notices)
+
+    def _outside(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Plain degrees outside the covered area in either order: what the site reader refuses for that alone
+        (``check_coverage``), told here without reading each row again."""
+        with np.errstate(invalid="ignore"):
+            degrees = (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+        if self.coverage is None:
+            return np.zeros(lon.shape, dtype=bool)
+        return degrees & ~self.coverage.contains(lon, lat) & ~self.coverage.contains(lat, lon)
 
     def _location_field(self) -> str:
         """The columns that locate a row, named in its error when the error itself names none."""
@@ -231,7 +249,7 @@ class _TableRows:
         zone_field = self.header[self.index["gk_zone"]] if "gk_zone" in self.index else "带号"
         raw = RawSite(
             source=self.source, plots=[RawPlot([RawPart("point", [RawRing([(east, north)], [row])])], row=row)],
-            crs=CRS.from_epsg(4326) if self.geographic else None,
+            crs=_WGS84 if self.geographic else None,
             crs_origin=f"columns {fields[0]}/{fields[1]}" if self.geographic else "",
             order="declared" if declared else "unknown", fields=fields,
             gk=GKHint(zone=whole(zone, self.source, row, zone_field), origin="column 带号") if not _blank(zone) else None,

@@ -10,12 +10,12 @@ geometry in WGS 84 lon/lat (empty for rows that could not be read).
 from __future__ import annotations
 
 import copy
-import csv
 import datetime as dt
 import json
 import re
 from itertools import islice
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 from openpyxl.styles import Font
 
+from gis.batch.columnar import as_table, geo_metadata
 from gis.errors import FormatError
 from gis.sites.limits import MAX_COLUMNS
 from gis.sites.tables import sheet_rows
@@ -67,12 +68,6 @@ def starts_formula(value: Any) -> bool:
             and not _PLAIN_NUMBER.fullmatch(value.strip()))
 
 
-def _csv_cell(value: Any) -> Any:
-    """A value for a CSV cell: text that would start a formula gets a leading apostrophe."""
-    value = _text(value)
-    return "'" + value if starts_formula(value) else value
-
-
 class _Writer:
     def __init__(self, path: Path, source, verdict_columns: list[str]) -> None:
         self.path = path
@@ -114,17 +109,40 @@ class _Writer:
 class _Csv(_Writer):
     def __init__(self, *args) -> None:
         super().__init__(*args)
-        self._file = open(self.path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 (streamed, closed in _release)
-        self._csv = csv.writer(self._file)
-        self._csv.writerow([_csv_cell(name) for name in self.names()])
+        self._file = open(self.path, "wb")  # noqa: SIM115 (streamed, closed in _release)
+        self._file.write("\ufeff".encode())  # the BOM: Excel then opens the UTF-8 text as such
+        self._csv = None
 
     def write(self, chunk, verdicts) -> None:
-        columns = [verdicts[c] for c in self.verdict_columns]
-        for i, row in enumerate(chunk.cells):
-            self._csv.writerow([_csv_cell(v) for v in row] + [_csv_cell(c[i]) for c in columns])
+        import pyarrow.csv as pacsv
+
+        table = as_table(self.names(), len(self.header), chunk.cells, verdicts, self.verdict_columns, _csv_text,
+                         numbers=False)
+        if self._csv is None:
+            self._csv = pacsv.CSVWriter(self._file, table.schema, write_options=pacsv.WriteOptions(
+                include_header=True, quoting_style="needed"))
+        self._csv.write_table(table)
+
+    def close(self, summary) -> None:
+        if self._csv is None:  # no rows: the header alone
+            self._file.write((",".join(f'"{n}"' for n in self.names()) + "\n").encode())
+        self._release()
 
     def _release(self) -> None:
+        if self._csv is not None:
+            self._csv.close()
+            self._csv = None
         self._file.close()
+
+
+def _csv_text(value: Any) -> str | None:
+    """A cell as ``csv.writer`` writes it (None and NaN empty, numbers as Python prints them); text that would
+    start a formula gets a leading apostrophe."""
+    value = _text(value)
+    if value is None:
+        return None
+    text = str(value)
+    return "'" + text if starts_formula(text) else text
 
 
 def _copy_rows(source, target, name: str, rows: int | None = None) -> None:
@@ -376,18 +394,20 @@ class _Parquet(_Geo):
         self._writer = None
 
     def write(self, chunk, verdicts) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
-        from geopandas.io.arrow import _geopandas_to_arrow
 
-        table = _geopandas_to_arrow(self.geoframe(chunk, verdicts), index=False)
+        table = as_table(self.names(), len(self.header), chunk.cells, verdicts, self.verdict_columns,
+                         _attribute_text, geoms=chunk.geoms)
         if self._writer is None:
-            # A column empty in the first chunk has no type yet: text, like every attribute column.
-            fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]
-            table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
-            self._writer = pq.ParquetWriter(self.path, table.schema)
-            self._schema = table.schema
+            self._schema = table.schema.with_metadata(geo_metadata())
+            self._writer = pq.ParquetWriter(self.path, self._schema)
         self._writer.write_table(table.cast(self._schema))
+
+    def close(self, summary) -> None:
+        if self._writer is None:  # no rows: the columns alone
+            self.write(SimpleNamespace(cells=[], geoms=np.array([], dtype=object)),
+                       {c: [] for c in self.verdict_columns})
+        self._release()
 
     def _release(self) -> None:
         if self._writer is not None:
@@ -424,6 +444,11 @@ def _said(value: Any) -> str:
     words = {"existing": "现有", "new": "新建（新、改、扩建）", True: "是", False: "否"}
     value = getattr(value, "value", value)
     return words.get(value, str(value)) if isinstance(value, (str, bool)) else str(value)
+
+
+def _attribute_text(value: Any) -> str | None:
+    """An attribute value as the GIS formats hold it: text (dates in ISO 8601), None when empty."""
+    return None if _text(value) is None else str(_json(value))
 
 
 def _unique_sheet_name(name: str, taken: list[str]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.errors import GEOSException
 
@@ -24,8 +25,8 @@ from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
 from gis.presentation import quantity_text, reasons_text, rules_text, sources_text, zones_text
-from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Place, RuleHit, computed_quantity, facts_of,
-                                missing_reason, place_of, rule_book)
+from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Place, RuleHit, computed_quantity,
+                                facts_of_many, missing_reason, place_of, rule_book)
 from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, RulePack, Verdict
 from gis.rules.evaluate import PARTLY_UNCHECKED
 from gis.rules.project import ProjectColumn
@@ -105,14 +106,14 @@ class Screener:
         self._site_of: dict[tuple[str, int], int | None] = {}  # by (site kind, key); None: check row by row
         self._texts: dict[tuple, tuple[str, str]] = {}
         self._reasons: dict[tuple, str] = {}
-        self._hit_views: dict[tuple[int, int], RuleHit] = {}
+        self._views: dict[tuple, RuleHit] = {}
         self.rows_exact = 0
 
     def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, list]:
         """Verdict columns (``COLUMNS``) for rows of sites (lon/lat shapely, None for unread rows)."""
         n = len(geoms)
         out = {name: np.full(n, None, dtype=object) for name in COLUMNS}
-        kind = np.array([_site_kind(g) for g in geoms], dtype=object)
+        kind = _site_kinds(geoms)
         key = np.zeros(n, dtype=np.uint64)
         exact = kind == "other"
         overlaps: dict[int, list[tuple[int, str, float]]] = {}
@@ -120,6 +121,7 @@ class Screener:
         if len(points):
             xy = shapely.get_coordinates(geoms[points])
             key[points] = self.batch.point_keys(xy[:, 0], xy[:, 1])
+            exact[points] |= self.batch.on_slender_zones(xy[:, 0], xy[:, 1])
         polygons = np.flatnonzero(kind == "polygon")
         if len(polygons):
             pairs = self.batch.polygon_pairs(geoms[polygons])
@@ -132,14 +134,17 @@ class Screener:
 
         # Each row's place: shared by key, or its own for the rows checked one by one.
         site = np.full(n, -1, dtype=np.int64)
-        for i in np.flatnonzero(~exact & (kind != "none")):
-            found = self._site_of.get((kind[i], int(key[i])), -2)
-            if found == -2:
-                found = self._site_of[(kind[i], int(key[i]))] = self._shared_site(geoms[i], int(key[i]))
-            if found is None:
-                exact[i] = True
-            else:
-                site[i] = found
+        for shape in ("point", "polygon"):
+            rows = np.flatnonzero(~exact & (kind == shape))
+            keys, first, inverse = np.unique(key[rows], return_index=True, return_inverse=True)
+            places = np.empty(len(keys), dtype=np.int64)
+            for u, (k, i) in enumerate(zip(keys.tolist(), rows[first])):
+                found = self._site_of.get((shape, k), -2)
+                if found == -2:
+                    found = self._site_of[(shape, k)] = self._shared_site(geoms[i], k)
+                places[u] = -1 if found is None else found
+            site[rows] = places[inverse]
+            exact[rows[places[inverse] < 0]] = True
         for i in np.flatnonzero(exact):
             self.rows_exact += 1
             try:
@@ -190,37 +195,47 @@ class Screener:
         unique, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
         sites, classes = unique // len(projects.projects), unique % len(projects.projects)
         place_codes = np.stack([self._sites[s].place.codes for s in range(len(self._sites))])
-        facts = [facts_of(self.book, project) for project in projects.projects]
+        facts = facts_of_many(self.book, projects.projects)
         facts_codes = np.stack([f.codes for f in facts])
         outcomes = OUTCOME[place_codes[sites], facts_codes[classes]]  # (pairs, rules)
-        ranks = np.where(outcomes == APPLIES, self.book.ranks, np.where(outcomes == REVIEW, _NEEDS_REVIEW, _NO_VERDICT))
+        # Pairs with the same outcome of every rule share their verdict and rule texts: each made once.
+        patterns, pattern_of = _distinct_rows(outcomes)
+        ranks = np.where(patterns == APPLIES, self.book.ranks,
+                         np.where(patterns == REVIEW, _NEEDS_REVIEW, _NO_VERDICT))
         worst = ranks.min(axis=1, initial=_NO_VERDICT)
-        unchecked = (outcomes == UNCHECKED).any(axis=1)
-        label = np.empty(len(unique), dtype=object)
-        code = np.empty(len(unique), dtype=object)
-        for g in range(len(unique)):
-            place = self._sites[sites[g]].place
-            if worst[g] < _NO_VERDICT:
-                verdict, text = VERDICT_ORDER[worst[g]], VERDICT_LABELS[VERDICT_ORDER[worst[g]]]
-            elif place.nothing_checked:
-                verdict, text = Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]
-            elif unchecked[g]:
-                verdict, text = Verdict.not_checked, PARTLY_UNCHECKED
-            else:
-                verdict, text = Verdict.allowed, VERDICT_LABELS[Verdict.allowed]
-            label[g], code[g] = text, verdict.value
+        unchecked = (patterns == UNCHECKED).any(axis=1)
+        nothing = np.array([self._sites[s].place.nothing_checked for s in range(len(self._sites))], dtype=bool)
+        # the verdict by (pattern, nothing checked at the place)
+        verdict = np.where(worst < _NO_VERDICT, worst, _NO_VERDICT)
+        choice = np.where(worst[pattern_of] < _NO_VERDICT, 0, np.where(nothing[sites], 1,
+                                                                         np.where(unchecked[pattern_of], 2, 3)))
+        kinds = [(VERDICT_ORDER[v], VERDICT_LABELS[VERDICT_ORDER[v]]) if v < _NO_VERDICT else None for v in verdict]
+        others = [(Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]), (Verdict.not_checked, PARTLY_UNCHECKED),
+                  (Verdict.allowed, VERDICT_LABELS[Verdict.allowed])]
+        said = [kinds[p] if c == 0 else others[c - 1] for p, c in zip(pattern_of.tolist(), choice.tolist())]
+        label = np.array([text for _, text in said], dtype=object)
+        code = np.array([v.value for v, _ in said], dtype=object)
+        hits = [self._hits(p) for p in patterns]
+        texts = [self._rule_texts(h) for h, _ in hits]
+        missing_of, _ = pd.factorize(pd.Series([f.missing for f in facts], dtype=object))
         columns = {name: np.empty(len(unique), dtype=object) for name in ("命中规则", "规则依据", "需核查原因", "涉及区域")}
-        hits_of = np.empty(len(unique), dtype=object)
-        for g in range(len(unique)):
-            hits, review = self._hits(outcomes[g])
-            hits_of[g] = hits
-            columns["命中规则"][g], columns["规则依据"][g] = self._rule_texts(hits)
-            columns["需核查原因"][g] = self._reason_text(sites[g], facts[classes[g]], outcomes[g], review)
-            columns["涉及区域"][g] = self._sites[sites[g]].zones
+        reasons: dict[tuple[int, int, int], str] = {}
+        for g, (s, c, p) in enumerate(zip(sites.tolist(), classes.tolist(), pattern_of.tolist())):
+            columns["命中规则"][g], columns["规则依据"][g] = texts[p]
+            key = (s, p, int(missing_of[c]))
+            text = reasons.get(key)
+            if text is None:
+                text = reasons[key] = self._reason_text(s, facts[c], patterns[p], hits[p][1])
+            columns["需核查原因"][g] = text
+            columns["涉及区域"][g] = self._sites[s].zones
+        hits_by_pattern = np.empty(len(patterns), dtype=object)
+        for p, (found, _) in enumerate(hits):
+            hits_by_pattern[p] = found
+        hits_of = hits_by_pattern[pattern_of]
         for name, values in (("结论", label), ("结论代码", code), *columns.items()):
             out[name][rows] = values[inverse]
         hits_of_row[rows] = hits_of[inverse]
-        self._fill_quantities(out, rows, hits_of[inverse], projects)
+        self._fill_quantities(out, rows, pattern_of[inverse], hits_by_pattern, projects)
         return hits_of_row
 
     def _hits(self, outcomes: np.ndarray) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
@@ -233,12 +248,19 @@ class Screener:
                                                                          if outcomes[i] == REVIEW)
 
     def _view(self, index: int, outcome: int, reasons: list[str] = (), missing: tuple[str, ...] = ()) -> RuleHit:
-        """A rule hit as the columns read it (what ``evaluation`` makes, without the zones)."""
-        entry = self.book.entries[index]
-        verdict = Verdict.needs_review if outcome == REVIEW else Verdict.not_checked if outcome == UNCHECKED \
-            else entry.rule.verdict
-        return RuleHit.model_construct(**entry.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict],
-                                       reasons=list(reasons), missing_facts=list(missing))
+        """A rule hit as the columns read it (what ``evaluation`` makes, without the zones); made once per
+        distinct (rule, outcome, reasons, missing facts), as a batch asks for the same ones again and again."""
+        key = (index, outcome, tuple(reasons), tuple(missing))
+        view = self._views.get(key)
+        if view is None:
+            entry = self.book.entries[index]
+            verdict = Verdict.needs_review if outcome == REVIEW else Verdict.not_checked if outcome == UNCHECKED \
+                else entry.rule.verdict
+            # the list fields given, not defaulted: pydantic's default factories cost a signature look-up each
+            view = self._views[key] = RuleHit.model_construct(
+                **entry.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], reasons=list(reasons),
+                missing_facts=list(missing), zones=[], quantities=[], access_items=[])
+        return view
 
     def _rule_texts(self, hits: tuple[tuple[int, int], ...]) -> tuple[str, str]:
         texts = self._texts.get(hits)
@@ -263,27 +285,37 @@ class Screener:
             text = self._reasons[key] = reasons_text(views, lost)
         return text
 
-    def _fill_quantities(self, out: dict[str, np.ndarray], rows: np.ndarray, hits: np.ndarray,
-                         projects: ProjectColumn) -> None:
-        """计算量: each row's own values through each of its rules' quantities."""
+    def _fill_quantities(self, out: dict[str, np.ndarray], rows: np.ndarray, row_pattern: np.ndarray,
+                         hits_by_pattern: np.ndarray, projects: ProjectColumn) -> None:
+        """计算量: each row's own values through each of its rules' quantities, made once per distinct
+        (outcome pattern, values of the facts the quantities read)."""
         entries = self.book.entries
-        with_quantities = {i for i, entry in enumerate(entries) if entry.rule.quantities}
-        if not with_quantities:
+        if any(entry.rule.quantities for entry in entries):
+            out["计算量"][rows] = ""
+        rules_of = {p: [i for i, _ in hits if entries[i].rule.quantities] for p, hits in enumerate(hits_by_pattern)}
+        rules_of = {p: found for p, found in rules_of.items() if found}
+        if not rules_of:
             return
-        for row, row_hits in zip(rows, hits):
-            parts = []
-            for i, _ in row_hits:
-                if i not in with_quantities:
-                    continue
-                entry = entries[i]
-                for q in entry.rule.quantities:
-                    if q.fact in projects.values:  # the row's own value
-                        value = projects.values[q.fact][row]
-                    else:
-                        value = projects.projects[projects.codes[row]].fact(q.fact)
-                    value = None if value is None or value != value else float(value)
-                    parts.append(f"{entry.rule.id} {quantity_text(computed_quantity(q, entry.pack, value))}")
-            out["计算量"][row] = "；".join(parts)
+        facts = sorted({q.fact for found in rules_of.values() for i in found for q in entries[i].rule.quantities})
+        take = np.flatnonzero(np.isin(row_pattern, list(rules_of)))
+        chosen = rows[take]
+        values = []
+        for name in facts:
+            if name in projects.values:  # the row's own value
+                column = projects.values[name][chosen]
+            else:
+                own = [projects.projects[c].fact(name) for c in range(len(projects.projects))]
+                column = np.array([np.nan if v is None else float(v) for v in own])[projects.codes[chosen]]
+            values.append(np.where(np.isnan(column), None, column).astype(object))
+        texts: dict[tuple, str] = {}
+        for row, key in zip(chosen.tolist(), zip(row_pattern[take].tolist(), *values)):
+            text = texts.get(key)
+            if text is None:
+                given = dict(zip(facts, key[1:]))
+                parts = [f"{entries[i].rule.id} {quantity_text(computed_quantity(q, entries[i].pack, given[q.fact]))}"
+                         for i in rules_of[key[0]] for q in entries[i].rule.quantities]
+                text = texts[key] = "；".join(parts)
+            out["计算量"][row] = text
 
     def _nearest(self, out: dict[str, np.ndarray], geoms: np.ndarray, kind: np.ndarray) -> None:
         """最近保护区域 and its distance, for every read row."""
@@ -309,12 +341,22 @@ class Screener:
         out["重叠比例%"][row] = round(max(cited), 4) if cited else None
 
 
-def _site_kind(geom) -> str:
-    if geom is None:
-        return "none"
-    kind = shapely.get_type_id(geom)
-    if kind == shapely.GeometryType.POINT:
-        return "point"
-    if kind in (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON):
-        return "polygon"
-    return "other"
+def _distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a 2-D array and each row's index among them, by hashing each row's bytes (as
+    fixed-width byte strings; numpy drops their trailing zero bytes, which keeps rows of one width apart)."""
+    if matrix.shape[1] == 0:
+        return matrix[:1], np.zeros(len(matrix), dtype=np.int64)
+    rows = np.ascontiguousarray(matrix).view(f"S{matrix.shape[1] * matrix.dtype.itemsize}").ravel()
+    codes, _ = pd.factorize(rows)
+    first = np.unique(codes, return_index=True)[1]
+    return matrix[first], codes
+
+
+def _site_kinds(geoms: np.ndarray) -> np.ndarray:
+    """Each row's kind of site: point, polygon, other (checked one by one) or none (not read)."""
+    types = shapely.get_type_id(np.asarray(geoms, dtype=object))  # -1 for None
+    kind = np.full(len(types), "other", dtype=object)
+    kind[types == shapely.GeometryType.POINT] = "point"
+    kind[np.isin(types, [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])] = "polygon"
+    kind[types < 0] = "none"
+    return kind

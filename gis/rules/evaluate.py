@@ -29,7 +29,7 @@ from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparis
 from gis.rules.project import DECLARED_FACTS, FACT_LABELS, Project
 
 __all__ = ["RuleHit", "RuleEvaluation", "AccessItem", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS",
-           "PARTLY_UNCHECKED", "RuleBook", "rule_book", "Place", "place_of", "Facts", "facts_of", "evaluation",
+           "PARTLY_UNCHECKED", "RuleBook", "rule_book", "Place", "place_of", "Facts", "facts_of", "facts_of_many", "evaluation",
            "verdict_of", "missing_reason", "computed_quantity", "OUTCOME", "NOTHING", "APPLIES", "REVIEW", "UNCHECKED", "POSSIBLE"]
 
 #: Facts that declare an activity: when the project does not give one, it does not have that activity
@@ -501,6 +501,34 @@ def facts_of(book: RuleBook, project: Project) -> Facts:
             missing[i] = tuple(lacking)
         kept = _FACTS.put(key, (book, Facts(codes, tuple(missing))))
     return kept[1]
+
+
+def facts_of_many(book: RuleBook, projects: list[Project]) -> list[Facts]:
+    """``facts_of`` of many projects at once: each rule is evaluated once per distinct combination of the
+    values of the facts it reads (a batch has thousands of projects that differ in facts most rules never
+    read), and the projects take the results by index."""
+    values = [_fact_values(project) for project in projects]
+    codes = np.full((len(projects), len(book.entries)), FACTS_NO, dtype=np.int8)
+    missing = np.empty((len(projects), len(book.entries)), dtype=object)
+    missing.fill(())
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, entry in enumerate(book.entries):
+        groups.setdefault(tuple(entry.rule.project), []).append(i)
+    for names, rules in groups.items():
+        seen: dict[tuple, int] = {}
+        inverse = np.array([seen.setdefault(tuple(v[n] for n in names), len(seen)) for v in values],
+                           dtype=np.int64)
+        firsts = np.unique(inverse, return_index=True)[1]
+        for i in rules:
+            said = [_project_conditions(book.entries[i].rule, values[p]) for p in firsts]
+            code = np.array([FACTS_NO if state is False else FACTS_NO_ACTIVITY if no_activity
+                             else FACTS_MISSING if lacking else FACTS_MEET for state, lacking, no_activity in said],
+                            dtype=np.int8)
+            lacks = np.empty(len(said), dtype=object)
+            lacks[:] = [() if state is False else tuple(lacking) for state, lacking, _ in said]
+            codes[:, i] = code[inverse]
+            missing[:, i] = lacks[inverse]
+    return [Facts(codes[p], tuple(missing[p])) for p in range(len(projects))]
 
 
 def verdict_of(book: RuleBook, outcomes: np.ndarray, nothing_checked: bool) -> tuple[Verdict, str]:

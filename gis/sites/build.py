@@ -23,7 +23,7 @@ from gis.sites.checks import CoveredArea, Log, assemble, check_area, check_cover
 from gis.sites.limits import check_raw
 from gis.sites.model import Plot, RawSite, Site, SourceCRS
 
-__all__ = ["build_sites", "combine"]
+__all__ = ["build_sites", "combine", "coverage_hints"]
 
 DATUMS = {"wgs84": None, "gcj02": ("GCJ-02 (Amap/Tencent)", gcj02_to_wgs84), "bd09": ("BD-09 (Baidu)", bd09_to_wgs84)}
 _SAME_AS_WGS84 = ("World Geodetic System 1984", "China 2000")
@@ -63,7 +63,7 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
         ring.coords = [tuple(c) for c in lonlat[start : start + len(ring.coords)]]
         start += len(ring.coords)
     sites = []
-    hints = _coverage_hints(src, zone, crs, raw)
+    hints = coverage_hints(src, zone, crs, raw)
     label, epsg = crs_identity(src)
     for plot in raw.plots:
         plot_log = Log(raw.source)
@@ -418,7 +418,8 @@ def _check_zone_fit(zone: gk.GKZone, lonlat: np.ndarray, rows, log: Log) -> None
                  row=rows[i], value=round(float(lonlat[i, 0]), 4), fix="check that the zone is right")
 
 
-def _coverage_hints(src: CRS, zone: gk.GKZone | None, crs: Any, raw: RawSite) -> list[str]:
+def coverage_hints(src: CRS, zone: gk.GKZone | None, crs: Any, raw: RawSite | None) -> list[str]:
+    """What to check when a site lies outside the covered area, by where its CRS came from."""
     if zone is not None:
         return [f"检查带号：第 {zone.zone} 带中央经线 {zone.central_meridian}°E / check the zone: zone {zone.zone} has "
                 f"central meridian {zone.central_meridian}°E."]

@@ -18,7 +18,8 @@ from gis.geometry import make_valid_keeping_type
 from gis.sites.limits import COVERAGE_MARGIN_DEG, MAX_SITE_AREA_KM2
 from gis.sites.model import Conversion, RawPart, RawRing
 
-__all__ = ["XINJIANG_BBOX", "CoveredArea", "Log", "assemble", "check_area", "check_coverage", "clean_ring", "repair"]
+__all__ = ["XINJIANG_BBOX", "CoveredArea", "Log", "assemble", "check_area", "check_coverage", "clean_ring", "outside_coverage",
+           "repair"]
 
 #: Xinjiang, lon 73-97°E, lat 34-50°N (minx, miny, maxx, maxy): the sanity area when no store says better.
 XINJIANG_BBOX = (73.0, 34.0, 97.0, 50.0)
@@ -236,11 +237,7 @@ def check_coverage(geom: shapely.Geometry, coverage: CoveredArea | tuple[float, 
     where = f"lon {geom.centroid.x:.4f}, lat {geom.centroid.y:.4f}"
     area = coverage.name
     if not inside.any():
-        raise CoordinateError(
-            f"项目位置（{where}）不在图层覆盖范围内 / the site lies at {where}, outside the area the layers cover "
-            f"({area})", source=log.source, field="geometry",
-            fix=" ".join(hints) or "检查坐标和坐标系 / check the coordinates and their CRS",
-        )
+        raise outside_coverage(geom.centroid.x, geom.centroid.y, coverage, log.source, hints)
     if not coverage.contains(xy[:, 0], xy[:, 1], COVERAGE_MARGIN_DEG).all():
         bounds = ", ".join(f"{b:.4f}" for b in geom.bounds)
         raise CoordinateError(
@@ -252,6 +249,16 @@ def check_coverage(geom: shapely.Geometry, coverage: CoveredArea | tuple[float, 
     log.note(
         "partly_outside_coverage", f"part of the site lies outside the area the layers cover ({area})",
         value=where, fix="results cover only the part inside; check the coordinates if the site should be inside",
+    )
+
+
+def outside_coverage(lon: float, lat: float, coverage: CoveredArea, source: str, hints: list[str]) -> CoordinateError:
+    """The error of a site (its middle at ``lon``, ``lat``) wholly outside the covered area."""
+    where = f"lon {lon:.4f}, lat {lat:.4f}"
+    return CoordinateError(
+        f"项目位置（{where}）不在图层覆盖范围内 / the site lies at {where}, outside the area the layers cover "
+        f"({coverage.name})", source=source, field="geometry",
+        fix=" ".join(hints) or "检查坐标和坐标系 / check the coordinates and their CRS",
     )
 
 

@@ -1,0 +1,79 @@
+"""Screened chunks as Arrow tables: the writers of CSV and GeoParquet write whole columns, not rows.
+
+A chunk's input cells come row by row (``Chunk.cells``); they are turned into columns once, and each column
+into text by its distinct values (a register repeats its industries, dates and scopes on every row), so the
+work grows with the distinct values, not with the rows. A column all of text is taken as it is. The verdict
+columns are already built by category (``gis.batch.verdicts``). The text of a value is what the row writers
+wrote: ``csv_text`` for CSV (what ``csv.writer`` writes), ``attribute_text`` for GeoParquet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import shapely
+from pyproj import CRS
+
+__all__ = ["NUMERIC_COLUMNS", "as_table", "geo_metadata", "input_columns", "text_column"]
+
+#: Verdict columns written as numbers; every other column is text.
+NUMERIC_COLUMNS = ("重叠比例%", "最近距离m")
+
+
+def input_columns(cells: list[list[Any]], width: int) -> list[list[Any]]:
+    """The chunk's cells as ``width`` columns (short rows padded with None)."""
+    if not cells:
+        return [[] for _ in range(width)]
+    if any(len(row) != width for row in cells):
+        cells = [list(row[:width]) + [None] * (width - len(row)) for row in cells]
+    return [list(column) for column in zip(*cells)]
+
+
+def text_column(values: Sequence[Any], text: Callable[[Any], str | None]) -> pa.Array:
+    """A column of values as an Arrow string array, ``text(value)`` once per distinct value.
+
+    Values of one type (and None) are told apart by ``pd.factorize``; a column mixing types (1 and True
+    hash alike) is converted value by value."""
+    types = set(map(type, values))
+    types.discard(type(None))
+    if types <= {str} and text(None) is None and text("x") == "x":
+        return pa.array(values, type=pa.string())
+    if len(types) == 1:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+        texts = np.array([text(u) for u in np.asarray(uniques, dtype=object)], dtype=object)
+        return pa.array(texts[codes] if len(codes) else [], type=pa.string())
+    return pa.array([text(v) for v in values], type=pa.string())
+
+
+def as_table(names: list[str], header_width: int, cells: list[list[Any]], verdicts: dict[str, list],
+             verdict_columns: list[str], text: Callable[[Any], str | None], *, numbers: bool = True,
+             geoms: np.ndarray | None = None) -> pa.Table:
+    """The chunk as a table named ``names``: the input's columns, then the verdict columns (``NUMERIC_COLUMNS``
+    as numbers when ``numbers``, else as text), then the geometry as WKB when ``geoms`` is given (None where a
+    row was not read)."""
+    arrays = [text_column(column, text) for column in input_columns(cells, header_width)]
+    for column in verdict_columns:
+        values = verdicts[column]
+        if numbers and column in NUMERIC_COLUMNS:
+            arrays.append(pa.array(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"),
+                                   type=pa.float64()))
+        else:
+            arrays.append(text_column(values, text))
+    fields = list(names)
+    if geoms is not None:
+        arrays.append(pa.array(shapely.to_wkb(np.asarray(geoms, dtype=object)), type=pa.binary()))
+        fields.append("geometry")
+    return pa.Table.from_arrays(arrays, names=fields)
+
+
+def geo_metadata(crs: str = "EPSG:4326") -> dict[bytes, bytes]:
+    """The GeoParquet 1.0 metadata of a table whose ``geometry`` column holds WKB in ``crs``."""
+    geo = {"version": "1.0.0", "primary_column": "geometry",
+           "columns": {"geometry": {"encoding": "WKB", "geometry_types": [],
+                                    "crs": CRS.from_user_input(crs).to_json_dict()}}}
+    return {b"geo": json.dumps(geo).encode()}
