@@ -22,7 +22,7 @@ from api.cli_check import option_of, with_fact_options
 from api.cli_options import StoreOption, open_cli_store
 from gis.batch import COLUMNS, FIELDS, screen_file
 from gis.errors import EcozoneError, InputError
-from gis.rules.model import VERDICT_LABELS
+from gis.batch.verdicts import VERDICT_NAMES
 
 __all__ = ["screen"]
 
@@ -78,8 +78,7 @@ def _screen(
         typer.echo(f"图斑 {summary.patches} 个，涉及区域 {summary.pieces} 处 / patches {summary.patches}, "
                    f"patch-zone pieces {summary.pieces}；输出 / outputs: {', '.join(summary.outputs)}")
         return
-    labels = {v.value: label for v, label in VERDICT_LABELS.items()} | {"error": "读取失败"}
-    counts = "，".join(f"{labels.get(k, k)} {v}" for k, v in sorted(report.verdict_counts.items()))
+    counts = "，".join(f"{VERDICT_NAMES.get(k, k)} {v}" for k, v in sorted(report.verdict_counts.items()))
     typer.echo(f"输入 {report.rows_in} 行，输出 {report.rows_out} 行，读取失败 {report.rows_failed} 行 "
                f"/ rows in {report.rows_in}, rows out {report.rows_out}, failed {report.rows_failed}")
     typer.echo(f"结论 / verdicts：{counts}")

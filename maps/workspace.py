@@ -15,9 +15,7 @@ from typing import Any
 import branca.element
 import folium
 
-from gis.batch import ERROR_LABEL
-from gis.batch.verdicts import ERROR_CODE
-from gis.rules.model import VERDICT_LABELS
+from gis.batch.verdicts import VERDICT_NAMES
 
 __all__ = ["NAV", "WORKSPACE_FILES", "Workspace", "add_workspace", "plain_page"]
 
@@ -26,9 +24,6 @@ NAV = (("home", "一张图", "Map"), ("check", "项目核查", "Check"), ("scree
        ("layers", "图层管理", "Layers"), ("records", "核查记录", "Records"))
 
 #: Files every workspace page loads besides a map page's own, in load order: (root, file).
-#: 结论 by verdict code, as a batch's counts name them (``error``: a row that could not be read).
-VERDICT_NAMES = {**{verdict.value: label for verdict, label in VERDICT_LABELS.items()}, ERROR_CODE: ERROR_LABEL}
-
 WORKSPACE_FILES = (("ecozone", "workspace.css"), ("ecozone", "workspace.js"))
 
 #: The script of each page that is not a map.

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from gis.batch.inputs import FIELDS, INPUT_SUFFIXES, open_input
 from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer, summary_rows
 from gis.batch.spatial import BatchEngine
-from gis.batch.verdicts import COLUMNS, ERROR_CODE, Screener, thresholds
+from gis.batch.verdicts import COLUMNS, ERROR_CODE, ERROR_LABEL, Screener, thresholds
 from gis.check import covered_area
 from gis.presentation import notice_text
 from gis.rules.project import read_projects
@@ -35,8 +35,6 @@ from gis.store.base import iso_day
 
 __all__ = ["COLUMNS", "FIELDS", "INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "ScreenReport", "screen_file"]
 
-#: 结论 of a row that could not be read.
-ERROR_LABEL = "读取失败"
 
 
 class ScreenReport(BaseModel):

@@ -420,17 +420,16 @@ def summary_rows(report, input_name: str, assumed: dict[str, Any] | None = None)
     by its display name (never a path), verdicts, layer kinds and rule packs by their Chinese names."""
     from gis.kinds import KINDS
     from gis.rules import default_rule_packs
-    from gis.rules.model import VERDICT_LABELS, Verdict
+    from gis.batch.verdicts import VERDICT_NAMES
     from gis.rules.project import FACT_LABELS
 
-    labels = {v.value: label for v, label in VERDICT_LABELS.items()} | {"error": "读取失败"}
-    order = [v.value for v in Verdict] + ["error"]
+    order = list(VERDICT_NAMES)
     titles = {pack.id: pack.title for pack in default_rule_packs()}
     return [
         ("输入文件", input_name), ("输入行数", report.rows_in), ("输出行数", report.rows_out),
         ("读取失败行数", report.rows_failed), ("图层日期", report.as_of.isoformat()), ("图层库", report.store),
         ("用时（秒）", report.seconds),
-        *((f"结论：{labels.get(code, code)}", report.verdict_counts[code])
+        *((f"结论：{VERDICT_NAMES.get(code, code)}", report.verdict_counts[code])
           for code in sorted(report.verdict_counts, key=lambda c: order.index(c) if c in order else len(order))),
         *((f"整批假定：{FACT_LABELS.get(name, name)}", _said(value)) for name, value in (assumed or {}).items()),
         *((f"图层版本：{KINDS[kind].label_zh if kind in KINDS else kind}", version)

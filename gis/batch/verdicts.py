@@ -31,7 +31,7 @@ from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, RulePack, Verdict
 from gis.rules.evaluate import PARTLY_UNCHECKED
 from gis.rules.project import ProjectColumn
 
-__all__ = ["COLUMNS", "ERROR_CODE", "Screener", "thresholds"]
+__all__ = ["COLUMNS", "ERROR_CODE", "ERROR_LABEL", "VERDICT_NAMES", "Screener", "thresholds"]
 
 #: The verdict columns added to every row, in order, with what each holds.
 COLUMNS = {
@@ -54,6 +54,10 @@ COLUMNS = {
 }
 
 ERROR_CODE = "error"
+#: 结论 of a row that could not be read.
+ERROR_LABEL = "读取失败"
+#: 结论 by 结论代码, as a batch's counts and summaries name them.
+VERDICT_NAMES = {**{verdict.value: label for verdict, label in VERDICT_LABELS.items()}, ERROR_CODE: ERROR_LABEL}
 #: 结论 of a row whose check failed.
 FAILED_LABEL = "检查失败"
 _SITE_KINDS = np.array(sorted(["point", "polygon", "other", "none"]))
