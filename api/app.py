@@ -26,6 +26,7 @@ from api.routes import audit, check, layers, ogc, pages, rescreen, screen, tiles
 from api.settings import Settings
 from api.uploads import BodySizeLimit
 from gis.audit import AuditTrail
+from gis.overlap import set_engine_budget
 from gis.rules import default_rule_packs
 from gis.store import open_store
 
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        set_engine_budget(settings.engine_vertices)
         store = open_store(settings.store)
         if settings.store_label:
             store.name = settings.store_label
