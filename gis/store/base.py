@@ -107,9 +107,11 @@ def linked_zones(rows: list[tuple], wkb=bytes) -> gpd.GeoDataFrame:
     return zone_frame(records, list(shapely.from_wkb([wkb(row[2]) for row in rows])))
 
 
-#: What ``Store.catalogue`` gives of each feature: its id in the store, what selects it (id, dates, source)
-#: and its envelope (lon/lat; a store may round it outwards, never inwards).
-CATALOGUE_COLUMNS = ("fid", "zone_id", "valid_from", "valid_to", "geometry_source", "minx", "miny", "maxx", "maxy")
+#: What ``Store.catalogue`` gives of each feature: its id in the store, what selects it (id, dates, source),
+#: the digests of its geometry and fields (hex; None where the store keeps none) and its envelope (lon/lat; a
+#: store may round it outwards, never inwards).
+CATALOGUE_COLUMNS = ("fid", "zone_id", "valid_from", "valid_to", "geometry_source", "geometry_digest", "fields_digest",
+                     "minx", "miny", "maxx", "maxy")
 
 
 def _today() -> str:
@@ -197,8 +199,9 @@ class Store(ABC):
         zones = self.features(versions)
         frame = pd.DataFrame({name: zones[name].to_numpy() for name in CATALOGUE_COLUMNS[1:5]})
         frame.insert(0, "fid", np.arange(len(zones), dtype=np.int64))
+        frame["geometry_digest"], frame["fields_digest"] = hex_digests(zones) if len(zones) else ([], [])
         bounds = shapely.bounds(zones.geometry.values) if len(zones) else np.empty((0, 4))
-        for i, name in enumerate(CATALOGUE_COLUMNS[5:]):
+        for i, name in enumerate(CATALOGUE_COLUMNS[7:]):
             frame[name] = bounds[:, i]
         return frame
 

@@ -221,8 +221,10 @@ class GeoPackageStore(Store):
         if not self._indexed or not versions:
             return super().catalogue(versions)
         ids = self._version_ids(versions)
+        digests = "NULL, NULL" if self._first_layout else "z.geometry_digest, z.fields_digest"
         rows = self._reader().execute(
-            f"SELECT lf.fid, z.zone_id, z.valid_from, z.valid_to, z.geometry_source, r.minx, r.miny, r.maxx, r.maxy "
+            f"SELECT lf.fid, z.zone_id, z.valid_from, z.valid_to, z.geometry_source, {digests}, "
+            f"r.minx, r.miny, r.maxx, r.maxy "
             f"FROM layer_features lf JOIN zones z ON z.fid = lf.fid JOIN zones_rtree r ON r.id = lf.fid "
             f"WHERE lf.version_id IN ({', '.join('?' * len(ids))}) ORDER BY lf.version_id, lf.position", ids,
         ).fetchall()

@@ -238,10 +238,11 @@ class PostGISStore(Store):
         if not versions:
             return super().catalogue(versions)
         query = sql.SQL(
-            "SELECT m.fid, z.zone_id, z.valid_from, z.valid_to, z.geometry_source, ST_XMin(b), ST_YMin(b), "
+            "SELECT m.fid, z.zone_id, z.valid_from, z.valid_to, z.geometry_source, {digests}, ST_XMin(b), ST_YMin(b), "
             "ST_XMax(b), ST_YMax(b) FROM {members} JOIN {zones} z ON z.id = m.fid "
             "CROSS JOIN LATERAL Box2D(z.geom) AS b WHERE lf.version_id = ANY(%s) ORDER BY lf.version_id, m.position"
-        ).format(members=self._members_of(), zones=sql.Identifier(self.schema, "zones"))
+        ).format(members=self._members_of(), zones=sql.Identifier(self.schema, "zones"),
+                 digests=sql.SQL("z.geometry_digest, z.fields_digest" if self._digested else "NULL, NULL"))
         rows = self.conn.execute(query, [self._version_ids(versions)]).fetchall()
         return pd.DataFrame(rows, columns=list(CATALOGUE_COLUMNS))
 
