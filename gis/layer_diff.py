@@ -23,7 +23,7 @@ import shapely
 from pydantic import BaseModel, Field, PrivateAttr
 
 from gis.crs import STORE_CRS, geodesic_area_m2
-from gis.jurisdictions import BINGTUAN_CODE, BINGTUAN_FLOOR_PCT, Jurisdictions, geodesic_areas
+from gis.jurisdictions import BINGTUAN_CODE, BINGTUAN_FLOOR_PCT, Jurisdictions, dissolve, geodesic_areas
 from gis.kinds import get_kind
 from gis.layer_stats import FLOOR_KIND, Basis, VersionRef, union_areas
 from gis.store import LayerVersion, Store
@@ -150,17 +150,24 @@ def _read(store: Store, version: LayerVersion, catalogue: pd.DataFrame, rows) ->
     return {r["zone_id"]: (r, g) for r, g in zip(records, zones.geometry.values)}
 
 
-def _gained(shapes: list, store: Store, version: LayerVersion, catalogue: pd.DataFrame) -> shapely.Geometry:
-    """The part of ``union(shapes)`` outside every feature of ``version``: only the features whose envelope
-    meets a shape's are read."""
+def _gained(shapes: list, store: Store, version: LayerVersion, catalogue: pd.DataFrame) -> np.ndarray:
+    """The polygons of ``union(shapes)`` outside every feature of ``version``, as parts whose interiors do not
+    meet. The shapes are dissolved into separate pieces and each piece loses what its own neighbours cover:
+    only features whose envelope meets a shape's are read, and no union is larger than one piece's
+    neighbourhood."""
     if not shapes:
-        return shapely.Polygon()
+        return np.empty(0, dtype=object)
+    pieces = dissolve(np.asarray(shapes, dtype=object))
     boxes = shapely.box(*catalogue[["minx", "miny", "maxx", "maxy"]].to_numpy().T)
-    near = np.unique(shapely.STRtree(boxes).query(np.asarray(shapes, dtype=object), predicate="intersects")[1])
-    others = np.asarray([g for _, g in _read(store, version, catalogue, near).values()], dtype=object)
-    union = _union(shapes)
-    covered = _union(others[shapely.intersects(others, union)]) if len(others) else shapely.Polygon()
-    return shapely.make_valid(shapely.difference(union, covered)) if not covered.is_empty else union
+    piece_at, near = shapely.STRtree(boxes).query(pieces, predicate="intersects")
+    read = _read(store, version, catalogue, np.unique(near))
+    neighbour = np.array([read[z][1] for z in catalogue["zone_id"].to_numpy()[near]], dtype=object)
+    meets = shapely.intersects(pieces[piece_at], neighbour) if len(near) else np.zeros(0, dtype=bool)
+    out = pieces.copy()
+    for i in np.unique(piece_at[meets]):
+        out[i] = shapely.difference(pieces[i], _union(neighbour[meets & (piece_at == i)]))
+    parts = shapely.get_parts(shapely.get_parts(shapely.make_valid(out)))  # through what make_valid nests
+    return parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON]
 
 
 def _polygonal(geom: shapely.Geometry) -> np.ndarray:
@@ -233,9 +240,8 @@ def diff_layer(store: Store, kind: str, from_ref: int | str | dt.date, to_ref: i
                                 fields=[], added_m2=0.0, removed_m2=area, area_before_m2=area, area_after_m2=None,
                                 jurisdiction=record["jurisdiction"]))
 
-    gained_geom = _gained(gained_shapes, store, before_v, old_cat)
-    lost_geom = _gained(lost_shapes, store, after_v, new_cat)
-    gained_parts, lost_parts = _polygonal(gained_geom), _polygonal(lost_geom)
+    gained_parts = _gained(gained_shapes, store, before_v, old_cat)
+    lost_parts = _gained(lost_shapes, store, after_v, new_cat)
     gained_areas, lost_areas = geodesic_areas(gained_parts), geodesic_areas(lost_parts)
 
     jurisdictions = Jurisdictions.of_store(store, admin_as_of)
@@ -302,44 +308,79 @@ def _warnings(label: str, change: BingtuanChange | None, removed_m2: float) -> l
 def _difference_polygons(jurisdictions: Jurisdictions, gained_parts, lost_parts, gained_shapes, lost_shapes,
                          zones: list[ZoneChange]) -> gpd.GeoDataFrame:
     """Added and removed parts cut by the county-level units (counties and 兵团 cities tile the region), each
-    with the zones whose change produced it; parts outside every unit keep no unit."""
+    with the zones whose change produced it; parts outside every unit keep no unit. Cut, measured and traced
+    to their zones as arrays: a change of a few hundred zones makes thousands of parts."""
     locals_ = [u for u in jurisdictions.units if u.level in ("county", "bingtuan_city")]
     by_code = {u.code: u for u in jurisdictions.units}
-    tree = shapely.STRtree([u.geometry for u in locals_]) if locals_ else None
+    unit_geoms = np.array([u.geometry for u in locals_], dtype=object)
+    tree = shapely.STRtree(unit_geoms) if locals_ else None
     gained_ids = [z.zone_id for z in zones if z.change == "added" or (z.change == "changed" and z.geometry_changed)]
     lost_ids = [z.zone_id for z in zones if z.change == "removed" or (z.change == "changed" and z.geometry_changed)]
     names = {z.zone_id: z.name for z in zones}
     rows, geoms = [], []
     for change, parts, shapes, ids in (("added", gained_parts, gained_shapes, gained_ids),
                                        ("removed", lost_parts, lost_shapes, lost_ids)):
-        shapes_tree = shapely.STRtree(shapes) if shapes else None
-        for part in parts:
-            pieces = []
-            found = tree.query(part, predicate="intersects") if tree is not None else []
-            for index in found:
-                unit = locals_[index]
-                piece = part if unit.geometry.contains_properly(part) else shapely.intersection(part, unit.geometry)
-                pieces.append((unit, piece))
-            inside = any(piece is part for _, piece in pieces)
-            rest = None if inside else shapely.difference(part, _union([piece for _, piece in pieces]))
-            if rest is not None and geodesic_area_m2(rest) > 0:
-                pieces.append((None, rest))
-            for unit, piece in pieces:
-                piece_parts = _polygonal(piece)
-                if not len(piece_parts):
-                    continue
-                piece = shapely.multipolygons(piece_parts)
-                hits = shapes_tree.query(piece, predicate="intersects") if shapes_tree is not None else []
-                behind = [ids[k] for k in hits if shapely.relate_pattern(shapes[k], piece, "T********")]
-                parent = by_code.get(unit.parent) if unit is not None and unit.parent else None
-                rows.append({
-                    "change": change, "change_zh": "新增" if change == "added" else "减少",
-                    "zone_ids": "、".join(behind), "zone_names": "、".join(names[z] for z in behind),
-                    "unit_code": unit.code if unit else None, "unit_name": unit.name if unit else "区外",
-                    "prefecture": parent.name if parent is not None and parent.level == "prefecture" else None,
-                    "division": unit.division if unit else None, "area_m2": geodesic_area_m2(piece),
-                })
-                geoms.append(piece)
+        parts = np.asarray(parts, dtype=object)
+        pieces, units = _cut(parts, unit_geoms, tree)
+        polygonal, owner = shapely.get_parts(pieces, return_index=True)
+        keep = shapely.get_type_id(polygonal) == shapely.GeometryType.POLYGON
+        present = np.unique(owner[keep])
+        if not len(present):
+            continue
+        pieces = shapely.multipolygons(polygonal[keep], indices=np.searchsorted(present, owner[keep]))
+        units = units[present]
+        areas = geodesic_areas(pieces)
+        behind: list[list[str]] = [[] for _ in pieces]
+        if shapes:
+            shapes = np.asarray(shapes, dtype=object)
+            piece_at, shape_at = shapely.STRtree(shapes).query(pieces, predicate="intersects")
+            inner = shapely.relate_pattern(shapes[shape_at], pieces[piece_at], "T********")
+            for k, j in zip(piece_at[inner], shape_at[inner]):
+                behind[k].append(ids[j])
+        for piece, unit_at, area, found in zip(pieces, units, areas, behind):
+            unit = locals_[unit_at] if unit_at >= 0 else None
+            parent = by_code.get(unit.parent) if unit is not None and unit.parent else None
+            rows.append({
+                "change": change, "change_zh": "新增" if change == "added" else "减少",
+                "zone_ids": "、".join(found), "zone_names": "、".join(names[z] for z in found),
+                "unit_code": unit.code if unit else None, "unit_name": unit.name if unit else "区外",
+                "prefecture": parent.name if parent is not None and parent.level == "prefecture" else None,
+                "division": unit.division if unit else None, "area_m2": float(area),
+            })
+            geoms.append(piece)
     return gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(geoms, crs=STORE_CRS),
                             columns=["change", "change_zh", "zone_ids", "zone_names", "unit_code", "unit_name",
                                      "prefecture", "division", "area_m2"])
+
+
+def _cut(parts: np.ndarray, unit_geoms: np.ndarray, tree: shapely.STRtree | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each part cut by the units it meets, and what lies in none: (pieces, unit position or -1), in the order
+    of the parts. A part inside a unit is its own piece; a unit is first cut to a crossing part's box (no
+    overlay with a whole county's boundary)."""
+    if tree is None or not len(parts):
+        return parts, np.full(len(parts), -1)
+    part_at, unit_at = tree.query(parts, predicate="intersects")
+    order = np.lexsort((unit_at, part_at))
+    part_at, unit_at = part_at[order], unit_at[order]
+    pieces = parts[part_at].copy()
+    inside = shapely.contains_properly(unit_geoms[unit_at], pieces)
+    crossing = np.flatnonzero(~inside)
+    if len(crossing):
+        near = shapely.make_valid(np.array([shapely.clip_by_rect(unit_geoms[u], *box) for u, box in
+                                            zip(unit_at[crossing], shapely.bounds(pieces[crossing]))], dtype=object))
+        pieces[crossing] = shapely.intersection(near, pieces[crossing])
+    # What of a part lies in no unit (outside the region, or in a gap between units).
+    held = np.zeros(len(parts), dtype=bool)
+    held[part_at[inside]] = True
+    rest_parts, rest = [], []
+    for i in np.flatnonzero(~held):
+        covered = _union(pieces[part_at == i])
+        left = shapely.difference(parts[i], covered) if not covered.is_empty else parts[i]
+        if geodesic_area_m2(left) > 0:
+            rest_parts.append(i)
+            rest.append(left)
+    all_parts = np.concatenate([part_at, np.asarray(rest_parts, dtype=np.int64)])
+    order = np.argsort(all_parts, kind="stable")
+    pieces = np.concatenate([pieces, np.asarray(rest, dtype=object)])[order]
+    units = np.concatenate([unit_at, np.full(len(rest), -1)])[order]
+    return pieces, units
