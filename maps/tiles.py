@@ -46,8 +46,6 @@ HALF_WORLD = 20037508.342789244
 #: Simplification tolerance, tile units: half a screen pixel.
 _HALF_PIXEL = EXTENT / TILE_PIXELS / 2
 _MAX_LAT = 85.05112878
-#: Radius of the Web Mercator sphere (the WGS 84 semi-major axis), metres.
-_RADIUS = HALF_WORLD / math.pi
 
 _TO_MERCATOR = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
 _TO_LONLAT = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
@@ -193,14 +191,8 @@ def _tile_geometries(geometries: np.ndarray, z: int, x: int, y: int) -> np.ndarr
     scale = EXTENT / (maxx - minx)
 
     def to_tile(lonlat: np.ndarray) -> np.ndarray:
-        # Web Mercator's own formulas (EPSG:3857 is the sphere's Mercator of lon/lat taken as on a sphere of the
-        # WGS 84 semi-major axis), written into one array: pyproj and column_stack took most of a tile's time.
-        out = np.empty_like(lonlat)
-        np.multiply(np.radians(lonlat[:, 0]), _RADIUS * scale, out=out[:, 0])
-        out[:, 0] -= minx * scale
-        lat = np.radians(np.clip(lonlat[:, 1], -_MAX_LAT, _MAX_LAT))
-        out[:, 1] = maxy * scale - _RADIUS * scale * np.log(np.tan(np.pi / 4 + lat / 2))  # y grows downwards
-        return out
+        mx, my = _TO_MERCATOR.transform(lonlat[:, 0], lonlat[:, 1])
+        return np.column_stack(((mx - minx) * scale, (maxy - my) * scale))  # y grows downwards in a tile
 
     # Cut in lon/lat, where the store's geometry is valid (a valid outline with a narrow neck may not be once
     # projected, and GEOS then cuts out the complement): meridians and parallels are straight in Web Mercator, so
