@@ -30,6 +30,7 @@ from api.settings import Settings
 from api.uploads import BodySizeLimit
 from gis.audit import AuditTrail
 from gis.evidence import ecozone_version
+from gis.overlap import set_engine_budget
 from gis.rules import default_rule_packs
 from gis.store import open_store
 
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        set_engine_budget(settings.engine_vertices)
         store = open_store(settings.store)
         if settings.store_label:
             store.name = settings.store_label

@@ -1,7 +1,8 @@
 """The zone layers as GeoJSON features for OGC API - Features: one layer per zone kind, paged and filtered.
 
-A layer is read from the store once per (store, kind, version in force, date) and kept with a spatial index,
-so paging through it costs a slice. Geometries are served as RFC 7946 GeoJSON in CRS84 (lon/lat, exterior
+A layer's catalogue (ids, dates, envelopes; no geometry) is read from the store once per (store, kind, version
+in force, date) and kept; a page reads only its own features, so paging a layer of 40,000 polygons costs what
+paging one of 40 does. Geometries are served as RFC 7946 GeoJSON in CRS84 (lon/lat, exterior
 rings counter-clockwise, 7 decimals ≈ 1 cm), or, per OGC API - Features Part 2, in EPSG:4326 or EPSG:4490
 (CGCS2000) in their authority axis order (latitude first).
 """
@@ -10,15 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import Transformer
 
 from gis.cache import BoundedCache
 from gis.kinds import ZONE_FIELDS
 from gis.store import LayerVersion, Store
+from gis.store.base import CATALOGUE_COLUMNS
 
 __all__ = ["CRS84", "CRS_URIS", "Layer", "LayerCache", "to_crs84_bbox", "geometry_json"]
 
@@ -66,44 +71,85 @@ def to_crs84_bbox(bbox: tuple[float, float, float, float], epsg: int | None) -> 
     return _TRANSFORMERS[(epsg, True)].transform_bounds(*bbox)
 
 
+#: Degrees by which a store's envelope may lie outside the true one (single-precision R-tree bounds).
+_ENVELOPE_SLACK = 1e-4
+
+
 @dataclass
 class Layer:
-    """The features of one kind in force on one date, indexed for bbox queries."""
+    """The features of one kind in force on one date, as a catalogue (ids, dates, envelopes, no geometry):
+    counting, selecting and paging cost the catalogue, and only a page's features (and, for a bbox, those
+    whose envelope crosses its edge) are read from the store, so a page costs the same in a layer of any size.
+    """
 
     kind: str
     version: LayerVersion | None
+    store: Store
+    catalogue: pd.DataFrame  # Store.catalogue, of the features valid on the date
     ids: list[str]
-    properties: list[dict[str, Any]]
-    geometries: np.ndarray  # CRS84, RFC 7946 winding
-    tree: shapely.STRtree
     position: dict[str, int]
 
     @property
+    def illustrative(self) -> int:
+        """Features whose geometry is illustrative (示意)."""
+        return int((self.catalogue["geometry_source"] == "illustrative").sum())
+
+    @cached_property
     def bbox(self) -> list[float] | None:
-        """The lon/lat extent of the features, None when there are none."""
-        if not len(self.geometries):
+        """The layer's extent (lon/lat), exact: the store's envelopes may be rounded outwards, so the features
+        on the edges of their extent are read to take theirs."""
+        if not len(self.catalogue):
             return None
-        return [round(float(v), _DECIMALS) for v in shapely.total_bounds(self.geometries)]
+        c = self.catalogue
+        edges = ((c["minx"] <= c["minx"].min() + _ENVELOPE_SLACK) | (c["miny"] <= c["miny"].min() + _ENVELOPE_SLACK)
+                 | (c["maxx"] >= c["maxx"].max() - _ENVELOPE_SLACK)
+                 | (c["maxy"] >= c["maxy"].max() - _ENVELOPE_SLACK)).to_numpy()
+        geometries = self.read(np.flatnonzero(edges)).geometry.values
+        return [round(float(v), _DECIMALS) for v in shapely.total_bounds(geometries)]
 
     def select(self, bbox: tuple[float, float, float, float] | None) -> np.ndarray:
-        """Positions of the features intersecting ``bbox`` (lon/lat), in layer order; all without a bbox."""
+        """Positions of the features intersecting ``bbox`` (lon/lat), in layer order; all without a bbox.
+
+        A feature whose envelope lies inside the box intersects it; only those whose envelope crosses its
+        edge are read to be tested exactly."""
         if bbox is None:
-            return np.arange(len(self.geometries))
-        return np.sort(self.tree.query(shapely.box(*bbox), predicate="intersects"))
+            return np.arange(len(self.catalogue))
+        c = self.catalogue
+        minx, miny, maxx, maxy = (c[name].to_numpy() for name in ("minx", "miny", "maxx", "maxy"))
+        meets = (minx <= bbox[2]) & (maxx >= bbox[0]) & (miny <= bbox[3]) & (maxy >= bbox[1])
+        inside = (minx >= bbox[0]) & (maxx <= bbox[2]) & (miny >= bbox[1]) & (maxy <= bbox[3])
+        crossing = np.flatnonzero(meets & ~inside)
+        if len(crossing):
+            hit = shapely.intersects(self.read(crossing).geometry.values, shapely.box(*bbox))
+            inside[crossing[hit]] = True
+        return np.flatnonzero(inside)
+
+    def read(self, positions: np.ndarray) -> gpd.GeoDataFrame:
+        """The features at these positions of the layer, in that order, read from the store."""
+        fids = self.catalogue["fid"].to_numpy()[np.asarray(positions, dtype=np.int64)]
+        return self.store.features_by_id([self.version] if self.version else [], fids)
+
+    def page(self, positions: np.ndarray) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
+        """(ids, properties, geometries in CRS84 with RFC 7946 winding) of the features at these positions."""
+        zones = self.read(positions)
+        geometries = shapely.orient_polygons(np.asarray(zones.geometry.values, dtype=object), exterior_cw=False)
+        properties = []
+        for record in zones.drop(columns=zones.geometry.name).to_dict("records"):
+            common = {name: record[name] for name in COMMON_PROPERTIES}
+            extra = {key: value for key, value in (record["attributes"] or {}).items() if key not in common}
+            properties.append({**common, **extra})
+        return [str(p["zone_id"]) for p in properties], properties, geometries
 
 
 def _layer(store: Store, kind: str, day: str) -> Layer:
-    snapshot = store.snapshot(day, kinds=[kind])
-    zones = snapshot.zones
-    geometries = shapely.orient_polygons(np.asarray(zones.geometry.values, dtype=object), exterior_cw=False)
-    properties = []
-    for record in zones.drop(columns=zones.geometry.name).to_dict("records"):
-        common = {name: record[name] for name in COMMON_PROPERTIES}
-        extra = {key: value for key, value in (record["attributes"] or {}).items() if key not in common}
-        properties.append({**common, **extra})
-    ids = [str(p["zone_id"]) for p in properties]
-    return Layer(kind=kind, version=snapshot.versions.get(kind), ids=ids, properties=properties,
-                 geometries=geometries, tree=shapely.STRtree(geometries),
+    version = store.in_force(day).get(kind)
+    catalogue = store.catalogue([version]) if version else pd.DataFrame(columns=list(CATALOGUE_COLUMNS))
+    if len(catalogue):
+        starts = catalogue["valid_from"].fillna("0000-01-01")
+        ends = catalogue["valid_to"].fillna("9999-12-31")
+        catalogue = catalogue[((starts <= day) & (day < ends)).to_numpy()].reset_index(drop=True)
+    ids = [str(zone_id) for zone_id in catalogue["zone_id"]]
+    return Layer(kind=kind, version=version, store=store, catalogue=catalogue, ids=ids,
                  position={zone_id: i for i, zone_id in enumerate(ids)})
 
 

@@ -13,6 +13,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.filing import data_home as _data_home, default_audit_db, key_name, parse_key
+from gis.overlap import DEFAULT_ENGINE_VERTICES
 from maps.build import Basemap
 
 __all__ = ["Settings"]
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
                                         "default: the pages need no internet).")
     map_basemap_attribution: str = Field(default="", description="Attribution shown for that basemap.")
     map_tianditu_key: str | None = Field(default=None, description="天地图 key (tk): draws 天地图's vector map.")
+    engine_vertices: int = Field(default=DEFAULT_ENGINE_VERTICES, gt=0, description="Vertices of the zones the "
+                                 "check engines kept in memory may hold in all (about 150 bytes each); the least "
+                                 "recently used engine goes first.")
     map_tile_cache_mb: int = Field(default=64, ge=0, description="Vector tiles kept in memory, MB (tiles are "
                                    "made from the store on demand and kept per layer version).")
     audit: bool = Field(default=True, description="Record every check, batch and import in the audit trail.")

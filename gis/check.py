@@ -60,17 +60,20 @@ def check_site(
     buffers_km: tuple[float, ...] = DEFAULT_BUFFERS_KM,
     tolerance_m: float = 0.5,
     packs: list[RulePack] | None = None,
+    shared_engine: bool = True,
 ) -> CheckResult:
     """Check a site against the layers in force on ``as_of`` (default today) and apply the rule packs.
 
     The project's facts go through ``read_project`` (unless they come read already, as ``ProjectFacts``), so
-    that every interface applies the same defaults and states the same assumptions."""
+    that every interface applies the same defaults and states the same assumptions. ``shared_engine=False``
+    prepares only the zones of this site's search area, for a process that checks one site and ends (the
+    answer is the same; ``OverlapEngine.for_site``)."""
     facts = project if isinstance(project, ProjectFacts) else read_project(project)
     store = store or open_store()
     day = dt.date.fromisoformat(iso_day(as_of))
     packs = default_rule_packs() if packs is None else packs
     search_km, reach_km = search_radii(packs, buffers_km)
-    engine = OverlapEngine.for_site(store, site.shape, day, search_km, reach_km)
+    engine = OverlapEngine.for_site(store, site.shape, day, search_km, reach_km, tile=shared_engine)
     overlap = engine.check(site.shape, buffers_km=buffers_km, search_km=search_km, reach_km=reach_km,
                            tolerance_m=tolerance_m, as_of=day)
     layers = {layer.kind: layer for layer in overlap.layers}

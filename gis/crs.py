@@ -21,6 +21,7 @@ __all__ = [
     "crs_label",
     "crs_identity",
     "geodesic_area_m2",
+    "geodesic_areas_m2",
     "gcj02_to_wgs84",
     "wgs84_to_gcj02",
     "bd09_to_wgs84",
@@ -65,6 +66,73 @@ def geodesic_area_m2(geom: shapely.Geometry) -> float:
     # Ring by ring from coordinate arrays: pyproj's geometry_area_perimeter copies every vertex through Python
     # (1.5 s for a 100,000-vertex parcel, against 0.06 s this way).
     return abs(sum(GEOD.polygon_area_perimeter(*shapely.get_coordinates(ring).T)[0] for ring in rings))
+
+
+#: Rings whose edges are all shorter than this (degrees) are measured on the authalic sphere.
+AUTHALIC_EDGE_DEG = 0.05
+_E2 = GEOD.f * (2 - GEOD.f)
+_E = np.sqrt(_E2)
+
+
+def _authalic_q(sin_lat: np.ndarray) -> np.ndarray:
+    """Snyder's q of the authalic latitude from sin(latitude), its atanh(e·sin) / e as a series in e²·sin²
+    (no logarithm; e² being 0.0067, six terms leave under 1e-15), computed in place."""
+    w = np.square(sin_lat)
+    w *= _E2
+    q = np.full_like(w, 1 / 13)
+    for k in range(5, -1, -1):
+        q *= w
+        q += 1 / (2 * k + 1)
+    q += 1 / (1 - w)  # the ellipsoid's own term
+    q *= sin_lat
+    q *= 1 - _E2
+    return q
+
+
+_Q_POLE = float(_authalic_q(np.array(1.0)))
+_AUTHALIC_R2 = GEOD.a**2 * _Q_POLE / 2  # the sphere of the ellipsoid's area
+
+
+def geodesic_areas_m2(geoms) -> np.ndarray:
+    """Geodesic area in m² of each lon/lat geometry on the WGS 84 ellipsoid, as ``geodesic_area_m2`` gives it,
+    for many geometries at once (a layer of millions of vertices in a second rather than a minute).
+
+    The ellipsoid maps onto the sphere of the same area by the authalic latitude without changing any area,
+    so a ring whose edges are short is measured there in one vectorised pass (each edge's spherical excess
+    to the equator); a geodesic edge and its image as an arc of great circle differ by a sliver that shrinks
+    with the cube of its length: under 0.01 m² an edge below ``AUTHALIC_EDGE_DEG``, less than the rounding of
+    PostGIS's and pyproj's own geodesic areas (about 0.1 m² a vertex). Rings with longer edges are measured
+    with pyproj's geodesic polygon area, as ``geodesic_area_m2`` does.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    areas = np.zeros(len(geoms))
+    present = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    if not len(present):
+        return areas
+    parts, owner = shapely.get_parts(shapely.orient_polygons(geoms[present]), return_index=True)
+    parts, inner = shapely.get_parts(parts, return_index=True)  # through collections of multi-parts
+    owner = present[owner[inner]]
+    polygons = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+    rings, ring_part = shapely.get_rings(parts[polygons], return_index=True)
+    if not len(rings):
+        return areas
+    ring_owner = owner[polygons][ring_part]
+    coords, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+    same = vertex_ring[1:] == vertex_ring[:-1]  # an edge, not the step from one ring to the next
+    sin_xi = np.clip(_authalic_q(np.sin(np.radians(coords[:, 1]))) / _Q_POLE, -1.0, 1.0)
+    half = sin_xi / (1 + np.sqrt(1 - sin_xi * sin_xi))  # tan(ξ / 2)
+    dx, dy = np.diff(coords[:, 0]), np.diff(coords[:, 1])
+    step = np.radians((dx + 180) % 360 - 180)
+    excess = 2 * np.arctan(np.tan(step / 2) * (half[:-1] + half[1:]) / (1 + half[:-1] * half[1:]))
+    ring_areas = -_AUTHALIC_R2 * np.bincount(vertex_ring[:-1][same], excess[same], minlength=len(rings))
+    edges = np.where(same, np.maximum(np.abs(dx), np.abs(dy)), 0.0)
+    starts = np.flatnonzero(np.r_[True, ~same])
+    longest = np.zeros(len(rings))
+    longest[vertex_ring[starts]] = np.maximum.reduceat(np.r_[edges, 0.0], starts)
+    for ring in np.flatnonzero(longest > AUTHALIC_EDGE_DEG):
+        ring_areas[ring] = GEOD.polygon_area_perimeter(*shapely.get_coordinates(rings[ring]).T)[0]
+    np.add.at(areas, ring_owner, ring_areas)
+    return np.abs(areas)
 
 
 def _map_lonlat(geom: shapely.Geometry, func) -> shapely.Geometry:

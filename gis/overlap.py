@@ -161,16 +161,20 @@ class OverlapEngine:
     @classmethod
     def for_site(cls, store: Store, site: shapely.Geometry | tuple[float, float, float, float],
                  as_of: str | dt.date | None = None, search_km: float = 10.0,
-                 reach_km: Mapping[str, float] | None = None, *, build: bool = True) -> OverlapEngine | None:
+                 reach_km: Mapping[str, float] | None = None, *, build: bool = True,
+                 tile: bool = True) -> OverlapEngine | None:
         """The engine to check ``site`` (a geometry or its bounds) with this search radius and reach: the
         engine of the tile holding the middle of its search area, or of that area alone when it is larger
         than a tile and its margin. Built on first use from the zones the store finds there (through its
         spatial index), then kept (``set_engine_budget``). With ``build=False``, None unless it is kept
-        already (a server checks on its event loop only what is ready)."""
+        already (a server checks on its event loop only what is ready). With ``tile=False``, the engine of
+        the search area alone: for a process that checks one site and ends (``ecozone check``), where a dense
+        layer would make the tile's engine cost several times the site's own."""
         day = iso_day(as_of)
         bounds = site.bounds if isinstance(site, shapely.Geometry) else tuple(site)
         reach = max([search_km, *(reach_km or {}).values()]) * 1000
-        region = _region_of(_grown(bounds, reach))
+        area = _grown(bounds, reach)
+        region = _region_of(area) if tile else _rounded_out(area)
         versions = store.in_force(day)
         # By versions, not by date: every date between two imports shares the engine.
         key = (store.location, _versions_key(versions), region)
@@ -449,6 +453,12 @@ def _region_of(box: tuple[float, float, float, float]) -> tuple[float, float, fl
                                          y0 + TILE_DEG + TILE_MARGIN_DEG))
     if region[0] <= minx and region[1] <= miny and maxx <= region[2] and maxy <= region[3]:
         return region
+    return _rounded_out(box)
+
+
+def _rounded_out(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A search area rounded out to 0.01°, so that near sites share its engine."""
+    minx, miny, maxx, maxy = box
     return (math.floor(minx * 100) / 100, math.floor(miny * 100) / 100, math.ceil(maxx * 100) / 100,
             math.ceil(maxy * 100) / 100)
 

@@ -150,3 +150,63 @@ def test_a_check_is_answered_while_another_engine_is_built(big_store, monkeypatc
     builder.join(60)
     assert _engines_far and any(h.zone_id.startswith("far")
                                 for h in _engines_far[0].overlap.layer("livestock_ban_zone").hits)
+
+
+def test_the_server_keeps_engines_within_its_engine_vertices_setting(store, tmp_path, monkeypatch):
+    """``ECOZONE_ENGINE_VERTICES`` bounds what the engines a server keeps hold: with a budget of about two tile
+    engines, checks over five tiles keep at most that weight (or a single engine heavier than it)."""
+    import asyncio
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    sites = [shapely.Point(lon, 44.0) for lon in (80.0, 82.0, 84.0, 86.0, 88.0)]
+    _engines.clear()
+    weights = [OverlapEngine.for_site(store, s, "2024-06-30", SEARCH_KM, REACH_KM).vertices for s in sites]
+    budget = sorted(weights)[1] + sorted(weights)[2]
+    monkeypatch.setenv("ECOZONE_ENGINE_VERTICES", str(budget))
+    settings = Settings(jobs_dir=tmp_path / "jobs", audit=False)
+    assert settings.engine_vertices == budget
+    app = create_app(settings)
+
+    async def serve_checks() -> list[tuple[int, int]]:
+        kept = []
+        async with app.router.lifespan_context(app):
+            _engines.clear()
+            for site in sites:
+                OverlapEngine.for_site(store, site, "2024-06-30", SEARCH_KM, REACH_KM)
+                entries = list(_engines._entries.values())
+                kept.append((len(entries), sum(weight for _, weight in entries)))
+        return kept
+
+    try:
+        kept = asyncio.run(serve_checks())
+        assert all(weight <= budget or count == 1 for count, weight in kept), kept
+        assert max(count for count, _ in kept) < len(sites)  # engines were let go
+        assert max(count for count, _ in kept) >= 2  # the budget is not the default's one engine either
+    finally:
+        set_engine_budget(8_000_000)
+        _engines.clear()
+
+
+def test_a_one_off_check_prepares_only_its_search_area_and_answers_the_same(store, monkeypatch):
+    """``ecozone check`` (one site, then the process ends) builds the engine of the site's search area, not of
+    its tile: fewer zones read, the same answer as the tile's engine."""
+    sites = ["86.0413, 44.3056", "87.6168, 43.8256", "86.05,44.25;86.08,44.25;86.08,44.28;86.05,44.28"]
+    for text in sites:
+        _engines.clear()
+        read = []
+        features = store.features
+        monkeypatch.setattr(store, "features", lambda versions, bounds=None: read.append(bounds) or features(versions, bounds))
+        one_off = check_site(read_site(text), {"industry": "热力"}, store=store, as_of="2024-06-30", shared_engine=False)
+        shared = check_site(read_site(text), {"industry": "热力"}, store=store, as_of="2024-06-30")
+        monkeypatch.undo()
+        [own, tile] = read
+        assert (own[2] - own[0]) * (own[3] - own[1]) < (tile[2] - tile[0]) * (tile[3] - tile[1]) / 2
+        assert one_off.verdict == shared.verdict
+        for a, b in zip(one_off.overlap.layers, shared.overlap.layers):
+            assert (a.status, [h.zone_id for h in a.hits]) == (b.status, [h.zone_id for h in b.hits])
+            for x, y in zip(a.hits, b.hits):
+                # zones cut at another box: the nearest pair is picked on other outline pieces (within cm)
+                assert x.relation is y.relation and x.distance_m == pytest.approx(y.distance_m, abs=0.05)
+        assert [(r.rule_id, r.verdict) for r in one_off.rules.hits] == [(r.rule_id, r.verdict) for r in shared.rules.hits]

@@ -17,6 +17,7 @@ import json
 import math
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.compression import CompressedRoute
@@ -128,9 +129,11 @@ def _features_response(body: dict[str, Any], epsg: int | None) -> Response:
                     headers={"Content-Crs": f"<{uri}>"})
 
 
-def _feature(layer: Layer, position: int, geometry: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "Feature", "id": layer.ids[position], "geometry": geometry,
-            "properties": layer.properties[position]}
+def _features(layer: Layer, positions: np.ndarray, epsg: int | None) -> list[dict[str, Any]]:
+    """GeoJSON features of the layer's features at ``positions`` (only those are read from the store)."""
+    ids, properties, geometries = layer.page(positions)
+    return [{"type": "Feature", "id": zone_id, "geometry": geometry, "properties": props}
+            for zone_id, props, geometry in zip(ids, properties, geometry_json(geometries, epsg))]
 
 
 def _describe(request: Request, state: AppState, kind: str) -> dict[str, Any]:
@@ -142,7 +145,7 @@ def _describe(request: Request, state: AppState, kind: str) -> dict[str, Any]:
     else:
         held = (f"Version {version.version}, in force from {version.effective_from}, {len(layer.ids)} features "
                 f"(source: {version.source}).")
-    illustrative = sum(1 for p in layer.properties if p.get("geometry_source") == "illustrative")
+    illustrative = layer.illustrative
     if illustrative:
         held += f" {illustrative} geometries are illustrative (示意, geometry_source = illustrative)."
     items = request.url_for("ogc_items", collectionId=kind)
@@ -242,8 +245,7 @@ def ogc_router(settings: Settings) -> APIRouter:
         size = min(max(limit if limit is not None else default, 1), maximum)
         matched = layer.select(box)
         page = matched[offset: offset + size]
-        geometries = geometry_json(layer.geometries[page], epsg)
-        features = [_feature(layer, int(i), g) for i, g in zip(page, geometries)]
+        features = _features(layer, page, epsg)
         links = [_link(request.url, "self", GEOJSON, "this page"),
                  _link(request.url_for("ogc_collection", collectionId=collectionId), "collection", JSON)]
         if offset + len(page) < len(matched):
@@ -279,7 +281,7 @@ def ogc_router(settings: Settings) -> APIRouter:
             raise ApiProblem(404, f"no feature '{featureId}' in collection '{collectionId}' on that date",
                              field="featureId", value=featureId, kind="not-found",
                              fix="list the features at " + str(request.url_for("ogc_items", collectionId=collectionId)))
-        body = _feature(layer, position, geometry_json(layer.geometries[[position]], epsg)[0])
+        body = _features(layer, np.array([position]), epsg)[0]
         body["links"] = [
             _link(request.url, "self", GEOJSON, "this feature"),
             _link(request.url_for("ogc_collection", collectionId=collectionId), "collection", JSON),

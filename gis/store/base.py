@@ -20,13 +20,16 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import shapely
 
 from gis.errors import InputError, Notice, ReadOnlyStoreError, VersionNotFoundError
 from gis.kinds import KINDS, ZONE_FIELDS, get_kind
 from gis.zones import attributes_json, empty_zones, feature_digests, validate_zones, zone_frame
 
-__all__ = ["LayerVersion", "Snapshot", "Store", "iso_day", "content_digest", "hex_digests", "linked_zones"]
+__all__ = ["CATALOGUE_COLUMNS", "LayerVersion", "Snapshot", "Store", "iso_day", "content_digest", "hex_digests",
+           "linked_zones"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,13 @@ def linked_zones(rows: list[tuple], wkb=bytes) -> gpd.GeoDataFrame:
     for record in records:
         record["attributes"] = json.loads(record["attributes"]) if record["attributes"] else {}
     return zone_frame(records, list(shapely.from_wkb([wkb(row[2]) for row in rows])))
+
+
+#: What ``Store.catalogue`` gives of each feature: its id in the store, what selects it (id, dates, source),
+#: the digests of its geometry and fields (hex; None where the store keeps none) and its envelope (lon/lat; a
+#: store may round it outwards, never inwards).
+CATALOGUE_COLUMNS = ("fid", "zone_id", "valid_from", "valid_to", "geometry_source", "geometry_digest", "fields_digest",
+                     "minx", "miny", "maxx", "maxy")
 
 
 def _today() -> str:
@@ -181,6 +191,25 @@ class Store(ABC):
         b = zones.geometry.bounds
         meets = (b["minx"] <= bounds[2]) & (b["maxx"] >= bounds[0]) & (b["miny"] <= bounds[3]) & (b["maxy"] >= bounds[1])
         return zones[meets.to_numpy()].reset_index(drop=True)
+
+    def catalogue(self, versions: list[LayerVersion]) -> pd.DataFrame:
+        """One row per feature of ``versions``, in storage order, without its geometry (``CATALOGUE_COLUMNS``):
+        what a pager needs to count, select and page a layer of any size before it reads any geometry
+        (``features_by_id``). This default reads the versions once and keeps them."""
+        zones = self.features(versions)
+        frame = pd.DataFrame({name: zones[name].to_numpy() for name in CATALOGUE_COLUMNS[1:5]})
+        frame.insert(0, "fid", np.arange(len(zones), dtype=np.int64))
+        frame["geometry_digest"], frame["fields_digest"] = hex_digests(zones) if len(zones) else ([], [])
+        bounds = shapely.bounds(zones.geometry.values) if len(zones) else np.empty((0, 4))
+        for i, name in enumerate(CATALOGUE_COLUMNS[7:]):
+            frame[name] = bounds[:, i]
+        return frame
+
+    def features_by_id(self, versions: list[LayerVersion], fids) -> gpd.GeoDataFrame:
+        """The features of ``versions`` with these store ids (``catalogue``'s ``fid``), in the order given:
+        only those rows are read."""
+        zones = self.features(versions)
+        return zones.iloc[np.asarray(fids, dtype=np.int64)].reset_index(drop=True)
 
     def read(self, kind: str, version: int | None = None) -> gpd.GeoDataFrame:
         """All features of one layer version (default: the newest), whatever their validity dates."""

@@ -34,7 +34,7 @@ import shapely
 
 from gis.errors import StoreError, StoreNotFoundError, VersionNotFoundError
 from gis.kinds import ZONE_FIELDS
-from gis.store.base import VERSION_COLUMNS, LayerVersion, Store, hex_digests, linked_zones
+from gis.store.base import CATALOGUE_COLUMNS, VERSION_COLUMNS, LayerVersion, Store, hex_digests, linked_zones
 from gis.zones import attributes_json, empty_zones
 
 __all__ = ["GeoPackageStore"]
@@ -218,6 +218,31 @@ class GeoPackageStore(Store):
                  f"AND lf.version_id IN ({', '.join('?' * len(ids))}) AND lf.fid = r.id AND z.fid = r.id")
         rows = self._reader().execute(query, (bounds[2], bounds[0], bounds[3], bounds[1], *ids)).fetchall()
         return linked_zones(rows, _wkb)
+
+    def catalogue(self, versions: list[LayerVersion]) -> pd.DataFrame:
+        """The features of ``versions`` without their geometries, envelopes from ``zones_rtree`` (rounded
+        outwards to single precision)."""
+        if not self._indexed or not versions:
+            return super().catalogue(versions)
+        ids = self._version_ids(versions)
+        digests = "NULL, NULL" if self._first_layout else "z.geometry_digest, z.fields_digest"
+        rows = self._reader().execute(
+            f"SELECT lf.fid, z.zone_id, z.valid_from, z.valid_to, z.geometry_source, {digests}, "
+            f"r.minx, r.miny, r.maxx, r.maxy "
+            f"FROM layer_features lf JOIN zones z ON z.fid = lf.fid JOIN zones_rtree r ON r.id = lf.fid "
+            f"WHERE lf.version_id IN ({', '.join('?' * len(ids))}) ORDER BY lf.version_id, lf.position", ids,
+        ).fetchall()
+        return pd.DataFrame(rows, columns=list(CATALOGUE_COLUMNS))
+
+    def features_by_id(self, versions: list[LayerVersion], fids) -> gpd.GeoDataFrame:
+        if not self._indexed:
+            return super().features_by_id(versions, fids)
+        fids = [int(fid) for fid in fids]
+        order = {fid: i for i, fid in enumerate(fids)}
+        rows = self._reader().execute(
+            f"SELECT z.fid, z.geom, {_FIELDS} FROM zones z WHERE z.fid IN ({', '.join('?' * len(fids))})", fids,
+        ).fetchall() if fids else []
+        return linked_zones([(0, order[row[0]], *row[1:]) for row in rows], _wkb)
 
     def _members(self, version: LayerVersion) -> list[tuple[int, str | None, str | None, str | None]]:
         digests = "NULL, NULL" if self._first_layout else "z.geometry_digest, z.fields_digest"

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import geopandas as gpd
+import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
@@ -28,7 +29,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from gis.errors import StoreError, StoreNotFoundError, VersionNotFoundError
 from gis.kinds import ZONE_FIELDS
-from gis.store.base import VERSION_COLUMNS, LayerVersion, Store, hex_digests, linked_zones
+from gis.store.base import CATALOGUE_COLUMNS, VERSION_COLUMNS, LayerVersion, Store, hex_digests, linked_zones
 from gis.zones import attributes_json, empty_zones
 
 __all__ = ["PostGISStore", "DEFAULT_SCHEMA"]
@@ -232,6 +233,27 @@ class PostGISStore(Store):
                             "JOIN {zones} z ON z.id = m.fid WHERE lf.version_id = ANY(%s)")
         query = query.format(zones=zones, fields=_FIELDS, members=self._members_of())
         return linked_zones(self.conn.execute(query, [*(bounds or ()), self._version_ids(versions)]).fetchall())
+
+    def catalogue(self, versions: list[LayerVersion]) -> pd.DataFrame:
+        """The features of ``versions`` without their geometries, envelopes from their bounding boxes."""
+        if not versions:
+            return super().catalogue(versions)
+        query = sql.SQL(
+            "SELECT m.fid, z.zone_id, z.valid_from, z.valid_to, z.geometry_source, {digests}, ST_XMin(b), ST_YMin(b), "
+            "ST_XMax(b), ST_YMax(b) FROM {members} JOIN {zones} z ON z.id = m.fid "
+            "CROSS JOIN LATERAL Box2D(z.geom) AS b WHERE lf.version_id = ANY(%s) ORDER BY lf.version_id, m.position"
+        ).format(members=self._members_of(), zones=sql.Identifier(self.schema, "zones"),
+                 digests=sql.SQL("z.geometry_digest, z.fields_digest" if self._digested else "NULL, NULL"))
+        rows = self.conn.execute(query, [self._version_ids(versions)]).fetchall()
+        return pd.DataFrame(rows, columns=list(CATALOGUE_COLUMNS))
+
+    def features_by_id(self, versions: list[LayerVersion], fids) -> gpd.GeoDataFrame:
+        fids = [int(fid) for fid in fids]
+        order = {fid: i for i, fid in enumerate(fids)}
+        query = sql.SQL("SELECT z.id, ST_AsBinary(z.geom), {fields} FROM {zones} z WHERE z.id = ANY(%s)").format(
+            fields=_FIELDS, zones=sql.Identifier(self.schema, "zones"))
+        rows = self.conn.execute(query, [fids]).fetchall() if fids else []
+        return linked_zones([(0, order[row[0]], *row[1:]) for row in rows])
 
     def _members(self, version: LayerVersion) -> list[tuple[int, str | None, str | None, str | None]]:
         digests = sql.SQL("z.geometry_digest, z.fields_digest" if self._digested else "NULL, NULL")
