@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.filing import data_home as _data_home, default_audit_db, key_name, parse_key
 from gis.overlap import DEFAULT_ENGINE_VERTICES
+from gis.sites.limits import MAX_VERTICES
 from maps.build import Basemap
 
 __all__ = ["Settings"]
@@ -46,7 +47,8 @@ class Settings(BaseSettings):
     write_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, description=_KEYS)
     require_read_key: bool = Field(default=False, description="Reads (checks, jobs, OGC API) need a key too.")
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="Largest request body, bytes.")
-    max_vertices: int = Field(default=100_000, gt=0, description="Most vertices in one site to check.")
+    max_vertices: int = Field(default=MAX_VERTICES, gt=0, le=MAX_VERTICES,
+                              description="Most vertices in one site to check (at most the readers' own bound).")
     jobs_dir: Path = Field(
         default_factory=lambda: _data_home() / "ecozone" / "jobs",
         description="Folder of batch jobs (inputs, state, results); default $XDG_DATA_HOME/ecozone/jobs.",

@@ -46,6 +46,7 @@ class VersionRef(BaseModel):
 
     @classmethod
     def of(cls, version: LayerVersion) -> VersionRef:
+        """The reference to a stored version."""
         return cls(version=version.version, effective_from=version.effective_from, source=version.source,
                    feature_count=version.feature_count, content_sha256=version.content_sha256)
 

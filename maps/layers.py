@@ -145,6 +145,7 @@ class StoreLayers(MapLayers):
         self.versions = dict(store.in_force(as_of))
 
     def records(self, kind: str) -> LayerRecords:
+        """See ``MapLayers.records``."""
         version = self.versions[kind]
         key = (self.store.location, kind, version.version)
         found = _records.get(key)
@@ -153,6 +154,7 @@ class StoreLayers(MapLayers):
         return found
 
     def zones(self, kinds: list[str], bounds: Bounds | None) -> gpd.GeoDataFrame:
+        """See ``MapLayers.zones``."""
         if not any(kind in self.versions for kind in kinds):
             return empty_zones()
         if bounds is None:
@@ -165,6 +167,7 @@ class StoreLayers(MapLayers):
         return zones if wanted.all() else zones[wanted]
 
     def tile_key(self, kind: str) -> tuple | None:
+        """See ``MapLayers.tile_key``."""
         return (self.store.location, kind, self.versions[kind].version, self.as_of.isoformat())
 
 
@@ -181,9 +184,11 @@ class DisplayLayers(MapLayers):
         self._records = {kind: LayerRecords.of(frame) for kind, frame in self._zones.items()}
 
     def records(self, kind: str) -> LayerRecords:
+        """See ``MapLayers.records``."""
         return self._records[kind]
 
     def zones(self, kinds: list[str], bounds: Bounds | None) -> gpd.GeoDataFrame:
+        """See ``MapLayers.zones``."""
         parts = []
         for kind in kinds:
             frame = self._zones.get(kind)

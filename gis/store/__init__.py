@@ -26,6 +26,7 @@ __all__ = [
 
 
 def is_postgres_url(location: str | os.PathLike) -> bool:
+    """Whether ``location`` names a PostgreSQL database rather than a GeoPackage."""
     return str(location).startswith(("postgresql://", "postgres://"))
 
 

@@ -48,6 +48,7 @@ class LayerVersion:
     notices: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The version as plain data."""
         return asdict(self)
 
     @property
@@ -72,6 +73,7 @@ class Snapshot:
 
     @property
     def key(self) -> tuple[tuple[str, int], ...]:
+        """The versions in force, as (kind, version) pairs: what identifies the snapshot's content."""
         return tuple(sorted((kind, v.version) for kind, v in self.versions.items()))
 
 

@@ -155,6 +155,7 @@ class GeoPackageStore(Store):
         return cls(path)
 
     def versions(self, kind: str | None = None) -> list[LayerVersion]:
+        """See ``Store.versions``."""
         # Coverage polygons make these rows megabytes long and every check asks for them, so the rows are kept
         # and re-read only when the table changed. Each thread keeps a connection whose PRAGMA data_version
         # moves whenever another connection, in any process, commits; only then is the table's token asked.
@@ -235,6 +236,7 @@ class GeoPackageStore(Store):
         return pd.DataFrame(rows, columns=list(CATALOGUE_COLUMNS))
 
     def features_by_id(self, versions: list[LayerVersion], fids) -> gpd.GeoDataFrame:
+        """See ``Store.features_by_id``: read by fid from the zones table."""
         if not self._indexed:
             return super().features_by_id(versions, fids)
         fids = [int(fid) for fid in fids]

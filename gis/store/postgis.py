@@ -173,12 +173,15 @@ class PostGISStore(Store):
 
     @property
     def open_location(self) -> str:
+        """The URL that opens this store again, with its schema."""
         return self.url if self.schema == DEFAULT_SCHEMA else _with_schema(self.url, self.schema)
 
     def close(self) -> None:
+        """Close the connection."""
         self.conn.close()
 
     def versions(self, kind: str | None = None) -> list[LayerVersion]:
+        """See ``Store.versions``."""
         # Coverage polygons make these rows megabytes long and every check asks for them, so the rows are kept
         # and re-read only when the table changed. It is append-only (no version is ever rewritten or deleted),
         # so (row count, last id) changes with every committed import, whoever made it.
@@ -248,6 +251,7 @@ class PostGISStore(Store):
         return pd.DataFrame(rows, columns=list(CATALOGUE_COLUMNS))
 
     def features_by_id(self, versions: list[LayerVersion], fids) -> gpd.GeoDataFrame:
+        """See ``Store.features_by_id``: read by fid from the zones table."""
         fids = [int(fid) for fid in fids]
         order = {fid: i for i, fid in enumerate(fids)}
         query = sql.SQL("SELECT z.id, ST_AsBinary(z.geom), {fields} FROM {zones} z WHERE z.id = ANY(%s)").format(
