@@ -272,6 +272,42 @@ def test_batch_page_previews_screens_and_downloads(chromium, server, store, tmp_
         _assert_clean(watch)
 
 
+def test_batch_page_screens_the_sample_workbook_into_a_screened_workbook(chromium, server, tmp_path, artifacts):
+    """The officer's round trip: data/samples/permits.xlsx (title row, 说明 sheet) uploaded on the page, the
+    screened workbook downloaded: the original sheets and rows kept, and each row's 结论 what a batch run from
+    Python gives for the same file."""
+    import openpyxl
+
+    from gis.batch import screen_file
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "samples" / "permits.xlsx"
+    with harness.page(chromium) as (tab, watch):
+        _with_key(tab, READ)
+        tab.goto(server + "/map/screen")
+        tab.set_input_files("#ez-screen-file", str(sample))
+        tab.wait_for_function("document.querySelectorAll('#ez-preview th.ez-recognised').length >= 3")
+        tab.click("#ez-screen-go")
+        tab.wait_for_selector("#ez-jobs tr[data-job] .ez-download", timeout=120_000)
+        with tab.expect_download(timeout=60_000) as download:
+            tab.click("#ez-jobs .ez-download[data-format='xlsx']")
+        download.value.save_as(tmp_path / "screened.xlsx")
+        screened = openpyxl.load_workbook(tmp_path / "screened.xlsx")
+        tab.screenshot(path=str(artifacts / "workspace_batch_sample.png"), full_page=True)
+        _assert_clean(watch)
+    original = openpyxl.load_workbook(sample)
+    assert [ws.title for ws in original.worksheets] == screened.sheetnames[:len(original.worksheets)]
+    before, after = original.worksheets[0], screened[original.worksheets[0].title]
+    width = before.max_column
+    assert [r[:width] for r in after.iter_rows(max_row=before.max_row, values_only=True)] == list(
+        before.iter_rows(values_only=True))
+    header = [c.value for c in after[2]]
+    expected = tmp_path / "expected.csv"
+    screen_file(sample, expected)
+    verdicts = [row["结论"] for row in csv.DictReader(io.StringIO(expected.read_text(encoding="utf-8-sig")))]
+    column = header.index("结论") + 1
+    assert [after.cell(row, column).value for row in range(3, before.max_row + 1)] == verdicts
+
+
 # -- 图层管理 ---------------------------------------------------------------------------------------------------
 
 

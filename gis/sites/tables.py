@@ -295,8 +295,8 @@ def parse_coordinate(value: Any, source: str, row: int, field: str, degrees: boo
         return float(value)
     text = "" if value is None else str(value).strip()
     if not text:
-        raise FieldError("the coordinate is empty", source=source, row=row, field=field,
-                         fix="fill in the value or delete the row")
+        raise FieldError("坐标为空 / the coordinate is empty", source=source, row=row, field=field,
+                         fix="填写坐标或删除该行 / fill in the value or delete the row")
     try:
         return float(text.replace(",", "")) if not degrees else float(text)
     except ValueError:
