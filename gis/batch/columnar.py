@@ -41,9 +41,7 @@ def text_column(values: Sequence[Any], text: Callable[[Any], str | None]) -> pa.
     hash alike) is converted value by value."""
     types = set(map(type, values))
     types.discard(type(None))
-    if types <= {str} and text(None) is None and text("x") == "x":
-        return pa.array(values, type=pa.string())
-    if len(types) == 1:
+    if len(types) <= 1:
         codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
         texts = np.array([text(u) for u in np.asarray(uniques, dtype=object)], dtype=object)
         return pa.array(texts[codes] if len(codes) else [], type=pa.string())
