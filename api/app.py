@@ -125,11 +125,11 @@ def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
                 parameters[position] = {"$ref": "#/components/parameters/limit"}
         _no_null_in_forms(schema)
         document_problems(schema, read_key_required=settings.require_read_key)
-        for operations in schema["paths"].values():  # probes need no key and send nothing to refuse
+        for operations in schema["paths"].values():  # probes and pages need no key (probes send nothing to refuse)
             for operation in operations.values():
-                if "operations" in operation.get("tags", []):
-                    for status in ("400", "401", "403"):
-                        operation["responses"].pop(status, None)
+                tags = operation.get("tags", [])
+                for status in ("400", "401", "403") if "operations" in tags else ("401", "403") if "pages" in tags else ():
+                    operation["responses"].pop(status, None)
         app.openapi_schema = schema
         return schema
 
@@ -207,6 +207,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "layers", "description": "Layer versions; imports need a write key."},
             {"name": "audit", "description": "Who checked, screened and imported what, when; always needs a key."},
             {"name": "operations", "description": "Health of the server for probes; never needs a key."},
+            {"name": "pages", "description": "The workspace pages (HTML): open, so that a browser can ask for the "
+                                             "key; what they show (tiles, checks, jobs) is asked with it."},
         ],
     )
     add_exception_handlers(app)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["page_router", "router"]
 
 #: Pages and static files: open, as a browser opens a page without headers.
-page_router = APIRouter(tags=["maps"])
+page_router = APIRouter(tags=["pages"])
 #: What the pages ask for: keyed when reads need a key.
 router = APIRouter(tags=["maps"])
 
