@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.cli_options import StoreOption, open_cli_store
+from api.cli_options import StoreOption, check_format, open_cli_store
 from gis.errors import EcozoneError
 from gis.kinds import GEOMETRY_SOURCES, KINDS
 
@@ -32,12 +32,6 @@ def _fail(error: EcozoneError) -> None:
     fail(error)
 
 
-def _check_format(value: str) -> str:
-    if value not in {"text", "json"}:
-        raise typer.BadParameter(f"'{value}' is not a format; use text or json", param_hint="--format")
-    return value
-
-
 @app.callback()
 def layers(
     ctx: typer.Context,
@@ -48,7 +42,7 @@ def layers(
     """List every zone kind with its feature count, version in force and source."""
     if ctx.invoked_subcommand is not None:
         return
-    _check_format(output)
+    check_format(output)
     try:
         with open_cli_store(store) as opened:
             rows = opened.summary(as_of)
@@ -153,7 +147,7 @@ def versions(
     output: FormatOption = "text",
 ) -> None:
     """Show the version history of the layers."""
-    _check_format(output)
+    check_format(output)
     try:
         with open_cli_store(store) as opened:
             history = opened.versions(kind)
@@ -223,7 +217,7 @@ def diff(
                                                        "this date (default today).")] = None,
 ) -> None:
     """What changed between two versions of a layer: zones, areas, jurisdictions, the 兵团 share."""
-    _check_format(output)
+    check_format(output)
     from gis.layer_diff import diff_layer
     try:
         with open_cli_store(store) as opened:
@@ -284,7 +278,7 @@ def stats(
                                                        "this date (default today).")] = None,
 ) -> None:
     """Land area, the layer's area (union) and its share per jurisdiction; the 兵团 share of every version."""
-    _check_format(output)
+    check_format(output)
     from gis.layer_stats import layer_stats
     try:
         with open_cli_store(store) as opened:

@@ -47,6 +47,13 @@ LogFormatOption = Annotated[str, typer.Option(
     help="text for people, json for one JSON object per line (for a log collector).")]
 
 
+def check_format(value: str) -> str:
+    """The ``--format`` of a listing command: text or json."""
+    if value not in {"text", "json"}:
+        raise typer.BadParameter(f"'{value}' is not a format; use text or json", param_hint="--format")
+    return value
+
+
 def open_cli_store(location: str | None) -> Store:
     """``open_store``, saying on stderr which store a command uses when it is not the embedded dataset (stdout
     stays the command's answer, JSON included). Passwords of a PostgreSQL URL are not shown."""

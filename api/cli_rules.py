@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.cli_options import check_format
 from gis.errors import EcozoneError
 
 app = typer.Typer(help="Rule packs: list them, and account for every rule of the source documents.",
@@ -29,12 +30,6 @@ def _fail(error: EcozoneError) -> None:
     fail(error)
 
 
-def _check_format(value: str) -> str:
-    if value not in {"text", "json"}:
-        raise typer.BadParameter(f"'{value}' is not a format; use text or json", param_hint="--format")
-    return value
-
-
 def pack_rows() -> list[dict]:
     """One row per shipped rule pack: id, jurisdiction, version, rule count, title."""
     from gis.rules import default_rule_packs
@@ -48,7 +43,7 @@ def rules(ctx: typer.Context, output: FormatOption = "text") -> None:
     """List the rule packs with their jurisdiction, version and number of rules."""
     if ctx.invoked_subcommand is not None:
         return
-    _check_format(output)
+    check_format(output)
     try:
         rows = pack_rows()
     except EcozoneError as error:
@@ -72,7 +67,7 @@ def coverage(
 ) -> None:
     """Every rule id of the source documents (DOMAIN.md §2): encoded (by which pack rules), missing, or
     without a siting or project test (and why), with the totals."""
-    _check_format(output)
+    check_format(output)
     if status is not None and status not in STATUS_LABELS:
         raise typer.BadParameter(f"'{status}' is not a status; use {', '.join(STATUS_LABELS)}",
                                  param_hint="--status")
