@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from gis.check import CheckResult
-from gis.errors import fix_text
 from gis.kinds import KINDS
 from gis.rules.evaluate import PARTLY_UNCHECKED, ComputedQuantity, MatchedZone, RuleHit
 from gis.rules.model import VERDICT_LABELS, Verdict
@@ -152,7 +151,7 @@ def layer_text(layer: LayerCheck) -> str:
 def notice_text(notice: dict[str, Any], give: Give = None) -> str:
     """A notice: level, row, message and what to do."""
     where = f"（第 {notice['row']} 行）" if notice.get("row") is not None else ""
-    fix = fix_text(notice.get("fix"), give)
+    fix = notice.get("fix")  # said with input names already (``Notice.to_dict``)
     if give is not None and notice.get("field") and notice.get("level") in ("warning", "assumed"):
         fix = f"{fix}（{give(notice['field'])}）" if fix else give(notice["field"])
     return f"{_LEVELS.get(notice.get('level'), notice.get('level'))}{where}：{notice['message']}。" + (
