@@ -114,7 +114,7 @@ def _check(
                 rings = _parse_buffers(buffers)
                 project = read_project(facts)
                 result = check_site(parsed, project, store=opened, as_of=as_of, buffers_km=rings,
-                                    tolerance_m=tolerance_m)
+                                    tolerance_m=tolerance_m, shared_engine=False)  # one site, then the end
                 file_check(result, opened, site, report=report, no_audit=no_audit)
     except EcozoneError as error:
         if error.field in facts:  # name the option that gives the fact

@@ -66,10 +66,9 @@ def check_site(
 
     The project's facts go through ``read_project`` (unless they come read already, as ``ProjectFacts``), so
     that every interface applies the same defaults and states the same assumptions. ``shared_engine=False``
-    prepares only the zones of this site's search area, for a script that checks one site and ends: the same
-    verdict, rules and zones, but distances may differ from the shared engine's by centimetres (the zones are
-    cut at another box), so a check that is recorded and verified later (report, audit trail) keeps the
-    default, as every interface does."""
+    prepares only the zones of this site's search area, for a process that checks one site and ends
+    (``ecozone check``): a dense layer would make the shared engine's tile cost several times the site's own.
+    Both answer the same, to the last digit of the result digest (a report made by one verifies with the other)."""
     facts = project if isinstance(project, ProjectFacts) else read_project(project)
     store = store or open_store()
     day = dt.date.fromisoformat(iso_day(as_of))

@@ -99,11 +99,11 @@ class OverlapEngine:
         self.snapshot = snapshot
         self.region = region
         zones = snapshot.zones
-        geoms = np.asarray(zones.geometry.values, dtype=object)
+        geoms = whole = np.asarray(zones.geometry.values, dtype=object)
         if region is not None:
             geoms = _clipped(geoms, region)
             kept = ~shapely.is_empty(geoms)
-            zones, geoms = zones[kept], geoms[kept]
+            zones, geoms, whole = zones[kept], geoms[kept], whole[kept]
         self._geoms = geoms
         self._tree = shapely.STRtree(self._geoms)
         self._kind_codes = {kind: code for code, kind in enumerate(KINDS)}
@@ -121,7 +121,10 @@ class OverlapEngine:
         self._valid_to = np.array([r["valid_to"] or "9999-12-31" for r in self._records], dtype="U10")
         self._dated = bool(len(self._records)) and bool(
             (self._valid_from > "0000-01-01").any() or (self._valid_to < "9999-12-31").any())
-        self._outlines = _Outlines(self._geoms)
+        # Distances are taken on the zones' own edges, not on those of their cut at the region: a cut edge
+        # is another great circle (tens of metres apart on a long boundary edge), and a check must measure
+        # the same whichever engine answers it (a report is verified by checking again).
+        self._outlines = _Outlines(whole, region)
         self._coverage = {kind: version.coverage for kind, version in snapshot.versions.items()}
         if region is not None:
             self._coverage = {kind: None if c is None else _clipped(np.array([c]), region)[0]
@@ -624,10 +627,13 @@ class _Outlines:
 
     A zone apart from a site is nearest to it somewhere on its outline, so a distance needs only the pieces
     near the site (as PostGIS's ST_Subdivide serves indexed queries), not the whole of a zone of tens of
-    thousands of vertices. Consecutive pieces share their end vertex, so no edge is lost.
+    thousands of vertices. Consecutive pieces share their end vertex, so no edge is lost. Pieces are counted
+    from the start of each whole ring, so the pieces near a site are the same whatever ``region`` is: with a
+    region, only the pieces whose envelope meets it are kept.
     """
 
-    def __init__(self, zones: np.ndarray, size: int = 64) -> None:
+    def __init__(self, zones: np.ndarray, region: tuple[float, float, float, float] | None = None,
+                 size: int = 64) -> None:
         self.zones = zones
         parts, part_zone = shapely.get_parts(zones, return_index=True)
         types = shapely.get_type_id(parts)
@@ -648,9 +654,16 @@ class _Outlines:
         points = np.repeat(shapely.get_coordinates(parts[point]), 2, axis=0)
         lonlat = np.concatenate([coords[vertex], points])
         length = np.concatenate([length, np.full(int(point.sum()), 2)])
+        zone = np.concatenate([line_zone[line_of], part_zone[point]]).astype(np.int64)
+        if region is not None and len(length):
+            offsets = np.cumsum(length) - length
+            low, high = np.minimum.reduceat(lonlat, offsets), np.maximum.reduceat(lonlat, offsets)
+            keep = ((low[:, 0] <= region[2]) & (high[:, 0] >= region[0]) & (low[:, 1] <= region[3])
+                    & (high[:, 1] >= region[1]))
+            lonlat, length, zone = lonlat[_ranges(offsets[keep], length[keep])], length[keep], zone[keep]
         self.offsets, self.counts = np.concatenate([[0], np.cumsum(length)]), length
         self.pieces = shapely.linestrings(lonlat, indices=np.repeat(np.arange(len(length)), length))
-        self.zone = np.concatenate([line_zone[line_of], part_zone[point]]).astype(np.int64)
+        self.zone = zone
         self.bulge_m = _edge_bulge_m(lonlat, self.offsets)
         self.xyz = _unit_vectors(lonlat)  # so that projecting a piece needs no trigonometry
         self.bounds = shapely.bounds(self.pieces)
@@ -661,7 +674,8 @@ class _Outlines:
         """(zones, geodesic distances in m) for the zones of ``apart`` with some outline piece in the search
         box of their radius ``reach_m`` (one per zone); every point within a radius lies in its box, so the
         zones without such a piece are beyond it."""
-        pieces = self.tree.query(shapely.box(*_search_bounds(site, reach_m.max(initial=0.0))))
+        # in the order of the outlines, whatever the tree: ties between pieces resolve alike in every engine
+        pieces = np.sort(self.tree.query(shapely.box(*_search_bounds(site, reach_m.max(initial=0.0)))))
         reach_of_zone = np.full(len(self.zones), np.nan)
         reach_of_zone[apart] = reach_m
         piece_reach = reach_of_zone[self.zone[pieces]]

@@ -246,6 +246,23 @@ def test_long_edges_are_great_circles_for_distance_as_in_postgis(compared):
     assert distance == pytest.approx(34.8, abs=0.3) and hit.distance_m == pytest.approx(distance, abs=0.01)
 
 
+def test_an_engine_of_part_of_the_area_measures_on_the_zones_own_edges(compared):
+    """A tile's engine (or a one-off check's) cuts zones at its box; the cut makes new edges on the straight
+    lon/lat line, which as great circles lie metres off the zone's own. Distances are still PostGIS's."""
+    engine, conn, _ = compared
+    x0, y0 = CENTRES[2]
+    ux, _ = _frame(x0, y0)
+    lmid = x0 + 15 * ux + 0.1
+    site = shapely.Point(lmid, north(lmid, y0, -30.0))  # 30 m south of L2's 0.2° southern edge
+    _, distance, _, _ = _postgis_pair(conn, site, "L2")
+    for cut in (0.01, 0.03, 0.08):  # the box's western edge crosses L2's long edges this far west of the site
+        part = OverlapEngine(engine.snapshot, region=(lmid - cut, y0 - 0.2, lmid + 0.3, y0 + 0.3))
+        hit = next(h for h in part.check(site, search_km=0.1).layer("water_body").hits if h.zone_id == "L2")
+        assert hit.distance_m == pytest.approx(distance, abs=0.01)
+        assert hit.distance_m == next(h for h in engine.check(site, search_km=0.1).layer("water_body").hits
+                                      if h.zone_id == "L2").distance_m
+
+
 def test_batch_distance_rules_agree_with_st_dwithin(postgres_db):
     """The batch's distance conditions (5 km of a built-up area, 15 km of a CHP plant) for points scattered
     across the ring of each zone, most within 300 m of the radius: PostGIS ``ST_DWithin`` on geography says
