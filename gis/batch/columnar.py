@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
@@ -34,13 +35,25 @@ def input_columns(cells: list[list[Any]], width: int) -> list[list[Any]]:
     return [list(column) for column in zip(*cells)]
 
 
-def text_column(values: Sequence[Any], text: Callable[[Any], str | None]) -> pa.Array:
+def text_column(values: Sequence[Any], text: Callable[[Any], str | None],
+                changes: Callable[[pa.Array], pa.Array] | None = None) -> pa.Array:
     """A column of values as an Arrow string array, ``text(value)`` once per distinct value.
 
-    Values of one type (and None) are told apart by ``pd.factorize``; a column mixing types (1 and True
-    hash alike) is converted value by value."""
+    A column of text (and None) whose ``text`` keeps a string as it is except where ``changes(strings)`` (a
+    boolean array) says, is taken as it is with only those strings through ``text``: a register's numbers,
+    names and coordinates are distinct on every row. Other values of one type are told apart by
+    ``pd.factorize``; a column mixing types (1 and True hash alike) is converted value by value."""
     types = set(map(type, values))
     types.discard(type(None))
+    if changes is not None and types <= {str}:
+        strings = pa.array(values, type=pa.string())
+        changed = np.flatnonzero(changes(strings).fill_null(False).to_numpy(zero_copy_only=False))
+        if not len(changed):
+            return strings
+        mask = np.zeros(len(strings), dtype=bool)
+        mask[changed] = True
+        return pc.replace_with_mask(strings, pa.array(mask), pa.array([text(values[i]) for i in changed],
+                                                                      type=pa.string()))
     if len(types) <= 1:
         codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
         texts = np.array([text(u) for u in np.asarray(uniques, dtype=object)], dtype=object)
@@ -50,18 +63,18 @@ def text_column(values: Sequence[Any], text: Callable[[Any], str | None]) -> pa.
 
 def as_table(names: list[str], header_width: int, cells: list[list[Any]], verdicts: dict[str, list],
              verdict_columns: list[str], text: Callable[[Any], str | None], *, numbers: bool = True,
-             geoms: np.ndarray | None = None) -> pa.Table:
+             geoms: np.ndarray | None = None, changes: Callable[[pa.Array], pa.Array] | None = None) -> pa.Table:
     """The chunk as a table named ``names``: the input's columns, then the verdict columns (``NUMERIC_COLUMNS``
     as numbers when ``numbers``, else as text), then the geometry as WKB when ``geoms`` is given (None where a
-    row was not read)."""
-    arrays = [text_column(column, text) for column in input_columns(cells, header_width)]
+    row was not read). ``changes``: as ``text_column`` takes it."""
+    arrays = [text_column(column, text, changes) for column in input_columns(cells, header_width)]
     for column in verdict_columns:
         values = verdicts[column]
         if numbers and column in NUMERIC_COLUMNS:
             arrays.append(pa.array(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"),
                                    type=pa.float64()))
         else:
-            arrays.append(text_column(values, text))
+            arrays.append(text_column(values, text, changes))
     fields = list(names)
     if geoms is not None:
         arrays.append(pa.array(shapely.to_wkb(np.asarray(geoms, dtype=object)), type=pa.binary()))

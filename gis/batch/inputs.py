@@ -386,10 +386,13 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
             rows = list(range(number + 1, number + len(cells) + 1))
             number += len(cells)
             chunk = table.read(cells, rows)
-            for i, geom in enumerate(geometries):
-                if chunk.errors[i]:
-                    continue
-                work = functools.partial(_vector_site, geom, crs, geographic, path.name, rows[i], coverage)
+            geometries = np.asarray(geometries, dtype=object)
+            unread = np.array([e is not None for e in chunk.errors], dtype=bool)
+            # Plain lon/lat points inside the covered area are sites as they are, all at once.
+            plain = _plain_points(geometries, coverage) & ~unread if geographic else np.zeros(len(unread), bool)
+            chunk.geoms[plain] = shapely.force_2d(geometries[plain])
+            for i in np.flatnonzero(~plain & ~unread):
+                work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage)
                 chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(work, path.name, rows[i], "geometry")
             yield chunk
 
@@ -439,14 +442,20 @@ def _without_folder(err: Exception, path: Path) -> str:
     return text
 
 
-def _vector_site(geom, crs: CRS | None, geographic: bool, source: str, row: int, coverage: CoveredArea | None):
+def _plain_points(geoms: np.ndarray, coverage: CoveredArea | None) -> np.ndarray:
+    """Which features (of a file in longitude/latitude) are points inside the covered area: sites as they are."""
+    points = (shapely.get_type_id(geoms) == shapely.GeometryType.POINT) & ~shapely.is_empty(geoms)
+    x, y = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
+    x[points], y[points] = shapely.get_x(geoms[points]), shapely.get_y(geoms[points])
+    return points & _fits(x, y, coverage)
+
+
+def _vector_site(geom, crs: CRS | None, source: str, row: int, coverage: CoveredArea | None):
     """A feature's geometry as its site: from the file's CRS (Gauss-Krüger and others reprojected) through the
-    site reader's checks; a plain lon/lat point inside the covered area as it is."""
+    site reader's checks (a plain lon/lat point inside the covered area is taken as it is, ``_plain_points``)."""
     if geom is None or geom.is_empty:
         raise FormatError("the feature has no geometry (or one that cannot be read)", source=source, row=row,
                           field="geometry", fix="draw its geometry, or delete the feature")
-    if geographic and geom.geom_type == "Point" and _fits(np.array([geom.x]), np.array([geom.y]), coverage)[0]:
-        return shapely.force_2d(geom), None
     raw = RawSite(source=source, plots=[RawPlot(parts_from_shapely(geom, source=source, row=row), row=row)],
                   crs=crs, crs_origin="the file" if crs else "", order="declared")
     return _built(raw, row, coverage)

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from openpyxl.styles import Font
 
@@ -117,7 +119,7 @@ class _Csv(_Writer):
         import pyarrow.csv as pacsv
 
         table = as_table(self.names(), len(self.header), chunk.cells, verdicts, self.verdict_columns, _csv_text,
-                         numbers=False)
+                         numbers=False, changes=_csv_changes)
         if self._csv is None:
             self._csv = pacsv.CSVWriter(self._file, table.schema, write_options=pacsv.WriteOptions(
                 include_header=True, quoting_style="needed"))
@@ -143,6 +145,17 @@ def _csv_text(value: Any) -> str | None:
         return None
     text = str(value)
     return "'" + text if starts_formula(text) else text
+
+
+def _csv_changes(strings: pa.Array) -> pa.Array:
+    """Which strings ``_csv_text`` may change: those starting as a formula does (it decides on each)."""
+    return pc.match_substring_regex(strings, "^[=+@\t\r-]")
+
+
+def _kept(strings: pa.Array) -> pa.Array:
+    """``_attribute_text`` keeps every string as it is."""
+    return pa.array(np.zeros(len(strings), dtype=bool))
+
 
 
 def _copy_rows(source, target, name: str, rows: int | None = None) -> None:
@@ -397,7 +410,7 @@ class _Parquet(_Geo):
         import pyarrow.parquet as pq
 
         table = as_table(self.names(), len(self.header), chunk.cells, verdicts, self.verdict_columns,
-                         _attribute_text, geoms=chunk.geoms)
+                         _attribute_text, geoms=chunk.geoms, changes=_kept)
         if self._writer is None:
             self._schema = table.schema.with_metadata(geo_metadata())
             self._writer = pq.ParquetWriter(self.path, self._schema)

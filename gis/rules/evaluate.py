@@ -514,11 +514,19 @@ def facts_of_many(book: RuleBook, projects: list[Project]) -> list[Facts]:
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, entry in enumerate(book.entries):
         groups.setdefault(tuple(entry.rule.project), []).append(i)
+    # each fact's values as codes, once; a group's combinations are then rows of codes
+    coded: dict[str, np.ndarray] = {}
+    for name in sorted({name for names in groups for name in names}):
+        seen: dict[Any, int] = {}
+        coded[name] = np.fromiter((seen.setdefault(v[name], len(seen)) for v in values), dtype=np.int64,
+                                  count=len(values))
     for names, rules in groups.items():
-        seen: dict[tuple, int] = {}
-        inverse = np.array([seen.setdefault(tuple(v[n] for n in names), len(seen)) for v in values],
-                           dtype=np.int64)
-        firsts = np.unique(inverse, return_index=True)[1]
+        if names and values:
+            _, firsts, inverse = np.unique(np.stack([coded[name] for name in names], axis=1), axis=0,
+                                           return_index=True, return_inverse=True)
+            inverse = inverse.ravel()
+        else:
+            firsts, inverse = np.zeros(min(len(values), 1), dtype=np.int64), np.zeros(len(values), dtype=np.int64)
         for i in rules:
             said = [_project_conditions(book.entries[i].rule, values[p]) for p in firsts]
             code = np.array([FACTS_NO if state is False else FACTS_NO_ACTIVITY if no_activity
