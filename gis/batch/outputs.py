@@ -157,7 +157,6 @@ def _kept(strings: pa.Array) -> pa.Array:
     return pa.array(np.zeros(len(strings), dtype=bool))
 
 
-
 def _copy_rows(source, target, name: str, rows: int | None = None) -> None:
     """Copy the rows of a read-only sheet (the first ``rows``, or all) as they were, through
     ``gis.sites.tables.sheet_rows``: the dimension a sheet declares is not trusted, blank rows cost nothing
