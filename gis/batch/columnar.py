@@ -26,39 +26,43 @@ __all__ = ["NUMERIC_COLUMNS", "as_table", "geo_metadata", "input_columns", "text
 NUMERIC_COLUMNS = ("重叠比例%", "最近距离m")
 
 
-def input_columns(cells: list[list[Any]], width: int) -> list[list[Any]]:
-    """The chunk's cells as ``width`` columns (short rows padded with None)."""
+def input_columns(cells: list[list[Any]], width: int, wanted: list[int] | None = None) -> list[list[Any]]:
+    """The chunk's cells as ``width`` columns (short rows padded with None), or only the ``wanted`` ones."""
+    wanted = list(range(width)) if wanted is None else wanted
     if not cells:
-        return [[] for _ in range(width)]
+        return [[] for _ in wanted]
     if any(len(row) != width for row in cells):
         cells = [list(row[:width]) + [None] * (width - len(row)) for row in cells]
-    return [list(column) for column in zip(*cells)]
+    columns = list(zip(*cells))
+    return [list(columns[i]) for i in wanted]
 
 
 def text_column(values: Sequence[Any], text: Callable[[Any], str | None],
                 changes: Callable[[pa.Array], pa.Array] | None = None) -> pa.Array:
     """A column of values as an Arrow string array, ``text(value)`` once per distinct value.
 
-    A column of text (and None) whose ``text`` keeps a string as it is except where ``changes(strings)`` (a
-    boolean array) says, is taken as it is with only those strings through ``text``: a register's numbers,
-    names and coordinates are distinct on every row. Other values of one type are told apart by
-    ``pd.factorize``; a column mixing types (1 and True hash alike) is converted value by value."""
+    Values of one type (and None) are told apart by ``pd.factorize`` and the rows take their distinct texts in
+    Arrow: a verdict column repeats a few long texts on every row. When ``text`` keeps a string as it is except
+    where ``changes(strings)`` (a boolean array) says, only those strings go through ``text`` (a register's
+    numbers, names and coordinates are distinct on every row). A column mixing types (1 and True hash alike) is
+    converted value by value."""
     types = set(map(type, values))
     types.discard(type(None))
+    if len(types) > 1:
+        return pa.array([text(v) for v in values], type=pa.string())
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+    uniques = np.asarray(uniques, dtype=object)
     if changes is not None and types <= {str}:
-        strings = pa.array(values, type=pa.string())
-        changed = np.flatnonzero(changes(strings).fill_null(False).to_numpy(zero_copy_only=False))
-        if not len(changed):
-            return strings
-        mask = np.zeros(len(strings), dtype=bool)
-        mask[changed] = True
-        return pc.replace_with_mask(strings, pa.array(mask), pa.array([text(values[i]) for i in changed],
-                                                                      type=pa.string()))
-    if len(types) <= 1:
-        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
-        texts = np.array([text(u) for u in np.asarray(uniques, dtype=object)], dtype=object)
-        return pa.array(texts[codes] if len(codes) else [], type=pa.string())
-    return pa.array([text(v) for v in values], type=pa.string())
+        texts = pa.array(uniques, type=pa.string(), from_pandas=True)
+        changed = np.flatnonzero(changes(texts).fill_null(False).to_numpy(zero_copy_only=False))
+        if len(changed):
+            mask = np.zeros(len(texts), dtype=bool)
+            mask[changed] = True
+            texts = pc.replace_with_mask(texts, pa.array(mask),
+                                         pa.array([text(uniques[i]) for i in changed], type=pa.string()))
+    else:
+        texts = pa.array([text(u) for u in uniques], type=pa.string())
+    return texts.take(pa.array(codes)) if len(codes) else pa.array([], type=pa.string())
 
 
 def as_table(names: list[str], header_width: int, cells: list[list[Any]], verdicts: dict[str, list],

@@ -28,6 +28,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
+from gis.batch.columnar import input_columns
 from gis.errors import EcozoneError, FieldError, FormatError
 from gis.rules.project import fact_specs
 from gis.sites.archives import open_zip
@@ -179,16 +180,18 @@ class _TableRows:
         errors = list(errors) if errors is not None else [None] * n
         notices: list[str | None] = [None] * n
         slow = np.array([e is None and not self.has_geometry for e in errors], dtype=bool)
+        # the columns read, each once (a short row's missing cells are None)
+        column = {field: np.array(values, dtype=object) for field, values in zip(
+            self.index, input_columns(cells, len(self.header), list(self.index.values())))}
         if self.geographic:
-            lon = _numbers([c[self.index["lon"]] if len(c) > self.index["lon"] else None for c in cells])
-            lat = _numbers([c[self.index["lat"]] if len(c) > self.index["lat"] else None for c in cells])
+            lon, lat = _numbers(column["lon"]), _numbers(column["lat"])
             fast = _fits(lon, lat, self.coverage) & slow
             if "wkt" in self.index:
-                fast &= np.array([_blank(_cell(c, self.index["wkt"])) for c in cells])
+                fast &= np.array([_blank(v) for v in column["wkt"]])
             geoms[fast] = shapely.points(lon[fast], lat[fast])
             outside = slow & ~fast & self._outside(lon, lat)
             if "wkt" in self.index:
-                outside &= np.array([_blank(_cell(c, self.index["wkt"])) for c in cells])
+                outside &= np.array([_blank(v) for v in column["wkt"]])
             for i in np.flatnonzero(outside):
                 error = outside_coverage(lon[i], lat[i], self.coverage, self.source, self._hints)
                 error.row, error.field = rows[i], self._location_field()
@@ -200,8 +203,7 @@ class _TableRows:
                                                         rows[i], location)
         for i in np.flatnonzero([e is not None for e in errors]):
             geoms[i] = None
-        facts = {name: np.array([_cell(c, self.index[name]) for c in cells], dtype=object)
-                 for name in _FACTS if name in self.index}
+        facts = {name: column[name] for name in _FACTS if name in self.index}
         return Chunk(cells, rows, geoms, facts, errors, notices)
 
     def _outside(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -278,20 +280,22 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, cover
     table = _TableRows(header, path.name, columns, coverage=coverage)
     total = max(text.count("\n") - 1, 0)
 
+    width = len(header)
+
     def numbered() -> Iterator[tuple[int, list, FormatError | None]]:
         for number, (row, error) in enumerate(reader, start=2):
             if error is not None:
                 error.row = number
-            elif not any(c.strip() for c in row):
+            elif not "".join(row).strip():  # blank (or only spaces): not a row
                 continue
-            extra = [c for c in row[len(header) :] if c.strip()]
+            extra = [c for c in row[width:] if c.strip()] if len(row) > width else None
             if extra and error is None:
                 error = FormatError(
-                    f"该行有 {len(row)} 个单元格，表头只有 {len(header)} 列，多出的单元格未保留 / the row has {len(row)} "
-                    f"cells but the header names {len(header)} columns; the extra cells are not kept",
+                    f"该行有 {len(row)} 个单元格，表头只有 {width} 列，多出的单元格未保留 / the row has {len(row)} "
+                    f"cells but the header names {width} columns; the extra cells are not kept",
                     source=path.name, row=number, field="row", value=extra[0],
                     fix="检查该行的分隔符和引号 / check the row's separators and quotes")
-            yield number, row[: len(header)] + [""] * (len(header) - len(row)), error
+            yield number, row if len(row) == width else row[:width] + [""] * (width - len(row)), error
 
     return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), multipliers=table.multipliers)
 

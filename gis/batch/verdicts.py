@@ -22,14 +22,15 @@ import shapely
 from shapely.errors import GEOSException
 
 from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
+from gis.cache import BoundedCache
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
 from gis.presentation import quantity_text, reasons_text, rules_text, sources_text, zones_text
-from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Place, RuleHit, computed_quantity,
+from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Facts, Place, RuleHit, computed_quantity,
                                 facts_of_many, missing_reason, place_of, rule_book)
 from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, RulePack, Verdict
 from gis.rules.evaluate import PARTLY_UNCHECKED
-from gis.rules.project import ProjectColumn
+from gis.rules.project import Project, ProjectColumn
 
 __all__ = ["COLUMNS", "ERROR_CODE", "ERROR_LABEL", "VERDICT_NAMES", "Screener", "thresholds"]
 
@@ -65,6 +66,8 @@ _KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
 _RELATION_ZH = {"inside": "位于区内", "contains": "包含该区", "overlaps": "部分重叠", "touches": "边界接触"}
 _NEEDS_REVIEW = VERDICT_ORDER.index(Verdict.needs_review)
 _NO_VERDICT = len(VERDICT_ORDER)
+#: Projects whose facts are kept from chunk to chunk (``read_projects`` keeps their classes as many).
+_KEPT_PROJECTS = 50_000
 
 
 def thresholds(packs: list[RulePack]) -> dict[str, list[float]]:
@@ -111,6 +114,7 @@ class Screener:
         self._texts: dict[tuple, tuple[str, str]] = {}
         self._reasons: dict[tuple, str] = {}
         self._views: dict[tuple, RuleHit] = {}
+        self._facts: BoundedCache[Facts] = BoundedCache(_KEPT_PROJECTS)
         self.rows_exact = 0
 
     def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, list]:
@@ -199,7 +203,7 @@ class Screener:
         unique, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
         sites, classes = unique // len(projects.projects), unique % len(projects.projects)
         place_codes = np.stack([self._sites[s].place.codes for s in range(len(self._sites))])
-        facts = facts_of_many(self.book, projects.projects)
+        facts = self._facts_of(projects.projects)
         facts_codes = np.stack([f.codes for f in facts])
         outcomes = OUTCOME[place_codes[sites], facts_codes[classes]]  # (pairs, rules)
         # Pairs with the same outcome of every rule share their verdict and rule texts: each made once.
@@ -241,6 +245,15 @@ class Screener:
         hits_of_row[rows] = hits_of[inverse]
         self._fill_quantities(out, rows, pattern_of[inverse], hits_by_pattern, projects)
         return hits_of_row
+
+    def _facts_of(self, projects: list[Project]) -> list[Facts]:
+        """``facts_of_many`` of the projects, those of earlier chunks kept (a register's classes recur)."""
+        found = {project: self._facts.get(project) for project in dict.fromkeys(projects)}
+        new = [project for project, facts in found.items() if facts is None]
+        for project, facts in zip(new, facts_of_many(self.book, new) if new else []):
+            found[project] = facts
+            self._facts.put(project, facts)
+        return [found[project] for project in projects]
 
     def _hits(self, outcomes: np.ndarray) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
         """The rules that apply or need review, worst first as ``evaluation`` sorts them: (rule, outcome)."""

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gis.cache import BoundedCache
 from gis.errors import FieldError, Notice
 
 __all__ = ["Project", "ProjectColumn", "read_projects", "Scope", "Fuel", "Furnace", "Heating", "Process",
@@ -615,7 +616,7 @@ class ProjectColumn:
 
 def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds: Mapping[str, Sequence[float]],
                   defaults: Mapping[str, Any] | None = None, multipliers: Mapping[str, float] | None = None,
-                  source: str | None = None) -> ProjectColumn:
+                  source: str | None = None, classes: BoundedCache[ProjectFacts] | None = None) -> ProjectColumn:
     """Read the facts of ``rows`` rows (fact name -> a cell per row), as ``read_project`` reads one project's.
 
     Rows whose facts say the same to every rule share a class, read once through ``read_project`` (so every
@@ -623,12 +624,15 @@ def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds
     rules' comparisons read (``thresholds``: the values they compare it with) counts by the side of each
     threshold it lies on. Each row keeps its own numeric values for what is computed from them (quantities).
     A value that cannot be read leaves the fact out of that row, with a notice (the row is still screened).
-    Work is done once per distinct cell text, not per row.
+    Work is done once per distinct cell text, not per row. ``classes`` keeps the classes read, for the next
+    chunks of the same register (same columns, defaults and units): a class met again is not read again, and
+    keeps its project (so that what is kept by project, ``facts_of``, is found again too).
     """
     specs = {spec.name: spec for spec in fact_specs()}
     derived_inputs = {field for fields in DERIVED_FROM.values() for field in fields}
     values: dict[str, np.ndarray] = {}
     combined = np.zeros(rows, dtype=np.int64)
+    said: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per fact: each row's cell code, what each cell says
     for name, cells in columns.items():
         codes, uniques = pd.factorize(pd.Series(np.asarray(cells, dtype=object), dtype=object), use_na_sentinel=True)
         uniques = np.asarray(uniques, dtype=object)
@@ -642,20 +646,30 @@ def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds
                 side = (np.searchsorted(cut, number, side="left") * 2 + np.isin(number, cut)).astype(np.int64)
                 key = np.where(np.isnan(number) & ~blank, len(uniques) + np.arange(len(uniques)),
                                np.where(np.isnan(number), -1, side))
+                meaning = np.where(np.isnan(number) & ~blank, uniques.astype(str), side.astype(str)).astype(object)
             else:  # by its value (or text, unread), as rules compare it with other facts
-                key = pd.factorize(np.where(np.isnan(number), uniques.astype(str), number.astype(str)))[0]
-                key = np.where(blank, -1, key)
+                meaning = np.where(np.isnan(number), uniques.astype(str), number.astype(str)).astype(object)
+                key = np.where(blank, -1, pd.factorize(meaning)[0])
         else:  # by its text, stripped
-            key = pd.factorize(np.array([None if b else (u.strip() if isinstance(u, str) else u)
-                                         for u, b in zip(uniques, blank)], dtype=object),
-                               use_na_sentinel=True)[0]
+            meaning = np.array([None if b else (u.strip() if isinstance(u, str) else u)
+                                for u, b in zip(uniques, blank)], dtype=object)
+            key = pd.factorize(meaning, use_na_sentinel=True)[0]
+        meaning[key < 0] = None
+        said[name] = (codes, np.append(meaning, None))  # code -1 (a missing cell) says nothing
         row_key = np.append(key, -1)[codes] + 1  # 0: missing
         combined = pd.factorize(combined * (int(row_key.max(initial=0)) + 1) + row_key)[0].astype(np.int64)
     codes, first = combined, pd.Series(np.arange(rows)).groupby(combined).first().to_numpy()
+    # what each class's facts say, as a key that means the same in every chunk
+    keys = zip(*(meaning[cell_codes[first]] for cell_codes, meaning in said.values())) if said else [()] * len(first)
     projects, notices = [], []
-    for row in first:
-        facts = read_project({name: columns[name][row] for name in columns}, defaults=defaults, strict=False,
-                             source=source, multipliers=multipliers)
+    for row, key in zip(first, keys):
+        key = (tuple(said), key)
+        facts = classes.get(key) if classes is not None else None
+        if facts is None:
+            facts = read_project({name: columns[name][row] for name in columns}, defaults=defaults, strict=False,
+                                 source=source, multipliers=multipliers)
+            if classes is not None:
+                classes.put(key, facts)
         projects.append(facts.project)
         notices.append(facts.notices)
     return ProjectColumn(codes, projects, values, notices)
