@@ -225,6 +225,7 @@ class Screener:
         code = np.array([v.value for v, _ in said], dtype=object)
         hits = [self._hits(p) for p in patterns]
         texts = [self._rule_texts(h) for h, _ in hits]
+        lost = [tuple(np.flatnonzero(p == UNCHECKED).tolist()) for p in patterns]  # rules not checked
         missing_of, _ = pd.factorize(pd.Series([f.missing for f in facts], dtype=object))
         columns = {name: np.empty(len(unique), dtype=object) for name in ("命中规则", "规则依据", "需核查原因", "涉及区域")}
         reasons: dict[tuple[int, int, int], str] = {}
@@ -233,7 +234,7 @@ class Screener:
             key = (s, p, int(missing_of[c]))
             text = reasons.get(key)
             if text is None:
-                text = reasons[key] = self._reason_text(s, facts[c], patterns[p], hits[p][1])
+                text = reasons[key] = self._reason_text(s, facts[c], hits[p][1], lost[p])
             columns["需核查原因"][g] = text
             columns["涉及区域"][g] = self._sites[s].zones
         hits_by_pattern = np.empty(len(patterns), dtype=object)
@@ -286,9 +287,8 @@ class Screener:
             texts = self._texts[hits] = (rules_text(views), sources_text(views))
         return texts
 
-    def _reason_text(self, site: int, facts, outcomes: np.ndarray, review: tuple[int, ...]) -> str:
+    def _reason_text(self, site: int, facts, review: tuple[int, ...], unchecked: tuple[int, ...]) -> str:
         """需核查原因 of a (place, project) pair: the reviewed rules' reasons, the unchecked ones by reason."""
-        unchecked = tuple(int(i) for i in np.flatnonzero(outcomes == UNCHECKED))
         if not review and not unchecked:
             return ""
         key = (site, review, tuple(facts.missing[i] for i in review), unchecked)
