@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field
 from gis.batch.inputs import FIELDS, INPUT_SUFFIXES, open_input
 from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer, summary_rows
 from gis.batch.spatial import BatchEngine
-from gis.cache import BoundedCache
 from gis.batch.verdicts import COLUMNS, ERROR_CODE, ERROR_LABEL, Screener, thresholds
+from gis.cache import BoundedCache
 from gis.check import covered_area
 from gis.presentation import notice_text
 from gis.rules.project import read_projects
@@ -38,7 +38,6 @@ __all__ = ["COLUMNS", "FIELDS", "INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "ScreenRepo
 
 #: Project classes kept from chunk to chunk (about 2 kB each); a varied register has some 15,000 per 100,000 rows.
 _KEPT_CLASSES = 50_000
-
 
 
 class ScreenReport(BaseModel):

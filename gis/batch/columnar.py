@@ -26,15 +26,13 @@ __all__ = ["NUMERIC_COLUMNS", "as_table", "geo_metadata", "input_columns", "text
 NUMERIC_COLUMNS = ("重叠比例%", "最近距离m")
 
 
-def input_columns(cells: list[list[Any]], width: int, wanted: list[int] | None = None) -> list[list[Any]]:
-    """The chunk's cells as ``width`` columns (short rows padded with None), or only the ``wanted`` ones."""
-    wanted = list(range(width)) if wanted is None else wanted
+def input_columns(cells: list[list[Any]], width: int) -> list[list[Any]]:
+    """The chunk's cells as ``width`` columns (short rows padded with None)."""
     if not cells:
-        return [[] for _ in wanted]
+        return [[] for _ in range(width)]
     if any(len(row) != width for row in cells):
         cells = [list(row[:width]) + [None] * (width - len(row)) for row in cells]
-    columns = list(zip(*cells))
-    return [list(columns[i]) for i in wanted]
+    return [list(column) for column in zip(*cells)]
 
 
 def text_column(values: Sequence[Any], text: Callable[[Any], str | None],
@@ -65,13 +63,13 @@ def text_column(values: Sequence[Any], text: Callable[[Any], str | None],
     return texts.take(pa.array(codes)) if len(codes) else pa.array([], type=pa.string())
 
 
-def as_table(names: list[str], header_width: int, cells: list[list[Any]], verdicts: dict[str, list],
+def as_table(names: list[str], columns: list[list[Any]], verdicts: dict[str, list],
              verdict_columns: list[str], text: Callable[[Any], str | None], *, numbers: bool = True,
              geoms: np.ndarray | None = None, changes: Callable[[pa.Array], pa.Array] | None = None) -> pa.Table:
-    """The chunk as a table named ``names``: the input's columns, then the verdict columns (``NUMERIC_COLUMNS``
-    as numbers when ``numbers``, else as text), then the geometry as WKB when ``geoms`` is given (None where a
-    row was not read). ``changes``: as ``text_column`` takes it."""
-    arrays = [text_column(column, text, changes) for column in input_columns(cells, header_width)]
+    """The chunk as a table named ``names``: the input's ``columns`` (``Chunk.columns``), then the verdict
+    columns (``NUMERIC_COLUMNS`` as numbers when ``numbers``, else as text), then the geometry as WKB when
+    ``geoms`` is given (None where a row was not read). ``changes``: as ``text_column`` takes it."""
+    arrays = [text_column(column, text, changes) for column in columns]
     for column in verdict_columns:
         values = verdicts[column]
         if numbers and column in NUMERIC_COLUMNS:

@@ -78,6 +78,7 @@ class Chunk:
     """Consecutive input rows: original cells, the row number a person sees, and what was read from each."""
 
     cells: list[list[Any]]
+    columns: list[list[Any]]  # the same cells by column, one per header name (short rows padded with None)
     rows: list[Any]
     geoms: np.ndarray
     facts: dict[str, np.ndarray]  # fact name -> the row's cell (as read), for ``read_projects``
@@ -180,9 +181,8 @@ class _TableRows:
         errors = list(errors) if errors is not None else [None] * n
         notices: list[str | None] = [None] * n
         slow = np.array([e is None and not self.has_geometry for e in errors], dtype=bool)
-        # the columns read, each once (a short row's missing cells are None)
-        column = {field: np.array(values, dtype=object) for field, values in zip(
-            self.index, input_columns(cells, len(self.header), list(self.index.values())))}
+        columns = input_columns(cells, len(self.header))
+        column = {field: np.array(columns[i], dtype=object) for field, i in self.index.items()}
         if self.geographic:
             lon, lat = _numbers(column["lon"]), _numbers(column["lat"])
             fast = _fits(lon, lat, self.coverage) & slow
@@ -204,7 +204,7 @@ class _TableRows:
         for i in np.flatnonzero([e is not None for e in errors]):
             geoms[i] = None
         facts = {name: column[name] for name in _FACTS if name in self.index}
-        return Chunk(cells, rows, geoms, facts, errors, notices)
+        return Chunk(cells, columns, rows, geoms, facts, errors, notices)
 
     def _outside(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Plain degrees outside the covered area in either order: what the site reader refuses for that alone

@@ -61,6 +61,7 @@ def _text(value: Any) -> Any:
 
 #: What a spreadsheet may take for the start of a formula (=, +, -, @; tab and CR as OWASP lists them).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = "^[" + re.escape("".join(_FORMULA_STARTS)) + "]"  # the same, as a regular expression
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -118,8 +119,8 @@ class _Csv(_Writer):
     def write(self, chunk, verdicts) -> None:
         import pyarrow.csv as pacsv
 
-        table = as_table(self.names(), len(self.header), chunk.cells, verdicts, self.verdict_columns, _csv_text,
-                         numbers=False, changes=_csv_changes)
+        table = as_table(self.names(), chunk.columns, verdicts, self.verdict_columns, _csv_text, numbers=False,
+                         changes=_csv_changes)
         if self._csv is None:
             self._csv = pacsv.CSVWriter(self._file, table.schema, write_options=pacsv.WriteOptions(
                 include_header=True, quoting_style="needed"))
@@ -149,7 +150,7 @@ def _csv_text(value: Any) -> str | None:
 
 def _csv_changes(strings: pa.Array) -> pa.Array:
     """Which strings ``_csv_text`` may change: those starting as a formula does (it decides on each)."""
-    return pc.match_substring_regex(strings, "^[=+@\t\r-]")
+    return pc.match_substring_regex(strings, _FORMULA_START)
 
 
 def _kept(strings: pa.Array) -> pa.Array:
@@ -408,8 +409,8 @@ class _Parquet(_Geo):
     def write(self, chunk, verdicts) -> None:
         import pyarrow.parquet as pq
 
-        table = as_table(self.names(), len(self.header), chunk.cells, verdicts, self.verdict_columns,
-                         _attribute_text, geoms=chunk.geoms, changes=_kept)
+        table = as_table(self.names(), chunk.columns, verdicts, self.verdict_columns, _attribute_text,
+                         geoms=chunk.geoms, changes=_kept)
         if self._writer is None:
             self._schema = table.schema.with_metadata(geo_metadata())
             self._writer = pq.ParquetWriter(self.path, self._schema)
