@@ -123,6 +123,71 @@ def test_rows_in_equals_rows_out_with_garbage_rows_across_chunks(tmp_path):
     assert len(gpd.read_parquet(tmp_path / "o.parquet")) == 2500
 
 
+def _register_lines(rng, rows: int) -> list[list[str]]:
+    """Register rows with what real CSV registers hold: quoted commas and quotes, formula-like text, DMS
+    written with a doubled quote, blank and whitespace cells, rows of blank cells, swapped and bad numbers."""
+    odd = ['87°36\'12"', "=HYPERLINK(1)", "+86.1", " 87.61 ", "abc", "", "  "]
+    lines = []
+    for i in range(rows):
+        lon, lat = f"{rng.uniform(80, 92):.5f}", f"{rng.uniform(38, 48):.5f}"
+        if i % 11 == 0 and i >= 300:  # quotes only after the start a dialect is sniffed from
+            lon = odd[i % len(odd)]
+        if i % 13 == 0:
+            lon, lat = lat, lon
+        name = [f"项目{i}", f"公司, \"{i}\"" if i >= 300 else f"公司{i}", f"-{i}", f"@厂{i}"][i % 4]
+        lines.append(["", "", "", "", ""] if i % 97 == 0 else
+                     [name, lon, lat, ["新建", "现有", "", "技改"][i % 4], ["20", "", "35.0", "10蒸吨"][i % 4]])
+    return lines
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_a_csv_read_by_arrow_gives_what_the_row_reader_gives(tmp_path, monkeypatch, encoding):
+    """A regular CSV is read by Arrow, column by column; every output equals the row reader's (Python's csv
+    module, the oracle), byte for byte, and the rows of blank cells are left out alike."""
+    import pyarrow.parquet as pq
+
+    from gis.batch import inputs
+
+    source = tmp_path / "许可.csv"
+    lines = [["名称", "经度", "纬度", "建设性质", "锅炉规模"], *_register_lines(np.random.default_rng(3), 3000)]
+    with open(source, "w", encoding=encoding, newline="") as handle:
+        csv.writer(handle).writerows(lines)
+    text = source.read_bytes().decode(encoding)
+    assert '"87°36\'12"""' in text and text[:4096].count('"') == 0  # quotes only after the sniffed start
+    read = []
+    original = inputs._arrow_chunks
+    monkeypatch.setattr(inputs, "_arrow_chunks", lambda *a: read.append("arrow") or original(*a))
+    by_arrow = screen_file(source, [tmp_path / "a.csv", tmp_path / "a.parquet"], as_of=AS_OF, chunk_rows=700)
+    assert read == ["arrow"]
+    monkeypatch.setattr(inputs, "_arrow_csv", lambda *a: None)  # as for a file Arrow cannot read alike
+    by_rows = screen_file(source, [tmp_path / "r.csv", tmp_path / "r.parquet"], as_of=AS_OF, chunk_rows=700)
+    assert by_arrow.rows_in == by_rows.rows_in == 3000 - len(range(0, 3000, 97))
+    assert by_arrow.verdict_counts == by_rows.verdict_counts
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "r.csv").read_bytes()
+    assert pq.read_table(tmp_path / "a.parquet").equals(pq.read_table(tmp_path / "r.parquet"))
+    with open(tmp_path / "a.csv", encoding="utf-8-sig", newline="") as handle:
+        out = list(csv.DictReader(handle))
+    expected = [line for line in lines[1:] if any(line)]
+    assert len(out) == len(expected)
+    assert [row["名称"].removeprefix("'") for row in out] == [line[0] for line in expected]
+    assert [row["名称"] for row in out if row["名称"].startswith("'")]  # formula-like text guarded
+    dms = [row for row, line in zip(out, expected) if line[1] == '87°36\'12"' or line[2] == '87°36\'12"']
+    assert dms and all(row["结论"] != "读取失败" for row in dms)  # the cell read as written: 87°36'12"
+
+
+def test_a_csv_that_arrow_would_read_apart_is_read_row_by_row(tmp_path):
+    """A cell over two lines, an empty line or a ragged row: the row reader reads the file, with its row
+    numbers (the header is row 1) and its errors."""
+    source = tmp_path / "r.csv"
+    source.write_text('名称,经度,纬度\n"甲\n乙",87.6,43.8\n\n丙,87.7,43.9,多余\n丁,87.8,44.0\n', encoding="utf-8")
+    screen_file(source, tmp_path / "o.csv", as_of=AS_OF)
+    with open(tmp_path / "o.csv", encoding="utf-8-sig", newline="") as handle:
+        out = list(csv.DictReader(handle))
+    assert [row["名称"] for row in out] == ["甲\n乙", "丙", "丁"]
+    assert out[0]["结论"] != "读取失败" and out[2]["结论"] != "读取失败"
+    assert "row 4" in out[1]["读取错误"], out[1]["读取错误"]  # rows as Excel shows them: 甲乙 2, the empty 3
+
+
 def test_cancel_stops_and_leaves_no_partial_output(samples, tmp_path):
     out = tmp_path / "o.xlsx"
     with pytest.raises(CancelledError):

@@ -1,8 +1,8 @@
 """Screened chunks as Arrow tables: the writers of CSV and GeoParquet write whole columns, not rows.
 
-A chunk's input cells come row by row (``Chunk.cells``); they are turned into columns once, and each column
-into text by its distinct values (a register repeats its industries, dates and scopes on every row), so the
-work grows with the distinct values, not with the rows. A column all of text is taken as it is. The verdict
+A chunk's input cells come by column (``Chunk.columns``: lists, or Arrow text when Arrow read the file), and
+each column is turned into text by its distinct values (a register repeats its industries, dates and scopes on
+every row), so the work grows with the distinct values, not with the rows. Arrow text is taken as it is. The verdict
 columns are already built by category (``gis.batch.verdicts``). The text of a value is what the row writers
 wrote: ``csv_text`` for CSV (what ``csv.writer`` writes), ``attribute_text`` for GeoParquet.
 """
@@ -43,7 +43,20 @@ def text_column(values: Sequence[Any], text: Callable[[Any], str | None],
     Arrow: a verdict column repeats a few long texts on every row. When ``text`` keeps a string as it is except
     where ``changes(strings)`` (a boolean array) says, only those strings go through ``text`` (a register's
     numbers, names and coordinates are distinct on every row). A column mixing types (1 and True hash alike) is
-    converted value by value."""
+    converted value by value. A column of Arrow text (a file Arrow read) stays Arrow text: only the strings
+    ``changes`` picks go through ``text``."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        texts = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        texts = texts.cast(pa.string())
+        if changes is None:
+            return pa.array([text(v) for v in texts.to_pylist()], type=pa.string())
+        changed = np.flatnonzero(changes(texts).fill_null(False).to_numpy(zero_copy_only=False))
+        if not len(changed):
+            return texts
+        mask = np.zeros(len(texts), dtype=bool)
+        mask[changed] = True
+        return pc.replace_with_mask(texts, pa.array(mask),
+                                    pa.array([text(texts[int(i)].as_py()) for i in changed], type=pa.string()))
     types = set(map(type, values))
     types.discard(type(None))
     if len(types) > 1:

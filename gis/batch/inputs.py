@@ -10,18 +10,22 @@ transforms as ``read_site``, one row at a time. A row that fails gets its error 
 
 from __future__ import annotations
 
+import csv
 import functools
 import json
 import math
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
@@ -40,6 +44,7 @@ from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite
 from gis.sites.tables import (
     EXCEL_MAX_ROWS,
     check_unique,
+    csv_dialect,
     csv_rows,
     header_roles,
     header_width,
@@ -66,6 +71,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
 _ROLE_OF = {"lon": "lon", "lat": "lat", "x": "east", "y": "north", "gk_zone": "zone"}
 _FACTS = tuple(spec.name for spec in fact_specs())
 _GEOGRAPHIC = ("EPSG:4326", "EPSG:4490", "OGC:CRS84")
+_ARROW = (pa.Array, pa.ChunkedArray)
 _WGS84 = CRS.from_epsg(4326)  # made once: a CRS costs about 0.1 ms to make, and slow rows are many
 #: An .xlsx register may inflate to this much in all (its sheets are streamed row by row) ...
 BATCH_MAX_INFLATED_BYTES = 4 * 1024**3
@@ -77,13 +83,24 @@ BATCH_MAX_MEMBER_BYTES = 1024**3
 class Chunk:
     """Consecutive input rows: original cells, the row number a person sees, and what was read from each."""
 
-    cells: list[list[Any]]
-    columns: list[list[Any]]  # the same cells by column, one per header name (short rows padded with None)
+    columns: list[Sequence[Any]]  # the cells by column, one per header name: lists, or Arrow text arrays
     rows: list[Any]
     geoms: np.ndarray
     facts: dict[str, np.ndarray]  # fact name -> the row's cell (as read), for ``read_projects``
     errors: list[str | None]
     notices: list[str | None]
+    _cells: list[list[Any]] | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def cells(self) -> list[list[Any]]:
+        """The cells row by row, for the writers that write rows (made from the columns when first asked)."""
+        if self._cells is None:
+            columns = [c.to_pylist() if isinstance(c, _ARROW) else c for c in self.columns]
+            self._cells = [list(row) for row in zip(*columns)] if columns else [[] for _ in self.rows]
+        return self._cells
 
 
 @dataclass
@@ -174,17 +191,19 @@ class _TableRows:
         self.multipliers = {name: factor for name, unit, factor in _HEADER_UNITS
                             if name in self.index and unit in self.header[self.index[name]]}
 
-    def read(self, cells: list[list[Any]], rows: list[Any], errors: list[str | None] | None = None) -> Chunk:
-        """Sites and projects of one chunk of rows; ``errors`` holds rows the file reader could not read."""
-        n = len(cells)
+    def read(self, columns: list[Sequence[Any]], rows: list[Any], errors: list[str | None] | None = None, *,
+             cells: list[list[Any]] | None = None) -> Chunk:
+        """Sites and projects of one chunk of rows, given by column (``input_columns``; Arrow text arrays for a
+        file Arrow read) or, from a row reader, also as its ``cells``; ``errors`` holds rows the file reader
+        could not read."""
+        n = len(rows)
         geoms = np.full(n, None, dtype=object)
         errors = list(errors) if errors is not None else [None] * n
         notices: list[str | None] = [None] * n
         slow = np.array([e is None and not self.has_geometry for e in errors], dtype=bool)
-        columns = input_columns(cells, len(self.header))
-        column = {field: np.array(columns[i], dtype=object) for field, i in self.index.items()}
+        column = {field: _objects(columns[i]) for field, i in self.index.items()}
         if self.geographic:
-            lon, lat = _numbers(column["lon"]), _numbers(column["lat"])
+            lon, lat = (_numbers(columns[self.index[f]]) for f in ("lon", "lat"))
             fast = _fits(lon, lat, self.coverage) & slow
             if "wkt" in self.index:
                 fast &= np.array([_blank(v) for v in column["wkt"]])
@@ -199,12 +218,13 @@ class _TableRows:
             slow &= ~fast & ~outside
         location = self._location_field()
         for i in np.flatnonzero(slow):
-            errors[i], geoms[i], notices[i] = _row_site(lambda i=i: self._site(cells[i], rows[i]), self.source,
+            row_cells = cells[i] if cells is not None else [_value(c, i) for c in columns]
+            errors[i], geoms[i], notices[i] = _row_site(lambda: self._site(row_cells, rows[i]), self.source,
                                                         rows[i], location)
         for i in np.flatnonzero([e is not None for e in errors]):
             geoms[i] = None
         facts = {name: column[name] for name in _FACTS if name in self.index}
-        return Chunk(cells, columns, rows, geoms, facts, errors, notices)
+        return Chunk(columns, rows, geoms, facts, errors, notices, cells)
 
     def _outside(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Plain degrees outside the covered area in either order: what the site reader refuses for that alone
@@ -270,7 +290,11 @@ _HEADER_UNITS = (("coal_t", "万吨", 10_000.0), ("power_mw", "万千瓦", 10.0)
 def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None) -> Input:
     # The whole file is decoded once to detect UTF-8 vs GBK; rows are then parsed chunk by chunk.
     text, _ = decode(path.read_bytes(), encoding=encoding, source=path.name)
-    reader = csv_rows(text, source=path.name)
+    dialect = csv_dialect(text)
+    # Arrow reads the rows when every line is one (``_arrow_csv``); the header is then the first line's cells.
+    first_line = next(csv_rows(text[: text.find("\n") + 1] or text, source=path.name, dialect=dialect), ([], None))
+    arrow = _arrow_csv(text, len(first_line[0]), dialect) if first_line[0] and first_line[1] is None else None
+    reader = csv_rows(text, source=path.name, dialect=dialect) if arrow is None else iter([first_line])
     header, error = next(reader, ([], None))
     if error is not None:
         raise error
@@ -279,6 +303,9 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, cover
                           fix="give a header row and one row per site")
     table = _TableRows(header, path.name, columns, coverage=coverage)
     total = max(text.count("\n") - 1, 0)
+    if arrow is not None:
+        return Input(path, header, arrow.num_rows, _arrow_chunks(arrow, table, chunk_rows),
+                     multipliers=table.multipliers)
 
     width = len(header)
 
@@ -300,6 +327,46 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, cover
     return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), multipliers=table.multipliers)
 
 
+def _arrow_csv(text: str, width: int, dialect: type[csv.Dialect] | csv.Dialect) -> pa.Table | None:
+    """The data rows of a CSV text as Arrow text columns, when Arrow reads them as the ``csv`` module does:
+    every line after the header one row of exactly ``width`` cells, in a dialect Arrow knows. None for any
+    other file (a ragged row, an empty line, a cell over two lines ...), which is then read row by row, where
+    each such row gets its own error or row number."""
+    if (dialect.skipinitialspace or dialect.escapechar or dialect.quotechar != '"' or dialect.delimiter not in ",;\t|"
+            or not dialect.doublequote and '""' in text):  # (a start without quotes sniffs as "not doubled")
+        return None
+    irregular: list[Any] = []
+    names = [str(i) for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=dialect.delimiter, quote_char='"', double_quote=True,
+                                             newlines_in_values=False, ignore_empty_lines=True,
+                                             invalid_row_handler=lambda row: irregular.append(row) or "skip"),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, UnicodeError):
+        return None
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    alone_cr = text.count("\r") != text.count("\r\n")  # a line ended by CR alone: Arrow and csv count apart
+    return None if irregular or alone_cr or table.num_rows != lines - 1 else table
+
+
+def _arrow_chunks(rows: pa.Table, table: _TableRows, chunk_rows: int) -> Iterator[Chunk]:
+    """The chunks of an Arrow-read CSV (``_arrow_csv``): row numbers as the row reader counts them (the
+    header is row 1), rows of blank cells left out, as the row reader leaves them out."""
+    blank = np.ones(rows.num_rows, dtype=bool)
+    for column in rows.columns:
+        blank &= pc.equal(pc.utf8_trim_whitespace(column), "").to_numpy(zero_copy_only=False)
+    numbers = np.flatnonzero(~blank) + 2
+    rows = rows.filter(pa.array(~blank))
+    for start in range(0, rows.num_rows, chunk_rows):
+        part = rows.slice(start, chunk_rows)
+        yield table.read([column.combine_chunks() for column in part.columns],
+                         numbers[start:start + chunk_rows].tolist())
+
+
 def _in_chunks(numbered: Iterable[tuple[int, list, Exception | None]], table: _TableRows,
                chunk_rows: int) -> Iterator[Chunk]:
     """Read (row number, cells, error) triples ``chunk_rows`` at a time: memory stays bounded on large tables."""
@@ -309,10 +376,10 @@ def _in_chunks(numbered: Iterable[tuple[int, list, Exception | None]], table: _T
         rows.append(number)
         errors.append(None if error is None else str(error))
         if len(cells) == chunk_rows:
-            yield table.read(cells, rows, errors)
+            yield table.read(input_columns(cells, len(table.header)), rows, errors, cells=cells)
             cells, rows, errors = [], [], []
     if cells:
-        yield table.read(cells, rows, errors)
+        yield table.read(input_columns(cells, len(table.header)), rows, errors, cells=cells)
 
 
 def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | None) -> Input:
@@ -386,10 +453,9 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
                 raise FormatError(f"文件读到第 {number + 1} 个要素时出错 / the file cannot be read past feature "
                                   f"{number} ({_without_folder(err, path)})", source=path.name, row=number + 1,
                                   field="file", fix="检查文件是否完整 / check that the file is complete") from None
-            cells = attributes.astype(object).where(attributes.notna(), None).values.tolist()
-            rows = list(range(number + 1, number + len(cells) + 1))
-            number += len(cells)
-            chunk = table.read(cells, rows)
+            rows = list(range(number + 1, number + len(geometries) + 1))
+            number += len(rows)
+            chunk = table.read(attributes, rows)
             geometries = np.asarray(geometries, dtype=object)
             unread = np.array([e is not None for e in chunk.errors], dtype=bool)
             # Plain lon/lat points inside the covered area are sites as they are, all at once.
@@ -418,9 +484,12 @@ def _vector_frames(path: Path, chunk_rows: int, encoding: str | None):
 
         def frames():
             for batch in parquet.iter_batches(batch_size=chunk_rows):
-                frame = batch.to_pandas()
+                # text columns stay Arrow text; others become values as pandas reads them (NaN as None)
+                columns = [batch.column(name) if _is_text(batch.schema.field(name).type)
+                           else _values(batch.column(name).to_pandas()) for name in header]
                 # a WKB that cannot be read becomes an empty geometry: that row is marked, not the file
-                yield frame.drop(columns=column), shapely.from_wkb(frame[column].to_numpy(), on_invalid="ignore")
+                yield columns, shapely.from_wkb(batch.column(column).to_numpy(zero_copy_only=False),
+                                                on_invalid="ignore")
 
         return header, parquet.metadata.num_rows, crs, frames
     layer = None
@@ -433,9 +502,19 @@ def _vector_frames(path: Path, chunk_rows: int, encoding: str | None):
         for start in range(0, total, chunk_rows):
             frame = pyogrio.read_dataframe(path, layer=layer, skip_features=start, max_features=chunk_rows,
                                            encoding=encoding)
-            yield frame.drop(columns=frame.geometry.name), frame.geometry.to_numpy()
+            attributes = frame.drop(columns=frame.geometry.name)
+            yield [_values(attributes.iloc[:, i]) for i in range(attributes.shape[1])], frame.geometry.to_numpy()
 
     return list(info["fields"]), total, CRS.from_user_input(info["crs"]) if info["crs"] else None, frames
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _values(series) -> list[Any]:
+    """A pandas column's values as Python objects, missing ones (NaN, NaT, None) as None."""
+    return series.astype(object).where(series.notna(), None).tolist()
 
 
 def _without_folder(err: Exception, path: Path) -> str:
@@ -525,8 +604,12 @@ def _blank(value: Any) -> bool:
         isinstance(value, str) and not value.strip())
 
 
-def _numbers(values: list[Any]) -> np.ndarray:
+def _numbers(values: Sequence[Any]) -> np.ndarray:
     """Cells as floats where they are plain numbers (numbers or decimal text), NaN elsewhere."""
+    if isinstance(values, _ARROW):  # text: the same test in Arrow (ASCII digits; others go the row's way)
+        text = pc.utf8_trim_whitespace(values)
+        plain = pc.match_substring_regex(text, _DECIMAL.pattern.join("^$"))
+        return pc.cast(pc.if_else(plain, text, None), pa.float64()).to_numpy(zero_copy_only=False)
     out = np.full(len(values), np.nan)
     for i, v in enumerate(values):
         if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -537,3 +620,17 @@ def _numbers(values: list[Any]) -> np.ndarray:
 
 
 _DECIMAL = re.compile(r"[+-]?\d+(\.\d*)?")
+
+
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    """A column as an object array; an Arrow column by its distinct values (a fact column repeats a few)."""
+    if not isinstance(values, _ARROW):
+        return np.array(values, dtype=object)
+    encoded = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+    uniques = np.append(np.asarray(encoded.dictionary.to_pylist(), dtype=object), None)
+    return uniques[encoded.indices.fill_null(len(uniques) - 1).to_numpy(zero_copy_only=False)]
+
+
+def _value(column: Sequence[Any], i: int) -> Any:
+    """The cell of one row of a column (a list, or Arrow text)."""
+    return column[i].as_py() if isinstance(column, _ARROW) else column[i]

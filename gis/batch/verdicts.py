@@ -114,7 +114,7 @@ class Screener:
         self._texts: dict[tuple, tuple[str, str]] = {}
         self._reasons: dict[tuple, str] = {}
         self._views: dict[tuple, RuleHit] = {}
-        self._facts: BoundedCache[Facts] = BoundedCache(_KEPT_PROJECTS)
+        self._facts: BoundedCache[tuple[Project, Facts]] = BoundedCache(_KEPT_PROJECTS)  # by id(project)
         self.rows_exact = 0
 
     def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, list]:
@@ -227,16 +227,16 @@ class Screener:
         texts = [self._rule_texts(h) for h, _ in hits]
         lost = [tuple(np.flatnonzero(p == UNCHECKED).tolist()) for p in patterns]  # rules not checked
         missing_of, _ = pd.factorize(pd.Series([f.missing for f in facts], dtype=object))
-        columns = {name: np.empty(len(unique), dtype=object) for name in ("命中规则", "规则依据", "需核查原因", "涉及区域")}
-        reasons: dict[tuple[int, int, int], str] = {}
-        for g, (s, c, p) in enumerate(zip(sites.tolist(), classes.tolist(), pattern_of.tolist())):
-            columns["命中规则"][g], columns["规则依据"][g] = texts[p]
-            key = (s, p, int(missing_of[c]))
-            text = reasons.get(key)
-            if text is None:
-                text = reasons[key] = self._reason_text(s, facts[c], hits[p][1], lost[p])
-            columns["需核查原因"][g] = text
-            columns["涉及区域"][g] = self._sites[s].zones
+        # each text made once per distinct thing it depends on, the pairs taking it by index
+        rule_texts = np.empty((len(texts), 2), dtype=object)
+        rule_texts[:] = texts
+        zones = np.array([site.zones for site in self._sites], dtype=object)
+        reason_keys = np.stack([sites, pattern_of, missing_of[classes]], axis=1)
+        distinct, first_pair, reason_of = np.unique(reason_keys, axis=0, return_index=True, return_inverse=True)
+        reasons = np.array([self._reason_text(int(s), facts[classes[g]], hits[int(p)][1], lost[int(p)])
+                            for (s, p, _), g in zip(distinct, first_pair)], dtype=object)
+        columns = {"命中规则": rule_texts[pattern_of, 0], "规则依据": rule_texts[pattern_of, 1],
+                   "需核查原因": reasons[reason_of.ravel()], "涉及区域": zones[sites]}
         hits_by_pattern = np.empty(len(patterns), dtype=object)
         for p, (found, _) in enumerate(hits):
             hits_by_pattern[p] = found
@@ -248,13 +248,17 @@ class Screener:
         return hits_of_row
 
     def _facts_of(self, projects: list[Project]) -> list[Facts]:
-        """``facts_of_many`` of the projects, those of earlier chunks kept (a register's classes recur)."""
-        found = {project: self._facts.get(project) for project in dict.fromkeys(projects)}
-        new = [project for project, facts in found.items() if facts is None]
-        for project, facts in zip(new, facts_of_many(self.book, new) if new else []):
-            found[project] = facts
-            self._facts.put(project, facts)
-        return [found[project] for project in projects]
+        """``facts_of_many`` of the projects, those of earlier chunks kept (a register's classes recur, as the
+        same objects: ``read_projects`` keeps them). Kept by identity, with the project itself, as hashing a
+        project costs as much as comparing all its facts."""
+        found = [self._facts.get(id(project)) for project in projects]
+        found = [kept[1] if kept is not None and kept[0] is project else None
+                 for project, kept in zip(projects, found)]
+        new = [i for i, facts in enumerate(found) if facts is None]
+        for i, facts in zip(new, facts_of_many(self.book, [projects[i] for i in new]) if new else []):
+            found[i] = facts
+            self._facts.put(id(projects[i]), (projects[i], facts))
+        return found
 
     def _hits(self, outcomes: np.ndarray) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
         """The rules that apply or need review, worst first as ``evaluation`` sorts them: (rule, outcome)."""

@@ -32,7 +32,7 @@ from gis.sites.model import Conversion, GKHint, RawPart, RawPlot, RawRing, RawSi
 from gis.sites.text import parse_value
 
 __all__ = [
-    "EXCEL_MAX_ROWS", "check_unique", "csv_rows", "header_roles", "header_width", "normalise_header",
+    "EXCEL_MAX_ROWS", "check_unique", "csv_dialect", "csv_rows", "header_roles", "header_width", "normalise_header",
     "open_workbook", "parse_coordinate", "read_table", "sheet_rows", "whole",
 ]
 
@@ -138,8 +138,25 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
     )
 
 
-def csv_rows(text: str, *, source: str) -> Iterator[tuple[list[str], FormatError | None]]:
-    """The rows of a CSV text in its sniffed dialect, each with None, or with the error of a row the ``csv``
+def csv_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """The dialect of a CSV text (separator , ; tab or |), sniffed from its start; Excel's when unclear.
+
+    A start without quotes says nothing of how quotes are escaped: they are then taken as Excel and RFC 4180
+    write them, doubled (a DMS cell of 87°36'12 and a quote is written with the quote twice).
+    """
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        return csv.excel
+    if '"' not in sample:
+        dialect.doublequote = True
+    return dialect
+
+
+def csv_rows(text: str, *, source: str,
+             dialect: type[csv.Dialect] | csv.Dialect | None = None) -> Iterator[tuple[list[str], FormatError | None]]:
+    """The rows of a CSV text in its sniffed dialect (or ``dialect``), each with None, or with the error of a row the ``csv``
     module cannot parse (the rows after it are still read; the caller, which counts the rows, sets its row).
 
     The module's field limit (128 KiB) is raised to ``MAX_INPUT_BYTES``, the largest text ecozone reads as a
@@ -148,11 +165,7 @@ def csv_rows(text: str, *, source: str) -> Iterator[tuple[list[str], FormatError
     """
     if csv.field_size_limit() < MAX_INPUT_BYTES:
         csv.field_size_limit(MAX_INPUT_BYTES)
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(io.StringIO(text), dialect or csv_dialect(text))
     while True:
         try:
             row = next(reader)
