@@ -10,6 +10,7 @@ screened by ``screen_file`` and then read and checked on its own (``read_site`` 
 from __future__ import annotations
 
 import csv
+import functools
 import re
 
 import numpy as np
@@ -182,5 +183,35 @@ def test_rows_outside_the_covered_area_are_refused_as_the_site_reader_refuses_th
     for i, (cells, row) in enumerate(zip(chunk.cells, chunk.rows)):
         error, geom, _ = _row_site(lambda: table._site(cells, row), source.name, row, "经度/纬度")
         assert chunk.errors[i] == error, (i, lon_text[i], lat_text[i])
+        if error is None:
+            assert shapely.equals(chunk.geoms[i], geom), i
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".gpkg"])
+def test_features_outside_the_covered_area_are_refused_as_the_site_reader_refuses_them(tmp_path, suffix):
+    """Point features of a lon/lat file wholly outside the covered area are told by their coordinates, all at
+    once; each error text is the one the site reader gives the feature (``_vector_site``)."""
+    import geopandas as gpd
+    from pyproj import CRS
+
+    from gis.batch.inputs import _row_site, _vector_site, open_input
+    from gis.check import covered_area
+
+    rng = np.random.default_rng(8)
+    coverage = covered_area(open_store())
+    lon = np.concatenate([rng.uniform(70, 130, 300), [87.6, 43.8]])
+    lat = np.concatenate([rng.uniform(25, 55, 300), [43.8, 87.6]])  # inside; swapped
+    source = tmp_path / f"points{suffix}"
+    frame = gpd.GeoDataFrame({"名称": [f"p{i}" for i in range(len(lon))]}, geometry=shapely.points(lon, lat),
+                             crs="EPSG:4326")
+    frame.to_parquet(source) if suffix == ".parquet" else frame.to_file(source)
+    chunk = next(open_input(source, coverage=coverage).chunks)
+    outside = ~coverage.contains(lon, lat) & ~coverage.contains(lat, lon)
+    assert outside.sum() > 150
+    for i, row in enumerate(chunk.rows):
+        work = functools.partial(_vector_site, shapely.Point(lon[i], lat[i]), CRS.from_epsg(4326), source.name,
+                                 row, coverage)
+        error, geom, _ = _row_site(work, source.name, row, "geometry")
+        assert chunk.errors[i] == error, (i, lon[i], lat[i])
         if error is None:
             assert shapely.equals(chunk.geoms[i], geom), i

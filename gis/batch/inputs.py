@@ -458,10 +458,19 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
             chunk = table.read(attributes, rows)
             geometries = np.asarray(geometries, dtype=object)
             unread = np.array([e is not None for e in chunk.errors], dtype=bool)
-            # Plain lon/lat points inside the covered area are sites as they are, all at once.
-            plain = _plain_points(geometries, coverage) & ~unread if geographic else np.zeros(len(unread), bool)
+            # Plain lon/lat points inside the covered area are sites as they are, all at once; those outside it
+            # (in either order) get the site reader's error for that alone, as table rows do (``_outside``).
+            plain, outside = np.zeros(len(unread), bool), np.zeros(len(unread), bool)
+            if geographic:
+                points, x, y = _points(geometries)
+                plain = points & _fits(x, y, coverage) & ~unread
+                outside = points & table._outside(x, y) & ~unread
             chunk.geoms[plain] = shapely.force_2d(geometries[plain])
-            for i in np.flatnonzero(~plain & ~unread):
+            for i in np.flatnonzero(outside):
+                error = outside_coverage(x[i], y[i], coverage, path.name, table._hints)
+                error.row = rows[i]
+                chunk.errors[i] = str(error)
+            for i in np.flatnonzero(~plain & ~outside & ~unread):
                 work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage)
                 chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(work, path.name, rows[i], "geometry")
             yield chunk
@@ -525,17 +534,17 @@ def _without_folder(err: Exception, path: Path) -> str:
     return text
 
 
-def _plain_points(geoms: np.ndarray, coverage: CoveredArea | None) -> np.ndarray:
-    """Which features (of a file in longitude/latitude) are points inside the covered area: sites as they are."""
+def _points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which features are points (not empty), and their x and y (NaN for the others)."""
     points = (shapely.get_type_id(geoms) == shapely.GeometryType.POINT) & ~shapely.is_empty(geoms)
     x, y = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
     x[points], y[points] = shapely.get_x(geoms[points]), shapely.get_y(geoms[points])
-    return points & _fits(x, y, coverage)
+    return points, x, y
 
 
 def _vector_site(geom, crs: CRS | None, source: str, row: int, coverage: CoveredArea | None):
     """A feature's geometry as its site: from the file's CRS (Gauss-Krüger and others reprojected) through the
-    site reader's checks (a plain lon/lat point inside the covered area is taken as it is, ``_plain_points``)."""
+    site reader's checks (a plain lon/lat point inside the covered area is taken as it is, ``_points``)."""
     if geom is None or geom.is_empty:
         raise FormatError("the feature has no geometry (or one that cannot be read)", source=source, row=row,
                           field="geometry", fix="draw its geometry, or delete the feature")
