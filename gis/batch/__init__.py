@@ -182,15 +182,15 @@ def screen_file(
                 verdicts["读取提示"] = ["；".join(filter(None, [notice, *said[code]])) or None
                                      for notice, code in zip(chunk.notices, projects.codes)]
                 verdicts["读取错误"] = [e or v for e, v in zip(chunk.errors, verdicts["读取错误"])]
-                for i in np.flatnonzero(~read):
-                    verdicts["结论"][i] = ERROR_LABEL
-                    verdicts["结论代码"][i] = ERROR_CODE
+                verdicts["结论"].put(np.flatnonzero(~read), ERROR_LABEL)
+                verdicts["结论代码"].put(np.flatnonzero(~read), ERROR_CODE)
                 for writer in writers:
                     writer.write(chunk, verdicts)
                 rows_in += len(chunk)
                 rows_out += len(verdicts["结论"])
-                failed += sum(code == ERROR_CODE for code in verdicts["结论代码"])
-                counts.update(verdicts["结论代码"])
+                by_code = verdicts["结论代码"].counts()
+                failed += by_code.get(ERROR_CODE, 0)
+                counts.update(by_code)
                 if progress is not None:
                     progress(rows_in, max(source.total, rows_in))
             if rows_out != rows_in:  # by construction; a failure here is a bug, never a silent loss

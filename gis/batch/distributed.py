@@ -16,9 +16,10 @@ import os
 import numpy as np
 import pandas as pd
 
+from gis.batch.columnar import CodedText, as_list
 from gis.batch.spatial import BatchEngine
 from gis.rules.project import ProjectColumn
-from gis.batch.verdicts import COLUMNS, Screener
+from gis.batch.verdicts import CODED_COLUMNS, COLUMNS, Screener
 from gis.rules import default_rule_packs
 from gis.store import open_store
 
@@ -55,7 +56,7 @@ class DaskScreener:
         self.as_of = as_of
         self.rows_exact = 0
 
-    def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, list]:
+    def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, CodedText | list]:
         """Verdict columns for one chunk, as ``Screener.screen`` returns them, computed on the cluster."""
         import dask_geopandas
         import geopandas as gpd
@@ -64,7 +65,7 @@ class DaskScreener:
         out = {name: [None] * n for name in COLUMNS}
         rows = np.flatnonzero([g is not None for g in geoms])
         if not len(rows):
-            return out
+            return _coded(out)
         # Projects travel as class codes into the list of classes sent once (dask turns object columns into
         # strings), with each row's numeric facts beside them.
         frame = gpd.GeoDataFrame({"_row": rows, "_project": projects.codes[rows],
@@ -82,7 +83,7 @@ class DaskScreener:
             column = out[name]
             for row, value in zip(screened["_row"], screened[name]):
                 column[row] = None if isinstance(value, float) and np.isnan(value) else value
-        return out
+        return _coded(out)
 
     def close(self) -> None:
         """Release the client (and the local cluster, if this started one)."""
@@ -100,9 +101,14 @@ def _screen_partition(part, store_location: str, as_of: str, projects: list) -> 
               for name in part.columns if name.startswith("_value_")}
     column = ProjectColumn(part["_project"].to_numpy(dtype=np.int64), projects, values, [[] for _ in projects])
     columns = screener.screen(part.geometry.to_numpy(), column)
-    frame = pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})
+    frame = pd.DataFrame({name: pd.Series(as_list(values), dtype=object) for name, values in columns.items()})
     exact = np.zeros(len(frame), dtype=np.int64)
     exact[:1] = screener.rows_exact  # counted once per partition
     frame.insert(0, "_exact", exact)
     frame.insert(0, "_row", part["_row"].to_numpy())
     return frame
+
+
+def _coded(columns: dict[str, list]) -> dict[str, CodedText | list]:
+    """The columns as ``Screener.screen`` holds them."""
+    return {name: CodedText.of(values) if name in CODED_COLUMNS else values for name, values in columns.items()}

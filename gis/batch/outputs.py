@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import shapely
 from openpyxl.styles import Font
 
-from gis.batch.columnar import as_table, geo_metadata
+from gis.batch.columnar import as_list, as_table, geo_metadata
 from gis.errors import FormatError
 from gis.sites.limits import MAX_COLUMNS
 from gis.sites.tables import sheet_rows
@@ -93,7 +93,7 @@ class _Writer:
         data = [list(row) + [None] * (len(self.header) - len(row)) for row in chunk.cells]
         frame = pd.DataFrame(data, columns=columns[: len(self.header)], dtype=object)
         for name, column in zip(columns[len(self.header):], self.verdict_columns):
-            frame[name] = pd.Series(verdicts[column], dtype=object)
+            frame[name] = pd.Series(as_list(verdicts[column]), dtype=object)
         return frame
 
     def close(self, summary: list[tuple[str, Any]]) -> None:
@@ -263,7 +263,7 @@ class _Xlsx(_Writer):
         sheet.freeze_panes = f"A{self._header_row + 1}"
 
     def write(self, chunk, verdicts) -> None:
-        columns = [verdicts[c] for c in self.verdict_columns]
+        columns = [as_list(verdicts[c]) for c in self.verdict_columns]
         if self._edit:
             for i, row in enumerate(chunk.rows):
                 for offset, column in enumerate(columns):
@@ -412,8 +412,11 @@ class _Parquet(_Geo):
         table = as_table(self.names(), chunk.columns, verdicts, self.verdict_columns, _attribute_text,
                          geoms=chunk.geoms, changes=_kept)
         if self._writer is None:
-            self._schema = table.schema.with_metadata(geo_metadata())
-            self._writer = pq.ParquetWriter(self.path, self._schema)
+            self._schema = table.schema
+            # The Arrow schema is not stored, so readers take the coded verdict columns (dictionary arrays)
+            # as the text they are; the GeoParquet metadata goes in the file's own key-value metadata.
+            self._writer = pq.ParquetWriter(self.path, self._schema, store_schema=False)
+            self._writer.add_key_value_metadata(geo_metadata())
         self._writer.write_table(table.cast(self._schema))
 
     def close(self, summary) -> None:

@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 from shapely.errors import GEOSException
 
+from gis.batch.columnar import CodedText
 from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
 from gis.cache import BoundedCache
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
@@ -32,7 +33,7 @@ from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, RulePack, Verdict
 from gis.rules.evaluate import PARTLY_UNCHECKED
 from gis.rules.project import Project, ProjectColumn
 
-__all__ = ["COLUMNS", "ERROR_CODE", "ERROR_LABEL", "VERDICT_NAMES", "Screener", "thresholds"]
+__all__ = ["CODED_COLUMNS", "COLUMNS", "ERROR_CODE", "ERROR_LABEL", "VERDICT_NAMES", "Screener", "thresholds"]
 
 #: The verdict columns added to every row, in order, with what each holds.
 COLUMNS = {
@@ -53,6 +54,10 @@ COLUMNS = {
     "读取错误": "Why the row could not be read (row, field, value, fix), or why its check failed (结论 检查失败); "
             "the other columns are then empty.",
 }
+
+#: The verdict columns that repeat a few texts on many rows, held as ``CodedText``; the others hold numbers or
+#: each row's own text, in lists.
+CODED_COLUMNS = ("结论", "结论代码", "命中规则", "规则依据", "涉及区域", "最近保护区域", "计算量", "需核查原因")
 
 ERROR_CODE = "error"
 #: 结论 of a row that could not be read.
@@ -117,10 +122,11 @@ class Screener:
         self._facts: BoundedCache[tuple[Project, Facts]] = BoundedCache(_KEPT_PROJECTS)  # by id(project)
         self.rows_exact = 0
 
-    def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, list]:
-        """Verdict columns (``COLUMNS``) for rows of sites (lon/lat shapely, None for unread rows)."""
+    def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, CodedText | list]:
+        """Verdict columns (``COLUMNS``) for rows of sites (lon/lat shapely, None for unread rows): those of
+        ``CODED_COLUMNS`` as ``CodedText``, the others as lists."""
         n = len(geoms)
-        out = {name: np.full(n, None, dtype=object) for name in COLUMNS}
+        out = {name: CodedText(n) if name in CODED_COLUMNS else np.full(n, None, dtype=object) for name in COLUMNS}
         kind = _site_kinds(geoms)
         key = np.zeros(n, dtype=np.uint64)
         exact = kind == "other"
@@ -158,7 +164,8 @@ class Screener:
             try:
                 site[i] = self._add(*self._check(geoms[i]))
             except GEOSException as err:
-                out["结论"][i], out["结论代码"][i] = FAILED_LABEL, ERROR_CODE
+                out["结论"].put(i, FAILED_LABEL)
+                out["结论代码"].put(i, ERROR_CODE)
                 out["读取错误"][i] = f"the check failed in GEOS ({err}); the site is kept unscreened"
         hits = self._fill(out, site, projects)
         for row, found in overlaps.items():
@@ -166,7 +173,7 @@ class Screener:
                 place = self._sites[site[row]].place
                 named = {(z.kind, z.zone_id) for i, _ in hits[row] for z in place.zones[i]}
                 self._fill_overlaps(out, row, found, named)
-        return {name: column.tolist() for name, column in out.items()}
+        return {name: column if isinstance(column, CodedText) else column.tolist() for name, column in out.items()}
 
     # -- places ------------------------------------------------------------------------------------------------
     def _check(self, geom) -> tuple[Place, dict, int]:
@@ -191,7 +198,7 @@ class Screener:
         return self._add(place, layers)
 
     # -- the columns ---------------------------------------------------------------------------------------------
-    def _fill(self, out: dict[str, np.ndarray], site: np.ndarray, projects: ProjectColumn) -> np.ndarray:
+    def _fill(self, out: dict, site: np.ndarray, projects: ProjectColumn) -> np.ndarray:
         """Every rule's outcome for every (place, project class) pair as one array, then the columns; returns
         each row's rule hits ((rule, outcome), worst first)."""
         hits_of_row = np.empty(len(site), dtype=object)
@@ -235,14 +242,16 @@ class Screener:
         distinct, first_pair, reason_of = np.unique(reason_keys, axis=0, return_index=True, return_inverse=True)
         reasons = np.array([self._reason_text(int(s), facts[classes[g]], hits[int(p)][1], lost[int(p)])
                             for (s, p, _), g in zip(distinct, first_pair)], dtype=object)
-        columns = {"命中规则": rule_texts[pattern_of, 0], "规则依据": rule_texts[pattern_of, 1],
-                   "需核查原因": reasons[reason_of.ravel()], "涉及区域": zones[sites]}
+        # each column: its texts, and which one each pair takes
+        columns = {"结论": (label, np.arange(len(label))), "结论代码": (code, np.arange(len(code))),
+                   "命中规则": (rule_texts[:, 0], pattern_of), "规则依据": (rule_texts[:, 1], pattern_of),
+                   "需核查原因": (reasons, reason_of.ravel()), "涉及区域": (zones, sites)}
         hits_by_pattern = np.empty(len(patterns), dtype=object)
         for p, (found, _) in enumerate(hits):
             hits_by_pattern[p] = found
         hits_of = hits_by_pattern[pattern_of]
-        for name, values in (("结论", label), ("结论代码", code), *columns.items()):
-            out[name][rows] = values[inverse]
+        for name, (texts, of_pair) in columns.items():
+            out[name].put(rows, texts, of_pair[inverse])
         hits_of_row[rows] = hits_of[inverse]
         self._fill_quantities(out, rows, pattern_of[inverse], hits_by_pattern, projects)
         return hits_of_row
@@ -306,13 +315,13 @@ class Screener:
             text = self._reasons[key] = reasons_text(views, lost)
         return text
 
-    def _fill_quantities(self, out: dict[str, np.ndarray], rows: np.ndarray, row_pattern: np.ndarray,
+    def _fill_quantities(self, out: dict, rows: np.ndarray, row_pattern: np.ndarray,
                          hits_by_pattern: np.ndarray, projects: ProjectColumn) -> None:
         """计算量: each row's own values through each of its rules' quantities, made once per distinct
         (outcome pattern, values of the facts the quantities read)."""
         entries = self.book.entries
         if any(entry.rule.quantities for entry in entries):
-            out["计算量"][rows] = ""
+            out["计算量"].put(rows, "")
         rules_of = {p: [i for i, _ in hits if entries[i].rule.quantities] for p, hits in enumerate(hits_by_pattern)}
         rules_of = {p: found for p, found in rules_of.items() if found}
         if not rules_of:
@@ -328,35 +337,39 @@ class Screener:
                 own = [projects.projects[c].fact(name) for c in range(len(projects.projects))]
                 column = np.array([np.nan if v is None else float(v) for v in own])[projects.codes[chosen]]
             values.append(np.where(np.isnan(column), None, column).astype(object))
-        texts: dict[tuple, str] = {}
-        for row, key in zip(chosen.tolist(), zip(row_pattern[take].tolist(), *values)):
-            text = texts.get(key)
-            if text is None:
+        text_of: dict[tuple, int] = {}  # by (pattern, values): index into texts
+        texts, which = [], np.empty(len(chosen), dtype=np.int64)
+        for at, key in enumerate(zip(row_pattern[take].tolist(), *values)):
+            found = text_of.get(key)
+            if found is None:
                 given = dict(zip(facts, key[1:]))
                 parts = [f"{entries[i].rule.id} {quantity_text(computed_quantity(q, entries[i].pack, given[q.fact]))}"
                          for i in rules_of[key[0]] for q in entries[i].rule.quantities]
-                text = texts[key] = "；".join(parts)
-            out["计算量"][row] = text
+                found = text_of[key] = len(texts)
+                texts.append("；".join(parts))
+            which[at] = found
+        out["计算量"].put(chosen, texts, which)
 
-    def _nearest(self, out: dict[str, np.ndarray], geoms: np.ndarray, kind: np.ndarray) -> None:
+    def _nearest(self, out: dict, geoms: np.ndarray, kind: np.ndarray) -> None:
         """最近保护区域 and its distance, for every read row."""
         read = np.flatnonzero(kind != "none")
         protected_m = 1000 * max(self.reach_km.get(k, self.search_km) for k in PROTECTED_KINDS)
         nearest, distance = self.batch.nearest_protected(geoms[read], protected_m)
         records = self.batch.engine._records
         found = nearest >= 0
-        names = {z: f"{KINDS[records[z]['kind']].label_zh}「{records[z]['name']}」" for z in np.unique(nearest[found])}
-        out["最近保护区域"][read[found]] = [names[z] for z in nearest[found]]
+        zones, which = np.unique(nearest[found], return_inverse=True)
+        names = [f"{KINDS[records[z]['kind']].label_zh}「{records[z]['name']}」" for z in zones]
+        out["最近保护区域"].put(read[found], names, which.ravel())
         out["最近距离m"][read[found]] = np.round(distance[found], 1)
 
-    def _fill_overlaps(self, out: dict[str, np.ndarray], row: int, overlaps, named: set) -> None:
+    def _fill_overlaps(self, out: dict, row: int, overlaps, named: set) -> None:
         """Zones of a polygon site with the share of the site in each, and the largest share in a cited zone."""
         records = self.batch.engine._records
         overlaps = sorted(overlaps, key=lambda o: (_KIND_ORDER[records[o[0]]["kind"]], records[o[0]]["name"]))
-        out["涉及区域"][row] = "；".join(
+        out["涉及区域"].put(row, "；".join(
             f"{KINDS[records[z]['kind']].label_zh}「{records[z]['name']}」{_RELATION_ZH[rel]} {pct:.2f}%"
             for z, rel, pct in overlaps
-        )
+        ))
         cited = [pct for z, rel, pct in overlaps
                  if rel != "touches" and (records[z]["kind"], records[z]["zone_id"]) in named]
         out["重叠比例%"][row] = round(max(cited), 4) if cited else None
