@@ -73,6 +73,12 @@ _NEEDS_REVIEW = VERDICT_ORDER.index(Verdict.needs_review)
 _NO_VERDICT = len(VERDICT_ORDER)
 #: Projects whose facts are kept from chunk to chunk (``read_projects`` keeps their classes as many).
 _KEPT_PROJECTS = 50_000
+#: Outcome patterns whose hits and texts are kept from chunk to chunk (a varied register has some 7,000).
+_KEPT_PATTERNS = 50_000
+#: Each verdict a row can get, as (verdict, 结论): the rules' verdicts worst first, then, when no rule applies,
+#: nothing checked at the place, some rule not checked, allowed.
+_VERDICTS = [*((v, VERDICT_LABELS[v]) for v in VERDICT_ORDER), (Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]),
+             (Verdict.not_checked, PARTLY_UNCHECKED), (Verdict.allowed, VERDICT_LABELS[Verdict.allowed])]
 
 
 def thresholds(packs: list[RulePack]) -> dict[str, list[float]]:
@@ -119,6 +125,7 @@ class Screener:
         self._texts: dict[tuple, tuple[str, str]] = {}
         self._reasons: dict[tuple, str] = {}
         self._views: dict[tuple, RuleHit] = {}
+        self._patterns: BoundedCache[tuple] = BoundedCache(_KEPT_PATTERNS)  # by the outcomes' bytes
         self._facts: BoundedCache[tuple[Project, Facts]] = BoundedCache(_KEPT_PROJECTS)  # by id(project)
         self.rows_exact = 0
 
@@ -220,30 +227,27 @@ class Screener:
         worst = ranks.min(axis=1, initial=_NO_VERDICT)
         unchecked = (patterns == UNCHECKED).any(axis=1)
         nothing = np.array([self._sites[s].place.nothing_checked for s in range(len(self._sites))], dtype=bool)
-        # the verdict by (pattern, nothing checked at the place)
-        verdict = np.where(worst < _NO_VERDICT, worst, _NO_VERDICT)
-        choice = np.where(worst[pattern_of] < _NO_VERDICT, 0, np.where(nothing[sites], 1,
-                                                                         np.where(unchecked[pattern_of], 2, 3)))
-        kinds = [(VERDICT_ORDER[v], VERDICT_LABELS[VERDICT_ORDER[v]]) if v < _NO_VERDICT else None for v in verdict]
-        others = [(Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]), (Verdict.not_checked, PARTLY_UNCHECKED),
-                  (Verdict.allowed, VERDICT_LABELS[Verdict.allowed])]
-        said = [kinds[p] if c == 0 else others[c - 1] for p, c in zip(pattern_of.tolist(), choice.tolist())]
-        label = np.array([text for _, text in said], dtype=object)
-        code = np.array([v.value for v, _ in said], dtype=object)
-        hits = [self._hits(p) for p in patterns]
-        texts = [self._rule_texts(h) for h, _ in hits]
-        lost = [tuple(np.flatnonzero(p == UNCHECKED).tolist()) for p in patterns]  # rules not checked
+        # the verdict of each pair, as an index into _VERDICTS: the worst rule's, else by what was checked
+        verdict = np.where(worst[pattern_of] < _NO_VERDICT, worst[pattern_of],
+                           _NO_VERDICT + np.where(nothing[sites], 0, np.where(unchecked[pattern_of], 1, 2)))
+        said = [self._pattern(p) for p in patterns]
+        hits = [(found, review) for found, review, _, _ in said]
+        texts = [text for _, _, _, text in said]
+        lost = [unchecked for _, _, unchecked, _ in said]
         missing_of, _ = pd.factorize(pd.Series([f.missing for f in facts], dtype=object))
         # each text made once per distinct thing it depends on, the pairs taking it by index
         rule_texts = np.empty((len(texts), 2), dtype=object)
         rule_texts[:] = texts
         zones = np.array([site.zones for site in self._sites], dtype=object)
-        reason_keys = np.stack([sites, pattern_of, missing_of[classes]], axis=1)
+        # pairs of a pattern with nothing to review or unchecked all share the empty text (key -1, -1, -1)
+        reasoned = np.array([bool(review or unchecked) for _, review, unchecked, _ in said], dtype=bool)[pattern_of]
+        reason_keys = np.where(reasoned[:, None], np.stack([sites, pattern_of, missing_of[classes]], axis=1), -1)
         distinct, first_pair, reason_of = np.unique(reason_keys, axis=0, return_index=True, return_inverse=True)
-        reasons = np.array([self._reason_text(int(s), facts[classes[g]], hits[int(p)][1], lost[int(p)])
-                            for (s, p, _), g in zip(distinct, first_pair)], dtype=object)
+        reasons = [self._reason_text(s, facts[classes[g]], hits[p][1], lost[p]) if s >= 0 else ""
+                   for (s, p, _), g in zip(distinct.tolist(), first_pair.tolist())]
         # each column: its texts, and which one each pair takes
-        columns = {"结论": (label, np.arange(len(label))), "结论代码": (code, np.arange(len(code))),
+        columns = {"结论": ([label for _, label in _VERDICTS], verdict),
+                   "结论代码": ([v.value for v, _ in _VERDICTS], verdict),
                    "命中规则": (rule_texts[:, 0], pattern_of), "规则依据": (rule_texts[:, 1], pattern_of),
                    "需核查原因": (reasons, reason_of.ravel()), "涉及区域": (zones, sites)}
         hits_by_pattern = np.empty(len(patterns), dtype=object)
@@ -269,14 +273,23 @@ class Screener:
             self._facts.put(id(projects[i]), (projects[i], facts))
         return found
 
-    def _hits(self, outcomes: np.ndarray) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
-        """The rules that apply or need review, worst first as ``evaluation`` sorts them: (rule, outcome)."""
+    def _pattern(self, outcomes: np.ndarray) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...],
+                                                      tuple[int, ...], tuple[str, str]]:
+        """What an outcome pattern (every rule's outcome) says, kept from chunk to chunk: the rules that apply
+        or need review, worst first as ``evaluation`` sorts them ((rule, outcome)); those needing review; those
+        not checked; the 命中规则 and 规则依据 texts."""
+        key = outcomes.tobytes()
+        said = self._patterns.get(key)
+        if said is not None:
+            return said
         found = np.flatnonzero((outcomes == APPLIES) | (outcomes == REVIEW))
         entries = self.book.entries
         ordered = sorted(found, key=lambda i: (self.book.ranks[i] if outcomes[i] == APPLIES else _NEEDS_REVIEW,
                                                entries[i].pack.id, entries[i].rule.id))
-        return tuple((int(i), int(outcomes[i])) for i in ordered), tuple(int(i) for i in ordered
-                                                                         if outcomes[i] == REVIEW)
+        hits = tuple((int(i), int(outcomes[i])) for i in ordered)
+        review = tuple(int(i) for i in ordered if outcomes[i] == REVIEW)
+        unchecked = tuple(np.flatnonzero(outcomes == UNCHECKED).tolist())
+        return self._patterns.put(key, (hits, review, unchecked, self._rule_texts(hits)))
 
     def _view(self, index: int, outcome: int, reasons: list[str] = (), missing: tuple[str, ...] = ()) -> RuleHit:
         """A rule hit as the columns read it (what ``evaluation`` makes, without the zones); made once per
@@ -301,9 +314,8 @@ class Screener:
         return texts
 
     def _reason_text(self, site: int, facts, review: tuple[int, ...], unchecked: tuple[int, ...]) -> str:
-        """需核查原因 of a (place, project) pair: the reviewed rules' reasons, the unchecked ones by reason."""
-        if not review and not unchecked:
-            return ""
+        """需核查原因 of a (place, project) pair with rules to review or unchecked: the reviewed rules' reasons, the
+        unchecked ones by reason."""
         key = (site, review, tuple(facts.missing[i] for i in review), unchecked)
         text = self._reasons.get(key)
         if text is None:

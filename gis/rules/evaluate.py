@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, Field
 
 from gis.cache import BoundedCache
@@ -240,7 +242,7 @@ def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.da
 def _fact_values(project: Project) -> dict[str, Any]:
     """Every fact a rule may test, read once; enum facts (scope, fuel) by value, as rule files write them."""
     facts = {name: project.fact(name) for name in FACT_NAMES}
-    return {name: getattr(value, "value", value) for name, value in facts.items()}
+    return {name: value.value if isinstance(value, Enum) else value for name, value in facts.items()}
 
 
 def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None, list[str], bool]:
@@ -517,9 +519,7 @@ def facts_of_many(book: RuleBook, projects: list[Project]) -> list[Facts]:
     # each fact's values as codes, once; a group's combinations are then rows of codes
     coded: dict[str, np.ndarray] = {}
     for name in sorted({name for names in groups for name in names}):
-        seen: dict[Any, int] = {}
-        coded[name] = np.fromiter((seen.setdefault(v[name], len(seen)) for v in values), dtype=np.int64,
-                                  count=len(values))
+        coded[name] = pd.factorize(pd.Series([v[name] for v in values], dtype=object), use_na_sentinel=False)[0]
     for names, rules in groups.items():
         if names and values:
             _, firsts, inverse = np.unique(np.stack([coded[name] for name in names], axis=1), axis=0,
