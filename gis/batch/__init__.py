@@ -15,6 +15,7 @@ import gc
 import threading
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from os import PathLike
@@ -165,6 +166,11 @@ def screen_file(
     rows_in = rows_out = failed = 0
     if progress is not None:  # reading has begun: the rows to come, as far as the file says
         progress(0, source.total)
+    # A chunk is written in a thread of its own while the next one is screened: the Arrow writers spend their
+    # time in C++, off the interpreter lock. One chunk at most is in writing; the writers are that thread's
+    # until its write is done.
+    writing = ThreadPoolExecutor(1, thread_name_prefix="ecozone-write")
+    pending: tuple[Future, int] | None = None  # the write under way, and the rows done when it is
     with _fewer_collections():
         try:
             for chunk in source.chunks:
@@ -184,15 +190,16 @@ def screen_file(
                 verdicts["读取错误"] = [e or v for e, v in zip(chunk.errors, verdicts["读取错误"])]
                 verdicts["结论"].put(np.flatnonzero(~read), ERROR_LABEL)
                 verdicts["结论代码"].put(np.flatnonzero(~read), ERROR_CODE)
-                for writer in writers:
-                    writer.write(chunk, verdicts)
                 rows_in += len(chunk)
                 rows_out += len(verdicts["结论"])
                 by_code = verdicts["结论代码"].counts()
                 failed += by_code.get(ERROR_CODE, 0)
                 counts.update(by_code)
-                if progress is not None:
-                    progress(rows_in, max(source.total, rows_in))
+                if pending is not None:
+                    _written(*pending, progress, source.total)
+                pending = writing.submit(_write_chunk, writers, chunk, verdicts), rows_in
+            if pending is not None:
+                _written(*pending, progress, source.total)
             if rows_out != rows_in:  # by construction; a failure here is a bug, never a silent loss
                 raise EcozoneError(f"{rows_in} rows read but {rows_out} written", source=Path(input_path).name)
             report = ScreenReport(
@@ -210,9 +217,25 @@ def screen_file(
                 progress(rows_in, rows_in)
             return report
         except BaseException:
+            if pending is not None:
+                wait([pending[0]])
             for writer in writers:
                 writer.abort()
             raise
         finally:
+            writing.shutdown()
             if cluster is not None:
                 cluster.close()
+
+
+def _write_chunk(writers: list, chunk, verdicts: dict) -> None:
+    """Write one screened chunk to every output (in the writing thread)."""
+    for writer in writers:
+        writer.write(chunk, verdicts)
+
+
+def _written(write: Future, rows: int, progress: Callable[[int, int], None] | None, total: int) -> None:
+    """Wait for a chunk's write (raising what it raised), then say the rows done."""
+    write.result()
+    if progress is not None:
+        progress(rows, max(total, rows))
