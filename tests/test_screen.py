@@ -195,6 +195,45 @@ def test_cancel_stops_and_leaves_no_partial_output(samples, tmp_path):
     assert not out.exists()
 
 
+def test_cancel_while_a_chunk_is_written_leaves_no_partial_output(tmp_path):
+    """Chunks are written in a thread while the next is screened: cancelling at the second chunk waits for the
+    first one's write, then removes every output."""
+    source = tmp_path / "许可.csv"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["名称", "经度", "纬度", "建设性质", "锅炉规模"],
+                                      *_register_lines(np.random.default_rng(5), 1500)])
+    asked: list[int] = []
+    outputs = [tmp_path / "o.csv", tmp_path / "o.parquet", tmp_path / "o.xlsx"]
+    with pytest.raises(CancelledError):
+        screen_file(source, outputs, as_of=AS_OF, chunk_rows=500, cancel=lambda: asked.append(1) or len(asked) > 1)
+    assert len(asked) == 2
+    assert not any(path.exists() for path in outputs)
+
+
+def test_geoparquet_verdict_columns_are_text_to_every_reader(tmp_path):
+    """The verdict columns go to Parquet as dictionaries of their texts; pyarrow and GeoPandas still read
+    plain text columns, equal to the CSV output's cells, with the GeoParquet metadata in place."""
+    import geopandas as gpd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "许可.csv"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["名称", "经度", "纬度", "建设性质", "锅炉规模"],
+                                      *_register_lines(np.random.default_rng(7), 1200)])
+    screen_file(source, [tmp_path / "o.parquet", tmp_path / "o.csv"], as_of=AS_OF, chunk_rows=400)
+    table = pq.read_table(tmp_path / "o.parquet")
+    assert b"geo" in table.schema.metadata
+    assert all(table.schema.field(name).type == pa.string() for name in COLUMNS if name not in ("重叠比例%", "最近距离m"))
+    with open(tmp_path / "o.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for name in ("结论", "命中规则", "规则依据", "需核查原因", "涉及区域", "最近保护区域"):
+        assert [v or "" for v in table.column(name).to_pylist()] == [row[name] for row in rows], name
+    frame = gpd.read_parquet(tmp_path / "o.parquet")
+    assert frame.crs.to_epsg() == 4326 and frame["结论"].dtype != "category"
+    assert frame["结论"].tolist() == table.column("结论").to_pylist()
+
+
 def test_vectorised_verdicts_equal_check_site_row_by_row(batch):
     sites = _sites(250, seed=3)
     projects = [PROJECTS[i % len(PROJECTS)] for i in range(len(sites))]
