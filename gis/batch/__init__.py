@@ -184,9 +184,9 @@ def screen_file(
                     verdicts = cluster.screen(geoms, projects)
                 else:
                     verdicts = screener.screen(geoms, projects)
-                said = [[notice_text(n) for n in notices] for notices in projects.notices]
-                verdicts["读取提示"] = ["；".join(filter(None, [notice, *said[code]])) or None
-                                     for notice, code in zip(chunk.notices, projects.codes)]
+                said = ["；".join(filter(None, map(notice_text, notices))) for notices in projects.notices]  # per class
+                verdicts["读取提示"] = [("；".join(filter(None, (notice, said[code]))) if notice else said[code]) or None
+                                     for notice, code in zip(chunk.notices, projects.codes.tolist())]
                 verdicts["读取错误"] = [e or v for e, v in zip(chunk.errors, verdicts["读取错误"])]
                 verdicts["结论"].put(np.flatnonzero(~read), ERROR_LABEL)
                 verdicts["结论代码"].put(np.flatnonzero(~read), ERROR_CODE)
