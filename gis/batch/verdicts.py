@@ -75,6 +75,8 @@ _NO_VERDICT = len(VERDICT_ORDER)
 _KEPT_PROJECTS = 50_000
 #: Outcome patterns whose hits and texts are kept from chunk to chunk (a varied register has some 7,000).
 _KEPT_PATTERNS = 50_000
+#: Rule views and reason texts kept from chunk to chunk (a varied million-row register makes some 25,000 reasons).
+_KEPT_TEXTS = 100_000
 #: Each verdict a row can get, as (verdict, 结论): the rules' verdicts worst first, then, when no rule applies,
 #: nothing checked at the place, some rule not checked, allowed.
 _VERDICTS = [*((v, VERDICT_LABELS[v]) for v in VERDICT_ORDER), (Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]),
@@ -122,9 +124,8 @@ class Screener:
         self.search_km, self.reach_km = search_radii(packs, DEFAULT_BUFFERS_KM)
         self._sites: list[_Site] = []
         self._site_of: dict[tuple[str, int], int | None] = {}  # by (site kind, key); None: check row by row
-        self._texts: dict[tuple, tuple[str, str]] = {}
-        self._reasons: dict[tuple, str] = {}
-        self._views: dict[tuple, RuleHit] = {}
+        self._reasons: BoundedCache[str] = BoundedCache(_KEPT_TEXTS)
+        self._views: BoundedCache[RuleHit] = BoundedCache(_KEPT_TEXTS)
         self._patterns: BoundedCache[tuple] = BoundedCache(_KEPT_PATTERNS)  # by the outcomes' bytes
         self._facts: BoundedCache[tuple[Project, Facts]] = BoundedCache(_KEPT_PROJECTS)  # by id(project)
         self.rows_exact = 0
@@ -301,17 +302,14 @@ class Screener:
             verdict = Verdict.needs_review if outcome == REVIEW else Verdict.not_checked if outcome == UNCHECKED \
                 else entry.rule.verdict
             # the list fields given, not defaulted: pydantic's default factories cost a signature look-up each
-            view = self._views[key] = RuleHit.model_construct(
+            view = self._views.put(key, RuleHit.model_construct(
                 **entry.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], reasons=list(reasons),
-                missing_facts=list(missing), zones=[], quantities=[], access_items=[])
+                missing_facts=list(missing), zones=[], quantities=[], access_items=[]))
         return view
 
     def _rule_texts(self, hits: tuple[tuple[int, int], ...]) -> tuple[str, str]:
-        texts = self._texts.get(hits)
-        if texts is None:
-            views = [self._view(i, outcome) for i, outcome in hits]
-            texts = self._texts[hits] = (rules_text(views), sources_text(views))
-        return texts
+        views = [self._view(i, outcome) for i, outcome in hits]
+        return rules_text(views), sources_text(views)
 
     def _reason_text(self, site: int, facts, review: tuple[int, ...], unchecked: tuple[int, ...]) -> str:
         """需核查原因 of a (place, project) pair with rules to review or unchecked: the reviewed rules' reasons, the
@@ -324,7 +322,7 @@ class Screener:
                                 facts.missing[i]) for i in review]
             lost = sorted((self._view(i, UNCHECKED, place.unknown_reasons[i]) for i in unchecked),
                           key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id))
-            text = self._reasons[key] = reasons_text(views, lost)
+            text = self._reasons.put(key, reasons_text(views, lost))
         return text
 
     def _fill_quantities(self, out: dict, rows: np.ndarray, row_pattern: np.ndarray,
