@@ -15,6 +15,7 @@ multipoints, polygons a layer covers only in part) are checked one by one, with 
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -152,7 +153,6 @@ class Screener:
             area = pairs["area_m2"]
             for s, z, rel, m in zip(pairs["site"], pairs["zone"], pairs["relation"], pairs["overlap_m2"]):
                 overlaps.setdefault(int(polygons[s]), []).append((int(z), rel, 100 * m / area[s] if area[s] > 0 else 0.0))
-        self._nearest(out, geoms, kind)
 
         # Each row's place: shared by key, or its own for the rows checked one by one.
         site = np.full(n, -1, dtype=np.int64)
@@ -175,7 +175,12 @@ class Screener:
                 out["结论"].put(i, FAILED_LABEL)
                 out["结论代码"].put(i, ERROR_CODE)
                 out["读取错误"][i] = f"the check failed in GEOS ({err}); the site is kept unscreened"
-        hits = self._fill(out, site, projects)
+        # The nearest protected zones are found beside the columns: that search is GEOS work off the interpreter
+        # lock, _fill is Python with no GEOS call, and they fill different columns.
+        with ThreadPoolExecutor(1, thread_name_prefix="ecozone-nearest") as beside:
+            nearest = beside.submit(self._nearest, out, geoms, kind)
+            hits = self._fill(out, site, projects)
+            nearest.result()
         for row, found in overlaps.items():
             if site[row] >= 0 and not exact[row]:
                 place = self._sites[site[row]].place
