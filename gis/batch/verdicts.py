@@ -80,8 +80,9 @@ _KEPT_PATTERNS = 50_000
 _KEPT_TEXTS = 100_000
 #: Each verdict a row can get, as (verdict, 结论): the rules' verdicts worst first, then, when no rule applies,
 #: nothing checked at the place, some rule not checked, allowed.
-_VERDICTS = [*((v, VERDICT_LABELS[v]) for v in VERDICT_ORDER), (Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]),
-             (Verdict.not_checked, PARTLY_UNCHECKED), (Verdict.allowed, VERDICT_LABELS[Verdict.allowed])]
+_VERDICTS = [*((v, VERDICT_LABELS[v]) for v in VERDICT_ORDER),
+             (Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]), (Verdict.not_checked, PARTLY_UNCHECKED),
+             (Verdict.allowed, VERDICT_LABELS[Verdict.allowed])]
 
 
 def thresholds(packs: list[RulePack]) -> dict[str, list[float]]:
