@@ -202,6 +202,7 @@ class _TableRows:
         notices: list[str | None] = [None] * n
         slow = np.array([e is None and not self.has_geometry for e in errors], dtype=bool)
         column = {field: _objects(columns[i]) for field, i in self.index.items()}
+        location = self._location_field()
         if self.geographic:
             lon, lat = (_numbers(columns[self.index[f]]) for f in ("lon", "lat"))
             fast = _fits(lon, lat, self.coverage) & slow
@@ -213,10 +214,9 @@ class _TableRows:
                 outside &= np.array([_blank(v) for v in column["wkt"]])
             for i in np.flatnonzero(outside):
                 error = outside_coverage(lon[i], lat[i], self.coverage, self.source, self._hints)
-                error.row, error.field = rows[i], self._location_field()
+                error.row, error.field = rows[i], location
                 errors[i] = str(error)
             slow &= ~fast & ~outside
-        location = self._location_field()
         for i in np.flatnonzero(slow):
             row_cells = cells[i] if cells is not None else [_value(c, i) for c in columns]
             errors[i], geoms[i], notices[i] = _row_site(lambda: self._site(row_cells, rows[i]), self.source,
