@@ -237,28 +237,24 @@ class Screener:
         # the verdict of each pair, as an index into _VERDICTS: the worst rule's, else by what was checked
         verdict = np.where(worst[pattern_of] < _NO_VERDICT, worst[pattern_of],
                            _NO_VERDICT + np.where(nothing[sites], 0, np.where(unchecked[pattern_of], 1, 2)))
-        said = [self._pattern(p) for p in patterns]
-        hits = [(found, review) for found, review, _, _ in said]
-        texts = [text for _, _, _, text in said]
-        lost = [unchecked for _, _, unchecked, _ in said]
+        said = [self._pattern(p) for p in patterns]  # (hits, review, unchecked, (rules text, sources text))
         missing_of, _ = pd.factorize(pd.Series([f.missing for f in facts], dtype=object))
         # each text made once per distinct thing it depends on, the pairs taking it by index
-        rule_texts = np.empty((len(texts), 2), dtype=object)
-        rule_texts[:] = texts
-        zones = np.array([site.zones for site in self._sites], dtype=object)
+        zones = [site.zones for site in self._sites]
         # pairs of a pattern with nothing to review or unchecked all share the empty text (key -1, -1, -1)
         reasoned = np.array([bool(review or unchecked) for _, review, unchecked, _ in said], dtype=bool)[pattern_of]
         reason_keys = np.where(reasoned[:, None], np.stack([sites, pattern_of, missing_of[classes]], axis=1), -1)
         distinct, first_pair, reason_of = np.unique(reason_keys, axis=0, return_index=True, return_inverse=True)
-        reasons = [self._reason_text(s, facts[classes[g]], hits[p][1], lost[p]) if s >= 0 else ""
+        reasons = [self._reason_text(s, facts[classes[g]], said[p][1], said[p][2]) if s >= 0 else ""
                    for (s, p, _), g in zip(distinct.tolist(), first_pair.tolist())]
         # each column: its texts, and which one each pair takes
         columns = {"结论": ([label for _, label in _VERDICTS], verdict),
                    "结论代码": ([v.value for v, _ in _VERDICTS], verdict),
-                   "命中规则": (rule_texts[:, 0], pattern_of), "规则依据": (rule_texts[:, 1], pattern_of),
+                   "命中规则": ([texts[0] for *_, texts in said], pattern_of),
+                   "规则依据": ([texts[1] for *_, texts in said], pattern_of),
                    "需核查原因": (reasons, reason_of.ravel()), "涉及区域": (zones, sites)}
         hits_by_pattern = np.empty(len(patterns), dtype=object)
-        for p, (found, _) in enumerate(hits):
+        for p, (found, *_) in enumerate(said):  # one by one: numpy would take equal-length tuples as rows
             hits_by_pattern[p] = found
         hits_of = hits_by_pattern[pattern_of]
         for name, (texts, of_pair) in columns.items():
