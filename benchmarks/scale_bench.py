@@ -3,7 +3,12 @@ patches, about 6.9 M vertices, CGCS2000 Gauss-Krüger zone 29 with the zone pref
 ``.cpg``; ``tests/delivery_samples.py``) imported by the plain command into a copy of the embedded dataset, then
 every interface against that store beside the same on the default (embedded) store.
 
-    python -m benchmarks.scale_bench [--features N] [--postgres URL | --no-postgres] [--skip-browser]
+    python -m benchmarks.scale_bench [--features N] [--layout spread|dense] [--postgres URL | --no-postgres]
+                                     [--skip-browser]
+
+The patches lie over the part of Xinjiang in zone 29 (``spread``, 319,000 km²: one patch per 16 km² at 20,000;
+40,000 over the whole of Xinjiang's 1.66 M km² would be one per 41 km²), or all within 210 × 200 km around 石河子 and 昌吉 (``dense``: one
+patch per km² at 40,000, some 320 within 10 km of a point there), a stress case no real layer reaches.
 
 Printed, in one run:
 
@@ -17,7 +22,7 @@ Printed, in one run:
   fetched by a zoom to 12 over 石河子 (``benchmarks/map_bench.py``'s probes);
 - OGC API - Features items of the red line: first page and page 100 (limit 100), cold (the layer's catalogue
   read) and warm, time and bytes on the wire (gzip);
-- ``ecozone screen`` of a 100,000-row permit register (a third of the points inside the delivery's area):
+- ``ecozone screen`` of a 100,000-row permit register (a third of the points around 石河子 and 昌吉, in the delivery's area):
   wall time and peak RSS on both stores;
 - PostGIS (the same red line in a table with a GiST index) answering the point queries of the checks
   (``ST_Intersects``), per query, and the same hits from ecozone's engine.
@@ -46,6 +51,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks import api_bench  # noqa: E402
 from benchmarks.screen_bench import postgres  # noqa: E402
 from benchmarks.screen_file_bench import register  # noqa: E402
+from gis.store import open_store  # noqa: E402
 from tests.delivery_samples import BOX, delivery, write_delivery  # noqa: E402
 
 KIND = "ecological_redline"
@@ -244,10 +250,21 @@ def measure_postgis(url: str, store_path: str, points: np.ndarray) -> list[str]:
             f"  same patches found for {same:,} of {len(points):,} points"]
 
 
+def delivery_area(layout: str) -> shapely.Geometry | None:
+    """Where the patches lie: Xinjiang's part of Gauss-Krüger zone 29 (85.5-88.5° E, kept 0.1° inside), from the
+    embedded administrative layer, or None for the generator's dense box."""
+    if layout == "dense":
+        return None
+    xinjiang_and_inner_mongolia = open_store().in_force()["admin_division"].coverage
+    return shapely.intersection(xinjiang_and_inner_mongolia, shapely.box(85.6, 30.0, 88.4, 50.0))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", type=int, default=40_000)
     parser.add_argument("--vertices", type=int, default=172)
+    parser.add_argument("--layout", choices=("spread", "dense"), default="spread",
+                        help="patches over Xinjiang's part of GK zone 29, or all around 石河子 and 昌吉")
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the screened register")
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--rate-seconds", type=float, default=5.0)
@@ -259,10 +276,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ecozone-scale-") as folder, contextlib.ExitStack() as stack:
         folder = Path(folder)
         started = time.perf_counter()
-        frame = delivery(args.features, args.vertices)
+        frame = delivery(args.features, args.vertices, area=delivery_area(args.layout))
         shp = write_delivery(frame, folder / "生态保护红线.shp")
         vertices = int(shapely.get_num_coordinates(frame.geometry.values).sum())
-        print(f"delivery: {len(frame):,} polygons, {vertices:,} vertices, GK zone 29, GBK without .cpg "
+        print(f"delivery ({args.layout}): {len(frame):,} polygons, {vertices:,} vertices, GK zone 29, GBK without .cpg "
               f"(.shp {shp.stat().st_size / 1e6:.0f} MB), written in {time.perf_counter() - started:.0f} s", flush=True)
         del frame
 

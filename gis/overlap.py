@@ -58,6 +58,8 @@ _SITE_TYPES = {
 }
 _DIMENSION = {"point": 0, "line": 1, "polygon": 2}
 _RANK = {r: i for i, r in enumerate(Relation)}
+#: A hit made from its fields: validated as ``ZoneHit(**fields)`` is, without the keyword call (hundreds a check).
+_validate_hit = ZoneHit.__pydantic_validator__.validate_python
 _EARTH_RADIUS_M = 6_371_008.8  # only scales the gnomonic plane; distances are measured with GEOD
 #: A check is answered by the engine of the square tile (of this many degrees) that holds the middle of its
 #: search area, made of the zones within ``TILE_MARGIN_DEG`` of the tile, so that its cost follows the zones
@@ -107,6 +109,7 @@ class OverlapEngine:
         self._geoms = geoms
         self._tree = shapely.STRtree(self._geoms)
         self._kind_codes = {kind: code for code, kind in enumerate(KINDS)}
+        self._kind_names = list(KINDS)
         self._kind_of = np.array([self._kind_codes[k] for k in zones["kind"]], dtype=np.int32)
         self._records = zones.drop(columns=zones.geometry.name).to_dict("records")
         self._zone_fields = [  # what a hit says of its zone, whatever the site
@@ -116,6 +119,9 @@ class OverlapEngine:
                         source_doc=r["source_doc"], source_quote=r["source_quote"])
             for r in self._records
         ]
+        ids = [fields["zone_id"] for fields in self._zone_fields]
+        self._id_rank = np.empty(len(ids), dtype=np.int64)  # the zones in the order of their ids, for sorting
+        self._id_rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
         # A feature's own dates: a check keeps the features valid on its day.
         self._valid_from = np.array([r["valid_from"] or "0000-01-01" for r in self._records], dtype="U10")
         self._valid_to = np.array([r["valid_to"] or "9999-12-31" for r in self._records], dtype="U10")
@@ -281,7 +287,7 @@ class OverlapEngine:
     def _find(self, site, site_type, site_measure, reach_m, tolerance_m, wanted,
               day: str) -> dict[str, list[_Found]]:
         """Zones valid on ``day`` within their kind's search radius, by kind, with relation, shared part and
-        its measure, distance."""
+        its measure, distance; in the order of the hits."""
         reach_of_code = np.array([reach_m[kind] for kind in KINDS])
         candidates = self._tree.query(shapely.box(*_search_bounds(site, reach_of_code.max())))
         if self._dated:
@@ -295,15 +301,22 @@ class OverlapEngine:
         apart, distance = self._outlines.distances(site, apart, reach_of_code[self._kind_of[apart]])
         near = distance <= reach_of_code[self._kind_of[apart]]
 
+        touching, near_zones = candidates[meets], apart[near]
+        relations, shared, measures = _relate(site, site_type, site_measure, self._copies.zones(touching),
+                                              tolerance_m)
+        zones = np.concatenate([touching, near_zones])
+        relations += [Relation.NEAR] * len(near_zones)
+        shared += [None] * len(near_zones)
+        measure = np.concatenate([measures, np.zeros(len(near_zones))])
+        distance = np.concatenate([np.zeros(len(touching)), distance[near]])
+        # By kind, then in the order a report lists them: nearest first, then the closer relation, the larger
+        # shared part, the zone id. Sorted as arrays: a check near a dense layer finds hundreds of zones.
+        order = np.lexsort((self._id_rank[zones], -measure, [_RANK[r] for r in relations], distance,
+                            self._kind_of[zones]))
         found: dict[str, list[_Found]] = {}
-        touching = candidates[meets]
-        related = _relate(site, site_type, site_measure, self._copies.zones(touching), tolerance_m)
-        for index, relation, shared, measure in zip(touching, *related):
-            kind = self._records[index]["kind"]
-            found.setdefault(kind, []).append(_Found(index, relation, shared, measure, 0.0))
-        for index, d in zip(apart[near], distance[near]):
-            kind = self._records[index]["kind"]
-            found.setdefault(kind, []).append(_Found(index, Relation.NEAR, None, 0.0, float(d)))
+        for i, index, kind, m, d in zip(order.tolist(), zones[order].tolist(), self._kind_of[zones[order]].tolist(),
+                                        measure[order].tolist(), distance[order].tolist()):
+            found.setdefault(self._kind_names[kind], []).append(_Found(index, relations[i], shared[i], m, d))
         return found
 
     def _layer_check(self, kind, site, site_type, site_measure, found, rings, search_m,
@@ -320,8 +333,6 @@ class OverlapEngine:
         if uncovered:
             status, reason, covered = self._uncovered_status(kind, version.version, site, site_type,
                                                              site_measure)
-        found = sorted(found, key=lambda f: (f.distance_m, _RANK[f.relation], -f.measure,
-                                             self._zone_fields[f.index]["zone_id"]))
         hits = [self._hit(f, site_type, site_measure, rings) for f in found]
         shared = [f.shared for f in found if f.shared is not None]
         overlap = 0.0
@@ -354,14 +365,14 @@ class OverlapEngine:
 
     def _hit(self, found: _Found, site_type, site_measure, rings) -> ZoneHit:
         ring = bisect.bisect_left(rings, found.distance_m)  # the smallest ring reaching the zone
-        return ZoneHit(
+        return _validate_hit({
             **self._zone_fields[found.index],
             **_overlap_fields(site_type, found.measure, site_measure),
-            relation=found.relation,
-            relation_zh=found.relation.label_zh,  # given, so that the model need not call back for it
-            distance_m=found.distance_m,
-            ring_km=rings[ring] / 1000 if ring < len(rings) else None,
-        )
+            "relation": found.relation,
+            "relation_zh": found.relation.label_zh,  # given, so that the model need not call back for it
+            "distance_m": found.distance_m,
+            "ring_km": rings[ring] / 1000 if ring < len(rings) else None,
+        })
 
 
 def _overlap_fields(site_type: str, measure: float, site_measure: float) -> dict[str, float]:
@@ -772,14 +783,17 @@ def _edge_bulge_m(lonlat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Per piece (vertices ``offsets[i]:offsets[i + 1]``), a bound (twice the estimate, plus 1 m) on how far
     the great circle through any of its edges strays from the straight lon/lat edge: L² tan φ / (8 R) for an
     edge of length L at latitude φ."""
-    piece_of_vertex = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    same = piece_of_vertex[1:] == piece_of_vertex[:-1]
-    a, b = lonlat[:-1][same], lonlat[1:][same]
-    lat = np.radians(np.maximum(np.abs(a[:, 1]), np.abs(b[:, 1])))
-    length_m = np.radians(np.hypot((b[:, 0] - a[:, 0]) * np.cos(lat), b[:, 1] - a[:, 1])) * _EARTH_RADIUS_M
-    bulge = np.zeros(len(offsets) - 1)
-    np.maximum.at(bulge, piece_of_vertex[:-1][same], length_m**2 * np.tan(np.minimum(lat, 1.5)) / (8 * _EARTH_RADIUS_M))
-    return 2 * bulge + 1.0
+    if len(lonlat) < 2:
+        return np.ones(len(offsets) - 1)
+    # Every pair of consecutive vertices as an edge (whole columns, no copies of the pairs); those that join
+    # two pieces count 0, so that each piece's maximum is that of the run of edges from its first vertex.
+    lon, lat = np.ascontiguousarray(lonlat[:, 0]), np.ascontiguousarray(lonlat[:, 1])
+    phi = np.radians(np.maximum(np.abs(lat[:-1]), np.abs(lat[1:])))
+    dx, dy = np.diff(lon) * np.cos(phi), np.diff(lat)
+    squared_m = (dx * dx + dy * dy) * (math.radians(1.0) * _EARTH_RADIUS_M) ** 2
+    edge_bulge = squared_m * np.tan(np.minimum(phi, 1.5)) / (8 * _EARTH_RADIUS_M)
+    edge_bulge[offsets[1:-1] - 1] = 0.0
+    return 2 * np.maximum.reduceat(edge_bulge, np.minimum(offsets[:-1], len(edge_bulge) - 1)) + 1.0
 
 
 def _unit_vectors(lonlat: np.ndarray) -> np.ndarray:

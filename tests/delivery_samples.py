@@ -41,15 +41,13 @@ def _rings(cx, cy, rx, ry, vertices: int, rng: np.random.Generator) -> np.ndarra
     return np.concatenate([rings, rings[:, :1]], axis=1)
 
 
-def delivery(count: int, vertices: int = 172, seed: int = 7) -> gpd.GeoDataFrame:
-    """``count`` patches in lon/lat (EPSG:4490) with the delivery's columns; every tenth has a hole and every
-    seventeenth two parts."""
+def delivery(count: int, vertices: int = 172, seed: int = 7, area: shapely.Geometry | None = None) -> gpd.GeoDataFrame:
+    """``count`` patches in lon/lat (EPSG:4490) with the delivery's columns, one per cell of a grid over ``BOX``
+    (about one a km² for 40,000: a dense layer), or over ``area`` (a polygon in lon/lat: the cells whose centre
+    lies in it); every tenth has a hole and every seventeenth two parts."""
     rng = np.random.default_rng(seed)
-    columns = int(np.ceil(np.sqrt(count * (BOX[2] - BOX[0]) / (BOX[3] - BOX[1]))))
-    width, height = (BOX[2] - BOX[0]) / columns, (BOX[3] - BOX[1]) / int(np.ceil(count / columns))
+    cx, cy, width, height = _cells(count, BOX if area is None else area)
     cells = np.arange(count)
-    cx = BOX[0] + (cells % columns + 0.5) * width
-    cy = BOX[1] + (cells // columns + 0.5) * height
     rx, ry = width * rng.uniform(0.2, 0.42, count), height * rng.uniform(0.2, 0.42, count)
     geometries = shapely.polygons(_rings(cx, cy, rx, ry, vertices, rng))
     holed = cells[cells % 10 == 9]
@@ -73,6 +71,24 @@ def delivery(count: int, vertices: int = 172, seed: int = 7) -> gpd.GeoDataFrame
         "行政区": [COUNTIES[c] for c in county],
         "批准日期": pd.Series([APPROVED[i % len(APPROVED)] for i in range(count)], dtype=pd.ArrowDtype(pa.date32())),
     }, geometry=list(geometries), crs="EPSG:4490")
+
+
+def _cells(count: int, area) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Centres (x, y) and size of ``count`` grid cells over ``area`` (a box, or a polygon whose cells are those
+    with their centre in it): the grid is made finer until it has enough, and the first ``count`` are taken."""
+    polygon = shapely.box(*area) if isinstance(area, tuple) else area
+    minx, miny, maxx, maxy = polygon.bounds
+    wanted = count
+    while True:
+        columns = int(np.ceil(np.sqrt(wanted * (maxx - minx) / (maxy - miny))))
+        rows = int(np.ceil(wanted / columns))
+        width, height = (maxx - minx) / columns, (maxy - miny) / rows
+        cells = np.arange(columns * rows)
+        cx, cy = minx + (cells % columns + 0.5) * width, miny + (cells // columns + 0.5) * height
+        inside = shapely.contains_xy(polygon, cx, cy)
+        if inside.sum() >= count:
+            return cx[inside][:count], cy[inside][:count], width, height
+        wanted = int(wanted * count / max(1, inside.sum()) * 1.02) + 1
 
 
 def write_delivery(frame: gpd.GeoDataFrame, path: Path) -> Path:
