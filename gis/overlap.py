@@ -644,7 +644,7 @@ class _Outlines:
     """
 
     def __init__(self, zones: np.ndarray, region: tuple[float, float, float, float] | None = None,
-                 size: int = 64) -> None:
+                 size: int = 32) -> None:
         self.zones = zones
         parts, part_zone = shapely.get_parts(zones, return_index=True)
         types = shapely.get_type_id(parts)
@@ -706,6 +706,9 @@ class _Outlines:
         first = np.flatnonzero(starts_zone)  # each zone's first piece
         zones, piece_zone = piece_zone[first], np.cumsum(starts_zone) - 1  # piece_zone: index into zones
         bulge = np.maximum.reduceat(self.bulge_m[pieces], first)
+        if isinstance(site, shapely.Point):  # most checks: only the pieces that may hold the nearest point
+            keep = _may_be_nearest_to_point(self.bounds[pieces], first, piece_zone, site.x, site.y)
+            pieces, piece_zone = pieces[keep], piece_zone[keep]
         plane = _Gnomonic.around(site)
         count = self.counts[pieces]
         xy = plane.from_unit_vectors(np.take(self.xyz, _ranges(self.offsets[pieces], count), axis=0))
@@ -757,6 +760,25 @@ def _nearest_to_centre(xy: np.ndarray, count: np.ndarray, piece_zone: np.ndarray
     at = np.flatnonzero(r2 == best[zone])
     at = at[np.searchsorted(zone[at], np.arange(zones))]
     return np.sqrt(best), np.column_stack((nx[at], ny[at]))
+
+
+def _may_be_nearest_to_point(bounds: np.ndarray, first: np.ndarray, piece_zone: np.ndarray, x: float,
+                             y: float) -> np.ndarray:
+    """Which pieces (envelopes ``bounds`` in lon/lat, sorted by zone, each zone's first at ``first``) may hold
+    their zone's nearest point to the point (x, y): those whose envelope is no farther than the farthest
+    corner of the zone's nearest envelope, which bounds the distance to a vertex of it.
+
+    Distances are taken on a plane of degrees of latitude, longitudes shrunk at the point's latitude: within a
+    search radius it differs from the plane the nearest point is chosen in by well under the 1 % (and 1 m)
+    margin given here, so a piece that may hold it is always kept, and every zone keeps one."""
+    shrink = math.cos(math.radians(y))
+    minx, miny, maxx, maxy = bounds.T
+    low = np.hypot(np.maximum(0.0, np.maximum(minx - x, x - maxx)) * shrink,
+                   np.maximum(0.0, np.maximum(miny - y, y - maxy)))
+    high = np.hypot(np.maximum(np.abs(minx - x), np.abs(maxx - x)) * shrink,
+                    np.maximum(np.abs(miny - y), np.abs(maxy - y)))
+    bound = np.minimum.reduceat(high, first)
+    return low * 0.99 <= bound[piece_zone] * 1.01 + 1e-5  # 1e-5° of latitude is about 1 m
 
 
 def _may_hold_nearest(xy: np.ndarray, start: np.ndarray, piece_zone: np.ndarray,
