@@ -21,6 +21,7 @@ import shapely
 
 from gis.overlap import OverlapEngine
 from gis.store import create_store
+from tests.delivery_samples import delivery
 from tests.overlap_zones import east, layer, north, ring_with_hole
 
 pytestmark = pytest.mark.postgis
@@ -313,3 +314,35 @@ def test_batch_distance_rules_agree_with_st_dwithin(postgres_db):
     assert sure.sum() > 0.95 * len(x)
     # a point is in the ring of at most a few zones; compare the sums of the rings' keys point by point
     np.testing.assert_array_equal(got[sure], expected[sure])
+
+
+def test_distances_from_points_among_irregular_patches_agree_with_postgis(postgres_db):
+    """Points among a delivery's irregular patches (about 170 vertices, holes, patches in two parts), dozens
+    within 10 km of each: every patch PostGIS finds within 10 km is a hit, at PostGIS's geography distance. A
+    point's distance is measured only on the outline pieces that may hold the nearest point (chosen by their
+    envelopes); a piece wrongly left out would show here as a longer distance."""
+    import numpy as np
+
+    patches = delivery(80, seed=11, area=shapely.box(85.9, 44.2, 86.2, 44.4))
+    store = create_store(postgres_db)
+    store.import_layer(layer("ecological_redline", dict(zip(patches["编号"], patches.geometry))),
+                       "ecological_redline", source="test", effective_from="2020-01-01")
+    engine = OverlapEngine(store.snapshot(DAY))
+    points = np.random.default_rng(5).uniform((85.85, 44.15), (86.25, 44.45), (120, 2))
+    pairs, worst = 0, 0.0
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        for x, y in points:
+            site = shapely.Point(x, y)
+            ours = {h.zone_id: h.distance_m
+                    for h in engine.check(site, buffers_km=(10,), kinds=["ecological_redline"]).layers[0].hits}
+            rows = conn.execute(PAIRS_SQL, {"wkb": shapely.to_wkb(site), "radius": 10_000}).fetchall()
+            theirs = {zone_id: distance for _, zone_id, _, distance, _, _ in rows}
+            clear = 10_000 - 1  # pairs within PostGIS's 1 m of the radius may fall either side of it
+            assert {z for z, d in theirs.items() if d < clear} <= set(ours), (x, y)
+            assert {z for z, d in ours.items() if d < clear} <= set(theirs), (x, y)
+            for zone_id in set(ours) & set(theirs):
+                worst = max(worst, abs(ours[zone_id] - theirs[zone_id]))
+                pairs += 1
+    store.close()
+    assert pairs > 2000
+    assert worst < 1.0
