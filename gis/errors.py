@@ -86,7 +86,8 @@ class EcozoneError(Exception):
         self.field = field
         self.value = value
         self.fix = fix
-        super().__init__(str(self))
+        # The text is made when it is read, not here: a batch sets the row of many errors after making them.
+        super().__init__(message)
 
     def __str__(self) -> str:
         return self.text()
