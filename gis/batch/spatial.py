@@ -49,6 +49,10 @@ PROTECTED_KINDS = ("ecological_redline", "nature_reserve", "natural_park", "drin
 
 #: Cells along the longer side of the grid; about 1 km cells over Xinjiang.
 _GRID_CELLS = 2048
+#: Entries whose window has at most this many cells (patches, parcels) are classed all at once, each cell by
+#: its centre; larger ones (regions) by the connected regions of their window.
+_SMALL_WINDOW = 4096
+_CELLS_AT_ONCE = 2_000_000
 #: Conformal projection for nearest-zone search (Lambert conformal conic fitted to Xinjiang).
 _LCC = "+proj=lcc +lat_1=37 +lat_2=46 +lat_0=42 +lon_0=85 +ellps=WGS84 +units=m +no_defs"
 _TO_LCC = Transformer.from_crs("EPSG:4326", _LCC, always_xy=True)
@@ -67,18 +71,29 @@ class _Grid:
         self.nx = int((bounds[:, 2].max() - self.x0) / self.size) + 1
         self.ny = int((bounds[:, 3].max() - self.y0) / self.size) + 1
         self.cell_key = np.zeros(self.nx * self.ny, dtype=np.uint64)
-        crossing_cells, crossing_entries = [], []
-        for index, geom in enumerate(entries):
-            window, inside, boundary = self._classify(geom, bounds[index])
+        windows = self._windows(bounds)
+        size = (windows[:, 2] - windows[:, 0]) * (windows[:, 3] - windows[:, 1])
+        small = np.flatnonzero(size <= _SMALL_WINDOW)
+        inside_cells, inside_entries, crossing_cells, crossing_entries = [], [], [], []
+        # a few million cells at a time, whatever the number of entries
+        for group in np.split(small, np.flatnonzero(np.diff(np.cumsum(size[small]) // _CELLS_AT_ONCE)) + 1):
+            for found, part in zip((inside_cells, inside_entries, crossing_cells, crossing_entries),
+                                   self._classify_small(entries, group, windows)):
+                found.append(part)
+        for index in np.flatnonzero(size > _SMALL_WINDOW):
+            window, inside, boundary = self._classify(entries[index], windows[index])
             ix0, iy0 = window[:2]
             cols, rows = np.nonzero(inside)
-            self.cell_key[(cols + ix0) * self.ny + rows + iy0] += keys[tags[index], index]
+            inside_cells.append((cols + ix0) * self.ny + rows + iy0)
+            inside_entries.append(np.full(len(cols), index, dtype=np.int64))
             cols, rows = np.nonzero(boundary)
             crossing_cells.append((cols + ix0) * self.ny + rows + iy0)
-            crossing_entries.append(np.full(len(cols), index, dtype=np.int32))
-        cells = np.concatenate(crossing_cells)
-        order = np.argsort(cells, kind="stable")
-        self.crossing = np.concatenate(crossing_entries)[order]
+            crossing_entries.append(np.full(len(cols), index, dtype=np.int64))
+        inside_entries = np.concatenate(inside_entries)
+        np.add.at(self.cell_key, np.concatenate(inside_cells), keys[tags[inside_entries], inside_entries])
+        cells, crossing = np.concatenate(crossing_cells), np.concatenate(crossing_entries)
+        order = np.lexsort((crossing, cells))
+        self.crossing = crossing[order]
         self.start = np.searchsorted(cells[order], np.arange(self.nx * self.ny + 1)).astype(np.int64)
 
     def cells(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -91,20 +106,18 @@ class _Grid:
         cell[ok] = ix[ok].astype(np.int64) * self.ny + iy[ok].astype(np.int64)
         return cell
 
-    def _classify(self, geom, bounds):
-        """Window of cells over the entry, with masks of the cells wholly inside it and crossed by its boundary.
+    def _windows(self, bounds: np.ndarray) -> np.ndarray:
+        """Per entry, the cells (ix0, iy0, ix1, iy1) over its envelope and one more around it, within the grid."""
+        low = np.floor((bounds[:, :2] - (self.x0, self.y0)) / self.size).astype(np.int64) - 1
+        high = np.floor((bounds[:, 2:] - (self.x0, self.y0)) / self.size).astype(np.int64) + 2
+        return np.column_stack([np.maximum(low, 0), np.minimum(high, (self.nx, self.ny))])
 
-        Boundary cells are found by sampling every edge at a quarter cell and marking the 3 × 3 cells around
-        each sample, so an edge clipping a cell corner between two samples still marks it. The other cells
-        form connected regions that the boundary does not cross: each region is wholly inside or wholly
-        outside, decided by one ``contains_xy`` of its first cell's centre.
-        """
-        ix0 = max(int((bounds[0] - self.x0) / self.size) - 1, 0)
-        iy0 = max(int((bounds[1] - self.y0) / self.size) - 1, 0)
-        ix1 = min(int((bounds[2] - self.x0) / self.size) + 2, self.nx)
-        iy1 = min(int((bounds[3] - self.y0) / self.size) + 2, self.ny)
-        boundary = np.zeros((ix1 - ix0, iy1 - iy0), dtype=bool)
-        rings = shapely.get_rings(shapely.get_parts(geom))  # get_rings skips multipolygons: split them first
+    def _samples(self, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points along every edge of ``geoms``, a quarter cell apart, and every vertex; with the index of the
+        geometry of each."""
+        parts, part_geom = shapely.get_parts(geoms, return_index=True)  # get_rings skips multipolygons
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        ring_geom = part_geom[ring_part]
         xy, which = shapely.get_coordinates(rings, return_index=True)
         same = which[1:] == which[:-1]
         a, b = xy[:-1][same], xy[1:][same]
@@ -112,6 +125,53 @@ class _Grid:
         seg = np.repeat(np.arange(len(a)), steps)
         t = (np.arange(len(seg)) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(steps, steps)
         samples = np.vstack([a[seg] + (b[seg] - a[seg]) * t[:, None], xy])
+        return samples, ring_geom[np.concatenate([which[:-1][same][seg], which])]
+
+    def _classify_small(self, entries: np.ndarray, small: np.ndarray, windows: np.ndarray):
+        """``_classify`` of the entries ``small`` (windows of a few cells: patches), all at once: the cells
+        their boundary crosses as ``_classify`` marks them, and every other cell of each window tested by its
+        centre. Returns (inside cells, their entries, crossed cells, their entries)."""
+        if not len(small):
+            return (np.zeros(0, dtype=np.int64),) * 4
+        samples, of = self._samples(entries[small])
+        cx = np.floor((samples[:, 0] - self.x0) / self.size).astype(np.int64)
+        cy = np.floor((samples[:, 1] - self.y0) / self.size).astype(np.int64)
+        sampled = np.unique((small[of] * self.nx + cx) * self.ny + cy)  # each entry's cells that hold a sample
+        entry, cell = np.divmod(sampled, self.nx * self.ny)
+        cx, cy = np.divmod(cell, self.ny)
+        ix0, iy0, ix1, iy1 = windows[entry].T
+        marked = []
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                px, py = cx + dx, cy + dy
+                ok = (px >= ix0) & (px < ix1) & (py >= iy0) & (py < iy1)
+                marked.append((entry[ok] * self.nx + px[ok]) * self.ny + py[ok])
+        boundary = np.unique(np.concatenate(marked))  # (entry, cell) pairs, by entry then cell
+        width, height = windows[small, 2] - windows[small, 0], windows[small, 3] - windows[small, 1]
+        count = width * height
+        entry = np.repeat(small, count)
+        k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        col = windows[entry, 0] + k // np.repeat(height, count)
+        row = windows[entry, 1] + k % np.repeat(height, count)
+        pair = (entry * self.nx + col) * self.ny + row
+        rest = ~np.isin(pair, boundary, assume_unique=True)
+        entry, col, row = entry[rest], col[rest], row[rest]
+        inside = shapely.contains_xy(entries[entry], self.x0 + (col + 0.5) * self.size,
+                                     self.y0 + (row + 0.5) * self.size)
+        crossed_entry, crossed_cell = np.divmod(boundary, self.nx * self.ny)
+        return col[inside] * self.ny + row[inside], entry[inside], crossed_cell, crossed_entry
+
+    def _classify(self, geom, window):
+        """The entry's ``window`` of cells, with masks of the cells wholly inside it and crossed by its boundary.
+
+        Boundary cells are found by sampling every edge at a quarter cell and marking the 3 × 3 cells around
+        each sample, so an edge clipping a cell corner between two samples still marks it. The other cells
+        form connected regions that the boundary does not cross: each region is wholly inside or wholly
+        outside, decided by one ``contains_xy`` of its first cell's centre.
+        """
+        ix0, iy0, ix1, iy1 = (int(v) for v in window)
+        boundary = np.zeros((ix1 - ix0, iy1 - iy0), dtype=bool)
+        samples, _ = self._samples(np.array([geom], dtype=object))
         cx = np.floor((samples[:, 0] - self.x0) / self.size).astype(np.int64) - ix0
         cy = np.floor((samples[:, 1] - self.y0) / self.size).astype(np.int64) - iy0
         for dx in (-1, 0, 1):
