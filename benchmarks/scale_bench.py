@@ -6,9 +6,10 @@ every interface against that store beside the same on the default (embedded) sto
     python -m benchmarks.scale_bench [--features N] [--layout spread|dense] [--postgres URL | --no-postgres]
                                      [--skip-browser]
 
-The patches lie over the part of Xinjiang in zone 29 (``spread``, 319,000 km²: one patch per 16 km² at 20,000;
-40,000 over the whole of Xinjiang's 1.66 M km² would be one per 41 km²), or all within 210 × 200 km around 石河子 and 昌吉 (``dense``: one
-patch per km² at 40,000, some 320 within 10 km of a point there), a stress case no real layer reaches.
+The patches lie over the part of Xinjiang in zone 29 (``spread``, 319,000 km²: one patch per 16 km² at
+20,000; 40,000 over the whole of Xinjiang's 1.66 M km² would be one per 41 km²), or all within 210 × 200 km
+around 石河子 and 昌吉 (``dense``: one patch per km² at 40,000, some 320 within 10 km of a point there), a
+stress case for the cost of each zone a check finds.
 
 Printed, in one run:
 
@@ -22,8 +23,8 @@ Printed, in one run:
   fetched by a zoom to 12 over 石河子 (``benchmarks/map_bench.py``'s probes);
 - OGC API - Features items of the red line: first page and page 100 (limit 100), cold (the layer's catalogue
   read) and warm, time and bytes on the wire (gzip);
-- ``ecozone screen`` of a 100,000-row permit register (a third of the points around 石河子 and 昌吉, in the delivery's area):
-  wall time and peak RSS on both stores;
+- ``ecozone screen`` of a 100,000-row permit register (a third of the points around 石河子 and 昌吉, in the
+  delivery's area): wall time and peak RSS on both stores;
 - PostGIS (the same red line in a table with a GiST index) answering the point queries of the checks
   (``ST_Intersects``), per query, and the same hits from ecozone's engine.
 """

@@ -765,8 +765,9 @@ def _nearest_to_centre(xy: np.ndarray, count: np.ndarray, piece_zone: np.ndarray
 def _may_be_nearest_to_point(bounds: np.ndarray, first: np.ndarray, piece_zone: np.ndarray, x: float,
                              y: float) -> np.ndarray:
     """Which pieces (envelopes ``bounds`` in lon/lat, sorted by zone, each zone's first at ``first``) may hold
-    their zone's nearest point to the point (x, y): those whose envelope is no farther than the farthest
-    corner of the zone's nearest envelope, which bounds the distance to a vertex of it.
+    their zone's nearest point to the point (x, y): those whose envelope is no farther than the zone's
+    envelopes' farthest corners are at the least (the distance to a vertex of that piece, hence to the zone,
+    is no greater).
 
     Distances are taken on a plane of degrees of latitude, longitudes shrunk at the point's latitude: within a
     search radius it differs from the plane the nearest point is chosen in by well under the 1 % (and 1 m)

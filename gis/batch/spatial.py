@@ -52,6 +52,7 @@ _GRID_CELLS = 2048
 #: Entries whose window has at most this many cells (patches, parcels) are classed all at once, each cell by
 #: its centre; larger ones (regions) by the connected regions of their window.
 _SMALL_WINDOW = 4096
+#: Window cells of small entries enumerated at once (about 100 MB of work arrays), whatever their number.
 _CELLS_AT_ONCE = 2_000_000
 #: Conformal projection for nearest-zone search (Lambert conformal conic fitted to Xinjiang).
 _LCC = "+proj=lcc +lat_1=37 +lat_2=46 +lat_0=42 +lon_0=85 +ellps=WGS84 +units=m +no_defs"
