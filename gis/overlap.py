@@ -313,8 +313,9 @@ class OverlapEngine:
         # shared part, the zone id. Sorted as arrays: a check near a dense layer finds hundreds of zones.
         order = np.lexsort((self._id_rank[zones], -measure, [_RANK[r] for r in relations], distance,
                             self._kind_of[zones]))
+        zones = zones[order]
         found: dict[str, list[_Found]] = {}
-        for i, index, kind, m, d in zip(order.tolist(), zones[order].tolist(), self._kind_of[zones[order]].tolist(),
+        for i, index, kind, m, d in zip(order.tolist(), zones.tolist(), self._kind_of[zones].tolist(),
                                         measure[order].tolist(), distance[order].tolist()):
             found.setdefault(self._kind_names[kind], []).append(_Found(index, relations[i], shared[i], m, d))
         return found

@@ -151,9 +151,9 @@ class _Grid:
         width, height = windows[small, 2] - windows[small, 0], windows[small, 3] - windows[small, 1]
         count = width * height
         entry = np.repeat(small, count)
-        k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        col = windows[entry, 0] + k // np.repeat(height, count)
-        row = windows[entry, 1] + k % np.repeat(height, count)
+        k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)  # cell number in its window
+        col, row = np.divmod(k, np.repeat(height, count))
+        col, row = col + windows[entry, 0], row + windows[entry, 1]
         pair = (entry * self.nx + col) * self.ny + row
         rest = ~np.isin(pair, boundary, assume_unique=True)
         entry, col, row = entry[rest], col[rest], row[rest]
