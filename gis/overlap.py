@@ -43,7 +43,7 @@ from gis.kinds import KINDS, get_kind
 from gis.results import LayerCheck, OverlapResult, Relation, ZoneHit, non_default
 from gis.store.base import Snapshot, Store, iso_day
 
-__all__ = ["MAX_SEARCH_KM", "OverlapEngine", "prepared_copies", "set_engine_budget", "TILE_DEG", "TILE_MARGIN_DEG"]
+__all__ = ["MAX_SEARCH_KM", "OverlapEngine", "outline_pieces", "prepared_copies", "set_engine_budget", "TILE_DEG", "TILE_MARGIN_DEG"]
 
 #: Largest search radius accepted; distances were checked against PostGIS up to this radius.
 MAX_SEARCH_KM = 100.0
@@ -634,6 +634,32 @@ def _pair_lengths_m(plane: _Gnomonic, lines: np.ndarray) -> np.ndarray:
     return np.asarray(distance)
 
 
+def outline_pieces(zones: np.ndarray, size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The outlines of ``zones`` cut into pieces of at most ``size`` vertices (the rings', then the lines', then
+    the points'): the pieces' vertices one after the other, each piece's vertex count, and its zone's index.
+    Consecutive pieces share their end vertex; a point is a piece of two equal vertices."""
+    parts, part_zone = shapely.get_parts(zones, return_index=True)
+    types = shapely.get_type_id(parts)
+    polygon, point = types == shapely.GeometryType.POLYGON, types == shapely.GeometryType.POINT
+    rings, ring_part = shapely.get_rings(parts[polygon], return_index=True)
+    lines = np.concatenate([rings, parts[~polygon & ~point]])
+    line_zone = np.concatenate([part_zone[polygon][ring_part], part_zone[~polygon & ~point]])
+    coords, vertex_line = shapely.get_coordinates(lines, return_index=True)
+    line_start = np.searchsorted(vertex_line, np.arange(len(lines)))
+    line_count = np.bincount(vertex_line, minlength=len(lines))
+    chunks = np.maximum(1, -(-(line_count - 1) // (size - 1)))  # pieces per line
+    line_of = np.repeat(np.arange(len(lines)), chunks)
+    k = np.arange(len(line_of)) - np.repeat(np.cumsum(chunks) - chunks, chunks)  # piece number in its line
+    start = line_start[line_of] + k * (size - 1)
+    length = np.minimum(size, line_count[line_of] - k * (size - 1))
+    vertex = _ranges(start, length)
+    points = np.repeat(shapely.get_coordinates(parts[point]), 2, axis=0)
+    coords = np.concatenate([coords[vertex], points])
+    length = np.concatenate([length, np.full(int(point.sum()), 2)])
+    zone = np.concatenate([line_zone[line_of], part_zone[point]]).astype(np.int64)
+    return coords, length, zone
+
+
 class _Outlines:
     """The zones' outlines (rings, lines, points) cut into pieces of at most ``size`` vertices, indexed.
 
@@ -647,26 +673,7 @@ class _Outlines:
     def __init__(self, zones: np.ndarray, region: tuple[float, float, float, float] | None = None,
                  size: int = 32) -> None:
         self.zones = zones
-        parts, part_zone = shapely.get_parts(zones, return_index=True)
-        types = shapely.get_type_id(parts)
-        polygon, point = types == shapely.GeometryType.POLYGON, types == shapely.GeometryType.POINT
-        rings, ring_part = shapely.get_rings(parts[polygon], return_index=True)
-        lines = np.concatenate([rings, parts[~polygon & ~point]])
-        line_zone = np.concatenate([part_zone[polygon][ring_part], part_zone[~polygon & ~point]])
-        coords, vertex_line = shapely.get_coordinates(lines, return_index=True)
-        line_start = np.searchsorted(vertex_line, np.arange(len(lines)))
-        line_count = np.bincount(vertex_line, minlength=len(lines))
-        chunks = np.maximum(1, -(-(line_count - 1) // (size - 1)))  # pieces per line
-        line_of = np.repeat(np.arange(len(lines)), chunks)
-        k = np.arange(len(line_of)) - np.repeat(np.cumsum(chunks) - chunks, chunks)  # piece number in its line
-        start = line_start[line_of] + k * (size - 1)
-        length = np.minimum(size, line_count[line_of] - k * (size - 1))
-        vertex = _ranges(start, length)
-        # A point zone is a piece of two equal vertices, so that every piece is a line.
-        points = np.repeat(shapely.get_coordinates(parts[point]), 2, axis=0)
-        lonlat = np.concatenate([coords[vertex], points])
-        length = np.concatenate([length, np.full(int(point.sum()), 2)])
-        zone = np.concatenate([line_zone[line_of], part_zone[point]]).astype(np.int64)
+        lonlat, length, zone = outline_pieces(zones, size)
         if region is not None and len(length):
             offsets = np.cumsum(length) - length
             low, high = np.minimum.reduceat(lonlat, offsets), np.maximum.reduceat(lonlat, offsets)

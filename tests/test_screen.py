@@ -261,6 +261,33 @@ def test_vectorised_verdicts_equal_check_site_row_by_row(batch):
             assert all(f"{pct:.2f}%" in out["涉及区域"][i] for pct in shares), i
 
 
+def test_nearest_protected_zone_of_a_point_in_several_is_the_first_by_kind(batch):
+    """A point inside a red line and a nature reserve at once: 最近保护区域 names the red line (the documented
+    order of PROTECTED_KINDS), at 0 m. (Distances to zones apart are compared with check_site row by row.)"""
+    zones = open_store().snapshot(AS_OF).zones
+    protected = zones[zones.kind.isin(PROTECTED_KINDS)].reset_index(drop=True)
+    redline, reserve = protected[protected.kind == "ecological_redline"], protected[protected.kind == "nature_reserve"]
+    pairs = [(r, n) for r in redline.index for n in reserve.index
+             if shapely.area(shapely.intersection(redline.geometry[r], reserve.geometry[n])) > 1e-4]
+    assert pairs, "the embedded dataset has red lines over nature reserves"
+    rng = np.random.default_rng(4)
+    points = []
+    for r, n in pairs:  # points spread over each shared area
+        shared = shapely.intersection(redline.geometry[r], reserve.geometry[n])
+        minx, miny, maxx, maxy = shared.bounds
+        found = shapely.points(rng.uniform([minx, miny], [maxx, maxy], (500, 2)))
+        points += list(found[shapely.contains(shared, found)][:50])
+    points = np.array(points, dtype=object)
+    screener = Screener(batch, default_rule_packs(), dt.date.fromisoformat(AS_OF))
+    out = screener.screen(points, ProjectColumn.of([Project()] * len(points)))
+    for i, point in enumerate(points):
+        covering = protected[protected.geometry.intersects(point)]
+        assert set(covering.kind) >= {"ecological_redline", "nature_reserve"}, i
+        first = covering.sort_values("kind", key=lambda k: k.map(PROTECTED_KINDS.index), kind="stable").iloc[0]
+        assert out["最近保护区域"][i] == f"生态保护红线「{first['name']}」", i
+        assert out["最近距离m"][i] == 0.0, i
+
+
 def test_dask_local_cluster_gives_the_same_output(samples, tmp_path):
     local, remote = tmp_path / "local.csv", tmp_path / "dask.csv"
     source = tmp_path / "sites.csv"

@@ -37,7 +37,7 @@ from gis.errors import EcozoneError, FieldError, FormatError
 from gis.rules.project import fact_specs
 from gis.sites.archives import open_zip
 from gis.sites.build import build_sites, combine, coverage_hints
-from gis.sites.checks import CoveredArea, outside_coverage
+from gis.sites.checks import CoveredArea, outside_coverage_texts
 from gis.sites.encoding import decode
 from gis.sites.gpkg import feature_tables
 from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite
@@ -201,7 +201,8 @@ class _TableRows:
         errors = list(errors) if errors is not None else [None] * n
         notices: list[str | None] = [None] * n
         slow = np.array([e is None and not self.has_geometry for e in errors], dtype=bool)
-        column = {field: _objects(columns[i]) for field, i in self.index.items()}
+        # only the cells read here as objects: a register's names and coordinates are distinct on every row
+        column = {field: _objects(columns[i]) for field, i in self.index.items() if field == "wkt" or field in _FACTS}
         location = self._location_field()
         if self.geographic:
             lon, lat = (_numbers(columns[self.index[f]]) for f in ("lon", "lat"))
@@ -212,10 +213,10 @@ class _TableRows:
             outside = slow & ~fast & self._outside(lon, lat)
             if "wkt" in self.index:
                 outside &= np.array([_blank(v) for v in column["wkt"]])
-            for i in np.flatnonzero(outside):
-                error = outside_coverage(lon[i], lat[i], self.coverage, self.source, self._hints)
-                error.row, error.field = rows[i], location
-                errors[i] = str(error)
+            far = np.flatnonzero(outside)
+            for i, text in zip(far, outside_coverage_texts(lon[far], lat[far], [rows[i] for i in far], location,
+                                                            self.coverage, self.source, self._hints)):
+                errors[i] = text
             slow &= ~fast & ~outside
         for i in np.flatnonzero(slow):
             row_cells = cells[i] if cells is not None else [_value(c, i) for c in columns]
@@ -466,10 +467,10 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
                 plain = points & _fits(x, y, coverage) & ~unread
                 outside = points & table._outside(x, y) & ~unread
             chunk.geoms[plain] = shapely.force_2d(geometries[plain])
-            for i in np.flatnonzero(outside):
-                error = outside_coverage(x[i], y[i], coverage, path.name, table._hints)
-                error.row = rows[i]
-                chunk.errors[i] = str(error)
+            far = np.flatnonzero(outside)
+            for i, text in zip(far, outside_coverage_texts(x[far], y[far], [rows[i] for i in far], "geometry",
+                                                            coverage, path.name, table._hints) if len(far) else []):
+                chunk.errors[i] = text
             for i in np.flatnonzero(~plain & ~outside & ~unread):
                 work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage)
                 chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(work, path.name, rows[i], "geometry")

@@ -35,7 +35,7 @@ from scipy import ndimage
 from gis.cache import BoundedCache
 from gis.crs import GEOD
 from gis.overlap import (OverlapEngine, _Gnomonic, geodesic_distances, geodesic_length_m, measure_in_dimension,
-                         part_of_dimension, prepared_copies)
+                         outline_pieces, part_of_dimension, prepared_copies)
 from gis.rules.model import RulePack
 from gis.store.base import Store
 
@@ -260,8 +260,19 @@ class BatchEngine:
         self._within = np.flatnonzero(np.isin(self.kinds, list(self.radii)))
         protected = np.flatnonzero(np.isin(self.kinds, PROTECTED_KINDS))
         self._protected = protected
+        # Zones as near as each other: the first by kind (红线 first, as PROTECTED_KINDS orders them), then by store
+        # order.
+        kind_rank = np.array([PROTECTED_KINDS.index(kind) for kind in self.kinds[protected]], dtype=np.int64)
+        self._protected_rank = np.argsort(np.lexsort((protected, kind_rank)))
         self._protected_lcc = shapely.transform(geoms[protected], _lcc_forward)
         self._protected_tree = shapely.STRtree(self._protected_lcc)
+        # A point apart from every protected zone is nearest to some piece of an outline: the distance to a few
+        # pieces of at most 32 vertices costs far less than to whole zones of thousands.
+        coords, counts, piece_zone = outline_pieces(self._protected_lcc)
+        self._outline_zone = piece_zone
+        self._outlines = shapely.linestrings(coords, indices=np.repeat(np.arange(len(counts)), counts))
+        self._outline_tree = shapely.STRtree(self._outlines)
+        shapely.prepare(self._protected_lcc)
 
     @classmethod
     def for_store(cls, store: Store, as_of: str | None, packs: list[RulePack]) -> BatchEngine:
@@ -433,14 +444,33 @@ class BatchEngine:
         if not len(self._protected) or not len(sites):
             return zone, distance
         projected = shapely.transform(sites, _lcc_forward)
-        # The projection's scale is within 0.3 % of true over Xinjiang; the margin keeps zones at the limit.
-        site_idx, tree_idx = self._protected_tree.query_nearest(projected, max_distance=search_m * 1.01)
+        points = shapely.get_type_id(sites) == shapely.GeometryType.POINT
+        # A point in or on protected zones: the first of them (``_protected_rank``), at 0 m.
+        xy = shapely.get_coordinates(projected[points])
+        point_idx, tree_idx = self._protected_tree.query(projected[points])
+        inside = shapely.intersects_xy(self._protected_lcc[tree_idx], xy[point_idx, 0], xy[point_idx, 1])
+        site_in, zone_in = np.flatnonzero(points)[point_idx[inside]], tree_idx[inside]
+        order = np.lexsort((self._protected_rank[zone_in], site_in))
+        site_in, first = np.unique(site_in[order], return_index=True)
+        zone[site_in] = self._protected[zone_in[order][first]]
+        distance[site_in] = 0.0
+        # Other points: the nearest outline piece (of the first zone, when pieces of several zones tie). Other
+        # sites: the nearest zone as a whole.
+        apart = points.copy()
+        apart[site_in] = False
+        search = search_m * 1.01
+        site_idx, piece_idx = self._outline_tree.query_nearest(projected[apart], max_distance=search)
+        shapes = np.flatnonzero(~points)
+        whole_idx, whole_tree = self._protected_tree.query_nearest(projected[shapes], max_distance=search)
+        site_idx = np.concatenate([np.flatnonzero(apart)[site_idx], shapes[whole_idx]])
+        tree_idx = np.concatenate([self._outline_zone[piece_idx], whole_tree])
+        nearest = np.concatenate([self._outlines[piece_idx], self._protected_lcc[whole_tree]])
         if not len(site_idx):
             return zone, distance
-        site_idx, first = np.unique(site_idx, return_index=True)
-        tree_idx = tree_idx[first]
-        lines = shapely.shortest_line(projected[site_idx], self._protected_lcc[tree_idx])
-        ends = shapely.get_coordinates(lines).reshape(-1, 2, 2)
+        order = np.lexsort((self._protected_rank[tree_idx], site_idx))
+        site_idx, first = np.unique(site_idx[order], return_index=True)
+        tree_idx, nearest = tree_idx[order][first], nearest[order][first]
+        ends = shapely.get_coordinates(shapely.shortest_line(projected[site_idx], nearest)).reshape(-1, 2, 2)
         lon, lat = _FROM_LCC.transform(ends[:, :, 0].ravel(), ends[:, :, 1].ravel())
         lon, lat = np.reshape(lon, (-1, 2)), np.reshape(lat, (-1, 2))
         _, _, metres = GEOD.inv(lon[:, 0], lat[:, 0], lon[:, 1], lat[:, 1])

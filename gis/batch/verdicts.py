@@ -47,7 +47,8 @@ COLUMNS = {
     "涉及区域": "Zones the site lies in, overlaps or touches: layer, name, relation (and % of the site for parcels).",
     "重叠比例%": "Polygon sites: the largest share of the site (%) inside a zone that a rule hit names.",
     "最近保护区域": "The nearest red line, nature reserve, natural park or drinking-water zone within the search "
-              "radius (the largest proximity ring, 10 km).",
+              "radius (the largest proximity ring, 10 km); of zones as near (a site inside two), the first in that "
+              "order.",
     "最近距离m": "Geodesic distance to that zone in metres (0 when the site meets it).",
     "计算量": "Computed quantities of the rule hits (e.g. coal to offset = 1.2 × new coal).",
     "需核查原因": "Why a rule needs review, and rules that could not be checked (未核查) with the reason.",
@@ -241,12 +242,13 @@ class Screener:
         missing_of, _ = pd.factorize(pd.Series([f.missing for f in facts], dtype=object))
         # each text made once per distinct thing it depends on, the pairs taking it by index
         zones = [site.zones for site in self._sites]
-        # pairs of a pattern with nothing to review or unchecked all share the empty text (key -1, -1, -1)
+        # pairs of a pattern with nothing to review or unchecked all share the empty text (key -1)
         reasoned = np.array([bool(review or unchecked) for _, review, unchecked, _ in said], dtype=bool)[pattern_of]
-        reason_keys = np.where(reasoned[:, None], np.stack([sites, pattern_of, missing_of[classes]], axis=1), -1)
-        distinct, first_pair, reason_of = np.unique(reason_keys, axis=0, return_index=True, return_inverse=True)
-        reasons = [self._reason_text(s, facts[classes[g]], said[p][1], said[p][2]) if s >= 0 else ""
-                   for (s, p, _), g in zip(distinct.tolist(), first_pair.tolist())]
+        reason_key = np.where(reasoned, (sites * len(patterns) + pattern_of) * (missing_of.max(initial=0) + 1)
+                              + missing_of[classes], -1)
+        distinct, first_pair, reason_of = np.unique(reason_key, return_index=True, return_inverse=True)
+        reasons = [self._reason_text(int(sites[g]), facts[classes[g]], *said[pattern_of[g]][1:3]) if key >= 0 else ""
+                   for key, g in zip(distinct.tolist(), first_pair.tolist())]
         # each column: its texts, and which one each pair takes
         columns = {"结论": ([label for _, label in _VERDICTS], verdict),
                    "结论代码": ([v.value for v, _ in _VERDICTS], verdict),

@@ -19,7 +19,7 @@ from gis.sites.limits import COVERAGE_MARGIN_DEG, MAX_SITE_AREA_KM2
 from gis.sites.model import Conversion, RawPart, RawRing
 
 __all__ = ["XINJIANG_BBOX", "CoveredArea", "Log", "assemble", "check_area", "check_coverage", "clean_ring", "outside_coverage",
-           "repair"]
+           "outside_coverage_texts", "repair"]
 
 #: Xinjiang, lon 73-97°E, lat 34-50°N (minx, miny, maxx, maxy): the sanity area when no store says better.
 XINJIANG_BBOX = (73.0, 34.0, 97.0, 50.0)
@@ -254,7 +254,24 @@ def check_coverage(geom: shapely.Geometry, coverage: CoveredArea | tuple[float, 
 
 def outside_coverage(lon: float, lat: float, coverage: CoveredArea, source: str, hints: list[str]) -> CoordinateError:
     """The error of a site (its middle at ``lon``, ``lat``) wholly outside the covered area."""
-    where = f"lon {lon:.4f}, lat {lat:.4f}"
+    return _outside(f"lon {lon:.4f}, lat {lat:.4f}", coverage, source, hints)
+
+
+def outside_coverage_texts(lon: np.ndarray, lat: np.ndarray, rows: list[Any], field: str, coverage: CoveredArea,
+                           source: str, hints: list[str]) -> list[str]:
+    """The text of ``outside_coverage``'s error, with its ``row`` and ``field`` set, for each of many rows.
+
+    A register far from the layers can have hundreds of thousands of such rows: the error is made once, with
+    markers where a row's place and number go, and each row's text is that with them put in."""
+    place, number = "\x00place\x00", "\x00row\x00"
+    error = _outside(place, coverage, source, hints)
+    error.row, error.field = number, field
+    template = str(error)
+    return [template.replace(place, f"lon {x:.4f}, lat {y:.4f}").replace(number, str(row))
+            for x, y, row in zip(lon.tolist(), lat.tolist(), rows)]
+
+
+def _outside(where: str, coverage: CoveredArea, source: str, hints: list[str]) -> CoordinateError:
     return CoordinateError(
         f"项目位置（{where}）不在图层覆盖范围内 / the site lies at {where}, outside the area the layers cover "
         f"({coverage.name})", source=source, field="geometry",
