@@ -15,6 +15,7 @@ multipoints, polygons a layer covers only in part) are checked one by one, with 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -130,7 +131,9 @@ class Screener:
         self._reasons: BoundedCache[str] = BoundedCache(_KEPT_TEXTS)
         self._views: BoundedCache[RuleHit] = BoundedCache(_KEPT_TEXTS)
         self._patterns: BoundedCache[tuple] = BoundedCache(_KEPT_PATTERNS)  # by the outcomes' bytes
-        self._facts: BoundedCache[tuple[Project, Facts]] = BoundedCache(_KEPT_PROJECTS)  # by id(project)
+        self._facts: BoundedCache[tuple[Project, Facts, int, int]] = BoundedCache(_KEPT_PROJECTS)  # by id(project)
+        self._numbers: BoundedCache[int] = BoundedCache(2 * _KEPT_PROJECTS)  # see _number
+        self._counter = itertools.count()
         self.rows_exact = 0
 
     def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, CodedText | list]:
@@ -214,20 +217,26 @@ class Screener:
 
     # -- the columns ---------------------------------------------------------------------------------------------
     def _fill(self, out: dict, site: np.ndarray, projects: ProjectColumn) -> np.ndarray:
-        """Every rule's outcome for every (place, project class) pair as one array, then the columns; returns
-        each row's rule hits ((rule, outcome), worst first)."""
+        """Every rule's outcome for every (place, facts) pair as one array, then the columns; returns each row's
+        rule hits ((rule, outcome), worst first)."""
         hits_of_row = np.empty(len(site), dtype=object)
         hits_of_row[:] = [()] * len(site)
         rows = np.flatnonzero(site >= 0)
         if not len(rows):
             return hits_of_row
-        pair = site[rows] * len(projects.projects) + projects.codes[rows]
+        facts, says, lacks = self._facts_of(projects.projects)
+        # Project classes whose facts say the same to every rule (a varied register's 13,000 classes a chunk say
+        # some 1,500 things) share their outcomes and texts: pairs are by what the facts say.
+        missing_of = pd.factorize(lacks)[0]
+        said_of_class = pd.factorize(says)[0]
+        sayings = np.unique(said_of_class, return_index=True)[1]  # a class of each
+        pair = site[rows] * len(sayings) + said_of_class[projects.codes[rows]]
         unique, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
-        sites, classes = unique // len(projects.projects), unique % len(projects.projects)
+        sites, saying = unique // len(sayings), unique % len(sayings)
+        classes = sayings[saying]  # of each pair, a class whose facts say that
         place_codes = np.stack([self._sites[s].place.codes for s in range(len(self._sites))])
-        facts = self._facts_of(projects.projects)
-        facts_codes = np.stack([f.codes for f in facts])
-        outcomes = OUTCOME[place_codes[sites], facts_codes[classes]]  # (pairs, rules)
+        facts_codes = np.stack([facts[c].codes for c in sayings])
+        outcomes = OUTCOME[place_codes[sites], facts_codes[saying]]  # (pairs, rules)
         # Pairs with the same outcome of every rule share their verdict and rule texts: each made once.
         patterns, pattern_of = _distinct_rows(outcomes)
         ranks = np.where(patterns == APPLIES, self.book.ranks,
@@ -239,7 +248,6 @@ class Screener:
         verdict = np.where(worst[pattern_of] < _NO_VERDICT, worst[pattern_of],
                            _NO_VERDICT + np.where(nothing[sites], 0, np.where(unchecked[pattern_of], 1, 2)))
         said = [self._pattern(p) for p in patterns]  # (hits, review, unchecked, (rules text, sources text))
-        missing_of, _ = pd.factorize(pd.Series([f.missing for f in facts], dtype=object))
         # each text made once per distinct thing it depends on, the pairs taking it by index
         zones = [site.zones for site in self._sites]
         # pairs of a pattern with nothing to review or unchecked all share the empty text (key -1)
@@ -265,18 +273,28 @@ class Screener:
         self._fill_quantities(out, rows, pattern_of[inverse], hits_by_pattern, projects)
         return hits_of_row
 
-    def _facts_of(self, projects: list[Project]) -> list[Facts]:
+    def _facts_of(self, projects: list[Project]) -> tuple[list[Facts], np.ndarray, np.ndarray]:
         """``facts_of_many`` of the projects, those of earlier chunks kept (a register's classes recur, as the
-        same objects: ``read_projects`` keeps them). Kept by identity, with the project itself, as hashing a
-        project costs as much as comparing all its facts."""
+        same objects: ``read_projects`` keeps them), with two numbers per project: what its facts say to every
+        rule, and its missing facts, each the same number for the same thing. Kept by identity, with the project
+        itself, as hashing a project costs as much as comparing all its facts; the numbers are made once, with
+        the facts."""
         found = [self._facts.get(id(project)) for project in projects]
-        found = [kept[1] if kept is not None and kept[0] is project else None
-                 for project, kept in zip(projects, found)]
-        new = [i for i, facts in enumerate(found) if facts is None]
+        found = [kept if kept is not None and kept[0] is project else None for project, kept in zip(projects, found)]
+        new = [i for i, kept in enumerate(found) if kept is None]
         for i, facts in zip(new, facts_of_many(self.book, [projects[i] for i in new]) if new else []):
-            found[i] = facts
-            self._facts.put(id(projects[i]), (projects[i], facts))
-        return found
+            missing = self._number(("missing", facts.missing))
+            found[i] = self._facts.put(id(projects[i]), (projects[i], facts, self._number(
+                ("says", facts.codes.tobytes(), missing)), missing))
+        return ([kept[1] for kept in found], np.array([kept[2] for kept in found], dtype=np.int64),
+                np.array([kept[3] for kept in found], dtype=np.int64))
+
+    def _number(self, thing: tuple) -> int:
+        """A number for ``thing``, the same while it is kept (a new one after, which only shares less)."""
+        number = self._numbers.get(thing)
+        if number is None:
+            number = self._numbers.put(thing, next(self._counter))
+        return number
 
     def _pattern(self, outcomes: np.ndarray) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...],
                                                       tuple[int, ...], tuple[str, str]]:

@@ -241,8 +241,12 @@ def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.da
 
 def _fact_values(project: Project) -> dict[str, Any]:
     """Every fact a rule may test, read once; enum facts (scope, fuel) by value, as rule files write them."""
-    facts = {name: project.fact(name) for name in FACT_NAMES}
-    return {name: value.value if isinstance(value, Enum) else value for name, value in facts.items()}
+    return {name: _fact_value(project, name) for name in FACT_NAMES}
+
+
+def _fact_value(project: Project, name: str) -> Any:
+    value = project.fact(name)
+    return value.value if isinstance(value, Enum) else value
 
 
 def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None, list[str], bool]:
@@ -509,26 +513,26 @@ def facts_of_many(book: RuleBook, projects: list[Project]) -> list[Facts]:
     """``facts_of`` of many projects at once: each rule is evaluated once per distinct combination of the
     values of the facts it reads (a batch has thousands of projects that differ in facts most rules never
     read), and the projects take the results by index."""
-    values = [_fact_values(project) for project in projects]
     codes = np.full((len(projects), len(book.entries)), FACTS_NO, dtype=np.int8)
     missing = np.empty((len(projects), len(book.entries)), dtype=object)
     missing.fill(())
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, entry in enumerate(book.entries):
         groups.setdefault(tuple(entry.rule.project), []).append(i)
-    # each fact's values as codes, once; a group's combinations are then rows of codes
-    coded: dict[str, np.ndarray] = {}
-    for name in sorted({name for names in groups for name in names}):
-        coded[name] = pd.factorize(pd.Series([v[name] for v in values], dtype=object), use_na_sentinel=False)[0]
+    # the values of each fact a rule reads, as codes, once; a group's combinations are then combined codes
+    values = {name: [_fact_value(project, name) for project in projects]
+              for name in sorted({name for names in groups for name in names})}
+    coded = {name: pd.factorize(pd.Series(column, dtype=object), use_na_sentinel=False)[0]
+             for name, column in values.items()}
     for names, rules in groups.items():
-        if names and values:
-            _, firsts, inverse = np.unique(np.stack([coded[name] for name in names], axis=1), axis=0,
-                                           return_index=True, return_inverse=True)
-            inverse = inverse.ravel()
-        else:
-            firsts, inverse = np.zeros(min(len(values), 1), dtype=np.int64), np.zeros(len(values), dtype=np.int64)
+        combined = np.zeros(len(projects), dtype=np.int64)
+        for name in names:
+            combined = pd.factorize(combined * (int(coded[name].max(initial=0)) + 1) + coded[name])[0]
+        inverse = combined.astype(np.int64)
+        firsts = np.unique(inverse, return_index=True)[1]
         for i in rules:
-            said = [_project_conditions(book.entries[i].rule, values[p]) for p in firsts]
+            said = [_project_conditions(book.entries[i].rule, {name: values[name][p] for name in names})
+                    for p in firsts.tolist()]
             code = np.array([FACTS_NO if state is False else FACTS_NO_ACTIVITY if no_activity
                              else FACTS_MISSING if lacking else FACTS_MEET for state, lacking, no_activity in said],
                             dtype=np.int8)
