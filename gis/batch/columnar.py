@@ -106,38 +106,40 @@ def text_column(values: Sequence[Any], text: Callable[[Any], str | None],
     numbers, names and coordinates are distinct on every row). A column mixing types (1 and True hash alike) is
     converted value by value. A column of Arrow text (a file Arrow read) stays Arrow text: only the strings
     ``changes`` picks go through ``text``. A ``CodedText`` becomes a dictionary array of its texts."""
-    if isinstance(values, CodedText):
-        return pa.DictionaryArray.from_arrays(pa.array(values.codes, mask=values.codes < 0),
-                                              text_column(values.texts, text, changes))
+    if isinstance(values, CodedText):  # its texts are distinct already: no need to tell them apart again
+        strings = changes is not None and all(isinstance(t, str) for t in values.texts)
+        texts = (_with_changes(pa.array(values.texts, type=pa.string()), text, changes) if strings
+                 else text_column(values.texts, text, changes))
+        return pa.DictionaryArray.from_arrays(pa.array(values.codes, mask=values.codes < 0), texts)
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         texts = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
         texts = texts.cast(pa.string())
         if changes is None:
             return pa.array([text(v) for v in texts.to_pylist()], type=pa.string())
-        changed = np.flatnonzero(changes(texts).fill_null(False).to_numpy(zero_copy_only=False))
-        if not len(changed):
-            return texts
-        mask = np.zeros(len(texts), dtype=bool)
-        mask[changed] = True
-        return pc.replace_with_mask(texts, pa.array(mask),
-                                    pa.array([text(texts[int(i)].as_py()) for i in changed], type=pa.string()))
+        return _with_changes(texts, text, changes)
     types = set(map(type, values))
     types.discard(type(None))
     if len(types) > 1:
         return pa.array([text(v) for v in values], type=pa.string())
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
-    uniques = np.asarray(uniques, dtype=object)
     if changes is not None and types <= {str}:
-        texts = pa.array(uniques, type=pa.string(), from_pandas=True)
-        changed = np.flatnonzero(changes(texts).fill_null(False).to_numpy(zero_copy_only=False))
-        if len(changed):
-            mask = np.zeros(len(texts), dtype=bool)
-            mask[changed] = True
-            texts = pc.replace_with_mask(texts, pa.array(mask),
-                                         pa.array([text(uniques[i]) for i in changed], type=pa.string()))
+        texts = _with_changes(pa.array(np.asarray(uniques, dtype=object), type=pa.string(), from_pandas=True),
+                              text, changes)
     else:
         texts = pa.array([text(u) for u in uniques], type=pa.string())
     return texts.take(pa.array(codes)) if len(codes) else pa.array([], type=pa.string())
+
+
+def _with_changes(texts: pa.Array, text: Callable[[Any], str | None],
+                  changes: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """Arrow text as it is, but for the strings ``changes`` picks, which go through ``text``."""
+    changed = np.flatnonzero(changes(texts).fill_null(False).to_numpy(zero_copy_only=False))
+    if not len(changed):
+        return texts
+    mask = np.zeros(len(texts), dtype=bool)
+    mask[changed] = True
+    return pc.replace_with_mask(texts, pa.array(mask),
+                                pa.array([text(texts[int(i)].as_py()) for i in changed], type=pa.string()))
 
 
 def as_table(names: list[str], columns: list[list[Any]], verdicts: dict[str, list],

@@ -10,6 +10,7 @@ transforms as ``read_site``, one row at a time. A row that fails gets its error 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
 import json
@@ -290,11 +291,13 @@ _HEADER_UNITS = (("coal_t", "万吨", 10_000.0), ("power_mw", "万千瓦", 10.0)
 
 def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None) -> Input:
     # The whole file is decoded once to detect UTF-8 vs GBK; rows are then parsed chunk by chunk.
-    text, _ = decode(path.read_bytes(), encoding=encoding, source=path.name)
+    data = path.read_bytes()
+    text, used = decode(data, encoding=encoding, source=path.name)
     dialect = csv_dialect(text)
     # Arrow reads the rows when every line is one (``_arrow_csv``); the header is then the first line's cells.
     first_line = next(csv_rows(text[: text.find("\n") + 1] or text, source=path.name, dialect=dialect), ([], None))
-    arrow = _arrow_csv(text, len(first_line[0]), dialect) if first_line[0] and first_line[1] is None else None
+    utf8 = data.removeprefix(codecs.BOM_UTF8) if used == "UTF-8" else text.encode("utf-8")
+    arrow = _arrow_csv(utf8, len(first_line[0]), dialect) if first_line[0] and first_line[1] is None else None
     reader = csv_rows(text, source=path.name, dialect=dialect) if arrow is None else iter([first_line])
     header, error = next(reader, ([], None))
     if error is not None:
@@ -303,12 +306,12 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, cover
         raise FormatError("the file is empty", source=path.name, field="header",
                           fix="give a header row and one row per site")
     table = _TableRows(header, path.name, columns, coverage=coverage)
-    total = max(text.count("\n") - 1, 0)
     if arrow is not None:
         return Input(path, header, arrow.num_rows, _arrow_chunks(arrow, table, chunk_rows),
                      multipliers=table.multipliers)
 
     width = len(header)
+    total = max(text.count("\n") - 1, 0)
 
     def numbered() -> Iterator[tuple[int, list, FormatError | None]]:
         for number, (row, error) in enumerate(reader, start=2):
@@ -328,19 +331,19 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, cover
     return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), multipliers=table.multipliers)
 
 
-def _arrow_csv(text: str, width: int, dialect: type[csv.Dialect] | csv.Dialect) -> pa.Table | None:
-    """The data rows of a CSV text as Arrow text columns, when Arrow reads them as the ``csv`` module does:
-    every line after the header one row of exactly ``width`` cells, in a dialect Arrow knows. None for any
-    other file (a ragged row, an empty line, a cell over two lines ...), which is then read row by row, where
-    each such row gets its own error or row number."""
+def _arrow_csv(data: bytes, width: int, dialect: type[csv.Dialect] | csv.Dialect) -> pa.Table | None:
+    """The data rows of a CSV file's UTF-8 bytes (no BOM) as Arrow text columns, when Arrow reads them as the
+    ``csv`` module does: every line after the header one row of exactly ``width`` cells, in a dialect Arrow
+    knows. None for any other file (a ragged row, an empty line, a cell over two lines ...), which is then read
+    row by row, where each such row gets its own error or row number."""
     if (dialect.skipinitialspace or dialect.escapechar or dialect.quotechar != '"' or dialect.delimiter not in ",;\t|"
-            or not dialect.doublequote and '""' in text):  # (a start without quotes sniffs as "not doubled")
+            or not dialect.doublequote and b'""' in data):  # (a start without quotes sniffs as "not doubled")
         return None
     irregular: list[Any] = []
     names = [str(i) for i in range(width)]
     try:
         table = pacsv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
+            pa.py_buffer(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(delimiter=dialect.delimiter, quote_char='"', double_quote=True,
                                              newlines_in_values=False, ignore_empty_lines=True,
@@ -349,8 +352,8 @@ def _arrow_csv(text: str, width: int, dialect: type[csv.Dialect] | csv.Dialect) 
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, UnicodeError):
         return None
-    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-    alone_cr = text.count("\r") != text.count("\r\n")  # a line ended by CR alone: Arrow and csv count apart
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    alone_cr = data.count(b"\r") != data.count(b"\r\n")  # a line ended by CR alone: Arrow and csv count apart
     return None if irregular or alone_cr or table.num_rows != lines - 1 else table
 
 
