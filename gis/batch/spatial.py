@@ -334,11 +334,12 @@ class BatchEngine:
         return key
 
     @_one_at_a_time
-    def on_slender_zones(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Which points lie on a point or line zone: their keys leave it out, so they are checked one by one."""
-        on = np.zeros(len(x), dtype=bool)
-        if len(self._slender) and len(x):
-            point, _ = self._slender_tree.query(shapely.points(x, y), predicate="intersects")
+    def on_slender_zones(self, points: np.ndarray) -> np.ndarray:
+        """Which points (shapely, lon/lat) lie on a point or line zone: their keys leave it out, so they are
+        checked one by one."""
+        on = np.zeros(len(points), dtype=bool)
+        if len(self._slender) and len(points):
+            point, _ = self._slender_tree.query(points, predicate="intersects")
             on[point] = True
         return on
 
@@ -458,7 +459,7 @@ class BatchEngine:
         # sites: the nearest zone as a whole.
         apart = points.copy()
         apart[site_in] = False
-        search = search_m * 1.01
+        search = search_m * 1.01  # the projection's scale is within 0.3 % of true over Xinjiang: zones at the limit kept
         site_idx, piece_idx = self._outline_tree.query_nearest(projected[apart], max_distance=search)
         shapes = np.flatnonzero(~points)
         whole_idx, whole_tree = self._protected_tree.query_nearest(projected[shapes], max_distance=search)

@@ -149,7 +149,7 @@ class Screener:
         if len(points):
             xy = shapely.get_coordinates(geoms[points])
             key[points] = self.batch.point_keys(xy[:, 0], xy[:, 1])
-            exact[points] |= self.batch.on_slender_zones(xy[:, 0], xy[:, 1])
+            exact[points] |= self.batch.on_slender_zones(geoms[points])
         polygons = np.flatnonzero(kind == "polygon")
         if len(polygons):
             pairs = self.batch.polygon_pairs(geoms[polygons])
