@@ -223,8 +223,7 @@ class _TableRows:
             row_cells = cells[i] if cells is not None else [_value(c, i) for c in columns]
             errors[i], geoms[i], notices[i] = _row_site(lambda: self._site(row_cells, rows[i]), self.source,
                                                         rows[i], location)
-        for i in np.flatnonzero([e is not None for e in errors]):
-            geoms[i] = None
+        geoms[np.array([e is not None for e in errors], dtype=bool)] = None
         facts = {name: column[name] for name in _FACTS if name in self.index}
         return Chunk(columns, rows, geoms, facts, errors, notices, cells)
 
@@ -364,7 +363,8 @@ def _arrow_chunks(rows: pa.Table, table: _TableRows, chunk_rows: int) -> Iterato
     for column in rows.columns:
         blank &= pc.equal(pc.utf8_trim_whitespace(column), "").to_numpy(zero_copy_only=False)
     numbers = np.flatnonzero(~blank) + 2
-    rows = rows.filter(pa.array(~blank))
+    if blank.any():
+        rows = rows.filter(pa.array(~blank))
     for start in range(0, rows.num_rows, chunk_rows):
         part = rows.slice(start, chunk_rows)
         yield table.read([column.combine_chunks() for column in part.columns],
