@@ -263,6 +263,8 @@ def outside_coverage_texts(lon: np.ndarray, lat: np.ndarray, rows: list[Any], fi
 
     A register far from the layers can have hundreds of thousands of such rows: the error is made once, with
     markers where a row's place and number go, and each row's text is that with them put in."""
+    if not len(rows):
+        return []
     place, number = "\x00place\x00", "\x00row\x00"
     error = _outside(place, coverage, source, hints)
     error.row, error.field = number, field
