@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 __all__ = ["LayerCheck", "OverlapResult", "Relation", "ZoneHit", "non_default"]
 
@@ -89,8 +89,10 @@ class ZoneHit(BaseModel):
     ring_km: float | None = Field(
         default=None, description="Smallest buffer ring reaching the zone; None if beyond the largest ring."
     )
-    # Not copied key by key on every hit: they are the zone's stored attributes, already validated on import.
-    attributes: Annotated[dict[str, Any], SkipValidation] = Field(default_factory=dict)
+    # Neither copied nor validated key by key on every hit: they are the zone's stored attributes, validated on
+    # import. Typed Any rather than SkipValidation, whose serialiser calls back into Python for every hit.
+    attributes: Annotated[Any, WithJsonSchema({"type": "object", "additionalProperties": True})] = Field(
+        default_factory=dict, description="The zone's stored attributes (编号, 面积 ...).")
     source_doc: str | None = None
     source_quote: str | None = None
     # Stored rather than computed when serialised: a computed field costs a call back into Python per hit.
