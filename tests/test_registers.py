@@ -261,6 +261,37 @@ def test_inner_mongolia_rows_and_swapped_rows_are_screened(tmp_path):
         assert ("latitude" in row["读取提示"]) == (i % 3 == 0)
 
 
+def test_a_register_swapped_on_every_row_is_read_as_each_row_alone(tmp_path):
+    """经度 and 纬度 the other way round on every row, as a whole register may be typed: every row corrected to its
+    place, with the notice the site reader gives that row in a register of its own, and check_site's verdict."""
+    places = _places(400, seed=23)
+    header = ["名称", "经度", "纬度"]
+    rows = [[f"点{i}", lat, lon] for i, (lon, lat) in enumerate(places)]
+
+    def write(path, rows):
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows([header, *rows])
+
+    source, out = tmp_path / "swapped.csv", tmp_path / "out.parquet"
+    write(source, rows)
+    report = screen_file(source, out, as_of=AS_OF, chunk_rows=150)  # three chunks
+    assert report.rows_failed == 0
+    written = gpd.read_parquet(out)
+    assert written.geometry.x.tolist() == [lon for lon, _ in places]
+    assert written.geometry.y.tolist() == [lat for _, lat in places]
+    for i in (0, 1, 150, 399):  # the first row of a chunk and the others
+        one, one_out = tmp_path / f"row{i}.csv", tmp_path / f"row{i}.out.csv"
+        write(one, [rows[i]])
+        screen_file(one, one_out, as_of=AS_OF)
+        with open(one_out, encoding="utf-8-sig", newline="") as handle:
+            alone = next(csv.DictReader(handle))
+        assert "经度" in alone["读取提示"] and "latitude" in alone["读取提示"]
+        assert written["读取提示"][i] == alone["读取提示"], i
+    assert written["读取提示"].nunique() == 1
+    for i in range(0, len(places), 25):
+        assert written["结论代码"][i] == _expected(*places[i], {}).verdict.value, i
+
+
 def test_permit_register_fields_every_row_screened_industry_recognised(tmp_path):
     source, out = tmp_path / "排污许可.csv", tmp_path / "out.csv"
     rows = _rows(120, seed=13)

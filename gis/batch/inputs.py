@@ -212,13 +212,17 @@ class _TableRows:
                 fast &= np.array([_blank(v) for v in column["wkt"]])
             geoms[fast] = shapely.points(lon[fast], lat[fast])
             outside = slow & ~fast & self._outside(lon, lat)
+            swapped = slow & ~fast & _fits(lat, lon, self.coverage)
             if "wkt" in self.index:
-                outside &= np.array([_blank(v) for v in column["wkt"]])
+                no_wkt = np.array([_blank(v) for v in column["wkt"]])
+                outside &= no_wkt
+                swapped &= no_wkt
             far = np.flatnonzero(outside)
             for i, text in zip(far, outside_coverage_texts(lon[far], lat[far], [rows[i] for i in far], location,
                                                             self.coverage, self.source, self._hints)):
                 errors[i] = text
             slow &= ~fast & ~outside
+            slow &= ~self._swapped(np.flatnonzero(swapped), lon, lat, columns, rows, cells, geoms, notices)
         for i in np.flatnonzero(slow):
             row_cells = cells[i] if cells is not None else [_value(c, i) for c in columns]
             errors[i], geoms[i], notices[i] = _row_site(lambda: self._site(row_cells, rows[i]), self.source,
@@ -226,6 +230,27 @@ class _TableRows:
         geoms[np.array([e is not None for e in errors], dtype=bool)] = None
         facts = {name: column[name] for name in _FACTS if name in self.index}
         return Chunk(columns, rows, geoms, facts, errors, notices, cells)
+
+    def _swapped(self, swapped: np.ndarray, lon: np.ndarray, lat: np.ndarray, columns, rows, cells, geoms,
+                 notices) -> np.ndarray:
+        """Rows ``swapped`` (plain degrees that fit the covered area only the other way round) as the site reader
+        reads them: the point with its two values swapped and the reader's notice, which names the columns only.
+        The first goes through the reader; if it reads so, so do the rest, without it (a whole register can be
+        swapped). Returns which rows are read."""
+        read = np.zeros(len(rows), dtype=bool)
+        if not len(swapped):
+            return read
+        first = swapped[0]
+        row_cells = cells[first] if cells is not None else [_value(c, first) for c in columns]
+        error, geom, notice = _row_site(lambda: self._site(row_cells, rows[first]), self.source, rows[first],
+                                        self._location_field())
+        if error is not None or not shapely.equals_exact(geom, shapely.Point(lat[first], lon[first]), 0.0):
+            return read
+        geoms[swapped] = shapely.points(lat[swapped], lon[swapped])
+        for i in swapped.tolist():
+            notices[i] = notice
+        read[swapped] = True
+        return read
 
     def _outside(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Plain degrees outside the covered area in either order: what the site reader refuses for that alone
