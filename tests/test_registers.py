@@ -292,6 +292,39 @@ def test_a_register_swapped_on_every_row_is_read_as_each_row_alone(tmp_path):
         assert written["结论代码"][i] == _expected(*places[i], {}).verdict.value, i
 
 
+def test_a_register_in_degrees_minutes_seconds_is_read_cell_by_cell(tmp_path):
+    """度分秒 in the forms registers write them, on every row: each point where its degrees, minutes and seconds put
+    it (computed here), with check_site's verdict; a cell with 75 minutes is refused, naming its row and column."""
+    places = _places(300, seed=29)
+    forms = [lambda d, m, s, h: f"{d}°{m}'{s}\"{h}", lambda d, m, s, h: f"{d}度{m}分{s}秒",
+             lambda d, m, s, h: f"{'东经' if h == 'E' else '北纬'}{d}°{m}′{s}″", lambda d, m, s, h: f"{d}:{m}:{s}"]
+    rows, expected = [], []
+    for i, (lon, lat) in enumerate(places):
+        cells = []
+        for value, hemisphere in ((lon, "E"), (lat, "N")):
+            d, rest = divmod(round(value * 36_000), 36_000)  # tenths of a second
+            m, tenths = divmod(rest, 600)
+            cells.append(forms[i % len(forms)](d, m, f"{tenths / 10:.1f}", hemisphere))
+        rows.append([f"点{i}", *cells])
+        expected.append(tuple(round(v * 36_000) / 36_000 for v in (lon, lat)))
+    rows.append(["坏点", "87°75'00\"E", "44°10'00\"N"])
+    source, out = tmp_path / "dms.csv", tmp_path / "out.parquet"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["名称", "经度", "纬度"], *rows])
+    report = screen_file(source, out, as_of=AS_OF, chunk_rows=120)
+    assert report.rows_failed == 1
+    written = gpd.read_parquet(out)
+    assert len(written) == len(rows)
+    got = np.column_stack([written.geometry.x[:-1], written.geometry.y[:-1]])
+    assert np.abs(got - np.array(expected)).max() < 1e-9
+    notices = set(written["读取提示"][:-1])  # only the missing 建设性质's: nothing about the location
+    assert len(notices) == 1 and "建设性质" in notices.pop()
+    error = written["读取错误"].iloc[-1]
+    assert "row 302" in error and "经度" in error and "60" in error, error
+    for i in range(0, len(places), 20):
+        assert written["结论代码"][i] == _expected(*expected[i], {}).verdict.value, i
+
+
 def test_permit_register_fields_every_row_screened_industry_recognised(tmp_path):
     source, out = tmp_path / "排污许可.csv", tmp_path / "out.csv"
     rows = _rows(120, seed=13)

@@ -206,7 +206,7 @@ class _TableRows:
         column = {field: _objects(columns[i]) for field, i in self.index.items() if field == "wkt" or field in _FACTS}
         location = self._location_field()
         if self.geographic:
-            lon, lat = (_numbers(columns[self.index[f]]) for f in ("lon", "lat"))
+            lon, lat = (self._degrees(columns[self.index[f]], rows, f) for f in ("lon", "lat"))
             fast = _fits(lon, lat, self.coverage) & slow
             if "wkt" in self.index:
                 fast &= np.array([_blank(v) for v in column["wkt"]])
@@ -230,6 +230,22 @@ class _TableRows:
         geoms[np.array([e is not None for e in errors], dtype=bool)] = None
         facts = {name: column[name] for name in _FACTS if name in self.index}
         return Chunk(columns, rows, geoms, facts, errors, notices, cells)
+
+    def _degrees(self, values: Sequence[Any], rows: list[Any], field: str) -> np.ndarray:
+        """A degree column's cells as numbers: plain numbers at once, any other text (87°36'12.5"E, 东经87.6 ...)
+        as the site reader reads that cell; NaN where it cannot (the row then goes the reader's way, for its
+        error). A row whose two cells are numbers is a point like any other: a register in 度分秒 is read as
+        columns too."""
+        numbers = _numbers(values)
+        name = self.header[self.index[field]]
+        for i in np.flatnonzero(np.isnan(numbers)).tolist():
+            value = _value(values, i)
+            if not _blank(value):
+                try:
+                    numbers[i] = parse_coordinate(value, self.source, rows[i], name, True)
+                except EcozoneError:
+                    pass
+        return numbers
 
     def _swapped(self, swapped: np.ndarray, lon: np.ndarray, lat: np.ndarray, columns, rows, cells, geoms,
                  notices) -> np.ndarray:
