@@ -22,6 +22,7 @@ import pytest
 import shapely
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
+from pyproj import Transformer
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -323,6 +324,32 @@ def test_a_register_in_degrees_minutes_seconds_is_read_cell_by_cell(tmp_path):
     assert "row 302" in error and "经度" in error and "60" in error, error
     for i in range(0, len(places), 20):
         assert written["结论代码"][i] == _expected(*expected[i], {}).verdict.value, i
+
+
+def test_a_gauss_kruger_register_is_transformed_with_one_transformation_per_zone(tmp_path, monkeypatch):
+    """A 测绘 register in Gauss-Krüger (东坐标/北坐标 with the zone in front, CGCS2000 3° zones 29 and 30): every row
+    back at the longitude/latitude it was made from (pyproj's own inverse), and PROJ asked for the transformation
+    of each zone at most once, not once per row (it takes milliseconds to make)."""
+    places = [p for p in _places(400, seed=31) if 85.6 < p[0] < 91.4][:240]
+    rows = []
+    for i, (lon, lat) in enumerate(places):
+        zone = int(lon / 3 + 0.5)
+        to_gk = Transformer.from_crs("EPSG:4490", f"EPSG:{4488 + zone}", always_xy=True)  # CGCS2000 3° zone, prefixed
+        east, north = to_gk.transform(lon, lat)
+        rows.append([f"测绘{i}", f"{east:.3f}", f"{north:.3f}"])
+    assert {int(float(r[1]) // 1_000_000) for r in rows} == {29, 30}
+    source, out = tmp_path / "测绘.csv", tmp_path / "out.parquet"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["名称", "东坐标", "北坐标"], *rows])
+    made = []
+    real = Transformer.from_crs
+    monkeypatch.setattr(Transformer, "from_crs", lambda *a, **k: made.append(a) or real(*a, **k))
+    report = screen_file(source, out, as_of=AS_OF, chunk_rows=100)
+    assert report.rows_failed == 0
+    assert len([a for a in made if "4326" in str(a[1])]) <= 2, made
+    written = gpd.read_parquet(out)
+    got = np.column_stack([written.geometry.x, written.geometry.y])
+    assert np.abs(got - np.array(places)).max() < 1e-7  # 1 mm rounding of the coordinates is about 1e-8°
 
 
 def test_permit_register_fields_every_row_screened_industry_recognised(tmp_path):

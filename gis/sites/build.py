@@ -13,10 +13,19 @@ from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
-from gis.crs import STORE_CRS, bd09_to_wgs84, crs_identity, crs_label, gcj02_to_wgs84, geodesic_area_m2
+from gis.crs import (
+    STORE_CRS,
+    bd09_to_wgs84,
+    crs_identity,
+    crs_label,
+    datum_name,
+    gcj02_to_wgs84,
+    geodesic_area_m2,
+    transformer_to_wgs84,
+)
 from gis.errors import CoordinateError, CRSError, FieldError, GeometryError
 from gis.sites import gk
 from gis.sites.checks import CoveredArea, Log, assemble, check_area, check_coverage, clean_ring, covered, repair
@@ -344,19 +353,19 @@ def _zone_from_values(raw, east, rows, gk_zone, log) -> gk.GKZone:
                        source=raw.source, value=zone, fix=f"检查带号 / check the zone; {_CHINA_ZONES}")
     if key.prefixed:
         log.did("zone_prefix", f"read zone {zone} from the number in front of Y ({width}° zone, central meridian "
-                               f"{key.central_meridian}°E); EPSG:{gk.zone_crs(key).to_epsg()} keeps it in its false easting")
+                               f"{key.central_meridian}°E); EPSG:{gk.zone_epsg(key)} keeps it in its false easting")
     return key
 
 
 def _check_prefix_fits(zone: gk.GKZone, src: CRS, east, rows, raw, log) -> None:
     """A Gauss-Krüger CRS given as an option must match the Y values (prefix or not, and the same zone)."""
     prefixes = {gk.zone_of_prefix(v) for v in east}
-    code = src.to_epsg()
+    code = crs_identity(src)[1]
     if zone.prefixed and prefixes != {zone.zone}:
         raise CRSError(
             f"EPSG:{code} expects Y with zone {zone.zone} in front, the values are {sorted(map(str, prefixes))}",
             source=raw.source, row=rows[0], field=raw.fields[0], value=float(east[0]),
-            fix=f"use the central-meridian CRS (EPSG:{gk.zone_crs(gk.GKZone(zone.datum, zone.width, zone.zone, False)).to_epsg()}) "
+            fix=f"use the central-meridian CRS (EPSG:{gk.zone_epsg(gk.GKZone(zone.datum, zone.width, zone.zone, False))}) "
                 "for Y without zone, or the CRS of the zone in the values",
         )
     if not zone.prefixed and prefixes != {None}:
@@ -372,9 +381,9 @@ def _to_wgs84(src: CRS, xy: np.ndarray, log: Log) -> np.ndarray:
     """Transform to WGS 84 lon/lat with PROJ, recording the operation and warning when no datum shift is known."""
     if src.equals(STORE_CRS, ignore_axis_order=True):
         return xy
-    transformer = Transformer.from_crs(src, STORE_CRS, always_xy=True)
+    transformer = transformer_to_wgs84(src)
     lon, lat = transformer.transform(xy[:, 0], xy[:, 1], errcheck=True)
-    datum = src.geodetic_crs.datum.name if src.geodetic_crs else ""
+    datum = datum_name(src)
     shifted = not any(name in datum for name in _SAME_AS_WGS84)
     note = f"({transformer.description})"
     if not shifted:

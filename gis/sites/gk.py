@@ -17,6 +17,8 @@ from pyproj import CRS
 from pyproj.database import query_crs_info
 from pyproj.enums import PJType
 
+from gis.crs import crs_identity
+
 __all__ = [
     "DATUMS",
     "GKZone",
@@ -87,15 +89,21 @@ def datum_from_text(text: str) -> str | None:
     return None
 
 
+def zone_epsg(key: GKZone) -> int | None:
+    """The EPSG code of a zone, or None when EPSG has none (e.g. a zone outside China)."""
+    return _table().get(key)
+
+
+@lru_cache(maxsize=None)  # bounded by the table; a register of Gauss-Krüger rows asks row after row
 def zone_crs(key: GKZone) -> CRS | None:
     """The EPSG CRS for a zone, or None when EPSG has none (e.g. a zone outside China)."""
-    code = _table().get(key)
+    code = zone_epsg(key)
     return CRS.from_epsg(code) if code else None
 
 
 def describe(crs: CRS) -> GKZone | None:
     """The zone description of a Chinese Gauss-Krüger CRS, or None for any other CRS."""
-    code = crs.to_epsg()
+    code = crs_identity(crs)[1]
     for key, value in _table().items():
         if value == code:
             return key
