@@ -510,11 +510,11 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
                 points, x, y = _points(geometries)
                 plain = points & _fits(x, y, coverage) & ~unread
                 outside = points & table._outside(x, y) & ~unread
+                far = np.flatnonzero(outside)
+                for i, text in zip(far, outside_coverage_texts(x[far], y[far], [rows[i] for i in far], "geometry",
+                                                                coverage, path.name, table._hints)):
+                    chunk.errors[i] = text
             chunk.geoms[plain] = shapely.force_2d(geometries[plain])
-            far = np.flatnonzero(outside)
-            for i, text in zip(far, outside_coverage_texts(x[far], y[far], [rows[i] for i in far], "geometry",
-                                                            coverage, path.name, table._hints) if len(far) else []):
-                chunk.errors[i] = text
             for i in np.flatnonzero(~plain & ~outside & ~unread):
                 work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage)
                 chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(work, path.name, rows[i], "geometry")
