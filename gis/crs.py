@@ -20,6 +20,8 @@ __all__ = [
     "GEOD",
     "crs_label",
     "crs_identity",
+    "datum_name",
+    "transformer_to_wgs84",
     "geodesic_area_m2",
     "geodesic_areas_m2",
     "gcj02_to_wgs84",

@@ -30,6 +30,7 @@ __all__ = [
     "width_of_zone",
     "zone_band",
     "zone_crs",
+    "zone_epsg",
     "zone_of_prefix",
 ]
 
@@ -94,7 +95,7 @@ def zone_epsg(key: GKZone) -> int | None:
     return _table().get(key)
 
 
-@lru_cache(maxsize=None)  # bounded by the table; a register of Gauss-Krüger rows asks row after row
+@lru_cache(maxsize=256)  # a register of Gauss-Krüger rows asks for the same zone row after row
 def zone_crs(key: GKZone) -> CRS | None:
     """The EPSG CRS for a zone, or None when EPSG has none (e.g. a zone outside China)."""
     code = zone_epsg(key)
