@@ -205,28 +205,38 @@ class _TableRows:
         # only the cells read here as objects: a register's names and coordinates are distinct on every row
         column = {field: _objects(columns[i]) for field, i in self.index.items() if field == "wkt" or field in _FACTS}
         location = self._location_field()
+
+        def read_row(i: int) -> tuple[str | None, Any, str | None]:  # through the whole site reader
+            row_cells = cells[i] if cells is not None else [_value(c, i) for c in columns]
+            return _row_site(lambda: self._site(row_cells, rows[i]), self.source, rows[i], location)
+
         if self.geographic:
             lon, lat = (self._degrees(columns[self.index[f]], rows, f) for f in ("lon", "lat"))
-            fast = _fits(lon, lat, self.coverage) & slow
-            if "wkt" in self.index:
-                fast &= np.array([_blank(v) for v in column["wkt"]])
+            points = (slow & np.array([_blank(v) for v in column["wkt"]])) if "wkt" in self.index else slow
+            fast = points & _fits(lon, lat, self.coverage)
             geoms[fast] = shapely.points(lon[fast], lat[fast])
-            outside = slow & ~fast & self._outside(lon, lat)
-            swapped = slow & ~fast & _fits(lat, lon, self.coverage)
-            if "wkt" in self.index:
-                no_wkt = np.array([_blank(v) for v in column["wkt"]])
-                outside &= no_wkt
-                swapped &= no_wkt
+            outside = points & ~fast & self._outside(lon, lat)
             far = np.flatnonzero(outside)
             for i, text in zip(far, outside_coverage_texts(lon[far], lat[far], [rows[i] for i in far], location,
                                                             self.coverage, self.source, self._hints)):
                 errors[i] = text
             slow &= ~fast & ~outside
-            slow &= ~self._swapped(np.flatnonzero(swapped), lon, lat, columns, rows, cells, geoms, notices)
+            # Degrees that fit the covered area only the other way round: the first such row goes through the
+            # reader; if the reader swaps it, so are the rest, with its notice, which names the columns only (a
+            # whole register can be typed so).
+            swapped = np.flatnonzero(points & ~fast & _fits(lat, lon, self.coverage))
+            if len(swapped):
+                first = swapped[0]
+                errors[first], geoms[first], notices[first] = read_row(first)
+                slow[first] = False
+                if errors[first] is None and shapely.equals_exact(geoms[first], shapely.Point(lat[first], lon[first]),
+                                                                  0.0):
+                    geoms[swapped] = shapely.points(lat[swapped], lon[swapped])
+                    for i in swapped.tolist():
+                        notices[i] = notices[first]
+                    slow[swapped] = False
         for i in np.flatnonzero(slow):
-            row_cells = cells[i] if cells is not None else [_value(c, i) for c in columns]
-            errors[i], geoms[i], notices[i] = _row_site(lambda: self._site(row_cells, rows[i]), self.source,
-                                                        rows[i], location)
+            errors[i], geoms[i], notices[i] = read_row(i)
         geoms[np.array([e is not None for e in errors], dtype=bool)] = None
         facts = {name: column[name] for name in _FACTS if name in self.index}
         return Chunk(columns, rows, geoms, facts, errors, notices, cells)
@@ -246,27 +256,6 @@ class _TableRows:
                 except EcozoneError:
                     pass
         return numbers
-
-    def _swapped(self, swapped: np.ndarray, lon: np.ndarray, lat: np.ndarray, columns, rows, cells, geoms,
-                 notices) -> np.ndarray:
-        """Rows ``swapped`` (plain degrees that fit the covered area only the other way round) as the site reader
-        reads them: the point with its two values swapped and the reader's notice, which names the columns only.
-        The first goes through the reader; if it reads so, so do the rest, without it (a whole register can be
-        swapped). Returns which rows are read."""
-        read = np.zeros(len(rows), dtype=bool)
-        if not len(swapped):
-            return read
-        first = swapped[0]
-        row_cells = cells[first] if cells is not None else [_value(c, first) for c in columns]
-        error, geom, notice = _row_site(lambda: self._site(row_cells, rows[first]), self.source, rows[first],
-                                        self._location_field())
-        if error is not None or not shapely.equals_exact(geom, shapely.Point(lat[first], lon[first]), 0.0):
-            return read
-        geoms[swapped] = shapely.points(lat[swapped], lon[swapped])
-        for i in swapped.tolist():
-            notices[i] = notice
-        read[swapped] = True
-        return read
 
     def _outside(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Plain degrees outside the covered area in either order: what the site reader refuses for that alone
