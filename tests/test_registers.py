@@ -352,6 +352,68 @@ def test_a_gauss_kruger_register_is_transformed_with_one_transformation_per_zone
     assert np.abs(got - np.array(places)).max() < 1e-7  # 1 mm rounding of the coordinates is about 1e-8°
 
 
+def test_gauss_kruger_rows_read_as_arrays_equal_each_row_read_alone(tmp_path, monkeypatch):
+    """A Gauss-Krüger register read as arrays: Y with the zone in front, Y without it and the zone in 带号, and
+    a register whose X/Y are the surveyor's (X north). Each row is compared with the same row screened alone
+    (geometry, 读取提示, 读取错误), including the rows the site reader warns about or refuses: just outside the
+    zone's band, far outside it, 带号 contradicting the zone in front, outside the covered area, unreadable. The
+    reader reads a few rows, not every row."""
+    import gis.batch.inputs as inputs
+
+    coverage = covered_area(open_store())
+    places = [p for p in _places(500, seed=37) if 85.6 < p[0] < 91.4][:300]
+
+    def gk(lon, lat, zone, prefixed=True):
+        crs = f"+proj=tmerc +lat_0=0 +lon_0={3 * zone} +k=1 +x_0={zone if prefixed else ''}500000 +y_0=0 +ellps=GRS80"
+        return Transformer.from_crs("EPSG:4490", crs, always_xy=True).transform(lon, lat)
+
+    rows = []
+    for i, (lon, lat) in enumerate(places):
+        zone = int(lon / 3 + 0.5)
+        east, north = gk(lon, lat, zone, prefixed=i % 2 == 0)
+        rows.append([f"测绘{i}", f"{east:.3f}", f"{north:.3f}", "" if i % 2 == 0 else str(zone)])
+    odd = {"just outside the band": (88.62, 44.1, 29), "far outside the band": (89.7, 44.1, 29),
+           "outside the covered area": (86.0, 35.2, 29), "outside 2": (86.4, 35.0, 29), "outside 3": (87.3, 35.3, 29)}
+    assert coverage.contains(np.array([88.62, 89.7]), np.array([44.1, 44.1])).all()
+    assert not coverage.contains(np.array([86.0, 86.4, 87.3]), np.array([35.2, 35.0, 35.3])).any()
+    for name, (lon, lat, zone) in odd.items():
+        east, north = gk(lon, lat, zone)
+        rows.append([name, f"{east:.3f}", f"{north:.3f}", ""])
+    east, north = gk(*places[0], 29)
+    rows += [["带号 contradicts", f"{east:.3f}", f"{north:.3f}", "30"], ["unreadable", "abc", f"{north:.3f}", "29"]]
+    surveyor = [[name, north, east] for name, east, north, _ in rows[:60:2]]  # X north, Y east with the zone
+
+    def screened(path, header, rows):
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows([header, *rows])
+        out = path.with_suffix(".parquet")
+        screen_file(path, out, as_of=AS_OF, chunk_rows=200)
+        frame = gpd.read_parquet(out)
+        return frame.assign(读取提示=frame["读取提示"].fillna(""), 读取错误=frame["读取错误"].fillna(""))
+
+    reads = []
+    real = inputs.build_sites
+    monkeypatch.setattr(inputs, "build_sites", lambda *a, **k: reads.append(1) or real(*a, **k))
+    for header, register in ((["名称", "东坐标", "北坐标", "带号"], rows), (["名称", "X", "Y"], surveyor)):
+        reads.clear()
+        whole = screened(tmp_path / "测绘.csv", header, register)
+        assert len(reads) <= 12 + 2 * 4, len(reads)  # the odd rows, and a row per zone, prefix and chunk
+        assert whole["结论代码"].ne("error").sum() >= len(register) - 6
+        for i in [*range(0, len(register), 37), *range(len(register) - 5, len(register))]:
+            alone = screened(tmp_path / f"row{i}.csv", header, [register[i]])
+            for column in ("读取提示", "读取错误", "结论代码"):  # an error names its file and row
+                said = alone[column][0].replace(f"row{i}.csv, row 2,", f"测绘.csv, row {i + 2},")
+                assert whole[column][i] == said, (register[i][0], column)
+            assert shapely.equals_exact(whole.geometry[i], alone.geometry[0], 0.0) or alone.geometry[0] is None, i
+    got = np.column_stack([whole.geometry.x, whole.geometry.y])  # the surveyor's X and Y, each where it belongs
+    assert np.abs(got - np.array(places[:60:2])).max() < 1e-7
+    errors = dict(zip([r[0] for r in rows], screened(tmp_path / "again.csv", ["名称", "东坐标", "北坐标", "带号"],
+                                                     rows)["读取错误"]))
+    assert "zone 29" in errors["far outside the band"] and "第 29 带" in errors["outside 3"]
+    assert errors["just outside the band"] == "" and errors["测绘1"] == ""
+    assert "30" in errors["带号 contradicts"] and errors["unreadable"]
+
+
 def test_permit_register_fields_every_row_screened_industry_recognised(tmp_path):
     source, out = tmp_path / "排污许可.csv", tmp_path / "out.csv"
     rows = _rows(120, seed=13)

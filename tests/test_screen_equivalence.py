@@ -4,7 +4,7 @@ About 2,300 random rows: points inside zones, near their edges and near built-up
 far from any zone, small parcels as WKT, DMS text, Gauss-Krüger coordinates with the zone in the easting,
 swapped longitude/latitude, unreadable cells, and facts drawn from the industry vocabulary. Each row is
 screened by ``screen_file`` and then read and checked on its own (``read_site`` of the same cells,
-``check_site`` of the same facts): verdict code, rules, zones and quantities must be the same.
+``check_site`` of the same facts): verdict code, rules, zones, quantities and the reasons to review must be the same.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pyproj import Transformer
 from gis.batch import screen_file
 from gis.check import check_site
 from gis.errors import EcozoneError
-from gis.presentation import quantities_text
+from gis.presentation import quantities_text, reasons_text
+from gis.rules.model import Verdict
 from gis.sites import read_site
 from gis.store import open_store
 
@@ -139,6 +140,7 @@ def test_every_row_equals_check_site(register, which, tmp_path):
     assert [r["项目名称"] for r in out] == [row[0] for row in rows]
     store = open_store()
     compared = {kind: 0 for kind in set(kinds)}
+    reasoned = 0
     for row, kind, got in zip(rows, kinds, out):
         result = _single(row, kind, store)
         where = (row[0], kind, got["读取错误"])
@@ -150,12 +152,16 @@ def test_every_row_equals_check_site(register, which, tmp_path):
         assert got["结论代码"] == result.verdict.value, where
         assert got["命中规则"] == "；".join(f"{h.rule_id} {h.verdict_label}：{h.title_zh}" for h in result.rules.hits), where
         assert got["计算量"] == quantities_text(result.rules.hits), where
+        review = [h for h in result.rules.hits if h.verdict is Verdict.needs_review]
+        assert got["需核查原因"] == reasons_text(review, result.rules.unchecked), where
+        reasoned += bool(review) and bool(result.rules.unchecked)
         met = {h.name for layer in result.overlap.layers for h in layer.hits if h.relation.value != "near"}
         assert _zone_names(got["涉及区域"]) == met, where
     # every kind of row that can be read was compared, in numbers
     readable = {k: v for k, v in compared.items() if k not in ("unreadable", "far")}
     assert all(v >= 20 for v in readable.values()), compared
     assert sum(compared.values()) >= (1500 if which == "table" else 250), compared
+    assert reasoned >= (300 if which == "table" else 25), reasoned  # rules to review and rules not checked
 
 
 def test_rows_outside_the_covered_area_are_refused_as_the_site_reader_refuses_them(tmp_path):

@@ -34,8 +34,10 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from gis.batch.columnar import input_columns
+from gis.crs import transformer_to_wgs84
 from gis.errors import EcozoneError, FieldError, FormatError
 from gis.rules.project import fact_specs
+from gis.sites import gk
 from gis.sites.archives import open_zip
 from gis.sites.build import build_sites, combine, coverage_hints
 from gis.sites.checks import CoveredArea, outside_coverage_texts
@@ -210,9 +212,9 @@ class _TableRows:
             row_cells = cells[i] if cells is not None else [_value(c, i) for c in columns]
             return _row_site(lambda: self._site(row_cells, rows[i]), self.source, rows[i], location)
 
+        points = (slow & np.array([_blank(v) for v in column["wkt"]])) if "wkt" in self.index else slow
         if self.geographic:
             lon, lat = (self._degrees(columns[self.index[f]], rows, f) for f in ("lon", "lat"))
-            points = (slow & np.array([_blank(v) for v in column["wkt"]])) if "wkt" in self.index else slow
             fast = points & _fits(lon, lat, self.coverage)
             geoms[fast] = shapely.points(lon[fast], lat[fast])
             outside = points & ~fast & self._outside(lon, lat)
@@ -235,11 +237,79 @@ class _TableRows:
                     for i in swapped.tolist():
                         notices[i] = notices[first]
                     slow[swapped] = False
+        elif {"x", "y"} <= self.index.keys():
+            slow &= ~self._gauss_kruger(columns, rows, points, read_row, geoms, errors, notices)
         for i in np.flatnonzero(slow):
             errors[i], geoms[i], notices[i] = read_row(i)
         geoms[np.array([e is not None for e in errors], dtype=bool)] = None
         facts = {name: column[name] for name in _FACTS if name in self.index}
         return Chunk(columns, rows, geoms, facts, errors, notices, cells)
+
+    def _gauss_kruger(self, columns: list[Sequence[Any]], numbers: list[Any], points: np.ndarray,
+                      read_row: Callable, geoms: np.ndarray, errors: list, notices: list) -> np.ndarray:
+        """Gauss-Krüger rows (X/Y, the zone in front of Y or in 带号) read as arrays; returns the rows read.
+
+        Rows are grouped by zone cell, zone prefix and the order their digits fit. In each group one row goes
+        through the site reader, and the others are transformed with the same PROJ transformation and take its
+        notices, but only if the reader's point is the array's exactly and only for rows that land inside the
+        zone's band and the covered area, where the reader says nothing more of a row. Rows near the band but
+        outside the covered area get the error the reader gives them, when it gave that to the group's first.
+        The others, and every group whose row the reader reads differently, go the reader's way one by one."""
+        done = np.zeros(len(points), dtype=bool)
+        location = self._location_field()
+        east, north = _numbers(columns[self.index["x"]]), _numbers(columns[self.index["y"]])
+        if "gk_zone" in self.index:
+            cells = columns[self.index["gk_zone"]]
+            zone_cell = _numbers(cells)
+            blank = np.array([_blank(v) for v in _objects(cells)], dtype=bool)
+        else:
+            zone_cell, blank = np.full(len(points), np.nan), np.ones(len(points), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            fits = gk.looks_easting(east) & gk.looks_northing(north)
+            swap = ~fits & gk.looks_easting(north) & gk.looks_northing(east)
+            x, y = np.where(swap, north, east), np.where(swap, east, north)
+            prefix = np.where(x >= 1_000_000, x // 1_000_000, 0)
+        zone = np.where(prefix > 0, prefix, zone_cell)
+        agree = blank | (prefix == 0) | (zone_cell == prefix)
+        usable = np.flatnonzero(points & (fits | swap) & (~np.isnan(zone_cell) | blank) & np.isfinite(zone) & agree)
+        group_of = np.unique(np.column_stack([np.nan_to_num(zone_cell[usable], nan=-1), prefix[usable],
+                                              zone[usable], swap[usable]]), axis=0, return_inverse=True)
+        for keys, rows in zip(group_of[0], _members(group_of[1].ravel(), usable)):
+            width = gk.width_of_zone(int(keys[2])) if keys[2] == int(keys[2]) else None
+            key = gk.GKZone("CGCS2000", width, int(keys[2]), bool(keys[1])) if width else None
+            src = gk.zone_crs(key) if key else None
+            if src is None:
+                continue
+            lon, lat = transformer_to_wgs84(src).transform(x[rows], y[rows])
+            west, east_edge = gk.zone_band(key)
+            covered = _fits(lon, lat, self.coverage)
+            with np.errstate(invalid="ignore"):
+                band = (lon >= west) & (lon <= east_edge)
+                refused = ~covered & (lon >= west - 0.5) & (lon <= east_edge + 0.5)  # farther: the zone is refused
+            inside = np.flatnonzero(band & covered)
+            if len(inside):
+                first = rows[inside[0]]
+                errors[first], geoms[first], notices[first] = read_row(first)
+                done[first] = True
+                if errors[first] is None and shapely.equals_exact(
+                        geoms[first], shapely.Point(lon[inside[0]], lat[inside[0]]), 0.0):
+                    geoms[rows[inside]] = shapely.points(lon[inside], lat[inside])
+                    for i in rows[inside].tolist():
+                        notices[i] = notices[first]
+                    done[rows[inside]] = True
+            outside = np.flatnonzero(refused) if self.coverage is not None else []
+            if len(outside):  # refused for the covered area alone, with the zone's hint, as the reader does
+                texts = outside_coverage_texts(lon[outside], lat[outside], [numbers[i] for i in rows[outside]],
+                                               location, self.coverage, self.source,
+                                               coverage_hints(src, key, None, None))
+                first = rows[outside[0]]
+                errors[first], geoms[first], notices[first] = read_row(first)
+                done[first] = True
+                if errors[first] == texts[0]:
+                    for i, text in zip(rows[outside].tolist(), texts):
+                        errors[i] = text
+                    done[rows[outside]] = True
+        return done
 
     def _degrees(self, values: Sequence[Any], rows: list[Any], field: str) -> np.ndarray:
         """A degree column's cells as numbers: plain numbers at once, any other text (87°36'12.5"E, 东经87.6 ...)
@@ -636,6 +706,12 @@ def _fits(lon: np.ndarray, lat: np.ndarray, coverage: CoveredArea | None) -> np.
     with np.errstate(invalid="ignore"):
         valid = (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
     return valid if coverage is None else valid & coverage.contains(lon, lat)
+
+
+def _members(group: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+    """The rows of each group (numbered 0, 1 ...), each in row order."""
+    order = np.argsort(group, kind="stable")
+    return np.split(rows[order], np.flatnonzero(np.diff(group[order])) + 1) if len(rows) else []
 
 
 def _cell(cells: list[Any], index: int) -> Any:

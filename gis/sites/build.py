@@ -244,10 +244,8 @@ def _check_degrees(raw, xy, rows, rings, swap_xy, coverage, log) -> None:
 
 def _check_gk_order(raw, xy, rows, rings, swap_xy, log) -> None:
     """Gauss-Krüger: a northing has 7 digits, an easting 6 (or 8 with the zone prefix)."""
-    east_ok = np.array([gk.looks_easting(v) for v in xy[:, 0]])
-    north_ok = np.array([gk.looks_northing(v) for v in xy[:, 1]])
-    east_rev = np.array([gk.looks_easting(v) for v in xy[:, 1]])
-    north_rev = np.array([gk.looks_northing(v) for v in xy[:, 0]])
+    east_ok, north_ok = gk.looks_easting(xy[:, 0]), gk.looks_northing(xy[:, 1])
+    east_rev, north_rev = gk.looks_easting(xy[:, 1]), gk.looks_northing(xy[:, 0])
     ok, rev = east_ok & north_ok, east_rev & north_rev
     neither = ~ok & ~rev
     if neither.any():

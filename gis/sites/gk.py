@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from pyproj import CRS
 from pyproj.database import query_crs_info
 from pyproj.enums import PJType
@@ -136,11 +137,12 @@ def zone_band(key: GKZone) -> tuple[float, float]:
     return key.central_meridian - half, key.central_meridian + half
 
 
-def looks_northing(value: float) -> bool:
-    """A Chinese GK northing has 7 integer digits (lat 9°-90°)."""
-    return 1_000_000 <= value < 10_000_000
+def looks_northing(value: float | np.ndarray) -> bool | np.ndarray:
+    """A Chinese GK northing has 7 integer digits (lat 9°-90°); of one value or of each of many."""
+    return (value >= 1_000_000) & (value < 10_000_000)
 
 
-def looks_easting(value: float) -> bool:
-    """A GK easting has at most 6 integer digits, or 8 with a Chinese zone prefix (13-45)."""
-    return 0 < value < 1_000_000 or 13_000_000 <= value < 46_000_000
+def looks_easting(value: float | np.ndarray) -> bool | np.ndarray:
+    """A GK easting has at most 6 integer digits, or 8 with a Chinese zone prefix (13-45); of one value or of
+    each of many."""
+    return ((value > 0) & (value < 1_000_000)) | ((value >= 13_000_000) & (value < 46_000_000))
