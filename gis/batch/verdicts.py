@@ -129,7 +129,7 @@ class Screener:
         self._sites: list[_Site] = []
         self._site_of: dict[tuple[str, int], int | None] = {}  # by (site kind, key); None: check row by row
         self._reasons: BoundedCache[str] = BoundedCache(_KEPT_TEXTS)
-        self._views: BoundedCache[RuleHit] = BoundedCache(_KEPT_TEXTS)
+        self._views: BoundedCache[RuleHit | list[RuleHit]] = BoundedCache(_KEPT_TEXTS)  # and places' unchecked
         self._patterns: BoundedCache[tuple] = BoundedCache(_KEPT_PATTERNS)  # by the outcomes' bytes
         self._facts: BoundedCache[tuple[Project, Facts, int, int]] = BoundedCache(_KEPT_PROJECTS)  # by id(project)
         self._numbers: BoundedCache[int] = BoundedCache(2 * _KEPT_PROJECTS)  # see _number
@@ -342,10 +342,20 @@ class Screener:
             place = self._sites[site].place
             views = [self._view(i, REVIEW, place.reasons[i] + [missing_reason(m) for m in facts.missing[i]],
                                 facts.missing[i]) for i in review]
-            lost = sorted((self._view(i, UNCHECKED, place.unknown_reasons[i]) for i in unchecked),
-                          key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id))
-            text = self._reasons.put(key, reasons_text(views, lost))
+            text = self._reasons.put(key, reasons_text(views, self._unchecked(site, unchecked)))
         return text
+
+    def _unchecked(self, site: int, unchecked: tuple[int, ...]) -> list[RuleHit]:
+        """The rules not checked at a place, as ``evaluation`` orders them; kept, as the many reasons of one
+        place (one per project that needs review there) list the same ones."""
+        key = ("unchecked", site, unchecked)
+        lost = self._views.get(key)
+        if lost is None:
+            place = self._sites[site].place
+            lost = self._views.put(key, sorted(
+                (self._view(i, UNCHECKED, place.unknown_reasons[i]) for i in unchecked),
+                key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id)))
+        return lost
 
     def _fill_quantities(self, out: dict, rows: np.ndarray, row_pattern: np.ndarray,
                          hits_by_pattern: np.ndarray, projects: ProjectColumn) -> None:

@@ -15,6 +15,7 @@ list their items, each with the rules that apply it (``attributes.access_items``
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
@@ -247,6 +248,15 @@ def _fact_values(project: Project) -> dict[str, Any]:
 def _fact_value(project: Project, name: str) -> Any:
     value = project.fact(name)
     return value.value if isinstance(value, Enum) else value
+
+
+def _fact_column(projects: list[Project], name: str) -> list[Any]:
+    """``_fact_value`` of many projects: a field read as an attribute (``Project.fact`` reads the industry
+    apart), an enum by its value."""
+    if name == "industry":
+        return [_fact_value(project, name) for project in projects]
+    column = list(map(operator.attrgetter(name), projects))
+    return [value.value if isinstance(value, Enum) else value for value in column]
 
 
 def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None, list[str], bool]:
@@ -520,8 +530,7 @@ def facts_of_many(book: RuleBook, projects: list[Project]) -> list[Facts]:
     for i, entry in enumerate(book.entries):
         groups.setdefault(tuple(entry.rule.project), []).append(i)
     # the values of each fact a rule reads, as codes, once; a group's combinations are then combined codes
-    values = {name: [_fact_value(project, name) for project in projects]
-              for name in sorted({name for names in groups for name in names})}
+    values = {name: _fact_column(projects, name) for name in sorted({name for names in groups for name in names})}
     coded = {name: pd.factorize(pd.Series(column, dtype=object), use_na_sentinel=False)[0]
              for name, column in values.items()}
     for names, rules in groups.items():
