@@ -480,6 +480,15 @@ def test_patches_cut_by_zones_with_areas_as_postgis_measures_them(tmp_path, post
     import psycopg
 
     frame = _patches_frame(60, seed=31, kinds=("ecological_redline", "nature_reserve"))
+    zones = open_store().snapshot(AS_OF).zones
+    admin = zones[zones.kind == "admin_division"]
+    # a patch outside 石河子市 along its edge: it touches the 兵团 city but lies in the land around it
+    city = admin[admin["name"] == "石河子市"].geometry.iloc[0]
+    edge = shapely.get_parts(city)[0].exterior.interpolate(0.37, normalized=True)
+    outside = max(shapely.get_parts(shapely.box(edge.x - 0.004, edge.y - 0.003, edge.x + 0.004, edge.y + 0.003)
+                                    .difference(city)), key=lambda g: g.area)
+    assert outside.intersects(city) and shapely.area(shapely.intersection(outside, city)) == 0
+    frame.loc[len(frame)] = ["TB-edge", outside]
     frame.loc[len(frame)] = ["TB-far", shapely.box(60.0, 10.0, 60.01, 10.01)]  # far outside: read, not cut
     source, out_gpkg, out_xlsx = tmp_path / "patches.gpkg", tmp_path / "out.gpkg", tmp_path / "移交清单.xlsx"
     frame.to_crs("EPSG:4490").to_file(source)  # CGCS2000 geographic, as monitoring data comes
@@ -490,13 +499,12 @@ def test_patches_cut_by_zones_with_areas_as_postgis_measures_them(tmp_path, post
     from gis.batch.patches import screen_patches
 
     again = screen_patches(source, tmp_path / "again.gpkg", as_of=AS_OF, progress=lambda d, t: seen.append((d, t)))
-    assert seen[0] == (0, 61) and seen[-1] == (61, 61) and again.patches == 61
+    assert seen[0] == (0, 62) and seen[-1] == (62, 62) and again.patches == 62
     assert sorted(pyogrio.list_layers(out_gpkg)[:, 0]) == ["图斑", "图斑区域相交"]
     patches = pyogrio.read_dataframe(out_gpkg, layer="图斑")
     pieces = pyogrio.read_dataframe(out_gpkg, layer="图斑区域相交")
     assert list(patches["图斑编号"]) == list(frame["图斑编号"])
     assert len(pieces) > 30
-    zones = open_store().snapshot(AS_OF).zones
     with psycopg.connect(postgres_db, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         conn.execute("CREATE TABLE p (code text, geom geometry(Geometry, 4326))")
@@ -512,6 +520,17 @@ def test_patches_cut_by_zones_with_areas_as_postgis_measures_them(tmp_path, post
             "SELECT p.code, z.name, ST_Area(ST_Intersection(p.geom, z.geom)::geography), "
             "ST_Area(p.geom::geography) FROM p JOIN z ON ST_Intersects(p.geom, z.geom) "
             "WHERE ST_Area(ST_Intersection(p.geom, z.geom)::geography) > 0").fetchall()
+        conn.execute("CREATE TABLE a (name text, subtype text, geom geometry(Geometry, 4326))")
+        with conn.cursor().copy("COPY a (name, subtype, geom) FROM STDIN") as copy:
+            for name, subtype, geom in zip(admin["name"], admin["subtype"], admin.geometry):
+                copy.write_row((name, subtype, "SRID=4326;" + shapely.to_wkt(geom, rounding_precision=-1)))
+        # where each patch lies: the county and the division sharing the most of it (a 兵团 city first)
+        shares = "SELECT DISTINCT ON (p.code) p.code, a.name, a.subtype FROM p JOIN a ON ST_Intersects(p.geom, a.geom) " \
+                 "WHERE ST_Area(ST_Intersection(p.geom, a.geom)) > 0 AND a.subtype {} " \
+                 "ORDER BY p.code, (a.subtype = 'bingtuan_city') DESC, ST_Area(ST_Intersection(p.geom, a.geom)) DESC"
+        county = {code: name for code, name, _ in conn.execute(shares.format("= 'county'")).fetchall()}
+        division = {code: (name, subtype) for code, name, subtype in
+                    conn.execute(shares.format("IN ('prefecture', 'bingtuan_city')")).fetchall()}
         redline = dict(conn.execute(
             "SELECT p.code, ST_Area(ST_Union(ST_Intersection(p.geom, z.geom))::geography) FROM p JOIN z "
             "ON ST_Intersects(p.geom, z.geom) WHERE z.kind = 'ecological_redline' GROUP BY p.code").fetchall())
@@ -525,6 +544,12 @@ def test_patches_cut_by_zones_with_areas_as_postgis_measures_them(tmp_path, post
     for code, inside in zip(patches["图斑编号"][:-1], patches["红线内面积m²"][:-1]):
         assert inside == pytest.approx(redline.get(code, 0.0), rel=1e-6, abs=0.05), code
     assert patches.loc[patches["图斑编号"] == "TB-far", "读取错误"].notna().all()
+    for code, got_division, got_county in zip(patches["图斑编号"], patches["所在地州市/师"], patches["所在县市区"]):
+        name, subtype = division.get(code, (None, None))
+        assert (got_division if isinstance(got_division, str) else None) == name, code
+        assert (got_county if isinstance(got_county, str) else None) == county.get(
+            code, name if subtype == "bingtuan_city" else None), code
+    assert division["TB-edge"][0] != "石河子市" and len(division) >= 60
     # the handover list: one row per patch per zone, Chinese headers, grouped by division and county
     sheet = load_workbook(out_xlsx)["移交清单"]
     values = list(sheet.iter_rows(values_only=True))

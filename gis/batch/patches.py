@@ -80,19 +80,19 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
     source = open_input(input_path, coverage=covered_area(store))
     zones = store.snapshot(day).zones
     protected = zones[zones.kind.isin(PROTECTED_KINDS)].reset_index(drop=True)
-    admin = zones[zones.kind == "admin_division"].reset_index(drop=True)
-    tree, admin_tree = shapely.STRtree(protected.geometry.values), shapely.STRtree(admin.geometry.values)
+    units = _Units(zones[zones.kind == "admin_division"])
+    tree = shapely.STRtree(protected.geometry.values)
     patch_rows, piece_rows, failed = [], [], 0
     if progress is not None:
         progress(0, source.total)
     for chunk in source.chunks:
-        for cells, row, geom, error in zip(chunk.cells, chunk.rows, chunk.geoms, chunk.errors):
+        places = units.of(chunk.geoms)
+        for cells, row, geom, error, where in zip(chunk.cells, chunk.rows, chunk.geoms, chunk.errors, places):
             attributes = dict(zip(source.header, cells))
             if error is not None or geom is None:
                 failed += 1
                 patch_rows.append({**attributes, "图斑序号": row, "读取错误": error, "geometry": None})
                 continue
-            where = _where(geom, admin, admin_tree)
             pieces = _pieces(geom, protected, tree)
             area = geodesic_area_m2(geom)
             patch_rows.append({**attributes, "图斑序号": row, **where, "图斑面积m²": round(area, 2),
@@ -151,23 +151,47 @@ def _totals(pieces: list[dict[str, Any]], area: float) -> dict[str, Any]:
     return totals
 
 
-def _where(geom, admin: pd.DataFrame, tree: shapely.STRtree) -> dict[str, str | None]:
-    """The county and the prefecture or 兵团 division the patch shares most area with."""
-    best: dict[str, tuple[float, str]] = {}
-    for index in tree.query(geom, predicate="intersects"):
-        unit = admin.iloc[int(index)]
-        level = "county" if unit.subtype in _COUNTY else "division" if unit.subtype in _DIVISION else None
-        if level is None:
-            continue
-        shared = shapely.area(shapely.intersection(geom, unit.geometry))
-        # a 兵团 city outranks the prefecture around it: the division answers for its land
-        rank = (unit.subtype == "bingtuan_city", shared)
-        if level not in best or rank > best[level][0]:
-            best[level] = (rank, unit["name"])
-    division = best.get("division", (None, None))
-    # a 兵团 city (师市合一) answers as a county too where no county of the layer covers its land
-    county = best.get("county", (None, division[1] if division[0] and division[0][0] else None))
-    return {"所在地州市/师": division[1], "所在县市区": county[1]}
+class _Units:
+    """The counties and the prefectures and 兵团 divisions above them, to tell each patch where it lies."""
+
+    def __init__(self, admin: pd.DataFrame) -> None:
+        level = np.where(admin.subtype.isin(_COUNTY), 1, np.where(admin.subtype.isin(_DIVISION), 2, 0))
+        keep = level > 0
+        # prepared copies: a county has thousands of vertices and is tested against many patches
+        self.geoms = shapely.from_wkb(shapely.to_wkb(admin.geometry.values[keep]))
+        shapely.prepare(self.geoms)
+        self.level = level[keep]
+        self.bingtuan = (admin.subtype.values[keep] == "bingtuan_city")
+        self.names = admin["name"].to_numpy(dtype=object)[keep]
+
+    def of(self, geoms: np.ndarray) -> list[dict[str, str | None]]:
+        """Per patch (None for a row not read), the county and the division it shares most area with: a
+        兵团 city outranks the prefecture around it (the division answers for its land), and answers as a
+        county too where no county of the layer covers that land. Sharing only an edge is not lying there."""
+        geoms = np.asarray(geoms, dtype=object)
+        found: list[dict[str, str | None]] = [{"所在地州市/师": None, "所在县市区": None} for _ in geoms]
+        read = np.flatnonzero(~shapely.is_missing(geoms))
+        if not len(read) or not len(self.geoms):
+            return found
+        unit, site = shapely.STRtree(geoms[read]).query(self.geoms, predicate="intersects")
+        shared = shapely.area(geoms[read][site])  # a patch a unit covers shares all of itself
+        partly = np.flatnonzero(~shapely.covers(self.geoms[unit], geoms[read][site]))
+        shared[partly] = shapely.area(shapely.intersection(geoms[read][site[partly]], self.geoms[unit[partly]]))
+        keep = shared > 0
+        unit, site, shared = unit[keep], site[keep], shared[keep]
+        # the best unit of each patch and level: 兵团 first, then the larger share, then the layer's order
+        order = np.lexsort((unit, -shared, ~self.bingtuan[unit], self.level[unit], site))
+        unit, site = unit[order], site[order]
+        first = np.r_[True, (site[1:] != site[:-1]) | (self.level[unit[1:]] != self.level[unit[:-1]])]
+        for u, s in zip(unit[first].tolist(), site[first].tolist()):
+            place = found[read[s]]
+            if self.level[u] == 2:
+                place["所在地州市/师"] = self.names[u]
+                if self.bingtuan[u] and place["所在县市区"] is None:
+                    place["所在县市区"] = self.names[u]
+            else:
+                place["所在县市区"] = self.names[u]
+        return found
 
 
 def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
