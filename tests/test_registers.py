@@ -414,6 +414,64 @@ def test_gauss_kruger_rows_read_as_arrays_equal_each_row_read_alone(tmp_path, mo
     assert "30" in errors["带号 contradicts"] and errors["unreadable"]
 
 
+def test_plain_polygons_of_a_gis_file_equal_each_feature_read_alone(tmp_path, monkeypatch):
+    """Patches of a lon/lat GeoPackage (CGCS2000, as monitoring data comes), most of them plain polygons that are
+    taken as arrays: each feature is compared with the same feature screened alone (读取提示, 读取错误, 结论代码) and
+    with the site reader's reading of it (the geometry, exactly), among them the ones the site reader has something to say of or refuses (a hole, two parts, a
+    bow-tie, a repeated vertex, a polygon partly or wholly outside the covered area, one with no area). The
+    reader reads a few features, not every one."""
+    import gis.batch.inputs as inputs
+
+    rng = np.random.default_rng(43)
+    coverage = covered_area(open_store())
+    frame = _patches_frame(150, seed=43)
+    stars = []
+    for x, y in _places(150, seed=44):  # irregular patches, half of them drawn clockwise
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 12))
+        ring = np.column_stack([x + 0.003 * np.cos(angles), y + 0.002 * np.sin(angles)])
+        stars.append(shapely.Polygon(ring[::-1] if len(stars) % 2 else ring))
+    xs = np.arange(70, 80, 0.01)
+    edge = xs[np.argmax(coverage.contains(xs, np.full(len(xs), 40.0)))]  # the covered area's western edge
+    x, y = _places(1, seed=45)[0]
+    odd = {"hole": shapely.box(x, y, x + 0.01, y + 0.01).difference(shapely.box(x + 0.004, y + 0.004, x + 0.006, y + 0.006)),
+           "two parts": shapely.MultiPolygon([shapely.box(x, y, x + 0.003, y + 0.003), shapely.box(x + 0.01, y, x + 0.013, y + 0.003)]),
+           "bow-tie": shapely.Polygon([(x, y), (x + 0.01, y + 0.01), (x + 0.01, y), (x, y + 0.01)]),
+           "repeated vertex": shapely.Polygon([(x, y), (x + 0.01, y), (x + 0.01, y), (x + 0.01, y + 0.01), (x, y + 0.01)]),
+           "partly outside": shapely.box(edge - 0.03, 39.99, edge + 0.03, 40.01),
+           "outside": shapely.box(60.0, 10.0, 60.01, 10.01),
+           "no area": shapely.Polygon([(x, y), (x + 0.01, y + 0.01), (x + 0.02, y + 0.02)])}
+    patches = gpd.GeoDataFrame({"图斑编号": [*frame["图斑编号"], *[f"S{i}" for i in range(len(stars))], *odd]},
+                               geometry=[*frame.geometry, *stars, *odd.values()], crs="EPSG:4326").to_crs("EPSG:4490")
+
+    def screened(path, frame):
+        frame.to_file(path)
+        out = path.with_suffix(".parquet")
+        screen_file(path, out, as_of=AS_OF, chunk_rows=200)
+        read = gpd.read_parquet(out)
+        return read.assign(读取提示=read["读取提示"].fillna(""), 读取错误=read["读取错误"].fillna(""))
+
+    reads = []
+    real = inputs.build_sites
+    monkeypatch.setattr(inputs, "build_sites", lambda *a, **k: reads.append(1) or real(*a, **k))
+    whole = screened(tmp_path / "图斑.gpkg", patches)
+    # the odd ones, the first plain polygon of each chunk, and a few near the covered area's edge
+    assert len(reads) <= len(odd) + 2 + len(patches) // 50, len(reads)
+    notes = dict(zip(whole["图斑编号"], whole["读取提示"]))
+    assert "part of the site lies outside" in notes["partly outside"] and "repaired" in notes["bow-tie"]
+    assert whole["结论代码"].ne("error").sum() == len(patches) - 2  # outside and no area are refused
+    for i in [*range(0, len(patches) - len(odd), 23), *range(len(patches) - len(odd), len(patches))]:
+        alone = screened(tmp_path / f"one{i}.gpkg", patches.iloc[[i]])
+        for column in ("读取提示", "读取错误", "结论代码"):  # an error names its file and feature
+            said = alone[column][0].replace(f"one{i}.gpkg, row 1,", f"图斑.gpkg, row {i + 1},").replace(
+                "(rows 1)", f"(rows {i + 1})")
+            assert whole[column][i] == said, (whole["图斑编号"][i], column)
+        if alone["读取错误"][0]:
+            assert whole.geometry[i] is None
+        else:  # the site reader's own reading of the feature
+            site = read_site(tmp_path / f"one{i}.gpkg", coverage=covered_area(open_store()))
+            assert shapely.equals_exact(whole.geometry[i], site.shape, 0.0), whole["图斑编号"][i]
+
+
 def test_permit_register_fields_every_row_screened_industry_recognised(tmp_path):
     source, out = tmp_path / "排污许可.csv", tmp_path / "out.csv"
     rows = _rows(120, seed=13)

@@ -3,9 +3,13 @@
 Tables (.xlsx, .csv in UTF-8 or GBK) are read with the site reader's header vocabulary (``gis.sites.tables``)
 plus a WKT / 拐点坐标 column and the project columns (行业, 建设性质, 锅炉规模 ...); ``columns`` maps our
 fields onto headers we do not recognise. Vector files (GeoPackage, shapefile, GeoJSON, GeoParquet) give
-each feature's geometry and attributes. A row whose coordinates are plain decimal degrees inside Xinjiang
-takes a vectorised path; every other row goes through ``gis.sites.build.build_sites``, the same checks and
-transforms as ``read_site``, one row at a time. A row that fails gets its error text and the batch goes on.
+each feature's geometry and attributes. Rows are read as arrays where the site reader has nothing to say of
+them but what it said of one of them: degrees (plain, 度分秒, or the other way round) and Gauss-Krüger X/Y
+inside the covered area, plain lon/lat points and polygons of a GIS file. Of the kinds the reader transforms
+or remarks on (swapped degrees, Gauss-Krüger, polygons), one row goes through the reader first, and its reading
+must be the arrays' exactly. Every other row goes through
+``gis.sites.build.build_sites``, the same checks and transforms as ``read_site``, one row at a time. A row
+that fails gets its error text and the batch goes on.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from gis.batch.columnar import input_columns
-from gis.crs import transformer_to_wgs84
+from gis.crs import geodesic_areas_m2, transformer_to_wgs84
 from gis.errors import EcozoneError, FieldError, FormatError
 from gis.rules.project import fact_specs
 from gis.sites import gk
@@ -43,6 +47,7 @@ from gis.sites.build import build_sites, combine, coverage_hints
 from gis.sites.checks import CoveredArea, outside_coverage_texts
 from gis.sites.encoding import decode
 from gis.sites.gpkg import feature_tables
+from gis.sites.limits import MAX_SITE_AREA_KM2, MAX_VERTICES
 from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite
 from gis.sites.tables import (
     EXCEL_MAX_ROWS,
@@ -574,6 +579,21 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
                                                                 coverage, path.name, table._hints)):
                     chunk.errors[i] = text
             chunk.geoms[plain] = shapely.force_2d(geometries[plain])
+            if geographic:  # plain polygons likewise, when the reader takes the first of them as it is
+                single = _single_polygons(geometries)
+                polygons = np.flatnonzero(_plain_polygons(single, coverage) & ~unread)
+                if len(polygons):
+                    first = polygons[0]
+                    work = functools.partial(_vector_site, geometries[first], crs, path.name, rows[first], coverage)
+                    chunk.errors[first], chunk.geoms[first], chunk.notices[first] = _row_site(
+                        work, path.name, rows[first], "geometry")
+                    plain[first] = True
+                    taken = shapely.orient_polygons(shapely.force_2d(single[polygons]), exterior_cw=False)
+                    if chunk.errors[first] is None and shapely.equals_exact(chunk.geoms[first], taken[0], 0.0):
+                        chunk.geoms[polygons] = taken
+                        for i in polygons.tolist():
+                            chunk.notices[i] = chunk.notices[first]
+                        plain[polygons] = True
             for i in np.flatnonzero(~plain & ~outside & ~unread):
                 work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage)
                 chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(work, path.name, rows[i], "geometry")
@@ -644,6 +664,39 @@ def _points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x, y = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
     x[points], y[points] = shapely.get_x(geoms[points]), shapely.get_y(geoms[points])
     return points, x, y
+
+
+def _single_polygons(geoms: np.ndarray) -> np.ndarray:
+    """Each feature, a multi-polygon of one part as that polygon (as the site reader makes it: a layer of
+    multi-polygons, as GIS programs write them, mostly holds single patches)."""
+    single = np.asarray(geoms, dtype=object).copy()
+    multi = np.flatnonzero((shapely.get_type_id(single) == shapely.GeometryType.MULTIPOLYGON)
+                           & (shapely.get_num_geometries(single) == 1))
+    single[multi] = shapely.get_geometry(single[multi], 0)
+    return single
+
+
+def _plain_polygons(geoms: np.ndarray, coverage: CoveredArea | None) -> np.ndarray:
+    """Which features are polygons the site reader keeps as they are (but for their winding) with nothing to
+    say of them: one ring with area, valid, no vertex repeating the one before, every vertex and a point
+    inside them in the covered area, well under the largest site (``check_area``). The others need its checks."""
+    plain = np.zeros(len(geoms), dtype=bool)
+    if coverage is None:
+        return plain
+    candidates = np.flatnonzero((shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON)
+                                & (shapely.get_num_interior_rings(geoms) == 0)
+                                & (shapely.get_num_coordinates(geoms) <= MAX_VERTICES))
+    polygons = geoms[candidates]
+    ok = shapely.is_valid(polygons) & (shapely.area(polygons) > 1e-12 * shapely.length(polygons) ** 2)
+    xy, owner = shapely.get_coordinates(polygons, return_index=True)
+    repeated = (owner[1:] == owner[:-1]) & (xy[1:] == xy[:-1]).all(axis=1)
+    outside = ~coverage.contains(xy[:, 0], xy[:, 1])
+    ok &= np.bincount(np.r_[owner[1:][repeated], owner[outside]], minlength=len(polygons)) == 0
+    middle = shapely.get_coordinates(shapely.point_on_surface(polygons))
+    ok &= coverage.contains(middle[:, 0], middle[:, 1])
+    ok &= geodesic_areas_m2(polygons) < 0.5 * MAX_SITE_AREA_KM2 * 1e6
+    plain[candidates[ok]] = True
+    return plain
 
 
 def _vector_site(geom, crs: CRS | None, source: str, row: int, coverage: CoveredArea | None):
