@@ -608,6 +608,17 @@ def test_patches_cut_by_zones_with_areas_as_postgis_measures_them(tmp_path, post
         assert (got_county if isinstance(got_county, str) else None) == county.get(
             code, name if subtype == "bingtuan_city" else None), code
     assert division["TB-edge"][0] != "石河子市" and len(division) >= 60
+    # each patch's pieces largest first; as large (inside a red line and a reserve at once), the red line first
+    from gis.batch.spatial import PROTECTED_KINDS
+    from gis.kinds import KINDS
+
+    rank = {KINDS[kind].label_zh: i for i, kind in enumerate(PROTECTED_KINDS)}
+    ties = 0
+    for _, group in pieces.groupby("图斑编号", sort=False):
+        order = list(zip(-group["相交面积m²"], group["区域类型"].map(rank)))
+        assert order == sorted(order), group
+        ties += len(order) - len({area for area, _ in order})
+    assert ties >= 1
     # the handover list: one row per patch per zone, Chinese headers, grouped by division and county
     sheet = load_workbook(out_xlsx)["移交清单"]
     values = list(sheet.iter_rows(values_only=True))

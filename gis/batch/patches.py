@@ -87,14 +87,16 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
         progress(0, source.total)
     for chunk in source.chunks:
         places = units.of(chunk.geoms)
-        for cells, row, geom, error, where in zip(chunk.cells, chunk.rows, chunk.geoms, chunk.errors, places):
+        met = _met(chunk.geoms, tree)
+        for cells, row, geom, error, where, zones_met in zip(chunk.cells, chunk.rows, chunk.geoms, chunk.errors,
+                                                             places, met):
             attributes = dict(zip(source.header, cells))
             if error is not None or geom is None:
                 failed += 1
                 patch_rows.append({**attributes, "图斑序号": row, "读取错误": error, "geometry": None})
                 continue
-            pieces = _pieces(geom, protected, tree)
             area = geodesic_area_m2(geom)
+            pieces = _pieces(geom, area, zones_met, protected)
             patch_rows.append({**attributes, "图斑序号": row, **where, "图斑面积m²": round(area, 2),
                                **_totals(pieces, area), "涉及区域": "；".join(p["区域名称"] for p in pieces) or None,
                                "读取错误": None, "geometry": geom})
@@ -119,12 +121,27 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
 _PIECE_COLUMNS = ["区域类型", "区域名称", "功能分区", "相交面积m²", "占图斑比例%", "geometry"]
 
 
-def _pieces(geom, protected: pd.DataFrame, tree: shapely.STRtree) -> list[dict[str, Any]]:
-    """The pieces ``geom`` shares with each protected zone (those with area), largest first."""
-    area = geodesic_area_m2(geom)
+def _met(geoms: np.ndarray, tree: shapely.STRtree) -> list[np.ndarray]:
+    """Per patch (none for a row not read), the protected zones it meets, in the tree's order."""
+    geoms = np.asarray(geoms, dtype=object)
+    read = np.flatnonzero(~shapely.is_missing(geoms))
+    met: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(geoms)
+    if len(read):
+        patch, zone = tree.query(geoms[read], predicate="intersects")
+        order = np.lexsort((zone, patch))
+        patch, zone = patch[order], zone[order]
+        for p, zones in zip(np.unique(patch).tolist(), np.split(zone, np.flatnonzero(np.diff(patch)) + 1)):
+            met[read[p]] = zones
+    return met
+
+
+def _pieces(geom, area: float, zones: np.ndarray, protected: pd.DataFrame) -> list[dict[str, Any]]:
+    """The pieces ``geom`` (of geodesic ``area``) shares with each of the protected ``zones`` it meets (those
+    with area), largest first; of pieces as large (a patch inside a red line and a reserve), the first by kind
+    (``PROTECTED_KINDS``), then in the store's order."""
     found = []
-    for index in tree.query(geom, predicate="intersects"):
-        zone = protected.iloc[int(index)]
+    for index in zones.tolist():
+        zone = protected.iloc[index]
         piece = shapely.intersection(geom, zone.geometry)
         piece_area = geodesic_area_m2(piece)
         if piece_area <= 0:
@@ -134,7 +151,7 @@ def _pieces(geom, protected: pd.DataFrame, tree: shapely.STRtree) -> list[dict[s
                       "功能分区": KINDS[zone.kind].subtype_label(zone.subtype) if zone.kind in KINDS else None,
                       "相交面积m²": round(piece_area, 2),
                       "占图斑比例%": round(100 * piece_area / area, 3) if area else None, "geometry": piece})
-    found.sort(key=lambda p: -p["相交面积m²"])
+    found.sort(key=lambda p: (-p["相交面积m²"], PROTECTED_KINDS.index(p["_kind"])))  # stable: then store order
     return found
 
 
@@ -142,8 +159,8 @@ def _totals(pieces: list[dict[str, Any]], area: float) -> dict[str, Any]:
     """Area inside red lines and inside reserves (the union of the pieces, so overlapping zones count once)."""
     totals = {}
     for kind, label in (("ecological_redline", "红线内"), ("nature_reserve", "自然保护区内")):
-        union = shapely.union_all([p["geometry"] for p in pieces if p["_kind"] == kind])
-        inside = geodesic_area_m2(union) if not union.is_empty else 0.0
+        inside = [p["geometry"] for p in pieces if p["_kind"] == kind]
+        inside = geodesic_area_m2(shapely.union_all(inside)) if inside else 0.0
         totals[f"{label}面积m²"] = round(inside, 2)
         totals[f"{label}比例%"] = round(100 * inside / area, 3) if area else None
     for piece in pieces:
