@@ -841,6 +841,8 @@ def _covered_measure(site: shapely.Geometry, site_type: str, coverage: shapely.G
     """
     if site_type == "point":
         return float(shapely.covers(coverage, shapely.get_parts(site)).sum())
+    if not shapely.intersects(coverage, site):  # wholly outside, as most sites a layer does not cover are
+        return 0.0
     local = _clip_one(coverage, shapely.box(*_search_bounds(site, 1.0)))
     try:
         shared = shapely.intersection(site, local)
