@@ -29,6 +29,7 @@ from api.cli import app
 
 from gis.batch import COLUMNS, screen_file
 from gis.check import check_site, covered_area
+from gis.errors import EcozoneError
 from gis.rules.project import read_project
 from gis.sites import read_site
 from gis.store import open_store
@@ -470,6 +471,24 @@ def test_plain_polygons_of_a_gis_file_equal_each_feature_read_alone(tmp_path, mo
         else:  # the site reader's own reading of the feature
             site = read_site(tmp_path / f"one{i}.gpkg", coverage=covered_area(open_store()))
             assert shapely.equals_exact(whole.geometry[i], site.shape, 0.0), whole["图斑编号"][i]
+
+    # the same patches as parcels of a register, in a WKT column (longitude/latitude)
+    texts = shapely.to_wkt(patches.to_crs("EPSG:4326").geometry.values, rounding_precision=-1)
+    register = tmp_path / "地块.csv"
+    with open(register, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["项目名称", "WKT"], *zip(patches["图斑编号"], texts)])
+    reads.clear()
+    screen_file(register, tmp_path / "地块.parquet", as_of=AS_OF, chunk_rows=200)
+    parcels = gpd.read_parquet(tmp_path / "地块.parquet")
+    assert len(reads) <= len(odd) + 2 + len(patches) // 50, len(reads)
+    for i, text in enumerate(texts):
+        try:
+            site = read_site(text, coverage=covered_area(open_store()))
+        except EcozoneError:
+            assert parcels.geometry[i] is None and parcels["读取错误"][i], i
+            continue
+        assert shapely.equals_exact(parcels.geometry[i], site.shape, 0.0), parcels["项目名称"][i]
+        assert (parcels["读取提示"][i] or "").startswith("；".join(n["message"] for n in site.notices)), i
 
 
 def test_permit_register_fields_every_row_screened_industry_recognised(tmp_path):

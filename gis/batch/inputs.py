@@ -5,9 +5,9 @@ plus a WKT / 拐点坐标 column and the project columns (行业, 建设性质, 
 fields onto headers we do not recognise. Vector files (GeoPackage, shapefile, GeoJSON, GeoParquet) give
 each feature's geometry and attributes. Rows are read as arrays where the site reader has nothing to say of
 them but what it said of one of them: degrees (plain, 度分秒, or the other way round) and Gauss-Krüger X/Y
-inside the covered area, plain lon/lat points and polygons of a GIS file. Of the kinds the reader transforms
-or remarks on (swapped degrees, Gauss-Krüger, polygons), one row goes through the reader first, and its reading
-must be the arrays' exactly. Every other row goes through
+inside the covered area, plain lon/lat points and polygons of a GIS file or of a WKT column. Of the kinds the
+reader transforms or remarks on (swapped degrees, Gauss-Krüger, polygons), one row goes through the reader
+first, and its reading must be the arrays' exactly. Every other row goes through
 ``gis.sites.build.build_sites``, the same checks and transforms as ``read_site``, one row at a time. A row
 that fails gets its error text and the batch goes on.
 """
@@ -47,7 +47,7 @@ from gis.sites.build import build_sites, combine, coverage_hints
 from gis.sites.checks import CoveredArea, outside_coverage_texts
 from gis.sites.encoding import decode
 from gis.sites.gpkg import feature_tables
-from gis.sites.limits import MAX_SITE_AREA_KM2, MAX_VERTICES
+from gis.sites.limits import MAX_INPUT_BYTES, MAX_SITE_AREA_KM2, MAX_VERTICES
 from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite
 from gis.sites.tables import (
     EXCEL_MAX_ROWS,
@@ -244,6 +244,17 @@ class _TableRows:
                     slow[swapped] = False
         elif {"x", "y"} <= self.index.keys():
             slow &= ~self._gauss_kruger(columns, rows, points, read_row, geoms, errors, notices)
+        if "wkt" in self.index:  # parcels given as WKT in lon/lat that are plain polygons
+            parcels = np.flatnonzero(slow & ~points)
+            # only (multi)polygon texts of a size the reader takes: GEOS's WKT reader recurses without a depth
+            # guard into collections (the reader checks their nesting first), and a cell could be any size
+            texts = [str(v) for v in column["wkt"][parcels]]
+            single = np.full(n, None, dtype=object)
+            single[parcels] = _single_polygons(shapely.from_wkt(np.array(
+                [t if len(t) <= MAX_INPUT_BYTES and _POLYGON_WKT.match(t) else None for t in texts], dtype=object),
+                on_invalid="ignore"))
+            slow &= ~_take_plain_polygons(np.flatnonzero(_plain_polygons(single, self.coverage)), single, read_row,
+                                          geoms, errors, notices)
         for i in np.flatnonzero(slow):
             errors[i], geoms[i], notices[i] = read_row(i)
         geoms[np.array([e is not None for e in errors], dtype=bool)] = None
@@ -581,19 +592,13 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
             chunk.geoms[plain] = shapely.force_2d(geometries[plain])
             if geographic:  # plain polygons likewise, when the reader takes the first of them as it is
                 single = _single_polygons(geometries)
-                polygons = np.flatnonzero(_plain_polygons(single, coverage) & ~unread)
-                if len(polygons):
-                    first = polygons[0]
-                    work = functools.partial(_vector_site, geometries[first], crs, path.name, rows[first], coverage)
-                    chunk.errors[first], chunk.geoms[first], chunk.notices[first] = _row_site(
-                        work, path.name, rows[first], "geometry")
-                    plain[first] = True
-                    taken = shapely.orient_polygons(shapely.force_2d(single[polygons]), exterior_cw=False)
-                    if chunk.errors[first] is None and shapely.equals_exact(chunk.geoms[first], taken[0], 0.0):
-                        chunk.geoms[polygons] = taken
-                        for i in polygons.tolist():
-                            chunk.notices[i] = chunk.notices[first]
-                        plain[polygons] = True
+
+                def read_feature(i: int) -> tuple[str | None, Any, str | None]:
+                    work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage)
+                    return _row_site(work, path.name, rows[i], "geometry")
+
+                plain |= _take_plain_polygons(np.flatnonzero(_plain_polygons(single, coverage) & ~unread), single,
+                                              read_feature, chunk.geoms, chunk.errors, chunk.notices)
             for i in np.flatnonzero(~plain & ~outside & ~unread):
                 work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage)
                 chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(work, path.name, rows[i], "geometry")
@@ -664,6 +669,26 @@ def _points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x, y = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
     x[points], y[points] = shapely.get_x(geoms[points]), shapely.get_y(geoms[points])
     return points, x, y
+
+
+def _take_plain_polygons(polygons: np.ndarray, single: np.ndarray, read_row: Callable, geoms: np.ndarray,
+                         errors: list, notices: list) -> np.ndarray:
+    """Rows ``polygons`` (plain, ``_plain_polygons``; ``single`` holds their polygon) read as arrays: the first
+    through the site reader (``read_row``), the others taken counter-clockwise with its notices if its reading
+    is theirs exactly. Returns the rows read."""
+    done = np.zeros(len(geoms), dtype=bool)
+    if not len(polygons):
+        return done
+    first = polygons[0]
+    errors[first], geoms[first], notices[first] = read_row(first)
+    done[first] = True
+    taken = shapely.orient_polygons(shapely.force_2d(single[polygons]), exterior_cw=False)
+    if errors[first] is None and shapely.equals_exact(geoms[first], taken[0], 0.0):
+        geoms[polygons] = taken
+        for i in polygons.tolist():
+            notices[i] = notices[first]
+        done[polygons] = True
+    return done
 
 
 def _single_polygons(geoms: np.ndarray) -> np.ndarray:
@@ -792,6 +817,8 @@ def _numbers(values: Sequence[Any]) -> np.ndarray:
 
 
 _DECIMAL = re.compile(r"[+-]?\d+(\.\d*)?")
+#: WKT of a polygon or multi-polygon, whose grammar has no nesting beyond its rings.
+_POLYGON_WKT = re.compile(r"\s*(MULTI)?POLYGON\s*(Z|M|ZM)?\s*\(", re.IGNORECASE)
 
 
 def _objects(values: Sequence[Any]) -> np.ndarray:
