@@ -261,7 +261,7 @@ class _TableRows:
         facts = {name: column[name] for name in _FACTS if name in self.index}
         return Chunk(columns, rows, geoms, facts, errors, notices, cells)
 
-    def _gauss_kruger(self, columns: list[Sequence[Any]], numbers: list[Any], points: np.ndarray,
+    def _gauss_kruger(self, columns: list[Sequence[Any]], row_numbers: list[Any], points: np.ndarray,
                       read_row: Callable, geoms: np.ndarray, errors: list, notices: list) -> np.ndarray:
         """Gauss-Krüger rows (X/Y, the zone in front of Y or in 带号) read as arrays; returns the rows read.
 
@@ -315,7 +315,7 @@ class _TableRows:
                     done[rows[inside]] = True
             outside = np.flatnonzero(refused) if self.coverage is not None else []
             if len(outside):  # refused for the covered area alone, with the zone's hint, as the reader does
-                texts = outside_coverage_texts(lon[outside], lat[outside], [numbers[i] for i in rows[outside]],
+                texts = outside_coverage_texts(lon[outside], lat[outside], [row_numbers[i] for i in rows[outside]],
                                                location, self.coverage, self.source,
                                                coverage_hints(src, key, None, None))
                 first = rows[outside[0]]

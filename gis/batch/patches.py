@@ -178,11 +178,11 @@ class _Units:
         self.geoms = shapely.from_wkb(shapely.to_wkb(admin.geometry.values[keep]))
         shapely.prepare(self.geoms)
         self.level = level[keep]
-        self.bingtuan = (admin.subtype.values[keep] == "bingtuan_city")
+        self.bingtuan = admin.subtype.values[keep] == "bingtuan_city"
         self.names = admin["name"].to_numpy(dtype=object)[keep]
 
     def of(self, geoms: np.ndarray) -> list[dict[str, str | None]]:
-        """Per patch (None for a row not read), the county and the division it shares most area with: a
+        """Per patch (both None for a row not read), the county and the division it shares most area with: a
         兵团 city outranks the prefecture around it (the division answers for its land), and answers as a
         county too where no county of the layer covers that land. Sharing only an edge is not lying there."""
         geoms = np.asarray(geoms, dtype=object)
