@@ -18,13 +18,13 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
+from benchmarks.timing import timed
 from gis.batch import screen_file
 from gis.batch.patches import screen_patches
 from gis.batch.spatial import PROTECTED_KINDS
@@ -64,14 +64,6 @@ def geopandas_cut(source: Path, target: Path, protected: gpd.GeoDataFrame, count
     frame["所在县市区"] = county.groupby(level=0)["name"].first()
     frame.to_file(target, layer="图斑")
     pieces.to_file(target, layer="图斑区域相交")
-
-
-def timed(label: str, run) -> float:
-    start = time.perf_counter()
-    run()
-    seconds = time.perf_counter() - start
-    print(f"  {label:<48} {seconds:8.2f} s", flush=True)
-    return seconds
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from benchmarks.timing import timed
 from gis.batch import screen_file
 from gis.store import open_store
 
@@ -88,14 +88,6 @@ def write_inputs(frame: pd.DataFrame, folder: Path) -> dict[str, Path]:
     points = shapely.points(np.where(np.isfinite(x), x, 0.0), np.where(np.isfinite(y), y, 0.0))
     gpd.GeoDataFrame(frame, geometry=points, crs="EPSG:4326").to_parquet(parquet_path)
     return {"csv": csv_path, "parquet": parquet_path}
-
-
-def timed(label: str, run) -> float:
-    start = time.perf_counter()
-    run()
-    seconds = time.perf_counter() - start
-    print(f"  {label:<44} {seconds:8.2f} s", flush=True)
-    return seconds
 
 
 def duckdb_copy(source: Path, target: Path) -> None:

@@ -353,14 +353,29 @@ def test_a_gauss_kruger_register_is_transformed_with_one_transformation_per_zone
     assert np.abs(got - np.array(places)).max() < 1e-7  # 1 mm rounding of the coordinates is about 1e-8°
 
 
+def _screened_parquet(path):
+    """``path`` screened to GeoParquet in chunks of 200 rows and read back, 读取提示/读取错误 blank where empty."""
+    out = path.with_suffix(".parquet")
+    screen_file(path, out, as_of=AS_OF, chunk_rows=200)
+    frame = gpd.read_parquet(out)
+    return frame.assign(读取提示=frame["读取提示"].fillna(""), 读取错误=frame["读取错误"].fillna(""))
+
+
+def _reader_calls(monkeypatch) -> list:
+    """A list that grows by one each time the batch sends a row through the whole site reader."""
+    import gis.batch.inputs as inputs
+
+    calls, real = [], inputs.build_sites
+    monkeypatch.setattr(inputs, "build_sites", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
 def test_gauss_kruger_rows_read_as_arrays_equal_each_row_read_alone(tmp_path, monkeypatch):
     """A Gauss-Krüger register read as arrays: Y with the zone in front, Y without it and the zone in 带号, and
     a register whose X/Y are the surveyor's (X north). Each row is compared with the same row screened alone
     (geometry, 读取提示, 读取错误), including the rows the site reader warns about or refuses: just outside the
     zone's band, far outside it, 带号 contradicting the zone in front, outside the covered area, unreadable. The
     reader reads a few rows, not every row."""
-    import gis.batch.inputs as inputs
-
     coverage = covered_area(open_store())
     places = [p for p in _places(500, seed=37) if 85.6 < p[0] < 91.4][:300]
 
@@ -387,14 +402,9 @@ def test_gauss_kruger_rows_read_as_arrays_equal_each_row_read_alone(tmp_path, mo
     def screened(path, header, rows):
         with open(path, "w", encoding="utf-8", newline="") as handle:
             csv.writer(handle).writerows([header, *rows])
-        out = path.with_suffix(".parquet")
-        screen_file(path, out, as_of=AS_OF, chunk_rows=200)
-        frame = gpd.read_parquet(out)
-        return frame.assign(读取提示=frame["读取提示"].fillna(""), 读取错误=frame["读取错误"].fillna(""))
+        return _screened_parquet(path)
 
-    reads = []
-    real = inputs.build_sites
-    monkeypatch.setattr(inputs, "build_sites", lambda *a, **k: reads.append(1) or real(*a, **k))
+    reads = _reader_calls(monkeypatch)
     for header, register in ((["名称", "东坐标", "北坐标", "带号"], rows), (["名称", "X", "Y"], surveyor)):
         reads.clear()
         whole = screened(tmp_path / "测绘.csv", header, register)
@@ -421,8 +431,6 @@ def test_plain_polygons_of_a_gis_file_equal_each_feature_read_alone(tmp_path, mo
     with the site reader's reading of it (the geometry, exactly), among them the ones the site reader has something to say of or refuses (a hole, two parts, a
     bow-tie, a repeated vertex, a polygon partly or wholly outside the covered area, one with no area). The
     reader reads a few features, not every one."""
-    import gis.batch.inputs as inputs
-
     rng = np.random.default_rng(43)
     coverage = covered_area(open_store())
     frame = _patches_frame(150, seed=43)
@@ -446,14 +454,9 @@ def test_plain_polygons_of_a_gis_file_equal_each_feature_read_alone(tmp_path, mo
 
     def screened(path, frame):
         frame.to_file(path)
-        out = path.with_suffix(".parquet")
-        screen_file(path, out, as_of=AS_OF, chunk_rows=200)
-        read = gpd.read_parquet(out)
-        return read.assign(读取提示=read["读取提示"].fillna(""), 读取错误=read["读取错误"].fillna(""))
+        return _screened_parquet(path)
 
-    reads = []
-    real = inputs.build_sites
-    monkeypatch.setattr(inputs, "build_sites", lambda *a, **k: reads.append(1) or real(*a, **k))
+    reads = _reader_calls(monkeypatch)
     whole = screened(tmp_path / "图斑.gpkg", patches)
     # the odd ones, the first plain polygon of each chunk, and a few near the covered area's edge
     assert len(reads) <= len(odd) + 2 + len(patches) // 50, len(reads)
@@ -478,8 +481,7 @@ def test_plain_polygons_of_a_gis_file_equal_each_feature_read_alone(tmp_path, mo
     with open(register, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows([["项目名称", "WKT"], *zip(patches["图斑编号"], texts)])
     reads.clear()
-    screen_file(register, tmp_path / "地块.parquet", as_of=AS_OF, chunk_rows=200)
-    parcels = gpd.read_parquet(tmp_path / "地块.parquet")
+    parcels = _screened_parquet(register)
     assert len(reads) <= len(odd) + 2 + len(patches) // 50, len(reads)
     for i, text in enumerate(texts):
         try:
@@ -488,7 +490,7 @@ def test_plain_polygons_of_a_gis_file_equal_each_feature_read_alone(tmp_path, mo
             assert parcels.geometry[i] is None and parcels["读取错误"][i], i
             continue
         assert shapely.equals_exact(parcels.geometry[i], site.shape, 0.0), parcels["项目名称"][i]
-        assert (parcels["读取提示"][i] or "").startswith("；".join(n["message"] for n in site.notices)), i
+        assert parcels["读取提示"][i].startswith("；".join(n["message"] for n in site.notices)), i
 
 
 def test_permit_register_fields_every_row_screened_industry_recognised(tmp_path):
