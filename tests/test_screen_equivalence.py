@@ -132,10 +132,21 @@ def _zone_names(text: str) -> set[str]:
     return set(re.findall(r"「([^」]*)」", text or ""))
 
 
-@pytest.mark.parametrize("which", ["table", "gk"])
-def test_every_row_equals_check_site(register, which, tmp_path):
+@pytest.mark.parametrize("which, kept_places", [("table", None), ("gk", None), ("table", 40)],
+                         ids=["table", "gk", "table-places-forgotten"])
+def test_every_row_equals_check_site(register, which, kept_places, tmp_path, monkeypatch):
+    """With ``kept_places``, the batch keeps that many places at most and forgets them all between chunks past
+    it (each made again when met), as a register on a real layer with thousands of places does."""
     source, rows, kinds = register[which]
+    forgotten = []
+    if kept_places is not None:
+        from gis.batch import verdicts
+
+        monkeypatch.setattr(verdicts, "_KEPT_PLACES", kept_places)
+        forget = verdicts.Screener._forget_places
+        monkeypatch.setattr(verdicts.Screener, "_forget_places", lambda self: forgotten.append(forget(self)))
     out = _screened(source, tmp_path)
+    assert len(forgotten) >= (2 if kept_places else 0)
     assert len(out) == len(rows)
     assert [r["项目名称"] for r in out] == [row[0] for row in rows]
     store = open_store()

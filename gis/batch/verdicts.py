@@ -74,6 +74,9 @@ _KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
 _RELATION_ZH = {"inside": "位于区内", "contains": "包含该区", "overlaps": "部分重叠", "touches": "边界接触"}
 _NEEDS_REVIEW = VERDICT_ORDER.index(Verdict.needs_review)
 _NO_VERDICT = len(VERDICT_ORDER)
+#: Places kept from chunk to chunk (past it, all are forgotten): 300,000 rows, a third of them over a red line of
+#: 20,000 patches, meet some 6,500; the benchmark's million rows on the embedded dataset, 800.
+_KEPT_PLACES = 20_000
 #: Projects whose facts are kept from chunk to chunk (``read_projects`` keeps their classes as many).
 _KEPT_PROJECTS = 50_000
 #: Outcome patterns whose hits and texts are kept from chunk to chunk (a varied register has some 7,000).
@@ -101,11 +104,17 @@ def thresholds(packs: list[RulePack]) -> dict[str, list[float]]:
 
 
 class _Site:
-    """A place the rows share: what its layers say of each rule, and the columns' text of its zones."""
+    """A place the rows share: what its layers say of each rule, and the columns' text of its zones. Not the
+    layer checks themselves (some thousand objects a place): a batch on a real red line meets thousands of
+    places, and each object kept is one more for every pass of the cyclic collector."""
 
     def __init__(self, place: Place, layers: dict) -> None:
-        self.place = place
-        self.zones = zones_text(layers.values())
+        self.codes = place.codes
+        self.zones = place.zones  # per rule, the zones it names
+        self.reasons = place.reasons
+        self.unknown_reasons = place.unknown_reasons
+        self.nothing_checked = place.nothing_checked
+        self.zones_text = zones_text(layers.values())
 
 
 class Screener:
@@ -139,6 +148,8 @@ class Screener:
     def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, CodedText | list]:
         """Verdict columns (``COLUMNS``) for rows of sites (lon/lat shapely, None for unread rows): those of
         ``CODED_COLUMNS`` as ``CodedText``, the others as lists."""
+        if len(self._sites) > _KEPT_PLACES:  # between chunks, as rows index them: each is made again when met
+            self._forget_places()
         n = len(geoms)
         out = {name: CodedText(n) if name in CODED_COLUMNS else np.full(n, None, dtype=object) for name in COLUMNS}
         kind = _site_kinds(geoms)
@@ -188,12 +199,19 @@ class Screener:
             nearest.result()
         for row, found in overlaps.items():
             if site[row] >= 0 and not exact[row]:
-                place = self._sites[site[row]].place
+                place = self._sites[site[row]]
                 named = {(z.kind, z.zone_id) for i, _ in hits[row] for z in place.zones[i]}
                 self._fill_overlaps(out, row, found, named)
         return {name: column if isinstance(column, CodedText) else column.tolist() for name, column in out.items()}
 
     # -- places ------------------------------------------------------------------------------------------------
+    def _forget_places(self) -> None:
+        """Forget every place, and the texts made for them (kept by place)."""
+        self._sites = []
+        self._site_of = {}
+        self._reasons.clear()
+        self._views.clear()
+
     def _check(self, geom) -> tuple[Place, dict, int]:
         overlap = self.batch.engine.check(geom, buffers_km=DEFAULT_BUFFERS_KM, search_km=self.search_km,
                                           reach_km=self.reach_km)
@@ -234,7 +252,7 @@ class Screener:
         unique, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
         sites, saying = unique // len(sayings), unique % len(sayings)
         classes = sayings[saying]  # of each pair, a class whose facts say that
-        place_codes = np.stack([self._sites[s].place.codes for s in range(len(self._sites))])
+        place_codes = np.stack([place.codes for place in self._sites])
         facts_codes = np.stack([facts[c].codes for c in sayings])
         outcomes = OUTCOME[place_codes[sites], facts_codes[saying]]  # (pairs, rules)
         # Pairs with the same outcome of every rule share their verdict and rule texts: each made once.
@@ -243,13 +261,13 @@ class Screener:
                          np.where(patterns == REVIEW, _NEEDS_REVIEW, _NO_VERDICT))
         worst = ranks.min(axis=1, initial=_NO_VERDICT)
         unchecked = (patterns == UNCHECKED).any(axis=1)
-        nothing = np.array([self._sites[s].place.nothing_checked for s in range(len(self._sites))], dtype=bool)
+        nothing = np.array([place.nothing_checked for place in self._sites], dtype=bool)
         # the verdict of each pair, as an index into _VERDICTS: the worst rule's, else by what was checked
         verdict = np.where(worst[pattern_of] < _NO_VERDICT, worst[pattern_of],
                            _NO_VERDICT + np.where(nothing[sites], 0, np.where(unchecked[pattern_of], 1, 2)))
         said = [self._pattern(p) for p in patterns]  # (hits, review, unchecked, (rules text, sources text))
         # each text made once per distinct thing it depends on, the pairs taking it by index
-        zones = [site.zones for site in self._sites]
+        zones = [place.zones_text for place in self._sites]
         # pairs of a pattern with nothing to review or unchecked all share the empty text (key -1)
         reasoned = np.array([bool(review or unchecked) for _, review, unchecked, _ in said], dtype=bool)[pattern_of]
         reason_key = np.where(reasoned, (sites * len(patterns) + pattern_of) * (missing_of.max(initial=0) + 1)
@@ -339,8 +357,8 @@ class Screener:
         key = (site, review, tuple(facts.missing[i] for i in review), unchecked)
         text = self._reasons.get(key)
         if text is None:
-            place = self._sites[site].place
-            views = [self._view(i, REVIEW, place.reasons[i] + [missing_reason(m) for m in facts.missing[i]],
+            place = self._sites[site]
+            views = [self._view(i, REVIEW, [*place.reasons[i], *map(missing_reason, facts.missing[i])],
                                 facts.missing[i]) for i in review]
             text = self._reasons.put(key, reasons_text(views, self._unchecked(site, unchecked)))
         return text
@@ -351,7 +369,7 @@ class Screener:
         key = ("unchecked", site, unchecked)
         lost = self._views.get(key)
         if lost is None:
-            place = self._sites[site].place
+            place = self._sites[site]
             lost = self._views.put(key, sorted(
                 (self._view(i, UNCHECKED, place.unknown_reasons[i]) for i in unchecked),
                 key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id)))

@@ -436,9 +436,10 @@ class Place:
     """What one site's layer checks say of each rule of a book (arrays and lists in the book's order)."""
 
     codes: np.ndarray
-    zones: list[list[MatchedZone]]
-    reasons: list[list[str]]  # why it is open (every outcome's reasons)
-    unknown_reasons: list[list[str]]  # the reasons of the outcomes that are open
+    # per rule, as tuples: most rules name nothing at a place, and their empty tuples are one object
+    zones: list[tuple[MatchedZone, ...]]
+    reasons: list[tuple[str, ...]]  # why it is open (every outcome's reasons)
+    unknown_reasons: list[tuple[str, ...]]  # the reasons of the outcomes that are open
     uncovered: list[frozenset[str]]  # kinds of its conditions whose layer does not cover the site
     layers: dict[str, Any]
 
@@ -455,9 +456,9 @@ def place_of(book: RuleBook, layers: dict[str, Any], wanted: np.ndarray | None =
     ``relation``, ``distance_m``, ``attributes`` ...), as the overlap engine returns them."""
     n = len(book.entries)
     codes = np.full(n, PLACE_NO, dtype=np.int8)
-    zones: list[list[MatchedZone]] = [[] for _ in range(n)]
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    unknown_reasons: list[list[str]] = [[] for _ in range(n)]
+    zones: list[tuple[MatchedZone, ...]] = [()] * n
+    reasons: list[tuple[str, ...]] = [()] * n
+    unknown_reasons: list[tuple[str, ...]] = [()] * n
     uncovered: list[frozenset[str]] = [frozenset()] * n
     facts: dict[str, dict] = {}
     answers: dict[str, _Outcome] = {}
@@ -476,10 +477,10 @@ def place_of(book: RuleBook, layers: dict[str, Any], wanted: np.ndarray | None =
                 continue
             outcomes = scope + place
             # The zones the rule itself names (the pack's own area, e.g. the region, is true of every rule).
-            zones[i] = [z for o in place for z in o.zones] or [z for o in scope for z in o.zones]
-            reasons[i] = [r for o in outcomes for r in o.reasons]
+            zones[i] = tuple(z for o in place for z in o.zones) or tuple(z for o in scope for z in o.zones)
+            reasons[i] = tuple(r for o in outcomes for r in o.reasons)
             unknown = [o for o in outcomes if o.state is None]
-            unknown_reasons[i] = [r for o in unknown for r in o.reasons]
+            unknown_reasons[i] = tuple(r for o in unknown for r in o.reasons)
             if unknown and all(o.uncovered for o in unknown):
                 codes[i] = PLACE_UNCOVERED
                 uncovered[i] = frozenset(c.kind for c in (*pack.applies_within, *rule.conditions)
@@ -578,15 +579,15 @@ def evaluation(book: RuleBook, place: Place, facts: Facts, project: Project) -> 
         entry, outcome = book.entries[i], outcomes[i]
         missing = [missing_reason(name) for name in facts.missing[i]]
         if outcome == UNCHECKED:
-            verdict, reasons, lacking = Verdict.not_checked, place.unknown_reasons[i], []
+            verdict, reasons, lacking = Verdict.not_checked, list(place.unknown_reasons[i]), []
         elif outcome == REVIEW:
-            verdict, reasons, lacking = Verdict.needs_review, place.reasons[i] + missing, list(facts.missing[i])
+            verdict, reasons, lacking = Verdict.needs_review, [*place.reasons[i], *missing], list(facts.missing[i])
         elif outcome == POSSIBLE:
-            verdict, reasons, lacking = entry.rule.verdict, place.reasons[i] + missing, []
+            verdict, reasons, lacking = entry.rule.verdict, [*place.reasons[i], *missing], []
         else:
             verdict, reasons, lacking = entry.rule.verdict, [], []
         hit = RuleHit(**entry.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict],
-                      zones=place.zones[i], quantities=_quantities(entry.rule, entry.pack, project),
+                      zones=list(place.zones[i]), quantities=_quantities(entry.rule, entry.pack, project),
                       reasons=reasons, missing_facts=lacking)
         (unchecked if outcome == UNCHECKED else possible if outcome == POSSIBLE else hits).append(hit)
     hits.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
