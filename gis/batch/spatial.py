@@ -114,8 +114,9 @@ class _Grid:
         return np.column_stack([np.maximum(low, 0), np.minimum(high, (self.nx, self.ny))])
 
     def _samples(self, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Points along every edge of ``geoms``, a quarter cell apart, and every vertex; with the index of the
-        geometry of each."""
+        """Points along every edge of ``geoms``, a quarter cell apart from its start (so every vertex: a ring
+        ends where it starts); with the index of the geometry of each. Most edges of a real layer are shorter
+        than that, and their start is their only point."""
         parts, part_geom = shapely.get_parts(geoms, return_index=True)  # get_rings skips multipolygons
         rings, ring_part = shapely.get_rings(parts, return_index=True)
         ring_geom = part_geom[ring_part]
@@ -123,10 +124,12 @@ class _Grid:
         same = which[1:] == which[:-1]
         a, b = xy[:-1][same], xy[1:][same]
         steps = np.maximum(np.ceil(np.hypot(*(b - a).T) / (self.size / 4)).astype(np.int64), 1)
-        seg = np.repeat(np.arange(len(a)), steps)
-        t = (np.arange(len(seg)) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(steps, steps)
-        samples = np.vstack([a[seg] + (b[seg] - a[seg]) * t[:, None], xy])
-        return samples, ring_geom[np.concatenate([which[:-1][same][seg], which])]
+        long = np.flatnonzero(steps > 1)
+        extra = steps[long] - 1  # points after the start of each long edge
+        seg = np.repeat(long, extra)
+        k = np.arange(len(seg)) - np.repeat(np.cumsum(extra) - extra, extra) + 1  # 1 .. steps - 1 on each
+        samples = np.vstack([a, a[seg] + (b[seg] - a[seg]) * (k / steps[seg])[:, None]])
+        return samples, ring_geom[which[:-1][same][np.concatenate([np.arange(len(a)), seg])]]
 
     def _classify_small(self, entries: np.ndarray, small: np.ndarray, windows: np.ndarray):
         """``_classify`` of the entries ``small`` (windows of a few cells: patches), all at once: the cells
