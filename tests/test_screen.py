@@ -240,6 +240,9 @@ def test_vectorised_verdicts_equal_check_site_row_by_row(batch):
     screener = Screener(batch, default_rule_packs(), dt.date.fromisoformat(AS_OF))
     out = screener.screen(np.array(sites, dtype=object), ProjectColumn.of(projects))
     assert screener.rows_exact < len(sites) // 10
+    polygons = np.flatnonzero([site.geom_type == "Polygon" for site in sites])
+    exact_rows = set(polygons[batch.polygon_pairs(np.array(sites, dtype=object)[polygons])["exact"]].tolist())
+    cited_rows = cited_exact = 0
     store = open_store()
     for i, (site, project) in enumerate(zip(sites, projects)):
         # coverage=None: the sites reach Inner Mongolia, outside the reader's fixed Xinjiang box.
@@ -259,6 +262,14 @@ def test_vectorised_verdicts_equal_check_site_row_by_row(batch):
             shares = [h.overlap_pct for layer in result.overlap.layers for h in layer.hits
                       if h.overlap_pct is not None and h.relation.value != "near"]
             assert all(f"{pct:.2f}%" in out["涉及区域"][i] for pct in shares), i
+            # 重叠比例%: the largest share in a zone a rule hit names, whichever way the row was screened
+            named = {(zone.kind, zone.zone_id) for hit in result.rules.hits for zone in hit.zones}
+            cited = [h.overlap_pct for layer in result.overlap.layers for h in layer.hits if h.overlap_pct is not None
+                     and h.relation.value not in ("near", "touches") and (layer.kind, h.zone_id) in named]
+            assert out["重叠比例%"][i] == (pytest.approx(max(cited), abs=1e-3) if cited else None), i
+            cited_rows += bool(cited)
+            cited_exact += bool(cited) and i in exact_rows
+    assert cited_rows >= 10 and cited_exact >= 3, (cited_rows, cited_exact)
 
 
 def test_nearest_protected_zone_of_a_point_in_several_is_the_first_by_kind(batch):

@@ -28,6 +28,7 @@ from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
 from gis.cache import BoundedCache
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
+from gis.results import Relation
 from gis.presentation import quantity_text, reasons_text, rules_text, sources_text, zones_text
 from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Facts, Place, RuleHit, computed_quantity,
                                 facts_of_many, missing_reason, place_of, rule_book)
@@ -108,13 +109,17 @@ class _Site:
     layer checks themselves (some thousand objects a place): a batch on a real red line meets thousands of
     places, and each object kept is one more for every pass of the cyclic collector."""
 
-    def __init__(self, place: Place, layers: dict) -> None:
+    def __init__(self, place: Place, layers: dict, index_of: dict[tuple[str, str], int]) -> None:
         self.codes = place.codes
         self.zones = place.zones  # per rule, the zones it names
         self.reasons = place.reasons
         self.unknown_reasons = place.unknown_reasons
         self.nothing_checked = place.nothing_checked
         self.zones_text = zones_text(layers.values())
+        # a polygon site's share of each zone it meets, (zone index, relation, % of the site), as its check measured
+        self.shares = [(index_of[(kind, hit.zone_id)], Relation(hit.relation).value, hit.overlap_pct)
+                       for kind, layer in layers.items() for hit in layer.hits
+                       if hit.overlap_pct is not None and hit.relation != Relation.NEAR]
 
 
 class Screener:
@@ -197,11 +202,16 @@ class Screener:
             nearest = beside.submit(self._nearest, out, geoms, kind)
             hits = self._fill(out, site, projects)
             nearest.result()
-        for row, found in overlaps.items():
-            if site[row] >= 0 and not exact[row]:
-                place = self._sites[site[row]]
-                named = {(z.kind, z.zone_id) for i, _ in hits[row] for z in place.zones[i]}
-                self._fill_overlaps(out, row, found, named)
+        # Polygon sites: the share of the site in each zone; for a row checked one by one, as its check measured it.
+        for row in np.flatnonzero((kind == "polygon") & (site >= 0)).tolist():
+            if not exact[row] and row not in overlaps:
+                continue
+            place = self._sites[site[row]]
+            named = {(z.kind, z.zone_id) for i, _ in hits[row] for z in place.zones[i]}
+            if exact[row]:
+                out["重叠比例%"][row] = self._cited_share(place.shares, named)
+            else:
+                self._fill_overlaps(out, row, overlaps[row], named)
         return {name: column if isinstance(column, CodedText) else column.tolist() for name, column in out.items()}
 
     # -- places ------------------------------------------------------------------------------------------------
@@ -219,7 +229,7 @@ class Screener:
         return place_of(self.book, layers), layers, self.batch.key_of(overlap)
 
     def _add(self, place: Place, layers: dict, key: int | None = None) -> int:
-        self._sites.append(_Site(place, layers))
+        self._sites.append(_Site(place, layers, self.batch.index_of))
         return len(self._sites) - 1
 
     def _shared_site(self, geom, key: int) -> int | None:
@@ -430,9 +440,14 @@ class Screener:
             f"{KINDS[records[z]['kind']].label_zh}「{records[z]['name']}」{_RELATION_ZH[rel]} {pct:.2f}%"
             for z, rel, pct in overlaps
         ))
+        out["重叠比例%"][row] = self._cited_share(overlaps, named)
+
+    def _cited_share(self, overlaps, named: set) -> float | None:
+        """重叠比例%: the largest share of the site (%) in a zone that a rule hit names, of those it overlaps."""
+        records = self.batch.engine._records
         cited = [pct for z, rel, pct in overlaps
                  if rel != "touches" and (records[z]["kind"], records[z]["zone_id"]) in named]
-        out["重叠比例%"][row] = round(max(cited), 4) if cited else None
+        return round(max(cited), 4) if cited else None
 
 
 def _distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
