@@ -272,6 +272,27 @@ def test_vectorised_verdicts_equal_check_site_row_by_row(batch):
     assert cited_rows >= 10 and cited_exact >= 3, (cited_rows, cited_exact)
 
 
+def test_a_small_register_is_checked_row_by_row_with_the_same_columns(tmp_path, monkeypatch):
+    """A register of at most ``_FEW_ROWS`` rows has its points checked one by one (no grid to make); the columns
+    are those of the same register screened with keys, cell for cell."""
+    import gis.batch
+
+    source = tmp_path / "small.csv"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["名称", "经度", "纬度", "WKT", "行业", "建设性质"])
+        for i, site in enumerate(_sites(400, seed=21)):
+            coords = [f"{site.x:.6f}", f"{site.y:.6f}", ""] if site.geom_type == "Point" else ["", "", site.wkt]
+            writer.writerow([f"地块{i}", *coords, ["化工", "电力", "", "水泥"][i % 4], ["新建", "现有", ""][i % 3]])
+    by_row = screen_file(source, tmp_path / "by_row.csv", as_of=AS_OF)
+    monkeypatch.setattr(gis.batch, "_FEW_ROWS", 0)
+    keyed = screen_file(source, tmp_path / "keyed.csv", as_of=AS_OF)
+    assert by_row.rows_exact >= 400 > 40 > keyed.rows_exact  # every point on its own, against a few
+    assert by_row.verdict_counts == keyed.verdict_counts
+    with open(tmp_path / "by_row.csv", encoding="utf-8-sig") as a, open(tmp_path / "keyed.csv", encoding="utf-8-sig") as b:
+        assert list(csv.reader(a)) == list(csv.reader(b))
+
+
 def test_nearest_protected_zone_of_a_point_in_several_is_the_first_by_kind(batch):
     """A point inside a red line and a nature reserve at once: 最近保护区域 names the red line (the documented
     order of PROTECTED_KINDS), at 0 m. (Distances to zones apart are compared with check_site row by row.)"""

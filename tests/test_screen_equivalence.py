@@ -137,7 +137,10 @@ def _zone_names(text: str) -> set[str]:
 def test_every_row_equals_check_site(register, which, kept_places, tmp_path, monkeypatch):
     """With ``kept_places``, the batch keeps that many places at most and forgets them all between chunks past
     it (each made again when met), as a register on a real layer with thousands of places does."""
+    import gis.batch
+
     source, rows, kinds = register[which]
+    monkeypatch.setattr(gis.batch, "_FEW_ROWS", 0)  # points keyed, as in a large register, however few the rows
     forgotten = []
     if kept_places is not None:
         from gis.batch import verdicts

@@ -252,10 +252,8 @@ class BatchEngine:
         self._entries = np.concatenate([geoms[polygonal], coverage])
         self._entry_ids = np.concatenate([polygonal, self.n_zones + np.arange(len(coverage))])
         self._entry_is_zone = self._entry_ids < self.n_zones
-        entry_keys = self.keys[:, self._entry_ids]
-        tags = np.where(self._entry_is_zone, SHARE, COVERED)
-        self.grid = _Grid(self._entries, entry_keys, tags)
-        self._entry_keys = entry_keys
+        self._entry_keys = self.keys[:, self._entry_ids]
+        self._grid: _Grid | None = None  # made by the first points keyed (see ``grid``)
 
         # Point and line zones: a point site meets one only by lying on it (a coincidence the grid cannot key).
         self._slender = np.flatnonzero(shapely.get_dimensions(geoms) < 2)
@@ -276,6 +274,15 @@ class BatchEngine:
         self._outlines = shapely.linestrings(coords, indices=np.repeat(np.arange(len(counts)), counts))
         self._outline_tree = shapely.STRtree(self._outlines)
         shapely.prepare(self._protected_lcc)
+
+    @property
+    def grid(self) -> _Grid:
+        """The cells that key points, made when first needed: it takes seconds on a real layer, which a batch of
+        a few hundred rows does better without (``Screener``'s ``by_row``). Only ``point_keys`` asks for it,
+        under the engine's lock."""
+        if self._grid is None:
+            self._grid = _Grid(self._entries, self._entry_keys, np.where(self._entry_is_zone, SHARE, COVERED))
+        return self._grid
 
     @classmethod
     def for_store(cls, store: Store, as_of: str | None, packs: list[RulePack]) -> BatchEngine:

@@ -133,10 +133,14 @@ class Screener:
         Rule packs to apply.
     as_of
         The date whose layers and rules are in force.
+    by_row
+        Check every point on its own instead of keying points on the engine's grid: for a batch of a few hundred
+        rows, fewer checks than the grid's making costs (seconds on a real layer). The same columns either way.
     """
 
-    def __init__(self, batch: BatchEngine, packs: list[RulePack], as_of: dt.date) -> None:
+    def __init__(self, batch: BatchEngine, packs: list[RulePack], as_of: dt.date, *, by_row: bool = False) -> None:
         self.batch = batch
+        self.by_row = by_row
         self.packs = packs
         self.book = rule_book(packs, as_of)
         self.search_km, self.reach_km = search_radii(packs, DEFAULT_BUFFERS_KM)
@@ -162,7 +166,9 @@ class Screener:
         exact = kind == "other"
         overlaps: dict[int, list[tuple[int, str, float]]] = {}
         points = np.flatnonzero(kind == "point")
-        if len(points):
+        if self.by_row:
+            exact[points] = True
+        elif len(points):
             xy = shapely.get_coordinates(geoms[points])
             key[points] = self.batch.point_keys(xy[:, 0], xy[:, 1])
             exact[points] |= self.batch.on_slender_zones(geoms[points])
