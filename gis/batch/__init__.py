@@ -40,8 +40,9 @@ from gis.store.base import iso_day
 
 __all__ = ["COLUMNS", "FIELDS", "INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "ScreenReport", "screen_file"]
 
-#: Inputs of at most this many rows have their points checked one by one: fewer checks (about 1 ms each) than the
-#: batch engine's grid costs to make (0.7 s on the embedded dataset, 3 s on a red line of 20,000 patches).
+#: A batch's first rows, up to this many, have their points checked one by one (``Screener``'s ``by_row_upto``):
+#: fewer checks (about 1 ms each) than the batch engine's grid costs to make (0.7 s on the embedded dataset, 3 s
+#: on a red line of 20,000 patches). A register of a few hundred rows never needs the grid.
 _FEW_ROWS = 1_000
 #: Project classes kept from chunk to chunk (about 2 kB each); a varied register has some 15,000 per 100,000 rows.
 _KEPT_CLASSES = 50_000
@@ -157,7 +158,7 @@ def screen_file(
     source = open_input(input_path, columns=columns, chunk_rows=chunk_rows, coverage=covered_area(store))
     names = list(COLUMNS)
     writers = [open_writer(path, source, names) for path in outputs]
-    screener = Screener(batch, packs, day, by_row=source.total <= _FEW_ROWS)
+    screener = Screener(batch, packs, day, by_row_upto=_FEW_ROWS)
     limits = thresholds(packs)
     cluster = None
     if dask_address is not None:

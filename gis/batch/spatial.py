@@ -278,7 +278,7 @@ class BatchEngine:
     @property
     def grid(self) -> _Grid:
         """The cells that key points, made when first needed: it takes seconds on a real layer, which a batch of
-        a few hundred rows does better without (``Screener``'s ``by_row``). Only ``point_keys`` asks for it,
+        a few hundred rows does better without (``Screener``'s ``by_row_upto``). Only ``point_keys`` asks for it,
         under the engine's lock."""
         if self._grid is None:
             self._grid = _Grid(self._entries, self._entry_keys, np.where(self._entry_is_zone, SHARE, COVERED))

@@ -133,14 +133,16 @@ class Screener:
         Rule packs to apply.
     as_of
         The date whose layers and rules are in force.
-    by_row
-        Check every point on its own instead of keying points on the engine's grid: for a batch of a few hundred
-        rows, fewer checks than the grid's making costs (seconds on a real layer). The same columns either way.
+    by_row_upto
+        While the rows screened, this chunk's included, are at most this many, check every point on its own
+        instead of keying points on the engine's grid: for a batch of a few hundred rows, fewer checks than the
+        grid's making costs (seconds on a real layer). The same columns either way.
     """
 
-    def __init__(self, batch: BatchEngine, packs: list[RulePack], as_of: dt.date, *, by_row: bool = False) -> None:
+    def __init__(self, batch: BatchEngine, packs: list[RulePack], as_of: dt.date, *, by_row_upto: int = 0) -> None:
         self.batch = batch
-        self.by_row = by_row
+        self.by_row_upto = by_row_upto
+        self.rows_seen = 0
         self.packs = packs
         self.book = rule_book(packs, as_of)
         self.search_km, self.reach_km = search_radii(packs, DEFAULT_BUFFERS_KM)
@@ -160,13 +162,14 @@ class Screener:
         if len(self._sites) > _KEPT_PLACES:  # between chunks, as rows index them: each is made again when met
             self._forget_places()
         n = len(geoms)
+        self.rows_seen += n
         out = {name: CodedText(n) if name in CODED_COLUMNS else np.full(n, None, dtype=object) for name in COLUMNS}
         kind = _site_kinds(geoms)
         key = np.zeros(n, dtype=np.uint64)
         exact = kind == "other"
         overlaps: dict[int, list[tuple[int, str, float]]] = {}
         points = np.flatnonzero(kind == "point")
-        if self.by_row:
+        if self.rows_seen <= self.by_row_upto:
             exact[points] = True
         elif len(points):
             xy = shapely.get_coordinates(geoms[points])
