@@ -55,6 +55,19 @@ def _sites(n: int, seed: int):
     return points + parcels
 
 
+def _write_register(path, sites, industries: list[str], scopes: list[str], extra=()):
+    """A CSV register of ``sites`` (points as 经度/纬度, parcels as WKT), the facts cycling through ``industries``
+    and ``scopes``, then the ``extra`` rows as they are."""
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["名称", "经度", "纬度", "WKT", "行业", "建设性质"])
+        for i, site in enumerate(sites):
+            coords = [f"{site.x:.6f}", f"{site.y:.6f}", ""] if site.geom_type == "Point" else ["", "", site.wkt]
+            writer.writerow([f"地块{i}", *coords, industries[i % len(industries)], scopes[i % len(scopes)]])
+        writer.writerows(extra)
+    return path
+
+
 def test_excel_round_trip_keeps_sheets_columns_order_and_chinese_text(samples, tmp_path):
     out = tmp_path / "结果.xlsx"
     report = screen_file(samples / "permits.xlsx", out, as_of=AS_OF)
@@ -277,13 +290,8 @@ def test_a_small_register_is_checked_row_by_row_with_the_same_columns(tmp_path, 
     are those of the same register screened with keys, cell for cell."""
     import gis.batch
 
-    source = tmp_path / "small.csv"
-    with open(source, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["名称", "经度", "纬度", "WKT", "行业", "建设性质"])
-        for i, site in enumerate(_sites(400, seed=21)):
-            coords = [f"{site.x:.6f}", f"{site.y:.6f}", ""] if site.geom_type == "Point" else ["", "", site.wkt]
-            writer.writerow([f"地块{i}", *coords, ["化工", "电力", "", "水泥"][i % 4], ["新建", "现有", ""][i % 3]])
+    source = _write_register(tmp_path / "small.csv", _sites(400, seed=21), ["化工", "电力", "", "水泥"],
+                             ["新建", "现有", ""])
     by_row = screen_file(source, tmp_path / "by_row.csv", as_of=AS_OF)
     monkeypatch.setattr(gis.batch, "_FEW_ROWS", 0)
     keyed = screen_file(source, tmp_path / "keyed.csv", as_of=AS_OF)
@@ -322,14 +330,8 @@ def test_nearest_protected_zone_of_a_point_in_several_is_the_first_by_kind(batch
 
 def test_dask_local_cluster_gives_the_same_output(samples, tmp_path):
     local, remote = tmp_path / "local.csv", tmp_path / "dask.csv"
-    source = tmp_path / "sites.csv"
-    with open(source, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["名称", "经度", "纬度", "WKT", "行业", "建设性质"])
-        for i, site in enumerate(_sites(300, seed=11)):
-            coords = [f"{site.x:.6f}", f"{site.y:.6f}", ""] if site.geom_type == "Point" else ["", "", site.wkt]
-            writer.writerow([f"地块{i}", *coords, ["化工", "电力", "印染"][i % 3], "新建"])
-        writer.writerow(["坏行", "x", "y", "", "化工", "新建"])
+    source = _write_register(tmp_path / "sites.csv", _sites(300, seed=11), ["化工", "电力", "印染"], ["新建"],
+                             extra=[["坏行", "x", "y", "", "化工", "新建"]])
     first = screen_file(source, local, as_of=AS_OF)
     second = screen_file(source, remote, as_of=AS_OF, dask_address="local", workers=2)
     assert first.rows_out == second.rows_out == 361

@@ -28,8 +28,8 @@ from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
 from gis.cache import BoundedCache
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
-from gis.results import Relation
 from gis.presentation import quantity_text, reasons_text, rules_text, sources_text, zones_text
+from gis.results import Relation
 from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Facts, Place, RuleHit, computed_quantity,
                                 facts_of_many, missing_reason, place_of, rule_book)
 from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, RulePack, Verdict
