@@ -3,7 +3,7 @@ floor (DuckDB reading the same file and writing it, no screening at all) and aga
 would write instead (DuckDB's spatial join; pandas + geopandas ``sjoin``), in one run.
 
     python -m benchmarks.screen_file_bench [--rows N] [--xlsx-rows N] [--formats csv,parquet] [--skip-peers]
-        [--keep DIR]
+        [--cluster N] [--keep DIR]
 
 The register is generated as officers' 排污许可 registers look: 许可证编号, 单位名称, 行业类别 (GB/T 4754
 names and codes, some unknown), 建设性质 (some blank), 锅炉规模, 燃料, 新增燃煤量, 装机容量, 有效期限 and
@@ -14,6 +14,10 @@ geometry). Each run writes the other format (CSV in → GeoParquet out, GeoParqu
 The .xlsx output (``--xlsx-rows``, default 100,000: a sheet holds at most 1,048,576 rows) is measured against
 the writer alone: openpyxl's write-only mode writing the same rows and columns, already screened.
 
+With ``--cluster N`` the same files are also screened on a Dask cluster: a scheduler and N workers (one
+thread each) started as separate processes on loopback, as ``ecozone screen --dask tcp://…`` uses one. The
+workers are started and their engines prepared before the clock starts, as the single-machine run's is.
+
 The peers answer a smaller question than ecozone (which zones each point is in, as a list): no rules, no
 verdict, no distances, no coverage. Their figures are what such an answer costs.
 """
@@ -21,15 +25,22 @@ verdict, no distances, no coverage. Their figures are what such an answer costs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import filecmp
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import shapely
 
 from benchmarks.timing import timed
@@ -152,14 +163,65 @@ def openpyxl_floor(screened: Path, target: Path) -> Callable[[], None]:
     return write
 
 
+def same_output(one: Path, other: Path) -> bool:
+    """Whether two outputs hold the same rows: a CSV byte for byte, a GeoParquet table for table."""
+    if one.suffix == ".csv":
+        return filecmp.cmp(one, other, shallow=False)
+    return pq.read_table(one).equals(pq.read_table(other))
+
+
+@contextlib.contextmanager
+def dask_cluster(workers: int, logs: Path) -> Iterator[str]:
+    """A Dask scheduler and ``workers`` one-thread workers as separate processes on loopback; its address."""
+    from distributed import Client
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    command = str(Path(sys.executable).parent / "dask")
+    with open(logs, "w") as log:
+        started = [subprocess.Popen([command, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                     "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT)]
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with Client(address, timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the scheduler did not start; see {logs}") from None
+                    time.sleep(0.5)
+            started += [subprocess.Popen([command, "worker", address, "--nthreads", "1", "--no-dashboard",
+                                          "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT)
+                        for _ in range(workers)]
+            with Client(address, timeout=10) as client:
+                client.wait_for_workers(workers, timeout=120)
+            yield address
+        finally:
+            for process in reversed(started):
+                process.terminate()
+            for process in started:
+                process.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--formats", default="csv,parquet", help="Inputs to run: csv, parquet or both.")
     parser.add_argument("--xlsx-rows", type=int, default=100_000, help="Rows of the .xlsx output run (0: none).")
     parser.add_argument("--skip-peers", action="store_true", help="Only the floor and ecozone.")
+    parser.add_argument("--cluster", type=int, default=0,
+                        help="Also screen on a Dask cluster of this many worker processes (loopback).")
     parser.add_argument("--keep", type=Path, help="Keep the generated files in this folder.")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        run(args, stack)
+
+
+def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    """The benchmark's runs, with what they start closed by ``stack``."""
     folder = args.keep or Path(tempfile.mkdtemp(prefix="ecozone-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"generating {args.rows:,} rows …", flush=True)
@@ -172,6 +234,11 @@ def main() -> None:
     warm = folder / "warm.csv"
     register(1000).to_csv(warm, index=False)
     screen_file(warm, folder / "warm-out.csv", store=store)  # the zones are prepared once per store version
+    cluster = None
+    if args.cluster:
+        print(f"starting a Dask scheduler and {args.cluster} workers …", flush=True)
+        cluster = stack.enter_context(dask_cluster(args.cluster, folder / "cluster.log"))
+        screen_file(warm, folder / "warm-out.csv", store=store, dask_address=cluster)  # the workers' engines
     ratios = {}
     for fmt in args.formats.split(","):
         source = inputs[fmt]
@@ -181,6 +248,13 @@ def main() -> None:
         ours = timed("ecozone screen_file", lambda: screen_file(source, folder / f"ecozone.{other}", store=store))
         ratios[f"{fmt} → {other}"] = ours / floor
         print(f"  ecozone / floor: {ours / floor:.1f}x", flush=True)
+        if cluster is not None:
+            spread = timed(f"ecozone screen_file, Dask cluster of {args.cluster} workers",
+                           lambda: screen_file(source, folder / f"dask.{other}", store=store, dask_address=cluster))
+            ratios[f"{fmt} → {other} (cluster)"] = spread / floor
+            same = same_output(folder / f"ecozone.{other}", folder / f"dask.{other}")
+            print(f"  cluster / floor: {spread / floor:.1f}x; cluster / one machine: {spread / ours:.2f}; "
+                  f"the same output as one machine: {'yes' if same else 'NO'}", flush=True)
         if not args.skip_peers:
             join = timed("DuckDB spatial join (zones listed)", lambda: duckdb_join(source, folder / f"duck.{other}",
                                                                                   zones_path))

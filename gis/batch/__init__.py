@@ -11,13 +11,10 @@ gives for that site and project.
 from __future__ import annotations
 
 import datetime as dt
-import gc
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -25,14 +22,13 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from gis.batch.collector import fewer_collections
 from gis.batch.inputs import FIELDS, INPUT_SUFFIXES, open_input
 from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer, summary_rows
 from gis.batch.spatial import BatchEngine
-from gis.batch.verdicts import COLUMNS, ERROR_CODE, ERROR_LABEL, Screener, thresholds
-from gis.cache import BoundedCache
+from gis.batch.screening import ChunkScreener
+from gis.batch.verdicts import COLUMNS, ERROR_CODE, ERROR_LABEL
 from gis.check import covered_area
-from gis.presentation import notice_text
-from gis.rules.project import read_projects
 from gis.errors import CancelledError, EcozoneError
 from gis.rules import default_rule_packs
 from gis.store import Store, open_store
@@ -44,38 +40,6 @@ __all__ = ["COLUMNS", "FIELDS", "INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "ScreenRepo
 #: fewer checks (about 1 ms each) than the batch engine's grid costs to make (0.7 s on the embedded dataset, 3 s
 #: on a red line of 20,000 patches). A register of a few hundred rows never needs the grid.
 _FEW_ROWS = 1_000
-#: Project classes kept from chunk to chunk (about 2 kB each); a varied register has some 15,000 per 100,000 rows.
-_KEPT_CLASSES = 50_000
-#: New containers between two passes of the cyclic collector while a batch runs (Python's default is 700).
-_BATCH_COLLECTOR_THRESHOLD = 50_000
-_collector_lock = threading.Lock()
-_collector_users: list[tuple[int, ...]] = []  # the thresholds in force before the first batch still running
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Let the cyclic collector run less often while a batch runs.
-
-    A chunk holds millions of cells and lists, and by default every 700 new containers start a pass, and
-    often enough a full one over all of them: a quarter to a third of a screening's time went there. Reference
-    counting still frees everything without cycles at once. The thresholds are the process's, so they are set
-    by the first batch that starts and put back by the last one to finish."""
-    with _collector_lock:
-        if not _collector_users:
-            saved = gc.get_threshold()
-            gc.set_threshold(max(saved[0], _BATCH_COLLECTOR_THRESHOLD), *saved[1:])
-        else:
-            saved = _collector_users[0]
-        _collector_users.append(saved)
-    try:
-        yield
-    finally:
-        with _collector_lock:
-            saved = _collector_users.pop()
-            if not _collector_users:
-                gc.set_threshold(*saved)
-
-
 class ScreenReport(BaseModel):
     """What a batch screening did: rows in and out, verdicts, outputs, and the data it used."""
 
@@ -120,7 +84,7 @@ def screen_file(
     as_of
         Date whose layers and rules are in force; default today.
     workers
-        Threads (or Dask workers for a local cluster); default the number of CPU cores.
+        Threads (or the worker processes of a local Dask cluster); default the number of CPU cores.
     columns
         ``{field: input column}`` for headers ecozone does not recognise; fields are those of ``FIELDS``.
     progress
@@ -156,59 +120,69 @@ def screen_file(
     batch.workers = workers
     outputs = [Path(p) for p in ([output_paths] if isinstance(output_paths, (str, PathLike)) else output_paths)]
     source = open_input(input_path, columns=columns, chunk_rows=chunk_rows, coverage=covered_area(store))
-    names = list(COLUMNS)
-    writers = [open_writer(path, source, names) for path in outputs]
-    screener = Screener(batch, packs, day, by_row_upto=_FEW_ROWS)
-    limits = thresholds(packs)
-    cluster = None
-    if dask_address is not None:
+    register = {"defaults": defaults, "multipliers": source.multipliers, "source": source.path.name}
+    if dask_address is None:
+        screener = ChunkScreener(batch, packs, day, by_row_upto=_FEW_ROWS, **register)
+    else:
         from gis.batch.distributed import DaskScreener
 
-        cluster = DaskScreener(dask_address, store.open_location, day, workers)
-    classes: BoundedCache = BoundedCache(_KEPT_CLASSES)  # project classes read, for the chunks to come
+        screener = DaskScreener(dask_address, store.open_location, day, workers, by_row_upto=_FEW_ROWS, **register)
+    try:
+        writers = [open_writer(path, source, list(COLUMNS)) for path in outputs]
+    except BaseException:
+        if dask_address is not None:
+            screener.close()
+        raise
     counts: Counter[str] = Counter()
     rows_in = rows_out = failed = 0
     if progress is not None:  # reading has begun: the rows to come, as far as the file says
         progress(0, source.total)
     # A chunk is written in a thread of its own while the next one is screened: the Arrow writers spend their
     # time in C++, off the interpreter lock. One chunk at most is in writing; the writers are that thread's
-    # until its write is done.
+    # until its write is done. On a cluster, the next chunk is read while the workers screen this one.
     writing = ThreadPoolExecutor(1, thread_name_prefix="ecozone-write")
     pending: tuple[Future, int] | None = None  # the write under way, and the rows done when it is
-    with _fewer_collections():
+    screening: deque[tuple[Any, Any]] = deque()  # chunks sent to the cluster, with their screening
+
+    def finish(chunk, verdicts: dict[str, Any]) -> None:
+        nonlocal rows_in, rows_out, failed, pending
+        read = np.array([e is None for e in chunk.errors], dtype=bool)
+        verdicts["读取提示"] = [("；".join(filter(None, (notice, said))) if notice else said)
+                             for notice, said in zip(chunk.notices, verdicts["读取提示"])]
+        verdicts["读取错误"] = [e or v for e, v in zip(chunk.errors, verdicts["读取错误"])]
+        verdicts["结论"].put(np.flatnonzero(~read), ERROR_LABEL)
+        verdicts["结论代码"].put(np.flatnonzero(~read), ERROR_CODE)
+        rows_in += len(chunk)
+        rows_out += len(verdicts["结论"])
+        by_code = verdicts["结论代码"].counts()
+        failed += by_code.get(ERROR_CODE, 0)
+        counts.update(by_code)
+        if pending is not None:
+            _written(*pending, progress, source.total)
+        pending = writing.submit(_write_chunk, writers, chunk, verdicts), rows_in
+
+    with fewer_collections():
         try:
             for chunk in source.chunks:
                 if cancel is not None and cancel():
                     raise CancelledError(f"screening cancelled after {rows_in} rows", source=Path(input_path).name)
-                read = np.array([e is None for e in chunk.errors], dtype=bool)
-                geoms = chunk.geoms
-                projects = read_projects(chunk.facts, len(chunk), thresholds=limits, defaults=defaults,
-                                         multipliers=source.multipliers, source=source.path.name, classes=classes)
-                if cluster is not None:
-                    verdicts = cluster.screen(geoms, projects)
-                else:
-                    verdicts = screener.screen(geoms, projects)
-                said = ["；".join(filter(None, map(notice_text, notices))) for notices in projects.notices]  # per class
-                verdicts["读取提示"] = [("；".join(filter(None, (notice, said[code]))) if notice else said[code]) or None
-                                     for notice, code in zip(chunk.notices, projects.codes.tolist())]
-                verdicts["读取错误"] = [e or v for e, v in zip(chunk.errors, verdicts["读取错误"])]
-                verdicts["结论"].put(np.flatnonzero(~read), ERROR_LABEL)
-                verdicts["结论代码"].put(np.flatnonzero(~read), ERROR_CODE)
-                rows_in += len(chunk)
-                rows_out += len(verdicts["结论"])
-                by_code = verdicts["结论代码"].counts()
-                failed += by_code.get(ERROR_CODE, 0)
-                counts.update(by_code)
-                if pending is not None:
-                    _written(*pending, progress, source.total)
-                pending = writing.submit(_write_chunk, writers, chunk, verdicts), rows_in
+                if dask_address is None:
+                    finish(chunk, screener.screen(chunk.geoms, chunk.facts))
+                    continue
+                screening.append((chunk, screener.submit(chunk.geoms, chunk.facts)))
+                if len(screening) > 1:
+                    chunk, sent = screening.popleft()
+                    finish(chunk, sent.result())
+            while screening:
+                chunk, sent = screening.popleft()
+                finish(chunk, sent.result())
             if pending is not None:
                 _written(*pending, progress, source.total)
             if rows_out != rows_in:  # by construction; a failure here is a bug, never a silent loss
                 raise EcozoneError(f"{rows_in} rows read but {rows_out} written", source=Path(input_path).name)
             report = ScreenReport(
                 rows_in=rows_in, rows_out=rows_out, rows_failed=failed,
-                rows_exact=screener.rows_exact + (cluster.rows_exact if cluster else 0),
+                rows_exact=screener.rows_exact,
                 verdict_counts=dict(counts), outputs=[str(p) for p in outputs],
                 seconds=round(time.perf_counter() - started, 3), as_of=day, store=store.name,
                 layer_versions={k: v.version for k, v in batch.engine.snapshot.versions.items()},
@@ -228,8 +202,8 @@ def screen_file(
             raise
         finally:
             writing.shutdown()
-            if cluster is not None:
-                cluster.close()
+            if dask_address is not None:
+                screener.close()
 
 
 def _write_chunk(writers: list, chunk, verdicts: dict) -> None:

@@ -1,10 +1,11 @@
-"""The same screening on a Dask cluster: sites partitioned spatially with dask-geopandas, one Screener per worker.
+"""The same screening on a Dask cluster: each chunk cut into one slice per worker thread, each slice screened
+by a worker with the very code of the single-machine path (``ChunkScreener``).
 
-Each chunk's readable sites become a dask-geopandas frame, are shuffled along a Hilbert curve
-(``spatial_shuffle``) so that every partition holds nearby sites (fewer boundary cells and zones per
-partition, more rows per rule group), and are screened partition by partition with the very code of the
-single-machine path. Results are put back in row order, so the output is identical to the local one.
-Workers open the store themselves: its location must be reachable from them (a shared path or a
+A worker keeps its screener, and with it its places, project classes and texts, from slice to slice of a
+register, as the single-machine path keeps them from chunk to chunk; which worker screens which rows does not
+change what they get. A slice travels as its sites (WKB) and the cells of its facts; it comes back as its
+verdict columns, the repeated texts once each. The batch reads the next chunk while the workers screen this
+one. Workers open the store themselves: its location must be reachable from them (a shared path or a
 PostgreSQL URL).
 """
 
@@ -12,18 +13,24 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
-import pandas as pd
+import shapely
 
-from gis.batch.columnar import CodedText, as_list
+from gis.batch.collector import fewer_collections
+from gis.batch.columnar import CodedText
+from gis.batch.screening import ChunkScreener
 from gis.batch.spatial import BatchEngine
-from gis.rules.project import ProjectColumn
-from gis.batch.verdicts import CODED_COLUMNS, COLUMNS, Screener
+from gis.batch.verdicts import CODED_COLUMNS, COLUMNS
 from gis.rules import default_rule_packs
 from gis.store import open_store
 
 __all__ = ["DaskScreener"]
+
+_worker = threading.local()  # on a worker: its thread's screener, and what it screens
 
 
 class DaskScreener:
@@ -32,58 +39,41 @@ class DaskScreener:
     Parameters
     ----------
     address
-        Scheduler address, or ``"local"`` to start a local cluster of ``workers`` threads (shapely
-        releases the GIL, so threads use every core).
+        Scheduler address, or ``"local"`` to start a cluster of ``workers`` processes on this machine.
     store_location
         Location of the store, opened by each worker.
     as_of
         Date of the layers and rules.
     workers
-        Workers of a local cluster; default the number of CPU cores.
+        Worker processes of a local cluster; default the number of CPU cores.
+    defaults, multipliers, source, by_row_upto
+        As ``ChunkScreener`` takes them.
     """
 
-    def __init__(self, address: str, store_location: str, as_of: dt.date, workers: int | None = None) -> None:
+    def __init__(self, address: str, store_location: str, as_of: dt.date, workers: int | None = None, *,
+                 defaults: Mapping[str, Any] | None = None, multipliers: Mapping[str, float] | None = None,
+                 source: str | None = None, by_row_upto: int = 0) -> None:
         from distributed import Client, LocalCluster
 
         self._cluster = None
         if address == "local":
             self._cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                         processes=False, dashboard_address=None)
+                                         processes=True, dashboard_address=None)
             self.client = Client(self._cluster)
         else:
             self.client = Client(address)
-        self.store_location = store_location
-        self.as_of = as_of
+        self._register = (store_location, as_of.isoformat(), dict(defaults or {}), dict(multipliers or {}), source,
+                          by_row_upto)
         self.rows_exact = 0
 
-    def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, CodedText | list]:
-        """Verdict columns for one chunk, as ``Screener.screen`` returns them, computed on the cluster."""
-        import dask_geopandas
-        import geopandas as gpd
-
-        n = len(geoms)
-        out = {name: [None] * n for name in COLUMNS}
-        rows = np.flatnonzero([g is not None for g in geoms])
-        if not len(rows):
-            return _coded(out)
-        # Projects travel as class codes into the list of classes sent once (dask turns object columns into
-        # strings), with each row's numeric facts beside them.
-        frame = gpd.GeoDataFrame({"_row": rows, "_project": projects.codes[rows],
-                                  **{f"_value_{name}": values[rows] for name, values in projects.values.items()}},
-                                 geometry=list(geoms[rows]), crs="EPSG:4326")
-        partitions = max(1, min(len(rows) // 2000, 4 * len(self.client.scheduler_info()["workers"])))
-        sites = dask_geopandas.from_geopandas(frame, npartitions=partitions).spatial_shuffle()
-        meta = pd.DataFrame({"_row": pd.Series(dtype="int64"), "_exact": pd.Series(dtype="int64"),
-                             **{name: pd.Series(dtype=object) for name in COLUMNS}})
-        result = sites.map_partitions(_screen_partition, self.store_location, self.as_of.isoformat(),
-                                      projects.projects, meta=meta)
-        screened = result.compute(scheduler=self.client).sort_values("_row")
-        self.rows_exact += int(screened["_exact"].sum())
-        for name in COLUMNS:
-            column = out[name]
-            for row, value in zip(screened["_row"], screened[name]):
-                column[row] = None if isinstance(value, float) and np.isnan(value) else value
-        return _coded(out)
+    def submit(self, geoms: np.ndarray, facts: Mapping[str, np.ndarray]) -> _Screening:
+        """Send a chunk (as ``ChunkScreener.screen`` takes it) to the workers; its columns come with ``result()``."""
+        threads = sum(self.client.nthreads().values()) or 1
+        slices = [s for s in np.array_split(np.arange(len(geoms)), threads) if len(s)]
+        wkb = shapely.to_wkb(np.asarray(geoms, dtype=object))
+        sent = [self.client.submit(_screen_slice, wkb[s], {name: np.asarray(cells)[s] for name, cells in facts.items()},
+                                   self._register, pure=False) for s in slices]
+        return _Screening(self, len(geoms), slices, sent)
 
     def close(self) -> None:
         """Release the client (and the local cluster, if this started one)."""
@@ -92,23 +82,40 @@ class DaskScreener:
             self._cluster.close()
 
 
-def _screen_partition(part, store_location: str, as_of: str, projects: list) -> pd.DataFrame:
-    """Screen one partition on a worker; the worker keeps its prepared engine between partitions."""
-    packs = default_rule_packs()
-    batch = BatchEngine.for_store(open_store(store_location), as_of, packs)
-    screener = Screener(batch, packs, dt.date.fromisoformat(as_of))
-    values = {name.removeprefix("_value_"): part[name].to_numpy(dtype=float)
-              for name in part.columns if name.startswith("_value_")}
-    column = ProjectColumn(part["_project"].to_numpy(dtype=np.int64), projects, values, [[] for _ in projects])
-    columns = screener.screen(part.geometry.to_numpy(), column)
-    frame = pd.DataFrame({name: pd.Series(as_list(values), dtype=object) for name, values in columns.items()})
-    exact = np.zeros(len(frame), dtype=np.int64)
-    exact[:1] = screener.rows_exact  # counted once per partition
-    frame.insert(0, "_exact", exact)
-    frame.insert(0, "_row", part["_row"].to_numpy())
-    return frame
+class _Screening:
+    """A chunk on the cluster: its slices, and their screening under way."""
+
+    def __init__(self, owner: DaskScreener, rows: int, slices: list[np.ndarray], sent: list) -> None:
+        self._owner, self._rows, self._slices, self._sent = owner, rows, slices, sent
+
+    def result(self) -> dict[str, CodedText | list]:
+        """The chunk's verdict columns, as ``ChunkScreener.screen`` gives them (waiting for the workers)."""
+        out = {name: CodedText(self._rows) if name in CODED_COLUMNS else np.full(self._rows, None, dtype=object)
+               for name in COLUMNS}
+        for rows, (columns, exact) in zip(self._slices, self._owner.client.gather(self._sent)):
+            self._owner.rows_exact += exact
+            for name, values in columns.items():
+                if name in CODED_COLUMNS:
+                    out[name].put(rows, *values)
+                else:
+                    out[name][rows] = values
+        return {name: column if isinstance(column, CodedText) else column.tolist() for name, column in out.items()}
 
 
-def _coded(columns: dict[str, list]) -> dict[str, CodedText | list]:
-    """The columns as ``Screener.screen`` holds them."""
-    return {name: CodedText.of(values) if name in CODED_COLUMNS else values for name, values in columns.items()}
+def _screen_slice(wkb: np.ndarray, facts: dict[str, np.ndarray], register: tuple) -> tuple[dict[str, Any], int]:
+    """Screen one slice on a worker, with the screener this worker thread keeps for the register: the coded
+    columns as (texts, each row's index into them), the others as arrays; and the rows checked one by one."""
+    if getattr(_worker, "register", None) != register:
+        location, as_of, defaults, multipliers, source, by_row_upto = register
+        packs = default_rule_packs()
+        batch = BatchEngine.for_store(open_store(location), as_of, packs)
+        _worker.screener = ChunkScreener(batch, packs, dt.date.fromisoformat(as_of), defaults=defaults or None,
+                                         multipliers=multipliers or None, source=source, by_row_upto=by_row_upto)
+        _worker.register = register
+    screener: ChunkScreener = _worker.screener
+    before = screener.rows_exact
+    with fewer_collections():
+        columns = screener.screen(shapely.from_wkb(wkb), facts)
+    found = {name: (values.texts, values.codes) if isinstance(values, CodedText) else np.asarray(values, dtype=object)
+             for name, values in columns.items()}
+    return found, screener.rows_exact - before

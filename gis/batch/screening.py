@@ -1,0 +1,70 @@
+"""One chunk's verdict columns from its sites and its cells of facts: the work a batch repeats for every chunk,
+in the batch's own process or on a cluster's worker (``gis.batch.distributed``), with the same code.
+
+The facts are read by class (``read_projects``, the classes kept from chunk to chunk), the sites screened
+against the rules (``Screener``), and each row is told what reading its facts assumed (读取提示 of its class).
+What the site reader noticed of each row is added by the batch, which holds the rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from gis.batch.columnar import CodedText
+from gis.batch.spatial import BatchEngine
+from gis.batch.verdicts import Screener, thresholds
+from gis.cache import BoundedCache
+from gis.presentation import notice_text
+from gis.rules.model import RulePack
+from gis.rules.project import read_projects
+
+__all__ = ["ChunkScreener"]
+
+#: Project classes kept from chunk to chunk (about 2 kB each); a varied register has some 15,000 per 100,000 rows.
+_KEPT_CLASSES = 50_000
+
+
+class ChunkScreener:
+    """Screens the chunks of one register: sites and the cells of their facts in, verdict columns out.
+
+    Parameters
+    ----------
+    batch, packs, as_of, by_row_upto
+        As ``Screener`` takes them.
+    defaults
+        Facts of every row that does not give them (``read_projects``).
+    multipliers
+        Units of the register's numeric columns (``read_projects``).
+    source
+        The register's name, as notices cite it.
+    """
+
+    def __init__(self, batch: BatchEngine, packs: list[RulePack], as_of: dt.date, *,
+                 defaults: Mapping[str, Any] | None = None, multipliers: Mapping[str, float] | None = None,
+                 source: str | None = None, by_row_upto: int = 0) -> None:
+        self.screener = Screener(batch, packs, as_of, by_row_upto=by_row_upto)
+        self.defaults = defaults
+        self.multipliers = multipliers
+        self.source = source
+        self._limits = thresholds(packs)
+        self._classes: BoundedCache = BoundedCache(_KEPT_CLASSES)  # classes read, for the chunks to come
+
+    @property
+    def rows_exact(self) -> int:
+        """Rows checked one by one so far."""
+        return self.screener.rows_exact
+
+    def screen(self, geoms: np.ndarray, facts: Mapping[str, np.ndarray]) -> dict[str, CodedText | list]:
+        """Verdict columns of rows of sites (lon/lat shapely, None where unread) and their facts' cells (fact
+        name -> a cell per row), as ``Screener.screen`` gives them, with 读取提示: what reading each row's
+        facts assumed or could not read (None: nothing)."""
+        projects = read_projects(facts, len(geoms), thresholds=self._limits, defaults=self.defaults,
+                                 multipliers=self.multipliers, source=self.source, classes=self._classes)
+        verdicts = self.screener.screen(geoms, projects)
+        said = ["；".join(filter(None, map(notice_text, notices))) or None for notices in projects.notices]
+        verdicts["读取提示"] = [said[code] for code in projects.codes.tolist()]
+        return verdicts
