@@ -696,9 +696,13 @@ def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path):
                                               env=os.environ))
         with Client(address, timeout=10) as client:
             client.wait_for_workers(2, timeout=120)
-        local = screen_file(source, tmp_path / "local.csv", as_of=AS_OF, defaults={"fuel": "coal"})
+        # chunks of 700 rows: several are on the cluster at once, and come back in order
+        local = screen_file(source, tmp_path / "local.csv", as_of=AS_OF, defaults={"fuel": "coal"}, chunk_rows=700)
         remote = screen_file(source, tmp_path / "dask.csv", as_of=AS_OF, defaults={"fuel": "coal"},
-                             dask_address=address)
+                             dask_address=address, chunk_rows=700)
+        # the workers keep a screener per register: the same rows without the batch-wide fuel are read anew
+        plain = screen_file(source, tmp_path / "plain.csv", as_of=AS_OF)
+        screen_file(source, tmp_path / "dask-plain.csv", as_of=AS_OF, dask_address=address)
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -707,3 +711,5 @@ def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path):
         logs.close()
     assert remote.verdict_counts == local.verdict_counts and remote.rows_in == 3000
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+    assert (tmp_path / "dask-plain.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
+    assert plain.verdict_counts != local.verdict_counts  # the fuel changes verdicts: the second run is a real test
