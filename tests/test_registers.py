@@ -710,6 +710,7 @@ def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path):
             process.wait(timeout=30)
         logs.close()
     assert remote.verdict_counts == local.verdict_counts and remote.rows_in == 3000
+    assert remote.layer_versions == local.layer_versions
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
     assert (tmp_path / "dask-plain.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
     assert plain.verdict_counts != local.verdict_counts  # the fuel changes verdicts: the second run is a real test

@@ -116,16 +116,18 @@ def screen_file(
         store = open_store(store)
     day = dt.date.fromisoformat(iso_day(as_of))
     packs = default_rule_packs()
-    batch = BatchEngine.for_store(store, day.isoformat(), packs)
-    batch.workers = workers
     outputs = [Path(p) for p in ([output_paths] if isinstance(output_paths, (str, PathLike)) else output_paths)]
     source = open_input(input_path, columns=columns, chunk_rows=chunk_rows, coverage=covered_area(store))
     register = {"defaults": defaults, "multipliers": source.multipliers, "source": source.path.name}
     if dask_address is None:
+        batch = BatchEngine.for_store(store, day.isoformat(), packs)
+        batch.workers = workers
+        versions = batch.engine.snapshot.versions  # what the engine holds
         screener = ChunkScreener(batch, packs, day, by_row_upto=_FEW_ROWS, **register)
-    else:
+    else:  # the workers prepare the engine: this machine reads and writes
         from gis.batch.distributed import DaskScreener
 
+        versions = store.in_force(day)
         screener = DaskScreener(dask_address, store.open_location, day, workers, by_row_upto=_FEW_ROWS, **register)
     try:
         writers = [open_writer(path, source, list(COLUMNS)) for path in outputs]
@@ -185,7 +187,7 @@ def screen_file(
                 rows_exact=screener.rows_exact,
                 verdict_counts=dict(counts), outputs=[str(p) for p in outputs],
                 seconds=round(time.perf_counter() - started, 3), as_of=day, store=store.name,
-                layer_versions={k: v.version for k, v in batch.engine.snapshot.versions.items()},
+                layer_versions={k: v.version for k, v in versions.items()},
                 rule_packs={p.id: p.version for p in packs},
             )
             summary = summary_rows(report, Path(input_path).name, defaults)
