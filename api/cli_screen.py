@@ -45,7 +45,7 @@ def _screen(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Layers and rules in force on this date (YYYY-MM-DD).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Threads (or the worker processes of --dask local); default all cores.")] = None,
     column: Annotated[list[str] | None, typer.Option("--column", help="FIELD=COLUMN for headers ecozone does not recognise.")] = None,
-    dask: Annotated[str | None, typer.Option("--dask", help="Dask scheduler address (tcp://host:8786), or 'local' for worker processes on this machine.")] = None,
+    dask: Annotated[str | None, typer.Option("--dask", "--dask-address", help="Dask scheduler address (tcp://host:8786), or 'local' for worker processes on this machine.")] = None,
     store: StoreOption = None,
     patches: Annotated[bool, typer.Option("--patches", help="Remote-sensing patches (图斑): each patch's area in "
                                                             "every zone it meets, a GeoPackage of the intersections "

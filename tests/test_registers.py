@@ -660,6 +660,24 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def test_a_scheduler_that_cannot_be_reached_is_an_error_naming_the_address(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    import gis.batch.distributed
+
+    monkeypatch.setattr(gis.batch.distributed, "_CONNECT_SECONDS", 1)
+    source = tmp_path / "register.csv"
+    source.write_text("单位名称,经度,纬度\n企业,87.6,43.8\n", encoding="utf-8")
+    for address in (f"tcp://127.0.0.1:{_free_port()}", "scheduler-without-a-port"):
+        with pytest.raises(EcozoneError) as caught:
+            screen_file(source, tmp_path / "out.csv", as_of=AS_OF, dask_address=address)
+        assert (caught.value.field, caught.value.value) == ("dask_address", address)
+        assert not (tmp_path / "out.csv").exists()
+    result = CliRunner().invoke(app, ["screen", str(source), "-o", str(tmp_path / "out.csv"),
+                                      "--dask", "scheduler-without-a-port"])
+    assert result.exit_code == 2 and "--dask-address" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.slow
 def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path):
     pytest.importorskip("distributed")

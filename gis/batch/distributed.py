@@ -25,11 +25,14 @@ from gis.batch.columnar import CodedText
 from gis.batch.screening import ChunkScreener
 from gis.batch.spatial import BatchEngine
 from gis.batch.verdicts import CODED_COLUMNS, COLUMNS
+from gis.errors import InputError
 from gis.rules import default_rule_packs
 from gis.store import open_store
 
 __all__ = ["DaskScreener"]
 
+#: Seconds to wait for a scheduler before saying it cannot be reached.
+_CONNECT_SECONDS = 10
 _worker = threading.local()  # on a worker: its thread's screener, and what it screens
 
 
@@ -61,7 +64,15 @@ class DaskScreener:
                                          processes=True, dashboard_address=None)
             self.client = Client(self._cluster)
         else:
-            self.client = Client(address)
+            try:
+                self.client = Client(address, timeout=_CONNECT_SECONDS)
+            except (OSError, ValueError, TypeError) as error:  # unreachable, or not an address
+                raise InputError(
+                    "无法连接 Dask 集群的调度器 / cannot reach the Dask scheduler", field="dask_address",
+                    value=address, fix="«dask_address» 写作 tcp://主机:8786，并确认调度器（dask scheduler）已启动、"
+                    "本机可以访问；或不给 «dask_address»，在本机筛查 / give «dask_address» as tcp://host:8786, with "
+                    f"the scheduler (dask scheduler) running and reachable from here, or leave it out to screen on "
+                    f"this machine ({error})") from error
         self._register = (store_location, as_of.isoformat(), dict(defaults or {}), dict(multipliers or {}), source,
                           by_row_upto)
         self.rows_exact = 0
