@@ -679,9 +679,11 @@ def test_a_scheduler_that_cannot_be_reached_is_an_error_naming_the_address(tmp_p
 
 
 @pytest.mark.slow
-def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path):
+def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     import time
+
+    import gis.batch.distributed
 
     from distributed import Client
 
@@ -708,6 +710,10 @@ def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, (tmp_path / "cluster.log").read_text()
                 time.sleep(0.5)
+        with monkeypatch.context() as quick, pytest.raises(EcozoneError, match="no workers"):  # none started yet
+            quick.setattr(gis.batch.distributed, "_CONNECT_SECONDS", 1)
+            screen_file(source, tmp_path / "dask.csv", as_of=AS_OF, dask_address=address)
+        assert not (tmp_path / "dask.csv").exists()
         for _ in range(2):
             processes.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard",
                                                "--host", "127.0.0.1"], stdout=logs, stderr=subprocess.STDOUT,

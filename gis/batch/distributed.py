@@ -31,7 +31,7 @@ from gis.store import open_store
 
 __all__ = ["DaskScreener"]
 
-#: Seconds to wait for a scheduler before saying it cannot be reached.
+#: Seconds to wait for a scheduler, and for its first worker, before saying it cannot be reached or has none.
 _CONNECT_SECONDS = 10
 _worker = threading.local()  # on a worker: its thread's screener, and what it screens
 
@@ -73,6 +73,14 @@ class DaskScreener:
                     "本机可以访问；或不给 «dask_address»，在本机筛查 / give «dask_address» as tcp://host:8786, with "
                     f"the scheduler (dask scheduler) running and reachable from here, or leave it out to screen on "
                     f"this machine ({error})") from error
+            try:
+                self.client.wait_for_workers(1, timeout=_CONNECT_SECONDS)
+            except TimeoutError:
+                self.client.close()
+                raise InputError("Dask 集群的调度器没有工作进程 / the Dask scheduler has no workers",
+                                 field="dask_address", value=address,
+                                 fix=f"在各台机器上启动 dask worker {address} / start 'dask worker {address}' on the "
+                                     "machines that are to screen") from None
         self._register = (store_location, as_of.isoformat(), dict(defaults or {}), dict(multipliers or {}), source,
                           by_row_upto)
         self.rows_exact = 0
