@@ -37,6 +37,9 @@ NO_RESTRICTION = "无适用的限制性规则 (no rule restricts this project he
 ILLUSTRATIVE_NOTE = "注意：涉及的区域边界为示意数据（geometry_source = illustrative），仅供演示，须以官方图层为准"
 #: Heading of the rules that could not be checked.
 UNCHECKED_TITLE = "未核查的规则（所需图层未覆盖项目位置，不能视为无问题）"
+#: What 需核查原因 says before the layers that do not cover the site, each with the rules it leaves unchecked.
+UNCOVERED_TITLE = "未核查（所需图层未覆盖或未完全覆盖项目位置，不能视为无问题）"
+_KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
 #: Heading of the rules of the place for activities the project did not declare.
 POSSIBLE_TITLE = "同址规则（项目未申报相应活动，供参考）"
 
@@ -237,13 +240,21 @@ def quantities_text(hits: Iterable[RuleHit]) -> str:
 
 
 def reasons_text(hits: Iterable[RuleHit], unchecked: Iterable[RuleHit], give: Give = None) -> str:
-    """需核查原因: why each rule needs review, then the rules not checked grouped by reason."""
+    """需核查原因: why each rule needs review, then the rules not checked: under each layer that does not cover
+    the site (said once, however many rules need it), else by reason."""
     reasons = [f"{h.rule_id}：{r}" for h in hits for r in _reasons(h, give)]
-    grouped: dict[str, list[str]] = {}
+    by_layer: dict[str, list[str]] = {}
+    by_reason: dict[str, list[str]] = {}
     for hit in unchecked:
-        for reason in hit.reasons:
-            grouped.setdefault(reason, []).append(hit.rule_id)
-    reasons += [f"{'、'.join(ids)} 未核查：{reason}" for reason, ids in grouped.items()]
+        for kind in hit.uncovered_layers:
+            by_layer.setdefault(kind, []).append(hit.rule_id)
+        for reason in () if hit.uncovered_layers else hit.reasons:
+            by_reason.setdefault(reason, []).append(hit.rule_id)
+    if by_layer:
+        layers = "，".join(f"{KINDS[kind].label_zh}（{'、'.join(ids)}）" for kind, ids in
+                          sorted(by_layer.items(), key=lambda item: _KIND_ORDER[item[0]]))
+        reasons.append(f"{UNCOVERED_TITLE}：{layers}")
+    reasons += [f"{'、'.join(ids)} 未核查：{reason}" for reason, ids in by_reason.items()]
     return "；".join(dict.fromkeys(reasons))
 
 

@@ -17,6 +17,8 @@ from gis.batch.spatial import COVERED, PROTECTED_KINDS, SHARE, TOUCH, BatchEngin
 from gis.batch.verdicts import Screener
 from gis.check import check_site
 from gis.errors import CancelledError
+from gis.kinds import KINDS
+from gis.presentation import UNCOVERED_TITLE, reasons_text
 from gis.rules import default_rule_packs
 from gis.rules.project import Project, ProjectColumn
 from gis.sites import read_site
@@ -387,3 +389,22 @@ def test_hits_identical_to_postgis(batch, postgres_db):
         np.add.at(expected, site, batch.keys[radius_tag, zone])
     assert len(pairs) > len(sites)
     np.testing.assert_array_equal(batch.point_keys(xy[:, 0], xy[:, 1]), expected)
+
+
+@pytest.mark.parametrize("where", ["87.6,43.8", "118.5,43.0"])
+def test_rules_not_checked_are_said_once_under_each_layer_that_does_not_cover_the_site(where):
+    """需核查原因 names each layer that leaves rules unchecked once, with the rules that need it: read from the
+    rule files (the kinds each rule's zone conditions name) and the layers the check could not use."""
+    result = check_site(read_site(where), project={"industry": "火力发电", "scope": "new"}, as_of=AS_OF)
+    checked = {layer.kind for layer in result.overlap.layers if layer.status == "checked"}
+    kinds = {(pack.id, rule.id): {c.kind for c in (*pack.applies_within, *rule.conditions)}
+             for pack in default_rule_packs() for rule in pack.rules}
+    expected: dict[str, list[str]] = {}
+    for hit in result.rules.unchecked:
+        for kind in sorted(kinds[(hit.pack, hit.rule_id)] - checked, key=list(KINDS).index):
+            expected.setdefault(kind, []).append(hit.rule_id)
+    assert len(expected) >= 3, expected  # the place leaves several layers unchecked
+    text = reasons_text([], result.rules.unchecked)
+    listed = [f"{KINDS[kind].label_zh}（{'、'.join(ids)}）" for kind, ids in
+              sorted(expected.items(), key=lambda item: list(KINDS).index(item[0]))]
+    assert text == f"{UNCOVERED_TITLE}：{'，'.join(listed)}"

@@ -53,7 +53,8 @@ COLUMNS = {
               "order.",
     "最近距离m": "Geodesic distance to that zone in metres (0 when the site meets it).",
     "计算量": "Computed quantities of the rule hits (e.g. coal to offset = 1.2 × new coal).",
-    "需核查原因": "Why a rule needs review, and rules that could not be checked (未核查) with the reason.",
+    "需核查原因": "Why a rule needs review; then the rules that could not be checked (未核查), under each layer that does "
+             "not cover the site (or covers it only in part).",
     "读取提示": "What the reader changed or inferred for this row (axis order, repairs, datum).",
     "读取错误": "Why the row could not be read (row, field, value, fix), or why its check failed (结论 检查失败); "
             "the other columns are then empty.",
@@ -114,6 +115,7 @@ class _Site:
         self.zones = place.zones  # per rule, the zones it names
         self.reasons = place.reasons
         self.unknown_reasons = place.unknown_reasons
+        self.uncovered = place.uncovered  # per rule, the kinds of layer not covering the site
         self.nothing_checked = place.nothing_checked
         self.zones_text = zones_text(layers.values())
         # a polygon site's share of each zone it meets, (zone index, relation, % of the site), as its check measured
@@ -351,10 +353,12 @@ class Screener:
         unchecked = tuple(np.flatnonzero(outcomes == UNCHECKED).tolist())
         return self._patterns.put(key, (hits, review, unchecked, self._rule_texts(hits)))
 
-    def _view(self, index: int, outcome: int, reasons: list[str] = (), missing: tuple[str, ...] = ()) -> RuleHit:
+    def _view(self, index: int, outcome: int, reasons: list[str] = (), missing: tuple[str, ...] = (),
+              not_covering: tuple[str, ...] = ()) -> RuleHit:
         """A rule hit as the columns read it (what ``evaluation`` makes, without the zones); made once per
-        distinct (rule, outcome, reasons, missing facts), as a batch asks for the same ones again and again."""
-        key = (index, outcome, tuple(reasons), tuple(missing))
+        distinct (rule, outcome, reasons, missing facts, layers not covering), as a batch asks for the same ones
+        again and again."""
+        key = (index, outcome, tuple(reasons), tuple(missing), not_covering)
         view = self._views.get(key)
         if view is None:
             entry = self.book.entries[index]
@@ -363,7 +367,8 @@ class Screener:
             # the list fields given, not defaulted: pydantic's default factories cost a signature look-up each
             view = self._views.put(key, RuleHit.model_construct(
                 **entry.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], reasons=list(reasons),
-                missing_facts=list(missing), zones=[], quantities=[], access_items=[]))
+                missing_facts=list(missing), uncovered_layers=list(not_covering), zones=[], quantities=[],
+                access_items=[]))
         return view
 
     def _rule_texts(self, hits: tuple[tuple[int, int], ...]) -> tuple[str, str]:
@@ -390,7 +395,8 @@ class Screener:
         if lost is None:
             place = self._sites[site]
             lost = self._views.put(key, sorted(
-                (self._view(i, UNCHECKED, place.unknown_reasons[i]) for i in unchecked),
+                (self._view(i, UNCHECKED, place.unknown_reasons[i],
+                            not_covering=tuple(kind for kind in KINDS if kind in place.uncovered[i])) for i in unchecked),
                 key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id)))
         return lost
 

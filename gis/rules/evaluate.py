@@ -108,6 +108,9 @@ class RuleHit(BaseModel):
     reasons: list[str] = Field(default_factory=list, description="Why it is under review, or what is missing.")
     missing_facts: list[str] = Field(default_factory=list,
                                      description="Project facts the rule needs that were not given (their names).")
+    uncovered_layers: list[str] = Field(
+        default_factory=list, description="A rule not checked: the kinds of layer it needs that do not cover the site "
+                                          "(wholly or in part).")
     source_doc: str
     source_article: str | None = None
     source_quote: str
@@ -578,8 +581,10 @@ def evaluation(book: RuleBook, place: Place, facts: Facts, project: Project) -> 
     for i in np.flatnonzero(outcomes):
         entry, outcome = book.entries[i], outcomes[i]
         missing = [missing_reason(name) for name in facts.missing[i]]
+        not_covering: list[str] = []
         if outcome == UNCHECKED:
             verdict, reasons, lacking = Verdict.not_checked, list(place.unknown_reasons[i]), []
+            not_covering = [kind for kind in KINDS if kind in place.uncovered[i]]
         elif outcome == REVIEW:
             verdict, reasons, lacking = Verdict.needs_review, [*place.reasons[i], *missing], list(facts.missing[i])
         elif outcome == POSSIBLE:
@@ -588,7 +593,7 @@ def evaluation(book: RuleBook, place: Place, facts: Facts, project: Project) -> 
             verdict, reasons, lacking = entry.rule.verdict, [], []
         hit = RuleHit(**entry.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict],
                       zones=list(place.zones[i]), quantities=_quantities(entry.rule, entry.pack, project),
-                      reasons=reasons, missing_facts=lacking)
+                      reasons=reasons, missing_facts=lacking, uncovered_layers=not_covering)
         (unchecked if outcome == UNCHECKED else possible if outcome == POSSIBLE else hits).append(hit)
     hits.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
     possible.sort(key=lambda h: (VERDICT_ORDER.index(h.verdict), h.pack, h.rule_id))
