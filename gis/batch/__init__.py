@@ -93,7 +93,8 @@ def screen_file(
     cancel
         Called before each chunk; returning True stops the screening with ``CancelledError``.
     dask_address
-        Screen on a Dask cluster: a scheduler address, or ``"local"`` for a local cluster.
+        Screen on a Dask cluster: a scheduler address, or ``"local"`` to start worker processes on this machine
+        (a script that does so needs Python's ``if __name__ == "__main__":`` guard, as for any new process).
     chunk_rows
         Rows per chunk: memory grows with it, not with the input.
     defaults
