@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -338,6 +340,19 @@ def test_dask_local_cluster_gives_the_same_output(samples, tmp_path):
     second = screen_file(source, remote, as_of=AS_OF, dask_address="local", workers=2)
     assert first.rows_out == second.rows_out == 361
     assert local.read_text(encoding="utf-8-sig") == remote.read_text(encoding="utf-8-sig")
+
+
+def test_a_script_starting_local_workers_without_the_main_guard_is_told_to_add_it(samples, tmp_path):
+    """New worker processes import the script again: without the guard they fail to start, which is said as an
+    ecozone error naming the guard, and nothing is written."""
+    script = tmp_path / "no_guard.py"
+    script.write_text(f"from gis.batch import screen_file\n"
+                      f"screen_file({str(samples / 'permits.xlsx')!r}, {str(tmp_path / 'out.csv')!r}, "
+                      f"as_of={AS_OF!r}, dask_address='local', workers=1)\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "EcozoneError: 无法在本机启动 Dask 工作进程" in run.stderr and '__name__ == "__main__"' in run.stderr
+    assert not (tmp_path / "out.csv").exists()
 
 
 @pytest.mark.postgis

@@ -25,7 +25,7 @@ from gis.batch.columnar import CodedText
 from gis.batch.screening import ChunkScreener
 from gis.batch.spatial import BatchEngine
 from gis.batch.verdicts import CODED_COLUMNS, COLUMNS
-from gis.errors import InputError
+from gis.errors import EcozoneError, InputError
 from gis.rules import default_rule_packs
 from gis.store import open_store
 
@@ -60,8 +60,16 @@ class DaskScreener:
 
         self._cluster = None
         if address == "local":
-            self._cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                         processes=True, dashboard_address=None)
+            try:
+                self._cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                             processes=True, dashboard_address=None)
+            except RuntimeError as error:  # most often a script without the main guard (see its traceback)
+                raise EcozoneError(
+                    "无法在本机启动 Dask 工作进程 / could not start Dask worker processes on this machine",
+                    field="dask_address", value=address,
+                    fix="在脚本中，于 if __name__ == \"__main__\": 之下调用；或不给 «dask_address»，在本机筛查 / in a "
+                        "script, call it under if __name__ == \"__main__\":, or leave «dask_address» out "
+                        f"({error})") from error
             self.client = Client(self._cluster)
         else:
             try:
