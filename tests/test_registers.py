@@ -724,9 +724,12 @@ def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path, mon
         local = screen_file(source, tmp_path / "local.csv", as_of=AS_OF, defaults={"fuel": "coal"}, chunk_rows=700)
         remote = screen_file(source, tmp_path / "dask.csv", as_of=AS_OF, defaults={"fuel": "coal"},
                              dask_address=address, chunk_rows=700)
-        # the workers keep a screener per register: the same rows without the batch-wide fuel are read anew
-        plain = screen_file(source, tmp_path / "plain.csv", as_of=AS_OF)
-        screen_file(source, tmp_path / "dask-plain.csv", as_of=AS_OF, dask_address=address)
+        # the workers keep a screener per register: the same rows without the batch-wide fuel are read anew; the
+        # store named by a path relative to this process's folder, which is not the workers'
+        shutil.copy(open_store().location, tmp_path / "copy.gpkg")
+        monkeypatch.chdir(tmp_path)
+        plain = screen_file(source, tmp_path / "plain.csv", as_of=AS_OF, store="copy.gpkg")
+        screen_file(source, tmp_path / "dask-plain.csv", as_of=AS_OF, dask_address=address, store="copy.gpkg")
     finally:
         for process in reversed(processes):
             process.terminate()

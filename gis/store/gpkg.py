@@ -78,7 +78,8 @@ class GeoPackageStore(Store):
 
     def __init__(self, path: str | os.PathLike, *, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.location = self.open_location = str(self.path)
+        self.location = str(self.path)
+        self.open_location = str(self.path.absolute())  # a worker started in another folder opens the same file
         self.name = self.path.name
         self.read_only = read_only
         self._versions_cache: tuple[tuple | None, list[LayerVersion], dict] = (None, [], {})
