@@ -395,8 +395,7 @@ class Screener:
         if lost is None:
             place = self._sites[site]
             lost = self._views.put(key, sorted(
-                (self._view(i, UNCHECKED, place.unknown_reasons[i],
-                            not_covering=tuple(kind for kind in KINDS if kind in place.uncovered[i])) for i in unchecked),
+                (self._view(i, UNCHECKED, place.unknown_reasons[i], not_covering=place.uncovered[i]) for i in unchecked),
                 key=lambda h: (VERDICT_ORDER.index(h.rule_verdict), h.pack, h.rule_id)))
         return lost
 

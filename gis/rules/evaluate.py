@@ -443,7 +443,7 @@ class Place:
     zones: list[tuple[MatchedZone, ...]]
     reasons: list[tuple[str, ...]]  # why it is open (every outcome's reasons)
     unknown_reasons: list[tuple[str, ...]]  # the reasons of the outcomes that are open
-    uncovered: list[frozenset[str]]  # kinds of its conditions whose layer does not cover the site
+    uncovered: list[tuple[str, ...]]  # kinds of its conditions whose layer does not cover the site, in KINDS order
     layers: dict[str, Any]
 
     @property
@@ -462,7 +462,7 @@ def place_of(book: RuleBook, layers: dict[str, Any], wanted: np.ndarray | None =
     zones: list[tuple[MatchedZone, ...]] = [()] * n
     reasons: list[tuple[str, ...]] = [()] * n
     unknown_reasons: list[tuple[str, ...]] = [()] * n
-    uncovered: list[frozenset[str]] = [frozenset()] * n
+    uncovered: list[tuple[str, ...]] = [()] * n
     facts: dict[str, dict] = {}
     answers: dict[str, _Outcome] = {}
     for pack, start, end in book.spans:
@@ -486,8 +486,9 @@ def place_of(book: RuleBook, layers: dict[str, Any], wanted: np.ndarray | None =
             unknown_reasons[i] = tuple(r for o in unknown for r in o.reasons)
             if unknown and all(o.uncovered for o in unknown):
                 codes[i] = PLACE_UNCOVERED
-                uncovered[i] = frozenset(c.kind for c in (*pack.applies_within, *rule.conditions)
-                                         if c.kind not in layers or layers[c.kind].status != "checked")
+                needed = {c.kind for c in (*pack.applies_within, *rule.conditions)
+                          if c.kind not in layers or layers[c.kind].status != "checked"}
+                uncovered[i] = tuple(kind for kind in KINDS if kind in needed)
             else:
                 codes[i] = PLACE_OPEN if unknown else PLACE_HOLDS
     return Place(codes, zones, reasons, unknown_reasons, uncovered, layers)
@@ -584,7 +585,7 @@ def evaluation(book: RuleBook, place: Place, facts: Facts, project: Project) -> 
         not_covering: list[str] = []
         if outcome == UNCHECKED:
             verdict, reasons, lacking = Verdict.not_checked, list(place.unknown_reasons[i]), []
-            not_covering = [kind for kind in KINDS if kind in place.uncovered[i]]
+            not_covering = list(place.uncovered[i])
         elif outcome == REVIEW:
             verdict, reasons, lacking = Verdict.needs_review, [*place.reasons[i], *missing], list(facts.missing[i])
         elif outcome == POSSIBLE:
