@@ -60,6 +60,13 @@ def _screen(
     from api.cli import fail
 
     defaults = {name: value for name, value in facts.items() if value is not None}
+    unused = [name for name, given in (("--dask", dask), ("--column", column), ("--workers", workers)) if given] + \
+        [option_of(name) for name in defaults]
+    if patches and unused:  # the patch workflow reads geometries only, on this machine
+        fail(InputError("--patches 只读取图斑的几何，在本机计算，不用这些选项 / --patches reads the patches' geometry only, "
+                        "on this machine, and takes none of these options", field=unused[0], value="、".join(unused),
+                        fix="去掉这些选项，或去掉 --patches 作逐行筛查 / leave them out, or leave out --patches to screen "
+                            "each row"))
     try:
         with open_cli_store(store) as opened, _Progress() as progress:
             if patches:

@@ -660,6 +660,19 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def test_patches_refuse_the_options_they_do_not_take(tmp_path):
+    """--patches reads geometries on this machine: a cluster, a column mapping or project facts given with it
+    are refused by name rather than ignored."""
+    source = tmp_path / "patches.gpkg"
+    _patches_frame(3, seed=5, kinds=("ecological_redline",)).to_file(source)
+    for extra, named in ((["--dask", "local"], "--dask"), (["--existing"], "--existing"),
+                         (["--column", "lon=x"], "--column")):
+        result = CliRunner().invoke(app, ["screen", str(source), "--patches", "-o", str(tmp_path / "out.gpkg"),
+                                          *extra])
+        assert result.exit_code == 2 and named in result.output and "--patches" in result.output, result.output
+        assert not (tmp_path / "out.gpkg").exists()
+
+
 def test_a_scheduler_that_cannot_be_reached_is_an_error_naming_the_address(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     import gis.batch.distributed
