@@ -23,7 +23,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 from pydantic import BaseModel, Field
 
-from gis.batch import COLUMNS, screen_file
+from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.errors import FieldError, FormatError, LimitExceededError
 from gis.rules.model import VERDICT_ORDER
 from gis.store import Store, open_store
@@ -118,7 +118,8 @@ def rescreen_file(
     rows whose verdict (结论代码) differs from the file's.
 
     Raises ``FieldError`` when the file has no verdict columns, ``LimitExceededError`` past ``max_rows`` rows
-    (checked as the rows are screened, in chunks of 500), ``CancelledError`` when ``cancel()`` says so.
+    (checked between chunks of at most a tenth of it, or 500 rows: few more are screened), ``CancelledError`` when
+    ``cancel()`` says so.
     """
     started = time.perf_counter()
     path = Path(screened_path)
@@ -137,7 +138,10 @@ def rescreen_file(
 
     with tempfile.TemporaryDirectory(prefix="ecozone-rescreen-") as folder:
         output = Path(folder) / "rescreened.csv"
-        report = screen_file(path, output, store=store, as_of=as_of, workers=workers, chunk_rows=500,
+        chunk_rows = watched_chunk_rows(path.stat().st_size)
+        if max_rows is not None:
+            chunk_rows = min(chunk_rows, max(500, max_rows // 10))
+        report = screen_file(path, output, store=store, as_of=as_of, workers=workers, chunk_rows=chunk_rows,
                              progress=lambda rows, total: done.__setitem__(0, rows), cancel=stop)
         with open(output, encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.reader(handle))

@@ -66,11 +66,6 @@ class JobView(BaseModel):
     links: list[dict[str, str]]
 
 
-#: Rows per chunk of a job: progress is reported and a cancel is honoured between chunks, so every few
-#: seconds rather than once per 100,000 rows.
-JOB_CHUNK_ROWS = 500
-
-
 def make_work(store: Store, workers: int | None) -> Work:
     """The work of a screening job (``api.job_worker.Work``): ``screen_job`` on the app's store."""
     return functools.partial(screen_job, store.open_location, store.name, workers)
@@ -80,14 +75,15 @@ def screen_job(location: str, name: str, workers: int | None, job: Job, input_pa
                outputs: dict[str, Path], progress: Callable[[int, int], None]) -> dict[str, Any]:
     """``gis.batch.screen_file`` with the job's options, in the job's process: the store is opened there again
     (``location`` is never shown; ``name`` is how answers show the store)."""
-    from gis.batch import screen_file
+    from gis.batch import screen_file, watched_chunk_rows
     from gis.store import open_store
 
     with open_store(location, read_only=True) as store:
         store.name = name
         report = screen_file(
             input_path, list(outputs.values()), store=store, as_of=job.options.get("as_of"), workers=workers,
-            columns=job.options.get("columns"), progress=progress, chunk_rows=JOB_CHUNK_ROWS,
+            columns=job.options.get("columns"), progress=progress,
+            chunk_rows=watched_chunk_rows(job.input_bytes),  # progress and cancel between chunks
             defaults=job.options.get("defaults") or None,
         )
     return report.model_dump(mode="json")

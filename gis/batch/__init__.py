@@ -34,12 +34,21 @@ from gis.rules import default_rule_packs
 from gis.store import Store, open_store
 from gis.store.base import iso_day
 
-__all__ = ["COLUMNS", "FIELDS", "INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "ScreenReport", "screen_file"]
+__all__ = ["COLUMNS", "FIELDS", "INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "ScreenReport", "screen_file",
+           "watched_chunk_rows"]
 
 #: A batch's first rows, up to this many, have their points checked one by one (``Screener``'s ``by_row_upto``):
 #: fewer checks (about 1 ms each) than the batch engine's grid costs to make (0.7 s on the embedded dataset, 3 s
 #: on a red line of 20,000 patches). A register of a few hundred rows never needs the grid.
 _FEW_ROWS = 1_000
+def watched_chunk_rows(input_bytes: int) -> int:
+    """Rows per chunk of a batch whose progress and cancel someone watches (a job, a re-screening), from the
+    input's size: 500 rows for a small file, about a thousandth of its bytes for a large one (ten to twenty
+    chunks of a CSV), at most 20,000. Every chunk costs a fixed share: 100,000 rows took 12.9 s in chunks of 500
+    and 3.3 s in chunks of 12,700."""
+    return max(500, min(20_000, input_bytes // 1_000))
+
+
 class ScreenReport(BaseModel):
     """What a batch screening did: rows in and out, verdicts, outputs, and the data it used."""
 
