@@ -28,12 +28,8 @@ import argparse
 import contextlib
 import filecmp
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -43,6 +39,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import shapely
 
+from benchmarks.cluster import dask_cluster
 from benchmarks.timing import timed
 from gis.batch import screen_file
 from gis.store import open_store
@@ -168,42 +165,6 @@ def same_output(one: Path, other: Path) -> bool:
     if one.suffix == ".csv":
         return filecmp.cmp(one, other, shallow=False)
     return pq.read_table(one).equals(pq.read_table(other))
-
-
-@contextlib.contextmanager
-def dask_cluster(workers: int, logs: Path) -> Iterator[str]:
-    """A Dask scheduler and ``workers`` one-thread workers as separate processes on loopback; its address."""
-    from distributed import Client
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    address = f"tcp://127.0.0.1:{port}"
-    command = str(Path(sys.executable).parent / "dask")
-    with open(logs, "w") as log:
-        started = [subprocess.Popen([command, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                     "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT)]
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with Client(address, timeout=2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"the scheduler did not start; see {logs}") from None
-                    time.sleep(0.5)
-            started += [subprocess.Popen([command, "worker", address, "--nthreads", "1", "--no-dashboard",
-                                          "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT)
-                        for _ in range(workers)]
-            with Client(address, timeout=10) as client:
-                client.wait_for_workers(workers, timeout=120)
-            yield address
-        finally:
-            for process in reversed(started):
-                process.terminate()
-            for process in started:
-                process.wait(timeout=30)
 
 
 def main() -> None:

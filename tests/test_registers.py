@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 
 import geopandas as gpd
@@ -694,11 +691,8 @@ def test_a_scheduler_that_cannot_be_reached_is_an_error_naming_the_address(tmp_p
 @pytest.mark.slow
 def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
-    import time
-
     import gis.batch.distributed
-
-    from distributed import Client
+    from benchmarks.cluster import dask_cluster
 
     source = tmp_path / "register.csv"
     places = _places(3000, seed=41)
@@ -707,32 +701,12 @@ def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path, mon
         writer.writerow(["单位名称", "经度", "纬度", "行业类别", "建设性质"])
         for i, (lon, lat) in enumerate(places):
             writer.writerow([f"企业{i}", lon, lat, INDUSTRIES[i % len(INDUSTRIES)], ["新建", "现有", ""][i % 3]])
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    logs = open(tmp_path / "cluster.log", "w")  # noqa: SIM115 (closed below)
-    dask = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
-    assert dask, "the dask command comes with distributed"
-    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                   "--no-dashboard"], stdout=logs, stderr=subprocess.STDOUT, env=os.environ)]
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with Client(address, timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, (tmp_path / "cluster.log").read_text()
-                time.sleep(0.5)
-        with monkeypatch.context() as quick, pytest.raises(EcozoneError, match="no workers"):  # none started yet
-            quick.setattr(gis.batch.distributed, "_CONNECT_SECONDS", 1)
+    with dask_cluster(0, tmp_path / "scheduler.log") as address, monkeypatch.context() as quick:
+        quick.setattr(gis.batch.distributed, "_CONNECT_SECONDS", 1)
+        with pytest.raises(EcozoneError, match="no workers"):
             screen_file(source, tmp_path / "dask.csv", as_of=AS_OF, dask_address=address)
-        assert not (tmp_path / "dask.csv").exists()
-        for _ in range(2):
-            processes.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard",
-                                               "--host", "127.0.0.1"], stdout=logs, stderr=subprocess.STDOUT,
-                                              env=os.environ))
-        with Client(address, timeout=10) as client:
-            client.wait_for_workers(2, timeout=120)
+    assert not (tmp_path / "dask.csv").exists()
+    with dask_cluster(2, tmp_path / "cluster.log") as address:
         # chunks of 700 rows: several are on the cluster at once, and come back in order
         local = screen_file(source, tmp_path / "local.csv", as_of=AS_OF, defaults={"fuel": "coal"}, chunk_rows=700)
         remote = screen_file(source, tmp_path / "dask.csv", as_of=AS_OF, defaults={"fuel": "coal"},
@@ -743,12 +717,6 @@ def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path, mon
         monkeypatch.chdir(tmp_path)
         plain = screen_file(source, tmp_path / "plain.csv", as_of=AS_OF, store="copy.gpkg")
         screen_file(source, tmp_path / "dask-plain.csv", as_of=AS_OF, dask_address=address, store="copy.gpkg")
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
-        logs.close()
     assert remote.verdict_counts == local.verdict_counts and remote.rows_in == 3000
     assert remote.layer_versions == local.layer_versions
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()

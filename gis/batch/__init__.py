@@ -142,8 +142,7 @@ def screen_file(
     try:
         writers = [open_writer(path, source, list(COLUMNS)) for path in outputs]
     except BaseException:
-        if dask_address is not None:
-            screener.close()
+        screener.close()
         raise
     counts: Counter[str] = Counter()
     rows_in = rows_out = failed = 0
@@ -154,10 +153,12 @@ def screen_file(
     # until its write is done. On a cluster, the next chunk is read while the workers screen this one.
     writing = ThreadPoolExecutor(1, thread_name_prefix="ecozone-write")
     pending: tuple[Future, int] | None = None  # the write under way, and the rows done when it is
-    screening: deque[tuple[Any, Any]] = deque()  # chunks sent to the cluster, with their screening
+    screening: deque[tuple[Any, Any]] = deque()  # chunks sent to be screened, with their screening
+    ahead = 0 if dask_address is None else 1  # chunks left screening while the next is read
 
-    def finish(chunk, verdicts: dict[str, Any]) -> None:
+    def finish(chunk, sent) -> None:
         nonlocal rows_in, rows_out, failed, pending
+        verdicts = sent.result()
         read = np.array([e is None for e in chunk.errors], dtype=bool)
         verdicts["读取提示"] = [("；".join(filter(None, (notice, said))) if notice else said)
                              for notice, said in zip(chunk.notices, verdicts["读取提示"])]
@@ -178,16 +179,11 @@ def screen_file(
             for chunk in source.chunks:
                 if cancel is not None and cancel():
                     raise CancelledError(f"screening cancelled after {rows_in} rows", source=Path(input_path).name)
-                if dask_address is None:
-                    finish(chunk, screener.screen(chunk.geoms, chunk.facts))
-                    continue
                 screening.append((chunk, screener.submit(chunk.geoms, chunk.facts)))
-                if len(screening) > 1:
-                    chunk, sent = screening.popleft()
-                    finish(chunk, sent.result())
+                while len(screening) > ahead:
+                    finish(*screening.popleft())
             while screening:
-                chunk, sent = screening.popleft()
-                finish(chunk, sent.result())
+                finish(*screening.popleft())
             if pending is not None:
                 _written(*pending, progress, source.total)
             if rows_out != rows_in:  # by construction; a failure here is a bug, never a silent loss
@@ -214,8 +210,7 @@ def screen_file(
             raise
         finally:
             writing.shutdown()
-            if dask_address is not None:
-                screener.close()
+            screener.close()
 
 
 def _write_chunk(writers: list, chunk, verdicts: dict) -> None:

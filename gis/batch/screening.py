@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -68,3 +69,12 @@ class ChunkScreener:
         said = ["；".join(filter(None, map(notice_text, notices))) or None for notices in projects.notices]
         verdicts["读取提示"] = [said[code] for code in projects.codes.tolist()]
         return verdicts
+
+    def submit(self, geoms: np.ndarray, facts: Mapping[str, np.ndarray]) -> Future:
+        """``screen`` now, as a future already done: the batch takes this and a cluster's screening alike."""
+        done: Future = Future()
+        done.set_result(self.screen(geoms, facts))
+        return done
+
+    def close(self) -> None:
+        """Nothing to release (a cluster's screener has)."""
