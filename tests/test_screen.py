@@ -332,6 +332,38 @@ def test_nearest_protected_zone_of_a_point_in_several_is_the_first_by_kind(batch
         assert out["最近距离m"][i] == 0.0, i
 
 
+def test_nearest_protected_zone_at_the_edge_of_the_search_radius_equals_check_site(batch):
+    """Points a little inside and a little outside the search radius of protected zones, beyond each zone's
+    northern, southern, eastern and western extreme: the batch skips points far from every protected zone
+    without measuring them, and must still agree with check_site on both sides of the radius."""
+    from gis.crs import GEOD
+
+    zones = open_store().snapshot(AS_OF).zones
+    protected = zones[zones.kind.isin(PROTECTED_KINDS)].reset_index(drop=True)
+    screener = Screener(batch, default_rule_packs(), dt.date.fromisoformat(AS_OF))
+    radius_m = 1000 * max(screener.reach_km.get(kind, screener.search_km) for kind in PROTECTED_KINDS)
+    points = []
+    for geom in protected.geometry.iloc[:: max(1, len(protected) // 12)]:
+        xy = shapely.get_coordinates(geom)
+        for at, azimuth in ((xy[:, 1].argmax(), 0), (xy[:, 1].argmin(), 180), (xy[:, 0].argmax(), 90),
+                            (xy[:, 0].argmin(), 270)):
+            for metres in (radius_m - 300, radius_m + 300):
+                lon, lat, _ = GEOD.fwd(xy[at, 0], xy[at, 1], azimuth, metres)
+                points.append(shapely.Point(lon, lat))
+    out = screener.screen(np.array(points, dtype=object), ProjectColumn.of([Project()] * len(points)))
+    store, found = open_store(), 0
+    for i, point in enumerate(points):
+        result = check_site(read_site(point.wkt, coverage=None), Project(), store=store, as_of=AS_OF)
+        protected_m = [h.distance_m for layer in result.overlap.layers if layer.kind in PROTECTED_KINDS
+                       for h in layer.hits]
+        if protected_m:
+            assert out["最近距离m"][i] == pytest.approx(min(protected_m), rel=5e-4, abs=1.0), i
+            found += 1
+        else:
+            assert out["最近距离m"][i] is None and out["最近保护区域"][i] is None, i
+    assert 0 < found < len(points), found  # both sides of the radius were tried
+
+
 def test_dask_local_cluster_gives_the_same_output(samples, tmp_path):
     local, remote = tmp_path / "local.csv", tmp_path / "dask.csv"
     source = _write_register(tmp_path / "sites.csv", _sites(300, seed=11), ["化工", "电力", "印染"], ["新建"],

@@ -261,6 +261,7 @@ class BatchEngine:
         self._within = np.flatnonzero(np.isin(self.kinds, list(self.radii)))
         protected = np.flatnonzero(np.isin(self.kinds, PROTECTED_KINDS))
         self._protected = protected
+        self._masks: dict[float, tuple] = {}  # see _protected_mask
         # Zones as near as each other: the first by kind (红线 first, as PROTECTED_KINDS orders them), then by store
         # order.
         kind_rank = np.array([PROTECTED_KINDS.index(kind) for kind in self.kinds[protected]], dtype=np.int64)
@@ -283,6 +284,12 @@ class BatchEngine:
         if self._grid is None:
             self._grid = _Grid(self._entries, self._entry_keys, np.where(self._entry_is_zone, SHARE, COVERED))
         return self._grid
+
+    @_one_at_a_time
+    def prepare_grid(self) -> None:
+        """Make the grid now, in a thread of the caller's, while other work goes on: it is mostly GEOS and
+        numpy work, off the interpreter lock, and the first points keyed would otherwise wait for it."""
+        self.grid  # noqa: B018 - made on first use
 
     @classmethod
     def for_store(cls, store: Store, as_of: str | None, packs: list[RulePack]) -> BatchEngine:
@@ -454,6 +461,49 @@ class BatchEngine:
         distance = np.full(len(sites), np.nan)
         if not len(self._protected) or not len(sites):
             return zone, distance
+        # Most points of a register lie kilometres from every protected zone: only those in a cell within reach
+        # of one are searched (the projection makes a geometry of every point searched).
+        maybe = np.flatnonzero(self._maybe_near_protected(sites, search_m))
+        zone[maybe], distance[maybe] = self._nearest_protected(sites[maybe], search_m)
+        return zone, distance
+
+    def _maybe_near_protected(self, sites: np.ndarray, search_m: float) -> np.ndarray:
+        """False where a site is a point farther than ``search_m`` from every protected zone, True elsewhere:
+        points in no cell of a mask of the zones' envelopes grown by ``search_m`` (``_grown_box``)."""
+        maybe = np.ones(len(sites), dtype=bool)
+        points = np.flatnonzero(shapely.get_type_id(sites) == shapely.GeometryType.POINT)
+        x0, y0, cell, mask = self._protected_mask(search_m)
+        xy = shapely.get_coordinates(sites[points])
+        with np.errstate(invalid="ignore"):
+            ix, iy = np.floor((xy[:, 0] - x0) / cell), np.floor((xy[:, 1] - y0) / cell)
+        inside = (ix >= 0) & (ix < mask.shape[0]) & (iy >= 0) & (iy < mask.shape[1])
+        near = np.zeros(len(points), dtype=bool)
+        near[inside] = mask[ix[inside].astype(np.int64), iy[inside].astype(np.int64)]
+        maybe[points] = near
+        return maybe
+
+    def _protected_mask(self, search_m: float) -> tuple[float, float, float, np.ndarray]:
+        """A lon/lat raster (origin, cell size in degrees, cells) whose true cells cover the protected zones'
+        envelopes grown by ``search_m``: a point in no true cell is farther than that from every one of them.
+        Made once per distance (a rule set has one); two threads making it at once make the same."""
+        if search_m in self._masks:
+            return self._masks[search_m]
+        grown = shapely.bounds(np.array([_grown_box(b, search_m) for b in shapely.bounds(self._zones[self._protected])],
+                                        dtype=object))
+        x0, y0 = grown[:, 0].min(), grown[:, 1].min()
+        cell = max(grown[:, 2].max() - x0, grown[:, 3].max() - y0) / 1024 or 1.0
+        low = np.floor((grown[:, :2] - (x0, y0)) / cell).astype(np.int64)
+        high = np.floor((grown[:, 2:] - (x0, y0)) / cell).astype(np.int64) + 1
+        mask = np.zeros(tuple(high.max(axis=0)), dtype=bool)
+        for (ix0, iy0), (ix1, iy1) in zip(low.tolist(), high.tolist()):
+            mask[ix0:ix1, iy0:iy1] = True
+        self._masks[search_m] = x0, y0, cell, mask
+        return self._masks[search_m]
+
+    def _nearest_protected(self, sites: np.ndarray, search_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """``nearest_protected`` of sites that may have a protected zone within ``search_m``."""
+        zone = np.full(len(sites), -1, dtype=np.int64)
+        distance = np.full(len(sites), np.nan)
         projected = shapely.transform(sites, _lcc_forward)
         points = shapely.get_type_id(sites) == shapely.GeometryType.POINT
         # A point in or on protected zones: the first of them (``_protected_rank``), at 0 m.
