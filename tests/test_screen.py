@@ -332,6 +332,21 @@ def test_nearest_protected_zone_of_a_point_in_several_is_the_first_by_kind(batch
         assert out["最近距离m"][i] == 0.0, i
 
 
+def test_geometry_column_is_the_wkb_geos_writes():
+    """GeoParquet's geometry column: points are written from their coordinates, the rest by GEOS; the column
+    must be GEOS's own WKB (``shapely.to_wkb``) row for row, with nulls where a row was not read."""
+    from gis.batch.columnar import wkb_column
+
+    rng = np.random.default_rng(8)
+    points = list(shapely.points(rng.uniform([73, 34], [96, 49], (2_000, 2))))
+    odd = [None, shapely.Point(), shapely.Point(87.6, 43.8, 900.0), shapely.box(87, 43, 87.01, 43.01), None,
+           shapely.from_wkt("MULTIPOLYGON (((87 43, 87.1 43, 87.1 43.1, 87 43)))"),
+           shapely.from_wkt("LINESTRING (87 43, 88 44)")]
+    for geoms in (points + odd + points[:50], points, odd, [None, None], []):
+        geoms = np.array(geoms, dtype=object)
+        assert wkb_column(geoms).to_pylist() == shapely.to_wkb(geoms).tolist()
+
+
 def test_nearest_protected_zone_at_the_edge_of_the_search_radius_equals_check_site(batch):
     """Points a little inside and a little outside the search radius of protected zones, beyond each zone's
     northern, southern, eastern and western extreme: the batch skips points far from every protected zone

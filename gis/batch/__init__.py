@@ -164,8 +164,9 @@ def screen_file(
         nonlocal rows_in, rows_out, failed, pending
         verdicts = sent.result()
         read = np.array([e is None for e in chunk.errors], dtype=bool)
-        verdicts["读取提示"] = [("；".join(filter(None, (notice, said))) if notice else said)
-                             for notice, said in zip(chunk.notices, verdicts["读取提示"])]
+        said = verdicts["读取提示"]  # of the facts, per class; what the site reader noticed comes first
+        for row in [i for i, notice in enumerate(chunk.notices) if notice]:
+            said.put(row, "；".join(filter(None, (chunk.notices[row], said[row]))))
         verdicts["读取错误"] = [e or v for e, v in zip(chunk.errors, verdicts["读取错误"])]
         verdicts["结论"].put(np.flatnonzero(~read), ERROR_LABEL)
         verdicts["结论代码"].put(np.flatnonzero(~read), ERROR_CODE)

@@ -400,19 +400,29 @@ class _TableRows:
                 err.field = "/".join(fields)
             raise
 
+#: Bytes of a CSV file, to the end of their line, that tell its encoding and dialect before the rows are read.
+_SNIFFED_BYTES = 65_536
 #: Units a header may give a fact in, and the factor to the model's unit.
 _HEADER_UNITS = (("coal_t", "万吨", 10_000.0), ("power_mw", "万千瓦", 10.0))
 
 
 def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None) -> Input:
-    # The whole file is decoded once to detect UTF-8 vs GBK; rows are then parsed chunk by chunk.
+    # The encoding and dialect are told by the file's first lines. Arrow reads the rows when every line is one
+    # (``_arrow_csv``), the header then being the first line's cells; it checks that they are UTF-8 itself, off
+    # the interpreter lock. Any other file is decoded whole (UTF-8 vs GBK, or a mix, told for the whole file)
+    # and its rows parsed chunk by chunk.
     data = path.read_bytes()
-    text, used = decode(data, encoding=encoding, source=path.name)
-    dialect = csv_dialect(text)
-    # Arrow reads the rows when every line is one (``_arrow_csv``); the header is then the first line's cells.
-    first_line = next(csv_rows(text[: text.find("\n") + 1] or text, source=path.name, dialect=dialect), ([], None))
-    utf8 = data.removeprefix(codecs.BOM_UTF8) if used == "UTF-8" else text.encode("utf-8")
-    arrow = _arrow_csv(utf8, len(first_line[0]), dialect) if first_line[0] and first_line[1] is None else None
+    start = data.find(b"\n", _SNIFFED_BYTES) + 1 or len(data)  # a newline byte is never inside a character
+    head, used = decode(data[:start], encoding=encoding, source=path.name)
+    dialect = csv_dialect(head)
+    first_line = next(csv_rows(head[: head.find("\n") + 1] or head, source=path.name, dialect=dialect), ([], None))
+    readable = bool(first_line[0]) and first_line[1] is None
+    arrow = _arrow_csv(data.removeprefix(codecs.BOM_UTF8), len(first_line[0]), dialect) \
+        if readable and used == "UTF-8" else None
+    if arrow is None:
+        text, used = decode(data, encoding=encoding, source=path.name)
+        if readable and used != "UTF-8":
+            arrow = _arrow_csv(text.encode("utf-8"), len(first_line[0]), dialect)
     reader = csv_rows(text, source=path.name, dialect=dialect) if arrow is None else iter([first_line])
     header, error = next(reader, ([], None))
     if error is not None:

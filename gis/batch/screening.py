@@ -18,7 +18,6 @@ import numpy as np
 from gis.batch.columnar import CodedText
 from gis.batch.spatial import BatchEngine
 from gis.batch.verdicts import Screener, thresholds
-from gis.cache import BoundedCache
 from gis.presentation import notice_text
 from gis.rules.model import RulePack
 from gis.rules.project import read_projects
@@ -52,7 +51,7 @@ class ChunkScreener:
         self.multipliers = multipliers
         self.source = source
         self._limits = thresholds(packs)
-        self._classes: BoundedCache = BoundedCache(_KEPT_CLASSES)  # classes read, for the chunks to come
+        self._classes: dict = {}  # classes read, for the chunks to come (this screener's thread alone uses it)
 
     @property
     def rows_exact(self) -> int:
@@ -63,11 +62,13 @@ class ChunkScreener:
         """Verdict columns of rows of sites (lon/lat shapely, None where unread) and their facts' cells (fact
         name -> a cell per row), as ``Screener.screen`` gives them, with 读取提示: what reading each row's
         facts assumed or could not read (None: nothing)."""
+        if len(self._classes) > _KEPT_CLASSES:  # between chunks: past the bound, each is read again when met
+            self._classes.clear()
         projects = read_projects(facts, len(geoms), thresholds=self._limits, defaults=self.defaults,
                                  multipliers=self.multipliers, source=self.source, classes=self._classes)
         verdicts = self.screener.screen(geoms, projects)
         said = ["；".join(filter(None, map(notice_text, notices))) or None for notices in projects.notices]
-        verdicts["读取提示"] = [said[code] for code in projects.codes.tolist()]
+        verdicts["读取提示"].put(np.arange(len(geoms)), said, projects.codes)
         return verdicts
 
     def submit(self, geoms: np.ndarray, facts: Mapping[str, np.ndarray]) -> Future:

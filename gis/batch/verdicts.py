@@ -62,7 +62,7 @@ COLUMNS = {
 
 #: The verdict columns that repeat a few texts on many rows, held as ``CodedText``; the others hold numbers or
 #: each row's own text, in lists.
-CODED_COLUMNS = ("结论", "结论代码", "命中规则", "规则依据", "涉及区域", "最近保护区域", "计算量", "需核查原因")
+CODED_COLUMNS = ("结论", "结论代码", "命中规则", "规则依据", "涉及区域", "最近保护区域", "计算量", "需核查原因", "读取提示")
 
 ERROR_CODE = "error"
 #: 结论 of a row that could not be read.

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gis.cache import BoundedCache
 from gis.errors import FieldError, Notice
 
 __all__ = ["Project", "ProjectColumn", "read_projects", "Scope", "Fuel", "Furnace", "Heating", "Process",
@@ -616,7 +615,7 @@ class ProjectColumn:
 
 def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds: Mapping[str, Sequence[float]],
                   defaults: Mapping[str, Any] | None = None, multipliers: Mapping[str, float] | None = None,
-                  source: str | None = None, classes: BoundedCache[ProjectFacts] | None = None) -> ProjectColumn:
+                  source: str | None = None, classes: dict[tuple, ProjectFacts] | None = None) -> ProjectColumn:
     """Read the facts of ``rows`` rows (fact name -> a cell per row), as ``read_project`` reads one project's.
 
     Rows whose facts say the same to every rule share a class, read once through ``read_project`` (so every
@@ -625,8 +624,8 @@ def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds
     threshold it lies on. Each row keeps its own numeric values for what is computed from them (quantities).
     A value that cannot be read leaves the fact out of that row, with a notice (the row is still screened).
     Work is done once per distinct cell text, not per row. ``classes`` keeps the classes read, for the next
-    chunks of the same register (same columns, defaults and units): a class met again is not read again, and
-    keeps its project (so that what is kept by project, ``facts_of``, is found again too).
+    chunks of the same register (same columns, defaults and units; its owner bounds it): a class met again is
+    not read again, and keeps its project (so that what is kept by project, ``facts_of``, is found again too).
     """
     specs = {spec.name: spec for spec in fact_specs()}
     derived_inputs = {field for fields in DERIVED_FROM.values() for field in fields}
@@ -662,14 +661,15 @@ def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds
     # what each class's facts say, as a key that means the same in every chunk
     keys = zip(*(meaning[cell_codes[first]] for cell_codes, meaning in said.values())) if said else [()] * len(first)
     projects, notices = [], []
+    names = tuple(said)
     for row, key in zip(first, keys):
-        key = (tuple(said), key)
+        key = (names, key)
         facts = classes.get(key) if classes is not None else None
         if facts is None:
             facts = read_project({name: columns[name][row] for name in columns}, defaults=defaults, strict=False,
                                  source=source, multipliers=multipliers)
             if classes is not None:
-                classes.put(key, facts)
+                classes[key] = facts
         projects.append(facts.project)
         notices.append(facts.notices)
     return ProjectColumn(codes, projects, values, notices)
