@@ -234,3 +234,28 @@ def test_features_outside_the_covered_area_are_refused_as_the_site_reader_refuse
         assert chunk.errors[i] == error, (i, lon[i], lat[i])
         if error is None:
             assert shapely.equals(chunk.geoms[i], geom), i
+
+
+def test_facts_of_many_projects_equal_each_projects_own_facts():
+    """The batch reads the facts of a chunk's project classes all at once (``facts_of_many``), sharing the
+    tuples of missing facts between projects; each project's must be what the single check reads for it alone
+    (``facts_of``), for 3,000 rows of varied facts."""
+    import datetime as dt
+
+    from gis.batch.verdicts import thresholds
+    from gis.rules import default_rule_packs
+    from gis.rules.evaluate import facts_of, facts_of_many, rule_book
+    from gis.rules.project import read_projects
+
+    rng = np.random.default_rng(5)
+    rows = [_facts(rng) for _ in range(3_000)]
+    cells = {fact: np.array([row[i] for row in rows], dtype=object) for i, fact in enumerate(FACTS.values())}
+    packs = default_rule_packs()
+    projects = read_projects(cells, len(rows), thresholds=thresholds(packs)).projects
+    book = rule_book(packs, dt.date.fromisoformat(AS_OF))
+    many = facts_of_many(book, projects)
+    assert len(projects) > 300 and len(many) == len(projects)
+    for project, facts in zip(projects, many):
+        alone = facts_of(book, project)
+        assert facts.codes.tolist() == alone.codes.tolist() and facts.missing == alone.missing, project
+    assert facts_of_many(book, []) == []

@@ -254,12 +254,11 @@ def _fact_value(project: Project, name: str) -> Any:
 
 
 def _fact_column(projects: list[Project], name: str) -> list[Any]:
-    """``_fact_value`` of many projects: a field read as an attribute (``Project.fact`` reads the industry
-    apart), an enum by its value."""
+    """``Project.fact`` of many projects, as fields read as attributes (``Project.fact`` reads the industry
+    apart); enums as they are (``_fact_value`` takes them by value)."""
     if name == "industry":
-        return [_fact_value(project, name) for project in projects]
-    column = list(map(operator.attrgetter(name), projects))
-    return [value.value if isinstance(value, Enum) else value for value in column]
+        return [project.fact(name) for project in projects]
+    return list(map(operator.attrgetter(name), projects))
 
 
 def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None, list[str], bool]:
@@ -527,34 +526,43 @@ def facts_of(book: RuleBook, project: Project) -> Facts:
 def facts_of_many(book: RuleBook, projects: list[Project]) -> list[Facts]:
     """``facts_of`` of many projects at once: each rule is evaluated once per distinct combination of the
     values of the facts it reads (a batch has thousands of projects that differ in facts most rules never
-    read), and the projects take the results by index."""
+    read), and the projects take the results by index; projects lacking the same facts share one tuple of them."""
     codes = np.full((len(projects), len(book.entries)), FACTS_NO, dtype=np.int8)
-    missing = np.empty((len(projects), len(book.entries)), dtype=object)
-    missing.fill(())
+    lacking = np.zeros((len(projects), len(book.entries)), dtype=np.int32, order="F")  # index into ``lacks``
+    lacks: dict[tuple[str, ...], int] = {(): 0}  # each distinct tuple of missing facts
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, entry in enumerate(book.entries):
         groups.setdefault(tuple(entry.rule.project), []).append(i)
-    # the values of each fact a rule reads, as codes, once; a group's combinations are then combined codes
-    values = {name: _fact_column(projects, name) for name in sorted({name for names in groups for name in names})}
-    coded = {name: pd.factorize(pd.Series(column, dtype=object), use_na_sentinel=False)[0]
-             for name, column in values.items()}
+    # each fact a rule reads as codes, and the value of each code (read from a project that has it), once
+    coded, values = {}, {}
+    for name in sorted({name for names in groups for name in names}):
+        column = _fact_column(projects, name)
+        coded[name] = pd.factorize(pd.Series(column, dtype=object), use_na_sentinel=False)[0]
+        values[name] = [value.value if isinstance(value, Enum) else value
+                        for value in (column[p] for p in np.unique(coded[name], return_index=True)[1].tolist())]
     for names, rules in groups.items():
         combined = np.zeros(len(projects), dtype=np.int64)
         for name in names:
             combined = pd.factorize(combined * (int(coded[name].max(initial=0)) + 1) + coded[name])[0]
         inverse = combined.astype(np.int64)
-        firsts = np.unique(inverse, return_index=True)[1]
+        firsts = np.unique(inverse, return_index=True)[1].tolist()
+        facts = [{name: values[name][coded[name][p]] for name in names} for p in firsts]
         for i in rules:
-            said = [_project_conditions(book.entries[i].rule, {name: values[name][p] for name in names})
-                    for p in firsts.tolist()]
+            said = [_project_conditions(book.entries[i].rule, given) for given in facts]
             code = np.array([FACTS_NO if state is False else FACTS_NO_ACTIVITY if no_activity
                              else FACTS_MISSING if lacking else FACTS_MEET for state, lacking, no_activity in said],
                             dtype=np.int8)
-            lacks = np.empty(len(said), dtype=object)
-            lacks[:] = [() if state is False else tuple(lacking) for state, lacking, _ in said]
+            lack = np.array([0 if state is False else lacks.setdefault(tuple(missing), len(lacks))
+                             for state, missing, _ in said], dtype=np.int32)
             codes[:, i] = code[inverse]
-            missing[:, i] = lacks[inverse]
-    return [Facts(codes[p], tuple(missing[p])) for p in range(len(projects))]
+            lacking[:, i] = lack[inverse]
+    # projects alike in what they lack: their rows of ``lacking`` as bytes, told apart by hashing
+    pattern_of = pd.factorize(np.ascontiguousarray(lacking).view(f"V{lacking.shape[1] * 4}").ravel())[0] \
+        if lacking.size else np.zeros(len(projects), dtype=np.int64)
+    firsts = np.unique(pattern_of, return_index=True)[1]
+    named = list(lacks)
+    missing = [tuple(named[k] for k in lacking[p].tolist()) for p in firsts.tolist()]
+    return [Facts(codes[p], missing[k]) for p, k in enumerate(pattern_of.tolist())]
 
 
 def verdict_of(book: RuleBook, outcomes: np.ndarray, nothing_checked: bool) -> tuple[Verdict, str]:
