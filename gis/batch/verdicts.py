@@ -155,6 +155,7 @@ class Screener:
         self._sites: list[_Site] = []
         self._site_of: dict[tuple[str, int], int | None] = {}  # by (site kind, key); None: check row by row
         self._reasons: BoundedCache[str] = BoundedCache(_KEPT_TEXTS)
+        self._reason_by_numbers: dict[tuple[int, int, int], str] = {}  # see _reasons_of; bounded in screen
         self._views: BoundedCache[RuleHit | list[RuleHit]] = BoundedCache(_KEPT_TEXTS)  # and places' unchecked
         self._patterns: BoundedCache[tuple] = BoundedCache(_KEPT_PATTERNS)  # by the outcomes' bytes; texts by hits
         self._facts: BoundedCache[tuple[Project, Facts, int, int]] = BoundedCache(_KEPT_PROJECTS)  # by id(project)
@@ -167,6 +168,8 @@ class Screener:
         ``CODED_COLUMNS`` as ``CodedText``, the others as lists."""
         if len(self._sites) > _KEPT_PLACES:  # between chunks, as rows index them: each is made again when met
             self._forget_places()
+        if len(self._reason_by_numbers) > _KEPT_TEXTS:
+            self._reason_by_numbers.clear()
         n = len(geoms)
         self.rows_seen += n
         out = {name: CodedText(n) if name in CODED_COLUMNS else np.full(n, None, dtype=object) for name in COLUMNS}
@@ -235,6 +238,7 @@ class Screener:
         self._sites = []
         self._site_of = {}
         self._reasons.clear()
+        self._reason_by_numbers.clear()
         self._views.clear()
 
     def _check(self, geom) -> tuple[Place, dict, int]:
@@ -290,21 +294,22 @@ class Screener:
         # the verdict of each pair, as an index into _VERDICTS: the worst rule's, else by what was checked
         verdict = np.where(worst[pattern_of] < _NO_VERDICT, worst[pattern_of],
                            _NO_VERDICT + np.where(nothing[sites], 0, np.where(unchecked[pattern_of], 1, 2)))
-        said = [self._pattern(p) for p in patterns]  # (hits, review, unchecked, (rules text, sources text))
+        said = self._patterns_of(patterns)  # (hits, review, unchecked, (rules text, sources text), number)
         # each text made once per distinct thing it depends on, the pairs taking it by index
         zones = [place.zones_text for place in self._sites]
         # pairs of a pattern with nothing to review or unchecked all share the empty text (key -1)
-        reasoned = np.array([bool(review or unchecked) for _, review, unchecked, _ in said], dtype=bool)[pattern_of]
+        reasoned = np.array([bool(review or unchecked) for _, review, unchecked, *_ in said], dtype=bool)[pattern_of]
         reason_key = np.where(reasoned, (sites * len(patterns) + pattern_of) * (missing_of.max(initial=0) + 1)
                               + missing_of[classes], -1)
         distinct, first_pair, reason_of = np.unique(reason_key, return_index=True, return_inverse=True)
-        reasons = [self._reason_text(int(sites[g]), facts[classes[g]], *said[pattern_of[g]][1:3]) if key >= 0 else ""
-                   for key, g in zip(distinct.tolist(), first_pair.tolist())]
+        made = first_pair[distinct >= 0]  # a pair of each reason (-1, no reason, sorts first)
+        reasons = [""] * (len(distinct) - len(made)) + self._reasons_of(sites[made], pattern_of[made], classes[made],
+                                                                        said, facts, lacks)
         # each column: its texts, and which one each pair takes
         columns = {"结论": ([label for _, label in _VERDICTS], verdict),
                    "结论代码": ([v.value for v, _ in _VERDICTS], verdict),
-                   "命中规则": ([texts[0] for *_, texts in said], pattern_of),
-                   "规则依据": ([texts[1] for *_, texts in said], pattern_of),
+                   "命中规则": ([texts[0] for *_, texts, _ in said], pattern_of),
+                   "规则依据": ([texts[1] for *_, texts, _ in said], pattern_of),
                    "需核查原因": (reasons, reason_of.ravel()), "涉及区域": (zones, sites)}
         hits_by_pattern = np.empty(len(patterns), dtype=object)
         for p, (found, *_) in enumerate(said):  # one by one: numpy would take equal-length tuples as rows
@@ -339,22 +344,25 @@ class Screener:
             number = self._numbers.put(thing, next(self._counter))
         return number
 
-    def _pattern(self, outcomes: np.ndarray) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...],
-                                                      tuple[int, ...], tuple[str, str]]:
-        """What an outcome pattern (every rule's outcome) says, kept from chunk to chunk: the rules that apply
-        or need review, worst first as ``evaluation`` sorts them ((rule, outcome)); those needing review; those
-        not checked; the 命中规则 and 规则依据 texts."""
-        key = outcomes.tobytes()
-        said = self._patterns.get(key)
-        if said is not None:
-            return said
+    def _patterns_of(self, patterns: np.ndarray) -> list[tuple]:
+        """``_pattern`` of each row of outcomes, looked up by the row's bytes."""
+        width = patterns.shape[1] * patterns.itemsize
+        keys = np.ascontiguousarray(patterns).view(f"V{width}").ravel().tolist() if width else [b""] * len(patterns)
+        return [self._patterns.get(key) or self._pattern(patterns[i], key) for i, key in enumerate(keys)]
+
+    def _pattern(self, outcomes: np.ndarray, key: bytes) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...],
+                                                                  tuple[int, ...], tuple[str, str], int]:
+        """What an outcome pattern (every rule's outcome; ``key`` its bytes) says, kept from chunk to chunk: the
+        rules that apply or need review, worst first as ``evaluation`` sorts them ((rule, outcome)); those
+        needing review; those not checked; the 命中规则 and 规则依据 texts; a number of its own (while it is
+        kept)."""
         found = np.flatnonzero((outcomes == APPLIES) | (outcomes == REVIEW))
         rank = np.where(outcomes[found] == APPLIES, self.book.ranks[found], _NEEDS_REVIEW)
         ordered = found[np.lexsort((self._name_order[found], rank))].tolist()
         hits = tuple(zip(ordered, outcomes[ordered].tolist()))
         review = tuple(i for i, outcome in hits if outcome == REVIEW)
         unchecked = tuple(np.flatnonzero(outcomes == UNCHECKED).tolist())
-        return self._patterns.put(key, (hits, review, unchecked, self._rule_texts(hits)))
+        return self._patterns.put(key, (hits, review, unchecked, self._rule_texts(hits), next(self._counter)))
 
     def _view(self, index: int, outcome: int, reasons: list[str] = (), missing: tuple[str, ...] = (),
               not_covering: tuple[str, ...] = ()) -> RuleHit:
@@ -382,6 +390,21 @@ class Screener:
         if texts is None:
             views = [self._view(i, outcome) for i, outcome in hits]
             texts = self._patterns.put(key, (rules_text(views), sources_text(views)))
+        return texts
+
+    def _reasons_of(self, sites: np.ndarray, patterns: np.ndarray, classes: np.ndarray, said: list[tuple],
+                    facts: list[Facts], lacks: np.ndarray) -> list[str]:
+        """需核查原因 of (place, outcome pattern, project class) triples, kept from chunk to chunk by their numbers
+        (place, pattern, missing facts: what the text depends on): a varied register's million rows ask for a
+        quarter of a million, some 25,000 of them new."""
+        texts = []
+        for site, pattern, klass, missing in zip(sites.tolist(), patterns.tolist(), classes.tolist(),
+                                                 lacks[classes].tolist()):
+            key = (site, said[pattern][4], missing)
+            text = self._reason_by_numbers.get(key)
+            if text is None:
+                text = self._reason_by_numbers[key] = self._reason_text(site, facts[klass], *said[pattern][1:3])
+            texts.append(text)
         return texts
 
     def _reason_text(self, site: int, facts, review: tuple[int, ...], unchecked: tuple[int, ...]) -> str:
