@@ -25,7 +25,6 @@ from shapely.errors import GEOSException
 
 from gis.batch.columnar import CodedText
 from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
-from gis.cache import BoundedCache
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
 from gis.presentation import quantity_text, reasons_text, rules_text, sources_text, zones_text
@@ -117,6 +116,7 @@ class _Site:
         self.unknown_reasons = place.unknown_reasons
         self.uncovered = place.uncovered  # per rule, the kinds of layer not covering the site
         self.nothing_checked = place.nothing_checked
+        self.unchecked_views: dict[int, RuleHit] = {}  # per rule not checked here, as the texts read it
         self.zones_text = zones_text(layers.values())
         # a polygon site's share of each zone it meets, (zone index, relation, % of the site), as its check measured
         self.shares = [(index_of[(kind, hit.zone_id)], Relation(hit.relation).value, hit.overlap_pct)
@@ -152,14 +152,21 @@ class Screener:
         by_name = sorted(range(len(self.book.entries)),
                          key=lambda i: (self.book.entries[i].pack.id, self.book.entries[i].rule.id))
         self._name_order = np.argsort(np.array(by_name, dtype=np.int64))
+        # and in (verdict, pack, rule id) order: the order of the rules not checked
+        self._rule_rank = (self.book.ranks.astype(np.int64) * len(by_name) + self._name_order).tolist()
         self._sites: list[_Site] = []
         self._site_of: dict[tuple[str, int], int | None] = {}  # by (site kind, key); None: check row by row
-        self._reasons: BoundedCache[str] = BoundedCache(_KEPT_TEXTS)
-        self._reason_by_numbers: dict[tuple[int, int, int], str] = {}  # see _reasons_of; bounded in screen
-        self._views: BoundedCache[RuleHit | list[RuleHit]] = BoundedCache(_KEPT_TEXTS)  # and places' unchecked
-        self._patterns: BoundedCache[tuple] = BoundedCache(_KEPT_PATTERNS)  # by the outcomes' bytes; texts by hits
-        self._facts: BoundedCache[tuple[Project, Facts, int, int]] = BoundedCache(_KEPT_PROJECTS)  # by id(project)
-        self._numbers: BoundedCache[int] = BoundedCache(2 * _KEPT_PROJECTS)  # see _number
+        # What is kept from chunk to chunk, in plain dicts (a screener serves one thread), each emptied between
+        # chunks once past its bound (what it held is then made again when met):
+        self._reasons: dict[tuple, str] = {}  # see _reason_text
+        self._reason_by_numbers: dict[tuple[int, int, int], str] = {}  # see _reasons_of
+        self._views: dict[tuple, RuleHit | list[RuleHit]] = {}  # see _view; and places' unchecked
+        self._patterns: dict[bytes | tuple, tuple] = {}  # by the outcomes' bytes; texts by hits
+        self._facts: dict[int, tuple[Project, Facts, int, int]] = {}  # by id(project)
+        self._numbers: dict[tuple, int] = {}  # see _number
+        self._bounds = [(self._reasons, _KEPT_TEXTS), (self._reason_by_numbers, _KEPT_TEXTS),
+                        (self._views, _KEPT_TEXTS), (self._patterns, _KEPT_PATTERNS), (self._facts, _KEPT_PROJECTS),
+                        (self._numbers, 2 * _KEPT_PROJECTS)]
         self._counter = itertools.count()
         self.rows_exact = 0
 
@@ -168,8 +175,9 @@ class Screener:
         ``CODED_COLUMNS`` as ``CodedText``, the others as lists."""
         if len(self._sites) > _KEPT_PLACES:  # between chunks, as rows index them: each is made again when met
             self._forget_places()
-        if len(self._reason_by_numbers) > _KEPT_TEXTS:
-            self._reason_by_numbers.clear()
+        for kept, bound in self._bounds:
+            if len(kept) > bound:
+                kept.clear()
         n = len(geoms)
         self.rows_seen += n
         out = {name: CodedText(n) if name in CODED_COLUMNS else np.full(n, None, dtype=object) for name in COLUMNS}
@@ -330,10 +338,13 @@ class Screener:
         found = [self._facts.get(id(project)) for project in projects]
         found = [kept if kept is not None and kept[0] is project else None for project, kept in zip(projects, found)]
         new = [i for i, kept in enumerate(found) if kept is None]
+        numbered: dict[int, int] = {}  # by the identity of a tuple of missing facts, which facts_of_many shares
         for i, facts in zip(new, facts_of_many(self.book, [projects[i] for i in new]) if new else []):
-            missing = self._number(("missing", facts.missing))
-            found[i] = self._facts.put(id(projects[i]), (projects[i], facts, self._number(
-                ("says", facts.codes.tobytes(), missing)), missing))
+            missing = numbered.get(id(facts.missing))
+            if missing is None:
+                missing = numbered[id(facts.missing)] = self._number(("missing", facts.missing))
+            found[i] = self._facts[id(projects[i])] = (projects[i], facts, self._number(
+                ("says", facts.codes.tobytes(), missing)), missing)
         return ([kept[1] for kept in found], np.array([kept[2] for kept in found], dtype=np.int64),
                 np.array([kept[3] for kept in found], dtype=np.int64))
 
@@ -341,7 +352,7 @@ class Screener:
         """A number for ``thing``, the same while it is kept (a new one after, which only shares less)."""
         number = self._numbers.get(thing)
         if number is None:
-            number = self._numbers.put(thing, next(self._counter))
+            number = self._numbers[thing] = next(self._counter)
         return number
 
     def _patterns_of(self, patterns: np.ndarray) -> list[tuple]:
@@ -362,7 +373,8 @@ class Screener:
         hits = tuple(zip(ordered, outcomes[ordered].tolist()))
         review = tuple(i for i, outcome in hits if outcome == REVIEW)
         unchecked = tuple(np.flatnonzero(outcomes == UNCHECKED).tolist())
-        return self._patterns.put(key, (hits, review, unchecked, self._rule_texts(hits), next(self._counter)))
+        said = self._patterns[key] = (hits, review, unchecked, self._rule_texts(hits), next(self._counter))
+        return said
 
     def _view(self, index: int, outcome: int, reasons: list[str] = (), missing: tuple[str, ...] = (),
               not_covering: tuple[str, ...] = ()) -> RuleHit:
@@ -376,10 +388,10 @@ class Screener:
             verdict = Verdict.needs_review if outcome == REVIEW else Verdict.not_checked if outcome == UNCHECKED \
                 else entry.rule.verdict
             # the list fields given, not defaulted: pydantic's default factories cost a signature look-up each
-            view = self._views.put(key, RuleHit.model_construct(
+            view = self._views[key] = RuleHit.model_construct(
                 **entry.hit_fields, verdict=verdict, verdict_label=VERDICT_LABELS[verdict], reasons=list(reasons),
                 missing_facts=list(missing), uncovered_layers=list(not_covering), zones=[], quantities=[],
-                access_items=[]))
+                access_items=[])
         return view
 
     def _rule_texts(self, hits: tuple[tuple[int, int], ...]) -> tuple[str, str]:
@@ -389,7 +401,7 @@ class Screener:
         texts = self._patterns.get(key)
         if texts is None:
             views = [self._view(i, outcome) for i, outcome in hits]
-            texts = self._patterns.put(key, (rules_text(views), sources_text(views)))
+            texts = self._patterns[key] = (rules_text(views), sources_text(views))
         return texts
 
     def _reasons_of(self, sites: np.ndarray, patterns: np.ndarray, classes: np.ndarray, said: list[tuple],
@@ -416,7 +428,7 @@ class Screener:
             place = self._sites[site]
             views = [self._view(i, REVIEW, [*place.reasons[i], *map(missing_reason, facts.missing[i])],
                                 facts.missing[i]) for i in review]
-            text = self._reasons.put(key, reasons_text(views, self._unchecked(site, unchecked)))
+            text = self._reasons[key] = reasons_text(views, self._unchecked(site, unchecked))
         return text
 
     def _unchecked(self, site: int, unchecked: tuple[int, ...]) -> list[RuleHit]:
@@ -426,10 +438,14 @@ class Screener:
         lost = self._views.get(key)
         if lost is None:
             place = self._sites[site]
-            rules = np.array(unchecked, dtype=np.int64)
-            ordered = rules[np.lexsort((self._name_order[rules], self.book.ranks[rules]))].tolist()
-            lost = self._views.put(key, [self._view(i, UNCHECKED, place.unknown_reasons[i],
-                                                    not_covering=place.uncovered[i]) for i in ordered])
+            lost = []
+            for i in sorted(unchecked, key=self._rule_rank.__getitem__):
+                view = place.unchecked_views.get(i)
+                if view is None:
+                    view = place.unchecked_views[i] = self._view(i, UNCHECKED, place.unknown_reasons[i],
+                                                                 not_covering=place.uncovered[i])
+                lost.append(view)
+            self._views[key] = lost
         return lost
 
     def _fill_quantities(self, out: dict, rows: np.ndarray, row_pattern: np.ndarray,
