@@ -17,7 +17,7 @@ import math
 import re
 import typing
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -444,7 +444,7 @@ class ProjectFacts(BaseModel):
 
 def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults: Mapping[str, Any] | None = None,
                  strict: bool = True, row: Any = None, source: str | None = None,
-                 multipliers: Mapping[str, float] | None = None) -> ProjectFacts:
+                 multipliers: Mapping[str, float] | None = None, read: dict | None = None) -> ProjectFacts:
     """Read a project's facts from any interface: typed values or text (``"20"``, ``"新建"``, ``"是"``,
     ``"30万千瓦"``).
 
@@ -462,6 +462,9 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
         Where the values come from, for notices and errors.
     multipliers
         Per fact, a factor the values are given in (e.g. ``{"coal_t": 10_000}`` under a 万吨 header).
+    read
+        Values already read, kept by the caller for the next projects of the same ``row``, ``source`` and
+        ``multipliers`` (a register's project classes repeat the same cells).
 
     Returns
     -------
@@ -484,7 +487,17 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
             facts["name"] = str(value).strip()[:500]
             continue
         try:
-            facts.update(_read_fact(specs[name], value, (multipliers or {}).get(name, 1.0), notices, row, source))
+            key = (name, type(value), value) if read is not None and isinstance(value, Hashable) else None
+            found = read.get(key) if key is not None else None
+            if found is None:
+                said = len(notices)
+                found = (_read_fact(specs[name], value, (multipliers or {}).get(name, 1.0), notices, row, source),
+                         notices[said:])
+                if key is not None:
+                    read[key] = found
+            else:
+                notices.extend(found[1])
+            facts.update(found[0])
         except FieldError:
             if strict:
                 raise
@@ -506,7 +519,8 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
         raise FieldError(f"项目信息有误 / invalid project fact: {first['msg']}", field=field, row=row, source=source,
                          value=facts.get(field) if field else None,
                          fix=_fix(specs[field]) if field in specs else None) from None
-    return ProjectFacts(project=project, notices=[n.to_dict() for n in notices])
+    # built from values just checked: no need for pydantic to check them again
+    return ProjectFacts.model_construct(project=project, notices=[n.to_dict() for n in notices])
 
 
 def _blank(value: Any) -> bool:
@@ -662,12 +676,13 @@ def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds
     keys = zip(*(meaning[cell_codes[first]] for cell_codes, meaning in said.values())) if said else [()] * len(first)
     projects, notices = [], []
     names = tuple(said)
+    read: dict = {}  # cells read, for the classes that share them
     for row, key in zip(first, keys):
         key = (names, key)
         facts = classes.get(key) if classes is not None else None
         if facts is None:
             facts = read_project({name: columns[name][row] for name in columns}, defaults=defaults, strict=False,
-                                 source=source, multipliers=multipliers)
+                                 source=source, multipliers=multipliers, read=read)
             if classes is not None:
                 classes[key] = facts
         projects.append(facts.project)
