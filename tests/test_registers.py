@@ -490,6 +490,29 @@ def test_plain_polygons_of_a_gis_file_equal_each_feature_read_alone(tmp_path, mo
         assert parcels["读取提示"][i].startswith("；".join(n["message"] for n in site.notices)), i
 
 
+def test_a_register_is_read_alike_in_utf8_gbk_and_a_named_encoding(tmp_path):
+    """The encoding of a CSV is told from its first lines when Arrow reads it (Arrow checks the rest); GBK is
+    told apart, and a named encoding in which a newline byte can be part of a character (UTF-16) is read whole.
+    Every way gives the rows the ``csv`` module reads from the text."""
+    from gis.batch.inputs import open_input
+
+    rows = _rows(3_000, seed=29)  # past the first 64 KB that tell the encoding
+    text_path = tmp_path / "text.csv"
+    with open(text_path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows([[*row[:7], row[7].date().isoformat(), ""] for row in rows])
+    text = text_path.read_text(encoding="utf-8")
+    expected = list(csv.reader(text.splitlines()))[1:]
+    for name, encoding, given in (("utf8.csv", "utf-8", None), ("gbk.csv", "gbk", None),
+                                  ("utf16.csv", "utf-16", "utf-16")):
+        (tmp_path / name).write_bytes(text.encode(encoding))
+        source = open_input(tmp_path / name, encoding=given)
+        assert source.header == HEADER, name
+        cells = [[str(v) for v in row] for chunk in source.chunks for row in zip(*chunk.columns)]
+        assert cells == expected, name
+
+
 def test_permit_register_fields_every_row_screened_industry_recognised(tmp_path):
     source, out = tmp_path / "排污许可.csv", tmp_path / "out.csv"
     rows = _rows(120, seed=13)

@@ -412,7 +412,8 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, cover
     # the interpreter lock. Any other file is decoded whole (UTF-8 vs GBK, or a mix, told for the whole file)
     # and its rows parsed chunk by chunk.
     data = path.read_bytes()
-    start = data.find(b"\n", _SNIFFED_BYTES) + 1 or len(data)  # a newline byte is never inside a character
+    # In UTF-8 and GBK a newline byte is never inside a character; a named encoding (UTF-16 ...) is read whole.
+    start = len(data) if encoding else data.find(b"\n", _SNIFFED_BYTES) + 1 or len(data)
     head, used = decode(data[:start], encoding=encoding, source=path.name)
     dialect = csv_dialect(head)
     first_line = next(csv_rows(head[: head.find("\n") + 1] or head, source=path.name, dialect=dialect), ([], None))
@@ -420,7 +421,7 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, cover
     arrow = _arrow_csv(data.removeprefix(codecs.BOM_UTF8), len(first_line[0]), dialect) \
         if readable and used == "UTF-8" else None
     if arrow is None:
-        text, used = decode(data, encoding=encoding, source=path.name)
+        text, used = (head, used) if start == len(data) else decode(data, encoding=encoding, source=path.name)
         if readable and used != "UTF-8":
             arrow = _arrow_csv(text.encode("utf-8"), len(first_line[0]), dialect)
     reader = csv_rows(text, source=path.name, dialect=dialect) if arrow is None else iter([first_line])
