@@ -170,9 +170,9 @@ _POINT_WKB = np.dtype([("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f
 
 def wkb_column(geoms: np.ndarray) -> pa.Array:
     """The WKB of each geometry as an Arrow binary column (null where None), byte for byte what
-    ``shapely.to_wkb`` writes on a little-endian machine (every machine ecozone runs on). The two-dimensional points most registers hold are written
-    straight from their coordinates: a Python bytes object per row cost a third of a second per million rows of
-    the writing thread's hold on the interpreter lock."""
+    ``shapely.to_wkb`` writes on a little-endian machine (every machine ecozone runs on). The two-dimensional
+    points most registers hold are written straight from their coordinates: a Python bytes object per row cost
+    0.4 s per million rows of the writing thread's hold on the interpreter lock."""
     types = shapely.get_type_id(geoms)
     points = (types == shapely.GeometryType.POINT) & ~shapely.has_z(geoms) & ~shapely.is_empty(geoms)
     others = np.flatnonzero((types >= 0) & ~points)

@@ -30,7 +30,7 @@ from gis.kinds import KINDS
 from gis.presentation import quantity_text, reasons_text, rules_text, sources_text, zones_text
 from gis.results import Relation
 from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Facts, Place, RuleHit, computed_quantity,
-                                facts_of_many, missing_reason, place_of, rule_book)
+                                distinct_rows, facts_of_many, missing_reason, place_of, rule_book)
 from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, RulePack, Verdict
 from gis.rules.evaluate import PARTLY_UNCHECKED
 from gis.rules.project import Project, ProjectColumn
@@ -161,12 +161,13 @@ class Screener:
         self._reasons: dict[tuple, str] = {}  # see _reason_text
         self._reason_by_numbers: dict[tuple[int, int, int], str] = {}  # see _reasons_of
         self._views: dict[tuple, RuleHit | list[RuleHit]] = {}  # see _view; and places' unchecked
-        self._patterns: dict[bytes | tuple, tuple] = {}  # by the outcomes' bytes; texts by hits
+        self._patterns: dict[bytes, tuple] = {}  # by the outcomes' bytes
+        self._hit_texts: dict[tuple, tuple[str, str]] = {}  # see _rule_texts
         self._facts: dict[int, tuple[Project, Facts, int, int]] = {}  # by id(project)
         self._numbers: dict[tuple, int] = {}  # see _number
         self._bounds = [(self._reasons, _KEPT_TEXTS), (self._reason_by_numbers, _KEPT_TEXTS),
-                        (self._views, _KEPT_TEXTS), (self._patterns, _KEPT_PATTERNS), (self._facts, _KEPT_PROJECTS),
-                        (self._numbers, 2 * _KEPT_PROJECTS)]
+                        (self._views, _KEPT_TEXTS), (self._patterns, _KEPT_PATTERNS), (self._hit_texts, _KEPT_PATTERNS),
+                        (self._facts, _KEPT_PROJECTS), (self._numbers, 2 * _KEPT_PROJECTS)]
         self._counter = itertools.count()
         self.rows_exact = 0
 
@@ -293,7 +294,7 @@ class Screener:
         facts_codes = np.stack([facts[c].codes for c in sayings])
         outcomes = OUTCOME[place_codes[sites], facts_codes[saying]]  # (pairs, rules)
         # Pairs with the same outcome of every rule share their verdict and rule texts: each made once.
-        patterns, pattern_of = _distinct_rows(outcomes)
+        patterns, pattern_of = distinct_rows(outcomes)
         ranks = np.where(patterns == APPLIES, self.book.ranks,
                          np.where(patterns == REVIEW, _NEEDS_REVIEW, _NO_VERDICT))
         worst = ranks.min(axis=1, initial=_NO_VERDICT)
@@ -397,11 +398,10 @@ class Screener:
     def _rule_texts(self, hits: tuple[tuple[int, int], ...]) -> tuple[str, str]:
         """命中规则 and 规则依据 of rule hits; kept by the hits, which patterns differing only in the rules not
         checked share (a varied register's 11,000 patterns have some 4,000)."""
-        key = ("texts", hits)
-        texts = self._patterns.get(key)
+        texts = self._hit_texts.get(hits)
         if texts is None:
             views = [self._view(i, outcome) for i, outcome in hits]
-            texts = self._patterns[key] = (rules_text(views), sources_text(views))
+            texts = self._hit_texts[hits] = (rules_text(views), sources_text(views))
         return texts
 
     def _reasons_of(self, sites: np.ndarray, patterns: np.ndarray, classes: np.ndarray, said: list[tuple],
@@ -511,17 +511,6 @@ class Screener:
         cited = [pct for z, rel, pct in overlaps
                  if rel != "touches" and (records[z]["kind"], records[z]["zone_id"]) in named]
         return round(max(cited), 4) if cited else None
-
-
-def _distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of a 2-D array and each row's index among them, by hashing each row's bytes (as
-    fixed-width byte strings; numpy drops their trailing zero bytes, which keeps rows of one width apart)."""
-    if matrix.shape[1] == 0:
-        return matrix[:1], np.zeros(len(matrix), dtype=np.int64)
-    rows = np.ascontiguousarray(matrix).view(f"S{matrix.shape[1] * matrix.dtype.itemsize}").ravel()
-    codes, _ = pd.factorize(rows)
-    first = np.unique(codes, return_index=True)[1]
-    return matrix[first], codes
 
 
 def _site_kinds(geoms: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparis
 from gis.rules.project import DECLARED_FACTS, FACT_LABELS, Project
 
 __all__ = ["RuleHit", "RuleEvaluation", "AccessItem", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS",
-           "PARTLY_UNCHECKED", "RuleBook", "rule_book", "Place", "place_of", "Facts", "facts_of", "facts_of_many", "evaluation",
+           "PARTLY_UNCHECKED", "RuleBook", "rule_book", "Place", "place_of", "Facts", "facts_of", "facts_of_many", "distinct_rows", "evaluation",
            "verdict_of", "missing_reason", "computed_quantity", "OUTCOME", "NOTHING", "APPLIES", "REVIEW", "UNCHECKED", "POSSIBLE"]
 
 #: Facts that declare an activity: when the project does not give one, it does not have that activity
@@ -556,13 +556,21 @@ def facts_of_many(book: RuleBook, projects: list[Project]) -> list[Facts]:
                              for state, missing, _ in said], dtype=np.int32)
             codes[:, i] = code[inverse]
             lacking[:, i] = lack[inverse]
-    # projects alike in what they lack: their rows of ``lacking`` as bytes, told apart by hashing
-    pattern_of = pd.factorize(np.ascontiguousarray(lacking).view(f"V{lacking.shape[1] * 4}").ravel())[0] \
-        if lacking.size else np.zeros(len(projects), dtype=np.int64)
-    firsts = np.unique(pattern_of, return_index=True)[1]
+    patterns, pattern_of = distinct_rows(lacking)  # projects alike in what they lack
     named = list(lacks)
-    missing = [tuple(named[k] for k in lacking[p].tolist()) for p in firsts.tolist()]
+    missing = [tuple(named[k] for k in pattern) for pattern in patterns.tolist()]
     return [Facts(codes[p], missing[k]) for p, k in enumerate(pattern_of.tolist())]
+
+
+def distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a 2-D array and each row's index among them, by hashing each row's bytes (as
+    fixed-width byte strings; numpy drops their trailing zero bytes, which keeps rows of one width apart)."""
+    if matrix.shape[1] == 0:
+        return matrix[:1], np.zeros(len(matrix), dtype=np.int64)
+    rows = np.ascontiguousarray(matrix).view(f"S{matrix.shape[1] * matrix.dtype.itemsize}").ravel()
+    codes, _ = pd.factorize(rows)
+    first = np.unique(codes, return_index=True)[1]
+    return matrix[first], codes
 
 
 def verdict_of(book: RuleBook, outcomes: np.ndarray, nothing_checked: bool) -> tuple[Verdict, str]:
