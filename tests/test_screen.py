@@ -192,6 +192,53 @@ def test_a_csv_read_by_arrow_gives_what_the_row_reader_gives(tmp_path, monkeypat
     assert dms and all(row["结论"] != "读取失败" for row in dms)  # the cell read as written: 87°36'12"
 
 
+
+def test_a_geoparquets_number_columns_are_written_as_pandas_reads_them(tmp_path, monkeypatch):
+    """A GeoParquet's number columns stay Arrow arrays from reading to writing. The CSV must hold each cell as
+    ``csv.writer`` writes the value pandas reads (NaN and null empty, integers as integers), and every output
+    must equal that of the same columns read as Python values."""
+    import geopandas as gpd
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from gis.batch import inputs
+
+    rng = np.random.default_rng(11)
+    n = 2500
+    boiler = rng.choice([4.0, 10.0, 20.0, 35.0, 35.5, 75.0, np.nan], n)
+    coal = np.array([round(v, d) for v, d in zip(rng.uniform(0, 3e5, n), rng.integers(0, 4, n))])
+    coal[::7] = np.nan
+    frame = gpd.GeoDataFrame({
+        "名称": [f"项目{i}" for i in range(n)],
+        "锅炉规模": boiler,
+        "新增燃煤量": coal,
+        "装机容量": pd.array(np.where(np.arange(n) % 5 == 0, None, rng.integers(1, 600, n)), dtype="Int64"),
+        "编号": np.arange(n, dtype=np.int64) * 1_000_003,
+        "比例": rng.uniform(-1, 1, n).astype(np.float32),
+        "建设性质": rng.choice(["新建", "现有", "技改"], n),
+        "燃料": rng.choice(["coal", "gas", None], n),
+        "发证日期": [dt.date(2020, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 2000, n)],
+        "有效": rng.choice([True, False], n),
+    }, geometry=gpd.points_from_xy(rng.uniform(80, 92, n), rng.uniform(38, 48, n)), crs="EPSG:4326")
+    source = tmp_path / "许可.parquet"
+    frame.to_parquet(source)
+    assert pq.read_table(source).column("新增燃煤量").null_count == int(np.isnan(coal).sum())  # nulls, not NaN
+    screen_file(source, [tmp_path / "a.csv", tmp_path / "a.parquet"], as_of=AS_OF, chunk_rows=700)
+    monkeypatch.setattr(inputs, "_parquet_column", lambda column: column.to_pylist())
+    screen_file(source, [tmp_path / "r.csv", tmp_path / "r.parquet"], as_of=AS_OF, chunk_rows=700)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "r.csv").read_bytes()
+    assert pq.read_table(tmp_path / "a.parquet").equals(pq.read_table(tmp_path / "r.parquet"))
+    with open(tmp_path / "a.csv", encoding="utf-8-sig", newline="") as handle:
+        out = list(csv.reader(handle))
+    read = pd.read_parquet(source).drop(columns="geometry")
+    expected = [[None if pd.isna(v) else v for v in row] for row in read.astype(object).itertuples(index=False)]
+    written = tmp_path / "expected.csv"
+    with open(written, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(expected)
+    with open(written, encoding="utf-8", newline="") as handle:
+        assert [row[:len(read.columns)] for row in out[1:]] == list(csv.reader(handle))
+
+
 def test_a_csv_that_arrow_would_read_apart_is_read_row_by_row(tmp_path):
     """A cell over two lines, an empty line or a ragged row: the row reader reads the file, with its row
     numbers (the header is row 1) and its errors."""

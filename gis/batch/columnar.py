@@ -1,10 +1,10 @@
 """Screened chunks as Arrow tables: the writers of CSV and GeoParquet write whole columns, not rows.
 
-A chunk's input cells come by column (``Chunk.columns``: lists, or Arrow text when Arrow read the file), and
-each column is turned into text by its distinct values (a register repeats its industries, dates and scopes on
-every row), so the work grows with the distinct values, not with the rows. Arrow text is taken as it is. The verdict
-columns are already built by category (``gis.batch.verdicts``). The text of a value is what the row writers
-wrote: ``csv_text`` for CSV (what ``csv.writer`` writes), ``attribute_text`` for GeoParquet.
+A chunk's input cells come by column (``Chunk.columns``: lists, or Arrow text and numbers when Arrow read the
+file), and each column is turned into text by its distinct values (a register repeats its industries, dates and
+scopes on every row), so the work grows with the distinct values, not with the rows. Arrow text is taken as it
+is. The verdict columns are already built by category (``gis.batch.verdicts``). The text of a value is what the
+row writers wrote: ``csv_text`` for CSV (what ``csv.writer`` writes), ``attribute_text`` for GeoParquet.
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ def text_column(values: Sequence[Any], text: Callable[[Any], str | None],
     where ``changes(strings)`` (a boolean array) says, only those strings go through ``text`` (a register's
     numbers, names and coordinates are distinct on every row). A column mixing types (1 and True hash alike) is
     converted value by value. A column of Arrow text (a file Arrow read) stays Arrow text: only the strings
-    ``changes`` picks go through ``text``. A ``CodedText`` becomes a dictionary array of its texts."""
+    ``changes`` picks go through ``text``; Arrow numbers go through ``text`` once per distinct value. A
+    ``CodedText`` becomes a dictionary array of its texts."""
     if isinstance(values, CodedText):  # its texts are distinct already: no need to tell them apart again
         strings = changes is not None and all(isinstance(t, str) for t in values.texts)
         texts = (_with_changes(pa.array(values.texts, type=pa.string()), text, changes) if strings
@@ -114,6 +115,9 @@ def text_column(values: Sequence[Any], text: Callable[[Any], str | None],
         return pa.DictionaryArray.from_arrays(pa.array(values.codes, mask=values.codes < 0), texts)
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         texts = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):  # Arrow numbers
+            encoded = pc.dictionary_encode(texts)
+            return pa.array([text(v) for v in encoded.dictionary.to_pylist()], type=pa.string()).take(encoded.indices)
         texts = texts.cast(pa.string())
         if changes is None:
             return pa.array([text(v) for v in texts.to_pylist()], type=pa.string())

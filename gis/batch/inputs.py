@@ -91,7 +91,7 @@ BATCH_MAX_MEMBER_BYTES = 1024**3
 class Chunk:
     """Consecutive input rows: original cells, the row number a person sees, and what was read from each."""
 
-    columns: list[Sequence[Any]]  # the cells by column, one per header name: lists, or Arrow text arrays
+    columns: list[Sequence[Any]]  # the cells by column, one per header name: lists, or Arrow arrays
     rows: list[Any]
     geoms: np.ndarray
     facts: dict[str, np.ndarray]  # fact name -> the row's cell (as read), for ``read_projects``
@@ -600,7 +600,10 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
                 for i, text in zip(far, outside_coverage_texts(x[far], y[far], [rows[i] for i in far], "geometry",
                                                                 coverage, path.name, table._hints)):
                     chunk.errors[i] = text
-            chunk.geoms[plain] = shapely.force_2d(geometries[plain])
+            flat = geometries[plain]  # those with Z or M made two-dimensional (the others are already)
+            deep = shapely.get_coordinate_dimension(flat) > 2
+            flat[deep] = shapely.force_2d(flat[deep])
+            chunk.geoms[plain] = flat
             if geographic:  # plain polygons likewise, when the reader takes the first of them as it is
                 single = _single_polygons(geometries)
 
@@ -633,10 +636,8 @@ def _vector_frames(path: Path, chunk_rows: int, encoding: str | None):
 
         def frames():
             for batch in parquet.iter_batches(batch_size=chunk_rows):
-                # text columns stay Arrow text; others become values as pandas reads them (NaN as None)
-                columns = [batch.column(name) if _is_text(batch.schema.field(name).type)
-                           else _values(batch.column(name).to_pandas()) for name in header]
-                # a WKB that cannot be read becomes an empty geometry: that row is marked, not the file
+                columns = [_parquet_column(batch.column(name)) for name in header]
+                # a WKB that cannot be read becomes no geometry: that row is marked, not the file
                 yield columns, shapely.from_wkb(batch.column(column).to_numpy(zero_copy_only=False),
                                                 on_invalid="ignore")
 
@@ -659,6 +660,18 @@ def _vector_frames(path: Path, chunk_rows: int, encoding: str | None):
 
 def _is_text(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _parquet_column(column: pa.Array) -> Sequence[Any]:
+    """A GeoParquet column as a chunk holds it: text and numbers stay Arrow arrays (NaN as null), the others
+    (dates, times, booleans) become the values pandas reads (None where missing)."""
+    kind = column.type
+    if pa.types.is_floating(kind):
+        return pc.if_else(pc.is_nan(column), pa.scalar(None, kind), column) if pc.any(pc.is_nan(column)).as_py() \
+            else column
+    if _is_text(kind) or pa.types.is_integer(kind):
+        return column
+    return _values(column.to_pandas())
 
 
 def _values(series) -> list[Any]:
@@ -814,6 +827,8 @@ def _blank(value: Any) -> bool:
 
 def _numbers(values: Sequence[Any]) -> np.ndarray:
     """Cells as floats where they are plain numbers (numbers or decimal text), NaN elsewhere."""
+    if isinstance(values, _ARROW) and not _is_text(values.type):  # numbers (a GeoParquet's)
+        return values.cast(pa.float64()).to_numpy(zero_copy_only=False)
     if isinstance(values, _ARROW):  # text: the same test in Arrow (ASCII digits; others go the row's way)
         text = pc.utf8_trim_whitespace(values)
         plain = pc.match_substring_regex(text, _DECIMAL.pattern.join("^$"))
