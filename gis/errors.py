@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -188,11 +188,9 @@ class Notice:
 
     def to_dict(self) -> dict[str, Any]:
         """The notice as plain data, its fix naming inputs as the API takes them."""
-        data = asdict(self)
-        data["fix"] = fix_text(data["fix"])
-        if not isinstance(data["value"], (str, int, float, bool, type(None))):
-            data["value"] = repr(data["value"])
-        return data
+        value = self.value if isinstance(self.value, (str, int, float, bool, type(None))) else repr(self.value)
+        return {"code": self.code, "message": self.message, "source": self.source, "row": self.row,
+                "field": self.field, "value": value, "fix": fix_text(self.fix), "level": self.level}
 
 
 class CancelledError(EcozoneError):

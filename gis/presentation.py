@@ -23,7 +23,8 @@ from gis.sites import Site
 __all__ = ["headline", "coverage_note", "hit_lines", "rule_heading", "rule_fields", "unchecked_text",
            "LAYER_STATUS", "NO_RESTRICTION", "ILLUSTRATIVE_NOTE", "UNCHECKED_TITLE",
            "POSSIBLE_TITLE", "zone_text", "relation_label", "quantity_text", "source_text", "layer_text",
-           "site_lines", "notice_text", "project_lines", "check_lines", "reasons_text", "zones_text",
+           "site_lines", "notice_text", "project_lines", "check_lines", "reasons_text", "review_reasons",
+           "unchecked_reasons", "join_reasons", "zones_text",
            "rules_text", "sources_text", "quantities_text", "Give"]
 
 #: How an interface says to give a fact (``boiler_tph`` -> ``--boiler-tph``); None: name the fact only.
@@ -242,7 +243,17 @@ def quantities_text(hits: Iterable[RuleHit]) -> str:
 def reasons_text(hits: Iterable[RuleHit], unchecked: Iterable[RuleHit], give: Give = None) -> str:
     """需核查原因: why each rule needs review, then the rules not checked: under each layer that does not cover
     the site (said once, however many rules need it), else by reason."""
-    reasons = [f"{h.rule_id}：{r}" for h in hits for r in _reasons(h, give)]
+    return join_reasons(review_reasons(hits, give), unchecked_reasons(unchecked))
+
+
+def review_reasons(hits: Iterable[RuleHit], give: Give = None) -> list[str]:
+    """The parts of 需核查原因 that say why each rule needs review."""
+    return [f"{h.rule_id}：{r}" for h in hits for r in _reasons(h, give)]
+
+
+def unchecked_reasons(unchecked: Iterable[RuleHit]) -> list[str]:
+    """The parts of 需核查原因 that list the rules not checked, under each layer that does not cover the site,
+    else by reason. The same for every project at one place: a batch makes them once per place."""
     by_layer: dict[str, list[str]] = {}
     by_reason: dict[str, list[str]] = {}
     for hit in unchecked:
@@ -250,12 +261,17 @@ def reasons_text(hits: Iterable[RuleHit], unchecked: Iterable[RuleHit], give: Gi
             by_layer.setdefault(kind, []).append(hit.rule_id)
         for reason in () if hit.uncovered_layers else hit.reasons:
             by_reason.setdefault(reason, []).append(hit.rule_id)
+    reasons = []
     if by_layer:
         layers = "，".join(f"{KINDS[kind].label_zh}（{'、'.join(ids)}）" for kind, ids in
                           sorted(by_layer.items(), key=lambda item: _KIND_ORDER[item[0]]))
         reasons.append(f"{UNCOVERED_TITLE}：{layers}")
-    reasons += [f"{'、'.join(ids)} 未核查：{reason}" for reason, ids in by_reason.items()]
-    return "；".join(dict.fromkeys(reasons))
+    return reasons + [f"{'、'.join(ids)} 未核查：{reason}" for reason, ids in by_reason.items()]
+
+
+def join_reasons(review: list[str], unchecked: list[str]) -> str:
+    """需核查原因 from its parts (``review_reasons``, ``unchecked_reasons``), each said once."""
+    return "；".join(dict.fromkeys(review + unchecked))
 
 
 def zones_text(layers: Iterable[LayerCheck]) -> str:

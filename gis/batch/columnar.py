@@ -63,8 +63,10 @@ class CodedText:
         if which is None:
             self.codes[rows] = self.code(texts)
             return
-        codes = np.array([self.code(text) for text in texts] + [-1], dtype=np.int32)
-        self.codes[rows] = codes[which]
+        codes = [*map(self._code_of.get, texts), -1]
+        for i in [i for i, code in enumerate(codes) if code is None]:
+            codes[i] = self.code(texts[i])
+        self.codes[rows] = np.array(codes, dtype=np.int32)[which]
 
     def tolist(self) -> list[str | None]:
         """The texts row by row."""

@@ -27,7 +27,8 @@ from gis.batch.columnar import CodedText
 from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
-from gis.presentation import quantity_text, reasons_text, rules_text, sources_text, zones_text
+from gis.presentation import (join_reasons, quantity_text, review_reasons, rules_text, sources_text,
+                              unchecked_reasons, zones_text)
 from gis.results import Relation
 from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Facts, Place, RuleHit, computed_quantity,
                                 distinct_rows, facts_of_many, missing_reason, place_of, rule_book)
@@ -160,7 +161,7 @@ class Screener:
         # chunks once past its bound (what it held is then made again when met):
         self._reasons: dict[tuple, str] = {}  # see _reason_text
         self._reason_by_numbers: dict[tuple[int, int, int], str] = {}  # see _reasons_of
-        self._views: dict[tuple, RuleHit | list[RuleHit]] = {}  # see _view; and places' unchecked
+        self._views: dict[tuple, RuleHit | list[str]] = {}  # see _view; and what places say unchecked
         self._patterns: dict[bytes, tuple] = {}  # by the outcomes' bytes
         self._hit_texts: dict[tuple, tuple[str, str]] = {}  # see _rule_texts
         self._facts: dict[int, tuple[Project, Facts, int, int]] = {}  # by id(project)
@@ -409,14 +410,13 @@ class Screener:
         """需核查原因 of (place, outcome pattern, project class) triples, kept from chunk to chunk by their numbers
         (place, pattern, missing facts: what the text depends on): a varied register's million rows ask for a
         quarter of a million, some 25,000 of them new."""
-        texts = []
-        for site, pattern, klass, missing in zip(sites.tolist(), patterns.tolist(), classes.tolist(),
-                                                 lacks[classes].tolist()):
-            key = (site, said[pattern][4], missing)
-            text = self._reason_by_numbers.get(key)
-            if text is None:
-                text = self._reason_by_numbers[key] = self._reason_text(site, facts[klass], *said[pattern][1:3])
-            texts.append(text)
+        numbers = np.array([number for *_, number in said], dtype=np.int64)
+        keys = list(zip(sites.tolist(), numbers[patterns].tolist(), lacks[classes].tolist()))
+        texts = list(map(self._reason_by_numbers.get, keys))
+        for i in [i for i, text in enumerate(texts) if text is None]:
+            pattern = said[patterns[i]]
+            texts[i] = self._reason_by_numbers[keys[i]] = self._reason_text(int(sites[i]), facts[classes[i]],
+                                                                            *pattern[1:3])
         return texts
 
     def _reason_text(self, site: int, facts, review: tuple[int, ...], unchecked: tuple[int, ...]) -> str:
@@ -428,12 +428,13 @@ class Screener:
             place = self._sites[site]
             views = [self._view(i, REVIEW, [*place.reasons[i], *map(missing_reason, facts.missing[i])],
                                 facts.missing[i]) for i in review]
-            text = self._reasons[key] = reasons_text(views, self._unchecked(site, unchecked))
+            text = self._reasons[key] = join_reasons(review_reasons(views), self._unchecked(site, unchecked))
         return text
 
-    def _unchecked(self, site: int, unchecked: tuple[int, ...]) -> list[RuleHit]:
-        """The rules not checked at a place, as ``evaluation`` orders them; kept, as the many reasons of one
-        place (one per project that needs review there) list the same ones."""
+    def _unchecked(self, site: int, unchecked: tuple[int, ...]) -> list[str]:
+        """What 需核查原因 says of the rules not checked at a place (``unchecked_reasons`` of them, as
+        ``evaluation`` orders them); kept, as the many reasons of one place (one per project that needs review
+        there) list the same ones."""
         key = ("unchecked", site, unchecked)
         lost = self._views.get(key)
         if lost is None:
@@ -445,7 +446,7 @@ class Screener:
                     view = place.unchecked_views[i] = self._view(i, UNCHECKED, place.unknown_reasons[i],
                                                                  not_covering=place.uncovered[i])
                 lost.append(view)
-            self._views[key] = lost
+            lost = self._views[key] = unchecked_reasons(lost)
         return lost
 
     def _fill_quantities(self, out: dict, rows: np.ndarray, row_pattern: np.ndarray,

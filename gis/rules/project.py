@@ -17,9 +17,10 @@ import math
 import re
 import typing
 import unicodedata
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -393,6 +394,12 @@ def fact_specs() -> tuple[FactSpec, ...]:
     return tuple(specs)
 
 
+@functools.cache
+def _specs_by_name() -> Mapping[str, FactSpec]:
+    """``fact_specs`` by name (read-only: it is shared)."""
+    return MappingProxyType({spec.name: spec for spec in fact_specs()})
+
+
 #: How each fact (and derived fact) is named to an officer.
 FACT_LABELS = {spec.name: spec.label_zh + (f"（{spec.unit}）" if spec.unit else "") for spec in fact_specs()} | {
     "water_related": "是否涉水项目（排放生产废水）",
@@ -474,36 +481,40 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
     if isinstance(values, Project):
         values = values.model_dump(exclude_none=True)
     values = dict(values or {})
-    specs = {spec.name: spec for spec in fact_specs()}
+    specs = _specs_by_name()
     notices: list[Notice] = []
     facts: dict[str, Any] = {}
     for name, value in values.items():
         if name not in specs and name != "name":
             raise FieldError(f"未知的项目信息「{name}」 / unknown project fact", field=name, value=value, row=row,
                              source=source, fix="项目信息有：" + "、".join(specs))
-        if _blank(value):
-            continue
         if name == "name":
-            facts["name"] = str(value).strip()[:500]
+            if not _blank(value):
+                facts["name"] = str(value).strip()[:500]
             continue
+        key = (name, type(value), value) if read is not None else None
         try:
-            key = (name, type(value), value) if read is not None and isinstance(value, Hashable) else None
             found = read.get(key) if key is not None else None
-            if found is None:
-                said = len(notices)
-                found = (_read_fact(specs[name], value, (multipliers or {}).get(name, 1.0), notices, row, source),
-                         notices[said:])
-                if key is not None:
-                    read[key] = found
-            else:
-                notices.extend(found[1])
-            facts.update(found[0])
-        except FieldError:
-            if strict:
-                raise
-            notices.append(Notice("fact_unreadable", f"无法识别{specs[name].label_zh}「{value}」，按未填写处理 / "
-                                  f"the value of '{name}' cannot be read and is left out", row=row, field=name,
-                                  value=str(value)[:100], source=source, fix=_fix(specs[name]), level="warning"))
+        except TypeError:  # a value that cannot be a key (a list): read each time
+            key = found = None
+        if found is not None:
+            notices.extend(found[1])
+        else:
+            said = len(notices)
+            try:
+                found = ({}, ()) if _blank(value) else (
+                    _read_fact(specs[name], value, (multipliers or {}).get(name, 1.0), notices, row, source),
+                    notices[said:])
+            except FieldError:
+                if strict:
+                    raise
+                notices.append(Notice("fact_unreadable", f"无法识别{specs[name].label_zh}「{value}」，按未填写处理 / "
+                                      f"the value of '{name}' cannot be read and is left out", row=row, field=name,
+                                      value=str(value)[:100], source=source, fix=_fix(specs[name]), level="warning"))
+                continue
+            if key is not None:
+                read[key] = found
+        facts.update(found[0])
     for name, default in {**DEFAULTS, **(defaults or {})}.items():
         if facts.get(name) is None and not _blank(default):
             facts.update(_read_fact(specs[name], default, 1.0, notices, row, source))
@@ -641,7 +652,7 @@ def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds
     chunks of the same register (same columns, defaults and units; its owner bounds it): a class met again is
     not read again, and keeps its project (so that what is kept by project, ``facts_of``, is found again too).
     """
-    specs = {spec.name: spec for spec in fact_specs()}
+    specs = _specs_by_name()
     derived_inputs = {field for fields in DERIVED_FROM.values() for field in fields}
     values: dict[str, np.ndarray] = {}
     combined = np.zeros(rows, dtype=np.int64)
