@@ -100,14 +100,13 @@ class EcozoneError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The error as plain data (for JSON output and problem+json bodies)."""
-        value = self.value if isinstance(self.value, (str, int, float, bool, type(None))) else repr(self.value)
         return {
             "type": type(self).__name__,
             "message": self.message,
             "source": self.source,
             "row": self.row,
             "field": self.field,
-            "value": value,
+            "value": _plain(self.value),
             "fix": fix_text(self.fix),
         }
 
@@ -164,6 +163,11 @@ class RuleError(EcozoneError):
     """A rule pack is invalid: the message names the rule and the field."""
 
 
+def _plain(value: Any) -> Any:
+    """A value as plain data: JSON's scalars as they are, anything else as its repr."""
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
 @dataclass(frozen=True)
 class Notice:
     """Something the user must know that did not stop the work (a repair, an assumption, a conversion)."""
@@ -188,9 +192,8 @@ class Notice:
 
     def to_dict(self) -> dict[str, Any]:
         """The notice as plain data, its fix naming inputs as the API takes them."""
-        value = self.value if isinstance(self.value, (str, int, float, bool, type(None))) else repr(self.value)
         return {"code": self.code, "message": self.message, "source": self.source, "row": self.row,
-                "field": self.field, "value": value, "fix": fix_text(self.fix), "level": self.level}
+                "field": self.field, "value": _plain(self.value), "fix": fix_text(self.fix), "level": self.level}
 
 
 class CancelledError(EcozoneError):

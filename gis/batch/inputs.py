@@ -667,8 +667,8 @@ def _parquet_column(column: pa.Array) -> Sequence[Any]:
     (dates, times, booleans) become the values pandas reads (None where missing)."""
     kind = column.type
     if pa.types.is_floating(kind):
-        return pc.if_else(pc.is_nan(column), pa.scalar(None, kind), column) if pc.any(pc.is_nan(column)).as_py() \
-            else column
+        nan = pc.is_nan(column)
+        return pc.if_else(nan, pa.scalar(None, kind), column) if pc.any(nan).as_py() else column
     if _is_text(kind) or pa.types.is_integer(kind):
         return column
     return _values(column.to_pandas())

@@ -436,18 +436,18 @@ class Screener:
         ``evaluation`` orders them); kept, as the many reasons of one place (one per project that needs review
         there) list the same ones."""
         key = ("unchecked", site, unchecked)
-        lost = self._views.get(key)
-        if lost is None:
+        said = self._views.get(key)
+        if said is None:
             place = self._sites[site]
-            lost = []
+            views = []
             for i in sorted(unchecked, key=self._rule_rank.__getitem__):
                 view = place.unchecked_views.get(i)
                 if view is None:
                     view = place.unchecked_views[i] = self._view(i, UNCHECKED, place.unknown_reasons[i],
                                                                  not_covering=place.uncovered[i])
-                lost.append(view)
-            lost = self._views[key] = unchecked_reasons(lost)
-        return lost
+                views.append(view)
+            said = self._views[key] = unchecked_reasons(views)
+        return said
 
     def _fill_quantities(self, out: dict, rows: np.ndarray, row_pattern: np.ndarray,
                          hits_by_pattern: np.ndarray, projects: ProjectColumn) -> None:

@@ -32,8 +32,9 @@ from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparis
 from gis.rules.project import DECLARED_FACTS, FACT_LABELS, Project
 
 __all__ = ["RuleHit", "RuleEvaluation", "AccessItem", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS",
-           "PARTLY_UNCHECKED", "RuleBook", "rule_book", "Place", "place_of", "Facts", "facts_of", "facts_of_many", "distinct_rows", "evaluation",
-           "verdict_of", "missing_reason", "computed_quantity", "OUTCOME", "NOTHING", "APPLIES", "REVIEW", "UNCHECKED", "POSSIBLE"]
+           "PARTLY_UNCHECKED", "RuleBook", "rule_book", "Place", "place_of", "Facts", "facts_of", "facts_of_many",
+           "distinct_rows", "evaluation", "verdict_of", "missing_reason", "computed_quantity", "OUTCOME", "NOTHING",
+           "APPLIES", "REVIEW", "UNCHECKED", "POSSIBLE"]
 
 #: Facts that declare an activity: when the project does not give one, it does not have that activity
 #: (no boiler, no generating unit, no coal, not a 三高 project, no groundwater abstraction); the rules that
