@@ -43,7 +43,7 @@ def _screen(
                                                                   ".geojson, .parquet.")],
     output: Annotated[list[str], typer.Option("--output", "-o", help="Output file(s): .xlsx, .csv, .geojson, .gpkg, .parquet.")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="Layers and rules in force on this date (YYYY-MM-DD).")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Threads (or the worker processes of --dask local); default all cores.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Threads, and processes for the exact checks of many places (or the worker processes of --dask local); default all cores.")] = None,
     column: Annotated[list[str] | None, typer.Option("--column", help="FIELD=COLUMN for headers ecozone does not recognise.")] = None,
     dask: Annotated[str | None, typer.Option("--dask", "--dask-address", help="Dask scheduler address (tcp://host:8786), or 'local' for worker processes on this machine.")] = None,
     store: StoreOption = None,

@@ -132,24 +132,38 @@ def _zone_names(text: str) -> set[str]:
     return set(re.findall(r"「([^」]*)」", text or ""))
 
 
-@pytest.mark.parametrize("which, kept_places", [("table", None), ("gk", None), ("table", 40)],
-                         ids=["table", "gk", "table-places-forgotten"])
-def test_every_row_equals_check_site(register, which, kept_places, tmp_path, monkeypatch):
+@pytest.mark.parametrize("which, kept_places, forked",
+                         [("table", None, False), ("gk", None, False), ("table", 40, False), ("table", None, True)],
+                         ids=["table", "gk", "table-places-forgotten", "table-checks-forked"])
+def test_every_row_equals_check_site(register, which, kept_places, forked, tmp_path, monkeypatch):
     """With ``kept_places``, the batch keeps that many places at most and forgets them all between chunks past
-    it (each made again when met), as a register on a real layer with thousands of places does."""
+    it (each made again when met), as a register on a real layer with thousands of places does. With
+    ``forked``, every chunk's exact checks are made by processes forked from this one, as a register over a
+    real red line has them made."""
     import gis.batch
+    from gis.batch import forked as forking, verdicts
 
     source, rows, kinds = register[which]
     monkeypatch.setattr(gis.batch, "_FEW_ROWS", 0)  # points keyed, as in a large register, however few the rows
+    in_processes = []
+    if forked:
+        monkeypatch.setattr(verdicts, "_FORK_CHECKS", 1)
+        spread = forking.ForkedMap.map
+
+        def counted(self, arguments):
+            results = spread(self, arguments)
+            in_processes.append(0 if self._broken else sum(map(len, results)))
+            return results
+
+        monkeypatch.setattr(forking.ForkedMap, "map", counted)
     forgotten = []
     if kept_places is not None:
-        from gis.batch import verdicts
-
         monkeypatch.setattr(verdicts, "_KEPT_PLACES", kept_places)
         forget = verdicts.Screener._forget_places
         monkeypatch.setattr(verdicts.Screener, "_forget_places", lambda self: forgotten.append(forget(self)))
     out = _screened(source, tmp_path)
     assert len(forgotten) >= (2 if kept_places else 0)
+    assert sum(in_processes) >= (500 if forked else 0), in_processes  # checks made by the forked processes
     assert len(out) == len(rows)
     assert [r["项目名称"] for r in out] == [row[0] for row in rows]
     store = open_store()

@@ -11,6 +11,7 @@ gives for that site and project.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from gis.batch.collector import fewer_collections
+from gis.batch.forked import can_fork
 from gis.batch.inputs import FIELDS, INPUT_SUFFIXES, open_input
 from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer, summary_rows
 from gis.batch.spatial import BatchEngine
@@ -93,7 +95,8 @@ def screen_file(
     as_of
         Date whose layers and rules are in force; default today.
     workers
-        Threads (or the worker processes of a local Dask cluster); default the number of CPU cores.
+        Threads, and processes forked for the exact checks of many places (from a main thread, where the system
+        forks); or the worker processes of a local Dask cluster. Default the number of CPU cores.
     columns
         ``{field: input column}`` for headers ecozone does not recognise; fields are those of ``FIELDS``.
     progress
@@ -133,7 +136,8 @@ def screen_file(
         batch = BatchEngine.for_store(store, day.isoformat(), packs)
         batch.workers = workers
         versions = batch.engine.snapshot.versions  # what the engine holds
-        screener = ChunkScreener(batch, packs, day, by_row_upto=_FEW_ROWS, **register)
+        processes = (workers or os.cpu_count() or 1) if can_fork() else 0  # for the exact checks of many places
+        screener = ChunkScreener(batch, packs, day, by_row_upto=_FEW_ROWS, processes=processes, **register)
     else:  # the workers prepare the engine: this machine reads and writes
         from gis.batch.distributed import DaskScreener
 

@@ -33,7 +33,7 @@ class ChunkScreener:
 
     Parameters
     ----------
-    batch, packs, as_of, by_row_upto
+    batch, packs, as_of, by_row_upto, processes
         As ``Screener`` takes them.
     defaults
         Facts of every row that does not give them (``read_projects``).
@@ -45,8 +45,8 @@ class ChunkScreener:
 
     def __init__(self, batch: BatchEngine, packs: list[RulePack], as_of: dt.date, *,
                  defaults: Mapping[str, Any] | None = None, multipliers: Mapping[str, float] | None = None,
-                 source: str | None = None, by_row_upto: int = 0) -> None:
-        self.screener = Screener(batch, packs, as_of, by_row_upto=by_row_upto)
+                 source: str | None = None, by_row_upto: int = 0, processes: int = 0) -> None:
+        self.screener = Screener(batch, packs, as_of, by_row_upto=by_row_upto, processes=processes)
         self.defaults = defaults
         self.multipliers = multipliers
         self.source = source
@@ -78,4 +78,5 @@ class ChunkScreener:
         return done
 
     def close(self) -> None:
-        """Nothing to release (a cluster's screener has)."""
+        """Stop the processes forked for checks, if any."""
+        self.screener.close()
