@@ -11,6 +11,7 @@ A process may fork only where nothing forbids it and nothing it forks can be lef
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 import threading
 import warnings
@@ -72,6 +73,8 @@ class ForkedMap:
 def _serve(function: Callable[[Any], Any]) -> None:
     global _served
     _served = function
+    # Ctrl-C reaches the whole process group: this process's parent stops the batch, then these processes
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run(argument: Any) -> Any:
