@@ -43,6 +43,11 @@ __all__ = ["COLUMNS", "FIELDS", "INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "ScreenRepo
 #: fewer checks (about 1 ms each) than the batch engine's grid costs to make (0.7 s on the embedded dataset, 3 s
 #: on a red line of 20,000 patches). A register of a few hundred rows never needs the grid.
 _FEW_ROWS = 1_000
+#: At most this many processes are forked for the exact checks of many places: each copies the part of this
+#: process it touches (330 MB each on a red line of 20,000 patches), and thousands of checks need no more.
+_CHECK_PROCESSES = 8
+
+
 def watched_chunk_rows(input_bytes: int) -> int:
     """Rows per chunk of a batch whose progress and cancel someone watches (a job, a re-screening), from the
     input's size: 500 rows for a small file, about a thousandth of its bytes for a large one (ten to twenty
@@ -136,7 +141,7 @@ def screen_file(
         batch = BatchEngine.for_store(store, day.isoformat(), packs)
         batch.workers = workers
         versions = batch.engine.snapshot.versions  # what the engine holds
-        processes = (workers or os.cpu_count() or 1) if can_fork() else 0  # for the exact checks of many places
+        processes = min(workers or os.cpu_count() or 1, _CHECK_PROCESSES) if can_fork() else 0
         screener = ChunkScreener(batch, packs, day, by_row_upto=_FEW_ROWS, processes=processes, **register)
     else:  # the workers prepare the engine: this machine reads and writes
         from gis.batch.distributed import DaskScreener
