@@ -10,7 +10,9 @@ A process may fork only where nothing forbids it and nothing it forks can be lef
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import resource
 import signal
 import sys
 import threading
@@ -22,15 +24,18 @@ from typing import Any
 
 __all__ = ["ForkedMap", "can_fork"]
 
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 _served: Callable[[Any], Any] | None = None  # in a forked process: the function it runs
 
 
 def can_fork() -> bool:
     """Whether this thread may fork processes: on Linux (Windows cannot fork, macOS's system libraries may not
-    be forked), from the main thread (a server's or a job's thread may share the process with threads holding
-    locks), and not from a process that may not have children (a Dask worker's, a process pool's)."""
+    be forked), from the main thread (a server's thread may share the process with threads holding locks), not
+    from a process that may not have children (a Dask worker's, a process pool's), and not under a limit of
+    memory (a server's job: each child would have as much again)."""
     return (sys.platform == "linux" and threading.current_thread() is threading.main_thread()
-            and not multiprocessing.current_process().daemon)
+            and not multiprocessing.current_process().daemon
+            and resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY)
 
 
 class ForkedMap:
@@ -75,6 +80,8 @@ def _serve(function: Callable[[Any], Any]) -> None:
     _served = function
     # Ctrl-C reaches the whole process group: this process's parent stops the batch, then these processes
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # and a parent killed outright (out of memory) takes them with it, rather than leave them waiting for work
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _run(argument: Any) -> Any:
