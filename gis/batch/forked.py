@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
-import resource
 import signal
 import sys
 import threading
@@ -33,9 +32,12 @@ def can_fork() -> bool:
     be forked), from the main thread (a server's thread may share the process with threads holding locks), not
     from a process that may not have children (a Dask worker's, a process pool's), and not under a limit of
     memory (a server's job: each child would have as much again)."""
-    return (sys.platform == "linux" and threading.current_thread() is threading.main_thread()
-            and not multiprocessing.current_process().daemon
-            and resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY)
+    if (sys.platform != "linux" or threading.current_thread() is not threading.main_thread()
+            or multiprocessing.current_process().daemon):
+        return False
+    import resource  # Unix only
+
+    return resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY
 
 
 class ForkedMap:
