@@ -117,12 +117,14 @@ class _Progress:
                                  TimeElapsedColumn(), TextColumn("剩余 / left"), TimeRemainingColumn(),
                                  console=Console(stderr=True))
             self._bar.start()
-            self._task = self._bar.add_task("筛查 / screening", total=None)
+            # until the input is open and the layers prepared (seconds on a full-size red line), which the first
+            # call says
+            self._task = self._bar.add_task("准备图层 / preparing the layers", total=None)
         return self
 
     def __call__(self, done: int, total: int) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, completed=done, total=total)
+            self._bar.update(self._task, description="筛查 / screening", completed=done, total=total)
 
     def __exit__(self, *exc) -> None:
         if self._bar is not None:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
+import pty
+import re
 import shutil
+import subprocess
+import sys
 import zipfile
 
 import geopandas as gpd
@@ -572,6 +577,37 @@ def test_progress_counts_through_reading_screening_and_writing(tmp_path):
     assert dones == sorted(dones) and len(set(dones)) >= 4
     assert seen[-1] == (1200, 1200, True)  # the last call comes once the output is written
     assert all(not written for *_, written in seen[:-1])
+
+
+def test_the_terminal_is_told_the_layers_are_prepared_before_rows_are_counted(tmp_path):
+    """On a terminal the bar says what the seconds before the first count are for (the layers prepared),
+    then counts the rows, then says it is done."""
+    source = tmp_path / "s.csv"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["名称", "经度", "纬度"], *([f"p{i}", x, y] for i, (x, y) in
+                                                            enumerate(_places(20, seed=5)))])
+    main, terminal = pty.openpty()
+    run = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", "screen", str(source), "-o",
+                            str(tmp_path / "out.csv"), "--as-of", AS_OF], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            part = os.read(main, 65536)
+        except OSError:  # the terminal's other end closed: the command ended
+            break
+        if not part:
+            break
+        shown += part
+    os.close(main)
+    assert run.wait(timeout=300) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode("utf-8", "replace"))
+    labels = [m.group(0) for m in re.finditer("准备图层 / preparing the layers|筛查 / screening|完成 / done", text)]
+    assert labels[0] == "准备图层 / preparing the layers", text[:300]
+    assert "筛查 / screening" in labels and labels[-1] == "完成 / done", labels
+    assert labels.index("筛查 / screening") > max(i for i, label in enumerate(labels) if label.startswith("准备"))
+    assert "20/20" in text
 
 
 @pytest.mark.postgis
