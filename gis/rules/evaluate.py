@@ -401,6 +401,10 @@ class RuleBook:
             start = end
         #: The rank in ``VERDICT_ORDER`` of what each rule says when it applies.
         self.ranks = np.array([VERDICT_ORDER.index(e.rule.verdict) for e in self.entries], dtype=np.int16)
+        #: The kinds each rule's zone conditions (its pack's included) ask about, in ``KINDS`` order.
+        self.kinds = [tuple(kind for kind in KINDS if kind in {c.kind for c in (*e.pack.applies_within,
+                                                                                  *e.rule.conditions)})
+                      for e in self.entries]
 
 
 _BOOKS: BoundedCache[RuleBook] = BoundedCache(64)
@@ -465,6 +469,7 @@ def place_of(book: RuleBook, layers: dict[str, Any], wanted: np.ndarray | None =
     uncovered: list[tuple[str, ...]] = [()] * n
     facts: dict[str, dict] = {}
     answers: dict[str, _Outcome] = {}
+    checked = {kind for kind, layer in layers.items() if layer.status == "checked"}
     for pack, start, end in book.spans:
         if wanted is not None and not wanted[start:end].any():
             continue
@@ -486,9 +491,7 @@ def place_of(book: RuleBook, layers: dict[str, Any], wanted: np.ndarray | None =
             unknown_reasons[i] = tuple(r for o in unknown for r in o.reasons)
             if unknown and all(o.uncovered for o in unknown):
                 codes[i] = PLACE_UNCOVERED
-                needed = {c.kind for c in (*pack.applies_within, *rule.conditions)
-                          if c.kind not in layers or layers[c.kind].status != "checked"}
-                uncovered[i] = tuple(kind for kind in KINDS if kind in needed)
+                uncovered[i] = tuple(kind for kind in book.kinds[i] if kind not in checked)
             else:
                 codes[i] = PLACE_OPEN if unknown else PLACE_HOLDS
     return Place(codes, zones, reasons, unknown_reasons, uncovered, layers)
