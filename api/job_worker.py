@@ -16,11 +16,9 @@ the server that watches it marks the attempt. The process
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import resource
-import signal
 import sys
 import tempfile
 import traceback
@@ -36,15 +34,15 @@ __all__ = ["Work", "run"]
 #: must be picklable: a module-level function, or a ``functools.partial`` of one.
 Work = Callable[[Any, Path, dict[str, Path], Callable[[int, int], None]], dict[str, Any]]
 
-_PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger("ecozone.jobs")
 
 
 def _die_with_parent(parent: int) -> None:
-    """Ask the kernel for SIGKILL when the thread that started this process ends (Linux)."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    """End with the server (``gis.forked.end_with_parent``), and now if it has already ended."""
+    from gis.forked import end_with_parent
+
+    end_with_parent()
     if os.getppid() != parent:  # the server died before the request took effect
         os._exit(1)
 

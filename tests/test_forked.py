@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gis.batch.forked import ForkedMap, can_fork
+from gis.forked import ForkedMap, can_fork
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="this system or thread cannot fork")
 
@@ -53,7 +53,7 @@ def test_no_fork_from_another_thread():
 def test_no_fork_under_a_memory_limit():
     """A server's job runs under a limit of memory that its forked processes would each have again."""
     code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (16 << 30, 16 << 30)); "
-            "from gis.batch.forked import can_fork; print(can_fork())")
+            "from gis.forked import can_fork; print(can_fork())")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
 
@@ -61,7 +61,7 @@ def test_no_fork_under_a_memory_limit():
 _WAIT_FOREVER = """
 import os, sys, time
 from pathlib import Path
-from gis.batch.forked import ForkedMap
+from gis.forked import ForkedMap
 
 def wait(n):
     Path(sys.argv[1], str(os.getpid())).touch()

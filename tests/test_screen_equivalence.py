@@ -141,7 +141,8 @@ def test_every_row_equals_check_site(register, which, kept_places, forked, tmp_p
     ``forked``, every chunk's exact checks are made by processes forked from this one, as a register over a
     real red line has them made."""
     import gis.batch
-    from gis.batch import forked as forking, verdicts
+    from gis import forked as forking
+    from gis.batch import verdicts
 
     source, rows, kinds = register[which]
     monkeypatch.setattr(gis.batch, "_FEW_ROWS", 0)  # points keyed, as in a large register, however few the rows

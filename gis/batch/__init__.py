@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from gis.batch.collector import fewer_collections
-from gis.batch.forked import can_fork
+from gis.forked import can_fork
 from gis.batch.inputs import FIELDS, INPUT_SUFFIXES, open_input
 from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer, summary_rows
 from gis.batch.spatial import BatchEngine

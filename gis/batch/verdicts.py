@@ -24,7 +24,7 @@ import shapely
 from shapely.errors import GEOSException
 
 from gis.batch.columnar import CodedText
-from gis.batch.forked import ForkedMap
+from gis.forked import ForkedMap
 from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
@@ -145,7 +145,7 @@ class Screener:
         instead of keying points on the engine's grid: for a batch of a few hundred rows, fewer checks than the
         grid's making costs (seconds on a real layer). The same columns either way.
     processes
-        Processes to fork for the exact checks when a chunk has many (``gis.batch.forked``; only where
+        Processes to fork for the exact checks when a chunk has many (``gis.forked``; only where
         ``can_fork``); 0 or 1: all checks in this process. The same columns either way. ``close`` stops them.
     """
 

@@ -402,9 +402,12 @@ class RuleBook:
         #: The rank in ``VERDICT_ORDER`` of what each rule says when it applies.
         self.ranks = np.array([VERDICT_ORDER.index(e.rule.verdict) for e in self.entries], dtype=np.int16)
         #: The kinds each rule's zone conditions (its pack's included) ask about, in ``KINDS`` order.
-        self.kinds = [tuple(kind for kind in KINDS if kind in {c.kind for c in (*e.pack.applies_within,
-                                                                                  *e.rule.conditions)})
+        self.kinds = [_kinds_in_order({c.kind for c in (*e.pack.applies_within, *e.rule.conditions)})
                       for e in self.entries]
+
+
+def _kinds_in_order(kinds: set[str]) -> tuple[str, ...]:
+    return tuple(kind for kind in KINDS if kind in kinds)
 
 
 _BOOKS: BoundedCache[RuleBook] = BoundedCache(64)

@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-__all__ = ["ForkedMap", "can_fork"]
+__all__ = ["ForkedMap", "can_fork", "end_with_parent"]
 
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 _served: Callable[[Any], Any] | None = None  # in a forked process: the function it runs
@@ -38,6 +38,13 @@ def can_fork() -> bool:
     import resource  # Unix only
 
     return resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY
+
+
+def end_with_parent() -> None:
+    """Ask the kernel for SIGKILL when the thread that started this process ends (Linux; elsewhere nothing):
+    a child killed with its parent (the out-of-memory killer, a stopped server) is not left behind."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class ForkedMap:
@@ -82,8 +89,8 @@ def _serve(function: Callable[[Any], Any]) -> None:
     _served = function
     # Ctrl-C reaches the whole process group: this process's parent stops the batch, then these processes
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # and a parent killed outright (out of memory) takes them with it, rather than leave them waiting for work
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    # and a parent killed outright takes them with it, rather than leave them waiting for work
+    end_with_parent()
 
 
 def _run(argument: Any) -> Any:
