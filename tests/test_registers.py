@@ -781,3 +781,15 @@ def test_dask_cluster_of_separate_processes_gives_the_local_output(tmp_path, mon
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
     assert (tmp_path / "dask-plain.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
     assert plain.verdict_counts != local.verdict_counts  # the fuel changes verdicts: the second run is a real test
+
+
+def test_coordinates_beyond_any_cell_are_outside_the_covered_area_quietly():
+    """A register's 1e308, inf or NaN in a degree column is outside, with no numpy warning on the terminal."""
+    import warnings
+
+    area = covered_area(open_store())
+    lon = np.array([1e308, -1e308, np.inf, np.nan, 87.6])
+    lat = np.array([44.0, 44.0, 44.0, 44.0, 1e308])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not area.contains(lon, lat, 0.5).any()

@@ -74,7 +74,7 @@ class CoveredArea:
         """Which points lie in a covered cell, or within ``margin_deg`` of one."""
         lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
         reach = int(np.ceil(margin_deg / self.CELL_DEG))
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):  # inf, NaN, 1e308: not in a cell
             ix = np.floor((lon - self.x0) / self.CELL_DEG)
             iy = np.floor((lat - self.y0) / self.CELL_DEG)
         finite = np.isfinite(ix) & np.isfinite(iy)
