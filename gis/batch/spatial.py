@@ -131,6 +131,26 @@ class _Grid:
         samples = np.vstack([a, a[seg] + (b[seg] - a[seg]) * (k / steps[seg])[:, None]])
         return samples, ring_geom[which[:-1][same][np.concatenate([np.arange(len(a)), seg])]]
 
+    def _near_cells(self, samples: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The cells within a quarter cell of each sample, as distinct (owner, ix, iy): samples are at most a
+        quarter cell apart along an edge, so every point of the edge is within an eighth of a cell of one, and
+        these cells hold the whole boundary, a band about 1.5 cells wide (marking the 3 × 3 cells around each
+        sample made it 3, and twice the points of a register went to exact tests). Which cells those are follows
+        from the quarter cell a sample lies in (quarter ``q`` of an axis: cells ``(q - 1) // 4`` to
+        ``(q + 1) // 4``), so the vertices of a real layer, many to a quarter cell, are told apart once."""
+        quarter = np.floor((samples - (self.x0, self.y0)) / (self.size / 4)).astype(np.int64)
+        span = 4 * np.array([self.nx, self.ny]) + 8  # quarters of the grid, and two cells' more around it
+        code = np.unique((owner * span[0] + quarter[:, 0] + 4) * span[1] + quarter[:, 1] + 4)
+        rest, qy = np.divmod(code, span[1])
+        owner, qx = np.divmod(rest, span[0])
+        qx, qy = qx - 4, qy - 4
+        corners = [(owner, (qx + dx) // 4, (qy + dy) // 4) for dx in (-1, 1) for dy in (-1, 1)]
+        owner, ix, iy = (np.concatenate(part) for part in zip(*corners))
+        cells = np.unique((owner * (self.nx + 2) + ix + 1) * (self.ny + 2) + iy + 1)
+        rest, iy = np.divmod(cells, self.ny + 2)
+        owner, ix = np.divmod(rest, self.nx + 2)
+        return owner, ix - 1, iy - 1
+
     def _classify_small(self, entries: np.ndarray, small: np.ndarray, windows: np.ndarray):
         """``_classify`` of the entries ``small`` (windows of a few cells: patches), all at once: the cells
         their boundary crosses as ``_classify`` marks them, and every other cell of each window tested by its
@@ -138,19 +158,10 @@ class _Grid:
         if not len(small):
             return (np.zeros(0, dtype=np.int64),) * 4
         samples, of = self._samples(entries[small])
-        cx = np.floor((samples[:, 0] - self.x0) / self.size).astype(np.int64)
-        cy = np.floor((samples[:, 1] - self.y0) / self.size).astype(np.int64)
-        sampled = np.unique((small[of] * self.nx + cx) * self.ny + cy)  # each entry's cells that hold a sample
-        entry, cell = np.divmod(sampled, self.nx * self.ny)
-        cx, cy = np.divmod(cell, self.ny)
+        entry, px, py = self._near_cells(samples, small[of])
         ix0, iy0, ix1, iy1 = windows[entry].T
-        marked = []
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                px, py = cx + dx, cy + dy
-                ok = (px >= ix0) & (px < ix1) & (py >= iy0) & (py < iy1)
-                marked.append((entry[ok] * self.nx + px[ok]) * self.ny + py[ok])
-        boundary = np.unique(np.concatenate(marked))  # (entry, cell) pairs, by entry then cell
+        ok = (px >= ix0) & (px < ix1) & (py >= iy0) & (py < iy1)
+        boundary = np.unique((entry[ok] * self.nx + px[ok]) * self.ny + py[ok])  # (entry, cell) pairs, by entry
         width, height = windows[small, 2] - windows[small, 0], windows[small, 3] - windows[small, 1]
         count = width * height
         entry = np.repeat(small, count)
@@ -168,21 +179,19 @@ class _Grid:
     def _classify(self, geom, window):
         """The entry's ``window`` of cells, with masks of the cells wholly inside it and crossed by its boundary.
 
-        Boundary cells are found by sampling every edge at a quarter cell and marking the 3 × 3 cells around
-        each sample, so an edge clipping a cell corner between two samples still marks it. The other cells
+        Boundary cells are found by sampling every edge at a quarter cell and marking the cells within a quarter
+        cell of each sample (``_near_cells``), so an edge clipping a cell corner between two samples still marks
+        it. The other cells
         form connected regions that the boundary does not cross: each region is wholly inside or wholly
         outside, decided by one ``contains_xy`` of its first cell's centre.
         """
         ix0, iy0, ix1, iy1 = (int(v) for v in window)
         boundary = np.zeros((ix1 - ix0, iy1 - iy0), dtype=bool)
         samples, _ = self._samples(np.array([geom], dtype=object))
-        cx = np.floor((samples[:, 0] - self.x0) / self.size).astype(np.int64) - ix0
-        cy = np.floor((samples[:, 1] - self.y0) / self.size).astype(np.int64) - iy0
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                px, py = cx + dx, cy + dy
-                ok = (px >= 0) & (px < boundary.shape[0]) & (py >= 0) & (py < boundary.shape[1])
-                boundary[px[ok], py[ok]] = True
+        _, px, py = self._near_cells(samples, np.zeros(len(samples), dtype=np.int64))
+        px, py = px - ix0, py - iy0
+        ok = (px >= 0) & (px < boundary.shape[0]) & (py >= 0) & (py < boundary.shape[1])
+        boundary[px[ok], py[ok]] = True
         labels, count = ndimage.label(~boundary)
         inside = np.zeros(boundary.shape, dtype=bool)
         if count:
@@ -577,16 +586,16 @@ def _distances_near(zone: shapely.Geometry, x: np.ndarray, y: np.ndarray, radii:
     holds, the exact geodesic distance (``geodesic_distances``, as the per-site engine) for points near a
     radius, and elsewhere the distance in the zone's gnomonic plane (great circles straight, as the exact
     measure takes the zone's edges), which lies on the same side of every radius."""
+    distance = np.zeros(len(x))
+    apart = np.flatnonzero(~shapely.intersects_xy(zone, x, y))  # the others are at 0 m
     plane = _Gnomonic.around(zone)
     projected = shapely.transform(zone, plane.forward)
-    distance = shapely.distance(projected, shapely.points(plane.forward(np.column_stack([x, y]))))
-    distance = np.asarray(distance, dtype=float)
-    close = np.zeros(len(x), dtype=bool)
+    distance[apart] = shapely.distance(projected, shapely.points(plane.forward(np.column_stack([x[apart], y[apart]]))))
+    close = np.zeros(len(apart), dtype=bool)
     for radius in radii:
-        close |= np.abs(distance - radius) <= radius * _PLANE_MARGIN + _PLANE_MARGIN_M
-    for i in np.flatnonzero(close):
+        close |= np.abs(distance[apart] - radius) <= radius * _PLANE_MARGIN + _PLANE_MARGIN_M
+    for i in apart[close]:
         distance[i] = geodesic_distances(shapely.Point(x[i], y[i]), np.array([zone]))[0]
-    distance[shapely.intersects_xy(zone, x, y)] = 0.0
     return distance
 
 
