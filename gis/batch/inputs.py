@@ -486,9 +486,12 @@ def _arrow_csv(data: bytes, width: int, dialect: type[csv.Dialect] | csv.Dialect
 def _arrow_chunks(rows: pa.Table, table: _TableRows, chunk_rows: int) -> Iterator[Chunk]:
     """The chunks of an Arrow-read CSV (``_arrow_csv``): row numbers as the row reader counts them (the
     header is row 1), rows of blank cells left out, as the row reader leaves them out."""
-    blank = np.ones(rows.num_rows, dtype=bool)
+    maybe = np.arange(rows.num_rows)  # rows blank in every column so far: after the first, almost none
     for column in rows.columns:
-        blank &= pc.equal(pc.utf8_trim_whitespace(column), "").to_numpy(zero_copy_only=False)
+        cells = column if len(maybe) == rows.num_rows else column.take(pa.array(maybe))
+        maybe = maybe[pc.equal(pc.utf8_trim_whitespace(cells), "").to_numpy(zero_copy_only=False)]
+    blank = np.zeros(rows.num_rows, dtype=bool)
+    blank[maybe] = True
     numbers = np.flatnonzero(~blank) + 2
     if blank.any():
         rows = rows.filter(pa.array(~blank))

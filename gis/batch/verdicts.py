@@ -322,7 +322,8 @@ class Screener:
         classes = sayings[saying]  # of each pair, a class whose facts say that
         place_codes = np.stack([place.codes for place in self._sites])
         facts_codes = np.stack([facts[c].codes for c in sayings])
-        outcomes = OUTCOME[place_codes[sites], facts_codes[saying]]  # (pairs, rules)
+        # (pairs, rules): OUTCOME[place code, facts code], through the flat table (half the time of a 2-D take)
+        outcomes = OUTCOME.ravel()[place_codes[sites] * np.int8(OUTCOME.shape[1]) + facts_codes[saying]]
         # Pairs with the same outcome of every rule share their verdict and rule texts: each made once.
         patterns, pattern_of = distinct_rows(outcomes)
         ranks = np.where(patterns == APPLIES, self.book.ranks,
