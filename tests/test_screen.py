@@ -500,6 +500,48 @@ def test_hits_identical_to_postgis(batch, postgres_db):
     np.testing.assert_array_equal(batch.point_keys(xy[:, 0], xy[:, 1]), expected)
 
 
+def test_points_a_hair_from_the_edges_of_slanted_zones_get_the_keys_of_the_zones_own_predicates():
+    """The grid marks as crossed the cells within a quarter cell of each sample along the zones' edges: every
+    cell an edge passes through, even one it clips at a corner between two samples. Points scattered within a
+    fraction of a cell of the edges of slanted slivers (a few cells long) and of a large polygon with long
+    diagonal edges get exactly the key that each zone's own exact predicates give."""
+    import geopandas as gpd
+
+    from gis.kinds import ZONE_FIELDS
+    from gis.overlap import OverlapEngine
+    from gis.store.base import Snapshot
+
+    rng = np.random.default_rng(11)
+    geoms = [shapely.Polygon([(80.0, 40.0), (86.0, 41.3), (84.5, 44.7), (80.9, 43.2)])]  # window of many cells
+    for _ in range(300):  # slivers: windows of a few cells, edges at every angle
+        cx, cy, angle = rng.uniform(87, 93), rng.uniform(40, 45), rng.uniform(0, np.pi)
+        length, width = rng.uniform(0.005, 0.05), rng.uniform(0.0002, 0.004)
+        along, across = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
+        corners = [(cx, cy) + a * length * along + b * width * across for a, b in ((0, 0), (1, 0), (1, 1), (0, 1))]
+        geoms.append(shapely.Polygon(corners))
+    zones = gpd.GeoDataFrame({
+        "zone_id": [f"z{i}" for i in range(len(geoms))], "kind": "ecological_redline",
+        "name": [f"z{i}" for i in range(len(geoms))], "name_en": None, "subtype": None, "jurisdiction": None,
+        "attributes": [{} for _ in geoms], "source_doc": None, "source_quote": None,
+        "geometry_source": "illustrative", "valid_from": None, "valid_to": None,
+    }, geometry=geoms, crs="EPSG:4326")[[*ZONE_FIELDS, "geometry"]]
+    batch = BatchEngine(OverlapEngine(Snapshot("2024-01-01", {}, zones)), packs=[])
+    cell = batch.grid.size
+    # points along every edge, pushed off it by up to a third of a cell either way
+    rings = shapely.get_exterior_ring(np.array(geoms, dtype=object))
+    at = rng.uniform(0, 1, (len(rings), 200))
+    xy = shapely.get_coordinates(shapely.line_interpolate_point(rings[:, None], at, normalized=True))
+    xy += rng.uniform(-cell / 3, cell / 3, xy.shape) * rng.choice([1e-6, 1e-2, 1.0], (len(xy), 1))
+    expected = np.zeros(len(xy), dtype=np.uint64)
+    for i, geom in enumerate(geoms):
+        touches = shapely.intersects_xy(geom, xy[:, 0], xy[:, 1])
+        interior = touches & shapely.contains_xy(geom, xy[:, 0], xy[:, 1])
+        expected[interior] += batch.keys[SHARE, i]
+        expected[touches & ~interior] += batch.keys[TOUCH, i]
+    assert (expected != 0).sum() > len(xy) / 3 and (expected == 0).sum() > len(xy) / 3  # both sides of the edges
+    np.testing.assert_array_equal(batch.point_keys(xy[:, 0], xy[:, 1]), expected)
+
+
 @pytest.mark.parametrize("where", ["87.6,43.8", "118.5,43.0"])
 def test_rules_not_checked_are_said_once_under_each_layer_that_does_not_cover_the_site(where):
     """需核查原因 names each layer that leaves rules unchecked once, with the rules that need it: read from the
