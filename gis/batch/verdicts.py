@@ -192,6 +192,8 @@ class Screener:
         n = len(geoms)
         self.rows_seen += n
         out = {name: CodedText(n) if name in CODED_COLUMNS else np.full(n, None, dtype=object) for name in COLUMNS}
+        # What the projects say first: it needs no zone, and the first chunk's point keys wait for the grid
+        said = self._facts_of(projects.projects)
         kind = _site_kinds(geoms)
         key = np.zeros(n, dtype=np.uint64)
         exact = kind == "other"
@@ -237,7 +239,7 @@ class Screener:
         # lock, _fill is Python with no GEOS call, and they fill different columns.
         with ThreadPoolExecutor(1, thread_name_prefix="ecozone-nearest") as beside:
             nearest = beside.submit(self._nearest, out, geoms, kind)
-            hits = self._fill(out, site, projects)
+            hits = self._fill(out, site, projects, said)
             nearest.result()
         # Polygon sites: the share of the site in each zone; for a row checked one by one, as its check measured it.
         for row in np.flatnonzero((kind == "polygon") & (site >= 0)).tolist():
@@ -302,15 +304,16 @@ class Screener:
             self._forked.close()
 
     # -- the columns ---------------------------------------------------------------------------------------------
-    def _fill(self, out: dict, site: np.ndarray, projects: ProjectColumn) -> np.ndarray:
+    def _fill(self, out: dict, site: np.ndarray, projects: ProjectColumn,
+              said: tuple[list[Facts], np.ndarray, np.ndarray]) -> np.ndarray:
         """Every rule's outcome for every (place, facts) pair as one array, then the columns; returns each row's
-        rule hits ((rule, outcome), worst first)."""
+        rule hits ((rule, outcome), worst first). ``said``: ``_facts_of`` the projects."""
         hits_of_row = np.empty(len(site), dtype=object)
         hits_of_row[:] = [()] * len(site)
         rows = np.flatnonzero(site >= 0)
         if not len(rows):
             return hits_of_row
-        facts, says, lacks = self._facts_of(projects.projects)
+        facts, says, lacks = said
         # Project classes whose facts say the same to every rule (a varied register's 13,000 classes a chunk say
         # some 1,500 things) share their outcomes and texts: pairs are by what the facts say.
         missing_of = pd.factorize(lacks)[0]
