@@ -133,16 +133,15 @@ class _Grid:
         return samples, ring_geom[which[:-1][same][np.concatenate([np.arange(len(a)), seg])]]
 
     def _near_cells(self, samples: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The cells within a quarter cell of each sample, as distinct (owner, ix, iy): samples are at most a
-        quarter cell apart along an edge, so every point of the edge is within an eighth of a cell of one, and
-        these cells hold the whole boundary, a band about 1.5 cells wide (marking the 3 × 3 cells around each
-        sample made it 3, and twice the points of a register went to exact tests). A sample in the first quarter
-        of its cell along an axis reaches the cell before, in the last the cell after: each (owner, cell) holding
-        samples gathers the neighbours its samples reach, as bits of its 3 × 3 cells (the samples of a real
-        layer are many to a cell)."""
-        cell = np.floor((samples - (self.x0, self.y0)) / (self.size / 4)).astype(np.int64)  # quarters, >= 0
-        part = (cell & 3).astype(np.int8)
-        cell >>= 2
+        """The cells within a quarter cell of each sample, as distinct (owner, ix, iy). Samples are at most a
+        quarter cell apart along an edge, so every point of the edge is within an eighth of a cell of one: these
+        cells hold the whole boundary, in a band about 1.5 cells wide (the 3 × 3 cells around each sample made
+        it 3, and sent twice the points to exact tests). A sample in the first quarter of its cell along an axis
+        reaches the cell before, in the last quarter the cell after; each (owner, cell) holding samples gathers
+        the neighbours they reach as bits of its 3 × 3 cells, as the samples of a real layer are many to a cell."""
+        cell = np.floor((samples - (self.x0, self.y0)) / (self.size / 4)).astype(np.int64)  # in quarters (>= 0)
+        part = (cell & 3).astype(np.int8)  # the quarter of its cell, per axis
+        cell >>= 2  # now in cells
         step = (part == 3).astype(np.int8) - (part == 0)  # per axis: the neighbour reached (-1, 1), or 0
         del part
         reach = np.zeros(len(cell), dtype=np.int16)
@@ -190,9 +189,8 @@ class _Grid:
 
         Boundary cells are found by sampling every edge at a quarter cell and marking the cells within a quarter
         cell of each sample (``_near_cells``), so an edge clipping a cell corner between two samples still marks
-        it. The other cells
-        form connected regions that the boundary does not cross: each region is wholly inside or wholly
-        outside, decided by one ``contains_xy`` of its first cell's centre.
+        it. The other cells form connected regions that the boundary does not cross: each region is wholly
+        inside or wholly outside, decided by one ``contains_xy`` of its first cell's centre.
         """
         ix0, iy0, ix1, iy1 = (int(v) for v in window)
         boundary = np.zeros((ix1 - ix0, iy1 - iy0), dtype=bool)
