@@ -6,7 +6,6 @@ import importlib
 import sys
 from typing import Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -31,13 +30,14 @@ _SUBCOMMANDS = {
 class _Subcommands(TyperGroup):
     """The ``ecozone`` group: its subcommands' modules imported when first asked for (``_SUBCOMMANDS``)."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         """Commands, then groups, as Typer lists them."""
         own = [name for name in super().list_commands(ctx) if name not in _SUBCOMMANDS]
         return [*(name for name, (*_, group) in _SUBCOMMANDS.items() if not group), *own,
                 *(name for name, (*_, group) in _SUBCOMMANDS.items() if group)]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: typer.Context, cmd_name: str):
+        """The command named ``cmd_name``, its module imported the first time."""
         if cmd_name in _SUBCOMMANDS and cmd_name not in self.commands:
             module, attribute, group = _SUBCOMMANDS[cmd_name]
             found = getattr(importlib.import_module(module), attribute)

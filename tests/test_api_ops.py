@@ -151,8 +151,13 @@ def test_version_is_the_package_version(args):
 # --- ECOZONE_STORE ----------------------------------------------------------------------------------------------
 
 def _commands(group, prefix: tuple[str, ...] = ()):
-    """Every command and group under ``group``, by its words on the command line."""
-    for name, command in getattr(group, "commands", {}).items():
+    """Every command and group under ``group``, by its words on the command line, as click lists them (the
+    ``ecozone`` group loads a subcommand when asked for it)."""
+    if not hasattr(group, "list_commands"):  # a command, not a group
+        return
+    context = group.context_class(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         yield (*prefix, name), command
         yield from _commands(command, (*prefix, name))
 
