@@ -80,6 +80,9 @@ _NO_VERDICT = len(VERDICT_ORDER)
 #: Exact checks in a chunk from which they are spread over forked processes: fewer cost less than sending them
 #: (about 1.5 ms each; a register over a real red line of 20,000 patches meets 4,265 places in 100,000 rows).
 _FORK_CHECKS = 200
+#: The search radius (km) of a place's exact check for the kinds no rule measures a distance to: the engine
+#: takes none but a positive one, and a zone this near and apart is a near hit, which a place does not read.
+_PLACE_SEARCH_KM = 0.001
 #: Places kept from chunk to chunk (past it, all are forgotten): 300,000 rows, a third of them over a red line of
 #: 20,000 patches, meet some 6,500; the benchmark's million rows on the embedded dataset, 800.
 _KEPT_PLACES = 20_000
@@ -158,6 +161,10 @@ class Screener:
         self.packs = packs
         self.book = rule_book(packs, as_of)
         self.search_km, self.reach_km = search_radii(packs, DEFAULT_BUFFERS_KM)
+        # A place's exact check searches only as far as a rule measures a distance (``BatchEngine.radii``): a
+        # place's outcomes, key and columns read the zones its site shares or touches and those within a rule's
+        # distance, never the others nearby, whose distances were a quarter to a third of a check's time.
+        self._check_reach_km = {kind: max(radii) / 1000 for kind, radii in batch.radii.items()}
         # each rule's place in (pack, rule id) order: the order of rules of one verdict in every text
         by_name = sorted(range(len(self.book.entries)),
                          key=lambda i: (self.book.entries[i].pack.id, self.book.entries[i].rule.id))
@@ -277,8 +284,8 @@ class Screener:
         """A site's place from its exact check (as ``check_site`` makes it) and the check's key; the error of a
         check that failed in GEOS."""
         try:
-            overlap = self.batch.engine.check(geom, buffers_km=DEFAULT_BUFFERS_KM, search_km=self.search_km,
-                                              reach_km=self.reach_km)
+            overlap = self.batch.engine.check(geom, buffers_km=DEFAULT_BUFFERS_KM, search_km=_PLACE_SEARCH_KM,
+                                              reach_km=self._check_reach_km)
         except GEOSException as error:
             return error
         layers = {layer.kind: layer for layer in overlap.layers}
