@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+import sys
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
@@ -206,7 +207,8 @@ def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.da
     layer = layers.get(condition.kind)
     if layer is None or layer.status == "not_checked":
         reason = layer.reason if layer is not None and layer.reason else "no layer in force"
-        return _Outcome(None, reasons=[f"{label}图层未核查: {reason}"], uncovered=True)
+        # interned, as the few such texts recur on every rule of every place a batch keeps or sends
+        return _Outcome(None, reasons=[sys.intern(f"{label}图层未核查: {reason}")], uncovered=True)
     matched, touching, unknown_reasons = [], [], []
     reach_m = 0.0 if condition.within_km is None else condition.within_km * 1000
     for hit in layer.hits:  # nearest first: the rest are too far once one is
@@ -239,7 +241,7 @@ def _zone_condition(condition: ZoneCondition, layers: dict[str, Any], day: dt.da
         reasons = unknown_reasons or [f"与{label}“{names}”仅边界接触 (boundary contact only)"]
         return _Outcome(None, touching, reasons)
     if layer.status == "partial":
-        return _Outcome(None, reasons=[f"项目部分位于{label}图层覆盖范围之外 (layer covers part of the site)"],
+        return _Outcome(None, reasons=[sys.intern(f"项目部分位于{label}图层覆盖范围之外 (layer covers part of the site)")],
                         uncovered=True)
     return _Outcome(False)
 
