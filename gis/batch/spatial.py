@@ -259,7 +259,9 @@ class BatchEngine:
                         radii.setdefault(cond.kind, set()).add(cond.within_km * 1000)
         self.radii = {kind: sorted(r) for kind, r in radii.items()}
         self.radius_tags = {r: 3 + i for i, r in enumerate(sorted({r for rs in radii.values() for r in rs}))}
-        self.search_km = max([r / 1000 for r in self.radius_tags] or [0.001])
+        # How far a site's key looks, per kind with a distance rule (km): an exact check that makes a place
+        # needs to look no farther for these kinds, and for the others only at what the site meets.
+        self.reach_km = {kind: r[-1] / 1000 for kind, r in self.radii.items()}
         rng = np.random.default_rng(20240501)
         self.keys = rng.integers(1, 2**63, size=(3 + len(self.radius_tags), self.n_zones + len(coverage)),
                                  dtype=np.uint64)

@@ -163,10 +163,6 @@ class Screener:
         self.packs = packs
         self.book = rule_book(packs, as_of)
         self.search_km, self.reach_km = search_radii(packs, DEFAULT_BUFFERS_KM)
-        # A place's exact check searches only as far as a rule measures a distance (``BatchEngine.radii``): a
-        # place's outcomes, key and columns read the zones its site shares or touches and those within a rule's
-        # distance, never the others nearby, whose distances were a quarter to a third of a check's time.
-        self._check_reach_km = {kind: max(radii) / 1000 for kind, radii in batch.radii.items()}
         # each rule's place in (pack, rule id) order: the order of rules of one verdict in every text
         by_name = sorted(range(len(self.book.entries)),
                          key=lambda i: (self.book.entries[i].pack.id, self.book.entries[i].rule.id))
@@ -286,8 +282,11 @@ class Screener:
         """A site's place from its exact check (as ``check_site`` makes it) and the check's key; the error of a
         check that failed in GEOS."""
         try:
+            # only as far as a rule measures a distance (``BatchEngine.reach_km``): a place's outcomes, key and
+            # columns read the zones its site shares or touches and those within a rule's distance, never the
+            # others nearby, whose distances were a quarter to a third of a check's time
             overlap = self.batch.engine.check(geom, buffers_km=DEFAULT_BUFFERS_KM, search_km=_PLACE_SEARCH_KM,
-                                              reach_km=self._check_reach_km)
+                                              reach_km=self.batch.reach_km)
         except GEOSException as error:
             return error
         layers = {layer.kind: layer for layer in overlap.layers}
