@@ -45,7 +45,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from api import job_worker
 from api.job_worker import Work
@@ -66,6 +66,8 @@ RESULT_FORMATS = {
 _ID = re.compile(r"[0-9a-f]{32}")
 _PROGRESS_EVERY_S = 0.2
 _POLL_S = 0.5
+#: Seconds the runner waits after a failed turn before it tries again.
+_RETRY_S = 2.0
 #: How often a running attempt is looked at (cancel marker, time cap, server stopping).
 _WATCH_S = 0.2
 _PRUNE_EVERY_S = 3600.0
@@ -237,6 +239,9 @@ class JobManager:
             return Job.model_validate_json((self.root / job_id / "job.json").read_bytes())
         except FileNotFoundError:  # no such job, or one just deleted by ``prune``
             return None
+        except ValidationError as error:  # written over or cut short outside ecozone: there is no job to serve
+            log.error("job %s cannot be read, passed over: %s", job_id, str(error).splitlines()[0])
+            return None
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued job at once, or ask the runner to stop a running one; finished jobs are left as they are."""
@@ -278,17 +283,25 @@ class JobManager:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            if self._lock_file is None and not self._take_runner_lock():
-                self._stop.wait(1.0)
-                continue
-            if time.monotonic() - self._pruned_at >= _PRUNE_EVERY_S:
-                self.prune()
-            job = self._next_queued()
-            if job is None:
-                self._wake.wait(_POLL_S)
-                self._wake.clear()
-                continue
-            self._run(job)
+            try:
+                self._turn()
+            except Exception:  # the runner outlives any one failure (out of file handles, a disk full ...)
+                log.exception("the job runner failed a turn; it tries again in %g s", _RETRY_S)
+                self._stop.wait(_RETRY_S)
+
+    def _turn(self) -> None:
+        """Take the runner lock, or run the next queued job, or wait for one."""
+        if self._lock_file is None and not self._take_runner_lock():
+            self._stop.wait(1.0)
+            return
+        if time.monotonic() - self._pruned_at >= _PRUNE_EVERY_S:
+            self.prune()
+        job = self._next_queued()
+        if job is None:
+            self._wake.wait(_POLL_S)
+            self._wake.clear()
+            return
+        self._run(job)
 
     def _take_runner_lock(self) -> bool:
         handle = open(self.root / "runner.lock", "ab")  # noqa: SIM115 - held open while this process runs jobs

@@ -10,7 +10,6 @@ so that an interface can name its own option for it.
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import math
 import os
@@ -26,13 +25,14 @@ import pyogrio
 import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
+from shapely.errors import GEOSException
 
 from gis.crs import STORE_CRS, crs_label
 from gis.sites.gpkg import feature_tables
 from gis.errors import CRSError, FieldError, FormatError, Notice
 from gis.kinds import ZONE_FIELDS, get_kind
 from gis.sites.encoding import dbf_encoding
-from gis.zones import row_label, row_label_zh
+from gis.zones import row_label, row_label_zh, zone_frame
 
 __all__ = ["read_layer_file", "resolve_coverage", "detect_dbf_encoding", "notice_text", "parse_field_mapping",
            "SUPPORTED_SUFFIXES", "FIELD_COLUMNS", "LEVELS_ZH"]
@@ -81,13 +81,23 @@ def _sidecar(path: Path, suffix: str) -> Path | None:
 
 
 def detect_dbf_encoding(shp: Path) -> tuple[str | None, Notice | None]:
-    """The encoding to read a shapefile's .dbf with (None: GDAL follows the .cpg), and a notice if detected."""
+    """The encoding to read a shapefile's .dbf with (its .cpg's when the text bears it out, else detected), and a
+    notice when detected."""
     if _sidecar(shp, ".dbf") is None:
         raise FormatError(
             "the shapefile has no .dbf beside it", source=shp.name, fix="copy the .dbf file next to the .shp"
         )
-    detected = dbf_encoding(shp)
-    if detected != "GB18030":
+    detected, passed_over = dbf_encoding(shp)
+    label = "UTF-8" if detected == "UTF-8" else "GBK/GB18030"
+    if passed_over is not None:
+        return detected, Notice(
+            code="encoding_detected", level="warning", source=shp.name, field="encoding", value=passed_over,
+            message=f".cpg 文件写的是 {passed_over}，但 .dbf 的文字不是这种编码：按 {label} 读取 / the .cpg says "
+                    f"{passed_over}, but the .dbf text is not in it: read as {label}",
+            fix="改正 .cpg 文件（936 即 GBK，或 UTF-8），或给出编码 / correct the .cpg (936 for GBK, or UTF-8), or give "
+                "the encoding",
+        )
+    if detected != "GB18030" or _sidecar(shp, ".cpg") is not None:
         return detected, None
     return detected, Notice(
         code="encoding_detected", level="info", source=shp.name, field="encoding", value="GB18030",
@@ -100,7 +110,7 @@ def detect_dbf_encoding(shp: Path) -> tuple[str | None, Notice | None]:
 def _check_encoding(shp: Path, encoding: str) -> str:
     """A given .dbf encoding: a codec Python knows, and one the file's records decode with."""
     try:
-        codecs.lookup(encoding)
+        "".encode(encoding)  # a text encoding Python knows (not rot13, hex ...)
     except LookupError:
         raise FieldError(f"'{encoding}' is not a text encoding", source=shp.name, field="encoding", value=encoding,
                          fix="give GBK, GB18030 or UTF-8, or leave it out to detect it") from None
@@ -114,6 +124,24 @@ def _check_encoding(shp: Path, encoding: str) -> str:
                              value=encoding, fix="give the encoding the file was written in (most Chinese "
                              "deliveries are GBK), or leave it out to detect it") from None
     return encoding
+
+
+def _read_frame(path: Path, layer: str | None, encoding: str | None, notices: list[Notice]) -> gpd.GeoDataFrame:
+    """The file's features; rings not closed (GeoJSON allows writing them) are closed by repeating their first
+    point, each such feature named in a notice, as the site readers do."""
+    try:
+        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    except GEOSException:
+        fixed = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, on_invalid="fix")
+        unread = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, on_invalid="ignore", columns=[])
+        rows = np.flatnonzero(unread.geometry.isna().to_numpy() & fixed.geometry.notna().to_numpy()) + 1
+        shown = "、".join(map(str, rows[:20])) + ("…" if len(rows) > 20 else "")
+        notices.append(Notice(
+            code="rings_closed", level="warning", source=path.name, field="geometry", value=len(rows),
+            message=f"第 {shown} 个要素的环没有闭合，已按首点闭合 / rings not closed in {len(rows)} features (rows "
+                    f"{shown}): closed by repeating their first point",
+            fix="如闭合方式不对，请在 GIS 软件中修正这些要素 / if that is not how they close, fix them in a GIS"))
+        return fixed
 
 
 def _plain(value: Any) -> Any:
@@ -304,12 +332,11 @@ def read_layer_file(
             raise FieldError(f"'{subtype}' is not a subtype of kind '{kind}'", source=name, field="subtype",
                              value=subtype, fix="use one of: " + _subtype_choices(kind)) from None
     notices: list[Notice] = []
-    if suffix == ".shp":
-        if encoding is None:
-            encoding, notice = detect_dbf_encoding(path)
-            notices += [notice] if notice else []
-        else:
-            encoding = _check_encoding(path, encoding)
+    if suffix == ".shp" and encoding is None:
+        encoding, notice = detect_dbf_encoding(path)
+        notices += [notice] if notice else []
+    elif encoding is not None:
+        encoding = _check_encoding(path, encoding)
     if suffix == ".gpkg" and layer is None:
         # The GeoPackage's own list of feature tables, read with a bounded number of SQLite steps: a view that
         # never ends, or a table of styles, is not a layer to import. An official layer may be any size.
@@ -323,9 +350,14 @@ def read_layer_file(
                 fix="choose one of them: " + ", ".join(layers),
             )
     try:
-        frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+        frame = _read_frame(path, layer, encoding, notices)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise FormatError(f"GDAL cannot read the file ({exc})", source=name, fix="check that it opens in QGIS") from None
+    except UnicodeDecodeError as exc:
+        raise FieldError(f"文件中的文字不是 {encoding or 'UTF-8'} 编码 / the file's text is not {encoding or 'UTF-8'} "
+                         f"({exc.reason} at byte {exc.start})", source=name, field="encoding", value=encoding,
+                         fix="给出文件所用的编码（中文数据多为 GBK） / give the encoding the file was written in (most "
+                             "Chinese data is GBK)") from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.isna().all():
         raise FormatError("the file has no geometries", source=name, fix="import a spatial layer")
 
@@ -450,8 +482,9 @@ def read_layer_file(
             elif mapped.get(target) is not None:  # None where empty (a key missing from some records would be NaN)
                 record[target] = _plain(values[mapped[target]])
         records.append(record)
-    zones = gpd.GeoDataFrame(records, geometry=frame.geometry.values, crs=STORE_CRS)
-    return zones, notices
+    # None where a value is missing, never NaN: a feature's fields digest is taken from this table at the import
+    # and from the stored row (NULL) at ``layers verify``, and the two must agree
+    return zone_frame(records, frame.geometry.values), notices
 
 
 def notice_text(notice: dict, option: Callable[[str | None], str | None] | None = None) -> str:

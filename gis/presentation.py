@@ -14,13 +14,13 @@ from typing import Any
 
 from gis.check import CheckResult
 from gis.kinds import KINDS
-from gis.rules.evaluate import PARTLY_UNCHECKED, ComputedQuantity, MatchedZone, RuleHit
+from gis.rules.evaluate import PARTLY_UNCHECKED, AccessItem, ComputedQuantity, MatchedZone, RuleHit
 from gis.rules.model import VERDICT_LABELS, Verdict
 from gis.rules.project import CHOICE_LABELS, FACT_LABELS
 from gis.results import LayerCheck, Relation
 from gis.sites import Site
 
-__all__ = ["headline", "coverage_note", "hit_lines", "rule_heading", "rule_fields", "unchecked_text",
+__all__ = ["headline", "access_item_text", "coverage_note", "hit_lines", "rule_heading", "rule_fields", "unchecked_text",
            "LAYER_STATUS", "NO_RESTRICTION", "ILLUSTRATIVE_NOTE", "UNCHECKED_TITLE",
            "POSSIBLE_TITLE", "zone_text", "relation_label", "quantity_text", "source_text", "layer_text",
            "site_lines", "notice_text", "project_lines", "check_lines", "reasons_text", "review_reasons",
@@ -113,10 +113,17 @@ def rule_fields(hit: RuleHit, give: Give = None, *, quote: bool = True) -> list[
         fields.append(("期限", f"{hit.deadline}" + ("，已逾期" if hit.deadline_passed else "")))
     fields += [("计算", quantity_text(q)) for q in hit.quantities]
     fields += [("需核查", reason) for reason in _reasons(hit, give)]
+    fields += [("准入清单", access_item_text(item)) for item in hit.access_items]
     fields.append(("依据", source_text(hit, quote=quote)))
     if not quote:
         fields.append(("原文", hit.source_quote))
     return fields
+
+
+def access_item_text(item: AccessItem) -> str:
+    """A 三线一单 access-list item a rule applies: the unit (and its type), the part, the item's code and text."""
+    unit = item.unit_name + (f"（{item.unit_type}）" if item.unit_type else "")
+    return f"{unit} {item.part} {item.code}：{item.text}"
 
 
 def hit_lines(hit: RuleHit, give: Give = None) -> list[str]:

@@ -266,6 +266,11 @@ def validate_zones(
                 "the feature has no geometry", source=source, row=row, field="geometry",
                 fix="draw the feature or remove the row",
             )
+        if not np.isfinite(shapely.get_coordinates(geom)).all():
+            raise GeometryError(
+                "要素的坐标中有非数值（NaN 或无穷大） / the feature has a coordinate that is not a number (NaN or "
+                "infinite)", source=source, row=row, field="geometry",
+                fix="在 GIS 软件中修正或删除这个要素 / fix or remove the feature in a GIS")
         allowed = _PUNCTUAL if spec.geometry == "point" else _POLYGONAL
         if geom.geom_type not in allowed:
             raise GeometryError(

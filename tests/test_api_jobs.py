@@ -221,6 +221,42 @@ def test_the_runner_reads_only_the_queued_jobs(tmp_path, monkeypatch):
     assert manager._next_queued() is None and not any((tmp_path / "jobs" / "queue").iterdir())
 
 
+def test_the_runner_outlives_a_failed_turn_and_a_job_it_cannot_read(tmp_path, monkeypatch):
+    """Out of file handles for a moment, and a job whose job.json was cut short outside ecozone: the runner logs
+    both and goes on to run the next job."""
+    import api.jobs
+    from api.jobs import JobManager, JobStatus
+
+    monkeypatch.setattr(api.jobs, "_RETRY_S", 0.05)
+    manager = _manager(tmp_path / "jobs")
+    uploads = [tmp_path / f"permits{i}.csv" for i in range(2)]
+    for upload in uploads:
+        upload.write_text("a\n1\n")
+    damaged = manager.submit(uploads[0], {})
+    (tmp_path / "jobs" / damaged.id / "job.json").write_bytes(b"")
+    failed = []
+    original = JobManager._next_queued
+
+    def out_of_handles_once(self):
+        if not failed:
+            failed.append(True)
+            raise OSError(24, "Too many open files")
+        return original(self)
+
+    monkeypatch.setattr(JobManager, "_next_queued", out_of_handles_once)
+    waiting = manager.submit(uploads[1], {})
+    manager.start()
+    try:
+        for _ in range(POLLS):
+            if manager.get(waiting.id).status is JobStatus.succeeded:
+                break
+            time.sleep(0.25)
+    finally:
+        manager.stop()
+    assert failed and _ran(manager, waiting.id) and manager.get(waiting.id).status is JobStatus.succeeded
+    assert manager.get(damaged.id) is None
+
+
 def test_a_queued_job_missing_from_the_queue_is_found_when_a_runner_takes_over(tmp_path):
     from api.jobs import JobStatus
 

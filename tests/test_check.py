@@ -204,3 +204,33 @@ def test_a_result_read_back_from_json_is_the_same_and_bad_json_is_a_validation_e
     with pytest.raises(ValidationError) as raised:
         CheckResult.model_validate({"verdict": "forbidden"})
     assert {error["loc"][0] for error in raised.value.errors()} >= {"overlap", "rules", "site"}
+
+
+@pytest.mark.parametrize(("word", "fuel"), [("煤改气", Fuel.gas), ("燃煤锅炉改燃气", Fuel.gas), ("电（煤改电）", Fuel.electric),
+                                            ("兰炭", Fuel.coal), ("焦炭", Fuel.coal), ("液化石油气", Fuel.gas),
+                                            ("LNG", Fuel.gas), ("焦炉煤气", Fuel.gas)])
+def test_a_fuel_word_is_checked_as_the_fuel_it_names(zones, word, fuel):
+    """A boiler in 石河子's built-up area and 禁煤区: a change of fuel is the fuel after it (with a notice), coal
+    products are coal, gases are gas, whatever other fuel their names contain."""
+    built_up = _zone(zones, "built_up_area", name="石河子市城市建成区")
+    point = built_up.geometry.representative_point()
+    site = _site(point)
+    expected = check_site(site, Project(industry="热力", boiler_tph=20, fuel=fuel, scope=Scope.new), as_of="2021-12-31")
+    answer = runner.invoke(app, ["check", f"{point.x:.9f},{point.y:.9f}", "--industry", "热力", "--boiler-tph", "20",
+                                 "--fuel", word, "--as-of", "2021-12-31", "--format", "json", "--no-audit"])
+    assert answer.exit_code == 0, answer.output
+    body = json.loads(answer.output)
+    assert body["project"]["fuel"] == fuel.value
+    assert [h["rule_id"] for h in body["rules"]["hits"]] == [h.rule_id for h in expected.rules.hits]
+    assert body["verdict"] == expected.verdict.value
+    changed = [n for n in body["project_notices"] if n["code"] == "fuel_changed"]
+    assert bool(changed) == ("改" in word)
+
+
+@pytest.mark.parametrize(("option", "value", "field"), [("--fuel", "无煤", "燃料"), ("--fuel", "非煤", "燃料"),
+                                                         ("--boiler-tph", "nan", "锅炉规模"), ("--coal-t", "nan", "新增燃料煤")])
+def test_a_fact_that_names_nothing_is_refused_not_read(option, value, field):
+    """无煤 is no fuel (not coal), and NaN typed for a number is no number (a blank cell of a register is)."""
+    answer = runner.invoke(app, ["check", "86.05,44.30", "--industry", "热力", option, value, "--no-audit"])
+    assert answer.exit_code == 2, answer.output
+    assert field in answer.output and value in answer.output

@@ -207,3 +207,85 @@ def test_geopackage_with_a_style_table_and_an_endless_view_imports_its_one_layer
     expected = pyogrio.read_dataframe(path, layer="禁养区")
     assert sorted(zones["name"]) == sorted(expected["名称"])
     assert any("endless" in notice.message for notice in notices)
+
+
+@pytest.mark.parametrize("cpg", ["1252", "ANSI 1252", "UTF-8"])
+def test_a_cpg_the_gbk_text_does_not_bear_out_is_not_trusted(tmp_path, cpg):
+    """A .cpg written by a Western system (1252) or a wrong one (UTF-8) beside a GBK .dbf: the names are read
+    as GBK, as without a .cpg, and a warning names the .cpg's claim; a .cpg that fits (936) is followed."""
+    path = tmp_path / "保护区.shp"
+    frame = _reserve_frame()
+    _write_gbk_shapefile(path, frame, keep_cpg=False)
+    path.with_suffix(".cpg").write_text(cpg)
+    zones, notices = read_layer_file(path, "nature_reserve")
+    assert zones["name"].tolist() == frame["BHQMC"].tolist()
+    warned = [n for n in notices if n.code == "encoding_detected"]
+    assert warned and warned[0].level == "warning" and warned[0].value == cpg
+    path.with_suffix(".cpg").write_text("ANSI 936")
+    zones, notices = read_layer_file(path, "nature_reserve")
+    assert zones["name"].tolist() == frame["BHQMC"].tolist()
+    assert not [n for n in notices if n.code == "encoding_detected"]
+
+
+@pytest.mark.parametrize("suffix", ["gpkg", "geojson"])
+def test_a_feature_with_an_empty_jurisdiction_verifies_intact_after_import(tmp_path, suffix):
+    """One 行政区 cell empty: the version's digests taken at the import are those of what the store holds."""
+    path = tmp_path / f"hx.{suffix}"
+    gpd.GeoDataFrame({"编号": ["HX-0001", "HX-0002"], "名称": ["石河子红线1号", "石河子红线2号"],
+                      "行政区": ["兵团第八师石河子市", None]},
+                     geometry=[shapely.box(86.00, 44.30, 86.04, 44.33), shapely.box(86.10, 44.30, 86.14, 44.33)],
+                     crs="EPSG:4490").to_file(path)
+    store_path = tmp_path / "store.gpkg"
+    create_store(store_path).close()
+    imported = runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
+                                   str(store_path)], env={"ECOZONE_AUDIT": "0"})
+    assert imported.exit_code == 0, imported.output
+    assert open_store(store_path).read("ecological_redline")["jurisdiction"].tolist() == ["兵团第八师石河子市", None]
+    verify = runner.invoke(app, ["layers", "verify", "--store", str(store_path)])
+    assert verify.exit_code == 0 and "完好" in verify.output, verify.output
+
+
+def _geojson_with(ring: str) -> str:
+    return ('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"编号":"HX-1","名称":"红线1号"},'
+            '"geometry":{"type":"Polygon","coordinates":[[[86.10,44.30],[86.15,44.30],[86.15,44.34],[86.10,44.34],'
+            '[86.10,44.30]]]}},{"type":"Feature","properties":{"编号":"HX-2","名称":"红线2号"},'
+            f'"geometry":{{"type":"Polygon","coordinates":[{ring}]}}}}]}}')
+
+
+def test_a_geojson_ring_left_open_is_closed_with_a_notice_naming_the_feature(tmp_path):
+    path = tmp_path / "open.geojson"
+    path.write_text(_geojson_with("[[86.00,44.30],[86.05,44.30],[86.05,44.34],[86.00,44.34]]"), encoding="utf-8")
+    zones, notices = read_layer_file(path, "ecological_redline")
+    closed = shapely.Polygon([(86.00, 44.30), (86.05, 44.30), (86.05, 44.34), (86.00, 44.34)])
+    assert zones.geometry.iloc[1].equals(closed) and zones.geometry.iloc[0].equals(shapely.box(86.10, 44.30, 86.15, 44.34))
+    said = [n for n in notices if n.code == "rings_closed"]
+    assert said and said[0].value == 1 and "第 2 个要素" in said[0].message
+
+
+def test_a_nan_coordinate_is_refused_naming_the_feature(tmp_path):
+    path = tmp_path / "nan.geojson"
+    path.write_text(_geojson_with("[[86.00,44.30],[NaN,44.30],[86.05,44.34],[86.00,44.34],[86.00,44.30]]"),
+                    encoding="utf-8")
+    store_path = tmp_path / "store.gpkg"
+    create_store(store_path).close()
+    result = runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
+                                 str(store_path)], env={"ECOZONE_AUDIT": "0"})
+    assert result.exit_code == 2, result.output
+    assert "row 2 (HX-2)" in result.output and "NaN" in result.output
+
+
+def test_text_in_another_encoding_is_an_error_naming_the_option(tmp_path):
+    """A GeoPackage whose text an old tool wrote in GBK: refused naming the encoding until it is given; an
+    encoding that is not one for text is refused as such."""
+    path = tmp_path / "gbk.gpkg"
+    frame = gpd.GeoDataFrame({"编号": ["HX-1"], "名称": ["石河子红线1号"]}, geometry=[shapely.box(86.0, 44.3, 86.05, 44.34)],
+                             crs="EPSG:4490")
+    pyogrio.write_dataframe(frame, path, encoding="GBK")
+    with pytest.raises(FieldError, match="not UTF-8") as info:
+        read_layer_file(path, "ecological_redline")
+    assert info.value.field == "encoding" and "GBK" in info.value.fix
+    zones, _ = read_layer_file(path, "ecological_redline", encoding="gbk")
+    assert zones["name"].tolist() == ["石河子红线1号"]
+    for wrong in ("klingon", "hex"):
+        with pytest.raises(FieldError, match="is not a text encoding"):
+            read_layer_file(path, "ecological_redline", encoding=wrong)

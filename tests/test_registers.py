@@ -19,6 +19,7 @@ import zipfile
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -244,6 +245,36 @@ def test_gis_files_are_screened_by_their_geometry(tmp_path, kind):
     for geom, code in zip(frame.geometry, written["结论代码"]):
         site = read_site(shapely.to_wkt(geom, rounding_precision=-1), coverage=None)
         assert code == check_site(site, {}, store=store, as_of=AS_OF).verdict.value
+
+
+@pytest.mark.parametrize("cpg", [None, "1252"])
+@pytest.mark.parametrize("zipped", [False, True])
+def test_a_gbk_shapefile_of_projects_is_read_as_gbk(tmp_path, cpg, zipped):
+    """Parcels with Chinese names and industries in a GBK .dbf, with no .cpg or a Western one: read as GBK, so
+    each row's names and verdict are those of the same features in a GeoPackage (UTF-8 by its format)."""
+    frame = _patches_frame(12, seed=5)
+    frame["项目名称"] = [f"昌吉某热电项目{i}" for i in range(len(frame))]
+    frame["行业类别"] = "4411 火力发电"
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    frame.to_file(folder / "parcels.shp", encoding="gbk")
+    (folder / "parcels.cpg").unlink(missing_ok=True)
+    if cpg:
+        (folder / "parcels.cpg").write_text(cpg)
+    source = folder / "parcels.shp"
+    if zipped:
+        source = tmp_path / "parcels.zip"
+        with zipfile.ZipFile(source, "w") as archive:
+            for member in folder.iterdir():
+                archive.write(member, member.name)
+    frame.to_file(tmp_path / "parcels.gpkg")
+    screen_file(source, tmp_path / "shp.csv", as_of=AS_OF)
+    screen_file(tmp_path / "parcels.gpkg", tmp_path / "gpkg.csv", as_of=AS_OF)
+    from_shp = pd.read_csv(tmp_path / "shp.csv", dtype=str)
+    from_gpkg = pd.read_csv(tmp_path / "gpkg.csv", dtype=str)
+    assert from_shp["项目名称"].tolist() == frame["项目名称"].tolist()
+    assert from_shp["行业类别"].tolist() == frame["行业类别"].tolist()
+    assert from_shp["结论"].tolist() == from_gpkg["结论"].tolist()
 
 
 def test_inner_mongolia_rows_and_swapped_rows_are_screened(tmp_path):

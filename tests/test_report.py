@@ -189,3 +189,67 @@ def test_api_answers_the_report_for_accept(tmp_path):
     assert hashlib.sha256(body["site"].encode()).hexdigest() in text  # the input text's digest
     assert word.status_code == 200 and word.content.startswith(b"PK")
     assert word.headers["content-type"].startswith("application/vnd.openxmlformats")
+
+
+def _file_vertices(path: Path) -> list[tuple[float, float]]:
+    """(X, Y) of each point line of a 国土 TXT file, read with the standard library, the closing point left out."""
+    points = [tuple(map(float, line.split(",")[2:4])) for line in path.read_text(encoding="gbk").splitlines()
+              if re.match(r"J\d+,", line)]
+    return points[:-1] if points[0] == points[-1] else points
+
+
+def test_word_vertex_table_numbers_the_site_as_read_and_says_so(boiler):
+    """The sample's ring runs clockwise; read, it winds anticlockwise from the same first point. The table lists
+    the file's own points in that order under 序号, and its caption says they are not the file's 点号."""
+    folder, _, _ = boiler
+    document = docx.Document(str(folder / "r.docx"))
+    table = next(t for t in document.tables if t.rows[0].cells[1].text == "序号")
+    rows = [[cell.text for cell in row.cells] for row in table.rows[1:]]
+    listed = [(float(row[2]), float(row[3])) for row in rows]
+    given = _file_vertices(SAMPLE)
+    anticlockwise = [given[0], *reversed(given[1:])]
+    assert [row[1] for row in rows] == [str(n) for n in range(1, len(given) + 1)]
+    assert max(abs(a - b) for pair in zip(listed, anticlockwise) for a, b in zip(*pair)) < 0.002
+    captions = [p.text for p in document.paragraphs if p.text.startswith("拐点坐标")]
+    assert captions and "不是输入文件的点号" in captions[0]
+
+
+def test_word_summary_sets_only_the_digests_in_the_code_font(boiler):
+    """The summary's verdict, project and date are in the body font; the digests alone in the fixed-width one."""
+    folder, _, _ = boiler
+    summary = docx.Document(str(folder / "r.docx")).tables[0]
+    fonts = {row.cells[0].text: {run.font.name for run in row.cells[1].paragraphs[0].runs} for row in summary.rows}
+    assert fonts["结果摘要 SHA-256"] == {"Consolas"}
+    assert all("Consolas" not in names for label, names in fonts.items() if "SHA-256" not in label), fonts
+
+
+def test_word_report_of_a_site_whose_name_holds_a_control_character(tmp_path):
+    """A plot name with a DOS end-of-file mark inside: the Word report is written, the mark shown as U+FFFD."""
+    text = SAMPLE.read_bytes().replace("石河子市某供热锅炉房项目".encode("gbk"), "石河子市某供热\x1a锅炉房项目".encode("gbk"))
+    site = tmp_path / "site.txt"
+    site.write_bytes(text)
+    made = runner.invoke(app, ["check", str(site), *FACTS, "--report", str(tmp_path / "r.docx")],
+                         env={"ECOZONE_AUDIT": "0"})
+    assert made.exit_code == 0, made.output
+    document = docx.Document(str(tmp_path / "r.docx"))
+    texts = [p.text for p in document.paragraphs]
+    assert any("石河子市某供热\ufffd锅炉房项目" in text for text in texts), texts
+
+
+def test_report_names_the_access_list_items_each_rule_applies(tmp_path):
+    """A new 化工 project inside 玛纳斯县's 优先保护单元: every 准入清单 item the check's JSON gives a hit (code and
+    text) is in the PDF (pdftotext) and the Word report (python-docx)."""
+    where = ["check", "86.11,44.05", "--industry", "化工", "--wastewater", "--no-audit"]
+    answer = runner.invoke(app, [*where, "--format", "json"])
+    result = CheckResult.model_validate_json(answer.stdout)
+    items = [item for hit in result.rules.hits for item in hit.access_items]
+    assert items, "the site lies in a unit whose items the rules apply"
+    for suffix in ("pdf", "docx"):
+        made = runner.invoke(app, [*where, "--report", str(tmp_path / f"r.{suffix}")])
+        assert made.exit_code == 0, made.output
+    pdf = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    document = docx.Document(str(tmp_path / "r.docx"))
+    word = "\n".join(cell.text for table in document.tables for row in table.rows for cell in row.cells)
+    for item in items:
+        for text in (_squeeze(pdf), _squeeze(word)):
+            assert _squeeze(f"{item.code}：{item.text}") in text, (item.code, item.text)

@@ -407,3 +407,15 @@ def test_site_json_round_trip():
     data = json.loads(site.model_dump_json())
     assert data["geometry"] == {"type": "Point", "coordinates": [87.6, 43.8]}
     assert np.allclose(type(site).model_validate(data).shape.coords, [(87.6, 43.8)])
+
+
+
+def test_txt_ending_in_a_dos_end_of_file_mark_is_read_as_without_it(tmp_path):
+    """Old DOS editors end a file with Ctrl-Z (0x1A): the file is the same plot with or without it."""
+    ring = square(*URUMQI)
+    plain = txt_file(tmp_path / "plain.txt", [gk_plot(ring, 4517)], header={"带号": "29"})
+    marked = tmp_path / "marked.txt"
+    marked.write_bytes(plain.read_bytes() + b"\x1a")
+    site = read_site(marked)
+    assert site.geometry == read_site(plain).geometry
+    assert max_distance_m(exterior(site), ring) < CM

@@ -45,7 +45,7 @@ from gis.sites import gk
 from gis.sites.archives import open_zip
 from gis.sites.build import build_sites, combine, coverage_hints
 from gis.sites.checks import CoveredArea, outside_coverage_texts
-from gis.sites.encoding import decode
+from gis.sites.encoding import dbf_encoding, decode, records_encoding
 from gis.sites.gpkg import feature_tables
 from gis.sites.limits import MAX_INPUT_BYTES, MAX_SITE_AREA_KM2, MAX_VERTICES
 from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite
@@ -562,8 +562,11 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
 
 # -- vector files --------------------------------------------------------------------------------------------------
 def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None) -> Input:
+    # a .dbf in GBK without a .cpg, or with one that does not fit its text, is read in the encoding detected
     if path.suffix.lower() == ".zip":
-        _zipped_shapefile(path)
+        encoding = encoding or _zipped_shapefile(path)
+    elif path.suffix.lower() == ".shp" and encoding is None:
+        encoding = dbf_encoding(path)[0]
     try:
         header, total, crs, frames = _vector_frames(path, chunk_rows, encoding)
     except (DataSourceError, DataLayerError, ProjCRSError, OSError, ValueError, KeyError, TypeError) as err:
@@ -762,11 +765,19 @@ def _vector_site(geom, crs: CRS | None, source: str, row: int, coverage: Covered
     return _built(raw, row, coverage)
 
 
-def _zipped_shapefile(path: Path) -> None:
+def _zipped_shapefile(path: Path) -> str | None:
     """Refuse a zip that is unsafe to open (``gis.sites.archives``) or holds no single shapefile; GDAL then
-    reads the shapefile inside it without unpacking."""
+    reads the shapefile inside it without unpacking, in the encoding returned (``records_encoding``)."""
     with open_zip(path, source=path.name, kind="shapefile") as archive:
-        shps = [n for n in archive.namelist() if n.lower().endswith(".shp")]
+        names = archive.namelist()
+        shps = [n for n in names if n.lower().endswith(".shp")]
+        if len(shps) == 1:
+            stem = shps[0][:-4]
+            beside = {n[len(stem):].lower(): n for n in names if n[:len(stem)] == stem}
+            if ".dbf" not in beside:
+                return None
+            cpg = archive.read(beside[".cpg"]) if ".cpg" in beside else None
+            return records_encoding(archive.read(beside[".dbf"]), cpg, beside[".dbf"])[0]
     if len(shps) != 1:
         raise FormatError(f"压缩包中应有且只有一个 .shp，实有 {len(shps)} 个 / the zip should hold exactly one .shp, "
                           f"it holds {len(shps)}", source=path.name, field="file", value=shps[:5] or None,

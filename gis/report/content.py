@@ -158,7 +158,9 @@ def _site_section(result: CheckResult) -> Section:
 
 def vertex_table(site: Site) -> Table | None:
     """The site's 拐点: in the input's coordinate system (as the officer wrote them, recomputed from the site
-    as read) and as CGCS2000 longitude/latitude; at most ``MAX_VERTICES`` rows."""
+    as read) and as CGCS2000 longitude/latitude; at most ``MAX_VERTICES`` rows. Numbered in the order of the
+    site as read, not by the input's 点号: reading winds each outer ring anticlockwise and each hole clockwise
+    (RFC 7946), from the same first point, so a ring given the other way round is listed in reverse."""
     rows: list[list[str]] = []
     source = _source_crs(site.source_crs.epsg)
     to_source = _from_wgs84(site.source_crs.epsg) if source is not None else None
@@ -180,16 +182,17 @@ def vertex_table(site: Site) -> Table | None:
                     if len(rows) < MAX_VERTICES:
                         first, second = (given[n, 1], given[n, 0]) if projected else (given[n, 0], given[n, 1])
                         digits = 3 if projected else 7
-                        rows.append([f"{plot_number}-{part_number}-{ring_number}", f"J{n + 1}",
+                        rows.append([f"{plot_number}-{part_number}-{ring_number}", str(n + 1),
                                      f"{first:.{digits}f}", f"{second:.{digits}f}", f"{lon[n]:.7f}", f"{lat[n]:.7f}"])
     if not rows:
         return None
     label = site.source_crs.label + (f"，{site.datum.upper()}" if site.datum != "wgs84" else "")
     first, second = ("X（北）", "Y（东）") if projected else ("经度", "纬度")
-    caption = f"拐点坐标：输入坐标系 {label}，及 CGCS2000 经纬度（EPSG:4490）"
+    caption = (f"拐点坐标：输入坐标系 {label}，及 CGCS2000 经纬度（EPSG:4490）；按读取后的顺序编号（外圈逆时针、内圈"
+               "顺时针，起点同输入），不是输入文件的点号：输入按相反方向排列的圈，此处顺序相反")
     if total > len(rows):
         caption += f"；共 {total} 个拐点，列出前 {len(rows)} 个，全部见内嵌的核验数据"
-    return Table(["地块-部分-圈", "点号", f"输入 {first}", f"输入 {second}", "CGCS2000 经度", "CGCS2000 纬度"], rows,
+    return Table(["地块-部分-圈", "序号", f"输入 {first}", f"输入 {second}", "CGCS2000 经度", "CGCS2000 纬度"], rows,
                  widths=[1.2, 0.7, 1.6, 1.6, 1.5, 1.5], caption=caption, code={2, 3, 4, 5})
 
 

@@ -29,6 +29,9 @@ NAMESPACE = "urn:ecozone:evidence:1"
 _BODY, _HEADING, _CODE = "宋体", "黑体", "Consolas"
 
 _EVIDENCE = re.compile(r"<ecozone-evidence[^>]*>(.*)</ecozone-evidence>", re.DOTALL)
+#: What XML 1.0 cannot hold (control characters but tab and line ends, lone surrogates, U+FFFE/FFFF): a site's
+#: text may carry them (a plot name with a DOS end-of-file mark), and python-docx refuses the whole document.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _font(run_or_style, name: str, size: float | None = None) -> None:
@@ -38,6 +41,11 @@ def _font(run_or_style, name: str, size: float | None = None) -> None:
     fonts.set(qn("w:eastAsia"), name)
     if size:
         run_or_style.font.size = Pt(size)
+
+
+def _xml(text: str) -> str:
+    """Text Word can hold: each character XML cannot hold shown as U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def _rgb(color: str | None) -> RGBColor | None:
@@ -57,24 +65,24 @@ def render_docx(report: Report, evidence: Evidence, picture: bytes | None,
     for level in (1, 2):
         _font(document.styles[f"Heading {level}"], _HEADING)
     properties = document.core_properties
-    properties.title, properties.subject = report.title, report.headline
+    properties.title, properties.subject = _xml(report.title), _xml(report.headline)
     properties.keywords = f"ecozone; result sha256 {evidence.result_sha256}"
     properties.author = f"ecozone {evidence.ecozone_version}"
 
-    document.add_heading(report.title, level=1)
-    headline = document.add_paragraph().add_run(report.headline)
+    document.add_heading(_xml(report.title), level=1)
+    headline = document.add_paragraph().add_run(_xml(report.headline))
     headline.bold = True
     headline.font.size = Pt(13)
     headline.font.color.rgb = _rgb(colors.get(report.verdict))
-    _table(document, Table(["项目", "内容"], [list(row) for row in report.summary], widths=[1.4, 5], code={1},
-                           key_value=True), colors)
+    _table(document, Table(["项目", "内容"], [list(row) for row in report.summary], widths=[1.4, 5], key_value=True),
+           colors, code_rows={r for r, (label, _) in enumerate(report.summary) if "SHA-256" in label})
     for part in report.sections:
-        document.add_heading(part.title, level=2)
+        document.add_heading(_xml(part.title), level=2)
         for paragraph in part.paragraphs:
-            document.add_paragraph(paragraph)
+            document.add_paragraph(_xml(paragraph))
         if part.picture and picture:
             document.add_picture(io.BytesIO(picture), width=Cm(17.4))
-            caption = document.add_paragraph().add_run(report.picture_caption)
+            caption = document.add_paragraph().add_run(_xml(report.picture_caption))
             caption.font.size = Pt(8)
         for table in part.tables:
             _table(document, table, colors)
@@ -86,11 +94,13 @@ def render_docx(report: Report, evidence: Evidence, picture: bytes | None,
     return buffer.getvalue()
 
 
-def _table(document, table: Table, colors: Mapping[Verdict, str]) -> None:
+def _table(document, table: Table, colors: Mapping[Verdict, str], code_rows: set[int] = frozenset()) -> None:
+    """A table in Word; ``code_rows``: rows whose value is a digest (the summary's), set as the ``code`` columns
+    are, as the page marks them."""
     if table.caption:
         paragraph = document.add_paragraph()
         paragraph.paragraph_format.keep_with_next = True  # never a caption alone at the foot of a page
-        caption = paragraph.add_run(table.caption)
+        caption = paragraph.add_run(_xml(table.caption))
         caption.bold = True
         caption.font.color.rgb = _rgb(colors.get(table.verdict)) if table.verdict else None
     rows = table.rows if table.key_value else [table.header, *table.rows]
@@ -103,10 +113,10 @@ def _table(document, table: Table, colors: Mapping[Verdict, str]) -> None:
         for c, (text, cell) in enumerate(zip(row, cells)):  # a row's cells at once: grid.cell() walks the table
             if total:
                 cell.width = Cm(17.4 * table.widths[c] / total)
-            run = cell.paragraphs[0].add_run(str(text))
+            run = cell.paragraphs[0].add_run(_xml(str(text)))
             if c in table.numeric and not header:
                 cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
-            if c in table.code and not header:
+            if (c in table.code or (r in code_rows and c > 0)) and not header:
                 _font(run, _CODE, 7)
             else:
                 run.font.size = Pt(8)

@@ -417,7 +417,10 @@ _CHOICE_WORDS = {
     "scope": (("改扩建", "new"), ("新建", "new"), ("改建", "new"), ("扩建", "new"), ("技改", "new"),
               ("迁建", "new"), ("new", "new"), ("现有", "existing"), ("已建", "existing"), ("在产", "existing"),
               ("在建", "new"), ("运营", "existing"), ("existing", "existing")),
-    "fuel": (("生物质", "biomass"), ("天然气", "gas"), ("燃气", "gas"), ("煤", "coal"), ("油", "oil"),
+    # gases first (液化石油气 is no oil, 煤气 and 煤层气 no coal), then coal and its products (兰炭, 焦炭: 高污染燃料目录)
+    "fuel": (("生物质", "biomass"), ("液化石油气", "gas"), ("液化气", "gas"), ("石油气", "gas"), ("lpg", "gas"),
+             ("lng", "gas"), ("cng", "gas"), ("天然气", "gas"), ("燃气", "gas"), ("煤气", "gas"), ("煤层气", "gas"),
+             ("沼气", "gas"), ("兰炭", "coal"), ("焦炭", "coal"), ("半焦", "coal"), ("煤", "coal"), ("油", "oil"),
              ("气", "gas"), ("电", "electric"), ("coal", "coal"), ("gas", "gas"), ("oil", "oil"),
              ("biomass", "biomass"), ("electric", "electric"), ("other", "other")),
     # the Chinese names of the other choices, longest first
@@ -437,6 +440,8 @@ _NO = {"否", "无", "n", "no", "false", "0", "×", "✗"}
 _BLANK = {"", "-", "—", "/", "、", "未填", "未填写"}
 #: Largest number a fact takes: above it a value is a typing error, not a project.
 _MAX_NUMBER = 1e12
+_FUEL_CHANGE = re.compile(r"改(?:为|用|成|烧|燃)?|→|->")
+_FUEL_DENIED = re.compile(r"[无非不]")
 _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*(万)?\s*(.*)$", re.IGNORECASE)
 
 
@@ -492,6 +497,9 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
             if not _blank(value):
                 facts["name"] = str(value).strip()[:500]
             continue
+        if strict and isinstance(value, float) and math.isnan(value):  # a blank cell is NaN; a typed NaN is a slip
+            raise FieldError(f"{specs[name].label_zh}「nan」不是数字 / not a number", field=name, value="nan", row=row,
+                             source=source, fix=_fix(specs[name]))
         key = (name, type(value), value) if read is not None else None
         try:
             found = read.get(key) if key is not None else None
@@ -575,8 +583,15 @@ def _read_fact(spec: FactSpec, value: Any, multiplier: float, notices: list[Noti
         lowered = text.lower()
         if lowered in spec.choices:
             return {spec.name: lowered}
+        if spec.name == "fuel":
+            lowered = _fuel_burnt(lowered, bad)
         for word, choice in _CHOICE_WORDS.get(spec.name, ()):
             if word in lowered:
+                if lowered != text.lower():
+                    notices.append(Notice("fuel_changed", f"燃料「{text[:50]}」按改用后的{CHOICE_LABELS[choice]}核查 / "
+                                          f"checked as the fuel after the change: {choice}", row=row, field=spec.name,
+                                          value=text[:100], source=source, fix="如不符，请填写现用的燃料",
+                                          level="assumed"))
                 return {spec.name: choice}
         if "other" in spec.choices:
             return {spec.name: "other"}
@@ -584,6 +599,15 @@ def _read_fact(spec: FactSpec, value: Any, multiplier: float, notices: list[Noti
     if spec.name == "industry":
         return _industry(text, notices, row, source)
     return {spec.name: text[:200]}
+
+
+def _fuel_burnt(text: str, bad) -> str:
+    """The part of a fuel text that names the fuel burnt: after a change (煤改气, 燃煤锅炉改燃气, 电（煤改电）), the
+    new fuel; a fuel denied (无煤, 非煤, 不燃煤) names none, which is refused rather than read as coal."""
+    burnt = _FUEL_CHANGE.split(text)[-1]
+    if _FUEL_DENIED.search(burnt):
+        raise bad("未指明所用燃料 / names no fuel burnt")
+    return burnt
 
 
 def _number(value: Any, text: str, spec: FactSpec, multiplier: float, bad) -> float:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import glob
 import re
 from pathlib import Path
 
 from gis.errors import FormatError
 
-__all__ = ["dbf_encoding", "decode", "sidecar"]
+__all__ = ["cpg_holds", "dbf_encoding", "decode", "records_encoding", "sidecar"]
 
 _LABELS = {"utf-8-sig": "UTF-8", "gb18030": "GBK/GB18030"}
 #: The first byte of a three- or four-byte UTF-8 sequence (every Chinese character in UTF-8 starts so).
@@ -63,15 +64,64 @@ def sidecar(shp: Path, suffix: str) -> Path | None:
     return next((p for p in shp.parent.glob(glob.escape(shp.stem) + ".*") if p.suffix.lower() == suffix), None)
 
 
-def dbf_encoding(shp: Path) -> str | None:
-    """The codec of a shapefile's .dbf that has no .cpg, detected from its records (UTF-8 or GB18030).
-
-    None when there is a .cpg (GDAL reads it) or no .dbf. Only the records are decoded: the header is
-    binary, and field names cut to 10 bytes often end mid-character.
-    """
+def dbf_encoding(shp: Path) -> tuple[str | None, str | None]:
+    """The codec to read a shapefile's .dbf with, and what its .cpg says when its records do not bear that out
+    (``records_encoding``); (None, None) without a .dbf."""
     dbf = sidecar(shp, ".dbf")
-    if sidecar(shp, ".cpg") is not None or dbf is None:
+    if dbf is None:
+        return None, None
+    cpg = sidecar(shp, ".cpg")
+    return records_encoding(dbf.read_bytes(), cpg.read_bytes() if cpg is not None else None, dbf.name)
+
+
+def records_encoding(dbf: bytes, cpg: bytes | None, source: str) -> tuple[str, str | None]:
+    """The codec of a .dbf's records: its .cpg's (``UTF-8``, ``ANSI 936`` ...), given to GDAL by name as it does
+    not know every spelling, when the records bear it out (``cpg_holds``); else detected, UTF-8 or GB18030.
+    Second, the .cpg's text when it was passed over. Only the records are decoded: the header is binary, and
+    field names cut to 10 bytes often end mid-character."""
+    records = dbf[int.from_bytes(dbf[8:10], "little"):]
+    declared = cpg[:100].decode("latin-1").strip() if cpg is not None else None
+    if declared is not None and cpg_holds(declared, records):
+        return _cpg_codec(declared), None
+    _, used = decode(records, encoding=None, source=source)
+    return ("UTF-8" if used == "UTF-8" else "GB18030"), declared  # ``used`` is a label; GDAL wants a codec name
+
+
+def cpg_holds(declared: str, records: bytes) -> bool:
+    """Whether a .cpg's code page reads the records: one Python knows (``ANSI 936``, ``65001``, ``UTF-8``), that
+    decodes them, and, when it is a one-byte page (``1252``, ``ANSI 1252``, as exports from a Western system
+    write), whose records are not text in UTF-8 or GBK: any bytes decode in a one-byte page, so Chinese read in
+    one would be silently garbled."""
+    codec = _cpg_codec(declared)
+    if codec is None:
+        return False
+    if records.isascii():
+        return True
+    try:
+        records.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    if codec in _MULTIBYTE:
+        return True
+    for chinese in ("utf-8", "gb18030"):
+        try:
+            records.decode(chinese)
+            return False
+        except UnicodeDecodeError:
+            pass
+    return True
+
+
+#: Codecs in which a text's bytes must follow rules, so that decoding is a test of the encoding.
+_MULTIBYTE = {"utf-8", "gbk", "gb2312", "gb18030", "big5", "cp950", "euc_jp", "shift_jis", "euc_kr", "cp949"}
+
+
+def _cpg_codec(declared: str) -> str | None:
+    """The Python codec a .cpg names (``UTF-8``, ``ANSI 936``, ``936``, ``GBK``, ``1252``), or None."""
+    name = re.sub(r"^(ANSI|CP|WINDOWS)[ _-]?", "", declared.strip().upper())
+    if name.isdigit():
+        name = {"65001": "utf-8", "936": "gbk", "54936": "gb18030", "950": "big5"}.get(name, f"cp{name}")
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
         return None
-    data = dbf.read_bytes()
-    _, used = decode(data[int.from_bytes(data[8:10], "little"):], encoding=None, source=dbf.name)
-    return "UTF-8" if used == "UTF-8" else "GB18030"  # ``used`` is a label; GDAL wants a codec name

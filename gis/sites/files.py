@@ -185,8 +185,9 @@ def _dbf_encoding(path: Path, encoding: str | None, conversions: list[Conversion
     """The .dbf encoding: the user's, the .cpg's (left to GDAL), or detected from the record bytes."""
     if encoding:
         return encoding
-    detected = dbf_encoding(path)
-    if detected:
+    detected, passed_over = dbf_encoding(path)
+    if detected and (passed_over is not None or sidecar(path, ".cpg") is None):
         label = "UTF-8" if detected == "UTF-8" else "GBK/GB18030"
-        conversions.append(Conversion(step="decode", description=f"the .dbf has no .cpg: its text was detected as {label}"))
+        why = f"its .cpg says {passed_over}, which the text is not in" if passed_over else "the .dbf has no .cpg"
+        conversions.append(Conversion(step="decode", description=f"{why}: its text was detected as {label}"))
     return detected

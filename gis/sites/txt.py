@@ -37,6 +37,7 @@ def read_txt(text: str, *, source: str, encoding: str) -> RawSite:
     notices: list[Notice] = []
     counts: list[tuple[int, int, int]] = []  # (declared points, header line, index of plot)
     budget = VertexBudget(source=source)
+    text = re.sub(r"\x1a+\s*\Z", "", text)  # a DOS end-of-file mark (Ctrl-Z) ends the file, as old editors write it
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip().lstrip("\ufeff")
         if not line:
