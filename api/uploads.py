@@ -81,7 +81,11 @@ def _safe_name(name: str | None, field: str) -> str:
     if not base:
         raise ApiProblem(400, "an uploaded file has no usable name", field=field, value=name,
                          fix="send the file with its name and extension, e.g. 拐点坐标.txt")
-    return base[:200]
+    # at most 200 bytes (file systems take 255), the extension kept: the readers go by it, and a shapefile's
+    # parts cut alike keep one stem
+    suffix = Path(base).suffix if len(Path(base).suffix.encode()) <= 16 else ""
+    stem = base[: len(base) - len(suffix)].encode()[: 200 - len(suffix.encode())].decode("utf-8", "ignore")
+    return stem + suffix
 
 
 async def save_uploads(files: list[Any], folder: Path, *, field: str = "file") -> list[Path]:

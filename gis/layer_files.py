@@ -126,6 +126,24 @@ def _check_encoding(shp: Path, encoding: str) -> str:
     return encoding
 
 
+def _check_zone_number(frame: gpd.GeoDataFrame, source: str) -> None:
+    """Refuse a Gauss-Krüger file whose eastings carry another zone number in front than its CRS (a .prj of the
+    neighbouring zone): reprojected, it would lie a zone away, often still in China, with nothing to show it."""
+    operation = frame.crs.coordinate_operation if frame.crs.is_projected else None
+    false_easting = next((p.value for p in operation.params if p.name == "False easting"), 0) if operation else 0
+    if false_easting < 1_000_000:  # no zone number in front of the eastings
+        return
+    declared = int(false_easting // 1_000_000)
+    minx, _, maxx, _ = frame.total_bounds
+    found = {int(minx // 1_000_000), int(maxx // 1_000_000)}
+    if found != {declared} and len(found) == 1 and 13 <= (given := found.pop()) <= 45:
+        raise CRSError(
+            f"坐标的东坐标前的带号是 {given}，但坐标系（.prj）是第 {declared} 带的 {crs_label(frame.crs)} / the eastings carry "
+            f"zone {given} in front, but the CRS is zone {declared}'s {crs_label(frame.crs)}", source=source,
+            field="crs", value=crs_label(frame.crs),
+            fix=f"给出第 {given} 带的坐标系，或改正 .prj 文件 / give the CRS of zone {given}, or correct the .prj")
+
+
 def _read_frame(path: Path, layer: str | None, encoding: str | None, notices: list[Notice]) -> gpd.GeoDataFrame:
     """The file's features; rings not closed (GeoJSON allows writing them) are closed by repeating their first
     point, each such feature named in a notice, as the site readers do."""
@@ -378,6 +396,7 @@ def read_layer_file(
             f"the file declares {crs_label(frame.crs)} but the CRS given is {crs_label(declared)}", source=name,
             field="crs", value=crs, fix="give no CRS if the file's own is right, or fix the file's .prj",
         )
+    _check_zone_number(frame, name)
     if suffix == ".shp":
         # The format fixes the ring order (exteriors clockwise), so it says nothing about the data: read rings in
         # RFC 7946's order, the one of the other formats, and a layer exported and imported again keeps its digest.

@@ -24,7 +24,7 @@ from gis.geometry import make_valid_keeping_type
 from gis.kinds import GEOMETRY_SOURCES, ZONE_FIELDS, get_kind
 
 __all__ = ["validate_zones", "empty_zones", "zone_frame", "attributes_json", "feature_digests", "DIGEST_FIELDS",
-           "row_label", "row_label_zh"]
+           "row_label", "row_label_zh", "outside_coverage"]
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 _PUNCTUAL = {"Point", "MultiPoint"}
@@ -64,6 +64,25 @@ def feature_digests(zones: gpd.GeoDataFrame) -> tuple[list[bytes], list[bytes]]:
 def _fields_text(values: tuple) -> str:
     return json.dumps([attributes_json(v) if name == "attributes" else v for name, v in zip(DIGEST_FIELDS, values)],
                       ensure_ascii=False, default=str)
+
+
+def outside_coverage(zones: gpd.GeoDataFrame, coverage: shapely.Geometry | None, source: str | None) -> list[Notice]:
+    """A warning naming the features of a new version that meet no part of its coverage (by default every
+    administrative unit of the store): features a wrong CRS or zone put elsewhere, which no site would meet."""
+    if coverage is None or zones.empty:
+        return []
+    shapely.prepare(coverage)
+    outside = np.flatnonzero(~shapely.intersects(coverage, zones.geometry.values))
+    if not len(outside):
+        return []
+    shown = "、".join(row_label_zh(row_label(i, zones["zone_id"].iloc[i])) for i in outside[:10])
+    more = f" 等 {len(outside)} 个" if len(outside) > 10 else ""
+    return [Notice(
+        code="outside_coverage", level="warning", source=source, field="geometry", value=len(outside),
+        message=f"{shown}{more}要素不在覆盖范围内（与库中的行政单元都不相交） / {len(outside)} of {len(zones)} features "
+                "lie outside the layer's coverage (they meet no administrative unit of the store)",
+        fix="检查坐标系和带号，或用 «coverage» 给出图层的范围 / check the CRS and the zone number, or give the "
+            "layer's extent as «coverage»")]
 
 
 def row_label(position: int, zone_id: Any) -> str:

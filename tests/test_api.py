@@ -150,6 +150,26 @@ def test_check_guaidian_upload_equals_check_site(client, store, guaidian):
     assert response.json() == expected(guaidian, store, **BOILER)
 
 
+def test_an_upload_with_a_name_past_255_bytes_is_checked(client, store, guaidian):
+    """90 Chinese characters (270 bytes in UTF-8) before .txt: the name is cut to what a file system takes, the
+    extension kept, and the site checked as under its own name."""
+    name = "石河子市某供热锅炉房项目拐点坐标" * 6 + ".txt"
+    assert len(name.encode()) > 255
+    with open(guaidian, "rb") as handle:
+        response = client.post("/check", files={"file": (name, handle, "text/plain")},
+                               data={**{k: str(v) for k, v in BOILER.items()}, "as_of": AS_OF})
+    assert response.status_code == 200, response.text
+    got, want = response.json(), expected(guaidian, store, **BOILER)
+    assert got["verdict"] == want["verdict"] and got["site"]["geometry"] == want["site"]["geometry"]
+
+
+def test_screen_columns_nested_past_the_stack_are_a_400(client):
+    nested = "[" * 100_000 + "]" * 100_000
+    response = client.post("/screen/preview", files={"file": ("p.csv", "经度,纬度\n86.05,44.3\n".encode())},
+                           data={"columns": nested})
+    assert_problem(response, 400, "columns")
+
+
 def test_check_options_are_those_of_the_cli(client, store):
     lon, lat = PLACES["Shihezi"]
     response = client.post("/check", json={"site": f"{lon},{lat}", "buffers_km": [2, 20], "tolerance_m": 1.5,

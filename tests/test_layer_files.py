@@ -289,3 +289,35 @@ def test_text_in_another_encoding_is_an_error_naming_the_option(tmp_path):
     for wrong in ("klingon", "hex"):
         with pytest.raises(FieldError, match="is not a text encoding"):
             read_layer_file(path, "ecological_redline", encoding=wrong)
+
+
+def test_a_prj_of_the_neighbouring_zone_is_refused_naming_both_zones(tmp_path):
+    """Eastings with zone 29 in front under a .prj of zone 30 would land 3° west, in Kazakhstan."""
+    to_gk = Transformer.from_crs("EPSG:4490", "EPSG:4517", always_xy=True)
+    x, y = to_gk.transform(*SHIHEZI)
+    assert 29_000_000 < x < 30_000_000  # PROJ writes zone 29 in front
+    path = tmp_path / "hx.gpkg"
+    gpd.GeoDataFrame({"name": ["红线"], "zone_id": ["HX-1"]}, geometry=[shapely.box(x, y, x + 500, y + 500)],
+                     crs="EPSG:4518").to_file(path)
+    with pytest.raises(CRSError, match="zone 29 in front, but the CRS is zone 30") as info:
+        read_layer_file(path, "ecological_redline")
+    assert info.value.field == "crs" and "zone 29" in info.value.fix
+
+
+def test_features_outside_every_administrative_unit_are_named_in_a_warning(tmp_path):
+    """One patch in 石河子 and one near 兰州 (Gansu, outside both regions of the store): imported, with a warning
+    naming the second."""
+    path = tmp_path / "hx.geojson"
+    gpd.GeoDataFrame({"名称": ["石河子红线", "兰州红线"], "编号": ["HX-1", "HX-2"]},
+                     geometry=[shapely.box(*SHIHEZI, SHIHEZI[0] + 0.02, SHIHEZI[1] + 0.02),
+                               shapely.box(103.80, 36.05, 103.82, 36.07)], crs="EPSG:4490").to_file(path)
+    store_path = tmp_path / "store.gpkg"
+    made = runner.invoke(app, ["layers", "init", str(store_path)])
+    assert made.exit_code == 0, made.output
+    imported = runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
+                                   str(store_path)], env={"ECOZONE_AUDIT": "0"})
+    assert imported.exit_code == 0, imported.output
+    warning = next(n for n in open_store(store_path).versions("ecological_redline")[-1].notices
+                   if n["code"] == "outside_coverage")
+    assert warning["value"] == 1 and "第 2 行（编号 HX-2）" in warning["message"]
+    assert "第 2 行" in imported.output and "--coverage" in imported.output

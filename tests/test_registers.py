@@ -571,6 +571,28 @@ def test_permit_register_fields_every_row_screened_industry_recognised(tmp_path)
             assert "行业" not in (got["读取提示"] or "").split("假设")[0], got["读取提示"]
 
 
+def test_a_size_of_several_numbers_is_not_read_as_its_first(tmp_path):
+    """锅炉规模 2×35 (two boilers of 35 t/h, or 70 in all) and 10~20 are no one number: the fact is left out of the
+    row with a notice naming the cell, as check_site checks the same site with no boiler size; 35 is read."""
+    places = _places(3, seed=29, kinds=("built_up_area",))
+    sizes = ["2×35", "10~20", "35"]
+    source, out = tmp_path / "锅炉.csv", tmp_path / "out.csv"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["单位名称", "经度", "纬度", "行业类别", "建设性质", "锅炉规模", "燃料"])
+        for (lon, lat), size in zip(places, sizes):
+            writer.writerow(["某热力公司", lon, lat, "热力", "新建", size, "煤"])
+    screen_file(source, out, as_of=AS_OF)
+    with open(out, encoding="utf-8-sig", newline="") as handle:
+        read = list(csv.DictReader(handle))
+    for (lon, lat), size, got in zip(places, sizes, read):
+        facts = {"industry": "热力", "scope": "新建", "fuel": "煤", "boiler_tph": None if size != "35" else 35}
+        expected = _expected(lon, lat, facts)
+        assert got["结论代码"] == expected.verdict.value
+        assert all(hit.rule_id in got["命中规则"] for hit in expected.rules.hits)
+        assert (f"锅炉规模「{size}」" in (got["读取提示"] or "")) is (size != "35"), got["读取提示"]
+
+
 def test_cli_batch_wide_facts_and_progress_to_the_end(tmp_path):
     source, out = tmp_path / "现有企业.csv", tmp_path / "out.csv"
     places = _places(30, seed=17)
@@ -824,3 +846,15 @@ def test_coordinates_beyond_any_cell_are_outside_the_covered_area_quietly():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not area.contains(lon, lat, 0.5).any()
+
+
+def test_a_zip_whose_shapefile_holds_nothing_readable_is_an_error_naming_the_file(tmp_path):
+    """A zipped shapefile cut short (GDAL opens it and finds no layer): the file's error, not an internal one."""
+    source = tmp_path / "地块.zip"
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("地块.shp", b"\x00" * 100)
+        archive.writestr("地块.dbf", b"\x00" * 10)
+        archive.writestr("地块.shx", b"\x00" * 100)
+    with pytest.raises(EcozoneError) as info:
+        screen_file(source, tmp_path / "out.csv", as_of=AS_OF)
+    assert info.value.field == "file" and info.value.source == "地块.zip" and "GeoPackage" in info.value.fix

@@ -128,11 +128,11 @@ def _columns(text: str | None) -> dict[str, str] | None:
         return None
     try:
         columns = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, a number past Python's digits, nested past the stack
         columns = None
     if not isinstance(columns, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in columns.items()):
         raise ApiProblem(400, "columns must be a JSON object mapping roles to column names", field="columns",
-                         value=text, kind="invalid-parameter", fix='e.g. {"lon": "经度", "lat": "纬度"}')
+                         value=text[:200], kind="invalid-parameter", fix='e.g. {"lon": "经度", "lat": "纬度"}')
     return columns
 
 

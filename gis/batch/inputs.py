@@ -569,7 +569,8 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
         encoding = dbf_encoding(path)[0]
     try:
         header, total, crs, frames = _vector_frames(path, chunk_rows, encoding)
-    except (DataSourceError, DataLayerError, ProjCRSError, OSError, ValueError, KeyError, TypeError) as err:
+    except (DataSourceError, DataLayerError, ProjCRSError, OSError, ValueError, KeyError, TypeError, IndexError) as err:
+        # IndexError: GDAL opened the file but found no layer in it (a zip whose shapefile is cut short)
         raise FormatError(f"无法打开文件 / cannot open the file ({_without_folder(err, path)})", source=path.name,
                           field="file", fix="检查文件是否完整，或另存为 GeoPackage / check that the file is complete, "
                                             "or save it as a GeoPackage") from None

@@ -442,6 +442,7 @@ _BLANK = {"", "-", "—", "/", "、", "未填", "未填写"}
 _MAX_NUMBER = 1e12
 _FUEL_CHANGE = re.compile(r"改(?:为|用|成|烧|燃)?|→|->")
 _FUEL_DENIED = re.compile(r"[无非不]")
+_MORE_NUMBERS = re.compile(r"[×x*~\-—–至到、,，/+]\s*\d")
 _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*(万)?\s*(.*)$", re.IGNORECASE)
 
 
@@ -619,8 +620,11 @@ def _number(value: Any, text: str, spec: FactSpec, multiplier: float, bad) -> fl
         match = _NUMBER.match(text.replace(",", "").replace(" ", ""))
         if not match:
             raise bad("不是数字 / not a number")
-        number = float(match.group(1)) * (10_000 if match.group(2) else 1)
         unit = match.group(3).lower()
+        if _MORE_NUMBERS.match(unit):  # 2×35 (two boilers, or 70?), 10~20: no one number to compare
+            raise bad("含多个数字，请只填一个（如单台锅炉的规模） / holds more than one number: give one (e.g. one "
+                      "boiler's size)")
+        number = float(match.group(1)) * (10_000 if match.group(2) else 1)
         if spec.name == "power_mw" and ("千瓦" in unit or "kw" in unit) and "mw" not in unit:
             number /= 1000  # kW (万千瓦 = 10 MW)
     number *= multiplier

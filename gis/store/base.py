@@ -26,7 +26,7 @@ import shapely
 
 from gis.errors import InputError, Notice, ReadOnlyStoreError, VersionNotFoundError
 from gis.kinds import KINDS, ZONE_FIELDS, get_kind
-from gis.zones import attributes_json, empty_zones, feature_digests, validate_zones, zone_frame
+from gis.zones import attributes_json, empty_zones, feature_digests, outside_coverage, validate_zones, zone_frame
 
 __all__ = ["CATALOGUE_COLUMNS", "LayerVersion", "Snapshot", "Store", "iso_day", "content_digest", "hex_digests",
            "linked_zones"]
@@ -255,7 +255,7 @@ class Store(ABC):
             )
         get_kind(kind)
         validated, found = validate_zones(zones, kind=kind, source=source)
-        all_notices = [*(notices or []), *found]
+        all_notices = [*(notices or []), *found, *outside_coverage(validated, coverage, source)]
         pending = LayerVersion(
             kind=kind,
             version=0,  # assigned by the back end inside its transaction
