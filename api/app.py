@@ -27,7 +27,7 @@ from api.jobs import JobLimits, JobManager
 from api.logs import RequestLog
 from api.routes import audit, check, layers, ogc, ops, pages, rescreen, screen, tiles, workspace
 from api.settings import Settings
-from api.uploads import BodySizeLimit
+from api.uploads import BodySizeLimit, stall_guard
 from gis.audit import AuditTrail
 from gis.evidence import ecozone_version
 from gis.overlap import set_engine_budget
@@ -141,8 +141,11 @@ class _EcozoneAPI(FastAPI):
     logged when JSON logs are asked for (``request_log``, around everything, those checks included)."""
 
     request_log: RequestLog | None = None
+    body_stall_s: float = 60.0  # see ``api.uploads.stall_guard``
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            receive = stall_guard(receive, self.body_stall_s)
         if self.request_log is not None:
             await self.request_log(scope, receive, send)
         else:
@@ -224,6 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/docs/static", StaticFiles(directory=ops.STATIC), name="docs_static")
     app.openapi = _openapi(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
+    app.body_stall_s = settings.body_stall_s
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["X-API-Key", "Content-Type"], expose_headers=["Content-Crs", "Location"])

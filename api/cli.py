@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import importlib
 import sys
 from typing import Annotated
@@ -85,12 +86,13 @@ def option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def fail(error: EcozoneError) -> None:
-    """Print an ecozone error for a person and exit with status 2."""
+def fail(error: EcozoneError, give: Callable[[str], str] = option_name) -> None:
+    """Print an ecozone error for a person and exit with status 2; ``give`` names the inputs its fix speaks of
+    (default: this command line's options)."""
     if isinstance(error, ReadOnlyStoreError):
         error.fix = "用 ecozone layers init 我的图层库.gpkg 新建可写副本，再加 --store 我的图层库.gpkg / make a writable " \
                     "copy with 'ecozone layers init my-store.gpkg' and pass --store my-store.gpkg"
-    typer.secho(f"错误 / error: {error.text(option_name)}", err=True, fg=typer.colors.RED)
+    typer.secho(f"错误 / error: {error.text(give)}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code=2)
 
 

@@ -47,6 +47,8 @@ def _screen(
     column: Annotated[list[str] | None, typer.Option("--column", help="FIELD=COLUMN for headers ecozone does not recognise.")] = None,
     dask: Annotated[str | None, typer.Option("--dask", "--dask-address", help="Dask scheduler address (tcp://host:8786), or 'local' for worker processes on this machine.")] = None,
     store: StoreOption = None,
+    encoding: Annotated[str | None, typer.Option("--encoding", help="Text encoding of a CSV or a shapefile's .dbf "
+                                                                   "that is neither UTF-8 nor GBK (e.g. utf-16).")] = None,
     patches: Annotated[bool, typer.Option("--patches", help="Remote-sensing patches (图斑): each patch's area in "
                                                             "every zone it meets, a GeoPackage of the intersections "
                                                             "(-o x.gpkg) and a handover list 移交清单 (-o x.xlsx).")] = False,
@@ -60,7 +62,8 @@ def _screen(
     from api.cli import fail
 
     defaults = {name: value for name, value in facts.items() if value is not None}
-    unused = [name for name, given in (("--dask", dask), ("--column", column), ("--workers", workers)) if given] + \
+    unused = [name for name, given in (("--dask", dask), ("--column", column), ("--workers", workers),
+                                       ("--encoding", encoding)) if given] + \
         [option_of(name) for name in defaults]
     if patches and unused:  # the patch workflow reads geometries only, on this machine
         fail(InputError("--patches 只读取图斑的几何，在本机计算，不用这些选项 / --patches reads the patches' geometry only, "
@@ -76,11 +79,11 @@ def _screen(
             else:
                 report = screen_file(input_path, output, store=opened, as_of=as_of, workers=workers,
                                      columns=_mapping(column or []), progress=progress, dask_address=dask,
-                                     defaults=defaults or None)
+                                     defaults=defaults or None, encoding=encoding)
     except EcozoneError as error:
         if error.field in facts:  # name the option that gives the fact
             error.fix = f"{error.fix}（{option_of(error.field)}）" if error.fix else option_of(error.field)
-        fail(error)
+        fail(error, _given)
     if patches:
         typer.echo(f"图斑 {summary.patches} 个，涉及区域 {summary.pieces} 处 / patches {summary.patches}, "
                    f"patch-zone pieces {summary.pieces}；输出 / outputs: {', '.join(summary.outputs)}")
@@ -91,6 +94,15 @@ def _screen(
     typer.echo(f"结论 / verdicts：{counts}")
     typer.echo(f"图层日期 / as of {report.as_of}；用时 / {report.seconds:.1f} s；输出 / outputs: {', '.join(report.outputs)}")
     typer.echo(f"新增列 / columns added: {'、'.join(COLUMNS)}")
+
+
+def _given(name: str) -> str:
+    """How ``ecozone screen`` is given what a fix names: its own option, or what the register holds (a 带号 column,
+    the file's encoding) for those a single check takes as options."""
+    from api.cli import option_name
+    from gis.batch.inputs import REGISTER_INPUTS
+
+    return REGISTER_INPUTS.get(name) or option_name(name)
 
 
 #: The ``ecozone screen`` command, with one option per project fact (as ``ecozone check`` has).
@@ -124,7 +136,9 @@ class _Progress:
 
     def __call__(self, done: int, total: int) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, description="筛查 / screening", completed=done, total=total)
+            # every row written to the outputs, which are still being finished (a workbook saved, say)
+            stage = "筛查 / screening" if done < total else "写出文件 / finishing the outputs"
+            self._bar.update(self._task, description=stage, completed=done, total=total)
 
     def __exit__(self, *exc) -> None:
         if self._bar is not None:

@@ -18,9 +18,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from gis.errors import (
@@ -224,6 +225,10 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+#: What Starlette's multipart parser says of a form it cannot read (too many files or fields, a broken part).
+_FORM_ERROR = re.compile(r"multipart|Too many (files|fields)|boundary|part header", re.IGNORECASE)
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Answer every error as problem+json with the status of ``STATUS_CODES``."""
 
@@ -259,8 +264,19 @@ def add_exception_handlers(app: FastAPI) -> None:
         headers = dict(error.headers or {})
         if error.status_code == 405:  # Starlette names the methods of the first route on the path only
             headers["Allow"] = ", ".join(_allowed_methods(request))
-        problem = ApiProblem(error.status_code, str(error.detail), headers=headers)
+        if error.status_code == 400 and _FORM_ERROR.search(str(error.detail)):  # Starlette's multipart parser
+            problem = ApiProblem(400, f"表单无法读取 / the form cannot be read: {error.detail}", field="body",
+                                 kind="invalid-parameter", fix="send multipart/form-data: at most 10 files, each part "
+                                 "named, e.g. curl -F file=@拐点坐标.txt -F industry=热力 ...")
+        else:
+            problem = ApiProblem(error.status_code, str(error.detail), headers=headers)
         return await _api(request, problem)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, error: ClientDisconnect) -> Response:
+        # the client went away before its body came: nobody reads the answer, and it is no fault of the server
+        log.info("client disconnected before its request body came: %s %s", request.method, request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -7,7 +7,9 @@ passes the limit. The vertex limit is checked on the parsed site, before any coo
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ from api.errors import PROBLEM_JSON, ApiProblem
 from gis.errors import LimitExceededError
 from gis.sites.model import RawSite
 
-__all__ = ["BodySizeLimit", "check_vertices", "save_uploads"]
+log = logging.getLogger("ecozone.api")
+
+__all__ = ["BodySizeLimit", "check_vertices", "save_uploads", "stall_guard"]
 
 _UNSAFE = re.compile(r"[\x00-\x1f/\\:*?\"<>|]")
 
@@ -64,6 +68,29 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+def stall_guard(receive: Receive, stall_s: float) -> Receive:
+    """``receive`` for a request whose body may go ``stall_s`` seconds without a byte, then ends as if its client
+    had gone (``http.disconnect``, which every reader of the body takes as the end): a client that sends its
+    headers and then trickles, or nothing, would hold a connection and a file handle for ever."""
+    complete = False
+
+    async def guarded() -> Message:
+        nonlocal complete
+        if complete:
+            return await receive()
+        try:
+            async with asyncio.timeout(stall_s):
+                message = await receive()
+        except TimeoutError:
+            log.info("a request body stalled for %g s; the request is dropped", stall_s)
+            complete = True
+            return {"type": "http.disconnect"}
+        complete = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return guarded
 
 
 def check_vertices(raw: RawSite, limit: int, *, field: str = "site") -> None:

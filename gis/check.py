@@ -115,11 +115,14 @@ def covered_area(store: Store) -> CoveredArea:
     if area is None:
         admin = versions.get("admin_division")
         if admin is not None and admin.coverage_wkb:
-            polygons = [admin.coverage]
+            polygons, what = [admin.coverage], "行政区划图层的各行政单元 / the store's administrative units"
         else:
             polygons = list({v.coverage_wkb: v.coverage for v in versions.values() if v.coverage_wkb}.values())
+            what = "各图层的覆盖范围 / the layers' coverage"
         if polygons:
             area = CoveredArea(polygons)
+            # the outlines are what is tested: a box alone would tell an officer a point inside it is outside it
+            area.name = f"{what}, within {area.name}"
         else:
             features = store.features(list(versions.values()))
             area = CoveredArea.box(tuple(features.total_bounds) if len(features) else (-180.0, -90.0, 180.0, 90.0))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -196,12 +197,18 @@ def export_layer(store: Store, kind: str, path: str | Path, *, version: int | st
     zones = store.read(kind, chosen.version)
     shapefile = suffix == ".shp"
     frame, options = _frame(zones, codec if shapefile else None)
+    projected = frame.to_crs(target)
+    if not np.isfinite(shapely.get_coordinates(projected.geometry.values)).all():
+        raise InputError(f"坐标系 {crs} 中画不出这些区域（坐标为无穷大） / the zones cannot be drawn in {crs} (their "
+                         "coordinates come out infinite)", field="crs", value=crs,
+                         fix="用 «crs» 给出覆盖这些区域的坐标系，如 EPSG:4490 或其高斯-克吕格分带 / give as «crs» a CRS "
+                             "that covers the zones, e.g. EPSG:4490 or one of its Gauss-Krüger zones")
     path.parent.mkdir(parents=True, exist_ok=True)
     for old in (shapefile_parts(path) if shapefile else [path]):
         old.unlink(missing_ok=True)
     with warnings.catch_warnings():  # GDAL's notes on cut field names: the read-back check reports what they lose
         warnings.simplefilter("ignore", RuntimeWarning)
-        pyogrio.write_dataframe(frame.to_crs(target), path, driver=EXPORT_SUFFIXES[suffix],
+        pyogrio.write_dataframe(projected, path, driver=EXPORT_SUFFIXES[suffix],
                                 encoding=codec if shapefile else None, promote_to_multi=False,
                                 geometry_type="Unknown" if suffix == ".gpkg" else None,
                                 layer_options=_GEOJSON_OPTIONS if suffix == ".geojson" else None)

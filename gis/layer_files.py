@@ -408,6 +408,12 @@ def read_layer_file(
                               message=f"已从 {crs_label(source_crs)} 投影转换到 {crs_label(STORE_CRS)} / reprojected "
                                       f"from {crs_label(source_crs)} to {crs_label(STORE_CRS)}"))
     minx, miny, maxx, maxy = frame.total_bounds
+    if not np.isfinite([minx, miny, maxx, maxy]).all():
+        raise CRSError(
+            f"从 {crs_label(source_crs)} 投影转换后坐标不是有限值 / after reprojection from {crs_label(source_crs)} the "
+            "coordinates are not finite numbers", source=name, field="crs", value=crs_label(source_crs),
+            fix="检查 X、Y 是否颠倒（北坐标在前）、带号和坐标系是否与坐标相符 / check whether X and Y are swapped "
+                "(northings first), and that the zone and CRS fit the coordinates")
     if minx < _CHINA_BOX[0] or miny < _CHINA_BOX[1] or maxx > _CHINA_BOX[2] or maxy > _CHINA_BOX[3]:
         raise CRSError(
             f"after reprojection from {crs_label(source_crs)} the features lie at lon {minx:.2f}..{maxx:.2f}, "

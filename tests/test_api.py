@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import numpy as np
 import pytest
@@ -168,6 +169,53 @@ def test_screen_columns_nested_past_the_stack_are_a_400(client):
     response = client.post("/screen/preview", files={"file": ("p.csv", "经度,纬度\n86.05,44.3\n".encode())},
                            data={"columns": nested})
     assert_problem(response, 400, "columns")
+
+
+def test_a_form_the_parser_refuses_names_the_body_and_the_fix(client, guaidian):
+    files = [("file", (f"a{i}.txt", guaidian.read_bytes())) for i in range(11)]
+    body = assert_problem(client.post("/check", files=files), 400, "body")
+    assert "Too many files" in body["detail"] and "multipart/form-data" in body["fix"]
+
+
+def test_a_client_gone_before_its_body_is_no_server_error(api_server):
+    """A client that sends half its body and hangs up: logged as such, not as the server's failure."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", api_server.port)) as raw:
+        raw.sendall(b"POST /check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 5000\r\n\r\n{\"site\": \"86")  # past what is answered inline
+        time.sleep(0.5)  # the request is being read when the client hangs up
+    time.sleep(0.5)
+    assert client_ok(api_server)  # the server answers the next request
+    log = api_server.log.read_text(errors="replace")
+    assert "unexpected error" not in log and "Exception in ASGI application" not in log
+
+
+def test_a_request_body_that_stalls_is_dropped(tmp_path_factory):
+    """Headers and a few bytes, then nothing: past the stall allowed, the server answers and closes the
+    connection, so that slow clients cannot hold its connections and file handles."""
+    import socket
+
+    server = start_server(tmp_path_factory, "stall", body_stall_s="1")
+    try:
+        for length in (100, 5000):  # answered inline, and by the route
+            with socket.create_connection(("127.0.0.1", server.port)) as raw:
+                raw.settimeout(30)
+                raw.sendall(b"POST /check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: %d\r\n\r\n{\"site\"" % length)
+                started = time.monotonic()
+                answer = b""
+                while chunk := raw.recv(65536):  # until the server closes
+                    answer += chunk
+                assert time.monotonic() - started < 20, answer
+        assert client_ok(server)
+    finally:
+        server.stop()
+
+
+def client_ok(server) -> bool:
+    with server.client() as http:
+        return http.post("/check", json={"site": "86.05,44.30"}).status_code == 200
 
 
 def test_check_options_are_those_of_the_cli(client, store):

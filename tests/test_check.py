@@ -234,3 +234,13 @@ def test_a_fact_that_names_nothing_is_refused_not_read(option, value, field):
     answer = runner.invoke(app, ["check", "86.05,44.30", "--industry", "热力", option, value, "--no-audit"])
     assert answer.exit_code == 2, answer.output
     assert field in answer.output and value in answer.output
+
+
+def test_a_point_inside_the_box_but_outside_the_regions_is_told_what_was_tested(store):
+    """80.1°E 45.9°N lies in Kazakhstan, inside the box around Xinjiang and Inner Mongolia: the refusal names the
+    administrative units as the area tested, not the box alone."""
+    admin = store.snapshot("2021-12-31").zones.query("kind == 'admin_division'")
+    assert not shapely.union_all(admin.geometry.values).contains(shapely.Point(80.1, 45.9))
+    answer = runner.invoke(app, ["check", "80.1,45.9", "--no-audit"])
+    assert answer.exit_code == 2, answer.output
+    assert "administrative units, within lon 73.5–126.1" in answer.output

@@ -91,7 +91,7 @@ def test_gbk_shapefile_imports_through_the_cli(tmp_path):
 
 @pytest.mark.parametrize(
     ("epsg", "prefixed"),
-    [(4517, True), (4538, False), (4497, True)],  # CGCS2000 3° zone 29, 3° CM 87E, 6° zone 15
+    [(4517, True), (4538, False), (4493, True)],  # CGCS2000 3° zone 29, 3° CM 87E, 6° zone 15
 )
 def test_gauss_kruger_file_is_reprojected_exactly(tmp_path, epsg, prefixed):
     corners = [SHIHEZI, (SHIHEZI[0] + 0.3, SHIHEZI[1]), (SHIHEZI[0] + 0.3, SHIHEZI[1] + 0.2)]
@@ -321,3 +321,18 @@ def test_features_outside_every_administrative_unit_are_named_in_a_warning(tmp_p
                    if n["code"] == "outside_coverage")
     assert warning["value"] == 1 and "第 2 行（编号 HX-2）" in warning["message"]
     assert "第 2 行" in imported.output and "--coverage" in imported.output
+
+
+def test_swapped_gauss_kruger_coordinates_are_refused_saying_so(tmp_path):
+    """Northings first: PROJ gives no finite lon/lat, and the refusal says X and Y may be swapped."""
+    path = tmp_path / "swapped.gpkg"
+    frame = gpd.GeoDataFrame({"编号": ["HX-1"], "名称": ["红线"]}, geometry=[shapely.box(*SHIHEZI, SHIHEZI[0] + 0.05,
+                                                                                       SHIHEZI[1] + 0.04)],
+                             crs="EPSG:4490").to_crs("EPSG:4517")
+    frame["geometry"] = shapely.transform(frame.geometry.values, lambda xy: xy[:, ::-1])
+    frame.to_file(path)
+    x, _ = Transformer.from_crs("EPSG:4517", "EPSG:4490", always_xy=True).transform(*frame.geometry[0].exterior.coords[0])
+    assert not np.isfinite(x)
+    with pytest.raises(CRSError, match="not finite") as info:
+        read_layer_file(path, "ecological_redline")
+    assert "swapped" in info.value.fix

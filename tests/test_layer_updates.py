@@ -273,6 +273,18 @@ def test_export_in_gauss_krueger_agrees_with_pyproj(tmp_path, store):
     assert all(shapely.equals_exact(a, b, tolerance=1e-3) for a, b in zip(exported.geometry, expected))
 
 
+def test_export_to_a_crs_the_zones_cannot_be_drawn_in_is_refused(tmp_path, store):
+    """An orthographic view of the other side of the globe: PROJ gives the zones no finite coordinates."""
+    far = "+proj=ortho +lat_0=-40 +lon_0=-90"
+    x, _ = Transformer.from_crs(4326, far, always_xy=True).transform(*store.read(KIND).geometry.values[0].exterior.coords[0])
+    assert not np.isfinite(x)
+    out = tmp_path / "far.gpkg"
+    result = subprocess.run([sys.executable, "-c", "from api.cli import main; main()", "layers", "export", KIND, "-o",
+                             str(out), "--crs", far], env={**os.environ, "PYTHONPATH": str(REPO)},
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 2 and "--crs" in result.stderr and not out.exists(), result.stderr
+
+
 # -- the same over HTTP, and the map page in a browser -------------------------------------------------------
 @pytest.fixture(scope="module")
 def server(updated, tmp_path_factory):

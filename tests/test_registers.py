@@ -632,6 +632,79 @@ def test_progress_counts_through_reading_screening_and_writing(tmp_path):
     assert all(not written for *_, written in seen[:-1])
 
 
+def test_an_officers_workbook_has_its_rows_counted_before_they_are_read(tmp_path):
+    """The total an .xlsx register declares is the first count (time left from the start); the report's time
+    is the whole screening, the workbook saved."""
+    source, out = tmp_path / "登记表.xlsx", tmp_path / "out.xlsx"
+    rows = _rows(60, seed=31)
+    _register(source, rows)
+    seen = []
+    started = dt.datetime.now()
+    report = screen_file(source, out, as_of=AS_OF, chunk_rows=20,
+                         progress=lambda done, total: seen.append((done, total, dt.datetime.now())))
+    assert seen[0][:2] == (0, len(rows)) and seen[-1][:2] == (len(rows), len(rows))
+    assert report.seconds >= (seen[-1][2] - started).total_seconds() - 0.05
+
+
+def test_date_cells_of_a_workbook_are_days_in_the_text_outputs(tmp_path):
+    """有效期限 formatted as a date: the day in the CSV and in the GeoParquet's attribute, as openpyxl reads the
+    cell, with no time of day added."""
+    source = tmp_path / "登记表.xlsx"
+    rows = _rows(8, seed=37)
+    _register(source, rows)
+    screen_file(source, [tmp_path / "out.csv", tmp_path / "out.parquet"], as_of=AS_OF)
+    days = [row[7].date().isoformat() for row in rows]
+    assert pd.read_csv(tmp_path / "out.csv", dtype=str)["有效期限"].tolist() == days
+    assert gpd.read_parquet(tmp_path / "out.parquet")["有效期限"].tolist() == days
+
+
+def test_columns_without_a_header_right_of_the_named_ones_are_kept_in_every_output(tmp_path):
+    """A contact and a note typed right of the last header cell: every output has them, named by their letter,
+    with the cells as openpyxl reads them."""
+    source = tmp_path / "登记表.xlsx"
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["序号", "单位名称", "经度", "纬度"])
+    sheet.append([1, "昌吉印染", 87.25, 43.97, "联系人 张三", "重点排污单位"])
+    sheet.append([2, "石河子热电", 86.05, 44.30, "联系人 李四", None])
+    book.save(source)
+    outputs = [tmp_path / "out.csv", tmp_path / "out.parquet", tmp_path / "out.gpkg", tmp_path / "out.xlsx"]
+    screen_file(source, outputs, as_of=AS_OF)
+    given = [[row[4], row[5]] for row in load_workbook(source).active.iter_rows(min_row=2, values_only=True)]
+    for frame in (pd.read_csv(outputs[0], dtype=str), gpd.read_parquet(outputs[1]), pyogrio.read_dataframe(outputs[2])):
+        frame = frame.astype(object).where(frame.notna(), None)
+        assert frame[["列E", "列F"]].values.tolist() == given
+    kept = load_workbook(outputs[3])["Sheet"]
+    assert [[kept.cell(r, 5).value, kept.cell(r, 6).value] for r in (2, 3)] == given
+
+
+def test_a_register_in_utf16_is_read_with_the_encoding_given(tmp_path):
+    """Neither UTF-8 nor GBK: refused naming --encoding; with it, the rows are those of the same register in
+    UTF-8."""
+    places = _places(5, seed=41)
+    text = "名称,经度,纬度\n" + "".join(f"甲{i},{x},{y}\n" for i, (x, y) in enumerate(places))
+    (tmp_path / "u16.csv").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    (tmp_path / "u8.csv").write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["screen", str(tmp_path / "u16.csv"), "-o", str(tmp_path / "x.csv")])
+    assert refused.exit_code == 2 and "--encoding" in refused.output, refused.output
+    for name, extra in (("u16", ["--encoding", "utf-16"]), ("u8", [])):
+        made = runner.invoke(app, ["screen", str(tmp_path / f"{name}.csv"), "-o", str(tmp_path / f"{name}.out.csv"),
+                                   "--as-of", AS_OF, *extra])
+        assert made.exit_code == 0, made.output
+    assert (tmp_path / "u16.out.csv").read_bytes() == (tmp_path / "u8.out.csv").read_bytes()
+
+
+def test_a_row_refused_names_what_a_register_gives_not_an_option(tmp_path):
+    """A Gauss-Krüger Y without its zone in a register with no 带号 column: the row's error asks for the zone in
+    front of Y or a 带号 column, as a register gives it, not for an option of a single check."""
+    source = tmp_path / "gk.csv"
+    source.write_text("名称,X,Y\n甲,4851775.12,548285.34\n", encoding="utf-8")
+    screen_file(source, tmp_path / "out.csv", as_of=AS_OF)
+    error = pd.read_csv(tmp_path / "out.csv", dtype=str)["读取错误"][0]
+    assert "带号列" in error and "gk_zone" not in error and "--gk-zone" not in error, error
+
+
 def test_the_terminal_is_told_the_layers_are_prepared_before_rows_are_counted(tmp_path):
     """On a terminal the bar says what the seconds before the first count are for (the layers prepared),
     then counts the rows, then says it is done."""

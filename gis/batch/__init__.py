@@ -65,7 +65,8 @@ class ScreenReport(BaseModel):
     rows_exact: int = Field(description="Rows checked one by one with the per-site engine, not in a group.")
     verdict_counts: dict[str, int] = Field(description="Rows per verdict code (结论代码), 'error' for unread rows.")
     outputs: list[str]
-    seconds: float
+    seconds: float = Field(description="Wall time of the whole screening, the outputs finished (the summaries they "
+                                       "hold give the time up to their writing).")
     as_of: dt.date
     store: str
     layer_versions: dict[str, int] = Field(description="Layer version used, by kind.")
@@ -86,6 +87,7 @@ def screen_file(
     dask_address: str | None = None,
     chunk_rows: int = 100_000,
     defaults: dict[str, Any] | None = None,
+    encoding: str | None = None,
 ) -> ScreenReport:
     """Screen every row of ``input_path`` and write the rows with verdict columns to each output.
 
@@ -117,6 +119,9 @@ def screen_file(
     defaults
         Facts of every row that does not give them, e.g. ``{"scope": "existing"}`` for a register of existing
         works (each row says what it assumed, as ``read_project`` does).
+    encoding
+        The text encoding of a CSV or of a shapefile's .dbf when it is neither UTF-8 nor GBK (UTF-16, Big5 ...);
+        by default UTF-8 or GBK is told from the file.
 
     Returns
     -------
@@ -135,7 +140,8 @@ def screen_file(
     day = dt.date.fromisoformat(iso_day(as_of))
     packs = default_rule_packs()
     outputs = [Path(p) for p in ([output_paths] if isinstance(output_paths, (str, PathLike)) else output_paths)]
-    source = open_input(input_path, columns=columns, chunk_rows=chunk_rows, coverage=covered_area(store))
+    source = open_input(input_path, columns=columns, chunk_rows=chunk_rows, encoding=encoding,
+                        coverage=covered_area(store))
     register = {"defaults": defaults, "multipliers": source.multipliers, "source": source.path.name}
     if dask_address is None:
         batch = BatchEngine.for_store(store, day.isoformat(), packs)
@@ -215,7 +221,8 @@ def screen_file(
                 writer.close(summary)
             if progress is not None:  # only now is every output written
                 progress(rows_in, rows_in)
-            return report
+            # the summaries give the time to their writing; the caller, the whole time
+            return report.model_copy(update={"seconds": round(time.perf_counter() - started, 3)})
         except BaseException:
             if pending is not None:
                 wait([pending[0]])

@@ -64,7 +64,7 @@ from gis.sites.tables import (
 )
 from gis.sites.text import parse_text, parts_from_shapely
 
-__all__ = ["FIELDS", "INPUT_SUFFIXES", "Chunk", "open_input"]
+__all__ = ["FIELDS", "INPUT_SUFFIXES", "REGISTER_INPUTS", "Chunk", "open_input", "register_text"]
 
 INPUT_SUFFIXES = (".xlsx", ".csv", ".gpkg", ".shp", ".zip", ".geojson", ".json", ".parquet")
 
@@ -81,6 +81,24 @@ _FACTS = tuple(spec.name for spec in fact_specs())
 _GEOGRAPHIC = ("EPSG:4326", "EPSG:4490", "OGC:CRS84")
 _ARROW = (pa.Array, pa.ChunkedArray)
 _WGS84 = CRS.from_epsg(4326)  # made once: a CRS costs about 0.1 ms to make, and slow rows are many
+#: How a register gives what a reader's fix names (``«gk_zone»`` ...): a column, or the row's own cells, not an
+#: option of a single check that a batch does not have.
+REGISTER_INPUTS = {"gk_zone": "带号列 (a 带号 column)", "crs": "WKT 前的 SRID=代码; (SRID=code; before the WKT)",
+                   "swap_xy": "对调后的两个值 (the two values swapped)"}
+
+
+def register_text(error: EcozoneError) -> str:
+    """An error's text as a register's row (or the register) reads it: its fix in ``REGISTER_INPUTS``' words."""
+    return error.text(_register_input)
+
+
+def _register_input(name: str) -> str:
+    return REGISTER_INPUTS.get(name, name)
+
+
+#: Columns without a header right of an .xlsx register's named ones that are read and kept (as the sheet declares
+#: them): past this many, the declaration is taken for formatting, not data.
+_UNNAMED_COLUMNS = 32
 #: An .xlsx register may inflate to this much in all (its sheets are streamed row by row) ...
 BATCH_MAX_INFLATED_BYTES = 4 * 1024**3
 #: ... and one member to this much (openpyxl holds the shared strings, one member, in memory).
@@ -225,7 +243,8 @@ class _TableRows:
             outside = points & ~fast & self._outside(lon, lat)
             far = np.flatnonzero(outside)
             for i, text in zip(far, outside_coverage_texts(lon[far], lat[far], [rows[i] for i in far], location,
-                                                            self.coverage, self.source, self._hints)):
+                                                            self.coverage, self.source, self._hints,
+                                                            _register_input)):
                 errors[i] = text
             slow &= ~fast & ~outside
             # Degrees that fit the covered area only the other way round: the first such row goes through the
@@ -317,7 +336,7 @@ class _TableRows:
             if len(outside):  # refused for the covered area alone, with the zone's hint, as the reader does
                 texts = outside_coverage_texts(lon[outside], lat[outside], [row_numbers[i] for i in rows[outside]],
                                                location, self.coverage, self.source,
-                                               coverage_hints(src, key, None, None))
+                                               coverage_hints(src, key, None, None), _register_input)
                 first = rows[outside[0]]
                 errors[first], geoms[first], notices[first] = read_row(first)
                 done[first] = True
@@ -508,7 +527,7 @@ def _in_chunks(numbered: Iterable[tuple[int, list, Exception | None]], table: _T
     for number, row, error in numbered:
         cells.append(row)
         rows.append(number)
-        errors.append(None if error is None else str(error))
+        errors.append(None if error is None else register_text(error))
         if len(cells) == chunk_rows:
             yield table.read(input_columns(cells, len(table.header)), rows, errors, cells=cells)
             cells, rows, errors = [], [], []
@@ -517,8 +536,12 @@ def _in_chunks(numbered: Iterable[tuple[int, list, Exception | None]], table: _T
 
 
 def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | None) -> Input:
+    from openpyxl.utils import get_column_letter
+
     book = open_workbook(path, source=path.name, max_total=BATCH_MAX_INFLATED_BYTES, max_member=BATCH_MAX_MEMBER_BYTES)
     data_sheet, header_row, header = None, 0, []
+    # the rows and columns each sheet declares, read before ``sheet_rows`` sets the declaration aside
+    declared = {sheet.title: (sheet.max_row or 0, sheet.max_column or 0) for sheet in book.worksheets}
     for sheet in book.worksheets:
         for number, row in enumerate(islice(sheet_rows(sheet, source=path.name), 20), start=1):
             names = [str(c).strip() if c is not None else "" for c in row]
@@ -535,10 +558,16 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
         raise FieldError("no sheet has a header with location columns in its first 20 rows", source=path.name,
                          field="header",
                          fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标, or map them with --column")
-    header = header[: header_width(header, path.name, data_sheet)]
+    width = header_width(header, path.name, data_sheet)
+    # columns right of the last named one that the sheet says it uses (a 备注 or a date left without a header)
+    # are read too, when they are few, so that every output keeps them; a column without a name is named by its
+    # letter (列J), as the officer finds it in the workbook
+    if width < declared[data_sheet][1] <= width + _UNNAMED_COLUMNS:
+        width = declared[data_sheet][1]
+    header = [name or f"列{get_column_letter(i + 1)}" for i, name in enumerate(header[:width] + [""] * width)][:width]
     table = _TableRows(header, path.name, columns, coverage=coverage)
     sheet = book[data_sheet]
-    total = max(min(sheet.max_row or 0, EXCEL_MAX_ROWS) - header_row, 0)  # declared: an estimate only
+    total = max(min(declared[data_sheet][0], EXCEL_MAX_ROWS) - header_row, 0)  # declared: an estimate only
 
     def numbered() -> Iterator[tuple[int, list, None]]:
         try:
@@ -605,7 +634,7 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
                 outside = points & table._outside(x, y) & ~unread
                 far = np.flatnonzero(outside)
                 for i, text in zip(far, outside_coverage_texts(x[far], y[far], [rows[i] for i in far], "geometry",
-                                                                coverage, path.name, table._hints)):
+                                                                coverage, path.name, table._hints, _register_input)):
                     chunk.errors[i] = text
             flat = geometries[plain]  # those with Z or M made two-dimensional (the others are already)
             deep = shapely.get_coordinate_dimension(flat) > 2
@@ -804,11 +833,11 @@ def _row_site(work: Callable[[], tuple[Any, str | None]], source: str, row: Any,
     except EcozoneError as err:
         err.row = row if err.row is None else err.row
         err.field = err.field or field
-        return str(err), None, None
+        return register_text(err), None, None
     except Exception as err:  # noqa: BLE001 - what the checks let through must still mark this row only
         error = FormatError(f"该行无法读取 / the row cannot be read ({type(err).__name__}: {err})", source=source,
                             row=row, field=field, fix="检查该行的位置数据 / check the row's location")
-        return str(error), None, None
+        return register_text(error), None, None
 
 
 def _in_column(err: EcozoneError, column: str, row: Any) -> EcozoneError:

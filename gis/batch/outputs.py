@@ -138,10 +138,17 @@ class _Csv(_Writer):
         self._file.close()
 
 
+def _day(value: Any) -> Any:
+    """A workbook's date cell, which openpyxl reads as a datetime at midnight, as the day it shows."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None and value.time() == dt.time():
+        return value.date()
+    return value
+
+
 def _csv_text(value: Any) -> str | None:
-    """A cell as ``csv.writer`` writes it (None and NaN empty, numbers as Python prints them); text that would
-    start a formula gets a leading apostrophe."""
-    value = _text(value)
+    """A cell as ``csv.writer`` writes it (None and NaN empty, numbers as Python prints them, a date cell as
+    its day); text that would start a formula gets a leading apostrophe."""
+    value = _day(_text(value))
     if value is None:
         return None
     text = str(value)
@@ -362,7 +369,7 @@ class _GeoJSON(_Writer):
 
 
 def _json(value: Any) -> Any:
-    value = _text(value)
+    value = _day(_text(value))
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -444,7 +451,7 @@ def summary_rows(report, input_name: str, assumed: dict[str, Any] | None = None)
     return [
         ("输入文件", input_name), ("输入行数", report.rows_in), ("输出行数", report.rows_out),
         ("读取失败行数", report.rows_failed), ("图层日期", report.as_of.isoformat()), ("图层库", report.store),
-        ("用时（秒）", report.seconds),
+        ("用时（秒，至写出汇总）", report.seconds),
         *((f"结论：{VERDICT_NAMES.get(code, code)}", report.verdict_counts[code])
           for code in sorted(report.verdict_counts, key=lambda c: order.index(c) if c in order else len(order))),
         *((f"整批假定：{FACT_LABELS.get(name, name)}", _said(value)) for name, value in (assumed or {}).items()),

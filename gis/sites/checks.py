@@ -6,6 +6,7 @@ Every repair is reported twice: as a ``Notice`` (what the user must know, with t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -258,17 +259,18 @@ def outside_coverage(lon: float, lat: float, coverage: CoveredArea, source: str,
 
 
 def outside_coverage_texts(lon: np.ndarray, lat: np.ndarray, rows: list[Any], field: str, coverage: CoveredArea,
-                           source: str, hints: list[str]) -> list[str]:
+                           source: str, hints: list[str], give: Callable[[str], str] | None = None) -> list[str]:
     """The text of ``outside_coverage``'s error, with its ``row`` and ``field`` set, for each of many rows.
 
     A register far from the layers can have hundreds of thousands of such rows: the error is made once, with
-    markers where a row's place and number go, and each row's text is that with them put in."""
+    markers where a row's place and number go, and each row's text is that with them put in. ``give`` names
+    the inputs its fix speaks of (``EcozoneError.text``)."""
     if not len(rows):
         return []
     place, number = "\x00place\x00", "\x00row\x00"
     error = _outside(place, coverage, source, hints)
     error.row, error.field = number, field
-    template = str(error)
+    template = error.text(give)
     return [template.replace(place, f"lon {x:.4f}, lat {y:.4f}").replace(number, str(row))
             for x, y, row in zip(lon.tolist(), lat.tolist(), rows)]
 
