@@ -102,6 +102,8 @@ def _given(name: str) -> str:
     from api.cli import option_name
     from gis.batch.inputs import REGISTER_INPUTS
 
+    if name == "columns":
+        return "--column 字段=列名（如 --column lon=东经）"
     return REGISTER_INPUTS.get(name) or option_name(name)
 
 

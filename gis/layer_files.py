@@ -410,10 +410,12 @@ def read_layer_file(
     minx, miny, maxx, maxy = frame.total_bounds
     if not np.isfinite([minx, miny, maxx, maxy]).all():
         raise CRSError(
-            f"从 {crs_label(source_crs)} 投影转换后坐标不是有限值 / after reprojection from {crs_label(source_crs)} the "
-            "coordinates are not finite numbers", source=name, field="crs", value=crs_label(source_crs),
-            fix="检查 X、Y 是否颠倒（北坐标在前）、带号和坐标系是否与坐标相符 / check whether X and Y are swapped "
-                "(northings first), and that the zone and CRS fit the coordinates")
+            f"从 {crs_label(source_crs)} 投影转换后坐标不是有限值，要素不在中国境内 / after reprojection from "
+            f"{crs_label(source_crs)} the coordinates are not finite numbers: the features lie outside China",
+            source=name, field="crs", value=crs_label(source_crs),
+            fix="检查 X、Y 是否颠倒（北坐标在前），东坐标前是否有带号（EPSG:4513-4533）或没有（EPSG:4534-4554） / check "
+                "whether X and Y are swapped (northings first), and whether the eastings carry the zone number in "
+                "front (EPSG:4513-4533) or not (EPSG:4534-4554)")
     if minx < _CHINA_BOX[0] or miny < _CHINA_BOX[1] or maxx > _CHINA_BOX[2] or maxy > _CHINA_BOX[3]:
         raise CRSError(
             f"after reprojection from {crs_label(source_crs)} the features lie at lon {minx:.2f}..{maxx:.2f}, "

@@ -924,23 +924,24 @@ def _checked_options(buffers_km, search_km, tolerance_m) -> tuple[list[float], f
         rings = sorted({float(b) for b in buffers_km})
     except (TypeError, ValueError):
         raise InputError(
-            "buffer rings must be numbers of km", field="buffers_km", value=buffers_km, fix="e.g. (1, 5, 10)"
+            "缓冲距离应为公里数 / buffer rings must be numbers of km", field="buffers_km", value=buffers_km,
+            fix="如 1,5,10 / e.g. 1,5,10"
         ) from None
     if not rings or not all(math.isfinite(b) and 0 < b <= MAX_SEARCH_KM for b in rings):
         raise InputError(
-            f"buffer rings must be between 0 and {MAX_SEARCH_KM:g} km", field="buffers_km", value=buffers_km,
-            fix="e.g. (1, 5, 10)",
+            f"缓冲距离应大于 0、不超过 {MAX_SEARCH_KM:g} 公里 / buffer rings must be between 0 and {MAX_SEARCH_KM:g} km",
+            field="buffers_km", value=buffers_km, fix="如 1,5,10 / e.g. 1,5,10",
         )
     search = rings[-1] if search_km is None else search_km
     if not (isinstance(search, (int, float)) and math.isfinite(search) and 0 < search <= MAX_SEARCH_KM):
         raise InputError(
-            f"the search radius must be more than 0 and at most {MAX_SEARCH_KM:g} km", field="search_km",
-            value=search_km, fix="e.g. 10",
+            f"搜索半径应大于 0、不超过 {MAX_SEARCH_KM:g} 公里 / the search radius must be more than 0 and at most "
+            f"{MAX_SEARCH_KM:g} km", field="search_km", value=search_km, fix="如 10 / e.g. 10",
         )
     if not (isinstance(tolerance_m, (int, float)) and math.isfinite(tolerance_m) and tolerance_m >= 0):
         raise InputError(
-            "the contact tolerance must be a number of metres, 0 or more", field="tolerance_m",
-            value=tolerance_m, fix="e.g. 0.5",
+            "边界接触容差应为不小于 0 的米数 / the contact tolerance must be a number of metres, 0 or more",
+            field="tolerance_m", value=tolerance_m, fix="如 0.5 / e.g. 0.5",
         )
     return [b * 1000 for b in rings], float(search) * 1000, float(tolerance_m)
 

@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from gis.crs import STORE_CRS, crs_label, geodesic_area_m2
-from gis.errors import CRSError, FieldError, GeometryError, Notice
+from gis.errors import CRSError, EcozoneError, FieldError, GeometryError, Notice
 from gis.geometry import make_valid_keeping_type
 from gis.kinds import GEOMETRY_SOURCES, ZONE_FIELDS, get_kind
 
@@ -64,6 +64,18 @@ def feature_digests(zones: gpd.GeoDataFrame) -> tuple[list[bytes], list[bytes]]:
 def _fields_text(values: tuple) -> str:
     return json.dumps([attributes_json(v) if name == "attributes" else v for name, v in zip(DIGEST_FIELDS, values)],
                       ensure_ascii=False, default=str)
+
+
+def _with_the_others(problems: list[EcozoneError]) -> EcozoneError:
+    """The first row's problem, its message naming how many rows have one and the first of them."""
+    first = problems[0]
+    if len(problems) > 1:
+        shown = "、".join(f"{row_label_zh(p.row)}（{p.field}）" for p in problems[1:11])
+        more = "…" if len(problems) > 11 else ""
+        rows = ", ".join(f"{p.row} ({p.field})" for p in problems[1:11])
+        first.message += (f"；另有 {len(problems) - 1} 行有问题：{shown}{more} / {len(problems) - 1} more rows have "
+                          f"problems: {rows}{'...' if more else ''}")
+    return first
 
 
 def outside_coverage(zones: gpd.GeoDataFrame, coverage: shapely.Geometry | None, source: str | None) -> list[Notice]:
@@ -243,60 +255,67 @@ def validate_zones(
     geometries = list(gdf.geometry)
     records = gdf[list(ZONE_FIELDS)].to_dict("records")
     seen: dict[tuple[str, str], str] = {}
+    problems: list[EcozoneError] = []  # every row's first problem: an officer mends a delivery in one go
     for i, record in enumerate(records):
-        row = row_label(i, record["zone_id"])
-        spec = get_kind(record["kind"])
-        if kind is not None and record["kind"] != kind:
-            raise FieldError(
-                f"row is of kind '{record['kind']}' but the layer is '{kind}'", source=source, row=row,
-                field="kind", value=record["kind"], fix="import each kind as its own layer",
-            )
-        for name in ("zone_id", "name"):
-            if not isinstance(record[name], str) or not record[name].strip():
+        try:
+            row = row_label(i, record["zone_id"])
+            spec = get_kind(record["kind"])
+            if kind is not None and record["kind"] != kind:
                 raise FieldError(
-                    f"'{name}' is empty", source=source, row=row, field=name, value=record[name],
-                    fix=f"give every feature a {name}",
+                    f"row is of kind '{record['kind']}' but the layer is '{kind}'", source=source, row=row,
+                    field="kind", value=record["kind"], fix="import each kind as its own layer",
                 )
-        key = (record["kind"], record["zone_id"])
-        if key in seen:
-            raise FieldError(
-                f"zone_id is used twice in kind '{record['kind']}' (also row {seen[key]})", source=source,
-                row=row, field="zone_id", value=record["zone_id"], fix="make zone ids unique within a kind",
-            )
-        seen[key] = row
-        record["subtype"] = _check_subtype(spec, record["subtype"], source=source, row=row)
-        record["attributes"] = _check_attributes(spec, record["attributes"], source=source, row=row)
-        if record["geometry_source"] not in GEOMETRY_SOURCES:
-            raise FieldError(
-                f"'{record['geometry_source']}' is not a geometry source", source=source, row=row,
-                field="geometry_source", value=record["geometry_source"],
-                fix="use one of: " + ", ".join(GEOMETRY_SOURCES),
-            )
-        record["valid_from"] = _check_date(record["valid_from"], source=source, row=row, field="valid_from")
-        record["valid_to"] = _check_date(record["valid_to"], source=source, row=row, field="valid_to")
-        if record["valid_from"] and record["valid_to"] and record["valid_to"] <= record["valid_from"]:
-            raise FieldError(
-                f"valid_to ({record['valid_to']}) is not after valid_from ({record['valid_from']})",
-                source=source, row=row, field="valid_to", value=record["valid_to"], fix="swap or correct the dates",
-            )
-        geom = geometries[i]
-        if geom is None or geom.is_empty:
-            raise GeometryError(
-                "the feature has no geometry", source=source, row=row, field="geometry",
-                fix="draw the feature or remove the row",
-            )
-        if not np.isfinite(shapely.get_coordinates(geom)).all():
-            raise GeometryError(
-                "要素的坐标中有非数值（NaN 或无穷大） / the feature has a coordinate that is not a number (NaN or "
-                "infinite)", source=source, row=row, field="geometry",
-                fix="在 GIS 软件中修正或删除这个要素 / fix or remove the feature in a GIS")
-        allowed = _PUNCTUAL if spec.geometry == "point" else _POLYGONAL
-        if geom.geom_type not in allowed:
-            raise GeometryError(
-                f"kind '{spec.name}' needs {spec.geometry} geometries, this one is a {geom.geom_type}",
-                source=source, row=row, field="geometry", value=geom.geom_type,
-                fix=f"import {geom.geom_type} features under a kind that takes them, or convert them",
-            )
+            for name in ("zone_id", "name"):
+                if not isinstance(record[name], str) or not record[name].strip():
+                    raise FieldError(
+                        f"'{name}' is empty", source=source, row=row, field=name, value=record[name],
+                        fix=f"give every feature a {name}",
+                    )
+            key = (record["kind"], record["zone_id"])
+            if key in seen:
+                raise FieldError(
+                    f"zone_id is used twice in kind '{record['kind']}' (also row {seen[key]})", source=source,
+                    row=row, field="zone_id", value=record["zone_id"], fix="make zone ids unique within a kind",
+                )
+            seen[key] = row
+            record["subtype"] = _check_subtype(spec, record["subtype"], source=source, row=row)
+            record["attributes"] = _check_attributes(spec, record["attributes"], source=source, row=row)
+            if record["geometry_source"] not in GEOMETRY_SOURCES:
+                raise FieldError(
+                    f"'{record['geometry_source']}' is not a geometry source", source=source, row=row,
+                    field="geometry_source", value=record["geometry_source"],
+                    fix="use one of: " + ", ".join(GEOMETRY_SOURCES),
+                )
+            record["valid_from"] = _check_date(record["valid_from"], source=source, row=row, field="valid_from")
+            record["valid_to"] = _check_date(record["valid_to"], source=source, row=row, field="valid_to")
+            if record["valid_from"] and record["valid_to"] and record["valid_to"] <= record["valid_from"]:
+                raise FieldError(
+                    f"valid_to ({record['valid_to']}) is not after valid_from ({record['valid_from']})",
+                    source=source, row=row, field="valid_to", value=record["valid_to"], fix="swap or correct the dates",
+                )
+            geom = geometries[i]
+            if geom is None or geom.is_empty:
+                raise GeometryError(
+                    "the feature has no geometry", source=source, row=row, field="geometry",
+                    fix="draw the feature or remove the row",
+                )
+            if not np.isfinite(shapely.get_coordinates(geom)).all():
+                raise GeometryError(
+                    "要素的坐标中有非数值（NaN 或无穷大） / the feature has a coordinate that is not a number (NaN or "
+                    "infinite)", source=source, row=row, field="geometry",
+                    fix="在 GIS 软件中修正或删除这个要素 / fix or remove the feature in a GIS")
+            allowed = _PUNCTUAL if spec.geometry == "point" else _POLYGONAL
+            if geom.geom_type not in allowed:
+                raise GeometryError(
+                    f"kind '{spec.name}' needs {spec.geometry} geometries, this one is a {geom.geom_type}",
+                    source=source, row=row, field="geometry", value=geom.geom_type,
+                    fix=f"import {geom.geom_type} features under a kind that takes them, or convert them",
+                )
+        except (FieldError, GeometryError) as problem:
+            problems.append(problem)
+    if problems:
+        raise _with_the_others(problems)
+
     invalid = ~shapely.is_valid(np.asarray(geometries, dtype=object))
     for i in np.flatnonzero(invalid):
         geometries[i], notice = _repair(geometries[i], source=source, row=row_label(i, records[i]["zone_id"]))

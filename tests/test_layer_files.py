@@ -336,3 +336,25 @@ def test_swapped_gauss_kruger_coordinates_are_refused_saying_so(tmp_path):
     with pytest.raises(CRSError, match="not finite") as info:
         read_layer_file(path, "ecological_redline")
     assert "swapped" in info.value.fix
+
+
+def test_every_row_of_a_delivery_with_problems_is_named_at_once(tmp_path):
+    """Three features without a name and one without an id among 40: the refusal names the first and counts and
+    lists the others, so that the delivery is mended in one go."""
+    names = [f"红线{i}" for i in range(40)]
+    ids = [f"HX-{i:02d}" for i in range(40)]
+    for i in (5, 17, 33):
+        names[i] = ""
+    ids[21] = ""
+    path = tmp_path / "hx.geojson"
+    gpd.GeoDataFrame({"名称": names, "编号": ids},
+                     geometry=[shapely.box(86 + i * 0.01, 44.3, 86.005 + i * 0.01, 44.305) for i in range(40)],
+                     crs="EPSG:4490").to_file(path)
+    store_path = tmp_path / "store.gpkg"
+    create_store(store_path).close()
+    result = runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
+                                 str(store_path)], env={"ECOZONE_AUDIT": "0"})
+    assert result.exit_code == 2, result.output
+    assert "row 6 (HX-05)" in result.output and "另有 3 行有问题" in result.output
+    for row in ("第 18 行", "第 22 行", "第 34 行"):
+        assert row in result.output, result.output

@@ -705,6 +705,77 @@ def test_a_row_refused_names_what_a_register_gives_not_an_option(tmp_path):
     assert "带号列" in error and "gk_zone" not in error and "--gk-zone" not in error, error
 
 
+def test_headers_typed_over_two_lines_are_recognised_and_mapped(tmp_path):
+    """Alt+Enter in a header cell: 生产经营场所↵中心经度 is the longitude; a header no word names is mapped by
+    its text with or without the line break; each row's verdict is check_site's."""
+    places = _places(4, seed=43)
+    for header, columns in ((["单位名称", "生产经营场所\n中心经度", "生产经营场所\n中心纬度"], {}),
+                            (["单位名称", "位置\nA", "位置\nB"], {"lon": "位置A", "lat": "位置 B"})):
+        source = tmp_path / "登记表.xlsx"
+        book = Workbook()
+        book.active.append(header)
+        for i, (x, y) in enumerate(places):
+            book.active.append([f"公司{i}", x, y])
+        book.save(source)
+        report = screen_file(source, tmp_path / "out.csv", as_of=AS_OF, columns=columns or None)
+        assert report.rows_failed == 0
+        got = pd.read_csv(tmp_path / "out.csv", dtype=str)["结论代码"].tolist()
+        assert got == [_expected(x, y, {}).verdict.value for x, y in places]
+
+
+def test_merged_cells_are_read_as_the_officer_sees_them(tmp_path):
+    """Two header rows, 单位名称 and 行业类别 merged down both and 坐标 over 经度/纬度; an enterprise's name, industry
+    and coordinates merged down its three 排放口 rows. Every row is read with the merged values (openpyxl's own
+    merged ranges the oracle) and gets check_site's verdict for them."""
+    places = _places(2, seed=47)
+    source = tmp_path / "排放口.xlsx"
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["单位名称", "行业类别", "坐标", None, "排放口编号"])
+    sheet.append([None, None, "经度", "纬度", None])
+    sheet.append(["昌吉某热电", "4411 火力发电", *places[0], "DA001"])
+    sheet.append([None, None, None, None, "DA002"])
+    sheet.append([None, None, None, None, "DW001"])
+    sheet.append(["某印染厂", "1713 棉印染精加工", *places[1], "DW001"])
+    for merged in ("A1:A2", "B1:B2", "C1:D1", "E1:E2", "A3:A5", "B3:B5", "C3:C5", "D3:D5"):
+        sheet.merge_cells(merged)
+    book.save(source)
+    report = screen_file(source, tmp_path / "out.csv", as_of=AS_OF)
+    assert report.rows_in == 4 and report.rows_failed == 0
+    read = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    full = load_workbook(source).active  # not read-only: openpyxl knows the merged ranges
+    first = {(r, c): full.cell(range_.min_row, range_.min_col).value for range_ in full.merged_cells.ranges
+             for r in range(range_.min_row, range_.max_row + 1) for c in range(range_.min_col, range_.max_col + 1)}
+    for i, row in enumerate(range(3, 7)):
+        name, industry, lon, lat = (first.get((row, c), full.cell(row, c).value) for c in range(1, 5))
+        assert read["单位名称"][i] == name and read["行业类别"][i] == industry
+        expected = _expected(lon, lat, {"industry": industry})
+        assert read["结论代码"][i] == expected.verdict.value
+
+
+@pytest.mark.parametrize("read_bytes", [1 << 20, 1000, 777])
+def test_merged_ranges_of_a_sheet_read_in_parts_are_each_found_once(tmp_path, monkeypatch, read_bytes):
+    """3,000 merged ranges, their XML read in parts whose edges fall inside the ranges' elements: the same
+    ranges as openpyxl loading the sheet whole."""
+    import gis.sites.tables
+    from gis.sites.tables import merged_ranges
+
+    monkeypatch.setattr(gis.sites.tables, "_MERGE_READ_BYTES", read_bytes)
+    source = tmp_path / "many.xlsx"
+    book = Workbook()
+    sheet = book.active
+    for i in range(1, 3_001):
+        sheet.append([f"甲{i}", None, i])
+        sheet.merge_cells(f"A{i}:B{i}")
+    book.save(source)
+    expected = sorted(r.bounds for r in load_workbook(source).active.merged_cells.ranges)
+    read_only = load_workbook(source, read_only=True)
+    try:
+        assert sorted(merged_ranges(read_only.active)) == expected
+    finally:
+        read_only.close()
+
+
 def test_the_terminal_is_told_the_layers_are_prepared_before_rows_are_counted(tmp_path):
     """On a terminal the bar says what the seconds before the first count are for (the layers prepared),
     then counts the rows, then says it is done."""

@@ -190,3 +190,9 @@ def test_garbage_never_crashes(text):
         read_site(text)
     except EcozoneError as error:
         assert error.fix
+
+
+def test_a_folder_given_as_the_site_is_said_to_be_one(tmp_path):
+    with pytest.raises(FormatError, match="folder, not a file") as info:
+        read_site(str(tmp_path))
+    assert info.value.field == "site" and info.value.value == str(tmp_path)

@@ -56,6 +56,8 @@ from gis.sites.tables import (
     csv_rows,
     header_roles,
     header_width,
+    merged_filled,
+    merged_ranges,
     normalise_header,
     open_workbook,
     parse_coordinate,
@@ -151,7 +153,7 @@ def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk
     """
     path = Path(path)
     if not path.is_file():
-        raise FormatError("file not found", source=str(path), fix="check the path")
+        raise FormatError("找不到文件 / file not found", source=str(path), value=str(path), fix="检查文件路径 / check the path")
     try:
         return _open(path, columns, chunk_rows, encoding, coverage)
     except OSError as err:  # unreadable (permissions, I/O)
@@ -199,19 +201,23 @@ class _TableRows:
             if ours not in FIELDS:
                 raise FieldError("unknown field in the column mapping", field="columns", value=ours,
                                  fix=f"use one of {', '.join(FIELDS)}")
-            if column not in header:
-                raise FieldError("the column mapping names a column the input does not have", source=source,
-                                 field=ours, value=column, fix=f"use one of the columns {header}")
-            self.index[ours] = header.index(column)
+            # as written, or as the header reads without spaces and line breaks (a header typed over two lines)
+            found = [i for i, name in enumerate(header) if name == column] or \
+                [i for i, name in enumerate(names) if name == normalise_header(column)]
+            if len(found) != 1:
+                raise FieldError("列名对应中的列在输入中没有 / the column mapping names a column the input does not have",
+                                 source=source, field=ours, value=column,
+                                 fix="使用以下列名之一 / use one of the columns: " + "、".join(map(str, header)))
+            self.index[ours] = found[0]
         if unique:
             check_unique(header, self.index.values(), source)
         self.geographic = "lon" in self.index and "lat" in self.index
         located = self.geographic or {"x", "y"} <= self.index.keys() or "wkt" in self.index
         if not (located or has_geometry):
             raise FieldError(
-                "no location columns found", source=source, field="header", value=header[:10],
-                fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标; or map them with "
-                "--column lon=... --column lat=... (columns={'lon': ..., 'lat': ...})",
+                "没有找到位置列 / no location columns found", source=source, field="header", value=header[:10],
+                fix="把位置列命名为 经度/纬度、X/Y（及 带号）或 WKT/拐点坐标，或用 «columns» 指定 / name the columns "
+                    "经度/纬度, X/Y (with 带号), or WKT/拐点坐标, or map them with «columns» (lon, lat ...)",
             )
         #: The factor of each fact whose header gives its unit (新增燃煤量（万吨）).
         self.multipliers = {name: factor for name, unit, factor in _HEADER_UNITS
@@ -542,8 +548,11 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
     data_sheet, header_row, header = None, 0, []
     # the rows and columns each sheet declares, read before ``sheet_rows`` sets the declaration aside
     declared = {sheet.title: (sheet.max_row or 0, sheet.max_column or 0) for sheet in book.worksheets}
+    merges: dict[str, list] = {}  # of each sheet looked at: its cells are read as the officer sees them
     for sheet in book.worksheets:
-        for number, row in enumerate(islice(sheet_rows(sheet, source=path.name), 20), start=1):
+        merges[sheet.title] = merged_ranges(sheet)
+        head = merged_filled(islice(sheet_rows(sheet, source=path.name), 20), merges[sheet.title])
+        for number, row in enumerate(head, start=1):
             names = [str(c).strip() if c is not None else "" for c in row]
             try:
                 _TableRows(names, path.name, columns, unique=False)  # is this row the header?
@@ -555,9 +564,10 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
             break
     if data_sheet is None:
         book.close()
-        raise FieldError("no sheet has a header with location columns in its first 20 rows", source=path.name,
-                         field="header",
-                         fix="name the columns 经度/纬度, X/Y (with 带号), or WKT/拐点坐标, or map them with --column")
+        raise FieldError(f"工作表（{'、'.join(book.sheetnames)}）的前 20 行中没有带位置列的表头 / no sheet has a header "
+                         "with location columns in its first 20 rows", source=path.name, field="header",
+                         fix="把位置列命名为 经度/纬度、X/Y（及 带号）或 WKT/拐点坐标，或用 «columns» 指定 / name the columns "
+                             "经度/纬度, X/Y (with 带号), or WKT/拐点坐标, or map them with «columns»")
     width = header_width(header, path.name, data_sheet)
     # columns right of the last named one that the sheet says it uses (a 备注 or a date left without a header)
     # are read too, when they are few, so that every output keeps them; a column without a name is named by its
@@ -571,7 +581,7 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
 
     def numbered() -> Iterator[tuple[int, list, None]]:
         try:
-            rows = sheet_rows(sheet, source=path.name, max_col=max(len(header), 1))
+            rows = merged_filled(sheet_rows(sheet, source=path.name, max_col=max(len(header), 1)), merges[data_sheet])
             for number, row in enumerate(rows, start=1):
                 if number <= header_row:
                     continue

@@ -222,10 +222,12 @@ class _Xlsx(_Writer):
             # cells the sheet has, not its rectangle, which a declared dimension can make a billion cells
             self._first = 1 + max([len(self.header), *(column for (_, column), cell in self._sheet._cells.items()
                                                        if cell.value is not None)])
+            # styled as the last header cell that has a style (columns without a header, read too, have none)
+            model = next((cell for cell in (self._sheet.cell(row=self._header_row, column=c)
+                                            for c in range(len(self.header), 0, -1)) if cell.has_style), None)
             for offset, name in enumerate(self.names()[len(self.header):]):
                 cell = self._sheet.cell(row=self._header_row, column=self._first + offset, value=name)
-                model = self._sheet.cell(row=self._header_row, column=len(self.header))
-                if model.has_style:
+                if model is not None:
                     cell._style = copy.copy(model._style)
                 else:
                     cell.font = Font(bold=True)

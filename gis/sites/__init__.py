@@ -41,7 +41,8 @@ def parse(source: str | PathLike, *, encoding: str | None = None) -> RawSite:
         return parse_text(str(source))
     try:
         if not path.is_file():
-            raise FormatError("file not found", source=str(path), field="site", fix="check the path")
+            raise FormatError("找不到文件 / file not found", source=str(path), field="site", value=str(path),
+                              fix="检查文件路径 / check the path")
         return _parse_file(path, encoding)
     except OSError as err:  # unreadable (permissions, I/O), or a name the system refuses
         raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror or err})", source=path.name,
@@ -89,13 +90,18 @@ def site_file(text: str) -> Path | None:
     try:
         if path.is_file():
             return path
+        if path.is_dir() and not _looks_like_coordinates(candidate):
+            raise FormatError("这是文件夹，不是文件 / this is a folder, not a file", source=text, field="site", value=text,
+                              fix="给出文件夹中的项目文件（.txt、.shp、.xlsx …） / give the project's file in the folder "
+                                  "(.txt, .shp, .xlsx ...)")
     except OSError as err:
         if err.errno == errno.ENAMETOOLONG:
             return None
         raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror})", source=path.name, field="site",
                           fix="check the path and that the file may be read") from None
     if path.suffix.lower() in SUFFIXES + (".xls", ".zip"):
-        raise FormatError("file not found", source=text, field="site", fix="check the path")
+        raise FormatError("找不到文件 / file not found", source=text, field="site", value=text,
+                          fix="检查文件路径 / check the path")
     return None
 
 
@@ -152,3 +158,8 @@ def read_site(source: str | PathLike, *, crs: Any = None, gk_zone: int | None = 
     attributes = dict(raw.attributes)
     sites = build_sites(raw, crs=crs, gk_zone=gk_zone, datum=datum, swap_xy=swap_xy, coverage=_coverage(coverage))
     return combine(sites, attributes)
+
+
+def _looks_like_coordinates(text: str) -> bool:
+    """Whether a text that names a folder too is more likely coordinates (``87,43`` can be both)."""
+    return any(c.isdigit() for c in text) and not any(c in text for c in "/\\")

@@ -33,7 +33,8 @@ from gis.sites.text import parse_value
 
 __all__ = [
     "EXCEL_MAX_ROWS", "check_unique", "csv_dialect", "csv_rows", "header_roles", "header_width", "normalise_header",
-    "open_workbook", "parse_coordinate", "read_table", "sheet_rows", "whole",
+    "open_workbook", "parse_coordinate", "read_table", "sheet_rows", "whole", "merged_ranges", "merged_filled",
+    "MAX_MERGES",
 ]
 
 #: Rows of an Excel worksheet; a sheet that yields more is lying about its rows.
@@ -68,6 +69,10 @@ def header_roles(header: list[Any]) -> dict[str, int]:
         for index, name in enumerate(names):
             if name in words and role not in roles:
                 roles[role] = index
+    for role, end in (("lon", "经度"), ("lat", "纬度")):  # 中心经度, 生产经营场所中心纬度: one such column alone
+        ending = [index for index, name in enumerate(names) if name.endswith(end)]
+        if role not in roles and len(ending) == 1:
+            roles[role] = ending[0]
     for word in _PLOT_KEYS:
         if word in names and "plot" not in roles:
             roles["plot"] = names.index(word)
@@ -275,6 +280,61 @@ def sheet_rows(sheet, *, source: str, max_col: int = MAX_COLUMNS + 1,
     except (SyntaxError, ValueError, TypeError, KeyError, OSError) as err:
         raise FormatError(f"工作表 {sheet.title} 无法读取 / sheet {sheet.title} cannot be read ({err})", source=source,
                           field=sheet.title, fix="用 Excel 或 WPS 重新保存 / save the workbook again") from None
+
+
+#: Merged ranges of one sheet that are filled (``merged_ranges``); a sheet with more is read with the rest as
+#: openpyxl gives them (the first cell holding the value, the others empty).
+MAX_MERGES = 100_000
+_MERGE_READ_BYTES = 1 << 20
+#: The ``ref`` of a ``mergeCell`` element (with any namespace prefix): the XML was checked before (no DTD).
+_MERGE = re.compile(rb"""<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref=["']([A-Z]{1,3}[0-9]{1,7}(?::[A-Z]{1,3}[0-9]{1,7})?)["']""")
+
+
+def merged_ranges(sheet) -> list[tuple[int, int, int, int]]:
+    """The merged ranges of a read-only worksheet as (min_col, min_row, max_col, max_row), at most
+    ``MAX_MERGES``: openpyxl's read-only mode does not read them, and loading the sheet whole costs as much as
+    reading it twice. Found by streaming the sheet's XML part (they follow its rows) for its ``mergeCell``
+    elements."""
+    from openpyxl.utils.cell import range_boundaries
+
+    found: list[tuple[int, int, int, int]] = []
+    with sheet.parent._archive.open(sheet._worksheet_path) as part:
+        buffer = b""
+        while len(found) < MAX_MERGES:
+            chunk = part.read(_MERGE_READ_BYTES)
+            buffer += chunk
+            limit = len(buffer) - (512 if chunk else 0)  # a match ending past it may be cut short: kept for later
+            cut = max(limit, 0)
+            for match in _MERGE.finditer(buffer):
+                if match.end() > limit:
+                    cut = min(cut, match.start())
+                    break
+                found.append(range_boundaries(match.group(1).decode()))
+            buffer = buffer[cut:]
+            if not chunk:
+                break
+    return found[:MAX_MERGES]
+
+
+def merged_filled(rows: Iterable[Sequence[Any]], merges: list[tuple[int, int, int, int]]) -> Iterator[list[Any]]:
+    """The rows of a sheet (from its first) with every cell of a merged range holding the range's value, as
+    the officer sees the sheet: an enterprise's name and coordinates merged down its three 排放口 rows, a
+    header merged down two header rows."""
+    starts: dict[int, list[tuple[int, int, int]]] = {}
+    for min_col, min_row, max_col, max_row in merges:
+        if max_row > min_row or max_col > min_col:
+            starts.setdefault(min_row, []).append((min_col - 1, max_col - 1, max_row))
+    active: list[tuple[int, int, int, Any]] = []
+    for number, cells in enumerate(rows, start=1):
+        row = list(cells)
+        for first, last, until in starts.get(number, ()):
+            active.append((first, last, until, row[first] if first < len(row) else None))
+        active = [merge for merge in active if merge[2] >= number]
+        for first, last, _, value in active:
+            for column in range(first, min(last + 1, len(row))):
+                if row[column] is None:
+                    row[column] = value
+        yield row
 
 
 def header_width(header: Sequence[Any], source: str, sheet: str) -> int:

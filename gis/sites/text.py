@@ -126,8 +126,8 @@ def parse_text(text: str, *, source: str = "text", field: str = "site") -> RawSi
     cleaned, invisible = _INVISIBLE.subn("", text)
     stripped = cleaned.strip()
     if not stripped:
-        raise FormatError("the site is empty", source=source, field=field,
-                          fix="give coordinates, WKT, GeoJSON or a file path")
+        raise FormatError("项目位置为空 / the site is empty", source=source, field=field,
+                          fix="给出坐标、WKT、GeoJSON 或文件路径 / give coordinates, WKT, GeoJSON or a file path")
     control = _CONTROL.search(stripped)
     if control:
         raise FormatError("文本中有控制字符 / the text holds a control character", source=source, field=field,

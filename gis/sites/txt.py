@@ -57,12 +57,14 @@ def read_txt(text: str, *, source: str, encoding: str) -> RawSite:
                 points.append([])
             else:
                 if not plots:
-                    raise FormatError("a point line comes before any plot line (ending in @)", source=source,
+                    raise FormatError("界址点行出现在地块行（以 @ 结尾）之前 / a point line comes before any plot line "
+                                      "(ending in @)", source=source,
                                       row=number, field="地块坐标", value=line, fix="start each plot with its attribute line ending in ,@")
                 budget.take(1)
                 points[-1].append(_point(line, number, source))
     if not plots:
-        raise FormatError("no plot in [地块坐标]", source=source, field="地块坐标", fix="add the plot line (ending in @) and its points")
+        raise FormatError("[地块坐标] 中没有地块 / no plot in [地块坐标]", source=source, field="地块坐标",
+                          fix="加上地块行（以 @ 结尾）及其界址点 / add the plot line (ending in @) and its points")
     for plot, plot_points in zip(plots, points):
         if not plot_points:
             raise FormatError("the plot has no points", source=source, row=plot.row, field="地块坐标", value=plot.name,
