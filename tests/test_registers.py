@@ -776,6 +776,25 @@ def test_merged_ranges_of_a_sheet_read_in_parts_are_each_found_once(tmp_path, mo
         read_only.close()
 
 
+def test_an_industry_code_column_alone_names_the_industry(tmp_path):
+    """国民经济行业代码 0610 and 4411 with no 行业类别: each row gets the verdict and rules of the same row whose
+    行业类别 gives the standard's name instead (烟煤和无烟煤开采洗选, 火力发电)."""
+    places = _places(6, seed=53)
+    codes = ["0610", "4411", "0610", "4411", "0610", "4411"]
+    names = {"0610": "烟煤和无烟煤开采洗选", "4411": "火力发电"}
+    for header, cell in (("国民经济行业代码", lambda code: code), ("行业类别", lambda code: names[code])):
+        with open(tmp_path / f"{header}.csv", "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["单位名称", "经度", "纬度", header, "建设性质"])
+            writer.writerows([f"企业{i}", x, y, cell(code), "新建"] for i, ((x, y), code) in enumerate(zip(places, codes)))
+        screen_file(tmp_path / f"{header}.csv", tmp_path / f"{header}.out.csv", as_of=AS_OF)
+    by_code = pd.read_csv(tmp_path / "国民经济行业代码.out.csv", dtype=str)
+    by_name = pd.read_csv(tmp_path / "行业类别.out.csv", dtype=str)
+    assert by_code["结论"].tolist() == by_name["结论"].tolist()
+    assert by_code["命中规则"].tolist() == by_name["命中规则"].tolist()
+    assert not by_code["需核查原因"].fillna("").str.contains("缺少项目信息：行业").any()
+
+
 def test_the_terminal_is_told_the_layers_are_prepared_before_rows_are_counted(tmp_path):
     """On a terminal the bar says what the seconds before the first count are for (the layers prepared),
     then counts the rows, then says it is done."""

@@ -524,6 +524,8 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
             if key is not None:
                 read[key] = found
         facts.update(found[0])
+    if facts.get("industry") is None and facts.get("gbt4754"):  # a 国民经济行业代码 column alone names the industry
+        facts.update(_industry(facts["gbt4754"], notices, row, source))
     for name, default in {**DEFAULTS, **(defaults or {})}.items():
         if facts.get(name) is None and not _blank(default):
             facts.update(_read_fact(specs[name], default, 1.0, notices, row, source))
