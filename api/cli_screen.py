@@ -98,7 +98,7 @@ def _screen(
 
 def _given(name: str) -> str:
     """How ``ecozone screen`` is given what a fix names: its own option, or what the register holds (a 带号 column,
-    the file's encoding) for those a single check takes as options."""
+    the values swapped) for those a single check takes as options."""
     from api.cli import option_name
     from gis.batch.inputs import REGISTER_INPUTS
 

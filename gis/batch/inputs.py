@@ -574,7 +574,8 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
     # letter (列J), as the officer finds it in the workbook
     if width < declared[data_sheet][1] <= width + _UNNAMED_COLUMNS:
         width = declared[data_sheet][1]
-    header = [name or f"列{get_column_letter(i + 1)}" for i, name in enumerate(header[:width] + [""] * width)][:width]
+    header = header[:width] + [""] * (width - len(header[:width]))
+    header = [name or f"列{get_column_letter(i + 1)}" for i, name in enumerate(header)]
     table = _TableRows(header, path.name, columns, coverage=coverage)
     sheet = book[data_sheet]
     total = max(min(declared[data_sheet][0], EXCEL_MAX_ROWS) - header_row, 0)  # declared: an estimate only

@@ -329,7 +329,9 @@ def merged_filled(rows: Iterable[Sequence[Any]], merges: list[tuple[int, int, in
         row = list(cells)
         for first, last, until in starts.get(number, ()):
             active.append((first, last, until, row[first] if first < len(row) else None))
-        active = [merge for merge in active if merge[2] >= number]
+        # ranges of a valid sheet never overlap, so no more than a row's cells are filled: a sheet whose ranges
+        # pile up (hand-made XML) costs no more than that
+        active = [merge for merge in active if merge[2] >= number][: len(row)]
         for first, last, _, value in active:
             for column in range(first, min(last + 1, len(row))):
                 if row[column] is None:
