@@ -209,12 +209,15 @@ def check_map(result: CheckResult, store: Store | None = None, *, basemap: Basem
 
 def batch_map(sites: gpd.GeoDataFrame, store: Store | None = None, as_of: dt.date | str | None = None, *,
               label_column: str | None = None, basemap: Basemap | None = None, static_url: str | None = None,
-              max_zoom: int = 8, max_sites: int = 20_000, max_bytes: int = MAX_FILE_BYTES) -> folium.Map:
+              max_zoom: int = 8, max_sites: int = 20_000, max_bytes: int = MAX_FILE_BYTES,
+              tile_url: str | None = None, popup_url: str | None = None) -> folium.Map:
     """Screened sites coloured by their verdict (a site's verdict is its worst rule's), worst drawn on top.
 
     ``sites`` has a geometry in a CRS and a ``verdict`` column (Verdict values such as ``forbidden``, or
     their Chinese labels such as 禁止); other columns go into the popups. Past ``max_sites`` the worst sites
-    are drawn and the legend says how many were left out: a browser cannot draw a million markers.
+    are drawn and the legend says how many were left out: a browser cannot draw a million markers. With
+    ``tile_url`` and ``popup_url`` (as ``layers_map`` takes them) the zones come from the application as the
+    map is moved; without, the page carries them (up to ``max_zoom``, within ``max_bytes``).
     """
     if sites.crs is None:
         raise ValueError("the sites have no CRS; set one with set_crs() before drawing them")
@@ -246,7 +249,8 @@ def batch_map(sites: gpd.GeoDataFrame, store: Store | None = None, as_of: dt.dat
     with _opened(store) as opened:
         layers = map_layers(opened, _day(as_of))
         return _page(layers, "ecozone 批量筛查", static_url=static_url, basemap=basemap, max_zoom=max_zoom,
-                     max_bytes=max_bytes, calls=[("ecozone.showBatch", [features])], extra_legend=legend)
+                     max_bytes=max_bytes, tile_url=tile_url, popup_url=popup_url,
+                     calls=[("ecozone.showBatch", [features])], extra_legend=legend)
 
 
 def check_page(store: Store | None = None, as_of: dt.date | str | None = None, *, check_url: str, rings_url: str,

@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -71,6 +72,11 @@ def test_job_end_to_end(jobs_server):
         assert len(pd.read_excel(io.BytesIO(xlsx.content))) == 30
         assert len(pd.read_csv(io.BytesIO(http.get(results["csv"]).content))) == 30
         assert len(json.loads(http.get(results["geojson"]).content)["features"]) == 30
+        # the result's map fetches the zones tile by tile, as the other map pages do, and carries only the sites
+        page = http.get(f"/map/screen/{job['id']}/map")
+        assert page.status_code == 200 and "/tiles/" in page.text and len(page.content) < 1_000_000
+        tile = re.search(r'"tiles":\{"url":"([^"]+)"', page.text).group(1).replace("{z}/{x}/{y}", "5/23/11")
+        assert http.get(tile).status_code == 200
 
 
 def test_job_with_batch_wide_facts_gis_results_and_time_left(jobs_server, tmp_path):
