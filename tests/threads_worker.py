@@ -61,15 +61,21 @@ def main(rounds: int, threads: int, folder: Path) -> int:
     shapes = {source: read_site(source).shape for source in sources}
     overlaps = {source: engine.check(shape).model_dump_json() for source, shape in shapes.items()}
     differ: list[str] = []
+    how: list[dict] = []  # of the first results that differ: which parts, to be able to tell why
     rng = np.random.default_rng(11)
+
+    def compare(kind: str, source: str, got: str, want: str) -> None:
+        if got != want:
+            differ.append(source)
+            a, b = json.loads(want), json.loads(got)
+            how.append({"kind": kind, "source": source[:80], "parts": sorted(k for k in a if a.get(k) != b.get(k)),
+                        "got": got[:1500], "want": want[:1500]})
 
     def work(share: list[str]) -> None:
         for source in share:
-            if check(store, source) != expected[source]:
-                differ.append(source)
+            compare("check", source, check(store, source), expected[source])
             for _ in range(3):
-                if engine.check(shapes[source]).model_dump_json() != overlaps[source]:
-                    differ.append(source)
+                compare("engine", source, engine.check(shapes[source]).model_dump_json(), overlaps[source])
 
     for _ in range(rounds):
         order = list(rng.permutation(sources))
@@ -79,6 +85,8 @@ def main(rounds: int, threads: int, folder: Path) -> int:
         for worker in workers:
             worker.join()
     print(json.dumps({"sites": len(sources), "rounds": rounds, "threads": threads, "differ": differ[:5]}))
+    if how:
+        print(json.dumps(how[:2], ensure_ascii=False), file=sys.stderr)
     return 1 if differ else 0
 
 
