@@ -31,7 +31,7 @@ from gis.crs import STORE_CRS, crs_label
 from gis.sites.gpkg import feature_tables
 from gis.errors import CRSError, FieldError, FormatError, Notice
 from gis.kinds import ZONE_FIELDS, get_kind
-from gis.sites.encoding import dbf_encoding
+from gis.sites.encoding import dbf_encoding, sidecar
 from gis.zones import row_label, row_label_zh, zone_frame
 
 __all__ = ["read_layer_file", "resolve_coverage", "detect_dbf_encoding", "notice_text", "parse_field_mapping",
@@ -73,19 +73,13 @@ def _find_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
     return None
 
 
-def _sidecar(path: Path, suffix: str) -> Path | None:
-    for candidate in path.parent.glob(path.stem + ".*"):
-        if candidate.suffix.lower() == suffix:
-            return candidate
-    return None
-
-
 def detect_dbf_encoding(shp: Path) -> tuple[str | None, Notice | None]:
     """The encoding to read a shapefile's .dbf with (its .cpg's when the text bears it out, else detected), and a
     notice when detected."""
-    if _sidecar(shp, ".dbf") is None:
+    if sidecar(shp, ".dbf") is None:
         raise FormatError(
-            "the shapefile has no .dbf beside it", source=shp.name, fix="copy the .dbf file next to the .shp"
+            "shapefile 旁没有 .dbf 文件 / the shapefile has no .dbf beside it", source=shp.name,
+            fix="把 .dbf 文件复制到 .shp 旁边 / copy the .dbf file next to the .shp"
         )
     detected, passed_over = dbf_encoding(shp)
     label = "UTF-8" if detected == "UTF-8" else "GBK/GB18030"
@@ -97,13 +91,13 @@ def detect_dbf_encoding(shp: Path) -> tuple[str | None, Notice | None]:
             fix="改正 .cpg 文件（936 即 GBK，或 UTF-8），或给出编码 / correct the .cpg (936 for GBK, or UTF-8), or give "
                 "the encoding",
         )
-    if detected != "GB18030" or _sidecar(shp, ".cpg") is not None:
+    if detected != "GB18030" or sidecar(shp, ".cpg") is not None:
         return detected, None
     return detected, Notice(
         code="encoding_detected", level="info", source=shp.name, field="encoding", value="GB18030",
         message="没有 .cpg 文件：.dbf 的文字按 GBK/GB18030 读取（它不是有效的 UTF-8） / no .cpg file: the .dbf "
                 "text was read as GBK/GB18030 (it is not valid UTF-8)",
-        fix="add a .cpg file, or give the encoding, to make it explicit",
+        fix="加一个 .cpg 文件，或给出编码 / add a .cpg file, or give the encoding, to make it explicit",
     )
 
 
@@ -112,17 +106,21 @@ def _check_encoding(shp: Path, encoding: str) -> str:
     try:
         "".encode(encoding)  # a text encoding Python knows (not rot13, hex ...)
     except LookupError:
-        raise FieldError(f"'{encoding}' is not a text encoding", source=shp.name, field="encoding", value=encoding,
-                         fix="give GBK, GB18030 or UTF-8, or leave it out to detect it") from None
-    dbf = _sidecar(shp, ".dbf")
+        raise FieldError(f"'{encoding}' 不是文字编码 / '{encoding}' is not a text encoding", source=shp.name,
+                         field="encoding", value=encoding,
+                         fix="给出 GBK、GB18030 或 UTF-8，或不给以自动识别 / give GBK, GB18030 or UTF-8, or leave it "
+                             "out to detect it") from None
+    dbf = sidecar(shp, ".dbf")
     if dbf is not None:
         data = dbf.read_bytes()
         try:
             data[int.from_bytes(data[8:10], "little"):].decode(encoding)
         except UnicodeDecodeError:
-            raise FieldError(f"the .dbf text is not valid {encoding}", source=dbf.name, field="encoding",
-                             value=encoding, fix="give the encoding the file was written in (most Chinese "
-                             "deliveries are GBK), or leave it out to detect it") from None
+            raise FieldError(f".dbf 的文字不是有效的 {encoding} / the .dbf text is not valid {encoding}",
+                             source=dbf.name, field="encoding", value=encoding,
+                             fix="给出文件写入时的编码（国内交付多为 GBK），或不给以自动识别 / give the encoding the file "
+                                 "was written in (most Chinese deliveries are GBK), or leave it out to detect it"
+                             ) from None
     return encoding
 
 

@@ -253,10 +253,7 @@ def test_the_runner_outlives_a_failed_turn_and_a_job_it_cannot_read(tmp_path, mo
     waiting = manager.submit(uploads[1], {})
     manager.start()
     try:
-        for _ in range(POLLS):
-            if manager.get(waiting.id).status is JobStatus.succeeded:
-                break
-            time.sleep(0.25)
+        _wait_for(manager, waiting.id, JobStatus.succeeded)
     finally:
         manager.stop()
     assert failed and _ran(manager, waiting.id) and manager.get(waiting.id).status is JobStatus.succeeded
@@ -324,6 +321,14 @@ def _exhaust_memory(job, input_path, outputs, progress):
 
 def _sleep(job, input_path, outputs, progress):
     time.sleep(120)
+
+
+def _wait_for(manager, job_id: str, status) -> None:
+    """Poll the manager until the job has ``status`` (at most POLLS × 0.25 s); the caller asserts on it."""
+    for _ in range(POLLS):
+        if manager.get(job_id).status is status:
+            return
+        time.sleep(0.25)
 
 
 def _submit_file(manager, tmp_path, name: str = "permits.csv"):
@@ -444,10 +449,7 @@ def test_a_job_running_when_the_server_stops_goes_back_to_the_queue_uncounted(tm
     job = _submit_file(manager, tmp_path)
     manager.start()
     try:
-        for _ in range(POLLS):
-            if manager.get(job.id).status is JobStatus.running:
-                break
-            time.sleep(0.25)
+        _wait_for(manager, job.id, JobStatus.running)
     finally:
         manager.stop()
     stopped = manager.get(job.id)

@@ -43,6 +43,14 @@ def _reserve_frame() -> gpd.GeoDataFrame:
     )
 
 
+def _import_red_line(path, store_path):
+    """``ecozone layers import PATH --kind ecological_redline`` into a store made first where there is none."""
+    if not store_path.exists():
+        create_store(store_path).close()
+    return runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
+                               str(store_path)], env={"ECOZONE_AUDIT": "0"})
+
+
 def _write_gbk_shapefile(path, frame: gpd.GeoDataFrame, *, keep_cpg: bool) -> None:
     pyogrio.write_dataframe(frame, path, encoding="GBK")
     cpg = path.with_suffix(".cpg")
@@ -52,10 +60,10 @@ def _write_gbk_shapefile(path, frame: gpd.GeoDataFrame, *, keep_cpg: bool) -> No
 
 @pytest.mark.parametrize("keep_cpg", [False, True])
 def test_gbk_shapefile_with_chinese_attributes(tmp_path, keep_cpg):
-    path = tmp_path / "保护区.shp"
+    path = tmp_path / "保护区[2024版].shp"  # brackets are glob patterns: the .dbf and .cpg are found all the same
     frame = _reserve_frame()
     _write_gbk_shapefile(path, frame, keep_cpg=keep_cpg)
-    raw = (tmp_path / "保护区.dbf").read_bytes()
+    raw = (tmp_path / "保护区[2024版].dbf").read_bytes()
     assert "核心区".encode("gbk") in raw  # the file really is GBK, not UTF-8
 
     zones, notices = read_layer_file(path, "nature_reserve")
@@ -236,9 +244,7 @@ def test_a_feature_with_an_empty_jurisdiction_verifies_intact_after_import(tmp_p
                      geometry=[shapely.box(86.00, 44.30, 86.04, 44.33), shapely.box(86.10, 44.30, 86.14, 44.33)],
                      crs="EPSG:4490").to_file(path)
     store_path = tmp_path / "store.gpkg"
-    create_store(store_path).close()
-    imported = runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
-                                   str(store_path)], env={"ECOZONE_AUDIT": "0"})
+    imported = _import_red_line(path, store_path)
     assert imported.exit_code == 0, imported.output
     assert open_store(store_path).read("ecological_redline")["jurisdiction"].tolist() == ["兵团第八师石河子市", None]
     verify = runner.invoke(app, ["layers", "verify", "--store", str(store_path)])
@@ -266,10 +272,7 @@ def test_a_nan_coordinate_is_refused_naming_the_feature(tmp_path):
     path = tmp_path / "nan.geojson"
     path.write_text(_geojson_with("[[86.00,44.30],[NaN,44.30],[86.05,44.34],[86.00,44.34],[86.00,44.30]]"),
                     encoding="utf-8")
-    store_path = tmp_path / "store.gpkg"
-    create_store(store_path).close()
-    result = runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
-                                 str(store_path)], env={"ECOZONE_AUDIT": "0"})
+    result = _import_red_line(path, tmp_path / "store.gpkg")
     assert result.exit_code == 2, result.output
     assert "row 2 (HX-2)" in result.output and "NaN" in result.output
 
@@ -314,8 +317,7 @@ def test_features_outside_every_administrative_unit_are_named_in_a_warning(tmp_p
     store_path = tmp_path / "store.gpkg"
     made = runner.invoke(app, ["layers", "init", str(store_path)])
     assert made.exit_code == 0, made.output
-    imported = runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
-                                   str(store_path)], env={"ECOZONE_AUDIT": "0"})
+    imported = _import_red_line(path, store_path)
     assert imported.exit_code == 0, imported.output
     warning = next(n for n in open_store(store_path).versions("ecological_redline")[-1].notices
                    if n["code"] == "outside_coverage")
@@ -350,10 +352,7 @@ def test_every_row_of_a_delivery_with_problems_is_named_at_once(tmp_path):
     gpd.GeoDataFrame({"名称": names, "编号": ids},
                      geometry=[shapely.box(86 + i * 0.01, 44.3, 86.005 + i * 0.01, 44.305) for i in range(40)],
                      crs="EPSG:4490").to_file(path)
-    store_path = tmp_path / "store.gpkg"
-    create_store(store_path).close()
-    result = runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
-                                 str(store_path)], env={"ECOZONE_AUDIT": "0"})
+    result = _import_red_line(path, tmp_path / "store.gpkg")
     assert result.exit_code == 2, result.output
     assert "row 6 (HX-05)" in result.output and "另有 3 行有问题" in result.output
     for row in ("第 18 行", "第 22 行", "第 34 行"):
