@@ -111,6 +111,27 @@ def test_job_with_batch_wide_facts_gis_results_and_time_left(jobs_server, tmp_pa
         assert frame["读取提示"].str.contains("按现有核查").all()
 
 
+def test_job_reads_a_register_in_the_encoding_given(jobs_server):
+    """A UTF-16 register (as some systems export) is refused with the field to give, then read with it."""
+    register = pd.read_csv(io.BytesIO(permits(3)))
+    text = register.to_csv(index=False).encode("utf-16")
+    with jobs_server.client() as http:
+        unknown = http.post("/screen", files={"file": ("清单.csv", text, "text/csv")}, data={"encoding": "klingon"})
+        assert unknown.status_code == 400 and unknown.json()["field"] == "encoding", unknown.text
+        undetected = http.post("/screen", files={"file": ("清单.csv", text, "text/csv")}).json()
+        failed = wait(http, undetected["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
+        fix = failed["error"]["fix"]
+        assert failed["status"] == "failed" and "encoding" in fix and "--encoding" not in fix, failed
+        given = http.post("/screen", files={"file": ("清单.csv", text, "text/csv")}, data={"encoding": "utf-16"})
+        assert given.status_code == 202 and given.json()["options"]["encoding"] == "utf-16", given.text
+        done = wait(http, given.json()["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
+        assert done["status"] == "succeeded", done
+        csv = http.get(next(link["href"] for link in done["links"] if link.get("title") == "csv")).content
+    screened = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
+    assert screened["项目名称"].tolist() == register["项目名称"].tolist()
+    assert screened["经度"].tolist() == register["经度"].tolist()
+
+
 def test_job_cancelled_while_running(jobs_server):
     with jobs_server.client() as http:
         job = submit(http, 3000)

@@ -29,6 +29,7 @@ from api.params import IsoDate
 from api.routes.audit import file_digest, record_batch
 from api.uploads import save_uploads
 from gis.rules.project import fact_specs, read_project
+from gis.sites.encoding import decode
 from gis.store import Store
 
 __all__ = ["INPUT_SUFFIXES", "JobView", "make_work", "router", "screen_job"]
@@ -84,7 +85,7 @@ def screen_job(location: str, name: str, workers: int | None, job: Job, input_pa
             input_path, list(outputs.values()), store=store, as_of=job.options.get("as_of"), workers=workers,
             columns=job.options.get("columns"), progress=progress,
             chunk_rows=watched_chunk_rows(job.input_bytes),  # progress and cancel between chunks
-            defaults=job.options.get("defaults") or None,
+            defaults=job.options.get("defaults") or None, encoding=job.options.get("encoding"),
         )
     return report.model_dump(mode="json")
 
@@ -146,6 +147,9 @@ async def _submit(
     as_of: Annotated[IsoDate | None, Form(description="Layers and rules in force on this date (default today).")] = None,
     columns: Annotated[str | None, Form(description="JSON object naming the columns when they cannot be "
                                                     "recognised, e.g. {\"lon\": \"经度\", \"lat\": \"纬度\"}.")] = None,
+    encoding: Annotated[str | None, Form(max_length=40, description="Text encoding of a .csv or a shapefile's "
+                                         ".dbf that is neither UTF-8 nor GBK (detected if omitted), e.g. utf-16, "
+                                         "big5.")] = None,
     **facts: str | None,
 ) -> JobView:
     """Queue a screening job; poll the job, then download the results as xlsx, csv, geojson, gpkg or parquet.
@@ -159,7 +163,11 @@ async def _submit(
                          value=file.filename, kind="invalid-parameter", fix="save the list as .xlsx or UTF-8 .csv")
     defaults = {name: value for name, value in facts.items() if value is not None and value.strip()}
     read_project(defaults)  # a batch-wide fact that cannot be read is the request's error, not every row's
-    options = {"as_of": as_of.isoformat() if as_of else None, "columns": _columns(columns), "defaults": defaults}
+    encoding = encoding.strip() if encoding and encoding.strip() else None
+    if encoding:
+        decode(b"", encoding=encoding, source=file.filename or "file")  # a codec Python knows, or the 400 now
+    options = {"as_of": as_of.isoformat() if as_of else None, "columns": _columns(columns), "defaults": defaults,
+               "encoding": encoding}
     staging = state.jobs.staging()
     try:
         [path] = await save_uploads([file], staging)

@@ -25,6 +25,7 @@ def decode(data: bytes, *, encoding: str | None, source: str) -> tuple[str, str]
     candidates = [encoding] if encoding else ["utf-8-sig", "gb18030"]
     for name in candidates:
         try:
+            "".encode(name)  # a text codec Python knows (empty bytes decode with any name, rot13 included)
             return data.decode(name), _LABELS.get(name, name.upper())
         except LookupError:
             raise FormatError(
