@@ -753,6 +753,33 @@ def test_merged_cells_are_read_as_the_officer_sees_them(tmp_path):
         assert read["结论代码"][i] == expected.verdict.value
 
 
+def test_a_row_of_units_under_the_header_is_read_with_it(tmp_path):
+    """（度） （t/h） （万吨） under 经度, 锅炉规模, 新增燃煤量: not a permit that fails to read, but the units of the
+    header, read as the same register with the units written into its names is; the workbook keeps the row."""
+    lon, lat = 87.35, 44.05  # 昌吉市, in the “乌-昌-石” region: new coal of a non-power project offset 1.3 times
+    header = ["单位名称", "经度", "纬度", "行业类别", "建设性质", "锅炉规模", "新增燃煤量"]
+    units = [None, "（度）", "（度）", None, None, "（t/h）", "（万吨）"]
+    rows = [[f"企业{i}", lon + 0.002 * i, lat, "水泥制造", "新建", 10 + 5 * i, 0.5 * (i + 1)] for i in range(4)]
+    for name, head in (("单位行", [header, units]), ("单位在表头", [[f"{h}{u or ''}" for h, u in zip(header, units)]])):
+        book = Workbook()
+        for row in [*head, *rows]:
+            book.active.append(row)
+        book.save(tmp_path / f"{name}.xlsx")
+        report = screen_file(tmp_path / f"{name}.xlsx", [tmp_path / f"{name}.csv", tmp_path / f"{name}.out.xlsx"],
+                             as_of=AS_OF)
+        assert report.rows_in == report.rows_out == 4 and report.rows_failed == 0
+    under, within = (pd.read_csv(tmp_path / f"{name}.csv", dtype=str) for name in ("单位行", "单位在表头"))
+    assert under.columns[:7].tolist() == ["单位名称", "经度", "纬度", "行业类别", "建设性质", "锅炉规模（t/h）",
+                                          "新增燃煤量（万吨）"]
+    pd.testing.assert_frame_equal(under, within.set_axis(under.columns, axis=1))
+    for i, quantities in enumerate(under["计算量"]):  # read in 万吨: 0.5 万吨 is 5,000 t, to offset 6,500 t/a
+        assert f"= {1.3 * 5000 * (i + 1):,.2f} t/a" in quantities, quantities
+    edited = load_workbook(tmp_path / "单位行.out.xlsx").worksheets[0]
+    assert [c.value for c in edited[2]][:len(units)] == units and edited.cell(1, 8).value == "结论"
+    assert edited.freeze_panes == "A3" and edited.auto_filter.ref.startswith("A2:")
+    assert [str(f.sqref) for f in edited.conditional_formatting] == ["H3:H6"]
+
+
 @pytest.mark.parametrize("read_bytes", [1 << 20, 1000, 777])
 def test_merged_ranges_of_a_sheet_read_in_parts_are_each_found_once(tmp_path, monkeypatch, read_bytes):
     """3,000 merged ranges, their XML read in parts whose edges fall inside the ranges' elements: the same

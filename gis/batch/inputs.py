@@ -549,16 +549,18 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
     # the rows and columns each sheet declares, read before ``sheet_rows`` sets the declaration aside
     declared = {sheet.title: (sheet.max_row or 0, sheet.max_column or 0) for sheet in book.worksheets}
     merges: dict[str, list] = {}  # of each sheet looked at: its cells are read as the officer sees them
+    units: list[str] | None = None
     for sheet in book.worksheets:
         merges[sheet.title] = merged_ranges(sheet)
-        head = merged_filled(islice(sheet_rows(sheet, source=path.name), 20), merges[sheet.title])
-        for number, row in enumerate(head, start=1):
+        head = list(merged_filled(islice(sheet_rows(sheet, source=path.name), 21), merges[sheet.title]))
+        for number, row in enumerate(head[:20], start=1):
             names = [str(c).strip() if c is not None else "" for c in row]
             try:
                 _TableRows(names, path.name, columns, unique=False)  # is this row the header?
             except FieldError:
                 continue
             data_sheet, header_row, header = sheet.title, number, names
+            units = _units(head[number]) if number < len(head) else None
             break
         if data_sheet:
             break
@@ -576,15 +578,19 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
         width = declared[data_sheet][1]
     header = header[:width] + [""] * (width - len(header[:width]))
     header = [name or f"列{get_column_letter(i + 1)}" for i, name in enumerate(header)]
+    if units:  # a row of units under the header belongs to it: 锅炉规模 over （t/h） is read as 锅炉规模（t/h）
+        header = [f"{name}（{unit}）" if unit and unit not in name else name
+                  for name, unit in zip(header, units + [""] * len(header))]
     table = _TableRows(header, path.name, columns, coverage=coverage)
     sheet = book[data_sheet]
-    total = max(min(declared[data_sheet][0], EXCEL_MAX_ROWS) - header_row, 0)  # declared: an estimate only
+    first_row = header_row + 1 + bool(units)
+    total = max(min(declared[data_sheet][0], EXCEL_MAX_ROWS) - first_row + 1, 0)  # declared: an estimate only
 
     def numbered() -> Iterator[tuple[int, list, None]]:
         try:
             rows = merged_filled(sheet_rows(sheet, source=path.name, max_col=max(len(header), 1)), merges[data_sheet])
             for number, row in enumerate(rows, start=1):
-                if number <= header_row:
+                if number < first_row:
                     continue
                 row = list(row)[: len(header)]
                 if all(c is None or (isinstance(c, str) and not c.strip()) for c in row):
@@ -595,9 +601,24 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
 
     with zipfile.ZipFile(path) as archive:  # already checked by open_workbook; its size decides how it is written
         inflated = sum(member.file_size for member in archive.infolist())
-    info = {"sheets": book.sheetnames, "data_sheet": data_sheet, "header_row": header_row, "inflated_bytes": inflated}
+    info = {"sheets": book.sheetnames, "data_sheet": data_sheet, "header_row": header_row, "first_row": first_row,
+            "inflated_bytes": inflated}
     return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), workbook=info,
                  multipliers=table.multipliers)
+
+
+#: A cell of a units row: a unit in brackets, or one of the units registers write bare.
+_UNIT_CELL = re.compile(r"[（(\[【][^）)\]】]{1,12}[）)\]】]|度|°|米|m|km|公里|t/h|蒸吨/小时|吨/小时|MW|兆瓦|kW|千瓦|"
+                        r"万千瓦|吨|万吨|吨/年|万吨/年|t/a|元|万元|公顷|hm²|亩|m²|平方米|m³|立方米|m³/d|年|月|日")
+
+
+def _units(row: Sequence[Any]) -> list[str] | None:
+    """The units of the row under a header, when every cell of it is a unit or blank (and one is not): such a row
+    is part of the header, not a permit."""
+    cells = ["" if c is None else str(c).strip() for c in row]
+    if not any(cells) or not all(not c or _UNIT_CELL.fullmatch(c) for c in cells):
+        return None
+    return [c.strip("（()）[]【】 ") for c in cells]
 
 
 # -- vector files --------------------------------------------------------------------------------------------------

@@ -212,6 +212,7 @@ class _Xlsx(_Writer):
         info = self.source.workbook
         self._sheet = None
         self._header_row = info.get("header_row", 1) if info else 1
+        self._first_row = info.get("first_row", self._header_row + 1) if info else 2  # of the permits
         self._edit = bool(info) and (self.source.total + self._header_row) * max(len(self.header), 1) <= EDIT_MAX_CELLS \
             and info.get("inflated_bytes", 0) <= EDIT_MAX_BYTES
         self._last_row = self._header_row
@@ -307,10 +308,11 @@ class _Xlsx(_Writer):
             for index, name in enumerate(names[len(self.header):], start=first):
                 sheet.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(name, 16)
             if sheet.freeze_panes is None:
-                sheet.freeze_panes = f"A{self._header_row + 1}"
-        sheet.auto_filter.ref = f"A{self._header_row}:{last}{max(self._last_row, self._header_row + 1)}"
+                sheet.freeze_panes = f"A{self._first_row}"
+        first_row = self._first_row if self._edit else self._header_row + 1  # a new sheet has the units in its header
+        sheet.auto_filter.ref = f"A{first_row - 1}:{last}{max(self._last_row, first_row)}"
         verdict = get_column_letter(first + self.verdict_columns.index("结论"))
-        target = f"{verdict}{self._header_row + 1}:{verdict}{max(self._last_row, self._header_row + 1)}"
+        target = f"{verdict}{first_row}:{verdict}{max(self._last_row, first_row)}"
         for label, colour in VERDICT_FILLS.items():
             sheet.conditional_formatting.add(target, CellIsRule(
                 operator="equal", formula=[f'"{label}"'], fill=PatternFill("solid", start_color=colour,
