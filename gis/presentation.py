@@ -75,7 +75,8 @@ def zone_text(zone: MatchedZone) -> str:
 
 
 def quantity_text(quantity: ComputedQuantity) -> str:
-    """A computed quantity with its formula, e.g. 需替代现有燃料煤 = 1.3 × coal_t = 1.3 × 80000 = 104,000.00 t/a."""
+    """A computed quantity with its formula, e.g. 需替代现有燃料煤 = 1.3 × 新增燃料煤（t/a） = 1.3 × 80,000 = 104,000.00
+    t/a."""
     value = f"{quantity.value:,.2f} {quantity.unit}" if quantity.value is not None else "（缺少项目数据）"
     return f"{quantity.label_zh} = {quantity.formula} = {value}"
 

@@ -247,6 +247,20 @@ def test_invalid_json_fields_are_400_naming_the_field(client, body, field):
     assert_problem(client.post("/check", json=body), 400, field)
 
 
+def test_check_reads_project_facts_as_an_officer_writes_them(client):
+    """燃煤, 扩建, 20蒸吨 in the JSON body are read as the command line and a register read them: the same verdict and
+    rules as the codes, and the notice of a fuel read from several."""
+    site = {"site": "86.0413,44.3056", "as_of": AS_OF}
+    coded = client.post("/check", json={**site, "project": {"industry": "热力", "fuel": "coal", "scope": "new",
+                                                             "boiler_tph": 20}})
+    words = client.post("/check", json={**site, "project": {"industry": "热力", "fuel": "燃煤+天然气", "scope": "扩建",
+                                                             "boiler_tph": "20蒸吨"}})
+    assert coded.status_code == words.status_code == 200, words.text
+    assert words.json()["verdict"] == coded.json()["verdict"]
+    assert [h["rule_id"] for h in words.json()["rules"]["hits"]] == [h["rule_id"] for h in coded.json()["rules"]["hits"]]
+    assert {"fuel_several"} <= {n["code"] for n in words.json()["project_notices"]}
+
+
 @pytest.mark.parametrize("site", ["", "hello", "POINT (1 2", "200,100", {"type": "Point"}, {"no": "type"},
                                   "/etc/passwd", "../../data/ecozone.gpkg"])
 def test_unreadable_sites_are_400(client, site):

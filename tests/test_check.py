@@ -6,6 +6,7 @@ never from coordinates copied from a result.
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from gis.errors import CoordinateError
+from gis.batch import screen_file
 from gis.check import CheckResult, check_site
 from gis.rules.model import Verdict
 from gis.rules.project import Fuel, Project, Scope
@@ -208,7 +210,9 @@ def test_a_result_read_back_from_json_is_the_same_and_bad_json_is_a_validation_e
 
 @pytest.mark.parametrize(("word", "fuel"), [("煤改气", Fuel.gas), ("燃煤锅炉改燃气", Fuel.gas), ("电（煤改电）", Fuel.electric),
                                             ("兰炭", Fuel.coal), ("焦炭", Fuel.coal), ("液化石油气", Fuel.gas),
-                                            ("LNG", Fuel.gas), ("焦炉煤气", Fuel.gas)])
+                                            ("LNG", Fuel.gas), ("焦炉煤气", Fuel.gas), ("燃煤+天然气", Fuel.coal),
+                                            ("天然气（备用燃煤）", Fuel.coal), ("燃煤、生物质", Fuel.coal),
+                                            ("柴油/天然气", Fuel.oil), ("木柴", Fuel.biomass)])
 def test_a_fuel_word_is_checked_as_the_fuel_it_names(zones, word, fuel):
     """A boiler in 石河子's built-up area and 禁煤区: a change of fuel is the fuel after it (with a notice), coal
     products are coal, gases are gas, whatever other fuel their names contain."""
@@ -225,6 +229,32 @@ def test_a_fuel_word_is_checked_as_the_fuel_it_names(zones, word, fuel):
     assert body["verdict"] == expected.verdict.value
     changed = [n for n in body["project_notices"] if n["code"] == "fuel_changed"]
     assert bool(changed) == ("改" in word)
+    several = [n for n in body["project_notices"] if n["code"] == "fuel_several"]  # the strictest of several
+    assert bool(several) == any(mark in word for mark in ("+", "、", "/", "备用"))
+
+
+def test_an_obligation_gives_way_to_partly_unchecked_in_a_check_and_a_batch(tmp_path):
+    """Inner Mongolia (a coal boiler, 允许 by BLR-22d) and 墨玉 (a wind farm, 应履行义务 by NAT-CU-2), where the
+    red line, the reserves or the fuel-ban zones do not cover the site: a rule that could not be checked may forbid
+    what is allowed or obliged, so the headline is 部分未核查 in a check and in a batch alike."""
+    cases = [("111.0,41.5", {"industry": "热力", "boiler_tph": 10, "fuel": "coal", "scope": "existing"}),
+             ("80.05,38.13", {"industry": "风电", "scope": "new"})]
+    register = tmp_path / "清单.csv"
+    with open(register, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["经度", "纬度", "行业类别", "锅炉规模", "燃料", "建设性质"])
+        for place, facts in cases:
+            writer.writerow([*place.split(","), facts["industry"], facts.get("boiler_tph", ""), facts.get("fuel", ""),
+                             facts["scope"]])
+    screen_file(register, tmp_path / "out.csv", as_of="2024-06-30")
+    batch = list(csv.DictReader(open(tmp_path / "out.csv", encoding="utf-8-sig")))
+    for (place, facts), row in zip(cases, batch):
+        result = check_site(read_site(place), facts, as_of="2024-06-30")
+        applying = {h.verdict for h in result.rules.hits}
+        assert result.rules.uncovered_layers and applying <= {Verdict.allowed, Verdict.obligation}, place
+        assert applying, place  # a rule does apply: its verdict alone would have been the headline
+        assert (result.verdict, result.verdict_label) == (Verdict.not_checked, "部分未核查"), place
+        assert (row["结论代码"], row["结论"]) == ("not_checked", "部分未核查"), place
 
 
 @pytest.mark.parametrize(("option", "value", "field"), [("--fuel", "无煤", "燃料"), ("--fuel", "非煤", "燃料"),

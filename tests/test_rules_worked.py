@@ -147,18 +147,29 @@ def test_self_supplied_well_inside_public_water_supply(store, zones):
                                                                   scope=Scope.existing), store=store))
 
 
-def test_contaminated_site_before_and_after_remediation(store, zones):
-    """[004] 第十章: nothing but remediation on an unremediated site; the 郑氏 pond was restored by March 2019."""
+def test_contaminated_site_before_and_after_remediation(store, zones, tmp_path):
+    """[004] 第十章 (issued 2021-12-03): nothing but remediation on an unremediated site. The 郑氏 pond was restored
+    by March 2019, before [004]; a later delivery of the layer saying it is unremediated until 2023 brings it in."""
+    from gis.store import init_store
+
     pond = store.snapshot("2018-06-30").zones
-    site = _inside(pond[pond["zone_id"] == "contaminated:zhengshi-pond"].geometry.iloc[0])
+    zone = pond[pond["zone_id"] == "contaminated:zhengshi-pond"]
+    site = _inside(zone.geometry.iloc[0])
     plant = Project(industry="化工", scope=Scope.new)
-    before = check_site(site, plant, store=store, as_of="2018-06-30")
+    assert "SOIL-01" not in _ids(check_site(site, plant, store=store, as_of="2018-06-30"))  # [004] not yet issued
+    assert "SOIL-01" not in _ids(check_site(site, plant, store=store, as_of="2022-06-30"))  # restored in 2019
+    copy = init_store(tmp_path / "store.gpkg")
+    late = zone.copy()
+    late["attributes"] = [{**zone["attributes"].iloc[0], "remediation_status_history": [
+        {"as_of": "2017-09-11", "status": "not_remediated"}, {"as_of": "2023-03-31", "status": "remediated"}]}]
+    copy.import_layer(late, "contaminated_site", source="污染地块.gpkg", effective_from="2017-01-01")
+    before = check_site(site, plant, store=copy, as_of="2022-06-30")
     assert _hit(before, "SOIL-01").verdict is Verdict.forbidden
-    remediation = check_site(site, plant.model_copy(update={"remediation": True}), store=store, as_of="2018-06-30")
+    remediation = check_site(site, plant.model_copy(update={"remediation": True}), store=copy, as_of="2022-06-30")
     assert "SOIL-01" not in _ids(remediation)
-    after = check_site(site, plant, store=store, as_of="2019-06-30")
+    after = check_site(site, plant, store=copy, as_of="2023-06-30")
     assert "SOIL-01" not in _ids(after)
-    dumping = check_site(site, plant.model_copy(update={"wastewater": True}), store=store, as_of="2019-06-30")
+    dumping = check_site(site, plant.model_copy(update={"wastewater": True}), store=copy, as_of="2023-06-30")
     assert _hit(dumping, "WAT-17").verdict is Verdict.forbidden
 
 
@@ -247,7 +258,29 @@ CASES = [
     ("admin:652323", dict(industry="交通", diesel_truck_stage=4), "2021-12-31", "MOB-03", None),
     ("admin:652328", dict(industry="化工", unpermitted_discharge=True), "2021-12-31", "PROC-05", Verdict.forbidden),
     ("admin:652301", dict(industry="钢铁", scope="new"), "2021-12-31", "IND-44", Verdict.obligation),
+    # [003] 2.: 「环境空气质量未达标县市在2020年6月底前完成」, the others by the end of 2020 (昌吉市 does not attain)
+    ("built_up:changji", dict(industry="水泥", scope="existing"), "2020-07-01", "IND-10N", Verdict.phase_out),
+    ("built_up:changji", dict(industry="水泥", scope="existing"), "2020-07-01", "IND-10", None),
+    ("built_up:qitai", dict(industry="水泥", scope="existing"), "2020-07-01", "IND-10", Verdict.phase_out),
+    ("built_up:qitai", dict(industry="水泥", scope="existing"), "2020-07-01", "IND-10N", None),
+    # [003] 5.: 「“乌-昌-石”区域内4县市2园区2019年底前基本完成，其他区域2020年底前基本完成」
+    ("admin:652301", dict(industry="化工", scattered_polluter=True, scope="existing"), "2020-01-15", "IND-12W",
+     Verdict.phase_out),
+    ("admin:652301", dict(industry="化工", scattered_polluter=True, scope="existing"), "2020-01-15", "IND-12E", None),
+    ("admin:652325", dict(industry="化工", scattered_polluter=True, scope="existing"), "2020-01-15", "IND-12E",
+     Verdict.phase_out),
+    # [003] 9.: heat supply alone is no 电力行业: 「非电行业实施减量30%替代」
+    ("admin:652301", dict(industry="热力", coal_t=1000, scope="new"), "2021-12-31", "PWR-03", Verdict.restricted),
+    ("admin:652301", dict(industry="热力", coal_t=1000, scope="new"), "2021-12-31", "PWR-02", None),
     # [002] and [004] 兵团
+    # [004] was issued on 2021-12-03: its rules are not in force before (a check of 2015 is of the law then)
+    ("admin:659001", dict(industry="热力", fuel="coal", boiler_tph=35, scope="new"), "2015-01-01", "BLR-17N", None),
+    ("admin:659001", dict(industry="热力", fuel="coal", boiler_tph=35, scope="new"), "2021-12-31", "BLR-17N",
+     Verdict.forbidden),
+    # 十户滩 (第八师) is under its division's own freeze (PARK-04), not among the 5 parks the 兵团 froze (PARK-01)
+    ("park:bt-shihutan", dict(industry="化工", wastewater=True, scope="new"), "2021-12-31", "PARK-04",
+     Verdict.forbidden),
+    ("park:bt-shihutan", dict(industry="化工", wastewater=True, scope="new"), "2021-12-31", "PARK-01", None),
     ("admin:659001", dict(groundwater=True, unlicensed_abstraction=True), "2021-12-31", "GW-05", Verdict.forbidden),
     ("admin:659002", dict(groundwater=True, scope="new"), "2021-12-31", "GW-02", Verdict.restricted),
     ("admin:659004", dict(industry="钢铁", scope="new", no_capacity_replacement=True), "2021-12-31", "PROC-03",

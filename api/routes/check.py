@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema, create_model, field_validator
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
@@ -23,11 +23,11 @@ from api.routes.audit import CheckFiling, filing_for
 from api.errors import ApiProblem
 from api.uploads import check_vertices, save_uploads
 from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site, covered_area, search_radii
-from gis.errors import EcozoneError
+from gis.errors import EcozoneError, FieldError
 from gis.overlap import MAX_SEARCH_KM, OverlapEngine
 from gis.report import FORMATS as REPORT_FORMATS
 from gis.rules import default_rule_packs
-from gis.rules.project import Project, ProjectFacts, fact_specs, read_project
+from gis.rules.project import ProjectFacts, fact_specs, read_project
 from gis.sites import SUFFIXES, parse
 from gis.sites.build import build_sites, combine
 from gis.sites.model import RawSite, Site
@@ -103,6 +103,17 @@ class CheckOptions(BaseModel):
     tolerance_m: float = Field(default=0.5, ge=0, le=1000, description="Boundary-contact tolerance, m.")
 
 
+def _project_schema() -> dict[str, Any]:
+    """The JSON schema of a check's ``project``: every fact, as a code, a number or a yes/no, or in Chinese."""
+    kinds = {"number": [{"type": "number"}, {"type": "string"}], "bool": [{"type": "boolean"}, {"type": "string"}]}
+    properties: dict[str, Any] = {"name": {"type": "string", "maxLength": 500, "description": "Project name."}}
+    for spec in fact_specs():
+        choices = f" One of {', '.join(spec.choices)}, or in Chinese." if spec.choices else ""
+        properties[spec.name] = {"anyOf": [*kinds.get(spec.kind, [{"type": "string"}]), {"type": "null"}],
+                                 "description": f"{spec.label_zh}: {spec.description}{choices}"}
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
 class CheckRequest(SiteOptions, CheckOptions):
     """A check as JSON: the site, the project and the options."""
 
@@ -111,7 +122,21 @@ class CheckRequest(SiteOptions, CheckOptions):
     site: str | dict[str, Any] = Field(
         description="GeoJSON geometry, Feature or FeatureCollection (WGS 84 lon/lat unless it has a legacy 'crs'), "
                     "or text: coordinates ('86.0413,44.3056', DMS, 拐点 rows), WKT or GeoJSON.")
-    project: Project = Field(default_factory=Project, description="What the project is; every fact is optional.")
+    project: Annotated[dict[str, Any], WithJsonSchema(_project_schema())] = Field(
+        default_factory=dict, description="What the project is; every fact is optional, in the codes below or as "
+                                          "an officer writes it (燃煤, 扩建, 20蒸吨, 是), read as ecozone check reads it.")
+
+    @field_validator("project")
+    @classmethod
+    def _facts_read(cls, project: dict[str, Any]) -> dict[str, Any]:
+        """Facts that cannot be read are the request's error, named ``project.<fact>``; what they say (and what
+        was assumed) is read again by ``check_site``, whose notices the result carries."""
+        try:
+            read_project(project)
+        except FieldError as error:
+            error.field = f"project.{error.field}" if error.field else "project"
+            raise
+        return project
 
 
 def _upload_fields() -> dict[str, Any]:

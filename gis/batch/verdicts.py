@@ -34,7 +34,7 @@ from gis.results import Relation
 from gis.rules.evaluate import (APPLIES, OUTCOME, REVIEW, UNCHECKED, Facts, Place, RuleHit, computed_quantity,
                                 distinct_rows, facts_of_many, missing_reason, place_of, rule_book)
 from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, RulePack, Verdict
-from gis.rules.evaluate import PARTLY_UNCHECKED
+from gis.rules.evaluate import CLEARED, PARTLY_UNCHECKED
 from gis.rules.project import Project, ProjectColumn
 
 __all__ = ["CODED_COLUMNS", "COLUMNS", "ERROR_CODE", "ERROR_LABEL", "VERDICT_NAMES", "Screener", "thresholds"]
@@ -343,8 +343,9 @@ class Screener:
         unchecked = (patterns == UNCHECKED).any(axis=1)
         nothing = np.array([place.nothing_checked for place in self._sites], dtype=bool)
         # the verdict of each pair, as an index into _VERDICTS: the worst rule's, else by what was checked
-        verdict = np.where(worst[pattern_of] < _NO_VERDICT, worst[pattern_of],
-                           _NO_VERDICT + np.where(nothing[sites], 0, np.where(unchecked[pattern_of], 1, 2)))
+        worst, unchecked = worst[pattern_of], unchecked[pattern_of]
+        verdict = np.where((worst < _NO_VERDICT) & ~(unchecked & (worst >= CLEARED)), worst, _NO_VERDICT + np.where(
+            nothing[sites] & (worst == _NO_VERDICT), 0, np.where(unchecked, 1, 2)))
         said = self._patterns_of(patterns)  # (hits, review, unchecked, (rules text, sources text), number)
         # each text made once per distinct thing it depends on, the pairs taking it by index
         zones = [place.zones_text for place in self._sites]

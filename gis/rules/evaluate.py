@@ -45,6 +45,9 @@ ACTIVITY_FACTS = {"boiler_tph", "power_mw", "coal_t", "three_high", "groundwater
 #: The verdict's label when no rule forbids or restricts the project but a layer that a rule of the place
 #: needs does not cover the site: never 允许.
 PARTLY_UNCHECKED = "部分未核查"
+#: The rank (in ``VERDICT_ORDER``) from which a verdict clears the project of nothing: an obligation or 允许 gives
+#: way to 部分未核查 while a rule could not be checked (an unchecked red line may forbid what an obligation asks).
+CLEARED = VERDICT_ORDER.index(Verdict.obligation)
 
 #: Facts declared only when the project has them (a furnace, a self-supplied well, 黄标车 ...): not given,
 #: the project does not have them, and a yes/no one reads as "no". A rule asking for one the project lacks
@@ -166,21 +169,27 @@ def zone_facts(hit: Any, day: dt.date) -> dict[str, Any]:
     for name, history in dated:
         facts[name.removesuffix("_history")] = _status_at(history, iso)
     if hit.kind == "industrial_park":
-        status = facts.get("sewage_status")
-        definite = inferred = False
-        for freeze in facts.get("water_project_freezes", []) or []:
-            started = freeze.get("from") is None or freeze["from"] <= iso
-            ended = freeze.get("to") is not None and freeze["to"] <= iso
-            lifted = freeze.get("lifting_condition_code") == "sewage_plant_operating" and status == "operating"
-            if started and not ended and not lifted:
-                inferred |= bool(freeze.get("inferred"))
-                definite |= not freeze.get("inferred")
-        # A freeze the documents only imply for this park is a question for the officer, not a ban.
-        facts["water_freeze_in_force"] = True if definite else (None if inferred else False)
-        if inferred and not definite:
-            facts.setdefault("_unknown", {})["water_freeze_in_force"] = (
-                "园区涉水项目限批系推定适用，需核查 (freeze inferred for this park)")
+        in_force = [freeze for freeze in facts.get("water_project_freezes", []) or []
+                    if _freeze_holds(freeze, iso, facts.get("sewage_status"))]
+        # any freeze (the rules naming the park), and those of the 兵团 itself (the rule on the 5 parks frozen by
+        # 兵团生态环境局, and the 兵工信函 on parks behind their plan): a division's own freeze is not theirs
+        for name, freezes in (("water_freeze_in_force", in_force),
+                              ("xpcc_water_freeze_in_force", [f for f in in_force
+                                                              if str(f.get("issuer", "")).startswith("兵团")])):
+            definite = any(not f.get("inferred") for f in freezes)
+            # A freeze the documents only imply for this park is a question for the officer, not a ban.
+            facts[name] = True if definite else (None if freezes else False)
+            if freezes and not definite:
+                facts.setdefault("_unknown", {})[name] = "园区涉水项目限批系推定适用，需核查 (freeze inferred for this park)"
     return facts
+
+
+def _freeze_holds(freeze: dict[str, Any], iso: str, sewage_status: Any) -> bool:
+    """Whether a park's water-project freeze holds on the day ``iso``: begun, not ended, not lifted by the plant."""
+    started = freeze.get("from") is None or freeze["from"] <= iso
+    ended = freeze.get("to") is not None and freeze["to"] <= iso
+    lifted = freeze.get("lifting_condition_code") == "sewage_plant_operating" and sewage_status == "operating"
+    return started and not ended and not lifted
 
 
 def _unstated(value: Any) -> bool:
@@ -290,7 +299,8 @@ def computed_quantity(quantity: Quantity, pack: RulePack, base: float | None) ->
     """A rule's quantity for a project whose fact is ``base`` (None when the project lacks it)."""
     multiplier = pack.params[quantity.multiplier] if isinstance(quantity.multiplier, str) else quantity.multiplier
     value = None if base is None else round(base * multiplier, 6)
-    formula = f"{multiplier:g} × {quantity.fact}" + (f" = {multiplier:g} × {base:g}" if base is not None else "")
+    label = FACT_LABELS.get(quantity.fact, quantity.fact)  # 新增燃料煤（t/a）: what the officer gave, in words
+    formula = f"{multiplier:g} × {label}" + (f" = {multiplier:g} × {base:,.10g}" if base is not None else "")
     return ComputedQuantity.model_construct(name=quantity.name, label_zh=quantity.label_zh,
                                             label_en=quantity.label_en, value=value, unit=quantity.unit,
                                             formula=formula)
@@ -584,15 +594,16 @@ def distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def verdict_of(book: RuleBook, outcomes: np.ndarray, nothing_checked: bool) -> tuple[Verdict, str]:
     """The verdict and its label from the outcomes of every rule (``OUTCOME`` per rule): the worst verdict
-    of the rules that apply or need review; never 允许 while a rule could not be checked (部分未核查)."""
+    of the rules that apply or need review; never 允许 or 应履行义务 while a rule could not be checked (部分未核查)."""
     ranks = np.where(outcomes == APPLIES, book.ranks, np.where(outcomes == REVIEW,
                      VERDICT_ORDER.index(Verdict.needs_review), len(VERDICT_ORDER)))
-    if len(ranks) and ranks.min() < len(VERDICT_ORDER):
-        verdict = VERDICT_ORDER[int(ranks.min())]
-        return verdict, VERDICT_LABELS[verdict]
-    if nothing_checked:
+    worst = int(ranks.min(initial=len(VERDICT_ORDER)))
+    unchecked = bool((outcomes == UNCHECKED).any())
+    if worst < len(VERDICT_ORDER) and not (unchecked and worst >= CLEARED):
+        return VERDICT_ORDER[worst], VERDICT_LABELS[VERDICT_ORDER[worst]]
+    if nothing_checked and worst == len(VERDICT_ORDER):
         return Verdict.not_checked, VERDICT_LABELS[Verdict.not_checked]
-    if (outcomes == UNCHECKED).any():  # nothing forbids or restricts, but a layer some rule needs is missing
+    if unchecked:  # nothing forbids, restricts or needs review, but a layer some rule needs is missing
         return Verdict.not_checked, PARTLY_UNCHECKED
     return Verdict.allowed, VERDICT_LABELS[Verdict.allowed]
 

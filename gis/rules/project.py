@@ -323,10 +323,11 @@ class Project(BaseModel):
 
     @property
     def is_power(self) -> bool | None:
-        """Power-sector project (电力行业), as the coal-offset rules distinguish it."""
+        """Power-sector project (电力行业: power generation, 热电联产 included), as the coal-offset rules distinguish
+        it; heat supply alone (热力生产和供应, D443) is not power."""
         if self.industry is None:
             return None
-        return self.industry in {"电力", "热力"}
+        return self.industry == "电力"
 
     @property
     def abstracts_water(self) -> bool | None:
@@ -420,9 +421,10 @@ _CHOICE_WORDS = {
     # gases first (液化石油气 is no oil, 煤气 and 煤层气 no coal), then coal and its products (兰炭, 焦炭: 高污染燃料目录)
     "fuel": (("生物质", "biomass"), ("液化石油气", "gas"), ("液化气", "gas"), ("石油气", "gas"), ("lpg", "gas"),
              ("lng", "gas"), ("cng", "gas"), ("天然气", "gas"), ("燃气", "gas"), ("煤气", "gas"), ("煤层气", "gas"),
-             ("沼气", "gas"), ("兰炭", "coal"), ("焦炭", "coal"), ("半焦", "coal"), ("煤", "coal"), ("油", "oil"),
+             ("沼气", "gas"), ("木柴", "biomass"), ("木材", "biomass"), ("薪柴", "biomass"), ("秸秆", "biomass"),
+             ("兰炭", "coal"), ("焦炭", "coal"), ("半焦", "coal"), ("煤", "coal"), ("油", "oil"),
              ("气", "gas"), ("电", "electric"), ("coal", "coal"), ("gas", "gas"), ("oil", "oil"),
-             ("biomass", "biomass"), ("electric", "electric"), ("other", "other")),
+             ("biomass", "biomass"), ("electric", "electric"), ("other", "other"), ("其他", "other"), ("其它", "other")),
     # the Chinese names of the other choices, longest first
     **{name: tuple(sorted(((label, key.value) for key, label in labels.items()), key=lambda w: -len(w[0])))
        for name, labels in (("furnace", FURNACE_LABELS), ("heating", HEATING_LABELS), ("process", PROCESS_LABELS),
@@ -526,6 +528,11 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
         facts.update(found[0])
     if facts.get("industry") is None and facts.get("gbt4754"):  # a 国民经济行业代码 column alone names the industry
         facts.update(_industry(facts["gbt4754"], notices, row, source))
+    if facts.get("fuel") is None and (facts.get("coal_t") or 0) > 0:  # new fuel coal declared: it burns coal
+        facts["fuel"] = "coal"
+        notices.append(Notice("fuel_from_coal", f"燃料未填写，按新增燃料煤（{facts['coal_t']:g} 吨/年）推定为煤 / fuel not "
+                              "given: coal, as new fuel coal is declared", row=row, field="fuel", value="coal",
+                              source=source, fix="如不符，请填写燃料", level="assumed"))
     for name, default in {**DEFAULTS, **(defaults or {})}.items():
         if facts.get(name) is None and not _blank(default):
             facts.update(_read_fact(specs[name], default, 1.0, notices, row, source))
@@ -587,14 +594,9 @@ def _read_fact(spec: FactSpec, value: Any, multiplier: float, notices: list[Noti
         if lowered in spec.choices:
             return {spec.name: lowered}
         if spec.name == "fuel":
-            lowered = _fuel_burnt(lowered, bad)
+            return {spec.name: _fuel(text, bad, notices, row, source)}
         for word, choice in _CHOICE_WORDS.get(spec.name, ()):
             if word in lowered:
-                if lowered != text.lower():
-                    notices.append(Notice("fuel_changed", f"燃料「{text[:50]}」按改用后的{CHOICE_LABELS[choice]}核查 / "
-                                          f"checked as the fuel after the change: {choice}", row=row, field=spec.name,
-                                          value=text[:100], source=source, fix="如不符，请填写现用的燃料",
-                                          level="assumed"))
                 return {spec.name: choice}
         if "other" in spec.choices:
             return {spec.name: "other"}
@@ -602,6 +604,35 @@ def _read_fact(spec: FactSpec, value: Any, multiplier: float, notices: list[Noti
     if spec.name == "industry":
         return _industry(text, notices, row, source)
     return {spec.name: text[:200]}
+
+
+#: Fuels from the strictest for the rules (coal and oil are 高污染燃料) to the cleanest: a boiler that burns
+#: several is checked as burning the strictest.
+_FUEL_SEVERITY = ("coal", "oil", "biomass", "gas", "electric", "other")
+
+
+def _fuel(text: str, bad, notices: list[Notice], row: Any, source: str | None) -> str:
+    """The fuel a text names: after a change, the new one (``_fuel_burnt``); of several (燃煤+天然气, 天然气（备用
+    燃煤）), the strictest, each assumption stated."""
+    burnt = rest = _fuel_burnt(text.lower(), bad)
+    found: list[str] = []
+    for word, choice in _CHOICE_WORDS["fuel"]:  # longest words first where one holds another (煤气 before 煤)
+        if word in rest:
+            rest = rest.replace(word, " " * len(word))
+            found.append(choice)
+    if not found:
+        raise bad("无法识别（煤、天然气、油、生物质、电或其他） / not recognised (coal, gas, oil, biomass, electric, other)")
+    fuel = min(found, key=_FUEL_SEVERITY.index)
+    if burnt != text.lower():
+        notices.append(Notice("fuel_changed", f"燃料「{text[:50]}」按改用后的{CHOICE_LABELS[fuel]}核查 / checked as "
+                              f"the fuel after the change: {fuel}", row=row, field="fuel", value=text[:100],
+                              source=source, fix="如不符，请填写现用的燃料", level="assumed"))
+    if len(set(found)) > 1:
+        names = "、".join(dict.fromkeys(CHOICE_LABELS[f] for f in found))
+        notices.append(Notice("fuel_several", f"燃料「{text[:50]}」含多种燃料（{names}），按其中最严的{CHOICE_LABELS[fuel]}"
+                              f"核查 / several fuels: checked as the strictest, {fuel}", row=row, field="fuel",
+                              value=text[:100], source=source, fix="如主要燃料不同，请只填写主要燃料", level="assumed"))
+    return fuel
 
 
 def _fuel_burnt(text: str, bad) -> str:
