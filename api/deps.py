@@ -37,6 +37,10 @@ class AppState:
     jobs: JobManager
     audit: AuditTrail | None = None  # None when the settings turn auditing off
     checks: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
+    #: Feature pages made at a time (``api.routes.ogc``); the others wait, outside the pool other routes use.
+    pages: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
+    #: The health probe's own thread: it answers while every pooled thread is busy.
+    probe: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
 
 
 async def get_state(request: Request) -> AppState:

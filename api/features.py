@@ -24,6 +24,7 @@ from gis.cache import BoundedCache
 from gis.kinds import ZONE_FIELDS
 from gis.store import LayerVersion, Store
 from gis.store.base import CATALOGUE_COLUMNS
+from gis.zones import OPEN_END
 
 __all__ = ["CRS84", "CRS_URIS", "Layer", "LayerCache", "to_crs84_bbox", "geometry_json"]
 
@@ -146,7 +147,7 @@ def _layer(store: Store, kind: str, day: str) -> Layer:
     catalogue = store.catalogue([version]) if version else pd.DataFrame(columns=list(CATALOGUE_COLUMNS))
     if len(catalogue):
         starts = catalogue["valid_from"].fillna("0000-01-01")
-        ends = catalogue["valid_to"].fillna("9999-12-31")
+        ends = catalogue["valid_to"].fillna(OPEN_END)
         catalogue = catalogue[((starts <= day) & (day < ends)).to_numpy()].reset_index(drop=True)
     ids = [str(zone_id) for zone_id in catalogue["zone_id"]]
     return Layer(kind=kind, version=version, store=store, catalogue=catalogue, ids=ids,

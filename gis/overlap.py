@@ -42,6 +42,7 @@ from gis.errors import CoordinateError, GeometryError, InputError
 from gis.kinds import KINDS, get_kind
 from gis.results import LayerCheck, OverlapResult, Relation, ZoneHit, non_default
 from gis.store.base import Snapshot, Store, iso_day
+from gis.zones import OPEN_END
 
 __all__ = ["MAX_SEARCH_KM", "OverlapEngine", "outline_pieces", "prepared_copies", "set_engine_budget", "TILE_DEG", "TILE_MARGIN_DEG"]
 
@@ -124,9 +125,9 @@ class OverlapEngine:
         self._id_rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids))
         # A feature's own dates: a check keeps the features valid on its day.
         self._valid_from = np.array([r["valid_from"] or "0000-01-01" for r in self._records], dtype="U10")
-        self._valid_to = np.array([r["valid_to"] or "9999-12-31" for r in self._records], dtype="U10")
+        self._valid_to = np.array([r["valid_to"] or OPEN_END for r in self._records], dtype="U10")
         self._dated = bool(len(self._records)) and bool(
-            (self._valid_from > "0000-01-01").any() or (self._valid_to < "9999-12-31").any())
+            (self._valid_from > "0000-01-01").any() or (self._valid_to < OPEN_END).any())
         # Distances are taken on the zones' own edges, not on those of their cut at the region: a cut edge
         # is another great circle (tens of metres apart on a long boundary edge), and a check must measure
         # the same whichever engine answers it (a report is verified by checking again).

@@ -23,7 +23,7 @@ from gis.errors import CRSError, EcozoneError, FieldError, GeometryError, Notice
 from gis.geometry import make_valid_keeping_type
 from gis.kinds import GEOMETRY_SOURCES, ZONE_FIELDS, get_kind
 
-__all__ = ["validate_zones", "empty_zones", "zone_frame", "attributes_json", "feature_digests", "DIGEST_FIELDS",
+__all__ = ["OPEN_END", "validate_zones", "empty_zones", "zone_frame", "attributes_json", "feature_digests", "DIGEST_FIELDS",
            "row_label", "row_label_zh", "outside_coverage"]
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
@@ -45,6 +45,9 @@ def attributes_json(value: Any) -> str:
     """Canonical JSON text of an attributes mapping (sorted keys, Chinese kept readable)."""
     return json.dumps(value or {}, ensure_ascii=False, sort_keys=True)
 
+
+#: What an open end of a zone's validity (valid_to empty) is compared as: after every ISO day, 9999-12-31 too.
+OPEN_END = "9999-99-99"
 
 #: The fields a feature's fields digest covers: all but its kind (features are compared within one kind).
 DIGEST_FIELDS = tuple(name for name in ZONE_FIELDS if name != "kind")

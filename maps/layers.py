@@ -23,7 +23,7 @@ import shapely
 from gis.cache import BoundedCache
 from gis.kinds import GEOMETRY_SOURCES, KINDS
 from gis.store import LayerVersion, Snapshot, Store
-from gis.zones import empty_zones
+from gis.zones import OPEN_END, empty_zones
 from maps.popups import zone_popup
 from maps.style import DRAW_ORDER, kind_legend, park_status, style_table
 
@@ -40,7 +40,7 @@ def valid_on(zones: pd.DataFrame, day: str) -> np.ndarray:
     if not len(zones):
         return np.zeros(0, dtype=bool)
     starts = zones["valid_from"].fillna("0000-01-01")
-    ends = zones["valid_to"].fillna("9999-12-31")
+    ends = zones["valid_to"].fillna(OPEN_END)
     return ((starts <= day) & (day < ends)).to_numpy()
 
 

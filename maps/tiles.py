@@ -73,8 +73,10 @@ def tile_lonlat_bounds(z: int, x: int, y: int, buffer: float = 0) -> Bounds:
     """The tile's box in lon/lat degrees, grown by ``buffer`` tile units on each side."""
     minx, miny, maxx, maxy = tile_bounds(z, x, y)
     grow = buffer * (maxx - minx) / EXTENT
-    lon0, lat0 = _TO_LONLAT.transform(minx - grow, miny - grow)
-    lon1, lat1 = _TO_LONLAT.transform(maxx + grow, maxy + grow)
+    # no further than the world's edge: past it the longitude wraps, and the box of a tile at the edge (every tile
+    # of zooms 0 and 1) would run from east to west, meeting nothing
+    lon0, lat0 = _TO_LONLAT.transform(max(minx - grow, -HALF_WORLD), max(miny - grow, -HALF_WORLD))
+    lon1, lat1 = _TO_LONLAT.transform(min(maxx + grow, HALF_WORLD), min(maxy + grow, HALF_WORLD))
     return (lon0, lat0, lon1, lat1)
 
 

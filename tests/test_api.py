@@ -307,6 +307,25 @@ def test_too_many_vertices_is_413_naming_the_site(client):
     assert body["value"] == 6000
 
 
+@pytest.mark.parametrize(("method", "path", "allowed"), [("POST", "/ogc/collections", "GET"),
+                                                     ("DELETE", "/tiles/all/6/46/23.pbf", "GET"),
+                                                     ("GET", "/check", "POST")])
+def test_a_method_not_served_is_405_with_the_methods_that_are(client, method, path, allowed):
+    """RFC 9110: a 405 says in Allow what the resource does serve (the routes of included routers too)."""
+    response = client.request(method, path)
+    assert response.status_code == 405 and response.headers["allow"] == allowed
+
+
+def test_a_body_of_more_arrays_than_vertices_allowed_is_refused_before_it_is_parsed(client):
+    """Millions of positions took seconds to parse on the event loop, every other request waiting: a body whose
+    arrays alone outnumber the vertices allowed (5,000 on this server) is refused from a count of its bytes, which
+    counts the ring's arrays and its own two where a parsed site would count its vertices."""
+    ring = [[86.0, 44.3]] * 25_000
+    body = assert_problem(client.post("/check", json={"site": {"type": "Polygon", "coordinates": [ring]}}), 413,
+                          "site")
+    assert body["value"] == len(ring) + 2 and "数组" in body["detail"]
+
+
 def test_upload_form_errors_name_the_field(client, guaidian):
     with open(guaidian, "rb") as handle:
         assert_problem(client.post("/check", files={"file": (guaidian.name, handle)}, data={"boiler_tph": "many"}),

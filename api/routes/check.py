@@ -8,6 +8,7 @@ server: it goes to the text parser, and uploads to a private temporary folder.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,7 +24,7 @@ from api.routes.audit import CheckFiling, filing_for
 from api.errors import ApiProblem
 from api.uploads import check_vertices, save_uploads
 from gis.check import DEFAULT_BUFFERS_KM, CheckResult, check_site, covered_area, search_radii
-from gis.errors import EcozoneError, FieldError
+from gis.errors import EcozoneError, FieldError, LimitExceededError
 from gis.overlap import MAX_SEARCH_KM, OverlapEngine
 from gis.report import FORMATS as REPORT_FORMATS
 from gis.rules import default_rule_packs
@@ -160,6 +161,22 @@ def _upload_fields() -> dict[str, Any]:
 #: The multipart/form-data form of ``POST /check``: project facts and options as fields, the site as a file.
 CheckUpload = create_model("CheckUpload", __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
                            **_upload_fields())
+
+
+#: Arrays a check's JSON may hold beyond one per vertex (buffers_km, a FeatureCollection's own lists ...).
+_OTHER_ARRAYS = 10_000
+
+
+def _bound_positions(body: bytes, max_vertices: int) -> None:
+    """Refuse a JSON body with more arrays than a site of ``max_vertices`` has positions (each is one), before
+    parsing it: a count of bytes, milliseconds for the largest body the server takes."""
+    arrays = body.count(b"[")
+    if arrays > max_vertices + _OTHER_ARRAYS:
+        raise LimitExceededError(
+            f"请求中有 {arrays:,} 个数组，多于 {max_vertices:,} 个顶点的地块所有 / the body holds {arrays:,} arrays, more "
+            f"than a site of at most {max_vertices:,} vertices has", field="site", value=arrays,
+            fix="简化边界（如在 QGIS 中按 1 米简化）或分成几个地块 / simplify the boundary (e.g. to 1 m in QGIS) or split it "
+                "into plots")
 
 
 def _build(raw: RawSite, options: SiteOptions, max_vertices: int, store: Store):
@@ -365,9 +382,14 @@ async def check(request: Request) -> Response:
     filing = filing_for(state, request.headers)  # the audit record, and the report Accept asks for
     if content_type == "application/json":
         body = await request.body()
-        content = await _run_check(state, CheckRequest.model_validate_json(body or b"null", strict=True),
-                                   filing=filing,
-                                   small_body=len(body) <= INLINE_BODY_BYTES and not (filing and filing.fmt))
+        small = len(body) <= INLINE_BODY_BYTES
+        if small:
+            parsed = CheckRequest.model_validate_json(body or b"null", strict=True)
+        else:  # megabytes of JSON take seconds to become objects: off the loop, after a count of its arrays
+            _bound_positions(body, state.settings.max_vertices)
+            parsed = await anyio.to_thread.run_sync(
+                functools.partial(CheckRequest.model_validate_json, body, strict=True), limiter=state.checks)
+        content = await _run_check(state, parsed, filing=filing, small_body=small and not (filing and filing.fmt))
     elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         content = await _upload(request, state, filing)
     else:

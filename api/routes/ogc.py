@@ -17,7 +17,9 @@ import json
 import math
 from typing import Annotated, Any, Literal
 
+import anyio
 import numpy as np
+import shapely
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.compression import CompressedRoute
@@ -129,11 +131,20 @@ def _features_response(body: dict[str, Any], epsg: int | None) -> Response:
                     headers={"Content-Crs": f"<{uri}>"})
 
 
+#: Coordinates a page of features holds at most (some 7 MB of GeoJSON): past them a page ends early, its next link
+#: going on from there, as OGC API - Features allows. A page of 1,000 county outlines was 14 MB, held in memory
+#: for as long as its client took to read it.
+PAGE_MAX_COORDINATES = 200_000
+
+
 def _features(layer: Layer, positions: np.ndarray, epsg: int | None) -> list[dict[str, Any]]:
-    """GeoJSON features of the layer's features at ``positions`` (only those are read from the store)."""
+    """GeoJSON features of the layer's features at ``positions`` (only those are read from the store), as many as
+    ``PAGE_MAX_COORDINATES`` allows, the first always."""
     ids, properties, geometries = layer.page(positions)
+    held = np.cumsum(shapely.get_num_coordinates(geometries))
+    kept = max(1, int(np.searchsorted(held, PAGE_MAX_COORDINATES, side="right")))
     return [{"type": "Feature", "id": zone_id, "geometry": geometry, "properties": props}
-            for zone_id, props, geometry in zip(ids, properties, geometry_json(geometries, epsg))]
+            for zone_id, props, geometry in zip(ids[:kept], properties[:kept], geometry_json(geometries[:kept], epsg))]
 
 
 def _describe(request: Request, state: AppState, kind: str) -> dict[str, Any]:
@@ -223,7 +234,7 @@ def ogc_router(settings: Settings) -> APIRouter:
                 dependencies=[_allowed(_ITEMS_PARAMS)], response_class=Response,
                 responses={200: {"content": {GEOJSON: {}}, "description": "A GeoJSON FeatureCollection"},
                            400: {"description": "Invalid parameter"}, 404: {"description": "No such collection"}})
-    def items(
+    async def items(
         request: Request,
         state: StateDep,
         collectionId: CollectionId,  # noqa: N803
@@ -241,16 +252,24 @@ def ogc_router(settings: Settings) -> APIRouter:
         _known(collectionId)
         epsg = _crs(crs, "crs")
         box = _bbox(bbox, _crs(bbox_crs, "bbox-crs"))
-        layer = state.layers.get(collectionId, _as_of(datetime))
-        size = min(max(limit if limit is not None else default, 1), maximum)
+        day = _as_of(datetime)
+        # pages are made two at a time in threads of their own: many clients asking for large pages at once (GDAL
+        # asks for 1,000 features) wait their turn instead of filling the pool every other route uses
+        return await anyio.to_thread.run_sync(
+            _page, request, state, collectionId, day, box, epsg, offset,
+            min(max(limit if limit is not None else default, 1), maximum), limiter=state.pages)
+
+    def _page(request: Request, state: AppState, collectionId: str, day: dt.date, box, epsg: int | None,  # noqa: N803
+              offset: int, size: int) -> Response:
+        layer = state.layers.get(collectionId, day)
         matched = layer.select(box)
         page = matched[offset: offset + size]
         features = _features(layer, page, epsg)
         links = [_link(request.url, "self", GEOJSON, "this page"),
                  _link(request.url_for("ogc_collection", collectionId=collectionId), "collection", JSON)]
-        if offset + len(page) < len(matched):
-            links.append(_link(request.url.include_query_params(offset=offset + size, limit=size), "next", GEOJSON,
-                               "next page"))
+        if offset + len(features) < len(matched):  # a page cut short by its coordinates goes on where it ended
+            links.append(_link(request.url.include_query_params(offset=offset + len(features), limit=size), "next",
+                               GEOJSON, "next page"))
         if offset > 0:
             links.append(_link(request.url.include_query_params(offset=max(offset - size, 0), limit=size), "prev",
                                GEOJSON, "previous page"))

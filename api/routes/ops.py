@@ -67,7 +67,7 @@ async def health(state: StateDep) -> JSONResponse:
     try:
         with anyio.fail_after(HEALTH_TIMEOUT_S):
             versions, in_force = await anyio.to_thread.run_sync(
-                lambda: (store.versions(), store.in_force()), abandon_on_cancel=True)
+                lambda: (store.versions(), store.in_force()), abandon_on_cancel=True, limiter=state.probe)
         answer = answer.model_copy(update={"answers": True, "layer_versions": len(versions),
                                            "in_force": {k: v.version for k, v in sorted(in_force.items())}})
     except Exception:  # any failure of the store is the probe's answer; its text may name hosts, so it is logged

@@ -26,7 +26,8 @@ import shapely
 
 from gis.errors import InputError, Notice, ReadOnlyStoreError, VersionNotFoundError
 from gis.kinds import KINDS, ZONE_FIELDS, get_kind
-from gis.zones import attributes_json, empty_zones, feature_digests, outside_coverage, validate_zones, zone_frame
+from gis.zones import (OPEN_END, attributes_json, empty_zones, feature_digests, outside_coverage, validate_zones,
+                       zone_frame)
 
 __all__ = ["CATALOGUE_COLUMNS", "LayerVersion", "Snapshot", "Store", "iso_day", "content_digest", "hex_digests",
            "linked_zones"]
@@ -173,7 +174,7 @@ class Store(ABC):
         zones = self._read_versions(list(versions.values()))
         if len(zones):
             starts = zones["valid_from"].fillna("0000-01-01")
-            ends = zones["valid_to"].fillna("9999-12-31")
+            ends = zones["valid_to"].fillna(OPEN_END)
             zones = zones[(starts <= day) & (day < ends)].reset_index(drop=True)
         return Snapshot(as_of=day, versions=versions, zones=zones)
 
