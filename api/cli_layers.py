@@ -121,7 +121,7 @@ def import_(
             geometry_source=geometry_source,
         )
         with open_cli_store(store) as opened:
-            area, notice = resolve_coverage(coverage, opened)
+            area, notice = resolve_coverage(coverage, opened, zones)
             version = opened.import_layer(
                 zones, kind, source=file.name, effective_from=effective_from, note=note, coverage=area,
                 notices=[*notices, notice],

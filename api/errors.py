@@ -215,11 +215,21 @@ def problem_from_validation(errors: Sequence[dict[str, Any]], *, where: str = "b
                       fix="see the OpenAPI document at /openapi.json for the allowed values", errors=listed)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at the request's path, found by asking the routes of each (the routers an
-    application includes do not list their routes' methods)."""
+    """The methods the resource at the request's path serves: those its operations document (the most literal
+    path template that fits, so /screen/preview is not also /screen/{job_id}), else every method some route
+    serves there (the routers an application includes do not list their routes' methods)."""
+    path = request.scope["path"].removeprefix(request.scope.get("root_path") or "") or "/"
+    fits = [(template, operations) for template, operations in request.app.openapi().get("paths", {}).items()
+            if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path)]
+    if fits:
+        _, operations = min(fits, key=lambda fit: fit[0].count("{"))
+        return [method for method in _METHODS if method.lower() in operations]
     routes = request.app.router.routes
-    return [method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    return [method for method in _METHODS
             if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)]
 
 

@@ -23,6 +23,7 @@ import shapely
 from pydantic import BaseModel, Field, PrivateAttr
 
 from gis.crs import STORE_CRS, geodesic_area_m2
+from gis.geometry import OVERLAY_GRID_DEGREES, overlay
 from gis.jurisdictions import BINGTUAN_CODE, BINGTUAN_FLOOR_PCT, Jurisdictions, dissolve, geodesic_areas
 from gis.kinds import get_kind
 from gis.layer_stats import FLOOR_KIND, Basis, VersionRef, union_areas
@@ -129,7 +130,12 @@ def _changed_fields(old: dict, new: dict) -> list[str]:
 
 def _union(geoms) -> shapely.Geometry:
     geoms = [g for g in geoms if g is not None and not g.is_empty]
-    return shapely.union_all(geoms) if geoms else shapely.Polygon()
+    if not geoms:
+        return shapely.Polygon()
+    try:
+        return shapely.union_all(geoms)
+    except shapely.errors.GEOSException:  # outlines GEOS cannot node (see ``overlay``)
+        return shapely.union_all(geoms, grid_size=OVERLAY_GRID_DEGREES)
 
 
 def _catalogue(store: Store, version: LayerVersion) -> pd.DataFrame:
@@ -165,7 +171,7 @@ def _gained(shapes: list, store: Store, version: LayerVersion, catalogue: pd.Dat
     meets = shapely.intersects(pieces[piece_at], neighbour) if len(near) else np.zeros(0, dtype=bool)
     out = pieces.copy()
     for i in np.unique(piece_at[meets]):
-        out[i] = shapely.difference(pieces[i], _union(neighbour[meets & (piece_at == i)]))
+        out[i] = overlay(shapely.difference, pieces[i], _union(neighbour[meets & (piece_at == i)]))
     parts = shapely.get_parts(shapely.get_parts(shapely.make_valid(out)))  # through what make_valid nests
     return parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON]
 
@@ -224,8 +230,8 @@ def diff_layer(store: Store, kind: str, from_ref: int | str | dt.date, to_ref: i
         if moved:
             gained_shapes.append(new_geom)
             lost_shapes.append(old_geom)
-            gained = geodesic_area_m2(shapely.difference(new_geom, old_geom))
-            lost = geodesic_area_m2(shapely.difference(old_geom, new_geom))
+            gained = geodesic_area_m2(overlay(shapely.difference, new_geom, old_geom))
+            lost = geodesic_area_m2(overlay(shapely.difference, old_geom, new_geom))
         zones.append(ZoneChange(
             zone_id=zone_id, name=new_record["name"], change="changed", geometry_changed=moved,
             fields=(["geometry"] if moved else []) + fields, added_m2=gained, removed_m2=lost,
@@ -368,14 +374,14 @@ def _cut(parts: np.ndarray, unit_geoms: np.ndarray, tree: shapely.STRtree | None
     if len(crossing):
         near = shapely.make_valid(np.array([shapely.clip_by_rect(unit_geoms[u], *box) for u, box in
                                             zip(unit_at[crossing], shapely.bounds(pieces[crossing]))], dtype=object))
-        pieces[crossing] = shapely.intersection(near, pieces[crossing])
+        pieces[crossing] = overlay(shapely.intersection, near, pieces[crossing])
     # What of a part lies in no unit (outside the region, or in a gap between units).
     held = np.zeros(len(parts), dtype=bool)
     held[part_at[inside]] = True
     rest_parts, rest = [], []
     for i in np.flatnonzero(~held):
         covered = _union(pieces[part_at == i])
-        left = shapely.difference(parts[i], covered) if not covered.is_empty else parts[i]
+        left = overlay(shapely.difference, parts[i], covered) if not covered.is_empty else parts[i]
         if geodesic_area_m2(left) > 0:
             rest_parts.append(i)
             rest.append(left)

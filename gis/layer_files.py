@@ -368,21 +368,23 @@ def read_layer_file(
     try:
         frame = _read_frame(path, layer, encoding, notices)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise FormatError(f"GDAL cannot read the file ({exc})", source=name, fix="check that it opens in QGIS") from None
+        raise FormatError(f"GDAL 无法读取该文件 / GDAL cannot read the file ({exc})", source=name,
+                          fix="检查它能否在 QGIS 中打开 / check that it opens in QGIS") from None
     except UnicodeDecodeError as exc:
         raise FieldError(f"文件中的文字不是 {encoding or 'UTF-8'} 编码 / the file's text is not {encoding or 'UTF-8'} "
                          f"({exc.reason} at byte {exc.start})", source=name, field="encoding", value=encoding,
                          fix="给出文件所用的编码（中文数据多为 GBK） / give the encoding the file was written in (most "
                              "Chinese data is GBK)") from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.isna().all():
-        raise FormatError("the file has no geometries", source=name, fix="import a spatial layer")
+        raise FormatError("文件中没有几何 / the file has no geometries", source=name,
+                          fix="导入带几何的空间图层 / import a spatial layer")
 
     declared = _parse_crs(crs)
     if frame.crs is None:
         if declared is None:
             raise CRSError(
-                "the file declares no coordinate reference system", source=name, field="crs",
-                fix="add a .prj file (e.g. exported with the layer from ArcGIS or QGIS), or declare the CRS: "
+                "文件没有声明坐标系 / the file declares no coordinate reference system", source=name, field="crs",
+                fix="加上 .prj 文件或给出坐标系 / add a .prj file (e.g. exported with the layer from ArcGIS or QGIS), or declare the CRS: "
                 "EPSG:4490 for CGCS2000 lon/lat, EPSG:4513-4533 for CGCS2000 3° Gauss-Krüger zones 25-45 with "
                 "the zone number in front of the easting, EPSG:4534-4554 without it",
             )
@@ -391,8 +393,10 @@ def read_layer_file(
                               message=f"坐标系按指定：{crs_label(declared)} / CRS as declared: {crs_label(declared)}"))
     elif declared is not None and not frame.crs.equals(declared):
         raise CRSError(
-            f"the file declares {crs_label(frame.crs)} but the CRS given is {crs_label(declared)}", source=name,
-            field="crs", value=crs, fix="give no CRS if the file's own is right, or fix the file's .prj",
+            f"文件声明的坐标系是 {crs_label(frame.crs)}，与给出的 {crs_label(declared)} 不同 / the file declares "
+            f"{crs_label(frame.crs)} but the CRS given is {crs_label(declared)}", source=name, field="crs", value=crs,
+            fix="文件自带的坐标系正确时不要再给出，否则改正文件的 .prj / give no CRS if the file's own is right, or fix the "
+                "file's .prj",
         )
     _check_zone_number(frame, name)
     if suffix == ".shp":
@@ -416,10 +420,12 @@ def read_layer_file(
                 "front (EPSG:4513-4533) or not (EPSG:4534-4554)")
     if minx < _CHINA_BOX[0] or miny < _CHINA_BOX[1] or maxx > _CHINA_BOX[2] or maxy > _CHINA_BOX[3]:
         raise CRSError(
-            f"after reprojection from {crs_label(source_crs)} the features lie at lon {minx:.2f}..{maxx:.2f}, "
+            f"从 {crs_label(source_crs)} 投影转换后要素位于经度 {minx:.2f}..{maxx:.2f}、纬度 {miny:.2f}..{maxy:.2f}，"
+            f"在中国境外 / after reprojection from {crs_label(source_crs)} the features lie at lon {minx:.2f}..{maxx:.2f}, "
             f"lat {miny:.2f}..{maxy:.2f}, outside China", source=name, field="crs",
-            fix="the declared CRS does not match the coordinates: check the Gauss-Krüger zone, and whether the "
-            "eastings carry the zone number in front (EPSG:4513-4533) or not (EPSG:4534-4554)",
+            fix="声明的坐标系与坐标不符：检查高斯-克吕格带号，东坐标前是否有带号（EPSG:4513-4533）或没有（EPSG:4534-4554）"
+                " / the declared CRS does not match the coordinates: check the Gauss-Krüger zone, and whether the "
+                "eastings carry the zone number in front (EPSG:4513-4533) or not (EPSG:4534-4554)",
         )
 
     frame = _restore_truncated_names(frame, kind, name, notices)
@@ -434,8 +440,9 @@ def read_layer_file(
             free = [c for c in columns if c not in mapped.values()]
             mapped[target] = _find_column(free, candidates)
     if mapped["name"] is None:
-        raise FieldError("no column holds the zone names", source=name, field="name",
-                         fix="map the column that holds them; the file's columns: " + ", ".join(columns))
+        raise FieldError("没有找到区域名称列 / no column holds the zone names", source=name, field="name",
+                         fix="指定名称所在的列；文件的列有 / map the column that holds them; the file's columns: "
+                             + ", ".join(columns))
 
     names = [_text(v) or "" for v in frame[mapped["name"]]]
     if mapped["zone_id"] is not None:
@@ -524,11 +531,14 @@ def notice_text(notice: dict, option: Callable[[str | None], str | None] | None 
         f" — {fix}" if fix else "")
 
 
-def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, Notice]:
+def resolve_coverage(spec: str | None, store, zones: gpd.GeoDataFrame | None = None
+                     ) -> tuple[shapely.Geometry | None, Notice]:
     """The coverage of an imported layer from ``--coverage``: ``all``, ``admin:CODE,...`` or a polygon file.
 
-    Without ``spec`` the layer is taken as complete over every county-level unit of the store's
-    administrative layer (or everywhere, if the store has none); the notice says which, and how to narrow it.
+    Without ``spec`` the layer is taken as complete over the provinces of the store's administrative layer that
+    its ``zones`` meet (a Xinjiang delivery says nothing of Inner Mongolia), or over every unit when the store has
+    no province; the notice says which, and how to narrow it. Zones that meet no unit at all (a wrong CRS or zone
+    number) are refused: such a version would clear every site of its kind.
     """
     if spec is None or spec.startswith("admin:"):
         admin = store.snapshot(kinds=["admin_division"]).zones
@@ -539,8 +549,10 @@ def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, 
                     code="coverage_default", level="info", field="coverage",
                     message="覆盖范围：图层视为处处完整（库中没有行政区划图层） / coverage: the layer counts as complete "
                             "everywhere (the store has no administrative layer)",
-                    fix="give admin:CODE,... or a polygon file",
+                    fix="给出 admin:代码,... 或范围多边形文件 / give admin:CODE,... or a polygon file",
                 )
+            if zones is not None and len(zones):
+                return _coverage_of(zones, units)
             return shapely.union_all(units.geometry.values), Notice(
                 code="coverage_default", level="info", field="coverage",
                 message="覆盖范围：图层视为覆盖库中全部行政单元 / coverage: the layer counts as complete over every "
@@ -552,8 +564,9 @@ def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, 
         missing = sorted(set(codes) - {a["adcode"] for a in found["attributes"]})
         if missing or not codes:
             raise FieldError(
-                "no administrative unit with that code in the store", field="coverage", value=", ".join(missing),
-                fix="use adcodes of the admin_division layer, e.g. admin:659001,659004",
+                "库中没有该代码的行政单元 / no administrative unit with that code in the store", field="coverage",
+                value=", ".join(missing), fix="使用行政区划图层的代码 / use adcodes of the admin_division layer, e.g. "
+                                              "admin:659001,659004",
             )
         return shapely.union_all(found.geometry.values), Notice(
             code="coverage", level="info", field="coverage",
@@ -561,12 +574,45 @@ def resolve_coverage(spec: str | None, store) -> tuple[shapely.Geometry | None, 
     if spec == "all":
         return None, Notice(code="coverage", level="info", field="coverage",
                             message="覆盖范围：图层视为处处完整 / coverage: the layer counts as complete everywhere")
-    frame = pyogrio.read_dataframe(spec) if Path(spec).exists() else None
+    refusal = FieldError(
+        "覆盖范围应为 all、admin:代码,... 或带坐标系的多边形文件 / the coverage must be 'all', 'admin:CODE,...' or a "
+        "polygon file with a CRS", field="coverage", value=spec, fix="如 admin:659001，或 兵团范围.shp / e.g. "
+                                                                      "admin:659001, or 兵团范围.shp")
+    try:
+        frame = pyogrio.read_dataframe(spec) if Path(spec).exists() else None
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, ValueError):
+        raise refusal from None  # a damaged or unreadable file
     if frame is None or frame.crs is None or not frame.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-        raise FieldError(
-            "the coverage must be 'all', 'admin:CODE,...' or a polygon file with a CRS", field="coverage",
-            value=spec, fix="e.g. admin:659001, or 兵团范围.shp",
-        )
+        raise refusal
     return shapely.union_all(frame.to_crs(STORE_CRS).geometry.values), Notice(
         code="coverage", level="info", field="coverage",
         message=f"覆盖范围：{Path(spec).name} 的多边形 / coverage: the polygons of {Path(spec).name}")
+
+
+def _coverage_of(zones: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[shapely.Geometry, Notice]:
+    """The default coverage of ``zones``: the provinces among ``units`` they meet (every unit if none is a
+    province); refused when they meet no unit."""
+    geometries = zones.geometry.values
+    provinces = units[units["subtype"] == "province"]
+    within = provinces if len(provinces) else units
+    met = np.unique(shapely.STRtree(geometries).query(within.geometry.values, predicate="intersects")[0])
+    if not len(met):
+        raise FieldError(
+            f"{len(zones)} 个要素都不在库中任何行政单元内：坐标系或带号可能有误 / none of the {len(zones)} features "
+            "meets an administrative unit of the store: the CRS or the zone number is likely wrong",
+            field="coverage", value=len(zones),
+            fix="检查 .prj、坐标系（«crs»）和带号；确要导入，给出 «coverage» all / check the .prj, the CRS («crs») and the "
+                "zone number; to import it all the same, give «coverage» all")
+    if not len(provinces):
+        return shapely.union_all(units.geometry.values), Notice(
+            code="coverage_default", level="info", field="coverage",
+            message="覆盖范围：图层视为覆盖库中全部行政单元 / coverage: the layer counts as complete over every "
+                    "administrative unit of the store",
+            fix="if the file covers less (e.g. only 兵团 land), give admin:659001,... or a polygon file")
+    names = "、".join(str(name) for name in provinces["name"].iloc[met])
+    return shapely.union_all(provinces.geometry.values[met]), Notice(
+        code="coverage_default", level="info", field="coverage", value=names,
+        message=f"覆盖范围：图层视为覆盖其要素所在的省级单元（{names}），其他地区未核查 / coverage: the layer counts as "
+                f"complete over the provinces its features lie in ({names}); elsewhere it is not checked",
+        fix="图层只覆盖其中一部分（如只有兵团）时，给出 admin:659001,... 或范围多边形文件 / if the file covers less (e.g. only "
+            "兵团 land), give admin:659001,... or a polygon file")

@@ -22,8 +22,8 @@ def pick_version(store: Store, kind: str, ref: int | str | dt.date | None, *, fi
     available = store.versions(kind)
     numbers = ", ".join(f"{v.version} ({v.effective_from})" for v in available)
     if not available:
-        raise VersionNotFoundError(f"layer '{kind}' has no version yet", field=field, value=ref,
-                                   fix="import one first (layers import)")
+        raise VersionNotFoundError(f"图层 {kind} 还没有任何版本 / layer '{kind}' has no version yet", field=field,
+                                   value=ref, fix="先导入一个版本 / import one first (layers import)")
     if ref is None:
         return available[-1]
     text = ref.isoformat() if isinstance(ref, dt.date) else str(ref).strip()
@@ -32,8 +32,8 @@ def pick_version(store: Store, kind: str, ref: int | str | dt.date | None, *, fi
         for version in available:
             if version.version == int(number.group(1)):
                 return version
-        raise VersionNotFoundError(f"layer '{kind}' has no version {text}", field=field, value=ref,
-                                   fix=f"versions (in force from): {numbers}")
+        raise VersionNotFoundError(f"图层 {kind} 没有第 {text} 版 / layer '{kind}' has no version {text}", field=field,
+                                   value=ref, fix=f"已有版本（生效日期） / versions (in force from): {numbers}")
     try:
         day = iso_day(text)
     except InputError:

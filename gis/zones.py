@@ -182,9 +182,9 @@ def _repair(geom: shapely.Geometry, *, source: str | None, row: str) -> tuple[sh
     before, after = geodesic_area_m2(geom), geodesic_area_m2(fixed)
     if fixed.is_empty:
         raise GeometryError(
-            f"the geometry is invalid ({reason}) and nothing polygonal is left after repair",
-            source=source, row=row, field="geometry",
-            fix="redraw this feature; check for a collapsed or zero-area ring",
+            f"几何无效（{reason}），修复后不剩任何面 / the geometry is invalid ({reason}) and nothing polygonal is left "
+            "after repair", source=source, row=row, field="geometry",
+            fix="重画该要素，检查是否有塌缩或面积为零的环 / redraw this feature; check for a collapsed or zero-area ring",
         )
     notice = Notice(
         code="geometry_repaired",
@@ -271,14 +271,15 @@ def validate_zones(
             for name in ("zone_id", "name"):
                 if not isinstance(record[name], str) or not record[name].strip():
                     raise FieldError(
-                        f"'{name}' is empty", source=source, row=row, field=name, value=record[name],
-                        fix=f"give every feature a {name}",
+                        f"「{name}」为空 / '{name}' is empty", source=source, row=row, field=name, value=record[name],
+                        fix=f"每个要素都要有 {name} / give every feature a {name}",
                     )
             key = (record["kind"], record["zone_id"])
             if key in seen:
                 raise FieldError(
-                    f"zone_id is used twice in kind '{record['kind']}' (also row {seen[key]})", source=source,
-                    row=row, field="zone_id", value=record["zone_id"], fix="make zone ids unique within a kind",
+                    f"编号在同一图层中重复（另见第 {seen[key]} 行） / zone_id is used twice in kind '{record['kind']}' "
+                    f"(also row {seen[key]})", source=source, row=row, field="zone_id", value=record["zone_id"],
+                    fix="同一图层内编号须唯一 / make zone ids unique within a kind",
                 )
             seen[key] = row
             record["subtype"] = _check_subtype(spec, record["subtype"], source=source, row=row)
@@ -299,8 +300,8 @@ def validate_zones(
             geom = geometries[i]
             if geom is None or geom.is_empty:
                 raise GeometryError(
-                    "the feature has no geometry", source=source, row=row, field="geometry",
-                    fix="draw the feature or remove the row",
+                    "要素没有几何 / the feature has no geometry", source=source, row=row, field="geometry",
+                    fix="画出该要素或删去这一行 / draw the feature or remove the row",
                 )
             if not np.isfinite(shapely.get_coordinates(geom)).all():
                 raise GeometryError(
@@ -310,9 +311,11 @@ def validate_zones(
             allowed = _PUNCTUAL if spec.geometry == "point" else _POLYGONAL
             if geom.geom_type not in allowed:
                 raise GeometryError(
-                    f"kind '{spec.name}' needs {spec.geometry} geometries, this one is a {geom.geom_type}",
+                    f"图层 {spec.label_zh} 要求{'点' if spec.geometry == 'point' else '面'}，该要素是 {geom.geom_type} / kind "
+                    f"'{spec.name}' needs {spec.geometry} geometries, this one is a {geom.geom_type}",
                     source=source, row=row, field="geometry", value=geom.geom_type,
-                    fix=f"import {geom.geom_type} features under a kind that takes them, or convert them",
+                    fix=f"把 {geom.geom_type} 要素导入接受它的图层，或先转换 / import {geom.geom_type} features under a "
+                        "kind that takes them, or convert them",
                 )
         except (FieldError, GeometryError) as problem:
             problems.append(problem)

@@ -113,7 +113,7 @@ def _requests(folder) -> list[Request]:
         "huge-number": lambda http, rng: http.post("/check", **_raw_json('{"site": "86.04,44.3", "gk_zone": '
                                                                         + "9" * 400 + "}")),
         "unknown-field": lambda http, rng: http.post("/check", json={"site": "86.04,44.3", "colour": "red"}),
-        "wrong-type": lambda http, rng: http.post("/check", json={"site": "86.04,44.3", "project": {"wastewater": 0}}),
+        "wrong-type": lambda http, rng: http.post("/check", json={"site": "86.04,44.3", "project": {"wastewater": "也许"}}),
         "malformed-json": lambda http, rng: http.post("/check", **_raw_json('{"site": ')),
         "no-site": lambda http, rng: http.post("/check", json={}),
         "unreadable-text": lambda http, rng: http.post("/check", json={"site": "no coordinates here"}),

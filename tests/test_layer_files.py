@@ -325,6 +325,57 @@ def test_features_outside_every_administrative_unit_are_named_in_a_warning(tmp_p
     assert "第 2 行" in imported.output and "--coverage" in imported.output
 
 
+def test_a_xinjiang_delivery_leaves_inner_mongolia_not_checked(tmp_path):
+    """By default a layer is complete over the provinces its features lie in: a red line delivered for Xinjiang
+    says nothing of 呼和浩特, which stays 未核查 for the red line (it read as checked and clear before)."""
+    from gis.check import check_site
+    from gis.sites import read_site
+
+    path = tmp_path / "新疆红线.geojson"
+    gpd.GeoDataFrame({"名称": ["石河子红线"], "编号": ["HX-1"]},
+                     geometry=[shapely.box(*SHIHEZI, SHIHEZI[0] + 0.02, SHIHEZI[1] + 0.02)], crs="EPSG:4490").to_file(path)
+    store_path = tmp_path / "store.gpkg"
+    assert runner.invoke(app, ["layers", "init", str(store_path)]).exit_code == 0
+    imported = _import_red_line(path, store_path)
+    assert imported.exit_code == 0 and "新疆维吾尔自治区" in imported.output, imported.output
+    with open_store(store_path) as store:
+        hohhot = check_site(read_site("111.67,40.82"), {}, store=store)
+        shihezi = check_site(read_site(f"{SHIHEZI[0] + 0.01},{SHIHEZI[1] + 0.01}"), {}, store=store)
+    assert hohhot.overlap.layer("ecological_redline").status == "not_checked"
+    assert shihezi.overlap.layer("ecological_redline").status == "checked"
+
+
+def test_a_layer_wholly_outside_the_store_is_refused_unless_its_coverage_is_given(tmp_path):
+    """Three squares in Beijing (a wrong CRS puts a delivery elsewhere) would clear every site of the kind: refused,
+    naming the CRS; imported with --coverage all when that is meant."""
+    path = tmp_path / "红线.geojson"
+    gpd.GeoDataFrame({"名称": ["甲", "乙", "丙"], "编号": ["A", "B", "C"]},
+                     geometry=[shapely.box(116.3 + i / 10, 39.9, 116.32 + i / 10, 39.92) for i in range(3)],
+                     crs="EPSG:4490").to_file(path)
+    store_path = tmp_path / "store.gpkg"
+    assert runner.invoke(app, ["layers", "init", str(store_path)]).exit_code == 0
+    before = len(open_store(store_path).versions("ecological_redline"))
+    refused = _import_red_line(path, store_path)
+    assert refused.exit_code == 2 and "--crs" in refused.output and "--coverage" in refused.output, refused.output
+    assert len(open_store(store_path).versions("ecological_redline")) == before
+    forced = runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
+                                 str(store_path), "--coverage", "all"], env={"ECOZONE_AUDIT": "0"})
+    assert forced.exit_code == 0, forced.output
+
+
+def test_a_damaged_coverage_file_is_an_error_naming_the_option(tmp_path):
+    path = tmp_path / "红线.geojson"
+    gpd.GeoDataFrame({"名称": ["甲"], "编号": ["A"]}, geometry=[shapely.box(*SHIHEZI, SHIHEZI[0] + 0.02, SHIHEZI[1] + 0.02)],
+                     crs="EPSG:4490").to_file(path)
+    damaged = tmp_path / "范围.geojson"
+    damaged.write_text('{"type": "FeatureCollection", "features": [{"type": "Feat')
+    store_path = tmp_path / "store.gpkg"
+    create_store(store_path).close()
+    result = runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
+                                 str(store_path), "--coverage", str(damaged)], env={"ECOZONE_AUDIT": "0"})
+    assert result.exit_code == 2 and "覆盖范围" in result.output and "--coverage" in result.output, result.output
+
+
 def test_swapped_gauss_kruger_coordinates_are_refused_saying_so(tmp_path):
     """Northings first: PROJ gives no finite lon/lat, and the refusal says X and Y may be swapped."""
     path = tmp_path / "swapped.gpkg"
@@ -357,3 +408,20 @@ def test_every_row_of_a_delivery_with_problems_is_named_at_once(tmp_path):
     assert "row 6 (HX-05)" in result.output and "另有 3 行有问题" in result.output
     for row in ("第 18 行", "第 22 行", "第 34 行"):
         assert row in result.output, result.output
+
+
+def test_the_date_a_version_comes_into_force_is_read_as_officers_write_it(tmp_path):
+    path = tmp_path / "红线.geojson"
+    gpd.GeoDataFrame({"名称": ["甲"], "编号": ["A"]}, geometry=[shapely.box(*SHIHEZI, SHIHEZI[0] + 0.02, SHIHEZI[1] + 0.02)],
+                     crs="EPSG:4490").to_file(path)
+    store_path = tmp_path / "store.gpkg"
+    create_store(store_path).close()
+
+    def imported(day: str):
+        return runner.invoke(app, ["layers", "import", str(path), "--kind", "ecological_redline", "--store",
+                                   str(store_path), "--effective-from", day], env={"ECOZONE_AUDIT": "0"})
+
+    assert imported("2024/07/01").exit_code == 0
+    assert open_store(store_path).versions("ecological_redline")[-1].effective_from == "2024-07-01"
+    wrong = imported("2024/13/01")
+    assert wrong.exit_code == 2 and "--effective-from" in wrong.output and "as_of" not in wrong.output, wrong.output

@@ -346,3 +346,24 @@ def test_diff_map_page_draws_both_colours_offline(server, updated):
     assert drawn["added"] > 0 and drawn["removed"] > 0
     assert f"{report.added_m2 / 1e6:,.4f}"[:6] in panel or "新增面积" in panel
     assert not watch.blocked and not watch.page_errors
+
+
+def test_a_zone_delivered_again_with_noise_in_its_last_digits_is_diffed(tmp_path):
+    """One outline stored from a Gauss-Kruger shapefile and from an EPSG:4490 GeoPackage of the same delivery: the
+    two are some 1e-9° apart, and GEOS cannot node them (a plain difference raises). The change report falls back
+    to a 0.1 mm grid and says what changed: next to nothing, as pyproj measures the two."""
+    pair = json.loads((REPO / "tests" / "data" / "re-delivered-outline.json").read_text())
+    old, new = (shapely.from_wkb(bytes.fromhex(pair[key])) for key in ("old", "new"))
+    with pytest.raises(shapely.errors.GEOSException):
+        shapely.difference(new, old)
+    store = init_store(tmp_path / "store.gpkg")
+    for geometry, day in ((old, "2024-01-01"), (new, "2025-01-01")):
+        zones = gpd.GeoDataFrame([{"zone_id": "HX650001527", "name": "红线图斑", "subtype": "bingtuan",
+                                   "jurisdiction": None, "attributes": {}, "geometry_source": "official"}],
+                                 geometry=[geometry], crs=4326)
+        store.import_layer(zones, KIND, source="红线.gpkg", effective_from=day)
+    versions = [v.version for v in store.versions(KIND)][-2:]
+    report = diff_layer(store, KIND, *versions)
+    [change] = [z for z in report.zones if z.zone_id == "HX650001527"]
+    assert change.change == "changed" and change.area_after_m2 == pytest.approx(oracle_area(new), rel=1e-6)
+    assert change.added_m2 < 1.0 and change.removed_m2 < 1.0  # m², of a zone of some km²

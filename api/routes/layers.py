@@ -140,7 +140,7 @@ async def import_version(
                     main[0], kind, layer=layer, crs=crs, encoding=encoding, fields=mapping, subtype=subtype,
                     geometry_source=geometry_source,
                 )
-                area, notice = resolve_coverage(coverage, state.store)
+                area, notice = resolve_coverage(coverage, state.store, zones)
                 version = state.store.import_layer(zones, kind, source=main[0].name, effective_from=effective_from,
                                                    note=note, coverage=area, notices=[*notices, notice])
             except EcozoneError as error:

@@ -14,6 +14,7 @@ geometry and fields taken at import, so that ``verify_store`` can name a feature
 from __future__ import annotations
 
 import datetime as dt
+import re
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -261,7 +262,7 @@ class Store(ABC):
             kind=kind,
             version=0,  # assigned by the back end inside its transaction
             imported_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            effective_from=iso_day(effective_from),
+            effective_from=iso_day(effective_from, field="effective_from"),
             source=source,
             feature_count=len(validated),
             content_sha256=content_digest(validated),
@@ -312,18 +313,22 @@ def _coverage_wkb(coverage: shapely.Geometry | None) -> str | None:
     return shapely.to_wkb(shapely.make_valid(coverage), hex=True)
 
 
-def iso_day(value: str | dt.date | None) -> str:
-    """A date as ISO text (default today, UTC); a malformed one is an InputError naming the field."""
+def iso_day(value: str | dt.date | None, field: str = "as_of") -> str:
+    """A date as ISO text (default today, UTC), also as officers write it (2024/07/01, 2024.7.1, 2024年7月1日); a
+    malformed one is an InputError naming ``field``."""
     if value is None:
         return _today()
     if isinstance(value, dt.datetime):
         return value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
+    written = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*", str(value))
     try:
+        if written:
+            return dt.date(*map(int, written.groups())).isoformat()
         return dt.date.fromisoformat(str(value)).isoformat()
     except ValueError:
         raise InputError(
-            "日期应写作 YYYY-MM-DD / a date must be written YYYY-MM-DD", field="as_of", value=value,
-            fix="例如 «as_of» 2019-06-30 / e.g. «as_of» 2019-06-30"
+            "日期应写作 YYYY-MM-DD / a date must be written YYYY-MM-DD", field=field, value=value,
+            fix=f"例如 «{field}» 2019-06-30 / e.g. «{field}» 2019-06-30"
         ) from None
