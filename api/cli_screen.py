@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,7 +21,7 @@ from rich.text import Text
 
 from api.cli_check import option_of, with_fact_options
 from api.cli_options import StoreOption, open_cli_store
-from gis.batch import COLUMNS, FIELDS, screen_file
+from gis.batch import COLUMNS, FIELDS, screen_file, watched_chunk_rows
 from gis.errors import EcozoneError, InputError
 from gis.batch.verdicts import VERDICT_NAMES
 
@@ -36,6 +37,13 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
                              fix=f"e.g. --column lon=东经度 --column industry=所属行业; fields: {', '.join(FIELDS)}")
         mapping[field.strip()] = column.strip()
     return mapping
+
+
+def _chunk_rows(path: Path) -> int:
+    """Rows per chunk for a terminal: some ten chunks of a file (the bar moves, and a chunk's time tells the time
+    left), never fewer rows than a watched job's (``watched_chunk_rows``) nor more than the library's 100,000."""
+    size = path.stat().st_size if path.is_file() else 0
+    return min(100_000, max(watched_chunk_rows(size), size // 1_300))
 
 
 def _screen(
@@ -79,7 +87,8 @@ def _screen(
             else:
                 report = screen_file(input_path, output, store=opened, as_of=as_of, workers=workers,
                                      columns=_mapping(column or []), progress=progress, dask_address=dask,
-                                     defaults=defaults or None, encoding=encoding)
+                                     defaults=defaults or None, encoding=encoding,
+                                     chunk_rows=_chunk_rows(Path(input_path)))
     except EcozoneError as error:
         if error.field in facts:  # name the option that gives the fact
             error.fix = f"{error.fix}（{option_of(error.field)}）" if error.fix else option_of(error.field)

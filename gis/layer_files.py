@@ -428,6 +428,13 @@ def read_layer_file(
                 "eastings carry the zone number in front (EPSG:4513-4533) or not (EPSG:4534-4554)",
         )
 
+    heights = shapely.has_z(frame.geometry.values)
+    if heights.any():  # the store's table is 2D: heights would break the GeoPackage and count as a change
+        frame = frame.set_geometry(shapely.force_2d(frame.geometry.values))
+        notices.append(Notice(code="heights_dropped", level="info", source=name, field="geometry",
+                              value=int(heights.sum()),
+                              message=f"{int(heights.sum())} 个要素带高程（Z），已去掉：只保留平面坐标 / {int(heights.sum())} "
+                                      "features had heights (Z): dropped, the plane coordinates kept"))
     frame = _restore_truncated_names(frame, kind, name, notices)
     columns = [c for c in frame.columns if c != frame.geometry.name]
     given = _targets(fields, columns, name)

@@ -425,3 +425,15 @@ def test_the_date_a_version_comes_into_force_is_read_as_officers_write_it(tmp_pa
     assert open_store(store_path).versions("ecological_redline")[-1].effective_from == "2024-07-01"
     wrong = imported("2024/13/01")
     assert wrong.exit_code == 2 and "--effective-from" in wrong.output and "as_of" not in wrong.output, wrong.output
+
+
+def test_heights_of_a_delivery_are_dropped_saying_so(tmp_path):
+    """A 3D shapefile (heights from a survey): stored in 2D, as the store's table declares, with a notice."""
+    path = tmp_path / "红线.shp"
+    x, y = SHIHEZI
+    ring = [(x, y, 450.0), (x + 0.02, y, 451.0), (x + 0.02, y + 0.02, 452.5), (x, y + 0.02, 449.0), (x, y, 450.0)]
+    gpd.GeoDataFrame({"名称": ["甲"], "编号": ["A"]}, geometry=[shapely.Polygon(ring)], crs="EPSG:4490").to_file(path)
+    zones, notices = read_layer_file(path, "ecological_redline")
+    assert not shapely.has_z(zones.geometry.values).any()
+    assert shapely.equals(zones.geometry.iloc[0], shapely.force_2d(shapely.Polygon(ring)))
+    assert any(n.code == "heights_dropped" and n.value == 1 for n in notices)

@@ -902,11 +902,11 @@ def test_patches_cut_by_zones_with_areas_as_postgis_measures_them(tmp_path, post
         with conn.cursor().copy("COPY a (name, subtype, geom) FROM STDIN") as copy:
             for name, subtype, geom in zip(admin["name"], admin["subtype"], admin.geometry):
                 copy.write_row((name, subtype, "SRID=4326;" + shapely.to_wkt(geom, rounding_precision=-1)))
-        # where each patch lies: the county and the division sharing the most of it (a 兵团 city first)
+        # where each patch lies: the county and the division sharing the most of it (a 兵团 city is both for its land)
         shares = "SELECT DISTINCT ON (p.code) p.code, a.name, a.subtype FROM p JOIN a ON ST_Intersects(p.geom, a.geom) " \
                  "WHERE ST_Area(ST_Intersection(p.geom, a.geom)) > 0 AND a.subtype {} " \
-                 "ORDER BY p.code, (a.subtype = 'bingtuan_city') DESC, ST_Area(ST_Intersection(p.geom, a.geom)) DESC"
-        county = {code: name for code, name, _ in conn.execute(shares.format("= 'county'")).fetchall()}
+                 "ORDER BY p.code, ST_Area(ST_Intersection(p.geom, a.geom)) DESC"
+        county = {code: name for code, name, _ in conn.execute(shares.format("IN ('county', 'bingtuan_city')"))}
         division = {code: (name, subtype) for code, name, subtype in
                     conn.execute(shares.format("IN ('prefecture', 'bingtuan_city')")).fetchall()}
         redline = dict(conn.execute(
@@ -925,8 +925,7 @@ def test_patches_cut_by_zones_with_areas_as_postgis_measures_them(tmp_path, post
     for code, got_division, got_county in zip(patches["图斑编号"], patches["所在地州市/师"], patches["所在县市区"]):
         name, subtype = division.get(code, (None, None))
         assert (got_division if isinstance(got_division, str) else None) == name, code
-        assert (got_county if isinstance(got_county, str) else None) == county.get(
-            code, name if subtype == "bingtuan_city" else None), code
+        assert (got_county if isinstance(got_county, str) else None) == county.get(code), code
     assert division["TB-edge"][0] != "石河子市" and len(division) >= 60
     # each patch's pieces largest first; as large (inside a red line and a reserve at once), the red line first
     from gis.batch.spatial import PROTECTED_KINDS
@@ -949,6 +948,45 @@ def test_patches_cut_by_zones_with_areas_as_postgis_measures_them(tmp_path, post
     groups = [(r[0] or "", r[1] or "") for r in body]
     assert all(groups.index(g) == i or groups[i - 1] == g for i, g in enumerate(groups))  # each group together
     assert all(r[0] and r[1] for r in body)
+
+
+def test_patches_that_cannot_be_measured_are_listed_and_never_read_as_clear(tmp_path, monkeypatch):
+    """哈密, where the red-line and reserve layers are not complete: its totals are unknown, not 0 (the row screen
+    says 部分未核查 there too). An empty polygon, a point and a line are not patches: listed with the reason in the
+    移交清单, not dropped, not crashing the batch. An input column named as an added one (所在县市区) keeps its
+    values as 所在县市区（原）. A failure while writing leaves the earlier outputs as they were."""
+    from gis.batch.patches import screen_patches
+    from gis.check import check_site
+
+    hami, core = shapely.box(93.50, 42.80, 93.51, 42.81), shapely.box(87.53, 44.10, 87.54, 44.11)
+    frame = gpd.GeoDataFrame({"图斑编号": ["H1", "K1", "E1", "P1", "L1"], "所在县市区": ["伊州区"] * 5},
+                             geometry=[hami, core, shapely.Polygon(), shapely.Point(87.535, 44.105),
+                                       shapely.LineString([(87.531, 44.101), (87.539, 44.109)])], crs="EPSG:4490")
+    source = tmp_path / "图斑.gpkg"
+    frame.to_file(source)
+    summary = screen_patches(source, [tmp_path / "out.gpkg", tmp_path / "移交清单.xlsx"], as_of=AS_OF)
+    assert summary.patches == 5 and summary.patches_failed == 3
+    patches = pyogrio.read_dataframe(tmp_path / "out.gpkg", layer="图斑").set_index("图斑编号")
+    assert patches["所在县市区（原）"].tolist() == ["伊州区"] * 5
+    uncovered = check_site(read_site(f"{hami.centroid.x},{hami.centroid.y}"), {}, as_of=AS_OF).overlap
+    assert uncovered.layer("ecological_redline").status != "checked"  # the oracle: the check does not cover it
+    assert patches.loc["H1", ["红线内面积m²", "自然保护区内面积m²"]].isna().all() and "未核查" in patches.loc["H1", "未核查"]
+    assert patches.loc["K1", "自然保护区内面积m²"] > 0 and pd.isna(patches.loc["K1", "未核查"])
+    assert patches.loc[["E1", "P1", "L1"], "读取错误"].notna().all()
+    book = load_workbook(tmp_path / "移交清单.xlsx")
+    failed = {row[0]: row[1] for row in book["读取失败图斑"].iter_rows(min_row=2, values_only=True)}
+    assert set(failed) == {3, 4, 5} and "面" in failed[4] and "面" in failed[5]
+    assert [row[0] for row in book["未核查图斑"].iter_rows(min_row=2, values_only=True)] == [1]
+    before = (tmp_path / "移交清单.xlsx").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("gis.batch.patches._write_handover", broken)
+    with pytest.raises(OSError):
+        screen_patches(source, [tmp_path / "out.gpkg", tmp_path / "移交清单.xlsx"], as_of=AS_OF)
+    assert (tmp_path / "移交清单.xlsx").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gpkg", "图斑.gpkg", "移交清单.xlsx"]
 
 
 def _free_port() -> int:
@@ -979,15 +1017,44 @@ def test_a_scheduler_that_cannot_be_reached_is_an_error_naming_the_address(tmp_p
     monkeypatch.setattr(gis.batch.distributed, "_CONNECT_SECONDS", 1)
     source = tmp_path / "register.csv"
     source.write_text("单位名称,经度,纬度\n企业,87.6,43.8\n", encoding="utf-8")
-    for address in (f"tcp://127.0.0.1:{_free_port()}", "scheduler-without-a-port"):
-        with pytest.raises(EcozoneError) as caught:
-            screen_file(source, tmp_path / "out.csv", as_of=AS_OF, dask_address=address)
-        assert (caught.value.field, caught.value.value) == ("dask_address", address)
-        assert not (tmp_path / "out.csv").exists()
+    import socket
+
+    silent = socket.socket()  # answers the connection, never Dask's handshake (a web server, the dashboard)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        for address in (f"tcp://127.0.0.1:{_free_port()}", "scheduler-without-a-port",
+                        f"tcp://127.0.0.1:{silent.getsockname()[1]}"):
+            with pytest.raises(EcozoneError) as caught:
+                screen_file(source, tmp_path / "out.csv", as_of=AS_OF, dask_address=address)
+            assert (caught.value.field, caught.value.value) == ("dask_address", address)
+            assert not (tmp_path / "out.csv").exists()
+    finally:
+        silent.close()
     result = CliRunner().invoke(app, ["screen", str(source), "-o", str(tmp_path / "out.csv"),
                                       "--dask", "scheduler-without-a-port"])
     assert result.exit_code == 2 and "--dask-address" in result.output, result.output
     assert "Traceback" not in result.output
+
+
+def test_a_cluster_whose_workers_are_all_gone_stops_the_batch_saying_so(monkeypatch):
+    """The slices wait while the cluster has workers; with none left for a while (all killed) the batch stops with
+    the reason instead of waiting for ever (the scheduler keeps the tasks for workers that never come)."""
+    distributed = pytest.importorskip("distributed")
+    from types import SimpleNamespace
+
+    import gis.batch.distributed as on_cluster
+
+    def never_done(futures, timeout):
+        raise TimeoutError
+
+    monkeypatch.setattr(on_cluster, "_CONNECT_SECONDS", 0.1)
+    monkeypatch.setattr(distributed, "wait", never_done)
+    asked = []
+    owner = SimpleNamespace(client=SimpleNamespace(nthreads=lambda: asked.append(1) or {}))
+    with pytest.raises(EcozoneError, match="没有工作进程") as caught:
+        on_cluster._Screening(owner, 1, [], [])._wait()
+    assert caught.value.field == "dask_address" and len(asked) > 1
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,7 +74,7 @@ class DaskScreener:
             self.client = Client(self._cluster)
         else:
             try:
-                self.client = Client(address, timeout=_CONNECT_SECONDS)
+                self.client = _connect(Client, address)
             except (OSError, ValueError, TypeError) as error:  # unreachable, or not an address
                 raise InputError(
                     "无法连接 Dask 集群的调度器 / cannot reach the Dask scheduler", field="dask_address",
@@ -109,6 +110,27 @@ class DaskScreener:
             self._cluster.close()
 
 
+def _connect(client, address: str):
+    """A client of the scheduler at ``address``, in a thread given ``_CONNECT_SECONDS`` twice over: a port that
+    answers but is no scheduler (a web server, the dashboard) never ends Dask's handshake."""
+    made: list = []
+
+    def connect() -> None:
+        try:
+            made.append(client(address, timeout=_CONNECT_SECONDS))
+        except BaseException as error:  # handed to the caller
+            made.append(error)
+
+    thread = threading.Thread(target=connect, name="dask-connect", daemon=True)
+    thread.start()
+    thread.join(2 * _CONNECT_SECONDS)
+    if not made:
+        raise TimeoutError(f"no Dask handshake from {address} in {2 * _CONNECT_SECONDS} s")
+    if isinstance(made[0], BaseException):
+        raise made[0]
+    return made[0]
+
+
 class _Screening:
     """A chunk on the cluster: its slices, and their screening under way."""
 
@@ -119,6 +141,7 @@ class _Screening:
         """The chunk's verdict columns, as ``ChunkScreener.screen`` gives them (waiting for the workers)."""
         out = {name: CodedText(self._rows) if name in CODED_COLUMNS else np.full(self._rows, None, dtype=object)
                for name in COLUMNS}
+        self._wait()
         for rows, (columns, exact) in zip(self._slices, self._owner.client.gather(self._sent)):
             self._owner.rows_exact += exact
             for name, values in columns.items():
@@ -127,6 +150,29 @@ class _Screening:
                 else:
                     out[name][rows] = values
         return {name: column if isinstance(column, CodedText) else column.tolist() for name, column in out.items()}
+
+    def _wait(self) -> None:
+        """Wait for the slices while the cluster has workers: with none left for ``_CONNECT_SECONDS`` three times
+        over (all killed, or gone with their machines), the batch stops saying so instead of waiting for ever."""
+        from distributed import wait
+
+        client, alone_since = self._owner.client, None
+        while True:
+            try:
+                wait(self._sent, timeout=_CONNECT_SECONDS / 2)
+                return
+            except TimeoutError:
+                if client.nthreads():
+                    alone_since = None
+                    continue
+                alone_since = alone_since or time.monotonic()
+                if time.monotonic() - alone_since > 3 * _CONNECT_SECONDS:
+                    raise EcozoneError(
+                        "Dask 集群已没有工作进程，筛查无法继续 / the Dask cluster has no workers left: the screening "
+                        "cannot go on", field="dask_address",
+                        fix="重新启动 dask worker 后再筛查，或不给 «dask_address»，在本机筛查 / start the workers (dask "
+                            "worker) again and screen again, or leave «dask_address» out to screen on this machine"
+                    ) from None
 
 
 def _screen_slice(wkb: np.ndarray, facts: dict[str, np.ndarray], register: tuple) -> tuple[dict[str, Any], int]:

@@ -801,6 +801,7 @@ def _plain_polygons(geoms: np.ndarray, coverage: CoveredArea | None) -> np.ndarr
     if coverage is None:
         return plain
     candidates = np.flatnonzero((shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON)
+                                & ~shapely.is_empty(geoms)  # POLYGON EMPTY has no point on its surface
                                 & (shapely.get_num_interior_rings(geoms) == 0)
                                 & (shapely.get_num_coordinates(geoms) <= MAX_VERTICES))
     polygons = geoms[candidates]
@@ -820,8 +821,9 @@ def _vector_site(geom, crs: CRS | None, source: str, row: int, coverage: Covered
     """A feature's geometry as its site: from the file's CRS (Gauss-Krüger and others reprojected) through the
     site reader's checks (a plain lon/lat point inside the covered area is taken as it is, ``_points``)."""
     if geom is None or geom.is_empty:
-        raise FormatError("the feature has no geometry (or one that cannot be read)", source=source, row=row,
-                          field="geometry", fix="draw its geometry, or delete the feature")
+        raise FormatError("要素没有几何（或几何无法读取） / the feature has no geometry (or one that cannot be read)",
+                          source=source, row=row, field="geometry",
+                          fix="画出它的几何，或删去该要素 / draw its geometry, or delete the feature")
     raw = RawSite(source=source, plots=[RawPlot(parts_from_shapely(geom, source=source, row=row), row=row)],
                   crs=crs, crs_origin="the file" if crs else "", order="declared")
     return _built(raw, row, coverage)

@@ -14,6 +14,7 @@ for handing each case to the office that answers for it.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -78,44 +79,90 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
                               f"{' or '.join(PATCH_OUTPUTS)}", source=str(path), field="output", value=path.suffix,
                               fix="give -o patches.gpkg and/or -o 移交清单.xlsx")
     source = open_input(input_path, coverage=covered_area(store))
-    zones = store.snapshot(day).zones
+    # the input's own columns keep their values: one named as an added column (所在县市区 ...) is renamed
+    header = [f"{name}（原）" if name in _ADDED else name for name in source.header]
+    snapshot = store.snapshot(day)
+    zones = snapshot.zones
     protected = zones[zones.kind.isin(PROTECTED_KINDS)].reset_index(drop=True)
     units = _Units(zones[zones.kind == "admin_division"])
     tree = shapely.STRtree(protected.geometry.values)
+    coverage = _Coverage(snapshot.versions)
     patch_rows, piece_rows, failed = [], [], 0
     if progress is not None:
         progress(0, source.total)
     for chunk in source.chunks:
         places = units.of(chunk.geoms)
         met = _met(chunk.geoms, tree)
-        for cells, row, geom, error, where, zones_met in zip(chunk.cells, chunk.rows, chunk.geoms, chunk.errors,
-                                                             places, met):
-            attributes = dict(zip(source.header, cells))
+        for cells, row, geom, error, notice, where, zones_met in zip(
+                chunk.cells, chunk.rows, chunk.geoms, chunk.errors, chunk.notices, places, met):
+            attributes = dict(zip(header, cells))
+            if error is None and geom is not None and geom.geom_type not in ("Polygon", "MultiPolygon"):
+                error = (f"图斑应为面（多边形），该要素是 {geom.geom_type} / a patch is a polygon, this feature is a "
+                         f"{geom.geom_type}。修正 / Fix: 把点、线要素从图斑文件中删去，或画成面 / remove points and lines "
+                         "from the patch file, or draw them as polygons")
             if error is not None or geom is None:
                 failed += 1
                 patch_rows.append({**attributes, "图斑序号": row, "读取错误": error, "geometry": None})
                 continue
             area = geodesic_area_m2(geom)
             pieces = _pieces(geom, area, zones_met, protected)
+            unchecked = coverage.unchecked(geom)
             patch_rows.append({**attributes, "图斑序号": row, **where, "图斑面积m²": round(area, 2),
-                               **_totals(pieces, area), "涉及区域": "；".join(p["区域名称"] for p in pieces) or None,
-                               "读取错误": None, "geometry": geom})
+                               **_totals(pieces, area, unchecked),
+                               "涉及区域": "；".join(p["区域名称"] for p in pieces) or None,
+                               "未核查": "、".join(KINDS[k].label_zh for k in unchecked) + "图层未覆盖图斑，面积未核查，"
+                                        "不能视为无问题" if unchecked else None,
+                               "读取提示": notice, "读取错误": None, "geometry": geom})
             piece_rows += [{**attributes, "图斑序号": row, **where, **piece, "图斑面积m²": round(area, 2)}
                            for piece in pieces]
         if progress is not None:
             progress(len(patch_rows), max(source.total, len(patch_rows)))
     patches = pd.DataFrame(patch_rows)
-    pieces = pd.DataFrame(piece_rows, columns=[*source.header, "图斑序号", "所在地州市/师", "所在县市区",
+    pieces = pd.DataFrame(piece_rows, columns=[*header, "图斑序号", "所在地州市/师", "所在县市区",
                                                *_PIECE_COLUMNS, "图斑面积m²"])
-    for path in outputs:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix.lower() == ".gpkg":
-            _write_gpkg(path, patches, pieces)
-        else:
-            _write_handover(path, pieces, Path(input_path).name, store.name, day, len(patches), failed)
+    _write_all(outputs, lambda path: _write_gpkg(path, patches, pieces) if path.suffix.lower() == ".gpkg" else
+               _write_handover(path, pieces, patches, Path(input_path).name, store.name, day, failed))
     if progress is not None:
         progress(len(patches), len(patches))
     return PatchSummary(len(patches), failed, len(pieces), [str(p) for p in outputs], day)
+
+
+def _write_all(outputs: list[Path], write: Callable[[Path], None]) -> None:
+    """Each output written beside its path and then moved there, all or none: a stop (Ctrl-C) or a failure
+    leaves no half-written file and no earlier file at those paths destroyed."""
+    written: list[tuple[Path, Path]] = []
+    try:
+        for path in outputs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+            written.append((partial, path))
+            partial.unlink(missing_ok=True)
+            write(partial)
+        for partial, path in written:
+            os.replace(partial, path)
+    except BaseException:
+        for partial, _ in written:
+            partial.unlink(missing_ok=True)
+        raise
+
+
+class _Coverage:
+    """Where the red-line and reserve layers in force are complete: a patch reaching beyond is not checked for
+    that kind (its area inside is unknown, never 0)."""
+
+    def __init__(self, versions: dict) -> None:
+        self.areas = {}
+        for kind in _TOTALS:
+            version = versions.get(kind)
+            area = None if version is None else version.coverage
+            if area is not None:
+                shapely.prepare(area)
+            self.areas[kind] = (version is not None, area)
+
+    def unchecked(self, geom) -> list[str]:
+        """The kinds whose layer is not in force, or does not cover the whole patch."""
+        return [kind for kind, (in_force, area) in self.areas.items()
+                if not in_force or (area is not None and not shapely.covers(area, geom))]
 
 
 _PIECE_COLUMNS = ["区域类型", "区域名称", "功能分区", "相交面积m²", "占图斑比例%", "geometry"]
@@ -155,10 +202,22 @@ def _pieces(geom, area: float, zones: np.ndarray, protected: pd.DataFrame) -> li
     return found
 
 
-def _totals(pieces: list[dict[str, Any]], area: float) -> dict[str, Any]:
-    """Area inside red lines and inside reserves (the union of the pieces, so overlapping zones count once)."""
+#: The totals of a patch: the kinds and how their columns begin.
+_TOTALS = {"ecological_redline": "红线内", "nature_reserve": "自然保护区内"}
+#: Every column a patch screening adds: an input column of the same name is kept as NAME（原）.
+_ADDED = {"图斑序号", "所在地州市/师", "所在县市区", "图斑面积m²", "涉及区域", "未核查", "读取提示", "读取错误", "geometry",
+          "区域类型", "区域名称", "功能分区", "相交面积m²", "占图斑比例%",
+          *(f"{label}{unit}" for label in _TOTALS.values() for unit in ("面积m²", "比例%"))}
+
+
+def _totals(pieces: list[dict[str, Any]], area: float, unchecked: list[str]) -> dict[str, Any]:
+    """Area inside red lines and inside reserves (the union of the pieces, so overlapping zones count once);
+    none for a kind whose layer does not cover the patch."""
     totals = {}
-    for kind, label in (("ecological_redline", "红线内"), ("nature_reserve", "自然保护区内")):
+    for kind, label in _TOTALS.items():
+        if kind in unchecked:
+            totals[f"{label}面积m²"] = totals[f"{label}比例%"] = None
+            continue
         inside = [p["geometry"] for p in pieces if p["_kind"] == kind]
         inside = geodesic_area_m2(shapely.union_all(inside)) if inside else 0.0
         totals[f"{label}面积m²"] = round(inside, 2)
@@ -182,9 +241,8 @@ class _Units:
         self.names = admin["name"].to_numpy(dtype=object)[keep]
 
     def of(self, geoms: np.ndarray) -> list[dict[str, str | None]]:
-        """Per patch (both None for a row not read), the county and the division it shares most area with: a
-        兵团 city outranks the prefecture around it (the division answers for its land), and answers as a
-        county too where no county of the layer covers that land. Sharing only an edge is not lying there."""
+        """Per patch (both None for a row not read), the division (prefecture or 兵团 city) and the county (a 兵团
+        city answers as one for its land) it shares most area with. Sharing only an edge is not lying there."""
         geoms = np.asarray(geoms, dtype=object)
         found: list[dict[str, str | None]] = [{"所在地州市/师": None, "所在县市区": None} for _ in geoms]
         read = np.flatnonzero(~shapely.is_missing(geoms))
@@ -196,18 +254,14 @@ class _Units:
         shared[partly] = shapely.area(shapely.intersection(geoms[read][site[partly]], self.geoms[unit[partly]]))
         keep = shared > 0
         unit, site, shared = unit[keep], site[keep], shared[keep]
-        # the best unit of each patch and level: 兵团 first, then the larger share, then the layer's order
-        order = np.lexsort((unit, -shared, ~self.bingtuan[unit], self.level[unit], site))
-        unit, site = unit[order], site[order]
-        first = np.r_[True, (site[1:] != site[:-1]) | (self.level[unit[1:]] != self.level[unit[:-1]])]
-        for u, s in zip(unit[first].tolist(), site[first].tolist()):
-            place = found[read[s]]
-            if self.level[u] == 2:
-                place["所在地州市/师"] = self.names[u]
-                if self.bingtuan[u] and place["所在县市区"] is None:
-                    place["所在县市区"] = self.names[u]
-            else:
-                place["所在县市区"] = self.names[u]
+        for column, answers in (("所在地州市/师", self.level == 2), ("所在县市区", (self.level == 1) | self.bingtuan)):
+            mine = answers[unit]
+            u, s, a = unit[mine], site[mine], shared[mine]
+            order = np.lexsort((u, -a, s))  # of each patch, the largest share first (then the layer's order)
+            u, s = u[order], s[order]
+            first = np.r_[True, s[1:] != s[:-1]] if len(s) else np.zeros(0, dtype=bool)
+            for best, patch in zip(u[first].tolist(), s[first].tolist()):
+                found[read[patch]][column] = self.names[best]
         return found
 
 
@@ -233,9 +287,10 @@ def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame) -> None
                                 geometry_type="Unknown", append=layer != "图斑")
 
 
-def _write_handover(path: Path, pieces: pd.DataFrame, input_name: str, store_name: str, day: str, patches: int,
-                    failed: int) -> None:
-    """移交清单: one row per patch per zone met, grouped by division and county (bold header, frozen, filter)."""
+def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, input_name: str, store_name: str,
+                    day: str, failed: int) -> None:
+    """移交清单: one row per patch per zone met, grouped by division and county (bold header, frozen, filter); the
+    patches not read, and those a layer does not cover, each on a sheet of their own with the reason."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -259,13 +314,34 @@ def _write_handover(path: Path, pieces: pd.DataFrame, input_name: str, store_nam
         sheet.column_dimensions[get_column_letter(index)].width = max(12, 2 * len(str(name)) + 2)
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(sheet.max_row, 2)}"
+    for title, column in (("读取失败图斑", "读取错误"), ("未核查图斑", "未核查")):
+        listed = patches[patches[column].notna()] if column in patches else patches.iloc[:0]
+        if len(listed):
+            _listing(book.create_sheet(title), listed, column)
     summary = book.create_sheet("汇总")
-    for row in (["项目", "值"], ["输入文件", input_name], ["图斑数", patches], ["读取失败图斑数", failed],
+    for row in (["项目", "值"], ["输入文件", input_name], ["图斑数", len(patches)], ["读取失败图斑数", failed],
                 ["涉及区域的图斑数", int(pieces["图斑序号"].nunique())], ["相交处数", len(pieces)],
                 ["图层日期", day], ["图层库", store_name]):
         summary.append(row)
     summary["A1"].font = summary["B1"].font = Font(bold=True)
     book.save(path)
+
+
+def _listing(sheet, patches: pd.DataFrame, reason: str) -> None:
+    """A sheet of patches with why they are listed: 图斑序号, the reason, then the input's columns."""
+    from openpyxl.styles import Font
+
+    columns = ["图斑序号", reason, *[c for c in patches.columns if c not in ("图斑序号", reason, "geometry")
+                                     and patches[c].notna().any()]]
+    sheet.append(columns)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for record in patches[columns].itertuples(index=False):
+        sheet.append([_cell(v) for v in record])
+        for cell in sheet[sheet.max_row]:
+            if starts_formula(cell.value):
+                cell.data_type = "s"
+    sheet.freeze_panes = "A2"
 
 
 def _cell(value: Any) -> Any:
