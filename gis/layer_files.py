@@ -124,6 +124,16 @@ def _check_encoding(shp: Path, encoding: str) -> str:
     return encoding
 
 
+def _degrees_under(crs: CRS, frame: gpd.GeoDataFrame) -> bool:
+    """Whether a projected CRS (metres) was given to coordinates that are all lon/lat degrees: a projected point
+    within ±180 m and ±90 m of the false origin is no place in China."""
+    if not crs.is_projected:
+        return False
+    minx, miny, maxx, maxy = frame.total_bounds
+    return bool(np.isfinite([minx, miny, maxx, maxy]).all() and -180 <= minx <= maxx <= 180
+                and -90 <= miny <= maxy <= 90)
+
+
 def _check_zone_number(frame: gpd.GeoDataFrame, source: str) -> None:
     """Refuse a Gauss-Krüger file whose eastings carry another zone number in front than its CRS (a .prj of the
     neighbouring zone): reprojected, it would lie a zone away, often still in China, with nothing to show it."""
@@ -391,6 +401,14 @@ def read_layer_file(
         frame = frame.set_crs(declared)
         notices.append(Notice(code="crs_declared", level="info", source=name, field="crs",
                               message=f"坐标系按指定：{crs_label(declared)} / CRS as declared: {crs_label(declared)}"))
+    elif declared is not None and not frame.crs.equals(declared) and _degrees_under(frame.crs, frame) \
+            and not declared.is_projected:  # a projected .prj shipped with lon/lat: the CRS given is right
+        notices.append(Notice(
+            code="crs_overridden", level="warning", source=name, field="crs", value=crs_label(declared),
+            message=f".prj 声明的是投影坐标系 {crs_label(frame.crs)}，但坐标是经纬度：按给出的 {crs_label(declared)} 读取 / "
+                    f"the .prj declares the projected {crs_label(frame.crs)} but the coordinates are degrees: read "
+                    f"as the CRS given, {crs_label(declared)}", fix="改正 .prj 文件 / correct the .prj"))
+        frame = frame.set_crs(declared, allow_override=True)
     elif declared is not None and not frame.crs.equals(declared):
         raise CRSError(
             f"文件声明的坐标系是 {crs_label(frame.crs)}，与给出的 {crs_label(declared)} 不同 / the file declares "
@@ -398,6 +416,13 @@ def read_layer_file(
             fix="文件自带的坐标系正确时不要再给出，否则改正文件的 .prj / give no CRS if the file's own is right, or fix the "
                 "file's .prj",
         )
+    if _degrees_under(frame.crs, frame):
+        raise CRSError(
+            f".prj 声明的是投影坐标系 {crs_label(frame.crs)}（米），但坐标都在 ±180、±90 之内，是经纬度（度） / the .prj "
+            f"declares the projected {crs_label(frame.crs)} (metres), but every coordinate lies within ±180 and ±90: "
+            "they are degrees", source=name, field="crs", value=crs_label(frame.crs),
+            fix="给出经纬度的坐标系（CGCS2000 为 EPSG:4490）以覆盖 .prj，或改正 .prj / give the lon/lat CRS (EPSG:4490 for "
+                "CGCS2000) to override the .prj, or correct the .prj")
     _check_zone_number(frame, name)
     if suffix == ".shp":
         # The format fixes the ring order (exteriors clockwise), so it says nothing about the data: read rings in

@@ -437,3 +437,19 @@ def test_heights_of_a_delivery_are_dropped_saying_so(tmp_path):
     assert not shapely.has_z(zones.geometry.values).any()
     assert shapely.equals(zones.geometry.iloc[0], shapely.force_2d(shapely.Polygon(ring)))
     assert any(n.code == "heights_dropped" and n.value == 1 for n in notices)
+
+
+def test_lon_lat_shipped_with_a_gauss_kruger_prj_is_named_and_the_crs_given_reads_it(tmp_path):
+    """Degrees under a zone-29 .prj: the refusal says the coordinates are degrees (it blamed swapped X/Y and the
+    zone before), and the lon/lat CRS given reads the file with a warning instead of refusing the conflict."""
+    path = tmp_path / "红线.shp"
+    x, y = SHIHEZI
+    gpd.GeoDataFrame({"名称": ["甲"], "编号": ["A"]}, geometry=[shapely.box(x, y, x + 0.02, y + 0.02)],
+                     crs="EPSG:4490").to_file(path)
+    path.with_suffix(".prj").write_text(Transformer.from_crs(4490, 4517).target_crs.to_wkt("WKT1_ESRI"))
+    with pytest.raises(CRSError, match="经纬度") as info:
+        read_layer_file(path, "ecological_redline")
+    assert info.value.field == "crs" and "EPSG:4490" in info.value.fix
+    zones, notices = read_layer_file(path, "ecological_redline", crs="EPSG:4490")
+    assert shapely.equals(zones.geometry.iloc[0], shapely.box(x, y, x + 0.02, y + 0.02))
+    assert any(n.code == "crs_overridden" for n in notices)
