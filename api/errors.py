@@ -199,20 +199,42 @@ def _response(request: Request, body: dict[str, Any], headers: dict[str, str] | 
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
+#: What each kind of validation error says in Chinese (pydantic's own text follows, in English).
+_VALIDATION_ZH = {
+    "missing": "缺少此项", "extra_forbidden": "没有这一项（名称拼错？）", "string_type": "应为文字",
+    "int_type": "应为整数", "int_parsing": "应为整数", "int_from_float": "应为整数", "float_type": "应为数字",
+    "float_parsing": "应为数字", "finite_number": "应为有限的数字", "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false", "greater_than": "太小", "greater_than_equal": "太小", "less_than": "太大",
+    "less_than_equal": "太大", "string_too_long": "太长", "string_too_short": "太短", "too_long": "项数太多",
+    "too_short": "项数太少", "literal_error": "不是允许的取值", "enum": "不是允许的取值", "list_type": "应为列表",
+    "dict_type": "应为对象", "model_type": "应为对象", "date_from_datetime_parsing": "日期应写作 YYYY-MM-DD",
+    "date_parsing": "日期应写作 YYYY-MM-DD", "date_type": "日期应写作 YYYY-MM-DD", "json_invalid": "不是有效的 JSON",
+    "string_pattern_mismatch": "格式不对",
+}
+#: The parts of an error's location that name a member of a union (``site.str``), not a field.
+_UNION_MEMBER = re.compile(r"str|int|float|bool|none|(dict|list|tuple)\[.*\]|function-.*|json-or-python\[.*\]")
+
+
 def problem_from_validation(errors: Sequence[dict[str, Any]], *, where: str = "body") -> ApiProblem:
-    """One 400 problem from pydantic/FastAPI validation errors, naming the first bad field (all are listed);
-    an error of the whole request (JSON that does not parse) names ``where``."""
+    """One 400 problem from pydantic/FastAPI validation errors, naming the first bad field (all are listed),
+    Chinese first; an error of the whole request (JSON that does not parse) names ``where``."""
     listed = []
     for error in errors:
         loc = [str(part) for part in error.get("loc", ())]
         if loc and loc[0] in {"body", "query", "path", "header", "form"}:
             loc = loc[1:]
-        listed.append({"field": ".".join(loc) or where, "message": error.get("msg", "invalid"),
+        loc = [part for part in loc if not _UNION_MEMBER.fullmatch(part)] or loc
+        field = ".".join(loc) or where
+        said = _VALIDATION_ZH.get(error.get("type", ""), "不符合要求")
+        if field == "site" and error.get("type") in ("string_type", "dict_type"):
+            said = "应为 GeoJSON 对象，或坐标、WKT、拐点文字"
+        listed.append({"field": field, "message": f"{said} / {error.get('msg', 'invalid')}",
                        "value": _short(error.get("input"))})
-    first = listed[0] if listed else {"field": where, "message": "invalid request", "value": None}
+    first = listed[0] if listed else {"field": where, "message": "请求无效 / invalid request", "value": None}
     return ApiProblem(400, f"{first['field']}: {first['message']}" if first["field"] else first["message"],
                       field=first["field"], value=first["value"], kind="invalid-parameter",
-                      fix="see the OpenAPI document at /openapi.json for the allowed values", errors=listed)
+                      fix="按 /openapi.json 所列的取值填写 / see the OpenAPI document at /openapi.json for the allowed "
+                          "values", errors=listed)
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

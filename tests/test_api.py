@@ -242,9 +242,11 @@ def test_check_gcj02_datum_option(client, store):
     ({"site": "86.0,44.3", "as_of": "30/06/2024"}, "as_of"),
     ({"site": "86.0,44.3", "colour": "red"}, "colour"),
     ({"project": {}}, "site"),
+    ({"site": None}, "site"),  # not site.str: the union's member is no field of the request
 ])
 def test_invalid_json_fields_are_400_naming_the_field(client, body, field):
-    assert_problem(client.post("/check", json=body), 400, field)
+    problem = assert_problem(client.post("/check", json=body), 400, field)
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in problem["detail"]), problem  # Chinese for the officer first
 
 
 def test_check_reads_project_facts_as_an_officer_writes_them(client):
