@@ -24,16 +24,18 @@ _LEVEL = 5
 
 
 def accepts_gzip(request: Request) -> bool:
-    """Whether the request's Accept-Encoding takes gzip (named, or ``*``, with a quality above 0)."""
+    """Whether the request's Accept-Encoding takes gzip: named with a quality above 0, or else ``*`` with one (a
+    gzip named with q=0 refuses it whatever ``*`` says, RFC 9110 12.5.3)."""
+    qualities = {}
     for part in request.headers.get("accept-encoding", "").split(","):
         coding, _, params = part.strip().partition(";")
         if coding.strip().lower() in ("gzip", "*"):
             quality = params.strip().removeprefix("q=").strip()
             try:
-                return float(quality or 1) > 0
+                qualities[coding.strip().lower()] = float(quality or 1)
             except ValueError:
-                return True
-    return False
+                qualities[coding.strip().lower()] = 1.0
+    return qualities.get("gzip", qualities.get("*", 0.0)) > 0
 
 
 async def gzipped(request: Request, response: Response) -> Response:

@@ -453,3 +453,17 @@ def test_lon_lat_shipped_with_a_gauss_kruger_prj_is_named_and_the_crs_given_read
     zones, notices = read_layer_file(path, "ecological_redline", crs="EPSG:4490")
     assert shapely.equals(zones.geometry.iloc[0], shapely.box(x, y, x + 0.02, y + 0.02))
     assert any(n.code == "crs_overridden" for n in notices)
+
+
+def test_the_same_file_imported_twice_is_kept_and_said_to_be_the_same(tmp_path):
+    path = tmp_path / "红线.geojson"
+    gpd.GeoDataFrame({"名称": ["甲"], "编号": ["A"]}, geometry=[shapely.box(*SHIHEZI, SHIHEZI[0] + 0.02, SHIHEZI[1] + 0.02)],
+                     crs="EPSG:4490").to_file(path)
+    store_path = tmp_path / "store.gpkg"
+    assert _import_red_line(path, store_path).exit_code == 0
+    again = _import_red_line(path, store_path)
+    assert again.exit_code == 0 and "完全相同" in again.output, again.output
+    first, second = open_store(store_path).versions("ecological_redline")
+    assert first.content_sha256 == second.content_sha256
+    assert [n["value"] for n in second.notices if n["code"] == "same_content"] == [first.version]
+    assert not any(n["code"] == "same_content" for n in first.notices)

@@ -257,6 +257,13 @@ class Store(ABC):
             )
         get_kind(kind)
         validated, found = validate_zones(zones, kind=kind, source=source)
+        digest = content_digest(validated)
+        same = [v for v in self.versions(kind) if v.content_sha256 == digest]
+        if same:  # kept as asked (its date or coverage may be the point), but said: often a file imported twice
+            found.append(Notice(
+                code="same_content", level="info", source=source, value=same[-1].version,
+                message=f"要素与第 {same[-1].version} 版完全相同（{same[-1].source}） / the features are those of version "
+                        f"{same[-1].version} ({same[-1].source}), unchanged"))
         all_notices = [*(notices or []), *found, *outside_coverage(validated, coverage, source)]
         pending = LayerVersion(
             kind=kind,
@@ -265,7 +272,7 @@ class Store(ABC):
             effective_from=iso_day(effective_from, field="effective_from"),
             source=source,
             feature_count=len(validated),
-            content_sha256=content_digest(validated),
+            content_sha256=digest,
             note=note,
             coverage_wkb=_coverage_wkb(coverage),
             notices=[n.to_dict() for n in all_notices],
