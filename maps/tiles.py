@@ -305,6 +305,7 @@ def embed(layers: MapLayers, *, max_zoom: int, max_bytes: int, bounds: Bounds | 
     if focus is not None and focus_zoom is not None:
         plan += [(z, _around(focus, z)) for z in range(max_zoom + 1, focus_zoom + 1)]
     rows: dict[str, dict[str, dict]] = {kind: {} for kind in kinds}
+    deepest: dict[tuple[str, str], int] = {}  # (kind, zone id) -> the deepest zoom it is drawn at
     for z, wanted in plan:
         keys = [(x, y) for x, y in wanted if f"{z}/{x}/{y}" not in result.tiles]
         if len(result.tiles) + len(keys) > MAX_EMBED_TILES:
@@ -321,17 +322,20 @@ def embed(layers: MapLayers, *, max_zoom: int, max_bytes: int, bounds: Bounds | 
         result.zooms = (result.zooms[0] if result.zooms else z, z)
         for row in level_rows:
             rows[row["kind"]].setdefault(row["zone_id"], row)
+            deepest[(row["kind"], row["zone_id"])] = z
     omitted = 0
-    for kind in kinds:
-        result.popups[kind] = {}
-        for zone_id, row in rows[kind].items():
-            html = zone_popup(row, park_status(row, layers.as_of) if kind == "industrial_park" else None)
-            cost = len(html.encode()) + len(zone_id) + 6
-            if result.size + cost > max_bytes:
-                omitted += 1
-                continue
-            result.popups[kind][zone_id] = html
-            result.size += cost
+    result.popups = {kind: {} for kind in kinds}
+    # the zones of the deepest tiles first: those in the extent asked for, not those of the province-wide tiles
+    # of the first zooms, get their popups while the bytes last
+    for kind, zone_id in sorted(deepest, key=lambda key: -deepest[key]):
+        row = rows[kind][zone_id]
+        html = zone_popup(row, park_status(row, layers.as_of) if kind == "industrial_park" else None)
+        cost = len(html.encode()) + len(zone_id) + 6
+        if result.size + cost > max_bytes:
+            omitted += 1
+            continue
+        result.popups[kind][zone_id] = html
+        result.size += cost
     if omitted:
         result.left_out.append(f"{omitted} 个区域的详细属性未嵌入（超过文件大小上限）：其弹窗只显示名称和编号")
     return result

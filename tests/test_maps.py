@@ -152,3 +152,26 @@ def test_saved_map_of_an_extent_carries_its_tiles_and_popups(store):
     zones = store.snapshot().zones
     row = zones[zones["name"] == "石河子市城市建成区"].drop(columns="geometry").iloc[0].to_dict()
     assert popups[row["zone_id"]] == zone_popup(row)
+
+
+def test_popups_of_an_extent_go_to_its_zones_first(tmp_path):
+    """With 3,000 generated red-line patches over Xinjiang and a bound that holds a few hundred popups, the zones
+    meeting the extent asked for all carry theirs (the zooms 2-7 tiles reach the whole province and had spent the
+    bytes on zones far away)."""
+    import shapely
+
+    from gis.store import open_store
+    from tests.large_layer import large_store
+
+    box = (85.9, 44.2, 86.2, 44.4)
+    with open_store(large_store(tmp_path, 3000), read_only=True) as store:
+        m = layers_map(store, as_of="2024-06-30", max_zoom=10, bounds=box, max_bytes=2_000_000)
+        zones = store.snapshot("2024-06-30").zones
+    embedded = m.ecozone_tiles
+    drawn = sum(len(p) for p in embedded.popups.values())
+    assert any("详细属性未嵌入" in line for line in embedded.left_out) and drawn > 0  # the bound bites
+    inside = zones[shapely.intersects(zones.geometry.values, shapely.box(*box))]
+    inside = inside[inside["kind"].isin(list(embedded.popups))]
+    assert len(inside) >= 5
+    missing = [(k, z) for k, z in zip(inside["kind"], inside["zone_id"]) if z not in embedded.popups[k]]
+    assert not missing, missing[:5]
