@@ -372,8 +372,8 @@ def read_layer_file(
             layer = layers[0]
         if len(layers) > 1:
             raise FormatError(
-                f"the GeoPackage holds {len(layers)} layers", source=name, field="layer",
-                fix="choose one of them: " + ", ".join(layers),
+                f"GeoPackage 中有 {len(layers)} 个图层 / the GeoPackage holds {len(layers)} layers", source=name,
+                field="layer", fix="选择其中一个 / choose one of them: " + ", ".join(layers),
             )
     try:
         frame = _read_frame(path, layer, encoding, notices)

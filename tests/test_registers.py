@@ -989,6 +989,22 @@ def test_patches_that_cannot_be_measured_are_listed_and_never_read_as_clear(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gpkg", "图斑.gpkg", "移交清单.xlsx"]
 
 
+def test_a_geopackage_of_several_feature_tables_is_refused_naming_them(tmp_path):
+    """Patches beside a boundary table: which table holds the sites is not for a batch to guess (it read the first
+    and screened the boundary alone)."""
+    source = tmp_path / "图斑.gpkg"
+    gpd.GeoDataFrame({"名称": ["范围"]}, geometry=[shapely.box(87.5, 44.0, 87.7, 44.2)], crs="EPSG:4490").to_file(
+        source, layer="范围")
+    gpd.GeoDataFrame({"图斑编号": ["T1", "T2"]}, geometry=[shapely.box(87.53, 44.10, 87.54, 44.11),
+                                                       shapely.box(87.60, 44.10, 87.61, 44.11)],
+                     crs="EPSG:4490").to_file(source, layer="图斑")
+    for patches in (False, True):
+        result = CliRunner().invoke(app, ["screen", str(source), "-o", str(tmp_path / ("o.gpkg" if patches else "o.csv")),
+                                          *(["--patches"] if patches else [])])
+        assert result.exit_code == 2 and "范围" in result.output and "图斑" in result.output, result.output
+        assert not list(tmp_path.glob("o.*"))
+
+
 def _free_port() -> int:
     import socket
 

@@ -712,7 +712,15 @@ def _vector_frames(path: Path, chunk_rows: int, encoding: str | None):
         return header, parquet.metadata.num_rows, crs, frames
     layer = None
     if path.suffix.lower() == ".gpkg":
-        layer = feature_tables(path, source=path.name, max_features=None, max_bytes=None)[0][0]
+        tables = feature_tables(path, source=path.name, max_features=None, max_bytes=None)[0]
+        if len(tables) > 1:  # which one holds the sites is not for a batch to guess (patches beside a boundary)
+            raise FormatError(
+                f"GeoPackage 中有 {len(tables)} 个要素表（{'、'.join(tables[:10])}），批量筛查只读一个 / the GeoPackage holds "
+                f"{len(tables)} feature tables; a batch reads one", source=path.name, field="layer",
+                value="、".join(tables[:10]),
+                fix="把要筛查的表另存为单独的 GeoPackage（QGIS：导出 → 要素另存为） / save the table to screen as a "
+                    "GeoPackage of its own (QGIS: Export → Save Features As)")
+        layer = tables[0]
     info = pyogrio.read_info(path, layer=layer, encoding=encoding)
     total = int(info["features"])
 
