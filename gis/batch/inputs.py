@@ -86,7 +86,7 @@ _WGS84 = CRS.from_epsg(4326)  # made once: a CRS costs about 0.1 ms to make, and
 #: How a register gives what a reader's fix names (``«gk_zone»`` ...): a column, or the row's own cells, not an
 #: option of a single check that a batch does not have.
 REGISTER_INPUTS = {"gk_zone": "带号列 (a 带号 column)", "crs": "WKT 前的 SRID=代码; (SRID=code; before the WKT)",
-                   "swap_xy": "对调后的两个值 (the two values swapped)"}
+                   "swap_xy": "两列互换（把经度、纬度各填回自己的列） (the two cells exchanged, each into its own column)"}
 
 
 def register_text(error: EcozoneError) -> str:

@@ -232,8 +232,9 @@ def _check_degrees(raw, xy, rows, rings, swap_xy, coverage, log) -> None:
         )
     _check_order(raw, rows, rings, swap_xy, log, _fits(xy[:, 0], xy[:, 1], coverage),
                  _fits(xy[:, 1], xy[:, 0], coverage), "longitude, latitude", "latitude and longitude",
-                 f"read {raw.fields[0]} as the latitude and {raw.fields[1]} as the longitude: "
-                 "only so do the values fall in the covered area")
+                 f"将 {raw.fields[0]} 读作纬度、{raw.fields[1]} 读作经度：只有这样数值才落在覆盖范围内 / read "
+                 f"{raw.fields[0]} as the latitude and {raw.fields[1]} as the longitude: only so do the values fall in "
+                 "the covered area")
     lat = np.array([c[1] for ring in rings for c in ring.coords])
     if (np.abs(lat) > 90).any():
         i = int(np.argmax(np.abs(lat) > 90))
@@ -413,10 +414,12 @@ def _check_zone_fit(zone: gk.GKZone, lonlat: np.ndarray, rows, log: Log) -> None
         i = int(np.argmax(outside))
         lon = lonlat[i, 0]
         raise CoordinateError(
-            f"the point falls at lon {lon:.3f}°, far outside zone {zone.zone} ({west:g}°–{east:g}°E): "
-            f"the zone or the easting is wrong", source=log.source, row=rows[i], value=round(float(lon), 4),
-            fix=f"a point at lon {lon:.1f}° belongs to {zone.width}° zone {gk.expected_zone(lon, zone.width)}; "
-                "check the zone and Y",
+            f"该点落在经度 {lon:.3f}°，远在第 {zone.zone} 带（{west:g}°–{east:g}°E）之外：带号或横坐标有误 / the point "
+            f"falls at lon {lon:.3f}°, far outside zone {zone.zone} ({west:g}°–{east:g}°E): the zone or the easting is "
+            "wrong", source=log.source, row=rows[i], value=round(float(lon), 4),
+            fix=f"经度 {lon:.1f}° 的点属于 {zone.width}° 带第 {gk.expected_zone(lon, zone.width)} 带，请检查带号和 Y / a point "
+                f"at lon {lon:.1f}° belongs to {zone.width}° zone {gk.expected_zone(lon, zone.width)}; check the zone "
+                "and Y",
         )
     near = (lonlat[:, 0] < west) | (lonlat[:, 0] > east)
     if near.any():

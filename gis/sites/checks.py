@@ -141,8 +141,9 @@ def clean_ring(ring: RawRing, kind: str, log: Log, fields: tuple[str, str]) -> R
     needed = 3 if kind == "polygon" else 2
     if distinct < needed:
         raise GeometryError(
-            f"a {kind} needs at least {needed} distinct vertices, this one has {distinct}",
-            source=log.source, row=rows[0], value=coords[:4], fix="check that all boundary points are present",
+            f"{'面' if kind == 'polygon' else '线'}至少要有 {needed} 个不同的顶点，这里只有 {distinct} 个 / a {kind} needs "
+            f"at least {needed} distinct vertices, this one has {distinct}", source=log.source, row=rows[0],
+            value=coords[:4], fix="检查拐点是否齐全 / check that all boundary points are present",
         )
     if kind == "polygon" and coords[0] != coords[-1]:
         log.note(
