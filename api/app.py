@@ -152,12 +152,27 @@ class _EcozoneAPI(FastAPI):
             await self._answer(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":  # RFC 9110: a GET's answer without its body
+            scope, send = {**scope, "method": "GET"}, _without_body(send)  # (a probe's HEAD /health, curl -I)
         state = getattr(self.state, "ecozone", None)
         if state is not None and scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == check.PATH:
             receive = await check.answer_directly(state, scope, receive, send)
             if receive is None:
                 return
         await super().__call__(scope, receive, send)
+
+
+def _without_body(send: Send) -> Send:
+    """``send`` passing on an answer's status and headers (its Content-Length too) but none of its body."""
+
+    async def head(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return head
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -229,8 +244,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
     app.body_stall_s = settings.body_stall_s
     if settings.cors_origins:
+        # what a page of another origin sends (its key, its request id to find the answer in the log, a cached
+        # answer's tag) and reads (the CRS of features, a job's location, the request id, the tag)
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["X-API-Key", "Content-Type"], expose_headers=["Content-Crs", "Location"])
+                           allow_headers=["X-API-Key", "Content-Type", "X-Request-ID", "If-None-Match"],
+                           expose_headers=["Content-Crs", "Location", "X-Request-ID", "ETag"])
     if settings.log_format == "json":
         app.request_log = RequestLog(app._answer, settings)
     return app

@@ -303,3 +303,42 @@ def test_text_logs_stay_the_default(tmp_path):
     config = log_config("text")
     assert config["formatters"]["default"]["()"] == "uvicorn.logging.DefaultFormatter"
     assert "ecozone.request" not in config["loggers"]
+
+
+def test_a_page_of_another_origin_may_send_its_request_id_and_read_it_back(tmp_path):
+    """CORS (ECOZONE_CORS_ORIGINS): the preflight of a request carrying X-Request-ID and If-None-Match is allowed,
+    and the answer exposes the request id and the tag to the page's script."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    origin = "https://permits.example.org"
+    app = create_app(Settings(jobs_dir=tmp_path / "jobs", audit=False, cors_origins=[origin]))
+    with TestClient(app) as client:
+        preflight = client.options("/ogc/collections", headers={
+            "Origin": origin, "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-request-id, if-none-match"})
+        assert preflight.status_code == 200, preflight.text
+        allowed = {h.strip().lower() for h in preflight.headers["access-control-allow-headers"].split(",")}
+        assert {"x-request-id", "if-none-match"} <= allowed
+        answer = client.get("/ogc/collections", headers={"Origin": origin, "X-Request-ID": "abc-123"})
+        exposed = {h.strip().lower() for h in answer.headers["access-control-expose-headers"].split(",")}
+        assert {"x-request-id", "etag"} <= exposed
+
+
+def test_head_answers_as_get_without_the_body(tmp_path):
+    """RFC 9110 asks a general-purpose server for HEAD wherever it serves GET: probes send HEAD /health, and
+    curl -I a tile; the status and headers are the GET's, the body none."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    with TestClient(create_app(Settings(jobs_dir=tmp_path / "jobs", audit=False))) as client:
+        for path in ("/health", "/ogc/collections", "/tiles/all/6/46/23.pbf"):
+            got, head = client.get(path), client.head(path)
+            assert head.status_code == got.status_code == 200 and head.content == b"", path
+            assert head.headers["content-type"] == got.headers["content-type"], path
+            assert head.headers.get("content-length") == got.headers.get("content-length"), path
+        assert client.head("/no/such/page").status_code == 404
