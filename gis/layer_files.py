@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from gis.sites.gpkg import feature_tables
 from gis.errors import CRSError, FieldError, FormatError, Notice
 from gis.kinds import ZONE_FIELDS, get_kind
 from gis.sites.encoding import dbf_encoding, sidecar
-from gis.zones import row_label, row_label_zh, zone_frame
+from gis.zones import row_label, row_label_zh, written_day, zone_frame
 
 __all__ = ["read_layer_file", "resolve_coverage", "detect_dbf_encoding", "notice_text", "parse_field_mapping",
            "SUPPORTED_SUFFIXES", "FIELD_COLUMNS", "LEVELS_ZH"]
@@ -61,8 +60,6 @@ LEVELS_ZH = {"warning": "警告 warning", "info": "说明 info"}
 
 #: Rough box of China (lon, lat): a layer reprojected outside it has a wrong or mis-declared CRS.
 _CHINA_BOX = (70.0, 15.0, 140.0, 56.0)
-_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T].*)?$")
-_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:\.0+)?$")
 
 
 def _find_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
@@ -242,23 +239,6 @@ def _subtype_parser(kind: str) -> Callable[[Any], str | None]:
 def _subtype_choices(kind: str) -> str:
     spec = get_kind(kind)
     return ", ".join(f"{code} ({label})" for code, label in spec.subtypes.items()) or "none"
-
-
-def _date(value: Any) -> str | None:
-    """An ISO date from a date cell or text (2018-06-30, 2018/6/30, 2018.6.30, 2018年6月30日, 20180630)."""
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, (pd.Timestamp, dt.datetime)):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = str(value).strip()
-    if not text:
-        return None
-    found = _DATE.match(text) or _COMPACT_DATE.match(text)
-    if found is None:
-        raise ValueError(text)
-    return dt.date(*map(int, found.groups())).isoformat()
 
 
 def _values(frame: pd.DataFrame, column: str, parse: Callable[[Any], Any], *, given: bool, target: str, what: str,
@@ -497,8 +477,8 @@ def read_layer_file(
     readers = {
         "subtype": (_subtype_parser(kind), f"a subtype of kind '{kind}'", "use subtype codes or labels of the kind ("
                     + _subtype_choices(kind) + "), or give one subtype for every feature, or map no column to subtype"),
-        "valid_from": (_date, "a date", "write dates as YYYY-MM-DD, or map no column to valid_from"),
-        "valid_to": (_date, "a date", "write dates as YYYY-MM-DD, or map no column to valid_to"),
+        "valid_from": (written_day, "a date", "write dates as YYYY-MM-DD, or map no column to valid_from"),
+        "valid_to": (written_day, "a date", "write dates as YYYY-MM-DD, or map no column to valid_to"),
     }
     for target, (parse, what, fix) in readers.items():
         column = mapped.get(target)

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 import geopandas as gpd
@@ -23,7 +24,7 @@ from gis.errors import CRSError, EcozoneError, FieldError, GeometryError, Notice
 from gis.geometry import make_valid_keeping_type
 from gis.kinds import GEOMETRY_SOURCES, ZONE_FIELDS, get_kind
 
-__all__ = ["OPEN_END", "validate_zones", "empty_zones", "zone_frame", "attributes_json", "feature_digests", "DIGEST_FIELDS",
+__all__ = ["OPEN_END", "written_day", "validate_zones", "empty_zones", "zone_frame", "attributes_json", "feature_digests", "DIGEST_FIELDS",
            "row_label", "row_label_zh", "outside_coverage"]
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
@@ -110,6 +111,28 @@ def row_label_zh(row: Any) -> str:
     第 12 行（编号 HX-0012）."""
     number, _, zone_id = str(row).partition(" (")
     return f"第 {number} 行" + (f"（编号 {zone_id.removesuffix(')')}）" if zone_id else "")
+
+
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T].*)?$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:\.0+)?$")
+
+
+def written_day(value: Any) -> str | None:
+    """An ISO date from a date cell or text as officers write it (2018-06-30, 2018/6/30, 2018.6.30, 2018年6月30日,
+    20180630); None for a blank; ValueError for anything else."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    if not text:
+        return None
+    found = _DATE.match(text) or _COMPACT_DATE.match(text)
+    if found is None:
+        raise ValueError(text)
+    return dt.date(*map(int, found.groups())).isoformat()
 
 
 def _check_date(value: Any, *, source: str | None, row: str, field: str) -> str | None:

@@ -301,18 +301,9 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, inp
     book = Workbook()
     sheet = book.active
     sheet.title = "移交清单"
-    sheet.append(columns)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for record in table[columns].itertuples(index=False):
-        sheet.append([_cell(v) for v in record])
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            if starts_formula(cell.value):
-                cell.data_type = "s"
+    _table(sheet, table, columns)
     for index, name in enumerate(columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = max(12, 2 * len(str(name)) + 2)
-    sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(sheet.max_row, 2)}"
     for title, column in (("读取失败图斑", "读取错误"), ("未核查图斑", "未核查")):
         listed = patches[patches[column].notna()] if column in patches else patches.iloc[:0]
@@ -329,16 +320,21 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, inp
 
 def _listing(sheet, patches: pd.DataFrame, reason: str) -> None:
     """A sheet of patches with why they are listed: 图斑序号, the reason, then the input's columns."""
+    _table(sheet, patches, ["图斑序号", reason, *[c for c in patches.columns if c not in ("图斑序号", reason, "geometry")
+                                                 and patches[c].notna().any()]])
+
+
+def _table(sheet, frame: pd.DataFrame, columns: list[str]) -> None:
+    """``columns`` of ``frame`` under a bold, frozen header; text that would start a formula stays text."""
     from openpyxl.styles import Font
 
-    columns = ["图斑序号", reason, *[c for c in patches.columns if c not in ("图斑序号", reason, "geometry")
-                                     and patches[c].notna().any()]]
     sheet.append(columns)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for record in patches[columns].itertuples(index=False):
+    for record in frame[columns].itertuples(index=False):
         sheet.append([_cell(v) for v in record])
-        for cell in sheet[sheet.max_row]:
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
             if starts_formula(cell.value):
                 cell.data_type = "s"
     sheet.freeze_panes = "A2"

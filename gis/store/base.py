@@ -14,7 +14,6 @@ geometry and fields taken at import, so that ``verify_store`` can name a feature
 from __future__ import annotations
 
 import datetime as dt
-import re
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -28,7 +27,7 @@ import shapely
 from gis.errors import InputError, Notice, ReadOnlyStoreError, VersionNotFoundError
 from gis.kinds import KINDS, ZONE_FIELDS, get_kind
 from gis.zones import (OPEN_END, attributes_json, empty_zones, feature_digests, outside_coverage, validate_zones,
-                       zone_frame)
+                       written_day, zone_frame)
 
 __all__ = ["CATALOGUE_COLUMNS", "LayerVersion", "Snapshot", "Store", "iso_day", "content_digest", "hex_digests",
            "linked_zones"]
@@ -329,11 +328,12 @@ def iso_day(value: str | dt.date | None, field: str = "as_of") -> str:
         return value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    written = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*", str(value))
     try:
-        if written:
-            return dt.date(*map(int, written.groups())).isoformat()
-        return dt.date.fromisoformat(str(value)).isoformat()
+        day = written_day(value)
+    except ValueError:
+        day = None  # perhaps another ISO 8601 form (2024-W27-1)
+    try:
+        return day or dt.date.fromisoformat(str(value)).isoformat()  # "" is no day
     except ValueError:
         raise InputError(
             "日期应写作 YYYY-MM-DD / a date must be written YYYY-MM-DD", field=field, value=value,
