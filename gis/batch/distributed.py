@@ -12,6 +12,7 @@ PostgreSQL URL).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 import time
@@ -63,7 +64,8 @@ class DaskScreener:
         if address == "local":
             try:
                 self._cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
+                                             processes=True, dashboard_address=None,
+                                             silence_logs=logging.ERROR)  # no worker warnings on Ctrl-C
             except RuntimeError as error:  # most often a script without the main guard (see its traceback)
                 raise EcozoneError(
                     "无法在本机启动 Dask 工作进程 / could not start Dask worker processes on this machine",
