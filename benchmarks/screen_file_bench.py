@@ -226,7 +226,9 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
     store = open_store()
     warm = folder / "warm.csv"
     register(1000).to_csv(warm, index=False)
-    screen_file(warm, folder / "warm-out.csv", store=store)  # the zones are prepared once per store version
+    screen_file(warm, folder / "warm-out.csv", store=store)
+    # the zones are prepared once per store version (the warm register, of one chunk, took those of its area)
+    BatchEngine.for_store(store, dt.date.today().isoformat(), default_rule_packs())
     cluster = None
     if args.cluster:
         print(f"starting a Dask scheduler and {args.cluster} workers …", flush=True)

@@ -35,6 +35,8 @@ FUELS = ["燃煤", "天然气", "", "生物质"]
 FACTS = {"行业类别": "industry", "建设性质": "scope", "锅炉规模": "boiler_tph", "燃料": "fuel", "新增燃煤量": "coal_t",
          "装机容量": "power_mw"}
 UNREADABLE = ["", "abc", "999", "87.6.1", "-"]
+#: A register of one area (lon/lat box): 昌吉州 and 乌鲁木齐, where zones and layers' coverage end within its reach.
+AREA = (86.0, 43.0, 89.5, 45.5)
 
 
 def _dms(value: float, positive: str) -> str:
@@ -53,7 +55,8 @@ def _facts(rng: np.random.Generator) -> list[str]:
 
 @pytest.fixture(scope="module")
 def register(tmp_path_factory):
-    """Two registers (lon/lat/WKT columns; X/Y/带号 columns) and the kind of place of every row."""
+    """Three registers (lon/lat/WKT columns; the rows of it in one area, 昌吉州 and 乌鲁木齐; X/Y/带号 columns)
+    and the kind of place of every row."""
     rng = np.random.default_rng(19)
     folder = tmp_path_factory.mktemp("equivalence")
     zones = open_store().snapshot(AS_OF).zones
@@ -64,7 +67,7 @@ def register(tmp_path_factory):
     n = 2000
     kinds = rng.choice(["edge", "inside", "built", "far", "parcel", "dms", "swapped", "unreadable"], n,
                        p=[0.3, 0.12, 0.12, 0.1, 0.14, 0.08, 0.06, 0.08])
-    rows, what = [], []
+    rows, what, in_area = [], [], []
     for i, kind in enumerate(kinds):
         if kind in ("edge", "parcel", "dms", "swapped"):
             x, y = edges[rng.integers(len(edges))] + rng.normal(0, 0.01, 2)
@@ -87,9 +90,14 @@ def register(tmp_path_factory):
             lon = str(rng.choice(UNREADABLE))
         rows.append([f"项目{i}", lon, lat, wkt, *_facts(rng)])
         what.append(kind)
+        in_area.append(AREA[0] <= x <= AREA[2] and AREA[1] <= y <= AREA[3])
     table = folder / "register.csv"
     with open(table, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows([["项目名称", "经度", "纬度", "WKT", *FACTS], *rows])
+    area_rows = [row for row, inside in zip(rows, in_area) if inside]
+    area = folder / "area.csv"
+    with open(area, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["项目名称", "经度", "纬度", "WKT", *FACTS], *area_rows])
 
     gk_rows = []
     for i in range(300):
@@ -102,12 +110,13 @@ def register(tmp_path_factory):
     gk = folder / "gk.csv"
     with open(gk, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows([["项目名称", "东坐标", "北坐标", "带号", *FACTS], *gk_rows])
-    return {"table": (table, rows, what), "gk": (gk, gk_rows, ["gk"] * len(gk_rows))}
+    return {"table": (table, rows, what), "gk": (gk, gk_rows, ["gk"] * len(gk_rows)),
+            "area": (area, area_rows, [k for k, inside in zip(what, in_area) if inside])}
 
 
-def _screened(source, tmp_path) -> list[dict[str, str]]:
+def _screened(source, tmp_path, chunk_rows: int = 700) -> list[dict[str, str]]:
     out = tmp_path / f"{source.stem}.out.csv"
-    screen_file(source, out, as_of=AS_OF, chunk_rows=700)
+    screen_file(source, out, as_of=AS_OF, chunk_rows=chunk_rows)
     with open(out, encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -133,16 +142,19 @@ def _zone_names(text: str) -> set[str]:
 
 
 @pytest.mark.parametrize("which, kept_places, forked",
-                         [("table", None, False), ("gk", None, False), ("table", 40, False), ("table", None, True)],
-                         ids=["table", "gk", "table-places-forgotten", "table-checks-forked"])
+                         [("table", None, False), ("gk", None, False), ("table", 40, False), ("table", None, True),
+                          ("area", None, False)],
+                         ids=["table", "gk", "table-places-forgotten", "table-checks-forked", "one-area"])
 def test_every_row_equals_check_site(register, which, kept_places, forked, tmp_path, monkeypatch):
     """With ``kept_places``, the batch keeps that many places at most and forgets them all between chunks past
     it (each made again when met), as a register on a real layer with thousands of places does. With
     ``forked``, every chunk's exact checks are made by processes forked from this one, as a register over a
-    real red line has them made."""
+    real red line has them made. The register of one area is read in one chunk, so the batch prepares only the
+    zones of its area (``BatchEngine.for_area``), cut where they leave it."""
     import gis.batch
     from gis import forked as forking
     from gis.batch import verdicts
+    from gis.batch.spatial import BatchEngine
 
     source, rows, kinds = register[which]
     monkeypatch.setattr(gis.batch, "_FEW_ROWS", 0)  # points keyed, as in a large register, however few the rows
@@ -162,7 +174,20 @@ def test_every_row_equals_check_site(register, which, kept_places, forked, tmp_p
         monkeypatch.setattr(verdicts, "_KEPT_PLACES", kept_places)
         forget = verdicts.Screener._forget_places
         monkeypatch.setattr(verdicts.Screener, "_forget_places", lambda self: forgotten.append(forget(self)))
-    out = _screened(source, tmp_path)
+    areas = []
+    prepare = BatchEngine.for_area.__func__
+    monkeypatch.setattr(BatchEngine, "for_area", classmethod(lambda *args: areas.append(prepare(*args)) or areas[-1]))
+    out = _screened(source, tmp_path, chunk_rows=10_000 if which == "area" else 700)
+    if which == "area":  # the zones of the area alone: fewer than the store's, some of them cut at its edge
+        zones = open_store().snapshot(AS_OF).zones
+        whole = dict(zip(zip(zones["kind"], zones["zone_id"]), zones.geometry.values))
+        batch = areas[0] if len(areas) == 1 else None
+        assert batch is not None and 0 < batch.n_zones < len(zones)
+        cut = [key for key, geom in zip(zip(batch.kinds, batch.zone_ids), batch.engine._geoms)
+               if not geom.equals(whole[key])]
+        assert len(cut) >= 5, cut
+    else:
+        assert not areas
     assert len(forgotten) >= (2 if kept_places else 0)
     assert sum(in_processes) >= (500 if forked else 0), in_processes  # checks made by the forked processes
     assert len(out) == len(rows)
@@ -188,8 +213,8 @@ def test_every_row_equals_check_site(register, which, kept_places, forked, tmp_p
         assert _zone_names(got["涉及区域"]) == met, where
     # every kind of row that can be read was compared, in numbers
     readable = {k: v for k, v in compared.items() if k not in ("unreadable", "far")}
-    assert all(v >= 20 for v in readable.values()), compared
-    assert sum(compared.values()) >= (1500 if which == "table" else 250), compared
+    assert all(v >= (5 if which == "area" else 20) for v in readable.values()), compared
+    assert sum(compared.values()) >= {"table": 1500, "gk": 250, "area": 250}[which], compared
     assert reasoned >= (300 if which == "table" else 25), reasoned  # rules to review and rules not checked
 
 

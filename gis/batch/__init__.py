@@ -16,11 +16,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from itertools import chain, islice
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 from pydantic import BaseModel, Field
 
 from gis.batch.collector import fewer_collections
@@ -143,8 +145,15 @@ def screen_file(
     source = open_input(input_path, columns=columns, chunk_rows=chunk_rows, encoding=encoding,
                         coverage=covered_area(store))
     register = {"defaults": defaults, "multipliers": source.multipliers, "source": source.path.name}
+    chunks = source.chunks
     if dask_address is None:
-        batch = BatchEngine.for_store(store, day.isoformat(), packs)
+        # A register of one chunk (most are) is screened with the zones of its own area only; a longer one
+        # has the grid of the whole store's made while its first chunk is read (below).
+        first = list(islice(chunks, 2)) if source.total <= chunk_rows else []
+        chunks = chain(first, chunks)
+        area = _sites_area(first[0].geoms) if len(first) == 1 else None
+        batch = (BatchEngine.for_store(store, day.isoformat(), packs) if area is None
+                 else BatchEngine.for_area(store, day.isoformat(), packs, area))
         batch.workers = workers
         versions = batch.engine.snapshot.versions  # what the engine holds
         processes = min(workers or os.cpu_count() or 1, _CHECK_PROCESSES) if can_fork() else 0
@@ -196,7 +205,7 @@ def screen_file(
 
     with fewer_collections():
         try:
-            for chunk in source.chunks:
+            for chunk in chunks:
                 if cancel is not None and cancel():
                     raise CancelledError(f"screening cancelled after {rows_in} rows", source=Path(input_path).name)
                 screening.append((chunk, screener.submit(chunk.geoms, chunk.facts)))
@@ -232,6 +241,16 @@ def screen_file(
         finally:
             writing.shutdown()
             screener.close()
+
+
+def _sites_area(geoms: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The box (lon/lat) around the sites read, None when none was."""
+    read = np.asarray([g for g in geoms if g is not None], dtype=object)
+    bounds = shapely.bounds(read[~shapely.is_empty(read)]) if len(read) else np.zeros((0, 4))
+    if not len(bounds):
+        return None
+    return (float(bounds[:, 0].min()), float(bounds[:, 1].min()), float(bounds[:, 2].max()),
+            float(bounds[:, 3].max()))
 
 
 def _write_chunk(writers: list, chunk, verdicts: dict) -> None:
