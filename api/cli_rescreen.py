@@ -57,6 +57,6 @@ def rescreen(
                f"{report.new_as_of}）/ {report.changed} of {report.rows} rows change verdict")
     for change in report.changes:
         name = change.cells.get("项目名称") or change.cells.get("名称") or ""
-        typer.echo(f"  第 {change.row} 行 {name}：{change.reason_zh}")
+        typer.echo(f"  原表第 {change.row} 行 {name}：{change.reason_zh}")  # the line the officer finds it on
     if output is not None:
         typer.echo(f"已写入 / written: {output}")

@@ -2,8 +2,10 @@
 rows whose verdict changes, each with the old and new verdict and the rules and zones that made the difference.
 
 The file is screened again as it is, through ``gis.batch.screen_file`` (its verdict columns are ordinary columns
-to the reader), into a CSV whose last columns are the new verdict columns; the old ones are the file's own. A
-later version of a layer is screened against by its date: the version in force from ``effective_from``.
+to the reader), into a CSV whose last columns are the new verdict columns; the old ones are the file's own. Each
+row keeps the number its reader gave it (``screen_file``'s ``row_numbers``), the line the officer finds it on in
+the file, which the CSV's order alone does not give (title, units and blank rows). A later version of a layer is
+screened against by its date: the version in force from ``effective_from``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ _RANK = {v.value: i for i, v in enumerate(VERDICT_ORDER)}
 class VerdictChange(BaseModel):
     """One row whose verdict changes, and why."""
 
-    row: int = Field(description="The row's position among the file's data rows, from 1.")
+    row: int = Field(description="行号（原表行）: the row as the screened file numbers it, where the officer finds it: "
+                                 "the worksheet row of an .xlsx (title, units and blank rows counted), the row of a "
+                                 "CSV as a spreadsheet opens it (the header is 1, blank lines count, a cell over two "
+                                 "lines is one row).")
     cells: dict[str, Any] = Field(description="The row's own columns (the verdict columns left out).")
     old_verdict: str
     old_code: str
@@ -138,11 +143,13 @@ def rescreen_file(
 
     with tempfile.TemporaryDirectory(prefix="ecozone-rescreen-") as folder:
         output = Path(folder) / "rescreened.csv"
+        numbers: list[int] = []  # of the rows, in the CSV's order
         chunk_rows = watched_chunk_rows(path.stat().st_size)
         if max_rows is not None:
             chunk_rows = min(chunk_rows, max(500, max_rows // 10))
         report = screen_file(path, output, store=store, as_of=as_of, workers=workers, chunk_rows=chunk_rows,
-                             progress=lambda rows, total: done.__setitem__(0, rows), cancel=stop)
+                             progress=lambda rows, total: done.__setitem__(0, rows), cancel=stop,
+                             row_numbers=numbers.extend)
         with open(output, encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.reader(handle))
     header, data = rows[0], rows[1:]
@@ -157,7 +164,7 @@ def rescreen_file(
     changes: list[VerdictChange] = []
     old_counts: Counter[str] = Counter()
     new_counts: Counter[str] = Counter()
-    for number, cells in enumerate(data, 1):
+    for number, cells in zip(numbers, data, strict=True):  # one number per row written, by construction
         cells = cells + [""] * (len(header) - len(cells))
         old_code, new_code = cells[old_at[_CODE]], cells[new_at[_CODE]]
         old_counts[old_code] += 1
@@ -184,7 +191,7 @@ def rescreen_file(
     )
 
 
-_HEADERS = ["行号", "原结论", "新结论", "变化", "新适用规则", "不再适用规则", "新涉及区域", "不再涉及区域", "说明"]
+_HEADERS = ["行号（原表行）", "原结论", "新结论", "变化", "新适用规则", "不再适用规则", "新涉及区域", "不再涉及区域", "说明"]
 
 
 def _table(report: RescreenReport) -> tuple[list[str], list[list[Any]]]:

@@ -184,7 +184,24 @@ SITES = [  # (项目名称, 行业, 建设性质, lon, lat, 生产废水)
 ]
 
 
-def test_rescreen_lists_exactly_the_rows_whose_verdict_changed(tmp_path, store):
+@pytest.fixture(scope="module")
+def verdict_changes(store):
+    """项目名称 -> (old, new) verdict code of the SITES whose verdict changes from 2018-06-01 to 2021-06-01, each
+    checked alone with ``check_site`` (the oracle of every re-screening)."""
+    changes = {}
+    for name, industry, scope, lon, lat, water in SITES:
+        project = Project(name=name, industry=industry, scope="new" if scope == "新建" else "existing",
+                          wastewater=water == "是")
+        site = read_site(f"{lon}, {lat}")
+        old = check_site(site, project, store=store, as_of="2018-06-01").verdict.value
+        new = check_site(site, project, store=store, as_of="2021-06-01").verdict.value
+        if old != new:
+            changes[name] = (old, new)
+    assert "准东化工涉水" in changes  # the 准东 freeze ends once the park's sewage plant runs
+    return changes
+
+
+def test_rescreen_lists_exactly_the_rows_whose_verdict_changed(tmp_path, store, verdict_changes):
     register = tmp_path / "许可清单.csv"
     with open(register, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
@@ -195,22 +212,108 @@ def test_rescreen_lists_exactly_the_rows_whose_verdict_changed(tmp_path, store):
     screen_file(register, tmp_path / "screened.xlsx", store=store, as_of="2018-06-01")
     report = rescreen_file(tmp_path / "screened.xlsx", as_of="2021-06-01", store=store)
 
-    expected = {}
-    for row, (name, industry, scope, lon, lat, water) in enumerate(SITES, 1):
-        project = Project(name=name, industry=industry, scope="new" if scope == "新建" else "existing",
-                          wastewater=water == "是")
-        site = read_site(f"{lon}, {lat}")
-        old = check_site(site, project, store=store, as_of="2018-06-01").verdict.value
-        new = check_site(site, project, store=store, as_of="2021-06-01").verdict.value
-        if old != new:
-            expected[row] = (old, new)
-    assert expected and 1 in expected  # the 准东 freeze ends once the park's sewage plant runs
+    # a new sheet of a CSV's rows: the header on row 1, the sites from row 2
+    expected = {row: verdict_changes[site[0]] for row, site in enumerate(SITES, 2) if site[0] in verdict_changes}
     assert {c.row: (c.old_code, c.new_code) for c in report.changes} == expected
     assert report.rows == len(SITES) and report.old_as_of == "2018-06-01"
-    zhundong = next(c for c in report.changes if c.row == 1)
+    zhundong = next(c for c in report.changes if c.cells["项目名称"] == "准东化工涉水")
+    assert zhundong.row == 2
     assert any("准东" in rule for rule in zhundong.rules_removed)
     assert any("准东产业园区" in zone for zone in zhundong.zones)
-    assert zhundong.cells["项目名称"] == "准东化工涉水"
+
+
+PERMITS = [(f"新环许〔2018〕{i:03d}号", *site) for i, site in enumerate(SITES, 1)]  # (许可证编号, *SITES)
+
+
+def test_rescreen_rows_are_the_worksheet_rows_of_a_titled_workbook(tmp_path, store, verdict_changes):
+    """A title row, a units row under the header and blank rows between permits: 行号 is the worksheet row, in
+    every output, and the sheet's line of that number holds the permit."""
+    from openpyxl import Workbook, load_workbook
+
+    from gis.batch import screen_file
+    from gis.rescreen import write_rescreen
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "许可证"
+    sheet.append(["2018年排污许可登记表（第八师）"])
+    sheet.merge_cells("A1:I1")
+    sheet.append(["许可证编号", "项目名称", "行业", "建设性质", "经度", "纬度", "生产废水", "锅炉规模", "新增燃煤量"])
+    sheet.append([None] * 7 + ["（t/h）", "（万吨）"])  # units, which the reader folds into the header
+    for i, permit in enumerate(PERMITS):
+        sheet.append(list(permit))
+        for _ in range(i % 3):
+            sheet.append([])
+    book.save(tmp_path / "register.xlsx")
+    screen_file(tmp_path / "register.xlsx", tmp_path / "screened.xlsx", store=store, as_of="2018-06-01")
+    report = rescreen_file(tmp_path / "screened.xlsx", as_of="2021-06-01", store=store)
+
+    assert report.rows == len(PERMITS)  # the title and units rows are not permits, blank rows are not rows
+    screened = load_workbook(tmp_path / "screened.xlsx")["许可证"]
+    line_of = {screened.cell(row, 1).value: row for row in range(1, screened.max_row + 1)}
+    expected = {line_of[number]: verdict_changes[name] for number, name, *_ in PERMITS if name in verdict_changes}
+    assert {c.row: (c.old_code, c.new_code) for c in report.changes} == expected
+    for change in report.changes:
+        assert screened.cell(change.row, 1).value == change.cells["许可证编号"]
+        assert screened.cell(change.row, 2).value == change.cells["项目名称"]
+
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    write_rescreen(report, tmp_path / "changes.csv")
+    write_rescreen(report, tmp_path / "changes.json")
+    table = list(load_workbook(tmp_path / "changes.xlsx")["结论变化"].iter_rows(values_only=True))
+    with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
+        text = list(csv.reader(handle))
+    answer = json.loads((tmp_path / "changes.json").read_text(encoding="utf-8"))
+    for rows in (table, text):
+        assert rows[0][0] == "行号（原表行）"
+        number_at = rows[0].index("许可证编号")
+        for row in rows[1:]:
+            assert screened.cell(int(row[0]), 1).value == row[number_at]
+        assert sorted(int(row[0]) for row in rows[1:]) == sorted(expected)
+    assert {c["row"]: c["cells"]["许可证编号"] for c in answer["changes"]} == \
+        {row: screened.cell(row, 1).value for row in expected}
+
+
+def test_rescreen_rows_of_a_csv_are_its_rows_as_a_spreadsheet_opens_it(tmp_path, store, verdict_changes):
+    """A screened CSV with a name typed over two lines (Alt+Enter) and blank lines the officer put between
+    permits: 行号 is the row a spreadsheet shows (not the line: the name takes two), and the CLI says the same."""
+    from gis.batch import screen_file
+
+    register = tmp_path / "许可清单.csv"
+    with open(register, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["许可证编号", "项目名称", "行业", "建设性质", "经度", "纬度", "生产废水"])
+        for number, name, *rest in PERMITS:
+            writer.writerow([number, f"{name}\n（一期）" if name == "准东化工无废水" else name, *rest])
+    screen_file(register, tmp_path / "screened.csv", store=store, as_of="2018-06-01")
+    with open(tmp_path / "screened.csv", encoding="utf-8-sig", newline="") as handle:
+        written = list(csv.reader(handle))
+    with open(tmp_path / "spaced.csv", "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(written[0])
+        for i, row in enumerate(written[1:]):
+            writer.writerows([[]] * (i % 3) + [row])
+    report = rescreen_file(tmp_path / "spaced.csv", as_of="2021-06-01", store=store)
+
+    # the oracle: the file's rows as the csv module splits them (a spreadsheet's rows), blank lines kept, from 1
+    with open(tmp_path / "spaced.csv", encoding="utf-8-sig", newline="") as handle:
+        sheet = list(csv.reader(handle))
+    assert sum(len(line) == 0 for line in sheet) > 0 and any("\n" in cell for line in sheet for cell in line)
+    line_of = {line[0]: row for row, line in enumerate(sheet, 1) if line}
+    expected = {line_of[number]: verdict_changes[name] for number, name, *_ in PERMITS if name in verdict_changes}
+    assert {c.row: (c.old_code, c.new_code) for c in report.changes} == expected
+    for change in report.changes:
+        assert sheet[change.row - 1][0] == change.cells["许可证编号"]
+
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+
+    said = CliRunner().invoke(cli_app, ["rescreen", str(tmp_path / "spaced.csv"), "--as-of", "2021-06-01"],
+                              env={"ECOZONE_STORE": None})  # the embedded dataset, as ``store``
+    assert said.exit_code == 0, said.output
+    for row in expected:
+        assert f"原表第 {row} 行 {sheet[row - 1][1]}：" in said.stdout
 
 
 # -- export ----------------------------------------------------------------------------------------------------
@@ -327,7 +430,7 @@ def test_api_diff_stats_export_and_rescreen(server, updated, tmp_path):
         with open(tmp_path / "r-screened.csv", "rb") as handle:
             changed = http.post("/rescreen", files={"file": ("r-screened.csv", handle)}, data={"as_of": "2021-06-01"})
         assert changed.status_code == 200, changed.text
-        assert [c["row"] for c in changed.json()["changes"]] == [1]
+        assert [c["row"] for c in changed.json()["changes"]] == [2]  # the CSV's row 2, under its header
 
 
 def test_diff_map_page_draws_both_colours_offline(server, updated):

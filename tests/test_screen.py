@@ -252,6 +252,26 @@ def test_a_csv_that_arrow_would_read_apart_is_read_row_by_row(tmp_path):
     assert "row 4" in out[1]["读取错误"], out[1]["读取错误"]  # rows as Excel shows them: 甲乙 2, the empty 3
 
 
+def test_a_word_quoted_in_a_cell_is_not_the_quote_of_the_file(tmp_path):
+    """A cell over two lines in double quotes, and words in single quotes in other cells (as a screening's
+    reasons quote attributes): the file's quote is still the double quote, as Excel and WPS read it, so the
+    cell over two lines is one row, and the rows keep the numbers Excel shows (csv.reader's, blank lines kept)."""
+    source = tmp_path / "r.csv"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerows([["名称", "说明", "经度", "纬度"], *([f"丙{i}", "", f"87.{i}", "43.8"] for i in range(10)),
+                          ["甲\n一期", "属性 'sewage_status' 未说明", "87.6", "43.8"], [],
+                          ["乙", "属性 'level' 未说明", "87.7", "043.9x"]])
+    screen_file(source, tmp_path / "o.csv", as_of=AS_OF)
+    with open(tmp_path / "o.csv", encoding="utf-8-sig", newline="") as handle:
+        out = list(csv.DictReader(handle))
+    with open(source, encoding="utf-8", newline="") as handle:
+        sheet = list(csv.reader(handle))  # the oracle: the file's rows as Excel shows them, from 1
+    assert [row["名称"] for row in out][-2:] == ["甲\n一期", "乙"]
+    assert out[-2]["结论"] != "读取失败" and out[-2]["说明"] == "属性 'sewage_status' 未说明"
+    assert f"row {[line[:1] for line in sheet].index(['乙']) + 1}" in out[-1]["读取错误"], out[-1]["读取错误"]
+
+
 def test_cancel_stops_and_leaves_no_partial_output(samples, tmp_path):
     out = tmp_path / "o.xlsx"
     with pytest.raises(CancelledError):

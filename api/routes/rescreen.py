@@ -45,7 +45,8 @@ async def rescreen(
                                       "version N of that layer comes into force.")] = None,
     format: Annotated[Literal["json", "xlsx", "csv"], Form(description="json, or the changed rows as a file.")] = "json",
 ) -> Response | RescreenReport:
-    """Only the rows whose verdict (结论代码) differs from the file's: old and new verdict, the rules and zones."""
+    """Only the rows whose verdict (结论代码) differs from the file's: each by its row in the file (行号（原表行）,
+    as the sheet numbers it), old and new verdict, the rules and zones."""
     if (as_of is None) == (layer is None):
         raise ApiProblem(400, "give as_of or layer (not both)", field="as_of", kind="invalid-parameter",
                          fix="as_of=2021-06-30, or layer=ecological_redline:2")

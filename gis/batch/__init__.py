@@ -90,6 +90,7 @@ def screen_file(
     chunk_rows: int = 100_000,
     defaults: dict[str, Any] | None = None,
     encoding: str | None = None,
+    row_numbers: Callable[[list[int]], None] | None = None,
 ) -> ScreenReport:
     """Screen every row of ``input_path`` and write the rows with verdict columns to each output.
 
@@ -124,6 +125,11 @@ def screen_file(
     encoding
         The text encoding of a CSV or of a shapefile's .dbf when it is neither UTF-8 nor GBK (UTF-16, Big5 ...);
         by default UTF-8 or GBK is told from the file.
+    row_numbers
+        Called with each chunk's row numbers as a person sees them, in the order its rows go to the outputs: the
+        worksheet row of an .xlsx, the row of a CSV as a spreadsheet opens it (the header is 1, blank lines count,
+        a cell over two lines is one row), the feature number of a GIS file; the numbers the rows' errors cite.
+        For a caller that reads an output back and must point at the input's rows (``gis.rescreen``).
 
     Returns
     -------
@@ -196,6 +202,8 @@ def screen_file(
         verdicts["结论代码"].put(np.flatnonzero(~read), ERROR_CODE)
         rows_in += len(chunk)
         rows_out += len(verdicts["结论"])
+        if row_numbers is not None:
+            row_numbers(chunk.rows)
         by_code = verdicts["结论代码"].counts()
         failed += by_code.get(ERROR_CODE, 0)
         counts.update(by_code)

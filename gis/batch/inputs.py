@@ -112,7 +112,7 @@ class Chunk:
     """Consecutive input rows: original cells, the row number a person sees, and what was read from each."""
 
     columns: list[Sequence[Any]]  # the cells by column, one per header name: lists, or Arrow arrays
-    rows: list[Any]
+    rows: list[Any]  # the worksheet row; a CSV's row as a spreadsheet opens it (header 1); a feature's number
     geoms: np.ndarray
     facts: dict[str, np.ndarray]  # fact name -> the row's cell (as read), for ``read_projects``
     errors: list[str | None]

@@ -147,13 +147,17 @@ def csv_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
     """The dialect of a CSV text (separator , ; tab or |), sniffed from its start; Excel's when unclear.
 
     A start without quotes says nothing of how quotes are escaped: they are then taken as Excel and RFC 4180
-    write them, doubled (a DMS cell of 87°36'12 and a quote is written with the quote twice).
+    write them, doubled (a DMS cell of 87°36'12 and a quote is written with the quote twice). The quote is always
+    the double quote, as Excel and WPS read it: the sniffer takes a word quoted in the text ('sewage_status')
+    for the quote when the double quotes of the start enclose a cell over two lines, which it does not see.
     """
     sample = text[:4096]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         return csv.excel
+    if dialect.quotechar != '"':  # its doubling was sniffed for the other character: Excel's, then
+        dialect.quotechar, dialect.doublequote = '"', True
     if '"' not in sample:
         dialect.doublequote = True
     return dialect
