@@ -16,7 +16,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from itertools import chain, islice
+from itertools import chain
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,9 @@ __all__ = ["COLUMNS", "FIELDS", "INPUT_SUFFIXES", "OUTPUT_SUFFIXES", "ScreenRepo
 #: fewer checks (about 1 ms each) than the batch engine's grid costs to make (0.7 s on the embedded dataset, 3 s
 #: on a red line of 20,000 patches). A register of a few hundred rows never needs the grid.
 _FEW_ROWS = 1_000
+#: A register of at most this many rows (as the file declares them) is read before it is screened, so that only
+#: the zones within reach of its sites are prepared (``BatchEngine.for_area``): memory of one default chunk.
+_AREA_ROWS = 100_000
 #: At most this many processes are forked for the exact checks of many places: each copies the part of this
 #: process it touches (330 MB each on a red line of 20,000 patches), and thousands of checks need no more.
 _CHECK_PROCESSES = 8
@@ -153,11 +156,11 @@ def screen_file(
     register = {"defaults": defaults, "multipliers": source.multipliers, "source": source.path.name}
     chunks = source.chunks
     if dask_address is None:
-        # A register of one chunk (most are) is screened with the zones of its own area only; a longer one
-        # has the grid of the whole store's made while its first chunk is read (below).
-        first = list(islice(chunks, 2)) if source.total <= chunk_rows else []
-        chunks = chain(first, chunks)
-        area = _sites_area(first[0].geoms) if len(first) == 1 else None
+        # A register of at most _AREA_ROWS rows (most are) is read before it is screened, and screened with the
+        # zones of its own area only; a longer one has the whole store's grid made while its first chunk is read.
+        ahead, whole = _read_ahead(chunks, _AREA_ROWS, cancel, source.path.name) if source.total <= _AREA_ROWS else ([], False)
+        chunks = chain(ahead, chunks)
+        area = _sites_area([chunk.geoms for chunk in ahead]) if whole else None
         batch = (BatchEngine.for_store(store, day.isoformat(), packs) if area is None
                  else BatchEngine.for_area(store, day.isoformat(), packs, area))
         batch.workers = workers
@@ -251,9 +254,22 @@ def screen_file(
             screener.close()
 
 
-def _sites_area(geoms: np.ndarray) -> tuple[float, float, float, float] | None:
-    """The box (lon/lat) around the sites read, None when none was."""
-    read = np.asarray([g for g in geoms if g is not None], dtype=object)
+def _read_ahead(chunks, rows: int, cancel: Callable[[], bool] | None, source: str) -> tuple[list, bool]:
+    """The chunks of the first ``rows`` rows and more (up to the chunk past them), and whether that is all."""
+    ahead, count = [], 0
+    for chunk in chunks:
+        ahead.append(chunk)
+        count += len(chunk)
+        if cancel is not None and cancel():
+            raise CancelledError(f"screening cancelled after reading {count} rows", source=source)
+        if count > rows:
+            return ahead, False
+    return ahead, True
+
+
+def _sites_area(geoms: list[np.ndarray]) -> tuple[float, float, float, float] | None:
+    """The box (lon/lat) around the sites read (of each chunk), None when none was."""
+    read = np.asarray([g for part in geoms for g in part if g is not None], dtype=object)
     bounds = shapely.bounds(read[~shapely.is_empty(read)]) if len(read) else np.zeros((0, 4))
     if not len(bounds):
         return None
