@@ -989,6 +989,80 @@ def test_patches_that_cannot_be_measured_are_listed_and_never_read_as_clear(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gpkg", "图斑.gpkg", "移交清单.xlsx"]
 
 
+_X0, _Y0, _D = 87.50, 44.10, 0.01
+
+
+def _box(a: float, b: float, c: float, e: float) -> shapely.Polygon:
+    """A box in hundredths of a degree from (87.50, 44.10)."""
+    return shapely.box(_X0 + a * _D, _Y0 + b * _D, _X0 + c * _D, _Y0 + e * _D)
+
+
+#: A U-shaped reserve core zone; a red line with a vertex in the middle of its south side; two red lines side by side.
+_U = _box(0, 0, 3, 2).difference(_box(1, 1, 2, 2))
+_REDLINES = {"R": shapely.Polygon([(_X0 + 10 * _D, _Y0), (_X0 + 10.5 * _D, _Y0), (_X0 + 11 * _D, _Y0),
+                                   (_X0 + 11 * _D, _Y0 + _D), (_X0 + 10 * _D, _Y0 + _D)]),
+             "R2a": _box(20, 0, 20.4, 1), "R2b": _box(20.4, 0, 21, 1)}
+
+
+def _patches_against_postgis(tmp_path, postgres_db, patches: dict[str, shapely.Geometry]):
+    """``patches`` screened against the hand-made zones above, and what PostGIS says of the same: per (patch, zone)
+    the polygonal part of the intersection, its geography area and the patch's; per patch the red lines' union."""
+    import psycopg
+
+    from gis.batch.patches import screen_patches
+    from gis.store import create_store
+    from tests.overlap_zones import layer
+
+    store = create_store(tmp_path / "zones.gpkg")
+    store.import_layer(layer("ecological_redline", _REDLINES), "ecological_redline", source="t",
+                       effective_from="2020-01-01")
+    store.import_layer(layer("nature_reserve", {"U": _U}, attributes={"reserve_name": "测试保护区", "level": "national"}),
+                       "nature_reserve", source="t", effective_from="2020-01-01")
+    gpd.GeoDataFrame({"图斑编号": list(patches)}, geometry=list(patches.values()), crs="EPSG:4326").to_file(
+        tmp_path / "图斑.gpkg")
+    screen_patches(tmp_path / "图斑.gpkg", tmp_path / "out.gpkg", store=store, as_of=AS_OF)
+    zones = {**{f"生态保护红线{k}": g for k, g in _REDLINES.items()}, "自然保护区U": _U}
+    extract = "ST_CollectionExtract(ST_Intersection(p.geom, z.geom), 3)"
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        conn.execute("CREATE TABLE p (code text, geom geometry(Geometry, 4326))")
+        conn.execute("CREATE TABLE z (name text, geom geometry(Geometry, 4326))")
+        for table, rows in (("p", patches.items()), ("z", zones.items())):
+            for name, geom in rows:
+                conn.execute(f"INSERT INTO {table} VALUES (%s, ST_GeomFromText(%s, 4326))",
+                             (name, shapely.to_wkt(geom, rounding_precision=-1)))
+        rows = conn.execute(
+            f"SELECT p.code, z.name, ST_AsText({extract}), ST_Area({extract}::geography), ST_Area(p.geom::geography) "
+            f"FROM p JOIN z ON ST_Intersects(p.geom, z.geom) WHERE ST_Area({extract}::geography) > 0").fetchall()
+        redline = dict(conn.execute(
+            f"SELECT p.code, ST_Area(ST_Union({extract})::geography) FROM p JOIN z ON ST_Intersects(p.geom, z.geom) "
+            "WHERE z.name LIKE '生态保护红线%' GROUP BY p.code").fetchall())
+    expected = {(code, name): (shapely.from_wkt(wkt), area, whole) for code, name, wkt, area, whole in rows}
+    return (store, pyogrio.read_dataframe(tmp_path / "out.gpkg", layer="图斑").set_index("图斑编号"),
+            pyogrio.read_dataframe(tmp_path / "out.gpkg", layer="图斑区域相交"), expected, redline)
+
+
+@pytest.mark.postgis
+def test_patch_pieces_are_the_polygons_postgis_extracts(tmp_path, postgres_db):
+    """GC lies over one arm of a U-shaped reserve zone, its east side along the other arm: the intersection is a
+    GEOMETRYCOLLECTION of a polygon and a line, and the GeoPackage holds the polygon alone, as PostGIS's
+    ST_CollectionExtract(.., 3) gives it. TOUCH only shares an edge with the zone: no piece, no area."""
+    gc, touch = _box(0.5, 1.5, 2, 2.5), _box(3, 0, 4, 1)
+    assert shapely.intersection(gc, _U).geom_type == "GeometryCollection"
+    assert shapely.intersection(touch, _U).geom_type == "LineString"
+    store, patches, pieces, expected, _ = _patches_against_postgis(tmp_path, postgres_db, {"GC": gc, "TOUCH": touch})
+    store.close()
+    assert set(zip(pieces["图斑编号"], pieces["区域名称"])) == set(expected) == {("GC", "自然保护区U")}
+    assert set(pieces.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+    polygons, area, whole = expected[("GC", "自然保护区U")]
+    assert shapely.equals(pieces.geometry.iloc[0], polygons)
+    assert pieces["相交面积m²"].iloc[0] == pytest.approx(area, abs=0.01)
+    assert pieces["占图斑比例%"].iloc[0] == pytest.approx(100 * area / whole, abs=1e-3)
+    assert patches.loc["GC", "自然保护区内面积m²"] == pytest.approx(area, abs=0.01)
+    assert patches.loc["TOUCH", ["红线内面积m²", "自然保护区内面积m²"]].tolist() == [0, 0]
+    assert pd.isna(patches.loc["TOUCH", "涉及区域"])
+
+
 def test_a_geopackage_of_several_feature_tables_is_refused_naming_them(tmp_path):
     """Patches beside a boundary table: which table holds the sites is not for a batch to guess (it read the first
     and screened the boundary alone)."""

@@ -32,6 +32,7 @@ from gis.check import covered_area
 from gis.crs import geodesic_area_m2
 from gis.errors import FormatError
 from gis.kinds import KINDS
+from gis.overlap import part_of_dimension
 from gis.store import Store, open_store
 from gis.store.base import iso_day
 
@@ -189,7 +190,9 @@ def _pieces(geom, area: float, zones: np.ndarray, protected: pd.DataFrame) -> li
     found = []
     for index in zones.tolist():
         zone = protected.iloc[index]
-        piece = shapely.intersection(geom, zone.geometry)
+        # the polygonal part only (ST_CollectionExtract(.., 3)): where the patch also shares an edge or a corner
+        # with the zone, the intersection is a collection with those lines and points
+        piece = part_of_dimension(shapely.intersection(geom, zone.geometry), 2)
         piece_area = geodesic_area_m2(piece)
         if piece_area <= 0:
             continue  # a shared edge or corner is no area inside the zone
