@@ -1063,6 +1063,34 @@ def test_patch_pieces_are_the_polygons_postgis_extracts(tmp_path, postgres_db):
     assert pd.isna(patches.loc["TOUCH", "涉及区域"])
 
 
+@pytest.mark.postgis
+def test_no_share_of_a_patch_exceeds_the_patch(tmp_path, postgres_db):
+    """IN lies in a red line that has a vertex on IN's south side, TWO in two red lines side by side: the overlay
+    adds vertices along the patch's sides, and PostGIS measures what IN shares with its red line a hair larger
+    than IN itself. No part of a patch is larger than the patch: its share is 100 %, never more, in the patch
+    outputs and in check_site alike."""
+    frame = {"IN": _box(10, 0, 11, 0.5), "TWO": _box(20, 0, 21, 1)}
+    store, patches, pieces, expected, redline = _patches_against_postgis(tmp_path, postgres_db, frame)
+    assert expected[("IN", "生态保护红线R")][1] > expected[("IN", "生态保护红线R")][2] + 1  # PostGIS: > the patch
+    assert set(zip(pieces["图斑编号"], pieces["区域名称"])) == set(expected)
+    for code, name, area, share in zip(pieces["图斑编号"], pieces["区域名称"], pieces["相交面积m²"], pieces["占图斑比例%"]):
+        _, raw, whole = expected[(code, name)]
+        assert area == pytest.approx(min(raw, whole), abs=0.01) and area <= patches.loc[code, "图斑面积m²"]
+        assert share == pytest.approx(100 * min(raw, whole) / whole, abs=1e-3) and share <= 100
+    for code, geom in frame.items():
+        whole = next(w for (c, _), (_, _, w) in expected.items() if c == code)
+        assert patches.loc[code, "红线内面积m²"] == pytest.approx(min(redline[code], whole), abs=0.01)
+        assert patches.loc[code, "红线内面积m²"] <= patches.loc[code, "图斑面积m²"]
+        assert patches.loc[code, "红线内比例%"] == 100
+        site = read_site(shapely.to_wkt(geom, rounding_precision=-1), coverage=None)
+        overlap = check_site(site, {}, store=store, as_of=AS_OF).overlap
+        layer = overlap.layer("ecological_redline")
+        assert overlap.site_area_m2 == pytest.approx(whole, rel=1e-9)
+        assert layer.overlap_pct == pytest.approx(100, abs=1e-9) and layer.overlap_pct <= 100, code
+        assert layer.overlap_m2 <= overlap.site_area_m2 and all(hit.overlap_pct <= 100 for hit in layer.hits), code
+    store.close()
+
+
 def test_a_geopackage_of_several_feature_tables_is_refused_naming_them(tmp_path):
     """Patches beside a boundary table: which table holds the sites is not for a batch to guess (it read the first
     and screened the boundary alone)."""

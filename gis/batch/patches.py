@@ -32,7 +32,7 @@ from gis.check import covered_area
 from gis.crs import geodesic_area_m2
 from gis.errors import FormatError
 from gis.kinds import KINDS
-from gis.overlap import part_of_dimension
+from gis.overlap import part_of_dimension, share_of
 from gis.store import Store, open_store
 from gis.store.base import iso_day
 
@@ -193,14 +193,14 @@ def _pieces(geom, area: float, zones: np.ndarray, protected: pd.DataFrame) -> li
         # the polygonal part only (ST_CollectionExtract(.., 3)): where the patch also shares an edge or a corner
         # with the zone, the intersection is a collection with those lines and points
         piece = part_of_dimension(shapely.intersection(geom, zone.geometry), 2)
-        piece_area = geodesic_area_m2(piece)
+        piece_area, share = share_of(geodesic_area_m2(piece), area)
         if piece_area <= 0:
             continue  # a shared edge or corner is no area inside the zone
         kind = KINDS[zone.kind].label_zh if zone.kind in KINDS else zone.kind
         found.append({"区域类型": kind, "区域名称": zone["name"], "_kind": zone.kind,
                       "功能分区": KINDS[zone.kind].subtype_label(zone.subtype) if zone.kind in KINDS else None,
                       "相交面积m²": round(piece_area, 2),
-                      "占图斑比例%": round(100 * piece_area / area, 3) if area else None, "geometry": piece})
+                      "占图斑比例%": None if share is None else round(share, 3), "geometry": piece})
     found.sort(key=lambda p: (-p["相交面积m²"], PROTECTED_KINDS.index(p["_kind"])))  # stable: then store order
     return found
 
@@ -222,9 +222,9 @@ def _totals(pieces: list[dict[str, Any]], area: float, unchecked: list[str]) -> 
             totals[f"{label}面积m²"] = totals[f"{label}比例%"] = None
             continue
         inside = [p["geometry"] for p in pieces if p["_kind"] == kind]
-        inside = geodesic_area_m2(shapely.union_all(inside)) if inside else 0.0
+        inside, share = share_of(geodesic_area_m2(shapely.union_all(inside)) if inside else 0.0, area)
         totals[f"{label}面积m²"] = round(inside, 2)
-        totals[f"{label}比例%"] = round(100 * inside / area, 3) if area else None
+        totals[f"{label}比例%"] = None if share is None else round(share, 3)
     for piece in pieces:
         del piece["_kind"]
     return totals
