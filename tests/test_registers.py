@@ -1065,18 +1065,23 @@ def test_patch_pieces_are_the_polygons_postgis_extracts(tmp_path, postgres_db):
 
 @pytest.mark.postgis
 def test_no_share_of_a_patch_exceeds_the_patch(tmp_path, postgres_db):
-    """IN lies in a red line that has a vertex on IN's south side, TWO in two red lines side by side: the overlay
-    adds vertices along the patch's sides, and PostGIS measures what IN shares with its red line a hair larger
-    than IN itself. No part of a patch is larger than the patch: its share is 100 %, never more, in the patch
-    outputs and in check_site alike."""
-    frame = {"IN": _box(10, 0, 11, 0.5), "TWO": _box(20, 0, 21, 1)}
+    """IN lies in a red line that has a vertex on IN's south side, OUT too but for a corner 0.01 m outside, TWO in
+    two red lines side by side: the overlay adds vertices along the patch's sides, and PostGIS measures what IN and
+    OUT share with the red line a hair larger than the patch itself. No part of a patch is larger than the patch:
+    its share is 100 %, never more, in the patch outputs, in check_site and in a register's 重叠比例% alike."""
+    out = shapely.Polygon([(_X0 + 10 * _D, _Y0), (_X0 + 11 * _D, _Y0), (_X0 + 11 * _D + 1e-7, _Y0 + 0.5 * _D),
+                           (_X0 + 10 * _D, _Y0 + 0.5 * _D)])
+    frame = {"IN": _box(10, 0, 11, 0.5), "OUT": out, "TWO": _box(20, 0, 21, 1)}
+    assert not _REDLINES["R"].contains(out)
     store, patches, pieces, expected, redline = _patches_against_postgis(tmp_path, postgres_db, frame)
+    assert expected[("OUT", "生态保护红线R")][1] > expected[("OUT", "生态保护红线R")][2] + 1
     assert expected[("IN", "生态保护红线R")][1] > expected[("IN", "生态保护红线R")][2] + 1  # PostGIS: > the patch
     assert set(zip(pieces["图斑编号"], pieces["区域名称"])) == set(expected)
     for code, name, area, share in zip(pieces["图斑编号"], pieces["区域名称"], pieces["相交面积m²"], pieces["占图斑比例%"]):
         _, raw, whole = expected[(code, name)]
         assert area == pytest.approx(min(raw, whole), abs=0.01) and area <= patches.loc[code, "图斑面积m²"]
         assert share == pytest.approx(100 * min(raw, whole) / whole, abs=1e-3) and share <= 100
+    checked = {}
     for code, geom in frame.items():
         whole = next(w for (c, _), (_, _, w) in expected.items() if c == code)
         assert patches.loc[code, "红线内面积m²"] == pytest.approx(min(redline[code], whole), abs=0.01)
@@ -1088,6 +1093,14 @@ def test_no_share_of_a_patch_exceeds_the_patch(tmp_path, postgres_db):
         assert overlap.site_area_m2 == pytest.approx(whole, rel=1e-9)
         assert layer.overlap_pct == pytest.approx(100, abs=1e-9) and layer.overlap_pct <= 100, code
         assert layer.overlap_m2 <= overlap.site_area_m2 and all(hit.overlap_pct <= 100 for hit in layer.hits), code
+        checked[code] = round(max(hit.overlap_pct for hit in layer.hits), 4)
+    # the same polygons as a register's parcels: 重叠比例% as check_site says, never above 100
+    with open(tmp_path / "登记表.csv", "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["项目名称", "WKT"], *((code, shapely.to_wkt(geom, rounding_precision=-1))
+                                                             for code, geom in frame.items())])
+    screen_file(tmp_path / "登记表.csv", [tmp_path / "登记表_筛查.csv"], store=store, as_of=AS_OF)
+    shares = pd.read_csv(tmp_path / "登记表_筛查.csv").set_index("项目名称")["重叠比例%"]
+    assert shares.to_dict() == checked and shares.le(100).all() and shares[["IN", "OUT"]].eq(100).all()
     store.close()
 
 
