@@ -989,6 +989,75 @@ def test_patches_that_cannot_be_measured_are_listed_and_never_read_as_clear(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gpkg", "图斑.gpkg", "移交清单.xlsx"]
 
 
+def test_handover_list_has_dates_as_dates_and_totals_per_division_and_county(tmp_path):
+    """The 移交清单 stays a list officers sort and filter (no rows of totals in it), its dates Excel dates (a date
+    field, and text as officers write days); the 汇总 sheet has the totals per county, per division (小计, bold,
+    after its counties) and in all (合计, bold, last), as a groupby of the GeoPackage's patches and pieces gives."""
+    from gis.batch.patches import screen_patches
+
+    frame = _patches_frame(80, seed=33, kinds=("ecological_redline", "nature_reserve"))
+    rng = np.random.default_rng(34)
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=int(n)) for n in rng.integers(0, 300, len(frame))]
+    before = [day - dt.timedelta(days=365) for day in days]
+    frame["监测日期"] = pd.to_datetime(days)  # a date field of the GeoPackage
+    frame["前时相"] = [f"{d.year}年{d.month}月{d.day}日" if i % 3 else f"{d.year}/{d.month}/{d.day}"  # text
+                    for i, d in enumerate(before)]
+    frame["备注"] = ["2024-05-01" if i == 0 else "复核" for i in range(len(frame))]  # one day among words: text
+    source, out_gpkg, out_xlsx = tmp_path / "图斑.gpkg", tmp_path / "out.gpkg", tmp_path / "移交清单.xlsx"
+    pyogrio.write_dataframe(frame, source)
+    screen_patches(source, [out_gpkg, out_xlsx], as_of=AS_OF)
+    book = load_workbook(out_xlsx)
+    assert book.sheetnames[:2] == ["移交清单", "汇总"] and book.sheetnames[-1] == "筛查信息"
+
+    # the list: every row a patch-zone piece, under a filter over all of them; the dates Excel dates
+    sheet = book["移交清单"]
+    header = [c.value for c in sheet[1]]
+    pieces = pyogrio.read_dataframe(out_gpkg, layer="图斑区域相交", read_geometry=False)
+    assert sheet.max_row == len(pieces) + 1 and sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}" \
+        f"{sheet.max_row}"
+    given = {code: (day, earlier) for code, day, earlier in zip(frame["图斑编号"], days, before)}
+    code, seen, remark = header.index("图斑编号"), header.index("监测日期"), header.index("前时相")
+    for row in sheet.iter_rows(min_row=2):
+        for cell in (row[seen], row[remark]):
+            assert cell.is_date and cell.number_format == "yyyy-mm-dd", (cell.coordinate, cell.value)
+        assert (row[seen].value.date(), row[remark].value.date()) == given[row[code].value]
+    notes = [row[header.index("备注")] for row in sheet.iter_rows(min_row=2)]
+    assert all(c.data_type == "s" for c in notes) and {c.value for c in notes} <= {"2024-05-01", "复核"}
+    info = {r[0].value: r[1] for r in book["筛查信息"].iter_rows(min_row=2)}
+    assert info["图层日期"].is_date and info["图层日期"].value.date().isoformat() == AS_OF
+
+    # the totals, against a groupby of the GeoPackage's patches (their own totals) and pieces (per zone)
+    patches = pyogrio.read_dataframe(out_gpkg, layer="图斑", read_geometry=False)
+    listed = patches[patches["图斑序号"].isin(pieces["图斑序号"])]
+    assert listed["所在地州市/师"].notna().all() and listed["所在县市区"].notna().all()
+    others = pieces[pieces["区域类型"] != "生态保护红线"]
+    by_zone = others.pivot_table(index="图斑序号", columns=others["区域类型"] + others["功能分区"].fillna("") + "面积m²",
+                                 values="相交面积m²", aggfunc="sum", fill_value=0.0)
+    listed = listed.merge(by_zone, left_on="图斑序号", right_index=True, how="left").fillna(
+        {c: 0.0 for c in by_zone.columns})
+    numbers = ["图斑面积m²", "红线内面积m²", "自然保护区内面积m²", *by_zone.columns]
+    units = ["所在地州市/师", "所在县市区"]
+    county = listed.groupby(units).agg(图斑数=("图斑序号", "nunique"), **{c: (c, "sum") for c in numbers})
+    division = listed.groupby(units[0]).agg(图斑数=("图斑序号", "nunique"), **{c: (c, "sum") for c in numbers})
+    whole = pd.Series({"图斑数": listed["图斑序号"].nunique(), **listed[numbers].sum()})
+    assert len(division) >= 2 and len(county) >= 3 and {"自然保护区核心区面积m²", "自然保护区缓冲区面积m²"} <= set(numbers)
+    sheet = book["汇总"]
+    header = [c.value for c in sheet[1]]
+    assert header[:2] == units and sorted(header[2:]) == sorted(["图斑数", *numbers])
+    rows = list(sheet.iter_rows(min_row=2))
+    found = []
+    for row in rows:
+        a, b = row[0].value, row[1].value
+        expected = whole if a == "合计" else division.loc[a] if b == "小计" else county.loc[(a, b)]
+        got = {name: cell.value for name, cell in zip(header[2:], row[2:])}
+        assert got == {name: pytest.approx(expected[name], abs=0.011) for name in header[2:]}, (a, b)
+        assert all(cell.font.b for cell in row) == (b == "小计" or a == "合计"), (a, b)
+        found.append((a, b))
+    # each division's counties, then its 小计; the 合计 last, below the filter
+    assert found == [*((d, c) for d in division.index for c in [*county.loc[d].index, "小计"]), ("合计", None)]
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}{sheet.max_row - 1}"
+
+
 _X0, _Y0, _D = 87.50, 44.10, 0.01
 
 
