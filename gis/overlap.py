@@ -44,7 +44,7 @@ from gis.results import LayerCheck, OverlapResult, Relation, ZoneHit, non_defaul
 from gis.store.base import Snapshot, Store, iso_day
 from gis.zones import OPEN_END
 
-__all__ = ["MAX_SEARCH_KM", "OverlapEngine", "outline_pieces", "prepared_copies", "set_engine_budget", "TILE_DEG", "TILE_MARGIN_DEG"]
+__all__ = ["MAX_SEARCH_KM", "OverlapEngine", "outline_pieces", "prepared_copies", "set_engine_budget", "share_of", "TILE_DEG", "TILE_MARGIN_DEG"]
 
 #: Largest search radius accepted; distances were checked against PostGIS up to this radius.
 MAX_SEARCH_KM = 100.0
@@ -381,7 +381,8 @@ def _overlap_fields(site_type: str, measure: float, site_measure: float) -> dict
     """What a hit or a layer says of the shared part: area and share for polygon sites, length for lines.
     The fields it leaves out keep their default, None."""
     if site_type == "polygon":
-        return {"overlap_m2": measure, "overlap_pct": 100 * measure / site_measure}
+        area, pct = share_of(measure, site_measure)
+        return {"overlap_m2": area, "overlap_pct": pct}
     return {"overlap_length_m": measure} if site_type == "line" else {}
 
 
@@ -536,6 +537,14 @@ def _relate(site, site_type, site_measure, zones, tolerance_m) -> tuple[list, li
         for i, c, o in zip(inside, contains, overlapping)
     ]
     return relations, list(shared), [float(m) for m in measure]
+
+
+def share_of(part_m2: float, whole_m2: float) -> tuple[float, float | None]:
+    """The area of a part of a polygon and its % of the polygon (None for a polygon of no area), the part bounded
+    by the whole: an overlay adds vertices where outlines cross or run along each other, and geodesic edges
+    through more vertices enclose a hair more (up to 0.005 % of a patch), but no part exceeds its whole."""
+    part_m2 = min(part_m2, whole_m2)
+    return part_m2, (100 * part_m2 / whole_m2 if whole_m2 else None)
 
 
 def part_of_dimension(geom: shapely.Geometry, dimension: int) -> shapely.Geometry:

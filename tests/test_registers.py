@@ -989,6 +989,190 @@ def test_patches_that_cannot_be_measured_are_listed_and_never_read_as_clear(tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gpkg", "图斑.gpkg", "移交清单.xlsx"]
 
 
+def test_handover_list_has_dates_as_dates_and_totals_per_division_and_county(tmp_path):
+    """The 移交清单 stays a list officers sort and filter (no rows of totals in it), its dates Excel dates (a date
+    field, and text as officers write days); the 汇总 sheet has the totals per county, per division (小计, bold,
+    after its counties) and in all (合计, bold, last), as a groupby of the GeoPackage's patches and pieces gives."""
+    from gis.batch.patches import screen_patches
+
+    frame = _patches_frame(80, seed=33, kinds=("ecological_redline", "nature_reserve"))
+    rng = np.random.default_rng(34)
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=int(n)) for n in rng.integers(0, 300, len(frame))]
+    before = [day - dt.timedelta(days=365) for day in days]
+    frame["监测日期"] = pd.to_datetime(days)  # a date field of the GeoPackage
+    frame["前时相"] = [f"{d.year}年{d.month}月{d.day}日" if i % 3 else f"{d.year}/{d.month}/{d.day}"  # text
+                    for i, d in enumerate(before)]
+    frame["备注"] = ["2024-05-01" if i == 0 else "复核" for i in range(len(frame))]  # one day among words: text
+    source, out_gpkg, out_xlsx = tmp_path / "图斑.gpkg", tmp_path / "out.gpkg", tmp_path / "移交清单.xlsx"
+    pyogrio.write_dataframe(frame, source)
+    screen_patches(source, [out_gpkg, out_xlsx], as_of=AS_OF)
+    book = load_workbook(out_xlsx)
+    assert book.sheetnames[:2] == ["移交清单", "汇总"] and book.sheetnames[-1] == "筛查信息"
+
+    # the list: every row a patch-zone piece, under a filter over all of them; the dates Excel dates
+    sheet = book["移交清单"]
+    header = [c.value for c in sheet[1]]
+    pieces = pyogrio.read_dataframe(out_gpkg, layer="图斑区域相交", read_geometry=False)
+    assert sheet.max_row == len(pieces) + 1 and sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}" \
+        f"{sheet.max_row}"
+    given = {code: (day, earlier) for code, day, earlier in zip(frame["图斑编号"], days, before)}
+    code, seen, remark = header.index("图斑编号"), header.index("监测日期"), header.index("前时相")
+    for row in sheet.iter_rows(min_row=2):
+        for cell in (row[seen], row[remark]):
+            assert cell.is_date and cell.number_format == "yyyy-mm-dd", (cell.coordinate, cell.value)
+        assert (row[seen].value.date(), row[remark].value.date()) == given[row[code].value]
+    notes = [row[header.index("备注")] for row in sheet.iter_rows(min_row=2)]
+    assert all(c.data_type == "s" for c in notes) and {c.value for c in notes} <= {"2024-05-01", "复核"}
+    info = {r[0].value: r[1] for r in book["筛查信息"].iter_rows(min_row=2)}
+    assert info["图层日期"].is_date and info["图层日期"].value.date().isoformat() == AS_OF
+
+    # the totals, against a groupby of the GeoPackage's patches (their own totals) and pieces (per zone)
+    patches = pyogrio.read_dataframe(out_gpkg, layer="图斑", read_geometry=False)
+    listed = patches[patches["图斑序号"].isin(pieces["图斑序号"])]
+    assert listed["所在地州市/师"].notna().all() and listed["所在县市区"].notna().all()
+    others = pieces[pieces["区域类型"] != "生态保护红线"]
+    by_zone = others.pivot_table(index="图斑序号", columns=others["区域类型"] + others["功能分区"].fillna("") + "面积m²",
+                                 values="相交面积m²", aggfunc="sum", fill_value=0.0)
+    listed = listed.merge(by_zone, left_on="图斑序号", right_index=True, how="left").fillna(
+        {c: 0.0 for c in by_zone.columns})
+    numbers = ["图斑面积m²", "红线内面积m²", "自然保护区内面积m²", *by_zone.columns]
+    units = ["所在地州市/师", "所在县市区"]
+    county = listed.groupby(units).agg(图斑数=("图斑序号", "nunique"), **{c: (c, "sum") for c in numbers})
+    division = listed.groupby(units[0]).agg(图斑数=("图斑序号", "nunique"), **{c: (c, "sum") for c in numbers})
+    whole = pd.Series({"图斑数": listed["图斑序号"].nunique(), **listed[numbers].sum()})
+    assert len(division) >= 2 and len(county) >= 3 and {"自然保护区核心区面积m²", "自然保护区缓冲区面积m²"} <= set(numbers)
+    sheet = book["汇总"]
+    header = [c.value for c in sheet[1]]
+    assert header[:2] == units and sorted(header[2:]) == sorted(["图斑数", *numbers])
+    rows = list(sheet.iter_rows(min_row=2))
+    found = []
+    for row in rows:
+        a, b = row[0].value, row[1].value
+        expected = whole if a == "合计" else division.loc[a] if b == "小计" else county.loc[(a, b)]
+        got = {name: cell.value for name, cell in zip(header[2:], row[2:])}
+        assert got == {name: pytest.approx(expected[name], abs=0.011) for name in header[2:]}, (a, b)
+        assert all(cell.font.b for cell in row) == (b == "小计" or a == "合计"), (a, b)
+        found.append((a, b))
+    # each division's counties, then its 小计; the 合计 last, below the filter
+    assert found == [*((d, c) for d in division.index for c in [*county.loc[d].index, "小计"]), ("合计", None)]
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}{sheet.max_row - 1}"
+
+
+_X0, _Y0, _D = 87.50, 44.10, 0.01
+
+
+def _box(a: float, b: float, c: float, e: float) -> shapely.Polygon:
+    """A box in hundredths of a degree from (87.50, 44.10)."""
+    return shapely.box(_X0 + a * _D, _Y0 + b * _D, _X0 + c * _D, _Y0 + e * _D)
+
+
+#: A U-shaped reserve core zone; a red line with a vertex in the middle of its south side; two red lines side by side.
+_U = _box(0, 0, 3, 2).difference(_box(1, 1, 2, 2))
+_REDLINES = {"R": shapely.Polygon([(_X0 + 10 * _D, _Y0), (_X0 + 10.5 * _D, _Y0), (_X0 + 11 * _D, _Y0),
+                                   (_X0 + 11 * _D, _Y0 + _D), (_X0 + 10 * _D, _Y0 + _D)]),
+             "R2a": _box(20, 0, 20.4, 1), "R2b": _box(20.4, 0, 21, 1)}
+
+
+def _patches_against_postgis(tmp_path, postgres_db, patches: dict[str, shapely.Geometry]):
+    """``patches`` screened against the hand-made zones above, and what PostGIS says of the same: per (patch, zone)
+    the polygonal part of the intersection, its geography area and the patch's; per patch the red lines' union."""
+    import psycopg
+
+    from gis.batch.patches import screen_patches
+    from gis.store import create_store
+    from tests.overlap_zones import layer
+
+    store = create_store(tmp_path / "zones.gpkg")
+    store.import_layer(layer("ecological_redline", _REDLINES), "ecological_redline", source="t",
+                       effective_from="2020-01-01")
+    store.import_layer(layer("nature_reserve", {"U": _U}, attributes={"reserve_name": "测试保护区", "level": "national"}),
+                       "nature_reserve", source="t", effective_from="2020-01-01")
+    gpd.GeoDataFrame({"图斑编号": list(patches)}, geometry=list(patches.values()), crs="EPSG:4326").to_file(
+        tmp_path / "图斑.gpkg")
+    screen_patches(tmp_path / "图斑.gpkg", tmp_path / "out.gpkg", store=store, as_of=AS_OF)
+    zones = {**{f"生态保护红线{k}": g for k, g in _REDLINES.items()}, "自然保护区U": _U}
+    extract = "ST_CollectionExtract(ST_Intersection(p.geom, z.geom), 3)"
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        conn.execute("CREATE TABLE p (code text, geom geometry(Geometry, 4326))")
+        conn.execute("CREATE TABLE z (name text, geom geometry(Geometry, 4326))")
+        for table, rows in (("p", patches.items()), ("z", zones.items())):
+            for name, geom in rows:
+                conn.execute(f"INSERT INTO {table} VALUES (%s, ST_GeomFromText(%s, 4326))",
+                             (name, shapely.to_wkt(geom, rounding_precision=-1)))
+        rows = conn.execute(
+            f"SELECT p.code, z.name, ST_AsText({extract}), ST_Area({extract}::geography), ST_Area(p.geom::geography) "
+            f"FROM p JOIN z ON ST_Intersects(p.geom, z.geom) WHERE ST_Area({extract}::geography) > 0").fetchall()
+        redline = dict(conn.execute(
+            f"SELECT p.code, ST_Area(ST_Union({extract})::geography) FROM p JOIN z ON ST_Intersects(p.geom, z.geom) "
+            "WHERE z.name LIKE '生态保护红线%' GROUP BY p.code").fetchall())
+    expected = {(code, name): (shapely.from_wkt(wkt), area, whole) for code, name, wkt, area, whole in rows}
+    return (store, pyogrio.read_dataframe(tmp_path / "out.gpkg", layer="图斑").set_index("图斑编号"),
+            pyogrio.read_dataframe(tmp_path / "out.gpkg", layer="图斑区域相交"), expected, redline)
+
+
+@pytest.mark.postgis
+def test_patch_pieces_are_the_polygons_postgis_extracts(tmp_path, postgres_db):
+    """GC lies over one arm of a U-shaped reserve zone, its east side along the other arm: the intersection is a
+    GEOMETRYCOLLECTION of a polygon and a line, and the GeoPackage holds the polygon alone, as PostGIS's
+    ST_CollectionExtract(.., 3) gives it. TOUCH only shares an edge with the zone: no piece, no area."""
+    gc, touch = _box(0.5, 1.5, 2, 2.5), _box(3, 0, 4, 1)
+    assert shapely.intersection(gc, _U).geom_type == "GeometryCollection"
+    assert shapely.intersection(touch, _U).geom_type == "LineString"
+    store, patches, pieces, expected, _ = _patches_against_postgis(tmp_path, postgres_db, {"GC": gc, "TOUCH": touch})
+    store.close()
+    assert set(zip(pieces["图斑编号"], pieces["区域名称"])) == set(expected) == {("GC", "自然保护区U")}
+    assert set(pieces.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+    polygons, area, whole = expected[("GC", "自然保护区U")]
+    assert shapely.equals(pieces.geometry.iloc[0], polygons)
+    assert pieces["相交面积m²"].iloc[0] == pytest.approx(area, abs=0.01)
+    assert pieces["占图斑比例%"].iloc[0] == pytest.approx(100 * area / whole, abs=1e-3)
+    assert patches.loc["GC", "自然保护区内面积m²"] == pytest.approx(area, abs=0.01)
+    assert patches.loc["TOUCH", ["红线内面积m²", "自然保护区内面积m²"]].tolist() == [0, 0]
+    assert pd.isna(patches.loc["TOUCH", "涉及区域"])
+
+
+@pytest.mark.postgis
+def test_no_share_of_a_patch_exceeds_the_patch(tmp_path, postgres_db):
+    """IN lies in a red line that has a vertex on IN's south side, OUT too but for a corner 0.01 m outside, TWO in
+    two red lines side by side: the overlay adds vertices along the patch's sides, and PostGIS measures what IN and
+    OUT share with the red line a hair larger than the patch itself. No part of a patch is larger than the patch:
+    its share is 100 %, never more, in the patch outputs, in check_site and in a register's 重叠比例% alike."""
+    out = shapely.Polygon([(_X0 + 10 * _D, _Y0), (_X0 + 11 * _D, _Y0), (_X0 + 11 * _D + 1e-7, _Y0 + 0.5 * _D),
+                           (_X0 + 10 * _D, _Y0 + 0.5 * _D)])
+    frame = {"IN": _box(10, 0, 11, 0.5), "OUT": out, "TWO": _box(20, 0, 21, 1)}
+    assert not _REDLINES["R"].contains(out)
+    store, patches, pieces, expected, redline = _patches_against_postgis(tmp_path, postgres_db, frame)
+    assert expected[("OUT", "生态保护红线R")][1] > expected[("OUT", "生态保护红线R")][2] + 1
+    assert expected[("IN", "生态保护红线R")][1] > expected[("IN", "生态保护红线R")][2] + 1  # PostGIS: > the patch
+    assert set(zip(pieces["图斑编号"], pieces["区域名称"])) == set(expected)
+    for code, name, area, share in zip(pieces["图斑编号"], pieces["区域名称"], pieces["相交面积m²"], pieces["占图斑比例%"]):
+        _, raw, whole = expected[(code, name)]
+        assert area == pytest.approx(min(raw, whole), abs=0.01) and area <= patches.loc[code, "图斑面积m²"]
+        assert share == pytest.approx(100 * min(raw, whole) / whole, abs=1e-3) and share <= 100
+    checked = {}
+    for code, geom in frame.items():
+        whole = next(w for (c, _), (_, _, w) in expected.items() if c == code)
+        assert patches.loc[code, "红线内面积m²"] == pytest.approx(min(redline[code], whole), abs=0.01)
+        assert patches.loc[code, "红线内面积m²"] <= patches.loc[code, "图斑面积m²"]
+        assert patches.loc[code, "红线内比例%"] == 100
+        site = read_site(shapely.to_wkt(geom, rounding_precision=-1), coverage=None)
+        overlap = check_site(site, {}, store=store, as_of=AS_OF).overlap
+        layer = overlap.layer("ecological_redline")
+        assert overlap.site_area_m2 == pytest.approx(whole, rel=1e-9)
+        assert layer.overlap_pct == pytest.approx(100, abs=1e-9) and layer.overlap_pct <= 100, code
+        assert layer.overlap_m2 <= overlap.site_area_m2 and all(hit.overlap_pct <= 100 for hit in layer.hits), code
+        checked[code] = round(max(hit.overlap_pct for hit in layer.hits), 4)
+    # the same polygons as a register's parcels: 重叠比例% as check_site says, never above 100
+    with open(tmp_path / "登记表.csv", "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["项目名称", "WKT"], *((code, shapely.to_wkt(geom, rounding_precision=-1))
+                                                             for code, geom in frame.items())])
+    screen_file(tmp_path / "登记表.csv", [tmp_path / "登记表_筛查.csv"], store=store, as_of=AS_OF)
+    shares = pd.read_csv(tmp_path / "登记表_筛查.csv").set_index("项目名称")["重叠比例%"]
+    assert shares.to_dict() == checked and shares.le(100).all() and shares[["IN", "OUT"]].eq(100).all()
+    store.close()
+
+
 def test_a_geopackage_of_several_feature_tables_is_refused_naming_them(tmp_path):
     """Patches beside a boundary table: which table holds the sites is not for a batch to guess (it read the first
     and screened the boundary alone)."""

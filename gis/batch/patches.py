@@ -32,8 +32,10 @@ from gis.check import covered_area
 from gis.crs import geodesic_area_m2
 from gis.errors import FormatError
 from gis.kinds import KINDS
+from gis.overlap import part_of_dimension, share_of
 from gis.store import Store, open_store
 from gis.store.base import iso_day
+from gis.zones import written_day
 
 __all__ = ["PATCH_OUTPUTS", "PatchSummary", "screen_patches"]
 
@@ -189,15 +191,17 @@ def _pieces(geom, area: float, zones: np.ndarray, protected: pd.DataFrame) -> li
     found = []
     for index in zones.tolist():
         zone = protected.iloc[index]
-        piece = shapely.intersection(geom, zone.geometry)
-        piece_area = geodesic_area_m2(piece)
+        # the polygonal part only (ST_CollectionExtract(.., 3)): where the patch also shares an edge or a corner
+        # with the zone, the intersection is a collection with those lines and points
+        piece = part_of_dimension(shapely.intersection(geom, zone.geometry), 2)
+        piece_area, share = share_of(geodesic_area_m2(piece), area)
         if piece_area <= 0:
             continue  # a shared edge or corner is no area inside the zone
         kind = KINDS[zone.kind].label_zh if zone.kind in KINDS else zone.kind
         found.append({"区域类型": kind, "区域名称": zone["name"], "_kind": zone.kind,
                       "功能分区": KINDS[zone.kind].subtype_label(zone.subtype) if zone.kind in KINDS else None,
                       "相交面积m²": round(piece_area, 2),
-                      "占图斑比例%": round(100 * piece_area / area, 3) if area else None, "geometry": piece})
+                      "占图斑比例%": None if share is None else round(share, 3), "geometry": piece})
     found.sort(key=lambda p: (-p["相交面积m²"], PROTECTED_KINDS.index(p["_kind"])))  # stable: then store order
     return found
 
@@ -219,9 +223,9 @@ def _totals(pieces: list[dict[str, Any]], area: float, unchecked: list[str]) -> 
             totals[f"{label}面积m²"] = totals[f"{label}比例%"] = None
             continue
         inside = [p["geometry"] for p in pieces if p["_kind"] == kind]
-        inside = geodesic_area_m2(shapely.union_all(inside)) if inside else 0.0
+        inside, share = share_of(geodesic_area_m2(shapely.union_all(inside)) if inside else 0.0, area)
         totals[f"{label}面积m²"] = round(inside, 2)
-        totals[f"{label}比例%"] = round(100 * inside / area, 3) if area else None
+        totals[f"{label}比例%"] = None if share is None else round(share, 3)
     for piece in pieces:
         del piece["_kind"]
     return totals
@@ -289,33 +293,75 @@ def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame) -> None
 
 def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, input_name: str, store_name: str,
                     day: str, failed: int) -> None:
-    """移交清单: one row per patch per zone met, grouped by division and county (bold header, frozen, filter); the
-    patches not read, and those a layer does not cover, each on a sheet of their own with the reason."""
+    """移交清单: one row per patch per zone met, grouped by division and county (bold header, frozen, filter); 汇总:
+    the totals per county, per division (小计) and in all (合计); the patches not read, and those a layer does not
+    cover, each on a sheet of their own with the reason; 筛查信息: what was screened against what.
+
+    The totals are a sheet of their own: rows of totals inside the list would be sorted and filtered with it (an
+    officer sorting by date would scatter them) and counted as patches by whoever reads the list as a table."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    columns = ["所在地州市/师", "所在县市区", "图斑序号",
-               *[c for c in pieces.columns if c not in ("所在地州市/师", "所在县市区", "图斑序号", "geometry")]]
-    table = pieces.sort_values(["所在地州市/师", "所在县市区", "图斑序号"], na_position="last", kind="stable")
+    columns = [*_UNIT, "图斑序号", *[c for c in pieces.columns if c not in (*_UNIT, "图斑序号", "geometry")]]
+    table = pieces.sort_values([*_UNIT, "图斑序号"], na_position="last", kind="stable")
     book = Workbook()
     sheet = book.active
     sheet.title = "移交清单"
     _table(sheet, table, columns)
-    for index, name in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = max(12, 2 * len(str(name)) + 2)
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(sheet.max_row, 2)}"
+    totals = _unit_totals(pieces, patches)
+    sheet = book.create_sheet("汇总")
+    _table(sheet, totals, [c for c in totals.columns if c != "_level"])
+    for row, level in zip(sheet.iter_rows(min_row=2), totals["_level"]):
+        for cell in row if level else ():
+            cell.font = Font(bold=True)
+    # the filter over the counties and their 小计 (a division's rows all name it), the 合计 below it always shown
+    sheet.auto_filter.ref = f"A1:{get_column_letter(sheet.max_column)}{max(sheet.max_row - 1, 2)}"
     for title, column in (("读取失败图斑", "读取错误"), ("未核查图斑", "未核查")):
         listed = patches[patches[column].notna()] if column in patches else patches.iloc[:0]
         if len(listed):
             _listing(book.create_sheet(title), listed, column)
-    summary = book.create_sheet("汇总")
-    for row in (["项目", "值"], ["输入文件", input_name], ["图斑数", len(patches)], ["读取失败图斑数", failed],
-                ["涉及区域的图斑数", int(pieces["图斑序号"].nunique())], ["相交处数", len(pieces)],
-                ["图层日期", day], ["图层库", store_name]):
-        summary.append(row)
-    summary["A1"].font = summary["B1"].font = Font(bold=True)
+    summary = book.create_sheet("筛查信息")
+    _table(summary, pd.DataFrame([
+        ("输入文件", input_name), ("图斑数", len(patches)), ("读取失败图斑数", failed),
+        ("涉及区域的图斑数", int(pieces["图斑序号"].nunique())), ("相交处数", len(pieces)),
+        ("图层日期", dt.date.fromisoformat(day)), ("图层库", store_name)], columns=["项目", "值"]), ["项目", "值"])
+    summary.column_dimensions["A"].width = 18
     book.save(path)
+
+
+_UNIT = ["所在地州市/师", "所在县市区"]
+
+
+def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame) -> pd.DataFrame:
+    """The patches of the 移交清单 per county, then per division (小计, after its counties) and in all (合计, last):
+    how many, their area, their area inside red lines and inside reserves (each patch's own, where overlapping
+    zones count once) and in each other kind and functional zone met. A total is blank where a patch's is
+    (a layer does not cover it: unknown, never 0). ``_level``: 0 for a county, 1 for 小计, 2 for 合计."""
+    listed = patches[patches["图斑序号"].isin(pieces["图斑序号"])]
+    per_patch = listed[["图斑序号", *_UNIT, "图斑面积m²", *(f"{label}面积m²" for label in _TOTALS.values())]]
+    per_patch = per_patch.set_index("图斑序号").astype({f"{label}面积m²": float for label in _TOTALS.values()})
+    others = pieces[pieces["区域类型"] != KINDS["ecological_redline"].label_zh]  # red lines: in 红线内面积m²
+    zone = others["区域类型"] + others["功能分区"].fillna("") + "面积m²"
+    by_zone = others.groupby(["图斑序号", zone])["相交面积m²"].sum().unstack(fill_value=0.0)
+    order = [f"{KINDS[k].label_zh}{s}面积m²" for k in PROTECTED_KINDS for s in [*KINDS[k].subtypes.values(), ""]]
+    by_zone = by_zone[sorted(by_zone.columns, key=lambda c: order.index(c) if c in order else len(order))]
+    per_patch = per_patch.join(by_zone).fillna({c: 0.0 for c in by_zone.columns})
+    per_patch[_UNIT] = per_patch[_UNIT].astype(object).where(per_patch[_UNIT].notna(), "（无）")
+    numbers = [c for c in per_patch.columns if c not in _UNIT]
+    rows = []
+
+    def total(division, county, group: pd.DataFrame, level: int) -> None:
+        rows.append({"所在地州市/师": division, "所在县市区": county, "图斑数": len(group),
+                     **{c: round(group[c].sum(skipna=False), 2) for c in numbers}, "_level": level})
+
+    for division, counties in per_patch.groupby("所在地州市/师", sort=True):
+        for county, group in counties.groupby("所在县市区", sort=True):
+            total(division, county, group, 0)
+        total(division, "小计", counties, 1)
+    total("合计", None, per_patch, 2)
+    return pd.DataFrame(rows, columns=[*_UNIT, "图斑数", *numbers, "_level"])
 
 
 def _listing(sheet, patches: pd.DataFrame, reason: str) -> None:
@@ -324,24 +370,54 @@ def _listing(sheet, patches: pd.DataFrame, reason: str) -> None:
                                                  and patches[c].notna().any()]])
 
 
+_DAY_FORMAT = "yyyy-mm-dd"
+
+
 def _table(sheet, frame: pd.DataFrame, columns: list[str]) -> None:
-    """``columns`` of ``frame`` under a bold, frozen header; text that would start a formula stays text."""
+    """``columns`` of ``frame`` under a bold, frozen header; a column of days as Excel dates (``_days``), text
+    that would start a formula as text."""
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     sheet.append(columns)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for record in frame[columns].itertuples(index=False):
-        sheet.append([_cell(v) for v in record])
+    values = [_days(frame[name]) or [_cell(v) for v in frame[name].tolist()] for name in columns]
+    for record in zip(*values):
+        sheet.append(record)
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
-            if starts_formula(cell.value):
+            if isinstance(cell.value, dt.date):
+                cell.number_format = _DAY_FORMAT
+            elif starts_formula(cell.value):
                 cell.data_type = "s"
+    for index, name in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = max(12, 2 * len(str(name)) + 2)
     sheet.freeze_panes = "A2"
 
 
+def _days(column: pd.Series) -> list[dt.date | None] | None:
+    """The column's days when every value given is one, a date cell or text as officers write a day (2024-03-05,
+    2024/3/5, 2024年3月5日, 20240305), so that the sheet sorts and filters them by date; None otherwise (one value
+    that is no day keeps the column as it is: a code column is never read as dates in part)."""
+    days: list[dt.date | None] = []
+    for value in column.tolist():
+        if isinstance(value, dt.date):  # a date or datetime field: its value kept (Excel has no time zones)
+            days.append(pd.Timestamp(value).tz_localize(None).to_pydatetime() if isinstance(value, dt.datetime)
+                        else value)
+            continue
+        if not (value is None or isinstance(value, str) or (isinstance(value, float) and np.isnan(value))):
+            return None
+        try:
+            day = written_day(value)
+        except ValueError:
+            return None
+        days.append(None if day is None else dt.date.fromisoformat(day))
+    return days if any(day is not None for day in days) else None
+
+
 def _cell(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, (np.integer, np.floating)):
         return value.item()

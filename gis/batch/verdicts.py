@@ -28,6 +28,7 @@ from gis.forked import ForkedMap
 from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
 from gis.kinds import KINDS
+from gis.overlap import share_of
 from gis.presentation import (join_reasons, quantity_text, review_reasons, rules_text, sources_text,
                               unchecked_reasons, zones_text)
 from gis.results import Relation
@@ -217,7 +218,7 @@ class Screener:
             exact[polygons[pairs["exact"]]] = True
             area = pairs["area_m2"]
             for s, z, rel, m in zip(pairs["site"], pairs["zone"], pairs["relation"], pairs["overlap_m2"]):
-                overlaps.setdefault(int(polygons[s]), []).append((int(z), rel, 100 * m / area[s] if area[s] > 0 else 0.0))
+                overlaps.setdefault(int(polygons[s]), []).append((int(z), rel, share_of(m, area[s])[1] or 0.0))
 
         # Each row's place: shared by key, or its own for the rows checked one by one.
         site = np.full(n, -1, dtype=np.int64)
