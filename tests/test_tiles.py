@@ -9,6 +9,7 @@ import json
 import math
 from pathlib import Path
 
+import httpx
 import mapbox_vector_tile
 import numpy as np
 import pyogrio
@@ -20,6 +21,7 @@ from pyproj import Transformer
 from gis.store import open_store
 from maps.layers import map_layers
 from maps.tiles import TILES, make_tile
+from tests.api_support import api_server  # noqa: F401
 from tests.large_layer import KIND, large_store
 
 DAY = dt.date(2024, 6, 30)
@@ -294,6 +296,15 @@ def test_ogc_answers_and_tiles_are_gzipped_when_the_client_accepts_it(tmp_path):
         assert headers["content-encoding"] == "gzip"
         small, headers = _raw(client, "/ogc/conformance", **{"Accept-Encoding": "gzip"})
         assert "content-encoding" not in headers and json.loads(small)["conformsTo"]
+
+
+@pytest.mark.parametrize(("value", "status"), [("2024-06-30", 200), ("2024-06-30T12:00:00+08:00", 200),
+                                               ("20240630", 400), ("2024-01-01/2024-06-30", 400)])
+def test_a_tile_datetime_is_one_rfc3339_day(api_server, value, status):
+    answer = httpx.get(f"{api_server.url}/ogc/tiles/WebMercatorQuad/0/0/0", params={"datetime": value}, timeout=60)
+    assert answer.status_code == status, answer.text
+    if status == 400:
+        assert answer.json()["field"] == "datetime" and value in answer.json()["detail"]
 
 
 def test_ogc_tileset_lists_the_layers_and_serves_the_tiles_of_its_template(tmp_path):

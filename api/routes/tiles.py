@@ -22,7 +22,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from api.params import IsoDate
+from api.params import IsoDate, datetime_param
 from api.compression import CompressedRoute
 from api.deps import StateDep
 from api.errors import ApiProblem
@@ -74,16 +74,6 @@ def _layer_kinds(layers: StoreLayers, layer: str) -> list[str]:
         raise ApiProblem(404, f"no tile layer '{layer}'", field="layer", value=layer, kind="not-found",
                          fix=f"use '{ALL}' or a zone kind: " + ", ".join(KINDS))
     return [layer] if layer in layers.versions else []
-
-
-def _as_of_datetime(value: str | None) -> dt.date:
-    if value is None:
-        return dt.datetime.now(dt.timezone.utc).date()
-    try:
-        return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value).date()
-    except ValueError:
-        raise ApiProblem(400, "datetime must be an RFC 3339 date or date-time", field="datetime", value=value,
-                         kind="invalid-parameter", fix="e.g. 2024-06-30 or 2024-06-30T00:00:00Z") from None
 
 
 def tiles_router(settings: Settings) -> APIRouter:
@@ -220,6 +210,11 @@ def tiles_router(settings: Settings) -> APIRouter:
         if f not in (None, "mvt"):
             raise ApiProblem(400, f"format '{f}' is not served", field="f", value=f, kind="invalid-parameter",
                              fix="use f=mvt, or omit f")
-        return await tile_response(request, state, ALL, tileMatrix, tileCol, tileRow, _as_of_datetime(datetime))
+        first, last = datetime_param(datetime)
+        if first is None or first != last:
+            raise ApiProblem(400, f"瓦片只画一天的图层，datetime 不能是区间 / a tile shows the layers of one day, "
+                             f"datetime cannot be an interval (value '{datetime}')", field="datetime", value=datetime,
+                             kind="invalid-parameter", fix="例如 / e.g. datetime=2024-06-30")
+        return await tile_response(request, state, ALL, tileMatrix, tileCol, tileRow, first)
 
     return router
