@@ -479,6 +479,20 @@ def test_invalid_items_parameters_are_400(client, params, field):
     assert_problem(client.get("/ogc/collections/nature_reserve/items", params=params), 400, field)
 
 
+@pytest.mark.parametrize(("name", "values"), [
+    ("bbox", ["85,43,87,45", "80,40,81,41"]), ("limit", ["5", "7"]), ("offset", ["0", "2"]),
+    ("datetime", ["2024-06-30", "2000-01-01"]), ("crs", [CRS_4326, CRS_4326]),
+])
+def test_a_parameter_given_twice_is_400_naming_it(client, name, values):
+    query = "&".join(f"{name}={value}" for value in values)
+    body = assert_problem(client.get(f"/ogc/collections/nature_reserve/items?{query}"), 400, name)
+    zh, _, en = body["detail"].partition(" / ")
+    assert name in zh and "一次" in zh and name in en and "once" in en
+    if name in ("crs", "datetime"):  # one feature takes these too
+        one = client.get(f"/ogc/collections/nature_reserve/items/reserve:ili-black-bee-buffer?{query}")
+        assert_problem(one, 400, name)
+
+
 def test_datetime_selects_what_was_in_force(client):
     before = client.get("/ogc/collections/nature_reserve/items", params={"datetime": "2000-01-01"}).json()
     assert before["numberMatched"] == 0

@@ -9,7 +9,7 @@ bad parameter is a 400 naming it (an undeclared one too, as the standard asks).
 day and, of its features, those valid that day, exactly the zones a check with that as-of date uses. An
 interval (``2024-01-01/2024-06-30``, open with ``..`` or nothing) gives the features in force some day of it,
 ends included: of the versions in force in it, the features valid while their version was (of a zone in force
-in several, the latest).
+in several, the latest). A parameter given twice is a 400: which one was meant is not known.
 """
 
 # No "from __future__ import annotations": the items route annotates with a local alias (Limit) FastAPI must resolve.
@@ -72,6 +72,11 @@ def _allowed(names: set[str]):
             if name not in names:
                 raise ApiProblem(400, f"unknown query parameter '{name}'", field=name,
                                  fix="allowed here: " + ", ".join(sorted(names)), kind="invalid-parameter")
+            given = request.query_params.getlist(name)
+            if len(given) > 1:
+                raise ApiProblem(400, f"查询参数 {name} 只能给一次，这里给了 {len(given)} 次 / query parameter '{name}' "
+                                 f"may be given once, it was given {len(given)} times", field=name, value=given,
+                                 kind="invalid-parameter", fix=f"只保留一个 {name} / keep one {name}")
     return Depends(check)
 
 
