@@ -493,6 +493,16 @@ def test_a_parameter_given_twice_is_400_naming_it(client, name, values):
         assert_problem(one, 400, name)
 
 
+@pytest.mark.parametrize("path", ["/ogc/collections/nature_reserve/items/{id}", "/ogc/collections/{id}",
+                                  "/ogc/collections/{id}/items"])
+def test_a_long_id_is_echoed_cut_short(client, path):
+    long_id = "zone-" + "x" * 5000
+    body = assert_problem(client.get(path.format(id=long_id)), 404)
+    shown = long_id[:80] + "…"
+    assert shown in body["detail"] and long_id[:81] not in body["detail"]
+    assert body["value"] == shown and long_id[:81] not in json.dumps(body)
+
+
 def test_datetime_selects_what_was_in_force(client):
     before = client.get("/ogc/collections/nature_reserve/items", params={"datetime": "2000-01-01"}).json()
     assert before["numberMatched"] == 0
