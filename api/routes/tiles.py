@@ -23,7 +23,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api.params import IsoDate, datetime_param
-from api.compression import CompressedRoute
+from api.compression import CompressedRoute, not_modified
 from api.deps import StateDep
 from api.errors import ApiProblem
 from api.settings import Settings
@@ -99,8 +99,9 @@ def tiles_router(settings: Settings) -> APIRouter:
         decided_by = (_SERVER_START, state.store.location, versions, day.isoformat(), layer, z, x, y)
         tag = '"' + hashlib.sha256(repr(decided_by).encode()).hexdigest()[:32] + '"'
         headers = {"ETag": tag, "Cache-Control": "no-cache"}
-        if tag in request.headers.get("if-none-match", ""):
-            return Response(status_code=304, headers=headers)
+        cached = not_modified(request, tag, headers)
+        if cached is not None:
+            return cached
         data = await built(lambda: make_tile(layers, kinds, z, x, y, TILES))
         return Response(data, media_type=MEDIA_TYPE, headers=headers)
 
