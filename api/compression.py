@@ -3,6 +3,10 @@ client accepts it: a router opts in with ``route_class=CompressedRoute``.
 
 Compression runs in a worker thread: a page of a thousand features is megabytes, and compressing it on the event
 loop would hold back every other request meanwhile (a check answers in milliseconds).
+
+The gzip body and the plain one are two representations of one resource: a strong ETag must tell them apart
+(RFC 9110 8.8.3), so the gzip one's tag ends ``-gzip`` (as nginx and Apache mark theirs), every answer that may be
+either says ``Vary: Accept-Encoding``, and ``not_modified`` takes either tag in If-None-Match.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["CompressedRoute", "accepts_gzip", "gzipped"]
+__all__ = ["CompressedRoute", "accepts_gzip", "gzip_etag", "gzipped", "not_modified"]
 
 #: Smaller bodies are sent as they are: compressing them gains less than the header costs.
 MIN_BYTES = 1024
@@ -38,8 +42,24 @@ def accepts_gzip(request: Request) -> bool:
     return qualities.get("gzip", qualities.get("*", 0.0)) > 0
 
 
+def gzip_etag(tag: str) -> str:
+    """The ETag of the gzip representation of the body tagged ``tag``: ``"abc"`` -> ``"abc-gzip"``."""
+    return tag[:-1] + '-gzip"' if tag.endswith('"') else tag + "-gzip"
+
+
+def not_modified(request: Request, tag: str, headers: dict[str, str]) -> Response | None:
+    """A 304 (with ``headers``, and the tag as the client sent it) when If-None-Match names ``tag`` or its gzip
+    form (compared weakly, as RFC 9110 13.1.2 asks); None when the body must be sent."""
+    sent = {part.strip().removeprefix("W/") for part in request.headers.get("if-none-match", "").split(",")}
+    for known in (tag, gzip_etag(tag)):
+        if known in sent or "*" in sent:
+            return Response(status_code=304, headers={**headers, "ETag": known, "Vary": "Accept-Encoding"})
+    return None
+
+
 async def gzipped(request: Request, response: Response) -> Response:
-    """``response`` gzipped when the client accepts it and its body is worth it; as it is otherwise."""
+    """``response`` gzipped when the client accepts it and its body is worth it (its ETag, if any, then in the
+    gzip form); as it is otherwise."""
     body = getattr(response, "body", None)
     if not body or "content-encoding" in response.headers or response.status_code in (204, 304):
         return response
@@ -49,6 +69,8 @@ async def gzipped(request: Request, response: Response) -> Response:
     compressed = await run_in_threadpool(gzip.compress, body, _LEVEL)
     headers = {key: value for key, value in response.headers.items() if key != "content-length"}
     headers["content-encoding"] = "gzip"
+    if "etag" in headers:
+        headers["etag"] = gzip_etag(headers["etag"])
     return Response(compressed, status_code=response.status_code, headers=headers, background=response.background)
 
 

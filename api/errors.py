@@ -149,14 +149,18 @@ def _kebab(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower().replace("c-r-s", "crs")
 
 
+#: Characters of a value an answer echoes at most (an id of megabytes would otherwise come back whole).
+ECHO_MAX = 80
+
+
 def _short(value: Any) -> Any:
-    """A value as an answer may echo it: JSON (no NaN or infinity), at most 200 characters."""
+    """A value as an answer may echo it: JSON (no NaN or infinity), at most ``ECHO_MAX`` characters and "…"."""
     if isinstance(value, (bool, type(None))) or (isinstance(value, float) and math.isfinite(value)):
         return value
     if isinstance(value, int) and abs(value) < 10**15:
         return value
     text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
+    return text if len(text) <= ECHO_MAX else text[:ECHO_MAX] + "…"
 
 
 class ApiProblem(HTTPException):
@@ -193,9 +197,19 @@ class ApiProblem(HTTPException):
         return body
 
 
-def _response(request: Request, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def _response(request: Request, body: dict[str, Any], headers: dict[str, str] | None = None,
+              echoed: tuple[Any, ...] = ()) -> JSONResponse:
+    """The problem+json answer; the ``echoed`` values (the field and value at fault) are cut short wherever its
+    texts (and the path, ``instance``) quote them, as in ``value``."""
+    body, instance = dict(body), request.url.path
+    for text in echoed:
+        if isinstance(text, str) and len(text) > ECHO_MAX:
+            for key in ("detail", "fix", "field"):
+                if isinstance(body.get(key), str):
+                    body[key] = body[key].replace(text, _short(text))
+            instance = instance.replace(text, _short(text))
     body = hide_paths(body)
-    body["instance"] = request.url.path
+    body["instance"] = instance  # a path of the API, not of the server's files
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -276,11 +290,11 @@ def add_exception_handlers(app: FastAPI) -> None:
             "error": info["type"],
             **{key: _short(info[key]) for key in ("field", "value", "fix", "row", "source")},
         }
-        return _response(request, body)
+        return _response(request, body, echoed=(error.field, error.value))
 
     @app.exception_handler(ApiProblem)
     async def _api(request: Request, problem: ApiProblem) -> JSONResponse:
-        return _response(request, problem.body(), problem.headers)
+        return _response(request, problem.body(), problem.headers, echoed=(problem.field, problem.value))
 
     async def _validation(request: Request, error: RequestValidationError | ValidationError) -> JSONResponse:
         problem = problem_from_validation(error.errors())

@@ -1,7 +1,7 @@
 """The zone layers as GeoJSON features for OGC API - Features: one layer per zone kind, paged and filtered.
 
-A layer's catalogue (ids, dates, envelopes; no geometry) is read from the store once per (store, kind, version
-in force, date) and kept; a page reads only its own features, so paging a layer of 40,000 polygons costs what
+A layer's catalogue (ids, dates, envelopes; no geometry) is read from the store once per (store, kind, versions
+in force, days) and kept; a page reads only its own features, so paging a layer of 40,000 polygons costs what
 paging one of 40 does. Geometries are served as RFC 7946 GeoJSON in CRS84 (lon/lat, exterior
 rings counter-clockwise, 7 decimals ≈ 1 cm), or, per OGC API - Features Part 2, in EPSG:4326 or EPSG:4490
 (CGCS2000) in their authority axis order (latitude first).
@@ -78,17 +78,23 @@ _ENVELOPE_SLACK = 1e-4
 
 @dataclass
 class Layer:
-    """The features of one kind in force on one date, as a catalogue (ids, dates, envelopes, no geometry):
-    counting, selecting and paging cost the catalogue, and only a page's features (and, for a bbox, those
-    whose envelope crosses its edge) are read from the store, so a page costs the same in a layer of any size.
+    """The features of one kind in force on one day or on some day of a span, as a catalogue (ids, dates,
+    envelopes, no geometry): counting, selecting and paging cost the catalogue, and only a page's features (and,
+    for a bbox, those whose envelope crosses its edge) are read from the store, so a page costs the same in a
+    layer of any size.
     """
 
     kind: str
-    version: LayerVersion | None
+    versions: list[LayerVersion]  # those in force in the span, oldest first: one for a day
     store: Store
-    catalogue: pd.DataFrame  # Store.catalogue, of the features valid on the date
+    catalogue: pd.DataFrame  # Store.catalogue of the features in force, plus version_index (into versions)
     ids: list[str]
     position: dict[str, int]
+
+    @property
+    def version(self) -> LayerVersion | None:
+        """The version in force at the end of the span (on the day)."""
+        return self.versions[-1] if self.versions else None
 
     @property
     def illustrative(self) -> int:
@@ -126,9 +132,16 @@ class Layer:
         return np.flatnonzero(inside)
 
     def read(self, positions: np.ndarray) -> gpd.GeoDataFrame:
-        """The features at these positions of the layer, in that order, read from the store."""
-        fids = self.catalogue["fid"].to_numpy()[np.asarray(positions, dtype=np.int64)]
-        return self.store.features_by_id([self.version] if self.version else [], fids)
+        """The features at these positions of the layer, in that order, read from the store (version by version:
+        a store's fid may be its position in a version)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        fids = self.catalogue["fid"].to_numpy()[positions]
+        if len(self.versions) <= 1:
+            return self.store.features_by_id(self.versions, fids)
+        which = self.catalogue["version_index"].to_numpy()[positions]
+        order = np.argsort(which, kind="stable")
+        parts = [self.store.features_by_id([self.versions[i]], fids[which == i]) for i in np.unique(which)]
+        return pd.concat(parts, ignore_index=True).iloc[np.argsort(order)].reset_index(drop=True)
 
     def page(self, positions: np.ndarray) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
         """(ids, properties, geometries in CRS84 with RFC 7946 winding) of the features at these positions."""
@@ -142,32 +155,53 @@ class Layer:
         return [str(p["zone_id"]) for p in properties], properties, geometries
 
 
-def _layer(store: Store, kind: str, day: str) -> Layer:
-    version = store.in_force(day).get(kind)
-    catalogue = store.catalogue([version]) if version else pd.DataFrame(columns=list(CATALOGUE_COLUMNS))
-    if len(catalogue):
-        starts = catalogue["valid_from"].fillna("0000-01-01")
-        ends = catalogue["valid_to"].fillna(OPEN_END)
-        catalogue = catalogue[((starts <= day) & (day < ends)).to_numpy()].reset_index(drop=True)
+def _in_force(store: Store, kind: str, first: str, last: str) -> list[tuple[LayerVersion, str]]:
+    """The versions of ``kind`` in force some day from ``first`` to ``last`` (ISO days, inclusive), oldest first,
+    each with the day it stopped being in force (exclusive; ``OPEN_END`` if it still is): as ``Store.in_force``
+    chooses, a version is in force from its effective_from until the next one's."""
+    ranked = sorted(store.versions(kind), key=lambda v: (v.effective_from, v.version))
+    ends = [later.effective_from for later in ranked[1:]] + [OPEN_END]
+    return [(v, end) for v, end in zip(ranked, ends) if v.effective_from < end and v.effective_from <= last
+            and first < end]
+
+
+def _layer(store: Store, kind: str, first: str, last: str) -> Layer:
+    """The features of ``kind`` in force some day from ``first`` to ``last`` (inclusive): a feature is in force
+    while its version is and its own valid_from/valid_to say so (valid_to excluded); of a zone in force in
+    several versions, the latest is kept."""
+    versions, parts = [], []
+    for i, (version, end) in enumerate(_in_force(store, kind, first, last)):
+        part = store.catalogue([version])
+        begins = part["valid_from"].fillna("0000-01-01").clip(lower=version.effective_from).to_numpy(dtype=str)
+        stops = part["valid_to"].fillna(OPEN_END).clip(upper=end).to_numpy(dtype=str)
+        versions.append(version)
+        parts.append(part[(begins <= last) & (first < stops) & (begins < stops)].assign(version_index=i))
+    if not parts:
+        catalogue = pd.DataFrame(columns=[*CATALOGUE_COLUMNS, "version_index"])
+    elif len(parts) == 1:
+        catalogue = parts[0].reset_index(drop=True)
+    else:
+        catalogue = pd.concat(parts, ignore_index=True).drop_duplicates("zone_id", keep="last").reset_index(drop=True)
     ids = [str(zone_id) for zone_id in catalogue["zone_id"]]
-    return Layer(kind=kind, version=version, store=store, catalogue=catalogue, ids=ids,
+    return Layer(kind=kind, versions=versions, store=store, catalogue=catalogue, ids=ids,
                  position={zone_id: i for i, zone_id in enumerate(ids)})
 
 
 class LayerCache:
-    """Layers read once per (store location, kind, version in force, date), least recently used dropped."""
+    """Layers read once per (store location, kind, versions in force, days), least recently used dropped."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._layers: BoundedCache[Layer] = BoundedCache(_CACHE_SIZE)
 
-    def get(self, kind: str, day: dt.date) -> Layer:
-        """The layer of ``kind`` in force on ``day``."""
-        version = self.store.in_force(day).get(kind)
-        key = (self.store.location, kind, version.version if version else None, day.isoformat())
+    def get(self, kind: str, first: dt.date | None, last: dt.date | None) -> Layer:
+        """The layer of ``kind`` in force some day from ``first`` to ``last`` (inclusive; None: open), on one day
+        if they are the same."""
+        span = (first.isoformat() if first else "0000-01-01", last.isoformat() if last else OPEN_END)
+        key = (self.store.location, kind, tuple(v.version for v, _ in _in_force(self.store, kind, *span)), span)
         layer = self._layers.get(key)
         if layer is not None:
             return layer
-        layer = _layer(self.store, kind, day.isoformat())
-        # An import between in_force() and the read is possible: file the layer under what it really holds.
-        return self._layers.put((*key[:2], layer.version.version if layer.version else None, key[3]), layer)
+        layer = _layer(self.store, kind, *span)
+        # An import between the key and the read is possible: file the layer under what it really holds.
+        return self._layers.put((*key[:2], tuple(v.version for v in layer.versions), span), layer)

@@ -2,6 +2,8 @@
 
 ``IsoDate``: a date written ``YYYY-MM-DD`` and nothing else. Lax parsing would also read ``0`` as 1970-01-01
 and ``1e9`` as a day in 2001: a typo would silently check against the layers of another date.
+``datetime_days``: OGC API's ``datetime`` (RFC 3339 date, date-time or interval) as the days it spans; Python's
+``fromisoformat`` alone would also read ``20240630`` or ``2024-W26``, which no OGC client means.
 """
 
 from __future__ import annotations
@@ -12,9 +14,16 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-__all__ = ["IsoDate"]
+from api.errors import ApiProblem
+
+__all__ = ["IsoDate", "DATETIME_FORMS", "datetime_days", "datetime_param"]
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: An RFC 3339 date-time: a full date, T, a time with seconds, an offset (Z or ±hh:mm).
+_RFC3339_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.IGNORECASE)
+#: The forms of ``datetime`` taken, as a fix names them.
+DATETIME_FORMS = ("2024-06-30, 2024-06-30T12:00:00Z, 2024-06-30T12:00:00+08:00, 2024-01-01/2024-06-30, "
+                  "../2024-06-30, 2024-01-01/.., 2024-01-01/, /2024-06-30")
 
 
 def _iso_day(value: Any) -> Any:
@@ -24,3 +33,56 @@ def _iso_day(value: Any) -> Any:
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_day)]
+
+
+def _rfc3339(text: str) -> dt.date | dt.datetime:
+    """An RFC 3339 full-date or date-time (with its offset); ValueError for any other text."""
+    try:
+        if _ISO_DAY.fullmatch(text):
+            return dt.date.fromisoformat(text)
+        if _RFC3339_TIME.fullmatch(text):
+            return dt.datetime.fromisoformat(text.upper())
+    except ValueError:  # a day or an hour that does not exist (2024-06-31, 25:00)
+        pass
+    raise ValueError(f"'{text}' 不是 RFC 3339 日期或日期时间", f"'{text}' is not an RFC 3339 date or date-time")
+
+
+def _day(moment: dt.date | dt.datetime | None) -> dt.date | None:
+    """The day of a moment as written: the offset is not applied, as the layers' days are calendar days where
+    they apply, not UTC days."""
+    return moment.date() if isinstance(moment, dt.datetime) else moment
+
+
+def datetime_days(value: str) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last day (inclusive) of an OGC API ``datetime``: one instant gives (day, day), an interval
+    its two ends, ``..`` or nothing for an open end (None). ValueError (args: why in Chinese, in English) for any
+    other text and for an interval that ends before it starts."""
+    if "/" not in value:
+        day = _day(_rfc3339(value))
+        return day, day
+    start, end = value.split("/", 1)
+    first = None if start in ("", "..") else _rfc3339(start)
+    last = None if end in ("", "..") else _rfc3339(end)
+    if first is None and last is None:
+        raise ValueError("区间至少要有一端", "an interval needs at least one end")
+    if first is not None and last is not None:
+        both_times = isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
+        if (first > last) if both_times else (_day(first) > _day(last)):
+            raise ValueError("区间的起点晚于终点", "the interval starts after it ends")
+    return _day(first), _day(last)
+
+
+def datetime_param(value: str | None) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last day an OGC ``datetime`` parameter asks for (``datetime_days``), today if it is not
+    given; a 400 naming it, its value and the forms taken if it cannot be read."""
+    if value is None:
+        today = dt.datetime.now(dt.timezone.utc).date()
+        return today, today
+    try:
+        return datetime_days(value)
+    except ValueError as error:
+        zh, en = error.args
+        raise ApiProblem(400, f"datetime 的取值 '{value}' 无法使用：{zh}；应为 RFC 3339 日期、日期时间或区间 / datetime "
+                         f"'{value}' cannot be used: {en}; it must be an RFC 3339 date, date-time or interval",
+                         field="datetime", value=value, kind="invalid-parameter",
+                         fix="例如 / e.g. " + DATETIME_FORMS) from None

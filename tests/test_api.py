@@ -471,11 +471,36 @@ def test_items_are_rfc7946(client):
     ({"bbox": "1,2,3"}, "bbox"), ({"bbox": "a,b,c,d"}, "bbox"), ({"bbox": "3,2,1,4"}, "bbox"),
     ({"crs": "EPSG:3857"}, "crs"), ({"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857", "bbox": "1,2,3,4"},
                                     "bbox-crs"),
-    ({"limit": "ten"}, "limit"), ({"offset": -1}, "offset"), ({"datetime": "2020-01-01/2021-01-01"}, "datetime"),
-    ({"datetime": "yesterday"}, "datetime"), ({"f": "html"}, "f"), ({"sortby": "name"}, "sortby"),
+    ({"limit": "ten"}, "limit"), ({"offset": -1}, "offset"), ({"datetime": "2021-01-01/2020-01-01"}, "datetime"),
+    ({"datetime": "yesterday"}, "datetime"), ({"datetime": "20240630"}, "datetime"), ({"f": "html"}, "f"),
+    ({"sortby": "name"}, "sortby"),
 ])
 def test_invalid_items_parameters_are_400(client, params, field):
     assert_problem(client.get("/ogc/collections/nature_reserve/items", params=params), 400, field)
+
+
+@pytest.mark.parametrize(("name", "values"), [
+    ("bbox", ["85,43,87,45", "80,40,81,41"]), ("limit", ["5", "7"]), ("offset", ["0", "2"]),
+    ("datetime", ["2024-06-30", "2000-01-01"]), ("crs", [CRS_4326, CRS_4326]),
+])
+def test_a_parameter_given_twice_is_400_naming_it(client, name, values):
+    query = "&".join(f"{name}={value}" for value in values)
+    body = assert_problem(client.get(f"/ogc/collections/nature_reserve/items?{query}"), 400, name)
+    zh, _, en = body["detail"].partition(" / ")
+    assert name in zh and "一次" in zh and name in en and "once" in en
+    if name in ("crs", "datetime"):  # one feature takes these too
+        one = client.get(f"/ogc/collections/nature_reserve/items/reserve:ili-black-bee-buffer?{query}")
+        assert_problem(one, 400, name)
+
+
+@pytest.mark.parametrize("path", ["/ogc/collections/nature_reserve/items/{id}", "/ogc/collections/{id}",
+                                  "/ogc/collections/{id}/items"])
+def test_a_long_id_is_echoed_cut_short(client, path):
+    long_id = "zone-" + "x" * 5000
+    body = assert_problem(client.get(path.format(id=long_id)), 404)
+    shown = long_id[:80] + "…"
+    assert shown in body["detail"] and long_id[:81] not in body["detail"]
+    assert body["value"] == shown and long_id[:81] not in json.dumps(body)
 
 
 def test_datetime_selects_what_was_in_force(client):

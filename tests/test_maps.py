@@ -120,6 +120,11 @@ def test_pages_are_gzipped_and_answered_304_until_the_layers_change(tmp_path):
         tag = page.headers["etag"]
         again = client.get("/map", headers={"If-None-Match": tag})
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag
+        plain = client.get("/map", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.text == page.text
+        assert plain.headers["etag"] != tag and plain.headers["vary"] == page.headers["vary"] == "Accept-Encoding"
+        for sent in (tag, plain.headers["etag"]):
+            assert client.get("/map", headers={"Accept-Encoding": "identity", "If-None-Match": sent}).status_code == 304
         assert client.get("/map?as_of=2019-06-30", headers={"If-None-Match": tag}).status_code == 200
         with open_store(location) as store:  # an import changes the layers in force: the page is built anew
             store.import_layer(sample_zones("water_body"), "water_body", source="water.shp")

@@ -9,6 +9,7 @@ import json
 import math
 from pathlib import Path
 
+import httpx
 import mapbox_vector_tile
 import numpy as np
 import pyogrio
@@ -20,6 +21,7 @@ from pyproj import Transformer
 from gis.store import open_store
 from maps.layers import map_layers
 from maps.tiles import TILES, make_tile
+from tests.api_support import api_server  # noqa: F401
 from tests.large_layer import KIND, large_store
 
 DAY = dt.date(2024, 6, 30)
@@ -294,6 +296,37 @@ def test_ogc_answers_and_tiles_are_gzipped_when_the_client_accepts_it(tmp_path):
         assert headers["content-encoding"] == "gzip"
         small, headers = _raw(client, "/ogc/conformance", **{"Accept-Encoding": "gzip"})
         assert "content-encoding" not in headers and json.loads(small)["conformsTo"]
+
+
+@pytest.mark.parametrize("path", ["/tiles/all/{z}/{x}/{y}.pbf", "/ogc/tiles/WebMercatorQuad/{z}/{y}/{x}"])
+def test_a_tile_gzipped_and_plain_has_two_etags_and_either_is_answered_304(api_server, path):
+    z, (x, y) = 8, _tile_of(*SHIHEZI, 8)
+    url = api_server.url + path.format(z=z, x=x, y=y)
+    with httpx.Client(timeout=60) as http:
+        plain = http.get(url, headers={"Accept-Encoding": "identity"})
+        packed = http.get(url, headers={"Accept-Encoding": "gzip"})
+        assert plain.status_code == packed.status_code == 200
+        assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
+        assert packed.content == plain.content  # httpx decoded it: one resource, two representations
+        tags = [plain.headers["etag"], packed.headers["etag"]]
+        assert tags[0] != tags[1] and all(tag.startswith('"') and tag.endswith('"') for tag in tags)  # strong
+        assert plain.headers["vary"] == packed.headers["vary"] == "Accept-Encoding"
+        for encoding in ("identity", "gzip"):
+            for tag in tags:  # the tag of what the client has, whichever it is (nginx and Apache take both)
+                again = http.get(url, headers={"Accept-Encoding": encoding, "If-None-Match": tag})
+                assert again.status_code == 304 and again.content == b"", (encoding, tag)
+                assert again.headers["etag"] == tag and again.headers["vary"] == "Accept-Encoding"
+            other = http.get(url, headers={"Accept-Encoding": encoding, "If-None-Match": '"not-this-tile"'})
+            assert other.status_code == 200 and other.content == plain.content
+
+
+@pytest.mark.parametrize(("value", "status"), [("2024-06-30", 200), ("2024-06-30T12:00:00+08:00", 200),
+                                               ("20240630", 400), ("2024-01-01/2024-06-30", 400)])
+def test_a_tile_datetime_is_one_rfc3339_day(api_server, value, status):
+    answer = httpx.get(f"{api_server.url}/ogc/tiles/WebMercatorQuad/0/0/0", params={"datetime": value}, timeout=60)
+    assert answer.status_code == status, answer.text
+    if status == 400:
+        assert answer.json()["field"] == "datetime" and value in answer.json()["detail"]
 
 
 def test_ogc_tileset_lists_the_layers_and_serves_the_tiles_of_its_template(tmp_path):

@@ -6,8 +6,10 @@ representation, ``itemType`` is ``feature``, every link is typed, ``limit`` is c
 bad parameter is a 400 naming it (an undeclared one too, as the standard asks).
 
 ``datetime`` selects what was in force: one date (or date-time) gives the layer version in force on that
-day and, of its features, those valid that day, exactly the zones a check with that as-of date uses.
-Intervals are refused with 400, because a layer in force is a state at one date, not a range.
+day and, of its features, those valid that day, exactly the zones a check with that as-of date uses. An
+interval (``2024-01-01/2024-06-30``, open with ``..`` or nothing) gives the features in force some day of it,
+ends included: of the versions in force in it, the features valid while their version was (of a zone in force
+in several, the latest). A parameter given twice is a 400: which one was meant is not known.
 """
 
 # No "from __future__ import annotations": the items route annotates with a local alias (Limit) FastAPI must resolve.
@@ -26,6 +28,7 @@ from api.compression import CompressedRoute
 from api.deps import AppState, StateDep
 from api.errors import ApiProblem
 from api.features import CRS84, CRS_URIS, Layer, geometry_json, to_crs84_bbox
+from api.params import datetime_param
 from api.routes.tiles import TILE_CONFORMANCE
 from api.settings import Settings
 from gis.kinds import KINDS
@@ -58,7 +61,9 @@ Crs = Annotated[str | None, Query(description="CRS of the returned geometries (P
                                   "(latitude, longitude). Default CRS84 (longitude, latitude).")]
 DateTime = Annotated[str | None, Query(
     description="As-of date (RFC 3339 date or date-time): the layer version in force that day and its features "
-                "valid that day. Default today. Intervals are not supported.", examples=["2024-06-30"])]
+                "valid that day; or an interval (start/end, '..' or nothing for an open end): the features in "
+                "force some day of it, ends included. Default today.",
+    examples=["2024-06-30", "2024-01-01/2024-06-30", "../2024-06-30"])]
 
 
 def _allowed(names: set[str]):
@@ -67,6 +72,11 @@ def _allowed(names: set[str]):
             if name not in names:
                 raise ApiProblem(400, f"unknown query parameter '{name}'", field=name,
                                  fix="allowed here: " + ", ".join(sorted(names)), kind="invalid-parameter")
+            given = request.query_params.getlist(name)
+            if len(given) > 1:
+                raise ApiProblem(400, f"查询参数 {name} 只能给一次，这里给了 {len(given)} 次 / query parameter '{name}' "
+                                 f"may be given once, it was given {len(given)} times", field=name, value=given,
+                                 kind="invalid-parameter", fix=f"只保留一个 {name} / keep one {name}")
     return Depends(check)
 
 
@@ -78,19 +88,6 @@ def _crs(value: str | None, field: str) -> int | None:
         raise ApiProblem(400, f"CRS '{value}' is not served", field=field, value=value, kind="invalid-parameter",
                          fix="use one of " + ", ".join(CRS_URIS))
     return CRS_URIS[uri]
-
-
-def _as_of(value: str | None) -> dt.date:
-    if value is None:
-        return dt.datetime.now(dt.timezone.utc).date()
-    if "/" in value:
-        raise ApiProblem(400, "datetime intervals are not supported: give one date", field="datetime", value=value,
-                         kind="invalid-parameter", fix="e.g. datetime=2024-06-30 for the layers in force that day")
-    try:
-        return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value).date()
-    except ValueError:
-        raise ApiProblem(400, "datetime must be an RFC 3339 date or date-time", field="datetime", value=value,
-                         kind="invalid-parameter", fix="e.g. 2024-06-30 or 2024-06-30T00:00:00Z") from None
 
 
 def _bbox(value: str | None, epsg: int | None) -> tuple[float, float, float, float] | None:
@@ -149,7 +146,8 @@ def _features(layer: Layer, positions: np.ndarray, epsg: int | None) -> list[dic
 
 def _describe(request: Request, state: AppState, kind: str) -> dict[str, Any]:
     spec = KINDS[kind]
-    layer = state.layers.get(kind, dt.datetime.now(dt.timezone.utc).date())
+    today = dt.datetime.now(dt.timezone.utc).date()
+    layer = state.layers.get(kind, today, today)
     version = layer.version
     if version is None:
         held = "No version of this layer is in force yet."
@@ -252,16 +250,16 @@ def ogc_router(settings: Settings) -> APIRouter:
         _known(collectionId)
         epsg = _crs(crs, "crs")
         box = _bbox(bbox, _crs(bbox_crs, "bbox-crs"))
-        day = _as_of(datetime)
+        days = datetime_param(datetime)
         # pages are made two at a time in threads of their own: many clients asking for large pages at once (GDAL
         # asks for 1,000 features) wait their turn instead of filling the pool every other route uses
         return await anyio.to_thread.run_sync(
-            _page, request, state, collectionId, day, box, epsg, offset,
+            _page, request, state, collectionId, days, box, epsg, offset,
             min(max(limit if limit is not None else default, 1), maximum), limiter=state.pages)
 
-    def _page(request: Request, state: AppState, collectionId: str, day: dt.date, box, epsg: int | None,  # noqa: N803
-              offset: int, size: int) -> Response:
-        layer = state.layers.get(collectionId, day)
+    def _page(request: Request, state: AppState, collectionId: str, days: tuple[dt.date | None, dt.date | None],  # noqa: N803
+              box, epsg: int | None, offset: int, size: int) -> Response:
+        layer = state.layers.get(collectionId, *days)
         matched = layer.select(box)
         page = matched[offset: offset + size]
         features = _features(layer, page, epsg)
@@ -294,7 +292,7 @@ def ogc_router(settings: Settings) -> APIRouter:
         """One zone as a GeoJSON Feature."""
         _known(collectionId)
         epsg = _crs(crs, "crs")
-        layer = state.layers.get(collectionId, _as_of(datetime))
+        layer = state.layers.get(collectionId, *datetime_param(datetime))
         position = layer.position.get(featureId)
         if position is None:
             raise ApiProblem(404, f"no feature '{featureId}' in collection '{collectionId}' on that date",

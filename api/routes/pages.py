@@ -15,7 +15,6 @@ goes to ``POST /check``. No page needs the internet; a tile basemap is drawn onl
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 from shapely.errors import ShapelyError
 
+from api.compression import gzipped, not_modified
 from api.deps import AppState, StateDep
 from api.errors import ApiProblem
 from api.params import IsoDate
@@ -76,19 +76,12 @@ async def _page(request: Request, state: AppState, day: dt.date, build: Callable
     versions = sorted((kind, v.version) for kind, v in state.store.in_force(day).items())
     decided_by = (_SERVER_START, state.store.location, versions, day, str(request.url), state.settings.basemap())
     tag = '"' + hashlib.sha256(repr(decided_by).encode()).hexdigest()[:32] + '"'
-    headers = {"ETag": tag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-    if tag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    cached = not_modified(request, tag, headers)
+    if cached is not None:
+        return cached
     html = await run_in_threadpool(lambda: render(build()))
-    return await _compressed(request, html.encode(), "text/html; charset=utf-8", headers)
-
-
-async def _compressed(request: Request, body: bytes, media_type: str, headers: dict[str, str]) -> Response:
-    """The body gzipped when the client accepts it (pages and layer levels are large, and compress 4–5×)."""
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        body = await run_in_threadpool(gzip.compress, body, 5)
-        headers = {**headers, "Content-Encoding": "gzip"}
-    return Response(body, media_type=media_type, headers=headers)
+    return await gzipped(request, Response(html.encode(), media_type="text/html; charset=utf-8", headers=headers))
 
 
 #: Route names of the workspace's pages, as ``maps.workspace.NAV`` names them.

@@ -22,8 +22,8 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from api.params import IsoDate
-from api.compression import CompressedRoute
+from api.params import IsoDate, datetime_param
+from api.compression import CompressedRoute, not_modified
 from api.deps import StateDep
 from api.errors import ApiProblem
 from api.settings import Settings
@@ -76,16 +76,6 @@ def _layer_kinds(layers: StoreLayers, layer: str) -> list[str]:
     return [layer] if layer in layers.versions else []
 
 
-def _as_of_datetime(value: str | None) -> dt.date:
-    if value is None:
-        return dt.datetime.now(dt.timezone.utc).date()
-    try:
-        return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value).date()
-    except ValueError:
-        raise ApiProblem(400, "datetime must be an RFC 3339 date or date-time", field="datetime", value=value,
-                         kind="invalid-parameter", fix="e.g. 2024-06-30 or 2024-06-30T00:00:00Z") from None
-
-
 def tiles_router(settings: Settings) -> APIRouter:
     """Tiles, OGC API - Tiles and popups; the tile cache takes the size ``settings`` give it."""
     TILES.resize(settings.map_tile_cache_mb * 1_000_000)
@@ -109,8 +99,9 @@ def tiles_router(settings: Settings) -> APIRouter:
         decided_by = (_SERVER_START, state.store.location, versions, day.isoformat(), layer, z, x, y)
         tag = '"' + hashlib.sha256(repr(decided_by).encode()).hexdigest()[:32] + '"'
         headers = {"ETag": tag, "Cache-Control": "no-cache"}
-        if tag in request.headers.get("if-none-match", ""):
-            return Response(status_code=304, headers=headers)
+        cached = not_modified(request, tag, headers)
+        if cached is not None:
+            return cached
         data = await built(lambda: make_tile(layers, kinds, z, x, y, TILES))
         return Response(data, media_type=MEDIA_TYPE, headers=headers)
 
@@ -220,6 +211,11 @@ def tiles_router(settings: Settings) -> APIRouter:
         if f not in (None, "mvt"):
             raise ApiProblem(400, f"format '{f}' is not served", field="f", value=f, kind="invalid-parameter",
                              fix="use f=mvt, or omit f")
-        return await tile_response(request, state, ALL, tileMatrix, tileCol, tileRow, _as_of_datetime(datetime))
+        first, last = datetime_param(datetime)
+        if first is None or first != last:
+            raise ApiProblem(400, f"瓦片只画一天的图层，datetime 不能是区间 / a tile shows the layers of one day, "
+                             f"datetime cannot be an interval (value '{datetime}')", field="datetime", value=datetime,
+                             kind="invalid-parameter", fix="例如 / e.g. datetime=2024-06-30")
+        return await tile_response(request, state, ALL, tileMatrix, tileCol, tileRow, first)
 
     return router
