@@ -1123,6 +1123,8 @@ def test_patch_pieces_are_the_polygons_postgis_extracts(tmp_path, postgres_db):
     store.close()
     assert set(zip(pieces["图斑编号"], pieces["区域名称"])) == set(expected) == {("GC", "自然保护区U")}
     assert set(pieces.geometry.geom_type) <= {"Polygon", "MultiPolygon"}
+    # declared so (not Unknown), as GIS programs type a layer from its declaration
+    assert pyogrio.read_info(tmp_path / "out.gpkg", layer="图斑区域相交")["geometry_type"] == "MultiPolygon"
     polygons, area, whole = expected[("GC", "自然保护区U")]
     assert shapely.equals(pieces.geometry.iloc[0], polygons)
     assert pieces["相交面积m²"].iloc[0] == pytest.approx(area, abs=0.01)

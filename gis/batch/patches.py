@@ -285,10 +285,12 @@ def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame) -> None
     import pyogrio
 
     path.unlink(missing_ok=True)
-    for layer, frame in (("图斑", patches), ("图斑区域相交", pieces)):
+    # the pieces are polygonal (``_pieces``) and declared so, as GIS programs type a layer from its declaration;
+    # a patch read as a point or a line (读取失败) keeps its own geometry
+    for layer, frame, declared in (("图斑", patches, "Unknown"), ("图斑区域相交", pieces, "MultiPolygon")):
         frame = gpd.GeoDataFrame(_text_columns(frame), geometry="geometry", crs="EPSG:4326")
-        pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", promote_to_multi=False,
-                                geometry_type="Unknown", append=layer != "图斑")
+        pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", promote_to_multi=declared != "Unknown",
+                                geometry_type=declared, append=layer != "图斑")
 
 
 def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, input_name: str, store_name: str,
