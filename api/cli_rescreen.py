@@ -21,33 +21,37 @@ def rescreen(
                                               "this date (YYYY-MM-DD).")] = None,
     layer: Annotated[str | None, typer.Option("--layer", help="KIND:N: screen again as of the date version N of a "
                                               "layer comes into force, e.g. ecological_redline:2.")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the changed rows: .xlsx, .csv or "
-                                                ".json.", dir_okay=False)] = None,
+    output: Annotated[list[Path] | None, typer.Option("-o", "--output", help="Write the changed rows: .xlsx, .csv "
+                                                      "or .json; repeat for several.", dir_okay=False)] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     store: StoreOption = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Threads; default all cores.")] = None,
 ) -> None:
     """List the rows of a screened file whose verdict changes when screened again as of another date."""
     from api.cli import fail
-    from gis.rescreen import rescreen_file, write_rescreen
+    from gis.batch.outputs import checked_output
+    from gis.rescreen import RESCREEN_SUFFIXES, rescreen_file, write_rescreen
     from gis.versions import pick_version
 
     if fmt not in {"text", "json"}:
         raise typer.BadParameter(f"'{fmt}' is not a format; use text or json", param_hint="--format")
     try:
+        outputs = [checked_output(path, screened, RESCREEN_SUFFIXES) for path in output or []]
         if (as_of is None) == (layer is None):
-            raise InputError("say what to screen against: a date or a layer version", field="--as-of",
-                             fix="give --as-of 2021-06-30, or --layer ecological_redline:2 (not both)")
+            raise InputError("请给出重新筛查的日期或图层版本 / say what to screen against: a date or a layer version",
+                             field="--as-of", fix="给 --as-of 2021-06-30 或 --layer ecological_redline:2（二者选一） / "
+                                                  "give --as-of 2021-06-30, or --layer ecological_redline:2 (not both)")
         with open_cli_store(store) as opened:
             if layer is not None:
                 kind, _, number = layer.partition(":")
                 if not number:
-                    raise InputError("a layer version is KIND:N", field="--layer", value=layer,
-                                     fix="e.g. --layer ecological_redline:2 (see: ecozone layers versions)")
+                    raise InputError("图层版本写作 图层类型:版本号 / a layer version is KIND:N", field="--layer",
+                                     value=layer, fix="例如 / e.g. --layer ecological_redline:2（版本见 / see: ecozone "
+                                                      "layers versions）")
                 as_of = pick_version(opened, kind.strip(), number.strip(), field="--layer").effective_from
             report = rescreen_file(screened, as_of=as_of, store=opened, workers=workers)
-            if output is not None:
-                write_rescreen(report, output)
+            for path in outputs:
+                write_rescreen(report, path)
     except EcozoneError as error:
         fail(error)
     if fmt == "json":
@@ -58,5 +62,5 @@ def rescreen(
     for change in report.changes:
         name = change.cells.get("项目名称") or change.cells.get("名称") or ""
         typer.echo(f"  原表第 {change.row} 行 {name}：{change.reason_zh}")  # the line the officer finds it on
-    if output is not None:
-        typer.echo(f"已写入 / written: {output}")
+    for path in outputs:
+        typer.echo(f"已写入 / written: {path}")

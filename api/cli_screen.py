@@ -23,7 +23,7 @@ from api.cli_check import option_of, with_fact_options
 from api.cli_options import StoreOption, open_cli_store
 from gis.batch import COLUMNS, FIELDS, screen_file, watched_chunk_rows
 from gis.errors import EcozoneError, InputError
-from gis.batch.verdicts import VERDICT_NAMES
+from gis.batch.outputs import verdict_labels
 
 __all__ = ["screen"]
 
@@ -33,8 +33,9 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         field, sep, column = pair.partition("=")
         if not sep or not field.strip() or not column.strip():
-            raise InputError("a column mapping is FIELD=COLUMN", field="--column", value=pair,
-                             fix=f"e.g. --column lon=东经度 --column industry=所属行业; fields: {', '.join(FIELDS)}")
+            raise InputError("列对应写作 字段=列名 / a column mapping is FIELD=COLUMN", field="--column", value=pair,
+                             fix=f"例如 / e.g. --column lon=东经度 --column industry=所属行业；字段 / fields: "
+                                 f"{', '.join(FIELDS)}")
         mapping[field.strip()] = column.strip()
     return mapping
 
@@ -97,7 +98,7 @@ def _screen(
         typer.echo(f"图斑 {summary.patches} 个，涉及区域 {summary.pieces} 处 / patches {summary.patches}, "
                    f"patch-zone pieces {summary.pieces}；输出 / outputs: {', '.join(summary.outputs)}")
         return
-    counts = "，".join(f"{VERDICT_NAMES.get(k, k)} {v}" for k, v in sorted(report.verdict_counts.items()))
+    counts = "，".join(f"{label} {rows}" for label, rows in verdict_labels(report))
     typer.echo(f"输入 {report.rows_in} 行，输出 {report.rows_out} 行，读取失败 {report.rows_failed} 行 "
                f"/ rows in {report.rows_in}, rows out {report.rows_out}, failed {report.rows_failed}")
     typer.echo(f"结论 / verdicts：{counts}")

@@ -121,8 +121,9 @@ def covered_area(store: Store) -> CoveredArea:
             what = "各图层的覆盖范围 / the layers' coverage"
         if polygons:
             area = CoveredArea(polygons)
-            # the outlines are what is tested: a box alone would tell an officer a point inside it is outside it
-            area.name = f"{what}, within {area.name}"
+            # the outlines are what is tested, not their box: a point in the box may lie outside them (Beijing
+            # between Xinjiang and Inner Mongolia), so the box is named as a box
+            area.name = f"{what}；外包框 / bounding box {area.name}"
         else:
             features = store.features(list(versions.values()))
             area = CoveredArea.box(tuple(features.total_bounds) if len(features) else (-180.0, -90.0, 180.0, 90.0))

@@ -128,9 +128,10 @@ def write_diff(diff: LayerDiff, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in DIFF_SUFFIXES:
-        raise FormatError(f"a change report cannot be written as {suffix or 'a file without a suffix'}",
-                          source=str(path), value=suffix,
-                          fix="use one of " + ", ".join((*DIFF_SUFFIXES, ".html")))
+        raise FormatError(f"变化报告不能写成 {suffix or '无后缀'} 文件 / a change report cannot be written as "
+                          f"{suffix or 'a file without a suffix'}", source=str(path), value=suffix,
+                          fix=f"用 {'、'.join((*DIFF_SUFFIXES, '.html'))} 之一 / use one of "
+                              + ", ".join((*DIFF_SUFFIXES, ".html")))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     if suffix == ".xlsx":

@@ -26,7 +26,10 @@ from openpyxl.styles import Font
 from pydantic import BaseModel, Field
 
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
+from gis.batch.outputs import CLASH_SUFFIX
+from gis.batch.verdicts import VERDICT_NAMES
 from gis.errors import FieldError, FormatError, LimitExceededError
+from gis.kinds import KINDS
 from gis.rules.model import VERDICT_ORDER
 from gis.store import Store, open_store
 
@@ -95,6 +98,15 @@ def _old_as_of(path: Path) -> str | None:
     return None
 
 
+def _chain(header: list[str], name: str) -> list[str]:
+    """``name``, ``name`` + ``CLASH_SUFFIX`` ... as far as ``header`` has them: the columns of each screening."""
+    chain = []
+    while name in header:
+        chain.append(name)
+        name += CLASH_SUFFIX
+    return chain
+
+
 def _reason(change: VerdictChange) -> str:
     parts = [f"结论由「{change.old_verdict}」变为「{change.new_verdict}」"]
     if change.rules_added:
@@ -129,8 +141,9 @@ def rescreen_file(
     started = time.perf_counter()
     path = Path(screened_path)
     if path.suffix.lower() not in (".xlsx", ".csv"):
-        raise FormatError("re-screening takes the .xlsx or .csv that a screening wrote", source=path.name,
-                          value=path.suffix, fix="give the screened workbook (…-筛查结果.xlsx) or its CSV")
+        raise FormatError("重新筛查只读筛查写出的 .xlsx 或 .csv / re-screening takes the .xlsx or .csv that a screening "
+                          "wrote", source=path.name, value=path.suffix,
+                          fix="给出筛查结果工作簿（…-筛查结果.xlsx）或其 CSV / give the screened workbook or its CSV")
     if not isinstance(store, Store):
         store = open_store(store)
     done = [0]
@@ -157,10 +170,15 @@ def rescreen_file(
     new_at = {name: len(own) + i for i, name in enumerate(COLUMNS)}
     missing = [name for name in (_VERDICT, _CODE, _RULES, _ZONES) if name not in own]
     if missing:
-        raise FieldError("the file has no verdict columns: it is not a screening's output", source=path.name,
-                         field=missing[0], fix="screen the permit list first (screen), then re-screen its output")
-    old_at = {name: own.index(name) for name in COLUMNS if name in own}
-    kept = [i for i, name in enumerate(own) if i not in old_at.values()]
+        raise FieldError("文件没有结论列，不是筛查结果 / the file has no verdict columns: it is not a screening's "
+                         "output", source=path.name, field=missing[0],
+                         fix="先筛查许可清单，再对筛查结果重新筛查 / screen the permit list first, then re-screen its output")
+    # the file's latest screening: a file screened twice holds 结论 and 结论_ecozone (``CLASH_SUFFIX``), the last
+    # of each chain its latest; no screening's columns are the row's own cells
+    chains = {name: _chain(own, name) for name in COLUMNS}
+    old_at = {name: own.index(chain[-1]) for name, chain in chains.items() if chain}
+    screened = {column for chain in chains.values() for column in chain}
+    kept = [i for i, name in enumerate(own) if name not in screened]
     changes: list[VerdictChange] = []
     old_counts: Counter[str] = Counter()
     new_counts: Counter[str] = Counter()
@@ -207,8 +225,9 @@ def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in RESCREEN_SUFFIXES:
-        raise FormatError(f"the re-screening cannot be written as {suffix or 'a file without a suffix'}",
-                          source=str(path), value=suffix, fix="use one of " + ", ".join(RESCREEN_SUFFIXES))
+        raise FormatError(f"重新筛查结果不能写成 {suffix or '无后缀'} 文件 / the re-screening cannot be written as "
+                          f"{suffix or 'a file without a suffix'}", source=str(path), value=suffix,
+                          fix=f"用 {'、'.join(RESCREEN_SUFFIXES)} 之一 / use one of {', '.join(RESCREEN_SUFFIXES)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     header, rows = _table(report)
     if suffix == ".json":
@@ -231,9 +250,9 @@ def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
         for item in [("输入文件", report.input), ("行数", report.rows), ("结论变化行数", report.changed),
                      ("原筛查日期", report.old_as_of or "（文件未记录）"), ("重新筛查日期", report.new_as_of.isoformat()),
                      ("图层库", report.store),
-                     *((f"图层版本：{k}", v) for k, v in report.layer_versions.items()),
-                     *((f"原结论：{k}", v) for k, v in sorted(report.old_counts.items())),
-                     *((f"新结论：{k}", v) for k, v in sorted(report.new_counts.items()))]:
+                     *((f"图层版本：{KINDS[k].label_zh if k in KINDS else k}", v) for k, v in report.layer_versions.items()),
+                     *((f"原结论：{VERDICT_NAMES.get(k, k)}", v) for k, v in sorted(report.old_counts.items())),
+                     *((f"新结论：{VERDICT_NAMES.get(k, k)}", v) for k, v in sorted(report.new_counts.items()))]:
             summary.append(list(item))
         book.save(path)
     return path

@@ -273,4 +273,4 @@ def test_a_point_inside_the_box_but_outside_the_regions_is_told_what_was_tested(
     assert not shapely.union_all(admin.geometry.values).contains(shapely.Point(80.1, 45.9))
     answer = runner.invoke(app, ["check", "80.1,45.9", "--no-audit"])
     assert answer.exit_code == 2, answer.output
-    assert "administrative units, within lon 73.5–126.1" in answer.output
+    assert "administrative units；外包框 / bounding box lon 73.5–126.1" in answer.output

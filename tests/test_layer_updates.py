@@ -316,6 +316,60 @@ def test_rescreen_rows_of_a_csv_are_its_rows_as_a_spreadsheet_opens_it(tmp_path,
         assert f"原表第 {row} 行 {sheet[row - 1][1]}：" in said.stdout
 
 
+def test_rescreen_of_a_file_screened_twice_compares_with_its_latest_screening(tmp_path, store, verdict_changes):
+    """A screened workbook screened again (as of the later date) holds two sets of verdict columns: 结论 of the
+    first screening, 结论_ecozone of the second. Re-screened as of the second's date, nothing changes; as of the
+    first's, exactly the rows whose verdict differs between the two dates (``check_site``), each its change back."""
+    from openpyxl import load_workbook
+
+    from gis.batch import screen_file
+
+    register = tmp_path / "许可清单.csv"
+    with open(register, "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows([["项目名称", "行业", "建设性质", "经度", "纬度", "生产废水"], *SITES])
+    screen_file(register, tmp_path / "first.xlsx", store=store, as_of="2018-06-01")
+    screen_file(tmp_path / "first.xlsx", tmp_path / "twice.xlsx", store=store, as_of="2021-06-01")
+    header = [c.value for c in next(load_workbook(tmp_path / "twice.xlsx").worksheets[0].iter_rows(max_row=1))]
+    assert "结论" in header and "结论_ecozone" in header
+
+    same = rescreen_file(tmp_path / "twice.xlsx", as_of="2021-06-01", store=store)
+    assert same.old_as_of == "2021-06-01" and same.changes == []
+    back = rescreen_file(tmp_path / "twice.xlsx", as_of="2018-06-01", store=store)
+    assert {c.cells["项目名称"]: (c.old_code, c.new_code) for c in back.changes} == \
+        {name: (new, old) for name, (old, new) in verdict_changes.items()}
+    assert all(not key.startswith("结论") for c in back.changes for key in c.cells)  # no screening's cells
+
+
+def test_rescreen_writes_every_output_and_never_its_input(tmp_path, store, verdict_changes):
+    """``-o`` given twice writes both files; ``-o`` naming the screened file is refused before any work, and the
+    file is left as it was (it held the officer's verdicts)."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+    from gis.batch import screen_file
+
+    register = tmp_path / "许可清单.csv"
+    with open(register, "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows([["项目名称", "行业", "建设性质", "经度", "纬度", "生产废水"], *SITES])
+    screened = tmp_path / "screened.xlsx"
+    screen_file(register, screened, store=store, as_of="2018-06-01")
+    before = screened.read_bytes()
+    runner = CliRunner()
+    refused = runner.invoke(cli_app, ["rescreen", str(screened), "--as-of", "2021-06-01", "-o", str(screened)],
+                            env={"ECOZONE_STORE": None})
+    assert refused.exit_code == 2 and "输出会覆盖输入文件" in refused.output
+    assert screened.read_bytes() == before
+    both = runner.invoke(cli_app, ["rescreen", str(screened), "--as-of", "2021-06-01", "-o", str(tmp_path / "a.xlsx"),
+                                   "-o", str(tmp_path / "b.json")], env={"ECOZONE_STORE": None})
+    assert both.exit_code == 0, both.output
+    answer = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    assert {c["cells"]["项目名称"] for c in answer["changes"]} == set(verdict_changes)
+    from openpyxl import load_workbook
+
+    rows = list(load_workbook(tmp_path / "a.xlsx")["结论变化"].iter_rows(min_row=2, values_only=True))
+    assert len(rows) == len(verdict_changes)
+
+
 # -- export ----------------------------------------------------------------------------------------------------
 def ecozone(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}

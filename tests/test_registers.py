@@ -1317,3 +1317,80 @@ def test_a_zip_whose_shapefile_holds_nothing_readable_is_an_error_naming_the_fil
     with pytest.raises(EcozoneError) as info:
         screen_file(source, tmp_path / "out.csv", as_of=AS_OF)
     assert info.value.field == "file" and info.value.source == "地块.zip" and "GeoPackage" in info.value.fix
+
+
+def test_outputs_never_replace_the_input_nor_a_geopackage_of_other_layers(tmp_path):
+    """Writing an output replaces its whole file: the register itself, a patch delivery, or a GeoPackage the
+    officer keeps other layers in is refused before any work, and left byte for byte as it was; a GeoPackage
+    ecozone wrote before is written again."""
+    from gis.batch.patches import screen_patches
+    from gis.errors import FormatError
+
+    delivery = tmp_path / "图斑.gpkg"
+    _patches_frame(6, seed=41).to_file(delivery, layer="图斑")
+    workspace = tmp_path / "工作库.gpkg"
+    gpd.GeoDataFrame({"名称": ["底图"]}, geometry=[shapely.Point(87.6, 43.8)], crs=4326).to_file(workspace,
+                                                                                              layer="我的底图")
+    register = tmp_path / "登记表.csv"
+    pd.DataFrame({"项目名称": ["甲"], "经度": [87.6], "纬度": [43.8]}).to_csv(register, index=False)
+    kept = {path: path.read_bytes() for path in (delivery, workspace, register)}
+    for attempt, path in ((lambda: screen_patches(delivery, [delivery], as_of=AS_OF), delivery),
+                          (lambda: screen_patches(delivery, [workspace], as_of=AS_OF), workspace),
+                          (lambda: screen_file(register, register, as_of=AS_OF), register),
+                          (lambda: screen_file(delivery, [tmp_path / "out.csv", workspace], as_of=AS_OF), workspace)):
+        with pytest.raises(FormatError) as refused:
+            attempt()
+        assert refused.value.field == "output" and str(path) in refused.value.text()
+    assert all(path.read_bytes() == data for path, data in kept.items())
+    assert "我的底图" in refused.value.text()
+    screen_patches(delivery, [tmp_path / "结果.gpkg"], as_of=AS_OF)
+    screen_patches(delivery, [tmp_path / "结果.gpkg"], as_of=AS_OF)  # its own layers: written again
+    assert {name for name, _ in pyogrio.list_layers(tmp_path / "结果.gpkg")} == {"图斑", "图斑区域相交"}
+
+
+def test_a_delivery_of_no_readable_patch_still_gets_its_handover_list(tmp_path):
+    """A patch in Beijing (outside every layer) and a point: neither is read, and the 移交清单 lists both on
+    读取失败图斑 with the reason, its 汇总 a 合计 of none, instead of a traceback and no file."""
+    from gis.batch.patches import screen_patches
+
+    delivery = tmp_path / "图斑.gpkg"
+    gpd.GeoDataFrame({"图斑编号": ["BJ", "PT"]}, geometry=[shapely.box(116.4, 39.9, 116.401, 39.901),
+                                                       shapely.Point(87.3, 44.0)], crs=4326).to_file(delivery)
+    summary = screen_patches(delivery, [tmp_path / "移交清单.xlsx"], as_of=AS_OF)
+    assert summary.patches == 2 and summary.patches_failed == 2
+    book = load_workbook(tmp_path / "移交清单.xlsx")
+    failed = list(book["读取失败图斑"].iter_rows(min_row=2, values_only=True))
+    assert {row[2] for row in failed} == {"BJ", "PT"} and all(row[1] for row in failed)
+    totals = list(book["汇总"].iter_rows(min_row=2, values_only=True))
+    assert totals[-1][:3] == ("合计", None, 0)
+
+
+def test_a_column_mapping_to_a_column_the_workbook_lacks_names_it(tmp_path):
+    """``columns={"lon": "东经"}`` on a workbook whose header says 经度: the error names the mapping's column, not
+    a missing header."""
+    _register(tmp_path / "登记表.xlsx", _rows(3, seed=42))
+    with pytest.raises(EcozoneError) as refused:
+        screen_file(tmp_path / "登记表.xlsx", tmp_path / "out.csv", as_of=AS_OF, columns={"lon": "东经"})
+    assert refused.value.field == "lon" and refused.value.value == "东经"
+    assert "东经" in refused.value.text() and "没有带位置列的表头" not in refused.value.text()
+
+
+def test_the_summary_counts_each_verdict_as_the_cells_say_it(tmp_path):
+    """筛查汇总 and the terminal count the 结论 the rows say (部分未核查 apart from 未核查): each count is the number
+    of cells of that 结论 in the output."""
+    rows = _rows(40, seed=43) + [[99, "X", "境外", "火力发电", "", "abc", "44.1", None, None]]
+    _register(tmp_path / "登记表.xlsx", rows)
+    answer = CliRunner().invoke(app, ["screen", str(tmp_path / "登记表.xlsx"), "-o", str(tmp_path / "out.xlsx"),
+                                      "--as-of", AS_OF])
+    assert answer.exit_code == 0, answer.output
+    book = load_workbook(tmp_path / "out.xlsx")
+    sheet = book["排污许可登记"]
+    header = [c.value for c in sheet[3]]
+    cells = pd.Series([row[header.index("结论")] for row in sheet.iter_rows(min_row=4, values_only=True)
+                       if row[header.index("结论")]]).value_counts().to_dict()
+    assert len(cells) >= 3 and "部分未核查" in cells
+    summary = {str(k).removeprefix("结论："): v for k, v in book["筛查汇总"].iter_rows(values_only=True)
+               if str(k).startswith("结论：")}
+    assert summary == cells
+    said = re.search(r"结论 / verdicts：(.*)", answer.output).group(1)
+    assert dict((part.rsplit(" ", 1)[0], int(part.rsplit(" ", 1)[1])) for part in said.split("，")) == cells

@@ -69,6 +69,8 @@ class ScreenReport(BaseModel):
     rows_failed: int = Field(description="Rows that could not be read or checked (结论代码 = error, reason in 读取错误).")
     rows_exact: int = Field(description="Rows checked one by one with the per-site engine, not in a group.")
     verdict_counts: dict[str, int] = Field(description="Rows per verdict code (结论代码), 'error' for unread rows.")
+    verdict_labels: dict[str, int] = Field(default_factory=dict, description="Rows per 结论 as the rows say it "
+                                           "(未核查 and 部分未核查, 读取失败 and 检查失败 apart): what a summary shows.")
     outputs: list[str]
     seconds: float = Field(description="Wall time of the whole screening, the outputs finished (the summaries they "
                                        "hold give the time up to their writing).")
@@ -178,6 +180,7 @@ def screen_file(
         screener.close()
         raise
     counts: Counter[str] = Counter()
+    labels: Counter[str] = Counter()
     rows_in = rows_out = failed = 0
     if progress is not None:  # reading has begun: the rows to come, as far as the file says
         progress(0, source.total)
@@ -210,6 +213,7 @@ def screen_file(
         by_code = verdicts["结论代码"].counts()
         failed += by_code.get(ERROR_CODE, 0)
         counts.update(by_code)
+        labels.update(verdicts["结论"].counts())
         if pending is not None:
             _written(*pending, progress, source.total)
         pending = writing.submit(_write_chunk, writers, chunk, verdicts), rows_in
@@ -231,7 +235,7 @@ def screen_file(
             report = ScreenReport(
                 rows_in=rows_in, rows_out=rows_out, rows_failed=failed,
                 rows_exact=screener.rows_exact,
-                verdict_counts=dict(counts), outputs=[str(p) for p in outputs],
+                verdict_counts=dict(counts), verdict_labels=dict(labels), outputs=[str(p) for p in outputs],
                 seconds=round(time.perf_counter() - started, 3), as_of=day, store=store.name,
                 layer_versions={k: v.version for k, v in versions.items()},
                 rule_packs={p.id: p.version for p in packs},

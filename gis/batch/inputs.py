@@ -89,6 +89,11 @@ REGISTER_INPUTS = {"gk_zone": "带号列 (a 带号 column)", "crs": "WKT 前的 
                    "swap_xy": "两列互换（把经度、纬度各填回自己的列） (the two cells exchanged, each into its own column)"}
 
 
+#: What to check when a GIS file's feature lies outside the covered area: its CRS, not a swap of two columns.
+_FILE_HINTS = ["检查文件的坐标系（.prj 或其声明的 CRS）和坐标 / check the file's CRS (its .prj or declared CRS) and "
+               "coordinates."]
+
+
 def register_text(error: EcozoneError) -> str:
     """An error's text as a register's row (or the register) reads it: its fix in ``REGISTER_INPUTS``' words."""
     return error.text(_register_input)
@@ -170,8 +175,10 @@ def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding:
         return _xlsx_input(path, columns, chunk_rows, coverage)
     if suffix in (".gpkg", ".shp", ".geojson", ".json", ".parquet", ".zip"):
         return _vector_input(path, columns, chunk_rows, encoding, coverage)
-    raise FormatError(f"ecozone does not screen {suffix or 'files without a suffix'}", source=path.name,
-                      value=suffix, fix=f"give one of {', '.join(INPUT_SUFFIXES)} (save .xls as .xlsx)")
+    raise FormatError(f"不能筛查 {suffix or '无后缀'} 文件 / ecozone does not screen {suffix or 'files without a suffix'}",
+                      source=path.name, value=suffix,
+                      fix=f"给出 {'、'.join(INPUT_SUFFIXES)} 之一；.xls 请在 Excel 或 WPS 中另存为 .xlsx / give one of "
+                          f"{', '.join(INPUT_SUFFIXES)} (save .xls as .xlsx in Excel or WPS)")
 
 
 # -- tables ----------------------------------------------------------------------------------------------------
@@ -550,11 +557,13 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
     declared = {sheet.title: (sheet.max_row or 0, sheet.max_column or 0) for sheet in book.worksheets}
     merges: dict[str, list] = {}  # of each sheet looked at: its cells are read as the officer sees them
     units: list[str] | None = None
+    seen: set[str] = set()  # every cell of the rows looked at, as a header reads it
     for sheet in book.worksheets:
         merges[sheet.title] = merged_ranges(sheet)
         head = list(merged_filled(islice(sheet_rows(sheet, source=path.name), 21), merges[sheet.title]))
         for number, row in enumerate(head[:20], start=1):
             names = [str(c).strip() if c is not None else "" for c in row]
+            seen.update(map(normalise_header, names))
             try:
                 _TableRows(names, path.name, columns, unique=False)  # is this row the header?
             except FieldError:
@@ -566,6 +575,11 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
             break
     if data_sheet is None:
         book.close()
+        for ours, column in (columns or {}).items():  # a mapping to a column no sheet has says so, not the header
+            if normalise_header(column) not in seen:
+                raise FieldError(f"列名对应中的列「{column}」在各工作表的前 20 行中都没有 / the column mapping names a "
+                                 "column no sheet has in its first 20 rows", source=path.name, field=ours, value=column,
+                                 fix="使用表头中的列名 / use a column name of the header")
         raise FieldError(f"工作表（{'、'.join(book.sheetnames)}）的前 20 行中没有带位置列的表头 / no sheet has a header "
                          "with location columns in its first 20 rows", source=path.name, field="header",
                          fix="把位置列命名为 经度/纬度、X/Y（及 带号）或 WKT/拐点坐标，或用 «columns» 指定 / name the columns "
@@ -666,7 +680,7 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
                 outside = points & table._outside(x, y) & ~unread
                 far = np.flatnonzero(outside)
                 for i, text in zip(far, outside_coverage_texts(x[far], y[far], [rows[i] for i in far], "geometry",
-                                                                coverage, path.name, table._hints, _register_input)):
+                                                                coverage, path.name, _FILE_HINTS, _register_input)):
                     chunk.errors[i] = text
             flat = geometries[plain]  # those with Z or M made two-dimensional (the others are already)
             deep = shapely.get_coordinate_dimension(flat) > 2

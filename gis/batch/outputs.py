@@ -30,24 +30,53 @@ from gis.errors import FormatError
 from gis.sites.limits import MAX_COLUMNS
 from gis.sites.tables import sheet_rows
 
-__all__ = ["OUTPUT_SUFFIXES", "open_writer", "starts_formula", "summary_rows"]
+__all__ = ["CLASH_SUFFIX", "OUTPUT_SUFFIXES", "OWN_LAYERS", "checked_output", "open_writer", "starts_formula", "summary_rows",
+           "verdict_labels"]
 
 OUTPUT_SUFFIXES = (".xlsx", ".csv", ".geojson", ".gpkg", ".parquet")
+#: What an added column's name is suffixed with while the input already has a column of that name (a file
+#: screened twice has 结论 and 结论_ecozone: the later screening's is the last of the chain).
+CLASH_SUFFIX = "_ecozone"
+#: The layers ecozone writes into a GeoPackage: a batch's, and a patch screening's (patches, patch-zone pieces).
+OWN_LAYERS = ("screening", "图斑", "图斑区域相交")
+
+
+def checked_output(path: str | Path, input_path: str | Path, suffixes: tuple[str, ...]) -> Path:
+    """``path`` as an output of ``input_path``, refused before any work when its suffix is not one of ``suffixes``,
+    when it is the input itself, or when it is a GeoPackage holding layers ecozone did not write: writing an
+    output replaces the whole file, and nothing a user holds is ever lost."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in suffixes:
+        raise FormatError(f"不能写出 {suffix or '无后缀'} 文件 / ecozone does not write {suffix or 'files without a suffix'}",
+                          source=str(path), field="output", value=suffix,
+                          fix=f"输出文件用 {'、'.join(suffixes)} 之一 / use one of {', '.join(suffixes)}")
+    if path.resolve() == Path(input_path).resolve():
+        raise FormatError("输出会覆盖输入文件 / the output would overwrite the input", source=str(path),
+                          field="output", fix="另给输出文件名，输入文件从不改动 / give another output path; the input is "
+                                              "never changed")
+    if suffix == ".gpkg" and path.exists():
+        import pyogrio
+
+        try:
+            others = [name for name, _ in pyogrio.list_layers(path) if name not in OWN_LAYERS]
+        except Exception:  # noqa: BLE001 - whatever it holds, it is not a GeoPackage ecozone wrote
+            others = ["（无法读取）"]
+        if others:
+            raise FormatError(f"输出的 GeoPackage 已有其他图层（{'、'.join(map(str, others))}），写出会替换整个文件 / the "
+                              "output GeoPackage already holds other layers, which writing it would replace",
+                              source=str(path), field="output", value=", ".join(map(str, others)),
+                              fix="另给一个新的 .gpkg 文件名 / give a new .gpkg path")
+    return path
 
 
 def open_writer(path: str | Path, source, verdict_columns: list[str]):
-    """A writer for ``path`` by its suffix; ``source`` is the opened input (``gis.batch.inputs.Input``)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
+    """A writer for ``path`` by its suffix (``checked_output``); ``source`` is the opened input
+    (``gis.batch.inputs.Input``)."""
+    path = checked_output(path, source.path, OUTPUT_SUFFIXES)
     writers = {".xlsx": _Xlsx, ".csv": _Csv, ".geojson": _GeoJSON, ".gpkg": _Gpkg, ".parquet": _Parquet}
-    if suffix not in writers:
-        raise FormatError(f"ecozone does not write {suffix or 'files without a suffix'}", source=str(path),
-                          value=suffix, fix=f"use one of {', '.join(OUTPUT_SUFFIXES)}")
-    if path.resolve() == Path(source.path).resolve():
-        raise FormatError("the output would overwrite the input", source=str(path),
-                          fix="give another output path; the input is never changed")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return writers[suffix](path, source, verdict_columns)
+    return writers[path.suffix.lower()](path, source, verdict_columns)
 
 
 def _text(value: Any) -> Any:
@@ -84,7 +113,7 @@ class _Writer:
         for column in self.verdict_columns:
             name = column
             while name in names:
-                name += "_ecozone"
+                name += CLASH_SUFFIX
             names.append(name)
         return names
 
@@ -406,7 +435,7 @@ class _Gpkg(_Geo):
     def write(self, chunk, verdicts) -> None:
         import pyogrio
 
-        pyogrio.write_dataframe(self.geoframe(chunk, verdicts), self.path, layer="screening",
+        pyogrio.write_dataframe(self.geoframe(chunk, verdicts), self.path, layer=OWN_LAYERS[0],
                                 driver="GPKG", append=self._written, promote_to_multi=False,
                                 geometry_type="Unknown")
         self._written = True
@@ -442,22 +471,30 @@ class _Parquet(_Geo):
             self._writer = None
 
 
+def verdict_labels(report) -> list[tuple[str, int]]:
+    """(结论, rows) of a ``gis.batch.ScreenReport``, strictest first, as a summary lists them: by the words the
+    rows say (未核查 and 部分未核查 apart), so that a count matches the cells it counts."""
+    from gis.batch.verdicts import ERROR_LABEL, FAILED_LABEL
+    from gis.rules.evaluate import PARTLY_UNCHECKED
+    from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER
+
+    order = [*(VERDICT_LABELS[v] for v in VERDICT_ORDER), PARTLY_UNCHECKED, ERROR_LABEL, FAILED_LABEL]
+    return sorted(report.verdict_labels.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+
+
 def summary_rows(report, input_name: str, assumed: dict[str, Any] | None = None) -> list[tuple[str, Any]]:
     """The summary sheet (筛查汇总) of a ``gis.batch.ScreenReport``, in Chinese: the file by its name, the store
     by its display name (never a path), verdicts, layer kinds and rule packs by their Chinese names."""
     from gis.kinds import KINDS
     from gis.rules import default_rule_packs
-    from gis.batch.verdicts import VERDICT_NAMES
     from gis.rules.project import FACT_LABELS
 
-    order = list(VERDICT_NAMES)
     titles = {pack.id: pack.title for pack in default_rule_packs()}
     return [
         ("输入文件", input_name), ("输入行数", report.rows_in), ("输出行数", report.rows_out),
         ("读取失败行数", report.rows_failed), ("图层日期", report.as_of.isoformat()), ("图层库", report.store),
         ("用时（秒，至写出汇总）", report.seconds),
-        *((f"结论：{VERDICT_NAMES.get(code, code)}", report.verdict_counts[code])
-          for code in sorted(report.verdict_counts, key=lambda c: order.index(c) if c in order else len(order))),
+        *((f"结论：{label}", rows) for label, rows in verdict_labels(report)),
         *((f"整批假定：{FACT_LABELS.get(name, name)}", _said(value)) for name, value in (assumed or {}).items()),
         *((f"图层版本：{KINDS[kind].label_zh if kind in KINDS else kind}", version)
           for kind, version in report.layer_versions.items()),

@@ -26,11 +26,10 @@ import pandas as pd
 import shapely
 
 from gis.batch.inputs import open_input
-from gis.batch.outputs import starts_formula
+from gis.batch.outputs import OWN_LAYERS, checked_output, starts_formula
 from gis.batch.spatial import PROTECTED_KINDS
 from gis.check import covered_area
 from gis.crs import geodesic_area_m2
-from gis.errors import FormatError
 from gis.kinds import KINDS
 from gis.overlap import part_of_dimension, share_of
 from gis.store import Store, open_store
@@ -74,12 +73,8 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
     if not isinstance(store, Store):
         store = open_store(store)
     day = iso_day(as_of)
-    outputs = [Path(p) for p in ([output_paths] if isinstance(output_paths, (str, PathLike)) else output_paths)]
-    for path in outputs:
-        if path.suffix.lower() not in PATCH_OUTPUTS:
-            raise FormatError(f"图斑筛查只写 {' / '.join(PATCH_OUTPUTS)} / patches are written as "
-                              f"{' or '.join(PATCH_OUTPUTS)}", source=str(path), field="output", value=path.suffix,
-                              fix="give -o patches.gpkg and/or -o 移交清单.xlsx")
+    outputs = [checked_output(p, input_path, PATCH_OUTPUTS)
+               for p in ([output_paths] if isinstance(output_paths, (str, PathLike)) else output_paths)]
     source = open_input(input_path, coverage=covered_area(store))
     # the input's own columns keep their values: one named as an added column (所在县市区 ...) is renamed
     header = [f"{name}（原）" if name in _ADDED else name for name in source.header]
@@ -287,10 +282,10 @@ def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame) -> None
     path.unlink(missing_ok=True)
     # the pieces are polygonal (``_pieces``) and declared so, as GIS programs type a layer from its declaration;
     # a patch read as a point or a line (读取失败) keeps its own geometry
-    for layer, frame, declared in (("图斑", patches, "Unknown"), ("图斑区域相交", pieces, "MultiPolygon")):
+    for layer, frame, declared in ((OWN_LAYERS[1], patches, "Unknown"), (OWN_LAYERS[2], pieces, "MultiPolygon")):
         frame = gpd.GeoDataFrame(_text_columns(frame), geometry="geometry", crs="EPSG:4326")
         pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", promote_to_multi=declared != "Unknown",
-                                geometry_type=declared, append=layer != "图斑")
+                                geometry_type=declared, append=layer != OWN_LAYERS[1])
 
 
 def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, input_name: str, store_name: str,
@@ -342,7 +337,8 @@ def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame) -> pd.DataFrame:
     zones count once) and in each other kind and functional zone met. A total is blank where a patch's is
     (a layer does not cover it: unknown, never 0). ``_level``: 0 for a county, 1 for 小计, 2 for 合计."""
     listed = patches[patches["图斑序号"].isin(pieces["图斑序号"])]
-    per_patch = listed[["图斑序号", *_UNIT, "图斑面积m²", *(f"{label}面积m²" for label in _TOTALS.values())]]
+    # reindexed: when no patch was read, the read patches' columns are not there at all
+    per_patch = listed.reindex(columns=["图斑序号", *_UNIT, "图斑面积m²", *(f"{label}面积m²" for label in _TOTALS.values())])
     per_patch = per_patch.set_index("图斑序号").astype({f"{label}面积m²": float for label in _TOTALS.values()})
     others = pieces[pieces["区域类型"] != KINDS["ecological_redline"].label_zh]  # red lines: in 红线内面积m²
     zone = others["区域类型"] + others["功能分区"].fillna("") + "面积m²"
