@@ -1394,3 +1394,19 @@ def test_the_summary_counts_each_verdict_as_the_cells_say_it(tmp_path):
     assert summary == cells
     said = re.search(r"结论 / verdicts：(.*)", answer.output).group(1)
     assert dict((part.rsplit(" ", 1)[0], int(part.rsplit(" ", 1)[1])) for part in said.split("，")) == cells
+
+
+def test_coordinates_typed_in_full_width_are_read_as_their_numbers(tmp_path):
+    """８７．２５ (a Chinese input method in full-width mode) is 87.25: a register row and a typed site read so
+    give what the ASCII digits give, and the site's name keeps its own characters."""
+    place = _places(1, seed=44)[0]
+    wide = [str(v).translate({ord(c): 0xFF10 + int(c) for c in "0123456789"} | {ord("."): "．"}) for v in place]
+    assert all(ch not in "0123456789." for text in wide for ch in text)
+    rows = [["１号地块", *wide], ["1号地块", *map(str, place)]]
+    pd.DataFrame(rows, columns=["项目名称", "经度", "纬度"]).to_csv(tmp_path / "登记表.csv", index=False)
+    screen_file(tmp_path / "登记表.csv", tmp_path / "out.csv", as_of=AS_OF)
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str).fillna("")
+    assert out["项目名称"].tolist() == ["１号地块", "1号地块"] and out["结论代码"].iloc[0] != "error"
+    assert out.iloc[0][list(COLUMNS)].equals(out.iloc[1][list(COLUMNS)])
+    typed = read_site(f"{wide[0]}，{wide[1]}")
+    assert typed.shape.equals(read_site(f"{place[0]}, {place[1]}").shape)

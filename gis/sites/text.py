@@ -60,6 +60,10 @@ _WKT = re.compile(r"^\s*(SRID=\d+;\s*)?(POINT|LINESTRING|POLYGON|MULTIPOINT|MULT
 _INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
 #: Control characters (tab, line feed and carriage return are separators and allowed).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Full-width digits and signs, as a Chinese input method in full-width mode types them (８７．２５): the same
+#: numbers, read as their ASCII forms.
+_HALF_WIDTH = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)}, "．": ".", "－": "-", "＋": "+",
+                             "：": ":", "＇": "'", "＂": '"'})
 _NAME_KEYS = ("name", "名称", "项目名称", "地块名称", "NAME", "Name", "xmmc", "XMMC", "DKMC")
 
 
@@ -78,7 +82,7 @@ def parse_value(text: str, *, source: str, row: Any = None, field: str | None = 
     Accepts 87.6033, 87°36'12.5"E, 87度36分12.5秒, 87:36:12.5, N43.8, 东经87.6 ... Minutes and
     seconds of 60 or more are refused rather than carried over.
     """
-    match = _TOKEN.fullmatch(text.strip())
+    match = _TOKEN.fullmatch(text.strip().translate(_HALF_WIDTH))
     if not match:
         raise CoordinateError(
             "不是坐标值 / not a coordinate", source=source, row=row, field=field, value=text,
@@ -136,8 +140,8 @@ def parse_text(text: str, *, source: str = "text", field: str = "site") -> RawSi
         raw = read_geojson(load_json(stripped, source=source, field=field), source=source)
     elif _WKT.match(stripped):
         raw = _read_wkt(stripped, source, field)
-    else:
-        raw = _read_pairs(stripped, source, field)
+    else:  # coordinates alone: no name or property of the site is in the text to keep as typed
+        raw = _read_pairs(stripped.translate(_HALF_WIDTH), source, field)
     if invisible:
         raw.conversions.insert(0, Conversion(
             step="remove_invisible", description=f"removed {invisible} invisible character(s) (zero-width space, BOM)"))
