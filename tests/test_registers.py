@@ -1410,3 +1410,20 @@ def test_coordinates_typed_in_full_width_are_read_as_their_numbers(tmp_path):
     assert out.iloc[0][list(COLUMNS)].equals(out.iloc[1][list(COLUMNS)])
     typed = read_site(f"{wide[0]}，{wide[1]}")
     assert typed.shape.equals(read_site(f"{place[0]}, {place[1]}").shape)
+
+
+def test_a_delivery_date_field_stays_a_date_in_the_patch_geopackage(tmp_path):
+    """采集日期 delivered as a date field comes out as a date field of both layers, with the same days (a GIS
+    program filters by it), not as the text '2024-08-31 00:00:00'."""
+    from gis.batch.patches import screen_patches
+
+    frame = _patches_frame(12, seed=45, kinds=("ecological_redline",))
+    frame["采集日期"] = pd.to_datetime([f"2024-{1 + i % 12:02d}-{1 + i:02d}" for i in range(len(frame))])
+    pyogrio.write_dataframe(frame, tmp_path / "图斑.gpkg", layer="图斑")
+    screen_patches(tmp_path / "图斑.gpkg", [tmp_path / "out.gpkg"], as_of=AS_OF)
+    expected = dict(zip(frame["图斑编号"], frame["采集日期"]))
+    for layer in ("图斑", "图斑区域相交"):
+        info = pyogrio.read_info(tmp_path / "out.gpkg", layer=layer)
+        assert info["dtypes"][list(info["fields"]).index("采集日期")].startswith("datetime64"), layer
+        out = pyogrio.read_dataframe(tmp_path / "out.gpkg", layer=layer)
+        assert len(out) and all(expected[code] == day for code, day in zip(out["图斑编号"], out["采集日期"])), layer

@@ -265,10 +265,15 @@ class _Units:
 
 
 def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Attribute columns as text for a GeoPackage (a register's columns vary in type from row to row)."""
+    """Attribute columns as text for a GeoPackage (a register's columns vary in type from row to row), but for
+    numbers, and dates (a delivery's 采集日期 field), which stay dates that a GIS program filters by."""
     frame = frame.copy()
     for name in frame.columns:
         if name == "geometry" or pd.api.types.is_float_dtype(frame[name]) or pd.api.types.is_integer_dtype(frame[name]):
+            continue
+        given = frame[name].dropna()
+        if len(given) and all(isinstance(v, dt.date) for v in given):  # Timestamp and datetime are dates too
+            frame[name] = pd.to_datetime(frame[name].astype(object).where(frame[name].notna(), None))
             continue
         frame[name] = frame[name].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
                                       else str(v))
