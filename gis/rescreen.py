@@ -108,7 +108,8 @@ def _chain(header: list[str], name: str) -> list[str]:
 
 
 def _reason(change: VerdictChange) -> str:
-    parts = [f"结论由「{change.old_verdict}」变为「{change.new_verdict}」"]
+    parts = [f"结论由「{change.old_verdict}」变为「{change.new_verdict}」" if change.old_verdict else
+             f"原筛查无此行的结论（筛查后加入的行），现为「{change.new_verdict}」"]
     if change.rules_added:
         parts.append("新适用规则：" + "；".join(change.rules_added))
     if change.rules_removed:
