@@ -41,7 +41,7 @@ from gis.crs import GEOD, geodesic_area_m2
 from gis.errors import CoordinateError, GeometryError, InputError
 from gis.kinds import KINDS, get_kind
 from gis.results import LayerCheck, OverlapResult, Relation, ZoneHit, non_default
-from gis.store.base import Snapshot, Store, iso_day
+from gis.store.base import Snapshot, Store, iso_day, valid_on
 from gis.zones import OPEN_END
 
 __all__ = ["MAX_SEARCH_KM", "OverlapEngine", "outline_pieces", "prepared_copies", "set_engine_budget", "share_of", "TILE_DEG", "TILE_MARGIN_DEG"]
@@ -108,6 +108,9 @@ class OverlapEngine:
             kept = ~shapely.is_empty(geoms)
             zones, geoms, whole = zones[kept], geoms[kept], whole[kept]
         self._geoms = geoms
+        # Zones cut at the region: a site within it never contains one (the zone goes on beyond the region).
+        self._cut = np.fromiter((g is not w for g, w in zip(geoms, whole)), dtype=bool, count=len(geoms))
+        self._whole = whole
         self._tree = shapely.STRtree(self._geoms)
         self._kind_codes = {kind: code for code, kind in enumerate(KINDS)}
         self._kind_names = list(KINDS)
@@ -167,6 +170,19 @@ class OverlapEngine:
                     # An import between in_force() and snapshot(): file the engine under what it holds.
                     engine = _engines.put((store.location, day, engine.key), engine)
         return engine
+
+    @classmethod
+    def for_area(cls, store: Store, bounds: tuple[float, float, float, float], as_of: str | dt.date | None,
+                 search_km: float) -> OverlapEngine:
+        """The engine of the zones in force on ``as_of`` within ``search_km`` of sites inside ``bounds``
+        (lon/lat): for a batch of one day whose sites lie in one area (a county's register). Not kept: the
+        batch keeps what it makes of it. Unlike ``for_site``'s engines, which serve every day of their layer
+        versions, it holds the features valid on that day only, as ``for_store``'s does."""
+        day = iso_day(as_of)
+        versions = store.in_force(day)
+        region = _rounded_out(_grown(bounds, search_km * 1000))
+        features = valid_on(store.features(list(versions.values()), bounds=region), day)
+        return cls(Snapshot(day, versions, features), region=region)
 
     @classmethod
     def for_site(cls, store: Store, site: shapely.Geometry | tuple[float, float, float, float],
@@ -304,7 +320,7 @@ class OverlapEngine:
 
         touching, near_zones = candidates[meets], apart[near]
         relations, shared, measures = _relate(site, site_type, site_measure, self._copies.zones(touching),
-                                              tolerance_m)
+                                              tolerance_m, self._cut[touching])
         zones = np.concatenate([touching, near_zones])
         relations += [Relation.NEAR] * len(near_zones)
         shared += [None] * len(near_zones)
@@ -498,8 +514,9 @@ def _versions_key(versions) -> tuple[tuple[str, int], ...]:
 
 
 # -- relations and measures ----------------------------------------------------------------------------------
-def _relate(site, site_type, site_measure, zones, tolerance_m) -> tuple[list, list, list]:
+def _relate(site, site_type, site_measure, zones, tolerance_m, cut) -> tuple[list, list, list]:
     """Relation, shared part (site ∩ zone) and its measure, for zones that meet the site; see ``Relation``.
+    ``cut``: per zone, whether it is a part cut at the engine's region (the site cannot contain all of it).
 
     The measure is the shared area for polygon sites, the shared length for line sites, 0 for point sites.
     """
@@ -507,7 +524,7 @@ def _relate(site, site_type, site_measure, zones, tolerance_m) -> tuple[list, li
         inside = shapely.contains_properly(zones, site)  # every point in the interior, none on the boundary
     else:
         inside = shapely.contains(zones, site)
-    contains = ~inside & shapely.contains(site, zones)
+    contains = ~inside & ~cut & shapely.contains(site, zones)
     rest = ~(inside | contains)
     shared = np.empty(len(zones), dtype=object)
     shared[inside] = site

@@ -301,3 +301,52 @@ def test_facts_of_many_projects_equal_each_projects_own_facts():
         alone = facts_of(book, project)
         assert facts.codes.tolist() == alone.codes.tolist() and facts.missing == alone.missing, project
     assert facts_of_many(book, []) == []
+
+
+def test_a_register_of_one_area_screens_as_the_whole_store_does(tmp_path, monkeypatch):
+    """The zones of a register's own area are cut where they leave it; what the batch says must not change:
+    the nearest red line of points beside a red-line edge 20 km long that the area cuts (the cut put a vertex on
+    it, 3.8 m off), a parcel around the small part of 昆玉市 whose other parts lie beyond the area (it contains
+    that part, it only overlaps the unit), and a red line whose own valid_to is past on the screening day (not
+    met, not nearest). Every column equals the whole store's screening; the parcel's relations are check_site's."""
+    import gis.batch
+    import geopandas as gpd
+    import pandas as pd
+
+    from gis.store import init_store
+
+    store_path = tmp_path / "store.gpkg"
+    red = open_store().snapshot(AS_OF).zones.query("kind == 'ecological_redline'")
+    expired = red.iloc[[0]].assign(zone_id="redline:expired", name="已废止红线", valid_to="2023-01-01",
+                                   geometry=[shapely.box(87.30, 44.30, 87.34, 44.33)])
+    with init_store(store_path) as store:
+        store.import_layer(gpd.GeoDataFrame(pd.concat([red, expired]), crs=4326).drop(columns=["kind"]),
+                           "ecological_redline", source="红线.gpkg", effective_from="2020-01-01")
+    parcel = shapely.box(81.2702, 36.1403, 81.2748, 36.1448)
+    registers = {
+        "edge": [["A", "79.228917", "39.712407", ""], ["B", "79.220931", "39.714538", ""],
+                 ["C", "79.222375", "39.719527", ""]],
+        "parcel": [["地块", "", "", parcel.wkt]],
+        "expired": [[f"P{i}", f"{87.31 + 0.002 * i:.6f}", f"{44.31 + 0.001 * i:.6f}", ""] for i in range(12)],
+    }
+    for name, rows in registers.items():
+        source = tmp_path / f"{name}.csv"
+        with open(source, "w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows([["项目名称", "经度", "纬度", "WKT", "行业类别"],
+                                          *(row + ["水泥制造"] for row in rows)])
+        screen_file(source, tmp_path / f"{name}.area.csv", as_of=AS_OF, store=store_path)
+        with monkeypatch.context() as whole:
+            whole.setattr(gis.batch, "_AREA_ROWS", 0)
+            screen_file(source, tmp_path / f"{name}.whole.csv", as_of=AS_OF, store=store_path)
+        area, everything = ((tmp_path / f"{name}.{way}.csv").read_bytes() for way in ("area", "whole"))
+        assert area == everything, name
+    with open(tmp_path / "expired.area.csv", encoding="utf-8-sig", newline="") as handle:
+        assert not any("已废止红线" in "".join(row) for row in csv.reader(handle))
+    with open(tmp_path / "parcel.area.csv", encoding="utf-8-sig", newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+    units = open_store().snapshot(AS_OF).zones.query("name == '昆玉市'").geometry
+    assert len(units) and not any(shapely.contains(parcel, unit) for unit in units)  # the oracle: it does not
+    checked = check_site(read_site(parcel.wkt), {"industry": "水泥制造"}, store=open_store(store_path),
+                         as_of=AS_OF).overlap
+    said = {hit.name: hit.relation.value for layer in checked.layers for hit in layer.hits}
+    assert said["昆玉市"] == "overlaps" and "行政区划「昆玉市」部分重叠" in row["涉及区域"]

@@ -89,11 +89,6 @@ REGISTER_INPUTS = {"gk_zone": "带号列 (a 带号 column)", "crs": "WKT 前的 
                    "swap_xy": "两列互换（把经度、纬度各填回自己的列） (the two cells exchanged, each into its own column)"}
 
 
-#: What to check when a GIS file's feature lies outside the covered area: its CRS, not a swap of two columns.
-_FILE_HINTS = ["检查文件的坐标系（.prj 或其声明的 CRS）和坐标 / check the file's CRS (its .prj or declared CRS) and "
-               "coordinates."]
-
-
 def register_text(error: EcozoneError) -> str:
     """An error's text as a register's row (or the register) reads it: its fix in ``REGISTER_INPUTS``' words."""
     return error.text(_register_input)
@@ -680,7 +675,7 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
                 outside = points & table._outside(x, y) & ~unread
                 far = np.flatnonzero(outside)
                 for i, text in zip(far, outside_coverage_texts(x[far], y[far], [rows[i] for i in far], "geometry",
-                                                                coverage, path.name, _FILE_HINTS, _register_input)):
+                                                                coverage, path.name, table._hints, _register_input)):
                     chunk.errors[i] = text
             flat = geometries[plain]  # those with Z or M made two-dimensional (the others are already)
             deep = shapely.get_coordinate_dimension(flat) > 2

@@ -39,7 +39,7 @@ from gis.crs import GEOD
 from gis.overlap import (OverlapEngine, _Gnomonic, geodesic_distances, geodesic_length_m, measure_in_dimension,
                          outline_pieces, part_of_dimension, prepared_copies)
 from gis.rules.model import RulePack
-from gis.store.base import Store
+from gis.store.base import Store, iso_day
 
 __all__ = ["COVERED", "PROTECTED_KINDS", "SHARE", "TOUCH", "BatchEngine"]
 
@@ -255,6 +255,11 @@ class BatchEngine:
         self.index_of = {(k, z): i for i, (k, z) in enumerate(zip(self.kinds, self.zone_ids))}
         # Its own prepared copies: prepared geometries must not be shared between threads (see OverlapEngine).
         self._zones = geoms = prepared_copies(engine._geoms)
+        # Zones as distances are measured: whole where an engine of an area cut them (the cut puts vertices on
+        # their edges, metres off a long edge's line); a site within the area never contains a cut one.
+        self._cut = engine._cut
+        self._measured = geoms.copy()
+        self._measured[self._cut] = engine._whole[self._cut]
         self._lock = threading.Lock()
         self.n_zones = len(geoms)
         self.coverage_kinds = list(engine._coverage_kinds)
@@ -293,7 +298,7 @@ class BatchEngine:
         # order.
         kind_rank = np.array([PROTECTED_KINDS.index(kind) for kind in self.kinds[protected]], dtype=np.int64)
         self._protected_rank = np.argsort(np.lexsort((protected, kind_rank)))
-        self._protected_lcc = shapely.transform(geoms[protected], _lcc_forward)
+        self._protected_lcc = shapely.transform(self._measured[protected], _lcc_forward)
         self._protected_tree = shapely.STRtree(self._protected_lcc)
         # A point apart from every protected zone is nearest to some piece of an outline: the distance to a few
         # pieces of at most 32 vertices costs far less than to whole zones of thousands.
@@ -333,8 +338,14 @@ class BatchEngine:
         search_km, reach_km = search_radii(packs, DEFAULT_BUFFERS_KM)
         radii_km = [cond.within_km for pack in packs for rule in pack.rules
                     for cond in (*pack.applies_within, *rule.conditions) if cond.within_km is not None]
-        return cls._kept(OverlapEngine.for_site(store, bounds, as_of, max([search_km, *reach_km.values(), *radii_km]),
-                                                tile=False), packs)
+        reach = max([search_km, *reach_km.values(), *radii_km])
+        key = ("area", store.location, iso_day(as_of), tuple(sorted((k, v.version) for k, v in
+                                                                    store.in_force(as_of).items())),
+               tuple(round(b, 6) for b in bounds), tuple((p.id, p.version) for p in packs))
+        batch = _batches.get(key)
+        if batch is None:
+            batch = _batches.put(key, cls(OverlapEngine.for_area(store, bounds, as_of, reach), packs))
+        return batch
 
     @classmethod
     def _kept(cls, engine: OverlapEngine, packs: list[RulePack]) -> BatchEngine:
@@ -409,10 +420,10 @@ class BatchEngine:
         key = np.zeros(len(x), dtype=np.uint64)
         for zone in self._within:
             radii = self.radii[self.kinds[zone]]
-            near = np.flatnonzero(_in_box(x, y, self._zones[zone].bounds, max(radii)))
+            near = np.flatnonzero(_in_box(x, y, self._measured[zone].bounds, max(radii)))
             if not len(near):
                 continue
-            geom = self._zones[zone]
+            geom = self._measured[zone]
             if shapely.get_type_id(geom) == shapely.GeometryType.POINT:
                 zx, zy = shapely.get_coordinates(geom)[0]
                 _, _, distance = GEOD.inv(x[near], y[near], np.full(len(near), zx), np.full(len(near), zy))
@@ -450,7 +461,7 @@ class BatchEngine:
 
         zone, site = query[~is_cov], site[~is_cov]
         inside = shapely.contains(geoms[zone], sites[site])
-        contains = ~inside & shapely.contains(sites[site], geoms[zone])
+        contains = ~inside & ~self._cut[zone] & shapely.contains(sites[site], geoms[zone])
         rest = np.flatnonzero(~(inside | contains))
         overlap = np.where(inside, area[site], 0.0)
         overlap[contains] = [measure_in_dimension(g, "polygon") for g in geoms[zone[contains]]]
@@ -479,7 +490,7 @@ class BatchEngine:
         tree = shapely.STRtree(sites)
         for zone in self._within:
             radii = self.radii[self.kinds[zone]]
-            geom = self._zones[zone]
+            geom = self._measured[zone]
             box = _grown_box(geom.bounds, max(radii))
             for s in tree.query(box):
                 d = geodesic_distances(sites[s], np.array([geom]))[0] if not geom.intersects(sites[s]) else 0.0
@@ -532,7 +543,7 @@ class BatchEngine:
         Made once per distance (a rule set has one); two threads making it at once make the same."""
         if search_m in self._masks:
             return self._masks[search_m]
-        grown = shapely.bounds(np.array([_grown_box(b, search_m) for b in shapely.bounds(self._zones[self._protected])],
+        grown = shapely.bounds(np.array([_grown_box(b, search_m) for b in shapely.bounds(self._measured[self._protected])],
                                         dtype=object))
         x0, y0 = grown[:, 0].min(), grown[:, 1].min()
         cell = max(grown[:, 2].max() - x0, grown[:, 3].max() - y0) / 1024 or 1.0

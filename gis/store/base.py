@@ -30,7 +30,7 @@ from gis.zones import (OPEN_END, attributes_json, empty_zones, feature_digests, 
                        written_day, zone_frame)
 
 __all__ = ["CATALOGUE_COLUMNS", "LayerVersion", "Snapshot", "Store", "iso_day", "content_digest", "hex_digests",
-           "linked_zones"]
+           "linked_zones", "valid_on"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,15 @@ def _today() -> str:
     return dt.datetime.now(dt.timezone.utc).date().isoformat()
 
 
+def valid_on(zones: gpd.GeoDataFrame, day: str) -> gpd.GeoDataFrame:
+    """The features of ``zones`` valid on ``day`` (ISO) by their own valid_from/valid_to (valid_to excluded)."""
+    if not len(zones):
+        return zones
+    starts = zones["valid_from"].fillna("0000-01-01")
+    ends = zones["valid_to"].fillna(OPEN_END)
+    return zones[(starts <= day) & (day < ends)].reset_index(drop=True)
+
+
 class Store(ABC):
     """A versioned store of zone layers."""
 
@@ -171,12 +180,7 @@ class Store(ABC):
             for kind in kinds:
                 get_kind(kind)
             versions = {k: v for k, v in versions.items() if k in kinds}
-        zones = self._read_versions(list(versions.values()))
-        if len(zones):
-            starts = zones["valid_from"].fillna("0000-01-01")
-            ends = zones["valid_to"].fillna(OPEN_END)
-            zones = zones[(starts <= day) & (day < ends)].reset_index(drop=True)
-        return Snapshot(as_of=day, versions=versions, zones=zones)
+        return Snapshot(as_of=day, versions=versions, zones=valid_on(self._read_versions(list(versions.values())), day))
 
     def features(self, versions: list[LayerVersion],
                  bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
