@@ -80,7 +80,8 @@ class _Grid:
         self.ny = int((box[:, 3].max() - self.y0) / self.size) + 1
         self.cell_key = np.zeros(self.nx * self.ny, dtype=np.uint64)
         bounds = np.full((len(entries), 4), (self.x0, self.y0, self.x0, self.y0))
-        bounds[present] = box if present.any() else bounds[present]
+        if present.any():
+            bounds[present] = box
         windows = self._windows(bounds)
         windows[~present] = 0
         size = (windows[:, 2] - windows[:, 0]) * (windows[:, 3] - windows[:, 1])
@@ -332,7 +333,7 @@ class BatchEngine:
     def for_area(cls, store: Store, as_of: str | None, packs: list[RulePack],
                  bounds: tuple[float, float, float, float]) -> BatchEngine:
         """The batch engine of the zones near sites within ``bounds`` (lon/lat): those within every distance
-        the rules and the columns measure (``OverlapEngine.for_site`` of that area). A register of one county
+        the rules and the columns measure, in force on ``as_of`` (``OverlapEngine.for_area``). A register of one county
         or division then prepares its own zones, not the whole store's: 20 rows took 7 s and 1.7 GB against a
         red line of 30,000 polygons. Its verdicts are the whole store's, as every check's are."""
         search_km, reach_km = search_radii(packs, DEFAULT_BUFFERS_KM)
