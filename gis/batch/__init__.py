@@ -160,7 +160,9 @@ def screen_file(
     if dask_address is None:
         # A register of at most _AREA_ROWS rows (most are) is read before it is screened, and screened with the
         # zones of its own area only; a longer one has the whole store's grid made while its first chunk is read.
-        ahead, whole = _read_ahead(chunks, _AREA_ROWS, cancel, source.path.name) if source.total <= _AREA_ROWS else ([], False)
+        ahead, whole = ([], False)
+        if source.total <= _AREA_ROWS:
+            ahead, whole = _read_ahead(chunks, _AREA_ROWS, cancel, source.path.name)
         chunks = chain(ahead, chunks)
         area = _sites_area([chunk.geoms for chunk in ahead]) if whole else None
         batch = (BatchEngine.for_store(store, day.isoformat(), packs) if area is None
