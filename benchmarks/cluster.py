@@ -30,15 +30,19 @@ def dask_cluster(workers: int, logs: Path) -> Iterator[str]:
         started = [subprocess.Popen([command, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                      "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT)]
         try:
+            # the port is polled with a plain socket: a client that fails is closed by the garbage collector,
+            # which deadlocks a client starting in another thread (distributed's LoopRunner lock)
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    with Client(address, timeout=2):
-                        break
+                    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                    break
                 except OSError:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"the scheduler did not start; see {logs}") from None
                     time.sleep(0.5)
+            with Client(address, timeout=30):
+                pass
             started += [subprocess.Popen([command, "worker", address, "--nthreads", "1", "--no-dashboard",
                                           "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT)
                         for _ in range(workers)]

@@ -12,6 +12,7 @@ PostgreSQL URL).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
 import threading
@@ -114,20 +115,43 @@ class DaskScreener:
 
 def _connect(client, address: str):
     """A client of the scheduler at ``address``, in a thread given ``_CONNECT_SECONDS`` twice over: a port that
-    answers but is no scheduler (a web server, the dashboard) never ends Dask's handshake."""
+    answers but is no scheduler (a web server, the dashboard) never ends Dask's handshake.
+
+    No client is left for the garbage collector to close: a client closing in ``__del__`` takes the lock that
+    every client's start holds (distributed's ``LoopRunner._lock``), so one collected while a thread starts
+    another deadlocks that thread and every later client (the test suite hung so). A client that failed is
+    released in this thread as it fails (its traceback dropped: the frames held it), one made after the caller
+    gave up is closed, and what earlier failures left is collected before a client starts."""
     made: list = []
+    guard = threading.Lock()
+    given_up = threading.Event()
 
     def connect() -> None:
+        gc.collect()  # here, where no client's start holds the lock
         try:
-            made.append(client(address, timeout=_CONNECT_SECONDS))
-        except BaseException as error:  # handed to the caller
-            made.append(error)
+            made_client = client(address, timeout=_CONNECT_SECONDS)
+        except BaseException as error:  # handed to the caller, without the frames that hold the failed client
+            error.__context__ = error.__cause__ = None
+            with guard:
+                made.append(error.with_traceback(None))
+            made_client = None
+        if made_client is None:
+            gc.collect()  # the failed client, if a cycle of its frames still held it: closed here, not at random
+            return
+        with guard:
+            late = given_up.is_set()
+            if not late:
+                made.append(made_client)
+        if late:
+            made_client.close()
 
     thread = threading.Thread(target=connect, name="dask-connect", daemon=True)
     thread.start()
     thread.join(2 * _CONNECT_SECONDS)
-    if not made:
-        raise TimeoutError(f"no Dask handshake from {address} in {2 * _CONNECT_SECONDS} s")
+    with guard:
+        if not made:
+            given_up.set()
+            raise TimeoutError(f"no Dask handshake from {address} in {2 * _CONNECT_SECONDS} s")
     if isinstance(made[0], BaseException):
         raise made[0]
     return made[0]
