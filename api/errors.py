@@ -151,16 +151,18 @@ def _kebab(name: str) -> str:
 
 #: Characters of a value an answer echoes at most (an id of megabytes would otherwise come back whole).
 ECHO_MAX = 80
+#: Characters of a fix at most: ecozone's own sentence, which may list a file's columns.
+FIX_MAX = 400
 
 
-def _short(value: Any) -> Any:
-    """A value as an answer may echo it: JSON (no NaN or infinity), at most ``ECHO_MAX`` characters and "…"."""
+def _short(value: Any, limit: int = ECHO_MAX) -> Any:
+    """A value as an answer may echo it: JSON (no NaN or infinity), at most ``limit`` characters and "…"."""
     if isinstance(value, (bool, type(None))) or (isinstance(value, float) and math.isfinite(value)):
         return value
     if isinstance(value, int) and abs(value) < 10**15:
         return value
     text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= ECHO_MAX else text[:ECHO_MAX] + "…"
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class ApiProblem(HTTPException):
@@ -288,7 +290,8 @@ def add_exception_handlers(app: FastAPI) -> None:
             "status": status,
             "detail": str(error),
             "error": info["type"],
-            **{key: _short(info[key]) for key in ("field", "value", "fix", "row", "source")},
+            **{key: _short(info[key]) for key in ("field", "value", "row", "source")},
+            "fix": _short(info["fix"], FIX_MAX),
         }
         return _response(request, body, echoed=(error.field, error.value))
 
