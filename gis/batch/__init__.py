@@ -275,12 +275,8 @@ def _read_ahead(chunks, rows: int, cancel: Callable[[], bool] | None, source: st
 
 def _sites_area(geoms: list[np.ndarray]) -> tuple[float, float, float, float] | None:
     """The box (lon/lat) around the sites read (of each chunk), None when none was."""
-    read = np.asarray([g for part in geoms for g in part if g is not None], dtype=object)
-    bounds = shapely.bounds(read[~shapely.is_empty(read)]) if len(read) else np.zeros((0, 4))
-    if not len(bounds):
-        return None
-    return (float(bounds[:, 0].min()), float(bounds[:, 1].min()), float(bounds[:, 2].max()),
-            float(bounds[:, 3].max()))
+    bounds = shapely.total_bounds(np.concatenate(geoms)) if geoms else np.full(4, np.nan)  # None, empty: left out
+    return None if np.isnan(bounds).any() else tuple(float(b) for b in bounds)
 
 
 def _write_chunk(writers: list, chunk, verdicts: dict) -> None:
