@@ -29,6 +29,7 @@ from api.routes import audit, check, layers, ogc, ops, pages, rescreen, screen, 
 from api.settings import Settings
 from api.uploads import BodySizeLimit, stall_guard
 from gis.audit import AuditTrail
+from gis.batch.columnar import use_system_memory_pool
 from gis.evidence import ecozone_version
 from gis.overlap import set_engine_budget
 from gis.rules import default_rule_packs
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         set_engine_budget(settings.engine_vertices)
+        use_system_memory_pool()
         store = open_store(settings.store)
         if settings.store_label:
             store.name = settings.store_label

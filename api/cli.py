@@ -101,6 +101,9 @@ app.command("version")(version_command)
 
 def main() -> None:
     """Console-script entry point."""
+    from gis.batch.columnar import use_system_memory_pool
+
+    use_system_memory_pool()
     try:
         app()
     except EcozoneError as error:  # raised outside a command's own handling

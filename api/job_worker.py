@@ -51,6 +51,9 @@ def run(work: Work, job: Any, folder: Path, input_path: Path, outputs: dict[str,
         parent: int, memory_bytes: int) -> None:
     """The body of a job's process: set the limits, do the work, send the outcome, exit."""
     _die_with_parent(parent)
+    from gis.batch.columnar import use_system_memory_pool
+
+    use_system_memory_pool()  # as the server's process does; a spawned one starts with Arrow's default
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.chdir(folder)

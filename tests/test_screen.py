@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import subprocess
 import sys
 
@@ -270,6 +271,28 @@ def test_a_word_quoted_in_a_cell_is_not_the_quote_of_the_file(tmp_path):
     assert [row["名称"] for row in out][-2:] == ["甲\n一期", "乙"]
     assert out[-2]["结论"] != "读取失败" and out[-2]["说明"] == "属性 'sewage_status' 未说明"
     assert f"row {[line[:1] for line in sheet].index(['乙']) + 1}" in out[-1]["读取错误"], out[-1]["读取错误"]
+
+
+_POOL_AFTER = {
+    "cli": "from api.cli import main\nsys.argv = ['ecozone', 'version']\ntry:\n    main()\nexcept SystemExit:\n    pass\n",
+    "server": "from fastapi.testclient import TestClient\nfrom api.app import create_app\nfrom api.settings import "
+              "Settings\nwith TestClient(create_app(Settings(jobs_dir=sys.argv[1], audit=False))):\n    pass\n",
+}
+
+
+@pytest.mark.parametrize("start", sorted(_POOL_AFTER))
+def test_ecozones_processes_take_arrow_memory_from_malloc(start, tmp_path):
+    """The command line and the server set Arrow's pool to the system allocator (``use_system_memory_pool``),
+    as pyarrow itself reports it, in a new process that starts with Arrow's default."""
+    code = ("import sys\nimport pyarrow as pa\nbefore = pa.default_memory_pool().backend_name\n" + _POOL_AFTER[start]
+            + "print(before, pa.default_memory_pool().backend_name)\n")
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "jobs")], capture_output=True, text=True,
+                          env=env, timeout=120)
+    before, after = done.stdout.split()[-2:]
+    if before == "system":
+        pytest.skip("this pyarrow's default pool is already the system allocator")
+    assert after == "system", done.stderr
 
 
 def test_cancel_stops_and_leaves_no_partial_output(samples, tmp_path):

@@ -21,7 +21,19 @@ import shapely
 from pyproj import CRS
 
 __all__ = ["NUMERIC_COLUMNS", "CodedText", "as_list", "as_table", "geo_metadata", "input_columns", "text_column",
-           "wkb_column"]
+           "use_system_memory_pool", "wkb_column"]
+
+def use_system_memory_pool() -> None:
+    """Have Arrow take its memory from the system's allocator (malloc) in this process, as ecozone's command
+    line, server, jobs and Dask workers do; a program calling ``screen_file`` may do so too.
+
+    Arrow's default pool (mimalloc) asks the kernel for transparent huge pages over its whole reservation and
+    gives memory back 64 kB at a time: a batch that makes and drops gigabytes of columns then spends its time
+    zeroing 2 MB pages. A million-row register took 15.5 s, 8.7 s of it in the kernel; 9.8 s with malloc, 1.1 s
+    in the kernel, and less memory at its peak (``benchmarks/screen_file_bench.py``)."""
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
+
 
 #: Verdict columns written as numbers; every other column is text.
 NUMERIC_COLUMNS = ("重叠比例%", "最近距离m")

@@ -24,7 +24,7 @@ import numpy as np
 import shapely
 
 from gis.batch.collector import fewer_collections
-from gis.batch.columnar import CodedText
+from gis.batch.columnar import CodedText, use_system_memory_pool
 from gis.batch.screening import ChunkScreener
 from gis.batch.spatial import BatchEngine
 from gis.batch.verdicts import CODED_COLUMNS, COLUMNS
@@ -206,6 +206,7 @@ def _screen_slice(wkb: np.ndarray, facts: dict[str, np.ndarray], register: tuple
     columns as (texts, each row's index into them), the others as arrays; and the rows checked one by one."""
     if getattr(_worker, "register", None) != register:
         location, as_of, defaults, multipliers, source, by_row_upto = register
+        use_system_memory_pool()  # as ecozone's own processes do
         packs = default_rule_packs()
         batch = BatchEngine.for_store(open_store(location), as_of, packs)
         _worker.screener = ChunkScreener(batch, packs, dt.date.fromisoformat(as_of), defaults=defaults or None,
