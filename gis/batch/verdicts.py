@@ -87,6 +87,9 @@ _PLACE_SEARCH_KM = 0.001
 #: Places kept from chunk to chunk (past it, all are forgotten): 300,000 rows, a third of them over a red line of
 #: 20,000 patches, meet some 6,500; the benchmark's million rows on the embedded dataset, 800.
 _KEPT_PLACES = 20_000
+#: (Place, facts) pairs whose verdict, pattern and reasons are kept from chunk to chunk (a varied million-row
+#: register makes some 180,000).
+_KEPT_PAIRS = 500_000
 #: Projects whose facts are kept from chunk to chunk (``read_projects`` keeps their classes as many).
 _KEPT_PROJECTS = 50_000
 #: Outcome patterns whose hits and texts are kept from chunk to chunk (a varied register has some 7,000).
@@ -185,6 +188,7 @@ class Screener:
                         (self._views, _KEPT_TEXTS), (self._patterns, _KEPT_PATTERNS), (self._hit_texts, _KEPT_PATTERNS),
                         (self._facts, _KEPT_PROJECTS), (self._numbers, 2 * _KEPT_PROJECTS)]
         self._counter = itertools.count()
+        self._forget_pairs()
         self.rows_exact = 0
 
     def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, CodedText | list]:
@@ -192,6 +196,8 @@ class Screener:
         ``CODED_COLUMNS`` as ``CodedText``, the others as lists."""
         if len(self._sites) > _KEPT_PLACES:  # between chunks, as rows index them: each is made again when met
             self._forget_places()
+        if len(self._pairs) > _KEPT_PAIRS:
+            self._forget_pairs()
         for kept, bound in self._bounds:
             if len(kept) > bound:
                 kept.clear()
@@ -261,12 +267,20 @@ class Screener:
 
     # -- places ------------------------------------------------------------------------------------------------
     def _forget_places(self) -> None:
-        """Forget every place, and the texts made for them (kept by place)."""
+        """Forget every place, and the pairs and texts made for them (kept by place)."""
         self._sites = []
         self._site_of = {}
+        self._forget_pairs()
         self._reasons.clear()
         self._reason_by_numbers.clear()
         self._views.clear()
+
+    def _forget_pairs(self) -> None:
+        """Forget the (place, facts) pairs made (``_fill``): their keys, and of each its pattern, verdict, reason."""
+        self._pairs = pd.Index([], dtype=np.int64)
+        self._pair_made = [np.empty(0, dtype=object), np.empty(0, dtype=np.int8), np.empty(0, dtype=np.int64)]
+        self._reason_ids: dict[str, int] = {}  # the pairs' 需核查原因, numbered in the order made
+        self._reason_texts: list[str] = []  # by number
 
     def _checked_sites(self, geoms: np.ndarray) -> list[tuple[_Site, int] | GEOSException]:
         """``_checked_site`` of each site: in the forked processes when they are many (``_FORK_CHECKS``)."""
@@ -315,27 +329,61 @@ class Screener:
     # -- the columns ---------------------------------------------------------------------------------------------
     def _fill(self, out: dict, site: np.ndarray, projects: ProjectColumn,
               said: tuple[list[Facts], np.ndarray, np.ndarray]) -> np.ndarray:
-        """Every rule's outcome for every (place, facts) pair as one array, then the columns; returns each row's
-        rule hits ((rule, outcome), worst first). ``said``: ``_facts_of`` the projects."""
+        """The columns of every row from its (place, what its facts say) pair, each pair's verdict, outcome
+        pattern and 需核查原因 made once (``_made_pairs``) and kept from chunk to chunk: a varied register's
+        100,000 rows make some 47,000 pairs, of which the chunks after the first meet a half to four fifths again.
+        Returns each row's rule hits ((rule, outcome), worst first). ``said``: ``_facts_of`` the projects."""
         hits_of_row = np.empty(len(site), dtype=object)
         hits_of_row[:] = [()] * len(site)
         rows = np.flatnonzero(site >= 0)
         if not len(rows):
             return hits_of_row
+        says = said[1]
+        # a pair's key: the place and the number of what the facts say, each below 2**31
+        keys = (site[rows] << 32) | says[projects.codes[rows]]
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+        slot = self._pairs.get_indexer(unique)
+        new = np.flatnonzero(slot < 0)
+        if len(new):
+            made = self._made_pairs(site[rows[first[new]]], projects.codes[rows[first[new]]], said)
+            slot[new] = len(self._pairs) + np.arange(len(new))
+            self._pairs = self._pairs.append(pd.Index(unique[new]))
+            self._pair_made = [np.concatenate([kept, part]) for kept, part in zip(self._pair_made, made)]
+        pattern, verdict, reason = (kept[slot] for kept in self._pair_made)
+        # the pairs' patterns by number, each pattern's texts and hits taken once
+        numbers = np.fromiter((p[-1] for p in pattern), dtype=np.int64, count=len(pattern))
+        _, first_of, pattern_of = np.unique(numbers, return_index=True, return_inverse=True)
+        patterns = pattern[first_of]
+        hits_by_pattern = _object_array([found for found, *_ in patterns])
+        used, reason_of = np.unique(reason, return_inverse=True)
+        reasons = [self._reason_texts[i] for i in used.tolist()]
+        pattern_of = pattern_of.ravel()[inverse]
+        columns = {"结论": ([label for _, label in _VERDICTS], verdict),
+                   "结论代码": ([v.value for v, _ in _VERDICTS], verdict),
+                   "命中规则": ([texts[0] for *_, texts, _ in patterns], None),
+                   "规则依据": ([texts[1] for *_, texts, _ in patterns], None),
+                   "需核查原因": (reasons, reason_of.ravel())}
+        for name, (texts, of_pair) in columns.items():
+            out[name].put(rows, texts, pattern_of if of_pair is None else of_pair[inverse])
+        out["涉及区域"].put(rows, [place.zones_text for place in self._sites], site[rows])
+        hits_of_row[rows] = hits_by_pattern[pattern_of]
+        self._fill_quantities(out, rows, pattern_of, hits_by_pattern, projects)
+        return hits_of_row
+
+    def _made_pairs(self, sites: np.ndarray, classes: np.ndarray,
+                    said: tuple[list[Facts], np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Of each new (place, project class) pair: its outcome pattern (``_pattern``), its verdict (an index into
+        ``_VERDICTS``) and its 需核查原因. Every rule's outcome of every pair is one array operation; the verdict a
+        reduction over it; each text made once per distinct thing it depends on."""
         facts, says, lacks = said
         # Project classes whose facts say the same to every rule (a varied register's 13,000 classes a chunk say
-        # some 1,500 things) share their outcomes and texts: pairs are by what the facts say.
-        missing_of = pd.factorize(lacks)[0]
-        said_of_class = pd.factorize(says)[0]
-        sayings = np.unique(said_of_class, return_index=True)[1]  # a class of each
-        pair = site[rows] * len(sayings) + said_of_class[projects.codes[rows]]
-        unique, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
-        sites, saying = unique // len(sayings), unique % len(sayings)
-        classes = sayings[saying]  # of each pair, a class whose facts say that
+        # some 1,500 things) share their outcomes: the pairs' facts are taken by what they say.
+        saying, saying_of = np.unique(says[classes], return_index=True, return_inverse=True)[1:]
         place_codes = np.stack([place.codes for place in self._sites])
-        facts_codes = np.stack([facts[c].codes for c in sayings])
+        facts_codes = np.stack([facts[c].codes for c in classes[saying]])
         # (pairs, rules): OUTCOME[place code, facts code], through the flat table (half the time of a 2-D take)
-        outcomes = OUTCOME.ravel()[place_codes[sites] * np.int8(OUTCOME.shape[1]) + facts_codes[saying]]
+        outcomes = OUTCOME.ravel()[place_codes[sites] * np.int8(OUTCOME.shape[1]) + facts_codes[saying_of.ravel()]]
         # Pairs with the same outcome of every rule share their verdict and rule texts: each made once.
         patterns, pattern_of = distinct_rows(outcomes)
         ranks = np.where(patterns == APPLIES, self.book.ranks,
@@ -347,32 +395,20 @@ class Screener:
         worst, unchecked = worst[pattern_of], unchecked[pattern_of]
         verdict = np.where((worst < _NO_VERDICT) & ~(unchecked & (worst >= CLEARED)), worst, _NO_VERDICT + np.where(
             nothing[sites] & (worst == _NO_VERDICT), 0, np.where(unchecked, 1, 2)))
-        said = self._patterns_of(patterns)  # (hits, review, unchecked, (rules text, sources text), number)
-        # each text made once per distinct thing it depends on, the pairs taking it by index
-        zones = [place.zones_text for place in self._sites]
+        said_of = _object_array(self._patterns_of(patterns))  # (hits, review, unchecked, (texts), number)
         # pairs of a pattern with nothing to review or unchecked all share the empty text (key -1)
-        reasoned = np.array([bool(review or unchecked) for _, review, unchecked, *_ in said], dtype=bool)[pattern_of]
+        reasoned = np.array([bool(review or unchecked) for _, review, unchecked, *_ in said_of], dtype=bool)[pattern_of]
+        missing_of = pd.factorize(lacks[classes])[0]
         reason_key = np.where(reasoned, (sites * len(patterns) + pattern_of) * (missing_of.max(initial=0) + 1)
-                              + missing_of[classes], -1)
+                              + missing_of, -1)
         distinct, first_pair, reason_of = np.unique(reason_key, return_index=True, return_inverse=True)
         made = first_pair[distinct >= 0]  # a pair of each reason (-1, no reason, sorts first)
-        reasons = [""] * (len(distinct) - len(made)) + self._reasons_of(sites[made], pattern_of[made], classes[made],
-                                                                        said, facts, lacks)
-        # each column: its texts, and which one each pair takes
-        columns = {"结论": ([label for _, label in _VERDICTS], verdict),
-                   "结论代码": ([v.value for v, _ in _VERDICTS], verdict),
-                   "命中规则": ([texts[0] for *_, texts, _ in said], pattern_of),
-                   "规则依据": ([texts[1] for *_, texts, _ in said], pattern_of),
-                   "需核查原因": (reasons, reason_of.ravel()), "涉及区域": (zones, sites)}
-        hits_by_pattern = np.empty(len(patterns), dtype=object)
-        for p, (found, *_) in enumerate(said):  # one by one: numpy would take equal-length tuples as rows
-            hits_by_pattern[p] = found
-        hits_of = hits_by_pattern[pattern_of]
-        for name, (texts, of_pair) in columns.items():
-            out[name].put(rows, texts, of_pair[inverse])
-        hits_of_row[rows] = hits_of[inverse]
-        self._fill_quantities(out, rows, pattern_of[inverse], hits_by_pattern, projects)
-        return hits_of_row
+        texts = [""] * (len(distinct) - len(made)) + self._reasons_of(sites[made], pattern_of[made], classes[made],
+                                                                      list(said_of), facts, lacks)
+        reasons = np.array([self._reason_ids.setdefault(text, len(self._reason_ids)) for text in texts], dtype=np.int64)
+        if len(self._reason_texts) < len(self._reason_ids):
+            self._reason_texts = list(self._reason_ids)
+        return said_of[pattern_of], verdict.astype(np.int8), reasons[reason_of.ravel()]
 
     def _facts_of(self, projects: list[Project]) -> tuple[list[Facts], np.ndarray, np.ndarray]:
         """``facts_of_many`` of the projects, those of earlier chunks kept (a register's classes recur, as the
@@ -555,6 +591,15 @@ class Screener:
         cited = [pct for z, rel, pct in overlaps
                  if rel != "touches" and (records[z]["kind"], records[z]["zone_id"]) in named]
         return round(max(cited), 4) if cited else None
+
+
+def _object_array(items: list) -> np.ndarray:
+    """``items`` as a one-dimensional object array, an item to an element: numpy would take tuples of one
+    length as rows."""
+    array = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        array[i] = item
+    return array
 
 
 def _site_kinds(geoms: np.ndarray) -> np.ndarray:
