@@ -57,8 +57,11 @@ def rescreen(
     if fmt == "json":
         typer.echo(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{report.input}：{report.rows} 行，结论变化 {report.changed} 行（原筛查日期 {report.old_as_of or '未记录'} → "
-               f"{report.new_as_of}）/ {report.changed} of {report.rows} rows change verdict")
+    # a workbook's sheet that was screened (a workbook may hold several)
+    sheet_zh, sheet_en = (f"（工作表 {report.sheet}）", f" of sheet {report.sheet}") if report.sheet else ("", "")
+    typer.echo(f"{report.input}{sheet_zh}：{report.rows} 行，结论变化 {report.changed} 行（原筛查日期 "
+               f"{report.old_as_of or '未记录'} → {report.new_as_of}）/ {report.changed} of {report.rows} rows"
+               f"{sheet_en} change verdict")
     for change in report.changes:
         name = change.cells.get("项目名称") or change.cells.get("名称") or ""
         typer.echo(f"  原表第 {change.row} 行 {name}：{change.reason_zh}")  # the line the officer finds it on

@@ -6,6 +6,10 @@ to the reader), into a CSV whose last columns are the new verdict columns; the o
 row keeps the number its reader gave it (``screen_file``'s ``row_numbers``), the line the officer finds it on in
 the file, which the CSV's order alone does not give (title, units and blank rows). A later version of a layer is
 screened against by its date: the version in force from ``effective_from``.
+
+The own cells of a changed row are the file's: read back from that CSV they would all be text, so for an .xlsx
+they are read from the worksheet the reader screened (``gis.batch.inputs.open_input`` chooses it), by row
+number and column position, numbers as numbers and dates as dates. A CSV's cells are text and stay text.
 """
 
 from __future__ import annotations
@@ -16,21 +20,24 @@ import json
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from pydantic import BaseModel, Field
 
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
-from gis.batch.outputs import CLASH_SUFFIX
+from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, open_input
+from gis.batch.outputs import CLASH_SUFFIX, starts_formula
 from gis.batch.verdicts import VERDICT_NAMES
-from gis.errors import FieldError, FormatError, LimitExceededError
+from gis.errors import EcozoneError, FieldError, FormatError, LimitExceededError
 from gis.kinds import KINDS
 from gis.rules.model import VERDICT_ORDER
+from gis.sites.tables import merged_filled, merged_ranges, open_workbook, sheet_rows
 from gis.store import Store, open_store
 
 __all__ = ["RESCREEN_SUFFIXES", "RescreenReport", "VerdictChange", "rescreen_file", "write_rescreen"]
@@ -49,7 +56,9 @@ class VerdictChange(BaseModel):
                                  "the worksheet row of an .xlsx (title, units and blank rows counted), the row of a "
                                  "CSV as a spreadsheet opens it (the header is 1, blank lines count, a cell over two "
                                  "lines is one row).")
-    cells: dict[str, Any] = Field(description="The row's own columns (the verdict columns left out).")
+    cells: dict[str, Any] = Field(description="The row's own columns (the verdict columns left out, empty cells "
+                                              "too), as the file holds them: from an .xlsx numbers as numbers and "
+                                              "dates as dates (ISO text in JSON), from a CSV text.")
     old_verdict: str
     old_code: str
     new_verdict: str
@@ -67,6 +76,9 @@ class RescreenReport(BaseModel):
     """What the re-screening compared, and the rows whose verdict changes."""
 
     input: str
+    sheet: str | None = Field(default=None, description="工作表: the worksheet of the .xlsx that was screened (the "
+                                                        "first with a header in its first 20 rows, as the reader "
+                                                        "chooses); None for a CSV.")
     rows: int
     changed: int
     old_as_of: str | None = Field(description="Date of the file's screening, from its 筛查汇总 sheet (xlsx).")
@@ -155,6 +167,11 @@ def rescreen_file(
                                      fix=f"re-screen at most {max_rows} rows at a time, or split the file")
         return cancel is not None and cancel()
 
+    workbook = path.suffix.lower() == ".xlsx"
+    changes: list[VerdictChange] = []
+    old_counts: Counter[str] = Counter()
+    new_counts: Counter[str] = Counter()
+    count = 0  # rows
     with tempfile.TemporaryDirectory(prefix="ecozone-rescreen-") as folder:
         output = Path(folder) / "rescreened.csv"
         numbers: list[int] = []  # of the rows, in the CSV's order
@@ -165,64 +182,134 @@ def rescreen_file(
                              progress=lambda rows, total: done.__setitem__(0, rows), cancel=stop,
                              row_numbers=numbers.extend)
         with open(output, encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle))
-    header, data = rows[0], rows[1:]
-    own = header[: len(header) - len(COLUMNS)]
-    new_at = {name: len(own) + i for i, name in enumerate(COLUMNS)}
-    missing = [name for name in (_VERDICT, _CODE, _RULES, _ZONES) if name not in own]
-    if missing:
-        raise FieldError("文件没有结论列，不是筛查结果 / the file has no verdict columns: it is not a screening's "
-                         "output", source=path.name, field=missing[0],
-                         fix="先筛查许可清单，再对筛查结果重新筛查 / screen the permit list first, then re-screen its output")
-    # the file's latest screening: a file screened twice holds 结论 and 结论_ecozone (``CLASH_SUFFIX``), the last
-    # of each chain its latest; no screening's columns are the row's own cells
-    chains = {name: _chain(own, name) for name in COLUMNS}
-    old_at = {name: own.index(chain[-1]) for name, chain in chains.items() if chain}
-    screened = {column for chain in chains.values() for column in chain}
-    kept = [i for i, name in enumerate(own) if name not in screened]
-    changes: list[VerdictChange] = []
-    old_counts: Counter[str] = Counter()
-    new_counts: Counter[str] = Counter()
-    for number, cells in zip(numbers, data, strict=True):  # one number per row written, by construction
-        cells = cells + [""] * (len(header) - len(cells))
-        old_code, new_code = cells[old_at[_CODE]], cells[new_at[_CODE]]
-        old_counts[old_code] += 1
-        new_counts[new_code] += 1
-        if old_code == new_code:
-            continue
-        old_rules, new_rules = _items(cells[old_at[_RULES]]), _items(cells[new_at[_RULES]])
-        old_zones, new_zones = _items(cells[old_at[_ZONES]]), _items(cells[new_at[_ZONES]])
-        change = VerdictChange(
-            row=number, cells={own[i]: cells[i] for i in kept if cells[i] != ""},
-            old_verdict=cells[old_at[_VERDICT]], old_code=old_code, new_verdict=cells[new_at[_VERDICT]],
-            new_code=new_code, worse=_RANK.get(new_code, len(_RANK)) < _RANK.get(old_code, len(_RANK)),
-            rules_added=[r for r in new_rules if r not in old_rules],
-            rules_removed=[r for r in old_rules if r not in new_rules],
-            zones_added=[z for z in new_zones if z not in old_zones],
-            zones_removed=[z for z in old_zones if z not in new_zones], zones=new_zones, reason_zh="",
-        )
-        change.reason_zh = _reason(change)
-        changes.append(change)
+            reader = csv.reader(handle)  # row by row: only the changes are kept
+            header = next(reader)
+            own = header[: len(header) - len(COLUMNS)]
+            new_at = {name: len(own) + i for i, name in enumerate(COLUMNS)}
+            missing = [name for name in (_VERDICT, _CODE, _RULES, _ZONES) if name not in own]
+            if missing:
+                raise FieldError("文件没有结论列，不是筛查结果 / the file has no verdict columns: it is not a screening's "
+                                 "output", source=path.name, field=missing[0],
+                                 fix="先筛查许可清单，再对筛查结果重新筛查 / screen the permit list first, then re-screen its "
+                                     "output")
+            # the file's latest screening: a file screened twice holds 结论 and 结论_ecozone (``CLASH_SUFFIX``), the
+            # last of each chain its latest; no screening's columns are the row's own cells
+            chains = {name: _chain(own, name) for name in COLUMNS}
+            old_at = {name: own.index(chain[-1]) for name, chain in chains.items() if chain}
+            screened = {column for chain in chains.values() for column in chain}
+            kept = [i for i, name in enumerate(own) if name not in screened]
+            for number, cells in zip(numbers, reader, strict=True):  # one number per row written, by construction
+                count += 1
+                cells = cells + [""] * (len(header) - len(cells))
+                old_code, new_code = cells[old_at[_CODE]], cells[new_at[_CODE]]
+                old_counts[old_code] += 1
+                new_counts[new_code] += 1
+                if old_code == new_code:
+                    continue
+                old_rules, new_rules = _items(cells[old_at[_RULES]]), _items(cells[new_at[_RULES]])
+                old_zones, new_zones = _items(cells[old_at[_ZONES]]), _items(cells[new_at[_ZONES]])
+                change = VerdictChange(
+                    # a workbook's cells are read from its sheet below, typed as the sheet holds them
+                    row=number, cells={} if workbook else {own[i]: cells[i] for i in kept if cells[i] != ""},
+                    old_verdict=cells[old_at[_VERDICT]], old_code=old_code, new_verdict=cells[new_at[_VERDICT]],
+                    new_code=new_code, worse=_RANK.get(new_code, len(_RANK)) < _RANK.get(old_code, len(_RANK)),
+                    rules_added=[r for r in new_rules if r not in old_rules],
+                    rules_removed=[r for r in old_rules if r not in new_rules],
+                    zones_added=[z for z in new_zones if z not in old_zones],
+                    zones_removed=[z for z in old_zones if z not in new_zones], zones=new_zones, reason_zh="",
+                )
+                change.reason_zh = _reason(change)
+                changes.append(change)
+    sheet = _sheet_cells(path, own, kept, changes) if workbook else None
     return RescreenReport(
-        input=path.name, rows=len(data), changed=len(changes), old_as_of=_old_as_of(path), new_as_of=report.as_of,
-        store=report.store, layer_versions=report.layer_versions, old_counts=dict(old_counts),
-        new_counts=dict(new_counts), changes=changes, seconds=round(time.perf_counter() - started, 3),
+        input=path.name, sheet=sheet, rows=count, changed=len(changes), old_as_of=_old_as_of(path),
+        new_as_of=report.as_of, store=report.store, layer_versions=report.layer_versions,
+        old_counts=dict(old_counts), new_counts=dict(new_counts), changes=changes,
+        seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _sheet_cells(path: Path, own: list[str], kept: list[int], changes: list[VerdictChange]) -> str:
+    """Fill each change's cells from the worksheet of ``path`` that the batch reader screened, and name it.
+
+    The reader (``open_input``) chooses the sheet (the first with a header in its first 20 rows) and numbers its
+    rows as the worksheet does; its header is the screening's own columns (``own``), one per column of the sheet
+    from A. The sheet is streamed as the reader streams it (merged ranges filled, as the officer sees them) up to
+    the last changed row, and only the changed rows are kept.
+    """
+    source = open_input(path)  # the header and sheet alone: its chunks are never read
+    info, header = source.workbook, source.header
+    source.chunks.close()  # what holds its workbook open
+    del source
+    if header != own:  # the same reader read the same file: a difference is a bug, never silently wrong cells
+        raise EcozoneError(f"the sheet {info['data_sheet']} reads {len(header)} columns, the screening wrote "
+                           f"{len(own)}", source=path.name)
+    if not changes:
+        return info["data_sheet"]
+    by_row = {change.row: change for change in changes}
+    last = max(by_row)
+    book = open_workbook(path, source=path.name, max_total=BATCH_MAX_INFLATED_BYTES, max_member=BATCH_MAX_MEMBER_BYTES)
+    try:
+        sheet = book[info["data_sheet"]]
+        rows = merged_filled(sheet_rows(sheet, source=path.name, max_col=max(len(own), 1)), merged_ranges(sheet))
+        number = 0
+        for number, row in enumerate(rows, start=1):
+            change = by_row.get(number)
+            if change is not None:
+                change.cells = {own[i]: _own_value(row[i]) for i in kept
+                                if i < len(row) and row[i] is not None and row[i] != ""}
+            if number >= last:
+                break
+    finally:
+        book.close()
+    if number < last:  # the reader gave these rows: the sheet has them
+        raise EcozoneError(f"the sheet {info['data_sheet']} ends at row {number}, before the changed row {last}",
+                           source=path.name)
+    return info["data_sheet"]
+
+
+def _own_value(value: Any) -> Any:
+    """A worksheet cell as a change keeps it: a date cell (read as a datetime at midnight) as its day."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None and value.time() == dt.time():
+        return value.date()
+    return value
 
 
 _HEADERS = ["行号（原表行）", "原结论", "新结论", "变化", "新适用规则", "不再适用规则", "新涉及区域", "不再涉及区域", "说明"]
 
 
-def _table(report: RescreenReport) -> tuple[list[str], list[list[Any]]]:
+def _table(report: RescreenReport) -> tuple[list[str], Iterator[list[Any]]]:
+    """The change list's header and rows (made as they are written); a cell the row leaves empty is None."""
     own = list(dict.fromkeys(name for change in report.changes for name in change.cells))
-    rows = [[c.row, *(c.cells.get(name, "") for name in own), c.old_verdict, c.new_verdict,
+    rows = ([c.row, *(c.cells.get(name) for name in own), c.old_verdict, c.new_verdict,
              "从严" if c.worse else "放宽", "；".join(c.rules_added), "；".join(c.rules_removed),
-             "；".join(c.zones_added), "；".join(c.zones_removed), c.reason_zh] for c in report.changes]
+             "；".join(c.zones_added), "；".join(c.zones_removed), c.reason_zh] for c in report.changes)
     return [_HEADERS[0], *own, *_HEADERS[1:]], rows
 
 
+def _csv_cell(value: Any) -> Any:
+    """A cell for the CSV change list: text a spreadsheet would run as a formula gets a leading apostrophe, as a
+    screening's CSV gives it (``gis.batch.outputs``)."""
+    return "'" + value if starts_formula(value) else value
+
+
+def _xlsx_cell(sheet, value: Any) -> Any:
+    """A cell for the workbook: the value as it is (numbers, dates with their date format), except text a
+    spreadsheet would run as a formula, which stays text."""
+    if not starts_formula(value):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
+
+
 def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
-    """Write the rows whose verdict changes to ``path`` (.xlsx with a 汇总 sheet, .csv UTF-8 with BOM, or .json)."""
+    """Write the rows whose verdict changes to ``path`` (.xlsx with a 汇总 sheet, .csv UTF-8 with BOM, or .json).
+
+    A workbook keeps each own cell as the report has it: numbers and dates of an .xlsx as numbers and dates
+    (a date with the ``yyyy-mm-dd`` format), text as text. It is written row by row (openpyxl write-only), so
+    memory does not grow with the rows.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in RESCREEN_SUFFIXES:
@@ -237,23 +324,26 @@ def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
         with open(path, "w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
-            writer.writerows(rows)
+            writer.writerows([_csv_cell(value) for value in row] for row in rows)
     else:
-        book = Workbook()
-        sheet = book.active
-        sheet.title = "结论变化"
-        sheet.append(header)
-        for cell in sheet[1]:
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("结论变化")
+        bold = []
+        for name in header:
+            cell = WriteOnlyCell(sheet, value=name)
             cell.font = Font(bold=True)
+            bold.append(cell)
+        sheet.append(bold)
         for row in rows:
-            sheet.append(row)
+            sheet.append([_xlsx_cell(sheet, value) for value in row])
         summary = book.create_sheet("汇总")
-        for item in [("输入文件", report.input), ("行数", report.rows), ("结论变化行数", report.changed),
+        for item in [("输入文件", report.input), ("工作表", report.sheet or "（CSV 文件，无工作表）"),
+                     ("行数", report.rows), ("结论变化行数", report.changed),
                      ("原筛查日期", report.old_as_of or "（文件未记录）"), ("重新筛查日期", report.new_as_of.isoformat()),
                      ("图层库", report.store),
                      *((f"图层版本：{KINDS[k].label_zh if k in KINDS else k}", v) for k, v in report.layer_versions.items()),
                      *((f"原结论：{VERDICT_NAMES.get(k, k)}", v) for k, v in sorted(report.old_counts.items())),
                      *((f"新结论：{VERDICT_NAMES.get(k, k)}", v) for k, v in sorted(report.new_counts.items()))]:
-            summary.append(list(item))
+            summary.append([_xlsx_cell(summary, value) for value in item])
         book.save(path)
     return path

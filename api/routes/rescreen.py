@@ -46,7 +46,8 @@ async def rescreen(
     format: Annotated[Literal["json", "xlsx", "csv"], Form(description="json, or the changed rows as a file.")] = "json",
 ) -> Response | RescreenReport:
     """Only the rows whose verdict (结论代码) differs from the file's: each by its row in the file (行号（原表行）,
-    as the sheet numbers it), old and new verdict, the rules and zones."""
+    as the sheet numbers it), its own cells (an .xlsx's numbers and dates as such), old and new verdict, the rules
+    and zones; ``sheet`` names the worksheet screened."""
     if (as_of is None) == (layer is None):
         raise ApiProblem(400, "give as_of or layer (not both)", field="as_of", kind="invalid-parameter",
                          fix="as_of=2021-06-30, or layer=ecological_redline:2")

@@ -1,0 +1,213 @@
+"""Re-screening keeps each changed row's own cells as the officer's file holds them, and names the sheet screened.
+
+Oracle: the screened workbook itself read with openpyxl (the cell at the change's worksheet row, under the same
+header), and for a CSV the csv module's reading of the file; never the re-screening's own output. Verdicts change
+between 2018-06-01 and 2021-06-01 on the embedded dataset (the 准东 park's water-project freeze ends once its
+sewage plant runs: see ``tests/test_layer_updates.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles.numbers import is_date_format
+
+from gis.batch import screen_file
+from gis.rescreen import rescreen_file, write_rescreen
+
+OLD, NEW = "2018-06-01", "2021-06-01"
+HEADER = ["许可证编号", "项目名称", "行业", "建设性质", "经度", "纬度", "生产废水", "锅炉规模", "新增燃煤量", "有效期限",
+          "发证时间", "备注"]
+#: (项目名称, 行业, 建设性质, lon, lat, 生产废水): 准东化工涉水 changes verdict (the freeze ends), 戈壁光伏 does not
+SITES = [
+    ("准东化工涉水", "化工", "新建", 89.05, 44.55, "是"),
+    ("准东印染涉水", "印染", "新建", 89.049, 44.549, "是"),
+    ("准东化工二期", "化工", "新建", 89.0505, 44.5505, "是"),
+    ("戈壁光伏", "光伏", "新建", 84.0, 41.0, "否"),
+    ("准东化工无废水", "化工", "新建", 89.051, 44.551, "否"),
+]
+
+
+def changed_names(names) -> set:
+    """The project names of the changed rows, checked to hold the known change and not the desert site."""
+    names = set(names)
+    assert "准东化工涉水" in names and "戈壁光伏" not in names and len(names) >= 2, names
+    return names
+
+
+def permit(i: int, site: tuple) -> list:
+    """One register row: a code with leading zeros (text), numbers, a date, a date and time, a note."""
+    name, industry, scope, lon, lat, water = site
+    return [f"{i:07d}", name, industry, scope, lon, lat, water, 20 if i % 2 else 6.5, 12000 + i * 1000,
+            dt.datetime(2028, 6, 29 - i), dt.datetime(2018, 3, i, 9, 30), "=以上为估算" if i == 1 else f"第{i}批"]
+
+
+def register(path, *, notes_first: bool):
+    """An officer's workbook: a 说明 sheet, a title row merged above the header, blank rows between permits, dates
+    in a date format, a note that starts like a formula (a text cell)."""
+    book = Workbook()
+    notes = book.active
+    notes.title = "说明"
+    notes.append(["本表为第八师排污许可登记表，经度纬度为 CGCS2000。"])
+    sheet = book.create_sheet("许可证", None if notes_first else 0)
+    sheet.append(["2018年排污许可登记表（第八师）"])
+    sheet.merge_cells("A1:L1")
+    sheet.append(HEADER)
+    for i, site in enumerate(SITES, 1):
+        sheet.append(permit(i, site))
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, dt.datetime):
+                cell.number_format = "yyyy-mm-dd" if cell.value.time() == dt.time() else "yyyy-mm-dd hh:mm"
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"
+        if i % 2:
+            sheet.append([])
+    assert book.sheetnames == (["说明", "许可证"] if notes_first else ["许可证", "说明"])
+    book.save(path)
+    return path
+
+
+def own_cells_of(screened_sheet, row: int) -> dict:
+    """The oracle: the screened sheet's cells at ``row`` under the header's names (row 2)."""
+    names = [cell.value for cell in screened_sheet[2]]
+    return {name: screened_sheet.cell(row, column).value for column, name in enumerate(names, 1) if name in HEADER}
+
+
+@pytest.mark.parametrize("notes_first", [False, True], ids=["notes-second", "notes-first"])
+def test_change_list_of_a_workbook_keeps_the_sheets_cell_types(tmp_path, store, notes_first):
+    """Each own cell of a changed row in the change list (.xlsx) has the type and value of the screened sheet's
+    cell at that worksheet row: numbers, dates (with a date format), text with its leading zeros; a note that
+    starts with = stays text. The 汇总 sheet and the report name the sheet screened."""
+    screen_file(register(tmp_path / "register.xlsx", notes_first=notes_first), tmp_path / "screened.xlsx",
+                store=store, as_of=OLD)
+    report = rescreen_file(tmp_path / "screened.xlsx", as_of=NEW, store=store)
+    assert report.sheet == "许可证"
+    screened = load_workbook(tmp_path / "screened.xlsx")["许可证"]
+    changed_names(screened.cell(c.row, 2).value for c in report.changes)
+    for change in report.changes:  # the report itself: the sheet's values, a date cell as its day
+        expected = {k: v.date() if isinstance(v, dt.datetime) and v.time() == dt.time() else v
+                    for k, v in own_cells_of(screened, change.row).items() if v is not None}
+        assert change.cells == expected
+        assert all(type(change.cells[k]) is type(v) for k, v in expected.items())
+
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    book = load_workbook(tmp_path / "changes.xlsx")
+    table = book["结论变化"]
+    names = [cell.value for cell in table[1]]
+    assert names[0] == "行号（原表行）" and set(HEADER) <= set(names)
+    checked = set()
+    for line in table.iter_rows(min_row=2):
+        row = line[0].value
+        expected = own_cells_of(screened, row)
+        for name, want in expected.items():
+            got = line[names.index(name)]
+            assert type(got.value) is type(want) and got.value == want, (row, name, got.value, want)
+            checked.add(type(want))
+            if isinstance(want, dt.datetime):
+                assert is_date_format(got.number_format), (row, name, got.number_format)
+            if isinstance(want, str):
+                assert got.data_type == "s", (row, name)  # never a formula
+        # and the officer's register says the same at that row
+        assert expected == own_cells_of(load_workbook(tmp_path / "register.xlsx")["许可证"], row)
+    assert checked == {str, int, float, dt.datetime}
+    assert sorted(line[0].value for line in table.iter_rows(min_row=2)) == sorted(c.row for c in report.changes)
+    summary = [tuple(row) for row in book["汇总"].iter_rows(values_only=True)]
+    assert summary[:2] == [("输入文件", "screened.xlsx"), ("工作表", "许可证")]
+
+
+def test_json_of_a_workbook_has_numbers_and_iso_dates(tmp_path, store):
+    """JSON: numbers as JSON numbers, date cells as ISO text, text as text; the sheet named."""
+    screen_file(register(tmp_path / "register.xlsx", notes_first=True), tmp_path / "screened.xlsx", store=store,
+                as_of=OLD)
+    report = rescreen_file(tmp_path / "screened.xlsx", as_of=NEW, store=store)
+    write_rescreen(report, tmp_path / "changes.json")
+    answer = json.loads((tmp_path / "changes.json").read_text(encoding="utf-8"))
+    assert answer["sheet"] == "许可证"
+    changed_names(c["cells"]["项目名称"] for c in answer["changes"])
+    screened = load_workbook(tmp_path / "screened.xlsx")["许可证"]
+    for change in answer["changes"]:
+        for name, want in own_cells_of(screened, change["row"]).items():
+            got = change["cells"][name]
+            if isinstance(want, dt.datetime):
+                assert got == (want.date().isoformat() if want.time() == dt.time() else want.isoformat())
+            else:
+                assert type(got) is type(want) and got == want, (name, got, want)
+
+    write_rescreen(report, tmp_path / "changes.csv")  # the CSV: text, as ever; a formula-like text quoted
+    with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
+        text = list(csv.reader(handle))
+    by_row = {int(line[0]): dict(zip(text[0], line)) for line in text[1:]}
+    for row, cells in by_row.items():
+        want = own_cells_of(screened, row)
+        assert cells["许可证编号"] == want["许可证编号"] and cells["锅炉规模"] == str(want["锅炉规模"])
+        assert cells["有效期限"] == want["有效期限"].date().isoformat()
+        assert cells["备注"] == ("'" if want["备注"].startswith("=") else "") + want["备注"]
+
+
+def test_change_list_of_a_csv_keeps_its_text(tmp_path, store):
+    """A CSV holds text: the cells stay the file's text (a code's leading zeros, a number not made a number), in
+    the report, the JSON and the workbook; no sheet is named."""
+    with open(tmp_path / "register.csv", "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for i, site in enumerate(SITES, 1):
+            writer.writerow([value.date() if isinstance(value, dt.datetime) and i % 2 else value
+                             for value in permit(i, site)[:-1]] + [f"第{i}批"])
+    screen_file(tmp_path / "register.csv", tmp_path / "screened.csv", store=store, as_of=OLD)
+    report = rescreen_file(tmp_path / "screened.csv", as_of=NEW, store=store)
+    assert report.sheet is None
+    changed_names(c.cells["项目名称"] for c in report.changes)
+    with open(tmp_path / "screened.csv", encoding="utf-8-sig", newline="") as handle:
+        lines = list(csv.reader(handle))
+    for change in report.changes:
+        expected = {name: value for name, value in zip(lines[0], lines[change.row - 1]) if name in HEADER}
+        assert change.cells == expected and all(type(v) is str for v in change.cells.values())
+        assert change.cells["许可证编号"].startswith("000")
+
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    write_rescreen(report, tmp_path / "changes.json")
+    book = load_workbook(tmp_path / "changes.xlsx")
+    table = list(book["结论变化"].iter_rows(values_only=True))
+    for line in table[1:]:
+        for name, value in zip(table[0], line):
+            if name in HEADER:
+                assert value == lines[line[0] - 1][lines[0].index(name)] and type(value) is str
+    assert [tuple(row) for row in book["汇总"].iter_rows(max_row=2, values_only=True)] == [
+        ("输入文件", "screened.csv"), ("工作表", "（CSV 文件，无工作表）")]
+    answer = json.loads((tmp_path / "changes.json").read_text(encoding="utf-8"))
+    assert answer["sheet"] is None
+    assert all(type(v) is str for c in answer["changes"] for v in c["cells"].values())
+
+
+def test_cli_and_http_name_the_sheet(tmp_path, store):
+    """The terminal summary names the sheet screened; POST /rescreen answers typed cells and the sheet."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from api.app import create_app
+    from api.cli import app as cli_app
+    from api.settings import Settings
+
+    screen_file(register(tmp_path / "register.xlsx", notes_first=True), tmp_path / "screened.xlsx", store=store,
+                as_of=OLD)
+    said = CliRunner().invoke(cli_app, ["rescreen", str(tmp_path / "screened.xlsx"), "--as-of", NEW],
+                              env={"ECOZONE_STORE": None})  # the embedded dataset, as ``store``
+    assert said.exit_code == 0, said.output
+    assert said.stdout.splitlines()[0].startswith("screened.xlsx（工作表 许可证）：")
+
+    screened = load_workbook(tmp_path / "screened.xlsx")["许可证"]
+    with TestClient(create_app(Settings(jobs_dir=tmp_path / "jobs", audit=False))) as client:
+        with open(tmp_path / "screened.xlsx", "rb") as handle:
+            answer = client.post("/rescreen", files={"file": ("screened.xlsx", handle)}, data={"as_of": NEW})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["sheet"] == "许可证"
+    changed_names(c["cells"]["项目名称"] for c in body["changes"])
+    for change in body["changes"]:
+        want = own_cells_of(screened, change["row"])
+        assert change["cells"]["锅炉规模"] == want["锅炉规模"] and type(change["cells"]["锅炉规模"]) is type(want["锅炉规模"])
+        assert change["cells"]["有效期限"] == want["有效期限"].date().isoformat()
