@@ -4,7 +4,8 @@ ecological function. The plain command imports it; --field maps what it cannot f
 option that fixes it, and every notice keeps its level and names its feature.
 
 Screening a monitoring delivery (人类活动遥感监测图斑, --patches), as a shapefile and as a GeoPackage: its columns of
-days are of one type on every sheet of the 移交清单 workbook, against the input as GDAL reads it."""
+days are of one type on every sheet of the 移交清单 workbook, and 汇总 sums its own numbers; both against the
+input as GDAL reads it."""
 
 from __future__ import annotations
 
@@ -203,8 +204,8 @@ def monitored(request, tmp_path_factory):
     """400 monitoring patches as a shapefile (GK zone 29, GBK without .cpg) or a GeoPackage, screened with
     ``ecozone screen --patches``. One value of 监测时间 is no day (2024年8月), on the patch sharing most of itself
     with a red line (so on the 移交清单); one of 核查时间 (days and times as GDAL writes a DateTime to a .dbf) is
-    不详, on one of eight patches without geometry (读取失败图斑). The input as GDAL reads it, the workbook and the
-    GeoPackage written."""
+    不详, on one of eight patches without geometry (读取失败图斑); 区划 (codes) is blank there. The input as GDAL reads
+    it, the workbook and the GeoPackage written."""
     frame = monitoring(400)
     zones = open_store().snapshot(AS_OF).zones
     redline = shapely.union_all(zones[zones.kind == "ecological_redline"].geometry.values)
@@ -217,6 +218,8 @@ def monitored(request, tmp_path_factory):
                      enumerate(frame["发现日期"] + pd.Timedelta(days=3))]
     frame.loc[failed[1], "核查时间"] = "不详"
     frame.loc[failed, "geometry"] = None
+    frame["区划"] = frame["区划"].astype("Int64")
+    frame.loc[listed, "区划"] = pd.NA  # an integer field with a blank: GDAL reads it as reals, 652301.0
     folder = tmp_path_factory.mktemp(f"monitoring_{request.param}")
     path = write_monitoring(frame, folder / f"图斑.{request.param}")
     workbook, pieces = folder / "移交清单.xlsx", folder / "pieces.gpkg"
@@ -311,3 +314,47 @@ def test_a_field_blank_on_every_listed_patch_keeps_its_type_in_both_layers(tmp_p
         types = dict(zip(info["fields"], info["dtypes"]))
         assert types["发现日期"].startswith("datetime64") and want["发现日期"].startswith("datetime64"), layer
         assert types["图斑面积"] == want["图斑面积"] == "float64", layer
+
+
+def test_the_summary_sums_the_deliverys_own_numbers_once_per_patch(monitored):
+    """汇总 sums the delivery's own numbers (图斑面积, 面积（亩） with blanks, 户数) per county, per division (小计) and
+    in all (合计), after ecozone's columns: a groupby of the input as GDAL reads it, each patch once however many
+    zones it meets, by the county the 移交清单 gives it. Its ids and codes (图斑编号, TBBH, 区划, 年度) are not
+    summed."""
+    given, book = monitored["given"], monitored["book"]
+    sheet = book["移交清单"]
+    header = [c.value for c in sheet[1]]
+    units = ["所在地州市/师", "所在县市区"]
+    rows = pd.DataFrame(list(sheet.iter_rows(min_row=2, values_only=True)), columns=header)
+    assert rows.groupby("图斑编号").size().max() > 1  # a patch meeting several zones has several rows
+    place = rows.drop_duplicates("图斑编号").set_index("图斑编号")[units]
+    assert len(place) == rows["图斑编号"].nunique() and place.notna().all().all()
+    listed = given.join(place, on="图斑编号", how="inner")
+    sums = ["图斑面积", "面积（亩）", "户数"]
+    assert listed["面积（亩）"].isna().any() and listed["户数"].dtype.kind == "i"
+    county = listed.groupby(units).agg(图斑数=("图斑编号", "size"), **{c: (c, lambda v: v.sum(min_count=1))
+                                                                   for c in sums})
+    division = listed.groupby(units[0]).agg(图斑数=("图斑编号", "size"), **{c: (c, lambda v: v.sum(min_count=1))
+                                                                       for c in sums})
+    whole = pd.Series({"图斑数": len(listed), **{c: listed[c].sum(min_count=1) for c in sums}})
+    assert len(county) >= 3 and len(division) >= 2
+
+    sheet = book["汇总"]
+    header = [c.value for c in sheet[1]]
+    assert header[-len(sums):] == sums  # after ecozone's columns, in the input's order
+    assert header.index("自然保护区内面积m²") < header.index("图斑面积")
+    assert not {"图斑编号", "TBBH", "区划", "年度", "发现日期", "监测时间"} & set(header)
+    found = []
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        a, b = row[0], row[1]
+        expected = whole if a == "合计" else division.loc[a] if b == "小计" else county.loc[(a, b)]
+        got = dict(zip(header, row))
+        assert got["图斑数"] == expected["图斑数"], (a, b)
+        for name in sums:
+            if pd.isna(expected[name]):
+                assert got[name] is None, (a, b, name)  # no value given: no total, not 0
+            else:
+                assert got[name] == pytest.approx(expected[name], rel=1e-12, abs=1e-4), (a, b, name)
+        assert isinstance(got["户数"], int)
+        found.append((a, b))
+    assert found[-1] == ("合计", None) and len(found) == len(county) + len(division) + 1

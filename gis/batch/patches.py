@@ -325,9 +325,10 @@ def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame) -> None
 def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, header: list[str], input_name: str,
                     store_name: str, day: str, failed: int) -> None:
     """移交清单: one row per patch per zone met, grouped by division and county (bold header, frozen, filter); 汇总:
-    the totals per county, per division (小计) and in all (合计); the patches not read, and those a layer does not
-    cover, each on a sheet of their own with the reason; 筛查信息: what was screened against what. The input's
-    columns of days (``header``, ``_day_formats``) are dates on every sheet alike.
+    the totals per county, per division (小计) and in all (合计), ecozone's measures and the input's own numbers
+    (``_unit_totals``); the patches not read, and those a layer does not cover, each on a sheet of their own with
+    the reason; 筛查信息: what was screened against what. The input's columns (``header``) of days
+    (``_day_formats``) are dates on every sheet alike.
 
     The totals are a sheet of their own: rows of totals inside the list would be sorted and filtered with it (an
     officer sorting by date would scatter them) and counted as patches by whoever reads the list as a table."""
@@ -343,7 +344,7 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, hea
     sheet.title = "移交清单"
     _table(sheet, table, columns, days)
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(sheet.max_row, 2)}"
-    totals = _unit_totals(pieces, patches)
+    totals = _unit_totals(pieces, patches, header)
     sheet = book.create_sheet("汇总")
     _table(sheet, totals, [c for c in totals.columns if c != "_level"])
     for row, level in zip(sheet.iter_rows(min_row=2), totals["_level"]):
@@ -367,11 +368,16 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, hea
 _UNIT = ["所在地州市/师", "所在县市区"]
 
 
-def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame) -> pd.DataFrame:
+def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[str] = ()) -> pd.DataFrame:
     """The patches of the 移交清单 per county, then per division (小计, after its counties) and in all (合计, last):
     how many, their area, their area inside red lines and inside reserves (each patch's own, where overlapping
     zones count once) and in each other kind and functional zone met. A total is blank where a patch's is
-    (a layer does not cover it: unknown, never 0). ``_level``: 0 for a county, 1 for 小计, 2 for 合计."""
+    (a layer does not cover it: unknown, never 0). ``_level``: 0 for a county, 1 for 小计, 2 for 合计.
+
+    After these, the sums of the input's own numbers (its 图斑面积, 面积（亩）, 变化面积 …: the columns of ``header``
+    that ``_summed`` takes), each headed with the input's name (NAME（原） where that is one of the columns above),
+    each patch counted once however many zones it meets. A blank of the input adds nothing; a total of blanks
+    alone is blank."""
     listed = patches[patches["图斑序号"].isin(pieces["图斑序号"])]
     # reindexed: when no patch was read, the read patches' columns are not there at all
     per_patch = listed.reindex(columns=["图斑序号", *_UNIT, "图斑面积m²", *(f"{label}面积m²" for label in _TOTALS.values())])
@@ -384,18 +390,68 @@ def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame) -> pd.DataFrame:
     per_patch = per_patch.join(by_zone).fillna({c: 0.0 for c in by_zone.columns})
     per_patch[_UNIT] = per_patch[_UNIT].astype(object).where(per_patch[_UNIT].notna(), "（无）")
     numbers = [c for c in per_patch.columns if c not in _UNIT]
+    summed = _summed(patches, header)
+    headings = {name: f"{name}（原）" if name in {*_UNIT, "图斑数", *numbers} else name for name in summed}
+    given = listed.set_index("图斑序号").reindex(columns=list(summed)).rename(columns=headings)
+    per_patch = per_patch.join(given.astype(float))
     rows = []
 
     def total(division, county, group: pd.DataFrame, level: int) -> None:
         rows.append({"所在地州市/师": division, "所在县市区": county, "图斑数": len(group),
-                     **{c: round(group[c].sum(skipna=False), 2) for c in numbers}, "_level": level})
+                     **{c: round(group[c].sum(skipna=False), 2) for c in numbers},
+                     **{headings[name]: _total(group[headings[name]], decimals) for name, decimals in summed.items()},
+                     "_level": level})
 
     for division, counties in per_patch.groupby("所在地州市/师", sort=True):
         for county, group in counties.groupby("所在县市区", sort=True):
             total(division, county, group, 0)
         total(division, "小计", counties, 1)
     total("合计", None, per_patch, 2)
-    return pd.DataFrame(rows, columns=[*_UNIT, "图斑数", *numbers, "_level"])
+    return pd.DataFrame(rows, columns=[*_UNIT, "图斑数", *numbers, *headings.values(), "_level"])
+
+
+def _summed(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, int | None]:
+    """The input's columns that 汇总 sums, each with the decimals its sums keep (None: whole numbers, summed as
+    integers), decided over every patch of the delivery.
+
+    A column is summed when every value it gives is a number (a blank gives none; a column with one text value, or
+    none at all, is not summed) and it holds no ids or codes: its name does not say so (``_ID_NAME``: 编号, 代码,
+    序号, 标识码, 带号, ID, code, OBJECTID, TBBH, XZQDM …), and its values are not whole numbers all of the same
+    number of digits, four or more (行政区划 652301, 年度 2024, 20240305): counts and measures vary in length from
+    patch to patch, codes keep theirs. The rule looks at the values, not the field's type: an integer field with
+    one blank is read as reals (652301.0), and a code summed would be a wrong figure where a measure left out (a
+    delivery whose areas are all whole and all of one length) is only a missing one. A sum keeps the most decimals
+    the column's values have (up to 10), so that 0.1 + 0.2 is 0.3 and no digit the delivery gave is rounded away;
+    a column of integers sums to an integer."""
+    summed: dict[str, int | None] = {}
+    for name in names:
+        if name not in patches or _ID_NAME.search(name):
+            continue
+        given = [v for v in patches[name].tolist() if not (v is None or v is pd.NaT or (isinstance(v, float)
+                                                                                        and math.isnan(v)))]
+        if not given or not all(isinstance(v, (int, float, np.integer, np.floating))
+                                and not isinstance(v, (bool, np.bool_)) for v in given):
+            continue
+        values = np.asarray(given, dtype=float)
+        if not np.isfinite(values).all():
+            continue
+        if (values == np.round(values)).all():
+            lengths = {len(str(abs(int(v)))) for v in values}
+            if len(lengths) == 1 and lengths.pop() >= 4:
+                continue  # codes, all of one length
+            if all(isinstance(v, (int, np.integer)) for v in given):
+                summed[name] = None
+                continue
+        summed[name] = min(10, max(len(np.format_float_positional(v, trim="-").partition(".")[2]) for v in values))
+    return summed
+
+
+def _total(values: pd.Series, decimals: int | None) -> float | int | None:
+    """The sum of a patch column's numbers given: None where none is, an integer for whole numbers (``_summed``)."""
+    if values.notna().sum() == 0:
+        return None
+    total = values.sum()
+    return int(round(total)) if decimals is None else round(float(total), decimals)
 
 
 def _listing(sheet, patches: pd.DataFrame, reason: str, days: dict[str, str]) -> None:
@@ -439,7 +495,7 @@ _TIME = re.compile(r"^\s*[ T]\s*(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s
 _DAY_TEXT = re.compile(r"^(\S+?)((?:\s|T\d).*)?$")
 #: The years a value may be a day of: Excel holds no date before 1900, and 65230120 (a code) is no day of 6523.
 _YEARS = range(1900, 2101)
-#: Column names that say the column holds ids or codes: never read as days (``_day_formats``).
+#: Column names that say the column holds ids or codes: never read as days (``_day_formats``) nor summed (``_summed``).
 _ID_NAME = re.compile(r"编号|编码|代码|序号|标识|号$|码$|(?i:(?:^|[^a-z])(?:id|code)(?:$|[^a-z])|(?:id|code|bh|bm|dm|bsm)$)")
 
 
