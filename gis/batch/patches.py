@@ -546,7 +546,10 @@ def _day_formats(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
             continue
         days = others = 0
         timed = False
-        for value in patches[name].tolist():
+        values = patches[name].tolist()
+        for seen, value in enumerate(values):
+            if days + len(values) - seen <= others:
+                break  # the rest can no longer make it a column of days (one of words stops halfway)
             try:
                 day = _as_day(value)
             except ValueError:
