@@ -491,7 +491,7 @@ def _table(sheet, frame: pd.DataFrame, columns: list[str], days: dict[str, str] 
 
 
 #: What may follow a day written as text: a time of day (2024-03-05 10:30, 2024/3/5 10:30:15, 2024-03-05T10:30).
-_TIME = re.compile(r"^\s*[ T]\s*(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*$")
+_TIME = re.compile(r"^(?:\s+|T)(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$")
 _DAY_TEXT = re.compile(r"^(\S+?)((?:\s|T\d).*)?$")
 #: The years a value may be a day of: Excel holds no date before 1900, and 65230120 (a code) is no day of 6523.
 _YEARS = range(1900, 2101)
