@@ -3,6 +3,8 @@ vertices (some with holes, some in two parts) in CGCS2000 3° Gauss-Krüger zone
 the easting (EPSG:4517), a GBK .dbf without .cpg, and the columns 编号 名称 类型 面积 行政区 批准日期, where 类型 is
 the ecological function (水源涵养, 防风固沙 …), not a subtype of the kind.
 
+Also a remote-sensing monitoring delivery (人类活动遥感监测图斑) over the same ground, for screening with --patches.
+
 Used by tests/test_deliveries.py and benchmarks/layers_bench.py.
 """
 
@@ -121,3 +123,43 @@ def as_zones(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         "valid_from": [d.isoformat() for d in frame["批准日期"]],
         "attributes": [{"类型": t, "面积": float(a)} for t, a in zip(frame["类型"], frame["面积"])],
     }, geometry=list(frame.geometry), crs="EPSG:4326")  # CGCS2000 lon/lat taken as WGS 84, as the store does
+
+
+#: Six-digit county codes (行政区划代码) of the ground ``BOX`` covers, as a monitoring delivery gives them.
+COUNTY_CODES = (652301, 652323, 652324, 659001, 654223)
+
+
+def monitoring(count: int, seed: int = 21) -> gpd.GeoDataFrame:
+    """``count`` remote-sensing change patches (人类活动遥感监测图斑) in lon/lat (EPSG:4490), the shapes of
+    ``delivery``, with the columns a monitoring centre delivers: 图斑编号 (text), TBBH (a sequence number), 区划 (the
+    county's code, an integer), 年度 (2024), 发现日期 (a date field), 监测时间 (days written as text in the forms
+    officers use, every eleventh blank), 图斑面积 (m², real), 面积（亩） (real, every thirteenth blank), 户数 (a
+    count) and 备注 (words)."""
+    rng = np.random.default_rng(seed)
+    frame = delivery(count, seed=seed)
+    found = [dt.date(2024, 1, 1) + dt.timedelta(days=int(n)) for n in rng.integers(0, 300, count)]
+    seen = [day + dt.timedelta(days=int(n)) for day, n in zip(found, rng.integers(1, 40, count))]
+    forms = ("{d:%Y-%m-%d}", "{d.year}/{d.month}/{d.day}", "{d.year}年{d.month}月{d.day}日")
+    square_metres = np.round(shapely.area(frame.to_crs(GK_ZONE_29).geometry.values), 2)
+    mu = np.round(square_metres / (10000 / 15), 4)
+    return gpd.GeoDataFrame({
+        "图斑编号": [f"JC2024-{i + 1:05d}" for i in range(count)],
+        "TBBH": np.arange(1, count + 1),
+        "区划": [COUNTY_CODES[i] for i in rng.integers(0, len(COUNTY_CODES), count)],
+        "年度": np.full(count, 2024),
+        "发现日期": pd.Series(found, dtype=pd.ArrowDtype(pa.date32())),
+        "监测时间": [None if i % 11 == 10 else forms[i % 3].format(d=d) for i, d in enumerate(seen)],
+        "图斑面积": square_metres,
+        "面积（亩）": [None if i % 13 == 12 else float(v) for i, v in enumerate(mu)],
+        "户数": rng.integers(0, 40, count),
+        "备注": rng.choice(("新增建设用地", "疑似违法占地", "已整改", "复核"), count),
+    }, geometry=list(frame.geometry), crs="EPSG:4490")
+
+
+def write_monitoring(frame: gpd.GeoDataFrame, path: Path) -> Path:
+    """Write ``frame`` as a shapefile the way ``write_delivery`` does (GK zone 29, GBK without .cpg), or as a
+    GeoPackage in its own lon/lat, date fields as dates."""
+    if path.suffix == ".shp":
+        return write_delivery(frame, path)
+    pyogrio.write_dataframe(frame, path, use_arrow=True)
+    return path

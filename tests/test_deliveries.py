@@ -1,20 +1,29 @@
 """Importing a delivery as a natural-resources department hands it over: a few thousand red-line patches of real
 shape in Gauss-Krüger zone 29, a GBK .dbf without .cpg, columns 编号 名称 类型 面积 行政区 批准日期 where 类型 is the
 ecological function. The plain command imports it; --field maps what it cannot find; every error names the
-option that fixes it, and every notice keeps its level and names its feature."""
+option that fixes it, and every notice keeps its level and names its feature.
+
+Screening a monitoring delivery (人类活动遥感监测图斑, --patches), as a shapefile and as a GeoPackage: its columns of
+days are of one type on every sheet of the 移交清单 workbook, and 汇总 sums its own numbers; both against the
+input as GDAL reads it."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
+import pandas as pd
+import pyogrio
 import pytest
 import shapely
+from openpyxl import load_workbook
 from pyproj import Geod
 from typer.testing import CliRunner
 
 from api.cli import app
 from gis.store import create_store, open_store
 from tests.api_support import WRITE_KEY, start_server
-from tests.delivery_samples import delivery, write_delivery
+from tests.delivery_samples import delivery, monitoring, write_delivery, write_monitoring
 
 runner = CliRunner()
 GEOD = Geod(ellps="WGS84")
@@ -183,3 +192,169 @@ def test_the_http_import_takes_the_same_mapping(tmp_path, tmp_path_factory):
     stored = open_store(store_path).read(KIND)
     assert stored["zone_id"].tolist() == frame["HXBM"].tolist()
     assert [a["GNLX"] for a in stored["attributes"]] == frame["GNLX"].tolist()
+
+
+AS_OF = "2024-01-01"
+#: The monitoring delivery's columns of days: a date field, days written as text, days and times written as text.
+DAY_COLUMNS = {"发现日期": "yyyy-mm-dd", "监测时间": "yyyy-mm-dd", "核查时间": "yyyy-mm-dd hh:mm:ss"}
+
+
+@pytest.fixture(scope="module", params=["shp", "gpkg"])
+def monitored(request, tmp_path_factory):
+    """400 monitoring patches as a shapefile (GK zone 29, GBK without .cpg) or a GeoPackage, screened with
+    ``ecozone screen --patches``. One value of 监测时间 is no day (2024年8月), on the patch sharing most of itself
+    with a red line (so on the 移交清单); one of 核查时间 (days and times as GDAL writes a DateTime to a .dbf) is
+    不详, on one of eight patches without geometry (读取失败图斑); 区划 (codes) is blank there. The input as GDAL reads
+    it, the workbook and the GeoPackage written."""
+    frame = monitoring(400)
+    zones = open_store().snapshot(AS_OF).zones
+    redline = shapely.union_all(zones[zones.kind == "ecological_redline"].geometry.values)
+    inside = shapely.area(shapely.intersection(frame.geometry.values, redline)) / shapely.area(frame.geometry.values)
+    listed = int(np.argmax(inside))
+    assert inside[listed] > 0.05
+    frame.loc[listed, "监测时间"] = "2024年8月"
+    failed = [i for i in range(5, 400, 50) if i != listed]
+    frame["核查时间"] = [f"{d:%Y/%m/%d} {8 + i % 10:02d}:{i % 60:02d}:00" for i, d in
+                     enumerate(frame["发现日期"] + pd.Timedelta(days=3))]
+    frame.loc[failed[1], "核查时间"] = "不详"
+    frame.loc[failed, "geometry"] = None
+    frame["区划"] = frame["区划"].astype("Int64")
+    frame.loc[listed, "区划"] = pd.NA  # an integer field with a blank: GDAL reads it as reals, 652301.0
+    folder = tmp_path_factory.mktemp(f"monitoring_{request.param}")
+    path = write_monitoring(frame, folder / f"图斑.{request.param}")
+    workbook, pieces = folder / "移交清单.xlsx", folder / "pieces.gpkg"
+    result = runner.invoke(app, ["screen", str(path), "--patches", "-o", str(workbook), "-o", str(pieces),
+                                 "--as-of", AS_OF])
+    assert result.exit_code == 0, result.output
+    given = pyogrio.read_dataframe(path, encoding="GBK" if request.param == "shp" else None, read_geometry=False)
+    return {"given": given, "book": load_workbook(workbook), "gpkg": pieces}
+
+
+def _as_read(value):
+    """What a cell of a column of days holds for an input value as GDAL reads it: the day (and time) it writes,
+    or the text itself; None for a blank."""
+    if value is None or pd.isna(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    for form in ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y/%m/%d %H:%M:%S"):
+        try:
+            return dt.datetime.strptime(value, form)
+        except ValueError:
+            pass
+    return value
+
+
+def test_a_column_of_days_is_dates_on_every_sheet_its_odd_value_kept(monitored):
+    """A column of days with one value that is no day (2024年8月, 不详) is dates on every sheet of the workbook, the
+    patches listed (移交清单), not checked (未核查图斑) and not read (读取失败图斑) alike, each odd value its own text
+    in its own cell, none lost: every cell as the input's value read by GDAL. The GeoPackage keeps these text
+    columns as the text given and the date field as dates."""
+    given, book = monitored["given"], monitored["book"]
+    expected = {code: {name: _as_read(row[name]) for name in DAY_COLUMNS}
+                for code, (_, row) in zip(given["图斑编号"], given.iterrows())}
+    remarks = dict(zip(given["图斑编号"], given["备注"]))
+    seen = set()
+    for title in ("移交清单", "未核查图斑", "读取失败图斑"):
+        sheet = book[title]
+        header = [c.value for c in sheet[1]]
+        assert sheet.max_row > 1 and set(DAY_COLUMNS) <= set(header), title
+        code = header.index("图斑编号")
+        for row in sheet.iter_rows(min_row=2):
+            patch = row[code].value
+            for name, number_format in DAY_COLUMNS.items():
+                cell, want = row[header.index(name)], expected[patch][name]
+                if isinstance(want, dt.datetime):
+                    assert cell.is_date and isinstance(cell.value, dt.datetime), (title, cell.coordinate, cell.value)
+                    assert cell.value == want and cell.number_format == number_format, (title, cell.coordinate)
+                    seen.add((title, name, "day"))
+                else:
+                    assert cell.value == want, (title, cell.coordinate)
+                    assert want is None or cell.data_type == "s", (title, cell.coordinate)
+                    seen.add((title, name, want))
+            remark = row[header.index("备注")]
+            assert remark.value == remarks[patch] and remark.data_type == "s"
+    assert {(title, name, "day") for title in ("移交清单", "未核查图斑", "读取失败图斑") for name in DAY_COLUMNS} <= seen
+    assert {("移交清单", "监测时间", "2024年8月"), ("读取失败图斑", "核查时间", "不详")} <= seen
+
+    # the GeoPackage: a field holds one type, so the text columns are the text given, the date field dates
+    for layer in ("图斑", "图斑区域相交"):
+        info = pyogrio.read_info(monitored["gpkg"], layer=layer)
+        types = dict(zip(info["fields"], info["dtypes"]))
+        assert types["发现日期"].startswith("datetime64") and types["监测时间"] == types["核查时间"] == "object"
+        out = pyogrio.read_dataframe(monitored["gpkg"], layer=layer, read_geometry=False)
+        assert len(out)
+        mine = given.set_index("图斑编号").loc[out["图斑编号"]]
+        for name in DAY_COLUMNS:
+            assert [None if pd.isna(v) else v for v in out[name]] == [None if pd.isna(v) else v for v in mine[name]]
+
+
+
+def test_a_field_blank_on_every_listed_patch_keeps_its_type_in_both_layers(tmp_path):
+    """发现日期 (a date field) and 图斑面积 (a real field) blank on every patch that meets a zone: the layer of
+    patch-zone pieces has them blank and still of the type the delivery gives them, as the layer of patches has
+    (they became text there), GDAL reading both."""
+    from gis.batch.spatial import PROTECTED_KINDS
+
+    frame = monitoring(100, seed=22)
+    zones = open_store().snapshot(AS_OF).zones
+    protected = shapely.union_all(zones[zones.kind.isin(PROTECTED_KINDS)].geometry.values)
+    meets = shapely.intersects(frame.geometry.values, protected)
+    assert 0 < meets.sum() < len(frame)
+    frame.loc[meets, "发现日期"] = None
+    frame.loc[meets, "图斑面积"] = np.nan
+    path = write_monitoring(frame, tmp_path / "图斑.gpkg")
+    result = runner.invoke(app, ["screen", str(path), "--patches", "-o", str(tmp_path / "out.gpkg"), "--as-of", AS_OF])
+    assert result.exit_code == 0, result.output
+    given = pyogrio.read_info(path)
+    want = dict(zip(given["fields"], given["dtypes"]))
+    for layer in ("图斑", "图斑区域相交"):
+        info = pyogrio.read_info(tmp_path / "out.gpkg", layer=layer)
+        assert info["features"] > 0
+        types = dict(zip(info["fields"], info["dtypes"]))
+        assert types["发现日期"].startswith("datetime64") and want["发现日期"].startswith("datetime64"), layer
+        assert types["图斑面积"] == want["图斑面积"] == "float64", layer
+
+
+def test_the_summary_sums_the_deliverys_own_numbers_once_per_patch(monitored):
+    """汇总 sums the delivery's own numbers (图斑面积, 面积（亩） with blanks, 户数) per county, per division (小计) and
+    in all (合计), after ecozone's columns: a groupby of the input as GDAL reads it, each patch once however many
+    zones it meets, by the county the 移交清单 gives it. Its ids and codes (图斑编号, TBBH, 区划, 年度) are not
+    summed."""
+    given, book = monitored["given"], monitored["book"]
+    sheet = book["移交清单"]
+    header = [c.value for c in sheet[1]]
+    units = ["所在地州市/师", "所在县市区"]
+    rows = pd.DataFrame(list(sheet.iter_rows(min_row=2, values_only=True)), columns=header)
+    assert rows.groupby("图斑编号").size().max() > 1  # a patch meeting several zones has several rows
+    place = rows.drop_duplicates("图斑编号").set_index("图斑编号")[units]
+    assert len(place) == rows["图斑编号"].nunique() and place.notna().all().all()
+    listed = given.join(place, on="图斑编号", how="inner")
+    sums = ["图斑面积", "面积（亩）", "户数"]
+    assert listed["面积（亩）"].isna().any() and listed["户数"].dtype.kind == "i"
+    county = listed.groupby(units).agg(图斑数=("图斑编号", "size"), **{c: (c, lambda v: v.sum(min_count=1))
+                                                                   for c in sums})
+    division = listed.groupby(units[0]).agg(图斑数=("图斑编号", "size"), **{c: (c, lambda v: v.sum(min_count=1))
+                                                                       for c in sums})
+    whole = pd.Series({"图斑数": len(listed), **{c: listed[c].sum(min_count=1) for c in sums}})
+    assert len(county) >= 3 and len(division) >= 2
+
+    sheet = book["汇总"]
+    header = [c.value for c in sheet[1]]
+    assert header[-len(sums):] == sums  # after ecozone's columns, in the input's order
+    assert header.index("自然保护区内面积m²") < header.index("图斑面积")
+    assert not {"图斑编号", "TBBH", "区划", "年度", "发现日期", "监测时间"} & set(header)
+    found = []
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        a, b = row[0], row[1]
+        expected = whole if a == "合计" else division.loc[a] if b == "小计" else county.loc[(a, b)]
+        got = dict(zip(header, row))
+        assert got["图斑数"] == expected["图斑数"], (a, b)
+        for name in sums:
+            if pd.isna(expected[name]):
+                assert got[name] is None, (a, b, name)  # no value given: no total, not 0
+            else:
+                assert got[name] == pytest.approx(expected[name], rel=1e-12, abs=1e-4), (a, b, name)
+        assert isinstance(got["户数"], int)
+        found.append((a, b))
+    assert found[-1] == ("合计", None) and len(found) == len(county) + len(division) + 1

@@ -14,7 +14,9 @@ for handing each case to the office that answers for it.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -118,7 +120,7 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
     pieces = pd.DataFrame(piece_rows, columns=[*header, "图斑序号", "所在地州市/师", "所在县市区",
                                                *_PIECE_COLUMNS, "图斑面积m²"])
     _write_all(outputs, lambda path: _write_gpkg(path, patches, pieces) if path.suffix.lower() == ".gpkg" else
-               _write_handover(path, pieces, patches, Path(input_path).name, store.name, day, failed))
+               _write_handover(path, pieces, patches, header, Path(input_path).name, store.name, day, failed))
     if progress is not None:
         progress(len(patches), len(patches))
     return PatchSummary(len(patches), failed, len(pieces), [str(p) for p in outputs], day)
@@ -264,19 +266,45 @@ class _Units:
         return found
 
 
-def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Attribute columns as text for a GeoPackage (a register's columns vary in type from row to row), but for
-    numbers, and dates (a delivery's 采集日期 field), which stay dates that a GIS program filters by."""
-    frame = frame.copy()
+def _field_types(frame: pd.DataFrame) -> dict[str, Any]:
+    """Per column of ``frame``, its GeoPackage field type: ``"date"`` where every value given is a date (a
+    delivery's 采集日期 field, which a GIS program filters by), the dtype of a column of numbers, ``"text"`` for the
+    rest (a register's columns vary in type from row to row).
+
+    Decided over every patch of the delivery, the same for both layers (the pieces are some of the patches: a date
+    field blank on every piece is still a date field there). A text column of days as officers write them
+    (2024/3/5, 2024年3月5日) stays text as the delivery gave it: a field holds one type, the odd 不详 or 2024年8月 of
+    such a column would be lost as a date, and a GIS program compares these layers with the delivery field by
+    field. The 移交清单 shows such a column as dates (``_day_formats``); both keep every value, and a date field
+    is a date in both."""
+    types: dict[str, Any] = {}
     for name in frame.columns:
-        if name == "geometry" or pd.api.types.is_float_dtype(frame[name]) or pd.api.types.is_integer_dtype(frame[name]):
+        if name == "geometry":
             continue
-        given = frame[name].dropna()
+        column = frame[name]
+        given = column.dropna()
         if len(given) and all(isinstance(v, dt.date) for v in given):  # Timestamp and datetime are dates too
-            frame[name] = pd.to_datetime(frame[name].astype(object).where(frame[name].notna(), None))
+            types[name] = "date"
+        elif pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column):
+            types[name] = column.dtype
+        else:
+            types[name] = "text"
+    return types
+
+
+def _typed(frame: pd.DataFrame, types: dict[str, Any]) -> pd.DataFrame:
+    """``frame``'s columns of the types ``_field_types`` gave."""
+    frame = frame.copy()
+    for name, kind in types.items():
+        if name not in frame:
             continue
-        frame[name] = frame[name].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                                      else str(v))
+        if kind == "date":
+            frame[name] = pd.to_datetime(frame[name].astype(object).where(frame[name].notna(), None))
+        elif kind == "text":
+            frame[name] = frame[name].map(lambda v: None if v is None or v is pd.NaT or (isinstance(v, float)
+                                                                                       and np.isnan(v)) else str(v))
+        else:
+            frame[name] = frame[name].astype(kind)
     return frame
 
 
@@ -285,19 +313,22 @@ def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame) -> None
     import pyogrio
 
     path.unlink(missing_ok=True)
+    types = {**_field_types(pieces), **_field_types(patches)}  # a column of both: as all the patches have it
     # the pieces are polygonal (``_pieces``) and declared so, as GIS programs type a layer from its declaration;
     # a patch read as a point or a line (读取失败) keeps its own geometry
     for layer, frame, declared in ((OWN_LAYERS[1], patches, "Unknown"), (OWN_LAYERS[2], pieces, "MultiPolygon")):
-        frame = gpd.GeoDataFrame(_text_columns(frame), geometry="geometry", crs="EPSG:4326")
+        frame = gpd.GeoDataFrame(_typed(frame, types), geometry="geometry", crs="EPSG:4326")
         pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", promote_to_multi=declared != "Unknown",
                                 geometry_type=declared, append=layer != OWN_LAYERS[1])
 
 
-def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, input_name: str, store_name: str,
-                    day: str, failed: int) -> None:
+def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, header: list[str], input_name: str,
+                    store_name: str, day: str, failed: int) -> None:
     """移交清单: one row per patch per zone met, grouped by division and county (bold header, frozen, filter); 汇总:
-    the totals per county, per division (小计) and in all (合计); the patches not read, and those a layer does not
-    cover, each on a sheet of their own with the reason; 筛查信息: what was screened against what.
+    the totals per county, per division (小计) and in all (合计), ecozone's measures and the input's own numbers
+    (``_unit_totals``); the patches not read, and those a layer does not cover, each on a sheet of their own with
+    the reason; 筛查信息: what was screened against what. The input's columns (``header``) of days
+    (``_day_formats``) are dates on every sheet alike.
 
     The totals are a sheet of their own: rows of totals inside the list would be sorted and filtered with it (an
     officer sorting by date would scatter them) and counted as patches by whoever reads the list as a table."""
@@ -307,12 +338,13 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, inp
 
     columns = [*_UNIT, "图斑序号", *[c for c in pieces.columns if c not in (*_UNIT, "图斑序号", "geometry")]]
     table = pieces.sort_values([*_UNIT, "图斑序号"], na_position="last", kind="stable")
+    days = _day_formats(patches, header)  # once for the delivery: a column is of one type on every sheet
     book = Workbook()
     sheet = book.active
     sheet.title = "移交清单"
-    _table(sheet, table, columns)
+    _table(sheet, table, columns, days)
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(sheet.max_row, 2)}"
-    totals = _unit_totals(pieces, patches)
+    totals = _unit_totals(pieces, patches, header)
     sheet = book.create_sheet("汇总")
     _table(sheet, totals, [c for c in totals.columns if c != "_level"])
     for row, level in zip(sheet.iter_rows(min_row=2), totals["_level"]):
@@ -323,7 +355,7 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, inp
     for title, column in (("读取失败图斑", "读取错误"), ("未核查图斑", "未核查")):
         listed = patches[patches[column].notna()] if column in patches else patches.iloc[:0]
         if len(listed):
-            _listing(book.create_sheet(title), listed, column)
+            _listing(book.create_sheet(title), listed, column, days)
     summary = book.create_sheet("筛查信息")
     _table(summary, pd.DataFrame([
         ("输入文件", input_name), ("图斑数", len(patches)), ("读取失败图斑数", failed),
@@ -336,11 +368,16 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, inp
 _UNIT = ["所在地州市/师", "所在县市区"]
 
 
-def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame) -> pd.DataFrame:
+def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[str] = ()) -> pd.DataFrame:
     """The patches of the 移交清单 per county, then per division (小计, after its counties) and in all (合计, last):
     how many, their area, their area inside red lines and inside reserves (each patch's own, where overlapping
     zones count once) and in each other kind and functional zone met. A total is blank where a patch's is
-    (a layer does not cover it: unknown, never 0). ``_level``: 0 for a county, 1 for 小计, 2 for 合计."""
+    (a layer does not cover it: unknown, never 0). ``_level``: 0 for a county, 1 for 小计, 2 for 合计.
+
+    After these, the sums of the input's own numbers (its 图斑面积, 面积（亩）, 变化面积 …: the columns of ``header``
+    that ``_summed`` takes), each headed with the input's name (NAME（原） where that is one of the columns above),
+    each patch counted once however many zones it meets. A blank of the input adds nothing; a total of blanks
+    alone is blank."""
     listed = patches[patches["图斑序号"].isin(pieces["图斑序号"])]
     # reindexed: when no patch was read, the read patches' columns are not there at all
     per_patch = listed.reindex(columns=["图斑序号", *_UNIT, "图斑面积m²", *(f"{label}面积m²" for label in _TOTALS.values())])
@@ -353,45 +390,99 @@ def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame) -> pd.DataFrame:
     per_patch = per_patch.join(by_zone).fillna({c: 0.0 for c in by_zone.columns})
     per_patch[_UNIT] = per_patch[_UNIT].astype(object).where(per_patch[_UNIT].notna(), "（无）")
     numbers = [c for c in per_patch.columns if c not in _UNIT]
+    summed = _summed(patches, header)
+    headings = {name: f"{name}（原）" if name in {*_UNIT, "图斑数", *numbers} else name for name in summed}
+    given = listed.set_index("图斑序号").reindex(columns=list(summed)).rename(columns=headings)
+    per_patch = per_patch.join(given.astype(float))
     rows = []
 
     def total(division, county, group: pd.DataFrame, level: int) -> None:
         rows.append({"所在地州市/师": division, "所在县市区": county, "图斑数": len(group),
-                     **{c: round(group[c].sum(skipna=False), 2) for c in numbers}, "_level": level})
+                     **{c: round(group[c].sum(skipna=False), 2) for c in numbers},
+                     **{headings[name]: _total(group[headings[name]], decimals) for name, decimals in summed.items()},
+                     "_level": level})
 
     for division, counties in per_patch.groupby("所在地州市/师", sort=True):
         for county, group in counties.groupby("所在县市区", sort=True):
             total(division, county, group, 0)
         total(division, "小计", counties, 1)
     total("合计", None, per_patch, 2)
-    return pd.DataFrame(rows, columns=[*_UNIT, "图斑数", *numbers, "_level"])
+    return pd.DataFrame(rows, columns=[*_UNIT, "图斑数", *numbers, *headings.values(), "_level"])
 
 
-def _listing(sheet, patches: pd.DataFrame, reason: str) -> None:
+def _summed(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, int | None]:
+    """The input's columns that 汇总 sums, each with the decimals its sums keep (None: whole numbers, summed as
+    integers), decided over every patch of the delivery.
+
+    A column is summed when every value it gives is a number (a blank gives none; a column with one text value, or
+    none at all, is not summed) and it holds no ids or codes: its name does not say so (``_ID_NAME``: 编号, 代码,
+    序号, 标识码, 带号, ID, code, OBJECTID, TBBH, XZQDM …), and its values are not whole numbers all of the same
+    number of digits, four or more (行政区划 652301, 年度 2024, 20240305): counts and measures vary in length from
+    patch to patch, codes keep theirs. The rule looks at the values, not the field's type: an integer field with
+    one blank is read as reals (652301.0), and a code summed would be a wrong figure where a measure left out (a
+    delivery whose areas are all whole and all of one length) is only a missing one. A sum keeps the most decimals
+    the column's values have (up to 10), so that 0.1 + 0.2 is 0.3 and no digit the delivery gave is rounded away;
+    a column of integers sums to an integer."""
+    summed: dict[str, int | None] = {}
+    for name in names:
+        if name not in patches or _ID_NAME.search(name):
+            continue
+        given = [v for v in patches[name].tolist() if not (v is None or v is pd.NaT or (isinstance(v, float)
+                                                                                        and math.isnan(v)))]
+        if not given or not all(isinstance(v, (int, float, np.integer, np.floating))
+                                and not isinstance(v, (bool, np.bool_)) for v in given):
+            continue
+        values = np.asarray(given, dtype=float)
+        if not np.isfinite(values).all():
+            continue
+        if (values == np.round(values)).all():
+            lengths = {len(str(abs(int(v)))) for v in values}
+            if len(lengths) == 1 and lengths.pop() >= 4:
+                continue  # codes, all of one length
+            if all(isinstance(v, (int, np.integer)) for v in given):
+                summed[name] = None
+                continue
+        summed[name] = min(10, max(len(np.format_float_positional(v, trim="-").partition(".")[2]) for v in values))
+    return summed
+
+
+def _total(values: pd.Series, decimals: int | None) -> float | int | None:
+    """The sum of a patch column's numbers given: None where none is, an integer for whole numbers (``_summed``)."""
+    if values.notna().sum() == 0:
+        return None
+    total = values.sum()
+    return int(round(total)) if decimals is None else round(float(total), decimals)
+
+
+def _listing(sheet, patches: pd.DataFrame, reason: str, days: dict[str, str]) -> None:
     """A sheet of patches with why they are listed: 图斑序号, the reason, then the input's columns."""
     _table(sheet, patches, ["图斑序号", reason, *[c for c in patches.columns if c not in ("图斑序号", reason, "geometry")
-                                                 and patches[c].notna().any()]])
+                                                 and patches[c].notna().any()]], days)
 
 
-_DAY_FORMAT = "yyyy-mm-dd"
+_DAY_FORMAT, _TIME_FORMAT = "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss"
 
 
-def _table(sheet, frame: pd.DataFrame, columns: list[str]) -> None:
-    """``columns`` of ``frame`` under a bold, frozen header; a column of days as Excel dates (``_days``), text
-    that would start a formula as text."""
+def _table(sheet, frame: pd.DataFrame, columns: list[str], days: dict[str, str] | None = None) -> None:
+    """``columns`` of ``frame`` under a bold, frozen header; in a column of days (``days``: its number format, from
+    ``_day_formats``) each value that reads as a day as an Excel date, the others as given; text that would start
+    a formula as text."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
+    days = days or {}
     sheet.append(columns)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    values = [_days(frame[name]) or [_cell(v) for v in frame[name].tolist()] for name in columns]
+    values = [[_day_cell(v) for v in frame[name].tolist()] if name in days else [_cell(v) for v in frame[name].tolist()]
+              for name in columns]
     for record in zip(*values):
         sheet.append(record)
+    formats = [days.get(name, _DAY_FORMAT) for name in columns]
     for row in sheet.iter_rows(min_row=2):
-        for cell in row:
+        for cell, number_format in zip(row, formats):
             if isinstance(cell.value, dt.date):
-                cell.number_format = _DAY_FORMAT
+                cell.number_format = number_format
             elif starts_formula(cell.value):
                 cell.data_type = "s"
     for index, name in enumerate(columns, start=1):
@@ -399,24 +490,87 @@ def _table(sheet, frame: pd.DataFrame, columns: list[str]) -> None:
     sheet.freeze_panes = "A2"
 
 
-def _days(column: pd.Series) -> list[dt.date | None] | None:
-    """The column's days when every value given is one, a date cell or text as officers write a day (2024-03-05,
-    2024/3/5, 2024年3月5日, 20240305), so that the sheet sorts and filters them by date; None otherwise (one value
-    that is no day keeps the column as it is: a code column is never read as dates in part)."""
-    days: list[dt.date | None] = []
-    for value in column.tolist():
-        if isinstance(value, dt.date):  # a date or datetime field: its value kept (Excel has no time zones)
-            days.append(pd.Timestamp(value).tz_localize(None).to_pydatetime() if isinstance(value, dt.datetime)
-                        else value)
+#: What may follow a day written as text: a time of day (2024-03-05 10:30, 2024/3/5 10:30:15, 2024-03-05T10:30).
+_TIME = re.compile(r"^(?:\s+|T)(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$")
+_DAY_TEXT = re.compile(r"^(\S+?)((?:\s|T\d).*)?$")
+#: The years a value may be a day of: Excel holds no date before 1900, and 65230120 (a code) is no day of 6523.
+_YEARS = range(1900, 2101)
+#: Column names that say the column holds ids or codes: never read as days (``_day_formats``) nor summed (``_summed``).
+_ID_NAME = re.compile(r"编号|编码|代码|序号|标识|号$|码$|(?i:(?:^|[^a-z])(?:id|code)(?:$|[^a-z])|(?:id|code|bh|bm|dm|bsm)$)")
+
+
+def _as_day(value: Any) -> dt.date | dt.datetime | None:
+    """The day a cell holds, with its time of day where one is given: a date or datetime value, or text as officers
+    write a day (``written_day``: 2024-03-05, 2024/3/5, 2024年3月5日, 20240305), with or without a time after it.
+    None for a blank; ValueError for anything else (a number, other text, a day followed by other words, a year
+    outside ``_YEARS``)."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, dt.datetime):  # a Timestamp too; its value kept (Excel has no time zones)
+        day = pd.Timestamp(value).tz_localize(None).to_pydatetime()
+    elif isinstance(value, dt.date):
+        day = value
+    elif isinstance(value, str):
+        found = _DAY_TEXT.match(value.strip())
+        if found is None:
+            raise ValueError(value)  # text of spaces alone is kept as given, no day
+        day = dt.date.fromisoformat(written_day(found.group(1)))  # ValueError for no day
+        if found.group(2):
+            time = _TIME.match(found.group(2))
+            if time is None:
+                raise ValueError(value)
+            hour, minute, second, fraction = time.groups()
+            day = dt.datetime.combine(day, dt.time(int(hour), int(minute), int(second or 0),
+                                                   int((fraction or "0").ljust(6, "0"))))
+    else:
+        raise ValueError(value)
+    if day.year not in _YEARS:
+        raise ValueError(value)
+    return day
+
+
+def _day_formats(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
+    """The input's columns to write as dates, decided once over every patch of the delivery, each with its number
+    format (``yyyy-mm-dd``, with the time where a value has one), so that a column has one type on every sheet.
+
+    A column is one of days when more of its values given read as days (``_as_day``: a date field, or text as
+    officers write a day) than not, and its name does not say it holds codes (``_ID_NAME``). In such a column each
+    value that reads as a day is an Excel date that sorts and filters by date, and each other value is kept as
+    given in its own cell: the odd 不详 or 2024年8月 of a 监测时间 column neither turns the whole column to text (an
+    officer would lose sorting by date for one cell) nor is lost or guessed as a day. A column of words with the odd
+    day in it (a 备注 saying 2024-05-01 once) stays text throughout. Numbers are never days: a number field is a
+    number field (20240305 as a number stays the number)."""
+    formats = {}
+    for name in names:
+        if name not in patches or _ID_NAME.search(name):
             continue
-        if not (value is None or isinstance(value, str) or (isinstance(value, float) and np.isnan(value))):
-            return None
-        try:
-            day = written_day(value)
-        except ValueError:
-            return None
-        days.append(None if day is None else dt.date.fromisoformat(day))
-    return days if any(day is not None for day in days) else None
+        days = others = 0
+        timed = False
+        values = patches[name].tolist()
+        for seen, value in enumerate(values):
+            if days + len(values) - seen <= others:
+                break  # the rest can no longer make it a column of days (one of words stops halfway)
+            try:
+                day = _as_day(value)
+            except ValueError:
+                if not (isinstance(value, str) and not value.strip()):  # spaces alone: a blank, kept as given
+                    others += 1
+                continue
+            if day is not None:
+                days += 1
+                timed = timed or (isinstance(day, dt.datetime) and day.time() != dt.time())
+        if days > others:
+            formats[name] = _TIME_FORMAT if timed else _DAY_FORMAT
+    return formats
+
+
+def _day_cell(value: Any) -> Any:
+    """A value of a column of days: its day (``_as_day``), or the value as given when it is no day (a date outside
+    ``_YEARS`` as its ISO text: Excel would show another day)."""
+    try:
+        return _as_day(value)
+    except ValueError:
+        return value.isoformat() if isinstance(value, dt.date) else _cell(value)
 
 
 def _cell(value: Any) -> Any:
