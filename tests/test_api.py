@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Annotated
 
 import numpy as np
 import pytest
 import shapely
+from fastapi import Query
+from fastapi.testclient import TestClient
 from pyproj import Transformer
 
+from api.app import create_app
 from api.deps import AppState
 from api.routes.check import INLINE_BODY_BYTES, answer_directly
 from api.settings import Settings
@@ -491,6 +495,61 @@ def test_a_parameter_given_twice_is_400_naming_it(client, name, values):
     if name in ("crs", "datetime"):  # one feature takes these too
         one = client.get(f"/ogc/collections/nature_reserve/items/reserve:ili-black-bee-buffer?{query}")
         assert_problem(one, 400, name)
+
+
+#: A request of every router, a query parameter of it (one of its own where it has any) and two values for it.
+REPEATED = [
+    ("POST", "/check", "as_of", [AS_OF, "2000-01-01"]),  # check (answered directly when it has no query)
+    ("GET", "/screen/0123456789abcdef0123456789abcdef", "fmt", ["csv", "xlsx"]),  # screen
+    ("POST", "/rescreen", "as_of", [AS_OF, "2000-01-01"]),  # rescreen
+    ("GET", "/ogc", "f", ["json", "json"]),  # OGC API - Features
+    ("GET", "/ogc/collections/nature_reserve/items", "limit", ["5", "7"]),
+    ("GET", "/layers", "as_of", [AS_OF, "2000-01-01"]),  # layers
+    ("GET", "/layers/ecological_redline/export.geojson", "crs", ["EPSG:4326", "EPSG:4490"]),
+    ("GET", "/map", "as_of", [AS_OF, AS_OF]),  # pages
+    ("GET", "/map/check", "as_of", [AS_OF, "2000-01-01"]),
+    ("GET", "/places", "q", ["石河子", "奎屯"]),  # workspace
+    ("GET", "/audit", "limit", ["1", "2"]),  # audit
+    ("GET", "/tiles/all/6/46/23.pbf", "as_of", [AS_OF, "2000-01-01"]),  # tiles
+    ("GET", "/ogc/tiles/WebMercatorQuad/6/23/46", "datetime", [AS_OF, AS_OF]),
+    ("GET", "/health", "verbose", ["1", "1"]),  # operations
+]
+
+
+def _repeated(client, method: str, path: str, name: str, values: list[str]):
+    query = "&".join(f"{name}={value}" for value in values)
+    body = {"json": {"site": "86.05,44.30"}} if path == "/check" else {}
+    return client.request(method, f"{path}?{query}", headers={"X-API-Key": WRITE_KEY}, **body)
+
+
+@pytest.mark.parametrize(("method", "path", "name", "values"), REPEATED)
+def test_a_query_parameter_given_twice_is_400_on_every_route(client, method, path, name, values):
+    """Starlette would take the last value: every route refuses the request, naming the parameter and its values."""
+    body = assert_problem(_repeated(client, method, path, name, values), 400, name)
+    assert body["type"] == "urn:ecozone:problem:invalid-parameter" and body["value"] == repr(values)
+    zh, _, en = body["detail"].partition(" / ")
+    assert "\u4e00" <= zh[0] <= "\u9fff" and name in zh and "once" in en and name in body["fix"]
+    once = _repeated(client, method, path, name, values[:1])
+    assert not (once.status_code == 400 and once.json()["field"] == name), once.text
+
+
+def test_repeated_values_are_echoed_cut_short(client):
+    values = ["石" * 60, "河" * 60]
+    body = assert_problem(client.get("/places?" + "&".join(f"q={value}" for value in values)), 400, "q")
+    assert body["value"] == repr(values)[:80] + "…"
+
+
+def test_a_query_parameter_declared_as_a_list_may_repeat():
+    """A route that takes several values of a parameter (list[...]) gets them all; the others stay single."""
+    app = create_app(Settings())
+
+    @app.get("/repeatable")
+    def repeatable(k: Annotated[list[str] | None, Query()] = None, n: int = 0) -> dict:
+        return {"k": k, "n": n}
+
+    http = TestClient(app)  # no lifespan: the route needs no store
+    assert http.get("/repeatable?k=1&k=2&n=3").json() == {"k": ["1", "2"], "n": 3}
+    assert_problem(http.get("/repeatable?k=1&n=3&n=4"), 400, "n")
 
 
 @pytest.mark.parametrize("path", ["/ogc/collections/nature_reserve/items/{id}", "/ogc/collections/{id}",

@@ -246,13 +246,15 @@ async def answer_directly(state: AppState, scope: Scope, receive: Receive, send:
 
     Permit systems send checks by the hundred per second: the middleware stack, routing and the request
     handler took about 0.45 ms of the 4.8 ms of server CPU per check at 300 checks/s (benchmarks/README.md).
-    Only what those layers would do nothing with comes here: no CORS, no key, no root path, a JSON body of
-    known length small enough to check on the event loop. A check that fails goes the usual way with the body
+    Only what those layers would do nothing with comes here: no CORS, no key, no root path, no query (its
+    parameters are checked there: one given twice is a 400), a JSON body of known length small enough to check
+    on the event loop. A check that fails goes the usual way with the body
     it sent and the error it raised, so that the error is answered as every other error is, without
     checking the site again.
     """
     settings = state.settings
-    if settings.cors_origins or settings.require_read_key or settings.root_path or scope.get("root_path"):
+    if (settings.cors_origins or settings.require_read_key or settings.root_path or scope.get("root_path")
+            or scope.get("query_string")):
         return receive
     headers = dict(scope["headers"])
     declared = headers.get(b"content-length", b"")

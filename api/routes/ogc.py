@@ -9,7 +9,8 @@ bad parameter is a 400 naming it (an undeclared one too, as the standard asks).
 day and, of its features, those valid that day, exactly the zones a check with that as-of date uses. An
 interval (``2024-01-01/2024-06-30``, open with ``..`` or nothing) gives the features in force some day of it,
 ends included: of the versions in force in it, the features valid while their version was (of a zone in force
-in several, the latest). A parameter given twice is a 400: which one was meant is not known.
+in several, the latest). A parameter given twice is a 400, as on every route (``api.params.single_query_values``):
+which one was meant is not known.
 """
 
 # No "from __future__ import annotations": the items route annotates with a local alias (Limit) FastAPI must resolve.
@@ -67,16 +68,13 @@ DateTime = Annotated[str | None, Query(
 
 
 def _allowed(names: set[str]):
+    """A dependency refusing a query parameter the route does not declare (a repeated one is refused app-wide)."""
+
     def check(request: Request, f: Fmt = None) -> None:  # f: declared here so that FastAPI checks it on every route
         for name in request.query_params:
             if name not in names:
                 raise ApiProblem(400, f"unknown query parameter '{name}'", field=name,
                                  fix="allowed here: " + ", ".join(sorted(names)), kind="invalid-parameter")
-            given = request.query_params.getlist(name)
-            if len(given) > 1:
-                raise ApiProblem(400, f"查询参数 {name} 只能给一次，这里给了 {len(given)} 次 / query parameter '{name}' "
-                                 f"may be given once, it was given {len(given)} times", field=name, value=given,
-                                 kind="invalid-parameter", fix=f"只保留一个 {name} / keep one {name}")
     return Depends(check)
 
 
