@@ -35,7 +35,7 @@ DATETIME_FORMS = ("2024-06-30, 2024-06-30T12:00:00Z, 2024-06-30T12:00:00+08:00, 
 def _iso_day(value: Any) -> Any:
     if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
         return value  # pydantic checks the day exists
-    raise ValueError("a date is written YYYY-MM-DD, e.g. 2024-06-30")
+    raise ValueError("日期应写作 YYYY-MM-DD，例如 2024-06-30 / a date is written YYYY-MM-DD, e.g. 2024-06-30")
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_day)]
@@ -88,7 +88,7 @@ def datetime_param(value: str | None) -> tuple[dt.date | None, dt.date | None]:
         return datetime_days(value)
     except ValueError as error:
         zh, en = error.args
-        raise ApiProblem(400, f"datetime 的取值 '{value}' 无法使用：{zh}；应为 RFC 3339 日期、日期时间或区间 / datetime "
+        raise ApiProblem(400, f"参数 datetime 的取值 '{value}' 无法使用：{zh}；应为 RFC 3339 日期、日期时间或区间 / datetime "
                          f"'{value}' cannot be used: {en}; it must be an RFC 3339 date, date-time or interval",
                          field="datetime", value=value, kind="invalid-parameter",
                          fix="例如 / e.g. " + DATETIME_FORMS) from None

@@ -48,8 +48,9 @@ async def rescreen(
     """Only the rows whose verdict (结论代码) differs from the file's: each by its row in the file (行号（原表行）,
     as the sheet numbers it), old and new verdict, the rules and zones."""
     if (as_of is None) == (layer is None):
-        raise ApiProblem(400, "give as_of or layer (not both)", field="as_of", kind="invalid-parameter",
-                         fix="as_of=2021-06-30, or layer=ecological_redline:2")
+        raise ApiProblem(400, "请给出 as_of 或 layer，二者选一 / give as_of or layer (not both)", field="as_of",
+                         kind="invalid-parameter", fix="例如 as_of=2021-06-30，或 layer=ecological_redline:2 / e.g. "
+                                                       "as_of=2021-06-30, or layer=ecological_redline:2")
     day = as_of
     if layer is not None:
         kind, number = layer.split(":")
