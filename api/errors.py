@@ -250,27 +250,27 @@ def problem_from_validation(errors: Sequence[dict[str, Any]], *, where: str = "b
     """One 400 problem from pydantic/FastAPI validation errors, naming the first bad field (all are listed),
     Chinese first; an error of the whole request (JSON that does not parse) names ``where``. A validator's own
     message already in both languages (``中文 / English``, e.g. ``api.params.IsoDate``'s) is said as it is."""
-    listed, said_first = [], None
+    listed, said = [], []
     for error in errors:
         loc = [str(part) for part in error.get("loc", ())]
         if loc and loc[0] in {"body", "query", "path", "header", "form"}:
             loc = loc[1:]
         loc = [part for part in loc if not _UNION_MEMBER.fullmatch(part)] or loc
         field = ".".join(loc) or where
-        said, english = _VALIDATION_ZH.get(error.get("type", ""), "不符合要求"), error.get("msg", "invalid")
+        chinese, english = _VALIDATION_ZH.get(error.get("type", ""), "不符合要求"), error.get("msg", "invalid")
         if field == "site" and error.get("type") in ("string_type", "dict_type"):
-            said = "应为 GeoJSON 对象，或坐标、WKT、拐点文字"
+            chinese = "应为 GeoJSON 对象，或坐标、WKT、拐点文字"
         reason = str((error.get("ctx") or {}).get("error", "")) if error.get("type") == "value_error" else ""
         if _chinese_first(reason) and " / " in reason:
-            said, _, english = reason.partition(" / ")
-        listed.append({"field": field, "message": f"{said} / {english}", "value": _short(error.get("input"))})
-        said_first = said_first or (said, english)
+            chinese, _, english = reason.partition(" / ")
+        listed.append({"field": field, "message": f"{chinese} / {english}", "value": _short(error.get("input"))})
+        said.append((chinese, english))
     if not listed:
         return ApiProblem(400, "请求无效 / invalid request", field=where, kind="invalid-parameter",
                           fix="按 /openapi.json 所列的取值填写 / see the OpenAPI document at /openapi.json for the "
                               "allowed values")
-    first, (said, english) = listed[0], said_first
-    return ApiProblem(400, f"字段 {first['field']}：{said} / {first['field']}: {english}",
+    first, (chinese, english) = listed[0], said[0]
+    return ApiProblem(400, f"字段 {first['field']}：{chinese} / {first['field']}: {english}",
                       field=first["field"], value=first["value"], kind="invalid-parameter",
                       fix="按 /openapi.json 所列的取值填写 / see the OpenAPI document at /openapi.json for the allowed "
                           "values", errors=listed)
