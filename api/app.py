@@ -1,7 +1,8 @@
 """The FastAPI application, built by ``create_app(settings)`` from typed settings.
 
 Routers are listed in ``ROUTERS`` (built per app, as some read their limits from the settings); another
-part of ecozone adds its pages by adding a router there. ``/`` is left to the map pages.
+part of ecozone adds its pages by adding a router there. ``/`` is left to the map pages. Every route refuses a
+query parameter given more than once (``api.params.single_query_values``, a dependency of the application).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from api.errors import add_exception_handlers, document_problems
 from api.features import LayerCache
 from api.jobs import JobLimits, JobManager
 from api.logs import RequestLog
+from api.params import single_query_values
 from api.routes import audit, check, layers, ogc, ops, pages, rescreen, screen, tiles, workspace
 from api.settings import Settings
 from api.uploads import BodySizeLimit, stall_guard
@@ -55,9 +57,10 @@ ecozone checks project sites against the ecological-zone layers of Xinjiang (生
 
 `GET /health` says whether the store answers (for probes); `/docs` and `/redoc` need no internet.
 
-Errors are `application/problem+json` (RFC 9457) naming the field, the value and the fix: 400 bad input,
-401/403 missing or wrong key, 404 unknown resource, 409 conflict (read-only store, finished job), 413 too large,
-415 unsupported content type; each operation lists those it can answer.
+Errors are `application/problem+json` (RFC 9457) naming the field, the value and the fix: 400 bad input (a query
+parameter given twice too, on every route), 401/403 missing or wrong key, 404 unknown resource, 409 conflict
+(read-only store, finished job), 413 too large, 415 unsupported content type; each operation lists those it can
+answer.
 """
 
 #: Router factories, in mounting order: (factory, needs a read key when the server asks for one).
@@ -126,11 +129,11 @@ def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
                 parameters[position] = {"$ref": "#/components/parameters/limit"}
         _no_null_in_forms(schema)
         document_problems(schema, read_key_required=settings.require_read_key)
-        for operations in schema["paths"].values():  # probes and pages need no key (probes send nothing to refuse)
+        for operations in schema["paths"].values():  # probes and pages need no key
             for operation in operations.values():
-                tags = operation.get("tags", [])
-                for status in ("400", "401", "403") if "operations" in tags else ("401", "403") if "pages" in tags else ():
-                    operation["responses"].pop(status, None)
+                if {"operations", "pages"} & set(operation.get("tags", [])):
+                    for status in ("401", "403"):
+                        operation["responses"].pop(status, None)
         app.openapi_schema = schema
         return schema
 
@@ -225,6 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         root_path=settings.root_path,
+        dependencies=[Depends(single_query_values)],  # every route: a query parameter given twice is a 400
         openapi_tags=[
             {"name": "check", "description": "One site against every layer and rule."},
             {"name": "batch screening", "description": "Permit lists screened as background jobs."},

@@ -162,8 +162,8 @@ def _parse_buffers(text: str) -> tuple[float, ...]:
         rings = tuple(sorted(float(part) for part in text.split(",") if part.strip()))
     except ValueError:
         raise InputError("缓冲距离应为以逗号分隔的千米数 / buffer rings must be numbers in km", field="--buffers",
-                         value=text, fix="e.g. --buffers 1,5,10") from None
+                         value=text, fix="例如 / e.g. --buffers 1,5,10") from None
     if not rings or rings[0] <= 0:
         raise InputError("缓冲距离应为正数（千米） / buffer rings must be positive distances in km",
-                         field="--buffers", value=text, fix="e.g. --buffers 1,5,10")
+                         field="--buffers", value=text, fix="例如 / e.g. --buffers 1,5,10")
     return rings

@@ -78,7 +78,8 @@ def file_check(result: CheckResult, store: Store, site: str, *, report: Path | N
             report.write_bytes(content)
         except OSError as error:
             raise InputError(f"报告无法写入 / the report cannot be written: {error.strerror}", field="--report",
-                             value=str(report), fix="choose a folder that exists and is writable") from None
+                             value=str(report), fix="选择一个存在且可写的文件夹 / choose a folder that exists and is "
+                                                    "writable") from None
         typer.echo(f"报告已写入 / report written: {report}", err=True)
     if audit:
         try:

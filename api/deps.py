@@ -58,9 +58,13 @@ def _matches(key: str, keys: list[str]) -> bool:
     return any(hmac.compare_digest(key.encode(), candidate.encode()) for candidate in keys)
 
 
+_ACCESS_ZH = {"read": "读取", "write": "写入"}
+
+
 def _missing(kind: str) -> ApiProblem:
-    return ApiProblem(401, f"this {kind} needs an API key", field="X-API-Key", kind="api-key-required",
-                      fix="send the key in the X-API-Key header", headers={"WWW-Authenticate": "ApiKey"})
+    return ApiProblem(401, f"{_ACCESS_ZH[kind]}需要 API 密钥 / this {kind} needs an API key", field="X-API-Key",
+                      kind="api-key-required", fix="在 X-API-Key 请求头中提供密钥 / send the key in the X-API-Key header",
+                      headers={"WWW-Authenticate": "ApiKey"})
 
 
 async def require_read(state: StateDep, key: Annotated[str | None, Security(_api_key)] = None) -> None:
@@ -71,19 +75,23 @@ async def require_read(state: StateDep, key: Annotated[str | None, Security(_api
     if not key:
         raise _missing("read")
     if not _matches(key, settings.read_keys + settings.write_keys):
-        raise ApiProblem(403, "the API key is not valid for reads", field="X-API-Key", kind="invalid-api-key",
-                         fix="use a key the operator issued for this server")
+        raise ApiProblem(403, "此 API 密钥无权读取 / the API key is not valid for reads", field="X-API-Key",
+                         kind="invalid-api-key", fix="使用运维人员为本服务器签发的密钥 / use a key the operator issued "
+                                                     "for this server")
 
 
 async def require_write(state: StateDep, key: Annotated[str | None, Security(_api_key)] = None) -> None:
     """Writes always need a write key; a server without write keys accepts no writes at all."""
     settings = state.settings
     if not settings.write_keys:
-        raise ApiProblem(403, "writes are disabled on this server: no write key is configured",
+        raise ApiProblem(403, "本服务器未配置写入密钥，不接受写入 / writes are disabled on this server: no write key "
+                              "is configured",
                          field="X-API-Key", kind="writes-disabled",
-                         fix="the operator sets ECOZONE_WRITE_KEYS to enable layer imports")
+                         fix="由运维人员设置 ECOZONE_WRITE_KEYS 以开放图层导入 / the operator sets ECOZONE_WRITE_KEYS to "
+                             "enable layer imports")
     if not key:
         raise _missing("write")
     if not _matches(key, settings.write_keys):
-        raise ApiProblem(403, "the API key is not valid for writes", field="X-API-Key", kind="invalid-api-key",
-                         fix="use a write key the operator issued for this server")
+        raise ApiProblem(403, "此 API 密钥无权写入 / the API key is not valid for writes", field="X-API-Key",
+                         kind="invalid-api-key", fix="使用运维人员为本服务器签发的写入密钥 / use a write key the operator "
+                                                     "issued for this server")

@@ -1,7 +1,8 @@
 """Errors as HTTP answers: the one place where ecozone's error classes meet status codes.
 
 Every error answer is ``application/problem+json`` (RFC 9457): ``type``, ``title``, ``status``, ``detail``
-and ``instance``, plus what the error knows (``field``, ``value``, ``fix``, ``row``, ``source``). Request
+and ``instance``, plus what the error knows (``field``, ``value``, ``fix``, ``row``, ``source``). What an
+officer reads is Chinese first, then English after " / " (``中文 / English``), the framework's own texts too. Request
 validation (FastAPI's 422) becomes 400 naming the field, as OGC API - Features asks. Anything unexpected is
 a 500 with no internals in the body, logged with its traceback. No answer shows a server path: the
 messages of readers and libraries (GDAL names the file it cannot open by its full path) are cut to file
@@ -59,6 +60,20 @@ STATUS_CODES: dict[type[Exception], int] = {
 _TITLES = {400: "Bad request", 401: "API key required", 403: "Forbidden", 404: "Not found",
            405: "Method not allowed", 409: "Conflict", 413: "Content too large", 415: "Unsupported media type",
            500: "Internal server error", 503: "Service unavailable"}
+#: The titles in Chinese, said first; also what the framework's own errors (Starlette's "Not Found") say first.
+_TITLES_ZH = {400: "请求有误", 401: "需要 API 密钥", 403: "无权访问", 404: "未找到", 405: "不支持此请求方法",
+              409: "与当前状态冲突", 413: "内容过大", 415: "不支持的内容类型", 500: "服务器内部错误",
+              503: "服务暂不可用"}
+
+
+def _title(status: int) -> str:
+    """The title of a status, Chinese first."""
+    return f"{_TITLES_ZH[status]} / {_TITLES[status]}" if status in _TITLES else "错误 / Error"
+
+
+def _chinese_first(text: str) -> bool:
+    """Whether ``text`` begins with a Chinese character (it says in Chinese first what it says)."""
+    return bool(text) and "\u4e00" <= text[0] <= "\u9fff"
 
 
 class Problem(BaseModel):
@@ -187,7 +202,7 @@ class ApiProblem(HTTPException):
         """The problem+json body of this problem."""
         body = {
             "type": f"urn:ecozone:problem:{self.kind}",
-            "title": _TITLES.get(self.status, "Error"),
+            "title": _title(self.status),
             "status": self.status,
             "detail": self.detail,
             "field": self.field,
@@ -233,21 +248,29 @@ _UNION_MEMBER = re.compile(r"str|int|float|bool|none|(dict|list|tuple)\[.*\]|fun
 
 def problem_from_validation(errors: Sequence[dict[str, Any]], *, where: str = "body") -> ApiProblem:
     """One 400 problem from pydantic/FastAPI validation errors, naming the first bad field (all are listed),
-    Chinese first; an error of the whole request (JSON that does not parse) names ``where``."""
-    listed = []
+    Chinese first; an error of the whole request (JSON that does not parse) names ``where``. A validator's own
+    message already in both languages (``中文 / English``, e.g. ``api.params.IsoDate``'s) is said as it is."""
+    listed, said = [], []
     for error in errors:
         loc = [str(part) for part in error.get("loc", ())]
         if loc and loc[0] in {"body", "query", "path", "header", "form"}:
             loc = loc[1:]
         loc = [part for part in loc if not _UNION_MEMBER.fullmatch(part)] or loc
         field = ".".join(loc) or where
-        said = _VALIDATION_ZH.get(error.get("type", ""), "不符合要求")
+        chinese, english = _VALIDATION_ZH.get(error.get("type", ""), "不符合要求"), error.get("msg", "invalid")
         if field == "site" and error.get("type") in ("string_type", "dict_type"):
-            said = "应为 GeoJSON 对象，或坐标、WKT、拐点文字"
-        listed.append({"field": field, "message": f"{said} / {error.get('msg', 'invalid')}",
-                       "value": _short(error.get("input"))})
-    first = listed[0] if listed else {"field": where, "message": "请求无效 / invalid request", "value": None}
-    return ApiProblem(400, f"{first['field']}: {first['message']}" if first["field"] else first["message"],
+            chinese = "应为 GeoJSON 对象，或坐标、WKT、拐点文字"
+        reason = str((error.get("ctx") or {}).get("error", "")) if error.get("type") == "value_error" else ""
+        if _chinese_first(reason) and " / " in reason:
+            chinese, _, english = reason.partition(" / ")
+        listed.append({"field": field, "message": f"{chinese} / {english}", "value": _short(error.get("input"))})
+        said.append((chinese, english))
+    if not listed:
+        return ApiProblem(400, "请求无效 / invalid request", field=where, kind="invalid-parameter",
+                          fix="按 /openapi.json 所列的取值填写 / see the OpenAPI document at /openapi.json for the "
+                              "allowed values")
+    first, (chinese, english) = listed[0], said[0]
+    return ApiProblem(400, f"字段 {first['field']}：{chinese} / {first['field']}: {english}",
                       field=first["field"], value=first["value"], kind="invalid-parameter",
                       fix="按 /openapi.json 所列的取值填写 / see the OpenAPI document at /openapi.json for the allowed "
                           "values", errors=listed)
@@ -313,10 +336,19 @@ def add_exception_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(_allowed_methods(request))
         if error.status_code == 400 and _FORM_ERROR.search(str(error.detail)):  # Starlette's multipart parser
             problem = ApiProblem(400, f"表单无法读取 / the form cannot be read: {error.detail}", field="body",
-                                 kind="invalid-parameter", fix="send multipart/form-data: at most 10 files, each part "
-                                 "named, e.g. curl -F file=@拐点坐标.txt -F industry=热力 ...")
-        else:
-            problem = ApiProblem(error.status_code, str(error.detail), headers=headers)
+                                 kind="invalid-parameter", fix="以 multipart/form-data 发送，最多 10 个文件，每个部分都有名称 / "
+                                 "send multipart/form-data: at most 10 files, each part named, e.g. curl "
+                                 "-F file=@拐点坐标.txt -F industry=热力 ...")
+        else:  # the framework's own (Starlette's "Not Found", "Method Not Allowed" ...): Chinese said first
+            detail = str(error.detail)
+            if not _chinese_first(detail):
+                said = _TITLES_ZH.get(error.status_code, "请求无法处理")
+                if error.status_code == 404:  # the router's: no route has this path
+                    said = "没有这个地址"
+                elif error.status_code == 405 and headers.get("Allow"):
+                    said = f"此地址只接受 {headers['Allow']} 请求"
+                detail = f"{said} / {detail}"
+            problem = ApiProblem(error.status_code, detail, headers=headers)
         return await _api(request, problem)
 
     @app.exception_handler(ClientDisconnect)
@@ -328,6 +360,7 @@ def add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        problem = ApiProblem(500, "the server failed on this request; the error is in its log",
-                             fix="report it with the request that caused it", kind="internal-error")
+        problem = ApiProblem(500, "服务器处理此请求时出错，错误已记入服务日志 / the server failed on this request; the "
+                             "error is in its log", fix="请连同引起错误的请求一起报告 / report it with the request that "
+                             "caused it", kind="internal-error")
         return await _api(request, problem)

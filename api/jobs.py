@@ -332,8 +332,9 @@ class JobManager:
                         continue
                     self._write(job.model_copy(update={
                         "status": JobStatus.queued, "done": 0,
-                        "notes": [*job.notes, (f"{_now()}: the server stopped while the job ran; re-queued "
-                                               f"(服务进程在筛查中停止，重新排队；第 {job.attempts} 次尝试)")],
+                        "notes": [*job.notes, (f"{_now()}: 服务进程在筛查中停止，重新排队（第 {job.attempts} 次尝试） / "
+                                               f"the server stopped while the job ran; re-queued "
+                                               f"(attempt {job.attempts})")],
                     }))
                 log.warning("job %s re-queued: its runner stopped while it ran", job.id)
             if job.status in (JobStatus.running, JobStatus.queued):
@@ -428,7 +429,8 @@ class JobManager:
             update = {"status": JobStatus.cancelled}
         elif outcome == "stopped":  # not the job's fault: the attempt is not counted
             update = {"status": JobStatus.queued, "done": 0, "started_at": None, "attempts": job.attempts - 1,
-                      "notes": [*job.notes, f"{_now()}: the server stopped while the job ran; re-queued"]}
+                      "notes": [*job.notes, f"{_now()}: 服务进程在筛查中停止，重新排队 / the server stopped while the job "
+                                            "ran; re-queued"]}
         elif outcome == "timed_out":
             seconds = f"{self.limits.seconds:g}"
             update = {"status": JobStatus.failed, "error": _error(

@@ -4,19 +4,25 @@
 and ``1e9`` as a day in 2001: a typo would silently check against the layers of another date.
 ``datetime_days``: OGC API's ``datetime`` (RFC 3339 date, date-time or interval) as the days it spans; Python's
 ``fromisoformat`` alone would also read ``20240630`` or ``2024-W26``, which no OGC client means.
+``single_query_values``: a query parameter given more than once (``?limit=5&limit=10``) is a 400 on every route;
+Starlette would silently take the last value, and which one was meant is not known.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import datetime as dt
 import re
+import types
+import typing
 from typing import Annotated, Any
 
+from fastapi import Request
 from pydantic import BeforeValidator
 
 from api.errors import ApiProblem
 
-__all__ = ["IsoDate", "DATETIME_FORMS", "datetime_days", "datetime_param"]
+__all__ = ["IsoDate", "DATETIME_FORMS", "datetime_days", "datetime_param", "single_query_values"]
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: An RFC 3339 date-time: a full date, T, a time with seconds, an offset (Z or ±hh:mm).
@@ -29,7 +35,7 @@ DATETIME_FORMS = ("2024-06-30, 2024-06-30T12:00:00Z, 2024-06-30T12:00:00+08:00, 
 def _iso_day(value: Any) -> Any:
     if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
         return value  # pydantic checks the day exists
-    raise ValueError("a date is written YYYY-MM-DD, e.g. 2024-06-30")
+    raise ValueError("日期应写作 YYYY-MM-DD，例如 2024-06-30 / a date is written YYYY-MM-DD, e.g. 2024-06-30")
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_day)]
@@ -82,7 +88,47 @@ def datetime_param(value: str | None) -> tuple[dt.date | None, dt.date | None]:
         return datetime_days(value)
     except ValueError as error:
         zh, en = error.args
-        raise ApiProblem(400, f"datetime 的取值 '{value}' 无法使用：{zh}；应为 RFC 3339 日期、日期时间或区间 / datetime "
+        raise ApiProblem(400, f"参数 datetime 的取值 '{value}' 无法使用：{zh}；应为 RFC 3339 日期、日期时间或区间 / datetime "
                          f"'{value}' cannot be used: {en}; it must be an RFC 3339 date, date-time or interval",
                          field="datetime", value=value, kind="invalid-parameter",
                          fix="例如 / e.g. " + DATETIME_FORMS) from None
+
+
+def _repeats(annotation: Any) -> bool:
+    """Whether a parameter of this type takes several values (``list[str]``, ``tuple[int, ...] | None`` ...)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_repeats(member) for member in typing.get_args(annotation))
+    kind = origin or annotation
+    return (isinstance(kind, type) and issubclass(kind, (collections.abc.Sequence, collections.abc.Set))
+            and not issubclass(kind, (str, bytes)))
+
+
+def _repeatable(route: Any) -> set[str]:
+    """The query parameters ``route`` (and its dependencies) declares as lists: those may be given several times."""
+    names: set[str] = set()
+    pending = [route.dependant] if getattr(route, "dependant", None) is not None else []
+    while pending:
+        dependant = pending.pop()
+        names |= {param.alias for param in dependant.query_params if _repeats(param.field_info.annotation)}
+        pending.extend(dependant.dependencies)
+    return names
+
+
+async def single_query_values(request: Request) -> None:
+    """Refuse a query parameter given more than once (400 naming it, with the values given), unless its route
+    declares it as a list: Starlette would take the last value, and which one was meant is not known. A
+    dependency of the whole application (``api.app.create_app``)."""
+    if b"&" not in request.scope.get("query_string", b""):  # one parameter at most: nothing can repeat
+        return
+    params = request.query_params
+    repeated = [name for name in params if len(params.getlist(name)) > 1]
+    if not repeated:
+        return
+    allowed = _repeatable(request.scope.get("route"))
+    for name in repeated:
+        if name not in allowed:
+            given = params.getlist(name)
+            raise ApiProblem(400, f"查询参数 {name} 只能给一次，这里给了 {len(given)} 次 / query parameter '{name}' "
+                             f"may be given once, it was given {len(given)} times", field=name, value=given,
+                             kind="invalid-parameter", fix=f"只保留一个 {name} / keep one {name}")

@@ -29,9 +29,11 @@ _UNSAFE = re.compile(r"[\x00-\x1f/\\:*?\"<>|]")
 
 
 def _too_large(limit: int) -> ApiProblem:
-    return ApiProblem(413, f"the request body is larger than this server accepts ({limit:,} bytes)",
+    return ApiProblem(413, f"请求内容超过本服务器的上限（{limit:,} 字节） / the request body is larger than this "
+                           f"server accepts ({limit:,} bytes)",
                       field="body", value=limit, kind="content-too-large",
-                      fix="split the input into smaller files, or ask the operator to raise ECOZONE_UPLOAD_MAX_BYTES")
+                      fix="将输入拆分为较小的文件，或请运维人员调高 ECOZONE_UPLOAD_MAX_BYTES / split the input into smaller "
+                          "files, or ask the operator to raise ECOZONE_UPLOAD_MAX_BYTES")
 
 
 class BodySizeLimit:
@@ -98,16 +100,19 @@ def check_vertices(raw: RawSite, limit: int, *, field: str = "site") -> None:
     count = sum(len(ring.coords) for plot in raw.plots for part in plot.parts for ring in part.rings)
     if count > limit:
         raise LimitExceededError(
-            f"the site has {count:,} vertices; this server checks sites of at most {limit:,}", source=raw.source,
-            field=field, value=count, fix="simplify the boundary (e.g. to 1 m in QGIS) or split it into plots",
+            f"地块有 {count:,} 个顶点，本服务器核查的地块最多 {limit:,} 个顶点 / the site has {count:,} vertices; this "
+            f"server checks sites of at most {limit:,}", source=raw.source, field=field, value=count,
+            fix="简化边界（如在 QGIS 中按 1 米简化）或分成几个地块 / simplify the boundary (e.g. to 1 m in QGIS) or split it "
+                "into plots",
         )
 
 
 def _safe_name(name: str | None, field: str) -> str:
     base = _UNSAFE.sub("_", Path(name or "").name).strip(" .")
     if not base:
-        raise ApiProblem(400, "an uploaded file has no usable name", field=field, value=name,
-                         fix="send the file with its name and extension, e.g. 拐点坐标.txt")
+        raise ApiProblem(400, "上传的文件没有可用的文件名 / an uploaded file has no usable name", field=field, value=name,
+                         fix="发送文件时带上文件名和扩展名，例如 拐点坐标.txt / send the file with its name and extension, "
+                             "e.g. 拐点坐标.txt")
     # at most 200 bytes (file systems take 255), the extension kept: the readers go by it, and a shapefile's
     # parts cut alike keep one stem
     suffix = Path(base).suffix if len(Path(base).suffix.encode()) <= 16 else ""
@@ -120,8 +125,9 @@ async def save_uploads(files: list[Any], folder: Path, *, field: str = "file") -
     paths = []
     for upload in files:
         if not isinstance(upload, UploadFile):
-            raise ApiProblem(400, f"'{field}' must be a file part (multipart/form-data with a filename)",
-                             field=field, fix=f"send it as: curl -F {field}=@path/to/file ...")
+            raise ApiProblem(400, f"表单项 {field} 应为文件（multipart/form-data，带文件名） / '{field}' must be a file "
+                             "part (multipart/form-data with a filename)", field=field,
+                             fix=f"例如 / send it as: curl -F {field}=@path/to/file ...")
         path = folder / _safe_name(upload.filename, field)
         with open(path, "wb") as out:
             while chunk := await upload.read(1 << 20):

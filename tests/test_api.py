@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Annotated
 
+import httpx
 import numpy as np
 import pytest
 import shapely
+from fastapi import Query
 from pyproj import Transformer
 
+from api.app import create_app
 from api.deps import AppState
 from api.routes.check import INLINE_BODY_BYTES, answer_directly
 from api.settings import Settings
@@ -344,6 +348,79 @@ def test_unknown_paths_are_404_problems(client):
     assert_problem(client.get("/screen/0123456789abcdef0123456789abcdef"), 404, "job_id")
 
 
+# --- what an officer reads: Chinese first, English after " / " -----------------------------------------------
+_SITE_TXT = b"86.0413,44.3056\n"
+_RING = [[86.0 + 0.01 * np.cos(a), 44.3 + 0.01 * np.sin(a)] for a in np.linspace(0, 2 * np.pi, 6000)]
+_RING[-1] = _RING[0]
+_WRITE = {"X-API-Key": WRITE_KEY}
+
+#: A bad request answered by each problem the API itself words (not the core's), and the status it gets.
+CHINESE_FIRST = [
+    ("GET", "/ogc/collections?sortby=name", {}, 400),  # an undeclared OGC parameter
+    ("GET", "/ogc/collections/nature_reserve/items?crs=EPSG:3857", {}, 400),
+    ("GET", "/ogc/collections/nature_reserve/items?bbox=1,2,3", {}, 400),
+    ("GET", "/ogc/collections/nature_reserve/items?datetime=yesterday", {}, 400),
+    ("GET", "/ogc/collections/nature_reserve/items?limit=1&limit=2", {}, 400),  # a repeated parameter
+    ("GET", "/ogc/collections/no_such_kind", {}, 404),
+    ("GET", "/ogc/collections/nature_reserve/items/no-such-zone", {}, 404),
+    ("GET", "/tiles/no_such_kind/6/46/23.pbf", {}, 404),
+    ("GET", "/tiles/all/2/9/1.pbf", {}, 404),
+    ("GET", "/map/popup/no_such_kind/z?lon=86&lat=44&zoom=10", {}, 404),
+    ("GET", "/map/popup/nature_reserve/no-such-zone?lon=86&lat=44&zoom=10", {}, 404),
+    ("GET", "/ogc/tiles/NoSuchMatrixSet", {}, 404),
+    ("GET", "/ogc/tiles/NoSuchMatrixSet/6/23/46", {}, 404),
+    ("GET", "/ogc/tiles/WebMercatorQuad/6/23/46?f=png", {}, 400),
+    ("GET", "/layers/no_such_kind/versions", {}, 404),
+    ("GET", "/layers/ecological_redline/diff.pdf?from=1&to=1", {}, 404),
+    ("GET", "/layers/ecological_redline/export.pdf", {}, 404),
+    ("GET", "/layers?as_of=30/06/2024", {}, 400),  # IsoDate, through the validation answer
+    ("POST", "/layers/nature_reserve/versions", {"files": {"file": ("a.txt", b"x")}}, 401),
+    ("POST", "/layers/nature_reserve/versions", {"files": {"file": ("a.txt", b"x")}, "headers": {"X-API-Key": "no"}},
+     403),
+    ("POST", "/layers/nature_reserve/versions", {"files": {"file": ("a.txt", b"x")}, "headers": _WRITE}, 400),
+    ("GET", "/screen/0123456789abcdef0123456789abcdef", {}, 404),
+    ("POST", "/screen/0123456789abcdef0123456789abcdef/cancel", {}, 404),
+    ("POST", "/screen", {"files": {"file": ("permits.doc", b"x")}}, 400),
+    ("POST", "/screen", {"files": {"file": ("p.csv", "经度,纬度\n86.05,44.3\n".encode())}, "data": {"columns": "[1]"}},
+     400),
+    ("POST", "/rescreen", {"files": {"file": ("p.csv", "经度,纬度\n86.05,44.3\n".encode())}}, 400),
+    ("POST", "/check", {"content": b"86,44", "headers": {"content-type": "text/plain"}}, 415),
+    ("POST", "/check", {"data": {"industry": "水泥"}}, 400),  # neither a file nor a site
+    ("POST", "/check", {"files": {"file": ("site.doc", _SITE_TXT)}}, 400),
+    ("POST", "/check", {"files": [("file", ("a.txt", _SITE_TXT)), ("file", ("b.txt", _SITE_TXT))]}, 400),
+    ("POST", "/check", {"files": {"file": ("...", _SITE_TXT)}}, 400),  # no usable name
+    ("POST", "/check", {"data": {"file": "86.04,44.3"}}, 400),  # 'file' as text, not a file
+    ("POST", "/check", {"files": [("file", (f"a{i}.txt", _SITE_TXT)) for i in range(11)]}, 400),  # the parser's
+    ("POST", "/check", {"json": {"site": {"type": "Polygon", "coordinates": [_RING]}}}, 413),
+    ("POST", "/check", {"content": b" " * (2 * 1024 * 1024 + 1), "headers": {"content-type": "application/json"}},
+     413),
+    ("POST", "/check", {"json": {"site": "86.0,44.3", "as_of": "30/06/2024"}}, 400),
+    ("POST", "/map/rings", {"json": {"geometry": {"type": "Nope"}, "buffers_km": [1]}}, 400),
+    ("POST", "/map/rings", {"json": {"geometry": {"type": "Polygon", "coordinates": []}, "buffers_km": [1]}}, 400),
+    ("POST", "/map/rings", {"json": {"geometry": {"type": "Point", "coordinates": [200, 44]}, "buffers_km": [1]}},
+     400),
+    ("GET", "/static/no_such_root/x.js", {}, 404),
+    ("GET", "/audit", {}, 401),
+    ("GET", "/no/such/thing", {}, 404),  # the router's own
+    ("POST", "/ogc/collections", {}, 405),
+]
+
+
+def _chinese_then_english(text: str) -> bool:
+    zh, bar, en = text.partition(" / ")
+    return "\u4e00" <= zh[0] <= "\u9fff" and bool(bar) and any(c.isascii() and c.isalpha() for c in en)
+
+
+@pytest.mark.parametrize(("method", "path", "request_kwargs", "status"), CHINESE_FIRST,
+                         ids=[f"{m} {p[:60]} {s}" for m, p, _, s in CHINESE_FIRST])
+def test_every_problem_says_it_in_chinese_first(client, method, path, request_kwargs, status):
+    """The rule of what officers read: ``中文 / English``, in the detail, the title and the fix."""
+    body = assert_problem(client.request(method, path, **request_kwargs), status)
+    assert _chinese_then_english(body["detail"]), body
+    assert _chinese_then_english(body["title"]) or body.get("error"), body  # the core's errors: its class's title
+    assert body["fix"] is None or _chinese_then_english(body["fix"]), body
+
+
 # --- keys -----------------------------------------------------------------------------------------------
 def test_writes_need_a_write_key(client, tmp_path):
     layer = tmp_path / "reserve.geojson"
@@ -491,6 +568,65 @@ def test_a_parameter_given_twice_is_400_naming_it(client, name, values):
     if name in ("crs", "datetime"):  # one feature takes these too
         one = client.get(f"/ogc/collections/nature_reserve/items/reserve:ili-black-bee-buffer?{query}")
         assert_problem(one, 400, name)
+
+
+#: A request of every router, a query parameter of it (one of its own where it has any) and two values for it.
+REPEATED = [
+    ("POST", "/check", "as_of", [AS_OF, "2000-01-01"]),  # check (answered directly when it has no query)
+    ("GET", "/screen/0123456789abcdef0123456789abcdef", "fmt", ["csv", "xlsx"]),  # screen
+    ("POST", "/rescreen", "as_of", [AS_OF, "2000-01-01"]),  # rescreen
+    ("GET", "/ogc", "f", ["json", "json"]),  # OGC API - Features
+    ("GET", "/ogc/collections/nature_reserve/items", "limit", ["5", "7"]),
+    ("GET", "/layers", "as_of", [AS_OF, "2000-01-01"]),  # layers
+    ("GET", "/layers/ecological_redline/export.geojson", "crs", ["EPSG:4326", "EPSG:4490"]),
+    ("GET", "/map", "as_of", [AS_OF, AS_OF]),  # pages
+    ("GET", "/map/check", "as_of", [AS_OF, "2000-01-01"]),
+    ("GET", "/places", "q", ["石河子", "奎屯"]),  # workspace
+    ("GET", "/audit", "limit", ["1", "2"]),  # audit
+    ("GET", "/tiles/all/6/46/23.pbf", "as_of", [AS_OF, "2000-01-01"]),  # tiles
+    ("GET", "/ogc/tiles/WebMercatorQuad/6/23/46", "datetime", [AS_OF, AS_OF]),
+    ("GET", "/health", "verbose", ["1", "1"]),  # operations
+]
+
+
+def _repeated(client, method: str, path: str, name: str, values: list[str]):
+    query = "&".join(f"{name}={value}" for value in values)
+    body = {"json": {"site": "86.05,44.30"}} if path == "/check" else {}
+    return client.request(method, f"{path}?{query}", headers={"X-API-Key": WRITE_KEY}, **body)
+
+
+@pytest.mark.parametrize(("method", "path", "name", "values"), REPEATED)
+def test_a_query_parameter_given_twice_is_400_on_every_route(client, method, path, name, values):
+    """Starlette would take the last value: every route refuses the request, naming the parameter and its values."""
+    body = assert_problem(_repeated(client, method, path, name, values), 400, name)
+    assert body["type"] == "urn:ecozone:problem:invalid-parameter" and body["value"] == repr(values)
+    zh, _, en = body["detail"].partition(" / ")
+    assert "\u4e00" <= zh[0] <= "\u9fff" and name in zh and "once" in en and name in body["fix"]
+    once = _repeated(client, method, path, name, values[:1])
+    assert not (once.status_code == 400 and once.json()["field"] == name), once.text
+
+
+def test_repeated_values_are_echoed_cut_short(client):
+    values = ["石" * 60, "河" * 60]
+    body = assert_problem(client.get("/places?" + "&".join(f"q={value}" for value in values)), 400, "q")
+    assert body["value"] == repr(values)[:80] + "…"
+
+
+def test_a_query_parameter_declared_as_a_list_may_repeat():
+    """A route that takes several values of a parameter (list[...]) gets them all; the others stay single."""
+    app = create_app(Settings())
+
+    @app.get("/repeatable")
+    def repeatable(k: Annotated[list[str] | None, Query()] = None, n: int = 0) -> dict:
+        return {"k": k, "n": n}
+
+    async def ask(*paths: str) -> list[httpx.Response]:  # in process, no lifespan: the route needs no store
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            return [await http.get(path) for path in paths]
+
+    listed, repeated = asyncio.run(ask("/repeatable?k=1&k=2&n=3", "/repeatable?k=1&n=3&n=4"))
+    assert listed.json() == {"k": ["1", "2"], "n": 3}
+    assert_problem(repeated, 400, "n")
 
 
 @pytest.mark.parametrize("path", ["/ogc/collections/nature_reserve/items/{id}", "/ogc/collections/{id}",

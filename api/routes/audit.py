@@ -174,12 +174,14 @@ async def require_audit_key(state: StateDep, key: Annotated[str | None, Security
     if not (settings.read_keys or settings.write_keys):
         raise ApiProblem(403, "这台服务器未配置密钥，不通过 HTTP 提供审计记录 / the audit trail is not served: no "
                               "key is configured", field="X-API-Key", kind="audit-disabled",
-                         fix="the operator sets ECOZONE_READ_KEYS, or reads the trail with: ecozone audit")
+                         fix="由运维人员设置 ECOZONE_READ_KEYS，或在服务器上用 ecozone audit 查看 / the operator sets "
+                             "ECOZONE_READ_KEYS, or reads the trail with: ecozone audit")
     name = settings.key_name(key)
     if name is None:
         raise ApiProblem(401 if not key else 403, "审计记录需要有效的密钥 / the audit trail needs a valid key",
                          field="X-API-Key", kind="api-key-required" if not key else "invalid-api-key",
-                         fix="send a read or write key in the X-API-Key header",
+                         fix="在 X-API-Key 请求头中提供读取或写入密钥 / send a read or write key in the X-API-Key "
+                             "header",
                          headers={"WWW-Authenticate": "ApiKey"} if not key else None)
     return name
 
@@ -187,7 +189,7 @@ async def require_audit_key(state: StateDep, key: Annotated[str | None, Security
 def _trail(state: AppState):
     if state.audit is None:
         raise ApiProblem(404, "这台服务器关闭了审计记录 / auditing is off on this server", field="audit",
-                         kind="not-found", fix="the operator sets ECOZONE_AUDIT=1")
+                         kind="not-found", fix="由运维人员设置 ECOZONE_AUDIT=1 / the operator sets ECOZONE_AUDIT=1")
     return state.audit
 
 
@@ -226,7 +228,7 @@ def _record(state: AppState, record_id: int) -> AuditRecord:
         return _trail(state).get(record_id)
     except InputError as error:
         raise ApiProblem(404, error.message, field="record_id", value=record_id, kind="not-found",
-                         fix="GET /audit lists the records") from None
+                         fix="所有记录见 GET /audit / GET /audit lists the records") from None
 
 
 @router.get("/{record_id}", operation_id="audit_record", name="audit_record", dependencies=_KEYED,

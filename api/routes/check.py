@@ -246,13 +246,15 @@ async def answer_directly(state: AppState, scope: Scope, receive: Receive, send:
 
     Permit systems send checks by the hundred per second: the middleware stack, routing and the request
     handler took about 0.45 ms of the 4.8 ms of server CPU per check at 300 checks/s (benchmarks/README.md).
-    Only what those layers would do nothing with comes here: no CORS, no key, no root path, a JSON body of
-    known length small enough to check on the event loop. A check that fails goes the usual way with the body
+    Only what those layers would do nothing with comes here: no CORS, no key, no root path, no query (its
+    parameters are checked there: one given twice is a 400), a JSON body of known length small enough to check
+    on the event loop. A check that fails goes the usual way with the body
     it sent and the error it raised, so that the error is answered as every other error is, without
     checking the site again.
     """
     settings = state.settings
-    if settings.cors_origins or settings.require_read_key or settings.root_path or scope.get("root_path"):
+    if (settings.cors_origins or settings.require_read_key or settings.root_path or scope.get("root_path")
+            or scope.get("query_string")):
         return receive
     headers = dict(scope["headers"])
     declared = headers.get(b"content-length", b"")
@@ -304,13 +306,16 @@ def _json_site(site: str | dict[str, Any]) -> RawSite:
 def _pick_site_file(paths: list[Path]) -> Path:
     readable = [p for p in paths if p.suffix.lower() in SUFFIXES]
     if not readable:
-        raise ApiProblem(400, "none of the uploaded files is a site file ecozone reads", field="file",
-                         value=", ".join(p.name for p in paths), fix="use one of " + ", ".join(SUFFIXES))
+        raise ApiProblem(400, "上传的文件中没有 ecozone 能读取的地块文件 / none of the uploaded files is a site file "
+                         "ecozone reads", field="file", value=", ".join(p.name for p in paths),
+                         fix="可用的文件类型 / use one of " + ", ".join(SUFFIXES))
     shapefiles = [p for p in readable if p.suffix.lower() == ".shp"]
     if len(shapefiles) > 1 or (not shapefiles and len(readable) > 1):
-        raise ApiProblem(400, "several site files were uploaded; send one site per check", field="file",
+        raise ApiProblem(400, "上传了多个地块文件，每次核查只能有一个地块 / several site files were uploaded; send one "
+                         "site per check", field="file",
                          value=", ".join(p.name for p in readable),
-                         fix="send one file (a .shp may come with its .dbf, .shx, .prj and .cpg)")
+                         fix="只发送一个文件（.shp 可附带 .dbf、.shx、.prj 和 .cpg） / send one file (a .shp may come "
+                             "with its .dbf, .shx, .prj and .cpg)")
     return (shapefiles or readable)[0]
 
 
@@ -321,8 +326,10 @@ async def _upload(request: Request, state: AppState, filing: CheckFiling | None 
         files = form.getlist("file")
         upload = CheckUpload.model_validate({**values, "file": None})
         if bool(files) == bool(upload.site):
-            raise ApiProblem(400, "give the site either as a file or as text, not both and not neither",
-                             field="file", fix="multipart part 'file' (a file) or 'site' (text)")
+            raise ApiProblem(400, "地块应以文件或文字给出，且只给其中一种 / give the site either as a file or as text, "
+                             "not both and not neither", field="file",
+                             fix="表单项 file（文件）或 site（文字），二者选一 / multipart part 'file' (a file) or 'site' "
+                                 "(text)")
         options = upload.model_dump(include=set(SiteOptions.model_fields) | set(CheckOptions.model_fields))
         check_request = CheckRequest.model_validate({
             **options, "buffers_km": [float(part) for part in upload.buffers_km.split(",") if part.strip()],
@@ -393,9 +400,11 @@ async def check(request: Request) -> Response:
     elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         content = await _upload(request, state, filing)
     else:
-        raise ApiProblem(415, f"unsupported content type '{content_type or 'none'}'", field="Content-Type",
+        raise ApiProblem(415, f"不支持的内容类型 '{content_type or 'none'}' / unsupported content type "
+                         f"'{content_type or 'none'}'", field="Content-Type",
                          value=content_type, kind="unsupported-media-type",
-                         fix="send application/json, or multipart/form-data with the site file in 'file'")
+                         fix="以 application/json 发送，或以 multipart/form-data 发送并把地块文件放在 file 中 / send "
+                             "application/json, or multipart/form-data with the site file in 'file'")
     if filing is not None:
         return Response(content, media_type=filing.media_type, headers=filing.headers)
     return Response(content, media_type="application/json")

@@ -70,8 +70,8 @@ class VersionView(BaseModel):
 
 def _kind(kind: str) -> str:
     if kind not in KINDS:
-        raise ApiProblem(404, f"no layer '{kind}'", field="kind", value=kind, kind="not-found",
-                         fix="layers: " + ", ".join(KINDS))
+        raise ApiProblem(404, f"没有图层 '{kind}' / no layer '{kind}'", field="kind", value=kind, kind="not-found",
+                         fix="可用的图层 / layers: " + ", ".join(KINDS))
     return kind
 
 
@@ -127,9 +127,9 @@ async def import_version(
         paths = await save_uploads(file, Path(folder))
         main = [p for p in paths if p.suffix.lower() in SUPPORTED_SUFFIXES]
         if len(main) != 1:
-            raise ApiProblem(400, "send exactly one layer file (a .shp may come with its sidecar files)",
-                             field="file", value=", ".join(p.name for p in paths), kind="invalid-parameter",
-                             fix="one of " + ", ".join(SUPPORTED_SUFFIXES))
+            raise ApiProblem(400, "只发送一个图层文件（.shp 可附带其辅助文件） / send exactly one layer file (a .shp may "
+                             "come with its sidecar files)", field="file", value=", ".join(p.name for p in paths),
+                             kind="invalid-parameter", fix="可用的文件类型 / one of " + ", ".join(SUPPORTED_SUFFIXES))
 
         def work() -> LayerVersion:
             try:
@@ -155,10 +155,12 @@ async def import_version(
 
 
 #: The form field of an import that gives each field an import error is about.
-_FORM_FIELDS = {"crs": "form field 'crs'", "encoding": "form field 'encoding'", "layer": "form field 'layer'",
-                "coverage": "form field 'coverage'", "geometry_source": "form field 'geometry_source'",
-                "subtype": "form field 'field': subtype=COLUMN, or 'subtype': CODE",
-                "field": "form field 'field': TARGET=COLUMN"}
+_FORM_FIELDS = {"crs": "表单项 crs / form field 'crs'", "encoding": "表单项 encoding / form field 'encoding'",
+                "layer": "表单项 layer / form field 'layer'", "coverage": "表单项 coverage / form field 'coverage'",
+                "geometry_source": "表单项 geometry_source / form field 'geometry_source'",
+                "subtype": "表单项 field 写 subtype=列名，或 subtype 写代码 / form field 'field': subtype=COLUMN, or "
+                           "'subtype': CODE",
+                "field": "表单项 field 写 字段=列名 / form field 'field': TARGET=COLUMN"}
 
 
 def _form_field(field: str | None) -> str | None:
@@ -166,7 +168,7 @@ def _form_field(field: str | None) -> str | None:
     field or an attribute read from a column)."""
     if field is None or field in ("geometry", "attributes", "store", "kind"):
         return None
-    return _FORM_FIELDS.get(field, f"form field 'field': {field}=COLUMN")
+    return _FORM_FIELDS.get(field, f"表单项 field 写 {field}=列名 / form field 'field': {field}=COLUMN")
 
 
 # -- change report, share, export (issue 21) ---------------------------------------------------------------------
@@ -214,8 +216,8 @@ async def diff_file(request: Request, state: StateDep, kind: Kind, fmt: str, fro
     """``xlsx``: a Chinese summary sheet, then zones, jurisdictions, polygons; ``gpkg``: layers ``added`` and
     ``removed``; ``html``: the offline map page (added green, removed red, the totals)."""
     if fmt not in DIFF_FORMATS:
-        raise ApiProblem(404, f"no change-report format '{fmt}'", field="fmt", value=fmt, kind="not-found",
-                         fix="use one of " + ", ".join(DIFF_FORMATS))
+        raise ApiProblem(404, f"没有变更报告格式 '{fmt}' / no change-report format '{fmt}'", field="fmt", value=fmt,
+                         kind="not-found", fix="可用的格式 / use one of " + ", ".join(DIFF_FORMATS))
     report = await run_in_threadpool(_diff, state, _kind(kind), from_, to, admin_as_of)
     name = f"{kind}-v{report.from_version.version}-v{report.to_version.version}"
     if fmt == "html":
@@ -258,8 +260,8 @@ async def export(
 ) -> Response:
     """The file ``ecozone layers export`` writes; headers say whether it imports back to the same digest."""
     if fmt not in EXPORT_FORMATS:
-        raise ApiProblem(404, f"no export format '{fmt}'", field="fmt", value=fmt, kind="not-found",
-                         fix="use one of " + ", ".join(EXPORT_FORMATS))
+        raise ApiProblem(404, f"没有导出格式 '{fmt}' / no export format '{fmt}'", field="fmt", value=fmt,
+                         kind="not-found", fix="可用的格式 / use one of " + ", ".join(EXPORT_FORMATS))
     _kind(kind)
     with tempfile.TemporaryDirectory(prefix="ecozone-export-") as folder:
         target = Path(folder) / f"{kind}.{fmt}"

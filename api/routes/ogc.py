@@ -3,13 +3,14 @@
 One collection per zone kind. What GDAL's OAPIF driver and OWSLib need is kept: JSON is the default
 representation, ``itemType`` is ``feature``, every link is typed, ``limit`` is clamped to the maximum
 (never refused), a ``next`` link is given while features remain, ``crs``/``bbox-crs`` are accepted, and a
-bad parameter is a 400 naming it (an undeclared one too, as the standard asks).
+bad parameter is a 400 naming it (an undeclared one too, as the standard asks), Chinese first.
 
 ``datetime`` selects what was in force: one date (or date-time) gives the layer version in force on that
 day and, of its features, those valid that day, exactly the zones a check with that as-of date uses. An
 interval (``2024-01-01/2024-06-30``, open with ``..`` or nothing) gives the features in force some day of it,
 ends included: of the versions in force in it, the features valid while their version was (of a zone in force
-in several, the latest). A parameter given twice is a 400: which one was meant is not known.
+in several, the latest). A parameter given twice is a 400, as on every route (``api.params.single_query_values``):
+which one was meant is not known.
 """
 
 # No "from __future__ import annotations": the items route annotates with a local alias (Limit) FastAPI must resolve.
@@ -67,16 +68,14 @@ DateTime = Annotated[str | None, Query(
 
 
 def _allowed(names: set[str]):
+    """A dependency refusing a query parameter the route does not declare (a repeated one is refused app-wide)."""
+
     def check(request: Request, f: Fmt = None) -> None:  # f: declared here so that FastAPI checks it on every route
         for name in request.query_params:
             if name not in names:
-                raise ApiProblem(400, f"unknown query parameter '{name}'", field=name,
-                                 fix="allowed here: " + ", ".join(sorted(names)), kind="invalid-parameter")
-            given = request.query_params.getlist(name)
-            if len(given) > 1:
-                raise ApiProblem(400, f"查询参数 {name} 只能给一次，这里给了 {len(given)} 次 / query parameter '{name}' "
-                                 f"may be given once, it was given {len(given)} times", field=name, value=given,
-                                 kind="invalid-parameter", fix=f"只保留一个 {name} / keep one {name}")
+                raise ApiProblem(400, f"此处不接受查询参数 {name} / unknown query parameter '{name}'", field=name,
+                                 fix="此处可用的参数 / allowed here: " + ", ".join(sorted(names)),
+                                 kind="invalid-parameter")
     return Depends(check)
 
 
@@ -85,8 +84,8 @@ def _crs(value: str | None, field: str) -> int | None:
         return None
     uri = value.strip().strip("[]")
     if uri not in CRS_URIS:
-        raise ApiProblem(400, f"CRS '{value}' is not served", field=field, value=value, kind="invalid-parameter",
-                         fix="use one of " + ", ".join(CRS_URIS))
+        raise ApiProblem(400, f"不提供坐标参考系 '{value}' / CRS '{value}' is not served", field=field, value=value,
+                         kind="invalid-parameter", fix="可用的坐标参考系 / use one of " + ", ".join(CRS_URIS))
     return CRS_URIS[uri]
 
 
@@ -103,16 +102,18 @@ def _bbox(value: str | None, epsg: int | None) -> tuple[float, float, float, flo
     ranges = [(180, 90, 180, 90), (90, 180, 90, 180)][epsg is not None]
     if (len(numbers) != 4 or not all(math.isfinite(n) and abs(n) <= r for n, r in zip(numbers, ranges))
             or numbers[0] > numbers[2] or numbers[1] > numbers[3]):
-        raise ApiProblem(400, "bbox must be 4 (or 6) comma-separated numbers in degrees, lower corner first",
-                         field="bbox", value=value, kind="invalid-parameter",
-                         fix="e.g. bbox=85.9,44.2,86.2,44.4 (lon/lat; lat/lon with bbox-crs EPSG:4326 or 4490)")
+        raise ApiProblem(400, "参数 bbox 应为 4 个（或 6 个）以逗号分隔的度数，先写左下角 / bbox must be 4 (or 6) "
+                         "comma-separated numbers in degrees, lower corner first", field="bbox", value=value,
+                         kind="invalid-parameter", fix="例如 bbox=85.9,44.2,86.2,44.4（经度,纬度；bbox-crs 为 EPSG:4326 或 "
+                         "4490 时为纬度,经度） / e.g. bbox=85.9,44.2,86.2,44.4 (lon/lat; lat/lon with bbox-crs EPSG:4326 "
+                         "or 4490)")
     return to_crs84_bbox(tuple(numbers), epsg)
 
 
 def _known(kind: str) -> None:
     if kind not in KINDS:
-        raise ApiProblem(404, f"no collection '{kind}'", field="collectionId", value=kind, kind="not-found",
-                         fix="collections: " + ", ".join(KINDS))
+        raise ApiProblem(404, f"没有图层集合 '{kind}' / no collection '{kind}'", field="collectionId", value=kind,
+                         kind="not-found", fix="可用的集合 / collections: " + ", ".join(KINDS))
 
 
 def _link(href: Any, rel: str, media: str, title: str | None = None) -> dict[str, str]:
@@ -295,9 +296,10 @@ def ogc_router(settings: Settings) -> APIRouter:
         layer = state.layers.get(collectionId, *datetime_param(datetime))
         position = layer.position.get(featureId)
         if position is None:
-            raise ApiProblem(404, f"no feature '{featureId}' in collection '{collectionId}' on that date",
-                             field="featureId", value=featureId, kind="not-found",
-                             fix="list the features at " + str(request.url_for("ogc_items", collectionId=collectionId)))
+            raise ApiProblem(404, f"集合 '{collectionId}' 在该日期没有要素 '{featureId}' / no feature '{featureId}' in "
+                             f"collection '{collectionId}' on that date", field="featureId", value=featureId,
+                             kind="not-found", fix="要素列表见 / list the features at "
+                             + str(request.url_for("ogc_items", collectionId=collectionId)))
         body = _features(layer, np.array([position]), epsg)[0]
         body["links"] = [
             _link(request.url, "self", GEOJSON, "this feature"),

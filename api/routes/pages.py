@@ -168,22 +168,26 @@ def _rings_site(geometry: dict, max_vertices: int) -> shapely.Geometry:
     try:
         site = shapely.geometry.shape(geometry)
     except OverflowError:
-        raise ApiProblem(400, "a coordinate is too large to be a number", field="geometry.coordinates",
-                         fix="send lon/lat degrees, e.g. [86.04, 44.31]") from None
+        raise ApiProblem(400, "坐标数值过大，无法作为数字读取 / a coordinate is too large to be a number",
+                         field="geometry.coordinates", fix="以经纬度（度）给出，例如 [86.04, 44.31] / send lon/lat "
+                                                           "degrees, e.g. [86.04, 44.31]") from None
     except (ShapelyError, ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as error:
-        raise ApiProblem(400, f"not a GeoJSON geometry: {error}", field="geometry",
-                         fix="send the 'site.geometry' of a check result") from None
+        raise ApiProblem(400, f"不是有效的 GeoJSON 几何 / not a GeoJSON geometry: {error}", field="geometry",
+                         fix="发送核查结果中的 site.geometry / send the 'site.geometry' of a check result") from None
     coordinates = shapely.get_coordinates(site)
     if len(coordinates) > max_vertices:
-        raise ApiProblem(413, f"the geometry has {len(coordinates):,} vertices; rings are drawn for sites of at "
-                         f"most {max_vertices:,}", field="geometry", value=len(coordinates),
-                         kind="content-too-large", fix="send the 'site.geometry' of a check result")
+        raise ApiProblem(413, f"几何有 {len(coordinates):,} 个顶点，只为不超过 {max_vertices:,} 个顶点的地块绘制缓冲圈 / "
+                         f"the geometry has {len(coordinates):,} vertices; rings are drawn for sites of at most "
+                         f"{max_vertices:,}", field="geometry", value=len(coordinates), kind="content-too-large",
+                         fix="发送核查结果中的 site.geometry / send the 'site.geometry' of a check result")
     if site.is_empty:
-        raise ApiProblem(400, "the geometry is empty", field="geometry", fix="send the 'site.geometry' of a check result")
+        raise ApiProblem(400, "几何为空 / the geometry is empty", field="geometry",
+                         fix="发送核查结果中的 site.geometry / send the 'site.geometry' of a check result")
     lon, lat = coordinates[:, 0], coordinates[:, 1]
     if not (np.isfinite(coordinates).all() and (np.abs(lon) <= 180).all() and (np.abs(lat) <= 90).all()):
-        raise ApiProblem(400, "coordinates must be finite WGS 84 longitudes (-180..180) and latitudes (-90..90)",
-                         field="geometry.coordinates", fix="send lon/lat degrees, e.g. [86.04, 44.31]")
+        raise ApiProblem(400, "坐标应为有限的 WGS 84 经度（-180..180）和纬度（-90..90） / coordinates must be finite "
+                         "WGS 84 longitudes (-180..180) and latitudes (-90..90)", field="geometry.coordinates",
+                         fix="以经纬度（度）给出，例如 [86.04, 44.31] / send lon/lat degrees, e.g. [86.04, 44.31]")
     return site
 
 
@@ -195,8 +199,9 @@ async def rings(state: StateDep, body: RingsRequest) -> list[dict]:
     try:
         return await run_in_threadpool(site_rings, shapely.geometry.mapping(site), body.buffers_km)
     except (ShapelyError, ValueError) as error:
-        raise ApiProblem(400, f"no rings can be drawn around this geometry: {error}", field="geometry",
-                         fix="send the 'site.geometry' of a check result") from None
+        raise ApiProblem(400, f"无法在此几何周围绘制缓冲圈 / no rings can be drawn around this geometry: {error}",
+                         field="geometry",
+                         fix="发送核查结果中的 site.geometry / send the 'site.geometry' of a check result") from None
 
 
 @router.get("/map/screen/{job_id}/map", operation_id="map_batch", name="map_batch", response_class=HTMLResponse,
@@ -225,5 +230,5 @@ async def static(root: str, name: str) -> FileResponse:
     try:
         path = static_file(root, name)
     except FileNotFoundError:
-        raise ApiProblem(404, "no such static file", field="path", value=f"{root}/{name}") from None
+        raise ApiProblem(404, "没有这个静态文件 / no such static file", field="path", value=f"{root}/{name}") from None
     return FileResponse(path, headers={"Cache-Control": "max-age=3600"})

@@ -49,8 +49,9 @@ async def rescreen(
     as the sheet numbers it), its own cells (an .xlsx's numbers and dates as such), old and new verdict, the rules
     and zones; ``sheet`` names the worksheet screened."""
     if (as_of is None) == (layer is None):
-        raise ApiProblem(400, "give as_of or layer (not both)", field="as_of", kind="invalid-parameter",
-                         fix="as_of=2021-06-30, or layer=ecological_redline:2")
+        raise ApiProblem(400, "请给出 as_of 或 layer，二者选一 / give as_of or layer (not both)", field="as_of",
+                         kind="invalid-parameter", fix="例如 as_of=2021-06-30，或 layer=ecological_redline:2 / e.g. "
+                                                       "as_of=2021-06-30, or layer=ecological_redline:2")
     day = as_of
     if layer is not None:
         kind, number = layer.split(":")

@@ -39,6 +39,9 @@ router = APIRouter(prefix="/screen", tags=["batch screening"])
 #: Files a screening job takes: the permit lists officers keep, and GIS files screened by their geometry (a
 #: shapefile zipped with its sidecars).
 INPUT_SUFFIXES = (".xlsx", ".csv", ".gpkg", ".geojson", ".parquet", ".zip")
+#: A job's status as the workspace page names it (maps/static/screen.js).
+_STATUS_ZH = {JobStatus.queued: "排队中", JobStatus.running: "筛查中", JobStatus.succeeded: "已完成",
+              JobStatus.failed: "失败", JobStatus.cancelled: "已取消"}
 
 
 class Progress(BaseModel):
@@ -118,9 +121,11 @@ def _job(state: AppState, job_id: str) -> Job:
     job = state.jobs.get(job_id)
     if job is None:
         kept = state.settings.job_keep_days
-        raise ApiProblem(404, f"no screening job '{job_id}'", field="job_id", value=job_id, kind="not-found",
-                         fix="use the id POST /screen answered with"
-                             + (f"; finished jobs are kept {kept:g} days" if kept else ""))
+        kept_zh, kept_en = ((f"；已结束的任务保留 {kept:g} 天", f"; finished jobs are kept {kept:g} days") if kept
+                            else ("", ""))
+        raise ApiProblem(404, f"没有筛查任务 '{job_id}' / no screening job '{job_id}'", field="job_id", value=job_id,
+                         kind="not-found", fix=f"使用 POST /screen 返回的任务编号{kept_zh} / use the id POST /screen "
+                                               f"answered with{kept_en}")
     return job
 
 
@@ -132,8 +137,9 @@ def _columns(text: str | None) -> dict[str, str] | None:
     except (ValueError, RecursionError):  # not JSON, a number past Python's digits, nested past the stack
         columns = None
     if not isinstance(columns, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in columns.items()):
-        raise ApiProblem(400, "columns must be a JSON object mapping roles to column names", field="columns",
-                         value=text[:200], kind="invalid-parameter", fix='e.g. {"lon": "经度", "lat": "纬度"}')
+        raise ApiProblem(400, "表单项 columns 应为 JSON 对象，写明各项所在的列名 / columns must be a JSON object mapping "
+                         "roles to column names", field="columns", value=text[:200], kind="invalid-parameter",
+                         fix='例如 / e.g. {"lon": "经度", "lat": "纬度"}')
     return columns
 
 
@@ -159,8 +165,10 @@ async def _submit(
     """
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in INPUT_SUFFIXES:
-        raise ApiProblem(400, f"a screening job takes {' or '.join(INPUT_SUFFIXES)} files", field="file",
-                         value=file.filename, kind="invalid-parameter", fix="save the list as .xlsx or UTF-8 .csv")
+        raise ApiProblem(400, f"筛查任务只接受 {'、'.join(INPUT_SUFFIXES)} 文件 / a screening job takes "
+                         f"{' or '.join(INPUT_SUFFIXES)} files", field="file", value=file.filename,
+                         kind="invalid-parameter", fix="将清单另存为 .xlsx 或 UTF-8 .csv / save the list as .xlsx or "
+                                                       "UTF-8 .csv")
     defaults = {name: value for name, value in facts.items() if value is not None and value.strip()}
     read_project(defaults)  # a batch-wide fact that cannot be read is the request's error, not every row's
     encoding = encoding.strip() if encoding and encoding.strip() else None
@@ -220,8 +228,9 @@ def cancel(request: Request, state: StateDep, job_id: str) -> JobView:
     """Cancel a queued job at once, or stop a running one (its status turns to cancelled shortly)."""
     job = _job(state, job_id)
     if job.finished:
-        raise ApiProblem(409, f"the job has already {job.status.value}", field="job_id", value=job_id,
-                         kind="job-finished", fix="nothing to cancel")
+        raise ApiProblem(409, f"任务已结束（{_STATUS_ZH[job.status]}），无需取消 / the job has already "
+                         f"{job.status.value}", field="job_id", value=job_id, kind="job-finished",
+                         fix="无需取消 / nothing to cancel")
     return _view(request, state.jobs.cancel(job_id))
 
 
@@ -234,10 +243,12 @@ def result(state: StateDep, job_id: str, fmt: str) -> FileResponse:
     """The input rows with the verdict columns added: xlsx, csv (UTF-8 with BOM) or geojson."""
     job = _job(state, job_id)
     if fmt not in RESULT_FORMATS:
-        raise ApiProblem(404, f"no result format '{fmt}'", field="fmt", value=fmt, kind="not-found",
-                         fix="use one of " + ", ".join(RESULT_FORMATS))
+        raise ApiProblem(404, f"没有结果格式 '{fmt}' / no result format '{fmt}'", field="fmt", value=fmt,
+                         kind="not-found", fix="可用的格式 / use one of " + ", ".join(RESULT_FORMATS))
     if job.status is not JobStatus.succeeded:
-        raise ApiProblem(409, f"the job is {job.status.value}: there are no results", field="job_id",
-                         value=job_id, kind="job-not-done", fix="poll the job until its status is succeeded")
+        raise ApiProblem(409, f"任务状态为「{_STATUS_ZH[job.status]}」，还没有结果 / the job is {job.status.value}: there are "
+                         "no results", field="job_id", value=job_id, kind="job-not-done",
+                         fix="查询任务，等状态变为 succeeded（已完成）后再下载 / poll the job until its status is "
+                             "succeeded")
     name = f"{Path(job.input_name).stem}-筛查结果.{fmt}"
     return FileResponse(state.jobs.result(job_id, fmt), media_type=RESULT_FORMATS[fmt], filename=name)

@@ -71,8 +71,9 @@ def _layer_kinds(layers: StoreLayers, layer: str) -> list[str]:
     if layer == ALL:
         return [kind for kind in DRAW_ORDER if kind in layers.versions]
     if layer not in KINDS:
-        raise ApiProblem(404, f"no tile layer '{layer}'", field="layer", value=layer, kind="not-found",
-                         fix=f"use '{ALL}' or a zone kind: " + ", ".join(KINDS))
+        raise ApiProblem(404, f"没有瓦片图层 '{layer}' / no tile layer '{layer}'", field="layer", value=layer,
+                         kind="not-found", fix=f"使用 '{ALL}' 或以下图层类型之一 / use '{ALL}' or a zone kind: "
+                                               + ", ".join(KINDS))
     return [layer] if layer in layers.versions else []
 
 
@@ -93,8 +94,9 @@ def tiles_router(settings: Settings) -> APIRouter:
         layers = map_layers(state.store, day)
         kinds = _layer_kinds(layers, layer)
         if x >= 2**z or y >= 2**z:
-            raise ApiProblem(404, f"no tile {z}/{x}/{y}: at zoom {z} columns and rows run 0–{2**z - 1}",
-                             field="tile", value=f"{z}/{x}/{y}", kind="not-found", fix="use a tile of the zoom")
+            raise ApiProblem(404, f"没有瓦片 {z}/{x}/{y}：第 {z} 级的列号和行号为 0–{2**z - 1} / no tile {z}/{x}/{y}: at "
+                             f"zoom {z} columns and rows run 0–{2**z - 1}", field="tile", value=f"{z}/{x}/{y}",
+                             kind="not-found", fix="使用该级别范围内的瓦片 / use a tile of the zoom")
         versions = [(kind, layers.versions[kind].version) for kind in kinds]
         decided_by = (_SERVER_START, state.store.location, versions, day.isoformat(), layer, z, x, y)
         tag = '"' + hashlib.sha256(repr(decided_by).encode()).hexdigest()[:32] + '"'
@@ -128,15 +130,16 @@ def tiles_router(settings: Settings) -> APIRouter:
         """The popup of a zone (its facts, where they come from), found near where it was clicked through the
         store's spatial index."""
         if kind not in KINDS:
-            raise ApiProblem(404, f"no zone kind '{kind}'", field="kind", value=kind, kind="not-found",
-                             fix="kinds: " + ", ".join(KINDS))
+            raise ApiProblem(404, f"没有图层类型 '{kind}' / no zone kind '{kind}'", field="kind", value=kind,
+                             kind="not-found", fix="可用的图层类型 / kinds: " + ", ".join(KINDS))
         layers = map_layers(state.store, as_of or dt.date.today())
         reach = 4 * 360 / 256 / 2**zoom  # four pixels, in degrees: more than the tile's simplification
         near = (lon - reach, lat - reach, lon + reach, lat + reach)
         html = await built(lambda: layers.popup(kind, zone_id, near))
         if html is None:
-            raise ApiProblem(404, f"no zone '{zone_id}' of '{kind}' near {lon}, {lat}", field="zone_id",
-                             value=zone_id, kind="not-found", fix="click on the zone on the map")
+            raise ApiProblem(404, f"在 {lon}, {lat} 附近没有 '{kind}' 的区域 '{zone_id}' / no zone '{zone_id}' of "
+                             f"'{kind}' near {lon}, {lat}", field="zone_id", value=zone_id, kind="not-found",
+                             fix="在地图上点击该区域 / click on the zone on the map")
         return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 
     # -- OGC API - Tiles ------------------------------------------------------------------------------------
@@ -160,8 +163,9 @@ def tiles_router(settings: Settings) -> APIRouter:
         """The tileset: its layers (one per zone kind in force, with the looks its ``style`` property indexes)
         and the URL template of its tiles."""
         if tileMatrixSetId != WEB_MERCATOR_QUAD:
-            raise ApiProblem(404, f"no tile matrix set '{tileMatrixSetId}'", field="tileMatrixSetId",
-                             value=tileMatrixSetId, kind="not-found", fix=f"use {WEB_MERCATOR_QUAD}")
+            raise ApiProblem(404, f"没有瓦片矩阵集 '{tileMatrixSetId}' / no tile matrix set '{tileMatrixSetId}'",
+                             field="tileMatrixSetId", value=tileMatrixSetId, kind="not-found",
+                             fix=f"使用 / use {WEB_MERCATOR_QUAD}")
         layers = map_layers(state.store, dt.datetime.now(dt.timezone.utc).date())
         template = str(request.url_for("ogc_tile", tileMatrixSetId=WEB_MERCATOR_QUAD, tileMatrix="0", tileRow="0",
                                        tileCol="0")).replace("/0/0/0", "/{tileMatrix}/{tileRow}/{tileCol}")
@@ -206,11 +210,12 @@ def tiles_router(settings: Settings) -> APIRouter:
                        f: Annotated[str | None, Query(description="mvt (the only one served)")] = None) -> Response:
         """Tile (tileMatrix, tileRow, tileCol) of the tileset: the same bytes as ``/tiles/all/{z}/{x}/{y}.pbf``."""
         if tileMatrixSetId != WEB_MERCATOR_QUAD:
-            raise ApiProblem(404, f"no tile matrix set '{tileMatrixSetId}'", field="tileMatrixSetId",
-                             value=tileMatrixSetId, kind="not-found", fix=f"use {WEB_MERCATOR_QUAD}")
+            raise ApiProblem(404, f"没有瓦片矩阵集 '{tileMatrixSetId}' / no tile matrix set '{tileMatrixSetId}'",
+                             field="tileMatrixSetId", value=tileMatrixSetId, kind="not-found",
+                             fix=f"使用 / use {WEB_MERCATOR_QUAD}")
         if f not in (None, "mvt"):
-            raise ApiProblem(400, f"format '{f}' is not served", field="f", value=f, kind="invalid-parameter",
-                             fix="use f=mvt, or omit f")
+            raise ApiProblem(400, f"不提供格式 '{f}' / format '{f}' is not served", field="f", value=f,
+                             kind="invalid-parameter", fix="使用 f=mvt，或不给 f / use f=mvt, or omit f")
         first, last = datetime_param(datetime)
         if first is None or first != last:
             raise ApiProblem(400, f"瓦片只画一天的图层，datetime 不能是区间 / a tile shows the layers of one day, "
