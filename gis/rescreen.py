@@ -242,7 +242,8 @@ def _sheet_cells(path: Path, own: list[str], kept: list[int], changes: list[Verd
     source.chunks.close()  # what holds its workbook open
     del source
     if header != own:  # the same reader read the same file: a difference is a bug, never silently wrong cells
-        raise EcozoneError(f"the sheet {info['data_sheet']} reads {len(header)} columns, the screening wrote "
+        raise EcozoneError(f"工作表 {info['data_sheet']} 读出 {len(header)} 列，筛查写出 {len(own)} 列 / the sheet "
+                           f"{info['data_sheet']} reads {len(header)} columns, the screening wrote "
                            f"{len(own)}", source=path.name)
     if not changes:
         return info["data_sheet"]
@@ -263,7 +264,8 @@ def _sheet_cells(path: Path, own: list[str], kept: list[int], changes: list[Verd
     finally:
         book.close()
     if number < last:  # the reader gave these rows: the sheet has them
-        raise EcozoneError(f"the sheet {info['data_sheet']} ends at row {number}, before the changed row {last}",
+        raise EcozoneError(f"工作表 {info['data_sheet']} 在第 {number} 行结束，早于结论变化的第 {last} 行 / the sheet "
+                           f"{info['data_sheet']} ends at row {number}, before the changed row {last}",
                            source=path.name)
     return info["data_sheet"]
 
