@@ -141,7 +141,11 @@ class _Writer:
 class _Csv(_Writer):
     def __init__(self, *args) -> None:
         super().__init__(*args)
-        self._file = open(self.path, "wb")  # noqa: SIM115 (streamed, closed in _release)
+        import pyarrow as pa
+
+        # Arrow's own file: the CSV writer's writes then need no interpreter lock (through a Python file, each of
+        # its writes took it from the thread screening the next chunk: 1,000,000 rows, 1.5 GB, 14 s -> 10 s)
+        self._file = pa.OSFile(str(self.path), "wb")
         self._file.write("\ufeff".encode())  # the BOM: Excel then opens the UTF-8 text as such
         self._csv = None
 
