@@ -309,7 +309,7 @@ def add_exception_handlers(app: FastAPI) -> None:
         info = error.to_dict()
         body = {
             "type": f"urn:ecozone:problem:{_kebab(type(error).__name__)}",
-            "title": (type(error).__doc__ or type(error).__name__).strip().splitlines()[0],
+            "title": type(error).title(),
             "status": status,
             "detail": str(error),
             "error": info["type"],

@@ -10,7 +10,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "EcozoneError",
@@ -70,6 +70,8 @@ def _where(source: str | None, row: Any, field: str | None, value: Any) -> str:
 class EcozoneError(Exception):
     """Root of the hierarchy: a problem ecozone detected and can explain."""
 
+    title_zh: ClassVar[str] = "ecozone 发现并能说明的问题"
+
     def __init__(
         self,
         message: str,
@@ -91,6 +93,11 @@ class EcozoneError(Exception):
 
     def __str__(self) -> str:
         return self.text()
+
+    @classmethod
+    def title(cls) -> str:
+        """What this kind of error is, Chinese first: ``title_zh``, then the first line of the class's docstring."""
+        return f"{cls.title_zh} / {(cls.__doc__ or cls.__name__).strip().splitlines()[0]}"
 
     def text(self, give: Callable[[str], str] | None = None) -> str:
         """The message, where it happened and the fix, with inputs named by ``give`` (see ``fix_text``)."""
@@ -114,53 +121,79 @@ class EcozoneError(Exception):
 class InputError(EcozoneError):
     """Input from the user (a file, a coordinate string, an option) cannot be used as given."""
 
+    title_zh: ClassVar[str] = "输入（文件、坐标、选项）无法按原样使用"
+
 
 class FormatError(InputError):
     """A file or text is not in a format ecozone reads, or is malformed."""
+
+    title_zh: ClassVar[str] = "文件或文字不是 ecozone 能读取的格式，或格式有误"
 
 
 class CRSError(InputError):
     """A coordinate reference system is missing, unknown or does not fit the data."""
 
+    title_zh: ClassVar[str] = "坐标参考系缺失、未知或与数据不符"
+
 
 class CoordinateError(InputError):
     """A coordinate value is impossible or implausible for the place (swapped, wrong unit, wrong zone)."""
+
+    title_zh: ClassVar[str] = "坐标值对该地点而言不可能或不合理（颠倒、单位有误、带号有误）"
 
 
 class GeometryError(InputError):
     """A geometry is empty, degenerate or cannot be repaired."""
 
+    title_zh: ClassVar[str] = "几何为空、退化或无法修复"
+
 
 class FieldError(InputError):
     """A required attribute or column is missing, or its value is not allowed."""
+
+    title_zh: ClassVar[str] = "缺少必需的属性或列，或其取值不被接受"
 
 
 class UnknownKindError(InputError):
     """A zone kind is not in the vocabulary of ``gis.kinds``."""
 
+    title_zh: ClassVar[str] = "图层类型不在 ecozone 的类型表中"
+
 
 class LimitExceededError(InputError):
     """An input is larger than the configured limit (size, features, vertices)."""
+
+    title_zh: ClassVar[str] = "输入超过设定的上限（大小、要素数、顶点数）"
 
 
 class StoreError(EcozoneError):
     """The layer store cannot do what was asked."""
 
+    title_zh: ClassVar[str] = "图层库无法完成所请求的操作"
+
 
 class StoreNotFoundError(StoreError):
     """The store location does not exist or is not an ecozone store."""
+
+    title_zh: ClassVar[str] = "图层库的位置不存在，或不是 ecozone 图层库"
 
 
 class ReadOnlyStoreError(StoreError):
     """A write was asked of a store that must not be changed (e.g. the embedded dataset)."""
 
+    title_zh: ClassVar[str] = "图层库不可修改（如内置数据集），不能写入"
+
 
 class VersionNotFoundError(StoreError):
     """A layer version, or a layer in force on a date, does not exist."""
 
+    title_zh: ClassVar[str] = "图层版本不存在，或该日期没有生效的图层"
+
 
 class RuleError(EcozoneError):
     """A rule pack is invalid: the message names the rule and the field."""
+
+    title_zh: ClassVar[str] = "规则包无效：信息中指出规则和字段"
 
 
 def _plain(value: Any) -> Any:
@@ -198,3 +231,5 @@ class Notice:
 
 class CancelledError(EcozoneError):
     """A long task (a batch screening) was stopped at the caller's request before it finished."""
+
+    title_zh: ClassVar[str] = "长时间任务（批量筛查）应请求在完成前停止"

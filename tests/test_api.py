@@ -403,6 +403,11 @@ CHINESE_FIRST = [
     ("GET", "/audit", {}, 401),
     ("GET", "/no/such/thing", {}, 404),  # the router's own
     ("POST", "/ogc/collections", {}, 405),
+    # the core's errors: their detail and fix are the core's, their title their class's (``EcozoneError.title``)
+    ("POST", "/check", {"json": {"site": "87.6 43.8 x"}}, 400),  # FormatError
+    ("POST", "/check", {"json": {"site": "POINT(116.4 39.9)"}}, 400),  # CoordinateError: Beijing
+    ("POST", "/check", {"json": {"site": "87.6,43.8", "project": {"boiler_th": "20"}}}, 400),  # FieldError
+    ("GET", "/layers/ecological_redline/versions/999", {}, 404),  # VersionNotFoundError
 ]
 
 
@@ -417,8 +422,23 @@ def test_every_problem_says_it_in_chinese_first(client, method, path, request_kw
     """The rule of what officers read: ``中文 / English``, in the detail, the title and the fix."""
     body = assert_problem(client.request(method, path, **request_kwargs), status)
     assert _chinese_then_english(body["detail"]), body
-    assert _chinese_then_english(body["title"]) or body.get("error"), body  # the core's errors: its class's title
+    assert _chinese_then_english(body["title"]), body
     assert body["fix"] is None or _chinese_then_english(body["fix"]), body
+
+
+def test_every_kind_of_core_error_has_a_chinese_title_of_its_own():
+    """Each class of ``gis.errors`` says what it is in Chinese itself (not its parent's words), then in English."""
+    from gis import errors
+
+    def subclasses(cls):
+        return [cls, *(sub for child in cls.__subclasses__() for sub in subclasses(child))]
+
+    found = [cls for cls in subclasses(errors.EcozoneError) if cls.__module__ == "gis.errors"]
+    assert len(found) >= 15
+    for cls in found:
+        assert "title_zh" in vars(cls), cls
+        assert _chinese_then_english(cls.title()), cls.title()
+    assert len({cls.title_zh for cls in found}) == len(found)
 
 
 # --- keys -----------------------------------------------------------------------------------------------

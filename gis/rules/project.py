@@ -495,7 +495,7 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
     for name, value in values.items():
         if name not in specs and name != "name":
             raise FieldError(f"未知的项目信息「{name}」 / unknown project fact", field=name, value=value, row=row,
-                             source=source, fix="项目信息有：" + "、".join(specs))
+                             source=source, fix="使用以下项目信息之一 / use one of the project facts: " + ", ".join(specs))
         if name == "name":
             if not _blank(value):
                 facts["name"] = str(value).strip()[:500]
