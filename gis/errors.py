@@ -68,9 +68,9 @@ def _where(source: str | None, row: Any, field: str | None, value: Any) -> str:
 
 
 class EcozoneError(Exception):
-    """Root of the hierarchy: a problem ecozone detected and can explain."""
+    """A problem ecozone detected and can explain (the root of the hierarchy)."""
 
-    title_zh: ClassVar[str] = "ecozone 发现并能说明的问题"
+    title_zh: ClassVar[str] = "处理时发现的问题"
 
     def __init__(
         self,
