@@ -19,7 +19,7 @@ from gis.batch import COLUMNS, screen_file
 from gis.batch.spatial import COVERED, PROTECTED_KINDS, SHARE, TOUCH, BatchEngine
 from gis.batch.verdicts import Screener
 from gis.check import check_site
-from gis.errors import CancelledError
+from gis.errors import CancelledError, CoordinateError
 from gis.kinds import KINDS
 from gis.presentation import UNCOVERED_TITLE, reasons_text
 from gis.rules import default_rule_packs
@@ -293,6 +293,28 @@ def test_ecozones_processes_take_arrow_memory_from_malloc(start, tmp_path):
     if before == "system":
         pytest.skip("this pyarrow's default pool is already the system allocator")
     assert after == "system", done.stderr
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+def test_a_gis_feature_outside_the_layers_is_told_to_check_the_files_crs(tmp_path, suffix):
+    """A feature in Beijing in a file declared WGS 84: the batch, and ``ecozone check`` of that feature, tell the
+    officer to check the file's CRS, never to exchange two columns (a GIS file has none)."""
+    import geopandas as gpd
+
+    places = gpd.GeoDataFrame({"名称": ["北京", "乌鲁木齐"]}, crs="EPSG:4326",
+                              geometry=[shapely.Point(116.4, 39.9), shapely.Point(87.6, 43.8)])
+    path = tmp_path / f"sites{suffix}"
+    places.to_file(path)
+    screen_file(path, tmp_path / "o.csv", as_of=AS_OF)
+    with open(tmp_path / "o.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[1]["读取错误"] == "" and rows[0]["结论"] == "读取失败"
+    alone = tmp_path / f"beijing{suffix}"
+    places.iloc[:1].to_file(alone)
+    with pytest.raises(CoordinateError) as raised:
+        read_site(alone)
+    for text in (rows[0]["读取错误"], raised.value.fix):
+        assert "检查文件的坐标系（WGS 84" in text and "swap_xy" not in text and "颠倒" not in text, text
 
 
 def test_cancel_stops_and_leaves_no_partial_output(samples, tmp_path):

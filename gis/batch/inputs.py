@@ -43,7 +43,7 @@ from gis.errors import EcozoneError, FieldError, FormatError
 from gis.rules.project import fact_specs
 from gis.sites import gk
 from gis.sites.archives import open_zip
-from gis.sites.build import build_sites, combine, coverage_hints
+from gis.sites.build import FILE_CRS_ORIGINS, build_sites, combine, coverage_hints
 from gis.sites.checks import CoveredArea, outside_coverage_texts
 from gis.sites.encoding import dbf_encoding, decode, records_encoding
 from gis.sites.gpkg import feature_tables
@@ -185,7 +185,7 @@ class _TableRows:
         """Map ``header`` to our fields; ``unique`` refuses a column we read that has a twin of its name.
         ``has_geometry``: the rows are features whose own geometry is the site (no location column needed)."""
         self.source = source
-        self._hints = coverage_hints(_WGS84, None, None, None)
+        self._hints = coverage_hints(_WGS84, None, None)
         self.header = header
         self.coverage = coverage
         self.has_geometry = has_geometry
@@ -344,7 +344,7 @@ class _TableRows:
             if len(outside):  # refused for the covered area alone, with the zone's hint, as the reader does
                 texts = outside_coverage_texts(lon[outside], lat[outside], [row_numbers[i] for i in rows[outside]],
                                                location, self.coverage, self.source,
-                                               coverage_hints(src, key, None, None), _register_input)
+                                               coverage_hints(src, key, None), _register_input)
                 first = rows[outside[0]]
                 errors[first], geoms[first], notices[first] = read_row(first)
                 done[first] = True
@@ -631,6 +631,10 @@ def _units(row: Sequence[Any]) -> list[str] | None:
 
 
 # -- vector files --------------------------------------------------------------------------------------------------
+#: Where a feature's CRS comes from (``RawSite.crs_origin``), in its site reader and in its hints alike.
+_VECTOR_ORIGIN = FILE_CRS_ORIGINS[1]
+
+
 def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None) -> Input:
     # a .dbf in GBK without a .cpg, or with one that does not fit its text, is read in the encoding detected
     if path.suffix.lower() == ".zip":
@@ -648,6 +652,8 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
     # without one (or with one that cannot be read) is marked, not located some other way.
     table = _TableRows(header, path.name, columns, coverage=coverage, has_geometry=True)
     geographic = crs is not None and any(crs.equals(CRS.from_user_input(c)) for c in _GEOGRAPHIC)
+    # what a feature outside the covered area is told to check, as the site reader tells it (``_vector_site``)
+    hints = coverage_hints(crs, None, None, _VECTOR_ORIGIN) if geographic else table._hints
 
     def chunks() -> Iterator[Chunk]:
         number = 0
@@ -675,7 +681,7 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
                 outside = points & table._outside(x, y) & ~unread
                 far = np.flatnonzero(outside)
                 for i, text in zip(far, outside_coverage_texts(x[far], y[far], [rows[i] for i in far], "geometry",
-                                                                coverage, path.name, table._hints, _register_input)):
+                                                                coverage, path.name, hints, _register_input)):
                     chunk.errors[i] = text
             flat = geometries[plain]  # those with Z or M made two-dimensional (the others are already)
             deep = shapely.get_coordinate_dimension(flat) > 2
@@ -842,7 +848,7 @@ def _vector_site(geom, crs: CRS | None, source: str, row: int, coverage: Covered
                           source=source, row=row, field="geometry",
                           fix="画出它的几何，或删去该要素 / draw its geometry, or delete the feature")
     raw = RawSite(source=source, plots=[RawPlot(parts_from_shapely(geom, source=source, row=row), row=row)],
-                  crs=crs, crs_origin="the file" if crs else "", order="declared")
+                  crs=crs, crs_origin=_VECTOR_ORIGIN if crs else "", order="declared")
     return _built(raw, row, coverage)
 
 

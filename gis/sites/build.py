@@ -72,7 +72,7 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
         ring.coords = [tuple(c) for c in lonlat[start : start + len(ring.coords)]]
         start += len(ring.coords)
     sites = []
-    hints = coverage_hints(src, zone, crs, raw)
+    hints = coverage_hints(src, zone, crs, raw.crs_origin)
     label, epsg = crs_identity(src)
     for plot in raw.plots:
         plot_log = Log(raw.source)
@@ -428,15 +428,25 @@ def _check_zone_fit(zone: gk.GKZone, lonlat: np.ndarray, rows, log: Log) -> None
                  row=rows[i], value=round(float(lonlat[i, 0]), 4), fix="check that the zone is right")
 
 
-def coverage_hints(src: CRS, zone: gk.GKZone | None, crs: Any, raw: RawSite | None) -> list[str]:
-    """What to check when a site lies outside the covered area, by where its CRS came from."""
+#: Where a CRS came from when a GIS file declares it (``RawSite.crs_origin``): its features' axes are the file's.
+FILE_CRS_ORIGINS = (".prj", "the file")
+
+
+def coverage_hints(src: CRS, zone: gk.GKZone | None, crs: Any, origin: str = "") -> list[str]:
+    """What to check when a site lies outside the covered area, by where its CRS came from (``origin``: the
+    ``RawSite.crs_origin``). A GIS file's features are never two columns to exchange: its CRS is what to check."""
     if zone is not None:
         return [f"检查带号：第 {zone.zone} 带中央经线 {zone.central_meridian}°E / check the zone: zone {zone.zone} has "
                 f"central meridian {zone.central_meridian}°E."]
     if crs is not None:
         return [f"检查 «crs»（{crs_label(src)}） / check «crs» ({crs_label(src)})."]
+    if origin in FILE_CRS_ORIGINS:
+        said = {".prj": " .prj 文件", "the file": "文件本身"}[origin]
+        return [f"检查文件的坐标系（{crs_label(src)}，来自{said}）是否与要素坐标相符，要素是否本在覆盖范围以外 / check that "
+                f"the file's CRS ({crs_label(src)}, from {origin}) fits its features, or whether they lie outside "
+                "the covered area."]
     if src.is_geographic:
         return ["检查坐标；如经纬度两个值颠倒，请使用 «swap_xy» / check the coordinates; use «swap_xy» if the two "
                 "values are swapped."]
-    return [f"检查坐标系（{crs_label(src)}，来自 {raw.crs_origin or '输入'}） / check the CRS ({crs_label(src)}, from "
-            f"{raw.crs_origin or 'the input'})."]
+    return [f"检查坐标系（{crs_label(src)}，来自 {origin or '输入'}） / check the CRS ({crs_label(src)}, from "
+            f"{origin or 'the input'})."]
