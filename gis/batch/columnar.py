@@ -116,9 +116,9 @@ def text_column(values: Sequence[Any], text: Callable[[Any], str | None],
     """A column of values as an Arrow string array, ``text(value)`` once per distinct value.
 
     Values of one type (and None) are told apart by ``pd.factorize`` and the rows take their distinct texts in
-    Arrow: a verdict column repeats a few long texts on every row. When ``text`` keeps a string as it is except
-    where ``changes(strings)`` (a boolean array) says, only those strings go through ``text`` (a register's
-    numbers, names and coordinates are distinct on every row). A column mixing types (1 and True hash alike) is
+    Arrow. When ``text`` keeps a string as it is except where ``changes(strings)`` (a boolean array) says, a
+    column of strings goes to Arrow as it is and only those strings go through ``text`` (a register's names and
+    coordinates are distinct on every row; the verdict columns that repeat texts are ``CodedText``). A column mixing types (1 and True hash alike) is
     converted value by value. A column of Arrow text (a file Arrow read) stays Arrow text: only the strings
     ``changes`` picks go through ``text``; Arrow numbers go through ``text`` once per distinct value. A
     ``CodedText`` becomes a dictionary array of its texts."""
@@ -140,12 +140,10 @@ def text_column(values: Sequence[Any], text: Callable[[Any], str | None],
     types.discard(type(None))
     if len(types) > 1:
         return pa.array([text(v) for v in values], type=pa.string())
+    if changes is not None and types <= {str}:  # Arrow takes them as they are, but for those ``changes`` picks
+        return _with_changes(pa.array(values, type=pa.string()), text, changes)
     codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
-    if changes is not None and types <= {str}:
-        texts = _with_changes(pa.array(np.asarray(uniques, dtype=object), type=pa.string(), from_pandas=True),
-                              text, changes)
-    else:
-        texts = pa.array([text(u) for u in uniques], type=pa.string())
+    texts = pa.array([text(u) for u in uniques], type=pa.string())
     return texts.take(pa.array(codes)) if len(codes) else pa.array([], type=pa.string())
 
 
@@ -171,8 +169,7 @@ def as_table(names: list[str], columns: list[list[Any]], verdicts: dict[str, lis
     for column in verdict_columns:
         values = verdicts[column]
         if numbers and column in NUMERIC_COLUMNS:
-            arrays.append(pa.array(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"),
-                                   type=pa.float64()))
+            arrays.append(pa.array(np.asarray(values, dtype=float), type=pa.float64(), from_pandas=True))
         else:
             arrays.append(text_column(values, text, changes))
     fields = list(names)
