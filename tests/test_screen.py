@@ -317,6 +317,31 @@ def test_a_gis_feature_outside_the_layers_is_told_to_check_the_files_crs(tmp_pat
         assert "检查文件的坐标系（WGS 84" in text and "swap_xy" not in text and "颠倒" not in text, text
 
 
+def test_a_shapefile_without_its_prj_says_so_and_is_told_to_ship_it(tmp_path):
+    """A Gauss-Krüger shapefile without .prj: with the zone in front of Y its CRS is inferred, each row says so,
+    and its points are where pyproj puts them; without the zone nothing can be inferred, and the officer is told
+    to supply the .prj (a GIS file has no 带号 column to fill)."""
+    import geopandas as gpd
+    from pyproj import Transformer
+
+    lon, lat = np.array([87.58, 87.62]), np.array([43.82, 43.79])
+    for name, crs in (("zoned", "EPSG:4517"), ("bare", "+proj=tmerc +lon_0=87 +k=1 +x_0=500000 +ellps=GRS80")):
+        x, y = Transformer.from_crs("EPSG:4490", crs, always_xy=True).transform(lon, lat)
+        gpd.GeoDataFrame({"名称": ["甲", "乙"]}, geometry=shapely.points(x, y)).to_file(tmp_path / f"{name}.shp")
+        (tmp_path / f"{name}.prj").unlink(missing_ok=True)
+        screen_file(tmp_path / f"{name}.shp", [tmp_path / f"{name}.csv", tmp_path / f"{name}.geojson"], as_of=AS_OF)
+    with open(tmp_path / "zoned.csv", encoding="utf-8-sig", newline="") as handle:
+        zoned = list(csv.DictReader(handle))
+    assert all(row["读取错误"] == "" and "文件没有声明坐标系" in row["读取提示"] for row in zoned)
+    read = gpd.read_file(tmp_path / "zoned.geojson")
+    assert np.allclose(shapely.get_coordinates(read.geometry.values), np.column_stack([lon, lat]), atol=1e-7)
+    with open(tmp_path / "bare.csv", encoding="utf-8-sig", newline="") as handle:
+        bare = list(csv.DictReader(handle))
+    for row in bare:
+        assert row["结论"] == "读取失败" and ".prj" in row["读取错误"].split("修正 / Fix:")[1], row["读取错误"]
+        assert "带号列" not in row["读取错误"]
+
+
 def test_cancel_stops_and_leaves_no_partial_output(samples, tmp_path):
     out = tmp_path / "o.xlsx"
     with pytest.raises(CancelledError):

@@ -39,7 +39,7 @@ from pyproj.exceptions import CRSError as ProjCRSError
 
 from gis.batch.columnar import input_columns
 from gis.crs import geodesic_areas_m2, transformer_to_wgs84
-from gis.errors import EcozoneError, FieldError, FormatError
+from gis.errors import CoordinateError, CRSError, EcozoneError, FieldError, FormatError, Notice
 from gis.rules.project import fact_specs
 from gis.sites import gk
 from gis.sites.archives import open_zip
@@ -631,8 +631,16 @@ def _units(row: Sequence[Any]) -> list[str] | None:
 
 
 # -- vector files --------------------------------------------------------------------------------------------------
-#: Where a feature's CRS comes from (``RawSite.crs_origin``), in its site reader and in its hints alike.
-_VECTOR_ORIGIN = FILE_CRS_ORIGINS[1]
+#: What a GIS file without a CRS is told: its features have no columns to correct, the file lacks its CRS.
+_NO_CRS_FIX = ("随文件提供坐标系（shapefile 同名的 .prj 文件），或在 GIS 软件中为图层定义坐标系后另存为 GeoPackage / ship the "
+               "file's CRS (the .prj beside a shapefile), or define the layer's CRS in a GIS program and save it as a "
+               "GeoPackage")
+
+
+def _crs_origin(path: Path) -> str:
+    """Where a GIS file's CRS comes from (``RawSite.crs_origin``, as ``gis.sites.files`` says it): a shapefile's
+    .prj, else the file itself; the same in the site reader's hints and in the batch's."""
+    return FILE_CRS_ORIGINS[0] if path.suffix.lower() in (".shp", ".zip") else FILE_CRS_ORIGINS[1]
 
 
 def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None) -> Input:
@@ -653,7 +661,8 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
     table = _TableRows(header, path.name, columns, coverage=coverage, has_geometry=True)
     geographic = crs is not None and any(crs.equals(CRS.from_user_input(c)) for c in _GEOGRAPHIC)
     # what a feature outside the covered area is told to check, as the site reader tells it (``_vector_site``)
-    hints = coverage_hints(crs, None, None, _VECTOR_ORIGIN) if geographic else table._hints
+    origin = _crs_origin(path)
+    hints = coverage_hints(crs, None, None, origin) if geographic else table._hints
 
     def chunks() -> Iterator[Chunk]:
         number = 0
@@ -691,13 +700,13 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
                 single = _single_polygons(geometries)
 
                 def read_feature(i: int) -> tuple[str | None, Any, str | None]:
-                    work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage)
+                    work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage, origin)
                     return _row_site(work, path.name, rows[i], "geometry")
 
                 plain |= _take_plain_polygons(np.flatnonzero(_plain_polygons(single, coverage) & ~unread), single,
                                               read_feature, chunk.geoms, chunk.errors, chunk.notices)
             for i in np.flatnonzero(~plain & ~outside & ~unread):
-                work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage)
+                work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage, origin)
                 chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(work, path.name, rows[i], "geometry")
             yield chunk
 
@@ -840,16 +849,26 @@ def _plain_polygons(geoms: np.ndarray, coverage: CoveredArea | None) -> np.ndarr
     return plain
 
 
-def _vector_site(geom, crs: CRS | None, source: str, row: int, coverage: CoveredArea | None):
-    """A feature's geometry as its site: from the file's CRS (Gauss-Krüger and others reprojected) through the
-    site reader's checks (a plain lon/lat point inside the covered area is taken as it is, ``_points``)."""
+def _vector_site(geom, crs: CRS | None, source: str, row: int, coverage: CoveredArea | None, origin: str):
+    """A feature's geometry as its site: from the file's CRS (``origin``: where it comes from; Gauss-Krüger and
+    others reprojected) through the site reader's checks (a plain lon/lat point inside the covered area is taken
+    as it is, ``_points``). A file without a CRS has it inferred from each feature's coordinates, and says so;
+    what cannot be inferred is the file's missing CRS to supply, never a column to correct."""
     if geom is None or geom.is_empty:
         raise FormatError("要素没有几何（或几何无法读取） / the feature has no geometry (or one that cannot be read)",
                           source=source, row=row, field="geometry",
                           fix="画出它的几何，或删去该要素 / draw its geometry, or delete the feature")
+    notices = [] if crs else [Notice("no_crs", "文件没有声明坐标系（如 shapefile 缺少 .prj），按坐标值推断 / the file declares "
+                                     "no CRS (as a shapefile without its .prj): it is inferred from the coordinates",
+                                     source=source, level="info", fix=_NO_CRS_FIX)]
     raw = RawSite(source=source, plots=[RawPlot(parts_from_shapely(geom, source=source, row=row), row=row)],
-                  crs=crs, crs_origin=_VECTOR_ORIGIN if crs else "", order="declared")
-    return _built(raw, row, coverage)
+                  crs=crs, crs_origin=origin if crs else "", order="declared", notices=notices)
+    try:
+        return _built(raw, row, coverage)
+    except (CRSError, CoordinateError) as error:
+        if crs is None:
+            error.fix = _NO_CRS_FIX
+        raise
 
 
 def _zipped_shapefile(path: Path) -> str | None:
