@@ -340,15 +340,19 @@ def add_exception_handlers(app: FastAPI) -> None:
                                  "send multipart/form-data: at most 10 files, each part named, e.g. curl "
                                  "-F file=@拐点坐标.txt -F industry=热力 ...")
         else:  # the framework's own (Starlette's "Not Found", "Method Not Allowed" ...): Chinese said first
-            detail = str(error.detail)
+            detail, fix = str(error.detail), None
+            if error.status_code == 404:  # the router's: no route has this path
+                fix = "检查地址；本服务的接口列于 /docs / check the address; the API's routes are listed at /docs"
+            elif error.status_code == 405 and headers.get("Allow"):
+                fix = f"用 {headers['Allow']} 请求此地址 / request this address with {headers['Allow']}"
             if not _chinese_first(detail):
                 said = _TITLES_ZH.get(error.status_code, "请求无法处理")
-                if error.status_code == 404:  # the router's: no route has this path
+                if error.status_code == 404:
                     said = "没有这个地址"
                 elif error.status_code == 405 and headers.get("Allow"):
                     said = f"此地址只接受 {headers['Allow']} 请求"
                 detail = f"{said} / {detail}"
-            problem = ApiProblem(error.status_code, detail, headers=headers)
+            problem = ApiProblem(error.status_code, detail, headers=headers, fix=fix)
         return await _api(request, problem)
 
     @app.exception_handler(ClientDisconnect)

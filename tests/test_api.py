@@ -426,6 +426,15 @@ def test_every_problem_says_it_in_chinese_first(client, method, path, request_kw
     assert body["fix"] is None or _chinese_then_english(body["fix"]), body
 
 
+def test_the_routers_own_404_and_405_say_what_to_do(client):
+    """No route at the path, or not with this method: the answer says where the routes are, or which methods."""
+    missing = assert_problem(client.get("/no/such/thing"), 404)
+    assert _chinese_then_english(missing["fix"]) and "/docs" in missing["fix"]
+    refused = client.delete("/health")
+    body = assert_problem(refused, 405)
+    assert _chinese_then_english(body["fix"]) and refused.headers["Allow"] in body["fix"]
+
+
 def test_every_kind_of_core_error_has_a_chinese_title_of_its_own():
     """Each class of ``gis.errors`` says what it is in Chinese itself (not its parent's words), then in English."""
     from gis import errors
