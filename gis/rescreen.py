@@ -56,9 +56,9 @@ class VerdictChange(BaseModel):
                                  "the worksheet row of an .xlsx (title, units and blank rows counted), the row of a "
                                  "CSV as a spreadsheet opens it (the header is 1, blank lines count, a cell over two "
                                  "lines is one row).")
-    cells: dict[str, Any] = Field(description="The row's own columns (the verdict columns left out, empty cells "
-                                              "too), as the file holds them: from an .xlsx numbers as numbers and "
-                                              "dates as dates (ISO text in JSON), from a CSV text.")
+    cells: dict[str, Any] = Field(description="The row's own cells that are not empty, in the file's order (the "
+                                              "report's ``columns``), as the file holds them: from an .xlsx numbers "
+                                              "as numbers and dates as dates (ISO text in JSON), from a CSV text.")
     old_verdict: str
     old_code: str
     new_verdict: str
@@ -79,6 +79,10 @@ class RescreenReport(BaseModel):
     sheet: str | None = Field(default=None, description="工作表: the worksheet of the .xlsx that was screened (the "
                                                         "first with a header in its first 20 rows, as the reader "
                                                         "chooses); None for a CSV.")
+    columns: list[str] = Field(default_factory=list, description="The file's own columns in the file's order, the "
+                                                                 "verdict columns of every screening left out: the "
+                                                                 "change list's columns, each change's cells under "
+                                                                 "them (a cell a change does not have is blank).")
     rows: int
     changed: int
     old_as_of: str | None = Field(description="Date of the file's screening, from its 筛查汇总 sheet (xlsx).")
@@ -222,7 +226,7 @@ def rescreen_file(
                 changes.append(change)
     sheet = _sheet_cells(path, own, kept, changes) if workbook else None
     return RescreenReport(
-        input=path.name, sheet=sheet, rows=count, changed=len(changes), old_as_of=_old_as_of(path),
+        input=path.name, sheet=sheet, columns=[own[i] for i in kept], rows=count, changed=len(changes), old_as_of=_old_as_of(path),
         new_as_of=report.as_of, store=report.store, layer_versions=report.layer_versions,
         old_counts=dict(old_counts), new_counts=dict(new_counts), changes=changes,
         seconds=round(time.perf_counter() - started, 3),
@@ -281,8 +285,9 @@ _HEADERS = ["行号（原表行）", "原结论", "新结论", "变化", "新适
 
 
 def _table(report: RescreenReport) -> tuple[list[str], Iterator[list[Any]]]:
-    """The change list's header and rows (made as they are written); a cell the row leaves empty is None."""
-    own = list(dict.fromkeys(name for change in report.changes for name in change.cells))
+    """The change list's header and rows (made as they are written): the file's own columns in the file's order
+    (``report.columns``, a column no changed row fills too), a cell the row leaves empty None."""
+    own = report.columns
     rows = ([c.row, *(c.cells.get(name) for name in own), c.old_verdict, c.new_verdict,
              "从严" if c.worse else "放宽", "；".join(c.rules_added), "；".join(c.rules_removed),
              "；".join(c.zones_added), "；".join(c.zones_removed), c.reason_zh] for c in report.changes)

@@ -211,3 +211,113 @@ def test_cli_and_http_name_the_sheet(tmp_path, store):
         want = own_cells_of(screened, change["row"])
         assert change["cells"]["锅炉规模"] == want["锅炉规模"] and type(change["cells"]["锅炉规模"]) is type(want["锅炉规模"])
         assert change["cells"]["有效期限"] == want["有效期限"].date().isoformat()
+
+
+# -- an officer's ledger as the exploratory tester's (/tmp/ex-today/make_register.py) ----------------------------
+#: Its columns: the boiler's (H–J) are blank on a water project, 附件 is blank on every row.
+LEDGER = ["序号", "许可证编号", "项目名称", "行业", "建设性质", "经度", "纬度", "锅炉规模", "燃料", "新增燃煤量", "生产废水",
+          "发证日期", "投资额", "备注", "附件"]
+#: (项目名称, 行业, lon, lat, 锅炉规模, 燃料, 新增燃煤量, 生产废水): between OLD and NEW the 准东 water project changes
+#: (its freeze ends) and so does the 昌吉 gas boiler (应履行义务 → 限制); the desert site and the northern one, whose
+#: layers cover them in part (部分未核查), do not.
+LEDGER_SITES = [
+    ("准东化工涉水", "化工", 89.05, 44.55, None, None, None, "是"),
+    ("戈壁光伏", "光伏", 84.0, 41.0, None, None, None, "否"),
+    ("昌吉燃气锅炉", "热力", 87.36, 44.03, 20, "天然气", 0, "否"),
+    ("北疆仓储", "仓储", 85.0, 45.5, None, None, None, "否"),
+]
+
+
+def ledger_rows(count: int) -> list[list]:
+    """``count`` permits over ``LEDGER_SITES`` in turn, each a little apart; the first 备注 is formula-like text."""
+    rows = []
+    for i in range(count):
+        name, industry, lon, lat, boiler, fuel, coal, water = LEDGER_SITES[i % len(LEDGER_SITES)]
+        rows.append([i + 1, f"{i * 37:06d}", name, industry, "新建", round(lon + i * 1e-5, 6), round(lat + i * 1e-5, 6),
+                     boiler, fuel, coal, water, dt.datetime(2017, 1, 1) + dt.timedelta(days=i), 100 + i * 3.25,
+                     "=SUM(M4:M5)" if i == 0 else "注意", None])
+    return rows
+
+
+def ledger(path, count: int = len(LEDGER_SITES)):
+    """The ledger as an officer's workbook (a title over the header, text cells for formula-like text) or CSV."""
+    rows = ledger_rows(count)
+    if path.suffix == ".csv":
+        with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+            csv.writer(handle).writerows([LEDGER, *([("" if v is None else v.date().isoformat()
+                                                      if isinstance(v, dt.datetime) else v) for v in row]
+                                                    for row in rows)])
+        return path
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "许可清单"
+    sheet.append(["2018年排污许可登记台账"])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(LEDGER))
+    sheet.append(LEDGER)
+    for row in rows:
+        sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, dt.datetime):
+                cell.number_format = "yyyy-mm-dd"
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"
+    book.save(path)
+    return path
+
+
+def header_of(sheet, row: int) -> list:
+    """The names of a worksheet's header row, as openpyxl reads them."""
+    return [cell.value for cell in sheet[row]]
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_change_list_keeps_the_files_columns_in_the_files_order(tmp_path, store, suffix):
+    """The change list carries the screened file's own columns in the file's order (the verdict columns left out),
+    a column blank in every changed row too: the report's ``columns``, and the header of the .xlsx, the .csv and
+    the JSON; each cell under its column, a blank cell blank (the 准东 row, the first changed, has no boiler)."""
+    screened = tmp_path / f"screened{suffix}"
+    screen_file(ledger(tmp_path / f"ledger{suffix}"), screened, store=store, as_of=OLD)
+    report = rescreen_file(screened, as_of=NEW, store=store)
+    # the oracle: the screened file's header, up to its first verdict column
+    if suffix == ".xlsx":
+        sheet = load_workbook(screened)["许可清单"]
+        header, title_rows = header_of(sheet, 2), 1
+
+        def cell(row, name):
+            return sheet.cell(row, header.index(name) + 1).value
+    else:
+        with open(screened, encoding="utf-8-sig", newline="") as handle:
+            lines = list(csv.reader(handle))
+        header, title_rows = lines[0], 0
+
+        def cell(row, name):
+            return lines[row - 1][header.index(name)]
+    own = header[: header.index("结论")]
+    assert own == LEDGER and report.columns == own
+    assert [c.cells["项目名称"] for c in report.changes] == ["准东化工涉水", "昌吉燃气锅炉"]  # the first blank in H–J
+    assert all(cell(c.row, "附件") in (None, "") for c in report.changes)
+
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    write_rescreen(report, tmp_path / "changes.csv")
+    write_rescreen(report, tmp_path / "changes.json")
+    table = list(load_workbook(tmp_path / "changes.xlsx")["结论变化"].iter_rows(values_only=True))
+    with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
+        text = list(csv.reader(handle))
+    for rows, blank in ((table, None), (text, "")):
+        assert list(rows[0][: len(own) + 2]) == ["行号（原表行）", *own, "原结论"]
+        for line in rows[1:]:
+            row = int(line[0])
+            assert row > title_rows
+            for name, got in zip(own, line[1: len(own) + 1], strict=True):
+                want = cell(row, name)
+                if want in (None, ""):
+                    assert got == blank, (row, name, got)
+                elif rows is text or suffix == ".csv":
+                    assert str(got).removeprefix("'") == (want.date().isoformat() if isinstance(want, dt.datetime)
+                                                          else str(want).removeprefix("'")), (row, name, got, want)
+                else:
+                    assert got == want, (row, name, got, want)
+    answer = json.loads((tmp_path / "changes.json").read_text(encoding="utf-8"))
+    assert answer["columns"] == own
+    for change in answer["changes"]:
+        assert list(change["cells"]) == [name for name in own if cell(change["row"], name) not in (None, "")]
