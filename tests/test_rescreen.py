@@ -321,3 +321,44 @@ def test_change_list_keeps_the_files_columns_in_the_files_order(tmp_path, store,
     assert answer["columns"] == own
     for change in answer["changes"]:
         assert list(change["cells"]) == [name for name in own if cell(change["row"], name) not in (None, "")]
+
+
+def test_terminal_lists_the_first_twenty_changes_and_says_where_the_rest_are(tmp_path, store):
+    """More than 20 changes: the terminal prints the summary, the first 20 and a line saying how many more there
+    are and which output holds them (without -o, how to write them); --format json stays complete."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+
+    screened = tmp_path / "screened.xlsx"
+    screen_file(ledger(tmp_path / "ledger.xlsx", count=52), screened, store=store, as_of=OLD)
+    sheet = load_workbook(screened)["许可清单"]
+    header = header_of(sheet, 2)
+    # the oracle: the rows of the two sites that change (see ``LEDGER_SITES``), in the sheet's order
+    changing = [row for row in range(3, sheet.max_row + 1)
+                if sheet.cell(row, header.index("项目名称") + 1).value in {"准东化工涉水", "昌吉燃气锅炉"}]
+    assert len(changing) == 26
+    runner = CliRunner()
+    command = ["rescreen", str(screened), "--as-of", NEW]
+    env = {"ECOZONE_STORE": None}  # the embedded dataset, as ``store``
+
+    full = runner.invoke(cli_app, [*command, "--format", "json"], env=env)
+    assert full.exit_code == 0, full.output
+    assert [c["row"] for c in json.loads(full.stdout)["changes"]] == changing
+
+    bare = runner.invoke(cli_app, command, env=env)
+    assert bare.exit_code == 0, bare.output
+    lines = bare.stdout.splitlines()
+    assert len(lines) == 1 + 20 + 1
+    assert [int(line.split()[1]) for line in lines[1:21]] == changing[:20]  # "  原表第 N 行 …"
+    assert lines[-1].startswith("…另有 6 行") and "6 more" in lines[-1] and "-o" in lines[-1]
+
+    written = runner.invoke(cli_app, [*command, "-o", str(tmp_path / "changes.csv"), "-o",
+                                      str(tmp_path / "changes.xlsx")], env=env)
+    assert written.exit_code == 0, written.output
+    lines = written.stdout.splitlines()
+    assert len(lines) == 1 + 20 + 1 + 2
+    more = lines[21]
+    assert more.startswith("…另有 6 行") and "all 26" in more and "changes.csv" in more and "changes.xlsx" in more
+    with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
+        assert [int(line[0]) for line in list(csv.reader(handle))[1:]] == changing
