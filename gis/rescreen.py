@@ -28,6 +28,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from pydantic import BaseModel, Field
 
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
@@ -314,8 +315,9 @@ def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
     """Write the rows whose verdict changes to ``path`` (.xlsx with a 汇总 sheet, .csv UTF-8 with BOM, or .json).
 
     A workbook keeps each own cell as the report has it: numbers and dates of an .xlsx as numbers and dates
-    (a date with the ``yyyy-mm-dd`` format), text as text. It is written row by row (openpyxl write-only), so
-    memory does not grow with the rows.
+    (a date with the ``yyyy-mm-dd`` format), text as text; its 结论变化 sheet opens with the header frozen and an
+    auto-filter over every column. It is written row by row (openpyxl write-only), so memory does not grow with
+    the rows.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -335,14 +337,17 @@ def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
     else:
         book = Workbook(write_only=True)
         sheet = book.create_sheet("结论变化")
+        sheet.freeze_panes = "A2"  # written before the rows: set before the first
         bold = []
         for name in header:
             cell = WriteOnlyCell(sheet, value=name)
             cell.font = Font(bold=True)
             bold.append(cell)
         sheet.append(bold)
-        for row in rows:
+        last = 1
+        for last, row in enumerate(rows, start=2):
             sheet.append([_xlsx_cell(sheet, value) for value in row])
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{last}"  # written after the rows
         summary = book.create_sheet("汇总")
         for item in [("输入文件", report.input), ("工作表", report.sheet or "（CSV 文件，无工作表）"),
                      ("行数", report.rows), ("结论变化行数", report.changed),

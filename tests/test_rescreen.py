@@ -362,3 +362,16 @@ def test_terminal_lists_the_first_twenty_changes_and_says_where_the_rest_are(tmp
     assert more.startswith("…另有 6 行") and "all 26" in more and "changes.csv" in more and "changes.xlsx" in more
     with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
         assert [int(line[0]) for line in list(csv.reader(handle))[1:]] == changing
+
+
+def test_change_workbook_freezes_its_header_and_filters_its_columns(tmp_path, store):
+    """结论变化 opens with its header frozen and an auto-filter over every column and row."""
+    from openpyxl.utils import get_column_letter
+
+    screen_file(ledger(tmp_path / "ledger.xlsx", count=8), tmp_path / "screened.xlsx", store=store, as_of=OLD)
+    write_rescreen(rescreen_file(tmp_path / "screened.xlsx", as_of=NEW, store=store), tmp_path / "changes.xlsx")
+    table = load_workbook(tmp_path / "changes.xlsx")["结论变化"]
+    width, height = len(header_of(table, 1)), table.max_row
+    assert height == 1 + 4 and width == 1 + len(LEDGER) + 8
+    assert table.freeze_panes == "A2"
+    assert table.auto_filter.ref == f"A1:{get_column_letter(width)}{height}"
