@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from os import PathLike
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
@@ -33,8 +34,7 @@ from pydantic import BaseModel, Field
 
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, open_input
-from gis.batch.outputs import CLASH_SUFFIX, starts_formula
-from gis.batch.verdicts import VERDICT_NAMES
+from gis.batch.outputs import CLASH_SUFFIX, starts_formula, verdict_labels
 from gis.errors import EcozoneError, FieldError, FormatError, LimitExceededError
 from gis.kinds import KINDS
 from gis.rules.model import VERDICT_ORDER
@@ -48,6 +48,8 @@ RESCREEN_SUFFIXES = (".xlsx", ".csv", ".json")
 
 _VERDICT, _CODE, _RULES, _ZONES = "结论", "结论代码", "命中规则", "涉及区域"
 _RANK = {v.value: i for i, v in enumerate(VERDICT_ORDER)}
+#: The 汇总 sheet's name for an old 结论 left blank: a row added to the file after its screening.
+_NO_OLD_VERDICT = "（空：筛查后加入的行）"
 
 
 class VerdictChange(BaseModel):
@@ -90,8 +92,13 @@ class RescreenReport(BaseModel):
     new_as_of: dt.date
     store: str
     layer_versions: dict[str, int]
-    old_counts: dict[str, int]
-    new_counts: dict[str, int]
+    old_counts: dict[str, int] = Field(description="Rows per old 结论代码 ('' for a row added after the screening).")
+    new_counts: dict[str, int] = Field(description="Rows per new 结论代码.")
+    old_verdict_labels: dict[str, int] = Field(default_factory=dict, description="Rows per old 结论 as the file's "
+                                               "cells say it (未核查 and 部分未核查 apart; '' for a row added after "
+                                               "the screening): what the 汇总 sheet shows.")
+    new_verdict_labels: dict[str, int] = Field(default_factory=dict, description="Rows per new 结论 as the rows "
+                                               "say it (未核查 and 部分未核查 apart).")
     changes: list[VerdictChange]
     seconds: float
 
@@ -176,6 +183,8 @@ def rescreen_file(
     changes: list[VerdictChange] = []
     old_counts: Counter[str] = Counter()
     new_counts: Counter[str] = Counter()
+    old_labels: Counter[str] = Counter()
+    new_labels: Counter[str] = Counter()
     count = 0  # rows
     with tempfile.TemporaryDirectory(prefix="ecozone-rescreen-") as folder:
         output = Path(folder) / "rescreened.csv"
@@ -209,6 +218,8 @@ def rescreen_file(
                 old_code, new_code = cells[old_at[_CODE]], cells[new_at[_CODE]]
                 old_counts[old_code] += 1
                 new_counts[new_code] += 1
+                old_labels[cells[old_at[_VERDICT]]] += 1
+                new_labels[cells[new_at[_VERDICT]]] += 1
                 if old_code == new_code:
                     continue
                 old_rules, new_rules = _items(cells[old_at[_RULES]]), _items(cells[new_at[_RULES]])
@@ -229,7 +240,8 @@ def rescreen_file(
     return RescreenReport(
         input=path.name, sheet=sheet, columns=[own[i] for i in kept], rows=count, changed=len(changes), old_as_of=_old_as_of(path),
         new_as_of=report.as_of, store=report.store, layer_versions=report.layer_versions,
-        old_counts=dict(old_counts), new_counts=dict(new_counts), changes=changes,
+        old_counts=dict(old_counts), new_counts=dict(new_counts), old_verdict_labels=dict(old_labels),
+        new_verdict_labels=dict(new_labels), changes=changes,
         seconds=round(time.perf_counter() - started, 3),
     )
 
@@ -295,6 +307,11 @@ def _table(report: RescreenReport) -> tuple[list[str], Iterator[list[Any]]]:
     return [_HEADERS[0], *own, *_HEADERS[1:]], rows
 
 
+def _by_label(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """(结论, rows), strictest first, as a screening's summary orders them (``gis.batch.outputs.verdict_labels``)."""
+    return verdict_labels(SimpleNamespace(verdict_labels=counts))
+
+
 def _csv_cell(value: Any) -> Any:
     """A cell for the CSV change list: text a spreadsheet would run as a formula gets a leading apostrophe, as a
     screening's CSV gives it (``gis.batch.outputs``)."""
@@ -354,8 +371,8 @@ def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
                      ("原筛查日期", report.old_as_of or "（文件未记录）"), ("重新筛查日期", report.new_as_of.isoformat()),
                      ("图层库", report.store),
                      *((f"图层版本：{KINDS[k].label_zh if k in KINDS else k}", v) for k, v in report.layer_versions.items()),
-                     *((f"原结论：{VERDICT_NAMES.get(k, k)}", v) for k, v in sorted(report.old_counts.items())),
-                     *((f"新结论：{VERDICT_NAMES.get(k, k)}", v) for k, v in sorted(report.new_counts.items()))]:
+                     *((f"原结论：{label or _NO_OLD_VERDICT}", v) for label, v in _by_label(report.old_verdict_labels)),
+                     *((f"新结论：{label}", v) for label, v in _by_label(report.new_verdict_labels))]:
             summary.append([_xlsx_cell(summary, value) for value in item])
         book.save(path)
     return path

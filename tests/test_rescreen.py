@@ -375,3 +375,28 @@ def test_change_workbook_freezes_its_header_and_filters_its_columns(tmp_path, st
     assert height == 1 + 4 and width == 1 + len(LEDGER) + 8
     assert table.freeze_panes == "A2"
     assert table.auto_filter.ref == f"A1:{get_column_letter(width)}{height}"
+
+
+def test_change_summary_counts_each_verdict_as_the_rows_say_it(tmp_path, store):
+    """The 汇总 sheet counts 原结论 as the screened file's 结论 cells say them and 新结论 as a screening as of the new
+    date says them (部分未核查 apart from 未核查: one code, not_checked): each count is a number of cells."""
+    from collections import Counter
+
+    screen_file(ledger(tmp_path / "ledger.xlsx", count=8), tmp_path / "screened.xlsx", store=store, as_of=OLD)
+    screen_file(tmp_path / "ledger.xlsx", tmp_path / "new.xlsx", store=store, as_of=NEW)
+
+    def said(path) -> Counter:
+        sheet = load_workbook(path)["许可清单"]
+        at = header_of(sheet, 2).index("结论")
+        return Counter(row[at] for row in sheet.iter_rows(min_row=3, values_only=True))
+
+    old, new = said(tmp_path / "screened.xlsx"), said(tmp_path / "new.xlsx")
+    assert "部分未核查" in old and "未核查" not in old
+
+    report = rescreen_file(tmp_path / "screened.xlsx", as_of=NEW, store=store)
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    summary = list(load_workbook(tmp_path / "changes.xlsx")["汇总"].iter_rows(values_only=True))
+    for prefix, cells in (("原结论：", old), ("新结论：", new)):
+        counted = [(k.removeprefix(prefix), v) for k, v in summary if str(k).startswith(prefix)]
+        assert dict(counted) == cells and len(counted) == len(cells)
+    assert report.old_verdict_labels == dict(old) and report.new_verdict_labels == dict(new)
