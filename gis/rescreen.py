@@ -46,7 +46,7 @@ __all__ = ["RESCREEN_SUFFIXES", "RescreenReport", "VerdictChange", "rescreen_fil
 #: Files ``write_rescreen`` writes, by suffix.
 RESCREEN_SUFFIXES = (".xlsx", ".csv", ".json")
 
-_VERDICT, _CODE, _RULES, _ZONES = "结论", "结论代码", "命中规则", "涉及区域"
+_VERDICT, _CODE, _RULES, _ZONES, _ERROR = "结论", "结论代码", "命中规则", "涉及区域", "读取错误"
 _RANK = {v.value: i for i, v in enumerate(VERDICT_ORDER)}
 #: The 汇总 sheet's name for an old 结论 left blank: a row added to the file after its screening.
 _NO_OLD_VERDICT = "（空：筛查后加入的行）"
@@ -131,9 +131,12 @@ def _chain(header: list[str], name: str) -> list[str]:
     return chain
 
 
-def _reason(change: VerdictChange) -> str:
+def _reason(change: VerdictChange, error: str) -> str:
+    """说明: what changed and why; ``error`` is the new 读取错误 (why the row could not be read or checked), if any."""
     parts = [f"结论由「{change.old_verdict}」变为「{change.new_verdict}」" if change.old_verdict else
              f"原筛查无此行的结论（筛查后加入的行），现为「{change.new_verdict}」"]
+    if error:
+        parts.append("读取错误：" + error.rstrip("。"))
     if change.rules_added:
         parts.append("新适用规则：" + "；".join(change.rules_added))
     if change.rules_removed:
@@ -234,7 +237,7 @@ def rescreen_file(
                     zones_added=[z for z in new_zones if z not in old_zones],
                     zones_removed=[z for z in old_zones if z not in new_zones], zones=new_zones, reason_zh="",
                 )
-                change.reason_zh = _reason(change)
+                change.reason_zh = _reason(change, cells[new_at[_ERROR]])
                 changes.append(change)
     sheet = _sheet_cells(path, own, kept, changes) if workbook else None
     return RescreenReport(

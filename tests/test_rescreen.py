@@ -400,3 +400,30 @@ def test_change_summary_counts_each_verdict_as_the_rows_say_it(tmp_path, store):
         counted = [(k.removeprefix(prefix), v) for k, v in summary if str(k).startswith(prefix)]
         assert dict(counted) == cells and len(counted) == len(cells)
     assert report.old_verdict_labels == dict(old) and report.new_verdict_labels == dict(new)
+
+
+def test_a_row_added_after_screening_that_fails_to_read_says_why(tmp_path, store):
+    """A permit the officer added to the screened workbook, with a longitude the reader cannot read: its change
+    says why (读取错误: the field and the value the sheet holds), in the report and in the workbook's 说明."""
+    screen_file(ledger(tmp_path / "ledger.xlsx"), tmp_path / "screened.xlsx", store=store, as_of=OLD)
+    book = load_workbook(tmp_path / "screened.xlsx")
+    sheet = book["许可清单"]
+    header = header_of(sheet, 2)
+    added = sheet.max_row + 1
+    for name, value in {"序号": 99, "项目名称": "补录项目", "行业": "化工", "建设性质": "新建", "经度": "东经八十九度",
+                        "纬度": 44.55, "生产废水": "是"}.items():
+        sheet.cell(added, header.index(name) + 1, value)
+    book.save(tmp_path / "edited.xlsx")
+    # the oracle: the edited workbook as openpyxl reads it
+    edited = load_workbook(tmp_path / "edited.xlsx")["许可清单"]
+    assert edited.cell(added, header.index("结论") + 1).value is None
+    typed = edited.cell(added, header.index("经度") + 1).value
+
+    report = rescreen_file(tmp_path / "edited.xlsx", as_of=NEW, store=store)
+    [change] = [c for c in report.changes if c.row == added]
+    assert change.old_verdict == "" and change.new_verdict == "读取失败"
+    assert "读取错误" in change.reason_zh and "经度" in change.reason_zh and typed in change.reason_zh
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    table = list(load_workbook(tmp_path / "changes.xlsx")["结论变化"].iter_rows(values_only=True))
+    [line] = [line for line in table[1:] if line[0] == added]
+    assert line[table[0].index("说明")] == change.reason_zh
