@@ -9,7 +9,8 @@ screened against by its date: the version in force from ``effective_from``.
 
 The own cells of a changed row are the file's: read back from that CSV they would all be text, so for an .xlsx
 they are read from the worksheet the reader screened (``gis.batch.inputs.open_input`` chooses it), by row
-number and column position, numbers as numbers and dates as dates. A CSV's cells are text and stay text.
+number and column position, numbers as numbers and dates as dates. A CSV's cells are text and stay text, but
+for ecozone's own guard against formula injection, which is taken off (``_unguarded``) and put back on writing.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ class VerdictChange(BaseModel):
                                  "lines is one row).")
     cells: dict[str, Any] = Field(description="The row's own cells that are not empty, in the file's order (the "
                                               "report's ``columns``), as the file holds them: from an .xlsx numbers "
-                                              "as numbers and dates as dates (ISO text in JSON), from a CSV text.")
+                                              "as numbers and dates as dates (ISO text in JSON), from a CSV text "
+                                              "(formula-like text without the apostrophe a screening's CSV guards "
+                                              "it with).")
     old_verdict: str
     old_code: str
     new_verdict: str
@@ -229,7 +232,7 @@ def rescreen_file(
                 old_zones, new_zones = _items(cells[old_at[_ZONES]]), _items(cells[new_at[_ZONES]])
                 change = VerdictChange(
                     # a workbook's cells are read from its sheet below, typed as the sheet holds them
-                    row=number, cells={} if workbook else {own[i]: cells[i] for i in kept if cells[i] != ""},
+                    row=number, cells={} if workbook else {own[i]: _unguarded(cells[i]) for i in kept if cells[i] != ""},
                     old_verdict=cells[old_at[_VERDICT]], old_code=old_code, new_verdict=cells[new_at[_VERDICT]],
                     new_code=new_code, worse=_RANK.get(new_code, len(_RANK)) < _RANK.get(old_code, len(_RANK)),
                     rules_added=[r for r in new_rules if r not in old_rules],
@@ -288,6 +291,21 @@ def _sheet_cells(path: Path, own: list[str], kept: list[int], changes: list[Verd
                            f"{info['data_sheet']} ends at row {number}, before the changed row {last}",
                            source=path.name)
     return info["data_sheet"]
+
+
+def _unguarded(text: str) -> str:
+    """A screened CSV's cell as the officer's register holds it: ``'`` + text that a spreadsheet would run as a
+    formula (``starts_formula``) is ecozone's guard (a screening's CSV writes ``=SUM(M4:M5)`` so), and the cell is
+    the text; any other cell is as it is (``'注意`` keeps its apostrophe).
+
+    Safe, and nothing the officer typed is lost: in a spreadsheet a leading apostrophe marks a cell as text and is
+    not part of its text (``'=SUM(M4:M5)`` typed in a cell shows, and is, ``=SUM(M4:M5)``), so a cell the officer
+    typed as ``'=...`` in a CSV stands for the same text as the guard does. And the text is never run: every
+    output guards it again (the CSV with the apostrophe, the workbook as a text cell; JSON holds it as a string).
+    """
+    if text.startswith("'") and starts_formula(text[1:]):
+        return text[1:]
+    return text
 
 
 def _own_value(value: Any) -> Any:

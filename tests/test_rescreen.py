@@ -427,3 +427,39 @@ def test_a_row_added_after_screening_that_fails_to_read_says_why(tmp_path, store
     table = list(load_workbook(tmp_path / "changes.xlsx")["结论变化"].iter_rows(values_only=True))
     [line] = [line for line in table[1:] if line[0] == added]
     assert line[table[0].index("说明")] == change.reason_zh
+
+
+def test_formula_like_text_of_a_screened_csv_comes_back_as_the_officer_typed_it(tmp_path, store):
+    """A screened CSV holds the officer's =SUM(M4:M5) as '=SUM(M4:M5) (ecozone's guard against formula injection);
+    re-screened, the cell is =SUM(M4:M5) again, as the register holds it: in the report and the JSON, a text cell
+    of the workbook, and guarded again in the CSV. An apostrophe before other text is the officer's and stays."""
+    register = ledger(tmp_path / "ledger.csv")
+    with open(register, encoding="utf-8-sig", newline="") as handle:
+        typed = list(csv.reader(handle))  # the oracle: the register as the csv module reads it
+    at = LEDGER.index("备注")
+    assert typed[1][at] == "=SUM(M4:M5)"
+    screen_file(register, tmp_path / "screened.csv", store=store, as_of=OLD)
+    with open(tmp_path / "screened.csv", encoding="utf-8-sig", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[1][at] == "'=SUM(M4:M5)"  # the guard
+    lines[3][at] = "'注意"  # an apostrophe the officer typed before plain text (the 昌吉 row, which changes)
+    with open(tmp_path / "edited.csv", "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(lines)
+
+    report = rescreen_file(tmp_path / "edited.csv", as_of=NEW, store=store)
+    by_row = {c.row: c for c in report.changes}
+    assert sorted(by_row) == [2, 4]
+    assert by_row[2].cells["备注"] == typed[1][at] and by_row[4].cells["备注"] == "'注意"
+    write_rescreen(report, tmp_path / "changes.json")
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    write_rescreen(report, tmp_path / "changes.csv")
+    answer = json.loads((tmp_path / "changes.json").read_text(encoding="utf-8"))
+    assert {c["row"]: c["cells"]["备注"] for c in answer["changes"]} == {2: "=SUM(M4:M5)", 4: "'注意"}
+    table = load_workbook(tmp_path / "changes.xlsx")["结论变化"]
+    column = header_of(table, 1).index("备注") + 1
+    cells = {table.cell(row, 1).value: table.cell(row, column) for row in range(2, table.max_row + 1)}
+    assert cells[2].value == "=SUM(M4:M5)" and cells[2].data_type == "s"  # text, never a formula
+    assert cells[4].value == "'注意"
+    with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
+        text = list(csv.reader(handle))
+    assert {int(line[0]): line[text[0].index("备注")] for line in text[1:]} == {2: "'=SUM(M4:M5)", 4: "'注意"}
