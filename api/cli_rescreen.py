@@ -12,7 +12,10 @@ import typer
 from api.cli_options import StoreOption, open_cli_store
 from gis.errors import EcozoneError, InputError
 
-__all__ = ["rescreen"]
+__all__ = ["SHOWN", "rescreen"]
+
+#: Changes the terminal lists, the first of the file; the outputs (``-o``) and ``--format json`` hold every one.
+SHOWN = 20
 
 
 def rescreen(
@@ -27,7 +30,10 @@ def rescreen(
     store: StoreOption = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Threads; default all cores.")] = None,
 ) -> None:
-    """List the rows of a screened file whose verdict changes when screened again as of another date."""
+    """List the rows of a screened file whose verdict changes when screened again as of another date.
+
+    The terminal shows the summary and the first 20 changes; -o writes every one, as --format json prints them.
+    """
     from api.cli import fail
     from gis.batch.outputs import checked_output
     from gis.rescreen import RESCREEN_SUFFIXES, rescreen_file, write_rescreen
@@ -62,8 +68,23 @@ def rescreen(
     typer.echo(f"{report.input}{sheet_zh}：{report.rows} 行，结论变化 {report.changed} 行（原筛查日期 "
                f"{report.old_as_of or '未记录'} → {report.new_as_of}）/ {report.changed} of {report.rows} rows"
                f"{sheet_en} change verdict")
-    for change in report.changes:
+    for change in report.changes[:SHOWN]:
         name = change.cells.get("项目名称") or change.cells.get("名称") or ""
         typer.echo(f"  原表第 {change.row} 行 {name}：{change.reason_zh}")  # the line the officer finds it on
+    if len(report.changes) > SHOWN:
+        typer.echo(_more(len(report.changes), outputs))
     for path in outputs:
         typer.echo(f"已写入 / written: {path}")
+
+
+def _more(changes: int, outputs: list[Path]) -> str:
+    """The line under the first ``SHOWN`` changes: how many more there are, and the files that hold every one (or
+    how to write them)."""
+    more = changes - SHOWN
+    if outputs:
+        names = "、".join(map(str, outputs))
+        return (f"…另有 {more} 行结论变化未列出，全部 {changes} 行见 {names} / {more} more changes not shown: all "
+                f"{changes} are in {', '.join(map(str, outputs))}")
+    return (f"…另有 {more} 行结论变化未列出；用 -o 结论变化.xlsx（或 .csv、.json）写出全部 {changes} 行，或 --format json / "
+            f"{more} more changes not shown: write all {changes} with -o changes.xlsx (or .csv, .json), or "
+            "--format json")

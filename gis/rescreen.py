@@ -9,7 +9,8 @@ screened against by its date: the version in force from ``effective_from``.
 
 The own cells of a changed row are the file's: read back from that CSV they would all be text, so for an .xlsx
 they are read from the worksheet the reader screened (``gis.batch.inputs.open_input`` chooses it), by row
-number and column position, numbers as numbers and dates as dates. A CSV's cells are text and stay text.
+number and column position, numbers as numbers and dates as dates. A CSV's cells are text and stay text, but
+for ecozone's own guard against formula injection, which is taken off (``_unguarded``) and put back on writing.
 """
 
 from __future__ import annotations
@@ -23,17 +24,18 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from os import PathLike
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from pydantic import BaseModel, Field
 
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, open_input
-from gis.batch.outputs import CLASH_SUFFIX, starts_formula
-from gis.batch.verdicts import VERDICT_NAMES
+from gis.batch.outputs import CLASH_SUFFIX, starts_formula, verdict_labels
 from gis.errors import EcozoneError, FieldError, FormatError, LimitExceededError
 from gis.kinds import KINDS
 from gis.rules.model import VERDICT_ORDER
@@ -45,8 +47,10 @@ __all__ = ["RESCREEN_SUFFIXES", "RescreenReport", "VerdictChange", "rescreen_fil
 #: Files ``write_rescreen`` writes, by suffix.
 RESCREEN_SUFFIXES = (".xlsx", ".csv", ".json")
 
-_VERDICT, _CODE, _RULES, _ZONES = "结论", "结论代码", "命中规则", "涉及区域"
+_VERDICT, _CODE, _RULES, _ZONES, _ERROR = "结论", "结论代码", "命中规则", "涉及区域", "读取错误"
 _RANK = {v.value: i for i, v in enumerate(VERDICT_ORDER)}
+#: The 汇总 sheet's name for an old 结论 left blank: a row added to the file after its screening.
+_NO_OLD_VERDICT = "（空：筛查后加入的行）"
 
 
 class VerdictChange(BaseModel):
@@ -56,9 +60,11 @@ class VerdictChange(BaseModel):
                                  "the worksheet row of an .xlsx (title, units and blank rows counted), the row of a "
                                  "CSV as a spreadsheet opens it (the header is 1, blank lines count, a cell over two "
                                  "lines is one row).")
-    cells: dict[str, Any] = Field(description="The row's own columns (the verdict columns left out, empty cells "
-                                              "too), as the file holds them: from an .xlsx numbers as numbers and "
-                                              "dates as dates (ISO text in JSON), from a CSV text.")
+    cells: dict[str, Any] = Field(description="The row's own cells that are not empty, in the file's order (the "
+                                              "report's ``columns``), as the file holds them: from an .xlsx numbers "
+                                              "as numbers and dates as dates (ISO text in JSON), from a CSV text "
+                                              "(formula-like text without the apostrophe a screening's CSV guards "
+                                              "it with).")
     old_verdict: str
     old_code: str
     new_verdict: str
@@ -79,14 +85,23 @@ class RescreenReport(BaseModel):
     sheet: str | None = Field(default=None, description="工作表: the worksheet of the .xlsx that was screened (the "
                                                         "first with a header in its first 20 rows, as the reader "
                                                         "chooses); None for a CSV.")
+    columns: list[str] = Field(default_factory=list, description="The file's own columns in the file's order, the "
+                                                                 "verdict columns of every screening left out: the "
+                                                                 "change list's columns, each change's cells under "
+                                                                 "them (a cell a change does not have is blank).")
     rows: int
     changed: int
     old_as_of: str | None = Field(description="Date of the file's screening, from its 筛查汇总 sheet (xlsx).")
     new_as_of: dt.date
     store: str
     layer_versions: dict[str, int]
-    old_counts: dict[str, int]
-    new_counts: dict[str, int]
+    old_counts: dict[str, int] = Field(description="Rows per old 结论代码 ('' for a row added after the screening).")
+    new_counts: dict[str, int] = Field(description="Rows per new 结论代码.")
+    old_verdict_labels: dict[str, int] = Field(default_factory=dict, description="Rows per old 结论 as the file's "
+                                               "cells say it (未核查 and 部分未核查 apart; '' for a row added after "
+                                               "the screening): what the 汇总 sheet shows.")
+    new_verdict_labels: dict[str, int] = Field(default_factory=dict, description="Rows per new 结论 as the rows "
+                                               "say it (未核查 and 部分未核查 apart).")
     changes: list[VerdictChange]
     seconds: float
 
@@ -119,9 +134,12 @@ def _chain(header: list[str], name: str) -> list[str]:
     return chain
 
 
-def _reason(change: VerdictChange) -> str:
+def _reason(change: VerdictChange, error: str) -> str:
+    """说明: what changed and why; ``error`` is the new 读取错误 (why the row could not be read or checked), if any."""
     parts = [f"结论由「{change.old_verdict}」变为「{change.new_verdict}」" if change.old_verdict else
              f"原筛查无此行的结论（筛查后加入的行），现为「{change.new_verdict}」"]
+    if error:
+        parts.append("读取错误：" + error.rstrip("。"))
     if change.rules_added:
         parts.append("新适用规则：" + "；".join(change.rules_added))
     if change.rules_removed:
@@ -171,6 +189,8 @@ def rescreen_file(
     changes: list[VerdictChange] = []
     old_counts: Counter[str] = Counter()
     new_counts: Counter[str] = Counter()
+    old_labels: Counter[str] = Counter()
+    new_labels: Counter[str] = Counter()
     count = 0  # rows
     with tempfile.TemporaryDirectory(prefix="ecozone-rescreen-") as folder:
         output = Path(folder) / "rescreened.csv"
@@ -204,13 +224,15 @@ def rescreen_file(
                 old_code, new_code = cells[old_at[_CODE]], cells[new_at[_CODE]]
                 old_counts[old_code] += 1
                 new_counts[new_code] += 1
+                old_labels[cells[old_at[_VERDICT]]] += 1
+                new_labels[cells[new_at[_VERDICT]]] += 1
                 if old_code == new_code:
                     continue
                 old_rules, new_rules = _items(cells[old_at[_RULES]]), _items(cells[new_at[_RULES]])
                 old_zones, new_zones = _items(cells[old_at[_ZONES]]), _items(cells[new_at[_ZONES]])
                 change = VerdictChange(
                     # a workbook's cells are read from its sheet below, typed as the sheet holds them
-                    row=number, cells={} if workbook else {own[i]: cells[i] for i in kept if cells[i] != ""},
+                    row=number, cells={} if workbook else {own[i]: _unguarded(cells[i]) for i in kept if cells[i] != ""},
                     old_verdict=cells[old_at[_VERDICT]], old_code=old_code, new_verdict=cells[new_at[_VERDICT]],
                     new_code=new_code, worse=_RANK.get(new_code, len(_RANK)) < _RANK.get(old_code, len(_RANK)),
                     rules_added=[r for r in new_rules if r not in old_rules],
@@ -218,13 +240,14 @@ def rescreen_file(
                     zones_added=[z for z in new_zones if z not in old_zones],
                     zones_removed=[z for z in old_zones if z not in new_zones], zones=new_zones, reason_zh="",
                 )
-                change.reason_zh = _reason(change)
+                change.reason_zh = _reason(change, cells[new_at[_ERROR]])
                 changes.append(change)
     sheet = _sheet_cells(path, own, kept, changes) if workbook else None
     return RescreenReport(
-        input=path.name, sheet=sheet, rows=count, changed=len(changes), old_as_of=_old_as_of(path),
+        input=path.name, sheet=sheet, columns=[own[i] for i in kept], rows=count, changed=len(changes), old_as_of=_old_as_of(path),
         new_as_of=report.as_of, store=report.store, layer_versions=report.layer_versions,
-        old_counts=dict(old_counts), new_counts=dict(new_counts), changes=changes,
+        old_counts=dict(old_counts), new_counts=dict(new_counts), old_verdict_labels=dict(old_labels),
+        new_verdict_labels=dict(new_labels), changes=changes,
         seconds=round(time.perf_counter() - started, 3),
     )
 
@@ -270,6 +293,21 @@ def _sheet_cells(path: Path, own: list[str], kept: list[int], changes: list[Verd
     return info["data_sheet"]
 
 
+def _unguarded(text: str) -> str:
+    """A screened CSV's cell as the officer's register holds it: ``'`` + text that a spreadsheet would run as a
+    formula (``starts_formula``) is ecozone's guard (a screening's CSV writes ``=SUM(M4:M5)`` so), and the cell is
+    the text; any other cell is as it is (``'注意`` keeps its apostrophe).
+
+    Safe, and nothing the officer typed is lost: in a spreadsheet a leading apostrophe marks a cell as text and is
+    not part of its text (``'=SUM(M4:M5)`` typed in a cell shows, and is, ``=SUM(M4:M5)``), so a cell the officer
+    typed as ``'=...`` in a CSV stands for the same text as the guard does. And the text is never run: every
+    output guards it again (the CSV with the apostrophe, the workbook as a text cell; JSON holds it as a string).
+    """
+    if text.startswith("'") and starts_formula(text[1:]):
+        return text[1:]
+    return text
+
+
 def _own_value(value: Any) -> Any:
     """A worksheet cell as a change keeps it: a date cell (read as a datetime at midnight) as its day."""
     if isinstance(value, dt.datetime) and value.tzinfo is None and value.time() == dt.time():
@@ -281,12 +319,18 @@ _HEADERS = ["行号（原表行）", "原结论", "新结论", "变化", "新适
 
 
 def _table(report: RescreenReport) -> tuple[list[str], Iterator[list[Any]]]:
-    """The change list's header and rows (made as they are written); a cell the row leaves empty is None."""
-    own = list(dict.fromkeys(name for change in report.changes for name in change.cells))
+    """The change list's header and rows (made as they are written): the file's own columns in the file's order
+    (``report.columns``, a column no changed row fills too), a cell the row leaves empty None."""
+    own = report.columns
     rows = ([c.row, *(c.cells.get(name) for name in own), c.old_verdict, c.new_verdict,
              "从严" if c.worse else "放宽", "；".join(c.rules_added), "；".join(c.rules_removed),
              "；".join(c.zones_added), "；".join(c.zones_removed), c.reason_zh] for c in report.changes)
     return [_HEADERS[0], *own, *_HEADERS[1:]], rows
+
+
+def _by_label(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """(结论, rows), strictest first, as a screening's summary orders them (``gis.batch.outputs.verdict_labels``)."""
+    return verdict_labels(SimpleNamespace(verdict_labels=counts))
 
 
 def _csv_cell(value: Any) -> Any:
@@ -309,8 +353,9 @@ def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
     """Write the rows whose verdict changes to ``path`` (.xlsx with a 汇总 sheet, .csv UTF-8 with BOM, or .json).
 
     A workbook keeps each own cell as the report has it: numbers and dates of an .xlsx as numbers and dates
-    (a date with the ``yyyy-mm-dd`` format), text as text. It is written row by row (openpyxl write-only), so
-    memory does not grow with the rows.
+    (a date with the ``yyyy-mm-dd`` format), text as text; its 结论变化 sheet opens with the header frozen and an
+    auto-filter over every column. It is written row by row (openpyxl write-only), so memory does not grow with
+    the rows.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -330,22 +375,25 @@ def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
     else:
         book = Workbook(write_only=True)
         sheet = book.create_sheet("结论变化")
+        sheet.freeze_panes = "A2"  # written before the rows: set before the first
         bold = []
         for name in header:
             cell = WriteOnlyCell(sheet, value=name)
             cell.font = Font(bold=True)
             bold.append(cell)
         sheet.append(bold)
-        for row in rows:
+        last = 1
+        for last, row in enumerate(rows, start=2):
             sheet.append([_xlsx_cell(sheet, value) for value in row])
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{last}"  # written after the rows
         summary = book.create_sheet("汇总")
         for item in [("输入文件", report.input), ("工作表", report.sheet or "（CSV 文件，无工作表）"),
                      ("行数", report.rows), ("结论变化行数", report.changed),
                      ("原筛查日期", report.old_as_of or "（文件未记录）"), ("重新筛查日期", report.new_as_of.isoformat()),
                      ("图层库", report.store),
                      *((f"图层版本：{KINDS[k].label_zh if k in KINDS else k}", v) for k, v in report.layer_versions.items()),
-                     *((f"原结论：{VERDICT_NAMES.get(k, k)}", v) for k, v in sorted(report.old_counts.items())),
-                     *((f"新结论：{VERDICT_NAMES.get(k, k)}", v) for k, v in sorted(report.new_counts.items()))]:
+                     *((f"原结论：{label or _NO_OLD_VERDICT}", v) for label, v in _by_label(report.old_verdict_labels)),
+                     *((f"新结论：{label}", v) for label, v in _by_label(report.new_verdict_labels))]:
             summary.append([_xlsx_cell(summary, value) for value in item])
         book.save(path)
     return path

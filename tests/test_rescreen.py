@@ -211,3 +211,255 @@ def test_cli_and_http_name_the_sheet(tmp_path, store):
         want = own_cells_of(screened, change["row"])
         assert change["cells"]["锅炉规模"] == want["锅炉规模"] and type(change["cells"]["锅炉规模"]) is type(want["锅炉规模"])
         assert change["cells"]["有效期限"] == want["有效期限"].date().isoformat()
+
+
+# -- an officer's ledger as the exploratory tester's (/tmp/ex-today/make_register.py) ----------------------------
+#: Its columns: the boiler's (H–J) are blank on a water project, 附件 is blank on every row.
+LEDGER = ["序号", "许可证编号", "项目名称", "行业", "建设性质", "经度", "纬度", "锅炉规模", "燃料", "新增燃煤量", "生产废水",
+          "发证日期", "投资额", "备注", "附件"]
+#: (项目名称, 行业, lon, lat, 锅炉规模, 燃料, 新增燃煤量, 生产废水): between OLD and NEW the 准东 water project changes
+#: (its freeze ends) and so does the 昌吉 gas boiler (应履行义务 → 限制); the desert site and the northern one, whose
+#: layers cover them in part (部分未核查), do not.
+LEDGER_SITES = [
+    ("准东化工涉水", "化工", 89.05, 44.55, None, None, None, "是"),
+    ("戈壁光伏", "光伏", 84.0, 41.0, None, None, None, "否"),
+    ("昌吉燃气锅炉", "热力", 87.36, 44.03, 20, "天然气", 0, "否"),
+    ("北疆仓储", "仓储", 85.0, 45.5, None, None, None, "否"),
+]
+
+
+def ledger_rows(count: int) -> list[list]:
+    """``count`` permits over ``LEDGER_SITES`` in turn, each a little apart; the first 备注 is formula-like text."""
+    rows = []
+    for i in range(count):
+        name, industry, lon, lat, boiler, fuel, coal, water = LEDGER_SITES[i % len(LEDGER_SITES)]
+        rows.append([i + 1, f"{i * 37:06d}", name, industry, "新建", round(lon + i * 1e-5, 6), round(lat + i * 1e-5, 6),
+                     boiler, fuel, coal, water, dt.datetime(2017, 1, 1) + dt.timedelta(days=i), 100 + i * 3.25,
+                     "=SUM(M4:M5)" if i == 0 else "注意", None])
+    return rows
+
+
+def ledger(path, count: int = len(LEDGER_SITES)):
+    """The ledger as an officer's workbook (a title over the header, text cells for formula-like text) or CSV."""
+    rows = ledger_rows(count)
+    if path.suffix == ".csv":
+        with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+            csv.writer(handle).writerows([LEDGER, *([("" if v is None else v.date().isoformat()
+                                                      if isinstance(v, dt.datetime) else v) for v in row]
+                                                    for row in rows)])
+        return path
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "许可清单"
+    sheet.append(["2018年排污许可登记台账"])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(LEDGER))
+    sheet.append(LEDGER)
+    for row in rows:
+        sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, dt.datetime):
+                cell.number_format = "yyyy-mm-dd"
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"
+    book.save(path)
+    return path
+
+
+def header_of(sheet, row: int) -> list:
+    """The names of a worksheet's header row, as openpyxl reads them."""
+    return [cell.value for cell in sheet[row]]
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_change_list_keeps_the_files_columns_in_the_files_order(tmp_path, store, suffix):
+    """The change list carries the screened file's own columns in the file's order (the verdict columns left out),
+    a column blank in every changed row too: the report's ``columns``, and the header of the .xlsx, the .csv and
+    the JSON; each cell under its column, a blank cell blank (the 准东 row, the first changed, has no boiler)."""
+    screened = tmp_path / f"screened{suffix}"
+    screen_file(ledger(tmp_path / f"ledger{suffix}"), screened, store=store, as_of=OLD)
+    report = rescreen_file(screened, as_of=NEW, store=store)
+    # the oracle: the screened file's header, up to its first verdict column
+    if suffix == ".xlsx":
+        sheet = load_workbook(screened)["许可清单"]
+        header, title_rows = header_of(sheet, 2), 1
+
+        def cell(row, name):
+            return sheet.cell(row, header.index(name) + 1).value
+    else:
+        with open(screened, encoding="utf-8-sig", newline="") as handle:
+            lines = list(csv.reader(handle))
+        header, title_rows = lines[0], 0
+
+        def cell(row, name):
+            return lines[row - 1][header.index(name)]
+    own = header[: header.index("结论")]
+    assert own == LEDGER and report.columns == own
+    assert [c.cells["项目名称"] for c in report.changes] == ["准东化工涉水", "昌吉燃气锅炉"]  # the first blank in H–J
+    assert all(cell(c.row, "附件") in (None, "") for c in report.changes)
+
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    write_rescreen(report, tmp_path / "changes.csv")
+    write_rescreen(report, tmp_path / "changes.json")
+    table = list(load_workbook(tmp_path / "changes.xlsx")["结论变化"].iter_rows(values_only=True))
+    with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
+        text = list(csv.reader(handle))
+    for rows, blank in ((table, None), (text, "")):
+        assert list(rows[0][: len(own) + 2]) == ["行号（原表行）", *own, "原结论"]
+        for line in rows[1:]:
+            row = int(line[0])
+            assert row > title_rows
+            for name, got in zip(own, line[1: len(own) + 1], strict=True):
+                want = cell(row, name)
+                if want in (None, ""):
+                    assert got == blank, (row, name, got)
+                elif rows is text or suffix == ".csv":
+                    assert str(got).removeprefix("'") == (want.date().isoformat() if isinstance(want, dt.datetime)
+                                                          else str(want).removeprefix("'")), (row, name, got, want)
+                else:
+                    assert got == want, (row, name, got, want)
+    answer = json.loads((tmp_path / "changes.json").read_text(encoding="utf-8"))
+    assert answer["columns"] == own
+    for change in answer["changes"]:
+        assert list(change["cells"]) == [name for name in own if cell(change["row"], name) not in (None, "")]
+
+
+def test_terminal_lists_the_first_twenty_changes_and_says_where_the_rest_are(tmp_path, store):
+    """More than 20 changes: the terminal prints the summary, the first 20 and a line saying how many more there
+    are and which output holds them (without -o, how to write them); --format json stays complete."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+
+    screened = tmp_path / "screened.xlsx"
+    screen_file(ledger(tmp_path / "ledger.xlsx", count=52), screened, store=store, as_of=OLD)
+    sheet = load_workbook(screened)["许可清单"]
+    header = header_of(sheet, 2)
+    # the oracle: the rows of the two sites that change (see ``LEDGER_SITES``), in the sheet's order
+    changing = [row for row in range(3, sheet.max_row + 1)
+                if sheet.cell(row, header.index("项目名称") + 1).value in {"准东化工涉水", "昌吉燃气锅炉"}]
+    assert len(changing) == 26
+    runner = CliRunner()
+    command = ["rescreen", str(screened), "--as-of", NEW]
+    env = {"ECOZONE_STORE": None}  # the embedded dataset, as ``store``
+
+    full = runner.invoke(cli_app, [*command, "--format", "json"], env=env)
+    assert full.exit_code == 0, full.output
+    assert [c["row"] for c in json.loads(full.stdout)["changes"]] == changing
+
+    bare = runner.invoke(cli_app, command, env=env)
+    assert bare.exit_code == 0, bare.output
+    lines = bare.stdout.splitlines()
+    assert len(lines) == 1 + 20 + 1
+    assert [int(line.split()[1]) for line in lines[1:21]] == changing[:20]  # "  原表第 N 行 …"
+    assert lines[-1].startswith("…另有 6 行") and "6 more" in lines[-1] and "-o" in lines[-1]
+
+    written = runner.invoke(cli_app, [*command, "-o", str(tmp_path / "changes.csv"), "-o",
+                                      str(tmp_path / "changes.xlsx")], env=env)
+    assert written.exit_code == 0, written.output
+    lines = written.stdout.splitlines()
+    assert len(lines) == 1 + 20 + 1 + 2
+    more = lines[21]
+    assert more.startswith("…另有 6 行") and "all 26" in more and "changes.csv" in more and "changes.xlsx" in more
+    with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
+        assert [int(line[0]) for line in list(csv.reader(handle))[1:]] == changing
+
+
+def test_change_workbook_freezes_its_header_and_filters_its_columns(tmp_path, store):
+    """结论变化 opens with its header frozen and an auto-filter over every column and row."""
+    from openpyxl.utils import get_column_letter
+
+    screen_file(ledger(tmp_path / "ledger.xlsx", count=8), tmp_path / "screened.xlsx", store=store, as_of=OLD)
+    write_rescreen(rescreen_file(tmp_path / "screened.xlsx", as_of=NEW, store=store), tmp_path / "changes.xlsx")
+    table = load_workbook(tmp_path / "changes.xlsx")["结论变化"]
+    width, height = len(header_of(table, 1)), table.max_row
+    assert height == 1 + 4 and width == 1 + len(LEDGER) + 8
+    assert table.freeze_panes == "A2"
+    assert table.auto_filter.ref == f"A1:{get_column_letter(width)}{height}"
+
+
+def test_change_summary_counts_each_verdict_as_the_rows_say_it(tmp_path, store):
+    """The 汇总 sheet counts 原结论 as the screened file's 结论 cells say them and 新结论 as a screening as of the new
+    date says them (部分未核查 apart from 未核查: one code, not_checked): each count is a number of cells."""
+    from collections import Counter
+
+    screen_file(ledger(tmp_path / "ledger.xlsx", count=8), tmp_path / "screened.xlsx", store=store, as_of=OLD)
+    screen_file(tmp_path / "ledger.xlsx", tmp_path / "new.xlsx", store=store, as_of=NEW)
+
+    def said(path) -> Counter:
+        sheet = load_workbook(path)["许可清单"]
+        at = header_of(sheet, 2).index("结论")
+        return Counter(row[at] for row in sheet.iter_rows(min_row=3, values_only=True))
+
+    old, new = said(tmp_path / "screened.xlsx"), said(tmp_path / "new.xlsx")
+    assert "部分未核查" in old and "未核查" not in old
+
+    report = rescreen_file(tmp_path / "screened.xlsx", as_of=NEW, store=store)
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    summary = list(load_workbook(tmp_path / "changes.xlsx")["汇总"].iter_rows(values_only=True))
+    for prefix, cells in (("原结论：", old), ("新结论：", new)):
+        counted = [(k.removeprefix(prefix), v) for k, v in summary if str(k).startswith(prefix)]
+        assert dict(counted) == cells and len(counted) == len(cells)
+    assert report.old_verdict_labels == dict(old) and report.new_verdict_labels == dict(new)
+
+
+def test_a_row_added_after_screening_that_fails_to_read_says_why(tmp_path, store):
+    """A permit the officer added to the screened workbook, with a longitude the reader cannot read: its change
+    says why (读取错误: the field and the value the sheet holds), in the report and in the workbook's 说明."""
+    screen_file(ledger(tmp_path / "ledger.xlsx"), tmp_path / "screened.xlsx", store=store, as_of=OLD)
+    book = load_workbook(tmp_path / "screened.xlsx")
+    sheet = book["许可清单"]
+    header = header_of(sheet, 2)
+    added = sheet.max_row + 1
+    for name, value in {"序号": 99, "项目名称": "补录项目", "行业": "化工", "建设性质": "新建", "经度": "东经八十九度",
+                        "纬度": 44.55, "生产废水": "是"}.items():
+        sheet.cell(added, header.index(name) + 1, value)
+    book.save(tmp_path / "edited.xlsx")
+    # the oracle: the edited workbook as openpyxl reads it
+    edited = load_workbook(tmp_path / "edited.xlsx")["许可清单"]
+    assert edited.cell(added, header.index("结论") + 1).value is None
+    typed = edited.cell(added, header.index("经度") + 1).value
+
+    report = rescreen_file(tmp_path / "edited.xlsx", as_of=NEW, store=store)
+    [change] = [c for c in report.changes if c.row == added]
+    assert change.old_verdict == "" and change.new_verdict == "读取失败"
+    assert "读取错误" in change.reason_zh and "经度" in change.reason_zh and typed in change.reason_zh
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    table = list(load_workbook(tmp_path / "changes.xlsx")["结论变化"].iter_rows(values_only=True))
+    [line] = [line for line in table[1:] if line[0] == added]
+    assert line[table[0].index("说明")] == change.reason_zh
+
+
+def test_formula_like_text_of_a_screened_csv_comes_back_as_the_officer_typed_it(tmp_path, store):
+    """A screened CSV holds the officer's =SUM(M4:M5) as '=SUM(M4:M5) (ecozone's guard against formula injection);
+    re-screened, the cell is =SUM(M4:M5) again, as the register holds it: in the report and the JSON, a text cell
+    of the workbook, and guarded again in the CSV. An apostrophe before other text is the officer's and stays."""
+    register = ledger(tmp_path / "ledger.csv")
+    with open(register, encoding="utf-8-sig", newline="") as handle:
+        typed = list(csv.reader(handle))  # the oracle: the register as the csv module reads it
+    at = LEDGER.index("备注")
+    assert typed[1][at] == "=SUM(M4:M5)"
+    screen_file(register, tmp_path / "screened.csv", store=store, as_of=OLD)
+    with open(tmp_path / "screened.csv", encoding="utf-8-sig", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[1][at] == "'=SUM(M4:M5)"  # the guard
+    lines[3][at] = "'注意"  # an apostrophe the officer typed before plain text (the 昌吉 row, which changes)
+    with open(tmp_path / "edited.csv", "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(lines)
+
+    report = rescreen_file(tmp_path / "edited.csv", as_of=NEW, store=store)
+    by_row = {c.row: c for c in report.changes}
+    assert sorted(by_row) == [2, 4]
+    assert by_row[2].cells["备注"] == typed[1][at] and by_row[4].cells["备注"] == "'注意"
+    write_rescreen(report, tmp_path / "changes.json")
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    write_rescreen(report, tmp_path / "changes.csv")
+    answer = json.loads((tmp_path / "changes.json").read_text(encoding="utf-8"))
+    assert {c["row"]: c["cells"]["备注"] for c in answer["changes"]} == {2: "=SUM(M4:M5)", 4: "'注意"}
+    table = load_workbook(tmp_path / "changes.xlsx")["结论变化"]
+    column = header_of(table, 1).index("备注") + 1
+    cells = {table.cell(row, 1).value: table.cell(row, column) for row in range(2, table.max_row + 1)}
+    assert cells[2].value == "=SUM(M4:M5)" and cells[2].data_type == "s"  # text, never a formula
+    assert cells[4].value == "'注意"
+    with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
+        text = list(csv.reader(handle))
+    assert {int(line[0]): line[text[0].index("备注")] for line in text[1:]} == {2: "'=SUM(M4:M5)", 4: "'注意"}
