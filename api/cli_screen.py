@@ -98,7 +98,7 @@ def _screen(
         typer.echo(f"图斑 {summary.patches} 个，涉及区域 {summary.pieces} 处 / patches {summary.patches}, "
                    f"patch-zone pieces {summary.pieces}；输出 / outputs: {', '.join(summary.outputs)}")
         return
-    counts = "，".join(f"{label} {rows}" for label, rows in verdict_labels(report))
+    counts = "，".join(f"{label} {rows}" for label, rows in verdict_labels(report.verdict_labels))
     typer.echo(f"输入 {report.rows_in} 行，输出 {report.rows_out} 行，读取失败 {report.rows_failed} 行 "
                f"/ rows in {report.rows_in}, rows out {report.rows_out}, failed {report.rows_failed}")
     typer.echo(f"结论 / verdicts：{counts}")

@@ -24,7 +24,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from os import PathLike
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
@@ -330,7 +329,7 @@ def _table(report: RescreenReport) -> tuple[list[str], Iterator[list[Any]]]:
 
 def _by_label(counts: dict[str, int]) -> list[tuple[str, int]]:
     """(结论, rows), strictest first, as a screening's summary orders them (``gis.batch.outputs.verdict_labels``)."""
-    return verdict_labels(SimpleNamespace(verdict_labels=counts))
+    return verdict_labels(counts)
 
 
 def _csv_cell(value: Any) -> Any:

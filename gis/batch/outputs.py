@@ -475,15 +475,15 @@ class _Parquet(_Geo):
             self._writer = None
 
 
-def verdict_labels(report) -> list[tuple[str, int]]:
-    """(结论, rows) of a ``gis.batch.ScreenReport``, strictest first, as a summary lists them: by the words the
-    rows say (未核查 and 部分未核查 apart), so that a count matches the cells it counts."""
+def verdict_labels(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """(结论, rows) of rows counted by their 结论 (``ScreenReport.verdict_labels``), strictest first, as a summary
+    lists them: by the words the rows say (未核查 and 部分未核查 apart), so that a count matches the cells it counts."""
     from gis.batch.verdicts import ERROR_LABEL, FAILED_LABEL
     from gis.rules.evaluate import PARTLY_UNCHECKED
     from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER
 
     order = [*(VERDICT_LABELS[v] for v in VERDICT_ORDER), PARTLY_UNCHECKED, ERROR_LABEL, FAILED_LABEL]
-    return sorted(report.verdict_labels.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    return sorted(counts.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
 
 
 def summary_rows(report, input_name: str, assumed: dict[str, Any] | None = None) -> list[tuple[str, Any]]:
@@ -498,7 +498,7 @@ def summary_rows(report, input_name: str, assumed: dict[str, Any] | None = None)
         ("输入文件", input_name), ("输入行数", report.rows_in), ("输出行数", report.rows_out),
         ("读取失败行数", report.rows_failed), ("图层日期", report.as_of.isoformat()), ("图层库", report.store),
         ("用时（秒，至写出汇总）", report.seconds),
-        *((f"结论：{label}", rows) for label, rows in verdict_labels(report)),
+        *((f"结论：{label}", rows) for label, rows in verdict_labels(report.verdict_labels)),
         *((f"整批假定：{FACT_LABELS.get(name, name)}", _said(value)) for name, value in (assumed or {}).items()),
         *((f"图层版本：{KINDS[kind].label_zh if kind in KINDS else kind}", version)
           for kind, version in report.layer_versions.items()),
