@@ -226,8 +226,10 @@ def monitored(request, tmp_path_factory):
     result = runner.invoke(app, ["screen", str(path), "--patches", "-o", str(workbook), "-o", str(pieces),
                                  "--as-of", AS_OF])
     assert result.exit_code == 0, result.output
-    given = pyogrio.read_dataframe(path, encoding="GBK" if request.param == "shp" else None, read_geometry=False)
-    return {"given": given, "book": load_workbook(workbook), "gpkg": pieces}
+    given = pyogrio.read_dataframe(path, encoding="GBK" if request.param == "shp" else None)
+    shapes = dict(zip(given["图斑编号"], given.geometry.to_crs("EPSG:4326").values))
+    return {"given": pd.DataFrame(given.drop(columns="geometry")), "shapes": shapes, "book": load_workbook(workbook),
+            "gpkg": pieces}
 
 
 def _as_read(value):
@@ -358,3 +360,88 @@ def test_the_summary_sums_the_deliverys_own_numbers_once_per_patch(monitored):
         assert isinstance(got["户数"], int)
         found.append((a, b))
     assert found[-1] == ("合计", None) and len(found) == len(county) + len(division) + 1
+
+
+def _m2(geom) -> float:
+    """Geodesic area (WGS 84) of the polygonal parts of ``geom``, as pyproj measures them."""
+    parts = [g for g in shapely.get_parts(shapely.get_parts(geom)) if g.geom_type == "Polygon"]
+    return sum(abs(GEOD.geometry_area_perimeter(shapely.orient_polygons(g))[0]) for g in parts)
+
+
+def test_a_kind_whose_layer_does_not_cover_a_patch_is_blank_in_every_column_of_it(monitored):
+    """A patch that the red-line or reserve layer does not wholly cover (the store's coverage of that layer does
+    not cover the patch as GDAL reads it) has that kind unknown: its totals are blank in the GeoPackage's 图斑
+    layer and on 未核查图斑, and in 汇总 every column of the kind (自然保护区核心区/缓冲区/实验区面积m² too) is
+    blank for each county, 小计 and 合计 with such a patch, never 0 or the sum of the others; where every patch is
+    covered, the column is the sum of the patches' areas inside, measured with pyproj on the input's shapes."""
+    book, shapes = monitored["book"], monitored["shapes"]
+    snapshot = open_store().snapshot(AS_OF)
+    zones = snapshot.zones
+    labels = {"ecological_redline": "红线内", "nature_reserve": "自然保护区内"}
+    unknown = {code: {kind for kind in labels if not shapely.covers(snapshot.versions[kind].coverage, geom)}
+               for code, geom in shapes.items() if geom is not None}
+    inside = {kind: shapely.union_all(zones[zones.kind == kind].geometry.values) for kind in labels}
+    reserves = zones[zones.kind == "nature_reserve"]
+    functional = {f"自然保护区{name}面积m²": reserves[reserves.subtype == code].geometry.values
+                  for code, name in (("core", "核心区"), ("buffer", "缓冲区"), ("experimental", "实验区"))}
+
+    def expected(code: str, column: str) -> float | None:
+        kind = "ecological_redline" if column == "红线内面积m²" else "nature_reserve"
+        if kind in unknown[code]:
+            return None
+        geom = shapes[code]
+        if column in functional:
+            return sum(_m2(shapely.intersection(geom, zone)) for zone in functional[column])
+        return _m2(shapely.intersection(geom, inside[kind]))
+
+    # each patch: the GeoPackage's 图斑 layer and the 未核查图斑 sheet
+    patches = pyogrio.read_dataframe(monitored["gpkg"], layer="图斑", read_geometry=False)
+    checked = 0
+    for code, red, red_share, reserve, reserve_share in zip(
+            patches["图斑编号"], patches["红线内面积m²"], patches["红线内比例%"], patches["自然保护区内面积m²"],
+            patches["自然保护区内比例%"]):
+        if code not in unknown:
+            continue  # not read
+        for column, area, share in (("红线内面积m²", red, red_share), ("自然保护区内面积m²", reserve, reserve_share)):
+            want = expected(code, column)
+            if want is None:
+                assert pd.isna(area) and pd.isna(share), (code, column, area)
+            else:
+                assert area == pytest.approx(want, rel=1e-6, abs=0.01) and not pd.isna(share), (code, column)
+                checked += 1
+    assert checked and {k for kinds in unknown.values() for k in kinds} == set(labels)
+    sheet = book["未核查图斑"]
+    header = [c.value for c in sheet[1]]
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        got = dict(zip(header, row))
+        assert unknown[got["图斑编号"]], got["图斑编号"]
+        for kind, label in labels.items():
+            if f"{label}面积m²" in got:
+                assert (got[f"{label}面积m²"] is None) == (kind in unknown[got["图斑编号"]]), (got["图斑编号"], kind)
+
+    # 汇总: the patches of the 移交清单 per county, 小计 and 合计
+    sheet = book["移交清单"]
+    header = [c.value for c in sheet[1]]
+    listed = pd.DataFrame(list(sheet.iter_rows(min_row=2, values_only=True)), columns=header)
+    listed = listed.drop_duplicates("图斑编号")[["所在地州市/师", "所在县市区", "图斑编号"]]
+    sheet = book["汇总"]
+    header = [c.value for c in sheet[1]]
+    columns = [c for c in header if c == "红线内面积m²" or (c.startswith("自然保护区") and c.endswith("面积m²"))]
+    assert set(functional) <= set(columns)
+    blank = met = 0
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        a, b = row[0], row[1]
+        group = listed if a == "合计" else listed[listed["所在地州市/师"] == a] if b == "小计" else \
+            listed[(listed["所在地州市/师"] == a) & (listed["所在县市区"] == b)]
+        got = dict(zip(header, row))
+        assert got["图斑数"] == len(group), (a, b)
+        for column in columns:
+            wants = [expected(code, column) for code in group["图斑编号"]]
+            if None in wants:
+                assert got[column] is None, (a, b, column, got[column])
+                blank += 1
+                met += column in functional and any(w for w in wants if w is not None)
+            else:
+                assert got[column] == pytest.approx(sum(wants), rel=1e-6, abs=0.05), (a, b, column)
+    # blanks where a piece of the kind was met beside a patch the layer does not cover (米东区's 实验区)
+    assert blank and met

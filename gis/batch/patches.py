@@ -371,8 +371,10 @@ _UNIT = ["所在地州市/师", "所在县市区"]
 def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[str] = ()) -> pd.DataFrame:
     """The patches of the 移交清单 per county, then per division (小计, after its counties) and in all (合计, last):
     how many, their area, their area inside red lines and inside reserves (each patch's own, where overlapping
-    zones count once) and in each other kind and functional zone met. A total is blank where a patch's is
-    (a layer does not cover it: unknown, never 0). ``_level``: 0 for a county, 1 for 小计, 2 for 合计.
+    zones count once) and in each other kind and functional zone met. A patch that a kind's layer does not cover
+    (its own total of the kind unknown: listed in 未核查) has every column of that kind unknown, its functional
+    zones' too (自然保护区实验区面积m² …), never 0 m²; a total is blank where any of its patches' is. ``_level``: 0
+    for a county, 1 for 小计, 2 for 合计.
 
     After these, the sums of the input's own numbers (its 图斑面积, 面积（亩）, 变化面积 …: the columns of ``header``
     that ``_summed`` takes), each headed with the input's name (NAME（原） where that is one of the columns above),
@@ -388,6 +390,12 @@ def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[s
     order = [f"{KINDS[k].label_zh}{s}面积m²" for k in PROTECTED_KINDS for s in [*KINDS[k].subtypes.values(), ""]]
     by_zone = by_zone[sorted(by_zone.columns, key=lambda c: order.index(c) if c in order else len(order))]
     per_patch = per_patch.join(by_zone).fillna({c: 0.0 for c in by_zone.columns})
+    # a patch its layer does not cover (its own total of the kind unknown, listed in 未核查) has the kind's zones
+    # unknown too, not 0 m²: a piece found there is only what the layer holds of it
+    kind_of = {KINDS[k].label_zh: k for k in PROTECTED_KINDS}
+    for column, label in dict(zip(zone, others["区域类型"])).items():
+        if kind_of.get(label) in _TOTALS:
+            per_patch.loc[per_patch[f"{_TOTALS[kind_of[label]]}面积m²"].isna(), column] = np.nan
     per_patch[_UNIT] = per_patch[_UNIT].astype(object).where(per_patch[_UNIT].notna(), "（无）")
     numbers = [c for c in per_patch.columns if c not in _UNIT]
     summed = _summed(patches, header)
