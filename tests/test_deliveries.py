@@ -319,10 +319,10 @@ def test_a_field_blank_on_every_listed_patch_keeps_its_type_in_both_layers(tmp_p
 
 
 def test_the_summary_sums_the_deliverys_own_numbers_once_per_patch(monitored):
-    """汇总 sums the delivery's own numbers (图斑面积, 面积（亩） with blanks, 户数) per county, per division (小计) and
-    in all (合计), after ecozone's columns: a groupby of the input as GDAL reads it, each patch once however many
-    zones it meets, by the county the 移交清单 gives it. Its ids and codes (图斑编号, TBBH, 区划, 年度) are not
-    summed."""
+    """汇总 sums the delivery's own numbers (图斑面积, 面积（亩） with blanks, 户数, and 占地面积: whole m² all of four
+    digits, a measure by its name though its values look like codes) per county, per division (小计) and in all
+    (合计), after ecozone's columns: a groupby of the input as GDAL reads it, each patch once however many zones it
+    meets, by the county the 移交清单 gives it. Its ids and codes (图斑编号, TBBH, 区划, 年度) are not summed."""
     given, book = monitored["given"], monitored["book"]
     sheet = book["移交清单"]
     header = [c.value for c in sheet[1]]
@@ -332,8 +332,9 @@ def test_the_summary_sums_the_deliverys_own_numbers_once_per_patch(monitored):
     place = rows.drop_duplicates("图斑编号").set_index("图斑编号")[units]
     assert len(place) == rows["图斑编号"].nunique() and place.notna().all().all()
     listed = given.join(place, on="图斑编号", how="inner")
-    sums = ["图斑面积", "面积（亩）", "户数"]
-    assert listed["面积（亩）"].isna().any() and listed["户数"].dtype.kind == "i"
+    sums = ["图斑面积", "面积（亩）", "户数", "占地面积"]
+    assert listed["面积（亩）"].isna().any() and listed["户数"].dtype.kind == listed["占地面积"].dtype.kind == "i"
+    assert listed["占地面积"].astype(str).str.len().eq(4).all()  # all of one length, four digits: looks like codes
     county = listed.groupby(units).agg(图斑数=("图斑编号", "size"), **{c: (c, lambda v: v.sum(min_count=1))
                                                                    for c in sums})
     division = listed.groupby(units[0]).agg(图斑数=("图斑编号", "size"), **{c: (c, lambda v: v.sum(min_count=1))
@@ -357,9 +358,21 @@ def test_the_summary_sums_the_deliverys_own_numbers_once_per_patch(monitored):
                 assert got[name] is None, (a, b, name)  # no value given: no total, not 0
             else:
                 assert got[name] == pytest.approx(expected[name], rel=1e-12, abs=1e-4), (a, b, name)
-        assert isinstance(got["户数"], int)
+        assert isinstance(got["户数"], int) and isinstance(got["占地面积"], int)
         found.append((a, b))
     assert found[-1] == ("合计", None) and len(found) == len(county) + len(division) + 1
+
+
+def test_a_name_saying_measure_is_summed_whatever_its_digits_and_one_saying_id_never():
+    """A column named as a measure or a count is summed though its values are whole and all of one length (4 digits
+    or more, which alone would make them codes); a name saying id or code wins over one saying measure; codes
+    without such a name (年度, XZQDM) are still left out."""
+    from gis.batch.patches import _summed
+
+    frame = pd.DataFrame({"占地面积": [1234, 5678], "Shape_Area": [1000.0, 2000.0], "TBMJ": [2500.0, 3600.0],
+                          "面积代码": [1001, 1002], "图斑编号": [10001, 10002], "年度": [2024, 2024],
+                          "XZQDM": [652301, 652323], "户数": [3, 12]})
+    assert _summed(frame, list(frame.columns)) == {"占地面积": None, "Shape_Area": 0, "TBMJ": 0, "户数": None}
 
 
 def _m2(geom) -> float:

@@ -423,12 +423,20 @@ def _summed(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, int | None
     integers), decided over every patch of the delivery.
 
     A column is summed when every value it gives is a number (a blank gives none; a column with one text value, or
-    none at all, is not summed) and it holds no ids or codes: its name does not say so (``_ID_NAME``: 编号, 代码,
-    序号, 标识码, 带号, ID, code, OBJECTID, TBBH, XZQDM …), and its values are not whole numbers all of the same
-    number of digits, four or more (行政区划 652301, 年度 2024, 20240305): counts and measures vary in length from
-    patch to patch, codes keep theirs. The rule looks at the values, not the field's type: an integer field with
-    one blank is read as reals (652301.0), and a code summed would be a wrong figure where a measure left out (a
-    delivery whose areas are all whole and all of one length) is only a missing one. A sum keeps the most decimals
+    none at all, is not summed) and it holds no ids or codes. In this order:
+
+    1. a name that says it holds ids or codes (``_ID_NAME``: 编号, 代码, 序号, 标识码, 带号, ID, code, OBJECTID,
+       TBBH, XZQDM …) is never summed, whatever else it says (图斑编号, 面积代码);
+    2. a name that says it is a measure or a count (``_MEASURE_NAME``: 面积, 亩, 公顷, 平方米, 长度, 周长, 数量,
+       户数, 人数, m², ㎡, area, length, TBMJ …) is summed whatever its digits: 占地面积 of whole m² all of four
+       digits is an area, not a code;
+    3. any other column is summed unless its values are whole numbers all of the same number of digits, four or
+       more (行政区划 652301, 年度 2024, 20240305): counts and measures vary in length from patch to patch, codes
+       keep theirs.
+
+    The last rule looks at the values, not the field's type: an integer field with one blank is read as reals
+    (652301.0), and a code summed would be a wrong figure where a measure left out (a column of whole areas all of
+    one length under a name that does not say so) is only a missing one. A sum keeps the most decimals
     the column's values have (up to 10), so that 0.1 + 0.2 is 0.3 and no digit the delivery gave is rounded away;
     a column of integers sums to an integer."""
     summed: dict[str, int | None] = {}
@@ -445,7 +453,7 @@ def _summed(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, int | None
             continue
         if (values == np.round(values)).all():
             lengths = {len(str(abs(int(v)))) for v in values}
-            if len(lengths) == 1 and lengths.pop() >= 4:
+            if len(lengths) == 1 and lengths.pop() >= 4 and not _MEASURE_NAME.search(name):
                 continue  # codes, all of one length
             if all(isinstance(v, (int, np.integer)) for v in given):
                 summed[name] = None
@@ -505,6 +513,10 @@ _DAY_TEXT = re.compile(r"^(\S+?)((?:\s|T\d).*)?$")
 _YEARS = range(1900, 2101)
 #: Column names that say the column holds ids or codes: never read as days (``_day_formats``) nor summed (``_summed``).
 _ID_NAME = re.compile(r"编号|编码|代码|序号|标识|号$|码$|(?i:(?:^|[^a-z])(?:id|code)(?:$|[^a-z])|(?:id|code|bh|bm|dm|bsm)$)")
+#: Column names that say the column holds a measure or a count (图斑面积, 占地面积, 面积（亩）, 长度, 户数, TBMJ,
+#: Shape_Area …): summed whatever its values look like (``_summed``), unless ``_ID_NAME`` says it holds codes.
+_MEASURE_NAME = re.compile(r"面积|亩|公顷|平方米|平方千米|平方公里|长度|周长|宽度|数量|户数|人数|个数|m²|㎡"
+                           r"|(?i:area|length|leng$|mj$)")
 
 
 def _as_day(value: Any) -> dt.date | dt.datetime | None:
