@@ -195,8 +195,9 @@ def test_the_http_import_takes_the_same_mapping(tmp_path, tmp_path_factory):
 
 
 AS_OF = "2024-01-01"
-#: The monitoring delivery's columns of days: a date field, days written as text, days and times written as text.
-DAY_COLUMNS = {"发现日期": "yyyy-mm-dd", "监测时间": "yyyy-mm-dd", "核查时间": "yyyy-mm-dd hh:mm:ss"}
+#: The monitoring delivery's columns of days: a date field, days written as text, days and times written as text,
+#: days some of them with a time written as text, and a date-time field (text in a .dbf) some of it at midnight.
+DAY_COLUMNS = ("发现日期", "监测时间", "核查时间", "复核时间", "入库时间")
 
 
 @pytest.fixture(scope="module", params=["shp", "gpkg"])
@@ -204,8 +205,10 @@ def monitored(request, tmp_path_factory):
     """400 monitoring patches as a shapefile (GK zone 29, GBK without .cpg) or a GeoPackage, screened with
     ``ecozone screen --patches``. One value of 监测时间 is no day (2024年8月), on the patch sharing most of itself
     with a red line (so on the 移交清单); one of 核查时间 (days and times as GDAL writes a DateTime to a .dbf) is
-    不详, on one of eight patches without geometry (读取失败图斑); 区划 (codes) is blank there. The input as GDAL reads
-    it, the workbook and the GeoPackage written."""
+    不详, on one of eight patches without geometry (读取失败图斑); 区划 (codes) is blank there. 复核时间 is days as
+    text, every fourth with a time and every fourth at 00:00:00; 入库时间 a date-time field (in a .dbf, text as GDAL
+    writes it), every third at midnight, every nineteenth blank. The input as GDAL reads it (with its shapes in
+    lon/lat), the workbook and the GeoPackage written."""
     frame = monitoring(400)
     zones = open_store().snapshot(AS_OF).zones
     redline = shapely.union_all(zones[zones.kind == "ecological_redline"].geometry.values)
@@ -217,6 +220,14 @@ def monitored(request, tmp_path_factory):
     frame["核查时间"] = [f"{d:%Y/%m/%d} {8 + i % 10:02d}:{i % 60:02d}:00" for i, d in
                      enumerate(frame["发现日期"] + pd.Timedelta(days=3))]
     frame.loc[failed[1], "核查时间"] = "不详"
+    later = frame["发现日期"] + pd.Timedelta(days=5)
+    forms = ("{d:%Y-%m-%d} {h:02d}:{m:02d}:00", "{d.year}/{d.month}/{d.day}", "{d.year}年{d.month}月{d.day}日",
+             "{d:%Y-%m-%d} 00:00:00")
+    frame["复核时间"] = [forms[i % 4].format(d=d, h=9 + i % 8, m=i % 60) for i, d in enumerate(later)]
+    stored = pd.Series([None if i % 19 == 2 else dt.datetime(d.year, d.month, d.day) if i % 3 == 0 else
+                        dt.datetime(d.year, d.month, d.day, 1 + i % 23, i % 60) for i, d in enumerate(later)],
+                       dtype="datetime64[ms]")
+    frame["入库时间"] = stored if request.param == "gpkg" else stored.dt.strftime("%Y/%m/%d %H:%M:%S")
     frame.loc[failed, "geometry"] = None
     frame["区划"] = frame["区划"].astype("Int64")
     frame.loc[listed, "区划"] = pd.NA  # an integer field with a blank: GDAL reads it as reals, 652301.0
@@ -239,7 +250,7 @@ def _as_read(value):
         return None
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()
-    for form in ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y/%m/%d %H:%M:%S"):
+    for form in ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"):
         try:
             return dt.datetime.strptime(value, form)
         except ValueError:
@@ -250,8 +261,10 @@ def _as_read(value):
 def test_a_column_of_days_is_dates_on_every_sheet_its_odd_value_kept(monitored):
     """A column of days with one value that is no day (2024年8月, 不详) is dates on every sheet of the workbook, the
     patches listed (移交清单), not checked (未核查图斑) and not read (读取失败图斑) alike, each odd value its own text
-    in its own cell, none lost: every cell as the input's value read by GDAL. The GeoPackage keeps these text
-    columns as the text given and the date field as dates."""
+    in its own cell, none lost: every cell as the input's value read by GDAL. Each date cell is formatted by its
+    own value: with its time where it has one, a day (a date field, a day written, a date-time at midnight, from a
+    date-time field too, where a day is what was most likely typed) as yyyy-mm-dd, in the same column. The
+    GeoPackage keeps these text columns as the text given and the date field as dates."""
     given, book = monitored["given"], monitored["book"]
     expected = {code: {name: _as_read(row[name]) for name in DAY_COLUMNS}
                 for code, (_, row) in zip(given["图斑编号"], given.iterrows())}
@@ -264,19 +277,24 @@ def test_a_column_of_days_is_dates_on_every_sheet_its_odd_value_kept(monitored):
         code = header.index("图斑编号")
         for row in sheet.iter_rows(min_row=2):
             patch = row[code].value
-            for name, number_format in DAY_COLUMNS.items():
+            for name in DAY_COLUMNS:
                 cell, want = row[header.index(name)], expected[patch][name]
                 if isinstance(want, dt.datetime):
                     assert cell.is_date and isinstance(cell.value, dt.datetime), (title, cell.coordinate, cell.value)
+                    timed = want.time() != dt.time()
+                    number_format = "yyyy-mm-dd hh:mm:ss" if timed else "yyyy-mm-dd"
                     assert cell.value == want and cell.number_format == number_format, (title, cell.coordinate)
-                    seen.add((title, name, "day"))
+                    seen.add((title, name, "time" if timed else "day"))
                 else:
                     assert cell.value == want, (title, cell.coordinate)
                     assert want is None or cell.data_type == "s", (title, cell.coordinate)
                     seen.add((title, name, want))
             remark = row[header.index("备注")]
             assert remark.value == remarks[patch] and remark.data_type == "s"
-    assert {(title, name, "day") for title in ("移交清单", "未核查图斑", "读取失败图斑") for name in DAY_COLUMNS} <= seen
+    assert {(title, name, "day") for title in ("移交清单", "未核查图斑", "读取失败图斑") for name in DAY_COLUMNS
+            if name != "核查时间"} <= seen
+    assert {(title, name, "time") for title in ("移交清单", "未核查图斑")
+            for name in ("核查时间", "复核时间", "入库时间")} <= seen
     assert {("移交清单", "监测时间", "2024年8月"), ("读取失败图斑", "核查时间", "不详")} <= seen
 
     # the GeoPackage: a field holds one type, so the text columns are the text given, the date field dates

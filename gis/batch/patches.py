@@ -17,7 +17,7 @@ import datetime as dt
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -275,7 +275,7 @@ def _field_types(frame: pd.DataFrame) -> dict[str, Any]:
     field blank on every piece is still a date field there). A text column of days as officers write them
     (2024/3/5, 2024年3月5日) stays text as the delivery gave it: a field holds one type, the odd 不详 or 2024年8月 of
     such a column would be lost as a date, and a GIS program compares these layers with the delivery field by
-    field. The 移交清单 shows such a column as dates (``_day_formats``); both keep every value, and a date field
+    field. The 移交清单 shows such a column as dates (``_day_columns``); both keep every value, and a date field
     is a date in both."""
     types: dict[str, Any] = {}
     for name in frame.columns:
@@ -328,7 +328,7 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, hea
     the totals per county, per division (小计) and in all (合计), ecozone's measures and the input's own numbers
     (``_unit_totals``); the patches not read, and those a layer does not cover, each on a sheet of their own with
     the reason; 筛查信息: what was screened against what. The input's columns (``header``) of days
-    (``_day_formats``) are dates on every sheet alike.
+    (``_day_columns``) are dates on every sheet alike.
 
     The totals are a sheet of their own: rows of totals inside the list would be sorted and filtered with it (an
     officer sorting by date would scatter them) and counted as patches by whoever reads the list as a table."""
@@ -338,7 +338,7 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, hea
 
     columns = [*_UNIT, "图斑序号", *[c for c in pieces.columns if c not in (*_UNIT, "图斑序号", "geometry")]]
     table = pieces.sort_values([*_UNIT, "图斑序号"], na_position="last", kind="stable")
-    days = _day_formats(patches, header)  # once for the delivery: a column is of one type on every sheet
+    days = _day_columns(patches, header)  # once for the delivery: a column is of one type on every sheet
     book = Workbook()
     sheet = book.active
     sheet.title = "移交清单"
@@ -470,7 +470,7 @@ def _total(values: pd.Series, decimals: int | None) -> float | int | None:
     return int(round(total)) if decimals is None else round(float(total), decimals)
 
 
-def _listing(sheet, patches: pd.DataFrame, reason: str, days: dict[str, str]) -> None:
+def _listing(sheet, patches: pd.DataFrame, reason: str, days: Collection[str]) -> None:
     """A sheet of patches with why they are listed: 图斑序号, the reason, then the input's columns."""
     _table(sheet, patches, ["图斑序号", reason, *[c for c in patches.columns if c not in ("图斑序号", reason, "geometry")
                                                  and patches[c].notna().any()]], days)
@@ -479,14 +479,15 @@ def _listing(sheet, patches: pd.DataFrame, reason: str, days: dict[str, str]) ->
 _DAY_FORMAT, _TIME_FORMAT = "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss"
 
 
-def _table(sheet, frame: pd.DataFrame, columns: list[str], days: dict[str, str] | None = None) -> None:
-    """``columns`` of ``frame`` under a bold, frozen header; in a column of days (``days``: its number format, from
-    ``_day_formats``) each value that reads as a day as an Excel date, the others as given; text that would start
-    a formula as text."""
+def _table(sheet, frame: pd.DataFrame, columns: list[str], days: Collection[str] = ()) -> None:
+    """``columns`` of ``frame`` under a bold, frozen header; in a column of days (``days``, from ``_day_columns``)
+    each value that reads as a day as an Excel date, the others as given; text that would start a formula as text.
+
+    Each date cell is formatted by its own value (``_number_format``), not by its column: a column of days with the
+    odd value that has a time shows its plain days as days, not as 2024-01-01 00:00:00."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    days = days or {}
     sheet.append(columns)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -494,11 +495,10 @@ def _table(sheet, frame: pd.DataFrame, columns: list[str], days: dict[str, str] 
               for name in columns]
     for record in zip(*values):
         sheet.append(record)
-    formats = [days.get(name, _DAY_FORMAT) for name in columns]
     for row in sheet.iter_rows(min_row=2):
-        for cell, number_format in zip(row, formats):
+        for cell in row:
             if isinstance(cell.value, dt.date):
-                cell.number_format = number_format
+                cell.number_format = _number_format(cell.value)
             elif starts_formula(cell.value):
                 cell.data_type = "s"
     for index, name in enumerate(columns, start=1):
@@ -506,12 +506,24 @@ def _table(sheet, frame: pd.DataFrame, columns: list[str], days: dict[str, str] 
     sheet.freeze_panes = "A2"
 
 
+def _number_format(value: dt.date) -> str:
+    """How a date cell shows ``value``: ``yyyy-mm-dd hh:mm:ss`` where it has a time of day, ``yyyy-mm-dd`` for a day.
+
+    A date-time at midnight shows as its day, whatever it came from: a date field read through GDAL (a .dbf's type
+    D comes as midnight), a day typed into a date-time field (a GIS program stores it at 00:00:00, and that is what
+    an officer most likely typed), or text with 00:00. Excel holds a day and that day at 00:00:00 as the same number,
+    so the cell loses nothing; it only is not shown as 2024-01-01 00:00:00 beside the days."""
+    if isinstance(value, dt.datetime) and value.time() != dt.time():
+        return _TIME_FORMAT
+    return _DAY_FORMAT
+
+
 #: What may follow a day written as text: a time of day (2024-03-05 10:30, 2024/3/5 10:30:15, 2024-03-05T10:30).
 _TIME = re.compile(r"^(?:\s+|T)(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$")
 _DAY_TEXT = re.compile(r"^(\S+?)((?:\s|T\d).*)?$")
 #: The years a value may be a day of: Excel holds no date before 1900, and 65230120 (a code) is no day of 6523.
 _YEARS = range(1900, 2101)
-#: Column names that say the column holds ids or codes: never read as days (``_day_formats``) nor summed (``_summed``).
+#: Column names that say the column holds ids or codes: never read as days (``_day_columns``) nor summed (``_summed``).
 _ID_NAME = re.compile(r"编号|编码|代码|序号|标识|号$|码$|(?i:(?:^|[^a-z])(?:id|code)(?:$|[^a-z])|(?:id|code|bh|bm|dm|bsm)$)")
 #: Column names that say the column holds a measure or a count (图斑面积, 占地面积, 面积（亩）, 长度, 户数, TBMJ,
 #: Shape_Area …): summed whatever its values look like (``_summed``), unless ``_ID_NAME`` says it holds codes.
@@ -549,9 +561,9 @@ def _as_day(value: Any) -> dt.date | dt.datetime | None:
     return day
 
 
-def _day_formats(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
-    """The input's columns to write as dates, decided once over every patch of the delivery, each with its number
-    format (``yyyy-mm-dd``, with the time where a value has one), so that a column has one type on every sheet.
+def _day_columns(patches: pd.DataFrame, names: Sequence[str]) -> list[str]:
+    """The input's columns to write as dates, decided once over every patch of the delivery, so that a column has
+    one type on every sheet (each cell then formatted by its own value, ``_number_format``).
 
     A column is one of days when more of its values given read as days (``_as_day``: a date field, or text as
     officers write a day) than not, and its name does not say it holds codes (``_ID_NAME``). In such a column each
@@ -560,12 +572,11 @@ def _day_formats(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
     officer would lose sorting by date for one cell) nor is lost or guessed as a day. A column of words with the odd
     day in it (a 备注 saying 2024-05-01 once) stays text throughout. Numbers are never days: a number field is a
     number field (20240305 as a number stays the number)."""
-    formats = {}
+    columns = []
     for name in names:
         if name not in patches or _ID_NAME.search(name):
             continue
         days = others = 0
-        timed = False
         values = patches[name].tolist()
         for seen, value in enumerate(values):
             if days + len(values) - seen <= others:
@@ -578,10 +589,9 @@ def _day_formats(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
                 continue
             if day is not None:
                 days += 1
-                timed = timed or (isinstance(day, dt.datetime) and day.time() != dt.time())
         if days > others:
-            formats[name] = _TIME_FORMAT if timed else _DAY_FORMAT
-    return formats
+            columns.append(name)
+    return columns
 
 
 def _day_cell(value: Any) -> Any:
