@@ -237,10 +237,12 @@ def monitored(request, tmp_path_factory):
     result = runner.invoke(app, ["screen", str(path), "--patches", "-o", str(workbook), "-o", str(pieces),
                                  "--as-of", AS_OF])
     assert result.exit_code == 0, result.output
-    given = pyogrio.read_dataframe(path, encoding="GBK" if request.param == "shp" else None)
+    encoding = "GBK" if request.param == "shp" else None
+    given = pyogrio.read_dataframe(path, encoding=encoding)
     shapes = dict(zip(given["图斑编号"], given.geometry.to_crs("EPSG:4326").values))
+    info = pyogrio.read_info(path, encoding=encoding)
     return {"given": pd.DataFrame(given.drop(columns="geometry")), "shapes": shapes, "book": load_workbook(workbook),
-            "gpkg": pieces}
+            "gpkg": pieces, "types": dict(zip(info["fields"], info["ogr_types"])), "format": request.param}
 
 
 def _as_read(value):
@@ -264,7 +266,8 @@ def test_a_column_of_days_is_dates_on_every_sheet_its_odd_value_kept(monitored):
     in its own cell, none lost: every cell as the input's value read by GDAL. Each date cell is formatted by its
     own value: with its time where it has one, a day (a date field, a day written, a date-time at midnight, from a
     date-time field too, where a day is what was most likely typed) as yyyy-mm-dd, in the same column. The
-    GeoPackage keeps these text columns as the text given and the date field as dates."""
+    GeoPackage keeps these text columns as the text given, the Date field (发现日期: a GeoPackage Date, a .dbf's type
+    D) a Date field and the DateTime field a DateTime field, as GDAL reads the input."""
     given, book = monitored["given"], monitored["book"]
     expected = {code: {name: _as_read(row[name]) for name in DAY_COLUMNS}
                 for code, (_, row) in zip(given["图斑编号"], given.iterrows())}
@@ -297,11 +300,14 @@ def test_a_column_of_days_is_dates_on_every_sheet_its_odd_value_kept(monitored):
             for name in ("核查时间", "复核时间", "入库时间")} <= seen
     assert {("移交清单", "监测时间", "2024年8月"), ("读取失败图斑", "核查时间", "不详")} <= seen
 
-    # the GeoPackage: a field holds one type, so the text columns are the text given, the date field dates
+    # the GeoPackage: a field holds one type, so the text columns are the text given, each date field of its type
+    want = monitored["types"]
+    assert want["发现日期"] == "OFTDate" and want["监测时间"] == want["核查时间"] == want["复核时间"] == "OFTString"
+    assert want["入库时间"] == ("OFTDateTime" if monitored["format"] == "gpkg" else "OFTString")  # not in a .dbf
     for layer in ("图斑", "图斑区域相交"):
         info = pyogrio.read_info(monitored["gpkg"], layer=layer)
-        types = dict(zip(info["fields"], info["dtypes"]))
-        assert types["发现日期"].startswith("datetime64") and types["监测时间"] == types["核查时间"] == "object"
+        types = dict(zip(info["fields"], info["ogr_types"]))
+        assert {name: types[name] for name in DAY_COLUMNS} == {name: want[name] for name in DAY_COLUMNS}, layer
         out = pyogrio.read_dataframe(monitored["gpkg"], layer=layer, read_geometry=False)
         assert len(out)
         mine = given.set_index("图斑编号").loc[out["图斑编号"]]
@@ -311,9 +317,9 @@ def test_a_column_of_days_is_dates_on_every_sheet_its_odd_value_kept(monitored):
 
 
 def test_a_field_blank_on_every_listed_patch_keeps_its_type_in_both_layers(tmp_path):
-    """发现日期 (a date field) and 图斑面积 (a real field) blank on every patch that meets a zone: the layer of
-    patch-zone pieces has them blank and still of the type the delivery gives them, as the layer of patches has
-    (they became text there), GDAL reading both."""
+    """发现日期 (a Date field) and 图斑面积 (a real field) blank on every patch that meets a zone: the layer of
+    patch-zone pieces has them blank and still of the type the delivery gives them (a Date field, not a DateTime),
+    as the layer of patches has (they became text there), GDAL reading both."""
     from gis.batch.spatial import PROTECTED_KINDS
 
     frame = monitoring(100, seed=22)
@@ -327,13 +333,13 @@ def test_a_field_blank_on_every_listed_patch_keeps_its_type_in_both_layers(tmp_p
     result = runner.invoke(app, ["screen", str(path), "--patches", "-o", str(tmp_path / "out.gpkg"), "--as-of", AS_OF])
     assert result.exit_code == 0, result.output
     given = pyogrio.read_info(path)
-    want = dict(zip(given["fields"], given["dtypes"]))
+    want = dict(zip(given["fields"], given["ogr_types"]))
     for layer in ("图斑", "图斑区域相交"):
         info = pyogrio.read_info(tmp_path / "out.gpkg", layer=layer)
         assert info["features"] > 0
-        types = dict(zip(info["fields"], info["dtypes"]))
-        assert types["发现日期"].startswith("datetime64") and want["发现日期"].startswith("datetime64"), layer
-        assert types["图斑面积"] == want["图斑面积"] == "float64", layer
+        types = dict(zip(info["fields"], info["ogr_types"]))
+        assert types["发现日期"] == want["发现日期"] == "OFTDate", layer
+        assert types["图斑面积"] == want["图斑面积"] == "OFTReal", layer
 
 
 def test_the_summary_sums_the_deliverys_own_numbers_once_per_patch(monitored):

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from gis.batch.inputs import open_input
@@ -34,6 +35,7 @@ from gis.check import covered_area
 from gis.crs import geodesic_area_m2
 from gis.kinds import KINDS
 from gis.overlap import part_of_dimension, share_of
+from gis.sites.gpkg import feature_tables
 from gis.store import Store, open_store
 from gis.store.base import iso_day
 from gis.zones import written_day
@@ -119,7 +121,8 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
     patches = pd.DataFrame(patch_rows)
     pieces = pd.DataFrame(piece_rows, columns=[*header, "图斑序号", "所在地州市/师", "所在县市区",
                                                *_PIECE_COLUMNS, "图斑面积m²"])
-    _write_all(outputs, lambda path: _write_gpkg(path, patches, pieces) if path.suffix.lower() == ".gpkg" else
+    days = _date_fields(Path(input_path), header)
+    _write_all(outputs, lambda path: _write_gpkg(path, patches, pieces, days) if path.suffix.lower() == ".gpkg" else
                _write_handover(path, pieces, patches, header, Path(input_path).name, store.name, day, failed))
     if progress is not None:
         progress(len(patches), len(patches))
@@ -143,6 +146,24 @@ def _write_all(outputs: list[Path], write: Callable[[Path], None]) -> None:
         for partial, _ in written:
             partial.unlink(missing_ok=True)
         raise
+
+
+def _date_fields(path: Path, header: Sequence[str]) -> set[str]:
+    """The columns of ``header`` (the input's, in its order) that ``path`` declares as days without a time: a
+    GeoPackage or GeoJSON Date field, a .dbf field of type D. GDAL reads them as date-times at midnight, as it
+    reads a DateTime field; only the declaration tells them apart. (A GeoParquet date32 is read as days already.)"""
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    if path.suffix.lower() == ".parquet":
+        return set()
+    try:
+        layer = feature_tables(path, source=path.name, max_features=None, max_bytes=None)[0][0] \
+            if path.suffix.lower() == ".gpkg" else None
+        kinds = pyogrio.read_info(path, layer=layer)["ogr_types"]  # by position: the names need the file's encoding
+    except (DataSourceError, DataLayerError, OSError, ValueError, IndexError):
+        return set()  # the input was read: a declaration that cannot be had leaves its dates date-times
+    return {name for name, kind in zip(header, kinds) if kind == "OFTDate"} if len(kinds) == len(header) else set()
 
 
 class _Coverage:
@@ -266,10 +287,13 @@ class _Units:
         return found
 
 
-def _field_types(frame: pd.DataFrame) -> dict[str, Any]:
-    """Per column of ``frame``, its GeoPackage field type: ``"date"`` where every value given is a date (a
+def _field_types(frame: pd.DataFrame, days: Collection[str] = ()) -> dict[str, Any]:
+    """Per column of ``frame``, its GeoPackage field type: ``"day"`` (a Date field) where every value given is a
+    day and the input declares the field a date (``days``, from ``_date_fields``) or gives days without a time (a
+    GeoParquet date32), ``"date"`` (a DateTime field) where every value given is a date or a date-time (a
     delivery's 采集日期 field, which a GIS program filters by), the dtype of a column of numbers, ``"text"`` for the
-    rest (a register's columns vary in type from row to row).
+    rest (a register's columns vary in type from row to row). A Date field stays a Date field: GDAL reads it as
+    midnight, and a DateTime field would show 2024-03-05 00:00:00 where the delivery says 2024-03-05.
 
     Decided over every patch of the delivery, the same for both layers (the pieces are some of the patches: a date
     field blank on every piece is still a date field there). A text column of days as officers write them
@@ -284,7 +308,9 @@ def _field_types(frame: pd.DataFrame) -> dict[str, Any]:
         column = frame[name]
         given = column.dropna()
         if len(given) and all(isinstance(v, dt.date) for v in given):  # Timestamp and datetime are dates too
-            types[name] = "date"
+            timed = [v for v in given if isinstance(v, dt.datetime)]
+            declared = name in days and all(v.time() == dt.time() and v.tzinfo is None for v in timed)
+            types[name] = "day" if declared or not timed else "date"
         elif pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column):
             types[name] = column.dtype
         else:
@@ -298,7 +324,10 @@ def _typed(frame: pd.DataFrame, types: dict[str, Any]) -> pd.DataFrame:
     for name, kind in types.items():
         if name not in frame:
             continue
-        if kind == "date":
+        if kind == "day":  # Arrow's date32: pyogrio writes it as a Date field (a datetime64 only as a DateTime)
+            frame[name] = pd.Series([v.date() if isinstance(v, dt.datetime) else v if isinstance(v, dt.date) else None
+                                     for v in frame[name].tolist()], index=frame.index, dtype=pd.ArrowDtype(pa.date32()))
+        elif kind == "date":
             frame[name] = pd.to_datetime(frame[name].astype(object).where(frame[name].notna(), None))
         elif kind == "text":
             frame[name] = frame[name].map(lambda v: None if v is None or v is pd.NaT or (isinstance(v, float)
@@ -308,18 +337,20 @@ def _typed(frame: pd.DataFrame, types: dict[str, Any]) -> pd.DataFrame:
     return frame
 
 
-def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame) -> None:
+def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame, days: Collection[str] = ()) -> None:
+    """The layers 图斑 and 图斑区域相交, their fields of the types ``_field_types`` gives (``days``: the input's Date
+    fields), written through Arrow: pyogrio writes a Date field only so."""
     import geopandas as gpd
     import pyogrio
 
     path.unlink(missing_ok=True)
-    types = {**_field_types(pieces), **_field_types(patches)}  # a column of both: as all the patches have it
+    types = {**_field_types(pieces, days), **_field_types(patches, days)}  # a column of both: as all the patches have it
     # the pieces are polygonal (``_pieces``) and declared so, as GIS programs type a layer from its declaration;
     # a patch read as a point or a line (读取失败) keeps its own geometry
     for layer, frame, declared in ((OWN_LAYERS[1], patches, "Unknown"), (OWN_LAYERS[2], pieces, "MultiPolygon")):
         frame = gpd.GeoDataFrame(_typed(frame, types), geometry="geometry", crs="EPSG:4326")
         pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", promote_to_multi=declared != "Unknown",
-                                geometry_type=declared, append=layer != OWN_LAYERS[1])
+                                geometry_type=declared, append=layer != OWN_LAYERS[1], use_arrow=True)
 
 
 def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, header: list[str], input_name: str,
