@@ -134,7 +134,7 @@ def monitoring(count: int, seed: int = 21) -> gpd.GeoDataFrame:
     ``delivery``, with the columns a monitoring centre delivers: 图斑编号 (text), TBBH (a sequence number), 区划 (the
     county's code, an integer), 年度 (2024), 发现日期 (a date field), 监测时间 (days written as text in the forms
     officers use, every eleventh blank), 图斑面积 (m², real), 面积（亩） (real, every thirteenth blank), 户数 (a
-    count) and 备注 (words)."""
+    count), 备注 (words) and 占地面积 (whole m², all of four digits: a measure that looks like a code)."""
     rng = np.random.default_rng(seed)
     frame = delivery(count, seed=seed)
     found = [dt.date(2024, 1, 1) + dt.timedelta(days=int(n)) for n in rng.integers(0, 300, count)]
@@ -153,6 +153,7 @@ def monitoring(count: int, seed: int = 21) -> gpd.GeoDataFrame:
         "面积（亩）": [None if i % 13 == 12 else float(v) for i, v in enumerate(mu)],
         "户数": rng.integers(0, 40, count),
         "备注": rng.choice(("新增建设用地", "疑似违法占地", "已整改", "复核"), count),
+        "占地面积": rng.integers(1000, 10000, count),
     }, geometry=list(frame.geometry), crs="EPSG:4490")
 
 

@@ -195,8 +195,9 @@ def test_the_http_import_takes_the_same_mapping(tmp_path, tmp_path_factory):
 
 
 AS_OF = "2024-01-01"
-#: The monitoring delivery's columns of days: a date field, days written as text, days and times written as text.
-DAY_COLUMNS = {"发现日期": "yyyy-mm-dd", "监测时间": "yyyy-mm-dd", "核查时间": "yyyy-mm-dd hh:mm:ss"}
+#: The monitoring delivery's columns of days: a date field, days written as text, days and times written as text,
+#: days some of them with a time written as text, and a date-time field (text in a .dbf) some of it at midnight.
+DAY_COLUMNS = ("发现日期", "监测时间", "核查时间", "复核时间", "入库时间")
 
 
 @pytest.fixture(scope="module", params=["shp", "gpkg"])
@@ -204,8 +205,10 @@ def monitored(request, tmp_path_factory):
     """400 monitoring patches as a shapefile (GK zone 29, GBK without .cpg) or a GeoPackage, screened with
     ``ecozone screen --patches``. One value of 监测时间 is no day (2024年8月), on the patch sharing most of itself
     with a red line (so on the 移交清单); one of 核查时间 (days and times as GDAL writes a DateTime to a .dbf) is
-    不详, on one of eight patches without geometry (读取失败图斑); 区划 (codes) is blank there. The input as GDAL reads
-    it, the workbook and the GeoPackage written."""
+    不详, on one of eight patches without geometry (读取失败图斑); 区划 (codes) is blank there. 复核时间 is days as
+    text, every fourth with a time and every fourth at 00:00:00; 入库时间 a date-time field (in a .dbf, text as GDAL
+    writes it), every third at midnight, every nineteenth blank. The input as GDAL reads it (with its shapes in
+    lon/lat), the workbook and the GeoPackage written."""
     frame = monitoring(400)
     zones = open_store().snapshot(AS_OF).zones
     redline = shapely.union_all(zones[zones.kind == "ecological_redline"].geometry.values)
@@ -217,6 +220,14 @@ def monitored(request, tmp_path_factory):
     frame["核查时间"] = [f"{d:%Y/%m/%d} {8 + i % 10:02d}:{i % 60:02d}:00" for i, d in
                      enumerate(frame["发现日期"] + pd.Timedelta(days=3))]
     frame.loc[failed[1], "核查时间"] = "不详"
+    later = frame["发现日期"] + pd.Timedelta(days=5)
+    forms = ("{d:%Y-%m-%d} {h:02d}:{m:02d}:00", "{d.year}/{d.month}/{d.day}", "{d.year}年{d.month}月{d.day}日",
+             "{d:%Y-%m-%d} 00:00:00")
+    frame["复核时间"] = [forms[i % 4].format(d=d, h=9 + i % 8, m=i % 60) for i, d in enumerate(later)]
+    stored = pd.Series([None if i % 19 == 2 else dt.datetime(d.year, d.month, d.day) if i % 3 == 0 else
+                        dt.datetime(d.year, d.month, d.day, 1 + i % 23, i % 60) for i, d in enumerate(later)],
+                       dtype="datetime64[ms]")
+    frame["入库时间"] = stored if request.param == "gpkg" else stored.dt.strftime("%Y/%m/%d %H:%M:%S")
     frame.loc[failed, "geometry"] = None
     frame["区划"] = frame["区划"].astype("Int64")
     frame.loc[listed, "区划"] = pd.NA  # an integer field with a blank: GDAL reads it as reals, 652301.0
@@ -226,8 +237,12 @@ def monitored(request, tmp_path_factory):
     result = runner.invoke(app, ["screen", str(path), "--patches", "-o", str(workbook), "-o", str(pieces),
                                  "--as-of", AS_OF])
     assert result.exit_code == 0, result.output
-    given = pyogrio.read_dataframe(path, encoding="GBK" if request.param == "shp" else None, read_geometry=False)
-    return {"given": given, "book": load_workbook(workbook), "gpkg": pieces}
+    encoding = "GBK" if request.param == "shp" else None
+    given = pyogrio.read_dataframe(path, encoding=encoding)
+    shapes = dict(zip(given["图斑编号"], given.geometry.to_crs("EPSG:4326").values))
+    info = pyogrio.read_info(path, encoding=encoding)
+    return {"given": pd.DataFrame(given.drop(columns="geometry")), "shapes": shapes, "book": load_workbook(workbook),
+            "gpkg": pieces, "types": dict(zip(info["fields"], info["ogr_types"])), "format": request.param}
 
 
 def _as_read(value):
@@ -237,7 +252,7 @@ def _as_read(value):
         return None
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()
-    for form in ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y/%m/%d %H:%M:%S"):
+    for form in ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"):
         try:
             return dt.datetime.strptime(value, form)
         except ValueError:
@@ -248,8 +263,11 @@ def _as_read(value):
 def test_a_column_of_days_is_dates_on_every_sheet_its_odd_value_kept(monitored):
     """A column of days with one value that is no day (2024年8月, 不详) is dates on every sheet of the workbook, the
     patches listed (移交清单), not checked (未核查图斑) and not read (读取失败图斑) alike, each odd value its own text
-    in its own cell, none lost: every cell as the input's value read by GDAL. The GeoPackage keeps these text
-    columns as the text given and the date field as dates."""
+    in its own cell, none lost: every cell as the input's value read by GDAL. Each date cell is formatted by its
+    own value: with its time where it has one, a day (a date field, a day written, a date-time at midnight, from a
+    date-time field too, where a day is what was most likely typed) as yyyy-mm-dd, in the same column. The
+    GeoPackage keeps these text columns as the text given, the Date field (发现日期: a GeoPackage Date, a .dbf's type
+    D) a Date field and the DateTime field a DateTime field, as GDAL reads the input."""
     given, book = monitored["given"], monitored["book"]
     expected = {code: {name: _as_read(row[name]) for name in DAY_COLUMNS}
                 for code, (_, row) in zip(given["图斑编号"], given.iterrows())}
@@ -262,26 +280,34 @@ def test_a_column_of_days_is_dates_on_every_sheet_its_odd_value_kept(monitored):
         code = header.index("图斑编号")
         for row in sheet.iter_rows(min_row=2):
             patch = row[code].value
-            for name, number_format in DAY_COLUMNS.items():
+            for name in DAY_COLUMNS:
                 cell, want = row[header.index(name)], expected[patch][name]
                 if isinstance(want, dt.datetime):
                     assert cell.is_date and isinstance(cell.value, dt.datetime), (title, cell.coordinate, cell.value)
+                    timed = want.time() != dt.time()
+                    number_format = "yyyy-mm-dd hh:mm:ss" if timed else "yyyy-mm-dd"
                     assert cell.value == want and cell.number_format == number_format, (title, cell.coordinate)
-                    seen.add((title, name, "day"))
+                    seen.add((title, name, "time" if timed else "day"))
                 else:
                     assert cell.value == want, (title, cell.coordinate)
                     assert want is None or cell.data_type == "s", (title, cell.coordinate)
                     seen.add((title, name, want))
             remark = row[header.index("备注")]
             assert remark.value == remarks[patch] and remark.data_type == "s"
-    assert {(title, name, "day") for title in ("移交清单", "未核查图斑", "读取失败图斑") for name in DAY_COLUMNS} <= seen
+    assert {(title, name, "day") for title in ("移交清单", "未核查图斑", "读取失败图斑") for name in DAY_COLUMNS
+            if name != "核查时间"} <= seen
+    assert {(title, name, "time") for title in ("移交清单", "未核查图斑")
+            for name in ("核查时间", "复核时间", "入库时间")} <= seen
     assert {("移交清单", "监测时间", "2024年8月"), ("读取失败图斑", "核查时间", "不详")} <= seen
 
-    # the GeoPackage: a field holds one type, so the text columns are the text given, the date field dates
+    # the GeoPackage: a field holds one type, so the text columns are the text given, each date field of its type
+    want = monitored["types"]
+    assert want["发现日期"] == "OFTDate" and want["监测时间"] == want["核查时间"] == want["复核时间"] == "OFTString"
+    assert want["入库时间"] == ("OFTDateTime" if monitored["format"] == "gpkg" else "OFTString")  # not in a .dbf
     for layer in ("图斑", "图斑区域相交"):
         info = pyogrio.read_info(monitored["gpkg"], layer=layer)
-        types = dict(zip(info["fields"], info["dtypes"]))
-        assert types["发现日期"].startswith("datetime64") and types["监测时间"] == types["核查时间"] == "object"
+        types = dict(zip(info["fields"], info["ogr_types"]))
+        assert {name: types[name] for name in DAY_COLUMNS} == {name: want[name] for name in DAY_COLUMNS}, layer
         out = pyogrio.read_dataframe(monitored["gpkg"], layer=layer, read_geometry=False)
         assert len(out)
         mine = given.set_index("图斑编号").loc[out["图斑编号"]]
@@ -291,9 +317,9 @@ def test_a_column_of_days_is_dates_on_every_sheet_its_odd_value_kept(monitored):
 
 
 def test_a_field_blank_on_every_listed_patch_keeps_its_type_in_both_layers(tmp_path):
-    """发现日期 (a date field) and 图斑面积 (a real field) blank on every patch that meets a zone: the layer of
-    patch-zone pieces has them blank and still of the type the delivery gives them, as the layer of patches has
-    (they became text there), GDAL reading both."""
+    """发现日期 (a Date field) and 图斑面积 (a real field) blank on every patch that meets a zone: the layer of
+    patch-zone pieces has them blank and still of the type the delivery gives them (a Date field, not a DateTime),
+    as the layer of patches has (they became text there), GDAL reading both."""
     from gis.batch.spatial import PROTECTED_KINDS
 
     frame = monitoring(100, seed=22)
@@ -307,20 +333,20 @@ def test_a_field_blank_on_every_listed_patch_keeps_its_type_in_both_layers(tmp_p
     result = runner.invoke(app, ["screen", str(path), "--patches", "-o", str(tmp_path / "out.gpkg"), "--as-of", AS_OF])
     assert result.exit_code == 0, result.output
     given = pyogrio.read_info(path)
-    want = dict(zip(given["fields"], given["dtypes"]))
+    want = dict(zip(given["fields"], given["ogr_types"]))
     for layer in ("图斑", "图斑区域相交"):
         info = pyogrio.read_info(tmp_path / "out.gpkg", layer=layer)
         assert info["features"] > 0
-        types = dict(zip(info["fields"], info["dtypes"]))
-        assert types["发现日期"].startswith("datetime64") and want["发现日期"].startswith("datetime64"), layer
-        assert types["图斑面积"] == want["图斑面积"] == "float64", layer
+        types = dict(zip(info["fields"], info["ogr_types"]))
+        assert types["发现日期"] == want["发现日期"] == "OFTDate", layer
+        assert types["图斑面积"] == want["图斑面积"] == "OFTReal", layer
 
 
 def test_the_summary_sums_the_deliverys_own_numbers_once_per_patch(monitored):
-    """汇总 sums the delivery's own numbers (图斑面积, 面积（亩） with blanks, 户数) per county, per division (小计) and
-    in all (合计), after ecozone's columns: a groupby of the input as GDAL reads it, each patch once however many
-    zones it meets, by the county the 移交清单 gives it. Its ids and codes (图斑编号, TBBH, 区划, 年度) are not
-    summed."""
+    """汇总 sums the delivery's own numbers (图斑面积, 面积（亩） with blanks, 户数, and 占地面积: whole m² all of four
+    digits, a measure by its name though its values look like codes) per county, per division (小计) and in all
+    (合计), after ecozone's columns: a groupby of the input as GDAL reads it, each patch once however many zones it
+    meets, by the county the 移交清单 gives it. Its ids and codes (图斑编号, TBBH, 区划, 年度) are not summed."""
     given, book = monitored["given"], monitored["book"]
     sheet = book["移交清单"]
     header = [c.value for c in sheet[1]]
@@ -330,8 +356,9 @@ def test_the_summary_sums_the_deliverys_own_numbers_once_per_patch(monitored):
     place = rows.drop_duplicates("图斑编号").set_index("图斑编号")[units]
     assert len(place) == rows["图斑编号"].nunique() and place.notna().all().all()
     listed = given.join(place, on="图斑编号", how="inner")
-    sums = ["图斑面积", "面积（亩）", "户数"]
-    assert listed["面积（亩）"].isna().any() and listed["户数"].dtype.kind == "i"
+    sums = ["图斑面积", "面积（亩）", "户数", "占地面积"]
+    assert listed["面积（亩）"].isna().any() and listed["户数"].dtype.kind == listed["占地面积"].dtype.kind == "i"
+    assert listed["占地面积"].astype(str).str.len().eq(4).all()  # all of one length, four digits: looks like codes
     county = listed.groupby(units).agg(图斑数=("图斑编号", "size"), **{c: (c, lambda v: v.sum(min_count=1))
                                                                    for c in sums})
     division = listed.groupby(units[0]).agg(图斑数=("图斑编号", "size"), **{c: (c, lambda v: v.sum(min_count=1))
@@ -355,6 +382,103 @@ def test_the_summary_sums_the_deliverys_own_numbers_once_per_patch(monitored):
                 assert got[name] is None, (a, b, name)  # no value given: no total, not 0
             else:
                 assert got[name] == pytest.approx(expected[name], rel=1e-12, abs=1e-4), (a, b, name)
-        assert isinstance(got["户数"], int)
+        assert isinstance(got["户数"], int) and isinstance(got["占地面积"], int)
         found.append((a, b))
     assert found[-1] == ("合计", None) and len(found) == len(county) + len(division) + 1
+
+
+def test_a_name_saying_measure_is_summed_whatever_its_digits_and_one_saying_id_never():
+    """A column named as a measure or a count is summed though its values are whole and all of one length (4 digits
+    or more, which alone would make them codes); a name saying id or code wins over one saying measure; codes
+    without such a name (年度, XZQDM) are still left out."""
+    from gis.batch.patches import _summed
+
+    frame = pd.DataFrame({"占地面积": [1234, 5678], "Shape_Area": [1000.0, 2000.0], "TBMJ": [2500.0, 3600.0],
+                          "面积代码": [1001, 1002], "图斑编号": [10001, 10002], "年度": [2024, 2024],
+                          "XZQDM": [652301, 652323], "户数": [3, 12]})
+    assert _summed(frame, list(frame.columns)) == {"占地面积": None, "Shape_Area": 0, "TBMJ": 0, "户数": None}
+
+
+def _m2(geom) -> float:
+    """Geodesic area (WGS 84) of the polygonal parts of ``geom``, as pyproj measures them."""
+    parts = [g for g in shapely.get_parts(shapely.get_parts(geom)) if g.geom_type == "Polygon"]
+    return sum(abs(GEOD.geometry_area_perimeter(shapely.orient_polygons(g))[0]) for g in parts)
+
+
+def test_a_kind_whose_layer_does_not_cover_a_patch_is_blank_in_every_column_of_it(monitored):
+    """A patch that the red-line or reserve layer does not wholly cover (the store's coverage of that layer does
+    not cover the patch as GDAL reads it) has that kind unknown: its totals are blank in the GeoPackage's 图斑
+    layer and on 未核查图斑, and in 汇总 every column of the kind (自然保护区核心区/缓冲区/实验区面积m² too) is
+    blank for each county, 小计 and 合计 with such a patch, never 0 or the sum of the others; where every patch is
+    covered, the column is the sum of the patches' areas inside, measured with pyproj on the input's shapes."""
+    book, shapes = monitored["book"], monitored["shapes"]
+    snapshot = open_store().snapshot(AS_OF)
+    zones = snapshot.zones
+    labels = {"ecological_redline": "红线内", "nature_reserve": "自然保护区内"}
+    unknown = {code: {kind for kind in labels if not shapely.covers(snapshot.versions[kind].coverage, geom)}
+               for code, geom in shapes.items() if geom is not None}
+    inside = {kind: shapely.union_all(zones[zones.kind == kind].geometry.values) for kind in labels}
+    reserves = zones[zones.kind == "nature_reserve"]
+    functional = {f"自然保护区{name}面积m²": reserves[reserves.subtype == code].geometry.values
+                  for code, name in (("core", "核心区"), ("buffer", "缓冲区"), ("experimental", "实验区"))}
+
+    def expected(code: str, column: str) -> float | None:
+        kind = "ecological_redline" if column == "红线内面积m²" else "nature_reserve"
+        if kind in unknown[code]:
+            return None
+        geom = shapes[code]
+        if column in functional:
+            return sum(_m2(shapely.intersection(geom, zone)) for zone in functional[column])
+        return _m2(shapely.intersection(geom, inside[kind]))
+
+    # each patch: the GeoPackage's 图斑 layer and the 未核查图斑 sheet
+    patches = pyogrio.read_dataframe(monitored["gpkg"], layer="图斑", read_geometry=False)
+    checked = 0
+    for code, red, red_share, reserve, reserve_share in zip(
+            patches["图斑编号"], patches["红线内面积m²"], patches["红线内比例%"], patches["自然保护区内面积m²"],
+            patches["自然保护区内比例%"]):
+        if code not in unknown:
+            continue  # not read
+        for column, area, share in (("红线内面积m²", red, red_share), ("自然保护区内面积m²", reserve, reserve_share)):
+            want = expected(code, column)
+            if want is None:
+                assert pd.isna(area) and pd.isna(share), (code, column, area)
+            else:
+                assert area == pytest.approx(want, rel=1e-6, abs=0.01) and not pd.isna(share), (code, column)
+                checked += 1
+    assert checked and {k for kinds in unknown.values() for k in kinds} == set(labels)
+    sheet = book["未核查图斑"]
+    header = [c.value for c in sheet[1]]
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        got = dict(zip(header, row))
+        assert unknown[got["图斑编号"]], got["图斑编号"]
+        for kind, label in labels.items():
+            if f"{label}面积m²" in got:
+                assert (got[f"{label}面积m²"] is None) == (kind in unknown[got["图斑编号"]]), (got["图斑编号"], kind)
+
+    # 汇总: the patches of the 移交清单 per county, 小计 and 合计
+    sheet = book["移交清单"]
+    header = [c.value for c in sheet[1]]
+    listed = pd.DataFrame(list(sheet.iter_rows(min_row=2, values_only=True)), columns=header)
+    listed = listed.drop_duplicates("图斑编号")[["所在地州市/师", "所在县市区", "图斑编号"]]
+    sheet = book["汇总"]
+    header = [c.value for c in sheet[1]]
+    columns = [c for c in header if c == "红线内面积m²" or (c.startswith("自然保护区") and c.endswith("面积m²"))]
+    assert set(functional) <= set(columns)
+    blank = met = 0
+    for row in sheet.iter_rows(min_row=2, values_only=True):
+        a, b = row[0], row[1]
+        group = listed if a == "合计" else listed[listed["所在地州市/师"] == a] if b == "小计" else \
+            listed[(listed["所在地州市/师"] == a) & (listed["所在县市区"] == b)]
+        got = dict(zip(header, row))
+        assert got["图斑数"] == len(group), (a, b)
+        for column in columns:
+            wants = [expected(code, column) for code in group["图斑编号"]]
+            if None in wants:
+                assert got[column] is None, (a, b, column, got[column])
+                blank += 1
+                met += column in functional and any(w for w in wants if w is not None)
+            else:
+                assert got[column] == pytest.approx(sum(wants), rel=1e-6, abs=0.05), (a, b, column)
+    # blanks where a piece of the kind was met beside a patch the layer does not cover (米东区's 实验区)
+    assert blank and met

@@ -17,7 +17,7 @@ import datetime as dt
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from gis.batch.inputs import open_input
@@ -34,6 +35,7 @@ from gis.check import covered_area
 from gis.crs import geodesic_area_m2
 from gis.kinds import KINDS
 from gis.overlap import part_of_dimension, share_of
+from gis.sites.gpkg import feature_tables
 from gis.store import Store, open_store
 from gis.store.base import iso_day
 from gis.zones import written_day
@@ -119,7 +121,8 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
     patches = pd.DataFrame(patch_rows)
     pieces = pd.DataFrame(piece_rows, columns=[*header, "图斑序号", "所在地州市/师", "所在县市区",
                                                *_PIECE_COLUMNS, "图斑面积m²"])
-    _write_all(outputs, lambda path: _write_gpkg(path, patches, pieces) if path.suffix.lower() == ".gpkg" else
+    days = _date_fields(Path(input_path), header)
+    _write_all(outputs, lambda path: _write_gpkg(path, patches, pieces, days) if path.suffix.lower() == ".gpkg" else
                _write_handover(path, pieces, patches, header, Path(input_path).name, store.name, day, failed))
     if progress is not None:
         progress(len(patches), len(patches))
@@ -143,6 +146,24 @@ def _write_all(outputs: list[Path], write: Callable[[Path], None]) -> None:
         for partial, _ in written:
             partial.unlink(missing_ok=True)
         raise
+
+
+def _date_fields(path: Path, header: Sequence[str]) -> set[str]:
+    """The columns of ``header`` (the input's, in its order) that ``path`` declares as days without a time: a
+    GeoPackage or GeoJSON Date field, a .dbf field of type D. GDAL reads them as date-times at midnight, as it
+    reads a DateTime field; only the declaration tells them apart. (A GeoParquet date32 is read as days already.)"""
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    if path.suffix.lower() == ".parquet":
+        return set()
+    try:
+        layer = feature_tables(path, source=path.name, max_features=None, max_bytes=None)[0][0] \
+            if path.suffix.lower() == ".gpkg" else None
+        kinds = pyogrio.read_info(path, layer=layer)["ogr_types"]  # by position: the names need the file's encoding
+    except (DataSourceError, DataLayerError, OSError, ValueError, IndexError):
+        return set()  # the input was read: a declaration that cannot be had leaves its dates date-times
+    return {name for name, kind in zip(header, kinds) if kind == "OFTDate"} if len(kinds) == len(header) else set()
 
 
 class _Coverage:
@@ -266,16 +287,19 @@ class _Units:
         return found
 
 
-def _field_types(frame: pd.DataFrame) -> dict[str, Any]:
-    """Per column of ``frame``, its GeoPackage field type: ``"date"`` where every value given is a date (a
+def _field_types(frame: pd.DataFrame, days: Collection[str] = ()) -> dict[str, Any]:
+    """Per column of ``frame``, its GeoPackage field type: ``"day"`` (a Date field) where every value given is a
+    day and the input declares the field a date (``days``, from ``_date_fields``) or gives days without a time (a
+    GeoParquet date32), ``"date"`` (a DateTime field) where every value given is a date or a date-time (a
     delivery's 采集日期 field, which a GIS program filters by), the dtype of a column of numbers, ``"text"`` for the
-    rest (a register's columns vary in type from row to row).
+    rest (a register's columns vary in type from row to row). A Date field stays a Date field: GDAL reads it as
+    midnight, and a DateTime field would show 2024-03-05 00:00:00 where the delivery says 2024-03-05.
 
     Decided over every patch of the delivery, the same for both layers (the pieces are some of the patches: a date
     field blank on every piece is still a date field there). A text column of days as officers write them
     (2024/3/5, 2024年3月5日) stays text as the delivery gave it: a field holds one type, the odd 不详 or 2024年8月 of
     such a column would be lost as a date, and a GIS program compares these layers with the delivery field by
-    field. The 移交清单 shows such a column as dates (``_day_formats``); both keep every value, and a date field
+    field. The 移交清单 shows such a column as dates (``_day_columns``); both keep every value, and a date field
     is a date in both."""
     types: dict[str, Any] = {}
     for name in frame.columns:
@@ -284,7 +308,9 @@ def _field_types(frame: pd.DataFrame) -> dict[str, Any]:
         column = frame[name]
         given = column.dropna()
         if len(given) and all(isinstance(v, dt.date) for v in given):  # Timestamp and datetime are dates too
-            types[name] = "date"
+            timed = [v for v in given if isinstance(v, dt.datetime)]
+            declared = name in days and all(v.time() == dt.time() and v.tzinfo is None for v in timed)
+            types[name] = "day" if declared or not timed else "date"
         elif pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column):
             types[name] = column.dtype
         else:
@@ -298,7 +324,10 @@ def _typed(frame: pd.DataFrame, types: dict[str, Any]) -> pd.DataFrame:
     for name, kind in types.items():
         if name not in frame:
             continue
-        if kind == "date":
+        if kind == "day":  # Arrow's date32: pyogrio writes it as a Date field (a datetime64 only as a DateTime)
+            frame[name] = pd.Series([v.date() if isinstance(v, dt.datetime) else v if isinstance(v, dt.date) else None
+                                     for v in frame[name].tolist()], index=frame.index, dtype=pd.ArrowDtype(pa.date32()))
+        elif kind == "date":
             frame[name] = pd.to_datetime(frame[name].astype(object).where(frame[name].notna(), None))
         elif kind == "text":
             frame[name] = frame[name].map(lambda v: None if v is None or v is pd.NaT or (isinstance(v, float)
@@ -308,18 +337,20 @@ def _typed(frame: pd.DataFrame, types: dict[str, Any]) -> pd.DataFrame:
     return frame
 
 
-def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame) -> None:
+def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame, days: Collection[str] = ()) -> None:
+    """The layers 图斑 and 图斑区域相交, their fields of the types ``_field_types`` gives (``days``: the input's Date
+    fields), written through Arrow: pyogrio writes a Date field only so."""
     import geopandas as gpd
     import pyogrio
 
     path.unlink(missing_ok=True)
-    types = {**_field_types(pieces), **_field_types(patches)}  # a column of both: as all the patches have it
+    types = {**_field_types(pieces, days), **_field_types(patches, days)}  # a column of both: as all the patches have it
     # the pieces are polygonal (``_pieces``) and declared so, as GIS programs type a layer from its declaration;
     # a patch read as a point or a line (读取失败) keeps its own geometry
     for layer, frame, declared in ((OWN_LAYERS[1], patches, "Unknown"), (OWN_LAYERS[2], pieces, "MultiPolygon")):
         frame = gpd.GeoDataFrame(_typed(frame, types), geometry="geometry", crs="EPSG:4326")
         pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", promote_to_multi=declared != "Unknown",
-                                geometry_type=declared, append=layer != OWN_LAYERS[1])
+                                geometry_type=declared, append=layer != OWN_LAYERS[1], use_arrow=True)
 
 
 def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, header: list[str], input_name: str,
@@ -328,7 +359,7 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, hea
     the totals per county, per division (小计) and in all (合计), ecozone's measures and the input's own numbers
     (``_unit_totals``); the patches not read, and those a layer does not cover, each on a sheet of their own with
     the reason; 筛查信息: what was screened against what. The input's columns (``header``) of days
-    (``_day_formats``) are dates on every sheet alike.
+    (``_day_columns``) are dates on every sheet alike.
 
     The totals are a sheet of their own: rows of totals inside the list would be sorted and filtered with it (an
     officer sorting by date would scatter them) and counted as patches by whoever reads the list as a table."""
@@ -338,7 +369,7 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, hea
 
     columns = [*_UNIT, "图斑序号", *[c for c in pieces.columns if c not in (*_UNIT, "图斑序号", "geometry")]]
     table = pieces.sort_values([*_UNIT, "图斑序号"], na_position="last", kind="stable")
-    days = _day_formats(patches, header)  # once for the delivery: a column is of one type on every sheet
+    days = _day_columns(patches, header)  # once for the delivery: a column is of one type on every sheet
     book = Workbook()
     sheet = book.active
     sheet.title = "移交清单"
@@ -371,8 +402,10 @@ _UNIT = ["所在地州市/师", "所在县市区"]
 def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[str] = ()) -> pd.DataFrame:
     """The patches of the 移交清单 per county, then per division (小计, after its counties) and in all (合计, last):
     how many, their area, their area inside red lines and inside reserves (each patch's own, where overlapping
-    zones count once) and in each other kind and functional zone met. A total is blank where a patch's is
-    (a layer does not cover it: unknown, never 0). ``_level``: 0 for a county, 1 for 小计, 2 for 合计.
+    zones count once) and in each other kind and functional zone met. A patch that a kind's layer does not cover
+    (its own total of the kind unknown: listed in 未核查) has every column of that kind unknown, its functional
+    zones' too (自然保护区实验区面积m² …), never 0 m²; a total is blank where any of its patches' is. ``_level``: 0
+    for a county, 1 for 小计, 2 for 合计.
 
     After these, the sums of the input's own numbers (its 图斑面积, 面积（亩）, 变化面积 …: the columns of ``header``
     that ``_summed`` takes), each headed with the input's name (NAME（原） where that is one of the columns above),
@@ -388,6 +421,12 @@ def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[s
     order = [f"{KINDS[k].label_zh}{s}面积m²" for k in PROTECTED_KINDS for s in [*KINDS[k].subtypes.values(), ""]]
     by_zone = by_zone[sorted(by_zone.columns, key=lambda c: order.index(c) if c in order else len(order))]
     per_patch = per_patch.join(by_zone).fillna({c: 0.0 for c in by_zone.columns})
+    # a patch its layer does not cover (its own total of the kind unknown, listed in 未核查) has the kind's zones
+    # unknown too, not 0 m²: a piece found there is only what the layer holds of it
+    kind_of = {KINDS[k].label_zh: k for k in PROTECTED_KINDS}
+    for column, label in dict(zip(zone, others["区域类型"])).items():
+        if kind_of.get(label) in _TOTALS:
+            per_patch.loc[per_patch[f"{_TOTALS[kind_of[label]]}面积m²"].isna(), column] = np.nan
     per_patch[_UNIT] = per_patch[_UNIT].astype(object).where(per_patch[_UNIT].notna(), "（无）")
     numbers = [c for c in per_patch.columns if c not in _UNIT]
     summed = _summed(patches, header)
@@ -415,12 +454,20 @@ def _summed(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, int | None
     integers), decided over every patch of the delivery.
 
     A column is summed when every value it gives is a number (a blank gives none; a column with one text value, or
-    none at all, is not summed) and it holds no ids or codes: its name does not say so (``_ID_NAME``: 编号, 代码,
-    序号, 标识码, 带号, ID, code, OBJECTID, TBBH, XZQDM …), and its values are not whole numbers all of the same
-    number of digits, four or more (行政区划 652301, 年度 2024, 20240305): counts and measures vary in length from
-    patch to patch, codes keep theirs. The rule looks at the values, not the field's type: an integer field with
-    one blank is read as reals (652301.0), and a code summed would be a wrong figure where a measure left out (a
-    delivery whose areas are all whole and all of one length) is only a missing one. A sum keeps the most decimals
+    none at all, is not summed) and it holds no ids or codes. In this order:
+
+    1. a name that says it holds ids or codes (``_ID_NAME``: 编号, 代码, 序号, 标识码, 带号, ID, code, OBJECTID,
+       TBBH, XZQDM …) is never summed, whatever else it says (图斑编号, 面积代码);
+    2. a name that says it is a measure or a count (``_MEASURE_NAME``: 面积, 亩, 公顷, 平方米, 长度, 周长, 数量,
+       户数, 人数, m², ㎡, area, length, TBMJ …) is summed whatever its digits: 占地面积 of whole m² all of four
+       digits is an area, not a code;
+    3. any other column is summed unless its values are whole numbers all of the same number of digits, four or
+       more (行政区划 652301, 年度 2024, 20240305): counts and measures vary in length from patch to patch, codes
+       keep theirs.
+
+    The last rule looks at the values, not the field's type: an integer field with one blank is read as reals
+    (652301.0), and a code summed would be a wrong figure where a measure left out (a column of whole areas all of
+    one length under a name that does not say so) is only a missing one. A sum keeps the most decimals
     the column's values have (up to 10), so that 0.1 + 0.2 is 0.3 and no digit the delivery gave is rounded away;
     a column of integers sums to an integer."""
     summed: dict[str, int | None] = {}
@@ -437,7 +484,7 @@ def _summed(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, int | None
             continue
         if (values == np.round(values)).all():
             lengths = {len(str(abs(int(v)))) for v in values}
-            if len(lengths) == 1 and lengths.pop() >= 4:
+            if len(lengths) == 1 and lengths.pop() >= 4 and not _MEASURE_NAME.search(name):
                 continue  # codes, all of one length
             if all(isinstance(v, (int, np.integer)) for v in given):
                 summed[name] = None
@@ -454,7 +501,7 @@ def _total(values: pd.Series, decimals: int | None) -> float | int | None:
     return int(round(total)) if decimals is None else round(float(total), decimals)
 
 
-def _listing(sheet, patches: pd.DataFrame, reason: str, days: dict[str, str]) -> None:
+def _listing(sheet, patches: pd.DataFrame, reason: str, days: Collection[str]) -> None:
     """A sheet of patches with why they are listed: 图斑序号, the reason, then the input's columns."""
     _table(sheet, patches, ["图斑序号", reason, *[c for c in patches.columns if c not in ("图斑序号", reason, "geometry")
                                                  and patches[c].notna().any()]], days)
@@ -463,14 +510,15 @@ def _listing(sheet, patches: pd.DataFrame, reason: str, days: dict[str, str]) ->
 _DAY_FORMAT, _TIME_FORMAT = "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss"
 
 
-def _table(sheet, frame: pd.DataFrame, columns: list[str], days: dict[str, str] | None = None) -> None:
-    """``columns`` of ``frame`` under a bold, frozen header; in a column of days (``days``: its number format, from
-    ``_day_formats``) each value that reads as a day as an Excel date, the others as given; text that would start
-    a formula as text."""
+def _table(sheet, frame: pd.DataFrame, columns: list[str], days: Collection[str] = ()) -> None:
+    """``columns`` of ``frame`` under a bold, frozen header; in a column of days (``days``, from ``_day_columns``)
+    each value that reads as a day as an Excel date, the others as given; text that would start a formula as text.
+
+    Each date cell is formatted by its own value (``_number_format``), not by its column: a column of days with the
+    odd value that has a time shows its plain days as days, not as 2024-01-01 00:00:00."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    days = days or {}
     sheet.append(columns)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -478,11 +526,10 @@ def _table(sheet, frame: pd.DataFrame, columns: list[str], days: dict[str, str] 
               for name in columns]
     for record in zip(*values):
         sheet.append(record)
-    formats = [days.get(name, _DAY_FORMAT) for name in columns]
     for row in sheet.iter_rows(min_row=2):
-        for cell, number_format in zip(row, formats):
+        for cell in row:
             if isinstance(cell.value, dt.date):
-                cell.number_format = number_format
+                cell.number_format = _number_format(cell.value)
             elif starts_formula(cell.value):
                 cell.data_type = "s"
     for index, name in enumerate(columns, start=1):
@@ -490,13 +537,29 @@ def _table(sheet, frame: pd.DataFrame, columns: list[str], days: dict[str, str] 
     sheet.freeze_panes = "A2"
 
 
+def _number_format(value: dt.date) -> str:
+    """How a date cell shows ``value``: ``yyyy-mm-dd hh:mm:ss`` where it has a time of day, ``yyyy-mm-dd`` for a day.
+
+    A date-time at midnight shows as its day, whatever it came from: a date field read through GDAL (a .dbf's type
+    D comes as midnight), a day typed into a date-time field (a GIS program stores it at 00:00:00, and that is what
+    an officer most likely typed), or text with 00:00. Excel holds a day and that day at 00:00:00 as the same number,
+    so the cell loses nothing; it only is not shown as 2024-01-01 00:00:00 beside the days."""
+    if isinstance(value, dt.datetime) and value.time() != dt.time():
+        return _TIME_FORMAT
+    return _DAY_FORMAT
+
+
 #: What may follow a day written as text: a time of day (2024-03-05 10:30, 2024/3/5 10:30:15, 2024-03-05T10:30).
 _TIME = re.compile(r"^(?:\s+|T)(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$")
 _DAY_TEXT = re.compile(r"^(\S+?)((?:\s|T\d).*)?$")
 #: The years a value may be a day of: Excel holds no date before 1900, and 65230120 (a code) is no day of 6523.
 _YEARS = range(1900, 2101)
-#: Column names that say the column holds ids or codes: never read as days (``_day_formats``) nor summed (``_summed``).
+#: Column names that say the column holds ids or codes: never read as days (``_day_columns``) nor summed (``_summed``).
 _ID_NAME = re.compile(r"编号|编码|代码|序号|标识|号$|码$|(?i:(?:^|[^a-z])(?:id|code)(?:$|[^a-z])|(?:id|code|bh|bm|dm|bsm)$)")
+#: Column names that say the column holds a measure or a count (图斑面积, 占地面积, 面积（亩）, 长度, 户数, TBMJ,
+#: Shape_Area …): summed whatever its values look like (``_summed``), unless ``_ID_NAME`` says it holds codes.
+_MEASURE_NAME = re.compile(r"面积|亩|公顷|平方米|平方千米|平方公里|长度|周长|宽度|数量|户数|人数|个数|m²|㎡"
+                           r"|(?i:area|length|leng$|mj$)")
 
 
 def _as_day(value: Any) -> dt.date | dt.datetime | None:
@@ -529,9 +592,9 @@ def _as_day(value: Any) -> dt.date | dt.datetime | None:
     return day
 
 
-def _day_formats(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
-    """The input's columns to write as dates, decided once over every patch of the delivery, each with its number
-    format (``yyyy-mm-dd``, with the time where a value has one), so that a column has one type on every sheet.
+def _day_columns(patches: pd.DataFrame, names: Sequence[str]) -> list[str]:
+    """The input's columns to write as dates, decided once over every patch of the delivery, so that a column has
+    one type on every sheet (each cell then formatted by its own value, ``_number_format``).
 
     A column is one of days when more of its values given read as days (``_as_day``: a date field, or text as
     officers write a day) than not, and its name does not say it holds codes (``_ID_NAME``). In such a column each
@@ -540,12 +603,11 @@ def _day_formats(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
     officer would lose sorting by date for one cell) nor is lost or guessed as a day. A column of words with the odd
     day in it (a 备注 saying 2024-05-01 once) stays text throughout. Numbers are never days: a number field is a
     number field (20240305 as a number stays the number)."""
-    formats = {}
+    columns = []
     for name in names:
         if name not in patches or _ID_NAME.search(name):
             continue
         days = others = 0
-        timed = False
         values = patches[name].tolist()
         for seen, value in enumerate(values):
             if days + len(values) - seen <= others:
@@ -558,10 +620,9 @@ def _day_formats(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
                 continue
             if day is not None:
                 days += 1
-                timed = timed or (isinstance(day, dt.datetime) and day.time() != dt.time())
         if days > others:
-            formats[name] = _TIME_FORMAT if timed else _DAY_FORMAT
-    return formats
+            columns.append(name)
+    return columns
 
 
 def _day_cell(value: Any) -> Any:
