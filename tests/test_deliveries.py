@@ -21,6 +21,7 @@ from pyproj import Geod
 from typer.testing import CliRunner
 
 from api.cli import app
+from gis.kinds import KINDS
 from gis.store import create_store, open_store
 from tests.api_support import WRITE_KEY, start_server
 from tests.delivery_samples import delivery, monitoring, write_delivery, write_monitoring
@@ -482,3 +483,22 @@ def test_a_kind_whose_layer_does_not_cover_a_patch_is_blank_in_every_column_of_i
                 assert got[column] == pytest.approx(sum(wants), rel=1e-6, abs=0.05), (a, b, column)
     # blanks where a piece of the kind was met beside a patch the layer does not cover (米东区's 实验区)
     assert blank and met
+    # the other protected kinds (natural parks, drinking-water zones) have no total of their own, but their columns
+    # are blank alike for a row with a patch beyond their layer's coverage
+    other_blank = 0
+    for kind in ("natural_park", "drinking_water_zone"):
+        label, version = KINDS[kind].label_zh, snapshot.versions.get(kind)
+        beyond = {code for code, geom in shapes.items() if geom is not None and (
+            version is None or (version.coverage is not None and not shapely.covers(version.coverage, geom)))}
+        for row in sheet.iter_rows(min_row=2, values_only=True):
+            a, b = row[0], row[1]
+            group = listed if a == "合计" else listed[listed["所在地州市/师"] == a] if b == "小计" else \
+                listed[(listed["所在地州市/师"] == a) & (listed["所在县市区"] == b)]
+            got = dict(zip(header, row))
+            for column in [c for c in header if c.startswith(label) and c.endswith("面积m²")]:
+                if set(group["图斑编号"]) & beyond:
+                    assert got[column] is None, (a, b, column, got[column])
+                    other_blank += 1
+                else:
+                    assert got[column] is not None, (a, b, column)
+    assert other_blank

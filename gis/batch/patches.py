@@ -89,6 +89,7 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
     tree = shapely.STRtree(protected.geometry.values)
     coverage = _Coverage(snapshot.versions)
     patch_rows, piece_rows, failed = [], [], 0
+    uncovered: dict[Any, list[str]] = {}  # by 图斑序号: the protected kinds whose layer does not cover the patch
     if progress is not None:
         progress(0, source.total)
     for chunk in source.chunks:
@@ -107,7 +108,8 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
                 continue
             area = geodesic_area_m2(geom)
             pieces = _pieces(geom, area, zones_met, protected)
-            unchecked = coverage.unchecked(geom)
+            uncovered[row] = coverage.uncovered(geom)
+            unchecked = [kind for kind in uncovered[row] if kind in _TOTALS]
             patch_rows.append({**attributes, "图斑序号": row, **where, "图斑面积m²": round(area, 2),
                                **_totals(pieces, area, unchecked),
                                "涉及区域": "；".join(p["区域名称"] for p in pieces) or None,
@@ -123,7 +125,8 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
                                                *_PIECE_COLUMNS, "图斑面积m²"])
     days = _date_fields(Path(input_path), header)
     _write_all(outputs, lambda path: _write_gpkg(path, patches, pieces, days) if path.suffix.lower() == ".gpkg" else
-               _write_handover(path, pieces, patches, header, Path(input_path).name, store.name, day, failed))
+               _write_handover(path, pieces, patches, header, Path(input_path).name, store.name, day, failed,
+                               uncovered))
     if progress is not None:
         progress(len(patches), len(patches))
     return PatchSummary(len(patches), failed, len(pieces), [str(p) for p in outputs], day)
@@ -167,20 +170,21 @@ def _date_fields(path: Path, header: Sequence[str]) -> set[str]:
 
 
 class _Coverage:
-    """Where the red-line and reserve layers in force are complete: a patch reaching beyond is not checked for
-    that kind (its area inside is unknown, never 0)."""
+    """Where the protected layers in force are complete: a patch reaching beyond is not checked for that kind
+    (its area inside is unknown, never 0). Red lines and reserves, whose totals each patch has, say so in 未核查;
+    the other protected kinds only in 汇总, where their columns are then blank."""
 
     def __init__(self, versions: dict) -> None:
         self.areas = {}
-        for kind in _TOTALS:
+        for kind in PROTECTED_KINDS:
             version = versions.get(kind)
             area = None if version is None else version.coverage
             if area is not None:
                 shapely.prepare(area)
             self.areas[kind] = (version is not None, area)
 
-    def unchecked(self, geom) -> list[str]:
-        """The kinds whose layer is not in force, or does not cover the whole patch."""
+    def uncovered(self, geom) -> list[str]:
+        """The protected kinds whose layer is not in force, or does not cover the whole patch."""
         return [kind for kind, (in_force, area) in self.areas.items()
                 if not in_force or (area is not None and not shapely.covers(area, geom))]
 
@@ -354,7 +358,7 @@ def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame, days: C
 
 
 def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, header: list[str], input_name: str,
-                    store_name: str, day: str, failed: int) -> None:
+                    store_name: str, day: str, failed: int, uncovered: dict[Any, list[str]] | None = None) -> None:
     """移交清单: one row per patch per zone met, grouped by division and county (bold header, frozen, filter); 汇总:
     the totals per county, per division (小计) and in all (合计), ecozone's measures and the input's own numbers
     (``_unit_totals``); the patches not read, and those a layer does not cover, each on a sheet of their own with
@@ -375,7 +379,7 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, hea
     sheet.title = "移交清单"
     _table(sheet, table, columns, days)
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(sheet.max_row, 2)}"
-    totals = _unit_totals(pieces, patches, header)
+    totals = _unit_totals(pieces, patches, header, uncovered)
     sheet = book.create_sheet("汇总")
     _table(sheet, totals, [c for c in totals.columns if c != "_level"])
     for row, level in zip(sheet.iter_rows(min_row=2), totals["_level"]):
@@ -399,7 +403,8 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, hea
 _UNIT = ["所在地州市/师", "所在县市区"]
 
 
-def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[str] = ()) -> pd.DataFrame:
+def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[str] = (),
+                 uncovered: dict[Any, list[str]] | None = None) -> pd.DataFrame:
     """The patches of the 移交清单 per county, then per division (小计, after its counties) and in all (合计, last):
     how many, their area, their area inside red lines and inside reserves (each patch's own, where overlapping
     zones count once) and in each other kind and functional zone met. A patch that a kind's layer does not cover
@@ -421,12 +426,15 @@ def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[s
     order = [f"{KINDS[k].label_zh}{s}面积m²" for k in PROTECTED_KINDS for s in [*KINDS[k].subtypes.values(), ""]]
     by_zone = by_zone[sorted(by_zone.columns, key=lambda c: order.index(c) if c in order else len(order))]
     per_patch = per_patch.join(by_zone).fillna({c: 0.0 for c in by_zone.columns})
-    # a patch its layer does not cover (its own total of the kind unknown, listed in 未核查) has the kind's zones
-    # unknown too, not 0 m²: a piece found there is only what the layer holds of it
+    # a patch its layer does not cover (``uncovered``; for red lines and reserves its own total unknown, listed in
+    # 未核查) has the kind's zones unknown too, not 0 m²: a piece found there is only what the layer holds of it
     kind_of = {KINDS[k].label_zh: k for k in PROTECTED_KINDS}
     for column, label in dict(zip(zone, others["区域类型"])).items():
-        if kind_of.get(label) in _TOTALS:
-            per_patch.loc[per_patch[f"{_TOTALS[kind_of[label]]}面积m²"].isna(), column] = np.nan
+        kind = kind_of.get(label)
+        unknown = per_patch.index.map(lambda row: kind in (uncovered or {}).get(row, ()))
+        if kind in _TOTALS:
+            unknown |= per_patch[f"{_TOTALS[kind]}面积m²"].isna().to_numpy()
+        per_patch.loc[np.asarray(unknown, dtype=bool), column] = np.nan
     per_patch[_UNIT] = per_patch[_UNIT].astype(object).where(per_patch[_UNIT].notna(), "（无）")
     numbers = [c for c in per_patch.columns if c not in _UNIT]
     summed = _summed(patches, header)
