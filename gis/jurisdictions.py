@@ -144,7 +144,7 @@ class Jurisdictions:
                 "图层库中没有生效的行政区划，无法计算各辖区所占份额 / the store has no administrative divisions in "
                 "force: shares need each jurisdiction's land",
                 field="admin_division", value=str(as_of) if as_of else None,
-                fix="以图层类型 admin_division 导入行政区划界线（子类型 province、prefecture、county、bingtuan_city，"
+                fix="以图层类型 admin_division 导入行政区划界线（亚类 province、prefecture、county、bingtuan_city，"
                     "各带行政区划代码） / import the administrative boundaries as kind admin_division (subtypes "
                     "province, prefecture, county, bingtuan_city, each with its adcode)",
             )
