@@ -43,7 +43,7 @@ def pick_version(store: Store, kind: str, ref: int | str | dt.date | None, *, fi
                              f"{numbers}") from None
     current = store.in_force(day).get(kind)
     if current is None:
-        raise VersionNotFoundError(f"{day} 时图层 {kind} 没有生效的版本 / no version of layer '{kind}' was in force "
+        raise VersionNotFoundError(f"图层 {kind} 在 {day} 没有生效的版本 / no version of layer '{kind}' was in force "
                                    f"on {day}", field=field, value=ref,
                                    fix=f"给出更晚的日期或版本号；已有版本（生效日期） / give a later date or a version "
                                        f"number; versions (in force from): {numbers}")

@@ -63,7 +63,7 @@ def render_report(result: CheckResult, evidence: Evidence, fmt: str, *, picture:
 
         return render_pdf(html, evidence.model_dump_json())
     raise InputError(f"「{fmt}」不是报告格式 / unknown report format '{fmt}'", field="format", value=fmt,
-                     fix="pdf、docx 或 html / pdf, docx or html")
+                     fix="使用 pdf、docx 或 html / pdf, docx or html")
 
 
 def read_evidence(data: bytes, source: str | None = None) -> Evidence:

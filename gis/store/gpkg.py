@@ -130,7 +130,7 @@ class GeoPackageStore(Store):
             )
         if path.suffix.lower() != ".gpkg":
             raise StoreError(
-                "GeoPackage 图层库的文件名须以 .gpkg 结尾 / a GeoPackage store needs the .gpkg extension",
+                "图层库为 GeoPackage 时，文件名须以 .gpkg 结尾 / a GeoPackage store needs the .gpkg extension",
                 field="store", value=str(path),
                 fix=f"改用 {path.with_suffix('.gpkg')} / use {path.with_suffix('.gpkg')}",
             )
