@@ -263,8 +263,8 @@ def _check_gk_order(raw, xy, rows, rings, swap_xy, log) -> None:
                 "CRS with «crs»",
         )
     _check_order(raw, rows, rings, swap_xy, log, ok, rev, "X (north), Y (east)", "X (north) and Y (east)",
-                 f"read {raw.fields[0]} as the northing (X) and {raw.fields[1]} as the easting (Y): "
-                 "their digits fit only so")
+                 f"将 {raw.fields[0]} 读作北坐标（X）、{raw.fields[1]} 读作东坐标（Y）：只有这样位数才相符 / read "
+                 f"{raw.fields[0]} as the northing (X) and {raw.fields[1]} as the easting (Y): their digits fit only so")
 
 
 def _check_order(raw, rows, rings, swap_xy, log, ok, rev, order_name, pair_name, inferred) -> None:
