@@ -117,7 +117,8 @@ class AuditTrail:
                 connection.executescript(_SCHEMA)
             except (OSError, sqlite3.Error) as error:
                 raise StoreError(f"审计记录无法打开 / the audit trail cannot be opened: {error}", field="audit",
-                                 value=self.path.name, fix="check the folder's permissions, or turn auditing off") from None
+                                 value=self.path.name, fix="检查文件夹的权限，或关闭审计记录 / check the folder's permissions, "
+                                     "or turn auditing off") from None
             connection.row_factory = sqlite3.Row
             self._local.connection = connection
         return connection
@@ -175,7 +176,8 @@ class AuditTrail:
         row = self._connection().execute("SELECT * FROM audit WHERE id = ?", (record_id,)).fetchone()
         if row is None:
             raise InputError(f"审计记录中没有第 {record_id} 条 / no audit record {record_id}", field="id",
-                             value=record_id, fix="list the records with: ecozone audit")
+                             value=record_id,
+                             fix="用 ecozone audit 列出记录 / list the records with: ecozone audit")
         return _record(dict(row))
 
     def verify(self) -> ChainCheck:
@@ -198,7 +200,8 @@ class AuditTrail:
         record = self.get(record_id)
         if record.action != "check":
             raise InputError(f"第 {record_id} 条记录是 {record.action}，只能重放核查 / only checks can be replayed",
-                             field="id", value=record_id, fix="choose a record whose action is check")
+                             field="id", value=record_id,
+                             fix="选择操作为 check（核查）的记录 / choose a record whose action is check")
         try:
             evidence = Evidence.model_validate(record.details)
         except ValueError as error:

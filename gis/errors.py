@@ -155,7 +155,7 @@ class FieldError(InputError):
 
 
 class UnknownKindError(InputError):
-    """A zone kind is not in the vocabulary of ``gis.kinds``."""
+    """A zone kind ecozone does not know."""
 
     title_zh: ClassVar[str] = "图层类型不在 ecozone 的类型表中"
 

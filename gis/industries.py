@@ -431,7 +431,7 @@ class IndustryTable:
         if finer:
             notices.append(Notice(
                 "industry_finer",
-                f"“{row.label}”按“{chain[0]}”判断；其下 {'、'.join(finer)} 另有规则，如属其一请给出小类。 "
+                f"行业“{row.label}”按“{chain[0]}”判断；其下 {'、'.join(finer)} 另有规则，如属其一请给出小类。 "
                 f"{row.label} is taken as {chain[0]}; if the unit is {' or '.join(finer)}, give its class.",
                 field="industry", value=text, level="info"))
         return self._match(text, code, how, sector=chain[0], sectors=chain, notices=notices)

@@ -141,10 +141,12 @@ class Jurisdictions:
         version = store.in_force(as_of).get("admin_division")
         if version is None:
             raise VersionNotFoundError(
-                "the store has no administrative divisions in force: shares need each jurisdiction's land",
+                "图层库中没有生效的行政区划，无法计算各辖区所占份额 / the store has no administrative divisions in "
+                "force: shares need each jurisdiction's land",
                 field="admin_division", value=str(as_of) if as_of else None,
-                fix="import the administrative boundaries as kind admin_division (subtypes province, prefecture, "
-                    "county, bingtuan_city, each with its adcode)",
+                fix="以图层类型 admin_division 导入行政区划界线（亚类 province、prefecture、county、bingtuan_city，"
+                    "各带行政区划代码） / import the administrative boundaries as kind admin_division (subtypes "
+                    "province, prefecture, county, bingtuan_city, each with its adcode)",
             )
         key = (store.location, version.version, version.content_sha256)
         found = _cache.get(key)

@@ -215,8 +215,8 @@ def get_kind(name: str) -> KindSpec:
         return KINDS[name]
     except KeyError:
         raise UnknownKindError(
-            f"'{name}' is not a known zone kind",
+            f"「{name}」不是 ecozone 的图层类型 / '{name}' is not a known zone kind",
             field="kind",
             value=name,
-            fix="use one of: " + ", ".join(KINDS),
+            fix="改用以下类型之一 / use one of: " + ", ".join(KINDS),
         ) from None

@@ -82,12 +82,16 @@ def _target_crs(text: str | None, suffix: str) -> CRS:
     try:
         crs = CRS.from_user_input(text)
     except ProjCRSError:
-        raise CRSError("the CRS given is not one PROJ knows", field="crs", value=text,
-                       fix="EPSG:4490 (CGCS2000 lon/lat), EPSG:4326, or a CGCS2000 Gauss-Krüger zone such as "
-                           "EPSG:4517 (3° zone 29, zone number in the easting) or EPSG:4545") from None
+        raise CRSError("所给坐标系无法识别（PROJ 中没有） / the CRS given is not one PROJ knows", field="crs", value=text,
+                       fix="使用 EPSG:4490（CGCS2000 经纬度）、EPSG:4326，或 CGCS2000 高斯-克吕格带坐标系，如 EPSG:4517"
+                           "（3° 带第 29 带，横坐标带带号）或 EPSG:4545 / EPSG:4490 (CGCS2000 lon/lat), EPSG:4326, or a "
+                           "CGCS2000 Gauss-Krüger zone such as EPSG:4517 (3° zone 29, zone number in the easting) or "
+                           "EPSG:4545") from None
     if suffix == ".geojson" and crs.to_epsg() not in _LONLAT:
-        raise CRSError("GeoJSON holds longitude/latitude only (RFC 7946)", field="crs", value=text,
-                       fix="export GeoJSON in EPSG:4326 or EPSG:4490, or write a .gpkg or .shp for projected output")
+        raise CRSError("导出的 GeoJSON 只能是经纬度（RFC 7946） / GeoJSON holds longitude/latitude only (RFC 7946)",
+                       field="crs", value=text,
+                       fix="以 EPSG:4326 或 EPSG:4490 导出 GeoJSON；要投影坐标请导出 .gpkg 或 .shp / export GeoJSON in "
+                           "EPSG:4326 or EPSG:4490, or write a .gpkg or .shp for projected output")
     return crs
 
 
@@ -182,15 +186,18 @@ def export_layer(store: Store, kind: str, path: str | Path, *, version: int | st
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in EXPORT_SUFFIXES:
-        raise FormatError(f"a layer cannot be exported as {suffix or 'a file without a suffix'}", source=str(path),
-                          value=suffix, fix="use one of " + ", ".join(EXPORT_SUFFIXES))
+        raise FormatError(f"图层不能导出为{suffix or '无扩展名的文件'} / a layer cannot be exported as "
+                          f"{suffix or 'a file without a suffix'}", source=str(path),
+                          value=suffix, fix="使用以下之一 / use one of " + ", ".join(EXPORT_SUFFIXES))
     if version is not None and as_of is not None:
-        raise InputError("give a version or a date, not both", field="as_of", value=str(as_of),
-                         fix="a version number alone, or the date alone (the version in force then)")
+        raise InputError("版本和日期只能给出一个 / give a version or a date, not both", field="as_of",
+                         value=str(as_of),
+                         fix="只给版本号，或只给日期（取当日生效的版本） / a version number alone, or the date alone "
+                             "(the version in force then)")
     codec = ENCODINGS.get(encoding.lower().replace("_", "-"))
     if codec is None:
-        raise InputError(f"'{encoding}' is not an encoding a layer is exported in", field="encoding", value=encoding,
-                         fix="use utf-8 or gbk")
+        raise InputError(f"「{encoding}」不是导出图层可用的编码 / '{encoding}' is not an encoding a layer is "
+                         "exported in", field="encoding", value=encoding, fix="使用 utf-8 或 gbk / use utf-8 or gbk")
     target = _target_crs(crs, suffix)
     chosen = pick_version(store, kind, version if as_of is None else as_of, field="version" if as_of is None
                           else "as_of")

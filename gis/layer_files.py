@@ -55,6 +55,8 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 #: Other names a caller may give a field by.
 _TARGET_ALIASES = {"id": "zone_id"}
+#: What a column read as a zone field holds, in Chinese (for the notice when it holds something else).
+_TARGETS_ZH = {"subtype": "亚类", "valid_from": "生效日期", "valid_to": "失效日期"}
 #: How a notice's level is shown, Chinese first.
 LEVELS_ZH = {"warning": "警告 warning", "info": "说明 info"}
 
@@ -75,7 +77,7 @@ def detect_dbf_encoding(shp: Path) -> tuple[str | None, Notice | None]:
     notice when detected."""
     if sidecar(shp, ".dbf") is None:
         raise FormatError(
-            "shapefile 旁没有 .dbf 文件 / the shapefile has no .dbf beside it", source=shp.name,
+            "该 shapefile 旁没有 .dbf 文件 / the shapefile has no .dbf beside it", source=shp.name,
             fix="把 .dbf 文件复制到 .shp 旁边 / copy the .dbf file next to the .shp"
         )
     detected, passed_over = dbf_encoding(shp)
@@ -83,7 +85,7 @@ def detect_dbf_encoding(shp: Path) -> tuple[str | None, Notice | None]:
     if passed_over is not None:
         return detected, Notice(
             code="encoding_detected", level="warning", source=shp.name, field="encoding", value=passed_over,
-            message=f".cpg 文件写的是 {passed_over}，但 .dbf 的文字不是这种编码：按 {label} 读取 / the .cpg says "
+            message=f"随附的 .cpg 文件写的是 {passed_over}，但 .dbf 的文字不是这种编码：按 {label} 读取 / the .cpg says "
                     f"{passed_over}, but the .dbf text is not in it: read as {label}",
             fix="改正 .cpg 文件（936 即 GBK，或 UTF-8），或给出编码 / correct the .cpg (936 for GBK, or UTF-8), or give "
                 "the encoding",
@@ -103,7 +105,7 @@ def _check_encoding(shp: Path, encoding: str) -> str:
     try:
         "".encode(encoding)  # a text encoding Python knows (not rot13, hex ...)
     except LookupError:
-        raise FieldError(f"'{encoding}' 不是文字编码 / '{encoding}' is not a text encoding", source=shp.name,
+        raise FieldError(f"「{encoding}」不是文字编码 / '{encoding}' is not a text encoding", source=shp.name,
                          field="encoding", value=encoding,
                          fix="给出 GBK、GB18030 或 UTF-8，或不给以自动识别 / give GBK, GB18030 or UTF-8, or leave it "
                              "out to detect it") from None
@@ -113,7 +115,7 @@ def _check_encoding(shp: Path, encoding: str) -> str:
         try:
             data[int.from_bytes(data[8:10], "little"):].decode(encoding)
         except UnicodeDecodeError:
-            raise FieldError(f".dbf 的文字不是有效的 {encoding} / the .dbf text is not valid {encoding}",
+            raise FieldError(f"该 .dbf 的文字不是有效的 {encoding} / the .dbf text is not valid {encoding}",
                              source=dbf.name, field="encoding", value=encoding,
                              fix="给出文件写入时的编码（国内交付多为 GBK），或不给以自动识别 / give the encoding the file "
                                  "was written in (most Chinese deliveries are GBK), or leave it out to detect it"
@@ -213,8 +215,9 @@ def _parse_crs(text: str | None) -> CRS | None:
         return CRS.from_user_input(text)
     except ProjCRSError:
         raise CRSError(
-            "the CRS given is not one PROJ knows", field="crs", value=text,
-            fix="give an EPSG code, e.g. EPSG:4490 (CGCS2000 lon/lat) or EPSG:4517 (CGCS2000 3° GK zone 29)",
+            "所给坐标系无法识别（PROJ 中没有） / the CRS given is not one PROJ knows", field="crs", value=text,
+            fix="给出 EPSG 代码，如 EPSG:4490（CGCS2000 经纬度）或 EPSG:4517（CGCS2000 3° 高斯-克吕格第 29 带） / give an "
+                "EPSG code, e.g. EPSG:4490 (CGCS2000 lon/lat) or EPSG:4517 (CGCS2000 3° GK zone 29)",
         ) from None
 
 
@@ -241,9 +244,10 @@ def _subtype_choices(kind: str) -> str:
     return ", ".join(f"{code} ({label})" for code, label in spec.subtypes.items()) or "none"
 
 
-def _values(frame: pd.DataFrame, column: str, parse: Callable[[Any], Any], *, given: bool, target: str, what: str,
-            source: str, ids: list[str], fix: str) -> list | None:
-    """The column's values read as ``target`` (each one ``what``) through ``parse``; None when the column was
+def _values(frame: pd.DataFrame, column: str, parse: Callable[[Any], Any], *, given: bool, target: str,
+            what: tuple[str, str], source: str, ids: list[str], fix: str) -> list | None:
+    """The column's values read as ``target`` (each one ``what``, in Chinese and English) through ``parse``; None
+    when the column was
     found by its name (not ``given``) and none of its values parse: it means something else and stays an
     attribute."""
     parsed, failed = [], None
@@ -257,8 +261,9 @@ def _values(frame: pd.DataFrame, column: str, parse: Callable[[Any], Any], *, gi
         return parsed
     if not given and all(v is None for v in parsed):
         return None
+    shown = _text(frame[column].iloc[failed])
     raise FieldError(
-        f"column '{column}' holds '{_text(frame[column].iloc[failed])}', which is not {what}",
+        f"「{column}」列中的「{shown}」不是{what[0]} / column '{column}' holds '{shown}', which is not {what[1]}",
         source=source, row=row_label(failed, ids[failed]), field=target,
         value=_text(frame[column].iloc[failed]), fix=fix,
     )
@@ -270,9 +275,11 @@ def parse_field_mapping(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         target, sep, column = pair.partition("=")
         if not sep or not target.strip():
-            raise FieldError("a field mapping is TARGET=COLUMN", field="field", value=pair,
-                             fix="e.g. name=名称, zone_id=编号, subtype=功能区, valid_from=批准日期, or subtype= for "
-                                 "no subtype column; targets: " + ", ".join(FIELD_COLUMNS) + " or an attribute name")
+            raise FieldError("字段对应写作 字段=列名 / a field mapping is TARGET=COLUMN", field="field", value=pair,
+                             fix="如 name=名称, zone_id=编号, subtype=功能区, valid_from=批准日期；没有亚类列时写 subtype= "
+                                 "/ e.g. name=名称, zone_id=编号, subtype=功能区, valid_from=批准日期, or subtype= for "
+                                 "no subtype column; 字段为以下之一或属性名 / targets: " + ", ".join(FIELD_COLUMNS)
+                                 + " or an attribute name")
         mapping[target.strip()] = column.strip()
     return mapping
 
@@ -285,16 +292,19 @@ def _targets(fields: dict[str, str] | None, columns: list[str], source: str) -> 
         column = column.strip() if column else ""
         if not target or target in ("kind", "attributes", "geometry"):
             raise FieldError(
-                f"'{target}' cannot be mapped to a column", source=source, field="field", value=target,
-                fix="map a column to one of " + ", ".join(FIELD_COLUMNS) + ", or to an attribute name; the kind is "
-                    "chosen for the whole file",
+                f"「{target}」不能对应到列 / '{target}' cannot be mapped to a column", source=source, field="field",
+                value=target,
+                fix="把列对应到 " + "、".join(FIELD_COLUMNS) + " 之一或属性名；图层类型对整个文件统一指定 / map a column "
+                    "to one of " + ", ".join(FIELD_COLUMNS) + ", or to an attribute name; the kind is chosen for the "
+                    "whole file",
             )
         if column and column not in columns:
-            raise FieldError(f"there is no column '{column}'", source=source, field=target, value=column,
-                             fix="map it to one of the file's columns: " + ", ".join(columns))
+            raise FieldError(f"没有名为「{column}」的列 / there is no column '{column}'", source=source, field=target,
+                             value=column,
+                             fix="对应到文件中已有的列 / map it to one of the file's columns: " + ", ".join(columns))
         if column and column in mapped.values():
-            raise FieldError(f"column '{column}' is mapped twice", source=source, field=target, value=column,
-                             fix="map each column to one field")
+            raise FieldError(f"「{column}」列被对应了两次 / column '{column}' is mapped twice", source=source,
+                             field=target, value=column, fix="每列只对应一个字段 / map each column to one field")
         mapped[target] = column or None
     return mapped
 
@@ -324,19 +334,22 @@ def read_layer_file(
     get_kind(kind)
     name = path.name
     if not path.exists():
-        raise FormatError("the file does not exist", source=str(path), fix="check the path")
+        raise FormatError("文件不存在 / the file does not exist", source=str(path), fix="检查路径 / check the path")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise FormatError(
-            f"'{suffix or path.name}' files cannot be imported as layers", source=name,
-            fix="convert it to a shapefile, GeoPackage or GeoJSON (" + ", ".join(SUPPORTED_SUFFIXES) + ")",
+            f"「{suffix or path.name}」文件不能作为图层导入 / '{suffix or path.name}' files cannot be imported as "
+            "layers", source=name,
+            fix="转换为 shapefile、GeoPackage 或 GeoJSON（" + "、".join(SUPPORTED_SUFFIXES) + "） / convert it to a "
+                "shapefile, GeoPackage or GeoJSON (" + ", ".join(SUPPORTED_SUFFIXES) + ")",
         )
     if subtype:
         try:
             subtype = _subtype_parser(kind)(subtype)
         except ValueError:
-            raise FieldError(f"'{subtype}' is not a subtype of kind '{kind}'", source=name, field="subtype",
-                             value=subtype, fix="use one of: " + _subtype_choices(kind)) from None
+            raise FieldError(f"「{subtype}」不是图层类型 {kind} 的亚类 / '{subtype}' is not a subtype of kind "
+                             f"'{kind}'", source=name, field="subtype", value=subtype,
+                             fix="使用以下之一 / use one of: " + _subtype_choices(kind)) from None
     notices: list[Notice] = []
     if suffix == ".shp" and encoding is None:
         encoding, notice = detect_dbf_encoding(path)
@@ -352,13 +365,13 @@ def read_layer_file(
             layer = layers[0]
         if len(layers) > 1:
             raise FormatError(
-                f"GeoPackage 中有 {len(layers)} 个图层 / the GeoPackage holds {len(layers)} layers", source=name,
+                f"该 GeoPackage 中有 {len(layers)} 个图层 / the GeoPackage holds {len(layers)} layers", source=name,
                 field="layer", fix="选择其中一个 / choose one of them: " + ", ".join(layers),
             )
     try:
         frame = _read_frame(path, layer, encoding, notices)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise FormatError(f"GDAL 无法读取该文件 / GDAL cannot read the file ({exc})", source=name,
+        raise FormatError(f"无法用 GDAL 读取该文件 / GDAL cannot read the file ({exc})", source=name,
                           fix="检查它能否在 QGIS 中打开 / check that it opens in QGIS") from None
     except UnicodeDecodeError as exc:
         raise FieldError(f"文件中的文字不是 {encoding or 'UTF-8'} 编码 / the file's text is not {encoding or 'UTF-8'} "
@@ -385,7 +398,7 @@ def read_layer_file(
             and not declared.is_projected:  # a projected .prj shipped with lon/lat: the CRS given is right
         notices.append(Notice(
             code="crs_overridden", level="warning", source=name, field="crs", value=crs_label(declared),
-            message=f".prj 声明的是投影坐标系 {crs_label(frame.crs)}，但坐标是经纬度：按给出的 {crs_label(declared)} 读取 / "
+            message=f"文件的 .prj 声明的是投影坐标系 {crs_label(frame.crs)}，但坐标是经纬度：按给出的 {crs_label(declared)} 读取 / "
                     f"the .prj declares the projected {crs_label(frame.crs)} but the coordinates are degrees: read "
                     f"as the CRS given, {crs_label(declared)}", fix="改正 .prj 文件 / correct the .prj"))
         frame = frame.set_crs(declared, allow_override=True)
@@ -398,7 +411,7 @@ def read_layer_file(
         )
     if _degrees_under(frame.crs, frame):
         raise CRSError(
-            f".prj 声明的是投影坐标系 {crs_label(frame.crs)}（米），但坐标都在 ±180、±90 之内，是经纬度（度） / the .prj "
+            f"文件的 .prj 声明的是投影坐标系 {crs_label(frame.crs)}（米），但坐标都在 ±180、±90 之内，是经纬度（度） / the .prj "
             f"declares the projected {crs_label(frame.crs)} (metres), but every coordinate lies within ±180 and ±90: "
             "they are degrees", source=name, field="crs", value=crs_label(frame.crs),
             fix="给出经纬度的坐标系（CGCS2000 为 EPSG:4490）以覆盖 .prj，或改正 .prj / give the lon/lat CRS (EPSG:4490 for "
@@ -444,8 +457,9 @@ def read_layer_file(
     columns = [c for c in frame.columns if c != frame.geometry.name]
     given = _targets(fields, columns, name)
     if subtype and given.get("subtype"):
-        raise FieldError("a subtype for every feature and a column of subtypes were both given", source=name,
-                         field="subtype", value=given["subtype"], fix="give one of the two")
+        raise FieldError("既为全部要素指定了亚类，又给出了亚类列 / a subtype for every feature and a column of "
+                         "subtypes were both given", source=name, field="subtype", value=given["subtype"],
+                         fix="二者只给其一 / give one of the two")
     mapped = dict(given)
     for target, candidates in FIELD_COLUMNS.items():
         if target not in mapped and not (target == "subtype" and subtype):
@@ -465,20 +479,28 @@ def read_layer_file(
             code="ids_from_names", level="info", source=name, field="zone_id",
             message=f"没有编号列：以“{mapped['name']}”列的名称作编号 / no id column: zone ids are the names in "
                     f"'{mapped['name']}'",
-            fix="map a column of stable codes to zone_id, so that ids stay when names change between versions",
+            fix="把一列稳定的编码对应到 zone_id，使名称在版本间变化时编号不变 / map a column of stable codes to "
+                "zone_id, so that ids stay when names change between versions",
         ))
     else:
         raise FieldError(
-            f"no id column, and the names in '{mapped['name']}' repeat, so zones cannot be told apart", source=name,
-            field="zone_id", fix="map a column of unique codes to zone_id; the file's columns: " + ", ".join(columns),
+            f"没有编号列，且「{mapped['name']}」列中的名称有重复，无法区分各区域 / no id column, and the names in "
+            f"'{mapped['name']}' repeat, so zones cannot be told apart", source=name, field="zone_id",
+            fix="把一列唯一的编码对应到 zone_id；文件的列有 / map a column of unique codes to zone_id; the file's "
+                "columns: " + ", ".join(columns),
         )
 
     converted: dict[str, list] = {}
+    choices = _subtype_choices(kind)
     readers = {
-        "subtype": (_subtype_parser(kind), f"a subtype of kind '{kind}'", "use subtype codes or labels of the kind ("
-                    + _subtype_choices(kind) + "), or give one subtype for every feature, or map no column to subtype"),
-        "valid_from": (written_day, "a date", "write dates as YYYY-MM-DD, or map no column to valid_from"),
-        "valid_to": (written_day, "a date", "write dates as YYYY-MM-DD, or map no column to valid_to"),
+        "subtype": (_subtype_parser(kind), (f"图层类型 {kind} 的亚类", f"a subtype of kind '{kind}'"),
+                    f"使用该类图层的亚类代码或名称（{choices}），或为全部要素指定同一亚类，或不把任何列对应到 subtype / "
+                    f"use subtype codes or labels of the kind ({choices}), or give one subtype for every feature, or "
+                    "map no column to subtype"),
+        "valid_from": (written_day, ("日期", "a date"), "日期写作 YYYY-MM-DD，或不把任何列对应到 valid_from / write "
+                       "dates as YYYY-MM-DD, or map no column to valid_from"),
+        "valid_to": (written_day, ("日期", "a date"), "日期写作 YYYY-MM-DD，或不把任何列对应到 valid_to / write dates "
+                     "as YYYY-MM-DD, or map no column to valid_to"),
     }
     for target, (parse, what, fix) in readers.items():
         column = mapped.get(target)
@@ -495,7 +517,8 @@ def read_layer_file(
                         f"{'该类图层的亚类' if target == 'subtype' else '日期'}，作为属性“{column}”保留 / column "
                         f"'{column}' kept as an attribute: its values are not "
                         f"{'subtypes of kind ' + repr(kind) if target == 'subtype' else 'dates'}",
-                fix=f"if it does hold the {target.replace('_', ' ')}, correct its values and map it to {target}",
+                fix=f"如该列确为{_TARGETS_ZH[target]}，请改正其值并对应到 {target} / if it does hold the "
+                    f"{target.replace('_', ' ')}, correct its values and map it to {target}",
             ))
         else:
             converted[target] = values
@@ -569,7 +592,8 @@ def resolve_coverage(spec: str | None, store, zones: gpd.GeoDataFrame | None = N
                 code="coverage_default", level="info", field="coverage",
                 message="覆盖范围：图层视为覆盖库中全部行政单元 / coverage: the layer counts as complete over every "
                         "administrative unit of the store",
-                fix="if the file covers less (e.g. only 兵团 land), give admin:659001,... or a polygon file",
+                fix="如文件覆盖的范围更小（如只有兵团土地），给出 admin:659001,... 或范围多边形文件 / if the file covers less "
+                    "(e.g. only 兵团 land), give admin:659001,... or a polygon file",
             )
         codes = [c.strip() for c in spec.removeprefix("admin:").split(",") if c.strip()]
         found = admin[[a.get("adcode") in codes for a in admin["attributes"]]]
@@ -620,7 +644,8 @@ def _coverage_of(zones: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[shap
             code="coverage_default", level="info", field="coverage",
             message="覆盖范围：图层视为覆盖库中全部行政单元 / coverage: the layer counts as complete over every "
                     "administrative unit of the store",
-            fix="if the file covers less (e.g. only 兵团 land), give admin:659001,... or a polygon file")
+            fix="如文件覆盖的范围更小（如只有兵团土地），给出 admin:659001,... 或范围多边形文件 / if the file covers "
+                "less (e.g. only 兵团 land), give admin:659001,... or a polygon file")
     names = "、".join(str(name) for name in provinces["name"].iloc[met])
     return shapely.union_all(provinces.geometry.values[met]), Notice(
         code="coverage_default", level="info", field="coverage", value=names,

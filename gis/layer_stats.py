@@ -124,8 +124,9 @@ def _share(zone_m2: float, land_m2: float) -> float:
 
 def _check_polygonal(kind: str) -> None:
     if get_kind(kind).geometry != "polygon":
-        raise InputError(f"kind '{kind}' holds points: it covers no land", field="kind", value=kind,
-                         fix="choose a polygon layer, e.g. ecological_redline")
+        raise InputError(f"图层类型 {kind} 是点图层，不覆盖土地 / kind '{kind}' holds points: it covers no land",
+                         field="kind", value=kind,
+                         fix="选择面图层，如 ecological_redline / choose a polygon layer, e.g. ecological_redline")
 
 
 def share_history(store: Store, kind: str, jurisdictions: Jurisdictions) -> list[BingtuanShare]:

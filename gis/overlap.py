@@ -275,8 +275,10 @@ class OverlapEngine:
             box = _search_bounds(site, max(reach_m.values()))
             if not (self.region[0] <= box[0] and self.region[1] <= box[1] and box[2] <= self.region[2]
                     and box[3] <= self.region[3]):
-                raise InputError("the site's search area reaches beyond this engine's area", field="site",
-                                 value=box, fix="take the engine with OverlapEngine.for_site")
+                raise InputError("项目地块的搜索范围超出了该计算引擎的范围 / the site's search area reaches beyond "
+                                 "this engine's area", field="site", value=box,
+                                 fix="用 OverlapEngine.for_site 取得计算引擎 / take the engine with "
+                                     "OverlapEngine.for_site")
         site_measure = measure_in_dimension(site, site_type)
         shapely.prepare(site)
 
@@ -906,41 +908,48 @@ def _checked_site(site) -> tuple[shapely.Geometry, str]:
     """The site in 2D with its type (point / line / polygon), or an error saying what to fix."""
     if not isinstance(site, shapely.Geometry):
         raise GeometryError(
-            "the site is not a geometry", field="geometry", value=type(site).__name__,
-            fix="pass a shapely geometry in lon/lat (EPSG:4326), e.g. shapely.geometry.shape(site.geometry) "
-            "for a site read with gis.sites.read_site",
+            "项目地块不是几何对象 / the site is not a geometry", field="geometry", value=type(site).__name__,
+            fix="传入经纬度（EPSG:4326）的 shapely 几何，如用 gis.sites.read_site 读取的地块取 "
+            "shapely.geometry.shape(site.geometry) / pass a shapely geometry in lon/lat (EPSG:4326), e.g. "
+            "shapely.geometry.shape(site.geometry) for a site read with gis.sites.read_site",
         )
     site_type = _SITE_TYPES.get(site.geom_type)
     if site_type is None:
         raise GeometryError(
-            f"a site must be a point, line or polygon (or a multi- of one of them), not a {site.geom_type}",
+            f"项目地块应为点、线或面（或其中一种的多部件），不能是 {site.geom_type} / a site must be a point, line "
+            f"or polygon (or a multi- of one of them), not a {site.geom_type}",
             field="geometry", value=site.geom_type,
-            fix="check its parts separately, or keep only the parts of one type",
+            fix="把各部分分开核查，或只保留同一类型的部分 / check its parts separately, or keep only the parts of one "
+                "type",
         )
     if site.is_empty:
         raise GeometryError(
-            "the site geometry is empty", field="geometry", fix="give at least one coordinate"
+            "项目地块的几何为空 / the site geometry is empty", field="geometry",
+            fix="至少给出一个坐标 / give at least one coordinate"
         )
     site = shapely.force_2d(site)
     xy = shapely.get_coordinates(site)
     if not np.isfinite(xy).all():
         raise CoordinateError(
-            "the site has a coordinate that is not a finite number (NaN or infinity)", field="geometry",
-            value=tuple(xy[~np.isfinite(xy).all(axis=1)][0]), fix="remove or correct that vertex",
+            "项目地块有坐标不是有限数值（NaN 或无穷大） / the site has a coordinate that is not a finite number "
+            "(NaN or infinity)", field="geometry",
+            value=tuple(xy[~np.isfinite(xy).all(axis=1)][0]), fix="删除或改正该顶点 / remove or correct that vertex",
         )
     outside = (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
     if outside.any():
         raise CoordinateError(
-            "the site's coordinates are not longitude/latitude in degrees (they look like projected metres)",
+            "项目地块的坐标不是以度为单位的经纬度（看似投影坐标，单位为米） / the site's coordinates are not "
+            "longitude/latitude in degrees (they look like projected metres)",
             field="geometry", value=tuple(xy[outside][0]),
-            fix="read the site with gis.sites.read_site, which converts Gauss-Krüger/CGCS2000 coordinates, "
-            "or transform it to EPSG:4326 first",
+            fix="用 gis.sites.read_site 读取地块（可转换高斯-克吕格/CGCS2000 坐标），或先转换到 EPSG:4326 / read the "
+            "site with gis.sites.read_site, which converts Gauss-Krüger/CGCS2000 coordinates, or transform it to "
+            "EPSG:4326 first",
         )
     if not site.is_valid:
         raise GeometryError(
-            f"the site geometry is invalid ({shapely.is_valid_reason(site)})", field="geometry",
-            fix="repair it with shapely.make_valid, or read it with gis.sites.read_site, "
-            "which repairs and reports",
+            f"项目地块的几何无效 / the site geometry is invalid ({shapely.is_valid_reason(site)})", field="geometry",
+            fix="用 shapely.make_valid 修复，或用 gis.sites.read_site 读取（会修复并说明） / repair it with "
+            "shapely.make_valid, or read it with gis.sites.read_site, which repairs and reports",
         )
     return site, site_type
 
@@ -979,8 +988,9 @@ def _checked_reach(reach_km: Mapping[str, float] | None, search_m: float) -> dic
     for kind, km in (reach_km or {}).items():
         if not (isinstance(km, (int, float)) and math.isfinite(km) and 0 < km <= MAX_SEARCH_KM):
             raise InputError(
-                f"a search radius must be more than 0 and at most {MAX_SEARCH_KM:g} km", field="reach_km",
-                value={kind: km}, fix="e.g. {'chp_plant': 15}",
+                f"搜索半径应大于 0、不超过 {MAX_SEARCH_KM:g} 公里 / a search radius must be more than 0 and at most "
+                f"{MAX_SEARCH_KM:g} km", field="reach_km",
+                value={kind: km}, fix="如 {'chp_plant': 15} / e.g. {'chp_plant': 15}",
             )
         reach[get_kind(kind).name] = max(search_m, km * 1000)
     return reach

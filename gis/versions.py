@@ -37,10 +37,14 @@ def pick_version(store: Store, kind: str, ref: int | str | dt.date | None, *, fi
     try:
         day = iso_day(text)
     except InputError:
-        raise InputError("a layer version is a number or a date YYYY-MM-DD", field=field, value=ref,
-                         fix=f"e.g. 2 or 2021-06-30; versions (in force from): {numbers}") from None
+        raise InputError("图层版本应写作版本号或日期 YYYY-MM-DD / a layer version is a number or a date YYYY-MM-DD",
+                         field=field, value=ref,
+                         fix=f"如 2 或 2021-06-30；已有版本（生效日期） / e.g. 2 or 2021-06-30; versions (in force from): "
+                             f"{numbers}") from None
     current = store.in_force(day).get(kind)
     if current is None:
-        raise VersionNotFoundError(f"no version of layer '{kind}' was in force on {day}", field=field, value=ref,
-                                   fix=f"give a later date or a version number; versions (in force from): {numbers}")
+        raise VersionNotFoundError(f"图层 {kind} 在 {day} 没有生效的版本 / no version of layer '{kind}' was in force "
+                                   f"on {day}", field=field, value=ref,
+                                   fix=f"给出更晚的日期或版本号；已有版本（生效日期） / give a later date or a version "
+                                       f"number; versions (in force from): {numbers}")
     return current

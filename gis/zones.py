@@ -144,8 +144,8 @@ def _check_date(value: Any, *, source: str | None, row: str, field: str) -> str 
         return dt.date.fromisoformat(str(value)).isoformat()
     except ValueError:
         raise FieldError(
-            "a date must be written YYYY-MM-DD", source=source, row=row, field=field, value=value,
-            fix="write the date as e.g. 2021-12-03, or leave it empty",
+            "日期应写作 YYYY-MM-DD / a date must be written YYYY-MM-DD", source=source, row=row, field=field,
+            value=value, fix="日期写作如 2021-12-03，或留空 / write the date as e.g. 2021-12-03, or leave it empty",
         ) from None
 
 
@@ -157,14 +157,15 @@ def _check_subtype(spec, subtype: Any, *, source: str | None, row: str) -> str |
     subtype = None if _is_missing(subtype) else subtype
     if subtype is None and spec.subtype_required:
         raise FieldError(
-            f"kind '{spec.name}' needs a subtype", source=source, row=row, field="subtype",
-            fix="set subtype to one of: " + ", ".join(spec.subtypes),
+            f"图层类型 {spec.name} 需要亚类 / kind '{spec.name}' needs a subtype", source=source, row=row,
+            field="subtype", fix="把 subtype 设为以下之一 / set subtype to one of: " + ", ".join(spec.subtypes),
         )
     if subtype is not None and subtype not in spec.subtypes:
         raise FieldError(
-            f"'{subtype}' is not a subtype of kind '{spec.name}'", source=source, row=row, field="subtype",
-            value=subtype, fix="use one of: " + ", ".join(spec.subtypes) if spec.subtypes
-            else f"leave subtype empty: kind '{spec.name}' has none",
+            f"「{subtype}」不是图层类型 {spec.name} 的亚类 / '{subtype}' is not a subtype of kind '{spec.name}'",
+            source=source, row=row, field="subtype", value=subtype,
+            fix="使用以下之一 / use one of: " + ", ".join(spec.subtypes) if spec.subtypes
+            else f"把 subtype 留空：图层类型 {spec.name} 没有亚类 / leave subtype empty: kind '{spec.name}' has none",
         )
     return subtype
 
@@ -175,27 +176,31 @@ def _check_attributes(spec, attrs: Any, *, source: str | None, row: str) -> dict
             attrs = json.loads(attrs)
         except json.JSONDecodeError as exc:
             raise FieldError(
-                f"attributes are not valid JSON ({exc.msg})", source=source, row=row, field="attributes",
-                value=attrs, fix="write the attributes as a JSON object",
+                f"属性不是有效的 JSON / attributes are not valid JSON ({exc.msg})", source=source, row=row,
+                field="attributes", value=attrs,
+                fix="把属性写成 JSON 对象 / write the attributes as a JSON object",
             ) from None
     attrs = {} if _is_missing(attrs) else attrs
     if not isinstance(attrs, dict):
         raise FieldError(
-            "attributes must be a mapping", source=source, row=row, field="attributes", value=attrs,
-            fix="write the attributes as a JSON object",
+            "属性必须是键值对（映射） / attributes must be a mapping", source=source, row=row, field="attributes",
+            value=attrs, fix="把属性写成 JSON 对象 / write the attributes as a JSON object",
         )
     for name in spec.required_attributes:
         if name not in attrs:
             raise FieldError(
-                f"kind '{spec.name}' needs the attribute '{name}'", source=source, row=row, field=name,
-                fix=f"add a column '{name}' to the file (it is kept in the feature's attributes)",
+                f"图层类型 {spec.name} 需要属性「{name}」 / kind '{spec.name}' needs the attribute '{name}'",
+                source=source, row=row, field=name,
+                fix=f"在文件中加一列「{name}」（保存在要素的属性中） / add a column '{name}' to the file (it is kept "
+                    "in the feature's attributes)",
             )
     try:
         attributes_json(attrs)
     except (TypeError, ValueError) as exc:
         raise FieldError(
-            f"attributes cannot be stored as JSON ({exc})", source=source, row=row, field="attributes",
-            fix="use only text, numbers, booleans, lists and mappings",
+            f"属性无法保存为 JSON / attributes cannot be stored as JSON ({exc})", source=source, row=row,
+            field="attributes",
+            fix="只使用文字、数字、布尔值、列表和映射 / use only text, numbers, booleans, lists and mappings",
         ) from None
     return attrs
 
@@ -217,7 +222,8 @@ def _repair(geom: shapely.Geometry, *, source: str | None, row: str) -> tuple[sh
             f"type {geom.geom_type} -> {fixed.geom_type}"
         ),
         source=source, row=row, field="geometry",
-        fix="check the repaired outline; correct the source file if the repair is not what was meant",
+        fix="检查修复后的轮廓；如修复结果不是原意，请改正源文件 / check the repaired outline; correct the source "
+            "file if the repair is not what was meant",
     )
     return fixed, notice
 
@@ -248,8 +254,9 @@ def validate_zones(
     notices: list[Notice] = []
     if zones.crs is None:
         raise CRSError(
-            "the layer has no coordinate reference system", source=source, field="crs",
-            fix="give the file a CRS (a .prj beside a shapefile, or the CRS of a GeoPackage layer), "
+            "图层没有坐标参考系 / the layer has no coordinate reference system", source=source, field="crs",
+            fix="为文件给出坐标系（shapefile 旁的 .prj，或 GeoPackage 图层的坐标系），或声明坐标系，如 CGCS2000 经纬度"
+            "为 EPSG:4490 / give the file a CRS (a .prj beside a shapefile, or the CRS of a GeoPackage layer), "
             "or declare it, e.g. EPSG:4490 for CGCS2000 longitude/latitude",
         )
     gdf = zones.copy()
@@ -258,7 +265,8 @@ def validate_zones(
     if not gdf.crs.equals(STORE_CRS):
         notices.append(Notice(
             code="reprojected", level="info", source=source,
-            message=f"reprojected from {crs_label(gdf.crs)} to {crs_label(STORE_CRS)}",
+            message=f"已从 {crs_label(gdf.crs)} 转换到 {crs_label(STORE_CRS)} / reprojected from "
+                    f"{crs_label(gdf.crs)} to {crs_label(STORE_CRS)}",
         ))
         gdf = gdf.to_crs(STORE_CRS)
     if kind is not None:
@@ -269,8 +277,9 @@ def validate_zones(
     missing = [name for name in ("zone_id", "kind", "name") if name not in gdf.columns]
     if missing:
         raise FieldError(
-            f"required column(s) missing: {', '.join(missing)}", source=source, field=missing[0],
-            fix="add the column(s); the columns present are: " + ", ".join(map(str, gdf.columns)),
+            f"缺少必需的列：{', '.join(missing)} / required column(s) missing: {', '.join(missing)}", source=source,
+            field=missing[0],
+            fix="加上这些列；现有的列为 / add the column(s); the columns present are: " + ", ".join(map(str, gdf.columns)),
         )
     for name in ZONE_FIELDS:
         if name not in gdf.columns:
@@ -288,8 +297,9 @@ def validate_zones(
             spec = get_kind(record["kind"])
             if kind is not None and record["kind"] != kind:
                 raise FieldError(
-                    f"row is of kind '{record['kind']}' but the layer is '{kind}'", source=source, row=row,
-                    field="kind", value=record["kind"], fix="import each kind as its own layer",
+                    f"该行的图层类型为 {record['kind']}，而图层是 {kind} / row is of kind '{record['kind']}' but the "
+                    f"layer is '{kind}'", source=source, row=row, field="kind", value=record["kind"],
+                    fix="每种图层类型作为单独的图层导入 / import each kind as its own layer",
                 )
             for name in ("zone_id", "name"):
                 if not isinstance(record[name], str) or not record[name].strip():
@@ -309,16 +319,18 @@ def validate_zones(
             record["attributes"] = _check_attributes(spec, record["attributes"], source=source, row=row)
             if record["geometry_source"] not in GEOMETRY_SOURCES:
                 raise FieldError(
-                    f"'{record['geometry_source']}' is not a geometry source", source=source, row=row,
-                    field="geometry_source", value=record["geometry_source"],
-                    fix="use one of: " + ", ".join(GEOMETRY_SOURCES),
+                    f"「{record['geometry_source']}」不是几何来源 / '{record['geometry_source']}' is not a geometry "
+                    "source", source=source, row=row, field="geometry_source", value=record["geometry_source"],
+                    fix="使用以下之一 / use one of: " + ", ".join(GEOMETRY_SOURCES),
                 )
             record["valid_from"] = _check_date(record["valid_from"], source=source, row=row, field="valid_from")
             record["valid_to"] = _check_date(record["valid_to"], source=source, row=row, field="valid_to")
             if record["valid_from"] and record["valid_to"] and record["valid_to"] <= record["valid_from"]:
                 raise FieldError(
+                    f"失效日期 valid_to（{record['valid_to']}）不晚于生效日期 valid_from（{record['valid_from']}） / "
                     f"valid_to ({record['valid_to']}) is not after valid_from ({record['valid_from']})",
-                    source=source, row=row, field="valid_to", value=record["valid_to"], fix="swap or correct the dates",
+                    source=source, row=row, field="valid_to", value=record["valid_to"],
+                    fix="交换或改正这两个日期 / swap or correct the dates",
                 )
             geom = geometries[i]
             if geom is None or geom.is_empty:

@@ -500,7 +500,7 @@ def test_plain_polygons_of_a_gis_file_equal_each_feature_read_alone(tmp_path, mo
         alone = screened(tmp_path / f"one{i}.gpkg", patches.iloc[[i]])
         for column in ("读取提示", "读取错误", "结论代码"):  # an error names its file and feature
             said = alone[column][0].replace(f"one{i}.gpkg, row 1,", f"图斑.gpkg, row {i + 1},").replace(
-                "(rows 1)", f"(rows {i + 1})")
+                "(rows 1)", f"(rows {i + 1})").replace("（第 1 行）", f"（第 {i + 1} 行）")
             assert whole[column][i] == said, (whole["图斑编号"][i], column)
         if alone["读取错误"][0]:
             assert whole.geometry[i] is None

@@ -224,7 +224,8 @@ def screen_file(
         try:
             for chunk in chunks:
                 if cancel is not None and cancel():
-                    raise CancelledError(f"screening cancelled after {rows_in} rows", source=Path(input_path).name)
+                    raise CancelledError(f"筛查已在处理 {rows_in} 行后取消 / screening cancelled after {rows_in} rows",
+                                         source=Path(input_path).name)
                 screening.append((chunk, screener.submit(chunk.geoms, chunk.facts)))
                 while len(screening) > ahead:
                     finish(*screening.popleft())
@@ -233,7 +234,8 @@ def screen_file(
             if pending is not None:
                 _written(*pending, progress, source.total)
             if rows_out != rows_in:  # by construction; a failure here is a bug, never a silent loss
-                raise EcozoneError(f"{rows_in} rows read but {rows_out} written", source=Path(input_path).name)
+                raise EcozoneError(f"读入 {rows_in} 行，写出 {rows_out} 行，两者不符 / {rows_in} rows read but {rows_out} "
+                                   "written", source=Path(input_path).name)
             report = ScreenReport(
                 rows_in=rows_in, rows_out=rows_out, rows_failed=failed,
                 rows_exact=screener.rows_exact,
@@ -267,7 +269,8 @@ def _read_ahead(chunks, rows: int, cancel: Callable[[], bool] | None, source: st
         ahead.append(chunk)
         count += len(chunk)
         if cancel is not None and cancel():
-            raise CancelledError(f"screening cancelled after reading {count} rows", source=source)
+            raise CancelledError(f"筛查已在读取 {count} 行后取消 / screening cancelled after reading {count} rows",
+                                 source=source)
         if count > rows:
             return ahead, False
     return ahead, True

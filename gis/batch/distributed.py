@@ -81,7 +81,7 @@ class DaskScreener:
             except (OSError, ValueError, TypeError) as error:  # unreachable, or not an address
                 raise InputError(
                     "无法连接 Dask 集群的调度器 / cannot reach the Dask scheduler", field="dask_address",
-                    value=address, fix="«dask_address» 写作 tcp://主机:8786，并确认调度器（dask scheduler）已启动、"
+                    value=address, fix="把 «dask_address» 写作 tcp://主机:8786，并确认调度器（dask scheduler）已启动、"
                     "本机可以访问；或不给 «dask_address»，在本机筛查 / give «dask_address» as tcp://host:8786, with "
                     f"the scheduler (dask scheduler) running and reachable from here, or leave it out to screen on "
                     f"this machine ({error})") from error
@@ -89,7 +89,7 @@ class DaskScreener:
                 self.client.wait_for_workers(1, timeout=_CONNECT_SECONDS)
             except TimeoutError:
                 self.client.close()
-                raise InputError("Dask 集群的调度器没有工作进程 / the Dask scheduler has no workers",
+                raise InputError("所连接的 Dask 集群的调度器没有工作进程 / the Dask scheduler has no workers",
                                  field="dask_address", value=address,
                                  fix=f"在各台机器上启动 dask worker {address} / start 'dask worker {address}' on the "
                                      "machines that are to screen") from None
@@ -194,7 +194,7 @@ class _Screening:
                 alone_since = alone_since or time.monotonic()
                 if time.monotonic() - alone_since > 3 * _CONNECT_SECONDS:
                     raise EcozoneError(
-                        "Dask 集群已没有工作进程，筛查无法继续 / the Dask cluster has no workers left: the screening "
+                        "所连接的 Dask 集群已没有工作进程，筛查无法继续 / the Dask cluster has no workers left: the screening "
                         "cannot go on", field="dask_address",
                         fix="重新启动 dask worker 后再筛查，或不给 «dask_address»，在本机筛查 / start the workers (dask "
                             "worker) again and screen again, or leave «dask_address» out to screen on this machine"

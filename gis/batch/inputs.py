@@ -158,7 +158,8 @@ def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk
         return _open(path, columns, chunk_rows, encoding, coverage)
     except OSError as err:  # unreadable (permissions, I/O)
         raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror or err})", source=path.name,
-                          field="file", fix="check the path and that the file may be read") from None
+                          field="file", fix="检查路径，并确认文件可以读取 / check the path and that the file may be "
+                                            "read") from None
 
 
 def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding: str | None,
@@ -201,8 +202,9 @@ class _TableRows:
                     self.index[ours] = names.index(word)
         for ours, column in (columns or {}).items():
             if ours not in FIELDS:
-                raise FieldError("unknown field in the column mapping", field="columns", value=ours,
-                                 fix=f"use one of {', '.join(FIELDS)}")
+                raise FieldError("列对应关系中有无法识别的字段 / unknown field in the column mapping",
+                                 field="columns", value=ours,
+                                 fix=f"使用以下字段之一 / use one of {', '.join(FIELDS)}")
             # as written, or as the header reads without spaces and line breaks (a header typed over two lines)
             found = [i for i, name in enumerate(header) if name == column] or \
                 [i for i, name in enumerate(names) if name == normalise_header(column)]
@@ -402,8 +404,9 @@ class _TableRows:
         elif {"x", "y"} <= self.index.keys():
             east_field, north_field = "x", "y"
         else:
-            raise FieldError("the row has no location", source=self.source, row=row,
-                             field=self.header[self.index["wkt"]], fix="fill in the WKT or 拐点坐标")
+            raise FieldError("该行没有位置 / the row has no location", source=self.source, row=row,
+                             field=self.header[self.index["wkt"]],
+                             fix="填写 WKT 或 拐点坐标 / fill in the WKT or 拐点坐标")
         fields = (self.header[self.index[east_field]], self.header[self.index[north_field]])
         east = parse_coordinate(_cell(cells, self.index[east_field]), self.source, row, fields[0], self.geographic)
         north = parse_coordinate(_cell(cells, self.index[north_field]), self.source, row, fields[1], self.geographic)
@@ -456,8 +459,8 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, cover
     if error is not None:
         raise error
     if not header:
-        raise FormatError("the file is empty", source=path.name, field="header",
-                          fix="give a header row and one row per site")
+        raise FormatError("文件为空 / the file is empty", source=path.name, field="header",
+                          fix="给出表头行，每个项目地块一行 / give a header row and one row per site")
     table = _TableRows(header, path.name, columns, coverage=coverage)
     if arrow is not None:
         return Input(path, header, arrow.num_rows, _arrow_chunks(arrow, table, chunk_rows),
@@ -739,7 +742,7 @@ def _vector_frames(path: Path, chunk_rows: int, encoding: str | None):
         tables = feature_tables(path, source=path.name, max_features=None, max_bytes=None)[0]
         if len(tables) > 1:  # which one holds the sites is not for a batch to guess (patches beside a boundary)
             raise FormatError(
-                f"GeoPackage 中有 {len(tables)} 个要素表（{'、'.join(tables[:10])}），批量筛查只读一个 / the GeoPackage holds "
+                f"该 GeoPackage 中有 {len(tables)} 个要素表（{'、'.join(tables[:10])}），批量筛查只读一个 / the GeoPackage holds "
                 f"{len(tables)} feature tables; a batch reads one", source=path.name, field="layer",
                 value="、".join(tables[:10]),
                 fix="把要筛查的表另存为单独的 GeoPackage（QGIS：导出 → 要素另存为） / save the table to screen as a "

@@ -40,7 +40,7 @@ def report_format(path: str | Path) -> str:
     fmt = "html" if suffix == "htm" else suffix
     if fmt not in FORMATS:
         raise InputError("报告文件应为 .pdf、.docx 或 .html / a report is written as .pdf, .docx or .html",
-                         field="report", value=str(path), fix="name the file e.g. 核查报告.pdf")
+                         field="report", value=str(path), fix="文件名以 .pdf、.docx 或 .html 结尾，如 核查报告.pdf / name the file e.g. 核查报告.pdf")
     return fmt
 
 
@@ -62,7 +62,8 @@ def render_report(result: CheckResult, evidence: Evidence, fmt: str, *, picture:
         from gis.report.pdf import render_pdf
 
         return render_pdf(html, evidence.model_dump_json())
-    raise InputError(f"unknown report format '{fmt}'", field="format", value=fmt, fix="pdf, docx or html")
+    raise InputError(f"「{fmt}」不是报告格式 / unknown report format '{fmt}'", field="format", value=fmt,
+                     fix="使用 pdf、docx 或 html / pdf, docx or html")
 
 
 def read_evidence(data: bytes, source: str | None = None) -> Evidence:
@@ -80,12 +81,13 @@ def read_evidence(data: bytes, source: str | None = None) -> Evidence:
         text = match.group(1) if match else None
     if text is None:
         raise FormatError("文件中没有 ecozone 核验数据 / the file holds no ecozone evidence", source=source,
-                          fix="verify a report written by ecozone check --report (PDF, .docx or HTML)")
+                          fix="核验由 ecozone check --report 写出的报告（PDF、.docx 或 HTML） / verify a report "
+                              "written by ecozone check --report (PDF, .docx or HTML)")
     try:
         return Evidence.model_validate(json.loads(text))
     except (ValueError, ValidationError) as error:
         raise FormatError(f"核验数据无法读取 / the embedded evidence is damaged: {str(error)[:200]}", source=source,
-                          fix="use the report as ecozone wrote it") from None
+                          fix="使用 ecozone 写出的原报告，不要改动 / use the report as ecozone wrote it") from None
 
 
 def verify_report(data: bytes, store: Store, *, source: str | None = None,

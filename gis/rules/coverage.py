@@ -85,18 +85,20 @@ def load_coverage(path: str | Path) -> dict[str, _Declared]:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise RuleError(f"the coverage file is not valid TOML ({exc})", source=path.name,
-                        fix="correct the syntax at the line given") from None
+        raise RuleError(f"规则覆盖清单不是有效的 TOML / the coverage file is not valid TOML ({exc})",
+                        source=path.name, fix="按所示行号改正语法 / correct the syntax at the line given") from None
     declared = {}
     for rule_id, fields in raw.items():
         if not DOMAIN_ID.fullmatch(rule_id):
-            raise RuleError(f"'{rule_id}' is not a DOMAIN.md §2 rule id", source=path.name, row=rule_id,
-                            fix="use ids such as BLR-05")
+            raise RuleError(f"「{rule_id}」不是 DOMAIN.md §2 中的规则编号 / '{rule_id}' is not a DOMAIN.md §2 rule id",
+                            source=path.name, row=rule_id, fix="使用 BLR-05 这样的编号 / use ids such as BLR-05")
         try:
             declared[rule_id] = _Declared(**fields)
         except (ValidationError, TypeError) as exc:
-            raise RuleError(f"invalid coverage entry {rule_id}: {exc}", source=path.name, row=rule_id,
-                            fix="give doc, test, and reason when test = false") from None
+            raise RuleError(f"规则覆盖清单中 {rule_id} 一项无效 / invalid coverage entry {rule_id}: {exc}",
+                            source=path.name, row=rule_id,
+                            fix="给出 doc、test，test = false 时还要给出 reason / give doc, test, and reason when "
+                                "test = false") from None
     return declared
 
 
@@ -117,8 +119,11 @@ def coverage_report(packs: list[RulePack], path: str | Path) -> CoverageReport:
                 encoding.setdefault(rule_id, []).append(f"{pack.id}:{rule.id}")
     unknown = sorted(set(encoding) - set(declared))
     if unknown:
-        raise RuleError(f"rules encode ids that coverage.toml does not list: {', '.join(unknown)}",
-                        source=Path(path).name, fix="add the ids to coverage.toml or correct the rules' 'covers'")
+        listed = ", ".join(unknown)
+        raise RuleError(f"规则中有编号未列入 coverage.toml：{listed} / rules encode ids that coverage.toml does not "
+                        f"list: {listed}", source=Path(path).name,
+                        fix="把这些编号加入 coverage.toml，或改正规则的 covers / add the ids to coverage.toml or correct "
+                            "the rules' 'covers'")
     entries = []
     for rule_id, entry in declared.items():
         rules = encoding.get(rule_id, [])

@@ -324,8 +324,8 @@ def load_pack(path: str | Path) -> RulePack:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise RuleError(f"the rule file is not valid TOML ({exc})", source=path.name,
-                        fix="correct the syntax at the line given") from None
+        raise RuleError(f"规则文件不是有效的 TOML / the rule file is not valid TOML ({exc})", source=path.name,
+                        fix="按所示行号改正语法 / correct the syntax at the line given") from None
     try:
         return RulePack(**raw, path=str(path))
     except ValidationError as exc:
@@ -333,7 +333,9 @@ def load_pack(path: str | Path) -> RulePack:
         rule_id, field = _error_location(tuple(first["loc"]), raw)
         message = first["msg"].removeprefix("Value error, ")
         raise RuleError(
-            f"invalid rule {rule_id}: {message}" if rule_id else f"invalid rule pack: {message}",
+            f"规则 {rule_id} 无效 / invalid rule {rule_id}: {message}" if rule_id
+            else f"规则包无效 / invalid rule pack: {message}",
             source=path.name, row=rule_id, field=field, value=first.get("input") if first["type"] != "missing" else None,
-            fix="see the rule schema in gis/rules/model.py and the README's section on rules",
+            fix="参见 gis/rules/model.py 中的规则结构和 README 中关于规则的一节 / see the rule schema in "
+                "gis/rules/model.py and the README's section on rules",
         ) from None

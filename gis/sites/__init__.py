@@ -46,7 +46,8 @@ def parse(source: str | PathLike, *, encoding: str | None = None) -> RawSite:
         return _parse_file(path, encoding)
     except OSError as err:  # unreadable (permissions, I/O), or a name the system refuses
         raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror or err})", source=path.name,
-                          field="site", fix="check the path and that the file may be read") from None
+                          field="site", fix="检查路径，并确认文件可以读取 / check the path and that the file may be "
+                                            "read") from None
 
 
 def _parse_file(path: Path, encoding: str | None) -> RawSite:
@@ -67,7 +68,7 @@ def _parse_file(path: Path, encoding: str | None) -> RawSite:
     fixes = {".xls": "另存为 .xlsx / save it as .xlsx",
              ".zip": "解压后提供 .shp（连同 .dbf、.shx、.prj） / unzip it and give the .shp (with its .dbf, .shx, .prj)"}
     raise FormatError(
-        f"ecozone 不读取{suffix or '无扩展名的'}文件 / ecozone does not read {suffix or 'files without a suffix'}",
+        f"不支持读取{suffix or '无扩展名的'}文件 / ecozone does not read {suffix or 'files without a suffix'}",
         source=path.name, field="site", value=suffix,
         fix=fixes.get(suffix, f"使用以下格式之一 / use one of {', '.join(SUFFIXES)}"),
     )
@@ -98,7 +99,7 @@ def site_file(text: str) -> Path | None:
         if err.errno == errno.ENAMETOOLONG:
             return None
         raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror})", source=path.name, field="site",
-                          fix="check the path and that the file may be read") from None
+                          fix="检查路径，并确认文件可以读取 / check the path and that the file may be read") from None
     if path.suffix.lower() in SUFFIXES + (".xls", ".zip"):
         raise FormatError("找不到文件 / file not found", source=text, field="site", value=text,
                           fix="检查文件路径 / check the path")

@@ -45,7 +45,8 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
     """Check and convert every plot of ``raw``; one ``Site`` per plot, all sharing the file's records."""
     log = Log(raw.source, list(raw.notices), list(raw.conversions))
     if datum not in DATUMS:
-        raise FieldError("unknown datum", field="datum", value=datum, fix=f"use one of {', '.join(DATUMS)}")
+        raise FieldError("无法识别的大地基准 / unknown datum", field="datum", value=datum,
+                         fix=f"使用以下之一 / use one of {', '.join(DATUMS)}")
     check_raw(raw)
     for plot in raw.plots:
         for part in plot.parts:
@@ -116,8 +117,9 @@ def combine(sites: list[Site], raw_attributes: dict[str, Any]) -> Site:
     geom = _collect([s.shape for s in sites], first.source)
     if not geom.is_valid:
         geom = shapely.union_all([s.shape for s in sites])
-        log.note("plots_overlap", "plots of this input overlap; the site geometry is their union (overlaps counted once)",
-                 step="union_plots", fix="check the plots' boundaries if they should not overlap")
+        log.note("plots_overlap", "各地块相互重叠；项目地块取其合并（重叠部分只计一次） / plots of this input overlap; "
+                 "the site geometry is their union (overlaps counted once)", step="union_plots",
+                 fix="如地块不应重叠，请检查其边界 / check the plots' boundaries if they should not overlap")
     geom = shapely.orient_polygons(geom, exterior_cw=False)
     notices, conversions = [], []
     for site in sites:  # file-level records are shared, so keep each once, in order
@@ -184,9 +186,11 @@ def _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log):
     if src is not None and src.is_geographic or src is None and gk_zone is None and degrees:
         if raw.gk is not None and degrees:
             log.note("degrees_in_projected_file",
-                     f"the {raw.gk.origin} declares projected coordinates but the values are degrees: "
-                     f"read {raw.fields[1]} as latitude and {raw.fields[0]} as longitude", level="info",
-                     fix="correct the header (e.g. 计量单位) if this is not the lat/lon variant")
+                     f"文件声明为投影坐标（{raw.gk.origin}），但坐标值是度数：{raw.fields[1]} 按纬度、"
+                     f"{raw.fields[0]} 按经度读取 / the {raw.gk.origin} declares projected coordinates but the values "
+                     f"are degrees: read {raw.fields[1]} as latitude and {raw.fields[0]} as longitude", level="info",
+                     fix="如文件并非经纬度格式，请改正文件头（如 计量单位） / correct the header (e.g. 计量单位) if this "
+                         "is not the lat/lon variant")
         _check_degrees(raw, xy, rows, rings, swap_xy, coverage, log)
         if src is None:
             src, origin = STORE_CRS, "inferred: the values are degrees"
@@ -259,8 +263,8 @@ def _check_gk_order(raw, xy, rows, rings, swap_xy, log) -> None:
                 "CRS with «crs»",
         )
     _check_order(raw, rows, rings, swap_xy, log, ok, rev, "X (north), Y (east)", "X (north) and Y (east)",
-                 f"read {raw.fields[0]} as the northing (X) and {raw.fields[1]} as the easting (Y): "
-                 "their digits fit only so")
+                 f"将 {raw.fields[0]} 读作北坐标（X）、{raw.fields[1]} 读作东坐标（Y）：只有这样位数才相符 / read "
+                 f"{raw.fields[0]} as the northing (X) and {raw.fields[1]} as the easting (Y): their digits fit only so")
 
 
 def _check_order(raw, rows, rings, swap_xy, log, ok, rev, order_name, pair_name, inferred) -> None:
@@ -319,7 +323,7 @@ def _zone_from_values(raw, east, rows, gk_zone, log) -> gk.GKZone:
         zone = zones[0]  # 13-45 by ``looks_easting``, so a Chinese zone
         if declared is not None and declared != zone:
             raise CRSError(
-                f"Y 值的带号为 {zone}，与给出的 {declared} 不符 / Y carries zone {zone} but {said} says zone {declared}",
+                f"横坐标 Y 值的带号为 {zone}，与给出的 {declared} 不符 / Y carries zone {zone} but {said} says zone {declared}",
                 source=raw.source, row=rows[0], field=raw.fields[0], value=float(east[0]),
                 fix="改正带号使两者一致 / correct the zone so both agree",
             )
@@ -348,7 +352,7 @@ def _zone_from_values(raw, east, rows, gk_zone, log) -> gk.GKZone:
                                    "if the coordinates are Xian 1980 or Beijing 1954")
     key = gk.GKZone(datum, width, zone, all(has))
     if gk.zone_crs(key) is None:
-        raise CRSError(f"EPSG 中没有 {datum} {width}° 带第 {zone} 带 / EPSG has no {datum} {width}° zone {zone}",
+        raise CRSError(f"没有 {datum} {width}° 带第 {zone} 带的 EPSG 坐标系 / EPSG has no {datum} {width}° zone {zone}",
                        source=raw.source, value=zone, fix=f"检查带号 / check the zone; {_CHINA_ZONES}")
     if key.prefixed:
         log.did("zone_prefix", f"read zone {zone} from the number in front of Y ({width}° zone, central meridian "
@@ -361,18 +365,22 @@ def _check_prefix_fits(zone: gk.GKZone, src: CRS, east, rows, raw, log) -> None:
     prefixes = {gk.zone_of_prefix(v) for v in east}
     code = crs_identity(src)[1]
     if zone.prefixed and prefixes != {zone.zone}:
+        central = gk.zone_epsg(gk.GKZone(zone.datum, zone.width, zone.zone, False))
+        shown = sorted(map(str, prefixes))
         raise CRSError(
-            f"EPSG:{code} expects Y with zone {zone.zone} in front, the values are {sorted(map(str, prefixes))}",
+            f"坐标系 EPSG:{code} 要求 Y 值前带第 {zone.zone} 带的带号，Y 值所带的是 {shown} / EPSG:{code} expects Y with "
+            f"zone {zone.zone} in front, the values are {shown}",
             source=raw.source, row=rows[0], field=raw.fields[0], value=float(east[0]),
-            fix=f"use the central-meridian CRS (EPSG:{gk.zone_epsg(gk.GKZone(zone.datum, zone.width, zone.zone, False))}) "
-                "for Y without zone, or the CRS of the zone in the values",
+            fix=f"若 Y 值不带带号，用中央子午线坐标系（EPSG:{central}），否则用 Y 值所带之带的坐标系 / use the "
+                f"central-meridian CRS (EPSG:{central}) for Y without zone, or the CRS of the zone in the values",
         )
     if not zone.prefixed and prefixes != {None}:
         other = gk.zone_crs(gk.GKZone(zone.datum, zone.width, max(p or 0 for p in prefixes), True))
         raise CRSError(
-            f"EPSG:{code} expects Y without the zone number, but Y carries one", source=raw.source, row=rows[0],
-            field=raw.fields[0], value=float(east[0]),
-            fix=f"use EPSG:{other.to_epsg()}" if other else "use the zone-numbered CRS of that zone",
+            f"坐标系 EPSG:{code} 要求 Y 值不带带号，但 Y 值带有带号 / EPSG:{code} expects Y without the zone number, "
+            "but Y carries one", source=raw.source, row=rows[0], field=raw.fields[0], value=float(east[0]),
+            fix=f"改用 EPSG:{other.to_epsg()} / use EPSG:{other.to_epsg()}" if other
+            else "改用该带的带号坐标系 / use the zone-numbered CRS of that zone",
         )
 
 
@@ -390,7 +398,8 @@ def _to_wgs84(src: CRS, xy: np.ndarray, log: Log) -> np.ndarray:
     log.did("proj_transform", f"transformed from {crs_label(src)} to WGS 84 longitude/latitude with PROJ {note}")
     if shifted and "Ballpark" in transformer.description:
         log.note("datum_shift_unknown",
-                 f"PROJ knows no datum shift from {datum} to WGS 84: positions may be off by tens of metres",
+                 f"缺少从 {datum} 到 WGS 84 的基准转换参数（PROJ 中没有）：位置可能偏差数十米 / PROJ knows no datum "
+                 f"shift from {datum} to WGS 84: positions may be off by tens of metres",
                  fix="用官方参数转换到 CGCS2000，或用 «crs» 给出带 +towgs84 的 PROJ 定义 / convert to CGCS2000 with the "
                      "official parameters, or give with «crs» a PROJ string that has +towgs84")
     return np.column_stack([lon, lat])
@@ -401,9 +410,11 @@ def _check_declared_area(plot, area: float | None, log: Log) -> None:
     if not plot.declared_area_m2 or area is None:
         return
     if abs(area - plot.declared_area_m2) > 0.01 * plot.declared_area_m2:
-        log.note("area_mismatch", f"the declared area {plot.declared_area_m2 / 10_000:,.4f} ha differs from the area of "
-                 f"the boundary, {area / 10_000:,.4f} ha", row=plot.row, field="地块面积",
-                 value=plot.declared_area_m2 / 10_000, fix="check the boundary points and the declared area")
+        declared, drawn = f"{plot.declared_area_m2 / 10_000:,.4f}", f"{area / 10_000:,.4f}"
+        log.note("area_mismatch", f"申报面积 {declared} 公顷与按边界计算的面积 {drawn} 公顷不符 / the declared area "
+                 f"{declared} ha differs from the area of the boundary, {drawn} ha", row=plot.row, field="地块面积",
+                 value=plot.declared_area_m2 / 10_000,
+                 fix="检查界址点和申报面积 / check the boundary points and the declared area")
 
 
 def _check_zone_fit(zone: gk.GKZone, lonlat: np.ndarray, rows, log: Log) -> None:
@@ -424,8 +435,9 @@ def _check_zone_fit(zone: gk.GKZone, lonlat: np.ndarray, rows, log: Log) -> None
     near = (lonlat[:, 0] < west) | (lonlat[:, 0] > east)
     if near.any():
         i = int(np.argmax(near))
-        log.note("outside_zone_band", f"a point lies just outside zone {zone.zone} ({west:g}°–{east:g}°E)",
-                 row=rows[i], value=round(float(lonlat[i, 0]), 4), fix="check that the zone is right")
+        log.note("outside_zone_band", f"有一个点略微超出第 {zone.zone} 带（{west:g}°–{east:g}°E） / a point lies just "
+                 f"outside zone {zone.zone} ({west:g}°–{east:g}°E)", row=rows[i], value=round(float(lonlat[i, 0]), 4),
+                 fix="检查带号是否正确 / check that the zone is right")
 
 
 #: Where a CRS came from when a GIS file declares it (``RawSite.crs_origin``): its features' axes are the file's.

@@ -131,9 +131,10 @@ def clean_ring(ring: RawRing, kind: str, log: Log, fields: tuple[str, str]) -> R
         where = ", ".join(str(r) for r, _ in dropped[:10]) + (" ..." if len(dropped) > 10 else "")
         log.note(
             "duplicate_vertex",
-            f"removed {len(dropped)} vertex(es) repeating the vertex before them (rows {where})",
+            f"删除了 {len(dropped)} 个与前一顶点重复的顶点（第 {where} 行） / removed {len(dropped)} vertex(es) "
+            f"repeating the vertex before them (rows {where})",
             step="remove_duplicates", row=dropped[0][0], field=f"{fields[1]}/{fields[0]}", value=dropped[0][1],
-            fix="delete the repeated lines from the input",
+            fix="从输入中删除重复的行 / delete the repeated lines from the input",
         )
     if kind == "point":
         return RawRing(coords[:1], rows[:1])
@@ -147,8 +148,9 @@ def clean_ring(ring: RawRing, kind: str, log: Log, fields: tuple[str, str]) -> R
         )
     if kind == "polygon" and coords[0] != coords[-1]:
         log.note(
-            "ring_closed", "a ring was not closed; closed it by repeating its first vertex",
-            step="close_ring", row=rows[-1], value=coords[-1], fix="repeat the first point at the end of each ring",
+            "ring_closed", "有一个环未闭合，已重复其第一个顶点使其闭合 / a ring was not closed; closed it by "
+            "repeating its first vertex", step="close_ring", row=rows[-1], value=coords[-1],
+            fix="在每个环的末尾重复第一个点 / repeat the first point at the end of each ring",
         )
         coords.append(coords[0])
         rows.append(rows[0])
@@ -175,8 +177,10 @@ def assemble(part: RawPart, log: Log) -> list[shapely.Geometry]:
             extra.append(polygon)
             log.note(
                 "ring_outside_outer",
-                "an inner ring lies outside the outer ring, so it is read as a separate part of the plot, not a hole",
-                step="ring_as_part", row=ring.rows[0], fix="give each separate part its own outer ring (圈号 1 in its own plot)",
+                "有一个内环位于外环之外，按地块的另一个独立部分读取，而不是洞 / an inner ring lies outside the outer "
+                "ring, so it is read as a separate part of the plot, not a hole", step="ring_as_part",
+                row=ring.rows[0], fix="每个独立部分给出自己的外环（在单独的地块中，圈号为 1） / give each separate part "
+                                      "its own outer ring (圈号 1 in its own plot)",
             )
         else:
             holes.append(ring.coords)
@@ -196,25 +200,29 @@ def repair(geom: shapely.Geometry, log: Log, row: Any) -> shapely.Geometry:
     if geom.is_valid:
         if geom.geom_type in ("Polygon", "MultiPolygon") and _degenerate(geom):
             raise GeometryError(
-                "the polygon has no area (its vertices lie on a line)", source=log.source, row=row,
-                fix="check the order and values of the boundary points",
+                "该面没有面积（顶点在一条直线上） / the polygon has no area (its vertices lie on a line)",
+                source=log.source, row=row,
+                fix="检查界址点的顺序和数值 / check the order and values of the boundary points",
             )
         return geom
     before = geodesic_area_m2(geom)
     fixed, reason = make_valid_keeping_type(geom)
     if geom.geom_type in ("Polygon", "MultiPolygon") and _degenerate(fixed):
         raise GeometryError(
-            "the polygon has no area (its vertices lie on a line or it folds onto itself)",
-            source=log.source, row=row, value=reason, fix="check the order and values of the boundary points",
+            "该面没有面积（顶点在一条直线上，或边界自身折叠） / the polygon has no area (its vertices lie on a line "
+            "or it folds onto itself)", source=log.source, row=row, value=reason,
+            fix="检查界址点的顺序和数值 / check the order and values of the boundary points",
         )
     after = geodesic_area_m2(fixed)
     parts = len(shapely.get_parts(fixed))
     log.note(
         "geometry_repaired",
-        f"the boundary is invalid ({reason}); repaired with make_valid into {parts} part(s): "
+        f"边界无效（{reason}），已用 make_valid 修复为 {parts} 个部分：原面积 {before:,.1f} m²，修复后 "
+        f"{after:,.1f} m² / the boundary is invalid ({reason}); repaired with make_valid into {parts} part(s): "
         f"area {before:,.1f} m² as drawn, {after:,.1f} m² after repair",
         step="make_valid", row=row, value=reason,
-        fix="check the vertex order of the boundary; the repaired shape may not be the intended one",
+        fix="检查边界顶点的顺序；修复后的形状可能不是原意 / check the vertex order of the boundary; the repaired "
+            "shape may not be the intended one",
     )
     return fixed
 
@@ -249,8 +257,10 @@ def check_coverage(geom: shapely.Geometry, coverage: CoveredArea | tuple[float, 
             fix="检查坐标和坐标系；只给出项目本身的范围 / check the coordinates and their CRS; give the project's own boundary",
         )
     log.note(
-        "partly_outside_coverage", f"part of the site lies outside the area the layers cover ({area})",
-        value=where, fix="results cover only the part inside; check the coordinates if the site should be inside",
+        "partly_outside_coverage", f"项目地块有一部分位于图层覆盖范围（{area}）之外 / part of the site lies outside "
+        f"the area the layers cover ({area})", value=where,
+        fix="结果只涵盖范围内的部分；如项目地块应全在范围内，请检查坐标 / results cover only the part inside; check "
+            "the coordinates if the site should be inside",
     )
 
 

@@ -61,7 +61,7 @@ def _unzip_kml(path: Path, folder: Path) -> Path:
     with open_zip(path, source=path.name, kind="KMZ") as archive:
         names = [n for n in archive.namelist() if n.lower().endswith(".kml")]
         if not names:
-            raise FormatError("KMZ 中没有 .kml 文件 / the KMZ holds no .kml file", source=path.name, field="site",
+            raise FormatError("该 KMZ 中没有 .kml 文件 / the KMZ holds no .kml file", source=path.name, field="site",
                               fix="从地图软件重新导出 KMZ / export the KMZ again from the map tool")
         name = "doc.kml" if "doc.kml" in names else names[0]
         target = folder / "doc.kml"
@@ -130,7 +130,7 @@ def _read_ogr(path: Path, source: str, encoding: str | None) -> RawSite:
     if path.suffix.lower() == ".shp":
         encoding = _dbf_encoding(path, encoding, conversions)
         if not path.with_suffix(".prj").exists():
-            notices.append(Notice("no_prj", "shapefile 缺少 .prj，坐标系按坐标值推断 / the shapefile has no .prj: its CRS is "
+            notices.append(Notice("no_prj", "该 shapefile 缺少 .prj，坐标系按坐标值推断 / the shapefile has no .prj: its CRS is "
                                   "inferred from the coordinates", source=source, level="info",
                                   fix="随 .shp 提供 .prj，或给出 «crs» / ship the .prj with the .shp, or give «crs»"))
     plots, crs, number = [], None, 0
@@ -152,21 +152,24 @@ def _read_ogr(path: Path, source: str, encoding: str | None) -> RawSite:
             continue
         if frame.crs is not None:
             if crs is not None and not crs.equals(frame.crs):
-                raise FormatError("the layers of this file have different CRSs", source=source, field=layer,
-                                  fix="give one layer at a time, or reproject them to one CRS")
+                raise FormatError("该文件各图层的坐标系不同 / the layers of this file have different CRSs",
+                                  source=source, field=layer,
+                                  fix="每次给出一个图层，或把各图层转换到同一坐标系 / give one layer at a time, or "
+                                      "reproject them to one CRS")
             crs = frame.crs
         attributes_frame = frame.drop(columns=frame.geometry.name)
         for index, geom in enumerate(frame.geometry):
             number += 1
             if geom is None:
-                raise GeometryError("the feature has no geometry", source=source, row=number, field="geometry",
-                                    fix="delete the feature or draw its geometry")
+                raise GeometryError("该要素没有几何 / the feature has no geometry", source=source, row=number,
+                                    field="geometry",
+                                    fix="删除该要素，或绘出其几何 / delete the feature or draw its geometry")
             attributes = {k: _plain(v) for k, v in attributes_frame.iloc[index].items() if _plain(v) is not None}
             plots.append(RawPlot(parts_from_shapely(geom, source=source, row=number), name=plot_name(attributes),
                                  row=number, attributes=attributes))
     if not plots:
-        raise GeometryError("the file has no features", source=source, field="site",
-                            fix="give a file with at least one feature")
+        raise GeometryError("文件中没有要素 / the file has no features", source=source, field="site",
+                            fix="给出至少含一个要素的文件 / give a file with at least one feature")
     origin = ".prj" if path.suffix.lower() == ".shp" else "the file"
     return RawSite(source=source, plots=plots, crs=crs, crs_origin=origin if crs else "", order="declared",
                    fields=("x", "y"), conversions=conversions, notices=notices)

@@ -64,7 +64,7 @@ def feature_tables(path: Path, *, source: str, max_features: int | None = MAX_FE
         for table, column, kind in rows:
             if kind != "table":
                 notices.append(Notice(
-                    "gpkg_view_skipped", f"GeoPackage 中的 {table} 不是数据表（是视图或不存在），未读取 / "
+                    "gpkg_view_skipped", f"该 GeoPackage 中的 {table} 不是数据表（是视图或不存在），未读取 / "
                     f"{table} is registered as features but is not a table (a view, or missing): not read",
                     source=source, field=table, level="info",
                     fix="如需读取，把视图导出为数据表 / export the view as a table to have it read"))
@@ -83,7 +83,7 @@ def feature_tables(path: Path, *, source: str, max_features: int | None = MAX_FE
             tables.append(table)
     except sqlite3.OperationalError as err:
         if "interrupted" in str(err):
-            raise FormatError("GeoPackage 的结构过于复杂，无法在限定时间内检查 / the GeoPackage takes too long to "
+            raise FormatError("该 GeoPackage 的结构过于复杂，无法在限定时间内检查 / the GeoPackage takes too long to "
                               "inspect", source=source, field="gpkg_contents",
                               fix="在 QGIS 中把地块图层另存为新的 GeoPackage / save the layer to a new GeoPackage") from None
         raise _not_gpkg(source, err) from None
@@ -92,7 +92,7 @@ def feature_tables(path: Path, *, source: str, max_features: int | None = MAX_FE
     finally:
         connection.close()
     if not tables:
-        raise FormatError("GeoPackage 中没有可读的要素表 / the GeoPackage has no feature table to read",
+        raise FormatError("该 GeoPackage 中没有可读的要素表 / the GeoPackage has no feature table to read",
                           source=source, field="gpkg_contents", value=[r[0] for r in rows][:10] or None,
                           fix="把项目地块另存为 GeoPackage 的要素图层 / save the plots as a feature layer")
     return tables, notices

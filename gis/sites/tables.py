@@ -128,8 +128,8 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
         key = _plain(cells[roles["plot"]]) if "plot" in roles else None
         records.append((key, ring, east, north, number, attributes))
     if not records:
-        raise FormatError("the table has no data rows", source=source, row=start + 1, field="rows",
-                          fix="add one row per point or per vertex under the header")
+        raise FormatError("表格没有数据行 / the table has no data rows", source=source, row=start + 1, field="rows",
+                          fix="在表头下每个界址点或顶点写一行 / add one row per point or per vertex under the header")
     keys = [r[0] for r in records]
     vertices = "point" in roles or "ring" in roles or len(set(keys)) < len(keys)
     plots = _vertex_plots(records) if vertices else [
@@ -266,8 +266,9 @@ def open_workbook(path: Path, *, source: str, max_total: int = MAX_INFLATED_BYTE
     try:
         return load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError) as err:
-        raise FormatError(f"not a readable .xlsx workbook ({err})", source=source, field="site",
-                          fix="save the table as .xlsx (Excel 2007+) or .csv") from None
+        raise FormatError(f"不是可读取的 .xlsx 工作簿 / not a readable .xlsx workbook ({err})", source=source,
+                          field="site", fix="把表格另存为 .xlsx（Excel 2007 及以后）或 .csv / save the table as .xlsx "
+                                            "(Excel 2007+) or .csv") from None
 
 
 def sheet_rows(sheet, *, source: str, max_col: int = MAX_COLUMNS + 1,
@@ -382,8 +383,9 @@ def parse_coordinate(value: Any, source: str, row: int, field: str, degrees: boo
         pass
     if degrees:
         return parse_value(text, source=source, row=row, field=field)[0]
-    raise FieldError("not a number", source=source, row=row, field=field, value=text,
-                     fix="write the coordinate in metres as a number, e.g. 4851775.12")
+    raise FieldError("不是数字 / not a number", source=source, row=row, field=field, value=text,
+                     fix="以米为单位写出坐标数值，如 4851775.12 / write the coordinate in metres as a number, "
+                         "e.g. 4851775.12")
 
 
 def whole(value: Any, source: str, row: Any, field: str) -> int:
@@ -394,8 +396,8 @@ def whole(value: Any, source: str, row: Any, field: str) -> int:
             return int(number)
     except (TypeError, ValueError):
         pass
-    raise FieldError("not a whole number", source=source, row=row, field=field, value=value,
-                     fix="圈号 is 1 for the outer ring, 2, 3 ... for holes")
+    raise FieldError("不是整数 / not a whole number", source=source, row=row, field=field, value=value,
+                     fix="圈号：外圈为 1，内圈（洞）依次为 2、3…… / 圈号 is 1 for the outer ring, 2, 3 ... for holes")
 
 
 def _zone_hint(rows, start, roles, source) -> GKHint | None:
@@ -409,6 +411,9 @@ def _zone_hint(rows, start, roles, source) -> GKHint | None:
             zones.setdefault(whole(row[column], source, number, "带号"), number)
     if len(zones) > 1:
         zone, row = list(zones.items())[1]
-        raise CRSError(f"the 带号 column mixes zones {', '.join(map(str, zones))}", source=source, row=row,
-                       field="带号", value=zone, fix="split the table by zone, or convert all points to one zone")
+        listed = ", ".join(map(str, zones))
+        raise CRSError(f"带号列中混有多个带：{listed} / the 带号 column mixes zones {listed}", source=source, row=row,
+                       field="带号", value=zone,
+                       fix="按带号拆分表格，或把所有点转换到同一带 / split the table by zone, or convert all points to "
+                           "one zone")
     return GKHint(zone=next(iter(zones)), origin="column 带号") if zones else None

@@ -159,7 +159,7 @@ def load_json(text: str, *, source: str, field: str = "site") -> Any:
         return json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as err:
         raise FormatError(
-            f"JSON 格式错误 / invalid JSON: {err.msg}", source=source, row=err.lineno, field=field,
+            f"文本不是有效的 JSON / invalid JSON: {err.msg}", source=source, row=err.lineno, field=field,
             value=text[err.pos : err.pos + 20], fix="检查 GeoJSON 文本（括号、逗号、引号） / check the GeoJSON text "
                                                  "(brackets, commas, quotes)",
         ) from None
@@ -244,14 +244,17 @@ def _read_wkt(text: str, source: str, field: str) -> RawSite:
             geom = shapely.from_wkt(body)
     except shapely.errors.GEOSException as err:
         if "closed" not in str(err):
-            raise FormatError(f"invalid WKT: {err}", source=source, field=field, fix="check the WKT syntax") from None
+            raise FormatError(f"不是有效的 WKT / invalid WKT: {err}", source=source, field=field,
+                              fix="检查 WKT 语法 / check the WKT syntax") from None
         geom = shapely.from_wkt(body, on_invalid="fix")
         if geom is None:
-            raise GeometryError("a WKT ring is unclosed and too short to close", source=source, field=field,
-                                fix="give at least three distinct vertices per ring") from None
+            raise GeometryError("有一个 WKT 环未闭合，且顶点太少，无法闭合 / a WKT ring is unclosed and too short to "
+                                "close", source=source, field=field,
+                                fix="每个环至少给出三个不同的顶点 / give at least three distinct vertices per ring") from None
         notices.append(Notice(
-            "ring_closed", "a polygon ring was not closed; closed it by repeating its first vertex",
-            source=source, fix="repeat the first vertex at the end of each ring",
+            "ring_closed", "面的一个环未闭合，已重复其第一个顶点使其闭合 / a polygon ring was not closed; closed it "
+            "by repeating its first vertex",
+            source=source, fix="在每个环的末尾重复第一个顶点 / repeat the first vertex at the end of each ring",
         ))
     crs = None
     if srid:
@@ -269,16 +272,16 @@ def _crs(text: Any, source: str) -> CRS:
             raise ProjCRSError("not a name")
         return CRS.from_user_input(text)
     except ProjCRSError:
-        raise CRSError("unknown CRS", source=source, field="crs", value=text,
-                       fix="give an EPSG code such as EPSG:4517") from None
+        raise CRSError("无法识别的坐标系 / unknown CRS", source=source, field="crs", value=text,
+                       fix="给出 EPSG 代码，如 EPSG:4517 / give an EPSG code such as EPSG:4517") from None
 
 
 def parts_from_shapely(geom: shapely.Geometry, *, source: str, row: Any, field: str = "site") -> list[RawPart]:
     """Split a shapely geometry into raw parts (2D), every vertex tagged with ``row``; at most
     ``MAX_VERTICES`` vertices and ``MAX_PARTS`` parts, counted before any is copied."""
     if geom is None or geom.is_empty:
-        raise GeometryError("the geometry is empty", source=source, row=row, field="geometry",
-                            fix="give a geometry with coordinates")
+        raise GeometryError("几何为空 / the geometry is empty", source=source, row=row, field="geometry",
+                            fix="给出有坐标的几何 / give a geometry with coordinates")
     vertices = int(shapely.get_num_coordinates(geom))
     if vertices > MAX_VERTICES:
         raise too_many_vertices(vertices, source=source, field=field)
@@ -311,17 +314,18 @@ def read_geojson(data: Any, *, source: str) -> RawSite:
     vertices and the nesting of collections are bounded here.
     """
     if not isinstance(data, dict) or "type" not in data:
-        raise FormatError("not a GeoJSON object (no 'type')", source=source, field="type",
-                          fix="give a GeoJSON geometry, Feature or FeatureCollection")
+        raise FormatError("不是 GeoJSON 对象（没有 type） / not a GeoJSON object (no 'type')", source=source,
+                          field="type", fix="给出 GeoJSON 的几何、Feature 或 FeatureCollection / give a GeoJSON "
+                                            "geometry, Feature or FeatureCollection")
     kind = data["type"]
     if not isinstance(kind, str):
-        raise FormatError("GeoJSON 的 type 必须是文字 / the GeoJSON 'type' must be a string", source=source,
-                          field="type", value=kind, fix="e.g. \"type\": \"Polygon\"")
+        raise FormatError("所给 GeoJSON 的 type 必须是文字 / the GeoJSON 'type' must be a string", source=source,
+                          field="type", value=kind, fix="如 \"type\": \"Polygon\" / e.g. \"type\": \"Polygon\"")
     if kind == "FeatureCollection":
         features = data.get("features")
         if not isinstance(features, list) or not features:
-            raise GeometryError("the FeatureCollection has no features", source=source, field="features",
-                                fix="add at least one Feature")
+            raise GeometryError("要素集合（FeatureCollection）中没有要素 / the FeatureCollection has no features",
+                                source=source, field="features", fix="至少加入一个 Feature / add at least one Feature")
         if len(features) > MAX_FEATURES:
             raise too_many("要素数", "features", len(features), MAX_FEATURES, source=source, field="features",
                            fix="分批检查，每次一个项目 / check one project at a time")
@@ -333,13 +337,15 @@ def read_geojson(data: Any, *, source: str) -> RawSite:
     budget = VertexBudget(source=source)
     for number, feature in enumerate(features, start=1):
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            raise FormatError("not a GeoJSON Feature", source=source, row=number, field="type",
+            raise FormatError("不是 GeoJSON Feature / not a GeoJSON Feature", source=source, row=number, field="type",
                               value=feature.get("type") if isinstance(feature, dict) else feature,
-                              fix="each member of 'features' must be {\"type\": \"Feature\", ...}")
+                              fix="「features」中的每一项都必须是 {\"type\": \"Feature\", ...} / each member of "
+                                  "'features' must be {\"type\": \"Feature\", ...}")
         geometry = feature.get("geometry")
         if not geometry:
-            raise GeometryError("the feature has no geometry", source=source, row=number, field="geometry",
-                                fix="give the feature a geometry or remove it")
+            raise GeometryError("该要素没有几何 / the feature has no geometry", source=source, row=number,
+                                field="geometry",
+                                fix="给该要素加上几何，或删除该要素 / give the feature a geometry or remove it")
         properties = feature.get("properties")
         attributes = dict(properties) if isinstance(properties, dict) else {}
         parts = _geojson_parts(geometry, source=source, row=number, budget=budget)
@@ -361,15 +367,15 @@ _GEOJSON_KINDS = {"Point": "point", "MultiPoint": "point", "LineString": "line",
 
 def _geojson_parts(geometry: Any, *, source: str, row: int, budget: VertexBudget, depth: int = 0) -> list[RawPart]:
     if not isinstance(geometry, dict):
-        raise FormatError("the geometry is not a JSON object", source=source, row=row, field="geometry",
-                          fix="give a GeoJSON geometry object")
+        raise FormatError("几何不是 JSON 对象 / the geometry is not a JSON object", source=source, row=row,
+                          field="geometry", fix="给出 GeoJSON 几何对象 / give a GeoJSON geometry object")
     kind = geometry.get("type")
     if kind == "GeometryCollection":
         members = geometry.get("geometries")
         if depth >= MAX_NESTING:
             raise nesting_error(None, source=source, field="geometries")
         if not isinstance(members, list) or not members:
-            raise GeometryError("GeometryCollection 为空 / the GeometryCollection has no geometries", source=source,
+            raise GeometryError("几何集合（GeometryCollection）为空 / the GeometryCollection has no geometries", source=source,
                                 row=row, field="geometries", value=members if not isinstance(members, list) else None,
                                 fix="给出至少一个几何 / give it at least one geometry")
         if len(members) > MAX_PARTS:
@@ -377,13 +383,14 @@ def _geojson_parts(geometry: Any, *, source: str, row: int, budget: VertexBudget
                            fix="合并或简化地块 / merge or simplify the parts")
         return [p for g in members for p in _geojson_parts(g, source=source, row=row, budget=budget, depth=depth + 1)]
     if not isinstance(kind, str) or kind not in _GEOJSON_KINDS:
-        raise FormatError("unknown GeoJSON geometry type", source=source, row=row, field="type", value=kind,
-                          fix=f"use one of {', '.join(_GEOJSON_KINDS)}")
+        raise FormatError("无法识别的 GeoJSON 几何类型 / unknown GeoJSON geometry type", source=source, row=row,
+                          field="type", value=kind,
+                          fix=f"使用以下类型之一 / use one of {', '.join(_GEOJSON_KINDS)}")
     part_kind = _GEOJSON_KINDS[kind]
     coords = geometry.get("coordinates")
     if coords is None or coords == []:
-        raise GeometryError(f"the {kind} has no coordinates", source=source, row=row, field="coordinates",
-                            fix="give the geometry its coordinates")
+        raise GeometryError(f"该 {kind} 没有坐标 / the {kind} has no coordinates", source=source, row=row,
+                            field="coordinates", fix="给出该几何的坐标 / give the geometry its coordinates")
     # Normalise every type to a list of parts, each a list of rings, each a list of positions.
     if kind == "Point":
         parts = [[[coords]]]
@@ -403,16 +410,18 @@ def _geojson_parts(geometry: Any, *, source: str, row: int, budget: VertexBudget
     result = []
     for rings in parts:
         if not _list(rings, source, row):
-            raise GeometryError(f"the {kind} has a part without rings", source=source, row=row, field="coordinates",
-                                fix="remove the empty part or give its coordinates")
+            raise GeometryError(f"该 {kind} 有一个部分没有环 / the {kind} has a part without rings", source=source,
+                                row=row, field="coordinates",
+                                fix="删除空的部分，或给出其坐标 / remove the empty part or give its coordinates")
         result.append(RawPart(part_kind, [_position_ring(ring, source, row, budget) for ring in rings]))
     return result
 
 
 def _list(value: Any, source: str, row: int) -> list:
     if not isinstance(value, list):
-        raise CoordinateError("coordinates are not nested as the geometry type requires", source=source, row=row,
-                              field="coordinates", value=value, fix="check the GeoJSON coordinate arrays")
+        raise CoordinateError("坐标数组的嵌套层次与几何类型不符 / coordinates are not nested as the geometry type "
+                              "requires", source=source, row=row, field="coordinates", value=value,
+                              fix="检查 GeoJSON 的坐标数组 / check the GeoJSON coordinate arrays")
     return value
 
 
@@ -420,14 +429,16 @@ def _position_ring(positions: Any, source: str, row: int, budget: VertexBudget) 
     positions = _list(positions, source, row)
     if not positions:
         raise GeometryError("环没有顶点 / a ring has no positions", source=source, row=row, field="coordinates",
-                            fix="remove the empty ring or give its positions, e.g. [[87.6, 43.8], ...]")
+                            fix="删除空环，或给出其坐标，如 [[87.6, 43.8], ...] / remove the empty ring or give its "
+                                "positions, e.g. [[87.6, 43.8], ...]")
     budget.take(len(positions))
     values = []
     for position in positions:
         if (not isinstance(position, list) or len(position) < 2
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in position[:2])):
-            raise CoordinateError("a position must be [x, y] with two numbers", source=source, row=row,
-                                  field="coordinates", value=position, fix="write positions as [longitude, latitude]")
+            raise CoordinateError("坐标位置必须是两个数 [x, y] / a position must be [x, y] with two numbers",
+                                  source=source, row=row, field="coordinates", value=position,
+                                  fix="坐标位置写作 [经度, 纬度] / write positions as [longitude, latitude]")
         values.append((_float(position[0]), _float(position[1])))
     return RawRing(values, [row] * len(values))
 

@@ -59,24 +59,27 @@ def read_txt(text: str, *, source: str, encoding: str) -> RawSite:
                 if not plots:
                     raise FormatError("界址点行出现在地块行（以 @ 结尾）之前 / a point line comes before any plot line "
                                       "(ending in @)", source=source,
-                                      row=number, field="地块坐标", value=line, fix="start each plot with its attribute line ending in ,@")
+                                      row=number, field="地块坐标", value=line, fix="每个地块以其属性行（行末为 ,@）开头 / start each plot with its attribute line "
+                                      "ending in ,@")
                 budget.take(1)
                 points[-1].append(_point(line, number, source))
     if not plots:
-        raise FormatError("[地块坐标] 中没有地块 / no plot in [地块坐标]", source=source, field="地块坐标",
+        raise FormatError("坐标文件的 [地块坐标] 中没有地块 / no plot in [地块坐标]", source=source, field="地块坐标",
                           fix="加上地块行（以 @ 结尾）及其界址点 / add the plot line (ending in @) and its points")
     for plot, plot_points in zip(plots, points):
         if not plot_points:
-            raise FormatError("the plot has no points", source=source, row=plot.row, field="地块坐标", value=plot.name,
-                              fix="add the plot's points (点号,圈号,X,Y) after its line")
+            raise FormatError("该地块没有界址点 / the plot has no points", source=source, row=plot.row, field="地块坐标",
+                              value=plot.name, fix="在地块行之后列出其界址点（点号,圈号,X,Y） / add the plot's points "
+                                                   "(点号,圈号,X,Y) after its line")
         kind = _KINDS.get(plot.attributes.get("图形属性", "面"), "polygon")
         plot.parts = parts_from_points([(ring, y, x, line) for ring, x, y, line in plot_points], kind)
     for declared, row, index in counts:
         actual = sum(len(r.coords) for p in plots[index].parts for r in p.rings)
         if declared and declared != actual:
             notices.append(Notice(
-                "point_count_mismatch", f"the plot line declares {declared} points, {actual} follow",
-                source=source, row=row, field="界址点数", value=declared, fix="check for missing or extra point lines",
+                "point_count_mismatch", f"地块行写明 {declared} 个界址点，其后实有 {actual} 个 / the plot line "
+                f"declares {declared} points, {actual} follow", source=source, row=row, field="界址点数", value=declared,
+                fix="检查是否缺少或多出界址点行 / check for missing or extra point lines",
             ))
     hint = GKHint(
         datum=gk.datum_from_text(header.get("坐标系", "")),
@@ -118,8 +121,10 @@ def _plot_header(line: str, number: int, source: str, counts: list, index: int) 
 def _point(line: str, number: int, source: str) -> tuple[int, float, float, int]:
     values = [v.strip() for v in re.split(r"[,，]", line)]
     if len(values) < 4:
-        raise FormatError("a point line needs 点号,圈号,X,Y", source=source, row=number, field="地块坐标", value=line,
-                          fix="write each point as e.g. J1,1,4851775.12,29548285.34")
+        raise FormatError("界址点行应写作 点号,圈号,X,Y / a point line needs 点号,圈号,X,Y", source=source, row=number,
+                          field="地块坐标", value=line,
+                          fix="每个界址点写作如 J1,1,4851775.12,29548285.34 / write each point as e.g. "
+                              "J1,1,4851775.12,29548285.34")
     ring = _int(values[1], source, "圈号", number)
     return ring, _number(values[2], source, "X", number), _number(values[3], source, "Y", number), number
 
@@ -128,8 +133,9 @@ def _number(text: str, source: str, field: str, row: int) -> float:
     try:
         return float(text)
     except ValueError:
-        raise FieldError("not a number", source=source, row=row, field=field, value=text,
-                         fix="write the coordinate in metres with a decimal point, e.g. 4851775.12") from None
+        raise FieldError("不是数字 / not a number", source=source, row=row, field=field, value=text,
+                         fix="以米为单位、带小数点写出坐标，如 4851775.12 / write the coordinate in metres with a decimal "
+                             "point, e.g. 4851775.12") from None
 
 
 def _int(text: str | None, source: str, field: str, row: int | None = None) -> int | None:
@@ -138,11 +144,11 @@ def _int(text: str | None, source: str, field: str, row: int | None = None) -> i
     try:
         number = float(text)
     except ValueError:
-        raise FieldError("not a whole number", source=source, row=row, field=field, value=text,
-                         fix="write a whole number") from None
+        raise FieldError("不是整数 / not a whole number", source=source, row=row, field=field, value=text,
+                         fix="写作整数 / write a whole number") from None
     if not math.isfinite(number) or abs(number) > _LARGEST_COUNT:
         raise FieldError(f"不是合理的整数（NaN、无穷大或大于 {_LARGEST_COUNT:,}） / not a plausible whole number",
-                         source=source, row=row, field=field, value=text, fix="write a whole number")
+                         source=source, row=row, field=field, value=text, fix="写作整数 / write a whole number")
     return int(number)
 
 

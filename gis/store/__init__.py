@@ -42,8 +42,10 @@ def open_store(location: str | os.PathLike | None = None, *, read_only: bool | N
         location, read_only = _default_location(), True
         if not os.path.isfile(location):
             raise StoreNotFoundError(
-                "the embedded default dataset is missing from this installation", field="store", value=location,
-                fix="reinstall ecozone, or rebuild the dataset with: python -m data.build_dataset",
+                "本次安装中缺少内置的默认数据集 / the embedded default dataset is missing from this installation",
+                field="store", value=location,
+                fix="重新安装 ecozone，或用 python -m data.build_dataset 重建数据集 / reinstall ecozone, or rebuild "
+                    "the dataset with: python -m data.build_dataset",
             )
     if is_postgres_url(location):
         from gis.store.postgis import PostGISStore
@@ -71,8 +73,9 @@ def copy_store(source: Store, target: Store) -> int:
     """Copy every version of every layer, oldest first, with its metadata; returns the versions copied."""
     if target.versions():
         raise StoreError(
-            "the target store already holds layers; copying into it would mix histories",
-            field="store", value=target.location, fix="copy into a new, empty store",
+            "目标图层库中已有图层，复制进去会混淆两者的版本历史 / the target store already holds layers; copying "
+            "into it would mix histories",
+            field="store", value=target.location, fix="复制到一个新的空图层库 / copy into a new, empty store",
         )
     copied = 0
     for version in source.versions():

@@ -317,8 +317,10 @@ def _coverage_wkb(coverage: shapely.Geometry | None) -> str | None:
         return None
     if coverage.is_empty or coverage.geom_type not in {"Polygon", "MultiPolygon"}:
         raise InputError(
-            "a layer's coverage must be a non-empty polygon", field="coverage", value=coverage.geom_type,
-            fix="give the area where the layer is complete as a polygon in lon/lat",
+            "图层的覆盖范围必须是非空的面 / a layer's coverage must be a non-empty polygon", field="coverage",
+            value=coverage.geom_type,
+            fix="以经纬度的面给出图层数据完整的区域 / give the area where the layer is complete as a polygon in "
+                "lon/lat",
         )
     return shapely.to_wkb(shapely.make_valid(coverage), hex=True)
 

@@ -130,8 +130,9 @@ class GeoPackageStore(Store):
             )
         if path.suffix.lower() != ".gpkg":
             raise StoreError(
-                "a GeoPackage store needs the .gpkg extension", field="store", value=str(path),
-                fix=f"use {path.with_suffix('.gpkg')}",
+                "图层库为 GeoPackage 时，文件名须以 .gpkg 结尾 / a GeoPackage store needs the .gpkg extension",
+                field="store", value=str(path),
+                fix=f"改用 {path.with_suffix('.gpkg')} / use {path.with_suffix('.gpkg')}",
             )
         template = _to_storage(empty_zones(), 0, ([], []))
         pyogrio.write_dataframe(
@@ -184,8 +185,10 @@ class GeoPackageStore(Store):
             ids = self._versions_cache[2]
         for v in versions:
             if (v.kind, v.version) not in ids:
-                raise VersionNotFoundError(f"layer '{v.kind}' has no version {v.version} in this store",
-                                           field="version", value=v.version, fix="list them: ecozone layers versions")
+                raise VersionNotFoundError(f"图层库中没有图层 {v.kind} 的第 {v.version} 版 / layer '{v.kind}' has no "
+                                           f"version {v.version} in this store", field="version", value=v.version,
+                                           fix="用 ecozone layers versions 列出已有版本 / list them: ecozone layers "
+                                               "versions")
         return [ids[(v.kind, v.version)] for v in versions]
 
     def close(self) -> None:
@@ -351,8 +354,10 @@ def _layout(con: sqlite3.Connection, location: str) -> str:
     layout = row[0] if row else None
     if layout not in (_FORMAT, _FIRST_FORMAT):
         raise StoreError(
-            f"the store has layout '{layout}', which this ecozone does not know", field="store", value=location,
-            fix="open it with the ecozone that made it, or upgrade ecozone",
+            f"图层库的结构为 {layout}，当前版本的 ecozone 不认识 / the store has layout '{layout}', which this "
+            f"ecozone does not know", field="store", value=location,
+            fix="用建立该图层库的 ecozone 打开，或升级 ecozone / open it with the ecozone that made it, or upgrade "
+                "ecozone",
         )
     return layout
 

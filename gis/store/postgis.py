@@ -53,8 +53,10 @@ def _connect(url: str) -> psycopg.Connection:
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise StoreNotFoundError(
-            f"cannot connect to PostgreSQL ({str(exc).strip().splitlines()[0]})", field="store",
-            value=_redact(url), fix="check host, port, database, user and password in the postgresql:// URL",
+            f"无法连接 PostgreSQL 数据库 / cannot connect to PostgreSQL ({str(exc).strip().splitlines()[0]})",
+            field="store", value=_redact(url),
+            fix="检查 postgresql:// 地址中的主机、端口、数据库、用户名和密码 / check host, port, database, user and "
+                "password in the postgresql:// URL",
         ) from None
 
 
@@ -122,8 +124,10 @@ class PostGISStore(Store):
         if not {"zones", "layer_versions"} <= found:
             self.conn.close()
             raise StoreNotFoundError(
-                f"the database has no ecozone store in schema '{schema}'", field="store", value=self.location,
-                fix=f"create one with 'ecozone layers init {self.location}'",
+                f"数据库的 {schema} 模式中没有 ecozone 图层库 / the database has no ecozone store in schema "
+                f"'{schema}'", field="store", value=self.location,
+                fix=f"用 ecozone layers init {self.location} 建立 / create one with 'ecozone layers init "
+                    f"{self.location}'",
             )
         self._links = sql.Identifier(schema, "layer_features")
         self._digested = True
@@ -202,8 +206,10 @@ class PostGISStore(Store):
         ids = self._versions_cache[2]
         for v in versions:
             if (v.kind, v.version) not in ids:
-                raise VersionNotFoundError(f"layer '{v.kind}' has no version {v.version} in this store",
-                                           field="version", value=v.version, fix="list them: ecozone layers versions")
+                raise VersionNotFoundError(f"图层库中没有图层 {v.kind} 的第 {v.version} 版 / layer '{v.kind}' has no "
+                                           f"version {v.version} in this store", field="version", value=v.version,
+                                           fix="用 ecozone layers versions 列出已有版本 / list them: ecozone layers "
+                                               "versions")
         return [ids[(v.kind, v.version)] for v in versions]
 
     def features(self, versions: list[LayerVersion],
