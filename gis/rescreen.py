@@ -180,8 +180,9 @@ def rescreen_file(
 
     def stop() -> bool:
         if max_rows is not None and done[0] > max_rows:
-            raise LimitExceededError(f"the file has more than {max_rows} rows", source=path.name, field="file",
-                                     fix=f"re-screen at most {max_rows} rows at a time, or split the file")
+            raise LimitExceededError(f"文件超过 {max_rows} 行 / the file has more than {max_rows} rows", source=path.name,
+                                     field="file", fix=f"每次重新筛查最多 {max_rows} 行，或把文件拆开 / re-screen at most "
+                                                       f"{max_rows} rows at a time, or split the file")
         return cancel is not None and cancel()
 
     workbook = path.suffix.lower() == ".xlsx"

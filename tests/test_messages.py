@@ -22,10 +22,6 @@ GIS = Path(gis.errors.__file__).resolve().parent
 CLASSES = {name for name, value in vars(gis.errors).items()
            if inspect.isclass(value) and (issubclass(value, EcozoneError) or value is gis.errors.Notice)}
 #: Modules whose messages another branch is rewriting at the time of writing (not checked strictly here).
-ELSEWHERE = {"rescreen.py": "gis/rescreen.py is being changed on another branch; its refusal of a large file is "
-                            "still English only"}
-
-
 def _chinese(char: str) -> bool:
     return "\u4e00" <= char <= "\u9fff" or char == "「"
 
@@ -90,8 +86,7 @@ def offenders(path: Path) -> list[str]:
 def _modules():
     for path in sorted(GIS.rglob("*.py")):
         name = str(path.relative_to(GIS))
-        marks = [pytest.mark.xfail(reason=ELSEWHERE[name], strict=False)] if name in ELSEWHERE else []
-        yield pytest.param(path, id=name, marks=marks)
+        yield pytest.param(path, id=name)
 
 
 @pytest.mark.parametrize("path", _modules())
