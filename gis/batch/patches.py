@@ -349,9 +349,12 @@ def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame, days: C
 
     path.unlink(missing_ok=True)
     types = {**_field_types(pieces, days), **_field_types(patches, days)}  # a column of both: as all the patches have it
-    # the pieces are polygonal (``_pieces``) and declared so, as GIS programs type a layer from its declaration;
-    # a patch read as a point or a line (读取失败) keeps its own geometry
-    for layer, frame, declared in ((OWN_LAYERS[1], patches, "Unknown"), (OWN_LAYERS[2], pieces, "MultiPolygon")):
+    # polygonal layers are declared so, as GIS programs type a layer from its declaration: the pieces always
+    # (``_pieces``), the patches when none holds another geometry (a patch not read has none)
+    kinds = set(shapely.get_type_id(np.asarray(patches["geometry"], dtype=object)).tolist()) if len(patches) else set()
+    polygonal = kinds <= {-1, shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON}
+    for layer, frame, declared in ((OWN_LAYERS[1], patches, "MultiPolygon" if polygonal else "Unknown"),
+                                   (OWN_LAYERS[2], pieces, "MultiPolygon")):
         frame = gpd.GeoDataFrame(_typed(frame, types), geometry="geometry", crs="EPSG:4326")
         pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG", promote_to_multi=declared != "Unknown",
                                 geometry_type=declared, append=layer != OWN_LAYERS[1], use_arrow=True)
