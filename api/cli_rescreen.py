@@ -82,9 +82,9 @@ def _more(changes: int, outputs: list[Path]) -> str:
     how to write them)."""
     more = changes - SHOWN
     if outputs:
-        names = "、".join(map(str, outputs))
-        return (f"…另有 {more} 行结论变化未列出，全部 {changes} 行见 {names} / {more} more changes not shown: all "
-                f"{changes} are in {', '.join(map(str, outputs))}")
+        names = [str(path) for path in outputs]
+        return (f"…另有 {more} 行结论变化未列出，全部 {changes} 行见 {'、'.join(names)} / {more} more changes not shown: "
+                f"all {changes} are in {', '.join(names)}")
     return (f"…另有 {more} 行结论变化未列出；用 -o 结论变化.xlsx（或 .csv、.json）写出全部 {changes} 行，或 --format json / "
             f"{more} more changes not shown: write all {changes} with -o changes.xlsx (or .csv, .json), or "
             "--format json")

@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, open_input
-from gis.batch.outputs import CLASH_SUFFIX, starts_formula, verdict_labels
+from gis.batch.outputs import CLASH_SUFFIX, cell_day, starts_formula, verdict_labels
 from gis.errors import EcozoneError, FieldError, FormatError, LimitExceededError
 from gis.kinds import KINDS
 from gis.rules.model import VERDICT_ORDER
@@ -280,7 +280,7 @@ def _sheet_cells(path: Path, own: list[str], kept: list[int], changes: list[Verd
         for number, row in enumerate(rows, start=1):
             change = by_row.get(number)
             if change is not None:
-                change.cells = {own[i]: _own_value(row[i]) for i in kept
+                change.cells = {own[i]: cell_day(row[i]) for i in kept
                                 if i < len(row) and row[i] is not None and row[i] != ""}
             if number >= last:
                 break
@@ -306,13 +306,6 @@ def _unguarded(text: str) -> str:
     if text.startswith("'") and starts_formula(text[1:]):
         return text[1:]
     return text
-
-
-def _own_value(value: Any) -> Any:
-    """A worksheet cell as a change keeps it: a date cell (read as a datetime at midnight) as its day."""
-    if isinstance(value, dt.datetime) and value.tzinfo is None and value.time() == dt.time():
-        return value.date()
-    return value
 
 
 _HEADERS = ["行号（原表行）", "原结论", "新结论", "变化", "新适用规则", "不再适用规则", "新涉及区域", "不再涉及区域", "说明"]

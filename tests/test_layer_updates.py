@@ -32,6 +32,7 @@ from gis.rules.project import Project
 from gis.sites import read_site
 from gis.store import init_store
 from tests.api_support import ApiServer
+from tests.rescreen_support import written_changes
 
 REPO = Path(__file__).resolve().parents[1]
 GEOD = Geod(ellps="WGS84")
@@ -231,7 +232,6 @@ def test_rescreen_rows_are_the_worksheet_rows_of_a_titled_workbook(tmp_path, sto
     from openpyxl import Workbook, load_workbook
 
     from gis.batch import screen_file
-    from gis.rescreen import write_rescreen
 
     book = Workbook()
     sheet = book.active
@@ -257,13 +257,7 @@ def test_rescreen_rows_are_the_worksheet_rows_of_a_titled_workbook(tmp_path, sto
         assert screened.cell(change.row, 1).value == change.cells["许可证编号"]
         assert screened.cell(change.row, 2).value == change.cells["项目名称"]
 
-    write_rescreen(report, tmp_path / "changes.xlsx")
-    write_rescreen(report, tmp_path / "changes.csv")
-    write_rescreen(report, tmp_path / "changes.json")
-    table = list(load_workbook(tmp_path / "changes.xlsx")["结论变化"].iter_rows(values_only=True))
-    with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
-        text = list(csv.reader(handle))
-    answer = json.loads((tmp_path / "changes.json").read_text(encoding="utf-8"))
+    table, text, answer = written_changes(report, tmp_path)
     for rows in (table, text):
         assert rows[0][0] == "行号（原表行）"
         number_at = rows[0].index("许可证编号")

@@ -18,6 +18,7 @@ from openpyxl.styles.numbers import is_date_format
 
 from gis.batch import screen_file
 from gis.rescreen import rescreen_file, write_rescreen
+from tests.rescreen_support import written_changes
 
 OLD, NEW = "2018-06-01", "2021-06-01"
 HEADER = ["许可证编号", "项目名称", "行业", "建设性质", "经度", "纬度", "生产废水", "锅炉规模", "新增燃煤量", "有效期限",
@@ -297,12 +298,7 @@ def test_change_list_keeps_the_files_columns_in_the_files_order(tmp_path, store,
     assert [c.cells["项目名称"] for c in report.changes] == ["准东化工涉水", "昌吉燃气锅炉"]  # the first blank in H–J
     assert all(cell(c.row, "附件") in (None, "") for c in report.changes)
 
-    write_rescreen(report, tmp_path / "changes.xlsx")
-    write_rescreen(report, tmp_path / "changes.csv")
-    write_rescreen(report, tmp_path / "changes.json")
-    table = list(load_workbook(tmp_path / "changes.xlsx")["结论变化"].iter_rows(values_only=True))
-    with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
-        text = list(csv.reader(handle))
+    table, text, answer = written_changes(report, tmp_path)
     for rows, blank in ((table, None), (text, "")):
         assert list(rows[0][: len(own) + 2]) == ["行号（原表行）", *own, "原结论"]
         for line in rows[1:]:
@@ -317,7 +313,6 @@ def test_change_list_keeps_the_files_columns_in_the_files_order(tmp_path, store,
                                                           else str(want).removeprefix("'")), (row, name, got, want)
                 else:
                     assert got == want, (row, name, got, want)
-    answer = json.loads((tmp_path / "changes.json").read_text(encoding="utf-8"))
     assert answer["columns"] == own
     for change in answer["changes"]:
         assert list(change["cells"]) == [name for name in own if cell(change["row"], name) not in (None, "")]
@@ -450,10 +445,7 @@ def test_formula_like_text_of_a_screened_csv_comes_back_as_the_officer_typed_it(
     by_row = {c.row: c for c in report.changes}
     assert sorted(by_row) == [2, 4]
     assert by_row[2].cells["备注"] == typed[1][at] and by_row[4].cells["备注"] == "'注意"
-    write_rescreen(report, tmp_path / "changes.json")
-    write_rescreen(report, tmp_path / "changes.xlsx")
-    write_rescreen(report, tmp_path / "changes.csv")
-    answer = json.loads((tmp_path / "changes.json").read_text(encoding="utf-8"))
+    _, _, answer = written_changes(report, tmp_path)
     assert {c["row"]: c["cells"]["备注"] for c in answer["changes"]} == {2: "=SUM(M4:M5)", 4: "'注意"}
     table = load_workbook(tmp_path / "changes.xlsx")["结论变化"]
     column = header_of(table, 1).index("备注") + 1

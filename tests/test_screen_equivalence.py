@@ -255,7 +255,8 @@ def test_features_outside_the_covered_area_are_refused_as_the_site_reader_refuse
     import geopandas as gpd
     from pyproj import CRS
 
-    from gis.batch.inputs import _crs_origin, _row_site, _vector_site, open_input
+    from gis.batch.inputs import _row_site, _vector_site, open_input
+    from gis.sites.model import file_crs_origin
     from gis.check import covered_area
 
     rng = np.random.default_rng(8)
@@ -271,7 +272,7 @@ def test_features_outside_the_covered_area_are_refused_as_the_site_reader_refuse
     assert outside.sum() > 150
     for i, row in enumerate(chunk.rows):
         work = functools.partial(_vector_site, shapely.Point(lon[i], lat[i]), CRS.from_epsg(4326), source.name,
-                                 row, coverage, _crs_origin(source))
+                                 row, coverage, file_crs_origin(source))
         error, geom, _ = _row_site(work, source.name, row, "geometry")
         assert chunk.errors[i] == error, (i, lon[i], lat[i])
         if error is None:

@@ -43,12 +43,12 @@ from gis.errors import CoordinateError, CRSError, EcozoneError, FieldError, Form
 from gis.rules.project import fact_specs
 from gis.sites import gk
 from gis.sites.archives import open_zip
-from gis.sites.build import FILE_CRS_ORIGINS, build_sites, combine, coverage_hints
+from gis.sites.build import build_sites, combine, coverage_hints
 from gis.sites.checks import CoveredArea, outside_coverage_texts
 from gis.sites.encoding import dbf_encoding, decode, records_encoding
 from gis.sites.gpkg import feature_tables
 from gis.sites.limits import MAX_INPUT_BYTES, MAX_SITE_AREA_KM2, MAX_VERTICES
-from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite
+from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite, file_crs_origin
 from gis.sites.tables import (
     EXCEL_MAX_ROWS,
     check_unique,
@@ -640,12 +640,6 @@ _NO_CRS_FIX = ("随文件提供坐标系（shapefile 同名的 .prj 文件），
                "GeoPackage")
 
 
-def _crs_origin(path: Path) -> str:
-    """Where a GIS file's CRS comes from (``RawSite.crs_origin``, as ``gis.sites.files`` says it): a shapefile's
-    .prj, else the file itself; the same in the site reader's hints and in the batch's."""
-    return FILE_CRS_ORIGINS[0] if path.suffix.lower() in (".shp", ".zip") else FILE_CRS_ORIGINS[1]
-
-
 def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None) -> Input:
     # a .dbf in GBK without a .cpg, or with one that does not fit its text, is read in the encoding detected
     if path.suffix.lower() == ".zip":
@@ -664,7 +658,7 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
     table = _TableRows(header, path.name, columns, coverage=coverage, has_geometry=True)
     geographic = crs is not None and any(crs.equals(CRS.from_user_input(c)) for c in _GEOGRAPHIC)
     # what a feature outside the covered area is told to check, as the site reader tells it (``_vector_site``)
-    origin = _crs_origin(path)
+    origin = file_crs_origin(path)
     hints = coverage_hints(crs, None, None, origin) if geographic else table._hints
 
     def chunks() -> Iterator[Chunk]:

@@ -30,7 +30,7 @@ from gis.errors import FormatError
 from gis.sites.limits import MAX_COLUMNS
 from gis.sites.tables import sheet_rows
 
-__all__ = ["CLASH_SUFFIX", "OUTPUT_SUFFIXES", "OWN_LAYERS", "checked_output", "open_writer", "starts_formula", "summary_rows",
+__all__ = ["CLASH_SUFFIX", "OUTPUT_SUFFIXES", "OWN_LAYERS", "cell_day", "checked_output", "open_writer", "starts_formula", "summary_rows",
            "verdict_labels"]
 
 OUTPUT_SUFFIXES = (".xlsx", ".csv", ".geojson", ".gpkg", ".parquet")
@@ -171,8 +171,9 @@ class _Csv(_Writer):
         self._file.close()
 
 
-def _day(value: Any) -> Any:
-    """A workbook's date cell, which openpyxl reads as a datetime at midnight, as the day it shows."""
+def cell_day(value: Any) -> Any:
+    """A workbook's date cell, which openpyxl reads as a datetime at midnight, as the day it shows; any other
+    value as it is."""
     if isinstance(value, dt.datetime) and value.tzinfo is None and value.time() == dt.time():
         return value.date()
     return value
@@ -181,7 +182,7 @@ def _day(value: Any) -> Any:
 def _csv_text(value: Any) -> str | None:
     """A cell as ``csv.writer`` writes it (None and NaN empty, numbers as Python prints them, a date cell as
     its day); text that would start a formula gets a leading apostrophe."""
-    value = _day(_text(value))
+    value = cell_day(_text(value))
     if value is None:
         return None
     text = str(value)
@@ -406,7 +407,7 @@ class _GeoJSON(_Writer):
 
 
 def _json(value: Any) -> Any:
-    value = _day(_text(value))
+    value = cell_day(_text(value))
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
     if value is None or isinstance(value, (str, int, float, bool)):

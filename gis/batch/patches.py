@@ -334,8 +334,7 @@ def _typed(frame: pd.DataFrame, types: dict[str, Any]) -> pd.DataFrame:
         elif kind == "date":
             frame[name] = pd.to_datetime(frame[name].astype(object).where(frame[name].notna(), None))
         elif kind == "text":
-            frame[name] = frame[name].map(lambda v: None if v is None or v is pd.NaT or (isinstance(v, float)
-                                                                                       and np.isnan(v)) else str(v))
+            frame[name] = frame[name].map(lambda v: None if _blank(v) else str(v))
         else:
             frame[name] = frame[name].astype(kind)
     return frame
@@ -361,7 +360,7 @@ def _write_gpkg(path: Path, patches: pd.DataFrame, pieces: pd.DataFrame, days: C
 
 
 def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, header: list[str], input_name: str,
-                    store_name: str, day: str, failed: int, uncovered: dict[Any, list[str]] | None = None) -> None:
+                    store_name: str, day: str, failed: int, uncovered: dict[Any, list[str]]) -> None:
     """移交清单: one row per patch per zone met, grouped by division and county (bold header, frozen, filter); 汇总:
     the totals per county, per division (小计) and in all (合计), ecozone's measures and the input's own numbers
     (``_unit_totals``); the patches not read, and those a layer does not cover, each on a sheet of their own with
@@ -406,8 +405,8 @@ def _write_handover(path: Path, pieces: pd.DataFrame, patches: pd.DataFrame, hea
 _UNIT = ["所在地州市/师", "所在县市区"]
 
 
-def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[str] = (),
-                 uncovered: dict[Any, list[str]] | None = None) -> pd.DataFrame:
+def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[str],
+                 uncovered: dict[Any, list[str]]) -> pd.DataFrame:
     """The patches of the 移交清单 per county, then per division (小计, after its counties) and in all (合计, last):
     how many, their area, their area inside red lines and inside reserves (each patch's own, where overlapping
     zones count once) and in each other kind and functional zone met. A patch that a kind's layer does not cover
@@ -429,14 +428,11 @@ def _unit_totals(pieces: pd.DataFrame, patches: pd.DataFrame, header: Sequence[s
     order = [f"{KINDS[k].label_zh}{s}面积m²" for k in PROTECTED_KINDS for s in [*KINDS[k].subtypes.values(), ""]]
     by_zone = by_zone[sorted(by_zone.columns, key=lambda c: order.index(c) if c in order else len(order))]
     per_patch = per_patch.join(by_zone).fillna({c: 0.0 for c in by_zone.columns})
-    # a patch its layer does not cover (``uncovered``; for red lines and reserves its own total unknown, listed in
+    # a patch its layer does not cover (``uncovered``: for red lines and reserves its own total unknown, listed in
     # 未核查) has the kind's zones unknown too, not 0 m²: a piece found there is only what the layer holds of it
     kind_of = {KINDS[k].label_zh: k for k in PROTECTED_KINDS}
     for column, label in dict(zip(zone, others["区域类型"])).items():
-        kind = kind_of.get(label)
-        unknown = per_patch.index.map(lambda row: kind in (uncovered or {}).get(row, ()))
-        if kind in _TOTALS:
-            unknown |= per_patch[f"{_TOTALS[kind]}面积m²"].isna().to_numpy()
+        unknown = [kind_of.get(label) in uncovered.get(row, ()) for row in per_patch.index]
         per_patch.loc[np.asarray(unknown, dtype=bool), column] = np.nan
     per_patch[_UNIT] = per_patch[_UNIT].astype(object).where(per_patch[_UNIT].notna(), "（无）")
     numbers = [c for c in per_patch.columns if c not in _UNIT]
@@ -485,8 +481,7 @@ def _summed(patches: pd.DataFrame, names: Sequence[str]) -> dict[str, int | None
     for name in names:
         if name not in patches or _ID_NAME.search(name):
             continue
-        given = [v for v in patches[name].tolist() if not (v is None or v is pd.NaT or (isinstance(v, float)
-                                                                                        and math.isnan(v)))]
+        given = [v for v in patches[name].tolist() if not _blank(v)]
         if not given or not all(isinstance(v, (int, float, np.integer, np.floating))
                                 and not isinstance(v, (bool, np.bool_)) for v in given):
             continue
@@ -578,7 +573,7 @@ def _as_day(value: Any) -> dt.date | dt.datetime | None:
     write a day (``written_day``: 2024-03-05, 2024/3/5, 2024年3月5日, 20240305), with or without a time after it.
     None for a blank; ValueError for anything else (a number, other text, a day followed by other words, a year
     outside ``_YEARS``)."""
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+    if _blank(value):
         return None
     if isinstance(value, dt.datetime):  # a Timestamp too; its value kept (Excel has no time zones)
         day = pd.Timestamp(value).tz_localize(None).to_pydatetime()
@@ -645,8 +640,13 @@ def _day_cell(value: Any) -> Any:
         return value.isoformat() if isinstance(value, dt.date) else _cell(value)
 
 
+def _blank(value: Any) -> bool:
+    """Whether a patch's value is none given: None, NaN or NaT (pandas' blanks of its column types)."""
+    return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
 def _cell(value: Any) -> Any:
-    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+    if _blank(value):
         return None
     if isinstance(value, (np.integer, np.floating)):
         return value.item()

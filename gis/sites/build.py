@@ -30,7 +30,7 @@ from gis.errors import CoordinateError, CRSError, FieldError, GeometryError
 from gis.sites import gk
 from gis.sites.checks import CoveredArea, Log, assemble, check_area, check_coverage, clean_ring, covered, repair
 from gis.sites.limits import check_raw
-from gis.sites.model import Plot, RawSite, Site, SourceCRS
+from gis.sites.model import FILE_CRS_ORIGINS, Plot, RawSite, Site, SourceCRS
 
 __all__ = ["build_sites", "combine", "coverage_hints"]
 
@@ -438,10 +438,6 @@ def _check_zone_fit(zone: gk.GKZone, lonlat: np.ndarray, rows, log: Log) -> None
         log.note("outside_zone_band", f"有一个点略微超出第 {zone.zone} 带（{west:g}°–{east:g}°E） / a point lies just "
                  f"outside zone {zone.zone} ({west:g}°–{east:g}°E)", row=rows[i], value=round(float(lonlat[i, 0]), 4),
                  fix="检查带号是否正确 / check that the zone is right")
-
-
-#: Where a CRS came from when a GIS file declares it (``RawSite.crs_origin``): its features' axes are the file's.
-FILE_CRS_ORIGINS = (".prj", "the file")
 
 
 def coverage_hints(src: CRS, zone: gk.GKZone | None, crs: Any, origin: str = "") -> list[str]:

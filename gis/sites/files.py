@@ -31,7 +31,7 @@ from gis.sites.limits import (
     check_file_size,
     too_many,
 )
-from gis.sites.model import Conversion, RawPlot, RawSite
+from gis.sites.model import Conversion, RawPlot, RawSite, file_crs_origin
 from gis.sites.text import load_json, parts_from_shapely, plot_name, read_geojson
 
 __all__ = ["VECTOR_SUFFIXES", "read_vector"]
@@ -170,7 +170,7 @@ def _read_ogr(path: Path, source: str, encoding: str | None) -> RawSite:
     if not plots:
         raise GeometryError("文件中没有要素 / the file has no features", source=source, field="site",
                             fix="给出至少含一个要素的文件 / give a file with at least one feature")
-    origin = ".prj" if path.suffix.lower() == ".shp" else "the file"
+    origin = file_crs_origin(path)
     return RawSite(source=source, plots=plots, crs=crs, crs_origin=origin if crs else "", order="declared",
                    fields=("x", "y"), conversions=conversions, notices=notices)
 

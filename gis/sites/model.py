@@ -8,6 +8,7 @@ resolution, plausibility checks and transforms for every format, so a rule is wr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import shapely
@@ -17,6 +18,7 @@ from pyproj import CRS
 from gis.errors import Notice
 
 __all__ = [
+    "FILE_CRS_ORIGINS",
     "Conversion",
     "GKHint",
     "Plot",
@@ -26,8 +28,18 @@ __all__ = [
     "RawSite",
     "Site",
     "SourceCRS",
+    "file_crs_origin",
     "parts_from_points",
 ]
+
+#: Where a CRS came from when a GIS file declares it (``RawSite.crs_origin``): its features' axes are the file's.
+FILE_CRS_ORIGINS = (".prj", "the file")
+
+
+def file_crs_origin(path: Path) -> str:
+    """Where a GIS file's CRS comes from (``RawSite.crs_origin``): a shapefile's .prj (zipped or not), else the
+    file itself; the same for ``ecozone check`` and the batch, in their hints alike."""
+    return FILE_CRS_ORIGINS[0] if path.suffix.lower() in (".shp", ".zip") else FILE_CRS_ORIGINS[1]
 
 
 class Conversion(BaseModel):
