@@ -57,6 +57,8 @@ def run(work: Work, job: Any, folder: Path, input_path: Path, outputs: dict[str,
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.chdir(folder)
+    for path in outputs.values():  # an attempt cut short (its server crashed) left them half written: this job's own
+        path.unlink(missing_ok=True)
     scratch = Path("tmp").resolve()
     scratch.mkdir(exist_ok=True)
     tempfile.tempdir = str(scratch)
