@@ -115,15 +115,16 @@ def covered_area(store: Store) -> CoveredArea:
     if area is None:
         admin = versions.get("admin_division")
         if admin is not None and admin.coverage_wkb:
-            polygons, what = [admin.coverage], "行政区划图层的各行政单元 / the store's administrative units"
+            polygons, what = [admin.coverage], ("行政区划图层的各行政单元", "the store's administrative units")
         else:
             polygons = list({v.coverage_wkb: v.coverage for v in versions.values() if v.coverage_wkb}.values())
-            what = "各图层的覆盖范围 / the layers' coverage"
+            what = ("各图层的覆盖范围", "the layers' coverage")
         if polygons:
             area = CoveredArea(polygons)
             # the outlines are what is tested, not their box: a point in the box may lie outside them (Beijing
             # between Xinjiang and Inner Mongolia), so the box is named as a box
-            area.name = f"{what}；外包框 / bounding box {area.name}"
+            area.name = (f"{what[0]}，其外包框 {area.name} 内也有范围外的地方 / {what[1]}, whose bounding box "
+                         f"{area.name} holds places outside them too")
         else:
             features = store.features(list(versions.values()))
             area = CoveredArea.box(tuple(features.total_bounds) if len(features) else (-180.0, -90.0, 180.0, 90.0))

@@ -273,4 +273,25 @@ def test_a_point_inside_the_box_but_outside_the_regions_is_told_what_was_tested(
     assert not shapely.union_all(admin.geometry.values).contains(shapely.Point(80.1, 45.9))
     answer = runner.invoke(app, ["check", "80.1,45.9", "--no-audit"])
     assert answer.exit_code == 2, answer.output
-    assert "administrative units；外包框 / bounding box lon 73.5–126.1" in answer.output
+    assert "各行政单元，其外包框 lon 73.5–126.1" in answer.output
+    assert "administrative units, whose bounding box lon 73.5–126.1" in answer.output
+
+
+def test_a_file_of_many_features_names_the_one_outside_the_layers(store, tmp_path):
+    """A GeoPackage of three parcels, one of them in Beijing (between the two regions): the refusal names that
+    feature, as GDAL numbers it, not the file as a whole."""
+    import geopandas as gpd
+    import pyogrio
+
+    admin = shapely.union_all(store.snapshot("2021-12-31").zones.query("kind == 'admin_division'").geometry.values)
+    parcels = gpd.GeoDataFrame({"名称": ["甲", "乙", "丙"]}, crs="EPSG:4326", geometry=[
+        shapely.Point(87.60, 44.00).buffer(0.01), shapely.Point(116.40, 39.90).buffer(0.01),
+        shapely.Point(87.70, 44.10).buffer(0.01)])
+    path = tmp_path / "地块.gpkg"
+    parcels.to_file(path)
+    read = pyogrio.read_dataframe(path)
+    outside = [number for number, geom in enumerate(read.geometry, start=1) if not admin.intersects(geom)]
+    assert len(outside) == 1
+    answer = runner.invoke(app, ["check", str(path), "--no-audit"])
+    assert answer.exit_code == 2, answer.output
+    assert f"(file 地块.gpkg, row {outside[0]}, field 'geometry')" in answer.output

@@ -84,7 +84,7 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
             geom = convert(geom)
             plot_log.did(f"{datum}_to_wgs84", f"converted {label} to WGS 84 (iterative inverse, better than 1 mm)")
         geom = repair(geom, plot_log, plot.row)
-        check_coverage(geom, coverage, plot_log, hints)
+        check_coverage(geom, coverage, plot_log, hints, plot.row if len(raw.plots) > 1 else None)
         geom = shapely.orient_polygons(geom, exterior_cw=False)
         source_crs = SourceCRS(label=label, epsg=epsg, origin=origin)
         area = geodesic_area_m2(geom) if geom.geom_type in ("Polygon", "MultiPolygon") else None

@@ -233,10 +233,11 @@ def covered(coverage: CoveredArea | tuple[float, float, float, float] | None) ->
 
 
 def check_coverage(geom: shapely.Geometry, coverage: CoveredArea | tuple[float, float, float, float] | None,
-                   log: Log, hints: list[str]) -> None:
+                   log: Log, hints: list[str], row: Any = None) -> None:
     """Refuse a site wholly outside the area the layers cover, or reaching more than ``COVERAGE_MARGIN_DEG``
     beyond it (a site can straddle the edge of the covered area, not the world); warn when it is partly outside.
-    The site's vertices are what is tested (and its middle, for a parcel larger than a cell)."""
+    The site's vertices are what is tested (and its middle, for a parcel larger than a cell). ``row``: the plot's
+    row or feature, which the error names (one feature of a file of many can be the one outside)."""
     coverage = covered(coverage)
     if coverage is None:
         return
@@ -247,18 +248,20 @@ def check_coverage(geom: shapely.Geometry, coverage: CoveredArea | tuple[float, 
     where = f"lon {geom.centroid.x:.4f}, lat {geom.centroid.y:.4f}"
     area = coverage.name
     if not inside.any():
-        raise outside_coverage(geom.centroid.x, geom.centroid.y, coverage, log.source, hints)
+        error = outside_coverage(geom.centroid.x, geom.centroid.y, coverage, log.source, hints)
+        error.row = row
+        raise error
     if not coverage.contains(xy[:, 0], xy[:, 1], COVERAGE_MARGIN_DEG).all():
         bounds = ", ".join(f"{b:.4f}" for b in geom.bounds)
         raise CoordinateError(
             f"项目地块超出图层覆盖范围 {COVERAGE_MARGIN_DEG:g}° 以上 / the site reaches more than "
-            f"{COVERAGE_MARGIN_DEG:g}° beyond the area the layers cover ({area})", source=log.source,
+            f"{COVERAGE_MARGIN_DEG:g}° beyond the area the layers cover ({area})", source=log.source, row=row,
             field="geometry", value=f"bounds {bounds}",
             fix="检查坐标和坐标系；只给出项目本身的范围 / check the coordinates and their CRS; give the project's own boundary",
         )
     log.note(
         "partly_outside_coverage", f"项目地块有一部分位于图层覆盖范围（{area}）之外 / part of the site lies outside "
-        f"the area the layers cover ({area})", value=where,
+        f"the area the layers cover ({area})", row=row, value=where,
         fix="结果只涵盖范围内的部分；如项目地块应全在范围内，请检查坐标 / results cover only the part inside; check "
             "the coordinates if the site should be inside",
     )
