@@ -69,7 +69,7 @@ def rescreen(
                f"{report.old_as_of or '未记录'} → {report.new_as_of}）/ {report.changed} of {report.rows} rows"
                f"{sheet_en} change verdict")
     for change in report.changes[:SHOWN]:
-        name = change.cells.get("项目名称") or change.cells.get("名称") or ""
+        name = change.cells.get(report.name_column, "")  # the column the reader takes for the row's name
         typer.echo(f"  原表第 {change.row} 行 {name}：{change.reason_zh}")  # the line the officer finds it on
     if len(report.changes) > SHOWN:
         typer.echo(_more(len(report.changes), outputs))

@@ -11,6 +11,10 @@ The own cells of a changed row are the file's: read back from that CSV they woul
 they are read from the worksheet the reader screened (``gis.batch.inputs.open_input`` chooses it), by row
 number and column position, numbers as numbers and dates as dates. A CSV's cells are text and stay text, but
 for ecozone's own guard against formula injection, which is taken off (``_unguarded``) and put back on writing.
+An .xlsx cell's number format (``#,##0.00``, ``0.0%``, a date's own) goes with it into the change workbook.
+
+Each own column has its own label (``_labels``), so a header the file repeats (two 备注) or leaves blank
+loses no cells: the officer's header, a blank one named by its letter, a repeated one numbered from its second.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from itertools import zip_longest
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -30,10 +35,10 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
-from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, open_input
+from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, header_fields, open_input
 from gis.batch.outputs import CLASH_SUFFIX, cell_day, starts_formula, verdict_labels
 from gis.errors import EcozoneError, FieldError, FormatError, LimitExceededError
 from gis.kinds import KINDS
@@ -59,8 +64,9 @@ class VerdictChange(BaseModel):
                                  "the worksheet row of an .xlsx (title, units and blank rows counted), the row of a "
                                  "CSV as a spreadsheet opens it (the header is 1, blank lines count, a cell over two "
                                  "lines is one row).")
-    cells: dict[str, Any] = Field(description="The row's own cells that are not empty, in the file's order (the "
-                                              "report's ``columns``), as the file holds them: from an .xlsx numbers "
+    cells: dict[str, Any] = Field(description="The row's own cells that are not empty, in the file's order, "
+                                              "each under its column's label (the report's ``columns``), as the "
+                                              "file holds them: from an .xlsx numbers "
                                               "as numbers and dates as dates (ISO text in JSON), from a CSV text "
                                               "(formula-like text without the apostrophe a screening's CSV guards "
                                               "it with).")
@@ -75,6 +81,9 @@ class VerdictChange(BaseModel):
     zones_removed: list[str]
     zones: list[str] = Field(description="Zones the site meets as of the new date.")
     reason_zh: str
+    #: An .xlsx cell's number format (not General) by column label: the change list workbook shows it as the
+    #: officer's sheet does; not in JSON.
+    _formats: dict[str, str] = PrivateAttr(default_factory=dict)
 
 
 class RescreenReport(BaseModel):
@@ -87,7 +96,17 @@ class RescreenReport(BaseModel):
     columns: list[str] = Field(default_factory=list, description="The file's own columns in the file's order, the "
                                                                  "verdict columns of every screening left out: the "
                                                                  "change list's columns, each change's cells under "
-                                                                 "them (a cell a change does not have is blank).")
+                                                                 "them (a cell a change does not have is "
+                                                                 "blank). One label a column, its header: a "
+                                                                 "header the file repeats keeps its name at its "
+                                                                 "first column and is numbered from its second "
+                                                                 "(备注, 备注（2）, 备注（3）); a blank header is "
+                                                                 "named by its column letter, as the reader "
+                                                                 "names an .xlsx's (列H, 列J).")
+    name_column: str | None = Field(default=None, description="The column (of ``columns``) that names each row: "
+                                                              "the one the batch reader takes for the name "
+                                                              "(项目名称, 名称, 企业名称, 单位名称 ...); None when "
+                                                              "no header names one.")
     rows: int
     changed: int
     old_as_of: str | None = Field(description="Date of the file's screening, from its 筛查汇总 sheet (xlsx).")
@@ -122,6 +141,21 @@ def _old_as_of(path: Path) -> str | None:
     finally:
         book.close()
     return None
+
+
+def _labels(header: list[str]) -> list[str]:
+    """One label per column of ``header`` and no two alike, so no column's cells take another's place: the
+    header; a blank one named by its letter (列C), as the batch reader names an .xlsx's; a repeated one numbered
+    from its second (备注, 备注（2）). A label made never takes a name the header has."""
+    taken, labels = set(header), []
+    for i, name in enumerate(header):
+        base = name or f"列{get_column_letter(i + 1)}"
+        label, count = base, 1
+        while label in labels or (label != name and label in taken):
+            count += 1
+            label = f"{base}（{count}）"
+        labels.append(label)
+    return labels
 
 
 def _chain(header: list[str], name: str) -> list[str]:
@@ -218,6 +252,7 @@ def rescreen_file(
             old_at = {name: own.index(chain[-1]) for name, chain in chains.items() if chain}
             screened = {column for chain in chains.values() for column in chain}
             kept = [i for i, name in enumerate(own) if name not in screened]
+            labels = _labels(own)
             for number, cells in zip(numbers, reader, strict=True):  # one number per row written, by construction
                 count += 1
                 cells = cells + [""] * (len(header) - len(cells))
@@ -232,7 +267,8 @@ def rescreen_file(
                 old_zones, new_zones = _items(cells[old_at[_ZONES]]), _items(cells[new_at[_ZONES]])
                 change = VerdictChange(
                     # a workbook's cells are read from its sheet below, typed as the sheet holds them
-                    row=number, cells={} if workbook else {own[i]: _unguarded(cells[i]) for i in kept if cells[i] != ""},
+                    row=number,
+                    cells={} if workbook else {labels[i]: _unguarded(cells[i]) for i in kept if cells[i] != ""},
                     old_verdict=cells[old_at[_VERDICT]], old_code=old_code, new_verdict=cells[new_at[_VERDICT]],
                     new_code=new_code, worse=_RANK.get(new_code, len(_RANK)) < _RANK.get(old_code, len(_RANK)),
                     rules_added=[r for r in new_rules if r not in old_rules],
@@ -242,9 +278,12 @@ def rescreen_file(
                 )
                 change.reason_zh = _reason(change, cells[new_at[_ERROR]])
                 changes.append(change)
-    sheet = _sheet_cells(path, own, kept, changes) if workbook else None
+    sheet = _sheet_cells(path, own, [(i, labels[i]) for i in kept], changes) if workbook else None
+    name_at = header_fields(own).get("name")
     return RescreenReport(
-        input=path.name, sheet=sheet, columns=[own[i] for i in kept], rows=count, changed=len(changes), old_as_of=_old_as_of(path),
+        input=path.name, sheet=sheet, columns=[labels[i] for i in kept],
+        name_column=labels[name_at] if name_at in kept else None, rows=count, changed=len(changes),
+        old_as_of=_old_as_of(path),
         new_as_of=report.as_of, store=report.store, layer_versions=report.layer_versions,
         old_counts=dict(old_counts), new_counts=dict(new_counts), old_verdict_labels=dict(old_labels),
         new_verdict_labels=dict(new_labels), changes=changes,
@@ -252,8 +291,9 @@ def rescreen_file(
     )
 
 
-def _sheet_cells(path: Path, own: list[str], kept: list[int], changes: list[VerdictChange]) -> str:
-    """Fill each change's cells from the worksheet of ``path`` that the batch reader screened, and name it.
+def _sheet_cells(path: Path, own: list[str], kept: list[tuple[int, str]], changes: list[VerdictChange]) -> str:
+    """Fill each change's cells and their number formats from the worksheet of ``path`` that the batch
+    reader screened, and name it; ``kept`` gives each own column's position and label.
 
     The reader (``open_input``) chooses the sheet (the first with a header in its first 20 rows) and numbers its
     rows as the worksheet does; its header is the screening's own columns (``own``), one per column of the sheet
@@ -275,13 +315,18 @@ def _sheet_cells(path: Path, own: list[str], kept: list[int], changes: list[Verd
     book = open_workbook(path, source=path.name, max_total=BATCH_MAX_INFLATED_BYTES, max_member=BATCH_MAX_MEMBER_BYTES)
     try:
         sheet = book[info["data_sheet"]]
-        rows = merged_filled(sheet_rows(sheet, source=path.name, max_col=max(len(own), 1)), merged_ranges(sheet))
+        # (value, number format) of each cell, None for an empty one: a merged range's cells take its first's
+        cells = ([None if cell.value is None else (cell.value, cell.number_format) for cell in row]
+                 for row in sheet_rows(sheet, source=path.name, max_col=max(len(own), 1), values_only=False))
         number = 0
-        for number, row in enumerate(rows, start=1):
+        for number, row in enumerate(merged_filled(cells, merged_ranges(sheet)), start=1):
             change = by_row.get(number)
             if change is not None:
-                change.cells = {own[i]: cell_day(row[i]) for i in kept
-                                if i < len(row) and row[i] is not None and row[i] != ""}
+                found = {label: row[i] for i, label in kept
+                         if i < len(row) and row[i] is not None and row[i][0] != ""}
+                change.cells = {label: cell_day(value) for label, (value, _) in found.items()}
+                change._formats = {label: form for label, (_, form) in found.items()
+                                   if form and form != "General"}
             if number >= last:
                 break
     finally:
@@ -332,23 +377,27 @@ def _csv_cell(value: Any) -> Any:
     return "'" + value if starts_formula(value) else value
 
 
-def _xlsx_cell(sheet, value: Any) -> Any:
-    """A cell for the workbook: the value as it is (numbers, dates with their date format), except text a
-    spreadsheet would run as a formula, which stays text."""
-    if not starts_formula(value):
+def _xlsx_cell(sheet, value: Any, number_format: str | None = None) -> Any:
+    """A cell for the workbook: the value as it is (numbers, dates with their date format), shown in the
+    officer's ``number_format`` if it had one; text a spreadsheet would run as a formula stays text."""
+    formula = starts_formula(value)
+    if not formula and not number_format:
         return value
     cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"
+    if number_format:
+        cell.number_format = number_format
+    if formula:
+        cell.data_type = "s"
     return cell
 
 
 def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
     """Write the rows whose verdict changes to ``path`` (.xlsx with a 汇总 sheet, .csv UTF-8 with BOM, or .json).
 
-    A workbook keeps each own cell as the report has it: numbers and dates of an .xlsx as numbers and dates
-    (a date with the ``yyyy-mm-dd`` format), text as text; its 结论变化 sheet opens with the header frozen and an
-    auto-filter over every column. It is written row by row (openpyxl write-only), so memory does not grow with
-    the rows.
+    A workbook keeps each own cell as the report has it: numbers and dates of an .xlsx as numbers and dates,
+    in the sheet's number format (a date without one ``yyyy-mm-dd``), text as text; its 结论变化 sheet
+    opens with the header frozen and an auto-filter over every column. It is written row by row (openpyxl
+    write-only), so memory does not grow with the rows.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -375,9 +424,11 @@ def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
             cell.font = Font(bold=True)
             bold.append(cell)
         sheet.append(bold)
+        own = [None, *report.columns]  # the row's cells that are the file's, after 行号（原表行）
         last = 1
-        for last, row in enumerate(rows, start=2):
-            sheet.append([_xlsx_cell(sheet, value) for value in row])
+        for last, (change, row) in enumerate(zip(report.changes, rows), start=2):
+            sheet.append([_xlsx_cell(sheet, value, change._formats.get(name))
+                          for value, name in zip_longest(row, own)])
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{last}"  # written after the rows
         summary = book.create_sheet("汇总")
         for item in [("输入文件", report.input), ("工作表", report.sheet or "（CSV 文件，无工作表）"),

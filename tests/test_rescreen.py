@@ -240,12 +240,14 @@ def ledger_rows(count: int) -> list[list]:
     return rows
 
 
-def ledger(path, count: int = len(LEDGER_SITES)):
-    """The ledger as an officer's workbook (a title over the header, text cells for formula-like text) or CSV."""
-    rows = ledger_rows(count)
+def ledger(path, count: int = len(LEDGER_SITES), *, header: list = LEDGER, rows: list | None = None,
+           formats: dict | None = None):
+    """The ledger as an officer's workbook (a title over the header, text cells for formula-like text) or CSV;
+    ``header`` and ``rows`` for another ledger's, ``formats`` a number format by column (an .xlsx's)."""
+    rows = ledger_rows(count) if rows is None else rows
     if path.suffix == ".csv":
         with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-            csv.writer(handle).writerows([LEDGER, *([("" if v is None else v.date().isoformat()
+            csv.writer(handle).writerows([header, *([("" if v is None else v.date().isoformat()
                                                       if isinstance(v, dt.datetime) else v) for v in row]
                                                     for row in rows)])
         return path
@@ -253,15 +255,17 @@ def ledger(path, count: int = len(LEDGER_SITES)):
     sheet = book.active
     sheet.title = "许可清单"
     sheet.append(["2018年排污许可登记台账"])
-    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(LEDGER))
-    sheet.append(LEDGER)
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
+    sheet.append(header)
     for row in rows:
         sheet.append(row)
-        for cell in sheet[sheet.max_row]:
+        for name, cell in zip(header, sheet[sheet.max_row]):
             if isinstance(cell.value, dt.datetime):
                 cell.number_format = "yyyy-mm-dd"
             if isinstance(cell.value, str) and cell.value.startswith("="):
                 cell.data_type = "s"
+            if name in (formats or {}):
+                cell.number_format = formats[name]
     book.save(path)
     return path
 
@@ -455,3 +459,107 @@ def test_formula_like_text_of_a_screened_csv_comes_back_as_the_officer_typed_it(
     with open(tmp_path / "changes.csv", encoding="utf-8-sig", newline="") as handle:
         text = list(csv.reader(handle))
     assert {int(line[0]): line[text[0].index("备注")] for line in text[1:]} == {2: "'=SUM(M4:M5)", 4: "'注意"}
+
+
+# -- columns of one name, the row's name, the officer's number formats ---------------------------------------------
+#: The ledger with two columns without a header and a second 备注 (an officer's own notes) before 附件.
+TWIN_LEDGER = [*LEDGER[:14], "", "备注", "", "附件"]
+
+
+def shown(value) -> str:
+    """A cell as text, for files that hold it as text or typed: blank '', a date as its day, no formula guard."""
+    if value is None:
+        return ""
+    return value.date().isoformat() if isinstance(value, dt.datetime) else str(value).removeprefix("'")
+
+
+def screened_lines(screened) -> list[list]:
+    """The oracle: the screened ledger's rows (worksheet or spreadsheet rows, from 1) as openpyxl or csv reads them."""
+    if screened.suffix == ".xlsx":
+        return [list(line) for line in load_workbook(screened)["许可清单"].iter_rows(values_only=True)]
+    with open(screened, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_columns_of_one_name_each_keep_their_own_cells(tmp_path, store, suffix):
+    """Two 备注 columns and two without a header: each is a column of its own in the change list, in the file's
+    order (the second 备注 as 备注（2）, a blank header by its letter), with its own cells, in the report, the
+    .xlsx, the .csv and the JSON."""
+    rows = [[*row[:14], f"补记{i}", f"复核{i}", f"附{i}", None] for i, row in enumerate(ledger_rows(4))]
+    screened = tmp_path / f"screened{suffix}"
+    screen_file(ledger(tmp_path / f"ledger{suffix}", header=TWIN_LEDGER, rows=rows), screened, store=store, as_of=OLD)
+    lines = screened_lines(screened)
+    header = lines[1] if suffix == ".xlsx" else lines[0]
+    width = header.index("结论")
+    assert [name or "" for name in header[:width]] == TWIN_LEDGER
+
+    report = rescreen_file(screened, as_of=NEW, store=store)
+    labels = [*LEDGER[:14], "列O", "备注（2）", "列Q", "附件"]
+    assert report.columns == labels and len(report.changes) == 2
+    table, text, answer = written_changes(report, tmp_path)
+    assert answer["columns"] == labels
+    for written in (table, text):
+        assert list(written[0][: width + 2]) == ["行号（原表行）", *labels, "原结论"]
+        for line in written[1:]:
+            want = lines[int(line[0]) - 1][:width]
+            assert [shown(v) for v in line[1: width + 1]] == [shown(v) for v in want], line[0]
+    for change in answer["changes"]:
+        want = [(label, shown(v)) for label, v in zip(labels, lines[change["row"] - 1]) if v not in (None, "")]
+        assert [(label, shown(v)) for label, v in change["cells"].items()] == want
+        assert {"备注", "备注（2）", "列O", "列Q"} <= change["cells"].keys()
+
+
+@pytest.mark.parametrize(("name", "suffix"), [("单位名称", ".xlsx"), ("企业名称", ".csv")])
+def test_terminal_names_each_row_by_the_column_the_reader_takes_for_its_name(tmp_path, store, name, suffix):
+    """A register that names its rows in 单位名称 (or 企业名称), not 项目名称: each terminal line names its row by
+    that column's cell, the column the report (and its JSON) gives as ``name_column``."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+
+    header = [name if column == "项目名称" else column for column in LEDGER]
+    screened = tmp_path / f"screened{suffix}"
+    screen_file(ledger(tmp_path / f"ledger{suffix}", header=header), screened, store=store, as_of=OLD)
+    lines = screened_lines(screened)
+    names = {row: line[header.index(name)] for row, line in enumerate(lines, start=1) if line}
+
+    command = ["rescreen", str(screened), "--as-of", NEW]
+    env = {"ECOZONE_STORE": None}  # the embedded dataset, as ``store``
+    said = CliRunner().invoke(cli_app, command, env=env)
+    assert said.exit_code == 0, said.output
+    changed = said.stdout.splitlines()[1:]
+    assert len(changed) == 2
+    for line in changed:
+        row = int(line.split()[1])  # "  原表第 N 行 …"
+        assert names[row] in {"准东化工涉水", "昌吉燃气锅炉"} and line.startswith(f"  原表第 {row} 行 {names[row]}："), line
+    full = CliRunner().invoke(cli_app, [*command, "--format", "json"], env=env)
+    assert full.exit_code == 0, full.output
+    assert json.loads(full.stdout)["name_column"] == name
+
+
+def test_change_workbook_keeps_the_number_formats_of_the_officers_cells(tmp_path, store):
+    """An officer's number formats (#,##0.00, 0.0%, a date's own) come with the cells into 结论变化: each own cell
+    has the value and number format of the screened sheet's cell (General where it is General, a date's format
+    where a date has one)."""
+    header = [*LEDGER, "减排比例"]
+    rows = [[*row, 0.125 + i / 100] for i, row in enumerate(ledger_rows(4))]
+    formats = {"投资额": "#,##0.00", "减排比例": "0.0%", "发证日期": 'yyyy"年"m"月"d"日"'}
+    screen_file(ledger(tmp_path / "ledger.xlsx", header=header, rows=rows, formats=formats),
+                tmp_path / "screened.xlsx", store=store, as_of=OLD)
+    screened = load_workbook(tmp_path / "screened.xlsx")["许可清单"]  # the oracle
+    width = header_of(screened, 2).index("结论")
+
+    write_rescreen(rescreen_file(tmp_path / "screened.xlsx", as_of=NEW, store=store), tmp_path / "changes.xlsx")
+    table = load_workbook(tmp_path / "changes.xlsx")["结论变化"]
+    assert [cell.value for cell in table[1]][1: width + 1] == header
+    seen = set()
+    for line in table.iter_rows(min_row=2):
+        for column in range(width):
+            want, got = screened.cell(line[0].value, column + 1), line[column + 1]
+            assert got.value == want.value, (line[0].value, header[column], got.value, want.value)
+            if want.value is not None:
+                assert got.number_format == want.number_format, (header[column], got.number_format)
+                seen.add(want.number_format)
+    assert set(formats.values()) | {"General"} <= seen and len(table["A"]) == 3
+    assert is_date_format(formats["发证日期"])

@@ -66,7 +66,8 @@ from gis.sites.tables import (
 )
 from gis.sites.text import parse_text, parts_from_shapely
 
-__all__ = ["FIELDS", "INPUT_SUFFIXES", "REGISTER_INPUTS", "Chunk", "open_input", "register_text"]
+__all__ = ["FIELDS", "INPUT_SUFFIXES", "REGISTER_INPUTS", "Chunk", "header_fields", "open_input",
+           "register_text"]
 
 INPUT_SUFFIXES = (".xlsx", ".csv", ".gpkg", ".shp", ".zip", ".geojson", ".json", ".parquet")
 
@@ -178,6 +179,19 @@ def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding:
 
 
 # -- tables ----------------------------------------------------------------------------------------------------
+def header_fields(header: list[str]) -> dict[str, int]:
+    """Which column (index) holds each of our fields (``FIELDS``) by its header alone, no column mapping: the
+    reader's own recognition, which a re-screening also names its rows by (``name``)."""
+    roles = header_roles(header)
+    index = {ours: roles[role] for ours, role in _ROLE_OF.items() if role in roles}
+    names = [normalise_header(h) for h in header]
+    for ours, words in FIELDS.items():
+        for word in words:
+            if ours not in index and word in names:
+                index[ours] = names.index(word)
+    return index
+
+
 class _TableRows:
     """Which column holds which field, and how one chunk of table rows becomes sites and projects."""
 
@@ -190,16 +204,8 @@ class _TableRows:
         self.header = header
         self.coverage = coverage
         self.has_geometry = has_geometry
-        self.index: dict[str, int] = {}
+        self.index = header_fields(header)
         names = [normalise_header(h) for h in header]
-        roles = header_roles(header)
-        for ours, role in _ROLE_OF.items():
-            if role in roles:
-                self.index[ours] = roles[role]
-        for ours, words in FIELDS.items():
-            for word in words:
-                if ours not in self.index and word in names:
-                    self.index[ours] = names.index(word)
         for ours, column in (columns or {}).items():
             if ours not in FIELDS:
                 raise FieldError("列对应关系中有无法识别的字段 / unknown field in the column mapping",

@@ -271,14 +271,15 @@ def open_workbook(path: Path, *, source: str, max_total: int = MAX_INFLATED_BYTE
                                             "(Excel 2007+) or .csv") from None
 
 
-def sheet_rows(sheet, *, source: str, max_col: int = MAX_COLUMNS + 1,
-               max_rows: int = EXCEL_MAX_ROWS) -> Iterator[tuple[Any, ...]]:
+def sheet_rows(sheet, *, source: str, max_col: int = MAX_COLUMNS + 1, max_rows: int = EXCEL_MAX_ROWS,
+               values_only: bool = True) -> Iterator[tuple[Any, ...]]:
     """The rows of a read-only worksheet, never trusting the dimension it declares (``A1:XFD1048576`` would
     make openpyxl pad every row to 16,384 cells): at most ``max_col`` cells a row and ``max_rows`` rows,
-    blank ones included; an unreadable part of the sheet is a ``FormatError``."""
+    blank ones included; an unreadable part of the sheet is a ``FormatError``. ``values_only=False`` gives the
+    cells (for their number formats)."""
     sheet.reset_dimensions()
     try:
-        for count, row in enumerate(sheet.iter_rows(max_col=max_col, values_only=True), start=1):
+        for count, row in enumerate(sheet.iter_rows(max_col=max_col, values_only=values_only), start=1):
             if count > max_rows:
                 raise _too_many_rows(count, max_rows, source, field=sheet.title)
             yield row
