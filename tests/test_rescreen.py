@@ -510,7 +510,7 @@ def test_columns_of_one_name_each_keep_their_own_cells(tmp_path, store, suffix):
         assert {"备注", "备注（2）", "列O", "列Q"} <= change["cells"].keys()
 
 
-@pytest.mark.parametrize(("name", "suffix"), [("单位名称", ".xlsx"), ("企业名称", ".csv")])
+@pytest.mark.parametrize(("name", "suffix"), [("单位名称", ".xlsx"), ("企业名称", ".csv"), ("排污单位名称", ".xlsx")])
 def test_terminal_names_each_row_by_the_column_the_reader_takes_for_its_name(tmp_path, store, name, suffix):
     """A register that names its rows in 单位名称 (or 企业名称), not 项目名称: each terminal line names its row by
     that column's cell, the column the report (and its JSON) gives as ``name_column``."""

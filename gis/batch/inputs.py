@@ -75,7 +75,7 @@ INPUT_SUFFIXES = (".xlsx", ".csv", ".gpkg", ".shp", ".zip", ".geojson", ".json",
 FIELDS: dict[str, tuple[str, ...]] = {
     "lon": (), "lat": (), "x": (), "y": (), "gk_zone": (),  # from gis.sites.tables' vocabulary
     "wkt": ("wkt", "几何", "geometry", "geom", "拐点坐标", "界址点坐标", "坐标串", "范围坐标"),
-    "name": ("项目名称", "名称", "企业名称", "单位名称", "name"),
+    "name": ("项目名称", "名称", "企业名称", "单位名称", "排污单位名称", "name"),
     # the project facts, with the headers the project model gives for each
     **{spec.name: (*spec.headers, spec.name) for spec in fact_specs()},
 }
