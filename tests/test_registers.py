@@ -632,6 +632,47 @@ def test_progress_counts_through_reading_screening_and_writing(tmp_path):
     assert all(not written for *_, written in seen[:-1])
 
 
+def test_formula_cells_keep_their_results_in_the_edited_workbook(tmp_path):
+    """A register saved by a spreadsheet program holds each formula with its result (XlsxWriter writes them so,
+    as Excel and WPS save them). The edited workbook keeps both: a reader of results (pandas, openpyxl
+    ``data_only``, ecozone screening it again) finds the longitudes computed from 度 and 分 and the text an IF
+    gives, on the data sheet and the others, and the officer's formulas are still there."""
+    import xlsxwriter
+
+    source, out, again = tmp_path / "台账.xlsx", tmp_path / "结果.xlsx", tmp_path / "再筛查.csv"
+    book = xlsxwriter.Workbook(source)
+    sheet = book.add_worksheet("台账")
+    sheet.write_row(0, 0, ["项目名称", "度", "分", "经度", "纬度", "区位"])
+    minutes = np.random.default_rng(5).uniform(20, 50, 40)
+    for row, minute in enumerate(minutes, start=1):
+        sheet.write_row(row, 0, [f"项目{row}", 87, round(float(minute), 4)])
+        sheet.write_formula(row, 3, f"=B{row + 1}+C{row + 1}/60", None, 87 + round(float(minute), 4) / 60)
+        sheet.write(row, 4, 44.0)
+        sheet.write_formula(row, 5, f'=IF(C{row + 1}>35,"东段","西段")', None,
+                            "东段" if minute > 35 else "西段")
+    notes = book.add_worksheet("说明")
+    notes.write(0, 0, "项目数")
+    notes.write_formula(0, 1, "=COUNTA(台账!A2:A41)", None, 40)
+    book.close()
+
+    screen_file(source, out, as_of=AS_OF)
+    results, formulas = load_workbook(source, data_only=True), load_workbook(source)
+    kept_results, kept_formulas = load_workbook(out, data_only=True), load_workbook(out)
+    for name in ("台账", "说明"):
+        width = results[name].max_column
+        assert [r[:width] for r in kept_results[name].iter_rows(values_only=True)] == \
+            list(results[name].iter_rows(values_only=True))
+        assert [r[:width] for r in kept_formulas[name].iter_rows(values_only=True)] == \
+            list(formulas[name].iter_rows(values_only=True))
+    assert kept_formulas["台账"]["D2"].value == "=B2+C2/60" and kept_results["台账"]["D2"].value > 87.3
+    # screened again from the edited workbook, each row is where its computed longitude puts it
+    report = screen_file(out, again, as_of=AS_OF)
+    assert report.rows_failed == 0
+    with open(again, encoding="utf-8-sig", newline="") as handle:
+        screened = list(csv.DictReader(handle))
+    assert [float(r["经度"]) for r in screened] == [r[3] for r in results["台账"].iter_rows(min_row=2, values_only=True)]
+
+
 def test_an_officers_workbook_has_its_rows_counted_before_they_are_read(tmp_path):
     """The total an .xlsx register declares is the first count (time left from the start); the report's time
     is the whole screening, the workbook saved."""

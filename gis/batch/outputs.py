@@ -219,6 +219,69 @@ def _copy_rows(source, target, name: str, rows: int | None = None) -> None:
         target.append(cells)
 
 
+def keep_formula_results(original: Path, edited: Path, sheets: list[str]) -> None:
+    """Give the formula cells of ``sheets`` in ``edited`` (an edit of the workbook ``original``) the results
+    ``original`` holds for them.
+
+    openpyxl keeps a formula and drops its result, which Excel and WPS compute again on opening, but every other
+    reader (pandas, a GIS program, ecozone re-screening its own output) reads a formula's result from the file:
+    without it a register's computed cells (a longitude from degrees and minutes, a total) read blank. The cells
+    stay where they were, so each result goes back to the cell of the same reference, only where the edited
+    cell is still a formula with no result."""
+    import zipfile
+    from xml.etree import ElementTree
+    from xml.sax.saxutils import escape
+
+    from openpyxl.reader.workbook import WorkbookParser
+
+    def parts(archive: zipfile.ZipFile) -> dict[str, str]:  # sheet name -> its part in the archive
+        parser = WorkbookParser(archive, "xl/workbook.xml")
+        parser.parse()
+        return {sheet.name: rel.target for sheet, rel in parser.find_sheets() if sheet.name in sheets}
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    results: dict[str, dict[bytes, tuple[str | None, str]]] = {}
+    with zipfile.ZipFile(original) as archive:
+        for name, part in parts(archive).items():
+            found = results[name] = {}
+            for _, element in ElementTree.iterparse(archive.open(part)):
+                if element.tag == f"{main}c":
+                    value = element.find(f"{main}v")
+                    if element.find(f"{main}f") is not None and value is not None and value.text is not None:
+                        found[element.get("r").encode()] = (element.get("t"), value.text)
+                elif element.tag == f"{main}row":
+                    element.clear()  # its cells read: memory stays that of one row
+
+    def filled(found: dict[bytes, tuple[str | None, str]]):
+        def fill(match: re.Match) -> bytes:
+            result = found.get(match["ref"])
+            if result is None:
+                return match[0]
+            kind, value = result
+            typed = f' t="{kind}"'.encode() if kind in ("str", "b", "e") else b""
+            return (b'<c r="' + match["ref"] + b'"' + match["attrs"] + typed + b">" + match["formula"] + b"<v>" +
+                    escape(value).encode() + b"</v></c>")
+        return fill
+
+    temporary = edited.with_name(edited.name + ".results")
+    try:
+        with zipfile.ZipFile(edited) as source, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as target:
+            written = {part: name for name, part in parts(source).items()}
+            for member in source.infolist():
+                data = source.read(member)
+                if member.filename in written and results.get(written[member.filename]):
+                    data = _NO_RESULT.sub(filled(results[written[member.filename]]), data)
+                target.writestr(member, data)
+        temporary.replace(edited)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+#: A formula cell as openpyxl writes it, with its result left empty (it writes no ``t`` for a formula).
+_NO_RESULT = re.compile(rb'<c r="(?P<ref>[A-Z]+[0-9]+)"(?P<attrs>[^>]*)>(?P<formula><f(?:\s[^>]*)?(?:/>|>[^<]*</f>))'
+                        rb'<v(?:\s*/>|></v>)</c>')
+
+
 #: An .xlsx input up to this many cells is edited (every style, merge, width and sheet kept as it was);
 #: a larger one is copied row by row, values only, so memory stays bounded.
 EDIT_MAX_CELLS = 3_000_000
@@ -355,8 +418,12 @@ class _Xlsx(_Writer):
     def _release(self) -> None:
         # A write-only workbook holds open row streams per sheet; saving is how openpyxl closes them.
         if self._book is not None:
+            with_formulas = [sheet.title for sheet in self._book.worksheets if self._edit and any(
+                cell.data_type == "f" for cell in sheet._cells.values())]
             self._book.save(self.path)
             self._book = None
+            if with_formulas:
+                keep_formula_results(self.source.path, self.path, with_formulas)
 
     def close(self, summary) -> None:
         self._finish()
