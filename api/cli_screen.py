@@ -58,6 +58,8 @@ def _screen(
     store: StoreOption = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="Text encoding of a CSV or a shapefile's .dbf "
                                                                    "that is neither UTF-8 nor GBK (e.g. utf-16).")] = None,
+    crs: Annotated[str | None, typer.Option("--crs", help="CRS of the input, e.g. EPSG:4538 (overrides the file's "
+                                                          "own; the X/Y of a register without 带号).")] = None,
     patches: Annotated[bool, typer.Option("--patches", help="Remote-sensing patches (图斑): each patch's area in "
                                                             "every zone it meets, a GeoPackage of the intersections "
                                                             "(-o x.gpkg) and a handover list 移交清单 (-o x.xlsx).")] = False,
@@ -84,11 +86,12 @@ def _screen(
             if patches:
                 from gis.batch.patches import screen_patches
 
-                summary = screen_patches(input_path, output, store=opened, as_of=as_of, progress=progress)
+                summary = screen_patches(input_path, output, store=opened, as_of=as_of, progress=progress,
+                                         crs=crs)
             else:
                 report = screen_file(input_path, output, store=opened, as_of=as_of, workers=workers,
                                      columns=_mapping(column or []), progress=progress, dask_address=dask,
-                                     defaults=defaults or None, encoding=encoding,
+                                     defaults=defaults or None, encoding=encoding, crs=crs,
                                      chunk_rows=_chunk_rows(Path(input_path)))
     except EcozoneError as error:
         if error.field in facts:  # name the option that gives the fact
@@ -114,6 +117,8 @@ def _given(name: str) -> str:
 
     if name == "columns":
         return "--column 字段=列名（如 --column lon=东经）"
+    if name == "crs":  # an option of the whole input, as of a single check
+        return option_name(name)
     return REGISTER_INPUTS.get(name) or option_name(name)
 
 

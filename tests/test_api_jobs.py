@@ -132,6 +132,33 @@ def test_job_reads_a_register_in_the_encoding_given(jobs_server):
     assert screened["经度"].tolist() == register["经度"].tolist()
 
 
+def test_job_reads_xy_in_the_crs_given(jobs_server, tmp_path):
+    """A register of Gauss-Krüger X/Y without 带号 nor the zone in front of Y (EPSG:4538, CM 87°E): an unknown CRS
+    is the request's 400 naming the field crs; with the CRS given, every row is where pyproj puts it."""
+    import geopandas as gpd
+    import numpy as np
+    from pyproj import Transformer
+
+    lon, lat = PLACES["Urumqi"]
+    lonlat = np.array([(lon + 0.01 * (i % 20), lat + 0.01 * (i // 20)) for i in range(300)])
+    east, north = Transformer.from_crs("EPSG:4490", "EPSG:4538", always_xy=True).transform(*lonlat.T)
+    register = pd.DataFrame({"项目名称": [f"项目{i}" for i in range(300)], "东坐标": east.round(3),
+                             "北坐标": north.round(3)}).to_csv(index=False).encode("utf-8")
+    with jobs_server.client() as http:
+        unknown = http.post("/screen", files={"file": ("测绘.csv", register, "text/csv")}, data={"crs": "EPSG:999999"})
+        problem = unknown.json()
+        assert unknown.status_code == 400 and problem["field"] == "crs", unknown.text
+        assert "«" not in problem["fix"] and "crs" in problem["fix"] and "--crs" not in problem["fix"], problem
+        given = http.post("/screen", files={"file": ("测绘.csv", register, "text/csv")}, data={"crs": "EPSG:4538"})
+        assert given.status_code == 202 and given.json()["options"]["crs"] == "EPSG:4538", given.text
+        done = wait(http, given.json()["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
+        assert done["status"] == "succeeded" and done["report"]["rows_failed"] == 0, done
+        result = next(link["href"] for link in done["links"] if link.get("title") == "parquet")
+        (tmp_path / "r.parquet").write_bytes(http.get(result).content)
+    written = gpd.read_parquet(tmp_path / "r.parquet")
+    assert np.abs(np.column_stack([written.geometry.x, written.geometry.y]) - lonlat).max() < 1e-7
+
+
 def test_job_cancelled_while_running(jobs_server):
     with jobs_server.client() as http:
         job = submit(http, 3000)

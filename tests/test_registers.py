@@ -32,7 +32,8 @@ from api.cli import app
 
 from gis.batch import COLUMNS, screen_file
 from gis.check import check_site, covered_area
-from gis.errors import EcozoneError
+from gis.crs import crs_label
+from gis.errors import CRSError, EcozoneError
 from gis.rules.project import read_project
 from gis.sites import read_site
 from gis.store import open_store
@@ -524,6 +525,145 @@ def test_plain_polygons_of_a_gis_file_equal_each_feature_read_alone(tmp_path, mo
             continue
         assert shapely.equals_exact(parcels.geometry[i], site.shape, 0.0), parcels["项目名称"][i]
         assert parcels["读取提示"][i].startswith("；".join(n["message"] for n in site.notices)), i
+
+
+#: CGCS2000 / 3-degree Gauss-Kruger CM 87E: zone 29 (85.5°-88.5°E) without the zone in front of Y, which no
+#: coordinate tells from the zone-numbered EPSG:4517 or from Xian 1980; only a CRS given does.
+CM87 = "EPSG:4538"
+
+
+def _in_cm87(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` places in zone 29 (lon/lat, CGCS2000) and their X/Y in ``CM87`` as pyproj gives them."""
+    lonlat = np.array([p for p in _places(6 * n, seed) if 85.6 < p[0] < 88.4][:n])
+    assert len(lonlat) == n
+    return lonlat, np.column_stack(Transformer.from_crs("EPSG:4490", CM87, always_xy=True).transform(*lonlat.T))
+
+
+def _verdict(site) -> str:
+    return check_site(site, read_project({}, strict=False).project, as_of=AS_OF).verdict.value
+
+
+def test_a_shapefile_without_its_prj_is_screened_in_the_crs_given(tmp_path):
+    """Gauss-Krüger X/Y without the zone in front in a shapefile without its .prj: nothing infers its CRS, and with
+    the CRS given every feature lands where pyproj puts it, with the verdict ``ecozone check --crs`` gives that
+    feature read alone."""
+    lonlat, xy = _in_cm87(300, seed=41)
+    gpd.GeoDataFrame({"编号": [f"P{i}" for i in range(len(xy))]}, geometry=shapely.points(xy), crs=CM87).to_file(
+        tmp_path / "sites.shp")
+    (tmp_path / "sites.prj").unlink()  # lost on the way
+    report = screen_file(tmp_path / "sites.shp", tmp_path / "out.parquet", as_of=AS_OF, crs=CM87)
+    assert report.rows_failed == 0
+    written = gpd.read_parquet(tmp_path / "out.parquet")
+    got = np.column_stack([written.geometry.x, written.geometry.y])
+    assert np.abs(got - lonlat).max() < 1e-7
+    assert not written["读取提示"].fillna("").str.contains("没有声明坐标系").any()  # nothing was inferred
+    for i in range(0, len(xy), 50):
+        gpd.GeoDataFrame({"编号": [f"P{i}"]}, geometry=[shapely.Point(xy[i])], crs=CM87).to_file(
+            tmp_path / f"one{i}.shp")
+        (tmp_path / f"one{i}.prj").unlink()
+        site = read_site(tmp_path / f"one{i}.shp", crs=CM87)
+        assert shapely.equals_exact(written.geometry[i], site.shape, 0.0), i
+        assert written["结论代码"][i] == _verdict(site), i
+
+
+@pytest.mark.parametrize("declared, given", [("EPSG:4326", CM87), (CM87, "EPSG:4490")],
+                         ids=["metres declared WGS 84", "degrees declared Gauss-Krüger"])
+def test_a_gis_files_wrong_crs_is_overridden_by_the_crs_given_and_each_row_says_so(tmp_path, monkeypatch, declared,
+                                                                                    given):
+    """A GeoPackage declaring the wrong CRS: parcels in EPSG:4538 metres declared WGS 84 (read feature by feature),
+    and points in lon/lat declared EPSG:4538 (read as arrays, the CRS given being CGCS2000 degrees). With the CRS
+    given, each feature is where pyproj puts it and each row says that the file's CRS was overridden by which, as
+    ``ecozone check --crs`` of that feature says."""
+    lonlat, xy = _in_cm87(300, seed=43)
+    to_lonlat = Transformer.from_crs(CM87, "EPSG:4490", always_xy=True)
+    if given == CM87:
+        geoms = shapely.box(xy[:, 0] - 100, xy[:, 1] - 80, xy[:, 0] + 100, xy[:, 1] + 80)
+        expected = shapely.transform(geoms, lambda c: np.column_stack(to_lonlat.transform(*c.T)))
+    else:
+        geoms = expected = shapely.points(lonlat)
+    frame = gpd.GeoDataFrame({"编号": [f"P{i}" for i in range(len(geoms))]}, geometry=geoms, crs=declared)
+    frame.to_file(tmp_path / "sites.gpkg")
+    reads = _reader_calls(monkeypatch)
+    report = screen_file(tmp_path / "sites.gpkg", tmp_path / "out.parquet", as_of=AS_OF, crs=given)
+    assert report.rows_failed == 0
+    if given != CM87:
+        assert len(reads) <= 1, len(reads)  # lon/lat points, as arrays
+    written = gpd.read_parquet(tmp_path / "out.parquet")
+    assert shapely.equals_exact(shapely.normalize(written.geometry.values), shapely.normalize(expected), 1e-7).all()
+    said = f"已由给出的坐标系（{crs_label(given)}）取代"
+    assert written["读取提示"].str.contains(said, regex=False).all(), written["读取提示"][0]
+    assert written["读取提示"].str.contains(crs_label(declared), regex=False).all()
+    frame.iloc[[7]].to_file(tmp_path / "one.gpkg")
+    site = read_site(tmp_path / "one.gpkg", crs=given)
+    overridden = [n for n in site.notices if n["code"] == "crs_overridden"]
+    assert len(overridden) == 1 and overridden[0]["level"] == "info" and overridden[0]["message"] in \
+        written["读取提示"][7]
+    assert written["结论代码"][7] == _verdict(site)
+    if given == CM87:  # remote-sensing patches take the CRS as well
+        done = CliRunner().invoke(app, ["screen", str(tmp_path / "sites.gpkg"), "--patches", "-o",
+                                        str(tmp_path / "patches.gpkg"), "--as-of", AS_OF, "--crs", given])
+        assert done.exit_code == 0, done.output
+        patches = pyogrio.read_dataframe(tmp_path / "patches.gpkg", layer="图斑")
+        pieces = shapely.get_geometry(patches.geometry.values, 0)  # the layer's multi-polygons of one part
+        assert shapely.equals_exact(shapely.normalize(pieces), shapely.normalize(expected), 1e-7).all()
+        assert patches["读取提示"].str.contains(said, regex=False).all()
+
+
+def test_a_register_of_xy_without_zone_is_read_as_arrays_in_the_crs_given(tmp_path, monkeypatch):
+    """A 测绘 register of X/Y without 带号 and without the zone in front of Y: with the CRS given, every row (东坐标/
+    北坐标, and a surveyor's X north / Y east, whose order the reader infers) is where pyproj puts it, read as
+    arrays with a row per chunk and order through the site reader, and gets the verdict of ``ecozone check
+    --crs`` of its cells."""
+    lonlat, xy = _in_cm87(300, seed=47)
+    cells = [(f"{e:.3f}", f"{n:.3f}") for e, n in xy]
+    exact = np.column_stack(Transformer.from_crs(CM87, "EPSG:4326", always_xy=True).transform(
+        *np.array(cells, dtype=float).T))
+    reads = _reader_calls(monkeypatch)
+    for header, rows in ((["名称", "东坐标", "北坐标"], cells), (["名称", "X", "Y"], [(n, e) for e, n in cells])):
+        source = tmp_path / "测绘.csv"
+        with open(source, "w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows([header, *[[f"测绘{i}", *row] for i, row in enumerate(rows)]])
+        reads.clear()
+        report = screen_file(source, tmp_path / "out.parquet", as_of=AS_OF, crs=CM87, chunk_rows=100)
+        assert report.rows_failed == 0 and len(reads) <= 3, len(reads)
+        written = gpd.read_parquet(tmp_path / "out.parquet")
+        got = np.column_stack([written.geometry.x, written.geometry.y])
+        assert np.abs(got - exact).max() < 1e-9 and np.abs(got - lonlat).max() < 1e-7
+        for i in range(0, len(cells), 60):
+            site = read_site(f"{cells[i][0]} {cells[i][1]}", crs=CM87)
+            assert np.abs(np.array(site.shape.coords[0]) - got[i]).max() < 1e-9
+            assert written["结论代码"][i] == _verdict(site), i
+
+
+def test_a_crs_unknown_or_contradicted_by_the_columns_is_refused_before_any_row(tmp_path):
+    """An unknown CRS, a projected CRS for longitude/latitude columns, and a CRS beside a 带号 column are refused
+    for the whole input, naming the field crs, the value and the fix; the core names no option, the command line
+    names --crs, and screens a register of X/Y without 带号 with it."""
+    places = _places(200, seed=53)
+    lonlat = tmp_path / "经纬度.csv"
+    lonlat.write_text("名称,经度,纬度\n" + "".join(f"甲{i},{x},{y}\n" for i, (x, y) in enumerate(places)),
+                      encoding="utf-8")
+    _, xy = _in_cm87(200, seed=53)
+    rows = "".join(f"乙{i},{e:.3f},{n:.3f},29\n" for i, (e, n) in enumerate(xy))
+    zoned, bare = tmp_path / "带号.csv", tmp_path / "测绘.csv"
+    zoned.write_text("名称,东坐标,北坐标,带号\n" + rows, encoding="utf-8")
+    bare.write_text("名称,东坐标,北坐标\n" + rows.replace(",29\n", "\n"), encoding="utf-8")
+    for source, crs, said in ((lonlat, "EPSG:999999", "unknown CRS"), (lonlat, CM87, "is projected"),
+                              (zoned, CM87, "带号")):
+        with pytest.raises(CRSError) as raised:
+            screen_file(source, tmp_path / "out.csv", as_of=AS_OF, crs=crs)
+        error = raised.value
+        assert error.field == "crs" and said in error.message and "«crs»" in error.fix, error
+        assert "EPSG:999999" == error.value if crs == "EPSG:999999" else "EPSG:4538" in error.value
+        assert "\u4e00" <= error.message[0] <= "\u9fff" and "\u4e00" <= error.fix[0] <= "\u9fff"
+        assert "--crs" not in str(error) and not (tmp_path / "out.csv").exists()
+    runner = CliRunner()
+    refused = runner.invoke(app, ["screen", str(lonlat), "-o", str(tmp_path / "out.csv"), "--crs", "EPSG:999999"])
+    assert refused.exit_code == 2 and "--crs" in refused.output and "EPSG:999999" in refused.output, refused.output
+    assert "SRID" not in refused.output and not (tmp_path / "out.csv").exists()
+    made = runner.invoke(app, ["screen", str(bare), "-o", str(tmp_path / "out.csv"), "--as-of", AS_OF, "--crs", CM87])
+    assert made.exit_code == 0, made.output
+    assert (pd.read_csv(tmp_path / "out.csv", encoding="utf-8-sig")["结论代码"] != "error").sum() == len(xy)
 
 
 def test_a_register_is_read_alike_in_utf8_gbk_and_a_named_encoding(tmp_path):

@@ -29,6 +29,7 @@ from api.params import IsoDate
 from api.routes.audit import file_digest, record_batch
 from api.uploads import save_uploads
 from gis.rules.project import fact_specs, read_project
+from gis.sites.build import user_crs
 from gis.sites.encoding import decode
 from gis.store import Store
 
@@ -89,6 +90,7 @@ def screen_job(location: str, name: str, workers: int | None, job: Job, input_pa
             columns=job.options.get("columns"), progress=progress,
             chunk_rows=watched_chunk_rows(job.input_bytes),  # progress and cancel between chunks
             defaults=job.options.get("defaults") or None, encoding=job.options.get("encoding"),
+            crs=job.options.get("crs"),
         )
     return report.model_dump(mode="json")
 
@@ -156,6 +158,9 @@ async def _submit(
     encoding: Annotated[str | None, Form(max_length=40, description="Text encoding of a .csv or a shapefile's "
                                          ".dbf that is neither UTF-8 nor GBK (detected if omitted), e.g. utf-16, "
                                          "big5.")] = None,
+    crs: Annotated[str | None, Form(max_length=10_000, description="CRS of every row, e.g. EPSG:4538, overriding "
+                                    "the file's own: a shapefile without its .prj, the X/Y of a register without "
+                                    "带号.")] = None,
     **facts: str | None,
 ) -> JobView:
     """Queue a screening job; poll the job, then download the results as xlsx, csv, geojson, gpkg or parquet.
@@ -174,8 +179,11 @@ async def _submit(
     encoding = encoding.strip() if encoding and encoding.strip() else None
     if encoding:
         decode(b"", encoding=encoding, source=file.filename or "file")  # a codec Python knows, or the 400 now
+    crs = crs.strip() if crs and crs.strip() else None
+    if crs:
+        user_crs(crs)  # a CRS PROJ knows, or the 400 now
     options = {"as_of": as_of.isoformat() if as_of else None, "columns": _columns(columns), "defaults": defaults,
-               "encoding": encoding}
+               "encoding": encoding, "crs": crs}
     staging = state.jobs.staging()
     try:
         [path] = await save_uploads([file], staging)

@@ -96,6 +96,7 @@ def screen_file(
     defaults: dict[str, Any] | None = None,
     encoding: str | None = None,
     row_numbers: Callable[[list[int]], None] | None = None,
+    crs: Any = None,
 ) -> ScreenReport:
     """Screen every row of ``input_path`` and write the rows with verdict columns to each output.
 
@@ -135,6 +136,10 @@ def screen_file(
         worksheet row of an .xlsx, the row of a CSV as a spreadsheet opens it (the header is 1, blank lines count,
         a cell over two lines is one row), the feature number of a GIS file; the numbers the rows' errors cite.
         For a caller that reads an output back and must point at the input's rows (``gis.rescreen``).
+    crs
+        The CRS of every row (an EPSG code such as ``"EPSG:4538"``, PROJ or WKT), overriding what the file says, as
+        ``read_site``'s ``crs`` does: a GIS file's features (each row says when the file declared another), a
+        table's X/Y (a Gauss-Krüger register without 带号), its WKT, or its lon/lat (a geographic CRS only).
 
     Returns
     -------
@@ -143,7 +148,8 @@ def screen_file(
     Raises
     ------
     InputError
-        The input cannot be opened, or has no location columns (the message says which columns to add).
+        The input cannot be opened, or has no location columns (the message says which columns to add), or
+        ``crs`` is unknown or contradicts the columns (lon/lat in a projected CRS, a 带号 column).
     CancelledError
         ``cancel()`` returned True; outputs written so far are incomplete and removed.
     """
@@ -154,7 +160,7 @@ def screen_file(
     packs = default_rule_packs()
     outputs = [Path(p) for p in ([output_paths] if isinstance(output_paths, (str, PathLike)) else output_paths)]
     source = open_input(input_path, columns=columns, chunk_rows=chunk_rows, encoding=encoding,
-                        coverage=covered_area(store))
+                        coverage=covered_area(store), crs=crs)
     register = {"defaults": defaults, "multipliers": source.multipliers, "source": source.path.name}
     chunks = source.chunks
     if dask_address is None:

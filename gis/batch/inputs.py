@@ -38,12 +38,12 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from gis.batch.columnar import input_columns
-from gis.crs import geodesic_areas_m2, transformer_to_wgs84
+from gis.crs import crs_label, geodesic_areas_m2, transformer_to_wgs84
 from gis.errors import CoordinateError, CRSError, EcozoneError, FieldError, FormatError, Notice
 from gis.rules.project import fact_specs
 from gis.sites import gk
 from gis.sites.archives import open_zip
-from gis.sites.build import build_sites, combine, coverage_hints
+from gis.sites.build import build_sites, combine, coverage_hints, crs_overridden, user_crs
 from gis.sites.checks import CoveredArea, outside_coverage_texts
 from gis.sites.encoding import dbf_encoding, decode, records_encoding
 from gis.sites.gpkg import feature_tables
@@ -81,13 +81,20 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 _ROLE_OF = {"lon": "lon", "lat": "lat", "x": "east", "y": "north", "gk_zone": "zone"}
 _FACTS = tuple(spec.name for spec in fact_specs())
-_GEOGRAPHIC = ("EPSG:4326", "EPSG:4490", "OGC:CRS84")
+#: Longitude/latitude a site takes as they are (WGS 84, CGCS2000): the fast paths read only these.
+_GEOGRAPHIC = tuple(CRS.from_user_input(c) for c in ("EPSG:4326", "EPSG:4490", "OGC:CRS84"))
 _ARROW = (pa.Array, pa.ChunkedArray)
 _WGS84 = CRS.from_epsg(4326)  # made once: a CRS costs about 0.1 ms to make, and slow rows are many
 #: How a register gives what a reader's fix names (``«gk_zone»`` ...): a column, or the row's own cells, not an
 #: option of a single check that a batch does not have.
-REGISTER_INPUTS = {"gk_zone": "带号列 (a 带号 column)", "crs": "WKT 前的 SRID=代码; (SRID=code; before the WKT)",
+REGISTER_INPUTS = {"gk_zone": "带号列 (a 带号 column)",
+                   "crs": "整个输入的坐标系 crs，或 WKT 前的 SRID=代码; (the crs of the whole input, or SRID=code; before "
+                          "the WKT)",
                    "swap_xy": "两列互换（把经度、纬度各填回自己的列） (the two cells exchanged, each into its own column)"}
+
+
+def _is_plain_degrees(crs: CRS) -> bool:
+    return any(crs.equals(c) for c in _GEOGRAPHIC)
 
 
 def register_text(error: EcozoneError) -> str:
@@ -146,17 +153,21 @@ class Input:
 
 
 def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk_rows: int = 100_000,
-               encoding: str | None = None, coverage: CoveredArea | None = None) -> Input:
+               encoding: str | None = None, coverage: CoveredArea | None = None, crs: Any = None) -> Input:
     """Open a batch input by suffix (see ``INPUT_SUFFIXES``); chunks are read as they are consumed.
 
     ``coverage`` is where the store's layers are (``gis.check.covered_area``): the site reader's sanity check
     of each row, and what tells a swapped longitude/latitude; None accepts any longitude and latitude.
+    ``crs`` is the CRS of every row (a GIS file's features, a table's X/Y, lon/lat or WKT), overriding what the
+    file says, as ``read_site``'s ``crs`` does: for a file whose own cannot be read or inferred (a shapefile
+    without its .prj in Gauss-Krüger without the zone in front of Y, Xian 1980; a register without 带号).
     """
+    given = user_crs(crs) if crs is not None else None  # an unknown CRS is refused before any row is read
     path = Path(path)
     if not path.is_file():
         raise FormatError("找不到文件 / file not found", source=str(path), value=str(path), fix="检查文件路径 / check the path")
     try:
-        return _open(path, columns, chunk_rows, encoding, coverage)
+        return _open(path, columns, chunk_rows, encoding, coverage, given)
     except OSError as err:  # unreadable (permissions, I/O)
         raise FormatError(f"无法读取文件 / cannot read the file ({err.strerror or err})", source=path.name,
                           field="file", fix="检查路径，并确认文件可以读取 / check the path and that the file may be "
@@ -164,14 +175,14 @@ def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk
 
 
 def _open(path: Path, columns: dict[str, str] | None, chunk_rows: int, encoding: str | None,
-          coverage: CoveredArea | None) -> Input:
+          coverage: CoveredArea | None, crs: CRS | None) -> Input:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _csv_input(path, columns, chunk_rows, encoding, coverage)
+        return _csv_input(path, columns, chunk_rows, encoding, coverage, crs)
     if suffix == ".xlsx":
-        return _xlsx_input(path, columns, chunk_rows, coverage)
+        return _xlsx_input(path, columns, chunk_rows, coverage, crs)
     if suffix in (".gpkg", ".shp", ".geojson", ".json", ".parquet", ".zip"):
-        return _vector_input(path, columns, chunk_rows, encoding, coverage)
+        return _vector_input(path, columns, chunk_rows, encoding, coverage, crs)
     raise FormatError(f"不能筛查 {suffix or '无后缀'} 文件 / ecozone does not screen {suffix or 'files without a suffix'}",
                       source=path.name, value=suffix,
                       fix=f"给出 {'、'.join(INPUT_SUFFIXES)} 之一；.xls 请在 Excel 或 WPS 中另存为 .xlsx / give one of "
@@ -196,11 +207,15 @@ class _TableRows:
     """Which column holds which field, and how one chunk of table rows becomes sites and projects."""
 
     def __init__(self, header: list[str], source: str, columns: dict[str, str] | None, *, unique: bool = True,
-                 coverage: CoveredArea | None = None, has_geometry: bool = False):
+                 coverage: CoveredArea | None = None, has_geometry: bool = False, crs: CRS | None = None):
         """Map ``header`` to our fields; ``unique`` refuses a column we read that has a twin of its name.
-        ``has_geometry``: the rows are features whose own geometry is the site (no location column needed)."""
+        ``has_geometry``: the rows are features whose own geometry is the site (no location column needed).
+        ``crs``: the CRS of every row's location, given for the whole table."""
         self.source = source
-        self._hints = coverage_hints(_WGS84, None, None)
+        self.crs = crs
+        #: Whether lon/lat are taken as they are (no CRS given, or WGS 84 / CGCS2000 degrees): the fast paths.
+        self.plain = crs is None or _is_plain_degrees(crs)
+        self._hints = coverage_hints(crs or _WGS84, None, crs)
         self.header = header
         self.coverage = coverage
         self.has_geometry = has_geometry
@@ -229,9 +244,29 @@ class _TableRows:
                 fix="把位置列命名为 经度/纬度、X/Y（及 带号）或 WKT/拐点坐标，或用 «columns» 指定 / name the columns "
                     "经度/纬度, X/Y (with 带号), or WKT/拐点坐标, or map them with «columns» (lon, lat ...)",
             )
+        if crs is not None and not has_geometry:
+            self._check_crs(crs)
         #: The factor of each fact whose header gives its unit (新增燃煤量（万吨）).
         self.multipliers = {name: factor for name, unit, factor in _HEADER_UNITS
                             if name in self.index and unit in self.header[self.index[name]]}
+
+    def _check_crs(self, crs: CRS) -> None:
+        """Refuse a CRS given for the whole table that its columns contradict: a zone given twice (the 带号
+        column, and the CRS), or longitude/latitude in a projected CRS."""
+        if "gk_zone" in self.index:
+            raise CRSError(
+                f"表中有带号列「{self.header[self.index['gk_zone']]}」，又给出了坐标系：带只能由一处给出 / the table has a "
+                "带号 column and a CRS is given: the zone must come from one of them", source=self.source,
+                field="crs", value=crs_label(crs),
+                fix="去掉 «crs»，各行按带号列定带；或删去带号列，按给出的坐标系读取 X/Y / leave out «crs» to take each "
+                    "row's zone from its 带号, or delete the 带号 column to read X/Y in the CRS given")
+        if self.geographic and not crs.is_geographic:
+            raise CRSError(
+                f"位置列是经纬度，而给出的坐标系 {crs_label(crs)} 是投影坐标系 / the location columns are longitude/latitude "
+                f"but the CRS given, {crs_label(crs)}, is projected", source=self.source, field="crs",
+                value=crs_label(crs),
+                fix="经纬度不需要 «crs»，去掉它；投影坐标请放在 X/Y（东坐标/北坐标）列 / leave out «crs» for longitude/"
+                    "latitude; projected coordinates go in X/Y (东坐标/北坐标) columns")
 
     def read(self, columns: list[Sequence[Any]], rows: list[Any], errors: list[str | None] | None = None, *,
              cells: list[list[Any]] | None = None) -> Chunk:
@@ -252,7 +287,7 @@ class _TableRows:
             return _row_site(lambda: self._site(row_cells, rows[i]), self.source, rows[i], location)
 
         points = (slow & np.array([_blank(v) for v in column["wkt"]])) if "wkt" in self.index else slow
-        if self.geographic:
+        if self.geographic and self.plain:
             lon, lat = (self._degrees(columns[self.index[f]], rows, f) for f in ("lon", "lat"))
             fast = points & _fits(lon, lat, self.coverage)
             geoms[fast] = shapely.points(lon[fast], lat[fast])
@@ -277,9 +312,9 @@ class _TableRows:
                     for i in swapped.tolist():
                         notices[i] = notices[first]
                     slow[swapped] = False
-        elif {"x", "y"} <= self.index.keys():
+        elif not self.geographic and {"x", "y"} <= self.index.keys():
             slow &= ~self._gauss_kruger(columns, rows, points, read_row, geoms, errors, notices)
-        if "wkt" in self.index:  # parcels given as WKT in lon/lat that are plain polygons
+        if "wkt" in self.index and self.plain:  # parcels given as WKT in lon/lat that are plain polygons
             parcels = np.flatnonzero(slow & ~points)
             # only (multi)polygon texts of a size the reader takes: GEOS's WKT reader recurses without a depth
             # guard into collections (the reader checks their nesting first), and a cell could be any size
@@ -298,45 +333,44 @@ class _TableRows:
 
     def _gauss_kruger(self, columns: list[Sequence[Any]], row_numbers: list[Any], points: np.ndarray,
                       read_row: Callable, geoms: np.ndarray, errors: list, notices: list) -> np.ndarray:
-        """Gauss-Krüger rows (X/Y, the zone in front of Y or in 带号) read as arrays; returns the rows read.
+        """Projected rows (X/Y) read as arrays; returns the rows read.
 
-        Rows are grouped by zone cell, zone prefix and the order their digits fit. In each group one row goes
-        through the site reader, and the others are transformed with the same PROJ transformation and take its
-        notices, but only if the reader's point is the array's exactly and only for rows that land inside the
-        zone's band and the covered area, where the reader says nothing more of a row. Rows near the band but
-        outside the covered area get the error the reader gives them, when it gave that to the group's first.
-        The others, and every group whose row the reader reads differently, go the reader's way one by one."""
+        Rows are grouped by their CRS and the order their digits fit: without a CRS given, Gauss-Krüger by zone
+        cell and zone prefix (the zone in front of Y or in 带号); with one, all in it (a CRS other than
+        Gauss-Krüger takes X/Y in the columns' order). In each group one row goes through the site reader, and
+        the others are transformed with the same PROJ transformation and take its notices, but only if the
+        reader's point is the array's exactly and only for rows that land inside the zone's band and the covered
+        area, where the reader says nothing more of a row. Rows near the band but outside the covered area get
+        the error the reader gives them, when it gave that to the group's first. The others, and every group
+        whose row the reader reads differently, go the reader's way one by one."""
         done = np.zeros(len(points), dtype=bool)
+        if self.crs is not None and self.crs.is_geographic:  # degrees under X/Y: the reader's way, row by row
+            return done
         location = self._location_field()
         east, north = _numbers(columns[self.index["x"]]), _numbers(columns[self.index["y"]])
-        if "gk_zone" in self.index:
-            cells = columns[self.index["gk_zone"]]
-            zone_cell = _numbers(cells)
-            blank = np.array([_blank(v) for v in _objects(cells)], dtype=bool)
-        else:
-            zone_cell, blank = np.full(len(points), np.nan), np.ones(len(points), dtype=bool)
+        given = gk.describe(self.crs) if self.crs is not None else None
         with np.errstate(invalid="ignore"):
             fits = gk.looks_easting(east) & gk.looks_northing(north)
             swap = ~fits & gk.looks_easting(north) & gk.looks_northing(east)
+            if self.crs is not None and given is None:
+                fits, swap = np.isfinite(east) & np.isfinite(north), np.zeros(len(points), dtype=bool)
             x, y = np.where(swap, north, east), np.where(swap, east, north)
             prefix = np.where(x >= 1_000_000, x // 1_000_000, 0)
-        zone = np.where(prefix > 0, prefix, zone_cell)
-        agree = blank | (prefix == 0) | (zone_cell == prefix)
-        usable = np.flatnonzero(points & (fits | swap) & (~np.isnan(zone_cell) | blank) & np.isfinite(zone) & agree)
-        group_of = np.unique(np.column_stack([np.nan_to_num(zone_cell[usable], nan=-1), prefix[usable],
-                                              zone[usable], swap[usable]]), axis=0, return_inverse=True)
-        for keys, rows in zip(group_of[0], _members(group_of[1].ravel(), usable)):
-            width = gk.width_of_zone(int(keys[2])) if keys[2] == int(keys[2]) else None
-            key = gk.GKZone("CGCS2000", width, int(keys[2]), bool(keys[1])) if width else None
-            src = gk.zone_crs(key) if key else None
-            if src is None:
-                continue
+        if self.crs is None:
+            groups = self._zone_groups(columns, points & (fits | swap), swap, prefix)
+        else:  # a zone the Y values contradict is the reader's error, row by row
+            usable = points & (fits | swap) & (given is None or prefix == (given.zone if given.prefixed else 0))
+            groups = [(rows, self.crs, given) for rows in _members(swap[usable].astype(int), np.flatnonzero(usable))]
+        for rows, src, key in groups:
             lon, lat = transformer_to_wgs84(src).transform(x[rows], y[rows])
-            west, east_edge = gk.zone_band(key)
             covered = _fits(lon, lat, self.coverage)
             with np.errstate(invalid="ignore"):
-                band = (lon >= west) & (lon <= east_edge)
-                refused = ~covered & (lon >= west - 0.5) & (lon <= east_edge + 0.5)  # farther: the zone is refused
+                if key is None:
+                    band = near = np.isfinite(lon) & np.isfinite(lat)
+                else:
+                    west, east_edge = gk.zone_band(key)
+                    band = (lon >= west) & (lon <= east_edge)
+                    near = (lon >= west - 0.5) & (lon <= east_edge + 0.5)  # farther: the zone is refused
             inside = np.flatnonzero(band & covered)
             if len(inside):
                 first = rows[inside[0]]
@@ -348,11 +382,11 @@ class _TableRows:
                     for i in rows[inside].tolist():
                         notices[i] = notices[first]
                     done[rows[inside]] = True
-            outside = np.flatnonzero(refused) if self.coverage is not None else []
+            outside = np.flatnonzero(near & ~covered) if self.coverage is not None else []
             if len(outside):  # refused for the covered area alone, with the zone's hint, as the reader does
                 texts = outside_coverage_texts(lon[outside], lat[outside], [row_numbers[i] for i in rows[outside]],
                                                location, self.coverage, self.source,
-                                               coverage_hints(src, key, None), _register_input)
+                                               coverage_hints(src, key, self.crs), _register_input)
                 first = rows[outside[0]]
                 errors[first], geoms[first], notices[first] = read_row(first)
                 done[first] = True
@@ -361,6 +395,29 @@ class _TableRows:
                         errors[i] = text
                     done[rows[outside]] = True
         return done
+
+    def _zone_groups(self, columns: list[Sequence[Any]], candidates: np.ndarray, swap: np.ndarray,
+                     prefix: np.ndarray) -> list[tuple[np.ndarray, CRS, gk.GKZone]]:
+        """Gauss-Krüger rows (of ``candidates``) by zone cell, zone prefix and order, each with its zone's CRS."""
+        if "gk_zone" in self.index:
+            cells = columns[self.index["gk_zone"]]
+            zone_cell = _numbers(cells)
+            blank = np.array([_blank(v) for v in _objects(cells)], dtype=bool)
+        else:
+            zone_cell, blank = np.full(len(candidates), np.nan), np.ones(len(candidates), dtype=bool)
+        zone = np.where(prefix > 0, prefix, zone_cell)
+        agree = blank | (prefix == 0) | (zone_cell == prefix)
+        usable = np.flatnonzero(candidates & (~np.isnan(zone_cell) | blank) & np.isfinite(zone) & agree)
+        group_of = np.unique(np.column_stack([np.nan_to_num(zone_cell[usable], nan=-1), prefix[usable],
+                                              zone[usable], swap[usable]]), axis=0, return_inverse=True)
+        groups = []
+        for keys, rows in zip(group_of[0], _members(group_of[1].ravel(), usable)):
+            width = gk.width_of_zone(int(keys[2])) if keys[2] == int(keys[2]) else None
+            key = gk.GKZone("CGCS2000", width, int(keys[2]), bool(keys[1])) if width else None
+            src = gk.zone_crs(key) if key else None
+            if src is not None:
+                groups.append((rows, src, key))
+        return groups
 
     def _degrees(self, values: Sequence[Any], rows: list[Any], field: str) -> np.ndarray:
         """A degree column's cells as numbers: plain numbers at once, any other text (87°36'12.5"E, 东经87.6 ...)
@@ -402,7 +459,7 @@ class _TableRows:
                 raw = parse_text(str(wkt), source=self.source, field=column)
                 for plot in raw.plots:
                     plot.row = row
-                return _built(raw, row, self.coverage)
+                return _built(raw, row, self.coverage, self.crs)
             except EcozoneError as err:
                 raise _in_column(err, column, row) from None
         if self.geographic:
@@ -430,7 +487,7 @@ class _TableRows:
             gk=GKHint(zone=whole(zone, self.source, row, zone_field), origin="column 带号") if not _blank(zone) else None,
         )
         try:
-            return _built(raw, row, self.coverage)
+            return _built(raw, row, self.coverage, self.crs)
         except EcozoneError as err:  # about the point as a whole: the cells that give it
             if err.field in (None, "site", "geometry"):
                 err.field = "/".join(fields)
@@ -442,7 +499,8 @@ _SNIFFED_BYTES = 65_536
 _HEADER_UNITS = (("coal_t", "万吨", 10_000.0), ("power_mw", "万千瓦", 10.0))
 
 
-def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None) -> Input:
+def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None,
+               crs: CRS | None) -> Input:
     # The encoding and dialect are told by the file's first lines. Arrow reads the rows when every line is one
     # (``_arrow_csv``), the header then being the first line's cells; it checks that they are UTF-8 itself, off
     # the interpreter lock. Any other file is decoded whole (UTF-8 vs GBK, or a mix, told for the whole file)
@@ -467,7 +525,7 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, cover
     if not header:
         raise FormatError("文件为空 / the file is empty", source=path.name, field="header",
                           fix="给出表头行，每个项目地块一行 / give a header row and one row per site")
-    table = _TableRows(header, path.name, columns, coverage=coverage)
+    table = _TableRows(header, path.name, columns, coverage=coverage, crs=crs)
     if arrow is not None:
         return Input(path, header, arrow.num_rows, _arrow_chunks(arrow, table, chunk_rows),
                      multipliers=table.multipliers)
@@ -552,7 +610,7 @@ def _in_chunks(numbered: Iterable[tuple[int, list, Exception | None]], table: _T
         yield table.read(input_columns(cells, len(table.header)), rows, errors, cells=cells)
 
 
-def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | None) -> Input:
+def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | None, crs: CRS | None) -> Input:
     from openpyxl.utils import get_column_letter
 
     book = open_workbook(path, source=path.name, max_total=BATCH_MAX_INFLATED_BYTES, max_member=BATCH_MAX_MEMBER_BYTES)
@@ -599,7 +657,7 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
     if units:  # a row of units under the header belongs to it: 锅炉规模 over （t/h） is read as 锅炉规模（t/h）
         header = [f"{name}（{unit}）" if unit and unit not in name else name
                   for name, unit in zip(header, units + [""] * len(header))]
-    table = _TableRows(header, path.name, columns, coverage=coverage)
+    table = _TableRows(header, path.name, columns, coverage=coverage, crs=crs)
     sheet = book[data_sheet]
     first_row = header_row + 1 + bool(units)
     total = max(min(declared[data_sheet][0], EXCEL_MAX_ROWS) - first_row + 1, 0)  # declared: an estimate only
@@ -646,7 +704,8 @@ _NO_CRS_FIX = ("随文件提供坐标系（shapefile 同名的 .prj 文件），
                "GeoPackage")
 
 
-def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None) -> Input:
+def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, coverage: CoveredArea | None,
+                  given: CRS | None) -> Input:
     # a .dbf in GBK without a .cpg, or with one that does not fit its text, is read in the encoding detected
     if path.suffix.lower() == ".zip":
         encoding = encoding or _zipped_shapefile(path)
@@ -662,10 +721,17 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
     # Each feature's own geometry is its site (in the file's CRS), whatever its attributes say: a feature
     # without one (or with one that cannot be read) is marked, not located some other way.
     table = _TableRows(header, path.name, columns, coverage=coverage, has_geometry=True)
-    geographic = crs is not None and any(crs.equals(CRS.from_user_input(c)) for c in _GEOGRAPHIC)
-    # what a feature outside the covered area is told to check, as the site reader tells it (``_vector_site``)
     origin = file_crs_origin(path)
-    hints = coverage_hints(crs, None, None, origin) if geographic else table._hints
+    # A CRS given overrides the file's (each row says so when they differ), as ``read_site``'s ``crs`` does.
+    used = given or crs
+    overridden = crs_overridden(crs, origin, given) if given is not None else None
+    geographic = used is not None and _is_plain_degrees(used)
+    # what a feature outside the covered area is told to check, as the site reader tells it (``_vector_site``)
+    hints = coverage_hints(used, None, given, origin) if geographic else table._hints
+
+    def read_feature(geometry, row: int) -> tuple[str | None, Any, str | None]:
+        work = functools.partial(_vector_site, geometry, crs, path.name, row, coverage, origin, given)
+        return _row_site(work, path.name, row, "geometry")
 
     def chunks() -> Iterator[Chunk]:
         number = 0
@@ -699,21 +765,19 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
             deep = shapely.get_coordinate_dimension(flat) > 2
             flat[deep] = shapely.force_2d(flat[deep])
             chunk.geoms[plain] = flat
+            if overridden:  # what the reader says of every feature, these points included
+                for i in np.flatnonzero(plain).tolist():
+                    chunk.notices[i] = overridden
             if geographic:  # plain polygons likewise, when the reader takes the first of them as it is
                 single = _single_polygons(geometries)
-
-                def read_feature(i: int) -> tuple[str | None, Any, str | None]:
-                    work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage, origin)
-                    return _row_site(work, path.name, rows[i], "geometry")
-
                 plain |= _take_plain_polygons(np.flatnonzero(_plain_polygons(single, coverage) & ~unread), single,
-                                              read_feature, chunk.geoms, chunk.errors, chunk.notices)
+                                              lambda i: read_feature(geometries[i], rows[i]), chunk.geoms,
+                                              chunk.errors, chunk.notices)
             for i in np.flatnonzero(~plain & ~outside & ~unread):
-                work = functools.partial(_vector_site, geometries[i], crs, path.name, rows[i], coverage, origin)
-                chunk.errors[i], chunk.geoms[i], chunk.notices[i] = _row_site(work, path.name, rows[i], "geometry")
+                chunk.errors[i], chunk.geoms[i], chunk.notices[i] = read_feature(geometries[i], rows[i])
             yield chunk
 
-    return Input(path, header, total, chunks(), crs=crs, multipliers=table.multipliers)
+    return Input(path, header, total, chunks(), crs=used, multipliers=table.multipliers)
 
 
 def _vector_frames(path: Path, chunk_rows: int, encoding: str | None):
@@ -852,24 +916,26 @@ def _plain_polygons(geoms: np.ndarray, coverage: CoveredArea | None) -> np.ndarr
     return plain
 
 
-def _vector_site(geom, crs: CRS | None, source: str, row: int, coverage: CoveredArea | None, origin: str):
-    """A feature's geometry as its site: from the file's CRS (``origin``: where it comes from; Gauss-Krüger and
-    others reprojected) through the site reader's checks (a plain lon/lat point inside the covered area is taken
-    as it is, ``_points``). A file without a CRS has it inferred from each feature's coordinates, and says so;
-    what cannot be inferred is the file's missing CRS to supply, never a column to correct."""
+def _vector_site(geom, crs: CRS | None, source: str, row: int, coverage: CoveredArea | None, origin: str,
+                 given: CRS | None = None):
+    """A feature's geometry as its site: from the file's CRS (``origin``: where it comes from), or the one
+    ``given`` for the whole input (Gauss-Krüger and others reprojected) through the site reader's checks (a plain
+    lon/lat point inside the covered area is taken as it is, ``_points``). A file without a CRS, and none given,
+    has it inferred from each feature's coordinates, and says so; what cannot be inferred is the file's missing
+    CRS to supply, never a column to correct."""
     if geom is None or geom.is_empty:
         raise FormatError("要素没有几何（或几何无法读取） / the feature has no geometry (or one that cannot be read)",
                           source=source, row=row, field="geometry",
                           fix="画出它的几何，或删去该要素 / draw its geometry, or delete the feature")
-    notices = [] if crs else [Notice("no_crs", "文件没有声明坐标系（如 shapefile 缺少 .prj），按坐标值推断 / the file declares "
+    notices = [] if crs or given else [Notice("no_crs", "文件没有声明坐标系（如 shapefile 缺少 .prj），按坐标值推断 / the file declares "
                                      "no CRS (as a shapefile without its .prj): it is inferred from the coordinates",
                                      source=source, level="info", fix=_NO_CRS_FIX)]
     raw = RawSite(source=source, plots=[RawPlot(parts_from_shapely(geom, source=source, row=row), row=row)],
                   crs=crs, crs_origin=origin if crs else "", order="declared", notices=notices)
     try:
-        return _built(raw, row, coverage)
+        return _built(raw, row, coverage, given)
     except (CRSError, CoordinateError) as error:
-        if crs is None:
+        if crs is None and given is None:
             error.fix = _NO_CRS_FIX
         raise
 
@@ -895,9 +961,10 @@ def _zipped_shapefile(path: Path) -> str | None:
 
 
 # -- shared ----------------------------------------------------------------------------------------------------------
-def _built(raw: RawSite, row: Any, coverage: CoveredArea | None):
-    """The site reader's checks and transforms on one row; several plots become one multi-geometry."""
-    sites = build_sites(raw, coverage=coverage)
+def _built(raw: RawSite, row: Any, coverage: CoveredArea | None, crs: CRS | None = None):
+    """The site reader's checks and transforms on one row (``crs``: the one given for the whole input); several
+    plots become one multi-geometry."""
+    sites = build_sites(raw, crs=crs, coverage=coverage)
     site = sites[0] if len(sites) == 1 else combine(sites, {})
     notices = "；".join(dict.fromkeys(n["message"] for n in site.notices))
     return site.shape, notices or None

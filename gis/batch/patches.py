@@ -62,7 +62,7 @@ class PatchSummary:
 
 def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Sequence[str | PathLike], *,
                    store: Store | str | PathLike | None = None, as_of: dt.date | str | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> PatchSummary:
+                   progress: Callable[[int, int], None] | None = None, crs: Any = None) -> PatchSummary:
     """Cut every patch of ``input_path`` by the protected zones in force on ``as_of`` and write the outputs.
 
     Parameters
@@ -73,13 +73,15 @@ def screen_patches(input_path: str | PathLike, output_paths: str | PathLike | Se
         ``.gpkg`` (layers 图斑 and 图斑区域相交) and/or ``.xlsx`` (移交清单).
     progress
         ``progress(done_patches, total)`` after each chunk and once more when the outputs are written.
+    crs
+        The CRS of every patch, overriding the file's (``screen_file``'s ``crs``).
     """
     if not isinstance(store, Store):
         store = open_store(store)
     day = iso_day(as_of)
     outputs = [checked_output(p, input_path, PATCH_OUTPUTS)
                for p in ([output_paths] if isinstance(output_paths, (str, PathLike)) else output_paths)]
-    source = open_input(input_path, coverage=covered_area(store))
+    source = open_input(input_path, coverage=covered_area(store), crs=crs)
     # the input's own columns keep their values: one named as an added column (所在县市区 ...) is renamed
     header = [f"{name}（原）" if name in _ADDED else name for name in source.header]
     snapshot = store.snapshot(day)

@@ -32,10 +32,12 @@ from gis.sites.checks import CoveredArea, Log, assemble, check_area, check_cover
 from gis.sites.limits import check_raw
 from gis.sites.model import FILE_CRS_ORIGINS, Plot, RawSite, Site, SourceCRS
 
-__all__ = ["build_sites", "combine", "coverage_hints"]
+__all__ = ["build_sites", "combine", "coverage_hints", "crs_overridden", "user_crs"]
 
 DATUMS = {"wgs84": None, "gcj02": ("GCJ-02 (Amap/Tencent)", gcj02_to_wgs84), "bd09": ("BD-09 (Baidu)", bd09_to_wgs84)}
 _SAME_AS_WGS84 = ("World Geodetic System 1984", "China 2000")
+#: Where a GIS file's CRS comes from (``FILE_CRS_ORIGINS``), as the Chinese half of a text says it.
+_FROM_ZH = {".prj": " .prj 文件", "the file": "文件本身"}
 _CHINA_ZONES = "中国境内为 3° 带 25–45、6° 带 13–23 / China lies in 3° zones 25–45 and 6° zones 13–23"
 
 
@@ -160,13 +162,14 @@ def _swap(rings) -> None:
         ring.coords = [(b, a) for a, b in ring.coords]
 
 
-def _user_crs(crs: Any) -> CRS:
+def user_crs(crs: Any) -> CRS:
+    """The CRS given (an EPSG code, PROJ or WKT), or the error that names the field ``crs`` and the fix."""
     try:
         return CRS.from_user_input(crs)
     except ProjCRSError:
         raise CRSError("无法识别的坐标系 / unknown CRS", field="crs", value=crs,
-                       fix="给出 EPSG 代码（如 CGCS2000 3° 带第 29 带为 EPSG:4517）或 PROJ/WKT 定义 / give an EPSG code "
-                           "(e.g. EPSG:4517 for CGCS2000 3° zone 29) or a PROJ/WKT definition") from None
+                       fix="用 «crs» 给出 EPSG 代码（如 CGCS2000 3° 带第 29 带为 EPSG:4517）或 PROJ/WKT 定义 / give with "
+                           "«crs» an EPSG code (e.g. EPSG:4517 for CGCS2000 3° zone 29) or a PROJ/WKT definition") from None
 
 
 def _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log):
@@ -179,7 +182,10 @@ def _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log):
                        value=gk_zone, fix=_CHINA_ZONES)
     src, origin = None, ""
     if crs is not None:
-        src, origin = _user_crs(crs), "given (crs)"
+        src, origin = user_crs(crs), "given (crs)"
+        overridden = crs_overridden(raw.crs, raw.crs_origin, src)
+        if overridden:
+            log.note("crs_overridden", overridden, level="info", field="crs")
     elif raw.crs is not None and gk_zone is None:
         src, origin = raw.crs, raw.crs_origin
     degrees = bool(np.all(np.abs(xy) <= 180))
@@ -211,6 +217,15 @@ def _resolve(raw, xy, rows, rings, crs, gk_zone, swap_xy, coverage, log):
     elif zone is not None:
         _check_prefix_fits(zone, src, xy[:, 0], rows, raw, log)
     return src, origin, zone
+
+
+def crs_overridden(declared: CRS | None, origin: str, given: CRS) -> str | None:
+    """What a site says when a GIS file's own CRS (``origin``: where it comes from) gives way to the crs given,
+    so that the choice is on record; None when the file declares none, or the same."""
+    if declared is None or origin not in FILE_CRS_ORIGINS or declared.equals(given):
+        return None
+    return (f"文件的坐标系（{crs_label(declared)}，来自{_FROM_ZH[origin]}）已由给出的坐标系（{crs_label(given)}）取代 / "
+            f"the file's CRS ({crs_label(declared)}, from {origin}) is overridden by the CRS given ({crs_label(given)})")
 
 
 def _fits(lon: np.ndarray, lat: np.ndarray, coverage) -> np.ndarray:
@@ -449,8 +464,7 @@ def coverage_hints(src: CRS, zone: gk.GKZone | None, crs: Any, origin: str = "")
     if crs is not None:
         return [f"检查 «crs»（{crs_label(src)}） / check «crs» ({crs_label(src)})."]
     if origin in FILE_CRS_ORIGINS:
-        said = {".prj": " .prj 文件", "the file": "文件本身"}[origin]
-        return [f"检查文件的坐标系（{crs_label(src)}，来自{said}）是否与要素坐标相符，要素是否本在覆盖范围以外 / check that "
+        return [f"检查文件的坐标系（{crs_label(src)}，来自{_FROM_ZH[origin]}）是否与要素坐标相符，要素是否本在覆盖范围以外 / check that "
                 f"the file's CRS ({crs_label(src)}, from {origin}) fits its features, or whether they lie outside "
                 "the covered area."]
     if src.is_geographic:
