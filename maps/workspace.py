@@ -103,6 +103,16 @@ _BODIES = {
       <label>文件（Excel .xlsx、CSV、GeoPackage、压缩的 Shapefile .zip）
         <input type="file" id="ez-screen-file" accept=".xlsx,.csv,.gpkg,.zip,.shp,.geojson,.parquet" required></label>
       <label>核查日期 <input type="date" id="ez-screen-asof"></label>
+      <fieldset class="ez-row" id="ez-screen-options">
+        <legend>整批选项（名录各行未填写时适用，每行注明所作假定）</legend>
+        <label>建设性质 <select id="ez-screen-scope"><option value="">按各行（未填按新建）</option>
+          <option value="existing">现有企业</option><option value="new">新建（新、改、扩建）</option></select></label>
+        <label>行业 <input type="text" id="ez-screen-industry" placeholder="如 火力发电" size="14"></label>
+        <label>坐标系 <input type="text" id="ez-screen-crs" placeholder="如 EPSG:4538" size="14"
+          title="无 .prj 的 shapefile，或无带号列的 X/Y 所用坐标系；给出后覆盖文件自带的坐标系"></label>
+        <label>文字编码 <input type="text" id="ez-screen-encoding" placeholder="自动识别 UTF-8/GBK" size="14"
+          title="CSV 或 shapefile 的 .dbf 既非 UTF-8 也非 GBK 时填写，如 utf-16、big5"></label>
+      </fieldset>
       <div id="ez-preview" class="ez-preview"></div>
       <button type="submit" id="ez-screen-go">开始筛查</button>
       <div id="ez-screen-status" class="ez-status"></div>

@@ -272,6 +272,49 @@ def test_batch_page_previews_screens_and_downloads(chromium, server, store, tmp_
         _assert_clean(watch)
 
 
+def test_batch_page_takes_the_whole_files_options(chromium, server, store, tmp_path, artifacts):
+    """A register of existing enterprises in Gauss-Krüger X/Y without 带号 (CGCS2000 CM 87°E, EPSG:4538) and
+    without 建设性质: with 现有企业 and the CRS chosen on the page, the preview reads every row and the job's rows
+    are those of ``screen_file`` given the same options; without them they are not."""
+    from pyproj import Transformer
+
+    from gis.batch import screen_file
+
+    zones = store.snapshot().zones
+    points = [g.representative_point() for g in zones.geometry if 85.6 < g.representative_point().x < 88.4][:12]
+    to_gk = Transformer.from_crs("EPSG:4326", "EPSG:4538", always_xy=True)
+    rows = [{"项目名称": f"企业{i + 1}", "行业": "水泥", "东坐标": f"{e:.2f}", "北坐标": f"{n:.2f}"}
+            for i, (e, n) in enumerate(to_gk.transform(p.x, p.y) for p in points)]
+    register = tmp_path / "现有企业.csv"
+    register.write_bytes(_csv_bytes(rows))
+    with harness.page(chromium) as (tab, watch):
+        _with_key(tab, READ)
+        tab.goto(server + "/map/screen")
+        tab.select_option("#ez-screen-scope", "existing")
+        tab.fill("#ez-screen-crs", "EPSG:4538")
+        tab.set_input_files("#ez-screen-file", str(register))
+        tab.wait_for_selector("#ez-preview-table")
+        assert tab.locator("#ez-preview .ez-row-error").count() == 0
+        tab.click("#ez-screen-go")
+        tab.wait_for_selector("#ez-jobs tr[data-job] .ez-download", timeout=120_000)
+        with tab.expect_download(timeout=60_000) as download:
+            tab.click("#ez-jobs .ez-download[data-format='csv']")
+        text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+        _assert_clean(watch)
+    screened = list(csv.DictReader(io.StringIO(text)))
+    assert len(screened) == len(rows) and not any(row["读取错误"] for row in screened)
+
+    def expected(**options) -> list[dict[str, str]]:
+        out = tmp_path / f"expected-{len(options)}.csv"
+        screen_file(register, out, store=store, **options)
+        return list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+
+    columns = ["结论", "命中规则", "涉及区域", "读取提示"]
+    given = expected(defaults={"scope": "existing"}, crs="EPSG:4538")
+    assert [[row[c] for c in columns] for row in screened] == [[row[c] for c in columns] for row in given]
+    assert [[row[c] for c in columns] for row in screened] != [[row[c] for c in columns] for row in expected()]
+
+
 def test_batch_page_screens_the_sample_workbook_into_a_screened_workbook(chromium, server, tmp_path, artifacts):
     """The officer's round trip: data/samples/permits.xlsx (title row, 说明 sheet) uploaded on the page, the
     screened workbook downloaded: the original sheets and rows kept, and each row's 结论 what a batch run from

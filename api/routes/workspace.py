@@ -129,12 +129,12 @@ def _cell(value: Any) -> Any:
     return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
-def _header_as_written(path: Path) -> list[str]:
+def _header_as_written(path: Path, encoding: str | None) -> list[str]:
     """The first non-empty row of a table, or a vector file's fields: what a person maps columns from when no
     header was recognised."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        text, _ = decode(path.read_bytes(), encoding=None, source=path.name)
+        text, _ = decode(path.read_bytes(), encoding=encoding, source=path.name)
         return next((row for row, error in csv_rows(text, source=path.name) if error is None and any(row)), [])
     if suffix == ".xlsx":
         book = open_workbook(path, source=path.name)
@@ -149,15 +149,17 @@ def _header_as_written(path: Path) -> list[str]:
     return [str(name) for name in pyogrio.read_info(path)["fields"]]
 
 
-def preview_file(path: Path, columns: dict[str, str] | None) -> Preview:
+def preview_file(path: Path, columns: dict[str, str] | None, encoding: str | None = None,
+                 crs: str | None = None) -> Preview:
     """The header, the column of each field and the first rows of a batch file, read by ``gis.batch.inputs``
-    (the reader a screening job uses), or the reader's reason when no location columns are recognised."""
+    (the reader a screening job uses, with the job's ``encoding`` and ``crs``), or the reader's reason when no
+    location columns are recognised."""
     try:
-        opened = open_input(path, columns=columns, chunk_rows=PREVIEW_ROWS)
+        opened = open_input(path, columns=columns, chunk_rows=PREVIEW_ROWS, encoding=encoding, crs=crs)
     except FieldError as error:
         if error.field != "header":
             raise
-        header = _header_as_written(path)
+        header = _header_as_written(path, encoding)
         problem = {"detail": error.message, "field": error.field, "fix": error.fix}
         return Preview(header=header, roles={}, fields=FIELD_LABELS, rows=[], total=0, problem=problem)
     try:
@@ -183,6 +185,9 @@ async def preview(
     file: Annotated[UploadFile, File(description="The file a screening job would take.")],
     columns: Annotated[str | None, Form(description="JSON object mapping fields to columns, as POST /screen takes "
                                                     "it, e.g. {\"lon\": \"东经\", \"lat\": \"北纬\"}.")] = None,
+    encoding: Annotated[str | None, Form(max_length=40, description="Text encoding, as POST /screen takes it.")] = None,
+    crs: Annotated[str | None, Form(max_length=10_000, description="CRS of every row, as POST /screen takes it.")]
+    = None,
 ) -> Preview:
     """The columns read for each field and the first rows as the job would read them; with ``problem`` when no
     location column is recognised, so that the page can offer to map them."""
@@ -190,7 +195,8 @@ async def preview(
     with tempfile.TemporaryDirectory(prefix="ecozone-preview-", dir=state.jobs.scratch) as folder:
         [path] = await save_uploads([file], Path(folder))
         try:
-            return await run_in_threadpool(preview_file, path, mapping)
+            return await run_in_threadpool(preview_file, path, mapping, (encoding or "").strip() or None,
+                                           (crs or "").strip() or None)
         except (OSError, ValueError) as error:
             raise ApiProblem(400, f"无法读取文件 / the file cannot be read ({type(error).__name__})", field="file",
                              value=file.filename, fix="另存为 .xlsx 或 UTF-8 .csv / save it as .xlsx or UTF-8 .csv",
