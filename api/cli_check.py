@@ -98,6 +98,8 @@ def _check(
                                                                  "verify FILE).")] = None,
     no_audit: Annotated[bool, typer.Option("--no-audit", help="Do not record this check in the audit trail "
                                                               "(also ECOZONE_AUDIT=0).")] = False,
+    name: Annotated[str | None, typer.Option("--name", help="项目名称 / the project's name, as the report and the "
+                                                            "audit trail give it.")] = None,
     **facts: Any,
 ) -> None:
     """Check a project site: the zones it touches, the verdict per rule with its source, and the site as read."""
@@ -112,7 +114,7 @@ def _check(
                                encoding=encoding, coverage=covered_area(opened))
             if not site_only:
                 rings = _parse_buffers(buffers)
-                project = read_project(facts)
+                project = read_project({**facts, "name": name})
                 result = check_site(parsed, project, store=opened, as_of=as_of, buffers_km=rings,
                                     tolerance_m=tolerance_m, shared_engine=False)  # one site, then the end
                 file_check(result, opened, site, report=report, no_audit=no_audit)

@@ -23,7 +23,7 @@ from gis.sites import Site
 __all__ = ["headline", "access_item_text", "coverage_note", "hit_lines", "rule_heading", "rule_fields", "unchecked_text",
            "LAYER_STATUS", "NO_RESTRICTION", "ILLUSTRATIVE_NOTE", "UNCHECKED_TITLE",
            "POSSIBLE_TITLE", "zone_text", "relation_label", "quantity_text", "source_text", "layer_text",
-           "site_lines", "notice_text", "project_lines", "check_lines", "reasons_text", "review_reasons",
+           "site_lines", "notice_text", "project_lines", "project_name", "check_lines", "reasons_text", "review_reasons",
            "unchecked_reasons", "join_reasons", "zones_text",
            "rules_text", "sources_text", "quantities_text", "Give"]
 
@@ -190,12 +190,20 @@ def site_lines(site: Site) -> list[str]:
     return lines
 
 
+def project_name(result: CheckResult) -> str:
+    """The project's name as given; else said to be missing, with the site's own name (a 国土 TXT's 地块名称, a
+    file's 项目名称) for the officer to know the decision by."""
+    if result.project.name:
+        return result.project.name
+    return f"（未填写；地块：{result.site.name}）" if result.site.name else "（未命名）"
+
+
 def project_lines(result: CheckResult, give: Give = None) -> list[str]:
     """The project's facts as given and assumed."""
     project = result.project
     given = [f"{FACT_LABELS.get(name, name)}：{_fact_value(value)}"
              for name, value in project.model_dump(exclude_none=True).items() if name != "name"]
-    lines = [f"项目：{project.name or '（未命名）'}；" + ("，".join(given) if given else "未提供项目信息")]
+    lines = [f"项目：{project_name(result)}；" + ("，".join(given) if given else "未提供项目信息")]
     return lines + [notice_text(notice, give) for notice in result.project_notices]
 
 

@@ -253,3 +253,19 @@ def test_report_names_the_access_list_items_each_rule_applies(tmp_path):
     for item in items:
         for text in (_squeeze(pdf), _squeeze(word)):
             assert _squeeze(f"{item.code}：{item.text}") in text, (item.code, item.text)
+
+
+def test_the_report_names_the_project_given_or_says_it_is_missing(tmp_path):
+    """``--name`` is the project's name in the report; without it the report says the name is missing and gives
+    the site's own, the 地块名称 of the 国土 TXT (read here from the file's GBK text). Read back with python-docx."""
+    plot_line = next(line for line in SAMPLE.read_bytes().decode("gbk").splitlines() if line.endswith("@"))
+    plot_name = plot_line.split(",")[3]
+    env = {"ECOZONE_AUDIT": "0"}
+    for name, report in (("石河子某热力公司燃煤锅炉改造", tmp_path / "named.docx"), (None, tmp_path / "unnamed.docx")):
+        made = runner.invoke(app, ["check", str(SAMPLE), *FACTS, *(["--name", name] if name else []),
+                                   "--report", str(report)], env=env)
+        assert made.exit_code == 0, made.output
+        document = docx.Document(report)
+        cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+        shown = cells[cells.index("项目") + 1]
+        assert shown == (name or f"（未填写；地块：{plot_name}）")

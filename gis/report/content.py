@@ -19,7 +19,7 @@ from gis.check import CheckResult
 from gis.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gis.evidence import Evidence
 from gis.presentation import (ILLUSTRATIVE_NOTE, NO_RESTRICTION, POSSIBLE_TITLE, UNCHECKED_TITLE,
-                              LAYER_STATUS, headline, project_lines, rule_fields, rule_heading, site_lines,
+                              LAYER_STATUS, headline, project_lines, project_name, rule_fields, rule_heading, site_lines,
                               source_text)
 from gis.results import Relation
 from gis.rules.model import VERDICT_LABELS, Verdict
@@ -71,7 +71,7 @@ class Report:
 
 def report_content(result: CheckResult, evidence: Evidence) -> Report:
     """Arrange a check and its evidence into the report's sections."""
-    summary = [("结论", headline(result)), ("项目", result.project.name or "（未命名）"),
+    summary = [("结论", headline(result)), ("项目", project_name(result)),
                ("核查日期", f"{result.as_of.isoformat()}（图层与规则按此日现行）"), ("图层库", evidence.store),
                ("输入", f"{evidence.input.name or '坐标文本'}（SHA-256 {evidence.input.sha256}）"),
                ("结果摘要 SHA-256", evidence.result_sha256)]

@@ -219,7 +219,7 @@ class Project(BaseModel):
 
     name: str | None = Field(default=None, max_length=500, description="Project name.",
                              json_schema_extra={"label_zh": "项目名称", "unit": None,
-                                                "headers": ["项目名称", "名称", "企业名称", "单位名称"]})
+                                                "headers": ["项目名称", "名称", "企业名称", "单位名称", "排污单位名称"]})
     industry: str | None = _fact("行业", "行业", "行业类别", "所属行业", max_length=200,
                                  description="Industry: a rule sector (电力, 水泥 …), a GB/T 4754 code or name.")
     gbt4754: str | None = _fact("国民经济行业代码", "行业代码", "国民经济行业代码", max_length=20,
