@@ -9,6 +9,7 @@ option, an API field, a form field).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -170,6 +171,22 @@ def notice_text(notice: dict[str, Any], give: Give = None) -> str:
         f" 处理建议：{fix}" if fix else "")
 
 
+#: Where a site's CRS came from (``SourceCRS.origin``, which the readers set in English), as an officer reads it.
+_ORIGINS_ZH = {
+    "given (crs)": "给出的坐标系", "given (gk_zone)": "给出的带号", "column 带号": "带号列", "Y zone prefix": "Y 值前的带号",
+    "inferred: the values are degrees": "按坐标值推断：数值为经纬度", ".prj": ".prj 文件", "the file": "文件本身",
+    "WKT SRID": "WKT 的 SRID", "GeoJSON 'crs' member": "GeoJSON 的 crs 成员",
+    "GeoJSON (RFC 7946: WGS 84)": "GeoJSON 规定的 WGS 84（RFC 7946）", "TXT header [属性描述]": "TXT 文件头 [属性描述]",
+}
+
+
+def origin_text(origin: str) -> str:
+    """Where a site's CRS came from, Chinese first (the reader's English after it)."""
+    columns = re.fullmatch(r"columns (.+)", origin)
+    zh = f"{columns[1]} 列" if columns else _ORIGINS_ZH.get(origin)
+    return f"{zh} / {origin}" if zh else origin
+
+
 def site_lines(site: Site) -> list[str]:
     """The site as read: plots, area, extent, where the coordinates came from, each conversion, warnings."""
     name = site.name or ("坐标文本" if site.source == "text" else site.source)
@@ -178,7 +195,7 @@ def site_lines(site: Site) -> list[str]:
         lines.append(f"面积：{site.area_m2 / 10_000:,.4f} 公顷（{site.area_m2:,.1f} m²，WGS 84 椭球面积）")
     bounds = site.shape.bounds
     lines.append(f"位置：经度 {bounds[0]:.6f}–{bounds[2]:.6f}，纬度 {bounds[1]:.6f}–{bounds[3]:.6f}")
-    lines.append(f"坐标来源 / source CRS：{site.source_crs.label}（{site.source_crs.origin}）")
+    lines.append(f"坐标来源 / source CRS：{site.source_crs.label}（{origin_text(site.source_crs.origin)}）")
     if site.datum != "wgs84":
         lines.append(f"网络地图坐标 / web-map datum：{site.datum}")
     lines += [f"转换 {n}：{c.description}" for n, c in enumerate(site.conversions, start=1)]

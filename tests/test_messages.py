@@ -182,3 +182,24 @@ def test_an_unknown_report_format_is_refused_in_chinese_first():
         store.close()
     _assert_chinese_first(info.value, "unknown report format 'xls'")
     assert str(info.value).startswith("「xls」不是报告格式 / ")
+
+
+def test_what_was_done_to_a_site_and_where_its_crs_came_from_read_chinese_first(tmp_path):
+    """The report's section on the site as read (转换 n, 坐标来源) is Chinese first: a 国土 TXT in GBK with the
+    zone in front of Y, a GBK CSV register, a WKT ring left open, an Amap (GCJ-02) point, a point in degrees."""
+    from gis.presentation import site_lines
+    from gis.sites import read_site
+
+    samples = Path(__file__).resolve().parents[1] / "data" / "samples"
+    sites = [read_site(samples / "shihezi_boiler.txt"), read_site(samples / "baotou_coal_unit.txt"),
+             read_site("POLYGON((87.60 44.00, 87.61 44.00, 87.61 44.01, 87.60 44.01))"),
+             read_site("87.6,44.0", datum="gcj02"), read_site("87.6,44.0")]
+    table = tmp_path / "地块.csv"
+    table.write_bytes("点号,X,Y\n1,4873000,29550000\n2,4873000,29550100\n3,4873100,29550100\n".encode("gbk"))
+    sites.append(read_site(table))
+    conversions = [c.description for site in sites for c in site.conversions]
+    assert {"decode", "zone_prefix", "proj_transform", "ring_closed", "gcj02_to_wgs84"} <= {
+        c.step for site in sites for c in site.conversions}
+    assert [text for text in conversions if not _chinese(text[0])] == []
+    origins = [next(line for line in site_lines(site) if line.startswith("坐标来源")) for site in sites]
+    assert [line for line in origins if not any(_chinese(c) for c in line.split("（", 1)[1])] == []

@@ -20,7 +20,7 @@ from gis.sites.checks import XINJIANG_BBOX, CoveredArea
 from gis.sites.encoding import decode
 from gis.sites.files import VECTOR_SUFFIXES, read_vector
 from gis.sites.limits import check_file_size
-from gis.sites.model import Conversion, Plot, RawSite, Site, SourceCRS
+from gis.sites.model import Conversion, decoded, Plot, RawSite, Site, SourceCRS
 from gis.sites.tables import read_table
 from gis.sites.text import parse_text
 from gis.sites.txt import is_txt, read_txt
@@ -59,7 +59,7 @@ def _parse_file(path: Path, encoding: str | None) -> RawSite:
         if is_txt(text):
             return read_txt(text, source=path.name, encoding=used)
         raw = parse_text(text, source=path.name)
-        raw.conversions.insert(0, Conversion(step="decode", description=f"read the file as {used} text"))
+        raw.conversions.insert(0, decoded(used))
         return raw
     if suffix in (".csv", ".xlsx"):
         return read_table(path, encoding=encoding)

@@ -84,7 +84,8 @@ def build_sites(raw: RawSite, *, crs: Any = None, gk_zone: int | None = None, da
         if DATUMS[datum]:
             label, convert = DATUMS[datum]
             geom = convert(geom)
-            plot_log.did(f"{datum}_to_wgs84", f"converted {label} to WGS 84 (iterative inverse, better than 1 mm)")
+            plot_log.did(f"{datum}_to_wgs84", f"由 {label} 换算为 WGS 84（迭代反算，误差小于 1 毫米） / converted {label} to "
+                                              "WGS 84 (iterative inverse, better than 1 mm)")
         geom = repair(geom, plot_log, plot.row)
         check_coverage(geom, coverage, plot_log, hints, plot.row if len(raw.plots) > 1 else None)
         geom = shapely.orient_polygons(geom, exterior_cw=False)
@@ -370,8 +371,10 @@ def _zone_from_values(raw, east, rows, gk_zone, log) -> gk.GKZone:
         raise CRSError(f"没有 {datum} {width}° 带第 {zone} 带的 EPSG 坐标系 / EPSG has no {datum} {width}° zone {zone}",
                        source=raw.source, value=zone, fix=f"检查带号 / check the zone; {_CHINA_ZONES}")
     if key.prefixed:
-        log.did("zone_prefix", f"read zone {zone} from the number in front of Y ({width}° zone, central meridian "
-                               f"{key.central_meridian}°E); EPSG:{gk.zone_epsg(key)} keeps it in its false easting")
+        log.did("zone_prefix", f"由 Y 值前的带号读出第 {zone} 带（{width}° 带，中央经线 {key.central_meridian}°E），"
+                               f"EPSG:{gk.zone_epsg(key)} 的东偏移含带号 / read zone {zone} from the number in front of Y "
+                               f"({width}° zone, central meridian {key.central_meridian}°E); EPSG:{gk.zone_epsg(key)} "
+                               "keeps it in its false easting")
     return key
 
 
@@ -407,10 +410,12 @@ def _to_wgs84(src: CRS, xy: np.ndarray, log: Log) -> np.ndarray:
     lon, lat = transformer.transform(xy[:, 0], xy[:, 1], errcheck=True)
     datum = datum_name(src)
     shifted = not any(name in datum for name in _SAME_AS_WGS84)
-    note = f"({transformer.description})"
+    zh, en = f"（{transformer.description}）", f"({transformer.description})"
     if not shifted:
-        note = "(CGCS2000 and WGS 84 agree to a few centimetres; no datum shift applied)"
-    log.did("proj_transform", f"transformed from {crs_label(src)} to WGS 84 longitude/latitude with PROJ {note}")
+        zh = "（CGCS2000 与 WGS 84 相差仅数厘米，未作基准转换）"
+        en = "(CGCS2000 and WGS 84 agree to a few centimetres; no datum shift applied)"
+    log.did("proj_transform", f"用 PROJ 由 {crs_label(src)} 转换为 WGS 84 经纬度{zh} / transformed from {crs_label(src)} "
+                              f"to WGS 84 longitude/latitude with PROJ {en}")
     if shifted and "Ballpark" in transformer.description:
         log.note("datum_shift_unknown",
                  f"缺少从 {datum} 到 WGS 84 的基准转换参数（PROJ 中没有）：位置可能偏差数十米 / PROJ knows no datum "

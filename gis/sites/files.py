@@ -31,7 +31,7 @@ from gis.sites.limits import (
     check_file_size,
     too_many,
 )
-from gis.sites.model import Conversion, RawPlot, RawSite, file_crs_origin
+from gis.sites.model import Conversion, decoded, RawPlot, RawSite, file_crs_origin
 from gis.sites.text import load_json, parts_from_shapely, plot_name, read_geojson
 
 __all__ = ["VECTOR_SUFFIXES", "read_vector"]
@@ -47,7 +47,7 @@ def read_vector(path: Path, *, encoding: str | None) -> RawSite:
         check_file_size(path, source=source)
         text, used = decode(path.read_bytes(), encoding=encoding, source=source)
         raw = read_geojson(load_json(text, source=source), source=source)
-        raw.conversions.insert(0, Conversion(step="decode", description=f"read the file as {used} text"))
+        raw.conversions.insert(0, decoded(used))
         return raw
     if suffix == ".kmz":
         check_file_size(path, source=source)
@@ -191,6 +191,8 @@ def _dbf_encoding(path: Path, encoding: str | None, conversions: list[Conversion
     detected, passed_over = dbf_encoding(path)
     if detected and (passed_over is not None or sidecar(path, ".cpg") is None):
         label = "UTF-8" if detected == "UTF-8" else "GBK/GB18030"
-        why = f"its .cpg says {passed_over}, which the text is not in" if passed_over else "the .dbf has no .cpg"
-        conversions.append(Conversion(step="decode", description=f"{why}: its text was detected as {label}"))
+        why = (f".cpg 写的是 {passed_over}，但文字不是该编码 / its .cpg says {passed_over}, which the text is not in"
+               if passed_over else ".dbf 没有 .cpg / the .dbf has no .cpg")
+        conversions.append(Conversion(step="decode", description=f"{why}：文字识别为 {label} / its text was detected "
+                                                                 f"as {label}"))
     return detected

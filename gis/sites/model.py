@@ -49,6 +49,11 @@ class Conversion(BaseModel):
     description: str = Field(description="What was done, in plain language.")
 
 
+def decoded(encoding: str) -> Conversion:
+    """The record of reading a file's bytes as text in ``encoding``."""
+    return Conversion(step="decode", description=f"按 {encoding} 编码读取文字 / read the file as {encoding} text")
+
+
 class SourceCRS(BaseModel):
     """The coordinate system the input was written in."""
 

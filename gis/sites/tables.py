@@ -28,7 +28,7 @@ from gis.sites.limits import (
     check_file_size,
     too_many,
 )
-from gis.sites.model import Conversion, GKHint, RawPart, RawPlot, RawRing, RawSite, parts_from_points
+from gis.sites.model import Conversion, decoded, GKHint, RawPart, RawPlot, RawRing, RawSite, parts_from_points
 from gis.sites.text import parse_value
 
 __all__ = [
@@ -86,7 +86,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
     check_file_size(path, source=source)
     if path.suffix.lower() == ".csv":
         text, used = decode(path.read_bytes(), encoding=encoding, source=source)
-        conversions.append(Conversion(step="decode", description=f"read the file as {used} text"))
+        conversions.append(decoded(used))
         rows = []
         for cells, error in csv_rows(text, source=source):
             if error is not None:
@@ -97,7 +97,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
                 raise _too_many_rows(len(rows), MAX_TABLE_ROWS, source, field="rows")
     else:
         rows, sheet = _xlsx_rows(path, source)
-        conversions.append(Conversion(step="read_sheet", description=f"read sheet '{sheet}'"))
+        conversions.append(Conversion(step="read_sheet", description=f"读取工作表「{sheet}」 / read sheet '{sheet}'"))
     start, roles = _find_header(rows, source)
     header = [str(h).strip() if h is not None else "" for h in rows[start]]
     check_unique(header, roles.values(), source)

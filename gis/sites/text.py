@@ -262,7 +262,7 @@ def _read_wkt(text: str, source: str, field: str) -> RawSite:
     return RawSite(
         source=source, plots=[RawPlot(parts_from_shapely(geom, source=source, row=1, field=field))],
         crs=crs, crs_origin="WKT SRID" if srid else "", order="declared", fields=("x", "y"), notices=notices,
-        conversions=[Conversion(step="ring_closed", description="closed an unclosed WKT ring")] if notices else [],
+        conversions=[Conversion(step="ring_closed", description="闭合了 WKT 中未闭合的环 / closed an unclosed WKT ring")] if notices else [],
     )
 
 

@@ -13,7 +13,7 @@ import re
 from gis.errors import FieldError, FormatError, Notice
 from gis.sites import gk
 from gis.sites.limits import MAX_FEATURES, VertexBudget, too_many
-from gis.sites.model import Conversion, GKHint, RawPlot, RawSite, parts_from_points
+from gis.sites.model import GKHint, RawPlot, RawSite, decoded, parts_from_points
 
 __all__ = ["is_txt", "read_txt"]
 
@@ -101,7 +101,7 @@ def read_txt(text: str, *, source: str, encoding: str) -> RawSite:
         attributes["name"] = header["项目名称"]
     return RawSite(
         source=source, plots=plots, order="declared", fields=("Y", "X"), gk=hint, attributes=attributes,
-        notices=notices, conversions=[Conversion(step="decode", description=f"read the file as {encoding} text")],
+        notices=notices, conversions=[decoded(encoding)],
     )
 
 
