@@ -83,10 +83,14 @@ def quantity_text(quantity: ComputedQuantity) -> str:
 
 
 def source_text(hit: RuleHit, *, quote: bool = True) -> str:
-    """The document, article and (by default) the quote a rule comes from."""
-    marker = "（非来源文件，国家法规概述）" if hit.not_in_seeds else ""
+    """The document, article and (by default) the quote a rule comes from, 「in corner brackets」, or the summary
+    of the provision, labelled 概述, for a rule whose document is not quoted."""
+    marker = "（非来源文件）" if hit.not_in_seeds and "非来源文件" not in hit.source_doc else ""
     article = f" {hit.source_article}" if hit.source_article else ""
-    return f"{hit.source_doc}{article}{marker}" + (f"「{hit.source_quote}」" if quote else "")
+    text = f"{hit.source_doc}{article}{marker}"
+    if not quote:
+        return text
+    return text + (f"「{hit.source_quote}」" if hit.source_quote is not None else f"，概述：{hit.source_summary}")
 
 
 def _reasons(hit: RuleHit, give: Give) -> list[str]:
@@ -104,7 +108,8 @@ def rule_heading(hit: RuleHit) -> str:
 
 def rule_fields(hit: RuleHit, give: Give = None, *, quote: bool = True) -> list[tuple[str, str]]:
     """What a rule says of this project, as (label, text) pairs: what it would say if it applies, the zones,
-    condition, deadline, quantities, reasons and source (the quote apart, as 原文, when ``quote`` is False)."""
+    condition, deadline, quantities, reasons and source (the quote apart, as 原文, or the summary, as 概述, when
+    ``quote`` is False)."""
     fields = []
     if hit.verdict is Verdict.needs_review and hit.rule_verdict != hit.verdict:
         fields.append(("若适用则为", VERDICT_LABELS[hit.rule_verdict]))
@@ -118,7 +123,7 @@ def rule_fields(hit: RuleHit, give: Give = None, *, quote: bool = True) -> list[
     fields += [("准入清单", access_item_text(item)) for item in hit.access_items]
     fields.append(("依据", source_text(hit, quote=quote)))
     if not quote:
-        fields.append(("原文", hit.source_quote))
+        fields.append(("原文", hit.source_quote) if hit.source_quote is not None else ("概述", hit.source_summary))
     return fields
 
 

@@ -118,7 +118,9 @@ class RuleHit(BaseModel):
                                           "(wholly or in part).")
     source_doc: str
     source_article: str | None = None
-    source_quote: str
+    source_quote: str | None = Field(default=None, description="The document's words (原文).")
+    source_summary: str | None = Field(default=None, description="A summary of the provision (概述), for a "
+                                       "rule whose document is not quoted; never shown as a quote.")
     not_in_seeds: bool = False
     access_items: list[AccessItem] = Field(
         default_factory=list, description="The access-list items of the site's control units this rule applies.")
@@ -318,7 +320,7 @@ def _hit_fields(rule: Rule, pack: RulePack, day: dt.date) -> dict[str, Any]:
         condition_en=rule.condition_en, deadline=rule.deadline,
         deadline_passed=(day > rule.deadline) if rule.deadline else None,
         source_doc=pack.documents.get(rule.source.doc, rule.source.doc), source_article=rule.source.article,
-        source_quote=rule.source.quote, not_in_seeds=rule.source.not_in_seeds,
+        source_quote=rule.source.quote, source_summary=rule.source.summary, not_in_seeds=rule.source.not_in_seeds,
     )
 
 

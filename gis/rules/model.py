@@ -174,15 +174,24 @@ class Quantity(BaseModel):
 
 
 class Source(BaseModel):
-    """Where a rule comes from."""
+    """Where a rule comes from: the document and article, and either a quote (原文, the document's own words) or,
+    for a rule whose document is not at hand to quote, a summary of the provision (概述), never shown as a quote."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     doc: str
     article: str | None = None
-    quote: str
+    quote: str | None = Field(default=None, description="A verbatim passage of the document (原文).")
+    summary: str | None = Field(default=None, description="A summary in Chinese of the provision (概述), when "
+                                                          "there is no text of the document to quote.")
     not_in_seeds: bool = Field(default=False, description="General regulatory knowledge, not the source documents.")
     confidence: Literal["H", "M", "L"] | None = None
+
+    @model_validator(mode="after")
+    def _quote_or_summary(self):
+        if (self.quote is None) == (self.summary is None):
+            raise ValueError("give either 'quote' (the document's words) or 'summary' (概述), one of them")
+        return self
 
 
 class Rule(BaseModel):

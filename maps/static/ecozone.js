@@ -311,7 +311,9 @@
     });
     hit.reasons.forEach(function (reason) { parts.push('<div class="ez-review">需核查：' + esc(reason) + "</div>"); });
     parts.push('<div class="ez-source">依据：' + esc(hit.source_doc) + (hit.source_article ? " " + esc(hit.source_article) : "") +
-      (hit.not_in_seeds ? "（非来源文件，国家法规概述）" : "") + "「" + esc(hit.source_quote) + "」</div></li>");
+      (hit.not_in_seeds && hit.source_doc.indexOf("非来源文件") < 0 ? "（非来源文件）" : "") +
+      (hit.source_quote !== null && hit.source_quote !== undefined ? "「" + esc(hit.source_quote) + "」"
+        : "，概述：" + esc(hit.source_summary)) + "</div></li>");
     return parts.join("");
   }
 
