@@ -66,6 +66,7 @@ BOWTIE = [(87.60, 43.80), (87.61, 43.81), (87.61, 43.80), (87.60, 43.81)]
 ERRORS = [
     ("empty text", "   ", {}, FormatError, "empty"),
     ("odd number of values", "87.6, 43.8, 87.7", {}, FormatError, "3 numbers: coordinates come in pairs"),
+    ("a number past 1e308", "1e400, 44", {}, CoordinateError, "not a finite number"),
     ("words among numbers", "87.6, abc", {}, FormatError, "unexpected text"),
     ("two vertices", "87.6,43.8; 87.7,43.8", {}, GeometryError, "two vertices"),
     ("minutes 60 or more", "87°75'E 43°48'N", {}, CoordinateError, "below 60"),
@@ -196,3 +197,12 @@ def test_a_folder_given_as_the_site_is_said_to_be_one(tmp_path):
     with pytest.raises(FormatError, match="folder, not a file") as info:
         read_site(str(tmp_path))
     assert info.value.field == "site" and info.value.value == str(tmp_path)
+
+
+@pytest.mark.parametrize("text", ["8.76e1, 4.4e1", "87.6E44N", "87.6E44.0N", "87.6E, 44N", "8760e-2 44"])
+def test_a_number_with_an_exponent_is_that_number_and_a_hemisphere_letter_stays_one(text):
+    """8.76e1 is 87.6 (as Python's float reads it); the E of 87.6E44N is east, not an exponent."""
+    site = read_site(text)
+    lon, lat = site.shape.x, site.shape.y
+    expected = {"8.76e1, 4.4e1": (float("8.76e1"), float("4.4e1")), "8760e-2 44": (float("8760e-2"), 44.0)}
+    assert (lon, lat) == pytest.approx(expected.get(text, (87.6, 44.0)), abs=1e-12)

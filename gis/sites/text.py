@@ -35,7 +35,8 @@ from gis.sites.model import Conversion, RawPart, RawPlot, RawRing, RawSite
 
 __all__ = ["load_json", "parse_text", "parse_value", "parts_from_shapely", "plot_name", "read_geojson"]
 
-_NUM = r"[+-]?\d+(?:\.\d+)?"
+# A number, with an exponent (8.76e1) unless the letter is a hemisphere before more of a coordinate (87.6E44N)
+_NUM = r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+(?![\d.°º度:′'分]|\s*[NSns北南]))?"
 _DMS = (
     rf"{_NUM}\s*(?:°|º|度)\s*(?:{_NUM}\s*(?:'|′|’|分)\s*(?:{_NUM}\s*(?:\"|″|”|''|′′|秒)?)?)?"
     rf"|[+-]?\d+:\d+(?::\d+(?:\.\d+)?|\.\d+)?"
@@ -96,8 +97,10 @@ def _token_value(match: re.Match, *, source: str, row: Any, field: str | None) -
     raw = match["v1"] or match["v2"]
     label = (match["pre"] or match["suf"] or "").lower()
     axis, sign = _AXIS.get(label, (None, 1))
-    numbers = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", raw)]
     negative = raw.lstrip().startswith("-")
+    # a plain number (8.76e1 too: infinite past 1e308, which the checks refuse), or degrees, minutes and seconds
+    numbers = [abs(float(raw))] if re.fullmatch(_NUM, raw.strip()) else \
+        [float(n) for n in re.findall(r"\d+(?:\.\d+)?", raw)]
     degrees, minutes, seconds = (numbers + [0.0, 0.0])[:3]
     if len(numbers) > 1:
         if minutes >= 60 or seconds >= 60:
