@@ -1,8 +1,9 @@
 """``ecozone map -o FILE.html``: the layers map as one self-contained HTML file (no network needed to open it).
 
 The file carries the vector tiles of an extent (default: every zone) from zoom 2 to ``--max-zoom``, zoom by zoom
-while they fit ``--max-mb``, and the popups of the zones in them while they fit; a closer view is drawn from the
-deepest tiles, magnified. What did not fit is said on the command line and in the map's legend.
+while the file stays within ``--max-mb``, and the popups of the zones in them while it does; a closer view is drawn
+from the deepest tiles, magnified. The map opens on ``--bbox``. What did not fit is said on the command line and in
+the map's legend.
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ def map_command(
                                           "file (8: about 450 m a pixel in Xinjiang; each zoom more is about 4 times "
                                           "the tiles).")] = 8,
     bbox: Annotated[str | None, typer.Option("--bbox", help="Only this extent, west,south,east,north in degrees "
-                                             "(default: every zone), e.g. 85.5,44.0,86.5,44.6.")] = None,
-    max_mb: Annotated[float, typer.Option("--max-mb", min=1, help="Size bound of the tiles and popups in the "
-                                          "file, MB.")] = 20,
+                                             "(default: every zone), e.g. 85.5,44.0,86.5,44.6; the map opens on "
+                                             "it.")] = None,
+    max_mb: Annotated[float, typer.Option("--max-mb", min=1, help="Size bound of the whole file, MB (Leaflet and "
+                                          "the page code included): tiles and popups go in while it holds.")] = 20,
 ) -> None:
     """Write the map of every layer (一张图) as one HTML file with Leaflet and the tiles inlined."""
     from api.cli import fail

@@ -11,14 +11,16 @@ Bootstrap, Font Awesome ...) are not used by these pages and are switched off.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import branca.element
 import folium
 import xstatic.pkg.leaflet
 
-__all__ = ["CHECK_PAGE", "LAYERS_PAGE", "STATIC_ROOTS", "attach", "check_offline", "static_file"]
+__all__ = ["CHECK_PAGE", "LAYERS_PAGE", "STATIC_ROOTS", "attach", "check_offline", "script_json", "static_file"]
 
 #: Static roots by URL prefix: ``/static/leaflet/leaflet.js`` is ``xstatic.pkg.leaflet.BASE_DIR/leaflet.js``.
 STATIC_ROOTS = {
@@ -86,6 +88,13 @@ def attach(m: folium.Map, files: tuple[tuple[str, str], ...], static_url: str | 
         else:
             element = _Inline("script", static_file(root, name).read_text(encoding="utf-8"))
         header.add_child(element, name=f"{root}/{name}")
+
+
+def script_json(value: Any) -> str:
+    """A value as JSON safe inside a <script> element (no closing tag, no comment opener), Chinese kept as UTF-8
+    (half the size of \\u escapes): what a page carries, and what its size bound counts."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
 def check_offline(html: str) -> str:

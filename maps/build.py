@@ -11,7 +11,6 @@ code shows the answer of ``POST /check``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -27,7 +26,7 @@ from gis.results import Relation
 from gis.rules.model import VERDICT_LABELS, VERDICT_ORDER, Verdict
 from gis.rules.project import CHOICE_LABELS, INDUSTRIES, FactSpec, fact_specs
 from gis.store import Store, open_store
-from maps.assets import CHECK_PAGE, LAYERS_PAGE, attach, check_offline
+from maps.assets import CHECK_PAGE, LAYERS_PAGE, attach, check_offline, script_json
 from maps.layers import MapLayers, map_layers
 from maps.rings import site_rings
 from maps.style import VERDICT_COLORS
@@ -38,8 +37,10 @@ __all__ = ["MAX_FILE_BYTES", "Basemap", "batch_map", "check_map", "check_page", 
 #: Centre of the default view (Xinjiang) before the layers' bounds are known.
 _CENTRE = (42.0, 85.0)
 
-#: Size bound of the tiles and popups a saved page carries, bytes.
+#: Size bound of a saved page, bytes: its tiles and popups go in while the whole file stays within it.
 MAX_FILE_BYTES = 20_000_000
+#: Bytes kept for what the legend says was left out (measured before it is known).
+_NOTE_BYTES = 1_000
 #: Deepest zoom of the tiles a saved page carries for all of its extent, by ``inline_levels`` (the display levels
 #: pages were drawn with before tiles, as the change report's page still asks: 0 → zoom 6 … 3 and None → zoom 12);
 #: zooms deeper are drawn from those tiles, magnified.
@@ -96,29 +97,25 @@ class _Script(branca.element.MacroElement):
         """
     )
 
-    def __init__(self, spec: dict[str, Any], data: dict[str, str], calls: list[tuple[str, list]]) -> None:
+    def __init__(self, spec: dict[str, Any], data: dict[str, Any], calls: list[tuple[str, list]]) -> None:
         super().__init__()
-        self.spec = _js(spec)
-        self.data = {key: _script_safe(text) for key, text in data.items()}
-        self.calls = [(call, ", ".join(_js(arg) for arg in args)) for call, args in calls]
+        self.calls = [(call, ", ".join(script_json(arg) for arg in args)) for call, args in calls]
+        self.set(spec, data)
+
+    def set(self, spec: dict[str, Any], data: dict[str, Any]) -> None:
+        """Put the page spec and ``ecozone.data``'s values in the script."""
+        self.spec = script_json(spec)
+        self.data = {key: script_json(value) for key, value in data.items()}
 
 
-def _script_safe(text: str) -> str:
-    """JSON text safe inside a <script> element (no closing tag, no comment opener)."""
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
-
-
-def _js(value: Any) -> str:
-    """A value as JSON for a <script>, Chinese kept as UTF-8 (half the size of \\u escapes)."""
-    return _script_safe(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
-
-
-def _spec(layers: MapLayers, tiles: dict[str, Any], extra_legend: list[dict[str, str]]) -> dict[str, Any]:
-    """The page spec: per kind its label, count, legend and looks; where the tiles come from; the legend's extras."""
+def _spec(layers: MapLayers, tiles: dict[str, Any], extra_legend: list[dict[str, str]],
+          view: list[float] | None) -> dict[str, Any]:
+    """The page spec: the box the view opens on; per kind its label, count, legend and looks; where the tiles
+    come from; the legend's extras."""
     kinds = [layers.kind_spec(kind) for kind in layers.kinds]
     return {
         "as_of": layers.as_of.isoformat(),
-        "bounds": layers.bounds,
+        "bounds": view,
         "kinds": kinds,
         "tiles": tiles,
         "illustrative": any(kind["illustrative"] for kind in kinds),
@@ -136,8 +133,9 @@ def _page(display: MapLayers, title: str, *, files=LAYERS_PAGE, static_url: str 
     """A page of ``display``'s layers. With ``tile_url`` (a template with ``{z}``, ``{x}``, ``{y}``) and
     ``popup_url`` (``{kind}``, ``{zone_id}``, ``{lon}``, ``{lat}``, ``{zoom}``) the page fetches tiles and
     popups from the application; without, it carries the tiles of ``bounds`` (default: every zone) up to
-    ``max_zoom`` (default: by ``inline_levels``) and of ``focus`` up to zoom 16, within ``max_bytes``; the map's
-    ``ecozone_tiles`` (an ``Embedded``) says what went in and what was left out."""
+    ``max_zoom`` (default: by ``inline_levels``) and of ``focus`` up to zoom 16, while the whole page stays within
+    ``max_bytes``; the map's ``ecozone_tiles`` (an ``Embedded``) says what went in and what was left out. The
+    view opens on ``bounds``, or on every zone."""
     m = folium.Map(location=_CENTRE, zoom_start=5, tiles=None, control_scale=False)
     m._id = "ecozone"  # the same page for the same layers (folium names a map by a random id)
     attach(m, files, static_url)
@@ -148,21 +146,29 @@ def _page(display: MapLayers, title: str, *, files=LAYERS_PAGE, static_url: str 
         if basemap.overlay_url:
             folium.TileLayer(basemap.overlay_url, attr=basemap.attribution, subdomains=basemap.subdomains,
                              max_zoom=basemap.max_zoom, name="注记", control=False, overlay=True).add_to(m)
-    data: dict[str, str] = {}
+    view = list(bounds) if bounds is not None else display.bounds
     if tile_url is not None:
-        tiles: dict[str, Any] = {"url": tile_url, "popup_url": popup_url}
         m.ecozone_tiles = None
-    else:
-        level = len(_LEVEL_ZOOMS) - 1 if inline_levels is None else min(inline_levels, len(_LEVEL_ZOOMS) - 1)
-        zoom = max_zoom if max_zoom is not None else _LEVEL_ZOOMS[level]
-        embedded = embed(display, max_zoom=zoom, max_bytes=max_bytes, bounds=bounds, focus=focus,
-                         focus_zoom=_SITE_ZOOM if focus is not None else None)
-        m.ecozone_tiles = embedded
-        data = {"tiles": _js(embedded.tiles), "popups": _js(embedded.popups)}
-        first, last = embedded.zooms or (0, 0)
-        tiles = {"min_zoom": first, "max_zoom": min(last, zoom), "left_out": embedded.left_out}
-    spec = _spec(display, tiles, list(extra_legend))
-    _Script(spec, data, list(calls)).add_to(m)
+        _Script(_spec(display, {"url": tile_url, "popup_url": popup_url}, list(extra_legend), view), {},
+                list(calls)).add_to(m)
+        return m
+    level = len(_LEVEL_ZOOMS) - 1 if inline_levels is None else min(inline_levels, len(_LEVEL_ZOOMS) - 1)
+    zoom = max_zoom if max_zoom is not None else _LEVEL_ZOOMS[level]
+
+    def spec(first: int, last: int, left_out: list[str]) -> dict[str, Any]:
+        return _spec(display, {"min_zoom": first, "max_zoom": min(last, zoom), "left_out": left_out},
+                     list(extra_legend), view)
+
+    # The bound is on the file: the page without its tiles and popups (Leaflet, the page code, a check result)
+    # is measured first, and they get what is left.
+    script = _Script(spec(0, 0, []), {"tiles": {}, "popups": {kind: {} for kind in display.kinds}}, list(calls))
+    script.add_to(m)
+    page_bytes = len(render(m).encode()) + _NOTE_BYTES
+    embedded = embed(display, max_zoom=zoom, max_bytes=max_bytes, bounds=bounds, focus=focus,
+                     focus_zoom=_SITE_ZOOM if focus is not None else None, page_bytes=page_bytes)
+    m.ecozone_tiles = embedded
+    script.set(spec(*(embedded.zooms or (0, 0)), embedded.left_out),
+               {"tiles": embedded.tiles, "popups": embedded.popups})
     return m
 
 

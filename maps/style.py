@@ -46,7 +46,8 @@ def _outline(color: str, weight: float, dash: str | None = None) -> dict[str, An
     return {"color": color, "weight": weight, "fill": False, "opacity": 0.8, "dashArray": dash}
 
 
-#: Style of each kind, by subtype (None = the kind's features without a subtype, or its default).
+#: Style of each kind, by subtype; None is the kind's own look, for its zones without a subtype (or with one the
+#: table does not know), labelled by the kind. Kinds without one get a grey look below.
 _STYLES: dict[str, dict[str | None, dict[str, Any]]] = {
     "admin_division": {
         "province": _outline("#444444", 2.5),
@@ -101,9 +102,10 @@ _STYLES: dict[str, dict[str | None, dict[str, Any]]] = {
         "experimental": _fill("#74c476", 0.35),
         "general_control": _fill("#74c476", 0.35),
     },
-    "ecological_redline": {
+    "ecological_redline": {  # an official delivery's 类型 holds the ecological function, not who drew it
         "bingtuan": _fill("#e31a1c", 0.3, 2),
         "autonomous_region": _fill("#fb6a4a", 0.3, 2),
+        None: _fill("#a50f15", 0.3, 2),
     },
     "chp_plant": {None: {**_fill("#252525", 0.9, 1, "#ffffff"), "radius": 7}},
     "heat_network": {None: _fill("#e08214", 0.12, 1.2)},
@@ -129,6 +131,21 @@ _STYLES: dict[str, dict[str | None, dict[str, Any]]] = {
     },
     "overloaded_area": {None: _fill("#c51b7d", 0.2)},
 }
+
+#: Colour of the own look of a kind whose subtype is required (the stores refuse its zones without one, but a
+#: layer held in memory may bring one): grey, never some subtype's colour.
+_UNCLASSIFIED = "#969696"
+
+
+def _with_own_look(styles: dict[str | None, dict[str, Any]]) -> dict[str | None, dict[str, Any]]:
+    """``styles`` with a look under None, last (a tile names a look by its position): the first subtype's, grey."""
+    if None in styles:
+        return styles
+    first = next(iter(styles.values()))
+    return {**styles, None: {**first, **{key: _UNCLASSIFIED for key in ("color", "fillColor") if key in first}}}
+
+
+_STYLES = {kind: _with_own_look(styles) for kind, styles in _STYLES.items()}
 
 #: Industrial-park status on a date: code -> (Chinese label, fill colour), in legend order.
 PARK_STATUS = {
@@ -170,8 +187,7 @@ def park_status(row: Any, day: dt.date) -> str:
 
 def zone_style(kind: str, subtype: str | None, geometry_source: str, status: str | None = None) -> dict[str, Any]:
     """Leaflet path options for one zone; ``status`` is a park's PARK_STATUS code."""
-    styles = _STYLES[kind]
-    style = dict(styles.get(subtype) or styles.get(None) or next(iter(styles.values())))
+    style = dict(_STYLES[kind].get(subtype) or _STYLES[kind][None])
     if status is not None:
         style["fillColor"] = style["color"] = PARK_STATUS[status][1]
     if geometry_source == "illustrative" and style.get("fill", True):
@@ -202,8 +218,7 @@ def style_table(kind: str) -> list[dict[str, Any]]:
 
 def style_index(kind: str, subtype: str | None, geometry_source: str, status: str | None = None) -> int:
     """Position in ``style_table(kind)`` of the look ``zone_style`` gives these values."""
-    styles = _STYLES[kind]
-    known = subtype if subtype in styles else (None if None in styles else next(iter(styles)))
+    known = subtype if subtype in _STYLES[kind] else None
     source = geometry_source if geometry_source in GEOMETRY_SOURCES else "official"
     return _styles_of(kind)[1][(known, source, status if kind == "industrial_park" else None)]
 
@@ -215,9 +230,9 @@ def kind_legend(kind: str, present: set[str | None]) -> list[tuple[str, dict[str
         return [(label, zone_style(kind, None, "official", code)) for code, (label, _) in PARK_STATUS.items()
                 if code in present]
     styles = _STYLES[kind]
-    # A subtype without a style of its own (none, or one an imported layer brought) is drawn in the default look.
-    fallback = None if None in styles else next(iter(styles))
-    shown = {subtype if subtype in styles else fallback for subtype in present}
+    # Zones without a subtype the table knows are drawn in the kind's own look and labelled by the kind: an
+    # official red line has no 兵团/自治区 subtype, and must not be shown as one.
+    shown = {subtype if subtype in styles else None for subtype in present}
     return [(spec.subtype_label(subtype) or spec.label_zh, dict(style)) for subtype, style in styles.items()
             if subtype in shown]
 

@@ -26,6 +26,7 @@ import shapely
 from pyproj import Transformer
 
 from gis.cache import BoundedCache
+from maps.assets import script_json
 from maps.layers import Bounds, MapLayers
 from maps.popups import zone_popup
 from maps.style import park_status, style_index
@@ -252,8 +253,8 @@ class Embedded:
     tiles: dict[str, str] = field(default_factory=dict)  # "z/x/y" -> base64 MVT
     popups: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> zone_id -> HTML
     zooms: tuple[int, int] | None = None  # embedded zooms, first and last
-    size: int = 0  # characters of tiles and popups
-    left_out: list[str] = field(default_factory=list)  # Chinese sentences for the page and the command line
+    size: int = 0  # bytes of tiles and popups in the page
+    left_out: list[str] = field(default_factory=list)  # sentences for the page and the command line, Chinese first
 
 
 #: Shallowest zoom embedded: all of Xinjiang in one tile.
@@ -272,10 +273,15 @@ def _around(focus: Bounds, z: int) -> list[tuple[int, int]]:
     return sorted(window | set(tiles_covering(focus, z)))
 
 
+def _entry_bytes(key: str, value: str) -> int:
+    """Bytes of ``"key":"value",`` as the page's script carries it (``maps.assets.script_json``)."""
+    return len(script_json(key).encode()) + len(script_json(value).encode()) + 2
+
+
 def _zoom_tiles(layers: MapLayers, kinds: list[str], z: int, keys: list[tuple[int, int]],
-                room: int) -> tuple[dict[str, str], list[dict[str, Any]], float | None]:
-    """The tiles ``keys`` of zoom ``z`` (base64, by "z/x/y"; empty ones left out) and the zones in them, made until
-    they no longer fit ``room`` characters: then the third value is about what all of them would need."""
+                room: int) -> tuple[dict[str, str], list[dict[str, Any]], int, float | None]:
+    """The tiles ``keys`` of zoom ``z`` (base64, by "z/x/y"; empty ones left out), the zones in them and their
+    bytes, made until they no longer fit ``room`` bytes: then the last value is about what all would need."""
     level: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
     size = 0
@@ -283,19 +289,31 @@ def _zoom_tiles(layers: MapLayers, kinds: list[str], z: int, keys: list[tuple[in
         made, zones = _kind_tiles(layers, kinds, z, x, y)
         data = b"".join(made[kind] for kind in kinds)
         if data:
-            text = level[f"{z}/{x}/{y}"] = base64.b64encode(data).decode()
-            size += len(text) + 16
+            key = f"{z}/{x}/{y}"
+            level[key] = base64.b64encode(data).decode()
+            size += _entry_bytes(key, level[key])
             rows.extend(zones)
         if size > room:  # stop at once: the rest of the zoom would not fit either
-            return level, rows, size * len(keys) / done
-    return level, rows, None
+            return level, rows, size, size * len(keys) / done
+    return level, rows, size, None
+
+
+def _too_large(z: int, have: float, needed: float, cap: float, magnified: bool) -> str:
+    """Why zoom ``z`` was left out: the file so far and the zoom together (MB) exceed the bound, not the zoom alone."""
+    total = have + needed
+    zh, en = (f"更近的视图放大显示第 {z - 1} 级图块", f"closer views magnify the zoom {z - 1} tiles") if magnified \
+        else ("地图上不显示区域", "the map shows no zones")
+    return (f"第 {z} 级及更细的图块未嵌入：文件已有 {have:.1f} MB，加上该级约 {needed:.1f} MB 共约 {total:.1f} MB，"
+            f"超过上限 {cap:g} MB；{zh} / zoom {z} and deeper not embedded: the file has {have:.1f} MB, with about "
+            f"{needed:.1f} MB for zoom {z} it would be about {total:.1f} MB, over the {cap:g} MB bound; {en}")
 
 
 def embed(layers: MapLayers, *, max_zoom: int, max_bytes: int, bounds: Bounds | None = None,
-          focus: Bounds | None = None, focus_zoom: int | None = None) -> Embedded:
+          focus: Bounds | None = None, focus_zoom: int | None = None, page_bytes: int = 0) -> Embedded:
     """The tiles of ``bounds`` (default: every zone) from zoom 2 to ``max_zoom``, then those of ``focus`` up
-    to ``focus_zoom``, zoom by zoom while they fit ``max_bytes``; then the popups of the zones drawn, while
-    they fit. Deeper zooms are drawn from the deepest embedded tile, magnified."""
+    to ``focus_zoom``, zoom by zoom while they and the ``page_bytes`` of the page around them fit ``max_bytes``;
+    then the popups of the zones drawn, while they fit. Deeper zooms are drawn from the deepest embedded tile,
+    magnified."""
     kinds = layers.kinds
     result = Embedded()
     extent = bounds or layers.bounds
@@ -311,14 +329,13 @@ def embed(layers: MapLayers, *, max_zoom: int, max_bytes: int, bounds: Bounds | 
         if len(result.tiles) + len(keys) > MAX_EMBED_TILES:
             result.left_out.append(f"第 {z} 级及更细的图块未嵌入（需 {len(keys)} 个图块，超过 {MAX_EMBED_TILES} 个）")
             break
-        level, level_rows, needed = _zoom_tiles(layers, kinds, z, keys, max_bytes - result.size)
+        level, level_rows, size, needed = _zoom_tiles(layers, kinds, z, keys, max_bytes - page_bytes - result.size)
         if needed is not None:
-            shown = f"放大后显示第 {z - 1} 级图块的放大" if result.zooms else "地图上不显示区域"
-            result.left_out.append(f"第 {z} 级及更细的图块未嵌入（该级约需 {needed / 1e6:.1f} MB，超过上限 "
-                                   f"{max_bytes / 1e6:.0f} MB）：{shown}")
+            result.left_out.append(_too_large(z, (page_bytes + result.size) / 1e6, needed / 1e6, max_bytes / 1e6,
+                                              bool(result.zooms)))
             break
         result.tiles.update(level)
-        result.size += sum(len(text) + 16 for text in level.values())
+        result.size += size
         result.zooms = (result.zooms[0] if result.zooms else z, z)
         for row in level_rows:
             rows[row["kind"]].setdefault(row["zone_id"], row)
@@ -330,8 +347,8 @@ def embed(layers: MapLayers, *, max_zoom: int, max_bytes: int, bounds: Bounds | 
     for kind, zone_id in sorted(deepest, key=lambda key: -deepest[key]):
         row = rows[kind][zone_id]
         html = zone_popup(row, park_status(row, layers.as_of) if kind == "industrial_park" else None)
-        cost = len(html.encode()) + len(zone_id) + 6
-        if result.size + cost > max_bytes:
+        cost = _entry_bytes(zone_id, html)
+        if page_bytes + result.size + cost > max_bytes:
             omitted += 1
             continue
         result.popups[kind][zone_id] = html

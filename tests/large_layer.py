@@ -47,27 +47,29 @@ def redline_polygons(n: int, seed: int = 20) -> list[shapely.Polygon]:
     return polygons
 
 
-def redline_layer(n: int, seed: int = 20) -> gpd.GeoDataFrame:
-    """The polygons as a red-line layer, as an official delivery would carry them (no 示意)."""
+def redline_layer(n: int, seed: int = 20, subtype: str | None = "autonomous_region") -> gpd.GeoDataFrame:
+    """The polygons as a red-line layer, as an official delivery would carry them (no 示意; ``subtype`` None as
+    in a delivery whose 类型 holds the ecological function)."""
     polygons = redline_polygons(n, seed)
     rows = [{
-        "zone_id": f"SBHX{i:06d}", "kind": KIND, "name": f"生态保护红线图斑{i:06d}", "subtype": "autonomous_region",
+        "zone_id": f"SBHX{i:06d}", "kind": KIND, "name": f"生态保护红线图斑{i:06d}", "subtype": subtype,
         "jurisdiction": "新疆维吾尔自治区", "attributes": {"redline_function": ("水源涵养", "防风固沙", "生物多样性维护")[i % 3]},
         "source_doc": "测试生成的红线图层", "source_quote": "生成数据", "geometry_source": "official",
     } for i in range(n)]
     return gpd.GeoDataFrame(rows, geometry=polygons, crs="EPSG:4326")
 
 
-_made: dict[tuple[int, int], Path] = {}
+_made: dict[tuple[int, int, str | None], Path] = {}
 
 
-def large_store(folder: Path, n: int, seed: int = 20) -> Path:
-    """Path of a writable copy of the embedded dataset with ``n`` generated red-line polygons in force from 2020;
-    made once per process and size."""
-    key = (n, seed)
+def large_store(folder: Path, n: int, seed: int = 20, subtype: str | None = "autonomous_region") -> Path:
+    """Path of a writable copy of the embedded dataset with ``n`` generated red-line polygons of ``subtype`` in
+    force from 2020; made once per process, size and subtype."""
+    key = (n, seed, subtype)
     if key not in _made or not _made[key].exists():
-        path = folder / f"large-{n}-{seed}.gpkg"
+        path = folder / f"large-{n}-{seed}-{subtype}.gpkg"
         with init_store(path) as store:
-            store.import_layer(redline_layer(n, seed), KIND, source="generated.shp", effective_from=EFFECTIVE)
+            store.import_layer(redline_layer(n, seed, subtype), KIND, source="generated.shp",
+                               effective_from=EFFECTIVE)
         _made[key] = path
     return _made[key]

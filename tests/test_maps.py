@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +16,8 @@ from maps.build import Basemap, layers_map, render
 from maps.layers import map_layers
 from maps.popups import zone_popup
 from maps.rings import site_rings
-from maps.style import park_status, style_index, style_table, zone_style
+from gis.kinds import KINDS
+from maps.style import kind_legend, park_status, style_index, style_table, zone_style
 
 SERVED = {"tile_url": "/tiles/all/{z}/{x}/{y}.pbf", "popup_url": "/map/popup/{kind}/{zone_id}"}
 
@@ -46,6 +48,21 @@ def test_every_zone_has_a_look_in_its_kind_table_and_a_popup_citing_its_source(s
             assert look["dashArray"]
         popup = zone_popup(row, status)
         assert row["zone_id"] in popup and ("依据" in popup or "边界来源" in popup)
+
+
+def test_zones_without_a_subtype_are_drawn_and_labelled_as_their_kind_never_as_a_subtype():
+    """An official red line's 类型 holds its ecological function: no subtype, so neither 兵团 nor 自治区 划定. The
+    same looks draw the tiles, the legend and the report's picture."""
+    for kind, spec in KINDS.items():
+        if kind == "industrial_park" or not spec.subtypes:  # parks are styled by status
+            continue
+        own = zone_style(kind, None, "official")
+        assert own not in [zone_style(kind, subtype, "official") for subtype in spec.subtypes], kind
+        assert zone_style(kind, "not-a-subtype", "official") == own
+        [(label, look)] = kind_legend(kind, {None})
+        assert label == spec.label_zh and {key: value for key, value in look.items() if value is not None} == own
+    labels = [label for label, _ in kind_legend("ecological_redline", {None, "bingtuan"})]
+    assert sorted(labels) == ["兵团划定", "生态保护红线"]
 
 
 def test_parks_are_coloured_by_their_status_on_the_date(store):
@@ -138,10 +155,15 @@ def test_saved_map_keeps_within_its_size_bound_and_says_what_it_left_out(tmp_pat
     out = tmp_path / "layers.html"
     result = CliRunner().invoke(app, ["map", "-o", str(out), "--max-zoom", "9", "--max-mb", "1"])
     assert result.exit_code == 0, result.output
-    assert "未包含：第 " in result.output and "级及更细的图块未嵌入" in result.output
+    # what the file holds and the zoom left out together exceed the bound (the zoom alone need not)
+    said = re.search(r"级及更细的图块未嵌入：文件已有 ([\d.]+) MB，加上该级约 ([\d.]+) MB 共约 ([\d.]+) MB，"
+                     r"超过上限 ([\d.]+) MB", result.output)
+    assert said, result.output
+    have, level, total, cap = map(float, said.groups())
+    assert cap == 1 and total > cap and total == pytest.approx(have + level, abs=0.11) and have <= cap
     html = out.read_text(encoding="utf-8")
     check_offline(html)
-    assert len(html.encode()) < 1_000_000 + 600_000  # the bound, and Leaflet, VectorGrid and the page code
+    assert len(html.encode()) <= 1_000_000  # the whole file: tiles, popups, Leaflet and the page code
     bounded = CliRunner().invoke(app, ["map", "-o", str(tmp_path / "x.html"), "--bbox", "86,44,85,45"])
     assert bounded.exit_code != 0 and "--bbox" in bounded.output
 

@@ -360,7 +360,7 @@ def test_saved_map_of_a_large_layer_opens_within_its_bound(chromium, large_path,
     out = tmp_path / "large.html"
     result = CliRunner().invoke(app, ["map", "-o", str(out), "--store", str(large_path), "--max-mb", "4"])
     assert result.exit_code == 0, result.output
-    assert out.stat().st_size < 4_000_000 + 600_000 and "未包含" in result.output
+    assert out.stat().st_size <= 4_000_000 and "未包含" in result.output  # the whole file
     _assert_self_contained(out.read_text(encoding="utf-8"))
     with harness.page(chromium) as (tab, watch):
         tab.goto(out.as_uri())
@@ -372,3 +372,71 @@ def test_saved_map_of_a_large_layer_opens_within_its_bound(chromium, large_path,
         assert tab.evaluate("ecozone.drawn()")["admin_division"] >= 1
         tab.screenshot(path=str(artifacts / "maps_large_file.png"))
         _assert_clean(watch)
+
+
+_RGB = "c => { const d = document.createElement('i'); d.style.color = c; document.body.append(d); " \
+       "const v = getComputedStyle(d).color; d.remove(); return v; }"
+
+
+def test_red_lines_without_a_subtype_are_drawn_and_labelled_as_red_lines(chromium, tmp_path_factory, tmp_path,
+                                                                        artifacts):
+    """An official delivery's 类型 holds the ecological function, so its red lines have no subtype: the legend
+    and the drawing say 生态保护红线, never 兵团划定 or 自治区划定."""
+    from api.cli import app
+    from maps.style import zone_style
+
+    path = large_store(tmp_path_factory.getbasetemp(), 300, subtype=None)
+    out = tmp_path / "redline.html"
+    result = CliRunner().invoke(app, ["map", "-o", str(out), "--store", str(path), "--max-zoom", "6"])
+    assert result.exit_code == 0, result.output
+    with harness.page(chromium) as (tab, watch):
+        tab.goto(out.as_uri())
+        _wait_ready(tab)
+        rows = tab.evaluate(f"""() => {{
+            const rgb = {_RGB};
+            const head = [...document.querySelectorAll('#ez-legend .ez-legend-kind')]
+                .find(d => d.querySelector('b').textContent === {KINDS[KIND].label_zh!r});
+            const rows = [];
+            for (let d = head.nextElementSibling; d && d.classList.contains('ez-legend-row'); d = d.nextElementSibling) {{
+                rows.push([d.textContent.trim(), rgb(d.querySelector('.ez-swatch').style.backgroundColor)]);
+            }}
+            return rows;
+        }}""")
+        fills = tab.evaluate(f"""() => {{
+            const rgb = {_RGB};
+            return [...new Set([...document.querySelectorAll('.leaflet-ez-{KIND}-pane path')]
+                .map(p => rgb(p.getAttribute('fill'))))];
+        }}""")
+        subtype_fills = tab.evaluate(f"cs => cs.map({_RGB})", [zone_style(KIND, subtype, "official")["fillColor"]
+                                                            for subtype in KINDS[KIND].subtypes])
+        tab.screenshot(path=str(artifacts / "maps_redline_no_subtype.png"))
+        _assert_clean(watch)
+    assert [label for label, _ in rows] == ["生态保护红线"], rows
+    assert len(fills) == 1 and fills == [rows[0][1]] and fills[0] not in subtype_fills, (fills, subtype_fills)
+
+
+def test_cli_map_opens_on_its_bbox(chromium, tmp_path, artifacts):
+    from api.cli import app
+
+    west, south, east, north = 85.8, 44.1, 86.3, 44.5
+    out = tmp_path / "shihezi.html"
+    result = CliRunner().invoke(app, ["map", "-o", str(out), "--bbox", f"{west},{south},{east},{north}",
+                                      "--max-zoom", "12"])
+    assert result.exit_code == 0, result.output
+    with harness.page(chromium) as (tab, watch):
+        tab.goto(out.as_uri())
+        _wait_ready(tab)
+        view = tab.evaluate("""() => { const b = ecozone.map.getBounds(), s = ecozone.map.getSize();
+            return {w: b.getWest(), s: b.getSouth(), e: b.getEast(), n: b.getNorth(), zoom: ecozone.map.getZoom(),
+                    width: s.x, height: s.y}; }""")
+        tab.screenshot(path=str(artifacts / "maps_cli_bbox.png"))
+        _assert_clean(watch)
+    assert view["w"] <= west and view["s"] <= south and view["e"] >= east and view["n"] >= north, view
+
+    def mercator(lat: float) -> float:  # Web Mercator y, the world 2π across
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    # the deepest whole zoom at which the bbox fits the map's size in 256-pixel tiles
+    fits = math.floor(math.log2(min(view["width"] / 256 / ((east - west) / 360),
+                                    view["height"] / 256 / ((mercator(north) - mercator(south)) / (2 * math.pi)))))
+    assert view["zoom"] >= fits, (view, fits)
