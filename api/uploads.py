@@ -52,7 +52,7 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             body = _too_large(self.max_bytes).body()
             body["instance"] = scope["path"]
-            content = json.dumps(body).encode()
+            content = json.dumps(body, ensure_ascii=False).encode()  # UTF-8 text, as every other problem
             await send({"type": "http.response.start", "status": 413,
                         "headers": [(b"content-type", PROBLEM_JSON.encode()),
                                     (b"content-length", str(len(content)).encode()), (b"connection", b"close")]})

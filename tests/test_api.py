@@ -292,8 +292,10 @@ def test_upload_over_the_size_limit_is_413(client, tmp_path):
     big = tmp_path / "big.txt"
     big.write_bytes(b"86.0,44.3\n" * 300_000)  # 3 MB > the 2 MiB limit of the test server
     with open(big, "rb") as handle:
-        body = assert_problem(client.post("/check", files={"file": ("big.txt", handle)}), 413, "body")
+        answer = client.post("/check", files={"file": ("big.txt", handle)})
+    body = assert_problem(answer, 413, "body")
     assert "bytes" in body["detail"]
+    assert "上限".encode() in answer.content and b"\\u" not in answer.content  # UTF-8, as every other problem
 
 
 def test_chunked_body_over_the_limit_is_413(client):
