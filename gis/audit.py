@@ -11,7 +11,8 @@ by ``verify``. Records are written in SQLite's WAL mode with ``synchronous = NOR
 crash of the process; a power cut may lose the records of its last moments. Several processes and threads may
 write at once: a write takes SQLite's write lock
 (``BEGIN IMMEDIATE``) before it reads the last digest, so the chain never forks. Removing the newest records
-leaves a shorter valid chain; keep the digest ``verify`` reports (``last_digest``) elsewhere to detect that.
+leaves a shorter valid chain, which ``verify`` tells by the numbers SQLite gave (``sqlite_sequence``); a writer
+who also rewinds those is caught only by keeping the digest ``verify`` reports (``last_digest``) elsewhere.
 """
 
 from __future__ import annotations
@@ -192,7 +193,14 @@ class AuditTrail:
             if _digest(previous, row) != row["digest"]:
                 return ChainCheck(intact=False, records=count, broken_at=row["id"],
                                   reason="记录内容被改动 / the record's fields were changed")
-            previous = row["digest"]
+            previous, last = row["digest"], row["id"]
+        # SQLite numbers records from the highest number it ever gave: one above the last record was removed
+        given = self._connection().execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+        if given is not None and given[0] > (last if count else 0):
+            gone = given[0] - (last if count else 0)
+            return ChainCheck(intact=False, records=count, broken_at=given[0] - gone + 1,
+                              reason=f"最新的 {gone} 条记录缺失（记录编号已到 {given[0]}） / the newest {gone} record(s) "
+                                     f"are missing (records were numbered up to {given[0]})")
         return ChainCheck(intact=True, records=count, last_digest=previous or None)
 
     def replay(self, record_id: int, store: Store, packs: list[RulePack] | None = None) -> Verification:

@@ -165,6 +165,24 @@ def test_a_row_removed_from_the_middle_is_found(tmp_path):
     assert not chain.intact and chain.broken_at == 3
 
 
+def test_the_newest_rows_removed_are_found(tmp_path):
+    """Removing the last two records leaves a valid shorter chain; the numbers SQLite gave (4) tell it, and the
+    command line says which records are gone."""
+    db = tmp_path / "audit.sqlite"
+    trail = AuditTrail(db)
+    for n in range(4):
+        trail.record("import", "cli", details={"n": n})
+    connection = sqlite3.connect(db)
+    connection.execute("DROP TRIGGER audit_no_delete")
+    connection.execute("DELETE FROM audit WHERE id >= 3")
+    connection.commit()
+    assert connection.execute("SELECT max(id) FROM audit").fetchone()[0] == 2
+    chain = AuditTrail(db).verify()
+    assert not chain.intact and chain.records == 2 and chain.broken_at == 3 and "2" in chain.reason
+    verified = runner.invoke(app, ["audit", "--db", str(db), "verify"])
+    assert verified.exit_code == 1 and "#3" in verified.output
+
+
 def test_writers_in_threads_and_processes_keep_one_chain(tmp_path):
     db = tmp_path / "audit.sqlite"
     script = ("import sys; from gis.audit import AuditTrail; t = AuditTrail(sys.argv[1])\n"
