@@ -467,3 +467,26 @@ def test_the_same_file_imported_twice_is_kept_and_said_to_be_the_same(tmp_path):
     assert first.content_sha256 == second.content_sha256
     assert [n["value"] for n in second.notices if n["code"] == "same_content"] == [first.version]
     assert not any(n["code"] == "same_content" for n in first.notices)
+
+
+def test_a_backdated_import_says_until_when_it_is_in_force(tmp_path):
+    """A version dated before one already kept is in force only until that one takes effect: the import says
+    so, and the store's choice on each date (``in_force``) is what it says."""
+    x, y = SHIHEZI
+    store_path = tmp_path / "store.gpkg"
+    for name, size in (("新.geojson", 0.02), ("补.geojson", 0.03)):
+        gpd.GeoDataFrame({"名称": ["甲"], "编号": ["A"]}, geometry=[shapely.box(x, y, x + size, y + size)],
+                         crs="EPSG:4490").to_file(tmp_path / name)
+    create_store(store_path).close()
+    command = ["layers", "import", "--kind", "ecological_redline", "--store", str(store_path)]
+    first = runner.invoke(app, [*command, str(tmp_path / "新.geojson"), "--effective-from", "2024-07-01"],
+                          env={"ECOZONE_AUDIT": "0"})
+    assert first.exit_code == 0 and "只在此前现行" not in first.output, first.output
+    backdated = runner.invoke(app, [*command, str(tmp_path / "补.geojson"), "--effective-from", "2024-05-01"],
+                              env={"ECOZONE_AUDIT": "0"})
+    assert backdated.exit_code == 0 and "2024-07-01" in backdated.output and "只在此前现行" in backdated.output
+    store = open_store(store_path)
+    july, may = store.versions("ecological_redline")  # in the order imported
+    assert store.in_force("2024-06-30")["ecological_redline"].version == may.version
+    assert store.in_force("2024-07-01")["ecological_redline"].version == july.version
+    assert [n["code"] for n in may.notices if n["code"] == "in_force_until_later"] == ["in_force_until_later"]

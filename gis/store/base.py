@@ -267,12 +267,23 @@ class Store(ABC):
                 code="same_content", level="info", source=source, value=same[-1].version,
                 message=f"要素与第 {same[-1].version} 版完全相同（{same[-1].source}） / the features are those of version "
                         f"{same[-1].version} ({same[-1].source}), unchanged"))
+        effective = iso_day(effective_from, field="effective_from")
+        later = min((v for v in self.versions(kind) if v.effective_from > effective),
+                    key=lambda v: (v.effective_from, -v.version), default=None)
+        if later is not None:  # a backdated import: in force only until a version already kept takes over
+            found.append(Notice(
+                code="in_force_until_later", level="warning", source=source, field="effective_from", value=effective,
+                message=f"本版自 {effective} 起生效，但第 {later.version} 版自 {later.effective_from} 起生效：本版只在此前现行 / "
+                        f"this version takes effect on {effective}, but version {later.version} takes effect on "
+                        f"{later.effective_from}: this one is in force only until then",
+                fix="如本版应为现行版本，请给出晚于该日期的生效日期 / give an effective date after that one if this "
+                    "version is to be the one in force"))
         all_notices = [*(notices or []), *found, *outside_coverage(validated, coverage, source)]
         pending = LayerVersion(
             kind=kind,
             version=0,  # assigned by the back end inside its transaction
             imported_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            effective_from=iso_day(effective_from, field="effective_from"),
+            effective_from=effective,
             source=source,
             feature_count=len(validated),
             content_sha256=digest,
