@@ -22,7 +22,7 @@ from gis.presentation import check_lines, site_lines
 from gis.rules.project import FactSpec, fact_specs, read_project
 from gis.sites import Site, read_site
 
-__all__ = ["check", "describe_check", "describe_site", "option_of", "with_fact_options"]
+__all__ = ["check", "describe_check", "describe_site", "name_fact_option", "option_of", "with_fact_options"]
 
 
 class Datum(str, Enum):
@@ -45,6 +45,12 @@ def option_of(fact: str) -> str:
     if fact == "scope":
         return "--new / --existing"
     return "--" + fact.replace("_", "-")
+
+
+def name_fact_option(error: EcozoneError, facts: dict[str, Any]) -> None:
+    """Name in ``error``'s fix the option that gives its field, when that is one of the project ``facts``."""
+    if error.field in facts:
+        error.fix = f"{error.fix}（{option_of(error.field)}）" if error.fix else option_of(error.field)
 
 
 def describe_site(site: Site) -> str:
@@ -119,8 +125,7 @@ def _check(
                                     tolerance_m=tolerance_m, shared_engine=False)  # one site, then the end
                 file_check(result, opened, site, report=report, no_audit=no_audit)
     except EcozoneError as error:
-        if error.field in facts:  # name the option that gives the fact
-            error.fix = f"{error.fix}（{option_of(error.field)}）" if error.fix else option_of(error.field)
+        name_fact_option(error, facts)
         if output is Output.json:
             typer.echo(json.dumps({"error": error.to_dict()}, ensure_ascii=False, indent=2))
             raise typer.Exit(code=2) from None

@@ -18,7 +18,7 @@ import typer
 from gis.store import Store, open_store
 
 __all__ = ["STORE_ENV", "StoreOption", "JobsDirOption", "BasemapOption", "TiandituKeyOption", "LogFormatOption",
-           "open_cli_store"]
+           "ColumnOption", "CrsOption", "batch_input", "column_mapping", "open_cli_store"]
 
 STORE_ENV = "ECOZONE_STORE"
 
@@ -45,6 +45,42 @@ TiandituKeyOption = Annotated[str | None, typer.Option(
 LogFormatOption = Annotated[str, typer.Option(
     "--log-format", envvar="ECOZONE_LOG_FORMAT", show_envvar=True,
     help="text for people, json for one JSON object per line (for a log collector).")]
+
+
+#: The options of a batch's input (``ecozone screen``, ``ecozone rescreen``): headers mapped, the CRS of its rows.
+ColumnOption = Annotated[list[str] | None, typer.Option(
+    "--column", help="FIELD=COLUMN for headers ecozone does not recognise.")]
+CrsOption = Annotated[str | None, typer.Option(
+    "--crs", help="CRS of the input, e.g. EPSG:4538 (overrides the file's own; the X/Y of a register without 带号).")]
+
+
+def column_mapping(pairs: list[str] | None) -> dict[str, str]:
+    """``--column FIELD=COLUMN`` options as ``screen_file``'s ``columns``."""
+    from gis.batch import FIELDS
+    from gis.errors import InputError
+
+    mapping = {}
+    for pair in pairs or []:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise InputError("列对应写作 字段=列名 / a column mapping is FIELD=COLUMN", field="--column", value=pair,
+                             fix=f"例如 / e.g. --column lon=东经度 --column industry=所属行业；字段 / fields: "
+                                 f"{', '.join(FIELDS)}")
+        mapping[field.strip()] = column.strip()
+    return mapping
+
+
+def batch_input(name: str) -> str:
+    """How a batch command is given what a fix names: its own option, or what the register holds (a 带号 column,
+    the values swapped) for those a single check takes as options."""
+    from api.cli import option_name
+    from gis.batch.inputs import REGISTER_INPUTS
+
+    if name == "columns":
+        return "--column 字段=列名（如 --column lon=东经）"
+    if name == "crs":  # an option of the whole input, as of a single check
+        return option_name(name)
+    return REGISTER_INPUTS.get(name) or option_name(name)
 
 
 def check_format(value: str) -> str:

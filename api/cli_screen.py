@@ -19,25 +19,13 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from api.cli_check import option_of, with_fact_options
-from api.cli_options import StoreOption, open_cli_store
-from gis.batch import COLUMNS, FIELDS, screen_file, watched_chunk_rows
+from api.cli_check import name_fact_option, option_of, with_fact_options
+from api.cli_options import ColumnOption, CrsOption, StoreOption, batch_input, column_mapping, open_cli_store
+from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.errors import EcozoneError, InputError
 from gis.batch.outputs import verdict_labels
 
 __all__ = ["screen"]
-
-
-def _mapping(pairs: list[str]) -> dict[str, str]:
-    mapping = {}
-    for pair in pairs:
-        field, sep, column = pair.partition("=")
-        if not sep or not field.strip() or not column.strip():
-            raise InputError("列对应写作 字段=列名 / a column mapping is FIELD=COLUMN", field="--column", value=pair,
-                             fix=f"例如 / e.g. --column lon=东经度 --column industry=所属行业；字段 / fields: "
-                                 f"{', '.join(FIELDS)}")
-        mapping[field.strip()] = column.strip()
-    return mapping
 
 
 def _chunk_rows(path: Path) -> int:
@@ -53,13 +41,12 @@ def _screen(
     output: Annotated[list[str], typer.Option("--output", "-o", help="Output file(s): .xlsx, .csv, .geojson, .gpkg, .parquet.")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="Layers and rules in force on this date (YYYY-MM-DD).")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Threads, and processes for the exact checks of many places (or the worker processes of --dask local); default all cores.")] = None,
-    column: Annotated[list[str] | None, typer.Option("--column", help="FIELD=COLUMN for headers ecozone does not recognise.")] = None,
+    column: ColumnOption = None,
     dask: Annotated[str | None, typer.Option("--dask", "--dask-address", help="Dask scheduler address (tcp://host:8786), or 'local' for worker processes on this machine.")] = None,
     store: StoreOption = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="Text encoding of a CSV or a shapefile's .dbf "
                                                                    "that is neither UTF-8 nor GBK (e.g. utf-16).")] = None,
-    crs: Annotated[str | None, typer.Option("--crs", help="CRS of the input, e.g. EPSG:4538 (overrides the file's "
-                                                          "own; the X/Y of a register without 带号).")] = None,
+    crs: CrsOption = None,
     patches: Annotated[bool, typer.Option("--patches", help="Remote-sensing patches (图斑): each patch's area in "
                                                             "every zone it meets, a GeoPackage of the intersections "
                                                             "(-o x.gpkg) and a handover list 移交清单 (-o x.xlsx).")] = False,
@@ -90,13 +77,12 @@ def _screen(
                                          crs=crs)
             else:
                 report = screen_file(input_path, output, store=opened, as_of=as_of, workers=workers,
-                                     columns=_mapping(column or []), progress=progress, dask_address=dask,
+                                     columns=column_mapping(column), progress=progress, dask_address=dask,
                                      defaults=defaults or None, encoding=encoding, crs=crs,
                                      chunk_rows=_chunk_rows(Path(input_path)))
     except EcozoneError as error:
-        if error.field in facts:  # name the option that gives the fact
-            error.fix = f"{error.fix}（{option_of(error.field)}）" if error.fix else option_of(error.field)
-        fail(error, _given)
+        name_fact_option(error, facts)
+        fail(error, batch_input)
     if patches:
         typer.echo(f"图斑 {summary.patches} 个，涉及区域 {summary.pieces} 处 / patches {summary.patches}, "
                    f"patch-zone pieces {summary.pieces}；输出 / outputs: {', '.join(summary.outputs)}")
@@ -107,19 +93,6 @@ def _screen(
     typer.echo(f"结论 / verdicts：{counts}")
     typer.echo(f"图层日期 / as of {report.as_of}；用时 / {report.seconds:.1f} s；输出 / outputs: {', '.join(report.outputs)}")
     typer.echo(f"新增列 / columns added: {'、'.join(COLUMNS)}")
-
-
-def _given(name: str) -> str:
-    """How ``ecozone screen`` is given what a fix names: its own option, or what the register holds (a 带号 column,
-    the values swapped) for those a single check takes as options."""
-    from api.cli import option_name
-    from gis.batch.inputs import REGISTER_INPUTS
-
-    if name == "columns":
-        return "--column 字段=列名（如 --column lon=东经）"
-    if name == "crs":  # an option of the whole input, as of a single check
-        return option_name(name)
-    return REGISTER_INPUTS.get(name) or option_name(name)
 
 
 #: The ``ecozone screen`` command, with one option per project fact (as ``ecozone check`` has).

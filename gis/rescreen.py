@@ -15,21 +15,30 @@ An .xlsx cell's number format (``#,##0.00``, ``0.0%``, a date's own) goes with i
 
 Each own column has its own label (``_labels``), so a header the file repeats (two 备注) or leaves blank
 loses no cells: the officer's header, a blank one named by its letter, a repeated one numbered from its second.
+
+The file is screened with the options it was screened with, or a verdict that depends on them would show as a
+change: the batch-wide facts (``defaults``, 整批假定, e.g. 建设性质 现有 for a register of existing works), the
+column mapping, the encoding and the CRS. A workbook's 筛查汇总 records the batch-wide facts, which are read
+back when none are given (others given are a what-if, and used); a CSV records none, and a screening's 读取提示
+then tells when one was taken (the re-screening is refused unless they are given again). The column mapping
+and the CRS are recorded nowhere: they are given again.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import json
+import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from itertools import zip_longest
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
@@ -39,14 +48,15 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, header_fields, open_input
-from gis.batch.outputs import CLASH_SUFFIX, cell_day, starts_formula, verdict_labels
+from gis.batch.outputs import ASSUMED_PREFIX, CLASH_SUFFIX, cell_day, fact_text, starts_formula, verdict_labels
 from gis.errors import EcozoneError, FieldError, FormatError, LimitExceededError
 from gis.kinds import KINDS
 from gis.rules.model import VERDICT_ORDER
+from gis.rules.project import CHOICE_LABELS, DEFAULTS, FACT_LABELS, fact_specs, read_project
 from gis.sites.tables import merged_filled, merged_ranges, open_workbook, sheet_rows
 from gis.store import Store, open_store
 
-__all__ = ["RESCREEN_SUFFIXES", "RescreenReport", "VerdictChange", "rescreen_file", "write_rescreen"]
+__all__ = ["RESCREEN_SUFFIXES", "RescreenReport", "VerdictChange", "assumed_text", "rescreen_file", "write_rescreen"]
 
 #: Files ``write_rescreen`` writes, by suffix.
 RESCREEN_SUFFIXES = (".xlsx", ".csv", ".json")
@@ -55,6 +65,11 @@ _VERDICT, _CODE, _RULES, _ZONES, _ERROR = "结论", "结论代码", "命中规�
 _RANK = {v.value: i for i, v in enumerate(VERDICT_ORDER)}
 #: The 汇总 sheet's name for an old 结论 left blank: a row added to the file after its screening.
 _NO_OLD_VERDICT = "（空：筛查后加入的行）"
+#: Where the batch-wide facts of a re-screening came from (``RescreenReport.assumed_from``), in words.
+_ASSUMED_FROM = {"given": ("重新筛查时给出", "given"), "file": ("取自文件的筛查汇总", "from the file's 筛查汇总"),
+                 None: ("文件未记录（CSV 不记录），也未给出", "the file records none (a CSV), none given")}
+#: A default a row took, as ``read_project``'s notice says it in a 读取提示 cell: fact name, value.
+_TOOK_DEFAULT = re.compile(r"\b([a-z][a-z0-9_]*) not given: checked as ([^。；]+)")
 
 
 class VerdictChange(BaseModel):
@@ -122,25 +137,78 @@ class RescreenReport(BaseModel):
                                                "say it (未核查 and 部分未核查 apart).")
     changes: list[VerdictChange]
     seconds: float
+    assumed: dict[str, str] = Field(default_factory=dict, description="整批假定: the batch-wide facts this screening "
+                                    "took (``screen_file``'s ``defaults``: the facts of every row that does not "
+                                    "give them), fact name -> value as an officer reads it (现有, 是, 20): given, "
+                                    "or read back from the file's 筛查汇总.")
+    assumed_from: Literal["given", "file"] | None = Field(default=None, description="Where ``assumed`` came from: "
+                                                          "'given' by the caller (used even where the file "
+                                                          "records others: a what-if), 'file' the screened "
+                                                          "workbook's 筛查汇总 (when none are given); None for a "
+                                                          "CSV (or a workbook without 筛查汇总) with none given.")
+    assumed_recorded: dict[str, str] | None = Field(default=None, description="整批假定 as the file's 筛查汇总 "
+                                                    "records them; None for a CSV or a workbook without 筛查汇总.")
 
 
 def _items(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split("；") if part.strip()]
 
 
-def _old_as_of(path: Path) -> str | None:
-    """The 图层日期 of a screened workbook's 筛查汇总 sheet (None for a CSV or a workbook without one)."""
+def _summary(path: Path) -> dict[str, Any] | None:
+    """A screened workbook's 筛查汇总 (of a file screened more than once, the last), label -> value; None for a
+    CSV or a workbook without one."""
     if path.suffix.lower() != ".xlsx":
         return None
     book = load_workbook(path, read_only=True)
     try:
         sheets = [name for name in book.sheetnames if name.startswith("筛查汇总")]
-        for row in book[sheets[-1]].iter_rows(values_only=True) if sheets else []:
-            if row and str(row[0]).startswith("图层日期"):
-                return str(row[1])
+        if not sheets:
+            return None
+        return {str(row[0]): row[1] if len(row) > 1 else None
+                for row in book[sheets[-1]].iter_rows(values_only=True) if row and row[0] is not None}
     finally:
         book.close()
+
+
+def _recorded(summary: dict[str, Any] | None) -> dict[str, str] | None:
+    """The 整批假定 rows of a 筛查汇总 (``summary_rows``), fact name -> value as written; None without one."""
+    if summary is None:
+        return None
+    names = {FACT_LABELS[spec.name]: spec.name for spec in fact_specs()}
+    facts = ((label.removeprefix(ASSUMED_PREFIX), value) for label, value in summary.items()
+             if label.startswith(ASSUMED_PREFIX))
+    return {names.get(label, label): "" if value is None else str(value) for label, value in facts}
+
+
+def _read_back(recorded: dict[str, str], source: str) -> dict[str, str]:
+    """The recorded 整批假定 as the re-screening's defaults. ``summary_rows`` writes each as ``fact_text`` says it
+    (existing -> 现有), which ``read_project`` reads as the fact given; one that does not read (an edited summary)
+    is refused rather than dropped, as its rows would be screened without it."""
+    for name, text in recorded.items():
+        try:
+            read_project({name: text})
+        except FieldError as error:
+            label = FACT_LABELS.get(name, name)
+            raise FieldError(f"文件的筛查汇总记录的整批假定「{label}：{text}」无法读回 / the batch-wide fact the file's "
+                             f"筛查汇总 records cannot be read back ({error.message})", source=source, field=name,
+                             value=text, fix="重新筛查时给出整批假定，代替文件的记录 / give the batch-wide facts, which "
+                                             "are then used instead") from None
+    return recorded
+
+
+def _took_default(said: str) -> tuple[str, str] | None:
+    """A batch-wide fact that a row's 读取提示 says it took (not one of ``DEFAULTS``, which every screening takes):
+    (fact name, value), or None."""
+    for name, value in _TOOK_DEFAULT.findall(said):
+        usual = DEFAULTS.get(name)
+        if usual is None or value.strip() != getattr(usual, "value", str(usual)):
+            return name, value.strip()
     return None
+
+
+def _starts_with_bom(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(3) == codecs.BOM_UTF8
 
 
 def _labels(header: list[str]) -> list[str]:
@@ -194,13 +262,24 @@ def rescreen_file(
     workers: int | None = None,
     max_rows: int | None = None,
     cancel: Callable[[], bool] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    columns: dict[str, str] | None = None,
+    encoding: str | None = None,
+    crs: Any = None,
 ) -> RescreenReport:
     """Screen ``screened_path`` (an .xlsx or .csv written by ``screen_file``) again as of ``as_of`` and list the
     rows whose verdict (结论代码) differs from the file's.
 
-    Raises ``FieldError`` when the file has no verdict columns, ``LimitExceededError`` past ``max_rows`` rows
-    (checked between chunks of at most a tenth of it, or 500 rows: few more are screened), ``CancelledError`` when
-    ``cancel()`` says so.
+    ``defaults``, ``columns``, ``encoding`` and ``crs`` are ``screen_file``'s, given as the file was screened
+    with them: a verdict that depends on them would otherwise change. ``defaults`` None takes the batch-wide
+    facts a workbook's 筛查汇总 records (none recorded: none); others given (``{}`` for none) are a what-if, and
+    the report says which were used (``assumed``). A screened CSV records none: when its 读取提示 says a row took
+    one and none are given, the re-screening is refused. A screened CSV that starts with the BOM a screening
+    writes is read as UTF-8 whatever ``encoding`` says (the input's, which the screening does not keep).
+
+    Raises ``FieldError`` when the file has no verdict columns, or its batch-wide facts are neither given nor
+    recorded (or cannot be read back), ``LimitExceededError`` past ``max_rows`` rows (checked between chunks of at
+    most a tenth of it, or 500 rows: few more are screened), ``CancelledError`` when ``cancel()`` says so.
     """
     started = time.perf_counter()
     path = Path(screened_path)
@@ -208,6 +287,17 @@ def rescreen_file(
         raise FormatError("重新筛查只读筛查写出的 .xlsx 或 .csv / re-screening takes the .xlsx or .csv that a screening "
                           "wrote", source=path.name, value=path.suffix,
                           fix="给出筛查结果工作簿（…-筛查结果.xlsx）或其 CSV / give the screened workbook or its CSV")
+    summary = _summary(path)
+    recorded = _recorded(summary)
+    assumed_from: Literal["given", "file"] | None = None
+    assumed: dict[str, Any] = {}
+    if defaults is not None:
+        read_project(defaults)  # a batch-wide fact that cannot be read is the caller's error, before any row
+        assumed, assumed_from = dict(defaults), "given"
+    elif recorded is not None:
+        assumed, assumed_from = _read_back(recorded, path.name), "file"
+    if encoding is not None and path.suffix.lower() == ".csv" and _starts_with_bom(path):
+        encoding = None  # a screening's CSV: UTF-8, whatever the input it was screened from was in
     if not isinstance(store, Store):
         store = open_store(store)
     done = [0]
@@ -234,7 +324,8 @@ def rescreen_file(
             chunk_rows = min(chunk_rows, max(500, max_rows // 10))
         report = screen_file(path, output, store=store, as_of=as_of, workers=workers, chunk_rows=chunk_rows,
                              progress=lambda rows, total: done.__setitem__(0, rows), cancel=stop,
-                             row_numbers=numbers.extend)
+                             row_numbers=numbers.extend, defaults=assumed or None, columns=columns,
+                             encoding=encoding, crs=crs)
         with open(output, encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)  # row by row: only the changes are kept
             header = next(reader)
@@ -253,9 +344,22 @@ def rescreen_file(
             screened = {column for chain in chains.values() for column in chain}
             kept = [i for i, name in enumerate(own) if name not in screened]
             labels = _labels(own)
+            # the 读取提示 of a file that records no batch-wide facts, none given: whether a row took one
+            said_at = old_at.get("读取提示") if assumed_from is None else None
             for number, cells in zip(numbers, reader, strict=True):  # one number per row written, by construction
                 count += 1
                 cells = cells + [""] * (len(header) - len(cells))
+                took = _took_default(cells[said_at]) if said_at is not None else None
+                if took is not None:
+                    name, value = took
+                    raise FieldError(
+                        f"该文件筛查时按整批假定{FACT_LABELS.get(name, name)}「{CHOICE_LABELS.get(value, value)}」核查"
+                        f"（见第 {number} 行的读取提示），而 CSV 不记录整批假定 / the file was screened with a "
+                        f"batch-wide fact, {name} {value} (row {number}'s 读取提示 says so), which a CSV does not "
+                        "record", source=path.name, field=name, value=value,
+                        fix="重新筛查时再次给出筛查时的整批假定，或重新筛查 .xlsx 筛查结果（其筛查汇总记录整批假定） / give "
+                            "the screening's batch-wide facts again, or re-screen its .xlsx, whose 筛查汇总 records "
+                            "them")
                 old_code, new_code = cells[old_at[_CODE]], cells[new_at[_CODE]]
                 old_counts[old_code] += 1
                 new_counts[new_code] += 1
@@ -283,11 +387,13 @@ def rescreen_file(
     return RescreenReport(
         input=path.name, sheet=sheet, columns=[labels[i] for i in kept],
         name_column=labels[name_at] if name_at in kept else None, rows=count, changed=len(changes),
-        old_as_of=_old_as_of(path),
+        old_as_of=None if summary is None or summary.get("图层日期") is None else str(summary["图层日期"]),
         new_as_of=report.as_of, store=report.store, layer_versions=report.layer_versions,
         old_counts=dict(old_counts), new_counts=dict(new_counts), old_verdict_labels=dict(old_labels),
         new_verdict_labels=dict(new_labels), changes=changes,
         seconds=round(time.perf_counter() - started, 3),
+        assumed={name: fact_text(value) for name, value in assumed.items()}, assumed_from=assumed_from,
+        assumed_recorded=recorded,
     )
 
 
@@ -354,6 +460,37 @@ def _unguarded(text: str) -> str:
 
 
 _HEADERS = ["行号（原表行）", "原结论", "新结论", "变化", "新适用规则", "不再适用规则", "新涉及区域", "不再涉及区域", "说明"]
+
+
+def _facts(facts: dict[str, str], *, english: bool = False) -> str:
+    if english:
+        return ", ".join(f"{name} {value}" for name, value in facts.items()) or "none"
+    return "，".join(f"{FACT_LABELS.get(name, name)} {value}" for name, value in facts.items()) or "无"
+
+
+def _overridden(report: RescreenReport) -> bool:
+    """Whether the batch-wide facts given are not those the file records (a what-if)."""
+    return report.assumed_from == "given" and report.assumed_recorded not in (None, report.assumed)
+
+
+def assumed_text(report: RescreenReport) -> tuple[str, str]:
+    """The batch-wide facts of ``report`` and where they came from, in Chinese and in English (the terminal's)."""
+    where_zh, where_en = _ASSUMED_FROM[report.assumed_from]
+    if _overridden(report):
+        where_zh += f"；文件的筛查汇总记录 {_facts(report.assumed_recorded)}"
+        where_en += f"; the file's 筛查汇总 records {_facts(report.assumed_recorded, english=True)}"
+    return (f"整批假定 {_facts(report.assumed)}（{where_zh}）",
+            f"batch-wide facts {_facts(report.assumed, english=True)} ({where_en})")
+
+
+def _assumed_rows(report: RescreenReport) -> list[tuple[str, str]]:
+    """The 汇总 sheet's rows of the batch-wide facts, labelled as a screening's 筛查汇总 labels them."""
+    rows = [("整批假定来源", _ASSUMED_FROM[report.assumed_from][0]),
+            *((ASSUMED_PREFIX + FACT_LABELS.get(name, name), value) for name, value in report.assumed.items())]
+    if _overridden(report):
+        rows += [(f"原筛查{ASSUMED_PREFIX}{FACT_LABELS.get(name, name)}", value)
+                 for name, value in report.assumed_recorded.items()] or [("原筛查整批假定", "无")]
+    return rows
 
 
 def _table(report: RescreenReport) -> tuple[list[str], Iterator[list[Any]]]:
@@ -434,7 +571,7 @@ def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
         for item in [("输入文件", report.input), ("工作表", report.sheet or "（CSV 文件，无工作表）"),
                      ("行数", report.rows), ("结论变化行数", report.changed),
                      ("原筛查日期", report.old_as_of or "（文件未记录）"), ("重新筛查日期", report.new_as_of.isoformat()),
-                     ("图层库", report.store),
+                     ("图层库", report.store), *_assumed_rows(report),
                      *((f"图层版本：{KINDS[k].label_zh if k in KINDS else k}", v) for k, v in report.layer_versions.items()),
                      *((f"原结论：{label or _NO_OLD_VERDICT}", v) for label, v in _by_label(report.old_verdict_labels)),
                      *((f"新结论：{label}", v) for label, v in _by_label(report.new_verdict_labels))]:

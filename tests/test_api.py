@@ -175,6 +175,52 @@ def test_screen_columns_nested_past_the_stack_are_a_400(client):
     assert_problem(response, 400, "columns")
 
 
+def _existing_screened(folder, store):
+    """A CSV of existing enterprises (no 建设性质) around 昌吉, coal boilers of 6.5 t/h (限期淘汰 as existing works,
+    禁止 as new ones), screened with scope existing: a CSV records no batch-wide facts."""
+    from gis.batch import screen_file
+
+    rows = "".join(f"锅炉房{i},{87.36 + i * 0.002},{44.03 + i * 0.002},热力,6.5,煤\n" for i in range(8))
+    (folder / "现有企业.csv").write_text("单位名称,经度,纬度,行业,锅炉规模,燃料\n" + rows, encoding="utf-8")
+    screen_file(folder / "现有企业.csv", folder / "screened.csv", store=store, as_of=AS_OF,
+                defaults={"scope": "existing"})
+    return (folder / "screened.csv").read_bytes()
+
+
+def test_rescreen_takes_the_project_fields_of_screen(client, store, tmp_path):
+    """POST /rescreen takes the project fields of POST /screen: scope=existing gives no change for the register
+    screened with it; scope=new changes every row as a new boiler (禁止); none given is refused naming scope."""
+    screened = _existing_screened(tmp_path, store)
+
+    def rescreen(**fields):
+        return client.post("/rescreen", files={"file": ("screened.csv", screened)}, data={"as_of": AS_OF, **fields})
+
+    same = rescreen(scope="existing")
+    assert same.status_code == 200, same.text
+    body = same.json()
+    assert body["rows"] == 8 and body["changed"] == 0 and body["old_counts"] == {"phase_out": 8}
+    assert body["assumed"] == {"scope": "现有"} and body["assumed_from"] == "given"
+    new = rescreen(scope="新建").json()
+    assert new["changed"] == 8 and {(c["old_code"], c["new_code"]) for c in new["changes"]} == {
+        ("phase_out", "forbidden")}
+    assert new["assumed"] == {"scope": "新建"}
+    problem = assert_problem(rescreen(), 400, "scope")
+    assert "CSV" in problem["detail"] and problem["value"] == "existing"
+
+
+@pytest.mark.parametrize(("field", "value"), [("fuel", "木头"), ("columns", "[1]"), ("encoding", "no-such-codec"),
+                                              ("crs", "EPSG:999999")])
+def test_rescreen_refuses_a_field_of_screen_that_cannot_be_read(client, store, tmp_path, field, value):
+    """A project fact, a column mapping, an encoding or a CRS that cannot be read is a 400 naming the field, as
+    POST /screen answers it."""
+    screened = _existing_screened(tmp_path, store)
+    for path in ("/rescreen", "/screen"):
+        answer = client.post(path, files={"file": ("screened.csv", screened)},
+                             data={"as_of": AS_OF, "scope": "existing", field: value})
+        body = assert_problem(answer, 400, field)
+        assert "\u4e00" <= body["detail"][0] <= "\u9fff" and " / " in body["detail"]
+
+
 def test_a_form_the_parser_refuses_names_the_body_and_the_fix(client, guaidian):
     files = [("file", (f"a{i}.txt", guaidian.read_bytes())) for i in range(11)]
     body = assert_problem(client.post("/check", files=files), 400, "body")

@@ -11,13 +11,19 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import shutil
+from collections import Counter
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles.numbers import is_date_format
+from pyproj import Transformer
 
 from gis.batch import screen_file
+from gis.batch.outputs import fact_text
+from gis.errors import FieldError
 from gis.rescreen import rescreen_file, write_rescreen
+from gis.rules.project import fact_specs, read_project
 from tests.rescreen_support import written_changes
 
 OLD, NEW = "2018-06-01", "2021-06-01"
@@ -563,3 +569,185 @@ def test_change_workbook_keeps_the_number_formats_of_the_officers_cells(tmp_path
                 seen.add(want.number_format)
     assert set(formats.values()) | {"General"} <= seen and len(table["A"]) == 3
     assert is_date_format(formats["发证日期"])
+
+
+# -- the options a file was screened with ----------------------------------------------------------------------
+#: A re-screening as of the day of the screening: any change is a false one.
+SAME = "2024-06-30"
+#: The ledger without 建设性质: a register of existing enterprises, screened with --existing.
+EXISTING = [name for name in LEDGER if name != "建设性质"]
+
+
+def existing_rows(count: int) -> list[list]:
+    """``count`` ledger rows without 建设性质; the 昌吉 boiler burns gas on some and coal (6.5 t/h) on others, whose
+    verdicts differ for an existing and a new boiler (未核查 / 限制, 限期淘汰 / 禁止)."""
+    rows = []
+    for i, row in enumerate(ledger_rows(count)):
+        row = row[:4] + row[5:]
+        if row[2] == "昌吉燃气锅炉" and i // 4 % 2:
+            row[6:9] = [6.5, "煤", 3000]
+        rows.append(row)
+    return rows
+
+
+def verdicts(path) -> dict[int, str]:
+    """The oracle: the 结论代码 the screening wrote on each worksheet row of the workbook."""
+    rows = list(load_workbook(path)["许可清单"].iter_rows(values_only=True))
+    at = rows[1].index("结论代码")  # the header, under the title
+    return {number: row[at] for number, row in enumerate(rows, start=1) if number > 2}
+
+
+@pytest.fixture(scope="module")
+def existing(tmp_path_factory, store):
+    """300 existing enterprises without 建设性质 (the register) and their screening with scope existing (.xlsx)."""
+    folder = tmp_path_factory.mktemp("existing")
+    register = ledger(folder / "现有企业.xlsx", header=EXISTING, rows=existing_rows(300))
+    screen_file(register, folder / "screened.xlsx", store=store, as_of=SAME, defaults={"scope": "existing"})
+    return register, folder / "screened.xlsx"
+
+
+def test_a_workbook_is_screened_again_with_the_batch_wide_facts_its_summary_records(tmp_path, existing, store):
+    """No batch-wide facts given: those the 筛查汇总 records (建设性质 现有) are used, and the same day gives no
+    change; the report, its JSON and its 汇总 sheet say which were used and where they came from."""
+    old = verdicts(existing[1])
+    assert len(old) == 300 and {"phase_out", "not_checked"} <= set(old.values())
+    report = rescreen_file(existing[1], as_of=SAME, store=store)
+    assert report.rows == 300 and report.changed == 0, [c.reason_zh for c in report.changes[:3]]
+    assert report.new_counts == dict(Counter(old.values()))
+    assert (report.assumed, report.assumed_from, report.assumed_recorded) == ({"scope": "现有"}, "file",
+                                                                              {"scope": "现有"})
+    _, _, answer = written_changes(report, tmp_path)
+    assert answer["assumed"] == {"scope": "现有"} and answer["assumed_from"] == "file"
+    summary = dict(load_workbook(tmp_path / "changes.xlsx")["汇总"].iter_rows(values_only=True))
+    assert summary["整批假定来源"] == "取自文件的筛查汇总" and summary["整批假定：建设性质"] == "现有"
+    assert not any(label.startswith("原筛查整批假定") for label in summary)
+
+
+def test_batch_wide_facts_given_are_a_what_if(tmp_path, existing, store):
+    """Other batch-wide facts given (scope new) are used: the rows that change are those whose verdict differs in
+    a screening of the register as new projects, old and new verdicts as the two screenings wrote them."""
+    register, screened = existing
+    screen_file(register, tmp_path / "new.xlsx", store=store, as_of=SAME, defaults={"scope": "new"})
+    old, new = verdicts(screened), verdicts(tmp_path / "new.xlsx")
+    differ = {row for row in old if old[row] != new[row]}
+    assert 0 < len(differ) < len(old)
+    report = rescreen_file(screened, as_of=SAME, store=store, defaults={"scope": "new"})
+    assert {c.row for c in report.changes} == differ
+    assert all((c.old_code, c.new_code) == (old[c.row], new[c.row]) for c in report.changes)
+    assert {(c.old_code, c.new_code) for c in report.changes} == {("not_checked", "restricted"),
+                                                                   ("phase_out", "forbidden")}
+    assert (report.assumed, report.assumed_from, report.assumed_recorded) == (
+        {"scope": "新建（新、改、扩建）"}, "given", {"scope": "现有"})
+    write_rescreen(report, tmp_path / "changes.xlsx")
+    summary = dict(load_workbook(tmp_path / "changes.xlsx")["汇总"].iter_rows(values_only=True))
+    assert summary["整批假定来源"] == "重新筛查时给出" and summary["整批假定：建设性质"] == "新建（新、改、扩建）"
+    assert summary["原筛查整批假定：建设性质"] == "现有"
+
+
+def test_recorded_facts_read_back_as_given_or_are_refused(tmp_path, existing, store):
+    """What 筛查汇总 records of each batch-wide fact (现有, 是, 6.5 ...) is read as the value the screening was
+    given; a 筛查汇总 edited to a value no fact reads is refused naming the fact, not dropped; facts given are
+    then used."""
+    samples = {"choice": None, "bool": (True, False), "number": (0, 6.5, 20.0, 12000, 1e-7),
+               "text": ("火力发电", "C3011", "水泥")}
+    for spec in fact_specs():
+        for value in samples[spec.kind] or spec.choices:
+            try:
+                given = read_project({}, defaults={spec.name: value})
+            except FieldError:  # not a value of this fact (a 国六 stage of 1e-7)
+                continue
+            again = read_project({}, defaults={spec.name: fact_text(value)})
+            assert again.project == given.project, (spec.name, value, fact_text(value))
+
+    shutil.copy(existing[1], tmp_path / "edited.xlsx")
+    book = load_workbook(tmp_path / "edited.xlsx")
+    summary = book["筛查汇总"]
+    [cell] = [row[1] for row in summary.iter_rows() if row[0].value == "整批假定：建设性质"]
+    cell.value = "待定"
+    book.save(tmp_path / "edited.xlsx")
+    with pytest.raises(FieldError) as raised:
+        rescreen_file(tmp_path / "edited.xlsx", as_of=SAME, store=store)
+    error = raised.value
+    assert error.field == "scope" and error.value == "待定" and "无法读回" in error.message
+    assert "\u4e00" <= error.message[0] <= "\u9fff" and " / " in error.message
+    what_if = rescreen_file(tmp_path / "edited.xlsx", as_of=SAME, store=store, defaults={"scope": "existing"})
+    assert what_if.changed == 0 and what_if.assumed_recorded == {"scope": "待定"}
+
+
+def test_a_csv_screened_with_batch_wide_facts_needs_them_given_again(tmp_path, store):
+    """A CSV records no batch-wide facts: its 读取提示 tells that rows took one, and without them the re-screening
+    is refused, naming the fact and the row; given again, nothing changes. A CSV screened without any is
+    screened again without any."""
+    register = ledger(tmp_path / "现有企业.csv", header=EXISTING, rows=existing_rows(40))
+    screen_file(register, tmp_path / "existing.csv", store=store, as_of=SAME, defaults={"scope": "existing"})
+    with pytest.raises(FieldError) as raised:
+        rescreen_file(tmp_path / "existing.csv", as_of=SAME, store=store)
+    assert raised.value.field == "scope" and raised.value.value == "existing" and "第 2 行" in raised.value.message
+    again = rescreen_file(tmp_path / "existing.csv", as_of=SAME, store=store, defaults={"scope": "existing"})
+    assert again.changed == 0 and (again.assumed, again.assumed_from) == ({"scope": "现有"}, "given")
+    screen_file(register, tmp_path / "new.csv", store=store, as_of=SAME)
+    plain = rescreen_file(tmp_path / "new.csv", as_of=SAME, store=store)
+    assert plain.changed == 0 and (plain.assumed, plain.assumed_from, plain.assumed_recorded) == ({}, None, None)
+
+
+def test_a_csv_is_screened_again_with_its_columns_encoding_and_crs(tmp_path, store):
+    """A UTF-16 register of X/Y without 带号 (EPSG:4538) whose industry is under a header ecozone does not know,
+    screened with --encoding, --column and --crs: the same options give no change (the screening's CSV is UTF-8,
+    read as such); without the CRS every row fails to read, saying why; without the mapping the industry is
+    not read and verdicts change."""
+    to_xy = Transformer.from_crs("EPSG:4490", "EPSG:4538", always_xy=True)
+    lines = [["单位", "东坐标", "北坐标", "主营业务"]]
+    for i in range(60):  # 昌吉, zone 29
+        east, north = to_xy.transform(87.36 + i % 6 * 0.01, 44.03 + i // 6 * 0.01)
+        lines.append([f"企业{i}", f"{east:.3f}", f"{north:.3f}", ("水泥", "火力发电", "仓储", "化工")[i % 4]])
+    (tmp_path / "测绘.csv").write_bytes("".join(",".join(line) + "\n" for line in lines).encode("utf-16"))
+    options = {"columns": {"industry": "主营业务"}, "encoding": "utf-16", "crs": "EPSG:4538"}
+    screen_file(tmp_path / "测绘.csv", tmp_path / "screened.csv", store=store, as_of=SAME, **options)
+    with open(tmp_path / "screened.csv", encoding="utf-8-sig", newline="") as handle:
+        old = [row["结论代码"] for row in csv.DictReader(handle)]  # the oracle
+    assert len(old) == 60 and "error" not in old and "restricted" in old
+
+    same = rescreen_file(tmp_path / "screened.csv", as_of=SAME, store=store, **options)
+    assert same.rows == 60 and same.changed == 0
+    no_crs = rescreen_file(tmp_path / "screened.csv", as_of=SAME, store=store,
+                           **{k: v for k, v in options.items() if k != "crs"})
+    assert no_crs.changed == 60 and {c.new_code for c in no_crs.changes} == {"error"}
+    assert all("读取错误：" in c.reason_zh and "带号" in c.reason_zh for c in no_crs.changes)
+    no_columns = rescreen_file(tmp_path / "screened.csv", as_of=SAME, store=store,
+                               **{k: v for k, v in options.items() if k != "columns"})
+    assert no_columns.changed > 0
+    assert all(c.old_code == old[c.row - 2] and c.new_code != "error" for c in no_columns.changes)
+
+
+def test_cli_takes_the_options_of_screen_and_says_the_batch_wide_facts(tmp_path, existing):
+    """ecozone rescreen takes --existing (and the other project options, --column, --encoding, --crs): the
+    summary line says the batch-wide facts and where they came from; a CSV screened with --existing and
+    re-screened without is refused naming the option, as is a fact value that cannot be read."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+
+    env = {"ECOZONE_STORE": None}  # the embedded dataset, as ``store``
+    runner = CliRunner()
+    given = runner.invoke(cli_app, ["rescreen", str(existing[1]), "--as-of", SAME, "--existing"], env=env)
+    assert given.exit_code == 0, given.output
+    line = given.stdout.splitlines()[0]
+    assert "结论变化 0 行" in line and "整批假定 建设性质 现有（重新筛查时给出）" in line and "scope 现有 (given)" in line
+    read = runner.invoke(cli_app, ["rescreen", str(existing[1]), "--as-of", SAME, "--format", "json"], env=env)
+    assert read.exit_code == 0, read.output
+    answer = json.loads(read.stdout)
+    assert answer["changed"] == 0 and answer["assumed"] == {"scope": "现有"} and answer["assumed_from"] == "file"
+
+    register = ledger(tmp_path / "现有企业.csv", header=EXISTING, rows=existing_rows(12))
+    made = runner.invoke(cli_app, ["screen", str(register), "-o", str(tmp_path / "screened.csv"), "--as-of", SAME,
+                                   "--existing"], env=env)
+    assert made.exit_code == 0, made.output
+    refused = runner.invoke(cli_app, ["rescreen", str(tmp_path / "screened.csv"), "--as-of", SAME], env=env)
+    assert refused.exit_code == 2 and "--new / --existing" in refused.output and "CSV" in refused.output, \
+        refused.output
+    bad = runner.invoke(cli_app, ["rescreen", str(tmp_path / "screened.csv"), "--as-of", SAME, "--fuel", "木头"],
+                        env=env)
+    assert bad.exit_code == 2 and "--fuel" in bad.output and "木头" in bad.output, bad.output
+    again = runner.invoke(cli_app, ["rescreen", str(tmp_path / "screened.csv"), "--as-of", SAME, "--existing",
+                                    "--encoding", "gbk", "--column", "name=项目名称"], env=env)
+    assert again.exit_code == 0 and "结论变化 0 行" in again.stdout, again.output

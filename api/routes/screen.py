@@ -33,7 +33,8 @@ from gis.sites.build import user_crs
 from gis.sites.encoding import decode
 from gis.store import Store
 
-__all__ = ["INPUT_SUFFIXES", "JobView", "make_work", "router", "screen_job"]
+__all__ = ["INPUT_SUFFIXES", "ColumnsForm", "CrsForm", "EncodingForm", "JobView", "batch_options", "make_work",
+           "router", "screen_job", "with_fact_fields"]
 
 router = APIRouter(prefix="/screen", tags=["batch screening"])
 
@@ -131,6 +132,30 @@ def _job(state: AppState, job_id: str) -> Job:
     return job
 
 
+#: The form fields of a batch's input (``POST /screen``, ``POST /rescreen``): headers mapped, encoding, CRS.
+ColumnsForm = Annotated[str | None, Form(description="JSON object naming the columns when they cannot be recognised, "
+                                                     "e.g. {\"lon\": \"经度\", \"lat\": \"纬度\"}.")]
+EncodingForm = Annotated[str | None, Form(max_length=40, description="Text encoding of a .csv or a shapefile's .dbf "
+                                          "that is neither UTF-8 nor GBK (detected if omitted), e.g. utf-16, big5.")]
+CrsForm = Annotated[str | None, Form(max_length=10_000, description="CRS of every row, e.g. EPSG:4538, overriding the "
+                                     "file's own: a shapefile without its .prj, the X/Y of a register without 带号.")]
+
+
+def batch_options(facts: dict[str, str | None], columns: str | None, encoding: str | None, crs: str | None,
+                  source: str) -> dict[str, Any]:
+    """``screen_file``'s ``defaults``, ``columns``, ``encoding`` and ``crs`` from a form's fields, each checked now:
+    a batch-wide fact, a codec or a CRS that cannot be read is the request's 400, not every row's error."""
+    defaults = {name: value for name, value in facts.items() if value is not None and value.strip()}
+    read_project(defaults)
+    encoding = encoding.strip() if encoding and encoding.strip() else None
+    if encoding:
+        decode(b"", encoding=encoding, source=source)  # a codec Python knows
+    crs = crs.strip() if crs and crs.strip() else None
+    if crs:
+        user_crs(crs)  # a CRS PROJ knows
+    return {"columns": _columns(columns), "defaults": defaults, "encoding": encoding, "crs": crs}
+
+
 def _columns(text: str | None) -> dict[str, str] | None:
     if text is None or not text.strip():
         return None
@@ -153,14 +178,9 @@ async def _submit(
                                                  "headers), one site per row; or a GIS file (.gpkg, .geojson, "
                                                  ".parquet, a zipped shapefile) screened by its geometry.")],
     as_of: Annotated[IsoDate | None, Form(description="Layers and rules in force on this date (default today).")] = None,
-    columns: Annotated[str | None, Form(description="JSON object naming the columns when they cannot be "
-                                                    "recognised, e.g. {\"lon\": \"经度\", \"lat\": \"纬度\"}.")] = None,
-    encoding: Annotated[str | None, Form(max_length=40, description="Text encoding of a .csv or a shapefile's "
-                                         ".dbf that is neither UTF-8 nor GBK (detected if omitted), e.g. utf-16, "
-                                         "big5.")] = None,
-    crs: Annotated[str | None, Form(max_length=10_000, description="CRS of every row, e.g. EPSG:4538, overriding "
-                                    "the file's own: a shapefile without its .prj, the X/Y of a register without "
-                                    "带号.")] = None,
+    columns: ColumnsForm = None,
+    encoding: EncodingForm = None,
+    crs: CrsForm = None,
     **facts: str | None,
 ) -> JobView:
     """Queue a screening job; poll the job, then download the results as xlsx, csv, geojson, gpkg or parquet.
@@ -174,16 +194,8 @@ async def _submit(
                          f"{' or '.join(INPUT_SUFFIXES)} files", field="file", value=file.filename,
                          kind="invalid-parameter", fix="将清单另存为 .xlsx 或 UTF-8 .csv / save the list as .xlsx or "
                                                        "UTF-8 .csv")
-    defaults = {name: value for name, value in facts.items() if value is not None and value.strip()}
-    read_project(defaults)  # a batch-wide fact that cannot be read is the request's error, not every row's
-    encoding = encoding.strip() if encoding and encoding.strip() else None
-    if encoding:
-        decode(b"", encoding=encoding, source=file.filename or "file")  # a codec Python knows, or the 400 now
-    crs = crs.strip() if crs and crs.strip() else None
-    if crs:
-        user_crs(crs)  # a CRS PROJ knows, or the 400 now
-    options = {"as_of": as_of.isoformat() if as_of else None, "columns": _columns(columns), "defaults": defaults,
-               "encoding": encoding, "crs": crs}
+    options = {"as_of": as_of.isoformat() if as_of else None,
+               **batch_options(facts, columns, encoding, crs, file.filename or "file")}
     staging = state.jobs.staging()
     try:
         [path] = await save_uploads([file], staging)
@@ -196,7 +208,7 @@ async def _submit(
     return _view(request, job)
 
 
-def _with_fact_fields(endpoint):
+def with_fact_fields(endpoint):
     """``endpoint`` with one optional form field per project fact (as ``ecozone check`` has one option each)."""
     own = inspect.signature(endpoint)
     hints = typing.get_type_hints(endpoint, include_extras=True)
@@ -208,18 +220,19 @@ def _with_fact_fields(endpoint):
         parameters.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                             annotation=Annotated[str | None, Form(description=about)]))
 
-    async def submit(**options: Any) -> JobView:
+    async def submit(**options: Any) -> Any:
         return await endpoint(**options)
 
     submit.__doc__ = endpoint.__doc__
-    submit.__signature__ = own.replace(parameters=parameters, return_annotation=JobView)  # type: ignore[attr-defined]
+    submit.__signature__ = own.replace(parameters=parameters,  # type: ignore[attr-defined]
+                                       return_annotation=hints.get("return", inspect.Signature.empty))
     return submit
 
 
 submit = router.post(
     "", operation_id="screen_submit", name="screen_submit", status_code=202, response_model=JobView,
     summary="Start screening a file of sites",
-    responses={400: {"description": "Bad input"}, 413: {"description": "File too large"}})(_with_fact_fields(_submit))
+    responses={400: {"description": "Bad input"}, 413: {"description": "File too large"}})(with_fact_fields(_submit))
 
 
 @router.get("/{job_id}", operation_id="screen_job", name="screen_job", response_model=JobView, summary="A screening job",

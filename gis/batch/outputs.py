@@ -30,8 +30,8 @@ from gis.errors import FormatError
 from gis.sites.limits import MAX_COLUMNS
 from gis.sites.tables import sheet_rows
 
-__all__ = ["CLASH_SUFFIX", "OUTPUT_SUFFIXES", "OWN_LAYERS", "cell_day", "checked_output", "open_writer", "starts_formula", "summary_rows",
-           "verdict_labels"]
+__all__ = ["ASSUMED_PREFIX", "CLASH_SUFFIX", "OUTPUT_SUFFIXES", "OWN_LAYERS", "cell_day", "checked_output", "fact_text",
+           "open_writer", "starts_formula", "summary_rows", "verdict_labels"]
 
 OUTPUT_SUFFIXES = (".xlsx", ".csv", ".geojson", ".gpkg", ".parquet")
 #: What an added column's name is suffixed with while the input already has a column of that name (a file
@@ -39,6 +39,9 @@ OUTPUT_SUFFIXES = (".xlsx", ".csv", ".geojson", ".gpkg", ".parquet")
 CLASH_SUFFIX = "_ecozone"
 #: The layers ecozone writes into a GeoPackage: a batch's, and a patch screening's (patches, patch-zone pieces).
 OWN_LAYERS = ("screening", "图斑", "图斑区域相交")
+#: How the summary (筛查汇总) labels each batch-wide fact a screening assumed (its ``defaults``): the prefix, then
+#: the fact's label; a re-screening reads them back (``gis.rescreen``).
+ASSUMED_PREFIX = "整批假定："
 
 
 def checked_output(path: str | Path, input_path: str | Path, suffixes: tuple[str, ...]) -> Path:
@@ -567,15 +570,15 @@ def summary_rows(report, input_name: str, assumed: dict[str, Any] | None = None)
         ("读取失败行数", report.rows_failed), ("图层日期", report.as_of.isoformat()), ("图层库", report.store),
         ("用时（秒，至写出汇总）", report.seconds),
         *((f"结论：{label}", rows) for label, rows in verdict_labels(report.verdict_labels)),
-        *((f"整批假定：{FACT_LABELS.get(name, name)}", _said(value)) for name, value in (assumed or {}).items()),
+        *((ASSUMED_PREFIX + FACT_LABELS.get(name, name), fact_text(value)) for name, value in (assumed or {}).items()),
         *((f"图层版本：{KINDS[kind].label_zh if kind in KINDS else kind}", version)
           for kind, version in report.layer_versions.items()),
         *((f"规则包：{titles.get(pack, pack)}", version) for pack, version in report.rule_packs.items()),
     ]
 
 
-def _said(value: Any) -> str:
-    """A batch-wide fact as an officer reads it (existing → 现有)."""
+def fact_text(value: Any) -> str:
+    """A batch-wide fact as an officer reads it (existing → 现有), which ``read_project`` reads as the same fact."""
     words = {"existing": "现有", "new": "新建（新、改、扩建）", True: "是", False: "否"}
     value = getattr(value, "value", value)
     return words.get(value, str(value)) if isinstance(value, (str, bool)) else str(value)
