@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from gis.errors import FormatError, InputError, StoreError
-from gis.evidence import Evidence, Verification, sha256_of, verify
+from gis.errors import InputError, StoreError
+from gis.evidence import Evidence, Verification, load_evidence, sha256_of, verify
 from gis.rules.model import RulePack
 from gis.store import Store
 
@@ -210,12 +210,7 @@ class AuditTrail:
             raise InputError(f"第 {record_id} 条记录是 {record.action}，只能重放核查 / only checks can be replayed",
                              field="id", value=record_id,
                              fix="选择操作为 check（核查）的记录 / choose a record whose action is check")
-        try:
-            evidence = Evidence.model_validate(record.details)
-        except ValueError as error:
-            raise FormatError(f"第 {record_id} 条记录的核验数据无法读取 / the record's evidence cannot be read: "
-                              f"{str(error)[:200]}", field="id", value=record_id) from None
-        return verify(evidence, store, packs)
+        return verify(load_evidence(record.details, field="id", value=record_id), store, packs)
 
     def close(self) -> None:
         """Close this thread's connection."""

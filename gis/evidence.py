@@ -5,6 +5,10 @@ project's facts and the options (enough to re-run the check without the input fi
 their SHA-256, the rule packs with a digest of each file, the ecozone version and the input's SHA-256. The
 result digest is a SHA-256 over the result in a canonical form; re-running the check (``verify``) and
 comparing digests shows whether the conclusion still holds, and ``changes`` says what differs when it does not.
+
+The layout is versioned (``Evidence.format``): evidence of format 1 predates the digest covering what the
+decision shows of each zone (its name, subtype, geometry source, the access-list items of a control unit),
+which a store changed after import could alter unseen; it is still verified with the digest it was made with.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from gis.check import CheckResult, check_site
+from gis.errors import FormatError
 from gis.kinds import KINDS
 from gis.presentation import headline
 from gis.results import Relation
@@ -33,10 +38,12 @@ from gis.store import Store, is_postgres_url
 
 __all__ = ["FORMAT", "Evidence", "InputRecord", "CheckOptions", "LayerProvenance", "PackProvenance", "Outcome",
            "Verification", "ecozone_version", "evidence_of", "input_record", "result_digest", "store_name",
-           "sha256_of", "replay", "verify", "changes"]
+           "sha256_of", "replay", "verify", "compare", "changes", "load_evidence", "LEGACY_FORMAT"]
 
-#: What the embedded evidence is, so that a reader knows the layout it holds.
-FORMAT = "ecozone-evidence/1"
+#: What the embedded evidence is, so that a reader knows the layout it holds and how its digest was made.
+FORMAT = "ecozone-evidence/2"
+#: Evidence whose result digest leaves out the zones' names and texts (reports and records made before /2).
+LEGACY_FORMAT = "ecozone-evidence/1"
 
 
 class InputRecord(BaseModel):
@@ -86,12 +93,14 @@ class Outcome(BaseModel):
     rules: dict[str, str] = Field(description="Rule id -> verdict, for the rules that apply, need review or "
                                               "could not be checked.")
     zones: dict[str, list[str]] = Field(description="Layer kind -> the zones the site meets (name and relation).")
+    zone_names: dict[str, str] = Field(default_factory=dict, description="Zone id -> name, for every zone the "
+                                       "result names (met or near); empty in evidence of format 1.")
 
 
 class Evidence(BaseModel):
     """Everything needed to re-run a check and show its result still holds."""
 
-    format: Literal["ecozone-evidence/1"] = FORMAT
+    format: Literal["ecozone-evidence/1", "ecozone-evidence/2"] = FORMAT
     ecozone_version: str
     created_at: str = Field(description="When the check ran, UTC ISO 8601.")
     input: InputRecord
@@ -108,10 +117,13 @@ class Evidence(BaseModel):
 class Verification(BaseModel):
     """A check re-run from its evidence: whether the result digest is the same, and what changed if not."""
 
-    same: bool
+    same: bool = Field(description="The result digest is the same and, for a report, the report's text is what "
+                                   "its evidence gives.")
     recorded_sha256: str
     replayed_sha256: str
-    changes: list[str]
+    changes: list[str] = Field(description="What differs in the result (verdict, rules, zones, versions).")
+    text_changes: list[str] = Field(default_factory=list, description="Where a report's visible text differs from "
+                                    "the report made again from its evidence.")
     replayed: Evidence
 
 
@@ -162,12 +174,14 @@ def _r(value: float | None) -> float | None:
     return None if value is None else float(f"{value:.9g}")
 
 
-def result_digest(result: CheckResult, layers: list[LayerProvenance], packs: list[PackProvenance]) -> str:
+def result_digest(result: CheckResult, layers: list[LayerProvenance], packs: list[PackProvenance],
+                  format: str = FORMAT) -> str:
     """SHA-256 of what the result says: the site's geometry, the project, the verdict, every rule with its
-    verdict, zones, quantities and reasons, every layer's status and measures, and the digests of the layer
-    versions and rule-pack files it comes from (which fix the zones' attributes and the rules' texts). Not the
-    store's location, which differs between copies of a store. Built field by field: a check answers in
-    milliseconds, and so must its digest."""
+    verdict, zones, quantities and reasons, every layer's status and measures, the digests of the layer
+    versions and rule-pack files it comes from, and (from format 2) what the result shows of each zone as
+    read from the store: the layer versions' digests are those recorded at import, which a store changed
+    since does not alter. Not the store's location, which differs between copies of a store. Built field by
+    field: a check answers in milliseconds, and so must its digest."""
     overlap, rules = result.overlap, result.rules
     content = {
         "as_of": result.as_of.isoformat(), "site": _rounded(result.site.geometry),
@@ -189,6 +203,14 @@ def result_digest(result: CheckResult, layers: list[LayerProvenance], packs: lis
         "layer_versions": {layer.kind: layer.content_sha256 for layer in layers},
         "rule_packs": {pack.id: [pack.version, pack.sha256] for pack in packs},
     }
+    if format != LEGACY_FORMAT:
+        every = [*rules.hits, *rules.possible, *rules.unchecked]
+        content["shown"] = [
+            [[hit.zone_id, hit.name, hit.subtype, hit.geometry_source] for layer in overlap.layers for hit in layer.hits],
+            [[zone.zone_id, zone.kind, zone.name] for hit in every for zone in hit.zones],
+            [[item.unit_id, item.unit_name, item.unit_code, item.unit_type, item.part, item.code, item.text]
+             for hit in every for item in hit.access_items],
+        ]
     return sha256_of(json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
 
 
@@ -223,42 +245,65 @@ def _outcome(result: CheckResult) -> Outcome:
     rules = {hit.rule_id: hit.verdict.value for hit in [*result.rules.hits, *result.rules.unchecked]}
     zones = {layer.kind: [f"{hit.name}（{hit.relation_zh}）" for hit in layer.hits if hit.relation is not Relation.NEAR]
              for layer in result.overlap.layers}
+    named = {hit.zone_id: hit.name for layer in result.overlap.layers for hit in layer.hits}
+    named |= {zone.zone_id: zone.name for hit in [*result.rules.hits, *result.rules.unchecked] for zone in hit.zones}
     return Outcome(verdict=result.verdict.value, verdict_label=result.verdict_label, headline=headline(result),
-                   rules=rules, zones={kind: names for kind, names in zones.items() if names})
+                   rules=rules, zones={kind: names for kind, names in zones.items() if names}, zone_names=named)
 
 
-def evidence_of(result: CheckResult, store: Store, input: InputRecord, *,
-                packs: list[RulePack] | None = None, created_at: str | None = None) -> Evidence:
-    """The evidence of a check run on ``store`` (the store it was run on, still open)."""
+def evidence_of(result: CheckResult, store: Store, input: InputRecord, *, packs: list[RulePack] | None = None,
+                created_at: str | None = None, format: str = FORMAT) -> Evidence:
+    """The evidence of a check run on ``store`` (the store it was run on, still open), its digest made as
+    ``format`` asks (an older format's when a check of that format is re-run)."""
     packs = default_rule_packs() if packs is None else packs
     layers = _layer_provenance(result, store)
     used = [_pack_provenance(pack) for pack in packs if pack.id in result.rule_packs]
     return Evidence(
-        ecozone_version=ecozone_version(),
+        format=format, ecozone_version=ecozone_version(),
         created_at=created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         input=input, site=result.site,
         project=ProjectFacts(project=result.project, notices=result.project_notices),
         options=CheckOptions(as_of=result.as_of, buffers_km=result.overlap.buffers_km,
                              tolerance_m=result.overlap.tolerance_m),
         store=store_name(store), layers=layers,
-        rule_packs=used, outcome=_outcome(result), result_sha256=result_digest(result, layers, used),
+        rule_packs=used, outcome=_outcome(result), result_sha256=result_digest(result, layers, used, format),
     )
 
 
 def replay(evidence: Evidence, store: Store, packs: list[RulePack] | None = None) -> tuple[CheckResult, Evidence]:
-    """Re-run the check of ``evidence`` on ``store``: the same site, facts, date, rings and tolerance."""
+    """Re-run the check of ``evidence`` on ``store``: the same site, facts, date, rings and tolerance, its
+    digest made as the recorded one was."""
     options = evidence.options
     result = check_site(evidence.site, evidence.project, store=store, as_of=options.as_of,
                         buffers_km=tuple(options.buffers_km), tolerance_m=options.tolerance_m, packs=packs)
-    return result, evidence_of(result, store, evidence.input, packs=packs)
+    return result, evidence_of(result, store, evidence.input, packs=packs, format=evidence.format)
 
 
 def verify(evidence: Evidence, store: Store, packs: list[RulePack] | None = None) -> Verification:
     """Re-run the check and compare: the same result digest, or what changed."""
-    _, replayed = replay(evidence, store, packs)
-    same = replayed.result_sha256 == evidence.result_sha256
-    return Verification(same=same, recorded_sha256=evidence.result_sha256, replayed_sha256=replayed.result_sha256,
-                        changes=[] if same else changes(evidence, replayed), replayed=replayed)
+    return compare(evidence, replay(evidence, store, packs)[1])
+
+
+def compare(recorded: Evidence, replayed: Evidence) -> Verification:
+    """A recorded check against its re-run: the same result digest, or what changed."""
+    same = replayed.result_sha256 == recorded.result_sha256
+    return Verification(same=same, recorded_sha256=recorded.result_sha256, replayed_sha256=replayed.result_sha256,
+                        changes=[] if same else changes(recorded, replayed), replayed=replayed)
+
+
+def load_evidence(data: str | dict[str, Any], **where: Any) -> Evidence:
+    """Evidence read back (a report's JSON text, an audit record's details); a ``FormatError`` at ``where``
+    (``source``, ``field``, ``value``) naming the damaged fields when it is not what ecozone writes. Pydantic's
+    own text would show the input and end in a URL, cut off mid-way in a message."""
+    try:
+        return Evidence.model_validate_json(data) if isinstance(data, str) else Evidence.model_validate(data)
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_input=False)
+        fields = list(dict.fromkeys(".".join(map(str, problem["loc"])) or "JSON" for problem in problems))
+        said = "; ".join(f"{'.'.join(map(str, p['loc'])) or 'JSON'}: {p['msg']}" for p in problems[:3])
+        raise FormatError(f"核验数据已损坏（字段 {'、'.join(fields[:5])}{' 等' if len(fields) > 5 else ''}） / the embedded "
+                          f"evidence is damaged: {said}", fix="使用 ecozone 写出的原文件，不要改动 / use the file as "
+                          "ecozone wrote it", **where) from None
 
 
 def changes(old: Evidence, new: Evidence) -> list[str]:
@@ -268,12 +313,21 @@ def changes(old: Evidence, new: Evidence) -> list[str]:
     if old.outcome.headline != new.outcome.headline:
         lines.append(f"结论变化 / verdict: {old.outcome.headline} → {new.outcome.headline}")
     lines += _rule_changes(old.outcome.rules, new.outcome.rules)
+    renamed = {zone: (old.outcome.zone_names[zone], name) for zone, name in new.outcome.zone_names.items()
+               if old.outcome.zone_names.get(zone, name) != name}
+    lines += [f"区域名称变化 / zone renamed: {zone}「{before}」→「{after}」" for zone, (before, after) in renamed.items()]
+    new_names = dict(renamed.values())  # a renamed zone is said once, above, not also as a zone gone and one met
     for kind in dict.fromkeys([*old.outcome.zones, *new.outcome.zones]):
-        before, after = old.outcome.zones.get(kind, []), new.outcome.zones.get(kind, [])
+        before = [_renamed(zone, new_names) for zone in old.outcome.zones.get(kind, [])]
+        after = new.outcome.zones.get(kind, [])
         label = KINDS[kind].label_zh if kind in KINDS else kind
         lines += [f"新增涉及区域 / zone met: {label} {zone}" for zone in after if zone not in before]
         lines += [f"不再涉及区域 / zone no longer met: {label} {zone}" for zone in before if zone not in after]
-    lines += _version_changes({layer.kind: layer for layer in old.layers}, {layer.kind: layer for layer in new.layers})
+    versions = _version_changes({layer.kind: layer for layer in old.layers}, {layer.kind: layer for layer in new.layers})
+    if renamed and not versions:  # a new version may rename a zone; the same version cannot, but for an edit
+        lines.append("图层版本未变而区域名称不同：图层库在导入后被改动，可用 ecozone layers verify 核查 / the same layer "
+                     "versions name zones differently: the store was changed after import (ecozone layers verify)")
+    lines += versions
     lines += _pack_changes({p.id: p for p in old.rule_packs}, {p.id: p for p in new.rule_packs})
     if old.ecozone_version != new.ecozone_version:
         lines.append(f"ecozone 版本 / version: {old.ecozone_version} → {new.ecozone_version}")
@@ -281,6 +335,12 @@ def changes(old: Evidence, new: Evidence) -> list[str]:
         lines.append("面积、距离或说明文字有变化，结论与规则未变 / areas, distances or texts differ; verdict and "
                      "rules are the same")
     return lines
+
+
+def _renamed(zone: str, names: dict[str, str]) -> str:
+    """An outcome's zone (``name（relation）``) under its new name."""
+    name, _, relation = zone.rpartition("（")
+    return f"{names.get(name, name)}（{relation}"
 
 
 def _verdict(value: str) -> str:

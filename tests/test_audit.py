@@ -24,7 +24,7 @@ from api.settings import Settings
 from gis.audit import AuditTrail
 from gis.check import CheckResult
 from gis.store import open_store
-from tests.test_report import FACTS, SAMPLE, _import_without_shihezi_built_up
+from tests.test_report import FACTS, SAMPLE, _import_without_shihezi_built_up, _rename_zone
 
 runner = CliRunner()
 
@@ -229,6 +229,21 @@ def test_replay_says_what_changed_after_a_new_layer_version(tmp_path):
     assert replayed.status_code == 200 and replayed.json()["same"] is False
     assert any("BLR-02" in line for line in replayed.json()["changes"])
     assert missing.status_code == 404
+
+
+def test_replay_names_a_zone_renamed_in_the_store_after_import(tmp_path):
+    """The same layer versions with the same import digests: the zone's name in the result tells them apart."""
+    copy = tmp_path / "copy.gpkg"
+    assert runner.invoke(app, ["layers", "init", str(copy)]).exit_code == 0
+    db = tmp_path / "audit.sqlite"
+    assert runner.invoke(app, ["check", str(SAMPLE), *FACTS, "--store", str(copy)],
+                         env={"ECOZONE_AUDIT_DB": str(db)}).exit_code == 0
+    [record] = AuditTrail(db).records()
+    _rename_zone(copy, "built_up:shihezi", "被改动的名称")
+    changed = runner.invoke(app, ["audit", "--db", str(db), "replay", str(record.id), "--store", str(copy)])
+    assert changed.exit_code == 1, changed.output
+    assert "区域名称变化 / zone renamed: built_up:shihezi「石河子市城市建成区」→「被改动的名称」" in changed.output
+    assert "图层库在导入后被改动" in changed.output
 
 
 def test_a_bare_key_is_named_by_a_digest_and_names_never_hold_secrets():

@@ -9,21 +9,27 @@ hashlib. The pages are rendered with pdftoppm into tests/_artifacts/ to be looke
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import docx
+import pypdf
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app
+from api.filing import report_bytes
 from api.settings import Settings
+from gis.evidence import LEGACY_FORMAT, evidence_of, replay
 from gis.presentation import headline
 from gis.check import CheckResult
+from gis.report import read_evidence
 from gis.store import open_store
 from tests.conftest import ARTIFACTS
 
@@ -125,6 +131,132 @@ def test_report_verify_holds_for_a_fresh_report(boiler, suffix):
     verified = runner.invoke(app, ["report", "verify", str(folder / f"r.{suffix}")])
     assert verified.exit_code == 0, verified.output
     assert "结果一致" in verified.output
+
+
+def _forge_pdf(data: bytes, old: str, new: str) -> bytes:
+    """The PDF with ``old`` shown as ``new`` (as many characters) in its text layer, as a PDF editor rewrites
+    text: each font's glyphs for them found in its ToUnicode map and swapped in the pages' text strings."""
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(data)))
+
+    def swap(glyphs: str, before: str, after: str) -> str:  # glyph by glyph: 4 hex digits each
+        return "|".join(re.findall("....", glyphs)).replace(before, after).replace("|", "")
+
+    for page in writer.pages:
+        contents = page.get_contents()
+        text = contents.get_data().decode("latin-1")
+        for font in page["/Resources"]["/Font"].values():
+            unicode_map = font.get_object()["/ToUnicode"].get_object().get_data().decode()
+            glyph = {chr(int(code, 16)): gid for gid, code in re.findall(r"<([0-9a-f]{4})> <([0-9a-f]{4})>", unicode_map)}
+            if all(c in glyph for c in old + new):
+                before, after = ("|".join(glyph[c] for c in word) for word in (old, new))
+                text = re.sub(r"<([0-9a-f]*)>", lambda match: f"<{swap(match.group(1), before, after)}>", text)
+        contents.set_data(text.encode("latin-1"))
+        page.replace_contents(contents)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _forge_verdict(report: Path, folder: Path) -> tuple[Path, str]:
+    """A copy of ``report`` whose visible verdict 禁止 reads otherwise, with its evidence untouched, and the
+    verdict it now shows; read back with tools that are not ecozone's, to be sure the forgery shows."""
+    forged = folder / f"forged{report.suffix}"
+    if report.suffix == ".html":
+        page = report.read_text(encoding="utf-8")
+        page = page.replace('<div class="headline">禁止；', '<div class="headline">允许；').replace("<td>禁止；另有", "<td>允许；另有")
+        forged.write_text(page, encoding="utf-8")
+        assert "<td>允许；另有" in forged.read_text(encoding="utf-8")
+        return forged, "允许"
+    if report.suffix == ".docx":
+        document = docx.Document(str(report))
+        cells = [cell.paragraphs[0] for table in document.tables for row in table.rows for cell in row.cells]
+        for paragraph in [*document.paragraphs, *cells]:
+            for run in paragraph.runs:
+                run.text = run.text.replace("禁止；另有", "允许；另有")
+        document.save(str(forged))
+        assert docx.Document(str(forged)).tables[0].rows[0].cells[1].text.startswith("允许；另有")
+        return forged, "允许"
+    # No font of the PDF holds 允 and 许: 限制 (restricted), whose glyphs it holds, where it said 禁止.
+    forged.write_bytes(_forge_pdf(report.read_bytes(), "禁止", "限制"))
+    text = subprocess.run(["pdftotext", str(forged), "-"], capture_output=True, text=True, check=True).stdout
+    assert "限制；另有" in _squeeze(text) and "禁止；另有" not in _squeeze(text)
+    return forged, "限制"
+
+
+@pytest.mark.parametrize("suffix", ["pdf", "docx", "html"])
+def test_report_verify_fails_for_a_report_whose_visible_verdict_was_changed(boiler, tmp_path, suffix):
+    """The evidence still re-runs to the same result; the page the officer files says otherwise."""
+    folder, _, _ = boiler
+    forged, verdict = _forge_verdict(folder / f"r.{suffix}", tmp_path)
+    verified = runner.invoke(app, ["report", "verify", str(forged)])
+    assert verified.exit_code == 1, verified.output
+    assert "报告文字与其核验数据不符" in verified.output and "结果一致" not in verified.output
+    assert f"报告写「{verdict}；另有" in verified.output and "按核验数据应为「禁止；另有" in verified.output
+    answer = json.loads(runner.invoke(app, ["report", "verify", str(forged), "--format", "json"]).stdout)
+    assert answer["same"] is False and answer["changes"] == [] and answer["text_changes"]
+    assert answer["recorded_sha256"] == answer["replayed_sha256"]
+
+
+def test_report_verify_names_the_damaged_evidence_field_in_chinese_first(boiler, tmp_path):
+    folder, _, _ = boiler
+    page = (folder / "r.html").read_text(encoding="utf-8")
+    script = re.compile(r'(<script type="application/json" id="ecozone-evidence">)(.*?)(</script>)', re.S)
+    evidence = json.loads(script.search(page).group(2))
+    evidence["outcome"] = "allowed"
+    damaged = tmp_path / "damaged.html"
+    damaged.write_text(script.sub(lambda m: m.group(1) + json.dumps(evidence, ensure_ascii=False) + m.group(3), page),
+                       encoding="utf-8")
+    verified = runner.invoke(app, ["report", "verify", str(damaged)])
+    assert verified.exit_code == 2, verified.output
+    message = verified.output.split("错误 / error: ", 1)[1]
+    assert message.startswith("核验数据已损坏（字段 outcome）"), message
+    assert "http" not in message and "pydantic" not in message and "damaged.html" in message
+
+
+def _rename_zone(store_path: Path, zone_id: str, name: str) -> None:
+    """Change a zone's name in a GeoPackage behind ecozone's back, as sqlite3 would; ``layers verify`` finds it."""
+    with sqlite3.connect(store_path) as connection:
+        assert connection.execute("UPDATE zones SET name = ? WHERE zone_id = ?", (name, zone_id)).rowcount
+    checked = runner.invoke(app, ["layers", "verify", "--store", str(store_path)])
+    assert checked.exit_code != 0, checked.output
+
+
+def test_report_verify_names_a_zone_renamed_in_the_store_after_import(boiler, tmp_path):
+    """The layer versions and their import digests are the same; what the decision shows of a zone is not."""
+    folder, _, _ = boiler
+    copy = tmp_path / "copy.gpkg"
+    assert runner.invoke(app, ["layers", "init", str(copy)]).exit_code == 0
+    _rename_zone(copy, "built_up:shihezi", "被改动的名称")
+    verified = runner.invoke(app, ["report", "verify", str(folder / "r.pdf"), "--store", str(copy), "--format", "json"])
+    assert verified.exit_code == 1, verified.output
+    answer = json.loads(verified.stdout)
+    assert not answer["same"] and answer["recorded_sha256"] != answer["replayed_sha256"]
+    assert "区域名称变化 / zone renamed: built_up:shihezi「石河子市城市建成区」→「被改动的名称」" in answer["changes"]
+    assert not any("zone met" in line or "no longer met" in line for line in answer["changes"])
+
+
+def test_a_report_of_evidence_format_1_still_verifies(boiler, tmp_path):
+    """A report written before the digest covered the zones' names: verified with its own digest and made again
+    as it was written (内容 SHA-256); its text still shows a zone renamed in the store since."""
+    folder, _, _ = boiler
+    evidence = read_evidence((folder / "r.html").read_bytes())
+    store = open_store()
+    result, _ = replay(evidence, store)
+    legacy = evidence_of(result, store, evidence.input, format=LEGACY_FORMAT, created_at=evidence.created_at)
+    assert legacy.format == LEGACY_FORMAT and legacy.result_sha256 != evidence.result_sha256
+    report = tmp_path / "legacy.docx"
+    report.write_bytes(report_bytes(result, store, legacy, "docx"))
+    headers = [table.rows[0].cells[-1].text for table in docx.Document(str(report)).tables]
+    assert "内容 SHA-256" in headers and "导入时内容 SHA-256" not in headers
+    verified = runner.invoke(app, ["report", "verify", str(report)])
+    assert verified.exit_code == 0 and "结果一致" in verified.output, verified.output
+
+    copy = tmp_path / "copy.gpkg"
+    assert runner.invoke(app, ["layers", "init", str(copy)]).exit_code == 0
+    _rename_zone(copy, "built_up:shihezi", "被改动的名称")
+    renamed = runner.invoke(app, ["report", "verify", str(report), "--store", str(copy)])
+    assert renamed.exit_code == 1, renamed.output
+    assert "或图层库中区域的名称被改动" in renamed.output and "按核验数据应为「被改动的名称" in renamed.output
 
 
 def _import_without_shihezi_built_up(store_path: Path, tmp_path: Path) -> str:

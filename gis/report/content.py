@@ -17,7 +17,7 @@ from pyproj.exceptions import CRSError
 
 from gis.check import CheckResult
 from gis.crs import wgs84_to_bd09, wgs84_to_gcj02
-from gis.evidence import Evidence
+from gis.evidence import FORMAT, LEGACY_FORMAT, Evidence
 from gis.presentation import (ILLUSTRATIVE_NOTE, NO_RESTRICTION, POSSIBLE_TITLE, UNCHECKED_TITLE,
                               LAYER_STATUS, headline, project_lines, project_name, rule_fields, rule_heading, site_lines,
                               source_text)
@@ -31,6 +31,19 @@ TITLE = "建设项目选址生态环境分区管控核查 — 审批前置研判
 
 #: 拐点 listed in the report; a larger site's vertices are in the embedded evidence (its site as read).
 MAX_VERTICES = 300
+
+#: How the report says it is verified, and its label of the layer versions' digests, by evidence format. A
+#: report of format 1 is made again as it was written (its 内容 SHA-256 read as the layer's content now; it is
+#: the digest recorded at import, which a check does not recompute), so that ``report verify`` still holds.
+_VERIFYING = {
+    LEGACY_FORMAT: ("核验方法：ecozone report verify 本文件 [--store 图层库]。该命令从本文件内嵌的核验数据"
+                    "（地块、项目信息、核查选项）重新核查，并比较结果摘要；不一致时列出结论、规则和图层版本的变化。",
+                    "内容 SHA-256"),
+    FORMAT: ("核验方法：ecozone report verify 本文件 [--store 图层库]。该命令从本文件内嵌的核验数据（地块、项目信息、"
+             "核查选项）重新核查并比较结果摘要，不一致时列出结论、规则、区域名称和图层版本的变化；一致时按核验数据重新生成"
+             "报告，逐字比对本文件的文字。导入时内容 SHA-256 是图层版本导入时记录的摘要，核查时不重新计算；图层库是否仍与之"
+             "一致，用 ecozone layers verify 核查。", "导入时内容 SHA-256"),
+}
 
 
 @dataclass
@@ -234,11 +247,10 @@ def _provenance_section(evidence: Evidence) -> Section:
     layers = [[layer.label_zh, str(layer.version), layer.effective_from, str(layer.feature_count), layer.content_sha256]
               for layer in evidence.layers]
     packs = [[pack.id, pack.version, pack.file or "", pack.sha256 or ""] for pack in evidence.rule_packs]
-    how = ("核验方法：ecozone report verify 本文件 [--store 图层库]。该命令从本文件内嵌的核验数据"
-           "（地块、项目信息、核查选项）重新核查，并比较结果摘要；不一致时列出结论、规则和图层版本的变化。")
+    how, digest = _VERIFYING[evidence.format]
     return Section("六、可核验信息（来源与摘要）", paragraphs=[how], tables=[
         Table(["项目", "内容"], facts, widths=[1.4, 5], code={1}, key_value=True),
-        Table(["图层", "版本", "生效日期", "要素数", "内容 SHA-256"], layers, widths=[1.5, 0.6, 1.1, 0.7, 5.2],
+        Table(["图层", "版本", "生效日期", "要素数", digest], layers, widths=[1.5, 0.6, 1.1, 0.7, 5.2],
               caption="所用图层版本", code={4}),
         Table(["规则包", "版本", "文件", "文件 SHA-256"], packs, widths=[1.2, 1.0, 1.3, 5.2], caption="所用规则包",
               code={3}),

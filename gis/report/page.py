@@ -13,7 +13,7 @@ from gis.evidence import Evidence
 from gis.report.content import Report
 from gis.rules.model import Verdict
 
-__all__ = ["render_html", "script_json"]
+__all__ = ["render_html", "html_text", "script_json"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -42,3 +42,11 @@ def render_html(report: Report, evidence: Evidence, picture: bytes | None,
         picture=base64.b64encode(picture).decode() if picture else None,
         evidence_json=jinja2.utils.markupsafe.Markup(script_json(evidence.model_dump_json())),
     )
+
+
+def html_text(data: bytes) -> list[str]:
+    """The text a browser shows of the page, node by node: its title and its body, without scripts and styles."""
+    import lxml.html  # python-docx's parser, here for HTML
+
+    root = lxml.html.document_fromstring(data)
+    return root.xpath("//title//text() | //body//text()[not(ancestor::script or ancestor::style)]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 
-__all__ = ["render_pdf", "read_pdf_evidence", "ATTACHMENT"]
+__all__ = ["render_pdf", "read_pdf_evidence", "pdf_text", "ATTACHMENT"]
 
 #: Name of the evidence file attached to the PDF.
 ATTACHMENT = "ecozone-evidence.json"
@@ -32,3 +32,17 @@ def read_pdf_evidence(data: bytes) -> str | None:
     attachments = pypdf.PdfReader(io.BytesIO(data)).attachments
     contents = attachments.get(ATTACHMENT)
     return contents[0].decode() if contents else None
+
+
+def pdf_text(data: bytes) -> list[str]:
+    """The text a reader sees, page by page: the text layer line by line (as a reader copies it), then the
+    text of each annotation, which is how PDF editors add text over a page (ecozone's PDF has none)."""
+    import pypdf
+
+    texts = []
+    for page in pypdf.PdfReader(io.BytesIO(data)).pages:
+        texts += page.extract_text().splitlines()
+        for annotation in page.get("/Annots") or []:
+            annotation = annotation.get_object()
+            texts.append(f"[{annotation.get('/Subtype', '')}] {annotation.get('/Contents', '')}")
+    return texts

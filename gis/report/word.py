@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape, unescape
 import docx
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.opc.constants import RELATIONSHIP_TYPE
+from docx.opc.constants import CONTENT_TYPE, RELATIONSHIP_TYPE
 from docx.opc.part import Part
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
@@ -20,13 +20,17 @@ from gis.evidence import Evidence
 from gis.report.content import Report, Table
 from gis.rules.model import Verdict
 
-__all__ = ["render_docx", "read_docx_evidence", "NAMESPACE"]
+__all__ = ["render_docx", "read_docx_evidence", "docx_text", "NAMESPACE"]
 
 #: Namespace of the evidence element in the custom XML part.
 NAMESPACE = "urn:ecozone:evidence:1"
 
 #: Fonts Word offices have: 宋体 for text, 黑体 for headings; digests in a fixed-width Latin font.
 _BODY, _HEADING, _CODE = "宋体", "黑体", "Consolas"
+
+#: The parts of a Word document whose text is shown: the body (its tables too), headers, footers, notes.
+_SHOWN = {CONTENT_TYPE.WML_DOCUMENT_MAIN, CONTENT_TYPE.WML_HEADER, CONTENT_TYPE.WML_FOOTER,
+          CONTENT_TYPE.WML_FOOTNOTES, CONTENT_TYPE.WML_ENDNOTES}
 
 _EVIDENCE = re.compile(r"<ecozone-evidence[^>]*>(.*)</ecozone-evidence>", re.DOTALL)
 #: What XML 1.0 cannot hold (control characters but tab and line ends, lone surrogates, U+FFFE/FFFF): a site's
@@ -142,3 +146,15 @@ def read_docx_evidence(data: bytes) -> str | None:
                 if match and NAMESPACE in match.group(0)[:200]:
                     return unescape(match.group(1))
     return None
+
+
+def docx_text(data: bytes) -> list[str]:
+    """The text Word shows, paragraph by paragraph (a table cell's too, a text box's), of the body and then of
+    any header, footer or note a later edit added (ecozone's document has none)."""
+    import lxml.etree
+
+    package = docx.Document(io.BytesIO(data)).part.package
+    parts = sorted((part for part in package.iter_parts() if part.content_type in _SHOWN),
+                   key=lambda part: (part.content_type != CONTENT_TYPE.WML_DOCUMENT_MAIN, part.partname))
+    return ["".join(text.text or "" for text in paragraph.iter(qn("w:t")))
+            for part in parts for paragraph in lxml.etree.fromstring(part.blob).iter(qn("w:p"))]
