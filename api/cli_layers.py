@@ -157,10 +157,13 @@ def versions(
         typer.echo(json.dumps([v.to_dict() for v in history], ensure_ascii=False, indent=2))
         return
     table = Table(title="版本 / versions")
-    for header in ("kind", "version", "effective_from", "imported_at", "features", "source", "note"):
+    for header in ("图层 kind", "版本 version", "生效 from", "导入时间 imported", "要素数 features", "来源 source",
+                   "说明 note"):
         table.add_column(header)
     for v in history:
-        table.add_row(v.kind, str(v.version), v.effective_from, v.imported_at, str(v.feature_count), v.source, v.note or "")
+        label = KINDS[v.kind].label_zh if v.kind in KINDS else v.kind
+        table.add_row(f"{label} {v.kind}", str(v.version), v.effective_from, v.imported_at, str(v.feature_count),
+                      v.source, v.note or "")
     console.print(table)
 
 
