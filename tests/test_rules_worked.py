@@ -82,18 +82,25 @@ def test_2013_plan_coal_unit_without_denitration_may_not_run(store, zones):
     assert deadline.verdict is Verdict.obligation and deadline.deadline_passed is True
     # The plan's requirements end with the 十二五 period; a 2013-only rule ends with 2013.
     assert not {"PWR-12", "PWR-14"} & _ids(check_site(site, unit, store=store, as_of="2017-06-30"))
+    # 「必须在2014年7月1日前达标排放」: 达标 before 1 July — on 1 July the deadline has passed, on 30 June not yet.
+    assert _hit(check_site(site, unit, store=store, as_of="2014-07-01"), "PWR-12").deadline_passed is True
+    assert _hit(check_site(site, unit, store=store, as_of="2014-06-30"), "PWR-12").deadline_passed is False
     new_unit = Project(industry="电力", fuel=Fuel.coal, power_mw=300, scope=Scope.new)
     assert _hit(check_site(site, new_unit, store=store, as_of="2013-06-30"), "PWR-11").verdict is Verdict.restricted
     assert "PWR-11" not in _ids(check_site(site, new_unit, store=store, as_of="2014-06-30"))
 
 
 def test_2013_plan_cement_line_size(store, zones):
-    """[000] 六(三): lines above 4000 t/d of clinker must build denitration; smaller ones need not."""
+    """[000] 六(三): 「4000吨/日熟料以上水泥生产线必须实施脱硝工程」 — 以上 includes the number: a 4000 t/d line
+    must build denitration, a smaller one need not."""
     site = _inside(_zone(zones, "admin:659002").geometry)  # 第一师阿拉尔市
     big = check_site(site, Project(industry="水泥", clinker_tpd=5000, scope=Scope.new), store=store,
                      as_of="2014-06-30")
     assert _hit(big, "IND-24").verdict is Verdict.obligation
-    small = check_site(site, Project(industry="水泥", clinker_tpd=4000, scope=Scope.new), store=store,
+    exactly = check_site(site, Project(industry="水泥", clinker_tpd=4000, scope=Scope.new), store=store,
+                         as_of="2014-06-30")
+    assert _hit(exactly, "IND-24").verdict is Verdict.obligation
+    small = check_site(site, Project(industry="水泥", clinker_tpd=3999, scope=Scope.new), store=store,
                        as_of="2014-06-30")
     assert "IND-24" not in _ids(small)
 
@@ -217,6 +224,26 @@ def test_mine_in_the_ili_black_bee_reserve(store, zones):
     assert found and found[0].distance_m < 1.0
 
 
+def test_chp_heating_radius_counts_only_plants_in_the_4_counties_2_parks(store, zones):
+    """[003] 10.: 「“乌-昌-石”区域内4县市2园区30万千瓦及以上热电联产电厂供热半径15公里范围内的燃煤锅炉和落后燃煤
+    小热电实行关停整合」 — the plant itself must be in the 4县市2园区; the 兵团 plants of 五家渠 and 石河子 are not."""
+    assert not _zone(zones, "chp:wujiaqu").attributes["in_wu_chang_shi_4_counties_2_parks"]
+    assert not _zone(zones, "chp:shihezi").attributes["in_wu_chang_shi_4_counties_2_parks"]
+    existing = Project(industry="热力", boiler_tph=20, fuel=Fuel.coal, scope=Scope.existing)
+    new = Project(industry="热力", boiler_tph=70, fuel=Fuel.coal, scope=Scope.new)
+    # 昌吉市, 13.4 km from the 五家渠 plant and 16.3 km from the 昌吉 plant
+    near_wujiaqu = read_site("87.403,44.206")
+    assert "BLR-14" not in _ids(check_site(near_wujiaqu, existing, store=store, as_of="2021-12-31"))
+    assert "BLR-14N" not in _ids(check_site(near_wujiaqu, new, store=store, as_of="2021-12-31"))
+    # 玛纳斯县, 11.7 km from the 石河子 plant
+    near_shihezi = read_site("86.117,44.442")
+    assert "BLR-14" not in _ids(check_site(near_shihezi, existing, store=store, as_of="2021-12-31"))
+    # a plant of the 4县市 still counts: 昌吉市's built-up area lies within 15 km of the 昌吉 plant
+    changji = check_site(_inside(_zone(zones, "built_up:changji").geometry), existing, store=store,
+                         as_of="2021-12-31")
+    assert _hit(changji, "BLR-14").verdict is Verdict.phase_out
+
+
 def _spot(zones, where):
     """A point inside zone ``where`` (a zone id), or inside its first zone and outside every zone of the kinds
     that follow (``("admin:652301", "industrial_park")``)."""
@@ -272,6 +299,35 @@ CASES = [
     # [003] 9.: heat supply alone is no 电力行业: 「非电行业实施减量30%替代」
     ("admin:652301", dict(industry="热力", coal_t=1000, scope="new"), "2021-12-31", "PWR-03", Verdict.restricted),
     ("admin:652301", dict(industry="热力", coal_t=1000, scope="new"), "2021-12-31", "PWR-02", None),
+    # [003] 10.: 「木垒县、奇台县、吉木萨尔县城市建成区…；“乌-昌-石”区域各县级及以上城市建成区以及国家级、自治区级
+    # 工业园区禁止新建每小时65蒸吨以下燃煤锅炉；其他区域原则上不再新建每小时10蒸吨及以下的燃煤锅炉，新建10蒸吨以上
+    # 燃煤锅炉需安装高效脱硫脱硝除尘设施」: 其他区域 is what the first two clauses leave, rural 昌吉市 included
+    (("admin:652301", "built_up_area", "industrial_park"), dict(industry="热力", fuel="coal", boiler_tph=10.1,
+                                                                 scope="new"), "2021-12-31", "BLR-07b",
+     Verdict.restricted),
+    (("admin:652301", "built_up_area", "industrial_park"), dict(industry="热力", fuel="coal", boiler_tph=10,
+                                                                 scope="new"), "2021-12-31", "BLR-07a",
+     Verdict.forbidden),
+    ("built_up:changji", dict(industry="热力", fuel="coal", boiler_tph=10.1, scope="new"), "2021-12-31", "BLR-07b",
+     None),  # the second clause's area: BLR-05 instead
+    ("park:cj-hightech", dict(industry="热力", fuel="coal", boiler_tph=10, scope="new"), "2021-12-31", "BLR-07a",
+     None),
+    # The 兵团 documents bind the 兵团, not a 地方 site. [004] 第六章: 「对地下水超采的地区，师市应加强与地方的联动，
+    # 制定并实施压采方案和分年度压采计划」 — the 师市, not 昌吉市
+    ("groundwater:changji-over_exploited", dict(industry="农副食品加工", groundwater=True, scope="new"), "2021-12-31",
+     "GW-03", None),
+    ("groundwater:shihezi-over_exploited", dict(industry="农副食品加工", groundwater=True, scope="new"), "2021-12-31",
+     "GW-03", Verdict.restricted),
+    # [002] 附件十三 is 五家渠's item (「五家渠市燃煤锅炉整治不力…」): 「“乌-昌-石”区域基本淘汰每小时10蒸吨及以下燃煤
+    # 锅炉，城市建成区及工业园区禁止新建每小时65蒸吨以下燃煤锅炉」 — in 五家渠, not in 昌吉市
+    ("built_up:changji", dict(industry="热力", fuel="coal", boiler_tph=8, scope="new"), "2021-12-31", "BLR-03", None),
+    ("built_up:changji", dict(industry="热力", fuel="coal", boiler_tph=8, scope="new"), "2021-12-31", "BLR-04", None),
+    ("built_up:wujiaqu", dict(industry="热力", fuel="coal", boiler_tph=8, scope="new"), "2021-12-31", "BLR-03",
+     Verdict.forbidden),
+    ("built_up:wujiaqu", dict(industry="热力", fuel="coal", boiler_tph=20, scope="new"), "2021-12-31", "BLR-04",
+     Verdict.forbidden),
+    # [002] 附件十六: 「石河子经济技术开发区和北工业园区至今未建设工业废水集中处理设施」 — those two parks only
+    ("park:cj-hightech", dict(industry="铸造", wastewater=True, scope="new"), "2018-06-30", "PARK-06", None),
     # [002] and [004] 兵团
     # [004] was issued on 2021-12-03: its rules are not in force before (a check of 2015 is of the law then)
     ("admin:659001", dict(industry="热力", fuel="coal", boiler_tph=35, scope="new"), "2015-01-01", "BLR-17N", None),
