@@ -164,9 +164,11 @@ def test_boundary_contact_is_reported_for_review_not_as_overlap(store, zones):
 
 
 def test_rules_follow_their_effective_dates(store, zones):
+    # BLR-03 is 五家渠's own item ([002] 附件十三): a spot of 五家渠 in 乌-昌-石, away from built-up areas and parks
     key = _zone(zones, "key_region", subtype="wu_chang_shi")
+    wujiaqu = zones[zones["zone_id"] == "admin:659004"].geometry.iloc[0]
     others = zones[zones["kind"].isin(["built_up_area", "industrial_park"])].geometry.union_all().buffer(0.05)
-    spot = shapely.difference(key.geometry, others).representative_point()
+    spot = shapely.difference(shapely.intersection(key.geometry, wujiaqu), others).representative_point()
     project = Project(industry="热力", boiler_tph=8, fuel=Fuel.coal, scope=Scope.new)
     in_2017 = check_site(_site(spot), project, store=store, as_of="2017-06-30")
     in_2018 = check_site(_site(spot), project, store=store, as_of="2018-06-30")
