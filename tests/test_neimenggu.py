@@ -165,13 +165,14 @@ def test_coal_boilers_new_and_existing(store, zones):
     town = _inside(zones, "built_up:nmg-hohhot")
     new = _hits(_check(store, town, Project(industry="热力", scope=Scope.new, boiler_tph=10, fuel=Fuel.coal)))
     assert new["BLR-22a"].verdict is Verdict.restricted and new["BLR-22d"].verdict is Verdict.allowed
-    assert "BLR-22c" not in new and "BLR-23" not in new
+    assert "BLR-22c" not in new and "BLR-23a" not in new
+    assert new["BLR-23b"].verdict is Verdict.needs_review  # a small scattered one is of the kind eliminated
     boiler = Project(industry="热力", scope=Scope.existing, boiler_tph=35, fuel=Fuel.coal)
     old = _hits(_check(store, town, boiler))
-    assert old["BLR-23"].verdict is Verdict.phase_out  # a coal heating boiler in town is eliminated
+    assert old["BLR-23a"].verdict is Verdict.needs_review  # eliminated if small and scattered: asked
     assert old["BLR-22b"].verdict is old["BLR-22c"].verdict is Verdict.obligation  # 35 t/h counts as 35 以上
     gas = _hits(_check(store, town, boiler.model_copy(update={"fuel": Fuel.gas})))
-    assert not {"BLR-22a", "BLR-22b", "BLR-22c", "BLR-23"} & set(gas)
+    assert not {"BLR-22a", "BLR-22b", "BLR-22c", "BLR-23a", "BLR-23b"} & set(gas)
 
 
 def test_industry_rules(store, zones):
@@ -185,10 +186,15 @@ def test_industry_rules(store, zones):
     dry = _hits(_check(store, baotou_town, dry))
     assert "IND-40c" not in dry and dry["IND-38"].verdict is Verdict.restricted
     asked = _hits(_check(store, baotou_town, Project(industry="水泥", scope=Scope.new)))
-    assert asked["IND-40c"].verdict is Verdict.needs_review  # which kiln? the officer must say
+    assert asked["IND-40e"].verdict is Verdict.needs_review  # which kiln? the officer must say
+    assert "IND-40c" not in asked  # the phase-out is for existing lines
     glass = _hits(_check(store, baotou_town, Project(industry="平板玻璃", scope=Scope.new,
                                                      process=Process.small_flat_glass)))
-    assert glass["IND-40a"].verdict is Verdict.restricted and glass["IND-40b"].verdict is Verdict.phase_out
+    assert glass["IND-40a"].verdict is Verdict.restricted and glass["IND-40d"].verdict is Verdict.forbidden
+    assert "IND-40b" not in glass
+    old_glass = _hits(_check(store, baotou_town, Project(industry="平板玻璃", scope=Scope.existing,
+                                                         process=Process.small_flat_glass)))
+    assert old_glass["IND-40b"].verdict is Verdict.phase_out and "IND-40d" not in old_glass
     # Open coal yards around the town go; 3 km out of the built-up area counts as "城区周边".
     area = _zone(zones, "built_up:nmg-baotou").geometry
     east = max(area.exterior.coords, key=lambda xy: xy[0])
@@ -252,9 +258,9 @@ def test_approvals_and_sanctions(store, zones):
     housing = _hits(_check(store, _inside(zones, "built_up:nmg-baotou"), housing))
     assert housing["PROC-27a"].verdict is housing["PROC-27b"].verdict is Verdict.restricted
     assert "65%" in housing["PROC-27b"].condition_zh
-    chp = Project(industry="热力", scope=Scope.new)
+    chp = Project(industry="热电联产", scope=Scope.new)
     chp = _hits(_check(store, _inside(zones, "built_up:nmg-chifeng"), chp))
-    assert chp["PWR-21"].verdict is Verdict.allowed
+    assert chp["PWR-21a"].verdict is Verdict.allowed
     paper = _hits(_check(store, BAOTOU, Project(industry="造纸", scope=Scope.existing)))
     assert paper["PROC-28"].verdict is Verdict.obligation
 
@@ -264,3 +270,66 @@ def test_a_site_outside_both_regions_is_not_checked(store):
     result = _check(store, (116.4, 39.9), project)
     assert result.overlap.layer("admin_division").status == "not_checked"
     assert result.verdict is Verdict.not_checked and not result.rules.hits
+
+
+# -- worked cases of the tester's findings: what [001] says, quoted ------------------------------------------
+
+#: The point of the findings, inside 呼和浩特's built-up area in the embedded dataset.
+HOHHOT = (111.70, 40.82)
+
+
+def test_a_new_cement_line_with_an_eliminated_kiln_is_forbidden_not_phased_out(store, zones):
+    """[001] 三(一)5: 「加快淘汰立窑、湿法窑和中空干法窑等落后工艺，发展以新型干法生产工艺为主的水泥生产技术」;
+    五(一)3: 「对不符合国家产业政策的项目，一律停止建设」. A line being built with a kiln the plan eliminates is
+    not one to phase out later (限期淘汰 is for existing lines): it is not built (禁止)."""
+    assert _zone(zones, "built_up:nmg-hohhot").geometry.contains(shapely.Point(HOHHOT))
+    for process in (Process.vertical_kiln, Process.wet_kiln, Process.hollow_dry_kiln):
+        result = _check(store, HOHHOT, Project(industry="水泥", scope=Scope.new, process=process))
+        hits = _hits(result)
+        assert result.verdict is Verdict.forbidden
+        assert hits["IND-40e"].verdict is Verdict.forbidden and "IND-40c" not in hits
+        assert "加快淘汰立窑、湿法窑和中空干法窑等落后工艺" in hits["IND-40e"].source_quote
+        assert "一律停止建设" in hits["IND-40e"].condition_zh
+    # The same kiln in an existing line is phased out, not forbidden (「加快淘汰」).
+    old = _hits(_check(store, HOHHOT, Project(industry="水泥", scope=Scope.existing, process=Process.vertical_kiln)))
+    assert old["IND-40c"].verdict is Verdict.phase_out and "IND-40e" not in old
+    # A new dry-process line is what the plan develops: neither rule.
+    dry = _hits(_check(store, HOHHOT, Project(industry="水泥", scope=Scope.new, process=Process.new_dry_kiln)))
+    assert not {"IND-40c", "IND-40e"} & set(dry)
+    # New glass line with the small flat-drawing process: 「淘汰落后的小平拉工艺」 -> 禁止.
+    glass = _hits(_check(store, HOHHOT, Project(industry="平板玻璃", scope=Scope.new,
+                                                process=Process.small_flat_glass)))
+    assert glass["IND-40d"].verdict is Verdict.forbidden and "IND-40b" not in glass
+
+
+def test_town_coal_boilers_only_small_scattered_ones_go_and_only_chp_is_supported(store, zones):
+    """[001] 四(二)5: 「因地制宜发展热电联产和集中供热，建设集中供热管网，提高集中供热率。提高城镇清洁能源比例，
+    减少城镇直接燃用原煤，淘汰燃煤供热、茶水锅炉」; 三(二): 「中小城市逐步淘汰小型、分散、高能耗的燃煤锅炉」. The
+    plan gives no size for "small": a town's coal boiler is asked (需核查, the test stated), never 限期淘汰 for
+    every size. 三(一)1: 「支持具备条件的盟市、旗县政府所在地发展热电联产」 supports CHP, not any coal heating
+    boiler."""
+    assert _zone(zones, "built_up:nmg-hohhot").geometry.contains(shapely.Point(HOHHOT))
+    big = _check(store, HOHHOT, Project(industry="热力", scope=Scope.existing, fuel=Fuel.coal, boiler_tph=220))
+    hits = _hits(big)
+    assert big.verdict is not Verdict.phase_out and not [h for h in big.rules.hits if h.verdict is Verdict.phase_out]
+    assert hits["BLR-23a"].verdict is Verdict.needs_review
+    assert "小型、分散" in hits["BLR-23a"].condition_zh and "需核查" in hits["BLR-23a"].condition_zh
+    assert "淘汰燃煤供热、茶水锅炉" in hits["BLR-23a"].source_quote
+    assert hits["BLR-22b"].verdict is Verdict.obligation  # 「现有35蒸吨以上锅炉全部实施烟气脱硫」: it runs on
+    # A CHP unit (power sector) is not a heating or tea-water boiler.
+    unit = _hits(_check(store, HOHHOT, Project(industry="热电联产", scope=Scope.existing, fuel=Fuel.coal,
+                                               boiler_tph=220, power_mw=50)))
+    assert "BLR-23a" not in unit
+    # A new coal heating boiler is not CHP: no 允许 from PWR-21; it is asked whether it is a small scattered one.
+    boiler = _check(store, HOHHOT, Project(industry="热力", scope=Scope.new, fuel=Fuel.coal, boiler_tph=35))
+    hits = _hits(boiler)
+    assert not {"PWR-21a", "PWR-21b"} & set(hits)
+    assert not [h for h in boiler.rules.hits if h.verdict is Verdict.allowed and h.rule_id.startswith("PWR-21")]
+    assert hits["BLR-23b"].verdict is Verdict.needs_review and hits["BLR-22a"].verdict is Verdict.restricted
+    # A CHP project is supported: declared as 热电联产 (D4412), or heat supply with generating units.
+    for project in (Project(industry="热电联产", scope=Scope.new, fuel=Fuel.coal, power_mw=50),
+                    Project(industry="热力", scope=Scope.new, fuel=Fuel.coal, power_mw=50, boiler_tph=220)):
+        chp = _hits(_check(store, HOHHOT, project))
+        assert {"PWR-21a", "PWR-21b"} & set(chp)
+        assert all(chp[r].verdict is Verdict.allowed for r in {"PWR-21a", "PWR-21b"} & set(chp))
+        assert "发展热电联产" in next(chp[r] for r in ("PWR-21a", "PWR-21b") if r in chp).source_quote

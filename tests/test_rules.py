@@ -168,3 +168,51 @@ def test_a_summary_reads_as_概述_and_a_quote_as_原文(store):
     quoted = next(h for h in result.rules.hits if not h.not_in_seeds)
     assert source_text(quoted).endswith(f"「{quoted.source_quote}」")
     assert ("原文", quoted.source_quote) in rule_fields(quoted, quote=False)
+
+
+def test_level_2_drinking_water_zone_bans_new_projects_discharging_any_pollutant(store):
+    """NAT-WAT-2 family, 水污染防治法 第66条 (the pack's own summary): 「禁止在饮用水水源二级保护区内新建、改建、扩建
+    排放污染物的建设项目」; DOMAIN §9.1: 二级 ⇒ FORBIDDEN if the project discharges pollutants. Pollutants are not only
+    wastewater: a cement plant that declares no wastewater still emits to air and is 禁止; a project whose
+    discharge is not known is 需核查; a clean project (光伏, a road without wastewater) is not caught."""
+    from gis.check import check_site
+    from gis.rules.model import Verdict
+    from gis.rules.project import Fuel, Furnace, Project, Scope
+    from gis.sites import read_site
+
+    zones = store.snapshot().zones
+    zone = zones[zones["zone_id"] == "drinking_water:wujiaqu-level_2"].iloc[0]
+    assert zone["kind"] == "drinking_water_zone" and zone["subtype"] == "level_2"
+    point = zone.geometry.representative_point()
+    site = read_site(f"{point.x:.6f}, {point.y:.6f}", coverage=None)
+
+    def check(**facts):
+        result = check_site(site, Project(scope=Scope.new, **facts), store=store)
+        return result, {h.rule_id: h for h in result.rules.hits}
+
+    def water_bans(hits):
+        return {r for r, h in hits.items() if r.startswith("NAT-WAT-2") and h.verdict is Verdict.forbidden}
+
+    # The finding: 水泥, no wastewater, new -> was 限制 with no drinking-water rule; air emissions are pollutants.
+    result, hits = check(industry="水泥", wastewater=False)
+    assert result.verdict is Verdict.forbidden and water_bans(hits) == {"NAT-WAT-2A"}
+    assert "排放污染物的建设项目" in hits["NAT-WAT-2A"].source_summary
+    assert "drinking_water:wujiaqu-level_2" in {z.zone_id for z in hits["NAT-WAT-2A"].zones}
+    # Wastewater is still a discharge.
+    assert water_bans(check(industry="其他", wastewater=True)[1]) == {"NAT-WAT-2"}
+    # Fuel burners and kilns discharge flue gas, whatever the industry.
+    assert "NAT-WAT-2B" in water_bans(check(industry="其他", wastewater=False, boiler_tph=4, fuel=Fuel.gas)[1])
+    assert "NAT-WAT-2C" in water_bans(check(industry="电力", wastewater=False, power_mw=50, fuel=Fuel.coal)[1])
+    assert "NAT-WAT-2D" in water_bans(check(industry="其他", wastewater=False, furnace=Furnace.other_kiln)[1])
+    # Clean projects are not forbidden by the family: solar, a road, an electric boiler.
+    for facts in (dict(industry="光伏", wastewater=False), dict(industry="交通", wastewater=False),
+                  dict(industry="其他", wastewater=False, boiler_tph=4, fuel=Fuel.electric)):
+        _, hits = check(**facts)
+        assert not [r for r in hits if r.startswith("NAT-WAT-2")], facts
+    # Discharge unknown: needs review, not cleared and not forbidden.
+    _, hits = check(industry="交通")
+    assert hits["NAT-WAT-2"].verdict is Verdict.needs_review and hits["NAT-WAT-2"].rule_verdict is Verdict.forbidden
+    _, hits = check(wastewater=False)
+    assert hits["NAT-WAT-2A"].verdict is Verdict.needs_review and "industry" in hits["NAT-WAT-2A"].missing_facts
+    _, hits = check(industry="其他", wastewater=False, boiler_tph=4)
+    assert hits["NAT-WAT-2B"].verdict is Verdict.needs_review and "fuel" in hits["NAT-WAT-2B"].missing_facts
