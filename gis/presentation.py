@@ -20,6 +20,7 @@ from gis.rules.model import VERDICT_LABELS, Verdict
 from gis.rules.project import CHOICE_LABELS, FACT_LABELS
 from gis.results import LayerCheck, Relation
 from gis.sites import Site
+from gis.sites.model import CRS_ORIGINS_ZH
 
 __all__ = ["headline", "access_item_text", "coverage_note", "hit_lines", "rule_heading", "rule_fields", "unchecked_text",
            "LAYER_STATUS", "NO_RESTRICTION", "ILLUSTRATIVE_NOTE", "UNCHECKED_TITLE",
@@ -176,19 +177,10 @@ def notice_text(notice: dict[str, Any], give: Give = None) -> str:
         f" 处理建议：{fix}" if fix else "")
 
 
-#: Where a site's CRS came from (``SourceCRS.origin``, which the readers set in English), as an officer reads it.
-_ORIGINS_ZH = {
-    "given (crs)": "给出的坐标系", "given (gk_zone)": "给出的带号", "column 带号": "带号列", "Y zone prefix": "Y 值前的带号",
-    "inferred: the values are degrees": "按坐标值推断：数值为经纬度", ".prj": ".prj 文件", "the file": "文件本身",
-    "WKT SRID": "WKT 的 SRID", "GeoJSON 'crs' member": "GeoJSON 的 crs 成员",
-    "GeoJSON (RFC 7946: WGS 84)": "GeoJSON 规定的 WGS 84（RFC 7946）", "TXT header [属性描述]": "TXT 文件头 [属性描述]",
-}
-
-
 def origin_text(origin: str) -> str:
     """Where a site's CRS came from, Chinese first (the reader's English after it)."""
     columns = re.fullmatch(r"columns (.+)", origin)
-    zh = f"{columns[1]} 列" if columns else _ORIGINS_ZH.get(origin)
+    zh = f"{columns[1]} 列" if columns else CRS_ORIGINS_ZH.get(origin)
     return f"{zh} / {origin}" if zh else origin
 
 

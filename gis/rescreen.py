@@ -503,11 +503,6 @@ def _table(report: RescreenReport) -> tuple[list[str], Iterator[list[Any]]]:
     return [_HEADERS[0], *own, *_HEADERS[1:]], rows
 
 
-def _by_label(counts: dict[str, int]) -> list[tuple[str, int]]:
-    """(结论, rows), strictest first, as a screening's summary orders them (``gis.batch.outputs.verdict_labels``)."""
-    return verdict_labels(counts)
-
-
 def _csv_cell(value: Any) -> Any:
     """A cell for the CSV change list: text a spreadsheet would run as a formula gets a leading apostrophe, as a
     screening's CSV gives it (``gis.batch.outputs``)."""
@@ -573,8 +568,8 @@ def write_rescreen(report: RescreenReport, path: str | Path) -> Path:
                      ("原筛查日期", report.old_as_of or "（文件未记录）"), ("重新筛查日期", report.new_as_of.isoformat()),
                      ("图层库", report.store), *_assumed_rows(report),
                      *((f"图层版本：{KINDS[k].label_zh if k in KINDS else k}", v) for k, v in report.layer_versions.items()),
-                     *((f"原结论：{label or _NO_OLD_VERDICT}", v) for label, v in _by_label(report.old_verdict_labels)),
-                     *((f"新结论：{label}", v) for label, v in _by_label(report.new_verdict_labels))]:
+                     *((f"原结论：{label or _NO_OLD_VERDICT}", v) for label, v in verdict_labels(report.old_verdict_labels)),
+                     *((f"新结论：{label}", v) for label, v in verdict_labels(report.new_verdict_labels))]:
             summary.append([_xlsx_cell(summary, value) for value in item])
         book.save(path)
     return path

@@ -14,14 +14,14 @@ from typing import Annotated, Any
 import numpy as np
 import pyogrio
 import shapely
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import StateDep
 from api.errors import ApiProblem
 from api.params import IsoDate
-from api.routes.screen import _columns
+from api.routes.screen import ColumnsForm, CrsForm, EncodingForm, batch_options
 from api.uploads import save_uploads
 from gis.batch.inputs import FIELDS, _TableRows, open_input
 from gis.cache import BoundedCache
@@ -183,20 +183,18 @@ def preview_file(path: Path, columns: dict[str, str] | None, encoding: str | Non
 async def preview(
     state: StateDep,
     file: Annotated[UploadFile, File(description="The file a screening job would take.")],
-    columns: Annotated[str | None, Form(description="JSON object mapping fields to columns, as POST /screen takes "
-                                                    "it, e.g. {\"lon\": \"东经\", \"lat\": \"北纬\"}.")] = None,
-    encoding: Annotated[str | None, Form(max_length=40, description="Text encoding, as POST /screen takes it.")] = None,
-    crs: Annotated[str | None, Form(max_length=10_000, description="CRS of every row, as POST /screen takes it.")]
-    = None,
+    columns: ColumnsForm = None,
+    encoding: EncodingForm = None,
+    crs: CrsForm = None,
 ) -> Preview:
     """The columns read for each field and the first rows as the job would read them; with ``problem`` when no
     location column is recognised, so that the page can offer to map them."""
-    mapping = _columns(columns)
+    options = batch_options({}, columns, encoding, crs, file.filename or "file")  # as POST /screen reads them
     with tempfile.TemporaryDirectory(prefix="ecozone-preview-", dir=state.jobs.scratch) as folder:
         [path] = await save_uploads([file], Path(folder))
         try:
-            return await run_in_threadpool(preview_file, path, mapping, (encoding or "").strip() or None,
-                                           (crs or "").strip() or None)
+            return await run_in_threadpool(preview_file, path, options["columns"], options["encoding"],
+                                           options["crs"])
         except (OSError, ValueError) as error:
             raise ApiProblem(400, f"无法读取文件 / the file cannot be read ({type(error).__name__})", field="file",
                              value=file.filename, fix="另存为 .xlsx 或 UTF-8 .csv / save it as .xlsx or UTF-8 .csv",

@@ -30,14 +30,13 @@ from gis.errors import CoordinateError, CRSError, FieldError, GeometryError
 from gis.sites import gk
 from gis.sites.checks import CoveredArea, Log, assemble, check_area, check_coverage, clean_ring, covered, repair
 from gis.sites.limits import check_raw
-from gis.sites.model import FILE_CRS_ORIGINS, Plot, RawSite, Site, SourceCRS
+from gis.sites.model import CRS_ORIGINS_ZH, FILE_CRS_ORIGINS, Plot, RawSite, Site, SourceCRS
 
 __all__ = ["build_sites", "combine", "coverage_hints", "crs_overridden", "user_crs"]
 
 DATUMS = {"wgs84": None, "gcj02": ("GCJ-02 (Amap/Tencent)", gcj02_to_wgs84), "bd09": ("BD-09 (Baidu)", bd09_to_wgs84)}
 _SAME_AS_WGS84 = ("World Geodetic System 1984", "China 2000")
 #: Where a GIS file's CRS comes from (``FILE_CRS_ORIGINS``), as the Chinese half of a text says it.
-_FROM_ZH = {".prj": " .prj 文件", "the file": "文件本身"}
 _CHINA_ZONES = "中国境内为 3° 带 25–45、6° 带 13–23 / China lies in 3° zones 25–45 and 6° zones 13–23"
 
 
@@ -225,7 +224,7 @@ def crs_overridden(declared: CRS | None, origin: str, given: CRS) -> str | None:
     so that the choice is on record; None when the file declares none, or the same."""
     if declared is None or origin not in FILE_CRS_ORIGINS or declared.equals(given):
         return None
-    return (f"文件的坐标系（{crs_label(declared)}，来自{_FROM_ZH[origin]}）已由给出的坐标系（{crs_label(given)}）取代 / "
+    return (f"文件的坐标系（{crs_label(declared)}，来自{CRS_ORIGINS_ZH[origin]}）已由给出的坐标系（{crs_label(given)}）取代 / "
             f"the file's CRS ({crs_label(declared)}, from {origin}) is overridden by the CRS given ({crs_label(given)})")
 
 
@@ -469,7 +468,7 @@ def coverage_hints(src: CRS, zone: gk.GKZone | None, crs: Any, origin: str = "")
     if crs is not None:
         return [f"检查 «crs»（{crs_label(src)}） / check «crs» ({crs_label(src)})."]
     if origin in FILE_CRS_ORIGINS:
-        return [f"检查文件的坐标系（{crs_label(src)}，来自{_FROM_ZH[origin]}）是否与要素坐标相符，要素是否本在覆盖范围以外 / check that "
+        return [f"检查文件的坐标系（{crs_label(src)}，来自{CRS_ORIGINS_ZH[origin]}）是否与要素坐标相符，要素是否本在覆盖范围以外 / check that "
                 f"the file's CRS ({crs_label(src)}, from {origin}) fits its features, or whether they lie outside "
                 "the covered area."]
     if src.is_geographic:

@@ -18,6 +18,7 @@ from pyproj import CRS
 from gis.errors import Notice
 
 __all__ = [
+    "CRS_ORIGINS_ZH",
     "FILE_CRS_ORIGINS",
     "Conversion",
     "GKHint",
@@ -34,6 +35,13 @@ __all__ = [
 
 #: Where a CRS came from when a GIS file declares it (``RawSite.crs_origin``): its features' axes are the file's.
 FILE_CRS_ORIGINS = (".prj", "the file")
+#: Where a site's CRS came from (``SourceCRS.origin``, which the readers set in English), as an officer reads it.
+CRS_ORIGINS_ZH = {
+    "given (crs)": "给出的坐标系", "given (gk_zone)": "给出的带号", "column 带号": "带号列", "Y zone prefix": "Y 值前的带号",
+    "inferred: the values are degrees": "按坐标值推断：数值为经纬度", ".prj": ".prj 文件", "the file": "文件本身",
+    "WKT SRID": "WKT 的 SRID", "GeoJSON 'crs' member": "GeoJSON 的 crs 成员",
+    "GeoJSON (RFC 7946: WGS 84)": "GeoJSON 规定的 WGS 84（RFC 7946）", "TXT header [属性描述]": "TXT 文件头 [属性描述]",
+}
 
 
 def file_crs_origin(path: Path) -> str:

@@ -261,14 +261,15 @@ class Store(ABC):
         get_kind(kind)
         validated, found = validate_zones(zones, kind=kind, source=source)
         digest = content_digest(validated)
-        same = [v for v in self.versions(kind) if v.content_sha256 == digest]
+        kept = self.versions(kind)
+        same = [v for v in kept if v.content_sha256 == digest]
         if same:  # kept as asked (its date or coverage may be the point), but said: often a file imported twice
             found.append(Notice(
                 code="same_content", level="info", source=source, value=same[-1].version,
                 message=f"要素与第 {same[-1].version} 版完全相同（{same[-1].source}） / the features are those of version "
                         f"{same[-1].version} ({same[-1].source}), unchanged"))
         effective = iso_day(effective_from, field="effective_from")
-        later = min((v for v in self.versions(kind) if v.effective_from > effective),
+        later = min((v for v in kept if v.effective_from > effective),
                     key=lambda v: (v.effective_from, -v.version), default=None)
         if later is not None:  # a backdated import: in force only until a version already kept takes over
             found.append(Notice(
