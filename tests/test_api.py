@@ -209,7 +209,7 @@ def test_rescreen_takes_the_project_fields_of_screen(client, store, tmp_path):
 
 
 @pytest.mark.parametrize(("field", "value"), [("fuel", "木头"), ("columns", "[1]"), ("encoding", "no-such-codec"),
-                                              ("crs", "EPSG:999999")])
+                                              ("encoding", "utf\x00-8"), ("crs", "EPSG:999999")])
 def test_rescreen_refuses_a_field_of_screen_that_cannot_be_read(client, store, tmp_path, field, value):
     """A project fact, a column mapping, an encoding or a CRS that cannot be read is a 400 naming the field, as
     POST /screen answers it."""
@@ -219,6 +219,9 @@ def test_rescreen_refuses_a_field_of_screen_that_cannot_be_read(client, store, t
                              data={"as_of": AS_OF, "scope": "existing", field: value})
         body = assert_problem(answer, 400, field)
         assert "\u4e00" <= body["detail"][0] <= "\u9fff" and " / " in body["detail"]
+    if field in ("columns", "encoding", "crs"):  # the preview reads the same three fields
+        assert_problem(client.post("/screen/preview", files={"file": ("screened.csv", screened)}, data={field: value}),
+                       400, field)
 
 
 def test_a_form_the_parser_refuses_names_the_body_and_the_fix(client, guaidian):

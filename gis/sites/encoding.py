@@ -26,12 +26,13 @@ def decode(data: bytes, *, encoding: str | None, source: str) -> tuple[str, str]
     for name in candidates:
         try:
             "".encode(name)  # a text codec Python knows (empty bytes decode with any name, rot13 included)
-            return data.decode(name), _LABELS.get(name, name.upper())
-        except LookupError:
+        except (LookupError, ValueError):  # ValueError: a name with a NUL character
             raise FormatError(
                 f"无法识别的文本编码 {name!r} / unknown text encoding {name!r}", source=source, field="encoding", value=name,
                 fix="使用 utf-8、gbk 或 gb18030 之一 / use one of utf-8, gbk, gb18030",
             ) from None
+        try:
+            return data.decode(name), _LABELS.get(name, name.upper())
         except UnicodeDecodeError as err:
             line = data[: err.start].count(b"\n") + 1
             if encoding:
@@ -124,5 +125,5 @@ def _cpg_codec(declared: str) -> str | None:
         name = {"65001": "utf-8", "936": "gbk", "54936": "gb18030", "950": "big5"}.get(name, f"cp{name}")
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL character in the name
         return None
