@@ -139,3 +139,18 @@ def test_datetime_not_rfc3339_or_backwards_is_400_naming_it(server, value):
     assert "datetime" in zh and value in zh and "RFC 3339" in zh and "日期" in zh  # Chinese first
     assert "RFC 3339" in en and "interval" in en
     assert "2024-01-01/2024-06-30" in body["fix"] and "../2024-06-30" in body["fix"]
+
+
+
+def test_temporal_extent_starts_on_the_first_day_anything_is_in_force(server, by_day):
+    """The collection's temporal extent covers every day ``datetime`` finds features on, not only the current
+    version's: no feature is in force the day before it starts, some are on its first day, and it stays open
+    while features are in force on the last day looked at."""
+    ogc = Features(server.url + "/ogc")
+    [[start, end]] = ogc.collection(KIND)["extent"]["temporal"]["interval"]
+    first = dt.date.fromisoformat(start.removesuffix("T00:00:00Z"))
+    before = ogc.collection_items(KIND, datetime_=f"../{first - dt.timedelta(days=1)}", limit=100)
+    assert before["numberMatched"] == 0
+    assert ogc.collection_items(KIND, datetime_=first.isoformat(), limit=100)["numberMatched"] > 0
+    assert first <= FIRST_DAY <= min(day for day, held in by_day.items() if held)  # before the versions imported here
+    assert by_day[LAST_DAY] and end is None

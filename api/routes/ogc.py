@@ -172,9 +172,11 @@ def _describe(request: Request, state: AppState, kind: str) -> dict[str, Any]:
         ],
     }
     if layer.bbox is not None:
+        # items answer ``datetime`` over every version: the time the collection covers starts with the first
+        first = min(v.effective_from for v in state.store.versions(kind))
         collection["extent"] = {
             "spatial": {"bbox": [layer.bbox], "crs": CRS84},
-            "temporal": {"interval": [[f"{version.effective_from}T00:00:00Z", None]], "trs": _TRS},
+            "temporal": {"interval": [[f"{first}T00:00:00Z", None]], "trs": _TRS},
         }
     return collection
 
