@@ -83,6 +83,10 @@ def _screen(
     except EcozoneError as error:
         name_fact_option(error, facts)
         fail(error, batch_input)
+    except KeyboardInterrupt:
+        written = "、".join(output)
+        typer.secho(f"已中断，未写出 {written} / interrupted, {written} not written", err=True, fg=typer.colors.RED)
+        raise typer.Exit(130) from None
     if patches:
         typer.echo(f"图斑 {summary.patches} 个，涉及区域 {summary.pieces} 处 / patches {summary.patches}, "
                    f"patch-zone pieces {summary.pieces}；输出 / outputs: {', '.join(summary.outputs)}")

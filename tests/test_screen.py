@@ -349,19 +349,51 @@ def test_cancel_stops_and_leaves_no_partial_output(samples, tmp_path):
     assert not out.exists()
 
 
-def test_cancel_while_a_chunk_is_written_leaves_no_partial_output(tmp_path):
-    """Chunks are written in a thread while the next is screened: cancelling at the second chunk waits for the
-    first one's write, then removes every output."""
-    source = tmp_path / "许可.csv"
-    with open(source, "w", encoding="utf-8", newline="") as handle:
+def _register(path, rows: int):
+    with open(path, "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows([["名称", "经度", "纬度", "建设性质", "锅炉规模"],
-                                      *_register_lines(np.random.default_rng(5), 1500)])
+                                      *_register_lines(np.random.default_rng(5), rows)])
+    return path
+
+
+def test_cancel_while_a_chunk_is_written_leaves_no_partial_output(tmp_path, monkeypatch):
+    """Chunks are written in a thread while the next is screened: cancelling at the second chunk stops the
+    first one's write, then removes every output, the workbook's row streams (temporary files) with it."""
+    import tempfile
+
+    source = _register(tmp_path / "许可.csv", 1500)
+    streams = tmp_path / "tmp"
+    streams.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(streams))
     asked: list[int] = []
     outputs = [tmp_path / "o.csv", tmp_path / "o.parquet", tmp_path / "o.xlsx"]
     with pytest.raises(CancelledError):
         screen_file(source, outputs, as_of=AS_OF, chunk_rows=500, cancel=lambda: asked.append(1) or len(asked) > 1)
     assert len(asked) == 2
     assert not any(path.exists() for path in outputs)
+    assert not list(streams.iterdir())
+
+
+def test_ctrl_c_says_what_was_not_written(tmp_path):
+    """Ctrl-C (SIGINT) during ``ecozone screen`` ends it with exit status 130, a word saying the output was not
+    written, and no file or temporary row stream left behind."""
+    import signal
+    import time
+
+    source = _register(tmp_path / "许可.csv", 20_000)
+    streams, out = tmp_path / "tmp", tmp_path / "o.xlsx"
+    streams.mkdir()
+    run = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", "screen", str(source), "-o",
+                            str(out), "--as-of", AS_OF], env={**os.environ, "TMPDIR": str(streams)},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(streams.glob("openpyxl.*")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the workbook's row stream is made when the screening starts
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    assert f"已中断，未写出 {out}" in err and "interrupted" in err
+    assert not out.exists() and not list(streams.iterdir())
 
 
 def test_geoparquet_verdict_columns_are_text_to_every_reader(tmp_path):

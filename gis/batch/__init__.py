@@ -259,6 +259,8 @@ def screen_file(
             return report.model_copy(update={"seconds": round(time.perf_counter() - started, 3)})
         except BaseException:
             if pending is not None:
+                for writer in writers:
+                    writer.stop()
                 wait([pending[0]])
             for writer in writers:
                 writer.abort()

@@ -13,6 +13,7 @@ import copy
 import datetime as dt
 import json
 import re
+import threading
 from itertools import islice
 from pathlib import Path
 from types import SimpleNamespace
@@ -109,6 +110,7 @@ class _Writer:
         self.source = source
         self.header = list(source.header)
         self.verdict_columns = verdict_columns
+        self.stopping = threading.Event()
 
     def names(self) -> list[str]:
         """Output column names: the input's, then ours (ours get a suffix if the input already used the name)."""
@@ -131,6 +133,10 @@ class _Writer:
     def close(self, summary: list[tuple[str, Any]]) -> None:
         """Finish the file; formats with room for it keep the summary."""
         self._release()
+
+    def stop(self) -> None:
+        """Ask a write under way in another thread to end early: the output is about to be aborted."""
+        self.stopping.set()
 
     def abort(self) -> None:
         """Remove a partly written output: a cancelled or failed screening leaves no half file."""
@@ -295,6 +301,9 @@ EDIT_MAX_BYTES = 256 * 1024**2
 VERDICT_FILLS = {"禁止": "FFC7CE", "限期淘汰": "F4B183", "限制": "FFEB9C", "需核查": "FFE699", "应履行义务": "DDEBF7",
                  "允许": "C6EFCE", "未核查": "EDEDED", "读取失败": "D9D9D9", "检查失败": "D9D9D9"}
 
+#: Rows a workbook writes between looks at whether it is to stop (``_Writer.stop``).
+_STOP_EVERY = 1_000
+
 #: Width (characters) of each added column.
 _WIDTHS = {"结论": 10, "结论代码": 12, "命中规则": 48, "规则依据": 40, "涉及区域": 36, "重叠比例%": 10,
            "最近保护区域": 24, "最近距离m": 11, "计算量": 24, "需核查原因": 40, "读取提示": 40, "读取错误": 40}
@@ -376,13 +385,26 @@ class _Xlsx(_Writer):
         columns = [as_list(verdicts[c]) for c in self.verdict_columns]
         if self._edit:
             for i, row in enumerate(chunk.rows):
+                if i % _STOP_EVERY == 0 and self.stopping.is_set():
+                    return
                 for offset, column in enumerate(columns):
                     _set(self._sheet.cell(row=row, column=self._first + offset), _text(column[i]))
             self._last_row = max(self._last_row, *chunk.rows) if chunk.rows else self._last_row
             return
         for i, row in enumerate(chunk.cells):
+            if i % _STOP_EVERY == 0 and self.stopping.is_set():
+                return
             self._sheet.append([self._cell(v) for v in row] + [self._cell(c[i]) for c in columns])
             self._last_row += 1
+
+    def abort(self) -> None:
+        """Drop the workbook unsaved: saving a large one (to close its row streams) took seconds after Ctrl-C."""
+        book, self._book = self._book, None
+        for sheet in book.worksheets if book is not None and not self._edit else ():
+            sheet.close()  # a write-only sheet's rows stream to a temporary file, removed here
+            if sheet._writer is not None:
+                sheet._writer.cleanup()
+        self.path.unlink(missing_ok=True)
 
     def _cell(self, value: Any) -> Any:
         """A value for a write-only row: text that would start a formula as a string-typed cell."""
