@@ -1,5 +1,6 @@
 """The officer's workspace around the maps: the navigation bar every page carries, the key form, and the pages
-that are not maps (批量筛查, 图层管理, 核查记录), each a static shell whose script asks the API.
+that are not maps (批量筛查, 重新筛查, 图层管理, 核查记录), each a static shell whose script asks the API. The
+batch-wide options of a screening are one fieldset (``options_fieldset``) on both pages that take them.
 
 No page holds ecozone's logic: verdicts, rule texts, column roles, change reports and records all come from the
 API as JSON (``workspace.js`` sends the key, shows problem+json answers); the texts here are labels only.
@@ -17,17 +18,17 @@ import folium
 
 from gis.batch.verdicts import VERDICT_NAMES
 
-__all__ = ["NAV", "WORKSPACE_FILES", "Workspace", "add_workspace", "plain_page"]
+__all__ = ["NAV", "WORKSPACE_FILES", "Workspace", "add_workspace", "options_fieldset", "plain_page"]
 
 #: The pages, in the bar's order: (name, Chinese title, English title).
 NAV = (("home", "一张图", "Map"), ("check", "项目核查", "Check"), ("screen", "批量筛查", "Batch"),
-       ("layers", "图层管理", "Layers"), ("records", "核查记录", "Records"))
+       ("rescreen", "重新筛查", "Re-screen"), ("layers", "图层管理", "Layers"), ("records", "核查记录", "Records"))
 
 #: Files every workspace page loads besides a map page's own, in load order: (root, file).
 WORKSPACE_FILES = (("ecozone", "workspace.css"), ("ecozone", "workspace.js"))
 
 #: The script of each page that is not a map.
-_PAGE_SCRIPTS = {"screen": "screen.js", "layers": "versions.js", "records": "records.js"}
+_PAGE_SCRIPTS = {"screen": "screen.js", "rescreen": "rescreen.js", "layers": "versions.js", "records": "records.js"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,23 @@ def home_tools() -> str:
   <label class="ez-asof">图层日期 <input type="date" id="ez-map-asof"></label>"""
 
 
+def options_fieldset(page: str, legend: str) -> str:
+    """The batch-wide options of ``POST /screen`` (and ``POST /rescreen``, which takes the same form fields) as a
+    fieldset: each field's ``data-option`` is the form field it gives, ``data-reading`` marks those that say how the
+    file is read (the preview reads with them too). Ids are ``ez-{page}-{field}``."""
+    return f"""      <fieldset class="ez-row ez-options" id="ez-{page}-options">
+        <legend>{legend}</legend>
+        <label>建设性质 <select id="ez-{page}-scope" data-option="scope"><option value="">按各行（未填按新建）</option>
+          <option value="existing">现有企业</option><option value="new">新建（新、改、扩建）</option></select></label>
+        <label>行业 <input type="text" id="ez-{page}-industry" data-option="industry" placeholder="如 火力发电" size="14"></label>
+        <label>坐标系 <input type="text" id="ez-{page}-crs" data-option="crs" data-reading="1" placeholder="如 EPSG:4538"
+          size="14" title="无 .prj 的 shapefile，或无带号列的 X/Y 所用坐标系；给出后覆盖文件自带的坐标系"></label>
+        <label>文字编码 <input type="text" id="ez-{page}-encoding" data-option="encoding" data-reading="1"
+          placeholder="自动识别 UTF-8/GBK" size="14" title="CSV 或 shapefile 的 .dbf 既非 UTF-8 也非 GBK 时填写，如 utf-16、big5"></label>
+      </fieldset>
+"""
+
+
 _BODIES = {
     "screen": """
 <main class="ez-main">
@@ -103,17 +121,7 @@ _BODIES = {
       <label>文件（Excel .xlsx、CSV、GeoPackage、压缩的 Shapefile .zip）
         <input type="file" id="ez-screen-file" accept=".xlsx,.csv,.gpkg,.zip,.shp,.geojson,.parquet" required></label>
       <label>核查日期 <input type="date" id="ez-screen-asof"></label>
-      <fieldset class="ez-row" id="ez-screen-options">
-        <legend>整批选项（名录各行未填写时适用，每行注明所作假定）</legend>
-        <label>建设性质 <select id="ez-screen-scope"><option value="">按各行（未填按新建）</option>
-          <option value="existing">现有企业</option><option value="new">新建（新、改、扩建）</option></select></label>
-        <label>行业 <input type="text" id="ez-screen-industry" placeholder="如 火力发电" size="14"></label>
-        <label>坐标系 <input type="text" id="ez-screen-crs" placeholder="如 EPSG:4538" size="14"
-          title="无 .prj 的 shapefile，或无带号列的 X/Y 所用坐标系；给出后覆盖文件自带的坐标系"></label>
-        <label>文字编码 <input type="text" id="ez-screen-encoding" placeholder="自动识别 UTF-8/GBK" size="14"
-          title="CSV 或 shapefile 的 .dbf 既非 UTF-8 也非 GBK 时填写，如 utf-16、big5"></label>
-      </fieldset>
-      <div id="ez-preview" class="ez-preview"></div>
+""" + options_fieldset("screen", "整批选项（名录各行未填写时适用，每行注明所作假定）") + """      <div id="ez-preview" class="ez-preview"></div>
       <button type="submit" id="ez-screen-go">开始筛查</button>
       <div id="ez-screen-status" class="ez-status"></div>
     </form>
@@ -127,6 +135,35 @@ _BODIES = {
   <section class="ez-card" id="ez-batch-map-card" hidden>
     <h3>3. 筛查结果地图</h3>
     <iframe id="ez-batch-map" class="ez-frame" title="筛查结果地图"></iframe>
+  </section>
+</main>""",
+    "rescreen": """
+<main class="ez-main">
+  <h2>重新筛查 <small>Re-screen</small></h2>
+  <section class="ez-card">
+    <h3>1. 选择筛查结果 <small>Screened file</small></h3>
+    <div class="ez-dim">上传批量筛查得到的结果文件（.xlsx 或 .csv），按所选日期的图层和规则重新筛查，只列出结论发生变化的行。</div>
+    <form id="ez-rescreen-form">
+      <label>筛查结果文件（.xlsx、.csv）
+        <input type="file" id="ez-rescreen-file" accept=".xlsx,.csv" required></label>
+      <label>重新筛查日期 <input type="date" id="ez-rescreen-asof" required></label>
+""" + options_fieldset("rescreen", "整批选项（按原筛查时的选项填写；均不填时，.xlsx 取其筛查汇总记录的整批假定，"
+                                "填写则按所填筛查）") + """      <button type="submit" id="ez-rescreen-go">重新筛查</button>
+      <span id="ez-rescreen-busy" class="ez-busy" hidden><span class="ez-spinner"></span>
+        <span id="ez-rescreen-busy-text"></span></span>
+      <div id="ez-rescreen-status" class="ez-status"></div>
+    </form>
+  </section>
+  <section class="ez-card" id="ez-rescreen-result" hidden>
+    <h3>2. 结论变化 <small>Changes</small></h3>
+    <div id="ez-rescreen-summary" class="ez-report"></div>
+    <div class="ez-row">
+      <button type="button" id="ez-rescreen-xlsx" class="ez-rescreen-download" data-format="xlsx">下载结论变化工作簿（.xlsx）</button>
+      <button type="button" id="ez-rescreen-csv" class="ez-rescreen-download" data-format="csv">下载 CSV</button>
+    </div>
+    <table class="ez-table" id="ez-rescreen-changes"><thead><tr><th>行号（原表行）</th><th>名称</th><th>原结论</th>
+      <th>新结论</th><th>变化</th><th>新适用规则</th><th>不再适用规则</th><th>新涉及区域</th><th>不再涉及区域</th></tr></thead>
+      <tbody></tbody></table>
   </section>
 </main>""",
     "layers": """

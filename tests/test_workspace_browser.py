@@ -4,7 +4,8 @@ Each page is served by the real application on a loopback port and driven as an 
 moves the map to the zone's bounds (read from the store with shapely), a check with a pasted GCJ-02 point
 shows the verdict ``gis.check.check_site`` gives, a batch upload ends in a downloaded file whose rows are the
 input's, the layers page lists the store's kinds and imports a version, the records page shows the check just
-made, and with ECOZONE_REQUIRE_READ_KEY the pages ask for the key and work after it is given. Screenshots go to
+made, a screened workbook re-screened on its page lists the changes ``gis.rescreen.rescreen_file`` gives, and with
+ECOZONE_REQUIRE_READ_KEY the pages ask for the key and work after it is given. Screenshots go to
 tests/_artifacts/.
 """
 
@@ -114,7 +115,8 @@ def test_home_navigates_searches_places_and_changes_the_date(chromium, server, s
         _wait_map(tab)
         assert tab.get_attribute("html", "lang") == "zh-CN"
         links = tab.eval_on_selector_all("#ez-nav a", "as => as.map(a => [a.textContent, a.getAttribute('href')])")
-        assert [text.split()[0] for text, _ in links] == ["一张图", "项目核查", "批量筛查", "图层管理", "核查记录"]
+        assert [text.split()[0] for text, _ in links] == ["一张图", "项目核查", "批量筛查", "重新筛查", "图层管理",
+                                                          "核查记录"]
         for _, href in links:  # every page of the bar is served
             assert httpx.get(server + href).status_code == 200
         # the legend sits beside the open layer switcher, not over it
@@ -351,6 +353,130 @@ def test_batch_page_screens_the_sample_workbook_into_a_screened_workbook(chromiu
     assert [after.cell(row, column).value for row in range(3, before.max_row + 1)] == verdicts
 
 
+# -- 重新筛查 ---------------------------------------------------------------------------------------------------
+
+#: Between these dates the 准东 park's water-project freeze ends (its sewage plant runs): the verdict of a
+#: project with wastewater there changes (see tests/test_rescreen.py).
+RESCREEN_OLD, RESCREEN_NEW = "2018-06-01", "2021-06-01"
+
+
+def _zhundong_register(path: Path) -> Path:
+    """A workbook of permits without 建设性质: three with wastewater in the 准东 park, one without, one in the desert."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "许可证"
+    sheet.append(["项目名称", "行业", "经度", "纬度", "生产废水"])
+    for row in [("准东化工涉水", "化工", 89.05, 44.55, "是"), ("准东印染涉水", "印染", 89.049, 44.549, "是"),
+                ("准东化工二期", "化工", 89.0505, 44.5505, "是"), ("准东化工无废水", "化工", 89.051, 44.551, "否"),
+                ("戈壁光伏", "光伏", 84.0, 41.0, "否")]:
+        sheet.append(list(row))
+    book.save(path)
+    return path
+
+
+#: Records, at every change of the form, whether the button is disabled, the spinner shown, and its text.
+_WATCH_BUSY = """() => {
+  window.ezBusySeen = [];
+  const form = document.getElementById('ez-rescreen-form');
+  new MutationObserver(() => window.ezBusySeen.push([document.getElementById('ez-rescreen-go').disabled,
+    !document.getElementById('ez-rescreen-busy').hidden, document.getElementById('ez-rescreen-busy').innerText]))
+    .observe(form, {attributes: true, childList: true, characterData: true, subtree: true});
+}"""
+
+
+def _shown_changes(tab) -> list[tuple]:
+    """The change table as the page shows it: row, name, old and new verdict, then the items of each list cell."""
+    return [(int(cells[0]), cells[1], cells[2], cells[3], *lists) for cells, lists in tab.eval_on_selector_all(
+        "#ez-rescreen-changes tbody tr[data-row]",
+        "trs => trs.map(tr => { const tds = [...tr.children]; return [tds.slice(0, 4).map(td => td.innerText), "
+        "tds.slice(5).map(td => [...td.querySelectorAll('.ez-item')].map(d => d.innerText))]; })")]
+
+
+def _expected_changes(report) -> list[tuple]:
+    return [(c.row, c.cells.get(report.name_column, ""), c.old_verdict, c.new_verdict, c.rules_added,
+             c.rules_removed, c.zones_added, c.zones_removed) for c in report.changes]
+
+
+def test_rescreen_page_lists_the_changes_of_a_screened_workbook(chromium, server, copy_store, tmp_path, artifacts):
+    """A workbook screened as of 2018 (建设性质 新建 for the batch, recorded in its 筛查汇总), re-screened on the
+    page as of 2021: the summary, the counts per old → new verdict and the change table are those of an
+    independent ``rescreen_file`` of the same file and date; the button is disabled and a spinner shown while the
+    request runs; the change workbook downloads; 现有企业 chosen on the page is a what-if, as ``rescreen_file``
+    with that fact; an unscreened file shows the API's error in Chinese with its fix."""
+    import datetime as dt
+    from collections import Counter
+
+    import openpyxl
+
+    from gis.batch import screen_file
+    from gis.rescreen import rescreen_file
+
+    register = _zhundong_register(tmp_path / "许可清单.xlsx")
+    screened = tmp_path / "许可清单-筛查结果.xlsx"
+    with open_store(copy_store, read_only=True) as served:  # the server's store
+        screen_file(register, screened, store=served, as_of=RESCREEN_OLD, defaults={"scope": "new"})
+        expected = rescreen_file(screened, as_of=RESCREEN_NEW, store=served)
+        what_if = rescreen_file(screened, as_of=RESCREEN_NEW, store=served, defaults={"scope": "existing"})
+    assert expected.changed >= 2 and expected.assumed_from == "file"  # the test is about something
+    refused = httpx.post(server + "/rescreen", headers={"X-API-Key": READ}, data={"as_of": RESCREEN_NEW},
+                         files={"file": (register.name, register.read_bytes())})
+    assert refused.status_code == 400
+    problem = refused.json()
+    with harness.page(chromium) as (tab, watch):
+        _with_key(tab, READ)
+        tab.goto(server + "/map/screen")
+        tab.click("#ez-nav a[data-page='rescreen']")  # reached from the bar, beside 批量筛查
+        tab.wait_for_url("**/map/rescreen")
+        assert tab.title().startswith("重新筛查") and tab.get_attribute("html", "lang") == "zh-CN"
+        assert tab.input_value("#ez-rescreen-asof") == dt.date.today().isoformat()
+        assert tab.locator("#ez-rescreen-options [data-option]").count() == tab.locator(  # the batch page's options
+            "#ez-rescreen-options select, #ez-rescreen-options input").count() == 4
+        tab.evaluate(_WATCH_BUSY)
+        tab.set_input_files("#ez-rescreen-file", str(screened))
+        tab.fill("#ez-rescreen-asof", RESCREEN_NEW)
+        tab.click("#ez-rescreen-go")
+        tab.wait_for_selector("#ez-rescreen-result:not([hidden])", timeout=60_000)
+        assert not tab.is_disabled("#ez-rescreen-go") and tab.is_hidden("#ez-rescreen-busy")
+        assert any(disabled and spinning and "正在重新筛查" in text  # while it ran
+                   for disabled, spinning, text in tab.evaluate("window.ezBusySeen"))
+        assert _shown_changes(tab) == _expected_changes(expected)
+        assert tab.inner_text("#ez-rescreen-rows") == str(expected.rows)
+        assert tab.inner_text("#ez-rescreen-changed") == str(expected.changed)
+        pairs = tab.eval_on_selector_all("#ez-rescreen-pairs tbody tr",
+                                         "trs => trs.map(tr => [...tr.children].map(td => td.innerText))")
+        assert {(label, int(n)) for label, n in pairs} == {
+            (f"{old} → {new}", n) for (old, new), n in Counter(
+                (c.old_verdict, c.new_verdict) for c in expected.changes).items()}
+        assumed = tab.inner_text("#ez-rescreen-assumed")
+        assert "建设性质 新建" in assumed and "取自文件的筛查汇总" in assumed
+        tab.screenshot(path=str(artifacts / "workspace_rescreen.png"), full_page=True)
+        with tab.expect_download(timeout=60_000) as download:
+            tab.click("#ez-rescreen-xlsx")
+        assert download.value.suggested_filename == "许可清单-筛查结果-结论变化.xlsx"
+        download.value.save_as(tmp_path / "changes.xlsx")
+        table = openpyxl.load_workbook(tmp_path / "changes.xlsx")["结论变化"]
+        assert [line[0] for line in table.iter_rows(min_row=2, values_only=True)] == [c.row for c in expected.changes]
+        # the batch-wide facts chosen on the page: a what-if, as rescreen_file with them
+        tab.select_option("#ez-rescreen-scope", "existing")
+        tab.click("#ez-rescreen-go")
+        tab.wait_for_function("() => document.getElementById('ez-rescreen-assumed')?.innerText.includes('重新筛查时给出')",
+                              timeout=60_000)
+        assert _shown_changes(tab) == _expected_changes(what_if)
+        assert "建设性质 现有" in tab.inner_text("#ez-rescreen-assumed")
+        # a file that was never screened: the API's answer, in Chinese, with its fix; no earlier result beside it
+        tab.set_input_files("#ez-rescreen-file", str(register))
+        tab.click("#ez-rescreen-go")
+        tab.wait_for_selector("#ez-rescreen-status.ez-error", timeout=60_000)
+        shown = tab.inner_text("#ez-rescreen-status")
+        assert problem["detail"] in shown and "处理建议：" + problem["fix"] in shown
+        assert "不是筛查结果" in shown and "先筛查许可清单" in shown
+        assert tab.is_hidden("#ez-rescreen-result") and not tab.is_disabled("#ez-rescreen-go")
+        tab.screenshot(path=str(artifacts / "workspace_rescreen_error.png"), full_page=True)
+        _assert_clean(watch, expected="status of 400")
+
+
 # -- 图层管理 ---------------------------------------------------------------------------------------------------
 
 
@@ -448,7 +574,7 @@ def test_pages_ask_for_the_key_and_work_after_login(chromium, keyed_server, stor
         assert sum(tab.evaluate("ecozone.drawn()").values()) > 0
         tab.fill("#ez-place", "石河子市城市建成区")
         tab.wait_for_selector(".ez-place-item")
-        for page in ("/map/check", "/map/screen", "/map/versions"):
+        for page in ("/map/check", "/map/screen", "/map/rescreen", "/map/versions"):
             tab.goto(keyed_server + page)
             tab.wait_for_load_state("networkidle")
             assert tab.is_hidden("#ez-login")

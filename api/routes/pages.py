@@ -1,5 +1,5 @@
 """The workspace pages: the layers map (一张图) at ``/`` and ``/map``, the officer's check page at ``/map/check``,
-批量筛查 at ``/map/screen``, 图层管理 at ``/map/versions`` and 核查记录 at ``/map/records``.
+批量筛查 at ``/map/screen``, 重新筛查 at ``/map/rescreen``, 图层管理 at ``/map/versions`` and 核查记录 at ``/map/records``.
 
 The pages and their static files are open (``page_router``): a browser cannot send a key when it opens a page;
 what the pages then ask of the API carries the key the officer gave in the page's key form (``workspace.js``),
@@ -19,7 +19,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import geopandas as gpd
 import numpy as np
@@ -36,8 +36,10 @@ from api.errors import ApiProblem
 from api.params import IsoDate
 from api.routes import screen
 from api.routes.tiles import map_urls
+from gis.kinds import KINDS
 from gis.overlap import MAX_SEARCH_KM
 from gis.rules.model import Verdict
+from gis.rules.project import FACT_LABELS
 from maps.assets import static_file
 from maps.build import batch_map, check_page, layers_map, render
 from maps.rings import site_rings
@@ -86,10 +88,11 @@ async def _page(request: Request, state: AppState, day: dt.date, build: Callable
 
 #: Route names of the workspace's pages, as ``maps.workspace.NAV`` names them.
 _PAGES = {"home": "home_page", "check": "map_check_page", "screen": "map_screen_page",
-          "layers": "map_versions_page", "records": "map_records_page"}
+          "rescreen": "map_rescreen_page", "layers": "map_versions_page", "records": "map_records_page"}
 #: Route names of the endpoints the pages' scripts call.
 _ENDPOINTS = {"check_site": "check_site", "rings": "map_rings", "places": "places_search",
-              "screen_submit": "screen_submit", "screen_preview": "screen_preview", "layers_api": "layers_summary",
+              "screen_submit": "screen_submit", "screen_preview": "screen_preview", "rescreen_submit": "rescreen",
+              "layers_api": "layers_summary",
               "audit": "audit_list"}
 
 
@@ -128,8 +131,8 @@ async def check_page_route(request: Request, state: StateDep,
         ws))
 
 
-def _plain(request: Request, state: AppState, active: str, title: str) -> HTMLResponse:
-    return HTMLResponse(plain_page(_workspace(request, state, active), title),
+def _plain(request: Request, state: AppState, active: str, title: str, **config: Any) -> HTMLResponse:
+    return HTMLResponse(plain_page(_workspace(request, state, active), title, **config),
                         headers={"Cache-Control": "no-cache"})
 
 
@@ -139,6 +142,16 @@ def _plain(request: Request, state: AppState, active: str, title: str) -> HTMLRe
 async def screen_page(request: Request, state: StateDep) -> HTMLResponse:
     """Upload a file to ``POST /screen`` after a preview of its columns; the jobs with progress and downloads."""
     return _plain(request, state, "screen", "批量筛查")
+
+
+@page_router.get("/map/rescreen", operation_id="map_rescreen_page", name="map_rescreen_page",
+                 summary="重新筛查: a screened file again as of another date, the rows whose verdict changes, HTML",
+                 response_class=HTMLResponse)
+async def rescreen_page(request: Request, state: StateDep) -> HTMLResponse:
+    """Upload a screened .xlsx or .csv to ``POST /rescreen`` with a date and the batch-wide options; the changed
+    rows, the counts per old → new verdict, where the batch-wide facts came from, and the change workbook."""
+    return _plain(request, state, "rescreen", "重新筛查", fact_labels=FACT_LABELS,
+                  kind_labels={kind: spec.label_zh for kind, spec in KINDS.items()})
 
 
 @page_router.get("/map/versions", operation_id="map_versions_page", name="map_versions_page",

@@ -66,17 +66,9 @@
     $("ez-preview-again").addEventListener("click", function () { askPreview(mapping()); });
   }
 
-  /* The whole-file options a field of the form gives (POST /screen's form fields of the same names): the file's
+  /* The whole-file options of the form (POST /screen's form fields of the same names, ws.addOptions): the file's
    * reading ones (encoding, crs) go to the preview too, so that it reads the rows as the job will. */
-  var READING = { encoding: "ez-screen-encoding", crs: "ez-screen-crs" };
-  var FACTS = { scope: "ez-screen-scope", industry: "ez-screen-industry" };
-
-  function addOptions(form, fields) {
-    Object.keys(fields).forEach(function (name) {
-      var value = $(fields[name]).value.trim();
-      if (value) { form.append(name, value); }
-    });
-  }
+  function options() { return $("ez-screen-options"); }
 
   function askPreview(columns) {
     var file = $("ez-screen-file").files[0];
@@ -84,7 +76,7 @@
     var form = new FormData();
     form.append("file", file);
     if (columns && Object.keys(columns).length) { form.append("columns", JSON.stringify(columns)); }
-    addOptions(form, READING);
+    ws.addOptions(form, options(), true);
     status("正在读取表头…");
     ws.json(urls.screen_preview, { method: "POST", body: form }).then(function (answer) {
       showPreview(answer);
@@ -176,8 +168,7 @@
     if ($("ez-screen-asof").value) { form.append("as_of", $("ez-screen-asof").value); }
     var columns = preview ? mapping() : {};
     if (Object.keys(columns).length) { form.append("columns", JSON.stringify(columns)); }
-    addOptions(form, READING);
-    addOptions(form, FACTS);
+    ws.addOptions(form, options());
     status("正在上传…");
     ws.json(urls.screen_submit, { method: "POST", body: form }).then(function (job) {
       jobs[job.id] = job;
@@ -219,8 +210,9 @@
 
   function init() {
     $("ez-screen-file").addEventListener("change", function () { preview = null; askPreview(null); });
-    Object.keys(READING).forEach(function (name) {  // the rows read again as the job will read them
-      $(READING[name]).addEventListener("change", function () { askPreview(preview ? mapping() : null); });
+    Array.prototype.forEach.call(options().querySelectorAll("[data-reading]"), function (input) {
+      // the rows read again as the job will read them
+      input.addEventListener("change", function () { askPreview(preview ? mapping() : null); });
     });
     $("ez-screen-form").addEventListener("submit", submit);
     $("ez-jobs").addEventListener("click", onClick);

@@ -106,6 +106,17 @@
     });
   };
 
+  /** The batch-wide options of the fieldset ``container`` (``maps.workspace.options_fieldset``) appended to the
+   * FormData ``form`` under their form field names (``data-option``), those left empty out; with ``reading`` only
+   * those that say how the file is read (``data-reading``: encoding, crs). */
+  ws.addOptions = function (form, container, reading) {
+    Array.prototype.forEach.call(container.querySelectorAll("[data-option]"), function (input) {
+      if (reading && !input.hasAttribute("data-reading")) { return; }
+      var value = input.value.trim();
+      if (value) { form.append(input.getAttribute("data-option"), value); }
+    });
+  };
+
   /* ---- the key form ------------------------------------------------------------------------------- */
 
   ws.login = function (message) {
