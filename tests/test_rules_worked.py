@@ -7,7 +7,7 @@ import shapely
 import pytest
 
 from gis.check import check_site
-from gis.rules.model import Verdict
+from gis.rules.model import VERDICT_LABELS, Verdict
 from gis.rules.project import Fuel, Furnace, Heating, Project, Scope
 from gis.sites import read_site
 
@@ -367,3 +367,125 @@ def test_document_cases(store, zones, where, facts, as_of, rule, verdict):
         assert rule not in _ids(result)
     else:
         assert _hit(result, rule).verdict is verdict
+
+
+#: 水污染防治法 第66条, as the national pack cites it (no seed has the law's text: a 概述, DOMAIN §9.1 in words).
+ARTICLE_66 = ("禁止在饮用水水源二级保护区内新建、改建、扩建排放污染物的建设项目；"
+              "已建成的排放污染物的建设项目，由县级以上人民政府责令拆除或者关闭")
+#: 第65条's words for what is already built in the 一级保护区.
+ARTICLE_65_BUILT = "饮用水水源一级保护区内已建成的与供水设施和保护水源无关的建设项目，由县级以上人民政府责令拆除或者关闭"
+
+
+def _water_rules(result, level):
+    """The drinking-water rules of 第65条 (level 1) or 第66条 (level 2) among the hits: id -> verdict."""
+    prefix = {1: "NAT-WAT-1", 2: "NAT-WAT-2"}[level]
+    return {h.rule_id: h.verdict for h in result.rules.hits if h.rule_id.startswith(prefix)}
+
+
+def test_existing_discharging_project_in_a_level_2_drinking_water_zone_is_ordered_removed_or_closed(store, zones):
+    """第66条: 「已建成的排放污染物的建设项目，由县级以上人民政府责令拆除或者关闭」. 责令拆除或者关闭 of what is already
+    built is DOMAIN §2's PHASE-OUT (「an existing facility must close, be removed ...」), the packs' phase_out (限期淘汰),
+    not the ban on building (禁止). 排放污染物 is the same as for a new project (NAT-WAT-2 to 2D): wastewater, an
+    air-polluting industry, a boiler or generating unit burning fuel, a kiln. A project that discharges nothing
+    (光伏, a road) is not ordered closed; one whose discharge is not known needs review."""
+    site = _inside(_zone(zones, "drinking_water:changji-level_2").geometry)
+
+    def check(**facts):
+        return check_site(site, Project(scope=Scope.existing, **facts), store=store, as_of="2021-12-31")
+
+    boiler = check(industry="热力", boiler_tph=20, fuel=Fuel.coal, wastewater=False)
+    hit = _hit(boiler, "NAT-WAT-2BE")
+    assert hit.verdict is Verdict.phase_out and hit.verdict_label == "限期淘汰"
+    assert hit.source_article == "第66条" and hit.source_summary == ARTICLE_66 and hit.source_quote is None
+    assert "drinking_water:changji-level_2" in {z.zone_id for z in hit.zones}
+    assert _water_rules(boiler, 2) == {"NAT-WAT-2BE": Verdict.phase_out}  # not the ban on new projects
+    assert boiler.verdict in (Verdict.forbidden, Verdict.phase_out)
+    discharger = check(industry="其他", wastewater=True)
+    assert _water_rules(discharger, 2) == {"NAT-WAT-2E": Verdict.phase_out}
+    assert _hit(discharger, "NAT-WAT-2E").source_summary == ARTICLE_66
+    # Air emitters with no wastewater: the industry, a gas boiler, a gas generating unit, a kiln.
+    assert _water_rules(check(industry="水泥", wastewater=False), 2) == {"NAT-WAT-2AE": Verdict.phase_out}
+    assert "NAT-WAT-2BE" in _water_rules(check(industry="其他", wastewater=False, boiler_tph=4, fuel=Fuel.gas), 2)
+    assert "NAT-WAT-2CE" in _water_rules(check(industry="电力", wastewater=False, power_mw=50, fuel=Fuel.gas), 2)
+    assert _water_rules(check(industry="其他", wastewater=False, furnace=Furnace.other_kiln), 2) == {
+        "NAT-WAT-2DE": Verdict.phase_out}
+    # Nothing discharged: solar, a road, an electric boiler are not ordered closed.
+    for facts in (dict(industry="光伏", wastewater=False), dict(industry="交通", wastewater=False),
+                  dict(industry="其他", wastewater=False, boiler_tph=4, fuel=Fuel.electric)):
+        result = check(**facts)
+        assert not _water_rules(result, 2), facts
+        assert result.verdict not in (Verdict.forbidden, Verdict.phase_out), facts
+    # Discharge not known: needs review, neither cleared nor closed.
+    unknown = check()
+    assert _water_rules(unknown, 2) == {"NAT-WAT-2E": Verdict.needs_review, "NAT-WAT-2AE": Verdict.needs_review}
+    assert _hit(unknown, "NAT-WAT-2E").missing_facts == ["wastewater"]
+    assert _hit(unknown, "NAT-WAT-2E").rule_verdict is Verdict.phase_out
+    assert _hit(unknown, "NAT-WAT-2AE").missing_facts == ["industry"]
+    no_fuel = _hit(check(industry="其他", wastewater=False, boiler_tph=4), "NAT-WAT-2BE")
+    assert no_fuel.verdict is Verdict.needs_review and no_fuel.missing_facts == ["fuel"]
+
+
+def test_new_projects_in_a_level_2_zone_keep_the_ban_and_other_zones_keep_their_articles(store, zones):
+    """第66条's first half (禁止...新建、改建、扩建) still gives 禁止 to a new project, not the closure of what is built;
+    the closure is the 二级保护区's: the 一级保护区 has 第65条's own (「...已建成的与供水设施和保护水源无关的建设项目，
+    由县级以上人民政府责令拆除或者关闭」, NAT-WAT-1E, for any unrelated project, discharging or not), and the
+    准保护区's 第67条 speaks only of new and rebuilt projects."""
+    level_2 = _inside(_zone(zones, "drinking_water:changji-level_2").geometry)
+    coal = dict(industry="热力", boiler_tph=20, fuel=Fuel.coal, wastewater=False)
+    new = check_site(level_2, Project(scope=Scope.new, **coal), store=store, as_of="2021-12-31")
+    assert _water_rules(new, 2) == {"NAT-WAT-2B": Verdict.forbidden}
+    new_water = check_site(level_2, Project(scope=Scope.new, industry="其他", wastewater=True), store=store)
+    assert _water_rules(new_water, 2) == {"NAT-WAT-2": Verdict.forbidden}
+
+    level_1 = _inside(_zone(zones, "drinking_water:changji-level_1").geometry)
+    for facts in (coal, dict(industry="光伏", wastewater=False)):
+        built = check_site(level_1, Project(scope=Scope.existing, **facts), store=store, as_of="2021-12-31")
+        assert _water_rules(built, 1) == {"NAT-WAT-1E": Verdict.phase_out}, facts
+        assert _hit(built, "NAT-WAT-1E").source_summary == ARTICLE_65_BUILT
+        assert not _water_rules(built, 2), facts  # the 一级保护区 is not the 二级's ring
+    assert _water_rules(check_site(level_1, Project(scope=Scope.new, **coal), store=store), 1) == {
+        "NAT-WAT-1": Verdict.forbidden}
+
+    quasi = _inside(_zone(zones, "drinking_water:changji-quasi").geometry)
+    built = check_site(quasi, Project(scope=Scope.existing, industry="其他", wastewater=True), store=store)
+    assert not _water_rules(built, 2) and not _water_rules(built, 1)
+
+
+def test_a_register_of_existing_works_in_a_level_2_zone_screens_as_the_single_check(store, zones, tmp_path):
+    """The batch gives each row of a register of existing works the verdict and the 第66条 rules of the single check."""
+    import csv
+
+    from gis.batch import screen_file
+
+    point = _zone(zones, "drinking_water:changji-level_2").geometry.representative_point()
+    header = ["项目名称", "经度", "纬度", "建设性质", "行业类别", "排放生产废水", "锅炉规模", "燃料", "工业炉窑"]
+    facts = {"建设性质": "scope", "行业类别": "industry", "排放生产废水": "wastewater", "锅炉规模": "boiler_tph",
+             "燃料": "fuel", "工业炉窑": "furnace"}
+    #: (row's facts, the 第66条 rule and verdict it must get; None: none of them)
+    rows = [
+        (["现有", "热力", "否", "20", "燃煤", ""], ("NAT-WAT-2BE", Verdict.phase_out)),
+        (["现有", "其他", "是", "", "", ""], ("NAT-WAT-2E", Verdict.phase_out)),
+        (["现有", "其他", "否", "", "", "其他工业炉窑"], ("NAT-WAT-2DE", Verdict.phase_out)),
+        (["现有", "光伏", "否", "", "", ""], None),
+        (["现有", "", "", "", "", ""], ("NAT-WAT-2E", Verdict.needs_review)),
+        (["新建", "热力", "否", "20", "燃煤", ""], ("NAT-WAT-2B", Verdict.forbidden)),
+    ]
+    source, out = tmp_path / "register.csv", tmp_path / "register.out.csv"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([header, *[[f"项目{i}", f"{point.x:.7f}", f"{point.y:.7f}", *cells]
+                                                for i, (cells, _) in enumerate(rows)]])
+    screen_file(source, out, as_of="2021-12-31")
+    with open(out, encoding="utf-8-sig", newline="") as handle:
+        screened = list(csv.DictReader(handle))
+    assert len(screened) == len(rows)
+    site = _site(point)
+    for got, (cells, expected) in zip(screened, rows):
+        single = check_site(site, {facts[name]: value for name, value in zip(header[3:], cells) if value},
+                            store=store, as_of="2021-12-31")
+        assert got["结论代码"] == single.verdict.value, cells
+        assert got["命中规则"] == "；".join(f"{h.rule_id} {h.verdict_label}：{h.title_zh}" for h in single.rules.hits)
+        if expected is None:
+            assert not _water_rules(single, 2), cells
+        else:
+            assert _water_rules(single, 2)[expected[0]] is expected[1], cells
+            assert f"{expected[0]} {VERDICT_LABELS[expected[1]]}：" in got["命中规则"], cells
