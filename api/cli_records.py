@@ -4,7 +4,8 @@
 (``$XDG_DATA_HOME/ecozone/audit.sqlite``; ``ECOZONE_AUDIT=0`` or ``--no-audit`` turns that off,
 ``ECOZONE_AUDIT_DB`` moves it). These commands read them back: ``report verify`` re-runs the check a report
 holds and says whether its result digest is the same; ``audit`` lists the records, ``audit verify`` walks the
-chain, ``audit replay ID`` re-runs a recorded check.
+chain, ``audit replay ID`` re-runs a recorded check, ``audit keygen FILE`` makes an audit key (records keyed with
+it when ``ECOZONE_AUDIT_KEY_FILE`` names its file).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Annotated
 import typer
 
 from api.cli_options import StoreOption, open_cli_store
-from gis.audit import AuditTrail
+from gis.audit import AuditTrail, read_key_file, write_key_file
 from gis.check import CheckResult
 from gis.errors import EcozoneError, InputError
 from gis.evidence import LEGACY_FORMAT, Verification, evidence_of
@@ -32,6 +33,8 @@ report_app = typer.Typer(help="Evidence reports: check that a report still holds
 audit_app = typer.Typer(help="The audit trail: every check, batch and import, append-only.",
                         invoke_without_command=True)
 
+_KEY_FILE = typer.Option("--key-file", help="The audit key's file (default $ECOZONE_AUDIT_KEY_FILE): keyed "
+                                           "records are verified with it.")
 _DB = typer.Option("--db", help="The audit trail's file (default $ECOZONE_AUDIT_DB, else "
                                 "$XDG_DATA_HOME/ecozone/audit.sqlite).")
 
@@ -47,11 +50,14 @@ def _audit_on(no_audit: bool) -> bool:
     return not no_audit and os.environ.get("ECOZONE_AUDIT", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
-def cli_trail(db: Path | None = None) -> AuditTrail:
-    """The command line's audit trail: ``--db``, else ``$ECOZONE_AUDIT_DB``, else the user's data folder."""
-    from api.filing import default_audit_db
+def cli_trail(db: Path | None = None, key_file: Path | None = None) -> AuditTrail:
+    """The command line's audit trail: ``--db``, else ``$ECOZONE_AUDIT_DB``, else the user's data folder; with
+    the key in ``key_file``, else in ``$ECOZONE_AUDIT_KEY_FILE``, else none."""
+    from api.filing import AUDIT_DB_ENV, AUDIT_KEY_FILE_ENV, default_audit_db
 
-    return AuditTrail(db or os.environ.get("ECOZONE_AUDIT_DB") or default_audit_db())
+    key_file = key_file or os.environ.get(AUDIT_KEY_FILE_ENV) or None
+    return AuditTrail(db or os.environ.get(AUDIT_DB_ENV) or default_audit_db(),
+                      read_key_file(key_file) if key_file else None)
 
 
 def validate_report_path(report: Path | None) -> None:
@@ -191,21 +197,49 @@ def _brief(details: dict) -> dict:
 
 
 @audit_app.command("verify")
-def audit_verify(context: typer.Context) -> None:
+def audit_verify(context: typer.Context, key_file: Annotated[Path | None, _KEY_FILE] = None) -> None:
     """Walk the chain of digests from the first record: intact, or the first record changed or missing.
+    Keyed records (HMAC-SHA256) are verified with the audit key.
 
-    Exit status 0: intact; 1: broken."""
+    Exit status 0: intact; 1: broken; 2: keyed records and no key or another key given (or no trail)."""
     from api.cli import fail
 
     try:
-        chain = cli_trail(context.obj).verify()
+        chain = cli_trail(context.obj, key_file).verify()
     except EcozoneError as error:
         fail(error)
     if chain.intact:
-        typer.echo(f"审计记录完整 / the chain is intact: {chain.records} 条记录，最新摘要 {chain.last_digest}")
+        keyed = (f"，自第 {chain.keyed_from} 条起以密钥 {chain.key_id} 签名 / keyed (key id {chain.key_id}) from "
+                 f"#{chain.keyed_from} on" if chain.keyed_from else "")
+        typer.echo(f"审计记录完整 / the chain is intact: {chain.records} 条记录，最新摘要 {chain.last_digest}{keyed}")
+        if chain.note:
+            typer.echo(f"注意 / note: {chain.note}")
         return
+    if chain.unverified_from is not None:
+        typer.echo(f"审计记录无法核验 / the chain cannot be verified: {chain.reason}")
+        typer.echo("  给出密钥：--key-file 文件 或 ECOZONE_AUDIT_KEY_FILE / give the key: --key-file FILE or "
+                   "ECOZONE_AUDIT_KEY_FILE")
+        raise typer.Exit(code=2)
     typer.echo(f"审计记录被改动 / the chain is broken at record #{chain.broken_at}: {chain.reason}")
     raise typer.Exit(code=1)
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    path: Annotated[Path, typer.Argument(help="The new key's file (never overwritten); keep it away from the "
+                                              "audit trail's database.")],
+) -> None:
+    """Make an audit key: 32 random bytes in a new file only its owner may read (0600). Point
+    ECOZONE_AUDIT_KEY_FILE at it: new records are then keyed (HMAC-SHA256).
+
+    Exit status 0: written; 2: the file exists or cannot be written."""
+    from api.cli import fail
+
+    try:
+        identifier = write_key_file(path)
+    except EcozoneError as error:
+        fail(error)
+    typer.echo(f"审计密钥已写入 / audit key written: {path}（密钥编号 / key id {identifier}）")
 
 
 @audit_app.command("replay")

@@ -22,10 +22,11 @@ from gis.evidence import Evidence, InputRecord, input_record
 from gis.store import Store
 
 __all__ = ["data_home", "default_audit_db", "parse_key", "key_name", "site_input", "report_bytes", "AUDIT_ENV",
-           "AUDIT_DB_ENV"]
+           "AUDIT_DB_ENV", "AUDIT_KEY_FILE_ENV"]
 
-#: Environment variables that turn the audit trail off (0, false, no, off) and move its file.
-AUDIT_ENV, AUDIT_DB_ENV = "ECOZONE_AUDIT", "ECOZONE_AUDIT_DB"
+#: Environment variables that turn the audit trail off (0, false, no, off), move its file, and name the file of
+#: its key (records keyed with HMAC-SHA256; the file kept away from the database).
+AUDIT_ENV, AUDIT_DB_ENV, AUDIT_KEY_FILE_ENV = "ECOZONE_AUDIT", "ECOZONE_AUDIT_DB", "ECOZONE_AUDIT_KEY_FILE"
 
 _NAME = re.compile(r"[\w.\-]{1,64}")
 

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     audit: bool = Field(default=True, description="Record every check, batch and import in the audit trail.")
     audit_db: Path = Field(default_factory=default_audit_db, description="The audit trail's SQLite file; default "
                            "$XDG_DATA_HOME/ecozone/audit.sqlite (the one ecozone check writes to).")
+    audit_key_file: Path | None = Field(default=None, description="The audit key's file (ecozone audit keygen "
+                                        "FILE; mode 0600, kept away from the database): new records are keyed "
+                                        "with HMAC-SHA256 and GET /audit/chain verifies them. None: plain SHA-256.")
     log_format: Literal["text", "json"] = Field(default="text", description="Server log lines: text for people, "
                                                 "json for one JSON object per line with each request's id, "
                                                 "method, path, status, duration and key name.")

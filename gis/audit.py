@@ -13,12 +13,26 @@ write at once: a write takes SQLite's write lock
 (``BEGIN IMMEDIATE``) before it reads the last digest, so the chain never forks. Removing the newest records
 leaves a shorter valid chain, which ``verify`` tells by the numbers SQLite gave (``sqlite_sequence``); a writer
 who also rewinds those is caught only by keeping the digest ``verify`` reports (``last_digest``) elsewhere.
+
+A plain SHA-256 chain has no secret: whoever can write the file can change a record and recompute every digest
+after it. With an audit key (a secret file outside the database, ``write_key_file``/``read_key_file``; the
+interfaces take its path from ``ECOZONE_AUDIT_KEY_FILE``), each new record's digest is an HMAC-SHA256 with that
+key, and the record says so: ``digest_scheme`` is ``hmac-sha256`` (``sha256`` for the unkeyed ones) and
+``digest_key_id`` the key's id (the first 16 hex digits of the key's SHA-256, never the key). The HMAC covers
+the UTF-8 bytes of the JSON array (``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``) of the
+previous digest, the scheme, the key id and the fields of ``_CHAINED`` in order (null for a missing one).
+An unkeyed log keeps verifying as before; once a keyed record is written every later one must be keyed with
+the same key (a writer without it, or with another, is refused), so an unkeyed record after a keyed one is a
+break. Unkeyed records followed by a keyed one are covered by it: the HMAC includes the previous digest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -31,7 +45,8 @@ from gis.evidence import Evidence, Verification, load_evidence, sha256_of, verif
 from gis.rules.model import RulePack
 from gis.store import Store
 
-__all__ = ["AuditTrail", "AuditRecord", "ChainCheck", "Action", "Interface"]
+__all__ = ["AuditTrail", "AuditRecord", "ChainCheck", "Action", "Interface", "PLAIN", "KEYED", "key_id",
+           "read_key_file", "write_key_file"]
 
 Action = Literal["check", "batch", "batch_result", "import"]
 Interface = Literal["cli", "api"]
@@ -49,7 +64,9 @@ CREATE TABLE IF NOT EXISTS audit (
     layers TEXT NOT NULL,
     details TEXT NOT NULL,
     previous TEXT NOT NULL,
-    digest TEXT NOT NULL UNIQUE
+    digest TEXT NOT NULL UNIQUE,
+    digest_scheme TEXT NOT NULL DEFAULT 'sha256',
+    digest_key_id TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
@@ -60,6 +77,12 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: records are never del
 
 #: The fields a record's digest covers, in order (with the previous digest first).
 _CHAINED = ("at", "action", "interface", "key_name", "input_sha256", "result_sha256", "verdict", "layers", "details")
+
+#: The digest schemes: plain SHA-256 (no key), and HMAC-SHA256 with the audit key.
+PLAIN, KEYED = "sha256", "hmac-sha256"
+
+#: The fewest bytes an audit key has (``write_key_file`` writes 32 random ones).
+_KEY_BYTES = 32
 
 #: How long a writer waits for another process's write, ms.
 _BUSY_MS = 30_000
@@ -80,6 +103,9 @@ class AuditRecord(BaseModel):
     details: dict[str, Any] = Field(description="A check's evidence; a batch's job and file; an import's layer.")
     previous: str = Field(description="The previous record's digest ('' for the first).")
     digest: str
+    digest_scheme: str = Field(default=PLAIN, description="sha256 (no key), or hmac-sha256 (with the audit key).")
+    digest_key_id: str | None = Field(default=None, description="The audit key's id for an hmac-sha256 digest "
+                                      "(the first 16 hex digits of the key's SHA-256; never the key).")
 
 
 class ChainCheck(BaseModel):
@@ -90,20 +116,88 @@ class ChainCheck(BaseModel):
     broken_at: int | None = None
     reason: str | None = None
     last_digest: str | None = None
+    keyed_from: int | None = Field(default=None, description="The first record with a keyed (hmac-sha256) digest; "
+                                   "None when no record is keyed.")
+    key_id: str | None = Field(default=None, description="The id of the key the keyed records were written with.")
+    unverified_from: int | None = Field(default=None, description="The first keyed record that could not be "
+                                        "verified: no key was given, or another key.")
+    note: str | None = Field(default=None, description="What an intact chain does not prove (an unkeyed log).")
 
 
-def _digest(previous: str, row: dict[str, Any]) -> str:
-    return sha256_of("\n".join([previous, *("" if row[name] is None else str(row[name]) for name in _CHAINED)]))
+def key_id(key: bytes) -> str:
+    """The id of an audit key that records carry: the first 16 hex digits of its SHA-256 (never the key)."""
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def _digest(previous: str, row: dict[str, Any], key: bytes | None = None) -> str:
+    if key is None:
+        return sha256_of("\n".join([previous, *("" if row[name] is None else str(row[name]) for name in _CHAINED)]))
+    message = json.dumps([previous, KEYED, key_id(key), *(row[name] for name in _CHAINED)], ensure_ascii=False,
+                         separators=(",", ":"))
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+_KEY_FIX = ("用 ecozone audit keygen 文件 生成密钥，并以 ECOZONE_AUDIT_KEY_FILE 指向它 / make one with "
+            "'ecozone audit keygen FILE' and point ECOZONE_AUDIT_KEY_FILE at it")
+
+
+def read_key_file(path: str | Path) -> bytes:
+    """The audit key in the file ``path``: its bytes (at least 32), from a file only its owner may read."""
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            key = file.read(4096)
+    except OSError as error:
+        raise StoreError(f"审计密钥文件无法读取 / the audit key file cannot be read: {error.strerror}",
+                         field="audit key", value=str(path), fix=_KEY_FIX) from None
+    if mode & 0o077:
+        raise StoreError(f"审计密钥文件可被其他用户访问（权限 {mode & 0o777:o}） / the audit key file is open to "
+                         f"other users (mode {mode & 0o777:o})", field="audit key", value=str(path),
+                         fix=f"chmod 600 {path}")
+    if len(key) < _KEY_BYTES:
+        raise StoreError(f"审计密钥太短（{len(key)} 字节，至少 {_KEY_BYTES}） / the audit key is too short "
+                         f"({len(key)} bytes, at least {_KEY_BYTES})", field="audit key", value=str(path),
+                         fix=_KEY_FIX)
+    return key
+
+
+def write_key_file(path: str | Path) -> str:
+    """Write a new audit key (32 random bytes) to ``path``, readable by its owner only (0600); its key id.
+    An existing file is never overwritten."""
+    path = Path(path)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InputError("该文件已存在，审计密钥不会覆盖它 / the file exists: an audit key never overwrites one",
+                         field="path", value=str(path), fix="选择一个新的文件名 / choose a new file name") from None
+    except OSError as error:
+        raise InputError(f"审计密钥无法写入 / the audit key cannot be written: {error.strerror}", field="path",
+                         value=str(path), fix="选择一个存在且可写的文件夹 / choose a folder that exists and is "
+                                              "writable") from None
+    key = os.urandom(_KEY_BYTES)
+    try:
+        os.fchmod(descriptor, 0o600)  # whatever the umask
+        os.write(descriptor, key)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return key_id(key)
 
 
 class AuditTrail:
     """The trail in the SQLite file ``path`` (created with its folder on first use).
 
     One connection per thread (SQLite connections are not shared between threads); processes coordinate
-    through SQLite's locks. WAL mode lets readers read while a writer appends."""
+    through SQLite's locks. WAL mode lets readers read while a writer appends.
 
-    def __init__(self, path: str | Path) -> None:
+    With ``key`` (the audit key's bytes, ``read_key_file``) new records are keyed (HMAC-SHA256) and ``verify``
+    checks keyed records; without it records are plain SHA-256, and a log already keyed is not written to."""
+
+    def __init__(self, path: str | Path, key: bytes | None = None) -> None:
         self.path = Path(path)
+        self._key = key
+        self._key_id = key_id(key) if key is not None else None
         self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
@@ -116,6 +210,7 @@ class AuditTrail:
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")  # see the module: a power cut may lose the last records
                 connection.executescript(_SCHEMA)
+                _add_digest_columns(connection)
             except (OSError, sqlite3.Error) as error:
                 raise StoreError(f"审计记录无法打开 / the audit trail cannot be opened: {error}", field="audit",
                                  value=self.path.name, fix="检查文件夹的权限，或关闭审计记录 / check the folder's permissions, "
@@ -137,9 +232,13 @@ class AuditTrail:
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")  # the write lock first: no other writer can chain in between
         try:
-            last = connection.execute("SELECT digest FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+            last = connection.execute("SELECT digest, digest_scheme, digest_key_id FROM audit ORDER BY id DESC "
+                                      "LIMIT 1").fetchone()
+            if last is not None and last["digest_scheme"] == KEYED and last["digest_key_id"] != self._key_id:
+                raise self._key_refused(last["digest_key_id"])
             row["previous"] = last["digest"] if last else ""
-            row["digest"] = _digest(row["previous"], row)
+            row["digest"] = _digest(row["previous"], row, self._key)
+            row["digest_scheme"], row["digest_key_id"] = (PLAIN, None) if self._key is None else (KEYED, self._key_id)
             cursor = connection.execute(
                 f"INSERT INTO audit ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
             connection.execute("COMMIT")
@@ -147,6 +246,15 @@ class AuditTrail:
             connection.execute("ROLLBACK")
             raise
         return cursor.lastrowid
+
+    def _key_refused(self, expected: str) -> StoreError:
+        zh, en = (("未提供审计密钥", "no audit key was given") if self._key is None
+                  else (f"所给密钥编号为 {self._key_id}", f"the key given has key id {self._key_id}"))
+        return StoreError(f"审计记录以密钥（编号 {expected}）签名，{zh}：不写入无法核验的记录 / the audit trail is "
+                          f"keyed (key id {expected}), {en}: no record is written that its key cannot verify",
+                          field="audit key", value=self._key_id,
+                          fix=f"以 ECOZONE_AUDIT_KEY_FILE 指向编号为 {expected} 的密钥文件 / point "
+                              f"ECOZONE_AUDIT_KEY_FILE at the key file whose id is {expected}")
 
     def record_check(self, evidence: Evidence, interface: Interface, key_name: str | None = None) -> int:
         """Record a check with its evidence (what a replay needs); its id."""
@@ -182,16 +290,36 @@ class AuditTrail:
         return _record(dict(row))
 
     def verify(self) -> ChainCheck:
-        """Walk the chain from the first record: every digest recomputed from its fields and the previous one."""
-        previous, count = "", 0
+        """Walk the chain from the first record: every digest recomputed from its fields and the previous one
+        (keyed ones with this trail's key). Keyed records with no key or another key are not verified
+        (``unverified_from``); an unkeyed log verifies with a ``note`` of what that does not prove."""
+        previous, count, keyed, expected = "", 0, None, None
         for row in self._connection().execute("SELECT * FROM audit ORDER BY id"):
             row = dict(row)
             count += 1
             if row["previous"] != previous:
-                return ChainCheck(intact=False, records=count, broken_at=row["id"],
+                return ChainCheck(intact=False, records=count, broken_at=row["id"], keyed_from=keyed, key_id=expected,
                                   reason="前一条记录缺失或被改动 / the previous record is missing or was changed")
-            if _digest(previous, row) != row["digest"]:
-                return ChainCheck(intact=False, records=count, broken_at=row["id"],
+            if row["digest_scheme"] == KEYED and keyed is None:
+                keyed, expected = row["id"], row["digest_key_id"]
+                if expected != self._key_id:
+                    return ChainCheck(intact=False, records=count - 1, keyed_from=keyed, key_id=expected,
+                                      unverified_from=keyed, last_digest=previous or None,
+                                      reason=self._unverified(keyed, expected))
+            if keyed is not None and row["digest_scheme"] != KEYED:
+                return ChainCheck(intact=False, records=count, broken_at=row["id"], keyed_from=keyed,
+                                  key_id=expected,
+                                  reason="加密钥的记录之后出现未加密钥的记录：记录被改写 / an unkeyed record after "
+                                         "keyed ones: the records were rewritten")
+            if keyed is not None and row["digest_key_id"] != expected:
+                return ChainCheck(intact=False, records=count, broken_at=row["id"], keyed_from=keyed,
+                                  key_id=expected,
+                                  reason=f"该记录以另一密钥（编号 {row['digest_key_id']}）签名：记录被改写 / the record "
+                                         f"is keyed with another key (id {row['digest_key_id']}): it was rewritten")
+            if row["digest_scheme"] not in (PLAIN, KEYED) or \
+                    not hmac.compare_digest(_digest(previous, row, self._key if keyed else None), row["digest"]):
+                return ChainCheck(intact=False, records=count, broken_at=row["id"], keyed_from=keyed,
+                                  key_id=expected,
                                   reason="记录内容被改动 / the record's fields were changed")
             previous, last = row["digest"], row["id"]
         # SQLite numbers records from the highest number it ever gave: one above the last record was removed
@@ -201,7 +329,22 @@ class AuditTrail:
             return ChainCheck(intact=False, records=count, broken_at=given[0] - gone + 1,
                               reason=f"最新的 {gone} 条记录缺失（记录编号已到 {given[0]}） / the newest {gone} record(s) "
                                      f"are missing (records were numbered up to {given[0]})")
-        return ChainCheck(intact=True, records=count, last_digest=previous or None)
+        if keyed is None:
+            hint = ("；已给出密钥而没有一条记录以它签名：若曾以该密钥写入，记录已被改写", "; a key was given and no record is "
+                     "keyed with it: if records were written with it, they were rewritten") if self._key else ("", "")
+            return ChainCheck(intact=True, records=count, last_digest=previous or None, note=(
+                f"记录未用密钥签名：能写入该文件者可改写记录并重算其后所有摘要，除非另存了最新摘要，否则无法发现{hint[0]} / "
+                "the records are not keyed: whoever can write the file can rewrite a record and recompute every "
+                f"digest after it, which only a digest kept elsewhere reveals{hint[1]}") if count else None)
+        return ChainCheck(intact=True, records=count, last_digest=previous, keyed_from=keyed, key_id=expected)
+
+    def _unverified(self, record_id: int, expected: str) -> str:
+        if self._key is None:
+            return (f"第 {record_id} 条起的记录以审计密钥（编号 {expected}）签名，未提供密钥，无法核验 / the records from "
+                    f"#{record_id} on are keyed (key id {expected}) and no key was given: they cannot be verified")
+        return (f"第 {record_id} 条起的记录以审计密钥（编号 {expected}）签名，所给密钥编号为 {self._key_id}：密钥不对，"
+                f"或记录已被他人用另一密钥改写 / the records from #{record_id} on are keyed with key id {expected}, the key "
+                f"given has id {self._key_id}: the wrong key, or the records were rewritten with another key")
 
     def replay(self, record_id: int, store: Store, packs: list[RulePack] | None = None) -> Verification:
         """Re-run a recorded check on ``store``: the same result digest, or what changed."""
@@ -218,6 +361,21 @@ class AuditTrail:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+def _add_digest_columns(connection: sqlite3.Connection) -> None:
+    """A log written before audit keys gains the digest columns (its records: plain SHA-256, no key id)."""
+    if "digest_scheme" in {column[1] for column in connection.execute("PRAGMA table_info(audit)")}:
+        return
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if "digest_scheme" not in {column[1] for column in connection.execute("PRAGMA table_info(audit)")}:
+            connection.execute(f"ALTER TABLE audit ADD COLUMN digest_scheme TEXT NOT NULL DEFAULT '{PLAIN}'")
+            connection.execute("ALTER TABLE audit ADD COLUMN digest_key_id TEXT")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
 
 
 def _record(row: dict[str, Any]) -> AuditRecord:

@@ -5,9 +5,12 @@ layer version."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
+import os
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -21,8 +24,9 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.cli import app
 from api.settings import Settings
-from gis.audit import AuditTrail
+from gis.audit import AuditTrail, read_key_file
 from gis.check import CheckResult
+from gis.errors import StoreError
 from gis.store import open_store
 from tests.test_report import FACTS, SAMPLE, _import_without_shihezi_built_up, _rename_zone
 
@@ -240,3 +244,240 @@ def test_a_bare_key_is_named_by_a_digest_and_names_never_hold_secrets():
     assert settings.key_name(READ_SECRET) == "alice" and settings.key_name(WRITE_SECRET) == "ops"
     assert settings.key_name(BARE_SECRET) == "key-" + hashlib.sha256(BARE_SECRET.encode()).hexdigest()[:8]
     assert settings.key_name("alice") is None and settings.key_name(None) is None
+
+
+# The audit key: records keyed with HMAC-SHA256, so that rewriting them needs the key, not only the file.
+
+_CHAINED = ("at", "action", "interface", "key_name", "input_sha256", "result_sha256", "verdict", "layers", "details")
+
+
+def _hmac_of(key: bytes, previous: str, row: dict) -> str:
+    """The documented keyed digest, computed here independently: HMAC-SHA256 of the JSON array of the previous
+    digest, the scheme, the key id (16 hex digits of the key's SHA-256) and the chained fields."""
+    key_id = hashlib.sha256(key).hexdigest()[:16]
+    message = json.dumps([previous, "hmac-sha256", key_id, *(row[name] for name in _CHAINED)], ensure_ascii=False,
+                         separators=(",", ":"))
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _plain_of(previous: str, row: dict) -> str:
+    """The unkeyed digest (what a log before keys has): SHA-256 of the fields joined by newlines."""
+    text = "\n".join([previous, *("" if row[name] is None else str(row[name]) for name in _CHAINED)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _keygen(path: Path) -> bytes:
+    made = runner.invoke(app, ["audit", "keygen", str(path)])
+    assert made.exit_code == 0, made.output
+    assert hashlib.sha256(path.read_bytes()).hexdigest()[:16] in made.output  # the key id, never the key
+    return path.read_bytes()
+
+
+def _rows(db: Path) -> list[dict]:
+    connection = sqlite3.connect(db)
+    connection.row_factory = sqlite3.Row
+    rows = [dict(row) for row in connection.execute("SELECT * FROM audit ORDER BY id")]
+    connection.close()
+    return rows
+
+
+def _keyed_log(tmp_path: Path, records: int = 5) -> tuple[Path, bytes, Path]:
+    key_file = tmp_path / "keys" / "audit.key"
+    key_file.parent.mkdir()
+    key = _keygen(key_file)
+    db = tmp_path / "audit.sqlite"
+    trail = AuditTrail(db, read_key_file(key_file))
+    for n in range(records):
+        trail.record("check", "api", key_name="ops" if n % 2 else None, input_sha256=f"{n:064x}",
+                     verdict=f"允许 {n}", details={"n": n, "名称": "石河子"})
+    trail.close()
+    return db, key, key_file
+
+
+def test_keyed_records_carry_an_hmac_over_the_documented_fields(tmp_path):
+    db, key, key_file = _keyed_log(tmp_path)
+    assert len(key) == 32 and os.stat(key_file).st_mode & 0o777 == 0o600
+    previous = ""
+    for row in _rows(db):
+        assert (row["digest_scheme"], row["digest_key_id"]) == ("hmac-sha256", hashlib.sha256(key).hexdigest()[:16])
+        assert row["previous"] == previous and row["digest"] == _hmac_of(key, previous, row)
+        assert row["digest"] != _plain_of(previous, row)
+        previous = row["digest"]
+    chain = AuditTrail(db, key).verify()
+    assert chain.intact and chain.records == 5 and chain.keyed_from == 1 and chain.note is None
+    assert chain.key_id == hashlib.sha256(key).hexdigest()[:16] and chain.last_digest == previous
+    for args, env in ((["--key-file", str(key_file)], {}), ([], {"ECOZONE_AUDIT_KEY_FILE": str(key_file)})):
+        verified = runner.invoke(app, ["audit", "--db", str(db), "verify", *args], env=env)
+        assert verified.exit_code == 0 and "审计记录完整" in verified.output and chain.key_id in verified.output
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("audit.sqlite*"))
+    assert key not in stored and key.hex().encode() not in stored
+
+
+def _rewrite(db: Path, record_id: int, recompute) -> None:
+    """What someone with write access to the file does: a verdict changed, the digests after it recomputed."""
+    connection = sqlite3.connect(db)
+    connection.execute("DROP TRIGGER audit_no_update")
+    connection.execute("UPDATE audit SET verdict = '允许（被改写）' WHERE id = ?", (record_id,))
+    connection.commit()
+    connection.row_factory = sqlite3.Row
+    rows = [dict(row) for row in connection.execute("SELECT * FROM audit ORDER BY id")]
+    previous = rows[record_id - 2]["digest"] if record_id > 1 else ""
+    for row in rows[record_id - 1:]:
+        scheme, key_id, digest = recompute(previous, row)
+        connection.execute("UPDATE audit SET previous = ?, digest = ?, digest_scheme = ?, digest_key_id = ? "
+                           "WHERE id = ?", (previous, digest, scheme, key_id, row["id"]))
+        previous = digest
+    connection.commit()
+    connection.close()
+
+
+_MALLORY = b"m" * 32
+_ATTACKS = {
+    "plain SHA-256, scheme left": lambda prev, row: (row["digest_scheme"], row["digest_key_id"], _plain_of(prev, row)),
+    "plain SHA-256, scheme set to sha256": lambda prev, row: ("sha256", None, _plain_of(prev, row)),
+    "another key, key id left": lambda prev, row: (row["digest_scheme"], row["digest_key_id"],
+                                                   _hmac_of(_MALLORY, prev, row)),
+    "another key and its id": lambda prev, row: ("hmac-sha256", hashlib.sha256(_MALLORY).hexdigest()[:16],
+                                                 _hmac_of(_MALLORY, prev, row)),
+}
+
+
+@pytest.mark.parametrize("attack", list(_ATTACKS))
+def test_a_rewrite_with_digests_recomputed_without_the_key_is_found(tmp_path, attack):
+    db, key, key_file = _keyed_log(tmp_path)
+    _rewrite(db, 3, _ATTACKS[attack])
+    chain = AuditTrail(db, key).verify()
+    assert not chain.intact and chain.broken_at == 3, chain
+    verified = runner.invoke(app, ["audit", "--db", str(db), "verify", "--key-file", str(key_file)])
+    assert verified.exit_code == 1 and "#3" in verified.output and "审计记录被改动" in verified.output
+
+
+def test_an_unkeyed_log_cannot_tell_a_rewrite_and_says_so(tmp_path):
+    """Without a key the same rewrite verifies: the check says what it does not prove."""
+    db = tmp_path / "audit.sqlite"
+    trail = AuditTrail(db)
+    for n in range(4):
+        trail.record("check", "cli", verdict=f"禁止 {n}")
+    trail.close()
+    _rewrite(db, 2, lambda prev, row: ("sha256", None, _plain_of(prev, row)))
+    chain = AuditTrail(db).verify()
+    assert chain.intact and chain.keyed_from is None and "not keyed" in chain.note
+    verified = runner.invoke(app, ["audit", "--db", str(db), "verify"])
+    assert verified.exit_code == 0
+    note = verified.output.splitlines()[-1]
+    assert note.index("记录未用密钥签名") < note.index("the records are not keyed") and "kept elsewhere" in note
+    # With a key given and nothing keyed (a keyed log rewritten whole as unkeyed looks the same), it says so.
+    key_file = tmp_path / "audit.key"
+    _keygen(key_file)
+    keyed = runner.invoke(app, ["audit", "--db", str(db), "verify", "--key-file", str(key_file)])
+    assert keyed.exit_code == 0 and "no record is keyed with it" in keyed.output
+
+
+def test_verify_names_the_key_expected_when_none_or_another_is_given(tmp_path):
+    db, key, key_file = _keyed_log(tmp_path, records=3)
+    expected = hashlib.sha256(key).hexdigest()[:16]
+    other_file = tmp_path / "other.key"
+    other = hashlib.sha256(_keygen(other_file)).hexdigest()[:16]
+
+    missing = AuditTrail(db).verify()
+    assert (missing.intact, missing.unverified_from, missing.key_id, missing.broken_at) == (False, 1, expected, None)
+    wrong = AuditTrail(db, other_file.read_bytes()).verify()
+    assert (wrong.intact, wrong.unverified_from, wrong.key_id) == (False, 1, expected)
+    assert expected in wrong.reason and other in wrong.reason
+
+    for args, given in (([], "no key was given"), (["--key-file", str(other_file)], f"the key given has id {other}")):
+        verified = runner.invoke(app, ["audit", "--db", str(db), "verify", *args])
+        assert verified.exit_code == 2, verified.output
+        first = verified.output.splitlines()[0]
+        assert first.startswith("审计记录无法核验 / the chain cannot be verified")
+        assert f"编号 {expected}" in first and f"key id {expected}" in first and given in first
+        assert first.index("无法核验") < first.index("cannot be verified")
+
+    # Writers without the key, or with another, are refused: nothing is written that the key cannot verify.
+    for writer_key in (None, other_file.read_bytes()):
+        with pytest.raises(StoreError, match=f"key id {expected}"):
+            AuditTrail(db, writer_key).record("check", "cli")
+    assert len(_rows(db)) == 3 and AuditTrail(db, key).verify().intact
+
+
+def test_an_old_unkeyed_log_still_verifies_and_moves_to_keyed(tmp_path):
+    """A log written before keys (no digest columns) verifies as before; records written with a key are chained
+    on from its last record, which their HMAC then covers."""
+    db = tmp_path / "audit.sqlite"
+    connection = sqlite3.connect(db)
+    connection.executescript("""
+        CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, action TEXT NOT NULL,
+            interface TEXT NOT NULL, key_name TEXT, input_sha256 TEXT, result_sha256 TEXT, verdict TEXT,
+            layers TEXT NOT NULL, details TEXT NOT NULL, previous TEXT NOT NULL, digest TEXT NOT NULL UNIQUE);""")
+    previous = ""
+    for n in range(3):
+        row = {"at": f"2026-01-0{n + 1}T08:00:00.000000+00:00", "action": "check", "interface": "cli",
+               "key_name": "user:officer", "input_sha256": None, "result_sha256": f"{n:064x}", "verdict": "允许",
+               "layers": "{}", "details": json.dumps({"n": n})}
+        digest = _plain_of(previous, row)
+        connection.execute(f"INSERT INTO audit ({', '.join(row)}, previous, digest) VALUES "
+                           f"({', '.join('?' * (len(row) + 2))})", (*row.values(), previous, digest))
+        previous = digest
+    connection.commit()
+    connection.close()
+
+    old = AuditTrail(db).verify()
+    assert old.intact and old.records == 3 and old.last_digest == previous and old.note
+    assert [r.digest_scheme for r in AuditTrail(db).records()] == ["sha256"] * 3
+
+    key_file = tmp_path / "audit.key"
+    key = _keygen(key_file)
+    trail = AuditTrail(db, read_key_file(key_file))
+    trail.record("import", "api", key_name="ops", details={"layer": "ecological_redline"})
+    trail.record("check", "api", verdict="禁止")
+    rows = _rows(db)
+    assert rows[3]["previous"] == previous and rows[3]["digest"] == _hmac_of(key, previous, rows[3])
+    assert [r["digest_scheme"] for r in rows] == ["sha256"] * 3 + ["hmac-sha256"] * 2
+    chain = trail.verify()
+    assert chain.intact and chain.records == 5 and chain.keyed_from == 4 and chain.note is None
+    assert not AuditTrail(db).verify().intact  # the keyed part needs the key
+
+    # The unkeyed records before the switch are covered too: rewriting one breaks the first keyed record.
+    _rewrite(db, 2, lambda prev, row: ("sha256", None, _plain_of(prev, row)) if row["id"] < 4
+             else (row["digest_scheme"], row["digest_key_id"], _plain_of(prev, row)))
+    assert AuditTrail(db, key).verify().broken_at == 4
+
+
+def test_keygen_never_overwrites_and_keys_must_be_private(tmp_path):
+    key_file = tmp_path / "audit.key"
+    mask = os.umask(0)  # whatever the umask, the key is its owner's only
+    try:
+        key = _keygen(key_file)
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    again = runner.invoke(app, ["audit", "keygen", str(key_file)])
+    assert again.exit_code == 2 and "已存在" in again.output and key_file.read_bytes() == key
+    assert read_key_file(key_file) == key
+    key_file.chmod(0o644)
+    with pytest.raises(StoreError, match="other users"):
+        read_key_file(key_file)
+    short = tmp_path / "short.key"
+    short.write_bytes(b"k" * 16)
+    short.chmod(0o600)
+    with pytest.raises(StoreError, match="too short"):
+        read_key_file(short)
+    db = tmp_path / "audit.sqlite"
+    checked = runner.invoke(app, ["check", "86.0413,44.3056"],
+                            env={"ECOZONE_AUDIT_DB": str(db), "ECOZONE_AUDIT_KEY_FILE": str(key_file)})
+    assert checked.exit_code == 2 and "chmod 600" in checked.output and not db.exists()
+
+
+def test_a_server_with_an_audit_key_writes_and_verifies_keyed_records(tmp_path):
+    key_file = tmp_path / "audit.key"
+    key = _keygen(key_file)
+    db = tmp_path / "audit.sqlite"
+    settings = Settings(jobs_dir=tmp_path / "jobs", audit_db=db, read_keys=[f"alice:{READ_SECRET}"],
+                        audit_key_file=key_file)
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/check", json={"site": "86.0413,44.3056"}).status_code == 200
+        chain = client.get("/audit/chain", headers={"X-API-Key": READ_SECRET}).json()
+        [record] = client.get("/audit", headers={"X-API-Key": READ_SECRET}).json()["records"]
+    assert chain["intact"] and chain["keyed_from"] == 1 and chain["key_id"] == hashlib.sha256(key).hexdigest()[:16]
+    assert record["digest_scheme"] == "hmac-sha256" and record["digest_key_id"] == chain["key_id"]
+    assert record["digest"] == _hmac_of(key, "", _rows(db)[0])
