@@ -40,13 +40,13 @@ def _rescreen(
     """List the rows of a screened file whose verdict changes when screened again as of another date.
 
     Give the options the file was screened with (--column, --crs; --existing, --industry ...), or verdicts that
-    depend on them show as changes. Without project options, those an .xlsx's 筛查汇总 records (整批假定) are
-    used; a CSV records none. The terminal shows the summary and the first 20 changes; -o writes every one, as
+    depend on them show as changes. Those not given are read from an .xlsx's 筛查汇总 (整批假定, 列对应, 坐标系);
+    a CSV records none. The terminal shows the summary and the first 20 changes; -o writes every one, as
     --format json prints them.
     """
     from api.cli import fail
     from gis.batch.outputs import checked_output
-    from gis.rescreen import RESCREEN_SUFFIXES, assumed_text, rescreen_file, write_rescreen
+    from gis.rescreen import RESCREEN_SUFFIXES, assumed_text, options_text, rescreen_file, write_rescreen
     from gis.versions import pick_version
 
     if fmt not in {"text", "json"}:
@@ -80,9 +80,10 @@ def _rescreen(
     # a workbook's sheet that was screened (a workbook may hold several)
     sheet_zh, sheet_en = (f"（工作表 {report.sheet}）", f" of sheet {report.sheet}") if report.sheet else ("", "")
     assumed_zh, assumed_en = assumed_text(report)
+    options_zh, options_en = options_text(report)
     typer.echo(f"{report.input}{sheet_zh}：{report.rows} 行，结论变化 {report.changed} 行（原筛查日期 "
-               f"{report.old_as_of or '未记录'} → {report.new_as_of}；{assumed_zh}）/ {report.changed} of "
-               f"{report.rows} rows{sheet_en} change verdict ({assumed_en})")
+               f"{report.old_as_of or '未记录'} → {report.new_as_of}；{assumed_zh}；{options_zh}）/ {report.changed} of "
+               f"{report.rows} rows{sheet_en} change verdict ({assumed_en}; {options_en})")
     for change in report.changes[:SHOWN]:
         name = change.cells.get(report.name_column, "")  # the column the reader takes for the row's name
         typer.echo(f"  原表第 {change.row} 行 {name}：{change.reason_zh}")  # the line the officer finds it on

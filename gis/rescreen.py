@@ -18,10 +18,32 @@ loses no cells: the officer's header, a blank one named by its letter, a repeate
 
 The file is screened with the options it was screened with, or a verdict that depends on them would show as a
 change: the batch-wide facts (``defaults``, 整批假定, e.g. 建设性质 现有 for a register of existing works), the
-column mapping, the encoding and the CRS. A workbook's 筛查汇总 records the batch-wide facts, which are read
-back when none are given (others given are a what-if, and used); a CSV records none, and a screening's 读取提示
-then tells when one was taken (the re-screening is refused unless they are given again). The column mapping
-and the CRS are recorded nowhere: they are given again.
+column mapping (``columns``), the CRS and the encoding.
+
+A workbook's 筛查汇总 records them (``gis.batch.outputs.summary_rows``, Chinese first): 整批假定：建设性质 → 现有;
+列对应：经度（lon） → 东经 for each mapped column (列对应 → 无 when none was); 坐标系（筛查时给出） → the CRS as the user
+gave it and 文本编码（筛查时给出） → the encoding, only when given. Those not given to the re-screening are read back
+(``recorded_options``); given ones win (a what-if, said against the record). The encoding is the input's, which
+the screening's own output (an .xlsx, or a UTF-8 CSV with a BOM) never needs: it is reported, not used. The
+report says which facts and options were used and where each came from (``assumed``/``assumed_from``,
+``options``/``options_from``; the terminal's summary line and the change list's 汇总 say the same).
+
+A CSV records none of them. Its rows' 读取提示 tell the batch-wide facts a row took: the notice of such a fact
+carries ``gis.rules.project.BATCH_FACT_MARK`` in its Chinese text (建设性质未填写，按现有核查（整批假定）), written and
+found through one template (``batch_facts_said``), never through the notice's English; the re-screening is
+refused unless they are given again. The CRS and the column mapping leave no trace in a row (the rows are read
+as the file says once they are), so a CSV re-screened without them is screened with none, and a workbook whose
+筛查汇总 records none (written before ecozone recorded them) is too; then:
+
+- a file whose location columns are found only through a mapping is refused at its header, saying the mapping
+  is not recorded and is to be given again;
+- a row the screening read (its old 结论 not 读取失败) that cannot be read now is refused, naming the row and why
+  (a Gauss-Krüger Y without its zone, for a CRS not given again), rather than every row shown as a false change;
+- a mapped fact column (industry=主营业务) cannot be told: its rows are screened without the fact, and the
+  report says that the mapping is neither recorded nor given (读取选项：列对应、坐标系 文件未记录（CSV 不记录），也未给出).
+
+Given both (``columns={}`` for none), a row that cannot be read is a change (读取失败) with its reason, as one is
+whenever the 筛查汇总 records the options.
 """
 
 from __future__ import annotations
@@ -29,8 +51,8 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import json
-import re
 import tempfile
 import time
 from collections import Counter
@@ -48,15 +70,18 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, header_fields, open_input
-from gis.batch.outputs import ASSUMED_PREFIX, CLASH_SUFFIX, cell_day, fact_text, starts_formula, verdict_labels
+from gis.batch.outputs import (ASSUMED_PREFIX, CLASH_SUFFIX, cell_day, crs_text, fact_text, recorded_options,
+                                starts_formula, verdict_labels)
+from gis.batch.verdicts import ERROR_LABEL
 from gis.errors import EcozoneError, FieldError, FormatError, LimitExceededError
 from gis.kinds import KINDS
 from gis.rules.model import VERDICT_ORDER
-from gis.rules.project import CHOICE_LABELS, DEFAULTS, FACT_LABELS, fact_specs, read_project
+from gis.rules.project import DEFAULTS, FACT_LABELS, batch_facts_said, fact_specs, read_project
 from gis.sites.tables import merged_filled, merged_ranges, open_workbook, sheet_rows
 from gis.store import Store, open_store
 
-__all__ = ["RESCREEN_SUFFIXES", "RescreenReport", "VerdictChange", "assumed_text", "rescreen_file", "write_rescreen"]
+__all__ = ["RESCREEN_SUFFIXES", "RescreenReport", "VerdictChange", "assumed_text", "options_text", "rescreen_file",
+           "write_rescreen"]
 
 #: Files ``write_rescreen`` writes, by suffix.
 RESCREEN_SUFFIXES = (".xlsx", ".csv", ".json")
@@ -68,8 +93,12 @@ _NO_OLD_VERDICT = "（空：筛查后加入的行）"
 #: Where the batch-wide facts of a re-screening came from (``RescreenReport.assumed_from``), in words.
 _ASSUMED_FROM = {"given": ("重新筛查时给出", "given"), "file": ("取自文件的筛查汇总", "from the file's 筛查汇总"),
                  None: ("文件未记录（CSV 不记录），也未给出", "the file records none (a CSV), none given")}
-#: A default a row took, as ``read_project``'s notice says it in a 读取提示 cell: fact name, value.
-_TOOK_DEFAULT = re.compile(r"\b([a-z][a-z0-9_]*) not given: checked as ([^。；]+)")
+#: Where the reading options of a re-screening came from (``RescreenReport.options_from``), in words.
+_OPTIONS_FROM = {"given": ("重新筛查时给出", "given"), "file": ("取自文件的筛查汇总", "from the file's 筛查汇总")}
+#: The reading options a re-screening reads back from a 筛查汇总 (the encoding it records is the input's, which
+#: the screening's own output, an .xlsx, never needs), and their names to an officer.
+_READ_BACK = ("columns", "crs")
+_OPTION_NAMES = {"columns": ("列对应", "column mapping"), "crs": ("坐标系", "CRS"), "encoding": ("文本编码", "encoding")}
 
 
 class VerdictChange(BaseModel):
@@ -148,6 +177,21 @@ class RescreenReport(BaseModel):
                                                           "CSV (or a workbook without 筛查汇总) with none given.")
     assumed_recorded: dict[str, str] | None = Field(default=None, description="整批假定 as the file's 筛查汇总 "
                                                     "records them; None for a CSV or a workbook without 筛查汇总.")
+    options: dict[str, str | dict[str, str]] = Field(default_factory=dict, description="The reading options this "
+                                                     "screening used, as ``screen_file`` takes them: ``columns`` "
+                                                     "(field -> the file's column; empty: none mapped), ``crs`` (as "
+                                                     "given, e.g. EPSG:4538), ``encoding``; an option left out was "
+                                                     "neither given nor recorded.")
+    options_from: dict[str, Literal["given", "file"]] = Field(default_factory=dict, description="Where each of "
+                                                              "``options`` came from: 'given' by the caller (used "
+                                                              "even where the file records another), 'file' the "
+                                                              "screened workbook's 筛查汇总 (when not given).")
+    options_recorded: dict[str, str | dict[str, str]] | None = Field(default=None, description="The reading options "
+                                                                     "the file's 筛查汇总 records (``columns``, and "
+                                                                     "``crs`` and ``encoding`` when the screening "
+                                                                     "was given them); None for a CSV, or a "
+                                                                     "workbook whose 筛查汇总 records none (written "
+                                                                     "before ecozone recorded them).")
 
 
 def _items(text: str | None) -> list[str]:
@@ -196,13 +240,20 @@ def _read_back(recorded: dict[str, str], source: str) -> dict[str, str]:
     return recorded
 
 
-def _took_default(said: str) -> tuple[str, str] | None:
-    """A batch-wide fact that a row's 读取提示 says it took (not one of ``DEFAULTS``, which every screening takes):
-    (fact name, value), or None."""
-    for name, value in _TOOK_DEFAULT.findall(said):
-        usual = DEFAULTS.get(name)
-        if usual is None or value.strip() != getattr(usual, "value", str(usual)):
-            return name, value.strip()
+@functools.cache
+def _fact(name: str, value: Any) -> Any:
+    """The value of fact ``name`` that ``value`` (as given, or as a notice says it: 现有, 20.0) reads as."""
+    return getattr(read_project({}, defaults={name: value}).project, name)
+
+
+def _took_default(said: str) -> tuple[str, Any] | None:
+    """A batch-wide fact that a row's 读取提示 says it took (``batch_facts_said``: the mark the notice's Chinese
+    text carries, not its English), unless it is the value of ``DEFAULTS`` that every screening takes: (fact name,
+    its value as read, e.g. existing), or None."""
+    for name, value in batch_facts_said(said):
+        taken = _fact(name, value)
+        if name not in DEFAULTS or taken != _fact(name, DEFAULTS[name]):
+            return name, getattr(taken, "value", taken)
     return None
 
 
@@ -273,12 +324,16 @@ def rescreen_file(
     ``defaults``, ``columns``, ``encoding`` and ``crs`` are ``screen_file``'s, given as the file was screened
     with them: a verdict that depends on them would otherwise change. ``defaults`` None takes the batch-wide
     facts a workbook's 筛查汇总 records (none recorded: none); others given (``{}`` for none) are a what-if, and
-    the report says which were used (``assumed``). A screened CSV records none: when its 读取提示 says a row took
-    one and none are given, the re-screening is refused. A screened CSV that starts with the BOM a screening
-    writes is read as UTF-8 whatever ``encoding`` says (the input's, which the screening does not keep).
+    the report says which were used (``assumed``). ``columns`` and ``crs`` None take what the 筛查汇总 records
+    likewise (``columns={}``: none mapped), and the report says which were used (``options``). A screened CSV
+    records none: when its 读取提示 says a row took a batch-wide fact and none are given, the re-screening is
+    refused, as it is when neither ``columns`` nor ``crs`` is given or recorded and a row the screening read
+    cannot be read now. A screened CSV that starts with the BOM a screening writes is read as UTF-8 whatever
+    ``encoding`` says (the input's, which the screening's output does not need).
 
     Raises ``FieldError`` when the file has no verdict columns, or its batch-wide facts are neither given nor
-    recorded (or cannot be read back), ``LimitExceededError`` past ``max_rows`` rows (checked between chunks of at
+    recorded (or cannot be read back), or its location columns or a row it read need a mapping or CRS neither
+    given nor recorded, ``LimitExceededError`` past ``max_rows`` rows (checked between chunks of at
     most a tenth of it, or 500 rows: few more are screened), ``CancelledError`` when ``cancel()`` says so.
     """
     started = time.perf_counter()
@@ -298,6 +353,21 @@ def rescreen_file(
         assumed, assumed_from = _read_back(recorded, path.name), "file"
     if encoding is not None and path.suffix.lower() == ".csv" and _starts_with_bom(path):
         encoding = None  # a screening's CSV: UTF-8, whatever the input it was screened from was in
+    # the reading options: given ones win, as the facts do; else what the 筛查汇总 records; else not known
+    options_recorded = recorded_options(summary) if summary is not None else None
+    given = {"columns": None if columns is None else dict(columns), "crs": None if crs is None else crs_text(crs)}
+    options: dict[str, Any] = {}
+    options_from: dict[str, Literal["given", "file"]] = {}
+    for key in _READ_BACK:
+        if given[key] is not None:
+            options[key], options_from[key] = given[key], "given"
+        elif options_recorded is not None and key in options_recorded:
+            options[key], options_from[key] = options_recorded[key], "file"
+    if encoding is not None:
+        options["encoding"], options_from["encoding"] = encoding, "given"
+    # an option neither given nor recorded (a recorded 筛查汇总 without a CRS says none was given): a row the
+    # screening read that cannot be read now was read with options not known
+    unknown = options_recorded is None and any(given[key] is None for key in _READ_BACK)
     if not isinstance(store, Store):
         store = open_store(store)
     done = [0]
@@ -322,10 +392,19 @@ def rescreen_file(
         chunk_rows = watched_chunk_rows(path.stat().st_size)
         if max_rows is not None:
             chunk_rows = min(chunk_rows, max(500, max_rows // 10))
-        report = screen_file(path, output, store=store, as_of=as_of, workers=workers, chunk_rows=chunk_rows,
-                             progress=lambda rows, total: done.__setitem__(0, rows), cancel=stop,
-                             row_numbers=numbers.extend, defaults=assumed or None, columns=columns,
-                             encoding=encoding, crs=crs)
+        try:
+            report = screen_file(path, output, store=store, as_of=as_of, workers=workers, chunk_rows=chunk_rows,
+                                 progress=lambda rows, total: done.__setitem__(0, rows), cancel=stop,
+                                 row_numbers=numbers.extend, defaults=assumed or None,
+                                 columns=options.get("columns") or None, encoding=encoding,
+                                 crs=crs if crs is not None else options.get("crs"))
+        except FieldError as error:
+            if unknown and error.field == "header":  # no location columns: a mapping the file does not record
+                error.message += (f"；文件未记录筛查时的列对应（{_UNRECORDED_ZH[workbook]}） / the file does not record "
+                                  f"the column mapping it was screened with ({_UNRECORDED_EN[workbook]})")
+                error.fix = (f"再次给出筛查时的 «columns»；{error.fix}" if error.fix else
+                             "再次给出筛查时的 «columns» / give the «columns» the file was screened with again")
+            raise
         with open(output, encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)  # row by row: only the changes are kept
             header = next(reader)
@@ -349,11 +428,14 @@ def rescreen_file(
             for number, cells in zip(numbers, reader, strict=True):  # one number per row written, by construction
                 count += 1
                 cells = cells + [""] * (len(header) - len(cells))
+                if unknown and cells[new_at[_VERDICT]] == ERROR_LABEL and cells[old_at[_VERDICT]] not in ("",
+                                                                                                       ERROR_LABEL):
+                    raise _unreadable_now(path.name, number, cells[new_at[_ERROR]], workbook)
                 took = _took_default(cells[said_at]) if said_at is not None else None
                 if took is not None:
                     name, value = took
                     raise FieldError(
-                        f"该文件筛查时按整批假定{FACT_LABELS.get(name, name)}「{CHOICE_LABELS.get(value, value)}」核查"
+                        f"该文件筛查时按整批假定{FACT_LABELS.get(name, name)}「{fact_text(value)}」核查"
                         f"（见第 {number} 行的读取提示），而 CSV 不记录整批假定 / the file was screened with a "
                         f"batch-wide fact, {name} {value} (row {number}'s 读取提示 says so), which a CSV does not "
                         "record", source=path.name, field=name, value=value,
@@ -382,7 +464,8 @@ def rescreen_file(
                 )
                 change.reason_zh = _reason(change, cells[new_at[_ERROR]])
                 changes.append(change)
-    sheet = _sheet_cells(path, own, [(i, labels[i]) for i in kept], changes) if workbook else None
+    sheet = _sheet_cells(path, own, [(i, labels[i]) for i in kept], changes,
+                         options.get("columns") or None) if workbook else None
     name_at = header_fields(own).get("name")
     return RescreenReport(
         input=path.name, sheet=sheet, columns=[labels[i] for i in kept],
@@ -393,20 +476,40 @@ def rescreen_file(
         new_verdict_labels=dict(new_labels), changes=changes,
         seconds=round(time.perf_counter() - started, 3),
         assumed={name: fact_text(value) for name, value in assumed.items()}, assumed_from=assumed_from,
-        assumed_recorded=recorded,
+        assumed_recorded=recorded, options=options, options_from=options_from, options_recorded=options_recorded,
     )
 
 
-def _sheet_cells(path: Path, own: list[str], kept: list[tuple[int, str]], changes: list[VerdictChange]) -> str:
+#: Why a file's reading options are not known, by whether it is a workbook.
+_UNRECORDED_ZH = {False: "CSV 不记录", True: "其筛查汇总未记录"}
+_UNRECORDED_EN = {False: "a CSV records none", True: "its 筛查汇总 records none"}
+
+
+def _unreadable_now(source: str, number: int, error: str, workbook: bool) -> FieldError:
+    """The refusal of a re-screening whose reading options are neither given nor recorded, when a row the
+    screening read cannot be read now: it was screened with options the re-screening was not given (a CRS, a
+    column mapping), and every such row would show as a false change."""
+    return FieldError(
+        f"第 {number} 行筛查时已读出，现在无法读取：文件未记录筛查时的读取选项（列对应、坐标系；{_UNRECORDED_ZH[workbook]}），"
+        f"筛查时可能给出过 / row {number} was read when the file was screened and cannot be read now: the file does "
+        f"not record the reading options it was screened with ({_UNRECORDED_EN[workbook]}), which it may have been "
+        f"given（{error.rstrip('。')}）", source=source, row=number, field="crs",
+        fix="再次给出筛查时的 «crs» 和 «columns»，或重新筛查 .xlsx 筛查结果（其筛查汇总记录读取选项） / give the «crs» and "
+            "«columns» the file was screened with again, or re-screen its .xlsx, whose 筛查汇总 records them")
+
+
+def _sheet_cells(path: Path, own: list[str], kept: list[tuple[int, str]], changes: list[VerdictChange],
+                 columns: dict[str, str] | None = None) -> str:
     """Fill each change's cells and their number formats from the worksheet of ``path`` that the batch
-    reader screened, and name it; ``kept`` gives each own column's position and label.
+    reader screened, and name it; ``kept`` gives each own column's position and label, ``columns`` the mapping
+    the file was screened again with (without it, a sheet whose headers are mapped has no header to the reader).
 
     The reader (``open_input``) chooses the sheet (the first with a header in its first 20 rows) and numbers its
     rows as the worksheet does; its header is the screening's own columns (``own``), one per column of the sheet
     from A. The sheet is streamed as the reader streams it (merged ranges filled, as the officer sees them) up to
     the last changed row, and only the changed rows are kept.
     """
-    source = open_input(path)  # the header and sheet alone: its chunks are never read
+    source = open_input(path, columns=columns)  # the header and sheet alone: its chunks are never read
     info, header = source.workbook, source.header
     source.chunks.close()  # what holds its workbook open
     del source
@@ -483,6 +586,35 @@ def assumed_text(report: RescreenReport) -> tuple[str, str]:
             f"batch-wide facts {_facts(report.assumed, english=True)} ({where_en})")
 
 
+def _option_text(key: str, value: Any, *, english: bool = False) -> str:
+    """One reading option as the summary line says it: 列对应 lon=东经、lat=北纬, 坐标系 EPSG:4538."""
+    if key == "columns":
+        value = ("、" if not english else ", ").join(f"{field}={column}" for field, column in value.items()) or (
+            "none" if english else "无")
+    return f"{_OPTION_NAMES[key][english]} {value}"
+
+
+def options_text(report: RescreenReport) -> tuple[str, str]:
+    """The reading options of ``report`` (column mapping, CRS, encoding) and where each came from, in Chinese and
+    in English (the terminal's); those neither given nor recorded are said to be not known (a CSV records none)."""
+    zh, en = [], []
+    for key, value in report.options.items():
+        where_zh, where_en = _OPTIONS_FROM[report.options_from[key]]
+        recorded = (report.options_recorded or {}).get(key)
+        if report.options_from[key] == "given" and report.options_recorded is not None and recorded != value:
+            where_zh += "；文件的筛查汇总记录 " + ("无" if recorded is None else _option_text(key, recorded))
+            where_en += "; the file's 筛查汇总 records " + ("none" if recorded is None else
+                                                            _option_text(key, recorded, english=True))
+        zh.append(f"{_option_text(key, value)}（{where_zh}）")
+        en.append(f"{_option_text(key, value, english=True)} ({where_en})")
+    missing = [key for key in _READ_BACK if key not in report.options]
+    if missing and report.options_recorded is None:
+        why_zh, why_en = _UNRECORDED_ZH[report.sheet is not None], _UNRECORDED_EN[report.sheet is not None]
+        zh.append(f"{'、'.join(_OPTION_NAMES[k][0] for k in missing)} 文件未记录（{why_zh}），也未给出")
+        en.append(f"{' and '.join(_OPTION_NAMES[k][1] for k in missing)} not recorded ({why_en}), not given")
+    return "读取选项：" + ("；".join(zh) or "无"), "reading options: " + ("; ".join(en) or "none")
+
+
 def _assumed_rows(report: RescreenReport) -> list[tuple[str, str]]:
     """The 汇总 sheet's rows of the batch-wide facts, labelled as a screening's 筛查汇总 labels them."""
     rows = [("整批假定来源", _ASSUMED_FROM[report.assumed_from][0]),
@@ -490,7 +622,7 @@ def _assumed_rows(report: RescreenReport) -> list[tuple[str, str]]:
     if _overridden(report):
         rows += [(f"原筛查{ASSUMED_PREFIX}{FACT_LABELS.get(name, name)}", value)
                  for name, value in report.assumed_recorded.items()] or [("原筛查整批假定", "无")]
-    return rows
+    return [*rows, ("读取选项", options_text(report)[0].removeprefix("读取选项："))]
 
 
 def _table(report: RescreenReport) -> tuple[list[str], Iterator[list[Any]]]:

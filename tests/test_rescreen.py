@@ -22,8 +22,10 @@ from pyproj import Transformer
 from gis.batch import screen_file
 from gis.batch.outputs import fact_text
 from gis.errors import FieldError
-from gis.rescreen import rescreen_file, write_rescreen
+from gis.check import check_site
+from gis.rescreen import options_text, rescreen_file, write_rescreen
 from gis.rules.project import fact_specs, read_project
+from gis.sites import read_site
 from tests.rescreen_support import written_changes
 
 OLD, NEW = "2018-06-01", "2021-06-01"
@@ -592,7 +594,12 @@ def existing_rows(count: int) -> list[list]:
 
 def verdicts(path) -> dict[int, str]:
     """The oracle: the 结论代码 the screening wrote on each worksheet row of the workbook."""
-    rows = list(load_workbook(path)["许可清单"].iter_rows(values_only=True))
+    return verdicts_of(path, "许可清单")
+
+
+def verdicts_of(path, sheet: str) -> dict[int, str]:
+    """The 结论代码 the screening wrote on each worksheet row of ``sheet`` (its header in row 2, under a title)."""
+    rows = list(load_workbook(path)[sheet].iter_rows(values_only=True))
     at = rows[1].index("结论代码")  # the header, under the title
     return {number: row[at] for number, row in enumerate(rows, start=1) if number > 2}
 
@@ -709,10 +716,16 @@ def test_a_csv_is_screened_again_with_its_columns_encoding_and_crs(tmp_path, sto
 
     same = rescreen_file(tmp_path / "screened.csv", as_of=SAME, store=store, **options)
     assert same.rows == 60 and same.changed == 0
-    no_crs = rescreen_file(tmp_path / "screened.csv", as_of=SAME, store=store,
-                           **{k: v for k, v in options.items() if k != "crs"})
-    assert no_crs.changed == 60 and {c.new_code for c in no_crs.changes} == {"error"}
-    assert all("读取错误：" in c.reason_zh and "带号" in c.reason_zh for c in no_crs.changes)
+    # the encoding is the input's: a screening's CSV, which starts with a BOM, is read as UTF-8 and it is not used
+    assert same.options_from == {"columns": "given", "crs": "given"} and same.options_recorded is None
+    # without the CRS, a CSV (which records none) has rows read at screening that cannot be read now: refused,
+    # naming the first such row and why it cannot be read, rather than listing every row as a false change
+    with pytest.raises(FieldError) as raised:
+        rescreen_file(tmp_path / "screened.csv", as_of=SAME, store=store,
+                      **{k: v for k, v in options.items() if k != "crs"})
+    error = raised.value
+    assert error.row == 2 and error.field == "crs" and "CSV 不记录" in error.message and "带号" in error.message
+    assert "«crs»" in error.fix
     no_columns = rescreen_file(tmp_path / "screened.csv", as_of=SAME, store=store,
                                **{k: v for k, v in options.items() if k != "columns"})
     assert no_columns.changed > 0
@@ -751,3 +764,131 @@ def test_cli_takes_the_options_of_screen_and_says_the_batch_wide_facts(tmp_path,
     again = runner.invoke(cli_app, ["rescreen", str(tmp_path / "screened.csv"), "--as-of", SAME, "--existing",
                                     "--encoding", "gbk", "--column", "name=项目名称"], env=env)
     assert again.exit_code == 0 and "结论变化 0 行" in again.stdout, again.output
+
+
+#: An X/Y register without 带号 (3° Gauss-Krüger zone 29, EPSG:4538) under headers ecozone does not recognise
+#: (测点E, 测点N) and an industry under 主营业务: screened only with ``columns`` and ``crs``.
+SURVEY_HEADER = ["单位", "测点E", "测点N", "主营业务"]
+SURVEY_OPTIONS = {"columns": {"x": "测点E", "y": "测点N", "industry": "主营业务"}, "crs": "EPSG:4538"}
+
+
+def survey_sites(count: int) -> list[tuple[str, float, float, str]]:
+    """(单位, lon, lat, industry) in 昌吉 (zone 29), over industries whose verdicts differ there."""
+    return [(f"企业{i}", 87.36 + i % 4 * 0.01, 44.03 + i // 4 * 0.01, ("水泥", "火力发电", "仓储", "化工")[i % 4])
+            for i in range(count)]
+
+
+def survey_register(path, sites) -> None:
+    """The officer's workbook: a title row over the header, X/Y (east, north) without the zone number."""
+    to_xy = Transformer.from_crs("EPSG:4490", "EPSG:4538", always_xy=True)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "测绘成果"
+    sheet.append(["企业位置（2000 国家大地坐标系，3 度带，中央经线 87°）"])
+    sheet.append(SURVEY_HEADER)
+    for name, lon, lat, industry in sites:
+        east, north = to_xy.transform(lon, lat)
+        sheet.append([name, round(east, 3), round(north, 3), industry])
+    book.save(path)
+
+
+def summary_of(path) -> dict:
+    """The oracle for what a screening records: its 筛查汇总 read with openpyxl."""
+    return dict(load_workbook(path)["筛查汇总"].iter_rows(min_row=2, values_only=True))
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory, store):
+    """The survey register screened with its column mapping and CRS (.xlsx), and each row's verdict as the single
+    check (``gis.check.check_site``) gives it for the site's own longitude/latitude: the independent oracle."""
+    folder = tmp_path_factory.mktemp("survey")
+    sites = survey_sites(12)
+    survey_register(folder / "测绘.xlsx", sites)
+    screen_file(folder / "测绘.xlsx", folder / "screened.xlsx", store=store, as_of=SAME, **SURVEY_OPTIONS)
+    expected = {row: check_site(read_site(f"{lon}, {lat}"), {"industry": industry}, store=store,
+                                as_of=SAME).verdict.value
+                for row, (_, lon, lat, industry) in enumerate(sites, start=3)}
+    return folder / "screened.xlsx", expected
+
+
+def test_a_workbook_is_screened_again_with_the_column_mapping_and_crs_its_summary_records(tmp_path, survey, store):
+    """A register readable only with --column and --crs (EPSG:4538), screened to an .xlsx and re-screened with
+    no option: its 筛查汇总 records the mapping and the CRS (Chinese first), they are read back, and no row
+    changes; each row's new verdict is the single check's of its site. The report, its JSON and the change
+    list's 汇总 say where the options came from; options given win (a what-if) and are said against the record."""
+    screened, expected = survey
+    assert verdicts_of(screened, "测绘成果") == expected and len(set(expected.values())) >= 2  # the screening is right
+    summary = summary_of(screened)
+    assert summary["列对应：X 坐标（东）（x）"] == "测点E" and summary["列对应：Y 坐标（北）（y）"] == "测点N"
+    assert summary["列对应：行业（industry）"] == "主营业务" and summary["坐标系（筛查时给出）"] == "EPSG:4538"
+    assert not any("文本编码" in label for label in summary)  # not given: not recorded
+
+    report = rescreen_file(screened, as_of=SAME, store=store)
+    assert report.rows == len(expected) and report.changed == 0, [c.reason_zh for c in report.changes[:3]]
+    assert report.new_counts == dict(Counter(expected.values()))
+    assert report.options == SURVEY_OPTIONS and report.options_from == {"columns": "file", "crs": "file"}
+    assert report.options_recorded == SURVEY_OPTIONS
+    _, _, answer = written_changes(report, tmp_path)
+    assert answer["options_from"] == {"columns": "file", "crs": "file"} and answer["options"] == SURVEY_OPTIONS
+    said = dict(load_workbook(tmp_path / "changes.xlsx")["汇总"].iter_rows(values_only=True))["读取选项"]
+    assert "列对应 x=测点E、y=测点N、industry=主营业务（取自文件的筛查汇总）" in said
+    assert "坐标系 EPSG:4538（取自文件的筛查汇总）" in said
+
+    what_if = rescreen_file(screened, as_of=SAME, store=store, columns={"x": "测点E", "y": "测点N"})
+    assert what_if.options_from == {"columns": "given", "crs": "file"} and what_if.changed > 0
+    assert all(c.old_code == expected[c.row] for c in what_if.changes)  # the industry no longer read
+    assert "文件的筛查汇总记录 列对应 x=测点E、y=测点N、industry=主营业务" in options_text(what_if)[0]
+
+
+def test_a_workbook_whose_summary_records_no_options_is_refused_until_they_are_given(tmp_path, survey, store):
+    """The same workbook, its 筛查汇总 without the options (as one written before ecozone recorded them): with
+    none given the re-screening is refused (no location columns without the mapping, and the file does not
+    record it), not run with false changes; with the mapping but not the CRS, refused at the first row that was
+    read and is not now; given both, no row changes."""
+    screened, expected = survey
+    shutil.copy(screened, tmp_path / "old.xlsx")
+    book = load_workbook(tmp_path / "old.xlsx")
+    sheet = book["筛查汇总"]
+    for number in reversed([row[0].row for row in sheet.iter_rows() if str(row[0].value).startswith(("列对应", "坐标系"))]):
+        sheet.delete_rows(number)
+    book.save(tmp_path / "old.xlsx")
+    assert not any(str(label).startswith(("列对应", "坐标系")) for label in summary_of(tmp_path / "old.xlsx"))
+
+    with pytest.raises(FieldError) as raised:
+        rescreen_file(tmp_path / "old.xlsx", as_of=SAME, store=store)
+    assert "其筛查汇总未记录" in raised.value.message and "«columns»" in raised.value.fix
+    with pytest.raises(FieldError) as raised:
+        rescreen_file(tmp_path / "old.xlsx", as_of=SAME, store=store, columns=SURVEY_OPTIONS["columns"])
+    assert raised.value.row == min(expected) and raised.value.field == "crs"
+    assert "其筛查汇总未记录" in raised.value.message and "带号" in raised.value.message
+
+    given = rescreen_file(tmp_path / "old.xlsx", as_of=SAME, store=store, **SURVEY_OPTIONS)
+    assert given.changed == 0 and given.new_counts == dict(Counter(expected.values()))
+    assert given.options_from == {"columns": "given", "crs": "given"} and given.options_recorded is None
+
+
+def test_a_csvs_batch_wide_facts_are_told_by_the_notices_chinese_mark_not_its_english(tmp_path, store):
+    """A screened CSV records its batch-wide facts only in its rows' 读取提示: the mark the notice's Chinese
+    text carries (整批假定) tells them, so a CSV whose English halves were taken out is still refused without
+    the facts; a fact given as the value every screening takes (--new) is no batch-wide fact to give again."""
+    register = ledger(tmp_path / "现有企业.csv", header=EXISTING, rows=existing_rows(24))
+    screen_file(register, tmp_path / "existing.csv", store=store, as_of=SAME, defaults={"scope": "existing"})
+    with open(tmp_path / "existing.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    at = rows[0].index("读取提示")
+    assert all("建设性质未填写，按现有核查" in row[at] for row in rows[1:])  # the officer's words
+    for row in rows[1:]:  # a spreadsheet that kept the Chinese only
+        row[at] = "；".join(part.split(" / ")[0] for part in row[at].split("；"))
+    with open(tmp_path / "chinese.csv", "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    assert "not given" not in (tmp_path / "chinese.csv").read_text(encoding="utf-8-sig")
+    with pytest.raises(FieldError) as raised:
+        rescreen_file(tmp_path / "chinese.csv", as_of=SAME, store=store)
+    assert raised.value.field == "scope" and raised.value.value == "existing" and "现有" in raised.value.message
+    again = rescreen_file(tmp_path / "chinese.csv", as_of=SAME, store=store, defaults={"scope": "existing"})
+    assert again.changed == 0
+
+    screen_file(register, tmp_path / "new.csv", store=store, as_of=SAME, defaults={"scope": "new"})
+    plain = rescreen_file(tmp_path / "new.csv", as_of=SAME, store=store)
+    assert plain.changed == 0 and plain.assumed_from is None
+    assert "列对应、坐标系 文件未记录（CSV 不记录），也未给出" in options_text(plain)[0]

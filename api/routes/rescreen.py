@@ -51,8 +51,9 @@ async def _rescreen(
     as the sheet numbers it), its own cells (an .xlsx's numbers and dates as such), old and new verdict, the rules
     and zones; ``sheet`` names the worksheet screened.
 
-    Give the fields the file was screened with, as ``POST /screen`` takes them. Without project fields, the
-    batch-wide facts an .xlsx's 筛查汇总 records are used (a CSV records none); ``assumed`` says which were."""
+    Give the fields the file was screened with, as ``POST /screen`` takes them. Those not given are read from an
+    .xlsx's 筛查汇总 (batch-wide facts, ``columns``, ``crs``; a CSV records none); ``assumed`` and ``options`` say
+    which were used and where from."""
     if (as_of is None) == (layer is None):
         raise ApiProblem(400, "请给出 as_of 或 layer，二者选一 / give as_of or layer (not both)", field="as_of",
                          kind="invalid-parameter", fix="例如 as_of=2021-06-30，或 layer=ecological_redline:2 / e.g. "

@@ -250,7 +250,8 @@ def screen_file(
                 layer_versions={k: v.version for k, v in versions.items()},
                 rule_packs={p.id: p.version for p in packs},
             )
-            summary = summary_rows(report, Path(input_path).name, defaults)
+            summary = summary_rows(report, Path(input_path).name, defaults, columns=columns, crs=crs,
+                                   encoding=encoding)
             for writer in writers:
                 writer.close(summary)
             if progress is not None:  # only now is every output written

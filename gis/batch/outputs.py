@@ -31,8 +31,9 @@ from gis.errors import FormatError
 from gis.sites.limits import MAX_COLUMNS
 from gis.sites.tables import sheet_rows
 
-__all__ = ["ASSUMED_PREFIX", "CLASH_SUFFIX", "OUTPUT_SUFFIXES", "OWN_LAYERS", "cell_day", "checked_output", "fact_text",
-           "open_writer", "starts_formula", "summary_rows", "verdict_labels"]
+__all__ = ["ASSUMED_PREFIX", "CLASH_SUFFIX", "COLUMN_PREFIX", "CRS_LABEL", "ENCODING_LABEL", "OUTPUT_SUFFIXES", "OWN_LAYERS",
+           "cell_day", "checked_output", "crs_text", "fact_text", "open_writer", "option_rows", "recorded_options",
+           "starts_formula", "summary_rows", "verdict_labels"]
 
 OUTPUT_SUFFIXES = (".xlsx", ".csv", ".geojson", ".gpkg", ".parquet")
 #: What an added column's name is suffixed with while the input already has a column of that name (a file
@@ -43,6 +44,18 @@ OWN_LAYERS = ("screening", "图斑", "图斑区域相交")
 #: How the summary (筛查汇总) labels each batch-wide fact a screening assumed (its ``defaults``): the prefix, then
 #: the fact's label; a re-screening reads them back (``gis.rescreen``).
 ASSUMED_PREFIX = "整批假定："
+#: How the summary labels the reading options a screening was given, which a re-screening reads back
+#: (``option_rows`` writes them, ``recorded_options`` reads them): each mapped column, 列对应：经度（lon） → 东经
+#: (the field's name, as ``--column`` takes it, in the brackets), or 列对应 → 无 when none was mapped; the CRS and
+#: the encoding as the user gave them, only when given.
+COLUMN_PREFIX = "列对应："
+CRS_LABEL = "坐标系（筛查时给出）"
+ENCODING_LABEL = "文本编码（筛查时给出）"
+_NO_MAPPING = ("列对应", "无（按表头识别）")
+#: The Chinese names of the location fields a mapping may name (the project facts have ``FACT_LABELS``).
+_FIELD_LABELS = {"lon": "经度", "lat": "纬度", "x": "X 坐标（东）", "y": "Y 坐标（北）", "gk_zone": "带号",
+                 "wkt": "拐点坐标 WKT", "name": "项目名称"}
+_MAPPED = re.compile(re.escape(COLUMN_PREFIX) + r".*（([A-Za-z0-9_]+)）")
 
 
 def checked_output(path: str | Path, input_path: str | Path, suffixes: tuple[str, ...]) -> Path:
@@ -579,9 +592,12 @@ def verdict_labels(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
 
 
-def summary_rows(report, input_name: str, assumed: dict[str, Any] | None = None) -> list[tuple[str, Any]]:
+def summary_rows(report, input_name: str, assumed: dict[str, Any] | None = None, *,
+                 columns: dict[str, str] | None = None, crs: Any = None,
+                 encoding: str | None = None) -> list[tuple[str, Any]]:
     """The summary sheet (筛查汇总) of a ``gis.batch.ScreenReport``, in Chinese: the file by its name, the store
-    by its display name (never a path), verdicts, layer kinds and rule packs by their Chinese names."""
+    by its display name (never a path), verdicts, layer kinds and rule packs by their Chinese names, the
+    batch-wide facts (``assumed``) and the reading options (``option_rows``) the screening was given."""
     from gis.kinds import KINDS
     from gis.rules import default_rule_packs
     from gis.rules.project import FACT_LABELS
@@ -593,10 +609,56 @@ def summary_rows(report, input_name: str, assumed: dict[str, Any] | None = None)
         ("用时（秒，至写出汇总）", report.seconds),
         *((f"结论：{label}", rows) for label, rows in verdict_labels(report.verdict_labels)),
         *((ASSUMED_PREFIX + FACT_LABELS.get(name, name), fact_text(value)) for name, value in (assumed or {}).items()),
+        *option_rows(columns, crs, encoding),
         *((f"图层版本：{KINDS[kind].label_zh if kind in KINDS else kind}", version)
           for kind, version in report.layer_versions.items()),
         *((f"规则包：{titles.get(pack, pack)}", version) for pack, version in report.rule_packs.items()),
     ]
+
+
+def option_rows(columns: dict[str, str] | None, crs: Any = None, encoding: str | None = None) -> list[tuple[str, str]]:
+    """The summary's rows of a screening's reading options (``COLUMN_PREFIX``): each mapped column under its
+    field's Chinese name and ``--column`` name (列对应：经度（lon） → 东经), or 列对应 → 无 (always written, so that
+    a summary says none was mapped); the CRS as given (EPSG:4538) and the encoding, when given."""
+    from gis.rules.project import FACT_LABELS
+
+    rows = [(f"{COLUMN_PREFIX}{_FIELD_LABELS.get(field) or FACT_LABELS.get(field, field)}（{field}）", str(column))
+            for field, column in (columns or {}).items()] or [_NO_MAPPING]
+    if crs is not None:
+        rows.append((CRS_LABEL, crs_text(crs)))
+    if encoding:
+        rows.append((ENCODING_LABEL, encoding.strip()))
+    return rows
+
+
+def crs_text(crs: Any) -> str:
+    """A CRS as the user gave it (EPSG:4538, stripped), or given as an object (a pyproj ``CRS``) as text that reads
+    back as the same CRS."""
+    if isinstance(crs, str):
+        return crs.strip()
+    from pyproj import CRS
+
+    return CRS.from_user_input(crs).to_string()
+
+
+def recorded_options(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The reading options a summary (label -> value, as ``option_rows`` wrote them) records: ``columns``
+    (field -> column, empty when none was mapped), and ``crs`` and ``encoding`` when given. None for a summary
+    that records none (written before ecozone recorded them): the options are then not known."""
+    columns, recorded = {}, False
+    for label, value in summary.items():
+        label = str(label)
+        mapped = _MAPPED.fullmatch(label)
+        if mapped and value is not None:
+            columns[mapped[1]] = str(value)
+        recorded = recorded or bool(mapped) or label == _NO_MAPPING[0]
+    if not recorded:
+        return None
+    options: dict[str, Any] = {"columns": columns}
+    for key, label in (("crs", CRS_LABEL), ("encoding", ENCODING_LABEL)):
+        if summary.get(label) not in (None, ""):
+            options[key] = str(summary[label]).strip()
+    return options
 
 
 def fact_text(value: Any) -> str:

@@ -31,7 +31,8 @@ from gis.errors import FieldError, Notice
 
 __all__ = ["Project", "ProjectColumn", "read_projects", "Scope", "Fuel", "Furnace", "Heating", "Process",
            "PolicyClass", "INDUSTRIES", "FACT_LABELS", "CHOICE_LABELS",
-           "FactSpec", "ProjectFacts", "DEFAULTS", "DECLARED_FACTS", "DERIVED_FACTS", "fact_specs", "read_project"]
+           "FactSpec", "ProjectFacts", "DEFAULTS", "DECLARED_FACTS", "DERIVED_FACTS", "BATCH_FACT_MARK",
+           "batch_facts_said", "fact_specs", "read_project"]
 
 
 class Scope(str, Enum):
@@ -414,6 +415,32 @@ FACT_LABELS = {spec.name: spec.label_zh + (f"（{spec.unit}）" if spec.unit els
 #: once for the whole file (the batch's defaults).
 DEFAULTS: dict[str, Any] = {"scope": Scope.new}
 
+#: What the notice of a fact taken from ``read_project``'s ``defaults`` (a batch's 整批假定: every row that does
+#: not give the fact) ends with, in its Chinese text: 建设性质未填写，按现有核查（整批假定）. It tells such a fact
+#: from one of ``DEFAULTS``, which every check takes; ``batch_facts_said`` finds it in a screening's 读取提示.
+BATCH_FACT_MARK = "整批假定"
+#: How a fact taken by default is said (Chinese); a batch-wide one carries the mark. One template: the notice
+#: is written with it and read back with the pattern made from it, never two copies of the wording.
+_TAKEN = "{label}未填写，按{value}核查"
+_TAKEN_BATCH = _TAKEN + f"（{BATCH_FACT_MARK}）"
+_TAKEN_BATCH_FOUND = re.compile(re.escape(_TAKEN_BATCH).replace(re.escape("{label}"), "([^：；。，\\s]+?)")
+                                .replace(re.escape("{value}"), "([^：；。]+?)"))
+
+
+def _said(value: Any) -> str:
+    """A fact's value as a notice says it to an officer (existing → 现有, True → 是)."""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    value = getattr(value, "value", value)
+    return str(CHOICE_LABELS.get(value, value)) if isinstance(value, str) else str(value)
+
+
+def batch_facts_said(text: str | None) -> list[tuple[str, str]]:
+    """The batch-wide facts (``BATCH_FACT_MARK``) a row's notices say it took, as (fact name, value as said):
+    what a screening's 读取提示 tells of its ``defaults`` when nothing else records them (a CSV)."""
+    names = {spec.label_zh: spec.name for spec in fact_specs()}
+    return [(names[label], value) for label, value in _TAKEN_BATCH_FOUND.findall(text or "") if label in names]
+
 _CHOICE_WORDS = {
     "scope": (("改扩建", "new"), ("新建", "new"), ("改建", "new"), ("扩建", "new"), ("技改", "new"),
               ("迁建", "new"), ("new", "new"), ("现有", "existing"), ("已建", "existing"), ("在产", "existing"),
@@ -537,9 +564,11 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
         if facts.get(name) is None and not _blank(default):
             facts.update(_read_fact(specs[name], default, 1.0, notices, row, source))
             chosen = facts[name]
-            notices.append(Notice("assumed", f"{specs[name].label_zh}未填写，按{CHOICE_LABELS.get(chosen, chosen)}"
-                                  f"核查 / {name} not given: checked as {chosen}", row=row, field=name, value=chosen,
-                                  source=source, fix=f"如不符，请填写{specs[name].label_zh}", level="assumed"))
+            said = (_TAKEN_BATCH if name in (defaults or {}) else _TAKEN).format(label=specs[name].label_zh,
+                                                                                   value=_said(chosen))
+            notices.append(Notice("assumed", f"{said} / {name} not given: checked as {getattr(chosen, 'value', chosen)}",
+                                  row=row, field=name, value=chosen, source=source,
+                                  fix=f"如不符，请填写{specs[name].label_zh}", level="assumed"))
     try:
         project = Project(**facts)
     except ValidationError as error:  # a value the model refuses (e.g. too long): name the fact
