@@ -66,7 +66,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr, computed_field
 
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, header_fields, open_input
@@ -192,6 +192,20 @@ class RescreenReport(BaseModel):
                                                                      "was given them); None for a CSV, or a "
                                                                      "workbook whose 筛查汇总 records none (written "
                                                                      "before ecozone recorded them).")
+
+    @computed_field(description="The batch-wide facts and where they came from, as an officer reads them "
+                                "(``assumed_text``, Chinese): what a page shows.")
+    @property
+    def assumed_said(self) -> str:
+        """``assumed_text``'s Chinese: one text for the terminal, the 汇总 sheet and the workspace page."""
+        return assumed_text(self)[0]
+
+    @computed_field(description="The reading options and where each came from, as an officer reads them "
+                                "(``options_text``, Chinese).")
+    @property
+    def options_said(self) -> str:
+        """``options_text``'s Chinese."""
+        return options_text(self)[0]
 
 
 def _items(text: str | None) -> list[str]:

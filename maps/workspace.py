@@ -147,7 +147,7 @@ _BODIES = {
       <label>筛查结果文件（.xlsx、.csv）
         <input type="file" id="ez-rescreen-file" accept=".xlsx,.csv" required></label>
       <label>重新筛查日期 <input type="date" id="ez-rescreen-asof" required></label>
-""" + options_fieldset("rescreen", "整批选项（按原筛查时的选项填写；均不填时，.xlsx 取其筛查汇总记录的整批假定，"
+""" + options_fieldset("rescreen", "整批选项（按原筛查时的选项填写；均不填时，.xlsx 取其筛查汇总记录的整批假定和坐标系，"
                                 "填写则按所填筛查）") + """      <button type="submit" id="ez-rescreen-go">重新筛查</button>
       <span id="ez-rescreen-busy" class="ez-busy" hidden><span class="ez-spinner"></span>
         <span id="ez-rescreen-busy-text"></span></span>

@@ -411,7 +411,7 @@ def test_rescreen_page_lists_the_changes_of_a_screened_workbook(chromium, server
     import openpyxl
 
     from gis.batch import screen_file
-    from gis.rescreen import rescreen_file
+    from gis.rescreen import assumed_text, options_text, rescreen_file
 
     register = _zhundong_register(tmp_path / "许可清单.xlsx")
     screened = tmp_path / "许可清单-筛查结果.xlsx"
@@ -451,6 +451,8 @@ def test_rescreen_page_lists_the_changes_of_a_screened_workbook(chromium, server
                 (c.old_verdict, c.new_verdict) for c in expected.changes).items()}
         assumed = tab.inner_text("#ez-rescreen-assumed")
         assert "建设性质 新建" in assumed and "取自文件的筛查汇总" in assumed
+        assert assumed == assumed_text(expected)[0]  # the words the terminal and the change workbook say
+        assert tab.inner_text("#ez-rescreen-reading") == options_text(expected)[0]
         tab.screenshot(path=str(artifacts / "workspace_rescreen.png"), full_page=True)
         with tab.expect_download(timeout=60_000) as download:
             tab.click("#ez-rescreen-xlsx")

@@ -39,7 +39,6 @@ from api.routes.tiles import map_urls
 from gis.kinds import KINDS
 from gis.overlap import MAX_SEARCH_KM
 from gis.rules.model import Verdict
-from gis.rules.project import FACT_LABELS
 from maps.assets import static_file
 from maps.build import batch_map, check_page, layers_map, render
 from maps.rings import site_rings
@@ -150,8 +149,7 @@ async def screen_page(request: Request, state: StateDep) -> HTMLResponse:
 async def rescreen_page(request: Request, state: StateDep) -> HTMLResponse:
     """Upload a screened .xlsx or .csv to ``POST /rescreen`` with a date and the batch-wide options; the changed
     rows, the counts per old → new verdict, where the batch-wide facts came from, and the change workbook."""
-    return _plain(request, state, "rescreen", "重新筛查", fact_labels=FACT_LABELS,
-                  kind_labels={kind: spec.label_zh for kind, spec in KINDS.items()})
+    return _plain(request, state, "rescreen", "重新筛查", kind_labels={kind: spec.label_zh for kind, spec in KINDS.items()})
 
 
 @page_router.get("/map/versions", operation_id="map_versions_page", name="map_versions_page",

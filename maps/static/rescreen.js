@@ -9,9 +9,7 @@
   "use strict";
 
   var ws = window.ezws, $ = ws.$, esc = ws.esc, urls = ws.config.urls;
-  var FACT_LABELS = ws.config.fact_labels || {}, KIND_LABELS = ws.config.kind_labels || {};
-  /* RescreenReport.assumed_from, in words (as the change workbook's 汇总 says it). */
-  var ASSUMED_FROM = { given: "重新筛查时给出", file: "取自文件的筛查汇总", none: "文件未记录（CSV 不记录），也未给出" };
+  var KIND_LABELS = ws.config.kind_labels || {};
   var last = null;  // what the shown report was asked with: the downloads ask the same
   var busy = false, ticker = null;
 
@@ -52,24 +50,6 @@
     return { method: "POST", body: form };
   }
 
-  function facts(named) {
-    var parts = Object.keys(named || {}).map(function (name) { return (FACT_LABELS[name] || name) + " " + named[name]; });
-    return parts.join("，") || "无";
-  }
-
-  function sameFacts(a, b) {
-    var ka = Object.keys(a || {}).sort(), kb = Object.keys(b || {}).sort();
-    return JSON.stringify(ka.map(function (k) { return [k, a[k]]; })) === JSON.stringify(kb.map(function (k) { return [k, b[k]]; }));
-  }
-
-  function assumedText(report) {
-    var where = ASSUMED_FROM[report.assumed_from || "none"] || report.assumed_from;
-    if (report.assumed_from === "given" && report.assumed_recorded && !sameFacts(report.assumed, report.assumed_recorded)) {
-      where += "；文件的筛查汇总记录 " + facts(report.assumed_recorded) + "（本次为假设分析）";
-    }
-    return "整批假定 " + facts(report.assumed) + "（" + where + "）";
-  }
-
   function counted(labels) {
     var parts = Object.keys(labels || {}).map(function (label) {
       return esc(label || "（空：筛查后加入的行）") + " " + labels[label];
@@ -94,7 +74,8 @@
       "<tr><th>结论变化行数</th><td id='ez-rescreen-changed'>" + esc(report.changed) + "</td></tr>",
       "<tr><th>原筛查日期</th><td>" + esc(report.old_as_of || "（文件未记录）") + "</td></tr>",
       "<tr><th>重新筛查日期</th><td>" + esc(report.new_as_of) + "</td></tr>",
-      "<tr><th>整批选项来源</th><td id='ez-rescreen-assumed'>" + esc(assumedText(report)) + "</td></tr>",
+      "<tr><th>整批选项来源</th><td id='ez-rescreen-assumed'>" + esc(report.assumed_said) + "</td></tr>",
+      "<tr><th>读取选项来源</th><td id='ez-rescreen-reading'>" + esc(report.options_said) + "</td></tr>",
       "<tr><th>原结论统计</th><td>" + counted(report.old_verdict_labels) + "</td></tr>",
       "<tr><th>新结论统计</th><td>" + counted(report.new_verdict_labels) + "</td></tr>",
       "<tr><th>图层库</th><td>" + esc(report.store) + (versions ? "<div class='ez-dim'>" + versions + "</div>" : "") +
