@@ -93,7 +93,22 @@ def fail(error: EcozoneError, give: Callable[[str], str] = option_name) -> None:
         error.fix = "用 ecozone layers init 我的图层库.gpkg 新建可写副本，再加 --store 我的图层库.gpkg / make a writable " \
                     "copy with 'ecozone layers init my-store.gpkg' and pass --store my-store.gpkg"
     typer.secho(f"错误 / error: {error.text(give)}", err=True, fg=typer.colors.RED)
+    for line in problem_lines(error, give):
+        typer.secho(line, err=True, fg=typer.colors.RED)
     raise typer.Exit(code=2)
+
+
+def problem_lines(error: EcozoneError, give: Callable[[str], str] = option_name) -> list[str]:
+    """Each problem of an error that stands for several (``EcozoneError.problems``) on its own line, naming its
+    row as officers read it (第 12 行（编号 HX-0012）), then how many more were found and not listed."""
+    from gis.zones import row_label_zh
+
+    lines = [f"  - {row_label_zh(problem.row) + '：' if problem.row is not None else ''}{problem.text(give)}"
+             for problem in error.problems]
+    if error.unlisted:
+        lines.append(f"  … 另有 {error.unlisted} 个同类问题未列出 / {error.unlisted} more problems of these kinds are "
+                     "not listed")
+    return lines
 
 
 app.command("version")(version_command)

@@ -128,9 +128,10 @@ def import_(
             )
             location = opened.location
     except EcozoneError as error:
-        named = import_option(error.field)
-        if named:
-            error.fix = f"{error.fix}（{named}）" if error.fix else named
+        for problem in [error, *error.problems]:
+            named = import_option(problem.field)
+            if named:
+                problem.fix = f"{problem.fix}（{named}）" if problem.fix else named
         _fail(error)
     console.print(
         f"已导入 imported {version.feature_count} features as {kind} version {version.version} "

@@ -93,6 +93,10 @@ class Problem(BaseModel):
     row: Any = Field(default=None, description="Row (of a file) at fault.")
     source: str | None = Field(default=None, description="File (by name) at fault.")
     errors: list[dict[str, Any]] | None = Field(default=None, description="Every invalid field, when several are.")
+    problems: list[dict[str, Any]] | None = Field(
+        default=None, description="Every problem found in an input (a layer file), when there are several: each "
+        "with its error class (type), message, row, field, value and fix; the first 20 of each kind.")
+    unlisted: int | None = Field(default=None, description="How many more problems were found and not listed.")
 
 
 #: What each error status means in the OpenAPI document; every operation lists those it can answer.
@@ -316,6 +320,11 @@ def add_exception_handlers(app: FastAPI) -> None:
             **{key: _short(info[key]) for key in ("field", "value", "row", "source")},
             "fix": _short(info["fix"], FIX_MAX),
         }
+        if "problems" in info:  # several problems of one input, each as the error of one would say it
+            body["problems"] = [{**{key: _short(problem[key]) for key in ("type", "row", "field", "value")},
+                                 **{key: _short(problem[key], FIX_MAX) for key in ("message", "fix")}}
+                                for problem in info["problems"]]
+            body["unlisted"] = info["unlisted"]
         return _response(request, body, echoed=(error.field, error.value))
 
     @app.exception_handler(ApiProblem)

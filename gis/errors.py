@@ -29,6 +29,8 @@ __all__ = [
     "RuleError",
     "CancelledError",
     "Notice",
+    "PROBLEMS_PER_KIND",
+    "several",
 ]
 
 
@@ -88,6 +90,10 @@ class EcozoneError(Exception):
         self.field = field
         self.value = value
         self.fix = fix
+        #: Every problem found in one input, when there are several (``several``): the first
+        #: ``PROBLEMS_PER_KIND`` of each kind, in the order of their rows; ``unlisted`` counts the others.
+        self.problems: list[EcozoneError] = []
+        self.unlisted = 0
         # The text is made when it is read, not here: a batch sets the row of many errors after making them.
         super().__init__(message)
 
@@ -106,8 +112,9 @@ class EcozoneError(Exception):
         return text + (f". 修正 / Fix: {fix_text(self.fix, give)}" if self.fix else "")
 
     def to_dict(self) -> dict[str, Any]:
-        """The error as plain data (for JSON output and problem+json bodies)."""
-        return {
+        """The error as plain data (for JSON output and problem+json bodies); with ``problems`` and
+        ``unlisted`` when it stands for several problems."""
+        data = {
             "type": type(self).__name__,
             "message": self.message,
             "source": self.source,
@@ -116,6 +123,10 @@ class EcozoneError(Exception):
             "value": _plain(self.value),
             "fix": fix_text(self.fix),
         }
+        if self.problems:
+            data["problems"] = [problem.to_dict() for problem in self.problems]
+            data["unlisted"] = self.unlisted
+        return data
 
 
 class InputError(EcozoneError):
@@ -194,6 +205,60 @@ class RuleError(EcozoneError):
     """A rule pack is invalid: the message names the rule and the field."""
 
     title_zh: ClassVar[str] = "规则包无效：信息中指出规则和字段"
+
+
+#: How many problems of one kind (same class, field and fix: e.g. subtype values not of the kind, NaN
+#: coordinates) an error lists; the others are counted.
+PROBLEMS_PER_KIND = 20
+
+
+def _position(problem: EcozoneError) -> int:
+    """Where a problem's row comes in the file (``12 (HX-0012)`` or ``12``); a problem of the whole file first."""
+    number = str(problem.row).partition(" ")[0]
+    return int(number) if number.isdigit() else 0
+
+
+def several(problems: list[EcozoneError], *, source: str | None = None, fix: str | None = None,
+            per_kind: int = PROBLEMS_PER_KIND) -> EcozoneError:
+    """One error for every problem found in an input, so that it is mended in one go.
+
+    One problem is raised as it is. Several are listed (``problems``) in the order of their rows, the first
+    ``per_kind`` of each kind (same class, field and fix), the others counted (``unlisted``) by field in the
+    message. The error is of the problems' class when they share one, else ``InputError``, and names their field
+    when they share one.
+    """
+    if len(problems) == 1:
+        return problems[0]
+    ordered = sorted(problems, key=_position)
+    seen: dict[tuple, int] = {}
+    listed: list[EcozoneError] = []
+    unlisted: dict[str | None, int] = {}
+    for problem in ordered:
+        key = (type(problem), problem.field, problem.fix)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] <= per_kind:
+            listed.append(problem)
+        else:
+            unlisted[problem.field] = unlisted.get(problem.field, 0) + 1
+    classes = {type(problem) for problem in problems}
+    cls = classes.pop() if len(classes) == 1 else InputError
+    rows = len({problem.row for problem in problems if problem.row is not None})
+    fields = "、".join(dict.fromkeys(str(problem.field) for problem in ordered if problem.field))
+    left = sum(unlisted.values())
+    more_zh = more_en = ""
+    if left:
+        counts_zh = "，".join(f"{field} {count} 个" for field, count in unlisted.items())
+        counts_en = ", ".join(f"{count} of {field}" for field, count in unlisted.items())
+        more_zh = f"；每类列出前 {per_kind} 个，另有 {left} 个未列出（{counts_zh}）"
+        more_en = f"; the first {per_kind} of each kind are listed, {left} more are not ({counts_en})"
+    shared = {problem.field for problem in problems}
+    error = cls(
+        f"发现 {len(problems)} 个问题（{rows} 行；字段 {fields}）{more_zh} / {len(problems)} problems found "
+        f"({rows} row{'' if rows == 1 else 's'}; fields {fields.replace('、', ', ')}){more_en}", source=source,
+        field=shared.pop() if len(shared) == 1 else None,
+        fix=fix or "逐条改正下列问题后重试 / fix each problem listed, then try again")
+    error.problems, error.unlisted = listed, left
+    return error
 
 
 def _plain(value: Any) -> Any:

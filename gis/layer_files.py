@@ -28,10 +28,10 @@ from shapely.errors import GEOSException
 
 from gis.crs import STORE_CRS, crs_label
 from gis.sites.gpkg import feature_tables
-from gis.errors import CRSError, FieldError, FormatError, Notice
+from gis.errors import CoordinateError, CRSError, EcozoneError, FieldError, FormatError, Notice, several
 from gis.kinds import ZONE_FIELDS, get_kind
 from gis.sites.encoding import dbf_encoding, sidecar
-from gis.zones import row_label, row_label_zh, written_day, zone_frame
+from gis.zones import IMPORT_FIX, check_zones, row_label, row_label_zh, written_day, zone_frame
 
 __all__ = ["read_layer_file", "resolve_coverage", "detect_dbf_encoding", "notice_text", "parse_field_mapping",
            "SUPPORTED_SUFFIXES", "FIELD_COLUMNS", "LEVELS_ZH"]
@@ -151,6 +151,51 @@ def _check_zone_number(frame: gpd.GeoDataFrame, source: str) -> None:
             fix=f"给出第 {given} 带的坐标系，或改正 .prj 文件 / give the CRS of zone {given}, or correct the .prj")
 
 
+def _outside_china(frame: gpd.GeoDataFrame, source_crs: CRS, source: str) -> list[tuple[int, CoordinateError]]:
+    """A problem for each feature that lies outside China once reprojected (its coordinates do not fit the CRS),
+    with the feature's position (the caller names the row); when none of them lies in China, the CRS is wrong,
+    and that stops the import at once (CRSError)."""
+    bounds = shapely.bounds(frame.geometry.values)  # NaN for a missing or empty geometry, or all NaN coordinates
+    finite = np.isfinite(bounds).all(axis=1)
+    lon0, lat0, lon1, lat1 = _CHINA_BOX
+    outside = finite & ((bounds[:, 0] < lon0) | (bounds[:, 1] < lat0) | (bounds[:, 2] > lon1) | (bounds[:, 3] > lat1))
+    # a coordinate PROJ could not transform (inf) leaves a bound that is not finite: outside too
+    unprojected = ~finite & np.isinf(bounds).any(axis=1)
+    if not finite.any() or unprojected.all():
+        raise CRSError(
+            f"从 {crs_label(source_crs)} 投影转换后坐标不是有限值，要素不在中国境内 / after reprojection from "
+            f"{crs_label(source_crs)} the coordinates are not finite numbers: the features lie outside China",
+            source=source, field="crs", value=crs_label(source_crs),
+            fix="检查 X、Y 是否颠倒（北坐标在前），东坐标前是否有带号（EPSG:4513-4533）或没有（EPSG:4534-4554） / check "
+                "whether X and Y are swapped (northings first), and whether the eastings carry the zone number in "
+                "front (EPSG:4513-4533) or not (EPSG:4534-4554)")
+    if outside[finite].all():
+        minx, miny = np.nanmin(bounds[finite, :2], axis=0)
+        maxx, maxy = np.nanmax(bounds[finite, 2:], axis=0)
+        raise CRSError(
+            f"从 {crs_label(source_crs)} 投影转换后要素位于经度 {minx:.2f}..{maxx:.2f}、纬度 {miny:.2f}..{maxy:.2f}，"
+            f"在中国境外 / after reprojection from {crs_label(source_crs)} the features lie at lon {minx:.2f}..{maxx:.2f}, "
+            f"lat {miny:.2f}..{maxy:.2f}, outside China", source=source, field="crs",
+            fix="声明的坐标系与坐标不符：检查高斯-克吕格带号，东坐标前是否有带号（EPSG:4513-4533）或没有（EPSG:4534-4554）"
+                " / the declared CRS does not match the coordinates: check the Gauss-Krüger zone, and whether the "
+                "eastings carry the zone number in front (EPSG:4513-4533) or not (EPSG:4534-4554)",
+        )
+    problems = []
+    for i in np.flatnonzero(outside | unprojected):
+        minx, miny, maxx, maxy = bounds[i]
+        where_zh = f"位于经度 {minx:.2f}..{maxx:.2f}、纬度 {miny:.2f}..{maxy:.2f}" if outside[i] else "坐标不是有限值"
+        where_en = f"lies at lon {minx:.2f}..{maxx:.2f}, lat {miny:.2f}..{maxy:.2f}" if outside[i] else \
+            "has coordinates that are not finite numbers"
+        problems.append((i, CoordinateError(
+            f"从 {crs_label(source_crs)} 投影转换后该要素{where_zh}，在中国境外，而其他要素在境内 / after reprojection "
+            f"from {crs_label(source_crs)} this feature {where_en}, outside China, while the others lie inside",
+            source=source, field="geometry",
+            fix="该要素的坐标与坐标系不符：检查其 X、Y 是否颠倒、东坐标前的带号是否与其他要素相同 / this feature's coordinates "
+                "do not fit the CRS: check whether its X and Y are swapped, and whether its eastings carry the same "
+                "zone number as the other features'")))
+    return problems
+
+
 def _read_frame(path: Path, layer: str | None, encoding: str | None, notices: list[Notice]) -> gpd.GeoDataFrame:
     """The file's features; rings not closed (GeoJSON allows writing them) are closed by repeating their first
     point, each such feature named in a notice, as the site readers do."""
@@ -245,28 +290,27 @@ def _subtype_choices(kind: str) -> str:
 
 
 def _values(frame: pd.DataFrame, column: str, parse: Callable[[Any], Any], *, given: bool, target: str,
-            what: tuple[str, str], source: str, ids: list[str], fix: str) -> list | None:
-    """The column's values read as ``target`` (each one ``what``, in Chinese and English) through ``parse``; None
-    when the column was
-    found by its name (not ``given``) and none of its values parse: it means something else and stays an
-    attribute."""
-    parsed, failed = [], None
+            what: tuple[str, str], source: str, ids: list[str], fix: str) -> tuple[list, list[FieldError]] | None:
+    """The column's values read as ``target`` (each one ``what``, in Chinese and English) through ``parse`` (None
+    where a value does not parse), and a problem for each value that does not; None when the column was found by
+    its name (not ``given``) and none of its values parse: it means something else and stays an attribute."""
+    parsed, failed = [], []
     for i, value in enumerate(frame[column].tolist()):
         try:
             parsed.append(parse(value))
         except ValueError:
             parsed.append(None)
-            failed = i if failed is None else failed
-    if failed is None:
-        return parsed
-    if not given and all(v is None for v in parsed):
+            failed.append(i)
+    if failed and not given and all(v is None for v in parsed):
         return None
-    shown = _text(frame[column].iloc[failed])
-    raise FieldError(
-        f"「{column}」列中的「{shown}」不是{what[0]} / column '{column}' holds '{shown}', which is not {what[1]}",
-        source=source, row=row_label(failed, ids[failed]), field=target,
-        value=_text(frame[column].iloc[failed]), fix=fix,
-    )
+    problems = []
+    for i in failed:
+        shown = _text(frame[column].iloc[i])
+        problems.append(FieldError(
+            f"「{column}」列中的「{shown}」不是{what[0]} / column '{column}' holds '{shown}', which is not {what[1]}",
+            source=source, row=row_label(i, ids[i]), field=target, value=shown, fix=fix,
+        ))
+    return parsed, problems
 
 
 def parse_field_mapping(pairs: list[str]) -> dict[str, str]:
@@ -427,25 +471,7 @@ def read_layer_file(
         notices.append(Notice(code="reprojected", level="info", source=name,
                               message=f"已从 {crs_label(source_crs)} 投影转换到 {crs_label(STORE_CRS)} / reprojected "
                                       f"from {crs_label(source_crs)} to {crs_label(STORE_CRS)}"))
-    minx, miny, maxx, maxy = frame.total_bounds
-    if not np.isfinite([minx, miny, maxx, maxy]).all():
-        raise CRSError(
-            f"从 {crs_label(source_crs)} 投影转换后坐标不是有限值，要素不在中国境内 / after reprojection from "
-            f"{crs_label(source_crs)} the coordinates are not finite numbers: the features lie outside China",
-            source=name, field="crs", value=crs_label(source_crs),
-            fix="检查 X、Y 是否颠倒（北坐标在前），东坐标前是否有带号（EPSG:4513-4533）或没有（EPSG:4534-4554） / check "
-                "whether X and Y are swapped (northings first), and whether the eastings carry the zone number in "
-                "front (EPSG:4513-4533) or not (EPSG:4534-4554)")
-    if minx < _CHINA_BOX[0] or miny < _CHINA_BOX[1] or maxx > _CHINA_BOX[2] or maxy > _CHINA_BOX[3]:
-        raise CRSError(
-            f"从 {crs_label(source_crs)} 投影转换后要素位于经度 {minx:.2f}..{maxx:.2f}、纬度 {miny:.2f}..{maxy:.2f}，"
-            f"在中国境外 / after reprojection from {crs_label(source_crs)} the features lie at lon {minx:.2f}..{maxx:.2f}, "
-            f"lat {miny:.2f}..{maxy:.2f}, outside China", source=name, field="crs",
-            fix="声明的坐标系与坐标不符：检查高斯-克吕格带号，东坐标前是否有带号（EPSG:4513-4533）或没有（EPSG:4534-4554）"
-                " / the declared CRS does not match the coordinates: check the Gauss-Krüger zone, and whether the "
-                "eastings carry the zone number in front (EPSG:4513-4533) or not (EPSG:4534-4554)",
-        )
-
+    outside = _outside_china(frame, source_crs, name)
     heights = shapely.has_z(frame.geometry.values)
     if heights.any():  # the store's table is 2D: heights would break the GeoPackage and count as a change
         frame = frame.set_geometry(shapely.force_2d(frame.geometry.values))
@@ -465,14 +491,19 @@ def read_layer_file(
         if target not in mapped and not (target == "subtype" and subtype):
             free = [c for c in columns if c not in mapped.values()]
             mapped[target] = _find_column(free, candidates)
-    if mapped["name"] is None:
-        raise FieldError("没有找到区域名称列 / no column holds the zone names", source=name, field="name",
-                         fix="指定名称所在的列；文件的列有 / map the column that holds them; the file's columns: "
-                             + ", ".join(columns))
+    problems: list[EcozoneError] = []  # every problem of the rows, reported together at the end
+    superseded = set()  # fields of a problem of the whole file: the rows' problems with them are not listed
+    if mapped["name"] is None:  # a problem of the whole file, but the rows' other problems can still be found
+        problems.append(FieldError("没有找到区域名称列 / no column holds the zone names", source=name, field="name",
+                                   fix="指定名称所在的列；文件的列有 / map the column that holds them; the file's "
+                                       "columns: " + ", ".join(columns)))
+        superseded |= {"name"} if mapped["zone_id"] is not None else {"name", "zone_id"}
 
-    names = [_text(v) or "" for v in frame[mapped["name"]]]
+    names = [_text(v) or "" for v in frame[mapped["name"]]] if mapped["name"] else [""] * len(frame)
     if mapped["zone_id"] is not None:
         ids = [_text(v) or "" for v in frame[mapped["zone_id"]]]
+    elif mapped["name"] is None:
+        ids = names
     elif len(set(names)) == len(names):
         ids = names
         notices.append(Notice(
@@ -490,6 +521,9 @@ def read_layer_file(
                 "columns: " + ", ".join(columns),
         )
 
+    for i, problem in outside:
+        problem.row = row_label(i, ids[i])
+        problems.append(problem)
     converted: dict[str, list] = {}
     choices = _subtype_choices(kind)
     readers = {
@@ -506,9 +540,9 @@ def read_layer_file(
         column = mapped.get(target)
         if column is None:
             continue
-        values = _values(frame, column, parse, given=target in given, target=target, what=what, source=name,
-                         ids=ids, fix=fix)
-        if values is None:  # found by its name, but it means something else: kept as an attribute
+        read = _values(frame, column, parse, given=target in given, target=target, what=what, source=name,
+                       ids=ids, fix=fix)
+        if read is None:  # found by its name, but it means something else: kept as an attribute
             mapped[target] = None
             shown = "、".join(dict.fromkeys(t for t in map(_text, frame[column]) if t))
             notices.append(Notice(
@@ -521,7 +555,8 @@ def read_layer_file(
                     f"{target.replace('_', ' ')}, correct its values and map it to {target}",
             ))
         else:
-            converted[target] = values
+            converted[target], found = read
+            problems += found
 
     used = {c for c in mapped.values() if c is not None}
     kept = [c for c in columns if c not in used]
@@ -551,7 +586,14 @@ def read_layer_file(
         records.append(record)
     # None where a value is missing, never NaN: a feature's fields digest is taken from this table at the import
     # and from the stored row (NULL) at ``layers verify``, and the two must agree
-    return zone_frame(records, frame.geometry.values), notices
+    zones = zone_frame(records, frame.geometry.values)
+    if problems:  # the checks of the import too, so that every problem is said at once
+        reported = {(problem.row, problem.field) for problem in problems}
+        _, _, found = check_zones(zones, kind=kind, source=name)
+        problems += [problem for problem in found if problem.field not in superseded
+                     and (problem.row, problem.field) not in reported]
+        raise several(problems, source=name, fix=IMPORT_FIX)
+    return zones, notices
 
 
 def notice_text(notice: dict, option: Callable[[str | None], str | None] | None = None) -> str:

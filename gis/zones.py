@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import geopandas as gpd
@@ -20,11 +21,11 @@ import pandas as pd
 import shapely
 
 from gis.crs import STORE_CRS, crs_label, geodesic_area_m2
-from gis.errors import CRSError, EcozoneError, FieldError, GeometryError, Notice
+from gis.errors import CRSError, EcozoneError, FieldError, GeometryError, Notice, several
 from gis.geometry import make_valid_keeping_type
 from gis.kinds import GEOMETRY_SOURCES, ZONE_FIELDS, get_kind
 
-__all__ = ["OPEN_END", "written_day", "validate_zones", "empty_zones", "zone_frame", "attributes_json", "feature_digests", "DIGEST_FIELDS",
+__all__ = ["OPEN_END", "written_day", "validate_zones", "check_zones", "IMPORT_FIX", "empty_zones", "zone_frame", "attributes_json", "feature_digests", "DIGEST_FIELDS",
            "row_label", "row_label_zh", "outside_coverage"]
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
@@ -68,18 +69,6 @@ def feature_digests(zones: gpd.GeoDataFrame) -> tuple[list[bytes], list[bytes]]:
 def _fields_text(values: tuple) -> str:
     return json.dumps([attributes_json(v) if name == "attributes" else v for name, v in zip(DIGEST_FIELDS, values)],
                       ensure_ascii=False, default=str)
-
-
-def _with_the_others(problems: list[EcozoneError]) -> EcozoneError:
-    """The first row's problem, its message naming how many rows have one and the first of them."""
-    first = problems[0]
-    if len(problems) > 1:
-        shown = "、".join(f"{row_label_zh(p.row)}（{p.field}）" for p in problems[1:11])
-        more = "…" if len(problems) > 11 else ""
-        rows = ", ".join(f"{p.row} ({p.field})" for p in problems[1:11])
-        first.message += (f"；另有 {len(problems) - 1} 行有问题：{shown}{more} / {len(problems) - 1} more rows have "
-                          f"problems: {rows}{'...' if more else ''}")
-    return first
 
 
 def outside_coverage(zones: gpd.GeoDataFrame, coverage: shapely.Geometry | None, source: str | None) -> list[Notice]:
@@ -186,14 +175,6 @@ def _check_attributes(spec, attrs: Any, *, source: str | None, row: str) -> dict
             "属性必须是键值对（映射） / attributes must be a mapping", source=source, row=row, field="attributes",
             value=attrs, fix="把属性写成 JSON 对象 / write the attributes as a JSON object",
         )
-    for name in spec.required_attributes:
-        if name not in attrs:
-            raise FieldError(
-                f"图层类型 {spec.name} 需要属性「{name}」 / kind '{spec.name}' needs the attribute '{name}'",
-                source=source, row=row, field=name,
-                fix=f"在文件中加一列「{name}」（保存在要素的属性中） / add a column '{name}' to the file (it is kept "
-                    "in the feature's attributes)",
-            )
     try:
         attributes_json(attrs)
     except (TypeError, ValueError) as exc:
@@ -203,6 +184,18 @@ def _check_attributes(spec, attrs: Any, *, source: str | None, row: str) -> dict
             fix="只使用文字、数字、布尔值、列表和映射 / use only text, numbers, booleans, lists and mappings",
         ) from None
     return attrs
+
+
+def _lacking(spec, name: str, *, source: str | None, row: str | None) -> FieldError:
+    """A required attribute missing from a feature (``row``), or from every feature (no ``row``: no such column)."""
+    fix = (f"在文件中加一列「{name}」（保存在要素的属性中） / add a column '{name}' to the file (it is kept in the "
+           "feature's attributes)")
+    if row is None:
+        return FieldError(f"文件没有「{name}」列：图层类型 {spec.name} 的每个要素都需要属性「{name}」 / the file has no "
+                          f"column '{name}': every feature of kind '{spec.name}' needs the attribute '{name}'",
+                          source=source, field=name, fix=fix)
+    return FieldError(f"图层类型 {spec.name} 需要属性「{name}」 / kind '{spec.name}' needs the attribute '{name}'",
+                      source=source, row=row, field=name, fix=fix)
 
 
 def _repair(geom: shapely.Geometry, *, source: str | None, row: str) -> tuple[shapely.Geometry, Notice]:
@@ -228,6 +221,11 @@ def _repair(geom: shapely.Geometry, *, source: str | None, row: str) -> tuple[sh
     return fixed, notice
 
 
+#: The fix of an import refused for several problems.
+IMPORT_FIX = ("逐条改正下列问题后重新导入；图层库未作任何改动 / fix each problem listed and import again; the store was not "
+              "changed")
+
+
 def validate_zones(
     zones: gpd.GeoDataFrame, *, kind: str | None = None, source: str | None = None
 ) -> tuple[gpd.GeoDataFrame, list[Notice]]:
@@ -249,8 +247,20 @@ def validate_zones(
     Raises
     ------
     CRSError, FieldError, UnknownKindError, GeometryError
-        With the row, the field, the value and the fix.
+        With the row, the field, the value and the fix; one error for every problem of every row (see
+        ``gis.errors.several``), so that a delivery is mended in one go.
     """
+    validated, notices, problems = check_zones(zones, kind=kind, source=source)
+    if problems:
+        raise several(problems, source=source, fix=IMPORT_FIX)
+    return validated, notices
+
+
+def check_zones(
+    zones: gpd.GeoDataFrame, *, kind: str | None = None, source: str | None = None
+) -> tuple[gpd.GeoDataFrame | None, list[Notice], list[EcozoneError]]:
+    """``validate_zones``'s work, with every problem of every row returned, not raised (and no table when there
+    are some). What stops the whole table (no CRS, a missing column, an unknown kind) is still raised."""
     notices: list[Notice] = []
     if zones.crs is None:
         raise CRSError(
@@ -290,75 +300,106 @@ def validate_zones(
     geometries = list(gdf.geometry)
     records = gdf[list(ZONE_FIELDS)].to_dict("records")
     seen: dict[tuple[str, str], str] = {}
-    problems: list[EcozoneError] = []  # every row's first problem: an officer mends a delivery in one go
+    # Every problem of every row: an officer mends a delivery in one go.
+    problems: list[EcozoneError] = []
+    lacking: dict[tuple[str, str], list[FieldError]] = {}  # required attributes missing, by kind and name
+    per_kind: dict[str, int] = {}
+    usable = np.zeros(len(records), dtype=bool)  # a geometry the repair may look at
     for i, record in enumerate(records):
-        try:
-            row = row_label(i, record["zone_id"])
-            spec = get_kind(record["kind"])
-            if kind is not None and record["kind"] != kind:
-                raise FieldError(
-                    f"该行的图层类型为 {record['kind']}，而图层是 {kind} / row is of kind '{record['kind']}' but the "
-                    f"layer is '{kind}'", source=source, row=row, field="kind", value=record["kind"],
-                    fix="每种图层类型作为单独的图层导入 / import each kind as its own layer",
-                )
-            for name in ("zone_id", "name"):
-                if not isinstance(record[name], str) or not record[name].strip():
-                    raise FieldError(
-                        f"「{name}」为空 / '{name}' is empty", source=source, row=row, field=name, value=record[name],
-                        fix=f"每个要素都要有 {name} / give every feature a {name}",
-                    )
-            key = (record["kind"], record["zone_id"])
+        row = row_label(i, record["zone_id"])
+        spec = get_kind(record["kind"])
+        per_kind[spec.name] = per_kind.get(spec.name, 0) + 1
+        if kind is not None and record["kind"] != kind:
+            problems.append(FieldError(
+                f"该行的图层类型为 {record['kind']}，而图层是 {kind} / row is of kind '{record['kind']}' but the "
+                f"layer is '{kind}'", source=source, row=row, field="kind", value=record["kind"],
+                fix="每种图层类型作为单独的图层导入 / import each kind as its own layer",
+            ))
+            continue
+        for name in ("zone_id", "name"):
+            if not isinstance(record[name], str) or not record[name].strip():
+                problems.append(FieldError(
+                    f"「{name}」为空 / '{name}' is empty", source=source, row=row, field=name, value=record[name],
+                    fix=f"每个要素都要有 {name} / give every feature a {name}",
+                ))
+        key = (record["kind"], record["zone_id"])
+        if isinstance(record["zone_id"], str) and record["zone_id"].strip():
             if key in seen:
-                raise FieldError(
+                problems.append(FieldError(
                     f"编号在同一图层中重复（另见第 {seen[key]} 行） / zone_id is used twice in kind '{record['kind']}' "
                     f"(also row {seen[key]})", source=source, row=row, field="zone_id", value=record["zone_id"],
                     fix="同一图层内编号须唯一 / make zone ids unique within a kind",
-                )
-            seen[key] = row
-            record["subtype"] = _check_subtype(spec, record["subtype"], source=source, row=row)
-            record["attributes"] = _check_attributes(spec, record["attributes"], source=source, row=row)
-            if record["geometry_source"] not in GEOMETRY_SOURCES:
-                raise FieldError(
-                    f"「{record['geometry_source']}」不是几何来源 / '{record['geometry_source']}' is not a geometry "
-                    "source", source=source, row=row, field="geometry_source", value=record["geometry_source"],
-                    fix="使用以下之一 / use one of: " + ", ".join(GEOMETRY_SOURCES),
-                )
-            record["valid_from"] = _check_date(record["valid_from"], source=source, row=row, field="valid_from")
-            record["valid_to"] = _check_date(record["valid_to"], source=source, row=row, field="valid_to")
-            if record["valid_from"] and record["valid_to"] and record["valid_to"] <= record["valid_from"]:
-                raise FieldError(
-                    f"失效日期 valid_to（{record['valid_to']}）不晚于生效日期 valid_from（{record['valid_from']}） / "
-                    f"valid_to ({record['valid_to']}) is not after valid_from ({record['valid_from']})",
-                    source=source, row=row, field="valid_to", value=record["valid_to"],
-                    fix="交换或改正这两个日期 / swap or correct the dates",
-                )
-            geom = geometries[i]
-            if geom is None or geom.is_empty:
-                raise GeometryError(
-                    "要素没有几何 / the feature has no geometry", source=source, row=row, field="geometry",
-                    fix="画出该要素或删去这一行 / draw the feature or remove the row",
-                )
-            if not np.isfinite(shapely.get_coordinates(geom)).all():
-                raise GeometryError(
-                    "要素的坐标中有非数值（NaN 或无穷大） / the feature has a coordinate that is not a number (NaN or "
-                    "infinite)", source=source, row=row, field="geometry",
-                    fix="在 GIS 软件中修正或删除这个要素 / fix or remove the feature in a GIS")
-            allowed = _PUNCTUAL if spec.geometry == "point" else _POLYGONAL
-            if geom.geom_type not in allowed:
-                raise GeometryError(
-                    f"图层 {spec.label_zh} 要求{'点' if spec.geometry == 'point' else '面'}，该要素是 {geom.geom_type} / kind "
-                    f"'{spec.name}' needs {spec.geometry} geometries, this one is a {geom.geom_type}",
-                    source=source, row=row, field="geometry", value=geom.geom_type,
-                    fix=f"把 {geom.geom_type} 要素导入接受它的图层，或先转换 / import {geom.geom_type} features under a "
-                        "kind that takes them, or convert them",
-                )
-        except (FieldError, GeometryError) as problem:
-            problems.append(problem)
-    if problems:
-        raise _with_the_others(problems)
+                ))
+            else:
+                seen[key] = row
+        record["subtype"] = _attempt(problems, _check_subtype, spec, record["subtype"], source=source, row=row)
+        attributes = _attempt(problems, _check_attributes, spec, record["attributes"], source=source, row=row)
+        record["attributes"] = attributes
+        for name in spec.required_attributes if attributes is not None else ():
+            if name not in attributes:
+                lacking.setdefault((spec.name, name), []).append(_lacking(spec, name, source=source, row=row))
+        if record["geometry_source"] not in GEOMETRY_SOURCES:
+            problems.append(FieldError(
+                f"「{record['geometry_source']}」不是几何来源 / '{record['geometry_source']}' is not a geometry "
+                "source", source=source, row=row, field="geometry_source", value=record["geometry_source"],
+                fix="使用以下之一 / use one of: " + ", ".join(GEOMETRY_SOURCES),
+            ))
+        dates = [_attempt(problems, _check_date, record[name], source=source, row=row, field=name)
+                 for name in ("valid_from", "valid_to")]
+        record["valid_from"], record["valid_to"] = dates
+        if record["valid_from"] and record["valid_to"] and record["valid_to"] <= record["valid_from"]:
+            problems.append(FieldError(
+                f"失效日期 valid_to（{record['valid_to']}）不晚于生效日期 valid_from（{record['valid_from']}） / "
+                f"valid_to ({record['valid_to']}) is not after valid_from ({record['valid_from']})",
+                source=source, row=row, field="valid_to", value=record["valid_to"],
+                fix="交换或改正这两个日期 / swap or correct the dates",
+            ))
+        geom = geometries[i]
+        allowed = _PUNCTUAL if spec.geometry == "point" else _POLYGONAL
+        if geom is None or geom.is_empty:
+            problems.append(GeometryError(
+                "要素没有几何 / the feature has no geometry", source=source, row=row, field="geometry",
+                fix="画出该要素或删去这一行 / draw the feature or remove the row",
+            ))
+        elif not np.isfinite(shapely.get_coordinates(geom)).all():
+            problems.append(GeometryError(
+                "要素的坐标中有非数值（NaN 或无穷大） / the feature has a coordinate that is not a number (NaN or "
+                "infinite)", source=source, row=row, field="geometry",
+                fix="在 GIS 软件中修正或删除这个要素 / fix or remove the feature in a GIS"))
+        elif geom.geom_type not in allowed:
+            problems.append(GeometryError(
+                f"图层 {spec.label_zh} 要求{'点' if spec.geometry == 'point' else '面'}，该要素是 {geom.geom_type} / kind "
+                f"'{spec.name}' needs {spec.geometry} geometries, this one is a {geom.geom_type}",
+                source=source, row=row, field="geometry", value=geom.geom_type,
+                fix=f"把 {geom.geom_type} 要素导入接受它的图层，或先转换 / import {geom.geom_type} features under a "
+                    "kind that takes them, or convert them",
+            ))
+        else:
+            usable[i] = True
+    for (name_of_kind, name), found in lacking.items():
+        if len(found) == per_kind[name_of_kind] > 1:  # no feature has it: the file lacks the column
+            problems.append(_lacking(get_kind(name_of_kind), name, source=source, row=None))
+        else:
+            problems += found
 
-    invalid = ~shapely.is_valid(np.asarray(geometries, dtype=object))
+    invalid = usable.copy()
+    invalid[usable] = ~shapely.is_valid(np.asarray(geometries, dtype=object)[usable])
     for i in np.flatnonzero(invalid):
-        geometries[i], notice = _repair(geometries[i], source=source, row=row_label(i, records[i]["zone_id"]))
-        notices.append(notice)
-    return zone_frame(records, geometries), notices
+        try:
+            geometries[i], notice = _repair(geometries[i], source=source, row=row_label(i, records[i]["zone_id"]))
+        except GeometryError as problem:
+            problems.append(problem)
+        else:
+            notices.append(notice)
+    if problems:
+        return None, notices, problems
+    return zone_frame(records, geometries), notices, problems
+
+
+def _attempt(problems: list[EcozoneError], check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``check(*args, **kwargs)``, or None with its problem added to ``problems``."""
+    try:
+        return check(*args, **kwargs)
+    except (FieldError, GeometryError) as problem:
+        problems.append(problem)
+        return None

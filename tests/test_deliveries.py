@@ -182,8 +182,11 @@ def test_the_http_import_takes_the_same_mapping(tmp_path, tmp_path_factory):
                 "field": ["zone_id=HXBM", "name=HXMC", "subtype=GNLX"], "coverage": "all"})
             assert bad.status_code == 400, bad.text
             problem = bad.json()
-            assert problem["field"] == "subtype" and problem["row"] == "1 (HX-0001)"
+            # every row's subtype is named (the first 20, the others counted), with the form field that fixes it
+            assert problem["field"] == "subtype" and problem["problems"][0]["row"] == "1 (HX-0001)"
+            assert len(problem["problems"]) == 20 and problem["unlisted"] == len(frame) - 20
             assert "form field 'field': subtype=COLUMN" in problem["fix"]
+            assert all("form field 'field': subtype=COLUMN" in p["fix"] for p in problem["problems"])
             good = http.post(f"/layers/{KIND}/versions", files=parts, data={
                 "field": ["zone_id=HXBM", "name=HXMC", "valid_from=PZRQ"], "coverage": "all"})
             assert good.status_code == 201, good.text

@@ -13,7 +13,7 @@ from pyproj import Geod, Transformer
 from typer.testing import CliRunner
 
 from api.cli import app
-from gis.errors import CRSError, FieldError, FormatError
+from gis.errors import CRSError, FieldError, FormatError, InputError
 from gis.layer_files import read_layer_file
 from gis.store import create_store, open_store
 
@@ -157,9 +157,12 @@ def test_unreadable_and_unsupported_inputs(tmp_path):
         read_layer_file(tmp_path / "table.xlsx", "water_body")
     path = tmp_path / "noname.geojson"
     gpd.GeoDataFrame({"code": ["a"]}, geometry=[shapely.box(86, 44, 86.1, 44.1)], crs=4326).to_file(path)
-    with pytest.raises(FieldError, match="no column holds the zone names") as info:
+    with pytest.raises(FieldError, match="2 problems found") as info:  # the rows are read all the same
         read_layer_file(path, "water_body")
-    assert info.value.field == "name" and "code" in info.value.fix
+    missing, no_subtype = info.value.problems
+    assert "no column holds the zone names" in missing.message and missing.row is None
+    assert missing.field == "name" and "code" in missing.fix
+    assert no_subtype.field == "subtype" and no_subtype.row == "1 (a)"  # a column "code" holds the ids
     with pytest.raises(FieldError, match="'水塘' is not a subtype of kind 'water_body'") as info:
         read_layer_file(path, "water_body", fields={"name": "code"}, subtype="水塘")
     assert info.value.field == "subtype" and "reservoir (水库)" in info.value.fix
@@ -405,8 +408,8 @@ def test_every_row_of_a_delivery_with_problems_is_named_at_once(tmp_path):
                      crs="EPSG:4490").to_file(path)
     result = _import_red_line(path, tmp_path / "store.gpkg")
     assert result.exit_code == 2, result.output
-    assert "row 6 (HX-05)" in result.output and "另有 3 行有问题" in result.output
-    for row in ("第 18 行", "第 22 行", "第 34 行"):
+    assert "发现 4 个问题（4 行" in result.output, result.output
+    for row in ("第 6 行（编号 HX-05）", "第 18 行（编号 HX-17）", "第 22 行：", "第 34 行（编号 HX-33）"):
         assert row in result.output, result.output
 
 
@@ -490,3 +493,153 @@ def test_a_backdated_import_says_until_when_it_is_in_force(tmp_path):
     assert store.in_force("2024-06-30")["ecological_redline"].version == may.version
     assert store.in_force("2024-07-01")["ecological_redline"].version == july.version
     assert [n["code"] for n in may.notices if n["code"] == "in_force_until_later"] == ["in_force_until_later"]
+
+
+# --- every problem of a delivery at once ---------------------------------------------------------------------
+#: The rows (1-based, as GDAL numbers a GeoPackage's features) of ``_faulty_reserve`` made bad, and how.
+FAULTS = {2: "valid_from", 3: "subtype", 5: "geometry", 7: "geometry", 8: "subtype", 10: "geometry", 11: "name",
+          12: "geometry"}
+
+
+def _faulty_reserve(path) -> None:
+    """Twelve functional zones in CGCS2000 Gauss-Krüger zone 29, eight of them bad in five ways (``FAULTS``) and
+    the required attribute reserve_name missing from the file: a date that is none, subtypes that are not the
+    kind's, a NaN coordinate, a line, X and Y swapped (no place once reprojected), an empty name, a ring collapsed
+    to a point."""
+    to_gk = Transformer.from_crs("EPSG:4490", "EPSG:4517", always_xy=True)
+
+    def box(i):
+        x, y = SHIHEZI[0] + i * 0.02, SHIHEZI[1]
+        return shapely.transform(shapely.box(x, y, x + 0.01, y + 0.01),
+                                 lambda xy: np.column_stack(to_gk.transform(xy[:, 0], xy[:, 1])))
+
+    geometries = [box(i) for i in range(12)]
+    names = [f"保护区{i + 1}" for i in range(12)]
+    subtypes = ["核心区", "缓冲区", "实验区"] * 4
+    dates = ["2018-06-30"] * 12
+    dates[1] = "不详"
+    subtypes[2] = subtypes[7] = "保育区"
+    corners = shapely.get_coordinates(geometries[4])
+    corners[1, 0] = np.nan
+    geometries[4] = shapely.Polygon(corners)
+    geometries[6] = shapely.LineString(shapely.get_coordinates(geometries[6])[:2])
+    geometries[9] = shapely.transform(geometries[9], lambda xy: xy[:, ::-1])
+    names[10] = ""
+    geometries[11] = shapely.Polygon([shapely.get_coordinates(geometries[11])[0]] * 4)
+    gpd.GeoDataFrame({"编号": [f"NR-{i + 1:02d}" for i in range(12)], "名称": names, "功能区": subtypes,
+                      "level": ["省级"] * 12, "批准日期": dates}, geometry=geometries, crs="EPSG:4517").to_file(path)
+
+
+def _good_reserve(path) -> None:
+    frame = _reserve_frame().rename(columns={"reserve_na": "reserve_name"})
+    frame.to_file(path)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # shapely on the NaN coordinate
+def test_an_import_names_every_problem_of_the_file_at_once(tmp_path):
+    """One refusal lists the problems of every row (each naming the row as GDAL numbers the feature, the field,
+    the value and the fix) and the attribute the file lacks; the CLI prints each on its own line; nothing is
+    imported."""
+    path = tmp_path / "保护区.gpkg"
+    _faulty_reserve(path)
+    fids = pyogrio.read_dataframe(path, fid_as_index=True, columns=["编号"])
+    bad_fids = {int(fid) for fid, code in zip(fids.index, fids["编号"]) if int(code[3:]) in FAULTS}
+    assert bad_fids == set(FAULTS)  # GDAL numbers the features 1..12: the rows the messages name
+
+    with pytest.raises(InputError) as info:
+        read_layer_file(path, "nature_reserve")
+    refusal = info.value
+    assert type(refusal) is InputError  # field, geometry and coordinate problems: the class they share
+    problems = refusal.problems
+    assert refusal.unlisted == 0 and f"发现 {len(problems)} 个问题" in refusal.message
+    by_row = {}
+    for problem in problems:
+        by_row.setdefault(problem.row, []).append(problem)
+    assert {row for row in by_row if row is not None} == {f"{n} (NR-{n:02d})" for n in FAULTS}
+    for n, field in FAULTS.items():
+        [problem] = by_row[f"{n} (NR-{n:02d})"]
+        assert problem.field == field and problem.fix, problem
+        assert problem.message[0] >= "\u4e00" or problem.message[0] == "「", problem.message  # Chinese first
+        assert " / " in problem.message
+    assert by_row["3 (NR-03)"][0].value == "保育区" and by_row["2 (NR-02)"][0].value == "不详"
+    assert [type(p).__name__ for p in by_row["10 (NR-10)"]] == ["CoordinateError"]
+    [lacking] = by_row[None]  # the file has no reserve_name column: said once, not on every row
+    assert lacking.field == "reserve_name"
+    assert [p.row for p in problems] == sorted((p.row for p in problems), key=lambda r: int(str(r).split()[0])
+                                                if r else 0)  # in the order of the rows
+    assert refusal.to_dict()["problems"][1]["row"] == "2 (NR-02)"
+
+    store_path = tmp_path / "store.gpkg"
+    good = tmp_path / "reserve.geojson"
+    _good_reserve(good)
+    create_store(store_path).close()
+    assert runner.invoke(app, ["layers", "import", str(good), "--kind", "nature_reserve", "--store",
+                               str(store_path)], env={"ECOZONE_AUDIT": "0"}).exit_code == 0
+    with open_store(store_path) as store:
+        before, features = store.versions(), store.read("nature_reserve")
+    result = runner.invoke(app, ["layers", "import", str(path), "--kind", "nature_reserve", "--store",
+                                 str(store_path)], env={"ECOZONE_AUDIT": "0"})
+    assert result.exit_code == 2, result.output
+    lines = result.output.splitlines()
+    assert "发现 9 个问题（8 行" in lines[0], result.output
+    for n in FAULTS:
+        assert sum(line.startswith(f"  - 第 {n} 行（编号 NR-{n:02d}）：") for line in lines) == 1, result.output
+    assert any("「reserve_name」" in line and "--field reserve_name=列名" in line for line in lines), result.output
+    assert any("「保育区」" in line and "--subtype" in line for line in lines)  # the option that fixes it
+    with open_store(store_path) as store:  # nothing imported
+        assert store.versions() == before
+        assert store.read("nature_reserve").equals(features)
+
+
+def test_the_problems_listed_are_capped_per_kind_and_the_others_counted(tmp_path):
+    """45 features, 30 with a subtype not of the kind and 2 without a name: 20 subtypes and both names listed,
+    10 counted."""
+    subtypes = ["保育区" if i % 3 else "兵团划定" for i in range(45)]
+    names = [f"红线{i}" for i in range(45)]
+    names[40] = names[44] = ""
+    path = tmp_path / "hx.geojson"
+    gpd.GeoDataFrame({"名称": names, "编号": [f"HX-{i:02d}" for i in range(45)], "类型": subtypes},
+                     geometry=[shapely.box(86 + i * 0.01, 44.3, 86.005 + i * 0.01, 44.305) for i in range(45)],
+                     crs="EPSG:4490").to_file(path)
+    with pytest.raises(FieldError) as info:
+        read_layer_file(path, "ecological_redline")
+    error = info.value
+    assert [p.field for p in error.problems].count("subtype") == 20 and error.unlisted == 10
+    assert [p.row for p in error.problems if p.field == "name"] == ["41 (HX-40)", "45 (HX-44)"]
+    assert "发现 32 个问题" in error.message and "另有 10 个未列出（subtype 10 个）" in error.message
+    assert "10 more are not (10 of subtype)" in error.message
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_an_import_over_http_lists_every_problem(tmp_path, tmp_path_factory):
+    """``POST /layers/{kind}/versions`` answers 400 with every problem in ``problems`` (row, field, value, fix,
+    the form field that fixes it); the store keeps its versions."""
+    from tests.api_support import WRITE_KEY, start_server
+
+    store_path = tmp_path / "store.gpkg"
+    create_store(store_path).close()
+    good, bad = tmp_path / "reserve.geojson", tmp_path / "保护区.gpkg"
+    _good_reserve(good)
+    _faulty_reserve(bad)
+    server = start_server(tmp_path_factory, "imports", store=str(store_path), write_keys=WRITE_KEY)
+    try:
+        with server.client(headers={"X-API-Key": WRITE_KEY}) as http:
+            first = http.post("/layers/nature_reserve/versions", data={"coverage": "all"},
+                              files={"file": (good.name, good.read_bytes(), "application/geo+json")})
+            assert first.status_code == 201, first.text
+            before = http.get("/layers/nature_reserve/versions").json()
+            answer = http.post("/layers/nature_reserve/versions", data={"coverage": "all"},
+                               files={"file": (bad.name, bad.read_bytes(), "application/geopackage+sqlite3")})
+            assert answer.status_code == 400 and answer.headers["content-type"] == "application/problem+json"
+            body = answer.json()
+            assert body["detail"].startswith("发现 9 个问题") and body["unlisted"] == 0, body
+            rows = {problem["row"]: problem for problem in body["problems"] if problem["row"] is not None}
+            assert set(rows) == {f"{n} (NR-{n:02d})" for n in FAULTS}
+            assert {row: problem["field"] for row, problem in rows.items()} == {
+                f"{n} (NR-{n:02d})": field for n, field in FAULTS.items()}
+            assert rows["3 (NR-03)"]["value"] == "保育区" and "表单项 field 写 subtype=列名" in rows["3 (NR-03)"]["fix"]
+            assert rows["10 (NR-10)"]["type"] == "CoordinateError"
+            assert all(problem["message"] and problem["fix"] for problem in body["problems"])
+            assert http.get("/layers/nature_reserve/versions").json() == before
+    finally:
+        server.stop()

@@ -144,9 +144,10 @@ async def import_version(
                 version = state.store.import_layer(zones, kind, source=main[0].name, effective_from=effective_from,
                                                    note=note, coverage=area, notices=[*notices, notice])
             except EcozoneError as error:
-                named = _form_field(error.field)
-                if named:
-                    error.fix = f"{error.fix} ({named})" if error.fix else named
+                for problem in [error, *error.problems]:
+                    named = _form_field(problem.field)
+                    if named:
+                        problem.fix = f"{problem.fix} ({named})" if problem.fix else named
                 raise
             record_import(state, request, version, main[0])
             return version
