@@ -9,16 +9,20 @@ X, GIS users east), so their order is inferred from the values and recorded.
 from __future__ import annotations
 
 import csv
+import functools
+import html
 import io
 import re
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from gis.crs import STORE_CRS
 from gis.errors import CRSError, FieldError, FormatError
-from gis.sites.archives import check_xml_members, open_zip
+from gis.sites.archives import PROLOG_BYTES, check_xml_members, open_zip
 from gis.sites.encoding import decode
 from gis.sites.limits import (
     MAX_COLUMNS,
@@ -32,8 +36,8 @@ from gis.sites.model import Conversion, decoded, GKHint, RawPart, RawPlot, RawRi
 from gis.sites.text import parse_value
 
 __all__ = [
-    "EXCEL_MAX_ROWS", "check_unique", "csv_dialect", "csv_rows", "header_roles", "header_width", "normalise_header",
-    "open_workbook", "parse_coordinate", "read_table", "sheet_rows", "whole", "merged_ranges", "merged_filled",
+    "EXCEL_MAX_ROWS", "FORMULA_FIX", "Formula", "FormulaCells", "check_unique", "csv_dialect", "csv_rows",
+    "formula_error", "header_roles", "header_width", "normalise_header", "open_workbook", "parse_coordinate", "read_table", "sheet_rows", "whole", "merged_ranges", "merged_filled",
     "MAX_MERGES",
 ]
 
@@ -84,6 +88,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
     source = path.name
     conversions = []
     check_file_size(path, source=source)
+    sheet = part = ""
     if path.suffix.lower() == ".csv":
         text, used = decode(path.read_bytes(), encoding=encoding, source=source)
         conversions.append(decoded(used))
@@ -96,7 +101,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
             if len(rows) > MAX_TABLE_ROWS:
                 raise _too_many_rows(len(rows), MAX_TABLE_ROWS, source, field="rows")
     else:
-        rows, sheet = _xlsx_rows(path, source)
+        rows, sheet, part = _xlsx_rows(path, source)
         conversions.append(Conversion(step="read_sheet", description=f"读取工作表「{sheet}」 / read sheet '{sheet}'"))
     start, roles = _find_header(rows, source)
     header = [str(h).strip() if h is not None else "" for h in rows[start]]
@@ -115,11 +120,18 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
     declared = geographic or normalise_header(header[east_col]) not in _AMBIGUOUS
     fields = (header[east_col], header[north_col])
     skip = {east_col, north_col} | {roles[r] for r in ("point", "ring", "zone") if r in roles}
+    needed = [east_col, north_col] + ([roles["ring"]] if "ring" in roles else [])
+    # a cell needed but None may hold a formula without a saved result: its sheet is read for formulas then only
+    formulas = FormulaCells(path, part, sheet, needed) if part else None
     records = []
     for number, row in enumerate(rows[start + 1 :], start=start + 2):
         cells = list(row) + [None] * (len(header) - len(row))
         if all(c is None or str(c).strip() == "" for c in cells):
             continue
+        for column in needed if formulas is not None else ():
+            if cells[column] is None and (found := formulas.formula(number, column)) is not None:
+                formulas.close()
+                raise formula_error(found, sheet=sheet, source=source, row=number, field=header[column])
         east = parse_coordinate(cells[east_col], source, number, fields[0], geographic)
         north = parse_coordinate(cells[north_col], source, number, fields[1], geographic)
         ring = whole(cells[roles["ring"]], source, number, header[roles["ring"]]) if "ring" in roles else 1
@@ -127,6 +139,8 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
                       if i < len(header) and i not in skip and header[i] and _plain(c) is not None}
         key = _plain(cells[roles["plot"]]) if "plot" in roles else None
         records.append((key, ring, east, north, number, attributes))
+    if formulas is not None:
+        formulas.close()
     if not records:
         raise FormatError("表格没有数据行 / the table has no data rows", source=source, row=start + 1, field="rows",
                           fix="在表头下每个界址点或顶点写一行 / add one row per point or per vertex under the header")
@@ -232,8 +246,9 @@ def _find_header(rows: list[list[Any]], source: str) -> tuple[int, dict[str, int
     )
 
 
-def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str]:
-    """The rows of the sheet with coordinate columns (or the first), as wide as its header."""
+def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str, str]:
+    """The rows of the sheet with coordinate columns (or the first), as wide as its header; its title and XML
+    part."""
     book = open_workbook(path, source=source)
     try:
         chosen, head = None, []
@@ -248,7 +263,7 @@ def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str]:
         start, _ = _find_header(head, source)
         width = header_width(head[start], source, chosen.title)
         rows = [list(r) for r in sheet_rows(chosen, source=source, max_col=width, max_rows=MAX_TABLE_ROWS)]
-        return rows, chosen.title
+        return rows, chosen.title, chosen._worksheet_path
     finally:
         book.close()
 
@@ -343,6 +358,238 @@ def merged_filled(rows: Iterable[Sequence[Any]], merges: list[tuple[int, int, in
                 if row[column] is None:
                     row[column] = value
         yield row
+
+
+#: Bytes of a sheet's XML read at a time when looking for formulas without results (``FormulaCells``).
+_FORMULA_READ_BYTES = 1 << 20
+#: XML of one row kept unfinished at most while reading on: past it (hand-made XML), the search stops.
+_FORMULA_MAX_ROW_BYTES = 64 << 20
+#: Shared formulas kept per sheet (their text, from the master cell); a follower of one more says it is shared.
+_MAX_SHARED = 100_000
+#: Characters of a formula a message shows.
+_FORMULA_SHOWN = 200
+#: Characters of a formula kept whole (Excel takes up to 8,192): a longer one is kept cut to ``_FORMULA_SHOWN``.
+_FORMULA_KEPT = 1_000
+_PREFIX = rb"(?:[\w.-]+:)?"
+_ROOT = re.compile(rb"<([\w.-]+:)?worksheet[\s>]")
+
+
+@functools.lru_cache(maxsize=8)
+def _formula_cell(prefix: bytes | None) -> re.Pattern[bytes]:
+    """A cell (with attributes) whose first child is a formula (``<c r="C5"><f>B5+0.001</f><v></v></c>``, the
+    follower of a shared formula ``<c r="C6"><f t="shared" si="0"/></c>``), with its result (``<v>``) when it
+    has one. Groups: the cell's attributes, the formula's, the formula's text, the ``<v>`` element, its text.
+    ``prefix`` is the namespace prefix of the sheet's elements (b"" for none; None: any), which as a literal
+    lets the search skip to each ``<c`` (a third of the time)."""
+    name = re.escape(prefix) if prefix is not None else _PREFIX
+    return re.compile(rb"<" + name + rb"c(\s[^>]*)>\s*<" + name + rb"f(\s[^>]*?)?(?:/>|>([^<]*)</" + name
+                      + rb"f\s*>)\s*(<" + name + rb"v(?:\s[^>]*?)?(?:/>|>([^<]*)<))?")
+
+
+_CELL_REF = re.compile(rb"""\sr\s*=\s*["']([A-Z]{1,3})([0-9]{1,7})["']""")
+_TEXT_TYPE = re.compile(rb"""\st\s*=\s*["']str["']""")
+_SHARED = re.compile(rb"""\st\s*=\s*["']shared["']""")
+_SHARED_INDEX = re.compile(rb"""\ssi\s*=\s*["']([0-9]{1,10})["']""")
+_ROW_START = re.compile(rb"<" + _PREFIX + rb"row\s[^>]*?\br\s*=\s*[\"']([0-9]{1,7})[\"']")
+_END_TAG = re.compile(rb"</" + _PREFIX)
+_ROW_OPEN = re.compile(rb"<" + _PREFIX + rb"row")
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A cell holding a formula without a saved result (found by ``FormulaCells``)."""
+
+    cell: str  #: its reference, e.g. "C5"
+    text: str  #: the formula as Excel shows it in this cell ("=B5+0.001"); "" when a shared one's text is unknown
+    master: str | None = None  #: of a shared formula, the cell whose XML holds its text (the others only refer to it)
+
+
+class FormulaCells:
+    """The cells of one worksheet that hold a formula without a saved result: the ``<f>`` element with no
+    ``<v>`` (or an empty one), as openpyxl, database exports and scripts write formulas. Excel and WPS compute
+    them on opening, but a reader of results (``data_only``) gets None: the officer sees a value where ecozone
+    reads a blank.
+
+    Nothing is read until a cell is asked for; the sheet's XML part is then streamed (``_FORMULA_READ_BYTES``
+    at a time, within the limits the workbook was opened with) as far as the row asked, so a caller asking
+    only when a cell it needs is None pays nothing on a workbook whose cells it reads. Rows are asked in order:
+    what was found for rows before the one asked is forgotten, so memory stays that of one part read. Shared
+    formulas (``<f t="shared" si="0"/>`` in the cells after the first) are given as they read in their own cell,
+    translated from the master's text as openpyxl does.
+    """
+
+    def __init__(self, path: Path, part: str, sheet: str, columns: Iterable[int] | None = None):
+        """The sheet ``sheet`` (its title) in the workbook at ``path`` whose XML is the zip member ``part``; only
+        the cells of ``columns`` (0-based, as a header's index) are looked at, all when None."""
+        from openpyxl.utils.cell import get_column_letter
+
+        self.path, self.part, self.sheet = path, part, sheet
+        self.columns = None if columns is None else {c + 1 for c in columns}
+        self._letters = None if columns is None else {get_column_letter(c).encode(): c for c in self.columns}
+        self._found: dict[tuple[int, int], tuple[str, str, str | None]] = {}  # (row, column) -> (cell, text, si)
+        self._shared: dict[str, tuple[str, str]] = {}  # si -> (master cell, formula)
+        self._translators: dict[str, Any] = {}
+        self._scanned = 0  # every cell of the rows up to this one was looked at
+        self._reader: Iterator[None] | None = None
+
+    def formula(self, row: int, column: int) -> Formula | None:
+        """The formula without a result in ``row`` (as the sheet numbers it) and ``column`` (0-based), or None:
+        a blank cell, or a row before one asked already."""
+        while self._scanned < row and self._read_on():
+            self._found = {key: found for key, found in self._found.items() if key[0] >= row}
+        found = self._found.get((row, column + 1))
+        if found is None:
+            return None
+        cell, text, si = found
+        if si is None:
+            return Formula(cell, text)
+        master, master_text = self._shared.get(si, (None, ""))
+        if master is not None and cell != master:
+            text = master_text if master_text.endswith("…") else self._translated(si, master, master_text, cell)
+        return Formula(cell, text, master)
+
+    def close(self) -> None:
+        """Stop reading the sheet (closes the part, when it is open)."""
+        if self._reader is not None:
+            self._reader.close()  # type: ignore[attr-defined]
+            self._reader = None
+        self._scanned = EXCEL_MAX_ROWS + 1
+
+    def _column(self, letters: bytes) -> int:
+        """The column (1-based) of a cell's letters."""
+        if self._letters is not None:
+            return self._letters[letters]
+        from openpyxl.utils.cell import column_index_from_string
+
+        return column_index_from_string(letters.decode())
+
+    def _translated(self, si: str, master: str, text: str, cell: str) -> str:
+        from openpyxl.formula.translate import Translator
+
+        try:
+            translator = self._translators.get(si) or self._translators.setdefault(si, Translator(text, master))
+            return translator.translate_formula(cell)
+        except Exception:  # noqa: BLE001 - a formula openpyxl cannot translate is shown as the master has it
+            return text
+
+    def _read_on(self) -> bool:
+        """Read the next part of the sheet; False when there is no more."""
+        if self._reader is None:
+            if self._scanned > EXCEL_MAX_ROWS:
+                return False
+            self._reader = self._parts()
+        try:
+            next(self._reader)
+            return True
+        except StopIteration:
+            self._reader = None
+            self._scanned = EXCEL_MAX_ROWS + 1
+            return False
+
+    def _parts(self) -> Iterator[None]:
+        """Read the sheet's XML to the end of a row at a time, taking its formula cells; yields after each part."""
+        try:
+            with zipfile.ZipFile(self.path) as archive, archive.open(self.part) as part:
+                buffer, pattern, pending = b"", None, []  # parts read in which no row ends (a long row)
+                while True:
+                    chunk = part.read(_FORMULA_READ_BYTES)
+                    if chunk and _row_end(chunk) < 0:  # joined once a row ends: no copying a long row over
+                        pending.append(chunk)
+                        if len(buffer) + sum(map(len, pending)) > _FORMULA_MAX_ROW_BYTES:
+                            return
+                        continue
+                    buffer = b"".join([buffer, *pending, chunk])
+                    pending = []
+                    end = _row_end(buffer) if chunk else len(buffer)
+                    if end < 0:
+                        continue
+                    if pattern is None:  # the prefix of the root element, when it is in the first part
+                        root = _ROOT.search(buffer, 0, PROLOG_BYTES)
+                        pattern = _formula_cell((root.group(1) or b"") if root else None)
+                    self._take(buffer, end, pattern)
+                    self._scanned = max(self._scanned, _last_row(buffer, end) or 0)
+                    buffer = buffer[end:]
+                    if not chunk:
+                        return
+                    yield
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError, RuntimeError, NotImplementedError, ValueError):
+            return  # what the reader of values found readable, and this not, is read as it is: blank
+
+    def _take(self, buffer: bytes, end: int, pattern: re.Pattern[bytes]) -> None:
+        """Keep the formula cells without a result of ``buffer[:end]`` (whole rows), and every shared formula."""
+        for match in pattern.finditer(buffer, 0, end):
+            cell, formula, raw, result, result_text = match.groups()
+            shared = formula is not None and _SHARED.search(formula) is not None
+            if result_text and result_text.strip() and not (shared and raw):
+                continue  # a result, and not the text of a shared formula
+            ref = _CELL_REF.search(cell)
+            if ref is None:
+                continue
+            text = "=" + html.unescape(raw.decode("utf-8", "replace")) if raw and raw.strip() else ""
+            if len(text) > _FORMULA_KEPT:  # shown cut short, and a shared one not translated
+                text = text[:_FORMULA_SHOWN] + "…"
+            index = _SHARED_INDEX.search(formula) if shared else None
+            si = index.group(1).decode() if index is not None else None
+            name = (ref.group(1) + ref.group(2)).decode()
+            if si is not None and text and si not in self._shared and len(self._shared) < _MAX_SHARED:
+                self._shared[si] = (name, text)
+            if result_text and result_text.strip() or result is not None and _TEXT_TYPE.search(cell):
+                continue  # a result (an empty text is one: the formula gives "")
+            if self._letters is not None and ref.group(1) not in self._letters:
+                continue
+            if text or si is not None:
+                self._found[(int(ref.group(2)), self._column(ref.group(1)))] = (name, text, si)
+
+
+def _row_end(buffer: bytes) -> int:
+    """Where the last complete row of ``buffer`` ends (past its ``</row>``), -1 when none does."""
+    end = len(buffer)
+    while (found := buffer.rfind(b"row>", 0, end)) >= 0:
+        start = buffer.rfind(b"<", 0, found)
+        if start < 0:
+            return -1
+        if _END_TAG.fullmatch(buffer, start, found):
+            return found + 4
+        end = start  # any "row>" after it is in the same tag or text
+    return -1
+
+
+def _last_row(buffer: bytes, end: int) -> int | None:
+    """The number (``r``) of the last row started before ``end``; None when its start tag gives none."""
+    while (found := buffer.rfind(b"row", 0, end)) > 0:
+        start = buffer.rfind(b"<", 0, found)
+        if start < 0:
+            return None
+        if _ROW_OPEN.fullmatch(buffer, start, found + 3):
+            match = _ROW_START.match(buffer, start)
+            return int(match.group(1)) if match is not None else None
+        end = start  # any "row" after it is in the same tag or text
+    return None
+
+
+def formula_error(found: Formula, *, sheet: str, source: str, row: int, field: str) -> FieldError:
+    """The error of a cell ecozone needs that holds a formula without a saved result (``FormulaCells``): the
+    sheet, the cell, the formula, and how to have the results saved."""
+    text = found.text if len(found.text) <= _FORMULA_SHOWN else found.text[:_FORMULA_SHOWN] + "…"
+    if found.master is None:
+        zh, en = f"是公式 {text}", f"holds the formula {text}"
+    elif found.master == found.cell:
+        zh, en = f"是共享公式 {text}", f"holds the shared formula {text}"
+    elif not text:
+        zh, en = "是共享公式（其公式文本所在的主单元格未找到）", "holds a shared formula (its master cell was not found)"
+    else:
+        zh = f"是共享公式 {text}（主单元格 {found.master} 的公式在本格的形式）"
+        en = f"holds the shared formula {text} (as master cell {found.master}'s formula reads in this cell)"
+    return FieldError(
+        f"工作表「{sheet}」{found.cell} 单元格{zh}，但文件中没有保存公式的计算结果，读出为空 / cell {found.cell} of sheet "
+        f"'{sheet}' {en}, but the file holds no saved result for it, so it reads as empty", source=source, row=row,
+        field=field, value=text or None, fix=FORMULA_FIX)
+
+
+#: What to do with a workbook whose formulas have no saved results.
+FORMULA_FIX = ("用 Excel 或 WPS 打开该文件并保存（保存时写入公式的计算结果），或把公式列复制后「选择性粘贴 → 数值」 / open the "
+               "file in Excel or WPS and save it (saving stores the formulas' results), or copy the formula columns "
+               "and paste them as values")
 
 
 def header_width(header: Sequence[Any], source: str, sheet: str) -> int:
