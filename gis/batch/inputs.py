@@ -668,7 +668,9 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
     wkt = table.index.get("wkt")
     place = [table.index[f] for f in (("lon", "lat") if table.geographic else ("x", "y")
                                       if {"x", "y"} <= table.index.keys() else ("wkt",))]
-    formulas = FormulaCells(path, sheet._worksheet_path, data_sheet, {*place, *([wkt] if wkt is not None else [])})
+    formulas = FormulaCells(path, data_sheet, {*place, *([wkt] if wkt is not None else [])}, source=path.name,
+                            width=max(len(header), 1), max_total=BATCH_MAX_INFLATED_BYTES,
+                            max_member=BATCH_MAX_MEMBER_BYTES)
 
     def numbered() -> Iterator[tuple[int, list, FieldError | None]]:
         try:

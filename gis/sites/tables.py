@@ -9,11 +9,8 @@ X, GIS users east), so their order is inferred from the values and recorded.
 from __future__ import annotations
 
 import csv
-import functools
-import html
 import io
 import re
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -22,7 +19,7 @@ from typing import Any
 
 from gis.crs import STORE_CRS
 from gis.errors import CRSError, FieldError, FormatError
-from gis.sites.archives import PROLOG_BYTES, check_xml_members, open_zip
+from gis.sites.archives import check_xml_members, open_zip
 from gis.sites.encoding import decode
 from gis.sites.limits import (
     MAX_COLUMNS,
@@ -88,7 +85,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
     source = path.name
     conversions = []
     check_file_size(path, source=source)
-    sheet = part = ""
+    sheet = ""
     if path.suffix.lower() == ".csv":
         text, used = decode(path.read_bytes(), encoding=encoding, source=source)
         conversions.append(decoded(used))
@@ -101,7 +98,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
             if len(rows) > MAX_TABLE_ROWS:
                 raise _too_many_rows(len(rows), MAX_TABLE_ROWS, source, field="rows")
     else:
-        rows, sheet, part = _xlsx_rows(path, source)
+        rows, sheet = _xlsx_rows(path, source)
         conversions.append(Conversion(step="read_sheet", description=f"读取工作表「{sheet}」 / read sheet '{sheet}'"))
     start, roles = _find_header(rows, source)
     header = [str(h).strip() if h is not None else "" for h in rows[start]]
@@ -122,7 +119,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
     skip = {east_col, north_col} | {roles[r] for r in ("point", "ring", "zone") if r in roles}
     needed = [east_col, north_col] + ([roles["ring"]] if "ring" in roles else [])
     # a cell needed but None may hold a formula without a saved result: its sheet is read for formulas then only
-    formulas = FormulaCells(path, part, sheet, needed) if part else None
+    formulas = FormulaCells(path, sheet, needed, source=source, width=len(header)) if sheet else None
     records = []
     for number, row in enumerate(rows[start + 1 :], start=start + 2):
         cells = list(row) + [None] * (len(header) - len(row))
@@ -246,9 +243,8 @@ def _find_header(rows: list[list[Any]], source: str) -> tuple[int, dict[str, int
     )
 
 
-def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str, str]:
-    """The rows of the sheet with coordinate columns (or the first), as wide as its header; its title and XML
-    part."""
+def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str]:
+    """The rows of the sheet with coordinate columns (or the first), as wide as its header, and its title."""
     book = open_workbook(path, source=source)
     try:
         chosen, head = None, []
@@ -263,14 +259,16 @@ def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str, str]:
         start, _ = _find_header(head, source)
         width = header_width(head[start], source, chosen.title)
         rows = [list(r) for r in sheet_rows(chosen, source=source, max_col=width, max_rows=MAX_TABLE_ROWS)]
-        return rows, chosen.title, chosen._worksheet_path
+        return rows, chosen.title
     finally:
         book.close()
 
 
-def open_workbook(path: Path, *, source: str, max_total: int = MAX_INFLATED_BYTES, max_member: int | None = None):
+def open_workbook(path: Path, *, source: str, max_total: int = MAX_INFLATED_BYTES, max_member: int | None = None,
+                  formulas: bool = False):
     """An .xlsx opened read-only with openpyxl after its zip and XML parts are checked (``gis.sites.archives``):
-    no member inflating past the limits, no unsafe member name, no DTD."""
+    no member inflating past the limits, no unsafe member name, no DTD. Cells give their saved results, or
+    their formulas with ``formulas``."""
     from zipfile import BadZipFile
 
     from openpyxl import load_workbook
@@ -279,7 +277,7 @@ def open_workbook(path: Path, *, source: str, max_total: int = MAX_INFLATED_BYTE
     with open_zip(path, source=source, kind=".xlsx", max_total=max_total, max_member=max_member) as archive:
         check_xml_members(archive, source=source)
     try:
-        return load_workbook(path, read_only=True, data_only=True)
+        return load_workbook(path, read_only=True, data_only=not formulas)
     except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError) as err:
         raise FormatError(f"不是可读取的 .xlsx 工作簿 / not a readable .xlsx workbook ({err})", source=source,
                           field="site", fix="把表格另存为 .xlsx（Excel 2007 及以后）或 .csv / save the table as .xlsx "
@@ -360,39 +358,8 @@ def merged_filled(rows: Iterable[Sequence[Any]], merges: list[tuple[int, int, in
         yield row
 
 
-#: Bytes of a sheet's XML read at a time when looking for formulas without results (``FormulaCells``).
-_FORMULA_READ_BYTES = 1 << 20
-#: XML of one row kept unfinished at most while reading on: past it (hand-made XML), the search stops.
-_FORMULA_MAX_ROW_BYTES = 64 << 20
-#: Shared formulas kept per sheet (their text, from the master cell); a follower of one more says it is shared.
-_MAX_SHARED = 100_000
 #: Characters of a formula a message shows.
 _FORMULA_SHOWN = 200
-#: Characters of a formula kept whole (Excel takes up to 8,192): a longer one is kept cut to ``_FORMULA_SHOWN``.
-_FORMULA_KEPT = 1_000
-_PREFIX = rb"(?:[\w.-]+:)?"
-_ROOT = re.compile(rb"<([\w.-]+:)?worksheet[\s>]")
-
-
-@functools.lru_cache(maxsize=8)
-def _formula_cell(prefix: bytes | None) -> re.Pattern[bytes]:
-    """A cell (with attributes) whose first child is a formula (``<c r="C5"><f>B5+0.001</f><v></v></c>``, the
-    follower of a shared formula ``<c r="C6"><f t="shared" si="0"/></c>``), with its result (``<v>``) when it
-    has one. Groups: the cell's attributes, the formula's, the formula's text, the ``<v>`` element, its text.
-    ``prefix`` is the namespace prefix of the sheet's elements (b"" for none; None: any), which as a literal
-    lets the search skip to each ``<c`` (a third of the time)."""
-    name = re.escape(prefix) if prefix is not None else _PREFIX
-    return re.compile(rb"<" + name + rb"c(\s[^>]*)>\s*<" + name + rb"f(\s[^>]*?)?(?:/>|>([^<]*)</" + name
-                      + rb"f\s*>)\s*(<" + name + rb"v(?:\s[^>]*?)?(?:/>|>([^<]*)<))?")
-
-
-_CELL_REF = re.compile(rb"""\sr\s*=\s*["']([A-Z]{1,3})([0-9]{1,7})["']""")
-_TEXT_TYPE = re.compile(rb"""\st\s*=\s*["']str["']""")
-_SHARED = re.compile(rb"""\st\s*=\s*["']shared["']""")
-_SHARED_INDEX = re.compile(rb"""\ssi\s*=\s*["']([0-9]{1,10})["']""")
-_ROW_START = re.compile(rb"<" + _PREFIX + rb"row\s[^>]*?\br\s*=\s*[\"']([0-9]{1,7})[\"']")
-_END_TAG = re.compile(rb"</" + _PREFIX)
-_ROW_OPEN = re.compile(rb"<" + _PREFIX + rb"row")
 
 
 @dataclass(frozen=True)
@@ -400,190 +367,66 @@ class Formula:
     """A cell holding a formula without a saved result (found by ``FormulaCells``)."""
 
     cell: str  #: its reference, e.g. "C5"
-    text: str  #: the formula as Excel shows it in this cell ("=B5+0.001"); "" when a shared one's text is unknown
-    master: str | None = None  #: of a shared formula, the cell whose XML holds its text (the others only refer to it)
+    text: str  #: the formula as Excel shows it in this cell ("=B5+0.001"; a shared one as it reads here)
 
 
 class FormulaCells:
-    """The cells of one worksheet that hold a formula without a saved result: the ``<f>`` element with no
-    ``<v>`` (or an empty one), as openpyxl, database exports and scripts write formulas. Excel and WPS compute
-    them on opening, but a reader of results (``data_only``) gets None: the officer sees a value where ecozone
-    reads a blank.
+    """The formulas of one worksheet's cells, for the cells a reader of results (``data_only``) got as None: a
+    formula there has no saved result (openpyxl, database exports and scripts write formulas so). Excel and WPS
+    compute them on opening, so the officer sees a value where ecozone reads a blank.
 
-    Nothing is read until a cell is asked for; the sheet's XML part is then streamed (``_FORMULA_READ_BYTES``
-    at a time, within the limits the workbook was opened with) as far as the row asked, so a caller asking
-    only when a cell it needs is None pays nothing on a workbook whose cells it reads. Rows are asked in order:
-    what was found for rows before the one asked is forgotten, so memory stays that of one part read. Shared
-    formulas (``<f t="shared" si="0"/>`` in the cells after the first) are given as they read in their own cell,
-    translated from the master's text as openpyxl does.
+    Nothing is read until a cell is asked for; the sheet is then read again by openpyxl for its formulas, in
+    step with the rows asked (in order, as the reader of results reads them), so a workbook whose needed cells
+    all have values pays nothing, and memory stays one row. openpyxl gives a shared formula (filled down) as it
+    reads in each cell.
     """
 
-    def __init__(self, path: Path, part: str, sheet: str, columns: Iterable[int] | None = None):
-        """The sheet ``sheet`` (its title) in the workbook at ``path`` whose XML is the zip member ``part``; only
-        the cells of ``columns`` (0-based, as a header's index) are looked at, all when None."""
-        from openpyxl.utils.cell import get_column_letter
-
-        self.path, self.part, self.sheet = path, part, sheet
-        self.columns = None if columns is None else {c + 1 for c in columns}
-        self._letters = None if columns is None else {get_column_letter(c).encode(): c for c in self.columns}
-        self._found: dict[tuple[int, int], tuple[str, str, str | None]] = {}  # (row, column) -> (cell, text, si)
-        self._shared: dict[str, tuple[str, str]] = {}  # si -> (master cell, formula)
-        self._translators: dict[str, Any] = {}
-        self._scanned = 0  # every cell of the rows up to this one was looked at
-        self._reader: Iterator[None] | None = None
+    def __init__(self, path: Path, sheet: str, columns: Iterable[int], *, source: str, width: int,
+                 **limits: int) -> None:
+        """The sheet titled ``sheet`` of the workbook at ``path``, read ``width`` cells wide within the ``limits``
+        it was opened with (``open_workbook``'s); only the cells of ``columns`` (0-based) are asked for."""
+        self.path, self.sheet, self.source, self.width, self.limits = path, sheet, source, width, limits
+        self.columns = set(columns)
+        self._book = None
+        self._rows: Iterator[tuple[Any, ...]] | None = None
+        self._row: tuple[int, tuple[Any, ...]] = (0, ())
 
     def formula(self, row: int, column: int) -> Formula | None:
-        """The formula without a result in ``row`` (as the sheet numbers it) and ``column`` (0-based), or None:
-        a blank cell, or a row before one asked already."""
-        while self._scanned < row and self._read_on():
-            self._found = {key: found for key, found in self._found.items() if key[0] >= row}
-        found = self._found.get((row, column + 1))
-        if found is None:
+        """The formula of the cell in ``row`` (as the sheet numbers it) and ``column`` (0-based), or None: no
+        formula, or a row before the last one asked."""
+        from openpyxl.utils.cell import get_column_letter
+        from openpyxl.worksheet.formula import ArrayFormula
+
+        if column not in self.columns:
             return None
-        cell, text, si = found
-        if si is None:
-            return Formula(cell, text)
-        master, master_text = self._shared.get(si, (None, ""))
-        if master is not None and cell != master:
-            text = master_text if master_text.endswith("…") else self._translated(si, master, master_text, cell)
-        return Formula(cell, text, master)
+        if self._rows is None and self._book is None:
+            self._book = open_workbook(self.path, source=self.source, formulas=True, **self.limits)
+            self._rows = enumerate(sheet_rows(self._book[self.sheet], source=self.source, max_col=self.width),
+                                   start=1)
+        while self._row[0] < row and self._rows is not None:
+            self._row = next(self._rows, None) or (EXCEL_MAX_ROWS + 1, ())
+        number, cells = self._row
+        value = cells[column] if number == row and column < len(cells) else None
+        text = value.text if isinstance(value, ArrayFormula) else value
+        if not (isinstance(text, str) and text.startswith("=")):
+            return None
+        return Formula(f"{get_column_letter(column + 1)}{row}", text)
 
     def close(self) -> None:
-        """Stop reading the sheet (closes the part, when it is open)."""
-        if self._reader is not None:
-            self._reader.close()  # type: ignore[attr-defined]
-            self._reader = None
-        self._scanned = EXCEL_MAX_ROWS + 1
-
-    def _column(self, letters: bytes) -> int:
-        """The column (1-based) of a cell's letters."""
-        if self._letters is not None:
-            return self._letters[letters]
-        from openpyxl.utils.cell import column_index_from_string
-
-        return column_index_from_string(letters.decode())
-
-    def _translated(self, si: str, master: str, text: str, cell: str) -> str:
-        from openpyxl.formula.translate import Translator
-
-        try:
-            translator = self._translators.get(si) or self._translators.setdefault(si, Translator(text, master))
-            return translator.translate_formula(cell)
-        except Exception:  # noqa: BLE001 - a formula openpyxl cannot translate is shown as the master has it
-            return text
-
-    def _read_on(self) -> bool:
-        """Read the next part of the sheet; False when there is no more."""
-        if self._reader is None:
-            if self._scanned > EXCEL_MAX_ROWS:
-                return False
-            self._reader = self._parts()
-        try:
-            next(self._reader)
-            return True
-        except StopIteration:
-            self._reader = None
-            self._scanned = EXCEL_MAX_ROWS + 1
-            return False
-
-    def _parts(self) -> Iterator[None]:
-        """Read the sheet's XML to the end of a row at a time, taking its formula cells; yields after each part."""
-        try:
-            with zipfile.ZipFile(self.path) as archive, archive.open(self.part) as part:
-                buffer, pattern, pending = b"", None, []  # parts read in which no row ends (a long row)
-                while True:
-                    chunk = part.read(_FORMULA_READ_BYTES)
-                    if chunk and _row_end(chunk) < 0:  # joined once a row ends: no copying a long row over
-                        pending.append(chunk)
-                        if len(buffer) + sum(map(len, pending)) > _FORMULA_MAX_ROW_BYTES:
-                            return
-                        continue
-                    buffer = b"".join([buffer, *pending, chunk])
-                    pending = []
-                    end = _row_end(buffer) if chunk else len(buffer)
-                    if end < 0:
-                        continue
-                    if pattern is None:  # the prefix of the root element, when it is in the first part
-                        root = _ROOT.search(buffer, 0, PROLOG_BYTES)
-                        pattern = _formula_cell((root.group(1) or b"") if root else None)
-                    self._take(buffer, end, pattern)
-                    self._scanned = max(self._scanned, _last_row(buffer, end) or 0)
-                    buffer = buffer[end:]
-                    if not chunk:
-                        return
-                    yield
-        except (zipfile.BadZipFile, KeyError, OSError, EOFError, RuntimeError, NotImplementedError, ValueError):
-            return  # what the reader of values found readable, and this not, is read as it is: blank
-
-    def _take(self, buffer: bytes, end: int, pattern: re.Pattern[bytes]) -> None:
-        """Keep the formula cells without a result of ``buffer[:end]`` (whole rows), and every shared formula."""
-        for match in pattern.finditer(buffer, 0, end):
-            cell, formula, raw, result, result_text = match.groups()
-            shared = formula is not None and _SHARED.search(formula) is not None
-            if result_text and result_text.strip() and not (shared and raw):
-                continue  # a result, and not the text of a shared formula
-            ref = _CELL_REF.search(cell)
-            if ref is None:
-                continue
-            text = "=" + html.unescape(raw.decode("utf-8", "replace")) if raw and raw.strip() else ""
-            if len(text) > _FORMULA_KEPT:  # shown cut short, and a shared one not translated
-                text = text[:_FORMULA_SHOWN] + "…"
-            index = _SHARED_INDEX.search(formula) if shared else None
-            si = index.group(1).decode() if index is not None else None
-            name = (ref.group(1) + ref.group(2)).decode()
-            if si is not None and text and si not in self._shared and len(self._shared) < _MAX_SHARED:
-                self._shared[si] = (name, text)
-            if result_text and result_text.strip() or result is not None and _TEXT_TYPE.search(cell):
-                continue  # a result (an empty text is one: the formula gives "")
-            if self._letters is not None and ref.group(1) not in self._letters:
-                continue
-            if text or si is not None:
-                self._found[(int(ref.group(2)), self._column(ref.group(1)))] = (name, text, si)
-
-
-def _row_end(buffer: bytes) -> int:
-    """Where the last complete row of ``buffer`` ends (past its ``</row>``), -1 when none does."""
-    end = len(buffer)
-    while (found := buffer.rfind(b"row>", 0, end)) >= 0:
-        start = buffer.rfind(b"<", 0, found)
-        if start < 0:
-            return -1
-        if _END_TAG.fullmatch(buffer, start, found):
-            return found + 4
-        end = start  # any "row>" after it is in the same tag or text
-    return -1
-
-
-def _last_row(buffer: bytes, end: int) -> int | None:
-    """The number (``r``) of the last row started before ``end``; None when its start tag gives none."""
-    while (found := buffer.rfind(b"row", 0, end)) > 0:
-        start = buffer.rfind(b"<", 0, found)
-        if start < 0:
-            return None
-        if _ROW_OPEN.fullmatch(buffer, start, found + 3):
-            match = _ROW_START.match(buffer, start)
-            return int(match.group(1)) if match is not None else None
-        end = start  # any "row" after it is in the same tag or text
-    return None
+        """Stop reading the sheet."""
+        if self._book is not None:
+            self._book.close()
+        self._book, self._rows = None, None
 
 
 def formula_error(found: Formula, *, sheet: str, source: str, row: int, field: str) -> FieldError:
     """The error of a cell ecozone needs that holds a formula without a saved result (``FormulaCells``): the
     sheet, the cell, the formula, and how to have the results saved."""
     text = found.text if len(found.text) <= _FORMULA_SHOWN else found.text[:_FORMULA_SHOWN] + "…"
-    if found.master is None:
-        zh, en = f"是公式 {text}", f"holds the formula {text}"
-    elif found.master == found.cell:
-        zh, en = f"是共享公式 {text}", f"holds the shared formula {text}"
-    elif not text:
-        zh, en = "是共享公式（其公式文本所在的主单元格未找到）", "holds a shared formula (its master cell was not found)"
-    else:
-        zh = f"是共享公式 {text}（主单元格 {found.master} 的公式在本格的形式）"
-        en = f"holds the shared formula {text} (as master cell {found.master}'s formula reads in this cell)"
     return FieldError(
-        f"工作表「{sheet}」{found.cell} 单元格{zh}，但文件中没有保存公式的计算结果，读出为空 / cell {found.cell} of sheet "
-        f"'{sheet}' {en}, but the file holds no saved result for it, so it reads as empty", source=source, row=row,
-        field=field, value=text or None, fix=FORMULA_FIX)
+        f"工作表「{sheet}」{found.cell} 单元格是公式 {text}，但文件中没有保存公式的计算结果，读出为空 / cell {found.cell} of "
+        f"sheet '{sheet}' holds the formula {text}, but the file holds no saved result for it, so it reads as empty",
+        source=source, row=row, field=field, value=text, fix=FORMULA_FIX)
 
 
 #: What to do with a workbook whose formulas have no saved results.
