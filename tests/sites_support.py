@@ -60,3 +60,37 @@ def txt_file(path: Path, plots: list[list[tuple[int, float, float]]], *, header:
 def gk_plot(lonlat: list[tuple[float, float]], epsg: int, ring: int = 1) -> list[tuple[int, float, float]]:
     """A 拐点 ring (圈号, X north, Y east) in ``epsg`` from lon/lat."""
     return [(ring, n, e) for e, n in to_projected(lonlat, epsg)]
+
+
+def share_formulas(path: Path, column: str, *, results: dict[int, str] | None = None, drop_empty: bool = True) -> None:
+    """Rewrite the formulas openpyxl wrote down ``column`` of the first sheet as one shared formula, as Excel
+    and WPS store a formula filled down: the first cell (the master) keeps the text with ``t="shared"``, ``ref``
+    and ``si``, the others hold ``<f t="shared" si="0"/>`` only. openpyxl writes an empty ``<v></v>`` after
+    each formula: ``drop_empty`` leaves it out (no ``<v>`` at all, as other writers do). ``results`` gives the
+    rows whose cell gets a saved result (``<v>text</v>``)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    cell = re.compile(rf'(<c r="{column}(\d+)"[^>]*>)<f>([^<]*)</f>(<v></v>|<v\s*/>)?')
+    for index, (info, data) in enumerate(members):
+        if info.filename != "xl/worksheets/sheet1.xml":
+            continue
+        text = data.decode("utf-8")
+        rows = [int(m.group(2)) for m in cell.finditer(text)]
+        assert rows, "no formula in the column"
+
+        def shared(match: re.Match) -> str:
+            row = int(match.group(2))
+            value = f"<v>{(results or {})[row]}</v>" if row in (results or {}) else "" if drop_empty else "<v></v>"
+            if row == rows[0]:
+                formula = f'<f t="shared" ref="{column}{rows[0]}:{column}{rows[-1]}" si="0">{match.group(3)}</f>'
+            else:
+                formula = '<f t="shared" si="0"/>'
+            return match.group(1) + formula + value
+
+        members[index] = (info, cell.sub(shared, text).encode("utf-8"))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in members:
+            archive.writestr(info.filename, data)

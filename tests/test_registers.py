@@ -813,6 +813,66 @@ def test_formula_cells_keep_their_results_in_the_edited_workbook(tmp_path):
     assert [float(r["经度"]) for r in screened] == [r[3] for r in results["台账"].iter_rows(min_row=2, values_only=True)]
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_formulas_without_results_are_named_on_every_row_they_locate(tmp_path, shared):
+    """A register written by a script: 经度 =B·1 on most rows, without results (openpyxl saves none; Excel would
+    compute them on opening). Every such row keeps its own error naming the sheet, its cell and its formula
+    (openpyxl reading the formulas the oracle; of a shared formula filled down, as it reads in that cell) and
+    the fix, read in chunks. Rows with typed longitudes are screened as ever, a blank one is still empty."""
+    from tests.sites_support import share_formulas
+
+    places = _places(40, seed=59)
+    typed, blank = range(0, 5), 5
+    source = tmp_path / "台账.xlsx"
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "台账"
+    sheet.append(["单位名称", "经度基准", "经度", "纬度"])
+    for i, (lon, lat) in enumerate(places):
+        cell = lon if i in typed else None if i == blank else f"=B{i + 2}*1"
+        sheet.append([f"公司{i}", lon, cell, lat])
+    book.save(source)
+    if shared:
+        share_formulas(source, "C")
+    formulas = load_workbook(source)["台账"]
+    report = screen_file(source, tmp_path / "out.csv", as_of=AS_OF, chunk_rows=7)
+    assert report.rows_in == report.rows_out == 40 and report.rows_failed == 35
+    read = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    for i, (lon, lat) in enumerate(places):
+        error = read["读取错误"][i]
+        if i in typed:
+            assert read["结论代码"][i] == _expected(lon, lat, {}).verdict.value
+        elif i == blank:
+            assert "坐标为空" in error and "公式" not in error, error
+        else:
+            cell = f"C{i + 2}"
+            assert formulas[cell].value == f"=B{i + 2}*1"
+            assert error.startswith(f"工作表「台账」{cell} 单元格"), error
+            assert f"cell {cell} of sheet '台账'" in error and formulas[cell].value in error
+            assert "没有保存公式的计算结果" in error and "Excel 或 WPS" in error and "paste them as values" in error
+
+
+def test_formulas_with_results_are_read_as_their_values(tmp_path):
+    """The control: the same register saved with each formula's result (XlsxWriter told them, as Excel and WPS
+    save) is screened as the values, every row."""
+    import xlsxwriter
+
+    places = _places(12, seed=59)
+    source = tmp_path / "台账.xlsx"
+    book = xlsxwriter.Workbook(source)
+    sheet = book.add_worksheet("台账")
+    sheet.write_row(0, 0, ["单位名称", "经度基准", "经度", "纬度"])
+    for i, (lon, lat) in enumerate(places):
+        sheet.write_row(i + 1, 0, [f"公司{i}", lon])
+        sheet.write_formula(i + 1, 2, f"=B{i + 2}*1", None, lon)
+        sheet.write(i + 1, 3, lat)
+    book.close()
+    report = screen_file(source, tmp_path / "out.csv", as_of=AS_OF, chunk_rows=5)
+    assert report.rows_failed == 0
+    read = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert read["结论代码"].tolist() == [_expected(lon, lat, {}).verdict.value for lon, lat in places]
+
+
 def test_an_officers_workbook_has_its_rows_counted_before_they_are_read(tmp_path):
     """The total an .xlsx register declares is the first count (time left from the start); the report's time
     is the whole screening, the workbook saved."""

@@ -14,7 +14,7 @@ from pyproj import Transformer
 
 from gis.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gis.sites import read_site, read_sites
-from tests.sites_support import GEOD, PLACES, gk_plot, max_distance_m, square, to_projected, txt_file
+from tests.sites_support import GEOD, PLACES, gk_plot, max_distance_m, share_formulas, square, to_projected, txt_file
 
 URUMQI = PLACES["Urumqi"]
 CM = 0.01  # metres
@@ -280,6 +280,67 @@ def test_xlsx_lon_lat(tmp_path):
     path = tmp_path / "p.xlsx"
     book.save(path)
     assert read_site(path).geometry["coordinates"] == list(URUMQI)
+
+
+def _formula_table(path, rows: int) -> list[tuple[float, float]]:
+    """A vertex table whose 东坐标 are formulas (=D+偏移) written by openpyxl, which saves no results."""
+    ring = to_projected(square(*URUMQI), 4538)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "界址点"
+    sheet.append(["界址点号", "北坐标(米)", "东坐标(米)", "东坐标基准", "带号"])
+    for i, (e, n) in enumerate(ring[:rows]):
+        sheet.append([f"J{i + 1}", n, f"=D{i + 2}+0.5", e - 0.5, 29])
+    book.save(path)
+    return ring
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_xlsx_coordinates_from_formulas_without_results_name_the_cell(tmp_path, shared):
+    """东坐标 computed by formulas a script wrote without their results: not "empty", but the cell, its formula,
+    the sheet and the fix. As openpyxl writes them, the first (C2) is named; filled down as a shared formula
+    whose master C2 has a result, the first follower (C3), as it reads in its own cell. openpyxl reading the
+    formulas is the oracle."""
+    from openpyxl import load_workbook
+
+    from gis.errors import FieldError
+
+    path = tmp_path / "拐点.xlsx"
+    ring = _formula_table(path, 5)
+    if shared:
+        share_formulas(path, "C", results={2: repr(ring[0][0])})
+    row = 3 if shared else 2
+    cell = f"C{row}"
+    formula = load_workbook(path).active[cell].value
+    assert formula == f"=D{row}+0.5" and load_workbook(path, data_only=True).active[cell].value is None
+    with pytest.raises(FieldError) as raised:
+        read_site(path)
+    error = raised.value
+    assert error.row == row and error.field == "东坐标(米)" and error.value == formula
+    assert f"工作表「界址点」{cell} 单元格" in error.message and f"cell {cell} of sheet '界址点'" in error.message
+    assert formula in error.message and "没有保存" in error.message
+    assert "Excel 或 WPS" in error.fix and "paste them as values" in error.fix
+    assert error.message.index("工作表") < error.message.index(" / ")  # Chinese first
+
+
+def test_xlsx_coordinates_from_formulas_with_results_read_as_their_values(tmp_path):
+    """The control: the same table saved with each formula's result (XlsxWriter told the values, as Excel and
+    WPS save them) reads as the values."""
+    import xlsxwriter
+
+    ring = to_projected(square(*URUMQI), 4538)
+    path = tmp_path / "拐点.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet("界址点")
+    sheet.write_row(0, 0, ["界址点号", "北坐标(米)", "东坐标(米)", "东坐标基准", "带号"])
+    for i, (e, n) in enumerate(ring):
+        sheet.write_row(i + 1, 0, [f"J{i + 1}", n])
+        sheet.write_formula(i + 1, 2, f"=D{i + 2}+0.5", None, e)
+        sheet.write_row(i + 1, 3, [e - 0.5, 29])
+    book.close()
+    site = read_site(path)
+    assert site.source_crs.epsg == 4538
+    assert max_distance_m(exterior(site), square(*URUMQI)) < CM
 
 
 # --- vector files ------------------------------------------------------------------------------------------

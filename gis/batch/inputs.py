@@ -51,9 +51,11 @@ from gis.sites.limits import MAX_INPUT_BYTES, MAX_SITE_AREA_KM2, MAX_VERTICES
 from gis.sites.model import GKHint, RawPart, RawPlot, RawRing, RawSite, file_crs_origin
 from gis.sites.tables import (
     EXCEL_MAX_ROWS,
+    FormulaCells,
     check_unique,
     csv_dialect,
     csv_rows,
+    formula_error,
     header_roles,
     header_width,
     merged_filled,
@@ -661,8 +663,16 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
     sheet = book[data_sheet]
     first_row = header_row + 1 + bool(units)
     total = max(min(declared[data_sheet][0], EXCEL_MAX_ROWS) - first_row + 1, 0)  # declared: an estimate only
+    # The cells that locate a row (its WKT when it has one); one of them None may hold a formula without a saved
+    # result, which the row's error says (the sheet's formulas are read then, once, in step with the rows).
+    wkt = table.index.get("wkt")
+    place = [table.index[f] for f in (("lon", "lat") if table.geographic else ("x", "y")
+                                      if {"x", "y"} <= table.index.keys() else ("wkt",))]
+    formulas = FormulaCells(path, data_sheet, {*place, *([wkt] if wkt is not None else [])}, source=path.name,
+                            width=max(len(header), 1), max_total=BATCH_MAX_INFLATED_BYTES,
+                            max_member=BATCH_MAX_MEMBER_BYTES)
 
-    def numbered() -> Iterator[tuple[int, list, None]]:
+    def numbered() -> Iterator[tuple[int, list, FieldError | None]]:
         try:
             rows = merged_filled(sheet_rows(sheet, source=path.name, max_col=max(len(header), 1)), merges[data_sheet])
             for number, row in enumerate(rows, start=1):
@@ -671,8 +681,17 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
                 row = list(row)[: len(header)]
                 if all(c is None or (isinstance(c, str) and not c.strip()) for c in row):
                     continue
-                yield number, row + [None] * (len(header) - len(row)), None
+                row += [None] * (len(header) - len(row))
+                error = None
+                if wkt is None or _blank(row[wkt]):
+                    for column in place:
+                        if row[column] is None and (found := formulas.formula(number, column)) is not None:
+                            error = formula_error(found, sheet=data_sheet, source=path.name, row=number,
+                                                  field=header[column])
+                            break
+                yield number, row, error
         finally:
+            formulas.close()
             book.close()
 
     with zipfile.ZipFile(path) as archive:  # already checked by open_workbook; its size decides how it is written

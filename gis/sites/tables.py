@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ from gis.sites.model import Conversion, decoded, GKHint, RawPart, RawPlot, RawRi
 from gis.sites.text import parse_value
 
 __all__ = [
-    "EXCEL_MAX_ROWS", "check_unique", "csv_dialect", "csv_rows", "header_roles", "header_width", "normalise_header",
-    "open_workbook", "parse_coordinate", "read_table", "sheet_rows", "whole", "merged_ranges", "merged_filled",
+    "EXCEL_MAX_ROWS", "FORMULA_FIX", "Formula", "FormulaCells", "check_unique", "csv_dialect", "csv_rows",
+    "formula_error", "header_roles", "header_width", "normalise_header", "open_workbook", "parse_coordinate", "read_table", "sheet_rows", "whole", "merged_ranges", "merged_filled",
     "MAX_MERGES",
 ]
 
@@ -84,6 +85,7 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
     source = path.name
     conversions = []
     check_file_size(path, source=source)
+    sheet = ""
     if path.suffix.lower() == ".csv":
         text, used = decode(path.read_bytes(), encoding=encoding, source=source)
         conversions.append(decoded(used))
@@ -115,11 +117,18 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
     declared = geographic or normalise_header(header[east_col]) not in _AMBIGUOUS
     fields = (header[east_col], header[north_col])
     skip = {east_col, north_col} | {roles[r] for r in ("point", "ring", "zone") if r in roles}
+    needed = [east_col, north_col] + ([roles["ring"]] if "ring" in roles else [])
+    # a cell needed but None may hold a formula without a saved result: its sheet is read for formulas then only
+    formulas = FormulaCells(path, sheet, needed, source=source, width=len(header)) if sheet else None
     records = []
     for number, row in enumerate(rows[start + 1 :], start=start + 2):
         cells = list(row) + [None] * (len(header) - len(row))
         if all(c is None or str(c).strip() == "" for c in cells):
             continue
+        for column in needed if formulas is not None else ():
+            if cells[column] is None and (found := formulas.formula(number, column)) is not None:
+                formulas.close()
+                raise formula_error(found, sheet=sheet, source=source, row=number, field=header[column])
         east = parse_coordinate(cells[east_col], source, number, fields[0], geographic)
         north = parse_coordinate(cells[north_col], source, number, fields[1], geographic)
         ring = whole(cells[roles["ring"]], source, number, header[roles["ring"]]) if "ring" in roles else 1
@@ -127,6 +136,8 @@ def read_table(path: Path, *, encoding: str | None) -> RawSite:
                       if i < len(header) and i not in skip and header[i] and _plain(c) is not None}
         key = _plain(cells[roles["plot"]]) if "plot" in roles else None
         records.append((key, ring, east, north, number, attributes))
+    if formulas is not None:
+        formulas.close()
     if not records:
         raise FormatError("表格没有数据行 / the table has no data rows", source=source, row=start + 1, field="rows",
                           fix="在表头下每个界址点或顶点写一行 / add one row per point or per vertex under the header")
@@ -233,7 +244,7 @@ def _find_header(rows: list[list[Any]], source: str) -> tuple[int, dict[str, int
 
 
 def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str]:
-    """The rows of the sheet with coordinate columns (or the first), as wide as its header."""
+    """The rows of the sheet with coordinate columns (or the first), as wide as its header, and its title."""
     book = open_workbook(path, source=source)
     try:
         chosen, head = None, []
@@ -253,9 +264,11 @@ def _xlsx_rows(path: Path, source: str) -> tuple[list[list[Any]], str]:
         book.close()
 
 
-def open_workbook(path: Path, *, source: str, max_total: int = MAX_INFLATED_BYTES, max_member: int | None = None):
+def open_workbook(path: Path, *, source: str, max_total: int = MAX_INFLATED_BYTES, max_member: int | None = None,
+                  formulas: bool = False):
     """An .xlsx opened read-only with openpyxl after its zip and XML parts are checked (``gis.sites.archives``):
-    no member inflating past the limits, no unsafe member name, no DTD."""
+    no member inflating past the limits, no unsafe member name, no DTD. Cells give their saved results, or
+    their formulas with ``formulas``."""
     from zipfile import BadZipFile
 
     from openpyxl import load_workbook
@@ -264,7 +277,7 @@ def open_workbook(path: Path, *, source: str, max_total: int = MAX_INFLATED_BYTE
     with open_zip(path, source=source, kind=".xlsx", max_total=max_total, max_member=max_member) as archive:
         check_xml_members(archive, source=source)
     try:
-        return load_workbook(path, read_only=True, data_only=True)
+        return load_workbook(path, read_only=True, data_only=not formulas)
     except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError) as err:
         raise FormatError(f"不是可读取的 .xlsx 工作簿 / not a readable .xlsx workbook ({err})", source=source,
                           field="site", fix="把表格另存为 .xlsx（Excel 2007 及以后）或 .csv / save the table as .xlsx "
@@ -343,6 +356,83 @@ def merged_filled(rows: Iterable[Sequence[Any]], merges: list[tuple[int, int, in
                 if row[column] is None:
                     row[column] = value
         yield row
+
+
+#: Characters of a formula a message shows.
+_FORMULA_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A cell holding a formula without a saved result (found by ``FormulaCells``)."""
+
+    cell: str  #: its reference, e.g. "C5"
+    text: str  #: the formula as Excel shows it in this cell ("=B5+0.001"; a shared one as it reads here)
+
+
+class FormulaCells:
+    """The formulas of one worksheet's cells, for the cells a reader of results (``data_only``) got as None: a
+    formula there has no saved result (openpyxl, database exports and scripts write formulas so). Excel and WPS
+    compute them on opening, so the officer sees a value where ecozone reads a blank.
+
+    Nothing is read until a cell is asked for; the sheet is then read again by openpyxl for its formulas, in
+    step with the rows asked (in order, as the reader of results reads them), so a workbook whose needed cells
+    all have values pays nothing, and memory stays one row. openpyxl gives a shared formula (filled down) as it
+    reads in each cell.
+    """
+
+    def __init__(self, path: Path, sheet: str, columns: Iterable[int], *, source: str, width: int,
+                 **limits: int) -> None:
+        """The sheet titled ``sheet`` of the workbook at ``path``, read ``width`` cells wide within the ``limits``
+        it was opened with (``open_workbook``'s); only the cells of ``columns`` (0-based) are asked for."""
+        self.path, self.sheet, self.source, self.width, self.limits = path, sheet, source, width, limits
+        self.columns = set(columns)
+        self._book = None
+        self._rows: Iterator[tuple[Any, ...]] | None = None
+        self._row: tuple[int, tuple[Any, ...]] = (0, ())
+
+    def formula(self, row: int, column: int) -> Formula | None:
+        """The formula of the cell in ``row`` (as the sheet numbers it) and ``column`` (0-based), or None: no
+        formula, or a row before the last one asked."""
+        from openpyxl.utils.cell import get_column_letter
+        from openpyxl.worksheet.formula import ArrayFormula
+
+        if column not in self.columns:
+            return None
+        if self._rows is None and self._book is None:
+            self._book = open_workbook(self.path, source=self.source, formulas=True, **self.limits)
+            self._rows = enumerate(sheet_rows(self._book[self.sheet], source=self.source, max_col=self.width),
+                                   start=1)
+        while self._row[0] < row and self._rows is not None:
+            self._row = next(self._rows, None) or (EXCEL_MAX_ROWS + 1, ())
+        number, cells = self._row
+        value = cells[column] if number == row and column < len(cells) else None
+        text = value.text if isinstance(value, ArrayFormula) else value
+        if not (isinstance(text, str) and text.startswith("=")):
+            return None
+        return Formula(f"{get_column_letter(column + 1)}{row}", text)
+
+    def close(self) -> None:
+        """Stop reading the sheet."""
+        if self._book is not None:
+            self._book.close()
+        self._book, self._rows = None, None
+
+
+def formula_error(found: Formula, *, sheet: str, source: str, row: int, field: str) -> FieldError:
+    """The error of a cell ecozone needs that holds a formula without a saved result (``FormulaCells``): the
+    sheet, the cell, the formula, and how to have the results saved."""
+    text = found.text if len(found.text) <= _FORMULA_SHOWN else found.text[:_FORMULA_SHOWN] + "…"
+    return FieldError(
+        f"工作表「{sheet}」{found.cell} 单元格是公式 {text}，但文件中没有保存公式的计算结果，读出为空 / cell {found.cell} of "
+        f"sheet '{sheet}' holds the formula {text}, but the file holds no saved result for it, so it reads as empty",
+        source=source, row=row, field=field, value=text, fix=FORMULA_FIX)
+
+
+#: What to do with a workbook whose formulas have no saved results.
+FORMULA_FIX = ("用 Excel 或 WPS 打开该文件并保存（保存时写入公式的计算结果），或把公式列复制后「选择性粘贴 → 数值」 / open the "
+               "file in Excel or WPS and save it (saving stores the formulas' results), or copy the formula columns "
+               "and paste them as values")
 
 
 def header_width(header: Sequence[Any], source: str, sheet: str) -> int:
