@@ -52,7 +52,7 @@ def map_command(
     from maps.build import Basemap, layers_map, render
 
     if basemap and tianditu_key:
-        raise typer.BadParameter("give --basemap or --tianditu-key, not both")
+        raise typer.BadParameter("--basemap 与 --tianditu-key 只能给出其一 / give --basemap or --tianditu-key, not both")
     try:
         tiles = (Basemap.tianditu(tianditu_key) if tianditu_key else Basemap.tiles(basemap) if basemap else None)
     except ValueError as error:
@@ -67,8 +67,11 @@ def map_command(
         fail(error)
     output.write_text(html, encoding="utf-8")
     embedded = m.ecozone_tiles
-    zooms = f"第 {embedded.zooms[0]}–{embedded.zooms[1]} 级图块" if embedded.zooms else "无图块"
-    typer.echo(f"{output}：{len(html.encode()) / 1e6:.1f} MB，含{zooms}（{len(embedded.tiles)} 个），离线可用"
-               + ("" if tiles is None else "（底图需联网）"))
+    first, last = embedded.zooms or (None, None)
+    zooms = (f"含第 {first}–{last} 级图块（{len(embedded.tiles)} 个）", f"tiles of zooms {first}–{last} "
+             f"({len(embedded.tiles)})") if embedded.zooms else ("无图块", "no tiles")
+    online = ("（底图需联网）", " (the basemap needs the internet)") if tiles is not None else ("", "")
+    typer.echo(f"{output}：{len(html.encode()) / 1e6:.1f} MB，{zooms[0]}，离线可用{online[0]} / {len(html.encode()) / 1e6:.1f} "
+               f"MB, {zooms[1]}, works offline{online[1]}")
     for text in embedded.left_out:
         typer.echo(f"未包含：{text}")

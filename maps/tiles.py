@@ -327,7 +327,8 @@ def embed(layers: MapLayers, *, max_zoom: int, max_bytes: int, bounds: Bounds | 
     for z, wanted in plan:
         keys = [(x, y) for x, y in wanted if f"{z}/{x}/{y}" not in result.tiles]
         if len(result.tiles) + len(keys) > MAX_EMBED_TILES:
-            result.left_out.append(f"第 {z} 级及更细的图块未嵌入（需 {len(keys)} 个图块，超过 {MAX_EMBED_TILES} 个）")
+            result.left_out.append(f"第 {z} 级及更细的图块未嵌入（需 {len(keys)} 个图块，超过 {MAX_EMBED_TILES} 个） / zoom {z} "
+                                   f"and deeper not embedded ({len(keys)} tiles needed, over {MAX_EMBED_TILES})")
             break
         level, level_rows, size, needed = _zoom_tiles(layers, kinds, z, keys, max_bytes - page_bytes - result.size)
         if needed is not None:
@@ -354,5 +355,6 @@ def embed(layers: MapLayers, *, max_zoom: int, max_bytes: int, bounds: Bounds | 
         result.popups[kind][zone_id] = html
         result.size += cost
     if omitted:
-        result.left_out.append(f"{omitted} 个区域的详细属性未嵌入（超过文件大小上限）：其弹窗只显示名称和编号")
+        result.left_out.append(f"{omitted} 个区域的详细属性未嵌入（超过文件大小上限）：其弹窗只显示名称和编号 / the details of "
+                               f"{omitted} zones not embedded (over the file size bound): their popups show name and id")
     return result

@@ -361,6 +361,11 @@ def test_saved_map_of_a_large_layer_opens_within_its_bound(chromium, large_path,
     result = CliRunner().invoke(app, ["map", "-o", str(out), "--store", str(large_path), "--max-mb", "4"])
     assert result.exit_code == 0, result.output
     assert out.stat().st_size <= 4_000_000 and "未包含" in result.output  # the whole file
+    lines = result.output.splitlines()[1:]  # after the store's name: what the file holds and left out
+    for line in lines:  # Chinese first, then English
+        zh, _, en = line.rpartition(" / ")
+        assert re.search("[\u4e00-\u9fff]", zh) and en and not re.search("[\u4e00-\u9fff]", en), line
+    assert f"{out.stat().st_size / 1e6:.1f} MB" in lines[0]
     _assert_self_contained(out.read_text(encoding="utf-8"))
     with harness.page(chromium) as (tab, watch):
         tab.goto(out.as_uri())
