@@ -85,7 +85,8 @@ def _screen(
         fail(error, batch_input)
     except KeyboardInterrupt:
         written = "、".join(output)
-        typer.secho(f"已中断，未写出 {written} / interrupted, {written} not written", err=True, fg=typer.colors.RED)
+        typer.secho(f"已中断，未写出 {written}（原有的同名文件未改动） / interrupted, {written} not written (a file "
+                    "already there is unchanged)", err=True, fg=typer.colors.RED)
         raise typer.Exit(130) from None
     if patches:
         typer.echo(f"图斑 {summary.patches} 个，涉及区域 {summary.pieces} 处 / patches {summary.patches}, "

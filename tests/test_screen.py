@@ -372,6 +372,28 @@ def test_cancel_while_a_chunk_is_written_leaves_no_partial_output(tmp_path, monk
     assert len(asked) == 2
     assert not any(path.exists() for path in outputs)
     assert not list(streams.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp", "许可.csv"]  # nothing half-written beside them
+
+
+def test_a_stopped_screening_keeps_the_earlier_output_at_its_path(tmp_path):
+    """An officer screening again into last month's files: a cancelled run leaves them as they were (the new
+    ones are written beside them and moved there only when whole)."""
+    import pyogrio
+
+    source = _register(tmp_path / "许可.csv", 1200)
+    outputs = [tmp_path / "o.csv", tmp_path / "o.xlsx", tmp_path / "o.gpkg"]
+    report = screen_file(source, outputs, as_of=AS_OF, chunk_rows=500)
+    assert report.rows_out == 1200
+    with open(outputs[0], encoding="utf-8-sig", newline="") as handle:
+        assert sum(1 for _ in csv.reader(handle)) == 1201
+    assert load_workbook(outputs[1], read_only=True)["筛查结果"].max_row == 1201
+    assert pyogrio.read_info(outputs[2], layer="screening")["features"] == 1200
+    earlier = [path.read_bytes() for path in outputs]
+    asked: list[int] = []
+    with pytest.raises(CancelledError):
+        screen_file(source, outputs, as_of=AS_OF, chunk_rows=500, cancel=lambda: asked.append(1) or len(asked) > 1)
+    assert [path.read_bytes() for path in outputs] == earlier
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([source.name, *(p.name for p in outputs)])
 
 
 def test_ctrl_c_says_what_was_not_written(tmp_path):
@@ -383,6 +405,7 @@ def test_ctrl_c_says_what_was_not_written(tmp_path):
     source = _register(tmp_path / "许可.csv", 20_000)
     streams, out = tmp_path / "tmp", tmp_path / "o.xlsx"
     streams.mkdir()
+    out.write_bytes(b"last month")
     run = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", "screen", str(source), "-o",
                             str(out), "--as-of", AS_OF], env={**os.environ, "TMPDIR": str(streams)},
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -393,7 +416,8 @@ def test_ctrl_c_says_what_was_not_written(tmp_path):
     _, err = run.communicate(timeout=120)
     assert run.returncode == 130, err
     assert f"已中断，未写出 {out}" in err and "interrupted" in err
-    assert not out.exists() and not list(streams.iterdir())
+    assert out.read_bytes() == b"last month" and not list(streams.iterdir())  # the earlier file kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["tmp", source.name, out.name])
 
 
 def test_geoparquet_verdict_columns_are_text_to_every_reader(tmp_path):

@@ -254,6 +254,8 @@ def screen_file(
                                    encoding=encoding)
             for writer in writers:
                 writer.close(summary)
+            for writer in writers:  # all or none: each was written beside its path
+                writer.commit()
             if progress is not None:  # only now is every output written
                 progress(rows_in, rows_in)
             # the summaries give the time to their writing; the caller, the whole time

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
 import re
 import threading
 from itertools import islice
@@ -96,6 +97,12 @@ def open_writer(path: str | Path, source, verdict_columns: list[str]):
     return writers[path.suffix.lower()](path, source, verdict_columns)
 
 
+def partial_path(path: Path) -> Path:
+    """Where an output is written before it is complete (``_Writer.commit`` moves it to ``path``): beside it,
+    hidden, with its suffix (GDAL tells a format by it)."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
 def _text(value: Any) -> Any:
     """A value for a text format: None stays empty, numbers stay numbers."""
     if isinstance(value, float) and np.isnan(value):
@@ -118,8 +125,13 @@ def starts_formula(value: Any) -> bool:
 
 
 class _Writer:
-    def __init__(self, path: Path, source, verdict_columns: list[str]) -> None:
-        self.path = path
+    """An output written at ``path`` (``partial_path`` of the file asked for) and moved to ``final`` when the
+    screening is done (``commit``): a failed or stopped screening leaves the officer's earlier file in place."""
+
+    def __init__(self, final: Path, source, verdict_columns: list[str]) -> None:
+        self.final = final
+        self.path = partial_path(final)
+        self.path.unlink(missing_ok=True)  # what a screening stopped by a power cut left
         self.source = source
         self.header = list(source.header)
         self.verdict_columns = verdict_columns
@@ -150,6 +162,10 @@ class _Writer:
     def stop(self) -> None:
         """Ask a write under way in another thread to end early: the output is about to be aborted."""
         self.stopping.set()
+
+    def commit(self) -> None:
+        """Put the finished output (``close``) where it was asked for, replacing an earlier file there."""
+        os.replace(self.path, self.final)
 
     def abort(self) -> None:
         """Remove a partly written output: a cancelled or failed screening leaves no half file."""
@@ -539,8 +555,6 @@ class _Gpkg(_Geo):
     def __init__(self, *args) -> None:
         super().__init__(*args)
         self._written = False
-        if self.path.exists():
-            self.path.unlink()
 
     def write(self, chunk, verdicts) -> None:
         import pyogrio

@@ -419,12 +419,9 @@ DEFAULTS: dict[str, Any] = {"scope": Scope.new}
 #: not give the fact) ends with, in its Chinese text: 建设性质未填写，按现有核查（整批假定）. It tells such a fact
 #: from one of ``DEFAULTS``, which every check takes; ``batch_facts_said`` finds it in a screening's 读取提示.
 BATCH_FACT_MARK = "整批假定"
-#: How a fact taken by default is said (Chinese); a batch-wide one carries the mark. One template: the notice
-#: is written with it and read back with the pattern made from it, never two copies of the wording.
-_TAKEN = "{label}未填写，按{value}核查"
-_TAKEN_BATCH = _TAKEN + f"（{BATCH_FACT_MARK}）"
-_TAKEN_BATCH_FOUND = re.compile(re.escape(_TAKEN_BATCH).replace(re.escape("{label}"), "([^：；。，\\s]+?)")
-                                .replace(re.escape("{value}"), "([^：；。]+?)"))
+#: A fact taken by default is said 「建设性质未填写，按现有核查」, a batch-wide one with （整批假定） after it
+#: (``read_project`` writes it); ``batch_facts_said`` finds the batch-wide ones by this pattern of the same words.
+_TAKEN_BATCH_FOUND = re.compile(r"([^：；。，\s]+?)未填写，按([^：；。]+?)核查（" + re.escape(BATCH_FACT_MARK) + "）")
 
 
 def _said(value: Any) -> str:
@@ -564,9 +561,9 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
         if facts.get(name) is None and not _blank(default):
             facts.update(_read_fact(specs[name], default, 1.0, notices, row, source))
             chosen = facts[name]
-            said = (_TAKEN_BATCH if name in (defaults or {}) else _TAKEN).format(label=specs[name].label_zh,
-                                                                                   value=_said(chosen))
-            notices.append(Notice("assumed", f"{said} / {name} not given: checked as {getattr(chosen, 'value', chosen)}",
+            mark = f"（{BATCH_FACT_MARK}）" if name in (defaults or {}) else ""
+            notices.append(Notice("assumed", f"{specs[name].label_zh}未填写，按{_said(chosen)}核查{mark} / {name} not "
+                                  f"given: checked as {getattr(chosen, 'value', chosen)}",
                                   row=row, field=name, value=chosen, source=source,
                                   fix=f"如不符，请填写{specs[name].label_zh}", level="assumed"))
     try:
