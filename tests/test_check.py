@@ -236,10 +236,10 @@ def test_a_fuel_word_is_checked_as_the_fuel_it_names(zones, word, fuel):
 
 
 def test_an_obligation_gives_way_to_partly_unchecked_in_a_check_and_a_batch(tmp_path):
-    """Inner Mongolia (a coal boiler, 允许 by BLR-22d) and 墨玉 (a wind farm, 应履行义务 by NAT-CU-2), where the
-    red line, the reserves or the fuel-ban zones do not cover the site: a rule that could not be checked may forbid
-    what is allowed or obliged, so the headline is 部分未核查 in a check and in a batch alike."""
-    cases = [("111.0,41.5", {"industry": "热力", "boiler_tph": 10, "fuel": "coal", "scope": "existing"}),
+    """Inner Mongolia (an existing 35 t/h coal boiler, 应履行义务 by BLR-22b) and 墨玉 (a wind farm, 应履行义务 by
+    NAT-CU-2), where the red line, the reserves or the fuel-ban zones do not cover the site: a rule that could not be
+    checked may forbid what is allowed or obliged, so the headline is 部分未核查 in a check and in a batch alike."""
+    cases = [("111.0,41.5", {"industry": "热力", "boiler_tph": 35, "fuel": "coal", "scope": "existing"}),
              ("80.05,38.13", {"industry": "风电", "scope": "new"})]
     register = tmp_path / "清单.csv"
     with open(register, "w", encoding="utf-8", newline="") as handle:
