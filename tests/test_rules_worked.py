@@ -274,7 +274,7 @@ CASES = [
     ("admin:652328", dict(industry="化工", scattered_polluter=True, scope="new"), "2021-12-31", "IND-12",
      Verdict.forbidden),
     ("admin:652302", dict(industry="化工", exceeds_standards=True), "2021-12-31", "IND-13", Verdict.phase_out),
-    ("admin:652302", dict(furnace="gas_producer", furnace_diameter_m=2.5), "2021-12-31", "IND-17",
+    ("admin:652302", dict(furnace="gas_producer", furnace_diameter_m=2.5, scope="existing"), "2021-12-31", "IND-17",
      Verdict.phase_out),
     ("admin:652302", dict(furnace="gas_producer", furnace_diameter_m=3.2), "2021-12-31", "IND-17", None),
     ("admin:652327", dict(industry="化肥", high_sulfur_petcoke=True), "2021-12-31", "IND-18", Verdict.forbidden),

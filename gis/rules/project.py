@@ -325,10 +325,27 @@ class Project(BaseModel):
     @property
     def is_power(self) -> bool | None:
         """Power-sector project (电力行业: power generation, 热电联产 included), as the coal-offset rules distinguish
-        it; heat supply alone (热力生产和供应, D443) is not power."""
+        it: 电力, or 热力 with generating capacity (a heat-supply project with generating units is 热电联产); heat
+        supply alone (热力生产和供应, D443, no generating unit) is not power."""
         if self.industry is None:
             return None
-        return self.industry == "电力"
+        return self.industry == "电力" or (self.industry == "热力" and (self.power_mw or 0) > 0)
+
+    @property
+    def generating_mw(self) -> float:
+        """Generating capacity, MW, 0 when the project declares no generating unit (a boiler alone): the rules
+        that close coal boilers but not the power or CHP units they stand by compare it."""
+        return self.power_mw or 0.0
+
+    @property
+    def combustion_source(self) -> bool:
+        """Burns fuel on site (an air-emission source): a boiler not electric, an industrial furnace or kiln, fuel
+        coal, a fuel burnt (coal, oil, gas, biomass), or heating by its own boiler, loose coal or gas. Nothing of
+        that declared: no such source."""
+        burnt = {Fuel.coal, Fuel.oil, Fuel.gas, Fuel.biomass}
+        return bool(self.furnace is not None or (self.coal_t or 0) > 0 or self.fuel in burnt
+                    or (self.boiler_tph is not None and self.fuel is not Fuel.electric)
+                    or self.heating in {Heating.boiler, Heating.loose_coal, Heating.gas})
 
     @property
     def abstracts_water(self) -> bool | None:
@@ -352,12 +369,15 @@ class Project(BaseModel):
 
 
 #: Facts computed from the fields (``Project`` properties) that rules may test as well.
-DERIVED_FACTS = ("water_related", "is_power", "abstracts_water", "equal_capacity_replacement")
+DERIVED_FACTS = ("water_related", "is_power", "abstracts_water", "equal_capacity_replacement", "generating_mw",
+                 "combustion_source")
 
 #: The fields each derived fact is computed from: such a field is never read in classes (``read_projects``).
-DERIVED_FROM = {"water_related": ("wastewater",), "is_power": ("industry",),
+DERIVED_FROM = {"water_related": ("wastewater",), "is_power": ("industry", "power_mw"),
                 "abstracts_water": ("groundwater", "surface_water"),
-                "equal_capacity_replacement": ("boiler_tph", "replaced_boiler_tph")}
+                "equal_capacity_replacement": ("boiler_tph", "replaced_boiler_tph"),
+                "generating_mw": ("power_mw",),
+                "combustion_source": ("furnace", "coal_t", "fuel", "boiler_tph", "heating")}
 
 #: Facts the officer declares only when the project has them: left out, the project is taken not to have
 #: them (a yes/no fact reads as no), so a rule that needs one does not apply, never 需核查. The fields made
@@ -408,6 +428,8 @@ FACT_LABELS = {spec.name: spec.label_zh + (f"（{spec.unit}）" if spec.unit els
     "is_power": "行业",
     "abstracts_water": "取用地下水或地表水",
     "equal_capacity_replacement": "等容量替代现有燃煤小锅炉",
+    "generating_mw": "发电机组装机容量（MW，未申报发电机组的按0）",
+    "combustion_source": "有燃烧排放源（锅炉、工业炉窑、燃料煤或其他燃料）",
 }
 
 #: Facts that take a value when none is given, the value, and how the assumption is stated. A check before
