@@ -43,7 +43,21 @@ as the file says once they are), so a CSV re-screened without them is screened w
   report says that the mapping is neither recorded nor given (读取选项：列对应、坐标系 文件未记录（CSV 不记录），也未给出).
 
 Given both (``columns={}`` for none), a row that cannot be read is a change (读取失败) with its reason, as one is
-whenever the 筛查汇总 records the options.
+whenever the 筛查汇总 records the options. A mapping or CRS given for a file that records none cannot be checked
+against the screening's, and the report says so (无法与原筛查核对).
+
+Why a row changes when its zones do not (``VerdictChange.cause_zh``) is told from what the file shows, never
+assumed to be the rules: a rule that now needs review for a missing fact (需核查原因 缺少项目信息：行业) that the
+file's own row did not lack (the rule was among its old 命中规则, and its old 需核查原因 does not say the fact
+missing) is a fact known at screening and not now, most likely a mapped column (industry=主营业务) or batch-wide
+fact not given again (``missing_facts``); else, against a 筛查汇总 that records the date, the layer versions and
+the rule packs, the rules changed with the date only when one of those differs (``basis_same``); a CSV records
+none of them, and the cause is said not to be known.
+
+Whether a change is stricter (从严) or relaxed (放宽) is decided in one place (``verdict_direction``), for the
+terminal, the change list and the workspace page alike: to or from a verdict that says nothing of the project
+(未核查 and 部分未核查: the layers do not cover the site or the date; 读取失败; or no old verdict, a row added after
+the screening) it is neither (无法比较).
 """
 
 from __future__ import annotations
@@ -53,6 +67,7 @@ import csv
 import datetime as dt
 import functools
 import json
+import re
 import tempfile
 import time
 from collections import Counter
@@ -71,23 +86,32 @@ from pydantic import BaseModel, Field, PrivateAttr, computed_field
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, header_fields, open_input
 from gis.batch.outputs import (ASSUMED_PREFIX, CLASH_SUFFIX, cell_day, crs_text, fact_text, recorded_options,
-                                starts_formula, verdict_labels)
-from gis.batch.verdicts import ERROR_LABEL
+                                starts_formula, summary_rows, verdict_labels)
+from gis.batch.verdicts import ERROR_CODE, ERROR_LABEL
 from gis.errors import EcozoneError, FieldError, FormatError, LimitExceededError
 from gis.kinds import KINDS
-from gis.rules.model import VERDICT_ORDER
+from gis.rules.evaluate import missing_reason
+from gis.rules.model import VERDICT_ORDER, Verdict
 from gis.rules.project import DEFAULTS, FACT_LABELS, batch_facts_said, fact_specs, read_project
 from gis.sites.tables import merged_filled, merged_ranges, open_workbook, sheet_rows
 from gis.store import Store, open_store
 
-__all__ = ["RESCREEN_SUFFIXES", "RescreenReport", "VerdictChange", "assumed_text", "options_text", "rescreen_file",
-           "write_rescreen"]
+__all__ = ["DIRECTION_ZH", "RESCREEN_SUFFIXES", "RescreenReport", "VerdictChange", "assumed_text", "options_text",
+           "rescreen_file", "verdict_direction", "write_rescreen"]
 
 #: Files ``write_rescreen`` writes, by suffix.
 RESCREEN_SUFFIXES = (".xlsx", ".csv", ".json")
 
 _VERDICT, _CODE, _RULES, _ZONES, _ERROR = "结论", "结论代码", "命中规则", "涉及区域", "读取错误"
+_REVIEW = "需核查原因"
 _RANK = {v.value: i for i, v in enumerate(VERDICT_ORDER)}
+Direction = Literal["stricter", "relaxed", "not_comparable"]
+#: How a verdict changed, as the terminal, the change list (变化) and the workspace page say it.
+DIRECTION_ZH: dict[str, str] = {"stricter": "从严", "relaxed": "放宽", "not_comparable": "无法比较"}
+#: 结论代码 that say nothing of the project, so that no change to or from them is stricter or relaxed: 未核查 and
+#: 部分未核查 (not_checked: the layers do not cover the site, or the date), 读取失败, and '' (no old verdict: a row
+#: added after the screening).
+_UNRANKED = frozenset({Verdict.not_checked.value, ERROR_CODE, ""})
 #: The 汇总 sheet's name for an old 结论 left blank: a row added to the file after its screening.
 _NO_OLD_VERDICT = "（空：筛查后加入的行）"
 #: Where the batch-wide facts of a re-screening came from (``RescreenReport.assumed_from``), in words.
@@ -118,16 +142,41 @@ class VerdictChange(BaseModel):
     old_code: str
     new_verdict: str
     new_code: str
-    worse: bool = Field(description="The new verdict is stricter (e.g. 允许 → 禁止).")
+    direction: Direction = Field(description="stricter (从严, e.g. 允许 → 禁止), relaxed (放宽), or not_comparable "
+                                             "(无法比较): to or from 未核查, 部分未核查 or 读取失败 (a verdict that says "
+                                             "nothing of the project), or a row without an old verdict "
+                                             "(``verdict_direction``).")
     rules_added: list[str] = Field(description="Rule hits only in the new screening: rule id, verdict, title.")
     rules_removed: list[str] = Field(description="Rule hits only in the old screening.")
     zones_added: list[str]
     zones_removed: list[str]
     zones: list[str] = Field(description="Zones the site meets as of the new date.")
+    missing_facts: list[str] = Field(default_factory=list, description="Project facts (industry ...) a rule now "
+                                     "needs review for lack of, which the file's own row did not lack (the rule "
+                                     "was among its old 命中规则, its old 需核查原因 does not say the fact "
+                                     "missing): known at screening, not now, most likely a mapped column or a "
+                                     "batch-wide fact not given again.")
+    cause_zh: str = Field(default="", description="Why the verdict changed, when the file tells it beyond the rules "
+                          "and zones: facts now missing (``missing_facts``), or, the zones the same, whether the "
+                          "rules changed with the date (the file's 筛查汇总 records another date, layer version or "
+                          "rule pack), did not (it records the same ones), or the cause is not known (a CSV "
+                          "records none); '' otherwise.")
     reason_zh: str
     #: An .xlsx cell's number format (not General) by column label: the change list workbook shows it as the
     #: officer's sheet does; not in JSON.
     _formats: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @computed_field(description="The new verdict is stricter (direction stricter).")
+    @property
+    def worse(self) -> bool:
+        """Stricter: ``direction`` says it (kept for the clients that read ``worse``)."""
+        return self.direction == "stricter"
+
+    @computed_field(description="The direction as the change list's 变化 says it: 从严, 放宽 or 无法比较.")
+    @property
+    def direction_zh(self) -> str:
+        """``direction`` in the words every output uses (``DIRECTION_ZH``)."""
+        return DIRECTION_ZH[self.direction]
 
 
 class RescreenReport(BaseModel):
@@ -157,6 +206,13 @@ class RescreenReport(BaseModel):
     new_as_of: dt.date
     store: str
     layer_versions: dict[str, int]
+    rule_packs: dict[str, str] = Field(default_factory=dict, description="Rule pack id -> version of the "
+                                       "re-screening.")
+    basis_same: bool | None = Field(default=None, description="Whether the re-screening's date, layer versions and "
+                                    "rule packs are those the file's 筛查汇总 records: then no change is the rules' "
+                                    "or layers' (the options differ); None when the file records none (a CSV).")
+    missing_facts: dict[str, int] = Field(default_factory=dict, description="Changed rows per project fact they now "
+                                          "lack and the file's rows did not (``VerdictChange.missing_facts``).")
     old_counts: dict[str, int] = Field(description="Rows per old 结论代码 ('' for a row added after the screening).")
     new_counts: dict[str, int] = Field(description="Rows per new 结论代码.")
     old_verdict_labels: dict[str, int] = Field(default_factory=dict, description="Rows per old 结论 as the file's "
@@ -300,10 +356,86 @@ def _chain(header: list[str], name: str) -> list[str]:
     return chain
 
 
+def verdict_direction(old_code: str, new_code: str) -> Direction:
+    """Whether a verdict that changed from ``old_code`` to ``new_code`` (结论代码) is stricter or relaxed: the one
+    place that decides it. To or from 未核查/部分未核查 (not_checked), 读取失败 (error) or no verdict ('') it is
+    not comparable: such a verdict says nothing of the project (禁止 → 未核查 is the layers not covering the date,
+    not a relaxation)."""
+    if old_code in _UNRANKED or new_code in _UNRANKED:
+        return "not_comparable"
+    return "stricter" if _RANK.get(new_code, len(_RANK)) < _RANK.get(old_code, len(_RANK)) else "relaxed"
+
+
+#: A rule's reason in 需核查原因 for a fact the project lacks (``missing_reason`` after the rule id, as
+#: ``gis.presentation.review_reasons`` writes it): (rule id, fact name).
+_HEAD, _MIDDLE, _TAIL = missing_reason("\0").split("\0")  # 缺少项目信息：{label} (missing: {name})
+_MISSING = re.compile(rf"([^；：\s]+)：{re.escape(_HEAD)}[^；]*?{re.escape(_MIDDLE)}(\w+){re.escape(_TAIL)}")
+
+
+def _missing_said(text: str) -> list[tuple[str, str]]:
+    """(rule id, fact) of each rule a 需核查原因 says needs review for a missing fact."""
+    return _MISSING.findall(text or "")
+
+
+def _facts_lost(old_review: str, new_review: str, old_rules: list[str]) -> list[str]:
+    """The facts a rule now needs review for lack of that the file's row had: the rule was among the row's old
+    命中规则 (it was evaluated, so the facts it needs were asked) and its old 需核查原因 says no rule lacked the
+    fact."""
+    old_ids = {rule.split(" ", 1)[0] for rule in old_rules}
+    lacked = {fact for _, fact in _missing_said(old_review)}
+    return list(dict.fromkeys(fact for rule, fact in _missing_said(new_review) if rule in old_ids
+                              and fact not in lacked))
+
+
+#: Why the verdict changed when the zones did not, by what the file's 筛查汇总 tells (``_basis``): another date,
+#: layer version or rule pack; the same ones, and options given that differ from those it records (a what-if);
+#: the same ones and options; none recorded (a CSV).
+_SAME_ZONES = {
+    "changed": "涉及区域未变（规则随日期变化）",
+    "what_if": "涉及区域未变，筛查日期、图层版本和规则包均与文件的筛查汇总所记录的相同（不是规则或图层的变化：重新筛查时给出的整批假定或"
+               "读取选项与文件记录的不同）",
+    "same": "涉及区域未变，筛查日期、图层版本和规则包均与文件的筛查汇总所记录的相同（不是规则或图层的变化，原因不明）",
+    "unknown": "涉及区域未变（原因不明：文件未记录筛查日期、图层版本和规则包，可能是规则随日期变化，也可能是筛查时的选项未再次给出）",
+}
+
+
+def _basis(basis_same: bool | None, what_if: bool) -> str:
+    """The key of ``_SAME_ZONES``."""
+    if basis_same is None:
+        return "unknown"
+    return "changed" if not basis_same else "what_if" if what_if else "same"
+
+
+def _cause(change: VerdictChange, basis: str) -> str:
+    """``VerdictChange.cause_zh``: the facts now missing, or, the zones the same, what the file tells of the
+    rules; '' when the rules and zones alone say it."""
+    same_zones = not change.zones_added and not change.zones_removed and change.zones
+    if change.missing_facts:
+        facts = "、".join(FACT_LABELS.get(name, name) for name in change.missing_facts)
+        return (f"现缺少原筛查时已有的项目信息：{facts}（原筛查该行未因缺少而需核查；筛查时的列对应或整批假定可能未再次给出）"
+                + ("；涉及区域未变" if same_zones else ""))
+    if same_zones:
+        return _SAME_ZONES[basis]
+    return ""
+
+
+def _basis_same(summary: dict[str, Any] | None, report) -> bool | None:
+    """Whether ``report`` (the re-screening's ``ScreenReport``) has the date, layer versions and rule packs the
+    file's 筛查汇总 records, compared as ``summary_rows`` writes them; None when it records none (a CSV)."""
+    if summary is None or summary.get("图层日期") is None:
+        return None
+    prefixes = ("图层版本：", "规则包：")
+    now = {label: str(value) for label, value in summary_rows(report, "") if label.startswith(prefixes)}
+    then = {str(label): str(value) for label, value in summary.items() if str(label).startswith(prefixes)}
+    return str(summary["图层日期"])[:10] == report.as_of.isoformat() and now == then
+
+
 def _reason(change: VerdictChange, error: str) -> str:
-    """说明: what changed and why; ``error`` is the new 读取错误 (why the row could not be read or checked), if any."""
-    parts = [f"结论由「{change.old_verdict}」变为「{change.new_verdict}」" if change.old_verdict else
-             f"原筛查无此行的结论（筛查后加入的行），现为「{change.new_verdict}」"]
+    """说明: what changed (and whether it is stricter: ``verdict_direction``, as the terminal shows it) and why;
+    ``error`` is the new 读取错误 (why the row could not be read or checked), if any;
+    ``change.cause_zh`` what the file tells of why, beyond the rules and zones."""
+    parts = [(f"结论由「{change.old_verdict}」变为「{change.new_verdict}」" if change.old_verdict else
+              f"原筛查无此行的结论（筛查后加入的行），现为「{change.new_verdict}」") + f"（{change.direction_zh}）"]
     if error:
         parts.append("读取错误：" + error.rstrip("。"))
     if change.rules_added:
@@ -314,8 +446,9 @@ def _reason(change: VerdictChange, error: str) -> str:
         parts.append("新涉及区域：" + "；".join(change.zones_added))
     if change.zones_removed:
         parts.append("不再涉及区域：" + "；".join(change.zones_removed))
-    if not change.zones_added and not change.zones_removed and change.zones:
-        parts.append("涉及区域未变（规则随日期变化）：" + "；".join(change.zones))
+    if change.cause_zh:
+        same_zones = not change.zones_added and not change.zones_removed and change.zones
+        parts.append(change.cause_zh + ("：" + "；".join(change.zones) if same_zones else ""))
     return "。".join(parts)
 
 
@@ -399,6 +532,7 @@ def rescreen_file(
     new_counts: Counter[str] = Counter()
     old_labels: Counter[str] = Counter()
     new_labels: Counter[str] = Counter()
+    lost: Counter[str] = Counter()  # changed rows by fact now missing that the file's row had
     count = 0  # rows
     with tempfile.TemporaryDirectory(prefix="ecozone-rescreen-") as folder:
         output = Path(folder) / "rescreened.csv"
@@ -419,6 +553,13 @@ def rescreen_file(
                 error.fix = (f"再次给出筛查时的 «columns»；{error.fix}" if error.fix else
                              "再次给出筛查时的 «columns» / give the «columns» the file was screened with again")
             raise
+        basis_same = _basis_same(summary, report)
+        # facts or options given that differ from those the 筛查汇总 records: a change is theirs
+        what_if = (assumed_from == "given" and recorded is not None
+                   and {name: fact_text(value) for name, value in assumed.items()} != recorded) or any(
+            options_from.get(key) == "given" and options_recorded is not None
+            and options_recorded.get(key) != options[key] for key in _READ_BACK)
+        basis = _basis(basis_same, what_if)
         with open(output, encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)  # row by row: only the changes are kept
             header = next(reader)
@@ -470,12 +611,16 @@ def rescreen_file(
                     row=number,
                     cells={} if workbook else {labels[i]: _unguarded(cells[i]) for i in kept if cells[i] != ""},
                     old_verdict=cells[old_at[_VERDICT]], old_code=old_code, new_verdict=cells[new_at[_VERDICT]],
-                    new_code=new_code, worse=_RANK.get(new_code, len(_RANK)) < _RANK.get(old_code, len(_RANK)),
+                    new_code=new_code, direction=verdict_direction(old_code, new_code),
                     rules_added=[r for r in new_rules if r not in old_rules],
                     rules_removed=[r for r in old_rules if r not in new_rules],
                     zones_added=[z for z in new_zones if z not in old_zones],
                     zones_removed=[z for z in old_zones if z not in new_zones], zones=new_zones, reason_zh="",
+                    missing_facts=_facts_lost(cells[old_at[_REVIEW]] if _REVIEW in old_at else "",
+                                              cells[new_at[_REVIEW]], old_rules),
                 )
+                lost.update(change.missing_facts)
+                change.cause_zh = _cause(change, basis)
                 change.reason_zh = _reason(change, cells[new_at[_ERROR]])
                 changes.append(change)
     sheet = _sheet_cells(path, own, [(i, labels[i]) for i in kept], changes,
@@ -486,6 +631,7 @@ def rescreen_file(
         name_column=labels[name_at] if name_at in kept else None, rows=count, changed=len(changes),
         old_as_of=None if summary is None or summary.get("图层日期") is None else str(summary["图层日期"]),
         new_as_of=report.as_of, store=report.store, layer_versions=report.layer_versions,
+        rule_packs=report.rule_packs, basis_same=basis_same, missing_facts=dict(lost),
         old_counts=dict(old_counts), new_counts=dict(new_counts), old_verdict_labels=dict(old_labels),
         new_verdict_labels=dict(new_labels), changes=changes,
         seconds=round(time.perf_counter() - started, 3),
@@ -610,7 +756,10 @@ def _option_text(key: str, value: Any, *, english: bool = False) -> str:
 
 def options_text(report: RescreenReport) -> tuple[str, str]:
     """The reading options of ``report`` (column mapping, CRS, encoding) and where each came from, in Chinese and
-    in English (the terminal's); those neither given nor recorded are said to be not known (a CSV records none)."""
+    in English (the terminal's); those neither given nor recorded are said to be not known (a CSV records none),
+    those given for a file that records none are said not to be checked against the screening's, and the facts
+    changed rows now lack that the file's rows had (``missing_facts``) are named with their likely cause."""
+    why_zh, why_en = _UNRECORDED_ZH[report.sheet is not None], _UNRECORDED_EN[report.sheet is not None]
     zh, en = [], []
     for key, value in report.options.items():
         where_zh, where_en = _OPTIONS_FROM[report.options_from[key]]
@@ -619,13 +768,24 @@ def options_text(report: RescreenReport) -> tuple[str, str]:
             where_zh += "；文件的筛查汇总记录 " + ("无" if recorded is None else _option_text(key, recorded))
             where_en += "; the file's 筛查汇总 records " + ("none" if recorded is None else
                                                             _option_text(key, recorded, english=True))
+        elif report.options_from[key] == "given" and report.options_recorded is None and key in _READ_BACK:
+            where_zh += f"；文件未记录筛查时的{_OPTION_NAMES[key][0]}（{why_zh}），无法与原筛查核对"
+            where_en += (f"; the file does not record the {_OPTION_NAMES[key][1]} it was screened with ({why_en}): "
+                         "not checked against the screening's")
         zh.append(f"{_option_text(key, value)}（{where_zh}）")
         en.append(f"{_option_text(key, value, english=True)} ({where_en})")
     missing = [key for key in _READ_BACK if key not in report.options]
     if missing and report.options_recorded is None:
-        why_zh, why_en = _UNRECORDED_ZH[report.sheet is not None], _UNRECORDED_EN[report.sheet is not None]
         zh.append(f"{'、'.join(_OPTION_NAMES[k][0] for k in missing)} 文件未记录（{why_zh}），也未给出")
         en.append(f"{' and '.join(_OPTION_NAMES[k][1] for k in missing)} not recorded ({why_en}), not given")
+    if report.missing_facts:
+        rows = sum(1 for change in report.changes if change.missing_facts)
+        zh.append(f"{rows} 行结论变化现缺少原筛查时已有的项目信息（"
+                  + "、".join(f"{FACT_LABELS.get(name, name)} {n} 行" for name, n in report.missing_facts.items())
+                  + "）：筛查时的列对应或整批假定可能未全部再次给出")
+        en.append(f"{rows} changed rows now lack project facts the file's rows had ("
+                  + ", ".join(f"{name} {n}" for name, n in report.missing_facts.items())
+                  + "): a column mapping or batch-wide fact of the screening may not have been given again")
     return "读取选项：" + ("；".join(zh) or "无"), "reading options: " + ("; ".join(en) or "none")
 
 
@@ -644,7 +804,7 @@ def _table(report: RescreenReport) -> tuple[list[str], Iterator[list[Any]]]:
     (``report.columns``, a column no changed row fills too), a cell the row leaves empty None."""
     own = report.columns
     rows = ([c.row, *(c.cells.get(name) for name in own), c.old_verdict, c.new_verdict,
-             "从严" if c.worse else "放宽", "；".join(c.rules_added), "；".join(c.rules_removed),
+             c.direction_zh, "；".join(c.rules_added), "；".join(c.rules_removed),
              "；".join(c.zones_added), "；".join(c.zones_removed), c.reason_zh] for c in report.changes)
     return [_HEADERS[0], *own, *_HEADERS[1:]], rows
 

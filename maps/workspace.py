@@ -148,7 +148,11 @@ _BODIES = {
         <input type="file" id="ez-rescreen-file" accept=".xlsx,.csv" required></label>
       <label>重新筛查日期 <input type="date" id="ez-rescreen-asof" required></label>
 """ + options_fieldset("rescreen", "整批选项（按原筛查时的选项填写；均不填时，.xlsx 取其筛查汇总记录的整批假定和坐标系，"
-                                "填写则按所填筛查）") + """      <button type="submit" id="ez-rescreen-go">重新筛查</button>
+                                "填写则按所填筛查）") + """      <label class="ez-columns">列对应（筛查时指定过列的，按原样填写，每行一项：字段=列名，如 lon=东经 或
+        经度=东经；不填时，.xlsx 取其筛查汇总的记录，CSV 不记录列对应，须填写）
+        <textarea id="ez-rescreen-columns" rows="3" cols="44" spellcheck="false"
+          placeholder="x=东向坐标&#10;y=北向坐标&#10;industry=主营业务"></textarea></label>
+      <button type="submit" id="ez-rescreen-go">重新筛查</button>
       <span id="ez-rescreen-busy" class="ez-busy" hidden><span class="ez-spinner"></span>
         <span id="ez-rescreen-busy-text"></span></span>
       <div id="ez-rescreen-status" class="ez-status"></div>

@@ -892,3 +892,116 @@ def test_a_csvs_batch_wide_facts_are_told_by_the_notices_chinese_mark_not_its_en
     plain = rescreen_file(tmp_path / "new.csv", as_of=SAME, store=store)
     assert plain.changed == 0 and plain.assumed_from is None
     assert "列对应、坐标系 文件未记录（CSV 不记录），也未给出" in options_text(plain)[0]
+
+
+# -- why a row changed, and whether that is stricter ----------------------------------------------------------------
+
+def survey_csv(path, sites) -> None:
+    """The survey register as a CSV: X/Y without the zone number under 测点E/测点N, the industry under 主营业务."""
+    to_xy = Transformer.from_crs("EPSG:4490", "EPSG:4538", always_xy=True)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SURVEY_HEADER)
+        for name, lon, lat, industry in sites:
+            east, north = to_xy.transform(lon, lat)
+            writer.writerow([name, f"{east:.3f}", f"{north:.3f}", industry])
+
+
+def test_a_fact_mapping_left_out_of_a_csvs_rescreening_is_named_not_taken_for_a_rule_change(tmp_path, store):
+    """A CSV screened with the location mapping, the CRS and industry=主营业务, re-screened the same day with the
+    location mapping and the CRS only (as the tester did): the rule packs and layer versions are those of the
+    screening (read from both reports), so no change is the rules': each change says the 行业 its row had at
+    screening is now missing, and none claims the rule changed with the date; the summary line says the mapping
+    given cannot be checked against the screening's (a CSV records none) and names the missing fact. With the
+    whole mapping given, nothing changes."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+
+    survey_csv(tmp_path / "测绘.csv", survey_sites(12))
+    screening = screen_file(tmp_path / "测绘.csv", tmp_path / "screened.csv", store=store, as_of=SAME, **SURVEY_OPTIONS)
+    with open(tmp_path / "screened.csv", encoding="utf-8-sig", newline="") as handle:
+        old = {number: row for number, row in enumerate(csv.DictReader(handle), start=2)}  # the oracle
+    location = {"x": "测点E", "y": "测点N"}
+    report = rescreen_file(tmp_path / "screened.csv", as_of=SAME, store=store, columns=location, crs="EPSG:4538")
+    assert report.changed > 0
+    for change in report.changes:
+        assert change.old_code == old[change.row]["结论代码"] and "缺少项目信息：行业" not in old[change.row]["需核查原因"]
+        assert "规则随日期变化" not in change.reason_zh, change.reason_zh
+        assert "现缺少原筛查时已有的项目信息：行业" in change.reason_zh
+        assert change.missing_facts == ["industry"] and "规则随日期变化" not in change.cause_zh
+    # the rules and layers are those of the screening: no change is theirs
+    assert (report.layer_versions, report.rule_packs) == (screening.layer_versions, screening.rule_packs)
+    assert report.basis_same is None  # which a CSV cannot tell: it records no date, versions or packs
+    assert report.missing_facts == {"industry": report.changed}
+    said = options_text(report)[0]
+    assert "列对应 x=测点E、y=测点N（重新筛查时给出；文件未记录筛查时的列对应（CSV 不记录），无法与原筛查核对）" in said
+    assert f"{report.changed} 行结论变化现缺少原筛查时已有的项目信息（行业 {report.changed} 行）" in said
+    assert "not checked against the screening's" in options_text(report)[1] and "industry" in options_text(report)[1]
+
+    line = CliRunner().invoke(cli_app, ["rescreen", str(tmp_path / "screened.csv"), "--as-of", SAME, "--column",
+                                        "x=测点E", "--column", "y=测点N", "--crs", "EPSG:4538"],
+                              env={"ECOZONE_STORE": None})
+    assert line.exit_code == 0, line.output
+    assert "无法与原筛查核对" in line.stdout.splitlines()[0] and "规则随日期变化" not in line.stdout
+
+    whole = rescreen_file(tmp_path / "screened.csv", as_of=SAME, store=store, **SURVEY_OPTIONS)
+    assert whole.changed == 0 and whole.missing_facts == {}
+
+
+def test_a_workbook_rescreened_on_its_own_day_and_rules_says_no_rule_changed(tmp_path, survey, store):
+    """The survey workbook, whose 筛查汇总 records the date, the layer versions and the rule packs, re-screened on
+    the same day with the industry mapping left out (a what-if against its record): the basis is the same, no
+    change claims the rule changed with the date, each names the 行业 now missing. Re-screened on another day,
+    the zones the same, a change that is the rules' says so."""
+    screened, expected = survey
+    what_if = rescreen_file(screened, as_of=SAME, store=store, columns={"x": "测点E", "y": "测点N"})
+    assert what_if.changed > 0 and not any("规则随日期变化" in c.reason_zh for c in what_if.changes)
+    assert what_if.basis_same is True and all(c.missing_facts == ["industry"] for c in what_if.changes)
+
+    register(tmp_path / "register.xlsx", notes_first=False)
+    screen_file(tmp_path / "register.xlsx", tmp_path / "zhundong.xlsx", store=store, as_of=OLD)
+    dated = rescreen_file(tmp_path / "zhundong.xlsx", as_of=NEW, store=store)
+    assert dated.basis_same is False and dated.missing_facts == {}
+    same_zones = [c for c in dated.changes if not c.zones_added and not c.zones_removed and c.zones]
+    assert same_zones and all(c.cause_zh == "涉及区域未变（规则随日期变化）" for c in same_zones)
+
+
+def test_a_verdict_to_or_from_not_checked_is_neither_stricter_nor_relaxed(tmp_path, store):
+    """A workbook screened as of 2018 (准东's water projects 禁止), re-screened as of 2010, before the layers' first
+    version (no layer in force, read from the report): 禁止 → 未核查 is 无法比较 (not comparable), neither 从严 nor
+    放宽, in the report, its JSON, the change workbook and CSV, and the terminal; as of 2021 禁止 → 限制 is still
+    放宽, and 部分未核查 → 限制 无法比较."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+
+    register(tmp_path / "register.xlsx", notes_first=False)
+    screen_file(tmp_path / "register.xlsx", tmp_path / "screened.xlsx", store=store, as_of=OLD)
+    early = rescreen_file(tmp_path / "screened.xlsx", as_of="2010-01-01", store=store)
+    assert early.layer_versions == {}  # no layer is in force in 2010
+    pairs = {(c.old_verdict, c.new_verdict) for c in early.changes}
+    assert ("禁止", "未核查") in pairs, pairs
+    table, text, answer = written_changes(early, tmp_path)
+    at = table[0].index("变化")
+    assert {line[at] for line in table[1:]} == {"无法比较"} and {line[at] for line in text[1:]} == {"无法比较"}
+    for change in early.changes:
+        assert change.new_code == "not_checked"
+        assert (change.direction, change.direction_zh, change.worse) == ("not_comparable", "无法比较", False)
+        assert "（无法比较）" in change.reason_zh
+    assert {c["direction"] for c in answer["changes"]} == {"not_comparable"}
+    assert not any(c["worse"] for c in answer["changes"])
+    said = CliRunner().invoke(cli_app, ["rescreen", str(tmp_path / "screened.xlsx"), "--as-of", "2010-01-01"],
+                              env={"ECOZONE_STORE": None})
+    assert said.exit_code == 0, said.output
+    lines = [line for line in said.stdout.splitlines() if line.startswith("  原表第")]
+    assert len(lines) == early.changed and all("（无法比较）" in line and "放宽" not in line for line in lines)
+
+    later = rescreen_file(tmp_path / "screened.xlsx", as_of=NEW, store=store)
+    directions = {(c.old_code, c.new_code): c.direction_zh for c in later.changes}
+    assert directions.get(("forbidden", "restricted")) == "放宽", directions
+    assert all(d == "无法比较" for (o, n), d in directions.items() if "not_checked" in (o, n))
+    from gis.rescreen import verdict_direction
+
+    assert verdict_direction("allowed", "forbidden") == "stricter"
+    assert verdict_direction("forbidden", "error") == verdict_direction("", "allowed") == "not_comparable"

@@ -584,3 +584,59 @@ def test_pages_ask_for_the_key_and_work_after_login(chromium, keyed_server, stor
         # the 401 and 403 answers before the right key are the only failed loads
         failed = [text for text in watch.console_errors if "401" not in text and "403" not in text]
         assert failed == [] and watch.page_errors == [] and watch.blocked == []
+
+
+def test_rescreen_page_sends_the_column_mapping_of_its_field(chromium, server, copy_store, tmp_path, artifacts):
+    """A CSV screened with X/Y under 测点E/测点N, the CRS and industry=主营业务 (a CSV records none of them): on the
+    page, 列对应 one mapping a line (a field by its name or as the batch page names it, X 坐标（东）=测点E) with the
+    CRS gives the changes, directions and words of ``rescreen_file`` with the same ``columns``, and the summary
+    says which mapping was used; the whole mapping gives no change. A line that is no mapping is refused on the
+    page. The batch page, which maps columns after its preview, has no such field."""
+    from gis.batch import screen_file
+    from gis.rescreen import options_text, rescreen_file
+    from tests.test_rescreen import SURVEY_OPTIONS, survey_csv, survey_sites
+
+    day = "2024-06-30"
+    survey_csv(tmp_path / "测绘.csv", survey_sites(12))
+    screened = tmp_path / "测绘-筛查结果.csv"
+    location = {"x": "测点E", "y": "测点N"}
+    with open_store(copy_store, read_only=True) as served:  # the server's store
+        screen_file(tmp_path / "测绘.csv", screened, store=served, as_of=day, **SURVEY_OPTIONS)
+        partial = rescreen_file(screened, as_of=day, store=served, columns=location, crs="EPSG:4538")
+        whole = rescreen_file(screened, as_of=day, store=served, **SURVEY_OPTIONS)
+    assert partial.changed > 0 and whole.changed == 0  # the test is about something
+    with harness.page(chromium) as (tab, watch):
+        _with_key(tab, READ)
+        tab.goto(server + "/map/screen")
+        assert tab.locator("textarea").count() == 0  # the batch page maps columns after its preview
+        tab.goto(server + "/map/rescreen")
+        assert tab.locator("#ez-rescreen-options #ez-rescreen-columns").count() == 0  # not in the shared fieldset
+        tab.set_input_files("#ez-rescreen-file", str(screened))
+        tab.fill("#ez-rescreen-asof", day)
+        tab.fill("#ez-rescreen-crs", "EPSG:4538")
+        tab.fill("#ez-rescreen-columns", "lon东经")
+        tab.click("#ez-rescreen-go")
+        tab.wait_for_selector("#ez-rescreen-status.ez-error")
+        assert "字段=列名" in tab.inner_text("#ez-rescreen-status") and tab.is_hidden("#ez-rescreen-result")
+
+        tab.fill("#ez-rescreen-columns", "X 坐标（东）=测点E\n\n y = 测点N ")
+        tab.click("#ez-rescreen-go")
+        tab.wait_for_selector("#ez-rescreen-result:not([hidden])", timeout=60_000)
+        assert _shown_changes(tab) == _expected_changes(partial)
+        assert tab.inner_text("#ez-rescreen-changed") == str(partial.changed)
+        assert tab.inner_text("#ez-rescreen-reading") == options_text(partial)[0]
+        assert "列对应 x=测点E、y=测点N（重新筛查时给出；文件未记录筛查时的列对应" in tab.inner_text("#ez-rescreen-reading")
+        assert tab.eval_on_selector_all("#ez-rescreen-changes td.ez-direction", "tds => tds.map(td => td.innerText)") == [
+            c.direction_zh for c in partial.changes]
+        causes = tab.eval_on_selector_all("#ez-rescreen-changes .ez-cause", "ds => ds.map(d => d.innerText)")
+        assert len(causes) == partial.changed and all(text.startswith(c.cause_zh)
+                                                      for text, c in zip(causes, partial.changes))
+        assert not any("规则随日期变化" in text for text in causes)
+        tab.screenshot(path=str(artifacts / "workspace_rescreen_columns.png"), full_page=True)
+
+        tab.fill("#ez-rescreen-columns", "x=测点E\ny=测点N\n行业=主营业务")
+        tab.click("#ez-rescreen-go")
+        tab.wait_for_function("text => document.getElementById('ez-rescreen-reading')?.innerText === text",
+                              arg=options_text(whole)[0], timeout=60_000)
+        assert tab.inner_text("#ez-rescreen-changed") == "0" and _shown_changes(tab) == []
+        _assert_clean(watch)

@@ -36,6 +36,8 @@ from api.errors import ApiProblem
 from api.params import IsoDate
 from api.routes import screen
 from api.routes.tiles import map_urls
+from api.routes.workspace import FIELD_LABELS
+from gis.batch.inputs import FIELDS
 from gis.kinds import KINDS
 from gis.overlap import MAX_SEARCH_KM
 from gis.rules.model import Verdict
@@ -147,9 +149,11 @@ async def screen_page(request: Request, state: StateDep) -> HTMLResponse:
                  summary="重新筛查: a screened file again as of another date, the rows whose verdict changes, HTML",
                  response_class=HTMLResponse)
 async def rescreen_page(request: Request, state: StateDep) -> HTMLResponse:
-    """Upload a screened .xlsx or .csv to ``POST /rescreen`` with a date and the batch-wide options; the changed
+    """Upload a screened .xlsx or .csv to ``POST /rescreen`` with a date, the batch-wide options and the column
+    mapping (列对应: the fields a column can hold, named as the batch page's preview names them); the changed
     rows, the counts per old → new verdict, where the batch-wide facts came from, and the change workbook."""
-    return _plain(request, state, "rescreen", "重新筛查", kind_labels={kind: spec.label_zh for kind, spec in KINDS.items()})
+    return _plain(request, state, "rescreen", "重新筛查", kind_labels={kind: spec.label_zh for kind, spec in KINDS.items()},
+                  column_fields={field: FIELD_LABELS[field] for field in FIELDS})
 
 
 @page_router.get("/map/versions", operation_id="map_versions_page", name="map_versions_page",

@@ -1,5 +1,7 @@
-/* 重新筛查: a file a screening wrote (.xlsx or .csv) goes to POST /rescreen with a date and the batch-wide
- * options (the batch page's fieldset, ws.addOptions); the answer (gis.rescreen.RescreenReport) is shown as it
+/* 重新筛查: a file a screening wrote (.xlsx or .csv) goes to POST /rescreen with a date, the batch-wide
+ * options (the batch page's fieldset, ws.addOptions) and the column mapping the file was screened with (列对应,
+ * one FIELD=COLUMN a line as `ecozone rescreen --column` takes it, sent as POST /rescreen's JSON `columns`; a
+ * field may be named as the batch page names it, 经度=东经); the answer (gis.rescreen.RescreenReport) is shown as it
  * comes: the rows screened and changed, the rows per old → new verdict, where the batch-wide facts came from, and
  * the changed rows with the rules and zones that made the difference. The change list as a workbook or CSV is
  * POST /rescreen again with format=xlsx|csv. The request is synchronous: the button is disabled and the time
@@ -10,6 +12,9 @@
 
   var ws = window.ezws, $ = ws.$, esc = ws.esc, urls = ws.config.urls;
   var KIND_LABELS = ws.config.kind_labels || {};
+  var COLUMN_FIELDS = ws.config.column_fields || {};  // field -> how the pages name it (经度, 行业 ...)
+  // The class of a change's direction (gis.rescreen.verdict_direction decides it).
+  var DIRECTION_CLASS = { stricter: "ez-worse", relaxed: "ez-better", not_comparable: "ez-neutral" };
   var last = null;  // what the shown report was asked with: the downloads ask the same
   var busy = false, ticker = null;
 
@@ -41,6 +46,33 @@
     ticker = setInterval(tick, 1000);
   }
 
+  function squeeze(text) { return text.replace(/\s+/g, ""); }
+  function own(object, key) { return Object.prototype.hasOwnProperty.call(object, key); }
+
+  /** The 列对应 field as POST /rescreen's `columns` (field -> column), null when empty; throws what is wrong. */
+  function columnMapping() {
+    var byLabel = {}, columns = {}, given = false;
+    Object.keys(COLUMN_FIELDS).forEach(function (field) {
+      if (!own(byLabel, squeeze(COLUMN_FIELDS[field]))) { byLabel[squeeze(COLUMN_FIELDS[field])] = field; }
+    });
+    $("ez-rescreen-columns").value.split(/\r?\n/).forEach(function (line, i) {
+      line = line.trim();
+      if (!line) { return; }
+      var at = line.search(/[=＝]/);
+      var field = at < 0 ? "" : line.slice(0, at).trim(), column = at < 0 ? "" : line.slice(at + 1).trim();
+      if (!field || !column) {
+        throw new Error("列对应第 " + (i + 1) + " 行「" + line + "」应写作 字段=列名，如 lon=东经 或 经度=东经。");
+      }
+      field = own(COLUMN_FIELDS, field) ? field : own(byLabel, squeeze(field)) ? byLabel[squeeze(field)] : field;
+      if (own(columns, field)) {
+        throw new Error("列对应中字段「" + field + "」出现了两次。");
+      }
+      columns[field] = column;
+      given = true;
+    });
+    return given ? columns : null;
+  }
+
   function request(format) {
     var form = new FormData();
     form.append("file", last.file);
@@ -61,7 +93,7 @@
     var pairs = {}, order = [];
     report.changes.forEach(function (change) {
       var key = (change.old_verdict || "（空）") + " → " + change.new_verdict;
-      if (!pairs[key]) { pairs[key] = { n: 0, worse: change.worse }; order.push(key); }
+      if (!pairs[key]) { pairs[key] = { n: 0, direction: change.direction }; order.push(key); }
       pairs[key].n += 1;
     });
     order.sort(function (a, b) { return pairs[b].n - pairs[a].n; });
@@ -85,7 +117,7 @@
       html.push("<table class='ez-table ez-summary' id='ez-rescreen-pairs'><thead><tr><th>原结论 → 新结论</th>" +
         "<th>行数</th></tr></thead><tbody>");
       order.forEach(function (key) {
-        html.push("<tr class='" + (pairs[key].worse ? "ez-worse" : "ez-better") + "'><td>" + esc(key) +
+        html.push("<tr class='" + DIRECTION_CLASS[pairs[key].direction] + "'><td>" + esc(key) +
           "</td><td class='ez-num'>" + pairs[key].n + "</td></tr>");
       });
       html.push("</tbody></table>");
@@ -100,13 +132,15 @@
   function showChanges(report) {
     var name = report.name_column;
     var rows = report.changes.map(function (change) {
-      var sameZones = !change.zones_added.length && !change.zones_removed.length;
-      var zonesNote = sameZones && change.zones.length ?
-        "<div class='ez-dim'>区域未变（规则随日期变化）：" + esc(change.zones.join("；")) + "</div>" : "";
+      // why, beyond the rules and zones, as the server tells it (facts now missing; zones the same: whether the
+      // rules changed with the date, did not, or the cause is not known), with the zones when they are the same
+      var sameZones = !change.zones_added.length && !change.zones_removed.length && change.zones.length;
+      var zonesNote = change.cause_zh ? "<div class='ez-dim ez-cause'>" + esc(change.cause_zh) +
+        (sameZones ? "：" + esc(change.zones.join("；")) : "") + "</div>" : "";
       return "<tr data-row='" + esc(change.row) + "' title='" + esc(change.reason_zh) + "'><td class='ez-num'>" +
         esc(change.row) + "</td><td>" + esc(name ? change.cells[name] : "") + "</td><td>" + esc(change.old_verdict) +
-        "</td><td>" + esc(change.new_verdict) + "</td><td class='" + (change.worse ? "ez-worse" : "ez-better") + "'>" +
-        (change.worse ? "从严" : "放宽") + "</td><td>" + items(change.rules_added) + "</td><td>" +
+        "</td><td>" + esc(change.new_verdict) + "</td><td class='ez-direction " + DIRECTION_CLASS[change.direction] +
+        "'>" + esc(change.direction_zh) + "</td><td>" + items(change.rules_added) + "</td><td>" +
         items(change.rules_removed) + "</td><td>" + items(change.zones_added) + zonesNote + "</td><td>" +
         items(change.zones_removed) + "</td></tr>";
     });
@@ -120,8 +154,10 @@
     var file = $("ez-rescreen-file").files[0];
     if (!file) { status("请选择筛查结果文件（.xlsx 或 .csv）。", true); return; }
     if (!$("ez-rescreen-asof").value) { status("请选择重新筛查日期。", true); return; }
-    var options = new FormData();
+    var options = new FormData(), columns;
+    try { columns = columnMapping(); } catch (error) { status(error.message, true); return; }
     ws.addOptions(options, $("ez-rescreen-options"));
+    if (columns) { options.append("columns", JSON.stringify(columns)); }
     var asked = { file: file, asOf: $("ez-rescreen-asof").value, options: Array.from(options.entries()) };
     $("ez-rescreen-result").hidden = true;  // never an earlier answer beside this one's error
     status("");
@@ -149,6 +185,9 @@
 
   function init() {
     $("ez-rescreen-asof").value = today();
+    $("ez-rescreen-columns").title = "字段 / fields: " + Object.keys(COLUMN_FIELDS).map(function (field) {
+      return field + " " + COLUMN_FIELDS[field];
+    }).join("，");
     $("ez-rescreen-form").addEventListener("submit", submit);
     Array.prototype.forEach.call(document.querySelectorAll(".ez-rescreen-download"), function (button) {
       button.addEventListener("click", download);
