@@ -30,7 +30,6 @@ from api.params import single_query_values
 from api.routes import audit, check, layers, ogc, ops, pages, rescreen, screen, tiles, workspace
 from api.settings import Settings
 from api.uploads import BodySizeLimit, stall_guard
-from gis.audit import AuditTrail, read_key_file
 from gis.batch.columnar import use_system_memory_pool
 from gis.evidence import ecozone_version
 from gis.overlap import set_engine_budget
@@ -187,15 +186,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         set_engine_budget(settings.engine_vertices)
         use_system_memory_pool()
+        trail = settings.audit_trail()  # refused here, before serving, when the server could not write to it
         store = open_store(settings.store)
         if settings.store_label:
             store.name = settings.store_label
         # The server's log (not its answers) says which store it serves: the location, never a password.
         log.info("store: %s (%s)", store.location if settings.store else "embedded dataset", store.name)
-        trail = None
-        if settings.audit:
-            key = read_key_file(settings.audit_key_file) if settings.audit_key_file else None
-            trail = AuditTrail(settings.audit_db, key)
         limits = JobLimits(attempts=settings.job_max_attempts, seconds=settings.job_max_seconds,
                            memory_bytes=settings.job_max_memory_mb * 2**20)
         jobs = JobManager(settings.jobs_dir, screen.make_work(store, settings.job_workers),

@@ -4,8 +4,8 @@
 (``$XDG_DATA_HOME/ecozone/audit.sqlite``; ``ECOZONE_AUDIT=0`` or ``--no-audit`` turns that off,
 ``ECOZONE_AUDIT_DB`` moves it). These commands read them back: ``report verify`` re-runs the check a report
 holds and says whether its result digest is the same; ``audit`` lists the records, ``audit verify`` walks the
-chain, ``audit replay ID`` re-runs a recorded check, ``audit keygen FILE`` makes an audit key (records keyed with
-it when ``ECOZONE_AUDIT_KEY_FILE`` names its file).
+chain, ``audit replay ID`` re-runs a recorded check, ``audit keygen FILE`` makes an audit key (records signed with
+it when ``ECOZONE_AUDIT_KEY_FILE`` names its file), ``audit sign`` signs a trail written without one.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ report_app = typer.Typer(help="Evidence reports: check that a report still holds
 audit_app = typer.Typer(help="The audit trail: every check, batch and import, append-only.",
                         invoke_without_command=True)
 
-_KEY_FILE = typer.Option("--key-file", help="The audit key's file (default $ECOZONE_AUDIT_KEY_FILE): keyed "
-                                           "records are verified with it.")
+_KEY_FILE = typer.Option("--key-file", help="The audit key's file (default $ECOZONE_AUDIT_KEY_FILE): every "
+                                           "record's signature is verified with it.")
 _DB = typer.Option("--db", help="The audit trail's file (default $ECOZONE_AUDIT_DB, else "
                                 "$XDG_DATA_HOME/ecozone/audit.sqlite).")
 
@@ -69,7 +69,8 @@ def validate_report_path(report: Path | None) -> None:
 
 
 def file_check(result: CheckResult, store: Store, site: str, *, report: Path | None, no_audit: bool) -> None:
-    """After ``ecozone check``: write the report, and record the check unless auditing is off."""
+    """After ``ecozone check``: record the check unless auditing is off, then write the report: a report is
+    never left for a check the trail refused to record."""
     audit = _audit_on(no_audit)
     if report is None and not audit:
         return
@@ -78,15 +79,7 @@ def file_check(result: CheckResult, store: Store, site: str, *, report: Path | N
     from gis.sites import site_file
 
     evidence = evidence_of(result, store, site_input(site, site_file(site)))
-    if report is not None:
-        content = report_bytes(result, store, evidence, report_format(report))
-        try:
-            report.write_bytes(content)
-        except OSError as error:
-            raise InputError(f"报告无法写入 / the report cannot be written: {error.strerror}", field="--report",
-                             value=str(report), fix="选择一个存在且可写的文件夹 / choose a folder that exists and is "
-                                                    "writable") from None
-        typer.echo(f"报告已写入 / report written: {report}", err=True)
+    content = report_bytes(result, store, evidence, report_format(report)) if report is not None else None
     if audit:
         try:
             user = getpass.getuser()
@@ -96,7 +89,17 @@ def file_check(result: CheckResult, store: Store, site: str, *, report: Path | N
             cli_trail().record_check(evidence, "cli", key_name=f"user:{user}")
         except EcozoneError as error:
             error.fix = f"{error.fix}；或关闭审计：--no-audit 或 ECOZONE_AUDIT=0" if error.fix else "--no-audit"
+            if report is not None:
+                error.message += "；报告未写入 / the report was not written"
             raise
+    if report is not None:
+        try:
+            report.write_bytes(content)
+        except OSError as error:
+            raise InputError(f"报告无法写入 / the report cannot be written: {error.strerror}", field="--report",
+                             value=str(report), fix="选择一个存在且可写的文件夹 / choose a folder that exists and is "
+                                                    "writable") from None
+        typer.echo(f"报告已写入 / report written: {report}", err=True)
 
 
 def _print_verification(verification: Verification, output: Output) -> None:
@@ -198,10 +201,11 @@ def _brief(details: dict) -> dict:
 
 @audit_app.command("verify")
 def audit_verify(context: typer.Context, key_file: Annotated[Path | None, _KEY_FILE] = None) -> None:
-    """Walk the chain of digests from the first record: intact, or the first record changed or missing.
-    Keyed records (HMAC-SHA256) are verified with the audit key.
+    """Walk the chain of digests from the first record: intact, or the first record changed or missing. With
+    the audit key every record must be signed with it (a record without its signature is a break).
 
-    Exit status 0: intact; 1: broken; 2: keyed records and no key or another key given (or no trail)."""
+    Exit status 0: intact; 1: broken, or no record signed with the key given; 2: signed records and no key or
+    another key given (or no trail)."""
     from api.cli import fail
 
     try:
@@ -209,9 +213,9 @@ def audit_verify(context: typer.Context, key_file: Annotated[Path | None, _KEY_F
     except EcozoneError as error:
         fail(error)
     if chain.intact:
-        keyed = (f"，自第 {chain.keyed_from} 条起以密钥 {chain.key_id} 签名 / keyed (key id {chain.key_id}) from "
-                 f"#{chain.keyed_from} on" if chain.keyed_from else "")
-        typer.echo(f"审计记录完整 / the chain is intact: {chain.records} 条记录，最新摘要 {chain.last_digest}{keyed}")
+        signed = (f"，每条记录均以密钥 {chain.key_id} 签名并已核验 / every record signed with key id {chain.key_id} and "
+                  "verified" if chain.signed else "")
+        typer.echo(f"审计记录完整 / the chain is intact: {chain.records} 条记录，最新摘要 {chain.last_digest}{signed}")
         if chain.note:
             typer.echo(f"注意 / note: {chain.note}")
         return
@@ -224,13 +228,37 @@ def audit_verify(context: typer.Context, key_file: Annotated[Path | None, _KEY_F
     raise typer.Exit(code=1)
 
 
+@audit_app.command("sign")
+def audit_sign(context: typer.Context, key_file: Annotated[Path | None, _KEY_FILE] = None) -> None:
+    """Sign a trail written without an audit key, once: its chain is verified, then every record signed with
+    the key (from then on every writer needs the key). Only for a trail never signed: if 'audit verify
+    --key-file' says no record is signed with a key that was in use, the signatures were removed: do not sign.
+
+    Exit status 0: signed (or already signed with this key); 2: no key, a broken chain, or a trail partly
+    signed or signed with another key."""
+    from api.cli import fail
+
+    try:
+        trail = cli_trail(context.obj, key_file)
+        if trail.key_id is None:
+            fail(InputError("签名需要审计密钥 / signing needs the audit key", field="key_file",
+                            fix="--key-file 文件 或 ECOZONE_AUDIT_KEY_FILE / --key-file FILE or ECOZONE_AUDIT_KEY_FILE"))
+        signed = trail.sign()
+    except EcozoneError as error:
+        fail(error)
+    if signed:
+        typer.echo(f"已以密钥 {trail.key_id} 签名 {signed} 条记录 / {signed} records signed with key id {trail.key_id}")
+    else:
+        typer.echo(f"没有待签名的记录 / nothing to sign: every record is signed with key id {trail.key_id}")
+
+
 @audit_app.command("keygen")
 def audit_keygen(
     path: Annotated[Path, typer.Argument(help="The new key's file (never overwritten); keep it away from the "
                                               "audit trail's database.")],
 ) -> None:
     """Make an audit key: 32 random bytes in a new file only its owner may read (0600). Point
-    ECOZONE_AUDIT_KEY_FILE at it: new records are then keyed (HMAC-SHA256).
+    ECOZONE_AUDIT_KEY_FILE at it: new records are then signed with it (HMAC-SHA256).
 
     Exit status 0: written; 2: the file exists or cannot be written."""
     from api.cli import fail

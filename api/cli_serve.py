@@ -56,11 +56,26 @@ def serve(
         settings = Settings()
     except ValidationError as error:
         raise typer.BadParameter(str(error)) from None
+    _check_audit(settings)
     if workers > 1 and sys.platform == "linux":
         _serve_balanced(host, port, workers, log_level, settings.log_format)
     else:
         uvicorn.run(_APP, factory=True, host=host, port=port, workers=workers, log_level=log_level,
                     log_config=log_config(settings.log_format, log_level))
+
+
+def _check_audit(settings) -> None:
+    """Refuse to start, in one line, when the server could not write its audit trail (a wrong key, a key file
+    open to others, ...): each worker's app would refuse too, with a traceback, and be started again."""
+    from api.cli import fail
+    from gis.errors import EcozoneError
+
+    try:
+        trail = settings.audit_trail()
+    except EcozoneError as error:
+        fail(error)
+    if trail is not None:
+        trail.close()
 
 
 def _serve_balanced(host: str, port: int, workers: int, log_level: str, log_format: str) -> None:

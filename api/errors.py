@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from gis.errors import (
+    AuditError,
     EcozoneError,
     InputError,
     LimitExceededError,
@@ -51,6 +52,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     UnknownKindError: 400,  # in a body or query; an unknown kind in a path is answered 404 by the route
     LimitExceededError: 413,
     StoreError: 503,
+    AuditError: 503,  # the server's trail or key (a wrong key is refused as the server starts)
     StoreNotFoundError: 404,
     VersionNotFoundError: 404,
     ReadOnlyStoreError: 409,

@@ -25,7 +25,7 @@ __all__ = ["data_home", "default_audit_db", "parse_key", "key_name", "site_input
            "AUDIT_DB_ENV", "AUDIT_KEY_FILE_ENV"]
 
 #: Environment variables that turn the audit trail off (0, false, no, off), move its file, and name the file of
-#: its key (records keyed with HMAC-SHA256; the file kept away from the database).
+#: its key (records signed with HMAC-SHA256; the file kept away from the database).
 AUDIT_ENV, AUDIT_DB_ENV, AUDIT_KEY_FILE_ENV = "ECOZONE_AUDIT", "ECOZONE_AUDIT_DB", "ECOZONE_AUDIT_KEY_FILE"
 
 _NAME = re.compile(r"[\w.\-]{1,64}")

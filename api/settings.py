@@ -7,7 +7,7 @@ so tests and embedders build an app from an explicit ``Settings`` object.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,6 +16,9 @@ from api.filing import data_home as _data_home, default_audit_db, key_name, pars
 from gis.overlap import DEFAULT_ENGINE_VERTICES
 from gis.sites.limits import MAX_VERTICES
 from maps.build import Basemap
+
+if TYPE_CHECKING:
+    from gis.audit import AuditTrail
 
 __all__ = ["Settings"]
 
@@ -84,8 +87,9 @@ class Settings(BaseSettings):
     audit_db: Path = Field(default_factory=default_audit_db, description="The audit trail's SQLite file; default "
                            "$XDG_DATA_HOME/ecozone/audit.sqlite (the one ecozone check writes to).")
     audit_key_file: Path | None = Field(default=None, description="The audit key's file (ecozone audit keygen "
-                                        "FILE; mode 0600, kept away from the database): new records are keyed "
-                                        "with HMAC-SHA256 and GET /audit/chain verifies them. None: plain SHA-256.")
+                                        "FILE; mode 0600, kept away from the database): new records are signed "
+                                        "with it (HMAC-SHA256) and GET /audit/chain verifies every record's "
+                                        "signature. None: records are not signed.")
     log_format: Literal["text", "json"] = Field(default="text", description="Server log lines: text for people, "
                                                 "json for one JSON object per line with each request's id, "
                                                 "method, path, status, duration and key name.")
@@ -94,6 +98,18 @@ class Settings(BaseSettings):
     def key_name(self, key: str | None) -> str | None:
         """The configured name of the key sent (keys are given as ``name:secret``), for the audit trail."""
         return key_name(key, self._key_names)
+
+    def audit_trail(self) -> AuditTrail | None:
+        """The server's audit trail with its key, None when auditing is off; ``AuditError`` when the server could
+        not write to it (the key file unreadable or open to others, a trail signed with another key or signed and
+        no key given, a key and a trail not signed with it), so that the server refuses to start."""
+        if not self.audit:
+            return None
+        from gis.audit import AuditTrail, read_key_file
+
+        trail = AuditTrail(self.audit_db, read_key_file(self.audit_key_file) if self.audit_key_file else None)
+        trail.check_writable()
+        return trail
 
     def basemap(self) -> Basemap | None:
         """The map pages' basemap: 天地图 when a key is set, else the tile URL, else none."""

@@ -15,15 +15,23 @@ leaves a shorter valid chain, which ``verify`` tells by the numbers SQLite gave 
 who also rewinds those is caught only by keeping the digest ``verify`` reports (``last_digest``) elsewhere.
 
 A plain SHA-256 chain has no secret: whoever can write the file can change a record and recompute every digest
-after it. With an audit key (a secret file outside the database, ``write_key_file``/``read_key_file``; the
-interfaces take its path from ``ECOZONE_AUDIT_KEY_FILE``), each new record's digest is an HMAC-SHA256 with that
-key, and the record says so: ``digest_scheme`` is ``hmac-sha256`` (``sha256`` for the unkeyed ones) and
-``digest_key_id`` the key's id (the first 16 hex digits of the key's SHA-256, never the key). The HMAC covers
-the UTF-8 bytes of the JSON array (``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``) of the
-previous digest, the scheme, the key id and the fields of ``_CHAINED`` in order (null for a missing one).
-An unkeyed log keeps verifying as before; once a keyed record is written every later one must be keyed with
-the same key (a writer without it, or with another, is refused), so an unkeyed record after a keyed one is a
-break. Unkeyed records followed by a keyed one are covered by it: the HMAC includes the previous digest.
+after it. The audit key (a secret file outside the database, ``write_key_file``/``read_key_file``; the
+interfaces take its path from ``ECOZONE_AUDIT_KEY_FILE``) signs records: the chain of plain digests stays as it
+is, and each record also carries ``mac``, an HMAC-SHA256 with the key (``_mac``: over the UTF-8 bytes of the
+JSON array, ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``, of the record's digest and the fields
+of ``_CHAINED`` in order, null for a missing one), and ``mac_key_id``, the key's id (the first 16 hex digits of
+the key's SHA-256, never the key).
+
+What the verifier trusts is the key, never the file: ``verify`` with a key requires *every* record to carry a
+valid mac with that key's id. A record without one, or with a wrong one, is a break at that record, so
+neither rewriting records and recomputing the plain chain nor removing the signatures (a "downgrade" to unsigned
+records) passes; a trail with no record signed with the key fails as a whole. Once a record is signed, every
+writer must sign with the same key (a writer without it, or with another, is refused).
+
+A trail written without a key (or before keys existed: no mac columns, added on opening) is signed once,
+explicitly, with ``sign`` (``ecozone audit sign``): it verifies the plain chain and signs every record in one
+transaction. It is never done by a writer on its own: a trail whose signatures were all removed looks the same
+as one never signed, and signing it would cover the rewrite; a keyed writer refuses an unsigned trail instead.
 """
 
 from __future__ import annotations
@@ -40,18 +48,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from gis.errors import InputError, StoreError
+from gis.errors import AuditError, InputError
 from gis.evidence import Evidence, Verification, load_evidence, sha256_of, verify
 from gis.rules.model import RulePack
 from gis.store import Store
 
-__all__ = ["AuditTrail", "AuditRecord", "ChainCheck", "Action", "Interface", "PLAIN", "KEYED", "key_id",
-           "read_key_file", "write_key_file"]
+__all__ = ["AuditTrail", "AuditRecord", "ChainCheck", "Action", "Interface", "key_id", "read_key_file",
+           "write_key_file"]
 
 Action = Literal["check", "batch", "batch_result", "import"]
 Interface = Literal["cli", "api"]
 
-_SCHEMA = """
+_TABLE = """
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -65,21 +73,25 @@ CREATE TABLE IF NOT EXISTS audit (
     details TEXT NOT NULL,
     previous TEXT NOT NULL,
     digest TEXT NOT NULL UNIQUE,
-    digest_scheme TEXT NOT NULL DEFAULT 'sha256',
-    digest_key_id TEXT
+    mac TEXT,
+    mac_key_id TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+"""
+
+#: A record's fields never change and it is never removed; its signature is added once (``sign``), never changed.
+_TRIGGERS = """
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE OF id, at, action, interface, key_name, input_sha256,
+    result_sha256, verdict, layers, details, previous, digest ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: records are never changed'); END;
+CREATE TRIGGER IF NOT EXISTS audit_signed_once BEFORE UPDATE OF mac, mac_key_id ON audit WHEN OLD.mac IS NOT NULL
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: a signature is never changed'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: records are never deleted'); END;
 """
 
-#: The fields a record's digest covers, in order (with the previous digest first).
+#: The fields a record's digest covers, in order (with the previous digest first); its mac covers them too.
 _CHAINED = ("at", "action", "interface", "key_name", "input_sha256", "result_sha256", "verdict", "layers", "details")
-
-#: The digest schemes: plain SHA-256 (no key), and HMAC-SHA256 with the audit key.
-PLAIN, KEYED = "sha256", "hmac-sha256"
 
 #: The fewest bytes an audit key has (``write_key_file`` writes 32 random ones).
 _KEY_BYTES = 32
@@ -102,10 +114,11 @@ class AuditRecord(BaseModel):
     layers: dict[str, Any] = Field(description="Layer kind -> {version, sha256} used.")
     details: dict[str, Any] = Field(description="A check's evidence; a batch's job and file; an import's layer.")
     previous: str = Field(description="The previous record's digest ('' for the first).")
-    digest: str
-    digest_scheme: str = Field(default=PLAIN, description="sha256 (no key), or hmac-sha256 (with the audit key).")
-    digest_key_id: str | None = Field(default=None, description="The audit key's id for an hmac-sha256 digest "
-                                      "(the first 16 hex digits of the key's SHA-256; never the key).")
+    digest: str = Field(description="SHA-256 of the previous digest and the record's fields (the chain).")
+    mac: str | None = Field(default=None, description="HMAC-SHA256 with the audit key of the digest and the "
+                            "fields (the signature); None when the record is not signed.")
+    mac_key_id: str | None = Field(default=None, description="The id of the audit key the record is signed with "
+                                   "(the first 16 hex digits of the key's SHA-256; never the key).")
 
 
 class ChainCheck(BaseModel):
@@ -116,12 +129,13 @@ class ChainCheck(BaseModel):
     broken_at: int | None = None
     reason: str | None = None
     last_digest: str | None = None
-    keyed_from: int | None = Field(default=None, description="The first record with a keyed (hmac-sha256) digest; "
-                                   "None when no record is keyed.")
-    key_id: str | None = Field(default=None, description="The id of the key the keyed records were written with.")
-    unverified_from: int | None = Field(default=None, description="The first keyed record that could not be "
-                                        "verified: no key was given, or another key.")
-    note: str | None = Field(default=None, description="What an intact chain does not prove (an unkeyed log).")
+    signed: bool = Field(default=False, description="Every record's signature was verified with the audit key: "
+                         "a rewrite needs the key. False: at most the plain chain was checked (see note).")
+    key_id: str | None = Field(default=None, description="The id of the audit key the records are signed with; "
+                               "None when no record is signed.")
+    unverified_from: int | None = Field(default=None, description="The first signed record whose signature could "
+                                        "not be verified: no key was given, or another key.")
+    note: str | None = Field(default=None, description="What an intact chain does not prove (records not signed).")
 
 
 def key_id(key: bytes) -> str:
@@ -129,16 +143,23 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:16]
 
 
-def _digest(previous: str, row: dict[str, Any], key: bytes | None = None) -> str:
-    if key is None:
-        return sha256_of("\n".join([previous, *("" if row[name] is None else str(row[name]) for name in _CHAINED)]))
-    message = json.dumps([previous, KEYED, key_id(key), *(row[name] for name in _CHAINED)], ensure_ascii=False,
+def _digest(previous: str, row: dict[str, Any]) -> str:
+    """The plain digest (the chain): SHA-256 of the previous digest and the fields, newline-joined."""
+    return sha256_of("\n".join([previous, *("" if row[name] is None else str(row[name]) for name in _CHAINED)]))
+
+
+def _mac(key: bytes, row: dict[str, Any]) -> str:
+    """A record's signature: HMAC-SHA256 with ``key`` of the JSON array of its digest and its fields (JSON, unlike
+    the newline-joined digest, tells a missing field from an empty one and a newline from a field's end)."""
+    message = json.dumps([row["digest"], *(row[name] for name in _CHAINED)], ensure_ascii=False,
                          separators=(",", ":"))
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
 _KEY_FIX = ("用 ecozone audit keygen 文件 生成密钥，并以 ECOZONE_AUDIT_KEY_FILE 指向它 / make one with "
             "'ecozone audit keygen FILE' and point ECOZONE_AUDIT_KEY_FILE at it")
+_VERIFY_FIX = ("用 ecozone audit verify --key-file 密钥文件 查明哪条记录被改动，勿在其上继续写入或签名 / find the "
+               "record changed with 'ecozone audit verify --key-file KEYFILE'; do not write or sign on top of it")
 
 
 def read_key_file(path: str | Path) -> bytes:
@@ -149,14 +170,14 @@ def read_key_file(path: str | Path) -> bytes:
             mode = os.fstat(file.fileno()).st_mode
             key = file.read(4096)
     except OSError as error:
-        raise StoreError(f"审计密钥文件无法读取 / the audit key file cannot be read: {error.strerror}",
+        raise AuditError(f"审计密钥文件无法读取 / the audit key file cannot be read: {error.strerror}",
                          field="audit key", value=str(path), fix=_KEY_FIX) from None
     if mode & 0o077:
-        raise StoreError(f"审计密钥文件可被其他用户访问（权限 {mode & 0o777:o}） / the audit key file is open to "
+        raise AuditError(f"审计密钥文件可被其他用户访问（权限 {mode & 0o777:o}） / the audit key file is open to "
                          f"other users (mode {mode & 0o777:o})", field="audit key", value=str(path),
                          fix=f"chmod 600 {path}")
     if len(key) < _KEY_BYTES:
-        raise StoreError(f"审计密钥太短（{len(key)} 字节，至少 {_KEY_BYTES}） / the audit key is too short "
+        raise AuditError(f"审计密钥太短（{len(key)} 字节，至少 {_KEY_BYTES}） / the audit key is too short "
                          f"({len(key)} bytes, at least {_KEY_BYTES})", field="audit key", value=str(path),
                          fix=_KEY_FIX)
     return key
@@ -191,14 +212,19 @@ class AuditTrail:
     One connection per thread (SQLite connections are not shared between threads); processes coordinate
     through SQLite's locks. WAL mode lets readers read while a writer appends.
 
-    With ``key`` (the audit key's bytes, ``read_key_file``) new records are keyed (HMAC-SHA256) and ``verify``
-    checks keyed records; without it records are plain SHA-256, and a log already keyed is not written to."""
+    With ``key`` (the audit key's bytes, ``read_key_file``) new records are signed and ``verify`` requires every
+    record signed with it; without it records are not signed, and a signed trail is not written to."""
 
     def __init__(self, path: str | Path, key: bytes | None = None) -> None:
         self.path = Path(path)
         self._key = key
         self._key_id = key_id(key) if key is not None else None
         self._local = threading.local()
+
+    @property
+    def key_id(self) -> str | None:
+        """The id of this trail's key; None without one."""
+        return self._key_id
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
@@ -209,10 +235,11 @@ class AuditTrail:
                 connection.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")  # see the module: a power cut may lose the last records
-                connection.executescript(_SCHEMA)
-                _add_digest_columns(connection)
+                connection.executescript(_TABLE)
+                _add_mac_columns(connection)
+                connection.executescript(_TRIGGERS)
             except (OSError, sqlite3.Error) as error:
-                raise StoreError(f"审计记录无法打开 / the audit trail cannot be opened: {error}", field="audit",
+                raise AuditError(f"审计记录无法打开 / the audit trail cannot be opened: {error}", field="audit",
                                  value=self.path.name, fix="检查文件夹的权限，或关闭审计记录 / check the folder's permissions, "
                                      "or turn auditing off") from None
             connection.row_factory = sqlite3.Row
@@ -222,7 +249,8 @@ class AuditTrail:
     def record(self, action: Action, interface: Interface, *, key_name: str | None = None,
                input_sha256: str | None = None, result_sha256: str | None = None, verdict: str | None = None,
                layers: dict[str, Any] | None = None, details: dict[str, Any] | str | None = None) -> int:
-        """Append one record, chained to the newest one; its id. ``details`` may come as JSON text already."""
+        """Append one record, chained to the newest one (and signed with the key); its id. ``details`` may come
+        as JSON text already."""
         row = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"), "action": action,
                "interface": interface, "key_name": key_name, "input_sha256": input_sha256,
                "result_sha256": result_sha256, "verdict": verdict,
@@ -232,13 +260,11 @@ class AuditTrail:
         connection = self._connection()
         connection.execute("BEGIN IMMEDIATE")  # the write lock first: no other writer can chain in between
         try:
-            last = connection.execute("SELECT digest, digest_scheme, digest_key_id FROM audit ORDER BY id DESC "
-                                      "LIMIT 1").fetchone()
-            if last is not None and last["digest_scheme"] == KEYED and last["digest_key_id"] != self._key_id:
-                raise self._key_refused(last["digest_key_id"])
+            last = self._check_writable(connection)
             row["previous"] = last["digest"] if last else ""
-            row["digest"] = _digest(row["previous"], row, self._key)
-            row["digest_scheme"], row["digest_key_id"] = (PLAIN, None) if self._key is None else (KEYED, self._key_id)
+            row["digest"] = _digest(row["previous"], row)
+            if self._key is not None:
+                row["mac"], row["mac_key_id"] = _mac(self._key, row), self._key_id
             cursor = connection.execute(
                 f"INSERT INTO audit ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
             connection.execute("COMMIT")
@@ -247,12 +273,44 @@ class AuditTrail:
             raise
         return cursor.lastrowid
 
-    def _key_refused(self, expected: str) -> StoreError:
+    def check_writable(self) -> None:
+        """Raise ``AuditError`` when this trail's writer would be refused (what a server checks as it starts):
+        signed records and no key or another key, or with a key records that are not signed."""
+        self._check_writable(self._connection())
+
+    def _check_writable(self, connection: sqlite3.Connection) -> sqlite3.Row | None:
+        """The newest record, when a record may be written after it: signed with this trail's key, or unsigned
+        and written without a key (a signed trail with unsigned records at its end is found by ``verify``)."""
+        last = connection.execute("SELECT id, digest, mac, mac_key_id FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        if last is None:
+            return None
+        if last["mac"] is not None:
+            if last["mac_key_id"] != self._key_id:
+                raise self._key_refused(last["mac_key_id"])
+            return last
+        if self._key is None:
+            return last
+        signed = connection.execute("SELECT id, mac_key_id FROM audit WHERE mac IS NOT NULL ORDER BY id DESC "
+                                    "LIMIT 1").fetchone()
+        if signed is not None:
+            raise AuditError(f"审计记录自第 {signed['id'] + 1} 条起未签名，而其前的记录已签名：记录被改写，或签名被去掉，不再"
+                             f"写入 / the audit records after #{signed['id']} are not signed though those before "
+                             "are: the records were rewritten or their signatures removed; nothing more is written",
+                             field="audit", value=self.path.name, fix=_VERIFY_FIX)
+        raise AuditError("审计记录未以审计密钥签名，写入者不会自行签名 / the audit trail's "
+                         "records are not signed with the audit key, and a writer never signs them on its own",
+                         field="audit", value=self.path.name,
+                         fix="若该记录从未签名，用 ecozone audit sign --key-file 密钥文件 签名一次；若曾签名，则签名已被去掉，"
+                             "勿签名，先查明 / if the trail has never been signed, sign it once with 'ecozone audit sign "
+                             "--key-file KEYFILE'; if it was, its signatures were removed: do not sign, find out why")
+
+    def _key_refused(self, expected: str) -> AuditError:
         zh, en = (("未提供审计密钥", "no audit key was given") if self._key is None
-                  else (f"所给密钥编号为 {self._key_id}", f"the key given has key id {self._key_id}"))
-        return StoreError(f"审计记录以密钥（编号 {expected}）签名，{zh}：不写入无法核验的记录 / the audit trail is "
-                          f"keyed (key id {expected}), {en}: no record is written that its key cannot verify",
-                          field="audit key", value=self._key_id,
+                  else (f"所给密钥编号为 {self._key_id}，不是该密钥", f"the key given has key id {self._key_id}, "
+                        "not that key"))
+        return AuditError(f"审计记录以密钥（编号 {expected}）签名，{zh}：不写入无法核验的记录 / the audit trail is "
+                          f"signed with the audit key (key id {expected}), {en}: no record is written that its "
+                          "key cannot verify", field="audit key", value=self._key_id,
                           fix=f"以 ECOZONE_AUDIT_KEY_FILE 指向编号为 {expected} 的密钥文件 / point "
                               f"ECOZONE_AUDIT_KEY_FILE at the key file whose id is {expected}")
 
@@ -290,61 +348,119 @@ class AuditTrail:
         return _record(dict(row))
 
     def verify(self) -> ChainCheck:
-        """Walk the chain from the first record: every digest recomputed from its fields and the previous one
-        (keyed ones with this trail's key). Keyed records with no key or another key are not verified
-        (``unverified_from``); an unkeyed log verifies with a ``note`` of what that does not prove."""
-        previous, count, keyed, expected = "", 0, None, None
-        for row in self._connection().execute("SELECT * FROM audit ORDER BY id"):
+        """Walk the chain from the first record: every digest recomputed from its fields and the previous one and,
+        with a key, every record's signature checked. With a key every record must be signed with it (a record
+        without its signature is a break); signed records and no key or another key are not verified
+        (``unverified_from``); unsigned records verify with a ``note`` of what that does not prove."""
+        connection = self._connection()
+        first = connection.execute("SELECT id, mac_key_id FROM audit WHERE mac IS NOT NULL ORDER BY id "
+                                   "LIMIT 1").fetchone()
+        mine = self._key is not None and connection.execute(
+            "SELECT 1 FROM audit WHERE mac_key_id = ? LIMIT 1", (self._key_id,)).fetchone() is not None
+        broken, count, previous = self._walk(connection, mine)
+        if broken is not None:
+            return broken.model_copy(update={"key_id": self._key_id if mine else first and first["mac_key_id"]})
+        last_digest = previous or None
+        if mine:
+            return ChainCheck(intact=True, records=count, last_digest=last_digest, signed=True, key_id=self._key_id)
+        if first is not None:
+            return ChainCheck(intact=False, records=count, last_digest=last_digest, key_id=first["mac_key_id"],
+                              unverified_from=first["id"], reason=self._unverified(first["id"], first["mac_key_id"],
+                                                                                   count))
+        if self._key is not None and count:
+            start = connection.execute("SELECT MIN(id) FROM audit").fetchone()[0]
+            return ChainCheck(intact=False, records=count, broken_at=start, last_digest=last_digest,
+                              reason=f"没有一条记录以所给密钥（编号 {self._key_id}）签名：若记录曾以它签名，签名已被去掉，记录可能"
+                                     f"被改写；从未签名的记录可用 ecozone audit sign 签名一次 / no record is signed with the "
+                                     f"key given (key id {self._key_id}): if records were signed with it, their "
+                                     "signatures were removed and they may have been rewritten; a trail never signed "
+                                     "is signed once with 'ecozone audit sign'")
+        return ChainCheck(intact=True, records=count, last_digest=last_digest, note=(
+            "记录未用密钥签名：能写入该文件者可改写记录并重算其后所有摘要，除非另存了最新摘要，否则无法发现 / the records "
+            "are not signed with an audit key: whoever can write the file can rewrite a record and recompute every "
+            "digest after it, which only a digest kept elsewhere reveals") if count else None)
+
+    def _walk(self, connection: sqlite3.Connection, signed: bool) -> tuple[ChainCheck | None, int, str]:
+        """Walk the records: (the break, or None), how many, the last digest. With ``signed`` every record's
+        signature with this trail's key is checked too."""
+        previous, count, last = "", 0, 0
+        for row in connection.execute("SELECT * FROM audit ORDER BY id"):
             row = dict(row)
             count += 1
             if row["previous"] != previous:
-                return ChainCheck(intact=False, records=count, broken_at=row["id"], keyed_from=keyed, key_id=expected,
-                                  reason="前一条记录缺失或被改动 / the previous record is missing or was changed")
-            if row["digest_scheme"] == KEYED and keyed is None:
-                keyed, expected = row["id"], row["digest_key_id"]
-                if expected != self._key_id:
-                    return ChainCheck(intact=False, records=count - 1, keyed_from=keyed, key_id=expected,
-                                      unverified_from=keyed, last_digest=previous or None,
-                                      reason=self._unverified(keyed, expected))
-            if keyed is not None and row["digest_scheme"] != KEYED:
-                return ChainCheck(intact=False, records=count, broken_at=row["id"], keyed_from=keyed,
-                                  key_id=expected,
-                                  reason="加密钥的记录之后出现未加密钥的记录：记录被改写 / an unkeyed record after "
-                                         "keyed ones: the records were rewritten")
-            if keyed is not None and row["digest_key_id"] != expected:
-                return ChainCheck(intact=False, records=count, broken_at=row["id"], keyed_from=keyed,
-                                  key_id=expected,
-                                  reason=f"该记录以另一密钥（编号 {row['digest_key_id']}）签名：记录被改写 / the record "
-                                         f"is keyed with another key (id {row['digest_key_id']}): it was rewritten")
-            if row["digest_scheme"] not in (PLAIN, KEYED) or \
-                    not hmac.compare_digest(_digest(previous, row, self._key if keyed else None), row["digest"]):
-                return ChainCheck(intact=False, records=count, broken_at=row["id"], keyed_from=keyed,
-                                  key_id=expected,
-                                  reason="记录内容被改动 / the record's fields were changed")
-            previous, last = row["digest"], row["id"]
+                reason = "前一条记录缺失或被改动 / the previous record is missing or was changed"
+            elif not hmac.compare_digest(_digest(previous, row), row["digest"]):
+                reason = ("该记录以开发版的带密钥摘要写入（已停用），无法核验：请另起审计文件 / the record was written with a "
+                          "development build's keyed digest (withdrawn) and cannot be verified: start a new trail "
+                          "file" if row.get("digest_scheme") == "hmac-sha256"
+                          else "记录内容被改动 / the record's fields were changed")
+            elif signed and row["mac"] is None:
+                reason = ("无密钥签名，记录被改写（或其签名被去掉） / not signed with the key: the record was rewritten "
+                          "(or its signature removed)")
+            elif signed and row["mac_key_id"] != self._key_id:
+                reason = (f"该记录以另一密钥（编号 {row['mac_key_id']}）签名：记录被改写 / the record is signed with "
+                          f"another key (id {row['mac_key_id']}): it was rewritten")
+            elif signed and not hmac.compare_digest(_mac(self._key, row), row["mac"]):
+                reason = "签名与记录不符：记录被改写 / the signature does not match the record: it was rewritten"
+            else:
+                previous, last = row["digest"], row["id"]
+                continue
+            return ChainCheck(intact=False, records=count, broken_at=row["id"], reason=reason), count, previous
         # SQLite numbers records from the highest number it ever gave: one above the last record was removed
-        given = self._connection().execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
-        if given is not None and given[0] > (last if count else 0):
-            gone = given[0] - (last if count else 0)
-            return ChainCheck(intact=False, records=count, broken_at=given[0] - gone + 1,
+        given = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+        if given is not None and given[0] > last:
+            gone = given[0] - last
+            return ChainCheck(intact=False, records=count, broken_at=last + 1,
                               reason=f"最新的 {gone} 条记录缺失（记录编号已到 {given[0]}） / the newest {gone} record(s) "
-                                     f"are missing (records were numbered up to {given[0]})")
-        if keyed is None:
-            hint = ("；已给出密钥而没有一条记录以它签名：若曾以该密钥写入，记录已被改写", "; a key was given and no record is "
-                     "keyed with it: if records were written with it, they were rewritten") if self._key else ("", "")
-            return ChainCheck(intact=True, records=count, last_digest=previous or None, note=(
-                f"记录未用密钥签名：能写入该文件者可改写记录并重算其后所有摘要，除非另存了最新摘要，否则无法发现{hint[0]} / "
-                "the records are not keyed: whoever can write the file can rewrite a record and recompute every "
-                f"digest after it, which only a digest kept elsewhere reveals{hint[1]}") if count else None)
-        return ChainCheck(intact=True, records=count, last_digest=previous, keyed_from=keyed, key_id=expected)
+                                     f"are missing (records were numbered up to {given[0]})"), count, previous
+        return None, count, previous
 
-    def _unverified(self, record_id: int, expected: str) -> str:
+    def _unverified(self, record_id: int, expected: str, count: int) -> str:
         if self._key is None:
-            return (f"第 {record_id} 条起的记录以审计密钥（编号 {expected}）签名，未提供密钥，无法核验 / the records from "
-                    f"#{record_id} on are keyed (key id {expected}) and no key was given: they cannot be verified")
+            return (f"{count} 条记录的摘要链完整，但第 {record_id} 条起的记录以审计密钥（编号 {expected}）签名，未提供密钥，签名无法"
+                    f"核验 / the chain of digests ({count} records) is intact, but the records from #{record_id} "
+                    f"on are signed with the audit key (key id {expected}) and no key was given: their signatures "
+                    "cannot be verified")
         return (f"第 {record_id} 条起的记录以审计密钥（编号 {expected}）签名，所给密钥编号为 {self._key_id}：密钥不对，"
-                f"或记录已被他人用另一密钥改写 / the records from #{record_id} on are keyed with key id {expected}, the key "
+                f"或记录已被他人用另一密钥改写 / the records from #{record_id} on are signed with key id {expected}, the key "
                 f"given has id {self._key_id}: the wrong key, or the records were rewritten with another key")
+
+    def sign(self) -> int:
+        """Sign a trail written without a key with this trail's key, once: the plain chain is verified first,
+        then every record signed, in one transaction; how many were signed (0: all were signed with it already).
+
+        Only for a trail never signed: one whose signatures were all removed looks the same, and signing it would
+        cover a rewrite. A trail partly signed, or signed with another key, is refused."""
+        if self._key is None:
+            raise AuditError("签名需要审计密钥 / signing needs the audit key", field="audit key", fix=_KEY_FIX)
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            signed = connection.execute("SELECT mac_key_id, COUNT(*) AS n FROM audit WHERE mac IS NOT NULL GROUP BY "
+                                        "mac_key_id ORDER BY MIN(id) LIMIT 1").fetchone()
+            if signed is not None and signed["mac_key_id"] != self._key_id:
+                raise self._key_refused(signed["mac_key_id"])
+            total = connection.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+            if signed is not None and signed["n"] < total:
+                raise AuditError("审计记录部分已签名、部分未签名：记录被改写或签名被去掉，不予签名 / some audit records are "
+                                 "signed and others are not: records were rewritten or signatures removed; nothing "
+                                 "is signed", field="audit", value=self.path.name, fix=_VERIFY_FIX)
+            if signed is not None:
+                connection.execute("COMMIT")
+                return 0
+            broken, _, _ = self._walk(connection, False)
+            if broken is not None:
+                raise AuditError(f"审计记录在第 {broken.broken_at} 条处断开，不予签名 / the audit chain is broken at record "
+                                 f"#{broken.broken_at}, nothing is signed: {broken.reason}", field="audit",
+                                 value=self.path.name, fix=_VERIFY_FIX)
+            rows = [dict(row) for row in connection.execute("SELECT * FROM audit ORDER BY id")]
+            connection.executemany("UPDATE audit SET mac = ?, mac_key_id = ? WHERE id = ?",
+                                   [(_mac(self._key, row), self._key_id, row["id"]) for row in rows])
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return len(rows)
 
     def replay(self, record_id: int, store: Store, packs: list[RulePack] | None = None) -> Verification:
         """Re-run a recorded check on ``store``: the same result digest, or what changed."""
@@ -363,15 +479,17 @@ class AuditTrail:
             self._local.connection = None
 
 
-def _add_digest_columns(connection: sqlite3.Connection) -> None:
-    """A log written before audit keys gains the digest columns (its records: plain SHA-256, no key id)."""
-    if "digest_scheme" in {column[1] for column in connection.execute("PRAGMA table_info(audit)")}:
+def _add_mac_columns(connection: sqlite3.Connection) -> None:
+    """A trail written before signatures gains the mac columns (its records: unsigned), and the trigger that lets
+    a signature be added once (the old one refused every update)."""
+    if "mac" in {column[1] for column in connection.execute("PRAGMA table_info(audit)")}:
         return
     connection.execute("BEGIN IMMEDIATE")
     try:
-        if "digest_scheme" not in {column[1] for column in connection.execute("PRAGMA table_info(audit)")}:
-            connection.execute(f"ALTER TABLE audit ADD COLUMN digest_scheme TEXT NOT NULL DEFAULT '{PLAIN}'")
-            connection.execute("ALTER TABLE audit ADD COLUMN digest_key_id TEXT")
+        if "mac" not in {column[1] for column in connection.execute("PRAGMA table_info(audit)")}:
+            connection.execute("ALTER TABLE audit ADD COLUMN mac TEXT")
+            connection.execute("ALTER TABLE audit ADD COLUMN mac_key_id TEXT")
+            connection.execute("DROP TRIGGER IF EXISTS audit_no_update")
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")

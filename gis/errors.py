@@ -27,6 +27,7 @@ __all__ = [
     "ReadOnlyStoreError",
     "VersionNotFoundError",
     "RuleError",
+    "AuditError",
     "CancelledError",
     "Notice",
     "PROBLEMS_PER_KIND",
@@ -199,6 +200,12 @@ class VersionNotFoundError(StoreError):
     """A layer version, or a layer in force on a date, does not exist."""
 
     title_zh: ClassVar[str] = "图层版本不存在，或该日期没有生效的图层"
+
+
+class AuditError(EcozoneError):
+    """The audit trail cannot record or verify as asked (its file, its key)."""
+
+    title_zh: ClassVar[str] = "审计记录无法按要求写入或核验（文件、密钥）"
 
 
 class RuleError(EcozoneError):

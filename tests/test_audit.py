@@ -26,8 +26,9 @@ from api.cli import app
 from api.settings import Settings
 from gis.audit import AuditTrail, read_key_file
 from gis.check import CheckResult
-from gis.errors import StoreError
+from gis.errors import AuditError, StoreError
 from gis.store import open_store
+from tests.api_support import REPO, free_port
 from tests.test_report import FACTS, SAMPLE, _import_without_shihezi_built_up, _rename_zone
 
 runner = CliRunner()
@@ -246,30 +247,34 @@ def test_a_bare_key_is_named_by_a_digest_and_names_never_hold_secrets():
     assert settings.key_name("alice") is None and settings.key_name(None) is None
 
 
-# The audit key: records keyed with HMAC-SHA256, so that rewriting them needs the key, not only the file.
+# The audit key: every record signed (an HMAC-SHA256 with it), so that rewriting records needs the key, not only
+# the file, and removing the signatures (a downgrade) is found too.
 
 _CHAINED = ("at", "action", "interface", "key_name", "input_sha256", "result_sha256", "verdict", "layers", "details")
 
 
-def _hmac_of(key: bytes, previous: str, row: dict) -> str:
-    """The documented keyed digest, computed here independently: HMAC-SHA256 of the JSON array of the previous
-    digest, the scheme, the key id (16 hex digits of the key's SHA-256) and the chained fields."""
-    key_id = hashlib.sha256(key).hexdigest()[:16]
-    message = json.dumps([previous, "hmac-sha256", key_id, *(row[name] for name in _CHAINED)], ensure_ascii=False,
+def _plain_of(previous: str, row: dict) -> str:
+    """The chain's digest (as a log before keys has it): SHA-256 of the fields joined by newlines."""
+    text = "\n".join([previous, *("" if row[name] is None else str(row[name]) for name in _CHAINED)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _mac_of(key: bytes, row: dict) -> str:
+    """The documented signature, computed here independently: HMAC-SHA256 of the JSON array of the record's
+    digest and its fields."""
+    message = json.dumps([row["digest"], *(row[name] for name in _CHAINED)], ensure_ascii=False,
                          separators=(",", ":"))
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def _plain_of(previous: str, row: dict) -> str:
-    """The unkeyed digest (what a log before keys has): SHA-256 of the fields joined by newlines."""
-    text = "\n".join([previous, *("" if row[name] is None else str(row[name]) for name in _CHAINED)])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _id_of(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:16]
 
 
 def _keygen(path: Path) -> bytes:
     made = runner.invoke(app, ["audit", "keygen", str(path)])
     assert made.exit_code == 0, made.output
-    assert hashlib.sha256(path.read_bytes()).hexdigest()[:16] in made.output  # the key id, never the key
+    assert _id_of(path.read_bytes()) in made.output  # the key id, never the key
     return path.read_bytes()
 
 
@@ -289,56 +294,113 @@ def _keyed_log(tmp_path: Path, records: int = 5) -> tuple[Path, bytes, Path]:
     trail = AuditTrail(db, read_key_file(key_file))
     for n in range(records):
         trail.record("check", "api", key_name="ops" if n % 2 else None, input_sha256=f"{n:064x}",
-                     verdict=f"允许 {n}", details={"n": n, "名称": "石河子"})
+                     verdict=f"禁止 {n}", details={"n": n, "名称": "石河子"})
     trail.close()
     return db, key, key_file
 
 
-def test_keyed_records_carry_an_hmac_over_the_documented_fields(tmp_path):
+def _verify(db: Path, *args: str):
+    return runner.invoke(app, ["audit", "--db", str(db), "verify", *args])
+
+
+def test_signed_records_carry_an_hmac_over_the_documented_fields(tmp_path):
     db, key, key_file = _keyed_log(tmp_path)
     assert len(key) == 32 and os.stat(key_file).st_mode & 0o777 == 0o600
     previous = ""
     for row in _rows(db):
-        assert (row["digest_scheme"], row["digest_key_id"]) == ("hmac-sha256", hashlib.sha256(key).hexdigest()[:16])
-        assert row["previous"] == previous and row["digest"] == _hmac_of(key, previous, row)
-        assert row["digest"] != _plain_of(previous, row)
+        assert row["previous"] == previous and row["digest"] == _plain_of(previous, row)  # the chain as ever
+        assert (row["mac"], row["mac_key_id"]) == (_mac_of(key, row), _id_of(key))
         previous = row["digest"]
     chain = AuditTrail(db, key).verify()
-    assert chain.intact and chain.records == 5 and chain.keyed_from == 1 and chain.note is None
-    assert chain.key_id == hashlib.sha256(key).hexdigest()[:16] and chain.last_digest == previous
+    assert chain.intact and chain.signed and chain.records == 5 and chain.note is None
+    assert chain.key_id == _id_of(key) and chain.last_digest == previous
     for args, env in ((["--key-file", str(key_file)], {}), ([], {"ECOZONE_AUDIT_KEY_FILE": str(key_file)})):
         verified = runner.invoke(app, ["audit", "--db", str(db), "verify", *args], env=env)
         assert verified.exit_code == 0 and "审计记录完整" in verified.output and chain.key_id in verified.output
+        assert "every record signed" in verified.output
     stored = b"".join(path.read_bytes() for path in tmp_path.glob("audit.sqlite*"))
     assert key not in stored and key.hex().encode() not in stored
 
 
-def _rewrite(db: Path, record_id: int, recompute) -> None:
-    """What someone with write access to the file does: a verdict changed, the digests after it recomputed."""
+def _rewrite(db: Path, first: int, sign, *, verdict: str = "允许（被改写）", upto: int | None = None) -> None:
+    """What someone with write access to the file (and not the key) does: the triggers dropped, record
+    ``first``'s verdict changed, the plain digests from it on (to ``upto``) recomputed, and each record's signature
+    set to ``sign(row)``: (mac, mac key id)."""
     connection = sqlite3.connect(db)
-    connection.execute("DROP TRIGGER audit_no_update")
-    connection.execute("UPDATE audit SET verdict = '允许（被改写）' WHERE id = ?", (record_id,))
-    connection.commit()
+    for trigger in ("audit_no_update", "audit_signed_once", "audit_no_delete"):
+        connection.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     connection.row_factory = sqlite3.Row
     rows = [dict(row) for row in connection.execute("SELECT * FROM audit ORDER BY id")]
-    previous = rows[record_id - 2]["digest"] if record_id > 1 else ""
-    for row in rows[record_id - 1:]:
-        scheme, key_id, digest = recompute(previous, row)
-        connection.execute("UPDATE audit SET previous = ?, digest = ?, digest_scheme = ?, digest_key_id = ? "
-                           "WHERE id = ?", (previous, digest, scheme, key_id, row["id"]))
-        previous = digest
+    previous = rows[first - 2]["digest"] if first > 1 else ""
+    for row in rows[first - 1:upto]:
+        if row["id"] == first:
+            row["verdict"] = verdict
+        row["previous"], row["digest"] = previous, _plain_of(previous, row)
+        row["mac"], row["mac_key_id"] = sign(row)
+        connection.execute("UPDATE audit SET verdict = ?, previous = ?, digest = ?, mac = ?, mac_key_id = ? "
+                           "WHERE id = ?", (row["verdict"], previous, row["digest"], row["mac"], row["mac_key_id"],
+                                            row["id"]))
+        previous = row["digest"]
     connection.commit()
     connection.close()
 
 
+def _keyed_check(db: Path, key_file: Path, *args: str):
+    return runner.invoke(app, ["check", "86.0413,44.3056", *args],
+                         env={"ECOZONE_AUDIT_DB": str(db), "ECOZONE_AUDIT_KEY_FILE": str(key_file)})
+
+
+def test_the_downgrade_attack_is_found_also_after_a_keyed_write(tmp_path):
+    """The tester's attack: record #3's verdict changed, #3-#6 rewritten as unsigned records with their plain
+    digests recomputed, no key used. With the key it breaks at #3, and stays broken: a keyed writer refuses to
+    write after unsigned records (it never signs them)."""
+    db, key, key_file = _keyed_log(tmp_path, records=6)
+    _rewrite(db, 3, lambda row: (None, None))
+    chain = AuditTrail(db, key).verify()
+    assert (chain.intact, chain.broken_at, chain.signed) == (False, 3, False) and "not signed with the key" in chain.reason
+    verified = _verify(db, "--key-file", str(key_file))
+    assert verified.exit_code == 1, verified.output
+    assert "#3" in verified.output and "无密钥签名，记录被改写" in verified.output
+
+    refused = _keyed_check(db, key_file)
+    assert refused.exit_code == 2 and "are not signed though those before are" in refused.output
+    assert len(_rows(db)) == 6 and AuditTrail(db, key).verify().broken_at == 3
+
+    # The same, the signatures left as they were (now wrong): a keyed writer goes on, #3 still breaks.
+    (tmp_path / "second").mkdir()
+    db2, key2, key_file2 = _keyed_log(tmp_path / "second", records=6)
+    _rewrite(db2, 3, lambda row: (row["mac"], row["mac_key_id"]))
+    assert _keyed_check(db2, key_file2).exit_code == 0 and len(_rows(db2)) == 7
+    chain = AuditTrail(db2, key2).verify()
+    assert (chain.intact, chain.broken_at) == (False, 3) and "signature does not match" in chain.reason
+    after = _verify(db2, "--key-file", str(key_file2))
+    assert after.exit_code == 1 and "#3" in after.output and "keyed from" not in after.output
+
+
+def test_every_signature_removed_is_never_signed_again_on_its_own(tmp_path):
+    """All signatures removed, a record rewritten: the trail looks never signed. With the key, verify fails (no
+    record signed with it); a keyed writer refuses it rather than signing the rewrite."""
+    db, key, key_file = _keyed_log(tmp_path)
+    _rewrite(db, 1, lambda row: (None, None))
+    chain = AuditTrail(db, key).verify()
+    assert (chain.intact, chain.broken_at) == (False, 1) and "no record is signed with the key given" in chain.reason
+    verified = _verify(db, "--key-file", str(key_file))
+    assert verified.exit_code == 1 and "没有一条记录以所给密钥" in verified.output
+    refused = _keyed_check(db, key_file)
+    assert refused.exit_code == 2 and "audit sign" in refused.output
+    with pytest.raises(AuditError, match="never signs them on its own"):
+        AuditTrail(db, key).record("check", "cli")
+    assert all(row["mac"] is None for row in _rows(db))
+
+
 _MALLORY = b"m" * 32
 _ATTACKS = {
-    "plain SHA-256, scheme left": lambda prev, row: (row["digest_scheme"], row["digest_key_id"], _plain_of(prev, row)),
-    "plain SHA-256, scheme set to sha256": lambda prev, row: ("sha256", None, _plain_of(prev, row)),
-    "another key, key id left": lambda prev, row: (row["digest_scheme"], row["digest_key_id"],
-                                                   _hmac_of(_MALLORY, prev, row)),
-    "another key and its id": lambda prev, row: ("hmac-sha256", hashlib.sha256(_MALLORY).hexdigest()[:16],
-                                                 _hmac_of(_MALLORY, prev, row)),
+    "plain digests recomputed, signatures left": lambda row: (row["mac"], row["mac_key_id"]),
+    "signatures removed": lambda row: (None, None),
+    "signed with another key, our key id": lambda row: (_mac_of(_MALLORY, row), row["mac_key_id"]),
+    "signed with another key and its id": lambda row: (_mac_of(_MALLORY, row), _id_of(_MALLORY)),
+    "a bare SHA-256 as the signature": lambda row: (hashlib.sha256(row["digest"].encode()).hexdigest(),
+                                                    row["mac_key_id"]),
 }
 
 
@@ -348,45 +410,48 @@ def test_a_rewrite_with_digests_recomputed_without_the_key_is_found(tmp_path, at
     _rewrite(db, 3, _ATTACKS[attack])
     chain = AuditTrail(db, key).verify()
     assert not chain.intact and chain.broken_at == 3, chain
-    verified = runner.invoke(app, ["audit", "--db", str(db), "verify", "--key-file", str(key_file)])
+    verified = _verify(db, "--key-file", str(key_file))
     assert verified.exit_code == 1 and "#3" in verified.output and "审计记录被改动" in verified.output
 
 
-def test_an_unkeyed_log_cannot_tell_a_rewrite_and_says_so(tmp_path):
-    """Without a key the same rewrite verifies: the check says what it does not prove."""
+def test_an_unsigned_log_cannot_tell_a_rewrite_and_says_so(tmp_path):
+    """Without a key the same rewrite verifies: the check says what it does not prove. With a key, a trail with
+    no record signed with it fails: whoever gives a key expects a signed trail."""
     db = tmp_path / "audit.sqlite"
     trail = AuditTrail(db)
     for n in range(4):
         trail.record("check", "cli", verdict=f"禁止 {n}")
     trail.close()
-    _rewrite(db, 2, lambda prev, row: ("sha256", None, _plain_of(prev, row)))
+    assert all(row["mac"] is None and row["mac_key_id"] is None for row in _rows(db))
+    _rewrite(db, 2, lambda row: (None, None))
     chain = AuditTrail(db).verify()
-    assert chain.intact and chain.keyed_from is None and "not keyed" in chain.note
-    verified = runner.invoke(app, ["audit", "--db", str(db), "verify"])
+    assert chain.intact and not chain.signed and chain.key_id is None and "not signed" in chain.note
+    verified = _verify(db)
     assert verified.exit_code == 0
     note = verified.output.splitlines()[-1]
-    assert note.index("记录未用密钥签名") < note.index("the records are not keyed") and "kept elsewhere" in note
-    # With a key given and nothing keyed (a keyed log rewritten whole as unkeyed looks the same), it says so.
+    assert note.index("记录未用密钥签名") < note.index("not signed with an audit key") and "kept elsewhere" in note
     key_file = tmp_path / "audit.key"
-    _keygen(key_file)
-    keyed = runner.invoke(app, ["audit", "--db", str(db), "verify", "--key-file", str(key_file)])
-    assert keyed.exit_code == 0 and "no record is keyed with it" in keyed.output
+    key = _keygen(key_file)
+    keyed = _verify(db, "--key-file", str(key_file))
+    assert keyed.exit_code == 1 and "#1" in keyed.output and "no record is signed with the key given" in keyed.output
+    assert f"key id {_id_of(key)}" in keyed.output
 
 
 def test_verify_names_the_key_expected_when_none_or_another_is_given(tmp_path):
     db, key, key_file = _keyed_log(tmp_path, records=3)
-    expected = hashlib.sha256(key).hexdigest()[:16]
+    expected = _id_of(key)
     other_file = tmp_path / "other.key"
-    other = hashlib.sha256(_keygen(other_file)).hexdigest()[:16]
+    other = _id_of(_keygen(other_file))
 
     missing = AuditTrail(db).verify()
     assert (missing.intact, missing.unverified_from, missing.key_id, missing.broken_at) == (False, 1, expected, None)
+    assert "the chain of digests (3 records) is intact" in missing.reason
     wrong = AuditTrail(db, other_file.read_bytes()).verify()
     assert (wrong.intact, wrong.unverified_from, wrong.key_id) == (False, 1, expected)
     assert expected in wrong.reason and other in wrong.reason
 
     for args, given in (([], "no key was given"), (["--key-file", str(other_file)], f"the key given has id {other}")):
-        verified = runner.invoke(app, ["audit", "--db", str(db), "verify", *args])
+        verified = _verify(db, *args)
         assert verified.exit_code == 2, verified.output
         first = verified.output.splitlines()[0]
         assert first.startswith("审计记录无法核验 / the chain cannot be verified")
@@ -395,24 +460,30 @@ def test_verify_names_the_key_expected_when_none_or_another_is_given(tmp_path):
 
     # Writers without the key, or with another, are refused: nothing is written that the key cannot verify.
     for writer_key in (None, other_file.read_bytes()):
-        with pytest.raises(StoreError, match=f"key id {expected}"):
+        with pytest.raises(AuditError, match=f"audit key \\(key id {expected}\\)"):
             AuditTrail(db, writer_key).record("check", "cli")
     assert len(_rows(db)) == 3 and AuditTrail(db, key).verify().intact
 
+    # Without the key the plain chain is still walked: a record changed without recomputing is a break.
+    _rewrite(db, 2, lambda row: (row["mac"], row["mac_key_id"]), upto=2)
+    assert (AuditTrail(db).verify().broken_at, _verify(db).exit_code) == (3, 1)
 
-def test_an_old_unkeyed_log_still_verifies_and_moves_to_keyed(tmp_path):
-    """A log written before keys (no digest columns) verifies as before; records written with a key are chained
-    on from its last record, which their HMAC then covers."""
-    db = tmp_path / "audit.sqlite"
+
+def _old_log(db: Path, records: int = 3) -> str:
+    """A trail as written before audit keys: no mac columns, an update trigger on every column; its last digest."""
     connection = sqlite3.connect(db)
     connection.executescript("""
         CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, action TEXT NOT NULL,
             interface TEXT NOT NULL, key_name TEXT, input_sha256 TEXT, result_sha256 TEXT, verdict TEXT,
-            layers TEXT NOT NULL, details TEXT NOT NULL, previous TEXT NOT NULL, digest TEXT NOT NULL UNIQUE);""")
+            layers TEXT NOT NULL, details TEXT NOT NULL, previous TEXT NOT NULL, digest TEXT NOT NULL UNIQUE);
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: records are never changed'); END;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: records are never deleted'); END;""")
     previous = ""
-    for n in range(3):
+    for n in range(records):
         row = {"at": f"2026-01-0{n + 1}T08:00:00.000000+00:00", "action": "check", "interface": "cli",
-               "key_name": "user:officer", "input_sha256": None, "result_sha256": f"{n:064x}", "verdict": "允许",
+               "key_name": "user:officer", "input_sha256": None, "result_sha256": f"{n:064x}", "verdict": "禁止",
                "layers": "{}", "details": json.dumps({"n": n})}
         digest = _plain_of(previous, row)
         connection.execute(f"INSERT INTO audit ({', '.join(row)}, previous, digest) VALUES "
@@ -420,27 +491,83 @@ def test_an_old_unkeyed_log_still_verifies_and_moves_to_keyed(tmp_path):
         previous = digest
     connection.commit()
     connection.close()
+    return previous
 
+
+def test_an_old_unsigned_log_still_verifies_and_is_signed_once(tmp_path):
+    """A log written before keys verifies as before. A keyed writer refuses it until ``audit sign`` (which
+    verifies its chain) signs every record; its early records then verify with the key, and a rewrite of one
+    of them is caught."""
+    db = tmp_path / "audit.sqlite"
+    previous = _old_log(db)
     old = AuditTrail(db).verify()
     assert old.intact and old.records == 3 and old.last_digest == previous and old.note
-    assert [r.digest_scheme for r in AuditTrail(db).records()] == ["sha256"] * 3
+    assert [r.mac for r in AuditTrail(db).records()] == [None] * 3
+    digests = [row["digest"] for row in _rows(db)]
 
     key_file = tmp_path / "audit.key"
     key = _keygen(key_file)
+    with pytest.raises(AuditError, match="audit sign"):
+        AuditTrail(db, key).record("check", "cli")
+    assert runner.invoke(app, ["audit", "--db", str(db), "sign"]).exit_code == 2  # no key: nothing signed
+    signed = runner.invoke(app, ["audit", "--db", str(db), "sign", "--key-file", str(key_file)])
+    assert signed.exit_code == 0 and "3 records signed" in signed.output and _id_of(key) in signed.output
+    again = runner.invoke(app, ["audit", "--db", str(db), "sign"], env={"ECOZONE_AUDIT_KEY_FILE": str(key_file)})
+    assert again.exit_code == 0 and "nothing to sign" in again.output
+
     trail = AuditTrail(db, read_key_file(key_file))
     trail.record("import", "api", key_name="ops", details={"layer": "ecological_redline"})
     trail.record("check", "api", verdict="禁止")
     rows = _rows(db)
-    assert rows[3]["previous"] == previous and rows[3]["digest"] == _hmac_of(key, previous, rows[3])
-    assert [r["digest_scheme"] for r in rows] == ["sha256"] * 3 + ["hmac-sha256"] * 2
+    assert rows[3]["previous"] == previous and [row["digest"] for row in rows[:3]] == digests  # signing kept them
+    assert all(row["mac"] == _mac_of(key, row) and row["mac_key_id"] == _id_of(key) for row in rows)
     chain = trail.verify()
-    assert chain.intact and chain.records == 5 and chain.keyed_from == 4 and chain.note is None
-    assert not AuditTrail(db).verify().intact  # the keyed part needs the key
+    assert chain.intact and chain.signed and chain.records == 5 and chain.note is None
+    assert AuditTrail(db).verify().unverified_from == 1  # signed: without the key it cannot be verified
 
-    # The unkeyed records before the switch are covered too: rewriting one breaks the first keyed record.
-    _rewrite(db, 2, lambda prev, row: ("sha256", None, _plain_of(prev, row)) if row["id"] < 4
-             else (row["digest_scheme"], row["digest_key_id"], _plain_of(prev, row)))
-    assert AuditTrail(db, key).verify().broken_at == 4
+    # The triggers let a signature be added once, never a field changed nor a signature replaced.
+    connection = sqlite3.connect(db)
+    for statement in ("UPDATE audit SET verdict = '允许' WHERE id = 2", "UPDATE audit SET mac = NULL WHERE id = 2"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            connection.execute(statement)
+    connection.close()
+
+    # An early record rewritten, the plain chain recomputed to the end and the signatures removed: caught at #2.
+    _rewrite(db, 2, lambda row: (None, None))
+    broken = trail.verify()
+    assert (broken.intact, broken.broken_at) == (False, 2)
+    refused = runner.invoke(app, ["audit", "--db", str(db), "sign", "--key-file", str(key_file)])
+    assert refused.exit_code == 2 and "some audit records are signed and others are not" in refused.output
+
+
+def test_a_development_keyed_digest_is_named_not_read(tmp_path):
+    """Records of a development build whose digest was itself an HMAC (digest_scheme hmac-sha256) are not read:
+    the trail is broken at the first of them, and says why."""
+    db = tmp_path / "audit.sqlite"
+    _old_log(db, records=2)
+    connection = sqlite3.connect(db)
+    connection.execute("ALTER TABLE audit ADD COLUMN digest_scheme TEXT NOT NULL DEFAULT 'sha256'")
+    connection.execute("DROP TRIGGER audit_no_update")
+    connection.execute("UPDATE audit SET digest_scheme = 'hmac-sha256', digest = ? WHERE id = 2", ("ab" * 32,))
+    connection.commit()
+    connection.close()
+    chain = AuditTrail(db).verify()
+    assert (chain.intact, chain.broken_at) == (False, 2) and "development build" in chain.reason
+
+
+def test_sign_refuses_a_broken_chain(tmp_path):
+    db = tmp_path / "audit.sqlite"
+    _old_log(db)
+    connection = sqlite3.connect(db)
+    connection.execute("DROP TRIGGER audit_no_update")
+    connection.execute("UPDATE audit SET verdict = '允许' WHERE id = 2")
+    connection.commit()
+    connection.close()
+    key_file = tmp_path / "audit.key"
+    _keygen(key_file)
+    refused = runner.invoke(app, ["audit", "--db", str(db), "sign", "--key-file", str(key_file)])
+    assert refused.exit_code == 2 and "broken at record #2" in refused.output
+    assert all(row["mac"] is None for row in _rows(db))
 
 
 def test_keygen_never_overwrites_and_keys_must_be_private(tmp_path):
@@ -455,20 +582,19 @@ def test_keygen_never_overwrites_and_keys_must_be_private(tmp_path):
     assert again.exit_code == 2 and "已存在" in again.output and key_file.read_bytes() == key
     assert read_key_file(key_file) == key
     key_file.chmod(0o644)
-    with pytest.raises(StoreError, match="other users"):
+    with pytest.raises(AuditError, match="other users"):
         read_key_file(key_file)
     short = tmp_path / "short.key"
     short.write_bytes(b"k" * 16)
     short.chmod(0o600)
-    with pytest.raises(StoreError, match="too short"):
+    with pytest.raises(AuditError, match="too short"):
         read_key_file(short)
     db = tmp_path / "audit.sqlite"
-    checked = runner.invoke(app, ["check", "86.0413,44.3056"],
-                            env={"ECOZONE_AUDIT_DB": str(db), "ECOZONE_AUDIT_KEY_FILE": str(key_file)})
+    checked = _keyed_check(db, key_file)
     assert checked.exit_code == 2 and "chmod 600" in checked.output and not db.exists()
 
 
-def test_a_server_with_an_audit_key_writes_and_verifies_keyed_records(tmp_path):
+def test_a_server_with_an_audit_key_writes_and_verifies_signed_records(tmp_path):
     key_file = tmp_path / "audit.key"
     key = _keygen(key_file)
     db = tmp_path / "audit.sqlite"
@@ -478,6 +604,52 @@ def test_a_server_with_an_audit_key_writes_and_verifies_keyed_records(tmp_path):
         assert client.post("/check", json={"site": "86.0413,44.3056"}).status_code == 200
         chain = client.get("/audit/chain", headers={"X-API-Key": READ_SECRET}).json()
         [record] = client.get("/audit", headers={"X-API-Key": READ_SECRET}).json()["records"]
-    assert chain["intact"] and chain["keyed_from"] == 1 and chain["key_id"] == hashlib.sha256(key).hexdigest()[:16]
-    assert record["digest_scheme"] == "hmac-sha256" and record["digest_key_id"] == chain["key_id"]
-    assert record["digest"] == _hmac_of(key, "", _rows(db)[0])
+    assert chain["intact"] and chain["signed"] and chain["key_id"] == _id_of(key)
+    assert record["mac_key_id"] == chain["key_id"] and record["mac"] == _mac_of(key, _rows(db)[0])
+    assert record["digest"] == _plain_of("", _rows(db)[0])
+
+
+def test_a_server_refuses_to_start_with_a_key_that_cannot_write_its_trail(tmp_path):
+    """A wrong key, no key on a signed trail, a key on a trail never signed, a key file open to others: the app
+    refuses as it starts (an audit error, not the store's), and ``ecozone serve`` says so in one line."""
+    db, key, key_file = _keyed_log(tmp_path, records=2)
+    other_file = tmp_path / "other.key"
+    other = _id_of(_keygen(other_file))
+    unsigned = tmp_path / "unsigned.sqlite"
+    _old_log(unsigned, records=1)
+    open_key = tmp_path / "open.key"
+    open_key.write_bytes(os.urandom(32))
+    open_key.chmod(0o644)
+    cases = [(db, other_file, f"the key given has key id {other}"), (db, None, "no audit key was given"),
+             (unsigned, key_file, "audit sign"), (db, open_key, "open to other users")]
+    for trail, key_path, said in cases:
+        settings = Settings(jobs_dir=tmp_path / "jobs", audit_db=trail, audit_key_file=key_path)
+        with pytest.raises(AuditError, match=said):
+            with TestClient(create_app(settings)):
+                pass
+    assert AuditError.title() != StoreError.title() and "审计" in AuditError.title()
+
+    for trail, key_path, said in cases[::3]:  # ecozone serve, as the deployments run it: one line, exit 2
+        env = {**os.environ, "PYTHONPATH": str(REPO), "ECOZONE_JOBS_DIR": str(tmp_path / "jobs"),
+               "ECOZONE_AUDIT_DB": str(trail), "ECOZONE_AUDIT_KEY_FILE": str(key_path)}
+        served = subprocess.run([sys.executable, "-c", "from api.cli import main; main()", "serve", "--port",
+                                 str(free_port())], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert served.returncode == 2, served.stderr
+        lines = [line for line in served.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("错误 / error: ") and said in lines[0], served.stderr
+        assert "Traceback" not in served.stderr + served.stdout
+    assert len(_rows(db)) == 2
+
+
+def test_a_report_is_not_written_for_a_check_the_trail_refuses(tmp_path):
+    """A signed trail and no key: the check is refused its record, and no report is left for it."""
+    db, key, key_file = _keyed_log(tmp_path, records=1)
+    report = tmp_path / "核查报告.html"
+    refused = runner.invoke(app, ["check", str(SAMPLE), *FACTS, "--report", str(report)],
+                            env={"ECOZONE_AUDIT_DB": str(db)})
+    assert refused.exit_code == 2 and "the report was not written" in refused.output
+    assert not report.exists() and len(_rows(db)) == 1
+    recorded = runner.invoke(app, ["check", str(SAMPLE), *FACTS, "--report", str(report)],
+                             env={"ECOZONE_AUDIT_DB": str(db), "ECOZONE_AUDIT_KEY_FILE": str(key_file)})
+    assert recorded.exit_code == 0, recorded.output
+    assert report.exists() and len(_rows(db)) == 2 and AuditTrail(db, key).verify().intact

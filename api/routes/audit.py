@@ -219,7 +219,8 @@ async def audit_list(
 @router.get("/chain", operation_id="audit_chain", name="audit_chain", dependencies=_KEYED, responses=_ERRORS,
             response_model=ChainCheck, summary="Walk the chain of record digests")
 async def audit_chain(state: StateDep) -> ChainCheck:
-    """Whether every record's digest still matches its fields and the previous record's."""
+    """Whether every record's digest still matches its fields and the previous record's and, when the server has
+    an audit key, whether every record is signed with it (``signed``)."""
     return await run_in_threadpool(_trail(state).verify)
 
 
