@@ -175,7 +175,7 @@ def read_key_file(path: str | Path) -> bytes:
     if mode & 0o077:
         raise AuditError(f"审计密钥文件可被其他用户访问（权限 {mode & 0o777:o}） / the audit key file is open to "
                          f"other users (mode {mode & 0o777:o})", field="audit key", value=str(path),
-                         fix=f"chmod 600 {path}")
+                         fix=f"只让文件所有者读写：chmod 600 {path} / let its owner alone read it: chmod 600 {path}")
     if len(key) < _KEY_BYTES:
         raise AuditError(f"审计密钥太短（{len(key)} 字节，至少 {_KEY_BYTES}） / the audit key is too short "
                          f"({len(key)} bytes, at least {_KEY_BYTES})", field="audit key", value=str(path),

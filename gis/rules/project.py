@@ -379,6 +379,12 @@ DERIVED_FROM = {"water_related": ("wastewater",), "is_power": ("industry", "powe
                 "generating_mw": ("power_mw",),
                 "combustion_source": ("furnace", "coal_t", "fuel", "boiler_tph", "heating")}
 
+#: Numeric fields that derived facts compare with 0 only, or pass on as they are (``generating_mw`` is
+#: ``power_mw``): rows are classed by the side of 0 and of the thresholds the rules give the field and those facts,
+#: not by every value (a register's coal tonnages differ on every row), unlike the other fields of
+#: ``DERIVED_FROM``, which a derived fact compares with each other.
+BINNED_INPUTS = {"coal_t": ("coal_t",), "power_mw": ("power_mw", "generating_mw")}
+
 #: Facts the officer declares only when the project has them: left out, the project is taken not to have
 #: them (a yes/no fact reads as no), so a rule that needs one does not apply, never 需核查. The fields made
 #: with ``_declared`` and the derived facts computed from them.
@@ -762,7 +768,7 @@ def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds
     not read again, and keeps its project (so that what is kept by project, ``facts_of``, is found again too).
     """
     specs = _specs_by_name()
-    derived_inputs = {field for fields in DERIVED_FROM.values() for field in fields}
+    derived_inputs = {field for fields in DERIVED_FROM.values() for field in fields} - BINNED_INPUTS.keys()
     values: dict[str, np.ndarray] = {}
     combined = np.zeros(rows, dtype=np.int64)
     said: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per fact: each row's cell code, what each cell says
@@ -773,7 +779,11 @@ def read_projects(columns: Mapping[str, Sequence[Any]], rows: int, *, thresholds
         if name in specs and specs[name].kind == "number":
             number = _numbers(uniques, blank, specs[name], (multipliers or {}).get(name, 1.0))
             values[name] = np.append(number, np.nan)[codes]  # code -1 (a missing cell) reads as the NaN
-            cuts = sorted(set(thresholds.get(name, ()))) if name not in derived_inputs else []
+            cuts = []  # a derived input: by its value
+            if name not in derived_inputs:  # the rules' thresholds of it and of the facts it is passed on as, and 0
+                facts = BINNED_INPUTS.get(name, (name,))
+                cuts = sorted({*(cut for fact in facts for cut in thresholds.get(fact, ())),
+                               *((0.0,) if name in BINNED_INPUTS else ())})
             if cuts:  # by the side of each threshold (equal counts apart); unreadable texts apart by text
                 cut = np.asarray(cuts, dtype=float)
                 side = (np.searchsorted(cut, number, side="left") * 2 + np.isin(number, cut)).astype(np.int64)
