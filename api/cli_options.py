@@ -49,14 +49,17 @@ LogFormatOption = Annotated[str, typer.Option(
 
 #: The options of a batch's input (``ecozone screen``, ``ecozone rescreen``): headers mapped, the CRS of its rows.
 ColumnOption = Annotated[list[str] | None, typer.Option(
-    "--column", help="FIELD=COLUMN for headers ecozone does not recognise.")]
+    "--column", help="FIELD=COLUMN for headers ecozone does not recognise (x/east is the easting, y/north the "
+                     "northing).")]
 CrsOption = Annotated[str | None, typer.Option(
     "--crs", help="CRS of the input, e.g. EPSG:4538 (overrides the file's own; the X/Y of a register without 带号).")]
 
 
 def column_mapping(pairs: list[str] | None) -> dict[str, str]:
-    """``--column FIELD=COLUMN`` options as ``screen_file``'s ``columns``."""
+    """``--column FIELD=COLUMN`` options as ``screen_file``'s ``columns``, each field by its own name (east and
+    north as x and y, ``mapping_fields``)."""
     from gis.batch import FIELDS
+    from gis.batch.inputs import mapping_fields
     from gis.errors import InputError
 
     mapping = {}
@@ -67,7 +70,7 @@ def column_mapping(pairs: list[str] | None) -> dict[str, str]:
                              fix=f"例如 / e.g. --column lon=东经度 --column industry=所属行业；字段 / fields: "
                                  f"{', '.join(FIELDS)}")
         mapping[field.strip()] = column.strip()
-    return mapping
+    return mapping_fields(mapping)
 
 
 def batch_input(name: str) -> str:

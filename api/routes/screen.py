@@ -28,6 +28,7 @@ from api.jobs import RESULT_FORMATS, Job, JobStatus, Work
 from api.params import IsoDate
 from api.routes.audit import file_digest, record_batch
 from api.uploads import save_uploads
+from gis.batch.inputs import mapping_fields
 from gis.rules.project import fact_specs, read_project
 from gis.sites.build import user_crs
 from gis.sites.encoding import decode
@@ -167,7 +168,7 @@ def _columns(text: str | None) -> dict[str, str] | None:
         raise ApiProblem(400, "表单项 columns 应为 JSON 对象，写明各项所在的列名 / columns must be a JSON object mapping "
                          "roles to column names", field="columns", value=text[:200], kind="invalid-parameter",
                          fix='例如 / e.g. {"lon": "经度", "lat": "纬度"}')
-    return columns
+    return mapping_fields(columns)  # east and north as x and y, as the summary records them
 
 
 async def _submit(

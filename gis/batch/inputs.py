@@ -58,18 +58,19 @@ from gis.sites.tables import (
     formula_error,
     header_roles,
     header_width,
+    SheetScan,
     merged_filled,
-    merged_ranges,
     normalise_header,
     open_workbook,
     parse_coordinate,
+    scan_sheet,
     sheet_rows,
     whole,
 )
 from gis.sites.text import parse_text, parts_from_shapely
 
-__all__ = ["FIELDS", "INPUT_SUFFIXES", "REGISTER_INPUTS", "Chunk", "header_fields", "open_input",
-           "register_text"]
+__all__ = ["FIELDS", "FIELD_ALIASES", "INPUT_SUFFIXES", "REGISTER_INPUTS", "Chunk", "header_fields",
+           "mapping_fields", "open_input", "register_text"]
 
 INPUT_SUFFIXES = (".xlsx", ".csv", ".gpkg", ".shp", ".zip", ".geojson", ".json", ".parquet")
 
@@ -82,6 +83,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     **{spec.name: (*spec.headers, spec.name) for spec in fact_specs()},
 }
 _ROLE_OF = {"lon": "lon", "lat": "lat", "x": "east", "y": "north", "gk_zone": "zone"}
+#: Other names a column mapping takes for a field: x and y are the easting and the northing (as GIS programs
+#: name them; Chinese surveying names them the other way, 横坐标 Y and 纵坐标 X), which east and north say plainly.
+FIELD_ALIASES = {"east": "x", "north": "y"}
 _FACTS = tuple(spec.name for spec in fact_specs())
 #: Longitude/latitude a site takes as they are (WGS 84, CGCS2000): the fast paths read only these.
 _GEOGRAPHIC = tuple(CRS.from_user_input(c) for c in ("EPSG:4326", "EPSG:4490", "OGC:CRS84"))
@@ -92,11 +96,30 @@ _WGS84 = CRS.from_epsg(4326)  # made once: a CRS costs about 0.1 ms to make, and
 REGISTER_INPUTS = {"gk_zone": "带号列 (a 带号 column)",
                    "crs": "整个输入的坐标系 crs，或 WKT 前的 SRID=代码; (the crs of the whole input, or SRID=code; before "
                           "the WKT)",
-                   "swap_xy": "两列互换（把经度、纬度各填回自己的列） (the two cells exchanged, each into its own column)"}
+                   "swap_xy": "两列的值互换（各填回自己的列） (the two columns' values exchanged, each into its own column)"}
 
 
 def _is_plain_degrees(crs: CRS) -> bool:
     return any(crs.equals(c) for c in _GEOGRAPHIC)
+
+
+def mapping_fields(columns: dict[str, str] | None) -> dict[str, str]:
+    """A column mapping (field -> column) with each field by its own name (``FIELD_ALIASES``: east is x, north
+    is y); a field ecozone does not have, or named twice (x and east), is refused."""
+    mapping: dict[str, str] = {}
+    for name, column in (columns or {}).items():
+        ours = FIELD_ALIASES.get(name, name)
+        if ours not in FIELDS:
+            raise FieldError("列对应关系中有无法识别的字段 / unknown field in the column mapping",
+                             field="columns", value=name,
+                             fix=f"使用以下字段之一 / use one of {', '.join(FIELDS)}（x、y 也可写作 east、north / "
+                                 "x and y may be written east and north）")
+        if ours in mapping:
+            raise FieldError(f"列对应中 {ours} 给出了两次（{name} 与 {ours} 是同一字段） / the column mapping gives {ours} "
+                             f"twice ({name} is {ours})", field="columns", value=name,
+                             fix=f"只保留其一 / keep one of {ours} and {name}")
+        mapping[ours] = column
+    return mapping
 
 
 def register_text(error: EcozoneError) -> str:
@@ -165,6 +188,7 @@ def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk
     without its .prj in Gauss-Krüger without the zone in front of Y, Xian 1980; a register without 带号).
     """
     given = user_crs(crs) if crs is not None else None  # an unknown CRS is refused before any row is read
+    columns = mapping_fields(columns) or None  # and a mapping of fields ecozone does not have
     path = Path(path)
     if not path.is_file():
         raise FormatError("找不到文件 / file not found", source=str(path), value=str(path), fix="检查文件路径 / check the path")
@@ -223,11 +247,8 @@ class _TableRows:
         self.has_geometry = has_geometry
         self.index = header_fields(header)
         names = [normalise_header(h) for h in header]
-        for ours, column in (columns or {}).items():
-            if ours not in FIELDS:
-                raise FieldError("列对应关系中有无法识别的字段 / unknown field in the column mapping",
-                                 field="columns", value=ours,
-                                 fix=f"使用以下字段之一 / use one of {', '.join(FIELDS)}")
+        self.mapped: set[str] = set()  # our fields the mapping gives
+        for ours, column in mapping_fields(columns).items():
             # as written, or as the header reads without spaces and line breaks (a header typed over two lines)
             found = [i for i, name in enumerate(header) if name == column] or \
                 [i for i, name in enumerate(names) if name == normalise_header(column)]
@@ -236,6 +257,7 @@ class _TableRows:
                                  source=source, field=ours, value=column,
                                  fix="使用以下列名之一 / use one of the columns: " + "、".join(map(str, header)))
             self.index[ours] = found[0]
+            self.mapped.add(ours)
         if unique:
             check_unique(header, self.index.values(), source)
         self.geographic = "lon" in self.index and "lat" in self.index
@@ -491,9 +513,26 @@ class _TableRows:
         try:
             return _built(raw, row, self.coverage, self.crs)
         except EcozoneError as err:  # about the point as a whole: the cells that give it
+            if getattr(err, "swapped", False) and not self.geographic and self.mapped & {"x", "y"}:
+                raise self._mapped_swapped(err, fields) from None
             if err.field in (None, "site", "geometry"):
                 err.field = "/".join(fields)
             raise
+
+    def _mapped_swapped(self, err: EcozoneError, fields: tuple[str, str]) -> EcozoneError:
+        """The error of X/Y whose values fit only in the other order, when the mapping gave their columns: it names
+        the column each field was mapped to and what the field means (x the easting, y the northing), and
+        tells to map them the other way (a register typed in the surveying habit, X north, mapped x=北向坐标)."""
+        east, north = fields
+        err.message = (
+            f"坐标顺序颠倒：列对应把「{east}」作为 x（东坐标，测量上的横坐标 Y）、「{north}」作为 y（北坐标，测量上的纵坐标 X），"
+            f"而数值只有两列互换才相符 / the coordinates are swapped: the column mapping takes {east} as x (the easting, "
+            f"横坐标 Y in Chinese surveying) and {north} as y (the northing, 纵坐标 X), but the values fit only the "
+            "other way round")
+        err.field = f"{east}/{north}"
+        err.fix = (f"把列对应改为 x={north}、y={east}（x 是东坐标，y 是北坐标；也可写作 east={north}、north={east}） / map "
+                   f"x={north} and y={east} (x is the easting, y the northing; or write east={north}, north={east})")
+        return err
 
 #: Bytes of a CSV file, to the end of their line, that tell its encoding and dialect before the rows are read.
 _SNIFFED_BYTES = 65_536
@@ -619,12 +658,14 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
     data_sheet, header_row, header = None, 0, []
     # the rows and columns each sheet declares, read before ``sheet_rows`` sets the declaration aside
     declared = {sheet.title: (sheet.max_row or 0, sheet.max_column or 0) for sheet in book.worksheets}
-    merges: dict[str, list] = {}  # of each sheet looked at: its cells are read as the officer sees them
+    # of each sheet looked at: its merged ranges (its cells are read as the officer sees them), and whether it may
+    # hold formulas without saved results
+    scans: dict[str, SheetScan] = {}
     units: list[str] | None = None
     seen: set[str] = set()  # every cell of the rows looked at, as a header reads it
     for sheet in book.worksheets:
-        merges[sheet.title] = merged_ranges(sheet)
-        head = list(merged_filled(islice(sheet_rows(sheet, source=path.name), 21), merges[sheet.title]))
+        scans[sheet.title] = scan_sheet(sheet)
+        head = list(merged_filled(islice(sheet_rows(sheet, source=path.name), 21), scans[sheet.title].merges))
         for number, row in enumerate(head[:20], start=1):
             names = [str(c).strip() if c is not None else "" for c in row]
             seen.update(map(normalise_header, names))
@@ -663,18 +704,36 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
     sheet = book[data_sheet]
     first_row = header_row + 1 + bool(units)
     total = max(min(declared[data_sheet][0], EXCEL_MAX_ROWS) - first_row + 1, 0)  # declared: an estimate only
-    # The cells that locate a row (its WKT when it has one); one of them None may hold a formula without a saved
-    # result, which the row's error says (the sheet's formulas are read then, once, in step with the rows).
+    # The cells that locate a row (its WKT when it has one), its 带号 and the cells of its project facts; one of
+    # them None may hold a formula without a saved result, which the row's error says (the sheet's formulas are
+    # read then, once, in step with the rows). A fact is no less needed than the location: read as not given, a
+    # boiler of =10*2 t/h would leave the coal-boiler bans unapplied, the row screened as if it had none.
     wkt = table.index.get("wkt")
     place = [table.index[f] for f in (("lon", "lat") if table.geographic else ("x", "y")
                                       if {"x", "y"} <= table.index.keys() else ("wkt",))]
-    formulas = FormulaCells(path, data_sheet, {*place, *([wkt] if wkt is not None else [])}, source=path.name,
-                            width=max(len(header), 1), max_total=BATCH_MAX_INFLATED_BYTES,
+    zone = [table.index["gk_zone"]] if "gk_zone" in table.index and not table.geographic else []
+    specs = {spec.name: spec for spec in fact_specs()}
+    facts = sorted((i, (specs[name].label_zh, name)) for name, i in table.index.items() if name in specs)
+    formulas = FormulaCells(path, data_sheet, {*place, *zone, *([wkt] if wkt is not None else []),
+                                               *(i for i, _ in facts)},
+                            source=path.name, width=max(len(header), 1), merges=scans[data_sheet].merges,
+                            unsaved=scans[data_sheet].unsaved_formulas, max_total=BATCH_MAX_INFLATED_BYTES,
                             max_member=BATCH_MAX_MEMBER_BYTES)
+
+    by_place = [*((c, None) for c in place + zone), *facts]  # the cells a row without a WKT needs, in order
+
+    def formula_in(number: int, row: list, columns: Iterable[tuple[int, tuple[str, str] | None]]) -> FieldError | None:
+        """The error of the first of ``columns`` (with the fact each gives) that reads None for a formula."""
+        for column, fact in columns:
+            if row[column] is None and (found := formulas.formula(number, column)) is not None:
+                return formula_error(found, sheet=data_sheet, source=path.name, row=number, field=header[column],
+                                     fact=fact)
+        return None
 
     def numbered() -> Iterator[tuple[int, list, FieldError | None]]:
         try:
-            rows = merged_filled(sheet_rows(sheet, source=path.name, max_col=max(len(header), 1)), merges[data_sheet])
+            rows = merged_filled(sheet_rows(sheet, source=path.name, max_col=max(len(header), 1)),
+                                 scans[data_sheet].merges)
             for number, row in enumerate(rows, start=1):
                 if number < first_row:
                     continue
@@ -683,12 +742,8 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
                     continue
                 row += [None] * (len(header) - len(row))
                 error = None
-                if wkt is None or _blank(row[wkt]):
-                    for column in place:
-                        if row[column] is None and (found := formulas.formula(number, column)) is not None:
-                            error = formula_error(found, sheet=data_sheet, source=path.name, row=number,
-                                                  field=header[column])
-                            break
+                if formulas.unsaved:  # the location first (a WKT given locates the row alone), then the facts
+                    error = formula_in(number, row, by_place if wkt is None or _blank(row[wkt]) else facts)
                 yield number, row, error
         finally:
             formulas.close()

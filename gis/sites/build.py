@@ -297,12 +297,15 @@ def _check_order(raw, rows, rings, swap_xy, log, ok, rev, order_name, pair_name,
         return
     if swapped.all():
         done = " after swapping them as asked" if swap_xy else ""
-        raise CoordinateError(
+        error = CoordinateError(
             f"坐标顺序颠倒 / {pair_name} are swapped{done}: the values fit the area only in the other order",
             source=raw.source, row=rows[i], field=f"{raw.fields[0]}/{raw.fields[1]}", value=None,
             fix="去掉 «swap_xy» / drop «swap_xy»" if swap_xy else (
                 f"按 {order_name} 的顺序给出，或使用 «swap_xy» / put the values in the order {order_name}, or use «swap_xy»"),
         )
+        # the whole order is the other one: a reader that declared it (a register's column mapping) may say how
+        error.swapped = not swap_xy
+        raise error
     j = int(np.argmax(~swapped))
     raise CoordinateError(
         f"本行的坐标顺序与第 {rows[j]} 行相反 / {pair_name} are in the other order in this row than in row {rows[j]}",

@@ -35,7 +35,7 @@ from gis.sites.text import parse_value
 __all__ = [
     "EXCEL_MAX_ROWS", "FORMULA_FIX", "Formula", "FormulaCells", "check_unique", "csv_dialect", "csv_rows",
     "formula_error", "header_roles", "header_width", "normalise_header", "open_workbook", "parse_coordinate", "read_table", "sheet_rows", "whole", "merged_ranges", "merged_filled",
-    "MAX_MERGES",
+    "MAX_MERGES", "SheetScan", "scan_sheet",
 ]
 
 #: Rows of an Excel worksheet; a sheet that yields more is lying about its rows.
@@ -309,19 +309,53 @@ _MERGE_READ_BYTES = 1 << 20
 _MERGE = re.compile(rb"""<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref=["']([A-Z]{1,3}[0-9]{1,7}(?::[A-Z]{1,3}[0-9]{1,7})?)["']""")
 
 
+#: The end of a cell whose formula has no saved result: the formula (or a shared one's reference) followed by no
+#: ``v`` element, or an empty one, then the cell's end (any namespace prefix).
+_UNSAVED = re.compile(rb"(?:</(?:[\w.-]+:)?f>|<(?:[\w.-]+:)?f\b[^>]*/>)\s*"
+                      rb"(?:<(?:[\w.-]+:)?v\s*/>|<(?:[\w.-]+:)?v\s*>\s*</(?:[\w.-]+:)?v>)?\s*</(?:[\w.-]+:)?c>")
+
+
+def _has_formula(xml: bytes) -> bool:
+    """Whether XML may hold a formula element (a quick test before ``_UNSAVED``, which costs several times more)."""
+    return _FORMULA_END.search(xml) is not None
+
+
+#: How every formula element's name ends (``<f>``, ``<f t="shared" .../>``, ``</x:f>``).
+_FORMULA_END = re.compile(rb"f[\s/>]")
+
+
+@dataclass(frozen=True)
+class SheetScan:
+    """What streaming a worksheet's XML part tells before its rows are read (``scan_sheet``)."""
+
+    merges: list[tuple[int, int, int, int]]  #: its merged ranges (``merged_ranges``)
+    #: whether a cell may hold a formula without a saved result: False only when the whole part was read and
+    #: none does (then ``FormulaCells`` never reads the sheet again)
+    unsaved_formulas: bool
+
+
 def merged_ranges(sheet) -> list[tuple[int, int, int, int]]:
     """The merged ranges of a read-only worksheet as (min_col, min_row, max_col, max_row), at most
     ``MAX_MERGES``: openpyxl's read-only mode does not read them, and loading the sheet whole costs as much as
     reading it twice. Found by streaming the sheet's XML part (they follow its rows) for its ``mergeCell``
     elements."""
+    return scan_sheet(sheet).merges
+
+
+def scan_sheet(sheet) -> SheetScan:
+    """A read-only worksheet's merged ranges (``merged_ranges``) and whether any of its cells holds a formula
+    without a saved result, from one pass over its XML part."""
     from openpyxl.utils.cell import range_boundaries
 
     found: list[tuple[int, int, int, int]] = []
+    unsaved = False
     with sheet.parent._archive.open(sheet._worksheet_path) as part:
         buffer = b""
         while len(found) < MAX_MERGES:
             chunk = part.read(_MERGE_READ_BYTES)
             buffer += chunk
+            # the part kept from the last read is searched again: a cell's end cut by the read is found whole
+            unsaved = unsaved or (_has_formula(buffer) and _UNSAVED.search(buffer) is not None)
             limit = len(buffer) - (512 if chunk else 0)  # a match ending past it may be cut short: kept for later
             cut = max(limit, 0)
             for match in _MERGE.finditer(buffer):
@@ -332,7 +366,9 @@ def merged_ranges(sheet) -> list[tuple[int, int, int, int]]:
             buffer = buffer[cut:]
             if not chunk:
                 break
-    return found[:MAX_MERGES]
+        else:  # stopped at MAX_MERGES, the rest unread: a formula there is not ruled out
+            unsaved = True
+    return SheetScan(found[:MAX_MERGES], unsaved)
 
 
 def merged_filled(rows: Iterable[Sequence[Any]], merges: list[tuple[int, int, int, int]]) -> Iterator[list[Any]]:
@@ -368,6 +404,7 @@ class Formula:
 
     cell: str  #: its reference, e.g. "C5"
     text: str  #: the formula as Excel shows it in this cell ("=B5+0.001"; a shared one as it reads here)
+    merged: str | None = None  #: the merged range whose value it is (C6:C7), when the cell is its first
 
 
 class FormulaCells:
@@ -377,27 +414,36 @@ class FormulaCells:
 
     Nothing is read until a cell is asked for; the sheet is then read again by openpyxl for its formulas, in
     step with the rows asked (in order, as the reader of results reads them), so a workbook whose needed cells
-    all have values pays nothing, and memory stays one row. openpyxl gives a shared formula (filled down) as it
-    reads in each cell.
+    all have values pays nothing, and memory stays one row; a sheet known to hold no formula without a result
+    (``scan_sheet``) is never read again. openpyxl gives a shared formula (filled down) as it reads in each
+    cell. A cell of a merged range (``merges``, as ``merged_ranges`` gives them) is asked for as the officer
+    sees it, as ``merged_filled`` fills it: the formula of the range's first cell, in every row of the range.
     """
 
     def __init__(self, path: Path, sheet: str, columns: Iterable[int], *, source: str, width: int,
-                 **limits: int) -> None:
+                 merges: Iterable[tuple[int, int, int, int]] = (), unsaved: bool = True, **limits: int) -> None:
         """The sheet titled ``sheet`` of the workbook at ``path``, read ``width`` cells wide within the ``limits``
-        it was opened with (``open_workbook``'s); only the cells of ``columns`` (0-based) are asked for."""
+        it was opened with (``open_workbook``'s); only the cells of ``columns`` (0-based) are asked for.
+        ``unsaved``: whether the sheet may hold a formula without a saved result (``SheetScan``)."""
         self.path, self.sheet, self.source, self.width, self.limits = path, sheet, source, width, limits
         self.columns = set(columns)
+        self.unsaved = unsaved
+        # the merged ranges over the columns asked for, by their first row (1-based, as merged_ranges gives them)
+        self._merges: dict[int, list[tuple[int, int, int, int]]] = {}
+        for merge in merges:
+            min_col, min_row, max_col, max_row = merge
+            if (max_row > min_row or max_col > min_col) and any(min_col <= c + 1 <= max_col for c in self.columns):
+                self._merges.setdefault(min_row, []).append(merge)
+        #: the ranges met so far whose first cell holds a formula, and that formula
+        self._held: list[tuple[tuple[int, int, int, int], Formula]] = []
         self._book = None
-        self._rows: Iterator[tuple[Any, ...]] | None = None
+        self._rows: Iterator[tuple[int, tuple[Any, ...]]] | None = None
         self._row: tuple[int, tuple[Any, ...]] = (0, ())
 
     def formula(self, row: int, column: int) -> Formula | None:
-        """The formula of the cell in ``row`` (as the sheet numbers it) and ``column`` (0-based), or None: no
-        formula, or a row before the last one asked."""
-        from openpyxl.utils.cell import get_column_letter
-        from openpyxl.worksheet.formula import ArrayFormula
-
-        if column not in self.columns:
+        """The formula of the cell in ``row`` (as the sheet numbers it) and ``column`` (0-based), or of the
+        merged range it lies in, or None: no formula, or a row before the last one asked."""
+        if column not in self.columns or not self.unsaved:
             return None
         if self._rows is None and self._book is None:
             self._book = open_workbook(self.path, source=self.source, formulas=True, **self.limits)
@@ -405,12 +451,17 @@ class FormulaCells:
                                    start=1)
         while self._row[0] < row and self._rows is not None:
             self._row = next(self._rows, None) or (EXCEL_MAX_ROWS + 1, ())
+            number, cells = self._row
+            for merge in self._merges.get(number, ()):
+                first = _formula_of(cells, number, merge[0] - 1)
+                if first is not None:
+                    self._held.append((merge, Formula(first.cell, first.text, _range_name(merge))))
+        self._held = [(merge, found) for merge, found in self._held if merge[3] >= row]
+        for (min_col, min_row, max_col, max_row), found in self._held:
+            if min_row <= row and min_col <= column + 1 <= max_col:
+                return found
         number, cells = self._row
-        value = cells[column] if number == row and column < len(cells) else None
-        text = value.text if isinstance(value, ArrayFormula) else value
-        if not (isinstance(text, str) and text.startswith("=")):
-            return None
-        return Formula(f"{get_column_letter(column + 1)}{row}", text)
+        return _formula_of(cells, row, column) if number == row else None
 
     def close(self) -> None:
         """Stop reading the sheet."""
@@ -419,13 +470,41 @@ class FormulaCells:
         self._book, self._rows = None, None
 
 
-def formula_error(found: Formula, *, sheet: str, source: str, row: int, field: str) -> FieldError:
+def _formula_of(cells: Sequence[Any], row: int, column: int) -> Formula | None:
+    """The formula of one cell of a row read for formulas (``column`` 0-based), or None."""
+    from openpyxl.utils.cell import get_column_letter
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    value = cells[column] if column < len(cells) else None
+    text = value.text if isinstance(value, ArrayFormula) else value
+    if not (isinstance(text, str) and text.startswith("=")):
+        return None
+    return Formula(f"{get_column_letter(column + 1)}{row}", text)
+
+
+def _range_name(merge: tuple[int, int, int, int]) -> str:
+    from openpyxl.utils.cell import get_column_letter
+
+    min_col, min_row, max_col, max_row = merge
+    return f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{max_row}"
+
+
+def formula_error(found: Formula, *, sheet: str, source: str, row: int, field: str,
+                  fact: tuple[str, str] | None = None) -> FieldError:
     """The error of a cell ecozone needs that holds a formula without a saved result (``FormulaCells``): the
-    sheet, the cell, the formula, and how to have the results saved."""
+    sheet, the cell (and the merged range it is the first of), the formula, and how to have the results saved.
+    ``fact``: the cell gives this project fact (its Chinese label and name), which the row cannot be screened
+    without (read as not given, it could change the verdict)."""
     text = found.text if len(found.text) <= _FORMULA_SHOWN else found.text[:_FORMULA_SHOWN] + "…"
+    where_zh = f"{found.cell} 单元格" + (f"（合并单元格 {found.merged}）" if found.merged else "")
+    where_en = f"cell {found.cell} of sheet '{sheet}'" + (f", merged over {found.merged}," if found.merged else "")
+    then_zh = then_en = ""
+    if fact is not None:
+        then_zh = f"；该行的{fact[0]}因此无从得知，该行不筛查（不按未填写筛查）"
+        then_en = f"; the row's {fact[1]} cannot be known, so the row is not screened (rather than as not given)"
     return FieldError(
-        f"工作表「{sheet}」{found.cell} 单元格是公式 {text}，但文件中没有保存公式的计算结果，读出为空 / cell {found.cell} of "
-        f"sheet '{sheet}' holds the formula {text}, but the file holds no saved result for it, so it reads as empty",
+        f"工作表「{sheet}」{where_zh}是公式 {text}，但文件中没有保存公式的计算结果，读出为空{then_zh} / {where_en} holds "
+        f"the formula {text}, but the file holds no saved result for it, so it reads as empty{then_en}",
         source=source, row=row, field=field, value=text, fix=FORMULA_FIX)
 
 
