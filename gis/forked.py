@@ -10,13 +10,14 @@ A process may fork only where nothing forbids it and nothing it forks can be lef
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -68,10 +69,11 @@ class ForkedMap:
                 self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("fork"),
                                                  initializer=_serve, initargs=(self.function,))
             try:
-                with warnings.catch_warnings():  # Python 3.12 warns of a fork in a process with threads: the
-                    # children only run ``function``, which takes no lock another thread could hold
+                with warnings.catch_warnings(), _ctrl_c_held():  # Python 3.12 warns of a fork in a process with
+                    # threads: the children only run ``function``, which takes no lock another thread could hold
                     warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-                    return list(self._pool.map(_run, arguments))
+                    results = self._pool.map(_run, arguments)  # the processes forked (the first time), work sent
+                return list(results)
             except BrokenProcessPool:
                 self._broken = True
                 self.close()
@@ -82,6 +84,21 @@ class ForkedMap:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Ctrl-C (SIGINT) noted while processes are forked, and acted on after: Python ignores what its handlers
+    around a fork raise, so a KeyboardInterrupt raised in one was lost and the batch ran on. (Blocking the
+    signal would not do: another thread of this process may take it.)"""
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, None)  # the default handler raises KeyboardInterrupt
 
 
 def _serve(function: Callable[[Any], Any]) -> None:
