@@ -158,8 +158,8 @@ def _mac(key: bytes, row: dict[str, Any]) -> str:
 
 _KEY_FIX = ("用 ecozone audit keygen 文件 生成密钥，并以 ECOZONE_AUDIT_KEY_FILE 指向它 / make one with "
             "'ecozone audit keygen FILE' and point ECOZONE_AUDIT_KEY_FILE at it")
-_VERIFY_FIX = ("用 ecozone audit verify --key-file 密钥文件 查明哪条记录被改动，勿在其上继续写入或签名 / find the "
-               "record changed with 'ecozone audit verify --key-file KEYFILE'; do not write or sign on top of it")
+_VERIFY_FIX = ("用 ecozone audit verify 以审计密钥核验，查明哪条记录被改动，勿在其上继续写入或签名 / find the "
+               "record changed with 'ecozone audit verify' and the audit key; do not write or sign on top of it")
 
 
 def read_key_file(path: str | Path) -> bytes:
@@ -300,9 +300,9 @@ class AuditTrail:
         raise AuditError("审计记录未以审计密钥签名，写入者不会自行签名 / the audit trail's "
                          "records are not signed with the audit key, and a writer never signs them on its own",
                          field="audit", value=self.path.name,
-                         fix="若该记录从未签名，用 ecozone audit sign --key-file 密钥文件 签名一次；若曾签名，则签名已被去掉，"
-                             "勿签名，先查明 / if the trail has never been signed, sign it once with 'ecozone audit sign "
-                             "--key-file KEYFILE'; if it was, its signatures were removed: do not sign, find out why")
+                         fix="若该记录从未签名，以审计密钥用 ecozone audit sign 签名一次；若曾签名，则签名已被去掉，"
+                             "勿签名，先查明 / if the trail has never been signed, sign it once with 'ecozone audit sign' "
+                             "and the audit key; if it was, its signatures were removed: do not sign, find out why")
 
     def _key_refused(self, expected: str) -> AuditError:
         zh, en = (("未提供审计密钥", "no audit key was given") if self._key is None
