@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,9 @@ SUPPORTED_SUFFIXES = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "Ge
 #: For each zone field a file may hold, the column names that mean it (compared case-insensitively), first
 #: match first. A subtype or date column found by its name is used only if its values are subtypes or dates.
 FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
-    "zone_id": ("zone_id", "id", "编号", "标识码", "BSM", "BH", "红线编号", "图斑编号", "code", "单元编码",
-                "unit_code", "adcode"),
+    # a bare "id" last: GDAL reads a GeoJSON feature's own id (0, 1, 2 … as geopandas writes them) as a column "id"
+    "zone_id": ("zone_id", "编号", "标识码", "BSM", "BH", "红线编号", "图斑编号", "code", "单元编码", "unit_code",
+                "adcode", "id"),
     "name": ("name", "名称", "MC", "红线名称", "BHQMC", "保护区名称", "园区名称", "单元名称", "ZQMC", "XZQMC", "QYMC"),
     "subtype": ("subtype", "类型", "功能区", "分区", "LX"),
     "jurisdiction": ("jurisdiction", "管辖", "行政区", "所属师市", "XZQ"),
@@ -198,7 +200,14 @@ def _outside_china(frame: gpd.GeoDataFrame, source_crs: CRS, source: str) -> lis
 
 def _read_frame(path: Path, layer: str | None, encoding: str | None, notices: list[Notice]) -> gpd.GeoDataFrame:
     """The file's features; rings not closed (GeoJSON allows writing them) are closed by repeating their first
-    point, each such feature named in a notice, as the site readers do."""
+    point, each such feature named in a notice, as the site readers do. A coordinate that is not a number is
+    named by the checks of each feature, not by shapely's warning on the terminal."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        return _read_features(path, layer, encoding, notices)
+
+
+def _read_features(path: Path, layer: str | None, encoding: str | None, notices: list[Notice]) -> gpd.GeoDataFrame:
     try:
         return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
     except GEOSException:

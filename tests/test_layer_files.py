@@ -168,6 +168,19 @@ def test_unreadable_and_unsupported_inputs(tmp_path):
     assert info.value.field == "subtype" and "reservoir (水库)" in info.value.fix
 
 
+def test_a_geojson_of_geopandas_takes_its_ids_from_the_code_column_not_the_feature_ids(tmp_path):
+    """geopandas writes each feature's position as its GeoJSON "id", which GDAL reads as a column "id": the
+    zones keep the codes of their 编号 column, as the file's properties (read with json) hold them."""
+    path = tmp_path / "reserves.geojson"
+    frame = gpd.GeoDataFrame({"编号": ["NR-01", "NR-02"], "名称": ["甲", "乙"], "功能区": ["核心区", "缓冲区"]},
+                             geometry=[shapely.box(86, 44, 86.1, 44.1), shapely.box(87, 44, 87.1, 44.1)], crs=4326)
+    path.write_text(frame.to_json(), encoding="utf-8")
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    assert [f["id"] for f in features] == ["0", "1"] and "id" in pyogrio.read_dataframe(path).columns
+    zones, _ = read_layer_file(path, "nature_reserve")
+    assert zones["zone_id"].tolist() == [f["properties"]["编号"] for f in features]
+
+
 def test_repeated_names_without_ids_are_refused(tmp_path):
     path = tmp_path / "dup.geojson"
     gpd.GeoDataFrame({"名称": ["禁养区", "禁养区"]}, geometry=[shapely.box(86, 44, 86.1, 44.1),
@@ -271,13 +284,15 @@ def test_a_geojson_ring_left_open_is_closed_with_a_notice_naming_the_feature(tmp
     assert said and said[0].value == 1 and "第 2 个要素" in said[0].message
 
 
-def test_a_nan_coordinate_is_refused_naming_the_feature(tmp_path):
+def test_a_nan_coordinate_is_refused_naming_the_feature(tmp_path, recwarn):
+    """The feature is named in the error; shapely's warning of the same value does not reach the officer."""
     path = tmp_path / "nan.geojson"
     path.write_text(_geojson_with("[[86.00,44.30],[NaN,44.30],[86.05,44.34],[86.00,44.34],[86.00,44.30]]"),
                     encoding="utf-8")
     result = _import_red_line(path, tmp_path / "store.gpkg")
     assert result.exit_code == 2, result.output
     assert "row 2 (HX-2)" in result.output and "NaN" in result.output
+    assert not [w for w in recwarn if "invalid value" in str(w.message)]
 
 
 def test_text_in_another_encoding_is_an_error_naming_the_option(tmp_path):
