@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +13,9 @@ from gis.check import check_site
 from gis.rules.model import Verdict
 from gis.rules.project import Fuel, Project, Scope
 from gis.sites import read_site
+from tests.test_rules import SEEDS
 from tests.test_rules_worked import _hit, _ids
 
-SEEDS = Path(os.environ.get("ECOZONE_SEEDS_DIR", Path(__file__).resolve().parents[2] / "shared" / "seeds"))
 
 #: Places of the embedded dataset (lon, lat).
 SHIHUTAN = "86.0500,44.4800"  # 十户滩新材料工业园区 (第八师)
@@ -35,9 +33,10 @@ ZHENGSHI_POND = "86.0600,44.4300"  # 石河子郑氏化纤沙漠纳污区
 
 
 def _says(doc: str, words: str) -> str:
-    """The words, checked to be the seed document's own (whitespace aside)."""
+    """The words, checked to be the seed document's own (whitespace aside) where the seeds are at hand; the
+    check of the rule runs either way (as ``test_rules`` checks every quote when they are)."""
     if not SEEDS.is_dir():
-        pytest.skip("the seed documents (shared/seeds, or ECOZONE_SEEDS_DIR) are absent")
+        return words
     (path,) = SEEDS.glob(f"{doc}_*.txt")
     assert re.sub(r"\s+", "", words) in re.sub(r"\s+", "", path.read_text(encoding="utf-8")), words
     return words
