@@ -408,9 +408,11 @@ def test_ctrl_c_says_what_was_not_written(tmp_path):
     streams, out = tmp_path / "tmp", tmp_path / "o.xlsx"
     streams.mkdir()
     out.write_bytes(b"last month")
+    # as from a terminal: a run in the background of a shell (a CI's) would inherit SIGINT ignored
     run = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", "screen", str(source), "-o",
                             str(out), "--as-of", AS_OF], env={**os.environ, "TMPDIR": str(streams)},
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list(streams.glob("openpyxl.*")) and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # the workbook's row stream is made when the screening starts
