@@ -390,10 +390,7 @@ class AuditTrail:
             if row["previous"] != previous:
                 reason = "前一条记录缺失或被改动 / the previous record is missing or was changed"
             elif not hmac.compare_digest(_digest(previous, row), row["digest"]):
-                reason = ("该记录以开发版的带密钥摘要写入（已停用），无法核验：请另起审计文件 / the record was written with a "
-                          "development build's keyed digest (withdrawn) and cannot be verified: start a new trail "
-                          "file" if row.get("digest_scheme") == "hmac-sha256"
-                          else "记录内容被改动 / the record's fields were changed")
+                reason = "记录内容被改动 / the record's fields were changed"
             elif signed and row["mac"] is None:
                 reason = ("无密钥签名，记录被改写（或其签名被去掉） / not signed with the key: the record was rewritten "
                           "(or its signature removed)")

@@ -540,21 +540,6 @@ def test_an_old_unsigned_log_still_verifies_and_is_signed_once(tmp_path):
     assert refused.exit_code == 2 and "some audit records are signed and others are not" in refused.output
 
 
-def test_a_development_keyed_digest_is_named_not_read(tmp_path):
-    """Records of a development build whose digest was itself an HMAC (digest_scheme hmac-sha256) are not read:
-    the trail is broken at the first of them, and says why."""
-    db = tmp_path / "audit.sqlite"
-    _old_log(db, records=2)
-    connection = sqlite3.connect(db)
-    connection.execute("ALTER TABLE audit ADD COLUMN digest_scheme TEXT NOT NULL DEFAULT 'sha256'")
-    connection.execute("DROP TRIGGER audit_no_update")
-    connection.execute("UPDATE audit SET digest_scheme = 'hmac-sha256', digest = ? WHERE id = 2", ("ab" * 32,))
-    connection.commit()
-    connection.close()
-    chain = AuditTrail(db).verify()
-    assert (chain.intact, chain.broken_at) == (False, 2) and "development build" in chain.reason
-
-
 def test_sign_refuses_a_broken_chain(tmp_path):
     db = tmp_path / "audit.sqlite"
     _old_log(db)
