@@ -37,6 +37,7 @@ from gis.errors import (
     UnknownKindError,
     VersionNotFoundError,
 )
+from gis.zones import row_parts
 
 __all__ = ["PROBLEM_JSON", "STATUS_CODES", "ApiProblem", "Problem", "add_exception_handlers", "document_problems",
            "hide_paths", "problem_from_validation", "status_for"]
@@ -92,12 +93,14 @@ class Problem(BaseModel):
     value: Any = Field(default=None, description="The value given (shortened).")
     fix: str | None = Field(default=None, description="How to fix the request.")
     error: str | None = Field(default=None, description="ecozone's error class, for errors found reading the input.")
-    row: Any = Field(default=None, description="Row (of a file) at fault.")
+    row: Any = Field(default=None, description="Row (of a file) at fault: its number as the file counts it (a "
+                     "layer file's features from 1) where it has one, else as the reader names it.")
+    zone_id: str | None = Field(default=None, description="The 编号 (zone_id) of the layer file's row at fault.")
     source: str | None = Field(default=None, description="File (by name) at fault.")
     errors: list[dict[str, Any]] | None = Field(default=None, description="Every invalid field, when several are.")
     problems: list[dict[str, Any]] | None = Field(
         default=None, description="Every problem found in an input (a layer file), when there are several: each "
-        "with its error class (type), message, row, field, value and fix; the first 20 of each kind.")
+        "with its error class (type), message, row, zone_id, field, value and fix; the first 20 of each kind.")
     unlisted: int | None = Field(default=None, description="How many more problems were found and not listed.")
 
 
@@ -184,6 +187,15 @@ def _short(value: Any, limit: int = ECHO_MAX) -> Any:
         return value
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _row(row: Any) -> dict[str, Any]:
+    """``row``, and ``zone_id`` apart, of an error's row: a layer file's ``12 (HX-0012)`` answers 12 and
+    HX-0012, as a program reading the answer wants them."""
+    number, zone_id = row_parts(row)
+    if number is None:
+        return {"row": _short(row)}
+    return {"row": number, **({"zone_id": _short(zone_id)} if zone_id else {})}
 
 
 class ApiProblem(HTTPException):
@@ -319,11 +331,13 @@ def add_exception_handlers(app: FastAPI) -> None:
             "status": status,
             "detail": str(error),
             "error": info["type"],
-            **{key: _short(info[key]) for key in ("field", "value", "row", "source")},
+            **{key: _short(info[key]) for key in ("field", "value", "source")},
+            **_row(info["row"]),
             "fix": _short(info["fix"], FIX_MAX),
         }
         if "problems" in info:  # several problems of one input, each as the error of one would say it
-            body["problems"] = [{**{key: _short(problem[key]) for key in ("type", "row", "field", "value")},
+            body["problems"] = [{**{key: _short(problem[key]) for key in ("type", "field", "value")},
+                                 **_row(problem["row"]),
                                  **{key: _short(problem[key], FIX_MAX) for key in ("message", "fix")}}
                                 for problem in info["problems"]]
             body["unlisted"] = info["unlisted"]

@@ -216,7 +216,9 @@ def project_lines(result: CheckResult, give: Give = None) -> list[str]:
     """The project's facts as given and assumed."""
     project = result.project
     given = [f"{FACT_LABELS.get(name, name)}：{_fact_value(value)}"
-             for name, value in project.model_dump(exclude_none=True).items() if name != "name"]
+             for name, value in project.model_dump(exclude_none=True).items() if name not in ("name", "unknown_facts")]
+    if project.unknown_facts:
+        given.append("无法识别（需要的规则判为需核查）：" + "、".join(FACT_LABELS.get(n, n) for n in project.unknown_facts))
     lines = [f"项目：{project_name(result)}；" + ("，".join(given) if given else "未提供项目信息")]
     return lines + [notice_text(notice, give) for notice in result.project_notices]
 

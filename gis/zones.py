@@ -26,7 +26,7 @@ from gis.geometry import make_valid_keeping_type
 from gis.kinds import GEOMETRY_SOURCES, ZONE_FIELDS, get_kind
 
 __all__ = ["OPEN_END", "written_day", "validate_zones", "check_zones", "IMPORT_FIX", "empty_zones", "zone_frame", "attributes_json", "feature_digests", "DIGEST_FIELDS",
-           "row_label", "row_label_zh", "outside_coverage"]
+           "row_label", "row_label_zh", "row_parts", "outside_coverage"]
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 _PUNCTUAL = {"Point", "MultiPoint"}
@@ -98,8 +98,22 @@ def row_label(position: int, zone_id: Any) -> str:
 def row_label_zh(row: Any) -> str:
     """A row named by ``validate_zones`` (``12 (HX-0012)``) or by a reader (``12``), as officers read it:
     第 12 行（编号 HX-0012）."""
-    number, _, zone_id = str(row).partition(" (")
-    return f"第 {number} 行" + (f"（编号 {zone_id.removesuffix(')')}）" if zone_id else "")
+    number, zone_id = row_parts(row)
+    if number is None:
+        return f"第 {row} 行"
+    return f"第 {number} 行" + (f"（编号 {zone_id}）" if zone_id else "")
+
+
+_ROW_LABEL = re.compile(r"^(\d+)(?: \((.*)\))?$", re.DOTALL)
+
+
+def row_parts(row: Any) -> tuple[int | None, str | None]:
+    """A row named as ``row_label`` names it, as (its number, its zone id): what a program reading an error
+    wants apart. (None, None) for a row named otherwise."""
+    if isinstance(row, int) and not isinstance(row, bool):
+        return row, None
+    found = _ROW_LABEL.match(str(row))
+    return (int(found[1]), found[2] or None) if found else (None, None)
 
 
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T].*)?$")

@@ -183,7 +183,8 @@ def test_the_http_import_takes_the_same_mapping(tmp_path, tmp_path_factory):
             assert bad.status_code == 400, bad.text
             problem = bad.json()
             # every row's subtype is named (the first 20, the others counted), with the form field that fixes it
-            assert problem["field"] == "subtype" and problem["problems"][0]["row"] == "1 (HX-0001)"
+            assert problem["field"] == "subtype" and problem["problems"][0]["row"] == 1
+            assert problem["problems"][0]["zone_id"] == pyogrio.read_dataframe(path)["HXBM"].iloc[0]
             assert len(problem["problems"]) == 20 and problem["unlisted"] == len(frame) - 20
             assert "form field 'field': subtype=COLUMN" in problem["fix"]
             assert all("form field 'field': subtype=COLUMN" in p["fix"] for p in problem["problems"])

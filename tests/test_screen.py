@@ -107,11 +107,12 @@ def test_bad_rows_are_marked_with_the_reason_and_kept(samples, tmp_path):
     assert all(r["结论代码"] == "error" for r in rows if r["项目名称"] in failed)
     assert all(r["结论"] and not r["读取错误"] for r in rows if r["项目名称"] not in failed)
     assert report.rows_failed == 4 and report.verdict_counts["error"] == 4
-    # A fact that cannot be read says nothing about where the site is: the row is screened, the fact left out
-    # and said so, as check_site does with the same facts.
+    # A fact that cannot be read says nothing about where the site is: the row is screened, the fact unknown (not
+    # taken by default) and said so, as check_site does with the same facts.
     unclear = next(r for r in rows if r["项目名称"] == "性质不明")
     assert "建设性质「调研」" in unclear["读取提示"] and unclear["结论代码"] != "error"
-    expected = check_site(read_site("87.6, 43.8"), {"industry": "化工", "wastewater": False}, as_of=AS_OF)
+    expected = check_site(read_site("87.6, 43.8"), {"industry": "化工", "wastewater": False,
+                                                    "unknown_facts": ["scope"]}, as_of=AS_OF)
     assert unclear["结论代码"] == expected.verdict.value
 
 

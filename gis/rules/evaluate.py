@@ -30,7 +30,7 @@ from gis.kinds import KINDS
 from gis.results import non_default
 from gis.rules.model import (FACT_NAMES, VERDICT_LABELS, VERDICT_ORDER, Comparison, Quantity, Rule, RulePack,
                              Verdict, ZoneCondition)
-from gis.rules.project import DECLARED_FACTS, FACT_LABELS, Project
+from gis.rules.project import DECLARED_FACTS, DERIVED_FROM, FACT_LABELS, Project
 
 __all__ = ["RuleHit", "RuleEvaluation", "AccessItem", "evaluate_rules", "zone_facts", "ACTIVITY_FACTS",
            "PARTLY_UNCHECKED", "RuleBook", "rule_book", "Place", "place_of", "Facts", "facts_of", "facts_of_many",
@@ -61,6 +61,11 @@ _DECLARED_YES_NO = frozenset(
 
 #: Relations in which the site shares ground with a zone.
 _SHARING = {"inside", "contains", "overlaps"}
+#: The value of a fact the project gave but that could not be read (``Project.unknown_facts``), and of a derived
+#: fact computed from one: a rule comparing it needs review, whatever the fact's kind.
+UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN", "__doc__": "A fact given but not read."})()
+#: The fields each derived fact reads, and the field itself for every other fact.
+_READS = {name: set(DERIVED_FROM.get(name, (name,))) for name in FACT_NAMES}
 
 
 class MatchedZone(BaseModel):
@@ -263,16 +268,22 @@ def _fact_values(project: Project) -> dict[str, Any]:
 
 
 def _fact_value(project: Project, name: str) -> Any:
+    if project.unknown_facts and not _READS[name].isdisjoint(project.unknown_facts):
+        return UNKNOWN
     value = project.fact(name)
     return value.value if isinstance(value, Enum) else value
 
 
-def _fact_column(projects: list[Project], name: str) -> list[Any]:
+def _fact_column(projects: list[Project], name: str, unknown: list[int]) -> list[Any]:
     """``Project.fact`` of many projects, as fields read as attributes (``Project.fact`` reads the industry
-    apart); enums as they are (``_fact_value`` takes them by value)."""
-    if name == "industry":
-        return [project.fact(name) for project in projects]
-    return list(map(operator.attrgetter(name), projects))
+    apart); enums as they are (``_fact_value`` takes them by value); ``UNKNOWN`` where it reads a fact given but
+    not read (``unknown``: the projects with such facts)."""
+    column = ([project.fact(name) for project in projects] if name == "industry"
+              else list(map(operator.attrgetter(name), projects)))
+    for i in unknown:
+        if not _READS[name].isdisjoint(projects[i].unknown_facts):
+            column[i] = UNKNOWN
+    return column
 
 
 def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None, list[str], bool]:
@@ -280,6 +291,9 @@ def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None,
     missing, lacks_activity = [], False
     for name, comparison in rule.project.items():
         actual = facts[name]
+        if actual is UNKNOWN:  # given but not read: neither left out nor declared absent
+            missing.append("industry" if name == "is_power" else name)
+            continue
         if actual is None:
             if name in _DECLARED:
                 if comparison.holds(False if name in _DECLARED_YES_NO else None):
@@ -556,8 +570,9 @@ def facts_of_many(book: RuleBook, projects: list[Project]) -> list[Facts]:
         groups.setdefault(tuple(entry.rule.project), []).append(i)
     # each fact a rule reads as codes, and the value of each code (read from a project that has it), once
     coded, values = {}, {}
+    unknown = [i for i, project in enumerate(projects) if project.unknown_facts]
     for name in sorted({name for names in groups for name in names}):
-        column = _fact_column(projects, name)
+        column = _fact_column(projects, name, unknown)
         coded[name] = pd.factorize(pd.Series(column, dtype=object), use_na_sentinel=False)[0]
         values[name] = [value.value if isinstance(value, Enum) else value
                         for value in (column[p] for p in np.unique(coded[name], return_index=True)[1].tolist())]

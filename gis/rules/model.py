@@ -56,7 +56,7 @@ VERDICT_LABELS = {
 _OPERATORS = {"eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"}
 
 #: Project facts a rule may test: the fields of ``Project`` and its derived facts.
-FACT_NAMES = frozenset((set(Project.model_fields) - {"name"}) | set(DERIVED_FACTS))
+FACT_NAMES = frozenset((set(Project.model_fields) - {"name", "unknown_facts"}) | set(DERIVED_FACTS))
 
 #: A rule id of DOMAIN.md §2 (``BLR-05``); a pack rule's id starts with the one it encodes (``BLR-07a``).
 DOMAIN_ID = re.compile(r"[A-Z]+-\d{2}")

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gis.errors import FieldError, Notice
 
@@ -316,6 +316,19 @@ class Project(BaseModel):
     policy_class: PolicyClass | None = _fact("《产业结构调整指导目录》类别", "产业政策类别", "指导目录类别",
                                              description="Class in the national industry catalogue "
                                                          "(《产业结构调整指导目录》).")
+    unknown_facts: tuple[str, ...] = Field(
+        default=(), description="Facts the source gave but that could not be read (a register's cell 「二十吨」): a "
+                                "rule that needs one is 需核查, never checked as if the fact were not declared or "
+                                "taken by default.")
+
+    @field_validator("unknown_facts")
+    @classmethod
+    def _facts_named(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Only facts can be unknown: a name that is none would silently change nothing."""
+        wrong = [name for name in names if name not in cls.model_fields or name in ("name", "unknown_facts")]
+        if wrong:
+            raise ValueError(f"不是项目信息 / not project facts: {', '.join(map(str, wrong))}")
+        return tuple(dict.fromkeys(names))
 
     @property
     def water_related(self) -> bool | None:
@@ -410,7 +423,7 @@ def fact_specs() -> tuple[FactSpec, ...]:
     """Every fact of ``Project``, in order, as the interfaces offer them (the name is not a fact)."""
     specs = []
     for name, info in Project.model_fields.items():
-        if name == "name":
+        if name in ("name", "unknown_facts"):
             continue
         extra = info.json_schema_extra or {}
         base = next(a for a in typing.get_args(info.annotation) if a is not type(None))
@@ -467,9 +480,12 @@ def batch_facts_said(text: str | None) -> list[tuple[str, str]]:
     return [(names[label], value) for label, value in _TAKEN_BATCH_FOUND.findall(text or "") if label in names]
 
 _CHOICE_WORDS = {
+    # the words of a work still to be built first (拟建, 未建, 搬迁 to a new site), then those of one standing
     "scope": (("改扩建", "new"), ("新建", "new"), ("改建", "new"), ("扩建", "new"), ("技改", "new"),
-              ("迁建", "new"), ("new", "new"), ("现有", "existing"), ("已建", "existing"), ("在产", "existing"),
-              ("在建", "new"), ("运营", "existing"), ("existing", "existing")),
+              ("迁建", "new"), ("搬迁", "new"), ("拟建", "new"), ("未建", "new"), ("在建", "new"), ("new", "new"),
+              ("现有", "existing"), ("已建", "existing"), ("建成", "existing"), ("在产", "existing"),
+              ("运营", "existing"), ("运行", "existing"), ("投产", "existing"), ("投运", "existing"),
+              ("停产", "existing"), ("existing", "existing")),
     # gases first (液化石油气 is no oil, 煤气 and 煤层气 no coal), then coal and its products (兰炭, 焦炭: 高污染燃料目录)
     "fuel": (("生物质", "biomass"), ("液化石油气", "gas"), ("液化气", "gas"), ("石油气", "gas"), ("lpg", "gas"),
              ("lng", "gas"), ("cng", "gas"), ("天然气", "gas"), ("燃气", "gas"), ("煤气", "gas"), ("煤层气", "gas"),
@@ -544,6 +560,7 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
     specs = _specs_by_name()
     notices: list[Notice] = []
     facts: dict[str, Any] = {}
+    unknown: list[str] = list(values.pop("unknown_facts", ()))  # given, not read: never replaced by a default
     for name, value in values.items():
         if name not in specs and name != "name":
             raise FieldError(f"未知的项目信息「{name}」 / unknown project fact", field=name, value=value, row=row,
@@ -571,8 +588,10 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
             except FieldError:
                 if strict:
                     raise
-                notices.append(Notice("fact_unreadable", f"无法识别{specs[name].label_zh}「{value}」，按未填写处理 / "
-                                      f"the value of '{name}' cannot be read and is left out", row=row, field=name,
+                unknown.append(name)
+                notices.append(Notice("fact_unreadable", f"无法识别{specs[name].label_zh}「{value}」，视为未知：需要此项的"
+                                      f"规则判为需核查 / the value of '{name}' cannot be read: rules that need it "
+                                      "need review", row=row, field=name,
                                       value=str(value)[:100], source=source, fix=_fix(specs[name]), level="warning"))
                 continue
             if key is not None:
@@ -580,13 +599,13 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
         facts.update(found[0])
     if facts.get("industry") is None and facts.get("gbt4754"):  # a 国民经济行业代码 column alone names the industry
         facts.update(_industry(facts["gbt4754"], notices, row, source))
-    if facts.get("fuel") is None and (facts.get("coal_t") or 0) > 0:  # new fuel coal declared: it burns coal
+    if facts.get("fuel") is None and "fuel" not in unknown and (facts.get("coal_t") or 0) > 0:  # new fuel coal declared: it burns coal
         facts["fuel"] = "coal"
         notices.append(Notice("fuel_from_coal", f"燃料未填写，按新增燃料煤（{facts['coal_t']:g} 吨/年）推定为煤 / fuel not "
                               "given: coal, as new fuel coal is declared", row=row, field="fuel", value="coal",
                               source=source, fix="如不符，请填写燃料", level="assumed"))
     for name, default in {**DEFAULTS, **(defaults or {})}.items():
-        if facts.get(name) is None and not _blank(default):
+        if facts.get(name) is None and name not in unknown and not _blank(default):
             facts.update(_read_fact(specs[name], default, 1.0, notices, row, source))
             chosen = facts[name]
             mark = f"（{BATCH_FACT_MARK}）" if name in (defaults or {}) else ""
@@ -594,6 +613,8 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
                                   f"given: checked as {getattr(chosen, 'value', chosen)}",
                                   row=row, field=name, value=chosen, source=source,
                                   fix=f"如不符，请填写{specs[name].label_zh}", level="assumed"))
+    if unknown:
+        facts["unknown_facts"] = tuple(dict.fromkeys(unknown))
     try:
         project = Project(**facts)
     except ValidationError as error:  # a value the model refuses (e.g. too long): name the fact
