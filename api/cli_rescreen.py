@@ -47,7 +47,7 @@ def _rescreen(
     from api.cli import fail
     from gis.batch.outputs import checked_output
     from gis.rescreen import RESCREEN_SUFFIXES, assumed_text, options_text, rescreen_file, write_rescreen
-    from gis.versions import pick_version
+    from gis.versions import layer_version_date
 
     if fmt not in {"text", "json"}:
         raise typer.BadParameter(f"'{fmt}' is not a format; use text or json", param_hint="--format")
@@ -61,12 +61,7 @@ def _rescreen(
                                                   "give --as-of 2021-06-30, or --layer ecological_redline:2 (not both)")
         with open_cli_store(store) as opened:
             if layer is not None:
-                kind, _, number = layer.partition(":")
-                if not number:
-                    raise InputError("图层版本写作 图层类型:版本号 / a layer version is KIND:N", field="--layer",
-                                     value=layer, fix="例如 / e.g. --layer ecological_redline:2（版本见 / see: ecozone "
-                                                      "layers versions）")
-                as_of = pick_version(opened, kind.strip(), number.strip(), field="--layer").effective_from
+                as_of = layer_version_date(opened, layer, field="--layer")
             report = rescreen_file(screened, as_of=as_of, store=opened, workers=workers, defaults=defaults or None,
                                    columns=columns or None, encoding=encoding, crs=crs)
             for path in outputs:

@@ -1,16 +1,18 @@
-"""Choosing one version of a layer: by its number, or by a date (the version in force then)."""
+"""Choosing one version of a layer: by its number, or by a date (the version in force then); and the date a
+choice ``KIND:N`` stands for (``layer_version_date``), read the same way by ``ecozone rescreen --layer`` and
+``POST /rescreen``'s ``layer``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 
-from gis.errors import InputError, VersionNotFoundError
+from gis.errors import InputError, UnknownKindError, VersionNotFoundError
 from gis.kinds import get_kind
 from gis.store import LayerVersion, Store
 from gis.store.base import iso_day
 
-__all__ = ["pick_version"]
+__all__ = ["layer_version_date", "pick_version"]
 
 _NUMBER = re.compile(r"^v?(\d+)$", re.IGNORECASE)
 
@@ -48,3 +50,24 @@ def pick_version(store: Store, kind: str, ref: int | str | dt.date | None, *, fi
                                    fix=f"给出更晚的日期或版本号；已有版本（生效日期） / give a later date or a version "
                                        f"number; versions (in force from): {numbers}")
     return current
+
+
+def layer_version_date(store: Store, choice: str, *, field: str = "layer") -> str:
+    """The date ``KIND:N`` (``ecological_redline:2``) stands for: the day version N of layer KIND comes into force
+    (its ``effective_from``). One reading for the command line and the API, so that a choice means one date
+    wherever it is made; every problem names ``field`` (an unknown kind too, which ``get_kind`` calls ``kind``)."""
+    kind, _, number = str(choice).partition(":")
+    kind, number = kind.strip(), number.strip()
+    if not kind or not _NUMBER.match(number):
+        raise InputError("图层版本写作 图层类型:版本号 / a layer version is KIND:N", field=field, value=choice,
+                         fix="例如 ecological_redline:2；已有的版本见图层管理页或 ecozone layers versions / e.g. "
+                             "ecological_redline:2; the versions: the layers page, or ecozone layers versions")
+    try:
+        get_kind(kind)
+    except UnknownKindError as error:
+        raise UnknownKindError(error.message, field=field, value=choice, fix=error.fix) from None
+    try:
+        return pick_version(store, kind, number, field=field).effective_from
+    except VersionNotFoundError as error:
+        error.value = choice  # the choice as given, not its number alone
+        raise

@@ -142,11 +142,21 @@ _BODIES = {
   <h2>重新筛查 <small>Re-screen</small></h2>
   <section class="ez-card">
     <h3>1. 选择筛查结果 <small>Screened file</small></h3>
-    <div class="ez-dim">上传批量筛查得到的结果文件（.xlsx 或 .csv），按所选日期的图层和规则重新筛查，只列出结论发生变化的行。</div>
+    <div class="ez-dim">上传批量筛查得到的结果文件（.xlsx 或 .csv），按所选日期（或所选图层版本的生效日期）的图层和规则重新筛查，
+      只列出结论发生变化的行。</div>
     <form id="ez-rescreen-form">
       <label>筛查结果文件（.xlsx、.csv）
         <input type="file" id="ez-rescreen-file" accept=".xlsx,.csv" required></label>
-      <label>重新筛查日期 <input type="date" id="ez-rescreen-asof" required></label>
+      <fieldset class="ez-row" id="ez-rescreen-basis">
+        <legend>重新筛查依据（二者选一）<small>Screen again as of</small></legend>
+        <label><input type="radio" name="ez-rescreen-by" id="ez-rescreen-by-date" value="date" checked> 按日期</label>
+        <label>重新筛查日期 <input type="date" id="ez-rescreen-asof" required></label>
+        <label><input type="radio" name="ez-rescreen-by" id="ez-rescreen-by-layer" value="layer"> 按图层版本生效之日
+          </label>
+        <label>图层 <select id="ez-rescreen-kind" disabled></select></label>
+        <label>版本 <select id="ez-rescreen-version" disabled></select></label>
+        <span id="ez-rescreen-layer-date" class="ez-dim"></span>
+      </fieldset>
 """ + options_fieldset("rescreen", "整批选项（按原筛查时的选项填写；均不填时，.xlsx 取其筛查汇总记录的整批假定和坐标系，"
                                 "填写则按所填筛查）") + """      <label class="ez-columns">列对应（筛查时指定过列的，按原样填写，每行一项：字段=列名，如 lon=东经 或
         经度=东经；不填时，.xlsx 取其筛查汇总的记录，CSV 不记录列对应，须填写）

@@ -481,6 +481,70 @@ def test_api_diff_stats_export_and_rescreen(server, updated, tmp_path):
         assert [c["row"] for c in changed.json()["changes"]] == [2]  # the CSV's row 2, under its header
 
 
+
+def _problem(answer, field: str) -> dict:
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    body = answer.json()
+    chinese = body["detail"].partition(" / ")[0]
+    assert body["field"] == field and any("\u4e00" <= c <= "\u9fff" for c in chinese), body  # named, Chinese first
+    return body
+
+
+def test_api_rescreen_as_of_a_layer_version(server, updated, tmp_path):
+    """``layer=KIND:N`` re-screens as of the day version N comes into force: for each red-line version the
+    changes are those of ``rescreen_file`` called with that version's date, read from the store's own version
+    listing, and those of ``ecozone rescreen --layer`` (one reading of the choice); the versions differ (a zone
+    of v2 is gone in v3), so the test tells them apart. An unknown kind or version, or a choice not written
+    KIND:N, is a 400 naming ``layer``."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+    from gis.batch import screen_file
+
+    zones = updated.read(KIND, 2).set_index("zone_id").geometry
+    register = tmp_path / "r.csv"
+    lines = ["项目名称,行业,建设性质,经度,纬度,生产废水"]
+    for zone in ("z0", "z1", "z20", "z30"):  # z0 and z1 are v2's only; z20 and z30 in both
+        point = zones[zone].representative_point()
+        lines.append(f"{zone}化工,化工,新建,{point.x:.6f},{point.y:.6f},否")
+    lines.append("戈壁光伏,光伏,新建,84.0,41.0,否")
+    register.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    screened = tmp_path / "r-screened.csv"
+    screen_file(register, screened, store=updated, as_of="2018-06-01")
+
+    listed = [v for v in updated.versions(KIND) if v.version > 1]
+    assert [v.version for v in listed] == [2, 3]
+    seen = {}
+    with server.client() as http:
+        for version in listed:
+            expected = rescreen_file(screened, as_of=version.effective_from, store=updated)
+            with open(screened, "rb") as handle:
+                answer = http.post("/rescreen", files={"file": (screened.name, handle)},
+                                   data={"layer": f"{KIND}:{version.version}"})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["new_as_of"] == version.effective_from
+            assert body["changes"] == [c.model_dump(mode="json") for c in expected.changes]
+            said = CliRunner().invoke(cli_app, ["rescreen", str(screened), "--layer", f"{KIND}:{version.version}",
+                                                "--store", str(updated.location), "--format", "json"])
+            assert said.exit_code == 0, said.output
+            assert json.loads(said.stdout)["changes"] == body["changes"]
+            seen[version.version] = [(c["row"], c["new_verdict"]) for c in body["changes"]]
+        assert seen[2] and seen[2] != seen[3]
+
+        def refused(layer: str, **data: str) -> dict:
+            with open(screened, "rb") as handle:
+                return http.post("/rescreen", files={"file": (screened.name, handle)}, data={"layer": layer, **data})
+
+        unknown_kind = _problem(refused("no_such_kind:2"), "layer")
+        assert unknown_kind["value"] == "no_such_kind:2" and KIND in unknown_kind["fix"]
+        unknown_version = _problem(refused(f"{KIND}:9"), "layer")
+        assert unknown_version["value"] == f"{KIND}:9" and "2020-01-01" in unknown_version["fix"]  # versions it has
+        _problem(refused(KIND), "layer")  # no version number
+        _problem(refused(f"{KIND}:2021-06-30"), "layer")  # a date is as_of's, not a version
+        _problem(refused(f"{KIND}:2", as_of="2021-06-01"), "as_of")  # one of the two
+
 def test_diff_map_page_draws_both_colours_offline(server, updated):
     from tests.maps_harness import browser, chromium_missing, page
 

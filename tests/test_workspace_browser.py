@@ -479,6 +479,88 @@ def test_rescreen_page_lists_the_changes_of_a_screened_workbook(chromium, server
         _assert_clean(watch, expected="status of 400")
 
 
+#: Permit sites of the red-line versions below: (项目名称, lon, lat); v2 covers the first two, v3 the second only.
+_REDLINE_SITES = [("石河子北化工", 86.20, 44.40), ("石河子南化工", 86.30, 44.20)]
+
+
+def _red_squares(sites):
+    """A red-line layer of one small square (about 1.6 × 2.2 km) around each site."""
+    import geopandas as gpd
+    import shapely
+
+    rows = [{"zone_id": f"hx-{i}", "name": f"{name}所在红线", "subtype": "bingtuan", "jurisdiction": "兵团第八师",
+             "attributes": {}, "geometry_source": "official"} for i, (name, _, _) in enumerate(sites)]
+    return gpd.GeoDataFrame(rows, geometry=[shapely.box(lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01)
+                                            for _, lon, lat in sites], crs=4326)
+
+
+@pytest.fixture(scope="module")
+def versioned(tmp_path_factory):
+    """A copy of the embedded dataset with two later red-line versions (v2 in force from 2020 over both
+    ``_REDLINE_SITES``, v3 from 2023 over the second), served as ``server`` is: (its URL, the store's path)."""
+    from api.app import create_app
+    from gis.store import init_store
+
+    path = tmp_path_factory.mktemp("versioned") / "store.gpkg"
+    with init_store(path) as made:
+        for day, sites in (("2020-01-01", _REDLINE_SITES), ("2023-01-01", _REDLINE_SITES[1:])):
+            made.import_layer(_red_squares(sites), "ecological_redline", source=f"红线-{day}.gpkg", effective_from=day)
+    with harness.serve(create_app(_settings(tmp_path_factory, store=str(path)))) as url:
+        yield url, path
+
+
+def test_rescreen_page_takes_a_layer_version(chromium, versioned, tmp_path, artifacts):
+    """The page offers the store's layers and their versions as ``GET /layers`` lists them; 生态保护红线 第 2 版
+    chosen instead of a date re-screens as of the day it comes into force, and the changes shown are those of an
+    independent ``rescreen_file`` with that date, read from the store's own version listing; the summary says the
+    date and whose it is. 第 3 版 then gives its own changes (the first site leaves the red line)."""
+    from openpyxl import Workbook
+
+    from gis.batch import screen_file
+    from gis.rescreen import rescreen_file
+
+    url, path = versioned
+    kind = "ecological_redline"
+    register = tmp_path / "红线许可.xlsx"
+    book = Workbook()
+    book.active.append(["项目名称", "行业", "建设性质", "经度", "纬度", "生产废水"])
+    for name, lon, lat in [*_REDLINE_SITES, ("戈壁光伏", 84.0, 41.0)]:
+        book.active.append([name, "化工" if "化工" in name else "光伏", "新建", lon, lat, "否"])
+    book.save(register)
+    screened = tmp_path / "红线许可-筛查结果.xlsx"
+    with open_store(path, read_only=True) as served:  # the server's store
+        screen_file(register, screened, store=served, as_of=RESCREEN_OLD)
+        kinds = {v.kind for v in served.versions()}
+        versions = [(str(v.version), v.effective_from) for v in served.versions(kind)]
+        expected = {number: rescreen_file(screened, as_of=day, store=served) for number, day in versions[1:]}
+    assert [number for number, _ in versions] == ["1", "2", "3"]
+    assert expected["2"].changed >= 1 and _expected_changes(expected["2"]) != _expected_changes(expected["3"])
+    label = KINDS[kind].label_zh
+    with harness.page(chromium) as (tab, watch):
+        _with_key(tab, READ)
+        tab.goto(url + "/map/rescreen")
+        tab.wait_for_selector("#ez-rescreen-version option", state="attached")
+        assert set(tab.eval_on_selector_all("#ez-rescreen-kind option", "os => os.map(o => o.value)")) == kinds
+        assert tab.input_value("#ez-rescreen-kind") == kind  # the layer with several versions
+        assert tab.eval_on_selector_all("#ez-rescreen-version option", "os => os.map(o => [o.value, o.dataset.date])"
+                                        ) == [list(v) for v in versions]
+        assert tab.is_disabled("#ez-rescreen-version") and not tab.is_disabled("#ez-rescreen-asof")  # a date first
+        tab.check("#ez-rescreen-by-layer")
+        assert tab.is_disabled("#ez-rescreen-asof") and not tab.is_disabled("#ez-rescreen-version")
+        tab.set_input_files("#ez-rescreen-file", str(screened))
+        for number, day in versions[1:]:
+            tab.select_option("#ez-rescreen-version", number)
+            assert day in tab.inner_text("#ez-rescreen-layer-date")
+            tab.click("#ez-rescreen-go")
+            tab.wait_for_function("d => document.getElementById('ez-rescreen-newdate')?.innerText.startsWith(d)", arg=day,
+                                  timeout=60_000)
+            assert tab.inner_text("#ez-rescreen-newdate") == f"{day}（{label} 第 {number} 版生效日期）"
+            assert _shown_changes(tab) == _expected_changes(expected[number])
+            assert tab.inner_text("#ez-rescreen-changed") == str(expected[number].changed)
+            if number == "2":
+                tab.screenshot(path=str(artifacts / "workspace_rescreen_layer.png"), full_page=True)
+        _assert_clean(watch)
+
 # -- 图层管理 ---------------------------------------------------------------------------------------------------
 
 

@@ -146,12 +146,14 @@ async def screen_page(request: Request, state: StateDep) -> HTMLResponse:
 
 
 @page_router.get("/map/rescreen", operation_id="map_rescreen_page", name="map_rescreen_page",
-                 summary="重新筛查: a screened file again as of another date, the rows whose verdict changes, HTML",
-                 response_class=HTMLResponse)
+                 summary="重新筛查: a screened file again as of another date or layer version, the rows whose verdict "
+                         "changes, HTML", response_class=HTMLResponse)
 async def rescreen_page(request: Request, state: StateDep) -> HTMLResponse:
-    """Upload a screened .xlsx or .csv to ``POST /rescreen`` with a date, the batch-wide options and the column
-    mapping (列对应: the fields a column can hold, named as the batch page's preview names them); the changed
-    rows, the counts per old → new verdict, where the batch-wide facts came from, and the change workbook."""
+    """Upload a screened .xlsx or .csv to ``POST /rescreen`` with a date, or a layer version of those ``GET
+    /layers`` and ``GET /layers/{kind}/versions`` list (as of the day it comes into force), the batch-wide
+    options and the column mapping (列对应: the fields a column can hold, named as the batch page's preview names
+    them); the changed rows, the counts per old → new verdict, where the batch-wide facts came from, and the
+    change workbook."""
     return _plain(request, state, "rescreen", "重新筛查", kind_labels={kind: spec.label_zh for kind, spec in KINDS.items()},
                   column_fields={field: FIELD_LABELS[field] for field in FIELDS})
 

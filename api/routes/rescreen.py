@@ -22,8 +22,9 @@ from api.deps import StateDep
 from api.errors import ApiProblem
 from api.routes.screen import ColumnsForm, CrsForm, EncodingForm, batch_options, with_fact_fields
 from api.uploads import save_uploads
+from gis.errors import InputError, VersionNotFoundError
 from gis.rescreen import RescreenReport, rescreen_file, write_rescreen
-from gis.versions import pick_version
+from gis.versions import layer_version_date
 
 __all__ = ["MAX_ROWS", "router"]
 
@@ -39,8 +40,9 @@ async def _rescreen(
     state: StateDep,
     file: Annotated[UploadFile, File(description="The screened .xlsx or .csv (a job's result).")],
     as_of: Annotated[dt.date | None, Form(description="Screen again as of this date.")] = None,
-    layer: Annotated[str | None, Form(pattern=r"^[a-z_]+:\d+$", description="KIND:N — screen again as of the date "
-                                      "version N of that layer comes into force.")] = None,
+    layer: Annotated[str | None, Form(max_length=200, description="KIND:N (e.g. ecological_redline:2) — screen "
+                                      "again as of the date version N of that layer comes into force; the versions "
+                                      "are those GET /layers/{kind}/versions lists.")] = None,
     format: Annotated[Literal["json", "xlsx", "csv"], Form(description="json, or the changed rows as a file.")] = "json",
     columns: ColumnsForm = None,
     encoding: EncodingForm = None,
@@ -60,10 +62,13 @@ async def _rescreen(
                                                        "as_of=2021-06-30, or layer=ecological_redline:2")
     options = batch_options(facts, columns, encoding, crs, file.filename or "file")
     options["defaults"] = options["defaults"] or None  # none given: those the file records
-    day = as_of
+    day: dt.date | str | None = as_of
     if layer is not None:
-        kind, number = layer.split(":")
-        day = pick_version(state.store, kind, number, field="layer").effective_from
+        try:
+            day = layer_version_date(state.store, layer, field="layer")
+        except (InputError, VersionNotFoundError) as error:  # a form field's version: bad input, not a 404
+            raise ApiProblem(400, error.message, field=error.field, value=error.value, fix=error.fix,
+                             kind="invalid-parameter") from None
     folder = Path(tempfile.mkdtemp(prefix="ecozone-rescreen-"))
     try:
         [path] = await save_uploads([file], folder)

@@ -1,11 +1,13 @@
-/* 重新筛查: a file a screening wrote (.xlsx or .csv) goes to POST /rescreen with a date, the batch-wide
+/* 重新筛查: a file a screening wrote (.xlsx or .csv) goes to POST /rescreen with a date, or with a layer version
+ * (`layer` KIND:N: as of the day version N of layer KIND comes into force; the layers and versions offered are
+ * those GET /layers and GET /layers/{kind}/versions list, and the server reads the choice), the batch-wide
  * options (the batch page's fieldset, ws.addOptions) and the column mapping the file was screened with (列对应,
  * one FIELD=COLUMN a line as `ecozone rescreen --column` takes it, sent as POST /rescreen's JSON `columns`; a
  * field may be named as the batch page names it, 经度=东经); the answer (gis.rescreen.RescreenReport) is shown as it
- * comes: the rows screened and changed, the rows per old → new verdict, where the batch-wide facts came from, and
- * the changed rows with the rules and zones that made the difference. The change list as a workbook or CSV is
- * POST /rescreen again with format=xlsx|csv. The request is synchronous: the button is disabled and the time
- * spent shown while it runs.
+ * comes: the date screened as of (for a layer version, whose date it is), the rows screened and changed, the rows
+ * per old → new verdict, where the batch-wide facts came from, and the changed rows with the rules and zones that
+ * made the difference. The change list as a workbook or CSV is POST /rescreen again with format=xlsx|csv. The
+ * request is synchronous: the button is disabled and the time spent shown while it runs.
  */
 (function () {
   "use strict";
@@ -16,6 +18,7 @@
   // The class of a change's direction (gis.rescreen.verdict_direction decides it).
   var DIRECTION_CLASS = { stricter: "ez-worse", relaxed: "ez-better", not_comparable: "ez-neutral" };
   var last = null;  // what the shown report was asked with: the downloads ask the same
+  var versionsAsked = 0;  // the latest request for a layer's versions: an earlier answer arriving late is dropped
   var busy = false, ticker = null;
 
   function status(text, error) {
@@ -73,10 +76,83 @@
     return given ? columns : null;
   }
 
+  function layerUrl(kind, tail) { return urls.layers_api + "/" + encodeURIComponent(kind) + tail; }
+
+  function byLayer() { return $("ez-rescreen-by-layer").checked; }
+
+  /** The date field or the layer and version, whichever the officer chose, is the one that can be changed. */
+  function basisChanged() {
+    var layer = byLayer();
+    $("ez-rescreen-asof").disabled = layer;
+    $("ez-rescreen-kind").disabled = !layer || !$("ez-rescreen-kind").options.length;
+    $("ez-rescreen-version").disabled = !layer || !$("ez-rescreen-version").options.length;
+    $("ez-rescreen-layer-date").hidden = !layer;
+  }
+
+  /** The chosen layer version as the page says it (生态保护红线 第 2 版，2020-01-01 起生效), or null. */
+  function chosenVersion() {
+    var kind = $("ez-rescreen-kind"), version = $("ez-rescreen-version");
+    var option = version.options[version.selectedIndex];
+    if (!kind.value || !option) { return null; }
+    return { layer: kind.value + ":" + option.value, kind: kind.value, version: option.value,
+             label: kind.options[kind.selectedIndex].getAttribute("data-label"),
+             date: option.getAttribute("data-date") };
+  }
+
+  function versionChanged() {
+    var chosen = chosenVersion();
+    var box = $("ez-rescreen-layer-date");
+    box.className = "ez-dim";
+    box.textContent = chosen ? "按 " + chosen.label + " 第 " + chosen.version + " 版的生效日期 " + chosen.date +
+      " 重新筛查" : "";
+  }
+
+  /** The versions of ``kind`` (GET /layers/{kind}/versions), the newest chosen. */
+  function loadVersions(kind) {
+    var asked = ++versionsAsked, select = $("ez-rescreen-version");
+    select.innerHTML = "";
+    versionChanged();
+    basisChanged();
+    if (!kind) { return Promise.resolve(); }
+    return ws.json(layerUrl(kind, "/versions")).then(function (versions) {
+      if (asked !== versionsAsked) { return; }
+      select.innerHTML = versions.map(function (v, i) {
+        return "<option value='" + esc(v.version) + "' data-date='" + esc(v.effective_from) + "'" +
+          (i === versions.length - 1 ? " selected" : "") + ">第 " + esc(v.version) + " 版（" +
+          esc(v.effective_from) + " 起生效）</option>";
+      }).join("");
+      versionChanged();
+      basisChanged();
+    }).catch(function (error) { layerProblem(error); });
+  }
+
+  function layerProblem(error) {
+    var box = $("ez-rescreen-layer-date");
+    box.className = "ez-error";
+    box.textContent = "无法读取图层版本：" + error.message;
+  }
+
+  /** The layers that have versions (GET /layers), one with several versions chosen first: a newly imported
+   * version is what an officer re-screens for. */
+  function loadLayers() {
+    return ws.json(urls.layers_api).then(function (answer) {
+      var layers = answer.layers.filter(function (row) { return row.versions > 0; });
+      var select = $("ez-rescreen-kind");
+      select.innerHTML = layers.map(function (row) {
+        return "<option value='" + esc(row.kind) + "' data-label='" + esc(row.label) + "'>" + esc(row.label) + "（" +
+          row.versions + " 个版本）</option>";
+      }).join("");
+      var several = layers.filter(function (row) { return row.versions > 1; })[0];
+      if (several) { select.value = several.kind; }
+      if (!layers.length) { $("ez-rescreen-layer-date").textContent = "图层库中还没有任何图层版本。"; }
+      return loadVersions(select.value);
+    }).catch(function (error) { layerProblem(error); });
+  }
+
   function request(format) {
     var form = new FormData();
     form.append("file", last.file);
-    form.append("as_of", last.asOf);
+    if (last.layer) { form.append("layer", last.layer.layer); } else { form.append("as_of", last.asOf); }
     last.options.forEach(function (pair) { form.append(pair[0], pair[1]); });
     if (format) { form.append("format", format); }
     return { method: "POST", body: form };
@@ -89,7 +165,8 @@
     return parts.join("；") || "无";
   }
 
-  function showSummary(report) {
+  /** The report's summary; ``asked`` is what it was asked with (a layer version: whose date it screened as of). */
+  function showSummary(report, asked) {
     var pairs = {}, order = [];
     report.changes.forEach(function (change) {
       var key = (change.old_verdict || "（空）") + " → " + change.new_verdict;
@@ -105,7 +182,8 @@
       "<tr><th>筛查行数</th><td id='ez-rescreen-rows'>" + esc(report.rows) + "</td></tr>",
       "<tr><th>结论变化行数</th><td id='ez-rescreen-changed'>" + esc(report.changed) + "</td></tr>",
       "<tr><th>原筛查日期</th><td>" + esc(report.old_as_of || "（文件未记录）") + "</td></tr>",
-      "<tr><th>重新筛查日期</th><td>" + esc(report.new_as_of) + "</td></tr>",
+      "<tr><th>重新筛查日期</th><td id='ez-rescreen-newdate'>" + esc(report.new_as_of) + (asked.layer ?
+        "（" + esc(asked.layer.label) + " 第 " + esc(asked.layer.version) + " 版生效日期）" : "") + "</td></tr>",
       "<tr><th>整批选项来源</th><td id='ez-rescreen-assumed'>" + esc(report.assumed_said) + "</td></tr>",
       "<tr><th>读取选项来源</th><td id='ez-rescreen-reading'>" + esc(report.options_said) + "</td></tr>",
       "<tr><th>原结论统计</th><td>" + counted(report.old_verdict_labels) + "</td></tr>",
@@ -153,18 +231,20 @@
     if (busy) { return; }
     var file = $("ez-rescreen-file").files[0];
     if (!file) { status("请选择筛查结果文件（.xlsx 或 .csv）。", true); return; }
-    if (!$("ez-rescreen-asof").value) { status("请选择重新筛查日期。", true); return; }
+    var layer = byLayer() ? chosenVersion() : null;
+    if (byLayer() && !layer) { status("请选择图层及其版本（或改按日期重新筛查）。", true); return; }
+    if (!layer && !$("ez-rescreen-asof").value) { status("请选择重新筛查日期。", true); return; }
     var options = new FormData(), columns;
     try { columns = columnMapping(); } catch (error) { status(error.message, true); return; }
     ws.addOptions(options, $("ez-rescreen-options"));
     if (columns) { options.append("columns", JSON.stringify(columns)); }
-    var asked = { file: file, asOf: $("ez-rescreen-asof").value, options: Array.from(options.entries()) };
+    var asked = { file: file, asOf: $("ez-rescreen-asof").value, layer: layer, options: Array.from(options.entries()) };
     $("ez-rescreen-result").hidden = true;  // never an earlier answer beside this one's error
     status("");
     working("正在重新筛查 " + file.name);
     last = asked;
     ws.json(urls.rescreen_submit, request(null)).then(function (report) {
-      showSummary(report);
+      showSummary(report, asked);
       showChanges(report);
       $("ez-rescreen-result").hidden = false;
       status("重新筛查完成：" + report.rows + " 行中有 " + report.changed + " 行结论变化（用时 " + report.seconds + " 秒）。");
@@ -189,6 +269,13 @@
       return field + " " + COLUMN_FIELDS[field];
     }).join("，");
     $("ez-rescreen-form").addEventListener("submit", submit);
+    Array.prototype.forEach.call(document.querySelectorAll("input[name='ez-rescreen-by']"), function (radio) {
+      radio.addEventListener("change", basisChanged);
+    });
+    $("ez-rescreen-kind").addEventListener("change", function () { loadVersions($("ez-rescreen-kind").value); });
+    $("ez-rescreen-version").addEventListener("change", versionChanged);
+    basisChanged();
+    if (ws.ready()) { loadLayers(); }
     Array.prototype.forEach.call(document.querySelectorAll(".ez-rescreen-download"), function (button) {
       button.addEventListener("click", download);
     });
