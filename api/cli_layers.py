@@ -107,9 +107,12 @@ def import_(
     coverage: Annotated[str | None, typer.Option(
         help="Where the layer is complete: 'all', 'admin:ADCODE,...' or a polygon file (default: every "
              "administrative unit of the store).")] = None,
+    output: FormatOption = "text",
 ) -> None:
-    """Import a file as a new version of a layer; earlier versions are kept."""
+    """Import a file as a new version of a layer; earlier versions are kept. A file that holds nothing new
+    (the same zones, source, coverage and date as the version in force) makes no version, and says so."""
     from gis.layer_files import notice_text, parse_field_mapping, read_layer_file, resolve_coverage
+    check_format(output)
     if geometry_source not in GEOMETRY_SOURCES:
         raise typer.BadParameter(f"use one of {', '.join(GEOMETRY_SOURCES)}", param_hint="--geometry-source")
     try:
@@ -133,6 +136,15 @@ def import_(
             if named:
                 problem.fix = f"{problem.fix}（{named}）" if problem.fix else named
         _fail(error)
+    if output == "json":
+        data = {k: v for k, v in version.to_dict().items() if k != "coverage_wkb"}
+        data["has_coverage"] = bool(version.coverage_wkb)
+        typer.echo(json.dumps({"store": location, **data}, ensure_ascii=False, indent=2))
+        return
+    if not version.created:  # the notices are the kept version's, shown when it was imported
+        console.print(f"{version.message}（{kind}，{version.feature_count} 个要素 features，{version.source}）— {location}",
+                      markup=False, highlight=False, soft_wrap=True)
+        return
     console.print(
         f"已导入 imported {version.feature_count} features as {kind} version {version.version} "
         f"(in force from {version.effective_from}) into {location}", markup=False, highlight=False, soft_wrap=True,

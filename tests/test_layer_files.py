@@ -473,18 +473,131 @@ def test_lon_lat_shipped_with_a_gauss_kruger_prj_is_named_and_the_crs_given_read
     assert any(n.code == "crs_overridden" for n in notices)
 
 
-def test_the_same_file_imported_twice_is_kept_and_said_to_be_the_same(tmp_path):
-    path = tmp_path / "红线.geojson"
-    gpd.GeoDataFrame({"名称": ["甲"], "编号": ["A"]}, geometry=[shapely.box(*SHIHEZI, SHIHEZI[0] + 0.02, SHIHEZI[1] + 0.02)],
-                     crs="EPSG:4490").to_file(path)
+def _redline_delivery(path):
+    """A small red-line delivery as 自然资源 ships it: a shapefile with Chinese columns, three polygons."""
+    x, y = SHIHEZI
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gpd.GeoDataFrame(
+        {"名称": ["甲", "乙", "丙"], "编号": ["HX-1", "HX-2", "HX-3"], "备注": ["水源涵养", "防风固沙", "水土保持"]},
+        geometry=[shapely.Polygon([(x + i * 0.03, y), (x + i * 0.03 + 0.02, y), (x + i * 0.03 + 0.02, y + 0.02),
+                                   (x + i * 0.03, y + 0.02)]) for i in range(3)],
+        crs="EPSG:4490",
+    ).to_file(path, encoding="UTF-8")
+    return path
+
+
+def _changed_copy(path, folder, change):
+    """The delivery read back with GDAL (pyogrio, not ecozone's reader), changed by ``change`` and written under
+    the same file name in ``folder``: only the content differs, never the source's name."""
+    frame = pyogrio.read_dataframe(path)
+    change(frame)
+    target = folder / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pyogrio.write_dataframe(frame, target, encoding="UTF-8")
+    return target
+
+
+def _redline_versions(store_path) -> list[dict]:
+    listing = runner.invoke(app, ["layers", "versions", "ecological_redline", "--store", str(store_path),
+                                  "--format", "json"])
+    assert listing.exit_code == 0, listing.output
+    return json.loads(listing.stdout)
+
+
+def test_a_file_imported_again_unchanged_makes_no_version_and_says_so(tmp_path):
+    """The same delivery again (the same file, or GDAL's re-write of it): no version, exit 0, the message and the
+    JSON say which version it is identical to. One attribute or one vertex changed is a new version; the same
+    zones from a later date are a re-issue, a new version."""
+    from gis.store import init_store
+
     store_path = tmp_path / "store.gpkg"
-    assert _import_red_line(path, store_path).exit_code == 0
-    again = _import_red_line(path, store_path)
-    assert again.exit_code == 0 and "完全相同" in again.output, again.output
-    first, second = open_store(store_path).versions("ecological_redline")
-    assert first.content_sha256 == second.content_sha256
-    assert [n["value"] for n in second.notices if n["code"] == "same_content"] == [first.version]
-    assert not any(n["code"] == "same_content" for n in first.notices)
+    init_store(store_path).close()  # with administrative units: the default coverage is worked out each time
+    path = _redline_delivery(tmp_path / "2025" / "红线.shp")
+
+    def imported(file, day="2025-01-01", *extra):
+        return runner.invoke(app, ["layers", "import", str(file), "--kind", "ecological_redline", "--store",
+                                   str(store_path), "--effective-from", day, *extra], env={"ECOZONE_AUDIT": "0"})
+
+    first = imported(path)
+    assert first.exit_code == 0 and "已导入" in first.output, first.output
+    history = _redline_versions(store_path)
+    n = history[-1]["version"]
+    assert history[-1]["effective_from"] == "2025-01-01" and history[-1]["feature_count"] == 3
+
+    unchanged = f"与现行第 {n} 版内容相同，未新建版本 / identical to version {n} in force; no new version"
+    again = imported(path)
+    assert again.exit_code == 0 and unchanged in again.stdout and "已导入" not in again.stdout, again.output
+    rewritten = _changed_copy(path, tmp_path / "gdal", lambda frame: None)
+    as_json = imported(rewritten, "2025-01-01", "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    answer = json.loads(as_json.stdout)
+    assert (answer["created"], answer["version"], answer["message"]) == (False, n, unchanged)
+    assert answer["content_sha256"] == history[-1]["content_sha256"] and answer["store"] == str(store_path)
+    assert _redline_versions(store_path) == history
+    assert [v.to_dict() for v in open_store(store_path).versions("ecological_redline")] == history
+
+    def new_remark(frame):
+        frame.loc[1, "备注"] = "界线调整"
+
+    def moved_vertex(frame):
+        ring = np.array(frame.geometry.iloc[2].exterior.coords)
+        ring[1] += (0.0005, 0.0003)
+        frame.loc[2, "geometry"] = shapely.Polygon(ring)
+
+    attribute = _changed_copy(path, tmp_path / "attribute", new_remark)
+    vertex = _changed_copy(attribute, tmp_path / "vertex", moved_vertex)
+    for number, (file, day) in enumerate([(attribute, "2025-01-01"), (vertex, "2025-01-01"), (vertex, "2025-07-01")],
+                                         start=n + 1):
+        made = imported(file, day, "--format", "json")
+        assert made.exit_code == 0, made.output
+        answer = json.loads(made.stdout)
+        assert (answer["created"], answer["version"], answer["effective_from"]) == (True, number, day)
+        assert answer["message"].startswith(f"已新建第 {number} 版")
+    history = _redline_versions(store_path)
+    assert [v["version"] for v in history[-4:]] == [n, n + 1, n + 2, n + 3]
+    assert len({v["content_sha256"] for v in history[-4:]}) == 3  # the re-issue keeps the zones of the one before
+    assert [x["value"] for x in history[-1]["notices"] if x["code"] == "same_content"] == [n + 2]
+    stored = open_store(store_path).read("ecological_redline", n + 1)
+    assert stored.set_index("zone_id").loc["HX-2", "attributes"]["备注"] == "界线调整"
+
+    # The re-issue is what is in force now: the file again, with its date or without one, makes nothing.
+    for extra in (("2025-07-01",), ()):
+        repeated = runner.invoke(app, ["layers", "import", str(vertex), "--kind", "ecological_redline", "--store",
+                                       str(store_path), *(("--effective-from", *extra) if extra else ())],
+                                 env={"ECOZONE_AUDIT": "0"})
+        assert repeated.exit_code == 0 and f"现行第 {n + 3} 版内容相同" in repeated.stdout, repeated.output
+    assert _redline_versions(store_path) == history
+
+
+def test_an_identical_import_over_http_answers_200_saying_no_version_was_made(tmp_path, tmp_path_factory):
+    """``POST /layers/{kind}/versions`` of the same file: 201 ``created`` true, then 200 ``created`` false with the
+    version kept and the message; the versions listed stay as they were. A later date is 201 again."""
+    from tests.api_support import WRITE_KEY, start_server
+
+    store_path = tmp_path / "store.gpkg"
+    create_store(store_path).close()
+    path = _redline_delivery(tmp_path / "红线.geojson")
+    server = start_server(tmp_path_factory, "reimports", store=str(store_path), write_keys=WRITE_KEY)
+    try:
+        with server.client(headers={"X-API-Key": WRITE_KEY}) as http:
+            def post(day):
+                return http.post("/layers/ecological_redline/versions", data={"coverage": "all", "effective_from": day},
+                                 files={"file": (path.name, path.read_bytes(), "application/geo+json")})
+
+            first = post("2025-01-01")
+            assert first.status_code == 201 and first.json()["created"] is True, first.text
+            before = http.get("/layers/ecological_redline/versions").json()
+            again = post("2025-01-01")
+            assert again.status_code == 200, again.text
+            body = again.json()
+            assert body["created"] is False and body["version"] == 1
+            assert body["message"] == "与现行第 1 版内容相同，未新建版本 / identical to version 1 in force; no new version"
+            assert {k: v for k, v in body.items() if k not in ("created", "message")} == before[0]
+            assert http.get("/layers/ecological_redline/versions").json() == before
+            later = post("2025-07-01")
+            assert later.status_code == 201 and (later.json()["created"], later.json()["version"]) == (True, 2)
+    finally:
+        server.stop()
 
 
 def test_a_backdated_import_says_until_when_it_is_in_force(tmp_path):

@@ -119,6 +119,126 @@ def test_failed_import_leaves_the_store_as_it_was(new_store):
     assert_geodataframe_equal(store.read("chp_plant"), before[1])
 
 
+# -- an import that holds nothing new -------------------------------------------------------------------------
+
+def _history(store) -> list[dict]:
+    return [v.to_dict() for v in store.versions()]
+
+
+def test_an_import_identical_to_the_version_in_force_makes_none(new_store):
+    """Same zones, source and coverage as the version in force: no version, the one kept is given back and said;
+    a date or note left out is taken as that version's. Each difference that matters makes a version."""
+    _, store = new_store
+    zones = sample_zones("water_body")
+    area = shapely.box(85.5, 43.5, 88.0, 45.0)
+    first = store.import_layer(zones, "water_body", source="2019.shp", effective_from="2019-06-01", coverage=area,
+                               note="首版")
+    assert first.created and first.version == 1 and "已新建第 1 版" in first.message
+    before = _history(store)
+
+    for again in (store.import_layer(zones.copy(), "water_body", source="2019.shp", effective_from="2019-06-01",
+                                     coverage=area, note="首版"),
+                  store.import_layer(zones.copy(), "water_body", source="2019.shp", coverage=area)):
+        assert not again.created and again.version == 1 and again.content_sha256 == first.content_sha256
+        assert again.message == "与现行第 1 版内容相同，未新建版本 / identical to version 1 in force; no new version"
+        assert again.imported_at == first.imported_at and again.effective_from == "2019-06-01"
+        assert _history(store) == before  # nothing written, not even the version row
+    assert verify_store(store) == []
+
+    # What differs makes a version: a field, a vertex, the file, the coverage, the note given, the date given.
+    renamed = zones.copy()
+    renamed.loc[1, "name"] = "新名称"
+    moved = zones.copy()
+    coords = shapely.get_coordinates(moved.geometry.iloc[0])
+    coords[1] += 1e-6
+    moved.loc[0, "geometry"] = shapely.set_coordinates(moved.geometry.iloc[0], coords)
+    differing = [
+        (renamed, dict(source="2019.shp", coverage=area)),
+        (zones, dict(source="2019.shp", coverage=area)),  # back to the first zones: a change from the last one
+        (moved, dict(source="2019.shp", coverage=area)),
+        (moved, dict(source="2019-重发.shp", coverage=area)),
+        (moved, dict(source="2019-重发.shp", coverage=None)),
+        (moved, dict(source="2019-重发.shp", note="更正")),
+        (moved, dict(source="2019-重发.shp", note="更正", effective_from="2020-01-01")),  # a re-issue
+    ]
+    for number, (frame, options) in enumerate(differing, start=2):
+        made = store.import_layer(frame.copy(), "water_body", **{"effective_from": "2019-06-01", **options})
+        assert made.created and made.version == number, (number, options)
+        repeated = store.import_layer(frame.copy(), "water_body", **{"effective_from": "2019-06-01", **options})
+        assert not repeated.created and repeated.version == number, (number, options)
+    assert [v.version for v in store.versions("water_body")] == list(range(1, len(differing) + 2))
+    reissue = store.versions("water_body")[-1]
+    assert [n["value"] for n in reissue.notices if n["code"] == "same_content"] == [len(differing)]
+    assert verify_store(store) == []
+
+
+def test_the_same_zones_again_are_a_version_where_they_would_change_what_is_in_force(new_store):
+    """Compared with the version in force on the import's date, not with any version of the same zones: A, then
+    B from the same day, then A again is a return to A (a version); A from a past date A was in force on is not."""
+    _, store = new_store
+    a = sample_zones("water_body")
+    b = sample_zones("water_body", x0=87.0)
+    store.import_layer(a, "water_body", source="a.shp", effective_from="2020-01-01")
+    store.import_layer(b, "water_body", source="a.shp", effective_from="2020-01-01")
+    back = store.import_layer(a, "water_body", source="a.shp", effective_from="2020-01-01")
+    assert back.created and back.version == 3 and store.in_force("2021-01-01")["water_body"].version == 3
+    store.import_layer(b, "water_body", source="a.shp", effective_from="2022-01-01")
+    past = store.import_layer(a, "water_body", source="a.shp", effective_from="2020-01-01")
+    assert not past.created and past.version == 3
+    assert past.message == ("与第 3 版（自 2020-01-01 起生效）内容相同，未新建版本 / identical to version 3 (in force "
+                            "from 2020-01-01); no new version")
+    assert [v.version for v in store.versions("water_body")] == [1, 2, 3, 4]
+
+
+def test_an_identical_import_committed_meanwhile_is_seen_under_the_lock(new_store, monkeypatch):
+    """Two imports of one file at once: the second, having found nothing before another committed, asks again
+    under the back end's lock and writes nothing."""
+    _, store = new_store
+    zones = sample_zones("chp_plant")
+    store.import_layer(zones, "chp_plant", source="plants.gpkg", effective_from="2024-01-01")
+    before = _history(store)
+    asked = []
+    real = store._copied_version
+
+    def not_yet(*args, **kwargs):  # the first look, as if the other import had not committed yet
+        asked.append(kwargs)
+        return None if len(asked) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "_copied_version", not_yet)
+    again = store.import_layer(zones, "chp_plant", source="plants.gpkg", effective_from="2024-01-01")
+    assert len(asked) == 2 and not again.created and again.version == 1
+    assert _history(store) == before
+    assert verify_store(store) == []
+
+
+def test_an_identical_import_of_20000_polygons_compares_digests_only(new_store, monkeypatch):
+    """A real-size layer imported again: the check reads no feature from the store and writes nothing, whatever
+    the layer's size (the version's digest is compared with the file's)."""
+    _, store = new_store
+    layer = big_layer(20_000)
+    first = store.import_layer(layer, "livestock_ban_zone", source="禁养区.shp", effective_from="2024-01-01")
+    before = _history(store)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("an unchanged import must not read or write features")
+
+    for name in ("_read_versions", "_write_version", "_members", "features", "catalogue"):
+        monkeypatch.setattr(store, name, refused)
+    again = store.import_layer(layer, "livestock_ban_zone", source="禁养区.shp", effective_from="2024-01-01")
+    assert not again.created and again.version == first.version == 1 and again.feature_count == 20_000
+    assert _history(store) == before
+
+
+@pytest.mark.slow
+def test_two_processes_importing_one_layer_at_once_make_one_version(tmp_path):
+    """Both read and validate the file before either writes; the lock lets one of them write."""
+    location = str(tmp_path / "store.gpkg")
+    create_store(location).close()
+    workers = [_start_worker(location, 5_000) for _ in range(2)]
+    assert [worker.wait(timeout=300) for worker in workers] == [0, 0]
+    assert [v.version for v in open_store(location).versions("livestock_ban_zone")] == [1]
+
+
 def test_invalid_geometry_is_repaired_and_reported(new_store):
     _, store = new_store
     zones = sample_zones("livestock_ban_zone")

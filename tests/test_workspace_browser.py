@@ -602,6 +602,16 @@ def test_layers_page_lists_kinds_imports_and_reports_the_change(chromium, server
         tab.click("#ez-diff-html")
         tab.frame_locator("#ez-diff-map").locator("#ez-legend").wait_for(timeout=60_000)
         tab.screenshot(path=str(artifacts / "workspace_layers_change.png"), full_page=True)
+        # The same file again, as an officer would send it twice: nothing new, said so, no version made.
+        tab.select_option("#ez-import-kind", kind)
+        tab.set_input_files("#ez-import-file", str(changed))
+        tab.fill("#ez-import-note", "测试：删去一个公园")
+        tab.click("#ez-import-go")
+        tab.wait_for_function("() => document.querySelector('#ez-import-status').textContent.includes('未新建版本')",
+                              timeout=120_000)
+        assert tab.inner_text("#ez-import-status").startswith(f"与现行第 {versions[-1].version} 版内容相同")
+        with open_store(copy_store, read_only=True) as opened:
+            assert [v.to_dict() for v in opened.versions(kind)] == [v.to_dict() for v in versions]
         _assert_clean(watch)
 
 

@@ -135,7 +135,8 @@ async def record_batch(state: AppState, request: Request, job: Any, digest: str 
 
 
 def record_import(state: AppState, request: Request, version: Any, path: Path) -> None:
-    """Record a layer import: the file's digest, the new version and the digest of its stored features."""
+    """Record a layer import: the file's digest, the new version (or the one kept, when the file held nothing
+    new) and the digest of its stored features."""
     if state.audit is None:
         return
     state.audit.record(
@@ -144,7 +145,7 @@ def record_import(state: AppState, request: Request, version: Any, path: Path) -
         layers={version.kind: {"version": version.version, "sha256": version.content_sha256}},
         details={"kind": version.kind, "version": version.version, "source": version.source,
                  "effective_from": version.effective_from, "feature_count": version.feature_count,
-                 "note": version.note})
+                 "note": version.note, "created": getattr(version, "created", True)})
 
 
 def batch_recorder(store: Store, audit, jobs_dir: Path):

@@ -2,7 +2,8 @@
 changed between two versions, the share of land per jurisdiction, and exports.
 
 An import never overwrites anything: it adds a version, in force from its ``effective_from`` date, and
-earlier versions stay for checks as of past dates. Coverage is ``all`` or ``admin:CODE,...`` here: a
+earlier versions stay for checks as of past dates. A file that holds nothing new adds none: the answer is
+200 with ``created`` false and the version kept, where a new version is 201 with ``created`` true. Coverage is ``all`` or ``admin:CODE,...`` here: a
 polygon file would be a path on the server, which an HTTP client must not name.
 """
 
@@ -35,12 +36,12 @@ from gis.layer_export import export_layer, shapefile_parts
 from gis.errors import EcozoneError
 from gis.layer_files import SUPPORTED_SUFFIXES, parse_field_mapping, read_layer_file, resolve_coverage
 from gis.layer_stats import LayerStats, layer_stats
-from gis.store import LayerVersion
+from gis.store import ImportedVersion, LayerVersion
 from gis.versions import pick_version
 from maps.build import render
 from maps.diff_map import diff_map
 
-__all__ = ["router", "VersionView"]
+__all__ = ["router", "ImportView", "VersionView"]
 
 router = APIRouter(prefix="/layers", tags=["layers"])
 
@@ -68,6 +69,21 @@ class VersionView(BaseModel):
         return cls(**{k: v for k, v in data.items() if k != "coverage_wkb"}, has_coverage=bool(version.coverage_wkb))
 
 
+class ImportView(VersionView):
+    """The answer of an import: the version it created, or the version kept when the file held nothing new."""
+
+    created: bool = Field(description="False: the file is identical to the version kept (the same zones, source, "
+                                      "coverage, and date and note where given); no version was created, and the "
+                                      "fields are that version's.")
+    message: str = Field(description="What happened, Chinese first, e.g. 与现行第 2 版内容相同，未新建版本 / "
+                                     "identical to version 2 in force; no new version")
+
+    @classmethod
+    def of(cls, version: ImportedVersion) -> ImportView:
+        """The view of an import's outcome."""
+        return cls(**VersionView.of(version).model_dump(), created=version.created, message=version.message)
+
+
 def _kind(kind: str) -> str:
     if kind not in KINDS:
         raise ApiProblem(404, f"没有图层 '{kind}' / no layer '{kind}'", field="kind", value=kind, kind="not-found",
@@ -91,14 +107,17 @@ def versions(state: StateDep, kind: Kind) -> list[VersionView]:
 
 
 @router.post(
-    "/{kind}/versions", operation_id="layers_import", name="layers_import", status_code=201, response_model=VersionView,
+    "/{kind}/versions", operation_id="layers_import", name="layers_import", status_code=201, response_model=ImportView,
     dependencies=[Depends(require_write)], summary="Import a new version of a layer (write key)",
-    responses={401: {"description": "No API key"}, 403: {"description": "Key not valid for writes"},
+    responses={200: {"description": "Identical to the version kept: no version created (created false)",
+                     "model": ImportView},
+               401: {"description": "No API key"}, 403: {"description": "Key not valid for writes"},
                404: {"description": "No such layer"}, 409: {"description": "The store is read-only"},
                413: {"description": "Upload too large"}},
 )
 async def import_version(
     request: Request,
+    response: Response,
     state: StateDep,
     kind: Kind,
     file: Annotated[list[UploadFile], File(description="A GeoJSON or GeoPackage file, or a .shp with its "
@@ -120,8 +139,9 @@ async def import_version(
         pattern=r"^(all|admin:[0-9, ]+)$",
         description="Where the layer is complete: 'all' or 'admin:ADCODE,...' (default: every administrative "
                     "unit of the store).")] = None,
-) -> VersionView:
-    """Read the file into the zone schema, validate it and store it as a new version; nothing is overwritten."""
+) -> ImportView:
+    """Read the file into the zone schema, validate it and store it as a new version; nothing is overwritten.
+    A file identical to the version in force on its date (today without one) makes none: 200, ``created`` false."""
     _kind(kind)
     with tempfile.TemporaryDirectory(prefix="ecozone-import-", dir=state.jobs.scratch) as folder:
         paths = await save_uploads(file, Path(folder))
@@ -131,7 +151,7 @@ async def import_version(
                              "come with its sidecar files)", field="file", value=", ".join(p.name for p in paths),
                              kind="invalid-parameter", fix="可用的文件类型 / one of " + ", ".join(SUPPORTED_SUFFIXES))
 
-        def work() -> LayerVersion:
+        def work() -> ImportedVersion:
             try:
                 mapping = parse_field_mapping(field or [])
                 mapping.update({target: column for target, column in (("name", name_field), ("zone_id", id_field))
@@ -152,7 +172,10 @@ async def import_version(
             record_import(state, request, version, main[0])
             return version
 
-        return VersionView.of(await run_in_threadpool(work))
+        version = await run_in_threadpool(work)
+        if not version.created:
+            response.status_code = 200
+        return ImportView.of(version)
 
 
 #: The form field of an import that gives each field an import error is about.

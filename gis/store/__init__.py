@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 
 from gis.errors import StoreError, StoreNotFoundError
-from gis.store.base import LayerVersion, Snapshot, Store, content_digest, hex_digests
+from gis.store.base import ImportedVersion, LayerVersion, Snapshot, Store, content_digest, hex_digests
 
 __all__ = [
+    "ImportedVersion",
     "LayerVersion",
     "Snapshot",
     "Store",

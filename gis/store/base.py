@@ -9,6 +9,9 @@ A version is the list of its features, in the order of the import. A feature is 
 (same geometry WKB, same fields) to a feature already stored for the kind is linked to the new version
 rather than stored again, so a new version costs what changed. Each stored feature keeps the digests of its
 geometry and fields taken at import, so that ``verify_store`` can name a feature that changed since.
+
+An import that would only copy a version kept (the same features by ``content_digest``, and nothing it states
+about the version differing) creates none: the history stays a list of real changes, not of files imported twice.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import datetime as dt
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import geopandas as gpd
 import numpy as np
@@ -29,8 +33,8 @@ from gis.kinds import KINDS, ZONE_FIELDS, get_kind
 from gis.zones import (OPEN_END, attributes_json, empty_zones, feature_digests, outside_coverage, validate_zones,
                        written_day, zone_frame)
 
-__all__ = ["CATALOGUE_COLUMNS", "LayerVersion", "Snapshot", "Store", "iso_day", "content_digest", "hex_digests",
-           "linked_zones", "valid_on"]
+__all__ = ["CATALOGUE_COLUMNS", "ImportedVersion", "LayerVersion", "Snapshot", "Store", "iso_day", "content_digest",
+           "hex_digests", "linked_zones", "valid_on"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,15 @@ class LayerVersion:
 
 #: Columns of the ``layer_versions`` table, in order (``notices`` last), shared by the back ends.
 VERSION_COLUMNS = tuple(f.name for f in fields(LayerVersion))
+
+
+@dataclass(frozen=True)
+class ImportedVersion(LayerVersion):
+    """What ``Store.import_layer`` gives back: the version it created, or (``created`` False) the version kept
+    that the import would only have copied, so a caller can say that nothing changed and why."""
+
+    created: bool = True
+    message: str = ""  # what happened, Chinese first: the version created, or the one kept and why
 
 
 @dataclass(frozen=True)
@@ -148,9 +161,12 @@ class Store(ABC):
         """The features of the given layer versions (ZONE_FIELDS + geometry, attributes as dicts)."""
 
     @abstractmethod
-    def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
+    def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion,
+                       unless: Callable[[], LayerVersion | None] | None = None) -> tuple[LayerVersion, bool]:
         """Append one layer version atomically, storing only the features not stored yet for the kind; the back
-        end assigns the version number under a lock."""
+        end assigns the version number under a lock. Returns it and True; or, where ``unless`` (asked under
+        that lock, so that concurrent imports see each other) names a version kept, that one and False,
+        having written nothing."""
 
     @abstractmethod
     def _members(self, version: LayerVersion) -> list[tuple[int, str | None, str | None, str | None]]:
@@ -245,12 +261,16 @@ class Store(ABC):
         note: str | None = None,
         coverage: shapely.Geometry | None = None,
         notices: list[Notice] | None = None,
-    ) -> LayerVersion:
+    ) -> ImportedVersion:
         """Validate ``zones`` and store them as a new version of layer ``kind``.
 
         Earlier versions stay as they are. Validation happens before anything is written, and the write
         is one transaction, so a failed import leaves the store unchanged. ``coverage`` (lon/lat polygons)
         says where the layer is complete; without it the layer counts as complete everywhere.
+
+        An import that would only copy the version in force on its date (default today) creates nothing and
+        gives that version back with ``created`` False: same features, source and coverage, and the same date
+        and note where they are given. The same features from another date are a re-issue: a new version.
         """
         if self.read_only:
             raise ReadOnlyStoreError(
@@ -260,7 +280,25 @@ class Store(ABC):
             )
         get_kind(kind)
         validated, found = validate_zones(zones, kind=kind, source=source)
-        digest = content_digest(validated)
+        pending = LayerVersion(
+            kind=kind,
+            version=0,  # assigned by the back end inside its transaction
+            imported_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            effective_from=iso_day(effective_from, field="effective_from"),
+            source=source,
+            feature_count=len(validated),
+            content_sha256=content_digest(validated),
+            note=note,
+            coverage_wkb=_coverage_wkb(coverage),
+        )
+
+        def copied() -> LayerVersion | None:
+            return self._copied_version(pending, dated=effective_from is not None, noted=note is not None)
+
+        copy_of = copied()  # asked again under the back end's lock: one file imported twice at once makes one version
+        if copy_of is not None:
+            return self._imported(copy_of, created=False)
+        digest, effective = pending.content_sha256, pending.effective_from
         kept = self.versions(kind)
         same = [v for v in kept if v.content_sha256 == digest]
         if same:  # kept as asked (its date or coverage may be the point), but said: often a file imported twice
@@ -268,7 +306,6 @@ class Store(ABC):
                 code="same_content", level="info", source=source, value=same[-1].version,
                 message=f"要素与第 {same[-1].version} 版完全相同（{same[-1].source}） / the features are those of version "
                         f"{same[-1].version} ({same[-1].source}), unchanged"))
-        effective = iso_day(effective_from, field="effective_from")
         later = min((v for v in kept if v.effective_from > effective),
                     key=lambda v: (v.effective_from, -v.version), default=None)
         if later is not None:  # a backdated import: in force only until a version already kept takes over
@@ -280,19 +317,35 @@ class Store(ABC):
                 fix="如本版应为现行版本，请给出晚于该日期的生效日期 / give an effective date after that one if this "
                     "version is to be the one in force"))
         all_notices = [*(notices or []), *found, *outside_coverage(validated, coverage, source)]
-        pending = LayerVersion(
-            kind=kind,
-            version=0,  # assigned by the back end inside its transaction
-            imported_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            effective_from=effective,
-            source=source,
-            feature_count=len(validated),
-            content_sha256=digest,
-            note=note,
-            coverage_wkb=_coverage_wkb(coverage),
-            notices=[n.to_dict() for n in all_notices],
-        )
-        return self._write_version(validated, pending)
+        stored, created = self._write_version(validated, replace(pending, notices=[n.to_dict() for n in all_notices]),
+                                              unless=copied)
+        return self._imported(stored, created=created)
+
+    def _copied_version(self, pending: LayerVersion, *, dated: bool, noted: bool) -> LayerVersion | None:
+        """The version in force on ``pending``'s date that ``pending`` would only copy, or None.
+
+        Compared by the digests taken at import, never feature by feature, so it costs the same for a layer of
+        any size. What the import left to its default (the date, the note) is taken as that version's; a date
+        given must be its own, as a version with the same features from a new date is a re-issue."""
+        current = self.in_force(pending.effective_from).get(pending.kind)
+        if current is None or current.content_sha256 != pending.content_sha256:
+            return None
+        same = (current.source == pending.source and current.coverage_wkb == pending.coverage_wkb
+                and (not dated or current.effective_from == pending.effective_from)
+                and (not noted or current.note == pending.note))
+        return current if same else None
+
+    def _imported(self, version: LayerVersion, *, created: bool) -> ImportedVersion:
+        """The answer of an import, with what happened said in words (whether the version kept is in force)."""
+        n, day = version.version, version.effective_from
+        if created:
+            message = f"已新建第 {n} 版（自 {day} 起生效） / version {n} created (in force from {day})"
+        elif getattr(self.in_force().get(version.kind), "version", None) == n:
+            message = f"与现行第 {n} 版内容相同，未新建版本 / identical to version {n} in force; no new version"
+        else:
+            message = (f"与第 {n} 版（自 {day} 起生效）内容相同，未新建版本 / identical to version {n} (in force from "
+                       f"{day}); no new version")
+        return ImportedVersion(**version.to_dict(), created=created, message=message)
 
     def summary(self, as_of: str | dt.date | None = None) -> list[dict]:
         """One row per known kind: label, version in force, feature count, versions kept, source."""

@@ -25,6 +25,7 @@ import os
 import sqlite3
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -265,7 +266,8 @@ class GeoPackageStore(Store):
             con = self._local.connection = self._connect()
         return con
 
-    def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
+    def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion,
+                       unless: Callable[[], LayerVersion | None] | None = None) -> tuple[LayerVersion, bool]:
         digests = hex_digests(zones)
         staging = self.path.with_name(f".{self.path.name}.import-{uuid.uuid4().hex}.gpkg")
         columns = ", ".join(["geom", *ZONE_FIELDS, *_DIGESTS])
@@ -289,6 +291,10 @@ class GeoPackageStore(Store):
                 con.execute("ATTACH DATABASE ? AS staging", (str(staging),))
                 try:
                     con.execute("BEGIN IMMEDIATE")  # one writer at a time; version numbers cannot collide
+                    kept = unless() if unless is not None else None  # read with every other import committed
+                    if kept is not None:
+                        con.execute("ROLLBACK")
+                        return kept, False
                     number = con.execute(
                         "SELECT COALESCE(MAX(version), 0) + 1 FROM layer_versions WHERE kind = ?",
                         (version.kind,),
@@ -324,7 +330,7 @@ class GeoPackageStore(Store):
                     con.execute("DETACH DATABASE staging")
         finally:
             staging.unlink(missing_ok=True)
-        return stored_version
+        return stored_version, True
 
     @staticmethod
     def _update_extent(con: sqlite3.Connection, zones: gpd.GeoDataFrame) -> None:

@@ -17,7 +17,7 @@ read-only, its links are made in a temporary table of the session, so it is read
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import geopandas as gpd
@@ -273,12 +273,16 @@ class PostGISStore(Store):
         ).format(digests=digests, members=self._members_of(), zones=sql.Identifier(self.schema, "zones"))
         return [tuple(row) for row in self.conn.execute(query, self._version_ids([version])).fetchall()]
 
-    def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion) -> LayerVersion:
+    def _write_version(self, zones: gpd.GeoDataFrame, version: LayerVersion,
+                       unless: Callable[[], LayerVersion | None] | None = None) -> tuple[LayerVersion, bool]:
         s = sql.Identifier(self.schema)
         geometry, fields = hex_digests(zones)
         with self.conn.transaction():
             # One importer at a time per store; readers are not blocked.
             self.conn.execute(sql.SQL("LOCK TABLE {}.layer_versions IN SHARE ROW EXCLUSIVE MODE").format(s))
+            kept = unless() if unless is not None else None  # read with every other import committed
+            if kept is not None:
+                return kept, False
             number = self.conn.execute(
                 sql.SQL("SELECT COALESCE(MAX(version), 0) + 1 FROM {}.layer_versions WHERE kind = %s").format(s),
                 (version.kind,),
@@ -314,7 +318,7 @@ class PostGISStore(Store):
                 "INSERT INTO {links} (version_id, fids) SELECT %s, COALESCE(array_agg("
                 "(SELECT min(z.id) FROM {zones} z WHERE {same}) ORDER BY i.position), '{{}}') FROM incoming i"
             ).format(links=self._links, zones=sql.Identifier(self.schema, "zones"), same=_SAME), (version_id,))
-        return stored
+        return stored, True
 
     def _copy(self, statement: sql.Composable, rows: Iterable) -> None:
         with self.conn.cursor() as cur, cur.copy(statement) as copy:

@@ -144,7 +144,9 @@
     box.className = "ez-status";
     box.textContent = "正在导入…";
     ws.json(layerUrl(kind, "/versions"), { method: "POST", body: form }).then(function (version) {
-      box.textContent = "已导入：第 " + version.version + " 版，" + version.feature_count + " 个要素，" +
+      // created false: the file is identical to a version kept, and no version was made (the message says which)
+      box.textContent = version.created === false ? version.message :
+        "已导入：第 " + version.version + " 版，" + version.feature_count + " 个要素，" +
         version.effective_from + " 起生效。";
       return loadSummary().then(function () { return loadHistory(kind); }).then(showDiff);
     }).catch(function (error) {
