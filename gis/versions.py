@@ -68,6 +68,5 @@ def layer_version_date(store: Store, choice: str, *, field: str = "layer") -> st
         raise UnknownKindError(error.message, field=field, value=choice, fix=error.fix) from None
     try:
         return pick_version(store, kind, number, field=field).effective_from
-    except VersionNotFoundError as error:
-        error.value = choice  # the choice as given, not its number alone
-        raise
+    except VersionNotFoundError as error:  # a choice given in a field is bad input, not a missing resource
+        raise InputError(error.message, field=field, value=choice, fix=error.fix) from None

@@ -22,7 +22,6 @@ from api.deps import StateDep
 from api.errors import ApiProblem
 from api.routes.screen import ColumnsForm, CrsForm, EncodingForm, batch_options, with_fact_fields
 from api.uploads import save_uploads
-from gis.errors import InputError, VersionNotFoundError
 from gis.rescreen import RescreenReport, rescreen_file, write_rescreen
 from gis.versions import layer_version_date
 
@@ -64,11 +63,7 @@ async def _rescreen(
     options["defaults"] = options["defaults"] or None  # none given: those the file records
     day: dt.date | str | None = as_of
     if layer is not None:
-        try:
-            day = layer_version_date(state.store, layer, field="layer")
-        except (InputError, VersionNotFoundError) as error:  # a form field's version: bad input, not a 404
-            raise ApiProblem(400, error.message, field=error.field, value=error.value, fix=error.fix,
-                             kind="invalid-parameter") from None
+        day = layer_version_date(state.store, layer, field="layer")
     folder = Path(tempfile.mkdtemp(prefix="ecozone-rescreen-"))
     try:
         [path] = await save_uploads([file], folder)
