@@ -200,22 +200,38 @@ def _brief(details: dict) -> dict:
 
 
 @audit_app.command("verify")
-def audit_verify(context: typer.Context, key_file: Annotated[Path | None, _KEY_FILE] = None) -> None:
+def audit_verify(
+    context: typer.Context,
+    key_file: Annotated[Path | None, _KEY_FILE] = None,
+    kept: Annotated[str | None, typer.Option(
+        "--kept", help="A digest kept elsewhere from an earlier verify (its 最新摘要, or 16 hex digits of it at "
+                       "least): it must still be in the trail. Reveals the newest records removed, and an unsigned "
+                       "trail rewritten, which the chain alone does not.")] = None,
+    output: Annotated[Output, typer.Option("--format", help="text for people, json for programs.")] = Output.text,
+) -> None:
     """Walk the chain of digests from the first record: intact, or the first record changed or missing. With
-    the audit key every record must be signed with it (a record without its signature is a break).
+    the audit key every record must be signed with it (a record without its signature is a break). Keep the
+    latest digest it shows somewhere else (a filed report, a register) and give it later with --kept.
 
-    Exit status 0: intact; 1: broken, or no record signed with the key given; 2: signed records and no key or
-    another key given (or no trail)."""
+    Exit status 0: intact; 1: broken, the kept digest gone, or no record signed with the key given; 2: signed
+    records and no key or another key given (or no trail)."""
     from api.cli import fail
 
     try:
-        chain = cli_trail(context.obj, key_file).verify()
+        chain = cli_trail(context.obj, key_file).verify(kept)
     except EcozoneError as error:
         fail(error)
+    code = 0 if chain.intact else 2 if chain.unverified_from is not None else 1
+    if output is Output.json:
+        typer.echo(json.dumps(chain.model_dump(), ensure_ascii=False, indent=2))
+        raise typer.Exit(code=code)
     if chain.intact:
         signed = (f"，每条记录均以密钥 {chain.key_id} 签名并已核验 / every record signed with key id {chain.key_id} and "
                   "verified" if chain.signed else "")
         typer.echo(f"审计记录完整 / the chain is intact: {chain.records} 条记录，最新摘要 {chain.last_digest}{signed}")
+        if chain.kept_at is not None:
+            typer.echo(f"记下的摘要为第 {chain.kept_at} 条记录的摘要，仍在记录中 / the digest kept is record "
+                       f"#{chain.kept_at}'s, still in the trail")
         if chain.note:
             typer.echo(f"注意 / note: {chain.note}")
         return
@@ -223,9 +239,11 @@ def audit_verify(context: typer.Context, key_file: Annotated[Path | None, _KEY_F
         typer.echo(f"审计记录无法核验 / the chain cannot be verified: {chain.reason}")
         typer.echo("  给出密钥：--key-file 文件 或 ECOZONE_AUDIT_KEY_FILE / give the key: --key-file FILE or "
                    "ECOZONE_AUDIT_KEY_FILE")
-        raise typer.Exit(code=2)
-    typer.echo(f"审计记录被改动 / the chain is broken at record #{chain.broken_at}: {chain.reason}")
-    raise typer.Exit(code=1)
+        raise typer.Exit(code=code)
+    where = (f"第 {chain.broken_at} 条记录处 / at record #{chain.broken_at}" if chain.broken_at is not None
+             else "记下的摘要 / the digest kept")
+    typer.echo(f"审计记录被改动 / the chain is broken, {where}: {chain.reason}")
+    raise typer.Exit(code=code)
 
 
 @audit_app.command("sign")

@@ -41,6 +41,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -136,6 +137,8 @@ class ChainCheck(BaseModel):
     unverified_from: int | None = Field(default=None, description="The first signed record whose signature could "
                                         "not be verified: no key was given, or another key.")
     note: str | None = Field(default=None, description="What an intact chain does not prove (records not signed).")
+    kept_at: int | None = Field(default=None, description="The record whose digest is the one kept elsewhere (a "
+                                "digest noted from an earlier verify), when one was given and found.")
 
 
 def key_id(key: bytes) -> str:
@@ -347,11 +350,36 @@ class AuditTrail:
                              fix="用 ecozone audit 列出记录 / list the records with: ecozone audit")
         return _record(dict(row))
 
-    def verify(self) -> ChainCheck:
+    def verify(self, kept: str | None = None) -> ChainCheck:
         """Walk the chain from the first record: every digest recomputed from its fields and the previous one and,
         with a key, every record's signature checked. With a key every record must be signed with it (a record
         without its signature is a break); signed records and no key or another key are not verified
-        (``unverified_from``); unsigned records verify with a ``note`` of what that does not prove."""
+        (``unverified_from``); unsigned records verify with a ``note`` of what that does not prove.
+
+        ``kept``: a digest noted elsewhere from an earlier verify (its ``last_digest``, or its first 16 hex
+        digits at least). Neither the chain nor the signatures reveal the newest records removed with the number
+        SQLite gives wound back, nor an unsigned trail rewritten whole; a kept digest that is no longer in the
+        trail does (a break)."""
+        checked = self._verify()
+        if kept is None:
+            return checked
+        wanted = kept.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{16,64}", wanted):
+            raise InputError("记下的摘要应为 16 至 64 位十六进制数字 / a kept digest is 16 to 64 hex digits", field="kept",
+                             value=kept[:100], fix="给出此前 ecozone audit verify 显示的最新摘要 / give the latest digest "
+                                                   "an earlier verify showed")
+        found = self._connection().execute("SELECT id FROM audit WHERE substr(digest, 1, ?) = ? ORDER BY id LIMIT 1",
+                                           (len(wanted), wanted)).fetchone()
+        if found is not None:
+            return checked.model_copy(update={"kept_at": found[0]})
+        if not checked.intact:
+            return checked
+        return checked.model_copy(update={"intact": False, "note": None, "reason": (
+            f"记下的摘要 {wanted} 不在审计记录中：记下之后，它所在的记录被删除，或记录被整体改写 / the digest kept, {wanted}, "
+            "is not in the trail: since it was noted, its record was removed or the records were rewritten")})
+
+    def _verify(self) -> ChainCheck:
+        """``verify`` without a kept digest."""
         connection = self._connection()
         first = connection.execute("SELECT id, mac_key_id FROM audit WHERE mac IS NOT NULL ORDER BY id "
                                    "LIMIT 1").fetchone()

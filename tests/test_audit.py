@@ -638,3 +638,39 @@ def test_a_report_is_not_written_for_a_check_the_trail_refuses(tmp_path):
                              env={"ECOZONE_AUDIT_DB": str(db), "ECOZONE_AUDIT_KEY_FILE": str(key_file)})
     assert recorded.exit_code == 0, recorded.output
     assert report.exists() and len(_rows(db)) == 2 and AuditTrail(db, key).verify().intact
+
+
+def test_a_kept_digest_reveals_the_newest_records_removed_and_a_rewrite_the_chain_hides(tmp_path):
+    """The latest digest noted from an earlier verify (filed elsewhere) must still be in the trail: it reveals the
+    newest records removed with SQLite's numbering wound back (a valid shorter chain, signed or not), and an
+    unsigned trail rewritten with its digests recomputed, neither of which the chain alone shows."""
+    db, key, key_file = _keyed_log(tmp_path, records=5)
+    noted = json.loads(_verify(db, "--key-file", str(key_file), "--format", "json").output)
+    digests = [row["digest"] for row in _rows(db)]
+    assert noted["intact"] and noted["last_digest"] == digests[-1]  # the digest the command shows is record 5's
+    kept = _verify(db, "--key-file", str(key_file), "--kept", digests[-1][:16])
+    assert kept.exit_code == 0 and "第 5 条" in kept.output
+    # the newest two removed, and SQLite's count of records wound back to hide it
+    connection = sqlite3.connect(db)
+    connection.execute("DROP TRIGGER audit_no_delete")
+    connection.execute("DELETE FROM audit WHERE id >= 4")
+    connection.execute("UPDATE sqlite_sequence SET seq = 3 WHERE name = 'audit'")
+    connection.commit()
+    connection.close()
+    assert _verify(db, "--key-file", str(key_file)).exit_code == 0  # a valid, shorter, signed chain
+    gone = _verify(db, "--key-file", str(key_file), "--kept", digests[-1])
+    assert gone.exit_code == 1 and digests[-1] in gone.output and "removed" in gone.output
+    assert _verify(db, "--key-file", str(key_file), "--kept", digests[2]).exit_code == 0  # record 3 still there
+    # an unsigned trail rewritten from record 2: the chain verifies, the digest kept of record 3 is no longer there
+    plain = tmp_path / "plain.sqlite"
+    trail = AuditTrail(plain)
+    for n in range(4):
+        trail.record("check", "cli", verdict=f"禁止 {n}")
+    trail.close()
+    before = [row["digest"] for row in _rows(plain)]
+    _rewrite(plain, 2, lambda row: (None, None))
+    assert _verify(plain).exit_code == 0
+    rewritten = AuditTrail(plain).verify(kept=before[2])
+    assert not rewritten.intact and rewritten.note is None and "rewritten" in rewritten.reason
+    bad = _verify(plain, "--kept", "not-a-digest")
+    assert bad.exit_code != 0 and "kept" in bad.output
