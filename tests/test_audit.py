@@ -118,7 +118,14 @@ def test_api_records_checks_batches_and_imports_by_key_name(keyed_server):
     assert records[5]["result_sha256"] == version["content_sha256"]
     assert records[5]["layers"] == {"livestock_ban_zone": {"version": version["version"],
                                                            "sha256": version["content_sha256"]}}
-    assert client.get("/audit/chain", headers={"X-API-Key": WRITE_SECRET}).json()["intact"] is True
+    chain = client.get("/audit/chain", headers={"X-API-Key": WRITE_SECRET}).json()
+    assert chain["intact"] is True and chain["last_digest"] == records[-1]["digest"]
+    kept = client.get("/audit/chain", params={"kept": records[2]["digest"][:16]}, headers={"X-API-Key": READ_SECRET})
+    assert kept.json()["intact"] is True and kept.json()["kept_at"] == records[2]["id"]
+    gone = client.get("/audit/chain", params={"kept": "0" * 64}, headers={"X-API-Key": READ_SECRET}).json()
+    assert gone["intact"] is False and "0" * 64 in gone["reason"]
+    bad = client.get("/audit/chain", params={"kept": "xyz"}, headers={"X-API-Key": READ_SECRET})
+    assert bad.status_code == 400 and bad.json()["field"] == "kept"
 
     # The secrets are nowhere: not in the database (nor its write-ahead log), not in any answer.
     answers_text = listing.text + client.get("/audit?details=true", headers={"X-API-Key": READ_SECRET}).text

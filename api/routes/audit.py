@@ -219,10 +219,16 @@ async def audit_list(
 
 @router.get("/chain", operation_id="audit_chain", name="audit_chain", dependencies=_KEYED, responses=_ERRORS,
             response_model=ChainCheck, summary="Walk the chain of record digests")
-async def audit_chain(state: StateDep) -> ChainCheck:
+async def audit_chain(
+    state: StateDep,
+    kept: Annotated[str | None, Query(max_length=64, description="A digest noted from an earlier answer "
+                                      "(last_digest, or 16 hex digits of it at least): it must still be in the "
+                                      "trail (kept_at names its record); one no longer there is a break.")] = None,
+) -> ChainCheck:
     """Whether every record's digest still matches its fields and the previous record's and, when the server has
-    an audit key, whether every record is signed with it (``signed``)."""
-    return await run_in_threadpool(_trail(state).verify)
+    an audit key, whether every record is signed with it (``signed``); with ``kept``, whether a digest noted
+    earlier is still there (the newest records removed leave a shorter chain that verifies)."""
+    return await run_in_threadpool(_trail(state).verify, kept)
 
 
 def _record(state: AppState, record_id: int) -> AuditRecord:
