@@ -227,7 +227,7 @@ def _fact_value(value: Any) -> str:
     value = getattr(value, "value", value)
     if isinstance(value, bool):
         return "是" if value else "否"
-    return CHOICE_LABELS.get(value, f"{value:g}" if isinstance(value, float) else str(value))
+    return CHOICE_LABELS.get(value, f"{value:,.10g}" if isinstance(value, float) else str(value))
 
 
 def check_lines(result: CheckResult, give: Give = None) -> list[str]:

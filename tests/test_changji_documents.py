@@ -230,3 +230,36 @@ def test_heat_supply_without_generating_units_is_not_power(store, zones):
     hit = _hit(result, "PWR-03")
     assert [q.value for q in hit.quantities] == [pytest.approx(100_000 * 1.3)]
     assert "PWR-02" not in _ids(result)
+
+
+# -- PWR-01 / PWR-03: a coal power project declares its generating units and its new coal by what it is --------
+
+NO_NEW_COAL_UNITS = said("“乌-昌-石”区域内4县市2园区不再新增燃煤机组装机规模")
+
+
+def test_a_new_coal_power_plant_without_its_capacity_needs_review_not_only_a_possible_rule(store, zones):
+    """NO_NEW_COAL_UNITS: a new 火力发电 project burning coal adds coal generating units whatever capacity it
+    leaves out: PWR-01 is among the hits as 需核查 for the capacity (it was set aside as a rule for an activity
+    the project did not declare); given the capacity, it forbids. A new heating boiler (热力, no generating unit)
+    is still not a generating unit: PWR-01 stays out of its hits."""
+    spot = _spot(zones, RURAL_CHANGJI)
+    plant = check(store, spot, Project(industry="火力发电", fuel=Fuel.coal, coal_t=500_000, scope=Scope.new))
+    hit = _hit(plant, "PWR-01")
+    assert hit.verdict is Verdict.needs_review and hit.missing_facts == ["power_mw"]
+    assert "PWR-01" not in {h.rule_id for h in plant.rules.possible}
+    given = check(store, spot, Project(industry="火力发电", fuel=Fuel.coal, coal_t=500_000, power_mw=660,
+                                       scope=Scope.new))
+    assert _hit(given, "PWR-01").verdict is Verdict.forbidden and given.verdict is Verdict.forbidden
+    heating = check(store, spot, Project(industry="热力", fuel=Fuel.coal, boiler_tph=20, scope=Scope.new))
+    assert "PWR-01" not in _ids(heating)
+
+
+def test_a_new_coal_project_without_its_tonnage_needs_review_for_the_offset(store, zones):
+    """COAL_OFFSET: a new project burning coal uses new fuel coal: without the tonnage the 1.3× offset (PWR-03)
+    needs review for it, where it was only a possible rule. An existing one adds no new coal: not concerned."""
+    spot = _spot(zones, RURAL_CHANGJI)
+    new = check(store, spot, Project(industry="水泥", fuel=Fuel.coal, scope=Scope.new))
+    hit = _hit(new, "PWR-03")
+    assert hit.verdict is Verdict.needs_review and hit.missing_facts == ["coal_t"]
+    existing = check(store, spot, Project(industry="水泥", fuel=Fuel.coal, scope=Scope.existing))
+    assert "PWR-03" not in _ids(existing)

@@ -1021,6 +1021,26 @@ def test_a_row_of_units_under_the_header_is_read_with_it(tmp_path):
     assert [str(f.sqref) for f in edited.conditional_formatting] == ["H3:H6"]
 
 
+def test_a_cell_that_writes_its_own_unit_is_not_multiplied_by_the_header_unit(tmp_path):
+    """Under 新增燃煤量（万吨）, 「1.2」 is 1.2 万吨, and 「1.2万吨」 and 「12000吨」 are 12,000 t too: the unit a cell writes
+    is its own, never the header's applied again (which made them 120,000,000 t). Each row's 计算量 is that of a
+    single check given 12,000 t; amounts are written out in full, never as 1.2e+08."""
+    lon, lat = 87.35, 44.05  # 昌吉市, in the “乌-昌-石” region: new coal of a non-power project offset 1.3 times
+    source = tmp_path / "万吨.xlsx"
+    book = Workbook()
+    book.active.append(["单位名称", "经度", "纬度", "行业类别", "新增燃煤量（万吨）"])
+    for i, amount in enumerate([1.2, "1.2", "1.2万吨", "12000吨", "12,000 t"]):
+        book.active.append([f"企业{i}", lon, lat, "水泥制造", amount])
+    book.save(source)
+    screen_file(source, tmp_path / "out.csv", as_of=AS_OF)
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    expected = _expected(lon, lat, {"industry": "水泥制造", "coal_t": 1.2 * 10_000})
+    offset = [q for hit in expected.rules.hits for q in hit.quantities if q.value is not None]
+    assert offset and offset[0].value == pytest.approx(1.3 * 12_000)
+    assert [f"= {1.3 * 12_000:,.2f} t/a" in quantities for quantities in out["计算量"]] == [True] * 5, out["计算量"]
+    assert all("e+" not in said and "12,000 吨/年" in said for said in out["读取提示"]), out["读取提示"]
+
+
 @pytest.mark.parametrize("read_bytes", [1 << 20, 1000, 777])
 def test_merged_ranges_of_a_sheet_read_in_parts_are_each_found_once(tmp_path, monkeypatch, read_bytes):
     """3,000 merged ranges, their XML read in parts whose edges fall inside the ranges' elements: the same

@@ -41,6 +41,10 @@ __all__ = ["RuleHit", "RuleEvaluation", "AccessItem", "evaluate_rules", "zone_fa
 #: (no boiler, no generating unit, no coal, not a 三高 project, no groundwater abstraction); the rules that
 #: need one are listed as possible.
 ACTIVITY_FACTS = {"boiler_tph", "power_mw", "coal_t", "three_high", "groundwater"}
+#: Activity facts whose activity other facts declare, and those facts: a power-sector project (电力, 火力发电) has
+#: generating units, a new coal-fired project uses new fuel coal. Such a project that does not give the figure
+#: lacks it (需核查), rather than not having the activity (同址规则).
+_IMPLIED_BY = {"power_mw": ("industry",), "coal_t": ("fuel", "scope")}
 
 #: The verdict's label when no rule forbids or restricts the project but a layer that a rule of the place
 #: needs does not cover the site: never 允许.
@@ -286,6 +290,20 @@ def _fact_column(projects: list[Project], name: str, unknown: list[int]) -> list
     return column
 
 
+def _implied(name: str, facts: dict[str, Any]) -> bool:
+    """Whether the project's other facts declare the activity of ``name`` (``_IMPLIED_BY``)."""
+    if name == "power_mw":
+        return isinstance(facts.get("industry"), frozenset) and "电力" in facts["industry"]
+    if name == "coal_t":
+        return facts.get("fuel") == "coal" and facts.get("scope") == "new"
+    return False
+
+
+def _facts_read(rule: Rule) -> tuple[str, ...]:
+    """The facts a rule's project conditions read: its own, and those that may declare its activities."""
+    return tuple(dict.fromkeys([*rule.project, *(n for name in rule.project for n in _IMPLIED_BY.get(name, ()))]))
+
+
 def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None, list[str], bool]:
     """(state, names of the missing facts, lacks an activity fact)."""
     missing, lacks_activity = [], False
@@ -299,7 +317,7 @@ def _project_conditions(rule: Rule, facts: dict[str, Any]) -> tuple[bool | None,
                 if comparison.holds(False if name in _DECLARED_YES_NO else None):
                     continue  # not declared: the project does not have it, which is what the rule asks
                 return False, [], False
-            if name in ACTIVITY_FACTS:
+            if name in ACTIVITY_FACTS and not _implied(name, facts):
                 lacks_activity = True
             else:
                 missing.append("industry" if name == "is_power" else name)
@@ -567,7 +585,7 @@ def facts_of_many(book: RuleBook, projects: list[Project]) -> list[Facts]:
     lacks: dict[tuple[str, ...], int] = {(): 0}  # each distinct tuple of missing facts
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, entry in enumerate(book.entries):
-        groups.setdefault(tuple(entry.rule.project), []).append(i)
+        groups.setdefault(_facts_read(entry.rule), []).append(i)
     # each fact a rule reads as codes, and the value of each code (read from a project that has it), once
     coded, values = {}, {}
     unknown = [i for i, project in enumerate(projects) if project.unknown_facts]

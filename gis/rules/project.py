@@ -513,6 +513,8 @@ _MAX_NUMBER = 1e12
 _FUEL_CHANGE = re.compile(r"改(?:为|用|成|烧|燃)?|→|->")
 _FUEL_DENIED = re.compile(r"[无非不]")
 _MORE_NUMBERS = re.compile(r"[×x*~\-—–至到、,，/+]\s*\d")
+#: Words of a unit written in a number's cell (吨, t/h, 蒸吨, MW, 千瓦): the cell then gives its own unit.
+_UNIT_WORDS = ("吨", "t", "瓦", "w")
 _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*(万)?\s*(.*)$", re.IGNORECASE)
 
 
@@ -601,7 +603,7 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
         facts.update(_industry(facts["gbt4754"], notices, row, source))
     if facts.get("fuel") is None and "fuel" not in unknown and (facts.get("coal_t") or 0) > 0:  # new fuel coal declared: it burns coal
         facts["fuel"] = "coal"
-        notices.append(Notice("fuel_from_coal", f"燃料未填写，按新增燃料煤（{facts['coal_t']:g} 吨/年）推定为煤 / fuel not "
+        notices.append(Notice("fuel_from_coal", f"燃料未填写，按新增燃料煤（{facts['coal_t']:,.10g} 吨/年）推定为煤 / fuel not "
                               "given: coal, as new fuel coal is declared", row=row, field="fuel", value="coal",
                               source=source, fix="如不符，请填写燃料", level="assumed"))
     for name, default in {**DEFAULTS, **(defaults or {})}.items():
@@ -735,6 +737,8 @@ def _number(value: Any, text: str, spec: FactSpec, multiplier: float, bad) -> fl
         number = float(match.group(1)) * (10_000 if match.group(2) else 1)
         if spec.name == "power_mw" and ("千瓦" in unit or "kw" in unit) and "mw" not in unit:
             number /= 1000  # kW (万千瓦 = 10 MW)
+        if match.group(2) or any(word in unit for word in _UNIT_WORDS):
+            multiplier = 1.0  # 「1.2万吨」 under a 万吨 header is 12,000 t: the cell's own unit, not the header's again
     number *= multiplier
     if not math.isfinite(number) or number < 0 or number > _MAX_NUMBER:
         raise bad(f"应为 0 至 {_MAX_NUMBER:g} 之间的数字 / not a number from 0 to {_MAX_NUMBER:g}")
