@@ -22,7 +22,8 @@ from gis.presentation import check_lines, site_lines
 from gis.rules.project import FactSpec, fact_specs, read_project
 from gis.sites import Site, read_site
 
-__all__ = ["check", "describe_check", "describe_site", "name_fact_option", "option_of", "with_fact_options"]
+__all__ = ["check", "describe_check", "describe_site", "name_fact_option", "option_of", "read_fact_options",
+           "with_fact_options"]
 
 
 class Datum(str, Enum):
@@ -48,9 +49,29 @@ def option_of(fact: str) -> str:
 
 
 def name_fact_option(error: EcozoneError, facts: dict[str, Any]) -> None:
-    """Name in ``error``'s fix the option that gives its field, when that is one of the project ``facts``."""
-    if error.field in facts:
-        error.fix = f"{error.fix}（{option_of(error.field)}）" if error.fix else option_of(error.field)
+    """Name in ``error``'s fix the option that gives its field, when that is one of the project ``facts``; a
+    number given that cannot be read gets the option written out (``--coal-t 20``), as the officer retypes it."""
+    if error.field not in facts:
+        return
+    option = option_of(error.field)
+    spec = next((s for s in fact_specs() if s.name == error.field), None)
+    if spec is not None and spec.kind == "number" and facts[error.field] is not None:
+        unit_zh, unit_en = (f"（{spec.unit}）", f" in {spec.unit}") if spec.unit else ("", "")
+        error.fix = (f"写成一个数字{unit_zh}，可带“万”和单位，如 {option} 20 / give one number{unit_en} (万 and a "
+                     f"unit allowed), e.g. {option} 20")
+    else:
+        error.fix = f"{error.fix}（{option}）" if error.fix else option
+
+
+def read_fact_options(facts: dict[str, Any]) -> dict[str, Any]:
+    """The project options given, read by ``read_project`` as a check reads them, for a batch's facts of every row
+    that lacks them: one that cannot be read is its ``FieldError`` before any row is screened, and a number is
+    the number read (``1.2万吨`` -> 12000.0), as a screening's 筛查汇总 records it and a re-screening compares it."""
+    given = {name: value for name, value in facts.items() if value is not None}
+    project = read_project(given).project
+    numbers = {spec.name for spec in fact_specs() if spec.kind == "number"}
+    read = {name: getattr(project, name) if name in numbers else value for name, value in given.items()}
+    return {name: value for name, value in read.items() if value is not None}
 
 
 def describe_site(site: Site) -> str:
@@ -74,7 +95,10 @@ def _fact_parameter(spec: FactSpec) -> inspect.Parameter:
         flag = spec.name.replace("_", "-")
         annotation = Annotated[bool | None, typer.Option(f"--{flag}/--no-{flag}", help=f"{about}. {spec.description}")]
     elif spec.kind == "number":
-        annotation = Annotated[float | None, typer.Option(option_of(spec.name), help=f"{about}. {spec.description}")]
+        # text, read by ``read_project`` as a register's cell is (20, 1.2万吨, 30万千瓦), not by click as a float
+        annotation = Annotated[str | None, typer.Option(
+            option_of(spec.name), metavar="NUMBER",
+            help=f"{about}. {spec.description} A number; 万 and a unit may follow (e.g. 20, 1.2万).")]
     else:
         choices = f" One of: {', '.join(spec.choices)} (Chinese words too)." if spec.choices else ""
         annotation = Annotated[str | None, typer.Option(option_of(spec.name),

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from api.cli_check import name_fact_option, with_fact_options
+from api.cli_check import name_fact_option, read_fact_options, with_fact_options
 from api.cli_options import ColumnOption, CrsOption, StoreOption, batch_input, column_mapping, open_cli_store
 from gis.errors import EcozoneError, InputError
 
@@ -51,8 +51,8 @@ def _rescreen(
 
     if fmt not in {"text", "json"}:
         raise typer.BadParameter(f"'{fmt}' is not a format; use text or json", param_hint="--format")
-    defaults = {name: value for name, value in facts.items() if value is not None}
     try:
+        defaults = read_fact_options(facts)
         outputs = [checked_output(path, screened, RESCREEN_SUFFIXES) for path in output or []]
         columns = column_mapping(column)
         if (as_of is None) == (layer is None):

@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from api.cli_check import name_fact_option, option_of, with_fact_options
+from api.cli_check import name_fact_option, option_of, read_fact_options, with_fact_options
 from api.cli_options import ColumnOption, CrsOption, StoreOption, batch_input, column_mapping, open_cli_store
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.errors import EcozoneError, InputError
@@ -59,16 +59,16 @@ def _screen(
     """
     from api.cli import fail
 
-    defaults = {name: value for name, value in facts.items() if value is not None}
     unused = [name for name, given in (("--dask", dask), ("--column", column), ("--workers", workers),
                                        ("--encoding", encoding)) if given] + \
-        [option_of(name) for name in defaults]
+        [option_of(name) for name, value in facts.items() if value is not None]
     if patches and unused:  # the patch workflow reads geometries only, on this machine
         fail(InputError("--patches 只读取图斑的几何，在本机计算，不用这些选项 / --patches reads the patches' geometry only, "
                         "on this machine, and takes none of these options", field=unused[0], value="、".join(unused),
                         fix="去掉这些选项，或去掉 --patches 作逐行筛查 / leave them out, or leave out --patches to screen "
                             "each row"))
     try:
+        defaults = read_fact_options(facts)
         with open_cli_store(store) as opened, _Progress() as progress:
             if patches:
                 from gis.batch.patches import screen_patches

@@ -16,11 +16,11 @@ from pyproj import Geod
 from typer.testing import CliRunner
 
 from api.cli import app
-from gis.errors import CoordinateError
+from gis.errors import CoordinateError, FieldError
 from gis.batch import screen_file
 from gis.check import CheckResult, check_site
 from gis.rules.model import Verdict
-from gis.rules.project import Fuel, Project, Scope
+from gis.rules.project import Fuel, Project, Scope, read_project
 from gis.sites import read_site
 
 GEOD = Geod(ellps="WGS84")
@@ -266,6 +266,49 @@ def test_a_fact_that_names_nothing_is_refused_not_read(option, value, field):
     answer = runner.invoke(app, ["check", "86.05,44.30", "--industry", "热力", option, value, "--no-audit"])
     assert answer.exit_code == 2, answer.output
     assert field in answer.output and value in answer.output
+
+
+def _checked(*options: str) -> dict:
+    """The JSON of ``ecozone check`` at a point in 昌吉 with these project options."""
+    answer = runner.invoke(app, ["check", "87.30,44.01", *options, "--as-of", "2024-06-30", "--format", "json",
+                                 "--no-audit"])
+    assert answer.exit_code == 0, answer.output
+    return json.loads(answer.output)
+
+
+def test_a_number_option_is_read_as_a_registers_cell_is():
+    """--coal-t 1.2万吨 is 1.2 × 10,000 t/a and --power-mw 30万千瓦 is 30 × 10 MW, read by read_project as a
+    register's 「1.2万吨」 is: the same check, to the last field, as the plain number."""
+    words = _checked("--industry", "热力", "--coal-t", "1.2万吨")
+    assert words["project"]["coal_t"] == 1.2 * 10_000
+    assert words == _checked("--industry", "热力", "--coal-t", "12000")
+    power = _checked("--industry", "火力发电", "--fuel", "coal", "--power-mw", "30万千瓦")
+    assert power["project"]["power_mw"] == 30 * 10
+    assert power == _checked("--industry", "火力发电", "--fuel", "coal", "--power-mw", "300")
+    assert _checked("--boiler-tph", "6.5")["project"]["boiler_tph"] == 6.5
+
+
+def test_a_number_option_that_cannot_be_read_is_read_projects_error_naming_the_option():
+    """--boiler-tph 二十 is refused as an HTTP check refuses it (read_project's FieldError, Chinese first), not by
+    click in English: exit 2, the fact and the value named, the fix written with the option."""
+    with pytest.raises(FieldError) as raised:
+        read_project({"boiler_tph": "二十"})
+    answer = runner.invoke(app, ["check", "87.30,44.01", "--boiler-tph", "二十", "--no-audit"])
+    assert answer.exit_code == 2, answer.output
+    assert answer.output.startswith(f"错误 / error: {raised.value.message}")
+    assert raised.value.message.startswith("锅炉规模「二十」") and "--boiler-tph 20" in answer.output
+    assert "Invalid value" not in answer.output
+    as_json = runner.invoke(app, ["check", "87.30,44.01", "--boiler-tph", "二十", "--no-audit", "--format", "json"])
+    assert as_json.exit_code == 2
+    error = json.loads(as_json.output)["error"]
+    assert (error["field"], error["value"], error["message"]) == ("boiler_tph", "二十", raised.value.message)
+    assert "--boiler-tph 20" in error["fix"]
+
+
+def test_help_gives_the_unit_of_each_number_option():
+    answer = runner.invoke(app, ["check", "--help"], env={"COLUMNS": "240"})
+    assert answer.exit_code == 0, answer.output
+    assert all(about in answer.output for about in ("锅炉规模（t/h）", "新增燃料煤（t/a）", "装机容量（MW）"))
 
 
 def test_a_point_inside_the_box_but_outside_the_regions_is_told_what_was_tested(store):

@@ -754,6 +754,34 @@ def test_cli_batch_wide_facts_and_progress_to_the_end(tmp_path):
         assert ("行业未填写" in row["读取提示"]) == bool(i % 2)
 
 
+def test_cli_batch_wide_numbers_are_read_as_a_check_reads_them(tmp_path):
+    """--coal-t 1.2万吨 for every row that lacks it is 1.2 × 10,000 t/a, as --coal-t 12000 (the same rows, the same
+    筛查汇总); --boiler-tph 二十 is refused before any row, naming 锅炉规模 and the option, and nothing is written."""
+    source = tmp_path / "锅炉房.csv"
+    places = _places(8, seed=29)
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["单位名称", "经度", "纬度", "行业类别"])
+        writer.writerows([f"锅炉房{i}", lon, lat, "热力"] for i, (lon, lat) in enumerate(places))
+    screened = {}
+    for given in ("1.2万吨", "12000"):
+        out = tmp_path / f"{given}.xlsx"
+        done = CliRunner().invoke(app, ["screen", str(source), "-o", str(out), "--as-of", AS_OF, "--coal-t", given])
+        assert done.exit_code == 0, done.output
+        book = load_workbook(out)
+        screened[given] = {name: [row for row in book[name].iter_rows(values_only=True)
+                                  if not str(row[0]).startswith("用时")]  # the time it took
+                           for name in book.sheetnames}
+    assert screened["1.2万吨"] == screened["12000"]
+    for (lon, lat), row in zip(places, pd.read_excel(tmp_path / "12000.xlsx").to_dict("records")):
+        assert row["结论代码"] == _expected(lon, lat, {"industry": "热力"},
+                                         defaults={"coal_t": 1.2 * 10_000}).verdict.value
+    refused = CliRunner().invoke(app, ["screen", str(source), "-o", str(tmp_path / "bad.csv"), "--boiler-tph", "二十"])
+    assert refused.exit_code == 2, refused.output
+    assert "锅炉规模「二十」" in refused.output and "--boiler-tph 20" in refused.output, refused.output
+    assert not (tmp_path / "bad.csv").exists()
+
+
 def test_progress_counts_through_reading_screening_and_writing(tmp_path):
     source, out = tmp_path / "s.csv", tmp_path / "out.xlsx"
     places = _places(1200, seed=3)

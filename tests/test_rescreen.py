@@ -766,6 +766,27 @@ def test_cli_takes_the_options_of_screen_and_says_the_batch_wide_facts(tmp_path,
     assert again.exit_code == 0 and "结论变化 0 行" in again.stdout, again.output
 
 
+def test_cli_batch_wide_numbers_are_read_as_screen_reads_them(existing):
+    """rescreen's --coal-t 0.3万吨 is 0.3 × 10,000 t/a, as --coal-t 3000 (the same answer); --boiler-tph 二十 is
+    refused naming 锅炉规模 and the option."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli_app
+
+    env = {"ECOZONE_STORE": None}
+    runner = CliRunner()
+    answers = []
+    for given in ("0.3万吨", "3000"):
+        done = runner.invoke(cli_app, ["rescreen", str(existing[1]), "--as-of", SAME, "--existing", "--coal-t", given,
+                                       "--format", "json"], env=env)
+        assert done.exit_code == 0, done.output
+        answers.append({k: v for k, v in json.loads(done.stdout).items() if k != "seconds"})
+    assert answers[0] == answers[1]
+    assert answers[0]["assumed"]["coal_t"] == fact_text(0.3 * 10_000)
+    bad = runner.invoke(cli_app, ["rescreen", str(existing[1]), "--as-of", SAME, "--boiler-tph", "二十"], env=env)
+    assert bad.exit_code == 2 and "锅炉规模「二十」" in bad.output and "--boiler-tph 20" in bad.output, bad.output
+
+
 #: An X/Y register without 带号 (3° Gauss-Krüger zone 29, EPSG:4538) under headers ecozone does not recognise
 #: (测点E, 测点N) and an industry under 主营业务: screened only with ``columns`` and ``crs``.
 SURVEY_HEADER = ["单位", "测点E", "测点N", "主营业务"]
