@@ -85,8 +85,8 @@ from pydantic import BaseModel, Field, PrivateAttr, computed_field
 
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, header_fields, open_input
-from gis.batch.outputs import (ASSUMED_PREFIX, CLASH_SUFFIX, cell_day, crs_text, fact_text, recorded_options,
-                                starts_formula, summary_rows, verdict_labels)
+from gis.batch.outputs import (ASSUMED_PREFIX, CLASH_SUFFIX, VerdictLabelCounts, cell_day, crs_text, fact_text,
+                                recorded_options, starts_formula, summary_rows, verdict_labels)
 from gis.batch.verdicts import ERROR_CODE, ERROR_LABEL
 from gis.errors import EcozoneError, FieldError, FormatError, LimitExceededError
 from gis.kinds import KINDS
@@ -215,11 +215,11 @@ class RescreenReport(BaseModel):
                                           "lack and the file's rows did not (``VerdictChange.missing_facts``).")
     old_counts: dict[str, int] = Field(description="Rows per old 结论代码 ('' for a row added after the screening).")
     new_counts: dict[str, int] = Field(description="Rows per new 结论代码.")
-    old_verdict_labels: dict[str, int] = Field(default_factory=dict, description="Rows per old 结论 as the file's "
-                                               "cells say it (未核查 and 部分未核查 apart; '' for a row added after "
-                                               "the screening): what the 汇总 sheet shows.")
-    new_verdict_labels: dict[str, int] = Field(default_factory=dict, description="Rows per new 结论 as the rows "
-                                               "say it (未核查 and 部分未核查 apart).")
+    old_verdict_labels: VerdictLabelCounts = Field(default_factory=dict, description="Rows per old 结论 as the "
+                                                   "file's cells say it (未核查 and 部分未核查 apart; '' for a row added "
+                                                   "after the screening), strictest first: what the 汇总 sheet shows.")
+    new_verdict_labels: VerdictLabelCounts = Field(default_factory=dict, description="Rows per new 结论 as the rows "
+                                                   "say it (未核查 and 部分未核查 apart), strictest first.")
     changes: list[VerdictChange]
     seconds: float
     assumed: dict[str, str] = Field(default_factory=dict, description="整批假定: the batch-wide facts this screening "

@@ -16,8 +16,6 @@ from typing import Any
 import branca.element
 import folium
 
-from gis.batch.verdicts import VERDICT_NAMES
-
 __all__ = ["NAV", "WORKSPACE_FILES", "Workspace", "add_workspace", "options_fieldset", "plain_page"]
 
 #: The pages, in the bar's order: (name, Chinese title, English title).
@@ -42,8 +40,7 @@ class Workspace:
 
     def config(self, **extra: Any) -> str:
         """The page's configuration as JSON for its ``<script>``."""
-        data = {"urls": self.urls, "key_required": self.key_required, "page": self.active,
-                "verdict_labels": VERDICT_NAMES, **extra}
+        data = {"urls": self.urls, "key_required": self.key_required, "page": self.active, **extra}
         return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
 
 

@@ -353,6 +353,115 @@ def test_batch_page_screens_the_sample_workbook_into_a_screened_workbook(chromiu
     assert [after.cell(row, column).value for row in range(3, before.max_row + 1)] == verdicts
 
 
+#: A register whose rows give 部分未核查 (the desert and the northern site: layers cover them in part, see
+#: tests/test_rescreen.py's LEDGER_SITES) and 读取失败 (coordinates that are no number, none, or outside the
+#: store's area) besides a verdict of the rules.
+COUNTED_REGISTER = [
+    ["项目名称", "行业", "建设性质", "经度", "纬度", "生产废水"],
+    ["准东化工涉水", "化工", "新建", "89.05", "44.55", "是"],
+    ["戈壁光伏", "光伏", "新建", "84.0", "41.0", "否"],
+    ["北疆仓储", "仓储", "新建", "85.0", "45.5", "否"],
+    ["坏坐标", "仓储", "新建", "abc", "44.1", "否"],
+    ["无坐标", "仓储", "新建", "", "", "否"],
+    ["境外", "仓储", "新建", "116.4", "39.9", "否"],
+]
+
+
+def _counted_register(path: Path) -> Path:
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(COUNTED_REGISTER)
+    return path
+
+
+def test_batch_page_counts_each_verdict_as_the_report_says_it(chromium, server, tmp_path, artifacts):
+    """The job's row counts the rows per 结论 in the report's words and order (``verdict_labels``, strictest
+    first, as 筛查汇总 lists them): 部分未核查 apart from 未核查, and the rows not read once, as 读取失败, never
+    again under another name. Each count is the number of cells of that 结论 in the screened workbook; the job's
+    record in the audit trail (核查记录) says the same."""
+    from collections import Counter
+
+    import openpyxl
+
+    from gis.batch.outputs import verdict_labels
+
+    register = _counted_register(tmp_path / "登记表.csv")
+    with harness.page(chromium) as (tab, watch):
+        _with_key(tab, READ)
+        tab.goto(server + "/map/screen")
+        tab.set_input_files("#ez-screen-file", str(register))
+        tab.wait_for_selector("#ez-preview-table")
+        tab.click("#ez-screen-go")
+        tab.wait_for_selector("#ez-jobs tr[data-job] .ez-download", timeout=120_000)
+        job_id = tab.get_attribute("#ez-jobs tr[data-job]", "data-job")
+        shown = tab.eval_on_selector("#ez-jobs tr[data-job]", "tr => tr.children[4].innerText")
+        tab.screenshot(path=str(artifacts / "workspace_batch_counts.png"), full_page=True)
+        _assert_clean(watch)
+    headers = {"X-API-Key": READ}
+    job = httpx.get(f"{server}/screen/{job_id}", headers=headers, timeout=30).json()
+    workbook = tmp_path / "screened.xlsx"
+    workbook.write_bytes(httpx.get(f"{server}/screen/{job_id}/result.xlsx", headers=headers, timeout=60).content)
+    book = openpyxl.load_workbook(workbook, read_only=True)
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    cells = Counter(row[rows[0].index("结论")] for row in rows[1:])
+    summary = [(str(k).removeprefix("结论："), v) for k, v in book["筛查汇总"].iter_rows(values_only=True)
+               if str(k).startswith("结论：")]
+    book.close()
+    assert {"部分未核查", "读取失败"} <= set(cells) and sum(cells.values()) == len(COUNTED_REGISTER) - 1
+    said = [(part.rsplit(" ", 1)[0], int(part.rsplit(" ", 1)[1])) for part in shown.split("；")]
+    assert said == list(job["report"]["verdict_labels"].items()) == summary == verdict_labels(dict(cells))
+    assert "未能读取" not in shown
+    trail = httpx.get(f"{server}/audit", params={"action": "batch_result", "details": "true"}, headers=headers,
+                      timeout=30).json()["records"]
+    recorded = [r["verdict"] for r in trail if r["details"]["job_id"] == job_id]
+    assert recorded == [shown]  # as 核查记录 shows the job's result
+
+
+def test_column_mapping_offers_only_columns_each_named_once(chromium, server, tmp_path):
+    """列对应 on the batch page (each column's choices after the preview) and on the re-screening page (the
+    fields it names): every field a register column can hold, each under its own label, and no derived fact
+    (涉水, 电力行业 ...), which is computed from the columns and never read from one."""
+    from gis.batch.inputs import FIELDS
+    from gis.rules.project import DERIVED_FACTS
+
+    register = _counted_register(tmp_path / "登记表.csv")
+    with harness.page(chromium) as (tab, watch):
+        _with_key(tab, READ)
+        tab.goto(server + "/map/screen")
+        tab.set_input_files("#ez-screen-file", str(register))
+        tab.wait_for_selector("#ez-preview-table")
+        offered = tab.eval_on_selector_all("#ez-preview select[data-column='行业'] option[value]:not([value=''])",
+                                           "os => os.map(o => [o.value, o.textContent])")
+        tab.goto(server + "/map/rescreen")
+        named = tab.evaluate("() => Object.entries(window.ezws.config.column_fields)")
+        _assert_clean(watch)
+    for choices in (offered, named):
+        fields, labels = [f for f, _ in choices], [label for _, label in choices]
+        assert fields == list(FIELDS) and not set(fields) & set(DERIVED_FACTS)
+        assert len(set(labels)) == len(labels), [lb for lb in labels if labels.count(lb) > 1]
+
+
+@pytest.mark.parametrize("derived", ["is_power", "water_related", "generating_mw"])
+def test_a_derived_fact_in_the_column_mapping_is_refused_by_name(server, tmp_path, derived):
+    """A derived fact is computed from other facts: mapped to a column (POST /screen, its preview, ecozone
+    screen), it is refused, the error naming it, rather than read as an unknown field or as a column."""
+    from api.cli import app
+
+    register = _counted_register(tmp_path / "登记表.csv")
+    headers = {"X-API-Key": READ}
+    for path in ("/screen/preview", "/screen"):
+        answer = httpx.post(server + path, headers=headers, timeout=30,
+                            files={"file": (register.name, register.read_bytes(), "text/csv")},
+                            data={"columns": json.dumps({derived: "行业", "lon": "经度"})})
+        assert answer.status_code == 400, answer.text
+        problem = answer.json()
+        assert problem["field"] == "columns" and problem["value"] == derived
+        assert problem["detail"].startswith(f"列对应中的 {derived} 由其他项目信息推算"), problem
+    result = CliRunner().invoke(app, ["screen", str(register), "-o", str(tmp_path / "out.csv"),
+                                      "--column", f"{derived}=行业"])
+    assert result.exit_code == 2 and f"列对应中的 {derived} 由其他项目信息推算" in result.output, result.output
+    assert not (tmp_path / "out.csv").exists()
+
+
 # -- 重新筛查 ---------------------------------------------------------------------------------------------------
 
 #: Between these dates the 准东 park's water-project freeze ends (its sewage plant runs): the verdict of a

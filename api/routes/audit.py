@@ -157,13 +157,17 @@ def batch_recorder(store: Store, audit, jobs_dir: Path):
     def record(job, outputs: dict[str, Path]) -> None:
         report = job.report or {}
         counts = report.get("verdict_counts", {})
+        # the rows per 结论 in the words and order of the job's report and summary (部分未核查 apart from 未核查),
+        # as the 核查记录 page shows a record's verdict; the codes stay in the details
+        labels = report.get("verdict_labels") or counts
         input_path = jobs_dir / job.id / "input" / job.input_name
         audit.record("batch_result", "api", input_sha256=_sha256_file(input_path),
                      result_sha256=_sha256_file(next(iter(outputs.values()))) if outputs else None,
-                     verdict="；".join(f"{code} {n}" for code, n in counts.items()),
+                     verdict="；".join(f"{label} {n}" for label, n in labels.items()),
                      layers=_layers(store, report.get("layer_versions", {})),
                      details={"job_id": job.id, "input_name": job.input_name, "rows_in": report.get("rows_in"),
                               "rows_failed": report.get("rows_failed"), "verdict_counts": counts,
+                              "verdict_labels": report.get("verdict_labels", {}),
                               "outputs": {fmt: _sha256_file(path) for fmt, path in outputs.items()}})
 
     return record

@@ -36,8 +36,7 @@ from api.errors import ApiProblem
 from api.params import IsoDate
 from api.routes import screen
 from api.routes.tiles import map_urls
-from api.routes.workspace import FIELD_LABELS
-from gis.batch.inputs import FIELDS
+from gis.batch.inputs import FIELD_LABELS
 from gis.kinds import KINDS
 from gis.overlap import MAX_SEARCH_KM
 from gis.rules.model import Verdict
@@ -155,7 +154,7 @@ async def rescreen_page(request: Request, state: StateDep) -> HTMLResponse:
     them); the changed rows, the counts per old → new verdict, where the batch-wide facts came from, and the
     change workbook."""
     return _plain(request, state, "rescreen", "重新筛查", kind_labels={kind: spec.label_zh for kind, spec in KINDS.items()},
-                  column_fields={field: FIELD_LABELS[field] for field in FIELDS})
+                  column_fields=FIELD_LABELS)
 
 
 @page_router.get("/map/versions", operation_id="map_versions_page", name="map_versions_page",

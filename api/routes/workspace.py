@@ -23,11 +23,10 @@ from api.errors import ApiProblem
 from api.params import IsoDate
 from api.routes.screen import ColumnsForm, CrsForm, EncodingForm, batch_options
 from api.uploads import save_uploads
-from gis.batch.inputs import FIELDS, _TableRows, open_input
+from gis.batch.inputs import FIELD_LABELS, FIELDS, _TableRows, open_input
 from gis.cache import BoundedCache
 from gis.errors import FieldError
 from gis.kinds import KINDS
-from gis.rules.project import FACT_LABELS
 from gis.sites.encoding import decode
 from gis.sites.tables import csv_rows, open_workbook, sheet_rows
 from gis.store import Store
@@ -40,10 +39,6 @@ router = APIRouter(tags=["workspace"])
 MAX_PLACES = 50
 #: Rows of a batch file shown in its preview.
 PREVIEW_ROWS = 5
-
-#: How the pages name the fields a batch column can hold (``gis.batch.inputs.FIELDS``).
-FIELD_LABELS = {"lon": "经度", "lat": "纬度", "x": "X 坐标（东）", "y": "Y 坐标（北）", "gk_zone": "带号",
-                "wkt": "WKT / 拐点坐标", "name": "项目名称", **FACT_LABELS}
 
 
 class Place(BaseModel):

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from gis.batch.collector import fewer_collections
 from gis.forked import can_fork
 from gis.batch.inputs import FIELDS, INPUT_SUFFIXES, open_input
-from gis.batch.outputs import OUTPUT_SUFFIXES, open_writer, summary_rows
+from gis.batch.outputs import OUTPUT_SUFFIXES, VerdictLabelCounts, open_writer, summary_rows
 from gis.batch.spatial import BatchEngine
 from gis.batch.screening import ChunkScreener
 from gis.batch.verdicts import COLUMNS, ERROR_CODE, ERROR_LABEL
@@ -69,8 +69,9 @@ class ScreenReport(BaseModel):
     rows_failed: int = Field(description="Rows that could not be read or checked (结论代码 = error, reason in 读取错误).")
     rows_exact: int = Field(description="Rows checked one by one with the per-site engine, not in a group.")
     verdict_counts: dict[str, int] = Field(description="Rows per verdict code (结论代码), 'error' for unread rows.")
-    verdict_labels: dict[str, int] = Field(default_factory=dict, description="Rows per 结论 as the rows say it "
-                                           "(未核查 and 部分未核查, 读取失败 and 检查失败 apart): what a summary shows.")
+    verdict_labels: VerdictLabelCounts = Field(default_factory=dict, description="Rows per 结论 as the rows say it "
+                                               "(未核查 and 部分未核查, 读取失败 and 检查失败 apart), strictest first: "
+                                               "what a summary shows, in its order.")
     outputs: list[str]
     seconds: float = Field(description="Wall time of the whole screening, the outputs finished (the summaries they "
                                        "hold give the time up to their writing).")

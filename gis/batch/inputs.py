@@ -40,7 +40,7 @@ from pyproj.exceptions import CRSError as ProjCRSError
 from gis.batch.columnar import input_columns
 from gis.crs import crs_label, geodesic_areas_m2, transformer_to_wgs84
 from gis.errors import CoordinateError, CRSError, EcozoneError, FieldError, FormatError, Notice
-from gis.rules.project import fact_specs
+from gis.rules.project import DERIVED_FACTS, DERIVED_FROM, FACT_LABELS, fact_specs
 from gis.sites import gk
 from gis.sites.archives import open_zip
 from gis.sites.build import build_sites, combine, coverage_hints, crs_overridden, user_crs
@@ -69,7 +69,7 @@ from gis.sites.tables import (
 )
 from gis.sites.text import parse_text, parts_from_shapely
 
-__all__ = ["FIELDS", "FIELD_ALIASES", "INPUT_SUFFIXES", "REGISTER_INPUTS", "Chunk", "header_fields",
+__all__ = ["FIELDS", "FIELD_ALIASES", "FIELD_LABELS", "INPUT_SUFFIXES", "REGISTER_INPUTS", "Chunk", "header_fields",
            "mapping_fields", "open_input", "register_text"]
 
 INPUT_SUFFIXES = (".xlsx", ".csv", ".gpkg", ".shp", ".zip", ".geojson", ".json", ".parquet")
@@ -82,6 +82,12 @@ FIELDS: dict[str, tuple[str, ...]] = {
     # the project facts, with the headers the project model gives for each
     **{spec.name: (*spec.headers, spec.name) for spec in fact_specs()},
 }
+#: How an officer is shown each field a column can hold (a page's 列对应, the summary's 列对应：经度（lon）), one
+#: label a field: the fields of ``FIELDS`` only, never a derived fact (``DERIVED_FACTS``: computed from these, the
+#: is_power of 行业 and 装机容量), so that no two choices read alike and none is a fact no column gives.
+FIELD_LABELS: dict[str, str] = {"lon": "经度", "lat": "纬度", "x": "X 坐标（东）", "y": "Y 坐标（北）", "gk_zone": "带号",
+                                "wkt": "拐点坐标 WKT", "name": "项目名称",
+                                **{name: FACT_LABELS[name] for name in FIELDS if name in FACT_LABELS}}
 _ROLE_OF = {"lon": "lon", "lat": "lat", "x": "east", "y": "north", "gk_zone": "zone"}
 #: Other names a column mapping takes for a field: x and y are the easting and the northing (as GIS programs
 #: name them; Chinese surveying names them the other way, 横坐标 Y and 纵坐标 X), which east and north say plainly.
@@ -105,10 +111,18 @@ def _is_plain_degrees(crs: CRS) -> bool:
 
 def mapping_fields(columns: dict[str, str] | None) -> dict[str, str]:
     """A column mapping (field -> column) with each field by its own name (``FIELD_ALIASES``: east is x, north
-    is y); a field ecozone does not have, or named twice (x and east), is refused."""
+    is y); a field ecozone does not have, named twice (x and east), or derived from others (``DERIVED_FACTS``,
+    which a column would contradict) is refused."""
     mapping: dict[str, str] = {}
     for name, column in (columns or {}).items():
         ours = FIELD_ALIASES.get(name, name)
+        if ours in DERIVED_FACTS:  # computed from other facts: a column giving it would contradict them
+            sources = "、".join(f"{FIELD_LABELS[f]} {f}" for f in DERIVED_FROM.get(ours, ()))
+            raise FieldError(f"列对应中的 {ours} 由其他项目信息推算，不从列读取 / "
+                             f"{ours} in the column mapping is derived from other facts, never read from a column",
+                             field="columns", value=name,
+                             fix=f"改为对应它所依据的列：{sources} / map the columns it is derived from: "
+                                 f"{', '.join(DERIVED_FROM.get(ours, ()))}")
         if ours not in FIELDS:
             raise FieldError("列对应关系中有无法识别的字段 / unknown field in the column mapping",
                              field="columns", value=name,

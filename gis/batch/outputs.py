@@ -18,7 +18,7 @@ import threading
 from itertools import islice
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 from openpyxl.styles import Font
+from pydantic import AfterValidator
 
 from gis.batch.columnar import as_list, as_table, geo_metadata
 from gis.errors import FormatError
@@ -34,7 +35,7 @@ from gis.sites.tables import sheet_rows
 
 __all__ = ["ASSUMED_PREFIX", "CLASH_SUFFIX", "COLUMN_PREFIX", "CRS_LABEL", "ENCODING_LABEL", "OUTPUT_SUFFIXES", "OWN_LAYERS",
            "cell_day", "checked_output", "crs_text", "fact_text", "open_writer", "option_rows", "recorded_options",
-           "starts_formula", "summary_rows", "verdict_labels"]
+           "starts_formula", "summary_rows", "verdict_labels", "VerdictLabelCounts"]
 
 OUTPUT_SUFFIXES = (".xlsx", ".csv", ".geojson", ".gpkg", ".parquet")
 #: What an added column's name is suffixed with while the input already has a column of that name (a file
@@ -53,9 +54,6 @@ COLUMN_PREFIX = "列对应："
 CRS_LABEL = "坐标系（筛查时给出）"
 ENCODING_LABEL = "文本编码（筛查时给出）"
 _NO_MAPPING = ("列对应", "无（按表头识别）")
-#: The Chinese names of the location fields a mapping may name (the project facts have ``FACT_LABELS``).
-_FIELD_LABELS = {"lon": "经度", "lat": "纬度", "x": "X 坐标（东）", "y": "Y 坐标（北）", "gk_zone": "带号",
-                 "wkt": "拐点坐标 WKT", "name": "项目名称"}
 _MAPPED = re.compile(re.escape(COLUMN_PREFIX) + r".*（([A-Za-z0-9_]+)）")
 
 
@@ -606,6 +604,12 @@ def verdict_labels(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
 
 
+#: Rows per 结论 (a report's ``verdict_labels``) kept in ``verdict_labels``' order, strictest first, however they
+#: were counted: the JSON of a report then lists them as the summary and the terminal do, and a page shows them in
+#: the object's order without an order of its own.
+VerdictLabelCounts = Annotated[dict[str, int], AfterValidator(lambda counts: dict(verdict_labels(counts)))]
+
+
 def summary_rows(report, input_name: str, assumed: dict[str, Any] | None = None, *,
                  columns: dict[str, str] | None = None, crs: Any = None,
                  encoding: str | None = None) -> list[tuple[str, Any]]:
@@ -634,9 +638,9 @@ def option_rows(columns: dict[str, str] | None, crs: Any = None, encoding: str |
     """The summary's rows of a screening's reading options (``COLUMN_PREFIX``): each mapped column under its
     field's Chinese name and ``--column`` name (列对应：经度（lon） → 东经), or 列对应 → 无 (always written, so that
     a summary says none was mapped); the CRS as given (EPSG:4538) and the encoding, when given."""
-    from gis.rules.project import FACT_LABELS
+    from gis.batch.inputs import FIELD_LABELS
 
-    rows = [(f"{COLUMN_PREFIX}{_FIELD_LABELS.get(field) or FACT_LABELS.get(field, field)}（{field}）", str(column))
+    rows = [(f"{COLUMN_PREFIX}{FIELD_LABELS.get(field, field)}（{field}）", str(column))
             for field, column in (columns or {}).items()] or [_NO_MAPPING]
     if crs is not None:
         rows.append((CRS_LABEL, crs_text(crs)))

@@ -103,13 +103,11 @@
     return job.links.filter(function (l) { return l.rel === rel; });
   }
 
+  /* Rows per 结论 in the report's own words and order (verdict_labels, strictest first, as the 筛查汇总 sheet and
+   * the terminal give them): 部分未核查 apart from 未核查, and the rows not read counted once, under 读取失败. */
   function counts(job) {
-    var report = job.report || {};
-    var verdicts = report.verdict_counts || {};
-    var names = (window.ecozoneWorkspaceConfig || {}).verdict_labels || {};
-    var parts = Object.keys(verdicts).map(function (code) { return esc(names[code] || code) + " " + verdicts[code]; });
-    if (report.rows_failed) { parts.push("未能读取 " + report.rows_failed); }
-    return parts.join("；");
+    var labels = (job.report || {}).verdict_labels || {};
+    return Object.keys(labels).map(function (label) { return esc(label) + " " + esc(labels[label]); }).join("；");
   }
 
   function jobRow(job) {
