@@ -1716,3 +1716,33 @@ def test_a_delivery_date_field_stays_a_date_in_the_patch_geopackage(tmp_path):
         assert info["dtypes"][list(info["fields"]).index("采集日期")].startswith("datetime64"), layer
         out = pyogrio.read_dataframe(tmp_path / "out.gpkg", layer=layer)
         assert len(out) and all(expected[code] == day for code, day in zip(out["图斑编号"], out["采集日期"])), layer
+
+
+def test_control_characters_a_workbook_cannot_hold_do_not_fail_the_screening(tmp_path):
+    """A vertical tab pasted from Word, a NUL, a \\x01 in a GeoPackage's attribute: openpyxl refuses them, and the
+    whole screening failed. The workbook holds the text without them (the vertical tab as a line break) and its
+    summary says how many cells changed; the CSV keeps every cell as it was read."""
+    lon, lat = _places(1, seed=5)[0]
+    source = tmp_path / "登记.csv"
+    names = ["第一行\x0b第二行", "空\x00字符", "正常"]
+    with source.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["单位名称", "经度", "纬度"])
+        for name in names:
+            writer.writerow([name, lon, lat])
+    report = screen_file(source, [tmp_path / "结果.xlsx", tmp_path / "结果.csv"], as_of=AS_OF)
+    assert report.rows_in == report.rows_out == 3 and report.rows_failed == 0
+    book = load_workbook(tmp_path / "结果.xlsx")
+    assert [row[0] for row in book.worksheets[0].iter_rows(min_row=2, values_only=True)] == \
+        ["第一行\n第二行", "空字符", "正常"]
+    summary = dict(book["筛查汇总"].iter_rows(min_row=2, values_only=True))
+    assert summary["删去的控制字符"].startswith("2 个单元格")
+    with open(tmp_path / "结果.csv", encoding="utf-8-sig", newline="") as f:
+        assert [row["单位名称"] for row in csv.DictReader(f)] == names
+    parcels = tmp_path / "图斑.gpkg"
+    gpd.GeoDataFrame({"名称": ["bad\x01name"]}, geometry=[shapely.Point(lon, lat).buffer(0.001)],
+                     crs="EPSG:4326").to_file(parcels)
+    screen_file(parcels, tmp_path / "图斑.xlsx", as_of=AS_OF)
+    sheet = load_workbook(tmp_path / "图斑.xlsx").worksheets[0]
+    header = [c.value for c in sheet[1]]
+    assert sheet.cell(2, header.index("名称") + 1).value == "badname"

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from pydantic import AfterValidator
 
@@ -346,6 +347,7 @@ class _Xlsx(_Writer):
 
         super().__init__(*args)
         info = self.source.workbook
+        self.cleaned = 0  # cells whose control characters were removed (``_value``)
         self._sheet = None
         self._header_row = info.get("header_row", 1) if info else 1
         self._first_row = info.get("first_row", self._header_row + 1) if info else 2  # of the permits
@@ -415,7 +417,7 @@ class _Xlsx(_Writer):
                 if i % _STOP_EVERY == 0 and self.stopping.is_set():
                     return
                 for offset, column in enumerate(columns):
-                    _set(self._sheet.cell(row=row, column=self._first + offset), _text(column[i]))
+                    _set(self._sheet.cell(row=row, column=self._first + offset), self._value(column[i]))
             self._last_row = max(self._last_row, *chunk.rows) if chunk.rows else self._last_row
             return
         for i, row in enumerate(chunk.cells):
@@ -433,9 +435,19 @@ class _Xlsx(_Writer):
                 sheet._writer.cleanup()
         self.path.unlink(missing_ok=True)
 
+    def _value(self, value: Any) -> Any:
+        """A value as a workbook can hold it: text without the control characters XML cannot carry (a vertical
+        tab pasted from Word, NUL), which openpyxl refuses and which failed the whole screening; a line break
+        stays one. The cells so changed are counted for the summary; the other outputs keep the text as it was."""
+        value = _text(value)
+        if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
+            self.cleaned += 1
+            value = ILLEGAL_CHARACTERS_RE.sub("", value.replace("\x0b", "\n").replace("\x0c", "\n"))
+        return value
+
     def _cell(self, value: Any) -> Any:
         """A value for a write-only row: text that would start a formula as a string-typed cell."""
-        value = _text(value)
+        value = self._value(value)
         if not starts_formula(value):
             return value
         from openpyxl.cell import WriteOnlyCell
@@ -480,6 +492,10 @@ class _Xlsx(_Writer):
     def close(self, summary) -> None:
         self._finish()
         sheet = self._book.create_sheet(_unique_sheet_name("筛查汇总", self._book.sheetnames))
+        if self.cleaned:
+            summary = [*summary, ("删去的控制字符", f"{self.cleaned} 个单元格含 Excel 不能保存的控制字符（如竖向制表符），已删去；"
+                                                f"CSV 等其他输出保留原文 / control characters a workbook cannot hold "
+                                                f"removed from {self.cleaned} cells; the other outputs keep them")]
         rows = [["项目", "值"], *([name, value if isinstance(value, (int, float, str)) or value is None
                                     else str(value)] for name, value in summary)]
         if self._edit:
