@@ -86,7 +86,7 @@ from pydantic import BaseModel, Field, PrivateAttr, computed_field
 from gis.batch import COLUMNS, screen_file, watched_chunk_rows
 from gis.batch.inputs import BATCH_MAX_INFLATED_BYTES, BATCH_MAX_MEMBER_BYTES, header_fields, open_input
 from gis.batch.outputs import (ASSUMED_PREFIX, CLASH_SUFFIX, VerdictLabelCounts, cell_day, crs_text, fact_text,
-                                recorded_options, starts_formula, summary_rows, verdict_labels)
+                                recorded_options, starts_formula, summary_rows, verdict_labels, workbook_value)
 from gis.batch.verdicts import ERROR_CODE, ERROR_LABEL
 from gis.errors import EcozoneError, FieldError, FormatError, LimitExceededError
 from gis.kinds import KINDS
@@ -817,7 +817,9 @@ def _csv_cell(value: Any) -> Any:
 
 def _xlsx_cell(sheet, value: Any, number_format: str | None = None) -> Any:
     """A cell for the workbook: the value as it is (numbers, dates with their date format), shown in the
-    officer's ``number_format`` if it had one; text a spreadsheet would run as a formula stays text."""
+    officer's ``number_format`` if it had one; text a spreadsheet would run as a formula stays text, and text
+    without the control characters a workbook cannot hold (``workbook_value``)."""
+    value = workbook_value(value)
     formula = starts_formula(value)
     if not formula and not number_format:
         return value

@@ -32,6 +32,7 @@ from api.cli import app
 
 from gis.batch import COLUMNS, screen_file
 from gis.check import check_site, covered_area
+from gis.rescreen import rescreen_file, write_rescreen
 from gis.crs import crs_label
 from gis.errors import CRSError, EcozoneError
 from gis.rules.project import read_project
@@ -1722,14 +1723,14 @@ def test_control_characters_a_workbook_cannot_hold_do_not_fail_the_screening(tmp
     """A vertical tab pasted from Word, a NUL, a \\x01 in a GeoPackage's attribute: openpyxl refuses them, and the
     whole screening failed. The workbook holds the text without them (the vertical tab as a line break) and its
     summary says how many cells changed; the CSV keeps every cell as it was read."""
-    lon, lat = _places(1, seed=5)[0]
+    lon, lat = 87.35, 44.05  # 昌吉市: a new coal boiler there is forbidden by rules in force from 2019
     source = tmp_path / "登记.csv"
     names = ["第一行\x0b第二行", "空\x00字符", "正常"]
     with source.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["单位名称", "经度", "纬度"])
+        writer.writerow(["单位名称", "经度", "纬度", "行业", "燃料", "锅炉规模", "建设性质"])
         for name in names:
-            writer.writerow([name, lon, lat])
+            writer.writerow([name, lon, lat, "热力", "煤", 20, "新建"])
     report = screen_file(source, [tmp_path / "结果.xlsx", tmp_path / "结果.csv"], as_of=AS_OF)
     assert report.rows_in == report.rows_out == 3 and report.rows_failed == 0
     book = load_workbook(tmp_path / "结果.xlsx")
@@ -1739,6 +1740,13 @@ def test_control_characters_a_workbook_cannot_hold_do_not_fail_the_screening(tmp
     assert summary["删去的控制字符"].startswith("2 个单元格")
     with open(tmp_path / "结果.csv", encoding="utf-8-sig", newline="") as f:
         assert [row["单位名称"] for row in csv.DictReader(f)] == names
+    # the CSV screened again as of a day before the rules: its changed rows' own cells go to a workbook too
+    changes = rescreen_file(tmp_path / "结果.csv", as_of="2015-01-01")
+    assert changes.changed == 3
+    book = load_workbook(write_rescreen(changes, tmp_path / "变化.xlsx"))
+    header = [c.value for c in book["结论变化"][1]]
+    assert [row[header.index("单位名称")] for row in book["结论变化"].iter_rows(min_row=2, values_only=True)] == \
+        ["第一行\n第二行", "空字符", "正常"]
     parcels = tmp_path / "图斑.gpkg"
     gpd.GeoDataFrame({"名称": ["bad\x01name"]}, geometry=[shapely.Point(lon, lat).buffer(0.001)],
                      crs="EPSG:4326").to_file(parcels)

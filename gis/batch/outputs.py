@@ -36,7 +36,7 @@ from gis.sites.tables import sheet_rows
 
 __all__ = ["ASSUMED_PREFIX", "CLASH_SUFFIX", "COLUMN_PREFIX", "CRS_LABEL", "ENCODING_LABEL", "OUTPUT_SUFFIXES", "OWN_LAYERS",
            "cell_day", "checked_output", "crs_text", "fact_text", "open_writer", "option_rows", "recorded_options",
-           "starts_formula", "summary_rows", "verdict_labels", "VerdictLabelCounts"]
+           "starts_formula", "summary_rows", "verdict_labels", "VerdictLabelCounts", "workbook_value"]
 
 OUTPUT_SUFFIXES = (".xlsx", ".csv", ".geojson", ".gpkg", ".parquet")
 #: What an added column's name is suffixed with while the input already has a column of that name (a file
@@ -436,14 +436,11 @@ class _Xlsx(_Writer):
         self.path.unlink(missing_ok=True)
 
     def _value(self, value: Any) -> Any:
-        """A value as a workbook can hold it: text without the control characters XML cannot carry (a vertical
-        tab pasted from Word, NUL), which openpyxl refuses and which failed the whole screening; a line break
-        stays one. The cells so changed are counted for the summary; the other outputs keep the text as it was."""
+        """``workbook_value``, the cells it changes counted for the summary (the other outputs keep the text)."""
         value = _text(value)
-        if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
-            self.cleaned += 1
-            value = ILLEGAL_CHARACTERS_RE.sub("", value.replace("\x0b", "\n").replace("\x0c", "\n"))
-        return value
+        held = workbook_value(value)
+        self.cleaned += held is not value
+        return held
 
     def _cell(self, value: Any) -> Any:
         """A value for a write-only row: text that would start a formula as a string-typed cell."""
@@ -508,6 +505,15 @@ class _Xlsx(_Writer):
                 sheet.append([self._cell(v) for v in row])
         sheet.column_dimensions["A"].width, sheet.column_dimensions["B"].width = 28, 60
         self._release()
+
+
+def workbook_value(value: Any) -> Any:
+    """A value as a workbook can hold it: text without the control characters XML cannot carry (a vertical tab
+    pasted from Word, NUL), which openpyxl refuses, failing the whole file; a vertical tab or form feed becomes a
+    line break. Anything else is ``value`` itself."""
+    if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
+        return ILLEGAL_CHARACTERS_RE.sub("", value.replace("\x0b", "\n").replace("\x0c", "\n"))
+    return value
 
 
 def _set(cell, value: Any) -> None:
