@@ -291,6 +291,8 @@ def test_check_gcj02_datum_option(client, store):
 @pytest.mark.parametrize(("body", "field"), [
     ({"site": "86.0,44.3", "project": {"boiler_tph": -1}}, "project.boiler_tph"),
     ({"site": "86.0,44.3", "project": {"fuel": "wood"}}, "project.fuel"),
+    ({"site": "86.0,44.3", "project": {"name": "厂" * 501}}, "project.name"),  # longer than the schema allows
+    ({"site": "86.0,44.3", "project": {"unknown_facts": ["colour"]}}, "project.unknown_facts"),
     ({"site": "86.0,44.3", "buffers_km": [0]}, "buffers_km.0"),
     ({"site": "86.0,44.3", "as_of": "30/06/2024"}, "as_of"),
     ({"site": "86.0,44.3", "colour": "red"}, "colour"),

@@ -15,7 +15,7 @@ import pytest
 
 from gis.batch import screen_file
 from gis.check import check_site
-from gis.rules.project import read_project
+from gis.rules.project import Project, read_project
 from gis.sites import read_site
 
 AS_OF = "2024-01-01"
@@ -106,3 +106,12 @@ def test_batch_rows_with_unreadable_cells_equal_single_checks(tmp_path):
     for got in (screened[0], screened[3]):
         assert "无法识别建设性质" in got["读取提示"] and "整批假定" not in got["读取提示"]
     assert "整批假定" in screened[2]["读取提示"]
+
+
+def test_a_register_name_too_long_is_cut_and_said_so():
+    """A register's cell is read as far as it can be: a 600-character name is cut to the model's 500 with a
+    warning (a check through an interface refuses it instead)."""
+    limit = Project.model_fields["name"].metadata[0].max_length
+    facts = read_project({"name": "厂" * 600}, strict=False)
+    assert facts.project.name == "厂" * limit
+    assert [n["code"] for n in facts.notices if n["field"] == "name"] == ["name_shortened"]

@@ -513,6 +513,8 @@ _MAX_NUMBER = 1e12
 _FUEL_CHANGE = re.compile(r"改(?:为|用|成|烧|燃)?|→|->")
 _FUEL_DENIED = re.compile(r"[无非不]")
 _MORE_NUMBERS = re.compile(r"[×x*~\-—–至到、,，/+]\s*\d")
+#: The longest project name kept (``Project.name``'s max_length).
+_NAME_MAX = 500
 #: Words of a unit written in a number's cell (吨, t/h, 蒸吨, MW, 千瓦): the cell then gives its own unit.
 _UNIT_WORDS = ("吨", "t", "瓦", "w")
 _NUMBER = re.compile(r"^([+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*(万)?\s*(.*)$", re.IGNORECASE)
@@ -569,7 +571,17 @@ def read_project(values: Mapping[str, Any] | Project | None = None, *, defaults:
                              source=source, fix="使用以下项目信息之一 / use one of the project facts: " + ", ".join(specs))
         if name == "name":
             if not _blank(value):
-                facts["name"] = str(value).strip()[:500]
+                text = str(value).strip()
+                if len(text) > _NAME_MAX:
+                    if strict:
+                        raise FieldError(f"项目名称过长（{len(text)} 个字符，至多 {_NAME_MAX}） / the project name is too long "
+                                         f"({len(text)} characters, at most {_NAME_MAX})", field="name",
+                                         value=text[:100], row=row, source=source,
+                                         fix=f"给出至多 {_NAME_MAX} 个字符的名称 / give a name of at most {_NAME_MAX} characters")
+                    notices.append(Notice("name_shortened", f"项目名称过长（{len(text)} 个字符），只取前 {_NAME_MAX} 个 / the "
+                                          f"project name is cut to its first {_NAME_MAX} characters", row=row,
+                                          field="name", value=text[:100], source=source, level="warning"))
+                facts["name"] = text[:_NAME_MAX]
             continue
         if strict and isinstance(value, float) and math.isnan(value):  # a blank cell is NaN; a typed NaN is a slip
             raise FieldError(f"{specs[name].label_zh}「nan」不是数字 / not a number", field=name, value="nan", row=row,
