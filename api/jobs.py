@@ -15,7 +15,12 @@ attempts have been made, then the job fails with the reason, also when the crash
 down: when a runner takes the lock, a job still marked ``running`` lost its runner, and is queued again
 (from the start: the results are only written at the end, so nothing half-done is served) or, out of
 attempts, failed. It also puts back in ``queue/`` any queued job missing there (a process that stopped
-between the two writes).
+between the two writes). Retries are for crashes that need not be the input's (the machine, the server
+stopping); an attempt that ran out of its time or memory cap fails the job at once, as it would again.
+
+A process killed (on cancel, on a cap, with its server) never removes the outputs it was writing
+(``results/.*.partial*``); the runner deletes them when such an attempt ends, and a starting server for
+every job not running, so that submitting and cancelling cannot fill the disk.
 
 Every server process stages uploads and keeps its temporary files in ``{jobs_dir}/.scratch/{id}/``, held
 by an ``flock`` while the process lives; at start, the scratch folders of processes that are gone (a
@@ -77,6 +82,8 @@ _ABANDONED_UPLOAD_S = 86400.0
 _LEGACY_STAGING = ("ecozone-check-*", "ecozone-import-*")
 #: Spawned, not forked: a fork of the threaded server would inherit its locks and connections mid-use.
 _PROCESSES = multiprocessing.get_context("spawn")
+#: Outputs being written (``gis.batch.outputs.partial_path``), and what SQLite keeps beside a GeoPackage.
+_PARTIAL = ".*.partial*"
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,15 @@ def _limit_reason(kind: str, limits: JobLimits) -> tuple[str, str]:
         mib = limits.memory_bytes // 2**20
         return f"筛查进程超出内存上限（{mib} MiB）", f"the screening process ran out of its memory cap ({mib} MiB)"
     return "筛查进程的递归过深（输入嵌套过深）", "the screening process recursed too deep (deeply nested input)"
+
+
+def _out_of_memory(limits: JobLimits, source: str) -> dict[str, Any]:
+    """The error of a job whose process ran out of its memory cap: it would again, so it is not retried."""
+    chinese, english = _limit_reason("memory", limits)
+    return _error(chinese, english, source,
+                  "将文件拆分为较小的批次分别提交，或请运维调高 ECOZONE_JOB_MAX_MEMORY_MB（上限按地址空间计，约为常驻内存的两倍） / "
+                  "split the file into smaller batches, or ask the operator to raise ECOZONE_JOB_MAX_MEMORY_MB (it "
+                  "caps address space, about twice the memory a batch keeps resident)")
 
 
 def _error(chinese: str, english: str, source: str, fix: str) -> dict[str, Any]:
@@ -320,6 +336,7 @@ class JobManager:
         for job in self._all():
             if job.status is JobStatus.running:
                 shutil.rmtree(self.root / job.id / "tmp", ignore_errors=True)
+                self._remove_partials(job.id)
                 with self._locked(job.id):
                     (self.root / job.id / "cancel").unlink(missing_ok=True)
                     if job.attempts >= self.limits.attempts:
@@ -364,9 +381,16 @@ class JobManager:
         return deleted
 
     def prune_leftovers(self) -> list[Path]:
-        """Delete the scratch folders of server processes that are gone (their ``flock`` is free) and the
-        staging folders earlier versions left in the system's temporary folder for a day; returns them."""
+        """Delete the scratch folders of server processes that are gone (their ``flock`` is free), the partial
+        outputs of jobs not running (a killed attempt's) and the staging folders earlier versions left in the
+        system's temporary folder for a day; returns them."""
         deleted = []
+        for job in self._all():
+            # a job's attempt starts under its lock: none starts meanwhile (a job just pruned has no folder)
+            with contextlib.suppress(FileNotFoundError), self._locked(job.id):
+                current = self.get(job.id)
+                if current is not None and current.status is not JobStatus.running:
+                    deleted += self._remove_partials(job.id)
         for folder in (self.root / ".scratch").glob("*"):
             if self._scratch is not None and folder == self._scratch[0]:
                 continue
@@ -388,6 +412,17 @@ class JobManager:
         if deleted:
             log.info("deleted %d folders left by stopped server processes", len(deleted))
         return deleted
+
+    def _remove_partials(self, job_id: str) -> list[Path]:
+        """Delete the outputs an attempt of the job left half written; the finished results are left alone."""
+        removed = []
+        for path in (self.root / job_id / "results").glob(_PARTIAL):
+            with contextlib.suppress(FileNotFoundError):
+                size = path.stat().st_size
+                path.unlink()
+                removed.append(path)
+                log.info("job %s: deleted %s (%d bytes) its stopped attempt left", job_id, path.name, size)
+        return removed
 
     def _enqueue(self, job_id: str) -> None:
         (self._queue / job_id).touch()
@@ -431,6 +466,9 @@ class JobManager:
             update = {"status": JobStatus.queued, "done": 0, "started_at": None, "attempts": job.attempts - 1,
                       "notes": [*job.notes, f"{_now()}: 服务进程在筛查中停止，重新排队 / the server stopped while the job "
                                             "ran; re-queued"]}
+        elif outcome == "out_of_memory":  # deterministic: the same input under the same cap does it again
+            log.error("job %s: attempt %d ran out of its memory cap; not retried", job.id, job.attempts)
+            update = {"status": JobStatus.failed, "error": _out_of_memory(self.limits, job.input_name)}
         elif outcome == "timed_out":
             seconds = f"{self.limits.seconds:g}"
             update = {"status": JobStatus.failed, "error": _error(
@@ -463,7 +501,7 @@ class JobManager:
     def _attempt(self, job: Job) -> tuple[str, Any]:
         """Run the job's work in a process of its own and watch it: progress, cancel, the time cap, the
         server stopping. Returns (outcome, detail): succeeded (report), failed (error), cancelled, stopped,
-        timed_out, or crashed ((Chinese, English) reason)."""
+        timed_out, out_of_memory, or crashed ((Chinese, English) reason)."""
         folder = self.root / job.id
         marker = folder / "cancel"
         outputs = {fmt: self.result(job.id, fmt).relative_to(folder) for fmt in RESULT_FORMATS}
@@ -506,8 +544,12 @@ class JobManager:
             exitcode = process.exitcode
             process.close()
             shutil.rmtree(folder / "tmp", ignore_errors=True)
+            if message is None or message[0] != "succeeded":  # a killed process never ran its own clean-up
+                self._remove_partials(job.id)
         if message is None:
             return "crashed", _exit_reason(exitcode)
+        if message == ("crashed", "memory"):
+            return "out_of_memory", None
         if message[0] == "crashed":
             return "crashed", _limit_reason(message[1], self.limits)
         return message[0], message[1]

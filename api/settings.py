@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     job_max_seconds: float = Field(default=3600, gt=0, allow_inf_nan=False, description="Longest run of one "
                                    "attempt of a batch job, seconds; a longer one is stopped and the job failed.")
     job_max_memory_mb: int = Field(default=6144, ge=512, description="Address space one attempt of a batch job may "
-                                   "take (RLIMIT_AS), MiB; past it the attempt ends in MemoryError.")
+                                   "take (RLIMIT_AS), MiB; past it the job fails at once. Address space, not "
+                                   "resident memory: a batch reserves about twice what it keeps resident.")
     store_label: str | None = Field(default=None, description="How answers name the store (default: the "
                                     "GeoPackage's file name, or the PostgreSQL database name and schema). "
                                     "Answers never show its path or URL.")

@@ -168,8 +168,47 @@ def test_job_cancelled_while_running(jobs_server):
         final = wait(http, job["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
         assert final["status"] == "cancelled" and final["progress"]["done"] < 3000
         assert not _job_processes(jobs_server)  # cancelling ended the job's process
-        assert http.get(f"/screen/{job['id']}/result.csv").status_code == 409
+        refused = http.get(f"/screen/{job['id']}/result.csv")
+        assert refused.status_code == 409
+        assert "已取消" in refused.json()["fix"] and "submit the file again" in refused.json()["fix"], refused.text
+        assert "poll" not in refused.json()["fix"]  # a cancelled job never reaches succeeded
         assert http.post(f"/screen/{job['id']}/cancel").status_code == 409
+
+
+def _partials(server, job_id: str) -> list[str]:
+    return sorted(p.name for p in (server.jobs_dir / job_id).rglob("*") if ".partial" in p.name)
+
+
+def test_a_cancelled_job_leaves_no_partial_output_even_after_a_restart(tmp_path_factory):
+    """Its process is killed, so the writers never remove what they had written: the server does, when the
+    attempt ends and, for what an earlier server left, at start; a finished job's results are kept."""
+    server = start_server(tmp_path_factory, "cancel-partials")
+    try:
+        with server.client() as http:
+            done = submit(http, 20)
+            done = wait(http, done["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
+            assert done["status"] == "succeeded", done
+            job = submit(http, 6000)  # 12 chunks: it is writing its outputs when cancelled
+            wait(http, job["id"], lambda j: j["status"] == "running" and j["progress"]["done"] > 0)
+            assert _partials(server, job["id"])  # the outputs being written, beside their paths
+            assert http.post(f"/screen/{job['id']}/cancel").status_code == 202
+            final = wait(http, job["id"], lambda j: j["status"] in ("succeeded", "failed", "cancelled"))
+            assert final["status"] == "cancelled", final
+            assert _partials(server, job["id"]) == [], sorted(p.name for p in (server.jobs_dir / job["id"]).rglob("*"))
+        # what a server before this fix (or a power cut) left: partial outputs of jobs that are not running
+        server.stop()
+        results = {name: server.jobs_dir / name / "results" for name in (done["id"], job["id"])}
+        kept = {path: path.read_bytes() for path in results[done["id"]].iterdir()}
+        for folder in results.values():
+            for name in (".result.partial.csv", ".result.partial.gpkg", ".result.partial.gpkg-journal"):
+                (folder / name).write_bytes(b"half")
+        server.start()
+        with server.client() as http:
+            assert http.get(f"/screen/{done['id']}/result.csv").status_code == 200
+        assert _partials(server, job["id"]) == [] and _partials(server, done["id"]) == []
+        assert {path: path.read_bytes() for path in results[done["id"]].iterdir()} == kept  # results untouched
+    finally:
+        server.stop()
 
 
 def test_job_survives_a_server_crash(tmp_path_factory):
@@ -367,6 +406,20 @@ def _exhaust_memory(job, input_path, outputs, progress):
     return {"size": len(bytearray(8 * 2**30))}
 
 
+def _thread_at_the_cap(job, input_path, outputs, progress):
+    """Reserve all the address space the cap leaves but a little (reserved, not resident: nothing is touched),
+    then start a thread: its stack no longer fits, as in a batch whose pools start threads."""
+    import mmap
+    import resource
+    import threading
+
+    cap = resource.getrlimit(resource.RLIMIT_AS)[0]
+    used = int(Path("/proc/self/status").read_text().split("VmSize:")[1].split()[0]) * 1024
+    reserved = mmap.mmap(-1, cap - used - 4 * 2**20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    threading.Thread(target=print).start()
+    return {"reserved": len(reserved)}
+
+
 def _sleep(job, input_path, outputs, progress):
     time.sleep(120)
 
@@ -424,6 +477,43 @@ def test_a_job_over_the_memory_cap_ends_in_its_own_process(tmp_path):
     failed = manager.get(job.id)
     assert failed.status is JobStatus.failed, failed
     assert "内存上限（3072 MiB）" in failed.error["message"] and "memory cap" in failed.error["message"]
+
+
+def test_a_thread_that_cannot_start_under_the_cap_is_the_memory_cap_and_not_retried(tmp_path):
+    """A 20,000-row job failed as InternalError (\"report it\") on ``can't start new thread``; the cap was
+    what stopped it, and it would again: one attempt, the memory cap's problem."""
+    from api.jobs import JobStatus
+
+    manager = _manager(tmp_path / "jobs", _thread_at_the_cap, attempts=3, memory_bytes=2 * 2**30)
+    job = _submit_file(manager, tmp_path)
+    manager._run(manager._next_queued())
+    failed = manager.get(job.id)
+    assert failed.status is JobStatus.failed and failed.attempts == 1, failed
+    assert failed.error["type"] == "JobError"
+    assert failed.error["message"].startswith("筛查进程超出内存上限（2048 MiB） / ")
+    assert "memory cap (2048 MiB)" in failed.error["message"] and "ECOZONE_JOB_MAX_MEMORY_MB" in failed.error["fix"]
+    assert manager._next_queued() is None  # not queued again
+
+
+def test_a_limit_is_found_through_what_an_error_was_raised_from():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.job_worker import _limit_hit
+
+    def no_thread():
+        raise RuntimeError("can't start new thread")
+
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(no_thread)
+    try:
+        try:
+            future.result()
+        except RuntimeError as error:
+            raise ValueError("while writing") from error
+    except ValueError as wrapped:
+        assert _limit_hit(wrapped) == "memory"
+    assert _limit_hit(MemoryError()) == "memory" and _limit_hit(RecursionError()) == "recursion"
+    assert _limit_hit(RuntimeError("something else")) is None and _limit_hit(KeyError("x")) is None
 
 
 def test_a_job_over_the_time_cap_is_stopped_and_failed_at_once(tmp_path):

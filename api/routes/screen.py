@@ -45,6 +45,15 @@ INPUT_SUFFIXES = (".xlsx", ".csv", ".gpkg", ".geojson", ".parquet", ".zip")
 #: A job's status as the workspace page names it (maps/static/screen.js).
 _STATUS_ZH = {JobStatus.queued: "排队中", JobStatus.running: "筛查中", JobStatus.succeeded: "已完成",
               JobStatus.failed: "失败", JobStatus.cancelled: "已取消"}
+#: What to do for results of a job that has none: only a queued or running one will have them by waiting.
+_NO_RESULT_FIX = {
+    JobStatus.queued: "查询任务，等状态变为 succeeded（已完成）后再下载 / poll the job until its status is succeeded",
+    JobStatus.running: "查询任务，等状态变为 succeeded（已完成）后再下载 / poll the job until its status is succeeded",
+    JobStatus.failed: "任务已失败，不会有结果：按任务的 error 修正后重新提交（POST /screen） / the job failed and will "
+                      "have no results: correct what its error says and submit the file again (POST /screen)",
+    JobStatus.cancelled: "任务已取消，不会有结果：如仍需筛查，请重新提交（POST /screen） / the job was cancelled and will "
+                         "have no results: submit the file again (POST /screen) to screen it",
+}
 
 
 class Progress(BaseModel):
@@ -269,8 +278,6 @@ def result(state: StateDep, job_id: str, fmt: str) -> FileResponse:
                          kind="not-found", fix="可用的格式 / use one of " + ", ".join(RESULT_FORMATS))
     if job.status is not JobStatus.succeeded:
         raise ApiProblem(409, f"任务状态为「{_STATUS_ZH[job.status]}」，还没有结果 / the job is {job.status.value}: there are "
-                         "no results", field="job_id", value=job_id, kind="job-not-done",
-                         fix="查询任务，等状态变为 succeeded（已完成）后再下载 / poll the job until its status is "
-                             "succeeded")
+                         "no results", field="job_id", value=job_id, kind="job-not-done", fix=_NO_RESULT_FIX[job.status])
     name = f"{Path(job.input_name).stem}-筛查结果.{fmt}"
     return FileResponse(state.jobs.result(job_id, fmt), media_type=RESULT_FORMATS[fmt], filename=name)
