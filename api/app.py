@@ -246,7 +246,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(factory(settings), dependencies=keyed if read_keyed else [])
     app.mount("/docs/static", StaticFiles(directory=ops.STATIC), name="docs_static")
     app.openapi = _openapi(app, settings)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes, import_max_bytes=settings.import_max_bytes,
+                       write_keys=settings.write_keys)
     app.body_stall_s = settings.body_stall_s
     if settings.cors_origins:
         # what a page of another origin sends (its key, its request id to find the answer in the log, a cached

@@ -81,14 +81,15 @@ IMPORT_OPTIONS = {
 def import_option(field: str | None) -> str | None:
     """The option of ``layers import`` that fixes a problem with ``field``: its own option, or ``--field`` for a
     zone field or an attribute read from a column; None where no option helps (the geometry, the rows)."""
-    if field is None or field in ("geometry", "attributes"):
+    if field is None or field in ("geometry", "attributes", "file"):
         return None
     return IMPORT_OPTIONS.get(field, f"--field {field}=列名")
 
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="Shapefile (.shp), GeoPackage (.gpkg) or GeoJSON file.")],
+    file: Annotated[Path, typer.Argument(help="Shapefile (.shp), GeoPackage (.gpkg) or GeoJSON file, or a .zip "
+                                              "holding one (a zipped shapefile).")],
     kind: Annotated[str, typer.Option("--kind", help="Zone kind: " + ", ".join(KINDS))],
     store: StoreOption = None,
     field: Annotated[list[str] | None, typer.Option(

@@ -17,7 +17,7 @@ from api.settings import Settings
 from gis.audit import AuditTrail
 from gis.store import Store
 
-__all__ = ["AppState", "StateDep", "require_read", "require_write"]
+__all__ = ["AppState", "StateDep", "key_matches", "require_read", "require_write"]
 
 
 @dataclass
@@ -54,7 +54,8 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
                                     "is configured so (ECOZONE_REQUIRE_READ_KEY).")
 
 
-def _matches(key: str, keys: list[str]) -> bool:
+def key_matches(key: str, keys: list[str]) -> bool:
+    """Whether ``key`` is one of ``keys``, compared in constant time (no secret learnt from answer times)."""
     return any(hmac.compare_digest(key.encode(), candidate.encode()) for candidate in keys)
 
 
@@ -74,7 +75,7 @@ async def require_read(state: StateDep, key: Annotated[str | None, Security(_api
         return
     if not key:
         raise _missing("read")
-    if not _matches(key, settings.read_keys + settings.write_keys):
+    if not key_matches(key, settings.read_keys + settings.write_keys):
         raise ApiProblem(403, "此 API 密钥无权读取 / the API key is not valid for reads", field="X-API-Key",
                          kind="invalid-api-key", fix="使用运维人员为本服务器签发的密钥 / use a key the operator issued "
                                                      "for this server")
@@ -91,7 +92,7 @@ async def require_write(state: StateDep, key: Annotated[str | None, Security(_ap
                              "enable layer imports")
     if not key:
         raise _missing("write")
-    if not _matches(key, settings.write_keys):
+    if not key_matches(key, settings.write_keys):
         raise ApiProblem(403, "此 API 密钥无权写入 / the API key is not valid for writes", field="X-API-Key",
                          kind="invalid-api-key", fix="使用运维人员为本服务器签发的写入密钥 / use a write key the operator "
                                                      "issued for this server")

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     write_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, description=_KEYS)
     require_read_key: bool = Field(default=False, description="Reads (checks, jobs, OGC API) need a key too.")
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="Largest request body, bytes.")
+    import_max_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="Largest body of a layer import "
+                                  "(POST /layers/{kind}/versions with a write key), bytes: an official layer is "
+                                  "tens to hundreds of MB. Never less than upload_max_bytes.")
     body_stall_s: float = Field(default=60.0, gt=0, le=3600, description="Seconds a request body may go without a "
                                 "byte arriving before the request is dropped (a client that stalls holds a connection).")
     max_vertices: int = Field(default=MAX_VERTICES, gt=0, le=MAX_VERTICES,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import tempfile
 import warnings
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import geopandas as gpd
@@ -31,11 +32,13 @@ from gis.crs import STORE_CRS, crs_label
 from gis.sites.gpkg import feature_tables
 from gis.errors import CoordinateError, CRSError, EcozoneError, FieldError, FormatError, Notice, several
 from gis.kinds import ZONE_FIELDS, get_kind
+from gis.sites.archives import copy_member, open_zip, zip_layer
 from gis.sites.encoding import dbf_encoding, sidecar
+from gis.sites.limits import MAX_INFLATED_BYTES
 from gis.zones import IMPORT_FIX, check_zones, row_label, row_label_zh, written_day, zone_frame
 
 __all__ = ["read_layer_file", "resolve_coverage", "detect_dbf_encoding", "notice_text", "parse_field_mapping",
-           "SUPPORTED_SUFFIXES", "FIELD_COLUMNS", "LEVELS_ZH"]
+           "unzip_layer", "SUPPORTED_SUFFIXES", "FIELD_COLUMNS", "LEVELS_ZH"]
 
 SUPPORTED_SUFFIXES = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 
@@ -79,8 +82,10 @@ def detect_dbf_encoding(shp: Path) -> tuple[str | None, Notice | None]:
     notice when detected."""
     if sidecar(shp, ".dbf") is None:
         raise FormatError(
-            "该 shapefile 旁没有 .dbf 文件 / the shapefile has no .dbf beside it", source=shp.name,
-            fix="把 .dbf 文件复制到 .shp 旁边 / copy the .dbf file next to the .shp"
+            f"该 shapefile 缺少 .dbf 文件（{shp.stem}.dbf） / the shapefile has no .dbf beside it ({shp.stem}.dbf)",
+            source=shp.name, field="file", value=shp.name,
+            fix="把同名的 .dbf 文件与 .shp 一起提供（上传时一并发送） / give the .dbf of the same name with the .shp "
+                "(send it with the .shp when uploading)"
         )
     detected, passed_over = dbf_encoding(shp)
     label = "UTF-8" if detected == "UTF-8" else "GBK/GB18030"
@@ -100,6 +105,25 @@ def detect_dbf_encoding(shp: Path) -> tuple[str | None, Notice | None]:
                 "text was read as GBK/GB18030 (it is not valid UTF-8)",
         fix="加一个 .cpg 文件，或给出编码 / add a .cpg file, or give the encoding, to make it explicit",
     )
+
+
+def unzip_layer(path: Path, folder: Path) -> Path:
+    """The one layer of a zip (a .shp with its sidecars, a GeoPackage or a GeoJSON) inflated into ``folder``,
+    through the checks and limits of every zip ecozone reads (``gis.sites.archives``: a screening's zipped
+    shapefile too), never trusting the sizes it declares. Every refusal is about the file sent (``file``)."""
+    try:
+        with open_zip(path, source=path.name, kind=".zip") as archive:
+            member, beside = zip_layer(archive, tuple(SUPPORTED_SUFFIXES), source=path.name)
+            main = folder / PurePosixPath(member).name
+            budget = MAX_INFLATED_BYTES
+            # the sidecars under the layer's own stem (HX.SHP with hx.dbf: GDAL and the readers look beside it)
+            for name, target in [(member, main), *((n, folder / (main.stem + s)) for s, n in beside.items())]:
+                copy_member(archive, name, target, limit=budget, source=path.name)
+                budget -= target.stat().st_size
+    except EcozoneError as error:
+        error.field = "file"
+        raise
+    return main
 
 
 def _check_encoding(shp: Path, encoding: str) -> str:
@@ -373,8 +397,12 @@ def read_layer_file(
     subtype: str | None = None,
     geometry_source: str = "official",
     source_doc: str | None = None,
+    scratch: Path | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[Notice]]:
     """Read a layer file into the zone schema (not yet validated: ``Store.import_layer`` does that).
+
+    A ``.zip`` holding one layer is inflated into a temporary folder in ``scratch`` (default the system's) and
+    that layer read: a shapefile travels zipped, as ecozone exports it.
 
     ``fields`` maps a zone field (``zone_id`` or ``id``, ``name``, ``subtype``, ``jurisdiction``,
     ``valid_from``, ``valid_to`` ...) or an attribute name to a column of the file, or to ``""`` for none;
@@ -389,13 +417,25 @@ def read_layer_file(
     if not path.exists():
         raise FormatError("文件不存在 / the file does not exist", source=str(path), fix="检查路径 / check the path")
     suffix = path.suffix.lower()
+    if suffix == ".zip":
+        with tempfile.TemporaryDirectory(prefix="ecozone-unzip-", dir=scratch) as folder:
+            return read_layer_file(unzip_layer(path, Path(folder)), kind, layer=layer, crs=crs, encoding=encoding,
+                                   fields=fields, subtype=subtype, geometry_source=geometry_source,
+                                   source_doc=source_doc)
     if suffix not in SUPPORTED_SUFFIXES:
         raise FormatError(
             f"「{suffix or path.name}」文件不能作为图层导入 / '{suffix or path.name}' files cannot be imported as "
             "layers", source=name,
-            fix="转换为 shapefile、GeoPackage 或 GeoJSON（" + "、".join(SUPPORTED_SUFFIXES) + "） / convert it to a "
-                "shapefile, GeoPackage or GeoJSON (" + ", ".join(SUPPORTED_SUFFIXES) + ")",
+            fix="转换为 shapefile、GeoPackage 或 GeoJSON（" + "、".join(SUPPORTED_SUFFIXES) + "，或压缩为 .zip） / convert "
+                "it to a shapefile, GeoPackage or GeoJSON (" + ", ".join(SUPPORTED_SUFFIXES) + ", or one in a .zip)",
         )
+    if suffix == ".shp" and sidecar(path, ".shx") is None:
+        # GDAL would say "Set SHAPE_RESTORE_SHX config option": the sender only needs to send the index too
+        raise FormatError(
+            f"该 shapefile 缺少 .shx 文件（{path.stem}.shx） / the shapefile has no .shx beside it ({path.stem}.shx)",
+            source=name, field="file", value=name,
+            fix="把同名的 .shx 文件与 .shp 一起提供（上传时一并发送） / give the .shx of the same name with the .shp "
+                "(send it with the .shp when uploading)")
     if subtype:
         try:
             subtype = _subtype_parser(kind)(subtype)

@@ -346,6 +346,8 @@ def test_upload_over_the_size_limit_is_413(client, tmp_path):
         answer = client.post("/check", files={"file": ("big.txt", handle)})
     body = assert_problem(answer, 413, "body")
     assert "bytes" in body["detail"]
+    sent = int(answer.request.headers["content-length"])  # the size sent, the limit in the message
+    assert body["value"] == sent and f"{sent:,}" in body["detail"] and f"{2 * 1024 * 1024:,}" in body["detail"]
     assert "上限".encode() in answer.content and b"\\u" not in answer.content  # UTF-8, as every other problem
 
 
@@ -355,7 +357,9 @@ def test_chunked_body_over_the_limit_is_413(client):
             yield b" " * 65536 + b"\n"
 
     response = client.post("/check", content=chunks(), headers={"content-type": "application/json"})
-    assert_problem(response, 413, "body")
+    body = assert_problem(response, 413, "body")
+    received = int(body["value"].removeprefix("more than "))  # cut off before its end: as far as it was read
+    assert 2 * 1024 * 1024 < received < 40 * 65537 and f"{2 * 1024 * 1024:,}" in body["detail"]
 
 
 def test_too_many_vertices_is_413_naming_the_site(client):

@@ -121,7 +121,8 @@ async def import_version(
     state: StateDep,
     kind: Kind,
     file: Annotated[list[UploadFile], File(description="A GeoJSON or GeoPackage file, or a .shp with its "
-                                                       ".dbf, .shx, .prj (and .cpg) as further 'file' parts.")],
+                                                       ".dbf, .shx, .prj (and .cpg) as further 'file' parts, or a "
+                                                       ".zip holding one of them (an export.shp download).")],
     effective_from: Annotated[IsoDate | None, Form(description="In force from (default today).")] = None,
     note: Annotated[str | None, Form(max_length=2000, description="Kept with the version.")] = None,
     layer: Annotated[str | None, Form(description="Layer of a multi-layer GeoPackage.")] = None,
@@ -145,11 +146,12 @@ async def import_version(
     _kind(kind)
     with tempfile.TemporaryDirectory(prefix="ecozone-import-", dir=state.jobs.scratch) as folder:
         paths = await save_uploads(file, Path(folder))
-        main = [p for p in paths if p.suffix.lower() in SUPPORTED_SUFFIXES]
+        main = [p for p in paths if p.suffix.lower() in (*SUPPORTED_SUFFIXES, ".zip")]
         if len(main) != 1:
-            raise ApiProblem(400, "只发送一个图层文件（.shp 可附带其辅助文件） / send exactly one layer file (a .shp may "
-                             "come with its sidecar files)", field="file", value=", ".join(p.name for p in paths),
-                             kind="invalid-parameter", fix="可用的文件类型 / one of " + ", ".join(SUPPORTED_SUFFIXES))
+            raise ApiProblem(400, "只发送一个图层文件（.shp 可附带其辅助文件，或一个只含一个图层的 .zip） / send exactly one "
+                             "layer file (a .shp may come with its sidecar files, or one .zip holding one layer)",
+                             field="file", value=", ".join(p.name for p in paths), kind="invalid-parameter",
+                             fix="可用的文件类型 / one of " + ", ".join((*SUPPORTED_SUFFIXES, ".zip")))
 
         def work() -> ImportedVersion:
             try:
@@ -158,7 +160,7 @@ async def import_version(
                                 if column is not None})
                 zones, notices = read_layer_file(
                     main[0], kind, layer=layer, crs=crs, encoding=encoding, fields=mapping, subtype=subtype,
-                    geometry_source=geometry_source,
+                    geometry_source=geometry_source, scratch=Path(folder),
                 )
                 area, notice = resolve_coverage(coverage, state.store, zones)
                 version = state.store.import_layer(zones, kind, source=main[0].name, effective_from=effective_from,
@@ -190,7 +192,7 @@ _FORM_FIELDS = {"crs": "表单项 crs / form field 'crs'", "encoding": "表单�
 def _form_field(field: str | None) -> str | None:
     """The form field of an import that fixes a problem with ``field`` (``field`` TARGET=COLUMN for a zone
     field or an attribute read from a column)."""
-    if field is None or field in ("geometry", "attributes", "store", "kind"):
+    if field is None or field in ("geometry", "attributes", "store", "kind", "file"):
         return None
     return _FORM_FIELDS.get(field, f"表单项 field 写 {field}=列名 / form field 'field': {field}=COLUMN")
 

@@ -42,7 +42,7 @@ from gis.crs import crs_label, geodesic_areas_m2, transformer_to_wgs84
 from gis.errors import CoordinateError, CRSError, EcozoneError, FieldError, FormatError, Notice
 from gis.rules.project import DERIVED_FACTS, DERIVED_FROM, FACT_LABELS, fact_specs
 from gis.sites import gk
-from gis.sites.archives import open_zip
+from gis.sites.archives import open_zip, zip_layer
 from gis.sites.build import build_sites, combine, coverage_hints, crs_overridden, user_crs
 from gis.sites.checks import CoveredArea, outside_coverage_texts
 from gis.sites.encoding import dbf_encoding, decode, records_encoding
@@ -1029,23 +1029,15 @@ def _vector_site(geom, crs: CRS | None, source: str, row: int, coverage: Covered
 
 
 def _zipped_shapefile(path: Path) -> str | None:
-    """Refuse a zip that is unsafe to open (``gis.sites.archives``) or holds no single shapefile; GDAL then
-    reads the shapefile inside it without unpacking, in the encoding returned (``records_encoding``)."""
+    """Refuse a zip that is unsafe to open or holds no single shapefile (``gis.sites.archives``, as a layer
+    import); GDAL then reads the shapefile inside it without unpacking, in the encoding returned
+    (``records_encoding``)."""
     with open_zip(path, source=path.name, kind="shapefile") as archive:
-        names = archive.namelist()
-        shps = [n for n in names if n.lower().endswith(".shp")]
-        if len(shps) == 1:
-            stem = shps[0][:-4]
-            beside = {n[len(stem):].lower(): n for n in names if n[:len(stem)] == stem}
-            if ".dbf" not in beside:
-                return None
-            cpg = archive.read(beside[".cpg"]) if ".cpg" in beside else None
-            return records_encoding(archive.read(beside[".dbf"]), cpg, beside[".dbf"])[0]
-    if len(shps) != 1:
-        raise FormatError(f"压缩包中应有且只有一个 .shp，实有 {len(shps)} 个 / the zip should hold exactly one .shp, "
-                          f"it holds {len(shps)}", source=path.name, field="file", value=shps[:5] or None,
-                          fix="把一个 shapefile（.shp .shx .dbf .prj）压缩为 zip / zip one shapefile "
-                              "(.shp .shx .dbf .prj)")
+        _, beside = zip_layer(archive, (".shp",), source=path.name)
+        if ".dbf" not in beside:
+            return None
+        cpg = archive.read(beside[".cpg"]) if ".cpg" in beside else None
+        return records_encoding(archive.read(beside[".dbf"]), cpg, beside[".dbf"])[0]
 
 
 # -- shared ----------------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from gis.errors import FormatError
 from gis.sites.limits import MAX_INFLATED_BYTES, MAX_ZIP_ENTRIES, too_many
 
-__all__ = ["PROLOG_BYTES", "check_xml", "check_xml_members", "copy_member", "open_zip"]
+__all__ = ["PROLOG_BYTES", "check_xml", "check_xml_members", "copy_member", "open_zip", "zip_layer"]
 
 #: Bytes of an XML part read to find its root element (what may come before it: declaration, comments).
 PROLOG_BYTES = 64 * 1024
@@ -50,6 +50,34 @@ def open_zip(path: Path, *, source: str, kind: str, max_total: int = MAX_INFLATE
         archive.close()
         raise
     return archive
+
+
+def zip_layer(archive: zipfile.ZipFile, suffixes: tuple[str, ...], *, source: str) -> tuple[str, dict[str, str]]:
+    """The one layer a zip holds (a member ending in one of ``suffixes``) and the members beside it by suffix
+    (a shapefile's ``.dbf``, ``.shx`` …, any case). Which of several layers to take is the sender's choice, not
+    ours: a zip with none or several is refused naming what it holds."""
+    names = [info.filename for info in archive.infolist() if not info.is_dir()]
+    layers = [name for name in names if PurePosixPath(name).suffix.lower() in suffixes]
+    wanted = "、".join(suffixes)
+    if len(layers) != 1:
+        held = layers or names
+        shown = "、".join(held[:10]) + ("…" if len(held) > 10 else "")
+        shown_en = ", ".join(held[:10]) + (" …" if len(held) > 10 else "")
+        if layers:
+            message = (f"压缩包中有 {len(layers)} 个图层（{shown}），应只有一个 / the zip holds {len(layers)} layers "
+                       f"({shown_en}); it should hold one")
+        else:
+            message = (f"压缩包中没有图层文件（{wanted}），其中有：{shown or '无'} / the zip holds no layer file "
+                       f"({', '.join(suffixes)}); it holds: {shown_en or 'nothing'}")
+        raise FormatError(message, source=source, field="file", value=shown or None,
+                          fix=f"每个压缩包只放一个图层（{wanted}；.shp 连同其 .dbf、.shx、.prj） / zip one layer per "
+                              f"file ({', '.join(suffixes)}; a .shp with its .dbf, .shx, .prj)")
+    layer = layers[0]
+    stem = layer[: -len(PurePosixPath(layer).suffix)]
+    beside = {name[len(stem):].lower(): name for name in names
+              if name[: len(stem)].lower() == stem.lower() and name != layer
+              and name[len(stem):].startswith(".") and "/" not in name[len(stem):]}
+    return layer, beside
 
 
 def _check_name(name: str, source: str) -> None:
