@@ -149,6 +149,11 @@ def test_a_zipped_shapefile_whose_sidecars_differ_in_case_is_read(tmp_path):
     archive.write_bytes(_zip({("HX.SHP" if name.endswith(".shp") else name): data for name, data in parts.items()}))
     zones, _ = read_layer_file(archive, KIND)
     assert zones["name"].tolist() == ["红线图斑0", "红线图斑1", "红线图斑2"]
+    # zipped on a Mac: Finder's __MACOSX/._ resource forks beside every member are no second layer
+    mac = tmp_path / "mac.zip"
+    mac.write_bytes(_zip({**parts, **{f"__MACOSX/._{name}": b"\x00\x05\x16\x07" for name in parts}}))
+    zones, _ = read_layer_file(mac, KIND)
+    assert len(zones) == 3
 
 
 def test_a_shapefile_without_its_shx_is_refused_naming_the_shx(server, tmp_path):

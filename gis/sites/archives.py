@@ -56,7 +56,8 @@ def zip_layer(archive: zipfile.ZipFile, suffixes: tuple[str, ...], *, source: st
     """The one layer a zip holds (a member ending in one of ``suffixes``) and the members beside it by suffix
     (a shapefile's ``.dbf``, ``.shx`` …, any case). Which of several layers to take is the sender's choice, not
     ours: a zip with none or several is refused naming what it holds."""
-    names = [info.filename for info in archive.infolist() if not info.is_dir()]
+    # a Mac's Finder adds __MACOSX/._name resource forks beside each member: they are no layers
+    names = [info.filename for info in archive.infolist() if not info.is_dir() and not info.filename.startswith("__MACOSX/")]
     layers = [name for name in names if PurePosixPath(name).suffix.lower() in suffixes]
     wanted = "、".join(suffixes)
     if len(layers) != 1:
