@@ -120,10 +120,13 @@ def _openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
                                       ref_template="#/components/schemas/{model}")
         for name, definition in extra["$defs"].items():
             components.setdefault("schemas", {}).setdefault(name, definition)
-        # GDAL's OAPIF driver learns the largest page only from a limit parameter given by reference.
+        # The limit parameter by reference, its schema with the default and maximum served, as the OGC example
+        # has them (the route's own default is None: no limit asked). GDAL 3.8+ looks for them there (it still
+        # asks its own 1000, clamped); GDAL before 3.8 asks 10 whatever the document says (README: PAGE_SIZE).
         parameters = schema["paths"]["/ogc/collections/{collectionId}/items"]["get"]["parameters"]
         for position, parameter in enumerate(parameters):
             if parameter.get("name") == "limit":
+                parameter["schema"].update(default=settings.ogc_limit_default, maximum=settings.ogc_limit_max)
                 components.setdefault("parameters", {})["limit"] = parameter
                 parameters[position] = {"$ref": "#/components/parameters/limit"}
         _no_null_in_forms(schema)

@@ -165,12 +165,22 @@ def _in_force(store: Store, kind: str, first: str, last: str) -> list[tuple[Laye
             and first < end]
 
 
-def _layer(store: Store, kind: str, first: str, last: str) -> Layer:
+def _pinned(versions: list[LayerVersion]) -> list[tuple[LayerVersion, str]]:
+    """Pinned versions as ``_in_force`` gave them when the layer was first served, each with the day it stopped
+    being in force among them: a later version (imported since) no longer changes what they answer. The last
+    one's end was after the span, so OPEN_END stands for it."""
+    ranked = sorted(versions, key=lambda v: (v.effective_from, v.version))
+    ends = [later.effective_from for later in ranked[1:]] + [OPEN_END]
+    return list(zip(ranked, ends))
+
+
+def _layer(store: Store, kind: str, first: str, last: str, pinned: list[LayerVersion] | None = None) -> Layer:
     """The features of ``kind`` in force some day from ``first`` to ``last`` (inclusive): a feature is in force
     while its version is and its own valid_from/valid_to say so (valid_to excluded); of a zone in force in
-    several versions, the latest is kept."""
+    several versions, the latest is kept. ``pinned``: these versions stand for those in force."""
     versions, parts = [], []
-    for i, (version, end) in enumerate(_in_force(store, kind, first, last)):
+    chosen = _in_force(store, kind, first, last) if pinned is None else _pinned(pinned)
+    for i, (version, end) in enumerate(chosen):
         part = store.catalogue([version])
         begins = part["valid_from"].fillna("0000-01-01").clip(lower=version.effective_from).to_numpy(dtype=str)
         stops = part["valid_to"].fillna(OPEN_END).clip(upper=end).to_numpy(dtype=str)
@@ -194,14 +204,17 @@ class LayerCache:
         self.store = store
         self._layers: BoundedCache[Layer] = BoundedCache(_CACHE_SIZE)
 
-    def get(self, kind: str, first: dt.date | None, last: dt.date | None) -> Layer:
+    def get(self, kind: str, first: dt.date | None, last: dt.date | None,
+            pinned: list[LayerVersion] | None = None) -> Layer:
         """The layer of ``kind`` in force some day from ``first`` to ``last`` (inclusive; None: open), on one day
-        if they are the same."""
+        if they are the same; or, ``pinned``, the layer those versions made over that span (what a first page
+        answered, so that its next links page the same features whatever was imported since)."""
         span = (first.isoformat() if first else "0000-01-01", last.isoformat() if last else OPEN_END)
-        key = (self.store.location, kind, tuple(v.version for v, _ in _in_force(self.store, kind, *span)), span)
+        chosen = _in_force(self.store, kind, *span) if pinned is None else _pinned(pinned)
+        key = (self.store.location, kind, tuple(v.version for v, _ in chosen), span)
         layer = self._layers.get(key)
         if layer is not None:
             return layer
-        layer = _layer(self.store, kind, *span)
+        layer = _layer(self.store, kind, *span, pinned)
         # An import between the key and the read is possible: file the layer under what it really holds.
         return self._layers.put((*key[:2], tuple(v.version for v in layer.versions), span), layer)

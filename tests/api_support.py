@@ -32,9 +32,10 @@ def free_port() -> int:
 class ApiServer:
     """One ``ecozone serve`` process; ``restart`` keeps the port, the settings and the jobs folder."""
 
-    def __init__(self, jobs_dir: Path, log: Path, workers: int = 1, **settings: str) -> None:
+    def __init__(self, jobs_dir: Path, log: Path, workers: int = 1, log_level: str = "warning", **settings: str) -> None:
         self.port = free_port()
         self.workers = workers
+        self.log_level = log_level  # "info" logs every request: what a test counts them by
         self.url = f"http://127.0.0.1:{self.port}"
         self.jobs_dir = jobs_dir
         self.log = log
@@ -46,7 +47,7 @@ class ApiServer:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", "from api.cli import main; main()", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--workers", str(self.workers), "--log-level", "warning"],
+                 "--port", str(self.port), "--workers", str(self.workers), "--log-level", self.log_level],
                 env=self.env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
             )
         for _ in range(_STARTUP_POLLS):
@@ -77,9 +78,10 @@ class ApiServer:
         return httpx.Client(base_url=self.url, timeout=120, **kwargs)
 
 
-def start_server(tmp_path_factory: pytest.TempPathFactory, name: str, **settings: str) -> ApiServer:
+def start_server(tmp_path_factory: pytest.TempPathFactory, name: str, log_level: str = "warning",
+                 **settings: str) -> ApiServer:
     folder = tmp_path_factory.mktemp(name)
-    return ApiServer(folder / "jobs", folder / "server.log", **settings).start()
+    return ApiServer(folder / "jobs", folder / "server.log", log_level=log_level, **settings).start()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,9 @@ interval (``2024-01-01/2024-06-30``, open with ``..`` or nothing) gives the feat
 ends included: of the versions in force in it, the features valid while their version was (of a zone in force
 in several, the latest). A parameter given twice is a 400, as on every route (``api.params.single_query_values``):
 which one was meant is not known.
+
+A page's next and prev links carry ``version`` (the layer versions it used) and its day: following them pages one
+version even when another comes into force mid-harvest (a client saw 10,000 old and 2,500 new features mixed).
 """
 
 # No "from __future__ import annotations": the items route annotates with a local alias (Limit) FastAPI must resolve.
@@ -33,6 +36,7 @@ from api.params import datetime_param
 from api.routes.tiles import TILE_CONFORMANCE
 from api.settings import Settings
 from gis.kinds import KINDS
+from gis.store import LayerVersion
 
 __all__ = ["ogc_router", "CONFORMANCE", "GEOJSON", "OPENAPI_JSON"]
 
@@ -49,7 +53,7 @@ CONFORMANCE = [
 ]
 
 #: Query parameters the items endpoints declare; anything else is a 400 (OGC /req/core/query-param-unknown).
-_ITEMS_PARAMS = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime"}
+_ITEMS_PARAMS = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "version"}
 _ITEM_PARAMS = {"f", "crs", "datetime"}
 _META_PARAMS = {"f"}
 _TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
@@ -74,7 +78,7 @@ def _allowed(names: set[str]):
         for name in request.query_params:
             if name not in names:
                 raise ApiProblem(400, f"此处不接受查询参数 {name} / unknown query parameter '{name}'", field=name,
-                                 fix="此处可用的参数 / allowed here: " + ", ".join(sorted(names)),
+                                 value=request.query_params[name], fix="此处可用的参数 / allowed here: " + ", ".join(sorted(names)),
                                  kind="invalid-parameter")
     return Depends(check)
 
@@ -108,6 +112,22 @@ def _bbox(value: str | None, epsg: int | None) -> tuple[float, float, float, flo
                          "4490 时为纬度,经度） / e.g. bbox=85.9,44.2,86.2,44.4 (lon/lat; lat/lon with bbox-crs EPSG:4326 "
                          "or 4490)")
     return to_crs84_bbox(tuple(numbers), epsg)
+
+
+def _pin(value: str | None, versions: list[LayerVersion], kind: str) -> list[LayerVersion] | None:
+    """The layer versions a ``version`` parameter names (a number, or numbers joined by commas), None without
+    it; a 400 naming the value and the versions there are if one is not a version of the layer."""
+    if value is None:
+        return None
+    by_number = {v.version: v for v in versions}
+    parts = value.split(",")
+    numbers = [int(part) for part in parts if part.strip().isdigit()]
+    if len(numbers) != len(parts) or not numbers or len(set(numbers)) != len(numbers) or not set(numbers) <= set(by_number):
+        raise ApiProblem(400, f"参数 version 的取值 '{value}' 不是图层 {kind} 的版本号 / version '{value}' does not name "
+                         f"versions of layer '{kind}'", field="version", value=value, kind="invalid-parameter",
+                         fix="版本号，多个以逗号分隔；现有版本 / version numbers, comma-separated; versions: "
+                         + (", ".join(str(n) for n in sorted(by_number)) or "无 / none"))
+    return [by_number[n] for n in numbers]
 
 
 def _known(kind: str) -> None:
@@ -248,32 +268,46 @@ def ogc_router(settings: Settings) -> APIRouter:
                                               + ", ".join(CRS_URIS))] = None,
         crs: Crs = None,
         datetime: DateTime = None,
+        version: Annotated[str | None, Query(
+            description="The layer version(s) to page, by number (several joined by commas, for a datetime "
+                        "interval): the next and prev links carry the versions the first page used (and its day as "
+                        "datetime), so that following them pages one version even when a new one comes into "
+                        "force mid-harvest. Given by hand: those versions' features valid on the datetime (default "
+                        "today), as if they were in force. Default: the version(s) in force.",
+            examples=["3", "2,3"])] = None,
     ) -> Response:
-        """A page of features as GeoJSON, with numberMatched, numberReturned and next/prev links."""
+        """A page of features as GeoJSON, with numberMatched, numberReturned and next/prev links pinned to the
+        layer versions (and day) this page used."""
         _known(collectionId)
         epsg = _crs(crs, "crs")
         box = _bbox(bbox, _crs(bbox_crs, "bbox-crs"))
         days = datetime_param(datetime)
+        pinned = _pin(version, state.store.versions(collectionId), collectionId)
         # pages are made two at a time in threads of their own: many clients asking for large pages at once (GDAL
         # asks for 1,000 features) wait their turn instead of filling the pool every other route uses
         return await anyio.to_thread.run_sync(
-            _page, request, state, collectionId, days, box, epsg, offset,
+            _page, request, state, collectionId, days, pinned, box, epsg, offset,
             min(max(limit if limit is not None else default, 1), maximum), limiter=state.pages)
 
     def _page(request: Request, state: AppState, collectionId: str, days: tuple[dt.date | None, dt.date | None],  # noqa: N803
-              box, epsg: int | None, offset: int, size: int) -> Response:
-        layer = state.layers.get(collectionId, *days)
+              pinned: list[LayerVersion] | None, box, epsg: int | None, offset: int, size: int) -> Response:
+        layer = state.layers.get(collectionId, *days, pinned)
         matched = layer.select(box)
         page = matched[offset: offset + size]
         features = _features(layer, page, epsg)
+        # A harvest that follows next pages what this page answered: the versions it used, and its day (a harvest
+        # over midnight UTC would otherwise move on to the next day's validity).
+        pin: dict[str, Any] = {"version": ",".join(str(v.version) for v in layer.versions)} if layer.versions else {}
+        if "datetime" not in request.query_params and days[0] is not None:
+            pin["datetime"] = days[0].isoformat()
         links = [_link(request.url, "self", GEOJSON, "this page"),
                  _link(request.url_for("ogc_collection", collectionId=collectionId), "collection", JSON)]
         if offset + len(features) < len(matched):  # a page cut short by its coordinates goes on where it ended
-            links.append(_link(request.url.include_query_params(offset=offset + len(features), limit=size), "next",
-                               GEOJSON, "next page"))
+            links.append(_link(request.url.include_query_params(offset=offset + len(features), limit=size, **pin),
+                               "next", GEOJSON, "next page"))
         if offset > 0:
-            links.append(_link(request.url.include_query_params(offset=max(offset - size, 0), limit=size), "prev",
-                               GEOJSON, "previous page"))
+            links.append(_link(request.url.include_query_params(offset=max(offset - size, 0), limit=size, **pin),
+                               "prev", GEOJSON, "previous page"))
         body = {"type": "FeatureCollection", "features": features, "numberMatched": int(len(matched)),
                 "numberReturned": len(features),
                 "timeStamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
