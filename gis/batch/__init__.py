@@ -5,7 +5,9 @@ engine (``gis.batch.spatial``, ``gis.batch.verdicts``) on this machine or on a D
 (``gis.batch.distributed``), and streams the rows to every output (``gis.batch.outputs``). Every input row
 comes out exactly once, in order: a row that cannot be read keeps its cells, gets 结论 = 读取失败 and the
 reason in 读取错误, and the batch goes on. The verdict of every row equals what ``gis.check.check_site``
-gives for that site and project.
+gives for that site and project. A register's county column (所在县市 ...) is no fact of the rules: a row
+whose county names an administrative unit its site does not lie in is told so in 读取提示
+(``gis.batch.county``), the commonest sign of wrong coordinates; its verdict is the same.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import shapely
 from pydantic import BaseModel, Field
 
 from gis.batch.collector import fewer_collections
+from gis.batch.county import AdminUnits
 from gis.forked import can_fork
 from gis.batch.inputs import FIELDS, INPUT_SUFFIXES, open_input
 from gis.batch.outputs import OUTPUT_SUFFIXES, VerdictLabelCounts, open_writer, summary_rows
@@ -177,12 +180,15 @@ def screen_file(
         batch.workers = workers
         versions = batch.engine.snapshot.versions  # what the engine holds
         processes = min(workers or os.cpu_count() or 1, _CHECK_PROCESSES) if can_fork() else 0
-        screener = ChunkScreener(batch, packs, day, by_row_upto=_FEW_ROWS, processes=processes, **register)
+        units = AdminUnits.of_store(store, day) if "county" in source.fields else None
+        screener = ChunkScreener(batch, packs, day, by_row_upto=_FEW_ROWS, processes=processes, units=units,
+                                 **register)
     else:  # the workers prepare the engine: this machine reads and writes
         from gis.batch.distributed import DaskScreener
 
         versions = store.in_force(day)
-        screener = DaskScreener(dask_address, store.open_location, day, workers, by_row_upto=_FEW_ROWS, **register)
+        screener = DaskScreener(dask_address, store.open_location, day, workers, by_row_upto=_FEW_ROWS,
+                                county="county" in source.fields, **register)
     try:
         writers = [open_writer(path, source, list(COLUMNS)) for path in outputs]
     except BaseException:
@@ -233,7 +239,7 @@ def screen_file(
                 if cancel is not None and cancel():
                     raise CancelledError(f"筛查已在处理 {rows_in} 行后取消 / screening cancelled after {rows_in} rows",
                                          source=Path(input_path).name)
-                screening.append((chunk, screener.submit(chunk.geoms, chunk.facts)))
+                screening.append((chunk, screener.submit(chunk.geoms, chunk.facts, chunk.county)))
                 while len(screening) > ahead:
                     finish(*screening.popleft())
             while screening:

@@ -25,6 +25,7 @@ import shapely
 
 from gis.batch.collector import fewer_collections
 from gis.batch.columnar import CodedText, use_system_memory_pool
+from gis.batch.county import AdminUnits
 from gis.batch.screening import ChunkScreener
 from gis.batch.spatial import BatchEngine
 from gis.batch.verdicts import CODED_COLUMNS, COLUMNS
@@ -54,11 +55,14 @@ class DaskScreener:
         Worker processes of a local cluster; default the number of CPU cores.
     defaults, multipliers, source, by_row_upto
         As ``ChunkScreener`` takes them.
+    county
+        Whether the register has a county column: each worker then reads its store's administrative units
+        (``ChunkScreener``'s ``units``).
     """
 
     def __init__(self, address: str, store_location: str, as_of: dt.date, workers: int | None = None, *,
                  defaults: Mapping[str, Any] | None = None, multipliers: Mapping[str, float] | None = None,
-                 source: str | None = None, by_row_upto: int = 0) -> None:
+                 source: str | None = None, by_row_upto: int = 0, county: bool = False) -> None:
         from distributed import Client, LocalCluster
 
         self._cluster = None
@@ -94,16 +98,18 @@ class DaskScreener:
                                  fix=f"在各台机器上启动 dask worker {address} / start 'dask worker {address}' on the "
                                      "machines that are to screen") from None
         self._register = (store_location, as_of.isoformat(), dict(defaults or {}), dict(multipliers or {}), source,
-                          by_row_upto)
+                          by_row_upto, county)
         self.rows_exact = 0
 
-    def submit(self, geoms: np.ndarray, facts: Mapping[str, np.ndarray]) -> _Screening:
+    def submit(self, geoms: np.ndarray, facts: Mapping[str, np.ndarray], county: np.ndarray | None = None
+               ) -> _Screening:
         """Send a chunk (as ``ChunkScreener.screen`` takes it) to the workers; its columns come with ``result()``."""
         threads = sum(self.client.nthreads().values()) or 1
         slices = [s for s in np.array_split(np.arange(len(geoms)), threads) if len(s)]
         wkb = shapely.to_wkb(np.asarray(geoms, dtype=object))
         sent = [self.client.submit(_screen_slice, wkb[s], {name: np.asarray(cells)[s] for name, cells in facts.items()},
-                                   self._register, pure=False) for s in slices]
+                                   self._register, None if county is None else np.asarray(county, dtype=object)[s],
+                                   pure=False) for s in slices]
         return _Screening(self, len(geoms), slices, sent)
 
     def close(self) -> None:
@@ -201,21 +207,25 @@ class _Screening:
                     ) from None
 
 
-def _screen_slice(wkb: np.ndarray, facts: dict[str, np.ndarray], register: tuple) -> tuple[dict[str, Any], int]:
+def _screen_slice(wkb: np.ndarray, facts: dict[str, np.ndarray], register: tuple,
+                  county: np.ndarray | None = None) -> tuple[dict[str, Any], int]:
     """Screen one slice on a worker, with the screener this worker thread keeps for the register: the coded
     columns as (texts, each row's index into them), the others as arrays; and the rows checked one by one."""
     if getattr(_worker, "register", None) != register:
-        location, as_of, defaults, multipliers, source, by_row_upto = register
+        location, as_of, defaults, multipliers, source, by_row_upto, has_county = register
         use_system_memory_pool()  # as ecozone's own processes do
         packs = default_rule_packs()
-        batch = BatchEngine.for_store(open_store(location), as_of, packs)
+        store = open_store(location)
+        batch = BatchEngine.for_store(store, as_of, packs)
+        units = AdminUnits.of_store(store, as_of) if has_county else None
         _worker.screener = ChunkScreener(batch, packs, dt.date.fromisoformat(as_of), defaults=defaults or None,
-                                         multipliers=multipliers or None, source=source, by_row_upto=by_row_upto)
+                                         multipliers=multipliers or None, source=source, by_row_upto=by_row_upto,
+                                         units=units)
         _worker.register = register
     screener: ChunkScreener = _worker.screener
     before = screener.rows_exact
     with fewer_collections():
-        columns = screener.screen(shapely.from_wkb(wkb), facts)
+        columns = screener.screen(shapely.from_wkb(wkb), facts, county)
     found = {name: (values.texts, values.codes) if isinstance(values, CodedText) else np.asarray(values, dtype=object)
              for name, values in columns.items()}
     return found, screener.rows_exact - before

@@ -79,6 +79,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "lon": (), "lat": (), "x": (), "y": (), "gk_zone": (),  # from gis.sites.tables' vocabulary
     "wkt": ("wkt", "几何", "geometry", "geom", "拐点坐标", "界址点坐标", "坐标串", "范围坐标"),
     "name": ("项目名称", "名称", "企业名称", "单位名称", "排污单位名称", "name"),
+    # the county the register gives: compared with where the site lies (``gis.batch.county``), never a project fact
+    # (县（市、区） reads 县: what brackets hold is dropped)
+    "county": ("所在县市", "所在县市区", "所属县市", "所属区县", "所在区县", "县市区", "县", "行政区划", "所在地区",
+               "county"),
     # the project facts, with the headers the project model gives for each
     **{spec.name: (*spec.headers, spec.name) for spec in fact_specs()},
 }
@@ -86,7 +90,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
 #: label a field: the fields of ``FIELDS`` only, never a derived fact (``DERIVED_FACTS``: computed from these, the
 #: is_power of 行业 and 装机容量), so that no two choices read alike and none is a fact no column gives.
 FIELD_LABELS: dict[str, str] = {"lon": "经度", "lat": "纬度", "x": "X 坐标（东）", "y": "Y 坐标（北）", "gk_zone": "带号",
-                                "wkt": "拐点坐标 WKT", "name": "项目名称",
+                                "wkt": "拐点坐标 WKT", "name": "项目名称", "county": "所在县市",
                                 **{name: FACT_LABELS[name] for name in FIELDS if name in FACT_LABELS}}
 _ROLE_OF = {"lon": "lon", "lat": "lat", "x": "east", "y": "north", "gk_zone": "zone"}
 #: Other names a column mapping takes for a field: x and y are the easting and the northing (as GIS programs
@@ -165,6 +169,7 @@ class Chunk:
     errors: list[str | None]
     notices: list[str | None]
     _cells: list[list[Any]] | None = field(default=None, repr=False)
+    county: np.ndarray | None = None  # the row's county cell (as read), when the register has the column
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -189,6 +194,7 @@ class Input:
     crs: CRS | None = None
     workbook: dict[str, Any] = field(default_factory=dict)  # xlsx: sheet names, data sheet, rows above header
     multipliers: dict[str, float] = field(default_factory=dict)  # facts a header gives in another unit
+    fields: frozenset[str] = frozenset()  # our fields (``FIELDS``) that columns hold
 
 
 def open_input(path: str | Path, *, columns: dict[str, str] | None = None, chunk_rows: int = 100_000,
@@ -317,7 +323,8 @@ class _TableRows:
         notices: list[str | None] = [None] * n
         slow = np.array([e is None and not self.has_geometry for e in errors], dtype=bool)
         # only the cells read here as objects: a register's names and coordinates are distinct on every row
-        column = {field: _objects(columns[i]) for field, i in self.index.items() if field == "wkt" or field in _FACTS}
+        column = {field: _objects(columns[i]) for field, i in self.index.items()
+                  if field in ("wkt", "county") or field in _FACTS}
         location = self._location_field()
 
         def read_row(i: int) -> tuple[str | None, Any, str | None]:  # through the whole site reader
@@ -367,7 +374,7 @@ class _TableRows:
             errors[i], geoms[i], notices[i] = read_row(i)
         geoms[np.array([e is not None for e in errors], dtype=bool)] = None
         facts = {name: column[name] for name in _FACTS if name in self.index}
-        return Chunk(columns, rows, geoms, facts, errors, notices, cells)
+        return Chunk(columns, rows, geoms, facts, errors, notices, cells, column.get("county"))
 
     def _gauss_kruger(self, columns: list[Sequence[Any]], row_numbers: list[Any], points: np.ndarray,
                       read_row: Callable, geoms: np.ndarray, errors: list, notices: list) -> np.ndarray:
@@ -583,7 +590,7 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, cover
     table = _TableRows(header, path.name, columns, coverage=coverage, crs=crs)
     if arrow is not None:
         return Input(path, header, arrow.num_rows, _arrow_chunks(arrow, table, chunk_rows),
-                     multipliers=table.multipliers)
+                     multipliers=table.multipliers, fields=frozenset(table.index))
 
     width = len(header)
     total = max(text.count("\n") - 1, 0)
@@ -603,7 +610,8 @@ def _csv_input(path: Path, columns, chunk_rows: int, encoding: str | None, cover
                     fix="检查该行的分隔符和引号 / check the row's separators and quotes")
             yield number, row if len(row) == width else row[:width] + [""] * (width - len(row)), error
 
-    return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), multipliers=table.multipliers)
+    return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), multipliers=table.multipliers,
+                 fields=frozenset(table.index))
 
 
 def _arrow_csv(data: bytes, width: int, dialect: type[csv.Dialect] | csv.Dialect) -> pa.Table | None:
@@ -768,7 +776,7 @@ def _xlsx_input(path: Path, columns, chunk_rows: int, coverage: CoveredArea | No
     info = {"sheets": book.sheetnames, "data_sheet": data_sheet, "header_row": header_row, "first_row": first_row,
             "inflated_bytes": inflated}
     return Input(path, header, total, _in_chunks(numbered(), table, chunk_rows), workbook=info,
-                 multipliers=table.multipliers)
+                 multipliers=table.multipliers, fields=frozenset(table.index))
 
 
 #: A cell of a units row: a unit in brackets, or one of the units registers write bare.
@@ -865,7 +873,8 @@ def _vector_input(path: Path, columns, chunk_rows: int, encoding: str | None, co
                 chunk.errors[i], chunk.geoms[i], chunk.notices[i] = read_feature(geometries[i], rows[i])
             yield chunk
 
-    return Input(path, header, total, chunks(), crs=used, multipliers=table.multipliers)
+    return Input(path, header, total, chunks(), crs=used, multipliers=table.multipliers,
+                 fields=frozenset(table.index))
 
 
 def _vector_frames(path: Path, chunk_rows: int, encoding: str | None):

@@ -24,6 +24,7 @@ import shapely
 from shapely.errors import GEOSException
 
 from gis.batch.columnar import CodedText
+from gis.batch.county import AdminUnits
 from gis.forked import ForkedMap
 from gis.batch.spatial import PROTECTED_KINDS, BatchEngine
 from gis.check import DEFAULT_BUFFERS_KM, search_radii
@@ -57,7 +58,8 @@ COLUMNS = {
     "计算量": "Computed quantities of the rule hits (e.g. coal to offset = 1.2 × new coal).",
     "需核查原因": "Why a rule needs review; then the rules that could not be checked (未核查), under each layer that does "
              "not cover the site (or covers it only in part).",
-    "读取提示": "What the reader changed or inferred for this row (axis order, repairs, datum).",
+    "读取提示": "What the reader changed or inferred for this row (axis order, repairs, datum); a county column "
+            "naming an administrative unit the site does not lie in.",
     "读取错误": "Why the row could not be read (row, field, value, fix), or why its check failed (结论 检查失败); "
             "the other columns are then empty.",
 }
@@ -136,6 +138,9 @@ class _Site:
         self.shares = [(index_of[(kind, hit.zone_id)], Relation(hit.relation).value, hit.overlap_pct)
                        for kind, layer in layers.items() for hit in layer.hits
                        if hit.overlap_pct is not None and hit.relation != Relation.NEAR]
+        # the administrative units the site lies in or touches, by zone id: what a register's county is compared with
+        admin = layers.get("admin_division")
+        self.admin = tuple(hit.zone_id for hit in admin.hits if hit.relation != Relation.NEAR) if admin else ()
 
 
 class Screener:
@@ -156,11 +161,15 @@ class Screener:
     processes
         Processes to fork for the exact checks when a chunk has many (``gis.forked``; only where
         ``can_fork``); 0 or 1: all checks in this process. The same columns either way. ``close`` stops them.
+    units
+        The store's administrative units, which a register's county cells are read against (``screen``'s
+        ``declared``); None: no cell is read.
     """
 
     def __init__(self, batch: BatchEngine, packs: list[RulePack], as_of: dt.date, *, by_row_upto: int = 0,
-                 processes: int = 0) -> None:
+                 processes: int = 0, units: AdminUnits | None = None) -> None:
         self.batch = batch
+        self.units = units
         self._forked = ForkedMap(self._checked_wkb, processes) if processes > 1 else None
         self.by_row_upto = by_row_upto
         self.rows_seen = 0
@@ -191,9 +200,11 @@ class Screener:
         self._forget_pairs()
         self.rows_exact = 0
 
-    def screen(self, geoms: np.ndarray, projects: ProjectColumn) -> dict[str, CodedText | list]:
+    def screen(self, geoms: np.ndarray, projects: ProjectColumn,
+               declared: np.ndarray | None = None) -> dict[str, CodedText | list]:
         """Verdict columns (``COLUMNS``) for rows of sites (lon/lat shapely, None for unread rows): those of
-        ``CODED_COLUMNS`` as ``CodedText``, the others as lists."""
+        ``CODED_COLUMNS`` as ``CodedText``, the others as lists. ``declared``: each row's county cell, whose
+        mismatch with the place is told in 读取提示 (nothing else there: the caller adds what it read)."""
         if len(self._sites) > _KEPT_PLACES:  # between chunks, as rows index them: each is made again when met
             self._forget_places()
         if len(self._pairs) > _KEPT_PAIRS:
@@ -263,7 +274,30 @@ class Screener:
                 out["重叠比例%"][row] = self._cited_share(place.shares, named)
             else:
                 self._fill_overlaps(out, row, overlaps[row], named)
+        if declared is not None and self.units is not None:
+            self._county_notices(out["读取提示"], site, declared)
         return {name: column if isinstance(column, CodedText) else column.tolist() for name, column in out.items()}
+
+    def _county_notices(self, column: CodedText, site: np.ndarray, declared: np.ndarray) -> None:
+        """读取提示 of the rows whose county cell names administrative units their place neither lies in nor
+        touches (``AdminUnits``): each distinct cell read once, each distinct (place, cell) pair told once, as a
+        million rows share a few hundred places and a few dozen counties."""
+        cells, texts = pd.factorize(np.asarray(declared, dtype=object), use_na_sentinel=True)
+        if not len(texts):
+            return
+        named = [self.units.named(text) for text in texts]
+        naming = np.array([bool(units) for units in named] + [False], dtype=bool)  # -1 (blank): names nothing
+        rows = np.flatnonzero((site >= 0) & naming[cells])
+        if not len(rows):
+            return
+        which, pairs = pd.factorize(site[rows] * len(texts) + cells[rows])
+        index = self.units.index
+        notices = []
+        for pair in pairs.tolist():
+            place, cell = divmod(pair, len(texts))
+            lies_in = frozenset(index[z] for z in self._sites[place].admin if z in index)
+            notices.append(self.units.notice(texts[cell], named[cell], lies_in))
+        column.put(rows, notices, which)
 
     # -- places ------------------------------------------------------------------------------------------------
     def _forget_places(self) -> None:
