@@ -317,6 +317,17 @@ def test_batch_page_takes_the_whole_files_options(chromium, server, store, tmp_p
     assert [[row[c] for c in columns] for row in screened] != [[row[c] for c in columns] for row in expected()]
 
 
+def _screen_on_page(tab, server: str, register: Path, previewed: str) -> None:
+    """Upload ``register`` on the batch page with the read key, wait for its preview (``previewed``, a script
+    that turns true), start the screening and wait until its result can be downloaded."""
+    _with_key(tab, READ)
+    tab.goto(server + "/map/screen")
+    tab.set_input_files("#ez-screen-file", str(register))
+    tab.wait_for_function(previewed)
+    tab.click("#ez-screen-go")
+    tab.wait_for_selector("#ez-jobs tr[data-job] .ez-download", timeout=120_000)
+
+
 def test_batch_page_screens_the_sample_workbook_into_a_screened_workbook(chromium, server, tmp_path, artifacts):
     """The officer's round trip: data/samples/permits.xlsx (title row, 说明 sheet) uploaded on the page, the
     screened workbook downloaded: the original sheets and rows kept, and each row's 结论 what a batch run from
@@ -327,12 +338,8 @@ def test_batch_page_screens_the_sample_workbook_into_a_screened_workbook(chromiu
 
     sample = Path(__file__).resolve().parents[1] / "data" / "samples" / "permits.xlsx"
     with harness.page(chromium) as (tab, watch):
-        _with_key(tab, READ)
-        tab.goto(server + "/map/screen")
-        tab.set_input_files("#ez-screen-file", str(sample))
-        tab.wait_for_function("document.querySelectorAll('#ez-preview th.ez-recognised').length >= 3")
-        tab.click("#ez-screen-go")
-        tab.wait_for_selector("#ez-jobs tr[data-job] .ez-download", timeout=120_000)
+        _screen_on_page(tab, server, sample,
+                        "document.querySelectorAll('#ez-preview th.ez-recognised').length >= 3")
         with tab.expect_download(timeout=60_000) as download:
             tab.click("#ez-jobs .ez-download[data-format='xlsx']")
         download.value.save_as(tmp_path / "screened.xlsx")
@@ -386,12 +393,7 @@ def test_batch_page_counts_each_verdict_as_the_report_says_it(chromium, server, 
 
     register = _counted_register(tmp_path / "登记表.csv")
     with harness.page(chromium) as (tab, watch):
-        _with_key(tab, READ)
-        tab.goto(server + "/map/screen")
-        tab.set_input_files("#ez-screen-file", str(register))
-        tab.wait_for_selector("#ez-preview-table")
-        tab.click("#ez-screen-go")
-        tab.wait_for_selector("#ez-jobs tr[data-job] .ez-download", timeout=120_000)
+        _screen_on_page(tab, server, register, "document.querySelector('#ez-preview-table') !== null")
         job_id = tab.get_attribute("#ez-jobs tr[data-job]", "data-job")
         shown = tab.eval_on_selector("#ez-jobs tr[data-job]", "tr => tr.children[4].innerText")
         tab.screenshot(path=str(artifacts / "workspace_batch_counts.png"), full_page=True)
