@@ -132,12 +132,13 @@ def check_vertices(raw: RawSite, limit: int, *, field: str = "site") -> None:
 
 
 def _safe_name(name: str | None, field: str) -> str:
-    base = _UNSAFE.sub("_", Path(name or "").name).strip(" .")
+    given = Path(name or "").name
+    base = _UNSAFE.sub("_", given).strip(" .")
     if not base:
         raise ApiProblem(400, "上传的文件没有可用的文件名 / an uploaded file has no usable name", field=field, value=name,
                          fix="发送文件时带上文件名和扩展名，例如 拐点坐标.txt / send the file with its name and extension, "
                              "e.g. 拐点坐标.txt")
-    if Path(name or "").name.rpartition(".")[2].strip() and "." in Path(name or "").name and not Path(base).suffix:
+    if "." in given and given.rpartition(".")[2].strip() and not Path(base).suffix:
         # '..csv' passes a check of its extension, then is saved as 'csv': the readers go by the extension, and a
         # job would fail long after the answer said it was queued
         raise ApiProblem(400, f"上传的文件名「{name}」去掉首尾的点和空格后没有扩展名 / the uploaded file's name '{name}' "

@@ -29,7 +29,7 @@ from gis.errors import InputError
 from gis.check import CheckResult
 from gis.evidence import Verification, evidence_of
 from gis.report import FORMATS
-from gis.store import Store
+from gis.store import ImportedVersion, Store
 
 __all__ = ["router", "CheckFiling", "filing_for", "report_format_of", "file_digest", "record_batch", "record_import",
            "batch_recorder"]
@@ -134,7 +134,7 @@ async def record_batch(state: AppState, request: Request, job: Any, digest: str 
                  "options": job.options})
 
 
-def record_import(state: AppState, request: Request, version: Any, path: Path) -> None:
+def record_import(state: AppState, request: Request, version: ImportedVersion, path: Path) -> None:
     """Record a layer import: the file's digest, the new version (or the one kept, when the file held nothing
     new) and the digest of its stored features."""
     if state.audit is None:
@@ -145,7 +145,7 @@ def record_import(state: AppState, request: Request, version: Any, path: Path) -
         layers={version.kind: {"version": version.version, "sha256": version.content_sha256}},
         details={"kind": version.kind, "version": version.version, "source": version.source,
                  "effective_from": version.effective_from, "feature_count": version.feature_count,
-                 "note": version.note, "created": getattr(version, "created", True)})
+                 "note": version.note, "created": version.created})
 
 
 def batch_recorder(store: Store, audit, jobs_dir: Path):

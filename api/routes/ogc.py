@@ -36,7 +36,7 @@ from api.params import datetime_param
 from api.routes.tiles import TILE_CONFORMANCE
 from api.settings import Settings
 from gis.kinds import KINDS
-from gis.store import LayerVersion
+from gis.store import LayerVersion, Store
 
 __all__ = ["ogc_router", "CONFORMANCE", "GEOJSON", "OPENAPI_JSON"]
 
@@ -114,12 +114,10 @@ def _bbox(value: str | None, epsg: int | None) -> tuple[float, float, float, flo
     return to_crs84_bbox(tuple(numbers), epsg)
 
 
-def _pin(value: str | None, versions: list[LayerVersion], kind: str) -> list[LayerVersion] | None:
-    """The layer versions a ``version`` parameter names (a number, or numbers joined by commas), None without
-    it; a 400 naming the value and the versions there are if one is not a version of the layer."""
-    if value is None:
-        return None
-    by_number = {v.version: v for v in versions}
+def _pin(value: str, store: Store, kind: str) -> list[LayerVersion]:
+    """The layer versions a ``version`` parameter names (a number, or numbers joined by commas); a 400 naming
+    the value and the versions there are if one is not a version of the layer."""
+    by_number = {v.version: v for v in store.versions(kind)}
     parts = value.split(",")
     numbers = [int(part) for part in parts if part.strip().isdigit()]
     if len(numbers) != len(parts) or not numbers or len(set(numbers)) != len(numbers) or not set(numbers) <= set(by_number):
@@ -282,15 +280,16 @@ def ogc_router(settings: Settings) -> APIRouter:
         epsg = _crs(crs, "crs")
         box = _bbox(bbox, _crs(bbox_crs, "bbox-crs"))
         days = datetime_param(datetime)
-        pinned = _pin(version, state.store.versions(collectionId), collectionId)
         # pages are made two at a time in threads of their own: many clients asking for large pages at once (GDAL
         # asks for 1,000 features) wait their turn instead of filling the pool every other route uses
         return await anyio.to_thread.run_sync(
-            _page, request, state, collectionId, days, pinned, box, epsg, offset,
+            _page, request, state, collectionId, days, version, box, epsg, offset,
             min(max(limit if limit is not None else default, 1), maximum), limiter=state.pages)
 
     def _page(request: Request, state: AppState, collectionId: str, days: tuple[dt.date | None, dt.date | None],  # noqa: N803
-              pinned: list[LayerVersion] | None, box, epsg: int | None, offset: int, size: int) -> Response:
+              version: str | None, box, epsg: int | None, offset: int, size: int) -> Response:
+        # the store's versions are read only for a pinned page (a harvest's next link), off the event loop
+        pinned = None if version is None else _pin(version, state.store, collectionId)
         layer = state.layers.get(collectionId, *days, pinned)
         matched = layer.select(box)
         page = matched[offset: offset + size]
